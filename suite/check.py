@@ -1,0 +1,93 @@
+"""``suite check``: find (and optionally repair) damaged jobs.
+
+Reported: job directories whose state point file is missing, empty or not JSON; documents that
+are not JSON objects; directories whose name is not the hash of their state point. Repair only
+moves a misnamed job to its correct id (when that id is free); it never rewrites a file.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+from . import layout
+from .errors import CorruptFileError
+from .jsonio import read_json
+from .statepoint import calc_id
+
+
+@dataclass
+class Problem:
+    """One damaged job."""
+
+    job_id: str
+    kind: str  # "statepoint", "document", "misnamed", "stray"
+    message: str
+    repaired: bool = False
+
+
+@dataclass
+class CheckReport:
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return all(p.repaired for p in self.problems)
+
+
+def check_project(project, repair=False):
+    """Check every job of ``project``; return a :class:`CheckReport`."""
+    report = CheckReport()
+    ws = project.workspace
+    try:
+        names = sorted(os.listdir(ws))
+    except FileNotFoundError:
+        return report
+    for name in names:
+        path = os.path.join(ws, name)
+        if name.startswith(layout.TMP_PREFIX):
+            report.problems.append(Problem(name, "stray", f"{path}: leftover of an interrupted "
+                                           "operation (safe to delete)"))
+            continue
+        if not layout.is_job_id(name):
+            continue
+        if not os.path.isdir(path):
+            report.problems.append(Problem(name, "statepoint", f"{path} is not a directory"))
+            continue
+        sp_file = os.path.join(path, layout.STATEPOINT)
+        try:
+            sp = read_json(sp_file, name)
+        except FileNotFoundError:
+            report.problems.append(Problem(name, "statepoint", f"job {name}: {sp_file} is missing"))
+            continue
+        except CorruptFileError as exc:
+            report.problems.append(Problem(name, "statepoint", str(exc)))
+            continue
+        if not isinstance(sp, dict):
+            report.problems.append(
+                Problem(name, "statepoint", f"job {name}: {sp_file} is not a JSON object"))
+            continue
+        doc_file = os.path.join(path, layout.DOCUMENT)
+        try:
+            doc = read_json(doc_file, name)
+            if not isinstance(doc, dict):
+                report.problems.append(
+                    Problem(name, "document", f"job {name}: {doc_file} is not a JSON object"))
+        except FileNotFoundError:
+            pass
+        except CorruptFileError as exc:
+            report.problems.append(Problem(name, "document", str(exc)))
+        real = calc_id(sp)
+        if real != name:
+            problem = Problem(name, "misnamed",
+                              f"job {name}: its state point hashes to {real}")
+            if repair:
+                target = os.path.join(ws, real)
+                if os.path.exists(target):
+                    problem.message += f"; not repaired: {target} exists"
+                else:
+                    os.rename(path, target)
+                    problem.repaired = True
+                    problem.message += f"; moved to {real}"
+            else:
+                problem.message += " (run 'suite check --repair' to move it)"
+            report.problems.append(problem)
+    return report

@@ -1,0 +1,278 @@
+"""Core commands: init, job, statepoint, document, find, rm, move, clone, schema, reindex,
+check, shell."""
+
+import json
+import os
+import sys
+
+import click
+
+from .common import echo_json, parse_value, project
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path(file_okay=False))
+def init(path):
+    """Create a project in PATH (default: the current directory)."""
+    from suite import init_project
+
+    p = init_project(path)
+    click.echo(f"Initialized project in {p.path}")
+
+
+@click.command()
+@click.argument("statepoint")
+@click.option("--create", is_flag=True, help="Also create the job directory.")
+def job(statepoint, create):
+    """Print the id of the job with STATEPOINT (a JSON object); '-' reads it from stdin."""
+    text = sys.stdin.read() if statepoint == "-" else statepoint
+    try:
+        sp = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="STATEPOINT") from None
+    j = project().open_job(sp)
+    if create:
+        j.init()
+    click.echo(j.id)
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--pretty/--compact", default=True, help="Indent the JSON (default) or not.")
+def statepoint(ids, pretty):
+    """Print the state point of each job ID (or unique id prefix) as JSON."""
+    p = project()
+    for i in ids:
+        sp = p.open_job(id=i).sp()
+        click.echo(json.dumps(sp, indent=2 if pretty else None, sort_keys=True))
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--set", "assignments", nargs=2, multiple=True, metavar="KEY VALUE",
+              help="Set KEY (dotted for nested) to VALUE (JSON literal, else a string).")
+@click.option("--delete", "deletions", multiple=True, metavar="KEY", help="Delete KEY.")
+@click.option("--pretty/--compact", default=True)
+def document(ids, assignments, deletions, pretty):
+    """Print (or change with --set/--delete) the document of each job ID."""
+    p = project()
+    for i in ids:
+        j = p.open_job(id=i)
+        for key, value in assignments:
+            _set_dotted(j.doc, key, parse_value(value))
+        for key in deletions:
+            _delete_dotted(j.doc, key)
+        click.echo(json.dumps(j.doc(), indent=2 if pretty else None, sort_keys=True))
+
+
+def _set_dotted(doc, key, value):
+    *parents, last = key.split(".")
+    node = doc
+    for part in parents:
+        if part not in node or not hasattr(node[part], "keys"):
+            node[part] = {}
+        node = node[part]
+    node[last] = value
+
+
+def _delete_dotted(doc, key):
+    *parents, last = key.split(".")
+    node = doc
+    for part in parents:
+        node = node[part]
+    del node[last]
+
+
+@click.command()
+@click.argument("filter", nargs=-1)
+@click.option("--sp", "sp_keys", default=None, metavar="KEYS",
+              help="Also print these state point keys (comma-separated, dotted); '' for all.")
+@click.option("--doc", "doc_keys", default=None, metavar="KEYS",
+              help="Also print these document keys (comma-separated, dotted); '' for all.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, or id -> values).")
+def find(filter, sp_keys, doc_keys, as_json):
+    """Print the ids of the jobs matching FILTER.
+
+    \b
+    Grammar (pairs of KEY VALUE; keys are state point keys, 'doc.' for the document):
+      suite find a 1 b.c 3           equality (values are JSON literals, else strings)
+      suite find 'a.$gt' 1           an operator: $eq $ne $gt $gte $lt $lte $in $nin
+                                     $regex $type $exists $near
+      suite find doc.done true       a document key
+      suite find a                   a bare key at the end: the key exists
+      suite find name /^run_/        /.../ is a regular expression
+      suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
+    """
+    from suite.query import parse_cli_filter, resolve, MISSING
+
+    p = project()
+    flt = parse_cli_filter(filter)
+    cursor = p.find_jobs(flt)
+    ids = cursor.ids()
+    if sp_keys is None and doc_keys is None:
+        if as_json:
+            click.echo(json.dumps(ids))
+        else:
+            if ids:
+                click.echo("\n".join(ids))
+        return
+    sps = p.index.statepoints(ids) if sp_keys is not None else {}
+    docs = p.index.documents(ids) if doc_keys is not None else {}
+
+    def pick(data, keys):
+        if keys == "":
+            return data
+        out = {}
+        for k in (k.strip() for k in keys.split(",")):
+            v = resolve(data, tuple(k.split(".")))
+            if v is not MISSING:
+                out[k] = v
+        return out
+
+    result = {}
+    for i in ids:
+        entry = {}
+        if sp_keys is not None:
+            entry["sp"] = pick(sps.get(i, {}), sp_keys)
+        if doc_keys is not None:
+            entry["doc"] = pick(docs.get(i, {}), doc_keys)
+        result[i] = entry
+    if as_json:
+        echo_json(result)
+    else:
+        for i, entry in result.items():
+            parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
+            click.echo(f"{i} {' '.join(parts)}")
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--clear", is_flag=True, help="Only delete the job's files, keep the job.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def rm(ids, clear, yes):
+    """Delete the jobs ID... (asks first on a terminal unless --yes)."""
+    p = project()
+    jobs = [p.open_job(id=i) for i in ids]
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"{'Clear' if clear else 'Delete'} {len(jobs)} job(s)?", abort=True)
+    for j in jobs:
+        if clear:
+            _clear(j)
+        else:
+            j.remove()
+        click.echo(j.id)
+
+
+def _clear(j):
+    import shutil
+
+    from suite import layout
+
+    for name in os.listdir(j.path):
+        if name == layout.STATEPOINT:
+            continue
+        path = os.path.join(j.path, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
+              help="The project to move the jobs into.")
+def move(ids, dest):
+    """Move jobs ID... into the project at --to."""
+    from suite import Project
+
+    p, other = project(), Project(dest)
+    for i in ids:
+        j = p.open_job(id=i)
+        j.move(other)
+        click.echo(f"moved {j.id} to {other.path}")
+
+
+@click.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
+              help="The project to copy the jobs into.")
+def clone(ids, dest):
+    """Copy jobs ID... into the project at --to."""
+    from suite import Project
+
+    p, other = project(), Project(dest)
+    for i in ids:
+        j = p.open_job(id=i).clone(other)
+        click.echo(f"cloned {j.id} to {other.path}")
+
+
+@click.command()
+@click.option("-x", "--exclude-const", is_flag=True, help="Leave out keys with only one value.")
+@click.option("--json", "as_json", is_flag=True)
+def schema(exclude_const, as_json):
+    """Show every state point key and the values it takes."""
+    s = project().detect_schema(exclude_const=exclude_const)
+    if as_json:
+        echo_json(s.to_json())
+    else:
+        click.echo(str(s))
+
+
+@click.command()
+def reindex():
+    """Drop the index (a cache under .suite/) and rebuild it from the files."""
+    p = project()
+    path = p.index.path
+    for suffix in ("", "-journal"):
+        try:
+            os.unlink(path + suffix)
+        except FileNotFoundError:
+            pass
+    p._index = None
+    ids = p.index.ids()
+    p.index.documents()
+    click.echo(f"indexed {len(ids)} jobs in {p.index.path}")
+    for job_id, msg in sorted(p.index.problems.items()):
+        click.echo(f"warning: {msg}", err=True)
+
+
+@click.command()
+@click.option("--repair", is_flag=True, help="Move misnamed jobs to their correct id.")
+@click.option("--json", "as_json", is_flag=True)
+def check(repair, as_json):
+    """Report damaged jobs: unreadable state points or documents, misnamed directories."""
+    report = project().check(repair=repair)
+    if as_json:
+        echo_json([p.__dict__ for p in report.problems])
+    else:
+        for prob in report.problems:
+            tag = "repaired" if prob.repaired else prob.kind
+            click.echo(f"{tag}: {prob.message}")
+        if not report.problems:
+            click.echo("all jobs are valid")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("-c", "--command", "command", default=None, help="Run this Python code and exit.")
+def shell(command):
+    """A Python prompt with `project` (and `job` inside a job directory) defined."""
+    import code
+
+    import suite
+
+    p = project()
+    names = {"suite": suite, "project": p, "signac": suite}
+    try:
+        names["job"] = suite.get_job(".")
+    except suite.JobNotFoundError:
+        pass
+    if command is not None:
+        exec(compile(command, "<suite shell -c>", "exec"), names)
+        return
+    banner = f"suite {suite.__version__} — project {p.path}: {len(p)} jobs"
+    if "job" in names:
+        banner += f"; job {names['job'].id}"
+    code.interact(banner=banner, local=names, exitmsg="")

@@ -1,0 +1,303 @@
+"""A job: one directory in the workspace, named by the id of its state point."""
+
+import copy
+import errno
+import os
+import shutil
+
+from . import layout
+from .errors import DestinationExistsError, JobCorruptedError, JobNotFoundError
+from .jsonio import dumps, read_json, write_atomic
+from .statepoint import validate_statepoint
+from .synced import FileRoot, SyncedDict
+
+
+class _StatepointRoot:
+    """Root of ``job.sp``: a change computes the new state point and moves the job."""
+
+    what = "state point"
+
+    def __init__(self, job):
+        self.job = job
+
+    def data(self):
+        return self.job._statepoint_data()
+
+    def modify(self, fn):
+        new = copy.deepcopy(self.job._statepoint_data())
+        fn(new)
+        self.job.reset_statepoint(new)
+
+
+class Job:
+    """One data point of a parameter sweep.
+
+    Parameters
+    ----------
+    project : Project
+        The project the job belongs to.
+    statepoint : mapping, optional
+        The job's parameters; its id is computed from them.
+    id : str, optional
+        The job id, when the state point is read from disk lazily.
+    """
+
+    __slots__ = ("_project", "_id", "_sp", "_path", "_doc_root", "_initialized", "_cwd")
+
+    def __init__(self, project, statepoint=None, id=None, _trusted_sp=None):
+        self._project = project
+        if _trusted_sp is not None:
+            self._sp, self._id = _trusted_sp, id
+        elif statepoint is not None:
+            self._sp, self._id = validate_statepoint(statepoint)
+        else:
+            self._sp, self._id = None, id
+        self._path = os.path.join(project.workspace, self._id)
+        self._doc_root = None
+        self._initialized = False
+        self._cwd = []
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The job id: MD5 of the state point's sorted-key JSON."""
+        return self._id
+
+    @property
+    def project(self):
+        return self._project
+
+    @property
+    def path(self) -> str:
+        """The job directory (it exists once the job is initialised)."""
+        return self._path
+
+    @property
+    def ws(self):
+        return self._path
+
+    def __str__(self):
+        return self._id
+
+    def __repr__(self):
+        return f"Job(project={self._project.path!r}, id={self._id!r})"
+
+    def __eq__(self, other):
+        return (
+            isinstance(other, Job)
+            and other._id == self._id
+            and other._project.path == self._project.path
+        )
+
+    def __hash__(self):
+        return hash((self._project.path, self._id))
+
+    # -- state point ------------------------------------------------------------------------
+    def _statepoint_data(self):
+        if self._sp is None:
+            fn = os.path.join(self._path, layout.STATEPOINT)
+            try:
+                sp = read_json(fn, self._id)
+            except FileNotFoundError:
+                if os.path.isdir(self._path):
+                    raise JobCorruptedError(
+                        f"job {self._id}: {fn} is missing (run 'suite check' to list damaged jobs)"
+                    ) from None
+                raise JobNotFoundError(f"no job with id {self._id} in {self._project.workspace}")
+            if not isinstance(sp, dict):
+                raise JobCorruptedError(f"job {self._id}: {fn} does not hold a JSON object")
+            self._sp = sp
+        return self._sp
+
+    @property
+    def sp(self) -> SyncedDict:
+        """The state point; changing it moves the job to its new id."""
+        return SyncedDict(_StatepointRoot(self))
+
+    statepoint = sp
+
+    def update_statepoint(self, update, overwrite=False):
+        """Add keys to the state point (and move the job); refuse to change existing values
+        unless ``overwrite``."""
+        sp = copy.deepcopy(self._statepoint_data())
+        if not overwrite:
+            for key, value in update.items():
+                if key in sp and sp[key] != value:
+                    raise KeyError(
+                        f"key {key!r} already has the value {sp[key]!r} in job {self._id}; "
+                        "pass overwrite=True to change it"
+                    )
+        sp.update(update)
+        self.reset_statepoint(sp)
+
+    def reset_statepoint(self, new):
+        """Replace the state point with ``new`` and move the job directory to its new id.
+
+        Refuses (:class:`DestinationExistsError`) when a job with the new id exists.
+        """
+        sp, new_id = validate_statepoint(new)
+        if new_id == self._id:
+            self._sp = sp
+            return
+        dst = os.path.join(self._project.workspace, new_id)
+        if os.path.exists(dst):
+            raise DestinationExistsError(
+                f"cannot change the state point of job {self._id}: job {new_id} already exists"
+            )
+        if os.path.isdir(self._path):
+            old_sp = self._statepoint_data()
+            write_atomic(os.path.join(self._path, layout.STATEPOINT), dumps(sp).encode())
+            try:
+                _rename_noreplace(self._path, dst)
+            except OSError:
+                write_atomic(os.path.join(self._path, layout.STATEPOINT), dumps(old_sp).encode())
+                raise
+        self._sp, self._id = sp, new_id
+        self._path = dst
+        self._doc_root = None
+
+    # -- document and data -----------------------------------------------------------------
+    @property
+    def doc(self) -> SyncedDict:
+        """The job document (``signac_job_document.json``)."""
+        if self._doc_root is None:
+            self._doc_root = FileRoot(
+                os.path.join(self._path, layout.DOCUMENT), self._id, self.init
+            )
+        return SyncedDict(self._doc_root)
+
+    document = doc
+
+    @property
+    def data(self):
+        """The job's default HDF5 store (``signac_data.h5``)."""
+        from .h5store import H5Store
+
+        self.init()
+        return H5Store(os.path.join(self._path, layout.DATA))
+
+    @property
+    def stores(self):
+        """All HDF5 stores of the job: ``job.stores["name"]`` is ``name.h5``."""
+        from .h5store import H5StoreManager
+
+        self.init()
+        return H5StoreManager(self._path)
+
+    def fn(self, name) -> str:
+        """Path of ``name`` inside the job directory."""
+        return os.path.join(self._path, name)
+
+    def isfile(self, name) -> bool:
+        """True if ``name`` exists as a file in the job directory."""
+        return os.path.isfile(self.fn(name))
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def init(self):
+        """Create the job directory with its state point file (idempotent); return the job.
+
+        A new job is staged under a temporary name and renamed into place, so a job directory
+        never exists without its state point file.
+        """
+        if self._initialized:
+            return self
+        sp = self._statepoint_data()
+        sp_file = os.path.join(self._path, layout.STATEPOINT)
+        if os.path.exists(self._path):
+            try:
+                on_disk = read_json(sp_file, self._id)
+            except FileNotFoundError:
+                write_atomic(sp_file, dumps(sp).encode())
+            else:
+                if on_disk != sp:
+                    raise JobCorruptedError(
+                        f"job {self._id}: {sp_file} holds a different state point "
+                        "(run 'suite check' to inspect it)"
+                    )
+        else:
+            self._create(sp)
+        self._initialized = True
+        return self
+
+    def _create(self, sp):
+        ws = self._project.workspace
+        tmp = os.path.join(ws, f"{layout.TMP_PREFIX}{self._id}-{os.urandom(4).hex()}")
+        try:
+            os.mkdir(tmp)
+        except FileNotFoundError:
+            os.makedirs(ws, exist_ok=True)
+            os.mkdir(tmp)
+        try:
+            fd = os.open(
+                os.path.join(tmp, layout.STATEPOINT), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644
+            )
+            with os.fdopen(fd, "wb") as f:
+                f.write(dumps(sp).encode())
+            _rename_noreplace(tmp, self._path)
+        except FileExistsError:
+            shutil.rmtree(tmp, ignore_errors=True)  # another process created it first
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def remove(self):
+        """Delete the job directory and everything in it."""
+        if os.path.isdir(self._path):
+            tmp = os.path.join(
+                self._project.workspace, f"{layout.TMP_PREFIX}rm-{self._id}-{os.urandom(4).hex()}"
+            )
+            os.rename(self._path, tmp)  # the id disappears at once, even if rmtree is slow
+            shutil.rmtree(tmp)
+        self._initialized = False
+        self._doc_root = None
+
+    def move(self, project):
+        """Move the job into ``project``'s workspace."""
+        dst = os.path.join(project.workspace, self._id)
+        if os.path.exists(dst):
+            raise DestinationExistsError(f"job {self._id} already exists in {project.path}")
+        os.makedirs(project.workspace, exist_ok=True)
+        try:
+            _rename_noreplace(self._path, dst)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.copytree(self._path, dst + ".suite-move", symlinks=True)
+            os.rename(dst + ".suite-move", dst)
+            shutil.rmtree(self._path)
+        self._project = project
+        self._path = dst
+        self._doc_root = None
+
+    def clone(self, project):
+        """Copy the job into ``project`` and return the copy."""
+        dst = os.path.join(project.workspace, self._id)
+        if os.path.exists(dst):
+            raise DestinationExistsError(f"job {self._id} already exists in {project.path}")
+        tmp = os.path.join(project.workspace, f"{layout.TMP_PREFIX}{self._id}-{os.urandom(4).hex()}")
+        shutil.copytree(self._path, tmp, symlinks=True)
+        _rename_noreplace(tmp, dst)
+        return project.open_job(id=self._id)
+
+    # -- context manager: work inside the job directory -----------------------------------
+    def __enter__(self):
+        self.init()
+        self._cwd.append(os.getcwd())
+        os.chdir(self._path)
+        return self
+
+    def __exit__(self, *exc):
+        os.chdir(self._cwd.pop())
+        return False
+
+
+def _rename_noreplace(src, dst):
+    """Rename a directory, failing with FileExistsError if ``dst`` exists (even if empty)."""
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, "exists", dst)
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise FileExistsError(errno.EEXIST, "exists", dst) from None
+        raise

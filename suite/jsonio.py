@@ -1,0 +1,66 @@
+"""Reading and atomically writing JSON files.
+
+Every write goes to a temporary file in the same directory, then ``os.replace``: a reader sees the
+old or the new file, never a torn one, and concurrent writers give "last writer wins" per write.
+"""
+
+import json
+import os
+
+from .errors import CorruptFileError, InvalidStatepointError
+
+
+def read_json(path, job_id=None):
+    """Parse the JSON file at ``path``; raise :class:`CorruptFileError` naming it if it is bad.
+
+    ``FileNotFoundError`` propagates so callers can decide what a missing file means.
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    return loads_checked(raw, path, job_id)
+
+
+def loads_checked(raw, path, job_id=None):
+    """Parse ``raw`` bytes read from ``path`` (named in the error)."""
+    if not raw.strip():
+        raise CorruptFileError(path, "the file is empty", job_id)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(path, str(exc), job_id) from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def dumps(obj, **kwargs):
+    """Serialise ``obj`` refusing NaN and Infinity (they are not JSON)."""
+    try:
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError as exc:
+        raise InvalidStatepointError(f"value cannot be stored as JSON: {exc}") from None
+    except TypeError as exc:
+        raise InvalidStatepointError(f"value cannot be stored as JSON: {exc}") from None
+
+
+def write_atomic(path, data: bytes, mode=0o644):
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    directory, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json(path, obj, **kwargs):
+    """Serialise ``obj`` and write it atomically to ``path``."""
+    write_atomic(path, dumps(obj, **kwargs).encode())

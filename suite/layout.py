@@ -1,0 +1,31 @@
+"""File and directory names of the signac-2 on-disk layout, and suite's own additions.
+
+The names are fixed by signac 2 (schema_version 2): a project made by one tool opens in the other.
+"""
+
+CONFIG_DIR = ".signac"
+CONFIG_FILE = ".signac/config"
+SCHEMA_VERSION = 2
+WORKSPACE = "workspace"
+PROJECT_DOCUMENT = "signac_project_document.json"
+PROJECT_DATA = "signac_data.h5"
+STATEPOINT = "signac_statepoint.json"
+DOCUMENT = "signac_job_document.json"
+DATA = "signac_data.h5"
+
+#: suite's own directory: caches (index) and records (sync state). Never the source of truth.
+SUITE_DIR = ".suite"
+
+#: Prefix of temporary entries suite creates inside the workspace (staged jobs); never a job id.
+TMP_PREFIX = ".suite-tmp-"
+
+
+def is_job_id(name: str) -> bool:
+    """Return True if ``name`` has the form of a job id (32 lowercase hex digits)."""
+    if len(name) != 32:
+        return False
+    try:
+        int(name, 16)
+    except ValueError:
+        return False
+    return name == name.lower()

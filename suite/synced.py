@@ -1,0 +1,299 @@
+"""JSON-backed mappings and lists with attribute and item access (``job.sp``, ``job.doc``).
+
+A *root* owns the JSON value and knows how to read and write it; :class:`SyncedDict` and
+:class:`SyncedList` are light views addressed by a path from the root, so nested access
+(``job.doc.a.b[0]``) always sees current data. Every change re-reads the file if another process
+changed it, applies the change and writes atomically. Inside :func:`buffered` writes are
+collected and flushed once on exit, for bulk updates of many documents.
+"""
+
+import contextlib
+import copy
+import os
+import threading
+
+from .jsonio import dumps, read_json, write_atomic
+from .statepoint import to_plain
+
+_local = threading.local()
+
+
+def _buffer():
+    return getattr(_local, "buffer", None)
+
+
+@contextlib.contextmanager
+def buffered():
+    """Batch document writes: within the block, changes are kept in memory and each changed
+    file is written once (atomically) on exit. Nested use joins the outer block."""
+    if _buffer() is not None:
+        yield
+        return
+    _local.buffer = {}
+    try:
+        yield
+    finally:
+        pending = _local.buffer
+        _local.buffer = None
+        errors = []
+        for root in pending.values():
+            try:
+                root.flush()
+            except Exception as exc:  # flush every file before reporting
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+class FileRoot:
+    """A JSON object stored in one file; a missing file reads as ``{}``."""
+
+    def __init__(self, path, job_id=None, before_write=None, what="document"):
+        self.path = path
+        self.job_id = job_id
+        self.what = what
+        self._before_write = before_write
+        self._data = None
+        self._sig = None
+        self._dirty = False
+
+    def _stat_sig(self):
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def data(self):
+        if self._data is not None and (self._dirty or _buffer() is not None):
+            return self._data
+        sig = self._stat_sig()
+        if self._data is None or sig != self._sig:
+            if sig is None:
+                self._data = {}
+            else:
+                data = read_json(self.path, self.job_id)
+                if not isinstance(data, dict):
+                    from .errors import CorruptFileError
+
+                    raise CorruptFileError(self.path, "not a JSON object", self.job_id)
+                self._data = data
+            self._sig = sig
+        return self._data
+
+    def modify(self, fn):
+        data = self.data()
+        fn(data)
+        buf = _buffer()
+        if buf is not None:
+            self._dirty = True
+            buf[id(self)] = self
+            return
+        self._write(data)
+
+    def flush(self):
+        if self._dirty:
+            self._dirty = False
+            self._write(self._data)
+
+    def _write(self, data):
+        if self._before_write is not None:
+            self._before_write()
+        try:
+            write_atomic(self.path, dumps(data).encode())
+        except BaseException:
+            self._data = None  # do not trust the cache after a failed write
+            raise
+        self._sig = self._stat_sig()
+
+
+class _Node:
+    __slots__ = ("_root", "_path")
+    _suite_synced = True
+
+    def __init__(self, root, path=()):
+        object.__setattr__(self, "_root", root)
+        object.__setattr__(self, "_path", path)
+
+    def _get(self, data=None):
+        node = self._root.data() if data is None else data
+        for part in self._path:
+            node = node[part]
+        return node
+
+    def _modify(self, fn):
+        path = self._path
+        self._root.modify(lambda data: fn(self._get(data)) if path else fn(data))
+
+    def _wrap(self, key, value):
+        if isinstance(value, dict):
+            return SyncedDict(self._root, self._path + (key,))
+        if isinstance(value, list):
+            return SyncedList(self._root, self._path + (key,))
+        return value
+
+    def __call__(self):
+        """Return a plain deep copy of the data."""
+        return copy.deepcopy(self._get())
+
+    def __len__(self):
+        return len(self._get())
+
+    def __eq__(self, other):
+        if isinstance(other, _Node):
+            other = other._get()
+        return self._get() == other
+
+    def __repr__(self):
+        return repr(self._get())
+
+    def __str__(self):
+        return str(self._get())
+
+    __hash__ = None
+
+
+class SyncedDict(_Node):
+    """A dict view with attribute access: ``d.key`` is ``d["key"]``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        return self._wrap(key, self._get()[key])
+
+    def __setitem__(self, key, value):
+        plain = to_plain({key: value}, self._root.what)[key]
+        self._modify(lambda d: d.__setitem__(key, plain))
+
+    def __delitem__(self, key):
+        if key not in self._get():
+            raise KeyError(key)
+        self._modify(lambda d: d.__delitem__(key))
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            self[name] = value
+
+    def __delattr__(self, name):
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self):
+        return iter(list(self._get()))
+
+    def __contains__(self, key):
+        return key in self._get()
+
+    def keys(self):
+        return self._get().keys()
+
+    def values(self):
+        return [self._wrap(k, v) for k, v in self._get().items()]
+
+    def items(self):
+        return [(k, self._wrap(k, v)) for k, v in self._get().items()]
+
+    def get(self, key, default=None):
+        data = self._get()
+        return self._wrap(key, data[key]) if key in data else default
+
+    def setdefault(self, key, default=None):
+        if key not in self._get():
+            self[key] = default
+        return self[key]
+
+    def pop(self, key, *default):
+        data = self._get()
+        if key not in data:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        value = copy.deepcopy(data[key])
+        self._modify(lambda d: d.pop(key))
+        return value
+
+    def update(self, other=(), **kwargs):
+        merged = dict(other() if isinstance(other, _Node) else other, **kwargs)
+        plain = to_plain(merged, self._root.what)
+        self._modify(lambda d: d.update(plain))
+
+    def clear(self):
+        self._modify(lambda d: d.clear())
+
+    def reset(self, data):
+        """Replace the whole content with ``data``."""
+        plain = to_plain(data, self._root.what)
+
+        def apply(d):
+            d.clear()
+            d.update(plain)
+
+        self._modify(apply)
+
+
+class SyncedList(_Node):
+    """A list view; changes are written through like :class:`SyncedDict`."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index):
+        data = self._get()
+        if isinstance(index, slice):
+            return copy.deepcopy(data[index])
+        if index < 0:
+            index += len(data)
+        return self._wrap(index, data[index])
+
+    def __setitem__(self, index, value):
+        plain = to_plain([value], self._root.what)[0]
+        self._modify(lambda d: d.__setitem__(index, plain))
+
+    def __delitem__(self, index):
+        self._modify(lambda d: d.__delitem__(index))
+
+    def __iter__(self):
+        return iter([self._wrap(i, v) for i, v in enumerate(self._get())])
+
+    def __contains__(self, value):
+        return to_plain([value])[0] in self._get()
+
+    def append(self, value):
+        plain = to_plain([value], self._root.what)[0]
+        self._modify(lambda d: d.append(plain))
+
+    def extend(self, values):
+        plain = to_plain(list(values), self._root.what)
+        self._modify(lambda d: d.extend(plain))
+
+    def insert(self, index, value):
+        plain = to_plain([value], self._root.what)[0]
+        self._modify(lambda d: d.insert(index, plain))
+
+    def pop(self, index=-1):
+        value = copy.deepcopy(self._get()[index])
+        self._modify(lambda d: d.pop(index))
+        return value
+
+    def remove(self, value):
+        plain = to_plain([value])[0]
+        self._modify(lambda d: d.remove(plain))
+
+    def reset(self, data):
+        plain = to_plain(list(data), self._root.what)
+
+        def apply(d):
+            d[:] = plain
+
+        self._modify(apply)

@@ -80,7 +80,7 @@ class JobsCursor:
             except _Skip:
                 continue
         keyed.sort(key=lambda kv: _sort_key(kv[0]))
-        for value, group in itertools.groupby(keyed, key=lambda kv: _sort_key(kv[0])):
+        for _, group in itertools.groupby(keyed, key=lambda kv: _sort_key(kv[0])):
             members = [j for _, j in group]
             yield next(v for v, j in keyed if j is members[0]), members
 

@@ -103,7 +103,9 @@ class Job:
                     raise JobCorruptedError(
                         f"job {self._id}: {fn} is missing (run 'suite check' to list damaged jobs)"
                     ) from None
-                raise JobNotFoundError(f"no job with id {self._id} in {self._project.workspace}")
+                raise JobNotFoundError(
+                    f"no job with id {self._id} in {self._project.workspace}"
+                ) from None
             if not isinstance(sp, dict):
                 raise JobCorruptedError(f"job {self._id}: {fn} does not hold a JSON object")
             self._sp = sp

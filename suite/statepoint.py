@@ -61,8 +61,7 @@ def _plain(value, where, path):
     if mod == "numpy":
         if hasattr(value, "tolist"):
             return _plain(value.tolist(), where, path)
-    call = getattr(value, "__call__", None)
-    if getattr(value, "_suite_synced", False) and call is not None:
+    if getattr(value, "_suite_synced", False) and callable(value):
         return _plain(value(), where, path)
     raise InvalidStatepointError(
         f"{where} value {_dotted(path) or ''} of type {type(value).__name__} "

@@ -103,7 +103,7 @@ def find(filter, sp_keys, doc_keys, as_json):
       suite find name /^run_/        /.../ is a regular expression
       suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
     """
-    from suite.query import parse_cli_filter, resolve, MISSING
+    from suite.query import MISSING, parse_cli_filter, resolve
 
     p = project()
     flt = parse_cli_filter(filter)
@@ -233,7 +233,7 @@ def reindex():
     ids = p.index.ids()
     p.index.documents()
     click.echo(f"indexed {len(ids)} jobs in {p.index.path}")
-    for job_id, msg in sorted(p.index.problems.items()):
+    for _job_id, msg in sorted(p.index.problems.items()):
         click.echo(f"warning: {msg}", err=True)
 
 

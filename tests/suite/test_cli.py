@@ -1,0 +1,142 @@
+"""The core CLI, through click's runner and as a real subprocess."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+import suite
+from suite import layout
+from suite.cli import cli
+
+
+@pytest.fixture
+def run(sweep, monkeypatch):
+    monkeypatch.chdir(sweep.path)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def suite_cmd(*args, cwd):
+    return subprocess.run(["suite", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_init_and_job(tmp_path):
+    r = suite_cmd("init", str(tmp_path / "p"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = suite_cmd("job", '{"a": 1}', "--create", cwd=tmp_path / "p")
+    assert r.returncode == 0
+    job_id = r.stdout.strip()
+    assert job_id == suite.calc_id({"a": 1})
+    assert os.path.isdir(tmp_path / "p" / "workspace" / job_id)
+
+
+def test_find_short_grammar(run, sweep):
+    out = run("find", "a", "1", "b.c", "2").output.split()
+    assert set(out) == set(sweep.find_jobs({"a": 1, "b.c": 2}).ids()) and len(out) == 2
+    out = run("find", "a.$gt", "2").output.split()
+    assert len(out) == 6
+    out = run("find", "doc.tag", "odd", "flag", "true").output.split()
+    assert len(out) == 6
+    out = run("find", '{"a": {"$in": [0, 1]}}').output.split()
+    assert len(out) == 12
+    res = run("find", "a", "0", "b.c", "0", "--sp", "b.d,flag", "--doc", "score", "--json")
+    data = json.loads(res.output)
+    assert len(data) == 2
+    assert all(v["doc"] == {"score": 0} and v["sp"]["b.d"] == "" for v in data.values())
+
+
+def test_statepoint_and_document_commands(run, sweep):
+    job_id = sweep.find_jobs({"a": 3, "b.c": 1, "flag": True}).ids()[0]
+    assert json.loads(run("statepoint", job_id[:10]).output) == {
+        "a": 3, "b": {"c": 1, "d": "x"}, "flag": True}
+    out = run("document", job_id, "--set", "x.y", "2", "--set", "name", "run 1").output
+    assert json.loads(out)["x"] == {"y": 2}
+    assert sweep.open_job(id=job_id).doc.name == "run 1"
+    run("document", job_id, "--delete", "x")
+    assert "x" not in sweep.open_job(id=job_id).doc
+
+
+def test_rm_move_clone(run, sweep, tmp_path):
+    other = suite.init_project(tmp_path / "other")
+    ids = sweep.find_jobs({"a": 0}).ids()
+    run("clone", ids[0], "--to", other.path)
+    assert ids[0] in other
+    run("move", ids[1], "--to", other.path)
+    assert ids[1] in other and ids[1] not in sweep
+    run("rm", "--yes", ids[2])
+    assert ids[2] not in sweep
+
+
+def test_schema_and_reindex_and_check(run, sweep):
+    assert "b.c: int([0, 1, 2], 3)" in run("schema").output
+    assert json.loads(run("schema", "--json").output)["a"]["int"] == [0, 1, 2, 3]
+    assert "indexed 24 jobs" in run("reindex").output
+    assert "all jobs are valid" in run("check").output
+
+
+def test_check_reports_and_repairs(sweep):
+    job_id = sweep.find_jobs({"a": 0}).ids()[0]
+    wrong = "f" * 32
+    os.rename(os.path.join(sweep.workspace, job_id), os.path.join(sweep.workspace, wrong))
+    bad = sweep.find_jobs({"a": 1}).ids()[0]
+    with open(os.path.join(sweep.workspace, bad, layout.DOCUMENT), "w") as f:
+        f.write("{oops")
+    r = suite_cmd("check", cwd=sweep.path)
+    assert r.returncode == 1
+    assert wrong in r.stdout and job_id in r.stdout and bad in r.stdout
+    r = suite_cmd("check", "--repair", cwd=sweep.path)
+    assert "repaired" in r.stdout
+    assert os.path.isdir(os.path.join(sweep.workspace, job_id))
+    with open(os.path.join(sweep.workspace, bad, layout.DOCUMENT)) as f:
+        assert f.read() == "{oops"  # never rewritten
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["find", "a.$foo", "1"], "unknown operator"),
+        (["find", "{bad"], "not valid JSON"),
+        (["statepoint", "0" * 32], "no job with id"),
+        (["job", '{"a": NaN}'], "not JSON"),
+        (["job", '{"a.b": 1}'], "reserved for nested keys"),
+    ],
+)
+def test_errors_are_one_line_and_nonzero(sweep, args, message):
+    r = suite_cmd(*args, cwd=sweep.path)
+    assert r.returncode != 0
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_no_project_error(tmp_path):
+    r = suite_cmd("find", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("suite: error: no project in") and str(tmp_path) in r.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    r = suite_cmd("--debug", "find", cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_shell_command(sweep):
+    r = suite_cmd("shell", "-c", "print(len(project))", cwd=sweep.path)
+    assert r.returncode == 0 and r.stdout.strip() == "24"
+    job_id = sweep.find_jobs().ids()[0]
+    r = suite_cmd("shell", "-c", "print(job.id)", cwd=os.path.join(sweep.workspace, job_id))
+    assert r.stdout.strip() == job_id
+
+
+def test_demo_runs(tmp_path):
+    r = suite_cmd("demo", str(tmp_path / "demo"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "created 12 jobs" in r.stdout
+    r = suite_cmd("demo", str(tmp_path / "demo"), cwd=tmp_path)
+    assert r.returncode == 1 and "not empty" in r.stderr

@@ -1,0 +1,144 @@
+"""The persistent index stays correct when the workspace changes behind suite's back."""
+
+import json
+import multiprocessing
+import os
+import shutil
+import time
+
+import pytest
+
+import suite
+from suite import layout
+
+
+def fresh(project):
+    """A new Project object, as a new process would see it (no in-memory state)."""
+    return suite.Project(project.path)
+
+
+def age_workspace(project, seconds=10):
+    """Make the workspace mtime old, so the index may trust it (see RACY_SECONDS)."""
+    past = time.time() - seconds
+    os.utime(project.workspace, (past, past))
+
+
+def test_index_is_persistent_and_deletable(sweep):
+    assert len(sweep.find_jobs({"a": 1})) == 6
+    path = sweep.index.path
+    assert os.path.isfile(path)
+    os.unlink(path)
+    assert len(fresh(sweep).find_jobs({"a": 1})) == 6
+
+
+def test_jobs_added_and_removed_behind_its_back(sweep, tmp_path):
+    age_workspace(sweep)
+    assert len(fresh(sweep).find_jobs({"a": 1})) == 6
+    # another tool adds a job (as rsync or signac would: plain files)
+    sp = {"a": 1, "b": {"c": 9, "d": ""}, "flag": True}
+    job_id = suite.calc_id(sp)
+    os.mkdir(os.path.join(sweep.workspace, job_id))
+    with open(os.path.join(sweep.workspace, job_id, layout.STATEPOINT), "w") as f:
+        json.dump(sp, f)
+    assert job_id in fresh(sweep).find_jobs({"a": 1}).ids()
+    age_workspace(sweep)
+    shutil.rmtree(os.path.join(sweep.workspace, job_id))
+    assert job_id not in fresh(sweep).find_jobs({"a": 1}).ids()
+    assert len(fresh(sweep).find_jobs({"a": 1})) == 6
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_document_edited_behind_its_back(sweep, in_place):
+    age_workspace(sweep)
+    assert fresh(sweep).find_jobs({"doc.tag": "new"}).ids() == []
+    target = sweep.find_jobs({"a": 0, "b.c": 0, "flag": True}).ids()[0]
+    fn = os.path.join(sweep.workspace, target, layout.DOCUMENT)
+    text = json.dumps({"tag": "new", "score": 0})
+    if in_place:  # an editor writing into the same inode
+        with open(fn, "r+") as f:
+            f.seek(0)
+            f.write(text)
+            f.truncate()
+        st = os.stat(fn)
+        os.utime(fn, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    else:
+        with open(fn + ".new", "w") as f:
+            f.write(text)
+        os.replace(fn + ".new", fn)
+    assert fresh(sweep).find_jobs({"doc.tag": "new"}).ids() == [target]
+    assert len(fresh(sweep).find_jobs({"doc.tag": "even"})) == 11
+
+
+def test_corrupt_index_is_rebuilt(sweep):
+    sweep.find_jobs().ids()
+    with open(sweep.index.path, "wb") as f:
+        f.write(b"this is not a database" * 100)
+    assert len(fresh(sweep).find_jobs({"a": 2})) == 6
+
+
+def test_corrupt_job_files_are_reported_not_fatal(sweep):
+    target = sweep.find_jobs({"a": 0}).ids()[0]
+    os.unlink(sweep.index.path)
+    with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
+        f.write("")
+    p = fresh(sweep)
+    assert target not in p.find_jobs().ids()
+    assert target in p.index.problems and "empty" in p.index.problems[target]
+    with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
+        f.write("{}")  # a later fix is seen only after the job changes or reindex
+    report = p.check()
+    assert any(pr.job_id == target and pr.kind == "misnamed" for pr in report.problems)
+
+
+def test_read_only_index_file_falls_back_to_memory(sweep, monkeypatch):
+    """A read-only file system (as root we cannot chmod our way there): sqlite opens the
+    index read-only and every write fails with 'readonly database'."""
+    import sqlite3
+
+    sweep.find_jobs().ids()
+    real_connect = sqlite3.connect
+
+    def ro_connect(path, *a, **kw):
+        if path == ":memory:":
+            return real_connect(path, *a, **kw)
+        return real_connect(f"file:{path}?mode=ro", *a, uri=True, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", ro_connect)
+    p = fresh(sweep)
+    p.open_job({"new": 1}).init()
+    assert len(p.find_jobs({"new": 1})) == 1
+    assert p.index.in_memory
+
+
+def _doc_writer(path, ids, rounds):
+    p = suite.Project(path)
+    for r in range(rounds):
+        for i in ids:
+            p.open_job(id=i).doc["round"] = r
+
+
+def test_queries_while_other_processes_write_documents(sweep):
+    ids = sweep.find_jobs().ids()
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_doc_writer, args=(sweep.path, ids[k::2], 20)) for k in (0, 1)]
+    for w in writers:
+        w.start()
+    queries = 0
+    while any(w.is_alive() for w in writers):
+        found = fresh(sweep).find_jobs({"doc.round": {"$gte": 0}}).ids()
+        assert set(found) <= set(ids)
+        queries += 1
+    for w in writers:
+        w.join()
+        assert w.exitcode == 0
+    assert fresh(sweep).find_jobs({"doc.round": 19}).ids() == ids
+    assert queries > 0
+
+
+def test_statepoints_and_documents_maps(sweep):
+    sps = fresh(sweep).index.statepoints()
+    docs = fresh(sweep).index.documents()
+    assert len(sps) == len(docs) == 24
+    for job in sweep:
+        assert sps[job.id] == job.sp()
+        assert docs[job.id] == job.doc()

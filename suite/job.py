@@ -203,6 +203,11 @@ class Job:
         """
         if self._initialized:
             return self
+        if self._sp is None and os.path.isdir(self._path):
+            # opened by id: the directory exists, so the job does (its state point is only
+            # read when needed; 'suite check' verifies state points against ids)
+            self._initialized = True
+            return self
         sp = self._statepoint_data()
         sp_file = os.path.join(self._path, layout.STATEPOINT)
         if os.path.exists(self._path):

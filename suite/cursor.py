@@ -23,14 +23,9 @@ class JobsCursor:
         return self._project.index.find(self._tree)
 
     def __iter__(self):
-        index = self._project.index
-        ids = index.find(self._tree)
-        sps = index.statepoints(ids) if len(ids) < 2000 else index.statepoints()
-        for job_id in ids:
-            sp = sps.get(job_id)
-            yield Job(self._project, id=job_id, _trusted_sp=sp) if sp is not None else Job(
-                self._project, id=job_id
-            )
+        project = self._project
+        for job_id, sp in project.index.find_statepoints(self._tree):
+            yield Job(project, id=job_id, _trusted_sp=sp)
 
     def __len__(self):
         return len(self.ids())

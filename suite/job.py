@@ -1,6 +1,5 @@
 """A job: one directory in the workspace, named by the id of its state point."""
 
-import copy
 import errno
 import os
 import shutil
@@ -9,7 +8,7 @@ from . import layout
 from .errors import DestinationExistsError, JobCorruptedError, JobNotFoundError
 from .jsonio import dumps, read_json, write_atomic
 from .statepoint import validate_statepoint
-from .synced import FileRoot, SyncedDict
+from .synced import FileRoot, SyncedDict, copy_json
 
 
 class _StatepointRoot:
@@ -24,7 +23,7 @@ class _StatepointRoot:
         return self.job._statepoint_data()
 
     def modify(self, fn):
-        new = copy.deepcopy(self.job._statepoint_data())
+        new = copy_json(self.job._statepoint_data())
         fn(new)
         self.job.reset_statepoint(new)
 
@@ -52,7 +51,7 @@ class Job:
             self._sp, self._id = validate_statepoint(statepoint)
         else:
             self._sp, self._id = None, id
-        self._path = os.path.join(project.workspace, self._id)
+        self._path = f"{project.workspace}{os.sep}{self._id}"
         self._doc_root = None
         self._initialized = False
         self._cwd = []
@@ -121,7 +120,7 @@ class Job:
     def update_statepoint(self, update, overwrite=False):
         """Add keys to the state point (and move the job); refuse to change existing values
         unless ``overwrite``."""
-        sp = copy.deepcopy(self._statepoint_data())
+        sp = copy_json(self._statepoint_data())
         if not overwrite:
             for key, value in update.items():
                 if key in sp and sp[key] != value:

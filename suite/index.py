@@ -241,7 +241,7 @@ class Index:
         # one string instead of 100,000 row objects: the narrow table makes this cheap
         text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
         parts = text.split(" ") if text else []
-        rows = list(zip(parts[0::2], parts[1::2]))
+        rows = list(zip(parts[0::2], parts[1::2], strict=False))
         if removed:
             rows = [r for r in rows if r[0] not in removed]
         if len(rows) >= PARALLEL_STAT_MIN and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
@@ -265,7 +265,7 @@ class Index:
         """Rows (id, doc, doc_text, doc_sig, problem) for jobs whose document changed."""
         files = [f"{ws}/{i}/{layout.DOCUMENT}" for i in ids]
         rows = []
-        for job_id, fn, raw in zip(ids, files, _read_many(files)):
+        for job_id, fn, raw in zip(ids, files, _read_many(files), strict=True):
             doc, text, bad = _parse(raw, fn, job_id)
             rows.append((job_id, doc if doc is not None else {}, text, raw[1], bad))
         return rows

@@ -189,9 +189,16 @@ class Index:
         changed_docs = []
         if documents:
             changed_docs = self._changed_documents(db, ws, set(added), set(removed))
+        # jobs whose state point was unreadable (e.g. caught half-created by another tool) are
+        # read again every time until they can be indexed; they are few
+        gone = set(removed)
+        retry = [i for (i,) in db.execute("SELECT id FROM jobs WHERE sp IS NULL") if i not in gone]
+        fixed = [r for r in self._read_jobs(ws, retry) if r[1] is not None]
+        if fixed:
+            removed = removed + [r[0] for r in fixed]
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
             return
-        new_rows = self._read_jobs(ws, added)
+        new_rows = self._read_jobs(ws, added) + fixed
         doc_rows = self._read_docs(ws, changed_docs)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
         bulk = len(new_rows) > 5000 and not db.execute("SELECT 1 FROM jobs LIMIT 1").fetchone()
@@ -208,7 +215,7 @@ class Index:
                 db.executemany("INSERT OR IGNORE INTO temp.stale VALUES (?)", [(i,) for i in stale])
                 # one scan of kv for all changed jobs (no index on kv.id: it would slow inserts)
                 db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale)")
-                db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
+                db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])  # or re-read
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
             jobs = []
             for job_id, sp, sp_text, doc, doc_text, sig, bad in new_rows:

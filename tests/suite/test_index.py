@@ -142,3 +142,19 @@ def test_statepoints_and_documents_maps(sweep):
     for job in sweep:
         assert sps[job.id] == job.sp()
         assert docs[job.id] == job.doc()
+
+
+def test_job_caught_half_created_is_indexed_once_complete(sweep):
+    """Another tool (signac) creates the directory first and the state point a moment later;
+    a query in between must not hide the job forever."""
+    sp = {"late": True}
+    job_id = suite.calc_id(sp)
+    os.mkdir(os.path.join(sweep.workspace, job_id))
+    p = fresh(sweep)
+    assert job_id not in p.find_jobs().ids()
+    assert "missing" in p.index.problems[job_id]
+    with open(os.path.join(sweep.workspace, job_id, layout.STATEPOINT), "w") as f:
+        json.dump(sp, f)
+    assert p.find_jobs({"late": True}).ids() == [job_id]
+    assert fresh(sweep).find_jobs({"late": True}).ids() == [job_id]
+    assert job_id not in fresh(sweep).index.problems

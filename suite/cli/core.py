@@ -52,7 +52,7 @@ def statepoint(ids, pretty):
 @click.option("--set", "assignments", nargs=2, multiple=True, metavar="KEY VALUE",
               help="Set KEY (dotted for nested) to VALUE (JSON literal, else a string).")
 @click.option("--delete", "deletions", multiple=True, metavar="KEY", help="Delete KEY.")
-@click.option("--pretty/--compact", default=True)
+@click.option("--pretty/--compact", default=True, help="Indent the JSON (default) or not.")
 def document(ids, assignments, deletions, pretty):
     """Print (or change with --set/--delete) the document of each job ID."""
     p = project()
@@ -150,7 +150,7 @@ def find(filter, sp_keys, doc_keys, as_json):
 @click.option("--clear", is_flag=True, help="Only delete the job's files, keep the job.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def rm(ids, clear, yes):
-    """Delete the jobs ID... (asks first on a terminal unless --yes)."""
+    """Delete the jobs with the given ids (asks first on a terminal unless --yes)."""
     p = project()
     jobs = [p.open_job(id=i) for i in ids]
     if not yes and sys.stdin.isatty():
@@ -183,7 +183,7 @@ def _clear(j):
 @click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
               help="The project to move the jobs into.")
 def move(ids, dest):
-    """Move jobs ID... into the project at --to."""
+    """Move the jobs with the given ids into the project at --to."""
     from suite import Project
 
     p, other = project(), Project(dest)
@@ -198,7 +198,7 @@ def move(ids, dest):
 @click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
               help="The project to copy the jobs into.")
 def clone(ids, dest):
-    """Copy jobs ID... into the project at --to."""
+    """Copy the jobs with the given ids into the project at --to."""
     from suite import Project
 
     p, other = project(), Project(dest)
@@ -209,7 +209,7 @@ def clone(ids, dest):
 
 @click.command()
 @click.option("-x", "--exclude-const", is_flag=True, help="Leave out keys with only one value.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {key: {type: [values]}}.")
 def schema(exclude_const, as_json):
     """Show every state point key and the values it takes."""
     s = project().detect_schema(exclude_const=exclude_const)
@@ -239,7 +239,7 @@ def reindex():
 
 @click.command()
 @click.option("--repair", is_flag=True, help="Move misnamed jobs to their correct id.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories."""
     report = project().check(repair=repair)

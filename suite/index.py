@@ -102,6 +102,8 @@ class Index:
         self.in_memory = False
         self._db = None
         self.problems = {}  # job id -> message for jobs whose files could not be read
+        #: called with a one-line message before long work (the CLI sets it on a terminal)
+        self.on_progress = None
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self):
@@ -198,6 +200,9 @@ class Index:
             removed = removed + [r[0] for r in fixed]
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
             return
+        if self.on_progress is not None and len(added) + len(changed_docs) >= 5000:
+            self.on_progress(f"indexing {len(added)} new jobs and {len(changed_docs)} changed "
+                             "documents (later queries only check what changed)")
         new_rows = self._read_jobs(ws, added) + fixed
         doc_rows = self._read_docs(ws, changed_docs)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS

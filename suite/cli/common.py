@@ -6,10 +6,15 @@ import click
 
 
 def project():
-    """The project containing the current directory."""
+    """The project containing the current directory (index progress shown on a terminal)."""
+    import sys
+
     from suite.project import get_project
 
-    return get_project(".")
+    proj = get_project(".")
+    if sys.stderr.isatty():
+        proj.index.on_progress = lambda msg: click.echo(f"suite: {msg}", err=True)
+    return proj
 
 
 def filter_from(args):

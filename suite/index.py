@@ -206,21 +206,27 @@ class Index:
         new_rows = self._read_jobs(ws, added) + fixed
         doc_rows = self._read_docs(ws, changed_docs)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
-        bulk = len(new_rows) > 5000 and not db.execute("SELECT 1 FROM jobs LIMIT 1").fetchone()
+        # many changes at once: rebuilding the key indexes afterwards beats updating them
+        work = len(new_rows) + len(doc_rows)
+        bulk = work > 5000 and work * 5 > len(new_rows) + db.execute(
+            "SELECT count(*) FROM docsig").fetchone()[0]
 
         def apply(db):
             kv = []
             if bulk:  # building from scratch: one index build after the inserts is faster
                 for name in _INDEXES:
                     db.execute(f"DROP INDEX IF EXISTS {name}")
-            stale = removed + [r[0] for r in doc_rows]
-            if stale:
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS stale (id TEXT PRIMARY KEY)")
-                db.execute("DELETE FROM temp.stale")
-                db.executemany("INSERT OR IGNORE INTO temp.stale VALUES (?)", [(i,) for i in stale])
+            if removed or doc_rows:
                 # one scan of kv for all changed jobs (no index on kv.id: it would slow inserts)
-                db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale)")
-                db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])  # or re-read
+                db.execute("CREATE TEMP TABLE IF NOT EXISTS stale (id TEXT PRIMARY KEY, src INT)")
+                db.execute("DELETE FROM temp.stale")
+                db.executemany("INSERT OR REPLACE INTO temp.stale VALUES (?, 0)",
+                               [(i,) for i in removed])
+                db.executemany("INSERT OR IGNORE INTO temp.stale VALUES (?, 1)",
+                               [(r[0],) for r in doc_rows])
+                db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale) AND "
+                           "src >= (SELECT src FROM temp.stale WHERE stale.id = kv.id)")
+                db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
             jobs = []
             for job_id, sp, sp_text, doc, doc_text, sig, bad in new_rows:
@@ -228,13 +234,11 @@ class Index:
                 if sp is not None:
                     _flatten(job_id, 0, sp, "", kv)
                 _flatten(job_id, 1, doc, "", kv)
-            for job_id, doc, doc_text, sig, bad in doc_rows:
-                db.execute("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
-                           (doc_text, sig, bad, job_id))
-                db.execute("UPDATE docsig SET sig=? WHERE id=?", (sig, job_id))
-                sp_text = db.execute("SELECT sp FROM jobs WHERE id=?", (job_id,)).fetchone()
-                if sp_text and sp_text[0]:
-                    _flatten(job_id, 0, json.loads(sp_text[0]), "", kv)
+            db.executemany("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
+                           [(text, sig, bad, i) for i, _, text, sig, bad in doc_rows])
+            db.executemany("UPDATE docsig SET sig=? WHERE id=?",
+                           [(sig, i) for i, _, _, sig, _ in doc_rows])
+            for job_id, doc, _, _, _ in doc_rows:
                 _flatten(job_id, 1, doc, "", kv)
             db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", jobs)
             db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)",

@@ -1,0 +1,344 @@
+"""Path schemas: human-readable paths for jobs, and back (export, import, linked views).
+
+A schema is text with fields: ``<key>`` inserts a state point value, ``<b.c>`` a nested one,
+``<id>`` the job id; ``<a:int>``, ``<a:float>``, ``<a:str>`` force the type when reading paths
+back; everything else is literal, and ``/`` separates directories. signac's ``{key}`` is an
+alias for ``<key>``. Example: ``T_<temperature>/p_<pressure>``.
+
+Values become file-name components reversibly, so the JSON type survives a round trip:
+
+* ``null``, ``true``, ``false``; integers in decimal (``-3``); floats as Python's ``repr``
+  (``1.0``, ``0.001``, ``1e+20``: always with ``.`` or ``e``, so never read as an integer);
+* strings as they are, except that ``%``, ``/``, ``\\``, ``'``, ``=``, ``~``, control characters
+  and ``: * ? " < > |`` are written ``%XX`` (UTF-8 bytes), as are literal characters that
+  separate two fields in one component; a string that would read as another type (``"1"``,
+  ``"true"``, ``""``, ``"."``, ``"inf"``) gets a leading ``'``;
+* lists and dicts as ``=`` followed by their escaped JSON;
+* a key missing from a job's state point as ``~``.
+"""
+
+import json
+import math
+import re
+
+from .errors import SuiteError
+from .query import MISSING, resolve
+
+_FIELD = re.compile(r"<([^<>{}]+)>|\{([^<>{}]+)\}")
+_TYPES = ("int", "float", "str")
+_ALWAYS = set("%/\\'=~:*?\"<>|") | {chr(c) for c in range(32)} | {"\x7f"}
+_INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+_FLOAT = re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?\Z")
+_NONFINITE = {"inf", "-inf", "+inf", "nan", "-nan", "infinity", "-infinity", "+infinity"}
+
+
+class SchemaError(SuiteError):
+    """A schema that cannot be parsed or applied, or a path that does not fit it."""
+
+
+class SchemaCollisionError(SchemaError):
+    """Two jobs map onto one path, or one job's path is a parent of another's."""
+
+
+def _pct(text, extra=()):
+    out = []
+    for ch in text:
+        if ch in _ALWAYS or ch in extra:
+            out.append("".join(f"%{b:02X}" for b in ch.encode()))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _unpct(text):
+    try:
+        return re.sub(
+            r"(%[0-9A-Fa-f]{2})+",
+            lambda m: bytes.fromhex(m.group(0).replace("%", "")).decode(),
+            text,
+        )
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"invalid escape in path component {text!r}: {exc}") from None
+
+
+def escape_component(value, extra=()):
+    """The file-name component for a JSON value (see the module docstring)."""
+    if value is MISSING:
+        return "~"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise SchemaError(f"{value!r} cannot appear in a path (not JSON)")
+        return repr(value)
+    if isinstance(value, str):
+        body = _pct(value, extra)
+        if value in ("", ".", "..") or not isinstance(_literal(value), str):
+            return "'" + body
+        return body
+    if isinstance(value, (list, dict)):
+        return "=" + _pct(json.dumps(value, sort_keys=True, separators=(",", ":")), extra)
+    raise SchemaError(f"a value of type {type(value).__name__} cannot appear in a path")
+
+
+def _literal(text):
+    """Read an unmarked component: null/true/false, integer, float, else string."""
+    if text in ("null", "true", "false"):
+        return {"null": None, "true": True, "false": False}[text]
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        return float(text)
+    if text.lower() in _NONFINITE:
+        return _NonFinite(text)
+    return text
+
+
+class _NonFinite:
+    def __init__(self, text):
+        self.text = text
+
+
+def unescape_component(text, type=None):
+    """The JSON value written by :func:`escape_component` (``type`` forces int/float/str)."""
+    if text == "":
+        raise SchemaError("empty path component")
+    if type == "str":
+        return _unpct(text[1:] if text.startswith("'") else text)
+    if type in ("int", "float"):
+        raw = _unpct(text)
+        try:
+            value = int(raw) if type == "int" else float(raw)
+        except ValueError:
+            raise SchemaError(f"{text!r} is not {'an int' if type == 'int' else 'a float'}") from None
+        if type == "float" and not math.isfinite(value):
+            raise SchemaError(f"{text!r}: infinity and NaN are not JSON values")
+        return value
+    if text == "~":
+        return MISSING
+    if text.startswith("'"):
+        return _unpct(text[1:])
+    if text.startswith("="):
+        try:
+            return json.loads(_unpct(text[1:]))
+        except ValueError:
+            raise SchemaError(f"{text!r} does not hold valid JSON") from None
+    value = _literal(text)
+    if isinstance(value, _NonFinite):
+        raise SchemaError(
+            f"{text!r} reads as a non-finite float, which is not JSON; "
+            "use a <key:str> field to read it as a string"
+        )
+    return _unpct(value) if isinstance(value, str) else value
+
+
+class PathSchema:
+    """A parsed path schema. Build with :meth:`parse` or :meth:`auto`."""
+
+    def __init__(self, text, components):
+        self.text = text
+        self._components = components  # list of lists of ("lit", text) / ("field", key, type)
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        return f"PathSchema({self.text!r})"
+
+    @property
+    def fields(self):
+        """The field keys in order (``"id"`` for ``<id>``)."""
+        return [p[1] for comp in self._components for p in comp if p[0] == "field"]
+
+    @classmethod
+    def parse(cls, text):
+        """Parse schema text; raises :class:`SchemaError` for bad schemas."""
+        if not isinstance(text, str) or not text.strip("/"):
+            raise SchemaError("a path schema needs at least one field, e.g. '<a>/<b>'")
+        if text.startswith("/"):
+            raise SchemaError(f"path schema {text!r} must be relative (no leading '/')")
+        components = []
+        for raw in text.strip("/").split("/"):
+            if raw in ("", ".", ".."):
+                raise SchemaError(f"path schema {text!r} has an empty, '.' or '..' directory")
+            parts, pos = [], 0
+            for m in _FIELD.finditer(raw):
+                if m.start() > pos:
+                    parts.append(("lit", raw[pos:m.start()]))
+                elif parts and parts[-1][0] == "field":
+                    raise SchemaError(
+                        f"fields {parts[-1][1]!r} and {m.group(0)!r} in {text!r} need literal "
+                        "text between them"
+                    )
+                spec = m.group(1) or m.group(2)
+                key, _, typ = spec.partition(":")
+                key = key.strip()
+                if typ and typ not in _TYPES:
+                    raise SchemaError(f"unknown type {typ!r} in {m.group(0)!r}; use int, float or str")
+                if not key or any(not k for k in key.split(".")):
+                    raise SchemaError(f"empty key in {m.group(0)!r}")
+                parts.append(("field", key, typ or None))
+                pos = m.end()
+            if pos < len(raw):
+                parts.append(("lit", raw[pos:]))
+            for p in parts:
+                if p[0] == "lit" and any(c in p[1] for c in "<>{}"):
+                    raise SchemaError(f"unbalanced '<', '>', '{{' or '}}' in {text!r}")
+            components.append(parts)
+        schema = cls(text, components)
+        if not schema.fields:
+            raise SchemaError(f"path schema {text!r} has no field such as <key> or <id>")
+        return schema
+
+    @classmethod
+    def auto(cls, statepoints):
+        """The default schema ``key/<key>/...`` over the dotted keys whose values vary among
+        ``statepoints`` (``{id: sp}``), in sorted key order; ``<id>`` alone when nothing
+        varies, and ``<id>`` appended when the varying keys do not make paths unique."""
+        values = {}
+        for sp in statepoints.values():
+            for key, value in _leaves(sp):
+                values.setdefault(key, set()).add(json.dumps(value, sort_keys=True))
+        present = {}
+        for sp in statepoints.values():
+            for key, _ in _leaves(sp):
+                present[key] = present.get(key, 0) + 1
+        n = len(statepoints)
+        varying = sorted(k for k, v in values.items() if len(v) > 1 or present[k] != n)
+        if not varying:
+            return cls.parse("<id>")
+        text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying)
+        schema = cls.parse(text)
+        try:
+            schema.check(statepoints.items())
+        except SchemaCollisionError:
+            schema = cls.parse(text + "/<id>")
+        return schema
+
+    def _extra(self, comp):
+        # characters of literals between two fields in one component are escaped in values
+        if sum(1 for p in comp if p[0] == "field") < 2:
+            return set()
+        return {c for p in comp if p[0] == "lit" for c in p[1]}
+
+    def format(self, job_id, sp):
+        """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""
+        out = []
+        for comp in self._components:
+            extra = self._extra(comp)
+            text = []
+            for p in comp:
+                if p[0] == "lit":
+                    text.append(p[1])
+                elif p[1] == "id":
+                    text.append(job_id)
+                else:
+                    text.append(escape_component(resolve(sp, tuple(p[1].split("."))), extra))
+            out.append("".join(text))
+        return "/".join(out)
+
+    def _regex(self):
+        if not hasattr(self, "_compiled"):
+            pieces = []
+            for comp in self._components:
+                extra = self._extra(comp)
+                excluded = re.escape("".join(sorted(extra | {"/"})))
+                piece = []
+                for p in comp:
+                    if p[0] == "lit":
+                        piece.append(re.escape(p[1]))
+                    else:
+                        piece.append(f"([^{excluded}]+)")
+                pieces.append("".join(piece))
+            self._compiled = re.compile("/".join(pieces) + r"\Z")
+        return self._compiled
+
+    @property
+    def depth(self):
+        """Number of directory levels a job path has."""
+        return len(self._components)
+
+    def match(self, path):
+        """Read a job path back: ``(sp, job_id)`` (``job_id`` is None without ``<id>``), or
+        None when the path does not fit the schema. Raises :class:`SchemaError` for a
+        component that fits but cannot be read (e.g. ``inf``)."""
+        m = self._regex().match(path.strip("/"))
+        if m is None:
+            return None
+        fields = [p for comp in self._components for p in comp if p[0] == "field"]
+        sp, job_id = {}, None
+        for (_, key, typ), text in zip(fields, m.groups(), strict=True):
+            if key == "id":
+                job_id = text
+                continue
+            value = unescape_component(text, typ)
+            if value is MISSING:
+                continue
+            node = sp
+            *parents, last = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise SchemaError(f"{path!r}: key {key!r} conflicts with another field")
+            if last in node and node[last] != value:
+                raise SchemaError(f"{path!r}: field {key!r} has two different values")
+            node[last] = value
+        return sp, job_id
+
+    def check(self, items):
+        """Format every ``(job_id, sp)``; return ``{job_id: path}``. Raises
+        :class:`SchemaCollisionError` naming the jobs when two share a path or one path is a
+        parent directory of another."""
+        paths, owner = {}, {}
+        for job_id, sp in items:
+            path = self.format(job_id, sp)
+            if path in owner:
+                raise SchemaCollisionError(
+                    f"schema {self.text!r} maps jobs {owner[path]} and {job_id} onto the same "
+                    f"path {path!r}; add fields (or <id>) to tell them apart"
+                )
+            owner[path] = job_id
+            paths[job_id] = path
+            back = self.match(path)
+            if back is None or not _agrees(self, back[0], sp):
+                raise SchemaError(
+                    f"schema {self.text!r}: the path {path!r} of job {job_id} cannot be read "
+                    "back unambiguously (a value contains a separator of the schema); "
+                    "separate fields by other text or by '/'"
+                )
+        dirs = {}
+        for path, job_id in owner.items():
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                dirs.setdefault("/".join(parts[:i]), job_id)
+        for path, job_id in owner.items():
+            if path in dirs:
+                raise SchemaCollisionError(
+                    f"schema {self.text!r}: the path {path!r} of job {job_id} is also a parent "
+                    f"directory of job {dirs[path]}; use a schema with the same depth for all jobs"
+                )
+        return paths
+
+
+def _agrees(schema, parsed, sp):
+    for key in schema.fields:
+        if key == "id":
+            continue
+        path = tuple(key.split("."))
+        if resolve(parsed, path) != resolve(sp, path):
+            return False
+    return True
+
+
+def _leaves(sp, prefix=""):
+    for key, value in sp.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, prefix + key + ".")
+        else:
+            yield prefix + key, value

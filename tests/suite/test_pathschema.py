@@ -1,0 +1,101 @@
+"""Path schemas: parsing, formatting, reading back, collisions (shared by archive and views)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from suite.pathschema import (
+    PathSchema,
+    SchemaCollisionError,
+    SchemaError,
+    escape_component,
+    unescape_component,
+)
+from suite.query import equal
+
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**12, 10**12),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+)
+json_values = st.one_of(json_scalars, st.lists(json_scalars, max_size=3),
+                        st.dictionaries(st.text(min_size=1, max_size=4), json_scalars, max_size=2))
+
+
+@given(json_values)
+def test_component_round_trip_keeps_type(value):
+    text = escape_component(value)
+    assert "/" not in text and text not in ("", ".", "..")
+    back = unescape_component(text)
+    assert back == value and type(back) is type(value)
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), json_scalars, min_size=3, max_size=3),
+       st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "x/<a>/<b>_<c>/end", "<a>.<b>.<c>"]))
+def test_format_then_match_recovers_statepoint(sp, text):
+    schema = PathSchema.parse(text)
+    try:
+        paths = schema.check([("0" * 32, sp)])
+    except SchemaError:
+        # only allowed when a value holds a separator that cannot be escaped (numbers)
+        assert any(not isinstance(v, str) for v in sp.values())
+        return
+    parsed, job_id = schema.match(paths["0" * 32])
+    assert job_id is None
+    assert all(equal(parsed[k], sp[k]) and type(parsed[k]) is type(sp[k]) for k in sp)
+
+
+def test_readable_paths():
+    schema = PathSchema.parse("T_<T>/p_<p>/<model>")
+    assert schema.format("x", {"T": 1.5, "p": 2, "model": "ising"}) == "T_1.5/p_2/ising"
+    assert schema.format("x", {"T": 1.0, "p": "2", "model": "a/b"}) == "T_1.0/p_'2/a%2Fb"
+
+
+def test_types_recovered_from_foreign_paths():
+    schema = PathSchema.parse("<a>/<b>/<c>/<d>")
+    assert schema.match("1e-3/-2.5/true/null")[0] == {"a": 0.001, "b": -2.5, "c": True, "d": None}
+    assert schema.match("-/./ spaced /x")[0] == {"a": "-", "b": ".", "c": " spaced ", "d": "x"}
+    assert schema.match("1/2") is None
+    with pytest.raises(SchemaError, match="non-finite"):
+        schema.match("inf/1/2/3")
+    typed = PathSchema.parse("<a:str>/<b:float>/<c:int>/<d:str>")
+    assert typed.match("1/2/3/inf")[0] == {"a": "1", "b": 2.0, "c": 3, "d": "inf"}
+    with pytest.raises(SchemaError, match="not an int"):
+        typed.match("1/2/x/y")
+
+
+def test_nested_keys_and_id_and_signac_alias():
+    schema = PathSchema.parse("{a}/<b.c>/<id>")
+    path = schema.format("f" * 32, {"a": 1, "b": {"c": "x"}})
+    assert path == f"1/x/{'f' * 32}"
+    assert schema.match(path) == ({"a": 1, "b": {"c": "x"}}, "f" * 32)
+    assert schema.fields == ["a", "b.c", "id"]
+
+
+@pytest.mark.parametrize("text", ["", "/abs/<a>", "plain", "<a><b>", "<a:complex>", "<>",
+                                  "a/../<b>", "<a", "x>"])
+def test_bad_schemas(text):
+    with pytest.raises(SchemaError):
+        PathSchema.parse(text)
+
+
+def test_collisions_are_refused_naming_jobs():
+    schema = PathSchema.parse("<a>")
+    with pytest.raises(SchemaCollisionError, match="j1.*j2"):
+        schema.check([("j1", {"a": 1, "b": 1}), ("j2", {"a": 1, "b": 2})])
+    nested = PathSchema.parse("<a>/<b>")
+    # a "/" inside a value is escaped, so it cannot make one job's path a parent of another's
+    paths = nested.check([("j1", {"a": "x", "b": "y"}), ("j2", {"a": "x/y", "b": "z"})])
+    assert paths == {"j1": "x/y", "j2": "x%2Fy/z"}
+
+
+def test_auto_schema():
+    sps = {"i1": {"a": 1, "b": {"c": 2}, "k": 0}, "i2": {"a": 2, "b": {"c": 2}, "k": 0},
+           "i3": {"a": 2, "b": {"c": 3}, "k": 0}}
+    schema = PathSchema.auto(sps)
+    assert str(schema) == "a/<a>/b.c/<b.c>"
+    assert schema.format("i3", sps["i3"]) == "a/2/b.c/3"
+    assert str(PathSchema.auto({"x": {"a": 1}})) == "<id>"
+    hetero = {"i1": {"a": 1}, "i2": {"a": 1, "extra": True}}
+    schema = PathSchema.auto(hetero)
+    assert schema.format("i1", hetero["i1"]) == "extra/~"
+    assert schema.match("extra/~")[0] == {}

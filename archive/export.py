@@ -1,0 +1,154 @@
+"""Export jobs to an archive laid out by a path schema."""
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass
+
+from suite import layout
+from suite.errors import DestinationExistsError
+from suite.pathschema import PathSchema
+
+from . import manifest as mf
+from .base import ArchiveError, format_from_target, open_writer
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote."""
+
+    target: str
+    format: str
+    schema: str
+    jobs: int
+    files: int
+    bytes: int
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+
+def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=None, move=False,
+                force=False, progress=None):
+    """Export ``jobs`` (default: all) of ``project`` to ``target``.
+
+    The format comes from ``format`` or the target's ending (none: a directory). ``schema`` is a
+    path schema (default: ``PathSchema.auto`` over the exported jobs). The archive is written
+    under a temporary name beside ``target`` and renamed when complete; an existing target is
+    refused unless ``force``. ``move`` removes the exported jobs afterwards. ``progress`` is
+    called as ``progress(jobs_done, jobs_total, bytes_done)``.
+    """
+    target = os.path.abspath(os.fspath(target))
+    fmt = format_from_target(target, format)
+    if jobs is None:
+        jobs = list(project)
+    else:
+        jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
+    sps = {j.id: j.sp() for j in jobs}
+    schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
+    paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
+    if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
+        raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
+    if os.path.lexists(target) and not force:
+        raise DestinationExistsError(f"{target} exists; pass --force to replace it")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
+    if os.path.lexists(tmp):
+        _remove(tmp)
+    writer = open_writer(fmt, tmp, level)
+    entries, n_files, n_bytes = [], 0, 0
+    try:
+        made_dirs = set()
+        for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
+            path = paths[job.id]
+            parts = path.split("/")
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in made_dirs:
+                    writer.add_dir(d)
+                    made_dirs.add(d)
+            files, links, size = _add_job(writer, job, path)
+            n_files += len(files)
+            n_bytes += size
+            entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],
+                            "files": files, **({"links": links} if links else {})})
+            if progress is not None:
+                progress(done, len(jobs), n_bytes)
+        constant = mf.constant_keys(sps.values(), schema_obj.fields)
+        writer.add_bytes(mf.NAME, mf.dumps(mf.build(str(schema_obj), constant, entries)))
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    if os.path.lexists(target):
+        _replace(tmp, target)
+    else:
+        os.rename(tmp, target)
+    if move:
+        for job in jobs:
+            job.remove()
+    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes)
+
+
+def _add_job(writer, job, path):
+    """Write one job directory; return (files manifest, links, bytes)."""
+    files, links, total = {}, {}, 0
+    root = job.path
+    if not os.path.isdir(root):
+        raise ArchiveError(f"job {job.id}: {root} does not exist")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+        rel = "" if rel == "." else rel + "/"
+        for d in list(dirnames):
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                dirnames.remove(d)
+                filenames.append(d)
+            else:
+                writer.add_dir(f"{path}/{rel}{d}")
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            member = f"{path}/{rel}{name}"
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(full)
+                resolved = os.path.normpath(os.path.join(dirpath, target))
+                if os.path.isabs(target) or not resolved.startswith(root + os.sep):
+                    raise ArchiveError(
+                        f"job {job.id}: {full} is a link out of the job ({target}); "
+                        "archives only hold links inside a job")
+                writer.add_symlink(member, target, st.st_mtime)
+                links[rel + name] = target
+            elif stat.S_ISREG(st.st_mode):
+                digest = writer.add_file(member, full, st.st_size, st.st_mode, st.st_mtime)
+                files[rel + name] = {"size": st.st_size, "sha256": digest}
+                total += st.st_size
+            else:
+                raise ArchiveError(f"job {job.id}: {full} is not a regular file, directory "
+                                   "or link (devices and fifos cannot be exported)")
+    if layout.STATEPOINT not in files:
+        raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
+    return files, links, total
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+
+
+def _replace(tmp, target):
+    """Put ``tmp`` where ``target`` is (--force); files are replaced atomically."""
+    if os.path.isdir(target) and not os.path.islink(target):
+        trash = f"{target}.suite-old-{os.getpid()}"
+        os.rename(target, trash)
+        os.rename(tmp, target)
+        shutil.rmtree(trash)
+    elif os.path.isdir(tmp):
+        os.unlink(target)
+        os.rename(tmp, target)
+    else:
+        os.replace(tmp, target)

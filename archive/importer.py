@@ -1,0 +1,471 @@
+"""Import jobs from an archive: stream members into a staging directory inside the workspace,
+verify them (manifest hashes, or state point files and the path schema), then land each job by
+one rename. A killed import leaves complete jobs only; running it again skips the jobs that
+already arrived identically and finishes the rest."""
+
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+from dataclasses import dataclass, field
+
+from suite import layout
+from suite.errors import InvalidStatepointError
+from suite.jsonio import dumps
+from suite.pathschema import PathSchema, SchemaError
+from suite.statepoint import validate_statepoint
+
+from . import manifest as mf
+from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader
+from .safety import check_member, clean_name
+
+CHUNK = 1 << 20
+MAX_MANIFEST = 1 << 30
+
+
+@dataclass
+class Incoming:
+    """A job found in an archive."""
+
+    id: str
+    statepoint: dict
+    path: str
+    files: dict  # relative name -> (size, sha256)
+    links: dict = field(default_factory=dict)  # relative name -> (kind, target)
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, with ``dry_run``, would do)."""
+
+    origin: str
+    imported: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    ignored: list = field(default_factory=list)  # members outside every job
+    dry_run: bool = False
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+
+@dataclass
+class Scan:
+    staged: dict  # member name -> (kind, size, sha256 or link target)
+    manifest: dict | None
+    small: dict  # state point file contents by member name
+
+
+def scan(reader, staging, origin, limit=None):
+    """Read every member, refusing unsafe ones; copy files under ``staging`` (None: only hash)."""
+    staged, small, manifest, written = {}, {}, None, 0
+    for member, stream in reader.members():
+        name = clean_name(member.name)
+        if not name:
+            continue
+        if name in staged or (name == mf.NAME and manifest is not None):
+            raise ArchiveError(f"archive member {member.name!r} appears twice")
+        if member.kind == FILE and name == mf.NAME:
+            manifest = mf.loads(_read_limited(stream, MAX_MANIFEST, name), origin)
+            continue
+        if member.kind == DIR:
+            staged[name] = (DIR, 0, None)
+            if staging:
+                os.makedirs(os.path.join(staging, name), exist_ok=True)
+        elif member.kind == FILE:
+            if limit is not None and written + member.size > limit:
+                raise ArchiveError(
+                    f"archive member {member.name!r}: the unpacked data would exceed the free "
+                    f"space ({limit} bytes); import stopped")
+            size, digest, data = _copy(stream, staging, name, member.size)
+            written += size
+            staged[name] = (FILE, size, digest)
+            if posixpath.basename(name) == layout.STATEPOINT:
+                small[name] = data
+        elif member.kind in (SYMLINK, HARDLINK):
+            staged[name] = (member.kind, 0, member.linkname)
+        else:
+            raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
+    return Scan(staged, manifest, small)
+
+
+def _read(stream, name, n=CHUNK):
+    """Read from a member's stream; decoder failures become an ArchiveError naming it."""
+    try:
+        return stream.read(n)
+    except (EOFError, OSError, ValueError) as exc:  # zlib, lzma, bz2, zip CRC, tar errors
+        raise ArchiveError(f"archive member {name!r} is damaged: {exc}") from None
+    except Exception as exc:
+        if type(exc).__module__.startswith(("zstandard", "tarfile", "zipfile")):
+            raise ArchiveError(f"archive member {name!r} is damaged: {exc}") from None
+        raise
+
+
+def _read_limited(stream, limit, name):
+    data = _read(stream, name, limit + 1)
+    if len(data) > limit:
+        raise ArchiveError(f"archive member {name!r} is implausibly large")
+    return data
+
+
+def _copy(stream, staging, name, declared):
+    """Copy one member; never more bytes than its header declared."""
+    digest = hashlib.sha256()
+    keep = posixpath.basename(name) == layout.STATEPOINT
+    kept = []
+    out = None
+    if staging:
+        dst = os.path.join(staging, name)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        out = open(dst, "xb")
+    size = 0
+    try:
+        while True:
+            chunk = _read(stream, name)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > declared:
+                raise ArchiveError(f"archive member {name!r} holds more data than it declares")
+            digest.update(chunk)
+            if out:
+                out.write(chunk)
+            if keep:
+                kept.append(chunk)
+    finally:
+        if out:
+            out.close()
+    return size, digest.hexdigest(), b"".join(kept) if keep else None
+
+
+def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=False,
+                ignore_unmatched=False, progress=None):
+    """Import the jobs of the archive ``origin`` (directory, tar of any compression, zip).
+
+    With a manifest, state points and documents come back exactly and every file is checked
+    against its hash. Without one, state point files are used, or the state point is read
+    from the path with ``schema`` (see :mod:`suite.pathschema`). An existing job with identical
+    content is skipped; with different content the import stops before landing any job and
+    names it (``skip_existing`` skips such jobs instead).
+    """
+    origin = os.path.abspath(os.fspath(origin))
+    reader = open_reader(origin)
+    ws = project.workspace
+    os.makedirs(ws, exist_ok=True)
+    _clean_stale_staging(ws)
+    staging = None
+    if not dry_run:
+        staging = os.path.join(ws, f"{layout.TMP_PREFIX}import-{os.getpid()}-{os.urandom(4).hex()}")
+        os.mkdir(staging)
+    result = ImportResult(origin, dry_run=dry_run)
+    try:
+        limit = None
+        if staging:
+            st = os.statvfs(staging)
+            limit = int(st.f_bavail * st.f_frsize * 0.95)
+        found = scan(reader, staging, origin, limit)
+        if found.manifest is not None:
+            jobs, ignored = jobs_from_manifest(found, origin)
+        else:
+            jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
+        result.ignored = ignored
+        _check_links(found, jobs)
+        to_land = []
+        conflicts = []
+        for job in jobs:
+            existing = os.path.join(ws, job.id)
+            if os.path.isdir(existing):
+                if skip_existing or _same_content(existing, job):
+                    result.skipped.append(job.id)
+                else:
+                    conflicts.append(job)
+            else:
+                to_land.append(job)
+        if conflicts:
+            names = ", ".join(j.id for j in conflicts[:5])
+            raise ArchiveError(
+                f"{len(conflicts)} job(s) already exist with different content: {names}; "
+                "nothing was imported (use --skip-existing to keep the existing jobs)")
+        for done, job in enumerate(to_land, 1):
+            if staging:
+                _land(staging, ws, job, found)
+            result.imported.append(job.id)
+            if progress is not None:
+                progress(done, len(to_land))
+    finally:
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def jobs_from_manifest(found, origin):
+    jobs, claimed = [], set()
+    for entry in found.manifest["jobs"]:
+        try:
+            sp, job_id = validate_statepoint(entry["statepoint"])
+        except InvalidStatepointError as exc:
+            raise ArchiveError(f"{origin}: manifest entry {entry.get('path')!r}: {exc}") from None
+        if entry.get("id") != job_id:
+            raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
+                               f" but its state point hashes to {job_id}")
+        path = clean_name(entry["path"])
+        files = {}
+        for rel, info in entry["files"].items():
+            name = f"{path}/{clean_name(rel)}"
+            have = found.staged.get(name)
+            if have is None or have[0] != FILE:
+                raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
+                                   "the archive")
+            if have[1] != info.get("size"):
+                raise ArchiveError(f"job {job_id}: file {rel!r} has {have[1]} bytes, the manifest "
+                                   f"says {info.get('size')}; import stopped")
+            if have[2] != info.get("sha256"):
+                raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
+            files[rel] = (have[1], have[2])
+        links = _collect(found, path, (SYMLINK, HARDLINK))
+        for rel in _collect(found, path, (FILE,)):
+            if rel not in files:
+                raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not in the "
+                                   "manifest")
+        jobs.append(Incoming(job_id, sp, path, files, links))
+        claimed.add(path)
+    return jobs, _unclaimed(found, claimed)
+
+
+def _collect(found, path, kinds):
+    prefix = path + "/"
+    return {name[len(prefix):]: (v[0], v[2]) if v[0] in (SYMLINK, HARDLINK) else (v[1], v[2])
+            for name, v in found.staged.items() if name.startswith(prefix) and v[0] in kinds}
+
+
+def _unclaimed(found, claimed):
+    out = []
+    for name, v in found.staged.items():
+        if v[0] == DIR:
+            continue
+        if not any(name.startswith(p + "/") for p in _parents_in(name, claimed)):
+            out.append(name)
+    return sorted(out)
+
+
+def _parents_in(name, claimed):
+    parts = name.split("/")
+    return [p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in claimed]
+
+
+def jobs_from_tree(found, schema, ignore_unmatched, origin):
+    """Jobs of an archive without manifest: by state point files, or by ``schema``."""
+    dirs = set()
+    for name, v in found.staged.items():
+        parts = name.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if v[0] == DIR:
+            dirs.add(name)
+    sp_files = {}
+    for name, data in found.small.items():
+        path = posixpath.dirname(name)
+        try:
+            sp = json.loads(data)
+            if not isinstance(sp, dict):
+                raise ValueError("not a JSON object")
+            sp_files[path] = sp
+        except ValueError as exc:
+            raise ArchiveError(f"{origin}: {name} is not a valid state point: {exc}") from None
+    candidates = {}
+    if schema:
+        schema_obj = PathSchema.parse(schema)
+        unmatched = []
+        for d in sorted(dirs):
+            if d.count("/") + 1 != schema_obj.depth:
+                continue
+            try:
+                matched = schema_obj.match(d)
+            except SchemaError as exc:
+                raise ArchiveError(f"{origin}: {d!r}: {exc}") from None
+            if matched is None:
+                unmatched.append(d)
+                continue
+            sp_path, _ = matched
+            if d in sp_files:
+                sp = sp_files[d]
+                for key in schema_obj.fields:
+                    if key == "id":
+                        continue
+                    from suite.query import equal, resolve
+
+                    a = resolve(sp_path, tuple(key.split(".")))
+                    b = resolve(sp, tuple(key.split(".")))
+                    if not equal(a, b):
+                        raise ArchiveError(
+                            f"{origin}: {d!r}: the path says {key} = {_show(a)} but "
+                            f"{layout.STATEPOINT} says {key} = {_show(b)}; job refused")
+            else:
+                sp = sp_path
+            candidates[d] = sp
+        if unmatched and not ignore_unmatched:
+            shown = ", ".join(repr(u) for u in unmatched[:5])
+            raise ArchiveError(
+                f"{origin}: {len(unmatched)} path(s) do not match the schema {schema!r}: {shown}"
+                " (--ignore-unmatched skips them)")
+    else:
+        if not sp_files:
+            raise ArchiveError(
+                f"{origin}: no manifest and no {layout.STATEPOINT} files; give --schema to read "
+                "state points from the paths")
+        candidates = dict(sp_files)
+    jobs = []
+    for path in sorted(candidates):
+        inner = [p for p in candidates if p != path and p.startswith(path + "/")]
+        if inner:
+            raise ArchiveError(f"{origin}: job directory {inner[0]!r} lies inside job {path!r}")
+        try:
+            sp, job_id = validate_statepoint(candidates[path])
+        except InvalidStatepointError as exc:
+            raise ArchiveError(f"{origin}: {path!r}: {exc}") from None
+        if not sp:
+            raise ArchiveError(f"{origin}: {path!r}: empty state point")
+        files = _collect(found, path, (FILE,))
+        links = _collect(found, path, (SYMLINK, HARDLINK))
+        jobs.append(Incoming(job_id, sp, path, files, links))
+    ids = {}
+    for job in jobs:
+        if job.id in ids:
+            raise ArchiveError(f"{origin}: {ids[job.id]!r} and {job.path!r} are the same job "
+                               f"{job.id}")
+        ids[job.id] = job.path
+    return jobs, _unclaimed(found, set(candidates))
+
+
+def _show(value):
+    from suite.query import MISSING
+
+    return "(missing)" if value is MISSING else json.dumps(value)
+
+
+def _check_links(found, jobs):
+    from .base import Member
+
+    for job in jobs:
+        for rel, (kind, target) in job.links.items():
+            check_member(Member(f"{job.path}/{rel}", kind, linkname=target), job.path)
+
+
+def _same_content(existing, job):
+    """True if the job directory ``existing`` holds exactly the incoming files."""
+    have = {}
+    for dirpath, _, filenames in os.walk(existing):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, existing).replace(os.sep, "/")
+            if os.path.islink(full):
+                continue
+            have[rel] = full
+    incoming = dict(job.files)
+    if layout.STATEPOINT not in incoming:
+        have.pop(layout.STATEPOINT, None)  # the id already fixes the state point
+    if set(have) != set(incoming):
+        return False
+    for rel, (size, digest) in incoming.items():
+        full = have[rel]
+        if os.path.getsize(full) != size or _sha256(full) != digest:
+            return False
+    return True
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _land(staging, ws, job, found):
+    src = os.path.join(staging, *job.path.split("/"))
+    os.makedirs(src, exist_ok=True)
+    for rel, (kind, target) in job.links.items():
+        dst = os.path.join(src, *rel.split("/"))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if kind == SYMLINK:
+            os.symlink(target, dst)
+        else:  # a hard link names another member: give the job its own copy
+            shutil.copyfile(os.path.join(staging, *clean_name(target).split("/")), dst)
+    sp_file = os.path.join(src, layout.STATEPOINT)
+    if not os.path.exists(sp_file):
+        with open(sp_file, "xb") as f:
+            f.write(dumps(job.statepoint).encode())
+    os.rename(src, os.path.join(ws, job.id))
+
+
+def _clean_stale_staging(ws):
+    """Remove staging directories of imports whose process is gone (killed imports)."""
+    prefix = f"{layout.TMP_PREFIX}import-"
+    for name in os.listdir(ws):
+        if not name.startswith(prefix):
+            continue
+        try:
+            pid = int(name[len(prefix):].split("-")[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(os.path.join(ws, name), ignore_errors=True)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class VerifyResult:
+    """The outcome of :func:`verify`."""
+
+    origin: str
+    jobs: int = 0
+    files: int = 0
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def to_json(self):
+        return {**self.__dict__, "ok": self.ok}
+
+
+def verify(origin):
+    """Check every file of the archive ``origin`` against its manifest (writes nothing)."""
+    origin = os.path.abspath(os.fspath(origin))
+    found = scan(open_reader(origin), None, origin)
+    result = VerifyResult(origin)
+    if found.manifest is None:
+        result.problems.append(f"{origin} has no {mf.NAME}; nothing to verify against")
+        return result
+    listed = set()
+    for entry in found.manifest["jobs"]:
+        result.jobs += 1
+        path = clean_name(entry["path"])
+        for rel, info in entry["files"].items():
+            result.files += 1
+            name = f"{path}/{rel}"
+            listed.add(name)
+            have = found.staged.get(name)
+            if have is None:
+                result.problems.append(f"job {entry.get('id')}: {rel} is missing")
+            elif have[1] != info.get("size") or have[2] != info.get("sha256"):
+                result.problems.append(f"job {entry.get('id')}: {rel} differs from the manifest")
+        try:
+            _, job_id = validate_statepoint(entry["statepoint"])
+            if job_id != entry.get("id"):
+                result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
+        except InvalidStatepointError as exc:
+            result.problems.append(f"job {entry.get('id')}: {exc}")
+    for name, v in found.staged.items():
+        if v[0] == FILE and name not in listed:
+            result.problems.append(f"{name} is not in the manifest")
+    return result

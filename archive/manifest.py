@@ -1,0 +1,60 @@
+"""The archive manifest: ``suite-manifest.json`` at the archive root, human-readable JSON.
+
+Written last (so export streams in one pass) and read first where the format allows random
+access (directory, zip); from a tar stream it is read when reached. Layout::
+
+    {"format": "suite-archive", "version": 1, "suite_version": "...",
+     "schema": "T_<T>/<model>", "constant": {"L": 32},
+     "jobs": [{"id": "...", "path": "T_1.0/ising", "statepoint": {...},
+               "files": {"signac_statepoint.json": {"size": 23, "sha256": "..."}, ...},
+               "links": {"latest": "out/run3.h5"}}]}
+"""
+
+import json
+
+from .base import ArchiveError
+
+NAME = "suite-manifest.json"
+VERSION = 1
+
+
+def build(schema, constant, jobs):
+    import suite
+
+    return {"format": "suite-archive", "version": VERSION, "suite_version": suite.__version__,
+            "schema": schema, "constant": constant, "jobs": jobs}
+
+
+def dumps(manifest):
+    return json.dumps(manifest, indent=1, sort_keys=False).encode()
+
+
+def loads(data, origin):
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise ArchiveError(f"{origin}: {NAME} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != "suite-archive":
+        raise ArchiveError(f"{origin}: {NAME} is not a suite archive manifest")
+    if manifest.get("version", 0) > VERSION:
+        raise ArchiveError(f"{origin}: manifest version {manifest['version']} is newer than "
+                           "this suite understands; upgrade suite")
+    jobs = manifest.get("jobs")
+    if not isinstance(jobs, list) or not all(
+        isinstance(j, dict) and isinstance(j.get("path"), str) and isinstance(j.get("files"), dict)
+        and isinstance(j.get("statepoint"), dict) for j in jobs
+    ):
+        raise ArchiveError(f"{origin}: {NAME} has a malformed job list")
+    return manifest
+
+
+def constant_keys(statepoints, schema_fields):
+    """Top-level state point keys with one value in all jobs and not used by the schema."""
+    values = None
+    for sp in statepoints:
+        items = {k: json.dumps(v, sort_keys=True) for k, v in sp.items()}
+        values = items if values is None else {
+            k: v for k, v in values.items() if items.get(k) == v}
+    used = {f.split(".")[0] for f in schema_fields}
+    first = next(iter(statepoints), {})
+    return {k: first[k] for k in sorted(values or {}) if k not in used}

@@ -1,0 +1,132 @@
+"""tar archives, plain or compressed with gzip, bzip2, xz or zstandard (multi-threaded)."""
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import tarfile
+
+from . import tarwriter
+from .base import DIR, FILE, HARDLINK, OTHER, SYMLINK, ArchiveError, Member
+
+CHUNK = 1 << 20
+
+
+class TarWriter:
+    """Streams members into a (compressed) tar file."""
+
+    def __init__(self, path, fmt, level=None):
+        self.path = path
+        self._raw = open(path, "xb")
+        self._zst = None
+        if fmt == "tar":
+            self._out = self._raw
+        elif fmt == "tar.gz":
+            self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0,
+                                      compresslevel=6 if level is None else level)
+        elif fmt == "tar.bz2":
+            self._out = bz2.BZ2File(self._raw, "wb", compresslevel=9 if level is None else level)
+        elif fmt == "tar.xz":
+            self._out = lzma.LZMAFile(self._raw, "wb", preset=6 if level is None else level)
+        elif fmt == "tar.zst":
+            import zstandard
+
+            cctx = zstandard.ZstdCompressor(level=3 if level is None else level, threads=-1)
+            self._out = cctx.stream_writer(self._raw, closefd=False)
+        else:
+            raise ArchiveError(f"not a tar format: {fmt}")
+        self._buf = []
+        self._buffered = 0
+
+    def _write(self, data):
+        # many small writes into the compressor cost more than one larger one
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= CHUNK:
+            self._flush()
+
+    def _flush(self):
+        if self._buf:
+            self._out.write(b"".join(self._buf))
+            self._buf, self._buffered = [], 0
+
+    def add_dir(self, name, mode=0o755, mtime=0):
+        self._write(tarwriter.member_header(name + "/", 0, mode, mtime, "dir"))
+
+    def add_symlink(self, name, target, mtime=0):
+        self._write(tarwriter.member_header(name, 0, 0o777, mtime, "symlink", target))
+
+    def add_bytes(self, name, data, mtime=0):
+        self._write(tarwriter.member_header(name, len(data), 0o644, mtime, "file"))
+        self._write(data + tarwriter.padding(len(data)))
+        return hashlib.sha256(data).hexdigest()
+
+    def add_file(self, name, src, size, mode=0o644, mtime=0):
+        """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""
+        digest = hashlib.sha256()
+        self._write(tarwriter.member_header(name, size, mode, mtime, "file"))
+        with open(src, "rb") as f:
+            left = size
+            while left:
+                chunk = f.read(min(left, CHUNK))
+                if not chunk:
+                    raise ArchiveError(f"{src} shrank while it was being exported; export again")
+                digest.update(chunk)
+                self._write(chunk)
+                left -= len(chunk)
+            if f.read(1):
+                raise ArchiveError(f"{src} grew while it was being exported; export again")
+        self._write(tarwriter.padding(size))
+        return digest.hexdigest()
+
+    def close(self):
+        self._write(tarwriter.END)
+        self._flush()
+        self._out.close()
+        if self._out is not self._raw:
+            self._raw.close()
+
+    def abort(self):
+        try:
+            self._raw.close()
+        finally:
+            if os.path.exists(self.path):
+                os.unlink(self.path)
+
+
+_KINDS = {tarfile.REGTYPE: FILE, tarfile.AREGTYPE: FILE, tarfile.CONTTYPE: FILE,
+          tarfile.DIRTYPE: DIR, tarfile.SYMTYPE: SYMLINK, tarfile.LNKTYPE: HARDLINK}
+
+
+class TarReader:
+    """Reads members in archive order (streaming: compressed data is read once)."""
+
+    random_access = False
+
+    def __init__(self, path, fmt):
+        self.path = path
+        self.fmt = fmt
+
+    def members(self):
+        with open(self.path, "rb") as raw:
+            if self.fmt == "tar.zst":
+                import zstandard
+
+                stream = zstandard.ZstdDecompressor().stream_reader(raw, closefd=False)
+                mode = "r|"
+            else:
+                stream, mode = raw, "r|*"
+            try:
+                with tarfile.open(fileobj=stream, mode=mode) as tar:
+                    for info in tar:
+                        kind = _KINDS.get(info.type, OTHER)
+                        member = Member(info.name, kind, info.size, info.mode, info.mtime,
+                                        info.linkname)
+                        yield member, tar.extractfile(info) if kind == FILE else None
+            except (tarfile.TarError, EOFError, OSError, lzma.LZMAError) as exc:
+                raise ArchiveError(f"{self.path}: damaged or truncated archive: {exc}") from None
+            except Exception as exc:
+                if type(exc).__module__.startswith("zstandard"):
+                    raise ArchiveError(f"{self.path}: damaged zstandard stream: {exc}") from None
+                raise

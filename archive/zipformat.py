@@ -1,0 +1,103 @@
+"""zip archives (deflate); symbolic links are stored as Unix does (mode bits + target)."""
+
+import hashlib
+import os
+import stat
+import time
+import zipfile
+
+from .base import DIR, FILE, SYMLINK, ArchiveError, Member
+
+CHUNK = 1 << 20
+
+
+def _date(mtime):
+    t = time.localtime(max(mtime, 315532800))  # zip cannot hold dates before 1980
+    return t[:6]
+
+
+class ZipWriter:
+    def __init__(self, path, level=None):
+        self.path = path
+        self._zip = zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED,
+                                    compresslevel=6 if level is None else level)
+
+    def add_dir(self, name, mode=0o755, mtime=0):
+        info = zipfile.ZipInfo(name + "/", _date(mtime))
+        info.external_attr = (stat.S_IFDIR | mode) << 16 | 0x10
+        self._zip.writestr(info, b"")
+
+    def add_symlink(self, name, target, mtime=0):
+        info = zipfile.ZipInfo(name, _date(mtime))
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        info.create_system = 3
+        self._zip.writestr(info, target.encode())
+
+    def add_bytes(self, name, data, mtime=0):
+        info = zipfile.ZipInfo(name, _date(mtime or time.time()))
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self._zip.writestr(info, data)
+        return hashlib.sha256(data).hexdigest()
+
+    def add_file(self, name, src, size, mode=0o644, mtime=0):
+        info = zipfile.ZipInfo(name, _date(mtime))
+        info.external_attr = (stat.S_IFREG | (mode & 0o7777)) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.file_size = size
+        digest = hashlib.sha256()
+        with open(src, "rb") as f, self._zip.open(info, "w", force_zip64=size > 2**31) as out:
+            while True:
+                chunk = f.read(CHUNK)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+        return digest.hexdigest()
+
+    def close(self):
+        self._zip.close()
+
+    def abort(self):
+        try:
+            self._zip.close()
+        except Exception:  # the file is removed anyway
+            pass
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+class ZipReader:
+    random_access = True
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise ArchiveError(f"{path}: damaged zip archive: {exc}") from None
+
+    def read(self, name):
+        """The bytes of member ``name`` (random access), or None if absent."""
+        try:
+            return self._zip.read(name)
+        except KeyError:
+            return None
+
+    def members(self):
+        try:
+            for info in self._zip.infolist():
+                mode = info.external_attr >> 16
+                if info.is_dir():
+                    yield Member(info.filename.rstrip("/"), DIR, 0, mode & 0o7777 or 0o755), None
+                elif stat.S_ISLNK(mode):
+                    target = self._zip.read(info).decode()
+                    yield Member(info.filename, SYMLINK, 0, 0o777, 0, target), None
+                elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+                    yield Member(info.filename, "other", info.file_size), None
+                else:
+                    with self._zip.open(info) as stream:
+                        yield Member(info.filename, FILE, info.file_size,
+                                     mode & 0o7777 or 0o644), stream
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+            raise ArchiveError(f"{self.path}: damaged zip archive: {exc}") from None

@@ -1,0 +1,126 @@
+"""Commands export, import and verify."""
+
+import sys
+
+import click
+
+from .common import echo_json, filter_option, job_option, project, select_jobs
+
+
+def _progress(label, unit):
+    """A progress callback drawing a bar on a terminal, or None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        return None, None
+    state = {"bar": None}
+
+    def update(done, total, nbytes=None):
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr,
+                                             show_pos=True)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if nbytes is not None:
+            bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
+
+    def finish():
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    return update, finish
+
+
+@click.command()
+@click.argument("target", type=click.Path())
+@click.option("--schema", default=None,
+              help="Path schema, e.g. 'T_<T>/<model>' (<key>, <b.c>, <id>; {key} also works). "
+                   "Default: key/<key>/... over the keys that vary.")
+@filter_option
+@job_option
+@click.option("--format", "fmt", default=None,
+              type=click.Choice(["directory", "tar", "tar.gz", "tar.bz2", "tar.xz", "tar.zst", "zip"]),
+              help="Archive format (default: from TARGET's ending; none means a directory).")
+@click.option("--level", type=int, default=None, help="Compression level.")
+@click.option("--move", is_flag=True, help="Remove the exported jobs from the workspace afterwards.")
+@click.option("--force", is_flag=True, help="Replace an existing TARGET.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
+    """Export jobs to TARGET: a directory, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .tar.zst/.tzst
+    or .zip, laid out by a path schema, with a manifest (suite-manifest.json) of every job's
+    state point and every file's size and SHA-256.
+
+    The archive is written under a temporary name and renamed when complete.
+    """
+    from archive import export_jobs
+
+    proj = project()
+    jobs = select_jobs(proj, filter_args, ids)
+    update, finish = _progress("exporting", "jobs")
+    try:
+        result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
+                             move=move, force=force, progress=update)
+    finally:
+        if finish:
+            finish()
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(f"exported {result.jobs} jobs ({result.files} files, {result.bytes} bytes) "
+                   f"to {result.target} [{result.format}, schema {result.schema}]")
+
+
+@click.command("import")
+@click.argument("origin", type=click.Path(exists=True))
+@click.option("--schema", default=None,
+              help="Read state points from paths with this schema (for trees without manifest "
+                   "or state point files); <a:int>, <a:float>, <a:str> force a type.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+@click.option("--skip-existing", is_flag=True,
+              help="Skip jobs that already exist, even with different content.")
+@click.option("--ignore-unmatched", is_flag=True,
+              help="Skip paths that do not match --schema instead of stopping.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, as_json):
+    """Import jobs from ORIGIN: a directory, tar (any compression) or zip, recognised by its
+    content. With a manifest every file is checked against its hash; each job lands
+    atomically, so an interrupted import can simply be run again."""
+    from archive import import_jobs
+
+    update, finish = _progress("importing", "jobs")
+    try:
+        result = import_jobs(project(), origin, schema=schema, dry_run=dry_run,
+                             skip_existing=skip_existing, ignore_unmatched=ignore_unmatched,
+                             progress=update)
+    finally:
+        if finish:
+            finish()
+    if as_json:
+        echo_json(result.to_json())
+        return
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{verb} {len(result.imported)} jobs; {len(result.skipped)} already present")
+    if result.ignored:
+        click.echo(f"ignored {len(result.ignored)} file(s) outside any job: "
+                   + ", ".join(result.ignored[:5]), err=True)
+    if dry_run:
+        for job_id in result.imported:
+            click.echo(f"  + {job_id}")
+
+
+@click.command()
+@click.argument("origin", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(origin, as_json):
+    """Check every file in the archive ORIGIN against its manifest; exit 1 on any mismatch."""
+    from archive import verify as verify_archive
+
+    result = verify_archive(origin)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        for problem in result.problems:
+            click.echo(f"problem: {problem}")
+        if result.ok:
+            click.echo(f"ok: {result.jobs} jobs, {result.files} files match the manifest")
+    if not result.ok:
+        sys.exit(1)

@@ -1,0 +1,183 @@
+"""Export/import rules: collisions, existing targets and jobs, interruption, schemas, CLI."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import archive
+import suite
+from suite import layout
+
+
+@pytest.fixture
+def small(project):
+    for i in range(4):
+        job = project.open_job({"i": i, "k": i % 2}).init()
+        job.doc.v = i
+    return project
+
+
+def test_collision_refused_before_anything_is_written(small, tmp_path):
+    with pytest.raises(suite.SuiteError, match="onto the same path") as info:
+        archive.export_jobs(small, tmp_path / "c.tar", schema="<k>")
+    assert sum(j.id in str(info.value) for j in small) == 2
+    assert os.listdir(tmp_path) == ["project"]
+
+
+def test_existing_target_refused_unless_force(small, tmp_path):
+    target = tmp_path / "e.zip"
+    archive.export_jobs(small, target)
+    before = target.read_bytes()
+    with pytest.raises(suite.DestinationExistsError, match="--force"):
+        archive.export_jobs(small, target)
+    assert target.read_bytes() == before
+    small.open_job({"i": 9, "k": 1}).init()
+    archive.export_jobs(small, target, force=True)
+    assert archive.verify(target).jobs == 5
+    tree = tmp_path / "tree"
+    archive.export_jobs(small, tree)
+    archive.export_jobs(small, tree, force=True, schema="<id>")
+    assert len([n for n in os.listdir(tree) if layout.is_job_id(n)]) == 5
+
+
+def test_unknown_ending_refused(small, tmp_path):
+    with pytest.raises(archive.ArchiveError, match="unknown archive ending"):
+        archive.export_jobs(small, tmp_path / "x.rar")
+
+
+def test_interrupted_export_leaves_no_archive(small, tmp_path, monkeypatch):
+    from archive import export as export_module
+
+    calls = {"n": 0}
+    real = export_module._add_job
+
+    def failing(writer, job, path):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(writer, job, path)
+
+    monkeypatch.setattr(export_module, "_add_job", failing)
+    with pytest.raises(KeyboardInterrupt):
+        archive.export_jobs(small, tmp_path / "k.tar.zst")
+    assert os.listdir(tmp_path) == ["project"]
+
+
+def test_existing_job_identical_skipped_different_stops(small, tmp_path):
+    target = tmp_path / "x.tar"
+    archive.export_jobs(small, target)
+    result = archive.import_jobs(small, target)
+    assert result.imported == [] and len(result.skipped) == 4
+    job = small.open_job({"i": 0, "k": 0})
+    job.doc.v = "changed here"
+    with pytest.raises(archive.ArchiveError, match=job.id):
+        archive.import_jobs(small, target)
+    assert job.doc.v == "changed here"
+    result = archive.import_jobs(small, target, skip_existing=True)
+    assert job.id in result.skipped and job.doc.v == "changed here"
+
+
+def test_dry_run_changes_nothing(small, tmp_path):
+    target = tmp_path / "d.tar.gz"
+    archive.export_jobs(small, target)
+    other = suite.init_project(tmp_path / "o")
+    result = archive.import_jobs(other, target, dry_run=True)
+    assert len(result.imported) == 4 and len(other) == 0
+    assert os.listdir(other.workspace) == []
+
+
+KILLER = r"""
+import os, sys, signal
+import suite, archive
+from archive import importer
+real = importer._land
+count = {"n": 0}
+def land(*args):
+    real(*args)
+    count["n"] += 1
+    if count["n"] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+importer._land = land
+archive.import_jobs(suite.get_project(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_killed_import_leaves_complete_jobs_and_finishes_on_rerun(small, tmp_path):
+    target = tmp_path / "k.tar.zst"
+    archive.export_jobs(small, target)
+    other = suite.init_project(tmp_path / "o")
+    proc = subprocess.run([sys.executable, "-c", KILLER, other.path, str(target)])
+    assert proc.returncode == -9
+    assert len(other) == 2
+    assert all(len(os.listdir(j.path)) == 2 for j in other)  # complete: sp + doc
+    assert any(p.kind == "stray" for p in other.check().problems)  # the dead import's staging
+    result = archive.import_jobs(other, target)
+    assert len(result.imported) == 2 and len(result.skipped) == 2
+    assert sorted(j.id for j in other) == sorted(j.id for j in small)
+    assert not [n for n in os.listdir(other.workspace) if n.startswith(layout.TMP_PREFIX)]
+
+
+def test_schema_and_statepoint_file_disagree(small, tmp_path):
+    tree = tmp_path / "t"
+    archive.export_jobs(small, tree, schema="i_<i>/<k>")
+    os.unlink(tree / "suite-manifest.json")
+    os.rename(tree / "i_0", tree / "i_7")
+    with pytest.raises(archive.ArchiveError, match="the path says i = 7 but .* says i = 0"):
+        archive.import_jobs(suite.init_project(tmp_path / "o"), tree, schema="i_<i>/<k>")
+
+
+def test_unmatched_paths_reported_or_skipped(small, tmp_path):
+    tree = tmp_path / "t"
+    archive.export_jobs(small, tree, schema="i_<i>/<k>")
+    os.unlink(tree / "suite-manifest.json")
+    os.makedirs(tree / "other" / "x")
+    (tree / "other" / "x" / "notes.txt").write_text("not a job")
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="do not match the schema"):
+        archive.import_jobs(other, tree, schema="i_<i>/<k>")
+    result = archive.import_jobs(other, tree, schema="i_<i>/<k>", ignore_unmatched=True)
+    assert len(result.imported) == 4
+    assert result.ignored == ["other/x/notes.txt"]
+
+
+def test_typed_fields_on_import(project, tmp_path):
+    tree = tmp_path / "t"
+    for value in ("007", "1.50"):
+        os.makedirs(tree / value)
+        (tree / value / "x.txt").write_text(value)
+    result = archive.import_jobs(project, tree, schema="<code:str>")
+    assert sorted(j.sp.code for j in project) == ["007", "1.50"]
+    assert len(result.imported) == 2
+    # "1.0" and "1.00" are the same float: two directories for one job are refused
+    same = tmp_path / "same"
+    for value in ("1.0", "1.00"):
+        os.makedirs(same / value)
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="are the same job"):
+        archive.import_jobs(other, same, schema="<x>")
+    assert len(other) == 0
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(["suite", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_export_import_verify(small, tmp_path):
+    r = run_cli("export", str(tmp_path / "c.tar.zst"), "-f", "k 1", "--schema", "i_<i>",
+                cwd=small.path)
+    assert r.returncode == 0, r.stderr
+    assert "exported 2 jobs" in r.stdout
+    r = run_cli("verify", str(tmp_path / "c.tar.zst"), cwd=small.path)
+    assert r.returncode == 0 and r.stdout.startswith("ok: 2 jobs")
+    other = suite.init_project(tmp_path / "o")
+    r = run_cli("import", str(tmp_path / "c.tar.zst"), "--dry-run", cwd=other.path)
+    assert "would import 2 jobs" in r.stdout and len(other) == 0
+    r = run_cli("import", str(tmp_path / "c.tar.zst"), "--json", cwd=other.path)
+    assert len(json.loads(r.stdout)["imported"]) == 2
+    r = run_cli("export", str(tmp_path / "c.tar.zst"), cwd=small.path)
+    assert r.returncode == 1 and "--force" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("export", str(tmp_path / "d.zip"), "--schema", "<k>", cwd=small.path)
+    assert r.returncode == 1 and "onto the same path" in r.stderr

@@ -1,0 +1,156 @@
+"""Malicious and broken archives are refused with the member's name; nothing escapes."""
+
+import io
+import json
+import os
+import tarfile
+import zipfile
+
+import pytest
+
+import archive
+import suite
+from suite.statepoint import calc_id
+
+SP = {"a": 1}
+JOB = calc_id(SP)
+
+
+def tar_with(path, members, fmt="w"):
+    """Build a tar with raw TarInfo members: (name, type, data, linkname)."""
+    with tarfile.open(path, fmt) as tar:
+        for name, kind, data, link in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = link
+            info.size = len(data) if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+    return path
+
+
+def good_job(prefix="a/1"):
+    return [(f"{prefix}/signac_statepoint.json", tarfile.REGTYPE, json.dumps(SP).encode(), "")]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (("/etc/evil", tarfile.REGTYPE, b"x", ""), "absolute path"),
+        (("a/1/../../../evil", tarfile.REGTYPE, b"x", ""), "'..'"),
+        (("a/1/link", tarfile.SYMTYPE, b"", "../../../../etc/passwd"), "outside its job"),
+        (("a/1/abs", tarfile.SYMTYPE, b"", "/etc/passwd"), "absolute path"),
+        (("a/1/hard", tarfile.LNKTYPE, b"", "etc/passwd"), "outside its job"),
+        (("a/1/dev", tarfile.CHRTYPE, b"", ""), "devices and fifos"),
+        (("a/1/fifo", tarfile.FIFOTYPE, b"", ""), "devices and fifos"),
+    ],
+)
+def test_unsafe_members_refused(project, tmp_path, bad, message):
+    path = tar_with(tmp_path / "bad.tar", good_job() + [bad])
+    with pytest.raises(archive.ArchiveError, match=message) as info:
+        archive.import_jobs(project, path)
+    assert bad[0].split("/")[-1] in str(info.value)
+    assert len(project) == 0
+    assert not os.path.exists(tmp_path / "evil")
+    assert not [n for n in os.listdir(project.workspace)]  # staging removed too
+
+
+def test_links_inside_a_job_are_kept(project, tmp_path):
+    path = tar_with(tmp_path / "ok.tar", good_job() + [
+        ("a/1/data.txt", tarfile.REGTYPE, b"payload", ""),
+        ("a/1/latest", tarfile.SYMTYPE, b"", "data.txt"),
+        ("a/1/copy", tarfile.LNKTYPE, b"", "a/1/data.txt"),
+    ])
+    archive.import_jobs(project, path)
+    job = project.open_job(id=JOB)
+    assert os.readlink(job.fn("latest")) == "data.txt"
+    with open(job.fn("copy"), "rb") as f:
+        assert f.read() == b"payload"
+
+
+def test_zip_traversal_refused(project, tmp_path):
+    path = tmp_path / "bad.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a/1/signac_statepoint.json", json.dumps(SP))
+        z.writestr("../../evil.txt", "x")
+    with pytest.raises(archive.ArchiveError, match="'..'"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def tampered(rich_project, tmp_path, edit):
+    target = tmp_path / "t"
+    archive.export_jobs(rich_project, target)
+    edit(target)
+    return target
+
+
+@pytest.fixture
+def small(project):
+    for i in range(3):
+        job = project.open_job({"i": i}).init()
+        job.doc.v = i
+        with open(job.fn("data.bin"), "wb") as f:
+            f.write(bytes(100))
+    return project
+
+
+def test_file_larger_than_manifest_stops_import(small, tmp_path):
+    def grow(target):
+        for dirpath, _, names in os.walk(target):
+            if "data.bin" in names:
+                with open(os.path.join(dirpath, "data.bin"), "ab") as f:
+                    f.write(b"more")
+                break
+
+    target = tampered(small, tmp_path, grow)
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="104 bytes, the manifest says 100"):
+        archive.import_jobs(other, target)
+    assert len(other) == 0
+    result = archive.verify(target)
+    assert not result.ok and any("data.bin" in p for p in result.problems)
+
+
+def test_changed_content_fails_hash(small, tmp_path):
+    def flip(target):
+        for dirpath, _, names in os.walk(target):
+            if "data.bin" in names:
+                with open(os.path.join(dirpath, "data.bin"), "r+b") as f:
+                    f.write(b"\x01")
+                break
+
+    target = tampered(small, tmp_path, flip)
+    with pytest.raises(archive.ArchiveError, match="does not match its manifest hash"):
+        archive.import_jobs(suite.init_project(tmp_path / "o"), target)
+
+
+def test_member_larger_than_its_header_is_refused(project, tmp_path):
+    """A zip whose entry inflates past its declared size (a bomb) stops the import."""
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a/1/signac_statepoint.json", json.dumps(SP))
+        z.writestr("a/1/big", b"\x00" * 1_000_000)
+    # shrink the declared size in the central directory (zipfile then reads past it)
+    data = path.read_bytes()
+    cd = data.rfind(b"PK\x01\x02")
+    size_off = cd + 24
+    data = data[:size_off] + (10).to_bytes(4, "little") + data[size_off + 4:]
+    path.write_bytes(data)
+    with pytest.raises(archive.ArchiveError):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def test_truncated_archive(small, tmp_path):
+    target = tmp_path / "t.tar.gz"
+    archive.export_jobs(small, target)
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    with pytest.raises(archive.ArchiveError, match="damaged"):
+        archive.import_jobs(suite.init_project(tmp_path / "o"), target)
+
+
+def test_not_an_archive(project, tmp_path):
+    (tmp_path / "x.tar").write_text("hello")
+    with pytest.raises(archive.ArchiveError, match="is not a directory, tar"):
+        archive.import_jobs(project, tmp_path / "x.tar")

@@ -59,15 +59,10 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     writer = open_writer(fmt, tmp, level)
     entries, n_files, n_bytes = [], 0, 0
     try:
-        made_dirs = set()
+        # parent directories of job paths are implied by their members (every reader creates
+        # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
-            parts = path.split("/")
-            for i in range(1, len(parts) + 1):
-                d = "/".join(parts[:i])
-                if d not in made_dirs:
-                    writer.add_dir(d)
-                    made_dirs.add(d)
             files, links, size = _add_job(writer, job, path)
             n_files += len(files)
             n_bytes += size

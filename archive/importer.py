@@ -33,6 +33,7 @@ class Incoming:
     path: str
     files: dict  # relative name -> (size, sha256)
     links: dict = field(default_factory=dict)  # relative name -> (kind, target)
+    dirs: list = field(default_factory=list)  # relative directories (kept even when empty)
 
 
 @dataclass
@@ -49,16 +50,55 @@ class ImportResult:
         return dict(self.__dict__)
 
 
+class Stage:
+    """Where an import writes member files: one flat directory per archive directory that
+    holds files, so a deep schema tree costs one ``mkdir`` per job, not one per level."""
+
+    def __init__(self, root):
+        self.root = root
+        self.dirs = {}  # archive directory -> staging directory
+
+    def file_path(self, name):
+        parent, base = posixpath.split(name)
+        d = self.dirs.get(parent)
+        if d is None:
+            d = os.path.join(self.root, f"d{len(self.dirs)}")
+            os.mkdir(d)
+            self.dirs[parent] = d
+        return os.path.join(d, base)
+
+    def assemble(self, job_path, rel_names):
+        """Gather the job's files into one staging tree; return its path."""
+        root = self.dirs.pop(job_path, None)
+        if root is None:
+            root = os.path.join(self.root, f"j{len(self.dirs)}-{os.urandom(3).hex()}")
+            os.mkdir(root)
+        subdirs = set()
+        for rel in rel_names:
+            parts = rel.split("/")
+            subdirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        for sub in sorted(subdirs, key=lambda s: s.count("/")):
+            target = os.path.join(root, *sub.split("/"))
+            src = self.dirs.pop(f"{job_path}/{sub}", None)
+            if src is not None:
+                os.rename(src, target)
+            elif not os.path.isdir(target):
+                os.mkdir(target)
+        return root
+
+
 @dataclass
 class Scan:
     staged: dict  # member name -> (kind, size, sha256 or link target)
     manifest: dict | None
     small: dict  # state point file contents by member name
+    stage: Stage | None
 
 
 def scan(reader, staging, origin, limit=None):
     """Read every member, refusing unsafe ones; copy files under ``staging`` (None: only hash)."""
     staged, small, manifest, written = {}, {}, None, 0
+    stage = Stage(staging) if staging else None
     for member, stream in reader.members():
         name = clean_name(member.name)
         if not name:
@@ -70,14 +110,13 @@ def scan(reader, staging, origin, limit=None):
             continue
         if member.kind == DIR:
             staged[name] = (DIR, 0, None)
-            if staging:
-                os.makedirs(os.path.join(staging, name), exist_ok=True)
         elif member.kind == FILE:
             if limit is not None and written + member.size > limit:
                 raise ArchiveError(
                     f"archive member {member.name!r}: the unpacked data would exceed the free "
                     f"space ({limit} bytes); import stopped")
-            size, digest, data = _copy(stream, staging, name, member.size)
+            dst = stage.file_path(name) if stage else None
+            size, digest, data = _copy(stream, dst, name, member.size)
             written += size
             staged[name] = (FILE, size, digest)
             if posixpath.basename(name) == layout.STATEPOINT:
@@ -86,7 +125,7 @@ def scan(reader, staging, origin, limit=None):
             staged[name] = (member.kind, 0, member.linkname)
         else:
             raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
-    return Scan(staged, manifest, small)
+    return Scan(staged, manifest, small, stage)
 
 
 def _read(stream, name, n=CHUNK):
@@ -108,16 +147,12 @@ def _read_limited(stream, limit, name):
     return data
 
 
-def _copy(stream, staging, name, declared):
-    """Copy one member; never more bytes than its header declared."""
+def _copy(stream, dst, name, declared):
+    """Copy one member to ``dst`` (None: only hash); never more bytes than declared."""
     digest = hashlib.sha256()
     keep = posixpath.basename(name) == layout.STATEPOINT
     kept = []
-    out = None
-    if staging:
-        dst = os.path.join(staging, name)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        out = open(dst, "xb")
+    out = open(dst, "xb") if dst else None
     size = 0
     try:
         while True:
@@ -198,8 +233,37 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
     return result
 
 
+def _by_job(found, job_paths):
+    """``{job path: {relative name: staged entry}}`` for members inside a job, and the list
+    of other non-directory members; one pass over the members (not one per job)."""
+    grouped = {p: {} for p in job_paths}
+    outside = []
+    for name, v in found.staged.items():
+        parts = name.split("/")
+        for i in range(1, len(parts)):
+            root = "/".join(parts[:i])
+            if root in grouped:
+                grouped[root]["/".join(parts[i:])] = v
+                break
+        else:
+            if v[0] != DIR:
+                outside.append(name)
+    return grouped, sorted(outside)
+
+
+def _split(members):
+    files = {rel: (v[1], v[2]) for rel, v in members.items() if v[0] == FILE}
+    links = {rel: (v[0], v[2]) for rel, v in members.items() if v[0] in (SYMLINK, HARDLINK)}
+    return files, links
+
+
+def _dirs(members):
+    return [rel for rel, v in members.items() if v[0] == DIR]
+
+
 def jobs_from_manifest(found, origin):
-    jobs, claimed = [], set()
+    jobs = []
+    grouped, outside = _by_job(found, [clean_name(e["path"]) for e in found.manifest["jobs"]])
     for entry in found.manifest["jobs"]:
         try:
             sp, job_id = validate_statepoint(entry["statepoint"])
@@ -209,10 +273,10 @@ def jobs_from_manifest(found, origin):
             raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
                                f" but its state point hashes to {job_id}")
         path = clean_name(entry["path"])
+        staged_files, links = _split(grouped[path])
         files = {}
         for rel, info in entry["files"].items():
-            name = f"{path}/{clean_name(rel)}"
-            have = found.staged.get(name)
+            have = found.staged.get(f"{path}/{clean_name(rel)}")
             if have is None or have[0] != FILE:
                 raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
                                    "the archive")
@@ -222,35 +286,12 @@ def jobs_from_manifest(found, origin):
             if have[2] != info.get("sha256"):
                 raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
             files[rel] = (have[1], have[2])
-        links = _collect(found, path, (SYMLINK, HARDLINK))
-        for rel in _collect(found, path, (FILE,)):
+        for rel in staged_files:
             if rel not in files:
                 raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not in the "
                                    "manifest")
-        jobs.append(Incoming(job_id, sp, path, files, links))
-        claimed.add(path)
-    return jobs, _unclaimed(found, claimed)
-
-
-def _collect(found, path, kinds):
-    prefix = path + "/"
-    return {name[len(prefix):]: (v[0], v[2]) if v[0] in (SYMLINK, HARDLINK) else (v[1], v[2])
-            for name, v in found.staged.items() if name.startswith(prefix) and v[0] in kinds}
-
-
-def _unclaimed(found, claimed):
-    out = []
-    for name, v in found.staged.items():
-        if v[0] == DIR:
-            continue
-        if not any(name.startswith(p + "/") for p in _parents_in(name, claimed)):
-            out.append(name)
-    return sorted(out)
-
-
-def _parents_in(name, claimed):
-    parts = name.split("/")
-    return [p for p in ("/".join(parts[:i]) for i in range(1, len(parts))) if p in claimed]
+        jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
+    return jobs, outside
 
 
 def jobs_from_tree(found, schema, ignore_unmatched, origin):
@@ -314,26 +355,29 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
                 "state points from the paths")
         candidates = dict(sp_files)
     jobs = []
+    for path in candidates:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in candidates:
+                raise ArchiveError(
+                    f"{origin}: job directory {path!r} lies inside job {'/'.join(parts[:i])!r}")
+    grouped, outside = _by_job(found, list(candidates))
     for path in sorted(candidates):
-        inner = [p for p in candidates if p != path and p.startswith(path + "/")]
-        if inner:
-            raise ArchiveError(f"{origin}: job directory {inner[0]!r} lies inside job {path!r}")
         try:
             sp, job_id = validate_statepoint(candidates[path])
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: {path!r}: {exc}") from None
         if not sp:
             raise ArchiveError(f"{origin}: {path!r}: empty state point")
-        files = _collect(found, path, (FILE,))
-        links = _collect(found, path, (SYMLINK, HARDLINK))
-        jobs.append(Incoming(job_id, sp, path, files, links))
+        files, links = _split(grouped[path])
+        jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
     ids = {}
     for job in jobs:
         if job.id in ids:
             raise ArchiveError(f"{origin}: {ids[job.id]!r} and {job.path!r} are the same job "
                                f"{job.id}")
         ids[job.id] = job.path
-    return jobs, _unclaimed(found, set(candidates))
+    return jobs, outside
 
 
 def _show(value):
@@ -381,15 +425,15 @@ def _sha256(path):
 
 
 def _land(staging, ws, job, found):
-    src = os.path.join(staging, *job.path.split("/"))
-    os.makedirs(src, exist_ok=True)
+    names = list(job.files) + list(job.links) + [d + "/x" for d in job.dirs]
+    src = found.stage.assemble(job.path, names)
     for rel, (kind, target) in job.links.items():
         dst = os.path.join(src, *rel.split("/"))
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
         if kind == SYMLINK:
             os.symlink(target, dst)
-        else:  # a hard link names another member: give the job its own copy
-            shutil.copyfile(os.path.join(staging, *clean_name(target).split("/")), dst)
+        else:  # a hard link names a member of the same job (checked): copy it
+            inside = clean_name(target)[len(job.path) + 1:]
+            shutil.copyfile(os.path.join(src, *inside.split("/")), dst)
     sp_file = os.path.join(src, layout.STATEPOINT)
     if not os.path.exists(sp_file):
         with open(sp_file, "xb") as f:

@@ -11,27 +11,17 @@ def _octal(value, width):
     return f"{value:0{width - 1}o}".encode() + b"\x00"
 
 
+_TAIL = b"ustar\x0000" + b"\x00" * 64 + _octal(0, 8) * 2 + b"\x00" * 155
+_IDS = _octal(0, 8) * 2  # uid, gid
+
+
 def _header(name, size, mode, mtime, typeflag, linkname=""):
-    name_b = name.encode()
-    link_b = linkname.encode()
-    fields = [
-        name_b[:100].ljust(100, b"\x00"),
-        _octal(mode & 0o7777, 8),
-        _octal(0, 8),  # uid
-        _octal(0, 8),  # gid
-        _octal(size, 12),
-        _octal(int(mtime), 12),
-        b" " * 8,  # checksum placeholder
-        typeflag,
-        link_b[:100].ljust(100, b"\x00"),
-        b"ustar\x00", b"00",
-        b"".ljust(32, b"\x00"), b"".ljust(32, b"\x00"),  # uname, gname
-        _octal(0, 8), _octal(0, 8),  # devmajor, devminor
-        b"".ljust(155, b"\x00"),  # prefix
-    ]
-    block = b"".join(fields).ljust(BLOCK, b"\x00")
-    checksum = sum(block)
-    return block[:148] + f"{checksum:06o}\x00 ".encode() + block[156:]
+    block = b"".join((
+        name.encode()[:100].ljust(100, b"\x00"), _octal(mode & 0o7777, 8), _IDS,
+        _octal(size, 12), _octal(int(mtime), 12), b" " * 8, typeflag,
+        linkname.encode()[:100].ljust(100, b"\x00"), _TAIL,
+    )).ljust(BLOCK, b"\x00")
+    return block[:148] + f"{sum(block):06o}\x00 ".encode() + block[156:]
 
 
 def _pax(name, linkname, size):

@@ -216,16 +216,21 @@ class PathSchema:
         text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying)
         schema = cls.parse(text)
         try:
-            schema.check(statepoints.items())
+            schema.check(statepoints.items(), verify=False)
         except SchemaCollisionError:
             schema = cls.parse(text + "/<id>")
         return schema
 
     def _extra(self, comp):
         # characters of literals between two fields in one component are escaped in values
-        if sum(1 for p in comp if p[0] == "field") < 2:
-            return set()
-        return {c for p in comp if p[0] == "lit" for c in p[1]}
+        key = id(comp)
+        cache = self.__dict__.setdefault("_extra_cache", {})
+        if key not in cache:
+            if sum(1 for p in comp if p[0] == "field") < 2:
+                cache[key] = frozenset()
+            else:
+                cache[key] = frozenset(c for p in comp if p[0] == "lit" for c in p[1])
+        return cache[key]
 
     def format(self, job_id, sp):
         """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""
@@ -291,10 +296,11 @@ class PathSchema:
             node[last] = value
         return sp, job_id
 
-    def check(self, items):
+    def check(self, items, verify=True):
         """Format every ``(job_id, sp)``; return ``{job_id: path}``. Raises
         :class:`SchemaCollisionError` naming the jobs when two share a path or one path is a
-        parent directory of another."""
+        parent directory of another, and (``verify``) :class:`SchemaError` when a path would
+        not read back to the same values."""
         paths, owner = {}, {}
         for job_id, sp in items:
             path = self.format(job_id, sp)
@@ -305,8 +311,8 @@ class PathSchema:
                 )
             owner[path] = job_id
             paths[job_id] = path
-            back = self.match(path)
-            if back is None or not _agrees(self, back[0], sp):
+            back = self.match(path) if verify else True
+            if back is None or (verify and not _agrees(self, back[0], sp)):
                 raise SchemaError(
                     f"schema {self.text!r}: the path {path!r} of job {job_id} cannot be read "
                     "back unambiguously (a value contains a separator of the schema); "

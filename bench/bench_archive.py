@@ -1,0 +1,93 @@
+"""Archive benchmark: suite export/import vs `tar --zstd` and signac 2.4.1, side by side.
+
+Usage: python bench/bench_archive.py [-n 1000 10000 100000] [--signac-max 10000] [--json F]
+
+Each job has 3 small files (state point, document, a data file). Rows: `tar --zstd -cf` of the
+workspace; suite export to .tar.zst; suite import of that archive into an empty project; signac
+export to .tar.gz and signac import of a .tar (signac only up to --signac-max jobs).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def build(path, n):
+    import suite
+
+    p = suite.init_project(path)
+    with suite.buffered():
+        for i in range(n):
+            job = p.open_job({"a": i, "b": {"c": i % 7}, "seed": i % 10}).init()
+            job.doc["x"] = i
+            with open(job.fn("result.txt"), "w") as f:
+                f.write(f"{i} " * 20)
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("--signac-max", type=int, default=10000)
+    ap.add_argument("--json", default="bench/results-archive.json")
+    args = ap.parse_args()
+    import archive
+    import suite
+
+    results = {}
+    for n in args.n:
+        root = tempfile.mkdtemp(prefix=f"bench-archive-{n}-")
+        try:
+            p = build(os.path.join(root, "p"), n)
+            row = {}
+            row["tar --zstd -cf workspace"], _ = timed(lambda: subprocess.run(
+                ["tar", "--zstd", "-cf", os.path.join(root, "plain.tar.zst"), "workspace"],
+                cwd=p.path, check=True))
+            target = os.path.join(root, "suite.tar.zst")
+            row["suite export .tar.zst"], _ = timed(lambda: archive.export_jobs(p, target))
+            os.makedirs(os.path.join(root, "x"))
+            row["tar --zstd -xf (extract reference)"], _ = timed(lambda: subprocess.run(
+                ["tar", "--zstd", "-xf", os.path.join(root, "plain.tar.zst"), "-C",
+                 os.path.join(root, "x")], check=True))
+            q = suite.init_project(os.path.join(root, "q"))
+            row["suite import .tar.zst"], res = timed(lambda: archive.import_jobs(q, target))
+            assert len(res.imported) == n
+            row["suite export .tar.gz"], _ = timed(
+                lambda: archive.export_jobs(p, os.path.join(root, "suite.tar.gz")))
+            if n <= args.signac_max:
+                import signac
+
+                sp = signac.get_project(p.path)
+                row["signac export .tar.gz"], _ = timed(
+                    lambda: sp.export_to(os.path.join(root, "sg.tar.gz")))
+                sp.export_to(os.path.join(root, "sg.tar"))
+                r = signac.init_project(os.path.join(root, "r"))
+                row["signac import .tar"], _ = timed(
+                    lambda: r.import_from(os.path.join(root, "sg.tar")))
+            results[n] = row
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        base = row["tar --zstd -cf workspace"]
+        print(f"\nN = {n:,} jobs (3 small files each)")
+        print(f"{'operation':34s} {'seconds':>9s} {'x tar --zstd':>13s}")
+        for key, t in row.items():
+            print(f"{key:34s} {t:9.3f} {t / base:13.2f}")
+        sys.stdout.flush()
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -199,8 +199,11 @@ class PathSchema:
     @classmethod
     def auto(cls, statepoints):
         """The default schema ``key/<key>/...`` over the dotted keys whose values vary among
-        ``statepoints`` (``{id: sp}``), in sorted key order; ``<id>`` alone when nothing
-        varies, and ``<id>`` appended when the varying keys do not make paths unique."""
+        ``statepoints`` (``{id: sp}``); ``<id>`` alone when nothing varies, and ``<id>``
+        appended when the varying keys do not make paths unique.
+
+        Keys are ordered by their number of distinct values, fewest first, then by name: the
+        tree branches late, so it has few directories and related jobs sit side by side."""
         values = {}
         for sp in statepoints.values():
             for key, value in _leaves(sp):
@@ -210,7 +213,8 @@ class PathSchema:
             for key, _ in _leaves(sp):
                 present[key] = present.get(key, 0) + 1
         n = len(statepoints)
-        varying = sorted(k for k, v in values.items() if len(v) > 1 or present[k] != n)
+        varying = sorted((k for k, v in values.items() if len(v) > 1 or present[k] != n),
+                         key=lambda k: (len(values[k]) + (present[k] != n), k))
         if not varying:
             return cls.parse("<id>")
         text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying)

@@ -198,8 +198,9 @@ class Project:
 
         return import_jobs(self, origin, **kwargs)
 
-    def create_view(self, prefix="view", **kwargs):
-        """Create or update a linked view; see :func:`suite.views.create_view`."""
+    def create_view(self, prefix=None, **kwargs):
+        """Create or update a linked view (default prefix: ``view`` in the project directory);
+        see :func:`suite.views.create_view`."""
         from .views import create_view
 
         return create_view(self, prefix, **kwargs)

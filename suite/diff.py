@@ -1,0 +1,243 @@
+"""What differs between jobs: state point (or document) keys and files.
+
+Values are compared strictly as JSON: ``1``, ``1.0``, ``"1"`` and ``true`` all differ (they are
+different jobs). Nested dicts become dotted keys; lists and empty dicts are compared whole.
+When two differing values are lists or dicts, deepdiff describes what changed inside them
+(imported only then: it takes most of a second to import, and ``suite diff`` must be quick).
+"""
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from .query import MISSING
+
+
+def same(a, b):
+    """Strict JSON equality: types must match (``1`` is not ``1.0``, ``True`` is not ``1``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def flatten(data, prefix=""):
+    """``{dotted key: value}`` with non-empty dicts expanded."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, prefix + key + "."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def show(value):
+    """A value as JSON, so types are visible; a missing key as ``(missing)``."""
+    if value is MISSING:
+        return "(missing)"
+    return json.dumps(value, sort_keys=True)
+
+
+@dataclass
+class JobsDiff:
+    """Keys whose values are not the same for all jobs, and those values per job."""
+
+    ids: list
+    keys: list
+    values: dict  # job id -> {key: value, or MISSING}
+    document: bool = False
+    details: dict = field(default_factory=dict)  # key -> deepdiff description (nested values)
+
+    @property
+    def empty(self):
+        return not self.keys
+
+    def to_json(self):
+        return {
+            "source": "document" if self.document else "statepoint",
+            "keys": self.keys,
+            "jobs": {i: {k: (None if v is MISSING else v) for k, v in self.values[i].items()}
+                     for i in self.ids},
+            "missing": {i: [k for k, v in self.values[i].items() if v is MISSING]
+                        for i in self.ids},
+            "details": self.details,
+        }
+
+    def format(self, color=False):
+        """An aligned table: one row per job, one column per differing key."""
+        if not self.ids:
+            return "no jobs"
+        if self.empty:
+            return f"the {'documents' if self.document else 'state points'} of these " \
+                   f"{len(self.ids)} jobs are identical"
+        header = ["job"] + self.keys
+        rows = [[i[:8]] + [show(self.values[i][k]) for k in self.keys] for i in self.ids]
+        widths = [max(len(r[c]) for r in [header] + rows) for c in range(len(header))]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+        first = rows[0]
+        for row in rows:
+            cells = []
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True)):
+                text = cell.ljust(w)
+                if color and c and cell != first[c]:
+                    import click
+
+                    text = click.style(text, fg="yellow", bold=True)
+                cells.append(text)
+            lines.append("  ".join(cells).rstrip())
+        for key, text in self.details.items():
+            lines.append(f"{key}: {text}")
+        return "\n".join(lines)
+
+
+def diff_jobs(*jobs, document=False):
+    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`."""
+    data = {j.id: flatten(j.doc() if document else j.sp()) for j in jobs}
+    ids = list(data)
+    keys = sorted({k for d in data.values() for k in d})
+    differing = []
+    for key in keys:
+        vals = [data[i].get(key, MISSING) for i in ids]
+        if any(v is MISSING for v in vals) or not all(same(vals[0], v) for v in vals[1:]):
+            differing.append(key)
+    values = {i: {k: data[i].get(k, MISSING) for k in differing} for i in ids}
+    details = {}
+    for key in differing:
+        vals = [values[i][key] for i in ids]
+        nested = [v for v in vals if isinstance(v, (list, dict))]
+        if len(nested) >= 2:
+            details[key] = _describe(nested[0], nested[1])
+    return JobsDiff(ids, differing, values, document, details)
+
+
+def _describe(a, b):
+    from deepdiff import DeepDiff
+
+    found = DeepDiff(a, b, verbose_level=2)
+    return json.dumps(json.loads(found.to_json()), sort_keys=True) if found else "same"
+
+
+@dataclass
+class FilesDiff:
+    """Files present in one job only, or with different content."""
+
+    first: str
+    second: str
+    only_first: list
+    only_second: list
+    different: list
+
+    @property
+    def empty(self):
+        return not (self.only_first or self.only_second or self.different)
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+    def format(self):
+        lines = [f"- {p}  (only in {self.first[:8]})" for p in self.only_first]
+        lines += [f"+ {p}  (only in {self.second[:8]})" for p in self.only_second]
+        lines += [f"~ {p}  (content differs)" for p in self.different]
+        return "\n".join(lines) if lines else "the jobs hold the same files"
+
+
+def diff_files(job1, job2):
+    """Compare the files of two jobs by name and content."""
+    a, b = _files(job1.path), _files(job2.path)
+    different = [p for p in sorted(set(a) & set(b)) if not _same_file(a[p], b[p])]
+    return FilesDiff(job1.id, job2.id, sorted(set(a) - set(b)), sorted(set(b) - set(a)),
+                     different)
+
+
+def _files(root):
+    out = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            full = os.path.join(dirpath, name)
+            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
+    return out
+
+
+def _same_file(p, q):
+    if os.path.islink(p) or os.path.islink(q):
+        return os.path.islink(p) and os.path.islink(q) and os.readlink(p) == os.readlink(q)
+    if os.path.getsize(p) != os.path.getsize(q):
+        return False
+    return _digest(p) == _digest(q)
+
+
+def _digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class ProjectsDiff:
+    """What differs between two projects: jobs on one side only, documents and files."""
+
+    here: str
+    there: str
+    only_here: list
+    only_there: list
+    documents: dict  # id -> JobsDiff of the two documents
+    files: dict  # id -> FilesDiff
+
+    @property
+    def empty(self):
+        return not (self.only_here or self.only_there or self.documents or self.files)
+
+    def to_json(self):
+        return {"here": self.here, "there": self.there, "only_here": self.only_here,
+                "only_there": self.only_there,
+                "documents": {i: d.to_json() for i, d in self.documents.items()},
+                "files": {i: d.to_json() for i, d in self.files.items()}}
+
+    def format(self):
+        if self.empty:
+            return f"{self.here} and {self.there} hold the same jobs, documents and files"
+        lines = [f"only in {self.here}: {i}" for i in self.only_here]
+        lines += [f"only in {self.there}: {i}" for i in self.only_there]
+        for i, d in self.documents.items():
+            lines.append(f"document of {i} differs in: {', '.join(d.keys)}")
+        for i, d in self.files.items():
+            lines.append(f"files of {i}:")
+            lines.extend("  " + line for line in d.format().splitlines())
+        return "\n".join(lines)
+
+
+def diff_projects(here, there, ids=None):
+    """Compare two local projects (``ids`` limits the comparison to those jobs)."""
+    from . import layout
+
+    a = set(here.index.ids()) if ids is None else {i for i in ids if i in here}
+    b = set(there.index.ids()) if ids is None else {i for i in ids if i in there}
+    documents, files = {}, {}
+    da, db = here.index.documents(sorted(a & b)), there.index.documents(sorted(a & b))
+    for job_id in sorted(a & b):
+        if not same(da.get(job_id, {}), db.get(job_id, {})):
+            documents[job_id] = diff_jobs(_Doc(job_id, da.get(job_id, {})),
+                                          _Doc(job_id + " ", db.get(job_id, {})), document=True)
+        fd = diff_files(here.open_job(id=job_id), there.open_job(id=job_id))
+        fd.different = [p for p in fd.different if p != layout.DOCUMENT]
+        if not fd.empty:
+            files[job_id] = fd
+    return ProjectsDiff(here.path, there.path, sorted(a - b), sorted(b - a), documents, files)
+
+
+class _Doc:
+    """A stand-in job for comparing two documents of the same job id."""
+
+    def __init__(self, job_id, doc):
+        self.id = job_id
+        self._doc = doc
+
+    def doc(self):
+        return self._doc

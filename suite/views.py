@@ -1,0 +1,186 @@
+"""Linked views: a readable tree of symbolic links into the workspace, laid out by a path
+schema (the same schemas and escaping as archives, :mod:`suite.pathschema`).
+
+The last component of each job's path is a link to the job directory, relative by default so
+the view survives moving the whole project. Re-running updates the view in place: links of
+removed jobs and directories left empty go, new jobs appear, links whose target changed are
+re-pointed. suite records what it created in ``PREFIX/.suite-view.json`` and never deletes
+anything it did not create; a foreign file in the way is reported, not overwritten.
+"""
+
+import errno
+import json
+import os
+from dataclasses import dataclass, field
+
+from .errors import SuiteError
+from .jsonio import write_atomic
+from .pathschema import PathSchema
+
+MANIFEST = ".suite-view.json"
+
+
+class ViewError(SuiteError):
+    """A view that cannot be created or updated."""
+
+
+@dataclass
+class ViewResult:
+    """What a view update did."""
+
+    prefix: str
+    schema: str
+    created: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    conflicts: list = field(default_factory=list)  # paths in the way (not ours)
+
+    def to_json(self):
+        return dict(self.__dict__)
+
+
+def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, absolute=False):
+    """Create or update the linked view of ``project`` under ``prefix`` (default: ``view`` in
+    the project directory) for ``jobs`` (or the jobs matching ``filter``; default all)."""
+    prefix = os.path.abspath(prefix if prefix is not None else project.fn("view"))
+    if jobs is None:
+        sps = dict(project.index.find_statepoints(_tree(filter)))
+    else:
+        ids = [j.id if hasattr(j, "id") else str(j) for j in jobs]
+        sps = project.index.statepoints(ids)
+    schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
+    desired = schema_obj.check(sps.items(), verify=False)  # collisions refused first
+    old = _load(prefix)
+    old_links, old_dirs = old.get("links", {}), set(old.get("dirs", []))
+    os.makedirs(prefix, exist_ok=True)
+    result = ViewResult(prefix, str(schema_obj))
+    new_links, dirs = {}, set(old_dirs)
+    ws = project.workspace
+
+    # links that should no longer be there (job removed or path changed)
+    wanted = {path: job_id for job_id, path in desired.items()}
+    for path, target in old_links.items():
+        if path in wanted:
+            continue
+        full = os.path.join(prefix, path)
+        if _points_to(full, target):
+            os.unlink(full)
+            result.removed += 1
+
+    for path, job_id in sorted(wanted.items()):
+        full = os.path.join(prefix, *path.split("/"))
+        job_dir = os.path.join(ws, job_id)
+        target = job_dir if absolute else os.path.relpath(job_dir, os.path.dirname(full))
+        recorded = old_links.get(path)
+        if recorded == target and _points_to(full, target):
+            new_links[path] = target
+            result.unchanged += 1
+            continue
+        if os.path.lexists(full) and not (recorded and _points_to(full, recorded)):
+            result.conflicts.append(path)  # not ours: leave it
+            continue
+        _make_parents(prefix, path, dirs)
+        _link(target, full)
+        new_links[path] = target
+        if recorded:
+            result.updated += 1
+        else:
+            result.created += 1
+
+    # directories we made that are now empty go (deepest first); rmdir never removes content
+    keep = set()
+    for path in new_links:
+        parts = path.split("/")
+        keep.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    for d in sorted(dirs - keep, key=lambda d: d.count("/"), reverse=True):
+        try:
+            os.rmdir(os.path.join(prefix, d))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            keep.add(d)  # holds something that is not ours
+    dirs = sorted(d for d in dirs if d in keep)
+    write_atomic(os.path.join(prefix, MANIFEST), json.dumps(
+        {"version": 1, "schema": str(schema_obj), "absolute": absolute, "dirs": dirs,
+         "links": new_links}, indent=0).encode())
+    return result
+
+
+def _tree(filter):
+    from .query import compile_filter
+
+    return compile_filter(filter)
+
+
+def _load(prefix):
+    path = os.path.join(prefix, MANIFEST)
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        if os.path.isdir(prefix) and os.listdir(prefix):
+            raise ViewError(
+                f"{prefix} exists, is not empty and is not a suite view (no {MANIFEST}); "
+                "choose another prefix") from None
+        return {}
+    except ValueError as exc:
+        raise ViewError(f"{path} is damaged ({exc}); remove the view directory and run "
+                        "'suite view' again") from None
+    if not isinstance(data, dict) or not isinstance(data.get("links"), dict):
+        raise ViewError(f"{path} is not a suite view manifest")
+    return data
+
+
+def _points_to(full, target):
+    try:
+        return os.readlink(full) == target
+    except OSError:
+        return False
+
+
+def _make_parents(prefix, path, dirs):
+    parts = path.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+        d = "/".join(parts[:i])
+        if d in dirs:
+            continue
+        full = os.path.join(prefix, *parts[:i])
+        try:
+            os.mkdir(full)
+            dirs.add(d)  # ours: we made it
+        except FileExistsError:
+            if not os.path.isdir(full) or os.path.islink(full):
+                raise ViewError(f"{full} is in the way of the view (not a directory); "
+                                "move it away") from None
+
+
+def _link(target, full):
+    tmp = f"{full}.suite-tmp-{os.getpid()}"
+    try:
+        os.symlink(target, tmp)
+    except OSError as exc:
+        if exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise ViewError(
+                f"the file system at {os.path.dirname(full)} does not support symbolic links; "
+                "put the view on another file system (PREFIX), or make a copy with "
+                "'suite export DIR --schema ...'") from None
+        raise
+    os.replace(tmp, full)  # re-points an existing link of ours atomically
+
+
+def demo_step(project, echo):
+    """The views and diff step of ``suite demo``."""
+    import suite
+
+    result = create_view(project, project.fn("view"), schema="<model>/T_<T>/p_<p>")
+    example = sorted(os.listdir(project.fn("view/ising")))[0]
+    echo(f"suite view view --schema '<model>/T_<T>/p_<p>' -> {result.created} links, e.g. "
+         f"view/ising/{example}/...")
+    jobs = list(project.find_jobs({"model": "ising", "p": 1}))
+    diff = suite.diff_jobs(*jobs)
+    echo(f"suite diff of {len(jobs)} ising jobs with p=1 -> differing keys: "
+         f"{', '.join(diff.keys)}")
+    echo(diff.format())

@@ -1,0 +1,129 @@
+"""Linked views: created, updated in place, never destroying what suite did not create."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import suite
+from suite.pathschema import SchemaCollisionError
+from suite.views import MANIFEST, ViewError
+
+
+def links(prefix):
+    out = {}
+    for dirpath, dirnames, names in os.walk(prefix):
+        for name in names + dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                out[os.path.relpath(full, prefix)] = os.path.realpath(full)
+    return out
+
+
+def test_create_relative_links(sweep):
+    result = sweep.create_view(schema="a_<a>/<b.c>/<flag>")
+    assert result.created == 24
+    view = sweep.fn("view")
+    found = links(view)
+    assert len(found) == 24
+    job = sweep.open_job({"a": 1, "b": {"c": 2, "d": "xx"}, "flag": True})
+    assert found["a_1/2/true"] == os.path.realpath(job.path)
+    assert not os.path.isabs(os.readlink(os.path.join(view, "a_1/2/true")))
+    with open(os.path.join(view, "a_1/2/true", "signac_statepoint.json")) as f:
+        assert json.load(f) == job.sp()
+
+
+def test_survives_moving_the_project(sweep, tmp_path):
+    sweep.create_view(schema="<a>/<b.c>/<flag>")
+    moved = tmp_path / "moved"
+    shutil.move(sweep.path, moved)
+    found = links(moved / "view")
+    assert len(found) == 24 and all(os.path.isdir(t) for t in found.values())
+
+
+def test_rerun_updates_in_place(sweep):
+    sweep.create_view(schema="<a>/<b.c>/<flag>")
+    view = sweep.fn("view")
+    again = sweep.create_view(schema="<a>/<b.c>/<flag>")
+    assert (again.created, again.removed, again.unchanged) == (0, 0, 24)
+    for job in sweep.find_jobs({"a": 3}):
+        job.remove()
+    new = sweep.open_job({"a": 9, "b": {"c": 0, "d": ""}, "flag": True}).init()
+    os.unlink(os.path.join(view, "0/0/true"))  # a link deleted by the user comes back
+    result = sweep.create_view(schema="<a>/<b.c>/<flag>")
+    assert (result.removed, result.created, result.updated) == (6, 1, 1)  # deleted link re-made
+    assert not os.path.exists(os.path.join(view, "3"))  # emptied directories go
+    assert os.path.realpath(os.path.join(view, "9/0/true")) == os.path.realpath(new.path)
+    assert os.path.islink(os.path.join(view, "0/0/true"))
+
+
+def test_foreign_files_are_reported_not_touched(sweep):
+    sweep.create_view(schema="<a>/<b.c>/<flag>")
+    view = sweep.fn("view")
+    os.unlink(os.path.join(view, "1/1/false"))
+    with open(os.path.join(view, "1/1/false"), "w") as f:
+        f.write("my notes")
+    with open(os.path.join(view, "1/notes.txt"), "w") as f:
+        f.write("keep me")
+    for job in sweep.find_jobs({"a": 1}):
+        job.remove()
+    result = sweep.create_view(schema="<a>/<b.c>/<flag>")
+    with open(os.path.join(view, "1/1/false")) as f:
+        assert f.read() == "my notes"
+    with open(os.path.join(view, "1/notes.txt")) as f:
+        assert f.read() == "keep me"
+    assert result.removed == 5
+
+
+def test_conflicting_file_in_the_way(sweep):
+    view = sweep.fn("view")
+    sweep.create_view(schema="<a>/<b.c>/<flag>")
+    job = sweep.open_job({"a": 7, "b": {"c": 0, "d": ""}, "flag": False}).init()
+    os.makedirs(os.path.join(view, "7/0"))
+    with open(os.path.join(view, "7/0/false"), "w") as f:
+        f.write("not a link")
+    result = sweep.create_view(schema="<a>/<b.c>/<flag>")
+    assert result.conflicts == ["7/0/false"]
+    assert not os.path.islink(os.path.join(view, "7/0/false"))
+    assert job.id
+
+
+def test_refuses_non_view_directory_and_collisions(sweep, tmp_path):
+    other = tmp_path / "stuff"
+    other.mkdir()
+    (other / "file").write_text("x")
+    with pytest.raises(ViewError, match="not a suite view"):
+        sweep.create_view(other)
+    with pytest.raises(SchemaCollisionError):
+        sweep.create_view(tmp_path / "v2", schema="<a>")
+    assert not (tmp_path / "v2" / MANIFEST).exists()
+
+
+def test_absolute_and_filter(sweep, tmp_path):
+    result = sweep.create_view(tmp_path / "abs", absolute=True, filter={"a": 0})
+    assert result.created == 6
+    target = os.readlink(next(iter(
+        os.path.join(d, n) for d, ds, ns in os.walk(tmp_path / "abs") for n in ns + ds
+        if os.path.islink(os.path.join(d, n)))))
+    assert os.path.isabs(target)
+
+
+def test_no_symlink_support_is_a_clear_error(sweep, tmp_path, monkeypatch):
+    import errno
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "symlink", refuse)
+    with pytest.raises(ViewError, match="does not support symbolic links"):
+        sweep.create_view(tmp_path / "v")
+
+
+def test_cli_view(sweep):
+    r = subprocess.run(["suite", "view", "mine", "--schema", "<a>/<b.c>/<flag>", "-f", "a 2"],
+                       cwd=sweep.path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "6 created" in r.stdout
+    assert len(links(os.path.join(sweep.path, "mine"))) == 6

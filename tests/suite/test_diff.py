@@ -4,8 +4,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 import suite
 from suite.diff import diff_files
 

@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-import suite
 from suite.pathschema import SchemaCollisionError
 from suite.views import MANIFEST, ViewError
 

@@ -29,6 +29,9 @@ _TYPES = ("int", "float", "str")
 _ALWAYS = set("%/\\'=~:*?\"<>|") | {chr(c) for c in range(32)} | {"\x7f"}
 _INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?\Z")
+# strings that need neither escaping nor a type marker: start with a letter or "_", no specials
+_PLAIN = re.compile(r"[A-Za-z_][^%/\\'=~:*?\"<>|\x00-\x1f\x7f]*\Z")
+_WORDS = ("true", "false", "null")
 _NONFINITE = {"inf", "-inf", "+inf", "nan", "-nan", "infinity", "-infinity", "+infinity"}
 
 
@@ -144,6 +147,8 @@ class PathSchema:
     def __init__(self, text, components):
         self.text = text
         self._components = components  # list of lists of ("lit", text) / ("field", key, type)
+        #: ``{job id: path}`` of the jobs :meth:`auto` chose this schema for (already checked)
+        self.paths = None
 
     def __str__(self):
         return self.text
@@ -204,13 +209,10 @@ class PathSchema:
 
         Keys are ordered by their number of distinct values, fewest first, then by name: the
         tree branches late, so it has few directories and related jobs sit side by side."""
-        values = {}
+        values, present = {}, {}
         for sp in statepoints.values():
             for key, value in _leaves(sp):
-                values.setdefault(key, set()).add(json.dumps(value, sort_keys=True))
-        present = {}
-        for sp in statepoints.values():
-            for key, _ in _leaves(sp):
+                values.setdefault(key, set()).add(_hashable(value))
                 present[key] = present.get(key, 0) + 1
         n = len(statepoints)
         varying = sorted((k for k, v in values.items() if len(v) > 1 or present[k] != n),
@@ -220,7 +222,7 @@ class PathSchema:
         text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying)
         schema = cls.parse(text)
         try:
-            schema.check(statepoints.items(), verify=False)
+            schema.paths = schema.check(statepoints.items(), verify=False)
         except SchemaCollisionError:
             schema = cls.parse(text + "/<id>")
         return schema
@@ -236,21 +238,40 @@ class PathSchema:
                 cache[key] = frozenset(c for p in comp if p[0] == "lit" for c in p[1])
         return cache[key]
 
+    def _plan(self):
+        plan = self.__dict__.get("_plan_cache")
+        if plan is None:
+            plan = []
+            for comp in self._components:
+                extra = self._extra(comp)
+                plan.extend(
+                    (0, p[1], None) if p[0] == "lit" else (1, None, None) if p[1] == "id"
+                    else (2, tuple(p[1].split(".")), extra) for p in comp)
+                plan.append((0, "/", None))
+            plan.pop()
+            self._plan_cache = plan
+        return plan
+
     def format(self, job_id, sp):
         """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""
         out = []
-        for comp in self._components:
-            extra = self._extra(comp)
-            text = []
-            for p in comp:
-                if p[0] == "lit":
-                    text.append(p[1])
-                elif p[1] == "id":
-                    text.append(job_id)
+        for kind, arg, extra in self._plan():
+            if kind == 0:
+                out.append(arg)
+            elif kind == 1:
+                out.append(job_id)
+            else:
+                value = sp
+                for part in arg:
+                    value = value.get(part, MISSING) if type(value) is dict else MISSING
+                if type(value) is int:
+                    out.append(str(value))
+                elif (type(value) is str and not extra and _PLAIN.match(value)
+                      and value not in _WORDS and value.lower() not in _NONFINITE):
+                    out.append(value)
                 else:
-                    text.append(escape_component(resolve(sp, tuple(p[1].split("."))), extra))
-            out.append("".join(text))
-        return "/".join(out)
+                    out.append(escape_component(value, extra))
+        return "".join(out)
 
     def _regex(self):
         if not hasattr(self, "_compiled"):
@@ -334,6 +355,13 @@ class PathSchema:
                     f"directory of job {dirs[path]}; use a schema with the same depth for all jobs"
                 )
         return paths
+
+
+def _hashable(value):
+    """A set key that keeps JSON types apart (1, 1.0, True and "1" are four values)."""
+    if isinstance(value, (dict, list)):
+        return ("json", json.dumps(value, sort_keys=True))
+    return (type(value).__name__, value)
 
 
 def _agrees(schema, parsed, sp):

@@ -50,13 +50,14 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
         ids = [j.id if hasattr(j, "id") else str(j) for j in jobs]
         sps = project.index.statepoints(ids)
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
-    desired = schema_obj.check(sps.items(), verify=False)  # collisions refused first
+    desired = schema_obj.paths or schema_obj.check(sps.items(), verify=False)  # collisions first
     old = _load(prefix)
     old_links, old_dirs = old.get("links", {}), set(old.get("dirs", []))
     os.makedirs(prefix, exist_ok=True)
     result = ViewResult(prefix, str(schema_obj))
     new_links, dirs = {}, set(old_dirs)
     ws = project.workspace
+    ws_from_prefix = os.path.relpath(ws, prefix)  # one relpath; each link adds ../ per level
 
     # links that should no longer be there (job removed or path changed)
     wanted = {path: job_id for job_id, path in desired.items()}
@@ -69,9 +70,11 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
             result.removed += 1
 
     for path, job_id in sorted(wanted.items()):
-        full = os.path.join(prefix, *path.split("/"))
-        job_dir = os.path.join(ws, job_id)
-        target = job_dir if absolute else os.path.relpath(job_dir, os.path.dirname(full))
+        full = os.path.join(prefix, path)
+        if absolute:
+            target = os.path.join(ws, job_id)
+        else:
+            target = "../" * path.count("/") + ws_from_prefix + "/" + job_id
         recorded = old_links.get(path)
         if recorded == target and _points_to(full, target):
             new_links[path] = target
@@ -103,6 +106,9 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
                 raise
             keep.add(d)  # holds something that is not ours
     dirs = sorted(d for d in dirs if d in keep)
+    if (result.created, result.updated, result.removed) == (0, 0, 0) and old.get(
+            "schema") == str(schema_obj) and sorted(old_dirs) == dirs:
+        return result  # nothing changed: the manifest is still right
     write_atomic(os.path.join(prefix, MANIFEST), json.dumps(
         {"version": 1, "schema": str(schema_obj), "absolute": absolute, "dirs": dirs,
          "links": new_links}, indent=0).encode())

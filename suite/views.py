@@ -69,6 +69,7 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
             os.unlink(full)
             result.removed += 1
 
+    to_link = []
     for path, job_id in sorted(wanted.items()):
         full = os.path.join(prefix, path)
         if absolute:
@@ -84,12 +85,13 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
             result.conflicts.append(path)  # not ours: leave it
             continue
         _make_parents(prefix, path, dirs)
-        _link(target, full)
+        to_link.append((target, full, bool(recorded)))
         new_links[path] = target
         if recorded:
             result.updated += 1
         else:
             result.created += 1
+    _link_all(to_link)
 
     # directories we made that are now empty go (deepest first); rmdir never removes content
     keep = set()
@@ -163,8 +165,27 @@ def _make_parents(prefix, path, dirs):
                                 "move it away") from None
 
 
-def _link(target, full):
-    tmp = f"{full}.suite-tmp-{os.getpid()}"
+def _link_all(pairs):
+    """Create many links; a few threads overlap the (kernel-bound) calls."""
+    if len(pairs) < 1000:
+        _link_chunk(pairs)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(_link_chunk, pairs[i::4]) for i in range(4)]:
+            future.result()
+
+
+def _link_chunk(pairs):
+    for target, full, replace in pairs:
+        _link(target, full, replace)
+
+
+def _link(target, full, replace=True):
+    """Make ``full`` a link to ``target``; an existing link of ours is replaced atomically
+    (a temporary link renamed over it), a new one is made directly."""
+    tmp = f"{full}.suite-tmp-{os.getpid()}" if replace else full
     try:
         os.symlink(target, tmp)
     except OSError as exc:
@@ -174,7 +195,8 @@ def _link(target, full):
                 "put the view on another file system (PREFIX), or make a copy with "
                 "'suite export DIR --schema ...'") from None
         raise
-    os.replace(tmp, full)  # re-points an existing link of ours atomically
+    if replace:
+        os.replace(tmp, full)
 
 
 def demo_step(project, echo):

@@ -1,0 +1,86 @@
+"""Commands remote and sync."""
+
+import sys
+
+import click
+
+from .common import echo_json, filter_from_options, filter_option, job_option, project
+
+
+@click.group()
+def remote():
+    """Manage named remotes (stored in .suite/remotes.json)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+def remote_add(name, url):
+    """Add remote NAME at URL: a project directory, [user@]host:path or
+    ssh://user@host:port/path (SSH is not built yet)."""
+    from sync import add_remote
+
+    add_remote(project(), name, url)
+    click.echo(f"added remote {name} -> {url}")
+
+
+@remote.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def remote_list(as_json):
+    """List the remotes."""
+    from sync import list_remotes
+
+    remotes = list_remotes(project())
+    if as_json:
+        echo_json(remotes)
+    for name, info in sorted(remotes.items()):
+        if not as_json:
+            click.echo(f"{name}\t{info['url']}")
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name):
+    """Remove the remote NAME (nothing on either side is touched)."""
+    from sync import remove_remote
+
+    remove_remote(project(), name)
+    click.echo(f"removed remote {name}")
+
+
+@click.command()
+@click.argument("dest")
+@click.option("--push", is_flag=True, help="Only send changes to DEST.")
+@click.option("--pull", is_flag=True, help="Only bring changes from DEST.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing on either side.")
+@click.option("--prefer", type=click.Choice(["local", "remote", "newer"]), default=None,
+              help="Resolve conflicts for this side (newer: by modification time).")
+@click.option("--keep-both", is_flag=True,
+              help="For files changed on both sides: keep the local one and the remote one "
+                   "as NAME.conflict-<remote> on both sides.")
+@filter_option
+@job_option
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching GLOB.")
+@click.option("--no-delete", is_flag=True, help="Never delete anything on either side.")
+@click.option("--checksum", is_flag=True, help="Compare file contents, not size and mtime.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan/result as JSON.")
+def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
+         checksum, as_json):
+    """Two-way sync of this project with DEST (a remote name or a project directory).
+
+    Changes on one side are propagated; documents are merged key by key; anything changed
+    on both sides is a conflict: left untouched, listed, and the exit status is 2.
+    """
+    import sync as sync_pkg
+
+    proj = project()
+    result = sync_pkg.sync(
+        proj, dest, push=push, pull=pull, dry_run=dry_run, prefer=prefer, keep_both=keep_both,
+        filter=filter_from_options(filter_args) if filter_args else None,
+        ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
+        no_delete=no_delete, checksum=checksum)
+    if as_json:
+        echo_json(result.to_json())
+    else:
+        click.echo(result.format())
+    sys.exit(result.exit_status)

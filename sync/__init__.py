@@ -1,0 +1,44 @@
+"""Sync of project workspaces between machines: two-way, with a record of the last sync and
+three-way merging of documents (see :mod:`sync.engine`). Remotes given as local paths work
+now; the SSH transport, delta transfer and the far-side server are not built yet."""
+
+import os
+
+from .engine import Sync, SyncResult
+from .remotes import add_remote, list_remotes, remove_remote, resolve_remote
+from .replica import Replica, SyncError
+
+
+def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
+         filter=None, ids=None, exclude=(), no_delete=False, checksum=False):
+    """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`."""
+    if push and pull:
+        raise SyncError("--push and --pull exclude each other")
+    if prefer not in (None, "local", "remote", "newer"):
+        raise SyncError(f"--prefer takes local, remote or newer, not {prefer!r}")
+    url, label = resolve_remote(project, dest)
+    remote = _replica_for(url, label)
+    if os.path.realpath(remote.path) == os.path.realpath(project.path):
+        raise SyncError(f"{dest} is this project itself")
+    wanted = None
+    if filter is not None or ids:
+        wanted = set(ids or [])
+        if filter is not None:
+            wanted |= set(project.find_jobs(filter).ids())
+            wanted |= set(remote.project.find_jobs(filter).ids())
+    run = Sync(Replica(project.path), remote, mode="push" if push else "pull" if pull else "both",
+               prefer=prefer, keep_both=keep_both, no_delete=no_delete, ids=wanted,
+               exclude=exclude, checksum=checksum, dry_run=dry_run)
+    return run.run()
+
+
+def _replica_for(url, label):
+    if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
+        raise SyncError(
+            f"{url}: sync over SSH is not built yet; give a local path (e.g. a mounted file "
+            "system) for now")
+    return Replica(url, label=label)
+
+
+__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "list_remotes",
+           "remove_remote", "sync"]

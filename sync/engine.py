@@ -1,0 +1,324 @@
+"""Plan and carry out a sync between two replicas, from the record of the last sync.
+
+Per job and per file, as Unison does: a change on one side is propagated; the same change on
+both sides is no conflict; a deletion is propagated only if the other side did not change the
+item since the last sync; anything else is a conflict, left untouched and reported. Documents
+are merged key by key (:mod:`sync.merge`). Without a record (first sync), content that differs
+is a conflict, never a silent overwrite.
+
+The record (``.suite/sync/<peer id>.json`` on both sides) holds, per job, each file's size and
+its mtime on each side, and the merged document. A job's entry changes only after all of that
+job's actions succeeded; the record is saved every few hundred jobs and at the end, so a sync
+that is killed resumes where it stopped.
+"""
+
+from dataclasses import dataclass, field
+
+from .merge import merge, resolve, same
+
+SAVE_EVERY = 200
+
+
+@dataclass
+class SyncResult:
+    """What a sync did (or, with ``dry_run``, would do)."""
+
+    actions: list = field(default_factory=list)  # {"action", "job", "path", "direction"}
+    conflicts: list = field(default_factory=list)  # {"job", "path" or "key", "local", "remote"}
+    dry_run: bool = False
+
+    @property
+    def exit_status(self):
+        """0 when everything was propagated, 2 when conflicts were left (documented)."""
+        return 2 if self.conflicts else 0
+
+    def to_json(self):
+        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts}
+
+    def format(self):
+        lines = []
+        for a in self.actions:
+            where = f"{a['job']}/{a['path']}" if a.get("path") else a["job"]
+            lines.append(f"{a['direction']:>4} {a['action']:<12} {where}")
+        for c in self.conflicts:
+            what = f"doc.{c['key']}" if c.get("key") else c.get("path", "")
+            lines.append(f"CONFLICT {c['job']} {what}: local {_short(c.get('local'))} / "
+                         f"remote {_short(c.get('remote'))}")
+        verb = "would change" if self.dry_run else "changed"
+        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)")
+        return "\n".join(lines)
+
+
+def _short(value):
+    import json
+
+    from .merge import MISSING
+
+    if value is MISSING:
+        return "(deleted)"
+    text = json.dumps(value, default=str)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+class Sync:
+    """One sync run between ``local`` and ``remote`` replicas."""
+
+    def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
+                 no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False):
+        self.L, self.R = local, remote
+        self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
+        self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
+        self.checksum, self.dry_run = checksum, dry_run
+        self.result = SyncResult(dry_run=dry_run)
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self):
+        lid, rid = self.L.identity(), self.R.identity()
+        record = self.L.load_record(rid)
+        ls = self.L.snapshot(self.ids, self.exclude)
+        rs = self.R.snapshot(self.ids, self.exclude)
+        base_jobs = record.setdefault("jobs", {})
+        ids = set(ls["jobs"]) | set(rs["jobs"]) | (
+            set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        done = 0
+        for job_id in sorted(ids):
+            entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id),
+                              base_jobs.get(job_id))
+            if self.dry_run:
+                continue
+            if entry is None:
+                base_jobs.pop(job_id, None)
+            else:
+                base_jobs[job_id] = entry
+            done += 1
+            if done % SAVE_EVERY == 0:
+                self._save(record, lid, rid)
+        record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
+                                                  record.get("project_doc"))
+        if not self.dry_run:
+            self._save(record, lid, rid)
+        return self.result
+
+    def _save(self, record, lid, rid):
+        self.L.save_record(rid, record)
+        self.R.save_record(lid, record)
+
+    def _act(self, action, job, direction, path=None):
+        self.result.actions.append({"action": action, "job": job, "path": path,
+                                    "direction": direction})
+        allowed = self.mode == "both" or (self.mode == "push") == (direction == "push")
+        return allowed and not self.dry_run, allowed
+
+    def _conflict(self, job, **info):
+        self.result.conflicts.append({"job": job, **info})
+
+    # -- jobs -------------------------------------------------------------------------------
+    def _job(self, job_id, lj, rj, bj):
+        """Sync one job; return its new record entry (None: the job is gone on both sides)."""
+        if lj is not None and rj is None:
+            return self._one_side(job_id, lj, bj, self.L, self.R, "push")
+        if rj is not None and lj is None:
+            return self._one_side(job_id, rj, bj, self.R, self.L, "pull")
+        if lj is None and rj is None:
+            return None
+        files = {}
+        base_files = (bj or {}).get("files", {})
+        for rel in sorted(set(lj["files"]) | set(rj["files"]) | set(base_files)):
+            state = self._file(job_id, rel, lj["files"].get(rel), rj["files"].get(rel),
+                               base_files.get(rel), bj is not None)
+            if state is not None:
+                files[rel] = state
+        doc = self._doc(job_id, lj["doc"], rj["doc"], (bj or {}).get("doc", {}) if bj else {})
+        return {"files": files, "doc": doc}
+
+    def _one_side(self, job_id, present, b, src, dst, direction):
+        """A job on one side only: new there (copy it), or deleted on the other side."""
+        if b is None:
+            do, allowed = self._act("copy job", job_id, direction)
+            if do:
+                self._copy_job(job_id, src, dst)
+            return self._entry_after_copy(job_id, present, direction) if allowed else None
+        if _job_unchanged(present, b, "l" if direction == "push" else "r"):
+            if self.no_delete:
+                return b
+            do, allowed = self._act("delete job", job_id,
+                                    "pull" if direction == "push" else "push")
+            if do:
+                src.delete_job(job_id)
+            return None if allowed else b
+        # changed on one side, deleted on the other
+        winner = self._winner(job_id, src, None)
+        if winner == "keep":
+            self._conflict(job_id, path="(whole job)", local="changed" if direction == "push"
+                           else "deleted", remote="deleted" if direction == "push" else "changed")
+            return b
+        if winner == ("local" if direction == "push" else "remote"):
+            do, allowed = self._act("copy job", job_id, direction)
+            if do:
+                self._copy_job(job_id, src, dst)
+            return self._entry_after_copy(job_id, present, direction) if allowed else b
+        do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
+        if do:
+            src.delete_job(job_id)
+        return None if allowed else b
+
+    def _copy_job(self, job_id, src, dst):
+        files = []
+        for rel in sorted(src.snapshot([job_id], self.exclude)["jobs"][job_id]["files"]):
+            data, mtime = src.read(job_id, rel)
+            files.append((rel, data, mtime))
+        dst.create_job(job_id, src.statepoint(job_id), src.snapshot([job_id])["jobs"][job_id]["doc"],
+                       files)
+
+    def _entry_after_copy(self, job_id, present, direction):
+        side = {"push": (0, 1), "pull": (1, 0)}[direction]
+        files = {}
+        for rel, (size, mtime) in present["files"].items():
+            m = [None, None]
+            m[side[0]] = mtime
+            m[side[1]] = mtime  # copies keep the source's mtime
+            files[rel] = [size, *m]
+        return {"files": files, "doc": present["doc"]}
+
+    # -- files ------------------------------------------------------------------------------
+    def _file(self, job_id, rel, lf, rf, bf, have_base):
+        """Sync one file; return its record state [size, local mtime, remote mtime] or None."""
+        if lf and rf:
+            if self._same_file(job_id, rel, lf, rf):
+                return [lf[0], lf[1], rf[1]]
+            lc = not have_base or not _unchanged(lf, bf, 1)
+            rc = not have_base or not _unchanged(rf, bf, 2)
+            if lc and not rc:
+                return self._copy(job_id, rel, self.L, self.R, "push", lf, bf)
+            if rc and not lc:
+                return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf)
+            return self._file_conflict(job_id, rel, lf, rf, bf)
+        if lf or rf:
+            present, src, dst, direction = (lf, self.L, self.R, "push") if lf else \
+                (rf, self.R, self.L, "pull")
+            if bf is None:
+                return self._copy(job_id, rel, src, dst, direction, present, bf)
+            if _unchanged(present, bf, 1 if lf else 2):
+                if self.no_delete:
+                    return bf
+                do, allowed = self._act("delete file", job_id,
+                                        "pull" if direction == "push" else "push", rel)
+                if do:
+                    src.delete_file(job_id, rel)
+                return None if allowed else bf
+            return self._file_conflict(job_id, rel, lf, rf, bf)
+        return None
+
+    def _same_file(self, job_id, rel, lf, rf):
+        if lf[0] != rf[0]:
+            return False
+        if lf[1] == rf[1] and not self.checksum:
+            return True
+        return self.L.digest(job_id, rel) == self.R.digest(job_id, rel)
+
+    def _copy(self, job_id, rel, src, dst, direction, state, bf):
+        do, allowed = self._act("copy file", job_id, direction, rel)
+        if do:
+            data, mtime = src.read(job_id, rel)
+            dst.write(job_id, rel, data, mtime)
+            state = [len(data), mtime]
+        if not allowed:
+            return bf
+        return [state[0], state[1], state[1]]
+
+    def _file_conflict(self, job_id, rel, lf, rf, bf):
+        winner = self._winner(job_id, None, (lf, rf))
+        if self.keep_both and lf and rf:
+            # local wins; the remote version is kept beside it on both sides
+            copy = f"{rel}.conflict-{self.R.label}"
+            do, _ = self._act("keep both", job_id, "both", rel)
+            if do:
+                data, mtime = self.R.read(job_id, rel)
+                self.L.write(job_id, copy, data, mtime)
+                self.R.write(job_id, copy, data, mtime)
+            winner = "local"
+        if winner == "keep":
+            self._conflict(job_id, path=rel, local=_describe(lf), remote=_describe(rf))
+            return bf
+        src, dst, direction, state = (self.L, self.R, "push", lf) if winner == "local" else \
+            (self.R, self.L, "pull", rf)
+        if state is None:  # the winner deleted it
+            do, allowed = self._act("delete file", job_id,
+                                    "pull" if direction == "push" else "push", rel)
+            if do:
+                dst.delete_file(job_id, rel)
+            return None if allowed else bf
+        return self._copy(job_id, rel, src, dst, direction, state, bf)
+
+    def _winner(self, job_id, _side, states):
+        if self.prefer in ("local", "remote"):
+            return self.prefer
+        if self.prefer == "newer" and states is not None:
+            lf, rf = states
+            lm = lf[1] if lf else -1
+            rm = rf[1] if rf else -1
+            return "local" if lm >= rm else "remote"
+        if self.prefer == "newer":
+            return "local"
+        return "keep"
+
+    # -- documents --------------------------------------------------------------------------
+    def _doc(self, job_id, ldoc, rdoc, bdoc):
+        for_local, for_remote, for_record, conflicts = merge(bdoc, ldoc, rdoc)
+        if conflicts and self.prefer:
+            prefer = self.prefer
+            if prefer == "newer":
+                prefer = "local" if self.L.doc_mtime(job_id) >= self.R.doc_mtime(job_id) \
+                    else "remote"
+            merged, _ = resolve(bdoc, ldoc, rdoc, prefer)
+            for_local = for_remote = for_record = merged
+            conflicts = []
+        for key, lv, rv in conflicts:
+            self._conflict(job_id, key=key, local=lv, remote=rv)
+        if not same(for_local, ldoc):
+            do, allowed = self._act("merge doc", job_id, "pull", "signac_job_document.json")
+            if do:
+                self.L.write_doc(job_id, for_local)
+            if not allowed:
+                for_record = bdoc
+        if not same(for_remote, rdoc):
+            do, allowed = self._act("merge doc", job_id, "push", "signac_job_document.json")
+            if do:
+                self.R.write_doc(job_id, for_remote)
+            if not allowed:
+                for_record = bdoc
+        return for_record
+
+    def _project_doc(self, ldoc, rdoc, bdoc):
+        for_local, for_remote, for_record, conflicts = merge(bdoc or {}, ldoc, rdoc)
+        if conflicts and self.prefer in ("local", "remote"):
+            for_local = for_remote = for_record = resolve(bdoc or {}, ldoc, rdoc, self.prefer)[0]
+            conflicts = []
+        for key, lv, rv in conflicts:
+            self._conflict("(project)", key=key, local=lv, remote=rv)
+        if not same(for_local, ldoc) and self._act("merge doc", "(project)", "pull")[0]:
+            self.L.write_project_doc(for_local)
+        if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
+            self.R.write_project_doc(for_remote)
+        return for_record
+
+
+def _describe(state):
+    return "(deleted)" if state is None else f"{state[0]} bytes, mtime {state[1] / 1e9:.0f}"
+
+
+def _unchanged(state, base, side):
+    """True if ``state`` [size, mtime] matches the record [size, mtime_local, mtime_remote]."""
+    return base is not None and state[0] == base[0] and state[1] == base[side]
+
+
+def _job_unchanged(present, b, side):
+    index = 1 if side == "l" else 2
+    files = b.get("files", {})
+    if set(present["files"]) != set(files):
+        return False
+    if not all(_unchanged(present["files"][rel], files[rel], index) for rel in files):
+        return False
+    return same(present["doc"], b.get("doc", {}))
+
+

@@ -1,0 +1,60 @@
+"""Three-way merge of JSON documents, key by key at any depth (Unison's rules, per key).
+
+A key changed on one side only takes that side's value; the same change on both sides is no
+conflict; different changes on both sides are a conflict. Lists and scalars are merged whole.
+A conflicting key is left as it is on each side, and the sync record keeps its old (base)
+value, so the conflict is reported again until someone resolves it.
+"""
+
+MISSING = object()
+LOCAL, REMOTE, BASE = 0, 1, 2
+
+
+def same(a, b):
+    """Strict JSON equality (types must match: 1 is not 1.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def merge(base, local, remote):
+    """Return ``(for_local, for_remote, for_record, conflicts)``.
+
+    ``conflicts`` lists ``(dotted key, local value, remote value)``; a deleted key is
+    :data:`MISSING`. ``for_record`` holds the base value at conflicting keys.
+    """
+    conflicts = []
+    results = tuple(_merge(base, local, remote, (), pick, conflicts if pick == LOCAL else [])
+                    for pick in (LOCAL, REMOTE, BASE))
+    return (*results, conflicts)
+
+
+def resolve(base, local, remote, prefer):
+    """Merge, resolving every conflict for ``prefer`` ("local" or "remote"): one result."""
+    pick = LOCAL if prefer == "local" else REMOTE
+    conflicts = []
+    return _merge(base, local, remote, (), pick, conflicts), conflicts
+
+
+def _merge(base, local, remote, path, pick, conflicts):
+    if same(local, remote):
+        return local
+    if same(base, local):
+        return remote
+    if same(base, remote):
+        return local
+    if isinstance(local, dict) and isinstance(remote, dict):
+        b = base if isinstance(base, dict) else {}
+        out = {}
+        for key in list(local) + [k for k in remote if k not in local]:
+            value = _merge(b.get(key, MISSING), local.get(key, MISSING),
+                           remote.get(key, MISSING), path + (key,), pick, conflicts)
+            if value is not MISSING:
+                out[key] = value
+        return out
+    conflicts.append((".".join(path), local, remote))
+    return (local, remote, base)[pick]

@@ -1,0 +1,194 @@
+"""One side of a sync: the operations sync needs on a project directory.
+
+The local project and a remote given as a local path are both a :class:`Replica`; a remote
+reached over SSH runs the same class in a suite process on the far side (not built yet).
+Every write goes to a temporary name in the same directory and is renamed; a new job is staged
+in the workspace and renamed into place whole.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+
+import suite
+from suite import layout
+from suite.errors import SuiteError
+from suite.jsonio import read_json, write_atomic, write_json
+
+
+class SyncError(SuiteError):
+    """A sync that cannot proceed (bad peer data, unreachable remote, bad arguments)."""
+
+
+def check_rel(rel):
+    """Refuse paths from the other side that could leave a job directory."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(
+            p in ("", ".", "..") for p in rel.split("/")):
+        raise SyncError(f"refused path from the other side: {rel!r}")
+    return rel
+
+
+def check_id(job_id):
+    if not layout.is_job_id(job_id):
+        raise SyncError(f"refused job id from the other side: {job_id!r}")
+    return job_id
+
+
+class Replica:
+    """Sync operations on the project at ``path``."""
+
+    def __init__(self, path, label=None):
+        self.project = suite.get_project(path)
+        self.path = self.project.path
+        self.label = label or os.uname().nodename
+        self._sync_dir = os.path.join(self.path, layout.SUITE_DIR, "sync")
+
+    # -- identity and records ---------------------------------------------------------------
+    def identity(self):
+        """A random id of this project copy (made once), naming sync records on the peer."""
+        fn = os.path.join(self.path, layout.SUITE_DIR, "id")
+        try:
+            with open(fn) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(fn), exist_ok=True)
+            write_atomic(fn, uuid.uuid4().hex.encode())
+            with open(fn) as f:
+                return f.read().strip()
+
+    def load_record(self, peer):
+        try:
+            return read_json(os.path.join(self._sync_dir, f"{peer}.json"))
+        except FileNotFoundError:
+            return {"jobs": {}, "project_doc": None}
+
+    def save_record(self, peer, record):
+        os.makedirs(self._sync_dir, exist_ok=True)
+        write_json(os.path.join(self._sync_dir, f"{peer}.json"), record)
+
+    # -- reading ----------------------------------------------------------------------------
+    def snapshot(self, ids=None, exclude=()):
+        """``{"jobs": {id: {"files": {rel: [size, mtime_ns]}, "doc": dict}}, "project_doc"}``
+        for all jobs (or ``ids``); files exclude the state point and document."""
+        import fnmatch
+
+        ws = self.project.workspace
+        wanted = set(ids) if ids is not None else None
+        jobs = {}
+        try:
+            names = os.listdir(ws)
+        except FileNotFoundError:
+            names = []
+        for job_id in names:
+            if not layout.is_job_id(job_id) or (wanted is not None and job_id not in wanted):
+                continue
+            root = os.path.join(ws, job_id)
+            files = {}
+            for dirpath, _, filenames in os.walk(root):
+                rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                rel_dir = "" if rel_dir == "." else rel_dir + "/"
+                for name in filenames:
+                    rel = rel_dir + name
+                    if rel in (layout.STATEPOINT, layout.DOCUMENT) or ".suite-tmp-" in name:
+                        continue
+                    if any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in exclude):
+                        continue
+                    st = os.lstat(os.path.join(dirpath, name))
+                    files[rel] = [st.st_size, st.st_mtime_ns]
+            jobs[job_id] = {"files": files, "doc": self._doc(job_id)}
+        return {"jobs": jobs, "project_doc": self._project_doc()}
+
+    def _doc(self, job_id):
+        try:
+            doc = read_json(os.path.join(self.project.workspace, job_id, layout.DOCUMENT), job_id)
+        except FileNotFoundError:
+            return {}
+        if not isinstance(doc, dict):
+            raise SyncError(f"job {job_id}: its document is not a JSON object; fix it first")
+        return doc
+
+    def _project_doc(self):
+        try:
+            return read_json(self.project.fn(layout.PROJECT_DOCUMENT))
+        except FileNotFoundError:
+            return {}
+
+    def doc_mtime(self, job_id):
+        try:
+            return os.stat(os.path.join(self.project.workspace, job_id, layout.DOCUMENT)).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def statepoint(self, job_id):
+        with open(os.path.join(self.project.workspace, check_id(job_id), layout.STATEPOINT),
+                  "rb") as f:
+            return f.read()
+
+    def digest(self, job_id, rel):
+        h = hashlib.sha256()
+        with open(self._file(job_id, rel), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def read(self, job_id, rel):
+        with open(self._file(job_id, rel), "rb") as f:
+            return f.read(), os.fstat(f.fileno()).st_mtime_ns
+
+    def _file(self, job_id, rel):
+        return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
+
+    # -- writing ----------------------------------------------------------------------------
+    def write(self, job_id, rel, data, mtime_ns):
+        dst = self._file(job_id, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        write_atomic(dst, data)
+        os.utime(dst, ns=(mtime_ns, mtime_ns))
+
+    def delete_file(self, job_id, rel):
+        try:
+            os.unlink(self._file(job_id, rel))
+        except FileNotFoundError:
+            pass
+
+    def write_doc(self, job_id, doc):
+        write_atomic(os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT),
+                     json.dumps(doc).encode())
+
+    def write_project_doc(self, doc):
+        write_atomic(self.project.fn(layout.PROJECT_DOCUMENT), json.dumps(doc).encode())
+
+    def create_job(self, job_id, statepoint, doc, files):
+        """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""
+        ws = self.project.workspace
+        dst = os.path.join(ws, check_id(job_id))
+        sp = json.loads(statepoint)
+        if suite.calc_id(sp) != job_id:
+            raise SyncError(f"job {job_id}: the other side sent a state point that hashes to "
+                            f"{suite.calc_id(sp)}")
+        tmp = os.path.join(ws, f"{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        try:
+            with open(os.path.join(tmp, layout.STATEPOINT), "xb") as f:
+                f.write(statepoint)
+            if doc:
+                with open(os.path.join(tmp, layout.DOCUMENT), "xb") as f:
+                    f.write(json.dumps(doc).encode())
+            for rel, data, mtime in files:
+                path = os.path.join(tmp, *check_rel(rel).split("/"))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "xb") as f:
+                    f.write(data)
+                os.utime(path, ns=(mtime, mtime))
+            os.rename(tmp, dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def delete_job(self, job_id):
+        path = os.path.join(self.project.workspace, check_id(job_id))
+        if os.path.isdir(path):
+            self.project.open_job(id=job_id).remove()

@@ -1,0 +1,276 @@
+"""Two-way sync between two copies of a project (the local transport), and the record."""
+
+import json
+import os
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import suite
+import sync
+from sync.merge import merge
+
+
+@pytest.fixture
+def pair(tmp_path):
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(3):
+        job = lap.open_job({"i": i}).init()
+        job.doc.step = 0
+        with open(job.fn("out.txt"), "w") as f:
+            f.write(f"result {i}")
+    assert sync.sync(lap, clu.path).exit_status == 0
+    return lap, clu
+
+
+def job(project, i):
+    return project.open_job({"i": i})
+
+
+def write(j, name, text):
+    with open(j.fn(name), "w") as f:
+        f.write(text)
+
+
+def read(j, name):
+    with open(j.fn(name)) as f:
+        return f.read()
+
+
+def test_first_sync_copies_jobs(pair):
+    lap, clu = pair
+    assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
+    assert read(job(clu, 1), "out.txt") == "result 1"
+    assert job(clu, 1).doc() == {"step": 0}
+
+
+def test_edits_on_both_sides_merge_key_by_key(pair):
+    lap, clu = pair
+    job(lap, 0).doc.note = "from laptop"
+    job(clu, 0).doc.step = 5
+    job(clu, 0).doc.nested = {"cluster": {"deep": 1}}
+    write(job(clu, 2), "new.dat", "made on the cluster")
+    write(job(lap, 1), "out.txt", "laptop rewrote this")
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0
+    for side in (lap, clu):
+        assert job(side, 0).doc() == {"step": 5, "note": "from laptop",
+                                      "nested": {"cluster": {"deep": 1}}}
+        assert read(job(side, 2), "new.dat") == "made on the cluster"
+        assert read(job(side, 1), "out.txt") == "laptop rewrote this"
+    again = sync.sync(lap, clu.path)
+    assert again.actions == [] and again.conflicts == []
+
+
+def test_conflicts_are_reported_and_left_untouched(pair):
+    lap, clu = pair
+    job(lap, 0).doc.step = 1
+    job(clu, 0).doc.step = 2
+    write(job(lap, 1), "out.txt", "laptop")
+    write(job(clu, 1), "out.txt", "cluster!")
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 2
+    keys = {(c["job"], c.get("key") or c.get("path")) for c in result.conflicts}
+    assert keys == {(job(lap, 0).id, "step"), (job(lap, 1).id, "out.txt")}
+    assert job(lap, 0).doc.step == 1 and job(clu, 0).doc.step == 2
+    assert read(job(lap, 1), "out.txt") == "laptop" and read(job(clu, 1), "out.txt") == "cluster!"
+    # still a conflict next time: the record did not pretend it was resolved
+    assert len(sync.sync(lap, clu.path).conflicts) == 2
+
+
+@pytest.mark.parametrize("prefer, expect_doc, expect_file", [
+    ("local", 1, "laptop"), ("remote", 2, "cluster!")])
+def test_prefer_side(pair, prefer, expect_doc, expect_file):
+    lap, clu = pair
+    job(lap, 0).doc.step = 1
+    job(clu, 0).doc.step = 2
+    write(job(lap, 1), "out.txt", "laptop")
+    write(job(clu, 1), "out.txt", "cluster!")
+    result = sync.sync(lap, clu.path, prefer=prefer)
+    assert result.exit_status == 0
+    for side in (lap, clu):
+        assert job(side, 0).doc.step == expect_doc
+        assert read(job(side, 1), "out.txt") == expect_file
+
+
+def test_prefer_newer_and_keep_both(pair):
+    lap, clu = pair
+    write(job(lap, 1), "out.txt", "older")
+    os.utime(job(lap, 1).fn("out.txt"), (1_000_000, 1_000_000))
+    write(job(clu, 1), "out.txt", "newer")
+    sync.sync(lap, clu.path, prefer="newer")
+    assert read(job(lap, 1), "out.txt") == "newer"
+    write(job(lap, 2), "out.txt", "mine")
+    write(job(clu, 2), "out.txt", "theirs")
+    sync.sync(lap, clu.path, keep_both=True)
+    for side in (lap, clu):
+        assert read(job(side, 2), "out.txt") == "mine"
+        assert read(job(side, 2), "out.txt.conflict-cluster") == "theirs"
+
+
+def test_deletions(pair):
+    lap, clu = pair
+    job(clu, 0).remove()
+    os.unlink(job(lap, 1).fn("out.txt"))
+    sync.sync(lap, clu.path)
+    assert job(lap, 0) not in lap
+    assert not job(clu, 1).isfile("out.txt")
+    # a deletion never removes what the other side changed: conflict instead
+    job(clu, 2).remove()
+    job(lap, 2).doc.step = 9
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 2 and job(lap, 2) in lap
+    sync.sync(lap, clu.path, prefer="local")
+    assert job(clu, 2) in clu and job(clu, 2).doc.step == 9
+
+
+def test_no_delete_and_dry_run(pair):
+    lap, clu = pair
+    job(clu, 0).remove()
+    assert sync.sync(lap, clu.path, no_delete=True).actions == []
+    assert job(lap, 0) in lap
+    job(lap, 1).doc.step = 3
+    plan = sync.sync(lap, clu.path, dry_run=True)
+    assert {a["action"] for a in plan.actions} >= {"merge doc"}
+    assert job(clu, 1).doc.step == 0  # nothing changed
+
+
+def test_first_sync_with_different_content_is_a_conflict(tmp_path):
+    a = suite.init_project(tmp_path / "a")
+    b = suite.init_project(tmp_path / "b")
+    for p, text in ((a, "one"), (b, "two")):
+        j = p.open_job({"k": 1}).init()
+        write(j, "f.txt", text)
+        j.doc.v = text
+    result = sync.sync(a, b.path)
+    assert result.exit_status == 2
+    assert read(a.open_job({"k": 1}), "f.txt") == "one"
+    assert read(b.open_job({"k": 1}), "f.txt") == "two"
+
+
+def test_push_and_pull_only(pair):
+    lap, clu = pair
+    job(lap, 0).doc.step = 1
+    job(clu, 1).doc.step = 2
+    sync.sync(lap, clu.path, push=True)
+    assert job(clu, 0).doc.step == 1 and job(lap, 1).doc.step == 0
+    sync.sync(lap, clu.path, pull=True)
+    assert job(lap, 1).doc.step == 2
+
+
+def test_project_document_merged(pair):
+    lap, clu = pair
+    lap.doc.owner = "me"
+    clu.doc.queue = "gpu"
+    sync.sync(lap, clu.path)
+    assert suite.get_project(clu.path).doc() == {"owner": "me", "queue": "gpu"}
+
+
+def test_malicious_paths_refused(pair):
+    lap, clu = pair
+    replica = sync.Replica(clu.path)
+    for bad in ("../../etc/passwd", "/abs", "a/../../b", ""):
+        with pytest.raises(sync.SyncError):
+            replica.write(job(clu, 0).id, bad, b"x", 0)
+    with pytest.raises(sync.SyncError):
+        replica.write("../" + "0" * 29, "f", b"x", 0)
+
+
+def test_merge_rules():
+    base = {"a": 1, "n": {"x": 1}}
+    local = {"a": 1, "n": {"x": 2}, "l": 1}
+    remote = {"a": 3, "n": {"x": 3}, "r": 1}
+    for_local, for_remote, record, conflicts = merge(base, local, remote)
+    assert conflicts == [("n.x", 2, 3)]
+    assert for_local == {"a": 3, "n": {"x": 2}, "l": 1, "r": 1}
+    assert for_remote["n"] == {"x": 3} and record["n"] == {"x": 1}
+    assert merge({}, {"a": 1}, {"a": 1.0})[3] == [("a", 1, 1.0)]
+
+
+def test_cli(pair, tmp_path):
+    lap, clu = pair
+    r = subprocess.run(["suite", "remote", "add", "cluster", clu.path], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0
+    r = subprocess.run(["suite", "remote", "list"], cwd=lap.path, capture_output=True, text=True)
+    assert f"cluster\t{clu.path}" in r.stdout
+    job(lap, 0).doc.step = 1
+    job(clu, 0).doc.step = 2
+    r = subprocess.run(["suite", "sync", "cluster", "--json"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert json.loads(r.stdout)["conflicts"][0]["key"] == "step"
+    r = subprocess.run(["suite", "sync", "cluster", "--prefer", "remote"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and job(lap, 0).doc.step == 2
+    r = subprocess.run(["suite", "sync", "host:/x"], cwd=lap.path, capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "not built yet" in r.stderr
+
+
+KEYS = st.sampled_from(["a", "b", "c"])
+VALUES = st.integers(0, 3)
+
+
+class TwoReplicas(RuleBasedStateMachine):
+    """Random edits on two replicas and random syncs never lose a value that was not reported
+    as a conflict, and a conflict-free sync leaves both sides equal."""
+
+    def __init__(self):
+        super().__init__()
+        import tempfile
+
+        root = tempfile.mkdtemp()
+        self.sides = [suite.init_project(os.path.join(root, n)) for n in ("l", "r")]
+        self.jobs = [self.sides[0].open_job({"j": k}).init() for k in range(2)]
+        sync.sync(self.sides[0], self.sides[1].path)
+        self.base = [{}, {}]  # per job: the document both sides agreed on at the last sync
+
+    def _job(self, side, k):
+        return self.sides[side].open_job({"j": k})
+
+    @rule(side=st.integers(0, 1), k=st.integers(0, 1), key=KEYS, value=VALUES)
+    def edit(self, side, k, key, value):
+        self._job(side, k).doc[key] = value
+
+    @rule()
+    def sync_both(self):
+        before = [[self._job(s, k).doc() for k in range(2)] for s in range(2)]
+        result = sync.sync(self.sides[0], self.sides[1].path)
+        conflicted = {(c["job"], c.get("key")) for c in result.conflicts}
+        for k in range(2):
+            jid = self._job(0, k).id
+            after = [self._job(s, k).doc() for s in range(2)]
+            for key in set(before[0][k]) | set(before[1][k]):
+                if (jid, key) in conflicted:
+                    # untouched on both sides
+                    assert after[0].get(key) == before[0][k].get(key)
+                    assert after[1].get(key) == before[1][k].get(key)
+                    continue
+                # both sides agree, and a change made on one side only is never lost
+                assert after[0].get(key) == after[1].get(key)
+                base = self.base[k].get(key)
+                changed = [before[s][k].get(key) for s in range(2)
+                           if before[s][k].get(key) != base]
+                if changed:
+                    assert after[0].get(key) in changed
+                else:
+                    assert after[0].get(key) == base
+                self.base[k][key] = after[0].get(key)
+            if not result.conflicts:
+                assert after[0] == after[1]
+
+    @invariant()
+    def jobs_exist(self):
+        for s in range(2):
+            assert len(self.sides[s]) == 2
+
+
+TwoReplicas.TestCase.settings = settings(max_examples=15, stateful_step_count=12,
+                                         deadline=None,
+                                         suppress_health_check=[HealthCheck.too_slow])
+test_model = TwoReplicas.TestCase

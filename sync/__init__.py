@@ -1,6 +1,6 @@
 """Sync of project workspaces between machines: two-way, with a record of the last sync and
-three-way merging of documents (see :mod:`sync.engine`). Remotes given as local paths work
-now; the SSH transport, delta transfer and the far-side server are not built yet."""
+three-way merging of documents (see :mod:`sync.engine`), to a project directory or over SSH to
+a suite process on the far side (:mod:`sync.ssh`). Delta transfer is not built yet."""
 
 import os
 
@@ -10,33 +10,43 @@ from .replica import Replica, SyncError
 
 
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
-         filter=None, ids=None, exclude=(), no_delete=False, checksum=False):
+         filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
+         accept_new_host_key=False):
     """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`."""
     if push and pull:
         raise SyncError("--push and --pull exclude each other")
     if prefer not in (None, "local", "remote", "newer"):
         raise SyncError(f"--prefer takes local, remote or newer, not {prefer!r}")
-    url, label = resolve_remote(project, dest)
-    remote = _replica_for(url, label)
-    if os.path.realpath(remote.path) == os.path.realpath(project.path):
-        raise SyncError(f"{dest} is this project itself")
-    wanted = None
-    if filter is not None or ids:
-        wanted = set(ids or [])
-        if filter is not None:
-            wanted |= set(project.find_jobs(filter).ids())
-            wanted |= set(remote.project.find_jobs(filter).ids())
-    run = Sync(Replica(project.path), remote, mode="push" if push else "pull" if pull else "both",
-               prefer=prefer, keep_both=keep_both, no_delete=no_delete, ids=wanted,
-               exclude=exclude, checksum=checksum, dry_run=dry_run)
-    return run.run()
+    url, label, settings = resolve_remote(project, dest)
+    remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
+                          accept_new_host_key)
+    try:
+        if isinstance(remote, Replica) and \
+                os.path.realpath(remote.path) == os.path.realpath(project.path):
+            raise SyncError(f"{dest} is this project itself")
+        wanted = None
+        if filter is not None or ids:
+            wanted = set(ids or [])
+            if filter is not None:
+                wanted |= set(project.find_jobs(filter).ids())
+                wanted |= set(remote.find_ids(filter))
+        run = Sync(Replica(project.path), remote,
+                   mode="push" if push else "pull" if pull else "both", prefer=prefer,
+                   keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
+                   checksum=checksum, dry_run=dry_run)
+        return run.run()
+    finally:
+        close = getattr(remote, "close", None)
+        if close is not None:
+            close()
 
 
-def _replica_for(url, label):
+def _replica_for(url, label, remote_suite, accept_new_host_key):
     if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
-        raise SyncError(
-            f"{url}: sync over SSH is not built yet; give a local path (e.g. a mounted file "
-            "system) for now")
+        from .ssh import SSHReplica
+
+        return SSHReplica(url, remote_suite=remote_suite,
+                          accept_new_host_key=accept_new_host_key, label=label)
     return Replica(url, label=label)
 
 

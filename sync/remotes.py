@@ -46,13 +46,16 @@ def remove_remote(project, name):
 
 
 def resolve_remote(project, dest):
-    """``(url, label)`` for a remote name or a URL."""
+    """``(url, label, settings)`` for a remote name or a URL."""
     remotes = list_remotes(project)
     if dest in remotes:
-        return remotes[dest]["url"], dest
+        info = dict(remotes[dest])
+        return info.pop("url"), dest, info
     if os.path.isdir(dest):
-        return os.path.abspath(dest), os.path.basename(os.path.abspath(dest)) or "remote"
-    if dest.startswith("ssh://") or ":" in dest:
-        return dest, dest.split(":")[0].split("@")[-1].replace("ssh//", "")
+        return os.path.abspath(dest), os.path.basename(os.path.abspath(dest)) or "remote", {}
+    if dest.startswith("ssh://"):
+        return dest, dest[6:].split("/")[0].split("@")[-1].split(":")[0], {}
+    if ":" in dest:
+        return dest, dest.split(":")[0].split("@")[-1], {}
     raise SyncError(f"{dest} is neither a remote name (see 'suite remote list') nor an "
                     "existing project directory")

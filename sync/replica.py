@@ -115,6 +115,10 @@ class Replica:
         except FileNotFoundError:
             return {}
 
+    def find_ids(self, filter):
+        """Ids of this side's jobs matching ``filter``."""
+        return self.project.find_jobs(filter).ids()
+
     def doc_mtime(self, job_id):
         try:
             return os.stat(os.path.join(self.project.workspace, job_id, layout.DOCUMENT)).st_mtime_ns
@@ -164,6 +168,8 @@ class Replica:
         """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""
         ws = self.project.workspace
         dst = os.path.join(ws, check_id(job_id))
+        if isinstance(statepoint, str):
+            statepoint = statepoint.encode()
         sp = json.loads(statepoint)
         if suite.calc_id(sp) != job_id:
             raise SyncError(f"job {job_id}: the other side sent a state point that hashes to "

@@ -29,6 +29,7 @@ COMMANDS = {
     "diff": "suite.cli.views:diff",
     "remote": "suite.cli.sync:remote",
     "sync": "suite.cli.sync:sync",
+    "_sync-server": "suite.cli.sync:server",
     "status": "suite.cli.flow:status",
     "run": "suite.cli.flow:run",
     "submit": "suite.cli.flow:submit",

@@ -15,12 +15,15 @@ def remote():
 @remote.command("add")
 @click.argument("name")
 @click.argument("url")
-def remote_add(name, url):
-    """Add remote NAME at URL: a project directory, [user@]host:path or
-    ssh://user@host:port/path (SSH is not built yet)."""
+@click.option("--remote-suite", default=None, metavar="COMMAND",
+              help="How to run suite on that machine (default: suite), e.g. "
+                   "'~/venv/bin/suite' or 'python3 -m suite'.")
+def remote_add(name, url, remote_suite):
+    """Add remote NAME at URL: a project directory, [user@]host:path (host may be an alias
+    from ~/.ssh/config) or ssh://user@host:port/path."""
     from sync import add_remote
 
-    add_remote(project(), name, url)
+    add_remote(project(), name, url, remote_suite=remote_suite)
     click.echo(f"added remote {name} -> {url}")
 
 
@@ -64,9 +67,16 @@ def remote_remove(name):
 @click.option("--no-delete", is_flag=True, help="Never delete anything on either side.")
 @click.option("--checksum", is_flag=True, help="Compare file contents, not size and mtime.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan/result as JSON.")
+@click.option("--remote-suite", default=None, metavar="COMMAND",
+              help="How to run suite on the remote machine (default: suite, or the remote's "
+                   "setting).")
+@click.option("--accept-new-host-key", is_flag=True,
+              help="Trust an unknown SSH host key (it is added to ~/.ssh/known_hosts).")
 def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
-         checksum, as_json):
-    """Two-way sync of this project with DEST (a remote name or a project directory).
+         checksum, as_json, remote_suite, accept_new_host_key):
+    """Two-way sync of this project with DEST: a remote name, a project directory,
+    [user@]host:path or ssh://user@host:port/path (one SSH connection; suite must be installed
+    on the remote).
 
     Changes on one side are propagated; documents are merged key by key; anything changed
     on both sides is a conflict: left untouched, listed, and the exit status is 2.
@@ -78,9 +88,20 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
         proj, dest, push=push, pull=pull, dry_run=dry_run, prefer=prefer, keep_both=keep_both,
         filter=filter_from_options(filter_args) if filter_args else None,
         ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
-        no_delete=no_delete, checksum=checksum)
+        no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
+        accept_new_host_key=accept_new_host_key)
     if as_json:
         echo_json(result.to_json())
     else:
         click.echo(result.format())
     sys.exit(result.exit_status)
+
+
+@click.command("_sync-server", hidden=True)
+@click.argument("path")
+def server(path):
+    """Serve sync requests for the project at PATH on stdin/stdout (started by 'suite sync'
+    over SSH; not for people)."""
+    from sync.server import serve
+
+    sys.exit(serve(path))

@@ -207,9 +207,9 @@ def test_cli(pair, tmp_path):
     r = subprocess.run(["suite", "sync", "cluster", "--prefer", "remote"], cwd=lap.path,
                        capture_output=True, text=True)
     assert r.returncode == 0 and job(lap, 0).doc.step == 2
-    r = subprocess.run(["suite", "sync", "host:/x"], cwd=lap.path, capture_output=True,
-                       text=True)
-    assert r.returncode == 1 and "not built yet" in r.stderr
+    r = subprocess.run(["suite", "sync", "no-such-host.invalid:/x"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot connect to no-such-host.invalid" in r.stderr
 
 
 KEYS = st.sampled_from(["a", "b", "c"])

@@ -1,0 +1,54 @@
+"""The suite process on the far side of an SSH sync (``suite _sync-server PATH``): it serves
+the :class:`sync.replica.Replica` operations over stdin/stdout frames."""
+
+import sys
+import traceback
+
+from . import protocol
+from .replica import Replica
+
+#: operations the client may call, and whether they take/return a payload
+OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
+       "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
+       "delete_job", "find_ids"}
+
+
+def serve(path, stdin=None, stdout=None):
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    try:
+        replica = Replica(path)
+    except Exception as exc:  # report, then stop: the client shows it
+        protocol.write_frame(stdout, {"ok": False, "error": str(exc), "type": type(exc).__name__})
+        return 1
+    protocol.write_frame(stdout, {"ok": True, "version": protocol.VERSION,
+                                  "label": replica.label})
+    while True:
+        header, payload = protocol.read_frame(stdin)
+        if header is None or header.get("op") == "close":
+            return 0
+        op = header.get("op")
+        try:
+            if op not in OPS:
+                raise ValueError(f"unknown operation {op!r}")
+            args = header.get("args", [])
+            if op == "write":
+                result, out = replica.write(*args, payload, header["mtime"]), b""
+            elif op == "create_job":
+                files, pos = [], 0
+                for rel, size, mtime in header["files"]:
+                    files.append((rel, payload[pos:pos + size], mtime))
+                    pos += size
+                result, out = replica.create_job(*args, files), b""
+            elif op == "statepoint":
+                result, out = None, replica.statepoint(*args)
+            elif op == "read":
+                data, mtime = replica.read(*args)
+                result, out = mtime, data
+            else:
+                result, out = getattr(replica, op)(*args), b""
+            protocol.write_frame(stdout, {"ok": True, "result": result}, out)
+        except Exception as exc:
+            protocol.write_frame(stdout, {"ok": False, "error": str(exc),
+                                          "type": type(exc).__name__,
+                                          "trace": traceback.format_exc(limit=3)})

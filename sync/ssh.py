@@ -1,0 +1,201 @@
+"""The SSH transport: one paramiko connection per sync, one channel to a suite process on the
+far side (``suite _sync-server PATH``), requests and file data as frames on that channel.
+
+Honours ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump), the SSH agent and
+``~/.ssh/known_hosts``; an unknown or changed host key is refused with its fingerprint unless
+``accept_new_host_key`` (then a new key is added to known_hosts; a changed key is always
+refused).
+"""
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+
+from . import protocol
+from .replica import SyncError
+
+
+@dataclass
+class Target:
+    user: str | None
+    host: str
+    port: int | None
+    path: str
+
+
+def parse_url(url):
+    """``ssh://user@host:port/path`` or ``[user@]host:path``."""
+    m = re.match(r"ssh://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?(/.*)\Z", url)
+    if m:
+        return Target(m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None,
+                      m.group(4))
+    m = re.match(r"(?:([^@/:]+)@)?([^:/]+):(.+)\Z", url)
+    if m:
+        return Target(m.group(1), m.group(2), None, m.group(3))
+    raise SyncError(f"{url} is not a remote URL ([user@]host:path or ssh://user@host:port/path)")
+
+
+def _fingerprint(key):
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def connect(target, accept_new_host_key=False):
+    """An authenticated paramiko SSHClient for ``target`` (and its ProxyJump chain)."""
+    import paramiko
+
+    config = paramiko.SSHConfig()
+    cfg_file = os.path.expanduser("~/.ssh/config")
+    if os.path.exists(cfg_file):
+        with open(cfg_file) as f:
+            config.parse(f)
+    opts = config.lookup(target.host)
+    hostname = opts.get("hostname", target.host)
+    port = target.port or int(opts.get("port", 22))
+    user = target.user or opts.get("user") or os.environ.get("USER") or "root"
+    keys = [os.path.expanduser(k) for k in opts.get("identityfile", [])]
+    sock = None
+    jump = opts.get("proxyjump")
+    if jump and jump.lower() != "none":
+        jt = parse_url(jump + ":/") if "@" in jump or ":" not in jump else parse_url(jump)
+        first = connect(Target(jt.user, jt.host, jt.port, "/"), accept_new_host_key)
+        sock = first.get_transport().open_channel("direct-tcpip", (hostname, port),
+                                                  ("127.0.0.1", 0))
+    known = os.path.expanduser("~/.ssh/known_hosts")
+    client = paramiko.SSHClient()
+    client.load_system_host_keys()
+    if os.path.exists(known):
+        client.load_host_keys(known)
+    client.set_missing_host_key_policy(_Policy(accept_new_host_key, known))
+    try:
+        client.connect(hostname, port=port, username=user, key_filename=keys or None,
+                       sock=sock, timeout=30, allow_agent=True, look_for_keys=not keys)
+    except paramiko.BadHostKeyException as exc:
+        raise SyncError(
+            f"the host key of {hostname} changed: it is now {_fingerprint(exc.key)}, "
+            f"known_hosts has {_fingerprint(exc.expected_key)}; if that is expected, remove "
+            f"the old key (ssh-keygen -R {hostname}) and connect again") from None
+    except paramiko.AuthenticationException as exc:
+        raise SyncError(f"cannot log in to {user}@{hostname}:{port}: {exc}") from None
+    except (OSError, paramiko.SSHException) as exc:
+        if isinstance(exc, SyncError):
+            raise
+        raise SyncError(f"cannot connect to {hostname}:{port}: {exc}") from None
+    return client
+
+
+class _Policy:
+    def __init__(self, accept_new, known_hosts):
+        self.accept_new = accept_new
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client, hostname, key):
+        if not self.accept_new:
+            raise SyncError(
+                f"unknown host key for {hostname}: {key.get_name()} {_fingerprint(key)}; "
+                "check it, then run again with --accept-new-host-key to trust it")
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        os.makedirs(os.path.dirname(self.known_hosts), exist_ok=True)
+        client.save_host_keys(self.known_hosts)
+
+
+class SSHReplica:
+    """A :class:`sync.replica.Replica` on another machine, reached over one SSH channel."""
+
+    def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None):
+        self.target = parse_url(url)
+        self.path = self.target.path
+        self.client = connect(self.target, accept_new_host_key)
+        command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
+        stdin, stdout, stderr = self.client.exec_command(command)
+        self._in, self._out, self._err = stdin, stdout, stderr
+        header, _ = self._frame()
+        if header is None:
+            status = stdout.channel.recv_exit_status()
+            err = stderr.read().decode(errors="replace").strip()
+            if status == 127 or "not found" in err:
+                raise SyncError(
+                    f"suite is not installed on {self.target.host} (or not on the PATH of a "
+                    "non-interactive shell); install it there or give --remote-suite PATH")
+            raise SyncError(f"the suite process on {self.target.host} stopped: {err[-500:]}")
+        if not header.get("ok"):
+            raise SyncError(f"{self.target.host}:{self.path}: {header.get('error')}")
+        self.label = label or header.get("label") or self.target.host
+
+    def _frame(self):
+        try:
+            return protocol.read_frame(self._out)
+        except protocol.ProtocolError as exc:
+            raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
+
+    def _call(self, op, *args, payload=b"", **extra):
+        try:
+            protocol.write_frame(self._in, {"op": op, "args": list(args), **extra}, payload)
+        except OSError as exc:
+            raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
+        header, data = self._frame()
+        if header is None:
+            raise SyncError(f"connection to {self.target.host} closed")
+        if not header.get("ok"):
+            raise SyncError(f"{self.target.host}: {header.get('error')}")
+        return header.get("result"), data
+
+    def close(self):
+        try:
+            protocol.write_frame(self._in, {"op": "close"})
+        except OSError:
+            pass
+        self.client.close()
+
+    # -- the Replica interface ----------------------------------------------------------------
+    def identity(self):
+        return self._call("identity")[0]
+
+    def load_record(self, peer):
+        return self._call("load_record", peer)[0]
+
+    def save_record(self, peer, record):
+        self._call("save_record", peer, record)
+
+    def snapshot(self, ids=None, exclude=()):
+        return self._call("snapshot", sorted(ids) if ids is not None else None, list(exclude))[0]
+
+    def find_ids(self, filter):
+        return self._call("find_ids", filter)[0]
+
+    def doc_mtime(self, job_id):
+        return self._call("doc_mtime", job_id)[0]
+
+    def statepoint(self, job_id):
+        return self._call("statepoint", job_id)[1]
+
+    def digest(self, job_id, rel):
+        return self._call("digest", job_id, rel)[0]
+
+    def read(self, job_id, rel):
+        mtime, data = self._call("read", job_id, rel)
+        return data, mtime
+
+    def write(self, job_id, rel, data, mtime_ns):
+        self._call("write", job_id, rel, payload=data, mtime=mtime_ns)
+
+    def delete_file(self, job_id, rel):
+        self._call("delete_file", job_id, rel)
+
+    def write_doc(self, job_id, doc):
+        self._call("write_doc", job_id, doc)
+
+    def write_project_doc(self, doc):
+        self._call("write_project_doc", doc)
+
+    def create_job(self, job_id, statepoint, doc, files):
+        payload = b"".join(data for _, data, _ in files)
+        self._call("create_job", job_id, statepoint.decode(), doc, payload=payload,
+                   files=[(rel, len(data), mtime) for rel, data, mtime in files])
+
+    def delete_job(self, job_id):
+        self._call("delete_job", job_id)

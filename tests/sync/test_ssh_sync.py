@@ -1,0 +1,83 @@
+"""Sync over SSH with a real sshd on 127.0.0.1 and a real suite process on the far side."""
+
+import os
+import subprocess
+
+import pytest
+
+import suite
+import sync
+
+
+@pytest.fixture
+def pair(tmp_path):
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(4):
+        job = lap.open_job({"i": i}).init()
+        job.doc.step = 0
+        with open(job.fn("data.bin"), "wb") as f:
+            f.write(os.urandom(10000))
+    return lap, clu
+
+
+def test_two_way_sync_over_ssh(sshd, ssh_home, pair):
+    lap, clu = pair
+    url = f"cluster:{clu.path}"
+    first = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert first.exit_status == 0 and len(clu) == 4
+    a = lap.open_job({"i": 0})
+    with open(a.fn("data.bin"), "rb") as f, open(clu.open_job(id=a.id).fn("data.bin"), "rb") as g:
+        assert f.read() == g.read()
+    a.doc.laptop = 1
+    clu.open_job(id=a.id).doc.cluster = 2
+    clu.open_job({"i": 5}).init().doc.new = True
+    lap.open_job({"i": 3}).remove()
+    result = sync.sync(lap, f"ssh://root@127.0.0.1:{sshd['port']}{clu.path}",
+                       remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    for side in (lap, clu):
+        assert side.open_job(id=a.id).doc() == {"step": 0, "laptop": 1, "cluster": 2}
+        assert sorted(j.sp.i for j in side) == [0, 1, 2, 5]
+
+
+def test_conflict_and_dry_run_over_ssh(sshd, ssh_home, pair):
+    lap, clu = pair
+    url = f"cluster:{clu.path}"
+    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    job = lap.open_job({"i": 1})
+    job.doc.step = 1
+    clu.open_job(id=job.id).doc.step = 2
+    plan = sync.sync(lap, url, remote_suite=sshd["remote_suite"], dry_run=True)
+    assert plan.conflicts and clu.open_job(id=job.id).doc.step == 2
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"], prefer="local")
+    assert result.exit_status == 0 and clu.open_job(id=job.id).doc.step == 1
+
+
+def test_unknown_host_key_refused_with_fingerprint(sshd, ssh_home, pair):
+    lap, clu = pair
+    os.unlink(ssh_home / ".ssh" / "known_hosts")
+    with pytest.raises(sync.SyncError, match=r"unknown host key .* SHA256:"):
+        sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    assert len(clu) == 0
+    result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
+                       accept_new_host_key=True)
+    assert result.exit_status == 0 and len(clu) == 4
+    assert "127.0.0.1" in (ssh_home / ".ssh" / "known_hosts").read_text()
+
+
+def test_missing_remote_suite_is_a_clear_error(sshd, ssh_home, pair):
+    lap, clu = pair
+    with pytest.raises(sync.SyncError, match="suite is not installed on cluster"):
+        sync.sync(lap, f"cluster:{clu.path}", remote_suite="/nonexistent/suite")
+
+
+def test_cli_over_ssh(sshd, ssh_home, pair):
+    lap, clu = pair
+    r = subprocess.run(["suite", "remote", "add", "hpc", f"cluster:{clu.path}",
+                        "--remote-suite", sshd["remote_suite"]], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["suite", "sync", "hpc"], cwd=lap.path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(clu) == 4

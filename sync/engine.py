@@ -96,12 +96,15 @@ class Sync:
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
                                                   record.get("project_doc"))
         if not self.dry_run:
-            self._save(record, lid, rid)
+            self._save(record, lid, rid, final=True)
         return self.result
 
-    def _save(self, record, lid, rid):
+    def _save(self, record, lid, rid, final=False):
+        # progress is saved here often; the peer's copy (possibly over the network) at the
+        # end only. A sync always starts from the local copy, so an interrupted run resumes.
         self.L.save_record(rid, record)
-        self.R.save_record(lid, record)
+        if final:
+            self.R.save_record(lid, record)
 
     def _act(self, action, job, direction, path=None):
         self.result.actions.append({"action": action, "job": job, "path": path,

@@ -113,6 +113,7 @@ class SSHReplica:
         command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
         stdin, stdout, stderr = self.client.exec_command(command)
         self._in, self._out, self._err = stdin, stdout, stderr
+        self._pending = 0
         header, _ = self._frame()
         if header is None:
             status = stdout.channel.recv_exit_status()
@@ -132,11 +133,35 @@ class SSHReplica:
         except protocol.ProtocolError as exc:
             raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
 
-    def _call(self, op, *args, payload=b"", **extra):
+    #: writes sent without waiting for their answers, at most (answers are read in batches)
+    WINDOW = 64
+
+    def _send(self, op, args, payload, extra):
         try:
             protocol.write_frame(self._in, {"op": op, "args": list(args), **extra}, payload)
         except OSError as exc:
             raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
+
+    def _post(self, op, *args, payload=b"", **extra):
+        """Send a write without waiting: the work streams instead of one round trip each."""
+        self._send(op, args, payload, extra)
+        self._pending += 1
+        if self._pending >= self.WINDOW:
+            self._drain()
+
+    def _drain(self):
+        while self._pending:
+            self._pending -= 1
+            header, _ = self._frame()
+            if header is None:
+                raise SyncError(f"connection to {self.target.host} closed")
+            if not header.get("ok"):
+                self._pending = 0
+                raise SyncError(f"{self.target.host}: {header.get('error')}")
+
+    def _call(self, op, *args, payload=b"", **extra):
+        self._drain()
+        self._send(op, args, payload, extra)
         header, data = self._frame()
         if header is None:
             raise SyncError(f"connection to {self.target.host} closed")
@@ -145,6 +170,10 @@ class SSHReplica:
         return header.get("result"), data
 
     def close(self):
+        try:
+            self._drain()
+        except SyncError:
+            pass
         try:
             protocol.write_frame(self._in, {"op": "close"})
         except OSError:
@@ -181,21 +210,21 @@ class SSHReplica:
         return data, mtime
 
     def write(self, job_id, rel, data, mtime_ns):
-        self._call("write", job_id, rel, payload=data, mtime=mtime_ns)
+        self._post("write", job_id, rel, payload=data, mtime=mtime_ns)
 
     def delete_file(self, job_id, rel):
-        self._call("delete_file", job_id, rel)
+        self._post("delete_file", job_id, rel)
 
     def write_doc(self, job_id, doc):
-        self._call("write_doc", job_id, doc)
+        self._post("write_doc", job_id, doc)
 
     def write_project_doc(self, doc):
         self._call("write_project_doc", doc)
 
     def create_job(self, job_id, statepoint, doc, files):
         payload = b"".join(data for _, data, _ in files)
-        self._call("create_job", job_id, statepoint.decode(), doc, payload=payload,
+        self._post("create_job", job_id, statepoint.decode(), doc, payload=payload,
                    files=[(rel, len(data), mtime) for rel, data, mtime in files])
 
     def delete_job(self, job_id):
-        self._call("delete_job", job_id)
+        self._post("delete_job", job_id)

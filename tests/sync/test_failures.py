@@ -1,0 +1,107 @@
+"""Interrupted syncs resume; a malicious peer cannot write outside the project."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+import suite
+import sync
+from sync.engine import Sync
+from sync.replica import Replica
+
+
+@pytest.fixture
+def pair(tmp_path):
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(30):
+        job = lap.open_job({"i": i}).init()
+        job.doc.step = i
+        with open(job.fn("out.txt"), "w") as f:
+            f.write(str(i) * 100)
+    return lap, clu
+
+
+class Flaky(Replica):
+    """A replica whose connection drops after some jobs arrived."""
+
+    def __init__(self, path, fail_after):
+        super().__init__(path, label="flaky")
+        self.left = fail_after
+
+    def create_job(self, *args, **kwargs):
+        if self.left == 0:
+            raise ConnectionError("connection dropped")
+        self.left -= 1
+        return super().create_job(*args, **kwargs)
+
+
+def test_dropped_connection_then_resume(pair):
+    lap, clu = pair
+    with pytest.raises(ConnectionError):
+        Sync(Replica(lap.path), Flaky(clu.path, 12)).run()
+    assert len(clu) == 12  # complete jobs only
+    assert all(j.doc.step == j.sp.i for j in clu)
+    assert not [n for n in os.listdir(clu.workspace) if n.startswith(".suite-tmp")]
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(clu) == 30
+    assert sync.sync(lap, clu.path).actions == []
+
+
+KILL = r"""
+import os, signal, sys
+import suite, sync
+from sync import replica
+real = replica.Replica.create_job
+count = {"n": 0}
+def create_job(self, *a, **k):
+    real(self, *a, **k)
+    count["n"] += 1
+    if count["n"] == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+replica.Replica.create_job = create_job
+sync.sync(suite.get_project(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_killed_process_then_resume(pair):
+    lap, clu = pair
+    proc = subprocess.run([sys.executable, "-c", KILL, lap.path, clu.path])
+    assert proc.returncode == -signal.SIGKILL
+    assert len(clu) == 7
+    lap.open_job({"i": 0}).doc.changed = "after the kill"
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(clu) == 30
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.changed == "after the kill"
+
+
+class Malicious(Replica):
+    """A peer that lists files with paths leaving the job."""
+
+    def snapshot(self, ids=None, exclude=()):
+        snap = super().snapshot(ids, exclude)
+        for entry in snap["jobs"].values():
+            entry["files"]["../../../../escaped.txt"] = [3, 1]
+        return snap
+
+    def read(self, job_id, rel):
+        return b"bad", 1
+
+
+def test_malicious_peer_paths_refused(pair, tmp_path):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    with pytest.raises(sync.SyncError, match="refused path"):
+        Sync(Replica(lap.path), Malicious(clu.path)).run()
+    assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("escaped.txt"))
+
+
+def test_peer_sending_a_wrong_statepoint_refused(pair):
+    lap, clu = pair
+    replica = Replica(clu.path)
+    with pytest.raises(sync.SyncError, match="hashes to"):
+        replica.create_job("0" * 32, b'{"i": 1}', {}, [])
+    assert len(clu) == 0

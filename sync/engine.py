@@ -75,6 +75,9 @@ class Sync:
     def run(self):
         lid, rid = self.L.identity(), self.R.identity()
         record = self.L.load_record(rid)
+        import copy
+
+        loaded = copy.deepcopy(record)
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = self.R.snapshot(self.ids, self.exclude)
         base_jobs = record.setdefault("jobs", {})
@@ -95,7 +98,7 @@ class Sync:
                 self._save(record, lid, rid)
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
                                                   record.get("project_doc"))
-        if not self.dry_run:
+        if not self.dry_run and (self.result.actions or record != loaded):
             self._save(record, lid, rid, final=True)
         return self.result
 
@@ -139,7 +142,7 @@ class Sync:
         if b is None:
             do, allowed = self._act("copy job", job_id, direction)
             if do:
-                self._copy_job(job_id, src, dst)
+                self._copy_job(job_id, present, src, dst)
             return self._entry_after_copy(job_id, present, direction) if allowed else None
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
@@ -158,20 +161,19 @@ class Sync:
         if winner == ("local" if direction == "push" else "remote"):
             do, allowed = self._act("copy job", job_id, direction)
             if do:
-                self._copy_job(job_id, src, dst)
+                self._copy_job(job_id, present, src, dst)
             return self._entry_after_copy(job_id, present, direction) if allowed else b
         do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
         if do:
             src.delete_job(job_id)
         return None if allowed else b
 
-    def _copy_job(self, job_id, src, dst):
+    def _copy_job(self, job_id, present, src, dst):
         files = []
-        for rel in sorted(src.snapshot([job_id], self.exclude)["jobs"][job_id]["files"]):
+        for rel in sorted(present["files"]):
             data, mtime = src.read(job_id, rel)
             files.append((rel, data, mtime))
-        dst.create_job(job_id, src.statepoint(job_id), src.snapshot([job_id])["jobs"][job_id]["doc"],
-                       files)
+        dst.create_job(job_id, src.statepoint(job_id), present["doc"], files)
 
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]

@@ -1,0 +1,124 @@
+"""Sync benchmark: suite sync vs rsync, both over SSH to a real sshd on 127.0.0.1.
+
+Usage: python bench/bench_sync.py [-n 10000] [--json F]
+
+Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync, a sync with
+nothing to do, and a sync after changing 1% of documents and adding 1 MiB to 1% of jobs.
+rsync runs as `rsync -a --delete` of the workspace over the same sshd.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_sshd(root):
+    def free_port():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{root}/{name}"],
+                       check=True)
+    shutil.copy(f"{root}/client.pub", f"{root}/authorized_keys")
+    port = free_port()
+    with open(f"{root}/sshd_config", "w") as f:
+        f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/host\n"
+                f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/pid\n"
+                "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n")
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", f"{root}/sshd_config", "-E",
+                             f"{root}/log"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    home = f"{root}/home"
+    os.makedirs(f"{home}/.ssh")
+    with open(f"{home}/.ssh/config", "w") as f:
+        f.write(f"Host bench\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
+                f"  IdentityFile {root}/client\n")
+    key = open(f"{root}/host.pub").read().split()[:2]
+    with open(f"{home}/.ssh/known_hosts", "w") as f:
+        f.write(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n")
+    return proc, port, home
+
+
+def build(path, n):
+    import suite
+
+    p = suite.init_project(path)
+    with suite.buffered():
+        for i in range(n):
+            job = p.open_job({"a": i, "b": {"c": i % 7}, "seed": i % 10}).init()
+            job.doc["x"] = i
+            with open(job.fn("result.txt"), "w") as f:
+                f.write(f"{i} " * 20)
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("--json", default="bench/results-sync.json")
+    args = ap.parse_args()
+    root = tempfile.mkdtemp(prefix="bench-sync-")
+    proc, port, home = start_sshd(root)
+    os.environ["HOME"] = home
+    os.environ.pop("SSH_AUTH_SOCK", None)
+    import suite
+    import sync
+
+    try:
+        src = build(f"{root}/src", args.n)
+        dst = suite.init_project(f"{root}/dst")
+        rs_dst = f"{root}/rsync-dst"
+        os.makedirs(rs_dst)
+        ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
+               "-o StrictHostKeyChecking=yes")
+        remote_suite = f"{sys.executable} -m suite"
+
+        def suite_sync():
+            t = time.perf_counter()
+            r = sync.sync(src, f"bench:{dst.path}", remote_suite=remote_suite)
+            assert r.exit_status == 0, r.format()
+            return time.perf_counter() - t
+
+        def rsync():
+            t = time.perf_counter()
+            subprocess.run(["rsync", "-a", "--delete", "-e", ssh, f"{src.workspace}/",
+                            f"root@127.0.0.1:{rs_dst}/"], check=True)
+            return time.perf_counter() - t
+
+        rows = {"first sync": (suite_sync(), rsync()),
+                "nothing to do": (suite_sync(), rsync())}
+        ids = src.find_jobs().ids()
+        for k, job_id in enumerate(ids[:: 100]):
+            job = src.open_job(id=job_id)
+            job.doc["changed"] = k
+            with open(job.fn("big.bin"), "wb") as f:
+                f.write(os.urandom(1 << 20))
+        rows["1% docs changed + 1 MiB to 1% of jobs"] = (suite_sync(), rsync())
+        print(f"\nN = {args.n:,} jobs over SSH on loopback")
+        print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s}")
+        for key, (s, r) in rows.items():
+            print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f}")
+        with open(args.json, "w") as f:
+            json.dump({args.n: rows}, f, indent=2)
+        print(f"\nwrote {args.json}")
+    finally:
+        proc.terminate()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from .merge import merge, resolve, same
 
-SAVE_EVERY = 200
+#: the local record is saved after this many seconds of work with changes (and at the end)
+SAVE_SECONDS = 5.0
 
 
 @dataclass
@@ -83,7 +84,9 @@ class Sync:
         base_jobs = record.setdefault("jobs", {})
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
-        done = 0
+        import time
+
+        last_save, saved_actions = time.monotonic(), 0
         for job_id in sorted(ids):
             entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id),
                               base_jobs.get(job_id))
@@ -93,9 +96,10 @@ class Sync:
                 base_jobs.pop(job_id, None)
             else:
                 base_jobs[job_id] = entry
-            done += 1
-            if done % SAVE_EVERY == 0:
+            if len(self.result.actions) > saved_actions and \
+                    time.monotonic() - last_save > SAVE_SECONDS:
                 self._save(record, lid, rid)
+                last_save, saved_actions = time.monotonic(), len(self.result.actions)
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
                                                   record.get("project_doc"))
         if not self.dry_run and (self.result.actions or record != loaded):

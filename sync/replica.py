@@ -36,6 +36,25 @@ def check_id(job_id):
     return job_id
 
 
+def _list_files(directory, prefix, out, skip, exclude):
+    """``out[rel] = [size, mtime_ns]`` for the files below ``directory`` (links not followed)."""
+    import fnmatch
+
+    with os.scandir(directory) as it:
+        for entry in it:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                _list_files(entry.path, rel + "/", out, (), exclude)
+                continue
+            if rel in skip or ".suite-tmp-" in entry.name:
+                continue
+            if exclude and any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(entry.name, g)
+                               for g in exclude):
+                continue
+            st = entry.stat(follow_symlinks=False)
+            out[rel] = [st.st_size, st.st_mtime_ns]
+
+
 class Replica:
     """Sync operations on the project at ``path``."""
 
@@ -72,32 +91,26 @@ class Replica:
     def snapshot(self, ids=None, exclude=()):
         """``{"jobs": {id: {"files": {rel: [size, mtime_ns]}, "doc": dict}}, "project_doc"}``
         for all jobs (or ``ids``); files exclude the state point and document."""
-        import fnmatch
-
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
+        # documents come from the index: it re-reads only those whose stat changed
+        docs = self.project.index.documents(sorted(wanted) if wanted is not None else None)
+        bad = self.project.index.problems
         jobs = {}
         try:
             names = os.listdir(ws)
         except FileNotFoundError:
             names = []
+        skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in names:
             if not layout.is_job_id(job_id) or (wanted is not None and job_id not in wanted):
                 continue
-            root = os.path.join(ws, job_id)
+            if layout.DOCUMENT in bad.get(job_id, ""):
+                # never merge a document that cannot be read: it would look emptied
+                self._doc(job_id)  # raises, naming the job and the file
             files = {}
-            for dirpath, _, filenames in os.walk(root):
-                rel_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-                rel_dir = "" if rel_dir == "." else rel_dir + "/"
-                for name in filenames:
-                    rel = rel_dir + name
-                    if rel in (layout.STATEPOINT, layout.DOCUMENT) or ".suite-tmp-" in name:
-                        continue
-                    if any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(name, g) for g in exclude):
-                        continue
-                    st = os.lstat(os.path.join(dirpath, name))
-                    files[rel] = [st.st_size, st.st_mtime_ns]
-            jobs[job_id] = {"files": files, "doc": self._doc(job_id)}
+            _list_files(os.path.join(ws, job_id), "", files, skip, exclude)
+            jobs[job_id] = {"files": files, "doc": docs.get(job_id, {})}
         return {"jobs": jobs, "project_doc": self._project_doc()}
 
     def _doc(self, job_id):

@@ -105,3 +105,14 @@ def test_peer_sending_a_wrong_statepoint_refused(pair):
     with pytest.raises(sync.SyncError, match="hashes to"):
         replica.create_job("0" * 32, b'{"i": 1}', {}, [])
     assert len(clu) == 0
+
+
+def test_corrupt_document_stops_instead_of_looking_empty(pair):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    job = lap.open_job({"i": 3})
+    with open(job.fn("signac_job_document.json"), "w") as f:
+        f.write("{broken")
+    with pytest.raises(suite.CorruptFileError, match=job.id):
+        sync.sync(lap, clu.path)
+    assert clu.open_job(id=job.id).doc() == {"step": 3}  # the other side kept its document

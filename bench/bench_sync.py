@@ -17,6 +17,8 @@ import sys
 import tempfile
 import time
 
+from bench_archive import build  # same projects: 3 small files per job
+
 
 def start_sshd(root):
     def free_port():
@@ -51,19 +53,6 @@ def start_sshd(root):
     with open(f"{home}/.ssh/known_hosts", "w") as f:
         f.write(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n")
     return proc, port, home
-
-
-def build(path, n):
-    import suite
-
-    p = suite.init_project(path)
-    with suite.buffered():
-        for i in range(n):
-            job = p.open_job({"a": i, "b": {"c": i % 7}, "seed": i % 10}).init()
-            job.doc["x"] = i
-            with open(job.fn("result.txt"), "w") as f:
-                f.write(f"{i} " * 20)
-    return p
 
 
 def main():

@@ -6,19 +6,10 @@ A conflicting key is left as it is on each side, and the sync record keeps its o
 value, so the conflict is reported again until someone resolves it.
 """
 
+from suite.diff import same  # strict JSON equality: 1 is not 1.0
+
 MISSING = object()
 LOCAL, REMOTE, BASE = 0, 1, 2
-
-
-def same(a, b):
-    """Strict JSON equality (types must match: 1 is not 1.0)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 def merge(base, local, remote):

@@ -32,9 +32,7 @@ COMMANDS = {
     "_sync-server": "suite.cli.sync:server",
     "status": "suite.cli.flow:status",
     "run": "suite.cli.flow:run",
-    "submit": "suite.cli.flow:submit",
     "exec": "suite.cli.flow:exec_",
-    "template": "suite.cli.flow:template",
 }
 
 

@@ -1,0 +1,86 @@
+"""Commands status, run and exec (workflows)."""
+
+import click
+
+from .common import echo_json, filter_from_options, filter_option, job_option, project
+
+workflow_option = click.option(
+    "--workflow", "module", default=None, metavar="MODULE",
+    help="The workflow: a .py file or a module name (default: workflow.py in the project).")
+
+
+def _runner(module):
+    from suite.flow import Runner, load_workflow
+
+    proj = project()
+    return Runner(load_workflow(proj, module), proj)
+
+
+@click.command()
+@click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
+@filter_option
+@job_option
+@click.option("--detailed", is_flag=True, help="Also one line per job.")
+@click.option("--json", "fmt", flag_value="json", help="Print JSON.")
+@click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
+@click.option("--html", "fmt", flag_value="html", help="Print an HTML table.")
+@workflow_option
+def status(ops, filter_args, ids, detailed, fmt, module):
+    """Show, per operation, how many jobs are eligible and how many are complete, and the
+    labels."""
+    runner = _runner(module)
+    result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
+                           else None, ids)
+    if fmt == "json":
+        echo_json(result.to_json())
+    elif fmt == "html":
+        click.echo(result.to_html())
+    else:
+        click.echo(result.format(detailed=detailed, markdown=fmt == "markdown"))
+
+
+@click.command()
+@click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
+@filter_option
+@job_option
+@click.option("-n", "--num", type=int, default=None, help="Run at most N operations.")
+@click.option("--order", type=click.Choice(["none", "by-job", "cyclic", "random"]),
+              default="none", help="Order of execution.")
+@click.option("--timeout", type=float, default=None, help="Seconds a command may run.")
+@click.option("--num-passes", type=int, default=1,
+              help="Re-evaluate conditions and run again, up to N times.")
+@click.option("--pretend", is_flag=True, help="Print what would run; run nothing.")
+@workflow_option
+def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, module):
+    """Run the eligible operations on the selected jobs, here and now. Each execution is
+    recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
+    is 1."""
+    import sys
+
+    runner = _runner(module)
+    done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
+                      else None, ids, num, order, timeout, num_passes, pretend, click.echo)
+    failed = [d for d in done if d[2] == "failure"]
+    if not pretend:
+        click.echo(f"ran {len(done)} operation(s); {len(failed)} failed")
+    for name, job_id, _ in failed:
+        click.echo(f"failed: {name} on {job_id} (see its suite_flow_log.jsonl)", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@click.command("exec")
+@click.argument("operation")
+@click.argument("ids", nargs=-1)
+@workflow_option
+def exec_(operation, ids, module):
+    """Run OPERATION on the given jobs (all jobs if none), whatever its conditions say."""
+    import sys
+
+    runner = _runner(module)
+    op = runner._op(operation)
+    jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
+    statuses = [runner.execute(op, job) for job in jobs]
+    click.echo(f"ran {operation} on {len(jobs)} job(s); {statuses.count('failure')} failed")
+    if "failure" in statuses:
+        sys.exit(1)

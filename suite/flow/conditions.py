@@ -1,0 +1,68 @@
+"""Conditions of operations: callables of a job, with cheap built-in ones.
+
+Built-in conditions carry a ``kind`` so the flow engine can evaluate them from the index (one
+read of all documents per status call) instead of opening each job's files.
+"""
+
+import os
+
+
+class Condition:
+    """A condition: ``cond(job, docs)`` is True or False."""
+
+    def __init__(self, fn, description, kind="callable", arg=None):
+        self.fn, self.description, self.kind, self.arg = fn, description, kind, arg
+
+    def __call__(self, job, docs=None):
+        return bool(self.fn(job, docs))
+
+    def __invert__(self):
+        return Condition(lambda job, docs: not self(job, docs), f"not {self.description}")
+
+    def __repr__(self):
+        return f"<condition {self.description}>"
+
+
+def wrap(cond):
+    """A :class:`Condition` from a condition or a plain callable of the job."""
+    if isinstance(cond, Condition):
+        return cond
+    if not callable(cond):
+        raise TypeError(f"a condition must be callable, not {type(cond).__name__}")
+    return Condition(lambda job, docs: cond(job), getattr(cond, "__name__", "custom"))
+
+
+def _doc(job, docs):
+    return docs[job.id] if docs is not None and job.id in docs else job.doc()
+
+
+def isfile(name):
+    """The job directory holds the file ``name``."""
+    return Condition(lambda job, docs: os.path.isfile(os.path.join(job.path, name)),
+                     f"file {name} exists", "isfile", name)
+
+
+def true(key):
+    """The document key ``key`` (dotted) is truthy."""
+    return Condition(lambda job, docs: bool(_get(_doc(job, docs), key)), f"doc.{key} is true",
+                     "true", key)
+
+
+def false(key):
+    """The document key ``key`` (dotted) is missing or falsy."""
+    return Condition(lambda job, docs: not _get(_doc(job, docs), key), f"doc.{key} is false",
+                     "false", key)
+
+
+def _get(doc, key):
+    node = doc
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def not_(cond):
+    """Negation of a condition."""
+    return ~wrap(cond)

@@ -1,0 +1,159 @@
+"""Workflows: conditions, labels, hooks, provenance, run options and the CLI."""
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+import suite
+from suite.flow import Runner, Workflow, load_workflow, provenance
+
+WORKFLOW = textwrap.dedent('''
+    from suite.flow import Workflow
+
+    class Sweep(Workflow):
+        pass
+
+    @Sweep.label
+    def simulated(job):
+        return job.isfile("out.txt")
+
+    @Sweep.post.isfile("out.txt")
+    @Sweep.operation(cmd=True)
+    def simulate(job):
+        return f"echo {job.sp.a} > out.txt"
+
+    @Sweep.pre.after(simulate)
+    @Sweep.post.true("analysed")
+    @Sweep.operation
+    def analyse(job):
+        with open(job.fn("out.txt")) as f:
+            job.doc.value = int(f.read())
+        job.doc.analysed = True
+
+    @Sweep.pre.true("analysed")
+    @Sweep.post.isfile("never")
+    @Sweep.operation(cmd=True)
+    def fails(job):
+        return "exit 3"
+''')
+
+
+@pytest.fixture
+def flow_project(project):
+    for a in range(5):
+        project.open_job({"a": a}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(WORKFLOW)
+    return project
+
+
+def runner(project):
+    return Runner(load_workflow(project), project)
+
+
+def test_status_and_run_follow_conditions(flow_project):
+    r = runner(flow_project)
+    status = r.status()
+    assert status.operations == {"simulate": {"eligible": 5, "complete": 0},
+                                 "analyse": {"eligible": 0, "complete": 0},
+                                 "fails": {"eligible": 0, "complete": 0}}
+    done = r.run(["simulate"])
+    assert [d[2] for d in done] == ["success"] * 5
+    assert r.status().operations["analyse"]["eligible"] == 5
+    assert r.status().labels == {"simulated": 5}
+    r.run(["analyse"])
+    assert sorted(j.doc.value for j in flow_project) == [0, 1, 2, 3, 4]
+    assert r.status().operations["analyse"] == {"eligible": 0, "complete": 5}
+    assert r.run(["simulate", "analyse"]) == []  # nothing eligible
+
+
+def test_num_passes_runs_a_chain(flow_project):
+    r = runner(flow_project)
+    done = r.run(["simulate", "analyse"], num_passes=3)
+    assert len(done) == 10
+    assert all(j.doc.analysed for j in flow_project)
+
+
+def test_failures_are_recorded(flow_project):
+    r = runner(flow_project)
+    r.run(["simulate", "analyse"], num_passes=2)
+    done = r.run(["fails"], num=2)
+    assert [d[2] for d in done] == ["failure", "failure"]
+    job = flow_project.open_job(id=done[0][1])
+    records = provenance.read(job)
+    assert [x["operation"] for x in records] == ["simulate", "analyse", "fails"]
+    last = records[-1]
+    assert last["status"] == "failure" and last["error"] == "exit status 3"
+    assert set(last) >= {"host", "suite_version", "start", "end", "duration", "jobs",
+                         "git_commit"}
+
+
+def test_pretend_and_timeout(flow_project, capsys):
+    r = runner(flow_project)
+    out = []
+    r.run(["simulate"], pretend=True, echo=out.append)
+    assert len(out) == 5 and all("echo" in line for line in out)
+    assert not any(j.isfile("out.txt") for j in flow_project)
+
+    class Slow(Workflow):
+        pass
+
+    @Slow.operation(cmd=True)
+    def sleepy(job):
+        return "sleep 5"
+
+    slow = Runner(Slow, flow_project)
+    done = slow.run(num=1, timeout=0.2)
+    assert done[0][2] == "failure"
+    assert "timed out" in provenance.read(flow_project.open_job(id=done[0][1]))[-1]["error"]
+
+
+def test_hooks_and_python_exceptions(project):
+    project.open_job({"a": 1}).init()
+    seen = []
+
+    class Hooked(Workflow):
+        on_start = [lambda op, job: seen.append(("start", op))]
+        on_success = [lambda op, job: seen.append(("ok", op))]
+        on_failure = [lambda op, job, err: seen.append(("fail", op, err))]
+
+    @Hooked.operation
+    def boom(job):
+        raise RuntimeError("bad input")
+
+    @Hooked.operation(with_job=True)
+    def here(job):
+        assert os.path.realpath(os.getcwd()) == os.path.realpath(job.path)
+
+    Runner(Hooked, project).run()
+    assert ("fail", "boom", "RuntimeError: bad input") in seen and ("ok", "here") in seen
+
+
+def test_bad_workflow_module(project):
+    with pytest.raises(suite.SuiteError, match="workflow.py does not exist"):
+        load_workflow(project)
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write("this is not python")
+    with pytest.raises(suite.SuiteError, match="cannot load the workflow"):
+        load_workflow(project)
+
+
+def test_cli(flow_project):
+    def suite_cmd(*args):
+        return subprocess.run(["suite", *args], cwd=flow_project.path, capture_output=True,
+                              text=True)
+
+    r = suite_cmd("status", "--json")
+    assert json.loads(r.stdout)["operations"]["simulate"]["eligible"] == 5
+    r = suite_cmd("run", "-o", "simulate", "-f", "a.$lt 2")
+    assert r.returncode == 0 and "ran 2 operation(s); 0 failed" in r.stdout
+    assert "simulate" in suite_cmd("status", "--markdown").stdout
+    r = suite_cmd("run", "--num-passes", "3")
+    assert r.returncode == 1 and "failed: fails" in r.stderr
+    r = suite_cmd("exec", "simulate", flow_project.find_jobs({"a": 4}).ids()[0])
+    assert r.returncode == 0
+    r = suite_cmd("run", "-o", "nothing")
+    assert r.returncode == 1 and "no operation 'nothing'" in r.stderr

@@ -33,6 +33,7 @@ COMMANDS = {
     "status": "suite.cli.flow:status",
     "run": "suite.cli.flow:run",
     "exec": "suite.cli.flow:exec_",
+    "submit": "suite.cli.flow:submit",
 }
 
 

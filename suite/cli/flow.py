@@ -16,6 +16,27 @@ def _runner(module):
     return Runner(load_workflow(proj, module), proj)
 
 
+def _add_scheduler_states(runner, result):
+    """Count submitted/running operations from one scheduler query (warn if it fails)."""
+    from suite.flow.submit import active_pairs, load
+
+    if not load(runner.project):
+        return
+    try:
+        from schedulers import get_scheduler
+
+        active = active_pairs(runner.project, get_scheduler())
+    except Exception as exc:  # status still answers from the conditions
+        click.echo(f"warning: cannot ask the scheduler ({exc}); showing conditions only",
+                   err=True)
+        return
+    for (op, _), (_, state) in active.items():
+        counts = result.operations.get(op)
+        if counts is not None:
+            key = "running" if state == "running" else "submitted"
+            counts[key] = counts.get(key, 0) + 1
+
+
 @click.command()
 @click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
 @filter_option
@@ -31,6 +52,7 @@ def status(ops, filter_args, ids, detailed, fmt, module):
     runner = _runner(module)
     result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
                            else None, ids)
+    _add_scheduler_states(runner, result)
     if fmt == "json":
         echo_json(result.to_json())
     elif fmt == "html":
@@ -84,3 +106,37 @@ def exec_(operation, ids, module):
     click.echo(f"ran {operation} on {len(jobs)} job(s); {statuses.count('failure')} failed")
     if "failure" in statuses:
         sys.exit(1)
+
+
+@click.command()
+@click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
+@filter_option
+@job_option
+@click.option("-n", "--num", type=int, default=None, help="Submit at most N operations.")
+@click.option("--bundle", type=int, default=1, help="Operations per submitted script.")
+@click.option("--parallel", is_flag=True, help="Run a bundle's operations side by side.")
+@click.option("--pretend", is_flag=True,
+              help="Print the scripts and submit commands; contact no scheduler.")
+@click.option("--hold", is_flag=True, help="Submit held (release with the scheduler).")
+@click.option("--after", "after", multiple=True, metavar="ID",
+              help="Start only after scheduler job ID completed successfully.")
+@click.option("--scheduler", "scheduler_name", default=None,
+              help="slurm (default: detected, or $SUITE_SCHEDULER).")
+@click.argument("flags", nargs=-1, type=click.UNPROCESSED)
+@workflow_option
+def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, scheduler_name,
+           flags, module):
+    """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
+
+    Operations already queued or running are never submitted again."""
+    from schedulers import get_scheduler
+    from suite.flow.submit import submit as do_submit
+
+    runner = _runner(module)
+    scheduler = get_scheduler(scheduler_name)
+    done = do_submit(runner, scheduler, list(ops) or None,
+                     filter_from_options(filter_args) if filter_args else None, ids, num,
+                     bundle, parallel, pretend, hold, list(after), list(flags), module,
+                     click.echo)
+    if not pretend:
+        click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")

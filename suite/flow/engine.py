@@ -23,11 +23,12 @@ class Status:
     def format(self, detailed=False, markdown=False):
         width = max([len(n) for n in self.operations] + [9])
         sep = " | " if markdown else "  "
-        lines = [sep.join(["operation".ljust(width), "eligible", "complete"])]
+        cols = ["eligible", "submitted", "running", "complete"]
+        lines = [sep.join(["operation".ljust(width)] + cols)]
         if markdown:
-            lines = ["| " + lines[0] + " |", "|" + "---|" * 3]
+            lines = ["| " + lines[0] + " |", "|" + "---|" * 5]
         for name, c in self.operations.items():
-            row = sep.join([name.ljust(width), f"{c['eligible']:8d}", f"{c['complete']:8d}"])
+            row = sep.join([name.ljust(width)] + [f"{c.get(k, 0):{len(k)}d}" for k in cols])
             lines.append(f"| {row} |" if markdown else row)
         if self.labels:
             lines.append("")

@@ -1,0 +1,97 @@
+"""The scheduler interface: render a script from a template, submit it, query, cancel.
+
+A scheduler module supplies its commands, a state table and a template; this base class owns
+the cycle. Templates are jinja2 files in ``schedulers/templates/``; a project's own templates in
+``<project>/templates/`` take precedence and may extend the shipped ones.
+"""
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+from suite.errors import SuiteError
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+
+
+class SchedulerError(SuiteError):
+    """A scheduler command failed or answered something unexpected."""
+
+
+@dataclass
+class Submission:
+    """One script to submit: its commands and the combined resource directives."""
+
+    name: str
+    commands: list
+    directives: dict = field(default_factory=dict)
+    hold: bool = False
+    after: list = field(default_factory=list)
+    extra_flags: list = field(default_factory=list)
+    pairs: list = field(default_factory=list)  # (operation, job id)
+
+
+class Scheduler:
+    """Base class; subclasses set ``name``, ``submit_cmd``, ``states`` and the methods below."""
+
+    name = "base"
+    #: scheduler state string -> one of queued, held, running, completed, failed, cancelled
+    states = {}
+
+    def render(self, submission, project_path=None):
+        """The batch script for ``submission`` (user templates in ``project/templates``)."""
+        import jinja2
+
+        # a project's templates/slurm.sh.j2 replaces the shipped one and can extend it as
+        # "suite/slurm.sh.j2"
+        shipped = jinja2.FileSystemLoader(TEMPLATES)
+        loaders = [jinja2.FileSystemLoader(os.path.join(project_path, "templates"))] \
+            if project_path else []
+        loader = jinja2.ChoiceLoader(loaders + [jinja2.PrefixLoader({"suite": shipped}), shipped])
+        env = jinja2.Environment(loader=loader,
+                                 undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                                 trim_blocks=True, lstrip_blocks=True)
+        env.filters["hms"] = _hms
+        d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
+             **submission.directives}
+        return env.get_template(f"{self.name}.sh.j2").render(
+            name=submission.name, commands=submission.commands, directives=d)
+
+    def submit_command(self, script_path, submission):
+        raise NotImplementedError
+
+    def parse_submit(self, output):
+        raise NotImplementedError
+
+    def submit(self, script, submission, directory):
+        """Write ``script`` into ``directory`` and submit it; return the scheduler's id."""
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{submission.name}.sh")
+        with open(path, "w") as f:
+            f.write(script)
+        out = _run(self.submit_command(path, submission))
+        return self.parse_submit(out)
+
+    def query(self, ids):
+        """``{id: state}`` for ``ids`` in one scheduler call; ids no longer known to the
+        scheduler (finished and purged) are "unknown"."""
+        raise NotImplementedError
+
+    def cancel(self, ids):
+        raise NotImplementedError
+
+
+def _run(cmd):
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SchedulerError(f"{cmd[0]} failed: {exc}") from None
+    if proc.returncode != 0:
+        raise SchedulerError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip()[-300:]}")
+    return proc.stdout
+
+
+def _hms(hours):
+    """Hours (float) as HH:MM:SS."""
+    seconds = int(round(float(hours) * 3600))
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,101 @@
+"""Submitting eligible operations to a batch scheduler, and tracking the submissions.
+
+Every submission is recorded at submit time by the scheduler's job id in
+``.suite/flow/submissions.json``; status asks the scheduler about all of them in one call.
+An (operation, job) pair that is queued, held or running is never submitted again.
+"""
+
+import json
+import os
+import sys
+import time
+
+from suite import layout
+from suite.jsonio import read_json, write_atomic
+
+ACTIVE = ("queued", "held", "running")
+
+
+def _book(project):
+    return os.path.join(project.path, layout.SUITE_DIR, "flow", "submissions.json")
+
+
+def load(project):
+    try:
+        return read_json(_book(project))
+    except FileNotFoundError:
+        return {}
+
+
+def save(project, book):
+    os.makedirs(os.path.dirname(_book(project)), exist_ok=True)
+    write_atomic(_book(project), json.dumps(book, indent=1, sort_keys=True).encode())
+
+
+def active_pairs(project, scheduler):
+    """``{(operation, job id): (scheduler id, state)}`` of submissions still queued or running;
+    finished ones are dropped from the book. Raises SchedulerError if the query fails."""
+    book = load(project)
+    mine = {i: e for i, e in book.items() if e["scheduler"] == scheduler.name}
+    states = scheduler.query(list(mine)) if mine else {}
+    active = {}
+    for sched_id, entry in mine.items():
+        state = states.get(sched_id, "unknown")
+        if state in ACTIVE:
+            for op, job_id in entry["pairs"]:
+                active[(op, job_id)] = (sched_id, state)
+        else:
+            book.pop(sched_id)
+    if len(book) != len(load(project)):
+        save(project, book)
+    return active
+
+
+def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
+           parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
+           echo=print):
+    """Submit eligible, not yet submitted operations; return the scheduler ids."""
+    from schedulers import Submission, combine
+
+    project = runner.project
+    names = ops or list(runner.flow._operations)
+    jobs = runner._jobs(filter, ids)
+    docs, completed = runner._state(jobs)
+    active = active_pairs(project, scheduler)
+    todo = [(runner._op(n), j) for j in jobs for n in names
+            if runner.eligible(runner._op(n), j, docs, completed) and (n, j.id) not in active]
+    if num is not None:
+        todo = todo[:num]
+    python = f"{sys.executable} -m suite"
+    workflow = f" --workflow {module}" if module else ""
+    submitted = []
+    for start in range(0, len(todo), max(1, bundle)):
+        part = todo[start:start + max(1, bundle)]
+        directives = combine([_directives(op, job) for op, job in part], parallel)
+        commands = [f"cd {project.path} && {python} exec {op.name} {job.id}{workflow}"
+                    + (" &" if parallel and len(part) > 1 else "") for op, job in part]
+        if parallel and len(part) > 1:
+            commands.append("wait")
+        name = f"suite-{part[0][0].name}-{part[0][1].id[:8]}" + (
+            f"-bundle{len(part)}" if len(part) > 1 else "")
+        sub = Submission(name, commands, directives, hold, list(after), list(extra_flags),
+                         [(op.name, job.id) for op, job in part])
+        script = scheduler.render(sub, project.path)
+        scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
+        if pretend:
+            echo(f"# {' '.join(scheduler.submit_command(os.path.join(scripts_dir, name + '.sh'), sub))}")
+            echo(script)
+            continue
+        sched_id = scheduler.submit(script, sub, scripts_dir)
+        book = load(project)
+        book[sched_id] = {"scheduler": scheduler.name, "pairs": sub.pairs, "time": time.time()}
+        save(project, book)
+        submitted.append(sched_id)
+    return submitted
+
+
+def _directives(op, job):
+    out = {}
+    for key, value in op.directives.items():
+        out[key] = value(job) if callable(value) else value
+    return out

@@ -19,8 +19,8 @@ Define them in ``workflow.py`` in the project directory::
         job.doc.analysed = True
 
 Built so far: operations (functions or commands), conditions, labels, hooks, provenance,
-``suite status``, ``suite run`` and ``suite exec``. Not built yet: groups, aggregation,
-directives arithmetic and submission to schedulers.
+directives, ``suite status``, ``suite run``, ``suite exec`` and ``suite submit`` (SLURM).
+Not built yet: groups and aggregation.
 """
 
 from . import conditions

@@ -1,15 +1,20 @@
 """Batch schedulers: one module per scheduler beside its jinja2 template.
 
-Built: SLURM. Not built yet: PBS/Torque, LSF, SGE and ``direct``.
+SLURM, PBS/Torque, LSF, SGE and ``direct`` (background processes on a workstation).
 """
 
 import os
 
 from .base import Scheduler, SchedulerError, Submission
 from .resources import combine
+from .direct import Direct
+from .lsf import LSF
+from .pbs import PBS
+from .sge import SGE
 from .slurm import Slurm
 
-SCHEDULERS = {"slurm": Slurm}
+#: in detection order; direct (a workstation) last
+SCHEDULERS = {"slurm": Slurm, "lsf": LSF, "sge": SGE, "pbs": PBS, "direct": Direct}
 
 
 def get_scheduler(name=None):
@@ -29,5 +34,5 @@ def get_scheduler(name=None):
                          f"{', '.join(SCHEDULERS)}); set SUITE_SCHEDULER or --scheduler")
 
 
-__all__ = ["SCHEDULERS", "Scheduler", "SchedulerError", "Slurm", "Submission", "combine",
-           "get_scheduler"]
+__all__ = ["LSF", "PBS", "SCHEDULERS", "SGE", "Direct", "Scheduler", "SchedulerError", "Slurm",
+           "Submission", "combine", "get_scheduler"]

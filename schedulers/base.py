@@ -52,6 +52,7 @@ class Scheduler:
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                  trim_blocks=True, lstrip_blocks=True)
         env.filters["hms"] = _hms
+        env.filters["hm"] = _hm
         d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
              **submission.directives}
         return env.get_template(f"{self.name}.sh.j2").render(
@@ -89,6 +90,24 @@ def _run(cmd):
     if proc.returncode != 0:
         raise SchedulerError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip()[-300:]}")
     return proc.stdout
+
+
+def _run_allow(cmd, tolerated):
+    """Like _run, but a failure whose message contains ``tolerated`` (e.g. a purged job id)
+    still returns what was printed."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SchedulerError(f"{cmd[0]} failed: {exc}") from None
+    if proc.returncode != 0 and tolerated not in proc.stderr:
+        raise SchedulerError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip()[-300:]}")
+    return proc.stdout
+
+
+def _hm(hours):
+    """Hours (float) as HH:MM (LSF)."""
+    minutes = max(1, int(round(float(hours) * 60)))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _hms(hours):

@@ -6,10 +6,10 @@ SLURM, PBS/Torque, LSF, SGE and ``direct`` (background processes on a workstatio
 import os
 
 from .base import Scheduler, SchedulerError, Submission
-from .resources import combine
 from .direct import Direct
 from .lsf import LSF
 from .pbs import PBS
+from .resources import combine
 from .sge import SGE
 from .slurm import Slurm
 

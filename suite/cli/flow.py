@@ -96,13 +96,19 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, module)
 @click.argument("ids", nargs=-1)
 @workflow_option
 def exec_(operation, ids, module):
-    """Run OPERATION on the given jobs (all jobs if none), whatever its conditions say."""
+    """Run OPERATION (or a group) on the given jobs (all jobs if none), whatever its
+    conditions say; an aggregate operation runs once on all of them together."""
     import sys
 
     runner = _runner(module)
-    op = runner._op(operation)
     jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
-    statuses = [runner.execute(op, job) for job in jobs]
+    group = runner.flow._groups.get(operation)
+    if group is not None:
+        statuses = [runner.execute_group(group, job) for job in jobs]
+    else:
+        op = runner._op(operation)
+        units = [tuple(jobs)] if op.aggregator is not None else [(j,) for j in jobs]
+        statuses = [runner.execute(op, unit) for unit in units]
     click.echo(f"ran {operation} on {len(jobs)} job(s); {statuses.count('failure')} failed")
     if "failure" in statuses:
         sys.exit(1)

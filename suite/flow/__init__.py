@@ -20,14 +20,15 @@ Define them in ``workflow.py`` in the project directory::
 
 Built so far: operations (functions or commands), conditions, labels, hooks, provenance,
 directives, ``suite status``, ``suite run``, ``suite exec`` and ``suite submit`` (SLURM).
-Not built yet: groups and aggregation.
+Groups (``Flow.make_group``) and aggregation (``aggregator``) too.
 """
 
 from . import conditions
+from .aggregates import aggregator
 from .engine import Runner, Status, load_workflow
 from .model import Operation, Workflow
 
 FlowProject = Workflow  # the name signac-flow users know
 
-__all__ = ["FlowProject", "Operation", "Runner", "Status", "Workflow", "conditions",
+__all__ = ["aggregator", "FlowProject", "Operation", "Runner", "Status", "Workflow", "conditions",
            "load_workflow"]

@@ -10,8 +10,9 @@ import os
 class Condition:
     """A condition: ``cond(job, docs)`` is True or False."""
 
-    def __init__(self, fn, description, kind="callable", arg=None):
+    def __init__(self, fn, description, kind="callable", arg=None, raw=None):
         self.fn, self.description, self.kind, self.arg = fn, description, kind, arg
+        self.raw = raw  # a user's callable: aggregate operations call it with all their jobs
 
     def __call__(self, job, docs=None):
         return bool(self.fn(job, docs))
@@ -29,7 +30,8 @@ def wrap(cond):
         return cond
     if not callable(cond):
         raise TypeError(f"a condition must be callable, not {type(cond).__name__}")
-    return Condition(lambda job, docs: cond(job), getattr(cond, "__name__", "custom"))
+    return Condition(lambda job, docs: cond(job), getattr(cond, "__name__", "custom"),
+                     raw=cond)
 
 
 def _doc(job, docs):

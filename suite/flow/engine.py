@@ -69,21 +69,32 @@ class Runner:
         completed = {j.id: provenance.completed_operations(j) for j in jobs}
         return docs, completed
 
-    def eligible(self, op, job, docs, completed):
-        for cond in op.pre:
-            if cond.kind == "after":
-                if not all(n in completed[job.id] for n in cond.arg):
-                    return False
-            elif not cond(job, docs):
-                return False
-        if op.post:
-            return not all(cond(job, docs) for cond in op.post)
-        return op.name not in completed[job.id]
+    def _holds(self, cond, jobs, docs, completed):
+        if cond.kind == "after":
+            return all(n in completed[j.id] for j in jobs for n in cond.arg)
+        if cond.raw is not None and len(jobs) > 1:
+            return bool(cond.raw(*jobs))
+        return all(cond(j, docs) for j in jobs)
 
-    def complete(self, op, job, docs, completed):
+    def eligible(self, op, jobs, docs, completed):
+        """Preconditions hold and not all postconditions hold (without postconditions: not
+        yet completed successfully for every job)."""
+        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
+        if not all(self._holds(c, jobs, docs, completed) for c in op.pre):
+            return False
+        return not self.complete(op, jobs, docs, completed)
+
+    def complete(self, op, jobs, docs, completed):
+        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         if op.post:
-            return all(cond(job, docs) for cond in op.post)
-        return op.name in completed[job.id]
+            return all(self._holds(c, jobs, docs, completed) for c in op.post)
+        return all(op.name in completed[j.id] for j in jobs)
+
+    def units(self, op, jobs, docs):
+        """The job tuples ``op`` runs on: one job each, or the aggregates."""
+        if op.aggregator is None:
+            return [(j,) for j in jobs]
+        return op.aggregator(list(jobs), docs)
 
     def status(self, ops=None, filter=None, ids=None):
         jobs = self._jobs(filter, ids)
@@ -92,97 +103,137 @@ class Runner:
         names = ops or list(self.flow._operations)
         for name in names:
             out.operations[name] = {"eligible": 0, "complete": 0}
-        for job in jobs:
-            info = {"eligible": [], "labels": []}
-            for name in names:
-                op = self._op(name)
-                if self.eligible(op, job, docs, completed):
+        info = {j.id: {"eligible": [], "labels": []} for j in jobs}
+        for name in names:
+            op = self._op(name)
+            for unit in self.units(op, jobs, docs):
+                if self.eligible(op, unit, docs, completed):
                     out.operations[name]["eligible"] += 1
-                    info["eligible"].append(name)
-                elif self.complete(op, job, docs, completed):
+                    for j in unit:
+                        info[j.id]["eligible"].append(name)
+                elif self.complete(op, unit, docs, completed):
                     out.operations[name]["complete"] += 1
+        for job in jobs:
             for label, fn in self.flow._labels.items():
                 value = fn(job)
                 if value:
                     text = label if value is True else f"{label}={value}"
                     out.labels[text] = out.labels.get(text, 0) + 1
-                    info["labels"].append(text)
-            out.jobs[job.id] = info
+                    info[job.id]["labels"].append(text)
+        out.jobs = info
         return out
 
     def _op(self, name):
         try:
             return self.flow._operations[name]
         except KeyError:
-            known = ", ".join(self.flow._operations) or "none"
+            known = ", ".join(list(self.flow._operations) + list(self.flow._groups)) or "none"
             from suite.errors import SuiteError
 
             raise SuiteError(f"no operation {name!r} (known: {known})") from None
 
+    def _todo(self, names, jobs, docs, completed):
+        todo = []
+        for name in names:
+            if name in self.flow._groups:
+                todo += [(self.flow._groups[name], (j,)) for j in jobs
+                         if self._group_eligible(self.flow._groups[name], j, docs, completed)]
+                continue
+            op = self._op(name)
+            todo += [(op, unit) for unit in self.units(op, jobs, docs)
+                     if self.eligible(op, unit, docs, completed)]
+        return todo
+
+    def _group_eligible(self, group, job, docs, completed):
+        return any(self.eligible(self._op(n), (job,), docs, completed) for n in group.operations)
+
     def run(self, ops=None, filter=None, ids=None, num=None, order="none", timeout=None,
             num_passes=1, pretend=False, echo=print):
-        """Run eligible operations; return a list of (operation, job id, status)."""
+        """Run eligible operations (or groups); return a list of (name, job ids, status)."""
         names = ops or list(self.flow._operations)
         for name in names:
-            self._op(name)
+            if name not in self.flow._groups:
+                self._op(name)
         executed = []
         for _ in range(num_passes):
             jobs = self._jobs(filter, ids)
             docs, completed = self._state(jobs)
-            todo = [(self._op(n), j) for j in jobs for n in names
-                    if self.eligible(self._op(n), j, docs, completed)]
+            todo = self._todo(names, jobs, docs, completed)
             if order == "random":
                 random.shuffle(todo)
             elif order == "cyclic":
                 todo.sort(key=lambda t: names.index(t[0].name))
+            elif order == "by-job":
+                todo.sort(key=lambda t: t[1][0].id)
             if num is not None:
                 todo = todo[: max(0, num - len(executed))]
             if not todo:
                 break
-            for op, job in todo:
+            for op, unit in todo:
+                ids_ = ",".join(j.id for j in unit)
                 if pretend:
-                    echo(self._describe(op, job))
-                    executed.append((op.name, job.id, "pretend"))
+                    echo(self._describe(op, unit))
+                    executed.append((op.name, ids_, "pretend"))
                     continue
-                executed.append((op.name, job.id, self.execute(op, job, timeout)))
+                if op.name in self.flow._groups:
+                    executed.append((op.name, ids_, self.execute_group(op, unit[0], timeout)))
+                else:
+                    executed.append((op.name, ids_, self.execute(op, unit, timeout)))
             if pretend or (num is not None and len(executed) >= num):
                 break
         return executed
 
-    def _describe(self, op, job):
-        if op.cmd:
-            return f"cd {job.path} && {op.func(job)}"
-        return f"{op.name}({job.id})"
+    def _describe(self, op, unit):
+        if getattr(op, "cmd", False):
+            where = unit[0].path if len(unit) == 1 else self.project.path
+            return f"cd {where} && {op.func(*unit)}"
+        return f"{op.name}({', '.join(j.id for j in unit)})"
 
-    def execute(self, op, job, timeout=None):
-        """Run one operation on one job, with hooks and a provenance record."""
+    def execute_group(self, group, job, timeout=None):
+        """Run a group's operations on ``job`` in order, re-checking conditions between them;
+        stop at the first failure."""
+        for name in group.operations:
+            op = self._op(name)
+            docs, completed = self._state([job])
+            if not self.eligible(op, (job,), docs, completed):
+                continue
+            if self.execute(op, (job,), timeout) != "success":
+                return "failure"
+        return "success"
+
+    def execute(self, op, jobs, timeout=None):
+        """Run one operation on one job (or an aggregate), with hooks and provenance."""
+        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
+        first = jobs[0]
         start = time.time()
         status, error = "success", None
         for hook in getattr(self.flow, "on_start", []):
-            hook(op.name, job)
+            hook(op.name, first)
         try:
             if op.cmd:
-                command = op.func(job)
-                proc = subprocess.run(command, shell=True, cwd=job.path, timeout=timeout)
+                command = op.func(*jobs)
+                cwd = first.path if len(jobs) == 1 else self.project.path
+                proc = subprocess.run(command, shell=True, cwd=cwd, timeout=timeout)
                 if proc.returncode != 0:
                     status, error = "failure", f"exit status {proc.returncode}"
             elif op.with_job:
-                with job:
-                    op.func(job)
+                with first:
+                    op.func(first)
             else:
-                op.func(job)
+                op.func(*jobs)
         except subprocess.TimeoutExpired:
             status, error = "failure", f"timed out after {timeout} s"
         except Exception as exc:  # the record says what failed; the run goes on
             status, error = "failure", f"{type(exc).__name__}: {exc}"
         end = time.time()
-        provenance.record(job, {
-            "operation": op.name, "jobs": [job.id], "start": start, "end": end,
-            "duration": end - start, "status": status, "error": error,
-            "git_commit": provenance.git_commit(self.project.path)})
+        entry = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
+                 "end": end, "duration": end - start, "status": status, "error": error,
+                 "git_commit": provenance.git_commit(self.project.path)}
+        for job in jobs:
+            provenance.record(job, entry)
         hooks = "on_success" if status == "success" else "on_failure"
         for hook in getattr(self.flow, hooks, []):
-            hook(op.name, job) if status == "success" else hook(op.name, job, error)
+            hook(op.name, first) if status == "success" else hook(op.name, first, error)
         return status
 
 

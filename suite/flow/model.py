@@ -22,6 +22,20 @@ class Operation:
     cmd: bool = False
     with_job: bool = False
     directives: dict = field(default_factory=dict)
+    aggregator: object = None
+
+
+@dataclass
+class Group:
+    """Operations run (and submitted) as one unit; conditions are re-checked between them."""
+
+    name: str
+    operations: list = field(default_factory=list)
+    directives: dict = field(default_factory=dict)
+
+    def __call__(self, func):
+        self.operations.append(getattr(func, "__name__", func))
+        return func
 
 
 class _ConditionDecorator:
@@ -87,6 +101,7 @@ class Workflow:
 
     _operations: dict = {}
     _labels: dict = {}
+    _groups: dict = {}
     pre = _ConditionDecorator("pre")
     post = _ConditionDecorator("post")
 
@@ -94,21 +109,34 @@ class Workflow:
         super().__init_subclass__(**kwargs)
         cls._operations = dict(cls._operations)
         cls._labels = dict(cls._labels)
+        cls._groups = dict(cls._groups)
 
     @classmethod
-    def operation(cls, func=None, *, name=None, cmd=False, with_job=False, directives=None):
+    def operation(cls, func=None, *, name=None, cmd=False, with_job=False, directives=None,
+                  aggregator=None):
         """Register ``func`` (a function of the job; with ``cmd=True`` it returns a shell
-        command run in the job directory)."""
+        command run in the job directory). With an ``aggregator`` (see
+        :mod:`suite.flow.aggregates`) it is called with several jobs at once."""
         if func is None:
             return functools.partial(cls.operation, name=name, cmd=cmd, with_job=with_job,
-                                     directives=directives)
+                                     directives=directives, aggregator=aggregator)
         pending = func.__dict__.get("_suite_flow_conditions", {"pre": [], "post": []})
         op = Operation(name or func.__name__, func, list(pending["pre"]), list(pending["post"]),
-                       cmd, with_job or cmd, dict(directives or {}))
+                       cmd, (with_job or cmd) and aggregator is None, dict(directives or {}),
+                       aggregator)
         if op.name in cls._operations:
             raise ValueError(f"operation {op.name!r} is registered twice")
         cls._operations[op.name] = op
         return func
+
+    @classmethod
+    def make_group(cls, name, directives=None):
+        """A group: decorate operations with it (``@group`` above ``@Flow.operation``)."""
+        if name in cls._operations or name in cls._groups:
+            raise ValueError(f"{name!r} is already an operation or a group")
+        group = Group(name, [], dict(directives or {}))
+        cls._groups[name] = group
+        return group
 
     @classmethod
     def label(cls, func=None, *, name=None):

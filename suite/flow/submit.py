@@ -62,8 +62,8 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     jobs = runner._jobs(filter, ids)
     docs, completed = runner._state(jobs)
     active = active_pairs(project, scheduler)
-    todo = [(runner._op(n), j) for j in jobs for n in names
-            if runner.eligible(runner._op(n), j, docs, completed) and (n, j.id) not in active]
+    todo = [(op, unit) for op, unit in runner._todo(names, jobs, docs, completed)
+            if not any((op.name, j.id) in active for j in unit)]
     if num is not None:
         todo = todo[:num]
     python = f"{sys.executable} -m suite"
@@ -71,15 +71,16 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     submitted = []
     for start in range(0, len(todo), max(1, bundle)):
         part = todo[start:start + max(1, bundle)]
-        directives = combine([_directives(op, job) for op, job in part], parallel)
-        commands = [f"cd {project.path} && {python} exec {op.name} {job.id}{workflow}"
-                    + (" &" if parallel and len(part) > 1 else "") for op, job in part]
+        directives = combine([_directives(op, unit[0], runner) for op, unit in part], parallel)
+        commands = [f"cd {project.path} && {python} exec {op.name} "
+                    f"{' '.join(j.id for j in unit)}{workflow}"
+                    + (" &" if parallel and len(part) > 1 else "") for op, unit in part]
         if parallel and len(part) > 1:
             commands.append("wait")
-        name = f"suite-{part[0][0].name}-{part[0][1].id[:8]}" + (
+        name = f"suite-{part[0][0].name}-{part[0][1][0].id[:8]}" + (
             f"-bundle{len(part)}" if len(part) > 1 else "")
         sub = Submission(name, commands, directives, hold, list(after), list(extra_flags),
-                         [(op.name, job.id) for op, job in part])
+                         [(op.name, j.id) for op, unit in part for j in unit])
         script = scheduler.render(sub, project.path)
         scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
         if pretend:
@@ -94,8 +95,13 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     return submitted
 
 
-def _directives(op, job):
+def _directives(op, job, runner):
     out = {}
+    if not hasattr(op, "func"):  # a group: its own directives, else its operations' (serial)
+        from schedulers import combine
+
+        return op.directives or combine(
+            [_directives(runner._op(n), job, runner) for n in op.operations], False)
     for key, value in op.directives.items():
         out[key] = value(job) if callable(value) else value
     return out

@@ -157,3 +157,76 @@ def test_cli(flow_project):
     assert r.returncode == 0
     r = suite_cmd("run", "-o", "nothing")
     assert r.returncode == 1 and "no operation 'nothing'" in r.stderr
+
+
+def test_groups_recheck_conditions_between_operations(project):
+    from suite.flow import Workflow
+
+    for a in range(3):
+        project.open_job({"a": a}).init()
+
+    class G(Workflow):
+        pass
+
+    both = G.make_group("both", directives={"np": 2})
+
+    @both
+    @G.post.true("first")
+    @G.operation
+    def first(job):
+        job.doc.first = True
+        if job.sp.a == 2:
+            raise RuntimeError("stop here")
+
+    @both
+    @G.pre.true("first")
+    @G.post.true("second")
+    @G.operation
+    def second(job):
+        job.doc.second = True
+
+    r = Runner(G, project)
+    done = r.run(["both"])
+    assert sorted(d[2] for d in done) == ["failure", "success", "success"]
+    docs = {j.sp.a: j.doc() for j in project}
+    assert docs[0] == docs[1] == {"first": True, "second": True}
+    assert docs[2] == {"first": True}  # the group stopped after the failure
+    from schedulers import Slurm
+    from suite.flow.submit import submit
+
+    out = []
+    submit(r, Slurm(), ["both"], pretend=True, echo=out.append)
+    assert "exec both" in out[1] and "#SBATCH --ntasks=2" in out[1]
+
+
+def test_aggregation(project):
+    from suite.flow import Workflow, aggregator
+
+    for a in range(5):
+        project.open_job({"a": a, "parity": a % 2}).init()
+    seen = []
+
+    class A(Workflow):
+        pass
+
+    @A.operation(aggregator=aggregator.groupby("parity", sort_by="a"))
+    def by_parity(*jobs):
+        seen.append([j.sp.a for j in jobs])
+
+    @A.operation(aggregator=aggregator.groupsof(2, sort_by="a", select=lambda j: j.sp.a > 0))
+    def pairs(*jobs):
+        seen.append(("pair", [j.sp.a for j in jobs]))
+
+    @A.pre(lambda *jobs: len(jobs) == 5)
+    @A.operation(aggregator=aggregator.all())
+    def everything(*jobs):
+        seen.append(("all", len(jobs)))
+
+    r = Runner(A, project)
+    assert r.status().operations["by_parity"] == {"eligible": 2, "complete": 0}
+    r.run()
+    assert [0, 2, 4] in seen and [1, 3] in seen
+    assert ("pair", [1, 2]) in seen and ("pair", [3, 4]) in seen and ("all", 5) in seen
+    assert r.status().operations["by_parity"] == {"eligible": 0, "complete": 2}
+    record = provenance.read(project.open_job({"a": 0, "parity": 0}))[0]
+    assert len(record["jobs"]) == 3

@@ -1,0 +1,489 @@
+"""Delta transfer: rsync-style signatures, deltas and their application, vectorised with numpy.
+
+The receiver (who holds the old *basis* file) sends a :class:`Signature` of it; the sender, who
+holds the new file, calls :func:`make_delta` and ships the result; the receiver calls
+:func:`apply_delta` into a temporary file and renames it. See docs/architecture-delta.md.
+
+Weak sums are rsync's a/b pair (mod 2**16 each) over a block of ``L`` bytes::
+
+    a = sum(x[i])        b = sum((L - i) * x[i])        weak = a | b << 16
+
+For every offset at once they come from two prefix sums (in wrapping uint32, which is exact
+modulo 2**16): ``a = S1[o+L] - S1[o]`` and ``b = (o+L)*a - (S2[o+L] - S2[o])`` where
+``S2`` sums ``j * x[j]``. Strong hashes are blake2b truncated to 8 bytes; the delta carries a
+16-byte blake2b of the whole result, which :func:`apply_delta` checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import struct
+
+from suite.errors import SuiteError
+
+SIG_MAGIC = b"SSIG"
+DELTA_MAGIC = b"SDLT"
+VERSION = 1
+STRONG_LEN = 8
+MIN_BLOCK = 512
+MAX_BLOCK = 128 * 1024
+WINDOW = 16 * 1024 * 1024  # bytes of the new file examined per numpy pass
+_LITERAL_FLUSH = 1024 * 1024
+_READ = 1024 * 1024
+
+_OP_END, _OP_COPY, _OP_LITERAL = 0, 1, 2
+_SIG_HEADER = struct.Struct("<4sBBIQ")  # magic, version, strong_len, block_size, file_size
+_DELTA_HEADER = struct.Struct("<4sBIQ")  # magic, version, block_size, basis_size
+_TABLE_BITS = 24
+
+
+class DeltaError(SuiteError, ValueError):
+    """A malformed signature or delta, or a delta applied to the wrong basis file."""
+
+
+def choose_block_size(size: int) -> int:
+    """Block size for a file of ``size`` bytes: about sqrt(size), a multiple of 8, bounded."""
+    b = (math.isqrt(max(size, 0)) + 7) // 8 * 8
+    return max(MIN_BLOCK, min(MAX_BLOCK, b))
+
+
+class Signature:
+    """Per-block weak sums (uint32 array) and strong hashes of a basis file.
+
+    The last block may be shorter than ``block_size`` (``file_size % block_size`` bytes).
+    """
+
+    def __init__(self, block_size, file_size, weak, strong, strong_len=STRONG_LEN):
+        self.block_size = block_size
+        self.file_size = file_size
+        self.weak = weak  # numpy uint32 array, one per block
+        self.strong = strong  # bytes, strong_len per block
+        self.strong_len = strong_len
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.file_size // self.block_size)
+
+    def block_length(self, index: int) -> int:
+        return min(self.block_size, self.file_size - index * self.block_size)
+
+    def strong_of(self, index: int) -> bytes:
+        n = self.strong_len
+        return self.strong[index * n : (index + 1) * n]
+
+    def to_bytes(self) -> bytes:
+        """Compact binary form: versioned header, weak sums, strong hashes."""
+        header = _SIG_HEADER.pack(
+            SIG_MAGIC, VERSION, self.strong_len, self.block_size, self.file_size
+        )
+        return header + self.weak.astype("<u4", copy=False).tobytes() + self.strong
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Signature:
+        """Parse and validate :meth:`to_bytes` output; raise :class:`DeltaError` if malformed."""
+        import numpy as np
+
+        data = bytes(data)
+        if len(data) < _SIG_HEADER.size:
+            raise DeltaError(f"malformed signature: {len(data)} bytes, shorter than its header")
+        magic, version, strong_len, block_size, file_size = _SIG_HEADER.unpack_from(data)
+        if magic != SIG_MAGIC:
+            raise DeltaError("malformed signature: bad magic (not a suite signature)")
+        if version != VERSION:
+            raise DeltaError(f"signature version {version} not supported (this suite reads 1)")
+        if not 4 <= strong_len <= 32:
+            raise DeltaError(f"malformed signature: strong hash length {strong_len}")
+        if not MIN_BLOCK <= block_size <= MAX_BLOCK:
+            raise DeltaError(f"malformed signature: block size {block_size} out of range")
+        n = -(-file_size // block_size)
+        expected = _SIG_HEADER.size + n * (4 + strong_len)
+        if len(data) != expected:
+            raise DeltaError(
+                f"malformed signature: {len(data)} bytes, expected {expected} for a "
+                f"{file_size}-byte file in blocks of {block_size}"
+            )
+        off = _SIG_HEADER.size
+        weak = np.frombuffer(data, dtype="<u4", count=n, offset=off).astype(np.uint32)
+        strong = data[off + 4 * n :]
+        return cls(block_size, file_size, weak, strong, strong_len)
+
+
+def _strong(view) -> bytes:
+    return hashlib.blake2b(view, digest_size=STRONG_LEN).digest()
+
+
+def weak_sums(buf, length: int, offsets):
+    """Weak sums of ``buf[o:o+length]`` for each offset in the numpy array ``offsets``."""
+    import numpy as np
+
+    x = np.frombuffer(buf, dtype=np.uint8)
+    s1 = np.zeros(len(x) + 1, dtype=np.uint32)
+    np.cumsum(x, dtype=np.uint32, out=s1[1:])
+    s2 = np.zeros(len(x) + 1, dtype=np.uint32)
+    # j * x[j] wraps modulo 2**32, which keeps the sums exact modulo 2**16
+    np.cumsum(np.arange(len(x), dtype=np.uint32) * x, dtype=np.uint32, out=s2[1:])
+    offsets = offsets.astype(np.uint32)
+    end = offsets + np.uint32(length)
+    a = s1[end] - s1[offsets]
+    b = end * a - (s2[end] - s2[offsets])
+    return (a & np.uint32(0xFFFF)) | ((b & np.uint32(0xFFFF)) << np.uint32(16))
+
+
+def weak_sum_reference(data: bytes) -> int:
+    """The weak sum of ``data`` computed byte by byte (the definition, for tests)."""
+    n = len(data)
+    a = sum(data) & 0xFFFF
+    b = sum((n - i) * v for i, v in enumerate(data)) & 0xFFFF
+    return a | b << 16
+
+
+def _read_full(fileobj, n: int) -> bytes:
+    parts, got = [], 0
+    while got < n:
+        chunk = fileobj.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def signature(fileobj, block_size=None) -> Signature:
+    """Signature of the (basis) file open for binary reading; streams it in bounded memory.
+
+    ``block_size`` defaults to :func:`choose_block_size` of the file's size (found by seeking;
+    a non-seekable stream needs an explicit block size).
+    """
+    import numpy as np
+
+    if block_size is None:
+        try:
+            start = fileobj.tell()
+            fileobj.seek(0, io.SEEK_END)
+            size = fileobj.tell() - start
+            fileobj.seek(start)
+        except (OSError, AttributeError, io.UnsupportedOperation) as error:
+            raise DeltaError("signature of a non-seekable stream needs block_size") from error
+        block_size = choose_block_size(size)
+    if not MIN_BLOCK <= block_size <= MAX_BLOCK:
+        raise DeltaError(f"block size {block_size} out of range {MIN_BLOCK}..{MAX_BLOCK}")
+    per_read = max(1, WINDOW // block_size) * block_size
+    weaks, strongs, total = [], [], 0
+    while True:
+        buf = _read_full(fileobj, per_read)
+        if not buf:
+            break
+        total += len(buf)
+        full = len(buf) // block_size
+        if full:
+            offs = np.arange(full, dtype=np.int64) * block_size
+            weaks.append(weak_sums(buf, block_size, offs))
+        view = memoryview(buf)
+        strongs.extend(_strong(view[i : i + block_size]) for i in range(0, len(buf), block_size))
+        if len(buf) % block_size:  # short last block: only at end of file
+            weaks.append(np.array([weak_sum_reference(buf[full * block_size :])], np.uint32))
+            break
+    weak = np.concatenate(weaks) if weaks else np.zeros(0, np.uint32)
+    return Signature(block_size, total, weak, b"".join(strongs))
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Encoder:
+    """Writes instructions into one zstd stream, coalescing copies and buffering literals."""
+
+    def __init__(self, sig: Signature, level: int):
+        import zstandard
+
+        self.out = io.BytesIO()
+        self.out.write(_DELTA_HEADER.pack(DELTA_MAGIC, VERSION, sig.block_size, sig.file_size))
+        self.z = zstandard.ZstdCompressor(level=level).compressobj()
+        self.copy = None  # pending (start, count)
+        self.literal = bytearray()
+        self.digest = hashlib.blake2b(digest_size=16)
+        self.total = 0
+        self.sig = sig
+
+    def _write(self, data):
+        chunk = self.z.compress(data)
+        if chunk:
+            self.out.write(chunk)
+
+    def _flush_copy(self):
+        if self.copy:
+            start, count = self.copy
+            self._write(bytes([_OP_COPY]) + _varint(start) + _varint(count))
+            self.copy = None
+
+    def _flush_literal(self, keep: int = 0):
+        n = len(self.literal) - keep
+        if n > 0:
+            self._write(bytes([_OP_LITERAL]) + _varint(n))
+            self._write(bytes(self.literal[:n]))
+            del self.literal[:n]
+
+    def add_literal(self, data):
+        if not len(data):
+            return
+        self._flush_copy()
+        self.literal += data
+        self.digest.update(data)
+        self.total += len(data)
+        if len(self.literal) > _LITERAL_FLUSH:
+            # keep one block's worth back: the file's tail may still match the short last block
+            self._flush_literal(keep=self.sig.block_size)
+
+    def add_copy(self, index: int, data):
+        self._flush_literal()
+        self.digest.update(data)
+        self.total += len(data)
+        if self.copy and self.copy[0] + self.copy[1] == index:
+            self.copy = (self.copy[0], self.copy[1] + 1)
+        else:
+            self._flush_copy()
+            self.copy = (index, 1)
+
+    def finish(self) -> bytes:
+        sig = self.sig
+        tail_len = sig.file_size % sig.block_size
+        if tail_len and not self.copy and len(self.literal) >= tail_len:
+            tail = bytes(self.literal[-tail_len:])
+            if _strong(tail) == sig.strong_of(sig.n_blocks - 1):
+                del self.literal[-tail_len:]
+                self._flush_literal()
+                self.copy = (sig.n_blocks - 1, 1)
+        self._flush_literal()
+        self._flush_copy()
+        self._write(bytes([_OP_END]) + _varint(self.total) + self.digest.digest())
+        self.out.write(self.z.flush())
+        return self.out.getvalue()
+
+
+def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
+    """Delta turning the basis described by ``sig`` into the file open in ``fileobj``.
+
+    The new file is read in windows of :data:`WINDOW` bytes (plus an overlap of less than one
+    block); weak sums for every offset of a window are computed at once, candidates looked up
+    in a table, confirmed by the strong hash, and matched greedily from left to right.
+    """
+    import numpy as np
+
+    if not isinstance(sig, Signature):
+        raise DeltaError("make_delta needs a Signature (use Signature.from_bytes)")
+    bs = sig.block_size
+    enc = _Encoder(sig, level)
+    n_full = sig.file_size // bs
+    full_weak = sig.weak[:n_full]
+    by_weak: dict[int, list[int]] = {}
+    weak_list = full_weak.tolist()
+    for i, w in enumerate(weak_list):
+        by_weak.setdefault(w, []).append(i)
+    table = np.zeros(1 << _TABLE_BITS, dtype=bool)
+    table[_table_slot(full_weak)] = True
+    sorted_weak = np.unique(full_weak)
+    expected = -1  # block index that would extend the current copy run
+    carry = b""
+    eof = False
+    while not eof:
+        chunk = _read_full(fileobj, WINDOW)
+        eof = len(chunk) < WINDOW
+        buf = carry + chunk
+        view = memoryview(buf)
+        n_off = len(buf) - bs + 1  # offsets whose whole block is in the buffer
+        pos = 0
+        if n_off > 0 and n_full:
+            offs = np.arange(n_off, dtype=np.int64)
+            weak = weak_sums(buf, bs, offs)
+            cand = np.flatnonzero(table[_table_slot(weak)])
+            keep = np.isin(weak[cand], sorted_weak)
+            cand = cand[keep]
+            cand_weak = weak[cand].tolist()
+            i, n_cand = 0, len(cand)
+            while i < n_cand:
+                o = int(cand[i])
+                if o < pos:
+                    i = int(np.searchsorted(cand, pos))
+                    continue
+                block = view[o : o + bs]
+                strong = _strong(block)
+                match = None
+                w = cand_weak[i]
+                if (
+                    o == pos
+                    and 0 <= expected < n_full
+                    and weak_list[expected] == w
+                    and sig.strong_of(expected) == strong
+                ):
+                    match = expected
+                else:
+                    for b in by_weak[w]:
+                        if sig.strong_of(b) == strong:
+                            match = b
+                            break
+                if match is None:
+                    i += 1
+                    continue
+                enc.add_literal(view[pos:o])
+                enc.add_copy(match, block)
+                expected = match + 1
+                pos = o + bs
+                i += 1
+        if eof:
+            enc.add_literal(view[pos:])
+            carry = b""
+        else:
+            limit = max(n_off, 0)
+            if pos < limit:
+                enc.add_literal(view[pos:limit])
+                expected = -1
+                pos = limit
+            carry = bytes(view[pos:])
+        del view
+    return enc.finish()
+
+
+def _table_slot(weak):
+    import numpy as np
+
+    mixed = weak * np.uint32(2654435761)  # Knuth's multiplicative hash, wrapping
+    return mixed >> np.uint32(32 - _TABLE_BITS)
+
+
+def _read_varint(reader, what: str) -> int:
+    shift, value = 0, 0
+    while True:
+        byte = reader.read(1)
+        if not byte:
+            raise DeltaError(f"malformed delta: truncated in {what}")
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+        shift += 7
+        if shift > 63:
+            raise DeltaError(f"malformed delta: {what} too large")
+
+
+def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
+    """Write the new file rebuilt from the basis (open for binary reading, seekable) and a delta.
+
+    Every instruction is validated; a malformed delta, or one made against a different basis,
+    raises :class:`DeltaError` (the output is then incomplete: write to a temporary file and
+    rename it only on success). Returns the number of bytes written.
+    """
+    import zstandard
+
+    delta_bytes = bytes(delta_bytes)
+    if len(delta_bytes) < _DELTA_HEADER.size:
+        raise DeltaError("malformed delta: shorter than its header")
+    magic, version, bs, basis_size = _DELTA_HEADER.unpack_from(delta_bytes)
+    if magic != DELTA_MAGIC:
+        raise DeltaError("malformed delta: bad magic (not a suite delta)")
+    if version != VERSION:
+        raise DeltaError(f"delta version {version} not supported (this suite reads 1)")
+    if not MIN_BLOCK <= bs <= MAX_BLOCK:
+        raise DeltaError(f"malformed delta: block size {bs} out of range")
+    n_blocks = -(-basis_size // bs)
+    try:
+        basis_fileobj.seek(0, io.SEEK_END)
+        actual = basis_fileobj.tell()
+    except (OSError, AttributeError, io.UnsupportedOperation) as error:
+        raise DeltaError("apply_delta needs a seekable basis file") from error
+    if actual != basis_size:
+        raise DeltaError(
+            f"delta was made against a {basis_size}-byte basis but the basis file has "
+            f"{actual} bytes; compute a new signature and delta"
+        )
+    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(delta_bytes[_DELTA_HEADER.size :]))
+    digest = hashlib.blake2b(digest_size=16)
+    written = 0
+    try:
+        while True:
+            op = raw.read(1)
+            if not op:
+                raise DeltaError("malformed delta: truncated (no end marker)")
+            op = op[0]
+            if op == _OP_COPY:
+                start = _read_varint(raw, "copy start")
+                count = _read_varint(raw, "copy count")
+                if count == 0 or start + count > n_blocks:
+                    raise DeltaError(
+                        f"malformed delta: copy of blocks {start}..{start + count - 1} but the "
+                        f"basis has {n_blocks} blocks"
+                    )
+                basis_fileobj.seek(start * bs)
+                remaining = min((start + count) * bs, basis_size) - start * bs
+                while remaining:
+                    data = basis_fileobj.read(min(remaining, _READ))
+                    if not data:
+                        raise DeltaError("basis file ended early while applying a delta")
+                    out_fileobj.write(data)
+                    digest.update(data)
+                    remaining -= len(data)
+                    written += len(data)
+            elif op == _OP_LITERAL:
+                length = _read_varint(raw, "literal length")
+                while length:
+                    data = raw.read(min(length, _READ))
+                    if not data:
+                        raise DeltaError("malformed delta: literal data truncated")
+                    out_fileobj.write(data)
+                    digest.update(data)
+                    length -= len(data)
+                    written += len(data)
+            elif op == _OP_END:
+                total = _read_varint(raw, "total length")
+                expect = raw.read(16)
+                if total != written:
+                    raise DeltaError(
+                        f"malformed delta: rebuilt {written} bytes, the delta says {total}"
+                    )
+                if expect != digest.digest():
+                    raise DeltaError(
+                        "rebuilt file does not match the delta's checksum (wrong or changed "
+                        "basis file?); transfer the whole file instead"
+                    )
+                if raw.read(1):
+                    raise DeltaError("malformed delta: data after the end marker")
+                return written
+            else:
+                raise DeltaError(f"malformed delta: unknown instruction {op}")
+    except zstandard.ZstdError as error:
+        raise DeltaError(f"malformed delta: compressed stream is corrupt ({error})") from error
+
+
+def file_digest(path) -> str:
+    """Hex blake2b (128-bit) of a file's content, read in 1 MiB chunks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while chunk := f.read(_READ):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def compress_file(src_fileobj, out_fileobj, level: int = 3) -> None:
+    """Whole-file transfer form: zstd-compress a stream into another (bounded memory)."""
+    import zstandard
+
+    zstandard.ZstdCompressor(level=level).copy_stream(src_fileobj, out_fileobj)
+
+
+def decompress(src_fileobj, out_fileobj) -> None:
+    """Inverse of :func:`compress_file`; raises :class:`DeltaError` on corrupt input."""
+    import zstandard
+
+    try:
+        zstandard.ZstdDecompressor().copy_stream(src_fileobj, out_fileobj)
+    except zstandard.ZstdError as error:
+        raise DeltaError(f"corrupt compressed data: {error}") from error

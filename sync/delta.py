@@ -131,6 +131,31 @@ def weak_sums(buf, length: int, offsets):
     return (a & np.uint32(0xFFFF)) | ((b & np.uint32(0xFFFF)) << np.uint32(16))
 
 
+def weak_sums_all(buf, length: int):
+    """Weak sums of ``buf[o:o+length]`` for every offset ``o`` (0 .. len(buf) - length)."""
+    import numpy as np
+
+    x = np.frombuffer(buf, dtype=np.uint8)
+    n = len(x) - length + 1
+    if n <= 0:
+        return np.zeros(0, np.uint32)
+    s = np.zeros(len(x) + 1, dtype=np.uint32)
+    np.cumsum(x, dtype=np.uint32, out=s[1:])
+    a = s[length:] - s[:n]
+    j = np.arange(len(x), dtype=np.uint32)
+    np.multiply(j, x, out=j)
+    np.cumsum(j, dtype=np.uint32, out=s[1:])
+    # b = (o + length) * a - (S2[o+length] - S2[o]), all modulo 2**32
+    b = np.arange(length, length + n, dtype=np.uint32)
+    b *= a
+    b -= s[length:]
+    b += s[:n]
+    a &= np.uint32(0xFFFF)
+    b <<= np.uint32(16)
+    a |= b
+    return a
+
+
 def weak_sum_reference(data: bytes) -> int:
     """The weak sum of ``data`` computed byte by byte (the definition, for tests)."""
     n = len(data)
@@ -304,8 +329,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
         n_off = len(buf) - bs + 1  # offsets whose whole block is in the buffer
         pos = 0
         if n_off > 0 and n_full:
-            offs = np.arange(n_off, dtype=np.int64)
-            weak = weak_sums(buf, bs, offs)
+            weak = weak_sums_all(buf, bs)
             cand = np.flatnonzero(table[_table_slot(weak)])
             keep = np.isin(weak[cand], sorted_weak)
             cand = cand[keep]

@@ -56,6 +56,13 @@ class Runner:
     def __init__(self, workflow_cls, project):
         self.flow = workflow_cls
         self.project = project
+        self._commit = ()
+
+    def _git_commit(self):
+        # asked once per runner: one `git` process per execution would dominate short runs
+        if self._commit == ():
+            self._commit = provenance.git_commit(self.project.path)
+        return self._commit
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))
@@ -228,7 +235,7 @@ class Runner:
         end = time.time()
         entry = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
                  "end": end, "duration": end - start, "status": status, "error": error,
-                 "git_commit": provenance.git_commit(self.project.path)}
+                 "git_commit": self._git_commit()}
         for job in jobs:
             provenance.record(job, entry)
         hooks = "on_success" if status == "success" else "on_failure"

@@ -1,0 +1,152 @@
+"""Workflow benchmark: suite vs signac-flow 0.29.1 side by side.
+
+Usage: python bench/bench_flow.py [-n 10000] [--status-n 100000] [--json F]
+
+A project of N jobs, 3 operations (the first trivial and always eligible until done), 2 labels.
+Rows (fresh CLI processes): status; run the trivial operation over all jobs; the same run again
+with nothing eligible. --status-n also times status alone on a larger project.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SUITE_WORKFLOW = '''
+from suite.flow import Workflow
+
+class Bench(Workflow):
+    pass
+
+@Bench.label
+def started(job):
+    return "step" in job.doc
+
+@Bench.label
+def even(job):
+    return job.sp.a % 2 == 0
+
+@Bench.post.true("step")
+@Bench.operation
+def first(job):
+    job.doc.step = 1
+
+@Bench.pre.true("step")
+@Bench.post.isfile("second.txt")
+@Bench.operation
+def second(job):
+    pass
+
+@Bench.pre.isfile("second.txt")
+@Bench.post.true("done")
+@Bench.operation
+def third(job):
+    pass
+'''
+
+FLOW_PROJECT = '''
+from flow import FlowProject
+
+class Bench(FlowProject):
+    pass
+
+@Bench.label
+def started(job):
+    return "step" in job.doc
+
+@Bench.label
+def even(job):
+    return job.sp.a % 2 == 0
+
+@Bench.post.true("step")
+@Bench.operation
+def first(job):
+    job.doc.step = 1
+
+@Bench.pre.true("step")
+@Bench.post.isfile("second.txt")
+@Bench.operation
+def second(job):
+    pass
+
+@Bench.pre.isfile("second.txt")
+@Bench.post.true("done")
+@Bench.operation
+def third(job):
+    pass
+
+if __name__ == "__main__":
+    Bench().main()
+'''
+
+
+def wall(args, cwd):
+    t = time.perf_counter()
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise RuntimeError(r.stderr[-2000:])
+    return time.perf_counter() - t
+
+
+def build(path, n):
+    import suite
+
+    p = suite.init_project(path)
+    for i in range(n):
+        p.open_job({"a": i, "b": i % 7}).init()
+    p.find_jobs().ids()
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("--status-n", type=int, default=0)
+    ap.add_argument("--json", default="bench/results-flow.json")
+    args = ap.parse_args()
+    results = {}
+    root = tempfile.mkdtemp(prefix="bench-flow-")
+    try:
+        for tool in ("suite", "signac-flow"):
+            p = build(os.path.join(root, tool), args.n)
+            if tool == "suite":
+                with open(p.fn("workflow.py"), "w") as f:
+                    f.write(SUITE_WORKFLOW)
+                status = ["suite", "status"]
+                run = ["suite", "run", "-o", "first"]
+            else:
+                with open(p.fn("project.py"), "w") as f:
+                    f.write(FLOW_PROJECT)
+                status = [sys.executable, "project.py", "status"]
+                run = [sys.executable, "project.py", "run", "-o", "first"]
+            results[tool] = {
+                "status": wall(status, p.path),
+                "run trivial op over all jobs": wall(run, p.path),
+                "run again, nothing eligible": wall(run, p.path),
+            }
+        if args.status_n:
+            p = build(os.path.join(root, "big"), args.status_n)
+            with open(p.fn("workflow.py"), "w") as f:
+                f.write(SUITE_WORKFLOW)
+            wall(["suite", "status"], p.path)  # the first call builds the index
+            results["suite"][f"status at {args.status_n:,} jobs"] = wall(["suite", "status"],
+                                                                       p.path)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"\nN = {args.n:,} jobs, 3 operations, 2 labels")
+    print(f"{'operation':34s} {'signac-flow s':>14s} {'suite s':>9s} {'ratio':>7s}")
+    for key, t in results["suite"].items():
+        other = results["signac-flow"].get(key)
+        print(f"{key:34s} {other if other else float('nan'):14.3f} {t:9.3f} "
+              f"{(other / t) if other else float('nan'):7.1f}")
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -36,7 +36,7 @@ _READ = 1024 * 1024
 _OP_END, _OP_COPY, _OP_LITERAL = 0, 1, 2
 _SIG_HEADER = struct.Struct("<4sBBIQ")  # magic, version, strong_len, block_size, file_size
 _DELTA_HEADER = struct.Struct("<4sBIQ")  # magic, version, block_size, basis_size
-_TABLE_BITS = 24
+_TABLE_BITS = 20  # a 1 MiB lookup table stays in cache
 
 
 class DeltaError(SuiteError, ValueError):
@@ -114,20 +114,44 @@ def _strong(view) -> bytes:
     return hashlib.blake2b(view, digest_size=STRONG_LEN).digest()
 
 
+_ARANGE = None
+
+
+def _arange(n: int):
+    """0 .. n-1 as uint32, cached: allocating fresh large arrays costs more than the arithmetic."""
+    global _ARANGE
+    import numpy as np
+
+    if _ARANGE is None or len(_ARANGE) < n:
+        _ARANGE = np.arange(max(n, WINDOW + MAX_BLOCK + 1), dtype=np.uint32)
+    return _ARANGE[:n]
+
+
+def _prefix_sums(x, which: int):
+    """S1 (which=1: sum of x[:k]) or S2 (which=2: sum of j*x[j] for j < k), wrapping uint32."""
+    import numpy as np
+
+    s = np.empty(len(x) + 1, dtype=np.uint32)
+    s[0] = 0
+    body = s[1:]
+    body[:] = x
+    if which == 2:
+        body *= _arange(len(x))
+    np.add.accumulate(body, out=body)
+    return s
+
+
 def weak_sums(buf, length: int, offsets):
     """Weak sums of ``buf[o:o+length]`` for each offset in the numpy array ``offsets``."""
     import numpy as np
 
     x = np.frombuffer(buf, dtype=np.uint8)
-    s1 = np.zeros(len(x) + 1, dtype=np.uint32)
-    np.cumsum(x, dtype=np.uint32, out=s1[1:])
-    s2 = np.zeros(len(x) + 1, dtype=np.uint32)
-    # j * x[j] wraps modulo 2**32, which keeps the sums exact modulo 2**16
-    np.cumsum(np.arange(len(x), dtype=np.uint32) * x, dtype=np.uint32, out=s2[1:])
     offsets = offsets.astype(np.uint32)
     end = offsets + np.uint32(length)
-    a = s1[end] - s1[offsets]
-    b = end * a - (s2[end] - s2[offsets])
+    s = _prefix_sums(x, 1)
+    a = s[end] - s[offsets]
+    s = _prefix_sums(x, 2)
+    b = end * a - (s[end] - s[offsets])
     return (a & np.uint32(0xFFFF)) | ((b & np.uint32(0xFFFF)) << np.uint32(16))
 
 
@@ -139,15 +163,11 @@ def weak_sums_all(buf, length: int):
     n = len(x) - length + 1
     if n <= 0:
         return np.zeros(0, np.uint32)
-    s = np.zeros(len(x) + 1, dtype=np.uint32)
-    np.cumsum(x, dtype=np.uint32, out=s[1:])
-    a = s[length:] - s[:n]
-    j = np.arange(len(x), dtype=np.uint32)
-    np.multiply(j, x, out=j)
-    np.cumsum(j, dtype=np.uint32, out=s[1:])
+    s = _prefix_sums(x, 1)
+    a = np.subtract(s[length:], s[:n])
+    s = _prefix_sums(x, 2)
     # b = (o + length) * a - (S2[o+length] - S2[o]), all modulo 2**32
-    b = np.arange(length, length + n, dtype=np.uint32)
-    b *= a
+    b = np.multiply(_arange(length + n)[length:], a)
     b -= s[length:]
     b += s[:n]
     a &= np.uint32(0xFFFF)
@@ -330,7 +350,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
         pos = 0
         if n_off > 0 and n_full:
             weak = weak_sums_all(buf, bs)
-            cand = np.flatnonzero(table[_table_slot(weak)])
+            cand = np.flatnonzero(np.take(table, _table_slot(weak)))
             keep = np.isin(weak[cand], sorted_weak)
             cand = cand[keep]
             cand_weak = weak[cand].tolist()

@@ -29,7 +29,7 @@ VERSION = 1
 STRONG_LEN = 8
 MIN_BLOCK = 512
 MAX_BLOCK = 128 * 1024
-WINDOW = 16 * 1024 * 1024  # bytes of the new file examined per numpy pass
+WINDOW = 4 * 1024 * 1024  # bytes per numpy pass: small enough for the arrays to stay in cache
 _LITERAL_FLUSH = 1024 * 1024
 _READ = 1024 * 1024
 

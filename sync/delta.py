@@ -331,10 +331,11 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
     enc = _Encoder(sig, level)
     n_full = sig.file_size // bs
     full_weak = sig.weak[:n_full]
-    by_weak: dict[int, list[int]] = {}
+    # weak -> strong -> first block with them: O(1) lookup even when many blocks share a weak sum
+    by_weak: dict[int, dict[bytes, int]] = {}
     weak_list = full_weak.tolist()
     for i, w in enumerate(weak_list):
-        by_weak.setdefault(w, []).append(i)
+        by_weak.setdefault(w, {}).setdefault(sig.strong_of(i), i)
     table = np.zeros(1 << _TABLE_BITS, dtype=bool)
     table[_table_slot(full_weak)] = True
     sorted_weak = np.unique(full_weak)
@@ -372,10 +373,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
                 ):
                     match = expected
                 else:
-                    for b in by_weak[w]:
-                        if sig.strong_of(b) == strong:
-                            match = b
-                            break
+                    match = by_weak[w].get(strong)
                 if match is None:
                     i += 1
                     continue

@@ -339,7 +339,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
     table = np.zeros(1 << _TABLE_BITS, dtype=bool)
     table[_table_slot(full_weak)] = True
     sorted_weak = np.unique(full_weak)
-    expected = -1  # block index that would extend the current copy run
+    expected = 0  # block that would extend the current copy run (files often start alike)
     carry = b""
     eof = False
     while not eof:
@@ -349,39 +349,38 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
         view = memoryview(buf)
         n_off = len(buf) - bs + 1  # offsets whose whole block is in the buffer
         pos = 0
-        if n_off > 0 and n_full:
-            weak = weak_sums_all(buf, bs)
-            cand = np.flatnonzero(np.take(table, _table_slot(weak)))
-            keep = np.isin(weak[cand], sorted_weak)
-            cand = cand[keep]
-            cand_weak = weak[cand].tolist()
-            i, n_cand = 0, len(cand)
-            while i < n_cand:
+        cand = None  # weak sums are computed only once a copy run breaks in this window
+        i = 0
+        while n_full and pos < n_off:
+            # fast path: the next bytes continue the current copy run (unchanged regions)
+            if 0 <= expected < n_full:
+                block = view[pos : pos + bs]
+                if _strong(block) == sig.strong_of(expected):
+                    enc.add_copy(expected, block)
+                    expected += 1
+                    pos += bs
+                    continue
+            if cand is None:
+                weak = weak_sums_all(buf, bs)
+                cand = np.flatnonzero(np.take(table, _table_slot(weak)))
+                cand = cand[np.isin(weak[cand], sorted_weak)]
+                cand_weak = weak[cand].tolist()
+                del weak
+            i = int(np.searchsorted(cand, pos))
+            match = None
+            while i < len(cand):
                 o = int(cand[i])
-                if o < pos:
-                    i = int(np.searchsorted(cand, pos))
-                    continue
                 block = view[o : o + bs]
-                strong = _strong(block)
-                match = None
-                w = cand_weak[i]
-                if (
-                    o == pos
-                    and 0 <= expected < n_full
-                    and weak_list[expected] == w
-                    and sig.strong_of(expected) == strong
-                ):
-                    match = expected
-                else:
-                    match = by_weak[w].get(strong)
-                if match is None:
-                    i += 1
-                    continue
-                enc.add_literal(view[pos:o])
-                enc.add_copy(match, block)
-                expected = match + 1
-                pos = o + bs
+                match = by_weak[cand_weak[i]].get(_strong(block))
+                if match is not None:
+                    break
                 i += 1
+            if match is None:
+                break
+            enc.add_literal(view[pos:o])
+            enc.add_copy(match, block)
+            expected = match + 1
+            pos = o + bs
         if eof:
             enc.add_literal(view[pos:])
             carry = b""

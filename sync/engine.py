@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from .merge import merge, resolve, same
 
+#: files at least this large on both sides travel as deltas (smaller ones whole)
+DELTA_MIN = 64 * 1024
 #: the local record is saved after this many seconds of work with changes (and at the end)
 SAVE_SECONDS = 5.0
 
@@ -198,9 +200,9 @@ class Sync:
             lc = not have_base or not _unchanged(lf, bf, 1)
             rc = not have_base or not _unchanged(rf, bf, 2)
             if lc and not rc:
-                return self._copy(job_id, rel, self.L, self.R, "push", lf, bf)
+                return self._copy(job_id, rel, self.L, self.R, "push", lf, bf, rf)
             if rc and not lc:
-                return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf)
+                return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
             present, src, dst, direction = (lf, self.L, self.R, "push") if lf else \
@@ -225,9 +227,17 @@ class Sync:
             return True
         return self.L.digest(job_id, rel) == self.R.digest(job_id, rel)
 
-    def _copy(self, job_id, rel, src, dst, direction, state, bf):
-        do, allowed = self._act("copy file", job_id, direction, rel)
-        if do:
+    def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):
+        """Copy a file; when the destination holds an older version of at least
+        :data:`DELTA_MIN` bytes, send only the difference (rsync's algorithm)."""
+        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
+        do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
+                                rel)
+        if do and use_delta:
+            data, mtime = src.make_delta(job_id, rel, dst.signature(job_id, rel))
+            dst.apply_delta(job_id, rel, data, mtime)
+            state = [state[0], mtime]
+        elif do:
             data, mtime = src.read(job_id, rel)
             dst.write(job_id, rel, data, mtime)
             state = [len(data), mtime]
@@ -249,15 +259,15 @@ class Sync:
         if winner == "keep":
             self._conflict(job_id, path=rel, local=_describe(lf), remote=_describe(rf))
             return bf
-        src, dst, direction, state = (self.L, self.R, "push", lf) if winner == "local" else \
-            (self.R, self.L, "pull", rf)
+        src, dst, direction, state, basis = (self.L, self.R, "push", lf, rf) \
+            if winner == "local" else (self.R, self.L, "pull", rf, lf)
         if state is None:  # the winner deleted it
             do, allowed = self._act("delete file", job_id,
                                     "pull" if direction == "push" else "push", rel)
             if do:
                 dst.delete_file(job_id, rel)
             return None if allowed else bf
-        return self._copy(job_id, rel, src, dst, direction, state, bf)
+        return self._copy(job_id, rel, src, dst, direction, state, bf, basis)
 
     def _winner(self, job_id, _side, states):
         if self.prefer in ("local", "remote"):

@@ -157,6 +157,39 @@ class Replica:
     def _file(self, job_id, rel):
         return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
 
+    # -- delta transfer (rsync's algorithm, sync/delta.py) ----------------------------------
+    def signature(self, job_id, rel):
+        """The block signature of this side's copy of a file (the basis)."""
+        from . import delta
+
+        with open(self._file(job_id, rel), "rb") as f:
+            return delta.signature(f).to_bytes()
+
+    def make_delta(self, job_id, rel, signature):
+        """``(delta bytes, mtime_ns)`` turning the other side's basis into this file."""
+        from . import delta
+
+        with open(self._file(job_id, rel), "rb") as f:
+            mtime = os.fstat(f.fileno()).st_mtime_ns
+            return delta.make_delta(delta.Signature.from_bytes(signature), f), mtime
+
+    def apply_delta(self, job_id, rel, data, mtime_ns):
+        """Rebuild the file from its current version and ``data`` into a temporary file,
+        then rename it into place."""
+        from . import delta
+
+        dst = self._file(job_id, rel)
+        tmp = f"{dst}.suite-tmp-{os.getpid()}"
+        try:
+            with open(dst, "rb") as basis, open(tmp, "xb") as out:
+                delta.apply_delta(basis, data, out)
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            os.replace(tmp, dst)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
     # -- writing ----------------------------------------------------------------------------
     def write(self, job_id, rel, data, mtime_ns):
         dst = self._file(job_id, rel)

@@ -10,7 +10,7 @@ from .replica import Replica
 #: operations the client may call, and whether they take/return a payload
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids"}
+       "delete_job", "find_ids", "signature", "make_delta", "apply_delta"}
 
 
 def serve(path, stdin=None, stdout=None):
@@ -40,6 +40,13 @@ def serve(path, stdin=None, stdout=None):
                     files.append((rel, payload[pos:pos + size], mtime))
                     pos += size
                 result, out = replica.create_job(*args, files), b""
+            elif op == "signature":
+                result, out = None, replica.signature(*args)
+            elif op == "make_delta":
+                data, mtime = replica.make_delta(*args, payload)
+                result, out = mtime, data
+            elif op == "apply_delta":
+                result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
             elif op == "statepoint":
                 result, out = None, replica.statepoint(*args)
             elif op == "read":

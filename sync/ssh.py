@@ -209,6 +209,16 @@ class SSHReplica:
         mtime, data = self._call("read", job_id, rel)
         return data, mtime
 
+    def signature(self, job_id, rel):
+        return self._call("signature", job_id, rel)[1]
+
+    def make_delta(self, job_id, rel, signature):
+        mtime, data = self._call("make_delta", job_id, rel, payload=signature)
+        return data, mtime
+
+    def apply_delta(self, job_id, rel, data, mtime_ns):
+        self._call("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)
+
     def write(self, job_id, rel, data, mtime_ns):
         self._post("write", job_id, rel, payload=data, mtime=mtime_ns)
 

@@ -81,3 +81,22 @@ def test_cli_over_ssh(sshd, ssh_home, pair):
     r = subprocess.run(["suite", "sync", "hpc"], cwd=lap.path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert len(clu) == 4
+
+
+def test_large_changed_file_travels_as_a_delta(sshd, ssh_home, tmp_path):
+    lap = suite.init_project(tmp_path / "l")
+    clu = suite.init_project(tmp_path / "c")
+    job = lap.open_job({"big": 1}).init()
+    data = bytearray(os.urandom(4 << 20))
+    with open(job.fn("big.bin"), "wb") as f:
+        f.write(data)
+    url = f"cluster:{clu.path}"
+    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    data[2 << 20:(2 << 20) + 1000] = os.urandom(1000)
+    with open(job.fn("big.bin"), "wb") as f:
+        f.write(data)
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert [a["action"] for a in result.actions] == ["delta file"]
+    with open(clu.open_job(id=job.id).fn("big.bin"), "rb") as f:
+        assert f.read() == bytes(data)
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions == []

@@ -3,7 +3,9 @@
 Usage: python bench/bench_delta.py [--sizes 64 256] [--json F]
 
 Rows per size (MiB) and content (random; compressible = text-like): signature, make_delta (new
-file = basis with 1 MiB changed in the middle) and apply_delta throughput in MB/s of the file.
+file = basis with 1 MiB changed in the middle) and apply_delta throughput in MB/s of the file,
+and make_delta for an unrelated new file (no block matches: the rolling search at every offset,
+the worst case for speed).
 Then, for 64 MiB random with 1 MiB changed in the middle: suite's signature + delta bytes next to
 `rsync --stats --no-whole-file` between two local directories (bytes sent / received).
 """
@@ -61,6 +63,11 @@ def measure(size_mib, kind):
     delta.apply_delta(io.BytesIO(basis), d, out)
     t_apply = time.perf_counter() - t
     assert out.getvalue() == new
+    # an unrelated file of the same kind: no block matches, the rolling search covers every offset
+    unrelated = content(kind, size_mib * MIB, 3)
+    t = time.perf_counter()
+    d_nomatch = delta.make_delta(sig, io.BytesIO(unrelated))
+    t_nomatch = time.perf_counter() - t
     mb = size_mib * MIB / 1e6
     return {
         "size_mib": size_mib,
@@ -68,6 +75,8 @@ def measure(size_mib, kind):
         "signature_MBps": round(mb / t_sig, 1),
         "make_delta_MBps": round(mb / t_delta, 1),
         "apply_MBps": round(mb / t_apply, 1),
+        "make_delta_nomatch_MBps": round(mb / t_nomatch, 1),
+        "delta_nomatch_bytes": len(d_nomatch),
         "signature_bytes": len(sig.to_bytes()),
         "delta_bytes": len(d),
     }
@@ -112,13 +121,14 @@ def main():
     rows = [measure(s, k) for s in args.sizes for k in ("random", "compressible")]
     print(
         f"{'size':>6} {'content':<13} {'sig MB/s':>9} {'delta MB/s':>10} {'apply MB/s':>10} "
-        f"{'sig bytes':>10} {'delta bytes':>12}"
+        f"{'sig bytes':>10} {'delta bytes':>12} {'nomatch MB/s':>12} {'nomatch B':>10}"
     )
     for r in rows:
         print(
             f"{r['size_mib']:>4}Mi {r['content']:<13} {r['signature_MBps']:>9} "
             f"{r['make_delta_MBps']:>10} {r['apply_MBps']:>10} {r['signature_bytes']:>10} "
-            f"{r['delta_bytes']:>12}"
+            f"{r['delta_bytes']:>12} {r['make_delta_nomatch_MBps']:>12} "
+            f"{r['delta_nomatch_bytes']:>10}"
         )
     basis = content("random", 64 * MIB, 1)
     new = changed(basis, 2)

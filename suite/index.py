@@ -305,6 +305,15 @@ class Index:
         self.refresh(documents=True)
         return self._column("doc", ids)
 
+    def document_signatures(self, ids=None):
+        """``{id: (mtime_ns, size, inode) or None}`` of the documents as last indexed (call
+        :meth:`documents` first for fresh values)."""
+        out = {}
+        for i, sig in self._db.execute("SELECT id, sig FROM docsig"):
+            if ids is None or i in ids:
+                out[i] = None if sig == "none" else tuple(int(x) for x in sig.split(":"))
+        return out
+
     def _column(self, column, ids):
         db = self._db
         if ids is None:

@@ -159,6 +159,13 @@ class Job:
         self._doc_root = None
 
     # -- document and data -----------------------------------------------------------------
+    def _prime_document(self, doc, sig):
+        """Give the document view data already read (by the index) with its file signature;
+        the next access checks it with one ``stat`` instead of reading the file."""
+        root = FileRoot(os.path.join(self._path, layout.DOCUMENT), self._id, self.init)
+        root._data, root._sig = doc, sig
+        self._doc_root = root
+
     @property
     def doc(self) -> SyncedDict:
         """The job document (``signac_job_document.json``)."""

@@ -72,9 +72,13 @@ class Runner:
         return jobs
 
     def _state(self, jobs):
-        docs = self.project.index.documents([j.id for j in jobs])
-        completed = {j.id: provenance.completed_operations(j) for j in jobs}
-        return docs, completed
+        index = self.project.index
+        docs = index.documents([j.id for j in jobs] if len(jobs) < 2000 else None)
+        sigs = index.document_signatures()
+        for job in jobs:  # labels and callables read job.doc: one stat each, not a file read
+            if job.id in docs and job.id in sigs:
+                job._prime_document(docs[job.id], sigs[job.id])
+        return docs, _Completed({j.id: j for j in jobs})
 
     def _holds(self, cond, jobs, docs, completed):
         if cond.kind == "after":
@@ -242,6 +246,20 @@ class Runner:
         for hook in getattr(self.flow, hooks, []):
             hook(op.name, first) if status == "success" else hook(op.name, first, error)
         return status
+
+
+class _Completed(dict):
+    """``{job id: completed operation names}``, read from a job's provenance log only when a
+    condition needs it (operations with postconditions and no ``after`` never do)."""
+
+    def __init__(self, jobs):
+        super().__init__()
+        self._jobs = jobs
+
+    def __missing__(self, job_id):
+        value = provenance.completed_operations(self._jobs[job_id])
+        self[job_id] = value
+        return value
 
 
 def load_workflow(project, module=None):

@@ -34,6 +34,7 @@ COMMANDS = {
     "run": "suite.cli.flow:run",
     "exec": "suite.cli.flow:exec_",
     "submit": "suite.cli.flow:submit",
+    "template": "suite.cli.flow:template",
 }
 
 

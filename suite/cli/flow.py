@@ -72,8 +72,10 @@ def status(ops, filter_args, ids, detailed, fmt, module):
 @click.option("--num-passes", type=int, default=1,
               help="Re-evaluate conditions and run again, up to N times.")
 @click.option("--pretend", is_flag=True, help="Print what would run; run nothing.")
+@click.option("--parallel", type=int, default=1, metavar="N",
+              help="Run up to N operations at once (threads; commands run as processes).")
 @workflow_option
-def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, module):
+def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel, module):
     """Run the eligible operations on the selected jobs, here and now. Each execution is
     recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
     is 1."""
@@ -81,7 +83,8 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, module)
 
     runner = _runner(module)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
-                      else None, ids, num, order, timeout, num_passes, pretend, click.echo)
+                      else None, ids, num, order, timeout, num_passes, pretend, click.echo,
+                      parallel)
     failed = [d for d in done if d[2] == "failure"]
     if not pretend:
         click.echo(f"ran {len(done)} operation(s); {len(failed)} failed")
@@ -146,3 +149,45 @@ def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, s
                      click.echo)
     if not pretend:
         click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")
+
+
+@click.group()
+def template():
+    """Scheduler script templates of this project (templates/ in the project)."""
+
+
+@template.command("create")
+@click.option("--scheduler", "scheduler_name", default=None,
+              help="slurm, pbs, lsf, sge or direct (default: detected).")
+@click.option("--force", is_flag=True, help="Replace an existing template.")
+def template_create(scheduler_name, force):
+    """Write templates/<scheduler>.sh.j2 extending the shipped template, with the blocks to
+    fill in (module load lines, site flags)."""
+    import os
+
+    from schedulers import get_scheduler
+    from suite.errors import DestinationExistsError
+
+    proj = project()
+    name = get_scheduler(scheduler_name).name
+    path = os.path.join(proj.path, "templates", f"{name}.sh.j2")
+    if os.path.exists(path) and not force:
+        raise DestinationExistsError(f"{path} exists; pass --force to replace it")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(TEMPLATE.format(name=name))
+    click.echo(f"wrote {path}")
+
+
+TEMPLATE = """{{% extends "suite/{name}.sh.j2" %}}
+{{# Site settings for {name}. The shipped template is suite/{name}.sh.j2; blocks: header
+   (scheduler directives), environment, body. `suite submit --pretend` shows the result. #}}
+{{% block header %}}
+{{{{ super() }}}}
+{{# e.g. a partition or account line for this cluster #}}
+{{% endblock %}}
+{{% block environment %}}
+{{# e.g. module load gcc openmpi #}}
+{{{{ super() }}}}
+{{% endblock %}}
+"""

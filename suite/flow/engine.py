@@ -159,7 +159,7 @@ class Runner:
         return any(self.eligible(self._op(n), (job,), docs, completed) for n in group.operations)
 
     def run(self, ops=None, filter=None, ids=None, num=None, order="none", timeout=None,
-            num_passes=1, pretend=False, echo=print):
+            num_passes=1, pretend=False, echo=print, parallel=1):
         """Run eligible operations (or groups); return a list of (name, job ids, status)."""
         names = ops or list(self.flow._operations)
         for name in names:
@@ -180,16 +180,27 @@ class Runner:
                 todo = todo[: max(0, num - len(executed))]
             if not todo:
                 break
-            for op, unit in todo:
-                ids_ = ",".join(j.id for j in unit)
-                if pretend:
+            if pretend:
+                for op, unit in todo:
                     echo(self._describe(op, unit))
-                    executed.append((op.name, ids_, "pretend"))
-                    continue
+                    executed.append((op.name, ",".join(j.id for j in unit), "pretend"))
+                break
+
+            def one(item):
+                op, unit = item
+                ids_ = ",".join(j.id for j in unit)
                 if op.name in self.flow._groups:
-                    executed.append((op.name, ids_, self.execute_group(op, unit[0], timeout)))
-                else:
-                    executed.append((op.name, ids_, self.execute(op, unit, timeout)))
+                    return op.name, ids_, self.execute_group(op, unit[0], timeout)
+                return op.name, ids_, self.execute(op, unit, timeout)
+
+            if parallel > 1:
+                # threads: commands run as processes; Python operations overlap their I/O
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(parallel) as pool:
+                    executed.extend(pool.map(one, todo))
+            else:
+                executed.extend(one(item) for item in todo)
             if pretend or (num is not None and len(executed) >= num):
                 break
         return executed

@@ -230,3 +230,23 @@ def test_aggregation(project):
     assert r.status().operations["by_parity"] == {"eligible": 0, "complete": 2}
     record = provenance.read(project.open_job({"a": 0, "parity": 0}))[0]
     assert len(record["jobs"]) == 3
+
+
+def test_parallel_run_and_template_create(flow_project):
+    import time as _time
+
+    r = runner(flow_project)
+    start = _time.time()
+    done = r.run(["simulate"], parallel=4)
+    assert [d[2] for d in done] == ["success"] * 5
+    assert _time.time() - start < 60
+    res = subprocess.run(["suite", "template", "create", "--scheduler", "slurm"],
+                         cwd=flow_project.path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    from schedulers import Slurm, Submission
+
+    script = Slurm().render(Submission("x", ["true"], {"np": 1}), flow_project.path)
+    assert "#SBATCH --ntasks=1" in script
+    again = subprocess.run(["suite", "template", "create", "--scheduler", "slurm"],
+                           cwd=flow_project.path, capture_output=True, text=True)
+    assert again.returncode == 1 and "--force" in again.stderr

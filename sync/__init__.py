@@ -41,6 +41,31 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
             close()
 
 
+def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, dry_run=False,
+                 ignore_unmatched=False):
+    """``suite import ARCHIVE --sync``: merge an archive into existing jobs with the sync
+    rules and no common ancestor: identical content is fine, documents gain the keys only the
+    archive has, anything else that differs is a conflict unless ``prefer`` says otherwise.
+    Nothing in the project is deleted. Returns a :class:`SyncResult`."""
+    import shutil
+
+    import suite
+    from archive import import_jobs
+
+    from suite import layout
+
+    tmp = os.path.join(project.path, layout.SUITE_DIR, f"import-sync-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        staged = suite.init_project(tmp)
+        import_jobs(staged, origin, schema=schema, ignore_unmatched=ignore_unmatched)
+        run = Sync(Replica(project.path), Replica(tmp, label="archive"), mode="pull",
+                   prefer=prefer, keep_both=keep_both, dry_run=dry_run, keep_record=False)
+        return run.run()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _replica_for(url, label, remote_suite, accept_new_host_key):
     if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
         from .ssh import SSHReplica
@@ -50,5 +75,5 @@ def _replica_for(url, label, remote_suite, accept_new_host_key):
     return Replica(url, label=label)
 
 
-__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "list_remotes",
-           "remove_remote", "sync"]
+__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "import_merge",
+           "list_remotes", "remove_remote", "sync"]

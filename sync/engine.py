@@ -67,8 +67,10 @@ class Sync:
     """One sync run between ``local`` and ``remote`` replicas."""
 
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
-                 no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False):
+                 no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
+                 keep_record=True):
         self.L, self.R = local, remote
+        self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
         self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
         self.checksum, self.dry_run = checksum, dry_run
@@ -77,7 +79,7 @@ class Sync:
     # -- the run ----------------------------------------------------------------------------
     def run(self):
         lid, rid = self.L.identity(), self.R.identity()
-        record = self.L.load_record(rid)
+        record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         import copy
 
         loaded = copy.deepcopy(record)
@@ -109,6 +111,8 @@ class Sync:
         return self.result
 
     def _save(self, record, lid, rid, final=False):
+        if not self.keep_record:
+            return
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
         self.L.save_record(rid, record)

@@ -79,12 +79,36 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
               help="Skip jobs that already exist, even with different content.")
 @click.option("--ignore-unmatched", is_flag=True,
               help="Skip paths that do not match --schema instead of stopping.")
+@click.option("--sync", "merge", is_flag=True,
+              help="Merge into existing jobs with the sync rules (documents key by key; "
+                   "differences are conflicts, exit status 2, unless --prefer).")
+@click.option("--prefer", type=click.Choice(["local", "remote", "newer"]), default=None,
+              help="With --sync: resolve conflicts for the project (local) or the archive "
+                   "(remote).")
+@click.option("--keep-both", is_flag=True,
+              help="With --sync: keep the archive's version of a conflicting file as "
+                   "NAME.conflict-archive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, as_json):
+def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, prefer, keep_both,
+            as_json):
     """Import jobs from ORIGIN: a directory, tar (any compression) or zip, recognised by its
     content. With a manifest every file is checked against its hash; each job lands
     atomically, so an interrupted import can simply be run again."""
     from archive import import_jobs
+
+    if merge:
+        from sync import import_merge
+
+        result = import_merge(project(), origin, schema=schema, prefer=prefer,
+                              keep_both=keep_both, dry_run=dry_run,
+                              ignore_unmatched=ignore_unmatched)
+        if as_json:
+            echo_json(result.to_json())
+        else:
+            click.echo(result.format())
+        sys.exit(result.exit_status)
+    if prefer or keep_both:
+        raise click.UsageError("--prefer and --keep-both go with --sync")
 
     update, finish = _progress("importing", "jobs")
     try:

@@ -49,9 +49,10 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
 @filter_option
 @click.option("--doc", "document", is_flag=True, help="Compare documents, not state points.")
 @click.option("--files", is_flag=True, help="Also compare the files of two jobs.")
-@click.option("--against", "dest", default=None, metavar="PROJECT",
-              help="Compare this project with another local project (jobs on one side only, "
-                   "documents and files that differ).")
+@click.option("--against", "dest", default=None, metavar="DEST",
+              help="Compare this project with another project: a directory (jobs on one side "
+                   "only, documents and files that differ) or a remote name/URL (the plan of "
+                   "'suite sync DEST --dry-run'). Nothing is transferred.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def diff(ids, filter_args, document, files, dest, as_json):
     """Show what differs between jobs: the state point (or --doc document) keys whose values
@@ -64,10 +65,17 @@ def diff(ids, filter_args, document, files, dest, as_json):
     if dest is not None:
         import os
 
-        if ":" in dest and not os.path.exists(dest):
-            raise suite.SuiteError(
-                f"{dest}: comparing with a remote needs 'suite sync', which this build lacks; "
-                "give a local project directory")
+        if not os.path.isdir(dest):
+            # a remote (name or URL): the sync plan, computed from snapshots only
+            import sync as sync_pkg
+
+            plan = sync_pkg.sync(proj, dest, dry_run=True,
+                                 ids=[proj.open_job(id=i).id for i in ids] or None)
+            if as_json:
+                echo_json(plan.to_json())
+            else:
+                click.echo(plan.format())
+            return
         result = diff_projects(proj, suite.get_project(dest), ids=[
             proj.open_job(id=i).id for i in ids] or None)
         if as_json:

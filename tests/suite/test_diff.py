@@ -85,6 +85,6 @@ def test_against_another_project(sweep, tmp_path):
     assert len(data["only_here"]) == 18 and data["only_there"] == []
     assert list(data["documents"]) == [changed.id]
     assert data["files"][changed.id]["only_second"] == ["new.txt"]
-    r = run("diff", "--against", "cluster:/scratch/p", cwd=sweep.path)
-    assert r.returncode == 1 and "suite sync" in r.stderr
+    r = run("diff", "--against", "no-such-host.invalid:/scratch/p", cwd=sweep.path)
+    assert r.returncode == 1 and "cannot connect to no-such-host.invalid" in r.stderr
     assert os.path.isdir(sweep.workspace)

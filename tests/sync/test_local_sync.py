@@ -274,3 +274,28 @@ TwoReplicas.TestCase.settings = settings(max_examples=15, stateful_step_count=12
                                          deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 test_model = TwoReplicas.TestCase
+
+
+def test_import_archive_with_sync(pair, tmp_path):
+    import archive
+
+    lap, clu = pair
+    archive.export_jobs(lap, tmp_path / "a.tar.zst")
+    job(lap, 0).doc.local_only = 1
+    job(lap, 1).doc.step = 10
+    write(job(lap, 2), "out.txt", "changed here")
+    job(lap, 2).remove()
+    records_before = sorted(os.listdir(os.path.join(lap.path, ".suite", "sync")))
+    result = sync.import_merge(lap, tmp_path / "a.tar.zst")
+    assert job(lap, 2) in lap  # brought back from the archive
+    assert job(lap, 0).doc.local_only == 1  # nothing of the project is lost
+    keys = {c.get("key") for c in result.conflicts}
+    assert keys == {"step"} and job(lap, 1).doc.step == 10
+    resolved = sync.import_merge(lap, tmp_path / "a.tar.zst", prefer="remote")
+    assert resolved.exit_status == 0 and job(lap, 1).doc.step == 0
+    # an archive is no peer: no sync record is kept for it, and its staging is gone
+    assert sorted(os.listdir(os.path.join(lap.path, ".suite", "sync"))) == records_before
+    assert not [n for n in os.listdir(os.path.join(lap.path, ".suite")) if "import" in n]
+    r = subprocess.run(["suite", "import", str(tmp_path / "a.tar.zst"), "--sync"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -100,3 +100,21 @@ def test_large_changed_file_travels_as_a_delta(sshd, ssh_home, tmp_path):
     with open(clu.open_job(id=job.id).fn("big.bin"), "rb") as f:
         assert f.read() == bytes(data)
     assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions == []
+
+
+def test_diff_against_a_remote_transfers_nothing(sshd, ssh_home, pair):
+    lap, clu = pair
+    url = f"cluster:{clu.path}"
+    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    lap.open_job({"i": 0}).doc.step = 1
+    r = subprocess.run(["suite", "remote", "add", "hpc", url, "--remote-suite",
+                        sshd["remote_suite"]], cwd=lap.path, capture_output=True, text=True)
+    assert r.returncode == 0
+    r = subprocess.run(["suite", "diff", "--against", "hpc", "--json"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    plan = json.loads(r.stdout)
+    assert plan["dry_run"] and [a["action"] for a in plan["actions"]] == ["merge doc"]
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 0

@@ -51,7 +51,6 @@ def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, 
 
     import suite
     from archive import import_jobs
-
     from suite import layout
 
     tmp = os.path.join(project.path, layout.SUITE_DIR, f"import-sync-{os.getpid()}")

@@ -163,7 +163,7 @@ class Job:
         """Give the document view data already read (by the index) with its file signature;
         the next access checks it with one ``stat`` instead of reading the file."""
         root = FileRoot(os.path.join(self._path, layout.DOCUMENT), self._id, self.init)
-        root._data, root._sig = doc, sig
+        root._data, root._sig, root._fresh = doc, sig, True
         self._doc_root = root
 
     @property

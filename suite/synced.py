@@ -55,6 +55,7 @@ class FileRoot:
         self._data = None
         self._sig = None
         self._dirty = False
+        self._fresh = False  # data just checked by the caller (the index): skip one stat
 
     def _stat_sig(self):
         try:
@@ -64,7 +65,8 @@ class FileRoot:
         return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def data(self):
-        if self._data is not None and (self._dirty or _buffer() is not None):
+        if self._data is not None and (self._dirty or self._fresh or _buffer() is not None):
+            self._fresh = False
             return self._data
         sig = self._stat_sig()
         if self._data is None or sig != self._sig:

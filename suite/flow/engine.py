@@ -57,6 +57,7 @@ class Runner:
         self.flow = workflow_cls
         self.project = project
         self._commit = ()
+        self._memo = {}
 
     def _git_commit(self):
         # asked once per runner: one `git` process per execution would dominate short runs
@@ -72,6 +73,7 @@ class Runner:
         return jobs
 
     def _state(self, jobs):
+        self._memo = {}  # condition results, valid for this evaluation only
         index = self.project.index
         docs = index.documents([j.id for j in jobs] if len(jobs) < 2000 else None)
         sigs = index.document_signatures()
@@ -85,15 +87,25 @@ class Runner:
             return all(n in completed[j.id] for j in jobs for n in cond.arg)
         if cond.raw is not None and len(jobs) > 1:
             return bool(cond.raw(*jobs))
-        return all(cond(j, docs) for j in jobs)
+        memo = self._memo
+        for j in jobs:
+            # built-in conditions are shared between operations (a postcondition of one is a
+            # precondition of the next): evaluate each once per job and call
+            key = (cond.kind, cond.arg, j.id) if cond.kind != "callable" else (id(cond), j.id)
+            value = memo.get(key)
+            if value is None:
+                value = memo[key] = cond(j, docs)
+            if not value:
+                return False
+        return True
 
-    def eligible(self, op, jobs, docs, completed):
+    def eligible(self, op, jobs, docs, completed, done=None):
         """Preconditions hold and not all postconditions hold (without postconditions: not
-        yet completed successfully for every job)."""
+        yet completed successfully for every job). ``done`` is :meth:`complete` if known."""
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         if not all(self._holds(c, jobs, docs, completed) for c in op.pre):
             return False
-        return not self.complete(op, jobs, docs, completed)
+        return not (self.complete(op, jobs, docs, completed) if done is None else done)
 
     def complete(self, op, jobs, docs, completed):
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
@@ -118,11 +130,12 @@ class Runner:
         for name in names:
             op = self._op(name)
             for unit in self.units(op, jobs, docs):
-                if self.eligible(op, unit, docs, completed):
+                done = self.complete(op, unit, docs, completed)
+                if self.eligible(op, unit, docs, completed, done):
                     out.operations[name]["eligible"] += 1
                     for j in unit:
                         info[j.id]["eligible"].append(name)
-                elif self.complete(op, unit, docs, completed):
+                elif done:
                     out.operations[name]["complete"] += 1
         for job in jobs:
             for label, fn in self.flow._labels.items():

@@ -48,40 +48,13 @@ def third(job):
     pass
 '''
 
-FLOW_PROJECT = '''
-from flow import FlowProject
-
-class Bench(FlowProject):
-    pass
-
-@Bench.label
-def started(job):
-    return "step" in job.doc
-
-@Bench.label
-def even(job):
-    return job.sp.a % 2 == 0
-
-@Bench.post.true("step")
-@Bench.operation
-def first(job):
-    job.doc.step = 1
-
-@Bench.pre.true("step")
-@Bench.post.isfile("second.txt")
-@Bench.operation
-def second(job):
-    pass
-
-@Bench.pre.isfile("second.txt")
-@Bench.post.true("done")
-@Bench.operation
-def third(job):
-    pass
-
+# the same workflow for signac-flow: same decorators, its class name, and its entry point
+FLOW_PROJECT = SUITE_WORKFLOW.replace("from suite.flow import Workflow",
+                                      "from flow import FlowProject").replace(
+    "(Workflow)", "(FlowProject)") + """
 if __name__ == "__main__":
     Bench().main()
-'''
+"""
 
 
 def wall(args, cwd):

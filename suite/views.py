@@ -93,6 +93,9 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
             result.created += 1
     _link_all(to_link)
 
+    if (result.created, result.updated, result.removed) == (0, 0, 0) and \
+            old.get("schema") == str(schema_obj):
+        return result  # nothing changed: directories and manifest are still right
     # directories we made that are now empty go (deepest first); rmdir never removes content
     keep = set()
     for path in new_links:
@@ -108,9 +111,6 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
                 raise
             keep.add(d)  # holds something that is not ours
     dirs = sorted(d for d in dirs if d in keep)
-    if (result.created, result.updated, result.removed) == (0, 0, 0) and old.get(
-            "schema") == str(schema_obj) and sorted(old_dirs) == dirs:
-        return result  # nothing changed: the manifest is still right
     write_atomic(os.path.join(prefix, MANIFEST), json.dumps(
         {"version": 1, "schema": str(schema_obj), "absolute": absolute, "dirs": dirs,
          "links": new_links}, indent=0).encode())

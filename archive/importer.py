@@ -14,6 +14,7 @@ from suite import layout
 from suite.errors import InvalidStatepointError
 from suite.jsonio import dumps
 from suite.pathschema import PathSchema, SchemaError
+from suite.process import pid_alive
 from suite.statepoint import validate_statepoint
 
 from . import manifest as mf
@@ -515,18 +516,8 @@ def _clean_stale_staging(ws):
             pid = int(name[len(prefix):].split("-")[0])
         except ValueError:
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(os.path.join(ws, name), ignore_errors=True)
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import tempfile
 
+from suite.process import pid_alive
+
 from .base import Scheduler, SchedulerError
 
 STATUS_DIR = os.path.join(tempfile.gettempdir(), f"suite-direct-{os.getuid()}")
@@ -50,7 +52,7 @@ class Direct(Scheduler):
                 continue
             except FileNotFoundError:
                 pass
-            out[i] = "running" if _alive(int(i)) else "unknown"
+            out[i] = "running" if pid_alive(int(i)) else "unknown"
         return out
 
     def cancel(self, ids):
@@ -59,17 +61,3 @@ class Direct(Scheduler):
                 os.killpg(int(i), signal.SIGTERM)
             except ProcessLookupError:
                 pass
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child not yet reaped is a zombie: not running
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True

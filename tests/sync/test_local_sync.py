@@ -217,8 +217,9 @@ VALUES = st.integers(0, 3)
 
 
 class TwoReplicas(RuleBasedStateMachine):
-    """Random edits on two replicas and random syncs never lose a value that was not reported
-    as a conflict, and a conflict-free sync leaves both sides equal."""
+    """Random document edits, file writes and deletions on two replicas and random syncs never
+    lose a value or file that was not reported as a conflict, and a conflict-free sync leaves
+    both sides equal."""
 
     def __init__(self):
         super().__init__()
@@ -237,10 +238,57 @@ class TwoReplicas(RuleBasedStateMachine):
     def edit(self, side, k, key, value):
         self._job(side, k).doc[key] = value
 
+    @rule(side=st.integers(0, 1), k=st.integers(0, 1), name=st.sampled_from(["x.txt", "y.txt"]),
+          content=st.sampled_from(["one", "two", "three!"]))
+    def write_file(self, side, k, name, content):
+        job = self._job(side, k)
+        with open(job.fn(name), "w") as f:
+            f.write(content)
+        # distinct mtimes even within one clock tick, as real edits have
+        self.tick = getattr(self, "tick", 1_000_000_000) + 1
+        os.utime(job.fn(name), ns=(self.tick * 1000, self.tick * 1000))
+
+    @rule(side=st.integers(0, 1), k=st.integers(0, 1), name=st.sampled_from(["x.txt", "y.txt"]))
+    def delete_file(self, side, k, name):
+        path = self._job(side, k).fn(name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def _files(self, side, k):
+        out = {}
+        for name in ("x.txt", "y.txt"):
+            path = self._job(side, k).fn(name)
+            if os.path.exists(path):
+                with open(path) as f:
+                    out[name] = f.read()
+        return out
+
+    def _check_files(self, before, result):
+        conflicted = {(c["job"], c.get("path")) for c in result.conflicts}
+        base = getattr(self, "file_base", [{}, {}])
+        for k in range(2):
+            jid = self._job(0, k).id
+            after = [self._files(s, k) for s in range(2)]
+            for name in ("x.txt", "y.txt"):
+                if (jid, name) in conflicted:
+                    assert after[0].get(name) == before[0][k].get(name)
+                    assert after[1].get(name) == before[1][k].get(name)
+                    continue
+                assert after[0].get(name) == after[1].get(name)
+                old = base[k].get(name)
+                changed = [before[s][k].get(name) for s in range(2)
+                           if before[s][k].get(name) != old]
+                if changed:  # a one-sided change (or deletion) is never lost
+                    assert after[0].get(name) in changed
+                base[k][name] = after[0].get(name)
+        self.file_base = base
+
     @rule()
     def sync_both(self):
         before = [[self._job(s, k).doc() for k in range(2)] for s in range(2)]
+        files_before = [[self._files(s, k) for k in range(2)] for s in range(2)]
         result = sync.sync(self.sides[0], self.sides[1].path)
+        self._check_files(files_before, result)
         conflicted = {(c["job"], c.get("key")) for c in result.conflicts}
         for k in range(2):
             jid = self._job(0, k).id
@@ -270,7 +318,7 @@ class TwoReplicas(RuleBasedStateMachine):
             assert len(self.sides[s]) == 2
 
 
-TwoReplicas.TestCase.settings = settings(max_examples=15, stateful_step_count=12,
+TwoReplicas.TestCase.settings = settings(max_examples=25, stateful_step_count=15,
                                          deadline=None,
                                          suppress_health_check=[HealthCheck.too_slow])
 test_model = TwoReplicas.TestCase

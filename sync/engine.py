@@ -157,6 +157,11 @@ class Sync:
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
                 return b
+            if self.exclude:
+                # excluded files were never compared or synced: deleting the job would lose them
+                self._conflict(job_id, path="(whole job)", local="kept: has excluded files",
+                               remote="deleted")
+                return b
             do, allowed = self._act("delete job", job_id,
                                     "pull" if direction == "push" else "push")
             if do:

@@ -347,3 +347,14 @@ def test_import_archive_with_sync(pair, tmp_path):
     r = subprocess.run(["suite", "import", str(tmp_path / "a.tar.zst"), "--sync"], cwd=lap.path,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_exclude_never_deletes_unsynced_files(pair):
+    lap, clu = pair
+    write(job(lap, 0), "huge.h5", "never synced")
+    sync.sync(lap, clu.path, exclude=["*.h5"])
+    assert not job(clu, 0).isfile("huge.h5")
+    job(clu, 0).remove()
+    result = sync.sync(lap, clu.path, exclude=["*.h5"])
+    assert result.exit_status == 2
+    assert read(job(lap, 0), "huge.h5") == "never synced"

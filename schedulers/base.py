@@ -35,6 +35,8 @@ class Scheduler:
     """Base class; subclasses set ``name``, ``submit_cmd``, ``states`` and the methods below."""
 
     name = "base"
+    #: template file name; None means ``<name>.sh.j2``
+    template = None
     #: scheduler state string -> one of queued, held, running, completed, failed, cancelled
     states = {}
 
@@ -55,8 +57,16 @@ class Scheduler:
         env.filters["hm"] = _hm
         d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
              **submission.directives}
-        return env.get_template(f"{self.name}.sh.j2").render(
-            name=submission.name, commands=submission.commands, directives=d)
+        name = self.template or f"{self.name}.sh.j2"
+        try:
+            template = env.get_template(name)
+        except jinja2.TemplateNotFound as exc:
+            where = os.path.join(project_path, "templates") + " or " if project_path else ""
+            raise SchedulerError(f"template {exc.name!r} not found in {where}the shipped "
+                                 f"templates ({', '.join(sorted(os.listdir(TEMPLATES)))})") \
+                from None
+        return template.render(name=submission.name, commands=submission.commands,
+                               directives=d)
 
     def submit_command(self, script_path, submission):
         raise NotImplementedError

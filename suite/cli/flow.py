@@ -130,11 +130,15 @@ def exec_(operation, ids, module):
 @click.option("--after", "after", multiple=True, metavar="ID",
               help="Start only after scheduler job ID completed successfully.")
 @click.option("--scheduler", "scheduler_name", default=None,
-              help="slurm (default: detected, or $SUITE_SCHEDULER).")
+              help="slurm, pbs, lsf, sge or direct (default: $SUITE_SCHEDULER, else by host "
+                   "name, else by the commands present).")
+@click.option("--template", "template_name", default=None, metavar="NAME",
+              help="Render scripts with templates/NAME (or a shipped template) instead of "
+                   "the scheduler's own.")
 @click.argument("flags", nargs=-1, type=click.UNPROCESSED)
 @workflow_option
 def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, scheduler_name,
-           flags, module):
+           template_name, flags, module):
     """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
 
     Operations already queued or running are never submitted again."""
@@ -142,7 +146,7 @@ def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, s
     from suite.flow.submit import submit as do_submit
 
     runner = _runner(module)
-    scheduler = get_scheduler(scheduler_name)
+    scheduler = get_scheduler(scheduler_name, template_name)
     done = do_submit(runner, scheduler, list(ops) or None,
                      filter_from_options(filter_args) if filter_args else None, ids, num,
                      bundle, parallel, pretend, hold, list(after), list(flags), module,

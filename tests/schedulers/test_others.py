@@ -109,6 +109,61 @@ def test_selection(monkeypatch):
         get_scheduler("condor")
 
 
+def test_selection_by_host_name(tmp_path, monkeypatch):
+    from schedulers import hosts
+    from suite.errors import SuiteError
+
+    monkeypatch.delenv("SUITE_SCHEDULER", raising=False)
+    monkeypatch.setenv("SUITE_HOSTS", str(tmp_path / "hosts.json"))
+    # built-in entries, matched on the whole name only
+    assert hosts.match("login03.frontier.olcf.ornl.gov")["scheduler"] == "slurm"
+    assert hosts.match("login1.summit.olcf.ornl.gov")["scheduler"] == "lsf"
+    assert hosts.match("workstation") is None
+    assert hosts.match("x.summit.olcf.ornl.gov.example.org") is None
+    # a user entry comes first and may name a template
+    (tmp_path / "hosts.json").write_text(json.dumps(
+        [{"pattern": r"login\d\.summit\..*", "scheduler": "pbs", "template": "site.sh.j2"}]))
+    assert hosts.match("login1.summit.olcf.ornl.gov")["scheduler"] == "pbs"
+    # get_scheduler asks the host name when neither a name nor $SUITE_SCHEDULER is given
+    monkeypatch.setattr(hosts, "_names", lambda: ["vm", "login7.summit.olcf.ornl.gov"])
+    chosen = get_scheduler()
+    assert (chosen.name, chosen.template) == ("pbs", "site.sh.j2")
+    assert get_scheduler(template="other.sh.j2").template == "other.sh.j2"
+    monkeypatch.setenv("SUITE_SCHEDULER", "sge")
+    assert get_scheduler().name == "sge" and get_scheduler().template is None
+    # a broken hosts file is an error naming it, not a silent fallback
+    monkeypatch.delenv("SUITE_SCHEDULER")
+    for bad in ("[{", '[{"pattern": "("  , "scheduler": "slurm"}]', '{"pattern": "x"}'):
+        (tmp_path / "hosts.json").write_text(bad)
+        with pytest.raises(SuiteError, match="hosts.json"):
+            get_scheduler()
+
+
+def test_submit_with_named_template(project, monkeypatch):
+    import sys
+
+    monkeypatch.setenv("SUITE_SCHEDULER", "pbs")
+    project.open_job({"a": 1}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(WORKFLOW)
+    os.makedirs(project.fn("templates"))
+    with open(project.fn("templates/gpu-site.sh.j2"), "w") as f:
+        f.write('{% extends "suite/pbs.sh.j2" %}\n{% block header %}{{ super() }}\n'
+                '#PBS -A site-account\n{% endblock %}\n')
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "suite", "submit", "--pretend", *args],
+                              cwd=project.path, capture_output=True, text=True)
+
+    res = cli("--template", "gpu-site.sh.j2")
+    assert res.returncode == 0, res.stderr
+    assert "#PBS -A site-account" in res.stdout and "#PBS -N" in res.stdout
+    assert "site-account" not in cli().stdout
+    missing = cli("--template", "nope.sh.j2")
+    assert missing.returncode == 1
+    assert "'nope.sh.j2' not found" in missing.stderr and "templates" in missing.stderr
+
+
 WORKFLOW = textwrap.dedent('''
     from suite.flow import Workflow
 

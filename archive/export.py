@@ -86,46 +86,105 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes)
 
 
+# files up to this size are read whole with one system call and handed to writers that take
+# bytes (``add_data``): one open, one fstat, one read per file, and the hash is taken from the
+# same bytes that are written
+SMALL = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | \
+    getattr(os, "O_NONBLOCK", 0)  # a fifo that appears in a race is refused, never waited on
+
+
 def _add_job(writer, job, path):
     """Write one job directory; return (files manifest, links, bytes)."""
-    files, links, total = {}, {}, 0
     root = job.path
     if not os.path.isdir(root):
         raise ArchiveError(f"job {job.id}: {root} does not exist")
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
-        rel = "" if rel == "." else rel + "/"
-        for d in list(dirnames):
-            full = os.path.join(dirpath, d)
-            if os.path.islink(full):
-                dirnames.remove(d)
-                filenames.append(d)
-            else:
-                writer.add_dir(f"{path}/{rel}{d}")
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            member = f"{path}/{rel}{name}"
-            if stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
-                resolved = os.path.normpath(os.path.join(dirpath, target))
-                if os.path.isabs(target) or not resolved.startswith(root + os.sep):
-                    raise ArchiveError(
-                        f"job {job.id}: {full} is a link out of the job ({target}); "
-                        "archives only hold links inside a job")
-                writer.add_symlink(member, target, st.st_mtime)
-                links[rel + name] = target
-            elif stat.S_ISREG(st.st_mode):
-                digest = writer.add_file(member, full, st.st_size, st.st_mode, st.st_mtime)
-                files[rel + name] = {"size": st.st_size, "sha256": digest}
-                total += st.st_size
-            else:
-                raise ArchiveError(f"job {job.id}: {full} is not a regular file, directory "
-                                   "or link (devices and fifos cannot be exported)")
+    files, links = {}, {}
+    add_data = getattr(writer, "add_data", None)
+    total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links)
     if layout.STATEPOINT not in files:
         raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
     return files, links, total
+
+
+def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
+    """Write the directory ``dirpath`` (``rel`` inside the job, ``prefix`` + ``rel`` in the
+    archive) in the order of a sorted top-down walk: its subdirectories' entries, its files and
+    links, then each subdirectory; links to directories are links, not directories."""
+    with os.scandir(dirpath) as it:
+        entries = sorted(it, key=_name)
+    subdirs, total = [], 0
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirs.append(entry)
+            writer.add_dir(f"{prefix}{rel}{entry.name}")
+    for entry in entries:
+        name = entry.name
+        member = f"{prefix}{rel}{name}"
+        if entry.is_file(follow_symlinks=False):
+            if add_data is None:
+                st = entry.stat(follow_symlinks=False)
+                digest = writer.add_file(member, entry.path, st.st_size, st.st_mode, st.st_mtime)
+                size = st.st_size
+            else:
+                size, digest = _add_regular(writer, add_data, job, entry.path, member)
+            files[rel + name] = {"size": size, "sha256": digest}
+            total += size
+        elif entry.is_symlink():
+            full = entry.path
+            target = os.readlink(full)
+            resolved = os.path.normpath(os.path.join(dirpath, target))
+            if os.path.isabs(target) or not resolved.startswith(root + os.sep):
+                raise ArchiveError(
+                    f"job {job.id}: {full} is a link out of the job ({target}); "
+                    "archives only hold links inside a job")
+            writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
+            links[rel + name] = target
+        elif not entry.is_dir(follow_symlinks=False):
+            raise ArchiveError(f"job {job.id}: {entry.path} is not a regular file, directory "
+                               "or link (devices and fifos cannot be exported)")
+    for entry in subdirs:
+        total += _add_tree(writer, add_data, job, root, entry.path, prefix,
+                           f"{rel}{entry.name}/", files, links)
+    return total
+
+
+def _name(entry):
+    return entry.name
+
+
+def _add_regular(writer, add_data, job, full, member):
+    """Add the regular file ``full``; return (size, sha256). Small files are read whole."""
+    fd = os.open(full, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ArchiveError(f"job {job.id}: {full} is not a regular file, directory "
+                               "or link (devices and fifos cannot be exported)")
+        size = st.st_size
+        if size <= SMALL:
+            data = os.read(fd, size + 1)
+            if len(data) != size:
+                data = _read_rest(fd, data, size, full)
+    finally:
+        os.close(fd)
+    if size > SMALL:
+        return size, writer.add_file(member, full, size, st.st_mode, st.st_mtime)
+    return size, add_data(member, data, st.st_mode, st.st_mtime)
+
+
+def _read_rest(fd, data, size, full):
+    """Finish a short read; refuse a file that changed size since its fstat."""
+    parts, have = [data], len(data)
+    while data and have <= size:
+        data = os.read(fd, size + 1 - have)
+        parts.append(data)
+        have += len(data)
+    if have > size:
+        raise ArchiveError(f"{full} grew while it was being exported; export again")
+    if have < size:
+        raise ArchiveError(f"{full} shrank while it was being exported; export again")
+    return b"".join(parts)
 
 
 def _remove(path):

@@ -9,6 +9,7 @@ import os
 import posixpath
 import shutil
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 from suite import layout
 from suite.errors import InvalidStatepointError
@@ -56,13 +57,18 @@ class Stage:
     holds files, so a deep schema tree costs one ``mkdir`` per job, not one per level.
 
     Creating files is most of an import's time and is spent in the kernel, so small files are
-    written by a few threads (they release the GIL) while the main thread reads the archive;
-    each directory's ``mkdir`` is a task that the writes into it wait for.
+    written by a few threads (they release the GIL) while the main thread reads the archive.
+    Writes go to the threads in batches (one task per about a hundred files, not one per
+    file); a batch is closed only where a new directory starts, so a directory's ``mkdir`` and
+    its files are normally in one batch, and a batch that writes into a directory made by an
+    earlier batch waits for that batch first.
     """
 
     SMALL = 1 << 18
-    THREADS = 4
-    WINDOW = 512  # writes in flight at most (bounds memory)
+    THREADS = 3
+    BATCH_FILES = 128
+    BATCH_BYTES = 1 << 20
+    WINDOW = 16  # batches in flight at most (bounds memory)
 
     def __init__(self, root):
         from collections import deque
@@ -70,33 +76,66 @@ class Stage:
 
         self.root = root
         self.dirs = {}  # archive directory -> staging directory
-        self._made = {}  # staging directory -> future of its mkdir
+        self._count = 0
+        self._made = {}  # staging directory -> future of the batch that made it (None: this one)
         self._pool = ThreadPoolExecutor(self.THREADS)
         self._pending = deque()
+        self._ops, self._bytes, self._waits, self._new = [], 0, set(), []
 
-    def file_path(self, name):
-        """``(staging path, future of its directory's mkdir)`` for the member ``name``."""
-        parent, base = posixpath.split(name)
+    def _dir(self, parent):
+        """The staging directory for the archive directory ``parent`` (made in this batch if
+        new)."""
         d = self.dirs.get(parent)
         if d is None:
-            d = os.path.join(self.root, f"d{len(self.dirs)}")
+            if len(self._ops) >= self.BATCH_FILES or self._bytes >= self.BATCH_BYTES:
+                self._submit()
+            d = os.path.join(self.root, f"d{self._count}")
+            self._count += 1
             self.dirs[parent] = d
-            self._made[d] = self._pool.submit(os.mkdir, d)
-        return os.path.join(d, base), self._made[d]
+            self._made[d] = None
+            self._new.append(d)
+            self._ops.append((d, None))
+        else:
+            made = self._made[d]
+            if made is not None and not made.done():
+                self._waits.add(made)
+        return d
 
-    def write(self, name, data):
-        """Write a small member's bytes in the background."""
-        dst, made = self.file_path(name)
-        self._pending.append(self._pool.submit(_write_file, dst, data, made))
+    def _submit(self):
+        if not self._ops:
+            return
+        future = self._pool.submit(_run_batch, self._ops, self._waits)
+        for d in self._new:
+            self._made[d] = future
+        self._pending.append(future)
+        self._ops, self._bytes, self._waits, self._new = [], 0, set(), []
         while len(self._pending) > self.WINDOW:
             self._pending.popleft().result()
 
+    def file_path(self, name):
+        """The staging path for the member ``name``, its directory made (for the caller to
+        write it)."""
+        parent, base = posixpath.split(name)
+        d = self._dir(parent)
+        if self._made[d] is None:
+            self._submit()
+        self._made[d].result()
+        return os.path.join(d, base)
+
+    def write(self, name, data):
+        """Write a small member's bytes in the background."""
+        parent, base = posixpath.split(name)
+        d = self._dir(parent)
+        self._ops.append((f"{d}/{base}", data))
+        self._bytes += len(data)
+        if self._bytes >= 4 * self.BATCH_BYTES:  # one huge directory: cut it anyway
+            self._submit()
+
     def wait(self):
         """Wait for every write; raise the first error."""
+        self._submit()
         while self._pending:
             self._pending.popleft().result()
-        for made in self._made.values():
-            made.result()
 
     def close(self):
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -121,10 +160,26 @@ class Stage:
         return root
 
 
-def _write_file(dst, data, made):
-    made.result()
-    with open(dst, "xb") as f:
-        f.write(data)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _run_batch(ops, waits):
+    """Make directories (data None) and write files, in order."""
+    for made in waits:
+        made.result()
+    for dst, data in ops:
+        if data is None:
+            os.mkdir(dst)
+            continue
+        fd = os.open(dst, _CREATE, 0o666)
+        try:
+            done = os.write(fd, data) if data else 0
+            if done < len(data):
+                view = memoryview(data)
+                while done < len(data):
+                    done += os.write(fd, view[done:])
+        finally:
+            os.close(fd)
 
 
 @dataclass
@@ -142,40 +197,43 @@ def scan(reader, staging, origin, limit=None, holder=None):
     stage = Stage(staging) if staging else None
     if holder is not None:
         holder[0] = stage
+    sp_suffix = "/" + layout.STATEPOINT
     for member, stream in reader.members():
         name = clean_name(member.name)
         if not name:
             continue
         if name in staged or (name == mf.NAME and manifest is not None):
             raise ArchiveError(f"archive member {member.name!r} appears twice")
-        if member.kind == FILE and name == mf.NAME:
+        kind = member.kind
+        if kind == FILE and name == mf.NAME:
             manifest = mf.loads(_read_limited(stream, MAX_MANIFEST, name), origin)
             continue
-        if member.kind == DIR:
-            staged[name] = (DIR, 0, None)
-        elif member.kind == FILE:
+        if kind == FILE:
             if limit is not None and written + member.size > limit:
                 raise ArchiveError(
                     f"archive member {member.name!r}: the unpacked data would exceed the free "
                     f"space ({limit} bytes); import stopped")
-            if stage and member.size <= Stage.SMALL:
-                data = _read_limited(stream, member.size, name)
-                size, digest = len(data), hashlib.sha256(data).hexdigest()
-                stage.write(name, data)
-                if posixpath.basename(name) != layout.STATEPOINT:
-                    data = None
-            else:
-                dst = None
+            is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
+            if member.size <= Stage.SMALL:
+                # streams that cannot hold more than their declared size are read in one call
+                if hasattr(stream, "read_declared"):
+                    data = _read(stream, name, -1, "read_declared")
+                else:
+                    data = _read_limited(stream, member.size, name)
+                size, digest = len(data), sha256(data).hexdigest()
                 if stage:
-                    dst, made = stage.file_path(name)
-                    made.result()
+                    stage.write(name, data)
+            else:
+                dst = stage.file_path(name) if stage else None
                 size, digest, data = _copy(stream, dst, name, member.size)
             written += size
             staged[name] = (FILE, size, digest)
-            if posixpath.basename(name) == layout.STATEPOINT:
+            if is_sp:
                 small[name] = data
-        elif member.kind in (SYMLINK, HARDLINK):
-            staged[name] = (member.kind, 0, member.linkname)
+        elif kind == DIR:
+            staged[name] = (DIR, 0, None)
+        elif kind in (SYMLINK, HARDLINK):
+            staged[name] = (kind, 0, member.linkname)
         else:
             raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
     if stage:
@@ -183,10 +241,10 @@ def scan(reader, staging, origin, limit=None, holder=None):
     return Scan(staged, manifest, small, stage)
 
 
-def _read(stream, name, n=CHUNK):
+def _read(stream, name, n=CHUNK, method="read"):
     """Read from a member's stream; decoder failures become an ArchiveError naming it."""
     try:
-        return stream.read(n)
+        return getattr(stream, method)() if n < 0 else getattr(stream, method)(n)
     except (EOFError, OSError, ValueError) as exc:  # zlib, lzma, bz2, zip CRC, tar errors
         raise ArchiveError(f"archive member {name!r} is damaged: {exc}") from None
     except Exception as exc:
@@ -270,9 +328,11 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
         _check_links(found, jobs)
         to_land = []
         conflicts = []
+        with os.scandir(ws) as it:  # one listing instead of one stat per job
+            present = {e.name for e in it}
         for job in jobs:
             existing = os.path.join(ws, job.id)
-            if os.path.isdir(existing):
+            if job.id in present and os.path.isdir(existing):
                 if skip_existing or _same_content(existing, job):
                     result.skipped.append(job.id)
                 else:
@@ -328,8 +388,11 @@ def _dirs(members):
 
 def jobs_from_manifest(found, origin):
     jobs = []
-    grouped, outside = _by_job(found, [clean_name(e["path"]) for e in found.manifest["jobs"]])
-    for entry in found.manifest["jobs"]:
+    entries = found.manifest["jobs"]
+    paths = [clean_name(e["path"]) for e in entries]
+    grouped, outside = _by_job(found, paths)
+    staged = found.staged
+    for entry, path in zip(entries, paths, strict=True):
         try:
             sp, job_id = validate_statepoint(entry["statepoint"])
         except InvalidStatepointError as exc:
@@ -337,11 +400,9 @@ def jobs_from_manifest(found, origin):
         if entry.get("id") != job_id:
             raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
                                f" but its state point hashes to {job_id}")
-        path = clean_name(entry["path"])
-        staged_files, links = _split(grouped[path])
         files = {}
         for rel, info in entry["files"].items():
-            have = found.staged.get(f"{path}/{clean_name(rel)}")
+            have = staged.get(f"{path}/{clean_name(rel)}")
             if have is None or have[0] != FILE:
                 raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
                                    "the archive")
@@ -351,11 +412,18 @@ def jobs_from_manifest(found, origin):
             if have[2] != info.get("sha256"):
                 raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
             files[rel] = (have[1], have[2])
-        for rel in staged_files:
-            if rel not in files:
-                raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not in the "
-                                   "manifest")
-        jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
+        links, dirs = {}, []
+        for rel, v in grouped[path].items():
+            kind = v[0]
+            if kind == FILE:
+                if rel not in files:
+                    raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not "
+                                       "in the manifest")
+            elif kind == DIR:
+                dirs.append(rel)
+            else:
+                links[rel] = (kind, v[2])
+        jobs.append(Incoming(job_id, sp, path, files, links, dirs))
     return jobs, outside
 
 
@@ -490,8 +558,11 @@ def _sha256(path):
 
 
 def _land(staging, ws, job, found):
-    names = list(job.files) + list(job.links) + [d + "/x" for d in job.dirs]
-    src = found.stage.assemble(job.path, names)
+    if not job.links and not job.dirs and not any("/" in rel for rel in job.files):
+        src = found.stage.assemble(job.path, ())  # all files at the top of the job
+    else:
+        names = list(job.files) + list(job.links) + [d + "/x" for d in job.dirs]
+        src = found.stage.assemble(job.path, names)
     for rel, (kind, target) in job.links.items():
         dst = os.path.join(src, *rel.split("/"))
         if kind == SYMLINK:
@@ -499,10 +570,11 @@ def _land(staging, ws, job, found):
         else:  # a hard link names a member of the same job (checked): copy it
             inside = clean_name(target)[len(job.path) + 1:]
             shutil.copyfile(os.path.join(src, *inside.split("/")), dst)
-    sp_file = os.path.join(src, layout.STATEPOINT)
-    if not os.path.exists(sp_file):
-        with open(sp_file, "xb") as f:
-            f.write(dumps(job.statepoint).encode())
+    if layout.STATEPOINT not in job.files:
+        sp_file = os.path.join(src, layout.STATEPOINT)
+        if not os.path.exists(sp_file):
+            with open(sp_file, "xb") as f:
+                f.write(dumps(job.statepoint).encode())
     os.rename(src, os.path.join(ws, job.id))
 
 

@@ -56,11 +56,15 @@ def loads(data, origin):
 
 def constant_keys(statepoints, schema_fields):
     """Top-level state point keys with one value in all jobs and not used by the schema."""
+    used = {f.split(".")[0] for f in schema_fields}
     values = None
     for sp in statepoints:
-        items = {k: json.dumps(v, sort_keys=True) for k, v in sp.items()}
-        values = items if values is None else {
-            k: v for k, v in values.items() if items.get(k) == v}
-    used = {f.split(".")[0] for f in schema_fields}
-    first = next(iter(statepoints), {})
-    return {k: first[k] for k in sorted(values or {}) if k not in used}
+        if values is None:
+            values = {k: json.dumps(v, sort_keys=True) for k, v in sp.items() if k not in used}
+            first = sp
+        else:  # only the keys still constant are compared (usually none after a few jobs)
+            values = {k: v for k, v in values.items()
+                      if k in sp and json.dumps(sp[k], sort_keys=True) == v}
+        if not values:
+            return {}
+    return {k: first[k] for k in sorted(values or {})}

@@ -14,7 +14,10 @@ def clean_name(name):
         raise ArchiveError(f"archive member {name!r}: backslash in name (refused)")
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError(f"archive member {name!r}: absolute path (refused)")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
+    parts = name.split("/")
+    if "" not in parts and "." not in parts and ".." not in parts:
+        return name  # already normal (the usual case)
+    parts = [p for p in parts if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise ArchiveError(f"archive member {name!r}: '..' in path (refused)")
     if not parts:

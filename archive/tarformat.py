@@ -5,10 +5,9 @@ import gzip
 import hashlib
 import lzma
 import os
-import tarfile
 
-from . import tarwriter
-from .base import DIR, FILE, HARDLINK, OTHER, SYMLINK, ArchiveError, Member
+from . import tarreader, tarwriter
+from .base import ArchiveError
 
 CHUNK = 1 << 20
 
@@ -58,8 +57,21 @@ class TarWriter:
         self._write(tarwriter.member_header(name, 0, 0o777, mtime, "symlink", target))
 
     def add_bytes(self, name, data, mtime=0):
-        self._write(tarwriter.member_header(name, len(data), 0o644, mtime, "file"))
-        self._write(data + tarwriter.padding(len(data)))
+        return self.add_data(name, data, 0o644, mtime)
+
+    def add_data(self, name, data, mode=0o644, mtime=0):
+        """Add a file member whose content the caller has read; return its SHA-256 (hex)."""
+        size = len(data)
+        header = tarwriter.member_header(name, size, mode, mtime, "file")
+        buf = self._buf
+        buf.append(header)
+        buf.append(data)
+        pad = -size % tarwriter.BLOCK
+        if pad:
+            buf.append(tarwriter.ZEROS[:pad])
+        self._buffered += len(header) + size + pad
+        if self._buffered >= CHUNK:
+            self._flush()
         return hashlib.sha256(data).hexdigest()
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
@@ -95,10 +107,6 @@ class TarWriter:
                 os.unlink(self.path)
 
 
-_KINDS = {tarfile.REGTYPE: FILE, tarfile.AREGTYPE: FILE, tarfile.CONTTYPE: FILE,
-          tarfile.DIRTYPE: DIR, tarfile.SYMTYPE: SYMLINK, tarfile.LNKTYPE: HARDLINK}
-
-
 class TarReader:
     """Reads members in archive order (streaming: compressed data is read once)."""
 
@@ -108,23 +116,28 @@ class TarReader:
         self.path = path
         self.fmt = fmt
 
+    def _decompressed(self, raw):
+        if self.fmt == "tar.zst":
+            import zstandard
+
+            return zstandard.ZstdDecompressor().stream_reader(raw, closefd=False,
+                                                              read_across_frames=True)
+        if self.fmt == "tar.gz":
+            return gzip.GzipFile(fileobj=raw, mode="rb")
+        if self.fmt == "tar.bz2":
+            return bz2.BZ2File(raw, "rb")
+        if self.fmt == "tar.xz":
+            return lzma.LZMAFile(raw, "rb")
+        return raw
+
     def members(self):
         with open(self.path, "rb") as raw:
-            if self.fmt == "tar.zst":
-                import zstandard
-
-                stream = zstandard.ZstdDecompressor().stream_reader(raw, closefd=False)
-                mode = "r|"
-            else:
-                stream, mode = raw, "r|*"
+            stream = self._decompressed(raw)
             try:
-                with tarfile.open(fileobj=stream, mode=mode) as tar:
-                    for info in tar:
-                        kind = _KINDS.get(info.type, OTHER)
-                        member = Member(info.name, kind, info.size, info.mode, info.mtime,
-                                        info.linkname)
-                        yield member, tar.extractfile(info) if kind == FILE else None
-            except (tarfile.TarError, EOFError, OSError, lzma.LZMAError) as exc:
+                yield from tarreader.TarStream(stream).members()
+            except tarreader.DamagedArchive as exc:
+                raise ArchiveError(f"{self.path}: {exc}") from None
+            except (EOFError, OSError, lzma.LZMAError) as exc:
                 raise ArchiveError(f"{self.path}: damaged or truncated archive: {exc}") from None
             except Exception as exc:
                 if type(exc).__module__.startswith("zstandard"):

@@ -15,13 +15,20 @@ _TAIL = b"ustar\x0000" + b"\x00" * 64 + _octal(0, 8) * 2 + b"\x00" * 155
 _IDS = _octal(0, 8) * 2  # uid, gid
 
 
+_CONST_SUM = sum(b" " * 8) + sum(_TAIL)  # checksum field (as spaces) and the fixed tail
+
+
 def _header(name, size, mode, mtime, typeflag, linkname=""):
-    block = b"".join((
-        name.encode()[:100].ljust(100, b"\x00"), _octal(mode & 0o7777, 8), _IDS,
-        _octal(size, 12), _octal(int(mtime), 12), b" " * 8, typeflag,
-        linkname.encode()[:100].ljust(100, b"\x00"), _TAIL,
+    # the checksum is the sum of all bytes: the NUL padding adds nothing, so only the
+    # variable fields are summed (not the whole 512-byte block)
+    nb = name.encode()[:100]
+    lb = linkname.encode()[:100] if linkname else b""
+    fields = b"%07o\x00%s%011o\x00%011o\x00" % (mode & 0o7777, _IDS, size, int(mtime))
+    check = sum(nb) + sum(fields) + typeflag[0] + sum(lb) + _CONST_SUM
+    return b"".join((
+        nb.ljust(100, b"\x00"), fields, b"%06o\x00 " % check, typeflag, lb.ljust(100, b"\x00"),
+        _TAIL,
     )).ljust(BLOCK, b"\x00")
-    return block[:148] + f"{sum(block):06o}\x00 ".encode() + block[156:]
 
 
 def _pax(name, linkname, size):
@@ -42,9 +49,14 @@ def _pax_record(key, value):
     return str(length).encode() + body
 
 
+_FLAGS = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}
+
+
 def member_header(name, size, mode, mtime, kind, linkname=""):
     """The header block(s) for one member; ``kind`` is file, dir, symlink or hardlink."""
-    flag = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}[kind]
+    flag = _FLAGS[kind]
+    if len(name) <= 100 and not linkname and size < 8**11 and name.isascii():
+        return _header(name, size, mode, mtime, flag)  # the common case: no pax record
     out = b""
     pax = _pax(name, linkname, size)
     if pax:
@@ -54,9 +66,12 @@ def member_header(name, size, mode, mtime, kind, linkname=""):
     return out + _header(name, size if size < 8**11 else 0, mode, mtime, flag, linkname)
 
 
+ZEROS = b"\x00" * BLOCK
+
+
 def padding(size):
     """Zero bytes that complete the last block of a member's data."""
-    return b"\x00" * (-size % BLOCK)
+    return ZEROS[:-size % BLOCK]
 
 
 END = b"\x00" * (2 * BLOCK)

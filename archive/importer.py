@@ -364,12 +364,13 @@ def _by_job(found, job_paths):
     grouped = {p: {} for p in job_paths}
     outside = []
     for name, v in found.staged.items():
-        parts = name.split("/")
-        for i in range(1, len(parts)):
-            root = "/".join(parts[:i])
-            if root in grouped:
-                grouped[root]["/".join(parts[i:])] = v
+        i = name.find("/")
+        while i > 0:  # the shortest job path that is a parent of the member
+            members = grouped.get(name[:i])
+            if members is not None:
+                members[name[i + 1:]] = v
                 break
+            i = name.find("/", i + 1)
         else:
             if v[0] != DIR:
                 outside.append(name)

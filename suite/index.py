@@ -290,6 +290,11 @@ class Index:
         self.problems = dict(db.execute("SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
 
     # -- queries ----------------------------------------------------------------------------
+    def indexed_count(self):
+        """How many jobs the index holds, as it stands (no refresh): tells a caller whether
+        building it now would pay off."""
+        return self._connect().execute("SELECT count(*) FROM jobs").fetchone()[0]
+
     def ids(self):
         """All job ids, sorted."""
         self.refresh()

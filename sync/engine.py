@@ -14,7 +14,7 @@ that is killed resumes where it stopped.
 
 from dataclasses import dataclass, field
 
-from .merge import merge, resolve, same
+from .merge import MISSING, merge, resolve, same
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -55,8 +55,6 @@ class SyncResult:
 def _short(value):
     import json
 
-    from .merge import MISSING
-
     if value is MISSING:
         return "(deleted)"
     text = json.dumps(value, default=str)
@@ -79,12 +77,12 @@ class Sync:
     # -- the run ----------------------------------------------------------------------------
     def run(self):
         lid, rid = self.L.identity(), self.R.identity()
+        # the far side lists its jobs while this side lists its own
+        remote_snapshot = self.R.snapshot_later(self.ids, self.exclude)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
-        import copy
-
-        loaded = copy.deepcopy(record)
         ls = self.L.snapshot(self.ids, self.exclude)
-        rs = self.R.snapshot(self.ids, self.exclude)
+        rs = remote_snapshot()
+        changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
@@ -92,10 +90,12 @@ class Sync:
 
         last_save, saved_actions = time.monotonic(), 0
         for job_id in sorted(ids):
-            entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id),
-                              base_jobs.get(job_id))
+            old = base_jobs.get(job_id)
+            entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id), old)
             if self.dry_run:
                 continue
+            # entries are rebuilt, never changed in place: comparing tells if the record moved
+            changed = changed or (entry is not old and _entry_changed(entry, old))
             if entry is None:
                 base_jobs.pop(job_id, None)
             else:
@@ -104,9 +104,11 @@ class Sync:
                     time.monotonic() - last_save > SAVE_SECONDS:
                 self._save(record, lid, rid)
                 last_save, saved_actions = time.monotonic(), len(self.result.actions)
+        old = record.get("project_doc", MISSING)
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
                                                   record.get("project_doc"))
-        if not self.dry_run and (self.result.actions or record != loaded):
+        changed = changed or old is MISSING or not same(record["project_doc"], old)
+        if not self.dry_run and (self.result.actions or changed):
             self._save(record, lid, rid, final=True)
         return self.result
 
@@ -329,6 +331,13 @@ class Sync:
         if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
             self.R.write_project_doc(for_remote)
         return for_record
+
+
+def _entry_changed(entry, old):
+    # files hold ints only, so == is exact there; documents need strict equality (1 != 1.0)
+    if entry is None or old is None:
+        return entry is not old
+    return entry["files"] != old.get("files") or not same(entry["doc"], old.get("doc", {}))
 
 
 def _describe(state):

@@ -15,16 +15,20 @@ class ProtocolError(Exception):
     """The stream ended or held something that is not a frame."""
 
 
-def write_frame(out, header, payload=b""):
+def encode_frame(header, payload=b""):
+    """The bytes of one frame."""
     if len(payload) > COMPRESS_ABOVE:
         import zstandard
 
         payload = zstandard.ZstdCompressor(level=3).compress(payload)
         header = {**header, "z": True}
     head = json.dumps(header).encode()
-    out.write(struct.pack(">I", len(head)) + head + struct.pack(">Q", len(payload)))
-    if payload:
-        out.write(payload)
+    return b"".join((struct.pack(">I", len(head)), head, struct.pack(">Q", len(payload)),
+                     payload))
+
+
+def write_frame(out, header, payload=b""):
+    out.write(encode_frame(header, payload))
     out.flush()
 
 

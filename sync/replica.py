@@ -58,6 +58,9 @@ def _list_files(directory, prefix, out, skip, exclude):
 class Replica:
     """Sync operations on the project at ``path``."""
 
+    #: whether the last snapshot found the index missing most jobs (and did not build it)
+    index_cold = False
+
     def __init__(self, path, label=None):
         self.project = suite.get_project(path)
         self.path = self.project.path
@@ -93,25 +96,39 @@ class Replica:
         for all jobs (or ``ids``); files exclude the state point and document."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
-        # documents come from the index: it re-reads only those whose stat changed
-        docs = self.project.index.documents(sorted(wanted) if wanted is not None else None)
-        bad = self.project.index.problems
-        jobs = {}
         try:
-            names = os.listdir(ws)
+            names = [n for n in os.listdir(ws) if layout.is_job_id(n)
+                     and (wanted is None or n in wanted)]
         except FileNotFoundError:
             names = []
+        index = self.project.index
+        # documents come from the index, which re-reads only those whose stat changed; an
+        # index missing most jobs (just synced or unpacked here) costs more to build than
+        # reading the documents, so then they are read and the index is left for later
+        self.index_cold = index.indexed_count() * 2 < len(names)
+        if self.index_cold:
+            docs, bad = None, {}
+        else:
+            docs = index.documents(sorted(wanted) if wanted is not None else None)
+            bad = index.problems
+        jobs = {}
         skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in names:
-            if not layout.is_job_id(job_id) or (wanted is not None and job_id not in wanted):
-                continue
-            if layout.DOCUMENT in bad.get(job_id, ""):
-                # never merge a document that cannot be read: it would look emptied
-                self._doc(job_id)  # raises, naming the job and the file
+            if docs is None:
+                doc = self._doc(job_id)  # raises on a document that cannot be read
+            else:
+                if layout.DOCUMENT in bad.get(job_id, ""):
+                    # never merge a document that cannot be read: it would look emptied
+                    self._doc(job_id)  # raises, naming the job and the file
+                doc = docs.get(job_id, {})
             files = {}
             _list_files(os.path.join(ws, job_id), "", files, skip, exclude)
-            jobs[job_id] = {"files": files, "doc": docs.get(job_id, {})}
+            jobs[job_id] = {"files": files, "doc": doc}
         return {"jobs": jobs, "project_doc": self._project_doc()}
+
+    def snapshot_later(self, ids=None, exclude=()):
+        """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
+        return lambda: self.snapshot(ids, exclude)
 
     def _doc(self, job_id):
         try:
@@ -231,7 +248,8 @@ class Replica:
                     f.write(json.dumps(doc).encode())
             for rel, data, mtime in files:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if "/" in rel:
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "xb") as f:
                     f.write(data)
                 os.utime(path, ns=(mtime, mtime))

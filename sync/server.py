@@ -12,6 +12,8 @@ OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "state
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signature", "make_delta", "apply_delta"}
 
+WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta"}
+
 
 def serve(path, stdin=None, stdout=None):
     stdin = stdin or sys.stdin.buffer
@@ -23,15 +25,23 @@ def serve(path, stdin=None, stdout=None):
         return 1
     protocol.write_frame(stdout, {"ok": True, "version": protocol.VERSION,
                                   "label": replica.label})
+    wrote = False
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":
+            if wrote or replica.index_cold:
+                # the client has gone: bring the index up to date now, not in the next query
+                try:
+                    replica.project.index.refresh(documents=True)
+                except Exception:  # a cache: the next query refreshes it anyway
+                    pass
             return 0
         op = header.get("op")
         try:
             if op not in OPS:
                 raise ValueError(f"unknown operation {op!r}")
             args = header.get("args", [])
+            wrote = wrote or op in WRITES
             if op == "write":
                 result, out = replica.write(*args, payload, header["mtime"]), b""
             elif op == "create_job":

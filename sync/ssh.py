@@ -114,6 +114,7 @@ class SSHReplica:
         stdin, stdout, stderr = self.client.exec_command(command)
         self._in, self._out, self._err = stdin, stdout, stderr
         self._pending = 0
+        self._outbuf = bytearray()
         header, _ = self._frame()
         if header is None:
             status = stdout.channel.recv_exit_status()
@@ -133,35 +134,59 @@ class SSHReplica:
         except protocol.ProtocolError as exc:
             raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
 
-    #: writes sent without waiting for their answers, at most (answers are read in batches)
-    WINDOW = 64
+    #: writes in flight without their answers, at most; when full, answers are read down to
+    #: half, so the far side always has work queued (answers are small: ~40 bytes each)
+    WINDOW = 512
 
-    def _send(self, op, args, payload, extra):
+    #: bytes of queued frames sent at once: one SSH write per frame would make paramiko's
+    #: per-packet cost (encryption in Python) dominate syncs of many small files
+    SEND_BATCH = 256 << 10
+
+    def _send(self, op, args, payload, extra, flush=True):
+        self._outbuf += protocol.encode_frame({"op": op, "args": list(args), **extra}, payload)
+        if flush or len(self._outbuf) >= self.SEND_BATCH:
+            self._flush()
+
+    def _flush(self):
+        if not self._outbuf:
+            return
         try:
-            protocol.write_frame(self._in, {"op": op, "args": list(args), **extra}, payload)
+            self._in.write(bytes(self._outbuf))
+            self._in.flush()
         except OSError as exc:
             raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
+        self._outbuf.clear()
 
     def _post(self, op, *args, payload=b"", **extra):
         """Send a write without waiting: the work streams instead of one round trip each."""
-        self._send(op, args, payload, extra)
+        self._send(op, args, payload, extra, flush=False)
         self._pending += 1
         if self._pending >= self.WINDOW:
-            self._drain()
+            # read answers down to half the window, so the next writes go out as one batch
+            while self._pending > self.WINDOW // 2:
+                self._answer()
+
+    def _answer(self):
+        """Read the answer to the oldest write in flight; raise if it failed."""
+        self._flush()
+        self._pending -= 1
+        header, _ = self._frame()
+        if header is None:
+            raise SyncError(f"connection to {self.target.host} closed")
+        if not header.get("ok"):
+            self._pending = 0
+            raise SyncError(f"{self.target.host}: {header.get('error')}")
 
     def _drain(self):
         while self._pending:
-            self._pending -= 1
-            header, _ = self._frame()
-            if header is None:
-                raise SyncError(f"connection to {self.target.host} closed")
-            if not header.get("ok"):
-                self._pending = 0
-                raise SyncError(f"{self.target.host}: {header.get('error')}")
+            self._answer()
 
     def _call(self, op, *args, payload=b"", **extra):
         self._drain()
         self._send(op, args, payload, extra)
+        return self._reply()
+
+    def _reply(self):
         header, data = self._frame()
         if header is None:
             raise SyncError(f"connection to {self.target.host} closed")
@@ -192,6 +217,14 @@ class SSHReplica:
 
     def snapshot(self, ids=None, exclude=()):
         return self._call("snapshot", sorted(ids) if ids is not None else None, list(exclude))[0]
+
+    def snapshot_later(self, ids=None, exclude=()):
+        """Ask for the snapshot now; the returned function waits for it. No other call may
+        come in between."""
+        self._drain()
+        self._send("snapshot", [sorted(ids) if ids is not None else None, list(exclude)], b"",
+                   {})
+        return lambda: self._reply()[0]
 
     def find_ids(self, filter):
         return self._call("find_ids", filter)[0]

@@ -44,8 +44,9 @@ def _fingerprint(key):
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def connect(target, accept_new_host_key=False):
-    """An authenticated paramiko SSHClient for ``target`` (and its ProxyJump chain)."""
+def connect(target, accept_new_host_key=False, via=None):
+    """An authenticated paramiko SSHClient for ``target``, through its ProxyJump chain
+    (``via`` overrides the configured one: ``"a,b"`` reaches ``b`` through ``a``)."""
     import paramiko
 
     config = paramiko.SSHConfig()
@@ -58,13 +59,17 @@ def connect(target, accept_new_host_key=False):
     port = target.port or int(opts.get("port", 22))
     user = target.user or opts.get("user") or os.environ.get("USER") or "root"
     keys = [os.path.expanduser(k) for k in opts.get("identityfile", [])]
-    sock = None
-    jump = opts.get("proxyjump")
+    sock = jump_client = None
+    jump = via if via is not None else opts.get("proxyjump")
     if jump and jump.lower() != "none":
-        jt = parse_url(jump + ":/") if "@" in jump or ":" not in jump else parse_url(jump)
-        first = connect(Target(jt.user, jt.host, jt.port, "/"), accept_new_host_key)
-        sock = first.get_transport().open_channel("direct-tcpip", (hostname, port),
-                                                  ("127.0.0.1", 0))
+        # the last hop is reached through the ones before it, as OpenSSH does
+        *before, last = [h.strip() for h in jump.split(",")]
+        jump_client = connect(_hop(last), accept_new_host_key, via=",".join(before) or "none")
+        try:
+            sock = jump_client.get_transport().open_channel(
+                "direct-tcpip", (hostname, port), ("127.0.0.1", 0))
+        except Exception as exc:
+            raise SyncError(f"jump host {last} cannot reach {hostname}:{port}: {exc}") from None
     known = os.path.expanduser("~/.ssh/known_hosts")
     client = paramiko.SSHClient()
     client.load_system_host_keys()
@@ -85,7 +90,15 @@ def connect(target, accept_new_host_key=False):
         if isinstance(exc, SyncError):
             raise
         raise SyncError(f"cannot connect to {hostname}:{port}: {exc}") from None
+    client.jump_client = jump_client  # keeps the hop's connection open as long as this one
     return client
+
+
+def _hop(text):
+    """A ProxyJump entry ``[user@]host[:port]`` as a Target."""
+    user, _, rest = text.rpartition("@")
+    host, _, port = rest.partition(":")
+    return Target(user or None, host, int(port) if port else None, "/")
 
 
 class _Policy:
@@ -203,7 +216,10 @@ class SSHReplica:
             protocol.write_frame(self._in, {"op": "close"})
         except OSError:
             pass
-        self.client.close()
+        client = self.client
+        while client is not None:  # this connection, then the jump hosts it went through
+            client.close()
+            client = getattr(client, "jump_client", None)
 
     # -- the Replica interface ----------------------------------------------------------------
     def identity(self):

@@ -118,3 +118,33 @@ def test_diff_against_a_remote_transfers_nothing(sshd, ssh_home, pair):
     plan = json.loads(r.stdout)
     assert plan["dry_run"] and [a["action"] for a in plan["actions"]] == ["merge doc"]
     assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 0
+
+
+def _logins(sshd):
+    return (sshd["root"] / "log").read_text().count("Accepted publickey")
+
+
+def test_proxyjump_chain(sshd, ssh_home, pair):
+    """ProxyJump from ~/.ssh/config: each hop is a real login on the server, the last one
+    reached through a direct-tcpip channel of the one before."""
+    lap, clu = pair
+    with open(ssh_home / ".ssh" / "config", "a") as f:
+        f.write(f"Host behind\n  HostName 127.0.0.1\n  Port {sshd['port']}\n  User root\n"
+                f"  IdentityFile {sshd['client_key']}\n  ProxyJump cluster\n"
+                f"Host twohops\n  HostName 127.0.0.1\n  Port {sshd['port']}\n  User root\n"
+                f"  IdentityFile {sshd['client_key']}\n"
+                f"  ProxyJump root@cluster,root@127.0.0.1:{sshd['port']}\n"
+                f"Host unreachable\n  HostName 127.0.0.1\n  Port 1\n  User root\n"
+                f"  IdentityFile {sshd['client_key']}\n  ProxyJump cluster\n")
+    before = _logins(sshd)
+    result = sync.sync(lap, f"behind:{clu.path}", remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0 and len(clu) == 4
+    assert _logins(sshd) - before == 2  # the jump host, then the target through it
+    lap.open_job({"i": 0}).doc.hops = 2
+    before = _logins(sshd)
+    result = sync.sync(lap, f"twohops:{clu.path}", remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.hops == 2
+    assert _logins(sshd) - before == 3
+    with pytest.raises(sync.SyncError, match="jump host cluster cannot reach 127.0.0.1:1"):
+        sync.sync(lap, f"unreachable:{clu.path}", remote_suite=sshd["remote_suite"])

@@ -115,6 +115,10 @@ class Sync:
     def _save(self, record, lid, rid, final=False):
         if not self.keep_record:
             return
+        # a write still in flight may yet fail: the record must never claim it happened
+        # (a job recorded as synced but missing there would be deleted here next time)
+        self.R.flush()
+        self.L.flush()
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
         self.L.save_record(rid, record)

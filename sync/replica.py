@@ -126,6 +126,9 @@ class Replica:
             jobs[job_id] = {"files": files, "doc": doc}
         return {"jobs": jobs, "project_doc": self._project_doc()}
 
+    def flush(self):
+        """Wait until every write sent so far is done (local writes are done at once)."""
+
     def snapshot_later(self, ids=None, exclude=()):
         """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
         return lambda: self.snapshot(ids, exclude)

@@ -194,6 +194,10 @@ class SSHReplica:
         while self._pending:
             self._answer()
 
+    def flush(self):
+        """Wait for the answers to every write sent so far; raise if one failed."""
+        self._drain()
+
     def _call(self, op, *args, payload=b"", **extra):
         self._drain()
         self._send(op, args, payload, extra)

@@ -148,3 +148,23 @@ def test_proxyjump_chain(sshd, ssh_home, pair):
     assert _logins(sshd) - before == 3
     with pytest.raises(sync.SyncError, match="jump host cluster cannot reach 127.0.0.1:1"):
         sync.sync(lap, f"unreachable:{clu.path}", remote_suite=sshd["remote_suite"])
+
+
+def test_failed_remote_write_is_never_recorded(sshd, ssh_home, pair):
+    """Writes to the far side are streamed; one that fails there must stop the sync before
+    any record says the job was synced, or the next sync would delete it here."""
+    lap, clu = pair
+    ids = sorted(j.id for j in lap)
+    os.makedirs(clu.workspace, exist_ok=True)
+    # immutable: not even root can create the jobs there (ext4, xfs, btrfs; not tmpfs)
+    if subprocess.run(["chattr", "+i", clu.workspace], capture_output=True).returncode:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        with pytest.raises(sync.SyncError):
+            sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    finally:
+        subprocess.run(["chattr", "-i", clu.workspace], check=True)
+    assert len(lap) == 4
+    result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert sorted(j.id for j in lap) == ids and sorted(j.id for j in clu) == ids

@@ -216,6 +216,13 @@ class Runner:
                 executed.extend(one(item) for item in todo)
             if pretend or (num is not None and len(executed) >= num):
                 break
+        if executed and not pretend:
+            # operations changed documents: index them now, while they are in the page cache,
+            # rather than in the user's next status call
+            try:
+                self.project.index.refresh(documents=True)
+            except Exception:  # a cache: the next query refreshes it anyway
+                pass
         return executed
 
     def _describe(self, op, unit):

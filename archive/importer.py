@@ -395,7 +395,7 @@ def jobs_from_manifest(found, origin):
     staged = found.staged
     for entry, path in zip(entries, paths, strict=True):
         try:
-            sp, job_id = validate_statepoint(entry["statepoint"])
+            sp, job_id, _ = validate_statepoint(entry["statepoint"])
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: manifest entry {entry.get('path')!r}: {exc}") from None
         if entry.get("id") != job_id:
@@ -498,7 +498,7 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
     grouped, outside = _by_job(found, list(candidates))
     for path in sorted(candidates):
         try:
-            sp, job_id = validate_statepoint(candidates[path])
+            sp, job_id, _ = validate_statepoint(candidates[path])
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: {path!r}: {exc}") from None
         if not sp:
@@ -632,7 +632,7 @@ def verify(origin):
             elif have[1] != info.get("size") or have[2] != info.get("sha256"):
                 result.problems.append(f"job {entry.get('id')}: {rel} differs from the manifest")
         try:
-            _, job_id = validate_statepoint(entry["statepoint"])
+            _, job_id, _ = validate_statepoint(entry["statepoint"])
             if job_id != entry.get("id"):
                 result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
         except InvalidStatepointError as exc:

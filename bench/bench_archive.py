@@ -15,13 +15,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
-
-def timed(fn):
-    t = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t, out
+from common import timed
 
 
 def build(path, n):

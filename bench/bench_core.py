@@ -17,11 +17,9 @@ import sys
 import tempfile
 import time
 
+from common import sp_of
+
 PY = sys.executable
-
-
-def sp_of(i):
-    return {"a": i, "b": {"c": i % 7, "d": "x" * (i % 5)}, "seed": i % 10}
 
 
 def timed(fn):

@@ -11,22 +11,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
-
-def sp_of(i):
-    return {"a": i, "b": {"c": i % 7, "d": "x" * (i % 5)}, "seed": i % 10}
-
-
-def wall(args, cwd):
-    t = time.perf_counter()
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError(r.stderr)
-    return time.perf_counter() - t
+from common import creation_floor, sp_of, wall
 
 
 def main():
@@ -45,6 +33,8 @@ def main():
                 p.open_job(sp_of(i)).init()
             p.find_jobs().ids()  # warm the index, as any earlier command would
             row = {}
+            # a view is one symlink per job: this disk's cost for as many is the floor
+            row[f"floor: {n:,} symlinks by plain syscalls"] = creation_floor(root, n, "symlink")
             row["suite view (create)"] = wall(["suite", "view", "sv"], p.path)
             row["suite view (nothing changed)"] = wall(["suite", "view", "sv"], p.path)
             row["signac view (create)"] = wall(["signac", "view", "-p", "gv"], p.path)

@@ -42,14 +42,16 @@ class Job:
         The job id, when the state point is read from disk lazily.
     """
 
-    __slots__ = ("_project", "_id", "_sp", "_path", "_doc_root", "_initialized", "_cwd")
+    __slots__ = ("_project", "_id", "_sp", "_sp_text", "_path", "_doc_root", "_initialized",
+                 "_cwd")
 
     def __init__(self, project, statepoint=None, id=None, _trusted_sp=None):
         self._project = project
+        self._sp_text = None
         if _trusted_sp is not None:
             self._sp, self._id = _trusted_sp, id
         elif statepoint is not None:
-            self._sp, self._id = validate_statepoint(statepoint)
+            self._sp, self._id, self._sp_text = validate_statepoint(statepoint)
         else:
             self._sp, self._id = None, id
         self._path = f"{project.workspace}{os.sep}{self._id}"
@@ -137,7 +139,7 @@ class Job:
 
         Refuses (:class:`DestinationExistsError`) when a job with the new id exists.
         """
-        sp, new_id = validate_statepoint(new)
+        sp, new_id, _ = validate_statepoint(new)
         if new_id == self._id:
             self._sp = sp
             return
@@ -236,7 +238,8 @@ class Job:
     def _create(self, sp):
         # Staged: the job appears with its state point file or not at all. Raw os calls keep
         # this to mkdir + create + write + close + rename (init of 100,000 jobs is a benchmark).
-        data = dumps(sp).encode()
+        # the canonical text: the file's MD5 is the job id
+        data = self._sp_text or dumps(sp, sort_keys=True).encode()
         tmp = _staging_name(self._project.workspace, self._id)
         try:
             os.mkdir(tmp)

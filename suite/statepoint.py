@@ -17,6 +17,13 @@ def calc_id(sp) -> str:
     return hashlib.md5(json.dumps(sp, sort_keys=True).encode()).hexdigest()
 
 
+def canonical(sp):
+    """``(text, job id)``: the sorted-key JSON the id is the MD5 of (also what a new job's
+    state point file holds), and the id."""
+    text = json.dumps(sp, sort_keys=True).encode()
+    return text, hashlib.md5(text).hexdigest()
+
+
 def to_plain(value, where="state point"):
     """Return a plain JSON value (dict/list/str/int/float/bool/None) equal to ``value``.
 
@@ -24,7 +31,40 @@ def to_plain(value, where="state point"):
     :class:`InvalidStatepointError` for keys that are not strings, contain ``.`` or start with
     ``$``, for NaN and Infinity, and for values JSON cannot hold.
     """
-    return _plain(value, where, ())
+    try:
+        return _fast(value)
+    except _Slow:
+        return _plain(value, where, ())
+
+
+class _Slow(Exception):
+    """Raised by :func:`_fast` for anything it does not take: the full check decides."""
+
+
+_SCALARS = (str, bool, type(None))
+
+
+def _fast(value):
+    # the common case (dicts, lists, str, int, finite float, bool, None) without building a
+    # path for error messages; init of many jobs spends much of its time here
+    t = type(value)
+    if t is dict:
+        out = {}
+        for key, val in value.items():
+            if type(key) is not str or "." in key or key.startswith("$"):
+                raise _Slow
+            tv = type(val)
+            out[key] = val if tv in _SCALARS or tv is int else _fast(val)
+        return out
+    if t in _SCALARS or t is int:
+        return value
+    if t is float:
+        if value - value != 0.0:  # NaN or infinite
+            raise _Slow
+        return value
+    if t is list:
+        return [_fast(v) for v in value]
+    raise _Slow
 
 
 def _plain(value, where, path):
@@ -80,10 +120,11 @@ def _dotted(path):
 
 
 def validate_statepoint(sp):
-    """Validate ``sp`` and return ``(plain_sp, job_id)``."""
+    """Validate ``sp`` and return ``(plain_sp, job_id, canonical JSON bytes)``."""
     if not isinstance(sp, dict) and not _is_mapping(sp):
         raise InvalidStatepointError(
             f"a state point must be a mapping (JSON object), not {type(sp).__name__}"
         )
     plain = to_plain(sp)
-    return plain, calc_id(plain)
+    text, job_id = canonical(plain)
+    return plain, job_id, text

@@ -1,0 +1,50 @@
+"""Helpers shared by the benchmark scripts: timing, and the file system's own floor.
+
+On this kind of VM, creating a file or symlink costs anywhere from 5 us (RAM disk) to 800 us
+(the virtual disk in a slow phase, e.g. after large deletions), and the cost drifts over
+minutes. Work that must create N files can never beat N times that cost, so benchmarks whose
+rows create files print a floor row measured in the same run. ``TMPDIR=/dev/shm`` runs them on
+a RAM disk, where the tools' own costs show.
+"""
+
+import os
+import subprocess
+import time
+
+
+def timed(fn):
+    """``(seconds, result)`` of calling ``fn``."""
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def wall(args, cwd, ok=(0,)):
+    """Seconds a command takes (a fresh process, as a user runs it)."""
+    t = time.perf_counter()
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    if r.returncode not in ok:
+        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}\n{r.stderr[-2000:]}")
+    return time.perf_counter() - t
+
+
+def sp_of(i):
+    """The state point of job ``i`` in the core and views benchmarks."""
+    return {"a": i, "b": {"c": i % 7, "d": "x" * (i % 5)}, "seed": i % 10}
+
+
+def creation_floor(root, n, kind="file"):
+    """Seconds this file system takes to create ``n`` empty files (or symlinks) in 100
+    directories, by plain system calls: no tool that creates as many can be faster."""
+    base = os.path.join(root, f"floor-{kind}-{n}")
+    dirs = [os.path.join(base, str(k)) for k in range(100)]
+    for d in dirs:
+        os.makedirs(d)
+    t = time.perf_counter()
+    for i in range(n):
+        path = os.path.join(dirs[i % 100], str(i))
+        if kind == "symlink":
+            os.symlink("../target", path)
+        else:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return time.perf_counter() - t

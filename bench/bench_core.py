@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-from common import sp_of
+from common import creation_floor, sp_of
 
 PY = sys.executable
 
@@ -130,6 +130,8 @@ def main():
         try:
             s = bench_suite(root, n)
             g = {} if args.no_signac else bench_signac(root, n)
+            # init makes a directory and a state point file per job: the disk's floor for that
+            floor = creation_floor(root, n, "job")
         finally:
             shutil.rmtree(root, ignore_errors=True)
         results[n] = {"suite": s, "signac": g}
@@ -139,6 +141,9 @@ def main():
             o = g.get(key)
             ratio = f"{o / t:8.1f}" if o else "       -"
             print(f"{key:72s} {o if o is not None else float('nan'):10.3f} {t:10.3f} {ratio}")
+        print(f"{f'floor: {n:,} directories with one file each, by plain syscalls':72s} "
+              f"{'':10s} {floor:10.3f}")
+        results[n]["floor: init"] = floor
         sys.stdout.flush()
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)

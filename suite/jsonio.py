@@ -45,13 +45,19 @@ def dumps(obj, **kwargs):
 
 
 def write_atomic(path, data: bytes, mode=0o644):
-    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
+    return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime)."""
     directory, name = os.path.split(os.fspath(path))
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -59,6 +65,7 @@ def write_atomic(path, data: bytes, mode=0o644):
         except FileNotFoundError:
             pass
         raise
+    return st
 
 
 def write_json(path, obj, **kwargs):

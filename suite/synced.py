@@ -101,11 +101,11 @@ class FileRoot:
         if self._before_write is not None:
             self._before_write()
         try:
-            write_atomic(self.path, dumps(data).encode())
+            st = write_atomic(self.path, dumps(data).encode())
         except BaseException:
             self._data = None  # do not trust the cache after a failed write
             raise
-        self._sig = self._stat_sig()
+        self._sig = (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def copy_json(value):

@@ -29,6 +29,11 @@ class Submission:
     after: list = field(default_factory=list)
     extra_flags: list = field(default_factory=list)
     pairs: list = field(default_factory=list)  # (operation, job id)
+    #: a job array: one command list per task (``commands`` is then unused); task k runs
+    #: ``tasks[k]``
+    tasks: list = field(default_factory=list)
+    #: (operation, job id) pairs per task, for the submission record
+    task_pairs: list = field(default_factory=list)
 
 
 class Scheduler:
@@ -37,6 +42,13 @@ class Scheduler:
     name = "base"
     #: template file name; None means ``<name>.sh.j2``
     template = None
+    #: the environment variable holding a job array task's index, or None: no arrays
+    array_variable = None
+
+    def task_id(self, sched_id, k):
+        """The scheduler's id of task ``k`` of the array submitted as ``sched_id``."""
+        raise SchedulerError(f"{self.name}: job arrays are not supported (use slurm, or submit "
+                             "without --array)")
     #: scheduler state string -> one of queued, held, running, completed, failed, cancelled
     states = {}
 
@@ -65,8 +77,11 @@ class Scheduler:
             raise SchedulerError(f"template {exc.name!r} not found in {where}the shipped "
                                  f"templates ({', '.join(sorted(os.listdir(TEMPLATES)))})") \
                 from None
+        if submission.tasks and not self.array_variable:
+            self.task_id("", 0)  # raises: this scheduler has no arrays here
         return template.render(name=submission.name, commands=submission.commands,
-                               directives=d)
+                               directives=d, tasks=submission.tasks,
+                               array_variable=self.array_variable)
 
     def submit_command(self, script_path, submission):
         raise NotImplementedError

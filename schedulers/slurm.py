@@ -17,6 +17,11 @@ class Slurm(Scheduler):
               "NODE_FAIL": "failed", "OUT_OF_MEMORY": "failed", "CANCELLED": "cancelled",
               "PREEMPTED": "cancelled"}
 
+    array_variable = "SLURM_ARRAY_TASK_ID"
+
+    def task_id(self, sched_id, k):
+        return f"{sched_id}_{k}"
+
     @staticmethod
     def present():
         return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
@@ -39,8 +44,10 @@ class Slurm(Scheduler):
         ids = list(ids)
         if not ids:
             return {}
-        out = _run(["squeue", "--noheader", "--states=all", "--format=%i|%T|%r",
-                    "--jobs=" + ",".join(ids)]) if ids else ""
+        # --array: one line per array task ("12_3"), pending ones included
+        jobs = sorted({i.split("_")[0] for i in ids})
+        out = _run(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%r",
+                    "--jobs=" + ",".join(jobs)])
         return parse_squeue(out, ids, self.states)
 
     def cancel(self, ids):
@@ -60,5 +67,8 @@ def parse_squeue(text, ids, states):
         norm = states.get(state, "unknown")
         if norm == "queued" and "Held" in reason:
             norm = "held"
-        found[job_id.split("_")[0]] = norm
+        found[job_id] = norm
+        base = job_id.split("_")[0]
+        if base != job_id and found.get(base) not in ("running", "queued", "held"):
+            found[base] = norm  # the array as a whole: active while any task is
     return {i: found.get(i, "unknown") for i in ids}

@@ -124,6 +124,8 @@ def exec_(operation, ids, module):
 @click.option("-n", "--num", type=int, default=None, help="Submit at most N operations.")
 @click.option("--bundle", type=int, default=1, help="Operations per submitted script.")
 @click.option("--parallel", is_flag=True, help="Run a bundle's operations side by side.")
+@click.option("--array", is_flag=True,
+              help="Submit scripts that ask for the same resources as one job array (slurm).")
 @click.option("--pretend", is_flag=True,
               help="Print the scripts and submit commands; contact no scheduler.")
 @click.option("--hold", is_flag=True, help="Submit held (release with the scheduler).")
@@ -137,8 +139,8 @@ def exec_(operation, ids, module):
                    "the scheduler's own.")
 @click.argument("flags", nargs=-1, type=click.UNPROCESSED)
 @workflow_option
-def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, scheduler_name,
-           template_name, flags, module):
+def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, after,
+           scheduler_name, template_name, flags, module):
     """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
 
     Operations already queued or running are never submitted again."""
@@ -150,7 +152,7 @@ def submit(ops, filter_args, ids, num, bundle, parallel, pretend, hold, after, s
     done = do_submit(runner, scheduler, list(ops) or None,
                      filter_from_options(filter_args) if filter_args else None, ids, num,
                      bundle, parallel, pretend, hold, list(after), list(flags), module,
-                     click.echo)
+                     click.echo, array)
     if not pretend:
         click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")
 

@@ -53,8 +53,11 @@ def active_pairs(project, scheduler):
 
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
-           echo=print):
-    """Submit eligible, not yet submitted operations; return the scheduler ids."""
+           echo=print, array=False):
+    """Submit eligible, not yet submitted operations; return the scheduler ids.
+
+    With ``array``, scripts (single operations or bundles) that ask for the same resources
+    go as one job array each: one submission, one task per script."""
     from schedulers import Submission, combine
 
     project = runner.project
@@ -68,7 +71,7 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
         todo = todo[:num]
     python = f"{sys.executable} -m suite"
     workflow = f" --workflow {module}" if module else ""
-    submitted = []
+    subs = []
     for start in range(0, len(todo), max(1, bundle)):
         part = todo[start:start + max(1, bundle)]
         directives = combine([_directives(op, unit[0], runner) for op, unit in part], parallel)
@@ -79,20 +82,52 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
             commands.append("wait")
         name = f"suite-{part[0][0].name}-{part[0][1][0].id[:8]}" + (
             f"-bundle{len(part)}" if len(part) > 1 else "")
-        sub = Submission(name, commands, directives, hold, list(after), list(extra_flags),
-                         [(op.name, j.id) for op, unit in part for j in unit])
+        subs.append(Submission(name, commands, directives, hold, list(after),
+                               list(extra_flags),
+                               [(op.name, j.id) for op, unit in part for j in unit]))
+    if array:
+        subs = _arrays(subs)
+    scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
+    submitted = []
+    for sub in subs:
         script = scheduler.render(sub, project.path)
-        scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
         if pretend:
-            echo(f"# {' '.join(scheduler.submit_command(os.path.join(scripts_dir, name + '.sh'), sub))}")
+            echo(f"# {' '.join(scheduler.submit_command(os.path.join(scripts_dir, sub.name + '.sh'), sub))}")
             echo(script)
             continue
         sched_id = scheduler.submit(script, sub, scripts_dir)
         book = load(project)
-        book[sched_id] = {"scheduler": scheduler.name, "pairs": sub.pairs, "time": time.time()}
+        now = time.time()
+        if sub.tasks:
+            for k, pairs in enumerate(sub.task_pairs):
+                book[scheduler.task_id(sched_id, k)] = {"scheduler": scheduler.name,
+                                                        "pairs": pairs, "time": now}
+        else:
+            book[sched_id] = {"scheduler": scheduler.name, "pairs": sub.pairs, "time": now}
         save(project, book)
         submitted.append(sched_id)
     return submitted
+
+
+def _arrays(subs):
+    """Submissions with equal resources merged into job arrays (a lone one stays as it is)."""
+    from schedulers import Submission
+
+    groups = {}
+    for sub in subs:
+        groups.setdefault(json.dumps(sub.directives, sort_keys=True, default=str), []).append(sub)
+    out = []
+    for group in groups.values():
+        if len(group) == 1:
+            out.extend(group)
+            continue
+        first = group[0]
+        out.append(Submission(f"{first.name}-array{len(group)}", [], first.directives,
+                              first.hold, first.after, first.extra_flags,
+                              [p for sub in group for p in sub.pairs],
+                              tasks=[sub.commands for sub in group],
+                              task_pairs=[sub.pairs for sub in group]))
+    return out
 
 
 def _directives(op, job, runner):

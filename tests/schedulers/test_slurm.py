@@ -151,3 +151,39 @@ def test_status_falls_back_when_scheduler_fails(live_project, monkeypatch, tmp_p
     assert "cannot ask the scheduler" in r.stderr
     assert json.loads(r.stdout)["operations"]["work"]["eligible"] == 3
     assert suite.get_project(live_project.path)
+
+
+def test_array_script_and_refusal_elsewhere():
+    from schedulers import PBS, SchedulerError
+
+    sub = Submission("arr", [], {"np": 1}, tasks=[["echo zero"], ["echo one", "echo more"]])
+    script = Slurm().render(sub)
+    assert "#SBATCH --array=0-1\n" in script and "#SBATCH --output=arr_%a.out" in script
+    body = script[script.index('case "$SLURM_ARRAY_TASK_ID" in'):]
+    assert body.startswith('case "$SLURM_ARRAY_TASK_ID" in\n0)\necho zero\n;;\n1)\necho one\n'
+                           'echo more\n;;\n')
+    assert body.rstrip().endswith("esac")
+    # the script runs only its own task, and refuses an index it does not have
+    for k, expected, code in (("1", "one\nmore\n", 0), ("7", "", 1)):
+        r = subprocess.run(["bash", "-c", script], env={**os.environ, "SLURM_ARRAY_TASK_ID": k},
+                           capture_output=True, text=True)
+        assert (r.stdout, r.returncode) == (expected, code)
+    with pytest.raises(SchedulerError, match="job arrays are not supported"):
+        PBS().render(sub)
+
+
+def test_live_job_array(slurm, live_project):
+    r = suite_cmd(live_project, "submit", "--array", "--hold")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("submitted 1 script")
+    array_id = r.stdout.split(":")[1].split()[0]
+    tasks = [f"{array_id}_{k}" for k in range(3)]
+    assert Slurm().query(tasks) == dict.fromkeys(tasks, "held")
+    assert status(live_project)["submitted"] == 3
+    again = suite_cmd(live_project, "submit", "--array")  # all three are queued already
+    assert again.stdout.startswith("submitted 0 script")
+    subprocess.run(["scontrol", "release", array_id], check=True)
+    assert wait_for(lambda: status(live_project)["complete"] == 3, timeout=90)
+    assert all(j.isfile("done.txt") for j in live_project)
+    scripts = os.listdir(live_project.fn(".suite/flow/scripts"))
+    assert [s for s in scripts if s.endswith("-array3.sh")], scripts

@@ -25,7 +25,7 @@ PY = sys.executable
 def timed(fn):
     t = time.perf_counter()
     fn()
-    return time.perf_counter() - t
+    return time.perf_counter() - t  # (common.timed also returns the result)
 
 
 def run_py(code, cwd):
@@ -46,75 +46,95 @@ def run_cli(args, cwd):
     return dt, r.stdout
 
 
-def bench_suite(root, n):
-    import suite
-
-    res = {}
-    path = os.path.join(root, "suite")
-    p = suite.init_project(path)
-    res["init"] = timed(lambda: [p.open_job(sp_of(i)).init() for i in range(n)])
-    code = "import suite; p = suite.get_project(); print(sum(1 for j in p if j.sp()['seed'] >= 0))"
-    res["iterate sps, fresh process (first call, builds index)"], out = run_py(code, path)
-    assert int(out) == n
-    res["iterate sps, fresh process"], out = run_py(code, path)
-    res["find b.c 3 (CLI, first call)"], out = run_cli(["suite", "find", "b.c", "3"], path)
-    res["find b.c 3 (CLI)"], out = run_cli(["suite", "find", "b.c", "3"], path)
-    expect = sum(1 for i in range(n) if i % 7 == 3)
-    assert len(out.split()) == expect, (len(out.split()), expect)
-    ids = [j.id for j in p]
-    sample = random.Random(1).sample(ids, min(1000, n))
-    res["open 1,000 jobs by id"] = timed(lambda: [p.open_job(id=i).sp() for i in sample])
-    res["set doc key on every job"] = timed(lambda: _set_docs(p, ids))
-    res["find doc.x 3 (CLI, first call after docs set)"], out = run_cli(
-        ["suite", "find", "doc.x", "3"], path)
-    res["find doc.x 3 (CLI)"], out = run_cli(["suite", "find", "doc.x", "3"], path)
-    assert len(out.split()) == 1, out
-    # 1% of documents changed behind suite's back (as rsync or an editor would)
-    for job_id in random.Random(2).sample(ids, max(1, n // 100)):
-        fn = os.path.join(p.workspace, job_id, "signac_job_document.json")
-        with open(fn, "w") as f:
-            json.dump({"x": -1, "changed": True}, f)
-    res["find doc.changed (CLI, first call after 1% changed behind its back)"], out = run_cli(
-        ["suite", "find", "doc.changed", "true"], path)
-    assert len(out.split()) == max(1, n // 100)
-    res["find doc.changed (CLI)"], out = run_cli(["suite", "find", "doc.changed", "true"], path)
-    return res
-
-
-def _set_docs(p, ids):
-    for k, i in enumerate(ids):
+def _set_docs(p, ids, part):
+    for k, i in enumerate(ids[part], start=part.start):
         p.open_job(id=i).doc["x"] = k
 
 
-def bench_signac(root, n):
-    import signac
+ITERATE = {
+    "suite": "import suite; p = suite.get_project(); "
+             "print(sum(1 for j in p if j.sp()['seed'] >= 0))",
+    "signac": "import signac; p = signac.get_project(); "
+              "print(sum(1 for j in p if j.statepoint()['seed'] >= 0))",
+}
 
-    res = {}
-    path = os.path.join(root, "signac")
-    os.makedirs(path)
-    p = signac.init_project(path)
-    res["init"] = timed(lambda: [p.open_job(sp_of(i)).init() for i in range(n)])
-    code = ("import signac; p = signac.get_project(); "
-            "print(sum(1 for j in p if j.statepoint()['seed'] >= 0))")
-    res["iterate sps, fresh process (first call, builds index)"], _ = run_py(code, path)
-    res["iterate sps, fresh process"], _ = run_py(code, path)
-    res["find b.c 3 (CLI, first call)"], _ = run_cli(["signac", "find", "b.c", "3"], path)
-    res["find b.c 3 (CLI)"], _ = run_cli(["signac", "find", "b.c", "3"], path)
-    ids = [j.id for j in p]
-    sample = random.Random(1).sample(ids, min(1000, n))
-    res["open 1,000 jobs by id"] = timed(lambda: [p.open_job(id=i).statepoint() for i in sample])
-    res["set doc key on every job"] = timed(lambda: _set_docs(p, ids))
-    res["find doc.x 3 (CLI, first call after docs set)"], _ = run_cli(
-        ["signac", "find", "doc.x", "3"], path)
-    res["find doc.x 3 (CLI)"], _ = run_cli(["signac", "find", "doc.x", "3"], path)
-    for job_id in random.Random(2).sample(ids, max(1, n // 100)):
-        fn = os.path.join(p.workspace, job_id, "signac_job_document.json")
-        with open(fn, "w") as f:
-            json.dump({"x": -1, "changed": True}, f)
-    res["find doc.changed (CLI, first call after 1% changed behind its back)"], _ = run_cli(
-        ["signac", "find", "doc.changed", "true"], path)
-    res["find doc.changed (CLI)"], _ = run_cli(["signac", "find", "doc.changed", "true"], path)
+
+def _projects(root, tools):
+    out = {}
+    for tool in tools:
+        path = os.path.join(root, tool)
+        os.makedirs(path)
+        if tool == "suite":
+            import suite
+
+            out[tool] = suite.init_project(path)
+        else:
+            import signac
+
+            out[tool] = signac.init_project(path)
+    return out
+
+
+def bench(root, n, tools):
+    """``{tool: {row: seconds}}``. The file system's speed drifts over minutes here, so the
+    tools take turns: bulk rows alternate in chunks of 1,000 jobs, other rows per row."""
+    projects = _projects(root, tools)
+    res = {tool: {} for tool in tools}
+
+    def turns(row, fn, chunks=None):
+        parts = [None] if chunks is None else chunks
+        for k, part in enumerate(parts):
+            for tool in (tools if k % 2 == 0 else tools[::-1]):
+                dt = timed(lambda: fn(tool, part))
+                res[tool][row] = res[tool].get(row, 0.0) + dt
+
+    blocks = [range(i, min(n, i + 1000)) for i in range(0, n, 1000)]
+    turns("init", lambda t, r: [projects[t].open_job(sp_of(i)).init() for i in r], blocks)
+    outs = {}
+
+    def cli(row, make_args, check=None):
+        def one(tool, _):
+            dt, outs[tool] = run_cli(make_args(tool), projects[tool].path)
+            if check:
+                check(outs[tool])
+        for tool in (tools if len(res[tools[0]]) % 2 == 0 else tools[::-1]):
+            dt = timed(lambda: one(tool, None))
+            res[tool][row] = dt
+
+    py = [PY, "-c"]
+    cli("iterate sps, fresh process (first call, builds index)",
+        lambda t: py + [ITERATE[t]], lambda out: int(out) == n or _fail(out))
+    cli("iterate sps, fresh process", lambda t: py + [ITERATE[t]])
+    expect = sum(1 for i in range(n) if i % 7 == 3)
+    cli("find b.c 3 (CLI, first call)", lambda t: [t, "find", "b.c", "3"])
+    cli("find b.c 3 (CLI)", lambda t: [t, "find", "b.c", "3"],
+        lambda out: len(out.split()) == expect or _fail(out))
+    ids = {t: sorted(j.id for j in projects[t]) for t in tools}
+    sample = random.Random(1).sample(ids[tools[0]], min(1000, n))
+    turns("open 1,000 jobs by id",
+          lambda t, _: [projects[t].open_job(id=i).statepoint() for i in sample])
+    id_blocks = [slice(i, i + 1000) for i in range(0, n, 1000)]
+    turns("set doc key on every job", lambda t, s: _set_docs(projects[t], ids[t], s),
+          id_blocks)
+    cli("find doc.x 3 (CLI, first call after docs set)", lambda t: [t, "find", "doc.x", "3"])
+    cli("find doc.x 3 (CLI)", lambda t: [t, "find", "doc.x", "3"],
+        lambda out: len(out.split()) == 1 or _fail(out))
+    # 1% of documents changed behind the tools' backs (as rsync or an editor would)
+    changed = random.Random(2).sample(ids[tools[0]], max(1, n // 100))
+    for t in tools:
+        for job_id in changed:
+            fn = os.path.join(projects[t].workspace, job_id, "signac_job_document.json")
+            with open(fn, "w") as f:
+                json.dump({"x": -1, "changed": True}, f)
+    cli("find doc.changed (CLI, first call after 1% changed behind its back)",
+        lambda t: [t, "find", "doc.changed", "true"],
+        lambda out: len(out.split()) == len(changed) or _fail(out))
+    cli("find doc.changed (CLI)", lambda t: [t, "find", "doc.changed", "true"])
     return res
+
+
+def _fail(out):
+    raise AssertionError(f"unexpected output: {out[:300]!r}")
 
 
 def main():
@@ -128,8 +148,9 @@ def main():
     for n in args.n:
         root = tempfile.mkdtemp(prefix=f"bench-core-{n}-", dir=args.tmp)
         try:
-            s = bench_suite(root, n)
-            g = {} if args.no_signac else bench_signac(root, n)
+            tools = ["suite"] if args.no_signac else ["suite", "signac"]
+            both = bench(root, n, tools)
+            s, g = both["suite"], both.get("signac", {})
             # init makes a directory and a state point file per job: the disk's floor for that
             floor = creation_floor(root, n, "job")
         finally:

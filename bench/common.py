@@ -19,10 +19,11 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
-def wall(args, cwd, ok=(0,)):
-    """Seconds a command takes (a fresh process, as a user runs it)."""
+def wall(args, cwd, ok=(0,), env=None):
+    """Seconds a command takes (a fresh process, as a user runs it); a failure is an error,
+    never a time."""
     t = time.perf_counter()
-    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    r = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
     if r.returncode not in ok:
         raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}\n{r.stderr[-2000:]}")
     return time.perf_counter() - t
@@ -52,3 +53,20 @@ def creation_floor(root, n, kind="file"):
         else:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     return time.perf_counter() - t
+
+
+def path_without(root, names):
+    """A PATH value like this one, minus the commands ``names`` (symlinks to every other
+    command of each PATH directory, under ``root``)."""
+    hidden = os.path.join(root, "path-without")
+    os.makedirs(hidden, exist_ok=True)
+    for d in os.environ.get("PATH", "").split(os.pathsep):
+        try:
+            entries = os.listdir(d)
+        except OSError:
+            continue
+        for name in entries:
+            link = os.path.join(hidden, name)
+            if name not in names and not os.path.lexists(link):
+                os.symlink(os.path.join(d, name), link)
+    return hidden

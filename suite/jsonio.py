@@ -25,13 +25,20 @@ def loads_checked(raw, path, job_id=None):
     if not raw.strip():
         raise CorruptFileError(path, "the file is empty", job_id)
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        if isinstance(raw, bytes):
+            raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return _DECODER.decode(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, str(exc), job_id) from None
 
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+# one decoder for all reads: json.loads with an option builds a new one per call, which
+# was a tenth of indexing 100,000 jobs
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def dumps(obj, **kwargs):

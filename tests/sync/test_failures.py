@@ -116,3 +116,23 @@ def test_corrupt_document_stops_instead_of_looking_empty(pair):
     with pytest.raises(suite.CorruptFileError, match=job.id):
         sync.sync(lap, clu.path)
     assert clu.open_job(id=job.id).doc() == {"step": 3}  # the other side kept its document
+
+
+def test_cold_index_snapshot_reads_documents_and_refuses_corrupt_ones(pair):
+    """A side whose index holds fewer than half its jobs (just unpacked or synced there)
+    reads documents directly; a corrupt one still stops the sync, naming the job."""
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    os.unlink(clu.fn(".suite/index.sqlite"))  # the index is a cache: gone, nothing lost
+    replica = Replica(clu.path)
+    snap = replica.snapshot()
+    assert replica.index_cold
+    assert {i: e["doc"] for i, e in snap["jobs"].items()} == {j.id: j.doc() for j in lap}
+    job = clu.open_job({"i": 2})
+    with open(job.fn("signac_job_document.json"), "w") as f:
+        f.write("{broken")
+    os.unlink(clu.fn(".suite/index.sqlite"))
+    with pytest.raises(suite.CorruptFileError, match=job.id):
+        Replica(clu.path).snapshot()
+    warm = Replica(lap.path)  # its index knows every job: documents come from the index
+    assert warm.snapshot()["jobs"] and not warm.index_cold

@@ -61,6 +61,11 @@ def _short(value):
     return text if len(text) < 60 else text[:57] + "..."
 
 
+#: files that only ever grow by whole lines (the workflow provenance log): changed on both
+#: sides, they are merged as the union of their lines instead of being a conflict
+APPEND_ONLY = {"suite_flow_log.jsonl"}
+
+
 class Sync:
     """One sync run between ``local`` and ``remote`` replicas."""
 
@@ -218,6 +223,8 @@ class Sync:
                 return self._copy(job_id, rel, self.L, self.R, "push", lf, bf, rf)
             if rc and not lc:
                 return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
+            if rel in APPEND_ONLY:
+                return self._union(job_id, rel, bf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
             present, src, dst, direction = (lf, self.L, self.R, "push") if lf else \
@@ -259,6 +266,30 @@ class Sync:
         if not allowed:
             return bf
         return [state[0], state[1], state[1]]
+
+    def _union(self, job_id, rel, bf):
+        """An append-only log changed on both sides: both get every line of either (this
+        side's first, then the other side's new ones, in their order)."""
+        do, allowed = self._act("merge log", job_id, self.mode, rel)
+        if not do:
+            return bf
+        ldata, lm = self.L.read(job_id, rel)
+        rdata, rm = self.R.read(job_id, rel)
+        lines = [line.rstrip(b"\n") for line in ldata.splitlines()]
+        seen = set(lines)
+        for line in rdata.splitlines():
+            line = line.rstrip(b"\n")
+            if line not in seen:
+                seen.add(line)
+                lines.append(line)
+        data = b"".join(line + b"\n" for line in lines if line)
+        mtime = max(lm, rm)
+        if self.mode != "pull":
+            self.R.write(job_id, rel, data, mtime)
+        if self.mode != "push":
+            self.L.write(job_id, rel, data, mtime)
+        # one-way: the other side keeps its own lines, so the next two-way sync merges again
+        return [len(data), mtime, mtime] if self.mode == "both" else bf
 
     def _file_conflict(self, job_id, rel, lf, rf, bf):
         winner = self._winner(job_id, None, (lf, rf))

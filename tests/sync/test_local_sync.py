@@ -358,3 +358,36 @@ def test_exclude_never_deletes_unsynced_files(pair):
     result = sync.sync(lap, clu.path, exclude=["*.h5"])
     assert result.exit_status == 2
     assert read(job(lap, 0), "huge.h5") == "never synced"
+
+
+def test_provenance_logs_changed_on_both_sides_merge_as_a_union(pair):
+    """The workflow log only grows by lines: runs on the laptop and on the cluster both
+    survive a sync, with no conflict, on both sides."""
+    from suite.flow import provenance
+
+    lap, clu = pair
+    provenance.record(job(lap, 0), {"operation": "shared", "status": "success"})
+    assert sync.sync(lap, clu.path).exit_status == 0  # one-sided: copied
+    provenance.record(job(lap, 0), {"operation": "on-laptop", "status": "success"})
+    provenance.record(job(clu, 0), {"operation": "on-cluster", "status": "failure"})
+    preview = sync.sync(lap, clu.path, dry_run=True)
+    assert [a["action"] for a in preview.actions] == ["merge log"] and not preview.conflicts
+    assert "on-cluster" not in read(job(lap, 0), provenance.LOG)  # dry run: nothing written
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0 and not result.conflicts
+    for side in (lap, clu):
+        ops = [r["operation"] for r in provenance.read(job(side, 0))]
+        assert ops == ["shared", "on-laptop", "on-cluster"]
+    assert provenance.completed_operations(job(clu, 0)) == {"shared", "on-laptop"}
+    again = sync.sync(lap, clu.path)
+    assert not again.actions and not again.conflicts
+    # a one-way sync merges into the destination only; the next two-way sync completes it
+    # (sizes differ: change detection is by size and mtime, and both files may be written in
+    # the same clock tick)
+    provenance.record(job(lap, 1), {"operation": "a", "status": "success"})
+    provenance.record(job(clu, 1), {"operation": "bb", "status": "success"})
+    assert sync.sync(lap, clu.path, push=True).exit_status == 0
+    assert [r["operation"] for r in provenance.read(job(clu, 1))] == ["a", "bb"]
+    assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a"]
+    assert sync.sync(lap, clu.path).exit_status == 0
+    assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a", "bb"]

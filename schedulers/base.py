@@ -44,6 +44,8 @@ class Scheduler:
     template = None
     #: the environment variable holding a job array task's index, or None: no arrays
     array_variable = None
+    #: the index of an array's first task
+    array_base = 0
 
     def task_id(self, sched_id, k):
         """The scheduler's id of task ``k`` of the array submitted as ``sched_id``."""
@@ -81,7 +83,8 @@ class Scheduler:
             self.task_id("", 0)  # raises: this scheduler has no arrays here
         return template.render(name=submission.name, commands=submission.commands,
                                directives=d, tasks=submission.tasks,
-                               array_variable=self.array_variable)
+                               array_variable=self.array_variable,
+                               array_base=self.array_base)
 
     def submit_command(self, script_path, submission):
         raise NotImplementedError

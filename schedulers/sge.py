@@ -14,6 +14,11 @@ from .base import Scheduler, SchedulerError, _run
 class SGE(Scheduler):
     name = "sge"
     states = {}
+    array_variable = "SGE_TASK_ID"
+    array_base = 1
+
+    def task_id(self, sched_id, k):
+        return f"{sched_id}.{k + 1}"
 
     @staticmethod
     def present():
@@ -68,8 +73,26 @@ def parse_qstat_xml(text, ids):
         raise SchedulerError(f"qstat -xml answered something that is not XML: {exc}") from None
     found = {}
     for job in root.iter("job_list"):
-        number = job.findtext("JB_job_number")
-        state = job.findtext("state") or ""
-        if number:
-            found[number.strip()] = normalise(state.strip())
+        number = (job.findtext("JB_job_number") or "").strip()
+        state = normalise((job.findtext("state") or "").strip())
+        if not number:
+            continue
+        # an array lists its pending tasks as ranges ("1-3:1", "1,3") and each running task
+        # on its own; tasks are "JOB.TASK", the array as a whole is active while any task is
+        for task in _task_numbers((job.findtext("tasks") or "").strip()):
+            found[f"{number}.{task}"] = state
+        if found.get(number) not in ("running", "queued", "held"):
+            found[number] = state
     return {i: found.get(i, "unknown") for i in ids}
+
+
+def _task_numbers(text):
+    """Task numbers of Grid Engine's task list syntax: ``"1-5:2,8"`` -> 1, 3, 5, 8."""
+    out = []
+    for part in filter(None, text.split(",")):
+        m = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if m:
+            first = int(m.group(1))
+            last = int(m.group(2) or first)
+            out.extend(range(first, last + 1, int(m.group(3) or 1)))
+    return out

@@ -125,7 +125,8 @@ def exec_(operation, ids, module):
 @click.option("--bundle", type=int, default=1, help="Operations per submitted script.")
 @click.option("--parallel", is_flag=True, help="Run a bundle's operations side by side.")
 @click.option("--array", is_flag=True,
-              help="Submit scripts that ask for the same resources as one job array (slurm).")
+              help="Submit scripts that ask for the same resources as one job array "
+                   "(slurm, sge).")
 @click.option("--pretend", is_flag=True,
               help="Print the scripts and submit commands; contact no scheduler.")
 @click.option("--hold", is_flag=True, help="Submit held (release with the scheduler).")

@@ -2,8 +2,9 @@
 
 Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--json F]
 
-Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync, a sync with
-nothing to do, and a sync after changing 1% of documents and adding 1 MiB to 1% of jobs.
+Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
+with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
+1% of documents and adding 1 MiB to 1% of jobs.
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
 Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise.
@@ -93,12 +94,27 @@ def main():
         rows = {}
         ids = src.find_jobs().ids()
 
-        def pair(key, round_, suite_dst, rsync_dst):
-            first = (suite_sync, suite_dst), (rsync, rsync_dst)
+        def suite_pull(remote, here):
+            t = time.perf_counter()
+            r = sync.sync(suite.init_project(here), f"bench:{remote}",
+                          remote_suite=remote_suite)
+            assert r.exit_status == 0, r.format()
+            return time.perf_counter() - t
+
+        def rsync_pull(remote, here):
+            t = time.perf_counter()
+            subprocess.run(["rsync", "-a", "-e", ssh, f"root@127.0.0.1:{remote}/", f"{here}/"],
+                           check=True)
+            return time.perf_counter() - t
+
+        def pair(key, round_, suite_dst, rsync_dst, fns=(suite_sync, rsync), here=None):
+            args_ = ((suite_dst,), (rsync_dst,)) if here is None else \
+                ((suite_dst, f"{here}-suite"), (rsync_dst, f"{here}-rsync"))
+            first = (fns[0], args_[0]), (fns[1], args_[1])
             order = first if round_ % 2 == 0 else first[::-1]
-            times = {fn: fn(dst) for fn, dst in order}
+            times = {fn: fn(*a) for fn, a in order}
             old = rows.get(key, (float("inf"), float("inf")))
-            rows[key] = (min(old[0], times[suite_sync]), min(old[1], times[rsync]))
+            rows[key] = (min(old[0], times[fns[0]]), min(old[1], times[fns[1]]))
 
         for round_ in range(args.repeat):
             dst = suite.init_project(f"{root}/dst{round_}").path
@@ -107,6 +123,11 @@ def main():
             pair("first sync", round_, dst, rs_dst)
             time.sleep(2)  # let the far side finish indexing, as between two real syncs
             pair("nothing to do", round_, dst, rs_dst)
+            # the other way: every job new on the far side, pulled into an empty project
+            pair("first pull", round_, dst, rs_dst + "/", (suite_pull, rsync_pull),
+                 here=f"{root}/pulled{round_}")
+            shutil.rmtree(f"{root}/pulled{round_}-suite", ignore_errors=True)
+            shutil.rmtree(f"{root}/pulled{round_}-rsync", ignore_errors=True)
             for k, job_id in enumerate(ids[round_:: 100]):
                 job = src.open_job(id=job_id)
                 job.doc["changed"] = [round_, k]

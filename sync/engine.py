@@ -89,6 +89,12 @@ class Sync:
         rs = remote_snapshot()
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
+        # jobs new on the far side are copied here whole: fetched many per round trip
+        self._remote_new = [j for j in sorted(rs["jobs"]) if j not in ls["jobs"]
+                            and j not in base_jobs]
+        self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
+        self._remote_sizes = rs["jobs"]
+        self._fetched = {}
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         import time
@@ -195,11 +201,32 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        files = []
-        for rel in sorted(present["files"]):
-            data, mtime = src.read(job_id, rel)
-            files.append((rel, data, mtime))
-        dst.create_job(job_id, src.statepoint(job_id), present["doc"], files)
+        if src is self.R and job_id in self._remote_pos:
+            if job_id not in self._fetched:
+                self._fetch_from(self._remote_pos[job_id])
+            sp, files = self._fetched.pop(job_id)
+        else:
+            files = []
+            for rel in sorted(present["files"]):
+                data, mtime = src.read(job_id, rel)
+                files.append((rel, data, mtime))
+            sp = src.statepoint(job_id)
+        dst.create_job(job_id, sp, present["doc"], files)
+
+    #: jobs and bytes fetched from the far side per round trip, at most (one job always)
+    FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
+
+    def _fetch_from(self, pos):
+        requests, size = [], 0
+        for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
+            files = self._remote_sizes[job_id]["files"]
+            job_size = sum(f[0] for f in files.values())
+            if requests and size + job_size > self.FETCH_BYTES:
+                break
+            requests.append((job_id, sorted(files)))
+            size += job_size
+        self._fetched = {job_id: (sp, files)
+                         for job_id, sp, files in self.R.read_jobs(requests)}
 
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]

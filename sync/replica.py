@@ -174,6 +174,15 @@ class Replica:
         with open(self._file(job_id, rel), "rb") as f:
             return f.read(), os.fstat(f.fileno()).st_mtime_ns
 
+    def read_jobs(self, requests):
+        """Whole jobs at once, for copying: ``[(job_id, [rel, ...])]`` ->
+        ``[(job_id, state point bytes, [(rel, data, mtime_ns), ...])]``."""
+        out = []
+        for job_id, rels in requests:
+            out.append((job_id, self.statepoint(job_id),
+                        [(rel, *self.read(job_id, rel)) for rel in rels]))
+        return out
+
     def _file(self, job_id, rel):
         return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
 

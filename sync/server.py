@@ -10,7 +10,7 @@ from .replica import Replica
 #: operations the client may call, and whether they take/return a payload
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids", "signature", "make_delta", "apply_delta"}
+       "delete_job", "find_ids", "signature", "make_delta", "apply_delta", "read_jobs"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta"}
 
@@ -57,6 +57,14 @@ def serve(path, stdin=None, stdout=None):
                 result, out = mtime, data
             elif op == "apply_delta":
                 result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
+            elif op == "read_jobs":
+                jobs, parts = [], []
+                for job_id, sp, files in replica.read_jobs(*args):
+                    jobs.append([job_id, len(sp), [[rel, len(data), mtime]
+                                                   for rel, data, mtime in files]])
+                    parts.append(sp)
+                    parts.extend(data for _, data, _ in files)
+                result, out = jobs, b"".join(parts)
             elif op == "statepoint":
                 result, out = None, replica.statepoint(*args)
             elif op == "read":

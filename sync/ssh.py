@@ -262,6 +262,18 @@ class SSHReplica:
         mtime, data = self._call("read", job_id, rel)
         return data, mtime
 
+    def read_jobs(self, requests):
+        jobs, data = self._call("read_jobs", [[j, list(rels)] for j, rels in requests])
+        out, pos = [], 0
+        for job_id, sp_len, files in jobs:
+            sp, pos = data[pos:pos + sp_len], pos + sp_len
+            got = []
+            for rel, size, mtime in files:
+                got.append((rel, data[pos:pos + size], mtime))
+                pos += size
+            out.append((job_id, sp, got))
+        return out
+
     def signature(self, job_id, rel):
         return self._call("signature", job_id, rel)[1]
 

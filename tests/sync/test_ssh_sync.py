@@ -168,3 +168,36 @@ def test_failed_remote_write_is_never_recorded(sshd, ssh_home, pair):
     result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
     assert result.exit_status == 0, result.format()
     assert sorted(j.id for j in lap) == ids and sorted(j.id for j in clu) == ids
+
+
+def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monkeypatch):
+    """Jobs new on the far side come many per round trip, never one request per file."""
+    from sync.engine import Sync
+    from sync.ssh import SSHReplica
+
+    cluster = suite.init_project(tmp_path / "cluster")
+    for i in range(7):
+        job = cluster.open_job({"i": i}).init()
+        job.doc.i = i
+        with open(job.fn("data.bin"), "wb") as f:
+            f.write(os.urandom(3000 * (i + 1)))
+        os.makedirs(job.fn("sub"))
+        with open(job.fn("sub/more.txt"), "w") as f:
+            f.write(f"more {i}")
+    laptop = suite.init_project(tmp_path / "laptop")
+    batches = []
+    real = SSHReplica.read_jobs
+    monkeypatch.setattr(SSHReplica, "read_jobs",
+                        lambda self, req: batches.append(len(req)) or real(self, req))
+    monkeypatch.setattr(SSHReplica, "read", lambda *a: pytest.fail("one request per file"))
+    monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
+    monkeypatch.setattr(Sync, "FETCH_BYTES", 12000)  # cuts before the larger jobs
+    result = sync.sync(laptop, f"cluster:{cluster.path}", remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert sum(batches) == 7 and max(batches) <= 3 and len(batches) >= 4, batches
+    for job in cluster:
+        here = laptop.open_job(id=job.id)
+        assert here.sp() == job.sp() and here.doc() == job.doc()
+        for name in ("data.bin", "sub/more.txt"):
+            with open(job.fn(name), "rb") as a, open(here.fn(name), "rb") as b:
+                assert a.read() == b.read()

@@ -95,6 +95,7 @@ class Sync:
         self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
         self._remote_sizes = rs["jobs"]
         self._fetched = {}
+        self._pulls, self._pull_bytes = [], 0
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         import time
@@ -115,6 +116,7 @@ class Sync:
                     time.monotonic() - last_save > SAVE_SECONDS:
                 self._save(record, lid, rid)
                 last_save, saved_actions = time.monotonic(), len(self.result.actions)
+        self._flush_pulls()
         old = record.get("project_doc", MISSING)
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
                                                   record.get("project_doc"))
@@ -124,6 +126,7 @@ class Sync:
         return self.result
 
     def _save(self, record, lid, rid, final=False):
+        self._flush_pulls()
         if not self.keep_record:
             return
         # a write still in flight may yet fail: the record must never claim it happened
@@ -286,6 +289,14 @@ class Sync:
             data, mtime = src.make_delta(job_id, rel, dst.signature(job_id, rel))
             dst.apply_delta(job_id, rel, data, mtime)
             state = [state[0], mtime]
+        elif do and src is self.R:
+            # fetched later, many per round trip; the record entry is completed then
+            entry = [state[0], state[1], state[1]]
+            self._pulls.append((job_id, rel, entry))
+            self._pull_bytes += state[0]
+            if len(self._pulls) >= self.FETCH_JOBS or self._pull_bytes >= self.FETCH_BYTES:
+                self._flush_pulls()
+            return entry
         elif do:
             data, mtime = src.read(job_id, rel)
             dst.write(job_id, rel, data, mtime)
@@ -293,6 +304,16 @@ class Sync:
         if not allowed:
             return bf
         return [state[0], state[1], state[1]]
+
+    def _flush_pulls(self):
+        """Fetch the files waiting to come from the far side in one call and write them."""
+        pulls, self._pulls, self._pull_bytes = self._pulls, [], 0
+        if not pulls:
+            return
+        got = self.R.read_files([(job_id, rel) for job_id, rel, _ in pulls])
+        for (job_id, rel, entry), (data, mtime) in zip(pulls, got, strict=True):
+            self.L.write(job_id, rel, data, mtime)
+            entry[:] = [len(data), mtime, mtime]  # what was written, if it changed meanwhile
 
     def _union(self, job_id, rel, bf):
         """An append-only log changed on both sides: both get every line of either (this

@@ -183,6 +183,10 @@ class Replica:
                         [(rel, *self.read(job_id, rel)) for rel in rels]))
         return out
 
+    def read_files(self, requests):
+        """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order."""
+        return [self.read(job_id, rel) for job_id, rel in requests]
+
     def _file(self, job_id, rel):
         return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
 

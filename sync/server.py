@@ -10,7 +10,8 @@ from .replica import Replica
 #: operations the client may call, and whether they take/return a payload
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids", "signature", "make_delta", "apply_delta", "read_jobs"}
+       "delete_job", "find_ids", "signature", "make_delta", "apply_delta", "read_jobs",
+       "read_files"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta"}
 
@@ -65,6 +66,9 @@ def serve(path, stdin=None, stdout=None):
                     parts.append(sp)
                     parts.extend(data for _, data, _ in files)
                 result, out = jobs, b"".join(parts)
+            elif op == "read_files":
+                got = replica.read_files(*args)
+                result, out = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
             elif op == "statepoint":
                 result, out = None, replica.statepoint(*args)
             elif op == "read":

@@ -274,6 +274,14 @@ class SSHReplica:
             out.append((job_id, sp, got))
         return out
 
+    def read_files(self, requests):
+        sizes, data = self._call("read_files", [list(r) for r in requests])
+        out, pos = [], 0
+        for size, mtime in sizes:
+            out.append((data[pos:pos + size], mtime))
+            pos += size
+        return out
+
     def signature(self, job_id, rel):
         return self._call("signature", job_id, rel)[1]
 

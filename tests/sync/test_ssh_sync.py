@@ -201,3 +201,31 @@ def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monk
         for name in ("data.bin", "sub/more.txt"):
             with open(job.fn(name), "rb") as a, open(here.fn(name), "rb") as b:
                 assert a.read() == b.read()
+
+
+def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
+    from sync.engine import Sync
+    from sync.ssh import SSHReplica
+
+    lap, clu = pair
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    for job in clu:  # results written on the cluster
+        with open(job.fn("result.txt"), "w") as f:
+            f.write(f"result of {job.id}")
+        with open(job.fn("data.bin"), "ab") as f:
+            f.write(b"more")
+    calls = []
+    real = SSHReplica.read_files
+    monkeypatch.setattr(SSHReplica, "read_files",
+                        lambda self, req: calls.append(len(req)) or real(self, req))
+    monkeypatch.setattr(SSHReplica, "read", lambda *a: pytest.fail("one request per file"))
+    monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert sum(calls) == 8 and max(calls) <= 3, calls
+    for job in clu:
+        for name in ("result.txt", "data.bin"):
+            with open(job.fn(name), "rb") as a, open(lap.open_job(id=job.id).fn(name), "rb") as b:
+                assert a.read() == b.read()
+    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions

@@ -96,6 +96,8 @@ class Sync:
         self._remote_sizes = rs["jobs"]
         self._fetched = {}
         self._pulls, self._pull_bytes = [], 0
+        self._digests = {}
+        self._compare_contents(ls, rs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         import time
@@ -277,7 +279,27 @@ class Sync:
             return False
         if lf[1] == rf[1] and not self.checksum:
             return True
+        key = (job_id, rel)
+        if key in self._digests:
+            return self._digests.pop(key)
         return self.L.digest(job_id, rel) == self.R.digest(job_id, rel)
+
+    def _compare_contents(self, ls, rs):
+        """Hash, in batches on each side, the files whose size and mtime do not settle
+        whether they are equal (all same-size files with --checksum)."""
+        wanted = []
+        for job_id, lj in ls["jobs"].items():
+            rj = rs["jobs"].get(job_id)
+            if rj is None:
+                continue
+            for rel, lf in lj["files"].items():
+                rf = rj["files"].get(rel)
+                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]):
+                    wanted.append((job_id, rel))
+        for start in range(0, len(wanted), 1000):
+            part = wanted[start:start + 1000]
+            for key, a, b in zip(part, self.L.digests(part), self.R.digests(part), strict=True):
+                self._digests[key] = a == b
 
     def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):
         """Copy a file; when the destination holds an older version of at least

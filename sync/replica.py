@@ -170,6 +170,10 @@ class Replica:
                 h.update(chunk)
         return h.hexdigest()
 
+    def digests(self, requests):
+        """``[(job_id, rel)]`` -> their SHA-256 digests, in order."""
+        return [self.digest(job_id, rel) for job_id, rel in requests]
+
     def read(self, job_id, rel):
         with open(self._file(job_id, rel), "rb") as f:
             return f.read(), os.fstat(f.fileno()).st_mtime_ns

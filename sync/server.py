@@ -11,7 +11,7 @@ from .replica import Replica
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signature", "make_delta", "apply_delta", "read_jobs",
-       "read_files"}
+       "read_files", "digests"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta"}
 

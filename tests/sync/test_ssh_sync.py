@@ -229,3 +229,25 @@ def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
             with open(job.fn(name), "rb") as a, open(lap.open_job(id=job.id).fn(name), "rb") as b:
                 assert a.read() == b.read()
     assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+
+
+def test_checksum_compares_contents_in_batches(sshd, ssh_home, pair, monkeypatch):
+    from sync.ssh import SSHReplica
+
+    lap, clu = pair
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    job = clu.open_job(id=lap.open_job({"i": 1}).id)
+    st = os.stat(job.fn("data.bin"))
+    with open(job.fn("data.bin"), "r+b") as f:  # same size, same mtime, other bytes
+        f.write(b"X" * 16)
+    os.utime(job.fn("data.bin"), ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).conflicts  # unseen
+    calls = []
+    real = SSHReplica.digests
+    monkeypatch.setattr(SSHReplica, "digests",
+                        lambda self, req: calls.append(len(req)) or real(self, req))
+    monkeypatch.setattr(SSHReplica, "digest", lambda *a: pytest.fail("one request per file"))
+    result = sync.sync(lap, url, checksum=True, remote_suite=sshd["remote_suite"])
+    assert calls == [4]  # every same-size file of the 4 jobs, in one request
+    assert [(c["job"], c["path"]) for c in result.conflicts] == [(job.id, "data.bin")]

@@ -158,3 +158,48 @@ def test_job_caught_half_created_is_indexed_once_complete(sweep):
     assert p.find_jobs({"late": True}).ids() == [job_id]
     assert fresh(sweep).find_jobs({"late": True}).ids() == [job_id]
     assert job_id not in fresh(sweep).index.problems
+
+
+def _index_view(project):
+    ix = project.index
+    return (ix.statepoints(), ix.documents(), dict(ix.problems),
+            project.find_jobs({"doc.x": {"$gt": 3}}).ids(), project.find_jobs({"a": 7}).ids())
+
+
+def test_two_process_build_and_check_match_one_process(tmp_path, monkeypatch):
+    """Large projects are indexed (and their documents checked) in two processes; the result
+    must be what one process finds, corrupt files included."""
+    from suite import index
+
+    p = suite.init_project(tmp_path / "p")
+    for i in range(40):
+        job = p.open_job({"a": i, "b": {"c": i % 3}}).init()
+        if i % 2:
+            job.doc.x = i
+    bad = p.open_job({"a": 3, "b": {"c": 0}})
+    with open(bad.fn(layout.DOCUMENT), "w") as f:
+        f.write("{not json")
+    serial = _index_view(suite.get_project(p.path))
+    os.unlink(p.fn(".suite/index.sqlite"))
+    monkeypatch.setattr(index, "PARALLEL_STAT_MIN", 2)
+    fresh = suite.get_project(p.path)
+    assert _index_view(fresh) == serial
+    assert bad.id in serial[2]
+    # documents changed behind its back are found by the two-process check as well
+    for i in range(0, 40, 5):
+        with open(p.open_job({"a": i, "b": {"c": i % 3}}).fn(layout.DOCUMENT), "w") as f:
+            json.dump({"x": 100 + i}, f)
+    assert len(suite.get_project(p.path).find_jobs({"doc.x": {"$gte": 100}})) == 8
+
+
+def test_two_process_helper_redoes_a_failed_half():
+    from suite import index
+
+    parent = os.getpid()
+
+    def fn(rows, ws):
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return [r * 2 for r in rows]
+
+    assert index._in_two_processes(fn, list(range(10)), "") == [r * 2 for r in range(10)]

@@ -213,7 +213,11 @@ class Index:
         for job_id, sp, _, doc, _, _, _ in fixed:
             _flatten(job_id, 0, sp, "", new_kv)
             _flatten(job_id, 1, doc, "", new_kv)
-        doc_rows = self._read_docs(ws, changed_docs)
+        if len(changed_docs) >= PARALLEL_STAT_MIN and _can_fork():
+            doc_rows, doc_kv = _in_two_processes(lambda part, w: self._prepare_docs(w, part),
+                                                 changed_docs, ws, _join_prepared)
+        else:
+            doc_rows, doc_kv = self._prepare_docs(ws, changed_docs)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
         # many changes at once: rebuilding the key indexes afterwards beats updating them
         work = len(new_rows) + len(doc_rows)
@@ -240,11 +244,10 @@ class Index:
             jobs = new_rows  # (id, sp_text, doc_text, sig, bad)
             kv.extend(new_kv)
             db.executemany("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
-                           [(text, sig, bad, i) for i, _, text, sig, bad in doc_rows])
+                           [(text, sig, bad, i) for i, text, sig, bad in doc_rows])
             db.executemany("UPDATE docsig SET sig=? WHERE id=?",
-                           [(sig, i) for i, _, _, sig, _ in doc_rows])
-            for job_id, doc, _, _, _ in doc_rows:
-                _flatten(job_id, 1, doc, "", kv)
+                           [(sig, i) for i, _, sig, _ in doc_rows])
+            kv.extend(doc_kv)
             db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", jobs)
             db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)",
                            [(j[0], j[3]) for j in jobs])
@@ -290,6 +293,15 @@ class Index:
             rows.append((job_id, sp_text, doc_text, sig, bad))
             if sp is not None:
                 _flatten(job_id, 0, sp, "", kv)
+            _flatten(job_id, 1, doc, "", kv)
+        return rows, kv
+
+    def _prepare_docs(self, ws, ids):
+        """``(rows, kv)`` for changed documents: rows (id, doc_text, doc_sig, problem) and
+        their flattened key rows."""
+        rows, kv = [], []
+        for job_id, doc, text, sig, bad in self._read_docs(ws, ids):
+            rows.append((job_id, text, sig, bad))
             _flatten(job_id, 1, doc, "", kv)
         return rows, kv
 

@@ -1,55 +1,19 @@
 """Grid Engine live: a real single-node SGE (Debian's gridengine) started by a fixture."""
 
-import json
 import subprocess
-import textwrap
-import time
 
 import pytest
 
 from schedulers import SGE, Submission
 from schedulers.sge import parse_qstat_xml
 
-WORKFLOW = textwrap.dedent('''
-    from suite.flow import Workflow
-
-    class Live(Workflow):
-        pass
-
-    @Live.post.isfile("done.txt")
-    @Live.operation(cmd=True, directives={"np": 1, "walltime": 0.1})
-    def work(job):
-        return "sleep 1 && hostname > done.txt"
-''')
+from .live import make_live_project, status, suite_cmd, wait_for
 
 
 @pytest.fixture
 def sge_project(sge, project, monkeypatch):
     monkeypatch.setenv("SUITE_SCHEDULER", "sge")
-    for a in range(3):
-        project.open_job({"a": a}).init()
-    with open(project.fn("workflow.py"), "w") as f:
-        f.write(WORKFLOW)
-    return project
-
-
-def suite_cmd(project, *args):
-    return subprocess.run(["suite", *args], cwd=project.path, capture_output=True, text=True)
-
-
-def wait_for(predicate, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(1)
-    return False
-
-
-def counts(project):
-    r = suite_cmd(project, "status", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["operations"]["work"]
+    return make_live_project(project)
 
 
 def test_live_sge_submit_hold_release_complete(sge_project):
@@ -60,14 +24,14 @@ def test_live_sge_submit_hold_release_complete(sge_project):
     # the parser on the server's own output, captured now
     xml = subprocess.run(["qstat", "-xml", "-u", "*"], capture_output=True, text=True).stdout
     assert parse_qstat_xml(xml, ids) == dict.fromkeys(ids, "held")
-    assert counts(sge_project)["submitted"] == 3
+    assert status(sge_project)["submitted"] == 3
     assert suite_cmd(sge_project, "submit").stdout.startswith("submitted 0 script")
     subprocess.run(["qrls", *ids], check=True, capture_output=True)
-    assert wait_for(lambda: counts(sge_project)["complete"] == 3)
+    assert wait_for(lambda: status(sge_project)["complete"] == 3)
     assert all(j.isfile("done.txt") for j in sge_project)
     # finished jobs leave the queue (a moment after their operation's file appeared)
     assert wait_for(lambda: SGE().query(ids) == dict.fromkeys(ids, "unknown"), timeout=30)
-    assert counts(sge_project).get("submitted", 0) == 0
+    assert status(sge_project).get("submitted", 0) == 0
 
 
 def test_live_sge_dependency_and_cancel(sge, tmp_path):
@@ -154,7 +118,7 @@ def test_live_sge_array(sge_project):
     array_id = r.stdout.split(":")[1].split()[0]
     tasks = [f"{array_id}.{k}" for k in (1, 2, 3)]
     assert SGE().query(tasks) == dict.fromkeys(tasks, "held")
-    assert counts(sge_project)["submitted"] == 3
+    assert status(sge_project)["submitted"] == 3
     subprocess.run(["qrls", array_id], check=True, capture_output=True)
-    assert wait_for(lambda: counts(sge_project)["complete"] == 3)
+    assert wait_for(lambda: status(sge_project)["complete"] == 3)
     assert all(j.isfile("done.txt") for j in sge_project)

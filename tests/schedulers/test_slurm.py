@@ -3,14 +3,14 @@
 import json
 import os
 import subprocess
-import textwrap
-import time
 
 import pytest
 
 import suite
 from schedulers import Slurm, Submission, combine
 from schedulers.slurm import parse_squeue
+
+from .live import make_live_project, status, suite_cmd, wait_for
 
 EXPECTED = os.path.join(os.path.dirname(__file__), "expected")
 
@@ -58,45 +58,9 @@ def test_parse_squeue_captured_output():
                       "99": "unknown"}
 
 
-WORKFLOW = textwrap.dedent('''
-    from suite.flow import Workflow
-
-    class Live(Workflow):
-        pass
-
-    @Live.post.isfile("done.txt")
-    @Live.operation(cmd=True, directives={"np": 1, "walltime": 0.1})
-    def work(job):
-        return "sleep 2 && hostname > done.txt"
-''')
-
-
 @pytest.fixture
 def live_project(project):
-    for a in range(3):
-        project.open_job({"a": a}).init()
-    with open(project.fn("workflow.py"), "w") as f:
-        f.write(WORKFLOW)
-    return project
-
-
-def suite_cmd(project, *args):
-    return subprocess.run(["suite", *args], cwd=project.path, capture_output=True, text=True)
-
-
-def wait_for(predicate, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
-
-
-def status(project):
-    r = suite_cmd(project, "status", "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)["operations"]["work"]
+    return make_live_project(project)
 
 
 def test_live_submit_watch_and_complete(slurm, live_project):

@@ -173,7 +173,6 @@ def test_failed_remote_write_is_never_recorded(sshd, ssh_home, pair):
 def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monkeypatch):
     """Jobs new on the far side come many per round trip, never one request per file."""
     from sync.engine import Sync
-    from sync.ssh import SSHReplica
 
     cluster = suite.init_project(tmp_path / "cluster")
     for i in range(7):
@@ -185,11 +184,7 @@ def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monk
         with open(job.fn("sub/more.txt"), "w") as f:
             f.write(f"more {i}")
     laptop = suite.init_project(tmp_path / "laptop")
-    batches = []
-    real = SSHReplica.read_jobs
-    monkeypatch.setattr(SSHReplica, "read_jobs",
-                        lambda self, req: batches.append(len(req)) or real(self, req))
-    monkeypatch.setattr(SSHReplica, "read", lambda *a: pytest.fail("one request per file"))
+    batches = batched_only(monkeypatch, "read_jobs", "read")
     monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
     monkeypatch.setattr(Sync, "FETCH_BYTES", 12000)  # cuts before the larger jobs
     result = sync.sync(laptop, f"cluster:{cluster.path}", remote_suite=sshd["remote_suite"])
@@ -205,7 +200,6 @@ def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monk
 
 def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
     from sync.engine import Sync
-    from sync.ssh import SSHReplica
 
     lap, clu = pair
     url = f"cluster:{clu.path}"
@@ -215,11 +209,7 @@ def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
             f.write(f"result of {job.id}")
         with open(job.fn("data.bin"), "ab") as f:
             f.write(b"more")
-    calls = []
-    real = SSHReplica.read_files
-    monkeypatch.setattr(SSHReplica, "read_files",
-                        lambda self, req: calls.append(len(req)) or real(self, req))
-    monkeypatch.setattr(SSHReplica, "read", lambda *a: pytest.fail("one request per file"))
+    calls = batched_only(monkeypatch, "read_files", "read")
     monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
     result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
     assert result.exit_status == 0, result.format()
@@ -232,7 +222,6 @@ def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
 
 
 def test_checksum_compares_contents_in_batches(sshd, ssh_home, pair, monkeypatch):
-    from sync.ssh import SSHReplica
 
     lap, clu = pair
     url = f"cluster:{clu.path}"
@@ -243,11 +232,23 @@ def test_checksum_compares_contents_in_batches(sshd, ssh_home, pair, monkeypatch
         f.write(b"X" * 16)
     os.utime(job.fn("data.bin"), ns=(st.st_atime_ns, st.st_mtime_ns))
     assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).conflicts  # unseen
-    calls = []
-    real = SSHReplica.digests
-    monkeypatch.setattr(SSHReplica, "digests",
-                        lambda self, req: calls.append(len(req)) or real(self, req))
-    monkeypatch.setattr(SSHReplica, "digest", lambda *a: pytest.fail("one request per file"))
+    calls = batched_only(monkeypatch, "digests", "digest")
     result = sync.sync(lap, url, checksum=True, remote_suite=sshd["remote_suite"])
     assert calls == [4]  # every same-size file of the 4 jobs, in one request
     assert [(c["job"], c["path"]) for c in result.conflicts] == [(job.id, "data.bin")]
+
+
+def batched_only(monkeypatch, batch, single):
+    """Record the size of every ``batch`` request of SSHReplica; fail on any ``single`` one."""
+    from sync.ssh import SSHReplica
+
+    sizes = []
+    real = getattr(SSHReplica, batch)
+
+    def counted(self, requests):
+        sizes.append(len(requests))
+        return real(self, requests)
+
+    monkeypatch.setattr(SSHReplica, batch, counted)
+    monkeypatch.setattr(SSHReplica, single, lambda *a: pytest.fail("one request per file"))
+    return sizes

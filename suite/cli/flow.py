@@ -49,9 +49,11 @@ def _add_scheduler_states(runner, result):
 def status(ops, filter_args, ids, detailed, fmt, module):
     """Show, per operation, how many jobs are eligible and how many are complete, and the
     labels."""
+    import sys
+
     runner = _runner(module)
     result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
-                           else None, ids)
+                           else None, ids, _status_progress if sys.stderr.isatty() else None)
     _add_scheduler_states(runner, result)
     if fmt == "json":
         echo_json(result.to_json())
@@ -74,8 +76,11 @@ def status(ops, filter_args, ids, detailed, fmt, module):
 @click.option("--pretend", is_flag=True, help="Print what would run; run nothing.")
 @click.option("--parallel", type=int, default=1, metavar="N",
               help="Run up to N operations at once (threads; commands run as processes).")
+@click.option("--progress", is_flag=True,
+              help="Show how many operations have run (on stderr; a live line on a terminal).")
 @workflow_option
-def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel, module):
+def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel, progress,
+        module):
     """Run the eligible operations on the selected jobs, here and now. Each execution is
     recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
     is 1."""
@@ -84,7 +89,7 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, paralle
     runner = _runner(module)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
                       else None, ids, num, order, timeout, num_passes, pretend, click.echo,
-                      parallel)
+                      parallel, _progress_printer() if progress else None)
     failed = [d for d in done if d[2] == "failure"]
     if not pretend:
         click.echo(f"ran {len(done)} operation(s); {len(failed)} failed")
@@ -92,6 +97,40 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, paralle
         click.echo(f"failed: {name} on {job_id} (see its suite_flow_log.jsonl)", err=True)
     if failed:
         sys.exit(1)
+
+
+def _status_progress(step, steps, jobs):
+    """On a terminal, for large projects: which step of the evaluation is running."""
+    if jobs >= STATUS_PROGRESS_MIN:
+        what = "labels" if step == steps else f"operation {step}/{steps - 1}"
+        click.echo(f"\rsuite status: {jobs:,} jobs, {what}" + ("\n" if step == steps else ""),
+                   err=True, nl=False)
+
+
+#: jobs from which `suite status` shows its progress on a terminal
+STATUS_PROGRESS_MIN = 20000
+
+
+def _progress_printer():
+    """A progress callback: a line rewritten in place on a terminal, else a line a second."""
+    import sys
+    import time
+
+    live = sys.stderr.isatty()
+    last = [0.0]
+
+    def show(done, total, failed):
+        now = time.monotonic()
+        if done != total and now - last[0] < (0.1 if live else 1.0):
+            return
+        last[0] = now
+        text = f"suite run: {done}/{total} operations, {failed} failed"
+        if live:
+            click.echo("\r" + text + ("\n" if done == total else ""), err=True, nl=False)
+        else:
+            click.echo(text, err=True)
+
+    return show
 
 
 @click.command("exec")

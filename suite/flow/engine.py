@@ -3,6 +3,7 @@
 import os
 import random
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -119,7 +120,9 @@ class Runner:
             return [(j,) for j in jobs]
         return op.aggregator(list(jobs), docs)
 
-    def status(self, ops=None, filter=None, ids=None):
+    def status(self, ops=None, filter=None, ids=None, progress=None):
+        """Counts per operation and label; ``progress(step, steps, jobs)`` is called before
+        each operation's conditions are evaluated (and once for the labels)."""
         jobs = self._jobs(filter, ids)
         docs, completed = self._state(jobs)
         out = Status()
@@ -127,7 +130,10 @@ class Runner:
         for name in names:
             out.operations[name] = {"eligible": 0, "complete": 0}
         info = {j.id: {"eligible": [], "labels": []} for j in jobs}
-        for name in names:
+        steps = len(names) + 1
+        for step, name in enumerate(names, 1):
+            if progress is not None:
+                progress(step, steps, len(jobs))
             op = self._op(name)
             for unit in self.units(op, jobs, docs):
                 done = self.complete(op, unit, docs, completed)
@@ -137,6 +143,8 @@ class Runner:
                         info[j.id]["eligible"].append(name)
                 elif done:
                     out.operations[name]["complete"] += 1
+        if progress is not None:
+            progress(steps, steps, len(jobs))
         for job in jobs:
             for label, fn in self.flow._labels.items():
                 value = fn(job)
@@ -172,8 +180,10 @@ class Runner:
         return any(self.eligible(self._op(n), (job,), docs, completed) for n in group.operations)
 
     def run(self, ops=None, filter=None, ids=None, num=None, order="none", timeout=None,
-            num_passes=1, pretend=False, echo=print, parallel=1):
-        """Run eligible operations (or groups); return a list of (name, job ids, status)."""
+            num_passes=1, pretend=False, echo=print, parallel=1, progress=None):
+        """Run eligible operations (or groups); return a list of (name, job ids, status).
+
+        ``progress(done, total, failed)`` is called after each execution of a pass."""
         names = ops or list(self.flow._operations)
         for name in names:
             if name not in self.flow._groups:
@@ -199,12 +209,22 @@ class Runner:
                     executed.append((op.name, ",".join(j.id for j in unit), "pretend"))
                 break
 
-            def one(item):
+            tally = {"done": 0, "failed": 0}
+            lock = threading.Lock()
+
+            def one(item, tally=tally, lock=lock, total=len(todo)):
                 op, unit = item
                 ids_ = ",".join(j.id for j in unit)
                 if op.name in self.flow._groups:
-                    return op.name, ids_, self.execute_group(op, unit[0], timeout)
-                return op.name, ids_, self.execute(op, unit, timeout)
+                    status = self.execute_group(op, unit[0], timeout)
+                else:
+                    status = self.execute(op, unit, timeout)
+                if progress is not None:
+                    with lock:
+                        tally["done"] += 1
+                        tally["failed"] += status == "failure"
+                        progress(tally["done"], total, tally["failed"])
+                return op.name, ids_, status
 
             if parallel > 1:
                 # threads: commands run as processes; Python operations overlap their I/O

@@ -250,3 +250,25 @@ def test_parallel_run_and_template_create(flow_project):
     again = subprocess.run(["suite", "template", "create", "--scheduler", "slurm"],
                            cwd=flow_project.path, capture_output=True, text=True)
     assert again.returncode == 1 and "--force" in again.stderr
+
+
+def test_run_progress(flow_project):
+    seen = []
+    r = runner(flow_project)
+    done = r.run(["simulate"], progress=lambda *a: seen.append(a), parallel=2)
+    assert len(done) == 5
+    assert sorted(seen) == [(k, 5, 0) for k in range(1, 6)]
+    res = subprocess.run(["suite", "run", "--progress"], cwd=flow_project.path,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    # not a terminal: plain lines on stderr, the last one complete
+    assert res.stderr.strip().splitlines()[-1].startswith("suite run: ")
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.split()[2].split("/")[0] == last.split()[2].split("/")[1]
+
+
+def test_status_progress_steps(flow_project):
+    seen = []
+    runner(flow_project).status(progress=lambda *a: seen.append(a))
+    ops = len(runner(flow_project).flow._operations)
+    assert seen == [(k, ops + 1, 5) for k in range(1, ops + 2)]

@@ -43,11 +43,13 @@ class Job:
     """
 
     __slots__ = ("_project", "_id", "_sp", "_sp_text", "_path", "_doc_root", "_initialized",
-                 "_cwd")
+                 "_cwd", "_from_disk")
 
     def __init__(self, project, statepoint=None, id=None, _trusted_sp=None):
         self._project = project
         self._sp_text = None
+        # a state point read from this job's own file (by the index) needs no re-check
+        self._from_disk = _trusted_sp is not None
         if _trusted_sp is not None:
             self._sp, self._id = _trusted_sp, id
         elif statepoint is not None:
@@ -212,9 +214,9 @@ class Job:
         """
         if self._initialized:
             return self
-        if self._sp is None and os.path.isdir(self._path):
-            # opened by id: the directory exists, so the job does (its state point is only
-            # read when needed; 'suite check' verifies state points against ids)
+        if (self._sp is None or self._from_disk) and os.path.isdir(self._path):
+            # opened by id, or found by a query: the directory exists, so the job does (its
+            # state point is read only when needed; 'suite check' verifies them against ids)
             self._initialized = True
             return self
         sp = self._statepoint_data()

@@ -35,16 +35,18 @@ def sp_of(i):
 
 
 def creation_floor(root, n, kind="file"):
-    """Seconds this file system takes to create ``n`` empty files (or symlinks, or
-    directories each holding one file: ``kind="job"``) spread over 100 directories, by plain
-    system calls: no tool that creates as many can be faster."""
+    """Seconds this file system takes to create ``n`` empty files or symlinks spread over 100
+    directories, or (``kind="job"``) ``n`` directories each holding one file in one directory
+    as a workspace holds its jobs, by plain system calls: no tool that creates as many can be
+    faster."""
     base = os.path.join(root, f"floor-{kind}-{n}")
-    dirs = [os.path.join(base, str(k)) for k in range(100)]
+    # jobs all live in one workspace directory; files and links are spread as views spread them
+    dirs = [base] if kind == "job" else [os.path.join(base, str(k)) for k in range(100)]
     for d in dirs:
         os.makedirs(d)
     t = time.perf_counter()
     for i in range(n):
-        path = os.path.join(dirs[i % 100], str(i))
+        path = os.path.join(dirs[i % len(dirs)], f"{i:032x}")
         if kind == "symlink":
             os.symlink("../target", path)
         elif kind == "job":

@@ -11,8 +11,10 @@ from .replica import Replica, SyncError
 
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
          filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
-         accept_new_host_key=False):
-    """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`."""
+         accept_new_host_key=False, progress=None):
+    """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`.
+
+    ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced."""
     if push and pull:
         raise SyncError("--push and --pull exclude each other")
     if prefer not in (None, "local", "remote", "newer"):
@@ -33,7 +35,7 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
         run = Sync(Replica(project.path), remote,
                    mode="push" if push else "pull" if pull else "both", prefer=prefer,
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
-                   checksum=checksum, dry_run=dry_run)
+                   checksum=checksum, dry_run=dry_run, progress=progress)
         return run.run()
     finally:
         close = getattr(remote, "close", None)

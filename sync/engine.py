@@ -71,12 +71,13 @@ class Sync:
 
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
-                 keep_record=True):
+                 keep_record=True, progress=None):
         self.L, self.R = local, remote
         self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
         self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
         self.checksum, self.dry_run = checksum, dry_run
+        self.progress = progress  # progress(jobs done, jobs in all)
         self.result = SyncResult(dry_run=dry_run)
 
     # -- the run ----------------------------------------------------------------------------
@@ -103,7 +104,9 @@ class Sync:
         import time
 
         last_save, saved_actions = time.monotonic(), 0
-        for job_id in sorted(ids):
+        for done, job_id in enumerate(sorted(ids), 1):
+            if self.progress is not None:
+                self.progress(done, len(ids))
             old = base_jobs.get(job_id)
             entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id), old)
             if self.dry_run:

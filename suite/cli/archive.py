@@ -4,30 +4,7 @@ import sys
 
 import click
 
-from .common import echo_json, filter_option, job_option, project, select_jobs
-
-
-def _progress(label, unit):
-    """A progress callback drawing a bar on a terminal, or None (quiet) otherwise."""
-    if not sys.stderr.isatty():
-        return None, None
-    state = {"bar": None}
-
-    def update(done, total, nbytes=None):
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr,
-                                             show_pos=True)
-            state["bar"].__enter__()
-        bar = state["bar"]
-        bar.update(done - bar.pos)
-        if nbytes is not None:
-            bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
-
-    def finish():
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
-
-    return update, finish
+from .common import echo_json, filter_option, job_option, progress_bar, project, select_jobs
 
 
 @click.command()
@@ -55,7 +32,7 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
 
     proj = project()
     jobs = select_jobs(proj, filter_args, ids)
-    update, finish = _progress("exporting", "jobs")
+    update, finish = progress_bar("exporting")
     try:
         result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
                              move=move, force=force, progress=update)
@@ -110,7 +87,7 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
     if prefer or keep_both:
         raise click.UsageError("--prefer and --keep-both go with --sync")
 
-    update, finish = _progress("importing", "jobs")
+    update, finish = progress_bar("importing")
     try:
         result = import_jobs(project(), origin, schema=schema, dry_run=dry_run,
                              skip_existing=skip_existing, ignore_unmatched=ignore_unmatched,

@@ -1,14 +1,13 @@
 """Helpers shared by the command modules: finding the project, reading filters, output."""
 
 import json
+import sys
 
 import click
 
 
 def project():
     """The project containing the current directory (index progress shown on a terminal)."""
-    import sys
-
     from suite.project import get_project
 
     proj = get_project(".")
@@ -66,3 +65,26 @@ filter_option = click.option(
 job_option = click.option(
     "-j", "--job-id", "ids", multiple=True, help="A job id (or unique prefix); repeatable."
 )
+
+
+def progress_bar(label):
+    """A progress callback drawing a bar on a terminal, or None (quiet) otherwise."""
+    if not sys.stderr.isatty():
+        return None, None
+    state = {"bar": None}
+
+    def update(done, total, nbytes=None):
+        if state["bar"] is None:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr,
+                                             show_pos=True)
+            state["bar"].__enter__()
+        bar = state["bar"]
+        bar.update(done - bar.pos)
+        if nbytes is not None:
+            bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
+
+    def finish():
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+
+    return update, finish

@@ -391,3 +391,11 @@ def test_provenance_logs_changed_on_both_sides_merge_as_a_union(pair):
     assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a"]
     assert sync.sync(lap, clu.path).exit_status == 0
     assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a", "bb"]
+
+
+def test_progress_callback(pair):
+    lap, clu = pair
+    job(lap, 7).init()
+    seen = []
+    assert sync.sync(lap, clu.path, progress=lambda *a: seen.append(a)).exit_status == 0
+    assert seen == [(k, 4) for k in range(1, 5)]

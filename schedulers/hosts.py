@@ -59,24 +59,24 @@ def user_entries():
 
 
 def match(hostname=None, entries=None):
-    """The first entry (user entries, then :data:`KNOWN`) whose pattern matches this host
-    (or ``hostname``), or None."""
+    """The first entry (user entries, then :data:`KNOWN`) whose pattern matches this host's
+    short name, else its fully qualified name (looked up only then), or ``hostname``; None if
+    none does."""
     entries = user_entries() + KNOWN if entries is None else entries
-    names = [hostname] if hostname else _names()
-    for entry in entries:
-        for name in names:
+    for name in ([hostname] if hostname else _names()):
+        for entry in entries:
             if re.fullmatch(entry["pattern"], name):
                 return entry
     return None
 
 
 def _names():
+    """The short host name, then (only if asked for: it may wait on DNS) the full one."""
     short = socket.gethostname()
-    names = [short]
+    yield short
     try:
         fqdn = socket.getfqdn()
     except OSError:
-        fqdn = short
+        return
     if fqdn != short:
-        names.append(fqdn)
-    return names
+        yield fqdn

@@ -209,6 +209,7 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
+        large = [rel for rel in sorted(present["files"]) if _large(present["files"][rel])]
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
@@ -216,10 +217,20 @@ class Sync:
         else:
             files = []
             for rel in sorted(present["files"]):
-                data, mtime = src.read(job_id, rel)
-                files.append((rel, data, mtime))
+                if rel not in large:
+                    data, mtime = src.read(job_id, rel)
+                    files.append((rel, data, mtime))
             sp = src.statepoint(job_id)
         dst.create_job(job_id, sp, present["doc"], files)
+        # large files follow in chunks, each landing whole by rename; the record counts the
+        # job as synced only after all of them (an interrupted sync sends what is missing)
+        for rel in large:
+            self._stream(job_id, rel, src, dst)
+
+    def _stream(self, job_id, rel, src, dst):
+        """Copy a large file in chunks; return its [size, mtime]."""
+        mtime, chunks = src.read_chunks(job_id, rel)
+        return [dst.write_stream(job_id, rel, chunks, mtime), mtime]
 
     #: jobs and bytes fetched from the far side per round trip, at most (one job always)
     FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
@@ -227,7 +238,8 @@ class Sync:
     def _fetch_from(self, pos):
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
-            files = self._remote_sizes[job_id]["files"]
+            files = {rel: f for rel, f in self._remote_sizes[job_id]["files"].items()
+                     if not _large(f)}  # large files come in chunks, after the job
             job_size = sum(f[0] for f in files.values())
             if requests and size + job_size > self.FETCH_BYTES:
                 break
@@ -314,6 +326,8 @@ class Sync:
             data, mtime = src.make_delta(job_id, rel, dst.signature(job_id, rel))
             dst.apply_delta(job_id, rel, data, mtime)
             state = [state[0], mtime]
+        elif do and _large(state):
+            state = self._stream(job_id, rel, src, dst)
         elif do and src is self.R:
             # fetched later, many per round trip; the record entry is completed then
             entry = [state[0], state[1], state[1]]
@@ -439,6 +453,13 @@ class Sync:
         if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
             self.R.write_project_doc(for_remote)
         return for_record
+
+
+def _large(state):
+    """Whether a file of this [size, ...] travels in chunks (see replica.STREAM_MIN)."""
+    from . import replica
+
+    return state[0] >= replica.STREAM_MIN
 
 
 def _entry_changed(entry, old):

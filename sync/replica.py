@@ -55,6 +55,24 @@ def _list_files(directory, prefix, out, skip, exclude):
             out[rel] = [st.st_size, st.st_mtime_ns]
 
 
+#: files of at least this many bytes travel in chunks of CHUNK bytes, never whole in memory
+STREAM_MIN = 16 << 20
+CHUNK = 4 << 20
+
+
+def _stream_tmp(dst):
+    # ".suite-tmp-" keeps a leftover of an interrupted transfer out of every listing
+    directory, name = os.path.split(dst)
+    return os.path.join(directory, f".suite-tmp-{name}-{os.getpid()}-{os.urandom(4).hex()}")
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 class Replica:
     """Sync operations on the project at ``path``."""
 
@@ -233,6 +251,37 @@ class Replica:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         write_atomic(dst, data)
         os.utime(dst, ns=(mtime_ns, mtime_ns))
+
+    # -- large files, in chunks (never whole in memory) ---------------------------------------
+    def read_chunks(self, job_id, rel):
+        """``(mtime_ns, iterator of byte chunks)`` of a file, read as it is consumed."""
+        f = open(self._file(job_id, rel), "rb")
+        mtime = os.fstat(f.fileno()).st_mtime_ns
+
+        def chunks():
+            with f:
+                yield from iter(lambda: f.read(CHUNK), b"")
+
+        return mtime, chunks()
+
+    def write_stream(self, job_id, rel, chunks, mtime_ns):
+        """Write a file from ``chunks`` into a temporary file beside it, then rename it into
+        place; return its size."""
+        dst = self._file(job_id, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        tmp = _stream_tmp(dst)
+        size = 0
+        try:
+            with open(tmp, "xb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                    size += len(chunk)
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            os.replace(tmp, dst)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return size
 
     def delete_file(self, job_id, rel):
         try:

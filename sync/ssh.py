@@ -277,6 +277,41 @@ class SSHReplica:
             out.append((job_id, sp, got))
         return out
 
+    def read_chunks(self, job_id, rel):
+        """``(mtime_ns, iterator of chunks)``; the iterator must be consumed before any other
+        request on this connection."""
+        self._drain()
+        self._send("read_stream", [job_id, rel], b"", {})
+        header, _ = self._stream_frame()
+        mtime = header["mtime"]
+
+        def chunks():
+            while True:
+                header, data = self._stream_frame()
+                if not header.get("more"):
+                    return
+                yield data
+
+        return mtime, chunks()
+
+    def _stream_frame(self):
+        header, data = self._frame()
+        if header is None:
+            raise SyncError(f"connection to {self.target.host} closed")
+        if not header.get("ok"):
+            raise SyncError(f"{self.target.host}: {header.get('error')}")
+        return header, data
+
+    def write_stream(self, job_id, rel, chunks, mtime_ns):
+        self._token = getattr(self, "_token", 0) + 1
+        self._post("write_open", self._token, job_id, rel)
+        size = 0
+        for chunk in chunks:
+            self._post("write_chunk", self._token, payload=chunk)
+            size += len(chunk)
+        self._post("write_close", self._token, mtime_ns)
+        return size
+
     def read_files(self, requests):
         sizes, data = self._call("read_files", [list(r) for r in requests])
         out, pos = [], 0

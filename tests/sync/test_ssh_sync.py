@@ -252,3 +252,72 @@ def batched_only(monkeypatch, batch, single):
     monkeypatch.setattr(SSHReplica, batch, counted)
     monkeypatch.setattr(SSHReplica, single, lambda *a: pytest.fail("one request per file"))
     return sizes
+
+
+@pytest.fixture
+def small_stream_limits(monkeypatch):
+    """Files of 5,000 bytes or more travel in chunks of 1,500 bytes. The client decides what
+    streams; the far side (its own process, default chunk size) streams what it is asked to."""
+    from sync import replica
+
+    monkeypatch.setattr(replica, "STREAM_MIN", 5000)
+    monkeypatch.setattr(replica, "CHUNK", 1500)
+
+
+def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkeypatch,
+                                                small_stream_limits):
+    from sync.replica import Replica
+    from sync.ssh import SSHReplica
+
+    whole_reads = []
+    for cls, name in ((Replica, "read"), (SSHReplica, "read_jobs"), (SSHReplica, "read_files")):
+        real = getattr(cls, name)
+
+        def spy(self, *args, real=real):
+            whole_reads.append(repr(args))
+            return real(self, *args)
+        monkeypatch.setattr(cls, name, spy)
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    up = lap.open_job({"i": 1}).init()
+    big = os.urandom(20000)
+    with open(up.fn("big.h5"), "wb") as f:
+        f.write(big)
+    down = clu.open_job({"i": 2}).init()
+    with open(down.fn("big.h5"), "wb") as f:
+        f.write(big[::-1])
+    url = f"cluster:{clu.path}"
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert not [r for r in whole_reads if "big.h5" in r]
+    with open(clu.open_job(id=up.id).fn("big.h5"), "rb") as f:
+        assert f.read() == big
+    with open(lap.open_job(id=down.id).fn("big.h5"), "rb") as f:
+        assert f.read() == big[::-1]
+    # a changed large file (too small here for a delta) also streams, and mtimes match
+    with open(up.fn("big.h5"), "ab") as f:
+        f.write(b"appended")
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    there = clu.open_job(id=up.id).fn("big.h5")
+    assert os.path.getsize(there) == 20008
+    assert os.stat(there).st_mtime_ns == os.stat(up.fn("big.h5")).st_mtime_ns
+    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+    assert not [n for n in os.listdir(clu.open_job(id=up.id).path) if "suite-tmp" in n]
+
+
+def test_unfinished_stream_leaves_nothing(tmp_path):
+    """A transfer the client never finished (connection lost) leaves no temporary file."""
+    import io
+
+    from sync import protocol
+    from sync.server import serve
+
+    clu = suite.init_project(tmp_path / "cluster")
+    job = clu.open_job({"i": 1}).init()
+    requests = io.BytesIO()
+    protocol.write_frame(requests, {"op": "write_open", "args": [1, job.id, "big.h5"]})
+    protocol.write_frame(requests, {"op": "write_chunk", "args": [1]}, b"x" * 100)
+    requests.seek(0)  # ... and then the stream ends
+    answers = io.BytesIO()
+    assert serve(str(clu.path), requests, answers) == 0
+    assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]

@@ -121,6 +121,8 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
     for entry in entries:
         name = entry.name
         member = f"{prefix}{rel}{name}"
+        if layout.is_temp(name):
+            continue  # a write in progress (or the leftover of a killed one): not the job's
         if entry.is_file(follow_symlinks=False):
             if add_data is None:
                 st = entry.stat(follow_symlinks=False)

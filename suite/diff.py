@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from . import layout
 from .query import MISSING
 
 
@@ -158,6 +159,8 @@ def _files(root):
     out = {}
     for dirpath, _, names in os.walk(root):
         for name in names:
+            if layout.is_temp(name):  # a write in progress is not one of the job's files
+                continue
             full = os.path.join(dirpath, name)
             out[os.path.relpath(full, root).replace(os.sep, "/")] = full
     return out

@@ -8,6 +8,7 @@ import json
 import os
 
 from .errors import CorruptFileError, InvalidStatepointError
+from .layout import TMP_PREFIX
 
 
 def read_json(path, job_id=None):
@@ -55,7 +56,8 @@ def write_atomic(path, data: bytes, mode=0o644):
     """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
     return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime)."""
     directory, name = os.path.split(os.fspath(path))
-    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    # the marker keeps a leftover (a process killed here) out of syncs and archives
+    tmp = os.path.join(directory, f"{TMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:

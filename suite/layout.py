@@ -16,8 +16,15 @@ DATA = "signac_data.h5"
 #: suite's own directory: caches (index) and records (sync state). Never the source of truth.
 SUITE_DIR = ".suite"
 
-#: Prefix of temporary entries suite creates inside the workspace (staged jobs); never a job id.
+#: Prefix of temporary entries suite creates (staged jobs in the workspace, files being
+#: written inside jobs); never a job id, never synced or exported.
 TMP_PREFIX = ".suite-tmp-"
+
+
+def is_temp(name: str) -> bool:
+    """Return True for a temporary file or directory of suite's (a write or transfer in
+    progress, or the leftover of an interrupted one): never user data, never listed."""
+    return TMP_PREFIX in name
 
 
 def is_job_id(name: str) -> bool:

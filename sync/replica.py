@@ -46,7 +46,7 @@ def _list_files(directory, prefix, out, skip, exclude):
             if entry.is_dir(follow_symlinks=False):
                 _list_files(entry.path, rel + "/", out, (), exclude)
                 continue
-            if rel in skip or ".suite-tmp-" in entry.name:
+            if rel in skip or layout.is_temp(entry.name):
                 continue
             if exclude and any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(entry.name, g)
                                for g in exclude):

@@ -181,3 +181,22 @@ def test_cli_export_import_verify(small, tmp_path):
     assert r.returncode == 1 and "--force" in r.stderr and "Traceback" not in r.stderr
     r = run_cli("export", str(tmp_path / "d.zip"), "--schema", "<k>", cwd=small.path)
     assert r.returncode == 1 and "onto the same path" in r.stderr
+
+
+def test_temporary_files_of_writes_in_progress_are_not_exported(tmp_path):
+    """A write in progress (or the leftover of a killed one) is not part of a job."""
+    import archive
+    import suite
+    from suite import layout
+
+    p = suite.init_project(tmp_path / "p")
+    job = p.open_job({"a": 1}).init()
+    job.doc.x = 1
+    assert not [n for n in os.listdir(job.path) if layout.is_temp(n)]  # writes clean up
+    with open(job.fn(f"{layout.TMP_PREFIX}signac_job_document.json.123.ab"), "w") as f:
+        f.write('{"half')
+    archive.export_jobs(p, str(tmp_path / "out"))
+    q = suite.init_project(tmp_path / "q")
+    archive.import_jobs(q, str(tmp_path / "out"))
+    assert sorted(os.listdir(q.open_job(id=job.id).path)) == [
+        "signac_job_document.json", "signac_statepoint.json"]

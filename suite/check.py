@@ -1,7 +1,8 @@
 """``suite check``: find (and optionally repair) damaged jobs.
 
 Reported: job directories whose state point file is missing, empty or not JSON; documents that
-are not JSON objects; directories whose name is not the hash of their state point. Repair only
+are not JSON objects; directories whose name is not the hash of their state point; temporary
+files (``.suite-tmp-``) left by interrupted operations, in the workspace and inside jobs. Repair only
 moves a misnamed job to its correct id (when that id is free); it never rewrites a file.
 """
 
@@ -75,6 +76,11 @@ def check_project(project, repair=False):
             pass
         except CorruptFileError as exc:
             report.problems.append(Problem(name, "document", str(exc)))
+        for dirpath, dirnames, filenames in os.walk(path):
+            for leftover in sorted(n for n in dirnames + filenames if layout.is_temp(n)):
+                report.problems.append(Problem(
+                    name, "stray", f"job {name}: {os.path.join(dirpath, leftover)}: temporary "
+                    "file of an interrupted write (safe to delete unless a write is running)"))
         real = calc_id(sp)
         if real != name:
             problem = Problem(name, "misnamed",

@@ -241,7 +241,8 @@ def reindex():
 @click.option("--repair", is_flag=True, help="Move misnamed jobs to their correct id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 def check(repair, as_json):
-    """Report damaged jobs: unreadable state points or documents, misnamed directories."""
+    """Report damaged jobs: unreadable state points or documents, misnamed directories,
+    temporary files left by interrupted writes."""
     report = project().check(repair=repair)
     if as_json:
         echo_json([p.__dict__ for p in report.problems])

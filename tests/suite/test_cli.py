@@ -98,6 +98,17 @@ def test_check_reports_and_repairs(sweep):
         assert f.read() == "{oops"  # never rewritten
 
 
+def test_check_reports_temporary_leftovers_inside_jobs(sweep):
+    job = sweep.open_job(id=sweep.find_jobs({"a": 2}).ids()[0])
+    os.makedirs(job.fn("sub"))
+    leftover = job.fn(f"sub/{layout.TMP_PREFIX}data.h5-99-abcd")
+    with open(leftover, "w") as f:
+        f.write("half a file")
+    r = suite_cmd("check", cwd=sweep.path)
+    assert r.returncode == 1 and leftover in r.stdout and "interrupted write" in r.stdout
+    assert os.path.exists(leftover)  # reported, never deleted
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

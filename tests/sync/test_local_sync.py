@@ -399,3 +399,16 @@ def test_progress_callback(pair):
     seen = []
     assert sync.sync(lap, clu.path, progress=lambda *a: seen.append(a)).exit_status == 0
     assert seen == [(k, 4) for k in range(1, 5)]
+
+
+def test_model_with_every_file_streamed(monkeypatch):
+    """The same model with every file sent in chunks of 7 bytes (the large-file path)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from sync import replica
+
+    monkeypatch.setattr(replica, "STREAM_MIN", 1)
+    monkeypatch.setattr(replica, "CHUNK", 7)
+    run_state_machine_as_test(TwoReplicas, settings=settings(
+        max_examples=10, stateful_step_count=15, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow]))

@@ -43,6 +43,10 @@ class DeltaError(SuiteError, ValueError):
     """A malformed signature or delta, or a delta applied to the wrong basis file."""
 
 
+class DeltaTooLarge(DeltaError):
+    """The delta grew past the limit it was asked to stay under (send the whole file)."""
+
+
 def choose_block_size(size: int) -> int:
     """Block size for a file of ``size`` bytes: about sqrt(size), a multiple of 8, bounded."""
     b = (math.isqrt(max(size, 0)) + 7) // 8 * 8
@@ -249,8 +253,10 @@ def _varint(n: int) -> bytes:
 class _Encoder:
     """Writes instructions into one zstd stream, coalescing copies and buffering literals."""
 
-    def __init__(self, sig: Signature, level: int):
+    def __init__(self, sig: Signature, level: int, limit=None):
         import zstandard
+
+        self.limit = limit
 
         self.out = io.BytesIO()
         self.out.write(_DELTA_HEADER.pack(DELTA_MAGIC, VERSION, sig.block_size, sig.file_size))
@@ -265,6 +271,8 @@ class _Encoder:
         chunk = self.z.compress(data)
         if chunk:
             self.out.write(chunk)
+            if self.limit is not None and self.out.tell() > self.limit:
+                raise DeltaTooLarge(f"the delta exceeds {self.limit} bytes")
 
     def _flush_copy(self):
         if self.copy:
@@ -316,8 +324,9 @@ class _Encoder:
         return self.out.getvalue()
 
 
-def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
-    """Delta turning the basis described by ``sig`` into the file open in ``fileobj``.
+def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
+    """Delta turning the basis described by ``sig`` into the file open in ``fileobj``;
+    :class:`DeltaTooLarge` once it would exceed ``limit`` bytes (memory stays bounded).
 
     The new file is read in windows of :data:`WINDOW` bytes (plus an overlap of less than one
     block); weak sums for every offset of a window are computed at once, candidates looked up
@@ -328,7 +337,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3) -> bytes:
     if not isinstance(sig, Signature):
         raise DeltaError("make_delta needs a Signature (use Signature.from_bytes)")
     bs = sig.block_size
-    enc = _Encoder(sig, level)
+    enc = _Encoder(sig, level, limit)
     n_full = sig.file_size // bs
     full_weak = sig.weak[:n_full]
     # weak -> strong -> first block with them: O(1) lookup even when many blocks share a weak sum

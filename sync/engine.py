@@ -14,10 +14,13 @@ that is killed resumes where it stopped.
 
 from dataclasses import dataclass, field
 
+from .delta import DeltaTooLarge
 from .merge import MISSING, merge, resolve, same
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
+#: largest delta held in memory for a large file; past it (or half the file) it goes whole
+DELTA_MAX = 256 << 20
 #: the local record is saved after this many seconds of work with changes (and at the end)
 SAVE_SECONDS = 5.0
 
@@ -322,10 +325,18 @@ class Sync:
         use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
+        delta = None
         if do and use_delta:
-            data, mtime = src.make_delta(job_id, rel, dst.signature(job_id, rel))
-            dst.apply_delta(job_id, rel, data, mtime)
-            state = [state[0], mtime]
+            # a large file mostly rewritten is sent whole: its delta would be about as big,
+            # and held in memory
+            limit = min(state[0] // 2, DELTA_MAX) if _large(state) else None
+            try:
+                delta = src.make_delta(job_id, rel, dst.signature(job_id, rel), limit)
+            except DeltaTooLarge:
+                pass
+        if delta is not None:
+            dst.apply_delta(job_id, rel, delta[0], delta[1])
+            state = [state[0], delta[1]]
         elif do and _large(state):
             state = self._stream(job_id, rel, src, dst)
         elif do and src is self.R:

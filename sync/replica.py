@@ -220,13 +220,15 @@ class Replica:
         with open(self._file(job_id, rel), "rb") as f:
             return delta.signature(f).to_bytes()
 
-    def make_delta(self, job_id, rel, signature):
-        """``(delta bytes, mtime_ns)`` turning the other side's basis into this file."""
+    def make_delta(self, job_id, rel, signature, limit=None):
+        """``(delta bytes, mtime_ns)`` turning the other side's basis into this file;
+        ``delta.DeltaTooLarge`` past ``limit`` bytes."""
         from . import delta
 
         with open(self._file(job_id, rel), "rb") as f:
             mtime = os.fstat(f.fileno()).st_mtime_ns
-            return delta.make_delta(delta.Signature.from_bytes(signature), f), mtime
+            return delta.make_delta(delta.Signature.from_bytes(signature), f,
+                                    limit=limit), mtime
 
     def apply_delta(self, job_id, rel, data, mtime_ns):
         """Rebuild the file from its current version and ``data`` into a temporary file,

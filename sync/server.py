@@ -66,7 +66,7 @@ def _serve(replica, stdin, stdout, streams):
             elif op == "signature":
                 result, out = None, replica.signature(*args)
             elif op == "make_delta":
-                data, mtime = replica.make_delta(*args, payload)
+                data, mtime = replica.make_delta(args[0], args[1], payload, *args[2:])
                 result, out = mtime, data
             elif op == "apply_delta":
                 result, out = replica.apply_delta(*args, payload, header["mtime"]), b""

@@ -323,9 +323,18 @@ class SSHReplica:
     def signature(self, job_id, rel):
         return self._call("signature", job_id, rel)[1]
 
-    def make_delta(self, job_id, rel, signature):
-        mtime, data = self._call("make_delta", job_id, rel, payload=signature)
-        return data, mtime
+    def make_delta(self, job_id, rel, signature, limit=None):
+        from .delta import DeltaTooLarge
+
+        self._drain()
+        self._send("make_delta", [job_id, rel, limit], signature, {})
+        header, data = self._frame()
+        if header is None:
+            raise SyncError(f"connection to {self.target.host} closed")
+        if not header.get("ok"):
+            cls = DeltaTooLarge if header.get("type") == "DeltaTooLarge" else SyncError
+            raise cls(f"{self.target.host}: {header.get('error')}")
+        return data, header.get("result")
 
     def apply_delta(self, job_id, rel, data, mtime_ns):
         self._call("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)

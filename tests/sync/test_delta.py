@@ -324,3 +324,15 @@ def test_blocks_sharing_a_weak_sum_are_told_apart_by_the_strong_hash():
     basis = b"".join(blocks)
     new = b"".join(reversed(blocks))
     assert len(roundtrip(basis, new, 512)) < 300  # every block found: copies only
+
+
+def test_delta_over_its_limit_is_refused():
+    basis = os.urandom(1 << 18)
+    sig = delta.signature(io.BytesIO(basis))
+    new = os.urandom(1 << 18)  # nothing in common: the delta is the whole file
+    with pytest.raises(delta.DeltaTooLarge):
+        delta.make_delta(sig, io.BytesIO(new), limit=1 << 16)
+    small = delta.make_delta(sig, io.BytesIO(basis[:-10] + b"0123456789"), limit=1 << 16)
+    out = io.BytesIO()
+    delta.apply_delta(io.BytesIO(basis), small, out)
+    assert out.getvalue() == basis[:-10] + b"0123456789"

@@ -321,3 +321,44 @@ def test_unfinished_stream_leaves_nothing(tmp_path):
     answers = io.BytesIO()
     assert serve(str(clu.path), requests, answers) == 0
     assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]
+
+
+def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkeypatch):
+    """A large file whose delta would be as big as itself is streamed instead (bounded
+    memory), in both directions; a small change still travels as a delta."""
+    from sync import replica
+    from sync.replica import Replica
+    from sync.ssh import SSHReplica
+
+    monkeypatch.setattr(replica, "STREAM_MIN", 100_000)
+    applied = []
+    for cls in (Replica, SSHReplica):
+        real = cls.apply_delta
+
+        def spy(self, *args, real=real):
+            applied.append(args[1])
+            return real(self, *args)
+        monkeypatch.setattr(cls, "apply_delta", spy)
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in (1, 2):
+        with open(lap.open_job({"i": i}).init().fn(f"f{i}.bin"), "wb") as f:
+            f.write(os.urandom(300_000))
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    pushed, pulled = lap.open_job({"i": 1}).fn("f1.bin"), clu.open_job({"i": 2}).fn("f2.bin")
+    with open(pushed, "wb") as f:  # rewritten here
+        f.write(os.urandom(300_000))
+    with open(pulled, "wb") as f:  # rewritten there
+        f.write(os.urandom(300_000))
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert applied == []
+    for a, b in ((pushed, clu.open_job({"i": 1}).fn("f1.bin")),
+                 (pulled, lap.open_job({"i": 2}).fn("f2.bin"))):
+        with open(a, "rb") as f, open(b, "rb") as g:
+            assert f.read() == g.read()
+    with open(pushed, "r+b") as f:  # a small change: still a delta
+        f.seek(1000)
+        f.write(b"changed")
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert applied == ["f1.bin"]

@@ -183,12 +183,11 @@ class SSHReplica:
         """Read the answer to the oldest write in flight; raise if it failed."""
         self._flush()
         self._pending -= 1
-        header, _ = self._frame()
-        if header is None:
-            raise SyncError(f"connection to {self.target.host} closed")
-        if not header.get("ok"):
+        try:
+            self._checked_frame()
+        except SyncError:
             self._pending = 0
-            raise SyncError(f"{self.target.host}: {header.get('error')}")
+            raise
 
     def _drain(self):
         while self._pending:
@@ -204,12 +203,21 @@ class SSHReplica:
         return self._reply()
 
     def _reply(self):
+        header, data = self._checked_frame()
+        return header.get("result"), data
+
+    def _checked_frame(self):
+        """The next frame; an error answer raises (DeltaTooLarge keeps its type, so the
+        engine can fall back to sending the file whole)."""
+        from .delta import DeltaTooLarge
+
         header, data = self._frame()
         if header is None:
             raise SyncError(f"connection to {self.target.host} closed")
         if not header.get("ok"):
-            raise SyncError(f"{self.target.host}: {header.get('error')}")
-        return header.get("result"), data
+            cls = DeltaTooLarge if header.get("type") == "DeltaTooLarge" else SyncError
+            raise cls(f"{self.target.host}: {header.get('error')}")
+        return header, data
 
     def close(self):
         try:
@@ -282,25 +290,17 @@ class SSHReplica:
         request on this connection."""
         self._drain()
         self._send("read_stream", [job_id, rel], b"", {})
-        header, _ = self._stream_frame()
+        header, _ = self._checked_frame()
         mtime = header["mtime"]
 
         def chunks():
             while True:
-                header, data = self._stream_frame()
+                header, data = self._checked_frame()
                 if not header.get("more"):
                     return
                 yield data
 
         return mtime, chunks()
-
-    def _stream_frame(self):
-        header, data = self._frame()
-        if header is None:
-            raise SyncError(f"connection to {self.target.host} closed")
-        if not header.get("ok"):
-            raise SyncError(f"{self.target.host}: {header.get('error')}")
-        return header, data
 
     def write_stream(self, job_id, rel, chunks, mtime_ns):
         self._token = getattr(self, "_token", 0) + 1
@@ -324,17 +324,8 @@ class SSHReplica:
         return self._call("signature", job_id, rel)[1]
 
     def make_delta(self, job_id, rel, signature, limit=None):
-        from .delta import DeltaTooLarge
-
-        self._drain()
-        self._send("make_delta", [job_id, rel, limit], signature, {})
-        header, data = self._frame()
-        if header is None:
-            raise SyncError(f"connection to {self.target.host} closed")
-        if not header.get("ok"):
-            cls = DeltaTooLarge if header.get("type") == "DeltaTooLarge" else SyncError
-            raise cls(f"{self.target.host}: {header.get('error')}")
-        return data, header.get("result")
+        mtime, data = self._call("make_delta", job_id, rel, limit, payload=signature)
+        return data, mtime
 
     def apply_delta(self, job_id, rel, data, mtime_ns):
         self._call("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)

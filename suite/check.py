@@ -34,15 +34,18 @@ class CheckReport:
         return all(p.repaired for p in self.problems)
 
 
-def check_project(project, repair=False):
-    """Check every job of ``project``; return a :class:`CheckReport`."""
+def check_project(project, repair=False, progress=None):
+    """Check every job of ``project``; return a :class:`CheckReport`. ``progress(done,
+    total)`` is called as entries of the workspace are checked."""
     report = CheckReport()
     ws = project.workspace
     try:
         names = sorted(os.listdir(ws))
     except FileNotFoundError:
         return report
-    for name in names:
+    for done, name in enumerate(names, 1):
+        if progress is not None:
+            progress(done, len(names))
         path = os.path.join(ws, name)
         if name.startswith(layout.TMP_PREFIX):
             report.problems.append(Problem(name, "stray", f"{path}: leftover of an interrupted "

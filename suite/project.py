@@ -156,11 +156,11 @@ class Project:
 
         return detect_schema(self, exclude_const=exclude_const, subset=subset)
 
-    def check(self, repair=False):
+    def check(self, repair=False, progress=None):
         """Report damaged jobs (see :func:`suite.check.check_project`)."""
         from .check import check_project
 
-        return check_project(self, repair=repair)
+        return check_project(self, repair=repair, progress=progress)
 
     # -- project document and data ---------------------------------------------------------
     @property

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .common import echo_json, parse_value, project
+from .common import echo_json, parse_value, progress_bar, project
 
 
 @click.command()
@@ -243,7 +243,12 @@ def reindex():
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
     temporary files left by interrupted writes."""
-    report = project().check(repair=repair)
+    update, finish = progress_bar("checking jobs")
+    try:
+        report = project().check(repair=repair, progress=update)
+    finally:
+        if finish is not None:
+            finish()
     if as_json:
         echo_json([p.__dict__ for p in report.problems])
     else:

@@ -107,6 +107,10 @@ def test_check_reports_temporary_leftovers_inside_jobs(sweep):
     r = suite_cmd("check", cwd=sweep.path)
     assert r.returncode == 1 and leftover in r.stdout and "interrupted write" in r.stdout
     assert os.path.exists(leftover)  # reported, never deleted
+    seen = []
+    report = suite.get_project(sweep.path).check(progress=lambda *a: seen.append(a))
+    assert seen and seen[-1][0] == seen[-1][1] == len(os.listdir(sweep.workspace))
+    assert any(leftover in p.message for p in report.problems)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import json
 import os
 
 from .errors import CorruptFileError, InvalidStatepointError
-from .layout import TMP_PREFIX
+from .layout import temp_path
 
 
 def read_json(path, job_id=None):
@@ -55,9 +55,8 @@ def dumps(obj, **kwargs):
 def write_atomic(path, data: bytes, mode=0o644):
     """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
     return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime)."""
-    directory, name = os.path.split(os.fspath(path))
     # the marker keeps a leftover (a process killed here) out of syncs and archives
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}")
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:

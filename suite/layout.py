@@ -3,6 +3,8 @@
 The names are fixed by signac 2 (schema_version 2): a project made by one tool opens in the other.
 """
 
+import os
+
 CONFIG_DIR = ".signac"
 CONFIG_FILE = ".signac/config"
 SCHEMA_VERSION = 2
@@ -11,6 +13,8 @@ PROJECT_DOCUMENT = "signac_project_document.json"
 PROJECT_DATA = "signac_data.h5"
 STATEPOINT = "signac_statepoint.json"
 DOCUMENT = "signac_job_document.json"
+#: suite's own: the append-only provenance log of workflow executions in each job
+FLOW_LOG = "suite_flow_log.jsonl"
 DATA = "signac_data.h5"
 
 #: suite's own directory: caches (index) and records (sync state). Never the source of truth.
@@ -19,6 +23,12 @@ SUITE_DIR = ".suite"
 #: Prefix of temporary entries suite creates (staged jobs in the workspace, files being
 #: written inside jobs); never a job id, never synced or exported.
 TMP_PREFIX = ".suite-tmp-"
+
+
+def temp_path(path: str) -> str:
+    """A unique temporary name beside ``path``, recognised by :func:`is_temp`."""
+    directory, name = os.path.split(os.fspath(path))
+    return os.path.join(directory, f"{TMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}")
 
 
 def is_temp(name: str) -> bool:

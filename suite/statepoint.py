@@ -14,7 +14,7 @@ from .errors import InvalidStatepointError
 
 def calc_id(sp) -> str:
     """Return the job id of the (already validated, plain) state point ``sp``."""
-    return hashlib.md5(json.dumps(sp, sort_keys=True).encode()).hexdigest()
+    return canonical(sp)[1]
 
 
 def canonical(sp):

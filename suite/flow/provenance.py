@@ -10,7 +10,9 @@ import os
 import socket
 import subprocess
 
-LOG = "suite_flow_log.jsonl"
+from suite import layout
+
+LOG = layout.FLOW_LOG
 
 
 def git_commit(path):

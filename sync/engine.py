@@ -14,6 +14,8 @@ that is killed resumes where it stopped.
 
 from dataclasses import dataclass, field
 
+from suite import layout
+
 from .delta import DeltaTooLarge
 from .merge import MISSING, merge, resolve, same
 
@@ -66,7 +68,7 @@ def _short(value):
 
 #: files that only ever grow by whole lines (the workflow provenance log): changed on both
 #: sides, they are merged as the union of their lines instead of being a conflict
-APPEND_ONLY = {"suite_flow_log.jsonl"}
+APPEND_ONLY = {layout.FLOW_LOG}
 
 
 class Sync:
@@ -212,18 +214,14 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        large = [rel for rel in sorted(present["files"]) if _large(present["files"][rel])]
+        small = sorted(rel for rel, f in present["files"].items() if not _large(f))
+        large = sorted(rel for rel, f in present["files"].items() if _large(f))
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
             sp, files = self._fetched.pop(job_id)
         else:
-            files = []
-            for rel in sorted(present["files"]):
-                if rel not in large:
-                    data, mtime = src.read(job_id, rel)
-                    files.append((rel, data, mtime))
-            sp = src.statepoint(job_id)
+            [(_, sp, files)] = src.read_jobs([(job_id, small)])
         dst.create_job(job_id, sp, present["doc"], files)
         # large files follow in chunks, each landing whole by rename; the record counts the
         # job as synced only after all of them (an interrupted sync sends what is missing)

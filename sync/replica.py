@@ -60,17 +60,48 @@ STREAM_MIN = 16 << 20
 CHUNK = 4 << 20
 
 
-def _stream_tmp(dst):
-    # ".suite-tmp-" keeps a leftover of an interrupted transfer out of every listing
-    directory, name = os.path.split(dst)
-    return os.path.join(directory, f".suite-tmp-{name}-{os.getpid()}-{os.urandom(4).hex()}")
+class FileWriter:
+    """A file arriving in chunks: written to a temporary file beside ``dst``, renamed into
+    place by :meth:`close`; :meth:`abort` removes the temporary file."""
+
+    def __init__(self, dst):
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        self.dst, self.tmp, self.size = dst, layout.temp_path(dst), 0
+        self.f = open(self.tmp, "xb")
+
+    def write(self, chunk):
+        self.f.write(chunk)
+        self.size += len(chunk)
+
+    def close(self, mtime_ns):
+        try:
+            self.f.close()
+            os.utime(self.tmp, ns=(mtime_ns, mtime_ns))
+            os.replace(self.tmp, self.dst)
+        except BaseException:
+            self.abort()
+            raise
+        return self.size
+
+    def abort(self):
+        self.f.close()
+        try:
+            os.unlink(self.tmp)
+        except FileNotFoundError:
+            pass
 
 
-def _unlink_quietly(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+def read_jobs_by_files(read_files, requests):
+    """:meth:`Replica.read_jobs` on top of a ``read_files`` (the state point is one more
+    file): ``[(job_id, [rel, ...])]`` -> ``[(job_id, sp bytes, [(rel, data, mtime)])]``."""
+    flat = [(job_id, rel) for job_id, rels in requests
+            for rel in (layout.STATEPOINT, *rels)]
+    got = iter(read_files(flat))
+    out = []
+    for job_id, rels in requests:
+        sp, _ = next(got)
+        out.append((job_id, sp, [(rel, *next(got)) for rel in rels]))
+    return out
 
 
 class Replica:
@@ -197,13 +228,8 @@ class Replica:
             return f.read(), os.fstat(f.fileno()).st_mtime_ns
 
     def read_jobs(self, requests):
-        """Whole jobs at once, for copying: ``[(job_id, [rel, ...])]`` ->
-        ``[(job_id, state point bytes, [(rel, data, mtime_ns), ...])]``."""
-        out = []
-        for job_id, rels in requests:
-            out.append((job_id, self.statepoint(job_id),
-                        [(rel, *self.read(job_id, rel)) for rel in rels]))
-        return out
+        """Whole jobs at once, for copying (see :func:`read_jobs_by_files`)."""
+        return read_jobs_by_files(self.read_files, requests)
 
     def read_files(self, requests):
         """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order."""
@@ -236,7 +262,7 @@ class Replica:
         from . import delta
 
         dst = self._file(job_id, rel)
-        tmp = f"{dst}.suite-tmp-{os.getpid()}"
+        tmp = layout.temp_path(dst)
         try:
             with open(dst, "rb") as basis, open(tmp, "xb") as out:
                 delta.apply_delta(basis, data, out)
@@ -266,24 +292,20 @@ class Replica:
 
         return mtime, chunks()
 
+    def open_stream(self, job_id, rel):
+        """A :class:`FileWriter` for the file ``rel`` of the job."""
+        return FileWriter(self._file(job_id, rel))
+
     def write_stream(self, job_id, rel, chunks, mtime_ns):
-        """Write a file from ``chunks`` into a temporary file beside it, then rename it into
-        place; return its size."""
-        dst = self._file(job_id, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        tmp = _stream_tmp(dst)
-        size = 0
+        """Write a file from ``chunks`` (never whole in memory); return its size."""
+        writer = self.open_stream(job_id, rel)
         try:
-            with open(tmp, "xb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-                    size += len(chunk)
-            os.utime(tmp, ns=(mtime_ns, mtime_ns))
-            os.replace(tmp, dst)
+            for chunk in chunks:
+                writer.write(chunk)
         except BaseException:
-            _unlink_quietly(tmp)
+            writer.abort()
             raise
-        return size
+        return writer.close(mtime_ns)
 
     def delete_file(self, job_id, rel):
         try:

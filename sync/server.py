@@ -1,17 +1,16 @@
 """The suite process on the far side of an SSH sync (``suite _sync-server PATH``): it serves
 the :class:`sync.replica.Replica` operations over stdin/stdout frames."""
 
-import os
 import sys
 import traceback
 
 from . import protocol
-from .replica import Replica, _stream_tmp, _unlink_quietly
+from .replica import Replica
 
 #: operations the client may call, and whether they take/return a payload
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids", "signature", "make_delta", "apply_delta", "read_jobs",
+       "delete_job", "find_ids", "signature", "make_delta", "apply_delta",
        "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
@@ -28,13 +27,12 @@ def serve(path, stdin=None, stdout=None):
         return 1
     protocol.write_frame(stdout, {"ok": True, "version": protocol.VERSION,
                                   "label": replica.label})
-    streams = {}  # token -> (open temporary file, its path, final path)
+    streams = {}  # token -> FileWriter
     try:
         return _serve(replica, stdin, stdout, streams)
     finally:
-        for f, tmp, _ in streams.values():  # transfers the client did not finish
-            f.close()
-            _unlink_quietly(tmp)
+        for writer in streams.values():  # transfers the client did not finish
+            writer.abort()
 
 
 def _serve(replica, stdin, stdout, streams):
@@ -70,14 +68,6 @@ def _serve(replica, stdin, stdout, streams):
                 result, out = mtime, data
             elif op == "apply_delta":
                 result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
-            elif op == "read_jobs":
-                jobs, parts = [], []
-                for job_id, sp, files in replica.read_jobs(*args):
-                    jobs.append([job_id, len(sp), [[rel, len(data), mtime]
-                                                   for rel, data, mtime in files]])
-                    parts.append(sp)
-                    parts.extend(data for _, data, _ in files)
-                result, out = jobs, b"".join(parts)
             elif op == "read_stream":
                 # several frames: the mtime, one per chunk ("more"), then the end
                 mtime, chunks = replica.read_chunks(*args)
@@ -87,24 +77,13 @@ def _serve(replica, stdin, stdout, streams):
                 result, out = None, b""
             elif op == "write_open":
                 token, job_id, rel = args
-                dst = replica._file(job_id, rel)
-                os.makedirs(os.path.dirname(dst), exist_ok=True)
-                tmp = _stream_tmp(dst)
-                streams[token] = (open(tmp, "xb"), tmp, dst)
+                streams[token] = replica.open_stream(job_id, rel)
                 result, out = None, b""
             elif op == "write_chunk":
-                streams[args[0]][0].write(payload)
+                streams[args[0]].write(payload)
                 result, out = None, b""
             elif op == "write_close":
-                f, tmp, dst = streams.pop(args[0])
-                try:
-                    f.close()
-                    os.utime(tmp, ns=(args[1], args[1]))
-                    os.replace(tmp, dst)
-                except BaseException:
-                    _unlink_quietly(tmp)
-                    raise
-                result, out = None, b""
+                result, out = streams.pop(args[0]).close(args[1]), b""
             elif op == "read_files":
                 got = replica.read_files(*args)
                 result, out = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)

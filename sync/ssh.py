@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 
 from . import protocol
-from .replica import SyncError
+from .replica import SyncError, read_jobs_by_files
 
 
 @dataclass
@@ -197,9 +197,13 @@ class SSHReplica:
         """Wait for the answers to every write sent so far; raise if one failed."""
         self._drain()
 
-    def _call(self, op, *args, payload=b"", **extra):
+    def _request(self, op, *args, payload=b"", **extra):
+        """Send a request whose answer is read next (writes in flight are answered first)."""
         self._drain()
         self._send(op, args, payload, extra)
+
+    def _call(self, op, *args, payload=b"", **extra):
+        self._request(op, *args, payload=payload, **extra)
         return self._reply()
 
     def _reply(self):
@@ -249,9 +253,7 @@ class SSHReplica:
     def snapshot_later(self, ids=None, exclude=()):
         """Ask for the snapshot now; the returned function waits for it. No other call may
         come in between."""
-        self._drain()
-        self._send("snapshot", [sorted(ids) if ids is not None else None, list(exclude)], b"",
-                   {})
+        self._request("snapshot", sorted(ids) if ids is not None else None, list(exclude))
         return lambda: self._reply()[0]
 
     def find_ids(self, filter):
@@ -274,22 +276,12 @@ class SSHReplica:
         return data, mtime
 
     def read_jobs(self, requests):
-        jobs, data = self._call("read_jobs", [[j, list(rels)] for j, rels in requests])
-        out, pos = [], 0
-        for job_id, sp_len, files in jobs:
-            sp, pos = data[pos:pos + sp_len], pos + sp_len
-            got = []
-            for rel, size, mtime in files:
-                got.append((rel, data[pos:pos + size], mtime))
-                pos += size
-            out.append((job_id, sp, got))
-        return out
+        return read_jobs_by_files(self.read_files, requests)
 
     def read_chunks(self, job_id, rel):
         """``(mtime_ns, iterator of chunks)``; the iterator must be consumed before any other
         request on this connection."""
-        self._drain()
-        self._send("read_stream", [job_id, rel], b"", {})
+        self._request("read_stream", job_id, rel)
         header, _ = self._checked_frame()
         mtime = header["mtime"]
 

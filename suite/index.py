@@ -195,29 +195,22 @@ class Index:
         # read again every time until they can be indexed; they are few
         gone = set(removed)
         retry = [i for (i,) in db.execute("SELECT id FROM jobs WHERE sp IS NULL") if i not in gone]
-        fixed = [r for r in self._read_jobs(ws, retry) if r[1] is not None]
+        retry_rows, retry_kv = self._prepare(ws, retry)
+        fixed = {r[0] for r in retry_rows if r[1] is not None}  # readable now: re-added
         if fixed:
-            removed = removed + [r[0] for r in fixed]
+            removed = removed + sorted(fixed)
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
             return
         if self.on_progress is not None and len(added) + len(changed_docs) >= 5000:
             self.on_progress(f"indexing {len(added)} new jobs and {len(changed_docs)} changed "
                              "documents (later queries only check what changed)")
-        if len(added) >= PARALLEL_STAT_MIN and _can_fork():
-            # reading, parsing and flattening 100,000 jobs is CPU and syscall work: two cores
-            new_rows, new_kv = _in_two_processes(lambda part, w: self._prepare(w, part),
-                                                 added, ws, _join_prepared)
-        else:
-            new_rows, new_kv = self._prepare(ws, added)
-        new_rows, new_kv = new_rows + [r[:1] + r[2:3] + r[4:] for r in fixed], new_kv
-        for job_id, sp, _, doc, _, _, _ in fixed:
-            _flatten(job_id, 0, sp, "", new_kv)
-            _flatten(job_id, 1, doc, "", new_kv)
-        if len(changed_docs) >= PARALLEL_STAT_MIN and _can_fork():
-            doc_rows, doc_kv = _in_two_processes(lambda part, w: self._prepare_docs(w, part),
-                                                 changed_docs, ws, _join_prepared)
-        else:
-            doc_rows, doc_kv = self._prepare_docs(ws, changed_docs)
+        # reading, parsing and flattening 100,000 jobs is CPU and syscall work: two cores
+        new_rows, new_kv = _split_work(lambda part, w: self._prepare(w, part), added, ws,
+                                       _join_prepared)
+        new_rows += [r for r in retry_rows if r[0] in fixed]
+        new_kv += [k for k in retry_kv if k[0] in fixed]
+        doc_rows, doc_kv = _split_work(lambda part, w: self._prepare_docs(w, part),
+                                       changed_docs, ws, _join_prepared)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
         # many changes at once: rebuilding the key indexes afterwards beats updating them
         work = len(new_rows) + len(doc_rows)
@@ -268,9 +261,7 @@ class Index:
         rows = list(zip(parts[0::2], parts[1::2], strict=False))
         if removed:
             rows = [r for r in rows if r[0] not in removed]
-        if len(rows) >= PARALLEL_STAT_MIN and _can_fork():
-            return _in_two_processes(_stat_changed, rows, ws)
-        return _stat_changed(rows, ws)
+        return _split_work(_stat_changed, rows, ws)
 
     def _read_jobs(self, ws, ids):
         """Rows (id, sp, sp_text, doc, doc_text, doc_sig, problem) for new jobs."""
@@ -461,8 +452,12 @@ def _stat_changed(rows, ws):
     return changed
 
 
-def _can_fork():
-    return hasattr(os, "fork") and (os.cpu_count() or 1) > 1
+def _split_work(fn, rows, ws, join=lambda a, b: a + b):
+    """``fn(rows, ws)``, in two processes (:func:`_in_two_processes`) from
+    :data:`PARALLEL_STAT_MIN` rows on, where the machine can fork and has two cores."""
+    if len(rows) >= PARALLEL_STAT_MIN and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+        return _in_two_processes(fn, rows, ws, join)
+    return fn(rows, ws)
 
 
 def _in_two_processes(fn, rows, ws, join=lambda a, b: a + b):

@@ -44,13 +44,15 @@ class Scheduler:
     template = None
     #: the environment variable holding a job array task's index, or None: no arrays
     array_variable = None
-    #: the index of an array's first task
-    array_base = 0
+    #: the index of an array's first task, and what joins array and task in a task's id
+    array_base, array_separator = 0, "_"
 
     def task_id(self, sched_id, k):
-        """The scheduler's id of task ``k`` of the array submitted as ``sched_id``."""
-        raise SchedulerError(f"{self.name}: job arrays are not supported (use slurm, or submit "
-                             "without --array)")
+        """The scheduler's id of the ``k``-th task (from 0) of the array ``sched_id``."""
+        if not self.array_variable:
+            raise SchedulerError(f"{self.name}: job arrays are not supported (use slurm or "
+                                 "sge, or submit without --array)")
+        return f"{sched_id}{self.array_separator}{k + self.array_base}"
     #: scheduler state string -> one of queued, held, running, completed, failed, cancelled
     states = {}
 
@@ -79,8 +81,8 @@ class Scheduler:
             raise SchedulerError(f"template {exc.name!r} not found in {where}the shipped "
                                  f"templates ({', '.join(sorted(os.listdir(TEMPLATES)))})") \
                 from None
-        if submission.tasks and not self.array_variable:
-            self.task_id("", 0)  # raises: this scheduler has no arrays here
+        if submission.tasks:
+            self.task_id("", 0)  # refuses arrays where the scheduler has none
         return template.render(name=submission.name, commands=submission.commands,
                                directives=d, tasks=submission.tasks,
                                array_variable=self.array_variable,

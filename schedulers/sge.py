@@ -15,10 +15,7 @@ class SGE(Scheduler):
     name = "sge"
     states = {}
     array_variable = "SGE_TASK_ID"
-    array_base = 1
-
-    def task_id(self, sched_id, k):
-        return f"{sched_id}.{k + 1}"
+    array_base, array_separator = 1, "."
 
     @staticmethod
     def present():

@@ -19,9 +19,6 @@ class Slurm(Scheduler):
 
     array_variable = "SLURM_ARRAY_TASK_ID"
 
-    def task_id(self, sched_id, k):
-        return f"{sched_id}_{k}"
-
     @staticmethod
     def present():
         return shutil.which("sbatch") is not None and shutil.which("squeue") is not None

@@ -32,13 +32,9 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
 
     proj = project()
     jobs = select_jobs(proj, filter_args, ids)
-    update, finish = progress_bar("exporting")
-    try:
+    with progress_bar("exporting") as update:
         result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
                              move=move, force=force, progress=update)
-    finally:
-        if finish:
-            finish()
     if as_json:
         echo_json(result.to_json())
     else:
@@ -87,14 +83,10 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
     if prefer or keep_both:
         raise click.UsageError("--prefer and --keep-both go with --sync")
 
-    update, finish = progress_bar("importing")
-    try:
+    with progress_bar("importing") as update:
         result = import_jobs(project(), origin, schema=schema, dry_run=dry_run,
                              skip_existing=skip_existing, ignore_unmatched=ignore_unmatched,
                              progress=update)
-    finally:
-        if finish:
-            finish()
     if as_json:
         echo_json(result.to_json())
         return

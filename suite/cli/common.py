@@ -1,5 +1,6 @@
 """Helpers shared by the command modules: finding the project, reading filters, output."""
 
+import contextlib
 import json
 import sys
 
@@ -67,10 +68,13 @@ job_option = click.option(
 )
 
 
+@contextlib.contextmanager
 def progress_bar(label):
-    """A progress callback drawing a bar on a terminal, or None (quiet) otherwise."""
+    """``with progress_bar(label) as update:`` -- ``update(done, total, nbytes=None)`` draws a
+    bar on a terminal; off a terminal ``update`` is None (quiet)."""
     if not sys.stderr.isatty():
-        return None, None
+        yield None
+        return
     state = {"bar": None}
 
     def update(done, total, nbytes=None):
@@ -83,8 +87,8 @@ def progress_bar(label):
         if nbytes is not None:
             bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
 
-    def finish():
+    try:
+        yield update
+    finally:
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)
-
-    return update, finish

@@ -243,12 +243,8 @@ def reindex():
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
     temporary files left by interrupted writes."""
-    update, finish = progress_bar("checking jobs")
-    try:
+    with progress_bar("checking jobs") as update:
         report = project().check(repair=repair, progress=update)
-    finally:
-        if finish is not None:
-            finish()
     if as_json:
         echo_json([p.__dict__ for p in report.problems])
     else:

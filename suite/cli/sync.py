@@ -84,17 +84,13 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     import sync as sync_pkg
 
     proj = project()
-    update, finish = progress_bar("syncing jobs")
-    try:
+    with progress_bar("syncing jobs") as update:
         result = sync_pkg.sync(
             proj, dest, push=push, pull=pull, dry_run=dry_run, prefer=prefer,
             keep_both=keep_both, filter=filter_from_options(filter_args) if filter_args else None,
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
             accept_new_host_key=accept_new_host_key, progress=update)
-    finally:
-        if finish is not None:
-            finish()
     if as_json:
         echo_json(result.to_json())
     else:

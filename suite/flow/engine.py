@@ -50,6 +50,10 @@ class Status:
                 f"{rows}</table>")
 
 
+#: executions after which `run` brings the index up to date before returning
+REINDEX_AFTER = 1000
+
+
 class Runner:
     """Evaluates conditions (documents read once per call, through the index) and runs
     operations in the job directories."""
@@ -236,9 +240,10 @@ class Runner:
                 executed.extend(one(item) for item in todo)
             if pretend or (num is not None and len(executed) >= num):
                 break
-        if executed and not pretend:
-            # operations changed documents: index them now, while they are in the page cache,
-            # rather than in the user's next status call
+        if len(executed) >= REINDEX_AFTER and not pretend:
+            # many operations changed documents: index them now, while they are in the page
+            # cache, rather than in the user's next status call (for a few operations the
+            # extra stat of every document would cost more than it saves)
             try:
                 self.project.index.refresh(documents=True)
             except Exception:  # a cache: the next query refreshes it anyway

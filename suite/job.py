@@ -212,7 +212,7 @@ class Job:
         A new job is staged under a temporary name and renamed into place, so a job directory
         never exists without its state point file.
         """
-        if self._initialized:
+        if self._initialized and os.path.isdir(self._path):  # removed behind this object's back?
             return self
         if (self._sp is None or self._from_disk) and os.path.isdir(self._path):
             # opened by id, or found by a query: the directory exists, so the job does (its

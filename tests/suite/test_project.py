@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -47,6 +48,10 @@ def test_init_creates_statepoint_file_and_is_idempotent(project):
     job.init()
     assert job in project and len(project) == 1
     assert not [n for n in os.listdir(project.workspace) if n.startswith(layout.TMP_PREFIX)]
+    shutil.rmtree(job.path)  # removed behind the object's back: init creates it again
+    job.init()
+    with open(job.fn(layout.STATEPOINT)) as f:
+        assert json.load(f) == {"a": 1}
 
 
 def test_open_job_by_id_and_prefix(sweep):

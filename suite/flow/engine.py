@@ -63,6 +63,8 @@ class Runner:
         self.project = project
         self._commit = ()
         self._memo = {}
+        #: provenance records; `run` writes them in the background (see provenance.Log)
+        self.log = provenance.Log()
 
     def _git_commit(self):
         # asked once per runner: one `git` process per execution would dominate short runs
@@ -78,6 +80,7 @@ class Runner:
         return jobs
 
     def _state(self, jobs):
+        self.log.flush()  # "after" conditions read the logs
         self._memo = {}  # condition results, valid for this evaluation only
         index = self.project.index
         docs = index.documents([j.id for j in jobs] if len(jobs) < 2000 else None)
@@ -193,53 +196,30 @@ class Runner:
             if name not in self.flow._groups:
                 self._op(name)
         executed = []
-        for _ in range(num_passes):
-            jobs = self._jobs(filter, ids)
-            docs, completed = self._state(jobs)
-            todo = self._todo(names, jobs, docs, completed)
-            if order == "random":
-                random.shuffle(todo)
-            elif order == "cyclic":
-                todo.sort(key=lambda t: names.index(t[0].name))
-            elif order == "by-job":
-                todo.sort(key=lambda t: t[1][0].id)
-            if num is not None:
-                todo = todo[: max(0, num - len(executed))]
-            if not todo:
-                break
-            if pretend:
-                for op, unit in todo:
-                    echo(self._describe(op, unit))
-                    executed.append((op.name, ",".join(j.id for j in unit), "pretend"))
-                break
+        with self.log.background():
+            for _ in range(num_passes):
+                jobs = self._jobs(filter, ids)
+                docs, completed = self._state(jobs)
+                todo = self._todo(names, jobs, docs, completed)
+                if order == "random":
+                    random.shuffle(todo)
+                elif order == "cyclic":
+                    todo.sort(key=lambda t: names.index(t[0].name))
+                elif order == "by-job":
+                    todo.sort(key=lambda t: t[1][0].id)
+                if num is not None:
+                    todo = todo[: max(0, num - len(executed))]
+                if not todo:
+                    break
+                if pretend:
+                    for op, unit in todo:
+                        echo(self._describe(op, unit))
+                        executed.append((op.name, ",".join(j.id for j in unit), "pretend"))
+                    break
 
-            tally = {"done": 0, "failed": 0}
-            lock = threading.Lock()
-
-            def one(item, tally=tally, lock=lock, total=len(todo)):
-                op, unit = item
-                ids_ = ",".join(j.id for j in unit)
-                if op.name in self.flow._groups:
-                    status = self.execute_group(op, unit[0], timeout)
-                else:
-                    status = self.execute(op, unit, timeout)
-                if progress is not None:
-                    with lock:
-                        tally["done"] += 1
-                        tally["failed"] += status == "failure"
-                        progress(tally["done"], total, tally["failed"])
-                return op.name, ids_, status
-
-            if parallel > 1:
-                # threads: commands run as processes; Python operations overlap their I/O
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(parallel) as pool:
-                    executed.extend(pool.map(one, todo))
-            else:
-                executed.extend(one(item) for item in todo)
-            if pretend or (num is not None and len(executed) >= num):
-                break
+                executed.extend(self._execute_all(todo, timeout, parallel, progress))
+                if pretend or (num is not None and len(executed) >= num):
+                    break
         if len(executed) >= REINDEX_AFTER and not pretend:
             # many operations changed documents: index them now, while they are in the page
             # cache, rather than in the user's next status call (for a few operations the
@@ -249,6 +229,32 @@ class Runner:
             except Exception:  # a cache: the next query refreshes it anyway
                 pass
         return executed
+
+    def _execute_all(self, todo, timeout, parallel, progress):
+        """Execute (operation or group, job tuple) items; return (name, job ids, status)."""
+        tally = {"done": 0, "failed": 0}
+        lock = threading.Lock()
+
+        def one(item):
+            op, unit = item
+            if op.name in self.flow._groups:
+                status = self.execute_group(op, unit[0], timeout)
+            else:
+                status = self.execute(op, unit, timeout)
+            if progress is not None:
+                with lock:
+                    tally["done"] += 1
+                    tally["failed"] += status == "failure"
+                    progress(tally["done"], len(todo), tally["failed"])
+            return op.name, ",".join(j.id for j in unit), status
+
+        if parallel > 1:
+            # threads: commands run as processes; Python operations overlap their I/O
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(parallel) as pool:
+                return list(pool.map(one, todo))
+        return [one(item) for item in todo]
 
     def _describe(self, op, unit):
         if getattr(op, "cmd", False):
@@ -297,9 +303,11 @@ class Runner:
                  "end": end, "duration": end - start, "status": status, "error": error,
                  "git_commit": self._git_commit()}
         for job in jobs:
-            provenance.record(job, entry)
-        hooks = "on_success" if status == "success" else "on_failure"
-        for hook in getattr(self.flow, hooks, []):
+            self.log.record(job, entry)
+        hooks = getattr(self.flow, "on_success" if status == "success" else "on_failure", [])
+        if hooks:
+            self.log.flush()  # a hook may read the record
+        for hook in hooks:
             hook(op.name, first) if status == "success" else hook(op.name, first, error)
         return status
 

@@ -7,8 +7,10 @@ files is their union.
 
 import json
 import os
+import queue
 import socket
 import subprocess
+import threading
 
 from suite import layout
 
@@ -24,17 +26,114 @@ def git_commit(path):
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def record(job, entry):
-    """Append one provenance record to the job's log."""
+def _line(entry):
     import suite
 
-    line = json.dumps({"host": socket.gethostname(), "suite_version": suite.__version__,
-                       **entry}, sort_keys=True) + "\n"
-    fd = os.open(os.path.join(job.path, LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    return (json.dumps({"host": socket.gethostname(), "suite_version": suite.__version__,
+                        **entry}, sort_keys=True) + "\n").encode()
+
+
+def _append(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def record(job, entry):
+    """Append one provenance record to the job's log."""
+    _append(os.path.join(job.path, LOG), _line(entry))
+
+
+class Log:
+    """Where a runner's provenance records go: appended at once, or, inside
+    :meth:`background`, by one writer thread while the next operation runs.
+
+    Why a thread: a job's first record creates a file, and on some disks creating a file costs
+    as much as the operation's own document write; the two then overlap instead of adding up.
+    One thread and one FIFO queue keep each job's records in order. :meth:`flush` waits until
+    every record is on disk; the runner calls it before anything reads the logs ("after"
+    conditions, hooks) and at the end of the run. A record that cannot be written (the job
+    directory was removed, the disk is full) raises :class:`~suite.errors.SuiteError` from the
+    next :meth:`flush`, naming the job.
+    """
+
+    #: records waiting at most; the runner blocks rather than piling up more (a killed run
+    #: loses no more than these)
+    BACKLOG = 256
+
+    def __init__(self):
+        self._queue = None
+        self._thread = None
+        self._failed = []
+
+    def record(self, job, entry):
+        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread)."""
+        item = (job.id, os.path.join(job.path, LOG), _line(entry))
+        if self._queue is None:
+            self._write(item)
+        else:
+            self._queue.put(item)
+
+    def _write(self, item):
+        job_id, path, data = item
+        try:
+            _append(path, data)
+        except OSError as exc:
+            if self._queue is None:
+                raise self._error([(job_id, exc)]) from exc
+            self._failed.append((job_id, exc))
+
+    def _drain(self, q):
+        while True:
+            item = q.get()
+            try:
+                if item is None:
+                    return
+                self._write(item)
+            finally:
+                q.task_done()
+
+    def flush(self):
+        """Wait until every queued record is written; raise if any could not be."""
+        if self._queue is not None:
+            self._queue.join()
+        if self._failed:
+            failed, self._failed = self._failed, []
+            raise self._error(failed)
+
+    @staticmethod
+    def _error(failed):
+        from suite.errors import SuiteError
+
+        job_id, exc = failed[0]
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return SuiteError(f"cannot write the provenance record of job {job_id}{more}: {exc}")
+
+    def background(self):
+        """Context manager: records are written by a writer thread until it exits (which
+        waits for them all, also when the block raises)."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def writing():
+            if self._queue is not None:  # nested: the outer block owns the thread
+                yield self
+                return
+            q = self._queue = queue.Queue(self.BACKLOG)
+            self._thread = threading.Thread(target=self._drain, args=(q,), daemon=True,
+                                            name="suite-provenance")
+            self._thread.start()
+            try:
+                yield self
+            finally:
+                q.put(None)
+                self._thread.join()
+                self._queue = self._thread = None
+            self.flush()  # only raises for failed records when the block itself succeeded
+
+        return writing()
 
 
 def read(job):

@@ -132,6 +132,62 @@ def test_hooks_and_python_exceptions(project):
     assert ("fail", "boom", "RuntimeError: bad input") in seen and ("ok", "here") in seen
 
 
+def test_provenance_is_written_in_the_background_in_order(flow_project, monkeypatch):
+    # a slow disk: without the flushes, pass 2 would not see pass 1's records ("after"
+    # conditions) and a hook would not find its own record
+    import threading
+    import time
+
+    writers, real = set(), provenance._append
+
+    def slow_append(path, data):
+        time.sleep(0.005)
+        writers.add(threading.current_thread().name)
+        real(path, data)
+
+    monkeypatch.setattr(provenance, "_append", slow_append)
+    seen = []
+
+    class Chain(load_workflow(flow_project)):
+        on_success = [lambda op, job: seen.append(
+            (op, [r["operation"] for r in provenance.read(job)][-1]))]
+
+    done = Runner(Chain, flow_project).run(["simulate", "analyse"], num_passes=3)
+    assert len(done) == 10 and all(j.doc.analysed for j in flow_project)
+    assert writers == {"suite-provenance"}
+    assert sorted(seen) == sorted([("simulate", "simulate"), ("analyse", "analyse")] * 5)
+    for job in flow_project:
+        assert [r["operation"] for r in provenance.read(job)] == ["simulate", "analyse"]
+
+
+def test_provenance_that_cannot_be_written_is_an_error(project):
+    import shutil
+
+    project.open_job({"a": 1}).init()
+
+    class Gone(Workflow):
+        pass
+
+    @Gone.operation
+    def remove(job):
+        shutil.rmtree(job.path)
+
+    r = Runner(Gone, project)
+    job = project.open_job({"a": 1})
+    with pytest.raises(suite.SuiteError, match=f"provenance record of job {job.id}"):
+        r.run()
+    job.init()
+    with pytest.raises(suite.SuiteError, match=f"provenance record of job {job.id}"):
+        r.execute(Gone._operations["remove"], (job,))  # written at once outside a run
+    job.init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write("import shutil\nfrom suite.flow import Workflow\nclass Gone(Workflow): pass\n"
+                "@Gone.operation\ndef remove(job):\n    shutil.rmtree(job.path)\n")
+    out = subprocess.run(["suite", "run"], cwd=project.path, capture_output=True, text=True)
+    assert out.returncode != 0 and f"provenance record of job {job.id}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_bad_workflow_module(project):
     with pytest.raises(suite.SuiteError, match="workflow.py does not exist"):
         load_workflow(project)

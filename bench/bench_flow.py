@@ -89,6 +89,7 @@ def main():
     ap.add_argument("--json", default="bench/results-flow.json")
     args = ap.parse_args()
     results = {}
+    rounds = {"floor": []}  # the run row of every round, and the floor beside it
     root = tempfile.mkdtemp(prefix="bench-flow-")
     global ENV
     ENV = {**os.environ, "PATH": common.path_without(root, SCHEDULER_COMMANDS)}
@@ -118,9 +119,20 @@ def main():
                     t = wall(status if row == "status" else run, path)
                     old = results.setdefault(tool, {}).get(row, float("inf"))
                     results[tool][row] = min(old, t)
-        # the trivial operation writes each job's document (a new file) and its provenance
-        # log (another): creating 2 N files is this disk's floor for that row
-        results["floor"] = common.creation_floor(root, 2 * args.n)
+                    if k == 1:
+                        rounds.setdefault(tool, []).append(t)
+                if k == 1:
+                    # the trivial operation writes each job's document (a new file) and its
+                    # provenance log (another): 2 N creations in one thread, measured in the
+                    # same round (the disk's speed drifts); suite writes the logs from a
+                    # second thread, so it can go below this
+                    rounds["floor"].append(common.creation_floor(root, 2 * args.n,
+                                                                 tag=str(round_)))
+                    print(f"round {round_ + 1}: run signac-flow {rounds['signac-flow'][-1]:.2f} s,"
+                          f" suite {rounds['suite'][-1]:.2f} s, floor {rounds['floor'][-1]:.2f} s",
+                          flush=True)
+        results["floor"] = min(rounds["floor"])
+        results["run rounds"] = rounds
         if args.status_n:
             p = build(os.path.join(root, "big"), args.status_n)
             with open(p.fn("workflow.py"), "w") as f:
@@ -132,11 +144,12 @@ def main():
         shutil.rmtree(root, ignore_errors=True)
     print(f"\nN = {args.n:,} jobs, 3 operations, 2 labels")
     print(f"{'operation':34s} {'signac-flow s':>14s} {'suite s':>9s} {'ratio':>7s}")
+    print("(best of each; the floor is the lowest of its rounds)")
     for key, t in results["suite"].items():
         other = results["signac-flow"].get(key)
         print(f"{key:34s} {other if other else float('nan'):14.3f} {t:9.3f} "
               f"{(other / t) if other else float('nan'):7.1f}")
-    print(f"{'floor: ' + format(2 * args.n, ',') + ' new files by plain syscalls':34s} "
+    print(f"{'floor: ' + format(2 * args.n, ',') + ' new files, one thread':34s} "
           f"{'':14s} {results['floor']:9.3f}")
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)

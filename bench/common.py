@@ -34,12 +34,12 @@ def sp_of(i):
     return {"a": i, "b": {"c": i % 7, "d": "x" * (i % 5)}, "seed": i % 10}
 
 
-def creation_floor(root, n, kind="file"):
+def creation_floor(root, n, kind="file", tag=""):
     """Seconds this file system takes to create ``n`` empty files or symlinks spread over 100
     directories, or (``kind="job"``) ``n`` directories each holding one file in one directory
     as a workspace holds its jobs, by plain system calls: no tool that creates as many can be
-    faster."""
-    base = os.path.join(root, f"floor-{kind}-{n}")
+    faster. ``tag`` tells apart several measurements under one root."""
+    base = os.path.join(root, f"floor-{kind}-{n}{tag}")
     # jobs all live in one workspace directory; files and links are spread as views spread them
     dirs = [base] if kind == "job" else [os.path.join(base, str(k)) for k in range(100)]
     for d in dirs:

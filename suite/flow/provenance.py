@@ -5,12 +5,14 @@ copies of a job synced from different machines each keep their lines, and a merg
 files is their union.
 """
 
+import contextlib
 import json
 import os
 import queue
 import socket
 import subprocess
 import threading
+import time
 
 from suite import layout
 
@@ -48,42 +50,65 @@ def record(job, entry):
 
 class Log:
     """Where a runner's provenance records go: appended at once, or, inside
-    :meth:`background`, by one writer thread while the next operation runs.
+    :meth:`background`, by one writer thread while the next operation runs once appending has
+    proved slow.
 
-    Why a thread: a job's first record creates a file, and on some disks creating a file costs
-    as much as the operation's own document write; the two then overlap instead of adding up.
-    One thread and one FIFO queue keep each job's records in order. :meth:`flush` waits until
-    every record is on disk; the runner calls it before anything reads the logs ("after"
-    conditions, hooks) and at the end of the run. A record that cannot be written (the job
-    directory was removed, the disk is full) raises :class:`~suite.errors.SuiteError` from the
-    next :meth:`flush`, naming the job.
+    Why a thread: a job's first record creates a file, and on some disks (or in some minutes of
+    a disk's life) creating a file costs as much as the operation's own document write; the two
+    then overlap instead of adding up. Where creating a file is cheap, handing each record to a
+    thread costs more than writing it, so records are written at once until their running
+    average cost passes :attr:`SLOW`. One thread and one FIFO queue keep each job's records in
+    order. :meth:`flush` waits until every record is on disk; the runner calls it before
+    anything reads the logs ("after" conditions, hooks) and at the end of the run. A record
+    that cannot be written (the job directory was removed, the disk is full) raises
+    :class:`~suite.errors.SuiteError` naming the job: at once, or from the next :meth:`flush`.
     """
 
     #: records waiting at most; the runner blocks rather than piling up more (a killed run
     #: loses no more than these)
     BACKLOG = 256
+    #: seconds per record (running average) above which a background run hands records to the
+    #: writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
+    SLOW = 100e-6
 
     def __init__(self):
+        self._background = False
+        self._cost = 0.0
         self._queue = None
         self._thread = None
         self._failed = []
+        self._lock = threading.Lock()
 
     def record(self, job, entry):
         """Append ``entry`` to ``job``'s log (now, or queued for the writer thread)."""
         item = (job.id, os.path.join(job.path, LOG), _line(entry))
-        if self._queue is None:
-            self._write(item)
-        else:
+        if self._queue is not None:
             self._queue.put(item)
+            return
+        start = time.perf_counter()
+        self._write(item)
+        if self._background:
+            self._cost = 0.9 * self._cost + 0.1 * (time.perf_counter() - start)
+            if self._cost > self.SLOW:
+                self._start_writer()
 
     def _write(self, item):
         job_id, path, data = item
         try:
             _append(path, data)
         except OSError as exc:
-            if self._queue is None:
+            if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
+
+    def _start_writer(self):
+        with self._lock:  # `run --parallel` records from several threads
+            if self._queue is None:
+                q = queue.Queue(self.BACKLOG)
+                self._thread = threading.Thread(target=self._drain, args=(q,), daemon=True,
+                                                name="suite-provenance")
+                self._thread.start()
+                self._queue = q
 
     def _drain(self, q):
         while True:
@@ -94,6 +119,12 @@ class Log:
                 self._write(item)
             finally:
                 q.task_done()
+
+    def _stop_writer(self):
+        if self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._queue = self._thread = None
 
     def flush(self):
         """Wait until every queued record is written; raise if any could not be."""
@@ -111,29 +142,20 @@ class Log:
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return SuiteError(f"cannot write the provenance record of job {job_id}{more}: {exc}")
 
+    @contextlib.contextmanager
     def background(self):
-        """Context manager: records are written by a writer thread until it exits (which
-        waits for them all, also when the block raises)."""
-        import contextlib
-
-        @contextlib.contextmanager
-        def writing():
-            if self._queue is not None:  # nested: the outer block owns the thread
-                yield self
-                return
-            q = self._queue = queue.Queue(self.BACKLOG)
-            self._thread = threading.Thread(target=self._drain, args=(q,), daemon=True,
-                                            name="suite-provenance")
-            self._thread.start()
-            try:
-                yield self
-            finally:
-                q.put(None)
-                self._thread.join()
-                self._queue = self._thread = None
-            self.flush()  # only raises for failed records when the block itself succeeded
-
-        return writing()
+        """Context manager: records may go to a writer thread until it exits (which waits for
+        them all, also when the block raises)."""
+        if self._background:  # nested: the outer block owns the thread
+            yield self
+            return
+        self._background, self._cost = True, 0.0
+        try:
+            yield self
+        finally:
+            self._background = False
+            self._stop_writer()
+        self.flush()  # raises for failed records only when the block itself succeeded
 
 
 def read(job):

@@ -30,11 +30,7 @@ def _add_scheduler_states(runner, result):
         click.echo(f"warning: cannot ask the scheduler ({exc}); showing conditions only",
                    err=True)
         return
-    for (op, _), (_, state) in active.items():
-        counts = result.operations.get(op)
-        if counts is not None:
-            key = "running" if state == "running" else "submitted"
-            counts[key] = counts.get(key, 0) + 1
+    result.add_active(active)
 
 
 @click.command()
@@ -47,8 +43,10 @@ def _add_scheduler_states(runner, result):
 @click.option("--html", "fmt", flag_value="html", help="Print an HTML table.")
 @workflow_option
 def status(ops, filter_args, ids, detailed, fmt, module):
-    """Show, per operation, how many jobs are eligible and how many are complete, and the
-    labels."""
+    """Show, per operation, how many jobs are eligible, submitted (queued or held), running and
+    complete, and the labels; --detailed adds a line per job. Submitted and running come from
+    one query to the scheduler for the submissions recorded at submit time; if it fails, a
+    warning says so and the conditions alone answer."""
     import sys
 
     runner = _runner(module)

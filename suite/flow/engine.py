@@ -16,7 +16,8 @@ class Status:
 
     operations: dict = field(default_factory=dict)  # name -> {"eligible": n, "complete": n}
     labels: dict = field(default_factory=dict)  # label -> count
-    jobs: dict = field(default_factory=dict)  # id -> {"eligible": [...], "labels": [...]}
+    # id -> {"eligible": [...], "labels": [...]} (+ "submitted", "running": see add_active)
+    jobs: dict = field(default_factory=dict)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -38,16 +39,35 @@ class Status:
             lines.append("")
             for job_id, info in sorted(self.jobs.items()):
                 lines.append(f"{job_id[:8]}  eligible: {', '.join(info['eligible']) or '-'}"
-                             f"  labels: {', '.join(info['labels']) or '-'}")
+                             + "".join(f"  {k}: {', '.join(info[k])}"
+                                       for k in ("submitted", "running") if info.get(k))
+                             + f"  labels: {', '.join(info['labels']) or '-'}")
         return "\n".join(lines)
+
+    def add_active(self, active):
+        """Count submissions the scheduler still holds: ``active`` maps (operation, job id) to
+        (scheduler id, state), as :func:`suite.flow.submit.active_pairs` returns it. Jobs
+        with any get ``submitted`` / ``running`` lists of operation names."""
+        for (op, job_id), (_, state) in active.items():
+            key = "running" if state == "running" else "submitted"
+            counts = self.operations.get(op)
+            if counts is not None:
+                counts[key] = counts.get(key, 0) + 1
+            info = self.jobs.get(job_id)
+            if info is not None:
+                info.setdefault(key, []).append(op)
 
     def to_html(self):
         import html
 
-        rows = "".join(f"<tr><td>{html.escape(n)}</td><td>{c['eligible']}</td>"
-                       f"<td>{c['complete']}</td></tr>" for n, c in self.operations.items())
-        return ("<table><tr><th>operation</th><th>eligible</th><th>complete</th></tr>"
-                f"{rows}</table>")
+        cols = ("eligible", "submitted", "running", "complete")
+        head = "".join(f"<th>{c}</th>" for c in ("operation",) + cols)
+        rows = "".join(f"<tr><td>{html.escape(n)}</td>"
+                       + "".join(f"<td>{c.get(k, 0)}</td>" for k in cols) + "</tr>"
+                       for n, c in self.operations.items())
+        labels = "".join(f"<li>{html.escape(k)}: {v}</li>" for k, v in sorted(self.labels.items()))
+        return (f"<table><tr>{head}</tr>{rows}</table>"
+                + (f"<ul>{labels}</ul>" if labels else ""))
 
 
 #: executions after which `run` brings the index up to date before returning

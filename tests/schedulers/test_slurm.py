@@ -144,6 +144,12 @@ def test_live_job_array(slurm, live_project):
     tasks = [f"{array_id}_{k}" for k in range(3)]
     assert Slurm().query(tasks) == dict.fromkeys(tasks, "held")
     assert status(live_project)["submitted"] == 3
+    jobs = json.loads(suite_cmd(live_project, "status", "--json").stdout)["jobs"]
+    assert [info.get("submitted") for info in jobs.values()] == [["work"]] * 3
+    detailed = suite_cmd(live_project, "status", "--detailed").stdout
+    assert detailed.count("submitted: work") == 3
+    html = suite_cmd(live_project, "status", "--html").stdout
+    assert "<th>submitted</th>" in html and "<td>work</td><td>3</td><td>3</td><td>0</td><td>0</td>" in html
     again = suite_cmd(live_project, "submit", "--array")  # all three are queued already
     assert again.stdout.startswith("submitted 0 script")
     subprocess.run(["scontrol", "release", array_id], check=True)

@@ -81,6 +81,9 @@ class Stage:
         self._pool = ThreadPoolExecutor(self.THREADS)
         self._pending = deque()
         self._ops, self._bytes, self._waits, self._new = [], 0, set(), []
+        umask = os.umask(0o022)  # read it (no thread of ours writes yet)
+        os.umask(umask)
+        self.umask = umask
 
     def _dir(self, parent):
         """The staging directory for the archive directory ``parent`` (made in this batch if
@@ -94,7 +97,7 @@ class Stage:
             self.dirs[parent] = d
             self._made[d] = None
             self._new.append(d)
-            self._ops.append((d, None))
+            self._ops.append((d, None, None))
         else:
             made = self._made[d]
             if made is not None and not made.done():
@@ -122,11 +125,19 @@ class Stage:
         self._made[d].result()
         return os.path.join(d, base)
 
-    def write(self, name, data):
-        """Write a small member's bytes in the background."""
+    def attrs(self, member):
+        """(mode, mtime) to give the file of ``member``: its permission bits less the umask
+        (as tar does for users other than root; never set-id bits), None where the file's
+        own are already right."""
+        mode = member.mode & 0o777 & ~self.umask
+        mode = None if not mode or mode == 0o666 & ~self.umask else mode
+        return mode, member.mtime or None
+
+    def write(self, name, data, attrs=(None, None)):
+        """Write a small member's bytes in the background; ``attrs`` from :meth:`attrs`."""
         parent, base = posixpath.split(name)
         d = self._dir(parent)
-        self._ops.append((f"{d}/{base}", data))
+        self._ops.append((f"{d}/{base}", data, attrs))
         self._bytes += len(data)
         if self._bytes >= 4 * self.BATCH_BYTES:  # one huge directory: cut it anyway
             self._submit()
@@ -167,7 +178,7 @@ def _run_batch(ops, waits):
     """Make directories (data None) and write files, in order."""
     for made in waits:
         made.result()
-    for dst, data in ops:
+    for dst, data, attrs in ops:
         if data is None:
             os.mkdir(dst)
             continue
@@ -178,8 +189,18 @@ def _run_batch(ops, waits):
                 view = memoryview(data)
                 while done < len(data):
                     done += os.write(fd, view[done:])
+            _set_attrs(fd, attrs)
         finally:
             os.close(fd)
+
+
+def _set_attrs(fd, attrs):
+    """Give the open file its archived mode and mtime (after its last write)."""
+    mode, mtime = attrs
+    if mode is not None:
+        os.fchmod(fd, mode)
+    if mtime is not None:
+        os.utime(fd, (mtime, mtime))
 
 
 @dataclass
@@ -222,10 +243,11 @@ def scan(reader, staging, origin, limit=None, holder=None):
                     data = _read_limited(stream, member.size, name)
                 size, digest = len(data), sha256(data).hexdigest()
                 if stage:
-                    stage.write(name, data)
+                    stage.write(name, data, stage.attrs(member))
             else:
                 dst = stage.file_path(name) if stage else None
-                size, digest, data = _copy(stream, dst, name, member.size)
+                size, digest, data = _copy(stream, dst, name, member.size,
+                                           stage.attrs(member) if stage else None)
             written += size
             staged[name] = (FILE, size, digest)
             if is_sp:
@@ -267,8 +289,9 @@ def _read_limited(stream, limit, name):
     return b"".join(chunks)
 
 
-def _copy(stream, dst, name, declared):
-    """Copy one member to ``dst`` (None: only hash); never more bytes than declared."""
+def _copy(stream, dst, name, declared, attrs=None):
+    """Copy one member to ``dst`` (None: only hash), giving it ``attrs`` (mode, mtime); never
+    more bytes than declared."""
     digest = hashlib.sha256()
     keep = posixpath.basename(name) == layout.STATEPOINT
     kept = []
@@ -287,6 +310,9 @@ def _copy(stream, dst, name, declared):
                 out.write(chunk)
             if keep:
                 kept.append(chunk)
+        if out and attrs:
+            out.flush()
+            _set_attrs(out.fileno(), attrs)
     finally:
         if out:
             out.close()

@@ -96,8 +96,10 @@ class ZipReader:
                 elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                     yield Member(info.filename, "other", info.file_size), None
                 else:
+                    # zip keeps local time to 2 seconds
+                    mtime = time.mktime(info.date_time + (0, 0, -1))
                     with self._zip.open(info) as stream:
                         yield Member(info.filename, FILE, info.file_size,
-                                     mode & 0o7777 or 0o644), stream
+                                     mode & 0o7777 or 0o644, mtime), stream
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
             raise ArchiveError(f"{self.path}: damaged zip archive: {exc}") from None

@@ -59,6 +59,32 @@ def test_round_trip_every_format(rich, tmp_path, ending):
     assert snapshot(other) == snapshot(rich)
 
 
+@pytest.mark.parametrize("ending", FORMATS)
+def test_round_trip_keeps_file_modes_and_mtimes(project, tmp_path, ending):
+    job = project.open_job({"a": 1}).init()
+    files = {"run.sh": (b"#!/bin/sh\necho hi\n", 0o755, 1_600_000_000),
+             "private.txt": (b"mine", 0o600, 1_500_000_001),
+             "big.bin": (os.urandom(300_000), 0o750, 1_400_000_000)}  # past the small-file path
+    for name, (data, mode, mtime) in files.items():
+        with open(job.fn(name), "wb") as f:
+            f.write(data)
+        os.chmod(job.fn(name), mode)
+        os.utime(job.fn(name), (mtime, mtime))
+    target = tmp_path / f"exp{ending}"
+    archive.export_jobs(project, target)
+    other = suite.init_project(tmp_path / "other")
+    archive.import_jobs(other, target)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    got = other.open_job({"a": 1})
+    for name, (data, mode, mtime) in files.items():
+        st = os.stat(got.fn(name))
+        assert st.st_mode & 0o7777 == mode & ~umask, name
+        assert abs(st.st_mtime - mtime) <= (2 if ending == ".zip" else 0), name
+        with open(got.fn(name), "rb") as f:
+            assert f.read() == data
+
+
 def test_format_is_recognised_by_content(rich, tmp_path):
     archive.export_jobs(rich, tmp_path / "a.tar.zst")
     os.rename(tmp_path / "a.tar.zst", tmp_path / "misleading.zip")

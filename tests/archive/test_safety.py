@@ -67,6 +67,24 @@ def test_links_inside_a_job_are_kept(project, tmp_path):
         assert f.read() == b"payload"
 
 
+def test_set_id_bits_are_dropped_and_modes_follow_the_umask(project, tmp_path):
+    path = tmp_path / "modes.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, mode in [("a/1/signac_statepoint.json", 0o644), ("a/1/suid", 0o6777),
+                           ("a/1/nomode", 0)]:
+            data = json.dumps(SP).encode() if name.endswith(".json") else b"#!/bin/sh\n"
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 1_600_000_000
+            tar.addfile(info, io.BytesIO(data))
+    archive.import_jobs(project, path)
+    job = project.open_job(id=JOB)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert os.stat(job.fn("suid")).st_mode & 0o7777 == 0o777 & ~umask  # no set-id, no sticky
+    assert os.stat(job.fn("nomode")).st_mode & 0o777 == 0o666 & ~umask  # readable, not 000
+    assert os.stat(job.fn("suid")).st_mtime == 1_600_000_000
+
+
 def test_zip_traversal_refused(project, tmp_path):
     path = tmp_path / "bad.zip"
     with zipfile.ZipFile(path, "w") as z:

@@ -132,7 +132,8 @@ def test_hooks_and_python_exceptions(project):
     assert ("fail", "boom", "RuntimeError: bad input") in seen and ("ok", "here") in seen
 
 
-def test_provenance_is_written_in_the_background_in_order(flow_project, monkeypatch):
+@pytest.mark.parametrize("parallel", [1, 4])
+def test_provenance_is_written_in_the_background_in_order(flow_project, monkeypatch, parallel):
     # a slow disk: without the flushes, pass 2 would not see pass 1's records ("after"
     # conditions) and a hook would not find its own record
     import threading
@@ -152,9 +153,11 @@ def test_provenance_is_written_in_the_background_in_order(flow_project, monkeypa
         on_success = [lambda op, job: seen.append(
             (op, [r["operation"] for r in provenance.read(job)][-1]))]
 
-    done = Runner(Chain, flow_project).run(["simulate", "analyse"], num_passes=3)
+    done = Runner(Chain, flow_project).run(["simulate", "analyse"], num_passes=3,
+                                           parallel=parallel)
     assert len(done) == 10 and all(j.doc.analysed for j in flow_project)
     assert "suite-provenance" in writers  # slow appends went to the writer thread
+    assert not [t for t in threading.enumerate() if t.name == "suite-provenance"]  # stopped
     assert sorted(seen) == sorted([("simulate", "simulate"), ("analyse", "analyse")] * 5)
     for job in flow_project:
         assert [r["operation"] for r in provenance.read(job)] == ["simulate", "analyse"]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
-from .delta import DeltaTooLarge
 from .merge import MISSING, merge, resolve, same
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
@@ -102,6 +101,7 @@ class Sync:
         self._remote_sizes = rs["jobs"]
         self._fetched = {}
         self._pulls, self._pull_bytes = [], 0
+        self._deltas, self._delta_bytes = [], 0
         self._digests = {}
         self._compare_contents(ls, rs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
@@ -126,6 +126,7 @@ class Sync:
                     time.monotonic() - last_save > SAVE_SECONDS:
                 self._save(record, lid, rid)
                 last_save, saved_actions = time.monotonic(), len(self.result.actions)
+        self._flush_deltas()
         self._flush_pulls()
         old = record.get("project_doc", MISSING)
         record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
@@ -136,6 +137,7 @@ class Sync:
         return self.result
 
     def _save(self, record, lid, rid, final=False):
+        self._flush_deltas()
         self._flush_pulls()
         if not self.keep_record:
             return
@@ -323,19 +325,18 @@ class Sync:
         use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
-        delta = None
         if do and use_delta:
             # a large file mostly rewritten is sent whole: its delta would be about as big,
             # and held in memory
             limit = min(state[0] // 2, DELTA_MAX) if _large(state) else None
-            try:
-                delta = src.make_delta(job_id, rel, dst.signature(job_id, rel), limit)
-            except DeltaTooLarge:
-                pass
-        if delta is not None:
-            dst.apply_delta(job_id, rel, delta[0], delta[1])
-            state = [state[0], delta[1]]
-        elif do and _large(state):
+            # sent later, many per round trip; the record entry is completed then
+            entry = [state[0], state[1], state[1]]
+            self._deltas.append((job_id, rel, src, dst, limit, entry))
+            self._delta_bytes += limit or state[0]
+            if len(self._deltas) >= self.DELTA_FILES or self._delta_bytes >= self.DELTA_BYTES:
+                self._flush_deltas()
+            return entry
+        if do and _large(state):
             state = self._stream(job_id, rel, src, dst)
         elif do and src is self.R:
             # fetched later, many per round trip; the record entry is completed then
@@ -352,6 +353,32 @@ class Sync:
         if not allowed:
             return bf
         return [state[0], state[1], state[1]]
+
+    #: files whose deltas go in one batch, and the most delta bytes that batch may hold
+    DELTA_FILES, DELTA_BYTES = 64, 64 << 20
+
+    def _flush_deltas(self):
+        """Send the queued deltas, a batch per direction: one request for the basis
+        signatures and one for the deltas (pushes: the deltas stream to the far side;
+        pulls: they come back in one answer). A delta past its limit is replaced by the file
+        streamed whole."""
+        queued, self._deltas, self._delta_bytes = self._deltas, [], 0
+        for src in (self.L, self.R):
+            part = [q for q in queued if q[2] is src]
+            if not part:
+                continue
+            dst = part[0][3]
+            sigs = dst.signatures([(job_id, rel) for job_id, rel, *_ in part])
+            made = src.make_deltas([(job_id, rel, limit) for job_id, rel, _, _, limit, _ in part],
+                                   sigs)
+            for (job_id, rel, _, _, _, entry), got in zip(part, made, strict=True):
+                if got is None:
+                    size, mtime = self._stream(job_id, rel, src, dst)
+                else:
+                    data, mtime = got
+                    dst.apply_delta(job_id, rel, data, mtime)
+                    size = entry[0]
+                entry[:] = [size, mtime, mtime]
 
     def _flush_pulls(self):
         """Fetch the files waiting to come from the far side in one call and write them."""

@@ -8,7 +8,8 @@ import json
 import struct
 
 COMPRESS_ABOVE = 4096
-VERSION = 1
+#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas)
+VERSION = 2
 
 
 class ProtocolError(Exception):

@@ -256,6 +256,23 @@ class Replica:
             return delta.make_delta(delta.Signature.from_bytes(signature), f,
                                     limit=limit), mtime
 
+    def signatures(self, requests):
+        """:meth:`signature` of each (job id, path)."""
+        return [self.signature(job_id, rel) for job_id, rel in requests]
+
+    def make_deltas(self, requests, signatures):
+        """:meth:`make_delta` for each (job id, path, limit) and its signature; None where
+        the delta would pass its limit (the file goes whole instead)."""
+        from .delta import DeltaTooLarge
+
+        out = []
+        for (job_id, rel, limit), sig in zip(requests, signatures, strict=True):
+            try:
+                out.append(self.make_delta(job_id, rel, sig, limit))
+            except DeltaTooLarge:
+                out.append(None)
+        return out
+
     def apply_delta(self, job_id, rel, data, mtime_ns):
         """Rebuild the file from its current version and ``data`` into a temporary file,
         then rename it into place."""

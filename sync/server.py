@@ -10,7 +10,7 @@ from .replica import Replica
 #: operations the client may call, and whether they take/return a payload
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids", "signature", "make_delta", "apply_delta",
+       "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
        "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
@@ -61,11 +61,18 @@ def _serve(replica, stdin, stdout, streams):
                     files.append((rel, payload[pos:pos + size], mtime))
                     pos += size
                 result, out = replica.create_job(*args, files), b""
-            elif op == "signature":
-                result, out = None, replica.signature(*args)
-            elif op == "make_delta":
-                data, mtime = replica.make_delta(args[0], args[1], payload, *args[2:])
-                result, out = mtime, data
+            elif op == "signatures":
+                sigs = replica.signatures(*args)
+                result, out = [len(sig) for sig in sigs], b"".join(sigs)
+            elif op == "make_deltas":
+                requests, sizes = args
+                sigs, pos = [], 0
+                for size in sizes:
+                    sigs.append(payload[pos:pos + size])
+                    pos += size
+                made = replica.make_deltas(requests, sigs)
+                result = [None if m is None else [len(m[0]), m[1]] for m in made]
+                out = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":
                 result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
             elif op == "read_stream":

@@ -139,6 +139,11 @@ class SSHReplica:
             raise SyncError(f"the suite process on {self.target.host} stopped: {err[-500:]}")
         if not header.get("ok"):
             raise SyncError(f"{self.target.host}:{self.path}: {header.get('error')}")
+        if header.get("version") != protocol.VERSION:
+            self.close()
+            raise SyncError(
+                f"the suite on {self.target.host} speaks sync protocol {header.get('version')}, "
+                f"this one {protocol.VERSION}: install the same suite version on both machines")
         self.label = label or header.get("label") or self.target.host
 
     def _frame(self):
@@ -312,15 +317,18 @@ class SSHReplica:
             pos += size
         return out
 
-    def signature(self, job_id, rel):
-        return self._call("signature", job_id, rel)[1]
+    def signatures(self, requests):
+        sizes, data = self._call("signatures", [list(r) for r in requests])
+        return _split(data, sizes)
 
-    def make_delta(self, job_id, rel, signature, limit=None):
-        mtime, data = self._call("make_delta", job_id, rel, limit, payload=signature)
-        return data, mtime
+    def make_deltas(self, requests, signatures):
+        result, data = self._call("make_deltas", [list(r) for r in requests],
+                                  [len(sig) for sig in signatures], payload=b"".join(signatures))
+        deltas = iter(_split(data, [item[0] for item in result if item is not None]))
+        return [None if item is None else (next(deltas), item[1]) for item in result]
 
     def apply_delta(self, job_id, rel, data, mtime_ns):
-        self._call("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)
+        self._post("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)
 
     def write(self, job_id, rel, data, mtime_ns):
         self._post("write", job_id, rel, payload=data, mtime=mtime_ns)
@@ -341,3 +349,12 @@ class SSHReplica:
 
     def delete_job(self, job_id):
         self._post("delete_job", job_id)
+
+
+def _split(data, sizes):
+    """Cut concatenated payloads back into pieces of ``sizes`` bytes."""
+    out, pos = [], 0
+    for size in sizes:
+        out.append(data[pos:pos + size])
+        pos += size
+    return out

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -70,6 +71,17 @@ def test_missing_remote_suite_is_a_clear_error(sshd, ssh_home, pair):
     lap, clu = pair
     with pytest.raises(sync.SyncError, match="suite is not installed on cluster"):
         sync.sync(lap, f"cluster:{clu.path}", remote_suite="/nonexistent/suite")
+
+
+def test_other_protocol_version_is_a_clear_error(sshd, ssh_home, pair, tmp_path):
+    lap, clu = pair
+    old = tmp_path / "old-suite"  # answers the handshake as a suite of protocol 1 would
+    old.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; from sync import "
+                   "protocol; protocol.write_frame(sys.stdout.buffer, "
+                   "{\"ok\": True, \"version\": 1, \"label\": \"old\"})'\n")
+    old.chmod(0o755)
+    with pytest.raises(sync.SyncError, match="speaks sync protocol 1, this one 2"):
+        sync.sync(lap, f"cluster:{clu.path}", remote_suite=str(old))
 
 
 def test_cli_over_ssh(sshd, ssh_home, pair):
@@ -321,6 +333,50 @@ def test_unfinished_stream_leaves_nothing(tmp_path):
     answers = io.BytesIO()
     assert serve(str(clu.path), requests, answers) == 0
     assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]
+
+
+def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatch):
+    """Changed large files on either side cost two requests per batch of deltas, not two
+    round trips each (over a WAN each would be tens of milliseconds)."""
+    from sync.engine import Sync
+    from sync.ssh import SSHReplica
+
+    calls = {"signatures": [], "make_deltas": []}
+    for name in calls:
+        real = getattr(SSHReplica, name)
+
+        def counted(self, requests, *rest, real=real, name=name):
+            calls[name].append(len(requests))
+            return real(self, requests, *rest)
+        monkeypatch.setattr(SSHReplica, name, counted)
+    monkeypatch.setattr(Sync, "DELTA_FILES", 3)
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(12):
+        with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
+            f.write(os.urandom(100_000))
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert calls == {"signatures": [], "make_deltas": []}  # new files: no deltas
+    for i in range(12):  # 7 change here, 5 there; a few bytes each
+        side = lap if i < 7 else clu
+        with open(side.open_job({"i": i}).fn("big.bin"), "r+b") as f:
+            f.seek(50_000)
+            f.write(b"changed %d" % i)
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert sorted(a["direction"] for a in result.actions if a["action"] == "delta file") == \
+        ["pull"] * 5 + ["push"] * 7
+    # a batch of 3 files (both directions mixed) asks the far side once per direction: for
+    # its signatures (pushes) and for its deltas (pulls); 12 files, 4 batches
+    sigs, deltas = calls["signatures"], calls["make_deltas"]
+    assert sum(sigs) == 7 and sum(deltas) == 5 and max(sigs + deltas) <= 3, calls
+    assert len(sigs) <= 4 and len(deltas) <= 4, calls
+    for i in range(12):
+        with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
+                open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
+            assert a.read() == b.read()
+    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
 
 
 def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkeypatch):

@@ -1,10 +1,12 @@
 """Sync benchmark: suite sync vs rsync, both over SSH to a real sshd on 127.0.0.1.
 
-Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--json F]
+Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json F]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
-1% of documents and adding 1 MiB to 1% of jobs.
+1% of documents and adding 1 MiB to 1% of jobs, then changing 1 KiB in each of those files
+(both tools send deltas). --latency adds a round-trip time (a relaying proxy, bench/latency.py),
+to see what a wide-area link does to each tool.
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
 Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise.
@@ -47,6 +49,11 @@ def start_sshd(root):
             break
         except OSError:
             time.sleep(0.1)
+    return proc, port
+
+
+def client_home(root, port):
+    """A HOME whose ssh config names the server (at ``port``) 'bench' and knows its key."""
     home = f"{root}/home"
     os.makedirs(f"{home}/.ssh")
     with open(f"{home}/.ssh/config", "w") as f:
@@ -55,7 +62,7 @@ def start_sshd(root):
     key = open(f"{root}/host.pub").read().split()[:2]
     with open(f"{home}/.ssh/known_hosts", "w") as f:
         f.write(f"[127.0.0.1]:{port} {key[0]} {key[1]}\n")
-    return proc, port, home
+    return home
 
 
 def main():
@@ -63,9 +70,16 @@ def main():
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--repeat", type=int, default=3, help="rounds; the best of each counts")
     ap.add_argument("--json", default="bench/results-sync.json")
+    ap.add_argument("--latency", type=float, default=0, metavar="MS",
+                    help="round-trip time to add (a relay delaying each way by half)")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="bench-sync-")
-    proc, port, home = start_sshd(root)
+    proc, port = start_sshd(root)
+    if args.latency:
+        from latency import DelayProxy
+
+        port = DelayProxy(port, args.latency / 1000).port
+    home = client_home(root, port)
     os.environ["HOME"] = home
     os.environ.pop("SSH_AUTH_SOCK", None)
     import suite
@@ -134,14 +148,20 @@ def main():
                 with open(job.fn(f"big{round_}.bin"), "wb") as f:
                     f.write(os.urandom(1 << 20))
             pair("1% docs changed + 1 MiB to 1% of jobs", round_, dst, rs_dst)
+            for job_id in ids[round_:: 100]:  # files both sides hold: deltas
+                with open(src.open_job(id=job_id).fn(f"big{round_}.bin"), "r+b") as f:
+                    f.seek(1 << 19)
+                    f.write(os.urandom(1024))
+            pair("1 KiB changed in each of those files", round_, dst, rs_dst)
             shutil.rmtree(dst, ignore_errors=True)
             shutil.rmtree(rs_dst, ignore_errors=True)
-        print(f"\nN = {args.n:,} jobs over SSH on loopback")
+        rtt = f", {args.latency:g} ms round trips added" if args.latency else ""
+        print(f"\nN = {args.n:,} jobs over SSH on loopback{rtt}")
         print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s}")
         for key, (s, r) in rows.items():
             print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f}")
         with open(args.json, "w") as f:
-            json.dump({args.n: rows}, f, indent=2)
+            json.dump({args.n: rows, "latency_ms": args.latency}, f, indent=2)
         print(f"\nwrote {args.json}")
     finally:
         proc.terminate()

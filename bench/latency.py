@@ -1,0 +1,62 @@
+"""A TCP relay that delays every byte by a fixed time each way: a wide-area round trip on
+loopback (this VM has no netem). Bandwidth is not limited; only latency is added."""
+
+import queue
+import socket
+import threading
+import time
+
+
+class DelayProxy:
+    """Listen on 127.0.0.1 (``.port``) and relay each connection to ``target_port``, every
+    chunk leaving ``rtt / 2`` seconds after it arrived, in order."""
+
+    def __init__(self, target_port, rtt):
+        self.target_port, self.delay = target_port, rtt / 2
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:  # closed
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                q = queue.Queue()
+                threading.Thread(target=self._read, args=(a, q), daemon=True).start()
+                threading.Thread(target=self._write, args=(b, q), daemon=True).start()
+
+    def _read(self, sock, q):
+        while True:
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            q.put((time.monotonic() + self.delay, data))
+            if not data:
+                return
+
+    @staticmethod
+    def _write(sock, q):
+        while True:
+            due, data = q.get()
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if not data:
+                try:
+                    sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            try:
+                sock.sendall(data)
+            except OSError:
+                return
+
+    def close(self):
+        self._server.close()

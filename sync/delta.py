@@ -37,6 +37,7 @@ _OP_END, _OP_COPY, _OP_LITERAL = 0, 1, 2
 _SIG_HEADER = struct.Struct("<4sBBIQ")  # magic, version, strong_len, block_size, file_size
 _DELTA_HEADER = struct.Struct("<4sBIQ")  # magic, version, block_size, basis_size
 _TABLE_BITS = 20  # a 1 MiB lookup table stays in cache
+_FIRST_SPAN = 64  # blocks of offsets searched when a copy run breaks (doubling while unmatched)
 
 
 class DeltaError(SuiteError, ValueError):
@@ -358,7 +359,10 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
         view = memoryview(buf)
         n_off = len(buf) - bs + 1  # offsets whose whole block is in the buffer
         pos = 0
-        cand = None  # weak sums are computed only once a copy run breaks in this window
+        # weak sums are computed only once a copy run breaks, and only for the offsets from
+        # there up to cand_end: a small edit in a large file costs a few blocks' sums, not the
+        # window's; a region without a match doubles the next one (rewritten files)
+        cand, cand_end, span = None, 0, _FIRST_SPAN * bs
         i = 0
         while n_full and pos < n_off:
             # fast path: the next bytes continue the current copy run (unchanged regions)
@@ -369,11 +373,13 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
                     expected += 1
                     pos += bs
                     continue
-            if cand is None:
-                weak = weak_sums_all(buf, bs)
+            if cand is None or pos >= cand_end:
+                cand_end = min(n_off, pos + span)
+                weak = weak_sums_all(view[pos : cand_end + bs - 1], bs)
                 cand = np.flatnonzero(np.take(table, _table_slot(weak)))
                 cand = cand[np.isin(weak[cand], sorted_weak)]
                 cand_weak = weak[cand].tolist()
+                cand += pos
                 del weak
             i = int(np.searchsorted(cand, pos))
             match = None
@@ -385,11 +391,15 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
                     break
                 i += 1
             if match is None:
-                break
+                if cand_end >= n_off:
+                    break
+                enc.add_literal(view[pos:cand_end])  # no block starts in there
+                pos, span = cand_end, span * 2
+                continue
             enc.add_literal(view[pos:o])
             enc.add_copy(match, block)
             expected = match + 1
-            pos = o + bs
+            pos, span = o + bs, _FIRST_SPAN * bs
         if eof:
             enc.add_literal(view[pos:])
             carry = b""

@@ -129,6 +129,28 @@ def test_windows_boundaries(monkeypatch):
     assert len(d) < 4000
 
 
+def test_searching_offsets_in_regions_finds_what_a_whole_window_search_finds(monkeypatch):
+    # after a copy run breaks, offsets are searched region by region (doubling while nothing
+    # matches); any region size must give the same instructions, hence the same delta
+    rng = random.Random(3)
+    basis = rng.randbytes(300_000)
+    new = bytearray(basis)
+    for _ in range(30):  # scattered edits, an insertion and a deletion
+        o = rng.randrange(len(new) - 100)
+        new[o:o + 40] = rng.randbytes(40)
+    new = bytes(new[:100_000]) + b"inserted" + bytes(new[100_000:200_000]) + \
+        bytes(new[203_000:])
+    sig = delta.signature(io.BytesIO(basis), 1024)
+    deltas = set()
+    for span in (1, 2, 64, 10**9):
+        monkeypatch.setattr(delta, "_FIRST_SPAN", span)
+        deltas.add(delta.make_delta(sig, io.BytesIO(new)))
+    assert len(deltas) == 1
+    out = io.BytesIO()
+    delta.apply_delta(io.BytesIO(basis), deltas.pop(), out)
+    assert out.getvalue() == new
+
+
 def test_large_file_one_mib_changed_in_middle():
     size = 64 << 20
     basis = random.Random(1).randbytes(size)

@@ -47,6 +47,12 @@ def test_signature_weak_sums_match_reference():
     assert sig.n_blocks == 5
     for i in range(5):
         assert int(sig.weak[i]) == delta.weak_sum_reference(data[i * 1024 : (i + 1) * 1024])
+    # the largest blocks of the largest bytes: the sums wrap in uint32, still exact mod 2**16
+    big = delta.MAX_BLOCK
+    data = b"\xff" * big + os.urandom(big) + b"\xfe" * 10
+    sig = delta.signature(io.BytesIO(data), big)
+    assert [int(w) for w in sig.weak] == [
+        delta.weak_sum_reference(data[k:k + big]) for k in range(0, len(data), big)]
 
 
 # --- round trips ---------------------------------------------------------------------------------

@@ -297,15 +297,16 @@ class _Encoder:
             # keep one block's worth back: the file's tail may still match the short last block
             self._flush_literal(keep=self.sig.block_size)
 
-    def add_copy(self, index: int, data):
+    def add_copy(self, index: int, data, count: int = 1):
+        """``count`` basis blocks from ``index`` on, whose bytes are ``data``."""
         self._flush_literal()
         self.digest.update(data)
         self.total += len(data)
         if self.copy and self.copy[0] + self.copy[1] == index:
-            self.copy = (self.copy[0], self.copy[1] + 1)
+            self.copy = (self.copy[0], self.copy[1] + count)
         else:
             self._flush_copy()
-            self.copy = (index, 1)
+            self.copy = (index, count)
 
     def finish(self) -> bytes:
         sig = self.sig
@@ -341,9 +342,9 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
     full_weak = sig.weak[:n_full]
     # weak -> strong -> first block with them: O(1) lookup even when many blocks share a weak sum
     by_weak: dict[int, dict[bytes, int]] = {}
-    weak_list = full_weak.tolist()
-    for i, w in enumerate(weak_list):
-        by_weak.setdefault(w, {}).setdefault(sig.strong_of(i), i)
+    strongs = [sig.strong_of(i) for i in range(n_full)]
+    for i, w in enumerate(full_weak.tolist()):
+        by_weak.setdefault(w, {}).setdefault(strongs[i], i)
     table = np.zeros(1 << _TABLE_BITS, dtype=bool)
     table[_table_slot(full_weak)] = True
     sorted_weak = np.unique(full_weak)
@@ -363,13 +364,16 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
         cand, cand_end, span = None, 0, _FIRST_SPAN * bs
         i = 0
         while n_full and pos < n_off:
-            # fast path: the next bytes continue the current copy run (unchanged regions)
+            # fast path: the next bytes continue the current copy run (unchanged regions);
+            # the whole run is one call to the encoder
             if 0 <= expected < n_full:
-                block = view[pos : pos + bs]
-                if _strong(block) == sig.strong_of(expected):
-                    enc.add_copy(expected, block)
+                start, first = pos, expected
+                while expected < n_full and pos < n_off and \
+                        _strong(view[pos : pos + bs]) == strongs[expected]:
                     expected += 1
                     pos += bs
+                if pos > start:
+                    enc.add_copy(first, view[start:pos], expected - first)
                     continue
             if cand is None or pos >= cand_end:
                 cand_end = min(n_off, pos + span)

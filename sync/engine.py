@@ -356,29 +356,50 @@ class Sync:
 
     #: files whose deltas go in one batch, and the most delta bytes that batch may hold
     DELTA_FILES, DELTA_BYTES = 64, 64 << 20
+    #: files per request within a batch: the far side works on one chunk while this side
+    #: works on another
+    DELTA_CHUNK = 8
 
     def _flush_deltas(self):
-        """Send the queued deltas, a batch per direction: one request for the basis
-        signatures and one for the deltas (pushes: the deltas stream to the far side;
-        pulls: they come back in one answer). A delta past its limit is replaced by the file
-        streamed whole."""
+        """Send the queued deltas, per direction, in chunks: the receiving side's signatures,
+        then the sending side's deltas, then the receiving side applies them. The far side's
+        part of one chunk overlaps this side's part of another (pushes: it computes the next
+        chunk's signatures while deltas are made here; pulls: it makes a chunk's deltas while
+        the next chunk's signatures are computed here); its answers come in order. A delta
+        past its limit is replaced by the file streamed whole."""
         queued, self._deltas, self._delta_bytes = self._deltas, [], 0
         for src in (self.L, self.R):
             part = [q for q in queued if q[2] is src]
             if not part:
                 continue
             dst = part[0][3]
-            sigs = dst.signatures([(job_id, rel) for job_id, rel, *_ in part])
-            made = src.make_deltas([(job_id, rel, limit) for job_id, rel, _, _, limit, _ in part],
-                                   sigs)
-            for (job_id, rel, _, _, _, entry), got in zip(part, made, strict=True):
-                if got is None:
-                    size, mtime = self._stream(job_id, rel, src, dst)
-                else:
-                    data, mtime = got
-                    dst.apply_delta(job_id, rel, data, mtime)
-                    size = entry[0]
-                entry[:] = [size, mtime, mtime]
+            step = self.DELTA_CHUNK
+            chunks = [part[k:k + step] for k in range(0, len(part), step)]
+
+            def sigs_of(chunk, dst=dst):
+                return dst.signatures_later([(job_id, rel) for job_id, rel, *_ in chunk])
+
+            next_sigs = sigs_of(chunks[0])
+            for k, chunk in enumerate(chunks):
+                sigs = next_sigs()
+                after = chunks[k + 1] if k + 1 < len(chunks) else None
+                if after and dst is self.R:
+                    next_sigs = sigs_of(after)  # the far side starts on them now
+                made = src.make_deltas_later([(job_id, rel, limit)
+                                              for job_id, rel, _, _, limit, _ in chunk], sigs)
+                if after and dst is not self.R:
+                    next_sigs = sigs_of(after)  # here, while the far side makes the deltas
+                self._apply_deltas(chunk, made(), src, dst)
+
+    def _apply_deltas(self, chunk, made, src, dst):
+        for (job_id, rel, _, _, _, entry), got in zip(chunk, made, strict=True):
+            if got is None:
+                size, mtime = self._stream(job_id, rel, src, dst)
+            else:
+                data, mtime = got
+                dst.apply_delta(job_id, rel, data, mtime)
+                size = entry[0]
+            entry[:] = [size, mtime, mtime]
 
     def _flush_pulls(self):
         """Fetch the files waiting to come from the far side in one call and write them."""

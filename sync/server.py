@@ -62,7 +62,7 @@ def _serve(replica, stdin, stdout, streams):
                     pos += size
                 result, out = replica.create_job(*args, files), b""
             elif op == "signatures":
-                sigs = replica.signatures(*args)
+                sigs = replica.signatures_later(*args)()
                 result, out = [len(sig) for sig in sigs], b"".join(sigs)
             elif op == "make_deltas":
                 requests, sizes = args
@@ -70,7 +70,7 @@ def _serve(replica, stdin, stdout, streams):
                 for size in sizes:
                     sigs.append(payload[pos:pos + size])
                     pos += size
-                made = replica.make_deltas(requests, sigs)
+                made = replica.make_deltas_later(requests, sigs)()
                 result = [None if m is None else [len(m[0]), m[1]] for m in made]
                 out = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":

@@ -7,6 +7,7 @@ Honours ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump), the S
 refused).
 """
 
+import collections
 import os
 import re
 import shlex
@@ -126,7 +127,9 @@ class SSHReplica:
         command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
         stdin, stdout, stderr = self.client.exec_command(command)
         self._in, self._out, self._err = stdin, stdout, stderr
-        self._pending = 0
+        # one entry per answer not read yet, oldest first: None for a posted write, a list
+        # for a request sent ahead (filled with its frame when read, see _later)
+        self._expect = collections.deque()
         self._outbuf = bytearray()
         header, _ = self._frame()
         if header is None:
@@ -178,25 +181,45 @@ class SSHReplica:
     def _post(self, op, *args, payload=b"", **extra):
         """Send a write without waiting: the work streams instead of one round trip each."""
         self._send(op, args, payload, extra, flush=False)
-        self._pending += 1
-        if self._pending >= self.WINDOW:
+        self._expect.append(None)
+        if len(self._expect) >= self.WINDOW:
             # read answers down to half the window, so the next writes go out as one batch
-            while self._pending > self.WINDOW // 2:
+            while len(self._expect) > self.WINDOW // 2:
                 self._answer()
 
     def _answer(self):
-        """Read the answer to the oldest write in flight; raise if it failed."""
+        """Read the oldest answer not read yet: a write's (raise if it failed) or that of a
+        request sent ahead (kept for its caller)."""
         self._flush()
-        self._pending -= 1
+        holder = self._expect.popleft()
+        if holder is not None:
+            holder.append(self._frame())
+            return
         try:
             self._checked_frame()
         except SyncError:
-            self._pending = 0
+            self._expect.clear()
             raise
 
     def _drain(self):
-        while self._pending:
+        while self._expect:
             self._answer()
+
+    def _later(self, op, *args, payload=b"", **extra):
+        """Send a request now and return a function that returns its ``(result, payload)``
+        later: the far side works on it while this side does other work (writes may be
+        posted meanwhile; their answers are read in order)."""
+        self._send(op, args, payload, extra)
+        holder = []
+        self._expect.append(holder)
+
+        def answer():
+            while not holder:
+                self._answer()
+            header, data = self._checked(*holder[0])
+            return header.get("result"), data
+
+        return answer
 
     def flush(self):
         """Wait for the answers to every write sent so far; raise if one failed."""
@@ -216,16 +239,14 @@ class SSHReplica:
         return header.get("result"), data
 
     def _checked_frame(self):
-        """The next frame; an error answer raises (DeltaTooLarge keeps its type, so the
-        engine can fall back to sending the file whole)."""
-        from .delta import DeltaTooLarge
+        """The next frame; an error answer raises."""
+        return self._checked(*self._frame())
 
-        header, data = self._frame()
+    def _checked(self, header, data):
         if header is None:
             raise SyncError(f"connection to {self.target.host} closed")
         if not header.get("ok"):
-            cls = DeltaTooLarge if header.get("type") == "DeltaTooLarge" else SyncError
-            raise cls(f"{self.target.host}: {header.get('error')}")
+            raise SyncError(f"{self.target.host}: {header.get('error')}")
         return header, data
 
     def close(self):
@@ -317,15 +338,25 @@ class SSHReplica:
             pos += size
         return out
 
-    def signatures(self, requests):
-        sizes, data = self._call("signatures", [list(r) for r in requests])
-        return _split(data, sizes)
+    def signatures_later(self, requests):
+        answer = self._later("signatures", [list(r) for r in requests])
 
-    def make_deltas(self, requests, signatures):
-        result, data = self._call("make_deltas", [list(r) for r in requests],
-                                  [len(sig) for sig in signatures], payload=b"".join(signatures))
-        deltas = iter(_split(data, [item[0] for item in result if item is not None]))
-        return [None if item is None else (next(deltas), item[1]) for item in result]
+        def signatures():
+            sizes, data = answer()
+            return _split(data, sizes)
+
+        return signatures
+
+    def make_deltas_later(self, requests, signatures):
+        answer = self._later("make_deltas", [list(r) for r in requests],
+                             [len(sig) for sig in signatures], payload=b"".join(signatures))
+
+        def deltas():
+            result, data = answer()
+            pieces = iter(_split(data, [item[0] for item in result if item is not None]))
+            return [None if item is None else (next(pieces), item[1]) for item in result]
+
+        return deltas
 
     def apply_delta(self, job_id, rel, data, mtime_ns):
         self._post("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)

@@ -335,13 +335,15 @@ def test_unfinished_stream_leaves_nothing(tmp_path):
     assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]
 
 
-def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatch):
-    """Changed large files on either side cost two requests per batch of deltas, not two
-    round trips each (over a WAN each would be tens of milliseconds)."""
+@pytest.mark.parametrize("files, chunk", [(3, 8), (64, 2)])
+def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatch, files, chunk):
+    """Changed large files on either side cost a request per chunk of deltas, not round trips
+    each (over a WAN each would be tens of milliseconds); with chunks smaller than a batch the
+    far side's answers for one chunk arrive while the writes of another are in flight."""
     from sync.engine import Sync
     from sync.ssh import SSHReplica
 
-    calls = {"signatures": [], "make_deltas": []}
+    calls = {"signatures_later": [], "make_deltas_later": []}
     for name in calls:
         real = getattr(SSHReplica, name)
 
@@ -349,7 +351,8 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
             calls[name].append(len(requests))
             return real(self, requests, *rest)
         monkeypatch.setattr(SSHReplica, name, counted)
-    monkeypatch.setattr(Sync, "DELTA_FILES", 3)
+    monkeypatch.setattr(Sync, "DELTA_FILES", files)
+    monkeypatch.setattr(Sync, "DELTA_CHUNK", chunk)
     lap = suite.init_project(tmp_path / "laptop")
     clu = suite.init_project(tmp_path / "cluster")
     for i in range(12):
@@ -357,7 +360,7 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
             f.write(os.urandom(100_000))
     url = f"cluster:{clu.path}"
     assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
-    assert calls == {"signatures": [], "make_deltas": []}  # new files: no deltas
+    assert calls == {"signatures_later": [], "make_deltas_later": []}  # new files: no deltas
     for i in range(12):  # 7 change here, 5 there; a few bytes each
         side = lap if i < 7 else clu
         with open(side.open_job({"i": i}).fn("big.bin"), "r+b") as f:
@@ -367,16 +370,53 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
     assert result.exit_status == 0, result.format()
     assert sorted(a["direction"] for a in result.actions if a["action"] == "delta file") == \
         ["pull"] * 5 + ["push"] * 7
-    # a batch of 3 files (both directions mixed) asks the far side once per direction: for
-    # its signatures (pushes) and for its deltas (pulls); 12 files, 4 batches
-    sigs, deltas = calls["signatures"], calls["make_deltas"]
-    assert sum(sigs) == 7 and sum(deltas) == 5 and max(sigs + deltas) <= 3, calls
-    assert len(sigs) <= 4 and len(deltas) <= 4, calls
+    # per batch, direction and chunk one request to the far side: for its signatures
+    # (pushes) or for its deltas (pulls)
+    sigs, deltas = calls["signatures_later"], calls["make_deltas_later"]
+    assert sum(sigs) == 7 and sum(deltas) == 5, calls
+    if files == 3:  # 12 files (both directions mixed), 4 batches
+        assert max(sigs + deltas) <= 3 and len(sigs) <= 4 and len(deltas) <= 4, calls
+    else:  # one batch: 7 pushes and 5 pulls in chunks of 2
+        assert sigs == [2, 2, 2, 1] and deltas == [2, 2, 1], calls
     for i in range(12):
         with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
                 open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
             assert a.read() == b.read()
     assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+
+
+def test_failed_remote_delta_is_never_recorded(sshd, ssh_home, tmp_path, monkeypatch):
+    """A delta the far side cannot apply (its file is immutable) stops the sync with an
+    error; the record does not claim it, and the next sync sends it."""
+    from sync.engine import Sync
+
+    monkeypatch.setattr(Sync, "DELTA_CHUNK", 2)
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(5):
+        with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
+            f.write(os.urandom(100_000))
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    for i in range(5):
+        with open(lap.open_job({"i": i}).fn("big.bin"), "r+b") as f:
+            f.write(b"edited %d" % i)
+    stuck = clu.open_job({"i": 2}).path
+    if subprocess.run(["chattr", "+i", stuck], capture_output=True).returncode:
+        pytest.skip("chattr +i is not supported on this file system")
+    try:
+        with pytest.raises(sync.SyncError):
+            sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    assert ("delta file", clu.open_job({"i": 2}).id) in {(a["action"], a["job"])
+                                                         for a in result.actions}
+    for i in range(5):
+        with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
+                open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
+            assert a.read() == b.read()
 
 
 def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkeypatch):

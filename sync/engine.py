@@ -316,7 +316,9 @@ class Sync:
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
-            for key, a, b in zip(part, self.L.digests(part), self.R.digests(part), strict=True):
+            remote = self.R.digests_later(part)  # the far side hashes while this side does
+            local = self.L.digests_later(part)()
+            for key, a, b in zip(part, local, remote(), strict=True):
                 self._digests[key] = a == b
 
     def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):

@@ -223,6 +223,11 @@ class Replica:
         """``[(job_id, rel)]`` -> their SHA-256 digests, in order."""
         return [self.digest(job_id, rel) for job_id, rel in requests]
 
+    def digests_later(self, requests):
+        """A function returning :meth:`digests` (over SSH the far side hashes meanwhile)."""
+        out = self.digests(requests)
+        return lambda: out
+
     def read(self, job_id, rel):
         with open(self._file(job_id, rel), "rb") as f:
             return f.read(), os.fstat(f.fileno()).st_mtime_ns

@@ -294,8 +294,9 @@ class SSHReplica:
     def digest(self, job_id, rel):
         return self._call("digest", job_id, rel)[0]
 
-    def digests(self, requests):
-        return self._call("digests", [list(r) for r in requests])[0]
+    def digests_later(self, requests):
+        answer = self._later("digests", [list(r) for r in requests])
+        return lambda: answer()[0]
 
     def read(self, job_id, rel):
         mtime, data = self._call("read", job_id, rel)

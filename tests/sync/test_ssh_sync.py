@@ -244,7 +244,7 @@ def test_checksum_compares_contents_in_batches(sshd, ssh_home, pair, monkeypatch
         f.write(b"X" * 16)
     os.utime(job.fn("data.bin"), ns=(st.st_atime_ns, st.st_mtime_ns))
     assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).conflicts  # unseen
-    calls = batched_only(monkeypatch, "digests", "digest")
+    calls = batched_only(monkeypatch, "digests_later", "digest")
     result = sync.sync(lap, url, checksum=True, remote_suite=sshd["remote_suite"])
     assert calls == [4]  # every same-size file of the 4 jobs, in one request
     assert [(c["job"], c["path"]) for c in result.conflicts] == [(job.id, "data.bin")]
@@ -335,6 +335,25 @@ def test_unfinished_stream_leaves_nothing(tmp_path):
     assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]
 
 
+def synced_big_files(sshd, tmp_path, n):
+    """A laptop project of ``n`` jobs with a 100 kB file each, synced to a cluster project."""
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(n):
+        with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
+            f.write(os.urandom(100_000))
+    url = f"cluster:{clu.path}"
+    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    return lap, clu, url
+
+
+def assert_same_big_files(lap, clu, n):
+    for i in range(n):
+        with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
+                open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
+            assert a.read() == b.read()
+
+
 @pytest.mark.parametrize("files, chunk", [(3, 8), (64, 2)])
 def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatch, files, chunk):
     """Changed large files on either side cost a request per chunk of deltas, not round trips
@@ -353,13 +372,7 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
         monkeypatch.setattr(SSHReplica, name, counted)
     monkeypatch.setattr(Sync, "DELTA_FILES", files)
     monkeypatch.setattr(Sync, "DELTA_CHUNK", chunk)
-    lap = suite.init_project(tmp_path / "laptop")
-    clu = suite.init_project(tmp_path / "cluster")
-    for i in range(12):
-        with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
-            f.write(os.urandom(100_000))
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    lap, clu, url = synced_big_files(sshd, tmp_path, 12)
     assert calls == {"signatures_later": [], "make_deltas_later": []}  # new files: no deltas
     for i in range(12):  # 7 change here, 5 there; a few bytes each
         side = lap if i < 7 else clu
@@ -378,10 +391,7 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
         assert max(sigs + deltas) <= 3 and len(sigs) <= 4 and len(deltas) <= 4, calls
     else:  # one batch: 7 pushes and 5 pulls in chunks of 2
         assert sigs == [2, 2, 2, 1] and deltas == [2, 2, 1], calls
-    for i in range(12):
-        with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
-                open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
-            assert a.read() == b.read()
+    assert_same_big_files(lap, clu, 12)
     assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
 
 
@@ -391,13 +401,7 @@ def test_failed_remote_delta_is_never_recorded(sshd, ssh_home, tmp_path, monkeyp
     from sync.engine import Sync
 
     monkeypatch.setattr(Sync, "DELTA_CHUNK", 2)
-    lap = suite.init_project(tmp_path / "laptop")
-    clu = suite.init_project(tmp_path / "cluster")
-    for i in range(5):
-        with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
-            f.write(os.urandom(100_000))
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    lap, clu, url = synced_big_files(sshd, tmp_path, 5)
     for i in range(5):
         with open(lap.open_job({"i": i}).fn("big.bin"), "r+b") as f:
             f.write(b"edited %d" % i)
@@ -413,10 +417,7 @@ def test_failed_remote_delta_is_never_recorded(sshd, ssh_home, tmp_path, monkeyp
     assert result.exit_status == 0, result.format()
     assert ("delta file", clu.open_job({"i": 2}).id) in {(a["action"], a["job"])
                                                          for a in result.actions}
-    for i in range(5):
-        with open(lap.open_job({"i": i}).fn("big.bin"), "rb") as a, \
-                open(clu.open_job({"i": i}).fn("big.bin"), "rb") as b:
-            assert a.read() == b.read()
+    assert_same_big_files(lap, clu, 5)
 
 
 def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkeypatch):

@@ -96,7 +96,7 @@ class Log:
         job_id, path, data = item
         try:
             _append(path, data)
-        except OSError as exc:
+        except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))

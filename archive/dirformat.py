@@ -14,12 +14,14 @@ class DirWriter:
     def __init__(self, path):
         self.path = path
         os.mkdir(path)
+        self._dirs = []  # (path, mode, mtime), given when the tree is complete
 
     def _p(self, name):
         return os.path.join(self.path, *name.split("/"))
 
     def add_dir(self, name, mode=0o755, mtime=0):
         os.makedirs(self._p(name), exist_ok=True)
+        self._dirs.append((self._p(name), mode, mtime))
 
     def add_symlink(self, name, target, mtime=0):
         os.makedirs(os.path.dirname(self._p(name)), exist_ok=True)
@@ -48,7 +50,11 @@ class DirWriter:
         return digest.hexdigest()
 
     def close(self):
-        pass
+        # deepest first, after every entry is in place (creating entries changes mtimes)
+        for path, mode, mtime in sorted(self._dirs, key=lambda d: -d[0].count(os.sep)):
+            os.chmod(path, mode & 0o777 | 0o700)
+            if mtime:
+                os.utime(path, (mtime, mtime))
 
     def abort(self):
         shutil.rmtree(self.path, ignore_errors=True)
@@ -78,7 +84,8 @@ class DirReader:
                     dirs.remove(d)
                     yield Member(rel_root + d, SYMLINK, 0, 0o777, 0, os.readlink(full)), None
                 else:
-                    yield Member(rel_root + d, DIR), None
+                    st = os.lstat(full)
+                    yield Member(rel_root + d, DIR, 0, st.st_mode & 0o7777, st.st_mtime), None
             for name in sorted(files):
                 full = os.path.join(root, name)
                 st = os.lstat(full)

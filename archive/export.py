@@ -117,7 +117,8 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             subdirs.append(entry)
-            writer.add_dir(f"{prefix}{rel}{entry.name}")
+            st = entry.stat(follow_symlinks=False)
+            writer.add_dir(f"{prefix}{rel}{entry.name}", st.st_mode & 0o7777, st.st_mtime)
     for entry in entries:
         name = entry.name
         member = f"{prefix}{rel}{name}"

@@ -125,12 +125,12 @@ class Stage:
         self._made[d].result()
         return os.path.join(d, base)
 
-    def attrs(self, member):
-        """(mode, mtime) to give the file of ``member``: its permission bits less the umask
-        (as tar does for users other than root; never set-id bits), None where the file's
-        own are already right."""
+    def attrs(self, member, default=0o666):
+        """(mode, mtime) to give the file (or, ``default=0o777``, directory) of ``member``:
+        its permission bits less the umask (as tar does for users other than root; never
+        set-id bits), None where the new file's own are already right."""
         mode = member.mode & 0o777 & ~self.umask
-        mode = None if not mode or mode == 0o666 & ~self.umask else mode
+        mode = None if not mode or mode == default & ~self.umask else mode
         return mode, member.mtime or None
 
     def write(self, name, data, attrs=(None, None)):
@@ -209,12 +209,13 @@ class Scan:
     manifest: dict | None
     small: dict  # state point file contents by member name
     stage: Stage | None
+    dir_attrs: dict = field(default_factory=dict)  # directory member -> (mode, mtime)
 
 
 def scan(reader, staging, origin, limit=None, holder=None):
     """Read every member, refusing unsafe ones; copy files under ``staging`` (None: only hash).
     ``holder[0]`` receives the :class:`Stage` so the caller can close it on errors."""
-    staged, small, manifest, written = {}, {}, None, 0
+    staged, small, manifest, written, dir_attrs = {}, {}, None, 0, {}
     stage = Stage(staging) if staging else None
     if holder is not None:
         holder[0] = stage
@@ -254,13 +255,15 @@ def scan(reader, staging, origin, limit=None, holder=None):
                 small[name] = data
         elif kind == DIR:
             staged[name] = (DIR, 0, None)
+            if stage:
+                dir_attrs[name] = stage.attrs(member, 0o777)
         elif kind in (SYMLINK, HARDLINK):
             staged[name] = (kind, 0, member.linkname)
         else:
             raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
     if stage:
         stage.wait()
-    return Scan(staged, manifest, small, stage)
+    return Scan(staged, manifest, small, stage, dir_attrs)
 
 
 def _read(stream, name, n=CHUNK, method="read"):
@@ -602,6 +605,15 @@ def _land(staging, ws, job, found):
         if not os.path.exists(sp_file):
             with open(sp_file, "xb") as f:
                 f.write(dumps(job.statepoint).encode())
+    # directories last: creating their entries changed their mtimes
+    for rel in sorted(job.dirs, key=lambda d: -d.count("/")):
+        mode, mtime = found.dir_attrs.get(f"{job.path}/{rel}" if job.path else rel,
+                                          (None, None))
+        path = os.path.join(src, *rel.split("/"))
+        if mode is not None:
+            os.chmod(path, mode | 0o700)  # this process must still be able to work in it
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
     os.rename(src, os.path.join(ws, job.id))
 
 

@@ -89,7 +89,8 @@ class ZipReader:
             for info in self._zip.infolist():
                 mode = info.external_attr >> 16
                 if info.is_dir():
-                    yield Member(info.filename.rstrip("/"), DIR, 0, mode & 0o7777 or 0o755), None
+                    yield Member(info.filename.rstrip("/"), DIR, 0, mode & 0o7777 or 0o755,
+                                 time.mktime(info.date_time + (0, 0, -1))), None
                 elif stat.S_ISLNK(mode):
                     target = self._zip.read(info).decode()
                     yield Member(info.filename, SYMLINK, 0, 0o777, 0, target), None

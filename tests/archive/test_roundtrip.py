@@ -65,9 +65,15 @@ def test_round_trip_keeps_file_modes_and_mtimes(project, tmp_path, ending):
     files = {"run.sh": (b"#!/bin/sh\necho hi\n", 0o755, 1_600_000_000),
              "private.txt": (b"mine", 0o600, 1_500_000_001),
              "big.bin": (os.urandom(300_000), 0o750, 1_400_000_000)}  # past the small-file path
+    os.makedirs(job.fn("out/deep"))
+    files["out/deep/result.txt"] = (b"42\n", 0o640, 1_300_000_000)
     for name, (data, mode, mtime) in files.items():
         with open(job.fn(name), "wb") as f:
             f.write(data)
+        os.chmod(job.fn(name), mode)
+        os.utime(job.fn(name), (mtime, mtime))
+    dirs = {"out": (0o750, 1_200_000_000), "out/deep": (0o711, 1_100_000_000)}
+    for name, (mode, mtime) in dirs.items():
         os.chmod(job.fn(name), mode)
         os.utime(job.fn(name), (mtime, mtime))
     target = tmp_path / f"exp{ending}"
@@ -83,6 +89,10 @@ def test_round_trip_keeps_file_modes_and_mtimes(project, tmp_path, ending):
         assert abs(st.st_mtime - mtime) <= (2 if ending == ".zip" else 0), name
         with open(got.fn(name), "rb") as f:
             assert f.read() == data
+    for name, (mode, mtime) in dirs.items():  # directories too (always usable by the owner)
+        st = os.stat(got.fn(name))
+        assert st.st_mode & 0o7777 == mode & ~umask | 0o700, name
+        assert abs(st.st_mtime - mtime) <= (2 if ending == ".zip" else 0), name
 
 
 def test_format_is_recognised_by_content(rich, tmp_path):

@@ -193,6 +193,9 @@ def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, a
                      click.echo, array)
     if not pretend:
         click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")
+    elif not done:
+        click.echo("nothing to submit: no eligible operation that is not already queued or "
+                   "running", err=True)
 
 
 @click.group()

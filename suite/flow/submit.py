@@ -54,7 +54,8 @@ def active_pairs(project, scheduler):
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
            echo=print, array=False):
-    """Submit eligible, not yet submitted operations; return the scheduler ids.
+    """Submit eligible, not yet submitted operations; return the scheduler ids (with
+    ``pretend``: the names of the scripts that would be submitted).
 
     With ``array``, scripts (single operations or bundles) that ask for the same resources
     go as one job array each: one submission, one task per script."""
@@ -94,6 +95,7 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
         if pretend:
             echo(f"# {' '.join(scheduler.submit_command(os.path.join(scripts_dir, sub.name + '.sh'), sub))}")
             echo(script)
+            submitted.append(sub.name)
             continue
         sched_id = scheduler.submit(script, sub, scripts_dir)
         book = load(project)

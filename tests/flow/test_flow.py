@@ -216,6 +216,8 @@ def test_cli(flow_project):
     assert r.returncode == 0
     r = suite_cmd("run", "-o", "nothing")
     assert r.returncode == 1 and "no operation 'nothing'" in r.stderr
+    r = suite_cmd("submit", "--pretend", "--scheduler", "slurm", "-o", "simulate")
+    assert r.returncode == 0 and r.stdout == "" and "nothing to submit" in r.stderr
 
 
 def test_groups_recheck_conditions_between_operations(project):
@@ -254,7 +256,8 @@ def test_groups_recheck_conditions_between_operations(project):
     from suite.flow.submit import submit
 
     out = []
-    submit(r, Slurm(), ["both"], pretend=True, echo=out.append)
+    assert submit(r, Slurm(), ["both"], pretend=True, echo=out.append) == [
+        f"suite-both-{project.open_job({'a': 2}).id[:8]}"]  # the one the group left undone
     assert "exec both" in out[1] and "#SBATCH --ntasks=2" in out[1]
 
 

@@ -91,6 +91,8 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, paralle
     failed = [d for d in done if d[2] == "failure"]
     if not pretend:
         click.echo(f"ran {len(done)} operation(s); {len(failed)} failed")
+    elif not done:
+        click.echo("nothing to run: no operation is eligible", err=True)
     for name, job_id, _ in failed:
         click.echo(f"failed: {name} on {job_id} (see its suite_flow_log.jsonl)", err=True)
     if failed:

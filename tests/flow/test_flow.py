@@ -218,6 +218,8 @@ def test_cli(flow_project):
     assert r.returncode == 1 and "no operation 'nothing'" in r.stderr
     r = suite_cmd("submit", "--pretend", "--scheduler", "slurm", "-o", "simulate")
     assert r.returncode == 0 and r.stdout == "" and "nothing to submit" in r.stderr
+    r = suite_cmd("run", "--pretend", "-o", "simulate")
+    assert r.returncode == 0 and r.stdout == "" and "nothing to run" in r.stderr
 
 
 def test_groups_recheck_conditions_between_operations(project):

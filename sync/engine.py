@@ -333,7 +333,7 @@ class Sync:
             limit = min(state[0] // 2, DELTA_MAX) if _large(state) else None
             # sent later, many per round trip; the record entry is completed then
             entry = [state[0], state[1], state[1]]
-            self._deltas.append((job_id, rel, src, dst, limit, entry))
+            self._deltas.append((job_id, rel, src, limit, entry))
             self._delta_bytes += limit or state[0]
             if len(self._deltas) >= self.DELTA_FILES or self._delta_bytes >= self.DELTA_BYTES:
                 self._flush_deltas()
@@ -374,7 +374,7 @@ class Sync:
             part = [q for q in queued if q[2] is src]
             if not part:
                 continue
-            dst = part[0][3]
+            dst = self.R if src is self.L else self.L
             step = self.DELTA_CHUNK
             chunks = [part[k:k + step] for k in range(0, len(part), step)]
 
@@ -388,13 +388,13 @@ class Sync:
                 if after and dst is self.R:
                     next_sigs = sigs_of(after)  # the far side starts on them now
                 made = src.make_deltas_later([(job_id, rel, limit)
-                                              for job_id, rel, _, _, limit, _ in chunk], sigs)
+                                              for job_id, rel, _, limit, _ in chunk], sigs)
                 if after and dst is not self.R:
                     next_sigs = sigs_of(after)  # here, while the far side makes the deltas
                 self._apply_deltas(chunk, made(), src, dst)
 
     def _apply_deltas(self, chunk, made, src, dst):
-        for (job_id, rel, _, _, _, entry), got in zip(chunk, made, strict=True):
+        for (job_id, rel, _, _, entry), got in zip(chunk, made, strict=True):
             if got is None:
                 size, mtime = self._stream(job_id, rel, src, dst)
             else:

@@ -28,6 +28,15 @@ def encode_frame(header, payload=b""):
                      payload))
 
 
+def split_payload(data, sizes):
+    """Cut a payload holding several pieces back into pieces of ``sizes`` bytes."""
+    out, pos = [], 0
+    for size in sizes:
+        out.append(data[pos:pos + size])
+        pos += size
+    return out
+
+
 def write_frame(out, header, payload=b""):
     out.write(encode_frame(header, payload))
     out.flush()

@@ -56,21 +56,18 @@ def _serve(replica, stdin, stdout, streams):
             if op == "write":
                 result, out = replica.write(*args, payload, header["mtime"]), b""
             elif op == "create_job":
-                files, pos = [], 0
-                for rel, size, mtime in header["files"]:
-                    files.append((rel, payload[pos:pos + size], mtime))
-                    pos += size
+                meta = header["files"]
+                pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
+                files = [(rel, data, mtime) for (rel, _, mtime), data in
+                         zip(meta, pieces, strict=True)]
                 result, out = replica.create_job(*args, files), b""
             elif op == "signatures":
                 sigs = replica.signatures_later(*args)()
                 result, out = [len(sig) for sig in sigs], b"".join(sigs)
             elif op == "make_deltas":
                 requests, sizes = args
-                sigs, pos = [], 0
-                for size in sizes:
-                    sigs.append(payload[pos:pos + size])
-                    pos += size
-                made = replica.make_deltas_later(requests, sigs)()
+                made = replica.make_deltas_later(
+                    requests, protocol.split_payload(payload, sizes))()
                 result = [None if m is None else [len(m[0]), m[1]] for m in made]
                 out = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":

@@ -277,10 +277,9 @@ class SSHReplica:
         return self._call("snapshot", sorted(ids) if ids is not None else None, list(exclude))[0]
 
     def snapshot_later(self, ids=None, exclude=()):
-        """Ask for the snapshot now; the returned function waits for it. No other call may
-        come in between."""
-        self._request("snapshot", sorted(ids) if ids is not None else None, list(exclude))
-        return lambda: self._reply()[0]
+        answer = self._later("snapshot", sorted(ids) if ids is not None else None,
+                             list(exclude))
+        return lambda: answer()[0]
 
     def find_ids(self, filter):
         return self._call("find_ids", filter)[0]
@@ -333,18 +332,15 @@ class SSHReplica:
 
     def read_files(self, requests):
         sizes, data = self._call("read_files", [list(r) for r in requests])
-        out, pos = [], 0
-        for size, mtime in sizes:
-            out.append((data[pos:pos + size], mtime))
-            pos += size
-        return out
+        pieces = protocol.split_payload(data, [size for size, _ in sizes])
+        return [(piece, mtime) for piece, (_, mtime) in zip(pieces, sizes, strict=True)]
 
     def signatures_later(self, requests):
         answer = self._later("signatures", [list(r) for r in requests])
 
         def signatures():
             sizes, data = answer()
-            return _split(data, sizes)
+            return protocol.split_payload(data, sizes)
 
         return signatures
 
@@ -354,7 +350,8 @@ class SSHReplica:
 
         def deltas():
             result, data = answer()
-            pieces = iter(_split(data, [item[0] for item in result if item is not None]))
+            pieces = iter(protocol.split_payload(
+                data, [item[0] for item in result if item is not None]))
             return [None if item is None else (next(pieces), item[1]) for item in result]
 
         return deltas
@@ -382,11 +379,3 @@ class SSHReplica:
     def delete_job(self, job_id):
         self._post("delete_job", job_id)
 
-
-def _split(data, sizes):
-    """Cut concatenated payloads back into pieces of ``sizes`` bytes."""
-    out, pos = [], 0
-    for size in sizes:
-        out.append(data[pos:pos + size])
-        pos += size
-    return out

@@ -40,6 +40,17 @@ class Member:
     linkname: str = ""
 
 
+def set_dir_attrs(dirs):
+    """Give directories ``[(path, mode or None, mtime or None)]`` their mode and mtime,
+    deepest first and once their contents are in place (creating entries changes mtimes); the
+    owner keeps ``rwx`` so the tree can still be changed and removed."""
+    for path, mode, mtime in sorted(dirs, key=lambda d: -d[0].count(os.sep)):
+        if mode is not None:
+            os.chmod(path, mode & 0o777 | 0o700)
+        if mtime:
+            os.utime(path, (mtime, mtime))
+
+
 def format_from_target(target, explicit=None):
     """The format for an export target: ``explicit`` or the target's ending (none: directory)."""
     if explicit:

@@ -5,7 +5,7 @@ import os
 import shutil
 import stat
 
-from .base import DIR, FILE, SYMLINK, Member
+from .base import DIR, FILE, SYMLINK, Member, set_dir_attrs
 
 CHUNK = 1 << 20
 
@@ -50,11 +50,7 @@ class DirWriter:
         return digest.hexdigest()
 
     def close(self):
-        # deepest first, after every entry is in place (creating entries changes mtimes)
-        for path, mode, mtime in sorted(self._dirs, key=lambda d: -d[0].count(os.sep)):
-            os.chmod(path, mode & 0o777 | 0o700)
-            if mtime:
-                os.utime(path, (mtime, mtime))
+        set_dir_attrs(self._dirs)
 
     def abort(self):
         shutil.rmtree(self.path, ignore_errors=True)

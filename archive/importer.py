@@ -9,17 +9,16 @@ import os
 import posixpath
 import shutil
 from dataclasses import dataclass, field
-from hashlib import sha256
 
 from suite import layout
 from suite.errors import InvalidStatepointError
-from suite.jsonio import dumps
+from suite.jsonio import dumps, write_all
 from suite.pathschema import PathSchema, SchemaError
 from suite.process import pid_alive
 from suite.statepoint import validate_statepoint
 
 from . import manifest as mf
-from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader
+from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_dir_attrs
 from .safety import check_member, clean_name
 
 CHUNK = 1 << 20
@@ -184,11 +183,7 @@ def _run_batch(ops, waits):
             continue
         fd = os.open(dst, _CREATE, 0o666)
         try:
-            done = os.write(fd, data) if data else 0
-            if done < len(data):
-                view = memoryview(data)
-                while done < len(data):
-                    done += os.write(fd, view[done:])
+            write_all(fd, data)
             _set_attrs(fd, attrs)
         finally:
             os.close(fd)
@@ -242,7 +237,7 @@ def scan(reader, staging, origin, limit=None, holder=None):
                     data = _read(stream, name, -1, "read_declared")
                 else:
                     data = _read_limited(stream, member.size, name)
-                size, digest = len(data), sha256(data).hexdigest()
+                size, digest = len(data), hashlib.sha256(data).hexdigest()
                 if stage:
                     stage.write(name, data, stage.attrs(member))
             else:
@@ -605,15 +600,9 @@ def _land(staging, ws, job, found):
         if not os.path.exists(sp_file):
             with open(sp_file, "xb") as f:
                 f.write(dumps(job.statepoint).encode())
-    # directories last: creating their entries changed their mtimes
-    for rel in sorted(job.dirs, key=lambda d: -d.count("/")):
-        mode, mtime = found.dir_attrs.get(f"{job.path}/{rel}" if job.path else rel,
-                                          (None, None))
-        path = os.path.join(src, *rel.split("/"))
-        if mode is not None:
-            os.chmod(path, mode | 0o700)  # this process must still be able to work in it
-        if mtime is not None:
-            os.utime(path, (mtime, mtime))
+    set_dir_attrs((os.path.join(src, *rel.split("/")),
+                   *found.dir_attrs.get(f"{job.path}/{rel}" if job.path else rel, (None, None)))
+                  for rel in job.dirs)
     os.rename(src, os.path.join(ws, job.id))
 
 

@@ -25,7 +25,7 @@ import time
 
 from . import layout
 from .errors import CorruptFileError
-from .jsonio import loads_checked
+from .jsonio import loads_checked, write_all
 from .query import MISSING, _is_number, evaluate, uses_document
 
 VERSION = 3
@@ -477,9 +477,7 @@ def _in_two_processes(fn, rows, ws, join=lambda a, b: a + b):
         status = 1
         try:
             os.close(r)
-            view = memoryview(marshal.dumps(fn(rows[half:], ws)))
-            while view:
-                view = view[os.write(w, view):]
+            write_all(w, marshal.dumps(fn(rows[half:], ws)))
             status = 0
         finally:
             os._exit(status)

@@ -7,7 +7,7 @@ import shutil
 
 from . import layout
 from .errors import DestinationExistsError, JobCorruptedError, JobNotFoundError
-from .jsonio import dumps, read_json, write_atomic
+from .jsonio import dumps, read_json, write_all, write_atomic
 from .statepoint import validate_statepoint
 from .synced import FileRoot, SyncedDict, copy_json
 
@@ -252,9 +252,7 @@ class Job:
             fd = os.open(f"{tmp}{os.sep}{layout.STATEPOINT}", os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                          0o644)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, data)
             finally:
                 os.close(fd)
             try:

@@ -52,6 +52,15 @@ def dumps(obj, **kwargs):
         raise InvalidStatepointError(f"value cannot be stored as JSON: {exc}") from None
 
 
+def write_all(fd, data: bytes):
+    """Write all of ``data`` to the file descriptor ``fd`` (``os.write`` may write less)."""
+    done = os.write(fd, data) if data else 0
+    if done < len(data):
+        view = memoryview(data)
+        while done < len(data):
+            done += os.write(fd, view[done:])
+
+
 def write_atomic(path, data: bytes, mode=0o644):
     """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
     return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime)."""
@@ -60,9 +69,7 @@ def write_atomic(path, data: bytes, mode=0o644):
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             st = os.fstat(fd)
         finally:
             os.close(fd)

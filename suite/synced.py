@@ -59,10 +59,9 @@ class FileRoot:
 
     def _stat_sig(self):
         try:
-            st = os.stat(self.path)
+            return _sig(os.stat(self.path))
         except FileNotFoundError:
             return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
 
     def data(self):
         if self._data is not None and (self._dirty or self._fresh or _buffer() is not None):
@@ -105,7 +104,12 @@ class FileRoot:
         except BaseException:
             self._data = None  # do not trust the cache after a failed write
             raise
-        self._sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+        self._sig = _sig(st)
+
+
+def _sig(st):
+    """What tells a changed file: its mtime, size and inode."""
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 def copy_json(value):

@@ -144,12 +144,16 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
             writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
             links[rel + name] = target
         elif not entry.is_dir(follow_symlinks=False):
-            raise ArchiveError(f"job {job.id}: {entry.path} is not a regular file, directory "
-                               "or link (devices and fifos cannot be exported)")
+            raise _not_exportable(job, entry.path)
     for entry in subdirs:
         total += _add_tree(writer, add_data, job, root, entry.path, prefix,
                            f"{rel}{entry.name}/", files, links)
     return total
+
+
+def _not_exportable(job, path):
+    return ArchiveError(f"job {job.id}: {path} is not a regular file, directory or link "
+                        "(devices and fifos cannot be exported)")
 
 
 def _name(entry):
@@ -162,8 +166,7 @@ def _add_regular(writer, add_data, job, full, member):
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ArchiveError(f"job {job.id}: {full} is not a regular file, directory "
-                               "or link (devices and fifos cannot be exported)")
+            raise _not_exportable(job, full)
         size = st.st_size
         if size <= SMALL:
             data = os.read(fd, size + 1)

@@ -112,6 +112,13 @@ class Scheduler:
         raise NotImplementedError
 
 
+def note_array_state(found, array_id, state):
+    """Record ``state`` of one task as that of its array too, unless the array already
+    counts as active: an array is active while any of its tasks is."""
+    if found.get(array_id) not in ("queued", "held", "running"):
+        found[array_id] = state
+
+
 def _run(cmd):
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -8,7 +8,7 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 
-from .base import Scheduler, SchedulerError, _run
+from .base import Scheduler, SchedulerError, _run, note_array_state
 
 
 class SGE(Scheduler):
@@ -78,8 +78,7 @@ def parse_qstat_xml(text, ids):
         # on its own; tasks are "JOB.TASK", the array as a whole is active while any task is
         for task in _task_numbers((job.findtext("tasks") or "").strip()):
             found[f"{number}.{task}"] = state
-        if found.get(number) not in ("running", "queued", "held"):
-            found[number] = state
+        note_array_state(found, number, state)
     return {i: found.get(i, "unknown") for i in ids}
 
 

@@ -5,7 +5,7 @@ Dependencies use ``--dependency=afterok:ID`` (never ``-W``: the shell must not b
 
 import shutil
 
-from .base import Scheduler, SchedulerError, _run
+from .base import Scheduler, SchedulerError, _run, note_array_state
 
 
 class Slurm(Scheduler):
@@ -66,6 +66,6 @@ def parse_squeue(text, ids, states):
             norm = "held"
         found[job_id] = norm
         base = job_id.split("_")[0]
-        if base != job_id and found.get(base) not in ("running", "queued", "held"):
-            found[base] = norm  # the array as a whole: active while any task is
+        if base != job_id:
+            note_array_state(found, base, norm)
     return {i: found.get(i, "unknown") for i in ids}

@@ -7,6 +7,12 @@ import pytest
 
 import suite
 
+# Subprocesses of the tests (the `suite` console script, the far side of SSH sync) import this
+# checkout, not whichever checkout the editable install points at.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [REPO, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
+
 
 def skip_or_fail(reason):
     """Skip the test, or fail it when services are required (CI)."""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.conftest import REPO, skip_or_fail
 
 SSHD = "/usr/sbin/sshd"
 
@@ -39,7 +39,7 @@ def sshd(tmp_path_factory):
         f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/sshd.pid\n"
         "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nPubkeyAuthentication yes\n"
-        f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin\n")
+        f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin PYTHONPATH={REPO}\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(root / "log")])
     deadline = time.time() + 10

@@ -4,6 +4,7 @@ Every write goes to a temporary file in the same directory, then ``os.replace``:
 old or the new file, never a torn one, and concurrent writers give "last writer wins" per write.
 """
 
+import errno
 import json
 import os
 
@@ -61,18 +62,30 @@ def write_all(fd, data: bytes):
             done += os.write(fd, view[done:])
 
 
-def write_atomic(path, data: bytes, mode=0o644):
+#: ``expect`` of :func:`write_atomic`: replace whatever is there
+ANY = object()
+
+
+def write_atomic(path, data: bytes, mode=0o644, *, mtime_ns=None, expect=ANY):
     """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
-    return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime)."""
+    return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime).
+
+    ``mtime_ns`` stamps the new file before it appears. With ``expect`` (``None``: no file;
+    ``(size, mtime_ns[, inode])``) the file is replaced only if ``path`` is still that file
+    (see :func:`replace_if_unchanged`); otherwise nothing changes and None is returned."""
     # the marker keeps a leftover (a process killed here) out of syncs and archives
     tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
             write_all(fd, data)
+            if mtime_ns is not None:
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
             st = os.fstat(fd)
         finally:
             os.close(fd)
+        if expect is not ANY:
+            return st if replace_if_unchanged(tmp, path, expect) else None
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -81,6 +94,96 @@ def write_atomic(path, data: bytes, mode=0o644):
             pass
         raise
     return st
+
+
+def same_file(st, expect):
+    """Whether ``st`` (an ``os.stat_result``, None for no file) is the file ``expect``
+    describes: None for no file, else ``(size, mtime_ns[, inode])``."""
+    if st is None or expect is None:
+        return st is None and expect is None
+    return st.st_size == expect[0] and st.st_mtime_ns == expect[1] and (
+        len(expect) < 3 or st.st_ino == expect[2])
+
+
+def lstat_or_none(path):
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def replace_if_unchanged(tmp, path, expect):
+    """Move the finished file ``tmp`` onto ``path`` only if ``path`` is still the file
+    ``expect`` describes (see :func:`same_file`); return whether it moved. ``tmp`` is gone
+    afterwards either way.
+
+    A file that must not exist is created by ``link`` (fails if one appeared). Otherwise the
+    two are swapped in one step (Linux ``renameat2(RENAME_EXCHANGE)``) and what came out is
+    checked; if it is not the expected file, it is swapped back. So a write by another process
+    between the check and the replacement is never overwritten; where the swap is not
+    supported, the check is one ``lstat`` just before ``os.replace``."""
+    try:
+        if expect is None:
+            try:
+                os.link(tmp, path)
+                return True
+            except FileExistsError:
+                return False
+            except OSError:  # no hard links here
+                if lstat_or_none(path) is not None:
+                    return False
+                os.replace(tmp, path)
+                return True
+        ours = os.lstat(tmp).st_ino
+        try:
+            swapped = _exchange(tmp, path)
+        except FileNotFoundError:  # deleted meanwhile
+            return False
+        if not swapped:
+            if not same_file(lstat_or_none(path), expect):
+                return False
+            os.replace(tmp, path)
+            return True
+        if same_file(lstat_or_none(tmp), expect):
+            return True
+        # ``path`` changed after it was listed: put that version back, unless an even newer
+        # one replaced ours meanwhile (it supersedes both)
+        now = lstat_or_none(path)
+        if now is not None and now.st_ino == ours:
+            _exchange(tmp, path)
+        return False
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+_renameat2 = None
+
+
+def _exchange(a, b):
+    """Swap the files ``a`` and ``b`` atomically; False where the system cannot."""
+    global _renameat2
+    if _renameat2 is None:
+        import ctypes
+
+        fn = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", False)
+        if fn:
+            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                           ctypes.c_uint]
+        _renameat2 = fn
+    if not _renameat2:
+        return False
+    import ctypes
+
+    at_fdcwd, rename_exchange = -100, 2
+    if _renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False  # this file system (or kernel) cannot swap
+    raise OSError(err, os.strerror(err), b)
 
 
 def write_json(path, obj, **kwargs):

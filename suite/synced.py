@@ -11,7 +11,7 @@ import contextlib
 import os
 import threading
 
-from .jsonio import dumps, read_json, write_atomic
+from .jsonio import ANY, dumps, read_json, write_atomic
 from .statepoint import to_plain
 
 _local = threading.local()
@@ -82,29 +82,41 @@ class FileRoot:
         return self._data
 
     def modify(self, fn):
-        data = self.data()
-        fn(data)
-        buf = _buffer()
-        if buf is not None:
-            self._dirty = True
-            buf[id(self)] = self
-            return
-        self._write(data)
+        while True:
+            data = self.data()
+            fn(data)
+            buf = _buffer()
+            if buf is not None:
+                self._dirty = True
+                buf[id(self)] = self
+                return
+            if self._write(data, self._sig):
+                return
+            # another process (a sync, another job) replaced the file after it was read:
+            # apply the change again to that version instead of overwriting it
+            self._data = None
 
     def flush(self):
         if self._dirty:
             self._dirty = False
             self._write(self._data)
 
-    def _write(self, data):
+    def _write(self, data, expect=ANY):
+        """Write ``data``; with ``expect`` (a signature, None: no file) only if the file is
+        still that one. Return whether it was written."""
         if self._before_write is not None:
             self._before_write()
         try:
-            st = write_atomic(self.path, dumps(data).encode())
+            st = write_atomic(self.path, dumps(data).encode(), expect=ANY if expect is ANY
+                              else expect and (expect[1], expect[0], expect[2]))
         except BaseException:
             self._data = None  # do not trust the cache after a failed write
             raise
+        if st is None:
+            return False
         self._sig = _sig(st)
+        return True
+
 
 
 def _sig(st):

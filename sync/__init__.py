@@ -11,10 +11,13 @@ from .replica import Replica, SyncError
 
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
          filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
-         accept_new_host_key=False, progress=None):
+         accept_new_host_key=False, progress=None, notify=None, lock_wait=None):
     """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`.
 
-    ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced."""
+    ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced;
+    ``notify(message)`` when the sync waits for another sync of the same pair (at most
+    ``lock_wait`` seconds, default :data:`sync.engine.LOCK_WAIT`). Raises SyncError for bad
+    arguments, an unreachable remote, or a wait that lasted too long."""
     if push and pull:
         raise SyncError("--push and --pull exclude each other")
     if prefer not in (None, "local", "remote", "newer"):
@@ -35,7 +38,8 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
         run = Sync(Replica(project.path), remote,
                    mode="push" if push else "pull" if pull else "both", prefer=prefer,
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
-                   checksum=checksum, dry_run=dry_run, progress=progress)
+                   checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
+                   **({} if lock_wait is None else {"lock_wait": lock_wait}))
         return run.run()
     finally:
         close = getattr(remote, "close", None)

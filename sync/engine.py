@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
-from .merge import MISSING, merge, resolve, same
+from .merge import MISSING, merge, resolve, same, unsent
+from .replica import doc_digest
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -24,6 +25,12 @@ DELTA_MIN = 64 * 1024
 DELTA_MAX = 256 << 20
 #: the local record is saved after this many seconds of work with changes (and at the end)
 SAVE_SECONDS = 5.0
+#: how long a sync waits for another sync of the same pair to finish before it gives up
+LOCK_WAIT = 600.0
+
+#: exit statuses (``suite sync``, ``suite import --sync``): conflicts were left; some items
+#: changed while the sync ran and were left for the next sync (a conflict counts first)
+EXIT_CONFLICTS, EXIT_CHANGED = 3, 4
 
 
 @dataclass
@@ -32,15 +39,22 @@ class SyncResult:
 
     actions: list = field(default_factory=list)  # {"action", "job", "path", "direction"}
     conflicts: list = field(default_factory=list)  # {"job", "path" or "key", "local", "remote"}
+    #: writes left undone because their target changed while the sync ran (the next sync
+    #: takes them up): {"job" (None: the project), "path" (None: the whole job), "side"}
+    changed: list = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def exit_status(self):
-        """0 when everything was propagated, 2 when conflicts were left (documented)."""
-        return 2 if self.conflicts else 0
+        """0 when everything was propagated, :data:`EXIT_CONFLICTS` (3) when conflicts were
+        left, else :data:`EXIT_CHANGED` (4) when items changed during the sync."""
+        if self.conflicts:
+            return EXIT_CONFLICTS
+        return EXIT_CHANGED if self.changed else 0
 
     def to_json(self):
-        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts}
+        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
+                "changed": self.changed}
 
     def format(self):
         lines = []
@@ -51,8 +65,13 @@ class SyncResult:
             what = f"doc.{c['key']}" if c.get("key") else c.get("path", "")
             lines.append(f"CONFLICT {c['job']} {what}: local {_short(c.get('local'))} / "
                          f"remote {_short(c.get('remote'))}")
+        for c in self.changed:
+            where = "/".join(p for p in (c["job"] or "(project)", c["path"]) if p)
+            lines.append(f"CHANGED during sync ({c['side']}) {where}: left for the next sync")
         verb = "would change" if self.dry_run else "changed"
-        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)")
+        tail = f"; {len(self.changed)} changed during sync" if self.changed else ""
+        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
+                     + tail)
         return "\n".join(lines)
 
 
@@ -75,23 +94,56 @@ class Sync:
 
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
-                 keep_record=True, progress=None):
+                 keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT):
         self.L, self.R = local, remote
         self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
         self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
         self.checksum, self.dry_run = checksum, dry_run
         self.progress = progress  # progress(jobs done, jobs in all)
+        self.notify, self.lock_wait = notify, lock_wait  # notify(message) while waiting
         self.result = SyncResult(dry_run=dry_run)
+        self._old = {}  # job id -> its record entry before this run, until the next save
+        self._doc_merges = {}  # job id -> (base, local, remote) of a document sent there
 
     # -- the run ----------------------------------------------------------------------------
     def run(self):
+        """Carry out the sync; return the :class:`SyncResult`. Raises SyncError when another
+        sync of the same pair holds the lock for longer than ``lock_wait`` seconds."""
         lid, rid = self.L.identity(), self.R.identity()
+        if not self.keep_record or self.dry_run:
+            return self._run(lid, rid)
+        # both sides' records of this pair: locked in one order (the smaller id's side first)
+        # so that syncs started from either side cannot wait for each other
+        sides = [(self.L, rid), (self.R, lid)]
+        locked = []
+        try:
+            for replica, peer in sides if lid < rid else sides[::-1]:
+                self._lock(replica, peer)
+                locked.append((replica, peer))
+            return self._run(lid, rid)
+        finally:
+            for replica, peer in reversed(locked):
+                try:
+                    replica.unlock(peer)
+                except Exception:  # the connection is gone: the far side released it
+                    pass
+
+    def _lock(self, replica, peer):
+        holder = replica.try_lock(peer)
+        if holder is None:
+            return
+        if self.notify is not None:
+            self.notify(f"waiting for another sync of this pair to finish ({holder})")
+        replica.lock(peer, self.lock_wait)
+
+    def _run(self, lid, rid):
         # the far side lists its jobs while this side lists its own
         remote_snapshot = self.R.snapshot_later(self.ids, self.exclude)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
+        self._ls, self._rs = ls["jobs"], rs["jobs"]
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
@@ -103,7 +155,7 @@ class Sync:
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
-        self._compare_contents(ls, rs)
+        self._compare_contents(ls, rs, base_jobs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         import time
@@ -118,6 +170,8 @@ class Sync:
                 continue
             # entries are rebuilt, never changed in place: comparing tells if the record moved
             changed = changed or (entry is not old and _entry_changed(entry, old))
+            if entry is not old:
+                self._old.setdefault(job_id, old)
             if entry is None:
                 base_jobs.pop(job_id, None)
             else:
@@ -139,17 +193,48 @@ class Sync:
     def _save(self, record, lid, rid, final=False):
         self._flush_deltas()
         self._flush_pulls()
-        if not self.keep_record:
-            return
         # a write still in flight may yet fail: the record must never claim it happened
         # (a job recorded as synced but missing there would be deleted here next time)
         self.R.flush()
         self.L.flush()
+        self._settle(record)
+        if not self.keep_record:
+            return
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
         self.L.save_record(rid, record)
         if final:
             self.R.save_record(lid, record)
+
+    def _settle(self, record):
+        """Writes refused because their target changed during the sync: report them, and
+        give their items back their old record state, so the next sync takes them up (an
+        older record is only less information)."""
+        jobs = record["jobs"]
+        for replica, side in ((self.L, "local"), (self.R, "remote")):
+            notes, replica.changed = replica.changed, []
+            for note in notes:
+                job_id, rel = note.get("job"), note.get("path")
+                self.result.changed.append({"job": job_id, "path": rel, "side": side})
+                if job_id is None:
+                    continue  # the project document: settled where it was written
+                old = self._old.get(job_id, jobs.get(job_id))
+                entry = jobs.get(job_id)
+                if rel is None or entry is None:
+                    if old is None:
+                        jobs.pop(job_id, None)
+                    else:
+                        jobs[job_id] = old
+                elif rel == layout.DOCUMENT:
+                    if replica is self.R and job_id in self._doc_merges:
+                        entry["doc"] = unsent(*self._doc_merges[job_id])
+                    else:
+                        entry["doc"] = (old or {}).get("doc", {})
+                elif (old or {}).get("files", {}).get(rel) is not None:
+                    entry["files"][rel] = old["files"][rel]
+                else:
+                    entry["files"].pop(rel, None)
+        self._old, self._doc_merges = {}, {}
 
     def _act(self, action, job, direction, path=None):
         self.result.actions.append({"action": action, "job": job, "path": path,
@@ -197,7 +282,7 @@ class Sync:
             do, allowed = self._act("delete job", job_id,
                                     "pull" if direction == "push" else "push")
             if do:
-                src.delete_job(job_id)
+                src.delete_job(job_id, _as_listed(present))
             return None if allowed else b
         # changed on one side, deleted on the other
         winner = self._winner(job_id, src, None)
@@ -212,7 +297,7 @@ class Sync:
             return self._entry_after_copy(job_id, present, direction) if allowed else b
         do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
         if do:
-            src.delete_job(job_id)
+            src.delete_job(job_id, _as_listed(present))
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
@@ -228,12 +313,13 @@ class Sync:
         # large files follow in chunks, each landing whole by rename; the record counts the
         # job as synced only after all of them (an interrupted sync sends what is missing)
         for rel in large:
-            self._stream(job_id, rel, src, dst)
+            self._stream(job_id, rel, src, dst, None)
 
-    def _stream(self, job_id, rel, src, dst):
-        """Copy a large file in chunks; return its [size, mtime]."""
+    def _stream(self, job_id, rel, src, dst, expect):
+        """Copy a large file in chunks onto ``expect`` (the destination as listed, None: no
+        file); return its [size, mtime]."""
         mtime, chunks = src.read_chunks(job_id, rel)
-        return [dst.write_stream(job_id, rel, chunks, mtime), mtime]
+        return [dst.write_stream(job_id, rel, chunks, mtime, expect), mtime]
 
     #: jobs and bytes fetched from the far side per round trip, at most (one job always)
     FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
@@ -254,7 +340,7 @@ class Sync:
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]
         files = {}
-        for rel, (size, mtime) in present["files"].items():
+        for rel, (size, mtime, *_) in present["files"].items():
             m = [None, None]
             m[side[0]] = mtime
             m[side[1]] = mtime  # copies keep the source's mtime
@@ -274,7 +360,7 @@ class Sync:
             if rc and not lc:
                 return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
             if rel in APPEND_ONLY:
-                return self._union(job_id, rel, bf)
+                return self._union(job_id, rel, lf, rf, bf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
             present, src, dst, direction = (lf, self.L, self.R, "push") if lf else \
@@ -287,7 +373,7 @@ class Sync:
                 do, allowed = self._act("delete file", job_id,
                                         "pull" if direction == "push" else "push", rel)
                 if do:
-                    src.delete_file(job_id, rel)
+                    src.delete_file(job_id, rel, present)
                 return None if allowed else bf
             return self._file_conflict(job_id, rel, lf, rf, bf)
         return None
@@ -295,24 +381,28 @@ class Sync:
     def _same_file(self, job_id, rel, lf, rf):
         if lf[0] != rf[0]:
             return False
-        if lf[1] == rf[1] and not self.checksum:
-            return True
         key = (job_id, rel)
         if key in self._digests:
             return self._digests.pop(key)
+        if lf[1] == rf[1] and not self.checksum:
+            return True
         return self.L.digest(job_id, rel) == self.R.digest(job_id, rel)
 
-    def _compare_contents(self, ls, rs):
+    def _compare_contents(self, ls, rs, base_jobs):
         """Hash, in batches on each side, the files whose size and mtime do not settle
-        whether they are equal (all same-size files with --checksum)."""
+        whether they are equal: equal sizes with different mtimes, equal sizes and mtimes
+        where a side changed since the record or there is none (a restored backup, ``cp -p``
+        on both sides), all same-size files with --checksum."""
         wanted = []
         for job_id, lj in ls["jobs"].items():
             rj = rs["jobs"].get(job_id)
             if rj is None:
                 continue
+            base = base_jobs.get(job_id, {}).get("files", {})
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]):
+                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1] or not (
+                        _unchanged(lf, base.get(rel), 1) and _unchanged(rf, base.get(rel), 2))):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
@@ -322,8 +412,9 @@ class Sync:
                 self._digests[key] = a == b
 
     def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):
-        """Copy a file; when the destination holds an older version of at least
-        :data:`DELTA_MIN` bytes, send only the difference (rsync's algorithm)."""
+        """Copy a file onto ``basis`` (the destination's file as listed; None: none); when it
+        is an older version of at least :data:`DELTA_MIN` bytes, send only the difference
+        (rsync's algorithm). The destination is written only if it is still ``basis``."""
         use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
@@ -333,24 +424,24 @@ class Sync:
             limit = min(state[0] // 2, DELTA_MAX) if _large(state) else None
             # sent later, many per round trip; the record entry is completed then
             entry = [state[0], state[1], state[1]]
-            self._deltas.append((job_id, rel, src, limit, entry))
+            self._deltas.append((job_id, rel, src, limit, entry, basis))
             self._delta_bytes += limit or state[0]
             if len(self._deltas) >= self.DELTA_FILES or self._delta_bytes >= self.DELTA_BYTES:
                 self._flush_deltas()
             return entry
         if do and _large(state):
-            state = self._stream(job_id, rel, src, dst)
+            state = self._stream(job_id, rel, src, dst, basis)
         elif do and src is self.R:
             # fetched later, many per round trip; the record entry is completed then
             entry = [state[0], state[1], state[1]]
-            self._pulls.append((job_id, rel, entry))
+            self._pulls.append((job_id, rel, entry, basis))
             self._pull_bytes += state[0]
             if len(self._pulls) >= self.FETCH_JOBS or self._pull_bytes >= self.FETCH_BYTES:
                 self._flush_pulls()
             return entry
         elif do:
             data, mtime = src.read(job_id, rel)
-            dst.write(job_id, rel, data, mtime)
+            dst.write(job_id, rel, data, mtime, basis)
             state = [len(data), mtime]
         if not allowed:
             return bf
@@ -388,18 +479,18 @@ class Sync:
                 if after and dst is self.R:
                     next_sigs = sigs_of(after)  # the far side starts on them now
                 made = src.make_deltas_later([(job_id, rel, limit)
-                                              for job_id, rel, _, limit, _ in chunk], sigs)
+                                              for job_id, rel, _, limit, *_ in chunk], sigs)
                 if after and dst is not self.R:
                     next_sigs = sigs_of(after)  # here, while the far side makes the deltas
                 self._apply_deltas(chunk, made(), src, dst)
 
     def _apply_deltas(self, chunk, made, src, dst):
-        for (job_id, rel, _, _, entry), got in zip(chunk, made, strict=True):
+        for (job_id, rel, _, _, entry, basis), got in zip(chunk, made, strict=True):
             if got is None:
-                size, mtime = self._stream(job_id, rel, src, dst)
+                size, mtime = self._stream(job_id, rel, src, dst, basis)
             else:
                 data, mtime = got
-                dst.apply_delta(job_id, rel, data, mtime)
+                dst.apply_delta(job_id, rel, data, mtime, basis)
                 size = entry[0]
             entry[:] = [size, mtime, mtime]
 
@@ -408,12 +499,12 @@ class Sync:
         pulls, self._pulls, self._pull_bytes = self._pulls, [], 0
         if not pulls:
             return
-        got = self.R.read_files([(job_id, rel) for job_id, rel, _ in pulls])
-        for (job_id, rel, entry), (data, mtime) in zip(pulls, got, strict=True):
-            self.L.write(job_id, rel, data, mtime)
+        got = self.R.read_files([(job_id, rel) for job_id, rel, *_ in pulls])
+        for (job_id, rel, entry, basis), (data, mtime) in zip(pulls, got, strict=True):
+            self.L.write(job_id, rel, data, mtime, basis)
             entry[:] = [len(data), mtime, mtime]  # what was written, if it changed meanwhile
 
-    def _union(self, job_id, rel, bf):
+    def _union(self, job_id, rel, lf, rf, bf):
         """An append-only log changed on both sides: both get every line of either (this
         side's first, then the other side's new ones, in their order)."""
         do, allowed = self._act("merge log", job_id, self.mode, rel)
@@ -431,9 +522,9 @@ class Sync:
         data = b"".join(line + b"\n" for line in lines if line)
         mtime = max(lm, rm)
         if self.mode != "pull":
-            self.R.write(job_id, rel, data, mtime)
+            self.R.write(job_id, rel, data, mtime, rf)
         if self.mode != "push":
-            self.L.write(job_id, rel, data, mtime)
+            self.L.write(job_id, rel, data, mtime, lf)
         # one-way: the other side keeps its own lines, so the next two-way sync merges again
         return [len(data), mtime, mtime] if self.mode == "both" else bf
 
@@ -445,8 +536,8 @@ class Sync:
             do, _ = self._act("keep both", job_id, "both", rel)
             if do:
                 data, mtime = self.R.read(job_id, rel)
-                self.L.write(job_id, copy, data, mtime)
-                self.R.write(job_id, copy, data, mtime)
+                self.L.write(job_id, copy, data, mtime, self._ls[job_id]["files"].get(copy))
+                self.R.write(job_id, copy, data, mtime, self._rs[job_id]["files"].get(copy))
             winner = "local"
         if winner == "keep":
             self._conflict(job_id, path=rel, local=_describe(lf), remote=_describe(rf))
@@ -457,7 +548,7 @@ class Sync:
             do, allowed = self._act("delete file", job_id,
                                     "pull" if direction == "push" else "push", rel)
             if do:
-                dst.delete_file(job_id, rel)
+                dst.delete_file(job_id, rel, basis)
             return None if allowed else bf
         return self._copy(job_id, rel, src, dst, direction, state, bf, basis)
 
@@ -488,14 +579,18 @@ class Sync:
             self._conflict(job_id, key=key, local=lv, remote=rv)
         if not same(for_local, ldoc):
             do, allowed = self._act("merge doc", job_id, "pull", "signac_job_document.json")
-            if do:
-                self.L.write_doc(job_id, for_local)
+            if do and self.L.write_doc(job_id, for_local, doc_digest(ldoc)) is not None:
+                # changed here meanwhile: the far side is not written either, so the next
+                # sync merges both from the old record
+                return bdoc
             if not allowed:
                 for_record = bdoc
         if not same(for_remote, rdoc):
             do, allowed = self._act("merge doc", job_id, "push", "signac_job_document.json")
             if do:
-                self.R.write_doc(job_id, for_remote)
+                self.R.write_doc(job_id, for_remote, doc_digest(rdoc))
+                # if the far side refuses it (answered later), the record gets unsent()
+                self._doc_merges[job_id] = (bdoc, rdoc, ldoc)
             if not allowed:
                 for_record = bdoc
         return for_record
@@ -508,9 +603,11 @@ class Sync:
         for key, lv, rv in conflicts:
             self._conflict("(project)", key=key, local=lv, remote=rv)
         if not same(for_local, ldoc) and self._act("merge doc", "(project)", "pull")[0]:
-            self.L.write_project_doc(for_local)
+            if self.L.write_project_doc(for_local, doc_digest(ldoc)) is not None:
+                return bdoc  # changed here meanwhile (see _doc)
         if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
-            self.R.write_project_doc(for_remote)
+            if self.R.write_project_doc(for_remote, doc_digest(rdoc)) is not None:
+                return unsent(bdoc or {}, rdoc, ldoc)
         return for_record
 
 
@@ -526,6 +623,11 @@ def _entry_changed(entry, old):
     if entry is None or old is None:
         return entry is not old
     return entry["files"] != old.get("files") or not same(entry["doc"], old.get("doc", {}))
+
+
+def _as_listed(present):
+    """What a job deletion expects to find: the job as the snapshot listed it."""
+    return {"files": present["files"], "doc": doc_digest(present["doc"])}
 
 
 def _describe(state):

@@ -49,3 +49,21 @@ def _merge(base, local, remote, path, pick, conflicts):
         return out
     conflicts.append((".".join(path), local, remote))
     return (local, remote, base)[pick]
+
+
+def unsent(base, side, other):
+    """What the record holds for a document when the merge was written to ``other`` but not
+    to ``side`` (``side`` changed while the sync ran): ``side``'s value as listed, with the
+    base value at conflicting keys. Then the next sync sees the other side's changes as still
+    to come and ``side``'s (already sent) as done."""
+    if same(side, other) or same(base, side) or same(base, other):
+        return side
+    if isinstance(side, dict) and isinstance(other, dict):
+        b = base if isinstance(base, dict) else {}
+        out = {}
+        for key in list(side) + [k for k in other if k not in side]:
+            value = unsent(b.get(key, MISSING), side.get(key, MISSING), other.get(key, MISSING))
+            if value is not MISSING:
+                out[key] = value
+        return out
+    return base

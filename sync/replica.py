@@ -6,6 +6,7 @@ Every write goes to a temporary name in the same directory and is renamed; a new
 in the workspace and renamed into place whole.
 """
 
+import errno
 import hashlib
 import json
 import os
@@ -15,7 +16,15 @@ import uuid
 import suite
 from suite import layout
 from suite.errors import SuiteError
-from suite.jsonio import read_json, write_atomic, write_json
+from suite.jsonio import (
+    ANY,
+    loads_checked,
+    read_json,
+    replace_if_unchanged,
+    same_file,
+    write_atomic,
+    write_json,
+)
 
 
 class SyncError(SuiteError):
@@ -37,7 +46,7 @@ def check_id(job_id):
 
 
 def _list_files(directory, prefix, out, skip, exclude):
-    """``out[rel] = [size, mtime_ns]`` for the files below ``directory`` (links not followed)."""
+    """``out[rel] = [size, mtime_ns, inode]`` for the files below ``directory`` (links not followed)."""
     import fnmatch
 
     with os.scandir(directory) as it:
@@ -52,7 +61,7 @@ def _list_files(directory, prefix, out, skip, exclude):
                                for g in exclude):
                 continue
             st = entry.stat(follow_symlinks=False)
-            out[rel] = [st.st_size, st.st_mtime_ns]
+            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
 #: files of at least this many bytes travel in chunks of CHUNK bytes, never whole in memory
@@ -60,13 +69,22 @@ STREAM_MIN = 16 << 20
 CHUNK = 4 << 20
 
 
+def doc_digest(doc):
+    """A digest of a document's content (key order aside; ``1`` and ``1.0`` differ): what a
+    document write expects to replace."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
 class FileWriter:
     """A file arriving in chunks: written to a temporary file beside ``dst``, renamed into
-    place by :meth:`close`; :meth:`abort` removes the temporary file."""
+    place by :meth:`close`; :meth:`abort` removes the temporary file. With ``expect`` (see
+    :func:`suite.jsonio.same_file`) the rename happens only if ``dst`` is still that file;
+    otherwise :meth:`close` returns ``refused()``."""
 
-    def __init__(self, dst):
+    def __init__(self, dst, expect=ANY, refused=None):
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         self.dst, self.tmp, self.size = dst, layout.temp_path(dst), 0
+        self.expect, self.refused = expect, refused
         self.f = open(self.tmp, "xb")
 
     def write(self, chunk):
@@ -74,14 +92,18 @@ class FileWriter:
         self.size += len(chunk)
 
     def close(self, mtime_ns):
+        """Put the file in place; None, or what ``refused()`` returns if ``dst`` changed."""
         try:
             self.f.close()
             os.utime(self.tmp, ns=(mtime_ns, mtime_ns))
-            os.replace(self.tmp, self.dst)
+            if self.expect is ANY:
+                os.replace(self.tmp, self.dst)
+            elif not replace_if_unchanged(self.tmp, self.dst, self.expect):
+                return self.refused()
         except BaseException:
             self.abort()
             raise
-        return self.size
+        return None
 
     def abort(self):
         self.f.close()
@@ -115,6 +137,15 @@ class Replica:
         self.path = self.project.path
         self.label = label or os.uname().nodename
         self._sync_dir = os.path.join(self.path, layout.SUITE_DIR, "sync")
+        #: writes left undone because their target changed after the snapshot listed it:
+        #: ``{"job": id or None (the project document), "path": rel or None (the whole job)}``
+        self.changed = []
+        self._locks = {}
+
+    def _refused(self, job_id, rel):
+        note = {"job": job_id, "path": rel}
+        self.changed.append(note)
+        return note
 
     # -- identity and records ---------------------------------------------------------------
     def identity(self):
@@ -128,6 +159,46 @@ class Replica:
             write_atomic(fn, uuid.uuid4().hex.encode())
             with open(fn) as f:
                 return f.read().strip()
+
+    # -- the lock of the records kept with one peer ------------------------------------------
+    def try_lock(self, peer):
+        """Take the lock of this side's syncs with ``peer`` (a ``flock`` on
+        ``.suite/sync/<peer>.lock``, held until :meth:`unlock` or the process ends): None if
+        taken, else a description of the process holding it."""
+        import fcntl
+
+        if peer in self._locks:
+            return None
+        os.makedirs(self._sync_dir, exist_ok=True)
+        fd = os.open(os.path.join(self._sync_dir, f"{peer}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            os.close(fd)
+            return holder or "another process"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"sync pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+        self._locks[peer] = fd
+        return None
+
+    def lock(self, peer, timeout):
+        """:meth:`try_lock`, waiting up to ``timeout`` seconds; raises SyncError after."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while (holder := self.try_lock(peer)) is not None:
+            if time.monotonic() >= deadline:
+                raise SyncError(
+                    f"another sync of {self.path} with the same peer ({holder}) is still "
+                    f"running after {timeout:.0f} s; run this one again when it has finished")
+            time.sleep(0.1)
+
+    def unlock(self, peer):
+        """Release :meth:`try_lock`'s lock."""
+        fd = self._locks.pop(peer, None)
+        if fd is not None:
+            os.close(fd)
 
     def load_record(self, peer):
         try:
@@ -230,7 +301,10 @@ class Replica:
 
     def read(self, job_id, rel):
         with open(self._file(job_id, rel), "rb") as f:
-            return f.read(), os.fstat(f.fileno()).st_mtime_ns
+            # the time before the content: a write in between makes the record look older
+            # than the copy (synced again), never newer (a change missed)
+            mtime = os.fstat(f.fileno()).st_mtime_ns
+            return f.read(), mtime
 
     def read_jobs(self, requests):
         """Whole jobs at once, for copying (see :func:`read_jobs_by_files`)."""
@@ -281,29 +355,51 @@ class Replica:
                 out.append(None)
         return lambda: out
 
-    def apply_delta(self, job_id, rel, data, mtime_ns):
+    def apply_delta(self, job_id, rel, data, mtime_ns, expect=ANY):
         """Rebuild the file from its current version and ``data`` into a temporary file,
-        then rename it into place."""
+        then rename it into place (only if the file is still ``expect``; else return a note
+        of the refusal, as every write here does)."""
         from . import delta
 
         dst = self._file(job_id, rel)
         tmp = layout.temp_path(dst)
         try:
-            with open(dst, "rb") as basis, open(tmp, "xb") as out:
-                delta.apply_delta(basis, data, out)
+            with open(dst, "rb") as basis:
+                if expect is not ANY and not same_file(os.fstat(basis.fileno()), expect):
+                    return self._refused(job_id, rel)
+                with open(tmp, "xb") as out:
+                    delta.apply_delta(basis, data, out)
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
-            os.replace(tmp, dst)
+            if expect is ANY:
+                os.replace(tmp, dst)
+            elif not replace_if_unchanged(tmp, dst, expect):
+                return self._refused(job_id, rel)
+        except FileNotFoundError:
+            if expect is ANY:
+                raise
+            return self._refused(job_id, rel)  # deleted meanwhile
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        return None
 
     # -- writing ----------------------------------------------------------------------------
-    def write(self, job_id, rel, data, mtime_ns):
+    def write(self, job_id, rel, data, mtime_ns, expect=ANY):
+        """Write a file stamped ``mtime_ns``; with ``expect`` (None: no file there;
+        ``[size, mtime_ns, inode]`` as listed) only if the file is still that, else return a
+        note of the refusal (also kept in :attr:`changed`)."""
         dst = self._file(job_id, rel)
+        if not self._job_exists(job_id, expect):
+            return self._refused(job_id, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        write_atomic(dst, data)
-        os.utime(dst, ns=(mtime_ns, mtime_ns))
+        if write_atomic(dst, data, mtime_ns=mtime_ns, expect=expect) is None:
+            return self._refused(job_id, rel)
+        return None
+
+    def _job_exists(self, job_id, expect):
+        # a job deleted during the sync is not brought back as a directory of loose files
+        return expect is ANY or os.path.isdir(os.path.join(self.project.workspace, job_id))
 
     # -- large files, in chunks (never whole in memory) ---------------------------------------
     def read_chunks(self, job_id, rel):
@@ -317,33 +413,92 @@ class Replica:
 
         return mtime, chunks()
 
-    def open_stream(self, job_id, rel):
-        """A :class:`FileWriter` for the file ``rel`` of the job."""
-        return FileWriter(self._file(job_id, rel))
+    def open_stream(self, job_id, rel, expect=ANY):
+        """A :class:`FileWriter` for the file ``rel`` of the job (``expect`` as in
+        :meth:`write`)."""
+        return FileWriter(self._file(job_id, rel), expect,
+                          lambda: self._refused(job_id, rel))
 
-    def write_stream(self, job_id, rel, chunks, mtime_ns):
-        """Write a file from ``chunks`` (never whole in memory); return its size."""
-        writer = self.open_stream(job_id, rel)
+    def write_stream(self, job_id, rel, chunks, mtime_ns, expect=ANY):
+        """Write a file from ``chunks`` (never whole in memory); return its size (a refused
+        write is noted in :attr:`changed`)."""
+        writer = self.open_stream(job_id, rel, expect)
         try:
             for chunk in chunks:
                 writer.write(chunk)
         except BaseException:
             writer.abort()
             raise
-        return writer.close(mtime_ns)
+        writer.close(mtime_ns)
+        return writer.size
 
-    def delete_file(self, job_id, rel):
+    def delete_file(self, job_id, rel, expect=ANY):
+        """Delete a file; with ``expect`` only if it is still that file (else a note)."""
+        path = self._file(job_id, rel)
+        if expect is ANY:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            return None
+        # take it out of sight first, then look at what was taken: a write in between
+        # cannot be deleted unseen
+        claimed = layout.temp_path(path)
         try:
-            os.unlink(self._file(job_id, rel))
+            os.rename(path, claimed)
         except FileNotFoundError:
-            pass
+            return None
+        try:
+            if same_file(os.lstat(claimed), expect):
+                return None
+            try:
+                os.link(claimed, path)  # put it back, unless a newer file is there by now
+            except FileExistsError:
+                pass
+            return self._refused(job_id, rel)
+        finally:
+            os.unlink(claimed)
 
-    def write_doc(self, job_id, doc):
-        write_atomic(os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT),
-                     json.dumps(doc).encode())
+    def write_doc(self, job_id, doc, expect=ANY):
+        """Write a job document; with ``expect`` (:func:`doc_digest` of the document as
+        listed) only if it still holds that, keeping its modification time (the time this
+        side last changed it, which ``--prefer newer`` compares); else return a note."""
+        path = os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT)
+        return self._write_doc_file(path, doc, expect, job_id, layout.DOCUMENT)
 
-    def write_project_doc(self, doc):
-        write_atomic(self.project.fn(layout.PROJECT_DOCUMENT), json.dumps(doc).encode())
+    def write_project_doc(self, doc, expect=ANY):
+        """Write the project document (``expect`` as in :meth:`write_doc`)."""
+        return self._write_doc_file(self.project.fn(layout.PROJECT_DOCUMENT), doc, expect,
+                                    None, layout.PROJECT_DOCUMENT)
+
+    def _write_doc_file(self, path, doc, expect, job_id, rel):
+        data = json.dumps(doc).encode()
+        if expect is ANY:
+            write_atomic(path, data)
+            return None
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            f, st, current = None, None, {}
+        try:
+            if f is not None:
+                # held open while it is replaced: its inode cannot be reused meanwhile
+                st = os.fstat(f.fileno())
+                try:
+                    current = loads_checked(f.read(), path, job_id)
+                except SuiteError:
+                    current = None  # torn or broken since the snapshot: changed
+            if current is None or doc_digest(current) != expect:
+                return self._refused(job_id, rel)
+            try:
+                done = write_atomic(path, data, mtime_ns=st and st.st_mtime_ns, expect=st and (
+                    st.st_size, st.st_mtime_ns, st.st_ino))
+            except FileNotFoundError:  # the job was deleted meanwhile
+                done = None
+            return None if done is not None else self._refused(job_id, rel)
+        finally:
+            if f is not None:
+                f.close()
 
     def create_job(self, job_id, statepoint, doc, files):
         """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""
@@ -371,12 +526,49 @@ class Replica:
                 with open(path, "xb") as f:
                     f.write(data)
                 os.utime(path, ns=(mtime, mtime))
-            os.rename(tmp, dst)
+            try:
+                os.rename(tmp, dst)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                # made here during the sync: the next sync compares the two
+                shutil.rmtree(tmp, ignore_errors=True)
+                return self._refused(job_id, None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        return None
 
-    def delete_job(self, job_id):
+    def delete_job(self, job_id, expect=ANY):
+        """Delete a job; with ``expect`` (``{"files": {rel: [size, mtime_ns, inode]},
+        "doc": doc_digest}`` as listed) only if it still is that, else return a note."""
         path = os.path.join(self.project.workspace, check_id(job_id))
-        if os.path.isdir(path):
+        if not os.path.isdir(path):
+            return None
+        if expect is ANY:
             self.project.open_job(id=job_id).remove()
+            return None
+        # out of sight first (as Job.remove does), then compared: nothing written meanwhile
+        # is deleted unseen
+        staged = os.path.join(self.project.workspace,
+                              f"{layout.TMP_PREFIX}rm-{job_id}-{os.urandom(4).hex()}")
+        os.rename(path, staged)
+        files = {}
+        _list_files(staged, "", files, {layout.STATEPOINT, layout.DOCUMENT}, ())
+        try:
+            doc = read_json(os.path.join(staged, layout.DOCUMENT), job_id)
+        except FileNotFoundError:
+            doc = {}
+        except SuiteError:
+            doc = None
+        # listed as [size, mtime_ns, inode], as the snapshot lists them
+        if doc is not None and doc_digest(doc) == expect["doc"] and files == expect["files"]:
+            shutil.rmtree(staged)
+            return None
+        try:
+            os.rename(staged, path)
+        except OSError:
+            raise SyncError(f"job {job_id} changed during the sync and was made again while "
+                            f"the sync removed it; the changed copy is kept in {staged}: "
+                            "compare the two and move it back") from None
+        return self._refused(job_id, None)

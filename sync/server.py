@@ -11,7 +11,8 @@ from .replica import Replica
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
-       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close"}
+       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
+       "try_lock", "lock", "unlock"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
           "write_close"}
@@ -54,7 +55,8 @@ def _serve(replica, stdin, stdout, streams):
             args = header.get("args", [])
             wrote = wrote or op in WRITES
             if op == "write":
-                result, out = replica.write(*args, payload, header["mtime"]), b""
+                result = replica.write(*args, payload, header["mtime"], header["expect"])
+                out = b""
             elif op == "create_job":
                 meta = header["files"]
                 pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
@@ -71,7 +73,8 @@ def _serve(replica, stdin, stdout, streams):
                 result = [None if m is None else [len(m[0]), m[1]] for m in made]
                 out = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":
-                result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
+                result = replica.apply_delta(*args, payload, header["mtime"], header["expect"])
+                out = b""
             elif op == "read_stream":
                 # several frames: the mtime, one per chunk ("more"), then the end
                 mtime, chunks = replica.read_chunks(*args)
@@ -80,8 +83,8 @@ def _serve(replica, stdin, stdout, streams):
                     protocol.write_frame(stdout, {"ok": True, "more": True}, chunk)
                 result, out = None, b""
             elif op == "write_open":
-                token, job_id, rel = args
-                streams[token] = replica.open_stream(job_id, rel)
+                token, job_id, rel, expect = args
+                streams[token] = replica.open_stream(job_id, rel, expect)
                 result, out = None, b""
             elif op == "write_chunk":
                 streams[args[0]].write(payload)

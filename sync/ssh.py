@@ -131,6 +131,7 @@ class SSHReplica:
         # for a request sent ahead (filled with its frame when read, see _later)
         self._expect = collections.deque()
         self._outbuf = bytearray()
+        self.changed = []  # refused writes' notes, from their answers (see Replica.changed)
         header, _ = self._frame()
         if header is None:
             status = stdout.channel.recv_exit_status()
@@ -196,10 +197,12 @@ class SSHReplica:
             holder.append(self._frame())
             return
         try:
-            self._checked_frame()
+            header, _ = self._checked_frame()
         except SyncError:
             self._expect.clear()
             raise
+        if isinstance(header.get("result"), dict):  # a write refused: its target changed
+            self.changed.append(header["result"])
 
     def _drain(self):
         while self._expect:
@@ -320,9 +323,9 @@ class SSHReplica:
 
         return mtime, chunks()
 
-    def write_stream(self, job_id, rel, chunks, mtime_ns):
+    def write_stream(self, job_id, rel, chunks, mtime_ns, expect):
         self._token = getattr(self, "_token", 0) + 1
-        self._post("write_open", self._token, job_id, rel)
+        self._post("write_open", self._token, job_id, rel, expect)
         size = 0
         for chunk in chunks:
             self._post("write_chunk", self._token, payload=chunk)
@@ -356,26 +359,38 @@ class SSHReplica:
 
         return deltas
 
-    def apply_delta(self, job_id, rel, data, mtime_ns):
-        self._post("apply_delta", job_id, rel, payload=data, mtime=mtime_ns)
+    def apply_delta(self, job_id, rel, data, mtime_ns, expect):
+        self._post("apply_delta", job_id, rel, payload=data, mtime=mtime_ns, expect=expect)
 
-    def write(self, job_id, rel, data, mtime_ns):
-        self._post("write", job_id, rel, payload=data, mtime=mtime_ns)
+    def write(self, job_id, rel, data, mtime_ns, expect):
+        self._post("write", job_id, rel, payload=data, mtime=mtime_ns, expect=expect)
 
-    def delete_file(self, job_id, rel):
-        self._post("delete_file", job_id, rel)
+    def delete_file(self, job_id, rel, expect):
+        self._post("delete_file", job_id, rel, expect)
 
-    def write_doc(self, job_id, doc):
-        self._post("write_doc", job_id, doc)
+    def write_doc(self, job_id, doc, expect):
+        self._post("write_doc", job_id, doc, expect)
 
-    def write_project_doc(self, doc):
-        self._call("write_project_doc", doc)
+    def write_project_doc(self, doc, expect):
+        note = self._call("write_project_doc", doc, expect)[0]
+        if note:
+            self.changed.append(note)
+        return note
+
+    def try_lock(self, peer):
+        return self._call("try_lock", peer)[0]
+
+    def lock(self, peer, timeout):
+        self._call("lock", peer, timeout)
+
+    def unlock(self, peer):
+        self._call("unlock", peer)
 
     def create_job(self, job_id, statepoint, doc, files):
         payload = b"".join(data for _, data, _ in files)
         self._post("create_job", job_id, statepoint.decode(), doc, payload=payload,
                    files=[(rel, len(data), mtime) for rel, data, mtime in files])
 
-    def delete_job(self, job_id):
-        self._post("delete_job", job_id)
+    def delete_job(self, job_id, expect):
+        self._post("delete_job", job_id, expect)
 

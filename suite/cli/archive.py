@@ -54,7 +54,7 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
               help="Skip paths that do not match --schema instead of stopping.")
 @click.option("--sync", "merge", is_flag=True,
               help="Merge into existing jobs with the sync rules (documents key by key; "
-                   "differences are conflicts, exit status 2, unless --prefer).")
+                   "differences are conflicts, exit status 3, unless --prefer).")
 @click.option("--prefer", type=click.Choice(["local", "remote", "newer"]), default=None,
               help="With --sync: resolve conflicts for the project (local) or the archive "
                    "(remote).")

@@ -79,7 +79,13 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     on the remote).
 
     Changes on one side are propagated; documents are merged key by key; anything changed
-    on both sides is a conflict: left untouched, listed, and the exit status is 2.
+    on both sides is a conflict: left untouched and listed. A file or document written to
+    while the sync runs is never overwritten: it is listed as changed during sync and left
+    for the next sync.
+
+    \b
+    Exit status: 0 all synced; 1 error; 3 conflicts left; 4 items changed during the sync
+    (no conflicts; run the sync again). A second sync of the same pair waits for the first.
     """
     import sync as sync_pkg
 
@@ -90,7 +96,8 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             keep_both=keep_both, filter=filter_from_options(filter_args) if filter_args else None,
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
-            accept_new_host_key=accept_new_host_key, progress=update)
+            accept_new_host_key=accept_new_host_key, progress=update,
+            notify=lambda message: click.echo(f"suite: {message}", err=True))
     if as_json:
         echo_json(result.to_json())
     else:

@@ -73,7 +73,7 @@ def test_conflicts_are_reported_and_left_untouched(pair):
     write(job(lap, 1), "out.txt", "laptop")
     write(job(clu, 1), "out.txt", "cluster!")
     result = sync.sync(lap, clu.path)
-    assert result.exit_status == 2
+    assert result.exit_status == 3
     keys = {(c["job"], c.get("key") or c.get("path")) for c in result.conflicts}
     assert keys == {(job(lap, 0).id, "step"), (job(lap, 1).id, "out.txt")}
     assert job(lap, 0).doc.step == 1 and job(clu, 0).doc.step == 2
@@ -123,7 +123,7 @@ def test_deletions(pair):
     job(clu, 2).remove()
     job(lap, 2).doc.step = 9
     result = sync.sync(lap, clu.path)
-    assert result.exit_status == 2 and job(lap, 2) in lap
+    assert result.exit_status == 3 and job(lap, 2) in lap
     sync.sync(lap, clu.path, prefer="local")
     assert job(clu, 2) in clu and job(clu, 2).doc.step == 9
 
@@ -147,7 +147,7 @@ def test_first_sync_with_different_content_is_a_conflict(tmp_path):
         write(j, "f.txt", text)
         j.doc.v = text
     result = sync.sync(a, b.path)
-    assert result.exit_status == 2
+    assert result.exit_status == 3
     assert read(a.open_job({"k": 1}), "f.txt") == "one"
     assert read(b.open_job({"k": 1}), "f.txt") == "two"
 
@@ -202,7 +202,7 @@ def test_cli(pair, tmp_path):
     job(clu, 0).doc.step = 2
     r = subprocess.run(["suite", "sync", "cluster", "--json"], cwd=lap.path,
                        capture_output=True, text=True)
-    assert r.returncode == 2
+    assert r.returncode == 3
     assert json.loads(r.stdout)["conflicts"][0]["key"] == "step"
     r = subprocess.run(["suite", "sync", "cluster", "--prefer", "remote"], cwd=lap.path,
                        capture_output=True, text=True)
@@ -356,7 +356,7 @@ def test_exclude_never_deletes_unsynced_files(pair):
     assert not job(clu, 0).isfile("huge.h5")
     job(clu, 0).remove()
     result = sync.sync(lap, clu.path, exclude=["*.h5"])
-    assert result.exit_status == 2
+    assert result.exit_status == 3
     assert read(job(lap, 0), "huge.h5") == "never synced"
 
 

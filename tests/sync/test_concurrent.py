@@ -1,0 +1,133 @@
+"""Syncs while other processes write: no write is ever lost, and records stay honest.
+
+A real writer process (tests/sync/writer.py) keeps updating documents and files of many jobs
+on both sides while a sync runs, locally and over the real sshd; two real sync processes of
+the same pair run at once."""
+
+import os
+import time
+
+import pytest
+
+import suite
+import sync
+from tests.sync.writer import Writer, content
+
+N = 240
+#: each side's writer: its document key and the files it rewrites (ones the sync replaces or
+#: deletes on that side)
+LAPTOP = {"key": "wl", "files": ["shared.txt", "gone.txt"]}
+CLUSTER = {"key": "wr", "files": ["pushed.txt", "rgone.txt"]}
+
+
+def write(job, name, text):
+    with open(job.fn(name), "w") as f:
+        f.write(text)
+
+
+def read(job, name):
+    try:
+        with open(job.fn(name)) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+@pytest.fixture
+def busy_pair(tmp_path):
+    """Two synced projects of N jobs, then changes on both sides that the next sync carries
+    over in both directions: documents merged on both sides, files replaced and deleted."""
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    with suite.buffered():
+        for i in range(N):
+            job = lap.open_job({"i": i}).init()
+            job.doc.i = i
+            for name in ("shared.txt", "gone.txt", "pushed.txt", "rgone.txt"):
+                write(job, name, f"{name} as first synced")
+    assert sync.sync(lap, clu.path).exit_status == 0
+    with suite.buffered():
+        for job in clu:
+            job.doc.b = 1
+            write(job, "shared.txt", "changed on the cluster")
+            os.unlink(job.fn("gone.txt"))
+        for job in lap:
+            job.doc.a = 1
+            write(job, "pushed.txt", "changed on the laptop")
+            os.unlink(job.fn("rgone.txt"))
+    return lap, clu
+
+
+def _slowly(go):
+    """A progress callback: the writer starts once the sync has listed both sides, and each
+    job takes a little longer, so that the two meet half-way."""
+
+    def progress(done, total):
+        if done == 1:
+            open(go, "w").close()
+        time.sleep(0.002)
+
+    return progress
+
+
+def _lost(lap, clu, last, conflicts):
+    """The writer's last writes missing: on the side it wrote, or on the other side without
+    a conflict that explains it."""
+    lost = []
+    for (side, spec), other in (((lap, LAPTOP), clu), ((clu, CLUSTER), lap)):
+        for job_id, n in last[side.path].items():
+            here, there = side.open_job(id=job_id), other.open_job(id=job_id)
+            for where in (here, there):
+                if where.doc.get(spec["key"]) != n:
+                    lost.append((job_id, spec["key"], where.doc.get(spec["key"]), n))
+            for name in spec["files"]:
+                if read(here, name) != content(spec["key"], n):
+                    lost.append((job_id, name, "here"))
+                if read(there, name) != content(spec["key"], n) and \
+                        (job_id, name) not in conflicts:
+                    lost.append((job_id, name, "there"))
+    return lost
+
+
+def _run_with_writer(tmp_path, lap, clu, dest, **kwargs):
+    go = str(tmp_path / "go")
+    writer = Writer(tmp_path, [{"path": lap.path, **LAPTOP}, {"path": clu.path, **CLUSTER}],
+                    go=go)
+    try:
+        result = sync.sync(lap, dest, progress=_slowly(go), **kwargs)
+    finally:
+        done = writer.stop()
+    # the writer has stopped: two more syncs bring every write to both sides
+    sync.sync(lap, dest, **kwargs)
+    final = sync.sync(lap, dest, **kwargs)
+    conflicts = {(c["job"], c.get("path")) for c in final.conflicts}
+    return result, final, done, _lost(lap, clu, done["last"], conflicts)
+
+
+def _check(result, final, done, lost):
+    print(f"writer: {done['writes']} steps; sync during it: {len(result.actions)} actions, "
+          f"{len(getattr(result, 'changed', []))} changed during sync; lost: {len(lost)}")
+    assert not lost, lost[:10]
+    # the writer did run while the sync did (or the test proves nothing)
+    assert result.changed and result.exit_status == sync.engine.EXIT_CHANGED
+    assert {c["side"] for c in result.changed} == {"local", "remote"}
+    assert not final.changed and final.exit_status in (0, sync.engine.EXIT_CONFLICTS)
+    # conflicts only where both sides really changed a file (the writer vs the other side)
+    assert all(c.get("path") in ("shared.txt", "gone.txt", "pushed.txt", "rgone.txt")
+               for c in final.conflicts)
+
+
+def test_no_write_is_lost_during_a_local_sync(tmp_path, busy_pair):
+    lap, clu = busy_pair
+    _check(*_run_with_writer(tmp_path, lap, clu, clu.path))
+    # the documents' merged keys survive as well
+    for side in (lap, clu):
+        assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
+
+
+def test_no_write_is_lost_during_a_sync_over_ssh(tmp_path, busy_pair, sshd, ssh_home):
+    lap, clu = busy_pair
+    _check(*_run_with_writer(tmp_path, lap, clu, f"cluster:{clu.path}",
+                             remote_suite=sshd["remote_suite"]))
+    for side in (lap, clu):
+        assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)

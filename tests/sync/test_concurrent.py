@@ -5,6 +5,8 @@ on both sides while a sync runs, locally and over the real sshd; two real sync p
 the same pair run at once."""
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -131,3 +133,74 @@ def test_no_write_is_lost_during_a_sync_over_ssh(tmp_path, busy_pair, sshd, ssh_
                              remote_suite=sshd["remote_suite"]))
     for side in (lap, clu):
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
+
+
+#: a sync that holds the pair's lock for a while: it stops for 3 s after listing
+HOLDER = """
+import sys, time
+import suite, sync
+def progress(done, total):
+    if done == 1:
+        open(sys.argv[3], "w").close()
+        time.sleep(3)
+sys.exit(sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], progress=progress).exit_status)
+"""
+
+
+def _hold_lock(tmp_path, lap, clu):
+    started = tmp_path / "started"
+    first = subprocess.Popen([sys.executable, "-c", HOLDER, lap.path, clu.path, str(started)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return first
+
+
+def _all_synced(lap, clu):
+    for side in (lap, clu):
+        assert len(side) == N
+        for job in side:
+            assert job.doc.get("a") == 1 and job.doc.get("b") == 1
+            assert read(job, "shared.txt") == "changed on the cluster"
+            assert read(job, "pushed.txt") == "changed on the laptop"
+            assert read(job, "gone.txt") is None and read(job, "rgone.txt") is None
+    again = sync.sync(lap, clu.path)
+    assert not again.actions and not again.conflicts and not again.changed
+
+
+def test_two_syncs_of_one_pair_take_turns(tmp_path, busy_pair):
+    """A second sync of the same pair (here started from the other side, as a cron job on the
+    cluster would) waits for the first, says so, then finds nothing left to do."""
+    lap, clu = busy_pair
+    first = _hold_lock(tmp_path, lap, clu)
+    with pytest.raises(sync.SyncError, match="another sync .* still running after 0 s"):
+        sync.sync(clu, lap.path, lock_wait=0.2)
+    second = subprocess.run(["suite", "sync", lap.path], cwd=clu.path, capture_output=True,
+                            text=True, timeout=300)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "waiting for another sync of this pair to finish (sync pid" in second.stderr
+    assert "changed 0 item(s)" in second.stdout  # the first one had done everything
+    _all_synced(lap, clu)
+
+
+def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd, ssh_home):
+    """The far side's record is locked too (by its suite process), in the same order from
+    either side, so syncs started from both ends cannot deadlock."""
+    lap, clu = busy_pair
+    first = _hold_lock(tmp_path, lap, clu)
+    # one of these two takes the far side's lock first: the lock op goes over the wire
+    for here, there in ((lap, clu), (clu, lap)):
+        with pytest.raises(sync.SyncError, match="another sync .* still running"):
+            sync.sync(here, f"cluster:{there.path}", remote_suite=sshd["remote_suite"],
+                      lock_wait=0.2)
+    waited = []
+    result = sync.sync(clu, f"cluster:{lap.path}", remote_suite=sshd["remote_suite"],
+                       notify=waited.append)
+    assert first.wait(timeout=300) == 0
+    assert result.exit_status == 0 and not result.actions and waited
+    _all_synced(lap, clu)

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -412,3 +413,65 @@ def test_model_with_every_file_streamed(monkeypatch):
     run_state_machine_as_test(TwoReplicas, settings=settings(
         max_examples=10, stateful_step_count=15, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
+
+
+def test_both_sides_changed_to_equal_size_and_mtime_is_a_conflict(pair):
+    """Restored backups or `cp -p` on both sides: size and mtime agree, contents do not."""
+    lap, clu = pair
+    write(job(lap, 1), "out.txt", "restored A")
+    write(job(clu, 1), "out.txt", "restored B")
+    stamp = 1_600_000_000 * 10**9
+    for side in (lap, clu):
+        os.utime(job(side, 1).fn("out.txt"), ns=(stamp, stamp))
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 3
+    assert [(c["job"], c["path"]) for c in result.conflicts] == [(job(lap, 1).id, "out.txt")]
+    assert read(job(lap, 1), "out.txt") == "restored A"
+    assert read(job(clu, 1), "out.txt") == "restored B"
+    assert sync.sync(lap, clu.path).exit_status == 3  # reported until resolved
+    assert sync.sync(lap, clu.path, prefer="remote").exit_status == 0
+    assert read(job(lap, 1), "out.txt") == "restored B"
+
+
+def test_first_sync_compares_equal_size_and_mtime_by_content(tmp_path):
+    """Without a record, equal size and mtime are no proof of equal content either."""
+    a = suite.init_project(tmp_path / "a")
+    b = suite.init_project(tmp_path / "b")
+    stamp = 1_600_000_000 * 10**9
+    for side, text in ((a, "version A"), (b, "version B")):
+        j = side.open_job({"i": 0}).init()
+        write(j, "out.txt", text)
+        os.utime(j.fn("out.txt"), ns=(stamp, stamp))
+        write(j, "same.txt", "identical")
+        os.utime(j.fn("same.txt"), ns=(stamp, stamp))
+    result = sync.sync(a, b.path)
+    assert [c["path"] for c in result.conflicts] == ["out.txt"] and not result.actions
+
+
+def test_prefer_newer_after_a_reported_conflict(pair):
+    """The sequence the demo recommends: a plain sync reports the conflict (and merges the
+    other keys, writing this side's document), then --prefer newer resolves it for the side
+    that changed the value last, not for the side whose file the merge just wrote."""
+    from suite import layout
+
+    lap, clu = pair
+    job(lap, 0).doc.step = 1  # the older change
+    job(clu, 0).doc.update(step=2, extra="from the cluster")  # the newer one
+    now = time.time_ns()
+    os.utime(job(lap, 0).fn(layout.DOCUMENT), ns=(now - 100 * 10**9,) * 2)
+    os.utime(job(clu, 0).fn(layout.DOCUMENT), ns=(now - 50 * 10**9,) * 2)
+    r = subprocess.run(["suite", "sync", clu.path], cwd=lap.path, capture_output=True,
+                       text=True)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "CONFLICT" in r.stdout and job(lap, 0).doc.extra == "from the cluster"
+    r = subprocess.run(["suite", "sync", clu.path, "--prefer", "newer"], cwd=lap.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for side in (lap, clu):
+        assert job(side, 0).doc() == {"step": 2, "extra": "from the cluster"}
+
+
+def test_exit_statuses_are_documented_in_the_help():
+    r = subprocess.run(["suite", "sync", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert "3 conflicts left" in r.stdout and "4 items changed during the sync" in r.stdout

@@ -577,18 +577,19 @@ class Sync:
             conflicts = []
         for key, lv, rv in conflicts:
             self._conflict(job_id, key=key, local=lv, remote=rv)
+        # each side merges what was written to it meanwhile (see Replica.write_doc)
         if not same(for_local, ldoc):
             do, allowed = self._act("merge doc", job_id, "pull", "signac_job_document.json")
-            if do and self.L.write_doc(job_id, for_local, doc_digest(ldoc)) is not None:
-                # changed here meanwhile: the far side is not written either, so the next
-                # sync merges both from the old record
+            if do and self.L.write_doc(job_id, for_local, ldoc) is not None:
+                # changed here in the same keys: the far side is not written either, so the
+                # next sync merges both from the old record
                 return bdoc
             if not allowed:
                 for_record = bdoc
         if not same(for_remote, rdoc):
             do, allowed = self._act("merge doc", job_id, "push", "signac_job_document.json")
             if do:
-                self.R.write_doc(job_id, for_remote, doc_digest(rdoc))
+                self.R.write_doc(job_id, for_remote, rdoc)
                 # if the far side refuses it (answered later), the record gets unsent()
                 self._doc_merges[job_id] = (bdoc, rdoc, ldoc)
             if not allowed:
@@ -603,10 +604,10 @@ class Sync:
         for key, lv, rv in conflicts:
             self._conflict("(project)", key=key, local=lv, remote=rv)
         if not same(for_local, ldoc) and self._act("merge doc", "(project)", "pull")[0]:
-            if self.L.write_project_doc(for_local, doc_digest(ldoc)) is not None:
+            if self.L.write_project_doc(for_local, ldoc) is not None:
                 return bdoc  # changed here meanwhile (see _doc)
         if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
-            if self.R.write_project_doc(for_remote, doc_digest(rdoc)) is not None:
+            if self.R.write_project_doc(for_remote, rdoc) is not None:
                 return unsent(bdoc or {}, rdoc, ldoc)
         return for_record
 

@@ -26,6 +26,8 @@ from suite.jsonio import (
     write_json,
 )
 
+from .merge import merge, same
+
 
 class SyncError(SuiteError):
     """A sync that cannot proceed (bad peer data, unreachable remote, bad arguments)."""
@@ -71,7 +73,7 @@ CHUNK = 4 << 20
 
 def doc_digest(doc):
     """A digest of a document's content (key order aside; ``1`` and ``1.0`` differ): what a
-    document write expects to replace."""
+    job deletion expects the job's document to be."""
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
@@ -459,46 +461,60 @@ class Replica:
         finally:
             os.unlink(claimed)
 
-    def write_doc(self, job_id, doc, expect=ANY):
-        """Write a job document; with ``expect`` (:func:`doc_digest` of the document as
-        listed) only if it still holds that, keeping its modification time (the time this
-        side last changed it, which ``--prefer newer`` compares); else return a note."""
+    def write_doc(self, job_id, doc, listed=ANY):
+        """Write a job document. With ``listed`` (the document as the snapshot listed it):
+        if it was written to since, the two changes are merged (three-way, from ``listed``)
+        and that is written, or, if they changed the same keys, nothing is and a note is
+        returned. The file keeps its modification time (the time this side last changed it,
+        which ``--prefer newer`` compares)."""
         path = os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT)
-        return self._write_doc_file(path, doc, expect, job_id, layout.DOCUMENT)
+        return self._write_doc_file(path, doc, listed, job_id, layout.DOCUMENT)
 
-    def write_project_doc(self, doc, expect=ANY):
-        """Write the project document (``expect`` as in :meth:`write_doc`)."""
-        return self._write_doc_file(self.project.fn(layout.PROJECT_DOCUMENT), doc, expect,
+    def write_project_doc(self, doc, listed=ANY):
+        """Write the project document (``listed`` as in :meth:`write_doc`)."""
+        return self._write_doc_file(self.project.fn(layout.PROJECT_DOCUMENT), doc, listed,
                                     None, layout.PROJECT_DOCUMENT)
 
-    def _write_doc_file(self, path, doc, expect, job_id, rel):
-        data = json.dumps(doc).encode()
-        if expect is ANY:
-            write_atomic(path, data)
+    #: attempts to write a document that keeps being written to meanwhile
+    DOC_ATTEMPTS = 4
+
+    def _write_doc_file(self, path, doc, listed, job_id, rel):
+        if listed is ANY:
+            write_atomic(path, json.dumps(doc).encode())
             return None
-        try:
-            f = open(path, "rb")
-        except FileNotFoundError:
-            f, st, current = None, None, {}
-        try:
-            if f is not None:
-                # held open while it is replaced: its inode cannot be reused meanwhile
-                st = os.fstat(f.fileno())
-                try:
-                    current = loads_checked(f.read(), path, job_id)
-                except SuiteError:
-                    current = None  # torn or broken since the snapshot: changed
-            if current is None or doc_digest(current) != expect:
-                return self._refused(job_id, rel)
+        for _ in range(self.DOC_ATTEMPTS):
             try:
-                done = write_atomic(path, data, mtime_ns=st and st.st_mtime_ns, expect=st and (
-                    st.st_size, st.st_mtime_ns, st.st_ino))
-            except FileNotFoundError:  # the job was deleted meanwhile
-                done = None
-            return None if done is not None else self._refused(job_id, rel)
-        finally:
-            if f is not None:
-                f.close()
+                f = open(path, "rb")
+            except FileNotFoundError:
+                f, st, current = None, None, {}
+            try:
+                if f is not None:
+                    # held open while it is replaced: its inode cannot be reused meanwhile
+                    st = os.fstat(f.fileno())
+                    try:
+                        current = loads_checked(f.read(), path, job_id)
+                    except SuiteError:
+                        return self._refused(job_id, rel)  # broken since the snapshot
+                if not isinstance(current, dict):
+                    return self._refused(job_id, rel)
+                target = doc
+                if not same(current, listed):
+                    # written to since it was listed (a running job): keep both changes
+                    target, _, _, conflicts = merge(listed, current, doc)
+                    if conflicts:
+                        return self._refused(job_id, rel)
+                try:
+                    done = write_atomic(path, json.dumps(target).encode(),
+                                        mtime_ns=st and st.st_mtime_ns,
+                                        expect=st and (st.st_size, st.st_mtime_ns, st.st_ino))
+                except FileNotFoundError:  # the job was deleted meanwhile
+                    return self._refused(job_id, rel)
+                if done is not None:
+                    return None
+            finally:
+                if f is not None:
+                    f.close()
+        return self._refused(job_id, rel)
 
     def create_job(self, job_id, statepoint, doc, files):
         """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""

@@ -204,3 +204,43 @@ def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd,
     assert first.wait(timeout=300) == 0
     assert result.exit_status == 0 and not result.actions and waited
     _all_synced(lap, clu)
+
+
+def test_each_write_checks_its_target(tmp_path):
+    """The replica's writes, one by one, against a target changed after it was listed."""
+    from sync.replica import Replica
+
+    proj = suite.init_project(tmp_path / "p")
+    job = proj.open_job({"i": 0}).init()
+    job.doc.a = 1
+    write(job, "f.txt", "listed")
+    replica = Replica(proj.path)
+    listed = replica.snapshot()["jobs"][job.id]
+    write(job, "f.txt", "changed meanwhile")
+    note = {"job": job.id, "path": "f.txt"}
+    assert replica.write(job.id, "f.txt", b"from the sync", 1, listed["files"]["f.txt"]) == note
+    assert replica.delete_file(job.id, "f.txt", listed["files"]["f.txt"]) == note
+    assert replica.write(job.id, "f.txt", b"x", 1, None) == note  # expected no file there
+    assert read(job, "f.txt") == "changed meanwhile"
+    assert replica.delete_job(job.id, {"files": listed["files"], "doc": "whatever"}) == \
+        {"job": job.id, "path": None}
+    assert job in proj and read(job, "f.txt") == "changed meanwhile"
+    # a job made here meanwhile is not replaced by the other side's copy
+    assert replica.create_job(job.id, replica.statepoint(job.id), {}, []) == \
+        {"job": job.id, "path": None}
+    # documents: a change meanwhile in other keys is merged, in the same keys refused
+    job.doc.w = 5
+    assert replica.write_doc(job.id, {"a": 1, "b": 2}, {"a": 1}) is None
+    assert job.doc() == {"a": 1, "w": 5, "b": 2}
+    job.doc.a = 7
+    doc_note = {"job": job.id, "path": "signac_job_document.json"}
+    assert replica.write_doc(job.id, {"a": 3, "b": 2, "w": 5}, {"a": 1, "b": 2, "w": 5}) == \
+        doc_note
+    assert job.doc() == {"a": 7, "w": 5, "b": 2}
+    assert replica.changed.count(doc_note) == 1 and len(replica.changed) == 6
+    # unchanged targets are written
+    now = replica.snapshot()["jobs"][job.id]
+    assert replica.write(job.id, "f.txt", b"from the sync", 1, now["files"]["f.txt"]) is None
+    assert read(job, "f.txt") == "from the sync"
+    assert os.stat(job.fn("f.txt")).st_mtime_ns == 1
+    assert not [n for n in os.listdir(job.path) if ".suite-tmp" in n]

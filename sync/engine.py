@@ -9,7 +9,9 @@ is a conflict, never a silent overwrite.
 The record (``.suite/sync/<peer id>.json`` on both sides) holds, per job, each file's size and
 its mtime on each side, and the merged document. A job's entry changes only after all of that
 job's actions succeeded; the record is saved every few hundred jobs and at the end, so a sync
-that is killed resumes where it stopped.
+that is killed resumes where it stopped. A write whose target changed after the listing (a
+running job wrote to it) is refused by the side that writes; the item is reported as changed
+during the sync and keeps its old record state, so the next sync takes it up.
 """
 
 from dataclasses import dataclass, field

@@ -39,7 +39,9 @@ def start_sshd(root):
     with open(f"{root}/sshd_config", "w") as f:
         f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root}/host\n"
                 f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/pid\n"
-                "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n")
+                "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n"
+                # the far side runs this checkout, as the near side does
+                f"SetEnv PYTHONPATH={os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", f"{root}/sshd_config", "-E",
                              f"{root}/log"])

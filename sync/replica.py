@@ -115,6 +115,23 @@ class FileWriter:
             pass
 
 
+class _Discard:
+    """In place of a :class:`FileWriter` whose job was deleted during the sync: takes the
+    chunks, writes nothing (a job directory is never made without its state point)."""
+
+    def __init__(self, refused):
+        self.refused, self.size = refused, 0
+
+    def write(self, chunk):
+        self.size += len(chunk)
+
+    def close(self, mtime_ns):
+        return self.refused()
+
+    def abort(self):
+        pass
+
+
 def read_jobs_by_files(read_files, requests):
     """:meth:`Replica.read_jobs` on top of a ``read_files`` (the state point is one more
     file): ``[(job_id, [rel, ...])]`` -> ``[(job_id, sp bytes, [(rel, data, mtime)])]``."""
@@ -418,8 +435,10 @@ class Replica:
     def open_stream(self, job_id, rel, expect=ANY):
         """A :class:`FileWriter` for the file ``rel`` of the job (``expect`` as in
         :meth:`write`)."""
-        return FileWriter(self._file(job_id, rel), expect,
-                          lambda: self._refused(job_id, rel))
+        path = self._file(job_id, rel)
+        if not self._job_exists(job_id, expect):
+            return _Discard(lambda: self._refused(job_id, rel))
+        return FileWriter(path, expect, lambda: self._refused(job_id, rel))
 
     def write_stream(self, job_id, rel, chunks, mtime_ns, expect=ANY):
         """Write a file from ``chunks`` (never whole in memory); return its size (a refused

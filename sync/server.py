@@ -101,6 +101,7 @@ def _serve(replica, stdin, stdout, streams):
                 result, out = mtime, data
             else:
                 result, out = getattr(replica, op)(*args), b""
+            replica.changed.clear()  # each refused write's note went back in its answer
             protocol.write_frame(stdout, {"ok": True, "result": result}, out)
         except Exception as exc:
             protocol.write_frame(stdout, {"ok": False, "error": str(exc),

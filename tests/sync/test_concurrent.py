@@ -244,3 +244,22 @@ def test_each_write_checks_its_target(tmp_path):
     assert read(job, "f.txt") == "from the sync"
     assert os.stat(job.fn("f.txt")).st_mtime_ns == 1
     assert not [n for n in os.listdir(job.path) if ".suite-tmp" in n]
+
+
+def test_a_job_deleted_during_the_sync_is_not_brought_back(tmp_path):
+    """Files (small or streamed in chunks) for a job deleted here after the listing are not
+    written: no job directory without its state point appears."""
+    from sync.replica import Replica
+
+    proj = suite.init_project(tmp_path / "p")
+    job = proj.open_job({"i": 0}).init()
+    write(job, "f.txt", "listed")
+    replica = Replica(proj.path)
+    listed = replica.snapshot()["jobs"][job.id]["files"]["f.txt"]
+    job.remove()
+    assert replica.write(job.id, "f.txt", b"new", 1, listed) == {"job": job.id, "path": "f.txt"}
+    assert replica.write(job.id, "sub/g.txt", b"new", 1, None)["path"] == "sub/g.txt"
+    assert replica.write_stream(job.id, "big.h5", iter([b"x" * 10, b"y"]), 1, None) == 11
+    assert replica.apply_delta(job.id, "f.txt", b"", 1, listed)["path"] == "f.txt"
+    assert replica.write_doc(job.id, {"a": 1}, {})["path"] == "signac_job_document.json"
+    assert not os.path.exists(job.path) and len(replica.changed) == 5

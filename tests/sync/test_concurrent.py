@@ -96,6 +96,7 @@ def _run_with_writer(tmp_path, lap, clu, dest, **kwargs):
     writer = Writer(tmp_path, [{"path": lap.path, **LAPTOP}, {"path": clu.path, **CLUSTER}],
                     go=go)
     try:
+        writer.wait_armed()
         result = sync.sync(lap, dest, progress=_slowly(go), **kwargs)
     finally:
         done = writer.stop()
@@ -111,9 +112,10 @@ def _check(result, final, done, lost):
           f"{len(getattr(result, 'changed', []))} changed during sync; lost: {len(lost)}")
     assert not lost, lost[:10]
     # the writer did run while the sync did (or the test proves nothing)
-    assert result.changed and result.exit_status == sync.engine.EXIT_CHANGED
-    assert {c["side"] for c in result.changed} == {"local", "remote"}
-    assert not final.changed and final.exit_status in (0, sync.engine.EXIT_CONFLICTS)
+    assert result.changed and result.exit_status == sync.engine.EXIT_CHANGED, result.format()
+    assert {c["side"] for c in result.changed} == {"local", "remote"}, result.changed
+    assert not final.changed, final.format()
+    assert final.exit_status in (0, sync.engine.EXIT_CONFLICTS), final.format()
     # conflicts only where both sides really changed a file (the writer vs the other side)
     assert all(c.get("path") in ("shared.txt", "gone.txt", "pushed.txt", "rgone.txt")
                for c in final.conflicts)

@@ -26,6 +26,7 @@ def main(config):
     sides = [(suite.get_project(s["path"]), s) for s in cfg["sides"]]
     ids = sorted((j.id for j in sides[0][0]), reverse=True)
     if cfg.get("go"):
+        open(cfg["go"] + ".armed", "w").close()  # imported and listed: waiting for go
         deadline = time.monotonic() + 120
         while not os.path.exists(cfg["go"]) and time.monotonic() < deadline:
             time.sleep(0.002)
@@ -67,10 +68,20 @@ class Writer:
         for path in (self.stop_file, self.out, self.ready):
             if os.path.exists(path):
                 os.unlink(path)
+        self.go = go
         cfg = {"sides": sides, "stop": self.stop_file, "out": self.out, "go": go,
                "ready": self.ready}
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.sync.writer", json.dumps(cfg)],
                                      cwd=REPO)
+
+    def wait_armed(self, timeout=120):
+        """Wait until the writer waits for its ``go`` file (a loaded machine may take a
+        while to start it)."""
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.go + ".armed"):
+            assert self.proc.poll() is None, "the writer stopped"
+            assert time.monotonic() < deadline, "the writer did not start"
+            time.sleep(0.01)
 
     def wait_ready(self, timeout=60):
         deadline = time.monotonic() + timeout

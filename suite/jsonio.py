@@ -151,6 +151,10 @@ def replace_if_unchanged(tmp, path, expect):
         now = lstat_or_none(path)
         if now is not None and now.st_ino == ours:
             _exchange(tmp, path)
+            back = lstat_or_none(tmp)
+            if back is not None and back.st_ino != ours:
+                # yet another write landed between that check and the swap: it is the newest
+                _exchange(tmp, path)
         return False
     finally:
         try:

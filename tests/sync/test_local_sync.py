@@ -528,3 +528,37 @@ def test_exit_statuses_are_documented_in_the_help():
     r = subprocess.run(["suite", "sync", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
     assert "3 conflicts left" in r.stdout and "4 items changed during the sync" in r.stdout
+
+
+def test_unsent_keeps_the_refused_sides_listing_and_base_at_conflicts():
+    from sync.merge import unsent
+
+    base = {"a": 1, "b": 1, "c": 1, "n": {"p": 1}}
+    side = {"a": 2, "b": 1, "c": 3, "n": {"p": 1, "q": 1}}
+    other = {"a": 1, "b": 5, "c": 4, "n": {"p": 2}}
+    assert unsent(base, side, other) == {"a": 2, "b": 1, "c": 1, "n": {"p": 1, "q": 1}}
+
+
+def test_a_document_refused_on_the_far_side_is_merged_by_the_next_sync(pair):
+    """The far side's document changes in the same key while the sync runs: it is left
+    alone there, this side still gets the far side's other changes, and the next sync
+    reports the conflict and carries the rest."""
+    lap, clu = pair
+    target = job(lap, 0)
+    target.doc.update(step=1, x="laptop")
+    job(clu, 0).doc.y = "cluster"
+
+    def meanwhile(done, total):
+        if done == 1:  # after both sides were listed: a running job writes step there
+            job(clu, 0).doc.step = 2
+
+    result = sync.sync(lap, clu.path, progress=meanwhile)
+    assert result.changed == [{"job": target.id, "path": "signac_job_document.json",
+                               "side": "remote"}]
+    assert result.exit_status == 4 and not result.conflicts
+    assert job(lap, 0).doc() == {"step": 1, "x": "laptop", "y": "cluster"}
+    assert job(clu, 0).doc() == {"step": 2, "y": "cluster"}
+    again = sync.sync(lap, clu.path)
+    assert [(c["job"], c["key"]) for c in again.conflicts] == [(target.id, "step")]
+    assert job(clu, 0).doc() == {"step": 2, "x": "laptop", "y": "cluster"}
+    assert job(lap, 0).doc() == {"step": 1, "x": "laptop", "y": "cluster"}

@@ -84,8 +84,9 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     for the next sync.
 
     \b
-    Exit status: 0 all synced; 1 error; 3 conflicts left; 4 items changed during the sync
-    (no conflicts; run the sync again). A second sync of the same pair waits for the first.
+    Exit status: 0 all synced; 1 error; 3 conflicts left;
+    4 items changed during the sync (no conflicts: run it again).
+    A second sync of the same pair waits for the first.
     """
     import sync as sync_pkg
 

@@ -92,6 +92,11 @@ class Sync:
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
+        # jobs whose documents from the far side cannot be stored here: reported, left alone
+        refused = rs.pop("refused", {})
+        for job_id, why in sorted(refused.items()):
+            self._conflict(job_id, path="(document)", local="left as it is",
+                           remote=f"refused: {why}")
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
@@ -106,6 +111,7 @@ class Sync:
         self._compare_contents(ls, rs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        ids -= set(refused)
         import time
 
         last_save, saved_actions = time.monotonic(), 0

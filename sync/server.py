@@ -1,7 +1,10 @@
 """The suite process on the far side of an SSH sync (``suite _sync-server PATH``): it serves
 the :class:`sync.replica.Replica` operations over stdin/stdout frames."""
 
+import os
 import sys
+import threading
+import time
 import traceback
 
 from . import protocol
@@ -11,31 +14,69 @@ from .replica import Replica
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
-       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close"}
+       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
+       "heartbeat"}
 
 WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
           "write_close"}
 
 
-def serve(path, stdin=None, stdout=None):
+class _Output:
+    """The answer stream, shared by the request loop and the heartbeat thread: whole frames,
+    one at a time."""
+
+    def __init__(self, stream):
+        self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
+
+    def send(self, header, payload=b""):
+        with self.lock:
+            protocol.write_frame(self.stream, header, payload)
+            self.last = time.monotonic()
+
+    def heartbeats(self, every):
+        """Send a heartbeat frame whenever nothing was sent for ``every`` seconds, so the
+        client's read timeout tells a stopped far side from a busy one."""
+        def beat():
+            while True:
+                time.sleep(max(0.1, every - (time.monotonic() - self.last)))
+                try:
+                    with self.lock:
+                        if time.monotonic() - self.last >= every:
+                            protocol.write_frame(self.stream, {"heartbeat": True})
+                            self.last = time.monotonic()
+                except (OSError, ValueError):  # the client has gone
+                    return
+
+        threading.Thread(target=beat, daemon=True).start()
+
+
+def serve(path, stdin=None, stdout=None, init=False):
+    """Serve the project at ``path`` (``~`` is this side's home; ``init``: create a project
+    there if there is none) until the client closes; return the exit status."""
     stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout.buffer
+    out = _Output(stdout or sys.stdout.buffer)
     try:
-        replica = Replica(path)
+        replica = Replica(os.path.expanduser(path), init=init)
     except Exception as exc:  # report, then stop: the client shows it
-        protocol.write_frame(stdout, {"ok": False, "error": str(exc), "type": type(exc).__name__})
+        out.send({"ok": False, "error": str(exc), "type": type(exc).__name__})
         return 1
-    protocol.write_frame(stdout, {"ok": True, "version": protocol.VERSION,
-                                  "label": replica.label})
+    out.send({"ok": True, "version": protocol.VERSION, "label": replica.label})
     streams = {}  # token -> FileWriter
     try:
-        return _serve(replica, stdin, stdout, streams)
+        return _serve(replica, stdin, out, streams)
+    except protocol.ProtocolError as exc:  # the client spoke badly: say so, and stop
+        try:
+            out.send({"ok": False, "error": f"the far side refused a request: {exc}",
+                      "type": "ProtocolError"})
+        except OSError:
+            pass
+        return 2
     finally:
         for writer in streams.values():  # transfers the client did not finish
             writer.abort()
 
 
-def _serve(replica, stdin, stdout, streams):
+def _serve(replica, stdin, out, streams):
     wrote = False
     while True:
         header, payload = protocol.read_frame(stdin)
@@ -53,53 +94,55 @@ def _serve(replica, stdin, stdout, streams):
                 raise ValueError(f"unknown operation {op!r}")
             args = header.get("args", [])
             wrote = wrote or op in WRITES
-            if op == "write":
-                result, out = replica.write(*args, payload, header["mtime"]), b""
+            if op == "heartbeat":
+                out.heartbeats(min(max(float(args[0]), 0.5), 3600.0))
+                result, out_data = None, b""
+            elif op == "write":
+                result, out_data = replica.write(*args, payload, header["mtime"]), b""
             elif op == "create_job":
                 meta = header["files"]
                 pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
                 files = [(rel, data, mtime) for (rel, _, mtime), data in
                          zip(meta, pieces, strict=True)]
-                result, out = replica.create_job(*args, files), b""
+                result, out_data = replica.create_job(*args, files), b""
             elif op == "signatures":
                 sigs = replica.signatures_later(*args)()
-                result, out = [len(sig) for sig in sigs], b"".join(sigs)
+                result, out_data = [len(sig) for sig in sigs], b"".join(sigs)
             elif op == "make_deltas":
                 requests, sizes = args
                 made = replica.make_deltas_later(
                     requests, protocol.split_payload(payload, sizes))()
                 result = [None if m is None else [len(m[0]), m[1]] for m in made]
-                out = b"".join(m[0] for m in made if m is not None)
+                out_data = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":
-                result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
+                result, out_data = replica.apply_delta(*args, payload, header["mtime"]), b""
             elif op == "read_stream":
                 # several frames: the mtime, one per chunk ("more"), then the end
                 mtime, chunks = replica.read_chunks(*args)
-                protocol.write_frame(stdout, {"ok": True, "more": True, "mtime": mtime})
+                out.send({"ok": True, "more": True, "mtime": mtime})
                 for chunk in chunks:
-                    protocol.write_frame(stdout, {"ok": True, "more": True}, chunk)
-                result, out = None, b""
+                    out.send({"ok": True, "more": True}, chunk)
+                result, out_data = None, b""
             elif op == "write_open":
                 token, job_id, rel = args
                 streams[token] = replica.open_stream(job_id, rel)
-                result, out = None, b""
+                result, out_data = None, b""
             elif op == "write_chunk":
                 streams[args[0]].write(payload)
-                result, out = None, b""
+                result, out_data = None, b""
             elif op == "write_close":
-                result, out = streams.pop(args[0]).close(args[1]), b""
+                result, out_data = streams.pop(args[0]).close(args[1]), b""
             elif op == "read_files":
                 got = replica.read_files(*args)
-                result, out = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
+                result, out_data = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
             elif op == "statepoint":
-                result, out = None, replica.statepoint(*args)
+                result, out_data = None, replica.statepoint(*args)
             elif op == "read":
                 data, mtime = replica.read(*args)
-                result, out = mtime, data
+                result, out_data = mtime, data
             else:
-                result, out = getattr(replica, op)(*args), b""
-            protocol.write_frame(stdout, {"ok": True, "result": result}, out)
+                result, out_data = getattr(replica, op)(*args), b""
+            out.send({"ok": True, "result": result}, out_data)
         except Exception as exc:
-            protocol.write_frame(stdout, {"ok": False, "error": str(exc),
-                                          "type": type(exc).__name__,
-                                          "trace": traceback.format_exc(limit=3)})
+            out.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
+                      "trace": traceback.format_exc(limit=3)})

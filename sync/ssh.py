@@ -108,9 +108,8 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
             raise SyncError(f"jump host {last} cannot reach {hostname}:{port}: {exc}") from None
     known = os.path.expanduser("~/.ssh/known_hosts")
     client = paramiko.SSHClient()
-    client.load_system_host_keys()
-    if os.path.exists(known):
-        client.load_host_keys(known)
+    for path in ("/etc/ssh/ssh_known_hosts", known):
+        _load_known_hosts(client.get_host_keys(), path)
     client.set_missing_host_key_policy(_Policy(accept_new_host_key, known))
     try:
         client.connect(hostname, port=port, username=user, key_filename=keys or None,
@@ -132,6 +131,31 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     # keeps NAT and firewall state alive through quiet stretches; a dead link then fails
     client.get_transport().set_keepalive(max(1, min(15, int(timeout // 4))))
     return client
+
+
+def _load_known_hosts(host_keys, path):
+    """Add the entries of a known_hosts file to paramiko's ``host_keys``, skipping the lines
+    paramiko cannot read (``@cert-authority``, ``@revoked``, broken ones) where its own
+    loader would fail."""
+    from paramiko import SSHException
+    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        try:
+            entry = HostKeyEntry.from_line(line, lineno)
+        except (InvalidHostKey, SSHException, ValueError):
+            continue
+        if entry is not None:
+            for name in entry.hostnames:
+                host_keys.add(name, entry.key.get_name(), entry.key)
 
 
 def _hop(text):

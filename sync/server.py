@@ -27,6 +27,7 @@ class _Output:
 
     def __init__(self, stream):
         self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
+        self.beating = False
 
     def send(self, header, payload=b""):
         with self.lock:
@@ -36,6 +37,10 @@ class _Output:
     def heartbeats(self, every):
         """Send a heartbeat frame whenever nothing was sent for ``every`` seconds, so the
         client's read timeout tells a stopped far side from a busy one."""
+        if self.beating:
+            return
+        self.beating = True
+
         def beat():
             while True:
                 time.sleep(max(0.1, every - (time.monotonic() - self.last)))

@@ -259,8 +259,7 @@ class SSHReplica:
                 "--timeout") from None
         except protocol.ProtocolError as exc:
             self._broken = True
-            raise protocol.ProtocolError(f"connection to {self.target.host} lost: {exc}") \
-                from None
+            raise protocol.ProtocolError(f"{self.target.host}: {exc}") from None
 
     #: writes in flight without their answers, at most; when full, answers are read down to
     #: half, so the far side always has work queued (answers are small: ~40 bytes each)

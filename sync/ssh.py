@@ -395,10 +395,20 @@ class SSHReplica:
         return lambda: check_snapshot(answer()[0], self.target.host)
 
     def find_ids(self, filter):
-        return self._call("find_ids", filter)[0]
+        ids = self._shaped("find_ids", self._call("find_ids", filter)[0],
+                           lambda v: isinstance(v, list))
+        return [check_id(job_id) for job_id in ids]
 
     def doc_mtime(self, job_id):
-        return self._call("doc_mtime", job_id)[0]
+        return self._shaped("doc_mtime", self._call("doc_mtime", job_id)[0],
+                            lambda v: type(v) is int)
+
+    def _shaped(self, op, value, ok):
+        """``value``, the answer to ``op``, if ``ok(value)``; else a ProtocolError."""
+        if not ok(value):
+            raise protocol.ProtocolError(f"{self.target.host} answered {op} with something "
+                                         "of the wrong shape")
+        return value
 
     def statepoint(self, job_id):
         return self._call("statepoint", job_id)[1]
@@ -408,11 +418,13 @@ class SSHReplica:
 
     def digests_later(self, requests):
         answer = self._later("digests", [list(r) for r in requests])
-        return lambda: answer()[0]
+        return lambda: self._shaped("digests", answer()[0], lambda v: isinstance(v, list) and
+                                    len(v) == len(requests) and
+                                    all(isinstance(d, str) for d in v))
 
     def read(self, job_id, rel):
         mtime, data = self._call("read", job_id, rel)
-        return data, mtime
+        return data, self._shaped("read", mtime, lambda v: type(v) is int)
 
     def read_jobs(self, requests):
         return read_jobs_by_files(self.read_files, requests)
@@ -422,7 +434,7 @@ class SSHReplica:
         request on this connection."""
         self._request("read_stream", job_id, rel)
         header, _ = self._checked_frame()
-        mtime = header["mtime"]
+        mtime = self._shaped("read_stream", header.get("mtime"), lambda v: type(v) is int)
 
         def chunks():
             while True:
@@ -457,6 +469,8 @@ class SSHReplica:
 
         def signatures():
             sizes, data = answer()
+            self._shaped("signatures", sizes,
+                         lambda v: isinstance(v, list) and len(v) == len(requests))
             return protocol.split_payload(data, sizes)
 
         return signatures
@@ -467,6 +481,8 @@ class SSHReplica:
 
         def deltas():
             result, data = answer()
+            self._shaped("make_deltas", result, lambda v: isinstance(v, list) and len(v) == len(
+                requests) and all(item is None or _ints(item, 2) for item in v))
             pieces = iter(protocol.split_payload(
                 data, [item[0] for item in result if item is not None]))
             return [None if item is None else (next(pieces), item[1]) for item in result]

@@ -158,6 +158,17 @@ def test_malformed_answers_are_one_line_errors(sshd, ssh_home, pair, tmp_path, p
     assert len(clu) == 0
 
 
+@pytest.mark.parametrize("answer, message", [
+    ("['../../x']", "refused job id"), ("{'a': 1}", "wrong shape")])
+def test_far_side_ids_of_the_wrong_shape_are_refused(sshd, ssh_home, pair, tmp_path, answer,
+                                                     message):
+    lap, clu = pair
+    remote = far_side(tmp_path, f"replica.Replica.find_ids = lambda self, filter: {answer}")
+    with pytest.raises(sync.SyncError, match=message):
+        sync.sync(lap, f"cluster:{clu.path}", remote_suite=remote, filter={"i": 1})
+    assert len(clu) == 0
+
+
 # -- 5. timeouts, keepalives, heartbeats; the next sync resumes ---------------------------------
 
 def test_far_side_that_never_answers_times_out_naming_the_host(sshd, ssh_home, pair,

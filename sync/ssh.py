@@ -529,7 +529,7 @@ def check_snapshot(snapshot, host):
     if not isinstance(snapshot, dict) or not isinstance(snapshot.get("jobs"), dict) \
             or not isinstance(snapshot.get("project_doc"), dict):
         raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
-    refused = {}
+    refused, good_rels = {}, set()  # most jobs hold files of the same names: checked once
     for job_id, entry in snapshot["jobs"].items():
         check_id(job_id)
         if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict) \
@@ -537,10 +537,13 @@ def check_snapshot(snapshot, host):
             raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
                                          f"for job {job_id}")
         for rel, state in entry["files"].items():
-            if check_rel(rel) in RESERVED:
-                raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary file: "
-                                "refused")
-            if not _ints(state, 2) or state[0] < 0:
+            if rel not in good_rels:
+                if check_rel(rel) in RESERVED:
+                    raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
+                                    "file: refused")
+                good_rels.add(rel)
+            if type(state) is not list or len(state) != 2 or type(state[0]) is not int \
+                    or type(state[1]) is not int or state[0] < 0:
                 raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
                                              f"shape for {job_id}/{rel}")
         try:

@@ -81,7 +81,7 @@ def serve(path, stdin=None, stdout=None, init=False):
             writer.abort()
 
 
-def _serve(replica, stdin, out, streams):
+def _serve(replica, stdin, stdout, streams):
     wrote = False
     while True:
         header, payload = protocol.read_frame(stdin)
@@ -100,54 +100,54 @@ def _serve(replica, stdin, out, streams):
             args = header.get("args", [])
             wrote = wrote or op in WRITES
             if op == "heartbeat":
-                out.heartbeats(min(max(float(args[0]), 0.5), 3600.0))
-                result, out_data = None, b""
+                stdout.heartbeats(min(max(float(args[0]), 0.5), 3600.0))
+                result, out = None, b""
             elif op == "write":
-                result, out_data = replica.write(*args, payload, header["mtime"]), b""
+                result, out = replica.write(*args, payload, header["mtime"]), b""
             elif op == "create_job":
                 meta = header["files"]
                 pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
                 files = [(rel, data, mtime) for (rel, _, mtime), data in
                          zip(meta, pieces, strict=True)]
-                result, out_data = replica.create_job(*args, files), b""
+                result, out = replica.create_job(*args, files), b""
             elif op == "signatures":
                 sigs = replica.signatures_later(*args)()
-                result, out_data = [len(sig) for sig in sigs], b"".join(sigs)
+                result, out = [len(sig) for sig in sigs], b"".join(sigs)
             elif op == "make_deltas":
                 requests, sizes = args
                 made = replica.make_deltas_later(
                     requests, protocol.split_payload(payload, sizes))()
                 result = [None if m is None else [len(m[0]), m[1]] for m in made]
-                out_data = b"".join(m[0] for m in made if m is not None)
+                out = b"".join(m[0] for m in made if m is not None)
             elif op == "apply_delta":
-                result, out_data = replica.apply_delta(*args, payload, header["mtime"]), b""
+                result, out = replica.apply_delta(*args, payload, header["mtime"]), b""
             elif op == "read_stream":
                 # several frames: the mtime, one per chunk ("more"), then the end
                 mtime, chunks = replica.read_chunks(*args)
-                out.send({"ok": True, "more": True, "mtime": mtime})
+                stdout.send({"ok": True, "more": True, "mtime": mtime})
                 for chunk in chunks:
-                    out.send({"ok": True, "more": True}, chunk)
-                result, out_data = None, b""
+                    stdout.send({"ok": True, "more": True}, chunk)
+                result, out = None, b""
             elif op == "write_open":
                 token, job_id, rel = args
                 streams[token] = replica.open_stream(job_id, rel)
-                result, out_data = None, b""
+                result, out = None, b""
             elif op == "write_chunk":
                 streams[args[0]].write(payload)
-                result, out_data = None, b""
+                result, out = None, b""
             elif op == "write_close":
-                result, out_data = streams.pop(args[0]).close(args[1]), b""
+                result, out = streams.pop(args[0]).close(args[1]), b""
             elif op == "read_files":
                 got = replica.read_files(*args)
-                result, out_data = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
+                result, out = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
             elif op == "statepoint":
-                result, out_data = None, replica.statepoint(*args)
+                result, out = None, replica.statepoint(*args)
             elif op == "read":
                 data, mtime = replica.read(*args)
-                result, out_data = mtime, data
+                result, out = mtime, data
             else:
-                result, out_data = getattr(replica, op)(*args), b""
-            out.send({"ok": True, "result": result}, out_data)
+                result, out = getattr(replica, op)(*args), b""
+            stdout.send({"ok": True, "result": result}, out)
         except Exception as exc:
-            out.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
+            stdout.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
                       "trace": traceback.format_exc(limit=3)})

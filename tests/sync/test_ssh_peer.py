@@ -118,9 +118,9 @@ replica.Replica.snapshot = snapshot
 def _raw_answers(data):
     """A far side whose every answer after the handshake is ``data``."""
     return f"""
-def raw(replica, stdin, out, streams):
-    out.stream.write({data!r})
-    out.stream.flush()
+def raw(replica, stdin, stdout, streams):
+    stdout.stream.write({data!r})
+    stdout.stream.flush()
     sys.stdin.buffer.read()
 server._serve = raw
 """
@@ -191,9 +191,9 @@ def test_short_frame_times_out(sshd, ssh_home, pair, tmp_path):
     lap, clu = pair
     remote = far_side(tmp_path, """
 real = server._serve
-def short(replica, stdin, out, streams):
-    out.stream.write(b"\\x00\\x00\\x01\\x00{")  # a header of 256 bytes, one sent
-    out.stream.flush()
+def short(replica, stdin, stdout, streams):
+    stdout.stream.write(b"\\x00\\x00\\x01\\x00{")  # a header of 256 bytes, one sent
+    stdout.stream.flush()
     sys.stdin.buffer.read()
 server._serve = short
 """)

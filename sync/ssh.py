@@ -216,7 +216,7 @@ class SSHReplica:
             raise
 
     def _start(self, remote_suite, label, init):
-        # the path goes quoted, except a leading ~/ which the far side expands (server.py)
+        # the path goes quoted; the far side expands a leading ~ (server.py), as ssh users expect
         command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
         if init:
             command += " --init"

@@ -169,6 +169,33 @@ def test_far_side_ids_of_the_wrong_shape_are_refused(sshd, ssh_home, pair, tmp_p
     assert len(clu) == 0
 
 
+def test_jobs_larger_than_a_frame_still_sync_both_ways(sshd, ssh_home, tmp_path, monkeypatch):
+    """A job's small files travel with the job in one frame only up to JOB_BYTES; the rest
+    follow in chunks, so no frame passes the protocol's bound however many files a job has."""
+    from sync import engine
+
+    monkeypatch.setattr(protocol, "MAX_PAYLOAD", 30_000)  # this side's bound, both ways
+    monkeypatch.setattr(engine, "JOB_BYTES", 20_000)
+    lap = suite.init_project(tmp_path / "l")
+    clu = suite.init_project(tmp_path / "c")
+    contents = {}
+    for name, project in (("push", lap), ("pull", clu)):
+        job = project.open_job({"way": name}).init()
+        for k in range(10):  # 50 kB of incompressible small files
+            data = os.urandom(5000)
+            with open(job.fn(f"part{k}.bin"), "wb") as f:
+                f.write(data)
+            contents[(job.id, f"part{k}.bin")] = data
+    result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0
+    for project in (lap, clu):
+        for (job_id, rel), data in contents.items():
+            with open(project.open_job(id=job_id).fn(rel), "rb") as f:
+                assert f.read() == data
+    assert sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"]) \
+        .actions == []
+
+
 # -- 5. timeouts, keepalives, heartbeats; the next sync resumes ---------------------------------
 
 def test_far_side_that_never_answers_times_out_naming_the_host(sshd, ssh_home, pair,

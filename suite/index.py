@@ -514,6 +514,7 @@ def _chunks(seq, n):
 
 
 _ALL = "SELECT id FROM jobs"
+_MAX_FLOAT = 1.7976931348623157e308
 
 
 def _to_sql(node):
@@ -562,9 +563,10 @@ def _to_sql(node):
         return f"{base} AND t IN ({codes})", head
     if op == "$near":
         ref, rel, absolute = operand
-        return (f"{base} AND t IN ({T_INT},{T_FLOAT}) AND "
+        # infinite values are close to no finite reference (math.isclose); NaN is stored NULL
+        return (f"{base} AND t IN ({T_INT},{T_FLOAT}) AND abs(num) <= ? AND "
                 "abs(num - ?) <= max(? * max(abs(num), abs(?)), ?)",
-                head + [ref, rel, ref, absolute])
+                head + [_MAX_FLOAT, ref, rel, ref, absolute])
     return None
 
 
@@ -578,7 +580,19 @@ def _eq_condition(v):
     if isinstance(v, str):
         return f"t={T_STR} AND txt=?", [v]
     code = T_LIST if isinstance(v, list) else T_DICT
+    if _has_nan(v):
+        return "0", []  # NaN equals nothing, so neither does a list holding one
     return f"t={code} AND txt=?", [canonical(v)]
+
+
+def _has_nan(v):
+    if isinstance(v, float):
+        return v != v
+    if isinstance(v, list):
+        return any(_has_nan(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_nan(x) for x in v.values())
+    return False
 
 
 __all__ = ["Index", "MISSING"]

@@ -22,7 +22,8 @@ def read_json(path, job_id=None):
 
 
 def loads_checked(raw, path, job_id=None):
-    """Parse ``raw`` bytes read from ``path`` (named in the error)."""
+    """Parse ``raw`` bytes read from ``path`` (named in the error); raise
+    :class:`CorruptFileError` if they are not JSON."""
     if not raw.strip():
         raise CorruptFileError(path, "the file is empty", job_id)
     try:
@@ -33,19 +34,18 @@ def loads_checked(raw, path, job_id=None):
         raise CorruptFileError(path, str(exc), job_id) from None
 
 
-def _reject_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
 # one decoder for all reads: json.loads with an option builds a new one per call, which
-# was a tenth of indexing 100,000 jobs
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# was a tenth of indexing 100,000 jobs. NaN, Infinity and -Infinity are read: signac 2 writes
+# them (Python's json does by default), and its projects must open.
+_DECODER = json.JSONDecoder()
 
 
-def dumps(obj, **kwargs):
-    """Serialise ``obj`` refusing NaN and Infinity (they are not JSON)."""
+def dumps(obj, *, keep_nonfinite=False, **kwargs):
+    """Serialise ``obj`` refusing NaN and Infinity (they are not JSON), unless
+    ``keep_nonfinite``: a whole document rewritten with values another tool stored.
+    Raises :class:`InvalidStatepointError`."""
     try:
-        return json.dumps(obj, allow_nan=False, **kwargs)
+        return json.dumps(obj, allow_nan=keep_nonfinite, **kwargs)
     except ValueError as exc:
         raise InvalidStatepointError(f"value cannot be stored as JSON: {exc}") from None
     except TypeError as exc:

@@ -163,15 +163,16 @@ def _compile_regex(pattern, where):
 def _near_operand(operand, where):
     """``$near``: ``x`` or ``[x]``, ``[x, rel_tol]``, ``[x, rel_tol, abs_tol]`` (math.isclose)."""
     items = operand if isinstance(operand, list) else [operand]
-    if not 1 <= len(items) <= 3 or not all(_is_number(v) for v in items):
-        raise FilterError(f"$near on {where!r} needs a number or [number, rel_tol, abs_tol]")
+    if not 1 <= len(items) <= 3 or not all(_is_number(v) and math.isfinite(v) for v in items):
+        raise FilterError(f"$near on {where!r} needs a finite number or "
+                          "[number, rel_tol, abs_tol]")
     ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
     return (float(ref), float(rel), float(absolute))
 
 
 def _check_literal(value, path):
     try:
-        json.dumps(value, allow_nan=False)
+        json.dumps(value)  # NaN is taken, as in signac: it equals nothing
     except (TypeError, ValueError):
         raise FilterError(
             f"filter value {value!r} on {'.'.join(path)!r} is not a JSON value"

@@ -100,7 +100,9 @@ class FileRoot:
         if self._before_write is not None:
             self._before_write()
         try:
-            st = write_atomic(self.path, dumps(data).encode())
+            # new values were checked by to_plain (no NaN); NaN or Infinity still here were
+            # read from the file (signac writes them) and are kept, not refused
+            st = write_atomic(self.path, dumps(data, keep_nonfinite=True).encode())
         except BaseException:
             self._data = None  # do not trust the cache after a failed write
             raise

@@ -17,16 +17,17 @@ documents never touch the index, so any number of cluster jobs may write while a
 queries. On a read-only file system the index lives in memory for the life of the process.
 """
 
+import functools
 import json
 import os
-import re
 import sqlite3
+import threading
 import time
 
 from . import layout
-from .errors import CorruptFileError
+from .errors import CorruptFileError, FilterError
 from .jsonio import loads_checked, write_all
-from .query import MISSING, _is_number, evaluate, uses_document
+from .query import MISSING, Pattern, _is_number, evaluate, uses_document
 
 VERSION = 3
 RACY_SECONDS = 2.0
@@ -89,8 +90,24 @@ def _create(db):
         db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON kv {columns}")
 
 
-def _regexp(pattern, text):
-    return text is not None and re.search(pattern, text) is not None
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern, where):
+    return Pattern(pattern, where)
+
+
+# an error raised inside an SQLite function reaches the caller only as "user-defined function
+# raised exception": the real one waits here for _execute
+_failure = threading.local()
+
+
+def _regexp(pattern, where, text):
+    if text is None:
+        return False
+    try:
+        return _pattern(pattern, where).search(text)
+    except FilterError as exc:
+        _failure.error = exc
+        raise
 
 
 class Index:
@@ -122,7 +139,7 @@ class Index:
             db = self._recover()
         except OSError:
             db = self._memory()
-        db.create_function("regexp", 2, _regexp, deterministic=True)
+        db.create_function("regexp", 3, _regexp, deterministic=True)
         self._db = db
         return db
 
@@ -164,7 +181,7 @@ class Index:
                 raise
             self._db = None
             mem = self._memory()
-            mem.create_function("regexp", 2, _regexp, deterministic=True)
+            mem.create_function("regexp", 3, _regexp, deterministic=True)
             self._db = mem
             self._write(fn)
 
@@ -379,12 +396,24 @@ class Index:
                 return [(i, json.dumps(sps[i])) for i in ids]
             sql, params = translated
             sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL AND id IN ({sql})"
-        return db.execute(sql + " ORDER BY id", params).fetchall()
+        return _execute(db, sql + " ORDER BY id", params)
 
     def _find_python(self, node, docs):
         sps = self._column("sp", None)
         dcs = self._column("doc", None) if docs else {}
         return sorted(i for i, sp in sps.items() if evaluate(node, sp, dcs.get(i, {})))
+
+
+def _execute(db, sql, params):
+    """``db.execute(sql, params).fetchall()``, raising a ``$regex`` error as itself."""
+    _failure.error = None
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        error, _failure.error = _failure.error, None
+        if error is not None:
+            raise error from None
+        raise
 
 
 def _read_raw(path):
@@ -557,7 +586,8 @@ def _to_sql(node):
             return f"{base} AND t IN ({T_INT},{T_FLOAT}) AND num {sym} ?", head + [operand]
         return f"{base} AND t={T_STR} AND txt {sym} ?", head + [operand]
     if op == "$regex":
-        return f"{base} AND t={T_STR} AND regexp(?, txt)", head + [operand.pattern]
+        return (f"{base} AND t={T_STR} AND regexp(?, ?, txt)",
+                head + [operand.pattern, operand.where])
     if op == "$type":
         codes = ",".join(str(c) for c in _TYPE_CODES[operand])
         return f"{base} AND t IN ({codes})", head

@@ -14,7 +14,6 @@ The compiled tree has the node forms ``("and", [nodes])``, ``("or", [nodes])``,
 
 import json
 import math
-import re
 from collections.abc import Mapping
 
 from .errors import FilterError
@@ -23,6 +22,8 @@ COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$rege
                "$exists", "$near")
 TYPE_NAMES = ("int", "float", "bool", "str", "list", "dict", "null", "number")
 MISSING = object()
+#: seconds one ``$regex`` search may take on one value before the query stops with an error
+REGEX_TIMEOUT = 1.0
 
 
 def compile_filter(filter):
@@ -154,10 +155,42 @@ def _compile_op(src, path, op, operand):
 
 
 def _compile_regex(pattern, where):
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise FilterError(f"$regex on {where!r}: invalid regular expression: {exc}") from None
+    return Pattern(pattern, where)
+
+
+class Pattern:
+    """A ``$regex`` operand: Python's regular expression syntax, searched with a time limit of
+    :data:`REGEX_TIMEOUT` per value (the ``regex`` module, which can stop a search: ``re``
+    cannot, and ``(a|aa)+$`` takes it minutes on 42 characters)."""
+
+    def __init__(self, pattern, where):
+        import regex
+
+        self.pattern = pattern
+        self.where = where
+        try:
+            self._compiled = regex.compile(pattern)
+        except (regex.error, ValueError) as exc:
+            raise FilterError(f"$regex on {where!r}: invalid regular expression: {exc}") from None
+
+    def search(self, text):
+        """True if the pattern occurs in ``text``; raises :class:`FilterError` past the limit."""
+        try:
+            return self._compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            raise FilterError(
+                f"$regex {self.pattern!r} on {self.where!r} took more than {REGEX_TIMEOUT} s on "
+                f"one value and was stopped; nested repetition such as (a+)+ or (a|aa)+ "
+                "backtracks exponentially: simplify the pattern") from None
+
+    def __eq__(self, other):
+        return isinstance(other, Pattern) and other.pattern == self.pattern
+
+    def __hash__(self):
+        return hash(self.pattern)
+
+    def __repr__(self):
+        return f"Pattern({self.pattern!r})"
 
 
 def _near_operand(operand, where):
@@ -251,7 +284,7 @@ def _compare(op, value, operand):
             return value < operand
         return value <= operand
     if op == "$regex":
-        return isinstance(value, str) and operand.search(value) is not None
+        return isinstance(value, str) and operand.search(value)
     if op == "$type":
         name = type_name(value)
         return name == operand or (operand == "number" and name in ("int", "float"))

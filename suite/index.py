@@ -118,7 +118,8 @@ class Index:
         self.path = os.path.join(project.path, layout.SUITE_DIR, "index.sqlite")
         self.in_memory = False
         self._db = None
-        self.problems = {}  # job id -> message for jobs whose files could not be read
+        self._problems = {}
+        self._problems_stale = True
         #: called with a one-line message before long work (the CLI sets it on a terminal)
         self.on_progress = None
 
@@ -269,7 +270,7 @@ class Index:
                        (ws_sig if trusted else "racy",))
 
         self._write(apply)
-        self._load_problems(db)
+        self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
         # one string instead of 100,000 row objects: the narrow table makes this cheap
@@ -322,8 +323,15 @@ class Index:
             rows.append((job_id, doc if doc is not None else {}, text, raw[1], bad))
         return rows
 
-    def _load_problems(self, db):
-        self.problems = dict(db.execute("SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
+    @property
+    def problems(self):
+        """``{job id: message}`` for jobs whose files could not be read, as of the last
+        refresh (read from the index only when asked)."""
+        if self._problems_stale:
+            self._problems = dict(self._connect().execute(
+                "SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
+            self._problems_stale = False
+        return self._problems
 
     # -- queries ----------------------------------------------------------------------------
     def indexed_count(self):
@@ -384,6 +392,9 @@ class Index:
         docs = uses_document(node)
         self.refresh(documents=docs)
         db = self._db
+        # a job whose document cannot be read is left out of document queries (it is listed
+        # in self.problems): matching it against an empty document would answer wrongly
+        readable = " AND bad IS NULL" if docs else ""
         if node == ("and", []):
             sql, params = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL", []
         else:
@@ -395,13 +406,15 @@ class Index:
                 sps = self._column("sp", ids)
                 return [(i, json.dumps(sps[i])) for i in ids]
             sql, params = translated
-            sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL AND id IN ({sql})"
+            sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL{readable} AND id IN ({sql})"
         return _execute(db, sql + " ORDER BY id", params)
 
     def _find_python(self, node, docs):
         sps = self._column("sp", None)
         dcs = self._column("doc", None) if docs else {}
-        return sorted(i for i, sp in sps.items() if evaluate(node, sp, dcs.get(i, {})))
+        bad = self.problems if docs else {}
+        return sorted(i for i, sp in sps.items()
+                      if i not in bad and evaluate(node, sp, dcs.get(i, {})))
 
 
 def _execute(db, sql, params):

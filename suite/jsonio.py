@@ -9,12 +9,15 @@ import os
 
 from .errors import CorruptFileError, InvalidStatepointError
 from .layout import temp_path
+from .statepoint import MAX_DEPTH, nesting_depth
 
 
 def read_json(path, job_id=None):
     """Parse the JSON file at ``path``; raise :class:`CorruptFileError` naming it if it is bad.
 
-    ``FileNotFoundError`` propagates so callers can decide what a missing file means.
+    A job's file (``job_id`` given) is also bad when nested more than
+    :data:`~suite.statepoint.MAX_DEPTH` levels deep. ``FileNotFoundError`` propagates so
+    callers can decide what a missing file means.
     """
     with open(path, "rb") as f:
         raw = f.read()
@@ -23,15 +26,25 @@ def read_json(path, job_id=None):
 
 def loads_checked(raw, path, job_id=None):
     """Parse ``raw`` bytes read from ``path`` (named in the error); raise
-    :class:`CorruptFileError` if they are not JSON."""
+    :class:`CorruptFileError` if they are not JSON, or (a job's file: ``job_id`` given) are
+    nested more than :data:`~suite.statepoint.MAX_DEPTH` levels deep."""
     if not raw.strip():
         raise CorruptFileError(path, "the file is empty", job_id)
     try:
         if isinstance(raw, bytes):
             raw = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        return _DECODER.decode(raw)
+        obj = _DECODER.decode(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CorruptFileError(path, str(exc), job_id) from None
+    except RecursionError:
+        raise CorruptFileError(path, "nested too deeply to parse", job_id) from None
+    # fewer brackets than the limit cannot nest past it: most files skip the walk
+    if job_id is not None and raw.count("{") + raw.count("[") > MAX_DEPTH and \
+            nesting_depth(obj) > MAX_DEPTH:
+        raise CorruptFileError(
+            path, f"nested more than {MAX_DEPTH} levels deep, which suite does not read "
+            "(queries, diffs and sync would fail on it)", job_id)
+    return obj
 
 
 # one decoder for all reads: json.loads with an option builds a new one per call, which

@@ -109,6 +109,7 @@ def find(filter, sp_keys, doc_keys, as_json):
     flt = parse_cli_filter(filter)
     cursor = p.find_jobs(flt)
     ids = cursor.ids()
+    _find_notes(p, flt)
     if sp_keys is None and doc_keys is None:
         if as_json:
             click.echo(json.dumps(ids))
@@ -143,6 +144,15 @@ def find(filter, sp_keys, doc_keys, as_json):
         for i, entry in result.items():
             parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
             click.echo(f"{i} {' '.join(parts)}")
+
+
+def _find_notes(p, flt):
+    """On stderr: jobs a document query left out (unreadable documents)."""
+    from suite.query import compile_filter, uses_document
+
+    if uses_document(compile_filter(flt)):
+        for msg in sorted(p.index.problems.values()):
+            click.echo(f"suite: warning: left out: {msg}", err=True)
 
 
 @click.command()

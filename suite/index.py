@@ -27,7 +27,7 @@ import time
 from . import layout
 from .errors import CorruptFileError, FilterError
 from .jsonio import loads_checked, write_all
-from .query import MISSING, Pattern, _is_number, evaluate, uses_document
+from .query import MISSING, Pattern, _is_number, evaluate, keys_of, uses_document
 
 VERSION = 3
 RACY_SECONDS = 2.0
@@ -377,6 +377,26 @@ class Index:
                 chunk,
             ):
                 out[i] = json.loads(v)
+        return out
+
+    def missing_keys(self, node):
+        """``[(key, suggestion or None)]`` for the keys of a compiled tree that no job has
+        (``doc.`` prefixed for document keys), as of the last query; the suggestion is the
+        closest key that exists."""
+        import difflib
+
+        db = self._connect()
+        out = []
+        for src, path in keys_of(node):
+            code, key = (0 if src == "sp" else 1), ".".join(path)
+            if db.execute("SELECT 1 FROM kv WHERE src=? AND key=? LIMIT 1",
+                          (code, key)).fetchone():
+                continue
+            known = [k for (k,) in db.execute("SELECT DISTINCT key FROM kv WHERE src=?",
+                                              (code,))]
+            close = difflib.get_close_matches(key, known, n=1)
+            prefix = "doc." if src == "doc" else ""
+            out.append((prefix + key, prefix + close[0] if close else None))
         return out
 
     def find(self, node):

@@ -316,6 +316,18 @@ def uses_document(node):
     return node[1] == "doc"
 
 
+def keys_of(node):
+    """The ``(src, path)`` pairs a tree refers to, in order of appearance, without repeats."""
+    if node[0] in ("and", "or"):
+        out = []
+        for n in node[1]:
+            out += [k for k in keys_of(n) if k not in out]
+        return out
+    if node[0] == "not":
+        return keys_of(node[1])
+    return [(node[1], node[2])]
+
+
 def parse_cli_filter(args):
     """Parse the short command-line grammar into a filter dict.
 

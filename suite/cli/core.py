@@ -147,10 +147,15 @@ def find(filter, sp_keys, doc_keys, as_json):
 
 
 def _find_notes(p, flt):
-    """On stderr: jobs a document query left out (unreadable documents)."""
+    """On stderr: keys no job has (a typo finds nothing), and jobs a document query left out
+    (unreadable documents). The exit status stays as it is."""
     from suite.query import compile_filter, uses_document
 
-    if uses_document(compile_filter(flt)):
+    tree = compile_filter(flt)
+    for key, close in p.index.missing_keys(tree):
+        hint = f"; did you mean {close!r}?" if close else ""
+        click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
+    if uses_document(tree):
         for msg in sorted(p.index.problems.values()):
             click.echo(f"suite: warning: left out: {msg}", err=True)
 

@@ -97,5 +97,6 @@ def write_atomic(path, data: bytes, mode=0o644):
 
 
 def write_json(path, obj, **kwargs):
-    """Serialise ``obj`` and write it atomically to ``path``."""
-    write_atomic(path, dumps(obj, **kwargs).encode())
+    """Serialise ``obj`` and write it atomically to ``path``. NaN and Infinity are kept: what
+    is written this way (sync records) holds copies of documents, where signac puts them."""
+    write_atomic(path, dumps(obj, keep_nonfinite=True, **kwargs).encode())

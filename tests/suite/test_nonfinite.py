@@ -82,3 +82,13 @@ def test_new_nan_is_refused_but_signacs_is_kept(nan_project):
     raw = json.loads(open(job.fn(layout.DOCUMENT)).read())
     assert math.isnan(raw["x"]) and raw["y"] == 2
     assert math.isnan(sp_project.open_job(id=job.id).doc["x"])
+
+
+def test_records_written_by_write_json_keep_nonfinite_values(tmp_path):
+    # sync records hold copies of documents; a signac document with NaN must not stop a sync
+    from suite.jsonio import read_json, write_json
+
+    path = tmp_path / "record.json"
+    write_json(path, {"doc": {"x": float("nan"), "y": float("inf")}})
+    back = read_json(path)
+    assert math.isnan(back["doc"]["x"]) and back["doc"]["y"] == float("inf")

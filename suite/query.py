@@ -31,14 +31,23 @@ def compile_filter(filter):
 
     Accepts every form signac 2.4.1 accepts: ``{"a": {"$lt": 5}}`` or ``{"a.$lt": 5}``;
     namespaces as prefixes (``{"doc.d": 0}``) or as objects (``{"doc": {"d": 0}}``); plain keys
-    and operators mixed in one object (all must hold); tuples for lists. Raises
+    and operators mixed in one object (all must hold); tuples for lists; a string in the
+    command-line grammar (``"a 1 b.$lt 3"``, see :func:`parse_cli_filter`); a sequence of
+    ``(key, value)`` pairs. Raises
     :class:`FilterError` naming the part it cannot interpret (an unknown operator, an operand
     of the wrong type, an empty ``$and``/``$or``, ``$where``), never matching nothing instead.
     """
     if filter is None:
         return ("and", [])
-    if not isinstance(filter, Mapping):
-        raise FilterError(f"a filter must be a JSON object, not {type(filter).__name__}")
+    if isinstance(filter, str):
+        text = filter.strip()
+        filter = parse_cli_filter([text] if text.startswith("{") else text.split()) or {}
+    elif not isinstance(filter, Mapping):
+        try:
+            filter = dict(filter)
+        except (TypeError, ValueError):
+            raise FilterError(f"a filter must be a JSON object (or a sequence of key, value "
+                              f"pairs), not {type(filter).__name__}") from None
     return _compile_object(_normalise(filter), None, ())
 
 

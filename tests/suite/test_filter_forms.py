@@ -100,3 +100,17 @@ def test_cli_accepts_the_dotted_operator_form(both):
         os.chdir(old)
     assert out.exit_code == 0, out.output
     assert out.output.split() == [j.id for j in sp_project.find_jobs({"a": 0, "doc.d": 1})]
+
+
+@pytest.mark.parametrize("flt", ["a 1", "b.c 1 a.$lt 3", "doc.d 5", "b.s /^x[01]$/", "a",
+                                 [("a", 2)], (("sp.b.c", 0), ("doc.d", 4))],
+                         ids=str)
+def test_strings_and_pairs_like_signac(both, flt):
+    sp_project, project = both
+    expected = {j.id for j in sp_project.find_jobs(flt)}
+    assert set(project.find_jobs(flt).ids()) == expected and expected
+
+
+def test_a_json_string_is_a_whole_filter(both):
+    _, project = both
+    assert len(project.find_jobs('{"a": {"$in": [1, 2]}}')) == 4

@@ -422,6 +422,8 @@ class Index:
         """``{id: document}`` of the documents over the caps (read from their files); those
         that cannot be read are left out and listed in :attr:`problems`."""
         big = self._big_ids()
+        for gone in set(self._big_problems) - set(big):  # no longer over the caps
+            del self._big_problems[gone]
         if ids is not None:
             wanted = set(ids)
             big = [i for i in big if i in wanted]

@@ -98,7 +98,7 @@ def _compile_object(obj, src, path):
 
 def _namespace(name, key, value):
     """``{"sp": {...}}`` / ``{"doc": {...}}``: keys of that namespace."""
-    if isinstance(value, dict) and value and not any(k.startswith("$") for k in value):
+    if isinstance(value, dict) and value and not any(str(k).startswith("$") for k in value):
         return _compile_object(value, name, ())
     what = "state point" if name == "sp" else "document"
     raise FilterError(

@@ -82,3 +82,15 @@ def test_a_large_document_keeps_the_index_small(project):
     assert project.find_jobs({"doc.keys.k29999": 29999}).ids() == [big.id]
     assert project.find_jobs({"doc.x": {"$exists": True}}).ids() == sorted([small.id, big.id])
     assert os.path.getsize(project.index.path) < 200_000
+
+
+def test_an_unreadable_large_document_is_reported_until_fixed(capped):
+    project, jobs = capped
+    with open(jobs[2].fn(layout.DOCUMENT), "w") as f:
+        f.write('{"x": 2, "s": "' + "y" * 5000)  # over the byte cap and cut short
+    assert jobs[2].id not in project.find_jobs({"doc.x": {"$exists": True}}).ids()
+    assert "corrupt" in project.index.problems[jobs[2].id]
+    with open(jobs[2].fn(layout.DOCUMENT), "w") as f:
+        json.dump({"x": 2}, f)
+    assert jobs[2].id in project.find_jobs({"doc.x": 2}).ids()
+    assert jobs[2].id not in project.index.problems

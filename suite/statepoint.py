@@ -79,8 +79,9 @@ def _fast(value, room):
 
 
 def _too_deep(where, path):
+    at = _dotted(path[:4]) + (".…" if len(path) > 4 else "")  # one readable line
     return InvalidStatepointError(
-        f"{where} value at {_dotted(path) or 'the top level'} is nested more than {MAX_DEPTH} "
+        f"{where} value at {at or 'the top level'} is nested more than {MAX_DEPTH} "
         "levels deep; suite refuses deeper nesting (queries, diffs and sync would fail on it)")
 
 

@@ -19,7 +19,7 @@ from suite.statepoint import validate_statepoint
 
 from . import manifest as mf
 from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_dir_attrs
-from .safety import check_member, clean_name
+from .safety import check_job_links, clean_name
 
 CHUNK = 1 << 20
 MAX_MANIFEST = 1 << 30
@@ -252,13 +252,29 @@ def scan(reader, staging, origin, limit=None, holder=None):
             staged[name] = (DIR, 0, None)
             if stage:
                 dir_attrs[name] = stage.attrs(member, 0o777)
-        elif kind in (SYMLINK, HARDLINK):
+        elif kind == SYMLINK:
             staged[name] = (kind, 0, member.linkname)
+        elif kind == HARDLINK:
+            staged[name] = (kind, 0, _hard_link_target(member, staged))
         else:
             raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
     if stage:
         stage.wait()
     return Scan(staged, manifest, small, stage, dir_attrs)
+
+
+def _hard_link_target(member, staged):
+    """The member a hard link names: a regular file already read from the same archive (so
+    never a path through a link, a directory, or anything outside the archive)."""
+    try:
+        target = clean_name(member.linkname)
+    except ArchiveError:
+        target = None
+    if not target or staged.get(target, (None,))[0] != FILE:
+        raise ArchiveError(
+            f"archive member {member.name!r}: hard link to {member.linkname!r}, which is not a "
+            "regular file earlier in the archive (refused)")
+    return target
 
 
 def _read(stream, name, n=CHUNK, method="read"):
@@ -349,7 +365,7 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
         else:
             jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
         result.ignored = ignored
-        _check_links(found, jobs)
+        _check_links(jobs)
         to_land = []
         conflicts = []
         with os.scandir(ws) as it:  # one listing instead of one stat per job
@@ -544,12 +560,10 @@ def _show(value):
     return "(missing)" if value is MISSING else json.dumps(value)
 
 
-def _check_links(found, jobs):
-    from .base import Member
-
+def _check_links(jobs):
     for job in jobs:
-        for rel, (kind, target) in job.links.items():
-            check_member(Member(f"{job.path}/{rel}", kind, linkname=target), job.path)
+        if job.links:
+            check_job_links(job.path, job.links, [*job.files, *job.links, *job.dirs])
 
 
 def _same_content(existing, job):
@@ -592,8 +606,8 @@ def _land(staging, ws, job, found):
         dst = os.path.join(src, *rel.split("/"))
         if kind == SYMLINK:
             os.symlink(target, dst)
-        else:  # a hard link names a member of the same job (checked): copy it
-            inside = clean_name(target)[len(job.path) + 1:]
+        else:  # a hard link names a regular file of the same job (checked): copy it
+            inside = target[len(job.path) + 1:]
             shutil.copyfile(os.path.join(src, *inside.split("/")), dst)
     if layout.STATEPOINT not in job.files:
         sp_file = os.path.join(src, layout.STATEPOINT)

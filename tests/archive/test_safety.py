@@ -39,7 +39,7 @@ def good_job(prefix="a/1"):
         (("a/1/../../../evil", tarfile.REGTYPE, b"x", ""), "'..'"),
         (("a/1/link", tarfile.SYMTYPE, b"", "../../../../etc/passwd"), "outside its job"),
         (("a/1/abs", tarfile.SYMTYPE, b"", "/etc/passwd"), "absolute path"),
-        (("a/1/hard", tarfile.LNKTYPE, b"", "etc/passwd"), "outside its job"),
+        (("a/1/hard", tarfile.LNKTYPE, b"", "etc/passwd"), "not a regular file earlier"),
         (("a/1/dev", tarfile.CHRTYPE, b"", ""), "devices and fifos"),
         (("a/1/fifo", tarfile.FIFOTYPE, b"", ""), "devices and fifos"),
     ],
@@ -172,3 +172,75 @@ def test_not_an_archive(project, tmp_path):
     (tmp_path / "x.tar").write_text("hello")
     with pytest.raises(archive.ArchiveError, match="is not a directory, tar"):
         archive.import_jobs(project, tmp_path / "x.tar")
+
+
+def chain_to_root(depth=30):
+    """Two links that each stay inside the job when read alone: ``s/p`` is ``s`` itself, so
+    ``s/q`` = ``p/p/.../../..`` climbs from ``s`` to ``/`` once the links are followed."""
+    return [
+        ("a/1/s/p", tarfile.SYMTYPE, b"", "."),
+        ("a/1/s/q", tarfile.SYMTYPE, b"", "p/" * depth + "../" * depth),
+    ]
+
+
+def test_chained_links_cannot_copy_files_from_outside(project, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    path = tar_with(tmp_path / "chain.tar", good_job() + chain_to_root() + [
+        ("a/1/loot", tarfile.LNKTYPE, b"", "a/1/s/q" + str(secret)),
+    ])
+    with pytest.raises(archive.ArchiveError, match="'a/1/(s/q|loot)'"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+    assert not [n for n in os.listdir(project.workspace)]
+
+
+def test_chained_symlinks_out_of_the_job_refused(project, tmp_path):
+    path = tar_with(tmp_path / "chain.tar", good_job() + chain_to_root())
+    with pytest.raises(archive.ArchiveError, match="a/1/s/q.*outside its job"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+@pytest.mark.parametrize("link", [
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/later.txt"),  # names a member not extracted yet
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/sub"),  # names a directory
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/ln"),  # names a link
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/ln/x.txt"),  # a path through a link
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/2/x.txt"),  # another job's file
+])
+def test_hard_links_name_an_earlier_regular_file_of_the_job(project, tmp_path, link):
+    members = good_job() + [
+        ("a/1/sub/x.txt", tarfile.REGTYPE, b"x", ""),
+        ("a/2/signac_statepoint.json", tarfile.REGTYPE, b'{"a": 2}', ""),
+        ("a/2/x.txt", tarfile.REGTYPE, b"x", ""),
+        ("a/1/ln", tarfile.SYMTYPE, b"", "sub"),
+        link,
+        ("a/1/later.txt", tarfile.REGTYPE, b"x", ""),
+    ]
+    path = tar_with(tmp_path / "h.tar", members)
+    with pytest.raises(archive.ArchiveError, match="'a/1/h'"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def test_members_under_a_link_refused(project, tmp_path):
+    path = tar_with(tmp_path / "under.tar", good_job() + [
+        ("a/1/ln", tarfile.SYMTYPE, b"", "sub"),
+        ("a/1/ln/x.txt", tarfile.REGTYPE, b"x", ""),
+    ])
+    with pytest.raises(archive.ArchiveError, match="'a/1/ln/x.txt'.*under the link"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def test_links_between_links_inside_the_job_are_kept(project, tmp_path):
+    path = tar_with(tmp_path / "ok.tar", good_job() + [
+        ("a/1/d/e/f.txt", tarfile.REGTYPE, b"f", ""),
+        ("a/1/d/e/up", tarfile.SYMTYPE, b"", ".."),
+        ("a/1/e", tarfile.SYMTYPE, b"", "d/e"),
+        ("a/1/f", tarfile.SYMTYPE, b"", "e/up/e/f.txt"),
+    ])
+    archive.import_jobs(project, path)
+    job = project.open_job(id=JOB)
+    assert open(job.fn("f")).read() == "f"

@@ -10,7 +10,7 @@ from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
 
 from . import manifest as mf
-from .base import ArchiveError, format_from_target, open_writer
+from .base import ArchiveError, detect_format, format_from_target, open_writer
 
 
 @dataclass
@@ -40,6 +40,7 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     """
     target = os.path.abspath(os.fspath(target))
     fmt = format_from_target(target, format)
+    _refuse_project_target(project, target)
     if jobs is None:
         jobs = list(project)
     else:
@@ -191,6 +192,41 @@ def _read_rest(fd, data, size, full):
     if have < size:
         raise ArchiveError(f"{full} shrank while it was being exported; export again")
     return b"".join(parts)
+
+
+def _within(path, root):
+    """True if ``path`` is ``root`` or lies under it (both real paths)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _refuse_project_target(project, target):
+    """Refuse a target whose writing or replacing (``--force``) could delete the project: one
+    that is or contains the project or its workspace, one inside the workspace, and an existing
+    entry inside the project that is not an archive (``.signac``, the project document)."""
+    real = os.path.realpath(target)
+    for what, path in (("project", project.path), ("workspace", project.workspace)):
+        path = os.path.realpath(path)
+        if _within(path, real):
+            raise ArchiveError(f"export target {target} is or contains the {what} {path}; "
+                               "export to a path outside the project")
+    workspace = os.path.realpath(project.workspace)
+    if _within(real, workspace):
+        raise ArchiveError(f"export target {target} is inside the workspace {workspace}; "
+                           "export to a path outside the workspace")
+    if _within(real, os.path.realpath(project.path)) and os.path.lexists(target) \
+            and not _is_archive(target):
+        raise ArchiveError(f"export target {target} is a file or directory of the project, not "
+                           "an archive; replacing it would delete project data; choose a new "
+                           "name")
+
+
+def _is_archive(path):
+    """True for an existing archive suite could have written (a tree needs its manifest)."""
+    try:
+        fmt = detect_format(path)
+    except ArchiveError:
+        return False
+    return fmt != "directory" or os.path.isfile(os.path.join(path, mf.NAME))
 
 
 def _remove(path):

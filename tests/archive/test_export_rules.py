@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 import archive
-import suite
 
 
 @pytest.fixture

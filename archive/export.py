@@ -3,7 +3,7 @@
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suite import layout
 from suite.errors import DestinationExistsError
@@ -23,6 +23,7 @@ class ExportResult:
     jobs: int
     files: int
     bytes: int
+    warnings: list = field(default_factory=list)  # what the format could not hold exactly
 
     def to_json(self):
         return dict(self.__dict__)
@@ -35,8 +36,14 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     The format comes from ``format`` or the target's ending (none: a directory). ``schema`` is a
     path schema (default: ``PathSchema.auto`` over the exported jobs). The archive is written
     under a temporary name beside ``target`` and renamed when complete; an existing target is
-    refused unless ``force``. ``move`` removes the exported jobs afterwards. ``progress`` is
-    called as ``progress(jobs_done, jobs_total, bytes_done)``.
+    refused unless ``force``. ``move`` removes the exported jobs afterwards, once the archive
+    has been read back and verified. ``progress`` is called as
+    ``progress(jobs_done, jobs_total, bytes_done)``.
+
+    Raises :class:`ArchiveError` for a target that is, contains or lies in the project's
+    workspace (or would replace project files), for files that cannot be exported and, with
+    ``move``, for an archive that does not verify (the jobs are then kept);
+    :class:`DestinationExistsError` for an existing target without ``force``.
     """
     target = os.path.abspath(os.fspath(target))
     fmt = format_from_target(target, format)
@@ -77,6 +84,8 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     except BaseException:
         writer.abort()
         raise
+    if move:
+        _verify_before_move(tmp, target, jobs)
     if os.path.lexists(target):
         _replace(tmp, target)
     else:
@@ -84,7 +93,26 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     if move:
         for job in jobs:
             job.remove()
-    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes)
+    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes,
+                        list(getattr(writer, "warnings", ())))
+
+
+def _verify_before_move(tmp, target, jobs):
+    """Read the written archive back before ``--move`` deletes anything; remove it (keeping
+    any older ``target``) and raise if it does not hold every job intact."""
+    from .importer import verify
+
+    try:
+        result = verify(tmp)
+        problems = result.problems
+        if not problems and result.jobs != len(jobs):
+            problems = [f"it holds {result.jobs} jobs, not {len(jobs)}"]
+    except ArchiveError as exc:
+        problems = [str(exc)]
+    if problems:
+        _remove(tmp)
+        raise ArchiveError(f"the archive written for {target} does not verify ({problems[0]}); "
+                           "it was removed and the jobs were not removed (--move); export again")
 
 
 # files up to this size are read whole with one system call and handed to writers that take

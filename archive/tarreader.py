@@ -6,6 +6,8 @@ buffer and hands out each member's data as a slice of it. Unlike ``tarfile``, a 
 or a stream that ends before the end-of-archive block is an error, never a silent end.
 """
 
+import math
+
 from .base import DIR, FILE, HARDLINK, OTHER, SYMLINK, ArchiveError, Member
 
 BLOCK = 512
@@ -193,6 +195,7 @@ class TarStream:
             if longlink is not None:
                 linkname = longlink
             headers = {**glob, **pax} if pax is not None else glob
+            mtime = _number(block[136:148])
             if headers:
                 if any(k.startswith("GNU.sparse.") for k in headers):
                     raise ArchiveError(f"archive member {name!r}: sparse files are not supported")
@@ -203,6 +206,13 @@ class TarStream:
                         size = int(headers["size"])
                     except ValueError:
                         raise DamagedArchive("invalid size in a pax header") from None
+                if "mtime" in headers:
+                    try:
+                        mtime = float(headers["mtime"])
+                        if not math.isfinite(mtime):
+                            raise ValueError
+                    except ValueError:
+                        raise DamagedArchive("invalid mtime in a pax header") from None
             if size < 0:
                 raise DamagedArchive(f"member {name!r} has a negative size")
             kind = _KINDS.get(typeflag, OTHER)
@@ -210,5 +220,4 @@ class TarStream:
                 self._left, self._pad = size, -size % BLOCK
             if kind == DIR:
                 name = name.rstrip("/")
-            yield Member(name, kind, size, _number(block[100:108]), _number(block[136:148]),
-                         linkname), self
+            yield Member(name, kind, size, _number(block[100:108]), mtime, linkname), self

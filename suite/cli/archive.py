@@ -35,6 +35,8 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
     with progress_bar("exporting") as update:
         result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
                              move=move, force=force, progress=update)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -3,10 +3,12 @@ damaged jobs; what it leaves behind when killed."""
 
 import os
 import subprocess
+import zipfile
 
 import pytest
 
 import archive
+import suite
 
 
 @pytest.fixture
@@ -73,3 +75,81 @@ def test_archives_inside_the_project_can_be_written_and_replaced(small):
     archive.export_jobs(small, tree)
     archive.export_jobs(small, tree, force=True)
     assert archive.verify(target).ok and archive.verify(tree).ok
+
+
+FUTURE = 8**11 + 3600  # 2242-03-16 13:56:32 UTC: one past the largest ustar time
+PAST = -1_000_000_000  # 1938-04-24 22:13:20 UTC: before 1970
+
+
+def dated(project):
+    jobs = sorted(project, key=lambda j: j.sp.i)
+    os.utime(jobs[0].fn("data.txt"), (FUTURE, FUTURE))
+    os.utime(jobs[1].fn("data.txt"), (PAST, PAST))
+    return jobs
+
+
+@pytest.mark.parametrize("ending", [".tar", ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst"])
+def test_tar_keeps_dates_ustar_cannot_hold(small, tmp_path, ending):
+    jobs = dated(small)
+    target = tmp_path / f"d{ending}"
+    archive.export_jobs(small, target, schema="i_<i>")
+    assert archive.verify(target).ok
+    if ending in (".tar", ".tar.gz"):  # GNU tar reads the pax records
+        r = subprocess.run(["tar", "-tvf", str(target), "--full-time"], capture_output=True,
+                           text=True, env={**os.environ, "TZ": "UTC"})
+        assert r.returncode == 0, r.stderr
+        lines = {line.split()[-1]: line for line in r.stdout.splitlines()}
+        assert "2242-03-16 13:56:32" in lines["i_0/data.txt"]
+        assert "1938-04-24 22:13:20" in lines["i_1/data.txt"]
+    other = suite.init_project(tmp_path / "o")
+    archive.import_jobs(other, target)
+    assert os.stat(other.open_job(id=jobs[0].id).fn("data.txt")).st_mtime == FUTURE
+    assert os.stat(other.open_job(id=jobs[1].id).fn("data.txt")).st_mtime == PAST
+
+
+def test_zip_clamps_dates_it_cannot_hold_and_says_so(small, tmp_path):
+    dated(small)
+    target = tmp_path / "d.zip"
+    result = archive.export_jobs(small, target, schema="i_<i>")
+    assert len(result.warnings) == 2
+    assert "i_0/data.txt" in result.warnings[0] and "2107" in result.warnings[0]
+    assert "i_1/data.txt" in result.warnings[1] and "1980" in result.warnings[1]
+    with zipfile.ZipFile(target) as z:
+        assert z.getinfo("i_0/data.txt").date_time[0] == 2107
+        assert z.getinfo("i_1/data.txt").date_time[:3] == (1980, 1, 1)
+    assert archive.verify(target).ok
+    r = subprocess.run(["suite", "export", str(tmp_path / "e.zip")], cwd=small.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stderr.count("warning:") == 2 and "i/0/data.txt" in r.stderr
+
+
+def test_move_removes_jobs_only_after_the_archive_verifies(small, tmp_path, monkeypatch):
+    from archive import export as export_module
+
+    real = export_module.open_writer
+
+    class Truncating:
+        """Fault injection: the archive loses its second half once written."""
+
+        def __init__(self, writer):
+            self._writer = writer
+
+        def __getattr__(self, name):
+            return getattr(self._writer, name)
+
+        def close(self):
+            self._writer.close()
+            with open(self._writer.path, "r+b") as f:
+                f.truncate(os.path.getsize(self._writer.path) // 2)
+
+    monkeypatch.setattr(export_module, "open_writer",
+                        lambda *args, **kw: Truncating(real(*args, **kw)))
+    target = tmp_path / "m.tar"
+    with pytest.raises(archive.ArchiveError, match="not removed"):
+        archive.export_jobs(small, target, move=True)
+    assert len(small) == 3
+    assert not os.path.exists(target)
+    monkeypatch.setattr(export_module, "open_writer", real)
+    archive.export_jobs(small, target, move=True)
+    assert len(small) == 0 and archive.verify(target).jobs == 3

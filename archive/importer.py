@@ -22,7 +22,10 @@ from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_d
 from .safety import check_job_links, clean_name
 
 CHUNK = 1 << 20
-MAX_MANIFEST = 1 << 30
+#: members read into memory whole are refused past these sizes (declared or actual), so a
+#: small compressed archive cannot make import or verify take gigabytes
+MAX_MANIFEST = 256 << 20
+MAX_STATEPOINT = 16 << 20
 
 
 @dataclass
@@ -223,14 +226,17 @@ def scan(reader, staging, origin, limit=None, holder=None):
             raise ArchiveError(f"archive member {member.name!r} appears twice")
         kind = member.kind
         if kind == FILE and name == mf.NAME:
-            manifest = mf.loads(_read_limited(stream, MAX_MANIFEST, name), origin)
+            _check_bound(member, MAX_MANIFEST)
+            manifest = mf.loads(_read_limited(stream, member.size, name), origin)
             continue
         if kind == FILE:
+            is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
+            if is_sp:
+                _check_bound(member, MAX_STATEPOINT)
             if limit is not None and written + member.size > limit:
                 raise ArchiveError(
                     f"archive member {member.name!r}: the unpacked data would exceed the free "
                     f"space ({limit} bytes); import stopped")
-            is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
             if member.size <= Stage.SMALL:
                 # streams that cannot hold more than their declared size are read in one call
                 if hasattr(stream, "read_declared"):
@@ -261,6 +267,12 @@ def scan(reader, staging, origin, limit=None, holder=None):
     if stage:
         stage.wait()
     return Scan(staged, manifest, small, stage, dir_attrs)
+
+
+def _check_bound(member, bound):
+    if member.size > bound:
+        raise ArchiveError(f"archive member {member.name!r}: {member.size} bytes, larger than "
+                           f"the {bound} bytes suite reads into memory for it (refused)")
 
 
 def _hard_link_target(member, staged):

@@ -12,6 +12,9 @@ from .base import DIR, FILE, HARDLINK, OTHER, SYMLINK, ArchiveError, Member
 
 BLOCK = 512
 CHUNK = 1 << 20
+#: the largest extended header (pax records, GNU long name or link) read into memory; names
+#: are at most a few KiB, so larger ones are refused rather than read
+MAX_HEADER = 1 << 20
 _ZERO_BLOCK = bytes(BLOCK)
 
 _KINDS = {b"0": FILE, b"\x00": FILE, b"7": FILE, b"5": DIR, b"2": SYMLINK, b"1": HARDLINK}
@@ -174,6 +177,11 @@ class TarStream:
                     raise DamagedArchive("a tar header has a bad checksum")
                 typeflag = block[156:157]
                 size = _number(block[124:136])
+                if size > MAX_HEADER and typeflag in (_PAX, _SOLARIS_PAX, _PAX_GLOBAL,
+                                                      *_GNU_TYPES[:2]):
+                    raise ArchiveError(
+                        f"archive member {_text(block[:100])!r}: an extended header of {size} "
+                        f"bytes, larger than the {MAX_HEADER} bytes suite reads (refused)")
                 if typeflag in (_PAX, _SOLARIS_PAX):
                     pax = {**(pax or {}), **_pax_records(self._block_data(size))}
                 elif typeflag == _PAX_GLOBAL:

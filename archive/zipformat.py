@@ -9,6 +9,7 @@ import zipfile
 from .base import DIR, FILE, SYMLINK, ArchiveError, Member
 
 CHUNK = 1 << 20
+MAX_LINK = 4096  # PATH_MAX: a link target is never longer
 
 
 _FIRST, _LAST = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)  # what zip's fields hold
@@ -106,7 +107,10 @@ class ZipReader:
                     yield Member(info.filename.rstrip("/"), DIR, 0, mode & 0o7777 or 0o755,
                                  time.mktime(info.date_time + (0, 0, -1))), None
                 elif stat.S_ISLNK(mode):
-                    target = self._zip.read(info).decode()
+                    if info.file_size > MAX_LINK:
+                        raise ArchiveError(f"archive member {info.filename!r}: a link target of "
+                                           f"{info.file_size} bytes (refused)")
+                    target = self._zip.read(info).decode("utf-8", "surrogateescape")
                     yield Member(info.filename, SYMLINK, 0, 0o777, 0, target), None
                 elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                     yield Member(info.filename, "other", info.file_size), None

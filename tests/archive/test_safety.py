@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 
@@ -244,3 +246,71 @@ def test_links_between_links_inside_the_job_are_kept(project, tmp_path):
     archive.import_jobs(project, path)
     job = project.open_job(id=JOB)
     assert open(job.fn("f")).read() == "f"
+
+
+GIB2 = 2 << 30
+
+MEASURE = r"""
+import resource, sys
+import archive, suite
+try:
+    if sys.argv[1] == "verify":
+        archive.verify(sys.argv[2])
+    else:
+        archive.import_jobs(suite.init_project(sys.argv[3]), sys.argv[2])
+    print("no error")
+except archive.ArchiveError as exc:
+    print(exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def zst_with_huge(path, which):
+    """A .tar.zst of about 64 KiB whose pax header or state point member is 2 GiB of zeros."""
+    import zstandard
+
+    sp = json.dumps(SP).encode()
+    with open(path, "wb") as f, zstandard.ZstdCompressor(level=1).stream_writer(f) as out:
+        if which == "pax header":
+            info = tarfile.TarInfo("././@PaxHeader")
+            info.type, info.size = tarfile.XHDTYPE, GIB2
+        else:
+            info = tarfile.TarInfo("a/1/signac_statepoint.json")
+            info.size = GIB2
+        out.write(info.tobuf(tarfile.USTAR_FORMAT))
+        zeros = bytes(1 << 24)
+        for _ in range(GIB2 // len(zeros)):
+            out.write(zeros)
+        info = tarfile.TarInfo("a/1/signac_statepoint.json" if which == "pax header" else "x")
+        info.size = len(sp)
+        out.write(info.tobuf(tarfile.USTAR_FORMAT) + sp + bytes(-len(sp) % 512) + bytes(1024))
+    assert os.path.getsize(path) < 100_000
+    return path
+
+
+@pytest.mark.parametrize("which", ["pax header", "state point"])
+def test_huge_headers_and_state_points_are_refused_in_bounded_memory(tmp_path, which):
+    path = zst_with_huge(tmp_path / "huge.tar.zst", which)
+    for command in ("import", "verify"):
+        r = subprocess.run([sys.executable, "-c", MEASURE, command, str(path),
+                            str(tmp_path / command)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        message, peak = r.stdout.splitlines()
+        assert int(peak) < 300 << 20, (command, int(peak) >> 20)
+        assert "larger than" in message, message
+        assert ("PaxHeader" if which == "pax header" else "signac_statepoint.json") in message
+
+
+@pytest.mark.parametrize("name, size", [
+    ("suite-manifest.json", 1 << 40), ("a/1/signac_statepoint.json", 1 << 40)])
+def test_declared_sizes_past_the_bounds_are_refused_before_reading(project, tmp_path, name,
+                                                                   size):
+    path = tmp_path / "big.tar"
+    with open(path, "wb") as f:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        f.write(info.tobuf(tarfile.PAX_FORMAT) + bytes(4096))  # the data is not there at all
+    with pytest.raises(archive.ArchiveError, match=f"{name}.*larger than"):
+        archive.import_jobs(project, path)
+    with pytest.raises(archive.ArchiveError, match=f"{name}.*larger than"):
+        archive.verify(path)

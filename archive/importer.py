@@ -11,11 +11,11 @@ import shutil
 from dataclasses import dataclass, field
 
 from suite import layout
-from suite.errors import InvalidStatepointError
-from suite.jsonio import dumps, write_all
+from suite.errors import CorruptFileError, InvalidStatepointError
+from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
 from suite.process import pid_alive
-from suite.statepoint import validate_statepoint
+from suite.statepoint import calc_id, validate_statepoint
 
 from . import manifest as mf
 from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_dir_attrs
@@ -453,6 +453,9 @@ def jobs_from_manifest(found, origin):
         if entry.get("id") != job_id:
             raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
                                f" but its state point hashes to {job_id}")
+        problem = _statepoint_file_disagrees(found, path, job_id)
+        if problem:
+            raise ArchiveError(f"{origin}: {problem}; job refused")
         files = {}
         for rel, info in entry["files"].items():
             have = staged.get(f"{path}/{clean_name(rel)}")
@@ -478,6 +481,24 @@ def jobs_from_manifest(found, origin):
                 links[rel] = (kind, v[2])
         jobs.append(Incoming(job_id, sp, path, files, links, dirs))
     return jobs, outside
+
+
+def _statepoint_file_disagrees(found, path, job_id):
+    """Why the archived state point file of the job at ``path`` is not the manifest's state
+    point of job ``job_id`` (None if it is, or if the archive holds no such file)."""
+    name = f"{path}/{layout.STATEPOINT}"
+    data = found.small.get(name)
+    if data is None:
+        return None
+    try:
+        sp = loads_checked(data, name)
+        file_id = calc_id(sp) if isinstance(sp, dict) else None
+    except (CorruptFileError, InvalidStatepointError) as exc:
+        return f"{name}: {exc}"
+    if file_id != job_id:
+        return (f"{name} is not the state point the manifest gives job {job_id} (it hashes to "
+                f"{file_id}): the archive is inconsistent")
+    return None
 
 
 def jobs_from_tree(found, schema, ignore_unmatched, origin):
@@ -688,6 +709,9 @@ def verify(origin):
             _, job_id, _ = validate_statepoint(entry["statepoint"])
             if job_id != entry.get("id"):
                 result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
+            problem = _statepoint_file_disagrees(found, path, job_id)
+            if problem:
+                result.problems.append(f"job {entry.get('id')}: {problem}")
         except InvalidStatepointError as exc:
             result.problems.append(f"job {entry.get('id')}: {exc}")
     for name, v in found.staged.items():

@@ -314,3 +314,27 @@ def test_declared_sizes_past_the_bounds_are_refused_before_reading(project, tmp_
         archive.import_jobs(project, path)
     with pytest.raises(archive.ArchiveError, match=f"{name}.*larger than"):
         archive.verify(path)
+
+
+def test_manifest_and_statepoint_file_must_agree(small, tmp_path):
+    """A state point file changed together with its manifest hash: the manifest's state point
+    (the job's id) and the file disagree, so the job is refused and verify reports it."""
+    import hashlib
+
+    target = tmp_path / "t"
+    archive.export_jobs(small, target, schema="i_<i>")
+    sp_file = target / "i_1" / "signac_statepoint.json"
+    data = b'{"i": 99}'
+    sp_file.write_bytes(data)
+    manifest = json.loads((target / "suite-manifest.json").read_text())
+    entry = next(e for e in manifest["jobs"] if e["path"] == "i_1")
+    entry["files"]["signac_statepoint.json"] = {"size": len(data),
+                                               "sha256": hashlib.sha256(data).hexdigest()}
+    (target / "suite-manifest.json").write_text(json.dumps(manifest))
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="i_1/signac_statepoint.json.*manifest"):
+        archive.import_jobs(other, target)
+    assert len(other) == 0
+    result = archive.verify(target)
+    assert not result.ok
+    assert any("i_1/signac_statepoint.json" in p and "manifest" in p for p in result.problems)

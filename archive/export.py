@@ -40,7 +40,10 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     has been read back and verified. ``progress`` is called as
     ``progress(jobs_done, jobs_total, bytes_done)``.
 
-    Raises :class:`ArchiveError` for a target that is, contains or lies in the project's
+    Exporting every job (``jobs`` None) refuses jobs whose state point is damaged; a selection
+    that left such jobs out says so in ``ExportResult.warnings``.
+
+    Raises :class:`ArchiveError` for damaged jobs (every job), for a target that is, contains or lies in the project's
     workspace (or would replace project files), for files that cannot be exported and, with
     ``move``, for an archive that does not verify (the jobs are then kept);
     :class:`DestinationExistsError` for an existing target without ``force``.
@@ -48,11 +51,22 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     target = os.path.abspath(os.fspath(target))
     fmt = format_from_target(target, format)
     _refuse_project_target(project, target)
-    if jobs is None:
+    every = jobs is None
+    if every:
         jobs = list(project)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
     sps = {j.id: j.sp() for j in jobs}
+    # jobs the index could not read (damaged state points) are in no query's result: an export
+    # of every job refuses them, an export of a selection says they were not considered
+    damaged = sorted(i for i in project.index.problems if i not in sps)
+    if damaged and every:
+        raise ArchiveError(
+            f"{len(damaged)} job(s) have a damaged state point and cannot be exported: "
+            f"{', '.join(damaged[:5])}; run 'suite check', repair or remove them, or select "
+            "the other jobs with -f/-j")
+    warnings = [f"{len(damaged)} job(s) with a damaged state point were not considered: "
+                f"{', '.join(damaged[:5])} (run 'suite check')"] if damaged else []
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
     paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
     if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
@@ -94,7 +108,7 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
         for job in jobs:
             job.remove()
     return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes,
-                        list(getattr(writer, "warnings", ())))
+                        warnings + list(getattr(writer, "warnings", ())))
 
 
 def _verify_before_move(tmp, target, jobs):

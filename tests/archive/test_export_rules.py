@@ -153,3 +153,23 @@ def test_move_removes_jobs_only_after_the_archive_verifies(small, tmp_path, monk
     monkeypatch.setattr(export_module, "open_writer", real)
     archive.export_jobs(small, target, move=True)
     assert len(small) == 0 and archive.verify(target).jobs == 3
+
+
+def test_export_of_all_jobs_refuses_damaged_ones(small, tmp_path):
+    bad = small.open_job({"i": 1})
+    with open(bad.fn("signac_statepoint.json"), "w") as f:
+        f.write("{bad")
+    with pytest.raises(archive.ArchiveError, match=f"1 job.*{bad.id}.*suite check"):
+        archive.export_jobs(small, tmp_path / "all.tar")
+    assert os.listdir(tmp_path) == ["project"]
+    r = subprocess.run(["suite", "export", str(tmp_path / "all.zip")], cwd=small.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and bad.id in r.stderr and "Traceback" not in r.stderr
+    assert os.listdir(tmp_path) == ["project"]
+    # chosen jobs: the others export, and a filter says what it could not consider
+    result = archive.export_jobs(small, tmp_path / "some.tar", small.find_jobs({"i": 0}))
+    assert result.jobs == 1 and bad.id in result.warnings[0]
+    r = subprocess.run(["suite", "export", str(tmp_path / "f.tar"), "-f", "i.$lt 3"],
+                       cwd=small.path, capture_output=True, text=True)
+    assert r.returncode == 0 and "exported 2 jobs" in r.stdout
+    assert "warning:" in r.stderr and bad.id in r.stderr

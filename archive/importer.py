@@ -443,6 +443,9 @@ def jobs_from_manifest(found, origin):
     jobs = []
     entries = found.manifest["jobs"]
     paths = [clean_name(e["path"]) for e in entries]
+    if "" in paths:
+        raise ArchiveError(f"{origin}: {mf.NAME} puts a job at the archive root; jobs lie in "
+                           "directories (a damaged or hand-made manifest: import refused)")
     grouped, outside = _by_job(found, paths)
     staged = found.staged
     for entry, path in zip(entries, paths, strict=True):
@@ -512,6 +515,8 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
     sp_files = {}
     for name, data in found.small.items():
         path = posixpath.dirname(name)
+        if not path:
+            continue  # files at the root are outside every job: ignored and reported
         try:
             sp = json.loads(data)
             if not isinstance(sp, dict):
@@ -558,8 +563,8 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
     else:
         if not sp_files:
             raise ArchiveError(
-                f"{origin}: no manifest and no {layout.STATEPOINT} files; give --schema to read "
-                "state points from the paths")
+                f"{origin}: no manifest and no directory with a {layout.STATEPOINT} (one at the "
+                "archive root is not a job); give --schema to read state points from the paths")
         candidates = dict(sp_files)
     jobs = []
     for path in candidates:

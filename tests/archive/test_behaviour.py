@@ -200,3 +200,31 @@ def test_temporary_files_of_writes_in_progress_are_not_exported(tmp_path):
     archive.import_jobs(q, str(tmp_path / "out"))
     assert sorted(os.listdir(q.open_job(id=job.id).path)) == [
         "signac_job_document.json", "signac_statepoint.json"]
+
+
+def test_root_level_files_are_ignored_and_reported(project, tmp_path):
+    tree = tmp_path / "t"
+    (tree / "a").mkdir(parents=True)
+    (tree / "signac_statepoint.json").write_text('{"root": 1}')
+    (tree / "notes.txt").write_text("about this export")
+    (tree / "a" / "signac_statepoint.json").write_text('{"a": 1}')
+    result = archive.import_jobs(project, tree)
+    assert result.ignored == ["notes.txt", "signac_statepoint.json"]
+    assert [j.sp() for j in project] == [{"a": 1}]
+    assert sorted(os.listdir(project.open_job({"a": 1}).path)) == ["signac_statepoint.json"]
+    other = suite.init_project(tmp_path / "o")
+    r = run_cli("import", str(tree), cwd=other.path)
+    assert r.returncode == 0 and "imported 1 jobs" in r.stdout
+    assert "ignored 2 file(s) outside any job: notes.txt, signac_statepoint.json" in r.stderr
+
+
+def test_manifest_job_at_the_archive_root_refused(small, tmp_path):
+    tree = tmp_path / "t"
+    archive.export_jobs(small, tree, schema="<id>")
+    manifest = json.loads((tree / "suite-manifest.json").read_text())
+    manifest["jobs"][0]["path"] = "."
+    (tree / "suite-manifest.json").write_text(json.dumps(manifest))
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="archive root"):
+        archive.import_jobs(other, tree)
+    assert len(other) == 0

@@ -85,11 +85,12 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
-            files, links, size = _add_job(writer, job, path)
+            files, links, dirs, size = _add_job(writer, job, path)
             n_files += len(files)
             n_bytes += size
             entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],
-                            "files": files, **({"links": links} if links else {})})
+                            "files": files, **({"links": links} if links else {}),
+                            **({"dirs": dirs} if dirs else {})})
             if progress is not None:
                 progress(done, len(jobs), n_bytes)
         constant = mf.constant_keys(sps.values(), schema_obj.fields)
@@ -138,16 +139,39 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 
 
 def _add_job(writer, job, path):
-    """Write one job directory; return (files manifest, links, bytes)."""
+    """Write one job directory; return (files manifest, links, directories, bytes)."""
     root = job.path
-    if not os.path.isdir(root):
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        st = None
+    if st is None or not stat.S_ISDIR(st.st_mode):
         raise ArchiveError(f"job {job.id}: {root} does not exist")
-    files, links = {}, {}
+    # the job directory's own member: signac's import finds jobs by their directory members
+    writer.add_dir(path, st.st_mode & 0o7777, st.st_mtime)
+    files, links, dirs = {}, {}, {}
+    writer = _DirsNoted(writer, len(path) + 1, dirs)
     add_data = getattr(writer, "add_data", None)
     total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links)
     if layout.STATEPOINT not in files:
         raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
-    return files, links, total
+    return files, links, dirs, total
+
+
+class _DirsNoted:
+    """A writer that also notes each directory inside a job (mode, whole-second mtime) for the
+    manifest: zip archives hold no directory entries (signac 2.4 cannot import them), so
+    empty directories and directory modes come back from the manifest."""
+
+    def __init__(self, writer, skip, dirs):
+        self._writer, self._skip, self._dirs = writer, skip, dirs
+
+    def add_dir(self, name, mode=0o755, mtime=0):
+        self._dirs[name[self._skip:]] = [mode, int(mtime // 1)]
+        self._writer.add_dir(name, mode, mtime)
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
 
 
 def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):

@@ -18,7 +18,7 @@ from suite.process import pid_alive
 from suite.statepoint import calc_id, validate_statepoint
 
 from . import manifest as mf
-from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_dir_attrs
+from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
 from .safety import check_job_links, clean_name
 
 CHUNK = 1 << 20
@@ -471,7 +471,7 @@ def jobs_from_manifest(found, origin):
             if have[2] != info.get("sha256"):
                 raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
             files[rel] = (have[1], have[2])
-        links, dirs = {}, []
+        links, dirs = {}, _manifest_dirs(found, entry, path, job_id)
         for rel, v in grouped[path].items():
             kind = v[0]
             if kind == FILE:
@@ -479,11 +479,38 @@ def jobs_from_manifest(found, origin):
                     raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not "
                                        "in the manifest")
             elif kind == DIR:
-                dirs.append(rel)
+                dirs.setdefault(rel, None)
             else:
                 links[rel] = (kind, v[2])
-        jobs.append(Incoming(job_id, sp, path, files, links, dirs))
+        for rel in dirs:
+            if rel in files or rel in links:
+                raise ArchiveError(f"job {job_id}: {rel!r} is a directory in the manifest and "
+                                   "a file or link in the archive; import refused")
+        jobs.append(Incoming(job_id, sp, path, files, links, list(dirs)))
     return jobs, outside
+
+
+def _manifest_dirs(found, entry, path, job_id):
+    """The directories the manifest lists for a job (zip archives hold no directory entries);
+    their modes and times go where those of directory members go."""
+    dirs = entry.get("dirs", {})
+    if not isinstance(dirs, dict):
+        raise ArchiveError(f"job {job_id}: the manifest's 'dirs' is not a mapping")
+    out = {}
+    for rel, attrs in dirs.items():
+        if not (isinstance(attrs, list) and len(attrs) == 2
+                and all(isinstance(a, int) for a in attrs)):
+            raise ArchiveError(f"job {job_id}: the manifest's entry for directory {rel!r} is not "
+                               "[mode, mtime]")
+        name = clean_name(f"{path}/{rel}")
+        rel = name[len(path) + 1:]
+        if not rel:
+            raise ArchiveError(f"job {job_id}: the manifest lists a directory {rel!r} outside "
+                               "the job")
+        out[rel] = None
+        if found.stage is not None and name not in found.dir_attrs:
+            found.dir_attrs[name] = found.stage.attrs(Member(name, DIR, 0, *attrs), 0o777)
+    return out
 
 
 def _statepoint_file_disagrees(found, path, job_id):

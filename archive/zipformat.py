@@ -38,9 +38,8 @@ class ZipWriter:
         return clamped
 
     def add_dir(self, name, mode=0o755, mtime=0):
-        info = zipfile.ZipInfo(name + "/", self._date(name, mtime))
-        info.external_attr = (stat.S_IFDIR | mode) << 16 | 0x10
-        self._zip.writestr(info, b"")
+        """Nothing: signac 2.4's import writes a directory entry as a file (then fails on the
+        files in it); the manifest records directories (empty ones, modes, times) instead."""
 
     def add_symlink(self, name, target, mtime=0):
         info = zipfile.ZipInfo(name, self._date(name, mtime))

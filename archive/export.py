@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from suite import layout
 from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
+from suite.process import pid_alive
 
 from . import manifest as mf
 from .base import ArchiveError, detect_format, format_from_target, open_writer
@@ -76,8 +77,7 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     parent = os.path.dirname(target)
     os.makedirs(parent, exist_ok=True)
     tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
-    if os.path.lexists(tmp):
-        _remove(tmp)
+    _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
     entries, n_files, n_bytes = [], 0, 0
     try:
@@ -295,6 +295,17 @@ def _is_archive(path):
     return fmt != "directory" or os.path.isfile(os.path.join(path, mf.NAME))
 
 
+def _remove_stale_temps(parent, base):
+    """Remove the temporary archives (and replaced trees) that earlier exports to the same
+    target left when killed: those whose process is gone, and this process's own."""
+    prefix = f".{base}.suite-tmp-"
+    for name in os.listdir(parent):
+        if name.startswith(prefix):
+            pid = name[len(prefix):].split("-")[0]
+            if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
+                _remove(os.path.join(parent, name))
+
+
 def _remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
@@ -305,7 +316,8 @@ def _remove(path):
 def _replace(tmp, target):
     """Put ``tmp`` where ``target`` is (--force); files are replaced atomically."""
     if os.path.isdir(target) and not os.path.islink(target):
-        trash = f"{target}.suite-old-{os.getpid()}"
+        trash = os.path.join(os.path.dirname(target),
+                             f".{os.path.basename(target)}.suite-tmp-{os.getpid()}-old")
         os.rename(target, trash)
         os.rename(tmp, target)
         shutil.rmtree(trash)

@@ -3,6 +3,7 @@ damaged jobs; what it leaves behind when killed."""
 
 import os
 import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -173,3 +174,50 @@ def test_export_of_all_jobs_refuses_damaged_ones(small, tmp_path):
                        cwd=small.path, capture_output=True, text=True)
     assert r.returncode == 0 and "exported 2 jobs" in r.stdout
     assert "warning:" in r.stderr and bad.id in r.stderr
+
+
+KILLED_EXPORT = r"""
+import os, signal, sys
+import archive, suite
+from archive import export
+real = export._add_job
+count = {"n": 0}
+def add_job(*args):
+    count["n"] += 1
+    if count["n"] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args)
+export._add_job = add_job
+archive.export_jobs(suite.get_project(sys.argv[1]), sys.argv[2])
+"""
+
+
+def leftovers(directory):
+    return sorted(n for n in os.listdir(directory) if ".suite-tmp-" in n)
+
+
+@pytest.mark.parametrize("ending", [".tar.zst", ".zip", ""])
+def test_killed_exports_leftovers_are_cleaned_or_listed(small, tmp_path, ending):
+    target = os.path.join(small.path, f"k{ending}")
+    for _ in range(3):  # each run removes the leftover of the one before
+        r = subprocess.run([sys.executable, "-c", KILLED_EXPORT, small.path, target])
+        assert r.returncode == -9
+        assert len(leftovers(small.path)) == 1
+    other = os.path.join(small.path, f"other{ending}")
+    subprocess.run([sys.executable, "-c", KILLED_EXPORT, small.path, other])
+    assert len(leftovers(small.path)) == 2
+    stray = [p for p in small.check().problems if p.kind == "stray"]
+    assert len(stray) == 2 and all("interrupted export" in p.message for p in stray)
+    # the leftover of a running export is kept, and so is another target's
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        running = os.path.join(small.path, f".k{ending}.suite-tmp-{sleeper.pid}")
+        os.mkdir(running) if not ending else open(running, "w").close()
+        archive.export_jobs(small, target)
+        names = leftovers(small.path)
+        assert os.path.basename(running) in names and len(names) == 2
+        assert any(n.startswith(f".other{ending}.suite-tmp-") for n in names)
+        assert archive.verify(target).jobs == 3
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -377,7 +377,7 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
         else:
             jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
         result.ignored = ignored
-        _check_links(jobs)
+        _check_shapes(jobs)
         to_land = []
         conflicts = []
         with os.scandir(ws) as it:  # one listing instead of one stat per job
@@ -446,6 +446,8 @@ def jobs_from_manifest(found, origin):
     if "" in paths:
         raise ArchiveError(f"{origin}: {mf.NAME} puts a job at the archive root; jobs lie in "
                            "directories (a damaged or hand-made manifest: import refused)")
+    _check_job_paths(paths, origin)
+    _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
     grouped, outside = _by_job(found, paths)
     staged = found.staged
     for entry, path in zip(entries, paths, strict=True):
@@ -550,7 +552,8 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
                 raise ValueError("not a JSON object")
             sp_files[path] = sp
         except ValueError as exc:
-            raise ArchiveError(f"{origin}: {name} is not a valid state point: {exc}") from None
+            raise ArchiveError(f"{origin}: {name} is not a valid state point ({exc}); fix or "
+                               "remove the file") from None
     candidates = {}
     if schema:
         schema_obj = PathSchema.parse(schema)
@@ -594,12 +597,7 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
                 "archive root is not a job); give --schema to read state points from the paths")
         candidates = dict(sp_files)
     jobs = []
-    for path in candidates:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            if "/".join(parts[:i]) in candidates:
-                raise ArchiveError(
-                    f"{origin}: job directory {path!r} lies inside job {'/'.join(parts[:i])!r}")
+    _check_job_paths(list(candidates), origin)
     grouped, outside = _by_job(found, list(candidates))
     for path in sorted(candidates):
         try:
@@ -610,25 +608,57 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
             raise ArchiveError(f"{origin}: {path!r}: empty state point")
         files, links = _split(grouped[path])
         jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
-    ids = {}
-    for job in jobs:
-        if job.id in ids:
-            raise ArchiveError(f"{origin}: {ids[job.id]!r} and {job.path!r} are the same job "
-                               f"{job.id}")
-        ids[job.id] = job.path
+    _check_unique_ids([(j.id, j.path) for j in jobs], origin)
     return jobs, outside
+
+
+def _check_job_paths(paths, origin):
+    """Refuse two jobs at one path, or a job inside another job's directory."""
+    seen = set()
+    for path in paths:
+        if path in seen:
+            raise ArchiveError(f"{origin}: two jobs at {path!r}; import refused")
+        seen.add(path)
+    for path in paths:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in seen:
+                raise ArchiveError(
+                    f"{origin}: job directory {path!r} lies inside job {'/'.join(parts[:i])!r}")
+
+
+def _check_unique_ids(id_paths, origin):
+    """Refuse one job id at two paths (``id_paths``: (id, path) pairs)."""
+    ids = {}
+    for job_id, path in id_paths:
+        if job_id in ids:
+            raise ArchiveError(f"{origin}: {ids[job_id]!r} and {path!r} are the same job "
+                               f"{job_id}; import refused")
+        ids[job_id] = path
+
+
+def _check_shapes(jobs):
+    """Refuse a job where a member lies under a file or link of the same job (``a/sub`` a file
+    and ``a/sub/x``), before any job lands; links get the full check of
+    :func:`check_job_links`. Only jobs with subdirectories cost more than a glance."""
+    for job in jobs:
+        names = [*job.files, *job.links, *job.dirs]
+        if job.links:
+            check_job_links(job.path, job.links, names)
+        for rel in names:
+            i = rel.find("/")
+            while i > 0:
+                if rel[:i] in job.files:
+                    raise ArchiveError(
+                        f"archive member {job.path + '/' + rel!r} lies under "
+                        f"{job.path + '/' + rel[:i]!r}, which is a file; import refused")
+                i = rel.find("/", i + 1)
 
 
 def _show(value):
     from suite.query import MISSING
 
     return "(missing)" if value is MISSING else json.dumps(value)
-
-
-def _check_links(jobs):
-    for job in jobs:
-        if job.links:
-            check_job_links(job.path, job.links, [*job.files, *job.links, *job.dirs])
 
 
 def _same_content(existing, job):
@@ -725,7 +755,14 @@ def verify(origin):
         result.problems.append(f"{origin} has no {mf.NAME}; nothing to verify against")
         return result
     listed = set()
-    for entry in found.manifest["jobs"]:
+    entries = found.manifest["jobs"]
+    try:
+        paths = [clean_name(e["path"]) for e in entries]
+        _check_job_paths(paths, origin)
+        _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
+    except ArchiveError as exc:
+        result.problems.append(str(exc))
+    for entry in entries:
         result.jobs += 1
         path = clean_name(entry["path"])
         for rel, info in entry["files"].items():

@@ -75,7 +75,11 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     if os.path.lexists(target) and not force:
         raise DestinationExistsError(f"{target} exists; pass --force to replace it")
     parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ArchiveError(f"cannot export to {target}: a part of {parent} is a file, not a "
+                           "directory; choose another target") from None
     tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)

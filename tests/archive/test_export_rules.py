@@ -221,3 +221,11 @@ def test_killed_exports_leftovers_are_cleaned_or_listed(small, tmp_path, ending)
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_target_under_a_file_is_refused_in_one_line(small, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    r = subprocess.run(["suite", "export", str(tmp_path / "afile" / "x.tar")], cwd=small.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "is a file, not a directory" in r.stderr and "afile" in r.stderr

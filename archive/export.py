@@ -89,7 +89,12 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
-            files, links, dirs, size = _add_job(writer, job, path)
+            try:
+                files, links, dirs, size = _add_job(writer, job, path)
+            except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
+                raise ArchiveError(
+                    f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
+                    "archives need; rename the file (or export to a directory)") from None
             n_files += len(files)
             n_bytes += size
             entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],

@@ -229,3 +229,15 @@ def test_target_under_a_file_is_refused_in_one_line(small, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "is a file, not a directory" in r.stderr and "afile" in r.stderr
+
+
+@pytest.mark.parametrize("ending", [".tar", ".zip"])
+def test_names_that_are_not_utf8_are_named_in_the_error(small, tmp_path, ending):
+    job = small.open_job({"i": 0})
+    with open(os.path.join(os.fsencode(job.path), b"bad\xffname.txt"), "w") as f:
+        f.write("x")
+    r = subprocess.run(["suite", "export", str(tmp_path / f"x{ending}")], cwd=small.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert job.id in r.stderr and "bad\\udcffname.txt" in r.stderr and "rename" in r.stderr
+    assert os.listdir(tmp_path) == ["project"]

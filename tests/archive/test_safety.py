@@ -338,3 +338,19 @@ def test_manifest_and_statepoint_file_must_agree(small, tmp_path):
     result = archive.verify(target)
     assert not result.ok
     assert any("i_1/signac_statepoint.json" in p and "manifest" in p for p in result.problems)
+
+
+def test_chained_symlinks_in_a_zip_refused(project, tmp_path):
+    import stat
+
+    path = tmp_path / "chain.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a/1/signac_statepoint.json", json.dumps(SP))
+        for name, target in [(m[0], m[3]) for m in chain_to_root()]:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, target)
+    with pytest.raises(archive.ArchiveError, match="a/1/s/q.*outside its job"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0

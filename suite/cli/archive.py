@@ -31,10 +31,12 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
     from archive import export_jobs
 
     proj = project()
-    jobs = select_jobs(proj, filter_args, ids)
+    jobs = select_jobs(proj, filter_args, ids) if filter_args or ids else None  # None: every job
     with progress_bar("exporting") as update:
         result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
                              move=move, force=force, progress=update)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(result.to_json())
     else:

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from suite.errors import SuiteError
+from suite.jsonio import write_atomic
 
 #: directives the templates write as numbers (every other value is quoted with ``|shq``)
 NUMERIC = ("np", "ngpu", "memory", "walltime", "omp_num_threads")
@@ -108,8 +109,7 @@ class Scheduler:
         """Write ``script`` into ``directory`` and submit it; return the scheduler's id."""
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
-        with open(path, "w") as f:
-            f.write(script)
+        write_atomic(path, script.encode())
         out = _run(self.submit_command(path, submission))
         return self.parse_submit(out)
 

@@ -109,3 +109,11 @@ def test_numeric_directives_must_be_numbers():
 
     with pytest.raises(SchedulerError, match="'np' must be a number"):
         Slurm().render(Submission("x", ["true"], {"np": "1; touch pwned"}))
+
+
+def test_live_sge_submission_from_a_hostile_path(sge, hostile_project, tmp_path):
+    r = suite_cmd(hostile_project, "submit", "--scheduler", "sge")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("submitted 2 script")
+    assert wait_for(lambda: all(j.isfile("done.txt") for j in hostile_project), timeout=90)
+    assert pwned(tmp_path) == []

@@ -13,7 +13,9 @@ from .common import echo_json, parse_value, progress_bar, project
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 def init(path):
-    """Create a project in PATH (default: the current directory)."""
+    """Create a project in PATH (default: the current directory).
+
+    Refused inside another project's workspace or a job directory."""
     from suite import init_project
 
     p = init_project(path)

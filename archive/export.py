@@ -3,14 +3,15 @@
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suite import layout
 from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
+from suite.process import pid_alive
 
 from . import manifest as mf
-from .base import ArchiveError, format_from_target, open_writer
+from .base import ArchiveError, detect_format, format_from_target, open_writer
 
 
 @dataclass
@@ -23,6 +24,7 @@ class ExportResult:
     jobs: int
     files: int
     bytes: int
+    warnings: list = field(default_factory=list)  # what the format could not hold exactly
 
     def to_json(self):
         return dict(self.__dict__)
@@ -35,16 +37,37 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     The format comes from ``format`` or the target's ending (none: a directory). ``schema`` is a
     path schema (default: ``PathSchema.auto`` over the exported jobs). The archive is written
     under a temporary name beside ``target`` and renamed when complete; an existing target is
-    refused unless ``force``. ``move`` removes the exported jobs afterwards. ``progress`` is
-    called as ``progress(jobs_done, jobs_total, bytes_done)``.
+    refused unless ``force``. ``move`` removes the exported jobs afterwards, once the archive
+    has been read back and verified. ``progress`` is called as
+    ``progress(jobs_done, jobs_total, bytes_done)``.
+
+    Exporting every job (``jobs`` None) refuses jobs whose state point is damaged; a selection
+    that left such jobs out says so in ``ExportResult.warnings``.
+
+    Raises :class:`ArchiveError` for damaged jobs (every job), for a target that is, contains or lies in the project's
+    workspace (or would replace project files), for files that cannot be exported and, with
+    ``move``, for an archive that does not verify (the jobs are then kept);
+    :class:`DestinationExistsError` for an existing target without ``force``.
     """
     target = os.path.abspath(os.fspath(target))
     fmt = format_from_target(target, format)
-    if jobs is None:
+    _refuse_project_target(project, target)
+    every = jobs is None
+    if every:
         jobs = list(project)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
     sps = {j.id: j.sp() for j in jobs}
+    # jobs the index could not read (damaged state points) are in no query's result: an export
+    # of every job refuses them, an export of a selection says they were not considered
+    damaged = sorted(i for i in project.index.problems if i not in sps)
+    if damaged and every:
+        raise ArchiveError(
+            f"{len(damaged)} job(s) have a damaged state point and cannot be exported: "
+            f"{', '.join(damaged[:5])}; run 'suite check', repair or remove them, or select "
+            "the other jobs with -f/-j")
+    warnings = [f"{len(damaged)} job(s) with a damaged state point were not considered: "
+                f"{', '.join(damaged[:5])} (run 'suite check')"] if damaged else []
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
     paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
     if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
@@ -52,10 +75,13 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     if os.path.lexists(target) and not force:
         raise DestinationExistsError(f"{target} exists; pass --force to replace it")
     parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ArchiveError(f"cannot export to {target}: a part of {parent} is a file, not a "
+                           "directory; choose another target") from None
     tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
-    if os.path.lexists(tmp):
-        _remove(tmp)
+    _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
     entries, n_files, n_bytes = [], 0, 0
     try:
@@ -63,11 +89,17 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
-            files, links, size = _add_job(writer, job, path)
+            try:
+                files, links, dirs, size = _add_job(writer, job, path)
+            except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
+                raise ArchiveError(
+                    f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
+                    "archives need; rename the file (or export to a directory)") from None
             n_files += len(files)
             n_bytes += size
             entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],
-                            "files": files, **({"links": links} if links else {})})
+                            "files": files, **({"links": links} if links else {}),
+                            **({"dirs": dirs} if dirs else {})})
             if progress is not None:
                 progress(done, len(jobs), n_bytes)
         constant = mf.constant_keys(sps.values(), schema_obj.fields)
@@ -76,6 +108,8 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     except BaseException:
         writer.abort()
         raise
+    if move:
+        _verify_before_move(tmp, target, jobs)
     if os.path.lexists(target):
         _replace(tmp, target)
     else:
@@ -83,7 +117,26 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     if move:
         for job in jobs:
             job.remove()
-    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes)
+    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes,
+                        warnings + list(getattr(writer, "warnings", ())))
+
+
+def _verify_before_move(tmp, target, jobs):
+    """Read the written archive back before ``--move`` deletes anything; remove it (keeping
+    any older ``target``) and raise if it does not hold every job intact."""
+    from .importer import verify
+
+    try:
+        result = verify(tmp)
+        problems = result.problems
+        if not problems and result.jobs != len(jobs):
+            problems = [f"it holds {result.jobs} jobs, not {len(jobs)}"]
+    except ArchiveError as exc:
+        problems = [str(exc)]
+    if problems:
+        _remove(tmp)
+        raise ArchiveError(f"the archive written for {target} does not verify ({problems[0]}); "
+                           "it was removed and the jobs were not removed (--move); export again")
 
 
 # files up to this size are read whole with one system call and handed to writers that take
@@ -95,16 +148,39 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 
 
 def _add_job(writer, job, path):
-    """Write one job directory; return (files manifest, links, bytes)."""
+    """Write one job directory; return (files manifest, links, directories, bytes)."""
     root = job.path
-    if not os.path.isdir(root):
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        st = None
+    if st is None or not stat.S_ISDIR(st.st_mode):
         raise ArchiveError(f"job {job.id}: {root} does not exist")
-    files, links = {}, {}
+    # the job directory's own member: signac's import finds jobs by their directory members
+    writer.add_dir(path, st.st_mode & 0o7777, st.st_mtime)
+    files, links, dirs = {}, {}, {}
+    writer = _DirsNoted(writer, len(path) + 1, dirs)
     add_data = getattr(writer, "add_data", None)
     total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links)
     if layout.STATEPOINT not in files:
         raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
-    return files, links, total
+    return files, links, dirs, total
+
+
+class _DirsNoted:
+    """A writer that also notes each directory inside a job (mode, whole-second mtime) for the
+    manifest: zip archives hold no directory entries (signac 2.4 cannot import them), so
+    empty directories and directory modes come back from the manifest."""
+
+    def __init__(self, writer, skip, dirs):
+        self._writer, self._skip, self._dirs = writer, skip, dirs
+
+    def add_dir(self, name, mode=0o755, mtime=0):
+        self._dirs[name[self._skip:]] = [mode, int(mtime // 1)]
+        self._writer.add_dir(name, mode, mtime)
+
+    def __getattr__(self, name):
+        return getattr(self._writer, name)
 
 
 def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
@@ -193,6 +269,52 @@ def _read_rest(fd, data, size, full):
     return b"".join(parts)
 
 
+def _within(path, root):
+    """True if ``path`` is ``root`` or lies under it (both real paths)."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _refuse_project_target(project, target):
+    """Refuse a target whose writing or replacing (``--force``) could delete the project: one
+    that is or contains the project or its workspace, one inside the workspace, and an existing
+    entry inside the project that is not an archive (``.signac``, the project document)."""
+    real = os.path.realpath(target)
+    for what, path in (("project", project.path), ("workspace", project.workspace)):
+        path = os.path.realpath(path)
+        if _within(path, real):
+            raise ArchiveError(f"export target {target} is or contains the {what} {path}; "
+                               "export to a path outside the project")
+    workspace = os.path.realpath(project.workspace)
+    if _within(real, workspace):
+        raise ArchiveError(f"export target {target} is inside the workspace {workspace}; "
+                           "export to a path outside the workspace")
+    if _within(real, os.path.realpath(project.path)) and os.path.lexists(target) \
+            and not _is_archive(target):
+        raise ArchiveError(f"export target {target} is a file or directory of the project, not "
+                           "an archive; replacing it would delete project data; choose a new "
+                           "name")
+
+
+def _is_archive(path):
+    """True for an existing archive suite could have written (a tree needs its manifest)."""
+    try:
+        fmt = detect_format(path)
+    except ArchiveError:
+        return False
+    return fmt != "directory" or os.path.isfile(os.path.join(path, mf.NAME))
+
+
+def _remove_stale_temps(parent, base):
+    """Remove the temporary archives (and replaced trees) that earlier exports to the same
+    target left when killed: those whose process is gone, and this process's own."""
+    prefix = f".{base}.suite-tmp-"
+    for name in os.listdir(parent):
+        if name.startswith(prefix):
+            pid = name[len(prefix):].split("-")[0]
+            if pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
+                _remove(os.path.join(parent, name))
+
+
 def _remove(path):
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
@@ -203,7 +325,8 @@ def _remove(path):
 def _replace(tmp, target):
     """Put ``tmp`` where ``target`` is (--force); files are replaced atomically."""
     if os.path.isdir(target) and not os.path.islink(target):
-        trash = f"{target}.suite-old-{os.getpid()}"
+        trash = os.path.join(os.path.dirname(target),
+                             f".{os.path.basename(target)}.suite-tmp-{os.getpid()}-old")
         os.rename(target, trash)
         os.rename(tmp, target)
         shutil.rmtree(trash)

@@ -11,18 +11,21 @@ import shutil
 from dataclasses import dataclass, field
 
 from suite import layout
-from suite.errors import InvalidStatepointError
-from suite.jsonio import dumps, write_all
+from suite.errors import CorruptFileError, InvalidStatepointError
+from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
 from suite.process import pid_alive
-from suite.statepoint import validate_statepoint
+from suite.statepoint import calc_id, validate_statepoint
 
 from . import manifest as mf
-from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, open_reader, set_dir_attrs
-from .safety import check_member, clean_name
+from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
+from .safety import check_job_links, clean_name
 
 CHUNK = 1 << 20
-MAX_MANIFEST = 1 << 30
+#: members read into memory whole are refused past these sizes (declared or actual), so a
+#: small compressed archive cannot make import or verify take gigabytes
+MAX_MANIFEST = 256 << 20
+MAX_STATEPOINT = 16 << 20
 
 
 @dataclass
@@ -223,14 +226,17 @@ def scan(reader, staging, origin, limit=None, holder=None):
             raise ArchiveError(f"archive member {member.name!r} appears twice")
         kind = member.kind
         if kind == FILE and name == mf.NAME:
-            manifest = mf.loads(_read_limited(stream, MAX_MANIFEST, name), origin)
+            _check_bound(member, MAX_MANIFEST)
+            manifest = mf.loads(_read_limited(stream, member.size, name), origin)
             continue
         if kind == FILE:
+            is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
+            if is_sp:
+                _check_bound(member, MAX_STATEPOINT)
             if limit is not None and written + member.size > limit:
                 raise ArchiveError(
                     f"archive member {member.name!r}: the unpacked data would exceed the free "
                     f"space ({limit} bytes); import stopped")
-            is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
             if member.size <= Stage.SMALL:
                 # streams that cannot hold more than their declared size are read in one call
                 if hasattr(stream, "read_declared"):
@@ -252,13 +258,35 @@ def scan(reader, staging, origin, limit=None, holder=None):
             staged[name] = (DIR, 0, None)
             if stage:
                 dir_attrs[name] = stage.attrs(member, 0o777)
-        elif kind in (SYMLINK, HARDLINK):
+        elif kind == SYMLINK:
             staged[name] = (kind, 0, member.linkname)
+        elif kind == HARDLINK:
+            staged[name] = (kind, 0, _hard_link_target(member, staged))
         else:
             raise ArchiveError(f"archive member {member.name!r}: devices and fifos are refused")
     if stage:
         stage.wait()
     return Scan(staged, manifest, small, stage, dir_attrs)
+
+
+def _check_bound(member, bound):
+    if member.size > bound:
+        raise ArchiveError(f"archive member {member.name!r}: {member.size} bytes, larger than "
+                           f"the {bound} bytes suite reads into memory for it (refused)")
+
+
+def _hard_link_target(member, staged):
+    """The member a hard link names: a regular file already read from the same archive (so
+    never a path through a link, a directory, or anything outside the archive)."""
+    try:
+        target = clean_name(member.linkname)
+    except ArchiveError:
+        target = None
+    if not target or staged.get(target, (None,))[0] != FILE:
+        raise ArchiveError(
+            f"archive member {member.name!r}: hard link to {member.linkname!r}, which is not a "
+            "regular file earlier in the archive (refused)")
+    return target
 
 
 def _read(stream, name, n=CHUNK, method="read"):
@@ -349,7 +377,7 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
         else:
             jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
         result.ignored = ignored
-        _check_links(found, jobs)
+        _check_shapes(jobs)
         to_land = []
         conflicts = []
         with os.scandir(ws) as it:  # one listing instead of one stat per job
@@ -415,6 +443,11 @@ def jobs_from_manifest(found, origin):
     jobs = []
     entries = found.manifest["jobs"]
     paths = [clean_name(e["path"]) for e in entries]
+    if "" in paths:
+        raise ArchiveError(f"{origin}: {mf.NAME} puts a job at the archive root; jobs lie in "
+                           "directories (a damaged or hand-made manifest: import refused)")
+    _check_job_paths(paths, origin)
+    _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
     grouped, outside = _by_job(found, paths)
     staged = found.staged
     for entry, path in zip(entries, paths, strict=True):
@@ -425,6 +458,9 @@ def jobs_from_manifest(found, origin):
         if entry.get("id") != job_id:
             raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
                                f" but its state point hashes to {job_id}")
+        problem = _statepoint_file_disagrees(found, path, job_id)
+        if problem:
+            raise ArchiveError(f"{origin}: {problem}; job refused")
         files = {}
         for rel, info in entry["files"].items():
             have = staged.get(f"{path}/{clean_name(rel)}")
@@ -437,7 +473,7 @@ def jobs_from_manifest(found, origin):
             if have[2] != info.get("sha256"):
                 raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
             files[rel] = (have[1], have[2])
-        links, dirs = {}, []
+        links, dirs = {}, _manifest_dirs(found, entry, path, job_id)
         for rel, v in grouped[path].items():
             kind = v[0]
             if kind == FILE:
@@ -445,11 +481,56 @@ def jobs_from_manifest(found, origin):
                     raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not "
                                        "in the manifest")
             elif kind == DIR:
-                dirs.append(rel)
+                dirs.setdefault(rel, None)
             else:
                 links[rel] = (kind, v[2])
-        jobs.append(Incoming(job_id, sp, path, files, links, dirs))
+        for rel in dirs:
+            if rel in files or rel in links:
+                raise ArchiveError(f"job {job_id}: {rel!r} is a directory in the manifest and "
+                                   "a file or link in the archive; import refused")
+        jobs.append(Incoming(job_id, sp, path, files, links, list(dirs)))
     return jobs, outside
+
+
+def _manifest_dirs(found, entry, path, job_id):
+    """The directories the manifest lists for a job (zip archives hold no directory entries);
+    their modes and times go where those of directory members go."""
+    dirs = entry.get("dirs", {})
+    if not isinstance(dirs, dict):
+        raise ArchiveError(f"job {job_id}: the manifest's 'dirs' is not a mapping")
+    out = {}
+    for rel, attrs in dirs.items():
+        if not (isinstance(attrs, list) and len(attrs) == 2
+                and all(isinstance(a, int) for a in attrs)):
+            raise ArchiveError(f"job {job_id}: the manifest's entry for directory {rel!r} is not "
+                               "[mode, mtime]")
+        name = clean_name(f"{path}/{rel}")
+        rel = name[len(path) + 1:]
+        if not rel:
+            raise ArchiveError(f"job {job_id}: the manifest lists a directory {rel!r} outside "
+                               "the job")
+        out[rel] = None
+        if found.stage is not None and name not in found.dir_attrs:
+            found.dir_attrs[name] = found.stage.attrs(Member(name, DIR, 0, *attrs), 0o777)
+    return out
+
+
+def _statepoint_file_disagrees(found, path, job_id):
+    """Why the archived state point file of the job at ``path`` is not the manifest's state
+    point of job ``job_id`` (None if it is, or if the archive holds no such file)."""
+    name = f"{path}/{layout.STATEPOINT}"
+    data = found.small.get(name)
+    if data is None:
+        return None
+    try:
+        sp = loads_checked(data, name)
+        file_id = calc_id(sp) if isinstance(sp, dict) else None
+    except (CorruptFileError, InvalidStatepointError) as exc:
+        return f"{name}: {exc}"
+    if file_id != job_id:
+        return (f"{name} is not the state point the manifest gives job {job_id} (it hashes to "
+                f"{file_id}): the archive is inconsistent")
+    return None
 
 
 def jobs_from_tree(found, schema, ignore_unmatched, origin):
@@ -463,13 +544,16 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
     sp_files = {}
     for name, data in found.small.items():
         path = posixpath.dirname(name)
+        if not path:
+            continue  # files at the root are outside every job: ignored and reported
         try:
             sp = json.loads(data)
             if not isinstance(sp, dict):
                 raise ValueError("not a JSON object")
             sp_files[path] = sp
         except ValueError as exc:
-            raise ArchiveError(f"{origin}: {name} is not a valid state point: {exc}") from None
+            raise ArchiveError(f"{origin}: {name} is not a valid state point ({exc}); fix or "
+                               "remove the file") from None
     candidates = {}
     if schema:
         schema_obj = PathSchema.parse(schema)
@@ -509,16 +593,11 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
     else:
         if not sp_files:
             raise ArchiveError(
-                f"{origin}: no manifest and no {layout.STATEPOINT} files; give --schema to read "
-                "state points from the paths")
+                f"{origin}: no manifest and no directory with a {layout.STATEPOINT} (one at the "
+                "archive root is not a job); give --schema to read state points from the paths")
         candidates = dict(sp_files)
     jobs = []
-    for path in candidates:
-        parts = path.split("/")
-        for i in range(1, len(parts)):
-            if "/".join(parts[:i]) in candidates:
-                raise ArchiveError(
-                    f"{origin}: job directory {path!r} lies inside job {'/'.join(parts[:i])!r}")
+    _check_job_paths(list(candidates), origin)
     grouped, outside = _by_job(found, list(candidates))
     for path in sorted(candidates):
         try:
@@ -529,27 +608,57 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
             raise ArchiveError(f"{origin}: {path!r}: empty state point")
         files, links = _split(grouped[path])
         jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
-    ids = {}
-    for job in jobs:
-        if job.id in ids:
-            raise ArchiveError(f"{origin}: {ids[job.id]!r} and {job.path!r} are the same job "
-                               f"{job.id}")
-        ids[job.id] = job.path
+    _check_unique_ids([(j.id, j.path) for j in jobs], origin)
     return jobs, outside
+
+
+def _check_job_paths(paths, origin):
+    """Refuse two jobs at one path, or a job inside another job's directory."""
+    seen = set()
+    for path in paths:
+        if path in seen:
+            raise ArchiveError(f"{origin}: two jobs at {path!r}; import refused")
+        seen.add(path)
+    for path in paths:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in seen:
+                raise ArchiveError(
+                    f"{origin}: job directory {path!r} lies inside job {'/'.join(parts[:i])!r}")
+
+
+def _check_unique_ids(id_paths, origin):
+    """Refuse one job id at two paths (``id_paths``: (id, path) pairs)."""
+    ids = {}
+    for job_id, path in id_paths:
+        if job_id in ids:
+            raise ArchiveError(f"{origin}: {ids[job_id]!r} and {path!r} are the same job "
+                               f"{job_id}; import refused")
+        ids[job_id] = path
+
+
+def _check_shapes(jobs):
+    """Refuse a job where a member lies under a file or link of the same job (``a/sub`` a file
+    and ``a/sub/x``), before any job lands; links get the full check of
+    :func:`check_job_links`. Only jobs with subdirectories cost more than a glance."""
+    for job in jobs:
+        names = [*job.files, *job.links, *job.dirs]
+        if job.links:
+            check_job_links(job.path, job.links, names)
+        for rel in names:
+            i = rel.find("/")
+            while i > 0:
+                if rel[:i] in job.files:
+                    raise ArchiveError(
+                        f"archive member {job.path + '/' + rel!r} lies under "
+                        f"{job.path + '/' + rel[:i]!r}, which is a file; import refused")
+                i = rel.find("/", i + 1)
 
 
 def _show(value):
     from suite.query import MISSING
 
     return "(missing)" if value is MISSING else json.dumps(value)
-
-
-def _check_links(found, jobs):
-    from .base import Member
-
-    for job in jobs:
-        for rel, (kind, target) in job.links.items():
-            check_member(Member(f"{job.path}/{rel}", kind, linkname=target), job.path)
 
 
 def _same_content(existing, job):
@@ -592,8 +701,8 @@ def _land(staging, ws, job, found):
         dst = os.path.join(src, *rel.split("/"))
         if kind == SYMLINK:
             os.symlink(target, dst)
-        else:  # a hard link names a member of the same job (checked): copy it
-            inside = clean_name(target)[len(job.path) + 1:]
+        else:  # a hard link names a regular file of the same job (checked): copy it
+            inside = target[len(job.path) + 1:]
             shutil.copyfile(os.path.join(src, *inside.split("/")), dst)
     if layout.STATEPOINT not in job.files:
         sp_file = os.path.join(src, layout.STATEPOINT)
@@ -646,7 +755,14 @@ def verify(origin):
         result.problems.append(f"{origin} has no {mf.NAME}; nothing to verify against")
         return result
     listed = set()
-    for entry in found.manifest["jobs"]:
+    entries = found.manifest["jobs"]
+    try:
+        paths = [clean_name(e["path"]) for e in entries]
+        _check_job_paths(paths, origin)
+        _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
+    except ArchiveError as exc:
+        result.problems.append(str(exc))
+    for entry in entries:
         result.jobs += 1
         path = clean_name(entry["path"])
         for rel, info in entry["files"].items():
@@ -662,6 +778,9 @@ def verify(origin):
             _, job_id, _ = validate_statepoint(entry["statepoint"])
             if job_id != entry.get("id"):
                 result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
+            problem = _statepoint_file_disagrees(found, path, job_id)
+            if problem:
+                result.problems.append(f"job {entry.get('id')}: {problem}")
         except InvalidStatepointError as exc:
             result.problems.append(f"job {entry.get('id')}: {exc}")
     for name, v in found.staged.items():

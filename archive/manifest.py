@@ -39,19 +39,32 @@ def loads(data, origin):
     try:
         manifest = json.loads(data)
     except ValueError as exc:
-        raise ArchiveError(f"{origin}: {NAME} is not valid JSON: {exc}") from None
+        raise ArchiveError(f"{origin}: {NAME} is not valid JSON ({exc}); the archive is damaged "
+                           "(without that file it imports by its state point files)") from None
     if not isinstance(manifest, dict) or manifest.get("format") != "suite-archive":
         raise ArchiveError(f"{origin}: {NAME} is not a suite archive manifest")
     if manifest.get("version", 0) > VERSION:
         raise ArchiveError(f"{origin}: manifest version {manifest['version']} is newer than "
                            "this suite understands; upgrade suite")
     jobs = manifest.get("jobs")
-    if not isinstance(jobs, list) or not all(
-        isinstance(j, dict) and isinstance(j.get("path"), str) and isinstance(j.get("files"), dict)
-        and isinstance(j.get("statepoint"), dict) for j in jobs
-    ):
-        raise ArchiveError(f"{origin}: {NAME} has a malformed job list")
+    if not isinstance(jobs, list):
+        raise ArchiveError(f"{origin}: {NAME} has no job list; the archive is damaged")
+    for i, job in enumerate(jobs):
+        if not _well_formed(job):
+            shown = job.get("path") if isinstance(job, dict) else None
+            raise ArchiveError(f"{origin}: {NAME}: job entry {i + 1} ({shown!r}) is malformed "
+                               "(id, path, statepoint, files with size and sha256); the "
+                               "archive is damaged")
     return manifest
+
+
+def _well_formed(job):
+    return (isinstance(job, dict) and isinstance(job.get("id"), str)
+            and isinstance(job.get("path"), str) and isinstance(job.get("statepoint"), dict)
+            and isinstance(job.get("files"), dict)
+            and all(isinstance(info, dict) and isinstance(info.get("size"), int)
+                    and isinstance(info.get("sha256"), str) for info in job["files"].values())
+            and isinstance(job.get("links", {}), dict))
 
 
 def constant_keys(statepoints, schema_fields):

@@ -6,10 +6,15 @@ buffer and hands out each member's data as a slice of it. Unlike ``tarfile``, a 
 or a stream that ends before the end-of-archive block is an error, never a silent end.
 """
 
+import math
+
 from .base import DIR, FILE, HARDLINK, OTHER, SYMLINK, ArchiveError, Member
 
 BLOCK = 512
 CHUNK = 1 << 20
+#: the largest extended header (pax records, GNU long name or link) read into memory; names
+#: are at most a few KiB, so larger ones are refused rather than read
+MAX_HEADER = 1 << 20
 _ZERO_BLOCK = bytes(BLOCK)
 
 _KINDS = {b"0": FILE, b"\x00": FILE, b"7": FILE, b"5": DIR, b"2": SYMLINK, b"1": HARDLINK}
@@ -172,6 +177,11 @@ class TarStream:
                     raise DamagedArchive("a tar header has a bad checksum")
                 typeflag = block[156:157]
                 size = _number(block[124:136])
+                if size > MAX_HEADER and typeflag in (_PAX, _SOLARIS_PAX, _PAX_GLOBAL,
+                                                      *_GNU_TYPES[:2]):
+                    raise ArchiveError(
+                        f"archive member {_text(block[:100])!r}: an extended header of {size} "
+                        f"bytes, larger than the {MAX_HEADER} bytes suite reads (refused)")
                 if typeflag in (_PAX, _SOLARIS_PAX):
                     pax = {**(pax or {}), **_pax_records(self._block_data(size))}
                 elif typeflag == _PAX_GLOBAL:
@@ -193,6 +203,7 @@ class TarStream:
             if longlink is not None:
                 linkname = longlink
             headers = {**glob, **pax} if pax is not None else glob
+            mtime = _number(block[136:148])
             if headers:
                 if any(k.startswith("GNU.sparse.") for k in headers):
                     raise ArchiveError(f"archive member {name!r}: sparse files are not supported")
@@ -203,6 +214,13 @@ class TarStream:
                         size = int(headers["size"])
                     except ValueError:
                         raise DamagedArchive("invalid size in a pax header") from None
+                if "mtime" in headers:
+                    try:
+                        mtime = float(headers["mtime"])
+                        if not math.isfinite(mtime):
+                            raise ValueError
+                    except ValueError:
+                        raise DamagedArchive("invalid mtime in a pax header") from None
             if size < 0:
                 raise DamagedArchive(f"member {name!r} has a negative size")
             kind = _KINDS.get(typeflag, OTHER)
@@ -210,5 +228,4 @@ class TarStream:
                 self._left, self._pad = size, -size % BLOCK
             if kind == DIR:
                 name = name.rstrip("/")
-            yield Member(name, kind, size, _number(block[100:108]), _number(block[136:148]),
-                         linkname), self
+            yield Member(name, kind, size, _number(block[100:108]), mtime, linkname), self

@@ -31,13 +31,15 @@ def _header(name, size, mode, mtime, typeflag, linkname=""):
     )).ljust(BLOCK, b"\x00")
 
 
-def _pax(name, linkname, size):
+def _pax(name, linkname, size, mtime):
     records = b""
     for key, value in (("path", name), ("linkpath", linkname)):
         if value and len(value.encode()) > 100 or (value and not value.isascii()):
             records += _pax_record(key, value)
-    if size >= 8**11:
+    if size >= MAX_NUMBER:
         records += _pax_record("size", str(size))
+    if not 0 <= mtime < MAX_NUMBER:
+        records += _pax_record("mtime", str(mtime))
     return records
 
 
@@ -49,21 +51,29 @@ def _pax_record(key, value):
     return str(length).encode() + body
 
 
+#: the 11 octal digits of ustar's size and mtime fields hold values below this (8 GiB; a time
+#: before 2242-03-16); past it, and for times before 1970, a pax record holds the value
+MAX_NUMBER = 8**11
+
 _FLAGS = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}
 
 
 def member_header(name, size, mode, mtime, kind, linkname=""):
     """The header block(s) for one member; ``kind`` is file, dir, symlink or hardlink."""
     flag = _FLAGS[kind]
-    if len(name) <= 100 and not linkname and size < 8**11 and name.isascii():
+    mtime = int(mtime // 1)  # whole seconds (floor: before 1970 too)
+    if len(name) <= 100 and not linkname and size < MAX_NUMBER and 0 <= mtime < MAX_NUMBER \
+            and name.isascii():
         return _header(name, size, mode, mtime, flag)  # the common case: no pax record
     out = b""
-    pax = _pax(name, linkname, size)
+    pax = _pax(name, linkname, size, mtime)
+    # values the ustar fields cannot hold are 0 there: readers take them from the pax record
+    if not 0 <= mtime < MAX_NUMBER:
+        mtime = 0
     if pax:
         out += _header("././@PaxHeader", len(pax), 0o644, mtime, b"x")
         out += pax + b"\x00" * (-len(pax) % BLOCK)
-    # past 8 GiB the ustar size field overflows: readers take the size from the pax record
-    return out + _header(name, size if size < 8**11 else 0, mode, mtime, flag, linkname)
+    return out + _header(name, size if size < MAX_NUMBER else 0, mode, mtime, flag, linkname)
 
 
 ZEROS = b"\x00" * BLOCK

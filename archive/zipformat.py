@@ -9,39 +9,53 @@ import zipfile
 from .base import DIR, FILE, SYMLINK, ArchiveError, Member
 
 CHUNK = 1 << 20
+MAX_LINK = 4096  # PATH_MAX: a link target is never longer
 
 
-def _date(mtime):
-    t = time.localtime(max(mtime, 315532800))  # zip cannot hold dates before 1980
-    return t[:6]
+_FIRST, _LAST = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)  # what zip's fields hold
 
 
 class ZipWriter:
     def __init__(self, path, level=None):
         self.path = path
+        self.warnings = []  # members whose time zip cannot hold (clamped)
         self._zip = zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED,
                                     compresslevel=6 if level is None else level)
 
+    def _date(self, name, mtime):
+        """The local date of ``mtime`` as zip stores it, clamped to 1980..2107 (with a
+        warning naming the member: zip has no field for other dates)."""
+        try:
+            date = time.localtime(mtime)[:6]
+        except (OverflowError, OSError, ValueError):
+            date = _FIRST if mtime < 0 else _LAST
+        if _FIRST <= date <= _LAST:
+            return date
+        clamped = _FIRST if date < _FIRST else _LAST
+        self.warnings.append(
+            f"{name}: modification time {date[0]}-{date[1]:02}-{date[2]:02} cannot be held "
+            f"by zip (1980 to 2107); stored as {clamped[0]}-{clamped[1]:02}-{clamped[2]:02}")
+        return clamped
+
     def add_dir(self, name, mode=0o755, mtime=0):
-        info = zipfile.ZipInfo(name + "/", _date(mtime))
-        info.external_attr = (stat.S_IFDIR | mode) << 16 | 0x10
-        self._zip.writestr(info, b"")
+        """Nothing: signac 2.4's import writes a directory entry as a file (then fails on the
+        files in it); the manifest records directories (empty ones, modes, times) instead."""
 
     def add_symlink(self, name, target, mtime=0):
-        info = zipfile.ZipInfo(name, _date(mtime))
+        info = zipfile.ZipInfo(name, self._date(name, mtime))
         info.external_attr = (stat.S_IFLNK | 0o777) << 16
         info.create_system = 3
         self._zip.writestr(info, target.encode())
 
     def add_bytes(self, name, data, mtime=0):
-        info = zipfile.ZipInfo(name, _date(mtime or time.time()))
+        info = zipfile.ZipInfo(name, self._date(name, mtime or time.time()))
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         self._zip.writestr(info, data)
         return hashlib.sha256(data).hexdigest()
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
-        info = zipfile.ZipInfo(name, _date(mtime))
+        info = zipfile.ZipInfo(name, self._date(name, mtime))
         info.external_attr = (stat.S_IFREG | (mode & 0o7777)) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         info.file_size = size
@@ -92,7 +106,10 @@ class ZipReader:
                     yield Member(info.filename.rstrip("/"), DIR, 0, mode & 0o7777 or 0o755,
                                  time.mktime(info.date_time + (0, 0, -1))), None
                 elif stat.S_ISLNK(mode):
-                    target = self._zip.read(info).decode()
+                    if info.file_size > MAX_LINK:
+                        raise ArchiveError(f"archive member {info.filename!r}: a link target of "
+                                           f"{info.file_size} bytes (refused)")
+                    target = self._zip.read(info).decode("utf-8", "surrogateescape")
                     yield Member(info.filename, SYMLINK, 0, 0o777, 0, target), None
                 elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):
                     yield Member(info.filename, "other", info.file_size), None

@@ -10,6 +10,10 @@ import subprocess
 from dataclasses import dataclass, field
 
 from suite.errors import SuiteError
+from suite.jsonio import write_atomic
+
+#: directives the templates write as numbers (every other value is quoted with ``|shq``)
+NUMERIC = ("np", "ngpu", "memory", "walltime", "omp_num_threads")
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
@@ -71,8 +75,15 @@ class Scheduler:
                                  trim_blocks=True, lstrip_blocks=True)
         env.filters["hms"] = _hms
         env.filters["hm"] = _hm
+        env.filters["shq"] = shq
         d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
              **submission.directives}
+        # templates write these unquoted (directive lines): they must be numbers
+        for key in NUMERIC:
+            if d[key] is not None and (isinstance(d[key], bool)
+                                       or not isinstance(d[key], (int, float))):
+                raise SchedulerError(f"{submission.name}: directive {key!r} must be a number, "
+                                     f"not {d[key]!r}")
         name = self.template or f"{self.name}.sh.j2"
         try:
             template = env.get_template(name)
@@ -98,8 +109,7 @@ class Scheduler:
         """Write ``script`` into ``directory`` and submit it; return the scheduler's id."""
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
-        with open(path, "w") as f:
-            f.write(script)
+        write_atomic(path, script.encode())
         out = _run(self.submit_command(path, submission))
         return self.parse_submit(out)
 
@@ -110,6 +120,14 @@ class Scheduler:
 
     def cancel(self, ids):
         raise NotImplementedError
+
+
+def shq(value):
+    """``value`` as one shell word (``shlex.quote`` of its text): the templates' ``|shq``.
+    Plain names stay as they are, so directive parsers see what they always saw."""
+    import shlex
+
+    return shlex.quote(str(value))
 
 
 def note_array_state(found, array_id, state):

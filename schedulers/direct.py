@@ -1,17 +1,67 @@
 """``direct``: runs submitted scripts in the background on this machine (a workstation),
 with the same tracking: the job id is the process id, and a status file holds the exit status
-when the script ends."""
+when the script ends.
+
+Status files live in ``$TMPDIR/suite-direct-<uid>`` (process ids mean something on this
+machine only, so a per-machine directory fits better than the project, which may be shared
+between machines). That name is predictable, so the directory is trusted only if this user
+created it: it is made with ``mkdir`` (which fails if anything is there) mode 0700, and used
+only while it is a real directory (not a link), owned by this user, that no one else may
+write (one made 0755 by an older suite is accepted: others could read it, not plant in it). Status files are opened without following links and must be regular files of this
+user; a process removes any status left under its id by an earlier process before it runs.
+"""
 
 import os
 import signal
+import stat
 import subprocess
 import tempfile
 
+from suite.jsonio import write_atomic
 from suite.process import pid_alive
 
 from .base import Scheduler, SchedulerError
 
-STATUS_DIR = os.path.join(tempfile.gettempdir(), f"suite-direct-{os.getuid()}")
+# $1 is the status directory, $0 the script. A dependency that did not end with status 0
+# fails this job without running it (a dependency's status file appears before it exits, and
+# an unreaped one still answers kill -0). `set -C` (noclobber) creates the status file with
+# O_EXCL, so it is never written through a link.
+WRAPPER = ('rm -f -- "$1/$$" "$1/$$.tmp"; s=0; {waits}'
+           '[ $s = 0 ] && {{ bash "$0" > "$0.out" 2>&1; s=$?; }}; '
+           'set -C; echo $s > "$1/$$.tmp" && mv -f -- "$1/$$.tmp" "$1/$$"')
+WAIT = ('while [ ! -e "$1/{pid}" ] && kill -0 {pid} 2>/dev/null; do sleep 0.2; done; '
+        '[ "$(cat -- "$1/{pid}" 2>/dev/null)" = 0 ] || s=1; ')
+
+
+def status_dir():
+    """This user's private directory for exit statuses (created if missing).
+
+    Raises
+    ------
+    SchedulerError
+        If the path is a link, not a directory, owned by someone else or writable by others
+        (someone may have planted it to fake statuses or redirect writes).
+    """
+    base = os.environ.get("TMPDIR") or tempfile.gettempdir()
+    path = os.path.join(base, f"suite-direct-{os.getuid()}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise SchedulerError(f"cannot create the direct scheduler's status directory "
+                             f"{path}: {exc.strerror}; set TMPDIR to a directory of yours") \
+            from None
+    st = os.lstat(path)
+    problem = ("a link" if stat.S_ISLNK(st.st_mode) else
+               "not a directory" if not stat.S_ISDIR(st.st_mode) else
+               f"owned by uid {st.st_uid}" if st.st_uid != os.getuid() else
+               f"mode {stat.S_IMODE(st.st_mode):o}" if st.st_mode & 0o022 else None)
+    if problem:
+        raise SchedulerError(f"{path} is not a private directory of yours ({problem}); it may "
+                             "have been planted to fake job statuses: remove it, or set TMPDIR "
+                             "to a directory of yours")
+    return path
 
 
 class Direct(Scheduler):
@@ -25,34 +75,40 @@ class Direct(Scheduler):
         return ["bash", script_path]
 
     def submit(self, script, submission, directory):
+        """Start ``script`` in the background; return its process id.
+
+        Raises SchedulerError for ``hold``, for an ``after`` id that is not a process id, and
+        for a status directory that is not private (:func:`status_dir`)."""
         if submission.hold:
             raise SchedulerError("the direct scheduler cannot hold jobs")
+        bad = [p for p in submission.after if not str(p).isdigit()]
+        if bad:
+            raise SchedulerError(f"--after {bad[0]!r} is not a process id (the direct "
+                                 "scheduler's job ids are process ids)")
+        statuses = status_dir()
         os.makedirs(directory, exist_ok=True)
-        os.makedirs(STATUS_DIR, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
-        with open(path, "w") as f:
-            f.write(script)
-        waits = "".join(
-            f'while kill -0 {p} 2>/dev/null; do sleep 0.2; done; '
-            f'[ "$(cat {STATUS_DIR}/{p} 2>/dev/null)" = 0 ] || exit 1; '
-            for p in submission.after)
-        wrapper = (f'{waits}bash "$0" > "$0.out" 2>&1; echo $? > {STATUS_DIR}/$$.tmp; '
-                   f'mv {STATUS_DIR}/$$.tmp {STATUS_DIR}/$$')
-        proc = subprocess.Popen(["bash", "-c", wrapper, path], start_new_session=True,
+        write_atomic(path, script.encode())
+        wrapper = WRAPPER.format(waits="".join(WAIT.format(pid=int(p))
+                                               for p in submission.after))
+        proc = subprocess.Popen(["bash", "-c", wrapper, path, statuses], start_new_session=True,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         return str(proc.pid)
 
     def query(self, ids):
+        """``{id: state}``: completed or failed by the status file, else running while the
+        process lives, else unknown. Raises SchedulerError as :func:`status_dir` does."""
         out = {}
+        statuses = status_dir()
         for i in ids:
-            try:
-                with open(os.path.join(STATUS_DIR, i)) as f:
-                    out[i] = "completed" if f.read().strip() == "0" else "failed"
-                continue
-            except FileNotFoundError:
-                pass
-            out[i] = "running" if pid_alive(int(i)) else "unknown"
+            code = _read_status(statuses, i)
+            if code is not None:
+                out[i] = "completed" if code == "0" else "failed"
+            elif i.isdigit() and pid_alive(int(i)):
+                out[i] = "running"
+            else:
+                out[i] = "unknown"
         return out
 
     def cancel(self, ids):
@@ -61,3 +117,19 @@ class Direct(Scheduler):
                 os.killpg(int(i), signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+def _read_status(directory, job_id):
+    """The status file's text, or None if there is none we can believe (a link, not a
+    regular file of ours)."""
+    if not job_id.isdigit():
+        return None
+    try:
+        fd = os.open(os.path.join(directory, job_id), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:  # missing, or a link (ELOOP)
+        return None
+    with os.fdopen(fd) as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        return f.read().strip()

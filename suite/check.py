@@ -1,8 +1,10 @@
 """``suite check``: find (and optionally repair) damaged jobs.
 
 Reported: job directories whose state point file is missing, empty or not JSON; documents that
-are not JSON objects; directories whose name is not the hash of their state point; temporary
-files (``.suite-tmp-``) left by interrupted operations, in the workspace and inside jobs. Repair only
+are not JSON objects or are nested more than ``statepoint.MAX_DEPTH`` levels deep; directories
+whose name is not the hash of their state point; temporary files (``.suite-tmp-``) left by
+interrupted operations, in the workspace and inside jobs, and temporary archives of interrupted
+exports in the project directory. Repair only
 moves a misnamed job to its correct id (when that id is free); it never rewrites a file.
 """
 
@@ -39,6 +41,11 @@ def check_project(project, repair=False, progress=None):
     total)`` is called as entries of the workspace are checked."""
     report = CheckReport()
     ws = project.workspace
+    for name in sorted(os.listdir(project.path)):
+        if layout.is_temp(name):  # a killed export to an archive inside the project
+            report.problems.append(Problem(name, "stray", f"{os.path.join(project.path, name)}: "
+                                           "temporary archive of an interrupted export (safe to "
+                                           "delete unless an export is running)"))
     try:
         names = sorted(os.listdir(ws))
     except FileNotFoundError:

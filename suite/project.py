@@ -207,13 +207,43 @@ class Project:
 
 
 def init_project(path="."):
-    """Create a project in ``path`` (or return the one there) and return it."""
+    """Create a project in ``path`` (or return the one there) and return it.
+
+    Raises
+    ------
+    SuiteError
+        If ``path`` lies inside the workspace of a project or inside a job directory (a
+        project there would be taken for job files, copied and synced with the job).
+    """
     path = os.path.abspath(path)
     if not os.path.isfile(_config_path(path)):
+        _refuse_inside_workspace(path)
         os.makedirs(os.path.join(path, layout.CONFIG_DIR), exist_ok=True)
         write_atomic(_config_path(path), f"schema_version = {layout.SCHEMA_VERSION}\n".encode())
     os.makedirs(os.path.join(path, layout.WORKSPACE), exist_ok=True)
     return Project(path)
+
+
+def _refuse_inside_workspace(path):
+    """Raise SuiteError if ``path`` lies in a project's workspace or in a job directory
+    (one found without its project too); a ``stat`` or two per directory up to the root."""
+    current = os.path.realpath(path)
+    job = None
+    while True:
+        if job is None and layout.is_job_id(os.path.basename(current)) and os.path.isfile(
+                os.path.join(current, layout.STATEPOINT)):
+            job = current
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        if os.path.basename(current) == layout.WORKSPACE and os.path.isfile(
+                _config_path(parent)):
+            raise SuiteError(f"{path} is inside the workspace of the project in {parent}; "
+                             "create the project somewhere else")
+        current = parent
+    if job:
+        raise SuiteError(f"{path} is inside the job directory {job}; create the project "
+                         "somewhere else")
 
 
 def get_project(path="."):

@@ -146,6 +146,11 @@ class Sync:
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
         self._ls, self._rs = ls["jobs"], rs["jobs"]
+        # jobs whose documents from the far side cannot be stored here: reported, left alone
+        refused = rs.pop("refused", {})
+        for job_id, why in sorted(refused.items()):
+            self._conflict(job_id, path="(document)", local="left as it is",
+                           remote=f"refused: {why}")
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
@@ -160,6 +165,7 @@ class Sync:
         self._compare_contents(ls, rs, base_jobs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        ids -= set(refused)
         import time
 
         last_save, saved_actions = time.monotonic(), 0
@@ -303,8 +309,8 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        small = sorted(rel for rel, f in present["files"].items() if not _large(f))
-        large = sorted(rel for rel, f in present["files"].items() if _large(f))
+        small = _with_job(present["files"])
+        large = sorted(set(present["files"]) - set(small))
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
@@ -312,8 +318,9 @@ class Sync:
         else:
             [(_, sp, files)] = src.read_jobs([(job_id, small)])
         dst.create_job(job_id, sp, present["doc"], files)
-        # large files follow in chunks, each landing whole by rename; the record counts the
-        # job as synced only after all of them (an interrupted sync sends what is missing)
+        # large files (and small ones past JOB_BYTES) follow in chunks, each landing whole by
+        # rename; the record counts the job as synced only after all of them (an interrupted
+        # sync sends what is missing)
         for rel in large:
             self._stream(job_id, rel, src, dst, None)
 
@@ -329,12 +336,12 @@ class Sync:
     def _fetch_from(self, pos):
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
-            files = {rel: f for rel, f in self._remote_sizes[job_id]["files"].items()
-                     if not _large(f)}  # large files come in chunks, after the job
-            job_size = sum(f[0] for f in files.values())
+            files = self._remote_sizes[job_id]["files"]
+            rels = _with_job(files)  # the others come in chunks, after the job
+            job_size = sum(files[rel][0] for rel in rels)
             if requests and size + job_size > self.FETCH_BYTES:
                 break
-            requests.append((job_id, sorted(files)))
+            requests.append((job_id, rels))
             size += job_size
         self._fetched = {job_id: (sp, files)
                          for job_id, sp, files in self.R.read_jobs(requests)}
@@ -612,6 +619,23 @@ class Sync:
             if self.R.write_project_doc(for_remote, rdoc) is not None:
                 return unsent(bdoc or {}, rdoc, ldoc)
         return for_record
+
+
+#: the most bytes of a job's small files sent with the job itself, in one frame (well below
+#: protocol.MAX_PAYLOAD); the others follow it in chunks, like large files
+JOB_BYTES = 256 << 20
+
+
+def _with_job(files):
+    """The names of the files (``{rel: [size, ...]}``) that travel with their job: the small
+    ones, in name order, up to :data:`JOB_BYTES` in all."""
+    out, total = [], 0
+    for rel in sorted(files):
+        size = files[rel][0]
+        if not _large(files[rel]) and total + size <= JOB_BYTES:
+            out.append(rel)
+            total += size
+    return out
 
 
 def _large(state):

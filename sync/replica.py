@@ -10,14 +10,16 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import uuid
 
 import suite
 from suite import layout
-from suite.errors import SuiteError
+from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
+    dumps,
     loads_checked,
     read_json,
     replace_if_unchanged,
@@ -25,6 +27,7 @@ from suite.jsonio import (
     write_atomic,
     write_json,
 )
+from suite.statepoint import to_plain
 
 from .merge import merge, same
 
@@ -42,9 +45,38 @@ def check_rel(rel):
 
 
 def check_id(job_id):
-    if not layout.is_job_id(job_id):
-        raise SyncError(f"refused job id from the other side: {job_id!r}")
+    if not isinstance(job_id, str) or not layout.is_job_id(job_id):
+        raise SyncError(f"refused job id from the other side: {job_id!r:.80}")
     return job_id
+
+
+#: a sync identity (``.suite/id``) names files (``.suite/sync/<identity>.json``): 32 hex digits
+_IDENTITY = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def check_identity(identity, where="the other side"):
+    """Refuse a sync identity that is not 32 lowercase hex digits (it becomes a file name)."""
+    if not isinstance(identity, str) or not _IDENTITY.match(identity):
+        raise SyncError(f"refused sync identity from {where}: {identity!r:.80} "
+                        "(expected 32 hex digits)")
+    return identity
+
+
+#: files of a job that travel only through their own operations (job creation, document
+#: merge), never as ordinary files
+RESERVED = frozenset({layout.STATEPOINT, layout.DOCUMENT})
+
+
+def check_document(doc, where):
+    """A document (a JSON object) from the other side as plain JSON; raises
+    :class:`suite.errors.InvalidStatepointError` for NaN, Infinity, bad keys, and nesting too
+    deep to handle."""
+    if not isinstance(doc, dict):
+        raise InvalidStatepointError(f"{where} is not a JSON object")
+    try:
+        return to_plain(doc, where)
+    except RecursionError:
+        raise InvalidStatepointError(f"{where} is nested too deeply") from None
 
 
 def _list_files(directory, prefix, out, skip, exclude):
@@ -151,8 +183,20 @@ class Replica:
     #: whether the last snapshot found the index missing most jobs (and did not build it)
     index_cold = False
 
-    def __init__(self, path, label=None):
-        self.project = suite.get_project(path)
+    def __init__(self, path, label=None, init=False):
+        """Raises :class:`SyncError` unless ``path`` is a project's root directory (with
+        ``init``, a project is created there if there is none)."""
+        if init and not os.path.isfile(os.path.join(path, layout.CONFIG_FILE)):
+            suite.init_project(path)
+        try:
+            self.project = suite.get_project(path)
+        except suite.ProjectNotFoundError:
+            self.project = None
+        if self.project is None or \
+                os.path.realpath(self.project.path) != os.path.realpath(path):
+            inside = f" (it lies inside the project {self.project.path})" if self.project else ""
+            raise SyncError(f"{path} is not a project's root directory{inside}: give the "
+                            "project's root, or add --init to create a new project there")
         self.path = self.project.path
         self.label = label or os.uname().nodename
         self._sync_dir = os.path.join(self.path, layout.SUITE_DIR, "sync")
@@ -172,20 +216,26 @@ class Replica:
         fn = os.path.join(self.path, layout.SUITE_DIR, "id")
         try:
             with open(fn) as f:
-                return f.read().strip()
+                identity = f.read().strip()
         except FileNotFoundError:
             os.makedirs(os.path.dirname(fn), exist_ok=True)
             write_atomic(fn, uuid.uuid4().hex.encode())
             with open(fn) as f:
-                return f.read().strip()
+                identity = f.read().strip()
+        if not _IDENTITY.match(identity):
+            raise SyncError(f"{fn} does not hold a sync identity (32 hex digits): "
+                            f"{identity!r:.80}; remove the file and a new one is made")
+        return identity
 
     # -- the lock of the records kept with one peer ------------------------------------------
     def try_lock(self, peer):
         """Take the lock of this side's syncs with ``peer`` (a ``flock`` on
         ``.suite/sync/<peer>.lock``, held until :meth:`unlock` or the process ends): None if
-        taken, else a description of the process holding it."""
+        taken, else a description of the process holding it. ``peer`` (a sync identity,
+        checked: it names the file) may come from the other side."""
         import fcntl
 
+        check_identity(peer)
         if peer in self._locks:
             return None
         os.makedirs(self._sync_dir, exist_ok=True)
@@ -215,23 +265,27 @@ class Replica:
 
     def unlock(self, peer):
         """Release :meth:`try_lock`'s lock."""
-        fd = self._locks.pop(peer, None)
+        fd = self._locks.pop(check_identity(peer), None)
         if fd is not None:
             os.close(fd)
 
     def load_record(self, peer):
+        """The record of the last sync with ``peer`` (a sync identity, checked)."""
         try:
-            return read_json(os.path.join(self._sync_dir, f"{peer}.json"))
+            return read_json(os.path.join(self._sync_dir, f"{check_identity(peer)}.json"))
         except FileNotFoundError:
             return {"jobs": {}, "project_doc": None}
 
     def save_record(self, peer, record):
+        """Write the record of the sync with ``peer`` (a sync identity, checked)."""
+        path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
-        write_json(os.path.join(self._sync_dir, f"{peer}.json"), record)
+        write_json(path, record)
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=()):
-        """``{"jobs": {id: {"files": {rel: [size, mtime_ns]}, "doc": dict}}, "project_doc"}``
+        """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}},
+        "project_doc"}``
         for all jobs (or ``ids``); files exclude the state point and document."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
@@ -336,6 +390,31 @@ class Replica:
     def _file(self, job_id, rel):
         return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
 
+    def _target(self, job_id, rel, expect=ANY):
+        """The path of a file to be written or deleted: never a reserved file, and only in a
+        job that exists (one with a state point). A job that does not exist is an error for an
+        unchecked write; for a checked one (``expect`` given: the job was listed) it was
+        deleted during the sync, and None is returned (nothing is written; the caller notes
+        it)."""
+        path = self._file(job_id, rel)
+        if rel in RESERVED:
+            raise SyncError(f"job {job_id}: refused to change {rel} as an ordinary file "
+                            "(the other side listed it as one)")
+        if expect is ANY:
+            self._existing(job_id)
+        elif not self._has_job(job_id):
+            return None
+        return path
+
+    def _has_job(self, job_id):
+        return os.path.isfile(os.path.join(self.project.workspace, check_id(job_id),
+                                           layout.STATEPOINT))
+
+    def _existing(self, job_id):
+        if not self._has_job(job_id):
+            raise SyncError(f"job {job_id} does not exist in {self.path}: refused to write "
+                            "into it")
+
     # -- delta transfer (rsync's algorithm, sync/delta.py) ----------------------------------
     def signature(self, job_id, rel):
         """The block signature of this side's copy of a file (the basis)."""
@@ -380,7 +459,9 @@ class Replica:
         of the refusal, as every write here does)."""
         from . import delta
 
-        dst = self._file(job_id, rel)
+        dst = self._target(job_id, rel, expect)
+        if dst is None:
+            return self._refused(job_id, rel)  # the job was deleted meanwhile
         tmp = layout.temp_path(dst)
         try:
             with open(dst, "rb") as basis:
@@ -407,18 +488,15 @@ class Replica:
     def write(self, job_id, rel, data, mtime_ns, expect=ANY):
         """Write a file stamped ``mtime_ns``; with ``expect`` (None: no file there;
         ``[size, mtime_ns, inode]`` as listed) only if the file is still that, else return a
-        note of the refusal (also kept in :attr:`changed`)."""
-        dst = self._file(job_id, rel)
-        if not self._job_exists(job_id, expect):
+        note of the refusal (also kept in :attr:`changed`). Raises :class:`SyncError` for a
+        reserved file (see :meth:`_target`)."""
+        dst = self._target(job_id, rel, expect)
+        if dst is None:
             return self._refused(job_id, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if write_atomic(dst, data, mtime_ns=mtime_ns, expect=expect) is None:
             return self._refused(job_id, rel)
         return None
-
-    def _job_exists(self, job_id, expect):
-        # a job deleted during the sync is not brought back as a directory of loose files
-        return expect is ANY or os.path.isdir(os.path.join(self.project.workspace, job_id))
 
     # -- large files, in chunks (never whole in memory) ---------------------------------------
     def read_chunks(self, job_id, rel):
@@ -435,8 +513,8 @@ class Replica:
     def open_stream(self, job_id, rel, expect=ANY):
         """A :class:`FileWriter` for the file ``rel`` of the job (``expect`` as in
         :meth:`write`)."""
-        path = self._file(job_id, rel)
-        if not self._job_exists(job_id, expect):
+        path = self._target(job_id, rel, expect)
+        if path is None:
             return _Discard(lambda: self._refused(job_id, rel))
         return FileWriter(path, expect, lambda: self._refused(job_id, rel))
 
@@ -454,8 +532,11 @@ class Replica:
         return writer.size
 
     def delete_file(self, job_id, rel, expect=ANY):
-        """Delete a file; with ``expect`` only if it is still that file (else a note)."""
-        path = self._file(job_id, rel)
+        """Delete a file; with ``expect`` only if it is still that file (else a note).
+        Raises :class:`SyncError` as :meth:`write` does."""
+        path = self._target(job_id, rel, expect)
+        if path is None:
+            return None  # the job is gone, and the file with it
         if expect is ANY:
             try:
                 os.unlink(path)
@@ -485,12 +566,21 @@ class Replica:
         if it was written to since, the two changes are merged (three-way, from ``listed``)
         and that is written, or, if they changed the same keys, nothing is and a note is
         returned. The file keeps its modification time (the time this side last changed it,
-        which ``--prefer newer`` compares)."""
+        which ``--prefer newer`` compares). Raises :class:`suite.errors.InvalidStatepointError`
+        for values JSON cannot hold (NaN, Infinity) or bad keys in ``doc``, :class:`SyncError`
+        for an unchecked write (no ``listed``) into a job that does not exist."""
         path = os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT)
+        doc = check_document(doc, f"job {job_id}: document")
+        if listed is ANY:
+            self._existing(job_id)
+        elif not self._has_job(job_id):
+            return self._refused(job_id, layout.DOCUMENT)  # deleted during the sync
         return self._write_doc_file(path, doc, listed, job_id, layout.DOCUMENT)
 
     def write_project_doc(self, doc, listed=ANY):
-        """Write the project document (``listed`` as in :meth:`write_doc`)."""
+        """Write the project document (``listed`` and what is raised as in
+        :meth:`write_doc`)."""
+        doc = check_document(doc, "project document")
         return self._write_doc_file(self.project.fn(layout.PROJECT_DOCUMENT), doc, listed,
                                     None, layout.PROJECT_DOCUMENT)
 
@@ -499,7 +589,7 @@ class Replica:
 
     def _write_doc_file(self, path, doc, listed, job_id, rel):
         if listed is ANY:
-            write_atomic(path, json.dumps(doc).encode())
+            write_atomic(path, dumps(doc).encode())
             return None
         for _ in range(self.DOC_ATTEMPTS):
             try:
@@ -523,7 +613,9 @@ class Replica:
                     if conflicts:
                         return self._refused(job_id, rel)
                 try:
-                    done = write_atomic(path, json.dumps(target).encode(),
+                    # NaN or Infinity can only come from the file here (signac writes
+                    # them; ``doc`` was checked): kept, as job.doc keeps them
+                    done = write_atomic(path, dumps(target, keep_nonfinite=True).encode(),
                                         mtime_ns=st and st.st_mtime_ns,
                                         expect=st and (st.st_size, st.st_mtime_ns, st.st_ino))
                 except FileNotFoundError:  # the job was deleted meanwhile
@@ -541,7 +633,10 @@ class Replica:
         dst = os.path.join(ws, check_id(job_id))
         if isinstance(statepoint, str):
             statepoint = statepoint.encode()
-        sp = json.loads(statepoint)
+        where = f"job {job_id}: state point from the other side"
+        sp = loads_checked(statepoint, where, job_id)  # refuses NaN and Infinity
+        if not isinstance(sp, dict):
+            raise SyncError(f"{where} is not a JSON object")
         if suite.calc_id(sp) != job_id:
             raise SyncError(f"job {job_id}: the other side sent a state point that hashes to "
                             f"{suite.calc_id(sp)}")
@@ -553,9 +648,11 @@ class Replica:
                 f.write(statepoint)
             if doc:
                 with open(os.path.join(tmp, layout.DOCUMENT), "xb") as f:
-                    f.write(json.dumps(doc).encode())
+                    f.write(dumps(check_document(doc, f"job {job_id}: document")).encode())
             for rel, data, mtime in files:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
+                if rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "xb") as f:

@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from . import common
 from .common import echo_json, filter_option, job_option, progress_bar, project, select_jobs
 
 
@@ -21,7 +22,8 @@ from .common import echo_json, filter_option, job_option, progress_bar, project,
 @click.option("--move", is_flag=True, help="Remove the exported jobs from the workspace afterwards.")
 @click.option("--force", is_flag=True, help="Replace an existing TARGET.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
+@common.quiet_option
+def export(target, schema, filter_args, ids, fmt, level, move, force, as_json, quiet):
     """Export jobs to TARGET: a directory, .tar, .tar.gz/.tgz, .tar.bz2, .tar.xz, .tar.zst/.tzst
     or .zip, laid out by a path schema, with a manifest (suite-manifest.json) of every job's
     state point and every file's size and SHA-256.
@@ -30,14 +32,16 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
     """
     from archive import export_jobs
 
-    proj = project()
-    jobs = select_jobs(proj, filter_args, ids)
-    with progress_bar("exporting") as update:
+    proj = project(quiet)
+    jobs = select_jobs(proj, filter_args, ids) if filter_args or ids else None  # None: every job
+    with progress_bar("exporting", quiet) as update:
         result = export_jobs(proj, target, jobs, schema=schema, format=fmt, level=level,
                              move=move, force=force, progress=update)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         echo_json(result.to_json())
-    else:
+    elif not quiet:
         click.echo(f"exported {result.jobs} jobs ({result.files} files, {result.bytes} bytes) "
                    f"to {result.target} [{result.format}, schema {result.schema}]")
 
@@ -62,8 +66,9 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json):
               help="With --sync: keep the archive's version of a conflicting file as "
                    "NAME.conflict-archive.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@common.quiet_option
 def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, prefer, keep_both,
-            as_json):
+            as_json, quiet):
     """Import jobs from ORIGIN: a directory, tar (any compression) or zip, recognised by its
     content. With a manifest every file is checked against its hash; each job lands
     atomically, so an interrupted import can simply be run again."""
@@ -72,30 +77,28 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
     if merge:
         from sync import import_merge
 
-        result = import_merge(project(), origin, schema=schema, prefer=prefer,
+        result = import_merge(project(quiet), origin, schema=schema, prefer=prefer,
                               keep_both=keep_both, dry_run=dry_run,
                               ignore_unmatched=ignore_unmatched)
-        if as_json:
-            echo_json(result.to_json())
-        else:
-            click.echo(result.format())
+        common.echo_sync_result(result, as_json, quiet)
         sys.exit(result.exit_status)
     if prefer or keep_both:
         raise click.UsageError("--prefer and --keep-both go with --sync")
 
-    with progress_bar("importing") as update:
-        result = import_jobs(project(), origin, schema=schema, dry_run=dry_run,
+    with progress_bar("importing", quiet) as update:
+        result = import_jobs(project(quiet), origin, schema=schema, dry_run=dry_run,
                              skip_existing=skip_existing, ignore_unmatched=ignore_unmatched,
                              progress=update)
     if as_json:
         echo_json(result.to_json())
         return
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {len(result.imported)} jobs; {len(result.skipped)} already present")
+    if not quiet:
+        click.echo(f"{verb} {len(result.imported)} jobs; {len(result.skipped)} already present")
     if result.ignored:
         click.echo(f"ignored {len(result.ignored)} file(s) outside any job: "
                    + ", ".join(result.ignored[:5]), err=True)
-    if dry_run:
+    if dry_run and not quiet:
         for job_id in result.imported:
             click.echo(f"  + {job_id}")
 

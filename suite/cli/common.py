@@ -7,12 +7,13 @@ import sys
 import click
 
 
-def project():
-    """The project containing the current directory (index progress shown on a terminal)."""
+def project(quiet=False):
+    """The project containing the current directory (index progress shown on a terminal,
+    unless ``quiet``)."""
     from suite.project import get_project
 
     proj = get_project(".")
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and not quiet:
         proj.index.on_progress = lambda msg: click.echo(f"suite: {msg}", err=True)
     return proj
 
@@ -50,6 +51,17 @@ def echo_json(data):
     click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
+def echo_sync_result(result, as_json=False, quiet=False):
+    """Print a sync (or ``import --sync``) result: JSON, the whole report, or with ``quiet``
+    only its conflicts, which need the user."""
+    if as_json:
+        echo_json(result.to_json())
+        return
+    for line in result.format().splitlines():
+        if not quiet or line.startswith("CONFLICT "):
+            click.echo(line)
+
+
 def parse_value(text):
     """A JSON literal, or the text itself as a string."""
     try:
@@ -68,27 +80,48 @@ job_option = click.option(
 )
 
 
+#: seconds between two redraws of a progress bar: redrawing once per job made a terminal
+#: export of 20,000 jobs 30-50 % slower
+REDRAW_INTERVAL = 0.1
+
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True,
+    help="No progress bar and no report; errors (and conflicts) are still shown.")
+
+
 @contextlib.contextmanager
-def progress_bar(label):
+def progress_bar(label, quiet=False):
     """``with progress_bar(label) as update:`` -- ``update(done, total, nbytes=None)`` draws a
-    bar on a terminal; off a terminal ``update`` is None (quiet)."""
-    if not sys.stderr.isatty():
+    bar on a terminal, at most every REDRAW_INTERVAL seconds (the last state is drawn at the
+    end); off a terminal or with ``quiet``, ``update`` is None."""
+    if quiet or not sys.stderr.isatty():
         yield None
         return
-    state = {"bar": None}
+    import time
 
-    def update(done, total, nbytes=None):
+    state = {"bar": None, "drawn": 0.0, "pending": None}
+
+    def draw(done, total, nbytes):
         if state["bar"] is None:
             state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr,
                                              show_pos=True)
             state["bar"].__enter__()
         bar = state["bar"]
-        bar.update(done - bar.pos)
         if nbytes is not None:
             bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
+        bar.update(done - bar.pos)
+        state["drawn"], state["pending"] = time.monotonic(), None
+
+    def update(done, total, nbytes=None):
+        if time.monotonic() - state["drawn"] >= REDRAW_INTERVAL:
+            draw(done, total, nbytes)
+        else:
+            state["pending"] = (done, total, nbytes)
 
     try:
         yield update
     finally:
+        if state["pending"] is not None:
+            draw(*state["pending"])
         if state["bar"] is not None:
             state["bar"].__exit__(None, None, None)

@@ -13,7 +13,9 @@ from .common import echo_json, parse_value, progress_bar, project
 @click.command()
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 def init(path):
-    """Create a project in PATH (default: the current directory)."""
+    """Create a project in PATH (default: the current directory).
+
+    Refused inside another project's workspace or a job directory."""
     from suite import init_project
 
     p = init_project(path)
@@ -109,6 +111,7 @@ def find(filter, sp_keys, doc_keys, as_json):
     flt = parse_cli_filter(filter)
     cursor = p.find_jobs(flt)
     ids = cursor.ids()
+    _find_notes(p, flt)
     if sp_keys is None and doc_keys is None:
         if as_json:
             click.echo(json.dumps(ids))
@@ -143,6 +146,20 @@ def find(filter, sp_keys, doc_keys, as_json):
         for i, entry in result.items():
             parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
             click.echo(f"{i} {' '.join(parts)}")
+
+
+def _find_notes(p, flt):
+    """On stderr: keys no job has (a typo finds nothing), and jobs a document query left out
+    (unreadable documents). The exit status stays as it is."""
+    from suite.query import compile_filter, uses_document
+
+    tree = compile_filter(flt)
+    for key, close in p.index.missing_keys(tree):
+        hint = f"; did you mean {close!r}?" if close else ""
+        click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
+    if uses_document(tree):
+        for msg in sorted(p.index.problems.values()):
+            click.echo(f"suite: warning: left out: {msg}", err=True)
 
 
 @click.command()

@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from . import common
 from .common import echo_json, filter_from_options, filter_option, job_option, progress_bar, project
 
 
@@ -72,8 +73,13 @@ def remote_remove(name):
                    "setting).")
 @click.option("--accept-new-host-key", is_flag=True,
               help="Trust an unknown SSH host key (it is added to ~/.ssh/known_hosts).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Give up on a far side that sends nothing for this long "
+                                      "(default 60; a busy one sends heartbeats).")
+@click.option("--init", is_flag=True, help="Create a new project at DEST if there is none.")
+@common.quiet_option
 def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
-         checksum, as_json, remote_suite, accept_new_host_key):
+         checksum, as_json, remote_suite, accept_new_host_key, timeout, init, quiet):
     """Two-way sync of this project with DEST: a remote name, a project directory,
     [user@]host:path or ssh://user@host:port/path (one SSH connection; suite must be installed
     on the remote).
@@ -90,27 +96,26 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     """
     import sync as sync_pkg
 
-    proj = project()
-    with progress_bar("syncing jobs") as update:
+    proj = project(quiet)
+    with progress_bar("syncing jobs", quiet) as update:
         result = sync_pkg.sync(
             proj, dest, push=push, pull=pull, dry_run=dry_run, prefer=prefer,
             keep_both=keep_both, filter=filter_from_options(filter_args) if filter_args else None,
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
-            accept_new_host_key=accept_new_host_key, progress=update,
-            notify=lambda message: click.echo(f"suite: {message}", err=True))
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        click.echo(result.format())
+            accept_new_host_key=accept_new_host_key, progress=update, timeout=timeout,
+            init=init, notify=None if quiet else
+            lambda message: click.echo(f"suite: {message}", err=True))
+    common.echo_sync_result(result, as_json, quiet)
     sys.exit(result.exit_status)
 
 
 @click.command("_sync-server", hidden=True)
 @click.argument("path")
-def server(path):
+@click.option("--init", is_flag=True)
+def server(path, init):
     """Serve sync requests for the project at PATH on stdin/stdout (started by 'suite sync'
     over SSH; not for people)."""
     from sync.server import serve
 
-    sys.exit(serve(path))
+    sys.exit(serve(path, init=init))

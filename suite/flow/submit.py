@@ -7,6 +7,7 @@ An (operation, job) pair that is queued, held or running is never submitted agai
 
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -70,13 +71,15 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
             if not any((op.name, j.id) in active for j in unit)]
     if num is not None:
         todo = todo[:num]
-    python = f"{sys.executable} -m suite"
-    workflow = f" --workflow {module}" if module else ""
+    # commands are shell lines: every value in them is quoted (paths may hold spaces, quotes,
+    # even "$(...)")
+    python = f"{shlex.quote(sys.executable)} -m suite"
+    workflow = f" --workflow {shlex.quote(module)}" if module else ""
     subs = []
     for start in range(0, len(todo), max(1, bundle)):
         part = todo[start:start + max(1, bundle)]
         directives = combine([_directives(op, unit[0], runner) for op, unit in part], parallel)
-        commands = [f"cd {project.path} && {python} exec {op.name} "
+        commands = [f"cd {shlex.quote(project.path)} && {python} exec {shlex.quote(op.name)} "
                     f"{' '.join(j.id for j in unit)}{workflow}"
                     + (" &" if parallel and len(part) > 1 else "") for op, unit in part]
         if parallel and len(part) > 1:
@@ -93,7 +96,8 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     for sub in subs:
         script = scheduler.render(sub, project.path)
         if pretend:
-            echo(f"# {' '.join(scheduler.submit_command(os.path.join(scripts_dir, sub.name + '.sh'), sub))}")
+            path = os.path.join(scripts_dir, sub.name + ".sh")
+            echo(f"# {shlex.join(scheduler.submit_command(path, sub))}")
             echo(script)
             submitted.append(sub.name)
             continue

@@ -200,3 +200,102 @@ def test_temporary_files_of_writes_in_progress_are_not_exported(tmp_path):
     archive.import_jobs(q, str(tmp_path / "out"))
     assert sorted(os.listdir(q.open_job(id=job.id).path)) == [
         "signac_job_document.json", "signac_statepoint.json"]
+
+
+def test_root_level_files_are_ignored_and_reported(project, tmp_path):
+    tree = tmp_path / "t"
+    (tree / "a").mkdir(parents=True)
+    (tree / "signac_statepoint.json").write_text('{"root": 1}')
+    (tree / "notes.txt").write_text("about this export")
+    (tree / "a" / "signac_statepoint.json").write_text('{"a": 1}')
+    result = archive.import_jobs(project, tree)
+    assert result.ignored == ["notes.txt", "signac_statepoint.json"]
+    assert [j.sp() for j in project] == [{"a": 1}]
+    assert sorted(os.listdir(project.open_job({"a": 1}).path)) == ["signac_statepoint.json"]
+    other = suite.init_project(tmp_path / "o")
+    r = run_cli("import", str(tree), cwd=other.path)
+    assert r.returncode == 0 and "imported 1 jobs" in r.stdout
+    assert "ignored 2 file(s) outside any job: notes.txt, signac_statepoint.json" in r.stderr
+
+
+def test_manifest_job_at_the_archive_root_refused(small, tmp_path):
+    tree = tmp_path / "t"
+    archive.export_jobs(small, tree, schema="<id>")
+    manifest = json.loads((tree / "suite-manifest.json").read_text())
+    manifest["jobs"][0]["path"] = "."
+    (tree / "suite-manifest.json").write_text(json.dumps(manifest))
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="archive root"):
+        archive.import_jobs(other, tree)
+    assert len(other) == 0
+
+
+def broken_archives(small, tmp_path):
+    """(archive, text the one-line error must hold) for archives damaged in different ways."""
+    import io
+    import shutil
+    import tarfile
+
+    good = tmp_path / "good"
+    archive.export_jobs(small, good, schema="i_<i>")
+    cases = []
+
+    def variant(name, edit, expect):
+        tree = tmp_path / name
+        shutil.copytree(good, tree)
+        edit(tree)
+        cases.append((tree, expect))
+
+    def same_id(tree):  # two manifest entries for one job
+        m = json.loads((tree / "suite-manifest.json").read_text())
+        m["jobs"][1] = dict(m["jobs"][0], path="i_1", files={})
+        for name in os.listdir(tree / "i_1"):
+            os.unlink(tree / "i_1" / name)
+        (tree / "suite-manifest.json").write_text(json.dumps(m))
+
+    def bad_entry(tree):
+        m = json.loads((tree / "suite-manifest.json").read_text())
+        m["jobs"][0]["files"]["signac_statepoint.json"] = 5
+        (tree / "suite-manifest.json").write_text(json.dumps(m))
+
+    def bad_utf8(tree):
+        os.unlink(tree / "suite-manifest.json")
+        (tree / "i_0" / "signac_statepoint.json").write_bytes(b'{"i": "\xff"}')
+
+    def bad_manifest(tree):
+        (tree / "suite-manifest.json").write_bytes(b'{"format": "\xff')
+
+    variant("same_id", same_id, "are the same job")
+    variant("bad_entry", bad_entry, "job entry 1 ('i_0') is malformed")
+    variant("bad_utf8", bad_utf8, "i_0/signac_statepoint.json is not a valid state point")
+    variant("bad_manifest", bad_manifest, "suite-manifest.json is not valid JSON")
+    path = tmp_path / "under_a_file.tar"
+    with tarfile.open(path, "w") as tar:
+        for name in ("a/signac_statepoint.json", "a/sub", "a/sub/x"):
+            info = tarfile.TarInfo(name)
+            info.size = 8
+            tar.addfile(info, io.BytesIO(b'{"a": 1}'))
+    cases.append((path, "'a/sub/x' lies under 'a/sub', which is a file"))
+    path = tmp_path / "link_and_dir.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, kind in (("a/signac_statepoint.json", tarfile.REGTYPE),
+                           ("a/sub", tarfile.SYMTYPE), ("a/sub/x", tarfile.REGTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "y" if kind == tarfile.SYMTYPE else ""
+            info.size = 8 if kind == tarfile.REGTYPE else 0
+            tar.addfile(info, io.BytesIO(b'{"a": 1}') if info.size else None)
+    cases.append((path, "'a/sub/x' lies under the link 'a/sub'"))
+    return cases
+
+
+def test_damaged_archives_give_one_line_errors_naming_the_member(small, tmp_path):
+    for origin, expect in broken_archives(small, tmp_path):
+        other = suite.init_project(tmp_path / f"o_{os.path.basename(origin)}")
+        r = run_cli("import", str(origin), cwd=other.path)
+        assert r.returncode == 1, (origin, r.stdout)
+        assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+        assert expect in r.stderr, (origin, r.stderr)
+        assert len(other) == 0
+        assert [n for n in os.listdir(other.workspace)] == []
+        r = run_cli("verify", str(origin), cwd=other.path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr

@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 
@@ -39,7 +41,7 @@ def good_job(prefix="a/1"):
         (("a/1/../../../evil", tarfile.REGTYPE, b"x", ""), "'..'"),
         (("a/1/link", tarfile.SYMTYPE, b"", "../../../../etc/passwd"), "outside its job"),
         (("a/1/abs", tarfile.SYMTYPE, b"", "/etc/passwd"), "absolute path"),
-        (("a/1/hard", tarfile.LNKTYPE, b"", "etc/passwd"), "outside its job"),
+        (("a/1/hard", tarfile.LNKTYPE, b"", "etc/passwd"), "not a regular file earlier"),
         (("a/1/dev", tarfile.CHRTYPE, b"", ""), "devices and fifos"),
         (("a/1/fifo", tarfile.FIFOTYPE, b"", ""), "devices and fifos"),
     ],
@@ -172,3 +174,183 @@ def test_not_an_archive(project, tmp_path):
     (tmp_path / "x.tar").write_text("hello")
     with pytest.raises(archive.ArchiveError, match="is not a directory, tar"):
         archive.import_jobs(project, tmp_path / "x.tar")
+
+
+def chain_to_root(depth=30):
+    """Two links that each stay inside the job when read alone: ``s/p`` is ``s`` itself, so
+    ``s/q`` = ``p/p/.../../..`` climbs from ``s`` to ``/`` once the links are followed."""
+    return [
+        ("a/1/s/p", tarfile.SYMTYPE, b"", "."),
+        ("a/1/s/q", tarfile.SYMTYPE, b"", "p/" * depth + "../" * depth),
+    ]
+
+
+def test_chained_links_cannot_copy_files_from_outside(project, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours")
+    path = tar_with(tmp_path / "chain.tar", good_job() + chain_to_root() + [
+        ("a/1/loot", tarfile.LNKTYPE, b"", "a/1/s/q" + str(secret)),
+    ])
+    with pytest.raises(archive.ArchiveError, match="'a/1/(s/q|loot)'"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+    assert not [n for n in os.listdir(project.workspace)]
+
+
+def test_chained_symlinks_out_of_the_job_refused(project, tmp_path):
+    path = tar_with(tmp_path / "chain.tar", good_job() + chain_to_root())
+    with pytest.raises(archive.ArchiveError, match="a/1/s/q.*outside its job"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+@pytest.mark.parametrize("link", [
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/later.txt"),  # names a member not extracted yet
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/sub"),  # names a directory
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/ln"),  # names a link
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/1/ln/x.txt"),  # a path through a link
+    ("a/1/h", tarfile.LNKTYPE, b"", "a/2/x.txt"),  # another job's file
+])
+def test_hard_links_name_an_earlier_regular_file_of_the_job(project, tmp_path, link):
+    members = good_job() + [
+        ("a/1/sub/x.txt", tarfile.REGTYPE, b"x", ""),
+        ("a/2/signac_statepoint.json", tarfile.REGTYPE, b'{"a": 2}', ""),
+        ("a/2/x.txt", tarfile.REGTYPE, b"x", ""),
+        ("a/1/ln", tarfile.SYMTYPE, b"", "sub"),
+        link,
+        ("a/1/later.txt", tarfile.REGTYPE, b"x", ""),
+    ]
+    path = tar_with(tmp_path / "h.tar", members)
+    with pytest.raises(archive.ArchiveError, match="'a/1/h'"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def test_members_under_a_link_refused(project, tmp_path):
+    path = tar_with(tmp_path / "under.tar", good_job() + [
+        ("a/1/ln", tarfile.SYMTYPE, b"", "sub"),
+        ("a/1/ln/x.txt", tarfile.REGTYPE, b"x", ""),
+    ])
+    with pytest.raises(archive.ArchiveError, match="'a/1/ln/x.txt'.*under the link"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0
+
+
+def test_links_between_links_inside_the_job_are_kept(project, tmp_path):
+    path = tar_with(tmp_path / "ok.tar", good_job() + [
+        ("a/1/d/e/f.txt", tarfile.REGTYPE, b"f", ""),
+        ("a/1/d/e/up", tarfile.SYMTYPE, b"", ".."),
+        ("a/1/e", tarfile.SYMTYPE, b"", "d/e"),
+        ("a/1/f", tarfile.SYMTYPE, b"", "e/up/e/f.txt"),
+    ])
+    archive.import_jobs(project, path)
+    job = project.open_job(id=JOB)
+    assert open(job.fn("f")).read() == "f"
+
+
+GIB2 = 2 << 30
+
+MEASURE = r"""
+import resource, sys
+import archive, suite
+try:
+    if sys.argv[1] == "verify":
+        archive.verify(sys.argv[2])
+    else:
+        archive.import_jobs(suite.init_project(sys.argv[3]), sys.argv[2])
+    print("no error")
+except archive.ArchiveError as exc:
+    print(exc)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def zst_with_huge(path, which):
+    """A .tar.zst of about 64 KiB whose pax header or state point member is 2 GiB of zeros."""
+    import zstandard
+
+    sp = json.dumps(SP).encode()
+    with open(path, "wb") as f, zstandard.ZstdCompressor(level=1).stream_writer(f) as out:
+        if which == "pax header":
+            info = tarfile.TarInfo("././@PaxHeader")
+            info.type, info.size = tarfile.XHDTYPE, GIB2
+        else:
+            info = tarfile.TarInfo("a/1/signac_statepoint.json")
+            info.size = GIB2
+        out.write(info.tobuf(tarfile.USTAR_FORMAT))
+        zeros = bytes(1 << 24)
+        for _ in range(GIB2 // len(zeros)):
+            out.write(zeros)
+        info = tarfile.TarInfo("a/1/signac_statepoint.json" if which == "pax header" else "x")
+        info.size = len(sp)
+        out.write(info.tobuf(tarfile.USTAR_FORMAT) + sp + bytes(-len(sp) % 512) + bytes(1024))
+    assert os.path.getsize(path) < 100_000
+    return path
+
+
+@pytest.mark.parametrize("which", ["pax header", "state point"])
+def test_huge_headers_and_state_points_are_refused_in_bounded_memory(tmp_path, which):
+    path = zst_with_huge(tmp_path / "huge.tar.zst", which)
+    for command in ("import", "verify"):
+        r = subprocess.run([sys.executable, "-c", MEASURE, command, str(path),
+                            str(tmp_path / command)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        message, peak = r.stdout.splitlines()
+        assert int(peak) < 300 << 20, (command, int(peak) >> 20)
+        assert "larger than" in message, message
+        assert ("PaxHeader" if which == "pax header" else "signac_statepoint.json") in message
+
+
+@pytest.mark.parametrize("name, size", [
+    ("suite-manifest.json", 1 << 40), ("a/1/signac_statepoint.json", 1 << 40)])
+def test_declared_sizes_past_the_bounds_are_refused_before_reading(project, tmp_path, name,
+                                                                   size):
+    path = tmp_path / "big.tar"
+    with open(path, "wb") as f:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        f.write(info.tobuf(tarfile.PAX_FORMAT) + bytes(4096))  # the data is not there at all
+    with pytest.raises(archive.ArchiveError, match=f"{name}.*larger than"):
+        archive.import_jobs(project, path)
+    with pytest.raises(archive.ArchiveError, match=f"{name}.*larger than"):
+        archive.verify(path)
+
+
+def test_manifest_and_statepoint_file_must_agree(small, tmp_path):
+    """A state point file changed together with its manifest hash: the manifest's state point
+    (the job's id) and the file disagree, so the job is refused and verify reports it."""
+    import hashlib
+
+    target = tmp_path / "t"
+    archive.export_jobs(small, target, schema="i_<i>")
+    sp_file = target / "i_1" / "signac_statepoint.json"
+    data = b'{"i": 99}'
+    sp_file.write_bytes(data)
+    manifest = json.loads((target / "suite-manifest.json").read_text())
+    entry = next(e for e in manifest["jobs"] if e["path"] == "i_1")
+    entry["files"]["signac_statepoint.json"] = {"size": len(data),
+                                               "sha256": hashlib.sha256(data).hexdigest()}
+    (target / "suite-manifest.json").write_text(json.dumps(manifest))
+    other = suite.init_project(tmp_path / "o")
+    with pytest.raises(archive.ArchiveError, match="i_1/signac_statepoint.json.*manifest"):
+        archive.import_jobs(other, target)
+    assert len(other) == 0
+    result = archive.verify(target)
+    assert not result.ok
+    assert any("i_1/signac_statepoint.json" in p and "manifest" in p for p in result.problems)
+
+
+def test_chained_symlinks_in_a_zip_refused(project, tmp_path):
+    import stat
+
+    path = tmp_path / "chain.zip"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a/1/signac_statepoint.json", json.dumps(SP))
+        for name, target in [(m[0], m[3]) for m in chain_to_root()]:
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            z.writestr(info, target)
+    with pytest.raises(archive.ArchiveError, match="a/1/s/q.*outside its job"):
+        archive.import_jobs(project, path)
+    assert len(project) == 0

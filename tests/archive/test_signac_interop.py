@@ -42,3 +42,40 @@ def test_signac_export_imports_into_suite(signac_project, tmp_path, ending):
         with open(job.fn("out.txt")) as f:
             assert f.read() == f"{sj.sp.a}{sj.sp.b}"
         assert np.array_equal(job.data["x"], np.arange(3))
+
+
+@pytest.fixture
+def suite_project(tmp_path):
+    p = suite.init_project(tmp_path / "mine")
+    for a in range(3):
+        job = p.open_job({"a": a, "nested": {"c": a * 0.5}}).init()
+        job.doc.result = a
+        job.data["x"] = np.arange(3)
+        os.makedirs(job.fn("out/deep"))
+        with open(job.fn("out/deep/log.txt"), "w") as f:
+            f.write(f"log {a}")
+        os.chmod(job.fn("out"), 0o750)
+    return p
+
+
+@pytest.mark.parametrize("ending", ["", ".tar", ".tar.gz", ".zip"])
+def test_suite_export_imports_into_signac(suite_project, tmp_path, ending):
+    target = tmp_path / f"suite_export{ending}"
+    archive.export_jobs(suite_project, target)
+    sg = signac.init_project(str(tmp_path / "sg"))
+    sg.import_from(str(target))
+    assert sorted(j.id for j in sg) == sorted(j.id for j in suite_project)
+    for job in suite_project:
+        sj = sg.open_job(id=job.id)
+        assert sj.statepoint() == job.sp() and sj.document() == job.doc()
+        with open(sj.fn("out/deep/log.txt")) as f:
+            assert f.read() == f"log {job.sp.a}"
+        with sj.data:
+            assert np.array_equal(sj.data["x"], np.arange(3))
+    # and suite still reads its own archive back whole, directory modes included
+    other = suite.init_project(tmp_path / "other")
+    assert len(archive.import_jobs(other, target).imported) == 3
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for job in other:
+        assert os.stat(job.fn("out")).st_mode & 0o777 == 0o750 & ~umask | 0o700

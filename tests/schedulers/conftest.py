@@ -1,7 +1,6 @@
 """A real single-node SLURM (with its own munge) started for the tests."""
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -89,121 +88,38 @@ def _stop(root):
             pass
 
 
-SGE_ROOT = "/var/lib/gridengine"  # Debian's gridengine packages
-
-
-def _qconf(*args, env, check=True):
-    r = subprocess.run(["qconf", *args], env=env, capture_output=True, text=True, timeout=30)
-    if check and r.returncode:
-        raise RuntimeError(f"qconf {' '.join(args)}: {r.stdout}{r.stderr}")
-    return r.stdout + r.stderr
-
-
-def _running(name):
-    return subprocess.run(["pgrep", "-f", name], capture_output=True).returncode == 0
-
-
 @pytest.fixture(scope="session")
 def sge(tmp_path_factory):
-    """A real single-node Grid Engine (Debian's gridengine packages): qmaster and execd on
-    this host, one queue all.q with 2 slots and a parallel environment smp. The cell lives in
-    /var/lib/gridengine (system-wide, as the packages install it); set up once, reused."""
+    """A real single-node Grid Engine (Debian's gridengine packages) in a cell of its own
+    (``tests/schedulers/sge_cell.py``): qmaster and execd on free ports, one queue all.q with
+    2 slots and a parallel environment smp; stopped and removed at the end of the session."""
+    from .sge_cell import Cell, CellError
+
     if not os.path.exists("/usr/sbin/sge_qmaster") or shutil.which("qsub") is None:
         skip_or_fail("Grid Engine is not installed (apt-get install gridengine-master "
                      "gridengine-exec gridengine-client)")
     if os.geteuid() != 0:
         skip_or_fail("starting Grid Engine's daemons needs root")
     if "1" not in (os.environ.get("SUITE_REQUIRE_SERVICES"), os.environ.get("SUITE_TEST_SGE")):
-        # it reconfigures the machine's own Grid Engine cell: never by surprise
-        pytest.skip("set SUITE_TEST_SGE=1 to let the tests set up this machine's Grid Engine "
-                    "(CI does, through SUITE_REQUIRE_SERVICES=1)")
-    host = socket.gethostname()
-    env = {**os.environ, "SGE_ROOT": SGE_ROOT, "SGE_CELL": "default"}
-    common = os.path.join(SGE_ROOT, "default", "common")
-    spool = "/var/spool/gridengine/spooldb"
-    if not os.path.exists(os.path.join(spool, "sge")):
-        subprocess.run(["/usr/share/gridengine/scripts/init_cluster", SGE_ROOT, "default",
-                        spool, "sgeadmin"], env=env, check=False, capture_output=True)
-    # containers resolve 127.0.0.1 to "localhost" first; Grid Engine refuses clients whose
-    # address resolves to another name than their own, unless the names are aliases
-    with open(os.path.join(common, "host_aliases"), "w") as f:
-        f.write(f"{host} localhost\n")
-    for attempt in range(2):
-        if attempt:  # a qmaster started before the aliases existed refuses us: restart it
-            subprocess.run(["pkill", "-9", "-f", "sge_(qmaster|execd)"], check=False)
-            time.sleep(1)
-        if not _running("sge_qmaster"):
-            with open(os.path.join(common, "act_qmaster"), "w") as f:
-                f.write(host + "\n")
-            subprocess.run(["/usr/sbin/sge_qmaster"], env=env, check=False)
-        deadline = time.time() + 20
-        while subprocess.run(["qconf", "-sh"], env=env, capture_output=True).returncode:
-            if time.time() > deadline:
-                break
-            time.sleep(0.5)
-        else:
-            break
-    else:
-        skip_or_fail("sge_qmaster did not answer")
-    work = tmp_path_factory.mktemp("sge")
+        # it starts daemons as root and adds a cell under /var/lib/gridengine for the session
+        pytest.skip("set SUITE_TEST_SGE=1 to let the tests start a Grid Engine cell of their "
+                    "own (CI does, through SUITE_REQUIRE_SERVICES=1)")
+    cell = Cell()
     try:
-        if host not in _qconf("-ss", env=env, check=False):
-            _qconf("-as", host, env=env)
-        if host not in _qconf("-sel", env=env, check=False):
-            (work / "host").write_text(
-                f"hostname {host}\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\n"
-                "xuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\n"
-                "report_variables NONE\n")
-            _qconf("-Ae", str(work / "host"), env=env)
-        if "@allhosts" not in _qconf("-shgrpl", env=env, check=False):
-            (work / "hg").write_text(f"group_name @allhosts\nhostlist {host}\n")
-            _qconf("-Ahgrp", str(work / "hg"), env=env)
-        if "smp" not in _qconf("-spl", env=env, check=False).split():
-            (work / "pe").write_text(
-                "pe_name smp\nslots 999\nuser_lists NONE\nxuser_lists NONE\n"
-                "start_proc_args /bin/true\nstop_proc_args /bin/true\n"
-                "allocation_rule $pe_slots\ncontrol_slaves FALSE\njob_is_first_task TRUE\n"
-                "urgency_slots min\naccounting_summary FALSE\nqsort_args NONE\n")
-            _qconf("-Ap", str(work / "pe"), env=env)
-        if "all.q" not in _qconf("-sql", env=env, check=False).split():
-            template = _qconf("-sq", env=env)  # the default queue template
-            lines = []
-            for line in template.splitlines():
-                key = line.split(" ")[0]
-                value = {"qname": "all.q", "hostlist": "@allhosts", "slots": "2",
-                         "pe_list": "smp"}.get(key)
-                lines.append(f"{key} {value}" if value else line)
-            (work / "q").write_text("\n".join(lines) + "\n")
-            _qconf("-Aq", str(work / "q"), env=env)
-        conf = _qconf("-sconf", "global", env=env)
-        if "min_uid                      0\n" not in conf:  # root submits in the tests
-            (work / "global").write_text("\n".join(
-                "min_uid 0" if line.startswith("min_uid") else
-                "min_gid 0" if line.startswith("min_gid") else line
-                for line in conf.splitlines()) + "\n")
-            _qconf("-Mconf", str(work / "global"), env=env)
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        skip_or_fail(f"cannot configure Grid Engine: {exc}")
-    if not _running("sge_execd"):
-        subprocess.run(["/usr/sbin/sge_execd"], env=env, check=False)
-    deadline = time.time() + 60
-    while True:  # the queue instance is usable once execd reports a load (no "au" state)
-        out = subprocess.run(["qstat", "-f", "-q", "all.q"], env=env, capture_output=True,
-                             text=True).stdout
-        row = next((line for line in out.splitlines() if line.startswith("all.q@")), "")
-        if row and "-NA-" not in row and not row.rstrip().endswith(("au", "u", "E")):
-            break
-        if time.time() > deadline:
-            skip_or_fail(f"Grid Engine's queue did not come up: {out[-300:]}")
-        time.sleep(1)
-    # jobs of this user left by an earlier, interrupted test run would hold the slots
-    subprocess.run(["qdel", "-f", "-u", pwd.getpwuid(os.geteuid()).pw_name], env=env,
-                   capture_output=True, check=False)
-    saved = {k: os.environ.get(k) for k in ("SGE_ROOT", "SGE_CELL")}
-    os.environ.update(SGE_ROOT=SGE_ROOT, SGE_CELL="default")
-    yield env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+        cell.create()
+        cell.start(tmp_path_factory.mktemp("sge"))
+    except (CellError, OSError, KeyError, subprocess.TimeoutExpired) as exc:
+        cell.stop()
+        skip_or_fail(f"cannot start a Grid Engine cell: {exc}")
+    keys = ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: cell.env[k] for k in keys})
+    try:
+        yield cell.env
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cell.stop()

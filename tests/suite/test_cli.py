@@ -155,3 +155,18 @@ def test_demo_runs(tmp_path):
     assert "created 12 jobs" in r.stdout
     r = suite_cmd("demo", str(tmp_path / "demo"), cwd=tmp_path)
     assert r.returncode == 1 and "not empty" in r.stderr
+
+
+def test_find_notes_a_key_no_job_has(sweep):
+    for job in sweep.find_jobs({"a": 0}):
+        job.doc.temp = 1
+    r = suite_cmd("find", "flg", "true", cwd=sweep.path)
+    assert r.returncode == 0 and r.stdout == ""
+    assert "no job has key 'flg'; did you mean 'flag'?" in r.stderr
+    r = suite_cmd("find", "doc.tempx.$exists", "false", cwd=sweep.path)
+    assert r.returncode == 0 and len(r.stdout.split()) == 24
+    assert "no job has key 'doc.tempx'; did you mean 'doc.temp'?" in r.stderr
+    r = suite_cmd("find", "zzzz", "1", cwd=sweep.path)
+    assert "no job has key 'zzzz'" in r.stderr and "did you mean" not in r.stderr
+    r = suite_cmd("find", "b.c", "1", "doc.temp", "1", cwd=sweep.path)
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.split()) == 2

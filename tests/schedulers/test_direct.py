@@ -1,0 +1,108 @@
+"""The direct scheduler's exit statuses live in a private directory of this user: one planted
+by someone else, or a link, is refused; links inside it are not followed; statuses that are
+not its own are not believed."""
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from schedulers import Direct, SchedulerError, Submission
+from schedulers.direct import status_dir
+
+from .live import wait_for
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path, monkeypatch):
+    """$TMPDIR of its own, so the tests plant files where the scheduler looks."""
+    base = tmp_path / "tmp"
+    base.mkdir()
+    os.chmod(base, 0o1777)
+    monkeypatch.setenv("TMPDIR", str(base))
+    return base
+
+
+def planted_path(base):
+    return base / f"suite-direct-{os.getuid()}"
+
+
+def submit(d, tmp_path, commands):
+    sub = Submission("s", commands)
+    return d.submit(d.render(sub), sub, str(tmp_path / "scripts"))
+
+
+def test_status_dir_is_private(tmpdir_env):
+    path = status_dir()
+    assert path == str(planted_path(tmpdir_env))
+    st = os.lstat(path)
+    assert st.st_uid == os.getuid() and st.st_mode & 0o777 == 0o700
+    assert status_dir() == path  # found again as it is
+
+
+def test_planted_link_is_refused_and_not_followed(tmpdir_env, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me")
+    planted_path(tmpdir_env).symlink_to(victim)
+    d = Direct()
+    with pytest.raises(SchedulerError, match="suite-direct-.*not a private directory"):
+        submit(d, tmp_path, ["true"])
+    with pytest.raises(SchedulerError, match="not a private directory"):
+        d.query(["1"])
+    time.sleep(0.5)
+    assert os.listdir(victim) == ["precious"]
+    assert (victim / "precious").read_text() == "keep me"
+    assert not (tmp_path / "scripts" / "s.sh.out").exists()  # nothing ran
+
+
+def test_directory_others_can_write_is_refused(tmpdir_env, tmp_path):
+    planted_path(tmpdir_env).mkdir()
+    os.chmod(planted_path(tmpdir_env), 0o777)
+    with pytest.raises(SchedulerError, match="not a private directory"):
+        submit(Direct(), tmp_path, ["true"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting as another user needs root")
+def test_directory_of_another_user_and_its_statuses_are_not_believed(tmpdir_env, tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        planted = planted_path(tmpdir_env)
+        planted.mkdir(mode=0o700)
+        (planted / str(sleeper.pid)).write_text("0\n")  # a fake "completed"
+        os.chown(planted / str(sleeper.pid), 65534, 65534)
+        os.chown(planted, 65534, 65534)
+        with pytest.raises(SchedulerError, match="owned by uid 65534"):
+            Direct().query([str(sleeper.pid)])
+        with pytest.raises(SchedulerError, match="owned by uid 65534"):
+            submit(Direct(), tmp_path, ["true"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_links_inside_are_not_followed(tmpdir_env, tmp_path):
+    d = Direct()
+    pid = submit(d, tmp_path, ["sleep 2"])
+    private = status_dir()
+    outside = tmp_path / "outside"
+    outside.write_text("0\n")
+    os.symlink(outside, os.path.join(private, pid))
+    assert d.query([pid]) == {pid: "running"}  # the link is not read
+    assert wait_for(lambda: d.query([pid])[pid] != "running", timeout=20)
+    assert d.query([pid]) == {pid: "completed"}
+    assert not os.path.islink(os.path.join(private, pid))  # replaced, not written through
+    assert outside.read_text() == "0\n"
+
+
+def test_failed_dependency_fails_without_running(tmpdir_env, tmp_path):
+    d = Direct()
+    first = submit(d, tmp_path, ["exit 3"])
+    sub = Submission("second", [f"touch {tmp_path}/ran"], after=[first])
+    second = d.submit(d.render(sub), sub, str(tmp_path / "scripts"))
+    assert wait_for(lambda: d.query([first, second]) == {first: "failed", second: "failed"},
+                    timeout=20)
+    assert not (tmp_path / "ran").exists()
+    with pytest.raises(SchedulerError, match="not a process id"):
+        d.submit("", Submission("x", [], after=["1; touch pwned"]), str(tmp_path))

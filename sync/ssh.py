@@ -313,8 +313,8 @@ class SSHReplica:
         except SyncError:
             self._expect.clear()
             raise
-        if isinstance(header.get("result"), dict):  # a write refused: its target changed
-            self.changed.append(header["result"])
+        if header.get("result") is not None:  # a write refused: its target changed
+            self.changed.append(check_note(header["result"], self.target.host))
 
     def _drain(self):
         while self._expect:
@@ -506,8 +506,8 @@ class SSHReplica:
 
     def write_project_doc(self, doc, expect):
         note = self._call("write_project_doc", doc, expect)[0]
-        if note:
-            self.changed.append(note)
+        if note is not None:
+            self.changed.append(check_note(note, self.target.host))
         return note
 
     def try_lock(self, peer):
@@ -533,6 +533,21 @@ def _ints(value, n):
     return isinstance(value, list) and len(value) == n and all(type(v) is int for v in value)
 
 
+def check_note(note, host):
+    """A refused write's note from ``host`` (see :attr:`sync.replica.Replica.changed`), checked:
+    it names an item of the local record. Raises :class:`protocol.ProtocolError` for a wrong
+    shape, :class:`SyncError` for a bad job id or path."""
+    if not isinstance(note, dict) or set(note) != {"job", "path"} or not all(
+            v is None or isinstance(v, str) for v in note.values()):
+        raise protocol.ProtocolError(f"{host} answered a write with something of the wrong "
+                                     "shape")
+    if note["job"] is not None:
+        check_id(note["job"])
+    if note["path"] is not None:
+        check_rel(note["path"])
+    return note
+
+
 def check_snapshot(snapshot, host):
     """A snapshot from ``host`` (see :meth:`sync.replica.Replica.snapshot`), checked before any
     of it is used. Raises :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError`
@@ -556,8 +571,8 @@ def check_snapshot(snapshot, host):
                     raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
                                     "file: refused")
                 good_rels.add(rel)
-            if type(state) is not list or len(state) != 2 or type(state[0]) is not int \
-                    or type(state[1]) is not int or state[0] < 0:
+            # [size, mtime_ns, inode]; the inode comes back as part of what a write expects
+            if not _ints(state, 3) or state[0] < 0:
                 raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
                                              f"shape for {job_id}/{rel}")
         try:

@@ -138,12 +138,17 @@ def _snapshot(value):
     (_snapshot("{'jobs': {'+' + '0' * 31: {'files': {}, 'doc': {}}}, 'project_doc': {}}"),
      "refused job id", sync.SyncError),
     (_snapshot("[1]"), "not one", protocol.ProtocolError),
+    ("replica.Replica.create_job = lambda self, *a: [1]", "answered a write with something "
+     "of the wrong shape", protocol.ProtocolError),
+    ("replica.Replica.create_job = lambda self, *a: {'job': '../..', 'path': None}",
+     "refused job id", sync.SyncError),
     (_raw_answers(b"\x00\x00\x00\x03abc" + bytes(8)), "not valid JSON", protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02{}" + b"\x7f" * 8), "larger than the protocol allows",
      protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02[]" + bytes(8)), "not a JSON object",
      protocol.ProtocolError),
-], ids=["entry shape", "file state", "job id", "snapshot shape", "header not json",
+], ids=["entry shape", "file state", "job id", "snapshot shape", "note shape", "note job id",
+        "header not json",
         "huge payload", "header not an object"])
 def test_malformed_answers_are_one_line_errors(sshd, ssh_home, pair, tmp_path, patch, message,
                                                error):

@@ -30,9 +30,11 @@ SAVE_SECONDS = 5.0
 #: how long a sync waits for another sync of the same pair to finish before it gives up
 LOCK_WAIT = 600.0
 
-#: exit statuses (``suite sync``, ``suite import --sync``): conflicts were left; some items
-#: changed while the sync ran and were left for the next sync (a conflict counts first)
-EXIT_CONFLICTS, EXIT_CHANGED = 3, 4
+#: exit statuses (``suite sync``, ``suite import --sync``; 1 is an error, 2 a usage error):
+#: conflicts were left; some items changed while the sync ran and were left for the next
+#: sync; some jobs were left alone because they are unreadable or refused. When several
+#: apply, the one that needs the user most wins: conflicts, then jobs left alone, then changes
+EXIT_CONFLICTS, EXIT_CHANGED, EXIT_LEFT_ALONE = 3, 4, 5
 
 
 @dataclass
@@ -44,19 +46,26 @@ class SyncResult:
     #: writes left undone because their target changed while the sync ran (the next sync
     #: takes them up): {"job" (None: the project), "path" (None: the whole job), "side"}
     changed: list = field(default_factory=list)
+    #: jobs left alone on both sides (their records kept) because one side cannot take what
+    #: the other holds, e.g. a far side's document with NaN: {"job", "path" (None: the whole
+    #: job), "side" (where the job is as it cannot be taken), "reason"}
+    refused: list = field(default_factory=list)
     dry_run: bool = False
 
     @property
     def exit_status(self):
-        """0 when everything was propagated, :data:`EXIT_CONFLICTS` (3) when conflicts were
-        left, else :data:`EXIT_CHANGED` (4) when items changed during the sync."""
+        """0 when everything was propagated; else :data:`EXIT_CONFLICTS` (3) when conflicts
+        were left, then :data:`EXIT_LEFT_ALONE` (5) when jobs were left alone (refused), then
+        :data:`EXIT_CHANGED` (4) when items changed during the sync."""
         if self.conflicts:
             return EXIT_CONFLICTS
+        if self.refused:
+            return EXIT_LEFT_ALONE
         return EXIT_CHANGED if self.changed else 0
 
     def to_json(self):
         return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
-                "changed": self.changed}
+                "changed": self.changed, "refused": self.refused}
 
     def format(self):
         lines = []
@@ -70,8 +79,13 @@ class SyncResult:
         for c in self.changed:
             where = "/".join(p for p in (c["job"] or "(project)", c["path"]) if p)
             lines.append(f"CHANGED during sync ({c['side']}) {where}: left for the next sync")
+        for r in self.refused:
+            where = "/".join(p for p in (r["job"], r["path"]) if p)
+            lines.append(f"REFUSED ({r['side']}) {where}: {r['reason']}; left alone on both "
+                         "sides")
         verb = "would change" if self.dry_run else "changed"
         tail = f"; {len(self.changed)} changed during sync" if self.changed else ""
+        tail += f"; {len(self.refused)} job(s) left alone" if self.refused else ""
         lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
                      + tail)
         return "\n".join(lines)
@@ -149,8 +163,8 @@ class Sync:
         # jobs whose documents from the far side cannot be stored here: reported, left alone
         refused = rs.pop("refused", {})
         for job_id, why in sorted(refused.items()):
-            self._conflict(job_id, path="(document)", local="left as it is",
-                           remote=f"refused: {why}")
+            self.result.refused.append({"job": job_id, "path": None, "side": "remote",
+                                        "reason": why})
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip

@@ -53,12 +53,12 @@ def echo_json(data):
 
 def echo_sync_result(result, as_json=False, quiet=False):
     """Print a sync (or ``import --sync``) result: JSON, the whole report, or with ``quiet``
-    only its conflicts, which need the user."""
+    only its conflicts and the jobs it left alone, which need the user."""
     if as_json:
         echo_json(result.to_json())
         return
     for line in result.format().splitlines():
-        if not quiet or line.startswith("CONFLICT "):
+        if not quiet or line.startswith(("CONFLICT ", "REFUSED ")):
             click.echo(line)
 
 

@@ -90,8 +90,10 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     for the next sync.
 
     \b
-    Exit status: 0 all synced; 1 error; 3 conflicts left;
-    4 items changed during the sync (no conflicts: run it again).
+    Exit status: 0 all synced; 1 error; 2 usage error; 3 conflicts left;
+    4 items changed during the sync (run it again);
+    5 jobs left alone, unreadable or refused (listed).
+    When several apply: 3, then 5, then 4.
     A second sync of the same pair waits for the first.
     """
     import sync as sync_pkg

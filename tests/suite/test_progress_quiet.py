@@ -99,6 +99,6 @@ def test_quiet_sync_shows_only_conflicts(tmp_path):
     job.doc.x = 1
     remote.open_job(id=job.id).doc.x = 2
     conflict = sync("--quiet")
-    assert conflict.returncode == 2
+    assert conflict.returncode == 3
     lines = conflict.stdout.splitlines()
     assert len(lines) == 1 and re.match(rf"CONFLICT {job.id} doc\.x", lines[0])

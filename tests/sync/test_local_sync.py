@@ -528,6 +528,24 @@ def test_exit_statuses_are_documented_in_the_help():
     r = subprocess.run(["suite", "sync", "--help"], capture_output=True, text=True)
     assert r.returncode == 0
     assert "3 conflicts left" in r.stdout and "4 items changed during the sync" in r.stdout
+    assert "2 usage error" in r.stdout and "5 jobs left alone" in r.stdout
+    assert "When several apply: 3, then 5, then 4." in r.stdout
+    r = subprocess.run(["suite", "sync"], capture_output=True, text=True)  # DEST missing
+    assert r.returncode == 2 and "Missing argument" in r.stderr
+
+
+def test_exit_status_precedence_conflicts_then_jobs_left_alone_then_changes():
+    from sync.engine import SyncResult
+
+    conflict = {"job": "a" * 32, "path": "f", "local": 1, "remote": 2}
+    refused = {"job": "b" * 32, "path": None, "side": "remote", "reason": "NaN"}
+    changed = {"job": "c" * 32, "path": "g", "side": "local"}
+    assert SyncResult().exit_status == 0
+    assert SyncResult(changed=[changed]).exit_status == 4
+    assert SyncResult(refused=[refused]).exit_status == 5
+    assert SyncResult(refused=[refused], changed=[changed]).exit_status == 5
+    assert SyncResult(conflicts=[conflict], refused=[refused], changed=[changed]).exit_status == 3
+    assert SyncResult(conflicts=[conflict], changed=[changed]).exit_status == 3
 
 
 def test_unsent_keeps_the_refused_sides_listing_and_base_at_conflicts():

@@ -104,8 +104,14 @@ def snapshot(self, ids=None, exclude=()):
 replica.Replica.snapshot = snapshot
 """)
     result = sync.sync(lap, url, remote_suite=remote)
-    assert [c["job"] for c in result.conflicts] == [poisoned.id]
-    assert "NaN" in result.conflicts[0]["remote"] and result.exit_status == 2
+    assert not result.conflicts and [r["job"] for r in result.refused] == [poisoned.id]
+    assert "NaN" in result.refused[0]["reason"] and result.exit_status == 5
+    assert f"REFUSED (remote) {poisoned.id}: " in result.format()
+    # the CLI: exit status 5, and --quiet still names the job left alone
+    r = cli("sync", url, "--remote-suite", remote, "--quiet", cwd=lap.path)
+    assert r.returncode == 5, r.stdout + r.stderr
+    assert [line.split(":")[0] for line in r.stdout.splitlines()] == \
+        [f"REFUSED (remote) {poisoned.id}"]
     assert read_json(poisoned.fn(layout.DOCUMENT)) == {"step": 1}  # left as it was
     assert read_json(lap.open_job(id=ordinary.id).fn(layout.DOCUMENT)) == {"step": 7}
     assert clu.open_job({"i": 3}).doc.step == 8  # the rest of the sync went on

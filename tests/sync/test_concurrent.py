@@ -208,6 +208,40 @@ def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd,
     _all_synced(lap, clu)
 
 
+#: holds one side's lock of a pair (argv: project, peer identity, flag file, seconds)
+LOCKER = """
+import sys, time
+from sync.replica import Replica
+replica = Replica(sys.argv[1])
+assert replica.try_lock(sys.argv[2]) is None
+open(sys.argv[3], "w").close()
+time.sleep(float(sys.argv[4]))
+"""
+
+
+def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path, busy_pair,
+                                                                        sshd, ssh_home):
+    """The far side waits for its lock inside one request, longer than the read timeout:
+    its heartbeats keep the connection alive, and the sync then runs."""
+    lap, clu = busy_pair
+    flag = tmp_path / "locked"
+    holder = subprocess.Popen([sys.executable, "-c", LOCKER, clu.path,
+                               sync.Replica(lap.path).identity(), str(flag), "4"])
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        waited, started = [], time.monotonic()
+        result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
+                           timeout=1, notify=waited.append)
+        assert time.monotonic() - started > 2  # it did wait, for longer than the timeout
+    finally:
+        holder.wait(timeout=60)
+    assert waited and result.exit_status == 0, result.format()
+    _all_synced(lap, clu)
+
+
 def test_each_write_checks_its_target(tmp_path):
     """The replica's writes, one by one, against a target changed after it was listed."""
     from sync.replica import Replica

@@ -244,3 +244,46 @@ def test_cli_init_and_its_suggestion(pair, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(suite.get_project(dest)) == 4
 
+
+
+# -- 5. checks of both kinds on one write: the peer's and the listed state's ------------------
+
+def test_server_refuses_lock_files_named_by_paths(pair, tmp_path):
+    lap, clu = pair
+    peer = os.path.relpath(tmp_path / "victim", os.path.join(clu.path, ".suite", "sync"))
+    status, answers = serve(
+        clu.path,
+        ({"op": "try_lock", "args": [peer]}, b""),
+        ({"op": "lock", "args": [peer, 0.1]}, b""),
+        ({"op": "unlock", "args": [peer]}, b""),
+        ({"op": "try_lock", "args": ["a" * 32]}, b""),
+        ({"op": "close"}, b""))
+    assert [a["ok"] for a in answers] == [True, False, False, False, True]  # handshake first
+    assert all("sync identity" in a["error"] for a in answers[1:4])
+    assert not (tmp_path / "victim.lock").exists()
+
+
+def test_checked_writes_still_refuse_reserved_files_and_missing_jobs(pair):
+    """A write that says what it expects to replace is refused for reserved files as any
+    other; into a job that does not exist (deleted after the listing) it writes nothing and
+    is noted as changed during the sync, also through the server."""
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    job = clu.open_job({"i": 1})
+    replica = Replica(clu.path)
+    for rel in (layout.STATEPOINT, layout.DOCUMENT):
+        with pytest.raises(sync.SyncError, match=rel):
+            replica.write(job.id, rel, b'{"i": 99}', 1, None)
+        with pytest.raises(sync.SyncError, match=rel):
+            replica.delete_file(job.id, rel, [1, 1, 1])
+    assert read_json(job.fn(layout.STATEPOINT)) == {"i": 1}
+    missing = lap.open_job({"x": 1}).id
+    status, answers = serve(
+        clu.path,
+        ({"op": "write", "args": [missing, "x.txt"], "mtime": 1, "expect": None}, b"data"),
+        ({"op": "write", "args": [job.id, layout.STATEPOINT], "mtime": 1, "expect": None},
+         b"{}"),
+        ({"op": "close"}, b""))
+    assert answers[1] == {"ok": True, "result": {"job": missing, "path": "x.txt"}}
+    assert not answers[2]["ok"] and layout.STATEPOINT in answers[2]["error"]
+    assert missing not in os.listdir(clu.workspace)

@@ -10,10 +10,13 @@ workflow_option = click.option(
 
 
 def _runner(module):
-    from suite.flow import Runner, load_workflow
+    from suite.flow import FlowProject, Runner, load_workflow
 
     proj = project()
-    return Runner(load_workflow(proj, module), proj)
+    cls = load_workflow(proj, module)
+    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
+        proj = cls(proj.path)
+    return Runner(cls, proj)
 
 
 def _add_scheduler_states(runner, result):

@@ -55,7 +55,7 @@ class Group:
     def __call__(self, func=None, /, *, directives=None):
         if func is None:
             return functools.partial(self, directives=directives)
-        op = _registered(self.owner, func) if self.owner is not None else None
+        op = registered(self.owner, func) if self.owner is not None else None
         if op is None:
             if self.owner is not None and self.owner._flow_style:
                 raise FlowDefinitionError(
@@ -82,7 +82,7 @@ class Group:
         return func
 
 
-def _registered(owner, func):
+def registered(owner, func):
     for op in owner._operations.values():
         if op.func is func or getattr(op.func, "__wrapped__", None) is func:
             return op
@@ -225,7 +225,7 @@ class Workflow:
         if op.name in cls._operations or op.name in cls._groups:
             raise FlowDefinitionError(f"operation {op.name!r} is registered twice (or is the "
                                       "name of a group)")
-        if cls._flow_style and _registered(cls, func) is not None:
+        if cls._flow_style and registered(cls, func) is not None:
             raise FlowDefinitionError(f"the function {func.__name__!r} is already registered "
                                       "as an operation")
         cls._operations[op.name] = op

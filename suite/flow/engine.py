@@ -400,7 +400,9 @@ class Runner:
             status, error, exc = "failure", f"timed out after {timeout} s", caught
         except Exception as caught:  # the record says what failed; the run goes on
             status, error, exc = "failure", f"{type(caught).__name__}: {caught}", caught
-            trace = traceback.format_exc()
+            # from the operation's own frame on: this function's frame says nothing
+            tb = caught.__traceback__
+            trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
         entry = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
                  "end": end, "duration": end - start, "status": status, "error": error,

@@ -10,14 +10,15 @@ from suite.errors import SuiteError
 
 IGNORE = ("none", "pre", "post", "all")
 
-#: signac-flow options accepted but not supported: option -> what to do instead
+#: signac-flow options accepted but not supported: destination -> (option, what instead)
 REFUSED = {
-    "profile": "--profile: time 'python project.py status' instead",
-    "show_template_help": "--template-help: see docs/coming-from-signac-flow.md",
-    "switch_to_project_root": "--switch-to-project-root: run from the project directory",
-    "ignore_conditions_on_execution": "--ignore-conditions-on-execution",
-    "expand": "-e/--expand: use -d/--detailed",
-    "compact": "-1/--one-line: use -d/--detailed",
+    "profile": ("--profile", "time 'python project.py status' instead"),
+    "show_template_help": ("--template-help", "see docs/coming-from-signac-flow.md"),
+    "switch_to_project_root": ("--switch-to-project-root", "run from the project directory"),
+    "ignore_conditions_on_execution": ("--ignore-conditions-on-execution",
+                                       "conditions are checked again when the job starts"),
+    "expand": ("-e/--expand", "use -d/--detailed"),
+    "compact": ("-1/--one-line", "use -d/--detailed"),
 }
 
 
@@ -127,9 +128,9 @@ def main(project, parser=None, argv=None):
 
 
 def _refuse(args):
-    for dest, what in REFUSED.items():
+    for dest, (option, instead) in REFUSED.items():
         if getattr(args, dest, None) not in (None, False, "none"):
-            raise SuiteError(f"{what} (signac-flow) is not supported by suite.flow")
+            raise SuiteError(f"{option} (signac-flow) is not supported by suite.flow: {instead}")
 
 
 def _jobs(project, args):

@@ -140,3 +140,343 @@ def test_a_project_half_run_with_signac_flow_moves_on(tmp_path):
     result = snapshot(dirs["suite"])
     assert snapshot(dirs["flow"]) == result
     assert sum(line.startswith("compute") for line in result["ran"]) == 6  # not run again
+
+
+AGGREGATES = '''
+class Project(FlowProject):
+    pass
+
+
+def mean_of(jobs):
+    return sum(j.sp.T * j.sp.p for j in jobs) / len(jobs)
+
+
+@Project.post.true("value")
+@Project.operation
+def value(job):
+    ran("value", job)
+    job.doc.value = job.sp.T * job.sp.p
+
+
+@Project.pre.after(value)
+@Project.post(lambda *jobs: all("mean_by_T" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator.groupby("T", sort_by="p"))
+def mean_by_T(*jobs):
+    ran("mean_by_T", *jobs)
+    for j in jobs:
+        j.doc.mean_by_T = mean_of(jobs)
+        j.doc.order_by_T = [k.sp.p for k in jobs]
+
+
+@Project.pre.after(value)
+@Project.post(lambda *jobs: all("hot_mean" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator(select=lambda job: job.sp.T > 1,
+                                         sort_by="T", sort_ascending=False))
+def hot_mean(*jobs):
+    ran("hot_mean", *jobs)
+    for j in jobs:
+        j.doc.hot_mean = mean_of(jobs)
+        j.doc.hot_order = [k.sp.T for k in jobs]
+
+
+@Project.pre.after(value)
+@Project.post(lambda *jobs: all("pair" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator.groupsof(2, sort_by=lambda job: (job.sp.T, job.sp.p)))
+def pairs(*jobs):
+    ran("pairs", *jobs)
+    for j in jobs:
+        j.doc.pair = [k.sp() for k in jobs]
+
+
+@Project.pre.after(value)
+@Project.post(lambda *jobs: all("by_missing" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator.groupby("missing", default=-1))
+def by_missing(*jobs):
+    ran("by_missing", *jobs)
+    for j in jobs:
+        j.doc.by_missing = len(jobs)
+
+
+# groups: one without aggregation, one over all jobs at once
+prepare = Project.make_group("prepare")
+summary = Project.make_group("summary", group_aggregator=aggregator())
+
+
+@prepare
+@Project.post.isfile("a.txt")
+@Project.operation
+def write_a(job):
+    ran("write_a", job)
+    with open(job.fn("a.txt"), "w") as f:
+        f.write("a")
+
+
+@prepare
+@Project.pre.isfile("a.txt")
+@Project.post.isfile("b.txt")
+@Project.operation
+def write_b(job):
+    ran("write_b", job)
+    with open(job.fn("b.txt"), "w") as f:
+        f.write("b" + open(job.fn("a.txt")).read())
+
+
+@summary
+@Project.pre(lambda *jobs: all(j.isfile("b.txt") for j in jobs))
+@Project.post(lambda *jobs: all("total" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator())
+def total(*jobs):
+    ran("total", *jobs)
+    for j in jobs:
+        j.doc.total = len(jobs)
+
+
+@summary
+@Project.pre(lambda *jobs: all("total" in j.doc for j in jobs))
+@Project.post(lambda *jobs: all("checked" in j.doc for j in jobs))
+@Project.operation(aggregator=aggregator())
+def check(*jobs):
+    ran("check", *jobs)
+    for j in jobs:
+        j.doc.checked = sum(k.doc.total for k in jobs)
+'''
+
+
+def test_aggregation_and_groups_agree(tmp_path):
+    dirs = make_twins(tmp_path, AGGREGATES, SWEEP)
+    both(dirs, "run", "-o", "prepare")
+    assert snapshot(dirs["flow"]) == snapshot(dirs["suite"])
+    both(dirs, "run", "-o", "summary")
+    both(dirs, "run", "-o", "summary")  # the group's second operation, now eligible
+    assert snapshot(dirs["flow"]) == snapshot(dirs["suite"])
+    both(dirs, "run")
+    result = snapshot(dirs["suite"])
+    assert snapshot(dirs["flow"]) == result
+    ran = result["ran"]
+    assert sum(r.startswith("mean_by_T ") for r in ran) == 3  # one call per T, never per job
+    assert sum(r.startswith("hot_mean ") for r in ran) == 1
+    assert sum(r.startswith("total ") for r in ran) == 1 and len(ran[ran.index(
+        [r for r in ran if r.startswith("total ")][0])].split()[1].split(",")) == 6
+    docs = [j["doc"] for j in result["jobs"].values()]
+    assert {d["mean_by_T"] for d in docs} == {1.0, 2.0, 3.0}
+    assert all(d["order_by_T"] == [0.5, 1.5] for d in docs)
+    assert all(d["checked"] == 36 and d["by_missing"] == 6 for d in docs)
+    hot = [d for d in docs if "hot_mean" in d]
+    assert len(hot) == 4 and all(d["hot_order"] == [3, 3, 2, 2] for d in hot)
+    nxt = both(dirs, "next", "value")
+    assert nxt["flow"].stdout == nxt["suite"].stdout == ""
+    # an aggregate id selects the aggregate in exec and run
+    import suite
+    from suite.flow import get_aggregate_id
+
+    proj = suite.get_project(dirs["suite"])
+    agg = get_aggregate_id(sorted(proj.find_jobs({"T": 2}), key=lambda j: j.sp.p))
+    both(dirs, "exec", "mean_by_T", agg)
+    assert snapshot(dirs["flow"]) == snapshot(dirs["suite"])
+
+
+def test_group_without_group_aggregator_never_calls_aggregate_ops_with_single_jobs(project):
+    from suite.flow import FlowDefinitionError, FlowProject, aggregator
+
+    class P(FlowProject):
+        pass
+
+    plots = P.make_group("plots")
+
+    @P.operation(aggregator=aggregator())
+    def plot_all(*jobs):
+        pass
+
+    with pytest.raises(FlowDefinitionError, match="group_aggregator"):
+        plots(plot_all)
+
+    singles = P.make_group("singles", group_aggregator=aggregator())
+
+    @P.operation
+    def one(job):
+        pass
+
+    with pytest.raises(FlowDefinitionError, match="takes one job"):
+        singles(one)
+    with pytest.raises(FlowDefinitionError, match="with_job"):
+        P.operation(lambda *jobs: None, name="x", with_job=True, aggregator=aggregator())
+
+
+FAILING = '''
+class Project(FlowProject):
+    pass
+
+
+def log_hook(name, *jobs):
+    ran("hook-" + name, *jobs)
+
+
+def error_hook(name, error, *jobs):
+    ran("error-" + name + "-" + type(error).__name__, *jobs)
+
+
+@Project.operation_hooks.on_start(log_hook)
+@Project.operation_hooks.on_exception(error_hook)
+@Project.post.true("done")
+@Project.operation
+def fragile(job):
+    ran("fragile", job)
+    if job.sp.T == 2:
+        raise RuntimeError(f"T=2 is not allowed for {job.id}")
+    job.doc.done = True
+
+
+@Project.pre.after(fragile)
+@Project.operation
+def forever(job):
+    ran("forever", job)
+'''
+
+
+def test_a_failed_operation_prints_its_traceback_and_stops_the_run(tmp_path):
+    from suite.flow import provenance
+
+    dirs = make_twins(tmp_path, FAILING, [{"T": 2, "p": 1}])
+    out = both(dirs, "run", check=False)
+    assert out["flow"].returncode != 0 and out["suite"].returncode != 0
+    err = out["suite"].stderr
+    assert "Traceback (most recent call last)" in err and "T=2 is not allowed" in err
+    assert 'project.py", line' in err  # the user's own frame
+    assert err.strip().splitlines()[-1].startswith("error: operation fragile failed")
+    assert snapshot(dirs["flow"]) == snapshot(dirs["suite"])  # hooks too
+    import suite
+
+    job = next(iter(suite.get_project(dirs["suite"])))
+    record = provenance.read(job)[-1]
+    assert record["status"] == "failure" and "T=2 is not allowed" in record["traceback"]
+
+
+def test_operations_without_postconditions_run_every_time_and_ignore_conditions(tmp_path):
+    dirs = make_twins(tmp_path, FAILING, [{"T": 1, "p": 1}, {"T": 3, "p": 1}])
+    both(dirs, "run")
+    both(dirs, "run", "-o", "forever")
+    both(dirs, "run", "-o", "fragile", "--ignore-conditions", "post")
+    both(dirs, "run", "-o", "forever", "--num-passes", "1", "--order", "cyclic")
+    result = snapshot(dirs["suite"])
+    assert snapshot(dirs["flow"]) == result
+    assert sum(r.startswith("forever") for r in result["ran"]) == 6
+
+
+TEMPLATED = '''
+import datetime
+
+
+class Project(FlowProject):
+    pass
+
+
+@Project.post.isfile("out.txt")
+@Project.operation(directives={"walltime": datetime.timedelta(hours=1, minutes=30),
+                               "memory": "512m", "np": 4, "ngpu": 1})
+def simulate(job):
+    pass
+
+
+@Project.post.isfile("other.txt")
+@Project.operation(directives={"walltime": 2, "memory": 3, "nranks": 2, "omp_num_threads": 2})
+def other(job):
+    pass
+
+
+@Project.post.isfile("third.txt")
+@Project.operation(directives={"memory": lambda job: f"{job.sp.T}g"})
+def third(job):
+    pass
+'''
+
+SCRIPT_SH = '''{% extends base_script %}
+{% block header %}
+{{ super() }}
+#SBATCH --partition=debug
+{% endblock header %}
+{% block project_header %}
+module load gcc
+{{ super() }}
+{% endblock project_header %}
+{% block pre_operation %}
+echo starting {{ operation.name }}
+{% endblock pre_operation %}
+'''
+
+
+def test_signac_flow_templates_and_directives_in_submitted_scripts(tmp_path):
+    dirs = make_twins(tmp_path, TEMPLATED, [{"T": 2, "p": 1}])
+    d = dirs["suite"]
+    os.makedirs(os.path.join(d, "templates"))
+    with open(os.path.join(d, "templates", "script.sh"), "w") as f:
+        f.write(SCRIPT_SH)
+    env_sched = {"SUITE_SCHEDULER": "slurm"}
+    os.environ.update(env_sched)
+    try:
+        out = project_py(d, "submit", "--pretend", "-o", "simulate")
+        script = out.stdout
+        assert "#SBATCH --partition=debug" in script and "module load gcc" in script
+        assert "#SBATCH --time=01:30:00" in script and "#SBATCH --mem=512M" in script
+        assert "#SBATCH --ntasks=4" in script and "#SBATCH --gpus=1" in script
+        assert "echo starting simulate" in script and "exec simulate" in script
+        assert script.index("module load gcc") < script.index("exec simulate")
+        out = project_py(d, "submit", "--pretend", "-o", "other", "third")
+        assert "#SBATCH --time=02:00:00" in out.stdout and "#SBATCH --mem=3072M" in out.stdout
+        assert "#SBATCH --ntasks=4" in out.stdout  # nranks * omp_num_threads
+        assert "#SBATCH --mem=2048M" in out.stdout  # a function of the job: "2g"
+        # what suite does not provide is named, in one line, without a traceback
+        with open(os.path.join(d, "templates", "script.sh"), "w") as f:
+            f.write("{% extends base_script %}\n{% block header %}{{ super() }}\n"
+                    "#SBATCH -N {{ operations|calc_num_nodes }}\n{% endblock %}\n")
+        out = project_py(d, "submit", "--pretend", check=False)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert "calc_num_nodes" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+        with open(os.path.join(d, "templates", "script.sh"), "w") as f:
+            f.write("{% extends base_script %}\n{% block custom_content %}"
+                    "{{ environment.name }}{% endblock %}\n")
+        out = project_py(d, "submit", "--pretend", check=False)
+        assert "environment" in out.stderr and "Traceback" not in out.stderr
+    finally:
+        os.environ.pop("SUITE_SCHEDULER")
+
+
+def test_bad_directives_are_refused_at_definition():
+    from suite import SuiteError
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    with pytest.raises(SuiteError, match="memory='lots'"):
+        P.operation(lambda job: None, name="a", directives={"memory": "lots"})
+    with pytest.raises(SuiteError, match="np=-1"):
+        P.operation(lambda job: None, name="b", directives={"np": -1})
+
+
+@pytest.mark.parametrize("code, named", [
+    ("from suite.flow import classlabel", "classlabel"),
+    ("from suite.flow import redirect_log", "redirect_log"),
+    ("import suite.flow as f; f.get_environment()", "get_environment"),
+    ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
+     "P.make_group('g', run_options='--debug')", "run_options"),
+    ("from suite.flow import FlowProject as F\nclass P(F):\n"
+     "    def detect_operation_graph(self): pass", "detect_operation_graph"),
+])
+def test_unsupported_signac_flow_names_are_named(code, named):
+    from suite import SuiteError
+
+    with pytest.raises(SuiteError, match=named) as info:
+        exec(code, {})
+    assert "not supported by suite.flow" in str(info.value)
+
+
+@pytest.mark.parametrize("args, named", [
+    (["status", "--profile"], "--profile"),
+    (["status", "-1"], "--one-line"),
+    (["run", "--switch-to-project-root"], "--switch-to-project-root"),
+    (["submit", "--template-help"], "--template-help"),
+])
+def test_unsupported_options_are_one_line_errors(tmp_path, args, named):
+    dirs = make_twins(tmp_path, FAILING, [{"T": 1, "p": 1}])
+    out = project_py(dirs["suite"], *args, check=False)
+    assert out.returncode == 1 and named in out.stderr and "Traceback" not in out.stderr

@@ -335,12 +335,22 @@ class Runner:
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         for name in group.operations:
             op = self._op(name)
-            self.log.flush()  # a "succeeded" condition reads the logs
+            if self._reads_log(op):
+                self.log.flush()  # the records of the step before must be on disk
             if not self.eligible(op, jobs, None, _Completed({j.id: j for j in jobs}), memo={}):
                 continue
             if self.execute(op, jobs, timeout) != "success":
                 return "failure"
         return "success"
+
+    def _reads_log(self, op):
+        """Whether deciding if ``op`` is eligible may read provenance logs."""
+        kinds = {c.kind for c in op.pre + op.post}
+        if "succeeded" in kinds:
+            return True
+        if self.flow._flow_style:
+            return False
+        return not op.post or bool(kinds & {"after", "copy_pre", "copy_post"})
 
     def _fork_command(self, op, jobs):
         """The command running a Python operation in a new process (its ``fork`` or
@@ -361,6 +371,12 @@ class Runner:
         return " ".join(shlex.quote(a) for a in [executable or sys.executable, "-m", "suite",
                                                  "exec", op.name, *[j.id for j in jobs],
                                                  "--workflow", module])
+
+    def _has_hooks(self, op):
+        project_hooks = getattr(self.project, "project_hooks", None)
+        return any(op.hooks.values()) or any(
+            getattr(project_hooks, t, None) for t in ("on_start", "on_success",
+                                                      "on_exception", "on_exit"))
 
     def _call_hooks(self, trigger, op, jobs, error=None):
         """signac-flow's hooks: the operation's, then the project's (``project_hooks``)."""
@@ -417,7 +433,7 @@ class Runner:
                              + (trace or ""))
             sys.stderr.flush()
         hooks = getattr(self.flow, "on_success" if status == "success" else "on_failure", [])
-        if hooks or op.hooks or getattr(self.project, "project_hooks", None):
+        if hooks or self._has_hooks(op):
             self.log.flush()  # a hook may read the record
         for hook in hooks:
             hook(op.name, first) if status == "success" else hook(op.name, first, error)

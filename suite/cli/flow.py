@@ -149,7 +149,8 @@ def exec_(operation, ids, module):
     jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
     group = runner.flow._groups.get(operation)
     if group is not None:
-        statuses = [runner.execute_group(group, job) for job in jobs]
+        units = [tuple(jobs)] if group.aggregator is not None else [(j,) for j in jobs]
+        statuses = [runner.execute_group(group, unit) for unit in units]
     else:
         op = runner._op(operation)
         units = [tuple(jobs)] if op.aggregator is not None else [(j,) for j in jobs]

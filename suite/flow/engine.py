@@ -74,6 +74,9 @@ class Status:
                 + (f"<ul>{labels}</ul>" if labels else ""))
 
 
+#: set in the environment of a process a forked operation runs in (it must not fork again)
+FORKED = "SUITE_FLOW_FORKED"
+
 #: executions after which `run` brings the index up to date before returning
 REINDEX_AFTER = 1000
 
@@ -360,8 +363,8 @@ class Runner:
         executable = executable(*jobs) if callable(executable) else executable
         fork = d.get("fork")
         fork = fork(*jobs) if callable(fork) else fork
-        if not fork and executable in (None, sys.executable):
-            return None
+        if (not fork and executable in (None, sys.executable)) or os.environ.get(FORKED):
+            return None  # not asked for, or this is the new process
         module = getattr(self.flow, "_suite_module", None)
         if module is None:
             from suite.errors import SuiteError
@@ -403,7 +406,8 @@ class Runner:
             command = op.func(*jobs) if op.cmd else self._fork_command(op, jobs)
             if command is not None:
                 cwd = self._cmd_cwd(op, jobs) if op.cmd else self.project.path
-                proc = subprocess.run(command, shell=True, cwd=cwd, timeout=timeout)
+                proc = subprocess.run(command, shell=True, cwd=cwd, timeout=timeout,
+                                      env=None if op.cmd else {**os.environ, FORKED: "1"})
                 if proc.returncode != 0:
                     status, error = "failure", f"exit status {proc.returncode}"
                     exc = subprocess.CalledProcessError(proc.returncode, command)

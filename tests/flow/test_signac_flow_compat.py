@@ -480,3 +480,35 @@ def test_unsupported_options_are_one_line_errors(tmp_path, args, named):
     dirs = make_twins(tmp_path, FAILING, [{"T": 1, "p": 1}])
     out = project_py(dirs["suite"], *args, check=False)
     assert out.returncode == 1 and named in out.stderr and "Traceback" not in out.stderr
+
+
+FORKING = '''
+os.environ.setdefault("FIRST_PID", str(os.getpid()))  # inherited by a forked operation
+
+
+class Project(FlowProject):
+    pass
+
+
+@Project.post.true("forked")
+@Project.operation(directives={"fork": True})
+def in_new_process(job):
+    ran("in_new_process", job)
+    job.doc.forked = os.getpid() != int(os.environ["FIRST_PID"])
+
+
+@Project.post.true("parallel")
+@Project.operation
+def in_parallel(job):
+    ran("in_parallel", job)
+    job.doc.parallel = True
+'''
+
+
+def test_fork_directive_and_parallel_runs_agree(tmp_path):
+    dirs = make_twins(tmp_path, FORKING, SWEEP)
+    both(dirs, "run", "-o", "in_new_process")
+    both(dirs, "run", "--parallel", "2", "-o", "in_parallel")
+    result = snapshot(dirs["suite"])
+    assert snapshot(dirs["flow"]) == result
+    assert all(j["doc"] == {"forked": True, "parallel": True} for j in result["jobs"].values())

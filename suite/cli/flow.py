@@ -6,7 +6,8 @@ from .common import echo_json, filter_from_options, filter_option, job_option, p
 
 workflow_option = click.option(
     "--workflow", "module", default=None, metavar="MODULE",
-    help="The workflow: a .py file or a module name (default: workflow.py in the project).")
+    help="The workflow: a .py file or a module name (default: workflow.py in the project, "
+         "else its signac-flow project.py).")
 
 
 def _runner(module):

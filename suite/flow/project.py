@@ -130,11 +130,13 @@ class FlowProject(Project, Workflow):
         self.project_hooks = Hooks()
         self._entrypoint = dict(entrypoint or {})
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        for name in ("detect_operation_graph", "scheduler_jobs"):
-            if name in vars(cls):
-                raise unsupported(name)
+    def detect_operation_graph(self):
+        """Not supported (raises SuiteError): the pre.after conditions are the graph."""
+        raise unsupported("detect_operation_graph")
+
+    def scheduler_jobs(self, scheduler):
+        """Not supported (raises SuiteError): ``suite status`` asks the scheduler."""
+        raise unsupported("scheduler_jobs")
 
     @classmethod
     def get_project(cls, path=None, search=True, **kwargs):
@@ -435,7 +437,9 @@ def _progress(total):
 def _detailed(project, result, parameters, only_incomplete):
     from suite.query import MISSING, resolve
 
-    keys = list(parameters or [])
+    # as signac-flow: -p without keys shows every state point key whose value varies
+    keys = list(project.detect_schema(exclude_const=True)) if parameters == [] else \
+        list(parameters or [])
     header = ["job id", "labels", "eligible operations"] + keys
     rows = []
     for job_id, info in sorted(result.jobs.items()):

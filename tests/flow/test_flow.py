@@ -399,3 +399,30 @@ def test_suite_exec_runs_an_aggregate_group_once(project):
                          text=True)
     assert out.returncode == 0, out.stderr
     assert [j.doc.n for j in project] == [4, 4, 4, 4]
+
+
+def test_a_failed_python_operation_prints_its_traceback(project):
+    project.open_job({"a": 1}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(textwrap.dedent('''
+            from suite.flow import Workflow
+
+            class W(Workflow):
+                pass
+
+            def helper(job):
+                return 1 / job.sp.a - 1 / job.sp.a + {}["missing"]
+
+            @W.operation
+            def broken(job):
+                helper(job)
+        '''))
+    out = subprocess.run(["suite", "run"], cwd=project.path, capture_output=True, text=True)
+    assert out.returncode == 1
+    job = project.open_job({"a": 1})
+    assert f"operation broken failed on job {job.id}: KeyError: 'missing'" in out.stderr
+    assert "Traceback (most recent call last)" in out.stderr
+    assert "in helper" in out.stderr and "workflow.py" in out.stderr
+    assert "engine.py" not in out.stderr  # from the operation's own frame on
+    record = provenance.read(job)[-1]
+    assert record["error"] == "KeyError: 'missing'" and "in helper" in record["traceback"]

@@ -106,6 +106,9 @@ def test_run_status_next_and_exec_agree(tmp_path):
         assert out.stdout.strip(), args
     detailed = project_py(dirs["suite"], "status", "-d", "-p", "T").stdout
     assert job_id in detailed and "hot" in detailed
+    varying = project_py(dirs["suite"], "status", "-d", "-p").stdout.splitlines()
+    header = [line for line in varying if line.startswith("job id")][0]
+    assert header.split()[-2:] == ["T", "p"]  # every key that varies
 
 
 def test_suite_cli_runs_a_project_py(tmp_path):
@@ -459,14 +462,17 @@ def test_bad_directives_are_refused_at_definition():
     ("import suite.flow as f; f.get_environment()", "get_environment"),
     ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
      "P.make_group('g', run_options='--debug')", "run_options"),
-    ("from suite.flow import FlowProject as F\nclass P(F):\n"
-     "    def detect_operation_graph(self): pass", "detect_operation_graph"),
+    ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
+     "P(PATH).detect_operation_graph()", "detect_operation_graph"),
+    ("from suite.flow import FlowProject as F\nF(PATH, environment=object())", "environment"),
+    ("from suite.flow import FlowProject as F\nF(PATH).print_status(template='x.jinja')",
+     "template"),
 ])
-def test_unsupported_signac_flow_names_are_named(code, named):
+def test_unsupported_signac_flow_names_are_named(project, code, named):
     from suite import SuiteError
 
     with pytest.raises(SuiteError, match=named) as info:
-        exec(code, {})
+        exec(code, {"PATH": project.path})
     assert "not supported by suite.flow" in str(info.value)
 
 

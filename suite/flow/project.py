@@ -206,8 +206,8 @@ class FlowProject(Project, Workflow):
     def completed_operations(self, job):
         """Names of the operations whose postconditions all hold for ``job``."""
         runner = self._runner()
-        for name, op in self._operations.items():
-            if op.aggregator is None and runner.complete(op, (job,), None, {}, {}):
+        for name, op in self._operations.items():  # aggregate ones too, on the job alone
+            if runner.complete(op, (job,), None, {}, {}):
                 yield name
 
     def get_job_status(self, job, ignore_errors=False, cached_status=None):

@@ -518,3 +518,64 @@ def test_fork_directive_and_parallel_runs_agree(tmp_path):
     result = snapshot(dirs["suite"])
     assert snapshot(dirs["flow"]) == result
     assert all(j["doc"] == {"forked": True, "parallel": True} for j in result["jobs"].values())
+
+
+def _define(FlowProject, aggregator, IgnoreConditions):  # noqa: N803 - either tool's classes
+    """The same workflow, defined on either tool's classes (in this process)."""
+
+    class Project(FlowProject):
+        pass
+
+    @Project.label
+    def started(job):
+        return "x" in job.doc
+
+    @Project.post.true("x")
+    @Project.operation
+    def setx(job):
+        job.doc.x = job.sp.T
+        job.doc.n = job.doc.get("n", 0) + 1
+
+    @Project.pre.after(setx)
+    @Project.post(lambda *jobs: all("sum" in j.doc for j in jobs))
+    @Project.operation(aggregator=aggregator.groupby("p"))
+    def total(*jobs):
+        for j in jobs:
+            j.doc.sum = sum(k.doc.x for k in jobs)
+
+    return Project
+
+
+def test_python_api_agrees(tmp_path):
+    import flow
+    import signac
+
+    import suite
+    import suite.flow
+
+    results = {}
+    for name, lib, fl in (("flow", signac, flow), ("suite", suite, suite.flow)):
+        path = str(tmp_path / name)
+        plain = lib.init_project(path)
+        for sp in SWEEP:
+            plain.open_job(sp).init()
+        # signac-flow computes aggregates when the project object is made: after the jobs
+        Project = _define(fl.FlowProject, fl.aggregator, fl.IgnoreConditions)  # noqa: N806
+        project = Project.get_project(path)
+        jobs = sorted(project.find_jobs({"T": 1}), key=lambda j: j.id)
+        project.run(jobs=jobs, names=["setx"])
+        states = [sorted(project.labels(j)) for j in sorted(project, key=lambda j: j.id)]
+        two = sorted(project.find_jobs({"T": 2}), key=lambda j: j.id)
+        project.run(jobs=two[:1], names=["se.*"], num=1)
+        project.run(names=["total"])
+        before = {j.id: project.get_job_status(j)["operations"]["setx"]["eligible"]
+                  for j in project}
+        project.run()  # the rest of setx, then total on each aggregate
+        project.run(names=["setx"], ignore_conditions=fl.IgnoreConditions.POST)
+        results[name] = (states, before, {j.id: j.doc() for j in project},
+                         sorted(project.completed_operations(jobs[0])),
+                         sorted(project.operations), str(fl.IgnoreConditions.POST))
+    assert results["flow"] == results["suite"]
+    docs = results["suite"][2]
+    assert all(d["sum"] == 6 for d in docs.values())
+    assert all(d["n"] == 2 for d in docs.values())  # once by conditions, once ignoring them

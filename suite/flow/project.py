@@ -372,13 +372,14 @@ class FlowProject(Project, Workflow):
         sched = scheduler if scheduler is not None else get_scheduler(None, None)
         flow_template = template if os.path.isfile(os.path.join(self.path, "templates",
                                                                 template)) else None
+        if flow_template is None and template != "script.sh":
+            raise SuiteError(f"no template {template!r} in {os.path.join(self.path, 'templates')}"
+                             " (without --template, templates/script.sh is used if present)")
         module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
-        todo_count = None
-        if bundle_size == 0:
-            todo_count = 10 ** 9
-        return do_submit(runner, sched, ops, None, ids, num, todo_count or bundle_size,
-                         parallel, pretend, hold, list(after), list(flags or ()), module,
-                         print, flow_template=flow_template)
+        bundle = bundle_size if bundle_size else sys.maxsize  # 0: everything in one script
+        return do_submit(runner, sched, ops, None, ids, num, bundle, parallel, pretend, hold,
+                         list(after), list(flags or ()), module, print,
+                         flow_template=flow_template)
 
     # -- command line ----------------------------------------------------------------------
     def main(self, parser=None):

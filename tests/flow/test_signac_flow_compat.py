@@ -423,6 +423,8 @@ def test_signac_flow_templates_and_directives_in_submitted_scripts(tmp_path):
         assert "#SBATCH --ntasks=4" in script and "#SBATCH --gpus=1" in script
         assert "echo starting simulate" in script and "exec simulate" in script
         assert script.index("module load gcc") < script.index("exec simulate")
+        out = project_py(d, "submit", "--pretend", "--template", "nothere.sh", check=False)
+        assert out.returncode == 1 and "no template 'nothere.sh'" in out.stderr
         out = project_py(d, "submit", "--pretend", "-o", "other", "third")
         assert "#SBATCH --time=02:00:00" in out.stdout and "#SBATCH --mem=3072M" in out.stdout
         assert "#SBATCH --ntasks=4" in out.stdout  # nranks * omp_num_threads

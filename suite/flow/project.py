@@ -307,10 +307,10 @@ class FlowProject(Project, Workflow):
                     break
                 total += len(todo)
                 todo = _ordered(todo, order)
-                if pretend:
+                if pretend:  # one pass: nothing changes, so later passes would repeat it
                     for op, unit in todo:
                         print(runner._describe(op, unit))
-                    continue
+                    break
                 ran += self._execute(runner, todo, timeout, parallel, progress)
         return ran
 

@@ -216,16 +216,26 @@ def _submit(project, args):
 
 def _exec(project, args):
     """Run the operation on the given jobs or aggregates, whatever its conditions say."""
+    from .aggregates import get_aggregate_id
+
     if args.operation not in project._operations and args.operation not in project._groups:
         raise SuiteError(f"no operation {args.operation!r} (known: "
                          f"{', '.join(sorted(project._operations))})")
     runner = project._runner()
     op = project._operations.get(args.operation) or project._groups[args.operation]
+    units = runner.units(op, runner._jobs(), {})
     if args.job_id:
-        units = [u if isinstance(u, tuple) else (u,)
-                 for u in (_aggregate(project, i) for i in args.job_id)]
-    else:
-        units = runner.units(op, runner._jobs(), {})
+        # as signac-flow: only the operation's own aggregates (an aggregate operation is
+        # never called with a job it does not aggregate that way)
+        known = {get_aggregate_id(u): u for u in units}
+        chosen = [u if isinstance(u, tuple) else (u,)
+                  for u in (_aggregate(project, i) for i in args.job_id)]
+        missing = [get_aggregate_id(u) for u in chosen if get_aggregate_id(u) not in known]
+        if missing:
+            raise SuiteError(f"{missing[0]} is not one of the aggregates of {args.operation} "
+                             f"('python project.py next {args.operation}' lists the eligible "
+                             "ones)")
+        units = chosen
     if args.operation in project._groups:
         statuses = [runner.execute_group(op, unit) for unit in units]
     else:

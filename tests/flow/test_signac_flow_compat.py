@@ -276,6 +276,11 @@ def test_aggregation_and_groups_agree(tmp_path):
     agg = get_aggregate_id(sorted(proj.find_jobs({"T": 2}), key=lambda j: j.sp.p))
     both(dirs, "exec", "mean_by_T", agg)
     assert snapshot(dirs["flow"]) == snapshot(dirs["suite"])
+    # a job id is not an aggregate of mean_by_T: signac-flow runs nothing, suite says so
+    single = proj.find_jobs({"T": 2}).ids()[0]
+    out = both(dirs, "exec", "mean_by_T", single, check=False)
+    assert out["flow"].returncode == 0 and snapshot(dirs["flow"]) == snapshot(dirs["suite"])
+    assert out["suite"].returncode == 1 and "not one of the aggregates" in out["suite"].stderr
 
 
 def test_group_without_group_aggregator_never_calls_aggregate_ops_with_single_jobs(project):

@@ -550,6 +550,17 @@ def _define(FlowProject, aggregator, IgnoreConditions):  # noqa: N803 - either t
         for j in jobs:
             j.doc.sum = sum(k.doc.x for k in jobs)
 
+    @Project.pre.copy_from(setx)
+    @Project.post.copy_from(total)
+    @Project.operation
+    def mirror(job):
+        job.doc.mirrored = job.doc.get("mirrored", 0) + 1
+
+    @Project.pre.never
+    @Project.operation
+    def never(job):
+        job.doc.never = True
+
     return Project
 
 
@@ -584,5 +595,6 @@ def test_python_api_agrees(tmp_path):
                          sorted(project.operations), str(fl.IgnoreConditions.POST))
     assert results["flow"] == results["suite"]
     docs = results["suite"][2]
-    assert all(d["sum"] == 6 for d in docs.values())
+    assert all(d["sum"] == 6 and d["mirrored"] >= 1 and "never" not in d
+               for d in docs.values())
     assert all(d["n"] == 2 for d in docs.values())  # once by conditions, once ignoring them

@@ -23,11 +23,13 @@ and signac-flow's, a ``project.py`` with a :class:`FlowProject` subclass and
 ``suite exec`` and ``suite submit`` run either.
 """
 
+from suite.errors import FlowDefinitionError, OperationFailedError
+
 from . import conditions
 from .aggregates import aggregator, get_aggregate_id
 from .engine import Runner, Status, load_workflow
-from .model import FlowDefinitionError, Operation, Workflow
-from .project import FlowProject, IgnoreConditions, OperationFailedError
+from .model import Operation, Workflow
+from .project import FlowProject, IgnoreConditions
 
 #: signac-flow names suite.flow does not provide, and what to use instead
 UNSUPPORTED = {

@@ -9,7 +9,7 @@ signac-flow, it is always eligible).
 import functools
 from dataclasses import dataclass, field
 
-from suite.errors import SuiteError
+from suite.errors import FlowDefinitionError, SuiteError
 
 from . import conditions as C
 
@@ -83,19 +83,17 @@ class Group:
 
 
 def registered(owner, func):
+    """The operation of workflow class ``owner`` registered for ``func``, or None."""
     for op in owner._operations.values():
         if op.func is func or getattr(op.func, "__wrapped__", None) is func:
             return op
     return None
 
 
-class FlowDefinitionError(SuiteError, ValueError):
-    """A workflow definition that cannot work (signac-flow's FlowProjectDefinitionError)."""
-
-
 class _ConditionDecorator:
     """``@Flow.pre(cond)``, ``@Flow.pre.isfile(name)``, ``.true(key)``, ``.false(key)``,
-    ``.after(*operations)``, ``.not_(cond)``."""
+    ``.not_(cond)``, ``.never``, ``.after(*operations)``, ``.succeeded(*operations)``,
+    ``.copy_from(*operations)``."""
 
     def __init__(self, kind):
         self.kind = kind

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-from suite.errors import SuiteError
+from suite.errors import OperationFailedError, SuiteError
 from suite.project import Project
 from suite.project import get_project as _find_project
 
@@ -35,11 +35,6 @@ class IgnoreConditions(enum.IntFlag):
 
     def __str__(self):
         return {0: "none", 1: "pre", 2: "post", 3: "all"}[int(self)]
-
-
-class OperationFailedError(SuiteError):
-    """An operation raised or exited non-zero during ``FlowProject.run`` (signac-flow's
-    UserOperationError); the traceback was printed and kept in the provenance record."""
 
 
 HOOK_TRIGGERS = ("on_start", "on_success", "on_exception", "on_exit")

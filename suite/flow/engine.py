@@ -142,6 +142,12 @@ class Runner:
                 return False
         return True
 
+    def logged(self, jobs):
+        """``{job id: operations that succeeded}`` for ``jobs``, read from their provenance
+        logs when a condition asks (the ``completed`` argument of :meth:`eligible`)."""
+        self.log.flush()
+        return _Completed({j.id: j for j in jobs})
+
     def _after(self, op, jobs, docs, completed, memo):
         """``pre.after(op)``: op's postconditions hold; without any, op has succeeded (by the
         log), or, in a FlowProject (signac-flow's rule), always."""
@@ -340,7 +346,8 @@ class Runner:
             op = self._op(name)
             if self._reads_log(op):
                 self.log.flush()  # the records of the step before must be on disk
-            if not self.eligible(op, jobs, None, _Completed({j.id: j for j in jobs}), memo={}):
+            completed = _Completed({j.id: j for j in jobs})
+            if not self.eligible(op, jobs, None, completed, memo={}):
                 continue
             if self.execute(op, jobs, timeout) != "success":
                 return "failure"

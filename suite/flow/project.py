@@ -201,15 +201,16 @@ class FlowProject(Project, Workflow):
     def completed_operations(self, job):
         """Names of the operations whose postconditions all hold for ``job``."""
         runner = self._runner()
+        completed = runner.logged([job])
         for name, op in self._operations.items():  # aggregate ones too, on the job alone
-            if runner.complete(op, (job,), None, {}, {}):
+            if runner.complete(op, (job,), None, completed, {}):
                 yield name
 
     def get_job_status(self, job, ignore_errors=False, cached_status=None):
         """``{"job_id", "operations": {name: {"eligible", "completed", "scheduler_status"}},
         "labels", "_labels_error", "_operations_error"}`` for one job."""
         runner = self._runner()
-        completed = {job.id: set()}
+        completed = runner.logged([job])
         ops = {}
         for name, op in self._operations.items():
             if op.aggregator is not None:

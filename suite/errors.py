@@ -52,3 +52,12 @@ class DestinationExistsError(SuiteError, FileExistsError):
 
 class FilterError(SuiteError, ValueError):
     """A filter with an unknown operator or a value of the wrong type."""
+
+
+class FlowDefinitionError(SuiteError, ValueError):
+    """A workflow definition that cannot work (signac-flow's FlowProjectDefinitionError)."""
+
+
+class OperationFailedError(SuiteError):
+    """An operation raised or exited non-zero during ``FlowProject.run`` (signac-flow's
+    UserOperationError); its traceback was printed and kept in the provenance record."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
+from .held import held_paths, is_link
 from .merge import MISSING, merge, resolve, same
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
@@ -33,14 +34,20 @@ class SyncResult:
     actions: list = field(default_factory=list)  # {"action", "job", "path", "direction"}
     conflicts: list = field(default_factory=list)  # {"job", "path" or "key", "local", "remote"}
     dry_run: bool = False
+    #: left alone by the link policy: {"job", "path", "side", "reason"}
+    skipped: list = field(default_factory=list)
+    #: jobs (path None) and files that could not be read: {"job", "path", "side", "reason"}
+    unreadable: list = field(default_factory=list)
 
     @property
     def exit_status(self):
-        """0 when everything was propagated, 2 when conflicts were left (documented)."""
-        return 2 if self.conflicts else 0
+        """0 when everything was propagated, 2 when conflicts were left, 3 when jobs or files
+        could not be read (before 2; documented)."""
+        return 3 if self.unreadable else 2 if self.conflicts else 0
 
     def to_json(self):
-        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts}
+        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
+                "skipped": self.skipped, "unreadable": self.unreadable}
 
     def format(self):
         lines = []
@@ -52,7 +59,9 @@ class SyncResult:
             lines.append(f"CONFLICT {c['job']} {what}: local {_short(c.get('local'))} / "
                          f"remote {_short(c.get('remote'))}")
         verb = "would change" if self.dry_run else "changed"
-        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)")
+        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
+                     + (f"; {len(self.skipped)} skipped" if self.skipped else "")
+                     + (f"; {len(self.unreadable)} unreadable" if self.unreadable else ""))
         return "\n".join(lines)
 
 
@@ -92,6 +101,7 @@ class Sync:
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
+        bad = self._note_skipped(ls, rs)
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
@@ -106,6 +116,7 @@ class Sync:
         self._compare_contents(ls, rs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         import time
 
         last_save, saved_actions = time.monotonic(), 0
@@ -151,6 +162,26 @@ class Sync:
         if final:
             self.R.save_record(lid, record)
 
+    def _note_skipped(self, ls, rs):
+        """Report what either side skipped; return the ids of jobs unreadable on either
+        side, taken out of both snapshots."""
+        from suite.jobfiles import UNREADABLE
+
+        bad = set()
+        for side, snap in (("local", ls), ("remote", rs)):
+            for job_id, reason in sorted(snap.get("unreadable", {}).items()):
+                self.result.unreadable.append({"job": job_id, "path": None, "side": side,
+                                               "reason": reason})
+                bad.add(job_id)
+            for job_id, job in sorted(snap["jobs"].items()):
+                for rel, reason in sorted(job.get("skipped", {}).items()):
+                    to = self.result.unreadable if reason == UNREADABLE else self.result.skipped
+                    to.append({"job": job_id, "path": rel, "side": side, "reason": reason})
+        for job_id in bad:
+            ls["jobs"].pop(job_id, None)
+            rs["jobs"].pop(job_id, None)
+        return bad
+
     def _act(self, action, job, direction, path=None):
         self.result.actions.append({"action": action, "job": job, "path": path,
                                     "direction": direction})
@@ -171,7 +202,15 @@ class Sync:
             return None
         files = {}
         base_files = (bj or {}).get("files", {})
+        held = ()
+        if "skipped" in lj or "skipped" in rj or "links" in lj or "links" in rj:
+            held, found = held_paths(lj, rj)
+            self.result.skipped.extend({"job": job_id, **item} for item in found)
         for rel in sorted(set(lj["files"]) | set(rj["files"]) | set(base_files)):
+            if rel in held:  # left alone: the record keeps what it knew
+                if rel in base_files:
+                    files[rel] = base_files[rel]
+                continue
             state = self._file(job_id, rel, lj["files"].get(rel), rj["files"].get(rel),
                                base_files.get(rel), bj is not None)
             if state is not None:
@@ -189,10 +228,10 @@ class Sync:
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
                 return b
-            if self.exclude:
-                # excluded files were never compared or synced: deleting the job would lose them
-                self._conflict(job_id, path="(whole job)", local="kept: has excluded files",
-                               remote="deleted")
+            if self.exclude or "skipped" in present:
+                # excluded or skipped files were never synced: deleting the job would lose them
+                self._conflict(job_id, path="(whole job)", local="kept: has excluded or "
+                               "skipped files", remote="deleted")
                 return b
             do, allowed = self._act("delete job", job_id,
                                     "pull" if direction == "push" else "push")
@@ -216,7 +255,8 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        small = sorted(rel for rel, f in present["files"].items() if not _large(f))
+        small = sorted(rel for rel, f in present["files"].items()
+                       if not _large(f) and not is_link(f))
         large = sorted(rel for rel, f in present["files"].items() if _large(f))
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
@@ -225,6 +265,9 @@ class Sync:
         else:
             [(_, sp, files)] = src.read_jobs([(job_id, small)])
         dst.create_job(job_id, sp, present["doc"], files)
+        for rel, f in sorted(present["files"].items()):
+            if is_link(f):
+                dst.write_link(job_id, rel, f[2], f[1])
         # large files follow in chunks, each landing whole by rename; the record counts the
         # job as synced only after all of them (an interrupted sync sends what is missing)
         for rel in large:
@@ -242,7 +285,7 @@ class Sync:
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
             files = {rel: f for rel, f in self._remote_sizes[job_id]["files"].items()
-                     if not _large(f)}  # large files come in chunks, after the job
+                     if not _large(f) and not is_link(f)}  # large files and links: after
             job_size = sum(f[0] for f in files.values())
             if requests and size + job_size > self.FETCH_BYTES:
                 break
@@ -254,7 +297,7 @@ class Sync:
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]
         files = {}
-        for rel, (size, mtime) in present["files"].items():
+        for rel, (size, mtime, *_) in present["files"].items():
             m = [None, None]
             m[side[0]] = mtime
             m[side[1]] = mtime  # copies keep the source's mtime
@@ -295,6 +338,8 @@ class Sync:
     def _same_file(self, job_id, rel, lf, rf):
         if lf[0] != rf[0]:
             return False
+        if is_link(lf) or is_link(rf):
+            return lf[2:] == rf[2:]  # the same target, or a link and a file
         if lf[1] == rf[1] and not self.checksum:
             return True
         key = (job_id, rel)
@@ -312,7 +357,8 @@ class Sync:
                 continue
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]):
+                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]) and \
+                        not (is_link(lf) or is_link(rf)):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
@@ -324,9 +370,13 @@ class Sync:
     def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):
         """Copy a file; when the destination holds an older version of at least
         :data:`DELTA_MIN` bytes, send only the difference (rsync's algorithm)."""
-        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
+        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN and \
+            not is_link(state) and not is_link(basis)
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
+        if do and is_link(state):
+            dst.write_link(job_id, rel, state[2], state[1])
+            return [state[0], state[1], state[1]]
         if do and use_delta:
             # a large file mostly rewritten is sent whole: its delta would be about as big,
             # and held in memory
@@ -439,7 +489,7 @@ class Sync:
 
     def _file_conflict(self, job_id, rel, lf, rf, bf):
         winner = self._winner(job_id, None, (lf, rf))
-        if self.keep_both and lf and rf:
+        if self.keep_both and lf and rf and not (is_link(lf) or is_link(rf)):
             # local wins; the remote version is kept beside it on both sides
             copy = f"{rel}.conflict-{self.R.label}"
             do, _ = self._act("keep both", job_id, "both", rel)

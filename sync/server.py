@@ -11,9 +11,10 @@ from .replica import Replica
 OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
-       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close"}
+       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
+       "write_link"}
 
-WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
+WRITES = {"write", "write_link", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
           "write_close"}
 
 

@@ -365,6 +365,9 @@ class SSHReplica:
     def delete_file(self, job_id, rel):
         self._post("delete_file", job_id, rel)
 
+    def write_link(self, job_id, rel, target, mtime_ns):
+        self._post("write_link", job_id, rel, target, mtime_ns)
+
     def write_doc(self, job_id, doc):
         self._post("write_doc", job_id, doc)
 

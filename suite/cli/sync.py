@@ -95,7 +95,16 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
         echo_json(result.to_json())
     else:
         click.echo(result.format())
+    _warn_skipped(result.unreadable + result.skipped)
     sys.exit(result.exit_status)
+
+
+def _warn_skipped(items):
+    """Count and the first few on stderr (all are in --json and in the result object)."""
+    from suite.jobfiles import summary
+
+    if items:
+        click.echo(summary([{**s, "job": f"{s['side']} {s['job']}"} for s in items]), err=True)
 
 
 @click.command("_sync-server", hidden=True)

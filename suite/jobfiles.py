@@ -1,0 +1,96 @@
+"""The entries of a job directory that are the job's own, under one link policy shared by sync,
+export and ``diff --files``.
+
+A symbolic link whose target is relative and, resolved (through any chain of links), exists
+inside its job is one of the job's entries and is carried as a link: never followed, never
+descended into. Any other link (absolute, leaving the job, dangling, a chain that leaves) is
+skipped and listed, as are fifos, sockets and devices (reading a fifo would wait forever) and
+directories this process cannot list. Skipped items are reported, never an error.
+"""
+
+import os
+import stat
+
+from . import layout
+
+LINK_LEAVES = "link leaves the job"
+SPECIAL = "not a regular file (fifo, socket or device)"
+UNREADABLE = "cannot be read (permission denied)"
+
+
+def carried_target(path, root_real):
+    """The target text of the link at ``path`` if it is carried (relative, resolving inside
+    ``root_real``, the job's real path, to something that exists), else None."""
+    target = os.readlink(path)
+    if os.path.isabs(target):
+        return None
+    real = os.path.realpath(path)
+    if real != root_real and not real.startswith(root_real + os.sep):
+        return None
+    return target if os.path.exists(real) else None  # dangling, or a loop
+
+
+def walk(root, skipped):
+    """Yield ``(rel, DirEntry, link target or None)`` for the regular files and carried links
+    below the job directory ``root`` (temporary files of writes in progress left out); what is
+    skipped goes to ``skipped[rel] = reason``. Costs one ``scandir`` per directory; only links
+    are resolved."""
+    root_real = None
+    stack = [(root, "")]
+    while stack:
+        dirpath, prefix = stack.pop()
+        try:
+            it = os.scandir(dirpath)
+        except PermissionError:
+            skipped[prefix.rstrip("/")] = UNREADABLE
+            continue
+        with it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, prefix + entry.name + "/"))
+                elif layout.is_temp(entry.name):
+                    continue
+                elif entry.is_file(follow_symlinks=False):
+                    yield prefix + entry.name, entry, None
+                elif entry.is_symlink():
+                    if root_real is None:
+                        root_real = os.path.realpath(root)
+                    target = carried_target(entry.path, root_real)
+                    if target is None:
+                        skipped[prefix + entry.name] = LINK_LEAVES
+                    else:
+                        yield prefix + entry.name, entry, target
+                else:
+                    skipped[prefix + entry.name] = SPECIAL
+
+
+_EUID = os.geteuid() if hasattr(os, "geteuid") else None
+
+
+def readable(path, st):
+    """Whether this process may read the regular file ``path`` with lstat ``st``: the mode
+    bits answer without a system call when they allow it; otherwise ``access`` decides (it
+    knows root's privileges and ACLs)."""
+    if _EUID is None:
+        return True
+    if st.st_uid == _EUID:
+        bit = stat.S_IRUSR
+    elif st.st_gid == os.getegid() or st.st_gid in os.getgroups():
+        bit = stat.S_IRGRP
+    else:
+        bit = stat.S_IROTH
+    return bool(st.st_mode & bit) or os.access(path, os.R_OK, effective_ids=True)
+
+
+def summary(items, limit=5):
+    """One short paragraph for ``items`` (dicts with ``job``, ``path`` and ``reason``): the
+    count, then the first ``limit``; thousands of skipped files must not flood a terminal."""
+    if not items:
+        return ""
+    lines = [f"skipped {len(items)} item(s):"]
+    for item in items[:limit]:
+        where = f"{item['job']}/{item['path']}" if item.get("path") else item["job"]
+        lines.append(f"  {where}: {item['reason']}")
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more (--json lists all)")
+    return "\n".join(lines)

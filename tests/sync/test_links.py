@@ -1,0 +1,300 @@
+"""Links, fifos and unreadable jobs in sync: links inside a job travel as links, anything else
+is skipped and listed, nothing is written through a link, one bad job does not stop the rest."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import suite
+import sync
+from suite import jobfiles
+from sync.replica import Replica, SyncError
+
+pytestmark = pytest.mark.timeout(60)  # a fifo that is opened would hang
+
+
+@pytest.fixture
+def pair(tmp_path):
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(3):
+        job = lap.open_job({"i": i}).init()
+        job.doc.step = 0
+        with open(job.fn("out.txt"), "w") as f:
+            f.write(f"result {i}")
+    return lap, clu
+
+
+def other(project, job):
+    return project.open_job(id=job.id)
+
+
+def skipped_paths(result):
+    return {(s["job"], s["path"]): s["reason"] for s in result.skipped}
+
+
+def make_links(job, outside):
+    """Links that stay inside ``job`` and links that leave it, in every way."""
+    os.makedirs(job.fn("run3"))
+    with open(job.fn("run3/log"), "w") as f:
+        f.write("log")
+    os.symlink("out.txt", job.fn("latest"))          # file link inside
+    os.symlink("run3", job.fn("current"))            # directory link inside
+    os.symlink("../out.txt", job.fn("run3/up"))      # inside, through ..
+    os.symlink("/etc/passwd", job.fn("passwd"))      # absolute
+    os.symlink(str(outside), job.fn("outside"))      # absolute directory
+    os.symlink("../../..", job.fn("escape"))         # leaves the job
+    os.symlink("missing", job.fn("dangling"))        # dangling
+    os.symlink("escape", job.fn("chain"))            # a chain that leaves
+    os.symlink("loop", job.fn("loop"))               # a loop
+
+
+INSIDE = {"latest": "out.txt", "current": "run3", "run3/up": "../out.txt"}
+LEAVING = {"passwd", "outside", "escape", "dangling", "chain", "loop"}
+
+
+def test_links_inside_travel_as_links_and_others_are_skipped(pair, tmp_path):
+    lap, clu = pair
+    (tmp_path / "outside").mkdir()
+    a = lap.open_job({"i": 0})
+    make_links(a, tmp_path / "outside")
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    b = other(clu, a)
+    for rel, target in INSIDE.items():
+        assert os.readlink(b.fn(rel)) == target
+    for rel in LEAVING:
+        assert not os.path.lexists(b.fn(rel)), rel
+    assert skipped_paths(result) == {(a.id, rel): jobfiles.LINK_LEAVES for rel in LEAVING}
+    # /etc/passwd's bytes never left: nothing in the copy holds them
+    with open("/etc/passwd", "rb") as f:
+        secret = f.read()
+    for dirpath, _, names in os.walk(b.path):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                with open(path, "rb") as f:
+                    assert f.read() != secret
+    # the next sync changes nothing: links stay links on both sides
+    again = sync.sync(lap, clu.path)
+    assert again.actions == [], again.format()
+    assert os.readlink(a.fn("latest")) == "out.txt" and os.readlink(b.fn("latest")) == "out.txt"
+    # a link re-pointed on one side follows; a link replaced by a file follows as a file
+    os.unlink(b.fn("latest"))
+    os.symlink("run3/log", b.fn("latest"))
+    os.unlink(a.fn("current"))
+    with open(a.fn("current"), "w") as f:
+        f.write("now a file")
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert os.readlink(a.fn("latest")) == "run3/log"
+    assert not os.path.islink(b.fn("current"))
+    with open(b.fn("current")) as f:
+        assert f.read() == "now a file"
+
+
+def test_link_in_a_new_job_on_the_far_side_is_pulled_as_link(pair):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    j = clu.open_job({"i": 7}).init()
+    with open(j.fn("data"), "w") as f:
+        f.write("x")
+    os.symlink("data", j.fn("alias"))
+    os.symlink("/etc/hostname", j.fn("host"))
+    result = sync.sync(lap, clu.path)
+    mine = other(lap, j)
+    assert os.readlink(mine.fn("alias")) == "data"
+    assert not os.path.lexists(mine.fn("host"))
+    assert (j.id, "host") in skipped_paths(result)
+
+
+def test_pull_never_writes_through_a_directory_link(pair, tmp_path):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    a = lap.open_job({"i": 1})
+    os.symlink(str(outside), a.fn("results"))
+    b = other(clu, a)
+    os.makedirs(b.fn("results"))
+    with open(b.fn("results/x.dat"), "w") as f:
+        f.write("cluster data")
+    result = sync.sync(lap, clu.path)
+    assert os.listdir(outside) == []
+    assert os.path.islink(a.fn("results"))
+    assert (a.id, "results/x.dat") in skipped_paths(result)
+    with open(b.fn("results/x.dat")) as f:
+        assert f.read() == "cluster data"
+
+
+def test_replica_refuses_writes_below_a_link(pair, tmp_path):
+    lap, _ = pair
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    a = lap.open_job({"i": 0})
+    os.symlink(str(outside), a.fn("d"))
+    os.makedirs(a.fn("real"))
+    os.symlink("real", a.fn("inside"))
+    rep = Replica(lap.path)
+    for rel in ("d/x", "inside/x", "d/deeper/x"):
+        with pytest.raises(SyncError, match="link"):
+            rep.write(a.id, rel, b"data", 0)
+        with pytest.raises(SyncError, match="link"):
+            rep.write_stream(a.id, rel, [b"data"], 0)
+        with pytest.raises(SyncError, match="link"):
+            rep.delete_file(a.id, rel)
+    with pytest.raises(SyncError, match="link"):
+        rep.read(a.id, "d/x")
+    assert os.listdir(outside) == [] and os.listdir(a.fn("real")) == []
+
+
+def test_fifo_socket_and_device_are_skipped_not_waited_on(pair):
+    lap, clu = pair
+    a = lap.open_job({"i": 2})
+    os.mkfifo(a.fn("pipe"))
+    os.makedirs(a.fn("sub"))
+    os.mkfifo(a.fn("sub/pipe2"))
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert skipped_paths(result) == {(a.id, "pipe"): jobfiles.SPECIAL,
+                                     (a.id, "sub/pipe2"): jobfiles.SPECIAL}
+    b = other(clu, a)
+    assert os.path.exists(b.fn("out.txt")) and not os.path.lexists(b.fn("pipe"))
+    # the job with an unsynced fifo is not deleted when the other side deletes it
+    b.remove()
+    result = sync.sync(lap, clu.path)
+    assert os.path.lexists(a.fn("pipe"))
+
+
+def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    bad_doc, good = lap.open_job({"i": 0}), lap.open_job({"i": 2})
+    with open(bad_doc.fn("signac_job_document.json"), "w") as f:
+        f.write("{broken")
+    bad_sp = clu.open_job({"i": 6}).init()  # new there: its state point would be copied
+    with open(bad_sp.fn("signac_statepoint.json"), "w") as f:
+        f.write("not json")
+    good.doc.step = 9
+    other(clu, bad_doc).doc.step = 4
+    new = clu.open_job({"i": 5}).init()
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 3, result.format()
+    assert {(u["job"], u["side"]) for u in result.unreadable} == {
+        (bad_doc.id, "local"), (bad_sp.id, "remote")}
+    assert other(clu, good).doc.step == 9
+    assert os.path.isdir(other(lap, new).path)
+    # neither bad job was touched, copied or deleted on either side
+    with open(bad_doc.fn("signac_job_document.json")) as f:
+        assert f.read() == "{broken"
+    assert other(clu, bad_doc).doc.step == 4
+    assert not os.path.exists(lap.open_job({"i": 6}).path)
+    # fixed: the next sync carries on
+    with open(bad_doc.fn("signac_job_document.json"), "w") as f:
+        f.write('{"step": 0}')
+    with open(bad_sp.fn("signac_statepoint.json"), "w") as f:
+        json.dump({"i": 6}, f)
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert bad_doc.doc.step == 4
+    assert os.path.isdir(lap.open_job({"i": 6}).path)
+
+
+def test_corrupt_job_reported_by_a_cold_index(pair):
+    """A project whose index is missing (just unpacked) reads documents itself."""
+    lap, clu = pair
+    bad = lap.open_job({"i": 0})
+    with open(bad.fn("signac_job_document.json"), "w") as f:
+        f.write("[1, 2")
+    if os.path.exists(lap.index.path):
+        os.unlink(lap.index.path)
+    lap._index = None
+    replica = sync.Replica(lap.path)
+    assert list(replica.snapshot()["unreadable"]) == [bad.id] and replica.index_cold
+    result = sync.sync(lap, clu.path)
+    assert [u["job"] for u in result.unreadable] == [bad.id]
+    assert len(clu) == 2
+
+
+NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+          "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def _run_without_privileges(args, cwd):
+    """Run suite with root's file-permission override dropped (tests run as root)."""
+    cmd = [sys.executable, "-m", "suite", *args]
+    if os.geteuid() == 0:
+        if subprocess.run([*NO_DAC, "true"]).returncode != 0:
+            pytest.skip("cannot drop CAP_DAC_OVERRIDE here")
+        cmd = [*NO_DAC, *cmd]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_unreadable_file_is_listed_and_the_rest_synced(pair):
+    lap, clu = pair
+    a, b = lap.open_job({"i": 0}), lap.open_job({"i": 1})
+    with open(a.fn("secret.dat"), "w") as f:
+        f.write("private")
+    os.chmod(a.fn("secret.dat"), 0)
+    proc = _run_without_privileges(["sync", clu.path], lap.path)
+    assert proc.returncode == 3, proc.stderr
+    assert f"{a.id}/secret.dat: {jobfiles.UNREADABLE}" in proc.stderr
+    assert os.path.exists(other(clu, b).fn("out.txt"))
+    assert os.path.exists(other(clu, a).fn("out.txt"))
+    assert not os.path.exists(other(clu, a).fn("secret.dat"))
+
+
+def test_cli_summarises_skipped_items_on_stderr(pair):
+    lap, clu = pair
+    a = lap.open_job({"i": 0})
+    for k in range(40):
+        os.symlink(f"/nowhere/{k}", a.fn(f"l{k:02d}"))
+    proc = subprocess.run([sys.executable, "-m", "suite", "sync", clu.path], cwd=lap.path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 40 item(s):" in proc.stderr
+    assert f"{a.id}/l00: {jobfiles.LINK_LEAVES}" in proc.stderr
+    assert "and 35 more" in proc.stderr
+    assert proc.stderr.count(jobfiles.LINK_LEAVES) == 5
+    assert "l00" not in proc.stdout
+    js = subprocess.run([sys.executable, "-m", "suite", "sync", clu.path, "--json"],
+                        cwd=lap.path, capture_output=True, text=True, timeout=60)
+    assert len(json.loads(js.stdout)["skipped"]) == 40
+
+
+def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
+    lap, clu = pair
+    (tmp_path / "outside").mkdir()
+    a = lap.open_job({"i": 0})
+    make_links(a, tmp_path / "outside")
+    os.mkfifo(a.fn("pipe"))
+    url = f"cluster:{clu.path}"
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 0, result.format()
+    b = other(clu, a)
+    for rel, target in INSIDE.items():
+        assert os.readlink(b.fn(rel)) == target
+    assert skipped_paths(result) == {**{(a.id, rel): jobfiles.LINK_LEAVES for rel in LEAVING},
+                                     (a.id, "pipe"): jobfiles.SPECIAL}
+    # the far side's skipped items, links and a directory link in the way of a pull
+    c = other(clu, lap.open_job({"i": 1}))
+    os.symlink("out.txt", c.fn("alias"))
+    os.symlink("/etc", c.fn("etc"))
+    os.mkfifo(c.fn("pipe"))
+    os.symlink(str(tmp_path / "outside"), lap.open_job({"i": 2}).fn("res"))
+    d = other(clu, lap.open_job({"i": 2}))
+    os.makedirs(d.fn("res"))
+    with open(d.fn("res/x"), "w") as f:
+        f.write("x")
+    with open(b.fn("signac_job_document.json"), "w") as f:
+        f.write("{oops")
+    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    assert result.exit_status == 3, result.format()
+    assert os.readlink(lap.open_job({"i": 1}).fn("alias")) == "out.txt"
+    got = {(s["job"], s["path"], s["side"]) for s in result.skipped}
+    assert {(c.id, "etc", "remote"), (c.id, "pipe", "remote"), (d.id, "res/x", "remote")} <= got
+    assert [(u["job"], u["side"]) for u in result.unreadable] == [(b.id, "remote")]
+    assert os.listdir(tmp_path / "outside") == []

@@ -3,9 +3,9 @@
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from suite import layout
+from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
 
@@ -23,6 +23,8 @@ class ExportResult:
     jobs: int
     files: int
     bytes: int
+    #: left out by the link policy (:mod:`suite.jobfiles`): {"job", "path", "reason"}
+    skipped: list = field(default_factory=list)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -37,6 +39,12 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     under a temporary name beside ``target`` and renamed when complete; an existing target is
     refused unless ``force``. ``move`` removes the exported jobs afterwards. ``progress`` is
     called as ``progress(jobs_done, jobs_total, bytes_done)``.
+
+    Links that stay inside their job are written as links; links that leave it (absolute,
+    dangling, or resolving outside), fifos, sockets, devices and unreadable files are left
+    out and listed in ``ExportResult.skipped``; with ``move`` such jobs are kept.
+    Raises :class:`ArchiveError` (a job or its state point missing, a schema putting a job at
+    the manifest) and :class:`DestinationExistsError` (``target`` exists, no ``force``).
     """
     target = os.path.abspath(os.fspath(target))
     fmt = format_from_target(target, format)
@@ -57,13 +65,13 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     if os.path.lexists(tmp):
         _remove(tmp)
     writer = open_writer(fmt, tmp, level)
-    entries, n_files, n_bytes = [], 0, 0
+    entries, n_files, n_bytes, skipped = [], 0, 0, []
     try:
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
-            files, links, size = _add_job(writer, job, path)
+            files, links, size = _add_job(writer, job, path, skipped)
             n_files += len(files)
             n_bytes += size
             entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],
@@ -81,9 +89,11 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     else:
         os.rename(tmp, target)
     if move:
+        kept = {s["job"] for s in skipped}  # what was not exported must not be deleted
         for job in jobs:
-            job.remove()
-    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes)
+            if job.id not in kept:
+                job.remove()
+    return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes, skipped)
 
 
 # files up to this size are read whole with one system call and handed to writers that take
@@ -94,25 +104,33 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
     getattr(os, "O_NONBLOCK", 0)  # a fifo that appears in a race is refused, never waited on
 
 
-def _add_job(writer, job, path):
-    """Write one job directory; return (files manifest, links, bytes)."""
+def _add_job(writer, job, path, skipped):
+    """Write one job directory; return (files manifest, links, bytes); what is left out goes
+    to ``skipped``."""
     root = job.path
     if not os.path.isdir(root):
         raise ArchiveError(f"job {job.id}: {root} does not exist")
-    files, links = {}, {}
+    files, links, left_out = {}, {}, {}
     add_data = getattr(writer, "add_data", None)
-    total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links)
+    total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links, left_out)
+    skipped.extend({"job": job.id, "path": rel, "reason": reason}
+                   for rel, reason in sorted(left_out.items()))
     if layout.STATEPOINT not in files:
         raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
     return files, links, total
 
 
-def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
+def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links, skipped):
     """Write the directory ``dirpath`` (``rel`` inside the job, ``prefix`` + ``rel`` in the
     archive) in the order of a sorted top-down walk: its subdirectories' entries, its files and
-    links, then each subdirectory; links to directories are links, not directories."""
-    with os.scandir(dirpath) as it:
-        entries = sorted(it, key=_name)
+    links, then each subdirectory; links to directories are links, not directories. What the
+    link policy leaves out goes to ``skipped[rel] = reason``."""
+    try:
+        with os.scandir(dirpath) as it:
+            entries = sorted(it, key=_name)
+    except PermissionError:
+        skipped[rel.rstrip("/")] = jobfiles.UNREADABLE
+        return 0
     subdirs, total = [], 0
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
@@ -127,27 +145,31 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
         if entry.is_file(follow_symlinks=False):
             if add_data is None:
                 st = entry.stat(follow_symlinks=False)
+                if not jobfiles.readable(entry.path, st):
+                    skipped[rel + name] = jobfiles.UNREADABLE
+                    continue
                 digest = writer.add_file(member, entry.path, st.st_size, st.st_mode, st.st_mtime)
                 size = st.st_size
             else:
-                size, digest = _add_regular(writer, add_data, job, entry.path, member)
+                try:
+                    size, digest = _add_regular(writer, add_data, job, entry.path, member)
+                except PermissionError:
+                    skipped[rel + name] = jobfiles.UNREADABLE
+                    continue
             files[rel + name] = {"size": size, "sha256": digest}
             total += size
         elif entry.is_symlink():
-            full = entry.path
-            target = os.readlink(full)
-            resolved = os.path.normpath(os.path.join(dirpath, target))
-            if os.path.isabs(target) or not resolved.startswith(root + os.sep):
-                raise ArchiveError(
-                    f"job {job.id}: {full} is a link out of the job ({target}); "
-                    "archives only hold links inside a job")
+            target = jobfiles.carried_target(entry.path, os.path.realpath(root))
+            if target is None:
+                skipped[rel + name] = jobfiles.LINK_LEAVES
+                continue
             writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
             links[rel + name] = target
         elif not entry.is_dir(follow_symlinks=False):
-            raise _not_exportable(job, entry.path)
+            skipped[rel + name] = jobfiles.SPECIAL
     for entry in subdirs:
         total += _add_tree(writer, add_data, job, root, entry.path, prefix,
-                           f"{rel}{entry.name}/", files, links)
+                           f"{rel}{entry.name}/", files, links, skipped)
     return total
 
 

@@ -82,6 +82,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
             echo_json(result.to_json())
         else:
             click.echo(result.format())
+        _warn_skipped(result.skipped)
         return
     jobs = [proj.open_job(id=i) for i in ids]
     if filter_args or not ids:
@@ -104,3 +105,12 @@ def diff(ids, filter_args, document, files, dest, as_json):
         click.echo(result.format(color=sys.stdout.isatty()))
         if file_result is not None:
             click.echo(file_result.format())
+    if file_result is not None:
+        _warn_skipped(file_result.skipped)
+
+
+def _warn_skipped(items):
+    from suite.jobfiles import summary
+
+    if items:
+        click.echo(summary(items), err=True)

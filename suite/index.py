@@ -101,7 +101,7 @@ class Index:
         self.path = os.path.join(project.path, layout.SUITE_DIR, "index.sqlite")
         self.in_memory = False
         self._db = None
-        self.problems = {}  # job id -> message for jobs whose files could not be read
+        self._problems = None  # read from the database when first asked for
         #: called with a one-line message before long work (the CLI sets it on a terminal)
         self.on_progress = None
 
@@ -306,7 +306,16 @@ class Index:
         return rows
 
     def _load_problems(self, db):
-        self.problems = dict(db.execute("SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
+        self._problems = None  # changed: read again when asked
+
+    @property
+    def problems(self):
+        """``{job id: message}`` for jobs whose state point or document could not be read,
+        as of the last refresh (also when that refresh found nothing new to read)."""
+        if self._problems is None:
+            self._problems = dict(self._connect().execute(
+                "SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
+        return self._problems
 
     # -- queries ----------------------------------------------------------------------------
     def indexed_count(self):

@@ -82,12 +82,12 @@ def readable(path, st):
     return bool(st.st_mode & bit) or os.access(path, os.R_OK, effective_ids=True)
 
 
-def summary(items, limit=5):
+def summary(items, limit=5, title="skipped", noun="item(s)"):
     """One short paragraph for ``items`` (dicts with ``job``, ``path`` and ``reason``): the
     count, then the first ``limit``; thousands of skipped files must not flood a terminal."""
     if not items:
         return ""
-    lines = [f"skipped {len(items)} item(s):"]
+    lines = [f"{title} {len(items)} {noun}:"]
     for item in items[:limit]:
         where = f"{item['job']}/{item['path']}" if item.get("path") else item["job"]
         lines.append(f"  {where}: {item['reason']}")

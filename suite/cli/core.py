@@ -102,6 +102,9 @@ def find(filter, sp_keys, doc_keys, as_json):
       suite find a                   a bare key at the end: the key exists
       suite find name /^run_/        /.../ is a regular expression
       suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
+
+    Jobs whose state point or document cannot be read are left out of the answer and named
+    on stderr; the exit status is then 3.
     """
     from suite.query import MISSING, parse_cli_filter, resolve
 
@@ -115,7 +118,7 @@ def find(filter, sp_keys, doc_keys, as_json):
         else:
             if ids:
                 click.echo("\n".join(ids))
-        return
+        return _report_unreadable(p)
     sps = p.index.statepoints(ids) if sp_keys is not None else {}
     docs = p.index.documents(ids) if doc_keys is not None else {}
 
@@ -143,6 +146,20 @@ def find(filter, sp_keys, doc_keys, as_json):
         for i, entry in result.items():
             parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
             click.echo(f"{i} {' '.join(parts)}")
+    _report_unreadable(p)
+
+
+def _report_unreadable(p):
+    """Jobs a query could not read (the others were answered): stderr and exit status 3."""
+    from suite.jobfiles import summary
+
+    problems = p.index.problems
+    if problems:
+        items = [{"job": i, "reason": m.removeprefix(f"job {i}: ")}
+                 for i, m in sorted(problems.items())]
+        click.echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
+                   err=True)
+        sys.exit(3)
 
 
 @click.command()

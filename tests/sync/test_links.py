@@ -192,6 +192,15 @@ def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
         assert f.read() == "{broken"
     assert other(clu, bad_doc).doc.step == 4
     assert not os.path.exists(lap.open_job({"i": 6}).path)
+    # later runs, with nothing changed since the index last read them, still know (the
+    # workspaces' mtimes are made old, so the index trusts them and reads nothing again)
+    for ws in (lap.workspace, clu.workspace):
+        os.utime(ws, (1e9, 1e9))
+    for _ in range(2):
+        result = sync.sync(lap, clu.path)
+        assert {(u["job"], u["side"]) for u in result.unreadable} == {
+            (bad_doc.id, "local"), (bad_sp.id, "remote")}
+        assert other(clu, bad_doc).doc.step == 4 and result.actions == []
     # fixed: the next sync carries on
     with open(bad_doc.fn("signac_job_document.json"), "w") as f:
         f.write('{"step": 0}')

@@ -196,6 +196,11 @@ def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
     # workspaces' mtimes are made old, so the index trusts them and reads nothing again)
     for ws in (lap.workspace, clu.workspace):
         os.utime(ws, (1e9, 1e9))
+    os.unlink(lap.index.path)  # rebuilt (a query), then trusted: nothing is read again
+    suite.get_project(lap.path).index.documents()
+    for _ in range(3):
+        replica = Replica(lap.path)
+        assert bad_doc.id in replica.snapshot()["unreadable"] and not replica.index_cold
     for _ in range(2):
         result = sync.sync(lap, clu.path)
         assert {(u["job"], u["side"]) for u in result.unreadable} == {

@@ -30,15 +30,17 @@ def carried_target(path, root_real):
     return target if os.path.exists(real) else None  # dangling, or a loop
 
 
-def walk(root, skipped):
+def walk(root, skipped, leave_out=()):
     """Yield ``(rel, DirEntry, link target or None)`` for the regular files and carried links
-    below the job directory ``root`` (temporary files of writes in progress left out); what is
-    skipped goes to ``skipped[rel] = reason``. Costs one ``scandir`` per directory; only links
-    are resolved."""
+    below the job directory ``root`` (temporary files of writes in progress and the names in
+    ``leave_out`` at the top left out); what is skipped goes to ``skipped[rel] = reason``.
+    Costs one ``scandir`` per directory (it is the hot path of a sync with nothing to do);
+    only links are resolved."""
     root_real = None
-    stack = [(root, "")]
+    is_temp = layout.is_temp
+    stack = [(root, "", leave_out)]
     while stack:
-        dirpath, prefix = stack.pop()
+        dirpath, prefix, leave = stack.pop()
         try:
             it = os.scandir(dirpath)
         except PermissionError:
@@ -46,22 +48,23 @@ def walk(root, skipped):
             continue
         with it:
             for entry in it:
+                name = entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, prefix + entry.name + "/"))
-                elif layout.is_temp(entry.name):
+                    stack.append((entry.path, prefix + name + "/", ()))
+                elif name in leave or is_temp(name):
                     continue
                 elif entry.is_file(follow_symlinks=False):
-                    yield prefix + entry.name, entry, None
+                    yield prefix + name, entry, None
                 elif entry.is_symlink():
                     if root_real is None:
                         root_real = os.path.realpath(root)
                     target = carried_target(entry.path, root_real)
                     if target is None:
-                        skipped[prefix + entry.name] = LINK_LEAVES
+                        skipped[prefix + name] = LINK_LEAVES
                     else:
-                        yield prefix + entry.name, entry, target
+                        yield prefix + name, entry, target
                 else:
-                    skipped[prefix + entry.name] = SPECIAL
+                    skipped[prefix + name] = SPECIAL
 
 
 _EUID = os.geteuid() if hasattr(os, "geteuid") else None
@@ -71,7 +74,7 @@ def readable(path, st):
     """Whether this process may read the regular file ``path`` with lstat ``st``: the mode
     bits answer without a system call when they allow it; otherwise ``access`` decides (it
     knows root's privileges and ACLs)."""
-    if _EUID is None:
+    if st.st_mode & 0o444 == 0o444 or _EUID is None:
         return True
     if st.st_uid == _EUID:
         bit = stat.S_IRUSR

@@ -42,28 +42,35 @@ def _list_files(root, out, skipped, skip, exclude):
     ``[size, mtime_ns, target]`` for links kept inside it (:mod:`suite.jobfiles`); what is
     skipped (links that leave, fifos, unreadable files) goes to ``skipped[rel] = reason``.
     Returns the number of links."""
-    import fnmatch
-
-    def excluded(rel):
-        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rpartition("/")[2], g)
-                   for g in exclude)
-
+    excluded = _excluder(exclude) if exclude else None
     links = 0
-    for rel, entry, target in jobfiles.walk(root, skipped):
-        if rel in skip or (exclude and excluded(rel)):
+    readable = jobfiles.readable
+    for rel, entry, target in jobfiles.walk(root, skipped, skip):
+        if excluded is not None and excluded(rel):
             continue
         st = entry.stat(follow_symlinks=False)
         if target is not None:
             out[rel] = [st.st_size, st.st_mtime_ns, target]
             links += 1
-        elif jobfiles.readable(entry.path, st):
+        elif st.st_mode & 0o444 == 0o444 or readable(entry.path, st):  # the first: no call
             out[rel] = [st.st_size, st.st_mtime_ns]
         else:
             skipped[rel] = jobfiles.UNREADABLE
-    if exclude and skipped:
+    if excluded is not None and skipped:
         for rel in [r for r in skipped if excluded(r)]:
             del skipped[rel]
     return links
+
+
+def _excluder(globs):
+    """Whether a path (or its last name) matches one of ``globs`` (--exclude)."""
+    import fnmatch
+
+    def excluded(rel):
+        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rpartition("/")[2], g)
+                   for g in globs)
+
+    return excluded
 
 
 def _no_link_above(job_dir, rel):

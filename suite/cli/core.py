@@ -103,8 +103,8 @@ def find(filter, sp_keys, doc_keys, as_json):
       suite find name /^run_/        /.../ is a regular expression
       suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
 
-    Jobs whose state point or document cannot be read are left out of the answer and named
-    on stderr; the exit status is then 3.
+    Jobs whose state point or document cannot be read are named on stderr (an unreadable
+    state point leaves the job out) and the exit status is then 3.
     """
     from suite.query import MISSING, parse_cli_filter, resolve
 

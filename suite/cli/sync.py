@@ -79,7 +79,9 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     on the remote).
 
     Changes on one side are propagated; documents are merged key by key; anything changed
-    on both sides is a conflict: left untouched, listed, and the exit status is 2.
+    on both sides is a conflict: left untouched, listed, and the exit status is 2. Links that
+    leave their job, fifos and devices are skipped and listed on stderr; jobs or files that
+    cannot be read are too, and the exit status is 3.
     """
     import sync as sync_pkg
 

@@ -222,8 +222,8 @@ class Sync:
         """A job on one side only: new there (copy it), or deleted on the other side."""
         if b is None:
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return None
             return self._entry_after_copy(job_id, present, direction) if allowed else None
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
@@ -246,8 +246,8 @@ class Sync:
             return b
         if winner == ("local" if direction == "push" else "remote"):
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return b
             return self._entry_after_copy(job_id, present, direction) if allowed else b
         do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
         if do:
@@ -255,6 +255,8 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
+        """Copy a whole job; False (and listed as unreadable) if its state point is not
+        its own: the index never re-reads one, so it may have changed since."""
         small = sorted(rel for rel, f in present["files"].items()
                        if not _large(f) and not is_link(f))
         large = sorted(rel for rel, f in present["files"].items() if _large(f))
@@ -264,6 +266,12 @@ class Sync:
             sp, files = self._fetched.pop(job_id)
         else:
             [(_, sp, files)] = src.read_jobs([(job_id, small)])
+        problem = _statepoint_problem(job_id, sp)
+        if problem is not None:
+            self.result.actions.pop()  # the copy _act announced does not happen
+            self.result.unreadable.append({"job": job_id, "path": None, "side": "local" if
+                                           src is self.L else "remote", "reason": problem})
+            return False
         dst.create_job(job_id, sp, present["doc"], files)
         for rel, f in sorted(present["files"].items()):
             if is_link(f):
@@ -272,6 +280,7 @@ class Sync:
         # job as synced only after all of them (an interrupted sync sends what is missing)
         for rel in large:
             self._stream(job_id, rel, src, dst)
+        return True
 
     def _stream(self, job_id, rel, src, dst):
         """Copy a large file in chunks; return its [size, mtime]."""
@@ -316,7 +325,7 @@ class Sync:
                 return self._copy(job_id, rel, self.L, self.R, "push", lf, bf, rf)
             if rc and not lc:
                 return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
-            if rel in APPEND_ONLY:
+            if rel in APPEND_ONLY and not (is_link(lf) or is_link(rf)):
                 return self._union(job_id, rel, bf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
@@ -562,6 +571,23 @@ class Sync:
         if not same(for_remote, rdoc) and self._act("merge doc", "(project)", "push")[0]:
             self.R.write_project_doc(for_remote)
         return for_record
+
+
+def _statepoint_problem(job_id, raw):
+    """Why the state point file ``raw`` cannot be copied as job ``job_id``'s, or None."""
+    import json
+
+    from suite import calc_id
+
+    try:
+        sp = json.loads(raw)
+    except ValueError as exc:
+        return f"job {job_id}: its state point is not JSON ({exc}); run 'suite check'"
+    if not isinstance(sp, dict):
+        return f"job {job_id}: its state point is not a JSON object; run 'suite check'"
+    if calc_id(sp) != job_id:
+        return f"job {job_id}: its state point hashes to {calc_id(sp)}; run 'suite check'"
+    return None
 
 
 def _large(state):

@@ -312,3 +312,24 @@ def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
     assert {(c.id, "etc", "remote"), (c.id, "pipe", "remote"), (d.id, "res/x", "remote")} <= got
     assert [(u["job"], u["side"]) for u in result.unreadable] == [(b.id, "remote")]
     assert os.listdir(tmp_path / "outside") == []
+
+
+def test_statepoint_corrupted_after_indexing_is_reported_not_copied(pair):
+    """The index never re-reads a state point (fixed by its id): the copy itself checks it."""
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    bad = clu.open_job({"i": 8}).init()
+    good = clu.open_job({"i": 9}).init()
+    assert len(clu.find_jobs({})) == 5  # indexed there with a good state point
+    with open(bad.fn("signac_statepoint.json"), "w") as f:
+        f.write('{"i": 99}')  # valid JSON, wrong job
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 3, result.format()
+    assert [(u["job"], u["side"]) for u in result.unreadable] == [(bad.id, "remote")]
+    assert "hashes to" in result.unreadable[0]["reason"]
+    assert not os.path.exists(os.path.join(lap.workspace, bad.id))
+    assert os.path.isdir(os.path.join(lap.workspace, good.id))
+    with open(bad.fn("signac_statepoint.json"), "w") as f:
+        json.dump({"i": 8}, f)
+    assert sync.sync(lap, clu.path).exit_status == 0
+    assert os.path.isdir(os.path.join(lap.workspace, bad.id))

@@ -8,8 +8,9 @@ import json
 import struct
 
 COMPRESS_ABOVE = 4096
-#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas)
-VERSION = 2
+#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3: links
+#: as [size, mtime, target] in snapshots, write_link, unreadable jobs listed
+VERSION = 3
 
 
 class ProtocolError(Exception):

@@ -363,7 +363,7 @@ class Replica:
         dst = self._file(job_id, rel)
         tmp = layout.temp_path(dst)
         try:
-            with open(dst, "rb") as basis, open(tmp, "xb") as out:
+            with self._open(job_id, rel) as basis, open(tmp, "xb") as out:
                 delta.apply_delta(basis, data, out)
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
             os.replace(tmp, dst)

@@ -75,6 +75,8 @@ def diff(ids, filter_args, document, files, dest, as_json):
                 echo_json(plan.to_json())
             else:
                 click.echo(plan.format())
+            _warn_skipped([{**s, "job": f"{s['side']} {s['job']}"}
+                           for s in plan.unreadable + plan.skipped])
             return
         result = diff_projects(proj, suite.get_project(dest), ids=[
             proj.open_job(id=i).id for i in ids] or None)

@@ -333,3 +333,18 @@ def test_statepoint_corrupted_after_indexing_is_reported_not_copied(pair):
         json.dump({"i": 8}, f)
     assert sync.sync(lap, clu.path).exit_status == 0
     assert os.path.isdir(os.path.join(lap.workspace, bad.id))
+
+
+def test_diff_against_a_remote_names_skipped_items(sshd, ssh_home, pair):
+    lap, clu = pair
+    a = lap.open_job({"i": 0})
+    os.symlink("/etc/passwd", a.fn("passwd"))
+    add = subprocess.run([sys.executable, "-m", "suite", "remote", "add", "hpc",
+                          f"cluster:{clu.path}", "--remote-suite", sshd["remote_suite"]],
+                         cwd=lap.path, capture_output=True, text=True, timeout=60)
+    assert add.returncode == 0, add.stderr
+    r = subprocess.run([sys.executable, "-m", "suite", "diff", "--against", "hpc"],
+                       cwd=lap.path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert f"local {a.id}/passwd: {jobfiles.LINK_LEAVES}" in r.stderr
+    assert len(clu) == 0  # a plan: nothing transferred

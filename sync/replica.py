@@ -222,6 +222,10 @@ class Replica:
                 doc = docs.get(job_id, {})
             files, skipped = {}, {}
             links = _list_files(os.path.join(ws, job_id), files, skipped, skip, exclude)
+            if "" in skipped:  # the job directory cannot be listed: its files would look gone
+                unreadable[job_id] = f"job {job_id}: its directory cannot be listed " \
+                    "(permission denied); fix its permissions"
+                continue
             jobs[job_id] = {"files": files, "doc": doc}
             if links:
                 jobs[job_id]["links"] = links

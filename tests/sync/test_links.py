@@ -151,16 +151,39 @@ def test_replica_refuses_writes_below_a_link(pair, tmp_path):
     assert os.listdir(outside) == [] and os.listdir(a.fn("real")) == []
 
 
+def _special_files(job):
+    """A fifo, a unix socket and (where allowed) a character device in ``job``."""
+    import socket
+    import stat
+
+    os.mkfifo(job.fn("pipe"))
+    os.makedirs(job.fn("sub"))
+    os.mkfifo(job.fn("sub/pipe2"))
+    made = ["pipe", "sub/pipe2"]
+    here = os.getcwd()
+    os.chdir(job.path)  # a socket's path is limited to ~100 bytes: bind a relative one
+    try:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind("sock")
+        sock.close()
+        made.append("sock")
+    finally:
+        os.chdir(here)
+    try:
+        os.mknod(job.fn("null"), stat.S_IFCHR | 0o600, os.makedev(1, 3))
+        made.append("null")
+    except PermissionError:
+        pass  # no CAP_MKNOD in this container
+    return made
+
+
 def test_fifo_socket_and_device_are_skipped_not_waited_on(pair):
     lap, clu = pair
     a = lap.open_job({"i": 2})
-    os.mkfifo(a.fn("pipe"))
-    os.makedirs(a.fn("sub"))
-    os.mkfifo(a.fn("sub/pipe2"))
+    made = _special_files(a)
     result = sync.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
-    assert skipped_paths(result) == {(a.id, "pipe"): jobfiles.SPECIAL,
-                                     (a.id, "sub/pipe2"): jobfiles.SPECIAL}
+    assert skipped_paths(result) == {(a.id, rel): jobfiles.SPECIAL for rel in made}
     b = other(clu, a)
     assert os.path.exists(b.fn("out.txt")) and not os.path.lexists(b.fn("pipe"))
     # the job with an unsynced fifo is not deleted when the other side deletes it
@@ -348,3 +371,19 @@ def test_diff_against_a_remote_names_skipped_items(sshd, ssh_home, pair):
     assert r.returncode == 0, r.stderr
     assert f"local {a.id}/passwd: {jobfiles.LINK_LEAVES}" in r.stderr
     assert len(clu) == 0  # a plan: nothing transferred
+
+
+def test_job_directory_that_cannot_be_listed_is_unreadable_not_emptied(pair):
+    lap, clu = pair
+    assert sync.sync(lap, clu.path).exit_status == 0
+    a = lap.open_job({"i": 0})
+    os.chmod(a.path, 0o300)  # files can be opened by name, the directory cannot be listed
+    try:
+        proc = _run_without_privileges(["sync", clu.path, "--json"], lap.path)
+    finally:
+        os.chmod(a.path, 0o755)
+    assert proc.returncode == 3, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [(u["job"], u["side"]) for u in out["unreadable"]] == [(a.id, "local")]
+    assert out["actions"] == []
+    assert os.path.exists(other(clu, a).fn("out.txt"))  # not deleted over there

@@ -159,7 +159,7 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links, s
             files[rel + name] = {"size": size, "sha256": digest}
             total += size
         elif entry.is_symlink():
-            target = jobfiles.carried_target(entry.path, os.path.realpath(root))
+            target = jobfiles.carried_target(entry.path, root, os.path.realpath(root))
             if target is None:
                 skipped[rel + name] = jobfiles.LINK_LEAVES
                 continue

@@ -18,14 +18,21 @@ SPECIAL = "not a regular file (fifo, socket or device)"
 UNREADABLE = "cannot be read (permission denied)"
 
 
-def carried_target(path, root_real):
-    """The target text of the link at ``path`` if it is carried (relative, resolving inside
-    ``root_real``, the job's real path, to something that exists), else None."""
+def inside(path, root):
+    """Whether the normalised ``path`` is ``root`` or below it."""
+    return path == root or path.startswith(root + os.sep)
+
+
+def carried_target(path, root, root_real):
+    """The target text of the link at ``path`` in the job directory ``root`` (``root_real``
+    its real path) if it is carried, else None: relative, staying inside the job as written
+    (the other side checks that) and resolved through any chain, and existing."""
     target = os.readlink(path)
-    if os.path.isabs(target):
+    if os.path.isabs(target) or \
+            not inside(os.path.normpath(os.path.join(os.path.dirname(path), target)), root):
         return None
     real = os.path.realpath(path)
-    if real != root_real and not real.startswith(root_real + os.sep):
+    if not inside(real, root_real):
         return None
     return target if os.path.exists(real) else None  # dangling, or a loop
 
@@ -58,7 +65,7 @@ def walk(root, skipped, leave_out=()):
                 elif entry.is_symlink():
                     if root_real is None:
                         root_real = os.path.realpath(root)
-                    target = carried_target(entry.path, root_real)
+                    target = carried_target(entry.path, root, root_real)
                     if target is None:
                         skipped[prefix + name] = LINK_LEAVES
                     else:

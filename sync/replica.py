@@ -184,8 +184,8 @@ class Replica:
         "unreadable": {id: message}}`` for all jobs (or ``ids``); files exclude the state
         point and document, links kept inside a job are ``[size, mtime_ns, target]`` (and the
         job has ``"links": count``), and a job with skipped items has ``"skipped": {rel:
-        reason}``. Jobs whose state point or
-        document cannot be read are left out of ``jobs`` and listed in ``unreadable``."""
+        reason}``. Jobs whose state point or document cannot be read are left out of
+        ``jobs`` and listed in ``unreadable``."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -411,15 +411,18 @@ class Replica:
         return writer.close(mtime_ns)
 
     def write_link(self, job_id, rel, target, mtime_ns):
-        """Make ``rel`` a link to ``target`` (relative, checked to stay inside the job), made
-        under a temporary name and renamed over whatever file or link is there."""
+        """Make ``rel`` a link to ``target``, made under a temporary name and renamed over
+        the file or link there. Raises :class:`SyncError` for a target that is absolute or
+        leaves the job as written, or a directory of ``rel`` that is a link."""
         dst = self._file(job_id, rel)
         job_dir = os.path.join(self.project.workspace, job_id)
-        inside = os.path.normpath(os.path.join(os.path.dirname(dst), target))
-        if os.path.isabs(target) or "\x00" in target or not inside.startswith(job_dir + os.sep):
+        if os.path.isabs(target) or "\x00" in target or not jobfiles.inside(
+                os.path.normpath(os.path.join(os.path.dirname(dst), target)), job_dir):
             raise SyncError(f"job {job_id}: refused link {rel} -> {target!r} from the other "
                             "side: it leaves the job")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            os.rmdir(dst)  # an empty directory holds nothing sync tracks; a full one raises
         tmp = layout.temp_path(dst)
         os.symlink(target, tmp)
         try:

@@ -387,3 +387,28 @@ def test_job_directory_that_cannot_be_listed_is_unreadable_not_emptied(pair):
     assert [(u["job"], u["side"]) for u in out["unreadable"]] == [(a.id, "local")]
     assert out["actions"] == []
     assert os.path.exists(other(clu, a).fn("out.txt"))  # not deleted over there
+
+
+def test_link_to_the_job_itself_and_links_that_only_resolve_inside(pair):
+    lap, clu = pair
+    a = lap.open_job({"i": 0})
+    os.makedirs(a.fn("sub/deeper"))
+    os.symlink(".", a.fn("self"))                      # the job directory itself: carried
+    os.symlink("sub/deeper", a.fn("d"))
+    # resolves inside (through d), but as written it climbs out of the job: skipped, since
+    # the other side could not check it without following links
+    os.symlink("d/../../../" + a.id + "/out.txt", a.fn("tricky"))
+    assert os.path.realpath(a.fn("tricky")) == os.path.realpath(a.fn("out.txt"))
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    b = other(clu, a)
+    assert os.readlink(b.fn("self")) == "." and os.readlink(b.fn("d")) == "sub/deeper"
+    assert skipped_paths(result) == {(a.id, "tricky"): jobfiles.LINK_LEAVES}
+    # a link replacing an empty directory on the other side
+    os.makedirs(b.fn("slot"))
+    os.symlink("out.txt", a.fn("slot"))
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert os.readlink(b.fn("slot")) == "out.txt"
+    with pytest.raises(SyncError, match="leaves the job"):
+        Replica(clu.path).write_link(a.id, "evil", "../../x", 0)

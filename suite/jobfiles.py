@@ -1,8 +1,8 @@
 """The entries of a job directory that are the job's own, under one link policy shared by sync,
 export and ``diff --files``.
 
-A symbolic link whose target is relative and, resolved (through any chain of links), exists
-inside its job is one of the job's entries and is carried as a link: never followed, never
+A symbolic link whose target is relative, stays inside its job as written and, resolved
+(through any chain of links), exists inside its job is one of the job's entries and is carried as a link: never followed, never
 descended into. Any other link (absolute, leaving the job, dangling, a chain that leaves) is
 skipped and listed, as are fifos, sockets and devices (reading a fifo would wait forever) and
 directories this process cannot list. Skipped items are reported, never an error.

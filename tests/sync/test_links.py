@@ -328,9 +328,14 @@ def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
         f.write("x")
     with open(b.fn("signac_job_document.json"), "w") as f:
         f.write("{oops")
+    fresh = clu.open_job({"i": 20}).init()  # new there: pulled whole, its link as a link
+    with open(fresh.fn("data"), "w") as f:
+        f.write("d")
+    os.symlink("data", fresh.fn("alias"))
     result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
     assert result.exit_status == 3, result.format()
     assert os.readlink(lap.open_job({"i": 1}).fn("alias")) == "out.txt"
+    assert os.readlink(lap.open_job({"i": 20}).fn("alias")) == "data"
     got = {(s["job"], s["path"], s["side"]) for s in result.skipped}
     assert {(c.id, "etc", "remote"), (c.id, "pipe", "remote"), (d.id, "res/x", "remote")} <= got
     assert [(u["job"], u["side"]) for u in result.unreadable] == [(b.id, "remote")]

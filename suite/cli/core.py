@@ -259,7 +259,8 @@ def reindex():
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
-    temporary files left by interrupted writes."""
+    temporary files left by interrupted writes, files or directories that cannot be read.
+    One damaged job does not stop the check of the others; the exit status is 1 if any."""
     with progress_bar("checking jobs") as update:
         report = project().check(repair=repair, progress=update)
     if as_json:

@@ -1,11 +1,12 @@
 """``suite check``: find (and optionally repair) damaged jobs.
 
 Reported: job directories whose state point file is missing, empty or not JSON; documents that
-are not JSON objects; directories whose name is not the hash of their state point; temporary
-files (``.suite-tmp-``) left by interrupted operations, in the workspace and inside jobs; files
-and directories inside jobs that this process cannot read (sync and export skip them). One
-damaged job never stops the check of the others. Repair only moves a misnamed job to its
-correct id (when that id is free); it never rewrites a file.
+are not JSON objects or are nested more than ``statepoint.MAX_DEPTH`` levels deep;
+directories whose name is not the hash of their state point; temporary files (``.suite-tmp-``)
+left by interrupted operations, in the workspace and inside jobs; files and directories inside
+jobs that this process cannot read (sync and export skip them). One damaged job never stops the
+check of the others. Repair only moves a misnamed job to its correct id (when that id is free);
+it never rewrites a file.
 """
 
 import os

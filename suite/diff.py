@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 
 from . import layout
+from .errors import CorruptFileError
 from .query import MISSING
 
 
@@ -52,6 +53,7 @@ class JobsDiff:
     values: dict  # job id -> {key: value, or MISSING}
     document: bool = False
     details: dict = field(default_factory=dict)  # key -> deepdiff description (nested values)
+    skipped: dict = field(default_factory=dict)  # job id -> why its document was not compared
 
     @property
     def empty(self):
@@ -66,10 +68,16 @@ class JobsDiff:
             "missing": {i: [k for k, v in self.values[i].items() if v is MISSING]
                         for i in self.ids},
             "details": self.details,
+            "skipped": self.skipped,
         }
 
     def format(self, color=False):
         """An aligned table: one row per job, one column per differing key."""
+        text = self._table(color)
+        notes = [f"skipped {i}: {msg}" for i, msg in self.skipped.items()]
+        return "\n".join([text] + notes)
+
+    def _table(self, color):
         if not self.ids:
             return "no jobs"
         if self.empty:
@@ -96,8 +104,18 @@ class JobsDiff:
 
 
 def diff_jobs(*jobs, document=False):
-    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`."""
-    data = {j.id: flatten(j.doc() if document else j.sp()) for j in jobs}
+    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`.
+
+    A document that cannot be read (corrupt, nested too deeply) is left out and named in
+    ``skipped``; a state point that cannot be read raises."""
+    data, skipped = {}, {}
+    for j in jobs:
+        try:
+            data[j.id] = flatten(j.doc() if document else j.sp())
+        except CorruptFileError as exc:
+            if not document:
+                raise
+            skipped[j.id] = str(exc)
     ids = list(data)
     keys = sorted({k for d in data.values() for k in d})
     differing = []
@@ -112,7 +130,7 @@ def diff_jobs(*jobs, document=False):
         nested = [v for v in vals if isinstance(v, (list, dict))]
         if len(nested) >= 2:
             details[key] = _describe(nested[0], nested[1])
-    return JobsDiff(ids, differing, values, document, details)
+    return JobsDiff(ids, differing, values, document, details, skipped)
 
 
 def _describe(a, b):
@@ -206,18 +224,21 @@ class ProjectsDiff:
     only_there: list
     documents: dict  # id -> JobsDiff of the two documents
     files: dict  # id -> FilesDiff
-    skipped: list = field(default_factory=list)  # of every compared job (FilesDiff.skipped)
+    skipped: dict = field(default_factory=dict)  # id -> why its documents were not compared
+    #: paths not compared in any compared job (each job's FilesDiff.skipped, all together)
+    skipped_files: list = field(default_factory=list)
 
     @property
     def empty(self):
-        return not (self.only_here or self.only_there or self.documents or self.files)
+        return not (self.only_here or self.only_there or self.documents or self.files
+                    or self.skipped)
 
     def to_json(self):
         return {"here": self.here, "there": self.there, "only_here": self.only_here,
                 "only_there": self.only_there,
                 "documents": {i: d.to_json() for i, d in self.documents.items()},
                 "files": {i: d.to_json() for i, d in self.files.items()},
-                "skipped": self.skipped}
+                "skipped": self.skipped, "skipped_files": self.skipped_files}
 
     def format(self):
         if self.empty:
@@ -229,6 +250,7 @@ class ProjectsDiff:
         for i, d in self.files.items():
             lines.append(f"files of {i}:")
             lines.extend("  " + line for line in d.format().splitlines())
+        lines += [f"documents of {i} not compared: {msg}" for i, msg in self.skipped.items()]
         return "\n".join(lines)
 
 
@@ -236,19 +258,22 @@ def diff_projects(here, there, ids=None):
     """Compare two local projects (``ids`` limits the comparison to those jobs)."""
     a = set(here.index.ids()) if ids is None else {i for i in ids if i in here}
     b = set(there.index.ids()) if ids is None else {i for i in ids if i in there}
-    documents, files, skipped = {}, {}, []
+    documents, files, skipped, skipped_files = {}, {}, {}, []
     da, db = here.index.documents(sorted(a & b)), there.index.documents(sorted(a & b))
     for job_id in sorted(a & b):
-        if not same(da.get(job_id, {}), db.get(job_id, {})):
+        bad = here.index.problems.get(job_id) or there.index.problems.get(job_id)
+        if bad:
+            skipped[job_id] = bad  # an unreadable document would compare as empty
+        elif not same(da.get(job_id, {}), db.get(job_id, {})):
             documents[job_id] = diff_jobs(_Doc(job_id, da.get(job_id, {})),
                                           _Doc(job_id + " ", db.get(job_id, {})), document=True)
         fd = diff_files(here.open_job(id=job_id), there.open_job(id=job_id))
         fd.different = [p for p in fd.different if p != layout.DOCUMENT]
-        skipped.extend(fd.skipped)
+        skipped_files.extend(fd.skipped)
         if not fd.empty:
             files[job_id] = fd
     return ProjectsDiff(here.path, there.path, sorted(a - b), sorted(b - a), documents, files,
-                        skipped)
+                        skipped, skipped_files)
 
 
 class _Doc:

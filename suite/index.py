@@ -17,19 +17,25 @@ documents never touch the index, so any number of cluster jobs may write while a
 queries. On a read-only file system the index lives in memory for the life of the process.
 """
 
+import functools
 import json
 import os
-import re
 import sqlite3
+import threading
 import time
 
 from . import layout
-from .errors import CorruptFileError
+from .errors import CorruptFileError, FilterError
 from .jsonio import loads_checked, write_all
-from .query import MISSING, _is_number, evaluate, uses_document
+from .query import MISSING, Pattern, _is_number, evaluate, keys_of, resolve, uses_document
 
-VERSION = 3
+VERSION = 4
 RACY_SECONDS = 2.0
+#: a document larger than this (bytes of its file) or with more flattened keys than
+#: DOC_MAX_KEYS is not stored in the index: queries on document keys evaluate it in Python,
+#: reading its file (a 200 MB document made a 630 MB index; a 1,000,000-key one, 8 s queries)
+DOC_MAX_BYTES = 1 << 20
+DOC_MAX_KEYS = 10_000
 #: from this many jobs on, document freshness checks use two processes
 PARALLEL_STAT_MIN = 20000
 T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT = range(7)
@@ -40,6 +46,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, sp TEXT, doc TEXT, doc_sig TEXT, bad TEXT);
 CREATE TABLE IF NOT EXISTS docsig (id TEXT PRIMARY KEY, sig TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bigdoc (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (
     id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT);
 """
@@ -83,14 +90,44 @@ def _flatten(job_id, src, data, prefix, out):
             _flatten(job_id, src, value, name + ".", out)
 
 
+def _flatten_capped(job_id, doc, text, kv):
+    """Append a document's key rows to ``kv`` unless it passes the caps (then False, and
+    nothing is appended)."""
+    start = len(kv)
+    _flatten(job_id, 1, doc, "", kv)
+    # a nested value is stored once per level above it: bound the text as well (small files
+    # cannot add up to much, so only larger ones are measured)
+    if len(kv) - start > DOC_MAX_KEYS or (len(text) > DOC_MAX_BYTES >> 6 and sum(
+            len(r[5]) for r in kv[start:] if r[5] is not None) > 4 * DOC_MAX_BYTES):
+        del kv[start:]
+        return False
+    return True
+
+
 def _create(db):
     db.executescript(_SCHEMA)
     for name, columns in _INDEXES.items():
         db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON kv {columns}")
 
 
-def _regexp(pattern, text):
-    return text is not None and re.search(pattern, text) is not None
+@functools.lru_cache(maxsize=64)
+def _pattern(pattern, where):
+    return Pattern(pattern, where)
+
+
+# an error raised inside an SQLite function reaches the caller only as "user-defined function
+# raised exception": the real one waits here for _execute
+_failure = threading.local()
+
+
+def _regexp(pattern, where, text):
+    if text is None:
+        return False
+    try:
+        return _pattern(pattern, where).search(text)
+    except FilterError as exc:
+        _failure.error = exc
+        raise
 
 
 class Index:
@@ -101,7 +138,9 @@ class Index:
         self.path = os.path.join(project.path, layout.SUITE_DIR, "index.sqlite")
         self.in_memory = False
         self._db = None
-        self._problems = None  # read from the database when first asked for
+        self._problems = {}  # read from the database when first asked for (problems)
+        self._problems_stale = True
+        self._big_problems = {}  # documents over the caps, found unreadable when last read
         #: called with a one-line message before long work (the CLI sets it on a terminal)
         self.on_progress = None
 
@@ -122,7 +161,7 @@ class Index:
             db = self._recover()
         except OSError:
             db = self._memory()
-        db.create_function("regexp", 2, _regexp, deterministic=True)
+        db.create_function("regexp", 3, _regexp, deterministic=True)
         self._db = db
         return db
 
@@ -145,7 +184,8 @@ class Index:
 
     def _reset(self, db):
         db.executescript(
-            "DELETE FROM meta; DELETE FROM jobs; DELETE FROM kv; DELETE FROM docsig;")
+            "DELETE FROM meta; DELETE FROM jobs; DELETE FROM kv; DELETE FROM docsig; "
+            "DELETE FROM bigdoc;")
         db.execute("INSERT INTO meta VALUES ('version', ?)", (str(VERSION),))
 
     def _write(self, fn):
@@ -164,7 +204,7 @@ class Index:
                 raise
             self._db = None
             mem = self._memory()
-            mem.create_function("regexp", 2, _regexp, deterministic=True)
+            mem.create_function("regexp", 3, _regexp, deterministic=True)
             self._db = mem
             self._write(fn)
 
@@ -234,6 +274,8 @@ class Index:
                            "src >= (SELECT src FROM temp.stale WHERE stale.id = kv.id)")
                 db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
+                db.executemany("DELETE FROM bigdoc WHERE id=?",
+                               [(i,) for i in removed] + [(r[0],) for r in doc_rows])
             jobs = new_rows  # (id, sp_text, doc_text, sig, bad)
             kv.extend(new_kv)
             db.executemany("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
@@ -245,6 +287,10 @@ class Index:
             db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)",
                            [(j[0], j[3]) for j in jobs])
             db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", kv)
+            # a document text of None marks one over the caps (not stored, no key rows)
+            db.executemany("INSERT OR REPLACE INTO bigdoc VALUES (?)",
+                           [(r[0],) for r in jobs if r[2] is None and r[1] is not None] +
+                           [(r[0],) for r in doc_rows if r[1] is None])
             if bulk:
                 for name, columns in _INDEXES.items():
                     db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON kv {columns}")
@@ -252,7 +298,7 @@ class Index:
                        (ws_sig if trusted else "racy",))
 
         self._write(apply)
-        self._load_problems(db)
+        self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
         # one string instead of 100,000 row objects: the narrow table makes this cheap
@@ -267,7 +313,7 @@ class Index:
         """Rows (id, sp, sp_text, doc, doc_text, doc_sig, problem) for new jobs."""
         sp_files = [f"{ws}/{i}/{layout.STATEPOINT}" for i in ids]
         doc_files = [f"{ws}/{i}/{layout.DOCUMENT}" for i in ids]
-        raws = _read_many(sp_files + doc_files)
+        raws = _read_many(sp_files) + _read_many(doc_files, DOC_MAX_BYTES)
         rows = []
         for k, job_id in enumerate(ids):
             sp, sp_text, bad = _parse(raws[k], sp_files[k], job_id, missing_ok=False)
@@ -281,10 +327,11 @@ class Index:
         the jobs table and their flattened key rows."""
         rows, kv = [], []
         for job_id, sp, sp_text, doc, doc_text, sig, bad in self._read_jobs(ws, ids):
-            rows.append((job_id, sp_text, doc_text, sig, bad))
             if sp is not None:
                 _flatten(job_id, 0, sp, "", kv)
-            _flatten(job_id, 1, doc, "", kv)
+            if doc_text is not None and not _flatten_capped(job_id, doc, doc_text, kv):
+                doc_text = None
+            rows.append((job_id, sp_text, doc_text, sig, bad))
         return rows, kv
 
     def _prepare_docs(self, ws, ids):
@@ -292,30 +339,30 @@ class Index:
         their flattened key rows."""
         rows, kv = [], []
         for job_id, doc, text, sig, bad in self._read_docs(ws, ids):
+            if text is not None and not _flatten_capped(job_id, doc, text, kv):
+                text = None
             rows.append((job_id, text, sig, bad))
-            _flatten(job_id, 1, doc, "", kv)
         return rows, kv
 
     def _read_docs(self, ws, ids):
         """Rows (id, doc, doc_text, doc_sig, problem) for jobs whose document changed."""
         files = [f"{ws}/{i}/{layout.DOCUMENT}" for i in ids]
         rows = []
-        for job_id, fn, raw in zip(ids, files, _read_many(files), strict=True):
+        for job_id, fn, raw in zip(ids, files, _read_many(files, DOC_MAX_BYTES), strict=True):
             doc, text, bad = _parse(raw, fn, job_id)
             rows.append((job_id, doc if doc is not None else {}, text, raw[1], bad))
         return rows
 
-    def _load_problems(self, db):
-        self._problems = None  # changed: read again when asked
-
     @property
     def problems(self):
         """``{job id: message}`` for jobs whose state point or document could not be read,
-        as of the last refresh (also when that refresh found nothing new to read)."""
-        if self._problems is None:
+        as of the last refresh (also when that refresh found nothing new to read); read from
+        the index only when asked."""
+        if self._problems_stale:
             self._problems = dict(self._connect().execute(
                 "SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
-        return self._problems
+            self._problems_stale = False
+        return {**self._problems, **self._big_problems}
 
     # -- queries ----------------------------------------------------------------------------
     def indexed_count(self):
@@ -349,6 +396,10 @@ class Index:
 
     def _column(self, column, ids):
         db = self._db
+        if column == "doc":
+            return {**self._column("doc_indexed", ids), **self._big_documents(ids)}
+        if column == "doc_indexed":
+            column = "doc"
         if ids is None:
             rows = db.execute(f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL")
             return {i: json.loads(v) for i, v in rows}
@@ -361,6 +412,61 @@ class Index:
                 chunk,
             ):
                 out[i] = json.loads(v)
+        return out
+
+    def _big_ids(self):
+        return [i for (i,) in self._db.execute(
+            "SELECT bigdoc.id FROM bigdoc JOIN jobs ON jobs.id = bigdoc.id "
+            "WHERE jobs.sp IS NOT NULL ORDER BY bigdoc.id")]
+
+    def _big_documents(self, ids=None):
+        """``{id: document}`` of the documents over the caps (read from their files); those
+        that cannot be read are left out and listed in :attr:`problems`."""
+        big = self._big_ids()
+        for gone in set(self._big_problems) - set(big):  # no longer over the caps
+            del self._big_problems[gone]
+        if ids is not None:
+            wanted = set(ids)
+            big = [i for i in big if i in wanted]
+        out = {}
+        for job_id in big:
+            path = os.path.join(self.project.workspace, job_id, layout.DOCUMENT)
+            self._big_problems.pop(job_id, None)
+            try:
+                with open(path, "rb") as f:
+                    doc = loads_checked(f.read(), path, job_id)
+            except FileNotFoundError:
+                doc = {}
+            except (CorruptFileError, OSError) as exc:
+                self._big_problems[job_id] = str(exc)
+                continue
+            if not isinstance(doc, dict):
+                self._big_problems[job_id] = f"job {job_id}: {path} is not a JSON object"
+                continue
+            out[job_id] = doc
+        return out
+
+    def missing_keys(self, node):
+        """``[(key, suggestion or None)]`` for the keys of a compiled tree that no job has
+        (``doc.`` prefixed for document keys), as of the last query; the suggestion is the
+        closest key that exists."""
+        import difflib
+
+        db = self._connect()
+        out = []
+        for src, path in keys_of(node):
+            code, key = (0 if src == "sp" else 1), ".".join(path)
+            if db.execute("SELECT 1 FROM kv WHERE src=? AND key=? LIMIT 1",
+                          (code, key)).fetchone():
+                continue
+            if src == "doc" and any(resolve(d, path) is not MISSING
+                                    for d in self._big_documents().values()):
+                continue
+            known = [k for (k,) in db.execute("SELECT DISTINCT key FROM kv WHERE src=?",
+                                              (code,))]
+            close = difflib.get_close_matches(key, known, n=1)
+            prefix = "doc." if src == "doc" else ""
+            out.append((prefix + key, prefix + close[0] if close else None))
         return out
 
     def find(self, node):
@@ -376,6 +482,9 @@ class Index:
         docs = uses_document(node)
         self.refresh(documents=docs)
         db = self._db
+        # a job whose document cannot be read is left out of document queries (it is listed
+        # in self.problems): matching it against an empty document would answer wrongly
+        readable = " AND bad IS NULL" if docs else ""
         if node == ("and", []):
             sql, params = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL", []
         else:
@@ -387,17 +496,49 @@ class Index:
                 sps = self._column("sp", ids)
                 return [(i, json.dumps(sps[i])) for i in ids]
             sql, params = translated
-            sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL AND id IN ({sql})"
-        return db.execute(sql + " ORDER BY id", params).fetchall()
+            sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL{readable} AND id IN ({sql})"
+        rows = _execute(db, sql + " ORDER BY id", params)
+        big = self._big_ids() if docs else []
+        if big:
+            rows = self._with_big(node, rows, big, columns)
+        return rows
+
+    def _with_big(self, node, rows, big, columns):
+        """``rows`` with the jobs whose documents are over the caps (no key rows: SQL saw
+        them as empty) evaluated in Python instead."""
+        skip = set(big)
+        rows = [r for r in rows if r[0] not in skip]
+        docs = self._big_documents(big)
+        sps = self._column("sp", list(docs))
+        for job_id, doc in docs.items():
+            if job_id in sps and evaluate(node, sps[job_id], doc):
+                rows.append((job_id,) if columns == "id" else (job_id, json.dumps(sps[job_id])))
+        rows.sort()
+        return rows
 
     def _find_python(self, node, docs):
         sps = self._column("sp", None)
         dcs = self._column("doc", None) if docs else {}
-        return sorted(i for i, sp in sps.items() if evaluate(node, sp, dcs.get(i, {})))
+        bad = self.problems if docs else {}
+        return sorted(i for i, sp in sps.items()
+                      if i not in bad and evaluate(node, sp, dcs.get(i, {})))
 
 
-def _read_raw(path):
-    """``(bytes, signature)`` of a file, or ``(None, "none")`` if it does not exist."""
+def _execute(db, sql, params):
+    """``db.execute(sql, params).fetchall()``, raising a ``$regex`` error as itself."""
+    _failure.error = None
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        error, _failure.error = _failure.error, None
+        if error is not None:
+            raise error from None
+        raise
+
+
+def _read_raw(path, limit=None):
+    """``(bytes, signature)`` of a file, or ``(None, "none")`` if it does not exist, or
+    ``(TOO_BIG, signature)`` if it is larger than ``limit`` bytes."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
@@ -406,6 +547,8 @@ def _read_raw(path):
         return exc, "none"
     try:
         s = os.fstat(fd)
+        if limit is not None and s.st_size > limit:
+            return TOO_BIG, f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
         chunks = []
         while True:
             chunk = os.read(fd, max(s.st_size + 1, 4096))
@@ -417,15 +560,21 @@ def _read_raw(path):
     return b"".join(chunks), f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
 
 
-def _read_many(paths):
+TOO_BIG = b"(over DOC_MAX_BYTES)"
+
+
+def _read_many(paths, limit=None):
     """Read many small files. (Threads were measured slower here: the calls are short and
     contend for the GIL.)"""
-    return [_read_raw(p) for p in paths]
+    return [_read_raw(p, limit) for p in paths]
 
 
 def _parse(raw, path, job_id, missing_ok=True):
-    """``(object, text, problem)`` from a :func:`_read_raw` result."""
+    """``(object, text, problem)`` from a :func:`_read_raw` result; a document over
+    :data:`DOC_MAX_BYTES` is not parsed: ``(None, None, None)``."""
     data, _ = raw
+    if data is TOO_BIG:
+        return None, None, None
     if data is None:
         if missing_ok:
             return None, "{}", None
@@ -523,6 +672,7 @@ def _chunks(seq, n):
 
 
 _ALL = "SELECT id FROM jobs"
+_MAX_FLOAT = 1.7976931348623157e308
 
 
 def _to_sql(node):
@@ -565,15 +715,17 @@ def _to_sql(node):
             return f"{base} AND t IN ({T_INT},{T_FLOAT}) AND num {sym} ?", head + [operand]
         return f"{base} AND t={T_STR} AND txt {sym} ?", head + [operand]
     if op == "$regex":
-        return f"{base} AND t={T_STR} AND regexp(?, txt)", head + [operand.pattern]
+        return (f"{base} AND t={T_STR} AND regexp(?, ?, txt)",
+                head + [operand.pattern, operand.where])
     if op == "$type":
         codes = ",".join(str(c) for c in _TYPE_CODES[operand])
         return f"{base} AND t IN ({codes})", head
     if op == "$near":
         ref, rel, absolute = operand
-        return (f"{base} AND t IN ({T_INT},{T_FLOAT}) AND "
+        # infinite values are close to no finite reference (math.isclose); NaN is stored NULL
+        return (f"{base} AND t IN ({T_INT},{T_FLOAT}) AND abs(num) <= ? AND "
                 "abs(num - ?) <= max(? * max(abs(num), abs(?)), ?)",
-                head + [ref, rel, ref, absolute])
+                head + [_MAX_FLOAT, ref, rel, ref, absolute])
     return None
 
 
@@ -587,7 +739,19 @@ def _eq_condition(v):
     if isinstance(v, str):
         return f"t={T_STR} AND txt=?", [v]
     code = T_LIST if isinstance(v, list) else T_DICT
+    if _has_nan(v):
+        return "0", []  # NaN equals nothing, so neither does a list holding one
     return f"t={code} AND txt=?", [canonical(v)]
+
+
+def _has_nan(v):
+    if isinstance(v, float):
+        return v != v
+    if isinstance(v, list):
+        return any(_has_nan(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_nan(x) for x in v.values())
+    return False
 
 
 __all__ = ["Index", "MISSING"]

@@ -39,10 +39,8 @@ def is_temp(name: str) -> bool:
 
 def is_job_id(name: str) -> bool:
     """Return True if ``name`` has the form of a job id (32 lowercase hex digits)."""
-    if len(name) != 32:
-        return False
-    try:
-        int(name, 16)
-    except ValueError:
-        return False
-    return name == name.lower()
+    # not int(name, 16): it takes signs, spaces, "0x" and "_"
+    return len(name) == 32 and not name.strip(_HEX)
+
+
+_HEX = "0123456789abcdef"

@@ -1,8 +1,9 @@
 """The query language: compile filters to a small tree and evaluate it on plain data.
 
 A filter is a JSON object. Keys are dotted paths (``b.c``) into the state point, or into the
-document with the ``doc.`` prefix (``sp.`` is optional). A value is either a literal (equality)
-or an object of operators: ``$eq $ne $gt $gte $lt $lte $in $nin $regex $type $exists $near``,
+document with the ``doc.`` prefix (``sp.`` is optional; ``{"doc": {"d": 0}}`` is
+``{"doc.d": 0}``). A value is either a literal (equality) or an object of operators (an
+operator may also end the key: ``{"a.$lt": 5}``): ``$eq $ne $gt $gte $lt $lte $in $nin $regex $type $exists $near``,
 combined with ``$and $or $not`` at the top level or under a key. Nested plain objects are
 flattened (``{"b": {"c": 1}}`` means ``{"b.c": 1}``). Numbers compare numerically (``1`` equals
 ``1.0``) but booleans are never numbers. No operator evaluates user-provided code.
@@ -13,7 +14,7 @@ The compiled tree has the node forms ``("and", [nodes])``, ``("or", [nodes])``,
 
 import json
 import math
-import re
+from collections.abc import Mapping
 
 from .errors import FilterError
 
@@ -21,67 +22,120 @@ COMPARISONS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$rege
                "$exists", "$near")
 TYPE_NAMES = ("int", "float", "bool", "str", "list", "dict", "null", "number")
 MISSING = object()
+#: seconds one ``$regex`` search may take on one value before the query stops with an error
+REGEX_TIMEOUT = 1.0
 
 
 def compile_filter(filter):
-    """Validate ``filter`` (a dict or None) and return its tree. Raises :class:`FilterError`."""
+    """Validate ``filter`` (a mapping or None) and return its tree.
+
+    Accepts every form signac 2.4.1 accepts: ``{"a": {"$lt": 5}}`` or ``{"a.$lt": 5}``;
+    namespaces as prefixes (``{"doc.d": 0}``) or as objects (``{"doc": {"d": 0}}``); plain keys
+    and operators mixed in one object (all must hold); tuples for lists; a string in the
+    command-line grammar (``"a 1 b.$lt 3"``, see :func:`parse_cli_filter`); a sequence of
+    ``(key, value)`` pairs. Raises
+    :class:`FilterError` naming the part it cannot interpret (an unknown operator, an operand
+    of the wrong type, an empty ``$and``/``$or``, ``$where``), never matching nothing instead.
+    """
     if filter is None:
         return ("and", [])
-    if not isinstance(filter, dict):
-        raise FilterError(f"a filter must be a JSON object, not {type(filter).__name__}")
+    if isinstance(filter, str):
+        text = filter.strip()
+        filter = parse_cli_filter([text] if text.startswith("{") else text.split()) or {}
+    elif not isinstance(filter, Mapping):
+        try:
+            filter = dict(filter)
+        except (TypeError, ValueError):
+            raise FilterError(f"a filter must be a JSON object (or a sequence of key, value "
+                              f"pairs), not {type(filter).__name__}") from None
+    return _compile_object(_normalise(filter), None, ())
+
+
+def _normalise(value):
+    # what signac gets from its JSON round trip: mappings become dicts, tuples lists
+    if isinstance(value, Mapping):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _compile_object(obj, src, path):
+    """The tree of a filter object: at the top (``src`` None) or under a key (``path``)."""
     nodes = []
-    for key, value in filter.items():
+    for key, value in obj.items():
         if not isinstance(key, str):
             raise FilterError(f"filter key {key!r} is not a string")
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-                raise FilterError(f"{key} takes a list of filters")
-            nodes.append((key[1:], [compile_filter(v) for v in value]))
-        elif key == "$not":
-            nodes.append(("not", compile_filter(value)))
-        elif key.startswith("$"):
-            raise FilterError(f"unknown operator {key!r} at the top level of the filter")
+        if src is None and key in ("$and", "$or", "$not"):
+            nodes.append(_logical(key, value, "the top level", compile_filter))
+            continue
+        if src is not None and path and key.startswith("$"):
+            nodes.append(_compile_op(src, path, key, value))
+            continue
+        parts = key.split(".")
+        if any(p == "" for p in parts):
+            raise FilterError(f"filter key {key!r} has an empty component")
+        ops = [i for i, p in enumerate(parts) if p.startswith("$")]
+        if len(ops) > 1 or (ops and ops[0] != len(parts) - 1):
+            raise FilterError(f"filter key {key!r}: one operator per key, at its end "
+                              "(as in a.$lt)")
+        key_src = src
+        if src is None:
+            key_src = "sp"
+            if parts[0] in ("sp", "doc"):
+                if len(parts) == 1 or parts[1].startswith("$"):
+                    nodes.append(_namespace(parts[0], key, value))
+                    continue
+                key_src, parts = parts[0], parts[1:]
+        if ops:
+            if not path and len(parts) == 1:
+                raise FilterError(f"unknown operator {key!r} at the top level of the filter")
+            nodes.append(_compile_op(key_src, path + tuple(parts[:-1]), parts[-1], value))
         else:
-            src, path = _split_key(key)
-            nodes.append(_compile_value(src, path, value))
+            nodes.append(_compile_value(key_src, path + tuple(parts), value))
     return nodes[0] if len(nodes) == 1 else ("and", nodes)
 
 
-def _split_key(key):
-    parts = key.split(".")
-    src = "sp"
-    if parts[0] in ("sp", "doc") and len(parts) > 1:
-        src, parts = parts[0], parts[1:]
-    if any(p == "" for p in parts):
-        raise FilterError(f"filter key {key!r} has an empty component")
-    return src, tuple(parts)
+def _namespace(name, key, value):
+    """``{"sp": {...}}`` / ``{"doc": {...}}``: keys of that namespace."""
+    if isinstance(value, dict) and value and not any(str(k).startswith("$") for k in value):
+        return _compile_object(value, name, ())
+    what = "state point" if name == "sp" else "document"
+    raise FilterError(
+        f"filter key {key!r}: {name!r} alone names the {what}; give an object of its keys, "
+        f"as in {{\"{name}\": {{\"a\": 0}}}} or {{\"{name}.a\": 0}} (a state point key "
+        f"named {name!r} is sp.{name})")
+
+
+def _logical(op, value, where, compile_one):
+    """``$and`` / ``$or`` / ``$not`` with their operand compiled by ``compile_one``."""
+    if op == "$not":
+        if not isinstance(value, dict):
+            raise FilterError(f"$not at {where} takes an object")
+        return ("not", compile_one(value))
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise FilterError(f"{op} at {where} takes a list of filters")
+    if not value:
+        # signac refuses these too: an empty $or would silently match nothing
+        raise FilterError(f"{op} at {where} cannot be empty: give at least one filter")
+    return (op[1:], [compile_one(v) for v in value])
 
 
 def _compile_value(src, path, value):
-    if isinstance(value, dict) and value and any(str(k).startswith("$") for k in value):
-        if not all(str(k).startswith("$") for k in value):
-            raise FilterError(
-                f"filter on {'.'.join(path)!r} mixes operators and plain keys: {sorted(value)}"
-            )
-        nodes = [_compile_op(src, path, op, operand) for op, operand in value.items()]
-        return nodes[0] if len(nodes) == 1 else ("and", nodes)
     if isinstance(value, dict) and value:
-        nodes = [_compile_value(src, path + (k,), v) for k, v in value.items()]
-        return nodes[0] if len(nodes) == 1 else ("and", nodes)
+        return _compile_object(value, src, path)
     _check_literal(value, path)
     return ("cmp", src, path, "$eq", value)
 
 
 def _compile_op(src, path, op, operand):
     where = ".".join(path)
-    if op in ("$and", "$or"):
-        if not isinstance(operand, list) or not all(isinstance(v, dict) for v in operand):
-            raise FilterError(f"{op} under {where!r} takes a list of operator objects")
-        return (op[1:], [_compile_value(src, path, v) for v in operand])
-    if op == "$not":
-        if not isinstance(operand, dict):
-            raise FilterError(f"$not under {where!r} takes an operator object")
-        return ("not", _compile_value(src, path, operand))
+    if op in ("$and", "$or", "$not"):
+        return _logical(op, operand, f"key {where!r}",
+                        lambda v: _compile_value(src, path, v))
+    if op == "$where":
+        raise FilterError(f"$where on {where!r} is refused: it evaluates code taken from the "
+                          "filter; use $regex, $in, $type or comparisons instead")
     if op not in COMPARISONS:
         raise FilterError(f"unknown operator {op!r} on key {where!r}")
     if op in ("$gt", "$gte", "$lt", "$lte"):
@@ -95,10 +149,7 @@ def _compile_op(src, path, op, operand):
     elif op == "$regex":
         if not isinstance(operand, str):
             raise FilterError(f"$regex on {where!r} needs a string, got {operand!r}")
-        try:
-            operand = re.compile(operand)
-        except re.error as exc:
-            raise FilterError(f"$regex on {where!r}: invalid regular expression: {exc}") from None
+        operand = _compile_regex(operand, where)
     elif op == "$type":
         if operand not in TYPE_NAMES:
             raise FilterError(f"$type on {where!r} must be one of {', '.join(TYPE_NAMES)}")
@@ -112,18 +163,58 @@ def _compile_op(src, path, op, operand):
     return ("cmp", src, path, op, operand)
 
 
+def _compile_regex(pattern, where):
+    return Pattern(pattern, where)
+
+
+class Pattern:
+    """A ``$regex`` operand: Python's regular expression syntax, searched with a time limit of
+    :data:`REGEX_TIMEOUT` per value (the ``regex`` module, which can stop a search: ``re``
+    cannot, and ``(a|aa)+$`` takes it minutes on 42 characters)."""
+
+    def __init__(self, pattern, where):
+        import regex
+
+        self.pattern = pattern
+        self.where = where
+        try:
+            self._compiled = regex.compile(pattern)
+        except (regex.error, ValueError) as exc:
+            raise FilterError(f"$regex on {where!r}: invalid regular expression: {exc}") from None
+
+    def search(self, text):
+        """True if the pattern occurs in ``text``; raises :class:`FilterError` past the limit."""
+        try:
+            return self._compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            raise FilterError(
+                f"$regex {self.pattern!r} on {self.where!r} took more than {REGEX_TIMEOUT} s on "
+                f"one value and was stopped; nested repetition such as (a+)+ or (a|aa)+ "
+                "backtracks exponentially: simplify the pattern") from None
+
+    def __eq__(self, other):
+        return isinstance(other, Pattern) and other.pattern == self.pattern
+
+    def __hash__(self):
+        return hash(self.pattern)
+
+    def __repr__(self):
+        return f"Pattern({self.pattern!r})"
+
+
 def _near_operand(operand, where):
     """``$near``: ``x`` or ``[x]``, ``[x, rel_tol]``, ``[x, rel_tol, abs_tol]`` (math.isclose)."""
     items = operand if isinstance(operand, list) else [operand]
-    if not 1 <= len(items) <= 3 or not all(_is_number(v) for v in items):
-        raise FilterError(f"$near on {where!r} needs a number or [number, rel_tol, abs_tol]")
+    if not 1 <= len(items) <= 3 or not all(_is_number(v) and math.isfinite(v) for v in items):
+        raise FilterError(f"$near on {where!r} needs a finite number or "
+                          "[number, rel_tol, abs_tol]")
     ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
     return (float(ref), float(rel), float(absolute))
 
 
 def _check_literal(value, path):
     try:
-        json.dumps(value, allow_nan=False)
+        json.dumps(value)  # NaN is taken, as in signac: it equals nothing
     except (TypeError, ValueError):
         raise FilterError(
             f"filter value {value!r} on {'.'.join(path)!r} is not a JSON value"
@@ -202,7 +293,7 @@ def _compare(op, value, operand):
             return value < operand
         return value <= operand
     if op == "$regex":
-        return isinstance(value, str) and operand.search(value) is not None
+        return isinstance(value, str) and operand.search(value)
     if op == "$type":
         name = type_name(value)
         return name == operand or (operand == "number" and name in ("int", "float"))
@@ -232,6 +323,18 @@ def uses_document(node):
     if node[0] == "not":
         return uses_document(node[1])
     return node[1] == "doc"
+
+
+def keys_of(node):
+    """The ``(src, path)`` pairs a tree refers to, in order of appearance, without repeats."""
+    if node[0] in ("and", "or"):
+        out = []
+        for n in node[1]:
+            out += [k for k in keys_of(n) if k not in out]
+        return out
+    if node[0] == "not":
+        return keys_of(node[1])
+    return [(node[1], node[2])]
 
 
 def parse_cli_filter(args):

@@ -11,6 +11,10 @@ import math
 
 from .errors import InvalidStatepointError
 
+#: levels of objects and arrays a state point or document may have (the object itself is the
+#: first); deeper values are refused when written and reported when read
+MAX_DEPTH = 100
+
 
 def calc_id(sp) -> str:
     """Return the job id of the (already validated, plain) state point ``sp``."""
@@ -24,17 +28,19 @@ def canonical(sp):
     return text, hashlib.md5(text).hexdigest()
 
 
-def to_plain(value, where="state point"):
+def to_plain(value, where="state point", depth=0):
     """Return a plain JSON value (dict/list/str/int/float/bool/None) equal to ``value``.
 
-    Tuples become lists, numpy scalars and arrays become Python numbers and lists. Raises
+    Tuples become lists, numpy scalars and arrays become Python numbers and lists. ``depth``
+    is how many levels of objects or arrays hold ``value`` where it is stored. Raises
     :class:`InvalidStatepointError` for keys that are not strings, contain ``.`` or start with
-    ``$``, for NaN and Infinity, and for values JSON cannot hold.
+    ``$``, for NaN and Infinity, for nesting past :data:`MAX_DEPTH` levels, and for values JSON
+    cannot hold.
     """
     try:
-        return _fast(value)
+        return _fast(value, MAX_DEPTH - depth)
     except _Slow:
-        return _plain(value, where, ())
+        return _plain(value, where, (), depth)
 
 
 class _Slow(Exception):
@@ -44,17 +50,20 @@ class _Slow(Exception):
 _SCALARS = (str, bool, type(None))
 
 
-def _fast(value):
+def _fast(value, room):
     # the common case (dicts, lists, str, int, finite float, bool, None) without building a
-    # path for error messages; init of many jobs spends much of its time here
+    # path for error messages; init of many jobs spends much of its time here. ``room``:
+    # levels of nesting still allowed
     t = type(value)
     if t is dict:
+        if room <= 0:
+            raise _Slow
         out = {}
         for key, val in value.items():
             if type(key) is not str or "." in key or key.startswith("$"):
                 raise _Slow
             tv = type(val)
-            out[key] = val if tv in _SCALARS or tv is int else _fast(val)
+            out[key] = val if tv in _SCALARS or tv is int else _fast(val, room - 1)
         return out
     if t in _SCALARS or t is int:
         return value
@@ -63,11 +72,20 @@ def _fast(value):
             raise _Slow
         return value
     if t is list:
-        return [_fast(v) for v in value]
+        if room <= 0:
+            raise _Slow
+        return [_fast(v, room - 1) for v in value]
     raise _Slow
 
 
-def _plain(value, where, path):
+def _too_deep(where, path):
+    at = _dotted(path[:4]) + (".…" if len(path) > 4 else "")  # one readable line
+    return InvalidStatepointError(
+        f"{where} value at {at or 'the top level'} is nested more than {MAX_DEPTH} "
+        "levels deep; suite refuses deeper nesting (queries, diffs and sync would fail on it)")
+
+
+def _plain(value, where, path, depth=0):
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -78,6 +96,9 @@ def _plain(value, where, path):
                 f"{where} value {_dotted(path)} = {value!r}: NaN and Infinity are not JSON"
             )
         return float(value)
+    if isinstance(value, (dict, list, tuple)) or _is_mapping(value):
+        if depth + len(path) >= MAX_DEPTH:
+            raise _too_deep(where, path)
     if isinstance(value, dict) or _is_mapping(value):
         out = {}
         for key, val in value.items():
@@ -93,16 +114,16 @@ def _plain(value, where, path):
                 raise InvalidStatepointError(
                     f"{where} key {key!r} starts with '$', which is reserved for query operators"
                 )
-            out[key] = _plain(val, where, path + (key,))
+            out[key] = _plain(val, where, path + (key,), depth)
         return out
     if isinstance(value, (list, tuple)):
-        return [_plain(v, where, path + (str(i),)) for i, v in enumerate(value)]
+        return [_plain(v, where, path + (str(i),), depth) for i, v in enumerate(value)]
     mod = type(value).__module__
     if mod == "numpy":
         if hasattr(value, "tolist"):
-            return _plain(value.tolist(), where, path)
+            return _plain(value.tolist(), where, path, depth)
     if getattr(value, "_suite_synced", False) and callable(value):
-        return _plain(value(), where, path)
+        return _plain(value(), where, path, depth)
     raise InvalidStatepointError(
         f"{where} value {_dotted(path) or ''} of type {type(value).__name__} "
         "cannot be stored as JSON"
@@ -117,6 +138,27 @@ def _is_mapping(value):
 
 def _dotted(path):
     return ".".join(path)
+
+
+def nesting_depth(value, limit=MAX_DEPTH):
+    """Levels of objects and arrays in ``value`` (a scalar has 0), counted up to ``limit + 1``:
+    enough to tell whether it passes :data:`MAX_DEPTH`, without walking all of a deep value."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if type(node) is dict:
+            children = node.values()
+        elif type(node) is list:
+            children = node
+        else:
+            continue
+        if level > deepest:
+            deepest = level
+            if deepest > limit:
+                return deepest
+        stack.extend((c, level + 1) for c in children if type(c) in (dict, list))
+    return deepest
 
 
 def validate_statepoint(sp):

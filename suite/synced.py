@@ -100,7 +100,9 @@ class FileRoot:
         if self._before_write is not None:
             self._before_write()
         try:
-            st = write_atomic(self.path, dumps(data).encode())
+            # new values were checked by to_plain (no NaN); NaN or Infinity still here were
+            # read from the file (signac writes them) and are kept, not refused
+            st = write_atomic(self.path, dumps(data, keep_nonfinite=True).encode())
         except BaseException:
             self._data = None  # do not trust the cache after a failed write
             raise
@@ -176,7 +178,7 @@ class SyncedDict(_Node):
         return self._wrap(key, self._get()[key])
 
     def __setitem__(self, key, value):
-        plain = to_plain({key: value}, self._root.what)[key]
+        plain = to_plain({key: value}, self._root.what, len(self._path))[key]
         self._modify(lambda d: d.__setitem__(key, plain))
 
     def __delitem__(self, key):
@@ -240,7 +242,7 @@ class SyncedDict(_Node):
 
     def update(self, other=(), **kwargs):
         merged = dict(other() if isinstance(other, _Node) else other, **kwargs)
-        plain = to_plain(merged, self._root.what)
+        plain = to_plain(merged, self._root.what, len(self._path))
         self._modify(lambda d: d.update(plain))
 
     def clear(self):
@@ -248,7 +250,7 @@ class SyncedDict(_Node):
 
     def reset(self, data):
         """Replace the whole content with ``data``."""
-        plain = to_plain(data, self._root.what)
+        plain = to_plain(data, self._root.what, len(self._path))
 
         def apply(d):
             d.clear()
@@ -271,7 +273,7 @@ class SyncedList(_Node):
         return self._wrap(index, data[index])
 
     def __setitem__(self, index, value):
-        plain = to_plain([value], self._root.what)[0]
+        plain = to_plain([value], self._root.what, len(self._path))[0]
         self._modify(lambda d: d.__setitem__(index, plain))
 
     def __delitem__(self, index):
@@ -284,15 +286,15 @@ class SyncedList(_Node):
         return to_plain([value])[0] in self._get()
 
     def append(self, value):
-        plain = to_plain([value], self._root.what)[0]
+        plain = to_plain([value], self._root.what, len(self._path))[0]
         self._modify(lambda d: d.append(plain))
 
     def extend(self, values):
-        plain = to_plain(list(values), self._root.what)
+        plain = to_plain(list(values), self._root.what, len(self._path))
         self._modify(lambda d: d.extend(plain))
 
     def insert(self, index, value):
-        plain = to_plain([value], self._root.what)[0]
+        plain = to_plain([value], self._root.what, len(self._path))[0]
         self._modify(lambda d: d.insert(index, plain))
 
     def pop(self, index=-1):
@@ -305,7 +307,7 @@ class SyncedList(_Node):
         self._modify(lambda d: d.remove(plain))
 
     def reset(self, data):
-        plain = to_plain(list(data), self._root.what)
+        plain = to_plain(list(data), self._root.what, len(self._path))
 
         def apply(d):
             d[:] = plain

@@ -62,6 +62,9 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
     # workspace keeps its own name (a link to scratch stays a link) below its resolved parent
     ws_seen = os.path.join(os.path.realpath(os.path.dirname(ws)), os.path.basename(ws))
     ws_from_prefix = os.path.relpath(ws_seen, os.path.realpath(prefix))
+    # the manifest is a file anyone can edit: what it lists is only removed when it is inside
+    # the view and (links) points into the workspace, as the links suite makes do
+    ours = _Ownership(prefix, ws)
 
     # links that should no longer be there (job removed or path changed)
     wanted = {path: job_id for job_id, path in desired.items()}
@@ -69,7 +72,7 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
         if path in wanted:
             continue
         full = os.path.join(prefix, path)
-        if _points_to(full, target):
+        if _points_to(full, target) and ours.link(full):
             os.unlink(full)
             result.removed += 1
 
@@ -85,7 +88,8 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
             new_links[path] = target
             result.unchanged += 1
             continue
-        if os.path.lexists(full) and not (recorded and _points_to(full, recorded)):
+        if os.path.lexists(full) and not (recorded and _points_to(full, recorded)
+                                          and ours.link(full)):
             result.conflicts.append(path)  # not ours: leave it
             continue
         _make_parents(prefix, path, dirs)
@@ -106,6 +110,8 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
         parts = path.split("/")
         keep.update("/".join(parts[:i]) for i in range(1, len(parts)))
     for d in sorted(dirs - keep, key=lambda d: d.count("/"), reverse=True):
+        if not ours.directory(os.path.join(prefix, d)):
+            continue
         try:
             os.rmdir(os.path.join(prefix, d))
         except FileNotFoundError:
@@ -144,6 +150,27 @@ def _load(prefix):
     if not isinstance(data, dict) or not isinstance(data.get("links"), dict):
         raise ViewError(f"{path} is not a suite view manifest")
     return data
+
+
+class _Ownership:
+    """Whether a path the manifest lists is one suite may remove: inside the view (after
+    resolving links in its parents) and, for a link, pointing at a job in the workspace."""
+
+    def __init__(self, prefix, ws):
+        self.prefix = os.path.realpath(prefix)
+        self.ws = os.path.realpath(ws)
+
+    def _inside(self, full):
+        parent = os.path.realpath(os.path.dirname(full))
+        return parent == self.prefix or parent.startswith(self.prefix + os.sep)
+
+    def link(self, full):
+        return (self._inside(full) and os.path.islink(full)
+                and os.path.dirname(os.path.realpath(full)) == self.ws)
+
+    def directory(self, full):
+        return (self._inside(full) and os.path.realpath(full) != self.prefix
+                and not os.path.islink(full) and os.path.isdir(full))
 
 
 def _points_to(full, target):

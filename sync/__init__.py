@@ -11,17 +11,23 @@ from .replica import Replica, SyncError
 
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
          filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
-         accept_new_host_key=False, progress=None):
+         accept_new_host_key=False, progress=None, timeout=None, init=False):
     """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`.
 
-    ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced."""
+    ``dest`` must be a project's root directory; ``init`` creates a project there if there is
+    none. Over SSH, a far side that sends nothing for ``timeout`` seconds (default
+    :data:`sync.ssh.TIMEOUT`) stops the sync; running it again resumes it.
+    ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced.
+
+    Raises :class:`SyncError` (and its :class:`sync.protocol.ProtocolError`) when the sync
+    cannot proceed."""
     if push and pull:
         raise SyncError("--push and --pull exclude each other")
     if prefer not in (None, "local", "remote", "newer"):
         raise SyncError(f"--prefer takes local, remote or newer, not {prefer!r}")
-    url, label, settings = resolve_remote(project, dest)
+    url, label, settings = resolve_remote(project, dest, init)
     remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
-                          accept_new_host_key)
+                          accept_new_host_key, timeout, init)
     try:
         if isinstance(remote, Replica) and \
                 os.path.realpath(remote.path) == os.path.realpath(project.path):
@@ -67,13 +73,13 @@ def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _replica_for(url, label, remote_suite, accept_new_host_key):
+def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, init=False):
     if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
         from .ssh import SSHReplica
 
-        return SSHReplica(url, remote_suite=remote_suite,
-                          accept_new_host_key=accept_new_host_key, label=label)
-    return Replica(url, label=label)
+        return SSHReplica(url, remote_suite=remote_suite, accept_new_host_key=accept_new_host_key,
+                          label=label, timeout=timeout, init=init)
+    return Replica(os.path.expanduser(url), label=label, init=init)
 
 
 __all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "import_merge",

@@ -102,6 +102,11 @@ class Sync:
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
         bad = self._note_skipped(ls, rs)
+        # jobs whose documents from the far side cannot be stored here: reported, left alone
+        refused = rs.pop("refused", {})
+        for job_id, why in sorted(refused.items()):
+            self._conflict(job_id, path="(document)", local="left as it is",
+                           remote=f"refused: {why}")
         changed = "jobs" not in record
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
@@ -117,6 +122,7 @@ class Sync:
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         ids -= bad  # an unreadable job keeps its record and is left alone on both sides
+        ids -= set(refused)
         import time
 
         last_save, saved_actions = time.monotonic(), 0
@@ -257,9 +263,10 @@ class Sync:
     def _copy_job(self, job_id, present, src, dst):
         """Copy a whole job; False (and listed as unreadable) if its state point is not
         its own: the index never re-reads one, so it may have changed since."""
-        small = sorted(rel for rel, f in present["files"].items()
-                       if not _large(f) and not is_link(f))
-        large = sorted(rel for rel, f in present["files"].items() if _large(f))
+        small = _with_job(present["files"])  # links are made after the job, large files follow
+        with_job = set(small)
+        large = sorted(rel for rel, f in present["files"].items()
+                       if not is_link(f) and rel not in with_job)
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
@@ -276,8 +283,9 @@ class Sync:
         for rel, f in sorted(present["files"].items()):
             if is_link(f):
                 dst.write_link(job_id, rel, f[2], f[1])
-        # large files follow in chunks, each landing whole by rename; the record counts the
-        # job as synced only after all of them (an interrupted sync sends what is missing)
+        # large files (and small ones past JOB_BYTES) follow in chunks, each landing whole by
+        # rename; the record counts the job as synced only after all of them (an interrupted
+        # sync sends what is missing)
         for rel in large:
             self._stream(job_id, rel, src, dst)
         return True
@@ -293,12 +301,12 @@ class Sync:
     def _fetch_from(self, pos):
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
-            files = {rel: f for rel, f in self._remote_sizes[job_id]["files"].items()
-                     if not _large(f) and not is_link(f)}  # large files and links: after
-            job_size = sum(f[0] for f in files.values())
+            files = self._remote_sizes[job_id]["files"]
+            rels = _with_job(files)  # the others (and links) come after the job
+            job_size = sum(files[rel][0] for rel in rels)
             if requests and size + job_size > self.FETCH_BYTES:
                 break
-            requests.append((job_id, sorted(files)))
+            requests.append((job_id, rels))
             size += job_size
         self._fetched = {job_id: (sp, files)
                          for job_id, sp, files in self.R.read_jobs(requests)}
@@ -588,6 +596,23 @@ def _statepoint_problem(job_id, raw):
     if calc_id(sp) != job_id:
         return f"job {job_id}: its state point hashes to {calc_id(sp)}; run 'suite check'"
     return None
+
+
+#: the most bytes of a job's small files sent with the job itself, in one frame (well below
+#: protocol.MAX_PAYLOAD); the others follow it in chunks, like large files
+JOB_BYTES = 256 << 20
+
+
+def _with_job(files):
+    """The names of the files (``{rel: [size, ...]}``) that travel with their job: the small
+    ones, in name order, up to :data:`JOB_BYTES` in all (never links: they are made after)."""
+    out, total = [], 0
+    for rel in sorted(files):
+        size = files[rel][0]
+        if not _large(files[rel]) and not is_link(files[rel]) and total + size <= JOB_BYTES:
+            out.append(rel)
+            total += size
+    return out
 
 
 def _large(state):

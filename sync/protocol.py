@@ -1,24 +1,36 @@
 """Frames between a sync client and the suite process on the far side.
 
-A frame is a 4-byte big-endian length, a JSON header, an 8-byte length and a payload of raw
-bytes (file contents); payloads above 4 KiB are zstandard-compressed (``"z": true``).
+A frame is a 4-byte big-endian length, a JSON header (an object), an 8-byte length and a
+payload of raw bytes (file contents); payloads above 4 KiB are zstandard-compressed
+(``"z": true``). Both sides refuse frames past :data:`MAX_HEADER` / :data:`MAX_PAYLOAD` (also
+once decompressed), so a peer cannot make the other side allocate without bound.
 """
 
 import json
 import struct
 
+from .replica import SyncError
+
 COMPRESS_ABOVE = 4096
 #: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3: links
-#: as [size, mtime, target] in snapshots, write_link, unreadable jobs listed
+#: as [size, mtime, target] in snapshots, write_link, unreadable jobs listed, heartbeat
 VERSION = 3
+#: the largest JSON header (a snapshot of a big project travels in one)
+MAX_HEADER = 64 << 20
+#: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of
+#: deltas plus one of at most 256 MiB) stay well below it
+MAX_PAYLOAD = 1 << 30
 
 
-class ProtocolError(Exception):
-    """The stream ended or held something that is not a frame."""
+class ProtocolError(SyncError):
+    """The stream ended or held something that is not a frame, or a frame too large."""
 
 
 def encode_frame(header, payload=b""):
-    """The bytes of one frame."""
+    """The bytes of one frame; :class:`ProtocolError` for a payload past :data:`MAX_PAYLOAD`."""
+    if len(payload) > MAX_PAYLOAD:
+        raise ProtocolError(f"a frame of {len(payload)} bytes is larger than the protocol "
+                            f"allows ({MAX_PAYLOAD} bytes)")
     if len(payload) > COMPRESS_ABOVE:
         import zstandard
 
@@ -30,7 +42,11 @@ def encode_frame(header, payload=b""):
 
 
 def split_payload(data, sizes):
-    """Cut a payload holding several pieces back into pieces of ``sizes`` bytes."""
+    """Cut a payload holding several pieces back into pieces of ``sizes`` bytes;
+    :class:`ProtocolError` unless ``sizes`` are byte counts that add up to the payload."""
+    if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes) \
+            or sum(sizes) != len(data):
+        raise ProtocolError("the sizes of a payload's pieces do not add up to the payload")
     out, pos = [], 0
     for size in sizes:
         out.append(data[pos:pos + size])
@@ -44,20 +60,41 @@ def write_frame(out, header, payload=b""):
 
 
 def read_frame(stream):
+    """``(header dict, payload bytes)``, or ``(None, b"")`` at the end of the stream;
+    :class:`ProtocolError` for anything that is not a frame within the limits."""
     head_len = _exact(stream, 4)
     if head_len is None:
         return None, b""
     (n,) = struct.unpack(">I", head_len)
-    if n > 64 << 20:
-        raise ProtocolError("frame header too large")
-    header = json.loads(_exact(stream, n, True))
+    if n > MAX_HEADER:
+        raise ProtocolError(f"a frame header of {n} bytes is larger than the protocol allows")
+    try:
+        header = json.loads(_exact(stream, n, True))
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply
+        raise ProtocolError(f"a frame header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("a frame header is not a JSON object")
     (m,) = struct.unpack(">Q", _exact(stream, 8, True))
+    if m > MAX_PAYLOAD:
+        raise ProtocolError(f"a frame payload of {m} bytes is larger than the protocol allows")
     payload = _exact(stream, m, True) if m else b""
     if header.pop("z", False):
-        import zstandard
-
-        payload = zstandard.ZstdDecompressor().decompress(payload, max_output_size=1 << 34)
+        payload = _decompress(payload)
     return header, payload
+
+
+def _decompress(payload):
+    import zstandard
+
+    try:
+        # a size written in the frame is what decompress() allocates, whatever the limit
+        declared = zstandard.frame_content_size(payload)
+        if declared > MAX_PAYLOAD:
+            raise ProtocolError(f"a frame payload would inflate to {declared} bytes, more "
+                                "than the protocol allows")
+        return zstandard.ZstdDecompressor().decompress(payload, max_output_size=MAX_PAYLOAD)
+    except zstandard.ZstdError as exc:
+        raise ProtocolError(f"a frame payload is not valid zstandard data ({exc})") from None
 
 
 def _exact(stream, n, required=False):

@@ -45,17 +45,19 @@ def remove_remote(project, name):
     write_atomic(_path(project), json.dumps(remotes, indent=2, sort_keys=True).encode())
 
 
-def resolve_remote(project, dest):
-    """``(url, label, settings)`` for a remote name or a URL."""
+def resolve_remote(project, dest, init=False):
+    """``(url, label, settings)`` for a remote name or a URL (with ``init``, a directory that
+    does not exist yet is a local path, not an unknown remote name)."""
     remotes = list_remotes(project)
     if dest in remotes:
         info = dict(remotes[dest])
         return info.pop("url"), dest, info
-    if os.path.isdir(dest):
-        return os.path.abspath(dest), os.path.basename(os.path.abspath(dest)) or "remote", {}
     if dest.startswith("ssh://"):
         return dest, dest[6:].split("/")[0].split("@")[-1].split(":")[0], {}
-    if ":" in dest:
+    if ":" in dest.split("/")[0] and not os.path.exists(dest):
         return dest, dest.split(":")[0].split("@")[-1], {}
+    if os.path.isdir(dest) or init or "/" in dest or dest.startswith("~"):
+        path = os.path.abspath(os.path.expanduser(dest))
+        return path, os.path.basename(path) or "remote", {}
     raise SyncError(f"{dest} is neither a remote name (see 'suite remote list') nor an "
-                    "existing project directory")
+                    "existing project directory (add --init to create a project there)")

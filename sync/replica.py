@@ -7,16 +7,17 @@ in the workspace and renamed into place whole.
 """
 
 import hashlib
-import json
 import os
+import re
 import shutil
 import stat
 import uuid
 
 import suite
 from suite import jobfiles, layout
-from suite.errors import SuiteError
-from suite.jsonio import read_json, write_atomic, write_json
+from suite.errors import InvalidStatepointError, SuiteError
+from suite.jsonio import dumps, loads_checked, read_json, write_atomic, write_json
+from suite.statepoint import to_plain
 
 
 class SyncError(SuiteError):
@@ -32,9 +33,38 @@ def check_rel(rel):
 
 
 def check_id(job_id):
-    if not layout.is_job_id(job_id):
-        raise SyncError(f"refused job id from the other side: {job_id!r}")
+    if not isinstance(job_id, str) or not layout.is_job_id(job_id):
+        raise SyncError(f"refused job id from the other side: {job_id!r:.80}")
     return job_id
+
+
+#: a sync identity (``.suite/id``) names files (``.suite/sync/<identity>.json``): 32 hex digits
+_IDENTITY = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def check_identity(identity, where="the other side"):
+    """Refuse a sync identity that is not 32 lowercase hex digits (it becomes a file name)."""
+    if not isinstance(identity, str) or not _IDENTITY.match(identity):
+        raise SyncError(f"refused sync identity from {where}: {identity!r:.80} "
+                        "(expected 32 hex digits)")
+    return identity
+
+
+#: files of a job that travel only through their own operations (job creation, document
+#: merge), never as ordinary files
+RESERVED = frozenset({layout.STATEPOINT, layout.DOCUMENT})
+
+
+def check_document(doc, where):
+    """A document (a JSON object) from the other side as plain JSON; raises
+    :class:`suite.errors.InvalidStatepointError` for NaN, Infinity, bad keys, and nesting too
+    deep to handle."""
+    if not isinstance(doc, dict):
+        raise InvalidStatepointError(f"{where} is not a JSON object")
+    try:
+        return to_plain(doc, where)
+    except RecursionError:
+        raise InvalidStatepointError(f"{where} is nested too deeply") from None
 
 
 def _list_files(root, out, skipped, skip, exclude):
@@ -149,8 +179,20 @@ class Replica:
     #: whether the last snapshot found the index missing most jobs (and did not build it)
     index_cold = False
 
-    def __init__(self, path, label=None):
-        self.project = suite.get_project(path)
+    def __init__(self, path, label=None, init=False):
+        """Raises :class:`SyncError` unless ``path`` is a project's root directory (with
+        ``init``, a project is created there if there is none)."""
+        if init and not os.path.isfile(os.path.join(path, layout.CONFIG_FILE)):
+            suite.init_project(path)
+        try:
+            self.project = suite.get_project(path)
+        except suite.ProjectNotFoundError:
+            self.project = None
+        if self.project is None or \
+                os.path.realpath(self.project.path) != os.path.realpath(path):
+            inside = f" (it lies inside the project {self.project.path})" if self.project else ""
+            raise SyncError(f"{path} is not a project's root directory{inside}: give the "
+                            "project's root, or add --init to create a new project there")
         self.path = self.project.path
         self.label = label or os.uname().nodename
         self._sync_dir = os.path.join(self.path, layout.SUITE_DIR, "sync")
@@ -161,22 +203,29 @@ class Replica:
         fn = os.path.join(self.path, layout.SUITE_DIR, "id")
         try:
             with open(fn) as f:
-                return f.read().strip()
+                identity = f.read().strip()
         except FileNotFoundError:
             os.makedirs(os.path.dirname(fn), exist_ok=True)
             write_atomic(fn, uuid.uuid4().hex.encode())
             with open(fn) as f:
-                return f.read().strip()
+                identity = f.read().strip()
+        if not _IDENTITY.match(identity):
+            raise SyncError(f"{fn} does not hold a sync identity (32 hex digits): "
+                            f"{identity!r:.80}; remove the file and a new one is made")
+        return identity
 
     def load_record(self, peer):
+        """The record of the last sync with ``peer`` (a sync identity, checked)."""
         try:
-            return read_json(os.path.join(self._sync_dir, f"{peer}.json"))
+            return read_json(os.path.join(self._sync_dir, f"{check_identity(peer)}.json"))
         except FileNotFoundError:
             return {"jobs": {}, "project_doc": None}
 
     def save_record(self, peer, record):
+        """Write the record of the sync with ``peer`` (a sync identity, checked)."""
+        path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
-        write_json(os.path.join(self._sync_dir, f"{peer}.json"), record)
+        write_json(path, record)
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=()):
@@ -321,6 +370,22 @@ class Replica:
             raise SyncError(f"job {job_id}: {rel} is not a regular file; not read")
         return os.fdopen(fd, "rb")
 
+    def _target(self, job_id, rel):
+        """The path of a file to be written or deleted: never a reserved file, and only in a
+        job that exists (one with a state point)."""
+        path = self._file(job_id, rel)
+        if rel in RESERVED:
+            raise SyncError(f"job {job_id}: refused to change {rel} as an ordinary file "
+                            "(the other side listed it as one)")
+        self._existing(job_id)
+        return path
+
+    def _existing(self, job_id):
+        if not os.path.isfile(os.path.join(self.project.workspace, check_id(job_id),
+                                           layout.STATEPOINT)):
+            raise SyncError(f"job {job_id} does not exist in {self.path}: refused to write "
+                            "into it")
+
     # -- delta transfer (rsync's algorithm, sync/delta.py) ----------------------------------
     def signature(self, job_id, rel):
         """The block signature of this side's copy of a file (the basis)."""
@@ -364,7 +429,7 @@ class Replica:
         then rename it into place."""
         from . import delta
 
-        dst = self._file(job_id, rel)
+        dst = self._target(job_id, rel)
         tmp = layout.temp_path(dst)
         try:
             with self._open(job_id, rel) as basis, open(tmp, "xb") as out:
@@ -378,7 +443,7 @@ class Replica:
 
     # -- writing ----------------------------------------------------------------------------
     def write(self, job_id, rel, data, mtime_ns):
-        dst = self._file(job_id, rel)
+        dst = self._target(job_id, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         write_atomic(dst, data)
         os.utime(dst, ns=(mtime_ns, mtime_ns))
@@ -397,7 +462,7 @@ class Replica:
 
     def open_stream(self, job_id, rel):
         """A :class:`FileWriter` for the file ``rel`` of the job."""
-        return FileWriter(self._file(job_id, rel))
+        return FileWriter(self._target(job_id, rel))
 
     def write_stream(self, job_id, rel, chunks, mtime_ns):
         """Write a file from ``chunks`` (never whole in memory); return its size."""
@@ -413,8 +478,9 @@ class Replica:
     def write_link(self, job_id, rel, target, mtime_ns):
         """Make ``rel`` a link to ``target``, made under a temporary name and renamed over
         the file or link there. Raises :class:`SyncError` for a target that is absolute or
-        leaves the job as written, or a directory of ``rel`` that is a link."""
-        dst = self._file(job_id, rel)
+        leaves the job as written, a directory of ``rel`` that is a link, a reserved file
+        (state point, document) or a job that does not exist (the checks of every write)."""
+        dst = self._target(job_id, rel)
         job_dir = os.path.join(self.project.workspace, job_id)
         if os.path.isabs(target) or "\x00" in target or not jobfiles.inside(
                 os.path.normpath(os.path.join(os.path.dirname(dst), target)), job_dir):
@@ -434,16 +500,21 @@ class Replica:
 
     def delete_file(self, job_id, rel):
         try:
-            os.unlink(self._file(job_id, rel))
+            os.unlink(self._target(job_id, rel))
         except FileNotFoundError:
             pass
 
     def write_doc(self, job_id, doc):
-        write_atomic(os.path.join(self.project.workspace, check_id(job_id), layout.DOCUMENT),
-                     json.dumps(doc).encode())
+        """Replace a job's document; :class:`suite.errors.InvalidStatepointError` for values
+        JSON cannot hold (NaN, Infinity) or bad keys, :class:`SyncError` if the job does not
+        exist."""
+        self._existing(job_id)
+        data = dumps(check_document(doc, f"job {job_id}: document")).encode()
+        write_atomic(os.path.join(self.project.workspace, job_id, layout.DOCUMENT), data)
 
     def write_project_doc(self, doc):
-        write_atomic(self.project.fn(layout.PROJECT_DOCUMENT), json.dumps(doc).encode())
+        data = dumps(check_document(doc, "project document")).encode()
+        write_atomic(self.project.fn(layout.PROJECT_DOCUMENT), data)
 
     def create_job(self, job_id, statepoint, doc, files):
         """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""
@@ -451,7 +522,10 @@ class Replica:
         dst = os.path.join(ws, check_id(job_id))
         if isinstance(statepoint, str):
             statepoint = statepoint.encode()
-        sp = json.loads(statepoint)
+        where = f"job {job_id}: state point from the other side"
+        sp = loads_checked(statepoint, where, job_id)  # refuses NaN and Infinity
+        if not isinstance(sp, dict):
+            raise SyncError(f"{where} is not a JSON object")
         if suite.calc_id(sp) != job_id:
             raise SyncError(f"job {job_id}: the other side sent a state point that hashes to "
                             f"{suite.calc_id(sp)}")
@@ -463,9 +537,11 @@ class Replica:
                 f.write(statepoint)
             if doc:
                 with open(os.path.join(tmp, layout.DOCUMENT), "xb") as f:
-                    f.write(json.dumps(doc).encode())
+                    f.write(dumps(check_document(doc, f"job {job_id}: document")).encode())
             for rel, data, mtime in files:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
+                if rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "xb") as f:

@@ -1,7 +1,10 @@
 """The suite process on the far side of an SSH sync (``suite _sync-server PATH``): it serves
 the :class:`sync.replica.Replica` operations over stdin/stdout frames."""
 
+import os
 import sys
+import threading
+import time
 import traceback
 
 from . import protocol
@@ -12,25 +15,68 @@ OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "state
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
        "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
-       "write_link"}
+       "write_link", "heartbeat"}
 
-WRITES = {"write", "write_link", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
+WRITES = {"write", "write_link", "delete_file", "write_doc", "create_job", "delete_job",
+          "apply_delta",
           "write_close"}
 
 
-def serve(path, stdin=None, stdout=None):
+class _Output:
+    """The answer stream, shared by the request loop and the heartbeat thread: whole frames,
+    one at a time."""
+
+    def __init__(self, stream):
+        self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
+        self.beating = False
+
+    def send(self, header, payload=b""):
+        with self.lock:
+            protocol.write_frame(self.stream, header, payload)
+            self.last = time.monotonic()
+
+    def heartbeats(self, every):
+        """Send a heartbeat frame whenever nothing was sent for ``every`` seconds, so the
+        client's read timeout tells a stopped far side from a busy one."""
+        if self.beating:
+            return
+        self.beating = True
+
+        def beat():
+            while True:
+                time.sleep(max(0.1, every - (time.monotonic() - self.last)))
+                try:
+                    with self.lock:
+                        if time.monotonic() - self.last >= every:
+                            protocol.write_frame(self.stream, {"heartbeat": True})
+                            self.last = time.monotonic()
+                except (OSError, ValueError):  # the client has gone
+                    return
+
+        threading.Thread(target=beat, daemon=True).start()
+
+
+def serve(path, stdin=None, stdout=None, init=False):
+    """Serve the project at ``path`` (``~`` is this side's home; ``init``: create a project
+    there if there is none) until the client closes; return the exit status."""
     stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout.buffer
+    out = _Output(stdout or sys.stdout.buffer)
     try:
-        replica = Replica(path)
+        replica = Replica(os.path.expanduser(path), init=init)
     except Exception as exc:  # report, then stop: the client shows it
-        protocol.write_frame(stdout, {"ok": False, "error": str(exc), "type": type(exc).__name__})
+        out.send({"ok": False, "error": str(exc), "type": type(exc).__name__})
         return 1
-    protocol.write_frame(stdout, {"ok": True, "version": protocol.VERSION,
-                                  "label": replica.label})
+    out.send({"ok": True, "version": protocol.VERSION, "label": replica.label})
     streams = {}  # token -> FileWriter
     try:
-        return _serve(replica, stdin, stdout, streams)
+        return _serve(replica, stdin, out, streams)
+    except protocol.ProtocolError as exc:  # the client spoke badly: say so, and stop
+        try:
+            out.send({"ok": False, "error": f"the far side refused a request: {exc}",
+                      "type": "ProtocolError"})
+        except OSError:
+            pass
+        return 2
     finally:
         for writer in streams.values():  # transfers the client did not finish
             writer.abort()
@@ -54,7 +100,10 @@ def _serve(replica, stdin, stdout, streams):
                 raise ValueError(f"unknown operation {op!r}")
             args = header.get("args", [])
             wrote = wrote or op in WRITES
-            if op == "write":
+            if op == "heartbeat":
+                stdout.heartbeats(min(max(float(args[0]), 0.5), 3600.0))
+                result, out = None, b""
+            elif op == "write":
                 result, out = replica.write(*args, payload, header["mtime"]), b""
             elif op == "create_job":
                 meta = header["files"]
@@ -76,9 +125,9 @@ def _serve(replica, stdin, stdout, streams):
             elif op == "read_stream":
                 # several frames: the mtime, one per chunk ("more"), then the end
                 mtime, chunks = replica.read_chunks(*args)
-                protocol.write_frame(stdout, {"ok": True, "more": True, "mtime": mtime})
+                stdout.send({"ok": True, "more": True, "mtime": mtime})
                 for chunk in chunks:
-                    protocol.write_frame(stdout, {"ok": True, "more": True}, chunk)
+                    stdout.send({"ok": True, "more": True}, chunk)
                 result, out = None, b""
             elif op == "write_open":
                 token, job_id, rel = args
@@ -99,8 +148,7 @@ def _serve(replica, stdin, stdout, streams):
                 result, out = mtime, data
             else:
                 result, out = getattr(replica, op)(*args), b""
-            protocol.write_frame(stdout, {"ok": True, "result": result}, out)
+            stdout.send({"ok": True, "result": result}, out)
         except Exception as exc:
-            protocol.write_frame(stdout, {"ok": False, "error": str(exc),
-                                          "type": type(exc).__name__,
-                                          "trace": traceback.format_exc(limit=3)})
+            stdout.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
+                      "trace": traceback.format_exc(limit=3)})

@@ -3,8 +3,9 @@ far side (``suite _sync-server PATH``), requests and file data as frames on that
 
 Honours ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump), the SSH agent and
 ``~/.ssh/known_hosts``; an unknown or changed host key is refused with its fingerprint unless
-``accept_new_host_key`` (then a new key is added to known_hosts; a changed key is always
-refused).
+``accept_new_host_key`` (then a new key is appended to known_hosts; a changed key is always
+refused). The transport sends keepalives; a far side that sends nothing for ``timeout``
+seconds is given up on with an error naming the host.
 """
 
 import collections
@@ -13,8 +14,24 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from suite.errors import InvalidStatepointError
+from suite.jsonio import write_all
+
 from . import protocol
-from .replica import SyncError, read_jobs_by_files
+from .replica import (
+    RESERVED,
+    SyncError,
+    check_document,
+    check_id,
+    check_identity,
+    check_rel,
+    read_jobs_by_files,
+)
+
+#: seconds without a byte from the far side before the sync gives up (``--timeout``); the
+#: far side sends a heartbeat while it works on a long request, so only a stopped or
+#: unreachable one is given up on
+TIMEOUT = 60.0
 
 
 @dataclass
@@ -26,15 +43,31 @@ class Target:
 
 
 def parse_url(url):
-    """``ssh://user@host:port/path`` or ``[user@]host:path``."""
-    m = re.match(r"ssh://(?:([^@/]+)@)?([^:/]+)(?::(\d+))?(/.*)\Z", url)
+    """``ssh://user@host:port/path`` or ``[user@]host:path``; a path starting with ``~``
+    (``host:~/p``, ``ssh://host/~/p``) is under the home directory on the far side."""
+    m = re.match(r"ssh://(?:([^@/]+)@)?([^:/]+)(?::([^/]*))?(/.*)\Z", url)
     if m:
-        return Target(m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None,
-                      m.group(4))
+        path = m.group(4)
+        if path.startswith("/~"):  # as git and rsync read ssh://host/~/path
+            path = path[1:]
+        return Target(m.group(1), m.group(2), _port(m.group(3), url), path)
     m = re.match(r"(?:([^@/:]+)@)?([^:/]+):(.+)\Z", url)
     if m:
+        if m.group(3).isdigit():  # host:2222 is a port, not a path, to whoever typed it
+            _port(m.group(3), url)
+            raise SyncError(f"{url}: a port goes in an ssh:// URL "
+                            f"(ssh://{m.group(2)}:{m.group(3)}/path)")
         return Target(m.group(1), m.group(2), None, m.group(3))
     raise SyncError(f"{url} is not a remote URL ([user@]host:path or ssh://user@host:port/path)")
+
+
+def _port(text, where):
+    """A port number from ``where`` (None if not given); refuses what is not 1-65535."""
+    if text is None:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise SyncError(f"{where}: port {text!r} is not a port number (1-65535)")
+    return int(text)
 
 
 def _fingerprint(key):
@@ -45,9 +78,10 @@ def _fingerprint(key):
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
-def connect(target, accept_new_host_key=False, via=None):
+def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     """An authenticated paramiko SSHClient for ``target``, through its ProxyJump chain
-    (``via`` overrides the configured one: ``"a,b"`` reaches ``b`` through ``a``)."""
+    (``via`` overrides the configured one: ``"a,b"`` reaches ``b`` through ``a``), sending
+    keepalives. Raises :class:`SyncError` naming the host when it cannot."""
     import paramiko
 
     config = paramiko.SSHConfig()
@@ -57,7 +91,7 @@ def connect(target, accept_new_host_key=False, via=None):
             config.parse(f)
     opts = config.lookup(target.host)
     hostname = opts.get("hostname", target.host)
-    port = target.port or int(opts.get("port", 22))
+    port = target.port or _port(str(opts.get("port", 22)), f"~/.ssh/config, Host {target.host}")
     user = target.user or opts.get("user") or os.environ.get("USER") or "root"
     keys = [os.path.expanduser(k) for k in opts.get("identityfile", [])]
     sock = jump_client = None
@@ -65,7 +99,8 @@ def connect(target, accept_new_host_key=False, via=None):
     if jump and jump.lower() != "none":
         # the last hop is reached through the ones before it, as OpenSSH does
         *before, last = [h.strip() for h in jump.split(",")]
-        jump_client = connect(_hop(last), accept_new_host_key, via=",".join(before) or "none")
+        jump_client = connect(_hop(last), accept_new_host_key, via=",".join(before) or "none",
+                              timeout=timeout)
         try:
             sock = jump_client.get_transport().open_channel(
                 "direct-tcpip", (hostname, port), ("127.0.0.1", 0))
@@ -73,13 +108,14 @@ def connect(target, accept_new_host_key=False, via=None):
             raise SyncError(f"jump host {last} cannot reach {hostname}:{port}: {exc}") from None
     known = os.path.expanduser("~/.ssh/known_hosts")
     client = paramiko.SSHClient()
-    client.load_system_host_keys()
-    if os.path.exists(known):
-        client.load_host_keys(known)
+    for path in ("/etc/ssh/ssh_known_hosts", known):
+        _load_known_hosts(client.get_host_keys(), path)
     client.set_missing_host_key_policy(_Policy(accept_new_host_key, known))
     try:
         client.connect(hostname, port=port, username=user, key_filename=keys or None,
-                       sock=sock, timeout=30, allow_agent=True, look_for_keys=not keys)
+                       sock=sock, timeout=timeout, banner_timeout=timeout,
+                       auth_timeout=timeout, channel_timeout=timeout, allow_agent=True,
+                       look_for_keys=not keys)
     except paramiko.BadHostKeyException as exc:
         raise SyncError(
             f"the host key of {hostname} changed: it is now {_fingerprint(exc.key)}, "
@@ -92,14 +128,41 @@ def connect(target, accept_new_host_key=False, via=None):
             raise
         raise SyncError(f"cannot connect to {hostname}:{port}: {exc}") from None
     client.jump_client = jump_client  # keeps the hop's connection open as long as this one
+    # keeps NAT and firewall state alive through quiet stretches; a dead link then fails
+    client.get_transport().set_keepalive(max(1, min(15, int(timeout // 4))))
     return client
+
+
+def _load_known_hosts(host_keys, path):
+    """Add the entries of a known_hosts file to paramiko's ``host_keys``, skipping the lines
+    paramiko cannot read (``@cert-authority``, ``@revoked``, broken ones) where its own
+    loader would fail."""
+    from paramiko import SSHException
+    from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
+
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    for lineno, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "@")):
+            continue
+        try:
+            entry = HostKeyEntry.from_line(line, lineno)
+        except (InvalidHostKey, SSHException, ValueError):
+            continue
+        if entry is not None:
+            for name in entry.hostnames:
+                host_keys.add(name, entry.key.get_name(), entry.key)
 
 
 def _hop(text):
     """A ProxyJump entry ``[user@]host[:port]`` as a Target."""
     user, _, rest = text.rpartition("@")
     host, _, port = rest.partition(":")
-    return Target(user or None, host, int(port) if port else None, "/")
+    return Target(user or None, host, _port(port, f"ProxyJump {text}") if port else None, "/")
 
 
 class _Policy:
@@ -113,24 +176,52 @@ class _Policy:
                 f"unknown host key for {hostname}: {key.get_name()} {_fingerprint(key)}; "
                 "check it, then run again with --accept-new-host-key to trust it")
         client.get_host_keys().add(hostname, key.get_name(), key)
+        # one line appended, never the file rewritten: paramiko would drop comments and lines
+        # it cannot parse (options, certificates, @markers)
+        line = f"{hostname} {key.get_name()} {key.get_base64()}\n".encode()
         os.makedirs(os.path.dirname(self.known_hosts), exist_ok=True)
-        client.save_host_keys(self.known_hosts)
+        fd = os.open(self.known_hosts, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size:
+                with open(self.known_hosts, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        line = b"\n" + line
+            write_all(fd, line)
+        finally:
+            os.close(fd)
 
 
 class SSHReplica:
     """A :class:`sync.replica.Replica` on another machine, reached over one SSH channel."""
 
-    def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None):
+    def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None,
+                 timeout=None, init=False):
         self.target = parse_url(url)
         self.path = self.target.path
-        self.client = connect(self.target, accept_new_host_key)
-        command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
-        stdin, stdout, stderr = self.client.exec_command(command)
-        self._in, self._out, self._err = stdin, stdout, stderr
+        self.timeout = TIMEOUT if timeout is None else timeout
+        if not self.timeout > 0:
+            raise SyncError(f"the timeout must be a number of seconds above 0, not {timeout!r}")
         # one entry per answer not read yet, oldest first: None for a posted write, a list
         # for a request sent ahead (filled with its frame when read, see _later)
         self._expect = collections.deque()
         self._outbuf = bytearray()
+        self._broken = False
+        self.client = connect(self.target, accept_new_host_key, timeout=self.timeout)
+        try:
+            self._start(remote_suite, label, init)
+        except BaseException:
+            self._broken = True
+            self.close()
+            raise
+
+    def _start(self, remote_suite, label, init):
+        # the path goes quoted; the far side expands a leading ~ (server.py), as ssh users expect
+        command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(self.target.path)}"
+        if init:
+            command += " --init"
+        stdin, stdout, stderr = self.client.exec_command(command, timeout=self.timeout)
+        self._in, self._out, self._err = stdin, stdout, stderr
         header, _ = self._frame()
         if header is None:
             status = stdout.channel.recv_exit_status()
@@ -143,17 +234,32 @@ class SSHReplica:
         if not header.get("ok"):
             raise SyncError(f"{self.target.host}:{self.path}: {header.get('error')}")
         if header.get("version") != protocol.VERSION:
-            self.close()
             raise SyncError(
                 f"the suite on {self.target.host} speaks sync protocol {header.get('version')}, "
                 f"this one {protocol.VERSION}: install the same suite version on both machines")
         self.label = label or header.get("label") or self.target.host
+        # ask for heartbeats while the far side works (answered in order, never waited for;
+        # a suite too old to send them answers with an error, which is ignored)
+        self._later("heartbeat", max(0.5, self.timeout / 4))
 
     def _frame(self):
+        """The next frame from the far side (heartbeats skipped); :class:`SyncError` naming
+        the host when nothing came for ``timeout`` seconds, :class:`protocol.ProtocolError`
+        for what is not a frame."""
         try:
-            return protocol.read_frame(self._out)
+            while True:
+                header, payload = protocol.read_frame(self._out)
+                if header is None or not header.get("heartbeat"):
+                    return header, payload
+        except TimeoutError:
+            self._broken = True
+            raise SyncError(
+                f"{self.target.host} sent nothing for {self.timeout:g} s (the far side is "
+                "stopped or unreachable); run the sync again to resume, or give a longer "
+                "--timeout") from None
         except protocol.ProtocolError as exc:
-            raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
+            self._broken = True
+            raise protocol.ProtocolError(f"{self.target.host}: {exc}") from None
 
     #: writes in flight without their answers, at most; when full, answers are read down to
     #: half, so the far side always has work queued (answers are small: ~40 bytes each)
@@ -174,7 +280,13 @@ class SSHReplica:
         try:
             self._in.write(bytes(self._outbuf))
             self._in.flush()
+        except TimeoutError:
+            self._broken = True
+            raise SyncError(f"{self.target.host} took nothing for {self.timeout:g} s (the far "
+                            "side is stopped or unreachable); run the sync again to resume, "
+                            "or give a longer --timeout") from None
         except OSError as exc:
+            self._broken = True
             raise SyncError(f"connection to {self.target.host} lost: {exc}") from None
         self._outbuf.clear()
 
@@ -250,14 +362,15 @@ class SSHReplica:
         return header, data
 
     def close(self):
-        try:
-            self._drain()
-        except SyncError:
-            pass
-        try:
-            protocol.write_frame(self._in, {"op": "close"})
-        except OSError:
-            pass
+        if not self._broken:  # a far side that stopped answering is not waited for again
+            try:
+                self._drain()
+            except SyncError:
+                pass
+            try:
+                protocol.write_frame(self._in, {"op": "close"})
+            except OSError:
+                pass
         client = self.client
         while client is not None:  # this connection, then the jump hosts it went through
             client.close()
@@ -265,7 +378,7 @@ class SSHReplica:
 
     # -- the Replica interface ----------------------------------------------------------------
     def identity(self):
-        return self._call("identity")[0]
+        return check_identity(self._call("identity")[0], self.target.host)
 
     def load_record(self, peer):
         return self._call("load_record", peer)[0]
@@ -274,18 +387,28 @@ class SSHReplica:
         self._call("save_record", peer, record)
 
     def snapshot(self, ids=None, exclude=()):
-        return self._call("snapshot", sorted(ids) if ids is not None else None, list(exclude))[0]
+        return self.snapshot_later(ids, exclude)()
 
     def snapshot_later(self, ids=None, exclude=()):
         answer = self._later("snapshot", sorted(ids) if ids is not None else None,
                              list(exclude))
-        return lambda: answer()[0]
+        return lambda: check_snapshot(answer()[0], self.target.host)
 
     def find_ids(self, filter):
-        return self._call("find_ids", filter)[0]
+        ids = self._shaped("find_ids", self._call("find_ids", filter)[0],
+                           lambda v: isinstance(v, list))
+        return [check_id(job_id) for job_id in ids]
 
     def doc_mtime(self, job_id):
-        return self._call("doc_mtime", job_id)[0]
+        return self._shaped("doc_mtime", self._call("doc_mtime", job_id)[0],
+                            lambda v: type(v) is int)
+
+    def _shaped(self, op, value, ok):
+        """``value``, the answer to ``op``, if ``ok(value)``; else a ProtocolError."""
+        if not ok(value):
+            raise protocol.ProtocolError(f"{self.target.host} answered {op} with something "
+                                         "of the wrong shape")
+        return value
 
     def statepoint(self, job_id):
         return self._call("statepoint", job_id)[1]
@@ -295,11 +418,13 @@ class SSHReplica:
 
     def digests_later(self, requests):
         answer = self._later("digests", [list(r) for r in requests])
-        return lambda: answer()[0]
+        return lambda: self._shaped("digests", answer()[0], lambda v: isinstance(v, list) and
+                                    len(v) == len(requests) and
+                                    all(isinstance(d, str) for d in v))
 
     def read(self, job_id, rel):
         mtime, data = self._call("read", job_id, rel)
-        return data, mtime
+        return data, self._shaped("read", mtime, lambda v: type(v) is int)
 
     def read_jobs(self, requests):
         return read_jobs_by_files(self.read_files, requests)
@@ -309,7 +434,7 @@ class SSHReplica:
         request on this connection."""
         self._request("read_stream", job_id, rel)
         header, _ = self._checked_frame()
-        mtime = header["mtime"]
+        mtime = self._shaped("read_stream", header.get("mtime"), lambda v: type(v) is int)
 
         def chunks():
             while True:
@@ -332,6 +457,10 @@ class SSHReplica:
 
     def read_files(self, requests):
         sizes, data = self._call("read_files", [list(r) for r in requests])
+        if not isinstance(sizes, list) or len(sizes) != len(requests) or not all(
+                _ints(item, 2) for item in sizes):
+            raise protocol.ProtocolError(f"{self.target.host} answered read_files with "
+                                         "something else than a size and mtime per file")
         pieces = protocol.split_payload(data, [size for size, _ in sizes])
         return [(piece, mtime) for piece, (_, mtime) in zip(pieces, sizes, strict=True)]
 
@@ -340,6 +469,8 @@ class SSHReplica:
 
         def signatures():
             sizes, data = answer()
+            self._shaped("signatures", sizes,
+                         lambda v: isinstance(v, list) and len(v) == len(requests))
             return protocol.split_payload(data, sizes)
 
         return signatures
@@ -350,6 +481,8 @@ class SSHReplica:
 
         def deltas():
             result, data = answer()
+            self._shaped("make_deltas", result, lambda v: isinstance(v, list) and len(v) == len(
+                requests) and all(item is None or _ints(item, 2) for item in v))
             pieces = iter(protocol.split_payload(
                 data, [item[0] for item in result if item is not None]))
             return [None if item is None else (next(pieces), item[1]) for item in result]
@@ -382,3 +515,49 @@ class SSHReplica:
     def delete_job(self, job_id):
         self._post("delete_job", job_id)
 
+
+
+def _ints(value, n):
+    """Whether ``value`` is a list of ``n`` integers (not booleans)."""
+    return isinstance(value, list) and len(value) == n and all(type(v) is int for v in value)
+
+
+def check_snapshot(snapshot, host):
+    """A snapshot from ``host`` (see :meth:`sync.replica.Replica.snapshot`), checked before any
+    of it is used. Raises :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError`
+    for job ids or paths that could escape, reserved files listed as ordinary ones and a
+    project document JSON cannot hold. A job whose document holds what JSON cannot (NaN,
+    Infinity, bad keys) is moved to ``snapshot["refused"]`` (``{id: reason}``): the sync
+    reports it and leaves it alone on both sides."""
+    if not isinstance(snapshot, dict) or not isinstance(snapshot.get("jobs"), dict) \
+            or not isinstance(snapshot.get("project_doc"), dict):
+        raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
+    refused, good_rels = {}, set()  # most jobs hold files of the same names: checked once
+    for job_id, entry in snapshot["jobs"].items():
+        check_id(job_id)
+        if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict) \
+                or not isinstance(entry.get("doc"), dict):
+            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
+                                         f"for job {job_id}")
+        for rel, state in entry["files"].items():
+            if rel not in good_rels:
+                if check_rel(rel) in RESERVED:
+                    raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
+                                    "file: refused")
+                good_rels.add(rel)
+            if type(state) is not list or len(state) != 2 or type(state[0]) is not int \
+                    or type(state[1]) is not int or state[0] < 0:
+                raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
+                                             f"shape for {job_id}/{rel}")
+        try:
+            check_document(entry["doc"], f"job {job_id}: document on {host}")
+        except InvalidStatepointError as exc:
+            refused[job_id] = str(exc)
+    try:
+        check_document(snapshot["project_doc"], f"project document on {host}")
+    except InvalidStatepointError as exc:
+        raise SyncError(f"{exc}: refused; fix it there") from None
+    for job_id in refused:
+        del snapshot["jobs"][job_id]
+    snapshot["refused"] = refused
+    return snapshot

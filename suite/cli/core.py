@@ -112,6 +112,7 @@ def find(filter, sp_keys, doc_keys, as_json):
     flt = parse_cli_filter(filter)
     cursor = p.find_jobs(flt)
     ids = cursor.ids()
+    _find_notes(p, flt)
     if sp_keys is None and doc_keys is None:
         if as_json:
             click.echo(json.dumps(ids))
@@ -160,6 +161,20 @@ def _report_unreadable(p):
         click.echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
                    err=True)
         sys.exit(3)
+
+
+def _find_notes(p, flt):
+    """On stderr: keys no job has (a typo finds nothing), and jobs a document query left out
+    (unreadable documents). The exit status stays as it is."""
+    from suite.query import compile_filter, uses_document
+
+    tree = compile_filter(flt)
+    for key, close in p.index.missing_keys(tree):
+        hint = f"; did you mean {close!r}?" if close else ""
+        click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
+    if uses_document(tree):
+        for msg in sorted(p.index.problems.values()):
+            click.echo(f"suite: warning: left out: {msg}", err=True)
 
 
 @click.command()

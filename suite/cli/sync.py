@@ -72,8 +72,12 @@ def remote_remove(name):
                    "setting).")
 @click.option("--accept-new-host-key", is_flag=True,
               help="Trust an unknown SSH host key (it is added to ~/.ssh/known_hosts).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Give up on a far side that sends nothing for this long "
+                                      "(default 60; a busy one sends heartbeats).")
+@click.option("--init", is_flag=True, help="Create a new project at DEST if there is none.")
 def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
-         checksum, as_json, remote_suite, accept_new_host_key):
+         checksum, as_json, remote_suite, accept_new_host_key, timeout, init):
     """Two-way sync of this project with DEST: a remote name, a project directory,
     [user@]host:path or ssh://user@host:port/path (one SSH connection; suite must be installed
     on the remote).
@@ -92,7 +96,8 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             keep_both=keep_both, filter=filter_from_options(filter_args) if filter_args else None,
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
-            accept_new_host_key=accept_new_host_key, progress=update)
+            accept_new_host_key=accept_new_host_key, progress=update, timeout=timeout,
+            init=init)
     if as_json:
         echo_json(result.to_json())
     else:
@@ -111,9 +116,10 @@ def _warn_skipped(items):
 
 @click.command("_sync-server", hidden=True)
 @click.argument("path")
-def server(path):
+@click.option("--init", is_flag=True)
+def server(path, init):
     """Serve sync requests for the project at PATH on stdin/stdout (started by 'suite sync'
     over SSH; not for people)."""
     from sync.server import serve
 
-    sys.exit(serve(path))
+    sys.exit(serve(path, init=init))

@@ -84,7 +84,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
             echo_json(result.to_json())
         else:
             click.echo(result.format())
-        _warn_skipped(result.skipped)
+        _warn_skipped(result.skipped_files)
         return
     jobs = [proj.open_job(id=i) for i in ids]
     if filter_args or not ids:

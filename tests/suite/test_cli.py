@@ -207,3 +207,18 @@ def test_check_goes_on_past_unreadable_jobs_and_files(sweep):
     got = {(p["job_id"], p["kind"]) for p in json.loads(r.stdout)}
     assert got == {(ids[0], "statepoint"), (ids[1], "document"), (ids[2], "unreadable"),
                    (ids[3], "unreadable"), (wrong, "misnamed")}
+
+
+def test_find_notes_a_key_no_job_has(sweep):
+    for job in sweep.find_jobs({"a": 0}):
+        job.doc.temp = 1
+    r = suite_cmd("find", "flg", "true", cwd=sweep.path)
+    assert r.returncode == 0 and r.stdout == ""
+    assert "no job has key 'flg'; did you mean 'flag'?" in r.stderr
+    r = suite_cmd("find", "doc.tempx.$exists", "false", cwd=sweep.path)
+    assert r.returncode == 0 and len(r.stdout.split()) == 24
+    assert "no job has key 'doc.tempx'; did you mean 'doc.temp'?" in r.stderr
+    r = suite_cmd("find", "zzzz", "1", cwd=sweep.path)
+    assert "no job has key 'zzzz'" in r.stderr and "did you mean" not in r.stderr
+    r = suite_cmd("find", "b.c", "1", "doc.temp", "1", cwd=sweep.path)
+    assert r.returncode == 0 and r.stderr == "" and len(r.stdout.split()) == 2

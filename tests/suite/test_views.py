@@ -126,3 +126,32 @@ def test_cli_view(sweep):
     assert r.returncode == 0, r.stderr
     assert "6 created" in r.stdout
     assert len(links(os.path.join(sweep.path, "mine"))) == 6
+
+
+def test_an_edited_manifest_cannot_make_it_delete_outside_the_view(sweep, tmp_path):
+    view = str(tmp_path / "view")
+    sweep.create_view(view, schema="a_<a>/<b.c>/<flag>")
+    outside = tmp_path / "outside"
+    (outside / "emptydir").mkdir(parents=True)
+    (outside / "emptydir2").mkdir()
+    os.symlink("somewhere", outside / "link")
+    os.symlink("somewhere", outside / "link2")
+    os.symlink("/etc", os.path.join(view, "mine"))  # the user's own link inside the view
+    # a directory of the view replaced by a link to outside: a path through it leaves the view
+    shutil.rmtree(os.path.join(view, "a_3"))
+    os.symlink(str(outside), os.path.join(view, "a_3"))
+    os.symlink("x", outside / "true")
+    manifest_path = os.path.join(view, MANIFEST)
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    manifest["links"].update({"../outside/link": "somewhere",
+                              str(outside / "link2"): "somewhere",
+                              "mine": "/etc", "a_3/true": "x"})
+    manifest["dirs"] += ["../outside/emptydir", str(outside / "emptydir2"), "a_3"]
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    sweep.create_view(view, schema="a_<a>/<b.c>/<flag>", filter={"a": {"$lt": 2}})
+    for name in ("emptydir", "emptydir2", "link", "link2", "true"):
+        assert os.path.lexists(outside / name), name
+    assert os.readlink(os.path.join(view, "mine")) == "/etc"
+    assert len(links(view)) == 12 + 2  # the jobs with a < 2, the user's link and a_3

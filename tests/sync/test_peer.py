@@ -1,0 +1,246 @@
+"""Nothing from the other side is trusted: identities, paths, reserved files, job ids, values
+and frames are checked on both sides (the far side's server is driven here with real frames;
+lying far sides over SSH are in test_ssh_peer.py)."""
+
+import io
+import os
+import struct
+import subprocess
+
+import pytest
+
+import suite
+import sync
+from suite import layout
+from suite.jsonio import read_json
+from sync import protocol, server
+from sync.replica import Replica
+
+
+@pytest.fixture
+def pair(tmp_path):
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(4):
+        job = lap.open_job({"i": i}).init()
+        job.doc.step = i
+        with open(job.fn("out.txt"), "w") as f:
+            f.write(str(i) * 10)
+    return lap, clu
+
+
+def serve(path, *frames, raw=b"", init=False):
+    """Run the real far-side server on the given request frames (``(header, payload)``) and
+    raw bytes after them; return its exit status and its answers (headers)."""
+    requests = io.BytesIO(b"".join(protocol.encode_frame(h, p) for h, p in frames) + raw)
+    answers = io.BytesIO()
+    status = server.serve(str(path), requests, answers, init=init)
+    answers.seek(0)
+    out = []
+    while True:
+        header, _ = protocol.read_frame(answers)
+        if header is None:
+            return status, out
+        out.append(header)
+
+
+# -- 1. identities name files: validated on both sides ----------------------------------------
+
+def test_local_dest_with_an_identity_naming_a_path_is_refused(pair, tmp_path):
+    lap, clu = pair
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"keep": "me"}')
+    os.makedirs(clu.fn(".suite"), exist_ok=True)
+    with open(clu.fn(".suite/id"), "w") as f:  # the id of a copy names its record files
+        f.write("../../../victim")  # .suite/sync/<id>.json: the file beside the project
+    with pytest.raises(sync.SyncError, match="sync identity"):
+        sync.sync(lap, clu.path)
+    assert victim.read_text() == '{"keep": "me"}'
+    assert len(clu) == 0
+
+
+def test_server_refuses_records_named_by_paths(pair, tmp_path):
+    lap, clu = pair
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"jobs": {}, "secret": 1}')
+    peer = os.path.relpath(tmp_path / "victim", os.path.join(clu.path, ".suite", "sync"))
+    status, answers = serve(
+        clu.path,
+        ({"op": "load_record", "args": [peer]}, b""),
+        ({"op": "save_record", "args": [peer, {"jobs": {}}]}, b""),
+        ({"op": "save_record", "args": [str(tmp_path / "abs"), {"jobs": {}}]}, b""),
+        ({"op": "load_record", "args": ["a" * 32]}, b""),
+        ({"op": "close"}, b""))
+    assert status == 0
+    assert [a["ok"] for a in answers] == [True, False, False, False, True]
+    assert all("sync identity" in a["error"] for a in answers[1:4])
+    assert victim.read_text() == '{"jobs": {}, "secret": 1}'
+    assert not (tmp_path / "abs.json").exists()
+
+
+# -- 2. reserved files go only through job creation and document merge ------------------------
+
+def test_reserved_files_are_never_written_as_ordinary_files(pair):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    job = clu.open_job({"i": 1})
+    replica = Replica(clu.path)
+    for rel in (layout.STATEPOINT, layout.DOCUMENT):
+        with pytest.raises(sync.SyncError, match=rel):
+            replica.write(job.id, rel, b'{"i": 99}', 1)
+        with pytest.raises(sync.SyncError, match=rel):
+            replica.delete_file(job.id, rel)
+        with pytest.raises(sync.SyncError, match=rel):
+            replica.open_stream(job.id, rel)
+    with pytest.raises(sync.SyncError, match=layout.STATEPOINT):
+        replica.create_job(lap.open_job({"i": 9}).id, b'{"i": 9}', {},
+                           [(layout.STATEPOINT, b'{"i": 1}', 1)])
+    assert read_json(job.fn(layout.STATEPOINT)) == {"i": 1}
+    assert job.doc() == {"step": 1}
+    assert suite.get_project(clu.path).open_job(id=job.id).sp() == {"i": 1}
+
+
+def test_server_refuses_nan_in_documents_and_state_points(pair):
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    job = clu.open_job({"i": 2})
+    new = lap.open_job({"x": 1.5})
+    status, answers = serve(
+        clu.path,
+        ({"op": "write_doc", "args": [job.id, {"step": float("nan")}]}, b""),
+        ({"op": "write_doc", "args": [job.id, {"a.b": 1}]}, b""),
+        ({"op": "write_project_doc", "args": [{"x": float("inf")}]}, b""),
+        ({"op": "create_job", "args": [new.id, '{"x": NaN}', {}], "files": []}, b""),
+        ({"op": "create_job", "args": [new.id, '{"x": 1.5}', {"d": float("-inf")}],
+          "files": []}, b""),
+        ({"op": "close"}, b""))
+    assert [a["ok"] for a in answers] == [True] + [False] * 5
+    assert job.doc() == {"step": 2}
+    assert not os.path.exists(clu.fn(layout.PROJECT_DOCUMENT)) or \
+        read_json(clu.fn(layout.PROJECT_DOCUMENT)) == {}
+    assert new.id not in os.listdir(clu.workspace)
+
+
+# -- 3. job ids: exactly 32 lowercase hex digits; no writes into jobs that do not exist -------
+
+@pytest.mark.parametrize("name", ["+" + "0" * 31, " 0x" + "0" * 29, "0_" + "0" * 30,
+                                  "A" * 32, "0" * 31 + "\n", "0" * 33, "g" * 32, "-" + "1" * 31])
+def test_is_job_id_takes_only_32_lowercase_hex_digits(name):
+    assert not layout.is_job_id(name)
+    assert layout.is_job_id("0123456789abcdef" * 2)
+
+
+def test_server_refuses_writes_into_jobs_that_do_not_exist(pair):
+    lap, clu = pair
+    missing = lap.open_job({"i": 0}).id  # exists on the laptop only
+    status, answers = serve(
+        clu.path,
+        ({"op": "write", "args": [missing, "x.txt"], "mtime": 1}, b"data"),
+        ({"op": "write", "args": ["+" + missing[1:], "x.txt"], "mtime": 1}, b"data"),
+        ({"op": "write_doc", "args": [missing, {"a": 1}]}, b""),
+        ({"op": "write_open", "args": [1, missing, "big.bin"]}, b""),
+        ({"op": "apply_delta", "args": [missing, "x.txt"], "mtime": 1}, b""),
+        ({"op": "close"}, b""))
+    assert [a["ok"] for a in answers] == [True] + [False] * 5
+    assert "does not exist" in answers[1]["error"]
+    assert "refused job id" in answers[2]["error"]
+    assert os.listdir(clu.workspace) == []
+
+
+# -- 4. frames: bounded, well-formed, one-line errors ------------------------------------------
+
+def _raw(header_bytes, payload=b""):
+    return (struct.pack(">I", len(header_bytes)) + header_bytes
+            + struct.pack(">Q", len(payload)) + payload)
+
+
+@pytest.mark.parametrize("data, message", [
+    (struct.pack(">I", (64 << 20) + 1), "header of"),
+    (struct.pack(">I", 2) + b"{}" + struct.pack(">Q", 1 << 34), "payload of"),
+    (_raw(b"not json"), "not valid JSON"),
+    (_raw(b"\xff\xfe{}"), "not valid JSON"),
+    (_raw(b"[1, 2]"), "not a JSON object"),
+    (_raw(b"[" * 100000 + b"]" * 100000), "not valid JSON"),
+    (_raw(b'{"z": true}', b"not zstandard"), "zstandard"),
+    (_raw(b'{"op": "x"}', b"short")[:-2], "middle of a frame"),
+], ids=["huge header", "huge payload", "not json", "not utf-8", "not an object",
+        "nested", "not zstandard", "short"])
+def test_malformed_frames_are_protocol_errors(data, message):
+    with pytest.raises(protocol.ProtocolError, match=message):
+        protocol.read_frame(io.BytesIO(data))
+
+
+def test_decompressed_size_is_bounded(monkeypatch):
+    import zstandard
+
+    monkeypatch.setattr(protocol, "MAX_PAYLOAD", 1 << 20)
+    zeros = b"\0" * (16 << 20)  # inflates 16 MiB from a few hundred bytes
+    declared = zstandard.ZstdCompressor().compress(zeros)
+    undeclared = zstandard.ZstdCompressor(write_content_size=False).compress(zeros)
+    assert len(declared) < 4096 and len(undeclared) < 4096
+    for bomb in (declared, undeclared):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.read_frame(io.BytesIO(_raw(b'{"z": true}', bomb)))
+    with pytest.raises(protocol.ProtocolError, match="larger than the protocol allows"):
+        protocol.encode_frame({}, b"x" * ((1 << 20) + 1))
+    ok = zstandard.ZstdCompressor().compress(b"\0" * 1000)
+    assert protocol.read_frame(io.BytesIO(_raw(b'{"z": true}', ok)))[1] == b"\0" * 1000
+
+
+def test_split_payload_refuses_sizes_that_do_not_add_up():
+    assert protocol.split_payload(b"abcdef", [2, 4]) == [b"ab", b"cdef"]
+    for sizes in ([2, 3], [2, 5], [-1, 7], ["2", 4], [True, 5], "6"):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.split_payload(b"abcdef", sizes)
+
+
+def test_server_answers_a_malformed_frame_and_stops(pair):
+    lap, clu = pair
+    status, answers = serve(clu.path, ({"op": "identity"}, b""), raw=_raw(b"{not json"))
+    assert status == 2
+    assert answers[-1]["ok"] is False and "not valid JSON" in answers[-1]["error"]
+    status, answers = serve(clu.path, raw=struct.pack(">I", 1 << 30))
+    assert status == 2 and "header of" in answers[-1]["error"]
+
+
+def test_server_answers_requests_of_the_wrong_shape(pair):
+    lap, clu = pair
+    status, answers = serve(
+        clu.path,
+        ({"op": "read_files", "args": [[["x"]]]}, b""),
+        ({"op": "create_job", "args": ["0" * 32, "{}", {}], "files": [["a", 5, 1]]}, b"abc"),
+        ({"op": "snapshot", "args": "no list"}, b""),
+        ({"op": "identity"}, b""),
+        ({"op": "close"}, b""))
+    assert status == 0
+    assert [a["ok"] for a in answers] == [True, False, False, False, True]
+
+
+# -- 7. DEST must be a project's root; --init makes one ----------------------------------------
+
+def test_dest_inside_a_project_is_refused_not_walked_up(pair, tmp_path):
+    lap, clu = pair
+    for dest in (tmp_path / "cluster" / "missing", tmp_path / "cluster" / "workspace"):
+        with pytest.raises(sync.SyncError, match="not a project's root.*--init"):
+            sync.sync(lap, str(dest))
+    with pytest.raises(sync.SyncError, match="--init"):
+        sync.sync(lap, str(tmp_path / "nowhere"))
+    assert len(clu) == 0 and not os.path.exists(clu.fn(".suite/sync"))
+    result = sync.sync(lap, str(tmp_path / "cluster" / "nested"), init=True)
+    assert result.exit_status == 0
+    nested = suite.get_project(tmp_path / "cluster" / "nested")
+    assert nested.path == str(tmp_path / "cluster" / "nested") and len(nested) == 4
+    assert len(clu) == 0
+
+
+def test_cli_init_and_its_suggestion(pair, tmp_path):
+    lap, clu = pair
+    dest = str(tmp_path / "new")
+    r = subprocess.run(["suite", "sync", dest], cwd=lap.path, capture_output=True, text=True)
+    assert r.returncode == 1 and "--init" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run(["suite", "sync", dest, "--init"], cwd=lap.path, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert len(suite.get_project(dest)) == 4
+

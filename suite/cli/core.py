@@ -103,8 +103,9 @@ def find(filter, sp_keys, doc_keys, as_json):
       suite find name /^run_/        /.../ is a regular expression
       suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
 
-    Jobs whose state point or document cannot be read are named on stderr (an unreadable
-    state point leaves the job out) and the exit status is then 3.
+    Jobs whose state point or document cannot be read are named on stderr. An unreadable
+    state point leaves the job out of every answer and the exit status is then 3; an
+    unreadable document leaves it out of document queries only (exit status unchanged).
     """
     from suite.query import MISSING, parse_cli_filter, resolve
 
@@ -151,7 +152,9 @@ def find(filter, sp_keys, doc_keys, as_json):
 
 
 def _report_unreadable(p):
-    """Jobs a query could not read (the others were answered): stderr and exit status 3."""
+    """Jobs a query could not read (the others were answered), on stderr; exit status 3 when
+    a state point could not be read: that job is left out of every answer. A job whose
+    document alone cannot be read is only left out of document queries: named, status kept."""
     from suite.jobfiles import summary
 
     problems = p.index.problems
@@ -160,21 +163,19 @@ def _report_unreadable(p):
                  for i, m in sorted(problems.items())]
         click.echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
                    err=True)
-        sys.exit(3)
+        if len(p.index.statepoints(sorted(problems))) < len(problems):
+            sys.exit(3)
 
 
 def _find_notes(p, flt):
-    """On stderr: keys no job has (a typo finds nothing), and jobs a document query left out
-    (unreadable documents). The exit status stays as it is."""
-    from suite.query import compile_filter, uses_document
+    """On stderr: keys no job has (a typo finds nothing); the exit status stays as it is.
+    Jobs left out as unreadable are named by :func:`_report_unreadable`."""
+    from suite.query import compile_filter
 
     tree = compile_filter(flt)
     for key, close in p.index.missing_keys(tree):
         hint = f"; did you mean {close!r}?" if close else ""
         click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
-    if uses_document(tree):
-        for msg in sorted(p.index.problems.values()):
-            click.echo(f"suite: warning: left out: {msg}", err=True)
 
 
 @click.command()

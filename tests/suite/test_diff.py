@@ -120,3 +120,30 @@ def test_files_link_policy_and_fifos(project, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "skipped 5 item(s):" in r.stderr and "~ latest" in r.stdout
+
+
+def test_against_another_project_lists_skipped_files_and_documents(project, tmp_path):
+    """Paths not compared (links that leave, fifos) and jobs whose documents were not
+    compared are two lists: ``skipped_files`` and ``skipped``."""
+    from suite import layout
+    from suite.diff import diff_projects
+
+    other = suite.init_project(tmp_path / "other")
+    a = project.open_job({"x": 1}).init()
+    b = project.open_job({"x": 2}).init()
+    a.clone(other)
+    b.clone(other)
+    os.symlink("/etc/passwd", a.fn("passwd"))
+    os.mkfifo(other.open_job(id=a.id).fn("pipe"))
+    with open(other.open_job(id=b.id).fn(layout.DOCUMENT), "w") as f:
+        f.write("{broken")
+    pd = diff_projects(project, other)
+    assert sorted((s["job"], s["path"], s["reason"]) for s in pd.skipped_files) == [
+        (a.id, "passwd", jobfiles.LINK_LEAVES), (a.id, "pipe", jobfiles.SPECIAL)]
+    assert list(pd.skipped) == [b.id] and not pd.empty
+    r = subprocess.run(["suite", "diff", "--against", other.path, "--json"], cwd=project.path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert list(data["skipped"]) == [b.id] and len(data["skipped_files"]) == 2
+    assert "skipped 2 item(s):" in r.stderr and "passwd" in r.stderr

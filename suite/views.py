@@ -57,7 +57,11 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
     result = ViewResult(prefix, str(schema_obj))
     new_links, dirs = {}, set(old_dirs)
     ws = project.workspace
-    ws_from_prefix = os.path.relpath(ws, prefix)  # one relpath; each link adds ../ per level
+    # one relpath; each link adds ../ per level. A link's ../ climbs from where the link
+    # physically is, so the prefix is resolved (it may be reached through a link); the
+    # workspace keeps its own name (a link to scratch stays a link) below its resolved parent
+    ws_seen = os.path.join(os.path.realpath(os.path.dirname(ws)), os.path.basename(ws))
+    ws_from_prefix = os.path.relpath(ws_seen, os.path.realpath(prefix))
     # the manifest is a file anyone can edit: what it lists is only removed when it is inside
     # the view and (links) points into the workspace, as the links suite makes do
     ours = _Ownership(prefix, ws)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
+from .held import held_paths, is_link
 from .merge import MISSING, merge, resolve, same
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
@@ -33,14 +34,20 @@ class SyncResult:
     actions: list = field(default_factory=list)  # {"action", "job", "path", "direction"}
     conflicts: list = field(default_factory=list)  # {"job", "path" or "key", "local", "remote"}
     dry_run: bool = False
+    #: left alone by the link policy: {"job", "path", "side", "reason"}
+    skipped: list = field(default_factory=list)
+    #: jobs (path None) and files that could not be read: {"job", "path", "side", "reason"}
+    unreadable: list = field(default_factory=list)
 
     @property
     def exit_status(self):
-        """0 when everything was propagated, 2 when conflicts were left (documented)."""
-        return 2 if self.conflicts else 0
+        """0 when everything was propagated, 2 when conflicts were left, 3 when jobs or files
+        could not be read (before 2; documented)."""
+        return 3 if self.unreadable else 2 if self.conflicts else 0
 
     def to_json(self):
-        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts}
+        return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
+                "skipped": self.skipped, "unreadable": self.unreadable}
 
     def format(self):
         lines = []
@@ -52,7 +59,9 @@ class SyncResult:
             lines.append(f"CONFLICT {c['job']} {what}: local {_short(c.get('local'))} / "
                          f"remote {_short(c.get('remote'))}")
         verb = "would change" if self.dry_run else "changed"
-        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)")
+        lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
+                     + (f"; {len(self.skipped)} skipped" if self.skipped else "")
+                     + (f"; {len(self.unreadable)} unreadable" if self.unreadable else ""))
         return "\n".join(lines)
 
 
@@ -92,6 +101,7 @@ class Sync:
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
+        bad = self._note_skipped(ls, rs)
         # jobs whose documents from the far side cannot be stored here: reported, left alone
         refused = rs.pop("refused", {})
         for job_id, why in sorted(refused.items()):
@@ -111,6 +121,7 @@ class Sync:
         self._compare_contents(ls, rs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         ids -= set(refused)
         import time
 
@@ -157,6 +168,26 @@ class Sync:
         if final:
             self.R.save_record(lid, record)
 
+    def _note_skipped(self, ls, rs):
+        """Report what either side skipped; return the ids of jobs unreadable on either
+        side, taken out of both snapshots."""
+        from suite.jobfiles import UNREADABLE
+
+        bad = set()
+        for side, snap in (("local", ls), ("remote", rs)):
+            for job_id, reason in sorted(snap.get("unreadable", {}).items()):
+                self.result.unreadable.append({"job": job_id, "path": None, "side": side,
+                                               "reason": reason})
+                bad.add(job_id)
+            for job_id, job in sorted(snap["jobs"].items()):
+                for rel, reason in sorted(job.get("skipped", {}).items()):
+                    to = self.result.unreadable if reason == UNREADABLE else self.result.skipped
+                    to.append({"job": job_id, "path": rel, "side": side, "reason": reason})
+        for job_id in bad:
+            ls["jobs"].pop(job_id, None)
+            rs["jobs"].pop(job_id, None)
+        return bad
+
     def _act(self, action, job, direction, path=None):
         self.result.actions.append({"action": action, "job": job, "path": path,
                                     "direction": direction})
@@ -177,7 +208,15 @@ class Sync:
             return None
         files = {}
         base_files = (bj or {}).get("files", {})
+        held = ()
+        if "skipped" in lj or "skipped" in rj or "links" in lj or "links" in rj:
+            held, found = held_paths(lj, rj)
+            self.result.skipped.extend({"job": job_id, **item} for item in found)
         for rel in sorted(set(lj["files"]) | set(rj["files"]) | set(base_files)):
+            if rel in held:  # left alone: the record keeps what it knew
+                if rel in base_files:
+                    files[rel] = base_files[rel]
+                continue
             state = self._file(job_id, rel, lj["files"].get(rel), rj["files"].get(rel),
                                base_files.get(rel), bj is not None)
             if state is not None:
@@ -189,16 +228,16 @@ class Sync:
         """A job on one side only: new there (copy it), or deleted on the other side."""
         if b is None:
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return None
             return self._entry_after_copy(job_id, present, direction) if allowed else None
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
                 return b
-            if self.exclude:
-                # excluded files were never compared or synced: deleting the job would lose them
-                self._conflict(job_id, path="(whole job)", local="kept: has excluded files",
-                               remote="deleted")
+            if self.exclude or "skipped" in present:
+                # excluded or skipped files were never synced: deleting the job would lose them
+                self._conflict(job_id, path="(whole job)", local="kept: has excluded or "
+                               "skipped files", remote="deleted")
                 return b
             do, allowed = self._act("delete job", job_id,
                                     "pull" if direction == "push" else "push")
@@ -213,8 +252,8 @@ class Sync:
             return b
         if winner == ("local" if direction == "push" else "remote"):
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return b
             return self._entry_after_copy(job_id, present, direction) if allowed else b
         do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
         if do:
@@ -222,20 +261,34 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        small = _with_job(present["files"])
-        large = sorted(set(present["files"]) - set(small))
+        """Copy a whole job; False (and listed as unreadable) if its state point is not
+        its own: the index never re-reads one, so it may have changed since."""
+        small = _with_job(present["files"])  # links are made after the job, large files follow
+        with_job = set(small)
+        large = sorted(rel for rel, f in present["files"].items()
+                       if not is_link(f) and rel not in with_job)
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
             sp, files = self._fetched.pop(job_id)
         else:
             [(_, sp, files)] = src.read_jobs([(job_id, small)])
+        problem = _statepoint_problem(job_id, sp)
+        if problem is not None:
+            self.result.actions.pop()  # the copy _act announced does not happen
+            self.result.unreadable.append({"job": job_id, "path": None, "side": "local" if
+                                           src is self.L else "remote", "reason": problem})
+            return False
         dst.create_job(job_id, sp, present["doc"], files)
+        for rel, f in sorted(present["files"].items()):
+            if is_link(f):
+                dst.write_link(job_id, rel, f[2], f[1])
         # large files (and small ones past JOB_BYTES) follow in chunks, each landing whole by
         # rename; the record counts the job as synced only after all of them (an interrupted
         # sync sends what is missing)
         for rel in large:
             self._stream(job_id, rel, src, dst)
+        return True
 
     def _stream(self, job_id, rel, src, dst):
         """Copy a large file in chunks; return its [size, mtime]."""
@@ -249,7 +302,7 @@ class Sync:
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
             files = self._remote_sizes[job_id]["files"]
-            rels = _with_job(files)  # the others come in chunks, after the job
+            rels = _with_job(files)  # the others (and links) come after the job
             job_size = sum(files[rel][0] for rel in rels)
             if requests and size + job_size > self.FETCH_BYTES:
                 break
@@ -261,7 +314,7 @@ class Sync:
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]
         files = {}
-        for rel, (size, mtime) in present["files"].items():
+        for rel, (size, mtime, *_) in present["files"].items():
             m = [None, None]
             m[side[0]] = mtime
             m[side[1]] = mtime  # copies keep the source's mtime
@@ -280,7 +333,7 @@ class Sync:
                 return self._copy(job_id, rel, self.L, self.R, "push", lf, bf, rf)
             if rc and not lc:
                 return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
-            if rel in APPEND_ONLY:
+            if rel in APPEND_ONLY and not (is_link(lf) or is_link(rf)):
                 return self._union(job_id, rel, bf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
@@ -302,6 +355,8 @@ class Sync:
     def _same_file(self, job_id, rel, lf, rf):
         if lf[0] != rf[0]:
             return False
+        if is_link(lf) or is_link(rf):
+            return lf[2:] == rf[2:]  # the same target, or a link and a file
         if lf[1] == rf[1] and not self.checksum:
             return True
         key = (job_id, rel)
@@ -319,7 +374,8 @@ class Sync:
                 continue
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]):
+                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1]) and \
+                        not (is_link(lf) or is_link(rf)):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
@@ -331,9 +387,13 @@ class Sync:
     def _copy(self, job_id, rel, src, dst, direction, state, bf, basis=None):
         """Copy a file; when the destination holds an older version of at least
         :data:`DELTA_MIN` bytes, send only the difference (rsync's algorithm)."""
-        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
+        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN and \
+            not is_link(state) and not is_link(basis)
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
+        if do and is_link(state):
+            dst.write_link(job_id, rel, state[2], state[1])
+            return [state[0], state[1], state[1]]
         if do and use_delta:
             # a large file mostly rewritten is sent whole: its delta would be about as big,
             # and held in memory
@@ -446,7 +506,7 @@ class Sync:
 
     def _file_conflict(self, job_id, rel, lf, rf, bf):
         winner = self._winner(job_id, None, (lf, rf))
-        if self.keep_both and lf and rf:
+        if self.keep_both and lf and rf and not (is_link(lf) or is_link(rf)):
             # local wins; the remote version is kept beside it on both sides
             copy = f"{rel}.conflict-{self.R.label}"
             do, _ = self._act("keep both", job_id, "both", rel)
@@ -521,6 +581,23 @@ class Sync:
         return for_record
 
 
+def _statepoint_problem(job_id, raw):
+    """Why the state point file ``raw`` cannot be copied as job ``job_id``'s, or None."""
+    import json
+
+    from suite import calc_id
+
+    try:
+        sp = json.loads(raw)
+    except ValueError as exc:
+        return f"job {job_id}: its state point is not JSON ({exc}); run 'suite check'"
+    if not isinstance(sp, dict):
+        return f"job {job_id}: its state point is not a JSON object; run 'suite check'"
+    if calc_id(sp) != job_id:
+        return f"job {job_id}: its state point hashes to {calc_id(sp)}; run 'suite check'"
+    return None
+
+
 #: the most bytes of a job's small files sent with the job itself, in one frame (well below
 #: protocol.MAX_PAYLOAD); the others follow it in chunks, like large files
 JOB_BYTES = 256 << 20
@@ -528,11 +605,11 @@ JOB_BYTES = 256 << 20
 
 def _with_job(files):
     """The names of the files (``{rel: [size, ...]}``) that travel with their job: the small
-    ones, in name order, up to :data:`JOB_BYTES` in all."""
+    ones, in name order, up to :data:`JOB_BYTES` in all (never links: they are made after)."""
     out, total = [], 0
     for rel in sorted(files):
         size = files[rel][0]
-        if not _large(files[rel]) and total + size <= JOB_BYTES:
+        if not _large(files[rel]) and not is_link(files[rel]) and total + size <= JOB_BYTES:
             out.append(rel)
             total += size
     return out

@@ -12,8 +12,9 @@ import struct
 from .replica import SyncError
 
 COMPRESS_ABOVE = 4096
-#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas)
-VERSION = 2
+#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3: links
+#: as [size, mtime, target] in snapshots, write_link, unreadable jobs listed, heartbeat
+VERSION = 3
 #: the largest JSON header (a snapshot of a big project travels in one)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of

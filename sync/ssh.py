@@ -498,6 +498,9 @@ class SSHReplica:
     def delete_file(self, job_id, rel):
         self._post("delete_file", job_id, rel)
 
+    def write_link(self, job_id, rel, target, mtime_ns):
+        self._post("write_link", job_id, rel, target, mtime_ns)
+
     def write_doc(self, job_id, doc):
         self._post("write_doc", job_id, doc)
 
@@ -521,8 +524,9 @@ def _ints(value, n):
 
 def check_snapshot(snapshot, host):
     """A snapshot from ``host`` (see :meth:`sync.replica.Replica.snapshot`), checked before any
-    of it is used. Raises :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError`
-    for job ids or paths that could escape, reserved files listed as ordinary ones and a
+    of it is used (links, skipped paths and unreadable jobs too). Raises
+    :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError` for job ids or paths
+    that could escape, reserved files listed as ordinary ones and a
     project document JSON cannot hold. A job whose document holds what JSON cannot (NaN,
     Infinity, bad keys) is moved to ``snapshot["refused"]`` (``{id: reason}``): the sync
     reports it and leaves it alone on both sides."""
@@ -542,14 +546,31 @@ def check_snapshot(snapshot, host):
                     raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
                                     "file: refused")
                 good_rels.add(rel)
-            if type(state) is not list or len(state) != 2 or type(state[0]) is not int \
-                    or type(state[1]) is not int or state[0] < 0:
+            # [size, mtime], or [size, mtime, target] for a link kept inside the job (its
+            # target is checked where the link is made, Replica.write_link)
+            if type(state) is not list or len(state) not in (2, 3) \
+                    or type(state[0]) is not int or type(state[1]) is not int \
+                    or state[0] < 0 or (len(state) == 3 and type(state[2]) is not str):
                 raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
                                              f"shape for {job_id}/{rel}")
+        skipped = entry.get("skipped", {})
+        if not isinstance(skipped, dict) or not all(
+                isinstance(v, str) for v in skipped.values()) \
+                or type(entry.get("links", 0)) is not int:
+            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
+                                         f"for job {job_id}")
+        for rel in skipped:
+            check_rel(rel)
         try:
             check_document(entry["doc"], f"job {job_id}: document on {host}")
         except InvalidStatepointError as exc:
             refused[job_id] = str(exc)
+    unreadable = snapshot.setdefault("unreadable", {})
+    if not isinstance(unreadable, dict) or not all(
+            isinstance(v, str) for v in unreadable.values()):
+        raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
+    for job_id in unreadable:
+        check_id(job_id)
     try:
         check_document(snapshot["project_doc"], f"project document on {host}")
     except InvalidStatepointError as exc:

@@ -85,7 +85,9 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     on the remote).
 
     Changes on one side are propagated; documents are merged key by key; anything changed
-    on both sides is a conflict: left untouched, listed, and the exit status is 2.
+    on both sides is a conflict: left untouched, listed, and the exit status is 2. Links that
+    leave their job, fifos and devices are skipped and listed on stderr; jobs or files that
+    cannot be read are too, and the exit status is 3.
     """
     import sync as sync_pkg
 
@@ -99,7 +101,16 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             accept_new_host_key=accept_new_host_key, progress=update, timeout=timeout,
             init=init)
     common.echo_sync_result(result, as_json, quiet)
+    _warn_skipped(result.unreadable + result.skipped)
     sys.exit(result.exit_status)
+
+
+def _warn_skipped(items):
+    """Count and the first few on stderr (all are in --json and in the result object)."""
+    from suite.jobfiles import summary
+
+    if items:
+        click.echo(summary([{**s, "job": f"{s['side']} {s['job']}"} for s in items]), err=True)
 
 
 @click.command("_sync-server", hidden=True)

@@ -54,11 +54,11 @@ def test_interrupted_export_leaves_no_archive(small, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = export_module._add_job
 
-    def failing(writer, job, path):
+    def failing(writer, job, path, *rest):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(writer, job, path)
+        return real(writer, job, path, *rest)
 
     monkeypatch.setattr(export_module, "_add_job", failing)
     with pytest.raises(KeyboardInterrupt):

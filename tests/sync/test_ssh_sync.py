@@ -80,7 +80,9 @@ def test_other_protocol_version_is_a_clear_error(sshd, ssh_home, pair, tmp_path)
                    "protocol; protocol.write_frame(sys.stdout.buffer, "
                    "{\"ok\": True, \"version\": 1, \"label\": \"old\"})'\n")
     old.chmod(0o755)
-    with pytest.raises(sync.SyncError, match="speaks sync protocol 1, this one 2"):
+    from sync.protocol import VERSION
+
+    with pytest.raises(sync.SyncError, match=f"speaks sync protocol 1, this one {VERSION}"):
         sync.sync(lap, f"cluster:{clu.path}", remote_suite=str(old))
 
 

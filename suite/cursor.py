@@ -1,50 +1,119 @@
 """The result of ``project.find_jobs()``: a re-evaluated, lazily loaded set of jobs."""
 
+import errno
 import itertools
+import logging
+import os
+import stat
 
+from .errors import WorkspaceError
 from .job import Job
 from .query import MISSING, compile_filter, resolve
 
+log = logging.getLogger(__name__)
+
 
 class JobsCursor:
-    """Jobs matching a filter. Iterating runs the query (through the index) each time."""
+    """Jobs matching a filter. Iterating runs the query (through the index) each time.
+
+    Iterating (and ``len``, ``ids``, indexing) raises :class:`WorkspaceError` when the
+    workspace is not a readable directory (a dangling link, a file); a missing workspace is an
+    empty project (logged).
+    """
 
     def __init__(self, project, filter=None):
         self._project = project
         self._filter = filter
         self._tree = compile_filter(filter)
 
+    def __getstate__(self):
+        return {"_project": self._project, "_filter": self._filter}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tree = compile_filter(self._filter)
+
     @property
     def filter(self):
+        """The filter this cursor was made with."""
         return self._filter
+
+    @property
+    def project(self):
+        """The project searched."""
+        return self._project
+
+    def _workspace_ok(self):
+        """False for a missing workspace; WorkspaceError for one that cannot be read."""
+        ws = self._project.workspace
+        try:
+            st = os.stat(ws)
+        except FileNotFoundError as exc:
+            if os.path.islink(ws):
+                raise WorkspaceError(OSError(
+                    errno.ENOENT, f"the workspace {ws} is a link to a missing directory "
+                    f"({os.readlink(ws)}); restore it or remove the link", ws)) from exc
+            log.info("the workspace %s does not exist: no jobs", ws)
+            return False
+        except OSError as exc:
+            raise WorkspaceError(exc) from exc
+        if not stat.S_ISDIR(st.st_mode):
+            raise WorkspaceError(OSError(
+                errno.ENOTDIR, f"the workspace {ws} is not a directory; move that file away",
+                ws))
+        return True
 
     def ids(self):
         """The matching job ids, sorted."""
+        if not self._workspace_ok():
+            return []
         return self._project.index.find(self._tree)
 
     def __iter__(self):
         project = self._project
+        if not self._workspace_ok():
+            return
         for job_id, sp in project.index.find_statepoints(self._tree):
             yield Job(project, id=job_id, _trusted_sp=sp)
 
     def __len__(self):
         return len(self.ids())
 
+    def __getitem__(self, index):
+        """The job at ``index`` (or a list of jobs for a slice) in id order."""
+        ids = self.ids()
+        if isinstance(index, slice):
+            return [self._project.open_job(id=i) for i in ids[index]]
+        return self._project.open_job(id=ids[index])
+
     def __contains__(self, job):
         job_id = job.id if isinstance(job, Job) else str(job)
         return job_id in set(self.ids())
 
+    def __eq__(self, other):
+        return (isinstance(other, JobsCursor) and other._project == self._project
+                and other._filter == self._filter)
+
+    __hash__ = None
+
     def __repr__(self):
-        return f"JobsCursor({self._project.path!r}, filter={self._filter!r})"
+        return f"{self._project!r}.find_jobs({self._filter!r})"
+
+    def _repr_html_(self):
+        from .html import cursor_html
+
+        return cursor_html(self)
 
     def groupby(self, key=None, default=None):
         """Group jobs by ``key``: a dotted state point key (``doc.`` for the document), a list
         of keys (groups keyed by tuples), or a callable of the job. Jobs lacking a key go in the
         ``default`` group, or are left out when ``default`` is None. Yields ``(value, [jobs])``
-        sorted by value."""
+        sorted by value. Without ``key`` each job is its own group, keyed by its id (as in
+        signac)."""
         jobs = list(self)
         if key is None:
-            yield None, jobs
+            for job in jobs:
+                yield job.id, [job]
             return
         if callable(key):
             keyfn = key

@@ -96,8 +96,37 @@ class JobsDiff:
         return "\n".join(lines)
 
 
-def diff_jobs(*jobs, document=False):
-    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`."""
+def diff_jobs(*jobs):
+    """signac's ``diff_jobs``: ``{job id: {key: value}}`` holding, for each job, the state point
+    entries not shared by all ``jobs``, nested as in the state point.
+
+    Values compare strictly (``1`` and ``1.0`` differ, as their jobs do; signac takes them as
+    equal) and lists stay lists (signac returns tuples). :func:`compare_jobs` says more.
+    """
+    flat = {j.id: flatten(j.sp()) for j in jobs}
+    if not flat:
+        return {}
+    first = next(iter(flat.values()))
+    shared = {k for k, v in first.items()
+              if all(k in other and same(v, other[k]) for other in flat.values())}
+    return {job_id: _nest({k: v for k, v in items.items() if k not in shared})
+            for job_id, items in flat.items()}
+
+
+def _nest(flat):
+    out = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def compare_jobs(*jobs, document=False):
+    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff` (what
+    ``suite diff`` prints)."""
     data = {j.id: flatten(j.doc() if document else j.sp()) for j in jobs}
     ids = list(data)
     keys = sorted({k for d in data.values() for k in d})
@@ -226,7 +255,7 @@ def diff_projects(here, there, ids=None):
     da, db = here.index.documents(sorted(a & b)), there.index.documents(sorted(a & b))
     for job_id in sorted(a & b):
         if not same(da.get(job_id, {}), db.get(job_id, {})):
-            documents[job_id] = diff_jobs(_Doc(job_id, da.get(job_id, {})),
+            documents[job_id] = compare_jobs(_Doc(job_id, da.get(job_id, {})),
                                           _Doc(job_id + " ", db.get(job_id, {})), document=True)
         fd = diff_files(here.open_job(id=job_id), there.open_job(id=job_id))
         fd.different = [p for p in fd.different if p != layout.DOCUMENT]

@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 
-from .errors import InvalidStatepointError
+from .errors import InvalidKeyError, InvalidStatepointError, KeyTypeError, ValueTypeError
 
 
 def calc_id(sp) -> str:
@@ -28,8 +28,10 @@ def to_plain(value, where="state point"):
     """Return a plain JSON value (dict/list/str/int/float/bool/None) equal to ``value``.
 
     Tuples become lists, numpy scalars and arrays become Python numbers and lists. Raises
-    :class:`InvalidStatepointError` for keys that are not strings, contain ``.`` or start with
-    ``$``, for NaN and Infinity, and for values JSON cannot hold.
+    :class:`InvalidStatepointError` for NaN and Infinity, its subclasses
+    :class:`KeyTypeError` for keys that are not strings, :class:`InvalidKeyError` for keys
+    that contain ``.`` or start with ``$``, :class:`ValueTypeError` for values JSON cannot
+    hold (the last two are TypeErrors too, as in signac).
     """
     try:
         return _fast(value)
@@ -82,15 +84,15 @@ def _plain(value, where, path):
         out = {}
         for key, val in value.items():
             if not isinstance(key, str):
-                raise InvalidStatepointError(
+                raise KeyTypeError(
                     f"{where} key {key!r} at {_dotted(path) or 'top level'} is not a string"
                 )
             if "." in key:
-                raise InvalidStatepointError(
+                raise InvalidKeyError(
                     f"{where} key {key!r} contains '.', which is reserved for nested keys"
                 )
             if key.startswith("$"):
-                raise InvalidStatepointError(
+                raise InvalidKeyError(
                     f"{where} key {key!r} starts with '$', which is reserved for query operators"
                 )
             out[key] = _plain(val, where, path + (key,))
@@ -103,7 +105,7 @@ def _plain(value, where, path):
             return _plain(value.tolist(), where, path)
     if getattr(value, "_suite_synced", False) and callable(value):
         return _plain(value(), where, path)
-    raise InvalidStatepointError(
+    raise ValueTypeError(
         f"{where} value {_dotted(path) or ''} of type {type(value).__name__} "
         "cannot be stored as JSON"
     )

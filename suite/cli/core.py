@@ -244,7 +244,7 @@ def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
     temporary files left by interrupted writes."""
     with progress_bar("checking jobs") as update:
-        report = project().check(repair=repair, progress=update)
+        report = project().check_report(repair=repair, progress=update)
     if as_json:
         echo_json([p.__dict__ for p in report.problems])
     else:

@@ -1,0 +1,2 @@
+def sync_jobs(*a, **k):
+    raise NotImplementedError

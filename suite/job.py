@@ -192,7 +192,7 @@ class Job:
         if exists and os.path.exists(dst):
             raise DestinationExistsError(
                 f"cannot change the state point of job {self._id}: job {new_id} already exists",
-                destination=dst,
+                destination=type(self)(self._project, id=new_id),
             )
         if exists:
             old_sp = self._statepoint_data()
@@ -251,6 +251,15 @@ class Job:
 
         self.init()
         return H5StoreManager(self._path)
+
+    def get_neighbors(self, ignore=()):
+        """``{key: {value: neighbor id}}``: the jobs differing from this one only in one key's
+        previous or next value; see :meth:`Project.get_neighbors`."""
+        from .neighbors import get_neighbors
+
+        return get_neighbors(self._project, ignore, ids=[self.id])[self.id]
+
+    _get_neighbors = get_neighbors  # signac's (private) name
 
     def fn(self, name) -> str:
         """Path of ``name`` inside the job directory."""
@@ -345,7 +354,7 @@ class Job:
         dst = os.path.join(project.workspace, self._id)
         if os.path.exists(dst):
             raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
-                                         destination=dst)
+                                         destination=project.open_job(id=self._id))
         os.makedirs(project.workspace, exist_ok=True)
         try:
             _rename_noreplace(self._path, dst)
@@ -368,7 +377,7 @@ class Job:
         dst = os.path.join(project.workspace, self._id)
         if os.path.exists(dst):
             raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
-                                         destination=dst)
+                                         destination=project.open_job(id=self._id))
         self.init()
         os.makedirs(project.workspace, exist_ok=True)
         tmp = os.path.join(project.workspace, f"{layout.TMP_PREFIX}{self._id}-{os.urandom(4).hex()}")
@@ -381,7 +390,7 @@ class Job:
         except FileExistsError:
             shutil.rmtree(tmp, ignore_errors=True)
             raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
-                                         destination=dst) from None
+                                         destination=project.open_job(id=self._id)) from None
         return project.open_job(id=self._id)
 
     def clear(self):

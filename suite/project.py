@@ -270,6 +270,14 @@ class Project:
         longest = max(len(os.path.commonprefix(pair)) for pair in itertools.pairwise(ids))
         return longest + 1
 
+    def get_neighbors(self, ignore=()):
+        """``{job id: {key: {value: neighbor id}}}``: for each job and each key that varies,
+        the jobs differing from it only in that key's previous or next value; see
+        :func:`suite.neighbors.get_neighbors` (``ignore``: keys left out of the comparison)."""
+        from .neighbors import get_neighbors
+
+        return get_neighbors(self, ignore)
+
     def groupby(self, key=None, default=None):
         """Group all jobs by state point (or ``doc.``) key(s); see :meth:`JobsCursor.groupby`."""
         return self.find_jobs().groupby(key, default)

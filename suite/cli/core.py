@@ -216,7 +216,7 @@ def schema(exclude_const, as_json):
     if as_json:
         echo_json(s.to_json())
     else:
-        click.echo(str(s))
+        click.echo("\n".join(f"{key}: {values}" for key, values in s.format_lines()))
 
 
 @click.command()

@@ -149,11 +149,23 @@ class JobsCursor:
             yield next(v for v, j in keyed if j is members[0]), members
 
     def to_dataframe(self, sp_prefix="sp.", doc_prefix="doc.", usecols=None, flatten=False):
-        """A pandas DataFrame indexed by job id, one column per state point and document key."""
+        """A pandas DataFrame indexed by job id, one column per state point and document key
+        (dotted keys with ``flatten``). ``usecols`` is a list of column names or a predicate
+        of the name; selecting no column gives an empty DataFrame."""
         try:
             import pandas
         except ImportError:
             raise ImportError("to_dataframe needs pandas: pip install 'suite[pandas]'") from None
+        if usecols is None:
+            def keep(_):
+                return True
+        elif callable(usecols):
+            keep = usecols
+        else:
+            wanted = set(usecols)
+
+            def keep(column):
+                return column in wanted
         ids = self.ids()
         index = self._project.index
         sps, docs = index.statepoints(ids), index.documents(ids)
@@ -163,13 +175,12 @@ class JobsCursor:
             for prefix, data in ((sp_prefix, sps.get(job_id, {})), (doc_prefix, docs.get(job_id, {}))):
                 items = _flat(data) if flatten else data.items()
                 for k, v in items:
-                    row[prefix + k] = v
+                    if keep(prefix + k):
+                        row[prefix + k] = v
             rows[job_id] = row
-        df = pandas.DataFrame.from_dict(rows, orient="index")
-        if usecols is not None:
-            cols = [c for c in df.columns if (usecols(c) if callable(usecols) else c in usecols)]
-            df = df[cols]
-        return df
+        if not any(rows.values()):
+            return pandas.DataFrame()
+        return pandas.DataFrame.from_dict(rows, orient="index")
 
     def export_to(self, target, **kwargs):
         """Export these jobs; see :func:`archive.export_jobs`."""

@@ -20,6 +20,11 @@ class JobNotFoundError(SuiteError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class JobNotInitializedError(JobNotFoundError, RuntimeError):
+    """An operation that needs the job's directory (move) on a job not initialised yet (a
+    RuntimeError too, as signac raises)."""
+
+
 class AmbiguousIdError(SuiteError, LookupError):
     """An id prefix matches more than one job."""
 

@@ -11,6 +11,7 @@ from .errors import (
     CorruptFileError,
     DestinationExistsError,
     JobNotFoundError,
+    JobNotInitializedError,
     JobsCorruptedError,
 )
 from .jsonio import dumps, read_json, write_all, write_atomic
@@ -350,8 +351,17 @@ class Job:
         self._doc_root = None
 
     def move(self, project):
-        """Move the job into ``project``'s workspace."""
+        """Move the job into ``project``'s workspace (nothing if it is there already).
+
+        Raises :class:`JobNotInitializedError` for a job without a directory and
+        :class:`DestinationExistsError` when ``project`` holds the job already.
+        """
+        if not os.path.isdir(self._path):
+            raise JobNotInitializedError(f"job {self._id} is not initialised: nothing to move "
+                                         "(call job.init() first)")
         dst = os.path.join(project.workspace, self._id)
+        if os.path.abspath(dst) == os.path.abspath(self._path):
+            return
         if os.path.exists(dst):
             raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
                                          destination=project.open_job(id=self._id))

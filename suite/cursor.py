@@ -182,11 +182,12 @@ class JobsCursor:
             return pandas.DataFrame()
         return pandas.DataFrame.from_dict(rows, orient="index")
 
-    def export_to(self, target, **kwargs):
-        """Export these jobs; see :func:`archive.export_jobs`."""
-        from archive import export_jobs
+    def export_to(self, target, path=None, copytree=None, **kwargs):
+        """Export these jobs and return ``{job directory: exported path}``; see
+        :meth:`suite.project.Project.export_to`."""
+        from .project import export_jobs
 
-        return export_jobs(self._project, target, jobs=list(self), **kwargs)
+        return export_jobs(self._project, list(self), target, path, copytree, **kwargs)
 
 
 class _Skip(Exception):

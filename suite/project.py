@@ -365,17 +365,61 @@ class Project:
         return H5StoreManager(self._path)
 
     # -- capabilities built on the core (imported on use: the core depends on none) ------
-    def export_to(self, target, **kwargs):
-        """Export all jobs to ``target``; see :func:`archive.export_jobs`."""
-        from archive import export_jobs
+    def export_to(self, target, path=None, copytree=None, **kwargs):
+        """Export all jobs to ``target`` (a directory, .tar[.gz|.bz2|.xz|.zst] or .zip) and
+        return signac's mapping ``{job directory: exported path}``; see
+        :func:`export_jobs` for the jobs of a cursor and :func:`archive.export_jobs` for
+        suite's options (``schema=``, ``format=``, ``force=``; passed through) and report.
 
-        return export_jobs(self, target, **kwargs)
+        ``path`` is signac's path string (``'a/{a}/{{auto}}'``, translated by
+        :mod:`suite.signac_paths`), ``False`` for job ids, or None for the automatic schema.
+        ``copytree=os.replace`` (or ``shutil.move``) moves the jobs; other functions raise
+        :class:`UnsupportedError`. Duplicate paths raise ``SignacPathError`` (a RuntimeError).
+        """
+        return export_jobs(self, list(self), target, path, copytree, **kwargs)
 
-    def import_from(self, origin, **kwargs):
-        """Import jobs from ``origin``; see :func:`archive.import_jobs`."""
+    def import_from(self, origin=None, schema=None, sync=None, copytree=None, **kwargs):
+        """Import jobs from ``origin`` (default: the current directory: a directory, tar or
+        zip archive) and return ``{job id: job directory}`` of the jobs imported (signac maps
+        source paths instead). ``schema`` reads state points from paths where there are no
+        state point files: a signac string such as ``'a/{a:int}'`` or a suite schema.
+        ``sync`` and ``copytree`` are not supported (:class:`UnsupportedError`); see
+        :func:`archive.import_jobs` for suite's options and report.
+        """
         from archive import import_jobs
 
-        return import_jobs(self, origin, **kwargs)
+        from .signac_compat import unsupported
+
+        if sync is not None or copytree is not None:
+            unsupported("import_from(sync=..., copytree=...)",
+                        "import into project.temporary_project() and then project.sync(it)")
+        if callable(schema):
+            unsupported("a function as import_from's schema",
+                        "a path schema string such as 'a/{a:int}/b/{b}'")
+        if isinstance(schema, str):
+            schema = schema.replace(": ", ":").replace("{job.sp.", "{")
+        origin = os.getcwd() if origin is None else origin
+        result = import_jobs(self, origin, schema=schema, **kwargs)
+        return {i: os.path.join(self._workspace, i) for i in result.imported}
+
+    def create_linked_view(self, prefix=None, job_ids=None, path=None):
+        """signac's linked view on suite's views (:func:`suite.views.create_view`): under
+        ``prefix`` (default ``view`` in the project directory), one directory per job laid
+        out by ``path`` (see :meth:`export_to`), holding a link ``job`` to the job directory.
+        Re-running updates the view in place. Returns ``{job directory: view directory}``.
+        """
+        from .pathschema import PathSchema
+        from .signac_paths import check, schema_text
+        from .views import create_view
+
+        ids = sorted(self._ids() if job_ids is None else {str(i) for i in job_ids})
+        sps = self.index.statepoints(ids)
+        schema = PathSchema.parse(schema_text(path, sps, "path") + "/job")
+        paths = check(schema, sps)
+        prefix = os.path.abspath(prefix if prefix is not None else self.fn("view"))
+        create_view(self, prefix, schema=str(schema), jobs=ids)
+        return {os.path.join(self._workspace, i): os.path.dirname(os.path.join(prefix, p))
+                for i, p in paths.items()}
 
     def create_view(self, prefix=None, **kwargs):
         """Create or update a linked view (default prefix: ``view`` in the project directory);
@@ -383,6 +427,44 @@ class Project:
         from .views import create_view
 
         return create_view(self, prefix, **kwargs)
+
+    def sync(self, other, strategy=None, exclude=None, doc_sync=None, selection=None,
+             **kwargs):
+        """signac's ``Project.sync``: copy the jobs (and changes) of the project ``other`` into
+        this one; see :func:`suite.signac_sync.sync_projects` (suite's own sync between
+        machines is ``suite sync``, :mod:`sync`)."""
+        from .signac_sync import sync_projects
+
+        return sync_projects(other, self, strategy=strategy, exclude=exclude,
+                             doc_sync=doc_sync, selection=selection, **kwargs)
+
+
+def export_jobs(project, jobs, target, path=None, copytree=None, **kwargs):
+    """Export ``jobs`` of ``project`` the signac way (see :meth:`Project.export_to`)."""
+    import shutil
+
+    from archive import export_jobs as _export
+
+    from .pathschema import PathSchema
+    from .signac_compat import unsupported
+    from .signac_paths import check, schema_text
+
+    if copytree is not None and copytree not in (os.replace, os.rename, shutil.move):
+        unsupported("export_to(copytree=<function>)",
+                    "copytree=os.replace to move the jobs, or no copytree to copy them")
+    if copytree is not None:
+        kwargs["move"] = True
+    if "schema" in kwargs:
+        text = kwargs.pop("schema")
+        sps = {}
+    else:
+        sps = project.index.statepoints([j.id for j in jobs])
+        text = schema_text(path, sps, "path")
+    schema = PathSchema.parse(text)
+    paths = check(schema, sps) if sps else {}
+    target = os.path.abspath(os.fspath(target))
+    _export(project, target, jobs=jobs, schema=str(schema), **kwargs)
+    return {j.path: os.path.join(target, paths[j.id]) for j in jobs if j.id in paths}
 
 
 def init_project(path=None):

@@ -3,6 +3,7 @@
 import contextlib
 import itertools
 import os
+import threading
 import types
 
 from . import layout
@@ -62,8 +63,8 @@ class Project:
         self._path = path
         self._workspace = os.path.join(path, layout.WORKSPACE)
         self._config = types.MappingProxyType(config)
-        self._index = None
-        self._doc_root = None
+        self._local = threading.local()  # the index per thread: SQLite connections are
+        self._doc_root = None             # bound to the thread that made them
 
     # -- creating and finding projects (classmethods, so subclasses get their own class) --
     @classmethod
@@ -142,7 +143,7 @@ class Project:
     def __getstate__(self):
         # the index holds an SQLite connection: a copy or another process opens its own
         state = dict(self.__dict__)
-        state["_index"] = None
+        del state["_local"]
         state["_doc_root"] = None
         state["_config"] = dict(self._config)
         return state
@@ -150,6 +151,7 @@ class Project:
     def __setstate__(self, state):
         state["_config"] = types.MappingProxyType(state["_config"])
         self.__dict__.update(state)
+        self._local = threading.local()
 
     # -- paths ------------------------------------------------------------------------------
     @property
@@ -195,11 +197,12 @@ class Project:
     @property
     def index(self):
         """The project's :class:`suite.index.Index` (a rebuildable cache)."""
-        if self._index is None:
+        index = getattr(self._local, "index", None)
+        if index is None:
             from .index import Index
 
-            self._index = Index(self)
-        return self._index
+            index = self._local.index = Index(self)
+        return index
 
     # -- jobs -------------------------------------------------------------------------------
     def open_job(self, statepoint=None, id=None):

@@ -229,7 +229,7 @@ def reindex():
             os.unlink(path + suffix)
         except FileNotFoundError:
             pass
-    p._index = None
+    p = type(p)(p.path)  # a fresh object opens a fresh index
     ids = p.index.ids()
     p.index.documents()
     click.echo(f"indexed {len(ids)} jobs in {p.index.path}")

@@ -316,6 +316,10 @@ class H5StoreManager(MutableMapping):
     Raises ValueError for an empty value, TypeError for one that is not a mapping.
     """
 
+    #: signac's names: the class of a store and its file ending
+    cls = H5Store
+    suffix = ".h5"
+
     def __init__(self, prefix):
         object.__setattr__(self, "_dir", os.fspath(prefix))
 

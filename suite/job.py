@@ -55,6 +55,7 @@ class Job:
     #: signac's names of the job's files
     FN_STATE_POINT = layout.STATEPOINT
     FN_DOCUMENT = layout.DOCUMENT
+    KEY_DATA = os.path.splitext(layout.DATA)[0]
 
     def __init__(self, project, statepoint=None, id=None, _trusted_sp=None):
         if statepoint is None and id is None:
@@ -242,7 +243,7 @@ class Job:
 
     @data.setter
     def data(self, new):
-        self.stores[os.path.splitext(layout.DATA)[0]] = new
+        self.stores[self.KEY_DATA] = new
 
     @property
     def stores(self):

@@ -45,6 +45,7 @@ class Project:
 
     #: signac's names of the project's own files
     FN_DOCUMENT = layout.PROJECT_DOCUMENT
+    KEY_DATA = os.path.splitext(layout.PROJECT_DATA)[0]
     FN_CACHE = os.path.join(layout.SUITE_DIR, "index.sqlite")
 
     def __init__(self, path=None):
@@ -358,7 +359,7 @@ class Project:
 
     @data.setter
     def data(self, new):
-        self.stores[os.path.splitext(layout.PROJECT_DATA)[0]] = new
+        self.stores[self.KEY_DATA] = new
 
     @property
     def stores(self):

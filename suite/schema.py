@@ -42,6 +42,12 @@ class ProjectSchema:
     def keys(self):
         return sorted(self._schema)
 
+    def values(self):
+        return [self._schema[k] for k in sorted(self._schema)]
+
+    def get(self, key, default=None):
+        return self._schema.get(key, default)
+
     def items(self):
         return sorted(self._schema.items())
 

@@ -38,6 +38,11 @@ class FileSync:
     """Strategies for a file that differs: ``strategy(src_dir, dst_dir, name)`` returns True
     to overwrite the destination's copy."""
 
+    @classmethod
+    def keys(cls):
+        """The strategies' names (``Ask`` raises :class:`UnsupportedError` when used)."""
+        return ("always", "never", "update", "Ask")
+
     @staticmethod
     def always(src, dst, fn):
         """Always take the source's file."""

@@ -445,3 +445,26 @@ def test_copy_of_a_job_is_independent(project):
     twin = copy.deepcopy(job)
     twin.sp.a = 1
     assert job not in project and twin in project
+
+
+def test_every_public_signac_name_exists():
+    real = pytest.importorskip("signac")
+    import signac.h5store
+    import signac.project
+    import signac.schema
+    import signac.sync
+
+    from suite import cursor, schema, signac_sync
+
+    assert [n for n in real.__all__ if not hasattr(suite, n)] == []
+    pairs = [(real.Project, suite.Project), (real.job.Job, suite.Job),
+             (signac.project.JobsCursor, cursor.JobsCursor),
+             (signac.h5store.H5StoreManager, H5StoreManager),
+             (signac.schema.ProjectSchema, schema.ProjectSchema),
+             (signac.sync.FileSync, signac_sync.FileSync),
+             (signac.sync.DocSync, signac_sync.DocSync)]
+    for theirs, ours in pairs:
+        missing = [n for n in dir(theirs) if not n.startswith("_") and not hasattr(ours, n)]
+        assert missing == [], (theirs.__name__, missing)
+    assert [n for n in ("sync_jobs", "sync_projects") if not hasattr(signac_sync, n)] == []
+    assert [n for n in dir(real.errors) if n[0].isupper() and not hasattr(errors, n)] == []

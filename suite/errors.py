@@ -155,6 +155,17 @@ class SchemaSyncConflict(SyncConflict):
         self.schema_dst = schema_dst
 
 
+class BufferedError(SuiteError, RuntimeError):
+    """Files changed by someone else during a ``buffered()`` block; they were not overwritten.
+    ``files`` maps each path to the content the block would have written."""
+
+    def __init__(self, files):
+        self.files = files
+        super().__init__(
+            f"{', '.join(sorted(files))} changed on disk during a buffered block; kept the "
+            "file as it is (the buffered content is in this error's .files)")
+
+
 class UnsupportedError(SuiteError, NotImplementedError, AttributeError):
     """A signac name or option suite does not provide; the message names the alternative.
     (An AttributeError too, so ``hasattr`` and ``getattr(..., default)`` still work.)"""

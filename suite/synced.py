@@ -32,7 +32,8 @@ def buffered(buffer_capacity=None):
     copy per file, shared by every job object of it) and each changed file is written once
     (atomically) on exit. Nested use joins the outer block. ``buffer_capacity`` (a number of
     files, not bytes as in signac) sets :func:`get_buffer_capacity` for the block; a full
-    buffer is written out and emptied."""
+    buffer is written out and emptied. A file another process changed meanwhile is not
+    overwritten: :class:`BufferedError` (after every other file is written) names it."""
     if _buffer() is not None:
         yield
         return
@@ -50,14 +51,20 @@ def buffered(buffer_capacity=None):
 
 
 def _flush_all(pending):
-    errors = []
+    from .errors import BufferedError
+
+    errors, changed = [], {}
     for root in pending.values():
         try:
             root.flush()
+        except BufferedError as exc:
+            changed.update(exc.files)
         except Exception as exc:  # flush every file before reporting
             errors.append(exc)
     if errors:
         raise errors[0]
+    if changed:
+        raise BufferedError(changed)
 
 
 def is_buffered():
@@ -158,8 +165,15 @@ class FileRoot:
         self._write(data)
 
     def flush(self):
+        """Write buffered changes; a file changed on disk since it was read is left as it is
+        (:class:`BufferedError`): overwriting it would lose the other writer's change."""
         if self._dirty:
             self._dirty = False
+            if self._stat_sig() != self._sig:
+                from .errors import BufferedError
+
+                data, self._data = self._data, None
+                raise BufferedError({self.path: data})
             self._write(self._data)
 
     def _write(self, data):

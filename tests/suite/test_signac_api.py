@@ -468,3 +468,17 @@ def test_every_public_signac_name_exists():
         assert missing == [], (theirs.__name__, missing)
     assert [n for n in ("sync_jobs", "sync_projects") if not hasattr(signac_sync, n)] == []
     assert [n for n in dir(real.errors) if n[0].isupper() and not hasattr(errors, n)] == []
+
+
+def test_buffered_block_does_not_overwrite_a_file_changed_meanwhile(project):
+    job, other = project.open_job({"a": 0}).init(), project.open_job({"a": 1}).init()
+    job.doc.x = 0
+    with pytest.raises(errors.BufferedError) as info:
+        with signac.buffered():
+            job.doc.x = 1
+            other.doc.y = 1
+            with open(job.fn(job.FN_DOCUMENT), "w") as f:  # another writer, in place
+                f.write('{"x": "theirs", "padding": 1}')
+    assert info.value.files == {job.fn(job.FN_DOCUMENT): {"x": 1}}
+    assert job.doc() == {"x": "theirs", "padding": 1}  # kept
+    assert other.doc() == {"y": 1}  # the rest was written

@@ -314,15 +314,31 @@ class Project:
             raise JobsCorruptedError(bad)
 
     def repair(self, job_ids=None):
-        """Move jobs whose directory name is not the hash of their state point to their
-        correct id, then :meth:`check` (raises :class:`JobsCorruptedError` for what could not
-        be repaired). ``job_ids`` limits the check to those jobs."""
-        from .check import check_project
+        """Repair the workspace: move jobs whose directory name is not the hash of their
+        state point to their correct id, and rewrite missing or corrupt state point files from
+        the index (when it knows that job's state point and it hashes to the id).
 
+        ``job_ids`` limits the rewriting to those jobs. Raises :class:`JobsCorruptedError` for
+        what could not be repaired.
+        """
+        from .check import check_project
+        from .statepoint import canonical
+
+        known = self.index.statepoints()  # read before the check touches anything
         report = check_project(self, repair=True)
-        bad = [i for i in report.corrupted_ids() if job_ids is None or i in set(job_ids)]
-        if bad:
-            raise JobsCorruptedError(bad)
+        wanted = None if job_ids is None else {str(i) for i in job_ids}
+        left = []
+        for job_id in report.corrupted_ids():
+            if wanted is not None and job_id not in wanted:
+                continue
+            sp = known.get(job_id)
+            text, real = canonical(sp) if sp is not None else (None, None)
+            if real != job_id:
+                left.append(job_id)
+                continue
+            write_atomic(os.path.join(self._workspace, job_id, layout.STATEPOINT), text)
+        if left:
+            raise JobsCorruptedError(left)
 
     def update_cache(self):
         """Bring the index (suite's rebuildable cache) up to date; signac's cache is not used."""

@@ -482,3 +482,21 @@ def test_buffered_block_does_not_overwrite_a_file_changed_meanwhile(project):
     assert info.value.files == {job.fn(job.FN_DOCUMENT): {"x": 1}}
     assert job.doc() == {"x": "theirs", "padding": 1}  # kept
     assert other.doc() == {"y": 1}  # the rest was written
+
+
+def test_repair_restores_statepoint_files_from_the_index(project):
+    jobs = [project.open_job({"a": i}).init() for i in range(3)]
+    project.update_cache()
+    os.remove(jobs[0].fn(jobs[0].FN_STATE_POINT))
+    open(jobs[1].fn(jobs[1].FN_STATE_POINT), "w").close()
+    with pytest.raises(errors.JobsCorruptedError) as info:
+        project.check()
+    assert sorted(info.value.job_ids) == sorted(j.id for j in jobs[:2])
+    project.repair()
+    project.check()
+    assert [json.load(open(j.fn(j.FN_STATE_POINT))) for j in jobs] == [{"a": i} for i in range(3)]
+    unknown = os.path.join(project.workspace, "f" * 32)
+    os.makedirs(unknown)  # no state point anywhere: cannot be repaired
+    with pytest.raises(errors.JobsCorruptedError) as info:
+        project.repair()
+    assert info.value.job_ids == ["f" * 32]

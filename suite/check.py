@@ -38,6 +38,12 @@ class CheckReport:
     def ok(self):
         return all(p.repaired for p in self.problems)
 
+    def corrupted_ids(self):
+        """Ids of jobs whose state point is missing, unreadable or misnamed (not repaired):
+        what signac's ``check`` calls corrupted."""
+        return sorted({p.job_id for p in self.problems
+                       if p.kind in ("statepoint", "misnamed") and not p.repaired})
+
 
 def check_project(project, repair=False, progress=None):
     """Check every job of ``project``; return a :class:`CheckReport`. ``progress(done,

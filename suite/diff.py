@@ -103,8 +103,37 @@ class JobsDiff:
         return "\n".join(lines)
 
 
-def diff_jobs(*jobs, document=False):
-    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`.
+def diff_jobs(*jobs):
+    """signac's ``diff_jobs``: ``{job id: {key: value}}`` holding, for each job, the state point
+    entries not shared by all ``jobs``, nested as in the state point.
+
+    Values compare strictly (``1`` and ``1.0`` differ, as their jobs do; signac takes them as
+    equal) and lists stay lists (signac returns tuples). :func:`compare_jobs` says more.
+    """
+    flat = {j.id: flatten(j.sp()) for j in jobs}
+    if not flat:
+        return {}
+    first = next(iter(flat.values()))
+    shared = {k for k, v in first.items()
+              if all(k in other and same(v, other[k]) for other in flat.values())}
+    return {job_id: _nest({k: v for k, v in items.items() if k not in shared})
+            for job_id, items in flat.items()}
+
+
+def _nest(flat):
+    out = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def compare_jobs(*jobs, document=False):
+    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff` (what
+    ``suite diff`` prints).
 
     A document that cannot be read (corrupt, nested too deeply) is left out and named in
     ``skipped``; a state point that cannot be read raises."""
@@ -260,13 +289,15 @@ def diff_projects(here, there, ids=None):
     b = set(there.index.ids()) if ids is None else {i for i in ids if i in there}
     documents, files, skipped, skipped_files = {}, {}, {}, []
     da, db = here.index.documents(sorted(a & b)), there.index.documents(sorted(a & b))
+    problems = {**there.index.problems, **here.index.problems}  # a new dict per access: once
     for job_id in sorted(a & b):
-        bad = here.index.problems.get(job_id) or there.index.problems.get(job_id)
+        bad = problems.get(job_id)
         if bad:
             skipped[job_id] = bad  # an unreadable document would compare as empty
         elif not same(da.get(job_id, {}), db.get(job_id, {})):
-            documents[job_id] = diff_jobs(_Doc(job_id, da.get(job_id, {})),
-                                          _Doc(job_id + " ", db.get(job_id, {})), document=True)
+            documents[job_id] = compare_jobs(_Doc(job_id, da.get(job_id, {})),
+                                             _Doc(job_id + " ", db.get(job_id, {})),
+                                             document=True)
         fd = diff_files(here.open_job(id=job_id), there.open_job(id=job_id))
         fd.different = [p for p in fd.different if p != layout.DOCUMENT]
         skipped_files.extend(fd.skipped)

@@ -232,14 +232,14 @@ def _link(target, full, replace=True):
 
 def demo_step(project, echo):
     """The views and diff step of ``suite demo``."""
-    import suite
+    from .diff import compare_jobs
 
     result = create_view(project, project.fn("view"), schema="<model>/T_<T>/p_<p>")
     example = sorted(os.listdir(project.fn("view/ising")))[0]
     echo(f"suite view view --schema '<model>/T_<T>/p_<p>' -> {result.created} links, e.g. "
          f"view/ising/{example}/...")
     jobs = list(project.find_jobs({"model": "ising", "p": 1}))
-    diff = suite.diff_jobs(*jobs)
+    diff = compare_jobs(*jobs)
     echo(f"suite diff of {len(jobs)} ising jobs with p=1 -> differing keys: "
          f"{', '.join(diff.keys)}")
     echo(diff.format())

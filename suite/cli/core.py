@@ -251,7 +251,7 @@ def schema(exclude_const, as_json):
     if as_json:
         echo_json(s.to_json())
     else:
-        click.echo(str(s))
+        click.echo("\n".join(f"{key}: {values}" for key, values in s.format_lines()))
 
 
 @click.command()
@@ -264,7 +264,7 @@ def reindex():
             os.unlink(path + suffix)
         except FileNotFoundError:
             pass
-    p._index = None
+    p = type(p)(p.path)  # a fresh object opens a fresh index
     ids = p.index.ids()
     p.index.documents()
     click.echo(f"indexed {len(ids)} jobs in {p.index.path}")
@@ -280,7 +280,7 @@ def check(repair, as_json):
     temporary files left by interrupted writes, files or directories that cannot be read.
     One damaged job does not stop the check of the others; the exit status is 1 if any."""
     with progress_bar("checking jobs") as update:
-        report = project().check(repair=repair, progress=update)
+        report = project().check_report(repair=repair, progress=update)
     if as_json:
         echo_json([p.__dict__ for p in report.problems])
     else:

@@ -59,7 +59,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
     are not the same for all of them, one row per job. Types are visible: 1, 1.0 and "1"
     differ; (missing) marks a key a job lacks."""
     import suite
-    from suite.diff import diff_files, diff_projects
+    from suite.diff import compare_jobs, diff_files, diff_projects
 
     proj = project()
     if dest is not None:
@@ -92,7 +92,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
         jobs = [j for j in found if not ids or j.id in {x.id for x in jobs}] if ids else found
     if len(jobs) < 2:
         raise suite.SuiteError(f"need at least two jobs to compare, got {len(jobs)}")
-    result = suite.diff_jobs(*jobs, document=document)
+    result = compare_jobs(*jobs, document=document)
     file_result = None
     if files:
         if len(jobs) != 2:

@@ -108,7 +108,7 @@ def test_check_reports_temporary_leftovers_inside_jobs(sweep):
     assert r.returncode == 1 and leftover in r.stdout and "interrupted write" in r.stdout
     assert os.path.exists(leftover)  # reported, never deleted
     seen = []
-    report = suite.get_project(sweep.path).check(progress=lambda *a: seen.append(a))
+    report = suite.get_project(sweep.path).check_report(progress=lambda *a: seen.append(a))
     assert seen and seen[-1][0] == seen[-1][1] == len(os.listdir(sweep.workspace))
     assert any(leftover in p.message for p in report.problems)
 

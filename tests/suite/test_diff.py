@@ -8,12 +8,12 @@ import pytest
 
 import suite
 from suite import jobfiles
-from suite.diff import diff_files
+from suite.diff import compare_jobs, diff_files
 
 
 def test_differing_keys_only(sweep):
     jobs = list(sweep.find_jobs({"a": 0, "flag": True}))
-    d = suite.diff_jobs(*jobs)
+    d = compare_jobs(*jobs)
     assert d.keys == ["b.c", "b.d"]
     assert sorted(d.values[j.id]["b.c"] for j in jobs) == [0, 1, 2]
 
@@ -22,7 +22,7 @@ def test_types_and_missing_keys_are_visible(project):
     a = project.open_job({"x": 1, "y": [1, 2], "e": {}}).init()
     b = project.open_job({"x": 1.0, "y": [1, 3], "e": {}}).init()
     c = project.open_job({"x": "1", "z": True, "e": {}}).init()
-    d = suite.diff_jobs(a, b, c)
+    d = compare_jobs(a, b, c)
     assert d.keys == ["x", "y", "z"]
     text = d.format()
     assert '"1"' in text and "1.0" in text and "(missing)" in text
@@ -33,14 +33,14 @@ def test_types_and_missing_keys_are_visible(project):
 
 def test_documents(sweep):
     jobs = list(sweep.find_jobs({"a": {"$in": [0, 1]}, "b.c": 0, "flag": True}))
-    d = suite.diff_jobs(*jobs, document=True)
+    d = compare_jobs(*jobs, document=True)
     assert d.keys == ["score", "tag"]
 
 
 def test_identical(project):
     a = project.open_job({"x": 1}).init()
     b = project.open_job({"x": 2}).init()
-    assert suite.diff_jobs(a, b, document=True).empty
+    assert compare_jobs(a, b, document=True).empty
 
 
 def test_files(project):

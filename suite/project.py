@@ -495,7 +495,7 @@ def export_jobs(project, jobs, target, path=None, copytree=None, **kwargs):
 def _refuse_inside_workspace(path):
     """Raise SuiteError if ``path`` lies in a project's workspace or in a job directory
     (one found without its project too); a ``stat`` or two per directory up to the root."""
-    current = os.path.realpath(path)
+    current, child = os.path.realpath(path), None
     job = None
     while True:
         if job is None and layout.is_job_id(os.path.basename(current)) and os.path.isfile(
@@ -506,9 +506,11 @@ def _refuse_inside_workspace(path):
             break
         if os.path.basename(current) == layout.WORKSPACE and os.path.isfile(
                 _config_path(parent)):
+            if child is not None and os.path.basename(child).startswith(layout.TMP_PREFIX):
+                break  # a temporary project (temporary_project()): sync and export skip it
             raise SuiteError(f"{path} is inside the workspace of the project in {parent}; "
                              "create the project somewhere else")
-        current = parent
+        current, child = parent, current
     if job:
         raise SuiteError(f"{path} is inside the job directory {job}; create the project "
                          "somewhere else")

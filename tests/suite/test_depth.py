@@ -55,7 +55,7 @@ def deep_project(project):
 
 def test_check_reports_a_deep_document(deep_project):
     project, deep, _ = deep_project
-    problems = project.check().problems
+    problems = project.check_report().problems
     assert [(p.job_id, p.kind) for p in problems] == [(deep.id, "document")]
     assert f"more than {MAX_DEPTH} levels" in problems[0].message
     r = subprocess.run(["suite", "check"], cwd=project.path, capture_output=True, text=True)

@@ -64,7 +64,7 @@ def test_documents_with_nan_are_found_and_compared(nan_project):
 
 def test_check_and_diff_read_nan_documents(nan_project):
     project, _ = nan_project
-    assert project.check().problems == []
+    assert project.check_report().problems == []
     r = subprocess.run(["suite", "check"], cwd=project.path, capture_output=True, text=True)
     assert r.returncode == 0 and "all jobs are valid" in r.stdout, r.stdout + r.stderr
     a, b = sorted(project, key=lambda j: j.sp.i)[:2]

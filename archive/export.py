@@ -5,7 +5,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 
-from suite import layout
+from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
 from suite.process import pid_alive
@@ -25,6 +25,8 @@ class ExportResult:
     files: int
     bytes: int
     warnings: list = field(default_factory=list)  # what the format could not hold exactly
+    #: left out by the link policy (:mod:`suite.jobfiles`): {"job", "path", "reason"}
+    skipped: list = field(default_factory=list)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -44,9 +46,14 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     Exporting every job (``jobs`` None) refuses jobs whose state point is damaged; a selection
     that left such jobs out says so in ``ExportResult.warnings``.
 
-    Raises :class:`ArchiveError` for damaged jobs (every job), for a target that is, contains or lies in the project's
-    workspace (or would replace project files), for files that cannot be exported and, with
-    ``move``, for an archive that does not verify (the jobs are then kept);
+    Links that stay inside their job are written as links; links that leave it (absolute,
+    dangling, or resolving outside), fifos, sockets, devices and unreadable files are left
+    out and listed in ``ExportResult.skipped``; with ``move`` such jobs are kept.
+
+    Raises :class:`ArchiveError` for damaged jobs (every job), a job or its state point
+    missing, a schema putting a job at the manifest, a target that is, contains or lies in the
+    project's workspace (or would replace project files), files that cannot be exported and,
+    with ``move``, an archive that does not verify (the jobs are then kept);
     :class:`DestinationExistsError` for an existing target without ``force``.
     """
     target = os.path.abspath(os.fspath(target))
@@ -83,14 +90,14 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
-    entries, n_files, n_bytes = [], 0, 0
+    entries, n_files, n_bytes, skipped = [], 0, 0, []
     try:
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
             try:
-                files, links, dirs, size = _add_job(writer, job, path)
+                files, links, dirs, size = _add_job(writer, job, path, skipped)
             except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
                 raise ArchiveError(
                     f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
@@ -115,10 +122,12 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     else:
         os.rename(tmp, target)
     if move:
+        kept = {s["job"] for s in skipped}  # what was not exported must not be deleted
         for job in jobs:
-            job.remove()
+            if job.id not in kept:
+                job.remove()
     return ExportResult(target, fmt, str(schema_obj), len(jobs), n_files, n_bytes,
-                        warnings + list(getattr(writer, "warnings", ())))
+                        warnings + list(getattr(writer, "warnings", ())), skipped)
 
 
 def _verify_before_move(tmp, target, jobs):
@@ -147,8 +156,9 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
     getattr(os, "O_NONBLOCK", 0)  # a fifo that appears in a race is refused, never waited on
 
 
-def _add_job(writer, job, path):
-    """Write one job directory; return (files manifest, links, directories, bytes)."""
+def _add_job(writer, job, path, skipped):
+    """Write one job directory; return (files manifest, links, directories, bytes); what is
+    left out goes to ``skipped``."""
     root = job.path
     try:
         st = os.lstat(root)
@@ -158,10 +168,12 @@ def _add_job(writer, job, path):
         raise ArchiveError(f"job {job.id}: {root} does not exist")
     # the job directory's own member: signac's import finds jobs by their directory members
     writer.add_dir(path, st.st_mode & 0o7777, st.st_mtime)
-    files, links, dirs = {}, {}, {}
+    files, links, dirs, left_out = {}, {}, {}, {}
     writer = _DirsNoted(writer, len(path) + 1, dirs)
     add_data = getattr(writer, "add_data", None)
-    total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links)
+    total = _add_tree(writer, add_data, job, root, root, path + "/", "", files, links, left_out)
+    skipped.extend({"job": job.id, "path": rel, "reason": reason}
+                   for rel, reason in sorted(left_out.items()))
     if layout.STATEPOINT not in files:
         raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
     return files, links, dirs, total
@@ -183,12 +195,17 @@ class _DirsNoted:
         return getattr(self._writer, name)
 
 
-def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
+def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links, skipped):
     """Write the directory ``dirpath`` (``rel`` inside the job, ``prefix`` + ``rel`` in the
     archive) in the order of a sorted top-down walk: its subdirectories' entries, its files and
-    links, then each subdirectory; links to directories are links, not directories."""
-    with os.scandir(dirpath) as it:
-        entries = sorted(it, key=_name)
+    links, then each subdirectory; links to directories are links, not directories. What the
+    link policy leaves out goes to ``skipped[rel] = reason``."""
+    try:
+        with os.scandir(dirpath) as it:
+            entries = sorted(it, key=_name)
+    except PermissionError:
+        skipped[rel.rstrip("/")] = jobfiles.UNREADABLE
+        return 0
     subdirs, total = [], 0
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
@@ -203,27 +220,31 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links):
         if entry.is_file(follow_symlinks=False):
             if add_data is None:
                 st = entry.stat(follow_symlinks=False)
+                if not jobfiles.readable(entry.path, st):
+                    skipped[rel + name] = jobfiles.UNREADABLE
+                    continue
                 digest = writer.add_file(member, entry.path, st.st_size, st.st_mode, st.st_mtime)
                 size = st.st_size
             else:
-                size, digest = _add_regular(writer, add_data, job, entry.path, member)
+                try:
+                    size, digest = _add_regular(writer, add_data, job, entry.path, member)
+                except PermissionError:
+                    skipped[rel + name] = jobfiles.UNREADABLE
+                    continue
             files[rel + name] = {"size": size, "sha256": digest}
             total += size
         elif entry.is_symlink():
-            full = entry.path
-            target = os.readlink(full)
-            resolved = os.path.normpath(os.path.join(dirpath, target))
-            if os.path.isabs(target) or not resolved.startswith(root + os.sep):
-                raise ArchiveError(
-                    f"job {job.id}: {full} is a link out of the job ({target}); "
-                    "archives only hold links inside a job")
+            target = jobfiles.carried_target(entry.path, root, os.path.realpath(root))
+            if target is None:
+                skipped[rel + name] = jobfiles.LINK_LEAVES
+                continue
             writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
             links[rel + name] = target
         elif not entry.is_dir(follow_symlinks=False):
-            raise _not_exportable(job, entry.path)
+            skipped[rel + name] = jobfiles.SPECIAL
     for entry in subdirs:
         total += _add_tree(writer, add_data, job, root, entry.path, prefix,
-                           f"{rel}{entry.name}/", files, links)
+                           f"{rel}{entry.name}/", files, links, skipped)
     return total
 
 

@@ -1,10 +1,18 @@
 """Workflow benchmark: suite vs signac-flow 0.29.1 side by side.
 
 Usage: python bench/bench_flow.py [-n 10000] [--status-n 100000] [--repeat 2] [--json F]
+                                  [--group-n 1000] [--project-status-n 10000]
 
 A project of N jobs, 3 operations (the first trivial and always eligible until done), 2 labels.
 Rows (fresh CLI processes): status; run the trivial operation over all jobs; the same run again
 with nothing eligible. --status-n also times status alone on a larger project.
+
+--group-n: a group of 2 operations over that many jobs, run as `python project.py run -o
+both` by signac-flow and by suite.flow (the same project.py, two import lines changed), and
+the same group as suite's own workflow.py with `suite run -o both`; beside them, the two
+operations run one by one with suite. --project-status-n: `python project.py status` of the
+3-operation workflow as a suite.flow FlowProject, beside signac-flow's and `suite status` of
+the same workflow (best of 2 each, after one call that builds suite's index).
 """
 
 import argparse
@@ -104,17 +112,126 @@ def write_floor(workspace):
     return time.perf_counter() - t
 
 
+GROUP_PROJECT = """
+from flow import FlowProject
+
+
+class Project(FlowProject):
+    pass
+
+
+both = Project.make_group("both")
+
+
+@both
+@Project.post.true("step")
+@Project.operation
+def first(job):
+    job.doc.step = 1
+
+
+@both
+@Project.pre.true("step")
+@Project.post.true("done")
+@Project.operation
+def second(job):
+    job.doc.done = True
+
+
+if __name__ == "__main__":
+    Project().main()
+"""
+
+GROUP_WORKFLOW = GROUP_PROJECT.replace("from flow import FlowProject",
+                                       "from suite.flow import Workflow").replace(
+    "(FlowProject)", "(Workflow)").split("if __name__")[0]
+
+
+def suite_flow(source):
+    """A signac-flow project.py as a suite.flow user has it: the import line changed."""
+    return source.replace("from flow import", "from suite.flow import")
+
+
+def group_rows(root, n, results):
+    """A 2-operation group over ``n`` jobs: each tool's run, and suite's one by one."""
+    rows = {}
+    for tool in ("signac-flow", "suite.flow project.py", "suite workflow.py",
+                 "suite, the 2 operations one by one"):
+        p = build(os.path.join(root, f"group-{len(rows)}"), n)
+        if tool.startswith("signac-flow") or tool.startswith("suite.flow"):
+            source = GROUP_PROJECT if tool == "signac-flow" else suite_flow(GROUP_PROJECT)
+            with open(p.fn("project.py"), "w") as f:
+                f.write(source)
+            rows[tool] = wall([sys.executable, "project.py", "run", "-o", "both"], p.path)
+        else:
+            with open(p.fn("workflow.py"), "w") as f:
+                f.write(GROUP_WORKFLOW)
+            if tool == "suite workflow.py":
+                rows[tool] = wall(["suite", "run", "-o", "both"], p.path)
+            else:
+                rows[tool] = wall(["suite", "run", "-o", "first"], p.path) + wall(
+                    ["suite", "run", "-o", "second"], p.path)
+        done = sum(1 for j in p.find_jobs() if j.doc().get("done"))
+        if done != n:
+            raise RuntimeError(f"{tool}: the group completed on {done} of {n} jobs")
+    results[f"group of 2 operations over {n:,} jobs"] = rows
+
+
+def project_status_rows(root, n, results):
+    """``python project.py status`` (suite.flow) beside ``suite status``, same workflow."""
+    p = build(os.path.join(root, "project-status"), n)
+    with open(p.fn("project.py"), "w") as f:
+        f.write(suite_flow(FLOW_PROJECT))
+    wall([sys.executable, "project.py", "status"], p.path)  # the first call builds the index
+    rows = {"python project.py status (suite.flow)":
+            min(wall([sys.executable, "project.py", "status"], p.path) for _ in range(2))}
+    with open(p.fn("project.py"), "w") as f:
+        f.write(FLOW_PROJECT)
+    rows["python project.py status (signac-flow)"] = min(
+        wall([sys.executable, "project.py", "status"], p.path) for _ in range(2))
+    os.remove(p.fn("project.py"))
+    with open(p.fn("workflow.py"), "w") as f:
+        f.write(SUITE_WORKFLOW)
+    rows["suite status (workflow.py)"] = min(wall(["suite", "status"], p.path)
+                                             for _ in range(2))
+    results[f"status at {n:,} jobs"] = rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--status-n", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=2, help="rounds; the best of each counts")
     ap.add_argument("--json", default="bench/results-flow.json")
+    ap.add_argument("--group-n", type=int, default=0)
+    ap.add_argument("--project-status-n", type=int, default=0)
+    ap.add_argument("--only-extra", action="store_true",
+                    help="only the --group-n and --project-status-n rows")
     args = ap.parse_args()
+    global ENV
+    if args.group_n or args.project_status_n:
+        extra = {}
+        root = tempfile.mkdtemp(prefix="bench-flow-")
+        global ENV
+        ENV = {**os.environ, "PATH": common.path_without(root, SCHEDULER_COMMANDS)}
+        try:
+            if args.group_n:
+                group_rows(root, args.group_n, extra)
+            if args.project_status_n:
+                project_status_rows(root, args.project_status_n, extra)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        for title, rows in extra.items():
+            print(title)
+            for row, t in rows.items():
+                print(f"  {row:40s} {t:8.2f} s")
+        if args.only_extra:
+            with open(args.json, "w") as f:
+                json.dump(extra, f, indent=2)
+            return
     results = {}
     rounds = {"floor": []}  # the run row of every round, and the floor beside it
     root = tempfile.mkdtemp(prefix="bench-flow-")
-    global ENV
     ENV = {**os.environ, "PATH": common.path_without(root, SCHEDULER_COMMANDS)}
     try:
         # both projects are built first; then the tools take turns row by row, over

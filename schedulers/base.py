@@ -60,8 +60,11 @@ class Scheduler:
     #: scheduler state string -> one of queued, held, running, completed, failed, cancelled
     states = {}
 
-    def render(self, submission, project_path=None):
-        """The batch script for ``submission`` (user templates in ``project/templates``)."""
+    def render(self, submission, project_path=None, template=None, context=None, filters=None):
+        """The batch script for ``submission`` (user templates in ``project/templates``):
+        from ``template`` (a name) if given, with ``context`` added to the variables and
+        ``filters`` to the filters. Raises
+        SchedulerError (one line) for a template that is missing or does not render."""
         import jinja2
 
         # a project's templates/slurm.sh.j2 replaces the shipped one and can extend it as
@@ -76,6 +79,7 @@ class Scheduler:
         env.filters["hms"] = _hms
         env.filters["hm"] = _hm
         env.filters["shq"] = shq
+        env.filters.update(filters or {})
         d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
              **submission.directives}
         # templates write these unquoted (directive lines): they must be numbers
@@ -84,7 +88,7 @@ class Scheduler:
                                        or not isinstance(d[key], (int, float))):
                 raise SchedulerError(f"{submission.name}: directive {key!r} must be a number, "
                                      f"not {d[key]!r}")
-        name = self.template or f"{self.name}.sh.j2"
+        name = template or self.template or f"{self.name}.sh.j2"
         try:
             template = env.get_template(name)
         except jinja2.TemplateNotFound as exc:
@@ -92,12 +96,20 @@ class Scheduler:
             raise SchedulerError(f"template {exc.name!r} not found in {where}the shipped "
                                  f"templates ({', '.join(sorted(os.listdir(TEMPLATES)))})") \
                 from None
+        except jinja2.TemplateError as exc:
+            raise SchedulerError(f"template {name!r} cannot be read: {exc}") from None
         if submission.tasks:
             self.task_id("", 0)  # refuses arrays where the scheduler has none
-        return template.render(name=submission.name, commands=submission.commands,
-                               directives=d, tasks=submission.tasks,
-                               array_variable=self.array_variable,
-                               array_base=self.array_base)
+        try:
+            return template.render(name=submission.name, commands=submission.commands,
+                                   directives=d, tasks=submission.tasks,
+                                   array_variable=self.array_variable,
+                                   array_base=self.array_base,
+                                   scheduler_template=f"{self.name}.sh.j2",
+                                   **(context or {}))
+        except jinja2.TemplateError as exc:  # a template's own mistake: one line, no traceback
+            raise SchedulerError(f"template {name!r} does not render: "
+                                 f"{type(exc).__name__}: {exc}") from None
 
     def submit_command(self, script_path, submission):
         raise NotImplementedError

@@ -1,14 +1,17 @@
 """``suite check``: find (and optionally repair) damaged jobs.
 
 Reported: job directories whose state point file is missing, empty or not JSON; documents that
-are not JSON objects or are nested more than ``statepoint.MAX_DEPTH`` levels deep; directories
-whose name is not the hash of their state point; temporary files (``.suite-tmp-``) left by
-interrupted operations, in the workspace and inside jobs, and temporary archives of interrupted
-exports in the project directory. Repair only
-moves a misnamed job to its correct id (when that id is free); it never rewrites a file.
+are not JSON objects or are nested more than ``statepoint.MAX_DEPTH`` levels deep;
+directories whose name is not the hash of their state point; temporary files (``.suite-tmp-``)
+left by interrupted operations, in the workspace and inside jobs, and temporary archives of
+interrupted exports in the project directory; files and directories inside jobs that this
+process cannot read (sync and export skip them). One damaged job never stops the check of the
+others. Repair only moves a misnamed job to its correct id (when that id is free); it never
+rewrites a file.
 """
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from . import layout
@@ -22,7 +25,7 @@ class Problem:
     """One damaged job."""
 
     job_id: str
-    kind: str  # "statepoint", "document", "misnamed", "stray"
+    kind: str  # "statepoint", "document", "misnamed", "stray", "unreadable"
     message: str
     repaired: bool = False
 
@@ -34,6 +37,12 @@ class CheckReport:
     @property
     def ok(self):
         return all(p.repaired for p in self.problems)
+
+    def corrupted_ids(self):
+        """Ids of jobs whose state point is missing, unreadable or misnamed (not repaired):
+        what signac's ``check`` calls corrupted."""
+        return sorted({p.job_id for p in self.problems
+                       if p.kind in ("statepoint", "misnamed") and not p.repaired})
 
 
 def check_project(project, repair=False, progress=None):
@@ -72,6 +81,9 @@ def check_project(project, repair=False, progress=None):
         except CorruptFileError as exc:
             report.problems.append(Problem(name, "statepoint", str(exc)))
             continue
+        except OSError as exc:
+            report.problems.append(Problem(name, "statepoint", _unreadable(name, sp_file, exc)))
+            continue
         if not isinstance(sp, dict):
             report.problems.append(
                 Problem(name, "statepoint", f"job {name}: {sp_file} is not a JSON object"))
@@ -86,11 +98,9 @@ def check_project(project, repair=False, progress=None):
             pass
         except CorruptFileError as exc:
             report.problems.append(Problem(name, "document", str(exc)))
-        for dirpath, dirnames, filenames in os.walk(path):
-            for leftover in sorted(n for n in dirnames + filenames if layout.is_temp(n)):
-                report.problems.append(Problem(
-                    name, "stray", f"job {name}: {os.path.join(dirpath, leftover)}: temporary "
-                    "file of an interrupted write (safe to delete unless a write is running)"))
+        except OSError as exc:
+            report.problems.append(Problem(name, "document", _unreadable(name, doc_file, exc)))
+        _check_files(name, path, report)
         real = calc_id(sp)
         if real != name:
             problem = Problem(name, "misnamed",
@@ -107,3 +117,33 @@ def check_project(project, repair=False, progress=None):
                 problem.message += " (run 'suite check --repair' to move it)"
             report.problems.append(problem)
     return report
+
+
+def _unreadable(job_id, path, exc):
+    return f"job {job_id}: {path} cannot be read ({exc.strerror or exc}); fix its permissions"
+
+
+def _check_files(job_id, path, report):
+    """Temporary leftovers and unreadable files or directories inside one job."""
+    from .jobfiles import readable
+
+    def cannot_list(exc):
+        report.problems.append(Problem(job_id, "unreadable",
+                                       _unreadable(job_id, exc.filename, exc)))
+
+    for dirpath, dirnames, filenames in os.walk(path, onerror=cannot_list):
+        for leftover in sorted(n for n in dirnames + filenames if layout.is_temp(n)):
+            report.problems.append(Problem(
+                job_id, "stray", f"job {job_id}: {os.path.join(dirpath, leftover)}: temporary "
+                "file of an interrupted write (safe to delete unless a write is running)"))
+        for name in sorted(filenames):
+            if dirpath == path and name in (layout.STATEPOINT, layout.DOCUMENT):
+                continue  # reported as state point or document problems
+            full = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(full)
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            if stat.S_ISREG(st.st_mode) and not readable(full, st):
+                report.problems.append(Problem(job_id, "unreadable", _unreadable(
+                    job_id, full, PermissionError(13, "permission denied"))))

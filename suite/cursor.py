@@ -1,50 +1,119 @@
 """The result of ``project.find_jobs()``: a re-evaluated, lazily loaded set of jobs."""
 
+import errno
 import itertools
+import logging
+import os
+import stat
 
+from .errors import WorkspaceError
 from .job import Job
 from .query import MISSING, compile_filter, resolve
 
+log = logging.getLogger(__name__)
+
 
 class JobsCursor:
-    """Jobs matching a filter. Iterating runs the query (through the index) each time."""
+    """Jobs matching a filter. Iterating runs the query (through the index) each time.
+
+    Iterating (and ``len``, ``ids``, indexing) raises :class:`WorkspaceError` when the
+    workspace is not a readable directory (a dangling link, a file); a missing workspace is an
+    empty project (logged).
+    """
 
     def __init__(self, project, filter=None):
         self._project = project
         self._filter = filter
         self._tree = compile_filter(filter)
 
+    def __getstate__(self):
+        return {"_project": self._project, "_filter": self._filter}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tree = compile_filter(self._filter)
+
     @property
     def filter(self):
+        """The filter this cursor was made with."""
         return self._filter
+
+    @property
+    def project(self):
+        """The project searched."""
+        return self._project
+
+    def _workspace_ok(self):
+        """False for a missing workspace; WorkspaceError for one that cannot be read."""
+        ws = self._project.workspace
+        try:
+            st = os.stat(ws)
+        except FileNotFoundError as exc:
+            if os.path.islink(ws):
+                raise WorkspaceError(OSError(
+                    errno.ENOENT, f"the workspace {ws} is a link to a missing directory "
+                    f"({os.readlink(ws)}); restore it or remove the link", ws)) from exc
+            log.info("the workspace %s does not exist: no jobs", ws)
+            return False
+        except OSError as exc:
+            raise WorkspaceError(exc) from exc
+        if not stat.S_ISDIR(st.st_mode):
+            raise WorkspaceError(OSError(
+                errno.ENOTDIR, f"the workspace {ws} is not a directory; move that file away",
+                ws))
+        return True
 
     def ids(self):
         """The matching job ids, sorted."""
+        if not self._workspace_ok():
+            return []
         return self._project.index.find(self._tree)
 
     def __iter__(self):
         project = self._project
+        if not self._workspace_ok():
+            return
         for job_id, sp in project.index.find_statepoints(self._tree):
             yield Job(project, id=job_id, _trusted_sp=sp)
 
     def __len__(self):
         return len(self.ids())
 
+    def __getitem__(self, index):
+        """The job at ``index`` (or a list of jobs for a slice) in id order."""
+        ids = self.ids()
+        if isinstance(index, slice):
+            return [self._project.open_job(id=i) for i in ids[index]]
+        return self._project.open_job(id=ids[index])
+
     def __contains__(self, job):
         job_id = job.id if isinstance(job, Job) else str(job)
         return job_id in set(self.ids())
 
+    def __eq__(self, other):
+        return (isinstance(other, JobsCursor) and other._project == self._project
+                and other._filter == self._filter)
+
+    __hash__ = None
+
     def __repr__(self):
-        return f"JobsCursor({self._project.path!r}, filter={self._filter!r})"
+        return f"{self._project!r}.find_jobs({self._filter!r})"
+
+    def _repr_html_(self):
+        from .html import cursor_html
+
+        return cursor_html(self)
 
     def groupby(self, key=None, default=None):
         """Group jobs by ``key``: a dotted state point key (``doc.`` for the document), a list
         of keys (groups keyed by tuples), or a callable of the job. Jobs lacking a key go in the
         ``default`` group, or are left out when ``default`` is None. Yields ``(value, [jobs])``
-        sorted by value."""
+        sorted by value. Without ``key`` each job is its own group, keyed by its id (as in
+        signac)."""
         jobs = list(self)
         if key is None:
-            yield None, jobs
+            for job in jobs:
+                yield job.id, [job]
             return
         if callable(key):
             keyfn = key
@@ -80,11 +149,23 @@ class JobsCursor:
             yield next(v for v, j in keyed if j is members[0]), members
 
     def to_dataframe(self, sp_prefix="sp.", doc_prefix="doc.", usecols=None, flatten=False):
-        """A pandas DataFrame indexed by job id, one column per state point and document key."""
+        """A pandas DataFrame indexed by job id, one column per state point and document key
+        (dotted keys with ``flatten``). ``usecols`` is a list of column names or a predicate
+        of the name; selecting no column gives an empty DataFrame."""
         try:
             import pandas
         except ImportError:
             raise ImportError("to_dataframe needs pandas: pip install 'suite[pandas]'") from None
+        if usecols is None:
+            def keep(_):
+                return True
+        elif callable(usecols):
+            keep = usecols
+        else:
+            wanted = set(usecols)
+
+            def keep(column):
+                return column in wanted
         ids = self.ids()
         index = self._project.index
         sps, docs = index.statepoints(ids), index.documents(ids)
@@ -94,19 +175,19 @@ class JobsCursor:
             for prefix, data in ((sp_prefix, sps.get(job_id, {})), (doc_prefix, docs.get(job_id, {}))):
                 items = _flat(data) if flatten else data.items()
                 for k, v in items:
-                    row[prefix + k] = v
+                    if keep(prefix + k):
+                        row[prefix + k] = v
             rows[job_id] = row
-        df = pandas.DataFrame.from_dict(rows, orient="index")
-        if usecols is not None:
-            cols = [c for c in df.columns if (usecols(c) if callable(usecols) else c in usecols)]
-            df = df[cols]
-        return df
+        if not any(rows.values()):
+            return pandas.DataFrame()
+        return pandas.DataFrame.from_dict(rows, orient="index")
 
-    def export_to(self, target, **kwargs):
-        """Export these jobs; see :func:`archive.export_jobs`."""
-        from archive import export_jobs
+    def export_to(self, target, path=None, copytree=None, **kwargs):
+        """Export these jobs and return ``{job directory: exported path}``; see
+        :meth:`suite.project.Project.export_to`."""
+        from .project import export_jobs
 
-        return export_jobs(self._project, target, jobs=list(self), **kwargs)
+        return export_jobs(self._project, list(self), target, path, copytree, **kwargs)
 
 
 class _Skip(Exception):

@@ -51,4 +51,4 @@ def core_step(project, echo):
     echo(f"suite find 'T.$gt' 1.5 doc.done true -> {len(ids)} jobs: {', '.join(i[:8] for i in ids)}")
     job = project.open_job(id=ids[0])
     echo(f"job {job.id[:8]}: sp={job.sp()} doc={job.doc()}")
-    echo(f"schema:\n{project.detect_schema()}")
+    echo("schema:\n" + "\n".join(f"{k}: {v}" for k, v in project.detect_schema().format_lines()))

@@ -8,7 +8,6 @@ When two differing values are lists or dicts, deepdiff describes what changed in
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 
 from . import layout
@@ -104,8 +103,37 @@ class JobsDiff:
         return "\n".join(lines)
 
 
-def diff_jobs(*jobs, document=False):
-    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff`.
+def diff_jobs(*jobs):
+    """signac's ``diff_jobs``: ``{job id: {key: value}}`` holding, for each job, the state point
+    entries not shared by all ``jobs``, nested as in the state point.
+
+    Values compare strictly (``1`` and ``1.0`` differ, as their jobs do; signac takes them as
+    equal) and lists stay lists (signac returns tuples). :func:`compare_jobs` says more.
+    """
+    flat = {j.id: flatten(j.sp()) for j in jobs}
+    if not flat:
+        return {}
+    first = next(iter(flat.values()))
+    shared = {k for k, v in first.items()
+              if all(k in other and same(v, other[k]) for other in flat.values())}
+    return {job_id: _nest({k: v for k, v in items.items() if k not in shared})
+            for job_id, items in flat.items()}
+
+
+def _nest(flat):
+    out = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def compare_jobs(*jobs, document=False):
+    """Compare the state points (or documents) of ``jobs``; return a :class:`JobsDiff` (what
+    ``suite diff`` prints).
 
     A document that cannot be read (corrupt, nested too deeply) is left out and named in
     ``skipped``; a state point that cannot be read raises."""
@@ -143,13 +171,16 @@ def _describe(a, b):
 
 @dataclass
 class FilesDiff:
-    """Files present in one job only, or with different content."""
+    """Files present in one job only, or with different content; links inside a job compare
+    by their target text; what the link policy skips is listed, never opened."""
 
     first: str
     second: str
     only_first: list
     only_second: list
     different: list
+    #: {"job", "path", "reason"}: links that leave the job, fifos, unreadable files
+    skipped: list = field(default_factory=list)
 
     @property
     def empty(self):
@@ -162,34 +193,46 @@ class FilesDiff:
         lines = [f"- {p}  (only in {self.first[:8]})" for p in self.only_first]
         lines += [f"+ {p}  (only in {self.second[:8]})" for p in self.only_second]
         lines += [f"~ {p}  (content differs)" for p in self.different]
+        lines += [f"? {s['path']}  (not compared, {s['reason']} in {s['job'][:8]})"
+                  for s in self.skipped]
         return "\n".join(lines) if lines else "the jobs hold the same files"
 
 
 def diff_files(job1, job2):
-    """Compare the files of two jobs by name and content."""
-    a, b = _files(job1.path), _files(job2.path)
+    """Compare the files of two jobs by name and content (links by their target); paths
+    skipped in either job (:mod:`suite.jobfiles`) are listed in ``skipped``, not compared."""
+    skipped = []
+    a, b = _files(job1, skipped), _files(job2, skipped)
+    held = {s["path"] for s in skipped}
+    a = {p: v for p, v in a.items() if p not in held}
+    b = {p: v for p, v in b.items() if p not in held}
     different = [p for p in sorted(set(a) & set(b)) if not _same_file(a[p], b[p])]
     return FilesDiff(job1.id, job2.id, sorted(set(a) - set(b)), sorted(set(b) - set(a)),
-                     different)
+                     different, skipped)
 
 
-def _files(root):
-    out = {}
-    for dirpath, _, names in os.walk(root):
-        for name in names:
-            if layout.is_temp(name):  # a write in progress is not one of the job's files
-                continue
-            full = os.path.join(dirpath, name)
-            out[os.path.relpath(full, root).replace(os.sep, "/")] = full
+def _files(job, skipped):
+    """``{rel: (path, lstat, link target or None)}`` of a job's files and inside links."""
+    from . import jobfiles
+
+    out, left_out = {}, {}
+    for rel, entry, target in jobfiles.walk(job.path, left_out):
+        st = entry.stat(follow_symlinks=False)
+        if target is None and not jobfiles.readable(entry.path, st):
+            left_out[rel] = jobfiles.UNREADABLE
+        else:
+            out[rel] = (entry.path, st, target)
+    skipped.extend({"job": job.id, "path": rel, "reason": reason}
+                   for rel, reason in sorted(left_out.items()))
     return out
 
 
 def _same_file(p, q):
-    if os.path.islink(p) or os.path.islink(q):
-        return os.path.islink(p) and os.path.islink(q) and os.readlink(p) == os.readlink(q)
-    if os.path.getsize(p) != os.path.getsize(q):
+    if p[2] is not None or q[2] is not None:
+        return p[2] == q[2]  # both links with the same target
+    if p[1].st_size != q[1].st_size:
         return False
-    return _digest(p) == _digest(q)
+    return _digest(p[0]) == _digest(q[0])
 
 
 def _digest(path):
@@ -211,6 +254,8 @@ class ProjectsDiff:
     documents: dict  # id -> JobsDiff of the two documents
     files: dict  # id -> FilesDiff
     skipped: dict = field(default_factory=dict)  # id -> why its documents were not compared
+    #: paths not compared in any compared job (each job's FilesDiff.skipped, all together)
+    skipped_files: list = field(default_factory=list)
 
     @property
     def empty(self):
@@ -222,7 +267,7 @@ class ProjectsDiff:
                 "only_there": self.only_there,
                 "documents": {i: d.to_json() for i, d in self.documents.items()},
                 "files": {i: d.to_json() for i, d in self.files.items()},
-                "skipped": self.skipped}
+                "skipped": self.skipped, "skipped_files": self.skipped_files}
 
     def format(self):
         if self.empty:
@@ -240,25 +285,26 @@ class ProjectsDiff:
 
 def diff_projects(here, there, ids=None):
     """Compare two local projects (``ids`` limits the comparison to those jobs)."""
-    from . import layout
-
     a = set(here.index.ids()) if ids is None else {i for i in ids if i in here}
     b = set(there.index.ids()) if ids is None else {i for i in ids if i in there}
-    documents, files, skipped = {}, {}, {}
+    documents, files, skipped, skipped_files = {}, {}, {}, []
     da, db = here.index.documents(sorted(a & b)), there.index.documents(sorted(a & b))
+    problems = {**there.index.problems, **here.index.problems}  # a new dict per access: once
     for job_id in sorted(a & b):
-        bad = here.index.problems.get(job_id) or there.index.problems.get(job_id)
+        bad = problems.get(job_id)
         if bad:
             skipped[job_id] = bad  # an unreadable document would compare as empty
         elif not same(da.get(job_id, {}), db.get(job_id, {})):
-            documents[job_id] = diff_jobs(_Doc(job_id, da.get(job_id, {})),
-                                          _Doc(job_id + " ", db.get(job_id, {})), document=True)
+            documents[job_id] = compare_jobs(_Doc(job_id, da.get(job_id, {})),
+                                             _Doc(job_id + " ", db.get(job_id, {})),
+                                             document=True)
         fd = diff_files(here.open_job(id=job_id), there.open_job(id=job_id))
         fd.different = [p for p in fd.different if p != layout.DOCUMENT]
+        skipped_files.extend(fd.skipped)
         if not fd.empty:
             files[job_id] = fd
     return ProjectsDiff(here.path, there.path, sorted(a - b), sorted(b - a), documents, files,
-                        skipped)
+                        skipped, skipped_files)
 
 
 class _Doc:

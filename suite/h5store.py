@@ -4,10 +4,16 @@ The layout is signac 2's: a mapping is a group, ``None`` an empty dataset (shape
 strings and arrays are datasets. Outside a ``with store:`` block each access opens and closes
 the file and returns values in memory; inside it the file stays open and arrays come back as
 lazy ``h5py.Dataset`` objects, read only when sliced.
+
+Keys are strings without ``.`` (:class:`InvalidKeyError`); ``/`` separates nested groups, as in
+HDF5 (``store["a/b"]`` is ``store["a"]["b"]``). Options other than ``mode`` (``libver``,
+``swmr``, ...) go to ``h5py.File``.
 """
 
 import os
 from collections.abc import Mapping, MutableMapping
+
+from .errors import H5StoreAlreadyOpenError, H5StoreClosedError, InvalidKeyError
 
 
 def _h5py():
@@ -49,6 +55,19 @@ class H5Group(MutableMapping):
         else:
             self[name] = value
 
+    def __delattr__(self, name):
+        if name.startswith("_"):
+            object.__delattr__(self, name)
+        else:
+            del self[name]
+
+    def setdefault(self, key, default=None):
+        """``self[key]``, set to ``default`` first if missing (a mapping comes back as a
+        group of the store)."""
+        if key not in self:
+            self[key] = default
+        return self[key]
+
     def __iter__(self):
         return iter(self._store._keys(self._path))
 
@@ -56,10 +75,20 @@ class H5Group(MutableMapping):
         return len(self._store._keys(self._path))
 
     def __contains__(self, key):
-        return key in self._store._keys(self._path)
+        return isinstance(key, str) and self._store._exists(self._path + "/" + _check_key(key))
+
+    def __eq__(self, other):
+        if isinstance(other, H5Group):
+            return (self._store.filename, self._path) == (other._store.filename, other._path) or (
+                self.to_dict() == other.to_dict())
+        if isinstance(other, Mapping):
+            return self.to_dict() == dict(other)
+        return NotImplemented
+
+    __hash__ = None
 
     def __repr__(self):
-        return f"H5Group({self._store.filename!r}, {self._path!r})"
+        return f"H5Group(store={self._store!r}, path={self._path!r})"
 
     def to_dict(self):
         """Read the whole group into plain Python/numpy values."""
@@ -67,49 +96,97 @@ class H5Group(MutableMapping):
 
 
 class H5Store(H5Group):
-    """An HDF5 file used as a key-value store (keys are strings, values as listed above)."""
+    """An HDF5 file used as a key-value store (keys are strings, values as listed above).
 
-    def __init__(self, filename, mode="a"):
+    Parameters
+    ----------
+    filename : str or path
+        The HDF5 file (created on the first write).
+    mode : str
+        The ``h5py.File`` mode used by ``with store:`` and :meth:`open` (default ``"a"``).
+    **kwargs
+        Passed to ``h5py.File`` when the file is opened (``libver``, ``swmr``, ...).
+
+    Raises ValueError for a filename that is empty or not a path.
+    """
+
+    def __init__(self, filename, mode="a", **kwargs):
+        if not isinstance(filename, (str, os.PathLike)) or not os.fspath(filename):
+            raise ValueError(f"an H5Store needs a file name, not {filename!r}")
         object.__setattr__(self, "_store", self)
         object.__setattr__(self, "_path", "")
         object.__setattr__(self, "filename", os.fspath(filename))
         object.__setattr__(self, "_mode", mode)
+        object.__setattr__(self, "_kwargs", kwargs)
         object.__setattr__(self, "_h5", None)
         object.__setattr__(self, "_depth", 0)
 
     def __repr__(self):
-        return f"H5Store({self.filename!r})"
+        return f"H5Store(filename={self.filename!r}, mode={self._mode!r})"
+
+    def __str__(self):
+        return repr(self)
+
+    def __getstate__(self):  # an open h5py file cannot be pickled; the copy starts closed
+        return {"filename": self.filename, "_mode": self._mode, "_kwargs": self._kwargs}
+
+    def __setstate__(self, state):
+        self.__init__(state["filename"], state["_mode"], **state["_kwargs"])
+
+    @property
+    def mode(self):
+        """The open file's mode (h5py reports ``"r+"`` for a writable file), else the mode
+        the store opens with."""
+        return self._h5.mode if self._h5 is not None else self._mode
 
     # -- open/close -------------------------------------------------------------------------
+    def _open(self):
+        object.__setattr__(self, "_h5", _h5py().File(self.filename, self._mode, **self._kwargs))
+
     def __enter__(self):
         if self._h5 is None:
-            object.__setattr__(self, "_h5", _h5py().File(self.filename, self._mode))
+            self._open()
         object.__setattr__(self, "_depth", self._depth + 1)
         return self
 
     def __exit__(self, *exc):
         object.__setattr__(self, "_depth", self._depth - 1)
-        if self._depth == 0:
+        if self._depth <= 0:
             self.close()
         return False
 
     def open(self, mode=None):
-        """Open the file explicitly (closed by :meth:`close`)."""
+        """Open the file explicitly (closed by :meth:`close`) and return the store.
+
+        Raises :class:`H5StoreAlreadyOpenError` if this store is open already.
+        """
+        if self._h5 is not None:
+            raise H5StoreAlreadyOpenError(f"{self.filename} is already open; close() it first")
         if mode is not None:
             object.__setattr__(self, "_mode", mode)
-        return self.__enter__()
+        self._open()
+        # 0: a 'with' block around open() closes the file at its end, as a bare 'with' does
+        object.__setattr__(self, "_depth", 0)
+        return self
 
     def close(self):
+        """Close the file (nothing if it is not open)."""
         if self._h5 is not None:
             self._h5.close()
             object.__setattr__(self, "_h5", None)
         object.__setattr__(self, "_depth", 0)
 
+    def flush(self):
+        """Write the open file's buffers to disk (nothing if it is not open)."""
+        if self._h5 is not None:
+            self._h5.flush()
+
     @property
     def file(self):
-        """The open ``h5py.File`` (only inside ``with store:``)."""
+        """The open ``h5py.File`` (only inside ``with store:``); raises
+        :class:`H5StoreClosedError` otherwise."""
         if self._h5 is None:
-            raise RuntimeError(f"{self.filename} is not open: use 'with store:'")
+            raise H5StoreClosedError(f"{self.filename} is not open: use 'with store:'")
         return self._h5
 
     def _file(self, mode):
@@ -120,7 +197,7 @@ class H5Store(H5Group):
             return fn(self._h5, True)
         if not write and not os.path.exists(self.filename):
             return fn(None, False)
-        with _h5py().File(self.filename, "a" if write else "r") as f:
+        with _h5py().File(self.filename, "a" if write else "r", **self._kwargs) as f:
             return fn(f, False)
 
     # -- mapping primitives -----------------------------------------------------------------
@@ -151,6 +228,9 @@ class H5Store(H5Group):
 
         self._access(delete, write=True)
 
+    def _exists(self, path):
+        return self._access(lambda f, _: f is not None and path.lstrip("/") in f)
+
     def _keys(self, path):
         def keys(f, _):
             if f is None:
@@ -176,11 +256,14 @@ class _GroupSnapshot(H5Group):
 
 
 def _check_key(key):
+    """``key`` if valid: a string without ``.``; ``/`` separates nested groups."""
     if not isinstance(key, str):
         raise TypeError(f"HDF5 store keys must be strings, not {type(key).__name__}")
-    if "/" in key or key in ("", ".", ".."):
+    if "." in key:
+        raise InvalidKeyError(f"HDF5 store key {key!r} contains '.', which is not allowed")
+    if not key.strip("/"):
         raise KeyError(f"invalid HDF5 store key {key!r}")
-    return key
+    return key.strip("/")
 
 
 def _read(node):
@@ -225,20 +308,78 @@ def _write(f, path, value):
         f[path] = value
 
 
-class H5StoreManager(Mapping):
-    """The ``*.h5`` stores of a directory: ``stores["name"]`` is ``name.h5``."""
+class H5StoreManager(MutableMapping):
+    """The ``*.h5`` stores of a directory: ``stores["name"]`` is ``name.h5``.
 
-    def __init__(self, directory):
-        self._dir = directory
+    Assigning a non-empty mapping (``stores["name"] = {...}`` or ``stores.name = {...}``)
+    replaces that store's content: the new file is written beside it and renamed over it.
+    Raises ValueError for an empty value, TypeError for one that is not a mapping.
+    """
+
+    #: signac's names: the class of a store and its file ending
+    cls = H5Store
+    suffix = ".h5"
+
+    def __init__(self, prefix):
+        object.__setattr__(self, "_dir", os.fspath(prefix))
+
+    @property
+    def prefix(self):
+        """The directory holding the stores."""
+        return self._dir
+
+    def __repr__(self):
+        return f"H5StoreManager(prefix={self._dir!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other):
+        return isinstance(other, H5StoreManager) and other._dir == self._dir
+
+    def __hash__(self):
+        return hash(self._dir)
+
+    def _fn(self, name):
+        name = _check_key(name)
+        if "/" in name:
+            raise KeyError(f"invalid store name {name!r}")
+        return os.path.join(self._dir, name + ".h5")
 
     def __getitem__(self, name):
-        _check_key(name)
-        return H5Store(os.path.join(self._dir, name + ".h5"))
+        return H5Store(self._fn(name))
+
+    def __setitem__(self, name, value):
+        if isinstance(value, H5Group):
+            value = value.to_dict()
+        content = dict(value)  # TypeError / ValueError for what is not a mapping
+        if not content:
+            raise ValueError(f"store {name!r}: assign a non-empty mapping, not {value!r}")
+        from .layout import temp_path
+
+        target = self._fn(name)
+        tmp = temp_path(target)
+        try:
+            with _h5py().File(tmp, "w") as f:
+                for key, item in content.items():
+                    _write(f, _check_key(key), item)
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         return self[name]
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            raise AttributeError(f"cannot set {name!r} on a store manager")
+        self[name] = value
+
+    def __delattr__(self, name):
+        del self[name]
 
     def __iter__(self):
         try:
@@ -254,4 +395,7 @@ class H5StoreManager(Mapping):
         return isinstance(name, str) and os.path.isfile(os.path.join(self._dir, name + ".h5"))
 
     def __delitem__(self, name):
-        os.unlink(os.path.join(self._dir, _check_key(name) + ".h5"))
+        try:
+            os.unlink(self._fn(name))
+        except FileNotFoundError:
+            raise KeyError(name) from None

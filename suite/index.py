@@ -138,7 +138,7 @@ class Index:
         self.path = os.path.join(project.path, layout.SUITE_DIR, "index.sqlite")
         self.in_memory = False
         self._db = None
-        self._problems = {}
+        self._problems = {}  # read from the database when first asked for (problems)
         self._problems_stale = True
         self._big_problems = {}  # documents over the caps, found unreadable when last read
         #: called with a one-line message before long work (the CLI sets it on a terminal)
@@ -355,8 +355,9 @@ class Index:
 
     @property
     def problems(self):
-        """``{job id: message}`` for jobs whose files could not be read, as of the last
-        refresh (read from the index only when asked)."""
+        """``{job id: message}`` for jobs whose state point or document could not be read,
+        as of the last refresh (also when that refresh found nothing new to read); read from
+        the index only when asked."""
         if self._problems_stale:
             self._problems = dict(self._connect().execute(
                 "SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))

@@ -4,9 +4,16 @@ import errno
 import itertools
 import os
 import shutil
+import types
 
 from . import layout
-from .errors import DestinationExistsError, JobCorruptedError, JobNotFoundError
+from .errors import (
+    CorruptFileError,
+    DestinationExistsError,
+    JobNotFoundError,
+    JobNotInitializedError,
+    JobsCorruptedError,
+)
 from .jsonio import dumps, read_json, write_all, write_atomic
 from .statepoint import validate_statepoint
 from .synced import FileRoot, SyncedDict, copy_json
@@ -45,7 +52,14 @@ class Job:
     __slots__ = ("_project", "_id", "_sp", "_sp_text", "_path", "_doc_root", "_initialized",
                  "_cwd", "_from_disk")
 
+    #: signac's names of the job's files
+    FN_STATE_POINT = layout.STATEPOINT
+    FN_DOCUMENT = layout.DOCUMENT
+    KEY_DATA = os.path.splitext(layout.DATA)[0]
+
     def __init__(self, project, statepoint=None, id=None, _trusted_sp=None):
+        if statepoint is None and id is None:
+            raise ValueError("Job needs a state point or an id")
         self._project = project
         self._sp_text = None
         # a state point read from this job's own file (by the index) needs no re-check
@@ -84,17 +98,36 @@ class Job:
         return self._id
 
     def __repr__(self):
-        return f"Job(project={self._project.path!r}, id={self._id!r})"
+        # evaluates back (given the project's class), as signac's does
+        return (f"{type(self).__name__}(project={self._project!r}, "
+                f"statepoint={self._statepoint_data()!r})")
+
+    def _repr_html_(self):
+        from .html import job_html
+
+        return job_html(self)
 
     def __eq__(self, other):
-        return (
-            isinstance(other, Job)
-            and other._id == self._id
-            and other._project.path == self._project.path
-        )
+        # by id and directory, so subclasses (signac-flow's) compare with plain jobs
+        if not isinstance(other, Job):
+            return NotImplemented
+        return other._id == self._id and other._path == self._path
 
     def __hash__(self):
-        return hash((self._project.path, self._id))
+        return hash(self._path)
+
+    def __getstate__(self):
+        # no cached document (it holds file signatures) and no directory stack
+        return {"_project": self._project, "_id": self._id, "_sp": self._sp,
+                "_path": self._path, "_from_disk": self._from_disk}
+
+    def __setstate__(self, state):
+        for name in self.__slots__:
+            object.__setattr__(self, name, None)
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self._initialized = False
+        self._cwd = []
 
     # -- state point ------------------------------------------------------------------------
     def _statepoint_data(self):
@@ -104,23 +137,34 @@ class Job:
                 sp = read_json(fn, self._id)
             except FileNotFoundError:
                 if os.path.isdir(self._path):
-                    raise JobCorruptedError(
-                        f"job {self._id}: {fn} is missing (run 'suite check' to list damaged jobs)"
-                    ) from None
+                    raise JobsCorruptedError(
+                        f"job {self._id}: {fn} is missing (run 'suite check' to list damaged jobs)",
+                        [self._id]) from None
                 raise JobNotFoundError(
                     f"no job with id {self._id} in {self._project.workspace}"
                 ) from None
             if not isinstance(sp, dict):
-                raise JobCorruptedError(f"job {self._id}: {fn} does not hold a JSON object")
+                raise JobsCorruptedError(f"job {self._id}: {fn} does not hold a JSON object",
+                                         [self._id])
             self._sp = sp
         return self._sp
 
     @property
     def sp(self) -> SyncedDict:
-        """The state point; changing it moves the job to its new id."""
+        """The state point; changing it (or assigning a whole mapping) moves the job to its
+        new id. Raises :class:`DestinationExistsError` when a job with that id exists."""
         return SyncedDict(_StatepointRoot(self))
 
+    @sp.setter
+    def sp(self, new):
+        self.reset_statepoint(new)
+
     statepoint = sp
+
+    @property
+    def cached_statepoint(self):
+        """The state point as a read-only mapping (no file access once read)."""
+        return types.MappingProxyType(self._statepoint_data())
 
     def update_statepoint(self, update, overwrite=False):
         """Add keys to the state point (and move the job); refuse to change existing values
@@ -146,11 +190,13 @@ class Job:
             self._sp = sp
             return
         dst = os.path.join(self._project.workspace, new_id)
-        if os.path.exists(dst):
+        exists = os.path.isdir(self._path)
+        if exists and os.path.exists(dst):
             raise DestinationExistsError(
-                f"cannot change the state point of job {self._id}: job {new_id} already exists"
+                f"cannot change the state point of job {self._id}: job {new_id} already exists",
+                destination=type(self)(self._project, id=new_id),
             )
-        if os.path.isdir(self._path):
+        if exists:
             old_sp = self._statepoint_data()
             write_atomic(os.path.join(self._path, layout.STATEPOINT), dumps(sp).encode())
             try:
@@ -158,9 +204,10 @@ class Job:
             except OSError:
                 write_atomic(os.path.join(self._path, layout.STATEPOINT), dumps(old_sp).encode())
                 raise
-        self._sp, self._id = sp, new_id
+        self._sp, self._id, self._sp_text, self._from_disk = sp, new_id, None, False
         self._path = dst
         self._doc_root = None
+        self._initialized = False
 
     # -- document and data -----------------------------------------------------------------
     def _prime_document(self, doc, sig):
@@ -179,23 +226,42 @@ class Job:
             )
         return SyncedDict(self._doc_root)
 
+    @doc.setter
+    def doc(self, new):
+        self.doc.reset(new)
+
     document = doc
 
     @property
     def data(self):
-        """The job's default HDF5 store (``signac_data.h5``)."""
+        """The job's default HDF5 store (``signac_data.h5``); assigning a mapping replaces
+        its content."""
         from .h5store import H5Store
 
         self.init()
         return H5Store(os.path.join(self._path, layout.DATA))
 
+    @data.setter
+    def data(self, new):
+        self.stores[self.KEY_DATA] = new
+
     @property
     def stores(self):
-        """All HDF5 stores of the job: ``job.stores["name"]`` is ``name.h5``."""
+        """All HDF5 stores of the job: ``job.stores["name"]`` is ``name.h5``; assigning
+        ``job.stores.name = {...}`` replaces that store's content."""
         from .h5store import H5StoreManager
 
         self.init()
         return H5StoreManager(self._path)
+
+    def get_neighbors(self, ignore=()):
+        """``{key: {value: neighbor id}}``: the jobs differing from this one only in one key's
+        previous or next value; see :meth:`Project.get_neighbors`."""
+        from .neighbors import get_neighbors
+
+        return get_neighbors(self._project, ignore, ids=[self.id])[self.id]
+
+    _get_neighbors = get_neighbors  # signac's (private) name
 
     def fn(self, name) -> str:
         """Path of ``name`` inside the job directory."""
@@ -206,15 +272,16 @@ class Job:
         return os.path.isfile(self.fn(name))
 
     # -- lifecycle --------------------------------------------------------------------------
-    def init(self):
+    def init(self, force=False):
         """Create the job directory with its state point file (idempotent); return the job.
 
         A new job is staged under a temporary name and renamed into place, so a job directory
-        never exists without its state point file.
+        never exists without its state point file. Raises :class:`JobsCorruptedError` when
+        the directory holds a different or unreadable state point; ``force`` rewrites it.
         """
         if self._initialized and os.path.isdir(self._path):  # removed behind this object's back?
             return self
-        if (self._sp is None or self._from_disk) and os.path.isdir(self._path):
+        if not force and (self._sp is None or self._from_disk) and os.path.isdir(self._path):
             # opened by id, or found by a query: the directory exists, so the job does (its
             # state point is read only when needed; 'suite check' verifies them against ids)
             self._initialized = True
@@ -225,13 +292,19 @@ class Job:
             try:
                 on_disk = read_json(sp_file, self._id)
             except FileNotFoundError:
-                write_atomic(sp_file, dumps(sp).encode())
-            else:
-                if on_disk != sp:
-                    raise JobCorruptedError(
-                        f"job {self._id}: {sp_file} holds a different state point "
-                        "(run 'suite check' to inspect it)"
-                    )
+                on_disk = None
+            except CorruptFileError as exc:
+                if not force:
+                    raise JobsCorruptedError(f"{exc}; job.init(force=True) rewrites it",
+                                             [self._id]) from None
+                on_disk = None
+            if on_disk is None or (force and on_disk != sp):
+                write_atomic(sp_file, dumps(sp, sort_keys=True).encode())
+            elif on_disk != sp:
+                raise JobsCorruptedError(
+                    f"job {self._id}: {sp_file} holds a different state point "
+                    "(run 'suite check' to inspect it)", [self._id]
+                )
         else:
             self._create(sp)
         self._initialized = True
@@ -279,10 +352,20 @@ class Job:
         self._doc_root = None
 
     def move(self, project):
-        """Move the job into ``project``'s workspace."""
+        """Move the job into ``project``'s workspace (nothing if it is there already).
+
+        Raises :class:`JobNotInitializedError` for a job without a directory and
+        :class:`DestinationExistsError` when ``project`` holds the job already.
+        """
+        if not os.path.isdir(self._path):
+            raise JobNotInitializedError(f"job {self._id} is not initialised: nothing to move "
+                                         "(call job.init() first)")
         dst = os.path.join(project.workspace, self._id)
+        if os.path.abspath(dst) == os.path.abspath(self._path):
+            return
         if os.path.exists(dst):
-            raise DestinationExistsError(f"job {self._id} already exists in {project.path}")
+            raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
+                                         destination=project.open_job(id=self._id))
         os.makedirs(project.workspace, exist_ok=True)
         try:
             _rename_noreplace(self._path, dst)
@@ -296,25 +379,79 @@ class Job:
         self._path = dst
         self._doc_root = None
 
-    def clone(self, project):
-        """Copy the job into ``project`` and return the copy."""
+    def clone(self, project, copytree=None):
+        """Copy the job into ``project`` and return the copy. ``copytree(src, dst)`` copies
+        the directory (default: ``shutil.copytree`` keeping symbolic links).
+
+        Raises :class:`DestinationExistsError` when the job exists in ``project``.
+        """
         dst = os.path.join(project.workspace, self._id)
         if os.path.exists(dst):
-            raise DestinationExistsError(f"job {self._id} already exists in {project.path}")
+            raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
+                                         destination=project.open_job(id=self._id))
+        self.init()
+        os.makedirs(project.workspace, exist_ok=True)
         tmp = os.path.join(project.workspace, f"{layout.TMP_PREFIX}{self._id}-{os.urandom(4).hex()}")
-        shutil.copytree(self._path, tmp, symlinks=True)
-        _rename_noreplace(tmp, dst)
+        if copytree is None:
+            shutil.copytree(self._path, tmp, symlinks=True)
+        else:
+            copytree(self._path, tmp)
+        try:
+            _rename_noreplace(tmp, dst)
+        except FileExistsError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
+                                         destination=project.open_job(id=self._id)) from None
         return project.open_job(id=self._id)
 
+    def clear(self):
+        """Delete every file and directory of the job except its state point file."""
+        try:
+            entries = os.listdir(self._path)
+        except FileNotFoundError:
+            return
+        for name in entries:
+            if name == layout.STATEPOINT:
+                continue
+            full = os.path.join(self._path, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        self._doc_root = None
+
+    def reset(self):
+        """Empty the job (:meth:`clear`), creating it first if needed."""
+        self.init()
+        self.clear()
+
+    def sync(self, other, strategy=None, exclude=None, doc_sync=None, **kwargs):
+        """Copy ``other``'s files and document into this job (signac's ``Job.sync``); see
+        :func:`suite.signac_sync.sync_jobs`."""
+        from .signac_sync import sync_jobs
+
+        return sync_jobs(other, self, strategy=strategy, exclude=exclude, doc_sync=doc_sync,
+                         **kwargs)
+
     # -- context manager: work inside the job directory -----------------------------------
-    def __enter__(self):
+    def open(self):
+        """Create the job if needed and change the working directory to it (undone by
+        :meth:`close`; nested calls stack)."""
         self.init()
         self._cwd.append(os.getcwd())
         os.chdir(self._path)
         return self
 
+    def close(self):
+        """Change back to the directory :meth:`open` left (nothing if not open)."""
+        if self._cwd:
+            os.chdir(self._cwd.pop())
+
+    def __enter__(self):
+        return self.open()
+
     def __exit__(self, *exc):
-        os.chdir(self._cwd.pop())
+        self.close()
         return False
 
 

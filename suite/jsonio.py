@@ -138,7 +138,7 @@ def replace_if_unchanged(tmp, path, expect):
     try:
         if expect is None:
             try:
-                os.link(tmp, path)
+                os.link(tmp, path, follow_symlinks=False)  # a link stays a link
                 return True
             except FileExistsError:
                 return False

@@ -1,54 +1,142 @@
-"""Detect the schema of a project's state points: every dotted key and the values it takes."""
+"""Detect the schema of state points: every dotted key and the values it takes, per type.
 
+The schema has signac's shape: ``schema[key]`` is ``{python type: set of values}`` with lists as
+tuples (type ``tuple``, so they can be set members), ``None`` as ``type(None)``.
+"""
+
+import pprint
 from collections import defaultdict
+from numbers import Number
 
-from .query import type_name
+_TYPE_NAMES = {bool: "bool", int: "int", float: "float", str: "str", tuple: "list",
+               type(None): "null", dict: "dict"}
 
 
 class ProjectSchema:
-    """``{dotted key: {type name: set of values}}``; ``str()`` gives a readable listing."""
+    """``{dotted key: {type: set of values}}`` of a set of state points.
 
-    def __init__(self, keys):
-        self._keys = keys
+    Schemas compare with ``==``; :meth:`difference` gives the keys (or key/value pairs) of one
+    not in the other; :meth:`format` (also ``str()``) prints signac's layout.
+    """
+
+    def __init__(self, schema=None):
+        self._schema = {k: dict(v) for k, v in (schema or {}).items()}
 
     def __getitem__(self, key):
-        return self._keys[key]
+        return self._schema[key]
 
     def __iter__(self):
-        return iter(sorted(self._keys))
+        return iter(sorted(self._schema))
 
     def __len__(self):
-        return len(self._keys)
+        return len(self._schema)
 
     def __contains__(self, key):
-        return key in self._keys
+        return key in self._schema
+
+    def __eq__(self, other):
+        return isinstance(other, ProjectSchema) and self._schema == other._schema
+
+    __hash__ = None
+
+    def keys(self):
+        return sorted(self._schema)
+
+    def values(self):
+        return [self._schema[k] for k in sorted(self._schema)]
+
+    def get(self, key, default=None):
+        return self._schema.get(key, default)
 
     def items(self):
-        return sorted(self._keys.items())
+        return sorted(self._schema.items())
+
+    def difference(self, other, ignore_values=False):
+        """The keys of this schema not in ``other`` (a set of dotted keys); without
+        ``ignore_values``, also keys whose values differ, as ``(key, (type, values))`` pairs
+        of this schema's entries that ``other`` lacks."""
+        mine, theirs = set(self._schema), set(other._schema)
+        if ignore_values:
+            return mine - theirs
+        out = set(mine - theirs)
+        for key in mine & theirs:
+            for t, values in self._schema[key].items():
+                if other._schema[key].get(t) != values:
+                    out.add((key, (t, tuple(_sorted(values)))))
+        return out
 
     def to_json(self):
-        """A JSON-ready form: ``{key: {type: sorted values}}``."""
-        return {k: {t: _sorted(vals) for t, vals in sorted(types.items())}
+        """A JSON-ready form: ``{key: {type name: sorted values}}`` (lists as lists)."""
+        return {k: {_TYPE_NAMES.get(t, t.__name__): [_plain(v) for v in _sorted(vals)]
+                    for t, vals in sorted(types.items(), key=lambda tv: tv[0].__name__)}
                 for k, types in self.items()}
 
+    def _ranges(self, precision=None, max_num_range=None):
+        """``{key: 'type([v, v, ..., v], n), ...'}`` in signac's notation."""
+        limit = 5 if max_num_range is None else max_num_range
+
+        def fmt(x):
+            if precision is not None and isinstance(x, Number) and not isinstance(x, bool):
+                return str(round(x, precision))
+            return str(x)
+
+        def rng(t, values):
+            vals = _sorted(values)
+            if len(vals) <= limit:
+                shown = ", ".join(fmt(v) for v in vals)
+            else:
+                shown = ", ".join(fmt(v) for v in vals[:limit - 2]) + ", ..., " + ", ".join(
+                    fmt(v) for v in vals[-2:])
+            return f"{t.__name__}([{shown}], {len(vals)})"
+
+        return {key: ", ".join(rng(t, v) for t, v in sorted(
+            types.items(), key=lambda tv: tv[0].__name__)) for key, types in self.items()}
+
+    def format(self, depth=None, precision=None, max_num_range=None):
+        """signac's text form: one ``'key': 'type([values], count)'`` line per key, or with
+        ``depth`` a nested mapping printed down to that depth; ``precision`` rounds numbers,
+        ``max_num_range`` (default 5) limits the values shown per type."""
+        ranges = self._ranges(precision, max_num_range)
+        if not depth:
+            lines = "".join(f" {key!r}: {text!r},\n" for key, text in ranges.items())
+            return "{\n" + lines + "}"
+        nested = {}
+        for key, text in ranges.items():
+            *parents, last = key.split(".")
+            node = nested
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[last] = text
+        return pprint.pformat(nested, depth=depth)
+
+    def format_lines(self):
+        """``[(key, 'type([values], count)')]``: the readable listing of ``suite schema``."""
+        return list(self._ranges().items())
+
     def __str__(self):
-        lines = []
-        for key, types in self.items():
-            parts = []
-            for t, values in sorted(types.items()):
-                vals = _sorted(values)
-                shown = ", ".join(repr(v) for v in vals[:5])
-                more = f", ... {len(vals) - 5} more" if len(vals) > 5 else ""
-                parts.append(f"{t}([{shown}{more}], {len(vals)})")
-            lines.append(f"{key}: {', '.join(parts)}")
-        return "\n".join(lines)
+        return self.format()
 
-    __repr__ = __str__
+    def __repr__(self):
+        return f"{type(self).__name__}(<len={len(self)}>)"
+
+    def _repr_html_(self):
+        from .html import schema_html
+
+        return schema_html(self)
 
 
-def _hashable(v):
+def hashable(v):
+    """``v`` as a set member: lists become tuples, dicts inside lists sorted item tuples."""
     if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
+        return tuple(hashable(x) for x in v)
+    if isinstance(v, dict):  # a dict inside a list
+        return tuple(sorted((k, hashable(x)) for k, x in v.items()))
+    return v
+
+
+def _plain(v):
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
     return v
 
 
@@ -59,37 +147,39 @@ def _sorted(values):
         return sorted(values, key=repr)
 
 
-def _walk(sp, prefix, out):
+def _walk(sp, prefix, out, counts):
     for k, v in sp.items():
         name = prefix + k
         if isinstance(v, dict) and v:
-            _walk(v, name + ".", out)
-        else:
-            out[name][type_name(v) if not isinstance(v, dict) else "dict"].add(
-                _hashable(v) if not isinstance(v, dict) else "{}"
-            )
+            _walk(v, name + ".", out, counts)
+            continue
+        value = hashable(v) if not isinstance(v, dict) else ()
+        out[name][type(value) if not isinstance(v, dict) else dict].add(value)
+        counts[name] += 1
 
 
-def detect_schema(project, exclude_const=False, subset=None):
-    """Return the :class:`ProjectSchema` of ``project`` (or of the jobs/ids in ``subset``)."""
-    sps = project.index.statepoints()
-    if subset is not None:
-        wanted = {getattr(j, "id", j) for j in subset}
-        sps = {i: sp for i, sp in sps.items() if i in wanted}
+def schema_of(statepoints, exclude_const=False):
+    """The :class:`ProjectSchema` of an iterable of state points (dicts)."""
     keys = defaultdict(lambda: defaultdict(set))
-    for sp in sps.values():
-        _walk(sp, "", keys)
+    counts = defaultdict(int)
+    n = 0
+    for sp in statepoints:
+        n += 1
+        _walk(sp, "", keys, counts)
     if exclude_const:
-        n = len(sps)
-        keys = {k: t for k, t in keys.items() if not _is_const(t, n, sps, k)}
+        # constant: one value, held by every state point
+        keys = {k: t for k, t in keys.items()
+                if not (counts[k] == n and sum(len(v) for v in t.values()) == 1)}
     return ProjectSchema({k: dict(t) for k, t in keys.items()})
 
 
-def _is_const(types, n, sps, key):
-    if sum(len(v) for v in types.values()) != 1:
-        return False
-    # constant only if every job has the key
-    from .query import MISSING, resolve
-
-    path = tuple(key.split("."))
-    return all(resolve(sp, path) is not MISSING for sp in sps.values())
+def detect_schema(project_or_statepoints, exclude_const=False, subset=None):
+    """Return the :class:`ProjectSchema` of a project (or of the jobs/ids in ``subset``), or of
+    a list of state point dicts."""
+    if isinstance(project_or_statepoints, (list, tuple)):
+        return schema_of(project_or_statepoints, exclude_const)
+    sps = project_or_statepoints.index.statepoints()
+    if subset is not None:
+        wanted = {getattr(j, "id", j) for j in subset}
+        sps = {i: sp for i, sp in sps.items() if i in wanted}
+    return schema_of(sps.values(), exclude_const)

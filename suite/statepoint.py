@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 
-from .errors import InvalidStatepointError
+from .errors import InvalidKeyError, InvalidStatepointError, KeyTypeError, ValueTypeError
 
 #: levels of objects and arrays a state point or document may have (the object itself is the
 #: first); deeper values are refused when written and reported when read
@@ -33,9 +33,11 @@ def to_plain(value, where="state point", depth=0):
 
     Tuples become lists, numpy scalars and arrays become Python numbers and lists. ``depth``
     is how many levels of objects or arrays hold ``value`` where it is stored. Raises
-    :class:`InvalidStatepointError` for keys that are not strings, contain ``.`` or start with
-    ``$``, for NaN and Infinity, for nesting past :data:`MAX_DEPTH` levels, and for values JSON
-    cannot hold.
+    :class:`InvalidStatepointError` for NaN and Infinity and for nesting past
+    :data:`MAX_DEPTH` levels, its subclasses :class:`KeyTypeError` for keys that are not
+    strings, :class:`InvalidKeyError` for keys that contain ``.`` or start with ``$``,
+    :class:`ValueTypeError` for values JSON cannot hold (the last two are TypeErrors too, as
+    in signac).
     """
     try:
         return _fast(value, MAX_DEPTH - depth)
@@ -103,15 +105,15 @@ def _plain(value, where, path, depth=0):
         out = {}
         for key, val in value.items():
             if not isinstance(key, str):
-                raise InvalidStatepointError(
+                raise KeyTypeError(
                     f"{where} key {key!r} at {_dotted(path) or 'top level'} is not a string"
                 )
             if "." in key:
-                raise InvalidStatepointError(
+                raise InvalidKeyError(
                     f"{where} key {key!r} contains '.', which is reserved for nested keys"
                 )
             if key.startswith("$"):
-                raise InvalidStatepointError(
+                raise InvalidKeyError(
                     f"{where} key {key!r} starts with '$', which is reserved for query operators"
                 )
             out[key] = _plain(val, where, path + (key,), depth)
@@ -124,7 +126,7 @@ def _plain(value, where, path, depth=0):
             return _plain(value.tolist(), where, path, depth)
     if getattr(value, "_suite_synced", False) and callable(value):
         return _plain(value(), where, path, depth)
-    raise InvalidStatepointError(
+    raise ValueTypeError(
         f"{where} value {_dotted(path) or ''} of type {type(value).__name__} "
         "cannot be stored as JSON"
     )

@@ -17,31 +17,86 @@ from .statepoint import to_plain
 _local = threading.local()
 
 
+#: files a buffered block holds before it writes them out early (signac's name: capacity)
+DEFAULT_BUFFER_CAPACITY = 10000
+_capacity = [DEFAULT_BUFFER_CAPACITY]
+
+
 def _buffer():
     return getattr(_local, "buffer", None)
 
 
 @contextlib.contextmanager
-def buffered():
-    """Batch document writes: within the block, changes are kept in memory and each changed
-    file is written once (atomically) on exit. Nested use joins the outer block."""
+def buffered(buffer_capacity=None):
+    """Batch document writes: within the block, files read or changed are kept in memory (one
+    copy per file, shared by every job object of it) and each changed file is written once
+    (atomically) on exit. Nested use joins the outer block. ``buffer_capacity`` (a number of
+    files, not bytes as in signac) sets :func:`get_buffer_capacity` for the block; a full
+    buffer is written out and emptied. A file another process changed meanwhile is not
+    overwritten: :class:`BufferedError` (after every other file is written) names it."""
     if _buffer() is not None:
         yield
         return
+    saved = _capacity[0]
+    if buffer_capacity is not None:
+        _capacity[0] = int(buffer_capacity)
     _local.buffer = {}
     try:
         yield
     finally:
+        _capacity[0] = saved
         pending = _local.buffer
         _local.buffer = None
-        errors = []
-        for root in pending.values():
-            try:
-                root.flush()
-            except Exception as exc:  # flush every file before reporting
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+        _flush_all(pending)
+
+
+def _flush_all(pending):
+    from .errors import BufferedError
+
+    errors, changed = [], {}
+    for root in pending.values():
+        try:
+            root.flush()
+        except BufferedError as exc:
+            changed.update(exc.files)
+        except Exception as exc:  # flush every file before reporting
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    if changed:
+        raise BufferedError(changed)
+
+
+def is_buffered():
+    """True inside a :func:`buffered` block (of this thread)."""
+    return _buffer() is not None
+
+
+def get_buffer_capacity():
+    """How many files a :func:`buffered` block holds before writing them out early."""
+    return _capacity[0]
+
+
+def set_buffer_capacity(new_capacity):
+    """Set :func:`get_buffer_capacity` (a positive number of files)."""
+    if int(new_capacity) < 1:
+        raise ValueError(f"the buffer capacity must be positive, not {new_capacity!r}")
+    _capacity[0] = int(new_capacity)
+
+
+def get_current_buffer_size():
+    """How many files the current :func:`buffered` block holds (0 outside one)."""
+    buf = _buffer()
+    return 0 if buf is None else len(buf)
+
+
+def _hold(root):
+    """Put ``root`` in the buffer (by path, so all objects of one file share it)."""
+    buf = _buffer()
+    if len(buf) >= _capacity[0]:
+        _flush_all(buf)
+        buf.clear()
+    buf[root.path] = root
 
 
 class FileRoot:
@@ -64,7 +119,23 @@ class FileRoot:
             return None
 
     def data(self):
-        if self._data is not None and (self._dirty or self._fresh or _buffer() is not None):
+        buf = _buffer()
+        if buf is not None:
+            holder = buf.get(self.path)
+            if holder is self:
+                return self._data
+            if holder is not None:  # another object of the same file holds it
+                return holder.data()
+            data = self._load()
+            _hold(self)
+            return data
+        if self._data is not None and (self._dirty or self._fresh):
+            self._fresh = False
+            return self._data
+        return self._load()
+
+    def _load(self):
+        if self._fresh and self._data is not None:
             self._fresh = False
             return self._data
         sig = self._stat_sig()
@@ -82,13 +153,15 @@ class FileRoot:
         return self._data
 
     def modify(self, fn):
+        buf = _buffer()
+        holder = buf.get(self.path) if buf is not None else None
+        if holder is not None and holder is not self:
+            return holder.modify(fn)
         while True:
             data = self.data()
             fn(data)
-            buf = _buffer()
-            if buf is not None:
+            if buf is not None and _buffer() is buf and buf.get(self.path) is self:
                 self._dirty = True
-                buf[id(self)] = self
                 return
             if self._write(data, self._sig):
                 return
@@ -97,9 +170,16 @@ class FileRoot:
             self._data = None
 
     def flush(self):
+        """Write buffered changes; a file changed on disk since it was read is left as it is
+        (:class:`BufferedError`): overwriting it would lose the other writer's change."""
         if self._dirty:
             self._dirty = False
-            self._write(self._data)
+            # checked again by the write itself: a change landing after this stat is kept too
+            if self._stat_sig() != self._sig or not self._write(self._data, self._sig):
+                from .errors import BufferedError
+
+                data, self._data = self._data, None
+                raise BufferedError({self.path: data})
 
     def _write(self, data, expect=ANY):
         """Write ``data``; with ``expect`` (a signature, None: no file) only if the file is
@@ -326,3 +406,20 @@ class SyncedList(_Node):
             d[:] = plain
 
         self._modify(apply)
+
+
+class JSONDict(SyncedDict):
+    """signac's ``JSONDict``: a dict stored in the JSON file ``filename``, written atomically
+    on every change (or once per :func:`buffered` block). ``data`` replaces the content."""
+
+    __slots__ = ()
+
+    def __init__(self, filename=None, write_concern=False, data=None, **kwargs):
+        if filename is None or kwargs:
+            from .signac_compat import unsupported
+
+            unsupported("JSONDict without a filename or with " + ", ".join(kwargs),
+                        "JSONDict(filename=...) only")
+        super().__init__(FileRoot(os.fspath(filename), None, what="document"))
+        if data is not None:
+            self.reset(data)

@@ -57,7 +57,11 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
     result = ViewResult(prefix, str(schema_obj))
     new_links, dirs = {}, set(old_dirs)
     ws = project.workspace
-    ws_from_prefix = os.path.relpath(ws, prefix)  # one relpath; each link adds ../ per level
+    # one relpath; each link adds ../ per level. A link's ../ climbs from where the link
+    # physically is, so the prefix is resolved (it may be reached through a link); the
+    # workspace keeps its own name (a link to scratch stays a link) below its resolved parent
+    ws_seen = os.path.join(os.path.realpath(os.path.dirname(ws)), os.path.basename(ws))
+    ws_from_prefix = os.path.relpath(ws_seen, os.path.realpath(prefix))
     # the manifest is a file anyone can edit: what it lists is only removed when it is inside
     # the view and (links) points into the workspace, as the links suite makes do
     ours = _Ownership(prefix, ws)
@@ -228,14 +232,14 @@ def _link(target, full, replace=True):
 
 def demo_step(project, echo):
     """The views and diff step of ``suite demo``."""
-    import suite
+    from .diff import compare_jobs
 
     result = create_view(project, project.fn("view"), schema="<model>/T_<T>/p_<p>")
     example = sorted(os.listdir(project.fn("view/ising")))[0]
     echo(f"suite view view --schema '<model>/T_<T>/p_<p>' -> {result.created} links, e.g. "
          f"view/ising/{example}/...")
     jobs = list(project.find_jobs({"model": "ising", "p": 1}))
-    diff = suite.diff_jobs(*jobs)
+    diff = compare_jobs(*jobs)
     echo(f"suite diff of {len(jobs)} ising jobs with p=1 -> differing keys: "
          f"{', '.join(diff.keys)}")
     echo(diff.format())

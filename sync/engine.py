@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
+from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
 from .replica import doc_digest
 
@@ -51,21 +52,27 @@ class SyncResult:
     #: job), "side" (where the job is as it cannot be taken), "reason"}
     refused: list = field(default_factory=list)
     dry_run: bool = False
+    #: left alone by the link policy: {"job", "path", "side", "reason"}
+    skipped: list = field(default_factory=list)
+    #: jobs (path None) and files that could not be read: {"job", "path", "side", "reason"}
+    unreadable: list = field(default_factory=list)
 
     @property
     def exit_status(self):
         """0 when everything was propagated; else :data:`EXIT_CONFLICTS` (3) when conflicts
-        were left, then :data:`EXIT_LEFT_ALONE` (5) when jobs were left alone (refused), then
-        :data:`EXIT_CHANGED` (4) when items changed during the sync."""
+        were left, then :data:`EXIT_LEFT_ALONE` (5) when jobs or files were left alone
+        (unreadable or refused), then :data:`EXIT_CHANGED` (4) when items changed during the
+        sync. Skipped items (the link policy) do not count."""
         if self.conflicts:
             return EXIT_CONFLICTS
-        if self.refused:
+        if self.refused or self.unreadable:
             return EXIT_LEFT_ALONE
         return EXIT_CHANGED if self.changed else 0
 
     def to_json(self):
         return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
-                "changed": self.changed, "refused": self.refused}
+                "changed": self.changed, "refused": self.refused, "skipped": self.skipped,
+                "unreadable": self.unreadable}
 
     def format(self):
         lines = []
@@ -86,6 +93,8 @@ class SyncResult:
         verb = "would change" if self.dry_run else "changed"
         tail = f"; {len(self.changed)} changed during sync" if self.changed else ""
         tail += f"; {len(self.refused)} job(s) left alone" if self.refused else ""
+        tail += f"; {len(self.skipped)} skipped" if self.skipped else ""
+        tail += f"; {len(self.unreadable)} unreadable" if self.unreadable else ""
         lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
                      + tail)
         return "\n".join(lines)
@@ -159,6 +168,7 @@ class Sync:
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
+        bad = self._note_skipped(ls, rs)
         self._ls, self._rs = ls["jobs"], rs["jobs"]
         # jobs whose documents from the far side cannot be stored here: reported, left alone
         refused = rs.pop("refused", {})
@@ -179,6 +189,7 @@ class Sync:
         self._compare_contents(ls, rs, base_jobs)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
+        ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         ids -= set(refused)
         import time
 
@@ -258,6 +269,26 @@ class Sync:
                     entry["files"].pop(rel, None)
         self._old, self._doc_merges = {}, {}
 
+    def _note_skipped(self, ls, rs):
+        """Report what either side skipped; return the ids of jobs unreadable on either
+        side, taken out of both snapshots."""
+        from suite.jobfiles import UNREADABLE
+
+        bad = set()
+        for side, snap in (("local", ls), ("remote", rs)):
+            for job_id, reason in sorted(snap.get("unreadable", {}).items()):
+                self.result.unreadable.append({"job": job_id, "path": None, "side": side,
+                                               "reason": reason})
+                bad.add(job_id)
+            for job_id, job in sorted(snap["jobs"].items()):
+                for rel, reason in sorted(job.get("skipped", {}).items()):
+                    to = self.result.unreadable if reason == UNREADABLE else self.result.skipped
+                    to.append({"job": job_id, "path": rel, "side": side, "reason": reason})
+        for job_id in bad:
+            ls["jobs"].pop(job_id, None)
+            rs["jobs"].pop(job_id, None)
+        return bad
+
     def _act(self, action, job, direction, path=None):
         self.result.actions.append({"action": action, "job": job, "path": path,
                                     "direction": direction})
@@ -278,7 +309,15 @@ class Sync:
             return None
         files = {}
         base_files = (bj or {}).get("files", {})
+        held = ()
+        if "skipped" in lj or "skipped" in rj or "links" in lj or "links" in rj:
+            held, found = held_paths(lj, rj)
+            self.result.skipped.extend({"job": job_id, **item} for item in found)
         for rel in sorted(set(lj["files"]) | set(rj["files"]) | set(base_files)):
+            if rel in held:  # left alone: the record keeps what it knew
+                if rel in base_files:
+                    files[rel] = base_files[rel]
+                continue
             state = self._file(job_id, rel, lj["files"].get(rel), rj["files"].get(rel),
                                base_files.get(rel), bj is not None)
             if state is not None:
@@ -290,16 +329,16 @@ class Sync:
         """A job on one side only: new there (copy it), or deleted on the other side."""
         if b is None:
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return None
             return self._entry_after_copy(job_id, present, direction) if allowed else None
         if _job_unchanged(present, b, "l" if direction == "push" else "r"):
             if self.no_delete:
                 return b
-            if self.exclude:
-                # excluded files were never compared or synced: deleting the job would lose them
-                self._conflict(job_id, path="(whole job)", local="kept: has excluded files",
-                               remote="deleted")
+            if self.exclude or "skipped" in present:
+                # excluded or skipped files were never synced: deleting the job would lose them
+                self._conflict(job_id, path="(whole job)", local="kept: has excluded or "
+                               "skipped files", remote="deleted")
                 return b
             do, allowed = self._act("delete job", job_id,
                                     "pull" if direction == "push" else "push")
@@ -314,8 +353,8 @@ class Sync:
             return b
         if winner == ("local" if direction == "push" else "remote"):
             do, allowed = self._act("copy job", job_id, direction)
-            if do:
-                self._copy_job(job_id, present, src, dst)
+            if do and not self._copy_job(job_id, present, src, dst):
+                return b
             return self._entry_after_copy(job_id, present, direction) if allowed else b
         do, allowed = self._act("delete job", job_id, "pull" if direction == "push" else "push")
         if do:
@@ -323,20 +362,34 @@ class Sync:
         return None if allowed else b
 
     def _copy_job(self, job_id, present, src, dst):
-        small = _with_job(present["files"])
-        large = sorted(set(present["files"]) - set(small))
+        """Copy a whole job; False (and listed as unreadable) if its state point is not
+        its own: the index never re-reads one, so it may have changed since."""
+        small = _with_job(present["files"])  # links are made after the job, large files follow
+        with_job = set(small)
+        large = sorted(rel for rel, f in present["files"].items()
+                       if not is_link(f) and rel not in with_job)
         if src is self.R and job_id in self._remote_pos:
             if job_id not in self._fetched:
                 self._fetch_from(self._remote_pos[job_id])
             sp, files = self._fetched.pop(job_id)
         else:
             [(_, sp, files)] = src.read_jobs([(job_id, small)])
+        problem = _statepoint_problem(job_id, sp)
+        if problem is not None:
+            self.result.actions.pop()  # the copy _act announced does not happen
+            self.result.unreadable.append({"job": job_id, "path": None, "side": "local" if
+                                           src is self.L else "remote", "reason": problem})
+            return False
         dst.create_job(job_id, sp, present["doc"], files)
+        for rel, f in sorted(present["files"].items()):
+            if is_link(f):
+                dst.write_link(job_id, rel, link_target(f), f[1], None)
         # large files (and small ones past JOB_BYTES) follow in chunks, each landing whole by
         # rename; the record counts the job as synced only after all of them (an interrupted
         # sync sends what is missing)
         for rel in large:
             self._stream(job_id, rel, src, dst, None)
+        return True
 
     def _stream(self, job_id, rel, src, dst, expect):
         """Copy a large file in chunks onto ``expect`` (the destination as listed, None: no
@@ -351,7 +404,7 @@ class Sync:
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
             files = self._remote_sizes[job_id]["files"]
-            rels = _with_job(files)  # the others come in chunks, after the job
+            rels = _with_job(files)  # the others (and links) come after the job
             job_size = sum(files[rel][0] for rel in rels)
             if requests and size + job_size > self.FETCH_BYTES:
                 break
@@ -382,7 +435,7 @@ class Sync:
                 return self._copy(job_id, rel, self.L, self.R, "push", lf, bf, rf)
             if rc and not lc:
                 return self._copy(job_id, rel, self.R, self.L, "pull", rf, bf, lf)
-            if rel in APPEND_ONLY:
+            if rel in APPEND_ONLY and not (is_link(lf) or is_link(rf)):
                 return self._union(job_id, rel, lf, rf, bf)
             return self._file_conflict(job_id, rel, lf, rf, bf)
         if lf or rf:
@@ -404,6 +457,8 @@ class Sync:
     def _same_file(self, job_id, rel, lf, rf):
         if lf[0] != rf[0]:
             return False
+        if is_link(lf) or is_link(rf):
+            return link_target(lf) == link_target(rf)  # the same target, or a link and a file
         key = (job_id, rel)
         if key in self._digests:
             return self._digests.pop(key)
@@ -424,8 +479,10 @@ class Sync:
             base = base_jobs.get(job_id, {}).get("files", {})
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and (self.checksum or lf[1] != rf[1] or not (
-                        _unchanged(lf, base.get(rel), 1) and _unchanged(rf, base.get(rel), 2))):
+                if rf and lf[0] == rf[0] and not (is_link(lf) or is_link(rf)) and (
+                        self.checksum or lf[1] != rf[1] or not (
+                            _unchanged(lf, base.get(rel), 1) and
+                            _unchanged(rf, base.get(rel), 2))):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
@@ -438,9 +495,13 @@ class Sync:
         """Copy a file onto ``basis`` (the destination's file as listed; None: none); when it
         is an older version of at least :data:`DELTA_MIN` bytes, send only the difference
         (rsync's algorithm). The destination is written only if it is still ``basis``."""
-        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN
+        use_delta = basis is not None and min(basis[0], state[0]) >= DELTA_MIN and \
+            not is_link(state) and not is_link(basis)
         do, allowed = self._act("delta file" if use_delta else "copy file", job_id, direction,
                                 rel)
+        if do and is_link(state):
+            dst.write_link(job_id, rel, link_target(state), state[1], basis)
+            return [state[0], state[1], state[1]]
         if do and use_delta:
             # a large file mostly rewritten is sent whole: its delta would be about as big,
             # and held in memory
@@ -553,7 +614,7 @@ class Sync:
 
     def _file_conflict(self, job_id, rel, lf, rf, bf):
         winner = self._winner(job_id, None, (lf, rf))
-        if self.keep_both and lf and rf:
+        if self.keep_both and lf and rf and not (is_link(lf) or is_link(rf)):
             # local wins; the remote version is kept beside it on both sides
             copy = f"{rel}.conflict-{self.R.label}"
             do, _ = self._act("keep both", job_id, "both", rel)
@@ -635,6 +696,23 @@ class Sync:
         return for_record
 
 
+def _statepoint_problem(job_id, raw):
+    """Why the state point file ``raw`` cannot be copied as job ``job_id``'s, or None."""
+    import json
+
+    from suite import calc_id
+
+    try:
+        sp = json.loads(raw)
+    except ValueError as exc:
+        return f"job {job_id}: its state point is not JSON ({exc}); run 'suite check'"
+    if not isinstance(sp, dict):
+        return f"job {job_id}: its state point is not a JSON object; run 'suite check'"
+    if calc_id(sp) != job_id:
+        return f"job {job_id}: its state point hashes to {calc_id(sp)}; run 'suite check'"
+    return None
+
+
 #: the most bytes of a job's small files sent with the job itself, in one frame (well below
 #: protocol.MAX_PAYLOAD); the others follow it in chunks, like large files
 JOB_BYTES = 256 << 20
@@ -642,11 +720,11 @@ JOB_BYTES = 256 << 20
 
 def _with_job(files):
     """The names of the files (``{rel: [size, ...]}``) that travel with their job: the small
-    ones, in name order, up to :data:`JOB_BYTES` in all."""
+    ones, in name order, up to :data:`JOB_BYTES` in all (never links: they are made after)."""
     out, total = [], 0
     for rel in sorted(files):
         size = files[rel][0]
-        if not _large(files[rel]) and total + size <= JOB_BYTES:
+        if not _large(files[rel]) and not is_link(files[rel]) and total + size <= JOB_BYTES:
             out.append(rel)
             total += size
     return out

@@ -12,10 +12,11 @@ import json
 import os
 import re
 import shutil
+import stat
 import uuid
 
 import suite
-from suite import layout
+from suite import jobfiles, layout
 from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
@@ -79,24 +80,63 @@ def check_document(doc, where):
         raise InvalidStatepointError(f"{where} is nested too deeply") from None
 
 
-def _list_files(directory, prefix, out, skip, exclude):
-    """``out[rel] = [size, mtime_ns, inode]`` for the files below ``directory`` (links not followed)."""
+def _list_files(root, out, skipped, skip, exclude):
+    """``out[rel] = [size, mtime_ns, inode]`` for the files below the job directory ``root``,
+    and ``[size, mtime_ns, inode, target]`` for links kept inside it (:mod:`suite.jobfiles`;
+    the inode tells a write whether its target is still the listed one); what is
+    skipped (links that leave, fifos, unreadable files) goes to ``skipped[rel] = reason``.
+    Returns the number of links."""
+    excluded = _excluder(exclude) if exclude else None
+    links = 0
+    readable = jobfiles.readable
+    for rel, entry, target in jobfiles.walk(root, skipped, skip):
+        if excluded is not None and excluded(rel):
+            continue
+        st = entry.stat(follow_symlinks=False)
+        if target is not None:
+            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, target]
+            links += 1
+        elif st.st_mode & 0o444 == 0o444 or readable(entry.path, st):  # the first: no call
+            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
+        else:
+            skipped[rel] = jobfiles.UNREADABLE
+    if excluded is not None and skipped:
+        for rel in [r for r in skipped if excluded(r)]:
+            del skipped[rel]
+    return links
+
+
+def _excluder(globs):
+    """Whether a path (or its last name) matches one of ``globs`` (--exclude)."""
     import fnmatch
 
-    with os.scandir(directory) as it:
-        for entry in it:
-            rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                _list_files(entry.path, rel + "/", out, (), exclude)
-                continue
-            if rel in skip or layout.is_temp(entry.name):
-                continue
-            if exclude and any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(entry.name, g)
-                               for g in exclude):
-                continue
-            st = entry.stat(follow_symlinks=False)
-            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
+    def excluded(rel):
+        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rpartition("/")[2], g)
+                   for g in globs)
 
+    return excluded
+
+
+def _no_link_above(job_dir, rel):
+    """Refuse ``rel`` when one of its directories inside the job is a link (or not a
+    directory): nothing is read or written through a link (lstat, never followed)."""
+    if "/" not in rel:
+        return
+    path = job_dir
+    for part in rel.split("/")[:-1]:
+        path = os.path.join(path, part)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return  # made as a real directory when written
+        if not stat.S_ISDIR(mode):
+            kind = "a link" if stat.S_ISLNK(mode) else "not a directory"
+            raise SyncError(f"refused {rel!r} in job {os.path.basename(job_dir)}: {path} is "
+                            f"{kind}; sync never writes through links")
+
+
+#: a link is refused, not followed; a fifo is opened without waiting for a writer
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 #: files of at least this many bytes travel in chunks of CHUNK bytes, never whole in memory
 STREAM_MIN = 16 << 20
@@ -284,9 +324,12 @@ class Replica:
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=()):
-        """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}},
-        "project_doc"}``
-        for all jobs (or ``ids``); files exclude the state point and document."""
+        """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}}, "project_doc",
+        "unreadable": {id: message}}`` for all jobs (or ``ids``); files exclude the state
+        point and document, links kept inside a job are ``[size, mtime_ns, inode, target]`` (and the
+        job has ``"links": count``), and a job with skipped items has ``"skipped": {rel:
+        reason}``. Jobs whose state point or document cannot be read are left out of
+        ``jobs`` and listed in ``unreadable``."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -304,20 +347,35 @@ class Replica:
         else:
             docs = index.documents(sorted(wanted) if wanted is not None else None)
             bad = index.problems
-        jobs = {}
+        jobs, unreadable = {}, {}
         skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in names:
+            if job_id in bad:
+                # never merge a document that cannot be read (it would look emptied), never
+                # copy a state point that cannot be read: the job waits until it is fixed
+                unreadable[job_id] = bad[job_id]
+                continue
             if docs is None:
-                doc = self._doc(job_id)  # raises on a document that cannot be read
+                try:
+                    self._statepoint_ok(job_id)
+                    doc = self._doc(job_id)
+                except (SuiteError, OSError) as exc:
+                    unreadable[job_id] = str(exc)
+                    continue
             else:
-                if layout.DOCUMENT in bad.get(job_id, ""):
-                    # never merge a document that cannot be read: it would look emptied
-                    self._doc(job_id)  # raises, naming the job and the file
                 doc = docs.get(job_id, {})
-            files = {}
-            _list_files(os.path.join(ws, job_id), "", files, skip, exclude)
+            files, skipped = {}, {}
+            links = _list_files(os.path.join(ws, job_id), files, skipped, skip, exclude)
+            if "" in skipped:  # the job directory cannot be listed: its files would look gone
+                unreadable[job_id] = f"job {job_id}: its directory cannot be listed " \
+                    "(permission denied); fix its permissions"
+                continue
             jobs[job_id] = {"files": files, "doc": doc}
-        return {"jobs": jobs, "project_doc": self._project_doc()}
+            if links:
+                jobs[job_id]["links"] = links
+            if skipped:
+                jobs[job_id]["skipped"] = skipped
+        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
 
     def flush(self):
         """Wait until every write sent so far is done (local writes are done at once)."""
@@ -325,6 +383,15 @@ class Replica:
     def snapshot_later(self, ids=None, exclude=()):
         """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
         return lambda: self.snapshot(ids, exclude)
+
+    def _statepoint_ok(self, job_id):
+        fn = os.path.join(self.project.workspace, job_id, layout.STATEPOINT)
+        try:
+            sp = read_json(fn, job_id)
+        except FileNotFoundError:
+            raise SyncError(f"job {job_id}: {fn} is missing; run 'suite check'") from None
+        if not isinstance(sp, dict):
+            raise SyncError(f"job {job_id}: {fn} is not a JSON object; run 'suite check'")
 
     def _doc(self, job_id):
         try:
@@ -358,7 +425,7 @@ class Replica:
 
     def digest(self, job_id, rel):
         h = hashlib.sha256()
-        with open(self._file(job_id, rel), "rb") as f:
+        with self._open(job_id, rel) as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()
@@ -373,7 +440,7 @@ class Replica:
         return lambda: out
 
     def read(self, job_id, rel):
-        with open(self._file(job_id, rel), "rb") as f:
+        with self._open(job_id, rel) as f:
             # the time before the content: a write in between makes the record look older
             # than the copy (synced again), never newer (a change missed)
             mtime = os.fstat(f.fileno()).st_mtime_ns
@@ -388,7 +455,18 @@ class Replica:
         return [self.read(job_id, rel) for job_id, rel in requests]
 
     def _file(self, job_id, rel):
-        return os.path.join(self.project.workspace, check_id(job_id), *check_rel(rel).split("/"))
+        job_dir = os.path.join(self.project.workspace, check_id(job_id))
+        _no_link_above(job_dir, check_rel(rel))
+        return os.path.join(job_dir, *rel.split("/"))
+
+    def _open(self, job_id, rel):
+        """Open a job's regular file for reading: never a link (O_NOFOLLOW) or a fifo."""
+        path = self._file(job_id, rel)
+        fd = os.open(path, _READ_FLAGS)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise SyncError(f"job {job_id}: {rel} is not a regular file; not read")
+        return os.fdopen(fd, "rb")
 
     def _target(self, job_id, rel, expect=ANY):
         """The path of a file to be written or deleted: never a reserved file, and only in a
@@ -420,7 +498,7 @@ class Replica:
         """The block signature of this side's copy of a file (the basis)."""
         from . import delta
 
-        with open(self._file(job_id, rel), "rb") as f:
+        with self._open(job_id, rel) as f:
             return delta.signature(f).to_bytes()
 
     def make_delta(self, job_id, rel, signature, limit=None):
@@ -428,7 +506,7 @@ class Replica:
         ``delta.DeltaTooLarge`` past ``limit`` bytes."""
         from . import delta
 
-        with open(self._file(job_id, rel), "rb") as f:
+        with self._open(job_id, rel) as f:
             mtime = os.fstat(f.fileno()).st_mtime_ns
             return delta.make_delta(delta.Signature.from_bytes(signature), f,
                                     limit=limit), mtime
@@ -464,7 +542,7 @@ class Replica:
             return self._refused(job_id, rel)  # the job was deleted meanwhile
         tmp = layout.temp_path(dst)
         try:
-            with open(dst, "rb") as basis:
+            with self._open(job_id, rel) as basis:
                 if expect is not ANY and not same_file(os.fstat(basis.fileno()), expect):
                     return self._refused(job_id, rel)
                 with open(tmp, "xb") as out:
@@ -501,7 +579,7 @@ class Replica:
     # -- large files, in chunks (never whole in memory) ---------------------------------------
     def read_chunks(self, job_id, rel):
         """``(mtime_ns, iterator of byte chunks)`` of a file, read as it is consumed."""
-        f = open(self._file(job_id, rel), "rb")
+        f = self._open(job_id, rel)
         mtime = os.fstat(f.fileno()).st_mtime_ns
 
         def chunks():
@@ -531,6 +609,38 @@ class Replica:
         writer.close(mtime_ns)
         return writer.size
 
+    def write_link(self, job_id, rel, target, mtime_ns, expect=ANY):
+        """Make ``rel`` a link to ``target``, made under a temporary name and renamed over
+        the file or link there; with ``expect`` (as in :meth:`write`) only if what is there is
+        still that, else a note is returned. Raises :class:`SyncError` for a target that is
+        absolute or leaves the job as written, a directory of ``rel`` that is a link, a
+        reserved file (state point, document) or an unchecked write into a job that does not
+        exist (the checks of every write)."""
+        dst = self._target(job_id, rel, expect)
+        if dst is None:
+            return self._refused(job_id, rel)  # the job was deleted meanwhile
+        job_dir = os.path.join(self.project.workspace, job_id)
+        if os.path.isabs(target) or "\x00" in target or not jobfiles.inside(
+                os.path.normpath(os.path.join(os.path.dirname(dst), target)), job_dir):
+            raise SyncError(f"job {job_id}: refused link {rel} -> {target!r} from the other "
+                            "side: it leaves the job")
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        if os.path.isdir(dst) and not os.path.islink(dst):
+            os.rmdir(dst)  # an empty directory holds nothing sync tracks; a full one raises
+        tmp = layout.temp_path(dst)
+        os.symlink(target, tmp)
+        try:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+            if expect is ANY:
+                os.replace(tmp, dst)
+            elif not replace_if_unchanged(tmp, dst, expect):
+                return self._refused(job_id, rel)
+        except BaseException:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            raise
+        return None
+
     def delete_file(self, job_id, rel, expect=ANY):
         """Delete a file; with ``expect`` only if it is still that file (else a note).
         Raises :class:`SyncError` as :meth:`write` does."""
@@ -554,7 +664,8 @@ class Replica:
             if same_file(os.lstat(claimed), expect):
                 return None
             try:
-                os.link(claimed, path)  # put it back, unless a newer file is there by now
+                # put it back (a link as a link), unless a newer file is there by now
+                os.link(claimed, path, follow_symlinks=False)
             except FileExistsError:
                 pass
             return self._refused(job_id, rel)
@@ -686,7 +797,7 @@ class Replica:
                               f"{layout.TMP_PREFIX}rm-{job_id}-{os.urandom(4).hex()}")
         os.rename(path, staged)
         files = {}
-        _list_files(staged, "", files, {layout.STATEPOINT, layout.DOCUMENT}, ())
+        _list_files(staged, files, {}, {layout.STATEPOINT, layout.DOCUMENT}, ())
         try:
             doc = read_json(os.path.join(staged, layout.DOCUMENT), job_id)
         except FileNotFoundError:

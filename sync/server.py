@@ -17,9 +17,10 @@ OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "state
        "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
        "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
        "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
-       "heartbeat", "try_lock", "lock", "unlock"}
+       "write_link", "heartbeat", "try_lock", "lock", "unlock"}
 
-WRITES = {"write", "delete_file", "write_doc", "create_job", "delete_job", "apply_delta",
+WRITES = {"write", "write_link", "delete_file", "write_doc", "create_job", "delete_job",
+          "apply_delta",
           "write_close"}
 
 

@@ -501,6 +501,9 @@ class SSHReplica:
     def delete_file(self, job_id, rel, expect):
         self._post("delete_file", job_id, rel, expect)
 
+    def write_link(self, job_id, rel, target, mtime_ns, expect):
+        self._post("write_link", job_id, rel, target, mtime_ns, expect)
+
     def write_doc(self, job_id, doc, expect):
         self._post("write_doc", job_id, doc, expect)
 
@@ -550,8 +553,9 @@ def check_note(note, host):
 
 def check_snapshot(snapshot, host):
     """A snapshot from ``host`` (see :meth:`sync.replica.Replica.snapshot`), checked before any
-    of it is used. Raises :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError`
-    for job ids or paths that could escape, reserved files listed as ordinary ones and a
+    of it is used (links, skipped paths and unreadable jobs too). Raises
+    :class:`protocol.ProtocolError` for a wrong shape, :class:`SyncError` for job ids or paths
+    that could escape, reserved files listed as ordinary ones and a
     project document JSON cannot hold. A job whose document holds what JSON cannot (NaN,
     Infinity, bad keys) is moved to ``snapshot["refused"]`` (``{id: reason}``): the sync
     reports it and leaves it alone on both sides."""
@@ -571,14 +575,32 @@ def check_snapshot(snapshot, host):
                     raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
                                     "file: refused")
                 good_rels.add(rel)
-            # [size, mtime_ns, inode]; the inode comes back as part of what a write expects
-            if not _ints(state, 3) or state[0] < 0:
+            # [size, mtime_ns, inode] (the inode comes back as part of what a write expects),
+            # [size, mtime_ns, inode, target] for a link kept inside the job (its target is
+            # checked where the link is made, Replica.write_link)
+            if not (_ints(state, 3) or (type(state) is list and len(state) == 4 and
+                                        _ints(state[:3], 3) and type(state[3]) is str)) \
+                    or state[0] < 0:
                 raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
                                              f"shape for {job_id}/{rel}")
+        skipped = entry.get("skipped", {})
+        if not isinstance(skipped, dict) or not all(
+                isinstance(v, str) for v in skipped.values()) \
+                or type(entry.get("links", 0)) is not int:
+            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
+                                         f"for job {job_id}")
+        for rel in skipped:
+            check_rel(rel)
         try:
             check_document(entry["doc"], f"job {job_id}: document on {host}")
         except InvalidStatepointError as exc:
             refused[job_id] = str(exc)
+    unreadable = snapshot.setdefault("unreadable", {})
+    if not isinstance(unreadable, dict) or not all(
+            isinstance(v, str) for v in unreadable.values()):
+        raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
+    for job_id in unreadable:
+        check_id(job_id)
     try:
         check_document(snapshot["project_doc"], f"project document on {host}")
     except InvalidStatepointError as exc:

@@ -44,6 +44,10 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json, q
     elif not quiet:
         click.echo(f"exported {result.jobs} jobs ({result.files} files, {result.bytes} bytes) "
                    f"to {result.target} [{result.format}, schema {result.schema}]")
+    if result.skipped:
+        from suite.jobfiles import summary
+
+        click.echo(summary(result.skipped), err=True)
 
 
 @click.command("import")

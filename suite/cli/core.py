@@ -104,6 +104,10 @@ def find(filter, sp_keys, doc_keys, as_json):
       suite find a                   a bare key at the end: the key exists
       suite find name /^run_/        /.../ is a regular expression
       suite find '{"a": {"$in": [1, 2]}}'   one JSON object is a whole filter
+
+    Jobs whose state point or document cannot be read are named on stderr. An unreadable
+    state point leaves the job out of every answer and the exit status is then 3; an
+    unreadable document leaves it out of document queries only (exit status unchanged).
     """
     from suite.query import MISSING, parse_cli_filter, resolve
 
@@ -118,7 +122,7 @@ def find(filter, sp_keys, doc_keys, as_json):
         else:
             if ids:
                 click.echo("\n".join(ids))
-        return
+        return _report_unreadable(p)
     sps = p.index.statepoints(ids) if sp_keys is not None else {}
     docs = p.index.documents(ids) if doc_keys is not None else {}
 
@@ -146,20 +150,34 @@ def find(filter, sp_keys, doc_keys, as_json):
         for i, entry in result.items():
             parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
             click.echo(f"{i} {' '.join(parts)}")
+    _report_unreadable(p)
+
+
+def _report_unreadable(p):
+    """Jobs a query could not read (the others were answered), on stderr; exit status 3 when
+    a state point could not be read: that job is left out of every answer. A job whose
+    document alone cannot be read is only left out of document queries: named, status kept."""
+    from suite.jobfiles import summary
+
+    problems = p.index.problems
+    if problems:
+        items = [{"job": i, "reason": m.removeprefix(f"job {i}: ")}
+                 for i, m in sorted(problems.items())]
+        click.echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
+                   err=True)
+        if len(p.index.statepoints(sorted(problems))) < len(problems):
+            sys.exit(3)
 
 
 def _find_notes(p, flt):
-    """On stderr: keys no job has (a typo finds nothing), and jobs a document query left out
-    (unreadable documents). The exit status stays as it is."""
-    from suite.query import compile_filter, uses_document
+    """On stderr: keys no job has (a typo finds nothing); the exit status stays as it is.
+    Jobs left out as unreadable are named by :func:`_report_unreadable`."""
+    from suite.query import compile_filter
 
     tree = compile_filter(flt)
     for key, close in p.index.missing_keys(tree):
         hint = f"; did you mean {close!r}?" if close else ""
         click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
-    if uses_document(tree):
-        for msg in sorted(p.index.problems.values()):
-            click.echo(f"suite: warning: left out: {msg}", err=True)
 
 
 @click.command()
@@ -233,7 +251,7 @@ def schema(exclude_const, as_json):
     if as_json:
         echo_json(s.to_json())
     else:
-        click.echo(str(s))
+        click.echo("\n".join(f"{key}: {values}" for key, values in s.format_lines()))
 
 
 @click.command()
@@ -246,7 +264,7 @@ def reindex():
             os.unlink(path + suffix)
         except FileNotFoundError:
             pass
-    p._index = None
+    p = type(p)(p.path)  # a fresh object opens a fresh index
     ids = p.index.ids()
     p.index.documents()
     click.echo(f"indexed {len(ids)} jobs in {p.index.path}")
@@ -259,9 +277,10 @@ def reindex():
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
-    temporary files left by interrupted writes."""
+    temporary files left by interrupted writes, files or directories that cannot be read.
+    One damaged job does not stop the check of the others; the exit status is 1 if any."""
     with progress_bar("checking jobs") as update:
-        report = project().check(repair=repair, progress=update)
+        report = project().check_report(repair=repair, progress=update)
     if as_json:
         echo_json([p.__dict__ for p in report.problems])
     else:

@@ -6,14 +6,18 @@ from .common import echo_json, filter_from_options, filter_option, job_option, p
 
 workflow_option = click.option(
     "--workflow", "module", default=None, metavar="MODULE",
-    help="The workflow: a .py file or a module name (default: workflow.py in the project).")
+    help="The workflow: a .py file or a module name (default: workflow.py in the project, "
+         "else its signac-flow project.py).")
 
 
 def _runner(module):
-    from suite.flow import Runner, load_workflow
+    from suite.flow import FlowProject, Runner, load_workflow
 
     proj = project()
-    return Runner(load_workflow(proj, module), proj)
+    cls = load_workflow(proj, module)
+    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
+        proj = cls(proj.path)
+    return Runner(cls, proj)
 
 
 def _add_scheduler_states(runner, result):
@@ -146,7 +150,8 @@ def exec_(operation, ids, module):
     jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
     group = runner.flow._groups.get(operation)
     if group is not None:
-        statuses = [runner.execute_group(group, job) for job in jobs]
+        units = [tuple(jobs)] if group.aggregator is not None else [(j,) for j in jobs]
+        statuses = [runner.execute_group(group, unit) for unit in units]
     else:
         op = runner._op(operation)
         units = [tuple(jobs)] if op.aggregator is not None else [(j,) for j in jobs]

@@ -87,7 +87,8 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     Changes on one side are propagated; documents are merged key by key; anything changed
     on both sides is a conflict: left untouched and listed. A file or document written to
     while the sync runs is never overwritten: it is listed as changed during sync and left
-    for the next sync.
+    for the next sync. Links that leave their job, fifos and devices are skipped and listed
+    on stderr; jobs or files that cannot be read are too, and left alone.
 
     \b
     Exit status: 0 all synced; 1 error; 2 usage error; 3 conflicts left;
@@ -109,7 +110,16 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             init=init, notify=None if quiet else
             lambda message: click.echo(f"suite: {message}", err=True))
     common.echo_sync_result(result, as_json, quiet)
+    _warn_skipped(result.unreadable + result.skipped)
     sys.exit(result.exit_status)
+
+
+def _warn_skipped(items):
+    """Count and the first few on stderr (all are in --json and in the result object)."""
+    from suite.jobfiles import summary
+
+    if items:
+        click.echo(summary([{**s, "job": f"{s['side']} {s['job']}"} for s in items]), err=True)
 
 
 @click.command("_sync-server", hidden=True)

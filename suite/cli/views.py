@@ -59,7 +59,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
     are not the same for all of them, one row per job. Types are visible: 1, 1.0 and "1"
     differ; (missing) marks a key a job lacks."""
     import suite
-    from suite.diff import diff_files, diff_projects
+    from suite.diff import compare_jobs, diff_files, diff_projects
 
     proj = project()
     if dest is not None:
@@ -75,6 +75,8 @@ def diff(ids, filter_args, document, files, dest, as_json):
                 echo_json(plan.to_json())
             else:
                 click.echo(plan.format())
+            _warn_skipped([{**s, "job": f"{s['side']} {s['job']}"}
+                           for s in plan.unreadable + plan.skipped])
             return
         result = diff_projects(proj, suite.get_project(dest), ids=[
             proj.open_job(id=i).id for i in ids] or None)
@@ -82,6 +84,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
             echo_json(result.to_json())
         else:
             click.echo(result.format())
+        _warn_skipped(result.skipped_files)
         return
     jobs = [proj.open_job(id=i) for i in ids]
     if filter_args or not ids:
@@ -89,7 +92,7 @@ def diff(ids, filter_args, document, files, dest, as_json):
         jobs = [j for j in found if not ids or j.id in {x.id for x in jobs}] if ids else found
     if len(jobs) < 2:
         raise suite.SuiteError(f"need at least two jobs to compare, got {len(jobs)}")
-    result = suite.diff_jobs(*jobs, document=document)
+    result = compare_jobs(*jobs, document=document)
     file_result = None
     if files:
         if len(jobs) != 2:
@@ -104,3 +107,12 @@ def diff(ids, filter_args, document, files, dest, as_json):
         click.echo(result.format(color=sys.stdout.isatty()))
         if file_result is not None:
             click.echo(file_result.format())
+    if file_result is not None:
+        _warn_skipped(file_result.skipped)
+
+
+def _warn_skipped(items):
+    from suite.jobfiles import summary
+
+    if items:
+        click.echo(summary(items), err=True)

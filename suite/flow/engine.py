@@ -2,12 +2,16 @@
 
 import os
 import random
+import shlex
 import subprocess
+import sys
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from . import provenance
+from .aggregates import get_aggregate_id
 
 
 @dataclass
@@ -70,6 +74,9 @@ class Status:
                 + (f"<ul>{labels}</ul>" if labels else ""))
 
 
+#: set in the environment of a process a forked operation runs in (it must not fork again)
+FORKED = "SUITE_FLOW_FORKED"
+
 #: executions after which `run` brings the index up to date before returning
 REINDEX_AFTER = 1000
 
@@ -110,16 +117,24 @@ class Runner:
                 job._prime_document(docs[job.id], sigs[job.id])
         return docs, _Completed({j.id: j for j in jobs})
 
-    def _holds(self, cond, jobs, docs, completed):
-        if cond.kind == "after":
-            return all(n in completed[j.id] for j in jobs for n in cond.arg)
+    def _holds(self, cond, jobs, docs, completed, memo=None):
+        memo = self._memo if memo is None else memo
+        kind = cond.kind
+        if kind == "never":
+            return False
+        if kind == "succeeded":
+            return all(self._ref(n).name in completed[j.id] for j in jobs for n in cond.arg)
+        if kind == "after":
+            return all(self._after(self._ref(n), jobs, docs, completed, memo) for n in cond.arg)
+        if kind in ("copy_pre", "copy_post"):
+            return all(self._holds(c, jobs, docs, completed, memo)
+                       for n in cond.arg for c in getattr(self._ref(n), kind[5:]))
         if cond.raw is not None and len(jobs) > 1:
             return bool(cond.raw(*jobs))
-        memo = self._memo
         for j in jobs:
             # built-in conditions are shared between operations (a postcondition of one is a
             # precondition of the next): evaluate each once per job and call
-            key = (cond.kind, cond.arg, j.id) if cond.kind != "callable" else (id(cond), j.id)
+            key = (kind, cond.arg, j.id) if kind != "callable" else (id(cond), j.id)
             value = memo.get(key)
             if value is None:
                 value = memo[key] = cond(j, docs)
@@ -127,23 +142,52 @@ class Runner:
                 return False
         return True
 
-    def eligible(self, op, jobs, docs, completed, done=None):
-        """Preconditions hold and not all postconditions hold (without postconditions: not
-        yet completed successfully for every job). ``done`` is :meth:`complete` if known."""
-        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
-        if not all(self._holds(c, jobs, docs, completed) for c in op.pre):
-            return False
-        return not (self.complete(op, jobs, docs, completed) if done is None else done)
+    def logged(self, jobs):
+        """``{job id: operations that succeeded}`` for ``jobs``, read from their provenance
+        logs when a condition asks (the ``completed`` argument of :meth:`eligible`)."""
+        self.log.flush()
+        return _Completed({j.id: j for j in jobs})
 
-    def complete(self, op, jobs, docs, completed):
+    def _after(self, op, jobs, docs, completed, memo):
+        """``pre.after(op)``: op's postconditions hold; without any, op has succeeded (by the
+        log), or, in a FlowProject (signac-flow's rule), always."""
+        if op.post:
+            return all(self._holds(c, jobs, docs, completed, memo) for c in op.post)
+        return self.flow._flow_style or all(op.name in completed[j.id] for j in jobs)
+
+    def _ref(self, ref):
+        """The operation a condition names (by function or by name)."""
+        if isinstance(ref, str):
+            return self._op(ref)
+        for op in self.flow._operations.values():
+            if op.func is ref:
+                return op
+        return self._op(getattr(ref, "__name__", str(ref)))
+
+    def eligible(self, op, jobs, docs, completed, done=None, memo=None, ignore=0):
+        """Preconditions hold and not all postconditions hold (without postconditions: not
+        yet completed successfully for every job). ``done`` is :meth:`complete` if known;
+        ``ignore`` is an :class:`~suite.flow.IgnoreConditions` value (1 pre, 2 post)."""
+        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
+        if not ignore & 1 and not all(self._holds(c, jobs, docs, completed, memo)
+                                      for c in op.pre):
+            return False
+        if ignore & 2:
+            return True
+        return not (self.complete(op, jobs, docs, completed, memo) if done is None else done)
+
+    def complete(self, op, jobs, docs, completed, memo=None):
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         if op.post:
-            return all(self._holds(c, jobs, docs, completed) for c in op.post)
+            return all(self._holds(c, jobs, docs, completed, memo) for c in op.post)
+        if self.flow._flow_style:
+            return False  # signac-flow: without postconditions, never complete
         return all(op.name in completed[j.id] for j in jobs)
 
     def units(self, op, jobs, docs):
-        """The job tuples ``op`` runs on: one job each, or the aggregates."""
-        if op.aggregator is None:
+        """The job tuples ``op`` (an operation or a group) runs on: one job each, or the
+        aggregates."""
+        if getattr(op, "aggregator", None) is None:
             return [(j,) for j in jobs]
         return op.aggregator(list(jobs), docs)
 
@@ -191,20 +235,22 @@ class Runner:
 
             raise SuiteError(f"no operation {name!r} (known: {known})") from None
 
-    def _todo(self, names, jobs, docs, completed):
+    def _todo(self, names, jobs, docs, completed, ignore=0):
         todo = []
         for name in names:
             if name in self.flow._groups:
-                todo += [(self.flow._groups[name], (j,)) for j in jobs
-                         if self._group_eligible(self.flow._groups[name], j, docs, completed)]
+                group = self.flow._groups[name]
+                todo += [(group, unit) for unit in self.units(group, jobs, docs)
+                         if self._group_eligible(group, unit, docs, completed, ignore)]
                 continue
             op = self._op(name)
             todo += [(op, unit) for unit in self.units(op, jobs, docs)
-                     if self.eligible(op, unit, docs, completed)]
+                     if self.eligible(op, unit, docs, completed, ignore=ignore)]
         return todo
 
-    def _group_eligible(self, group, job, docs, completed):
-        return any(self.eligible(self._op(n), (job,), docs, completed) for n in group.operations)
+    def _group_eligible(self, group, unit, docs, completed, ignore=0):
+        return any(self.eligible(self._op(n), unit, docs, completed, ignore=ignore)
+                   for n in group.operations)
 
     def run(self, ops=None, filter=None, ids=None, num=None, order="none", timeout=None,
             num_passes=1, pretend=False, echo=print, parallel=1, progress=None):
@@ -258,7 +304,7 @@ class Runner:
         def one(item):
             op, unit = item
             if op.name in self.flow._groups:
-                status = self.execute_group(op, unit[0], timeout)
+                status = self.execute_group(op, unit, timeout)
             else:
                 status = self.execute(op, unit, timeout)
             if progress is not None:
@@ -278,57 +324,132 @@ class Runner:
 
     def _describe(self, op, unit):
         if getattr(op, "cmd", False):
-            where = unit[0].path if len(unit) == 1 else self.project.path
-            return f"cd {where} && {op.func(*unit)}"
+            cwd = self._cmd_cwd(op, unit)
+            return f"cd {cwd} && {op.func(*unit)}" if cwd else op.func(*unit)
         return f"{op.name}({', '.join(j.id for j in unit)})"
 
-    def execute_group(self, group, job, timeout=None):
-        """Run a group's operations on ``job`` in order, re-checking conditions between them;
-        stop at the first failure."""
+    def _cmd_cwd(self, op, jobs):
+        """Where a command runs: the job directory (suite's workflows; a FlowProject's
+        ``with_job``), else the project directory, or, in a FlowProject, here."""
+        if len(jobs) == 1 and op.with_job:
+            return jobs[0].path
+        return None if self.flow._flow_style else self.project.path
+
+    def execute_group(self, group, jobs, timeout=None):
+        """Run a group's operations on ``jobs`` (one job, or the group's aggregate) in order,
+        re-checking their conditions between them; stop at the first failure.
+
+        The re-check reads only these jobs' documents and logs: the rest of the project
+        cannot have changed because of them."""
+        jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         for name in group.operations:
             op = self._op(name)
-            docs, completed = self._state([job])
-            if not self.eligible(op, (job,), docs, completed):
+            if self._reads_log(op):
+                self.log.flush()  # the records of the step before must be on disk
+            completed = _Completed({j.id: j for j in jobs})
+            if not self.eligible(op, jobs, None, completed, memo={}):
                 continue
-            if self.execute(op, (job,), timeout) != "success":
+            if self.execute(op, jobs, timeout) != "success":
                 return "failure"
         return "success"
 
+    def _reads_log(self, op):
+        """Whether deciding if ``op`` is eligible may read provenance logs."""
+        kinds = {c.kind for c in op.pre + op.post}
+        if "succeeded" in kinds:
+            return True
+        if self.flow._flow_style:
+            return False
+        return not op.post or bool(kinds & {"after", "copy_pre", "copy_post"})
+
+    def _fork_command(self, op, jobs):
+        """The command running a Python operation in a new process (its ``fork`` or
+        ``executable`` directive), or None to run it in this one."""
+        d = op.directives
+        executable = d.get("executable")
+        executable = executable(*jobs) if callable(executable) else executable
+        fork = d.get("fork")
+        fork = fork(*jobs) if callable(fork) else fork
+        if (not fork and executable in (None, sys.executable)) or os.environ.get(FORKED):
+            return None  # not asked for, or this is the new process
+        module = getattr(self.flow, "_suite_module", None)
+        if module is None:
+            from suite.errors import SuiteError
+
+            raise SuiteError(f"operation {op.name}: the fork/executable directive needs the "
+                             "workflow's file (run it through its project.py or suite run)")
+        return " ".join(shlex.quote(a) for a in [executable or sys.executable, "-m", "suite",
+                                                 "exec", op.name, *[j.id for j in jobs],
+                                                 "--workflow", module])
+
+    def _has_hooks(self, op):
+        project_hooks = getattr(self.project, "project_hooks", None)
+        return any(op.hooks.values()) or any(
+            getattr(project_hooks, t, None) for t in ("on_start", "on_success",
+                                                      "on_exception", "on_exit"))
+
+    def _call_hooks(self, trigger, op, jobs, error=None):
+        """signac-flow's hooks: the operation's, then the project's (``project_hooks``)."""
+        for hooks in (op.hooks, getattr(self.project, "project_hooks", None) or {}):
+            for hook in (hooks.get(trigger, []) if isinstance(hooks, dict)
+                         else getattr(hooks, trigger, [])):
+                if trigger == "on_exception":
+                    hook(op.name, error, *jobs)
+                else:
+                    hook(op.name, *jobs)
+
     def execute(self, op, jobs, timeout=None):
-        """Run one operation on one job (or an aggregate), with hooks and provenance."""
+        """Run one operation on one job (or an aggregate), with hooks and provenance. A
+        failure is printed (with the traceback of a Python operation) on stderr and kept in
+        the provenance record."""
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         first = jobs[0]
         start = time.time()
-        status, error = "success", None
+        status, error, exc, trace = "success", None, None, None
         for hook in getattr(self.flow, "on_start", []):
             hook(op.name, first)
+        self._call_hooks("on_start", op, jobs)
         try:
-            if op.cmd:
-                command = op.func(*jobs)
-                cwd = first.path if len(jobs) == 1 else self.project.path
-                proc = subprocess.run(command, shell=True, cwd=cwd, timeout=timeout)
+            command = op.func(*jobs) if op.cmd else self._fork_command(op, jobs)
+            if command is not None:
+                cwd = self._cmd_cwd(op, jobs) if op.cmd else self.project.path
+                proc = subprocess.run(command, shell=True, cwd=cwd, timeout=timeout,
+                                      env=None if op.cmd else {**os.environ, FORKED: "1"})
                 if proc.returncode != 0:
                     status, error = "failure", f"exit status {proc.returncode}"
+                    exc = subprocess.CalledProcessError(proc.returncode, command)
             elif op.with_job:
                 with first:
                     op.func(first)
             else:
                 op.func(*jobs)
-        except subprocess.TimeoutExpired:
-            status, error = "failure", f"timed out after {timeout} s"
-        except Exception as exc:  # the record says what failed; the run goes on
-            status, error = "failure", f"{type(exc).__name__}: {exc}"
+        except subprocess.TimeoutExpired as caught:
+            status, error, exc = "failure", f"timed out after {timeout} s", caught
+        except Exception as caught:  # the record says what failed; the run goes on
+            status, error, exc = "failure", f"{type(caught).__name__}: {caught}", caught
+            # from the operation's own frame on: this function's frame says nothing
+            tb = caught.__traceback__
+            trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
         entry = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
                  "end": end, "duration": end - start, "status": status, "error": error,
                  "git_commit": self._git_commit()}
+        if trace:
+            entry["traceback"] = trace
         for job in jobs:
             self.log.record(job, entry)
+        if status != "success":
+            where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
+            sys.stderr.write(f"operation {op.name} failed on {where}: {error}\n"
+                             + (trace or ""))
+            sys.stderr.flush()
         hooks = getattr(self.flow, "on_success" if status == "success" else "on_failure", [])
-        if hooks:
+        if hooks or self._has_hooks(op):
             self.log.flush()  # a hook may read the record
         for hook in hooks:
             hook(op.name, first) if status == "success" else hook(op.name, first, error)
+        self._call_hooks("on_success" if status == "success" else "on_exception", op, jobs, exc)
+        self._call_hooks("on_exit", op, jobs)
         return status
 
 
@@ -347,8 +468,10 @@ class _Completed(dict):
 
 
 def load_workflow(project, module=None):
-    """The Workflow subclass defined in ``module`` (a file path or module name; default:
-    ``workflow.py`` in the project directory)."""
+    """The Workflow (or FlowProject) subclass defined in ``module`` (a file path or module
+    name; default: ``workflow.py`` in the project directory, else its ``project.py``).
+
+    Raises SuiteError if there is none or it cannot be loaded."""
     import importlib
     import importlib.util
 
@@ -358,8 +481,11 @@ def load_workflow(project, module=None):
 
     if module is None:
         module = os.path.join(project.path, "workflow.py")
+        if not os.path.exists(module) and os.path.exists(project.fn("project.py")):
+            module = project.fn("project.py")  # signac-flow's name
         if not os.path.exists(module):
-            raise SuiteError(f"no workflow: {module} does not exist (or give --workflow)")
+            raise SuiteError(f"no workflow: {module} does not exist, nor does project.py "
+                             "(or give --workflow)")
     try:
         if module.endswith(".py"):
             spec = importlib.util.spec_from_file_location("suite_workflow", module)
@@ -371,7 +497,12 @@ def load_workflow(project, module=None):
         raise SuiteError(f"cannot load the workflow {module}: {type(exc).__name__}: {exc}") \
             from None
     classes = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, Workflow)
-               and v is not Workflow]
+               and not v.__module__.startswith("suite.flow")]
     if not classes:
-        raise SuiteError(f"{module} defines no Workflow subclass")
-    return classes[-1]
+        hint = " (it uses signac-flow: import FlowProject from suite.flow)" if any(
+            getattr(v, "__module__", "").startswith("flow.") for v in vars(mod).values()) else ""
+        raise SuiteError(f"{module} defines no Workflow or FlowProject subclass{hint}")
+    cls = classes[-1]
+    if module.endswith(".py"):
+        cls._suite_module = os.path.abspath(module)  # a forked operation loads it again
+    return cls

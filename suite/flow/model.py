@@ -2,11 +2,14 @@
 
 An operation is eligible for a job when all its preconditions hold and not all of its
 postconditions hold (an operation without postconditions is eligible until it has completed
-once, as recorded in the job's provenance log).
+once, as recorded in the job's provenance log; in a :class:`~suite.flow.FlowProject`, as in
+signac-flow, it is always eligible).
 """
 
 import functools
 from dataclasses import dataclass, field
+
+from suite.errors import FlowDefinitionError, SuiteError
 
 from . import conditions as C
 
@@ -23,24 +26,74 @@ class Operation:
     with_job: bool = False
     directives: dict = field(default_factory=dict)
     aggregator: object = None
+    #: signac-flow's operation hooks: trigger (on_start, on_success, on_exception, on_exit)
+    #: -> functions
+    hooks: dict = field(default_factory=dict)
+
+    @property
+    def aggregate(self):
+        """True when the operation takes several jobs at once."""
+        return self.aggregator is not None
 
 
 @dataclass
 class Group:
-    """Operations run (and submitted) as one unit; conditions are re-checked between them."""
+    """Operations run (and submitted) as one unit; conditions are re-checked between them.
+
+    With an ``aggregator`` the group runs on aggregates (every operation in it must then be
+    an aggregate operation); without one, on one job at a time (no operation in it may be an
+    aggregate operation, which would otherwise be called with single jobs)."""
 
     name: str
     operations: list = field(default_factory=list)
     directives: dict = field(default_factory=dict)
+    aggregator: object = None
+    owner: object = None
+    #: directives an operation has only when run through this group: name -> dict
+    operation_directives: dict = field(default_factory=dict)
 
-    def __call__(self, func):
-        self.operations.append(getattr(func, "__name__", func))
+    def __call__(self, func=None, /, *, directives=None):
+        if func is None:
+            return functools.partial(self, directives=directives)
+        op = registered(self.owner, func) if self.owner is not None else None
+        if op is None:
+            if self.owner is not None and self.owner._flow_style:
+                raise FlowDefinitionError(
+                    f"group {self.name!r}: {getattr(func, '__name__', func)!r} is not an "
+                    "operation; put @group above @Project.operation")
+            self.operations.append(getattr(func, "__name__", func))
+            return func
+        if op.name in self.operations:
+            raise FlowDefinitionError(f"operation {op.name!r} is in group {self.name!r} twice")
+        if op.aggregate and self.aggregator is None:
+            raise FlowDefinitionError(
+                f"group {self.name!r} runs on one job at a time, but operation {op.name!r} "
+                "takes aggregates: give the group the same aggregation, "
+                "make_group(..., group_aggregator=aggregator(...))")
+        if not op.aggregate and self.aggregator is not None:
+            raise FlowDefinitionError(
+                f"group {self.name!r} runs on aggregates (group_aggregator), but operation "
+                f"{op.name!r} takes one job: make it an aggregate operation "
+                "(@Project.operation(aggregator=...)) or put it in a group without "
+                "group_aggregator")
+        self.operations.append(op.name)
+        if directives is not None:
+            self.operation_directives[op.name] = dict(directives)
         return func
+
+
+def registered(owner, func):
+    """The operation of workflow class ``owner`` registered for ``func``, or None."""
+    for op in owner._operations.values():
+        if op.func is func or getattr(op.func, "__wrapped__", None) is func:
+            return op
+    return None
 
 
 class _ConditionDecorator:
     """``@Flow.pre(cond)``, ``@Flow.pre.isfile(name)``, ``.true(key)``, ``.false(key)``,
-    ``.after(*operations)``, ``.not_(cond)``."""
+    ``.not_(cond)``, ``.never``, ``.after(*operations)``, ``.succeeded(*operations)``,
+    ``.copy_from(*operations)``."""
 
     def __init__(self, kind):
         self.kind = kind
@@ -85,15 +138,47 @@ class _ConditionDecorator:
     def not_(self, cond):
         return self._add(C.not_(cond))
 
+    def never(self, func):
+        """A precondition (or postcondition) that never holds."""
+        return self._add(C.Condition(lambda job, docs: False, "never", "never", id(func)))(func)
+
     def after(self, *operations):
-        names = [getattr(op, "__name__", op) for op in operations]
+        """Holds when each of ``operations`` is complete: all its postconditions hold (one
+        without postconditions counts as complete once it has succeeded, by the provenance
+        log; in a FlowProject, as in signac-flow, it always counts as complete)."""
+        ops = self._operations(operations, "pre.after")
+        names = ", ".join(getattr(o, "__name__", o) for o in ops)
+        return self._add(C.Condition(_evaluated_by_runner, f"after {names}", "after",
+                                     tuple(ops)))
+
+    def succeeded(self, *operations):
+        """Holds when each of ``operations`` has succeeded on the job at least once, as its
+        provenance log (``suite_flow_log.jsonl``) records; signac-flow has no such
+        condition."""
+        ops = self._operations(operations, "pre.succeeded")
+        names = [getattr(o, "__name__", o) for o in ops]
+        return self._add(C.Condition(_evaluated_by_runner, f"succeeded {', '.join(names)}",
+                                     "succeeded", tuple(ops)))
+
+    def copy_from(self, *operations):
+        """Holds when all of this kind of conditions (pre or post) of ``operations`` hold."""
+        ops = self._operations(operations, f"{self.kind}.copy_from")
+        names = ", ".join(getattr(o, "__name__", o) for o in ops)
+        return self._add(C.Condition(_evaluated_by_runner, f"{self.kind} of {names}",
+                                     f"copy_{self.kind}", tuple(ops)))
+
+    def _operations(self, operations, what):
         owner = self.owner
+        if owner is not None and owner._flow_style:
+            funcs = [op.func for op in owner._operations.values()]
+            if not all(o in funcs for o in operations):
+                raise FlowDefinitionError(f"the arguments to {what} must be operations "
+                                          "registered before it")
+        return operations
 
-        def done(job, docs):
-            completed = owner._completed(job)
-            return all(n in completed for n in names)
 
-        return self._add(C.Condition(done, f"after {', '.join(names)}", "after", names))
+def _evaluated_by_runner(job, docs):
+    raise SuiteError("this condition is evaluated by the workflow runner only")
 
 
 class Workflow:
@@ -102,6 +187,10 @@ class Workflow:
     _operations: dict = {}
     _labels: dict = {}
     _groups: dict = {}
+    #: signac-flow's rules (FlowProject): an operation without postconditions is never
+    #: complete; a command runs in the caller's directory unless ``with_job``; definitions
+    #: are checked as signac-flow checks them
+    _flow_style = False
     pre = _ConditionDecorator("pre")
     post = _ConditionDecorator("post")
 
@@ -117,30 +206,48 @@ class Workflow:
         """Register ``func`` (a function of the job; with ``cmd=True`` it returns a shell
         command run in the job directory). With an ``aggregator`` (see
         :mod:`suite.flow.aggregates`) it is called with several jobs at once."""
+        if isinstance(func, str):  # @Project.operation("name"), as signac-flow allows
+            func, name = None, func
         if func is None:
             return functools.partial(cls.operation, name=name, cmd=cmd, with_job=with_job,
                                      directives=directives, aggregator=aggregator)
+        if aggregator is not None and getattr(aggregator, "is_default", False):
+            aggregator = None  # groupsof(1): one job at a time
+        if aggregator is not None and with_job:
+            raise FlowDefinitionError(f"operation {name or func.__name__!r}: with_job cannot "
+                                      "be used with aggregation")
         pending = func.__dict__.get("_suite_flow_conditions", {"pre": [], "post": []})
+        in_job = with_job if cls._flow_style else (with_job or cmd)
         op = Operation(name or func.__name__, func, list(pending["pre"]), list(pending["post"]),
-                       cmd, (with_job or cmd) and aggregator is None, dict(directives or {}),
-                       aggregator)
-        if op.name in cls._operations:
-            raise ValueError(f"operation {op.name!r} is registered twice")
+                       cmd, in_job and aggregator is None, dict(directives or {}), aggregator)
+        if op.name in cls._operations or op.name in cls._groups:
+            raise FlowDefinitionError(f"operation {op.name!r} is registered twice (or is the "
+                                      "name of a group)")
+        if cls._flow_style and registered(cls, func) is not None:
+            raise FlowDefinitionError(f"the function {func.__name__!r} is already registered "
+                                      "as an operation")
         cls._operations[op.name] = op
         return func
 
     @classmethod
-    def make_group(cls, name, directives=None):
-        """A group: decorate operations with it (``@group`` above ``@Flow.operation``)."""
+    def make_group(cls, name, directives=None, group_aggregator=None):
+        """A group: decorate operations with it (``@group`` above ``@Flow.operation``).
+        ``group_aggregator`` makes it run on aggregates (see :class:`Group`); raises
+        FlowDefinitionError for a name that is taken."""
         if name in cls._operations or name in cls._groups:
-            raise ValueError(f"{name!r} is already an operation or a group")
-        group = Group(name, [], dict(directives or {}))
+            raise FlowDefinitionError(f"{name!r} is already an operation or a group")
+        if group_aggregator is not None and group_aggregator.is_default:
+            group_aggregator = None
+        group = Group(name, [], dict(directives or {}), group_aggregator, cls)
         cls._groups[name] = group
         return group
 
     @classmethod
     def label(cls, func=None, *, name=None):
-        """Register a label: a function of the job returning True (shown) or a string."""
+        """Register a label: a function of the job returning True (shown) or a string.
+        ``@Flow.label("name")`` names it."""
+        if isinstance(func, str):
+            func, name = None, func
         if func is None:
             return functools.partial(cls.label, name=name)
         cls._labels[name or func.__name__] = func

@@ -14,6 +14,8 @@ import time
 from suite import layout
 from suite.jsonio import read_json, write_atomic
 
+from .aggregates import get_aggregate_id
+
 ACTIVE = ("queued", "held", "running")
 
 
@@ -54,12 +56,14 @@ def active_pairs(project, scheduler):
 
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
-           echo=print, array=False):
+           echo=print, array=False, flow_template=None):
     """Submit eligible, not yet submitted operations; return the scheduler ids (with
     ``pretend``: the names of the scripts that would be submitted).
 
     With ``array``, scripts (single operations or bundles) that ask for the same resources
-    go as one job array each: one submission, one task per script."""
+    go as one job array each: one submission, one task per script. ``flow_template`` names a
+    signac-flow template in the project's ``templates/`` (``{% extends base_script %}``)
+    that renders the scripts instead (see :mod:`suite.flow.templates`)."""
     from schedulers import Submission, combine
 
     project = runner.project
@@ -75,10 +79,10 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     # even "$(...)")
     python = f"{shlex.quote(sys.executable)} -m suite"
     workflow = f" --workflow {shlex.quote(module)}" if module else ""
-    subs = []
+    subs, listed = [], {}  # listed: script name -> its operations, for signac-flow templates
     for start in range(0, len(todo), max(1, bundle)):
         part = todo[start:start + max(1, bundle)]
-        directives = combine([_directives(op, unit[0], runner) for op, unit in part], parallel)
+        directives = combine([_directives(op, unit, runner) for op, unit in part], parallel)
         commands = [f"cd {shlex.quote(project.path)} && {python} exec {shlex.quote(op.name)} "
                     f"{' '.join(j.id for j in unit)}{workflow}"
                     + (" &" if parallel and len(part) > 1 else "") for op, unit in part]
@@ -86,6 +90,9 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
             commands.append("wait")
         name = f"suite-{part[0][0].name}-{part[0][1][0].id[:8]}" + (
             f"-bundle{len(part)}" if len(part) > 1 else "")
+        listed[name] = [{"name": op.name, "id": get_aggregate_id(unit),
+                         "cmd": cmd.removesuffix(" &"), "directives": _directives(op, unit, runner)}
+                        for (op, unit), cmd in zip(part, commands, strict=False)]
         subs.append(Submission(name, commands, directives, hold, list(after),
                                list(extra_flags),
                                [(op.name, j.id) for op, unit in part for j in unit]))
@@ -94,7 +101,13 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
     submitted = []
     for sub in subs:
-        script = scheduler.render(sub, project.path)
+        if flow_template:
+            from .templates import render_flow_template
+
+            script = render_flow_template(scheduler, sub, project, flow_template, parallel,
+                                          listed.get(sub.name, []))
+        else:
+            script = scheduler.render(sub, project.path)
         if pretend:
             path = os.path.join(scripts_dir, sub.name + ".sh")
             echo(f"# {shlex.join(scheduler.submit_command(path, sub))}")
@@ -136,13 +149,17 @@ def _arrays(subs):
     return out
 
 
-def _directives(op, job, runner):
-    out = {}
+def _directives(op, jobs, runner):
+    """The directives of ``op`` (an operation or a group) on ``jobs``, evaluated and
+    normalised (see :mod:`suite.flow.directives`)."""
+    from .directives import evaluate
+
     if not hasattr(op, "func"):  # a group: its own directives, else its operations' (serial)
         from schedulers import combine
 
-        return op.directives or combine(
-            [_directives(runner._op(n), job, runner) for n in op.operations], False)
-    for key, value in op.directives.items():
-        out[key] = value(job) if callable(value) else value
-    return out
+        if op.directives:
+            return evaluate(op.directives, jobs, f"group {op.name}")
+        return combine([evaluate({**runner._op(n).directives,
+                                  **op.operation_directives.get(n, {})}, jobs,
+                                 f"operation {n}") for n in op.operations], False)
+    return evaluate(op.directives, jobs, f"operation {op.name}")

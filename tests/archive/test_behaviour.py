@@ -54,11 +54,11 @@ def test_interrupted_export_leaves_no_archive(small, tmp_path, monkeypatch):
     calls = {"n": 0}
     real = export_module._add_job
 
-    def failing(writer, job, path):
+    def failing(writer, job, path, *rest):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(writer, job, path)
+        return real(writer, job, path, *rest)
 
     monkeypatch.setattr(export_module, "_add_job", failing)
     with pytest.raises(KeyboardInterrupt):
@@ -113,7 +113,7 @@ def test_killed_import_leaves_complete_jobs_and_finishes_on_rerun(small, tmp_pat
     assert proc.returncode == -9
     assert len(other) == 2
     assert all(len(os.listdir(j.path)) == 2 for j in other)  # complete: sp + doc
-    assert any(p.kind == "stray" for p in other.check().problems)  # the dead import's staging
+    assert any(p.kind == "stray" for p in other.check_report().problems)  # the dead import's staging
     result = archive.import_jobs(other, target)
     assert len(result.imported) == 2 and len(result.skipped) == 2
     assert sorted(j.id for j in other) == sorted(j.id for j in small)

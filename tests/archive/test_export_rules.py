@@ -206,7 +206,7 @@ def test_killed_exports_leftovers_are_cleaned_or_listed(small, tmp_path, ending)
     other = os.path.join(small.path, f"other{ending}")
     subprocess.run([sys.executable, "-c", KILLED_EXPORT, small.path, other])
     assert len(leftovers(small.path)) == 2
-    stray = [p for p in small.check().problems if p.kind == "stray"]
+    stray = [p for p in small.check_report().problems if p.kind == "stray"]
     assert len(stray) == 2 and all("interrupted export" in p.message for p in stray)
     # the leftover of a running export is kept, and so is another target's
     sleeper = subprocess.Popen(["sleep", "60"])

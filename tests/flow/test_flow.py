@@ -336,3 +336,93 @@ def test_status_progress_steps(flow_project):
     runner(flow_project).status(progress=lambda *a: seen.append(a))
     ops = len(runner(flow_project).flow._operations)
     assert seen == [(k, ops + 1, 5) for k in range(1, ops + 2)]
+
+
+def test_after_means_postconditions_hold_and_succeeded_reads_the_log(project):
+    """pre.after(op): op's postconditions hold (signac-flow's meaning), so jobs whose files a
+    tool other than suite made move on; pre.succeeded(op) is the provenance-log meaning."""
+    for a in range(3):
+        project.open_job({"a": a}).init()
+
+    class W(Workflow):
+        pass
+
+    @W.post.isfile("out.txt")
+    @W.operation
+    def make(job):
+        with open(job.fn("out.txt"), "w") as f:
+            f.write("x")
+
+    @W.pre.after(make)
+    @W.post.true("used")
+    @W.operation
+    def use(job):
+        job.doc.used = True
+
+    @W.pre.succeeded(make)
+    @W.post.true("logged")
+    @W.operation
+    def logged(job):
+        job.doc.logged = True
+
+    made_elsewhere = project.open_job({"a": 0})
+    with open(made_elsewhere.fn("out.txt"), "w") as f:
+        f.write("by hand")
+    r = Runner(W, project)
+    status = r.status().operations
+    assert status["use"]["eligible"] == 1 and status["logged"]["eligible"] == 0
+    r.run(num_passes=3)
+    docs = {j.sp.a: j.doc() for j in project}
+    assert all(d["used"] for d in docs.values())
+    assert "logged" not in docs[0] and docs[1]["logged"] and docs[2]["logged"]
+
+
+def test_suite_exec_runs_an_aggregate_group_once(project):
+    for a in range(4):
+        project.open_job({"a": a}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(textwrap.dedent('''
+            from suite.flow import Workflow, aggregator
+
+            class W(Workflow):
+                pass
+
+            grp = W.make_group("grp", group_aggregator=aggregator())
+
+            @grp
+            @W.operation(aggregator=aggregator())
+            def count(*jobs):
+                for job in jobs:
+                    job.doc.n = job.doc.get("n", 0) + len(jobs)
+        '''))
+    out = subprocess.run(["suite", "exec", "grp"], cwd=project.path, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert [j.doc.n for j in project] == [4, 4, 4, 4]
+
+
+def test_a_failed_python_operation_prints_its_traceback(project):
+    project.open_job({"a": 1}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(textwrap.dedent('''
+            from suite.flow import Workflow
+
+            class W(Workflow):
+                pass
+
+            def helper(job):
+                return 1 / job.sp.a - 1 / job.sp.a + {}["missing"]
+
+            @W.operation
+            def broken(job):
+                helper(job)
+        '''))
+    out = subprocess.run(["suite", "run"], cwd=project.path, capture_output=True, text=True)
+    assert out.returncode == 1
+    job = project.open_job({"a": 1})
+    assert f"operation broken failed on job {job.id}: KeyError: 'missing'" in out.stderr
+    assert "Traceback (most recent call last)" in out.stderr
+    assert "in helper" in out.stderr and "workflow.py" in out.stderr
+    assert "engine.py" not in out.stderr  # from the operation's own frame on
+    record = provenance.read(job)[-1]
+    assert record["error"] == "KeyError: 'missing'" and "in helper" in record["traceback"]

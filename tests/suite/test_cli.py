@@ -108,7 +108,7 @@ def test_check_reports_temporary_leftovers_inside_jobs(sweep):
     assert r.returncode == 1 and leftover in r.stdout and "interrupted write" in r.stdout
     assert os.path.exists(leftover)  # reported, never deleted
     seen = []
-    report = suite.get_project(sweep.path).check(progress=lambda *a: seen.append(a))
+    report = suite.get_project(sweep.path).check_report(progress=lambda *a: seen.append(a))
     assert seen and seen[-1][0] == seen[-1][1] == len(os.listdir(sweep.workspace))
     assert any(leftover in p.message for p in report.problems)
 
@@ -155,6 +155,58 @@ def test_demo_runs(tmp_path):
     assert "created 12 jobs" in r.stdout
     r = suite_cmd("demo", str(tmp_path / "demo"), cwd=tmp_path)
     assert r.returncode == 1 and "not empty" in r.stderr
+
+
+def test_find_names_unreadable_jobs_and_exits_3(sweep):
+    """The other jobs are answered; the unreadable ones are named on stderr, every time
+    (also when the index has nothing new to read)."""
+    bad_doc, bad_sp = sweep.find_jobs({"a": 0}).ids()[:2]
+    with open(os.path.join(sweep.workspace, bad_doc, layout.DOCUMENT), "w") as f:
+        f.write("{broken")
+    with open(os.path.join(sweep.workspace, bad_sp, layout.STATEPOINT), "w") as f:
+        f.write("")
+    os.unlink(sweep.index.path)  # so the state point is read again
+    os.utime(sweep.workspace, (1e9, 1e9))  # old: the index trusts it and reads nothing new
+    for _ in range(2):
+        r = suite_cmd("find", "doc.score", cwd=sweep.path)
+        assert r.returncode == 3, r.stderr
+        assert "could not read 2 job(s)" in r.stderr
+        assert f"{bad_doc}: corrupt file" in r.stderr and f"{bad_sp}: corrupt file" in r.stderr
+        assert len(r.stdout.split()) == 22  # the other jobs are answered
+        assert bad_sp not in r.stdout.split() and bad_doc not in r.stdout.split()
+    ok = suite_cmd("find", "a", "1", cwd=sweep.path)
+    assert ok.returncode == 3 and len(ok.stdout.split()) == 6
+
+
+NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+          "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def test_check_goes_on_past_unreadable_jobs_and_files(sweep):
+    """Run without root's permission override (tests run as root): unreadable state points,
+    documents, files and directories are reported; the other jobs are still checked."""
+    import sys
+
+    if os.geteuid() == 0 and subprocess.run([*NO_DAC, "true"]).returncode != 0:
+        pytest.skip("cannot drop CAP_DAC_OVERRIDE here")
+    ids = sweep.find_jobs({"a": 0}).ids()
+    ws = sweep.workspace
+    os.chmod(os.path.join(ws, ids[0], layout.STATEPOINT), 0)
+    os.chmod(os.path.join(ws, ids[1], layout.DOCUMENT), 0)
+    with open(os.path.join(ws, ids[2], "secret.dat"), "w") as f:
+        f.write("x")
+    os.chmod(os.path.join(ws, ids[2], "secret.dat"), 0)
+    os.makedirs(os.path.join(ws, ids[3], "closed"))
+    os.chmod(os.path.join(ws, ids[3], "closed"), 0)
+    wrong = "f" * 32  # a damaged job after the unreadable ones is still found
+    os.rename(os.path.join(ws, ids[4]), os.path.join(ws, wrong))
+    cmd = [sys.executable, "-m", "suite", "check", "--json"]
+    r = subprocess.run([*NO_DAC, *cmd] if os.geteuid() == 0 else cmd, cwd=sweep.path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    got = {(p["job_id"], p["kind"]) for p in json.loads(r.stdout)}
+    assert got == {(ids[0], "statepoint"), (ids[1], "document"), (ids[2], "unreadable"),
+                   (ids[3], "unreadable"), (wrong, "misnamed")}
 
 
 def test_find_notes_a_key_no_job_has(sweep):

@@ -9,7 +9,7 @@ import pytest
 
 import suite
 from suite import layout
-from suite.diff import diff_projects
+from suite.diff import compare_jobs, diff_projects
 from suite.statepoint import MAX_DEPTH
 
 
@@ -55,7 +55,7 @@ def deep_project(project):
 
 def test_check_reports_a_deep_document(deep_project):
     project, deep, _ = deep_project
-    problems = project.check().problems
+    problems = project.check_report().problems
     assert [(p.job_id, p.kind) for p in problems] == [(deep.id, "document")]
     assert f"more than {MAX_DEPTH} levels" in problems[0].message
     r = subprocess.run(["suite", "check"], cwd=project.path, capture_output=True, text=True)
@@ -80,7 +80,7 @@ def test_diff_skips_a_deep_document_with_a_report(deep_project, tmp_path):
     project, deep, other = deep_project
     third = project.open_job({"a": 3}).init()
     third.doc.x = 2
-    d = suite.diff_jobs(deep, other, third, document=True)
+    d = compare_jobs(deep, other, third, document=True)
     assert d.ids == [other.id, third.id] and d.keys == ["x"]
     assert deep.id in d.skipped and deep.id in d.format()
     assert deep.id in d.to_json()["skipped"]

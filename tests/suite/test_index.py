@@ -86,7 +86,7 @@ def test_corrupt_job_files_are_reported_not_fatal(sweep):
     assert target in p.index.problems and "empty" in p.index.problems[target]
     with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
         f.write("{}")  # a later fix is seen only after the job changes or reindex
-    report = p.check()
+    report = p.check_report()
     assert any(pr.job_id == target and pr.kind == "misnamed" for pr in report.problems)
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import suite
 from suite import layout
+from suite.diff import compare_jobs
 from suite.query import compile_filter, evaluate
 
 signac = pytest.importorskip("signac")
@@ -63,11 +64,11 @@ def test_documents_with_nan_are_found_and_compared(nan_project):
 
 def test_check_and_diff_read_nan_documents(nan_project):
     project, _ = nan_project
-    assert project.check().problems == []
+    assert project.check_report().problems == []
     r = subprocess.run(["suite", "check"], cwd=project.path, capture_output=True, text=True)
     assert r.returncode == 0 and "all jobs are valid" in r.stdout, r.stdout + r.stderr
     a, b = sorted(project, key=lambda j: j.sp.i)[:2]
-    assert suite.diff_jobs(a, b, document=True).keys == ["l", "x"]
+    assert compare_jobs(a, b, document=True).keys == ["l", "x"]
     r = subprocess.run(["suite", "find", "doc.x.$gt", "0"], cwd=project.path,
                        capture_output=True, text=True)
     assert r.returncode == 0 and len(r.stdout.split()) == 2, r.stderr

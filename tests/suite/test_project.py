@@ -171,9 +171,9 @@ def test_corrupt_statepoint_names_job_and_file(project):
 def test_detect_schema(sweep):
     schema = sweep.detect_schema()
     assert set(schema) == {"a", "b.c", "b.d", "flag"}
-    assert schema["a"]["int"] == {0, 1, 2, 3}
-    assert schema["flag"]["bool"] == {True, False}
-    assert "a: int([0, 1, 2, 3], 4)" in str(schema)
+    assert schema["a"][int] == {0, 1, 2, 3}
+    assert schema["flag"][bool] == {True, False}
+    assert "'a': 'int([0, 1, 2, 3], 4)'" in str(schema)
 
 
 def test_groupby(sweep):

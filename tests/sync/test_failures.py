@@ -107,20 +107,22 @@ def test_peer_sending_a_wrong_statepoint_refused(pair):
     assert len(clu) == 0
 
 
-def test_corrupt_document_stops_instead_of_looking_empty(pair):
+def test_corrupt_document_is_reported_instead_of_looking_empty(pair):
     lap, clu = pair
     sync.sync(lap, clu.path)
     job = lap.open_job({"i": 3})
     with open(job.fn("signac_job_document.json"), "w") as f:
         f.write("{broken")
-    with pytest.raises(suite.CorruptFileError, match=job.id):
-        sync.sync(lap, clu.path)
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 5
+    assert [(u["job"], u["side"]) for u in result.unreadable] == [(job.id, "local")]
+    assert job.id in result.unreadable[0]["reason"]
     assert clu.open_job(id=job.id).doc() == {"step": 3}  # the other side kept its document
 
 
 def test_cold_index_snapshot_reads_documents_and_refuses_corrupt_ones(pair):
     """A side whose index holds fewer than half its jobs (just unpacked or synced there)
-    reads documents directly; a corrupt one still stops the sync, naming the job."""
+    reads documents directly; a corrupt one is listed as unreadable, naming the job."""
     lap, clu = pair
     sync.sync(lap, clu.path)
     os.unlink(clu.fn(".suite/index.sqlite"))  # the index is a cache: gone, nothing lost
@@ -132,7 +134,7 @@ def test_cold_index_snapshot_reads_documents_and_refuses_corrupt_ones(pair):
     with open(job.fn("signac_job_document.json"), "w") as f:
         f.write("{broken")
     os.unlink(clu.fn(".suite/index.sqlite"))
-    with pytest.raises(suite.CorruptFileError, match=job.id):
-        Replica(clu.path).snapshot()
+    snap = Replica(clu.path).snapshot()
+    assert job.id not in snap["jobs"] and "corrupt file" in snap["unreadable"][job.id]
     warm = Replica(lap.path)  # its index knows every job: documents come from the index
     assert warm.snapshot()["jobs"] and not warm.index_cold

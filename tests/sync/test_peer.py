@@ -147,6 +147,36 @@ def test_server_refuses_writes_into_jobs_that_do_not_exist(pair):
     assert os.listdir(clu.workspace) == []
 
 
+def test_write_link_takes_the_checked_write_path(pair, tmp_path):
+    """A link from the other side is a write like any other: never over a reserved file,
+    never into a job that does not exist or under an invalid id, never below a link."""
+    lap, clu = pair
+    sync.sync(lap, clu.path)
+    job = clu.open_job({"i": 1})
+    os.symlink(str(tmp_path), job.fn("out"))  # a directory link inside the job
+    missing = lap.open_job({"i": 9}).id
+    status, answers = serve(
+        clu.path,
+        ({"op": "write_link", "args": [job.id, "alias", "out.txt", 1]}, b""),
+        ({"op": "write_link", "args": [job.id, layout.STATEPOINT, "out.txt", 1]}, b""),
+        ({"op": "write_link", "args": [job.id, layout.DOCUMENT, "out.txt", 1]}, b""),
+        ({"op": "write_link", "args": [missing, "alias", "x", 1]}, b""),
+        ({"op": "write_link", "args": ["+" + missing[1:], "alias", "x", 1]}, b""),
+        ({"op": "write_link", "args": [job.id, "out/alias", "../out.txt", 1]}, b""),
+        ({"op": "close"}, b""))
+    assert status == 0
+    assert [a["ok"] for a in answers] == [True, True] + [False] * 5
+    assert layout.STATEPOINT in answers[2]["error"] and layout.DOCUMENT in answers[3]["error"]
+    assert "does not exist" in answers[4]["error"]
+    assert "refused job id" in answers[5]["error"]
+    assert "link" in answers[6]["error"]
+    assert os.readlink(job.fn("alias")) == "out.txt"
+    assert not os.path.islink(job.fn(layout.STATEPOINT))
+    assert read_json(job.fn(layout.STATEPOINT)) == {"i": 1} and job.doc() == {"step": 1}
+    assert missing not in os.listdir(clu.workspace)
+    assert not os.path.lexists(os.path.join(str(tmp_path), "alias"))
+
+
 # -- 4. frames: bounded, well-formed, one-line errors ------------------------------------------
 
 def _raw(header_bytes, payload=b""):

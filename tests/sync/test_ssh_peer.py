@@ -148,14 +148,20 @@ def _snapshot(value):
      "of the wrong shape", protocol.ProtocolError),
     ("replica.Replica.create_job = lambda self, *a: {'job': '../..', 'path': None}",
      "refused job id", sync.SyncError),
+    (_snapshot("{'jobs': {'0' * 32: {'files': {'a': [1, 2, 3, 4]}, 'doc': {}}}, 'project_doc': {}}"),
+     "wrong shape", protocol.ProtocolError),
+    (_snapshot("{'jobs': {'0' * 32: {'files': {}, 'doc': {}, 'skipped': {'../x': 'r'}}}, "
+               "'project_doc': {}}"), "refused path", sync.SyncError),
+    (_snapshot("{'jobs': {}, 'project_doc': {}, 'unreadable': {'../x': 'r'}}"),
+     "refused job id", sync.SyncError),
     (_raw_answers(b"\x00\x00\x00\x03abc" + bytes(8)), "not valid JSON", protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02{}" + b"\x7f" * 8), "larger than the protocol allows",
      protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02[]" + bytes(8)), "not a JSON object",
      protocol.ProtocolError),
 ], ids=["entry shape", "file state", "job id", "snapshot shape", "note shape", "note job id",
-        "header not json",
-        "huge payload", "header not an object"])
+        "link target", "skipped path", "unreadable id", "header not json", "huge payload",
+        "header not an object"])
 def test_malformed_answers_are_one_line_errors(sshd, ssh_home, pair, tmp_path, patch, message,
                                                error):
     lap, clu = pair

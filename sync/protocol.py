@@ -12,10 +12,9 @@ import struct
 from .replica import SyncError
 
 COMPRESS_ABOVE = 4096
-#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3 (two
-#: branches bumped it apart): links as [size, mtime, target] in snapshots, write_link,
-#: unreadable jobs listed, heartbeat / writes carry what they expect to replace, locks;
-#: 4: both of those 3s together, file states [size, mtime_ns, inode(, link target)]
+#: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3 was
+#: taken by two branches apart (links and write_link; writes that carry what they expect to
+#: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)]
 VERSION = 4
 #: the largest JSON header (a snapshot of a big project travels in one)
 MAX_HEADER = 64 << 20

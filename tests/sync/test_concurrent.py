@@ -299,3 +299,34 @@ def test_a_job_deleted_during_the_sync_is_not_brought_back(tmp_path):
     assert replica.apply_delta(job.id, "f.txt", b"", 1, listed)["path"] == "f.txt"
     assert replica.write_doc(job.id, {"a": 1}, {})["path"] == "signac_job_document.json"
     assert not os.path.exists(job.path) and len(replica.changed) == 5
+
+
+def test_links_are_written_and_deleted_with_the_same_checks(tmp_path):
+    """write_link and the deletion of a link check what is there as every write does, and a
+    link stays a link (never a hard link to its target) when made where nothing was or put
+    back after a refused deletion."""
+    from sync.replica import Replica
+
+    proj = suite.init_project(tmp_path / "p")
+    job = proj.open_job({"i": 0}).init()
+    write(job, "a.txt", "a")
+    write(job, "b.txt", "b")
+    os.symlink("a.txt", job.fn("alias"))
+    replica = Replica(proj.path)
+    listed = replica.snapshot()["jobs"][job.id]["files"]
+    assert listed["alias"][3] == "a.txt" and len(listed["a.txt"]) == 3
+    # made where nothing was listed: a link, not a copy of its target
+    assert replica.write_link(job.id, "new", "b.txt", 1, None) is None
+    assert os.readlink(job.fn("new")) == "b.txt"
+    assert replica.write_link(job.id, "new", "a.txt", 1, None) == {"job": job.id, "path": "new"}
+    # retargeted after the listing: neither replaced nor deleted; it stays the newer link
+    os.unlink(job.fn("alias"))
+    os.symlink("b.txt", job.fn("alias"))
+    assert replica.write_link(job.id, "alias", "a.txt", 1, listed["alias"])["path"] == "alias"
+    assert replica.delete_file(job.id, "alias", listed["alias"])["path"] == "alias"
+    assert os.path.islink(job.fn("alias")) and os.readlink(job.fn("alias")) == "b.txt"
+    # unchanged since the listing: replaced
+    now = replica.snapshot()["jobs"][job.id]["files"]["alias"]
+    assert replica.write_link(job.id, "alias", "a.txt", 1, now) is None
+    assert os.readlink(job.fn("alias")) == "a.txt"
+    assert not [n for n in os.listdir(job.path) if ".suite-tmp" in n]

@@ -1,0 +1,53 @@
+"""Running the dashboard: a threaded WSGI server on 127.0.0.1 (unless told otherwise) whose
+first line on stdout is the URL with the access token."""
+
+import logging
+import socket
+
+from . import security
+
+
+def url_host(host):
+    """How the URL names ``host``: a wildcard address becomes this machine's name, an IPv6
+    address gets brackets."""
+    if host in ("0.0.0.0", "::", ""):
+        return socket.gethostname()
+    return f"[{host}]" if ":" in host else host
+
+
+def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True, echo=print,
+          token=None, ready=None):
+    """Serve the project at ``path`` until interrupted (Ctrl-C). ``echo`` gets the URL first
+    (``http://HOST:PORT/?token=...``; ``port`` 0 picks a free one); ``ready(server)``, if
+    given, is called once the server listens.
+
+    Raises
+    ------
+    ProjectNotFoundError
+        No project at or above ``path``.
+    OSError
+        The address cannot be bound (port in use, unknown host).
+    """
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+
+    token = token or security.new_token()
+    app = create_app(path, token=token, read_only=read_only)
+    # request lines would print URLs with the token to a shared terminal log
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(host, port, app, threaded=True)
+    url = f"http://{url_host(host)}:{server.server_port}/?token={token}"
+    echo(url)
+    if ready is not None:
+        ready(server)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

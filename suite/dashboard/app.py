@@ -37,6 +37,8 @@ def create_app(path=".", token=None, read_only=False):
     root = get_project(path).path
     token = token or security.new_token()
     app = Flask(__name__)
+    # `/file//etc/passwd` must reach the path check and be refused, not be redirected
+    app.url_map.merge_slashes = False
     app.config.update(SUITE_TOKEN=token, SUITE_READ_ONLY=read_only, SUITE_PATH=root)
     data = ProjectData(root)
     cookie = security.cookie_name(token)

@@ -81,7 +81,7 @@ def create_app(path=".", token=None, read_only=False):
     @app.context_processor
     def common():
         return {"csrf": csrf, "read_only": read_only, "project_path": root,
-                "human_size": files.human_size}
+                "human_size": files.human_size, "as_json": _compact}
 
     def open_job(job_id):
         try:
@@ -232,6 +232,12 @@ def _int(text, default):
         return int(text)
     except (TypeError, ValueError):
         return default
+
+
+def _compact(value):
+    """One-line JSON as plain text (escaped by the template like any text, unlike the
+    ``tojson`` filter, whose quotes would end an HTML attribute)."""
+    return json.dumps(value, sort_keys=True, allow_nan=True)
 
 
 def _pretty(value):

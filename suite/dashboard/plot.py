@@ -5,7 +5,7 @@ import math
 from html import escape
 
 W, H = 640, 320
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 28, 44
+LEFT, RIGHT, TOP, BOTTOM = 76, 16, 28, 44
 #: colour stops of the heat map (dark blue, teal, yellow), as in common perceptual maps
 STOPS = ((68, 1, 84), (33, 145, 140), (253, 231, 37))
 
@@ -21,7 +21,9 @@ def _span(values):
     return lo, hi
 
 
-def _fmt(v):
+def _fmt(v, span=None):
+    if span is not None and abs(v) < abs(span[1] - span[0]) * 1e-9:
+        v = 0.0  # a tick at zero that rounding left at 1e-17
     return f"{v:.4g}"
 
 
@@ -39,8 +41,7 @@ def _frame(title, xlabel, ylabel, xspan, yspan, body, xticks=None):
              f'transform="rotate(-90 14 {TOP + ph / 2})">{escape(ylabel)}</text>']
     if xticks is None and xspan is not None:
         lo, hi = xspan
-        xticks = [(lo + (hi - lo) * k / 4, _fmt(lo + (hi - lo) * k / 4)) for k in range(5)]
-        xticks = [(LEFT + pw * k / 4, text) for k, (_, text) in enumerate(xticks)]
+        xticks = [(LEFT + pw * k / 4, _fmt(lo + (hi - lo) * k / 4, xspan)) for k in range(5)]
     for x, text in xticks or []:
         parts.append(f'<line x1="{x:.1f}" y1="{TOP + ph}" x2="{x:.1f}" y2="{TOP + ph + 4}" '
                      'stroke="#333"/>')
@@ -53,7 +54,7 @@ def _frame(title, xlabel, ylabel, xspan, yspan, body, xticks=None):
             parts.append(f'<line x1="{LEFT - 4}" y1="{y:.1f}" x2="{LEFT}" y2="{y:.1f}" '
                          'stroke="#333"/>')
             parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                         f'font-size="11">{_fmt(lo + (hi - lo) * k / 4)}</text>')
+                         f'font-size="11">{_fmt(lo + (hi - lo) * k / 4, yspan)}</text>')
     parts.extend(body)
     parts.append("</svg>")
     return "".join(parts)

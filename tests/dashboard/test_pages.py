@@ -129,6 +129,15 @@ def _on_disk(job):
         return json.load(f)
 
 
+def test_edit_fields_hold_the_json_values(client, special):
+    special.doc.quote = 'say "hi" <b>'
+    page = text(client.get(f"/job/{special.id}"))
+    fields = re.findall(r'name="value" value="([^"]*)" size="40" data-key="([^"]*)"', page)
+    values = {key: json.loads(html.unescape(value)) for value, key in fields}
+    assert values == {"score": 51, "tag": "odd", "quote": 'say "hi" <b>'}
+    assert "<b>" not in page.split('id="doc"')[1].split("</table>")[0]
+
+
 def test_edit_add_delete_nested(client, special):
     assert _post(client, special, key="score", value="12.5").status_code == 303
     assert _post(client, special, key="note", value="looks odd").status_code == 303

@@ -14,11 +14,12 @@ def _finite(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _span(values):
+def _span(values, pad=0.0):
     lo, hi = min(values), max(values)
     if lo == hi:
         lo, hi = lo - 0.5, hi + 0.5
-    return lo, hi
+    margin = (hi - lo) * pad
+    return lo - margin, hi + margin
 
 
 def _fmt(v, span=None):
@@ -106,7 +107,7 @@ def scatter(points, title="", xlabel="", ylabel=""):
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     numeric = all(_finite(x) for x, _, _ in pts)
     if numeric:
-        xspan = _span([float(x) for x, _, _ in pts])
+        xspan = _span([float(x) for x, _, _ in pts], 0.05)  # points off the frame
         xs = [LEFT + pw * (float(x) - xspan[0]) / (xspan[1] - xspan[0]) for x, _, _ in pts]
         xticks = None
     else:
@@ -114,7 +115,7 @@ def scatter(points, title="", xlabel="", ylabel=""):
         pos = {c: LEFT + pw * (k + 0.5) / len(cats) for k, c in enumerate(cats)}
         xs = [pos[repr(x)] for x, _, _ in pts]
         xspan, xticks = None, [(pos[c], c[:12]) for c in cats[:20]]
-    yspan = _span([y for _, y, _ in pts])
+    yspan = _span([y for _, y, _ in pts], 0.05)
     body = []
     for px, (_, y, label) in zip(xs, pts, strict=True):
         py = TOP + ph - ph * (y - yspan[0]) / (yspan[1] - yspan[0])

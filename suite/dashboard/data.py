@@ -9,13 +9,14 @@ own rows only, unless a document key is sorted or grouped by.
 import json
 import threading
 
-from suite.diff import flatten
 from suite.query import MISSING, resolve
 
 #: distinct values listed per schema key on the overview
 VALUES_SHOWN = 30
 #: columns chosen by default (varying state point keys, fewest distinct values first)
 DEFAULT_COLUMNS = 8
+#: sorted id lists kept (per filter, grouping and sort), so paging costs no new sort
+ORDERS_KEPT = 8
 
 
 class ProjectData:
@@ -27,8 +28,11 @@ class ProjectData:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._ids = ()
+        self._version = 0  # counts changes of the set of jobs
         self._sps = {}
+        self._counts = {}  # key -> {(type, value): jobs}, kept as jobs come and go
         self._overview = None
+        self._orders = {}  # (version, filter, group, sort, descending) -> sorted ids
 
     @property
     def project(self):
@@ -41,49 +45,53 @@ class ProjectData:
 
     def statepoints(self):
         """``(ids, {id: state point})`` of all jobs, sorted ids; known ones are not re-read."""
+        return self._snapshot()[1:]
+
+    def _snapshot(self):
         ids = tuple(self.project.index.ids())
         with self._lock:
             if ids != self._ids:
                 new = [i for i in ids if i not in self._sps]
-                if len(new) > len(self._sps):
-                    fresh = self.project.index.statepoints()
-                else:
-                    fresh = self.project.index.statepoints(new)
-                self._sps.update(fresh)
-                if len(self._sps) > len(ids):
-                    keep = set(ids)
-                    self._sps = {i: sp for i, sp in self._sps.items() if i in keep}
-                self._ids, self._overview = ids, None
-            return self._ids, self._sps
+                fresh = self.project.index.statepoints(
+                    None if len(new) > len(self._sps) else new)
+                gone = set(self._sps).difference(ids)
+                for job_id in gone:
+                    _count(self._sps.pop(job_id), "", self._counts, -1)
+                for job_id, sp in fresh.items():
+                    if job_id not in self._sps:
+                        self._sps[job_id] = sp
+                        _count(sp, "", self._counts, 1)
+                self._ids, self._overview, self._orders = ids, None, {}
+                self._version += 1
+            return self._version, self._ids, self._sps
 
     def overview(self):
-        """``{"count": n, "schema": [(key, [(value text, count)], more)]}``: every state point
-        key with its values (most frequent first, VALUES_SHOWN of them) and how many more."""
-        ids, sps = self.statepoints()
-        with self._lock:
-            if self._overview is not None and self._overview[0] is ids:
-                return self._overview[1]
-        counts = {}
-        for sp in sps.values():
-            for key, value in flatten(sp).items():
-                text = _text(value)
-                per_key = counts.get(key)
-                if per_key is None:
-                    per_key = counts[key] = {}
-                per_key[text] = per_key.get(text, 0) + 1
-        schema = []
-        for key in sorted(counts):
-            values = sorted(counts[key].items(), key=lambda kv: (-kv[1], kv[0]))
-            schema.append((key, values[:VALUES_SHOWN], len(values) - VALUES_SHOWN,
-                           len(values), sum(counts[key].values())))
-        result = {"count": len(ids), "schema": schema}
-        with self._lock:
-            self._overview = (ids, result)
-        return result
+        """``{"count": n, "schema": [(key, [(value text, count)], more, distinct, present)]}``:
+        every state point key with its values (most frequent first, VALUES_SHOWN of them), how
+        many more values, how many distinct values and how many jobs have the key."""
+        return self._overview_of(*self._snapshot()[:2])
 
-    def default_columns(self):
+    def _overview_of(self, version, ids):
+        with self._lock:
+            if self._overview is not None and self._overview[0] == version:
+                return self._overview[1]
+            schema = []
+            for key in sorted(self._counts):
+                per_key = self._counts[key]
+                top = sorted(per_key.items(), key=lambda kv: -kv[1])[:VALUES_SHOWN]
+                # lists and dicts are counted by their JSON text already
+                values = sorted(((v if kind in (list, dict) else _text(v), n)
+                                 for (kind, v), n in top),
+                                key=lambda kv: (-kv[1], kv[0]))
+                schema.append((key, values, len(per_key) - VALUES_SHOWN, len(per_key),
+                               sum(per_key.values())))
+            result = {"count": len(ids), "schema": schema}
+            self._overview = (version, result)
+            return result
+
+    def default_columns(self, snapshot=None):
         """State point keys that differ between jobs, fewest distinct values first."""
-        info = self.overview()
+        info = self._overview_of(*(snapshot or self._snapshot())[:2])
         varying = [(distinct, key) for key, _, _, distinct, present in info["schema"]
                    if distinct > 1 or present < info["count"]]
         return [key for _, key in sorted(varying)[:DEFAULT_COLUMNS]]
@@ -95,23 +103,35 @@ class ProjectData:
         ``filter`` is a filter as ``suite find`` takes it (already parsed); ``sort`` and
         ``group`` are dotted state point keys or ``doc.`` keys; ``columns`` likewise (default:
         :meth:`default_columns`). Returns a dict with ``total``, ``pages``, ``page``,
-        ``columns`` and ``rows`` (``{"id", "group", "cells"}``).
+        ``columns`` and ``rows`` (``{"id", "group", "cells"}``). The order of the jobs is kept
+        while the set of jobs is unchanged, unless documents take part (they change any time).
 
         Raises
         ------
         FilterError
             The filter is not valid.
         """
-        all_ids, sps = self.statepoints()
-        ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
-        columns = list(columns) if columns else self.default_columns()
+        from suite.query import compile_filter, uses_document
+
+        version, all_ids, sps = self._snapshot()
         order = [k for k in (group, sort) if k]
+        tree = compile_filter(filter)
+        documents = uses_document(tree) or any(k.startswith("doc.") for k in order)
+        memo = (version, json.dumps(filter, sort_keys=True), group, sort, descending)
+        ids = None if documents else self._orders.get(memo)
         docs = {}
-        if any(k.startswith("doc.") for k in order):
-            docs = self.project.index.documents(ids)
-        for key in reversed(order):  # stable sorts: the group key ends up first
-            ids = _sorted_by(ids, lambda i, k=key: _value(k, sps.get(i, {}), docs.get(i, {})),
-                             descending and key == sort)
+        if ids is None:
+            ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
+            if any(k.startswith("doc.") for k in order):
+                docs = self.project.index.documents(ids)
+            for key in reversed(order):  # stable sorts: the group key ends up first
+                ids = _sorted_by(ids, key, sps, docs, descending and key == sort)
+            if not documents:
+                with self._lock:
+                    if len(self._orders) >= ORDERS_KEPT:
+                        self._orders.pop(next(iter(self._orders)))
+                    self._orders[memo] = ids
+        columns = list(columns) if columns else self.default_columns((version, all_ids))
         total = len(ids)
         pages = max(1, -(-total // per_page))
         page = min(max(1, page), pages)
@@ -137,6 +157,29 @@ class ProjectData:
             return {}
 
 
+def _count(sp, prefix, counts, step):
+    """Add ``step`` to the count of each (flattened) key's value of ``sp``. Values are told
+    apart by type (1, 1.0 and true differ, as in queries); lists and dicts by their JSON."""
+    for key, value in sp.items():
+        kind = type(value)
+        if kind is dict and value:
+            _count(value, prefix + key + ".", counts, step)
+            continue
+        if kind is list or kind is dict:
+            value = json.dumps(value, sort_keys=True)
+        name = prefix + key
+        per_key = counts.get(name)
+        if per_key is None:
+            per_key = counts[name] = {}
+        n = per_key.get((kind, value), 0) + step
+        if n:
+            per_key[(kind, value)] = n
+        else:
+            del per_key[(kind, value)]
+            if not per_key:
+                del counts[name]
+
+
 def _value(key, sp, doc):
     if key.startswith("doc."):
         return resolve(doc, tuple(key[4:].split(".")))
@@ -155,12 +198,20 @@ def _rank(value):
     return (4, json.dumps(value, sort_keys=True))
 
 
-def _sorted_by(ids, value_of, descending):
-    """``ids`` sorted by their values; jobs without the key come last either way."""
+def _sorted_by(ids, key, sps, docs, descending):
+    """``ids`` sorted by the values of ``key``; jobs without it come last either way."""
+    if key.startswith("doc."):
+        source, path = docs, tuple(key[4:].split("."))
+    else:
+        source, path = sps, tuple(key.split("."))
     present, missing = [], []
+    empty = {}
     for i in ids:
-        v = value_of(i)
-        (missing.append(i) if v is MISSING else present.append((_rank(v), i)))
+        v = resolve(source.get(i, empty), path)
+        if v is MISSING:
+            missing.append(i)
+        else:
+            present.append((_rank(v), i))
     present.sort(key=lambda p: p[0], reverse=descending)
     return [i for _, i in present] + missing
 

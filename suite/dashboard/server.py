@@ -28,15 +28,19 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
     OSError
         The address cannot be bound (port in use, unknown host).
     """
+    import threading
+
     from werkzeug.serving import make_server
 
-    from .app import create_app
+    from .app import create_app, warm
 
     token = token or security.new_token()
     app = create_app(path, token=token, read_only=read_only)
     # request lines would print URLs with the token to a shared terminal log
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(host, port, app, threaded=True)
+    # while the user opens the URL; a request that comes first waits for it
+    threading.Thread(target=warm, args=(app,), daemon=True).start()
     url = f"http://{url_host(host)}:{server.server_port}/?token={token}"
     echo(url)
     if ready is not None:

@@ -42,6 +42,18 @@ def test_overview_workflow_status(client, dash):
     assert "odd: 6" in page
 
 
+def test_overview_defers_workflow_status_of_large_projects(client, dash, monkeypatch):
+    from suite.dashboard import app as app_mod
+
+    with open(dash.fn("workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
+                "@W.operation\ndef go(job):\n    pass\n")
+    monkeypatch.setattr(app_mod, "STATUS_INLINE_MAX", 5)
+    page = text(client.get("/"))
+    assert 'id="show-status"' in page and "<td>go</td>" not in page
+    assert "<td>go</td><td>12</td>" in text(client.get("/?status=1"))
+
+
 @pytest.mark.parametrize("query", ["a 3", "a.$gt 3", "b.c 1 a.$lt 2", '{"a": {"$in": [1, 2]}}',
                                    "doc.tag even", "doc.score.$gte 40"])
 def test_search_takes_what_find_takes(client, dash, query):
@@ -209,8 +221,9 @@ def test_statepoints_cached_and_new_jobs_seen(client, dash):
 
 def test_value_ranking_mixed_types():
     ids = ["n", "s", "b", "m", "f"]
-    values = {"n": None, "s": "x", "b": True, "f": 0.5, "m": data_mod.MISSING}
-    assert data_mod._sorted_by(ids, values.get, False) == ["n", "b", "f", "s", "m"]
+    sps = {"n": {"k": None}, "s": {"k": "x"}, "b": {"k": True}, "f": {"k": 0.5}, "m": {}}
+    assert data_mod._sorted_by(ids, "k", sps, {}, False) == ["n", "b", "f", "s", "m"]
+    assert data_mod._sorted_by(ids, "k", sps, {}, True) == ["s", "f", "b", "n", "m"]
 
 
 def test_cli_without_flask_names_the_extra(dash):
@@ -228,3 +241,22 @@ def test_core_commands_do_not_import_flask(dash):
     proc = subprocess.run([sys.executable, "-c", code], cwd=dash.path, capture_output=True,
                           text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_overview_follows_added_and_removed_jobs(client, dash):
+    assert "0 <small>(6)</small>" in text(client.get("/"))
+    dash.open_job({"a": 0, "b": {"c": 0}}).remove()
+    dash.open_job({"a": [1, 2], "b": {"c": 1.0}}).init()
+    page = text(client.get("/"))
+    assert "<strong>12</strong> jobs" in page
+    assert "0 <small>(5)</small>" in page  # b.c = 0 now in five jobs
+    assert "1.0 <small>(1)</small>" in page and "[1, 2] <small>(1)</small>" in page
+
+
+def test_sorted_order_reused_until_jobs_change(client, dash):
+    first = ids_on(text(client.get("/jobs?sort=a&order=desc")))
+    assert [dash.open_job(id=i).sp.a for i in first] == sorted(
+        (dash.open_job(id=i).sp.a for i in first), reverse=True)
+    new = dash.open_job({"a": 100, "b": {"c": 0}})
+    new.init()
+    assert ids_on(text(client.get("/jobs?sort=a&order=desc")))[0] == new.id

@@ -13,24 +13,36 @@ import click
                    "(the token is still required).")
 @click.option("--read-only", is_flag=True, help="Refuse every change (document edits).")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
-def dashboard(port, host, read_only, no_browser):
+@click.option("--on", "remote", default=None, metavar="REMOTE",
+              help="Run the dashboard on the far side of this SSH remote (a name from 'suite "
+                   "remote list' or a URL) and forward a local port to it.")
+@click.option("--stop-on-eof", is_flag=True, hidden=True,
+              help="Stop when standard input ends (the far side of --on).")
+def dashboard(port, host, read_only, no_browser, remote, stop_on_eof):
     """Serve the project in the current directory as a web page: overview, a searchable jobs
     table, job pages (documents editable, files, images, videos, HDF5 plots), compare and sync.
 
     The first line printed is the URL to open, with the access token every request needs.
-    Ctrl-C stops the server."""
+    Ctrl-C stops the server (with --on, the one on the far side too)."""
+    from suite.dashboard import serve, serve_on
     from suite.errors import SuiteError
-
-    try:
-        import flask  # noqa: F401
-    except ImportError:
-        raise SuiteError("suite dashboard needs Flask: install the extra with "
-                         "pip install 'suite[dashboard]'") from None
-    from suite.dashboard import serve
 
     def echo(line):
         click.echo(line)
         sys.stdout.flush()
 
+    if remote is None:  # with --on, Flask is needed on the far side only
+        try:
+            import flask  # noqa: F401
+        except ImportError:
+            raise SuiteError("suite dashboard needs Flask: install the extra with "
+                             "pip install 'suite[dashboard]'") from None
+    else:
+        from suite.cli.common import project
+
+        serve_on(project(quiet=True), remote, port=port, read_only=read_only,
+                 open_browser=not no_browser, echo=echo,
+                 note=lambda text: click.echo(f"suite: {text}", err=True))
+        return
     serve(".", host=host, port=port, read_only=read_only, open_browser=not no_browser,
-          echo=echo)
+          echo=echo, stop_on_eof=stop_on_eof)

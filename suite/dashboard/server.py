@@ -16,8 +16,9 @@ def url_host(host):
 
 
 def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True, echo=print,
-          token=None, ready=None):
-    """Serve the project at ``path`` until interrupted (Ctrl-C). ``echo`` gets the URL first
+          token=None, ready=None, stop_on_eof=False):
+    """Serve the project at ``path`` until interrupted (Ctrl-C), or with ``stop_on_eof`` until
+    standard input ends (the far side of ``--on``). ``echo`` gets the URL first
     (``http://HOST:PORT/?token=...``; ``port`` 0 picks a free one); ``ready(server)``, if
     given, is called once the server listens.
 
@@ -45,6 +46,8 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
     echo(url)
     if ready is not None:
         ready(server)
+    if stop_on_eof:
+        threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
     if open_browser:
         import webbrowser
 
@@ -55,3 +58,11 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
         pass
     finally:
         server.server_close()
+
+
+def _stop_at_eof(server):
+    import sys
+
+    while sys.stdin.buffer.read1(4096):
+        pass
+    server.shutdown()

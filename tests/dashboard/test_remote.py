@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 
 import suite
-from tests.sync.conftest import sshd, ssh_home  # noqa: F401  (fixtures)
+from tests.sync.conftest import ssh_home, sshd  # noqa: F401  (fixtures)
 
 from .test_security import _request
 

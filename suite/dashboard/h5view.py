@@ -4,6 +4,8 @@ plot (read with a stride, so a dataset of any size costs a bounded read)."""
 #: points of a line plot, cells per side of a 2-D plot
 MAX_POINTS = 2000
 MAX_CELLS = 80
+#: groups and datasets listed per file
+MAX_ENTRIES = 2000
 
 
 def tree(path):
@@ -20,6 +22,8 @@ def tree(path):
     out = []
 
     def visit(name, obj):
+        if len(out) >= MAX_ENTRIES:
+            return True  # stops the visit
         entry = {"name": "/" + name, "depth": name.count("/"),
                  "group": isinstance(obj, h5py.Group), "shape": None, "dtype": None,
                  "plot": False}
@@ -38,9 +42,23 @@ def _plottable(ds):
     return ds.dtype.kind in "biuf" and len(ds.shape) in (1, 2) and ds.size > 0
 
 
+def _hard_links_only(f, name):
+    """Whether every part of ``name`` is a hard link: an external (or soft) link could name a
+    file outside the job, which the dashboard must not read."""
+    import h5py
+
+    parts = [p for p in name.split("/") if p]
+    for k in range(1, len(parts) + 1):
+        link = f.get("/" + "/".join(parts[:k]), getlink=True)
+        if not isinstance(link, h5py.HardLink):
+            return False
+    return bool(parts)
+
+
 def values(path, name):
-    """``(ndim, array)`` of dataset ``name``, strided to at most MAX_POINTS values (1-D) or
-    MAX_CELLS per side (2-D); None when it is not a numeric 1-D or 2-D dataset.
+    """``(ndim, values, step)`` of dataset ``name``, strided to at most MAX_POINTS values (1-D)
+    or MAX_CELLS per side (2-D; ``step`` is then a pair); None when it is not a numeric 1-D or
+    2-D dataset reached by hard links only.
 
     Raises
     ------
@@ -50,6 +68,8 @@ def values(path, name):
     import h5py
 
     with h5py.File(path, "r") as f:
+        if not _hard_links_only(f, name):
+            return None
         ds = f.get(name)
         if not isinstance(ds, h5py.Dataset) or not _plottable(ds):
             return None

@@ -129,6 +129,21 @@ def test_h5_plots(client, special):
                       ).status_code == 403
 
 
+def test_h5_external_link_out_of_the_job_is_not_read(client, special, tmp_path):
+    import h5py
+    import numpy as np
+
+    with h5py.File(tmp_path / "elsewhere.h5", "w") as f:
+        f["secret"] = np.arange(7.0)
+    with h5py.File(special.fn("signac_data.h5"), "a") as f:
+        f["ext"] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/secret")
+        f["soft"] = h5py.SoftLink("/curve")
+    for name in ("/ext", "/soft"):
+        resp = client.get(f"/job/{special.id}", query_string={"h5": "signac_data.h5",
+                                                              "ds": name})
+        assert resp.status_code == 404, name
+
+
 def _post(client, job, **form):
     page = text(client.get(f"/job/{job.id}"))
     base = {"csrf": _field(page, "csrf"), "digest": _field(page, "digest"),

@@ -262,9 +262,26 @@ def _workflow_status(project):
     try:
         from suite.flow import Runner, load_workflow
 
-        return Runner(load_workflow(project), project).status(), None
+        status = Runner(load_workflow(project), project).status()
     except SuiteError as exc:
         return None, str(exc)
+    return status, _add_scheduler_states(project, status)
+
+
+def _add_scheduler_states(project, status):
+    """Submitted and running counts from one scheduler query, as ``suite status`` shows them
+    (only when something was submitted); returns a warning when the scheduler cannot say."""
+    from suite.flow.submit import active_pairs, load
+
+    if not load(project):
+        return None
+    try:
+        from schedulers import get_scheduler
+
+        status.add_active(active_pairs(project, get_scheduler()))
+    except Exception as exc:  # the conditions still answer
+        return f"cannot ask the scheduler ({exc}); showing conditions only"
+    return None
 
 
 def _provenance(job):

@@ -42,6 +42,23 @@ def test_overview_workflow_status(client, dash):
     assert "odd: 6" in page
 
 
+def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatch):
+    import os
+
+    with open(dash.fn("workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
+                "@W.operation\ndef go(job):\n    pass\n")
+    book = os.path.join(dash.path, ".suite", "flow", "submissions.json")
+    os.makedirs(os.path.dirname(book), exist_ok=True)
+    job_id = next(iter(dash)).id
+    with open(book, "w") as f:
+        json.dump({"4242": {"scheduler": "slurm", "pairs": [["go", job_id]]}}, f)
+    monkeypatch.setenv("SUITE_SCHEDULER", "no-such-scheduler")
+    page = html.unescape(text(client.get("/")))
+    assert "cannot ask the scheduler" in page and "no-such-scheduler" in page
+    assert "<td>go</td><td>12</td>" in page  # the conditions still answer
+
+
 def test_overview_defers_workflow_status_of_large_projects(client, dash, monkeypatch):
     from suite.dashboard import app as app_mod
 

@@ -32,6 +32,17 @@ def test_overview_counts_and_schema(client):
     assert "No <code>workflow.py</code>" in page
 
 
+def test_overview_values_link_to_their_jobs(client, dash):
+    dash.open_job({"s": "1"}).init()
+    dash.open_job({"s": 1}).init()
+    page = text(client.get("/"))
+    links = [(html.unescape(t).strip(), html.unescape(u)) for u, t in re.findall(
+        r'<a class="value" href="([^"]*)">([^<]*)<small>', page)]
+    for value, job in (('"1"', dash.open_job({"s": "1"})), ("1", dash.open_job({"s": 1}))):
+        url = [u for t, u in links if t == value and "%22s%22" in u][0]
+        assert ids_on(text(client.get(url))) == [job.id]
+
+
 def test_overview_workflow_status(client, dash):
     with open(dash.fn("workflow.py"), "w") as f:
         f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"

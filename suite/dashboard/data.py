@@ -66,7 +66,8 @@ class ProjectData:
             return self._version, self._ids, self._sps
 
     def overview(self):
-        """``{"count": n, "schema": [(key, [(value text, count)], more, distinct, present)]}``:
+        """``{"count": n, "schema": [(key, [(value text, count, filter)], more, distinct,
+        present)]}``:
         every state point key with its values (most frequent first, VALUES_SHOWN of them), how
         many more values, how many distinct values and how many jobs have the key."""
         return self._overview_of(*self._snapshot()[:2])
@@ -83,6 +84,8 @@ class ProjectData:
                 values = sorted(((v if kind in (list, dict) else _text(v), n)
                                  for (kind, v), n in top),
                                 key=lambda kv: (-kv[1], kv[0]))
+                # each value with the filter (JSON, so "1" and 1 stay apart) of its jobs
+                values = [(t, n, "{" + _text(key) + ": " + t + "}") for t, n in values]
                 schema.append((key, values, len(per_key) - VALUES_SHOWN, len(per_key),
                                sum(per_key.values())))
             result = {"count": len(ids), "schema": schema}

@@ -82,6 +82,11 @@ def create_app(path=".", token=None, read_only=False):
     def refused(err):
         return render_template("error.html", code=err.code, message=err.description), err.code
 
+    @app.errorhandler(SuiteError)
+    def suite_error(exc):
+        # a file suite cannot read (a corrupt state point, say): the message says what to do
+        return render_template("error.html", code=500, message=str(exc)), 500
+
     @app.context_processor
     def common():
         return {"csrf": csrf, "read_only": read_only, "project_path": root,

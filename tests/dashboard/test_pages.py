@@ -303,3 +303,16 @@ def test_sorted_order_reused_until_jobs_change(client, dash):
     new = dash.open_job({"a": 100, "b": {"c": 0}})
     new.init()
     assert ids_on(text(client.get("/jobs?sort=a&order=desc")))[0] == new.id
+
+
+def test_corrupt_files_are_named_not_crashed_on(client, dash):
+    job = dash.open_job({"a": 1, "b": {"c": 0}})
+    with open(job.fn("signac_job_document.json"), "w") as f:
+        f.write("{not json")
+    page = text(client.get(f"/job/{job.id}"))
+    assert 'class="error"' in page and "signac_job_document.json" in page
+    with open(job.fn("signac_statepoint.json"), "w") as f:
+        f.write("{broken")
+    resp = client.get(f"/job/{job.id}")
+    assert resp.status_code == 500
+    assert b"signac_statepoint.json" in resp.data and b"Traceback" not in resp.data

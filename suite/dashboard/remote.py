@@ -73,9 +73,9 @@ def serve_on(project, remote, port=0, read_only=False, open_browser=True, echo=p
             note(f"serving {label} ({target.host}:{target.path}) through SSH; the far side "
                  f"listens on 127.0.0.1:{far_port} there; Ctrl-C stops both")
         if open_browser:
-            import webbrowser
+            from .server import open_in_browser
 
-            webbrowser.open(local)
+            open_in_browser(local)
         try:
             forward.serve_forever()
         except KeyboardInterrupt:

@@ -49,15 +49,27 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
     if stop_on_eof:
         threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
     if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
+        open_in_browser(url)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def open_in_browser(url):
+    """Open ``url`` in a graphical browser, if this session has a display: without one,
+    ``webbrowser`` would start a text browser (w3m, lynx) in the terminal of a login node."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import webbrowser
+
+    return webbrowser.open(url)
 
 
 def _stop_at_eof(server):

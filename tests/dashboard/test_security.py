@@ -9,7 +9,7 @@ import pytest
 
 from suite.dashboard import security
 
-from .conftest import TOKEN, make_client
+from .conftest import TOKEN, make_client, start_server, stop_server
 
 PAGES = ["/", "/jobs", "/jobs?q=a+1", "/compare", "/sync", "/static/style.css"]
 
@@ -214,3 +214,23 @@ def _field(page, name):
     import html
 
     return html.unescape(found.group(1))
+
+
+def test_port_option_and_no_browser_without_display(dash, monkeypatch):
+    import socket
+
+    from suite.dashboard.server import open_in_browser
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc, url = start_server(dash, "--port", str(port))
+    try:
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
+    finally:
+        stop_server(proc)
+    assert proc.returncode == 0  # Ctrl-C is a normal stop
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert open_in_browser("http://127.0.0.1:1/") is False

@@ -102,7 +102,7 @@ def create_app(path=".", token=None, read_only=False):
     def overview():
         info = data.overview()
         inline = info["count"] <= STATUS_INLINE_MAX or request.args.get("status") == "1"
-        status, status_error = _workflow_status(data.project) if inline else (None, None)
+        status, status_error = data.call(_workflow_status) if inline else (None, None)
         return render_template("overview.html", info=info, status=status,
                                status_error=status_error, status_deferred=not inline)
 
@@ -180,7 +180,11 @@ def create_app(path=".", token=None, read_only=False):
 
     @app.get("/sync")
     def sync_page():
-        return _render_sync(data.project, request.args.get("remote", ""))
+        # a sync plan reads the index: in the index thread (it may wait on SSH meanwhile)
+        remote = request.args.get("remote", "")
+        remotes, plan, error = data.call(_sync_plan, remote)
+        return render_template("sync.html", remotes=remotes, remote=remote, plan=plan,
+                               error=error)
 
     def _render_job(job, h5_file, dataset):
         try:
@@ -304,7 +308,8 @@ def _render_compare(data, args, open_job):
     error = None
     if query and not ids:
         try:
-            ids = data.project.find_jobs(_parse_filter(query)).ids()[:MAX_COMPARE]
+            parsed = _parse_filter(query)
+            ids = data.call(lambda proj: proj.find_jobs(parsed).ids())[:MAX_COMPARE]
         except (FilterError, ValueError) as exc:
             error = str(exc).splitlines()[0]
     jobs = [open_job(i) for i in ids[:MAX_COMPARE]]
@@ -334,7 +339,8 @@ def _render_compare(data, args, open_job):
                            more=len(ids) > MAX_COMPARE, pretty=_pretty)
 
 
-def _render_sync(project, remote):
+def _sync_plan(project, remote):
+    """``(remotes, plan text or None, error or None)`` for the sync page."""
     remotes, plan, error = {}, None, None
     try:
         from sync.remotes import list_remotes
@@ -354,4 +360,4 @@ def _render_sync(project, remote):
                 plan = sync_pkg.sync(project, remote, dry_run=True).format()
             except (SuiteError, OSError) as exc:
                 error = f"cannot compare with {remote}: {exc}"
-    return render_template("sync.html", remotes=remotes, remote=remote, plan=plan, error=error)
+    return remotes, plan, error

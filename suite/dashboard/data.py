@@ -20,13 +20,22 @@ ORDERS_KEPT = 8
 
 
 class ProjectData:
-    """Pages' data of the project at ``path``. Safe to share between request threads: each
-    thread has its own :class:`suite.Project` (an index connection belongs to one thread)."""
+    """Pages' data of the project at ``path``, shared by the request threads.
+
+    Everything that queries the index runs in one worker thread with one :class:`suite.Project`
+    for the life of the server (:meth:`call`): an index connection belongs to the thread that
+    opened it, and a threaded server starts a thread per request, so a project per request
+    would open the index anew each time (on a read-only file system, rebuild it in memory).
+    :attr:`project` is a per-thread project for what does not query the index (a job's files
+    and document)."""
 
     def __init__(self, path):
+        from concurrent.futures import ThreadPoolExecutor
+
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suite-index")
         self._ids = ()
         self._version = 0  # counts changes of the set of jobs
         self._sps = {}
@@ -36,6 +45,7 @@ class ProjectData:
 
     @property
     def project(self):
+        """This thread's project (not for index queries: see :meth:`call`)."""
         proj = getattr(self._local, "project", None)
         if proj is None:
             from suite.project import get_project
@@ -43,9 +53,19 @@ class ProjectData:
             proj = self._local.project = get_project(self.path)
         return proj
 
+    def call(self, fn, *args):
+        """``fn(project, *args)`` run in the index thread; its result (or exception)."""
+        if getattr(self._local, "worker", False):
+            return fn(self.project, *args)
+        return self._worker.submit(self._in_worker, fn, args).result()
+
+    def _in_worker(self, fn, args):
+        self._local.worker = True
+        return fn(self.project, *args)
+
     def statepoints(self):
         """``(ids, {id: state point})`` of all jobs, sorted ids; known ones are not re-read."""
-        return self._snapshot()[1:]
+        return self.call(lambda _: self._snapshot()[1:])
 
     def _snapshot(self):
         ids = tuple(self.project.index.ids())
@@ -70,7 +90,7 @@ class ProjectData:
         present)]}``:
         every state point key with its values (most frequent first, VALUES_SHOWN of them), how
         many more values, how many distinct values and how many jobs have the key."""
-        return self._overview_of(*self._snapshot()[:2])
+        return self.call(lambda _: self._overview_of(*self._snapshot()[:2]))
 
     def _overview_of(self, version, ids):
         with self._lock:
@@ -94,7 +114,9 @@ class ProjectData:
 
     def default_columns(self, snapshot=None):
         """State point keys that differ between jobs, fewest distinct values first."""
-        info = self._overview_of(*(snapshot or self._snapshot())[:2])
+        if snapshot is None:
+            return self.call(lambda _: self.default_columns(self._snapshot()))
+        info = self._overview_of(*snapshot[:2])
         varying = [(distinct, key) for key, _, _, distinct, present in info["schema"]
                    if distinct > 1 or present < info["count"]]
         return [key for _, key in sorted(varying)[:DEFAULT_COLUMNS]]
@@ -114,6 +136,10 @@ class ProjectData:
         FilterError
             The filter is not valid.
         """
+        return self.call(lambda _: self._jobs_page(filter, page, per_page, sort, descending,
+                                                   columns, group))
+
+    def _jobs_page(self, filter, page, per_page, sort, descending, columns, group):
         from suite.query import compile_filter, uses_document
 
         version, all_ids, sps = self._snapshot()

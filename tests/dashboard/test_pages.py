@@ -316,3 +316,23 @@ def test_corrupt_files_are_named_not_crashed_on(client, dash):
     resp = client.get(f"/job/{job.id}")
     assert resp.status_code == 500
     assert b"signac_statepoint.json" in resp.data and b"Traceback" not in resp.data
+
+
+def test_index_work_runs_in_one_thread_with_one_project(dash):
+    import threading
+
+    data = data_mod.ProjectData(dash.path)
+    seen = []
+
+    def note(project):
+        seen.append((threading.get_ident(), project, project.index.ids()))
+
+    threads = [threading.Thread(target=data.call, args=(note,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 4
+    assert len({ident for ident, _, _ in seen}) == 1
+    assert len({id(project) for _, project, _ in seen}) == 1
+    assert data.overview()["count"] == 12  # nested calls do not wait on themselves

@@ -123,8 +123,8 @@ def create_app(path=".", token=None, read_only=False):
             error = str(exc).splitlines()[0]
         state = {"q": query, "cols": args.get("cols", ""), "sort": sort or "",
                  "order": "desc" if descending else "asc", "group": group or ""}
-        keys = [entry[0] for entry in data.overview()["schema"]]
-        return render_template("jobs.html", table=table, error=error, state=state, keys=keys,
+        return render_template("jobs.html", table=table, error=error, state=state,
+                               keys=table["keys"] if table else [],
                                link=lambda **kw: "/jobs?" + urlencode(
                                    {k: v for k, v in {**state, **kw}.items() if v}))
 

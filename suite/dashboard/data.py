@@ -128,7 +128,7 @@ class ProjectData:
         ``filter`` is a filter as ``suite find`` takes it (already parsed); ``sort`` and
         ``group`` are dotted state point keys or ``doc.`` keys; ``columns`` likewise (default:
         :meth:`default_columns`). Returns a dict with ``total``, ``pages``, ``page``,
-        ``columns`` and ``rows`` (``{"id", "group", "cells"}``). The order of the jobs is kept
+        ``columns``, ``rows`` (``{"id", "group", "cells"}``) and ``keys`` (all state point keys). The order of the jobs is kept
         while the set of jobs is unchanged, unless documents take part (they change any time).
 
         Raises
@@ -175,7 +175,9 @@ class ProjectData:
             cells = [_cell(_value(c, sp, doc or {})) for c in columns]
             rows.append({"id": job_id, "cells": cells,
                          "group": _cell(_value(group, sp, doc or {})) if group else None})
-        return {"total": total, "pages": pages, "page": page, "columns": columns, "rows": rows}
+        keys = [entry[0] for entry in self._overview_of(version, all_ids)["schema"]]
+        return {"total": total, "pages": pages, "page": page, "columns": columns, "rows": rows,
+                "keys": keys}
 
     def _document(self, job_id):
         from suite.errors import SuiteError
@@ -215,16 +217,15 @@ def _value(key, sp, doc):
     return resolve(sp, tuple(key.split(".")))
 
 
+#: order of types in a sorted column: null, booleans, numbers, strings, lists and dicts
+_RANKS = {type(None): 0, bool: 1, int: 2, float: 2, str: 3}
+
+
 def _rank(value):
-    if value is None:
+    rank = _RANKS.get(type(value), 4)
+    if rank == 0:
         return (0, 0)
-    if isinstance(value, bool):
-        return (1, int(value))
-    if isinstance(value, (int, float)):
-        return (2, value)
-    if isinstance(value, str):
-        return (3, value)
-    return (4, json.dumps(value, sort_keys=True))
+    return (rank, value) if rank < 4 else (4, json.dumps(value, sort_keys=True))
 
 
 def _sorted_by(ids, key, sps, docs, descending):
@@ -233,16 +234,23 @@ def _sorted_by(ids, key, sps, docs, descending):
         source, path = docs, tuple(key[4:].split("."))
     else:
         source, path = sps, tuple(key.split("."))
-    present, missing = [], []
     empty = {}
-    for i in ids:
-        v = resolve(source.get(i, empty), path)
-        if v is MISSING:
-            missing.append(i)
-        else:
-            present.append((_rank(v), i))
-    present.sort(key=lambda p: p[0], reverse=descending)
+    get = source.get
+    if len(path) == 1:  # the common case, without resolve's walk
+        name = path[0]
+        values = [get(i, empty).get(name, MISSING) for i in ids]
+    else:
+        values = [resolve(get(i, empty), path) for i in ids]
+    rank = _rank
+    present = [(rank(v), i) for v, i in zip(values, ids, strict=True) if v is not MISSING]
+    # by the value alone: a stable sort keeps the order of an earlier pass among equal values
+    present.sort(key=_first, reverse=descending)
+    missing = [i for v, i in zip(values, ids, strict=True) if v is MISSING]
     return [i for _, i in present] + missing
+
+
+def _first(pair):
+    return pair[0]
 
 
 def _text(value):

@@ -122,10 +122,18 @@ def test_sort_and_columns(client, dash):
     assert values == sorted(values)
 
 
-def test_group_by_schema_key(client):
+def test_group_by_schema_key(client, dash):
     page = text(client.get("/jobs", query_string={"group": "b.c", "sort": "a"}))
     heads = re.findall(r'<tr class="group"><th colspan="\d+">b.c = (\S+)</th>', page)
     assert heads == ["0", "1"]
+    # within each group, the sort holds
+    ids = ids_on(page)
+    rows = [(dash.open_job(id=i).sp.b.c, dash.open_job(id=i).sp.a) for i in ids]
+    assert rows == sorted(rows)
+    page = text(client.get("/jobs", query_string={"group": "b.c", "sort": "a",
+                                                  "order": "desc"}))
+    rows = [(dash.open_job(id=i).sp.b.c, -dash.open_job(id=i).sp.a) for i in ids_on(page)]
+    assert rows == sorted(rows)
 
 
 def test_job_page_shows_everything(client, special):

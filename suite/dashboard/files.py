@@ -2,6 +2,7 @@
 previews."""
 
 import os
+import stat
 
 IMAGE = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
          ".svg": "image/svg+xml"}
@@ -33,7 +34,8 @@ def media_type(name):
 
 def list_files(root):
     """``([{"path", "size", "kind", "link"}], left_out)`` of the files below ``root`` (symbolic
-    links listed, not followed), sorted by path."""
+    links listed, not followed), sorted by path; ``kind`` is ``"special"`` for anything that
+    is not a regular file (FIFO, socket, device, a link to a directory or to nothing)."""
     out, left_out = [], 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
@@ -49,8 +51,17 @@ def list_files(root):
             except OSError:
                 continue
             rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            out.append({"path": rel, "size": st.st_size, "kind": kind(name),
-                        "link": os.path.islink(full)})
+            link = stat.S_ISLNK(st.st_mode)
+            if link:
+                try:
+                    regular = stat.S_ISREG(os.stat(full).st_mode)
+                except OSError:  # a dangling link
+                    regular = False
+            else:
+                regular = stat.S_ISREG(st.st_mode)
+            # a FIFO or device would block or never end a preview: listed, not read
+            out.append({"path": rel, "size": st.st_size, "kind": kind(name) if regular else
+                        "special", "link": link})
     out.sort(key=lambda f: f["path"])
     return out, left_out
 

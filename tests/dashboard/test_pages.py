@@ -344,3 +344,14 @@ def test_index_work_runs_in_one_thread_with_one_project(dash):
     assert len({ident for ident, _, _ in seen}) == 1
     assert len({id(project) for _, project, _ in seen}) == 1
     assert data.overview()["count"] == 12  # nested calls do not wait on themselves
+
+
+def test_fifo_in_a_job_is_listed_not_read(client, special):
+    import os
+
+    os.mkfifo(special.fn("pipe.txt"))
+    os.symlink("nowhere", special.fn("dangling.txt"))
+    page = text(client.get(f"/job/{special.id}"))  # would block reading the FIFO
+    assert "<code>pipe.txt</code>" in page and "not a regular file" in page
+    assert client.get(f"/job/{special.id}/file/pipe.txt").status_code == 404
+    assert client.get(f"/job/{special.id}/file/dangling.txt").status_code == 404

@@ -35,6 +35,7 @@ COMMANDS = {
     "exec": "suite.cli.flow:exec_",
     "submit": "suite.cli.flow:submit",
     "template": "suite.cli.flow:template",
+    "dashboard": "suite.cli.dashboard:dashboard",
 }
 
 

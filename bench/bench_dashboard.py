@@ -1,0 +1,124 @@
+"""Dashboard benchmark: server time of the pages on a project of N jobs (default 100,000).
+
+Usage: python bench/bench_dashboard.py [-n 100000] [--root /tmp/suite-bench-dashboard]
+                                       [--json results-dashboard.json]
+
+The project is built once under --root (outside the repository) and reused by later runs. Pages
+are requested through Flask's test client, so the times are the server's (routing, index,
+rendering), without a network or a browser. The state points are read first, as the server does
+when it starts; then each row: the first request ("cold": no sorted order kept yet) and the
+median of 5 more ("warm"). Bars (issue 16): overview
+<= 1 s, a page of the jobs table <= 0.3 s, a search <= 0.5 s.
+"""
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+from common import sp_of
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import suite  # noqa: E402
+from suite.dashboard import create_app  # noqa: E402
+from suite.dashboard.app import warm as read_at_start  # noqa: E402
+
+TOKEN = "bench"
+BARS = {"overview": 1.0, "jobs page": 0.3, "search": 0.5}
+
+
+def build(root, n):
+    """The project of ``n`` jobs under ``root`` (made once; a finished build leaves a marker)."""
+    path = os.path.join(root, f"project-{n}")
+    marker = os.path.join(path, ".bench-complete")
+    if os.path.exists(marker):
+        return suite.get_project(path), 0.0
+    if os.path.exists(path):
+        import shutil
+
+        shutil.rmtree(path)
+    t = time.perf_counter()
+    proj = suite.init_project(path)
+    for start in range(0, n, 1000):
+        with suite.buffered():
+            for i in range(start, min(n, start + 1000)):
+                job = proj.open_job(sp_of(i))
+                job.init()
+                job.doc.score = i * 0.5
+                job.doc.tag = "even" if i % 2 == 0 else "odd"
+    proj.index.refresh(documents=True)
+    open(marker, "w").close()
+    return proj, time.perf_counter() - t
+
+
+def measure(client, url, repeat=5):
+    """``(cold seconds, median of ``repeat`` warm seconds)`` of GET ``url`` (must answer 200)."""
+    times = []
+    for _ in range(repeat + 1):
+        t = time.perf_counter()
+        resp = client.get(url)
+        times.append(time.perf_counter() - t)
+        if resp.status_code != 200:
+            raise RuntimeError(f"{url}: {resp.status_code}")
+        if b'class="error"' in resp.data:
+            raise RuntimeError(f"{url}: the page shows an error")
+    return times[0], statistics.median(times[1:])
+
+
+ROWS = [
+    ("overview", "overview", "/"),
+    ("jobs page", "jobs table, page 1", "/jobs"),
+    ("jobs page", "jobs table, page 1000", "/jobs?page=1000"),
+    ("jobs page", "sorted by a state point key (desc), page 2", "/jobs?sort=a&order=desc&page=2"),
+    ("jobs page", "grouped by b.c, sorted by seed", "/jobs?group=b.c&sort=seed"),
+    ("jobs page", "with document columns", "/jobs?cols=a,b.c,doc.score,doc.tag"),
+    ("search", "search: state point keys", "/jobs?q=b.c+3+seed.%24gt+5"),
+    ("search", "search: a range", "/jobs?q=a.%24lt+500"),
+    ("search", "search: a document key", "/jobs?q=doc.tag+odd+doc.score.%24lt+1000"),
+    (None, "sorted by a document key", "/jobs?sort=doc.score&order=desc"),
+    (None, "job page", None),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=100_000)
+    ap.add_argument("--root", default="/tmp/suite-bench-dashboard")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    os.makedirs(args.root, exist_ok=True)
+    proj, built = build(args.root, args.n)
+    if built:
+        print(f"built {args.n} jobs in {built:.1f} s")
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    app = create_app(proj.path, token=TOKEN)
+    client = app.test_client()
+    client.get(f"/?token={TOKEN}")
+    t = time.perf_counter()
+    read_at_start(app)  # as `suite dashboard` does at start, while the user opens the URL
+    print(f"reading the state points at start (serve() does it before the first page): "
+          f"{time.perf_counter() - t:.3f} s")
+    job_id = next(iter(proj.find_jobs({"a": args.n // 2}).ids()))
+    results = []
+    print(f"{'row':48s} {'cold s':>8s} {'warm s':>8s}  bar")
+    for bar, label, url in ROWS:
+        cold, warm = measure(client, url or f"/job/{job_id}")
+        limit = BARS.get(bar)
+        verdict = "" if limit is None else ("ok" if warm <= limit else f"OVER {limit}")
+        print(f"{label:48s} {cold:8.3f} {warm:8.3f}  {verdict}")
+        results.append({"row": label, "url": url, "cold": cold, "warm": warm, "bar": limit})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS {peak / 1024:.0f} MiB (before the app: {rss0 / 1024:.0f} MiB); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "rows": results, "peak_rss_kib": peak,
+                       "load": os.getloadavg()}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""What the pages show, computed from the project's index: the overview (schema with counts)
+and pages of the jobs table (search, sort, group).
+
+State points are fixed by their job id, so the state points read once are kept for the life of
+the server and only those of new jobs are read; a page of the table reads the documents of its
+own rows only, unless a document key is sorted or grouped by.
+"""
+
+import json
+import threading
+
+from suite.query import MISSING, resolve
+
+#: distinct values listed per schema key on the overview
+VALUES_SHOWN = 30
+#: columns chosen by default (varying state point keys, fewest distinct values first)
+DEFAULT_COLUMNS = 8
+#: sorted id lists kept (per filter, grouping and sort), so paging costs no new sort
+ORDERS_KEPT = 8
+
+
+class ProjectData:
+    """Pages' data of the project at ``path``, shared by the request threads.
+
+    Everything that queries the index runs in one worker thread with one :class:`suite.Project`
+    for the life of the server (:meth:`call`): an index connection belongs to the thread that
+    opened it, and a threaded server starts a thread per request, so a project per request
+    would open the index anew each time (on a read-only file system, rebuild it in memory).
+    :attr:`project` is a per-thread project for what does not query the index (a job's files
+    and document)."""
+
+    def __init__(self, path):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suite-index")
+        self._ids = ()
+        self._version = 0  # counts changes of the set of jobs
+        self._sps = {}
+        self._counts = {}  # key -> {(type, value): jobs}, kept as jobs come and go
+        self._overview = None
+        self._orders = {}  # (version, filter, group, sort, descending) -> sorted ids
+
+    @property
+    def project(self):
+        """This thread's project (not for index queries: see :meth:`call`)."""
+        proj = getattr(self._local, "project", None)
+        if proj is None:
+            from suite.project import get_project
+
+            proj = self._local.project = get_project(self.path)
+        return proj
+
+    def call(self, fn, *args):
+        """``fn(project, *args)`` run in the index thread; its result (or exception)."""
+        if getattr(self._local, "worker", False):
+            return fn(self.project, *args)
+        return self._worker.submit(self._in_worker, fn, args).result()
+
+    def _in_worker(self, fn, args):
+        self._local.worker = True
+        return fn(self.project, *args)
+
+    def statepoints(self):
+        """``(ids, {id: state point})`` of all jobs, sorted ids; known ones are not re-read."""
+        return self.call(lambda _: self._snapshot()[1:])
+
+    def _snapshot(self):
+        ids = tuple(self.project.index.ids())
+        with self._lock:
+            if ids != self._ids:
+                new = [i for i in ids if i not in self._sps]
+                fresh = self.project.index.statepoints(
+                    None if len(new) > len(self._sps) else new)
+                gone = set(self._sps).difference(ids)
+                for job_id in gone:
+                    _count(self._sps.pop(job_id), "", self._counts, -1)
+                for job_id, sp in fresh.items():
+                    if job_id not in self._sps:
+                        self._sps[job_id] = sp
+                        _count(sp, "", self._counts, 1)
+                self._ids, self._overview, self._orders = ids, None, {}
+                self._version += 1
+            return self._version, self._ids, self._sps
+
+    def overview(self):
+        """``{"count": n, "schema": [(key, [(value text, count, filter)], more, distinct,
+        present)]}``:
+        every state point key with its values (most frequent first, VALUES_SHOWN of them), how
+        many more values, how many distinct values and how many jobs have the key."""
+        return self.call(lambda _: self._overview_of(*self._snapshot()[:2]))
+
+    def _overview_of(self, version, ids):
+        with self._lock:
+            if self._overview is not None and self._overview[0] == version:
+                return self._overview[1]
+            schema = []
+            for key in sorted(self._counts):
+                per_key = self._counts[key]
+                top = sorted(per_key.items(), key=lambda kv: -kv[1])[:VALUES_SHOWN]
+                # lists and dicts are counted by their JSON text already
+                values = sorted(((v if kind in (list, dict) else _text(v), n)
+                                 for (kind, v), n in top),
+                                key=lambda kv: (-kv[1], kv[0]))
+                # each value with the filter (JSON, so "1" and 1 stay apart) of its jobs
+                values = [(t, n, "{" + _text(key) + ": " + t + "}") for t, n in values]
+                schema.append((key, values, len(per_key) - VALUES_SHOWN, len(per_key),
+                               sum(per_key.values())))
+            result = {"count": len(ids), "schema": schema}
+            self._overview = (version, result)
+            return result
+
+    def default_columns(self, snapshot=None):
+        """State point keys that differ between jobs, fewest distinct values first."""
+        if snapshot is None:
+            return self.call(lambda _: self.default_columns(self._snapshot()))
+        info = self._overview_of(*snapshot[:2])
+        varying = [(distinct, key) for key, _, _, distinct, present in info["schema"]
+                   if distinct > 1 or present < info["count"]]
+        return [key for _, key in sorted(varying)[:DEFAULT_COLUMNS]]
+
+    def jobs_page(self, filter=None, page=1, per_page=50, sort=None, descending=False,
+                  columns=None, group=None):
+        """One page of the jobs table.
+
+        ``filter`` is a filter as ``suite find`` takes it (already parsed); ``sort`` and
+        ``group`` are dotted state point keys or ``doc.`` keys; ``columns`` likewise (default:
+        :meth:`default_columns`). Returns a dict with ``total``, ``pages``, ``page``,
+        ``columns``, ``rows`` (``{"id", "group", "cells"}``) and ``keys`` (all state point keys). The order of the jobs is kept
+        while the set of jobs is unchanged, unless documents take part (they change any time).
+
+        Raises
+        ------
+        FilterError
+            The filter is not valid.
+        """
+        return self.call(lambda _: self._jobs_page(filter, page, per_page, sort, descending,
+                                                   columns, group))
+
+    def _jobs_page(self, filter, page, per_page, sort, descending, columns, group):
+        from suite.query import compile_filter, uses_document
+
+        version, all_ids, sps = self._snapshot()
+        order = [k for k in (group, sort) if k]
+        tree = compile_filter(filter)
+        documents = uses_document(tree) or any(k.startswith("doc.") for k in order)
+        memo = (version, json.dumps(filter, sort_keys=True), group, sort, descending)
+        ids = None if documents else self._orders.get(memo)
+        docs = {}
+        if ids is None:
+            ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
+            if any(k.startswith("doc.") for k in order):
+                docs = self.project.index.documents(ids)
+            for key in reversed(order):  # stable sorts: the group key ends up first
+                ids = _sorted_by(ids, key, sps, docs, descending and key == sort)
+            if not documents:
+                with self._lock:
+                    if len(self._orders) >= ORDERS_KEPT:
+                        self._orders.pop(next(iter(self._orders)))
+                    self._orders[memo] = ids
+        columns = list(columns) if columns else self.default_columns((version, all_ids))
+        total = len(ids)
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        shown = ids[(page - 1) * per_page: page * per_page]
+        need_doc = any(c.startswith("doc.") for c in columns) or (group or "").startswith("doc.")
+        rows = []
+        for job_id in shown:
+            doc = docs.get(job_id)
+            if doc is None and need_doc:
+                doc = self._document(job_id)
+            sp = sps.get(job_id, {})
+            cells = [_cell(_value(c, sp, doc or {})) for c in columns]
+            rows.append({"id": job_id, "cells": cells,
+                         "group": _cell(_value(group, sp, doc or {})) if group else None})
+        keys = [entry[0] for entry in self._overview_of(version, all_ids)["schema"]]
+        return {"total": total, "pages": pages, "page": page, "columns": columns, "rows": rows,
+                "keys": keys}
+
+    def _document(self, job_id):
+        from suite.errors import SuiteError
+
+        try:
+            return self.project.open_job(id=job_id).doc()
+        except SuiteError:  # corrupt: the job page says why
+            return {}
+
+
+def _count(sp, prefix, counts, step):
+    """Add ``step`` to the count of each (flattened) key's value of ``sp``. Values are told
+    apart by type (1, 1.0 and true differ, as in queries); lists and dicts by their JSON."""
+    for key, value in sp.items():
+        kind = type(value)
+        if kind is dict and value:
+            _count(value, prefix + key + ".", counts, step)
+            continue
+        if kind is list or kind is dict:
+            value = json.dumps(value, sort_keys=True)
+        name = prefix + key
+        per_key = counts.get(name)
+        if per_key is None:
+            per_key = counts[name] = {}
+        n = per_key.get((kind, value), 0) + step
+        if n:
+            per_key[(kind, value)] = n
+        else:
+            del per_key[(kind, value)]
+            if not per_key:
+                del counts[name]
+
+
+def _value(key, sp, doc):
+    if key.startswith("doc."):
+        return resolve(doc, tuple(key[4:].split(".")))
+    return resolve(sp, tuple(key.split(".")))
+
+
+#: order of types in a sorted column: null, booleans, numbers, strings, lists and dicts
+_RANKS = {type(None): 0, bool: 1, int: 2, float: 2, str: 3}
+
+
+def _rank(value):
+    rank = _RANKS.get(type(value), 4)
+    if rank == 0:
+        return (0, 0)
+    return (rank, value) if rank < 4 else (4, json.dumps(value, sort_keys=True))
+
+
+def _sorted_by(ids, key, sps, docs, descending):
+    """``ids`` sorted by the values of ``key``; jobs without it come last either way."""
+    if key.startswith("doc."):
+        source, path = docs, tuple(key[4:].split("."))
+    else:
+        source, path = sps, tuple(key.split("."))
+    empty = {}
+    get = source.get
+    if len(path) == 1:  # the common case, without resolve's walk
+        name = path[0]
+        values = [get(i, empty).get(name, MISSING) for i in ids]
+    else:
+        values = [resolve(get(i, empty), path) for i in ids]
+    rank = _rank
+    present = [(rank(v), i) for v, i in zip(values, ids, strict=True) if v is not MISSING]
+    # by the value alone: a stable sort keeps the order of an earlier pass among equal values
+    present.sort(key=_first, reverse=descending)
+    missing = [i for v, i in zip(values, ids, strict=True) if v is MISSING]
+    return [i for _, i in present] + missing
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _text(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def _cell(value, limit=80):
+    if value is MISSING:
+        return ""
+    text = value if isinstance(value, str) else _text(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -4,7 +4,9 @@ Every write goes to a temporary file in the same directory, then ``os.replace``:
 old or the new file, never a torn one, and concurrent writers give "last writer wins" per write.
 """
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 
@@ -134,7 +136,33 @@ def replace_if_unchanged(tmp, path, expect):
     two are swapped in one step (Linux ``renameat2(RENAME_EXCHANGE)``) and what came out is
     checked; if it is not the expected file, it is swapped back. So a write by another process
     between the check and the replacement is never overwritten; where the swap is not
-    supported, the check is one ``lstat`` just before ``os.replace``."""
+    supported, the check is one ``lstat`` just before ``os.replace``.
+
+    Writers through this function take turns per directory (``flock`` on the directory), so
+    none of them can read the version the swap briefly shows and write on top of it; where
+    the file system has no such locks, the swap alone protects."""
+    with _dir_lock(os.path.dirname(path) or "."):
+        return _replace_if_unchanged(tmp, path, expect)
+
+
+@contextlib.contextmanager
+def _dir_lock(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no locks on this file system (some NFS setups)
+            pass
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _replace_if_unchanged(tmp, path, expect):
     try:
         if expect is None:
             try:

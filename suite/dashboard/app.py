@@ -315,10 +315,10 @@ def _render_compare(data, args, open_job):
     jobs = [open_job(i) for i in ids[:MAX_COMPARE]]
     sp_diff = doc_diff = None
     if len(jobs) >= 2:
-        from suite import diff_jobs
+        from suite.diff import compare_jobs
 
-        sp_diff = diff_jobs(*jobs).to_json()
-        doc_diff = diff_jobs(*jobs, document=True).to_json()
+        sp_diff = compare_jobs(*jobs).to_json()
+        doc_diff = compare_jobs(*jobs, document=True).to_json()
     xkey, ykey = args.get("x", ""), args.get("y", "")
     figure = None
     if jobs and xkey and ykey:

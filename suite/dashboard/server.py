@@ -43,14 +43,14 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
     # while the user opens the URL; a request that comes first waits for it
     threading.Thread(target=warm, args=(app,), daemon=True).start()
     url = f"http://{url_host(host)}:{server.server_port}/?token={token}"
-    echo(url)
-    if ready is not None:
-        ready(server)
-    if stop_on_eof:
-        threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
-    if open_browser:
-        open_in_browser(url)
-    try:
+    try:  # Ctrl-C is a normal stop from the moment the URL is shown
+        echo(url)
+        if ready is not None:
+            ready(server)
+        if stop_on_eof:
+            threading.Thread(target=_stop_at_eof, args=(server,), daemon=True).start()
+        if open_browser:
+            open_in_browser(url)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -37,6 +37,18 @@ def flatten(data, prefix=""):
     return out
 
 
+def unflatten(flat):
+    """The inverse of :func:`flatten`: ``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    out = {}
+    for key, value in flat.items():
+        *parents, last = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
 def show(value):
     """A value as JSON, so types are visible; a missing key as ``(missing)``."""
     if value is MISSING:
@@ -116,19 +128,8 @@ def diff_jobs(*jobs):
     first = next(iter(flat.values()))
     shared = {k for k, v in first.items()
               if all(k in other and same(v, other[k]) for other in flat.values())}
-    return {job_id: _nest({k: v for k, v in items.items() if k not in shared})
+    return {job_id: unflatten({k: v for k, v in items.items() if k not in shared})
             for job_id, items in flat.items()}
-
-
-def _nest(flat):
-    out = {}
-    for key, value in flat.items():
-        *parents, last = key.split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
 
 
 def compare_jobs(*jobs, document=False):

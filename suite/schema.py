@@ -100,14 +100,9 @@ class ProjectSchema:
         if not depth:
             lines = "".join(f" {key!r}: {text!r},\n" for key, text in ranges.items())
             return "{\n" + lines + "}"
-        nested = {}
-        for key, text in ranges.items():
-            *parents, last = key.split(".")
-            node = nested
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[last] = text
-        return pprint.pformat(nested, depth=depth)
+        from .diff import unflatten
+
+        return pprint.pformat(unflatten(ranges), depth=depth)
 
     def format_lines(self):
         """``[(key, 'type([values], count)')]``: the readable listing of ``suite schema``."""

@@ -192,25 +192,11 @@ def rm(ids, clear, yes):
         click.confirm(f"{'Clear' if clear else 'Delete'} {len(jobs)} job(s)?", abort=True)
     for j in jobs:
         if clear:
-            _clear(j)
+            j.clear()
         else:
             j.remove()
         click.echo(j.id)
 
-
-def _clear(j):
-    import shutil
-
-    from suite import layout
-
-    for name in os.listdir(j.path):
-        if name == layout.STATEPOINT:
-            continue
-        path = os.path.join(j.path, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
 
 
 @click.command()

@@ -10,6 +10,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from suite.provenance.capture import Capture
+
 from . import provenance
 from .aggregates import get_aggregate_id
 
@@ -88,16 +90,12 @@ class Runner:
     def __init__(self, workflow_cls, project):
         self.flow = workflow_cls
         self.project = project
-        self._commit = ()
         self._memo = {}
         #: provenance records; `run` writes them in the background (see provenance.Log)
         self.log = provenance.Log()
-
-    def _git_commit(self):
-        # asked once per runner: one `git` process per execution would dominate short runs
-        if self._commit == ():
-            self._commit = provenance.git_commit(self.project.path)
-        return self._commit
+        #: what every record of this runner shares, captured once (git, environment); set
+        #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
+        self.capture = Capture(project.path)
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))
@@ -404,6 +402,7 @@ class Runner:
         the provenance record."""
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         first = jobs[0]
+        before = self.capture.scan(jobs)
         start = time.time()
         status, error, exc, trace = "success", None, None, None
         for hook in getattr(self.flow, "on_start", []):
@@ -431,13 +430,17 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        entry = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
-                 "end": end, "duration": end - start, "status": status, "error": error,
-                 "git_commit": self._git_commit()}
+        entry = self.capture.entry({"operation": op.name, "jobs": [j.id for j in jobs],
+                                    "start": start, "end": end, "duration": end - start,
+                                    "status": status, "error": error})
         if trace:
             entry["traceback"] = trace
+        files = self.capture.changes(jobs, before)
+        if files is not None:
+            entry["files"] = files
+        blobs = self.capture.blobs()
         for job in jobs:
-            self.log.record(job, entry)
+            self.log.record(job, entry, blobs)
         if status != "success":
             where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
             sys.stderr.write(f"operation {op.name} failed on {where}: {error}\n"

@@ -10,22 +10,12 @@ import json
 import os
 import queue
 import socket
-import subprocess
 import threading
 import time
 
 from suite import layout
 
 LOG = layout.FLOW_LOG
-
-
-def git_commit(path):
-    try:
-        out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def _line(entry):
@@ -77,11 +67,14 @@ class Log:
         self._queue = None
         self._thread = None
         self._failed = []
+        self._have = set()  # (job id, blob name) known to be on disk
         self._lock = threading.Lock()
 
-    def record(self, job, entry):
-        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread)."""
-        item = (job.id, os.path.join(job.path, LOG), _line(entry))
+    def record(self, job, entry, blobs=()):
+        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), after
+        writing the ``blobs`` (``[(name, bytes)]``) it names into the job's blob directory
+        unless they are there already."""
+        item = (job.id, job.path, _line(entry), blobs)
         if self._queue is not None:
             self._queue.put(item)
             return
@@ -93,13 +86,31 @@ class Log:
                 self._start_writer()
 
     def _write(self, item):
-        job_id, path, data = item
+        job_id, path, data, blobs = item
         try:
-            _append(path, data)
+            if blobs:
+                self._write_blobs(job_id, path, blobs)
+            _append(os.path.join(path, LOG), data)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
+
+    def _write_blobs(self, job_id, path, blobs):
+        from suite.jsonio import write_atomic
+        from suite.provenance.capture import BLOB_DIR
+
+        for name, data in blobs:
+            if (job_id, name) in self._have:
+                continue
+            target = os.path.join(path, BLOB_DIR, name)
+            if not os.path.exists(target):  # kept once per job per hash
+                try:  # never makedirs: a job directory the operation removed stays removed
+                    os.mkdir(os.path.dirname(target))
+                except FileExistsError:
+                    pass
+                write_atomic(target, data)
+            self._have.add((job_id, name))
 
     def _start_writer(self):
         with self._lock:  # `run --parallel` records from several threads

@@ -1,0 +1,203 @@
+"""What a run records besides the operation's own outcome: who and where, the code (git), the
+environment (Python and its installed distributions) and the files each execution changed.
+
+Captured once per run (one :class:`Capture` per :class:`~suite.flow.Runner`): the environment
+and the code cost tens of milliseconds and do not change while a run lasts. Per execution only
+the job directories are scanned, by ``stat``, before and after; only what changed is hashed.
+
+What is kept once per hash (an environment, the diff of a dirty tree) goes into each job that
+uses it, as ``<job>/.suite-prov/env-<hash>.json`` and ``diff-<hash>.patch``: job directories
+are what sync and export carry, so the blobs travel with the records that name them.
+"""
+
+import getpass
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import uuid
+
+from suite import jobfiles, layout
+
+#: per-job directory of the blobs records name by hash
+BLOB_DIR = ".suite-prov"
+#: scheduler job id variables: SLURM, PBS/Torque, LSF, Grid Engine
+SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
+#: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
+SWITCH = "SUITE_RECORDS"
+#: entries of a job directory that are never outputs of an operation
+NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
+
+
+def short_hash(data: bytes) -> str:
+    """The name a blob is kept by: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def records_enabled():
+    """Whether extended records are on (they are unless ``$SUITE_RECORDS`` is off/0/no)."""
+    return os.environ.get(SWITCH, "").lower() not in ("off", "0", "no", "false")
+
+
+def environment():
+    """The Python environment: version, executable, platform and every installed distribution
+    with its version (``importlib.metadata``)."""
+    import importlib.metadata
+
+    dists = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            dists.setdefault(name.lower().replace("_", "-"), dist.version)
+    return {"python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable, "platform": platform.platform(),
+            "machine": platform.machine(), "packages": dict(sorted(dists.items()))}
+
+
+def git_state(path):
+    """``(commit, dirty, diff)`` of the git repository holding ``path``; ``(None, None, None)``
+    outside one. One ``git status`` call; a second (``git diff``) only for a dirty tree.
+    Untracked files do not make a tree dirty (and are not listed: a workspace may hold
+    millions)."""
+    try:
+        out = subprocess.run(["git", "-C", path, "status", "--porcelain=v2", "--branch",
+                              "--untracked-files=no"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None, None, None
+    if out.returncode != 0:
+        return None, None, None
+    commit, dirty = None, False
+    for line in out.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif line[:2] in ("1 ", "2 ", "u "):
+            dirty = True
+    diff = None
+    if dirty:
+        try:
+            diff = subprocess.run(["git", "-C", path, "diff", "HEAD", "--binary"],
+                                  capture_output=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            diff = None
+    return commit, dirty, diff
+
+
+def scheduler_job_id():
+    """The batch scheduler's id of the job this process runs in, or None."""
+    for var in SCHEDULER_VARS:
+        value = os.environ.get(var)
+        if value:
+            return value
+    return None
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else None
+
+
+class Capture:
+    """A run's provenance context: the fields every record of the run shares, the blobs they
+    name, and the before/after scans of job directories.
+
+    With ``enabled`` False (or ``$SUITE_RECORDS=off``) records hold what suite always wrote:
+    operation, jobs, times, status, error, host, suite version and commit."""
+
+    def __init__(self, project_path, reason=None, tags=(), enabled=None):
+        self.path = project_path
+        self.reason = reason
+        self.tags = list(tags or ())
+        self.enabled = records_enabled() if enabled is None else enabled
+        self._base = None
+        self._blobs = []
+
+    def base(self):
+        """The fields shared by every record of this run (computed on first use)."""
+        if self._base is None:
+            commit, dirty, diff = git_state(self.path)
+            base = {"git_commit": commit}
+            if self.enabled:
+                env = json.dumps(environment(), sort_keys=True).encode()
+                env_hash = short_hash(env)
+                self._blobs = [(f"env-{env_hash}.json", env)]
+                base.update(user=_user(), scheduler_job_id=scheduler_job_id(),
+                            git_dirty=dirty, environment=env_hash, diff=None,
+                            reason=self.reason, tags=self.tags)
+                if diff:
+                    base["diff"] = short_hash(diff)
+                    self._blobs.append((f"diff-{base['diff']}.patch", diff))
+            self._base = base
+        return self._base
+
+    def entry(self, fields):
+        """A record: the run's shared fields, a new unique id and ``fields``."""
+        if not self.enabled:
+            return {**self.base(), **fields}
+        return {"id": uuid.uuid4().hex, **self.base(), **fields}
+
+    def blobs(self):
+        """``[(file name, bytes)]`` every job of this run's records must hold in its
+        :data:`BLOB_DIR` (empty when records are off)."""
+        self.base()
+        return self._blobs
+
+    def scan(self, jobs):
+        """Before an execution: ``{job id: {rel: (size, mtime_ns, inode)}}``, or None when
+        records are off."""
+        if not self.enabled:
+            return None
+        return {job.id: _stat_tree(job.path) for job in jobs}
+
+    def changes(self, jobs, before):
+        """After an execution: the files of ``jobs`` created or modified since ``before``
+        (:meth:`scan`), each ``{"job", "path", "size", "sha256"}``; removed files as
+        ``{"job", "path", "removed": True}``."""
+        if before is None:
+            return None
+        out = []
+        for job in jobs:
+            old = before.get(job.id, {})
+            new = _stat_tree(job.path)
+            for rel, sig in sorted(new.items()):
+                if old.get(rel) != sig:
+                    full = os.path.join(job.path, rel)
+                    out.append({"job": job.id, "path": rel, "size": sig[0],
+                                "sha256": file_sha256(full)})
+            out.extend({"job": job.id, "path": rel, "removed": True}
+                       for rel in sorted(set(old) - set(new)))
+        return out
+
+
+def file_sha256(path):
+    """SHA-256 of a file's content (of a link's target text for a link), or None if it
+    vanished."""
+    try:
+        if os.path.islink(path):
+            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _stat_tree(root):
+    out = {}
+    try:
+        for rel, entry, _ in jobfiles.walk(root, {}, NOT_OUTPUTS):
+            if rel.startswith(BLOB_DIR + "/"):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:  # removed while we looked: not there
+                continue
+            out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:  # the job directory itself is gone (the operation removed it)
+        pass
+    return out

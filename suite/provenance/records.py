@@ -1,0 +1,195 @@
+"""Reading provenance records back: the job logs as :class:`Record` objects, filtered, found by
+id, and as a pandas DataFrame.
+
+Records of every suite version read: fields a record lacks read as None, and a record without
+an id (written before ids existed) gets one derived from its line, so it can still be named.
+A line that is not a JSON object is left out and reported in :attr:`RecordList.problems` with
+its file and line number.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+
+from suite import layout
+from suite.errors import AmbiguousIdError, SuiteError
+
+from .capture import BLOB_DIR
+
+#: the fields every record may have, in the order tables show them
+FIELDS = ("id", "operation", "jobs", "start", "end", "duration", "status", "error", "traceback",
+          "host", "user", "scheduler_job_id", "suite_version", "git_commit", "git_dirty", "diff",
+          "environment", "reason", "tags", "files")
+
+
+class Record:
+    """One execution as recorded: each name of :data:`FIELDS` is an attribute (None if the
+    record lacks it); :attr:`data` is the whole record, :attr:`log` and :attr:`line` where it
+    was read."""
+
+    __slots__ = ("data", "log", "line")
+
+    def __init__(self, data, log=None, line=None):
+        self.data, self.log, self.line = data, log, line
+
+    def __getattr__(self, name):
+        if name in FIELDS:
+            value = self.data.get(name)
+            if value is None and name in ("tags", "files", "jobs"):
+                return []
+            return value
+        raise AttributeError(name)
+
+    def __repr__(self):
+        return f"Record({self.id[:8]} {self.operation} {self.status})"
+
+    def to_dict(self):
+        return dict(self.data)
+
+    @property
+    def started(self):
+        """The start as a local :class:`datetime.datetime` (None if unknown)."""
+        return _datetime(self.start)
+
+
+class RecordList(list):
+    """A list of :class:`Record`; :attr:`problems` names the log lines that could not be read
+    (``"<file>:<line>: <reason>"``)."""
+
+    def __init__(self, items=(), problems=()):
+        super().__init__(items)
+        self.problems = list(problems)
+
+    def to_dataframe(self):
+        """The records as a pandas DataFrame, one row per record (pandas is optional: raises
+        SuiteError when it is not installed)."""
+        try:
+            import pandas
+        except ImportError:
+            raise SuiteError("to_dataframe needs pandas (pip install pandas)") from None
+        rows = [{name: getattr(r, name) for name in FIELDS} for r in self]
+        frame = pandas.DataFrame(rows, columns=list(FIELDS))
+        for column in ("start", "end"):
+            frame[column] = pandas.to_datetime(frame[column], unit="s")
+        return frame
+
+
+def read_log(path, job_id=None):
+    """``(records, problems)`` of one log file; a missing file has neither."""
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return [], []
+    records, problems = [], []
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            problems.append(f"{path}:{number}: not a JSON record ({exc}); skipped")
+            continue
+        if not isinstance(data, dict):
+            problems.append(f"{path}:{number}: not a JSON object; skipped")
+            continue
+        if not data.get("id"):  # written before records had ids: one derived from the line
+            data["id"] = "v0" + hashlib.sha256(raw.strip()).hexdigest()[:30]
+        if not data.get("jobs") and job_id:
+            data["jobs"] = [job_id]
+        records.append(Record(data, path, number))
+    return records, problems
+
+
+def records(project, ids=None, operation=None, tag=None, since=None, failed=False):
+    """The records of ``project`` (of the jobs ``ids`` only, if given), oldest first; an
+    execution on an aggregate is listed once although each of its jobs keeps it.
+
+    ``operation`` and ``tag`` keep the records of that operation / with that tag; ``since`` (a
+    :class:`datetime.datetime`, a date, an ISO text or a Unix time) those that started then or
+    later; ``failed`` only failures. Returns a :class:`RecordList`. Raises SuiteError for a
+    ``since`` that is not a date and JobNotFoundError for an unknown id."""
+    since = _since(since)
+    jobs = [project.open_job(id=i) for i in ids] if ids else list(project)
+    seen, out, problems = set(), [], []
+    for job in jobs:
+        found, bad = read_log(os.path.join(job.path, layout.FLOW_LOG), job.id)
+        problems += bad
+        for r in found:
+            if r.id in seen:
+                continue
+            seen.add(r.id)
+            if operation is not None and r.operation != operation:
+                continue
+            if tag is not None and tag not in r.tags:
+                continue
+            if failed and r.status == "success":
+                continue
+            if since is not None and (r.start or 0) < since:
+                continue
+            out.append(r)
+    out.sort(key=lambda r: (r.start or 0, r.id))
+    return RecordList(out, problems)
+
+
+def find(project, rec_id, ids=None):
+    """The record whose id is ``rec_id`` or starts with it (at least 4 characters). Raises
+    SuiteError if none has it and AmbiguousIdError if several do."""
+    if len(rec_id) < 4:
+        raise SuiteError(f"record id {rec_id!r} is too short: give at least 4 characters")
+    found = [r for r in records(project, ids) if r.id.startswith(rec_id)]
+    if not found:
+        raise SuiteError(f"no record {rec_id!r} in the logs of {project.path} "
+                         "(suite log lists them)")
+    if len(found) > 1:
+        raise AmbiguousIdError(f"record id {rec_id!r} is ambiguous: "
+                               + ", ".join(r.id for r in found[:5]))
+    return found[0]
+
+
+def blob(project, record, name):
+    """The bytes of the blob ``name`` that ``record`` refers to, from the first of its jobs
+    that keeps it (None if none does)."""
+    for job_id in record.jobs:
+        path = os.path.join(project.workspace, job_id, BLOB_DIR, name)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError:
+            continue
+    return None
+
+
+def environment(project, record):
+    """The environment (a dict) of ``record``, or None if it has none or it is missing."""
+    if not record.environment:
+        return None
+    data = blob(project, record, f"env-{record.environment}.json")
+    return json.loads(data) if data else None
+
+
+def code_diff(project, record):
+    """The diff (text) of the dirty tree ``record`` ran with, or None."""
+    if not record.diff:
+        return None
+    data = blob(project, record, f"diff-{record.diff}.patch")
+    return data.decode("utf-8", "replace") if data is not None else None
+
+
+def _since(value):
+    if value is None or isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    if isinstance(value, datetime.date):
+        return datetime.datetime(value.year, value.month, value.day).timestamp()
+    try:
+        return datetime.datetime.fromisoformat(str(value)).timestamp()
+    except ValueError:
+        raise SuiteError(f"--since {value!r} is not a date (give e.g. 2026-12-01 or "
+                         "2026-12-01T10:30)") from None
+
+
+def _datetime(value):
+    return None if value is None else datetime.datetime.fromtimestamp(value)

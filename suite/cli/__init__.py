@@ -35,6 +35,9 @@ COMMANDS = {
     "exec": "suite.cli.flow:exec_",
     "submit": "suite.cli.flow:submit",
     "template": "suite.cli.flow:template",
+    "log": "suite.cli.provenance:log",
+    "repeat": "suite.cli.provenance:repeat",
+    "provenance": "suite.cli.provenance:provenance",
 }
 
 

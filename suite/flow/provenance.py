@@ -14,8 +14,10 @@ import threading
 import time
 
 from suite import layout
+from suite.provenance.capture import BLOB_PREFIX
 
 LOG = layout.FLOW_LOG
+_BLOB_TEXT = BLOB_PREFIX.decode()
 
 
 def _line(entry):
@@ -71,9 +73,9 @@ class Log:
         self._lock = threading.Lock()
 
     def record(self, job, entry, blobs=()):
-        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), after
-        writing the ``blobs`` (``[(name, bytes)]``) it names into the job's blob directory
-        unless they are there already."""
+        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), preceded
+        in the same write by the blob lines (``[(name, line)]``) it names that the log does
+        not hold yet."""
         item = (job.id, job.path, _line(entry), blobs)
         if self._queue is not None:
             self._queue.put(item)
@@ -88,29 +90,29 @@ class Log:
     def _write(self, item):
         job_id, path, data, blobs = item
         try:
+            log = os.path.join(path, LOG)
             if blobs:
-                self._write_blobs(job_id, path, blobs)
-            _append(os.path.join(path, LOG), data)
+                data = self._missing_blobs(job_id, log, blobs) + data
+            _append(log, data)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
 
-    def _write_blobs(self, job_id, path, blobs):
-        from suite.jsonio import write_atomic
-        from suite.provenance.capture import BLOB_DIR
-
-        for name, data in blobs:
-            if (job_id, name) in self._have:
-                continue
-            target = os.path.join(path, BLOB_DIR, name)
-            if not os.path.exists(target):  # kept once per job per hash
-                try:  # never makedirs: a job directory the operation removed stays removed
-                    os.mkdir(os.path.dirname(target))
-                except FileExistsError:
-                    pass
-                write_atomic(target, data)
-            self._have.add((job_id, name))
+    def _missing_blobs(self, job_id, log, blobs):
+        """The blob lines ``log`` lacks, joined (each is kept once per job)."""
+        missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
+        if missing:
+            try:
+                with open(log, "rb") as f:
+                    held = f.read()
+            except FileNotFoundError:
+                held = b""
+            for name, _ in missing:
+                self._have.add((job_id, name))
+            missing = [line for name, line in missing
+                       if BLOB_PREFIX + name.encode() + b'"' not in held]
+        return b"".join(missing)
 
     def _start_writer(self):
         with self._lock:  # `run --parallel` records from several threads
@@ -178,13 +180,17 @@ def read(job):
         return []
     out = []
     for line in lines:
+        if line.startswith(_BLOB_TEXT):  # an environment or a diff, not a record
+            continue
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            out.append(record)
     return out
 
 
 def completed_operations(job):
     """Names of operations that completed successfully at least once for ``job``."""
-    return {r["operation"] for r in read(job) if r.get("status") == "success"}
+    return {r.get("operation") for r in read(job) if r.get("status") == "success"}

@@ -5,9 +5,14 @@ Captured once per run (one :class:`Capture` per :class:`~suite.flow.Runner`): th
 and the code cost tens of milliseconds and do not change while a run lasts. Per execution only
 the job directories are scanned, by ``stat``, before and after; only what changed is hashed.
 
-What is kept once per hash (an environment, the diff of a dirty tree) goes into each job that
-uses it, as ``<job>/.suite-prov/env-<hash>.json`` and ``diff-<hash>.patch``: job directories
-are what sync and export carry, so the blobs travel with the records that name them.
+What is kept once per hash (an environment, the diff of a dirty tree) is a *blob line* in the
+log of each job that uses it, written with the job's first record that names it::
+
+    {"blob": "env-<hash>", "data": {...}}
+
+The log is what sync merges (as a union of lines) and export carries, so the blobs travel with
+the records that name them, and writing one costs no file of its own (a file per job per blob
+made a run of a trivial operation twice as slow; see docs/provenance.md).
 """
 
 import getpass
@@ -17,16 +22,17 @@ import os
 import platform
 import subprocess
 import sys
-import uuid
 
 from suite import jobfiles, layout
 
-#: per-job directory of the blobs records name by hash
-BLOB_DIR = ".suite-prov"
+#: how a blob line starts (readers that want only records skip these without parsing them)
+BLOB_PREFIX = b'{"blob": "'
 #: scheduler job id variables: SLURM, PBS/Torque, LSF, Grid Engine
 SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 #: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
 SWITCH = "SUITE_RECORDS"
+#: files up to this size are hashed from one read (file_digest allocates a 256 KiB buffer)
+SMALL = 1 << 20
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 
@@ -41,6 +47,27 @@ def records_enabled():
     return os.environ.get(SWITCH, "").lower() not in ("off", "0", "no", "false")
 
 
+def blob_line(name, data):
+    """The log line keeping ``data`` (JSON-able) under ``name``."""
+    return BLOB_PREFIX + name.encode() + b'", "data": ' + json.dumps(
+        data, sort_keys=True).encode() + b"}\n"
+
+
+def _name_version(dist):
+    # the header lines only: dist.metadata runs the email parser over the whole file, 8x
+    # slower for a few hundred distributions
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name = version = None
+    for line in text.splitlines():
+        if not line:
+            break
+        if line.startswith("Name:"):
+            name = line[5:].strip()
+        elif line.startswith("Version:"):
+            version = line[8:].strip()
+    return name, version
+
+
 def environment():
     """The Python environment: version, executable, platform and every installed distribution
     with its version (``importlib.metadata``)."""
@@ -48,9 +75,9 @@ def environment():
 
     dists = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
+        name, version = _name_version(dist)
         if name:
-            dists.setdefault(name.lower().replace("_", "-"), dist.version)
+            dists.setdefault(name.lower().replace("_", "-"), version)
     return {"python": platform.python_version(),
             "implementation": platform.python_implementation(),
             "executable": sys.executable, "platform": platform.platform(),
@@ -124,15 +151,18 @@ class Capture:
             commit, dirty, diff = git_state(self.path)
             base = {"git_commit": commit}
             if self.enabled:
-                env = json.dumps(environment(), sort_keys=True).encode()
-                env_hash = short_hash(env)
-                self._blobs = [(f"env-{env_hash}.json", env)]
+                env = environment()
+                env_hash = short_hash(json.dumps(env, sort_keys=True).encode())
+                self._blobs = [(f"env-{env_hash}", blob_line(f"env-{env_hash}", env))]
                 base.update(user=_user(), scheduler_job_id=scheduler_job_id(),
                             git_dirty=dirty, environment=env_hash, diff=None,
                             reason=self.reason, tags=self.tags)
                 if diff:
                     base["diff"] = short_hash(diff)
-                    self._blobs.append((f"diff-{base['diff']}.patch", diff))
+                    # a diff is bytes; surrogateescape keeps any that are not UTF-8
+                    text = diff.decode("utf-8", "surrogateescape")
+                    self._blobs.append((f"diff-{base['diff']}",
+                                        blob_line(f"diff-{base['diff']}", text)))
             self._base = base
         return self._base
 
@@ -140,11 +170,11 @@ class Capture:
         """A record: the run's shared fields, a new unique id and ``fields``."""
         if not self.enabled:
             return {**self.base(), **fields}
-        return {"id": uuid.uuid4().hex, **self.base(), **fields}
+        return {"id": os.urandom(16).hex(), **self.base(), **fields}
 
     def blobs(self):
-        """``[(file name, bytes)]`` every job of this run's records must hold in its
-        :data:`BLOB_DIR` (empty when records are off)."""
+        """``[(name, blob line)]`` every job of this run's records must hold in its log
+        (empty when records are off)."""
         self.base()
         return self._blobs
 
@@ -182,6 +212,8 @@ def file_sha256(path):
         if os.path.islink(path):
             return hashlib.sha256(os.readlink(path).encode()).hexdigest()
         with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size <= SMALL:  # most outputs: one read, no buffer
+                return hashlib.sha256(f.read()).hexdigest()
             return hashlib.file_digest(f, "sha256").hexdigest()
     except OSError:
         return None
@@ -191,8 +223,6 @@ def _stat_tree(root):
     out = {}
     try:
         for rel, entry, _ in jobfiles.walk(root, {}, NOT_OUTPUTS):
-            if rel.startswith(BLOB_DIR + "/"):
-                continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:  # removed while we looked: not there

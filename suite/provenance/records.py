@@ -15,7 +15,7 @@ import os
 from suite import layout
 from suite.errors import AmbiguousIdError, SuiteError
 
-from .capture import BLOB_DIR
+from .capture import BLOB_PREFIX
 
 #: the fields every record may have, in the order tables show them
 FIELDS = ("id", "operation", "jobs", "start", "end", "duration", "status", "error", "traceback",
@@ -55,11 +55,21 @@ class Record:
 
 class RecordList(list):
     """A list of :class:`Record`; :attr:`problems` names the log lines that could not be read
-    (``"<file>:<line>: <reason>"``)."""
+    (``"<file>:<line>: <reason>"``); :attr:`blobs` holds the environments and diffs the logs
+    kept (``{name: data}``)."""
 
-    def __init__(self, items=(), problems=()):
+    def __init__(self, items=(), problems=(), blobs=None):
         super().__init__(items)
         self.problems = list(problems)
+        self.blobs = dict(blobs or {})
+
+    def environment(self, record):
+        """The environment (a dict) ``record`` ran in, or None if unknown."""
+        return self.blobs.get(f"env-{record.environment}") if record.environment else None
+
+    def code_diff(self, record):
+        """The diff of the dirty tree ``record`` ran with (text), or None."""
+        return _diff_text(self.blobs.get(f"diff-{record.diff}")) if record.diff else None
 
     def to_dataframe(self):
         """The records as a pandas DataFrame, one row per record (pandas is optional: raises
@@ -75,8 +85,9 @@ class RecordList(list):
         return frame
 
 
-def read_log(path, job_id=None):
-    """``(records, problems)`` of one log file; a missing file has neither."""
+def read_log(path, job_id=None, blobs=None):
+    """``(records, problems)`` of one log file; a missing file has neither. Blob lines go to
+    ``blobs[name] = data`` (if given) instead of the records."""
     try:
         with open(path, "rb") as f:
             lines = f.read().splitlines()
@@ -86,6 +97,9 @@ def read_log(path, job_id=None):
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
             continue
+        is_blob = raw.startswith(BLOB_PREFIX)
+        if is_blob and blobs is None:
+            continue
         try:
             data = json.loads(raw)
         except ValueError as exc:
@@ -93,6 +107,9 @@ def read_log(path, job_id=None):
             continue
         if not isinstance(data, dict):
             problems.append(f"{path}:{number}: not a JSON object; skipped")
+            continue
+        if is_blob:
+            blobs.setdefault(data.get("blob"), data.get("data"))
             continue
         if not data.get("id"):  # written before records had ids: one derived from the line
             data["id"] = "v0" + hashlib.sha256(raw.strip()).hexdigest()[:30]
@@ -112,9 +129,9 @@ def records(project, ids=None, operation=None, tag=None, since=None, failed=Fals
     ``since`` that is not a date and JobNotFoundError for an unknown id."""
     since = _since(since)
     jobs = [project.open_job(id=i) for i in ids] if ids else list(project)
-    seen, out, problems = set(), [], []
+    seen, out, problems, blobs = set(), [], [], {}
     for job in jobs:
-        found, bad = read_log(os.path.join(job.path, layout.FLOW_LOG), job.id)
+        found, bad = read_log(os.path.join(job.path, layout.FLOW_LOG), job.id, blobs)
         problems += bad
         for r in found:
             if r.id in seen:
@@ -130,7 +147,7 @@ def records(project, ids=None, operation=None, tag=None, since=None, failed=Fals
                 continue
             out.append(r)
     out.sort(key=lambda r: (r.start or 0, r.id))
-    return RecordList(out, problems)
+    return RecordList(out, problems, blobs)
 
 
 def find(project, rec_id, ids=None):
@@ -149,32 +166,31 @@ def find(project, rec_id, ids=None):
 
 
 def blob(project, record, name):
-    """The bytes of the blob ``name`` that ``record`` refers to, from the first of its jobs
-    that keeps it (None if none does)."""
+    """The data of the blob ``name`` (an environment, a diff) ``record`` refers to, from the
+    log of the first of its jobs that keeps it (None if none does)."""
     for job_id in record.jobs:
-        path = os.path.join(project.workspace, job_id, BLOB_DIR, name)
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError:
-            continue
+        blobs = {}
+        read_log(os.path.join(project.workspace, job_id, layout.FLOW_LOG), job_id, blobs)
+        if name in blobs:
+            return blobs[name]
     return None
 
 
 def environment(project, record):
     """The environment (a dict) of ``record``, or None if it has none or it is missing."""
-    if not record.environment:
-        return None
-    data = blob(project, record, f"env-{record.environment}.json")
-    return json.loads(data) if data else None
+    return blob(project, record, f"env-{record.environment}") if record.environment else None
 
 
 def code_diff(project, record):
     """The diff (text) of the dirty tree ``record`` ran with, or None."""
-    if not record.diff:
+    return _diff_text(blob(project, record, f"diff-{record.diff}")) if record.diff else None
+
+
+def _diff_text(text):
+    # kept with surrogateescape (a diff may hold bytes that are not UTF-8): shown replaced
+    if text is None:
         return None
-    data = blob(project, record, f"diff-{record.diff}.patch")
-    return data.decode("utf-8", "replace") if data is not None else None
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _since(value):

@@ -2,11 +2,10 @@
 
 import hashlib
 import json
-import os
 
 from suite.flow import Runner, load_workflow
 from suite.provenance import records
-from suite.provenance.capture import BLOB_DIR, Capture
+from suite.provenance.capture import Capture
 from suite.provenance.records import code_diff, environment
 
 from .conftest import git, run_suite
@@ -44,14 +43,16 @@ def test_record_fields_code_environment_and_files(prov_project, monkeypatch):
     assert "+# tuned after the commit" in code_diff(prov_project, rec)
     assert code_diff(prov_project, rec) == expected_diff
     assert rec.diff == hashlib.sha256(expected_diff.encode()).hexdigest()[:16]
-    assert os.path.isfile(job.fn(f"{BLOB_DIR}/diff-{rec.diff}.patch"))
     # environment: once per run, the same hash for every record, the blob in each job
     assert {x.environment for x in found} == {rec.environment}
     env = environment(prov_project, rec)
     assert env["packages"]["click"] and env["python"] and env["executable"]
-    for x in found:
-        assert sorted(os.listdir(prov_project.open_job(id=x.jobs[0]).fn(BLOB_DIR))) == sorted(
-            [f"diff-{rec.diff}.patch", f"env-{rec.environment}.json"])
+    for x in found:  # kept in each job's log, before the record that names it
+        with open(prov_project.open_job(id=x.jobs[0]).fn("suite_flow_log.jsonl")) as f:
+            lines = [json.loads(line) for line in f]
+        assert [line.get("blob") for line in lines] == [f"env-{rec.environment}",
+                                                        f"diff-{rec.diff}", None]
+        assert lines[0]["data"] == env
     # files created or modified, with size and content hash
     files = {f["path"]: f for f in rec.files}
     assert set(files) == {"out.txt", "result.json", "signac_job_document.json"}
@@ -106,7 +107,8 @@ def test_records_off_keeps_the_old_line(prov_project, monkeypatch):
         line = json.loads(f.readline())
     assert set(line) == {"operation", "jobs", "start", "end", "duration", "status", "error",
                          "git_commit", "host", "suite_version"}
-    assert not os.path.exists(job.fn(BLOB_DIR))
+    with open(job.fn("suite_flow_log.jsonl")) as f:
+        assert len(f.readlines()) == 1  # no blob lines
 
 
 def test_reason_and_tags_from_the_cli(prov_project):
@@ -120,3 +122,14 @@ def test_reason_and_tags_from_the_cli(prov_project):
     assert [(x.operation, x.reason, x.tags) for x in found][-1] == ("noisy", None, ["solo"])
     assert {(x.reason, tuple(x.tags)) for x in found if x.operation == "compute"} == {
         ("why not", ("a", "b"))}
+
+
+def test_blobs_are_kept_once_per_job_per_hash(prov_project):
+    job = prov_project.open_job({"x": 1})
+    runner(prov_project).run(["compute"], ids=[job.id])
+    runner(prov_project).execute(Runner(load_workflow(prov_project), prov_project)._op("noisy"),
+                                 (job,))  # a second run (process) in the same environment
+    with open(job.fn("suite_flow_log.jsonl")) as f:
+        kinds = [json.loads(line).get("blob", "record") for line in f]
+    assert kinds[2:] == ["record", "record"] and len(kinds) == 4
+    assert [r.operation for r in records(prov_project)] == ["compute", "noisy"]

@@ -29,7 +29,7 @@ def log(ids, operation, tag, since, failed, long_, fmt, diff):
     """List the provenance records of the jobs' executions (all jobs, or -j ID), oldest first;
     with --diff REC1 REC2, what differs between two of them (ids or unique prefixes). Log
     lines that cannot be read are named on stderr with their file and line."""
-    from suite.provenance import records as rec
+    from suite.provenance import logs as rec
     from suite.provenance import report
 
     proj = project()

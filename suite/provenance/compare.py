@@ -6,7 +6,7 @@ import math
 
 from suite.diff import flatten
 
-from .records import code_diff, environment
+from .logs import code_diff, environment
 
 #: record fields compared as they are
 PLAIN = ("operation", "status", "host", "user", "suite_version", "reason", "tags", "error")

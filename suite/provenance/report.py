@@ -3,7 +3,7 @@
 import csv
 import io
 
-from .records import FIELDS
+from .logs import FIELDS
 
 #: CSV columns: every field but the long ones (traceback; files as job/path list)
 CSV_FIELDS = tuple(f for f in FIELDS if f != "traceback")

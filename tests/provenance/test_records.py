@@ -6,7 +6,7 @@ import json
 from suite.flow import Runner, load_workflow
 from suite.provenance import records
 from suite.provenance.capture import Capture
-from suite.provenance.records import code_diff, environment
+from suite.provenance.logs import code_diff, environment
 
 from .conftest import git, run_suite
 

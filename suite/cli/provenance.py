@@ -66,7 +66,7 @@ def repeat(record, rtol, keep, as_json, module):
     compare the files it writes with those the record lists: "reproduced", or what differs
     (files; keys of JSON files; HDF5 datasets). The project is left untouched. Exit status 1
     if the outputs differ."""
-    from suite.provenance.repeat import repeat as do_repeat
+    from suite.provenance.rerun import repeat as do_repeat
 
     result = do_repeat(project(), record, module=module, rtol=rtol, keep=keep)
     echo_json(result.to_json()) if as_json else click.echo(result.format())

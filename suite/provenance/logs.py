@@ -128,10 +128,18 @@ def records(project, ids=None, operation=None, tag=None, since=None, failed=Fals
     later; ``failed`` only failures. Returns a :class:`RecordList`. Raises SuiteError for a
     ``since`` that is not a date and JobNotFoundError for an unknown id."""
     since = _since(since)
-    jobs = [project.open_job(id=i) for i in ids] if ids else list(project)
+    if ids:
+        job_ids = [project.open_job(id=i).id for i in ids]
+    else:  # the directories themselves: reading logs need not bring the index up to date
+        try:
+            job_ids = sorted(e.name for e in os.scandir(project.workspace)
+                             if layout.is_job_id(e.name) and e.is_dir())
+        except FileNotFoundError:
+            job_ids = []
     seen, out, problems, blobs = set(), [], [], {}
-    for job in jobs:
-        found, bad = read_log(os.path.join(job.path, layout.FLOW_LOG), job.id, blobs)
+    for job_id in job_ids:
+        found, bad = read_log(os.path.join(project.workspace, job_id, layout.FLOW_LOG), job_id,
+                              blobs)
         problems += bad
         for r in found:
             if r.id in seen:

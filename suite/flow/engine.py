@@ -24,6 +24,8 @@ class Status:
     labels: dict = field(default_factory=dict)  # label -> count
     # id -> {"eligible": [...], "labels": [...]} (+ "submitted", "running": see add_active)
     jobs: dict = field(default_factory=dict)
+    # operation -> its latest provenance record {"id", "status", "start", "end", "jobs"}
+    last: dict = field(default_factory=dict)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -41,6 +43,14 @@ class Status:
         if self.labels:
             lines.append("")
             lines.extend(f"label {k}: {v}" for k, v in sorted(self.labels.items()))
+        if self.last:
+            lines += ["", "last execution per operation:"]
+            for name, r in self.last.items():
+                when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start"] or 0))
+                jobs = r["jobs"][0][:8] + (f"+{len(r['jobs']) - 1}" if len(r["jobs"]) > 1
+                                           else "") if r["jobs"] else "-"
+                lines.append(f"  {name.ljust(width)}  {r['status']:<8} {when}  job {jobs}  "
+                             f"record {r['id'][:12]}")
         if detailed:
             lines.append("")
             for job_id, info in sorted(self.jobs.items()):
@@ -189,9 +199,11 @@ class Runner:
             return [(j,) for j in jobs]
         return op.aggregator(list(jobs), docs)
 
-    def status(self, ops=None, filter=None, ids=None, progress=None):
+    def status(self, ops=None, filter=None, ids=None, progress=None, last=False):
         """Counts per operation and label; ``progress(step, steps, jobs)`` is called before
-        each operation's conditions are evaluated (and once for the labels)."""
+        each operation's conditions are evaluated (and once for the labels). With ``last``,
+        also each operation's latest provenance record (:attr:`Status.last`; one read of
+        each job's log tail)."""
         jobs = self._jobs(filter, ids)
         docs, completed = self._state(jobs)
         out = Status()
@@ -222,6 +234,13 @@ class Runner:
                     out.labels[text] = out.labels.get(text, 0) + 1
                     info[job.id]["labels"].append(text)
         out.jobs = info
+        if last:
+            from suite.provenance.logs import last_records
+
+            found = last_records(self.project, [j.id for j in jobs])
+            out.last = {name: {"id": r.id, "status": r.status, "start": r.start, "end": r.end,
+                               "jobs": r.jobs} for name in names
+                        if (r := found.get(name)) is not None}
         return out
 
     def _op(self, name):

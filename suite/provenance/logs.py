@@ -158,6 +158,45 @@ def records(project, ids=None, operation=None, tag=None, since=None, failed=Fals
     return RecordList(out, problems, blobs)
 
 
+#: bytes read from the end of each log by :func:`last_records` (a record with a few files
+#: takes ~500; the latest records are at the end)
+TAIL = 8192
+
+
+def last_records(project, job_ids):
+    """``{operation: Record}``: the latest record (by start) of each operation among the jobs
+    ``job_ids``, from the last :data:`TAIL` bytes of each log (one read per job: ``suite
+    status`` calls this for every job). Unreadable lines are left out."""
+    last = {}
+    for job_id in job_ids:
+        path = os.path.join(project.workspace, job_id, layout.FLOW_LOG)
+        try:
+            with open(path, "rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - TAIL))
+                tail = f.read()
+        except FileNotFoundError:
+            continue
+        lines = tail.splitlines()
+        if size > TAIL:
+            lines = lines[1:]  # the first is cut
+        for raw in lines:
+            if raw.startswith(BLOB_PREFIX):
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(data, dict) or not data.get("operation"):
+                continue
+            op = data["operation"]
+            if op not in last or (data.get("start") or 0) > (last[op].start or 0):
+                if not data.get("id"):
+                    data["id"] = "v0" + hashlib.sha256(raw.strip()).hexdigest()[:30]
+                last[op] = Record(data, path)
+    return last
+
+
 def find(project, rec_id, ids=None):
     """The record whose id is ``rec_id`` or starts with it (at least 4 characters). Raises
     SuiteError if none has it and AmbiguousIdError if several do."""

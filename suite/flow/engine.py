@@ -279,6 +279,8 @@ class Runner:
             if name not in self.flow._groups:
                 self._op(name)
         executed = []
+        if not pretend:
+            self.capture.start()  # git and the environment, while conditions are evaluated
         with self.log.background():
             for _ in range(num_passes):
                 jobs = self._jobs(filter, ids)
@@ -459,7 +461,7 @@ class Runner:
             entry["files"] = files
         blobs = self.capture.blobs()
         for job in jobs:
-            self.log.record(job, entry, blobs)
+            self.log.record(job, entry, blobs, job.id in self.capture.fresh)
         if status != "success":
             where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
             sys.stderr.write(f"operation {op.name} failed on {where}: {error}\n"

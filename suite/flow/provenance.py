@@ -72,11 +72,11 @@ class Log:
         self._have = set()  # (job id, blob name) known to be on disk
         self._lock = threading.Lock()
 
-    def record(self, job, entry, blobs=()):
+    def record(self, job, entry, blobs=(), fresh=False):
         """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), preceded
         in the same write by the blob lines (``[(name, line)]``) it names that the log does
-        not hold yet."""
-        item = (job.id, job.path, _line(entry), blobs)
+        not hold yet (all of them if ``fresh``: the log did not exist before)."""
+        item = (job.id, job.path, _line(entry), blobs, fresh)
         if self._queue is not None:
             self._queue.put(item)
             return
@@ -88,26 +88,28 @@ class Log:
                 self._start_writer()
 
     def _write(self, item):
-        job_id, path, data, blobs = item
+        job_id, path, data, blobs, fresh = item
         try:
             log = os.path.join(path, LOG)
             if blobs:
-                data = self._missing_blobs(job_id, log, blobs) + data
+                data = self._missing_blobs(job_id, log, blobs, fresh) + data
             _append(log, data)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
 
-    def _missing_blobs(self, job_id, log, blobs):
+    def _missing_blobs(self, job_id, log, blobs, fresh):
         """The blob lines ``log`` lacks, joined (each is kept once per job)."""
         missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
         if missing:
-            try:
-                with open(log, "rb") as f:
-                    held = f.read()
-            except FileNotFoundError:
-                held = b""
+            held = b""
+            if not fresh:
+                try:
+                    with open(log, "rb") as f:
+                        held = f.read()
+                except FileNotFoundError:
+                    pass
             for name, _ in missing:
                 self._have.add((job_id, name))
             missing = [line for name, line in missing

@@ -31,7 +31,7 @@ BLOB_PREFIX = b'{"blob": "'
 SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 #: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
 SWITCH = "SUITE_RECORDS"
-#: files up to this size are hashed from one read (file_digest allocates a 256 KiB buffer)
+#: bytes read at a time when hashing a file
 SMALL = 1 << 20
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
@@ -123,6 +123,12 @@ def scheduler_job_id():
     return None
 
 
+def threading_current():
+    import threading
+
+    return threading.current_thread()
+
+
 def _user():
     try:
         return getpass.getuser()
@@ -144,9 +150,33 @@ class Capture:
         self.enabled = records_enabled() if enabled is None else enabled
         self._base = None
         self._blobs = []
+        self._thread = None
+        #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
+        #: record needs every blob: nothing to read to find out)
+        self.fresh = set()
+
+    def start(self):
+        """Begin capturing the shared fields in a thread: ``git`` runs as a process and the
+        distributions are files, so this overlaps with the run's condition evaluation."""
+        import threading
+
+        if self._base is None and self._thread is None:
+            self._thread = threading.Thread(target=self._capture, name="suite-capture",
+                                            daemon=True)
+            self._thread.start()
+
+    def _capture(self):
+        try:
+            self.base()
+        except Exception:  # base() runs again in the caller, which then raises
+            self._base = None
 
     def base(self):
         """The fields shared by every record of this run (computed on first use)."""
+        thread = self._thread
+        if thread is not None and thread is not threading_current():
+            thread.join()
+            self._thread = None
         if self._base is None:
             commit, dirty, diff = git_state(self.path)
             base = {"git_commit": commit}
@@ -183,7 +213,14 @@ class Capture:
         records are off."""
         if not self.enabled:
             return None
-        return {job.id: _stat_tree(job.path) for job in jobs}
+        out = {}
+        for job in jobs:
+            out[job.id] = tree = _stat_tree(job.path)
+            if tree.pop(_NO_LOG, False):
+                self.fresh.add(job.id)
+            else:
+                self.fresh.discard(job.id)
+        return out
 
     def changes(self, jobs, before):
         """After an execution: the files of ``jobs`` created or modified since ``before``
@@ -195,6 +232,7 @@ class Capture:
         for job in jobs:
             old = before.get(job.id, {})
             new = _stat_tree(job.path)
+            new.pop(_NO_LOG, None)
             for rel, sig in sorted(new.items()):
                 if old.get(rel) != sig:
                     full = os.path.join(job.path, rel)
@@ -211,16 +249,49 @@ def file_sha256(path):
     try:
         if os.path.islink(path):
             return hashlib.sha256(os.readlink(path).encode()).hexdigest()
-        with open(path, "rb") as f:
-            if os.fstat(f.fileno()).st_size <= SMALL:  # most outputs: one read, no buffer
-                return hashlib.sha256(f.read()).hexdigest()
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        # os.open/os.read: for the small files most operations write, the io stack of open()
+        # costs more than the hashing
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            h = hashlib.sha256(os.read(fd, SMALL))
+            while chunk := os.read(fd, SMALL):
+                h.update(chunk)
+        finally:
+            os.close(fd)
+        return h.hexdigest()
     except OSError:
         return None
 
 
+#: key of :func:`_stat_tree`'s result when the job has no log yet
+_NO_LOG = "\0no log"
+
+
 def _stat_tree(root):
-    out = {}
+    """``{rel: (size, mtime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
+    but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
+    out = {_NO_LOG: True}
+    try:
+        with os.scandir(root) as it:
+            for entry in it:
+                name = entry.name
+                if name in NOT_OUTPUTS or layout.is_temp(name):
+                    if name == layout.FLOW_LOG:
+                        del out[_NO_LOG]
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    # a subdirectory or a link: the link policy decides (the common flat job
+                    # takes the loop above alone, twice as fast)
+                    return _walk_tree(root)
+                st = entry.stat(follow_symlinks=False)
+                out[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:  # the job directory itself is gone (the operation removed it),
+        pass                   # or a file went while we looked
+    return out
+
+
+def _walk_tree(root):
+    out = {} if os.path.lexists(os.path.join(root, layout.FLOW_LOG)) else {_NO_LOG: True}
     try:
         for rel, entry, _ in jobfiles.walk(root, {}, NOT_OUTPUTS):
             try:
@@ -228,6 +299,6 @@ def _stat_tree(root):
             except OSError:  # removed while we looked: not there
                 continue
             out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
-    except FileNotFoundError:  # the job directory itself is gone (the operation removed it)
+    except FileNotFoundError:
         pass
     return out

@@ -53,6 +53,14 @@ WORKFLOW = textwrap.dedent('''
             f.write("tidied")
 
     @Prov.operation
+    def nested(job):
+        os.makedirs(job.fn("sub/deeper"), exist_ok=True)
+        with open(job.fn("sub/deeper/a.txt"), "w") as f:
+            f.write("a")
+        if not os.path.lexists(job.fn("link")):
+            os.symlink("sub/deeper/a.txt", job.fn("link"))
+
+    @Prov.operation
     def broken(job):
         raise ValueError("bad input " + str(job.sp.x))
 

@@ -133,3 +133,16 @@ def test_blobs_are_kept_once_per_job_per_hash(prov_project):
         kinds = [json.loads(line).get("blob", "record") for line in f]
     assert kinds[2:] == ["record", "record"] and len(kinds) == 4
     assert [r.operation for r in records(prov_project)] == ["compute", "noisy"]
+
+
+def test_files_in_subdirectories_and_links(prov_project):
+    job = prov_project.open_job({"x": 1})
+    r = runner(prov_project)
+    r.execute(r._op("nested"), (job,))
+    r.execute(r._op("nested"), (job,))  # the second time: a.txt rewritten, the link kept
+    first, second = records(prov_project)
+    files = {f["path"]: f for f in first.files}
+    assert set(files) == {"sub/deeper/a.txt", "link"}
+    assert files["sub/deeper/a.txt"]["sha256"] == sha256(job.fn("sub/deeper/a.txt"))
+    assert files["link"]["sha256"] == hashlib.sha256(b"sub/deeper/a.txt").hexdigest()
+    assert [f["path"] for f in second.files] == ["sub/deeper/a.txt"]

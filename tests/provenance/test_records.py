@@ -146,3 +146,11 @@ def test_files_in_subdirectories_and_links(prov_project):
     assert files["sub/deeper/a.txt"]["sha256"] == sha256(job.fn("sub/deeper/a.txt"))
     assert files["link"]["sha256"] == hashlib.sha256(b"sub/deeper/a.txt").hexdigest()
     assert [f["path"] for f in second.files] == ["sub/deeper/a.txt"]
+
+
+def test_submit_carries_reason_and_tags_into_the_scripts(prov_project):
+    out = run_suite(prov_project, "submit", "-o", "compute", "--pretend", "--scheduler",
+                    "direct", "--reason", "it's $(late)", "--tag", "t 1")
+    assert out.returncode == 0, out.stderr
+    assert """exec compute""" in out.stdout
+    assert """--reason 'it'"'"'s $(late)' --tag 't 1'""" in out.stdout

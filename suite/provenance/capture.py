@@ -253,8 +253,10 @@ def file_sha256(path):
         # costs more than the hashing
         fd = os.open(path, os.O_RDONLY)
         try:
-            h = hashlib.sha256(os.read(fd, SMALL))
-            while chunk := os.read(fd, SMALL):
+            chunk = os.read(fd, SMALL)
+            h = hashlib.sha256(chunk)
+            while len(chunk) == SMALL:  # a short read is the end of a regular file
+                chunk = os.read(fd, SMALL)
                 h.update(chunk)
         finally:
             os.close(fd)

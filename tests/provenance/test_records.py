@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 
 from suite.flow import Runner, load_workflow
 from suite.provenance import records
@@ -154,3 +155,14 @@ def test_submit_carries_reason_and_tags_into_the_scripts(prov_project):
     assert out.returncode == 0, out.stderr
     assert """exec compute""" in out.stdout
     assert """--reason 'it'"'"'s $(late)' --tag 't 1'""" in out.stdout
+
+
+def test_file_hash_at_read_size_boundaries(tmp_path):
+    from suite.provenance.capture import SMALL, file_sha256
+
+    for size in (0, 1, SMALL - 1, SMALL, SMALL + 1, 2 * SMALL):
+        path = tmp_path / f"f{size}"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        assert file_sha256(str(path)) == hashlib.sha256(data).hexdigest(), size
+    assert file_sha256(str(tmp_path / "gone")) is None

@@ -55,10 +55,11 @@ def _add_scheduler_states(runner, result):
 @click.option("--json", "fmt", flag_value="json", help="Print JSON.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
 @click.option("--html", "fmt", flag_value="html", help="Print an HTML table.")
-@click.option("--no-last", is_flag=True,
-              help="Leave out the last execution per operation (saves reading every log).")
+@click.option("--last/--no-last", default=None,
+              help="Show the last execution per operation (default: for up to 20,000 jobs; "
+                   "it reads every job's log).")
 @workflow_option
-def status(ops, filter_args, ids, detailed, fmt, no_last, module):
+def status(ops, filter_args, ids, detailed, fmt, last, module):
     """Show, per operation, how many jobs are eligible, submitted (queued or held), running and
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
@@ -69,7 +70,7 @@ def status(ops, filter_args, ids, detailed, fmt, no_last, module):
     runner = _runner(module)
     result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
                            else None, ids, _status_progress if sys.stderr.isatty() else None,
-                           last=not no_last)
+                           last=last)
     _add_scheduler_states(runner, result)
     if fmt == "json":
         echo_json(result.to_json())

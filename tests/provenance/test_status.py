@@ -28,3 +28,15 @@ def test_status_shows_last_record_per_operation(prov_project):
     assert "last execution" not in run_suite(prov_project, "status", "--no-last").stdout
     assert r.status().last == {}  # the Python API reads logs only when asked
     assert r.status(last=True).last["broken"]["jobs"] == broken.jobs
+
+
+def test_last_records_beyond_the_automatic_limit(prov_project, monkeypatch):
+    from suite.flow import engine
+
+    r = Runner(load_workflow(prov_project), prov_project)
+    r.run(["compute"])
+    monkeypatch.setattr(engine, "LAST_AUTO", 2)  # 3 jobs: more than that
+    assert r.status(last=None).last == {}
+    assert r.status(last=True).last["compute"]["status"] == "success"
+    monkeypatch.setattr(engine, "LAST_AUTO", 3)
+    assert r.status(last=None).last["compute"]["status"] == "success"

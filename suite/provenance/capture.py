@@ -56,7 +56,10 @@ def blob_line(name, data):
 def _name_version(dist):
     # the header lines only: dist.metadata runs the email parser over the whole file, 8x
     # slower for a few hundred distributions
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    try:
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    except (OSError, UnicodeDecodeError):  # a broken installation must not stop a run
+        return None, None
     name = version = None
     for line in text.splitlines():
         if not line:

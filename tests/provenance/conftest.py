@@ -46,6 +46,10 @@ WORKFLOW = textwrap.dedent('''
         job.data["series"] = numpy.arange(5) * job.sp.x
         job.data["noise"] = numpy.random.random(3)
 
+    @Prov.operation(cmd=True)
+    def shout(job):
+        return f"echo {job.sp.x} > shout.txt"
+
     @Prov.operation
     def tidy(job):
         os.remove(job.fn("out.txt"))

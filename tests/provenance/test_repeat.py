@@ -45,6 +45,13 @@ def test_deterministic_operation_reproduces_and_project_is_untouched(prov_projec
     assert snapshot(prov_project) == before
 
 
+def test_command_operation_reproduces(prov_project):
+    rec = record_of(prov_project, "shout")
+    assert [f["path"] for f in rec.files] == ["shout.txt"]
+    result = repeat(prov_project, rec.id)
+    assert result.reproduced and result.compared == [f"{rec.jobs[0][:8]}/shout.txt"]
+
+
 def test_non_deterministic_operation_is_reported_with_files_and_keys(prov_project):
     rec = record_of(prov_project, "noisy")
     before = snapshot(prov_project)

@@ -188,8 +188,7 @@ class Capture:
                 env_hash = short_hash(json.dumps(env, sort_keys=True).encode())
                 self._blobs = [(f"env-{env_hash}", blob_line(f"env-{env_hash}", env))]
                 base.update(user=_user(), scheduler_job_id=scheduler_job_id(),
-                            git_dirty=dirty, environment=env_hash, diff=None,
-                            reason=self.reason, tags=self.tags)
+                            git_dirty=dirty, environment=env_hash, diff=None)
                 if diff:
                     base["diff"] = short_hash(diff)
                     # a diff is bytes; surrogateescape keeps any that are not UTF-8
@@ -200,16 +199,19 @@ class Capture:
         return self._base
 
     def entry(self, fields):
-        """A record: the run's shared fields, a new unique id and ``fields``."""
+        """A record: the run's shared fields, a new unique id, the reason and tags, and
+        ``fields``."""
+        base = self.base()
         if not self.enabled:
-            return {**self.base(), **fields}
-        return {"id": os.urandom(16).hex(), **self.base(), **fields}
+            return {"git_commit": base["git_commit"], **fields}
+        return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
+                "tags": list(self.tags), **fields}
 
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
         (empty when records are off)."""
         self.base()
-        return self._blobs
+        return self._blobs if self.enabled else []
 
     def scan(self, jobs):
         """Before an execution: ``{job id: {rel: (size, mtime_ns, inode)}}``, or None when

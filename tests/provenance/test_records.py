@@ -166,3 +166,13 @@ def test_file_hash_at_read_size_boundaries(tmp_path):
         path.write_bytes(data)
         assert file_sha256(str(path)) == hashlib.sha256(data).hexdigest(), size
     assert file_sha256(str(tmp_path / "gone")) is None
+
+
+def test_reason_may_change_between_runs_of_one_runner(prov_project):
+    r = runner(prov_project, reason="first")
+    job = prov_project.open_job({"x": 1})
+    r.run(["compute"], ids=[job.id])
+    r.capture.reason, r.capture.tags = "second", ["t"]
+    r.execute(r._op("noisy"), (job,))
+    assert [(x.reason, x.tags) for x in records(prov_project)] == [("first", []),
+                                                                   ("second", ["t"])]

@@ -48,8 +48,11 @@ class Log:
     Why a thread: a job's first record creates a file, and on some disks (or in some minutes of
     a disk's life) creating a file costs as much as the operation's own document write; the two
     then overlap instead of adding up. Where creating a file is cheap, handing each record to a
-    thread costs more than writing it, so records are written at once until their running
-    average cost passes :attr:`SLOW`. One thread and one FIFO queue keep each job's records in
+    thread costs more than writing it, so records are written at once until the median cost
+    of the last :attr:`WINDOW` passes :attr:`SLOW` (a median: on a busy machine one
+    preemption inside a write lifted a running average past it, and the thread then cost a
+    run with full records +50 % on a RAM disk, every system call of the runner waiting for the
+    interpreter lock). One thread and one FIFO queue keep each job's records in
     order. :meth:`flush` waits until every record is on disk; the runner calls it before
     anything reads the logs ("after" conditions, hooks) and at the end of the run. A record
     that cannot be written (the job directory was removed, the disk is full) raises
@@ -59,13 +62,15 @@ class Log:
     #: records waiting at most; the runner blocks rather than piling up more (a killed run
     #: loses no more than these)
     BACKLOG = 256
-    #: seconds per record (running average) above which a background run hands records to the
-    #: writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
+    #: seconds per record (median of a window) above which a background run hands records to
+    #: the writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
     SLOW = 100e-6
+    #: records per window of that median
+    WINDOW = 32
 
     def __init__(self):
         self._background = False
-        self._cost = 0.0
+        self._costs = []
         self._queue = None
         self._thread = None
         self._failed = []
@@ -83,9 +88,12 @@ class Log:
         start = time.perf_counter()
         self._write(item)
         if self._background:
-            self._cost = 0.9 * self._cost + 0.1 * (time.perf_counter() - start)
-            if self._cost > self.SLOW:
-                self._start_writer()
+            costs = self._costs
+            costs.append(time.perf_counter() - start)
+            if len(costs) >= self.WINDOW:
+                if sorted(costs)[len(costs) // 2] > self.SLOW:
+                    self._start_writer()
+                costs.clear()
 
     def _write(self, item):
         job_id, path, data, blobs, fresh = item
@@ -164,7 +172,7 @@ class Log:
         if self._background:  # nested: the outer block owns the thread
             yield self
             return
-        self._background, self._cost = True, 0.0
+        self._background, self._costs = True, []
         try:
             yield self
         finally:

@@ -65,7 +65,7 @@ class Log:
     #: seconds per record (median of a window) above which a background run hands records to
     #: the writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
     SLOW = 100e-6
-    #: records per window of that median
+    #: records the median is taken over (the latest)
     WINDOW = 32
 
     def __init__(self):
@@ -90,10 +90,10 @@ class Log:
         if self._background:
             costs = self._costs
             costs.append(time.perf_counter() - start)
-            if len(costs) >= self.WINDOW:
+            if len(costs) % 4 == 0:  # a median of the last WINDOW, from 4 records on
+                del costs[:-self.WINDOW]
                 if sorted(costs)[len(costs) // 2] > self.SLOW:
                     self._start_writer()
-                costs.clear()
 
     def _write(self, item):
         job_id, path, data, blobs, fresh = item

@@ -252,11 +252,14 @@ def file_sha256(path):
     """SHA-256 of a file's content (of a link's target text for a link), or None if it
     vanished."""
     try:
-        if os.path.islink(path):
-            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
         # os.open/os.read: for the small files most operations write, the io stack of open()
-        # costs more than the hashing
-        fd = os.open(path, os.O_RDONLY)
+        # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            if not os.path.islink(path):
+                raise
+            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
         try:
             chunk = os.read(fd, SMALL)
             h = hashlib.sha256(chunk)

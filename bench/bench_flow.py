@@ -13,6 +13,12 @@ the same group as suite's own workflow.py with `suite run -o both`; beside them,
 operations run one by one with suite. --project-status-n: `python project.py status` of the
 3-operation workflow as a suite.flow FlowProject, beside signac-flow's and `suite status` of
 the same workflow (best of 2 each, after one call that builds suite's index).
+
+--records-n: `suite run -o first` over that many jobs with provenance records on (code,
+environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
+wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
+Before that, in one process, the same executions with records on and off taking turns job by
+job (µs per execution; immune to the drift that moves whole runs).
 """
 
 import argparse
@@ -197,6 +203,66 @@ def project_status_rows(root, n, results):
     results[f"status at {n:,} jobs"] = rows
 
 
+def records_rows(root, n, repeat, results):
+    """``suite run`` of the trivial operation with records on and off, in the same run."""
+    import resource
+
+    rows = {"records off (SUITE_RECORDS=off)": float("inf"), "records on": float("inf")}
+    cpu = {row: float("inf") for row in rows}
+    for round_ in range(repeat):
+        order = list(rows) if round_ % 2 == 0 else list(reversed(rows))
+        for row in order:
+            p = build(os.path.join(root, f"records-{round_}-{len(row)}"), n)
+            with open(p.fn("workflow.py"), "w") as f:
+                f.write(SUITE_WORKFLOW)
+            env = {**ENV, "SUITE_RECORDS": "off" if "off" in row else "on"}
+            os.sync()
+            used = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            common.wall(["suite", "run", "-o", "first"], p.path, env=env)
+            t = time.perf_counter() - t
+            now = resource.getrusage(resource.RUSAGE_CHILDREN)
+            c = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
+            rows[row] = min(rows[row], t)
+            cpu[row] = min(cpu[row], c)
+            print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
+            shutil.rmtree(p.path, ignore_errors=True)
+    rows["slowdown"] = rows["records on"] / rows["records off (SUITE_RECORDS=off)"] - 1
+    for row, c in cpu.items():
+        rows[f"cpu: {row}"] = c
+    rows["cpu slowdown"] = cpu["records on"] / cpu["records off (SUITE_RECORDS=off)"] - 1
+    results[f"run trivial op over {n:,} jobs, provenance records"] = rows
+
+
+def records_interleaved(root, n, results):
+    """Per execution, records on vs off taking turns job by job in one process (the machine's
+    drift, which swings whole runs by 2x here, then hits both alike): seconds summed per mode,
+    and the one-off capture (git, environment) timed apart."""
+    from suite.flow import Runner, load_workflow
+
+    p = build(os.path.join(root, "records-interleaved"), n)
+    with open(p.fn("workflow.py"), "w") as f:
+        f.write(SUITE_WORKFLOW)
+    runner = Runner(load_workflow(p), p)
+    op = runner._op("first")
+    t = time.perf_counter()
+    runner.capture.base()
+    once = time.perf_counter() - t
+    spent = {"off": 0.0, "on": 0.0}
+    with runner.log.background():
+        for i, job in enumerate(p):
+            mode = "on" if i % 2 == 0 else "off"
+            runner.capture.enabled = mode == "on"
+            t = time.perf_counter()
+            runner.execute(op, (job,))
+            spent[mode] += time.perf_counter() - t
+    per = {m: v / ((n + 1) // 2 if m == "on" else n // 2) for m, v in spent.items()}
+    results[f"records on vs off per execution, interleaved, {n:,} jobs"] = {
+        "off, us per execution": per["off"] * 1e6, "on, us per execution": per["on"] * 1e6,
+        "extra per execution, us": (per["on"] - per["off"]) * 1e6,
+        "once per run (git, environment), s": once}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -205,11 +271,12 @@ def main():
     ap.add_argument("--json", default="bench/results-flow.json")
     ap.add_argument("--group-n", type=int, default=0)
     ap.add_argument("--project-status-n", type=int, default=0)
+    ap.add_argument("--records-n", type=int, default=0)
     ap.add_argument("--only-extra", action="store_true",
-                    help="only the --group-n and --project-status-n rows")
+                    help="only the --group-n, --project-status-n and --records-n rows")
     args = ap.parse_args()
     global ENV
-    if args.group_n or args.project_status_n:
+    if args.group_n or args.project_status_n or args.records_n:
         extra = {}
         root = tempfile.mkdtemp(prefix="bench-flow-")
         global ENV
@@ -219,12 +286,15 @@ def main():
                 group_rows(root, args.group_n, extra)
             if args.project_status_n:
                 project_status_rows(root, args.project_status_n, extra)
+            if args.records_n:
+                records_interleaved(root, args.records_n, extra)
+                records_rows(root, args.records_n, args.repeat, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         for title, rows in extra.items():
             print(title)
             for row, t in rows.items():
-                print(f"  {row:40s} {t:8.2f} s")
+                print(f"  {row:40s} {t:8.2f}")
         if args.only_extra:
             with open(args.json, "w") as f:
                 json.dump(extra, f, indent=2)

@@ -36,6 +36,9 @@ COMMANDS = {
     "submit": "suite.cli.flow:submit",
     "template": "suite.cli.flow:template",
     "dashboard": "suite.cli.dashboard:dashboard",
+    "log": "suite.cli.provenance:log",
+    "repeat": "suite.cli.provenance:repeat",
+    "provenance": "suite.cli.provenance:provenance",
 }
 
 

@@ -10,14 +10,24 @@ workflow_option = click.option(
          "else its signac-flow project.py).")
 
 
-def _runner(module):
+def record_options(f):
+    """--reason and --tag: kept in every provenance record of the run."""
+    f = click.option("--tag", "tags", multiple=True, metavar="T",
+                     help="A tag for the provenance records (repeatable; suite log --tag).")(f)
+    return click.option("--reason", default=None, metavar="TEXT",
+                        help="Why this run: kept in its provenance records.")(f)
+
+
+def _runner(module, reason=None, tags=()):
     from suite.flow import FlowProject, Runner, load_workflow
 
     proj = project()
     cls = load_workflow(proj, module)
     if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
         proj = cls(proj.path)
-    return Runner(cls, proj)
+    runner = Runner(cls, proj)
+    runner.capture.reason, runner.capture.tags = reason, list(tags)
+    return runner
 
 
 def _add_scheduler_states(runner, result):
@@ -45,17 +55,22 @@ def _add_scheduler_states(runner, result):
 @click.option("--json", "fmt", flag_value="json", help="Print JSON.")
 @click.option("--markdown", "fmt", flag_value="markdown", help="Print a Markdown table.")
 @click.option("--html", "fmt", flag_value="html", help="Print an HTML table.")
+@click.option("--last/--no-last", default=None,
+              help="Show the last execution per operation (default: for up to 20,000 jobs; "
+                   "it reads every job's log).")
 @workflow_option
-def status(ops, filter_args, ids, detailed, fmt, module):
+def status(ops, filter_args, ids, detailed, fmt, last, module):
     """Show, per operation, how many jobs are eligible, submitted (queued or held), running and
-    complete, and the labels; --detailed adds a line per job. Submitted and running come from
+    complete, and the labels, and each operation's last execution (status, start, job,
+    provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
     warning says so and the conditions alone answer."""
     import sys
 
     runner = _runner(module)
     result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
-                           else None, ids, _status_progress if sys.stderr.isatty() else None)
+                           else None, ids, _status_progress if sys.stderr.isatty() else None,
+                           last=last)
     _add_scheduler_states(runner, result)
     if fmt == "json":
         echo_json(result.to_json())
@@ -80,15 +95,16 @@ def status(ops, filter_args, ids, detailed, fmt, module):
               help="Run up to N operations at once (threads; commands run as processes).")
 @click.option("--progress", is_flag=True,
               help="Show how many operations have run (on stderr; a live line on a terminal).")
+@record_options
 @workflow_option
 def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel, progress,
-        module):
+        reason, tags, module):
     """Run the eligible operations on the selected jobs, here and now. Each execution is
     recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
     is 1."""
     import sys
 
-    runner = _runner(module)
+    runner = _runner(module, reason, tags)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
                       else None, ids, num, order, timeout, num_passes, pretend, click.echo,
                       parallel, _progress_printer() if progress else None)
@@ -140,13 +156,14 @@ def _progress_printer():
 @click.command("exec")
 @click.argument("operation")
 @click.argument("ids", nargs=-1)
+@record_options
 @workflow_option
-def exec_(operation, ids, module):
+def exec_(operation, ids, reason, tags, module):
     """Run OPERATION (or a group) on the given jobs (all jobs if none), whatever its
     conditions say; an aggregate operation runs once on all of them together."""
     import sys
 
-    runner = _runner(module)
+    runner = _runner(module, reason, tags)
     jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
     group = runner.flow._groups.get(operation)
     if group is not None:
@@ -183,16 +200,17 @@ def exec_(operation, ids, module):
               help="Render scripts with templates/NAME (or a shipped template) instead of "
                    "the scheduler's own.")
 @click.argument("flags", nargs=-1, type=click.UNPROCESSED)
+@record_options
 @workflow_option
 def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, after,
-           scheduler_name, template_name, flags, module):
+           scheduler_name, template_name, flags, reason, tags, module):
     """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
 
     Operations already queued or running are never submitted again."""
     from schedulers import get_scheduler
     from suite.flow.submit import submit as do_submit
 
-    runner = _runner(module)
+    runner = _runner(module, reason, tags)
     scheduler = get_scheduler(scheduler_name, template_name)
     done = do_submit(runner, scheduler, list(ops) or None,
                      filter_from_options(filter_args) if filter_args else None, ids, num,

@@ -10,22 +10,14 @@ import json
 import os
 import queue
 import socket
-import subprocess
 import threading
 import time
 
 from suite import layout
+from suite.provenance.capture import BLOB_PREFIX
 
 LOG = layout.FLOW_LOG
-
-
-def git_commit(path):
-    try:
-        out = subprocess.run(["git", "-C", path, "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+_BLOB_TEXT = BLOB_PREFIX.decode()
 
 
 def _line(entry):
@@ -56,8 +48,11 @@ class Log:
     Why a thread: a job's first record creates a file, and on some disks (or in some minutes of
     a disk's life) creating a file costs as much as the operation's own document write; the two
     then overlap instead of adding up. Where creating a file is cheap, handing each record to a
-    thread costs more than writing it, so records are written at once until their running
-    average cost passes :attr:`SLOW`. One thread and one FIFO queue keep each job's records in
+    thread costs more than writing it, so records are written at once until the median cost
+    of the last :attr:`WINDOW` passes :attr:`SLOW` (a median: on a busy machine one
+    preemption inside a write lifted a running average past it, and the thread then cost a
+    run with full records +50 % on a RAM disk, every system call of the runner waiting for the
+    interpreter lock). One thread and one FIFO queue keep each job's records in
     order. :meth:`flush` waits until every record is on disk; the runner calls it before
     anything reads the logs ("after" conditions, hooks) and at the end of the run. A record
     that cannot be written (the job directory was removed, the disk is full) raises
@@ -67,39 +62,67 @@ class Log:
     #: records waiting at most; the runner blocks rather than piling up more (a killed run
     #: loses no more than these)
     BACKLOG = 256
-    #: seconds per record (running average) above which a background run hands records to the
-    #: writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
+    #: seconds per record (median of a window) above which a background run hands records to
+    #: the writer thread; handing one over costs ~10 µs, creating a file here 15 µs to 1 ms
     SLOW = 100e-6
+    #: records the median is taken over (the latest)
+    WINDOW = 32
 
     def __init__(self):
         self._background = False
-        self._cost = 0.0
+        self._costs = []
         self._queue = None
         self._thread = None
         self._failed = []
+        self._have = set()  # (job id, blob name) known to be on disk
         self._lock = threading.Lock()
 
-    def record(self, job, entry):
-        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread)."""
-        item = (job.id, os.path.join(job.path, LOG), _line(entry))
+    def record(self, job, entry, blobs=(), fresh=False):
+        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), preceded
+        in the same write by the blob lines (``[(name, line)]``) it names that the log does
+        not hold yet (all of them if ``fresh``: the log did not exist before)."""
+        item = (job.id, job.path, _line(entry), blobs, fresh)
         if self._queue is not None:
             self._queue.put(item)
             return
         start = time.perf_counter()
         self._write(item)
         if self._background:
-            self._cost = 0.9 * self._cost + 0.1 * (time.perf_counter() - start)
-            if self._cost > self.SLOW:
-                self._start_writer()
+            costs = self._costs
+            costs.append(time.perf_counter() - start)
+            if len(costs) % 4 == 0:  # a median of the last WINDOW, from 4 records on
+                del costs[:-self.WINDOW]
+                if sorted(costs)[len(costs) // 2] > self.SLOW:
+                    self._start_writer()
 
     def _write(self, item):
-        job_id, path, data = item
+        job_id, path, data, blobs, fresh = item
         try:
-            _append(path, data)
+            log = os.path.join(path, LOG)
+            if blobs:
+                data = self._missing_blobs(job_id, log, blobs, fresh) + data
+            _append(log, data)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
+
+    def _missing_blobs(self, job_id, log, blobs, fresh):
+        """The blob lines ``log`` lacks, joined (each is kept once per job)."""
+        missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
+        if missing:
+            held = b""
+            if not fresh:
+                try:
+                    with open(log, "rb") as f:
+                        held = f.read()
+                except FileNotFoundError:
+                    pass
+            for name, _ in missing:
+                self._have.add((job_id, name))
+            missing = [line for name, line in missing
+                       if BLOB_PREFIX + name.encode() + b'"' not in held]
+        return b"".join(missing)
 
     def _start_writer(self):
         with self._lock:  # `run --parallel` records from several threads
@@ -149,7 +172,7 @@ class Log:
         if self._background:  # nested: the outer block owns the thread
             yield self
             return
-        self._background, self._cost = True, 0.0
+        self._background, self._costs = True, []
         try:
             yield self
         finally:
@@ -167,13 +190,17 @@ def read(job):
         return []
     out = []
     for line in lines:
+        if line.startswith(_BLOB_TEXT):  # an environment or a diff, not a record
+            continue
         try:
-            out.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict):
+            out.append(record)
     return out
 
 
 def completed_operations(job):
     """Names of operations that completed successfully at least once for ``job``."""
-    return {r["operation"] for r in read(job) if r.get("status") == "success"}
+    return {r.get("operation") for r in read(job) if r.get("status") == "success"}

@@ -79,6 +79,7 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
     # even "$(...)")
     python = f"{shlex.quote(sys.executable)} -m suite"
     workflow = f" --workflow {shlex.quote(module)}" if module else ""
+    workflow += _record_args(runner.capture)
     subs, listed = [], {}  # listed: script name -> its operations, for signac-flow templates
     for start in range(0, len(todo), max(1, bundle)):
         part = todo[start:start + max(1, bundle)]
@@ -126,6 +127,14 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
         save(project, book)
         submitted.append(sched_id)
     return submitted
+
+
+def _record_args(capture):
+    """``exec`` options carrying the run's --reason and --tag into the submitted scripts."""
+    args = ["--reason", capture.reason] if capture.reason else []
+    for tag in capture.tags:
+        args += ["--tag", tag]
+    return "".join(" " + shlex.quote(a) for a in args)
 
 
 def _arrays(subs):

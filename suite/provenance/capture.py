@@ -1,0 +1,314 @@
+"""What a run records besides the operation's own outcome: who and where, the code (git), the
+environment (Python and its installed distributions) and the files each execution changed.
+
+Captured once per run (one :class:`Capture` per :class:`~suite.flow.Runner`): the environment
+and the code cost tens of milliseconds and do not change while a run lasts. Per execution only
+the job directories are scanned, by ``stat``, before and after; only what changed is hashed.
+
+What is kept once per hash (an environment, the diff of a dirty tree) is a *blob line* in the
+log of each job that uses it, written with the job's first record that names it::
+
+    {"blob": "env-<hash>", "data": {...}}
+
+The log is what sync merges (as a union of lines) and export carries, so the blobs travel with
+the records that name them, and writing one costs no file of its own (a file per job per blob
+made a run of a trivial operation twice as slow; see docs/provenance.md).
+"""
+
+import getpass
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+
+from suite import jobfiles, layout
+
+#: how a blob line starts (readers that want only records skip these without parsing them)
+BLOB_PREFIX = b'{"blob": "'
+#: scheduler job id variables: SLURM, PBS/Torque, LSF, Grid Engine
+SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
+#: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
+SWITCH = "SUITE_RECORDS"
+#: bytes read at a time when hashing a file
+SMALL = 1 << 20
+#: entries of a job directory that are never outputs of an operation
+NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
+
+
+def short_hash(data: bytes) -> str:
+    """The name a blob is kept by: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def records_enabled():
+    """Whether extended records are on (they are unless ``$SUITE_RECORDS`` is off/0/no)."""
+    return os.environ.get(SWITCH, "").lower() not in ("off", "0", "no", "false")
+
+
+def blob_line(name, data):
+    """The log line keeping ``data`` (JSON-able) under ``name``."""
+    return BLOB_PREFIX + name.encode() + b'", "data": ' + json.dumps(
+        data, sort_keys=True).encode() + b"}\n"
+
+
+def _name_version(dist):
+    # the header lines only: dist.metadata runs the email parser over the whole file, 8x
+    # slower for a few hundred distributions
+    try:
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    except (OSError, UnicodeDecodeError):  # a broken installation must not stop a run
+        return None, None
+    name = version = None
+    for line in text.splitlines():
+        if not line:
+            break
+        if line.startswith("Name:"):
+            name = line[5:].strip()
+        elif line.startswith("Version:"):
+            version = line[8:].strip()
+    return name, version
+
+
+def environment():
+    """The Python environment: version, executable, platform and every installed distribution
+    with its version (``importlib.metadata``)."""
+    import importlib.metadata
+
+    dists = {}
+    for dist in importlib.metadata.distributions():
+        name, version = _name_version(dist)
+        if name:
+            dists.setdefault(name.lower().replace("_", "-"), version)
+    return {"python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable, "platform": platform.platform(),
+            "machine": platform.machine(), "packages": dict(sorted(dists.items()))}
+
+
+def git_state(path):
+    """``(commit, dirty, diff)`` of the git repository holding ``path``; ``(None, None, None)``
+    outside one. One ``git status`` call; a second (``git diff``) only for a dirty tree.
+    Untracked files do not make a tree dirty (and are not listed: a workspace may hold
+    millions)."""
+    try:
+        out = subprocess.run(["git", "-C", path, "status", "--porcelain=v2", "--branch",
+                              "--untracked-files=no"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None, None, None
+    if out.returncode != 0:
+        return None, None, None
+    commit, dirty = None, False
+    for line in out.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif line[:2] in ("1 ", "2 ", "u "):
+            dirty = True
+    diff = None
+    if dirty:
+        try:
+            diff = subprocess.run(["git", "-C", path, "diff", "HEAD", "--binary"],
+                                  capture_output=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            diff = None
+    return commit, dirty, diff
+
+
+def scheduler_job_id():
+    """The batch scheduler's id of the job this process runs in, or None."""
+    for var in SCHEDULER_VARS:
+        value = os.environ.get(var)
+        if value:
+            return value
+    return None
+
+
+def threading_current():
+    import threading
+
+    return threading.current_thread()
+
+
+def _user():
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else None
+
+
+class Capture:
+    """A run's provenance context: the fields every record of the run shares, the blobs they
+    name, and the before/after scans of job directories.
+
+    With ``enabled`` False (or ``$SUITE_RECORDS=off``) records hold what suite always wrote:
+    operation, jobs, times, status, error, host, suite version and commit."""
+
+    def __init__(self, project_path, reason=None, tags=(), enabled=None):
+        self.path = project_path
+        self.reason = reason
+        self.tags = list(tags or ())
+        self.enabled = records_enabled() if enabled is None else enabled
+        self._base = None
+        self._blobs = []
+        self._thread = None
+        #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
+        #: record needs every blob: nothing to read to find out)
+        self.fresh = set()
+
+    def start(self):
+        """Begin capturing the shared fields in a thread: ``git`` runs as a process and the
+        distributions are files, so this overlaps with the run's condition evaluation."""
+        import threading
+
+        if self._base is None and self._thread is None:
+            self._thread = threading.Thread(target=self._capture, name="suite-capture",
+                                            daemon=True)
+            self._thread.start()
+
+    def _capture(self):
+        try:
+            self.base()
+        except Exception:  # base() runs again in the caller, which then raises
+            self._base = None
+
+    def base(self):
+        """The fields shared by every record of this run (computed on first use)."""
+        thread = self._thread
+        if thread is not None and thread is not threading_current():
+            thread.join()
+            self._thread = None
+        if self._base is None:
+            commit, dirty, diff = git_state(self.path)
+            base = {"git_commit": commit}
+            if self.enabled:
+                env = environment()
+                env_hash = short_hash(json.dumps(env, sort_keys=True).encode())
+                self._blobs = [(f"env-{env_hash}", blob_line(f"env-{env_hash}", env))]
+                base.update(user=_user(), scheduler_job_id=scheduler_job_id(),
+                            git_dirty=dirty, environment=env_hash, diff=None)
+                if diff:
+                    base["diff"] = short_hash(diff)
+                    # a diff is bytes; surrogateescape keeps any that are not UTF-8
+                    text = diff.decode("utf-8", "surrogateescape")
+                    self._blobs.append((f"diff-{base['diff']}",
+                                        blob_line(f"diff-{base['diff']}", text)))
+            self._base = base
+        return self._base
+
+    def entry(self, fields):
+        """A record: the run's shared fields, a new unique id, the reason and tags, and
+        ``fields``."""
+        base = self.base()
+        if not self.enabled:
+            return {"git_commit": base["git_commit"], **fields}
+        return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
+                "tags": list(self.tags), **fields}
+
+    def blobs(self):
+        """``[(name, blob line)]`` every job of this run's records must hold in its log
+        (empty when records are off)."""
+        self.base()
+        return self._blobs if self.enabled else []
+
+    def scan(self, jobs):
+        """Before an execution: ``{job id: {rel: (size, mtime_ns, inode)}}``, or None when
+        records are off."""
+        if not self.enabled:
+            return None
+        out = {}
+        for job in jobs:
+            out[job.id] = tree = _stat_tree(job.path)
+            if tree.pop(_NO_LOG, False):
+                self.fresh.add(job.id)
+            else:
+                self.fresh.discard(job.id)
+        return out
+
+    def changes(self, jobs, before):
+        """After an execution: the files of ``jobs`` created or modified since ``before``
+        (:meth:`scan`), each ``{"job", "path", "size", "sha256"}``; removed files as
+        ``{"job", "path", "removed": True}``."""
+        if before is None:
+            return None
+        out = []
+        for job in jobs:
+            old = before.get(job.id, {})
+            new = _stat_tree(job.path)
+            new.pop(_NO_LOG, None)
+            for rel, sig in sorted(new.items()):
+                if old.get(rel) != sig:
+                    full = os.path.join(job.path, rel)
+                    out.append({"job": job.id, "path": rel, "size": sig[0],
+                                "sha256": file_sha256(full)})
+            out.extend({"job": job.id, "path": rel, "removed": True}
+                       for rel in sorted(set(old) - set(new)))
+        return out
+
+
+def file_sha256(path):
+    """SHA-256 of a file's content (of a link's target text for a link), or None if it
+    vanished."""
+    try:
+        # os.open/os.read: for the small files most operations write, the io stack of open()
+        # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            if not os.path.islink(path):
+                raise
+            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
+        try:
+            chunk = os.read(fd, SMALL)
+            h = hashlib.sha256(chunk)
+            while len(chunk) == SMALL:  # a short read is the end of a regular file
+                chunk = os.read(fd, SMALL)
+                h.update(chunk)
+        finally:
+            os.close(fd)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+#: key of :func:`_stat_tree`'s result when the job has no log yet
+_NO_LOG = "\0no log"
+
+
+def _stat_tree(root):
+    """``{rel: (size, mtime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
+    but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
+    out = {_NO_LOG: True}
+    try:
+        with os.scandir(root) as it:
+            for entry in it:
+                name = entry.name
+                if name in NOT_OUTPUTS or layout.is_temp(name):
+                    if name == layout.FLOW_LOG:
+                        del out[_NO_LOG]
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    # a subdirectory or a link: the link policy decides (the common flat job
+                    # takes the loop above alone, twice as fast)
+                    return _walk_tree(root)
+                st = entry.stat(follow_symlinks=False)
+                out[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:  # the job directory itself is gone (the operation removed it),
+        pass                   # or a file went while we looked
+    return out
+
+
+def _walk_tree(root):
+    out = {} if os.path.lexists(os.path.join(root, layout.FLOW_LOG)) else {_NO_LOG: True}
+    try:
+        for rel, entry, _ in jobfiles.walk(root, {}, NOT_OUTPUTS):
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:  # removed while we looked: not there
+                continue
+            out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    except FileNotFoundError:
+        pass
+    return out

@@ -1,7 +1,7 @@
-"""The SSH transport: one paramiko connection per sync, one channel to a suite process on the
-far side (``suite _sync-server PATH``), requests and file data as frames on that channel.
+"""Sync over SSH: remote URLs, the choice of transport (:func:`pick_transport`) and the
+paramiko connection (:func:`connect`) the default transport rides on.
 
-Honours ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump), the SSH agent and
+The paramiko connection honours ``~/.ssh/config`` (HostName, User, Port, IdentityFile, ProxyJump), the SSH agent and
 ``~/.ssh/known_hosts``; an unknown or changed host key is refused with its fingerprint unless
 ``accept_new_host_key`` (then a new key is appended to known_hosts; a changed key is always
 refused). The transport sends keepalives; a far side that sends nothing for ``timeout``
@@ -10,6 +10,7 @@ seconds is given up on with an error naming the host.
 
 import os
 import re
+import socket
 from dataclasses import dataclass
 
 from suite.jsonio import write_all
@@ -116,6 +117,11 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     except (OSError, paramiko.SSHException) as exc:
         if isinstance(exc, SyncError):
             raise
+        if isinstance(exc, socket.gaierror):  # often a host only OpenSSH's config knows
+            raise SyncError(
+                f"paramiko transport: cannot resolve host {hostname} ({exc.strerror}); "
+                "paramiko reads only part of ~/.ssh/config (no Include, Match exec, "
+                f"ProxyCommand): if 'ssh {target.host}' works, use --ssh openssh") from None
         raise SyncError(f"cannot connect to {hostname}:{port}: {exc}") from None
     client.jump_client = jump_client  # keeps the hop's connection open as long as this one
     # keeps NAT and firewall state alive through quiet stretches; a dead link then fails
@@ -184,7 +190,8 @@ class _Policy:
 
 class SSHReplica(Client):
     """A :class:`sync.replica.Replica` on another machine, reached through the transport
-    ``ssh`` (``paramiko``, ``openssh`` or ``auto``; see :mod:`sync.transports`). Raises
+    ``ssh`` (``paramiko``, ``openssh`` or ``auto``; see :mod:`sync.transports`): the
+    :class:`sync.client.Client` of the protocol over that transport. Raises
     :class:`SyncError` naming the transport and the remedy when it cannot start."""
 
     def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None,
@@ -214,11 +221,13 @@ def pick_transport(ssh, target, ssh_command=None, verbose=None):
     if ssh == "local":
         raise SyncError(f"--ssh local takes a local path, not a host ({target.host})")
     if ssh != "auto":
+        if verbose is not None:
+            verbose(f"transport to {target.host}: {ssh}")
         return ssh
-    from .transports.openssh import master_running
+    from .transports.openssh import master_state
 
-    ssh = "openssh" if master_running(target, ssh_command) else "paramiko"
+    state = master_state(target, ssh_command)
+    ssh = "openssh" if state == "open" else "paramiko"
     if verbose is not None:
-        why = "a master connection is open" if ssh == "openssh" else "no master connection"
-        verbose(f"transport to {target.host}: {ssh} ({why})")
+        verbose(f"transport to {target.host}: {ssh} (auto: {state})")
     return ssh

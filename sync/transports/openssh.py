@@ -22,14 +22,25 @@ def ssh_argv(target, ssh_command=None):
     return argv
 
 
-def master_running(target, ssh_command=None):
-    """Whether a ControlMaster connection to the host is open (``ssh -O check``)."""
+def master_state(target, ssh_command=None):
+    """Whether a ControlMaster connection to the host is open (``ssh -O check``): ``open``,
+    or a few words why not (no ssh, no ControlPath, no master, a stale socket)."""
+    argv = [*ssh_argv(target, ssh_command), "-O", "check", "--", target.host]
     try:
-        done = subprocess.run([*ssh_argv(target, ssh_command), "-O", "check", "--", target.host],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    except OSError as exc:
+        return f"cannot run {argv[0]!r}: {exc.strerror}"
+    except subprocess.TimeoutExpired:
+        return "ssh -O check did not answer"
+    if done.returncode == 0:
+        return "open"
+    err = done.stderr.decode(errors="replace")
+    if "Connection refused" in err:
+        return ("the master socket is stale: no master answers on it; remove it or start the "
+                f"master again (ssh -M {target.host})")
+    if "No ControlPath" in err:
+        return "no ControlPath configured"
+    return "no master connection"
 
 
 class OpenSSHTransport(Transport):

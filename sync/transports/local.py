@@ -15,8 +15,8 @@ class LocalTransport(Transport):
         self.host, self.path, self.timeout = "local", path, timeout
         argv = shlex.split(remote_suite) if remote_suite else [sys.executable, "-m", "suite"]
         argv += ["_sync-server", path] + (["--init"] if init else [])
-        self.process = Process(argv, timeout, f"local transport: cannot run {argv[0]}; give "
-                                              "--remote-suite COMMAND")
+        self.process = Process(argv, timeout, f"{not_installed(self.name, self.host)}: cannot "
+                                              f"run {argv[0]}")
         self.reader, self.writer = self.process.reader, self.process.writer
 
     def why_stopped(self):

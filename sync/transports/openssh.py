@@ -58,15 +58,15 @@ class OpenSSHTransport(Transport):
     def why_stopped(self):
         status, err = self.process.ended()
         last = err.splitlines()[-1] if err else "no message"
-        if status == 127 or "command not found" in err or "No such file" in err:
-            return not_installed(self.name, self.host)
-        if "ontrol socket" in err or "ontrolPath" in err or "mux_client" in err:
-            return (f"openssh transport: the master connection to {self.host} is stale "
-                    f"({last}); end it (ssh -O exit {self.host}) or remove its socket, then "
-                    "run again")
-        if status == 255:
+        if status == 255:  # ssh's own failure, before or instead of the remote command
+            if "ontrol socket" in err or "mux_client" in err:
+                return (f"openssh transport: the master connection to {self.host} is stale "
+                        f"({last}); end it (ssh -O exit {self.host}) or remove its socket, "
+                        "then run again")
             return (f"openssh transport: cannot log in to {self.host}: {last}; check that "
                     f"'ssh {self.host}' works, or use --ssh paramiko")
+        if status == 127 or "not found" in err or "No such file" in err:
+            return not_installed(self.name, self.host)
         return f"openssh transport: the suite process on {self.host} stopped: {last}"
 
     def close(self):

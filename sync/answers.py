@@ -65,37 +65,9 @@ def check_snapshot(snapshot, host):
         raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
     refused, good_rels = {}, set()  # most jobs hold files of the same names: checked once
     for job_id, entry in snapshot["jobs"].items():
-        check_id(job_id)
-        if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict) \
-                or not isinstance(entry.get("doc"), dict):
-            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
-                                         f"for job {job_id}")
-        for rel, state in entry["files"].items():
-            if rel not in good_rels:
-                if check_rel(rel) in RESERVED:
-                    raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
-                                    "file: refused")
-                good_rels.add(rel)
-            # [size, mtime_ns, inode] (the inode comes back as part of what a write expects),
-            # [size, mtime_ns, inode, target] for a link kept inside the job (its target is
-            # checked where the link is made, Replica.write_link)
-            if not (ints(state, 3) or (type(state) is list and len(state) == 4 and
-                                        ints(state[:3], 3) and type(state[3]) is str)) \
-                    or state[0] < 0:
-                raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
-                                             f"shape for {job_id}/{rel}")
-        skipped = entry.get("skipped", {})
-        if not isinstance(skipped, dict) or not all(
-                isinstance(v, str) for v in skipped.values()) \
-                or type(entry.get("links", 0)) is not int:
-            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
-                                         f"for job {job_id}")
-        for rel in skipped:
-            check_rel(rel)
-        try:
-            check_document(entry["doc"], f"job {job_id}: document on {host}")
-        except InvalidStatepointError as exc:
-            refused[job_id] = str(exc)
+        reason = _check_entry(job_id, entry, host, good_rels)
+        if reason is not None:
+            refused[job_id] = reason
     unreadable = snapshot.setdefault("unreadable", {})
     if not isinstance(unreadable, dict) or not all(
             isinstance(v, str) for v in unreadable.values()):
@@ -110,3 +82,43 @@ def check_snapshot(snapshot, host):
         del snapshot["jobs"][job_id]
     snapshot["refused"] = refused
     return snapshot
+
+
+def _check_entry(job_id, entry, host, good_rels):
+    """One job of a snapshot, checked (see :func:`check_snapshot`); the reason its document
+    is refused, or None."""
+    check_id(job_id)
+    if not isinstance(entry, dict) or not isinstance(entry.get("files"), dict) \
+            or not isinstance(entry.get("doc"), dict):
+        raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
+                                     f"for job {job_id}")
+    for rel, state in entry["files"].items():
+        if rel not in good_rels:
+            if check_rel(rel) in RESERVED:
+                raise SyncError(f"{host} listed {rel} of job {job_id} as an ordinary "
+                                "file: refused")
+            good_rels.add(rel)
+        if not _file_state(state):
+            raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong "
+                                         f"shape for {job_id}/{rel}")
+    skipped = entry.get("skipped", {})
+    if not isinstance(skipped, dict) or not all(
+            isinstance(v, str) for v in skipped.values()) \
+            or type(entry.get("links", 0)) is not int:
+        raise protocol.ProtocolError(f"{host} sent a snapshot entry of the wrong shape "
+                                     f"for job {job_id}")
+    for rel in skipped:
+        check_rel(rel)
+    try:
+        check_document(entry["doc"], f"job {job_id}: document on {host}")
+    except InvalidStatepointError as exc:
+        return str(exc)
+    return None
+
+
+def _file_state(state):
+    """Whether ``state`` is [size, mtime_ns, inode] (the inode comes back as part of what a
+    write expects) or [size, mtime_ns, inode, target] for a link kept inside the job (its
+    target is checked where the link is made, Replica.write_link), size >= 0."""
+    return (ints(state, 3) or (type(state) is list and len(state) == 4 and
+                               ints(state[:3], 3) and type(state[3]) is str)) and state[0] >= 0

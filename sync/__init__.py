@@ -40,8 +40,8 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
                           accept_new_host_key, timeout, init, ssh, ssh_command, verbose)
     try:
-        if isinstance(remote, Replica) and \
-                os.path.realpath(remote.path) == os.path.realpath(project.path):
+        if not _is_ssh(url) and \
+                os.path.realpath(os.path.expanduser(url)) == os.path.realpath(project.path):
             raise SyncError(f"{dest} is this project itself")
         wanted = None
         if filter is not None or ids:
@@ -85,9 +85,13 @@ def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _is_ssh(url):
+    return url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url))
+
+
 def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, init=False,
                  ssh="paramiko", ssh_command=None, verbose=None):
-    if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
+    if _is_ssh(url):
         from .ssh import SSHReplica
 
         return SSHReplica(url, remote_suite=remote_suite, accept_new_host_key=accept_new_host_key,

@@ -165,8 +165,11 @@ class Client:
         if not self._broken:  # a far side that stopped answering is not waited for again
             try:
                 self._drain()
+            except SyncError:
+                pass
+            try:
                 protocol.write_frame(self.transport.writer, {"op": "close"})
-            except (SyncError, OSError):
+            except OSError:  # TimeoutError included: the far side took nothing
                 pass
         self.transport.close()
 

@@ -44,7 +44,7 @@ def transport_settings(ssh, ssh_command, remote):
         mine = {**user_settings(), **{k: v for k, v in remote.items() if v is not None}}
         ssh = ssh if ssh is not None else mine.get("ssh", "paramiko")
         ssh_command = ssh_command if ssh_command is not None else mine.get("ssh_command")
-    check_kind(ssh, "ssh" if ssh is None else "--ssh")
+    check_kind(ssh)
     if ssh_command is not None and not isinstance(ssh_command, str):
         raise SyncError(f"ssh_command must be a command line, not {ssh_command!r}")
     return ssh, ssh_command

@@ -20,7 +20,9 @@ def remote():
               help="How to run suite on that machine (default: suite), e.g. "
                    "'~/venv/bin/suite' or 'python3 -m suite'.")
 @click.option("--ssh", "ssh", type=click.Choice(["paramiko", "openssh", "auto", "local"]),
-              default=None, help="The transport for this remote (see 'suite sync --help').")
+              default=None, metavar="KIND",
+              help="The transport for this remote: paramiko, openssh, auto or local (see "
+                   "'suite sync --help').")
 @click.option("--ssh-command", default=None, metavar="COMMAND",
               help="What the openssh transport runs for this remote (default: ssh).")
 def remote_add(name, url, remote_suite, ssh, ssh_command):
@@ -83,7 +85,7 @@ def remote_remove(name):
                                       "(default 60; a busy one sends heartbeats).")
 @click.option("--init", is_flag=True, help="Create a new project at DEST if there is none.")
 @click.option("--ssh", "ssh", type=click.Choice(["paramiko", "openssh", "auto", "local"]),
-              default=None,
+              default=None, metavar="KIND",
               help="Transport: paramiko (default), openssh (the system ssh: all of "
                    "~/.ssh/config, a ControlMaster is reused), auto (openssh when a master "
                    "connection is open, else paramiko), local (a local path, through a pipe).")

@@ -171,7 +171,7 @@ class Client:
                 protocol.write_frame(self.transport.writer, {"op": "close"})
             except OSError:  # TimeoutError included: the far side took nothing
                 pass
-        self.transport.close()
+        self.transport.close(wait=not self._broken)
 
     # -- the composite methods of the interface ---------------------------------------------
     def read_jobs(self, requests):

@@ -36,8 +36,9 @@ class Transport(ABC):
         """One line saying why the server ended before its first frame, and the remedy."""
 
     @abstractmethod
-    def close(self):
-        """Close the streams and end what the transport started."""
+    def close(self, wait=True):
+        """Close the streams and end what the transport started (``wait``: let the far side
+        end by itself; else it stopped answering and is not waited for)."""
 
 
 def server_command(remote_suite, path, init):

@@ -25,5 +25,5 @@ class LocalTransport(Transport):
             return not_installed(self.name, self.host)
         return f"local transport: the suite process stopped (status {status}): {err}"
 
-    def close(self):
-        self.process.close()
+    def close(self, wait=True):
+        self.process.close(wait)

@@ -69,5 +69,5 @@ class OpenSSHTransport(Transport):
             return not_installed(self.name, self.host)
         return f"openssh transport: the suite process on {self.host} stopped: {last}"
 
-    def close(self):
-        self.process.close()
+    def close(self, wait=True):
+        self.process.close(wait)

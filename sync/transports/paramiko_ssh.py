@@ -27,7 +27,7 @@ class ParamikoTransport(Transport):
             return not_installed(self.name, self.host)
         return f"the suite process on {self.host} stopped: {err[-500:]}"
 
-    def close(self):
+    def close(self, wait=True):
         client = self.client
         while client is not None:  # this connection, then the jump hosts it went through
             client.close()

@@ -79,14 +79,18 @@ class Process:
         self.stderr.seek(0)
         return status, self.stderr.read().decode(errors="replace").strip()[-500:]
 
-    def close(self):
-        import subprocess
+    def close(self, wait=True):
+        """End of input: the far side ends by itself (after bringing its index up to date,
+        off this side's clock, as over paramiko), reaped in the background; without
+        ``wait`` (a far side that stopped answering) the process is killed."""
+        import threading
 
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # a stopped far side: not waited for again
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:  # the far side is gone: nothing was waiting in the pipe
+                pass
         self.stderr.close()
+        if not wait:
+            self.proc.kill()
+        threading.Thread(target=self.proc.wait, daemon=True).start()

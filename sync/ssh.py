@@ -119,7 +119,8 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
             raise
         if isinstance(exc, socket.gaierror):  # often a host only OpenSSH's config knows
             raise SyncError(
-                f"paramiko transport: cannot resolve host {hostname} ({exc.strerror}); "
+                f"paramiko transport: cannot connect to {hostname}:{port}: no such host "
+                f"({exc.strerror}); "
                 "paramiko reads only part of ~/.ssh/config (no Include, Match exec, "
                 f"ProxyCommand): if 'ssh {target.host}' works, use --ssh openssh") from None
         raise SyncError(f"cannot connect to {hostname}:{port}: {exc}") from None

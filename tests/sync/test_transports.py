@@ -110,8 +110,8 @@ def test_alias_only_openssh_resolves(sshd, ssh_home, openssh, pair):
     config.write_text(f"Include {extra}\n" + config.read_text())  # before any Host block
     command = openssh()
     url = f"onlyopenssh:{clu.path}"
-    with pytest.raises(sync.SyncError, match=r"paramiko transport: cannot resolve host "
-                                             r"onlyopenssh .*use --ssh openssh"):
+    with pytest.raises(sync.SyncError, match=r"paramiko transport: cannot connect to "
+                                             r"onlyopenssh:22: no such host .*--ssh openssh"):
         sync.sync(lap, url, remote_suite=sshd["remote_suite"])
     assert len(clu) == 0
     result = sync.sync(lap, url, remote_suite=sshd["remote_suite"], ssh="openssh",

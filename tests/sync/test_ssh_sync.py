@@ -281,13 +281,13 @@ def small_stream_limits(monkeypatch):
     monkeypatch.setattr(replica, "CHUNK", 1500)
 
 
-def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkeypatch,
+def test_large_files_travel_in_chunks_both_ways(transport, tmp_path, monkeypatch,
                                                 small_stream_limits):
+    from sync.client import Client  # SSHReplica's methods, and the local transport's
     from sync.replica import Replica
-    from sync.ssh import SSHReplica
 
     whole_reads = []
-    for cls, name in ((Replica, "read"), (SSHReplica, "read_jobs"), (SSHReplica, "read_files")):
+    for cls, name in ((Replica, "read"), (Client, "read_jobs"), (Client, "read_files")):
         real = getattr(cls, name)
 
         def spy(self, *args, real=real):
@@ -303,8 +303,8 @@ def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkey
     down = clu.open_job({"i": 2}).init()
     with open(down.fn("big.h5"), "wb") as f:
         f.write(big[::-1])
-    url = f"cluster:{clu.path}"
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    url = transport.url(clu.path)
+    result = sync.sync(lap, url, **transport.options)
     assert result.exit_status == 0, result.format()
     assert not [r for r in whole_reads if "big.h5" in r]
     with open(clu.open_job(id=up.id).fn("big.h5"), "rb") as f:
@@ -314,11 +314,11 @@ def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkey
     # a changed large file (too small here for a delta) also streams, and mtimes match
     with open(up.fn("big.h5"), "ab") as f:
         f.write(b"appended")
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert sync.sync(lap, url, **transport.options).exit_status == 0
     there = clu.open_job(id=up.id).fn("big.h5")
     assert os.path.getsize(there) == 20008
     assert os.stat(there).st_mtime_ns == os.stat(up.fn("big.h5")).st_mtime_ns
-    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+    assert not sync.sync(lap, url, **transport.options).actions
     assert not [n for n in os.listdir(clu.open_job(id=up.id).path) if "suite-tmp" in n]
 
 

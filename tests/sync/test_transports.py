@@ -224,3 +224,15 @@ def test_malformed_answers_over_every_transport(kind, case, sshd, ssh_home, open
     with pytest.raises(error, match=message):
         sync.sync(lap, url, remote_suite=remote, timeout=20, **options)
     assert len(clu) == 0 and sorted(os.listdir(lap.workspace)) == before
+
+
+def test_a_slow_login_is_waited_for(sshd, ssh_home, openssh, pair, tmp_path):
+    """A login slower than --timeout (someone typing a one-time code) is not given up on;
+    the timeout holds again once the far side has answered."""
+    lap, clu = pair
+    slow = tmp_path / "slow-ssh"
+    slow.write_text(f"#!/bin/sh\nsleep 2.5\nexec {openssh()} \"$@\"\n")
+    slow.chmod(0o755)
+    result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
+                       ssh="openssh", ssh_command=str(slow), timeout=1)
+    assert result.exit_status == 0 and len(clu) == 3

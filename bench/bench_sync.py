@@ -1,12 +1,14 @@
 """Sync benchmark: suite sync vs rsync, both over SSH to a real sshd on 127.0.0.1.
 
 Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json F]
+                                  [--ssh paramiko|openssh]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
 1% of documents and adding 1 MiB to 1% of jobs, then changing 1 KiB in each of those files
 (both tools send deltas). --latency adds a round-trip time (a relaying proxy, bench/latency.py),
-to see what a wide-area link does to each tool.
+to see what a wide-area link does to each tool. --ssh picks suite's transport (paramiko, the
+default, or openssh: the system ssh, as rsync uses).
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
 Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise.
@@ -74,6 +76,8 @@ def main():
     ap.add_argument("--json", default="bench/results-sync.json")
     ap.add_argument("--latency", type=float, default=0, metavar="MS",
                     help="round-trip time to add (a relay delaying each way by half)")
+    ap.add_argument("--ssh", choices=["paramiko", "openssh"], default="paramiko",
+                    help="suite's transport (rsync always runs the system ssh)")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="bench-sync-")
     proc, port = start_sshd(root)
@@ -92,10 +96,14 @@ def main():
         ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
                "-o StrictHostKeyChecking=yes")
         remote_suite = f"{sys.executable} -m suite"
+        # the system ssh reads the login user's ~/.ssh, not $HOME's: name the config
+        transport = {"ssh": args.ssh, "ssh_command": (
+            f"ssh -F {home}/.ssh/config -o UserKnownHostsFile={home}/.ssh/known_hosts "
+            "-o StrictHostKeyChecking=yes -o BatchMode=yes")}
 
         def suite_sync(dst):
             t = time.perf_counter()
-            r = sync.sync(src, f"bench:{dst}", remote_suite=remote_suite)
+            r = sync.sync(src, f"bench:{dst}", remote_suite=remote_suite, **transport)
             assert r.exit_status == 0, r.format()
             return time.perf_counter() - t
 
@@ -113,7 +121,7 @@ def main():
         def suite_pull(remote, here):
             t = time.perf_counter()
             r = sync.sync(suite.init_project(here), f"bench:{remote}",
-                          remote_suite=remote_suite)
+                          remote_suite=remote_suite, **transport)
             assert r.exit_status == 0, r.format()
             return time.perf_counter() - t
 
@@ -158,12 +166,13 @@ def main():
             shutil.rmtree(dst, ignore_errors=True)
             shutil.rmtree(rs_dst, ignore_errors=True)
         rtt = f", {args.latency:g} ms round trips added" if args.latency else ""
-        print(f"\nN = {args.n:,} jobs over SSH on loopback{rtt}")
+        print(f"\nN = {args.n:,} jobs over SSH on loopback{rtt}, suite through {args.ssh}")
         print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s}")
         for key, (s, r) in rows.items():
             print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f}")
         with open(args.json, "w") as f:
-            json.dump({args.n: rows, "latency_ms": args.latency}, f, indent=2)
+            json.dump({args.n: rows, "latency_ms": args.latency, "ssh": args.ssh}, f,
+                      indent=2)
         print(f"\nwrote {args.json}")
     finally:
         proc.terminate()

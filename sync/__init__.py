@@ -1,6 +1,6 @@
 """Sync of project workspaces between machines: two-way, with a record of the last sync and
-three-way merging of documents (see :mod:`sync.engine`), to a project directory or over SSH to
-a suite process on the far side (:mod:`sync.ssh`). Delta transfer is not built yet."""
+three-way merging of documents (see :mod:`sync.engine`), to a project directory or to a suite process on the far side, spoken in one protocol
+(:mod:`sync.ops`) over a transport (:mod:`sync.transports`: paramiko, openssh, local)."""
 
 import os
 
@@ -12,7 +12,7 @@ from .replica import Replica, SyncError
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
          filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
          accept_new_host_key=False, progress=None, notify=None, lock_wait=None, timeout=None,
-         init=False):
+         init=False, ssh=None, ssh_command=None, verbose=None):
     """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`.
 
     ``dest`` must be a project's root directory; ``init`` creates a project there if there is
@@ -21,6 +21,11 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     ``progress(jobs done, jobs in all)`` is called as jobs are compared and synced;
     ``notify(message)`` when the sync waits for another sync of the same pair (at most
     ``lock_wait`` seconds, default :data:`sync.engine.LOCK_WAIT`).
+    ``ssh`` is the transport (``paramiko``, ``openssh``, ``auto``; ``local`` runs the protocol
+    to a local path through a subprocess), ``ssh_command`` the ``ssh`` the openssh transport
+    runs; both default to the remote's settings, then the user config
+    (:mod:`sync.settings`), then ``paramiko``/``ssh``. ``verbose(message)`` hears which
+    transport ``auto`` chose.
 
     Raises :class:`SyncError` (and its :class:`sync.protocol.ProtocolError`) when the sync
     cannot proceed: bad arguments, an unreachable remote, a wait that lasted too long."""
@@ -29,11 +34,14 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     if prefer not in (None, "local", "remote", "newer"):
         raise SyncError(f"--prefer takes local, remote or newer, not {prefer!r}")
     url, label, settings = resolve_remote(project, dest, init)
+    from .settings import transport_settings
+
+    ssh, ssh_command = transport_settings(ssh, ssh_command, settings)
     remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
-                          accept_new_host_key, timeout, init)
+                          accept_new_host_key, timeout, init, ssh, ssh_command, verbose)
     try:
-        if isinstance(remote, Replica) and \
-                os.path.realpath(remote.path) == os.path.realpath(project.path):
+        if not _is_ssh(url) and \
+                os.path.realpath(os.path.expanduser(url)) == os.path.realpath(project.path):
             raise SyncError(f"{dest} is this project itself")
         wanted = None
         if filter is not None or ids:
@@ -77,12 +85,25 @@ def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, init=False):
-    if url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url)):
+def _is_ssh(url):
+    return url.startswith("ssh://") or (":" in url.split("/")[0] and not os.path.exists(url))
+
+
+def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, init=False,
+                 ssh="paramiko", ssh_command=None, verbose=None):
+    if _is_ssh(url):
         from .ssh import SSHReplica
 
         return SSHReplica(url, remote_suite=remote_suite, accept_new_host_key=accept_new_host_key,
-                          label=label, timeout=timeout, init=init)
+                          label=label, timeout=timeout, init=init, ssh=ssh,
+                          ssh_command=ssh_command, verbose=verbose)
+    if ssh == "local":  # the whole protocol, through a pipe to a server process
+        from .client import Client
+        from .ssh import TIMEOUT
+        from .transports.local import LocalTransport
+
+        path = os.path.abspath(os.path.expanduser(url))
+        return Client(LocalTransport(path, remote_suite, timeout or TIMEOUT, init), label)
     return Replica(os.path.expanduser(url), label=label, init=init)
 
 

@@ -511,16 +511,19 @@ class Replica:
             return delta.make_delta(delta.Signature.from_bytes(signature), f,
                                     limit=limit), mtime
 
+    def signatures(self, requests):
+        """:meth:`signature` of each (job id, path), in order."""
+        return [self.signature(job_id, rel) for job_id, rel in requests]
+
     def signatures_later(self, requests):
-        """A function returning :meth:`signature` of each (job id, path). Over SSH the far
-        side computes them while this side goes on; here they are computed at once."""
-        sigs = [self.signature(job_id, rel) for job_id, rel in requests]
+        """A function returning :meth:`signatures`. Over SSH the far side computes them
+        while this side goes on; here they are computed at once."""
+        sigs = self.signatures(requests)
         return lambda: sigs
 
-    def make_deltas_later(self, requests, signatures):
-        """A function returning :meth:`make_delta` for each (job id, path, limit) and its
-        signature, None where the delta would pass its limit (the file goes whole instead);
-        computed at once here, by the far side meanwhile over SSH."""
+    def make_deltas(self, requests, signatures):
+        """:meth:`make_delta` for each (job id, path, limit) and its signature, None where
+        the delta would pass its limit (the file goes whole instead)."""
         from .delta import DeltaTooLarge
 
         out = []
@@ -529,6 +532,12 @@ class Replica:
                 out.append(self.make_delta(job_id, rel, sig, limit))
             except DeltaTooLarge:
                 out.append(None)
+        return out
+
+    def make_deltas_later(self, requests, signatures):
+        """A function returning :meth:`make_deltas`: computed at once here, by the far side
+        meanwhile over SSH."""
+        out = self.make_deltas(requests, signatures)
         return lambda: out
 
     def apply_delta(self, job_id, rel, data, mtime_ns, expect=ANY):

@@ -7,21 +7,8 @@ import threading
 import time
 import traceback
 
-from suite.jsonio import ANY
-
-from . import protocol
+from . import ops, protocol
 from .replica import Replica
-
-#: operations the client may call, and whether they take/return a payload
-OPS = {"identity", "load_record", "save_record", "snapshot", "doc_mtime", "statepoint",
-       "digest", "read", "write", "delete_file", "write_doc", "write_project_doc", "create_job",
-       "delete_job", "find_ids", "signatures", "make_deltas", "apply_delta",
-       "read_files", "digests", "read_stream", "write_open", "write_chunk", "write_close",
-       "write_link", "heartbeat", "try_lock", "lock", "unlock"}
-
-WRITES = {"write", "write_link", "delete_file", "write_doc", "create_job", "delete_job",
-          "apply_delta",
-          "write_close"}
 
 
 class _Output:
@@ -84,82 +71,36 @@ def serve(path, stdin=None, stdout=None, init=False):
             writer.abort()
 
 
+class _Session:
+    """What the operations' handlers share on this side: the replica, the answer stream and
+    the streamed writes not closed yet (token -> FileWriter)."""
+
+    def __init__(self, replica, out, streams):
+        self.replica, self.out, self.streams = replica, out, streams
+
+
 def _serve(replica, stdin, stdout, streams):
-    wrote = False
+    session, wrote = _Session(replica, stdout, streams), False
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":
             if wrote or replica.index_cold:
-                # the client has gone: bring the index up to date now, not in the next query
-                try:
-                    replica.project.index.refresh(documents=True)
-                except Exception:  # a cache: the next query refreshes it anyway
-                    pass
+                _refresh_index(replica)
             return 0
-        op = header.get("op")
         try:
-            if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}")
-            args = header.get("args", [])
-            wrote = wrote or op in WRITES
-            if op == "heartbeat":
-                stdout.heartbeats(min(max(float(args[0]), 0.5), 3600.0))
-                result, out = None, b""
-            elif op == "write":
-                result = replica.write(*args, payload, header["mtime"], _expect(header))
-                out = b""
-            elif op == "create_job":
-                meta = header["files"]
-                pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
-                files = [(rel, data, mtime) for (rel, _, mtime), data in
-                         zip(meta, pieces, strict=True)]
-                result, out = replica.create_job(*args, files), b""
-            elif op == "signatures":
-                sigs = replica.signatures_later(*args)()
-                result, out = [len(sig) for sig in sigs], b"".join(sigs)
-            elif op == "make_deltas":
-                requests, sizes = args
-                made = replica.make_deltas_later(
-                    requests, protocol.split_payload(payload, sizes))()
-                result = [None if m is None else [len(m[0]), m[1]] for m in made]
-                out = b"".join(m[0] for m in made if m is not None)
-            elif op == "apply_delta":
-                result = replica.apply_delta(*args, payload, header["mtime"], _expect(header))
-                out = b""
-            elif op == "read_stream":
-                # several frames: the mtime, one per chunk ("more"), then the end
-                mtime, chunks = replica.read_chunks(*args)
-                stdout.send({"ok": True, "more": True, "mtime": mtime})
-                for chunk in chunks:
-                    stdout.send({"ok": True, "more": True}, chunk)
-                result, out = None, b""
-            elif op == "write_open":
-                token, job_id, rel, *expect = args  # no expect: an unchecked write
-                streams[token] = replica.open_stream(job_id, rel, *expect[:1])
-                result, out = None, b""
-            elif op == "write_chunk":
-                streams[args[0]].write(payload)
-                result, out = None, b""
-            elif op == "write_close":
-                result, out = streams.pop(args[0]).close(args[1]), b""
-            elif op == "read_files":
-                got = replica.read_files(*args)
-                result, out = [[len(d), m] for d, m in got], b"".join(d for d, _ in got)
-            elif op == "statepoint":
-                result, out = None, replica.statepoint(*args)
-            elif op == "read":
-                data, mtime = replica.read(*args)
-                result, out = mtime, data
-            else:
-                result, out = getattr(replica, op)(*args), b""
+            op = ops.lookup(header.get("op"))
+            wrote = wrote or op.writes
+            result, out = op.run(session, header, payload)
             replica.changed.clear()  # each refused write's note went back in its answer
             stdout.send({"ok": True, "result": result}, out)
         except Exception as exc:
             stdout.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
-                      "trace": traceback.format_exc(limit=3)})
+                         "trace": traceback.format_exc(limit=3)})
 
 
-def _expect(header):
-    """What a write expects to replace (see :meth:`Replica.write`); a request without one is
-    an unchecked write (still refused for reserved files and jobs that do not exist)."""
-    return header["expect"] if "expect" in header else ANY
+def _refresh_index(replica):
+    """The client has gone: bring the index up to date now, not in the next query."""
+    try:
+        replica.project.index.refresh(documents=True)
+    except Exception:  # a cache: the next query refreshes it anyway
+        pass

@@ -19,12 +19,19 @@ def remote():
 @click.option("--remote-suite", default=None, metavar="COMMAND",
               help="How to run suite on that machine (default: suite), e.g. "
                    "'~/venv/bin/suite' or 'python3 -m suite'.")
-def remote_add(name, url, remote_suite):
+@click.option("--ssh", "ssh", type=click.Choice(["paramiko", "openssh", "auto", "local"]),
+              default=None, metavar="KIND",
+              help="The transport for this remote: paramiko, openssh, auto or local (see "
+                   "'suite sync --help').")
+@click.option("--ssh-command", default=None, metavar="COMMAND",
+              help="What the openssh transport runs for this remote (default: ssh).")
+def remote_add(name, url, remote_suite, ssh, ssh_command):
     """Add remote NAME at URL: a project directory, [user@]host:path (host may be an alias
     from ~/.ssh/config) or ssh://user@host:port/path."""
     from sync import add_remote
 
-    add_remote(project(), name, url, remote_suite=remote_suite)
+    add_remote(project(), name, url, remote_suite=remote_suite, ssh=ssh,
+               ssh_command=ssh_command)
     click.echo(f"added remote {name} -> {url}")
 
 
@@ -77,9 +84,19 @@ def remote_remove(name):
               metavar="SECONDS", help="Give up on a far side that sends nothing for this long "
                                       "(default 60; a busy one sends heartbeats).")
 @click.option("--init", is_flag=True, help="Create a new project at DEST if there is none.")
+@click.option("--ssh", "ssh", type=click.Choice(["paramiko", "openssh", "auto", "local"]),
+              default=None, metavar="KIND",
+              help="Transport: paramiko (default), openssh (the system ssh: all of "
+                   "~/.ssh/config, a ControlMaster is reused), auto (openssh when a master "
+                   "connection is open, else paramiko), local (a local path, through a pipe).")
+@click.option("--ssh-command", default=None, metavar="COMMAND",
+              help="What the openssh transport runs instead of ssh (as rsync's -e), "
+                   "e.g. 'ssh -F ~/.ssh/hpc_config'.")
+@click.option("-v", "--verbose", is_flag=True, help="Say which transport was chosen.")
 @common.quiet_option
 def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
-         checksum, as_json, remote_suite, accept_new_host_key, timeout, init, quiet):
+         checksum, as_json, remote_suite, accept_new_host_key, timeout, init, ssh, ssh_command,
+         verbose, quiet):
     """Two-way sync of this project with DEST: a remote name, a project directory,
     [user@]host:path or ssh://user@host:port/path (one SSH connection; suite must be installed
     on the remote).
@@ -107,7 +124,9 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
             accept_new_host_key=accept_new_host_key, progress=update, timeout=timeout,
-            init=init, notify=None if quiet else
+            init=init, ssh=ssh, ssh_command=ssh_command,
+            verbose=(lambda message: click.echo(f"suite: {message}", err=True)) if verbose
+            else None, notify=None if quiet else
             lambda message: click.echo(f"suite: {message}", err=True))
     common.echo_sync_result(result, as_json, quiet)
     _warn_skipped(result.unreadable + result.skipped)

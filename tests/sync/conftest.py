@@ -1,6 +1,7 @@
 """A real OpenSSH server on 127.0.0.1 with its own host key and an authorized client key."""
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -75,3 +76,54 @@ def ssh_home(sshd, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     return home
+
+
+@pytest.fixture
+def openssh(sshd, ssh_home):
+    """``openssh(extra="")``: an ``--ssh-command`` for the openssh transport reading its own
+    config file (``extra`` first, then the test server as 'cluster' and the known host key).
+    The system ssh reads the login user's home, not $HOME, hence ``-F``."""
+    config = ssh_home / ".ssh" / "openssh_config"
+
+    def make(extra=""):
+        config.write_text(
+            extra + (ssh_home / ".ssh" / "config").read_text() +
+            f"Host *\n  UserKnownHostsFile {ssh_home}/.ssh/known_hosts\n"
+            "  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n"
+            "  BatchMode yes\n  IdentitiesOnly yes\n")
+        return f"ssh -F {shlex.quote(str(config))}"
+
+    return make
+
+
+class Transport:
+    """How a test reaches the 'cluster' project over one transport: ``url(path)`` and the
+    options of :func:`sync.sync` (``cli`` the same as command-line options)."""
+
+    def __init__(self, kind, sshd, ssh_command=None):
+        self.kind, self.remote_suite, self.ssh_command = kind, sshd["remote_suite"], ssh_command
+        self.port = sshd["port"]
+
+    def url(self, path):
+        return str(path) if self.kind == "local" else f"cluster:{path}"
+
+    @property
+    def options(self):
+        options = {"remote_suite": self.remote_suite}
+        if self.kind != "paramiko":
+            options["ssh"] = self.kind
+        if self.ssh_command:
+            options["ssh_command"] = self.ssh_command
+        return options
+
+    @property
+    def cli(self):
+        return [arg for key, value in self.options.items()
+                for arg in (f"--{key.replace('_', '-')}", value)]
+
+
+@pytest.fixture(params=["paramiko", "openssh", "local"])
+def transport(request, sshd, ssh_home, openssh):
+    """Each of the three transports in turn (see :class:`Transport`)."""
+    return Transport(request.param, sshd,
+                     openssh() if request.param == "openssh" else None)

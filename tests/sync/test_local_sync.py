@@ -229,8 +229,18 @@ class TwoReplicas(RuleBasedStateMachine):
         root = tempfile.mkdtemp()
         self.sides = [suite.init_project(os.path.join(root, n)) for n in ("l", "r")]
         self.jobs = [self.sides[0].open_job({"j": k}).init() for k in range(2)]
-        sync.sync(self.sides[0], self.sides[1].path)
+        self.sync()
         self.base = [{}, {}]  # per job: the document both sides agreed on at the last sync
+
+    #: how the other side is reached: None directly, else a tests.sync.conftest.Transport
+    TRANSPORT = None
+
+    def sync(self):
+        """Sync the two sides, directly or through :attr:`TRANSPORT`."""
+        if self.TRANSPORT is None:
+            return sync.sync(self.sides[0], self.sides[1].path)
+        return sync.sync(self.sides[0], self.TRANSPORT.url(self.sides[1].path),
+                         **self.TRANSPORT.options)
 
     def _job(self, side, k):
         return self.sides[side].open_job({"j": k})
@@ -294,7 +304,7 @@ class TwoReplicas(RuleBasedStateMachine):
     def sync_both(self):
         before = [[self._doc(s, k) for k in range(2)] for s in range(2)]
         files_before = [[self._files(s, k) for k in range(2)] for s in range(2)]
-        result = sync.sync(self.sides[0], self.sides[1].path)
+        result = self.sync()
         self._check_files(files_before, result)
         conflicted = {(c["job"], c.get("key")) for c in result.conflicts}
         # documents written to while the sync ran (by a concurrent writer): refused here
@@ -368,6 +378,21 @@ class TwoReplicasWithWriter(TwoReplicas):
                     assert j.doc[key] == n
                     with open(j.fn(f"{key}.txt")) as f:
                         assert f.read() == content(key, n)
+
+
+@pytest.mark.parametrize("kind", ["local", "openssh"])
+def test_model_over_transport(kind, sshd, ssh_home, openssh):
+    """The model with the whole protocol between the sides: a pipe to a server process
+    (local), the system ssh to the test sshd (openssh); fewer examples (each sync starts one)."""
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from tests.sync.conftest import Transport
+
+    over = type("TwoReplicasOver", (TwoReplicas,), {
+        "TRANSPORT": Transport(kind, sshd, openssh() if kind == "openssh" else None)})
+    run_state_machine_as_test(over, settings=settings(
+        max_examples=6, stateful_step_count=12, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow]))
 
 
 def test_model_with_a_concurrent_writer():

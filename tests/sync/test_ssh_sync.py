@@ -23,10 +23,10 @@ def pair(tmp_path):
     return lap, clu
 
 
-def test_two_way_sync_over_ssh(sshd, ssh_home, pair):
+def test_two_way_sync_over_ssh(transport, pair):
     lap, clu = pair
-    url = f"cluster:{clu.path}"
-    first = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    url = transport.url(clu.path)
+    first = sync.sync(lap, url, **transport.options)
     assert first.exit_status == 0 and len(clu) == 4
     a = lap.open_job({"i": 0})
     with open(a.fn("data.bin"), "rb") as f, open(clu.open_job(id=a.id).fn("data.bin"), "rb") as g:
@@ -35,24 +35,25 @@ def test_two_way_sync_over_ssh(sshd, ssh_home, pair):
     clu.open_job(id=a.id).doc.cluster = 2
     clu.open_job({"i": 5}).init().doc.new = True
     lap.open_job({"i": 3}).remove()
-    result = sync.sync(lap, f"ssh://root@127.0.0.1:{sshd['port']}{clu.path}",
-                       remote_suite=sshd["remote_suite"])
+    if transport.kind == "paramiko":  # the other form of URL
+        url = f"ssh://root@127.0.0.1:{transport.port}{clu.path}"
+    result = sync.sync(lap, url, **transport.options)
     assert result.exit_status == 0, result.format()
     for side in (lap, clu):
         assert side.open_job(id=a.id).doc() == {"step": 0, "laptop": 1, "cluster": 2}
         assert sorted(j.sp.i for j in side) == [0, 1, 2, 5]
 
 
-def test_conflict_and_dry_run_over_ssh(sshd, ssh_home, pair):
+def test_conflict_and_dry_run_over_ssh(transport, pair):
     lap, clu = pair
-    url = f"cluster:{clu.path}"
-    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    url = transport.url(clu.path)
+    sync.sync(lap, url, **transport.options)
     job = lap.open_job({"i": 1})
     job.doc.step = 1
     clu.open_job(id=job.id).doc.step = 2
-    plan = sync.sync(lap, url, remote_suite=sshd["remote_suite"], dry_run=True)
+    plan = sync.sync(lap, url, dry_run=True, **transport.options)
     assert plan.conflicts and clu.open_job(id=job.id).doc.step == 2
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"], prefer="local")
+    result = sync.sync(lap, url, prefer="local", **transport.options)
     assert result.exit_status == 0 and clu.open_job(id=job.id).doc.step == 1
 
 
@@ -85,34 +86,37 @@ def test_other_protocol_version_is_a_clear_error(sshd, ssh_home, pair, tmp_path)
         sync.sync(lap, f"cluster:{clu.path}", remote_suite=str(old))
 
 
-def test_cli_over_ssh(sshd, ssh_home, pair):
+def test_cli_over_ssh(transport, pair):
+    """The transport is a setting of the remote (remote add --ssh, --ssh-command)."""
     lap, clu = pair
-    r = subprocess.run(["suite", "remote", "add", "hpc", f"cluster:{clu.path}",
-                        "--remote-suite", sshd["remote_suite"]], cwd=lap.path,
-                       capture_output=True, text=True)
+    r = subprocess.run(["suite", "remote", "add", "hpc", transport.url(clu.path),
+                        *transport.cli], cwd=lap.path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(["suite", "sync", "hpc"], cwd=lap.path, capture_output=True, text=True)
+    r = subprocess.run(["suite", "sync", "hpc", "-v"], cwd=lap.path, capture_output=True,
+                       text=True)
     assert r.returncode == 0, r.stderr
     assert len(clu) == 4
+    if transport.kind != "local":
+        assert f"transport to cluster: {transport.kind}" in r.stderr
 
 
-def test_large_changed_file_travels_as_a_delta(sshd, ssh_home, tmp_path):
+def test_large_changed_file_travels_as_a_delta(transport, tmp_path):
     lap = suite.init_project(tmp_path / "l")
     clu = suite.init_project(tmp_path / "c")
     job = lap.open_job({"big": 1}).init()
     data = bytearray(os.urandom(4 << 20))
     with open(job.fn("big.bin"), "wb") as f:
         f.write(data)
-    url = f"cluster:{clu.path}"
-    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    url = transport.url(clu.path)
+    sync.sync(lap, url, **transport.options)
     data[2 << 20:(2 << 20) + 1000] = os.urandom(1000)
     with open(job.fn("big.bin"), "wb") as f:
         f.write(data)
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = sync.sync(lap, url, **transport.options)
     assert [a["action"] for a in result.actions] == ["delta file"]
     with open(clu.open_job(id=job.id).fn("big.bin"), "rb") as f:
         assert f.read() == bytes(data)
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions == []
+    assert sync.sync(lap, url, **transport.options).actions == []
 
 
 def test_diff_against_a_remote_transfers_nothing(sshd, ssh_home, pair):
@@ -277,13 +281,13 @@ def small_stream_limits(monkeypatch):
     monkeypatch.setattr(replica, "CHUNK", 1500)
 
 
-def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkeypatch,
+def test_large_files_travel_in_chunks_both_ways(transport, tmp_path, monkeypatch,
                                                 small_stream_limits):
+    from sync.client import Client  # SSHReplica's methods, and the local transport's
     from sync.replica import Replica
-    from sync.ssh import SSHReplica
 
     whole_reads = []
-    for cls, name in ((Replica, "read"), (SSHReplica, "read_jobs"), (SSHReplica, "read_files")):
+    for cls, name in ((Replica, "read"), (Client, "read_jobs"), (Client, "read_files")):
         real = getattr(cls, name)
 
         def spy(self, *args, real=real):
@@ -299,8 +303,8 @@ def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkey
     down = clu.open_job({"i": 2}).init()
     with open(down.fn("big.h5"), "wb") as f:
         f.write(big[::-1])
-    url = f"cluster:{clu.path}"
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    url = transport.url(clu.path)
+    result = sync.sync(lap, url, **transport.options)
     assert result.exit_status == 0, result.format()
     assert not [r for r in whole_reads if "big.h5" in r]
     with open(clu.open_job(id=up.id).fn("big.h5"), "rb") as f:
@@ -310,11 +314,11 @@ def test_large_files_travel_in_chunks_both_ways(sshd, ssh_home, tmp_path, monkey
     # a changed large file (too small here for a delta) also streams, and mtimes match
     with open(up.fn("big.h5"), "ab") as f:
         f.write(b"appended")
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert sync.sync(lap, url, **transport.options).exit_status == 0
     there = clu.open_job(id=up.id).fn("big.h5")
     assert os.path.getsize(there) == 20008
     assert os.stat(there).st_mtime_ns == os.stat(up.fn("big.h5")).st_mtime_ns
-    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+    assert not sync.sync(lap, url, **transport.options).actions
     assert not [n for n in os.listdir(clu.open_job(id=up.id).path) if "suite-tmp" in n]
 
 

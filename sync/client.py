@@ -1,0 +1,248 @@
+"""The client side of the sync protocol: a :class:`sync.interface.ReplicaAPI` whose methods
+are made from :data:`sync.ops.OPS`, spoken as frames (:mod:`sync.protocol`) over any
+transport (:mod:`sync.transports`). Writes are posted without waiting (answers read in order,
+at most :attr:`Client.WINDOW` in flight), queued frames go out in batches, requests marked
+``later`` are answered while this side goes on.
+"""
+
+import collections
+import inspect
+
+from . import answers, ops, protocol
+from .interface import ReplicaAPI
+from .replica import SyncError, read_jobs_by_files
+
+
+class Client:
+    """A replica on the far side of ``transport`` (see :class:`sync.transports.Transport`),
+    after the handshake: the protocol version must match."""
+
+    #: writes in flight without their answers, at most; when full, answers are read down to
+    #: half, so the far side always has work queued (answers are small: ~40 bytes each)
+    WINDOW = 512
+
+    #: bytes of queued frames sent at once: one write per frame would make the transport's
+    #: per-packet cost (paramiko encrypts in Python) dominate syncs of many small files
+    SEND_BATCH = 256 << 10
+
+    def __init__(self, transport, label=None):
+        self.transport, self.host = transport, transport.host
+        self.timeout = transport.timeout
+        # one entry per answer not read yet, oldest first: None for a posted write, a list
+        # for a request sent ahead (filled with its frame when read, see _later)
+        self._expect = collections.deque()
+        self._outbuf = bytearray()
+        self.changed = []  # refused writes' notes, from their answers (see Replica.changed)
+        self._broken = False
+        self._token = 0
+        try:
+            self._handshake(label)
+        except BaseException:
+            self._broken = True
+            self.close()
+            raise
+
+    def _handshake(self, label):
+        header, _ = self._frame()
+        if header is None:
+            raise SyncError(self.transport.why_stopped())
+        self.transport.started()
+        if not header.get("ok"):
+            raise SyncError(f"{self.host}:{self.transport.path}: {header.get('error')}")
+        if header.get("version") != protocol.VERSION:
+            raise SyncError(
+                f"the suite on {self.host} speaks sync protocol {header.get('version')}, "
+                f"this one {protocol.VERSION}: install the same suite version on both machines")
+        self.label = label or header.get("label") or self.host
+        # ask for heartbeats while the far side works (answered in order, never waited for;
+        # a suite too old to send them answers with an error, which is ignored)
+        self._later("heartbeat", max(0.5, self.timeout / 4))
+
+    # -- frames -----------------------------------------------------------------------------
+    def _frame(self):
+        """The next frame from the far side (heartbeats skipped); :class:`SyncError` naming
+        the host when nothing came for ``timeout`` seconds, :class:`protocol.ProtocolError`
+        for what is not a frame."""
+        try:
+            while True:
+                header, payload = protocol.read_frame(self.transport.reader)
+                if header is None or not header.get("heartbeat"):
+                    return header, payload
+        except TimeoutError:
+            self._broken = True
+            raise SyncError(
+                f"{self.host} sent nothing for {self.timeout:g} s (the far side is "
+                "stopped or unreachable); run the sync again to resume, or give a longer "
+                "--timeout") from None
+        except protocol.ProtocolError as exc:
+            self._broken = True
+            raise protocol.ProtocolError(f"{self.host}: {exc}") from None
+
+    def _send(self, op, args, payload, extra, flush=True):
+        self._outbuf += protocol.encode_frame({"op": op, "args": list(args), **extra}, payload)
+        if flush or len(self._outbuf) >= self.SEND_BATCH:
+            self._flush()
+
+    def _flush(self):
+        if not self._outbuf:
+            return
+        try:
+            self.transport.writer.write(bytes(self._outbuf))
+            self.transport.writer.flush()
+        except TimeoutError:
+            self._broken = True
+            raise SyncError(f"{self.host} took nothing for {self.timeout:g} s (the far "
+                            "side is stopped or unreachable); run the sync again to resume, "
+                            "or give a longer --timeout") from None
+        except OSError as exc:
+            self._broken = True
+            raise SyncError(f"connection to {self.host} lost: {exc}") from None
+        self._outbuf.clear()
+
+    def _post(self, op, *args, payload=b"", **extra):
+        """Send a write without waiting: the work streams instead of one round trip each."""
+        self._send(op, args, payload, extra, flush=False)
+        self._expect.append(None)
+        if len(self._expect) >= self.WINDOW:
+            # read answers down to half the window, so the next writes go out as one batch
+            while len(self._expect) > self.WINDOW // 2:
+                self._answer()
+
+    def _answer(self):
+        """Read the oldest answer not read yet: a write's (raise if it failed) or that of a
+        request sent ahead (kept for its caller)."""
+        self._flush()
+        holder = self._expect.popleft()
+        if holder is not None:
+            holder.append(self._frame())
+            return
+        try:
+            header, _ = self._checked(*self._frame())
+        except SyncError:
+            self._expect.clear()
+            raise
+        if header.get("result") is not None:  # a write refused: its target changed
+            self.changed.append(answers.check_note(header["result"], self.host))
+
+    def _drain(self):
+        while self._expect:
+            self._answer()
+
+    def _later(self, op, *args, payload=b"", **extra):
+        """Send a request now and return a function that returns its ``(result, payload)``
+        later: the far side works on it while this side does other work (writes may be
+        posted meanwhile; their answers are read in order)."""
+        self._send(op, args, payload, extra)
+        holder = []
+        self._expect.append(holder)
+
+        def answer():
+            while not holder:
+                self._answer()
+            header, data = self._checked(*holder[0])
+            return header.get("result"), data
+
+        return answer
+
+    def _call(self, op, *args, payload=b"", **extra):
+        """Send a request whose answer is read next (writes in flight are answered first)."""
+        self._drain()
+        self._send(op, args, payload, extra)
+        header, data = self._checked(*self._frame())
+        return header.get("result"), data
+
+    def _checked(self, header, data):
+        if header is None:
+            raise SyncError(f"connection to {self.host} closed")
+        if not header.get("ok"):
+            raise SyncError(f"{self.host}: {header.get('error')}")
+        return header, data
+
+    def flush(self):
+        """Wait for the answers to every write sent so far; raise if one failed."""
+        self._drain()
+
+    def close(self):
+        if not self._broken:  # a far side that stopped answering is not waited for again
+            try:
+                self._drain()
+            except SyncError:
+                pass
+            try:
+                protocol.write_frame(self.transport.writer, {"op": "close"})
+            except OSError:  # TimeoutError included: the far side took nothing
+                pass
+        self.transport.close(wait=not self._broken)
+
+    # -- the composite methods of the interface ---------------------------------------------
+    def read_jobs(self, requests):
+        return read_jobs_by_files(self.read_files, requests)
+
+    def read_chunks(self, job_id, rel):
+        """``(mtime_ns, iterator of chunks)``; the iterator must be consumed before any other
+        request on this connection."""
+        self._drain()
+        self._send("read_stream", [job_id, rel], b"", {})
+        header, _ = self._checked(*self._frame())
+        mtime = answers.shaped("read_stream", header.get("mtime"), lambda v: type(v) is int,
+                               self.host)
+
+        def chunks():
+            while True:
+                header, data = self._checked(*self._frame())
+                if not header.get("more"):
+                    return
+                yield data
+
+        return mtime, chunks()
+
+    def write_stream(self, job_id, rel, chunks, mtime_ns, expect):
+        self._token += 1
+        self._post("write_open", self._token, job_id, rel, expect)
+        size = 0
+        for chunk in chunks:
+            self._post("write_chunk", self._token, payload=chunk)
+            size += len(chunk)
+        self._post("write_close", self._token, mtime_ns)
+        return size
+
+
+def _method(op):
+    """The client method of ``op``: its arguments bound as :class:`ReplicaAPI` declares them,
+    packed, sent as the mode says, the answer taken (checked) by the entry."""
+    signature = inspect.signature(getattr(ReplicaAPI, op.name))
+
+    def bound(self, *args, **kwargs):
+        call = signature.bind(self, *args, **kwargs)
+        call.apply_defaults()
+        values = tuple(call.arguments.values())[1:]
+        return values, op.pack(values)
+
+    if op.mode == "post":
+        def method(self, *args, **kwargs):
+            _, (wire, payload, extra) = bound(self, *args, **kwargs)
+            self._post(op.name, *wire, payload=payload, **extra)
+    elif op.mode == "call":
+        def method(self, *args, **kwargs):
+            values, (wire, payload, extra) = bound(self, *args, **kwargs)
+            result, data = self._call(op.name, *wire, payload=payload, **extra)
+            return op.take(self, result, data, values)
+    else:  # later: NAME_later sends now, NAME waits for it
+        def later(self, *args, **kwargs):
+            values, (wire, payload, extra) = bound(self, *args, **kwargs)
+            answer = self._later(op.name, *wire, payload=payload, **extra)
+            return lambda: op.take(self, *answer(), values)
+
+        def method(self, *args, **kwargs):
+            return getattr(self, op.name + "_later")(*args, **kwargs)()
+
+        later.__name__ = later.__qualname__ = op.name + "_later"
+        setattr(Client, later.__name__, later)
+    method.__name__ = method.__qualname__ = op.name
+    method.__doc__ = f"{op.name} on the far side ({op.mode}); answer: {op.answer}."
+    setattr(Client, op.name, method)
+
+
+for _op in ops.OPS.values():
+    if not _op.internal:
+        _method(_op)

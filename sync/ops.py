@@ -1,0 +1,260 @@
+"""The sync protocol's operations, each written once: one :class:`Op` per operation, from
+which the client's methods (:mod:`sync.client`) and the server's dispatch (:mod:`sync.server`)
+are made. An operation's name is the wire name and the :class:`sync.interface.ReplicaAPI`
+method the far side runs; adding an operation is one entry here and one method there.
+
+Modes: ``call`` (the answer is read next), ``later`` (sent now, answered while this side goes
+on; the client also has ``NAME_later``), ``post`` (a write sent without waiting; its answer is
+read in order, a note when it was refused), ``stream`` (the answer comes in several frames).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from suite.jsonio import ANY
+
+from . import answers, protocol
+from .answers import ints, shaped
+
+
+def _pack(args):
+    args = list(args)
+    while args and args[-1] is ANY:  # not given: the far side's default, an unchecked write
+        args.pop()
+    return args, b"", {}
+
+
+def _unpack(header, payload):
+    return header.get("args", [])
+
+
+def _reply(result):
+    return result, b""
+
+
+def _take_as_is(client, result, payload, args):
+    return result
+
+
+def _serve_replica(name):
+    return lambda session, *args: getattr(session.replica, name)(*args)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: how a request travels and what its answer must look like.
+
+    ``pack(args) -> (wire args, payload, extra header keys)`` on the client and
+    ``unpack(header, payload) -> args`` on the server; ``reply(result) -> (JSON, payload)``
+    on the server and ``take(client, JSON, payload, args) -> value`` on the client, which
+    checks the answer's shape (:mod:`sync.answers`) before anything uses it."""
+
+    name: str
+    mode: str
+    answer: str
+    writes: bool = False
+    internal: bool = False  # a step of a composite method, not a ReplicaAPI method
+    pack: Callable = _pack
+    unpack: Callable = _unpack
+    reply: Callable = _reply
+    take: Callable = _take_as_is
+    serve: Callable | None = None
+
+    def run(self, session, header, payload):
+        """Server side: the answer ``(JSON, payload)`` to one request."""
+        handler = self.serve or _serve_replica(self.name)
+        return self.reply(handler(session, *self.unpack(header, payload)))
+
+
+def _checked(check):
+    return lambda client, result, payload, args: check(result, client.host)
+
+
+def _listed(op, item_ok):
+    """An answer with one item per request, each ``item_ok``."""
+    def take(client, result, payload, args):
+        return shaped(op, result, lambda v: isinstance(v, list) and len(v) == len(args[0])
+                      and all(item_ok(i) for i in v), client.host)
+    return take
+
+
+def _requests(args):
+    return [[list(r) for r in args[0]], *args[1:]], b"", {}
+
+
+# -- file contents ride in the payload ------------------------------------------------------
+
+def _pack_data(args):
+    """``(job_id, rel, data, mtime_ns, expect)``: data as payload, a missing expect (ANY)
+    as an unchecked write."""
+    job_id, rel, data, mtime_ns, expect = args
+    extra = {"mtime": mtime_ns} if expect is ANY else {"mtime": mtime_ns, "expect": expect}
+    return [job_id, rel], data, extra
+
+
+def _unpack_data(header, payload):
+    return [*header.get("args", []), payload, header["mtime"], header.get("expect", ANY)]
+
+
+def _reply_bytes(result):
+    return None, result
+
+
+def _take_bytes(client, result, payload, args):
+    return payload
+
+
+def _reply_read(result):
+    data, mtime = result
+    return mtime, data
+
+
+def _take_read(client, result, payload, args):
+    return payload, shaped("read", result, lambda v: type(v) is int, client.host)
+
+
+def _reply_pieces(pairs):
+    """``[(bytes, x)]`` -> ``[[size, x]]`` and the bytes joined; None items stay None."""
+    return ([None if p is None else [len(p[0]), p[1]] for p in pairs],
+            b"".join(p[0] for p in pairs if p is not None))
+
+
+def _take_files(client, result, payload, args):
+    shaped("read_files", result, lambda v: isinstance(v, list) and len(v) == len(args[0])
+           and all(ints(i, 2) for i in v), client.host)
+    pieces = protocol.split_payload(payload, [size for size, _ in result])
+    return [(piece, mtime) for piece, (_, mtime) in zip(pieces, result, strict=True)]
+
+
+def _reply_signatures(sigs):
+    return [len(s) for s in sigs], b"".join(sigs)
+
+
+def _take_signatures(client, result, payload, args):
+    _listed("signatures", lambda i: type(i) is int)(client, result, payload, args)
+    return protocol.split_payload(payload, result)
+
+
+def _pack_deltas(args):
+    requests, signatures = args
+    return ([list(r) for r in requests], [len(s) for s in signatures]), b"".join(signatures), {}
+
+
+def _unpack_deltas(header, payload):
+    requests, sizes = header.get("args", [None, None])
+    return requests, protocol.split_payload(payload, sizes)
+
+
+def _take_deltas(client, result, payload, args):
+    _listed("make_deltas", lambda i: i is None or ints(i, 2))(client, result, payload, args)
+    pieces = iter(protocol.split_payload(payload, [i[0] for i in result if i is not None]))
+    return [None if i is None else (next(pieces), i[1]) for i in result]
+
+
+def _pack_job(args):
+    job_id, statepoint, doc, files = args
+    return ([job_id, statepoint.decode(), doc], b"".join(data for _, data, _ in files),
+            {"files": [(rel, len(data), mtime) for rel, data, mtime in files]})
+
+
+def _unpack_job(header, payload):
+    meta = header["files"]
+    pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
+    return [*header.get("args", []),
+            [(rel, data, mtime) for (rel, _, mtime), data in zip(meta, pieces, strict=True)]]
+
+
+def _take_note(client, result, payload, args):
+    if result is not None:
+        client.changed.append(answers.check_note(result, client.host))
+    return result
+
+
+# -- steps the server keeps state for: heartbeats, streamed reads and writes ------------------
+
+def _heartbeat(session, every):
+    session.out.heartbeats(min(max(float(every), 0.5), 3600.0))
+
+
+def _read_stream(session, job_id, rel):
+    # several frames: the mtime, one per chunk ("more"), then the end (the usual answer)
+    mtime, chunks = session.replica.read_chunks(job_id, rel)
+    session.out.send({"ok": True, "more": True, "mtime": mtime})
+    for chunk in chunks:
+        session.out.send({"ok": True, "more": True}, chunk)
+
+
+def _write_open(session, token, job_id, rel, *expect):  # no expect: an unchecked write
+    session.streams[token] = session.replica.open_stream(job_id, rel, *expect[:1])
+
+
+def _pack_chunk(args):
+    return [args[0]], args[1], {}
+
+
+def _unpack_chunk(header, payload):
+    return [*header.get("args", []), payload]
+
+
+def _write_chunk(session, token, data):
+    session.streams[token].write(data)
+
+
+def _write_close(session, token, mtime_ns):
+    return session.streams.pop(token).close(mtime_ns)
+
+
+_NOTE = "None, or a note {job, path} when the write was refused (its target changed)"
+
+#: every operation, by name
+OPS = {op.name: op for op in [
+    Op("identity", "call", "the replica's identity (32 hex digits)",
+       take=_checked(answers.identity)),
+    Op("load_record", "call", "the record of the last sync with peer, or None"),
+    Op("save_record", "call", "None"),
+    Op("try_lock", "call", "whether the pair's lock was taken"),
+    Op("lock", "call", "None, once the pair's lock is taken"),
+    Op("unlock", "call", "None"),
+    Op("snapshot", "later", "{jobs, project_doc, unreadable}, checked (answers.check_snapshot)",
+       pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1])], b"", {}),
+       take=_checked(answers.check_snapshot)),
+    Op("find_ids", "call", "a list of job ids", take=_checked(answers.ids)),
+    Op("doc_mtime", "call", "an integer (ns)", take=_checked(answers.integer("doc_mtime"))),
+    Op("statepoint", "call", "payload: the state point file's bytes",
+       reply=_reply_bytes, take=_take_bytes),
+    Op("digest", "call", "a SHA-256 hex digest",
+       take=_checked(lambda v, h: shaped("digest", v, lambda d: isinstance(d, str), h))),
+    Op("digests", "later", "one digest per (job, path)", pack=_requests,
+       take=_listed("digests", lambda i: isinstance(i, str))),
+    Op("read", "call", "mtime_ns; payload: the file", reply=_reply_read, take=_take_read),
+    Op("read_files", "call", "[size, mtime_ns] per file; payload: the files",
+       pack=_requests, reply=_reply_pieces, take=_take_files),
+    Op("signatures", "later", "sizes; payload: one block signature per file",
+       pack=_requests, reply=_reply_signatures, take=_take_signatures),
+    Op("make_deltas", "later", "[size, mtime_ns] or None per file; payload: the deltas",
+       pack=_pack_deltas, unpack=_unpack_deltas, reply=_reply_pieces, take=_take_deltas),
+    Op("write", "post", _NOTE, writes=True, pack=_pack_data, unpack=_unpack_data),
+    Op("apply_delta", "post", _NOTE, writes=True, pack=_pack_data, unpack=_unpack_data),
+    Op("write_link", "post", _NOTE, writes=True),
+    Op("delete_file", "post", _NOTE, writes=True),
+    Op("write_doc", "post", _NOTE, writes=True),
+    Op("write_project_doc", "call", _NOTE, take=_take_note),
+    Op("create_job", "post", _NOTE, writes=True, pack=_pack_job, unpack=_unpack_job),
+    Op("delete_job", "post", _NOTE, writes=True),
+    Op("heartbeat", "later", "None; then a heartbeat frame whenever the far side is quiet",
+       internal=True, serve=_heartbeat),
+    Op("read_stream", "stream", "frames: mtime, one per chunk (more), then the end",
+       internal=True, serve=_read_stream),
+    Op("write_open", "post", "None", internal=True, serve=_write_open),
+    Op("write_chunk", "post", "None", internal=True, pack=_pack_chunk, unpack=_unpack_chunk,
+       serve=_write_chunk),
+    Op("write_close", "post", _NOTE, writes=True, internal=True, serve=_write_close),
+]}
+
+
+def lookup(name):
+    """The :class:`Op` called ``name``; ValueError (answered, not fatal) for an unknown one."""
+    op = OPS.get(name) if isinstance(name, str) else None
+    if op is None:
+        raise ValueError(f"unknown operation {name!r}")
+    return op

@@ -1,0 +1,29 @@
+"""The local transport: a pipe to ``suite _sync-server PATH`` on this machine, so the whole
+protocol (frames, pipelining, checks of every answer) runs without SSH."""
+
+import shlex
+import sys
+
+from . import Transport, not_installed
+from .pipe import Process
+
+
+class LocalTransport(Transport):
+    name = "local"
+
+    def __init__(self, path, remote_suite=None, timeout=60.0, init=False):
+        self.host, self.path, self.timeout = "local", path, timeout
+        argv = shlex.split(remote_suite) if remote_suite else [sys.executable, "-m", "suite"]
+        argv += ["_sync-server", path] + (["--init"] if init else [])
+        self.process = Process(argv, timeout, f"{not_installed(self.name, self.host)}: cannot "
+                                              f"run {argv[0]}")
+        self.reader, self.writer = self.process.reader, self.process.writer
+
+    def why_stopped(self):
+        status, err = self.process.ended()
+        if status == 127:
+            return not_installed(self.name, self.host)
+        return f"local transport: the suite process stopped (status {status}): {err}"
+
+    def close(self, wait=True):
+        self.process.close(wait)

@@ -1,0 +1,34 @@
+"""The paramiko transport: one paramiko connection (see :func:`sync.ssh.connect`: part of
+``~/.ssh/config``, known_hosts, the agent, keepalives), one channel running the server."""
+
+from . import Transport, not_installed, server_command
+
+
+class ParamikoTransport(Transport):
+    name = "paramiko"
+
+    def __init__(self, target, remote_suite=None, timeout=60.0, init=False,
+                 accept_new_host_key=False):
+        from ..ssh import connect
+
+        self.host, self.path, self.timeout = target.host, target.path, timeout
+        self.client = connect(target, accept_new_host_key, timeout=timeout)
+        try:
+            self.writer, self.reader, self.stderr = self.client.exec_command(
+                server_command(remote_suite, target.path, init), timeout=timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def why_stopped(self):
+        status = self.reader.channel.recv_exit_status()
+        err = self.stderr.read().decode(errors="replace").strip()
+        if status == 127 or "not found" in err:
+            return not_installed(self.name, self.host)
+        return f"the suite process on {self.host} stopped: {err[-500:]}"
+
+    def close(self, wait=True):
+        client = self.client
+        while client is not None:  # this connection, then the jump hosts it went through
+            client.close()
+            client = getattr(client, "jump_client", None)

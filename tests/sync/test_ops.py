@@ -1,0 +1,43 @@
+"""The operations table, the replica interface and the two implementations agree."""
+
+import inspect
+
+import pytest
+
+import sync
+from sync import ops
+from sync.client import Client
+from sync.interface import ReplicaAPI
+from sync.replica import Replica
+
+
+def test_every_operation_is_one_interface_method_on_both_sides():
+    declared = {name for name, _ in inspect.getmembers(ReplicaAPI, inspect.isfunction)}
+    for op in ops.OPS.values():
+        assert op.mode in ("call", "later", "post", "stream"), op.name
+        if op.internal:
+            continue
+        assert op.name in declared, op.name
+        assert callable(getattr(Replica, op.name)), op.name  # what the server runs
+        assert getattr(Client, op.name).__name__ == op.name  # made from the entry
+        if op.mode == "later":
+            assert getattr(Client, op.name + "_later").__name__ == op.name + "_later"
+    # composite methods are written out on both sides
+    for name in declared - set(ops.OPS):
+        assert callable(getattr(Replica, name)) and callable(getattr(Client, name)), name
+
+
+def test_the_local_replica_is_a_replica_api(project):
+    assert isinstance(Replica(project.path), ReplicaAPI)
+
+
+def test_unknown_operation_is_refused():
+    with pytest.raises(ValueError, match="unknown operation 'format_disk'"):
+        ops.lookup("format_disk")
+    with pytest.raises(ValueError, match="unknown operation"):
+        ops.lookup(["identity"])
+
+
+def test_syncing_a_project_with_itself_over_the_local_transport(project):
+    with pytest.raises(sync.SyncError, match="is this project itself"):
+        sync.sync(project, project.path, ssh="local")

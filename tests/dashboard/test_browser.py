@@ -48,6 +48,7 @@ def browser(tmp_path):
     except Exception as exc:  # a browser that cannot start here
         skip_or_fail(f"chromium did not start: {type(exc).__name__}: {exc}".splitlines()[0])
     driver.set_page_load_timeout(60)
+    driver.implicitly_wait(10)  # a click that navigates returns before the next page is there
     driver.downloads = downloads
     shots = tmp_path / "shots"
     shots.mkdir()

@@ -310,7 +310,8 @@ class Index:
         # one string instead of 100,000 row objects: the narrow table makes this cheap
         text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
         parts = text.split(" ") if text else []
-        rows = list(zip(parts[0::2], parts[1::2], strict=False))
+        with _gc_paused():
+            rows = list(zip(parts[0::2], parts[1::2], strict=False))
         if removed:
             rows = [r for r in rows if r[0] not in removed]
         return _split_work(_stat_changed, rows, ws)

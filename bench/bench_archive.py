@@ -42,8 +42,8 @@ SUITE = os.path.join(os.path.dirname(sys.executable), "suite")
 
 
 def on_terminal(args, cwd):
-    """Wall seconds of a command whose stdout and stderr are a terminal (a pty, read as
-    fast as it writes, as a terminal emulator does)."""
+    """``(wall s, CPU s, bytes drawn)`` of a command whose stdout and stderr are a terminal
+    (a pty, read as fast as it writes, as a terminal emulator does)."""
     import pty
     import time
 
@@ -61,21 +61,25 @@ def on_terminal(args, cwd):
         if not chunk:
             break
         out.append(chunk)
-    _, status = os.waitpid(pid, 0)
+    _, status, ru = os.wait4(pid, 0)
     os.close(fd)
     if status:
         raise RuntimeError(f"{' '.join(args)}: status {status}\n{b''.join(out)[-2000:]!r}")
-    return time.perf_counter() - t, sum(map(len, out))
+    return time.perf_counter() - t, ru.ru_utime + ru.ru_stime, sum(map(len, out))
 
 
 def to_file(args, cwd, path):
-    """Wall seconds of a command whose stdout and stderr go to a file."""
+    """``(wall s, CPU s)`` of a command whose stdout and stderr go to a file."""
     import time
 
     t = time.perf_counter()
     with open(path, "wb") as f:
-        subprocess.run(args, cwd=cwd, stdout=f, stderr=f, check=True)
-    return time.perf_counter() - t
+        proc = subprocess.Popen(args, cwd=cwd, stdout=f, stderr=f)
+        _, status, ru = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(args)}: exit {proc.returncode}")
+    return time.perf_counter() - t, ru.ru_utime + ru.ru_stime
 
 
 def progress_rows(n, rounds=4):
@@ -99,12 +103,13 @@ def progress_rows(n, rounds=4):
                 for what, args, cwd in (("export", [SUITE, "export", out], p.path),
                                         ("import", [SUITE, "import", arc], q.path)):
                     if mode == "terminal":
-                        t, nbytes = on_terminal(args, cwd)
+                        t, c, nbytes = on_terminal(args, cwd)
                         drawn = max(drawn, nbytes)
                     else:
-                        t = to_file(args, cwd, log)
+                        t, c = to_file(args, cwd, log)
                     key = f"{what} ({mode})"
                     best[key] = min(best.get(key, float("inf")), t)
+                    best[key + " cpu"] = min(best.get(key + " cpu", float("inf")), c)
                 shutil.rmtree(q.path)
                 os.unlink(out)
     finally:
@@ -113,14 +118,15 @@ def progress_rows(n, rounds=4):
           f"load average {os.getloadavg()[0]:.1f}; at most {drawn:,} bytes drawn on the terminal")
     for what in ("export", "import"):
         term, file = best[f"{what} (terminal)"], best[f"{what} (file)"]
-        print(f"  {what}: terminal {term:.3f} s, file {file:.3f} s, "
-              f"terminal/file {term / file:.3f}")
+        cterm, cfile = best[f"{what} (terminal) cpu"], best[f"{what} (file) cpu"]
+        print(f"  {what}: terminal {term:.3f} s, file {file:.3f} s, terminal/file {term / file:.3f}"
+              f"; CPU {cterm:.2f} / {cfile:.2f} s, terminal/file {cterm / cfile:.3f}")
     return best
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, nargs="+", default=[1000, 10000])
+    ap.add_argument("-n", type=int, nargs="*", default=[1000, 10000])
     ap.add_argument("--signac-max", type=int, default=10000)
     ap.add_argument("--json", default="bench/results-archive.json")
     ap.add_argument("--progress-n", type=int, default=0,

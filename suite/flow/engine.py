@@ -1,5 +1,6 @@
 """Status and local execution of a workflow over a project's jobs."""
 
+import gc
 import os
 import random
 import shlex
@@ -9,6 +10,8 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
+
+from suite.index import gc_paused
 
 from . import provenance
 from .aggregates import get_aggregate_id
@@ -197,8 +200,19 @@ class Runner:
     def status(self, ops=None, filter=None, ids=None, progress=None):
         """Counts per operation and label; ``progress(step, steps, jobs)`` is called before
         each operation's conditions are evaluated (and once for the labels)."""
-        jobs = self._jobs(filter, ids)
-        docs, completed = self._state(jobs)
+        # loading runs no user code: no collections while it builds a million objects; then
+        # what was loaded is frozen (it lives through the call), so the collections the
+        # conditions and labels cause do not walk it again and again
+        with gc_paused():
+            jobs = self._jobs(filter, ids)
+            docs, completed = self._state(jobs)
+        gc.freeze()
+        try:
+            return self._status(jobs, docs, completed, ops, progress)
+        finally:
+            gc.unfreeze()
+
+    def _status(self, jobs, docs, completed, ops, progress):
         out = Status()
         names = ops or list(self.flow._operations)
         for name in names:

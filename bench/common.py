@@ -8,6 +8,7 @@ a RAM disk, where the tools' own costs show.
 """
 
 import os
+import resource
 import subprocess
 import time
 
@@ -17,6 +18,21 @@ def timed(fn):
     t = time.perf_counter()
     out = fn()
     return time.perf_counter() - t, out
+
+
+def cpu_seconds():
+    """User + system seconds of this process (all threads) and of the children it waited for."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_cpu(fn):
+    """``(wall seconds, CPU seconds, result)`` of calling ``fn`` (CPU: see cpu_seconds; a
+    child process counts once it has been waited for)."""
+    c, t = cpu_seconds(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, cpu_seconds() - c, out
 
 
 def wall(args, cwd, ok=(0,), env=None):

@@ -102,6 +102,10 @@ def _hold(root):
 class FileRoot:
     """A JSON object stored in one file; a missing file reads as ``{}``."""
 
+    # status primes one per job: without a __dict__ each takes a third of the memory
+    __slots__ = ("path", "job_id", "what", "_before_write", "_data", "_sig", "_dirty", "_fresh",
+                 "__weakref__")
+
     def __init__(self, path, job_id=None, before_write=None, what="document"):
         self.path = path
         self.job_id = job_id

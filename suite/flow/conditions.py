@@ -40,23 +40,26 @@ def _doc(job, docs):
 
 def isfile(name):
     """The job directory holds the file ``name``."""
-    return Condition(lambda job, docs: os.path.isfile(os.path.join(job.path, name)),
+    # the same path os.path.join gives, built without it (status asks this of every job)
+    tail = None if os.path.isabs(name) else os.sep + name
+    return Condition(lambda job, docs: os.path.isfile(name if tail is None else job.path + tail),
                      f"file {name} exists", "isfile", name)
 
 
 def true(key):
     """The document key ``key`` (dotted) is truthy."""
-    return Condition(lambda job, docs: bool(_get(_doc(job, docs), key)), f"doc.{key} is true",
+    return Condition(lambda job, docs: bool(doc_value(_doc(job, docs), key)), f"doc.{key} is true",
                      "true", key)
 
 
 def false(key):
     """The document key ``key`` (dotted) is missing or falsy."""
-    return Condition(lambda job, docs: not _get(_doc(job, docs), key), f"doc.{key} is false",
+    return Condition(lambda job, docs: not doc_value(_doc(job, docs), key), f"doc.{key} is false",
                      "false", key)
 
 
-def _get(doc, key):
+def doc_value(doc, key):
+    """The value at the dotted ``key`` of a document, or None where the path is missing."""
     node = doc
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:

@@ -1,5 +1,6 @@
 """Status and local execution of a workflow over a project's jobs."""
 
+import gc
 import os
 import random
 import shlex
@@ -10,10 +11,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from suite.index import gc_paused
 from suite.provenance.capture import Capture
 
 from . import provenance
 from .aggregates import get_aggregate_id
+from .conditions import doc_value
 
 
 @dataclass
@@ -105,6 +108,7 @@ class Runner:
         self.flow = workflow_cls
         self.project = project
         self._memo = {}
+        self._columns = {}
         #: provenance records; `run` writes them in the background (see provenance.Log)
         self.log = provenance.Log()
         #: what every record of this runner shares, captured once (git, environment); set
@@ -121,6 +125,7 @@ class Runner:
     def _state(self, jobs):
         self.log.flush()  # "after" conditions read the logs
         self._memo = {}  # condition results, valid for this evaluation only
+        self._columns = {}  # the same for status's columns (_fast_columns)
         index = self.project.index
         docs = index.documents([j.id for j in jobs] if len(jobs) < 2000 else None)
         sigs = index.document_signatures()
@@ -209,18 +214,34 @@ class Runner:
         also each operation's latest provenance record (:attr:`Status.last`; one read of
         each job's log tail, ~25 µs a job); ``last=None``: only for at most
         :data:`LAST_AUTO` jobs."""
-        jobs = self._jobs(filter, ids)
-        docs, completed = self._state(jobs)
+        # loading runs no user code: no collections while it builds a million objects; then
+        # what was loaded is frozen (it lives through the call), so the collections the
+        # conditions and labels cause do not walk it again and again
+        with gc_paused():
+            jobs = self._jobs(filter, ids)
+            docs, completed = self._state(jobs)
+        gc.freeze()
+        try:
+            return self._status(jobs, docs, completed, ops, progress, last)
+        finally:
+            gc.unfreeze()
+
+    def _status(self, jobs, docs, completed, ops, progress, last):
         out = Status()
         names = ops or list(self.flow._operations)
         for name in names:
             out.operations[name] = {"eligible": 0, "complete": 0}
         info = {j.id: {"eligible": [], "labels": []} for j in jobs}
+        by_id = {j.id: j for j in jobs}
         steps = len(names) + 1
         for step, name in enumerate(names, 1):
             if progress is not None:
                 progress(step, steps, len(jobs))
             op = self._op(name)
+            fast = self._fast_columns(op, by_id, docs)
+            if fast is not None:
+                self._count_fast(name, fast, jobs, out.operations[name], info)
+                continue
             for unit in self.units(op, jobs, docs):
                 done = self.complete(op, unit, docs, completed)
                 if self.eligible(op, unit, docs, completed, done):
@@ -247,6 +268,55 @@ class Runner:
                                "jobs": r.jobs} for name in names
                         if (r := found.get(name)) is not None}
         return out
+
+    #: condition kinds that only read the job's document or stat one file: no side effects,
+    #: never raise for a readable job, so they may be evaluated in any order
+    _PURE = ("true", "false", "isfile")
+
+    def _fast_columns(self, op, by_id, docs):
+        """``(pre, post)`` lists of :class:`_Column` for an operation on single jobs whose
+        conditions are all built-in and pure, with postconditions (what decides "complete");
+        None when the general path must judge (aggregates, callables, logs)."""
+        if getattr(op, "aggregator", None) is not None or not op.post:
+            return None
+        conds = list(op.pre) + list(op.post)
+        if any(c.kind not in self._PURE or c.raw is not None for c in conds):
+            return None
+        cols = self._columns
+
+        def column(c):
+            key = (c.kind, c.arg)
+            if key not in cols:
+                cols[key] = _Column(c, by_id, docs)
+            return cols[key]
+
+        return [column(c) for c in op.pre], [column(c) for c in op.post]
+
+    @staticmethod
+    def _count_fast(name, columns, jobs, counts, info):
+        """What the general loop of :meth:`status` counts, from columns: per job, complete
+        when every postcondition holds, eligible when every precondition holds and it is not
+        complete."""
+        pre, post = columns
+        eligible = complete = 0
+        for j in jobs:
+            i = j.id
+            done = True
+            for c in post:
+                if not c[i]:
+                    done = False
+                    break
+            if done:
+                complete += 1
+                continue
+            for c in pre:
+                if not c[i]:
+                    break
+            else:
+                eligible += 1
+                info[i]["eligible"].append(name)
+        counts["eligible"] += eligible
+        counts["complete"] += complete
 
     def _op(self, name):
         try:
@@ -480,6 +550,27 @@ class Runner:
         self._call_hooks("on_success" if status == "success" else "on_exception", op, jobs, exc)
         self._call_hooks("on_exit", op, jobs)
         return status
+
+
+class _Column(dict):
+    """``{job id: bool}`` of one pure built-in condition over the jobs of one evaluation.
+    Document conditions are filled for every indexed document at once (one comprehension
+    instead of a call chain per job); a job without an indexed document, and file
+    conditions, are judged by the condition itself when first asked."""
+
+    def __init__(self, cond, by_id, docs):
+        super().__init__()
+        self._cond, self._by_id, self._docs = cond, by_id, docs
+        if cond.kind in ("true", "false") and docs is not None:
+            get, key = doc_value, cond.arg
+            if cond.kind == "true":
+                self.update({i: bool(get(d, key)) for i, d in docs.items()})
+            else:
+                self.update({i: not get(d, key) for i, d in docs.items()})
+
+    def __missing__(self, job_id):
+        value = self[job_id] = bool(self._cond(self._by_id[job_id], self._docs))
+        return value
 
 
 class _Completed(dict):

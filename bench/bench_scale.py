@@ -1,0 +1,167 @@
+"""Scale benchmark: the core rows and status at 10k, 100k and a million jobs, quiet and under load.
+
+Usage: python bench/bench_scale.py [-n 10000 100000] [--project DIR ...] [--load] [--repeat 3]
+                                   [--json F]
+
+-n builds projects of that many jobs (by plain system calls, bench/build_scale.py) in a tmp dir;
+--project uses prebuilt ones (build a million once: `python bench/build_scale.py /tmp/suite-1m
+1000000`). Rows, each a fresh CLI or Python process as a user runs it: the first command after
+the build (it builds the index; only timed when the project has no index yet); `suite find b.c
+3` (state point key); `suite find doc.x 3` (document key); iterating all state points in a
+fresh Python; `suite status` (3 operations, 2 labels, bench_flow's workflow). Columns: wall
+time, CPU time (user + system of the process and the children it waited for, from wait4) and
+peak memory (max RSS). --load repeats every row while one busy-loop process per core runs
+(bounded: each stops itself after 15 min; the script stops them when done), reported beside the
+quiet numbers; quiet and loaded runs alternate, the best of --repeat counts.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_flow import SUITE_WORKFLOW
+from build_scale import build
+
+ITERATE = ("import suite; p = suite.get_project(); "
+           "print(sum(1 for j in p if j.sp()['seed'] >= 0))")
+
+# the console script beside this Python, not a version manager's shim (pyenv's adds a bash
+# and a second exec to every command)
+SUITE = os.path.join(os.path.dirname(sys.executable), "suite")
+if not os.path.exists(SUITE):
+    SUITE = "suite"
+
+BUSY = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
+
+
+def run(args, cwd):
+    """``(wall s, cpu s, max rss MiB, stdout)`` of one fresh process (and what it waited for);
+    a failure is an error, never a time."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=cwd, stdout=out, stderr=err)
+        _, status, ru = os.wait4(proc.pid, 0)
+        dt = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(args)}: exit {proc.returncode}\n"
+                               f"{err.read().decode()[-2000:]}")
+        return dt, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, out.read().decode()
+
+
+class Load:
+    """One bounded busy-loop process per core while in the ``with`` block."""
+
+    def __enter__(self):
+        self.procs = [subprocess.Popen([sys.executable, "-c", BUSY])
+                      for _ in range(os.cpu_count() or 1)]
+        time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
+
+
+def rows_for(path, n):
+    expect_sp = sum(1 for i in range(n) if i % 7 == 3)
+    return {
+        "find b.c 3 (state point key)": ([SUITE, "find", "b.c", "3"],
+                                         lambda out: len(out.split()) == expect_sp),
+        "find doc.x 3 (document key)": ([SUITE, "find", "doc.x", "3"],
+                                        lambda out: len(out.split()) == len(range(3, n, 100))),
+        "iterate all state points, fresh process": ([sys.executable, "-c", ITERATE],
+                                                    lambda out: int(out) == n),
+        "status (3 operations, 2 labels)": ([SUITE, "status"], lambda out: "first" in out),
+    }
+
+
+def bench_project(path, n, repeat, load):
+    with open(os.path.join(path, "workflow.py"), "w") as f:
+        f.write(SUITE_WORKFLOW)
+    res = {}
+    if not os.path.exists(os.path.join(path, ".suite", "index.sqlite")):
+        os.sync()
+        wall, cpu, rss, out = run([SUITE, "find", "b.c", "3"], path)
+        res["first command (builds the index)"] = {"quiet": [wall, cpu, rss]}
+    for row, (args, check) in rows_for(path, n).items():
+        best = {}
+        for k in range(repeat):
+            for mode in (("quiet", "load") if k % 2 == 0 else ("load", "quiet")):
+                if mode == "load" and not load:
+                    continue
+                if mode == "load":
+                    with Load():
+                        m = run(args, path)
+                else:
+                    m = run(args, path)
+                if not check(m[3]):
+                    raise AssertionError(f"{row}: unexpected output {m[3][:300]!r}")
+                old = best.get(mode)
+                best[mode] = list(m[:3]) if old is None or m[0] < old[0] else old
+        res[row] = best
+    return res
+
+
+def count_jobs(path):
+    return sum(1 for e in os.scandir(os.path.join(path, "workspace")) if len(e.name) == 32)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, nargs="*", default=[10000, 100000])
+    ap.add_argument("--project", nargs="*", default=[])
+    ap.add_argument("--load", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", default="bench/results-scale.json")
+    args = ap.parse_args()
+    # an installed suite has compiled modules; without them (PYTHONDONTWRITEBYTECODE, as in
+    # the test environment) every command compiled its modules again: 0.1-0.15 s each
+    import suite
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(suite.__file__)],
+                   check=True, stdout=subprocess.DEVNULL)
+    results = {}
+    projects = [(None, n) for n in args.n] + [(p, None) for p in args.project]
+    for path, n in projects:
+        root = None
+        if path is None:
+            root = tempfile.mkdtemp(prefix=f"bench-scale-{n}-")
+            path = os.path.join(root, "p")
+            build(path, n)
+        else:
+            n = count_jobs(path)
+        try:
+            load_before = os.getloadavg()
+            res = bench_project(path, n, args.repeat, args.load)
+            res["load average (1 min) before / after"] = [load_before[0], os.getloadavg()[0]]
+        finally:
+            if root:
+                shutil.rmtree(root, ignore_errors=True)
+        results[n] = res
+        print(f"\nN = {n:,} jobs ({path if root is None else 'built in a tmp dir'}); "
+              f"load average {res.pop('load average (1 min) before / after')}")
+        print(f"{'row':42s} {'wall s':>8s} {'cpu s':>7s} {'MiB':>6s}   "
+              f"{'loaded wall':>11s} {'cpu s':>7s}")
+        for row, m in res.items():
+            q = m["quiet"]
+            line = f"{row:42s} {q[0]:8.3f} {q[1]:7.2f} {q[2]:6.0f}"
+            if "load" in m:
+                line += f"   {m['load'][0]:11.3f} {m['load'][1]:7.2f}"
+            print(line, flush=True)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""status's column path (pure built-in conditions judged per column) against the general one."""
+
+import shutil
+import tempfile
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import suite
+from suite.flow import Runner, Workflow
+
+KEYS = ("a", "b", "n.c")
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-1, 1), st.text(max_size=1),
+                   st.lists(st.integers(0, 1), max_size=1))
+CONDITION = st.tuples(st.sampled_from(["true", "false", "isfile"]), st.sampled_from(KEYS))
+OPERATION = st.tuples(st.lists(CONDITION, max_size=3), st.lists(CONDITION, max_size=3))
+JOB = st.tuples(st.dictionaries(st.sampled_from(["a", "b", "n"]),
+                                st.one_of(VALUES, st.fixed_dictionaries({"c": VALUES})),
+                                max_size=3),
+                st.sets(st.sampled_from(KEYS), max_size=2),
+                st.booleans())  # False: no document file at all
+
+
+class GeneralRunner(Runner):
+    """The reference: every operation judged by the general per-unit path."""
+
+    def _fast_columns(self, op, by_id, docs):
+        return None
+
+
+def workflow(operations):
+    class W(Workflow):
+        pass
+
+    for k, (pre, post) in enumerate(operations):
+        def func(job):
+            pass
+
+        func.__name__ = func.__qualname__ = f"op{k}"
+        W.operation(func)
+        for where, conds in (("pre", pre), ("post", post)):
+            for kind, key in conds:
+                getattr(getattr(W, where), kind)(key)(func)
+
+    @W.label
+    def has_a(job):
+        return "a" in job.doc
+
+    return W
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(OPERATION, min_size=1, max_size=3), st.lists(JOB, min_size=1, max_size=6))
+def test_columns_agree_with_the_general_path(operations, jobs):
+    root = tempfile.mkdtemp()
+    try:
+        project = suite.init_project(root)
+        for i, (doc, files, has_doc) in enumerate(jobs):
+            job = project.open_job({"i": i}).init()
+            if has_doc:
+                job.doc.update(doc)
+            for name in files:
+                with open(job.fn(name), "w") as f:
+                    f.write("x")
+        W = workflow(operations)
+        fast, general = Runner(W, project).status(), GeneralRunner(W, project).status()
+        assert fast.operations == general.operations
+        assert fast.jobs == general.jobs
+        assert fast.labels == general.labels
+        # the column path was taken where it applies (otherwise this test compares nothing)
+        if any(post for _, post in operations):
+            r = Runner(W, project)
+            docs, _ = r._state(list(project))
+            by_id = {j.id: j for j in project}
+            assert any(r._fast_columns(op, by_id, docs) is not None
+                       for op in W._operations.values())
+    finally:
+        shutil.rmtree(root)
+
+
+def test_columns_count_one_workflow(project):
+    """A fixed case with known counts: complete, eligible and blocked jobs."""
+    for i in range(4):
+        job = project.open_job({"i": i}).init()
+        job.doc.step = i % 2 == 1
+        if i == 3:
+            open(job.fn("second.txt"), "w").close()
+
+    class W(Workflow):
+        pass
+
+    @W.pre.true("step")
+    @W.post.isfile("second.txt")
+    @W.operation
+    def second(job):
+        pass
+
+    status = Runner(W, project).status()
+    assert status.operations["second"] == {"eligible": 1, "complete": 1}
+    assert [j for j, info in status.jobs.items() if info["eligible"]] == [
+        project.open_job({"i": 1}).id]

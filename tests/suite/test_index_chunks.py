@@ -1,0 +1,62 @@
+"""The index is built in chunks of new jobs (bounded memory at a million jobs): the result must
+be the one a single pass gives."""
+
+import os
+import sqlite3
+
+import suite
+from suite import layout
+
+
+def _view(project):
+    ix = project.index
+    return (ix.statepoints(), ix.documents(), dict(ix.problems),
+            project.find_jobs({"doc.x": {"$gt": 3}}).ids(), project.find_jobs({"b.c": 1}).ids(),
+            project.find_jobs({"a": {"$lt": 10}, "doc.y": {"$exists": False}}).ids())
+
+
+def _kv_rows(project):
+    with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        return sorted(db.execute("SELECT id, src, key, t, num, txt FROM kv"))
+
+
+def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
+    from suite import index
+
+    p = suite.init_project(tmp_path / "p")
+    for i in range(45):
+        job = p.open_job({"a": i, "b": {"c": i % 3}}).init()
+        if i % 2:
+            job.doc.x = i
+        if i % 7 == 0:
+            job.doc.y = [i, {"z": None}]
+    bad = p.open_job({"a": 4, "b": {"c": 1}})
+    with open(bad.fn(layout.DOCUMENT), "w") as f:
+        f.write("{not json")
+    monkeypatch.setattr(index, "ADD_CHUNK", 10 ** 6)
+    one_pass, one_pass_kv = _view(suite.get_project(p.path)), _kv_rows(p)
+    for chunk in (1, 4, 44):
+        os.unlink(p.fn(".suite/index.sqlite"))
+        monkeypatch.setattr(index, "ADD_CHUNK", chunk)
+        fresh = suite.get_project(p.path)
+        assert _view(fresh) == one_pass
+        assert _kv_rows(p) == one_pass_kv  # no key row twice, none missing
+    assert bad.id in one_pass[2] and len(one_pass[0]) == 45
+
+
+def test_jobs_added_later_in_chunks_join_the_index(tmp_path, monkeypatch):
+    from suite import index
+
+    monkeypatch.setattr(index, "ADD_CHUNK", 3)
+    p = suite.init_project(tmp_path / "p")
+    for i in range(5):
+        p.open_job({"a": i, "b": {"c": 0}}).init()
+    assert len(p.find_jobs({"b.c": 0})) == 5
+    # another tool adds jobs (and removes one) behind the index's back
+    other = suite.init_project(tmp_path / "p")
+    for i in range(5, 16):
+        other.open_job({"a": i, "b": {"c": 0}}).init().doc.x = i
+    other.open_job({"a": 0, "b": {"c": 0}}).remove()
+    fresh = suite.get_project(p.path)
+    assert len(fresh.find_jobs({"b.c": 0})) == 15
+    assert len(fresh.find_jobs({"doc.x": {"$gte": 5}})) == 11

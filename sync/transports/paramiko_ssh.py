@@ -28,7 +28,23 @@ class ParamikoTransport(Transport):
         return f"the suite process on {self.host} stopped: {err[-500:]}"
 
     def close(self, wait=True):
+        # the channel's files first. paramiko's file __del__ closes (and flushes) again; when
+        # the garbage collector finalizes a reference cycle (an error's traceback holds this
+        # transport) it may close the file's write buffer first, and that second flush then
+        # prints a traceback at exit. Once closed here, a later flush has nothing to write.
+        for name in ("writer", "reader", "stderr"):
+            stream = getattr(self, name, None)
+            if stream is not None:
+                try:
+                    stream.close()
+                except (OSError, EOFError, ValueError):
+                    pass
+                stream.flush = _nothing
         client = self.client
         while client is not None:  # this connection, then the jump hosts it went through
             client.close()
             client = getattr(client, "jump_client", None)
+
+
+def _nothing():
+    """A closed channel file's flush."""

@@ -698,14 +698,14 @@ class Sync:
 
 def _statepoint_problem(job_id, raw):
     """Why the state point file ``raw`` cannot be copied as job ``job_id``'s, or None."""
-    import json
+    from suite import calc_id, layout
+    from suite.errors import CorruptFileError
+    from suite.jsonio import loads_checked
 
-    from suite import calc_id
-
-    try:
-        sp = json.loads(raw)
-    except ValueError as exc:
-        return f"job {job_id}: its state point is not JSON ({exc}); run 'suite check'"
+    try:  # the reader every job file goes through (encodings, NaN, depth)
+        sp = loads_checked(raw, f"{job_id}/{layout.STATEPOINT}", job_id)
+    except CorruptFileError as exc:
+        return f"{exc}; run 'suite check'"
     if not isinstance(sp, dict):
         return f"job {job_id}: its state point is not a JSON object; run 'suite check'"
     if calc_id(sp) != job_id:

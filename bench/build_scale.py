@@ -19,13 +19,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from common import sp_of  # noqa: E402
 
 from suite import layout  # noqa: E402
+from suite.jsonio import write_all  # noqa: E402
 from suite.statepoint import canonical  # noqa: E402
 
 
 def _write(path, data):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        write_all(fd, data)  # a short write would leave a truncated job file
     finally:
         os.close(fd)
 

@@ -70,6 +70,11 @@ def test_no_submissions_answers_at_once_without_a_scheduler(pair, monkeypatch):
     # a scheduler that does not exist: never looked up, since nothing was ever submitted
     monkeypatch.setenv("SUITE_SCHEDULER", "no-such-scheduler")
     assert active_work(lap) == {"active": [], "error": None}
+    # cheaply: one stat, not even the import of the workflow package
+    code = ("import sys, suite; from sync.active import active_work; "
+            f"assert active_work(suite.get_project({lap.path!r}))['active'] == []; "
+            "assert 'suite.flow' not in sys.modules and 'schedulers' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
     write(jobs(clu)[0], "new.txt", "x")
     result = sync.sync(lap, clu.path, ssh="local",
                        remote_suite=f"{sys.executable} -m suite")  # the far side asked too

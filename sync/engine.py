@@ -108,12 +108,13 @@ class SyncResult:
 
 def _active_lines(active):
     """One line per job with work queued or running, naming it (where, which scheduler id)."""
-    by_job = {}
+    by_job, unknown = {}, {a["job"] for a in active if a["state"] == "unknown"}
     for a in active:
         by_job.setdefault(a["job"], []).append(
             f"{a['operation']} {a['state']} on the {a['side']} side ({a['scheduler_id']})")
-    return [f"ACTIVE {job}: {', '.join(work)}; left alone on both sides (--wait waits for it, "
-            "--include-active syncs it anyway)" for job, work in sorted(by_job.items())]
+    return [f"ACTIVE {job}: {', '.join(work)}; left alone on both sides ("
+            + ("its scheduler cannot be asked; " if job in unknown else "--wait waits for it, ")
+            + "--include-active syncs it anyway)" for job, work in sorted(by_job.items())]
 
 
 def _short(value):

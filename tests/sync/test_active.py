@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -123,21 +122,23 @@ def test_wait_polls_until_the_work_has_finished_then_syncs(far, pair):
     lap, clu = pair
     there = clu.open_job(id=jobs(lap)[0].id)
     remote_id = submit_held(clu, there)
-
-    def release():
-        time.sleep(3)
-        subprocess.run(["scontrol", "release", remote_id], check=True)
-
-    thread = threading.Thread(target=release)
-    thread.start()
-    start = time.monotonic()
-    r = run(lap, "sync", far.url(clu.path), "--wait", "--poll", "1", *far.cli, timeout=180)
-    thread.join()
-    assert r.returncode == 0, r.stderr
-    assert time.monotonic() - start > 3
-    # one line per change of the counts: held (queued), then running
-    assert "waiting for 1 operation(s) on 1 job(s) (remote: 1 queued, 0 running; local: " \
-        "0 queued, 0 running)" in r.stderr
+    proc = subprocess.Popen(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
+                             *far.cli], cwd=lap.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stderr.readline()  # the sync waits: now release the work from a thread
+    assert first.startswith("suite: waiting for 1 operation(s) on 1 job(s) (remote: 1 queued, "
+                            "0 running; local: 0 queued, 0 running)"), first
+    released = threading.Thread(
+        target=lambda: subprocess.run(["scontrol", "release", remote_id], check=True))
+    released.start()
+    out, err = proc.communicate(timeout=180)
+    released.join()
+    assert proc.returncode == 0, err
+    # a line per change of the counts (at most: running, as the work ran for 2 s), not one
+    # per poll
+    assert all(line.startswith("suite: waiting for 1 operation(s) on 1 job(s) (remote: 0 "
+                               "queued, 1 running;") for line in err.splitlines()) \
+        and len(err.splitlines()) <= 1, err
     # what the operation wrote (once it finished) came back with the sync
     assert os.path.exists(jobs(lap)[0].fn("done.txt"))
 

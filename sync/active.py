@@ -21,7 +21,8 @@ def active_work(project):
     the work ``project`` has queued, held or running. A scheduler that cannot be asked has
     its submissions listed with the state ``"unknown"`` and ``error`` says why: the sync
     cannot tell whether those jobs still write, so it leaves them alone too. An unreadable
-    book raises its :class:`suite.errors.SuiteError` (naming the file)."""
+    book raises :class:`suite.errors.CorruptFileError`, one of another shape
+    :class:`SyncError` (both name the file)."""
     # one stat when nothing was ever submitted: suite.flow alone takes ~50 ms to import
     if not os.path.exists(os.path.join(project.path, layout.SUBMISSIONS)):
         return {"active": [], "error": None}
@@ -30,6 +31,12 @@ def active_work(project):
     book = submit.load(project)
     if not book:
         return {"active": [], "error": None}
+    if not isinstance(book, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("scheduler"), str)
+            and isinstance(e.get("pairs"), list) for e in book.values()):
+        raise SyncError(f"{os.path.join(project.path, layout.SUBMISSIONS)} is not a record of "
+                        "submissions; nothing was synced: fix or remove it (without it, work "
+                        "still running there is not known)")
     from schedulers import SchedulerError, get_scheduler
 
     active, errors = [], []

@@ -197,3 +197,20 @@ def test_wait_and_include_active_exclude_each_other(pair):
         sync.sync(lap, clu.path, wait=True, include_active=True)
     with pytest.raises(sync.SyncError, match="--poll"):
         sync.sync(lap, clu.path, wait=True, poll=0)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"12": {"pairs": []}}'])
+def test_a_damaged_submission_record_stops_the_sync_naming_it(pair, text):
+    lap, clu = pair
+    os.makedirs(os.path.dirname(clu.fn(".suite/flow/submissions.json")))
+    with open(clu.fn(".suite/flow/submissions.json"), "w") as f:
+        f.write(text)
+    write(jobs(clu)[0], "from-cluster.txt", "c")
+    r = run(lap, "sync", clu.path, "--ssh", "local")  # the far side's record, over the pipe
+    assert r.returncode == 1
+    assert len(r.stderr.strip().splitlines()) == 1 and "submissions.json" in r.stderr, r.stderr
+    assert not os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))
+    # --include-active does not ask, so it syncs
+    r = run(lap, "sync", clu.path, "--ssh", "local", "--include-active")
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))

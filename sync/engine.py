@@ -64,8 +64,8 @@ class SyncResult:
     def exit_status(self):
         """0 when everything was propagated; else :data:`EXIT_CONFLICTS` (3) when conflicts
         were left, then :data:`EXIT_LEFT_ALONE` (5) when jobs or files were left alone
-        (unreadable, refused, or with work queued or running), then :data:`EXIT_CHANGED` (4) when items changed during the
-        sync. Skipped items (the link policy) do not count."""
+        (unreadable, refused, or with work queued or running), then :data:`EXIT_CHANGED` (4)
+        when items changed during the sync. Skipped items (the link policy) do not count."""
         if self.conflicts:
             return EXIT_CONFLICTS
         if self.refused or self.unreadable or self.active:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -153,12 +154,32 @@ def test_ctrl_c_while_waiting_stops_cleanly(far, pair):
                             stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
     assert line.startswith("suite: waiting for 1 operation(s)"), line
+    assert _servers(clu.path)  # the connection is open while it waits
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("suite: ")
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "suite: aborted", err
     assert not os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))  # nothing was synced
+    # the far side's server saw the connection close and ended
+    deadline = time.monotonic() + 30
+    while _servers(clu.path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _servers(clu.path)
     subprocess.run(["scancel", remote_id], check=True)
+
+
+def _servers(path):
+    """Pids of sync servers running for ``path`` (read from /proc)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        if b"_sync-server" in args and os.fsencode(path) in args:
+            found.append(pid)
+    return found
 
 
 def test_a_scheduler_that_cannot_be_asked_leaves_its_jobs_alone(far, pair, tmp_path):

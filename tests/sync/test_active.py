@@ -144,6 +144,27 @@ def test_wait_polls_until_the_work_has_finished_then_syncs(far, pair):
     assert os.path.exists(jobs(lap)[0].fn("done.txt"))
 
 
+def test_wait_through_the_python_api(far, pair):
+    lap, clu = pair
+    here = jobs(lap)[1]
+    local_id = submit_held(lap, here)
+    write(clu.open_job(id=here.id), "from-cluster.txt", "c")
+    heard = []
+
+    def notify(line):  # the first line says it waits: cancel the work from a thread
+        heard.append(line)
+        if len(heard) == 1:
+            threading.Thread(target=subprocess.run, args=(["scancel", local_id],),
+                             kwargs={"check": True}).start()
+
+    result = sync.sync(lap, far.url(clu.path), wait=True, poll=0.5, notify=notify,
+                       **far.options)
+    assert heard[0].startswith("waiting for 1 operation(s) on 1 job(s) (remote: 0 queued, "
+                               "0 running; local: 1 queued, 0 running)")
+    assert result.exit_status == 0 and result.active == []
+    assert os.path.exists(here.fn("from-cluster.txt"))
+
+
 def test_ctrl_c_while_waiting_stops_cleanly(far, pair):
     lap, clu = pair
     there = clu.open_job(id=jobs(lap)[0].id)

@@ -19,6 +19,8 @@ DATA = "signac_data.h5"
 
 #: suite's own directory: caches (index) and records (sync state). Never the source of truth.
 SUITE_DIR = ".suite"
+#: the record of batch submissions by scheduler id (suite.flow.submit), in the project
+SUBMISSIONS = os.path.join(SUITE_DIR, "flow", "submissions.json")
 
 #: Prefix of temporary entries suite creates (staged jobs in the workspace, files being
 #: written inside jobs); never a job id, never synced or exported.

@@ -12,7 +12,8 @@ from .replica import Replica, SyncError
 def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, keep_both=False,
          filter=None, ids=None, exclude=(), no_delete=False, checksum=False, remote_suite=None,
          accept_new_host_key=False, progress=None, notify=None, lock_wait=None, timeout=None,
-         init=False, ssh=None, ssh_command=None, verbose=None):
+         init=False, ssh=None, ssh_command=None, verbose=None, include_active=False, wait=False,
+         poll=None):
     """Sync ``project`` with ``dest`` (a remote name or a URL); return a :class:`SyncResult`.
 
     ``dest`` must be a project's root directory; ``init`` creates a project there if there is
@@ -27,10 +28,23 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     (:mod:`sync.settings`), then ``paramiko``/``ssh``. ``verbose(message)`` hears which
     transport ``auto`` chose.
 
+    Jobs with operations queued or running on either side (each side's submission book and
+    one query of its scheduler, :mod:`sync.active`) are left alone on both sides and listed
+    in ``SyncResult.active``; so are the jobs of a scheduler that cannot be asked (state
+    ``unknown``). ``include_active`` syncs them anyway. ``wait`` first waits until no selected
+    work is queued or running on either side, asking every ``poll`` seconds (default
+    :data:`sync.active.POLL`) and telling ``notify`` how much is left; KeyboardInterrupt stops
+    the wait and nothing is synced.
+
     Raises :class:`SyncError` (and its :class:`sync.protocol.ProtocolError`) when the sync
-    cannot proceed: bad arguments, an unreachable remote, a wait that lasted too long."""
+    cannot proceed: bad arguments, an unreachable remote, a wait that lasted too long, a
+    ``wait`` for work whose state a scheduler cannot tell."""
     if push and pull:
         raise SyncError("--push and --pull exclude each other")
+    if wait and include_active:
+        raise SyncError("--wait and --include-active exclude each other")
+    if poll is not None and not poll > 0:
+        raise SyncError(f"--poll takes a number of seconds above 0, not {poll!r}")
     if prefer not in (None, "local", "remote", "newer"):
         raise SyncError(f"--prefer takes local, remote or newer, not {prefer!r}")
     url, label, settings = resolve_remote(project, dest, init)
@@ -49,10 +63,17 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
             if filter is not None:
                 wanted |= set(project.find_jobs(filter).ids())
                 wanted |= set(remote.find_ids(filter))
-        run = Sync(Replica(project.path), remote,
+        local, active = Replica(project.path), []
+        if not include_active:
+            from .active import POLL, gather, wait_until_done
+
+            active = wait_until_done(local, remote, wanted, poll or POLL, notify) if wait \
+                else gather(local, remote, wanted)
+        run = Sync(local, remote,
                    mode="push" if push else "pull" if pull else "both", prefer=prefer,
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
+                   active=active,
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
         return run.run()
     finally:

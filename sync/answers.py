@@ -122,3 +122,19 @@ def _file_state(state):
     target is checked where the link is made, Replica.write_link), size >= 0."""
     return (ints(state, 3) or (type(state) is list and len(state) == 4 and
                                ints(state[:3], 3) and type(state[3]) is str)) and state[0] >= 0
+
+
+def check_active(value, host):
+    """The far side's work queued or running (see :func:`sync.active.active_work`), checked:
+    a wrong shape is a :class:`protocol.ProtocolError`, a bad job id a :class:`SyncError`."""
+    def ok(v):
+        return isinstance(v, dict) and set(v) == {"active", "error"} and \
+            (v["error"] is None or isinstance(v["error"], str)) and \
+            isinstance(v["active"], list) and all(
+                isinstance(i, list) and len(i) == 4 and all(isinstance(s, str) for s in i)
+                for i in v["active"])
+
+    shaped("active_work", value, ok, host)
+    for _, job_id, _, _ in value["active"]:
+        check_id(job_id)
+    return value

@@ -56,23 +56,26 @@ class SyncResult:
     skipped: list = field(default_factory=list)
     #: jobs (path None) and files that could not be read: {"job", "path", "side", "reason"}
     unreadable: list = field(default_factory=list)
+    #: operations queued or running whose jobs were left alone on both sides (see
+    #: :mod:`sync.active`): {"job", "operation", "side", "scheduler_id", "state"(, "error")}
+    active: list = field(default_factory=list)
 
     @property
     def exit_status(self):
         """0 when everything was propagated; else :data:`EXIT_CONFLICTS` (3) when conflicts
         were left, then :data:`EXIT_LEFT_ALONE` (5) when jobs or files were left alone
-        (unreadable or refused), then :data:`EXIT_CHANGED` (4) when items changed during the
-        sync. Skipped items (the link policy) do not count."""
+        (unreadable, refused, or with work queued or running), then :data:`EXIT_CHANGED` (4)
+        when items changed during the sync. Skipped items (the link policy) do not count."""
         if self.conflicts:
             return EXIT_CONFLICTS
-        if self.refused or self.unreadable:
+        if self.refused or self.unreadable or self.active:
             return EXIT_LEFT_ALONE
         return EXIT_CHANGED if self.changed else 0
 
     def to_json(self):
         return {"dry_run": self.dry_run, "actions": self.actions, "conflicts": self.conflicts,
                 "changed": self.changed, "refused": self.refused, "skipped": self.skipped,
-                "unreadable": self.unreadable}
+                "unreadable": self.unreadable, "active": self.active}
 
     def format(self):
         lines = []
@@ -90,14 +93,28 @@ class SyncResult:
             where = "/".join(p for p in (r["job"], r["path"]) if p)
             lines.append(f"REFUSED ({r['side']}) {where}: {r['reason']}; left alone on both "
                          "sides")
+        lines += _active_lines(self.active)
         verb = "would change" if self.dry_run else "changed"
         tail = f"; {len(self.changed)} changed during sync" if self.changed else ""
         tail += f"; {len(self.refused)} job(s) left alone" if self.refused else ""
         tail += f"; {len(self.skipped)} skipped" if self.skipped else ""
         tail += f"; {len(self.unreadable)} unreadable" if self.unreadable else ""
+        busy = len({a["job"] for a in self.active})
+        tail += f"; {busy} job(s) with work queued or running left alone" if busy else ""
         lines.append(f"{verb} {len(self.actions)} item(s); {len(self.conflicts)} conflict(s)"
                      + tail)
         return "\n".join(lines)
+
+
+def _active_lines(active):
+    """One line per job with work queued or running, naming it (where, which scheduler id)."""
+    by_job, unknown = {}, {a["job"] for a in active if a["state"] == "unknown"}
+    for a in active:
+        by_job.setdefault(a["job"], []).append(
+            f"{a['operation']} {a['state']} on the {a['side']} side ({a['scheduler_id']})")
+    return [f"ACTIVE {job}: {', '.join(work)}; left alone on both sides ("
+            + ("its scheduler cannot be asked; " if job in unknown else "--wait waits for it, ")
+            + "--include-active syncs it anyway)" for job, work in sorted(by_job.items())]
 
 
 def _short(value):
@@ -119,7 +136,7 @@ class Sync:
 
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
-                 keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT):
+                 keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT, active=()):
         self.L, self.R = local, remote
         self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
@@ -127,7 +144,7 @@ class Sync:
         self.checksum, self.dry_run = checksum, dry_run
         self.progress = progress  # progress(jobs done, jobs in all)
         self.notify, self.lock_wait = notify, lock_wait  # notify(message) while waiting
-        self.result = SyncResult(dry_run=dry_run)
+        self.result = SyncResult(dry_run=dry_run, active=list(active))
         self._old = {}  # job id -> its record entry before this run, until the next save
         self._doc_merges = {}  # job id -> (base, local, remote) of a document sent there
 
@@ -169,6 +186,10 @@ class Sync:
         ls = self.L.snapshot(self.ids, self.exclude)
         rs = remote_snapshot()
         bad = self._note_skipped(ls, rs)
+        for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
+            ls["jobs"].pop(job_id, None)
+            rs["jobs"].pop(job_id, None)
+            bad.add(job_id)
         self._ls, self._rs = ls["jobs"], rs["jobs"]
         # jobs whose documents from the far side cannot be stored here: reported, left alone
         refused = rs.pop("refused", {})

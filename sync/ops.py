@@ -219,6 +219,8 @@ OPS = {op.name: op for op in [
        pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1])], b"", {}),
        take=_checked(answers.check_snapshot)),
     Op("find_ids", "call", "a list of job ids", take=_checked(answers.ids)),
+    Op("active_work", "call", "{active: [[operation, job id, scheduler id, state]], error}",
+       take=_checked(answers.check_active)),
     Op("doc_mtime", "call", "an integer (ns)", take=_checked(answers.integer("doc_mtime"))),
     Op("statepoint", "call", "payload: the state point file's bytes",
        reply=_reply_bytes, take=_take_bytes),

@@ -412,6 +412,12 @@ class Replica:
         """Ids of this side's jobs matching ``filter``."""
         return self.project.find_jobs(filter).ids()
 
+    def active_work(self):
+        """This side's work queued or running (see :func:`sync.active.active_work`)."""
+        from .active import active_work
+
+        return active_work(self.project)
+
     def doc_mtime(self, job_id):
         try:
             return os.stat(os.path.join(self.project.workspace, job_id, layout.DOCUMENT)).st_mtime_ns

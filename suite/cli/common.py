@@ -58,7 +58,7 @@ def echo_sync_result(result, as_json=False, quiet=False):
         echo_json(result.to_json())
         return
     for line in result.format().splitlines():
-        if not quiet or line.startswith(("CONFLICT ", "REFUSED ")):
+        if not quiet or line.startswith(("CONFLICT ", "REFUSED ", "ACTIVE ")):
             click.echo(line)
 
 

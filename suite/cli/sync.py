@@ -93,10 +93,18 @@ def remote_remove(name):
               help="What the openssh transport runs instead of ssh (as rsync's -e), "
                    "e.g. 'ssh -F ~/.ssh/hpc_config'.")
 @click.option("-v", "--verbose", is_flag=True, help="Say which transport was chosen.")
+@click.option("--include-active", is_flag=True,
+              help="Also sync jobs with operations queued or running on either side (by "
+                   "default they are left alone and listed).")
+@click.option("--wait", is_flag=True,
+              help="First wait until no selected job has operations queued or running on "
+                   "either side, then sync (Ctrl-C stops the wait; nothing is synced).")
+@click.option("--poll", type=click.FloatRange(min=0, min_open=True), default=30.0,
+              show_default=True, metavar="SECONDS", help="With --wait: ask both sides this often.")
 @common.quiet_option
 def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude, no_delete,
          checksum, as_json, remote_suite, accept_new_host_key, timeout, init, ssh, ssh_command,
-         verbose, quiet):
+         verbose, include_active, wait, poll, quiet):
     """Two-way sync of this project with DEST: a remote name, a project directory,
     [user@]host:path or ssh://user@host:port/path (one SSH connection; suite must be installed
     on the remote).
@@ -105,12 +113,14 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     on both sides is a conflict: left untouched and listed. A file or document written to
     while the sync runs is never overwritten: it is listed as changed during sync and left
     for the next sync. Links that leave their job, fifos and devices are skipped and listed
-    on stderr; jobs or files that cannot be read are too, and left alone.
+    on stderr; jobs or files that cannot be read are too, and left alone. So are jobs with
+    operations queued or running on either side (asked of each side's scheduler once), unless
+    --include-active; --wait waits for that work to finish first.
 
     \b
     Exit status: 0 all synced; 1 error; 2 usage error; 3 conflicts left;
     4 items changed during the sync (run it again);
-    5 jobs left alone, unreadable or refused (listed).
+    5 jobs left alone: unreadable, refused, or with work queued or running (listed).
     When several apply: 3, then 5, then 4.
     A second sync of the same pair waits for the first.
     """
@@ -124,13 +134,24 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
             ids=[proj.open_job(id=i).id for i in ids] or None, exclude=exclude,
             no_delete=no_delete, checksum=checksum, remote_suite=remote_suite,
             accept_new_host_key=accept_new_host_key, progress=update, timeout=timeout,
-            init=init, ssh=ssh, ssh_command=ssh_command,
+            init=init, ssh=ssh, ssh_command=ssh_command, include_active=include_active,
+            wait=wait, poll=poll,
             verbose=(lambda message: click.echo(f"suite: {message}", err=True)) if verbose
             else None, notify=None if quiet else
             lambda message: click.echo(f"suite: {message}", err=True))
     common.echo_sync_result(result, as_json, quiet)
     _warn_skipped(result.unreadable + result.skipped)
+    _warn_unknown(result.active)
     sys.exit(result.exit_status)
+
+
+def _warn_unknown(active):
+    """One line per side whose scheduler could not say what still runs."""
+    for side, error in sorted({(a["side"], a["error"]) for a in active if "error" in a}):
+        jobs = len({a["job"] for a in active if a["side"] == side and "error" in a})
+        click.echo(f"suite: warning: cannot ask the scheduler on the {side} side what still "
+                   f"runs ({error}); {jobs} job(s) submitted there were left alone: fix the "
+                   "scheduler there, or sync with --include-active", err=True)
 
 
 def _warn_skipped(items):

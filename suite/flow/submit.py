@@ -20,7 +20,7 @@ ACTIVE = ("queued", "held", "running")
 
 
 def _book(project):
-    return os.path.join(project.path, layout.SUITE_DIR, "flow", "submissions.json")
+    return os.path.join(project.path, layout.SUBMISSIONS)
 
 
 def load(project):

@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from tests.schedulers.conftest import slurm  # noqa: F401 - the real SLURM fixture
-
 from .twins import make_twins, project_py, snapshot
 
 pytest.importorskip("flow")
@@ -67,7 +65,7 @@ def _diagnose(d):
     return "\n".join(out)
 
 
-def test_project_py_submit_to_slurm_with_a_signac_flow_template(slurm, tmp_path):  # noqa: F811
+def test_project_py_submit_to_slurm_with_a_signac_flow_template(slurm, tmp_path):
     from tests.schedulers.live import wait_for
 
     dirs = make_twins(tmp_path, SUBMITTED, [{"T": t} for t in (1, 2, 3)])

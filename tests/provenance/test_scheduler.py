@@ -2,13 +2,12 @@
 --reason/--tag given to submit."""
 
 from suite.provenance import records
-from tests.schedulers.conftest import slurm  # noqa: F401  (the session fixture)
 from tests.schedulers.live import wait_for
 
 from .conftest import run_suite
 
 
-def test_submitted_execution_records_slurm_job_id_reason_and_tags(slurm, prov_project):  # noqa: F811
+def test_submitted_execution_records_slurm_job_id_reason_and_tags(slurm, prov_project):
     job = prov_project.open_job({"x": 1})
     out = run_suite(prov_project, "submit", "-o", "compute", "-j", job.id, "--scheduler",
                     "slurm", "--reason", "on the cluster", "--tag", "batch")

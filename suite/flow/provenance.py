@@ -78,10 +78,13 @@ class Log:
         self._lock = threading.Lock()
 
     def record(self, job, entry, blobs=(), fresh=False):
-        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), preceded
-        in the same write by the blob lines (``[(name, line)]``) it names that the log does
-        not hold yet (all of them if ``fresh``: the log did not exist before)."""
-        item = (job.id, job.path, _line(entry), blobs, fresh)
+        """Append ``entry`` (a dict, or a line already encoded by
+        :meth:`~suite.provenance.capture.Capture.line`) to ``job``'s log (now, or queued for
+        the writer thread), preceded in the same write by the blob lines (``[(name, line)]``)
+        it names that the log does not hold yet (all of them if ``fresh``: the log did not
+        exist before)."""
+        data = entry if isinstance(entry, bytes) else _line(entry)
+        item = (job.id, job.path, data, blobs, fresh)
         if self._queue is not None:
             self._queue.put(item)
             return

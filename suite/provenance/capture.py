@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 
@@ -31,8 +32,9 @@ BLOB_PREFIX = b'{"blob": "'
 SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 #: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
 SWITCH = "SUITE_RECORDS"
-#: bytes read at a time when hashing a file
-SMALL = 1 << 20
+#: bytes read at a time when hashing a file (a read allocates this much first: 1 MiB cost
+#: 30-130 µs per small file, through mmap and page faults)
+CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 
@@ -152,6 +154,7 @@ class Capture:
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
         self._base = None
+        self._shared = (None, b"")  # ((enabled, reason, tags), the shared fields encoded)
         self._blobs = []
         self._thread = None
         #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
@@ -207,6 +210,23 @@ class Capture:
         return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
                 "tags": list(self.tags), **fields}
 
+    def line(self, fields):
+        """The record of one execution as a log line (bytes): what :meth:`entry` holds, plus
+        the host and suite version. The fields every record of the run shares are encoded
+        once (again when the reason or tags change), so each execution encodes only its
+        own; the keys are then not sorted across the two parts, which readers ignore."""
+        import suite
+
+        key = (self.enabled, self.reason, tuple(self.tags))
+        if self._shared[0] != key:
+            shared = self.entry({"host": socket.gethostname(),
+                                 "suite_version": suite.__version__})
+            shared.pop("id", None)
+            self._shared = (key, json.dumps(shared, sort_keys=True)[1:-1].encode())
+        own = {"id": os.urandom(16).hex(), **fields} if self.enabled else fields
+        text = json.dumps(own)
+        return text[:-1].encode() + (b", " if own else b"") + self._shared[1] + b"}\n"
+
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
         (empty when records are off)."""
@@ -261,10 +281,10 @@ def file_sha256(path):
                 raise
             return hashlib.sha256(os.readlink(path).encode()).hexdigest()
         try:
-            chunk = os.read(fd, SMALL)
+            chunk = os.read(fd, CHUNK)
             h = hashlib.sha256(chunk)
-            while len(chunk) == SMALL:  # a short read is the end of a regular file
-                chunk = os.read(fd, SMALL)
+            while len(chunk) == CHUNK:  # a short read is the end of a regular file
+                chunk = os.read(fd, CHUNK)
                 h.update(chunk)
         finally:
             os.close(fd)

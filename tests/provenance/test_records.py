@@ -158,9 +158,9 @@ def test_submit_carries_reason_and_tags_into_the_scripts(prov_project):
 
 
 def test_file_hash_at_read_size_boundaries(tmp_path):
-    from suite.provenance.capture import SMALL, file_sha256
+    from suite.provenance.capture import CHUNK, file_sha256
 
-    for size in (0, 1, SMALL - 1, SMALL, SMALL + 1, 2 * SMALL):
+    for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 20 * CHUNK + 7):
         path = tmp_path / f"f{size}"
         data = os.urandom(size)
         path.write_bytes(data)

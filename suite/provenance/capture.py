@@ -234,7 +234,7 @@ class Capture:
         return self._blobs if self.enabled else []
 
     def scan(self, jobs):
-        """Before an execution: ``{job id: {rel: (size, mtime_ns, inode)}}``, or None when
+        """Before an execution: ``{job id: {rel: (size, mtime_ns, ctime_ns, inode)}}``, or None when
         records are off."""
         if not self.enabled:
             return None
@@ -256,21 +256,63 @@ class Capture:
         out = []
         for job in jobs:
             old = before.get(job.id, {})
-            new = _stat_tree(job.path)
-            new.pop(_NO_LOG, None)
-            for rel, sig in sorted(new.items()):
-                if old.get(rel) != sig:
-                    full = os.path.join(job.path, rel)
-                    out.append({"job": job.id, "path": rel, "size": sig[0],
-                                "sha256": file_sha256(full)})
+            found = _changed_flat(job.path, old)
+            if found is None:  # subdirectories or links: compare whole stat trees
+                new = _stat_tree(job.path)
+                new.pop(_NO_LOG, None)
+                found = [(rel, sig[0]) for rel, sig in new.items() if old.get(rel) != sig], new
+            changed, present = found
+            for rel, size in sorted(changed):
+                digest = _digest(os.path.join(job.path, rel))
+                if digest is not None and size is None:
+                    size = digest[0]
+                out.append({"job": job.id, "path": rel, "size": size,
+                            "sha256": None if digest is None else digest[1]})
             out.extend({"job": job.id, "path": rel, "removed": True}
-                       for rel in sorted(set(old) - set(new)))
+                       for rel in sorted(set(old) - set(present)))
         return out
+
+
+def _changed_flat(root, old):
+    """``([(name, size or None)], names)`` of a flat job directory: the files not in ``old``
+    (their size comes with the hash: no ``stat``) and those whose stat differs from it; None
+    when the directory holds a subdirectory or a link."""
+    changed, present = [], set()
+    try:
+        with os.scandir(root) as it:
+            for entry in it:
+                name = entry.name
+                if name in NOT_OUTPUTS or layout.is_temp(name):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    return None
+                present.add(name)
+                sig = old.get(name)
+                if sig is None:
+                    changed.append((name, None))
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed while we looked
+                    present.discard(name)
+                    continue
+                if _sig(st) != sig:
+                    changed.append((name, st.st_size))
+    except FileNotFoundError:  # the operation removed the job directory
+        pass
+    return changed, present
 
 
 def file_sha256(path):
     """SHA-256 of a file's content (of a link's target text for a link), or None if it
     vanished."""
+    digest = _digest(path)
+    return None if digest is None else digest[1]
+
+
+def _digest(path):
+    """``(size, SHA-256)`` of a file's content (of a link's target text for a link), or None
+    if it vanished."""
     try:
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
@@ -279,16 +321,18 @@ def file_sha256(path):
         except OSError:
             if not os.path.islink(path):
                 raise
-            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
+            target = os.fsencode(os.readlink(path))
+            return len(target), hashlib.sha256(target).hexdigest()
         try:
             chunk = os.read(fd, CHUNK)
-            h = hashlib.sha256(chunk)
+            size, h = len(chunk), hashlib.sha256(chunk)
             while len(chunk) == CHUNK:  # a short read is the end of a regular file
                 chunk = os.read(fd, CHUNK)
+                size += len(chunk)
                 h.update(chunk)
         finally:
             os.close(fd)
-        return h.hexdigest()
+        return size, h.hexdigest()
     except OSError:
         return None
 
@@ -298,7 +342,7 @@ _NO_LOG = "\0no log"
 
 
 def _stat_tree(root):
-    """``{rel: (size, mtime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
+    """``{rel: (size, mtime_ns, ctime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
     but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
     out = {_NO_LOG: True}
     try:
@@ -314,7 +358,7 @@ def _stat_tree(root):
                     # takes the loop above alone, twice as fast)
                     return _walk_tree(root)
                 st = entry.stat(follow_symlinks=False)
-                out[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                out[name] = _sig(st)
     except FileNotFoundError:  # the job directory itself is gone (the operation removed it),
         pass                   # or a file went while we looked
     return out
@@ -328,7 +372,13 @@ def _walk_tree(root):
                 st = entry.stat(follow_symlinks=False)
             except OSError:  # removed while we looked: not there
                 continue
-            out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            out[rel] = _sig(st)
     except FileNotFoundError:
         pass
     return out
+
+
+def _sig(st):
+    # the change time too: a rewrite that keeps size and modification time (`cp -p`, `tar`,
+    # os.utime) still moves it, and nothing can set it back
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino

@@ -154,7 +154,7 @@ class Capture:
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
         self._base = None
-        self._shared = (None, b"")  # ((enabled, reason, tags), the shared fields encoded)
+        self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
         self._thread = None
         #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
@@ -218,14 +218,14 @@ class Capture:
         import suite
 
         key = (self.enabled, self.reason, tuple(self.tags))
-        if self._shared[0] != key:
-            shared = self.entry({"host": socket.gethostname(),
-                                 "suite_version": suite.__version__})
-            shared.pop("id", None)
-            self._shared = (key, json.dumps(shared, sort_keys=True)[1:-1].encode())
+        shared = self._shared.get(key)
+        if shared is None:
+            fields_of_all = self.entry({"host": socket.gethostname(),
+                                        "suite_version": suite.__version__})
+            fields_of_all.pop("id", None)
+            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1].encode()
         own = {"id": os.urandom(16).hex(), **fields} if self.enabled else fields
-        text = json.dumps(own)
-        return text[:-1].encode() + (b", " if own else b"") + self._shared[1] + b"}\n"
+        return json.dumps(own)[:-1].encode() + (b", " if own else b"") + shared + b"}\n"
 
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log

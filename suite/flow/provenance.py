@@ -112,15 +112,17 @@ class Log:
 
     def _missing_blobs(self, job_id, log, blobs, fresh):
         """The blob lines ``log`` lacks, joined (each is kept once per job)."""
+        if fresh:  # no log before this execution: it needs them all, and nothing to read
+            self._have.update((job_id, name) for name, _ in blobs)
+            return b"".join(line for _, line in blobs)
         missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
         if missing:
             held = b""
-            if not fresh:
-                try:
-                    with open(log, "rb") as f:
-                        held = f.read()
-                except FileNotFoundError:
-                    pass
+            try:
+                with open(log, "rb") as f:
+                    held = f.read()
+            except FileNotFoundError:
+                pass
             for name, _ in missing:
                 self._have.add((job_id, name))
             missing = [line for name, line in missing

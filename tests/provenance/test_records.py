@@ -176,3 +176,15 @@ def test_reason_may_change_between_runs_of_one_runner(prov_project):
     r.execute(r._op("noisy"), (job,))
     assert [(x.reason, x.tags) for x in records(prov_project)] == [("first", []),
                                                                    ("second", ["t"])]
+
+
+def test_a_log_removed_between_executions_gets_its_blobs_again(prov_project):
+    job = prov_project.open_job({"x": 1})
+    r = runner(prov_project)
+    r.execute(r._op("compute"), (job,))
+    os.remove(job.fn("suite_flow_log.jsonl"))  # reset by hand while the runner lives
+    r.execute(r._op("noisy"), (job,))
+    (rec,) = records(prov_project)
+    assert rec.operation == "noisy"
+    assert environment(prov_project, rec)["packages"]["click"]
+    assert "+# tuned after the commit" in code_diff(prov_project, rec)

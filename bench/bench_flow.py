@@ -209,6 +209,7 @@ def records_rows(root, n, repeat, results):
 
     rows = {"records off (SUITE_RECORDS=off)": float("inf"), "records on": float("inf")}
     cpu = {row: float("inf") for row in rows}
+    load = os.getloadavg()[0]
     for round_ in range(repeat):
         order = list(rows) if round_ % 2 == 0 else list(reversed(rows))
         for row in order:
@@ -227,7 +228,9 @@ def records_rows(root, n, repeat, results):
             cpu[row] = min(cpu[row], c)
             print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
             shutil.rmtree(p.path, ignore_errors=True)
+    rows["load average (1 min) at the start"] = load
     rows["slowdown"] = rows["records on"] / rows["records off (SUITE_RECORDS=off)"] - 1
+    rows["load average (1 min) at the end"] = os.getloadavg()[0]
     for row, c in cpu.items():
         rows[f"cpu: {row}"] = c
     rows["cpu slowdown"] = cpu["records on"] / cpu["records off (SUITE_RECORDS=off)"] - 1

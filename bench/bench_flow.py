@@ -252,18 +252,25 @@ def records_interleaved(root, n, results):
     runner.capture.base()
     once = time.perf_counter() - t
     spent = {"off": 0.0, "on": 0.0}
-    with runner.log.background():
+    cpu = {"off": [], "on": []}  # CPU time of each execution: preemption on a busy machine
+    with runner.log.background():  # moves the wall clock, not this
         for i, job in enumerate(p):
             mode = "on" if i % 2 == 0 else "off"
             runner.capture.enabled = mode == "on"
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             runner.execute(op, (job,))
             spent[mode] += time.perf_counter() - t
+            cpu[mode].append(time.process_time() - c)
     per = {m: v / ((n + 1) // 2 if m == "on" else n // 2) for m, v in spent.items()}
+    med = {m: sorted(v)[len(v) // 2] for m, v in cpu.items()}
     results[f"records on vs off per execution, interleaved, {n:,} jobs"] = {
         "off, us per execution": per["off"] * 1e6, "on, us per execution": per["on"] * 1e6,
         "extra per execution, us": (per["on"] - per["off"]) * 1e6,
-        "once per run (git, environment), s": once}
+        "off, cpu us per execution (median)": med["off"] * 1e6,
+        "on, cpu us per execution (median)": med["on"] * 1e6,
+        "cpu slowdown per execution": med["on"] / med["off"] - 1,
+        "once per run (git, environment), s": once,
+        "load average (1 min)": os.getloadavg()[0]}
 
 
 def main():

@@ -47,6 +47,10 @@ WORKFLOW = textwrap.dedent('''
             f.write("new")
 
     @Changes.operation
+    def chmod_only(job):
+        os.chmod(job.fn("data.txt"), 0o600)
+
+    @Changes.operation
     def half_done(job):
         with open(job.fn("partial.txt"), "w") as f:
             f.write("part")
@@ -141,3 +145,13 @@ def test_a_failed_operation_lists_what_it_wrote(proj):
     assert rec.status == "failure" and "stopped half way" in rec.error
     assert files == {"partial.txt": {"job": job.id, "path": "partial.txt", "size": 4,
                                      "sha256": sha(b"part")}}
+
+
+def test_a_permission_change_alone_lists_the_file_with_its_unchanged_hash(proj):
+    job = next(iter(proj))
+    write(job.fn("data.txt"), b"AAAA")
+    write(job.fn("other.txt"), b"CCCC")
+    Runner(load_workflow(proj), proj).run(["chmod_only"])
+    _, files = listed(proj, "chmod_only")
+    assert files == {"data.txt": {"job": job.id, "path": "data.txt", "size": 4,
+                                  "sha256": sha(b"AAAA")}}

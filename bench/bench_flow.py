@@ -209,6 +209,7 @@ def records_rows(root, n, repeat, results):
 
     rows = {"records off (SUITE_RECORDS=off)": float("inf"), "records on": float("inf")}
     cpu = {row: float("inf") for row in rows}
+    load = os.getloadavg()[0]
     for round_ in range(repeat):
         order = list(rows) if round_ % 2 == 0 else list(reversed(rows))
         for row in order:
@@ -227,7 +228,9 @@ def records_rows(root, n, repeat, results):
             cpu[row] = min(cpu[row], c)
             print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
             shutil.rmtree(p.path, ignore_errors=True)
+    rows["load average (1 min) at the start"] = load
     rows["slowdown"] = rows["records on"] / rows["records off (SUITE_RECORDS=off)"] - 1
+    rows["load average (1 min) at the end"] = os.getloadavg()[0]
     for row, c in cpu.items():
         rows[f"cpu: {row}"] = c
     rows["cpu slowdown"] = cpu["records on"] / cpu["records off (SUITE_RECORDS=off)"] - 1
@@ -249,18 +252,25 @@ def records_interleaved(root, n, results):
     runner.capture.base()
     once = time.perf_counter() - t
     spent = {"off": 0.0, "on": 0.0}
-    with runner.log.background():
+    cpu = {"off": [], "on": []}  # CPU time of each execution: preemption on a busy machine
+    with runner.log.background():  # moves the wall clock, not this
         for i, job in enumerate(p):
             mode = "on" if i % 2 == 0 else "off"
             runner.capture.enabled = mode == "on"
-            t = time.perf_counter()
+            c, t = time.process_time(), time.perf_counter()
             runner.execute(op, (job,))
             spent[mode] += time.perf_counter() - t
+            cpu[mode].append(time.process_time() - c)
     per = {m: v / ((n + 1) // 2 if m == "on" else n // 2) for m, v in spent.items()}
+    med = {m: sorted(v)[len(v) // 2] for m, v in cpu.items()}
     results[f"records on vs off per execution, interleaved, {n:,} jobs"] = {
         "off, us per execution": per["off"] * 1e6, "on, us per execution": per["on"] * 1e6,
         "extra per execution, us": (per["on"] - per["off"]) * 1e6,
-        "once per run (git, environment), s": once}
+        "off, cpu us per execution (median)": med["off"] * 1e6,
+        "on, cpu us per execution (median)": med["on"] * 1e6,
+        "cpu slowdown per execution": med["on"] / med["off"] - 1,
+        "once per run (git, environment), s": once,
+        "load average (1 min)": os.getloadavg()[0]}
 
 
 def main():

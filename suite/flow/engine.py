@@ -526,17 +526,16 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        entry = self.capture.entry({"operation": op.name, "jobs": [j.id for j in jobs],
-                                    "start": start, "end": end, "duration": end - start,
-                                    "status": status, "error": error})
+        fields = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
+                  "end": end, "duration": end - start, "status": status, "error": error}
         if trace:
-            entry["traceback"] = trace
+            fields["traceback"] = trace
         files = self.capture.changes(jobs, before)
         if files is not None:
-            entry["files"] = files
-        blobs = self.capture.blobs()
+            fields["files"] = files
+        line, blobs = self.capture.line(fields), self.capture.blobs()
         for job in jobs:
-            self.log.record(job, entry, blobs, job.id in self.capture.fresh)
+            self.log.record(job, line, blobs, job.id in self.capture.fresh)
         if status != "success":
             where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
             sys.stderr.write(f"operation {op.name} failed on {where}: {error}\n"

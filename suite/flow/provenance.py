@@ -78,10 +78,13 @@ class Log:
         self._lock = threading.Lock()
 
     def record(self, job, entry, blobs=(), fresh=False):
-        """Append ``entry`` to ``job``'s log (now, or queued for the writer thread), preceded
-        in the same write by the blob lines (``[(name, line)]``) it names that the log does
-        not hold yet (all of them if ``fresh``: the log did not exist before)."""
-        item = (job.id, job.path, _line(entry), blobs, fresh)
+        """Append ``entry`` (a dict, or a line already encoded by
+        :meth:`~suite.provenance.capture.Capture.line`) to ``job``'s log (now, or queued for
+        the writer thread), preceded in the same write by the blob lines (``[(name, line)]``)
+        it names that the log does not hold yet (all of them if ``fresh``: the log did not
+        exist before)."""
+        data = entry if isinstance(entry, bytes) else _line(entry)
+        item = (job.id, job.path, data, blobs, fresh)
         if self._queue is not None:
             self._queue.put(item)
             return
@@ -109,15 +112,17 @@ class Log:
 
     def _missing_blobs(self, job_id, log, blobs, fresh):
         """The blob lines ``log`` lacks, joined (each is kept once per job)."""
+        if fresh:  # no log before this execution: it needs them all, and nothing to read
+            self._have.update((job_id, name) for name, _ in blobs)
+            return b"".join(line for _, line in blobs)
         missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
         if missing:
             held = b""
-            if not fresh:
-                try:
-                    with open(log, "rb") as f:
-                        held = f.read()
-                except FileNotFoundError:
-                    pass
+            try:
+                with open(log, "rb") as f:
+                    held = f.read()
+            except FileNotFoundError:
+                pass
             for name, _ in missing:
                 self._have.add((job_id, name))
             missing = [line for name, line in missing

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import socket
 import subprocess
 import sys
 
@@ -31,8 +32,9 @@ BLOB_PREFIX = b'{"blob": "'
 SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 #: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
 SWITCH = "SUITE_RECORDS"
-#: bytes read at a time when hashing a file
-SMALL = 1 << 20
+#: bytes read at a time when hashing a file (a read allocates this much first: 1 MiB cost
+#: 30-130 µs per small file, through mmap and page faults)
+CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 
@@ -152,6 +154,7 @@ class Capture:
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
         self._base = None
+        self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
         self._thread = None
         #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
@@ -207,6 +210,23 @@ class Capture:
         return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
                 "tags": list(self.tags), **fields}
 
+    def line(self, fields):
+        """The record of one execution as a log line (bytes): what :meth:`entry` holds, plus
+        the host and suite version. The fields every record of the run shares are encoded
+        once (again when the reason or tags change), so each execution encodes only its
+        own; the keys are then not sorted across the two parts, which readers ignore."""
+        import suite
+
+        key = (self.enabled, self.reason, tuple(self.tags))
+        shared = self._shared.get(key)
+        if shared is None:
+            fields_of_all = self.entry({"host": socket.gethostname(),
+                                        "suite_version": suite.__version__})
+            fields_of_all.pop("id", None)
+            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1].encode()
+        own = {"id": os.urandom(16).hex(), **fields} if self.enabled else fields
+        return json.dumps(own)[:-1].encode() + (b", " if own else b"") + shared + b"}\n"
+
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
         (empty when records are off)."""
@@ -214,7 +234,7 @@ class Capture:
         return self._blobs if self.enabled else []
 
     def scan(self, jobs):
-        """Before an execution: ``{job id: {rel: (size, mtime_ns, inode)}}``, or None when
+        """Before an execution: ``{job id: {rel: (size, mtime_ns, ctime_ns, inode)}}``, or None when
         records are off."""
         if not self.enabled:
             return None
@@ -236,21 +256,63 @@ class Capture:
         out = []
         for job in jobs:
             old = before.get(job.id, {})
-            new = _stat_tree(job.path)
-            new.pop(_NO_LOG, None)
-            for rel, sig in sorted(new.items()):
-                if old.get(rel) != sig:
-                    full = os.path.join(job.path, rel)
-                    out.append({"job": job.id, "path": rel, "size": sig[0],
-                                "sha256": file_sha256(full)})
+            found = _changed_flat(job.path, old)
+            if found is None:  # subdirectories or links: compare whole stat trees
+                new = _stat_tree(job.path)
+                new.pop(_NO_LOG, None)
+                found = [(rel, sig[0]) for rel, sig in new.items() if old.get(rel) != sig], new
+            changed, present = found
+            for rel, size in sorted(changed):
+                digest = _digest(os.path.join(job.path, rel))
+                if digest is not None and size is None:
+                    size = digest[0]
+                out.append({"job": job.id, "path": rel, "size": size,
+                            "sha256": None if digest is None else digest[1]})
             out.extend({"job": job.id, "path": rel, "removed": True}
-                       for rel in sorted(set(old) - set(new)))
+                       for rel in sorted(set(old) - set(present)))
         return out
+
+
+def _changed_flat(root, old):
+    """``([(name, size or None)], names)`` of a flat job directory: the files not in ``old``
+    (their size comes with the hash: no ``stat``) and those whose stat differs from it; None
+    when the directory holds a subdirectory or a link."""
+    changed, present = [], set()
+    try:
+        with os.scandir(root) as it:
+            for entry in it:
+                name = entry.name
+                if name in NOT_OUTPUTS or layout.is_temp(name):
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    return None
+                present.add(name)
+                sig = old.get(name)
+                if sig is None:
+                    changed.append((name, None))
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed while we looked
+                    present.discard(name)
+                    continue
+                if _sig(st) != sig:
+                    changed.append((name, st.st_size))
+    except FileNotFoundError:  # the operation removed the job directory
+        pass
+    return changed, present
 
 
 def file_sha256(path):
     """SHA-256 of a file's content (of a link's target text for a link), or None if it
     vanished."""
+    digest = _digest(path)
+    return None if digest is None else digest[1]
+
+
+def _digest(path):
+    """``(size, SHA-256)`` of a file's content (of a link's target text for a link), or None
+    if it vanished."""
     try:
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
@@ -259,16 +321,18 @@ def file_sha256(path):
         except OSError:
             if not os.path.islink(path):
                 raise
-            return hashlib.sha256(os.readlink(path).encode()).hexdigest()
+            target = os.fsencode(os.readlink(path))
+            return len(target), hashlib.sha256(target).hexdigest()
         try:
-            chunk = os.read(fd, SMALL)
-            h = hashlib.sha256(chunk)
-            while len(chunk) == SMALL:  # a short read is the end of a regular file
-                chunk = os.read(fd, SMALL)
+            chunk = os.read(fd, CHUNK)
+            size, h = len(chunk), hashlib.sha256(chunk)
+            while len(chunk) == CHUNK:  # a short read is the end of a regular file
+                chunk = os.read(fd, CHUNK)
+                size += len(chunk)
                 h.update(chunk)
         finally:
             os.close(fd)
-        return h.hexdigest()
+        return size, h.hexdigest()
     except OSError:
         return None
 
@@ -278,7 +342,7 @@ _NO_LOG = "\0no log"
 
 
 def _stat_tree(root):
-    """``{rel: (size, mtime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
+    """``{rel: (size, mtime_ns, ctime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
     but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
     out = {_NO_LOG: True}
     try:
@@ -294,7 +358,7 @@ def _stat_tree(root):
                     # takes the loop above alone, twice as fast)
                     return _walk_tree(root)
                 st = entry.stat(follow_symlinks=False)
-                out[name] = (st.st_size, st.st_mtime_ns, st.st_ino)
+                out[name] = _sig(st)
     except FileNotFoundError:  # the job directory itself is gone (the operation removed it),
         pass                   # or a file went while we looked
     return out
@@ -308,7 +372,13 @@ def _walk_tree(root):
                 st = entry.stat(follow_symlinks=False)
             except OSError:  # removed while we looked: not there
                 continue
-            out[rel] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            out[rel] = _sig(st)
     except FileNotFoundError:
         pass
     return out
+
+
+def _sig(st):
+    # the change time too: a rewrite that keeps size and modification time (`cp -p`, `tar`,
+    # os.utime) still moves it, and nothing can set it back
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino

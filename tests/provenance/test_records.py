@@ -158,9 +158,9 @@ def test_submit_carries_reason_and_tags_into_the_scripts(prov_project):
 
 
 def test_file_hash_at_read_size_boundaries(tmp_path):
-    from suite.provenance.capture import SMALL, file_sha256
+    from suite.provenance.capture import CHUNK, file_sha256
 
-    for size in (0, 1, SMALL - 1, SMALL, SMALL + 1, 2 * SMALL):
+    for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 20 * CHUNK + 7):
         path = tmp_path / f"f{size}"
         data = os.urandom(size)
         path.write_bytes(data)
@@ -176,3 +176,15 @@ def test_reason_may_change_between_runs_of_one_runner(prov_project):
     r.execute(r._op("noisy"), (job,))
     assert [(x.reason, x.tags) for x in records(prov_project)] == [("first", []),
                                                                    ("second", ["t"])]
+
+
+def test_a_log_removed_between_executions_gets_its_blobs_again(prov_project):
+    job = prov_project.open_job({"x": 1})
+    r = runner(prov_project)
+    r.execute(r._op("compute"), (job,))
+    os.remove(job.fn("suite_flow_log.jsonl"))  # reset by hand while the runner lives
+    r.execute(r._op("noisy"), (job,))
+    (rec,) = records(prov_project)
+    assert rec.operation == "noisy"
+    assert environment(prov_project, rec)["packages"]["click"]
+    assert "+# tuned after the commit" in code_diff(prov_project, rec)

@@ -67,8 +67,8 @@ def test_server_refuses_records_named_by_paths(pair, tmp_path):
     status, answers = serve(
         clu.path,
         ({"op": "load_record", "args": [peer]}, b""),
-        ({"op": "save_record", "args": [peer, {"jobs": {}}]}, b""),
-        ({"op": "save_record", "args": [str(tmp_path / "abs"), {"jobs": {}}]}, b""),
+        ({"op": "save_record", "args": [peer]}, b'{"jobs": {}}'),
+        ({"op": "save_record", "args": [str(tmp_path / "abs")]}, b'{"jobs": {}}'),
         ({"op": "load_record", "args": ["a" * 32]}, b""),
         ({"op": "close"}, b""))
     assert status == 0
@@ -317,3 +317,28 @@ def test_checked_writes_still_refuse_reserved_files_and_missing_jobs(pair):
     assert answers[1] == {"ok": True, "result": {"job": missing, "path": "x.txt"}}
     assert not answers[2]["ok"] and layout.STATEPOINT in answers[2]["error"]
     assert missing not in os.listdir(clu.workspace)
+
+
+def test_snapshots_and_records_larger_than_a_header_travel(pair, monkeypatch):
+    """A million jobs' snapshot (~100 MiB of JSON) is past the header limit: snapshots and
+    records travel as payloads, which have their own (larger, checked) limit."""
+    lap, clu = pair
+    monkeypatch.setattr(protocol, "MAX_HEADER", 300)  # smaller than 4 jobs' snapshot
+    record = {"jobs": {"0" * 32: {"files": {}, "doc": {"x": "y" * 400}}}, "project_doc": {}}
+    requests = io.BytesIO(b"".join(protocol.encode_frame(h, p) for h, p in [
+        ({"op": "snapshot", "args": [None, []]}, b""),
+        ({"op": "save_record", "args": ["a" * 32]}, protocol.dump_json(record)),
+        ({"op": "load_record", "args": ["a" * 32]}, b""),
+        ({"op": "close"}, b"")]))
+    answers = io.BytesIO()
+    assert server.serve(str(lap.path), requests, answers) == 0
+    answers.seek(0)
+    frames = [protocol.read_frame(answers) for _ in range(4)]
+    assert [h["ok"] for h, _ in frames[1:]] == [True, True, True]
+    snapshot = protocol.load_json(frames[1][1])
+    assert sorted(snapshot["jobs"]) == sorted(j.id for j in lap)
+    assert len(protocol.dump_json(snapshot)) > 300
+    assert protocol.load_json(frames[3][1]) == record
+    # and a payload that is not JSON is refused as a protocol error, not a crash
+    with pytest.raises(protocol.ProtocolError, match="not valid JSON"):
+        protocol.load_json(b"{not json")

@@ -18,6 +18,10 @@ the CPU time of this side (the process and the children it waited for: ssh, rsyn
 machine) against `rsync -a --delete` of the workspace; --no-ssh-rows leaves out the SSH rows.
 --progress-n times the CLI's first local sync of that many jobs on a terminal (a pty: the
 progress bar and the per-job lines drawn) against output to a file.
+--noop-project DIR: a sync with nothing to do over SSH of an existing (large) project, read
+only, against rsync: the far copy is made once with rsync under --noop-dest (its sync identity
+and records removed), a first suite sync writes the records, then both tools run with nothing
+to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
 --profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
 the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof.
 """
@@ -245,6 +249,54 @@ def progress_rows(root, n, rounds=4):
     return best
 
 
+def noop_rows(args, root, port, home, rows):
+    """A sync with nothing to do of ``args.noop_project`` (never written) over SSH."""
+    project = os.path.abspath(args.noop_project)
+    dest = os.path.join(os.path.abspath(args.noop_dest), "copy")
+    ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
+           "-o StrictHostKeyChecking=yes")
+    remote_suite = f"{sys.executable} -m suite"
+    t = time.perf_counter()
+    subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
+    for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
+        path = os.path.join(dest, ".suite", name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+    print(f"copy made by rsync in {time.perf_counter() - t:.1f} s", flush=True)
+    # the first sync hashes every file (no record yet) and leaves the records on both sides;
+    # the source must not change: suite syncs into it only if the copy differs, and it does not
+    src_rs = f"{dest}-rsync"
+    subprocess.run(["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
+
+    def cli():
+        c, t = cpu_seconds(), time.perf_counter()
+        proc = subprocess.Popen([SUITE, "sync", f"bench:{dest}", "-q", "--remote-suite",
+                                 remote_suite], cwd=project)
+        _, status, ru = os.wait4(proc.pid, 0)
+        assert status == 0, status
+        cli.peak = max(getattr(cli, "peak", 0), ru.ru_maxrss)
+        return time.perf_counter() - t, cpu_seconds() - c
+
+    def rsync():
+        c, t = cpu_seconds(), time.perf_counter()
+        subprocess.run(["rsync", "-a", "--delete", "-e", ssh, f"{project}/workspace/",
+                        f"root@127.0.0.1:{src_rs}/"], check=True)
+        return time.perf_counter() - t, cpu_seconds() - c
+
+    t = time.perf_counter()
+    cli()
+    print(f"first suite sync (records written) in {time.perf_counter() - t:.1f} s", flush=True)
+    cli.peak = 0
+    time.sleep(2)
+    for round_ in range(args.repeat):
+        rows.pair("nothing to do, existing project", round_, cli, rsync)
+    print(f"peak memory of suite sync (this side): {cli.peak / 1024:.0f} MiB")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.rmtree(src_rs, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -258,6 +310,9 @@ def main():
     ap.add_argument("--no-ssh-rows", action="store_true", help="leave out the SSH rows")
     ap.add_argument("--progress-n", type=int, default=0, metavar="N",
                     help="also the CLI's sync of N jobs on a terminal against a file")
+    ap.add_argument("--noop-project", metavar="DIR", help="no-op sync of this project")
+    ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
+                    help="where the far copy of --noop-project is made (deleted after)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")
     args = ap.parse_args()
     if args.profile:
@@ -275,13 +330,16 @@ def main():
     load = [os.getloadavg()[0]]
     try:
         rows = Rows()
-        if not args.no_ssh_rows or args.local:
+        if args.noop_project:
+            noop_rows(args, root, port, home, rows)
+            load.append(os.getloadavg()[0])
+        if (not args.no_ssh_rows or args.local) and not args.noop_project:
             src = build(f"{root}/src", args.n)
             len(list(src))  # the index, built once (as in a project in use)
-        if not args.no_ssh_rows:
+        if not args.no_ssh_rows and not args.noop_project:
             ssh_rows(args, root, src, port, home, rows)
             load.append(os.getloadavg()[0])
-        if args.local:
+        if args.local and not args.noop_project:
             local_rows(args, root, src, rows)
             load.append(os.getloadavg()[0])
         rtt = f", {args.latency:g} ms round trips added" if args.latency else ""

@@ -14,10 +14,12 @@ from .replica import Replica
 class _Output:
     """The answer stream, shared by the request loop and the heartbeat thread: whole frames,
     one at a time. Answers are gathered and go out when the loop is about to wait for more
-    requests (:meth:`flush`), or past :attr:`BATCH` bytes: one write, and one SSH packet,
-    per batch of requests instead of one per answer."""
+    requests (:meth:`flush`), or past :attr:`BATCH` bytes (about a hundred small answers):
+    one write, and one SSH packet, per batch instead of per answer, yet soon enough that
+    the client, waiting for room in its window of posted writes, goes on while this side
+    works through the rest of what it read."""
 
-    BATCH = 256 << 10
+    BATCH = 4096
 
     def __init__(self, stream):
         self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()

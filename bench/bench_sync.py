@@ -253,6 +253,7 @@ def noop_rows(args, root, port, home, rows):
     """A sync with nothing to do of ``args.noop_project`` (never written) over SSH."""
     project = os.path.abspath(args.noop_project)
     dest = os.path.join(os.path.abspath(args.noop_dest), "copy")
+    os.makedirs(args.noop_dest, exist_ok=True)
     ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
            "-o StrictHostKeyChecking=yes")
     remote_suite = f"{sys.executable} -m suite"

@@ -342,3 +342,28 @@ def test_snapshots_and_records_larger_than_a_header_travel(pair, monkeypatch):
     # and a payload that is not JSON is refused as a protocol error, not a crash
     with pytest.raises(protocol.ProtocolError, match="not valid JSON"):
         protocol.load_json(b"{not json")
+
+
+def test_answers_go_out_in_batches(pair):
+    """Many small answers are written a batch at a time (one SSH packet each), in order, and
+    all of them before the server waits for more requests or stops."""
+    lap, _ = pair
+
+    class Counting(io.BytesIO):
+        writes = 0
+
+        def write(self, data):
+            Counting.writes += 1
+            return super().write(data)
+
+    requests = io.BytesIO(b"".join(
+        protocol.encode_frame({"op": "identity"}) for _ in range(300)) +
+        protocol.encode_frame({"op": "close"}))
+    answers = Counting()
+    assert server.serve(str(lap.path), requests, answers) == 0
+    answers.seek(0)
+    frames = [protocol.read_frame(answers)[0] for _ in range(301)]
+    assert frames[0]["version"] == protocol.VERSION
+    assert [f["result"] for f in frames[1:]] == [sync.Replica(lap.path).identity()] * 300
+    assert protocol.read_frame(answers) == (None, b"")
+    assert Counting.writes <= 300 // 20

@@ -26,7 +26,8 @@ from .replica import doc_digest
 DELTA_MIN = 64 * 1024
 #: largest delta held in memory for a large file; past it (or half the file) it goes whole
 DELTA_MAX = 256 << 20
-#: the local record is saved after this many seconds of work with changes (and at the end)
+#: the local record is saved after this many seconds of work with changes (at least; 20 times
+#: the last save's cost) and at the end
 SAVE_SECONDS = 5.0
 #: how long a sync waits for another sync of the same pair to finish before it gives up
 LOCK_WAIT = 600.0
@@ -195,7 +196,7 @@ class Sync:
         ids -= set(refused)
         import time
 
-        last_save, saved_actions = time.monotonic(), 0
+        last_save, saved_actions, save_cost = time.monotonic(), 0, 0.0
         for done, job_id in enumerate(sorted(ids), 1):
             if self.progress is not None:
                 self.progress(done, len(ids))
@@ -214,9 +215,13 @@ class Sync:
             else:
                 base_jobs[job_id] = entry
             if len(self.result.actions) > saved_actions and \
-                    time.monotonic() - last_save > SAVE_SECONDS:
+                    time.monotonic() - last_save > max(SAVE_SECONDS, 20 * save_cost):
+                # each save writes the whole record: spaced by its cost, saving stays a
+                # twentieth of the work however large the project (it grows as jobs sync)
+                started = time.monotonic()
                 self._save(record, lid, rid)
                 last_save, saved_actions = time.monotonic(), len(self.result.actions)
+                save_cost = last_save - started
         self._flush_deltas()
         self._flush_pulls()
         old = record.get("project_doc", MISSING)

@@ -344,7 +344,9 @@ def main():
             local_rows(args, root, src, rows)
             load.append(os.getloadavg()[0])
         rtt = f", {args.latency:g} ms round trips added" if args.latency else ""
-        print(f"\nN = {args.n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
+        n = len(os.listdir(os.path.join(args.noop_project, "workspace"))) \
+            if args.noop_project else args.n
+        print(f"\nN = {n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
               f"over SSH through {args.ssh}; best of {args.repeat} alternating rounds; "
               f"load average {min(load):.1f}-{max(load):.1f}")
         rows.print()

@@ -151,6 +151,8 @@ def _serve(replica, stdin, stdout, streams):
         try:
             op = ops.lookup(header.get("op"))
             wrote = wrote or op.writes
+            if op.mode != "post":  # may take long: the client may be waiting for answers
+                stdout.flush()
             result, out = op.run(session, header, payload)
             replica.changed.clear()  # each refused write's note went back in its answer
             stdout.send({"ok": True, "result": result}, out)

@@ -1,7 +1,8 @@
 """Sync benchmark: suite sync vs rsync, both over SSH to a real sshd on 127.0.0.1.
 
 Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json F]
-                                  [--ssh paramiko|openssh]
+                                  [--ssh paramiko|openssh] [--local] [--no-ssh-rows]
+                                  [--progress-n 20000] [--profile DIR]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
@@ -11,7 +12,18 @@ to see what a wide-area link does to each tool. --ssh picks suite's transport (p
 default, or openssh: the system ssh, as rsync uses).
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
-Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise.
+Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise. Beside each wall time
+the CPU time of this side (the process and the children it waited for: ssh, rsync) is given.
+--local adds rows for a local sync (the CLI, `suite sync /other/project`, both projects on this
+machine) against `rsync -a --delete` of the workspace; --no-ssh-rows leaves out the SSH rows.
+--progress-n times the CLI's first local sync of that many jobs on a terminal (a pty: the
+progress bar and the per-job lines drawn) against output to a file.
+--noop-project DIR: a sync with nothing to do over SSH of an existing (large) project, read
+only, against rsync: the far copy is made once with rsync under --noop-dest (its sync identity
+and records removed), a first suite sync writes the records, then both tools run with nothing
+to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
+--profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
+the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof.
 """
 
 import argparse
@@ -24,10 +36,11 @@ import sys
 import tempfile
 import time
 
-from bench_archive import build  # same projects: 3 small files per job
+from bench_archive import SUITE, build, on_terminal, to_file  # 3 small files per job
+from common import cpu_seconds
 
 
-def start_sshd(root):
+def start_sshd(root, profile=None):
     def free_port():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -43,7 +56,8 @@ def start_sshd(root):
                 f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/pid\n"
                 "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n"
                 # the far side runs this checkout, as the near side does
-                f"SetEnv PYTHONPATH={os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}\n")
+                f"SetEnv PYTHONPATH={os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}"
+                + (f" SUITE_PROFILE={profile}" if profile else "") + "\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", f"{root}/sshd_config", "-E",
                              f"{root}/log"])
@@ -69,6 +83,221 @@ def client_home(root, port):
     return home
 
 
+def measured(fn, *args):
+    """``(wall s, CPU s)`` of ``fn(*args)`` (CPU: this process and waited-for children)."""
+    c, t = cpu_seconds(), time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t, cpu_seconds() - c
+
+
+class Rows:
+    """The best wall and CPU time of each tool per row, the tools taking turns by round."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def pair(self, key, round_, suite_fn, rsync_fn):
+        order = [("suite", suite_fn), ("rsync", rsync_fn)]
+        for tool, fn in order if round_ % 2 == 0 else order[::-1]:
+            wall, cpu = fn()
+            best = self.rows.setdefault(key, {}).setdefault(tool, [float("inf")] * 2)
+            best[0], best[1] = min(best[0], wall), min(best[1], cpu)
+
+    def print(self):
+        print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s} "
+              f"{'CPU suite':>10s} {'CPU rsync':>10s}")
+        for key, t in self.rows.items():
+            (s, sc), (r, rc) = t["suite"], t["rsync"]
+            print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f} {sc:10.2f} {rc:10.2f}")
+
+
+def ssh_rows(args, root, src, port, home, rows):
+    import suite
+    import sync
+
+    ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
+           "-o StrictHostKeyChecking=yes")
+    remote_suite = f"{sys.executable} -m suite"
+    # the system ssh reads the login user's ~/.ssh, not $HOME's: name the config
+    transport = {"ssh": args.ssh, "ssh_command": (
+        f"ssh -F {home}/.ssh/config -o UserKnownHostsFile={home}/.ssh/known_hosts "
+        "-o StrictHostKeyChecking=yes -o BatchMode=yes")}
+    profiled = {"key": None}
+
+    def run_sync(project, dst):
+        if not args.profile:
+            r = sync.sync(project, f"bench:{dst}", remote_suite=remote_suite, **transport)
+            assert r.exit_status == 0, r.format()
+            return
+        import cProfile
+
+        before = set(os.listdir(args.profile))
+        prof = cProfile.Profile()
+        r = prof.runcall(sync.sync, project, f"bench:{dst}", remote_suite=remote_suite,
+                         **transport)
+        assert r.exit_status == 0, r.format()
+        name = profiled["key"]
+        prof.dump_stats(f"{args.profile}/{name}.prof")
+        for _ in range(50):  # the far side writes its statistics as it ends
+            new = [f for f in set(os.listdir(args.profile)) - before
+                   if f.startswith("sync-server-")]
+            if new:
+                time.sleep(0.2)
+                os.replace(f"{args.profile}/{new[0]}", f"{args.profile}/{name}-server.prof")
+                break
+            time.sleep(0.1)
+
+    def rsync(frm, to):
+        subprocess.run(["rsync", "-a", "--delete", "-e", ssh, frm, to], check=True)
+
+    def pair(key, round_, suite_fn, rsync_fn):
+        profiled["key"] = f"{key.split()[0]}-{key.split()[1]}-{round_}"
+        rows.pair(key, round_, suite_fn, rsync_fn)
+
+    ids = src.find_jobs().ids()
+    for round_ in range(args.repeat):
+        dst = suite.init_project(f"{root}/dst{round_}").path
+        rs_dst = f"{root}/rsync-dst{round_}"
+        os.makedirs(rs_dst)
+        ws, far = f"{src.workspace}/", f"root@127.0.0.1:{rs_dst}/"
+        push = (lambda: measured(run_sync, src, dst), lambda: measured(rsync, ws, far))
+        pair("first sync", round_, *push)
+        time.sleep(2)  # let the far side finish indexing, as between two real syncs
+        pair("nothing to do", round_, *push)
+        # the other way: every job new on the far side, pulled into an empty project
+        here = f"{root}/pulled{round_}"
+        pair("first pull", round_,
+             lambda: measured(lambda: run_sync(suite.init_project(f"{here}-suite"), dst)),
+             lambda: measured(rsync, far, f"{here}-rsync/"))
+        shutil.rmtree(f"{here}-suite", ignore_errors=True)
+        shutil.rmtree(f"{here}-rsync", ignore_errors=True)
+        for k, job_id in enumerate(ids[round_:: 100]):
+            job = src.open_job(id=job_id)
+            job.doc["changed"] = [round_, k]
+            with open(job.fn(f"big{round_}.bin"), "wb") as f:
+                f.write(os.urandom(1 << 20))
+        pair("1% docs changed + 1 MiB to 1% of jobs", round_, *push)
+        for job_id in ids[round_:: 100]:  # files both sides hold: deltas
+            with open(src.open_job(id=job_id).fn(f"big{round_}.bin"), "r+b") as f:
+                f.seek(1 << 19)
+                f.write(os.urandom(1024))
+        pair("1 KiB changed in each of those files", round_, *push)
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.rmtree(rs_dst, ignore_errors=True)
+        for job_id in ids[round_:: 100]:  # the next round starts from the same project
+            os.unlink(src.open_job(id=job_id).fn(f"big{round_}.bin"))
+
+
+def local_rows(args, root, src, rows):
+    """`suite sync OTHER` (the CLI, as a user runs it) against `rsync -a --delete`, both
+    projects on this machine."""
+    import suite
+
+    def cli(dst):
+        subprocess.run([SUITE, "sync", dst, "-q"], cwd=src.path, check=True)
+
+    def rsync(dst):
+        subprocess.run(["rsync", "-a", "--delete", f"{src.workspace}/", f"{dst}/"], check=True)
+
+    ids = src.find_jobs().ids()
+    for round_ in range(args.repeat):
+        dst = suite.init_project(f"{root}/local-dst{round_}").path
+        rs_dst = f"{root}/local-rsync-dst{round_}"
+        os.makedirs(rs_dst)
+        push = (lambda: measured(cli, dst), lambda: measured(rsync, rs_dst))
+        rows.pair("local: first sync", round_, *push)
+        time.sleep(2)
+        rows.pair("local: nothing to do", round_, *push)
+        for k, job_id in enumerate(ids[round_:: 100]):
+            job = src.open_job(id=job_id)
+            job.doc["changed_here"] = [round_, k]
+            with open(job.fn(f"local{round_}.bin"), "wb") as f:
+                f.write(os.urandom(1 << 20))
+        rows.pair("local: 1% docs changed + 1 MiB to 1%", round_, *push)
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.rmtree(rs_dst, ignore_errors=True)
+        for job_id in ids[round_:: 100]:
+            os.unlink(src.open_job(id=job_id).fn(f"local{round_}.bin"))
+
+
+def progress_rows(root, n, rounds=4):
+    """The CLI's first local sync of ``n`` jobs on a terminal (a pty: progress bar and
+    per-job lines drawn) and with output to a file, taking turns; the best of ``rounds``."""
+    import suite
+
+    p = build(f"{root}/progress-src", n)
+    len(list(p))  # the index, built once
+    best, drawn = {}, 0
+    for k in range(rounds):
+        for mode in ("terminal", "file") if k % 2 == 0 else ("file", "terminal"):
+            dst = suite.init_project(f"{root}/progress-{k}-{mode}").path
+            cmd = [SUITE, "sync", dst]
+            if mode == "terminal":
+                t, c, nbytes = on_terminal(cmd, p.path)
+                drawn = max(drawn, nbytes)
+            else:
+                t, c = to_file(cmd, p.path, f"{root}/progress.log")
+            best[mode] = min(best.get(mode, float("inf")), t)
+            best[mode + " cpu"] = min(best.get(mode + " cpu", float("inf")), c)
+            shutil.rmtree(dst)
+    shutil.rmtree(p.path)
+    print(f"\nN = {n:,} jobs, CLI first local sync, best of {rounds} alternating rounds; "
+          f"{drawn:,} bytes drawn on the terminal")
+    print(f"  terminal {best['terminal']:.3f} s, file {best['file']:.3f} s, terminal/file "
+          f"{best['terminal'] / best['file']:.3f}; user CPU {best['terminal cpu']:.2f} / "
+          f"{best['file cpu']:.2f} s, {best['terminal cpu'] / best['file cpu']:.3f}")
+    return best
+
+
+def noop_rows(args, root, port, home, rows):
+    """A sync with nothing to do of ``args.noop_project`` (never written) over SSH."""
+    project = os.path.abspath(args.noop_project)
+    dest = os.path.join(os.path.abspath(args.noop_dest), "copy")
+    os.makedirs(args.noop_dest, exist_ok=True)
+    ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
+           "-o StrictHostKeyChecking=yes")
+    remote_suite = f"{sys.executable} -m suite"
+    t = time.perf_counter()
+    subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
+    for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
+        path = os.path.join(dest, ".suite", name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+    print(f"copy made by rsync in {time.perf_counter() - t:.1f} s", flush=True)
+    # the first sync hashes every file (no record yet) and leaves the records on both sides;
+    # the source must not change: suite syncs into it only if the copy differs, and it does not
+    src_rs = f"{dest}-rsync"
+    subprocess.run(["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
+
+    def cli():
+        c, t = cpu_seconds(), time.perf_counter()
+        proc = subprocess.Popen([SUITE, "sync", f"bench:{dest}", "-q", "--remote-suite",
+                                 remote_suite], cwd=project)
+        _, status, ru = os.wait4(proc.pid, 0)
+        assert status == 0, status
+        cli.peak = max(getattr(cli, "peak", 0), ru.ru_maxrss)
+        return time.perf_counter() - t, cpu_seconds() - c
+
+    def rsync():
+        c, t = cpu_seconds(), time.perf_counter()
+        subprocess.run(["rsync", "-a", "--delete", "-e", ssh, f"{project}/workspace/",
+                        f"root@127.0.0.1:{src_rs}/"], check=True)
+        return time.perf_counter() - t, cpu_seconds() - c
+
+    t = time.perf_counter()
+    cli()
+    print(f"first suite sync (records written) in {time.perf_counter() - t:.1f} s", flush=True)
+    cli.peak = 0
+    time.sleep(2)
+    for round_ in range(args.repeat):
+        rows.pair("nothing to do, existing project", round_, cli, rsync)
+    print(f"peak memory of suite sync (this side): {cli.peak / 1024:.0f} MiB")
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.rmtree(src_rs, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -78,9 +307,20 @@ def main():
                     help="round-trip time to add (a relay delaying each way by half)")
     ap.add_argument("--ssh", choices=["paramiko", "openssh"], default="paramiko",
                     help="suite's transport (rsync always runs the system ssh)")
+    ap.add_argument("--local", action="store_true", help="also the local sync rows")
+    ap.add_argument("--no-ssh-rows", action="store_true", help="leave out the SSH rows")
+    ap.add_argument("--progress-n", type=int, default=0, metavar="N",
+                    help="also the CLI's sync of N jobs on a terminal against a file")
+    ap.add_argument("--noop-project", metavar="DIR", help="no-op sync of this project")
+    ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
+                    help="where the far copy of --noop-project is made (deleted after)")
+    ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")
     args = ap.parse_args()
+    if args.profile:
+        args.profile = os.path.abspath(args.profile)
+        os.makedirs(args.profile, exist_ok=True)
     root = tempfile.mkdtemp(prefix="bench-sync-")
-    proc, port = start_sshd(root)
+    proc, port = start_sshd(root, args.profile)
     if args.latency:
         from latency import DelayProxy
 
@@ -88,91 +328,34 @@ def main():
     home = client_home(root, port)
     os.environ["HOME"] = home
     os.environ.pop("SSH_AUTH_SOCK", None)
-    import suite
-    import sync
-
+    load = [os.getloadavg()[0]]
     try:
-        src = build(f"{root}/src", args.n)
-        ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
-               "-o StrictHostKeyChecking=yes")
-        remote_suite = f"{sys.executable} -m suite"
-        # the system ssh reads the login user's ~/.ssh, not $HOME's: name the config
-        transport = {"ssh": args.ssh, "ssh_command": (
-            f"ssh -F {home}/.ssh/config -o UserKnownHostsFile={home}/.ssh/known_hosts "
-            "-o StrictHostKeyChecking=yes -o BatchMode=yes")}
-
-        def suite_sync(dst):
-            t = time.perf_counter()
-            r = sync.sync(src, f"bench:{dst}", remote_suite=remote_suite, **transport)
-            assert r.exit_status == 0, r.format()
-            return time.perf_counter() - t
-
-        def rsync(dst):
-            t = time.perf_counter()
-            subprocess.run(["rsync", "-a", "--delete", "-e", ssh, f"{src.workspace}/",
-                            f"root@127.0.0.1:{dst}/"], check=True)
-            return time.perf_counter() - t
-
-        # this VM's file system speed drifts over minutes: the two tools alternate, each
-        # round on fresh destinations, and the best round of each counts
-        rows = {}
-        ids = src.find_jobs().ids()
-
-        def suite_pull(remote, here):
-            t = time.perf_counter()
-            r = sync.sync(suite.init_project(here), f"bench:{remote}",
-                          remote_suite=remote_suite, **transport)
-            assert r.exit_status == 0, r.format()
-            return time.perf_counter() - t
-
-        def rsync_pull(remote, here):
-            t = time.perf_counter()
-            subprocess.run(["rsync", "-a", "-e", ssh, f"root@127.0.0.1:{remote}/", f"{here}/"],
-                           check=True)
-            return time.perf_counter() - t
-
-        def pair(key, round_, suite_dst, rsync_dst, fns=(suite_sync, rsync), here=None):
-            args_ = ((suite_dst,), (rsync_dst,)) if here is None else \
-                ((suite_dst, f"{here}-suite"), (rsync_dst, f"{here}-rsync"))
-            first = (fns[0], args_[0]), (fns[1], args_[1])
-            order = first if round_ % 2 == 0 else first[::-1]
-            times = {fn: fn(*a) for fn, a in order}
-            old = rows.get(key, (float("inf"), float("inf")))
-            rows[key] = (min(old[0], times[fns[0]]), min(old[1], times[fns[1]]))
-
-        for round_ in range(args.repeat):
-            dst = suite.init_project(f"{root}/dst{round_}").path
-            rs_dst = f"{root}/rsync-dst{round_}"
-            os.makedirs(rs_dst)
-            pair("first sync", round_, dst, rs_dst)
-            time.sleep(2)  # let the far side finish indexing, as between two real syncs
-            pair("nothing to do", round_, dst, rs_dst)
-            # the other way: every job new on the far side, pulled into an empty project
-            pair("first pull", round_, dst, rs_dst + "/", (suite_pull, rsync_pull),
-                 here=f"{root}/pulled{round_}")
-            shutil.rmtree(f"{root}/pulled{round_}-suite", ignore_errors=True)
-            shutil.rmtree(f"{root}/pulled{round_}-rsync", ignore_errors=True)
-            for k, job_id in enumerate(ids[round_:: 100]):
-                job = src.open_job(id=job_id)
-                job.doc["changed"] = [round_, k]
-                with open(job.fn(f"big{round_}.bin"), "wb") as f:
-                    f.write(os.urandom(1 << 20))
-            pair("1% docs changed + 1 MiB to 1% of jobs", round_, dst, rs_dst)
-            for job_id in ids[round_:: 100]:  # files both sides hold: deltas
-                with open(src.open_job(id=job_id).fn(f"big{round_}.bin"), "r+b") as f:
-                    f.seek(1 << 19)
-                    f.write(os.urandom(1024))
-            pair("1 KiB changed in each of those files", round_, dst, rs_dst)
-            shutil.rmtree(dst, ignore_errors=True)
-            shutil.rmtree(rs_dst, ignore_errors=True)
+        rows = Rows()
+        if args.noop_project:
+            noop_rows(args, root, port, home, rows)
+            load.append(os.getloadavg()[0])
+        if (not args.no_ssh_rows or args.local) and not args.noop_project:
+            src = build(f"{root}/src", args.n)
+            len(list(src))  # the index, built once (as in a project in use)
+        if not args.no_ssh_rows and not args.noop_project:
+            ssh_rows(args, root, src, port, home, rows)
+            load.append(os.getloadavg()[0])
+        if args.local and not args.noop_project:
+            local_rows(args, root, src, rows)
+            load.append(os.getloadavg()[0])
         rtt = f", {args.latency:g} ms round trips added" if args.latency else ""
-        print(f"\nN = {args.n:,} jobs over SSH on loopback{rtt}, suite through {args.ssh}")
-        print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s}")
-        for key, (s, r) in rows.items():
-            print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f}")
+        n = len(os.listdir(os.path.join(args.noop_project, "workspace"))) \
+            if args.noop_project else args.n
+        print(f"\nN = {n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
+              f"over SSH through {args.ssh}; best of {args.repeat} alternating rounds; "
+              f"load average {min(load):.1f}-{max(load):.1f}")
+        rows.print()
+        results = {args.n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
+                   "load": load}
+        if args.progress_n:
+            results["progress"] = progress_rows(root, args.progress_n)
         with open(args.json, "w") as f:
-            json.dump({args.n: rows, "latency_ms": args.latency, "ssh": args.ssh}, f,
-                      indent=2)
+            json.dump(results, f, indent=2)
         print(f"\nwrote {args.json}")
     finally:
         proc.terminate()

@@ -26,7 +26,8 @@ from .replica import doc_digest
 DELTA_MIN = 64 * 1024
 #: largest delta held in memory for a large file; past it (or half the file) it goes whole
 DELTA_MAX = 256 << 20
-#: the local record is saved after this many seconds of work with changes (and at the end)
+#: the local record is saved after this many seconds of work with changes (at least; 20 times
+#: the last save's cost) and at the end
 SAVE_SECONDS = 5.0
 #: how long a sync waits for another sync of the same pair to finish before it gives up
 LOCK_WAIT = 600.0
@@ -207,17 +208,21 @@ class Sync:
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
-        self._compare_contents(ls, rs, base_jobs)
+        # jobs where nothing moved since the record keep their entry without being looked at
+        steady = set() if self.checksum else _steady_jobs(ls["jobs"], rs["jobs"], base_jobs)
+        self._compare_contents(ls, rs, base_jobs, steady)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         ids -= set(refused)
         import time
 
-        last_save, saved_actions = time.monotonic(), 0
+        last_save, saved_actions, save_cost = time.monotonic(), 0, 0.0
         for done, job_id in enumerate(sorted(ids), 1):
             if self.progress is not None:
                 self.progress(done, len(ids))
+            if job_id in steady:
+                continue
             old = base_jobs.get(job_id)
             entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id), old)
             if self.dry_run:
@@ -231,9 +236,13 @@ class Sync:
             else:
                 base_jobs[job_id] = entry
             if len(self.result.actions) > saved_actions and \
-                    time.monotonic() - last_save > SAVE_SECONDS:
+                    time.monotonic() - last_save > max(SAVE_SECONDS, 20 * save_cost):
+                # each save writes the whole record: spaced by its cost, saving stays a
+                # twentieth of the work however large the project (it grows as jobs sync)
+                started = time.monotonic()
                 self._save(record, lid, rid)
                 last_save, saved_actions = time.monotonic(), len(self.result.actions)
+                save_cost = last_save - started
         self._flush_deltas()
         self._flush_pulls()
         old = record.get("project_doc", MISSING)
@@ -487,7 +496,7 @@ class Sync:
             return True
         return self.L.digest(job_id, rel) == self.R.digest(job_id, rel)
 
-    def _compare_contents(self, ls, rs, base_jobs):
+    def _compare_contents(self, ls, rs, base_jobs, steady=()):
         """Hash, in batches on each side, the files whose size and mtime do not settle
         whether they are equal: equal sizes with different mtimes, equal sizes and mtimes
         where a side changed since the record or there is none (a restored backup, ``cp -p``
@@ -495,7 +504,7 @@ class Sync:
         wanted = []
         for job_id, lj in ls["jobs"].items():
             rj = rs["jobs"].get(job_id)
-            if rj is None:
+            if rj is None or job_id in steady:
                 continue
             base = base_jobs.get(job_id, {}).get("files", {})
             for rel, lf in lj["files"].items():
@@ -777,6 +786,32 @@ def _describe(state):
 def _unchanged(state, base, side):
     """True if ``state`` [size, mtime] matches the record [size, mtime_local, mtime_remote]."""
     return base is not None and state[0] == base[0] and state[1] == base[side]
+
+
+def _steady_jobs(ljobs, rjobs, base_jobs):
+    """The jobs that nothing moved in since the record: the same files on both sides, each
+    of the recorded size and mtime on both sides (and one mtime), both documents the
+    record's, nothing skipped and no links. :meth:`Sync._job` would decide nothing for them
+    and rebuild their entry as it is; deciding that here costs a tenth of it (most jobs of
+    most syncs are steady)."""
+    steady = set()
+    for job_id, lj in ljobs.items():
+        rj, bj = rjobs.get(job_id), base_jobs.get(job_id)
+        if rj is None or bj is None or len(lj) != 2 or len(rj) != 2:  # skipped, links
+            continue
+        lf, rf, bf = lj["files"], rj["files"], bj.get("files", {})
+        if lf.keys() != bf.keys() or rf.keys() != bf.keys():
+            continue
+        for rel, b in bf.items():
+            lf_, r = lf[rel], rf[rel]
+            if len(lf_) != 3 or len(r) != 3 or not (
+                    lf_[0] == r[0] == b[0] and lf_[1] == r[1] == b[1] == b[2]):
+                break
+        else:
+            bdoc = bj.get("doc", {})
+            if same(lj["doc"], bdoc) and same(rj["doc"], bdoc):
+                steady.add(job_id)
+    return steady
 
 
 def _job_unchanged(present, b, side):

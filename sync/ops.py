@@ -82,6 +82,27 @@ def _requests(args):
     return [[list(r) for r in args[0]], *args[1:]], b"", {}
 
 
+# -- large JSON values ride in the payload (compressed; a header is limited to MAX_HEADER) ----
+
+def _reply_json(result):
+    return None, protocol.dump_json(result)
+
+
+def _take_json(check=None):
+    def take(client, result, payload, args):
+        value = protocol.load_json(payload)
+        return value if check is None else check(value, client.host)
+    return take
+
+
+def _pack_record(args):
+    return [args[0]], protocol.dump_json(args[1]), {}
+
+
+def _unpack_record(header, payload):
+    return [*header.get("args", []), protocol.load_json(payload)]
+
+
 # -- file contents ride in the payload ------------------------------------------------------
 
 def _pack_data(args):
@@ -210,14 +231,16 @@ _NOTE = "None, or a note {job, path} when the write was refused (its target chan
 OPS = {op.name: op for op in [
     Op("identity", "call", "the replica's identity (32 hex digits)",
        take=_checked(answers.identity)),
-    Op("load_record", "call", "the record of the last sync with peer, or None"),
-    Op("save_record", "call", "None"),
+    Op("load_record", "call", "payload: the record of the last sync with peer (JSON)",
+       reply=_reply_json, take=_take_json()),
+    Op("save_record", "call", "None", pack=_pack_record, unpack=_unpack_record),
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),
     Op("unlock", "call", "None"),
-    Op("snapshot", "later", "{jobs, project_doc, unreadable}, checked (answers.check_snapshot)",
+    Op("snapshot", "later", "payload: {jobs, project_doc, unreadable} (JSON), checked "
+       "(answers.check_snapshot)",
        pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1])], b"", {}),
-       take=_checked(answers.check_snapshot)),
+       reply=_reply_json, take=_take_json(answers.check_snapshot)),
     Op("find_ids", "call", "a list of job ids", take=_checked(answers.ids)),
     Op("active_work", "call", "{active: [[operation, job id, scheduler id, state]], error}",
        take=_checked(answers.check_active)),

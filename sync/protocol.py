@@ -15,9 +15,10 @@ COMPRESS_ABOVE = 4096
 #: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3 was
 #: taken by two branches apart (links and write_link; writes that carry what they expect to
 #: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)]; 5: the
-#: operation active_work (work queued or running there)
+#: operation active_work (work queued or running there), and snapshots and records travel as
+#: JSON payloads (a million jobs' snapshot is past MAX_HEADER)
 VERSION = 5
-#: the largest JSON header (a snapshot of a big project travels in one)
+#: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of
 #: deltas plus one of at most 256 MiB) stay well below it
@@ -41,6 +42,19 @@ def encode_frame(header, payload=b""):
     head = json.dumps(header).encode()
     return b"".join((struct.pack(">I", len(head)), head, struct.pack(">Q", len(payload)),
                      payload))
+
+
+def dump_json(value):
+    """A JSON value as a payload (large ones: snapshots, records)."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def load_json(payload):
+    """The JSON value of a payload; :class:`ProtocolError` for anything that is not JSON."""
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested too deeply
+        raise ProtocolError(f"a payload is not valid JSON ({exc})") from None
 
 
 def split_payload(data, sizes):

@@ -13,16 +13,36 @@ from .replica import Replica
 
 class _Output:
     """The answer stream, shared by the request loop and the heartbeat thread: whole frames,
-    one at a time."""
+    one at a time. Answers are gathered and go out when the loop is about to wait for more
+    requests (:meth:`flush`), or past :attr:`BATCH` bytes (about a hundred small answers):
+    one write, and one SSH packet, per batch instead of per answer, yet soon enough that
+    the client, waiting for room in its window of posted writes, goes on while this side
+    works through the rest of what it read."""
+
+    BATCH = 4096
 
     def __init__(self, stream):
         self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
         self.beating = False
+        self.pending = bytearray()
 
     def send(self, header, payload=b""):
         with self.lock:
-            protocol.write_frame(self.stream, header, payload)
-            self.last = time.monotonic()
+            self.pending += protocol.encode_frame(header, payload)
+            if len(self.pending) >= self.BATCH:
+                self._write()
+
+    def flush(self):
+        """Send the answers gathered so far."""
+        with self.lock:
+            if self.pending:
+                self._write()
+
+    def _write(self):  # the lock is held
+        self.stream.write(bytes(self.pending))
+        self.stream.flush()
+        self.pending.clear()
+        self.last = time.monotonic()
 
     def heartbeats(self, every):
         """Send a heartbeat frame whenever nothing was sent for ``every`` seconds, so the
@@ -37,28 +57,65 @@ class _Output:
                 try:
                     with self.lock:
                         if time.monotonic() - self.last >= every:
-                            protocol.write_frame(self.stream, {"heartbeat": True})
-                            self.last = time.monotonic()
+                            self.pending += protocol.encode_frame({"heartbeat": True})
+                            self._write()
                 except (OSError, ValueError):  # the client has gone
                     return
 
         threading.Thread(target=beat, daemon=True).start()
 
 
+class _Requests:
+    """The request stream, read ahead in large blocks; the gathered answers are flushed
+    before each block is waited for (the client may be waiting for them)."""
+
+    BLOCK = 256 << 10
+
+    def __init__(self, stream, out):
+        self.stream, self.out = stream, out
+        self.buf, self.pos = b"", 0
+        self._more = getattr(stream, "read1", stream.read)
+
+    def read(self, n):
+        if self.pos >= len(self.buf):
+            self.out.flush()
+            self.buf, self.pos = self._more(max(n, self.BLOCK)), 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+
 def serve(path, stdin=None, stdout=None, init=False):
     """Serve the project at ``path`` (``~`` is this side's home; ``init``: create a project
-    there if there is none) until the client closes; return the exit status."""
+    there if there is none) until the client closes; return the exit status.
+
+    With ``SUITE_PROFILE=DIR`` in the environment the session runs under cProfile and its
+    statistics are written to ``DIR/sync-server-PID.prof`` (for the benchmarks)."""
+    profile_dir = os.environ.get("SUITE_PROFILE")
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        try:
+            return profiler.runcall(_serve_session, path, stdin, stdout, init)
+        finally:
+            profiler.dump_stats(os.path.join(profile_dir, f"sync-server-{os.getpid()}.prof"))
+    return _serve_session(path, stdin, stdout, init)
+
+
+def _serve_session(path, stdin, stdout, init):
     stdin = stdin or sys.stdin.buffer
     out = _Output(stdout or sys.stdout.buffer)
     try:
         replica = Replica(os.path.expanduser(path), init=init)
     except Exception as exc:  # report, then stop: the client shows it
         out.send({"ok": False, "error": str(exc), "type": type(exc).__name__})
+        out.flush()
         return 1
     out.send({"ok": True, "version": protocol.VERSION, "label": replica.label})
     streams = {}  # token -> FileWriter
     try:
-        return _serve(replica, stdin, out, streams)
+        return _serve(replica, _Requests(stdin, out), out, streams)
     except protocol.ProtocolError as exc:  # the client spoke badly: say so, and stop
         try:
             out.send({"ok": False, "error": f"the far side refused a request: {exc}",
@@ -67,6 +124,10 @@ def serve(path, stdin=None, stdout=None, init=False):
             pass
         return 2
     finally:
+        try:
+            out.flush()
+        except (OSError, ValueError):  # the client has gone
+            pass
         for writer in streams.values():  # transfers the client did not finish
             writer.abort()
 
@@ -90,6 +151,8 @@ def _serve(replica, stdin, stdout, streams):
         try:
             op = ops.lookup(header.get("op"))
             wrote = wrote or op.writes
+            if op.mode != "post":  # may take long: the client may be waiting for answers
+                stdout.flush()
             result, out = op.run(session, header, payload)
             replica.changed.clear()  # each refused write's note went back in its answer
             stdout.send({"ok": True, "result": result}, out)

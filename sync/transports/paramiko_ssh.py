@@ -14,8 +14,9 @@ class ParamikoTransport(Transport):
         self.host, self.path, self.timeout = target.host, target.path, timeout
         self.client = connect(target, accept_new_host_key, timeout=timeout)
         try:
-            self.writer, self.reader, self.stderr = self.client.exec_command(
+            self.writer, stdout, self.stderr = self.client.exec_command(
                 server_command(remote_suite, target.path, init), timeout=timeout)
+            self.reader = _ChannelReader(stdout)
         except BaseException:
             self.close()
             raise
@@ -44,6 +45,30 @@ class ParamikoTransport(Transport):
         while client is not None:  # this connection, then the jump hosts it went through
             client.close()
             client = getattr(client, "jump_client", None)
+
+
+class _ChannelReader:
+    """The channel's output read ahead in large blocks (``recv`` takes what has arrived):
+    paramiko's file reads a few kilobytes per call, and frames are small and many."""
+
+    BLOCK = 256 << 10
+
+    def __init__(self, file):
+        self.file, self.channel = file, file.channel
+        self.buf, self.pos = b"", 0
+
+    def read(self, n):
+        if self.pos >= len(self.buf):
+            self.buf, self.pos = self.channel.recv(max(n, self.BLOCK)), 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+    def close(self):
+        self.file.close()
+
+    def flush(self):
+        pass
 
 
 def _nothing():

@@ -67,8 +67,8 @@ def test_server_refuses_records_named_by_paths(pair, tmp_path):
     status, answers = serve(
         clu.path,
         ({"op": "load_record", "args": [peer]}, b""),
-        ({"op": "save_record", "args": [peer, {"jobs": {}}]}, b""),
-        ({"op": "save_record", "args": [str(tmp_path / "abs"), {"jobs": {}}]}, b""),
+        ({"op": "save_record", "args": [peer]}, b'{"jobs": {}}'),
+        ({"op": "save_record", "args": [str(tmp_path / "abs")]}, b'{"jobs": {}}'),
         ({"op": "load_record", "args": ["a" * 32]}, b""),
         ({"op": "close"}, b""))
     assert status == 0
@@ -317,3 +317,78 @@ def test_checked_writes_still_refuse_reserved_files_and_missing_jobs(pair):
     assert answers[1] == {"ok": True, "result": {"job": missing, "path": "x.txt"}}
     assert not answers[2]["ok"] and layout.STATEPOINT in answers[2]["error"]
     assert missing not in os.listdir(clu.workspace)
+
+
+def test_snapshots_and_records_larger_than_a_header_travel(pair, monkeypatch):
+    """A million jobs' snapshot (~100 MiB of JSON) is past the header limit: snapshots and
+    records travel as payloads, which have their own (larger, checked) limit."""
+    lap, clu = pair
+    monkeypatch.setattr(protocol, "MAX_HEADER", 300)  # smaller than 4 jobs' snapshot
+    record = {"jobs": {"0" * 32: {"files": {}, "doc": {"x": "y" * 400}}}, "project_doc": {}}
+    requests = io.BytesIO(b"".join(protocol.encode_frame(h, p) for h, p in [
+        ({"op": "snapshot", "args": [None, []]}, b""),
+        ({"op": "save_record", "args": ["a" * 32]}, protocol.dump_json(record)),
+        ({"op": "load_record", "args": ["a" * 32]}, b""),
+        ({"op": "close"}, b"")]))
+    answers = io.BytesIO()
+    assert server.serve(str(lap.path), requests, answers) == 0
+    answers.seek(0)
+    frames = [protocol.read_frame(answers) for _ in range(4)]
+    assert [h["ok"] for h, _ in frames[1:]] == [True, True, True]
+    snapshot = protocol.load_json(frames[1][1])
+    assert sorted(snapshot["jobs"]) == sorted(j.id for j in lap)
+    assert len(protocol.dump_json(snapshot)) > 300
+    assert protocol.load_json(frames[3][1]) == record
+    # and a payload that is not JSON is refused as a protocol error, not a crash
+    with pytest.raises(protocol.ProtocolError, match="not valid JSON"):
+        protocol.load_json(b"{not json")
+
+
+def test_answers_go_out_in_batches(pair):
+    """Many small answers are written a batch at a time (one SSH packet each), in order, and
+    all of them before the server waits for more requests or stops."""
+    lap, _ = pair
+
+    class Counting(io.BytesIO):
+        writes = 0
+
+        def write(self, data):
+            Counting.writes += 1
+            return super().write(data)
+
+    jobs = [f"{k:032x}" for k in range(300)]  # posted deletions of jobs not there: None
+    requests = io.BytesIO(b"".join(
+        protocol.encode_frame({"op": "delete_job", "args": [j]}) for j in jobs) +
+        protocol.encode_frame({"op": "close"}))
+    answers = Counting()
+    assert server.serve(str(lap.path), requests, answers) == 0
+    answers.seek(0)
+    frames = [protocol.read_frame(answers)[0] for _ in range(301)]
+    assert frames[0]["version"] == protocol.VERSION
+    assert [(f["ok"], f["result"]) for f in frames[1:]] == [(True, None)] * 300
+    assert protocol.read_frame(answers) == (None, b"")
+    assert Counting.writes <= 300 // 20
+
+
+def test_answers_are_out_before_a_request_that_may_take_long(pair, monkeypatch):
+    """Posted writes' answers are gathered, but not held while a call or a request answered
+    later runs (hashing, listing): the client may be waiting for them meanwhile."""
+    lap, _ = pair
+    answers = io.BytesIO()
+    seen = []
+
+    def find_ids(self, filter):
+        seen.append(answers.getvalue())
+        return []
+
+    monkeypatch.setattr(Replica, "find_ids", find_ids)
+    gone = "f" * 32
+    requests = io.BytesIO(b"".join(
+        [protocol.encode_frame({"op": "delete_job", "args": [gone]}) for _ in range(3)] +
+        [protocol.encode_frame({"op": "find_ids", "args": [{}]}),
+         protocol.encode_frame({"op": "close"})]))
+    assert server.serve(str(lap.path), requests, answers) == 0
+    written = io.BytesIO(seen[0])
+    frames = [protocol.read_frame(written)[0] for _ in range(4)]
+    assert frames[0]["version"] == protocol.VERSION
+    assert [f["ok"] for f in frames[1:]] == [True] * 3  # the three posts' answers

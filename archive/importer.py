@@ -362,13 +362,15 @@ def _by_job(found, job_paths):
     grouped = {p: {} for p in job_paths}
     outside = []
     for name, v in found.staged.items():
-        i = name.find("/")
-        while i > 0:  # the shortest job path that is a parent of the member
+        # the job path that is a parent of the member (jobs never nest: checked before), from
+        # the member's own directory up: most members lie directly in their job
+        i = name.rfind("/")
+        while i > 0:
             members = grouped.get(name[:i])
             if members is not None:
                 members[name[i + 1:]] = v
                 break
-            i = name.find("/", i + 1)
+            i = name.rfind("/", 0, i)
         else:
             if v[0] != DIR:
                 outside.append(name)

@@ -353,3 +353,32 @@ def test_every_header_field_read_as_tarfile_reads_it(members, tar_format):
             s.read() if m.kind == FILE else None)
            for m, s in TarStream(io.BytesIO(raw)).members()]
     assert got == want
+
+
+@pytest.mark.skipif(shutil.which("tar") is None or shutil.which("zstd") is None,
+                    reason="no tar or zstd program")
+def test_gnu_tar_extracts_an_export_exactly(tricky, tmp_path):
+    """GNU tar reads suite's headers (ustar, pax for a long name) and gets every job back
+    byte for byte, with its links and file modes."""
+    long_job = tricky.open_job({"i": "x" * 150}).init()  # its path needs a pax record
+    with open(long_job.fn("data.txt"), "w") as f:
+        f.write("long")
+    target = tmp_path / "x.tar.zst"
+    result = archive.export_jobs(tricky, target, schema="i_<i>")
+    out = tmp_path / "gnu"
+    out.mkdir()
+    subprocess.run(["tar", "--zstd", "-xf", str(target), "-C", str(out)], check=True)
+    for job in tricky:
+        path = out / result_path(job, result)
+        assert tree(path) == tree(job.path)
+        for rel in ("b/mid.bin", "signac_statepoint.json"):
+            if os.path.exists(job.fn(rel)):
+                assert stat.S_IMODE(os.stat(path / rel).st_mode) == \
+                    stat.S_IMODE(os.stat(job.fn(rel)).st_mode)
+    assert (out / "suite-manifest.json").is_file()
+
+
+def result_path(job, result):
+    from suite.pathschema import PathSchema
+
+    return PathSchema.parse(result.schema).format(job.id, job.sp())

@@ -76,7 +76,11 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     warnings = [f"{len(damaged)} job(s) with a damaged state point were not considered: "
                 f"{', '.join(damaged[:5])} (run 'suite check')"] if damaged else []
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
-    paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
+    if schema_obj.paths is not None:  # auto formatted them once and refused collisions
+        paths = schema_obj.paths
+        schema_obj.verify(paths, sps)
+    else:
+        paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
     if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
         raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
     if os.path.lexists(target) and not force:

@@ -90,6 +90,39 @@ def _pax_records(data):
     return out
 
 
+_FAST_KINDS = {b"0": FILE, b"5": DIR, b"2": SYMLINK, b"1": HARDLINK}
+
+
+def _ordinary(block):
+    """The member of a plain ustar header as suite and GNU tar write most of them (type
+    file, directory or link; numbers as zero-padded octal ended by NUL; no prefix field; a
+    right checksum), parsed in one go; None for anything else, which the general parser
+    then reads (or refuses)."""
+    kind = _FAST_KINDS.get(block[156:157])
+    if kind is None or len(block) < BLOCK or block[345] or block[107] or block[135] \
+            or block[147] or block[154]:
+        return None
+    try:
+        mode, size = int(block[100:107], 8), int(block[124:135], 8)
+        mtime, check = int(block[136:147], 8), int(block[148:154], 8)
+    except ValueError:
+        return None
+    if check != sum(block) - sum(block[148:156]) + 256:  # the field counts as 8 spaces
+        return None
+    end = block.find(0, 0, 100)
+    name = block[:end if end >= 0 else 100].decode("utf-8", "surrogateescape")
+    if block[157]:
+        end = block.find(0, 157, 257)
+        linkname = block[157:end if end >= 0 else 257].decode("utf-8", "surrogateescape")
+    else:
+        linkname = ""
+    if kind == DIR:
+        name = name.rstrip("/")
+    if size < 0:
+        return None
+    return Member(name, kind, size, mode, mtime, linkname)
+
+
 class TarStream:
     """Members of the tar data read from ``source`` (an object with ``read(n)``)."""
 
@@ -166,9 +199,18 @@ class TarStream:
             if self._left or self._pad:
                 self._skip(self._left + self._pad)
                 self._left = self._pad = 0
+            block = self._take(BLOCK)
+            if not glob:
+                member = _ordinary(block)
+                if member is not None:
+                    if member.kind == FILE:
+                        self._left, self._pad = member.size, -member.size % BLOCK
+                    yield member, self
+                    continue
             pax, longname, longlink = None, None, None
             while True:  # extended headers apply to the next ordinary header
-                block = self._take(BLOCK)
+                if block is None:
+                    block = self._take(BLOCK)
                 if len(block) < BLOCK:
                     raise DamagedArchive("the archive ends without its end-of-archive block")
                 if block == _ZERO_BLOCK:
@@ -192,6 +234,7 @@ class TarStream:
                     longlink = _text(self._block_data(size))
                 else:
                     break
+                block = None
             name = _text(block[:100])
             linkname = _text(block[157:257])
             if typeflag not in _GNU_TYPES and block[345] != 0:

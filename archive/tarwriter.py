@@ -57,14 +57,25 @@ MAX_NUMBER = 8**11
 
 _FLAGS = {"file": b"0", "dir": b"5", "symlink": b"2", "hardlink": b"1"}
 
+# the common header (ASCII name of at most 100 bytes, no link) is two pieces: the first 148
+# bytes (name, numbers) formatted per member, and everything after the checksum, fixed per
+# type flag and prepared once together with the sum of its bytes
+_NAME_PAD = bytes(100)
+_AFTER = {flag: (flag + bytes(100) + _TAIL).ljust(BLOCK - 156, b"\x00")
+          for flag in _FLAGS.values()}
+_AFTER_SUM = {flag: sum(after) + sum(b" " * 8) for flag, after in _AFTER.items()}
+
 
 def member_header(name, size, mode, mtime, kind, linkname=""):
     """The header block(s) for one member; ``kind`` is file, dir, symlink or hardlink."""
     flag = _FLAGS[kind]
     mtime = int(mtime // 1)  # whole seconds (floor: before 1970 too)
     if len(name) <= 100 and not linkname and size < MAX_NUMBER and 0 <= mtime < MAX_NUMBER \
-            and name.isascii():
-        return _header(name, size, mode, mtime, flag)  # the common case: no pax record
+            and name.isascii():  # the common case: no pax record
+        nb = name.encode()
+        head = b"%s%s%07o\x00%s%011o\x00%011o\x00" % (nb, _NAME_PAD[len(nb):], mode & 0o7777,
+                                                      _IDS, size, mtime)
+        return b"%s%06o\x00 %s" % (head, sum(head) + _AFTER_SUM[flag], _AFTER[flag])
     out = b""
     pax = _pax(name, linkname, size, mtime)
     # values the ustar fields cannot hold are 0 there: readers take them from the pax record

@@ -1,5 +1,6 @@
 """Export then import, through every format, with real tar/zip readers and h5py files."""
 
+import json
 import os
 
 import numpy as np
@@ -178,3 +179,28 @@ def test_round_trip_property(tmp_path_factory, sps, ending, schema):
     other = suite.init_project(base / "o")
     archive.import_jobs(other, base / f"e{ending}")
     assert snapshot(other) == snapshot(project)
+
+
+_tricky_text = st.lists(st.sampled_from(['}', '{', ',', ' ', '"', '\\', 'id', ':', '\n', 'ü',
+                                         '}, {"id": "']), max_size=6).map("".join)
+_sp_values = st.recursive(st.one_of(st.integers(), _tricky_text, st.none()),
+                          lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(_tricky_text, inner, max_size=3), max_leaves=8)
+
+
+@given(st.lists(st.dictionaries(_tricky_text, _sp_values, max_size=3), max_size=5))
+def test_manifest_text_is_the_manifest_one_job_per_line(sps):
+    """The manifest's text reads back to the manifest, whatever the state points hold
+    (strings shaped like the line break's marker, objects with "id" keys in lists), and each
+    job starts a line of its own."""
+    from archive import manifest as mf
+
+    jobs = [{"id": f"{i:032x}", "path": f"p/{i}", "statepoint": sp,
+             "files": {"f": {"size": 1, "sha256": "0" * 64}}} for i, sp in enumerate(sps)]
+    manifest = mf.build("p/<id>", {}, jobs)
+    text = mf.dumps(manifest).decode()
+    assert json.loads(text) == manifest
+    lines = text.splitlines()
+    starts = [next(i for i, line in enumerate(lines)
+                   if line.startswith(f'{{"id": "{j["id"]}", "path": "{j["path"]}"')) for j in jobs]
+    assert starts == sorted(set(starts))

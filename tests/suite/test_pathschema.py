@@ -1,7 +1,7 @@
 """Path schemas: parsing, formatting, reading back, collisions (shared by archive and views)."""
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from suite.pathschema import (
@@ -99,3 +99,36 @@ def test_auto_schema():
     schema = PathSchema.auto(hetero)
     assert schema.format("i1", hetero["i1"]) == "extra/~"
     assert schema.match("extra/~")[0] == {}
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), json_scalars, min_size=2,
+                                max_size=3), min_size=1, max_size=8),
+       st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "x/<a>/<b>_<c>/end", "<a>.<b>.<c>",
+                        "<a>/<b>/<b.x>", "<a>/x_<a>", "<a:str>/<b:int>/<c>", "<a:float>/<b>"]))
+@example([{"a": 1, "b": 2}, {"a": "1", "b": 3}], "<a:str>/<b:int>/<c>")  # "1" reads as a string
+def test_verify_by_levels_agrees_with_reading_whole_paths(sps, text):
+    """verify reads each level text once (for schemas whose keys do not overlap); it must
+    accept and refuse exactly what reading each whole path back with match would."""
+    schema = PathSchema.parse(text)
+    statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
+    paths = {}
+    for job_id, sp in statepoints.items():
+        try:
+            paths[job_id] = schema.format(job_id, sp)
+        except SchemaError:
+            return  # a value that no path can hold
+    expected_ok = True
+    for job_id, path in paths.items():
+        try:
+            back = schema.match(path)
+        except SchemaError:
+            back = None
+        if back is None or any(not equal(back[0].get(k), statepoints[job_id].get(k))
+                               and k in text for k in ("a", "b", "c")):
+            expected_ok = False
+    try:
+        schema.verify(paths, statepoints)
+        ok = True
+    except SchemaError:
+        ok = False
+    assert ok == expected_ok

@@ -54,11 +54,47 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
-        return run.run()
+        result = run.run()
+        if not dry_run:
+            exchange_books(project, remote, label)
+        return result
     finally:
         close = getattr(remote, "close", None)
         if close is not None:
             close()
+
+
+def exchange_books(project, remote, label):
+    """Merge the submission books of ``project`` and ``remote`` (a replica) both ways, as a
+    union; each side's own entries replace what the other knew of that side, so finished
+    ones are dropped (:func:`suite.flow.book.merge`)."""
+    import socket
+
+    from suite.flow import book
+
+    here = [book.identity(project.path), book.load(project)]
+    if isinstance(remote, Replica):
+        there = [book.identity(remote.path), book.load(remote.project)]
+        book.merge(remote.project, *here, socket.gethostname())
+    else:
+        there = remote.load_book()
+        remote.merge_book(*here, socket.gethostname())
+    book.merge(project, *there, label)
+
+
+def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, timeout=None,
+            ssh=None, ssh_command=None, verbose=None):
+    """``(client, label)``: a :class:`sync.client.Client` to the suite process of ``dest`` (a
+    remote name or URL; a local path is served through a pipe), the transport chosen as for
+    :func:`sync`. Raises :class:`SyncError` when it cannot be reached (naming the host)."""
+    url, label, settings = resolve_remote(project, dest)
+    from .settings import transport_settings
+
+    ssh, ssh_command = transport_settings(ssh, ssh_command, settings)
+    client = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
+                          accept_new_host_key, timeout, False,
+                          ssh if _is_ssh(url) else "local", ssh_command, verbose)
+    return client, label
 
 
 def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, dry_run=False,
@@ -107,5 +143,5 @@ def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, in
     return Replica(os.path.expanduser(url), label=label, init=init)
 
 
-__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "import_merge",
-           "list_remotes", "remove_remote", "sync"]
+__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "connect",
+           "exchange_books", "import_merge", "list_remotes", "remove_remote", "sync"]

@@ -14,8 +14,9 @@ from .replica import SyncError
 COMPRESS_ABOVE = 4096
 #: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3 was
 #: taken by two branches apart (links and write_link; writes that carry what they expect to
-#: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)]
-VERSION = 4
+#: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)];
+#: 5: the far side's workflow (flow_status, flow_submit, flow_run, books, project files)
+VERSION = 5
 #: the largest JSON header (a snapshot of a big project travels in one)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of

@@ -19,32 +19,20 @@ def record_options(f):
 
 
 def _runner(module, reason=None, tags=()):
-    from suite.flow import FlowProject, Runner, load_workflow
+    from suite.flow.submit import runner_for
 
-    proj = project()
-    cls = load_workflow(proj, module)
-    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
-        proj = cls(proj.path)
-    runner = Runner(cls, proj)
+    runner = runner_for(project(), module)
     runner.capture.reason, runner.capture.tags = reason, list(tags)
     return runner
 
 
 def _add_scheduler_states(runner, result):
     """Count submitted/running operations from one scheduler query (warn if it fails)."""
-    from suite.flow.submit import active_pairs, load
+    from suite.flow.submit import scheduler_states
 
-    if not load(runner.project):
-        return
-    try:
-        from schedulers import get_scheduler
-
-        active = active_pairs(runner.project, get_scheduler())
-    except Exception as exc:  # status still answers from the conditions
-        click.echo(f"warning: cannot ask the scheduler ({exc}); showing conditions only",
-                   err=True)
-        return
-    result.add_active(active)
+    warning = scheduler_states(runner, result)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()

@@ -41,6 +41,32 @@ def active_pairs(project, scheduler):
     return active
 
 
+def runner_for(project, module=None):
+    """A :class:`suite.flow.Runner` of ``project`` with its workflow (``module``, default
+    ``workflow.py``, else signac-flow's ``project.py``). Raises SuiteError if none loads."""
+    from . import FlowProject, Runner, load_workflow
+
+    cls = load_workflow(project, module)
+    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
+        project = cls(project.path)
+    return Runner(cls, project)
+
+
+def scheduler_states(runner, result, scheduler_name=None):
+    """Count submitted/running operations into ``result`` (a Status) from one query to the
+    scheduler; return None, or a warning when it cannot be asked (the conditions answer)."""
+    if not load(runner.project):
+        return None
+    try:
+        from schedulers import get_scheduler
+
+        active = active_pairs(runner.project, get_scheduler(scheduler_name))
+    except Exception as exc:  # status still answers from the conditions
+        return f"cannot ask the scheduler ({exc}); showing conditions only"
+    result.add_active(active)
+    return None
+
+
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
            echo=print, array=False, flow_template=None, only=None, force=False,

@@ -137,6 +137,7 @@ class Remote:
         and the scripts are returned. The far side's new records are kept here. Returns a
         :class:`SubmitResult`."""
         far = self._far()
+        ids = [self.project.open_job(id=i).id for i in ids] if ids else None
         jobs = list(ids) if ids else (self.project.find_jobs(filter).ids() if filter is not None
                                       else [job.id for job in self.project])
         result = SubmitResult(self.name)
@@ -197,3 +198,143 @@ def _far_module(project, module):
         return module
     rel = os.path.relpath(os.path.abspath(module), project.path)
     return rel if not rel.startswith("..") else module
+
+
+def parse_share(text, names):
+    """``"a=2,b=1"`` as ``{name: weight}`` over ``names`` (missing ones weigh 1).
+
+    Raises SuiteError for a name not among ``names`` or a weight that is not a positive
+    integer."""
+    from .errors import SuiteError
+
+    weights = dict.fromkeys(names, 1)
+    for part in filter(None, (text or "").split(",")):
+        name, _, value = part.partition("=")
+        if name.strip() not in weights or not value.strip().isdigit() or int(value) < 1:
+            raise SuiteError(f"--share {part!r}: give NAME=WEIGHT for the remotes of --on "
+                             f"({', '.join(names)}), WEIGHT a positive integer")
+        weights[name.strip()] = int(value)
+    return weights
+
+
+def share_out(units, weights):
+    """Each unit to exactly one name, in the ratio of ``weights`` (in order, each to the
+    name furthest below its share)."""
+    given = {name: [] for name in weights}
+    for unit in units:
+        name = min(weights, key=lambda n: ((len(given[n]) + 1) / weights[n], n))
+        given[name].append(unit)
+    return given
+
+
+def submit_on(project, names, share=None, options=None, connect=None):
+    """Submit over the remotes ``names``: with one, as :meth:`Remote.submit`; with several,
+    the operations pending here (:func:`suite.flow.submit.pending`) are shared out by
+    ``share`` (``"a=2,b=1"``) so each goes to exactly one. Returns a list of
+    :class:`SubmitResult`. ``connect`` (keyword arguments of :class:`Remote`). Raises as
+    :class:`Remote` does, and SuiteError for a bad ``share``."""
+    from .flow.submit import pending, runner_for
+
+    options, connect = dict(options or {}), dict(connect or {})
+    if len(names) == 1:
+        with _remote_lock(project, names[0]), Remote(project, names[0], **connect) as far:
+            return [far.submit(**options)]
+    weights = parse_share(share, names)
+    runner = runner_for(project, options.get("module"))
+    units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
+                    options.get("force", False))
+    results = []
+    for name, given in share_out(units, weights).items():
+        ids = sorted({job for _, unit in given for job in unit})
+        if not ids:
+            results.append(SubmitResult(name))
+            continue
+        with _remote_lock(project, name), Remote(project, name, **connect) as far:
+            results.append(far.submit(**{**options, "ids": ids, "only": given}))
+    return results
+
+
+def _remote_lock(project, name):
+    """One ``submit --on NAME`` at a time from this copy (a second waits)."""
+    import contextlib
+    import fcntl
+    import hashlib
+
+    from . import layout
+
+    @contextlib.contextmanager
+    def held():
+        path = os.path.join(project.path, layout.SUITE_DIR, "flow",
+                            f"remote-{hashlib.sha1(name.encode()).hexdigest()[:12]}.lock")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    return held()
+
+
+#: exit status of ``suite status --everywhere/--on`` when a remote could not be reached
+EXIT_UNREACHABLE = 6
+
+
+def status_everywhere(project, names, here=True, options=None, connect=None):
+    """``{location: {"status", "warning", "where"} or {"error"}}`` for this copy (``"here"``,
+    with ``here``) and each remote of ``names``, asked at once (threads); an unreachable
+    remote gets its error and the others are still answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .errors import SuiteError
+
+    options, connect = dict(options or {}), dict(connect or {})
+
+    def remote(name):
+        try:
+            with Remote(project, name, **connect) as far:
+                return far.status(**options)
+        except SuiteError as exc:
+            return {"error": str(exc)}
+
+    out = {}
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        futures = {name: pool.submit(remote, name) for name in names}
+        if here:
+            out["here"] = _status_here(project, options)
+        for name, future in futures.items():
+            out[name] = future.result()
+    return out
+
+
+def _status_here(project, options):
+    from .flow.submit import runner_for, scheduler_states
+
+    runner = runner_for(project, options.get("module"))
+    result = runner.status(options.get("ops") or None, options.get("filter"),
+                           options.get("ids") or None, last=options.get("last", False))
+    warning = scheduler_states(runner, result, options.get("scheduler"))
+    return {"status": result.to_json(), "warning": warning, "where": socket.gethostname()}
+
+
+def format_everywhere(table):
+    """One table: a row per (operation, location); unreachable locations as such."""
+    cols = ["eligible", "submitted", "running", "complete"]
+    ops = list(dict.fromkeys(op for v in table.values() if "status" in v
+                             for op in v["status"]["operations"]))
+    width = max([len(n) for n in ops] + [9])
+    lwidth = max([len(n) for n in table] + [8])
+    lines = ["  ".join(["operation".ljust(width), "location".ljust(lwidth)] + cols)]
+    for op in ops:
+        for name, v in table.items():
+            if "status" in v:
+                c = v["status"]["operations"].get(op, {})
+                lines.append("  ".join([op.ljust(width), name.ljust(lwidth)]
+                                       + [f"{c.get(k, 0):{len(k)}d}" for k in cols]))
+    for name, v in table.items():
+        if "error" in v:
+            lines.append(f"{name}: unreachable: {v['error']}")
+        elif v.get("warning"):
+            lines.append(f"{name}: warning: {v['warning']}")
+    return "\n".join(lines)

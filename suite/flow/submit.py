@@ -67,6 +67,18 @@ def scheduler_states(runner, result, scheduler_name=None):
     return None
 
 
+def pending(runner, ops=None, filter=None, ids=None, force=False):
+    """``[(operation, job ids tuple)]`` eligible here and not known queued or running at
+    another location (unless ``force``): what ``submit --on a,b`` shares out."""
+    names = ops or list(runner.flow._operations)
+    jobs = runner._jobs(filter, ids)
+    docs, completed = runner._state(jobs)
+    other = {} if force else books.elsewhere(runner.project)
+    return [(op.name, tuple(j.id for j in unit))
+            for op, unit in runner._todo(names, jobs, docs, completed)
+            if not any((op.name, j.id) in other for j in unit)]
+
+
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
            echo=print, array=False, flow_template=None, only=None, force=False,

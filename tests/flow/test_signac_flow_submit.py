@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from tests.schedulers.conftest import slurm  # noqa: F401 - the real SLURM fixture
-
 from .twins import make_twins, project_py, snapshot
 
 pytest.importorskip("flow")

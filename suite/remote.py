@@ -76,7 +76,8 @@ class Remote:
 
     def _learn(self, answer):
         """Merge the far side's book (its own entries and what it knows of others)."""
-        books.merge(self.project, answer["location"], answer.get("book") or {}, self.name)
+        books.merge(self.project, answer["location"], answer.get("book") or {}, self.name,
+                    answer.get("seen") or {})
 
     def status(self, ops=None, filter=None, ids=None, scheduler=None, module=None, last=False):
         """The far side's ``suite status`` as a dict ``{status, warning, where}`` (status is
@@ -150,7 +151,7 @@ class Remote:
                     return result
         if not pretend:  # what this copy knows of other locations, for the far side's check
             far.merge_book(books.identity(self.project.path), books.load(self.project),
-                           socket.gethostname())
+                           socket.gethostname(), books.load_seen(self.project))
         answer = far.flow_submit({
             "ops": list(ops or []), "filter": filter, "ids": list(ids or []), "num": num,
             "bundle": bundle, "parallel": parallel, "pretend": pretend, "hold": hold,
@@ -163,7 +164,8 @@ class Remote:
         result.skipped, result.output = answer["skipped"], answer["output"]
         result.scheduler = answer.get("scheduler", "")
         if result.records:
-            books.merge(self.project, answer["location"], self._far_book(), self.name)
+            location, entries, seen = far.load_book()
+            books.merge(self.project, location, entries, self.name, seen)
         return result
 
     def _workflow_source(self, module):
@@ -173,10 +175,6 @@ class Remote:
             return None
         with open(files[0]) as f:
             return f.read()
-
-    def _far_book(self):
-        location, entries = self._far().load_book()
-        return entries
 
     def run(self, argv=(), output=None, stop=None):
         """``suite run ARGV`` on the far side (its options as on the command line), its output

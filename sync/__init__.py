@@ -72,14 +72,15 @@ def exchange_books(project, remote, label):
 
     from suite.flow import book
 
-    here = [book.identity(project.path), book.load(project)]
+    me, mine, seen = book.identity(project.path), book.load(project), book.load_seen(project)
     if isinstance(remote, Replica):
-        there = [book.identity(remote.path), book.load(remote.project)]
-        book.merge(remote.project, *here, socket.gethostname())
+        there = [book.identity(remote.path), book.load(remote.project),
+                 book.load_seen(remote.project)]
+        book.merge(remote.project, me, mine, socket.gethostname(), seen)
     else:
         there = remote.load_book()
-        remote.merge_book(*here, socket.gethostname())
-    book.merge(project, *there, label)
+        remote.merge_book(me, mine, socket.gethostname(), seen)
+    book.merge(project, there[0], there[1], label, there[2])
 
 
 def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, timeout=None,

@@ -76,7 +76,7 @@ def flow_status(session, options):
     project = session.replica.project
     return {"status": result.to_json(), "warning": warning,
             "location": books.identity(project.path), "where": socket.gethostname(),
-            "book": books.load(project)}
+            "book": books.load(project), "seen": books.load_seen(project)}
 
 
 def flow_submit(session, options):
@@ -106,14 +106,14 @@ def flow_submit(session, options):
 
 
 def load_book(session):
-    """``[location, book]`` of this side."""
+    """``[location, book, seen]`` of this side (see :func:`suite.flow.book.merge`)."""
     project = session.replica.project
-    return [books.identity(project.path), books.load(project)]
+    return [books.identity(project.path), books.load(project), books.load_seen(project)]
 
 
-def merge_book(session, location, entries, where=None):
+def merge_book(session, location, entries, where=None, seen=None):
     """Merge another copy's book into this side's (:func:`suite.flow.book.merge`)."""
-    books.merge(session.replica.project, location, entries, where)
+    books.merge(session.replica.project, location, entries, where, seen)
 
 
 def put_project_file(session, rel, data, mtime_ns):

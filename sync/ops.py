@@ -270,10 +270,10 @@ OPS = {op.name: op for op in [
        serve=_flow("flow_status"), take=_take_object("flow_status")),
     Op("flow_submit", "call", "{ids, records, skipped, output, location, where, scheduler}",
        writes=True, serve=_flow("flow_submit"), take=_take_object("flow_submit")),
-    Op("load_book", "call", "[location, book]: the far side's submissions",
+    Op("load_book", "call", "[location, book, seen]: the far side's submissions",
        serve=_flow("load_book"), take=lambda c, r, p, a: shaped(
-           "load_book", r, lambda v: isinstance(v, list) and len(v) == 2
-           and isinstance(v[1], dict), c.host)),
+           "load_book", r, lambda v: isinstance(v, list) and len(v) == 3
+           and isinstance(v[1], dict) and isinstance(v[2], dict), c.host)),
     Op("merge_book", "call", "None", serve=_flow("merge_book")),
     Op("put_project_file", "call", "None", pack=_pack_file, unpack=_unpack_file,
        serve=_flow("put_project_file")),

@@ -224,7 +224,7 @@ def exec_(operation, ids, reason, tags, module):
 @click.option("--share", default=None, metavar="A=N,B=M",
               help="With several --on remotes: their shares of the operations (default equal).")
 @click.option("--force", is_flag=True,
-              help="With --on: submit even what is known queued or running elsewhere.")
+              help="Submit even what the book knows queued or running at another location.")
 def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, after,
            scheduler_name, template_name, flags, reason, tags, module, on, remote_suite, ssh,
            share, force):
@@ -244,10 +244,12 @@ def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, a
             "force": force}, remote_suite, ssh)
     runner = _runner(module, reason, tags)
     scheduler = get_scheduler(scheduler_name, template_name)
+    skipped = []
     done = do_submit(runner, scheduler, list(ops) or None,
                      filter_from_options(filter_args) if filter_args else None, ids, num,
                      bundle, parallel, pretend, hold, list(after), list(flags), module,
-                     click.echo, array)
+                     click.echo, array, force=force, skipped=skipped)
+    onremote.echo_skipped("here", skipped)
     if not pretend:
         click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")
     elif not done:

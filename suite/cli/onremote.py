@@ -56,16 +56,20 @@ def submit(on, share, options, remote_suite, ssh):
         for job in result.held:
             click.echo(f"{result.remote}: not submitted: job {job} has unresolved sync "
                        "conflicts (resolve them with 'suite sync')", err=True)
-        for op, jobs, where, sched_id in result.skipped:
-            click.echo(f"{result.remote}: skipped {op} on {' '.join(j[:8] for j in jobs)}: "
-                       f"queued or running at {where} ({sched_id}); --force submits anyway",
-                       err=True)
+        echo_skipped(result.remote, result.skipped)
         if not options.get("pretend"):
             by_id = ", ".join(f"{sid} ({' '.join(sorted({p[0] for p in e['pairs']}))})"
                               for sid, e in result.records.items())
             to = f" to {result.scheduler}" if result.scheduler else ""
             click.echo(f"{result.remote}: submitted {len(result.ids)} script(s){to}"
                        + (f": {by_id}" if by_id else ""))
+
+
+def echo_skipped(name, skipped):
+    """One line on stderr per operation left alone as queued or running elsewhere."""
+    for op, jobs, where, sched_id in skipped:
+        click.echo(f"{name}: skipped {op} on {' '.join(j[:8] for j in jobs)}: queued or "
+                   f"running at {where} ({sched_id}); --force submits anyway", err=True)
 
 
 def run(on, argv, remote_suite, ssh):

@@ -103,35 +103,53 @@ def elsewhere(project, book=None):
     return out
 
 
-def own_entries(project, book=None):
-    """``(location, {scheduler id: entry})``: this copy's entries, as its peers take them."""
-    me = identity(project.path)
-    book = load(project) if book is None else book
-    return me, {k: e for k, e in book.items() if is_mine(e, me)}
+def load_seen(project):
+    """``{location: time}``: when each other location's own word on its entries was last
+    taken (directly, or through a peer that had a newer one)."""
+    try:
+        return read_json(_path(project, "seen.json"))
+    except FileNotFoundError:
+        return {}
 
 
-def merge(project, location, entries, where=None):
-    """Take the entries ``location`` (another copy) lists as its own: they replace what this
-    book knew of that location (its finished ones are dropped); entries of third copies that
-    came along are added. ``where`` names the location for people. Returns the book.
+def merge(project, location, entries, where=None, seen=None):
+    """Take another copy's book: ``location`` (that copy) lists ``entries``, and ``seen``
+    says when it last heard each third location's own word. For each location, the newer
+    word wins: it replaces what this book knew of that location, so finished entries go
+    (``location``'s own word is now). Entries of this copy are never taken from others (we
+    know them better). ``where`` names ``location`` for people. Returns the book.
 
-    Raises SuiteError (through :func:`identity`) for a broken ``.suite/id``."""
-    if not isinstance(entries, dict) or not _IDENTITY.match(str(location)):
+    Times of third locations come from the peer's clock: a skew between machines only
+    delays when a stale entry is replaced.
+
+    Raises SuiteError for a malformed book (and, through :func:`identity`, a broken
+    ``.suite/id``)."""
+    import time
+
+    if not isinstance(entries, dict) or not _IDENTITY.match(str(location)) \
+            or not isinstance(seen or {}, dict):
         raise SuiteError(f"a submission book from {where or location} is malformed")
+    words = {k: v for k, v in (seen or {}).items() if isinstance(v, (int, float))}
+    words[location] = time.time()
     with locked(project):
         me = identity(project.path)
         if location == me:
             return load(project)
-        book = {k: e for k, e in load(project).items() if e.get("location") != location}
+        known = load_seen(project)
+        newer = {owner for owner, when in words.items()
+                 if owner != me and when > known.get(owner, 0)}
+        book = {k: e for k, e in load(project).items() if e.get("location") not in newer}
         for key, entry in entries.items():
             if not (isinstance(entry, dict) and isinstance(entry.get("pairs"), list)):
                 continue
             owner = entry.get("location") or location
-            if owner == me:  # what we own we know better
-                continue
+            if owner == me or (owner in words and owner not in newer):
+                continue  # ours, or a word older than the one we have
             sched_id = entry.get("id", key)
             book[f"{owner}/{sched_id}"] = {
                 **entry, "id": sched_id, "location": owner,
                 "where": where if owner == location and where else entry.get("where", "?")}
         save(project, book)
+        known.update((owner, words[owner]) for owner in newer)
+        write_atomic(_path(project, "seen.json"), json.dumps(known, sort_keys=True).encode())
         return book

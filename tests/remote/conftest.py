@@ -91,8 +91,13 @@ def clusters(tmp_path_factory, slurm):
         wrappers = root / "bin"  # sbatch that can be slowed down (a fault test waits in it)
         wrappers.mkdir()
         real = shutil.which("sbatch") or "/usr/bin/sbatch"
+        # with the file "slow" present, the second call waits 4 s and submits nothing if
+        # the suite process that called it has gone meanwhile
         (wrappers / "sbatch").write_text(
-            f'#!/bin/sh\n{real} "$@"; s=$?\n[ -e {root}/slow ] && sleep 4\nexit $s\n')
+            f'#!/bin/sh\nif [ -e {root}/slow ]; then n=$(cat {root}/slow); '
+            f'echo x >> {root}/slow\n  if [ -n "$n" ]; then sleep 4; '
+            'kill -0 $PPID 2>/dev/null || exit 1; fi\nfi\n'
+            f'exec {real} "$@"\n')
         os.chmod(wrappers / "sbatch", 0o755)
         env = {"PATH": f"{wrappers}:{path}", "PYTHONPATH": REPO, "HOME": str(home), **extra}
         proc, info = _start_sshd(root, env)

@@ -30,6 +30,13 @@ def far_book(info):
         return {}
 
 
+def cancel_held(info):
+    """Cancel a test's held SLURM jobs, so the shared SLURM's queue is left as found."""
+    ids = [e.get("id", k) for k, e in far_book(info).items()]
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
+
+
 def test_submit_on_two_clusters_shares_out_and_never_twice(laptop, clusters):
     done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "--hold")
     # direct cannot hold: b refuses in one line, and nothing is recorded
@@ -98,7 +105,8 @@ def test_jobs_in_conflict_are_not_submitted(laptop, clusters):
     assert job.id not in {p[1] for e in far_book(clusters["b"]).values() for p in e["pairs"]}
 
 
-def test_run_on_streams_output_and_ctrl_c_stops_the_far_run(laptop, clusters):
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "client-gone"])
+def test_run_on_streams_output_and_a_stop_ends_the_far_run(laptop, clusters, how):
     for job in laptop:
         job.doc.slow = job.sp.a == 0
     sync.sync(laptop, "b")
@@ -114,7 +122,7 @@ def test_run_on_streams_output_and_ctrl_c_stops_the_far_run(laptop, clusters):
     time.sleep(0.3)
     far_pid = int(open(pidfile).read())
     os.kill(far_pid, 0)  # the far side's operation runs
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(how)
     out, err = proc.communicate(timeout=30)
     assert "started" in out  # streamed back before the stop
     deadline = time.time() + 10
@@ -141,13 +149,14 @@ def test_cut_after_push_before_submit_records_nothing(laptop, clusters):
 
 def test_cut_after_the_far_side_submitted_before_the_ids_came_back(laptop, clusters):
     info = clusters["a"]
-    (info["root"] / "slow").write_text("")  # the far side's sbatch waits after submitting
+    (info["root"] / "slow").write_text("")  # the far side's second sbatch waits
     errors = []
+    first, second = sorted(job.id for job in laptop)[:2]
 
     def submit():
         try:
             with suite.Remote(laptop, "a") as far:
-                far.submit(ops=["simulate"], ids=[next(iter(laptop)).id])
+                far.submit(ops=["simulate"], ids=[first, second], hold=True)
         except suite.SuiteError as exc:
             errors.append(exc)
 
@@ -164,10 +173,13 @@ def test_cut_after_the_far_side_submitted_before_the_ids_came_back(laptop, clust
     status = cli(laptop, "status", "--on", "a", "--json")
     counts = json.loads(status.stdout)["a"]["status"]["operations"]["simulate"]
     assert counts.get("submitted", 0) + counts.get("running", 0) + counts["complete"] >= 1
-    again = cli(laptop, "submit", "--on", "a", "-o", "simulate", "-j", next(iter(laptop)).id)
+    recorded = [p[1] for e in far_book(info).values() for p in e["pairs"]]
+    assert recorded in ([first], [second])
+    again = cli(laptop, "submit", "--on", "a", "-o", "simulate", "-j", recorded[0])
     assert again.returncode == 0, again.stderr
-    assert "submitted 0 script(s)" in again.stdout
-    assert len(far_book(info)) <= 1
+    assert "submitted 0 script(s)" in again.stdout  # still held there: not submitted twice
+    assert len(far_book(info)) == 1
+    cancel_held(info)
 
 
 def test_far_side_faults_are_one_line(laptop, clusters, tmp_path):
@@ -187,10 +199,12 @@ def test_far_side_faults_are_one_line(laptop, clusters, tmp_path):
 
 
 def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
+    # held: the jobs stay queued, so any second submission would be a duplicate
     procs = [subprocess.Popen([sys.executable, "-m", "suite", "submit", "--on", "a", "-o",
-                               "simulate"], cwd=laptop.path, stdout=subprocess.PIPE,
+                               "simulate", "--hold"], cwd=laptop.path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     pairs = [tuple(p) for e in far_book(clusters["a"]).values() for p in e["pairs"]]
     assert len(pairs) == len(set(pairs)) == 6
+    cancel_held(clusters["a"])

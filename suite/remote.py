@@ -28,9 +28,11 @@ class SubmitResult:
     push: object = None
     held: list = field(default_factory=list)
     scheduler: str = ""
+    error: str | None = None  # with several remotes: why this one submitted nothing
 
     def to_json(self):
         return {"remote": self.remote, "ids": self.ids, "records": self.records,
+                "error": self.error,
                 "skipped": self.skipped, "held": self.held, "scheduler": self.scheduler,
                 "push": self.push.to_json() if self.push is not None else None}
 
@@ -230,7 +232,9 @@ def submit_on(project, names, share=None, options=None, connect=None):
     the operations pending here (:func:`suite.flow.submit.pending`) are shared out by
     ``share`` (``"a=2,b=1"``) so each goes to exactly one. Returns a list of
     :class:`SubmitResult`. ``connect`` (keyword arguments of :class:`Remote`). Raises as
-    :class:`Remote` does, and SuiteError for a bad ``share``."""
+    :class:`Remote` does with one remote; with several, a remote's failure is its result's
+    ``error``. SuiteError for a bad ``share``."""
+    from .errors import SuiteError
     from .flow.submit import pending, runner_for
 
     options, connect = dict(options or {}), dict(connect or {})
@@ -247,8 +251,11 @@ def submit_on(project, names, share=None, options=None, connect=None):
         if not ids:
             results.append(SubmitResult(name))
             continue
-        with _remote_lock(project, name), Remote(project, name, **connect) as far:
-            results.append(far.submit(**{**options, "ids": ids, "only": given}))
+        try:  # one remote failing does not hide what the others did
+            with _remote_lock(project, name), Remote(project, name, **connect) as far:
+                results.append(far.submit(**{**options, "ids": ids, "only": given}))
+        except SuiteError as exc:
+            results.append(SubmitResult(name, error=str(exc)))
     return results
 
 
@@ -280,9 +287,10 @@ EXIT_UNREACHABLE = 6
 
 
 def status_everywhere(project, names, here=True, options=None, connect=None):
-    """``{location: {"status", "warning", "where"} or {"error"}}`` for this copy (``"here"``,
-    with ``here``) and each remote of ``names``, asked at once (threads); an unreachable
-    remote gets its error and the others are still answered."""
+    """``{location: {"status", "warning", "where"} or {"error", "unreachable"}}`` for this
+    copy (``"here"``, with ``here``) and each remote of ``names``, asked at once (threads);
+    a remote that cannot be reached (``unreachable``) or cannot answer gets its error and the
+    others are still answered."""
     from concurrent.futures import ThreadPoolExecutor
 
     from .errors import SuiteError
@@ -290,11 +298,17 @@ def status_everywhere(project, names, here=True, options=None, connect=None):
     options, connect = dict(options or {}), dict(connect or {})
 
     def remote(name):
+        far = Remote(project, name, **connect)
         try:
-            with Remote(project, name, **connect) as far:
-                return far.status(**options)
+            far.__enter__()
         except SuiteError as exc:
-            return {"error": str(exc)}
+            return {"error": str(exc), "unreachable": True}
+        try:
+            return far.status(**options)
+        except SuiteError as exc:  # reached, but it could not answer (no workflow, ...)
+            return {"error": str(exc), "unreachable": False}
+        finally:
+            far.__exit__(None, None, None)
 
     out = {}
     with ThreadPoolExecutor(max(1, len(names))) as pool:
@@ -332,7 +346,8 @@ def format_everywhere(table):
                                        + [f"{c.get(k, 0):{len(k)}d}" for k in cols]))
     for name, v in table.items():
         if "error" in v:
-            lines.append(f"{name}: unreachable: {v['error']}")
+            what = "unreachable" if v.get("unreachable") else "error"
+            lines.append(f"{name}: {what}: {v['error']}")
         elif v.get("warning"):
             lines.append(f"{name}: warning: {v['warning']}")
     return "\n".join(lines)

@@ -51,7 +51,7 @@ def _add_scheduler_states(runner, result):
 @workflow_option
 @click.option("--everywhere", is_flag=True,
               help="This project and every named remote, in one table (exit 6 if one was "
-                   "unreachable).")
+                   "unreachable, 1 if one could not answer).")
 @on_options
 def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, remote_suite,
            ssh):
@@ -59,7 +59,11 @@ def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, r
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
-    warning says so and the conditions alone answer."""
+    warning says so and the conditions alone answer.
+
+    With --on REMOTE or --everywhere (this project and every named remote): one table, a
+    row per operation and location. Exit status 6 when a remote could not be reached (the
+    others are still shown), 1 when one could not answer."""
     import sys
 
     if on or everywhere:

@@ -26,7 +26,8 @@ def _names(on):
 
 
 def status(on, everywhere, options, fmt, remote_suite, ssh):
-    """``suite status --on/--everywhere``; exits 6 when a remote was unreachable."""
+    """``suite status --on/--everywhere``; exits 6 when a remote was unreachable, else 1
+    when one could not answer (its error is shown)."""
     from suite.remote import EXIT_UNREACHABLE, format_everywhere, status_everywhere
     from sync import list_remotes
 
@@ -38,8 +39,10 @@ def status(on, everywhere, options, fmt, remote_suite, ssh):
         echo_json(table)
     else:
         click.echo(format_everywhere(table))
-    if any("error" in v for v in table.values()):
+    if any(v.get("unreachable") for v in table.values()):
         sys.exit(EXIT_UNREACHABLE)
+    if any("error" in v for v in table.values()):
+        sys.exit(1)
 
 
 def submit(on, share, options, remote_suite, ssh):
@@ -48,6 +51,9 @@ def submit(on, share, options, remote_suite, ssh):
     results = submit_on(project(), _names(on), share, options,
                         {"remote_suite": remote_suite, "ssh": ssh})
     for result in results:
+        if result.error:
+            click.echo(f"{result.remote}: error: {result.error}", err=True)
+            continue
         if result.push is not None and options.get("pretend"):
             click.echo(f"# push to {result.remote}:")
             click.echo(result.push.format())
@@ -63,6 +69,8 @@ def submit(on, share, options, remote_suite, ssh):
             to = f" to {result.scheduler}" if result.scheduler else ""
             click.echo(f"{result.remote}: submitted {len(result.ids)} script(s){to}"
                        + (f": {by_id}" if by_id else ""))
+    if any(result.error for result in results):
+        sys.exit(1)
 
 
 def echo_skipped(name, skipped):

@@ -97,15 +97,11 @@ def _laptop(root, clusters, n):
     with suite.buffered():
         for i in range(n):
             project.open_job({"i": i, "group": i % 10}).init()
-    for name, info in clusters.items():
-        shutil.copytree(path, info["proj"], symlinks=True)
-        for own in ("id", "index.sqlite", "remotes.json"):
-            try:
-                os.remove(os.path.join(info["proj"], ".suite", own))
-            except FileNotFoundError:
-                pass
+    for name, info in clusters.items():  # each far side as a user makes it: a first sync
         sync.add_remote(project, name, f"{name}:{info['proj']}",
                         remote_suite=f"{sys.executable} -m suite")
+        sync.sync(project, name, init=True)
+        shutil.copy(os.path.join(path, "workflow.py"), info["proj"])
     return project
 
 
@@ -140,14 +136,18 @@ def main():
             rows[f"status on {name}, locally"] = min(
                 wall([*suite_cmd, "status"], info["proj"], env=far_env[name])
                 for _ in range(args.repeat))
+        for name in clusters:
+            rows[f"status --on {name}"] = min(
+                wall([*suite_cmd, "status", "--on", name], project.path, env=env)
+                for _ in range(args.repeat))
         rows["status --everywhere"] = min(
             wall([*suite_cmd, "status", "--everywhere"], project.path, env=env)
             for _ in range(args.repeat))
-        slowest = max(v for k, v in rows.items() if k.startswith("status") and "every" not in k)
+        slowest = max(v for k, v in rows.items() if k.startswith("status") and "-" not in k)
         ratio = rows["status --everywhere"] / slowest
         book = os.path.join(clusters["a"]["proj"], ".suite", "flow", "submissions.json")
         far_rows, on_rows = [], []
-        for _ in range(args.repeat):
+        for _ in range(args.repeat if args.submit else 0):
             far_rows.append(wall([*suite_cmd, "submit", "-o", "simulate", "-n",
                                   str(args.submit), "--hold"], clusters["a"]["proj"],
                                  env=far_env["a"]))
@@ -159,14 +159,16 @@ def main():
             for path in (book, os.path.join(project.path, ".suite", "flow",
                                             "submissions.json")):
                 os.remove(path)
-        rows[f"submit -n {args.submit}, far side's own"] = min(far_rows)
-        rows[f"submit --on a -n {args.submit}"] = min(on_rows)
-        added = min(on_rows) - min(far_rows)
+        if args.submit:
+            rows[f"submit -n {args.submit}, far side's own"] = min(far_rows)
+            rows[f"submit --on a -n {args.submit}"] = min(on_rows)
+        added = min(on_rows) - min(far_rows) if args.submit else None
         print(f"{'row':<40} {'seconds':>8}")
         for k, v in rows.items():
             print(f"{k:<40} {v:8.2f}")
         print(f"status --everywhere / slowest local status: {ratio:.2f}x (bar 1.5x)")
-        print(f"submit --on adds {added:.2f} s over the far side's own (bar 1 s)")
+        if added is not None:
+            print(f"submit --on adds {added:.2f} s over the far side's own (bar 1 s)")
         with open(args.json, "w") as f:
             json.dump({"n": args.n, "submit": args.submit, "rows": rows, "ratio": ratio,
                        "added": added}, f, indent=2)

@@ -81,13 +81,15 @@ class Remote:
         books.merge(self.project, answer["location"], answer.get("book") or {}, self.name,
                     answer.get("seen") or {})
 
-    def status(self, ops=None, filter=None, ids=None, scheduler=None, module=None, last=False):
+    def status(self, ops=None, filter=None, ids=None, scheduler=None, module=None, last=False,
+               detailed=False):
         """The far side's ``suite status`` as a dict ``{status, warning, where}`` (status is
-        :meth:`suite.flow.Status.to_json` with its scheduler's states); what its book says is
-        merged into this copy's book."""
+        :meth:`suite.flow.Status.to_json` with its scheduler's states; its ``jobs`` only with
+        ``detailed``); what its book says is merged into this copy's book."""
         answer = self._far().flow_status({"ops": list(ops or []), "filter": filter,
                                           "ids": list(ids or []), "scheduler": scheduler,
-                                          "module": module, "last": last})
+                                          "module": module, "last": last,
+                                          "detailed": detailed})
         self._learn(answer)
         return {"status": answer["status"], "warning": answer.get("warning"),
                 "where": answer.get("where")}

@@ -64,8 +64,9 @@ def _filter(options):
 
 
 def flow_status(session, options):
-    """``{status, warning, location, where, book}``: :meth:`Runner.status` here with this
-    side's scheduler states, and this side's book (for the client to merge)."""
+    """``{status, warning, location, where, book, seen}``: :meth:`Runner.status` here with
+    this side's scheduler states (its per-job part only with ``detailed``), and this side's
+    book (for the client to merge)."""
     from suite.flow.submit import scheduler_states
 
     options = _options(options)
@@ -74,6 +75,8 @@ def flow_status(session, options):
                            options.get("ids") or None, last=options.get("last", False))
     warning = scheduler_states(runner, result, options.get("scheduler"))
     project = session.replica.project
+    if not options.get("detailed"):  # a line per job is asked for only with --detailed
+        result.jobs = {}
     return {"status": result.to_json(), "warning": warning,
             "location": books.identity(project.path), "where": socket.gethostname(),
             "book": books.load(project), "seen": books.load_seen(project)}

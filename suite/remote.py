@@ -240,48 +240,28 @@ def submit_on(project, names, share=None, options=None, connect=None):
     from .flow.submit import pending, runner_for
 
     options, connect = dict(options or {}), dict(connect or {})
-    if len(names) == 1:
-        with _remote_lock(project, names[0]), Remote(project, names[0], **connect) as far:
-            return [far.submit(**options)]
-    weights = parse_share(share, names)
-    runner = runner_for(project, options.get("module"))
-    units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
-                    options.get("force", False))
-    results = []
-    for name, given in share_out(units, weights).items():
-        ids = sorted({job for _, unit in given for job in unit})
-        if not ids:
-            results.append(SubmitResult(name))
-            continue
-        try:  # one remote failing does not hide what the others did
-            with _remote_lock(project, name), Remote(project, name, **connect) as far:
-                results.append(far.submit(**{**options, "ids": ids, "only": given}))
-        except SuiteError as exc:
-            results.append(SubmitResult(name, error=str(exc)))
-    return results
-
-
-def _remote_lock(project, name):
-    """One ``submit --on NAME`` at a time from this copy (a second waits)."""
-    import contextlib
-    import fcntl
-    import hashlib
-
-    from . import layout
-
-    @contextlib.contextmanager
-    def held():
-        path = os.path.join(project.path, layout.SUITE_DIR, "flow",
-                            f"remote-{hashlib.sha1(name.encode()).hexdigest()[:12]}.lock")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    return held()
+    # one submit --on at a time from this copy: it reads the book to decide, and records
+    # what came back
+    with books.locked(project, "submit-on"):
+        if len(names) == 1:
+            with Remote(project, names[0], **connect) as far:
+                return [far.submit(**options)]
+        weights = parse_share(share, names)
+        runner = runner_for(project, options.get("module"))
+        units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
+                        options.get("force", False))
+        results = []
+        for name, given in share_out(units, weights).items():
+            ids = sorted({job for _, unit in given for job in unit})
+            if not ids:
+                results.append(SubmitResult(name))
+                continue
+            try:  # one remote failing does not hide what the others did
+                with Remote(project, name, **connect) as far:
+                    results.append(far.submit(**{**options, "ids": ids, "only": given}))
+            except SuiteError as exc:
+                results.append(SubmitResult(name, error=str(exc)))
+        return results
 
 
 #: exit status of ``suite status --everywhere/--on`` when a remote could not be reached

@@ -65,11 +65,12 @@ def save(project, book):
 
 
 @contextlib.contextmanager
-def locked(project):
-    """Hold this copy's book lock (``flock``; waits for whoever holds it)."""
+def locked(project, name="submissions"):
+    """Hold this copy's book lock (``flock`` on ``.suite/flow/NAME.lock``; waits for whoever
+    holds it). Other names are other locks (``submit-on``: see :mod:`suite.remote`)."""
     import fcntl
 
-    path = _path(project, "submissions.lock")
+    path = _path(project, f"{name}.lock")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

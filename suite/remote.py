@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 from .flow import book as books
 
+#: in the name of the copy ``suite sync --keep-both`` makes of a file changed on both sides
+CONFLICT_MARK = ".conflict-"
+
 
 @dataclass
 class SubmitResult:
@@ -136,7 +139,8 @@ class Remote:
                push=True):
         """Push the jobs concerned (``ids``, else those matching ``filter``, else all) and the
         workflow, then submit on the far side with its scheduler (``scheduler`` passes
-        through); jobs the push left in conflict are not submitted (:attr:`SubmitResult.held`).
+        through); jobs the push left in conflict, or holding the copies of ``sync
+        --keep-both``, are not submitted (:attr:`SubmitResult.held`).
         Operations this copy's book knows queued or running elsewhere are skipped there
         unless ``force``. With ``pretend``, nothing changes on either side: the push plan
         and the scripts are returned. The far side's new records are kept here. Returns a
@@ -148,7 +152,8 @@ class Remote:
         result = SubmitResult(self.name)
         if push:
             result.push = self.push(jobs, module, dry_run=pretend)
-            result.held = sorted({c["job"] for c in result.push.conflicts if c.get("job")})
+            result.held = sorted({c["job"] for c in result.push.conflicts if c.get("job")}
+                                 | set(self._kept_both(jobs)))
             if result.held:
                 ids = [j for j in jobs if j not in set(result.held)]
                 if not ids:  # every job concerned is in conflict: nothing to submit
@@ -171,6 +176,16 @@ class Remote:
             location, entries, seen = far.load_book()
             books.merge(self.project, location, entries, self.name, seen)
         return result
+
+    def _kept_both(self, jobs):
+        """Jobs holding a file ``NAME.conflict-REMOTE`` (``suite sync --keep-both``): a
+        conflict the user has not resolved yet."""
+        from .jobfiles import walk
+
+        workspace = self.project.workspace
+        return [job for job in jobs
+                if any(CONFLICT_MARK in rel.rpartition("/")[2]
+                       for rel, _, _ in walk(os.path.join(workspace, job), {}))]
 
     def _workflow_source(self, module):
         """The workflow file's text, for a pretend submission (the far side is not changed)."""

@@ -105,6 +105,20 @@ def test_jobs_in_conflict_are_not_submitted(laptop, clusters):
     assert job.id not in {p[1] for e in far_book(clusters["b"]).values() for p in e["pairs"]}
 
 
+def test_jobs_with_kept_both_copies_are_not_submitted(laptop, clusters):
+    job = next(iter(laptop))
+    with open(job.fn("in.txt"), "w") as f:
+        f.write("here")
+    far = suite.get_project(clusters["b"]["proj"]).open_job(id=job.id)
+    with open(far.fn("in.txt"), "w") as f:
+        f.write("there")
+    assert sync.sync(laptop, "b", keep_both=True).exit_status == 0
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert f"job {job.id} has unresolved sync conflicts" in done.stderr
+    assert "submitted 5 script(s)" in done.stdout
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "client-gone"])
 def test_run_on_streams_output_and_a_stop_ends_the_far_run(laptop, clusters, how):
     for job in laptop:

@@ -195,10 +195,11 @@ class Remote:
         with open(files[0]) as f:
             return f.read()
 
-    def run(self, argv=(), output=None, stop=None):
-        """``suite run ARGV`` on the far side (its options as on the command line), its output
-        passed to ``output(stream, bytes)`` as it comes (``stream``: out/err); Ctrl-C here
-        stops the far side's run. Returns its exit status."""
+    def run(self, argv=(), output=None, stop=None, jobs=None, module=None, push=True):
+        """Push ``jobs`` (ids; default all) and the workflow file as :meth:`push` does, then
+        run ``suite run ARGV`` on the far side (its options as on the command line), its
+        output passed to ``output(stream, bytes)`` as it comes (``stream``: out/err); Ctrl-C
+        here stops the far side's run. Returns its exit status."""
         def default(stream, data):
             import sys
 
@@ -206,6 +207,8 @@ class Remote:
             target.buffer.write(data)
             target.flush()
 
+        if push:
+            self.push(jobs if jobs is not None else [job.id for job in self.project], module)
         return self._far().flow_run(list(argv), output or default, stop)["exit"]
 
 

@@ -112,7 +112,8 @@ def run(ctx, ops, filter_args, ids, num, order, timeout, num_passes, pretend, pa
 
     if on:  # the same options, given to the far side's suite run
         return onremote.run(on, _far_argv(ctx, ("on", "remote_suite", "ssh")), remote_suite,
-                            ssh)
+                            ssh, filter_from_options(filter_args) if filter_args else None,
+                            ids, module)
     runner = _runner(module, reason, tags)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
                       else None, ids, num, order, timeout, num_passes, pretend, click.echo,

@@ -80,12 +80,18 @@ def echo_skipped(name, skipped):
                    f"running at {where} ({sched_id}); --force submits anyway", err=True)
 
 
-def run(on, argv, remote_suite, ssh):
+def run(on, argv, remote_suite, ssh, filter=None, ids=(), module=None):
+    """``suite run --on``: push the selected jobs (all if none) and the workflow, run there."""
     from suite.remote import Remote
 
     names = _names(on)
     if len(names) != 1:
         raise click.UsageError("run --on takes one remote")
-    with Remote(project(), names[0], ssh=ssh, remote_suite=remote_suite) as far:
-        status = far.run(argv)
+    proj = project()
+    jobs = None
+    if filter is not None or ids:
+        jobs = sorted({proj.open_job(id=i).id for i in ids}
+                      | (set(proj.find_jobs(filter).ids()) if filter is not None else set()))
+    with Remote(proj, names[0], ssh=ssh, remote_suite=remote_suite) as far:
+        status = far.run(argv, jobs=jobs, module=module)
     sys.exit(status)

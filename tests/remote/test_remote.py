@@ -121,11 +121,8 @@ def test_jobs_with_kept_both_copies_are_not_submitted(laptop, clusters):
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "client-gone"])
 def test_run_on_streams_output_and_a_stop_ends_the_far_run(laptop, clusters, how):
-    for job in laptop:
+    for job in laptop:  # reaches b by run --on's own push
         job.doc.slow = job.sp.a == 0
-    sync.sync(laptop, "b")
-    with suite.Remote(laptop, "b") as far:
-        far.push([j.id for j in laptop])
     proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "--on", "b", "-o", "crawl"],
                             cwd=laptop.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)

@@ -51,6 +51,10 @@ def __getattr__(name):
         from . import signac_sync
 
         return signac_sync
+    if name == "Remote":  # loaded on first use: it pulls in the workflow engine
+        from .remote import Remote
+
+        return Remote
     from .signac_compat import module_getattr
 
     return module_getattr(name)

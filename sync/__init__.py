@@ -75,11 +75,48 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
                    active=active,
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
-        return run.run()
+        result = run.run()
+        if not dry_run:
+            exchange_books(project, remote, label)
+        return result
     finally:
         close = getattr(remote, "close", None)
         if close is not None:
             close()
+
+
+def exchange_books(project, remote, label):
+    """Merge the submission books of ``project`` and ``remote`` (a replica) both ways, as a
+    union; each side's own entries replace what the other knew of that side, so finished
+    ones are dropped (:func:`suite.flow.book.merge`)."""
+    import socket
+
+    from suite.flow import book
+
+    me, mine, seen = book.identity(project.path), book.load(project), book.load_seen(project)
+    if isinstance(remote, Replica):
+        there = [book.identity(remote.path), book.load(remote.project),
+                 book.load_seen(remote.project)]
+        book.merge(remote.project, me, mine, socket.gethostname(), seen)
+    else:
+        there = remote.load_book()
+        remote.merge_book(me, mine, socket.gethostname(), seen)
+    book.merge(project, there[0], there[1], label, there[2])
+
+
+def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, timeout=None,
+            ssh=None, ssh_command=None, verbose=None):
+    """``(client, label)``: a :class:`sync.client.Client` to the suite process of ``dest`` (a
+    remote name or URL; a local path is served through a pipe), the transport chosen as for
+    :func:`sync`. Raises :class:`SyncError` when it cannot be reached (naming the host)."""
+    url, label, settings = resolve_remote(project, dest)
+    from .settings import transport_settings
+
+    ssh, ssh_command = transport_settings(ssh, ssh_command, settings)
+    client = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
+                          accept_new_host_key, timeout, False,
+                          ssh if _is_ssh(url) else "local", ssh_command, verbose)
+    return client, label
 
 
 def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, dry_run=False,
@@ -128,5 +165,5 @@ def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, in
     return Replica(os.path.expanduser(url), label=label, init=init)
 
 
-__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "import_merge",
-           "list_remotes", "remove_remote", "sync"]
+__all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "connect",
+           "exchange_books", "import_merge", "list_remotes", "remove_remote", "sync"]

@@ -38,7 +38,12 @@ def active_work(project):
                         "submissions; nothing was synced: fix or remove it (without it, work "
                         "still running there is not known)")
     from schedulers import SchedulerError, get_scheduler
+    from suite.flow import book as books
 
+    # only this copy's own submissions: entries learnt from other copies (submit --on, books
+    # exchanged by sync) name schedulers of other machines, asked there
+    me = books.identity(project.path)
+    book = {k: e for k, e in book.items() if books.is_mine(e, me)}
     active, errors = [], []
     for name in sorted({entry["scheduler"] for entry in book.values()}):
         try:

@@ -9,7 +9,7 @@ import collections
 import inspect
 
 from . import answers, ops, protocol
-from .interface import ReplicaAPI
+from .interface import FlowAPI, ReplicaAPI
 from .replica import SyncError, read_jobs_by_files
 
 
@@ -206,11 +206,46 @@ class Client:
         self._post("write_close", self._token, mtime_ns)
         return size
 
+    def flow_run(self, argv, output, stop=None):
+        """Run ``suite run ARGV`` on the far side; ``output(stream, bytes)`` hears its output
+        as it comes (stream: ``out``/``err``). Ctrl-C here (KeyboardInterrupt), or
+        ``stop()`` returning true between frames, stops the far side's run (its process
+        group); the KeyboardInterrupt is raised again once it has ended. Returns
+        ``{exit, stopped}``."""
+        self._drain()
+        self._send("flow_run", [list(argv)], b"", {})
+        sent_stop = interrupted = False
+        while True:
+            try:
+                header, data = self._checked(*self._frame())
+                if not header.get("more"):
+                    break
+                if "exit" in header:
+                    if not sent_stop:
+                        self._send("stop", [], b"", {})
+                        sent_stop = True
+                elif header.get("stream") in ("out", "err"):
+                    output(header["stream"], data)
+                if stop is not None and not sent_stop and stop():
+                    self._send("stop", [], b"", {})
+                    sent_stop = True
+            except KeyboardInterrupt:
+                interrupted = True
+                if not sent_stop:
+                    self._send("stop", [], b"", {})
+                    sent_stop = True
+        if interrupted:
+            raise KeyboardInterrupt
+        return answers.shaped("flow_run", header.get("result"),
+                              lambda v: isinstance(v, dict) and type(v.get("exit")) is int,
+                              self.host)
+
 
 def _method(op):
     """The client method of ``op``: its arguments bound as :class:`ReplicaAPI` declares them,
     packed, sent as the mode says, the answer taken (checked) by the entry."""
-    signature = inspect.signature(getattr(ReplicaAPI, op.name))
+    signature = inspect.signature(getattr(ReplicaAPI, op.name, None)
+                                  or getattr(FlowAPI, op.name))
     params = list(signature.parameters.values())[1:]
     # positional arguments, the common case, are bound without inspect (a tenth of a
     # millisecond a call: one call per job in a sync of many small jobs)

@@ -225,6 +225,31 @@ def _write_close(session, token, mtime_ns):
     return session.streams.pop(token).close(mtime_ns)
 
 
+def _flow(name):
+    """The far side's workflow operation ``name`` (:mod:`sync.flowops`), loaded when served."""
+    def serve(session, *args):
+        from . import flowops
+
+        return getattr(flowops, name)(session, *args)
+
+    return serve
+
+
+def _pack_file(args):
+    rel, data, mtime_ns = args
+    return [rel, mtime_ns], data, {}
+
+
+def _unpack_file(header, payload):
+    rel, mtime_ns = header.get("args", [None, 0])
+    return [rel, payload, mtime_ns]
+
+
+def _take_object(name):
+    return lambda client, result, payload, args: shaped(
+        name, result, lambda v: isinstance(v, dict), client.host)
+
+
 _NOTE = "None, or a note {job, path} when the write was refused (its target changed)"
 
 #: every operation, by name
@@ -266,6 +291,19 @@ OPS = {op.name: op for op in [
     Op("write_project_doc", "call", _NOTE, take=_take_note),
     Op("create_job", "post", _NOTE, writes=True, pack=_pack_job, unpack=_unpack_job),
     Op("delete_job", "post", _NOTE, writes=True),
+    Op("flow_status", "call", "{status, warning, location, where, book} of the far side",
+       serve=_flow("flow_status"), take=_take_object("flow_status")),
+    Op("flow_submit", "call", "{ids, records, skipped, output, location, where, scheduler}",
+       writes=True, serve=_flow("flow_submit"), take=_take_object("flow_submit")),
+    Op("load_book", "call", "[location, book, seen]: the far side's submissions",
+       serve=_flow("load_book"), take=lambda c, r, p, a: shaped(
+           "load_book", r, lambda v: isinstance(v, list) and len(v) == 3
+           and isinstance(v[1], dict) and isinstance(v[2], dict), c.host)),
+    Op("merge_book", "call", "None", serve=_flow("merge_book")),
+    Op("put_project_file", "call", "None", pack=_pack_file, unpack=_unpack_file,
+       serve=_flow("put_project_file")),
+    Op("flow_run", "stream", "frames: output (stream out/err), exit; then the end",
+       internal=True, serve=_flow("flow_run")),
     Op("heartbeat", "later", "None; then a heartbeat frame whenever the far side is quiet",
        internal=True, serve=_heartbeat),
     Op("read_stream", "stream", "frames: mtime, one per chunk (more), then the end",

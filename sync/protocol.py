@@ -15,8 +15,9 @@ COMPRESS_ABOVE = 4096
 #: both sides must speak the same; 2: deltas in batches (signatures, make_deltas); 3 was
 #: taken by two branches apart (links and write_link; writes that carry what they expect to
 #: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)]; 5: the
-#: operation active_work (work queued or running there), and snapshots and records travel as
-#: JSON payloads (a million jobs' snapshot is past MAX_HEADER)
+#: operation active_work (work queued or running there); snapshots and records travel as JSON
+#: payloads (a million jobs' snapshot is past MAX_HEADER); the far side's workflow
+#: (flow_status, flow_submit, flow_run, books, project files)
 VERSION = 5
 #: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20

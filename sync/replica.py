@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import stat
-import uuid
 
 import suite
 from suite import jobfiles, layout
@@ -253,19 +252,12 @@ class Replica:
     # -- identity and records ---------------------------------------------------------------
     def identity(self):
         """A random id of this project copy (made once), naming sync records on the peer."""
-        fn = os.path.join(self.path, layout.SUITE_DIR, "id")
+        from suite.flow.book import identity
+
         try:
-            with open(fn) as f:
-                identity = f.read().strip()
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(fn), exist_ok=True)
-            write_atomic(fn, uuid.uuid4().hex.encode())
-            with open(fn) as f:
-                identity = f.read().strip()
-        if not _IDENTITY.match(identity):
-            raise SyncError(f"{fn} does not hold a sync identity (32 hex digits): "
-                            f"{identity!r:.80}; remove the file and a new one is made")
-        return identity
+            return identity(self.path)
+        except SuiteError as exc:
+            raise SyncError(str(exc)) from None
 
     # -- the lock of the records kept with one peer ------------------------------------------
     def try_lock(self, peer):

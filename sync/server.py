@@ -105,7 +105,13 @@ def serve(path, stdin=None, stdout=None, init=False):
 
 def _serve_session(path, stdin, stdout, init):
     stdin = stdin or sys.stdin.buffer
-    out = _Output(stdout or sys.stdout.buffer)
+    if stdout is None:
+        # frames get a descriptor of their own; fd 1 becomes stderr, so whatever a workflow,
+        # a scheduler command or a child process prints never lands inside a frame
+        stdout = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        sys.stdout = sys.stderr
+    out = _Output(stdout)
     try:
         replica = Replica(os.path.expanduser(path), init=init)
     except Exception as exc:  # report, then stop: the client shows it
@@ -136,12 +142,13 @@ class _Session:
     """What the operations' handlers share on this side: the replica, the answer stream and
     the streamed writes not closed yet (token -> FileWriter)."""
 
-    def __init__(self, replica, out, streams):
+    def __init__(self, replica, out, streams, stdin=None):
         self.replica, self.out, self.streams = replica, out, streams
+        self.stdin = stdin  # read by a streamed operation that listens for a stop
 
 
 def _serve(replica, stdin, stdout, streams):
-    session, wrote = _Session(replica, stdout, streams), False
+    session, wrote = _Session(replica, stdout, streams, stdin), False
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":

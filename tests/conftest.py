@@ -45,6 +45,8 @@ def sweep(project):
     return project
 
 
+# -- a real single-node SLURM (with its own munge), for tests/schedulers and tests/remote ----
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -54,13 +56,18 @@ def _free_port():
 @pytest.fixture(scope="session")
 def slurm(tmp_path_factory):
     """Start munged, slurmctld and slurmd under a temporary directory; yield SLURM_CONF."""
+    yield from run_slurm(tmp_path_factory.mktemp("slurm"))
+
+
+def run_slurm(root):
+    """A generator: start SLURM under ``root`` (a pathlib.Path), yield SLURM_CONF, stop it
+    when resumed (the fixture's body; bench/bench_remote.py drives it by hand)."""
     needed = ["munged", "slurmctld", "slurmd", "sbatch", "squeue"]
     missing = [c for c in needed if shutil.which(c) is None and not os.path.exists(
         f"/usr/sbin/{c}")]
     if missing:
         skip_or_fail(f"SLURM is not installed ({', '.join(missing)} missing; "
                      "apt-get install slurm-wlm munge)")
-    root = tmp_path_factory.mktemp("slurm")
     for d in ("munge", "state", "spool", "log"):
         (root / d).mkdir()
     os.chmod(root / "munge", 0o700)

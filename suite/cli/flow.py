@@ -2,7 +2,9 @@
 
 import click
 
+from . import onremote
 from .common import echo_json, filter_from_options, filter_option, job_option, project
+from .onremote import on_options
 
 workflow_option = click.option(
     "--workflow", "module", default=None, metavar="MODULE",
@@ -19,32 +21,20 @@ def record_options(f):
 
 
 def _runner(module, reason=None, tags=()):
-    from suite.flow import FlowProject, Runner, load_workflow
+    from suite.flow.submit import runner_for
 
-    proj = project()
-    cls = load_workflow(proj, module)
-    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
-        proj = cls(proj.path)
-    runner = Runner(cls, proj)
+    runner = runner_for(project(), module)
     runner.capture.reason, runner.capture.tags = reason, list(tags)
     return runner
 
 
 def _add_scheduler_states(runner, result):
     """Count submitted/running operations from one scheduler query (warn if it fails)."""
-    from suite.flow.submit import active_pairs, load
+    from suite.flow.submit import scheduler_states
 
-    if not load(runner.project):
-        return
-    try:
-        from schedulers import get_scheduler
-
-        active = active_pairs(runner.project, get_scheduler())
-    except Exception as exc:  # status still answers from the conditions
-        click.echo(f"warning: cannot ask the scheduler ({exc}); showing conditions only",
-                   err=True)
-        return
-    result.add_active(active)
+    warning = scheduler_states(runner, result)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()
@@ -59,14 +49,28 @@ def _add_scheduler_states(runner, result):
               help="Show the last execution per operation (default: for up to 20,000 jobs; "
                    "it reads every job's log).")
 @workflow_option
-def status(ops, filter_args, ids, detailed, fmt, last, module):
+@click.option("--everywhere", is_flag=True,
+              help="This project and every named remote, in one table (exit 6 if one was "
+                   "unreachable, 1 if one could not answer).")
+@on_options
+def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, remote_suite,
+           ssh):
     """Show, per operation, how many jobs are eligible, submitted (queued or held), running and
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
-    warning says so and the conditions alone answer."""
+    warning says so and the conditions alone answer.
+
+    With --on REMOTE or --everywhere (this project and every named remote): one table, a
+    row per operation and location. Exit status 6 when a remote could not be reached (the
+    others are still shown), 1 when one could not answer."""
     import sys
 
+    if on or everywhere:
+        return onremote.status(on, everywhere, {
+            "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
+            else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,
+            remote_suite, ssh)
     runner = _runner(module)
     result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
                            else None, ids, _status_progress if sys.stderr.isatty() else None,
@@ -97,13 +101,19 @@ def status(ops, filter_args, ids, detailed, fmt, last, module):
               help="Show how many operations have run (on stderr; a live line on a terminal).")
 @record_options
 @workflow_option
-def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel, progress,
-        reason, tags, module):
+@on_options
+@click.pass_context
+def run(ctx, ops, filter_args, ids, num, order, timeout, num_passes, pretend, parallel,
+        progress, reason, tags, module, on, remote_suite, ssh):
     """Run the eligible operations on the selected jobs, here and now. Each execution is
     recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
     is 1."""
     import sys
 
+    if on:  # the same options, given to the far side's suite run
+        return onremote.run(on, _far_argv(ctx, ("on", "remote_suite", "ssh")), remote_suite,
+                            ssh, filter_from_options(filter_args) if filter_args else None,
+                            ids, module)
     runner = _runner(module, reason, tags)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
                       else None, ids, num, order, timeout, num_passes, pretend, click.echo,
@@ -117,6 +127,19 @@ def run(ops, filter_args, ids, num, order, timeout, num_passes, pretend, paralle
         click.echo(f"failed: {name} on {job_id} (see its suite_flow_log.jsonl)", err=True)
     if failed:
         sys.exit(1)
+
+
+def _far_argv(ctx, leave):
+    """The command line's own options (those not in ``leave``) as the far side takes them."""
+    argv = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name in leave or value in (None, False, ()) or value == param.default:
+            continue
+        flag = max(param.opts, key=len)
+        for item in (value if param.multiple else [value]):
+            argv += [flag] if param.is_flag else [flag, str(item)]
+    return argv
 
 
 def _status_progress(step, steps, jobs):
@@ -202,20 +225,36 @@ def exec_(operation, ids, reason, tags, module):
 @click.argument("flags", nargs=-1, type=click.UNPROCESSED)
 @record_options
 @workflow_option
+@on_options
+@click.option("--share", default=None, metavar="A=N,B=M",
+              help="With several --on remotes: their shares of the operations (default equal).")
+@click.option("--force", is_flag=True,
+              help="Submit even what the book knows queued or running at another location.")
 def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, after,
-           scheduler_name, template_name, flags, reason, tags, module):
+           scheduler_name, template_name, flags, reason, tags, module, on, remote_suite, ssh,
+           share, force):
     """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
 
     Operations already queued or running are never submitted again."""
     from schedulers import get_scheduler
     from suite.flow.submit import submit as do_submit
 
+    if on:
+        return onremote.submit(on, share, {
+            "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
+            else None, "ids": list(ids) or None, "num": num, "bundle": bundle,
+            "parallel": parallel, "pretend": pretend, "hold": hold, "after": list(after),
+            "flags": list(flags), "scheduler": scheduler_name, "template": template_name,
+            "array": array, "module": module, "reason": reason, "tags": list(tags),
+            "force": force}, remote_suite, ssh)
     runner = _runner(module, reason, tags)
     scheduler = get_scheduler(scheduler_name, template_name)
+    skipped = []
     done = do_submit(runner, scheduler, list(ops) or None,
                      filter_from_options(filter_args) if filter_args else None, ids, num,
                      bundle, parallel, pretend, hold, list(after), list(flags), module,
-                     click.echo, array)
+                     click.echo, array, force=force, skipped=skipped)
+    onremote.echo_skipped("here", skipped)
     if not pretend:
         click.echo(f"submitted {len(done)} script(s): {' '.join(done)}")
     elif not done:

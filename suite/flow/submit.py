@@ -12,34 +12,21 @@ import sys
 import time
 
 from suite import layout
-from suite.jsonio import read_json, write_atomic
 
+from . import book as books
 from .aggregates import get_aggregate_id
-
-ACTIVE = ("queued", "held", "running")
-
-
-def _book(project):
-    return os.path.join(project.path, layout.SUBMISSIONS)
-
-
-def load(project):
-    try:
-        return read_json(_book(project))
-    except FileNotFoundError:
-        return {}
-
-
-def save(project, book):
-    os.makedirs(os.path.dirname(_book(project)), exist_ok=True)
-    write_atomic(_book(project), json.dumps(book, indent=1, sort_keys=True).encode())
+from .book import ACTIVE, load, save  # noqa: F401  (their old home; callers import them here)
 
 
 def active_pairs(project, scheduler):
-    """``{(operation, job id): (scheduler id, state)}`` of submissions still queued or running;
-    finished ones are dropped from the book. Raises SchedulerError if the query fails."""
+    """``{(operation, job id): (scheduler id, state)}`` of this copy's submissions still
+    queued or running; finished ones are dropped from the book (entries of other copies are
+    left to their own location, see :mod:`suite.flow.book`). Raises SchedulerError if the
+    query fails."""
     book = load(project)
-    mine = {i: e for i, e in book.items() if e["scheduler"] == scheduler.name}
+    me = books.identity(project.path)
+    mine = {i: e for i, e in book.items()
+            if e["scheduler"] == scheduler.name and books.is_mine(e, me)}
     states = scheduler.query(list(mine)) if mine else {}
     active = {}
     for sched_id, entry in mine.items():
@@ -54,25 +41,100 @@ def active_pairs(project, scheduler):
     return active
 
 
+def runner_for(project, module=None):
+    """A :class:`suite.flow.Runner` of ``project`` with its workflow (``module``, default
+    ``workflow.py``, else signac-flow's ``project.py``). Raises SuiteError if none loads."""
+    from . import FlowProject, Runner, load_workflow
+
+    cls = load_workflow(project, module)
+    if issubclass(cls, FlowProject):  # signac-flow's project.py: the project is the workflow
+        project = cls(project.path)
+    return Runner(cls, project)
+
+
+def scheduler_states(runner, result, scheduler_name=None):
+    """Count submitted/running operations into ``result`` (a Status) from one query to the
+    scheduler; return None, or a warning when it cannot be asked (the conditions answer)."""
+    if not load(runner.project):
+        return None
+    try:
+        from schedulers import get_scheduler
+
+        active = active_pairs(runner.project, get_scheduler(scheduler_name))
+    except Exception as exc:  # status still answers from the conditions
+        return f"cannot ask the scheduler ({exc}); showing conditions only"
+    result.add_active(active)
+    return None
+
+
+def pending(runner, ops=None, filter=None, ids=None, force=False):
+    """``[(operation, job ids tuple)]`` eligible here and not known queued or running at
+    another location (unless ``force``): what ``submit --on a,b`` shares out."""
+    names = ops or list(runner.flow._operations)
+    jobs = runner._jobs(filter, ids)
+    docs, completed = runner._state(jobs)
+    other = {} if force else books.elsewhere(runner.project)
+    return [(op.name, tuple(j.id for j in unit))
+            for op, unit in runner._todo(names, jobs, docs, completed)
+            if not any((op.name, j.id) in other for j in unit)]
+
+
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,
            parallel=False, pretend=False, hold=False, after=(), extra_flags=(), module=None,
-           echo=print, array=False, flow_template=None):
+           echo=print, array=False, flow_template=None, only=None, force=False,
+           skipped=None, recorded=None):
     """Submit eligible, not yet submitted operations; return the scheduler ids (with
     ``pretend``: the names of the scripts that would be submitted).
+
+    The book is locked (:func:`suite.flow.book.locked`) from the check to the last record,
+    so two submissions on this copy never both submit one operation. Operations queued or
+    running here are never submitted again; those the book knows queued or running at
+    another location are skipped too unless ``force``, each listed in ``skipped`` (a list,
+    if given) as ``(operation, job ids, where, scheduler id)``. ``only``: a set of
+    ``(operation, job ids tuple)`` to restrict to (how ``submit --on a,b`` shares work out).
+    ``recorded`` (a dict, if given) receives the book entries written.
 
     With ``array``, scripts (single operations or bundles) that ask for the same resources
     go as one job array each: one submission, one task per script. ``flow_template`` names a
     signac-flow template in the project's ``templates/`` (``{% extends base_script %}``)
     that renders the scripts instead (see :mod:`suite.flow.templates`)."""
-    from schedulers import Submission, combine
+    with books.locked(runner.project):
+        return _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel,
+                              pretend, hold, after, extra_flags, module, echo, array,
+                              flow_template, only, force, skipped, recorded)
 
+
+def _eligible(runner, scheduler, ops, filter, ids, only, force, skipped):
+    """The (operation, jobs) pairs to submit: eligible, not active here, not known active
+    elsewhere (unless ``force``), within ``only``."""
     project = runner.project
     names = ops or list(runner.flow._operations)
     jobs = runner._jobs(filter, ids)
     docs, completed = runner._state(jobs)
     active = active_pairs(project, scheduler)
-    todo = [(op, unit) for op, unit in runner._todo(names, jobs, docs, completed)
-            if not any((op.name, j.id) in active for j in unit)]
+    other = {} if force else books.elsewhere(project)
+    todo = []
+    for op, unit in runner._todo(names, jobs, docs, completed):
+        if only is not None and (op.name, tuple(j.id for j in unit)) not in only:
+            continue
+        if any((op.name, j.id) in active for j in unit):
+            continue
+        where = next((other[(op.name, j.id)] for j in unit if (op.name, j.id) in other), None)
+        if where is not None:
+            if skipped is not None:
+                skipped.append((op.name, [j.id for j in unit], *where))
+            continue
+        todo.append((op, unit))
+    return todo
+
+
+def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, pretend, hold,
+                   after, extra_flags, module, echo, array, flow_template, only, force,
+                   skipped, recorded):
+    from schedulers import Submission, combine
+
+    project = runner.project
+    todo = _eligible(runner, scheduler, ops, filter, ids, only, force, skipped)
     if num is not None:
         todo = todo[:num]
     # commands are shell lines: every value in them is quoted (paths may hold spaces, quotes,
@@ -118,12 +180,13 @@ def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=
         sched_id = scheduler.submit(script, sub, scripts_dir)
         book = load(project)
         now = time.time()
-        if sub.tasks:
-            for k, pairs in enumerate(sub.task_pairs):
-                book[scheduler.task_id(sched_id, k)] = {"scheduler": scheduler.name,
-                                                        "pairs": pairs, "time": now}
-        else:
-            book[sched_id] = {"scheduler": scheduler.name, "pairs": sub.pairs, "time": now}
+        parts = ([(scheduler.task_id(sched_id, k), pairs)
+                  for k, pairs in enumerate(sub.task_pairs)] if sub.tasks
+                 else [(sched_id, sub.pairs)])
+        for key, pairs in parts:
+            entry = books.record(project, book, key, scheduler.name, pairs, now)
+            if recorded is not None:
+                recorded[key] = entry
         save(project, book)
         submitted.append(sched_id)
     return submitted

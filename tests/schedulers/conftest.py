@@ -1,5 +1,5 @@
-"""A real single-node Grid Engine started for the tests (SLURM's fixture is in tests/conftest.py,
-for tests/sync too)."""
+"""Grid Engine for the scheduler tests (SLURM's fixture, ``slurm``, is in tests/conftest.py:
+tests/remote uses it too)."""
 
 import os
 import shutil

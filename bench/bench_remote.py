@@ -1,0 +1,187 @@
+"""Working across clusters: ``suite status --everywhere`` and ``suite submit --on``.
+
+Usage: python bench/bench_remote.py [-n 10000] [--submit 1000] [--repeat 2] [--json F]
+
+Two "clusters" on loopback, as in tests/remote: sshd instances with their own HOME and
+project root; a's far side submits to the real single-node SLURM the tests start (root,
+munge, slurmctld, slurmd). Each far side is a copy of the laptop's project of N jobs (its own
+.suite/id, index built by a first status).
+
+* status: ``suite status --everywhere`` on the laptop (here + a + b, asked at once) against
+  the slowest location's own local ``suite status`` (bar: at most 1.5x).
+* submit: ``suite submit --on a -n K --hold`` on the laptop (push of the N jobs, which are
+  already there, then the far side's submit) against the far side's own
+  ``suite submit -n K --hold`` (bar: adds at most 1 s). SLURM's sbatch is real; --hold keeps
+  the jobs from running (they are cancelled after each row), so both rows submit the same K
+  scripts the same way and the difference is what ``--on`` adds.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from bench.common import wall  # noqa: E402
+
+WORKFLOW = '''from suite.flow import Workflow
+
+
+class Sweep(Workflow):
+    pass
+
+
+@Sweep.post.isfile("out.txt")
+@Sweep.operation(cmd=True)
+def simulate(job):
+    return "echo done > out.txt"
+'''
+
+
+def _slurm(root):
+    """The tests' SLURM (tests/conftest.py ``run_slurm``): started now, stopped by next()."""
+    from pathlib import Path
+
+    from tests.conftest import run_slurm
+
+    path = Path(root) / "slurm"
+    path.mkdir()
+    gen = run_slurm(path)
+    return gen, next(gen)
+
+
+def _clusters(root, slurm_conf):
+    from tests.remote.conftest import _start_sshd
+
+    path = f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"
+    out = {}
+    for name, extra in (("a", {"SUITE_SCHEDULER": "slurm", "SLURM_CONF": slurm_conf}),
+                        ("b", {"SUITE_SCHEDULER": "direct"})):
+        base = os.path.join(root, f"cluster-{name}")
+        os.makedirs(os.path.join(base, "home"))
+        from pathlib import Path
+
+        proc, info = _start_sshd(Path(base), {"PATH": path, "PYTHONPATH": REPO,
+                                              "HOME": os.path.join(base, "home"), **extra})
+        out[name] = {**info, "proc": proc, "proj": os.path.join(base, "home", "proj")}
+    return out
+
+
+def _laptop(root, clusters, n):
+    import suite
+    import sync
+
+    home = os.path.join(root, "laptop-home")
+    os.makedirs(os.path.join(home, ".ssh"))
+    config, known = [], []
+    for name, info in clusters.items():
+        config.append(f"Host {name}\n  HostName 127.0.0.1\n  Port {info['port']}\n"
+                      f"  User root\n  IdentityFile {info['client_key']}\n")
+        key_type, key = open(info["host_key"]).read().split()[:2]
+        known.append(f"[127.0.0.1]:{info['port']} {key_type} {key}\n")
+    with open(os.path.join(home, ".ssh", "config"), "w") as f:
+        f.write("".join(config))
+    with open(os.path.join(home, ".ssh", "known_hosts"), "w") as f:
+        f.write("".join(known))
+    os.environ["HOME"] = home
+    os.environ.pop("SSH_AUTH_SOCK", None)
+    path = os.path.join(root, "laptop")
+    project = suite.init_project(path)
+    with open(os.path.join(path, "workflow.py"), "w") as f:
+        f.write(WORKFLOW)
+    with suite.buffered():
+        for i in range(n):
+            project.open_job({"i": i, "group": i % 10}).init()
+    for name, info in clusters.items():  # each far side as a user makes it: a first sync
+        sync.add_remote(project, name, f"{name}:{info['proj']}",
+                        remote_suite=f"{sys.executable} -m suite")
+        sync.sync(project, name, init=True)
+        shutil.copy(os.path.join(path, "workflow.py"), info["proj"])
+    return project
+
+
+def _cancel_all(env):
+    subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=10000)
+    ap.add_argument("--submit", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--json", default="bench/results-remote.json")
+    args = ap.parse_args()
+    root = tempfile.mkdtemp(prefix="bench-remote-")
+    gen, conf = _slurm(root)
+    clusters = _clusters(root, conf)
+    try:
+        project = _laptop(root, clusters, args.n)
+        suite_cmd = [sys.executable, "-m", "suite"]
+        env = {**os.environ, "PYTHONPATH": REPO, "SLURM_CONF": conf}
+        far_env = {name: {**env, "SUITE_SCHEDULER": "slurm" if name == "a" else "direct",
+                          "HOME": os.path.join(os.path.dirname(info["proj"]))}
+                   for name, info in clusters.items()}
+        for name, info in clusters.items():  # each far side's index, built once
+            wall([*suite_cmd, "status"], info["proj"], env=far_env[name])
+        wall([*suite_cmd, "status"], project.path, env=env)
+        rows = {}
+        rows["status here"] = min(wall([*suite_cmd, "status"], project.path, env=env)
+                                  for _ in range(args.repeat))
+        for name, info in clusters.items():
+            rows[f"status on {name}, locally"] = min(
+                wall([*suite_cmd, "status"], info["proj"], env=far_env[name])
+                for _ in range(args.repeat))
+        for name in clusters:
+            rows[f"status --on {name}"] = min(
+                wall([*suite_cmd, "status", "--on", name], project.path, env=env)
+                for _ in range(args.repeat))
+        rows["status --everywhere"] = min(
+            wall([*suite_cmd, "status", "--everywhere"], project.path, env=env)
+            for _ in range(args.repeat))
+        slowest = max(v for k, v in rows.items() if k.startswith("status") and "-" not in k)
+        ratio = rows["status --everywhere"] / slowest
+        book = os.path.join(clusters["a"]["proj"], ".suite", "flow", "submissions.json")
+        far_rows, on_rows = [], []
+        for _ in range(args.repeat if args.submit else 0):
+            far_rows.append(wall([*suite_cmd, "submit", "-o", "simulate", "-n",
+                                  str(args.submit), "--hold"], clusters["a"]["proj"],
+                                 env=far_env["a"]))
+            _cancel_all(env)
+            os.remove(book)
+            on_rows.append(wall([*suite_cmd, "submit", "--on", "a", "-o", "simulate", "-n",
+                                 str(args.submit), "--hold"], project.path, env=env))
+            _cancel_all(env)
+            for path in (book, os.path.join(project.path, ".suite", "flow",
+                                            "submissions.json")):
+                os.remove(path)
+        if args.submit:
+            rows[f"submit -n {args.submit}, far side's own"] = min(far_rows)
+            rows[f"submit --on a -n {args.submit}"] = min(on_rows)
+        added = min(on_rows) - min(far_rows) if args.submit else None
+        print(f"{'row':<40} {'seconds':>8}")
+        for k, v in rows.items():
+            print(f"{k:<40} {v:8.2f}")
+        print(f"status --everywhere / slowest local status: {ratio:.2f}x (bar 1.5x)")
+        if added is not None:
+            print(f"submit --on adds {added:.2f} s over the far side's own (bar 1 s)")
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "submit": args.submit, "rows": rows, "ratio": ratio,
+                       "added": added}, f, indent=2)
+        print(f"wrote {args.json}")
+    finally:
+        for info in clusters.values():
+            info["proc"].terminate()
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

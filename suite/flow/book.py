@@ -1,0 +1,156 @@
+"""The book of submissions, ``.suite/flow/submissions.json``: what was submitted where.
+
+Each entry is keyed by the scheduler's id and says which (operation, job id) pairs it runs,
+with its ``location``, the identity of the project copy whose scheduler holds it (the same id
+sync names this copy by, ``.suite/id``), and ``where``, a name people read (a host name, or
+the remote it was submitted to). Entries of this copy are asked of this copy's scheduler;
+entries of other copies (keyed ``LOCATION/ID``) came with sync or with ``submit --on`` and
+count as queued or running until their own location no longer lists them.
+
+Whoever checks the book and then submits holds :func:`locked` for the whole of it, so two
+submissions on one copy (a local ``suite submit`` and one sent by ``submit --on``, or two
+of those) never both submit the same operation.
+"""
+
+import contextlib
+import json
+import os
+import re
+import socket
+import uuid
+
+from suite import layout
+from suite.errors import SuiteError
+from suite.jsonio import read_json, write_atomic
+
+ACTIVE = ("queued", "held", "running")
+
+_IDENTITY = re.compile(r"[0-9a-f]{32}\Z")
+
+
+def _path(project, name):
+    return os.path.join(project.path, layout.SUITE_DIR, "flow", name)
+
+
+def identity(path):
+    """The random id of the project copy at ``path`` (``.suite/id``, made once).
+
+    Raises SuiteError if the file holds something else (naming the file and the fix)."""
+    fn = os.path.join(path, layout.SUITE_DIR, "id")
+    try:
+        with open(fn) as f:
+            value = f.read().strip()
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(fn), exist_ok=True)
+        write_atomic(fn, uuid.uuid4().hex.encode())
+        with open(fn) as f:
+            value = f.read().strip()
+    if not _IDENTITY.match(value):
+        raise SuiteError(f"{fn} does not hold a sync identity (32 hex digits): "
+                         f"{value!r:.80}; remove the file and a new one is made")
+    return value
+
+
+def load(project):
+    try:
+        return read_json(_path(project, "submissions.json"))
+    except FileNotFoundError:
+        return {}
+
+
+def save(project, book):
+    path = _path(project, "submissions.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    write_atomic(path, json.dumps(book, indent=1, sort_keys=True).encode())
+
+
+@contextlib.contextmanager
+def locked(project, name="submissions"):
+    """Hold this copy's book lock (``flock`` on ``.suite/flow/NAME.lock``; waits for whoever
+    holds it). Other names are other locks (``submit-on``: see :mod:`suite.remote`)."""
+    import fcntl
+
+    path = _path(project, f"{name}.lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_mine(entry, me):
+    """Whether ``entry`` belongs to this copy's scheduler (old entries carry no location)."""
+    return entry.get("location", me) == me
+
+
+def record(project, book, sched_id, scheduler, pairs, now):
+    """Add this copy's entry for ``sched_id`` to ``book``; return it."""
+    entry = {"scheduler": scheduler, "pairs": pairs, "time": now,
+             "location": identity(project.path), "where": socket.gethostname()}
+    book[sched_id] = entry
+    return entry
+
+
+def elsewhere(project, book=None):
+    """``{(operation, job id): (where, scheduler id)}`` of the entries of other copies."""
+    me = identity(project.path)
+    out = {}
+    for entry in (load(project) if book is None else book).values():
+        if not is_mine(entry, me):
+            for op, job_id in entry["pairs"]:
+                out[(op, job_id)] = (entry.get("where", "?"), entry.get("id", "?"))
+    return out
+
+
+def load_seen(project):
+    """``{location: time}``: when each other location's own word on its entries was last
+    taken (directly, or through a peer that had a newer one)."""
+    try:
+        return read_json(_path(project, "seen.json"))
+    except FileNotFoundError:
+        return {}
+
+
+def merge(project, location, entries, where=None, seen=None):
+    """Take another copy's book: ``location`` (that copy) lists ``entries``, and ``seen``
+    says when it last heard each third location's own word. For each location, the newer
+    word wins: it replaces what this book knew of that location, so finished entries go
+    (``location``'s own word is now). Entries of this copy are never taken from others (we
+    know them better). ``where`` names ``location`` for people. Returns the book.
+
+    Times of third locations come from the peer's clock: a skew between machines only
+    delays when a stale entry is replaced.
+
+    Raises SuiteError for a malformed book (and, through :func:`identity`, a broken
+    ``.suite/id``)."""
+    import time
+
+    if not isinstance(entries, dict) or not _IDENTITY.match(str(location)) \
+            or not isinstance(seen or {}, dict):
+        raise SuiteError(f"a submission book from {where or location} is malformed")
+    words = {k: v for k, v in (seen or {}).items() if isinstance(v, (int, float))}
+    words[location] = time.time()
+    with locked(project):
+        me = identity(project.path)
+        if location == me:
+            return load(project)
+        known = load_seen(project)
+        newer = {owner for owner, when in words.items()
+                 if owner != me and when > known.get(owner, 0)}
+        book = {k: e for k, e in load(project).items() if e.get("location") not in newer}
+        for key, entry in entries.items():
+            if not (isinstance(entry, dict) and isinstance(entry.get("pairs"), list)):
+                continue
+            owner = entry.get("location") or location
+            if owner == me or (owner in words and owner not in newer):
+                continue  # ours, or a word older than the one we have
+            sched_id = entry.get("id", key)
+            book[f"{owner}/{sched_id}"] = {
+                **entry, "id": sched_id, "location": owner,
+                "where": where if owner == location and where else entry.get("where", "?")}
+        save(project, book)
+        known.update((owner, words[owner]) for owner in newer)
+        write_atomic(_path(project, "seen.json"), json.dumps(known, sort_keys=True).encode())
+        return book

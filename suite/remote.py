@@ -1,0 +1,353 @@
+"""Work on another copy of the project (a cluster) from here: :class:`Remote` pushes what
+the operations need, then asks the far side's own workflow and scheduler to report, submit
+or run, over one connection (the sync protocol, :mod:`sync.flowops`). What is submitted
+there is recorded here too (:mod:`suite.flow.book`), so no location submits it again.
+
+The sync engine is loaded only when a Remote connects: the core does not import it.
+"""
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from .flow import book as books
+
+#: in the name of the copy ``suite sync --keep-both`` makes of a file changed on both sides
+CONFLICT_MARK = ".conflict-"
+
+
+@dataclass
+class SubmitResult:
+    """What ``Remote.submit`` did: the scheduler ``ids``, the book ``records`` written there
+    (scheduler id -> entry), operations ``skipped`` as active elsewhere (operation, job ids,
+    where, scheduler id), the ``output`` (scripts, with pretend), the ``push`` (a
+    :class:`sync.SyncResult`) and the jobs ``held`` back by sync conflicts."""
+
+    remote: str
+    ids: list = field(default_factory=list)
+    records: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    output: list = field(default_factory=list)
+    push: object = None
+    held: list = field(default_factory=list)
+    scheduler: str = ""
+    error: str | None = None  # with several remotes: why this one submitted nothing
+
+    def to_json(self):
+        return {"remote": self.remote, "ids": self.ids, "records": self.records,
+                "error": self.error,
+                "skipped": self.skipped, "held": self.held, "scheduler": self.scheduler,
+                "push": self.push.to_json() if self.push is not None else None}
+
+
+class Remote:
+    """The copy of ``project`` at ``name_or_url`` (a remote name, ``[user@]host:path``,
+    ``ssh://...`` or a local directory), used as a context manager over one connection::
+
+        with Remote(project, "cluster") as far:
+            print(far.submit(ops=["simulate"]).ids)
+
+    ``ssh`` and ``remote_suite`` are as for :func:`sync.sync` (default: the remote's
+    settings). Every method raises :class:`sync.SyncError` when the far side cannot be
+    reached, runs another protocol version, has no suite, or the connection is lost (naming
+    the host), and :class:`suite.errors.SuiteError` for what the far side refused (no
+    workflow, no scheduler: its message, one line)."""
+
+    def __init__(self, project, name_or_url, ssh=None, remote_suite=None, timeout=None,
+                 accept_new_host_key=False, ssh_command=None):
+        self.project, self.dest = project, name_or_url
+        self._options = {"ssh": ssh, "remote_suite": remote_suite, "timeout": timeout,
+                         "accept_new_host_key": accept_new_host_key,
+                         "ssh_command": ssh_command}
+        self.client, self.name = None, name_or_url
+
+    def __enter__(self):
+        import sync
+
+        self.client, self.name = sync.connect(self.project, self.dest, **self._options)
+        return self
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _far(self):
+        if self.client is None:
+            from .errors import SuiteError
+
+            raise SuiteError(f"Remote {self.dest} is not connected: use it in a with block")
+        return self.client
+
+    def _learn(self, answer):
+        """Merge the far side's book (its own entries and what it knows of others)."""
+        books.merge(self.project, answer["location"], answer.get("book") or {}, self.name,
+                    answer.get("seen") or {})
+
+    def status(self, ops=None, filter=None, ids=None, scheduler=None, module=None, last=False,
+               detailed=False):
+        """The far side's ``suite status`` as a dict ``{status, warning, where}`` (status is
+        :meth:`suite.flow.Status.to_json` with its scheduler's states; its ``jobs`` only with
+        ``detailed``); what its book says is merged into this copy's book."""
+        answer = self._far().flow_status({"ops": list(ops or []), "filter": filter,
+                                          "ids": list(ids or []), "scheduler": scheduler,
+                                          "module": module, "last": last,
+                                          "detailed": detailed})
+        self._learn(answer)
+        return {"status": answer["status"], "warning": answer.get("warning"),
+                "where": answer.get("where")}
+
+    def push(self, jobs, module=None, dry_run=False):
+        """Push ``jobs`` (ids) by the sync engine, push-only, and the workflow file and
+        ``templates/``; return the :class:`sync.SyncResult` (conflicts are left, listed)."""
+        from sync import Replica, Sync
+
+        far = self._far()
+        result = Sync(Replica(self.project.path), far, mode="push", ids=set(jobs),
+                      dry_run=dry_run).run()
+        for rel, path in self._project_files(module):
+            if dry_run:
+                result.actions.append({"action": "send file", "job": "(project)",
+                                       "path": rel, "direction": "push"})
+            else:
+                with open(path, "rb") as f:
+                    far.put_project_file(rel, f.read(), os.stat(path).st_mtime_ns)
+        return result
+
+    def _project_files(self, module):
+        root = self.project.path
+        wanted = []
+        if module is None:
+            for name in ("workflow.py", "project.py"):
+                if os.path.isfile(os.path.join(root, name)):
+                    wanted.append(name)
+                    break
+        elif module.endswith(".py"):
+            rel = os.path.relpath(os.path.abspath(module), root)
+            if not rel.startswith("..") and os.sep not in rel:
+                wanted.append(rel)
+        templates = os.path.join(root, "templates")
+        for dirpath, dirnames, filenames in os.walk(templates):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            wanted += [os.path.relpath(os.path.join(dirpath, f), root) for f in filenames
+                       if not f.startswith(".")]
+        return [(rel, os.path.join(root, rel)) for rel in wanted]
+
+    def submit(self, ops=None, filter=None, ids=None, num=None, bundle=1, parallel=False,
+               pretend=False, hold=False, after=(), flags=(), scheduler=None, template=None,
+               array=False, module=None, reason=None, tags=(), force=False, only=None,
+               push=True):
+        """Push the jobs concerned (``ids``, else those matching ``filter``, else all) and the
+        workflow, then submit on the far side with its scheduler (``scheduler`` passes
+        through); jobs the push left in conflict, or holding the copies of ``sync
+        --keep-both``, are not submitted (:attr:`SubmitResult.held`).
+        Operations this copy's book knows queued or running elsewhere are skipped there
+        unless ``force``. With ``pretend``, nothing changes on either side: the push plan
+        and the scripts are returned. The far side's new records are kept here. Returns a
+        :class:`SubmitResult`."""
+        far = self._far()
+        ids = [self.project.open_job(id=i).id for i in ids] if ids else None
+        jobs = list(ids) if ids else (self.project.find_jobs(filter).ids() if filter is not None
+                                      else [job.id for job in self.project])
+        result = SubmitResult(self.name)
+        if push:
+            result.push = self.push(jobs, module, dry_run=pretend)
+            result.held = sorted({c["job"] for c in result.push.conflicts if c.get("job")}
+                                 | set(self._kept_both(jobs)))
+            if result.held:
+                ids = [j for j in jobs if j not in set(result.held)]
+                if not ids:  # every job concerned is in conflict: nothing to submit
+                    return result
+        if not pretend:  # what this copy knows of other locations, for the far side's check
+            far.merge_book(books.identity(self.project.path), books.load(self.project),
+                           socket.gethostname(), books.load_seen(self.project))
+        answer = far.flow_submit({
+            "ops": list(ops or []), "filter": filter, "ids": list(ids or []), "num": num,
+            "bundle": bundle, "parallel": parallel, "pretend": pretend, "hold": hold,
+            "after": list(after), "flags": list(flags), "scheduler": scheduler,
+            "template": template, "array": array, "module": _far_module(self.project, module),
+            "reason": reason, "tags": list(tags), "force": force,
+            "only": None if only is None else [[op, list(unit)] for op, unit in only],
+            "workflow_source": self._workflow_source(module) if pretend else None})
+        result.ids, result.records = answer["ids"], answer["records"]
+        result.skipped, result.output = answer["skipped"], answer["output"]
+        result.scheduler = answer.get("scheduler", "")
+        if result.records:
+            location, entries, seen = far.load_book()
+            books.merge(self.project, location, entries, self.name, seen)
+        return result
+
+    def _kept_both(self, jobs):
+        """Jobs holding a file ``NAME.conflict-REMOTE`` (``suite sync --keep-both``): a
+        conflict the user has not resolved yet."""
+        from .jobfiles import walk
+
+        workspace = self.project.workspace
+        return [job for job in jobs
+                if any(CONFLICT_MARK in rel.rpartition("/")[2]
+                       for rel, _, _ in walk(os.path.join(workspace, job), {}))]
+
+    def _workflow_source(self, module):
+        """The workflow file's text, for a pretend submission (the far side is not changed)."""
+        files = [path for rel, path in self._project_files(module) if rel.endswith(".py")]
+        if not files:
+            return None
+        with open(files[0]) as f:
+            return f.read()
+
+    def run(self, argv=(), output=None, stop=None, jobs=None, module=None, push=True):
+        """Push ``jobs`` (ids; default all) and the workflow file as :meth:`push` does, then
+        run ``suite run ARGV`` on the far side (its options as on the command line), its
+        output passed to ``output(stream, bytes)`` as it comes (``stream``: out/err); Ctrl-C
+        here stops the far side's run. Returns its exit status."""
+        def default(stream, data):
+            import sys
+
+            target = sys.stdout if stream == "out" else sys.stderr
+            target.buffer.write(data)
+            target.flush()
+
+        if push:
+            self.push(jobs if jobs is not None else [job.id for job in self.project], module)
+        return self._far().flow_run(list(argv), output or default, stop)["exit"]
+
+
+def _far_module(project, module):
+    """``--workflow`` as the far side reads it: a file in the project by its name there."""
+    if module is None or not module.endswith(".py"):
+        return module
+    rel = os.path.relpath(os.path.abspath(module), project.path)
+    return rel if not rel.startswith("..") else module
+
+
+def parse_share(text, names):
+    """``"a=2,b=1"`` as ``{name: weight}`` over ``names`` (missing ones weigh 1).
+
+    Raises SuiteError for a name not among ``names`` or a weight that is not a positive
+    integer."""
+    from .errors import SuiteError
+
+    weights = dict.fromkeys(names, 1)
+    for part in filter(None, (text or "").split(",")):
+        name, _, value = part.partition("=")
+        if name.strip() not in weights or not value.strip().isdigit() or int(value) < 1:
+            raise SuiteError(f"--share {part!r}: give NAME=WEIGHT for the remotes of --on "
+                             f"({', '.join(names)}), WEIGHT a positive integer")
+        weights[name.strip()] = int(value)
+    return weights
+
+
+def share_out(units, weights):
+    """Each unit to exactly one name, in the ratio of ``weights`` (in order, each to the
+    name furthest below its share)."""
+    given = {name: [] for name in weights}
+    for unit in units:
+        name = min(weights, key=lambda n: ((len(given[n]) + 1) / weights[n], n))
+        given[name].append(unit)
+    return given
+
+
+def submit_on(project, names, share=None, options=None, connect=None):
+    """Submit over the remotes ``names``: with one, as :meth:`Remote.submit`; with several,
+    the operations pending here (:func:`suite.flow.submit.pending`) are shared out by
+    ``share`` (``"a=2,b=1"``) so each goes to exactly one. Returns a list of
+    :class:`SubmitResult`. ``connect`` (keyword arguments of :class:`Remote`). Raises as
+    :class:`Remote` does with one remote; with several, a remote's failure is its result's
+    ``error``. SuiteError for a bad ``share``."""
+    from .errors import SuiteError
+    from .flow.submit import pending, runner_for
+
+    options, connect = dict(options or {}), dict(connect or {})
+    # one submit --on at a time from this copy: it reads the book to decide, and records
+    # what came back
+    with books.locked(project, "submit-on"):
+        if len(names) == 1:
+            with Remote(project, names[0], **connect) as far:
+                return [far.submit(**options)]
+        weights = parse_share(share, names)
+        runner = runner_for(project, options.get("module"))
+        units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
+                        options.get("force", False))
+        results = []
+        for name, given in share_out(units, weights).items():
+            ids = sorted({job for _, unit in given for job in unit})
+            if not ids:
+                results.append(SubmitResult(name))
+                continue
+            try:  # one remote failing does not hide what the others did
+                with Remote(project, name, **connect) as far:
+                    results.append(far.submit(**{**options, "ids": ids, "only": given}))
+            except SuiteError as exc:
+                results.append(SubmitResult(name, error=str(exc)))
+        return results
+
+
+#: exit status of ``suite status --everywhere/--on`` when a remote could not be reached
+EXIT_UNREACHABLE = 6
+
+
+def status_everywhere(project, names, here=True, options=None, connect=None):
+    """``{location: {"status", "warning", "where"} or {"error", "unreachable"}}`` for this
+    copy (``"here"``, with ``here``) and each remote of ``names``, asked at once (threads);
+    a remote that cannot be reached (``unreachable``) or cannot answer gets its error and the
+    others are still answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .errors import SuiteError
+
+    options, connect = dict(options or {}), dict(connect or {})
+
+    def remote(name):
+        far = Remote(project, name, **connect)
+        try:
+            far.__enter__()
+        except SuiteError as exc:
+            return {"error": str(exc), "unreachable": True}
+        try:
+            return far.status(**options)
+        except SuiteError as exc:  # reached, but it could not answer (no workflow, ...)
+            return {"error": str(exc), "unreachable": False}
+        finally:
+            far.__exit__(None, None, None)
+
+    out = {}
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        futures = {name: pool.submit(remote, name) for name in names}
+        if here:
+            out["here"] = _status_here(project, options)
+        for name, future in futures.items():
+            out[name] = future.result()
+    return out
+
+
+def _status_here(project, options):
+    from .flow.submit import runner_for, scheduler_states
+
+    runner = runner_for(project, options.get("module"))
+    result = runner.status(options.get("ops") or None, options.get("filter"),
+                           options.get("ids") or None, last=options.get("last", False))
+    warning = scheduler_states(runner, result, options.get("scheduler"))
+    return {"status": result.to_json(), "warning": warning, "where": socket.gethostname()}
+
+
+def format_everywhere(table):
+    """One table: a row per (operation, location); unreachable locations as such."""
+    cols = ["eligible", "submitted", "running", "complete"]
+    ops = list(dict.fromkeys(op for v in table.values() if "status" in v
+                             for op in v["status"]["operations"]))
+    width = max([len(n) for n in ops] + [9])
+    lwidth = max([len(n) for n in table] + [8])
+    lines = ["  ".join(["operation".ljust(width), "location".ljust(lwidth)] + cols)]
+    for op in ops:
+        for name, v in table.items():
+            if "status" in v:
+                c = v["status"]["operations"].get(op, {})
+                lines.append("  ".join([op.ljust(width), name.ljust(lwidth)]
+                                       + [f"{c.get(k, 0):{len(k)}d}" for k in cols]))
+    for name, v in table.items():
+        if "error" in v:
+            what = "unreachable" if v.get("unreachable") else "error"
+            lines.append(f"{name}: {what}: {v['error']}")
+        elif v.get("warning"):
+            lines.append(f"{name}: warning: {v['warning']}")
+    return "\n".join(lines)

@@ -1,0 +1,51 @@
+"""Submission books travel with sync: merged as a union, each location's own entries
+replacing what the other side knew of it (so finished ones go), and what is known queued or
+running elsewhere is not submitted here (unless --force). Local paths: no SSH needed."""
+
+import subprocess
+import sys
+import time
+
+import suite
+import sync
+from suite.flow import book
+from tests.remote.conftest import WORKFLOW
+
+
+def cli(project, *args):
+    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_books_travel_with_sync_and_block_duplicates(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUITE_SCHEDULER", "direct")
+    laptop = suite.init_project(tmp_path / "laptop")
+    (tmp_path / "laptop" / "workflow.py").write_text(
+        WORKFLOW.replace("echo done > out.txt", "sleep 3; echo done > out.txt"))
+    for a in range(2):
+        laptop.open_job({"a": a}).init()
+    sync.sync(laptop, str(tmp_path / "b"), init=True)
+    sync.sync(laptop, str(tmp_path / "c"), init=True)
+    sync.add_remote(laptop, "b", str(tmp_path / "b"))
+    sync.add_remote(laptop, "c", str(tmp_path / "c"))
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert "b: submitted 2 script(s) to direct" in done.stdout, done.stderr
+    assert sorted(e["where"] for e in book.load(laptop).values()) == ["b", "b"]
+    # c learns of b's work through a sync with the laptop, and does not submit it again
+    assert cli(laptop, "sync", "c").returncode == 0
+    c = suite.get_project(tmp_path / "c")
+    assert sorted(e["where"] for e in book.load(c).values()) == ["b", "b"]
+    (tmp_path / "c" / "workflow.py").write_text((tmp_path / "laptop" / "workflow.py").read_text())
+    here = cli(c, "submit", "-o", "simulate")
+    assert "submitted 0 script(s)" in here.stdout
+    assert here.stderr.count("queued or running at b") == 2
+    forced = cli(c, "submit", "-o", "simulate", "--force", "-n", "1")
+    assert "submitted 1 script(s)" in forced.stdout
+    # once b's work is done, b's own word drops it from the laptop's book
+    time.sleep(4)
+    status = cli(laptop, "status", "--on", "b")
+    assert status.returncode == 0, status.stderr
+    assert [e for e in book.load(laptop).values() if e["where"] == "b"] == []
+    # the laptop's own entries and c's both survive a sync both ways (union)
+    assert cli(laptop, "sync", "c").returncode == 0
+    assert [e["where"] for e in book.load(laptop).values()] == ["c"]

@@ -1,0 +1,221 @@
+"""submit/run/status --on REMOTE and --everywhere over two loopback clusters (a: SLURM,
+b: direct), the submission books that keep work from being done twice, and the faults."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import suite
+import sync
+from suite.flow import book
+from tests.remote.conftest import cut
+
+
+def cli(project, *args, **kw):
+    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path,
+                          capture_output=True, text=True, timeout=120, **kw)
+
+
+def far_book(info):
+    try:
+        with open(os.path.join(info["proj"], ".suite", "flow", "submissions.json")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def cancel_held(info):
+    """Cancel a test's held SLURM jobs, so the shared SLURM's queue is left as found."""
+    ids = [e.get("id", k) for k, e in far_book(info).items()]
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
+
+
+def test_submit_on_two_clusters_shares_out_and_never_twice(laptop, clusters):
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "--hold")
+    # direct cannot hold: b refuses in one line, and nothing is recorded
+    assert done.returncode == 1 and "direct scheduler cannot hold" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and book.load(laptop) == {}
+    done = cli(laptop, "submit", "--on", "a,b", "--share", "a=2,b=1", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "a: submitted 4 script(s) to slurm" in done.stdout
+    assert "b: submitted 2 script(s) to direct" in done.stdout
+    mine = book.load(laptop)
+    where = sorted(e["where"] for e in mine.values())
+    assert where == ["a"] * 4 + ["b"] * 2
+    pairs = [p for e in mine.values() for p in e["pairs"]]
+    assert len(pairs) == len(set(map(tuple, pairs))) == 6  # each operation exactly once
+    # a's records are known here: b does not get them (while a has them queued or running)
+    a_jobs = {p[1] for e in mine.values() if e["where"] == "a" for p in e["pairs"]}
+    again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", sorted(a_jobs)[0])
+    assert again.returncode == 0, again.stderr
+    assert "submitted 0 script(s)" in again.stdout
+    assert "queued or running at a" in again.stderr or "submitted 0" in again.stdout
+
+
+def test_status_everywhere_and_unreachable(laptop, clusters):
+    for name in ("a", "b"):
+        with suite.Remote(laptop, name) as far:
+            far.push([])  # the workflow file
+    sync.add_remote(laptop, "gone", "nohost.invalid:/x")
+    done = cli(laptop, "status", "--everywhere")
+    assert done.returncode == 6, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:2] == ["operation", "location"]
+    rows = {(ln.split()[0], ln.split()[1]): ln.split()[2:] for ln in lines[1:]
+            if ln.split() and ln.split()[0] in ("simulate", "crawl")}
+    assert rows[("simulate", "here")][0] == "6"
+    assert rows[("simulate", "a")][0] == "6" and rows[("simulate", "b")][0] == "6"
+    assert any(ln.startswith("gone: unreachable:") for ln in lines)
+    data = json.loads(cli(laptop, "status", "--everywhere", "--json").stdout)
+    assert set(data) == {"here", "a", "b", "gone"} and "error" in data["gone"]
+    assert data["a"]["status"]["operations"]["simulate"]["eligible"] == 6
+    ok = cli(laptop, "status", "--on", "b")
+    assert ok.returncode == 0 and "simulate" in ok.stdout
+
+
+def test_pretend_changes_nothing_on_either_side(laptop, clusters):
+    before = sorted(os.listdir(clusters["a"]["proj"]))
+    done = cli(laptop, "submit", "--on", "a", "--pretend", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "send file" in done.stdout and "workflow.py" in done.stdout
+    assert "#SBATCH" in done.stdout and "sbatch" in done.stdout
+    assert sorted(os.listdir(clusters["a"]["proj"])) == before
+    assert not os.path.exists(os.path.join(clusters["a"]["proj"], "workflow.py"))
+    assert book.load(laptop) == {} and far_book(clusters["a"]) == {}
+
+
+def test_jobs_in_conflict_are_not_submitted(laptop, clusters):
+    job = next(iter(laptop))
+    job.doc.x = 1
+    sync.sync(laptop, "b")
+    job.doc.x = 2
+    far = suite.get_project(clusters["b"]["proj"]).open_job(id=job.id)
+    far.doc.x = 3
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert f"job {job.id} has unresolved sync conflicts" in done.stderr
+    assert "submitted 5 script(s)" in done.stdout
+    assert job.id not in {p[1] for e in far_book(clusters["b"]).values() for p in e["pairs"]}
+
+
+def test_jobs_with_kept_both_copies_are_not_submitted(laptop, clusters):
+    job = next(iter(laptop))
+    with open(job.fn("in.txt"), "w") as f:
+        f.write("here")
+    far = suite.get_project(clusters["b"]["proj"]).open_job(id=job.id)
+    with open(far.fn("in.txt"), "w") as f:
+        f.write("there")
+    assert sync.sync(laptop, "b", keep_both=True).exit_status == 0
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert f"job {job.id} has unresolved sync conflicts" in done.stderr
+    assert "submitted 5 script(s)" in done.stdout
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "client-gone"])
+def test_run_on_streams_output_and_a_stop_ends_the_far_run(laptop, clusters, how):
+    for job in laptop:  # reaches b by run --on's own push
+        job.doc.slow = job.sp.a == 0
+    proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "--on", "b", "-o", "crawl"],
+                            cwd=laptop.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    pidfile = os.path.join(clusters["b"]["proj"], "crawl.pid")
+    deadline = time.time() + 30
+    while not os.path.exists(pidfile) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    far_pid = int(open(pidfile).read())
+    os.kill(far_pid, 0)  # the far side's operation runs
+    proc.send_signal(how)
+    out, err = proc.communicate(timeout=30)
+    assert "started" in out  # streamed back before the stop
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(far_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the far side's run was not stopped")
+    assert proc.returncode != 0
+
+
+def test_cut_after_push_before_submit_records_nothing(laptop, clusters):
+    info = clusters["b"]
+    with suite.Remote(laptop, "b") as far:
+        far.push([j.id for j in laptop])
+        cut(info["proj"])
+        with pytest.raises(suite.SuiteError):
+            far.submit(ops=["simulate"], push=False)
+    assert book.load(laptop) == {} and far_book(info) == {}
+
+
+def test_cut_after_the_far_side_submitted_before_the_ids_came_back(laptop, clusters):
+    info = clusters["a"]
+    (info["root"] / "slow").write_text("")  # the far side's second sbatch waits
+    errors = []
+    first, second = sorted(job.id for job in laptop)[:2]
+
+    def submit():
+        try:
+            with suite.Remote(laptop, "a") as far:
+                far.submit(ops=["simulate"], ids=[first, second], hold=True)
+        except suite.SuiteError as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=submit)
+    worker.start()
+    deadline = time.time() + 60
+    while not far_book(info) and time.time() < deadline:
+        time.sleep(0.05)
+    cut(info["proj"])
+    worker.join(60)
+    (info["root"] / "slow").unlink()
+    assert errors and len(far_book(info)) == 1  # the far side recorded its submission
+    assert book.load(laptop) == {}  # the ids never came back
+    status = cli(laptop, "status", "--on", "a", "--json")
+    counts = json.loads(status.stdout)["a"]["status"]["operations"]["simulate"]
+    assert counts.get("submitted", 0) + counts.get("running", 0) + counts["complete"] >= 1
+    recorded = [p[1] for e in far_book(info).values() for p in e["pairs"]]
+    assert recorded in ([first], [second])
+    again = cli(laptop, "submit", "--on", "a", "-o", "simulate", "-j", recorded[0])
+    assert again.returncode == 0, again.stderr
+    assert "submitted 0 script(s)" in again.stdout  # still held there: not submitted twice
+    assert len(far_book(info)) == 1
+    cancel_held(info)
+
+
+def test_far_side_faults_are_one_line(laptop, clusters, tmp_path):
+    done = cli(laptop, "submit", "--on", "b", "--scheduler", "pbs", "-o", "simulate")
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
+    assert "qsub" in done.stderr
+    done = cli(laptop, "status", "--on", "b", "--remote-suite", "/nonexistent")
+    assert done.returncode == 6 and "suite is not installed" in done.stdout
+    old = tmp_path / "old_suite"
+    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+                   "from sync import protocol\n"
+                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
+    old.chmod(0o755)
+    done = cli(laptop, "submit", "--on", "b", "--remote-suite", str(old))
+    assert done.returncode == 1 and "speaks sync protocol 4" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
+    # held: the jobs stay queued, so any second submission would be a duplicate
+    procs = [subprocess.Popen([sys.executable, "-m", "suite", "submit", "--on", "a", "-o",
+                               "simulate", "--hold"], cwd=laptop.path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    pairs = [tuple(p) for e in far_book(clusters["a"]).values() for p in e["pairs"]]
+    assert len(pairs) == len(set(pairs)) == 6
+    cancel_held(clusters["a"])

@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -97,12 +98,17 @@ def openssh(sshd, ssh_home):
 
 
 class Transport:
-    """How a test reaches the 'cluster' project over one transport: ``url(path)`` and the
-    options of :func:`sync.sync` (``cli`` the same as command-line options)."""
+    """How a test reaches the 'cluster' project over one transport: ``url(path)``, ``host``
+    (as the far side is named in messages), the options of :func:`sync.sync` (``cli`` the
+    same as command-line options) and ``sync(project, path, **options)``."""
 
     def __init__(self, kind, sshd, ssh_command=None):
         self.kind, self.remote_suite, self.ssh_command = kind, sshd["remote_suite"], ssh_command
         self.port = sshd["port"]
+        self.host = "local" if kind == "local" else "cluster"
+
+    def __repr__(self):
+        return f"<transport {self.kind}>"
 
     def url(self, path):
         return str(path) if self.kind == "local" else f"cluster:{path}"
@@ -121,9 +127,48 @@ class Transport:
         return [arg for key, value in self.options.items()
                 for arg in (f"--{key.replace('_', '-')}", value)]
 
+    def sync(self, project, path, **options):
+        """:func:`sync.sync` of ``project`` with the project at ``path`` over this transport
+        (``options`` may replace ``remote_suite``)."""
+        import sync
 
-@pytest.fixture(params=["paramiko", "openssh", "local"])
-def transport(request, sshd, ssh_home, openssh):
+        return sync.sync(project, self.url(path), **{**self.options, **options})
+
+
+@pytest.fixture(scope="session")
+def control_dir(sshd):
+    """A short directory (a socket path is limited to ~100 bytes) for the ControlMaster the
+    openssh transport's tests share: one login, then a session on it per sync, as a user
+    with ``ControlMaster auto`` has (no key exchange each time). The master ends with the
+    session; the tests of ControlMaster itself use their own."""
+    root = tempfile.mkdtemp(dir="/tmp", prefix="cm")
+    yield root
+    for name in os.listdir(root):
+        subprocess.run(["ssh", "-F", "/dev/null", "-S", os.path.join(root, name), "-O", "exit",
+                        "cluster"], capture_output=True, timeout=30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def make_transport(kind, sshd, openssh, control_dir):
+    """A :class:`Transport` of ``kind``; openssh rides on the shared master connection."""
+    if kind != "openssh":
+        return Transport(kind, sshd)
+    return Transport(kind, sshd, openssh(
+        f"Host cluster\n  ControlMaster auto\n  ControlPath {control_dir}/%C\n"
+        "  ControlPersist 600\n"))
+
+
+#: every transport under the sync protocol (which tests run over which: module docstring)
+TRANSPORTS = ["paramiko", "openssh", "local"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request, sshd, ssh_home, openssh, control_dir):
     """Each of the three transports in turn (see :class:`Transport`)."""
-    return Transport(request.param, sshd,
-                     openssh() if request.param == "openssh" else None)
+    return make_transport(request.param, sshd, openssh, control_dir)
+
+
+@pytest.fixture(params=["paramiko", "openssh"])
+def ssh_transport(request, sshd, ssh_home, openssh, control_dir):
+    """The two SSH transports, for what only a far side behind SSH has (its own home)."""
+    return make_transport(request.param, sshd, openssh, control_dir)

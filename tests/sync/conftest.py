@@ -124,7 +124,11 @@ class Transport:
 
     @property
     def cli(self):
-        return [arg for key, value in self.options.items()
+        return self.args()
+
+    def args(self, **options):
+        """``cli`` with ``options`` replacing some (``remote_suite="x"``: ``--remote-suite x``)."""
+        return [arg for key, value in {**self.options, **options}.items()
                 for arg in (f"--{key.replace('_', '-')}", value)]
 
     def sync(self, project, path, **options):

@@ -1,8 +1,8 @@
 """Syncs while other processes write: no write is ever lost, and records stay honest.
 
 A real writer process (tests/sync/writer.py) keeps updating documents and files of many jobs
-on both sides while a sync runs, locally and over the real sshd; two real sync processes of
-the same pair run at once."""
+on both sides while a sync runs, directly and over each transport; two real sync processes of
+the same pair run at once (the far side's lock over each transport)."""
 
 import os
 import subprocess
@@ -92,6 +92,7 @@ def _lost(lap, clu, last, conflicts):
 
 
 def _run_with_writer(tmp_path, lap, clu, dest, **kwargs):
+    """The sync during the writer's run, then two more; ``kwargs`` as for sync.sync."""
     go = str(tmp_path / "go")
     writer = Writer(tmp_path, [{"path": lap.path, **LAPTOP}, {"path": clu.path, **CLUSTER}],
                     go=go)
@@ -129,10 +130,9 @@ def test_no_write_is_lost_during_a_local_sync(tmp_path, busy_pair):
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
 
 
-def test_no_write_is_lost_during_a_sync_over_ssh(tmp_path, busy_pair, sshd, ssh_home):
+def test_no_write_is_lost_during_a_sync_over_each_transport(tmp_path, busy_pair, transport):
     lap, clu = busy_pair
-    _check(*_run_with_writer(tmp_path, lap, clu, f"cluster:{clu.path}",
-                             remote_suite=sshd["remote_suite"]))
+    _check(*_run_with_writer(tmp_path, lap, clu, transport.url(clu.path), **transport.options))
     for side in (lap, clu):
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
 
@@ -190,7 +190,7 @@ def test_two_syncs_of_one_pair_take_turns(tmp_path, busy_pair):
     _all_synced(lap, clu)
 
 
-def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd, ssh_home):
+def test_a_sync_over_a_transport_waits_for_the_far_sides_lock(tmp_path, busy_pair, transport):
     """The far side's record is locked too (by its suite process), in the same order from
     either side, so syncs started from both ends cannot deadlock."""
     lap, clu = busy_pair
@@ -198,11 +198,9 @@ def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd,
     # one of these two takes the far side's lock first: the lock op goes over the wire
     for here, there in ((lap, clu), (clu, lap)):
         with pytest.raises(sync.SyncError, match="another sync .* still running"):
-            sync.sync(here, f"cluster:{there.path}", remote_suite=sshd["remote_suite"],
-                      lock_wait=0.2)
+            transport.sync(here, there.path, lock_wait=0.2)
     waited = []
-    result = sync.sync(clu, f"cluster:{lap.path}", remote_suite=sshd["remote_suite"],
-                       notify=waited.append)
+    result = transport.sync(clu, lap.path, notify=waited.append)
     assert first.wait(timeout=300) == 0
     assert result.exit_status == 0 and not result.actions and waited
     _all_synced(lap, clu)
@@ -220,7 +218,7 @@ time.sleep(float(sys.argv[4]))
 
 
 def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path, busy_pair,
-                                                                        sshd, ssh_home):
+                                                                        transport):
     """The far side waits for its lock inside one request, longer than the read timeout:
     its heartbeats keep the connection alive, and the sync then runs."""
     lap, clu = busy_pair
@@ -233,8 +231,7 @@ def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path,
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         waited, started = [], time.monotonic()
-        result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
-                           timeout=1, notify=waited.append)
+        result = transport.sync(lap, clu.path, timeout=1, notify=waited.append)
         assert time.monotonic() - started > 2  # it did wait, for longer than the timeout
     finally:
         holder.wait(timeout=60)

@@ -1,4 +1,27 @@
-"""A real OpenSSH server on 127.0.0.1 with its own host key and an authorized client key."""
+"""A real OpenSSH server on 127.0.0.1 with its own host key and an authorized client key, and
+the ``transport`` fixture through which sync tests reach their far side.
+
+Every test in tests/sync/ that syncs with a far side takes ``transport`` and so runs three
+times: over paramiko and openssh (to the real sshd; the openssh cases share one ControlMaster
+per session, as a user with ``ControlMaster auto`` would) and over the local transport (a pipe
+to a ``suite _sync-server`` subprocess). The model-based test runs directly (in-process) and
+over local and openssh (``test_model_over_transport``). What stays on one transport, and why:
+
+* paramiko only: host keys and known_hosts (``test_unknown_host_key_refused_with_fingerprint``,
+  ``test_new_host_key_is_appended_never_rewriting_known_hosts``), its keepalives, its own
+  reading of ProxyJump and of ports in ~/.ssh/config (``test_proxyjump_chain``,
+  ``test_ports_in_ssh_config_and_proxyjump_are_checked``); OpenSSH does these itself.
+* openssh only: ControlMaster, ProxyCommand, Match, Include, a stale master socket, no ``ssh``
+  binary, a slow login (test_transports.py).
+* paramiko and openssh: ``~`` as the far side's home (``ssh_transport``); a local DEST is
+  expanded here.
+* in-process only: replicas with a fault built in (test_failures.py: ``Flaky``,
+  ``Malicious``), the replica's own checks (``Replica`` called directly), the server driven
+  with frames (test_peer.py), the resolution of a local DEST (``test_dest_inside_a_project_is_
+  refused_not_walked_up``, ``test_cli_init_and_its_suggestion``), two local CLI syncs taking
+  turns (``test_two_syncs_of_one_pair_take_turns``), and the model with a concurrent writer or
+  with every file streamed (this process's stream limits).
+"""
 
 import os
 import shlex

@@ -207,3 +207,19 @@ def test_a_slow_login_is_waited_for(sshd, ssh_home, openssh, pair, tmp_path):
     result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
                        ssh="openssh", ssh_command=str(slow), timeout=1)
     assert result.exit_status == 0 and len(clu) == 3
+
+
+def test_the_openssh_tests_share_one_master_connection(sshd, ssh_home, openssh, control_dir,
+                                                       pair):
+    """The openssh case of every parametrised sync test rides on one ControlMaster (see
+    tests/sync/conftest.py): after the first, a sync makes no new login."""
+    from tests.sync.conftest import make_transport
+
+    lap, clu = pair
+    transport = make_transport("openssh", sshd, openssh, control_dir)
+    assert transport.sync(lap, clu.path).exit_status == 0
+    before = _logins(sshd)
+    lap.open_job({"i": 0}).doc.step = 10
+    assert transport.sync(lap, clu.path).exit_status == 0
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 10
+    assert _logins(sshd) == before

@@ -137,21 +137,27 @@ def test_no_write_is_lost_during_a_sync_over_each_transport(tmp_path, busy_pair,
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
 
 
-#: a sync that holds the pair's lock for a while: it stops for 3 s after listing
+#: a sync that holds the pair's lock: after listing, it stops until the file argv[4] exists
+#: (at most 120 s), so that the syncs that must wait for it do whatever the machine's load
 HOLDER = """
-import sys, time
+import os, sys, time
 import suite, sync
 def progress(done, total):
     if done == 1:
         open(sys.argv[3], "w").close()
-        time.sleep(3)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
+            time.sleep(0.01)
 sys.exit(sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], progress=progress).exit_status)
 """
 
 
 def _hold_lock(tmp_path, lap, clu):
+    """The holding sync, once it holds the lock; it goes on when ``tmp_path/"release"`` is
+    made."""
     started = tmp_path / "started"
-    first = subprocess.Popen([sys.executable, "-c", HOLDER, lap.path, clu.path, str(started)],
+    first = subprocess.Popen([sys.executable, "-c", HOLDER, lap.path, clu.path, str(started),
+                              str(tmp_path / "release")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not started.exists():
@@ -180,13 +186,21 @@ def test_two_syncs_of_one_pair_take_turns(tmp_path, busy_pair):
     first = _hold_lock(tmp_path, lap, clu)
     with pytest.raises(sync.SyncError, match="another sync .* still running after 0 s"):
         sync.sync(clu, lap.path, lock_wait=0.2)
-    second = subprocess.run(["suite", "sync", lap.path], cwd=clu.path, capture_output=True,
-                            text=True, timeout=300)
+    with open(tmp_path / "second.err", "w+") as err_file:
+        second = subprocess.Popen(["suite", "sync", lap.path], cwd=clu.path, text=True,
+                                  stdout=subprocess.PIPE, stderr=err_file)
+        deadline = time.monotonic() + 120  # it says it waits; then the first may go on
+        while "waiting for another sync" not in (tmp_path / "second.err").read_text():
+            assert second.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        (tmp_path / "release").touch()
+        second_out = second.communicate(timeout=300)[0]
+        second_err = (tmp_path / "second.err").read_text()
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, out + err
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "waiting for another sync of this pair to finish (sync pid" in second.stderr
-    assert "changed 0 item(s)" in second.stdout  # the first one had done everything
+    assert second.returncode == 0, second_out + second_err
+    assert "waiting for another sync of this pair to finish (sync pid" in second_err
+    assert "changed 0 item(s)" in second_out  # the first one had done everything
     _all_synced(lap, clu)
 
 
@@ -200,7 +214,12 @@ def test_a_sync_over_a_transport_waits_for_the_far_sides_lock(tmp_path, busy_pai
         with pytest.raises(sync.SyncError, match="another sync .* still running"):
             transport.sync(here, there.path, lock_wait=0.2)
     waited = []
-    result = transport.sync(clu, lap.path, notify=waited.append)
+
+    def notify(message):  # it waits: now the first may go on
+        waited.append(message)
+        (tmp_path / "release").touch()
+
+    result = transport.sync(clu, lap.path, notify=notify)
     assert first.wait(timeout=300) == 0
     assert result.exit_status == 0 and not result.actions and waited
     _all_synced(lap, clu)

@@ -367,15 +367,17 @@ def test_remote_dest_inside_a_project_is_refused_and_init_creates_one(transport,
 
 # -- 8. ~ is the far side's home ------------------------------------------------------------
 
-def test_tilde_is_the_home_directory_on_the_far_side(sshd, ssh_home, pair, tmp_path):
+def test_tilde_is_the_home_directory_on_the_far_side(ssh_transport, sshd, pair, tmp_path):
+    """Over both SSH transports (a local DEST's ``~`` is this side's)."""
     lap, clu = pair
     far_home = tmp_path / "far-home"
     far_home.mkdir()
     remote = f"env HOME={far_home} {sshd['remote_suite']}"
-    result = sync.sync(lap, "cluster:~/proj", remote_suite=remote, init=True)
+    result = ssh_transport.sync(lap, "~/proj", remote_suite=remote, init=True)
     assert result.exit_status == 0 and len(suite.get_project(far_home / "proj")) == 6
     lap.open_job({"i": 0}).doc.more = 1
-    result = sync.sync(lap, f"ssh://root@127.0.0.1:{sshd['port']}/~/proj", remote_suite=remote)
+    result = sync.sync(lap, f"ssh://root@127.0.0.1:{sshd['port']}/~/proj",
+                       **{**ssh_transport.options, "remote_suite": remote})
     assert result.exit_status == 0
     assert suite.get_project(far_home / "proj").open_job({"i": 0}).doc.more == 1
     assert not os.path.exists(os.path.join(lap.path, "~"))

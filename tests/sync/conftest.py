@@ -1,4 +1,27 @@
-"""A real OpenSSH server on 127.0.0.1 with its own host key and an authorized client key."""
+"""A real OpenSSH server on 127.0.0.1 with its own host key and an authorized client key, and
+the ``transport`` fixture through which sync tests reach their far side.
+
+Every test in tests/sync/ that syncs with a far side takes ``transport`` and so runs three
+times: over paramiko and openssh (to the real sshd; the openssh cases share one ControlMaster
+per session, as a user with ``ControlMaster auto`` would) and over the local transport (a pipe
+to a ``suite _sync-server`` subprocess). The model-based test runs directly (in-process) and
+over local and openssh (``test_model_over_transport``). What stays on one transport, and why:
+
+* paramiko only: host keys and known_hosts (``test_unknown_host_key_refused_with_fingerprint``,
+  ``test_new_host_key_is_appended_never_rewriting_known_hosts``), its keepalives, its own
+  reading of ProxyJump and of ports in ~/.ssh/config (``test_proxyjump_chain``,
+  ``test_ports_in_ssh_config_and_proxyjump_are_checked``); OpenSSH does these itself.
+* openssh only: ControlMaster, ProxyCommand, Match, Include, a stale master socket, no ``ssh``
+  binary, a slow login (test_transports.py).
+* paramiko and openssh: ``~`` as the far side's home (``ssh_transport``); a local DEST is
+  expanded here.
+* in-process only: replicas with a fault built in (test_failures.py: ``Flaky``,
+  ``Malicious``), the replica's own checks (``Replica`` called directly), the server driven
+  with frames (test_peer.py), the resolution of a local DEST (``test_dest_inside_a_project_is_
+  refused_not_walked_up``, ``test_cli_init_and_its_suggestion``), two local CLI syncs taking
+  turns (``test_two_syncs_of_one_pair_take_turns``), and the model with a concurrent writer or
+  with every file streamed (this process's stream limits).
+"""
 
 import os
 import shlex
@@ -6,6 +29,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -40,7 +64,11 @@ def sshd(tmp_path_factory):
         f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/sshd.pid\n"
         "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nPubkeyAuthentication yes\n"
-        f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin PYTHONPATH={REPO}\n")
+        # SHLVL=1: bash, started by sshd for each session's command, then does not read the
+        # login user's ~/.bashrc (on a machine with pyenv that costs ~0.5 s per sync); PATH
+        # and PYTHONPATH here are all the far side needs
+        f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin PYTHONPATH={REPO} "
+        "SHLVL=1\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(root / "log")])
     deadline = time.time() + 10
@@ -97,12 +125,17 @@ def openssh(sshd, ssh_home):
 
 
 class Transport:
-    """How a test reaches the 'cluster' project over one transport: ``url(path)`` and the
-    options of :func:`sync.sync` (``cli`` the same as command-line options)."""
+    """How a test reaches the 'cluster' project over one transport: ``url(path)``, ``host``
+    (as the far side is named in messages), the options of :func:`sync.sync` (``cli`` the
+    same as command-line options) and ``sync(project, path, **options)``."""
 
     def __init__(self, kind, sshd, ssh_command=None):
         self.kind, self.remote_suite, self.ssh_command = kind, sshd["remote_suite"], ssh_command
         self.port = sshd["port"]
+        self.host = "local" if kind == "local" else "cluster"
+
+    def __repr__(self):
+        return f"<transport {self.kind}>"
 
     def url(self, path):
         return str(path) if self.kind == "local" else f"cluster:{path}"
@@ -118,12 +151,55 @@ class Transport:
 
     @property
     def cli(self):
-        return [arg for key, value in self.options.items()
+        return self.args()
+
+    def args(self, **options):
+        """``cli`` with ``options`` replacing some (``remote_suite="x"``: ``--remote-suite x``)."""
+        return [arg for key, value in {**self.options, **options}.items()
                 for arg in (f"--{key.replace('_', '-')}", value)]
 
+    def sync(self, project, path, **options):
+        """:func:`sync.sync` of ``project`` with the project at ``path`` over this transport
+        (``options`` may replace ``remote_suite``)."""
+        import sync
 
-@pytest.fixture(params=["paramiko", "openssh", "local"])
-def transport(request, sshd, ssh_home, openssh):
+        return sync.sync(project, self.url(path), **{**self.options, **options})
+
+
+@pytest.fixture(scope="session")
+def control_dir(sshd):
+    """A short directory (a socket path is limited to ~100 bytes) for the ControlMaster the
+    openssh transport's tests share: one login, then a session on it per sync, as a user
+    with ``ControlMaster auto`` has (no key exchange each time). The master ends with the
+    session; the tests of ControlMaster itself use their own."""
+    root = tempfile.mkdtemp(dir="/tmp", prefix="cm")
+    yield root
+    for name in os.listdir(root):
+        subprocess.run(["ssh", "-F", "/dev/null", "-S", os.path.join(root, name), "-O", "exit",
+                        "cluster"], capture_output=True, timeout=30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def make_transport(kind, sshd, openssh, control_dir):
+    """A :class:`Transport` of ``kind``; openssh rides on the shared master connection."""
+    if kind != "openssh":
+        return Transport(kind, sshd)
+    return Transport(kind, sshd, openssh(
+        f"Host cluster\n  ControlMaster auto\n  ControlPath {control_dir}/%C\n"
+        "  ControlPersist 600\n"))
+
+
+#: every transport under the sync protocol (which tests run over which: module docstring)
+TRANSPORTS = ["paramiko", "openssh", "local"]
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request, sshd, ssh_home, openssh, control_dir):
     """Each of the three transports in turn (see :class:`Transport`)."""
-    return Transport(request.param, sshd,
-                     openssh() if request.param == "openssh" else None)
+    return make_transport(request.param, sshd, openssh, control_dir)
+
+
+@pytest.fixture(params=["paramiko", "openssh"])
+def ssh_transport(request, sshd, ssh_home, openssh, control_dir):
+    """The two SSH transports, for what only a far side behind SSH has (its own home)."""
+    return make_transport(request.param, sshd, openssh, control_dir)

@@ -1,8 +1,8 @@
 """Syncs while other processes write: no write is ever lost, and records stay honest.
 
 A real writer process (tests/sync/writer.py) keeps updating documents and files of many jobs
-on both sides while a sync runs, locally and over the real sshd; two real sync processes of
-the same pair run at once."""
+on both sides while a sync runs, directly and over each transport; two real sync processes of
+the same pair run at once (the far side's lock over each transport)."""
 
 import os
 import subprocess
@@ -92,6 +92,7 @@ def _lost(lap, clu, last, conflicts):
 
 
 def _run_with_writer(tmp_path, lap, clu, dest, **kwargs):
+    """The sync during the writer's run, then two more; ``kwargs`` as for sync.sync."""
     go = str(tmp_path / "go")
     writer = Writer(tmp_path, [{"path": lap.path, **LAPTOP}, {"path": clu.path, **CLUSTER}],
                     go=go)
@@ -129,29 +130,34 @@ def test_no_write_is_lost_during_a_local_sync(tmp_path, busy_pair):
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
 
 
-def test_no_write_is_lost_during_a_sync_over_ssh(tmp_path, busy_pair, sshd, ssh_home):
+def test_no_write_is_lost_during_a_sync_over_each_transport(tmp_path, busy_pair, transport):
     lap, clu = busy_pair
-    _check(*_run_with_writer(tmp_path, lap, clu, f"cluster:{clu.path}",
-                             remote_suite=sshd["remote_suite"]))
+    _check(*_run_with_writer(tmp_path, lap, clu, transport.url(clu.path), **transport.options))
     for side in (lap, clu):
         assert all(j.doc.get("a") == 1 and j.doc.get("b") == 1 for j in side)
 
 
-#: a sync that holds the pair's lock for a while: it stops for 3 s after listing
+#: a sync that holds the pair's lock: after listing, it stops until the file argv[4] exists
+#: (at most 120 s), so that the syncs that must wait for it do whatever the machine's load
 HOLDER = """
-import sys, time
+import os, sys, time
 import suite, sync
 def progress(done, total):
     if done == 1:
         open(sys.argv[3], "w").close()
-        time.sleep(3)
+        deadline = time.monotonic() + 120
+        while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
+            time.sleep(0.01)
 sys.exit(sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], progress=progress).exit_status)
 """
 
 
 def _hold_lock(tmp_path, lap, clu):
+    """The holding sync, once it holds the lock; it goes on when ``tmp_path/"release"`` is
+    made."""
     started = tmp_path / "started"
-    first = subprocess.Popen([sys.executable, "-c", HOLDER, lap.path, clu.path, str(started)],
+    first = subprocess.Popen([sys.executable, "-c", HOLDER, lap.path, clu.path, str(started),
+                              str(tmp_path / "release")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not started.exists():
@@ -180,17 +186,25 @@ def test_two_syncs_of_one_pair_take_turns(tmp_path, busy_pair):
     first = _hold_lock(tmp_path, lap, clu)
     with pytest.raises(sync.SyncError, match="another sync .* still running after 0 s"):
         sync.sync(clu, lap.path, lock_wait=0.2)
-    second = subprocess.run(["suite", "sync", lap.path], cwd=clu.path, capture_output=True,
-                            text=True, timeout=300)
+    with open(tmp_path / "second.err", "w+") as err_file:
+        second = subprocess.Popen(["suite", "sync", lap.path], cwd=clu.path, text=True,
+                                  stdout=subprocess.PIPE, stderr=err_file)
+        deadline = time.monotonic() + 120  # it says it waits; then the first may go on
+        while "waiting for another sync" not in (tmp_path / "second.err").read_text():
+            assert second.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        (tmp_path / "release").touch()
+        second_out = second.communicate(timeout=300)[0]
+        second_err = (tmp_path / "second.err").read_text()
     out, err = first.communicate(timeout=300)
     assert first.returncode == 0, out + err
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "waiting for another sync of this pair to finish (sync pid" in second.stderr
-    assert "changed 0 item(s)" in second.stdout  # the first one had done everything
+    assert second.returncode == 0, second_out + second_err
+    assert "waiting for another sync of this pair to finish (sync pid" in second_err
+    assert "changed 0 item(s)" in second_out  # the first one had done everything
     _all_synced(lap, clu)
 
 
-def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd, ssh_home):
+def test_a_sync_over_a_transport_waits_for_the_far_sides_lock(tmp_path, busy_pair, transport):
     """The far side's record is locked too (by its suite process), in the same order from
     either side, so syncs started from both ends cannot deadlock."""
     lap, clu = busy_pair
@@ -198,11 +212,14 @@ def test_a_sync_over_ssh_waits_for_the_far_sides_lock(tmp_path, busy_pair, sshd,
     # one of these two takes the far side's lock first: the lock op goes over the wire
     for here, there in ((lap, clu), (clu, lap)):
         with pytest.raises(sync.SyncError, match="another sync .* still running"):
-            sync.sync(here, f"cluster:{there.path}", remote_suite=sshd["remote_suite"],
-                      lock_wait=0.2)
+            transport.sync(here, there.path, lock_wait=0.2)
     waited = []
-    result = sync.sync(clu, f"cluster:{lap.path}", remote_suite=sshd["remote_suite"],
-                       notify=waited.append)
+
+    def notify(message):  # it waits: now the first may go on
+        waited.append(message)
+        (tmp_path / "release").touch()
+
+    result = transport.sync(clu, lap.path, notify=notify)
     assert first.wait(timeout=300) == 0
     assert result.exit_status == 0 and not result.actions and waited
     _all_synced(lap, clu)
@@ -220,7 +237,7 @@ time.sleep(float(sys.argv[4]))
 
 
 def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path, busy_pair,
-                                                                        sshd, ssh_home):
+                                                                        transport):
     """The far side waits for its lock inside one request, longer than the read timeout:
     its heartbeats keep the connection alive, and the sync then runs."""
     lap, clu = busy_pair
@@ -233,8 +250,7 @@ def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path,
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
         waited, started = [], time.monotonic()
-        result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
-                           timeout=1, notify=waited.append)
+        result = transport.sync(lap, clu.path, timeout=1, notify=waited.append)
         assert time.monotonic() - started > 2  # it did wait, for longer than the timeout
     finally:
         holder.wait(timeout=60)

@@ -1,5 +1,6 @@
 """Links, fifos and unreadable jobs in sync: links inside a job travel as links, anything else
-is skipped and listed, nothing is written through a link, one bad job does not stop the rest."""
+is skipped and listed, nothing is written through a link, one bad job does not stop the rest.
+Every sync runs over each transport (the ``transport`` fixture)."""
 
 import json
 import os
@@ -56,12 +57,12 @@ INSIDE = {"latest": "out.txt", "current": "run3", "run3/up": "../out.txt"}
 LEAVING = {"passwd", "outside", "escape", "dangling", "chain", "loop"}
 
 
-def test_links_inside_travel_as_links_and_others_are_skipped(pair, tmp_path):
+def test_links_inside_travel_as_links_and_others_are_skipped(transport, pair, tmp_path):
     lap, clu = pair
     (tmp_path / "outside").mkdir()
     a = lap.open_job({"i": 0})
     make_links(a, tmp_path / "outside")
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     b = other(clu, a)
     for rel, target in INSIDE.items():
@@ -79,7 +80,7 @@ def test_links_inside_travel_as_links_and_others_are_skipped(pair, tmp_path):
                 with open(path, "rb") as f:
                     assert f.read() != secret
     # the next sync changes nothing: links stay links on both sides
-    again = sync.sync(lap, clu.path)
+    again = transport.sync(lap, clu.path)
     assert again.actions == [], again.format()
     assert os.readlink(a.fn("latest")) == "out.txt" and os.readlink(b.fn("latest")) == "out.txt"
     # a link re-pointed on one side follows; a link replaced by a file follows as a file
@@ -88,7 +89,7 @@ def test_links_inside_travel_as_links_and_others_are_skipped(pair, tmp_path):
     os.unlink(a.fn("current"))
     with open(a.fn("current"), "w") as f:
         f.write("now a file")
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert os.readlink(a.fn("latest")) == "run3/log"
     assert not os.path.islink(b.fn("current"))
@@ -96,24 +97,24 @@ def test_links_inside_travel_as_links_and_others_are_skipped(pair, tmp_path):
         assert f.read() == "now a file"
 
 
-def test_link_in_a_new_job_on_the_far_side_is_pulled_as_link(pair):
+def test_link_in_a_new_job_on_the_far_side_is_pulled_as_link(transport, pair):
     lap, clu = pair
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     j = clu.open_job({"i": 7}).init()
     with open(j.fn("data"), "w") as f:
         f.write("x")
     os.symlink("data", j.fn("alias"))
     os.symlink("/etc/hostname", j.fn("host"))
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     mine = other(lap, j)
     assert os.readlink(mine.fn("alias")) == "data"
     assert not os.path.lexists(mine.fn("host"))
     assert (j.id, "host") in skipped_paths(result)
 
 
-def test_pull_never_writes_through_a_directory_link(pair, tmp_path):
+def test_pull_never_writes_through_a_directory_link(transport, pair, tmp_path):
     lap, clu = pair
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     outside = tmp_path / "outside"
     outside.mkdir()
     a = lap.open_job({"i": 1})
@@ -122,7 +123,7 @@ def test_pull_never_writes_through_a_directory_link(pair, tmp_path):
     os.makedirs(b.fn("results"))
     with open(b.fn("results/x.dat"), "w") as f:
         f.write("cluster data")
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert os.listdir(outside) == []
     assert os.path.islink(a.fn("results"))
     assert (a.id, "results/x.dat") in skipped_paths(result)
@@ -177,24 +178,24 @@ def _special_files(job):
     return made
 
 
-def test_fifo_socket_and_device_are_skipped_not_waited_on(pair):
+def test_fifo_socket_and_device_are_skipped_not_waited_on(transport, pair):
     lap, clu = pair
     a = lap.open_job({"i": 2})
     made = _special_files(a)
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert skipped_paths(result) == {(a.id, rel): jobfiles.SPECIAL for rel in made}
     b = other(clu, a)
     assert os.path.exists(b.fn("out.txt")) and not os.path.lexists(b.fn("pipe"))
     # the job with an unsynced fifo is not deleted when the other side deletes it
     b.remove()
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert os.path.lexists(a.fn("pipe"))
 
 
-def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
+def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(transport, pair):
     lap, clu = pair
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     bad_doc, good = lap.open_job({"i": 0}), lap.open_job({"i": 2})
     with open(bad_doc.fn("signac_job_document.json"), "w") as f:
         f.write("{broken")
@@ -204,7 +205,7 @@ def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
     good.doc.step = 9
     other(clu, bad_doc).doc.step = 4
     new = clu.open_job({"i": 5}).init()
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 5, result.format()
     assert {(u["job"], u["side"]) for u in result.unreadable} == {
         (bad_doc.id, "local"), (bad_sp.id, "remote")}
@@ -225,7 +226,7 @@ def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
         replica = Replica(lap.path)
         assert bad_doc.id in replica.snapshot()["unreadable"] and not replica.index_cold
     for _ in range(2):
-        result = sync.sync(lap, clu.path)
+        result = transport.sync(lap, clu.path)
         assert {(u["job"], u["side"]) for u in result.unreadable} == {
             (bad_doc.id, "local"), (bad_sp.id, "remote")}
         assert other(clu, bad_doc).doc.step == 4 and result.actions == []
@@ -234,13 +235,13 @@ def test_corrupt_document_or_statepoint_does_not_stop_the_other_jobs(pair):
         f.write('{"step": 0}')
     with open(bad_sp.fn("signac_statepoint.json"), "w") as f:
         json.dump({"i": 6}, f)
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert bad_doc.doc.step == 4
     assert os.path.isdir(lap.open_job({"i": 6}).path)
 
 
-def test_corrupt_job_reported_by_a_cold_index(pair):
+def test_corrupt_job_reported_by_a_cold_index(transport, pair):
     """A project whose index is missing (just unpacked) reads documents itself."""
     lap, clu = pair
     bad = lap.open_job({"i": 0})
@@ -251,7 +252,7 @@ def test_corrupt_job_reported_by_a_cold_index(pair):
     lap._index = None
     replica = sync.Replica(lap.path)
     assert list(replica.snapshot()["unreadable"]) == [bad.id] and replica.index_cold
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert [u["job"] for u in result.unreadable] == [bad.id]
     assert len(clu) == 2
 
@@ -270,13 +271,13 @@ def _run_without_privileges(args, cwd):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-def test_unreadable_file_is_listed_and_the_rest_synced(pair):
+def test_unreadable_file_is_listed_and_the_rest_synced(transport, pair):
     lap, clu = pair
     a, b = lap.open_job({"i": 0}), lap.open_job({"i": 1})
     with open(a.fn("secret.dat"), "w") as f:
         f.write("private")
     os.chmod(a.fn("secret.dat"), 0)
-    proc = _run_without_privileges(["sync", clu.path], lap.path)
+    proc = _run_without_privileges(["sync", transport.url(clu.path), *transport.cli], lap.path)
     assert proc.returncode == 5, proc.stderr
     assert f"{a.id}/secret.dat: {jobfiles.UNREADABLE}" in proc.stderr
     assert os.path.exists(other(clu, b).fn("out.txt"))
@@ -284,12 +285,13 @@ def test_unreadable_file_is_listed_and_the_rest_synced(pair):
     assert not os.path.exists(other(clu, a).fn("secret.dat"))
 
 
-def test_cli_summarises_skipped_items_on_stderr(pair):
+def test_cli_summarises_skipped_items_on_stderr(transport, pair):
     lap, clu = pair
     a = lap.open_job({"i": 0})
     for k in range(40):
         os.symlink(f"/nowhere/{k}", a.fn(f"l{k:02d}"))
-    proc = subprocess.run([sys.executable, "-m", "suite", "sync", clu.path], cwd=lap.path,
+    dest = [transport.url(clu.path), *transport.cli]
+    proc = subprocess.run([sys.executable, "-m", "suite", "sync", *dest], cwd=lap.path,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "skipped 40 item(s):" in proc.stderr
@@ -297,19 +299,18 @@ def test_cli_summarises_skipped_items_on_stderr(pair):
     assert "and 35 more" in proc.stderr
     assert proc.stderr.count(jobfiles.LINK_LEAVES) == 5
     assert "l00" not in proc.stdout
-    js = subprocess.run([sys.executable, "-m", "suite", "sync", clu.path, "--json"],
+    js = subprocess.run([sys.executable, "-m", "suite", "sync", *dest, "--json"],
                         cwd=lap.path, capture_output=True, text=True, timeout=60)
     assert len(json.loads(js.stdout)["skipped"]) == 40
 
 
-def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
+def test_links_and_fifos_on_the_far_side_both_ways(transport, pair, tmp_path):
     lap, clu = pair
     (tmp_path / "outside").mkdir()
     a = lap.open_job({"i": 0})
     make_links(a, tmp_path / "outside")
     os.mkfifo(a.fn("pipe"))
-    url = f"cluster:{clu.path}"
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     b = other(clu, a)
     for rel, target in INSIDE.items():
@@ -332,7 +333,7 @@ def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
     with open(fresh.fn("data"), "w") as f:
         f.write("d")
     os.symlink("data", fresh.fn("alias"))
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 5, result.format()
     assert os.readlink(lap.open_job({"i": 1}).fn("alias")) == "out.txt"
     assert os.readlink(lap.open_job({"i": 20}).fn("alias")) == "data"
@@ -342,16 +343,16 @@ def test_links_and_fifos_over_ssh_both_ways(sshd, ssh_home, pair, tmp_path):
     assert os.listdir(tmp_path / "outside") == []
 
 
-def test_statepoint_corrupted_after_indexing_is_reported_not_copied(pair):
+def test_statepoint_corrupted_after_indexing_is_reported_not_copied(transport, pair):
     """The index never re-reads a state point (fixed by its id): the copy itself checks it."""
     lap, clu = pair
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     bad = clu.open_job({"i": 8}).init()
     good = clu.open_job({"i": 9}).init()
     assert len(clu.find_jobs({})) == 5  # indexed there with a good state point
     with open(bad.fn("signac_statepoint.json"), "w") as f:
         f.write('{"i": 99}')  # valid JSON, wrong job
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 5, result.format()
     assert [(u["job"], u["side"]) for u in result.unreadable] == [(bad.id, "remote")]
     assert "hashes to" in result.unreadable[0]["reason"]
@@ -359,16 +360,16 @@ def test_statepoint_corrupted_after_indexing_is_reported_not_copied(pair):
     assert os.path.isdir(os.path.join(lap.workspace, good.id))
     with open(bad.fn("signac_statepoint.json"), "w") as f:
         json.dump({"i": 8}, f)
-    assert sync.sync(lap, clu.path).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     assert os.path.isdir(os.path.join(lap.workspace, bad.id))
 
 
-def test_diff_against_a_remote_names_skipped_items(sshd, ssh_home, pair):
+def test_diff_against_a_remote_names_skipped_items(transport, pair):
     lap, clu = pair
     a = lap.open_job({"i": 0})
     os.symlink("/etc/passwd", a.fn("passwd"))
     add = subprocess.run([sys.executable, "-m", "suite", "remote", "add", "hpc",
-                          f"cluster:{clu.path}", "--remote-suite", sshd["remote_suite"]],
+                          transport.url(clu.path), *transport.cli],
                          cwd=lap.path, capture_output=True, text=True, timeout=60)
     assert add.returncode == 0, add.stderr
     r = subprocess.run([sys.executable, "-m", "suite", "diff", "--against", "hpc"],
@@ -378,13 +379,14 @@ def test_diff_against_a_remote_names_skipped_items(sshd, ssh_home, pair):
     assert len(clu) == 0  # a plan: nothing transferred
 
 
-def test_job_directory_that_cannot_be_listed_is_unreadable_not_emptied(pair):
+def test_job_directory_that_cannot_be_listed_is_unreadable_not_emptied(transport, pair):
     lap, clu = pair
-    assert sync.sync(lap, clu.path).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     a = lap.open_job({"i": 0})
     os.chmod(a.path, 0o300)  # files can be opened by name, the directory cannot be listed
     try:
-        proc = _run_without_privileges(["sync", clu.path, "--json"], lap.path)
+        proc = _run_without_privileges(["sync", transport.url(clu.path), *transport.cli,
+                                        "--json"], lap.path)
     finally:
         os.chmod(a.path, 0o755)
     assert proc.returncode == 5, proc.stderr
@@ -394,7 +396,7 @@ def test_job_directory_that_cannot_be_listed_is_unreadable_not_emptied(pair):
     assert os.path.exists(other(clu, a).fn("out.txt"))  # not deleted over there
 
 
-def test_link_to_the_job_itself_and_links_that_only_resolve_inside(pair):
+def test_link_to_the_job_itself_and_links_that_only_resolve_inside(transport, pair):
     lap, clu = pair
     a = lap.open_job({"i": 0})
     os.makedirs(a.fn("sub/deeper"))
@@ -404,7 +406,7 @@ def test_link_to_the_job_itself_and_links_that_only_resolve_inside(pair):
     # the other side could not check it without following links
     os.symlink("d/../../../" + a.id + "/out.txt", a.fn("tricky"))
     assert os.path.realpath(a.fn("tricky")) == os.path.realpath(a.fn("out.txt"))
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     b = other(clu, a)
     assert os.readlink(b.fn("self")) == "." and os.readlink(b.fn("d")) == "sub/deeper"
@@ -412,7 +414,7 @@ def test_link_to_the_job_itself_and_links_that_only_resolve_inside(pair):
     # a link replacing an empty directory on the other side
     os.makedirs(b.fn("slot"))
     os.symlink("out.txt", a.fn("slot"))
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert os.readlink(b.fn("slot")) == "out.txt"
     with pytest.raises(SyncError, match="leaves the job"):

@@ -1,4 +1,5 @@
-"""Two-way sync between two copies of a project (the local transport), and the record."""
+"""Two-way sync between two copies of a project over each transport (and directly, in the
+model-based tests), and the record."""
 
 import json
 import os
@@ -42,132 +43,134 @@ def read(j, name):
         return f.read()
 
 
-def test_first_sync_copies_jobs(pair):
-    lap, clu = pair
+def test_first_sync_copies_jobs(transport, pair, tmp_path):
+    lap, _ = pair
+    clu = suite.init_project(tmp_path / "fresh")
+    assert transport.sync(lap, clu.path).exit_status == 0
     assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
     assert read(job(clu, 1), "out.txt") == "result 1"
     assert job(clu, 1).doc() == {"step": 0}
 
 
-def test_edits_on_both_sides_merge_key_by_key(pair):
+def test_edits_on_both_sides_merge_key_by_key(transport, pair):
     lap, clu = pair
     job(lap, 0).doc.note = "from laptop"
     job(clu, 0).doc.step = 5
     job(clu, 0).doc.nested = {"cluster": {"deep": 1}}
     write(job(clu, 2), "new.dat", "made on the cluster")
     write(job(lap, 1), "out.txt", "laptop rewrote this")
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0
     for side in (lap, clu):
         assert job(side, 0).doc() == {"step": 5, "note": "from laptop",
                                       "nested": {"cluster": {"deep": 1}}}
         assert read(job(side, 2), "new.dat") == "made on the cluster"
         assert read(job(side, 1), "out.txt") == "laptop rewrote this"
-    again = sync.sync(lap, clu.path)
+    again = transport.sync(lap, clu.path)
     assert again.actions == [] and again.conflicts == []
 
 
-def test_conflicts_are_reported_and_left_untouched(pair):
+def test_conflicts_are_reported_and_left_untouched(transport, pair):
     lap, clu = pair
     job(lap, 0).doc.step = 1
     job(clu, 0).doc.step = 2
     write(job(lap, 1), "out.txt", "laptop")
     write(job(clu, 1), "out.txt", "cluster!")
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 3
     keys = {(c["job"], c.get("key") or c.get("path")) for c in result.conflicts}
     assert keys == {(job(lap, 0).id, "step"), (job(lap, 1).id, "out.txt")}
     assert job(lap, 0).doc.step == 1 and job(clu, 0).doc.step == 2
     assert read(job(lap, 1), "out.txt") == "laptop" and read(job(clu, 1), "out.txt") == "cluster!"
     # still a conflict next time: the record did not pretend it was resolved
-    assert len(sync.sync(lap, clu.path).conflicts) == 2
+    assert len(transport.sync(lap, clu.path).conflicts) == 2
 
 
 @pytest.mark.parametrize("prefer, expect_doc, expect_file", [
     ("local", 1, "laptop"), ("remote", 2, "cluster!")])
-def test_prefer_side(pair, prefer, expect_doc, expect_file):
+def test_prefer_side(transport, pair, prefer, expect_doc, expect_file):
     lap, clu = pair
     job(lap, 0).doc.step = 1
     job(clu, 0).doc.step = 2
     write(job(lap, 1), "out.txt", "laptop")
     write(job(clu, 1), "out.txt", "cluster!")
-    result = sync.sync(lap, clu.path, prefer=prefer)
+    result = transport.sync(lap, clu.path, prefer=prefer)
     assert result.exit_status == 0
     for side in (lap, clu):
         assert job(side, 0).doc.step == expect_doc
         assert read(job(side, 1), "out.txt") == expect_file
 
 
-def test_prefer_newer_and_keep_both(pair):
+def test_prefer_newer_and_keep_both(transport, pair):
     lap, clu = pair
     write(job(lap, 1), "out.txt", "older")
     os.utime(job(lap, 1).fn("out.txt"), (1_000_000, 1_000_000))
     write(job(clu, 1), "out.txt", "newer")
-    sync.sync(lap, clu.path, prefer="newer")
+    transport.sync(lap, clu.path, prefer="newer")
     assert read(job(lap, 1), "out.txt") == "newer"
     write(job(lap, 2), "out.txt", "mine")
     write(job(clu, 2), "out.txt", "theirs")
-    sync.sync(lap, clu.path, keep_both=True)
+    transport.sync(lap, clu.path, keep_both=True)
     for side in (lap, clu):
         assert read(job(side, 2), "out.txt") == "mine"
         assert read(job(side, 2), "out.txt.conflict-cluster") == "theirs"
 
 
-def test_deletions(pair):
+def test_deletions(transport, pair):
     lap, clu = pair
     job(clu, 0).remove()
     os.unlink(job(lap, 1).fn("out.txt"))
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     assert job(lap, 0) not in lap
     assert not job(clu, 1).isfile("out.txt")
     # a deletion never removes what the other side changed: conflict instead
     job(clu, 2).remove()
     job(lap, 2).doc.step = 9
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 3 and job(lap, 2) in lap
-    sync.sync(lap, clu.path, prefer="local")
+    transport.sync(lap, clu.path, prefer="local")
     assert job(clu, 2) in clu and job(clu, 2).doc.step == 9
 
 
-def test_no_delete_and_dry_run(pair):
+def test_no_delete_and_dry_run(transport, pair):
     lap, clu = pair
     job(clu, 0).remove()
-    assert sync.sync(lap, clu.path, no_delete=True).actions == []
+    assert transport.sync(lap, clu.path, no_delete=True).actions == []
     assert job(lap, 0) in lap
     job(lap, 1).doc.step = 3
-    plan = sync.sync(lap, clu.path, dry_run=True)
+    plan = transport.sync(lap, clu.path, dry_run=True)
     assert {a["action"] for a in plan.actions} >= {"merge doc"}
     assert job(clu, 1).doc.step == 0  # nothing changed
 
 
-def test_first_sync_with_different_content_is_a_conflict(tmp_path):
+def test_first_sync_with_different_content_is_a_conflict(transport, tmp_path):
     a = suite.init_project(tmp_path / "a")
     b = suite.init_project(tmp_path / "b")
     for p, text in ((a, "one"), (b, "two")):
         j = p.open_job({"k": 1}).init()
         write(j, "f.txt", text)
         j.doc.v = text
-    result = sync.sync(a, b.path)
+    result = transport.sync(a, b.path)
     assert result.exit_status == 3
     assert read(a.open_job({"k": 1}), "f.txt") == "one"
     assert read(b.open_job({"k": 1}), "f.txt") == "two"
 
 
-def test_push_and_pull_only(pair):
+def test_push_and_pull_only(transport, pair):
     lap, clu = pair
     job(lap, 0).doc.step = 1
     job(clu, 1).doc.step = 2
-    sync.sync(lap, clu.path, push=True)
+    transport.sync(lap, clu.path, push=True)
     assert job(clu, 0).doc.step == 1 and job(lap, 1).doc.step == 0
-    sync.sync(lap, clu.path, pull=True)
+    transport.sync(lap, clu.path, pull=True)
     assert job(lap, 1).doc.step == 2
 
 
-def test_project_document_merged(pair):
+def test_project_document_merged(transport, pair):
     lap, clu = pair
     lap.doc.owner = "me"
     clu.doc.queue = "gpu"
-    sync.sync(lap, clu.path)
+    transport.sync(lap, clu.path)
     assert suite.get_project(clu.path).doc() == {"owner": "me", "queue": "gpu"}
 
 
@@ -192,13 +195,13 @@ def test_merge_rules():
     assert merge({}, {"a": 1}, {"a": 1.0})[3] == [("a", 1, 1.0)]
 
 
-def test_cli(pair, tmp_path):
+def test_cli(transport, pair, tmp_path):
     lap, clu = pair
-    r = subprocess.run(["suite", "remote", "add", "cluster", clu.path], cwd=lap.path,
-                       capture_output=True, text=True)
+    r = subprocess.run(["suite", "remote", "add", "cluster", transport.url(clu.path),
+                        *transport.cli], cwd=lap.path, capture_output=True, text=True)
     assert r.returncode == 0
     r = subprocess.run(["suite", "remote", "list"], cwd=lap.path, capture_output=True, text=True)
-    assert f"cluster\t{clu.path}" in r.stdout
+    assert f"cluster\t{transport.url(clu.path)}" in r.stdout
     job(lap, 0).doc.step = 1
     job(clu, 0).doc.step = 2
     r = subprocess.run(["suite", "sync", "cluster", "--json"], cwd=lap.path,
@@ -239,8 +242,7 @@ class TwoReplicas(RuleBasedStateMachine):
         """Sync the two sides, directly or through :attr:`TRANSPORT`."""
         if self.TRANSPORT is None:
             return sync.sync(self.sides[0], self.sides[1].path)
-        return sync.sync(self.sides[0], self.TRANSPORT.url(self.sides[1].path),
-                         **self.TRANSPORT.options)
+        return self.TRANSPORT.sync(self.sides[0], self.sides[1].path)
 
     def _job(self, side, k):
         return self.sides[side].open_job({"j": k})
@@ -381,17 +383,19 @@ class TwoReplicasWithWriter(TwoReplicas):
 
 
 @pytest.mark.parametrize("kind", ["local", "openssh"])
-def test_model_over_transport(kind, sshd, ssh_home, openssh):
+def test_model_over_transport(kind, sshd, ssh_home, openssh, control_dir):
     """The model with the whole protocol between the sides: a pipe to a server process
-    (local), the system ssh to the test sshd (openssh); fewer examples (each sync starts one)."""
+    (local), the system ssh to the test sshd (openssh, on the shared master connection);
+    fewer examples (each sync starts a far-side process), fewest over openssh (the slowest
+    to start: ~1 s a sync on a loaded machine, local ~0.5 s)."""
     from hypothesis.stateful import run_state_machine_as_test
 
-    from tests.sync.conftest import Transport
+    from tests.sync.conftest import make_transport
 
     over = type("TwoReplicasOver", (TwoReplicas,), {
-        "TRANSPORT": Transport(kind, sshd, openssh() if kind == "openssh" else None)})
+        "TRANSPORT": make_transport(kind, sshd, openssh, control_dir)})
     run_state_machine_as_test(over, settings=settings(
-        max_examples=6, stateful_step_count=12, deadline=None,
+        max_examples={"local": 6, "openssh": 4}[kind], stateful_step_count=12, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
 
 
@@ -428,55 +432,55 @@ def test_import_archive_with_sync(pair, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_exclude_never_deletes_unsynced_files(pair):
+def test_exclude_never_deletes_unsynced_files(transport, pair):
     lap, clu = pair
     write(job(lap, 0), "huge.h5", "never synced")
-    sync.sync(lap, clu.path, exclude=["*.h5"])
+    transport.sync(lap, clu.path, exclude=["*.h5"])
     assert not job(clu, 0).isfile("huge.h5")
     job(clu, 0).remove()
-    result = sync.sync(lap, clu.path, exclude=["*.h5"])
+    result = transport.sync(lap, clu.path, exclude=["*.h5"])
     assert result.exit_status == 3
     assert read(job(lap, 0), "huge.h5") == "never synced"
 
 
-def test_provenance_logs_changed_on_both_sides_merge_as_a_union(pair):
+def test_provenance_logs_changed_on_both_sides_merge_as_a_union(transport, pair):
     """The workflow log only grows by lines: runs on the laptop and on the cluster both
     survive a sync, with no conflict, on both sides."""
     from suite.flow import provenance
 
     lap, clu = pair
     provenance.record(job(lap, 0), {"operation": "shared", "status": "success"})
-    assert sync.sync(lap, clu.path).exit_status == 0  # one-sided: copied
+    assert transport.sync(lap, clu.path).exit_status == 0  # one-sided: copied
     provenance.record(job(lap, 0), {"operation": "on-laptop", "status": "success"})
     provenance.record(job(clu, 0), {"operation": "on-cluster", "status": "failure"})
-    preview = sync.sync(lap, clu.path, dry_run=True)
+    preview = transport.sync(lap, clu.path, dry_run=True)
     assert [a["action"] for a in preview.actions] == ["merge log"] and not preview.conflicts
     assert "on-cluster" not in read(job(lap, 0), provenance.LOG)  # dry run: nothing written
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0 and not result.conflicts
     for side in (lap, clu):
         ops = [r["operation"] for r in provenance.read(job(side, 0))]
         assert ops == ["shared", "on-laptop", "on-cluster"]
     assert provenance.completed_operations(job(clu, 0)) == {"shared", "on-laptop"}
-    again = sync.sync(lap, clu.path)
+    again = transport.sync(lap, clu.path)
     assert not again.actions and not again.conflicts
     # a one-way sync merges into the destination only; the next two-way sync completes it
     # (sizes differ: change detection is by size and mtime, and both files may be written in
     # the same clock tick)
     provenance.record(job(lap, 1), {"operation": "a", "status": "success"})
     provenance.record(job(clu, 1), {"operation": "bb", "status": "success"})
-    assert sync.sync(lap, clu.path, push=True).exit_status == 0
+    assert transport.sync(lap, clu.path, push=True).exit_status == 0
     assert [r["operation"] for r in provenance.read(job(clu, 1))] == ["a", "bb"]
     assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a"]
-    assert sync.sync(lap, clu.path).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     assert [r["operation"] for r in provenance.read(job(lap, 1))] == ["a", "bb"]
 
 
-def test_progress_callback(pair):
+def test_progress_callback(transport, pair):
     lap, clu = pair
     job(lap, 7).init()
     seen = []
-    assert sync.sync(lap, clu.path, progress=lambda *a: seen.append(a)).exit_status == 0
+    assert transport.sync(lap, clu.path, progress=lambda *a: seen.append(a)).exit_status == 0
     assert seen == [(k, 4) for k in range(1, 5)]
 
 
@@ -493,7 +497,7 @@ def test_model_with_every_file_streamed(monkeypatch):
         suppress_health_check=[HealthCheck.too_slow]))
 
 
-def test_both_sides_changed_to_equal_size_and_mtime_is_a_conflict(pair):
+def test_both_sides_changed_to_equal_size_and_mtime_is_a_conflict(transport, pair):
     """Restored backups or `cp -p` on both sides: size and mtime agree, contents do not."""
     lap, clu = pair
     write(job(lap, 1), "out.txt", "restored A")
@@ -501,17 +505,17 @@ def test_both_sides_changed_to_equal_size_and_mtime_is_a_conflict(pair):
     stamp = 1_600_000_000 * 10**9
     for side in (lap, clu):
         os.utime(job(side, 1).fn("out.txt"), ns=(stamp, stamp))
-    result = sync.sync(lap, clu.path)
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 3
     assert [(c["job"], c["path"]) for c in result.conflicts] == [(job(lap, 1).id, "out.txt")]
     assert read(job(lap, 1), "out.txt") == "restored A"
     assert read(job(clu, 1), "out.txt") == "restored B"
-    assert sync.sync(lap, clu.path).exit_status == 3  # reported until resolved
-    assert sync.sync(lap, clu.path, prefer="remote").exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 3  # reported until resolved
+    assert transport.sync(lap, clu.path, prefer="remote").exit_status == 0
     assert read(job(lap, 1), "out.txt") == "restored B"
 
 
-def test_first_sync_compares_equal_size_and_mtime_by_content(tmp_path):
+def test_first_sync_compares_equal_size_and_mtime_by_content(transport, tmp_path):
     """Without a record, equal size and mtime are no proof of equal content either."""
     a = suite.init_project(tmp_path / "a")
     b = suite.init_project(tmp_path / "b")
@@ -522,11 +526,11 @@ def test_first_sync_compares_equal_size_and_mtime_by_content(tmp_path):
         os.utime(j.fn("out.txt"), ns=(stamp, stamp))
         write(j, "same.txt", "identical")
         os.utime(j.fn("same.txt"), ns=(stamp, stamp))
-    result = sync.sync(a, b.path)
+    result = transport.sync(a, b.path)
     assert [c["path"] for c in result.conflicts] == ["out.txt"] and not result.actions
 
 
-def test_prefer_newer_after_a_reported_conflict(pair):
+def test_prefer_newer_after_a_reported_conflict(transport, pair):
     """The sequence the demo recommends: a plain sync reports the conflict (and merges the
     other keys, writing this side's document), then --prefer newer resolves it for the side
     that changed the value last, not for the side whose file the merge just wrote."""
@@ -538,12 +542,12 @@ def test_prefer_newer_after_a_reported_conflict(pair):
     now = time.time_ns()
     os.utime(job(lap, 0).fn(layout.DOCUMENT), ns=(now - 100 * 10**9,) * 2)
     os.utime(job(clu, 0).fn(layout.DOCUMENT), ns=(now - 50 * 10**9,) * 2)
-    r = subprocess.run(["suite", "sync", clu.path], cwd=lap.path, capture_output=True,
-                       text=True)
+    r = subprocess.run(["suite", "sync", transport.url(clu.path), *transport.cli], cwd=lap.path,
+                       capture_output=True, text=True)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "CONFLICT" in r.stdout and job(lap, 0).doc.extra == "from the cluster"
-    r = subprocess.run(["suite", "sync", clu.path, "--prefer", "newer"], cwd=lap.path,
-                       capture_output=True, text=True)
+    r = subprocess.run(["suite", "sync", transport.url(clu.path), *transport.cli, "--prefer",
+                        "newer"], cwd=lap.path, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     for side in (lap, clu):
         assert job(side, 0).doc() == {"step": 2, "extra": "from the cluster"}
@@ -582,7 +586,7 @@ def test_unsent_keeps_the_refused_sides_listing_and_base_at_conflicts():
     assert unsent(base, side, other) == {"a": 2, "b": 1, "c": 1, "n": {"p": 1, "q": 1}}
 
 
-def test_a_document_refused_on_the_far_side_is_merged_by_the_next_sync(pair):
+def test_a_document_refused_on_the_far_side_is_merged_by_the_next_sync(transport, pair):
     """The far side's document changes in the same key while the sync runs: it is left
     alone there, this side still gets the far side's other changes, and the next sync
     reports the conflict and carries the rest."""
@@ -595,13 +599,13 @@ def test_a_document_refused_on_the_far_side_is_merged_by_the_next_sync(pair):
         if done == 1:  # after both sides were listed: a running job writes step there
             job(clu, 0).doc.step = 2
 
-    result = sync.sync(lap, clu.path, progress=meanwhile)
+    result = transport.sync(lap, clu.path, progress=meanwhile)
     assert result.changed == [{"job": target.id, "path": "signac_job_document.json",
                                "side": "remote"}]
     assert result.exit_status == 4 and not result.conflicts
     assert job(lap, 0).doc() == {"step": 1, "x": "laptop", "y": "cluster"}
     assert job(clu, 0).doc() == {"step": 2, "y": "cluster"}
-    again = sync.sync(lap, clu.path)
+    again = transport.sync(lap, clu.path)
     assert [(c["job"], c["key"]) for c in again.conflicts] == [(target.id, "step")]
     assert job(clu, 0).doc() == {"step": 2, "x": "laptop", "y": "cluster"}
     assert job(lap, 0).doc() == {"step": 1, "x": "laptop", "y": "cluster"}

@@ -1,6 +1,6 @@
 """Nothing from the other side is trusted: identities, paths, reserved files, job ids, values
 and frames are checked on both sides (the far side's server is driven here with real frames;
-lying far sides over SSH are in test_ssh_peer.py)."""
+lying far sides over each transport are in test_ssh_peer.py)."""
 
 import io
 import os
@@ -46,15 +46,30 @@ def serve(path, *frames, raw=b"", init=False):
 
 # -- 1. identities name files: validated on both sides ----------------------------------------
 
-def test_local_dest_with_an_identity_naming_a_path_is_refused(pair, tmp_path):
-    lap, clu = pair
+def _dest_naming_a_path(tmp_path, clu):
     victim = tmp_path / "victim.json"
     victim.write_text('{"keep": "me"}')
     os.makedirs(clu.fn(".suite"), exist_ok=True)
     with open(clu.fn(".suite/id"), "w") as f:  # the id of a copy names its record files
         f.write("../../../victim")  # .suite/sync/<id>.json: the file beside the project
+    return victim
+
+
+def test_local_dest_with_an_identity_naming_a_path_is_refused(pair, tmp_path):
+    lap, clu = pair
+    victim = _dest_naming_a_path(tmp_path, clu)
     with pytest.raises(sync.SyncError, match="sync identity"):
         sync.sync(lap, clu.path)
+    assert victim.read_text() == '{"keep": "me"}'
+    assert len(clu) == 0
+
+
+def test_far_dest_with_an_identity_naming_a_path_is_refused(transport, pair, tmp_path):
+    """The same DEST behind each transport: its own server refuses its id."""
+    lap, clu = pair
+    victim = _dest_naming_a_path(tmp_path, clu)
+    with pytest.raises(sync.SyncError, match="sync identity"):
+        transport.sync(lap, clu.path)
     assert victim.read_text() == '{"keep": "me"}'
     assert len(clu) == 0
 

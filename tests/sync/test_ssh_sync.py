@@ -1,4 +1,5 @@
-"""Sync over SSH with a real sshd on 127.0.0.1 and a real suite process on the far side."""
+"""Sync with a real suite process on the far side, over each transport (the real sshd on
+127.0.0.1 for paramiko and openssh); host keys and ProxyJump are paramiko's own."""
 
 import os
 import subprocess
@@ -69,13 +70,13 @@ def test_unknown_host_key_refused_with_fingerprint(sshd, ssh_home, pair):
     assert "127.0.0.1" in (ssh_home / ".ssh" / "known_hosts").read_text()
 
 
-def test_missing_remote_suite_is_a_clear_error(sshd, ssh_home, pair):
+def test_missing_remote_suite_is_a_clear_error(transport, pair):
     lap, clu = pair
-    with pytest.raises(sync.SyncError, match="suite is not installed on cluster"):
-        sync.sync(lap, f"cluster:{clu.path}", remote_suite="/nonexistent/suite")
+    with pytest.raises(sync.SyncError, match=f"suite is not installed on {transport.host}"):
+        transport.sync(lap, clu.path, remote_suite="/nonexistent/suite")
 
 
-def test_other_protocol_version_is_a_clear_error(sshd, ssh_home, pair, tmp_path):
+def test_other_protocol_version_is_a_clear_error(transport, pair, tmp_path):
     lap, clu = pair
     old = tmp_path / "old-suite"  # answers the handshake as a suite of protocol 1 would
     old.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import sys; from sync import "
@@ -83,7 +84,7 @@ def test_other_protocol_version_is_a_clear_error(sshd, ssh_home, pair, tmp_path)
                    "{\"ok\": True, \"version\": 1, \"label\": \"old\"})'\n")
     old.chmod(0o755)
     with pytest.raises(sync.SyncError, match=f"speaks sync protocol 1, this one {protocol.VERSION}"):
-        sync.sync(lap, f"cluster:{clu.path}", remote_suite=str(old))
+        transport.sync(lap, clu.path, remote_suite=str(old))
 
 
 def test_cli_over_ssh(transport, pair):
@@ -119,13 +120,12 @@ def test_large_changed_file_travels_as_a_delta(transport, tmp_path):
     assert sync.sync(lap, url, **transport.options).actions == []
 
 
-def test_diff_against_a_remote_transfers_nothing(sshd, ssh_home, pair):
+def test_diff_against_a_remote_transfers_nothing(transport, pair):
     lap, clu = pair
-    url = f"cluster:{clu.path}"
-    sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    transport.sync(lap, clu.path)
     lap.open_job({"i": 0}).doc.step = 1
-    r = subprocess.run(["suite", "remote", "add", "hpc", url, "--remote-suite",
-                        sshd["remote_suite"]], cwd=lap.path, capture_output=True, text=True)
+    r = subprocess.run(["suite", "remote", "add", "hpc", transport.url(clu.path),
+                        *transport.cli], cwd=lap.path, capture_output=True, text=True)
     assert r.returncode == 0
     r = subprocess.run(["suite", "diff", "--against", "hpc", "--json"], cwd=lap.path,
                        capture_output=True, text=True)
@@ -167,7 +167,7 @@ def test_proxyjump_chain(sshd, ssh_home, pair):
         sync.sync(lap, f"unreachable:{clu.path}", remote_suite=sshd["remote_suite"])
 
 
-def test_failed_remote_write_is_never_recorded(sshd, ssh_home, pair):
+def test_failed_remote_write_is_never_recorded(transport, pair):
     """Writes to the far side are streamed; one that fails there must stop the sync before
     any record says the job was synced, or the next sync would delete it here."""
     lap, clu = pair
@@ -178,16 +178,16 @@ def test_failed_remote_write_is_never_recorded(sshd, ssh_home, pair):
         pytest.skip("chattr +i is not supported on this file system")
     try:
         with pytest.raises(sync.SyncError):
-            sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+            transport.sync(lap, clu.path)
     finally:
         subprocess.run(["chattr", "-i", clu.workspace], check=True)
     assert len(lap) == 4
-    result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert sorted(j.id for j in lap) == ids and sorted(j.id for j in clu) == ids
 
 
-def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monkeypatch):
+def test_first_pull_fetches_whole_jobs_in_batches(transport, tmp_path, monkeypatch):
     """Jobs new on the far side come many per round trip, never one request per file."""
     from sync.engine import Sync
 
@@ -204,7 +204,7 @@ def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monk
     batches = batched_only(monkeypatch, "read_jobs", "read")
     monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
     monkeypatch.setattr(Sync, "FETCH_BYTES", 12000)  # cuts before the larger jobs
-    result = sync.sync(laptop, f"cluster:{cluster.path}", remote_suite=sshd["remote_suite"])
+    result = transport.sync(laptop, cluster.path)
     assert result.exit_status == 0, result.format()
     assert sum(batches) == 7 and max(batches) <= 3 and len(batches) >= 4, batches
     for job in cluster:
@@ -215,12 +215,11 @@ def test_first_pull_fetches_whole_jobs_in_batches(sshd, ssh_home, tmp_path, monk
                 assert a.read() == b.read()
 
 
-def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
+def test_changed_files_are_pulled_in_batches(transport, pair, monkeypatch):
     from sync.engine import Sync
 
     lap, clu = pair
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     for job in clu:  # results written on the cluster
         with open(job.fn("result.txt"), "w") as f:
             f.write(f"result of {job.id}")
@@ -228,46 +227,46 @@ def test_changed_files_are_pulled_in_batches(sshd, ssh_home, pair, monkeypatch):
             f.write(b"more")
     calls = batched_only(monkeypatch, "read_files", "read")
     monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert sum(calls) == 8 and max(calls) <= 3, calls
     for job in clu:
         for name in ("result.txt", "data.bin"):
             with open(job.fn(name), "rb") as a, open(lap.open_job(id=job.id).fn(name), "rb") as b:
                 assert a.read() == b.read()
-    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+    assert not transport.sync(lap, clu.path).actions
 
 
-def test_checksum_compares_contents_in_batches(sshd, ssh_home, pair, monkeypatch):
+def test_checksum_compares_contents_in_batches(transport, pair, monkeypatch):
 
     lap, clu = pair
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     job = clu.open_job(id=lap.open_job({"i": 1}).id)
     st = os.stat(job.fn("data.bin"))
     with open(job.fn("data.bin"), "r+b") as f:  # same size, same mtime, other bytes
         f.write(b"X" * 16)
     os.utime(job.fn("data.bin"), ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).conflicts  # unseen
+    assert not transport.sync(lap, clu.path).conflicts  # unseen
     calls = batched_only(monkeypatch, "digests_later", "digest")
-    result = sync.sync(lap, url, checksum=True, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path, checksum=True)
     assert calls == [4]  # every same-size file of the 4 jobs, in one request
     assert [(c["job"], c["path"]) for c in result.conflicts] == [(job.id, "data.bin")]
 
 
 def batched_only(monkeypatch, batch, single):
-    """Record the size of every ``batch`` request of SSHReplica; fail on any ``single`` one."""
-    from sync.ssh import SSHReplica
+    """Record the size of every ``batch`` request of the protocol's client (every transport's
+    replica); fail on any ``single`` one."""
+    from sync.client import Client
 
     sizes = []
-    real = getattr(SSHReplica, batch)
+    real = getattr(Client, batch)
 
     def counted(self, requests):
         sizes.append(len(requests))
         return real(self, requests)
 
-    monkeypatch.setattr(SSHReplica, batch, counted)
-    monkeypatch.setattr(SSHReplica, single, lambda *a: pytest.fail("one request per file"))
+    monkeypatch.setattr(Client, batch, counted)
+    monkeypatch.setattr(Client, single, lambda *a: pytest.fail("one request per file"))
     return sizes
 
 
@@ -340,16 +339,15 @@ def test_unfinished_stream_leaves_nothing(tmp_path):
     assert sorted(os.listdir(job.path)) == ["signac_statepoint.json"]
 
 
-def synced_big_files(sshd, tmp_path, n):
+def synced_big_files(transport, tmp_path, n):
     """A laptop project of ``n`` jobs with a 100 kB file each, synced to a cluster project."""
     lap = suite.init_project(tmp_path / "laptop")
     clu = suite.init_project(tmp_path / "cluster")
     for i in range(n):
         with open(lap.open_job({"i": i}).init().fn("big.bin"), "wb") as f:
             f.write(os.urandom(100_000))
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
-    return lap, clu, url
+    assert transport.sync(lap, clu.path).exit_status == 0
+    return lap, clu
 
 
 def assert_same_big_files(lap, clu, n):
@@ -360,31 +358,31 @@ def assert_same_big_files(lap, clu, n):
 
 
 @pytest.mark.parametrize("files, chunk", [(3, 8), (64, 2)])
-def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatch, files, chunk):
+def test_deltas_travel_in_batches_both_ways(transport, tmp_path, monkeypatch, files, chunk):
     """Changed large files on either side cost a request per chunk of deltas, not round trips
     each (over a WAN each would be tens of milliseconds); with chunks smaller than a batch the
     far side's answers for one chunk arrive while the writes of another are in flight."""
+    from sync.client import Client
     from sync.engine import Sync
-    from sync.ssh import SSHReplica
 
     calls = {"signatures_later": [], "make_deltas_later": []}
     for name in calls:
-        real = getattr(SSHReplica, name)
+        real = getattr(Client, name)
 
         def counted(self, requests, *rest, real=real, name=name):
             calls[name].append(len(requests))
             return real(self, requests, *rest)
-        monkeypatch.setattr(SSHReplica, name, counted)
+        monkeypatch.setattr(Client, name, counted)
     monkeypatch.setattr(Sync, "DELTA_FILES", files)
     monkeypatch.setattr(Sync, "DELTA_CHUNK", chunk)
-    lap, clu, url = synced_big_files(sshd, tmp_path, 12)
+    lap, clu = synced_big_files(transport, tmp_path, 12)
     assert calls == {"signatures_later": [], "make_deltas_later": []}  # new files: no deltas
     for i in range(12):  # 7 change here, 5 there; a few bytes each
         side = lap if i < 7 else clu
         with open(side.open_job({"i": i}).fn("big.bin"), "r+b") as f:
             f.seek(50_000)
             f.write(b"changed %d" % i)
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert sorted(a["direction"] for a in result.actions if a["action"] == "delta file") == \
         ["pull"] * 5 + ["push"] * 7
@@ -397,16 +395,16 @@ def test_deltas_travel_in_batches_both_ways(sshd, ssh_home, tmp_path, monkeypatc
     else:  # one batch: 7 pushes and 5 pulls in chunks of 2
         assert sigs == [2, 2, 2, 1] and deltas == [2, 2, 1], calls
     assert_same_big_files(lap, clu, 12)
-    assert not sync.sync(lap, url, remote_suite=sshd["remote_suite"]).actions
+    assert not transport.sync(lap, clu.path).actions
 
 
-def test_failed_remote_delta_is_never_recorded(sshd, ssh_home, tmp_path, monkeypatch):
+def test_failed_remote_delta_is_never_recorded(transport, tmp_path, monkeypatch):
     """A delta the far side cannot apply (its file is immutable) stops the sync with an
     error; the record does not claim it, and the next sync sends it."""
     from sync.engine import Sync
 
     monkeypatch.setattr(Sync, "DELTA_CHUNK", 2)
-    lap, clu, url = synced_big_files(sshd, tmp_path, 5)
+    lap, clu = synced_big_files(transport, tmp_path, 5)
     for i in range(5):
         with open(lap.open_job({"i": i}).fn("big.bin"), "r+b") as f:
             f.write(b"edited %d" % i)
@@ -415,26 +413,26 @@ def test_failed_remote_delta_is_never_recorded(sshd, ssh_home, tmp_path, monkeyp
         pytest.skip("chattr +i is not supported on this file system")
     try:
         with pytest.raises(sync.SyncError):
-            sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+            transport.sync(lap, clu.path)
     finally:
         subprocess.run(["chattr", "-i", stuck], check=True)
-    result = sync.sync(lap, url, remote_suite=sshd["remote_suite"])
+    result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert ("delta file", clu.open_job({"i": 2}).id) in {(a["action"], a["job"])
                                                          for a in result.actions}
     assert_same_big_files(lap, clu, 5)
 
 
-def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkeypatch):
+def test_mostly_rewritten_large_file_goes_whole(transport, tmp_path, monkeypatch):
     """A large file whose delta would be as big as itself is streamed instead (bounded
     memory), in both directions; a small change still travels as a delta."""
     from sync import replica
+    from sync.client import Client
     from sync.replica import Replica
-    from sync.ssh import SSHReplica
 
     monkeypatch.setattr(replica, "STREAM_MIN", 100_000)
     applied = []
-    for cls in (Replica, SSHReplica):
+    for cls in (Replica, Client):
         real = cls.apply_delta
 
         def spy(self, *args, real=real):
@@ -446,14 +444,13 @@ def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkey
     for i in (1, 2):
         with open(lap.open_job({"i": i}).init().fn(f"f{i}.bin"), "wb") as f:
             f.write(os.urandom(300_000))
-    url = f"cluster:{clu.path}"
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     pushed, pulled = lap.open_job({"i": 1}).fn("f1.bin"), clu.open_job({"i": 2}).fn("f2.bin")
     with open(pushed, "wb") as f:  # rewritten here
         f.write(os.urandom(300_000))
     with open(pulled, "wb") as f:  # rewritten there
         f.write(os.urandom(300_000))
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     assert applied == []
     for a, b in ((pushed, clu.open_job({"i": 1}).fn("f1.bin")),
                  (pulled, lap.open_job({"i": 2}).fn("f2.bin"))):
@@ -462,5 +459,5 @@ def test_mostly_rewritten_large_file_goes_whole(sshd, ssh_home, tmp_path, monkey
     with open(pushed, "r+b") as f:  # a small change: still a delta
         f.seek(1000)
         f.write(b"changed")
-    assert sync.sync(lap, url, remote_suite=sshd["remote_suite"]).exit_status == 0
+    assert transport.sync(lap, clu.path).exit_status == 0
     assert applied == ["f1.bin"]

@@ -197,35 +197,6 @@ def test_bad_transport_names_are_refused(pair, tmp_path, monkeypatch):
     assert len(clu) == 0
 
 
-@pytest.mark.parametrize("kind", ["openssh", "local"])
-@pytest.mark.parametrize("case", ["snapshot shape", "header not json", "huge payload",
-                                  "unreadable id"])
-def test_malformed_answers_over_every_transport(kind, case, sshd, ssh_home, openssh, pair,
-                                                tmp_path):
-    """The far side's answers are checked the same whatever carries them: the sync stops with
-    one line and nothing is written on either side."""
-    from sync import protocol
-    from tests.sync.test_ssh_peer import _raw_answers, _snapshot, far_side
-
-    patch, message, error = {
-        "snapshot shape": (_snapshot("[1]"), "not one", protocol.ProtocolError),
-        "header not json": (_raw_answers(b"\x00\x00\x00\x03abc" + bytes(8)), "not valid JSON",
-                            protocol.ProtocolError),
-        "huge payload": (_raw_answers(b"\x00\x00\x00\x02{}" + b"\x7f" * 8),
-                         "larger than the protocol allows", protocol.ProtocolError),
-        "unreadable id": (_snapshot("{'jobs': {}, 'project_doc': {}, 'unreadable': "
-                                    "{'../x': 'r'}}"), "refused job id", sync.SyncError),
-    }[case]
-    lap, clu = pair
-    remote = far_side(tmp_path, patch)
-    url = str(clu.path) if kind == "local" else f"cluster:{clu.path}"
-    options = {"ssh": kind, "ssh_command": openssh() if kind == "openssh" else None}
-    before = sorted(os.listdir(lap.workspace))
-    with pytest.raises(error, match=message):
-        sync.sync(lap, url, remote_suite=remote, timeout=20, **options)
-    assert len(clu) == 0 and sorted(os.listdir(lap.workspace)) == before
-
-
 def test_a_slow_login_is_waited_for(sshd, ssh_home, openssh, pair, tmp_path):
     """A login slower than --timeout (someone typing a one-time code) is not given up on;
     the timeout holds again once the far side has answered."""
@@ -236,3 +207,19 @@ def test_a_slow_login_is_waited_for(sshd, ssh_home, openssh, pair, tmp_path):
     result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
                        ssh="openssh", ssh_command=str(slow), timeout=1)
     assert result.exit_status == 0 and len(clu) == 3
+
+
+def test_the_openssh_tests_share_one_master_connection(sshd, ssh_home, openssh, control_dir,
+                                                       pair):
+    """The openssh case of every parametrised sync test rides on one ControlMaster (see
+    tests/sync/conftest.py): after the first, a sync makes no new login."""
+    from tests.sync.conftest import make_transport
+
+    lap, clu = pair
+    transport = make_transport("openssh", sshd, openssh, control_dir)
+    assert transport.sync(lap, clu.path).exit_status == 0
+    before = _logins(sshd)
+    lap.open_job({"i": 0}).doc.step = 10
+    assert transport.sync(lap, clu.path).exit_status == 0
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 10
+    assert _logins(sshd) == before

@@ -21,6 +21,8 @@ DATA = "signac_data.h5"
 SUITE_DIR = ".suite"
 #: the record of batch submissions by scheduler id (suite.flow.submit), in the project
 SUBMISSIONS = os.path.join(SUITE_DIR, "flow", "submissions.json")
+#: when each other copy's own word on its submissions was last taken (suite.flow.book)
+SUBMISSIONS_SEEN = os.path.join(SUITE_DIR, "flow", "seen.json")
 
 #: Prefix of temporary entries suite creates (staged jobs in the workspace, files being
 #: written inside jobs); never a job id, never synced or exported.
@@ -46,3 +48,10 @@ def is_job_id(name: str) -> bool:
 
 
 _HEX = "0123456789abcdef"
+
+
+def has_submissions(path):
+    """Whether the project copy at ``path`` has a submission book or has heard of other
+    copies' books: a stat or two, without importing suite.flow (most never submit)."""
+    return any(os.path.exists(os.path.join(path, rel))
+               for rel in (SUBMISSIONS, SUBMISSIONS_SEEN))

@@ -1,8 +1,11 @@
 """Sync of project workspaces between machines: two-way, with a record of the last sync and
-three-way merging of documents (see :mod:`sync.engine`), to a project directory or to a suite process on the far side, spoken in one protocol
-(:mod:`sync.ops`) over a transport (:mod:`sync.transports`: paramiko, openssh, local)."""
+three-way merging of documents (see :mod:`sync.engine`), to a project directory or to a suite
+process on the far side, spoken in one protocol (:mod:`sync.ops`) over a transport
+(:mod:`sync.transports`: paramiko, openssh, local)."""
 
 import os
+
+from suite import layout
 
 from .engine import Sync, SyncResult
 from .remotes import add_remote, list_remotes, remove_remote, resolve_remote
@@ -91,17 +94,28 @@ def exchange_books(project, remote, label):
     ones are dropped (:func:`suite.flow.book.merge`)."""
     import socket
 
+    here = layout.has_submissions(project.path)
+    if isinstance(remote, Replica):
+        if not (here or layout.has_submissions(remote.path)):
+            return
+        from suite.flow import book
+
+        there = [book.identity(remote.path), book.load(remote.project),
+                 book.load_seen(remote.project)]
+    else:
+        there = remote.load_book()  # [None, {}, {}]: the far side has no book
+        if not here and there[0] is None:
+            return
     from suite.flow import book
 
     me, mine, seen = book.identity(project.path), book.load(project), book.load_seen(project)
     if isinstance(remote, Replica):
-        there = [book.identity(remote.path), book.load(remote.project),
-                 book.load_seen(remote.project)]
         book.merge(remote.project, me, mine, socket.gethostname(), seen)
     else:
-        there = remote.load_book()
         remote.merge_book(me, mine, socket.gethostname(), seen)
-    book.merge(project, there[0], there[1], label, there[2])
+    if there[0] is not None:
+        book.merge(project, there[0], there[1], label, there[2])
+
 
 
 def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, timeout=None,

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 
+from suite import layout
 from suite.flow import book as books
 from suite.jsonio import write_atomic
 
@@ -111,6 +112,8 @@ def flow_submit(session, options):
 def load_book(session):
     """``[location, book, seen]`` of this side (see :func:`suite.flow.book.merge`)."""
     project = session.replica.project
+    if not layout.has_submissions(project.path):  # most never submit: answered, no write
+        return [None, {}, {}]
     return [books.identity(project.path), books.load(project), books.load_seen(project)]
 
 
@@ -168,6 +171,7 @@ def flow_run(session, argv):
         pump.join()
     try:
         session.out.send({"ok": True, "more": True, "exit": status})
+        session.out.flush()
     except OSError:  # the client has gone: nothing to answer
         pass
     watcher.join()
@@ -181,6 +185,7 @@ def _pump(session, stream, name):
             if not chunk:
                 return
             session.out.send({"ok": True, "more": True, "stream": name}, chunk)
+            session.out.flush()  # output is for people watching: out now, not in a batch
     except OSError:  # the client has gone; the watcher stops the run
         pass
 

@@ -35,17 +35,23 @@ def test_books_travel_with_sync_and_block_duplicates(tmp_path, monkeypatch):
     assert cli(laptop, "sync", "c").returncode == 0
     c = suite.get_project(tmp_path / "c")
     assert sorted(e["where"] for e in book.load(c).values()) == ["b", "b"]
-    (tmp_path / "c" / "workflow.py").write_text((tmp_path / "laptop" / "workflow.py").read_text())
+    # c's own work runs longer, so that it is still running at the last sync below
+    (tmp_path / "c" / "workflow.py").write_text(
+        (tmp_path / "laptop" / "workflow.py").read_text().replace("sleep 3", "sleep 15"))
     here = cli(c, "submit", "-o", "simulate")
     assert "submitted 0 script(s)" in here.stdout
     assert here.stderr.count("queued or running at b") == 2
-    forced = cli(c, "submit", "-o", "simulate", "--force", "-n", "1")
-    assert "submitted 1 script(s)" in forced.stdout
     # once b's work is done, b's own word drops it from the laptop's book
     time.sleep(4)
     status = cli(laptop, "status", "--on", "b")
     assert status.returncode == 0, status.stderr
     assert [e for e in book.load(laptop).values() if e["where"] == "b"] == []
-    # the laptop's own entries and c's both survive a sync both ways (union)
-    assert cli(laptop, "sync", "c").returncode == 0
+    # c has not heard that yet: --force overrides what it knows
+    forced = cli(c, "submit", "-o", "simulate", "--force", "-n", "1")
+    assert "submitted 1 script(s)" in forced.stdout
+    # a sync brings c's running work into the laptop's book (its job is left alone: exit 5),
+    # and the laptop's newer word on b to c
+    synced = cli(laptop, "sync", "c")
+    assert synced.returncode == 5 and "ACTIVE" in synced.stdout, synced.stdout + synced.stderr
     assert [e["where"] for e in book.load(laptop).values()] == ["c"]
+    assert [e for e in book.load(c).values() if e.get("where") == "b"] == []

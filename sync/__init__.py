@@ -78,10 +78,9 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
                    active=active,
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
-        result = run.run()
-        if not dry_run:
+        if not dry_run:  # first: a book that cannot be read stops the sync before any write
             exchange_books(project, remote, label)
-        return result
+        return run.run()
     finally:
         close = getattr(remote, "close", None)
         if close is not None:

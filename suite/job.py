@@ -218,6 +218,12 @@ class Job:
         root._data, root._sig, root._fresh = doc, sig, True
         self._doc_root = root
 
+    def _release_document(self):
+        """Drop the document view: it refers back to the job (its write hook), so a job
+        whose view is dropped is freed without a cyclic collection (status frees jobs a
+        chunk at a time)."""
+        self._doc_root = None
+
     @property
     def doc(self) -> SyncedDict:
         """The job document (``signac_job_document.json``)."""

@@ -8,7 +8,9 @@ A million jobs' objects (state point, document, ``Job``, document view) held at 
 import json
 import json.decoder
 import json.scanner
+import os
 from collections.abc import Mapping
+from stat import S_ISREG
 
 from .conditions import doc_value
 
@@ -58,6 +60,16 @@ class Column:
     def at(self, positions):
         """The values at ``positions`` (a list of job positions), judging the missing ones."""
         values, fn, jobs, docs = self.values, self.cond.fn, self.jobs, self.docs
+        name = self.cond.arg
+        if self.cond.kind == "isfile" and not os.path.isabs(name):
+            # isfile(job.path/name) without the condition's two calls a job (a third here)
+            tail, stat, isreg = os.sep + name, os.stat, S_ISREG
+            for k in positions:
+                if values[k] is None:
+                    try:
+                        values[k] = isreg(stat(jobs[k].path + tail).st_mode)
+                    except (OSError, ValueError):
+                        values[k] = False
         out = []
         for k in positions:
             v = values[k]

@@ -15,9 +15,9 @@ from suite.index import gc_paused
 from suite.job import Job
 from suite.provenance.capture import Capture
 
-from . import provenance
+from . import provenance, scan
 from .aggregates import get_aggregate_id
-from .scan import CHUNK, Column, JobTable, count_columns, label_texts, loads, signature
+from .scan import Column, JobTable, count_columns, label_texts, loads, signature
 
 
 @dataclass
@@ -231,7 +231,7 @@ class Runner:
                 selection = [i for i in selection if i in wanted]
         self.log.flush()  # "after" conditions read the logs
         index = self.project.index
-        chunks = index.job_rows(selection, None if whole else CHUNK)
+        chunks = index.job_rows(selection, None if whole else scan.CHUNK)
         steps = len(names) + 1
         shown = {"step": 0, "total": None}
 

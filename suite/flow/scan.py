@@ -10,6 +10,7 @@ import json.decoder
 import json.scanner
 import os
 from collections.abc import Mapping
+from itertools import compress
 from stat import S_ISREG
 
 from .conditions import doc_value
@@ -70,13 +71,11 @@ class Column:
                         values[k] = isreg(stat(jobs[k].path + tail).st_mode)
                     except (OSError, ValueError):
                         values[k] = False
-        out = []
-        for k in positions:
-            v = values[k]
-            if v is None:
-                v = values[k] = bool(fn(jobs[k], docs))
-            out.append(v)
-        return out
+        if None in values:  # only None compares equal to None here: these are bools
+            for k in positions:
+                if values[k] is None:
+                    values[k] = bool(fn(jobs[k], docs))
+        return [values[k] for k in positions]
 
 
 def count_columns(pre, post, n):
@@ -86,14 +85,14 @@ def count_columns(pre, post, n):
     undecided)."""
     left = list(range(n))
     for c in post:
-        left = [k for k, v in zip(left, c.at(left), strict=True) if v]
+        left = list(compress(left, c.at(left)))
     complete = left
     done = bytearray(n)
     for k in complete:
         done[k] = 1
     left = [k for k in range(n) if not done[k]]
     for c in pre:
-        left = [k for k, v in zip(left, c.at(left), strict=True) if v]
+        left = list(compress(left, c.at(left)))
     return complete, left
 
 

@@ -211,8 +211,9 @@ class Job:
 
     # -- document and data -----------------------------------------------------------------
     def _prime_document(self, doc, sig):
-        """Give the document view data already read (by the index) with its file signature;
-        the next access checks it with one ``stat`` instead of reading the file."""
+        """Give the document view data already read (by the index) with its file signature
+        (a tuple, or the index's ``mtime:size:inode`` text); the next access checks it with
+        one ``stat`` instead of reading the file."""
         # no os.path.join: status primes every job, and join costs more than the rest here
         root = FileRoot(f"{self._path}{os.sep}{layout.DOCUMENT}", self._id, self.init)
         root._data, root._sig, root._fresh = doc, sig, True

@@ -17,7 +17,7 @@ from suite.provenance.capture import Capture
 
 from . import provenance, scan
 from .aggregates import get_aggregate_id
-from .scan import Column, JobTable, count_columns, label_texts, loads, signature
+from .scan import Column, JobTable, count_columns, label_texts, loads
 
 
 @dataclass
@@ -288,7 +288,7 @@ class Runner:
                 if type(doc) is str:
                     doc = loads(doc)
                 docs[job_id] = doc
-                job._prime_document(doc, signature(sig))
+                job._prime_document(doc, sig)  # the text: parsed if ever compared
             jobs.append(job)
         return jobs, docs
 

@@ -31,11 +31,6 @@ def loads(text):
         return json.loads(text.encode())  # bytes: json also accepts a BOM then
 
 
-def signature(text):
-    """The index's ``mtime_ns:size:inode`` text as the tuple a document view compares."""
-    return None if text == "none" else tuple(map(int, text.split(":")))
-
-
 class Column:
     """One pure built-in condition (``true``, ``false``, ``isfile``) over the jobs of a chunk:
     ``values[k]`` is its value for job ``k``, None until asked. Document conditions are filled

@@ -127,3 +127,31 @@ def test_progress_over_several_chunks(project, chunks_of_two):
     steps = [s for s, _, _ in seen]
     assert steps == sorted(set(steps)) and steps[-1] == 2
     assert all(total == 7 and n == 2 for _, n, total in seen)
+
+
+def test_primed_documents_are_read_again_only_when_changed(project, monkeypatch):
+    """status gives each job's view the index's document and signature (as text): a second
+    look at an unchanged document is one stat, a changed one is read again."""
+    from suite import synced
+
+    reads = []
+    real = synced.read_json
+    monkeypatch.setattr(synced, "read_json", lambda *a: reads.append(a) or real(*a))
+    for i in range(2):
+        project.open_job({"i": i}).init().doc.step = i + 1
+    changed = project.open_job({"i": 1})
+
+    class Twice(Workflow):
+        pass
+
+    @Twice.label
+    def step(job):
+        first = job.doc.step
+        if job.id == changed.id:  # another writer, between the two looks (a new size)
+            with open(job.fn("signac_job_document.json"), "w") as f:
+                f.write('{"step": 20}')
+        return f"{first}-{job.doc.step}"
+
+    status = Runner(Twice, project).status()
+    assert status.labels == {"step=1-1": 1, "step=2-20": 1}
+    assert [a[0] for a in reads] == [changed.fn("signac_job_document.json")]

@@ -224,7 +224,9 @@ class Runner:
         table = JobTable()
         whole = any(getattr(op, "aggregator", None) is not None for op in operations)
         selection = None
-        if filter is not None or ids:
+        if not self.project.find_jobs().workspace_ok():
+            selection = []  # no workspace: no jobs
+        elif filter is not None or ids:
             selection = self.project.find_jobs(filter).ids()
             if ids:
                 wanted = {self.project.open_job(id=i).id for i in ids}

@@ -155,3 +155,27 @@ def test_primed_documents_are_read_again_only_when_changed(project, monkeypatch)
     status = Runner(Twice, project).status()
     assert status.labels == {"step=1-1": 1, "step=2-20": 1}
     assert [a[0] for a in reads] == [changed.fn("signac_job_document.json")]
+
+
+def test_a_workspace_that_is_a_file(project):
+    import os
+
+    from suite.errors import WorkspaceError
+
+    os.rmdir(project.workspace)
+    open(project.workspace, "w").close()
+    with pytest.raises(WorkspaceError, match="not a directory; move that file away"):
+        Runner(W, project).status()
+
+
+def test_a_workspace_that_is_a_dangling_link(project, tmp_path):
+    import os
+
+    from suite.errors import WorkspaceError
+
+    os.rmdir(project.workspace)
+    os.symlink(tmp_path / "gone", project.workspace)
+    with pytest.raises(WorkspaceError, match="link to a missing directory"):
+        Runner(W, project).status()
+    os.unlink(project.workspace)  # no workspace at all: no jobs
+    assert Runner(W, project).status().operations["second"] == {"eligible": 0, "complete": 0}

@@ -63,6 +63,11 @@ class JobsCursor:
                 ws))
         return True
 
+    def workspace_ok(self):
+        """False for a missing workspace (no jobs); raises :class:`WorkspaceError` for one
+        that cannot be read (a dangling link, a file), saying what to do."""
+        return self._workspace_ok()
+
     def ids(self):
         """The matching job ids, sorted."""
         if not self._workspace_ok():

@@ -401,6 +401,44 @@ class Index:
                 out[i] = None if sig == "none" else tuple(int(x) for x in sig.split(":"))
         return out
 
+    def job_rows(self, ids=None, chunk=None):
+        """Yield lists of up to ``chunk`` (default: all) rows ``(id, state point text,
+        document, document signature text)`` of the jobs with a readable state point: all of
+        them in storage order, or those of ``ids`` in that order. Documents are checked for
+        freshness first; each is its JSON text, or, over the caps, the object read from its
+        file, or None where that cannot be read (see :attr:`problems`).
+
+        No statement stays open between the lists (the caller may run queries meanwhile);
+        jobs the index gains while the rows are read are left out, so none comes twice."""
+        self.refresh(documents=True)
+        db = self._db
+        cols = "id, sp, doc, doc_sig"
+        if ids is not None:
+            for part in _chunks(ids, chunk or max(len(ids), 1)):
+                found = {}
+                for sub in _chunks(part, 500):
+                    found.update((r[0], r) for r in db.execute(
+                        f"SELECT {cols} FROM jobs WHERE sp IS NOT NULL AND id IN "
+                        f"({','.join('?' * len(sub))})", sub))
+                yield self._with_big_rows([found[i] for i in part if i in found])
+            return
+        top = db.execute("SELECT max(rowid) FROM jobs").fetchone()[0] or 0
+        after = 0
+        while after < top:
+            rows = db.execute(f"SELECT rowid, {cols} FROM jobs WHERE rowid > ? AND rowid <= ? "
+                              "AND sp IS NOT NULL ORDER BY rowid LIMIT ?",
+                              (after, top, chunk or -1)).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield self._with_big_rows([r[1:] for r in rows])
+
+    def _with_big_rows(self, rows):
+        if all(r[2] is not None for r in rows):
+            return rows
+        big = self._big_documents([r[0] for r in rows if r[2] is None])
+        return [r if r[2] is not None else (r[0], r[1], big.get(r[0]), r[3]) for r in rows]
+
     def _column(self, column, ids):
         db = self._db
         if column == "doc":

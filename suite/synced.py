@@ -116,6 +116,14 @@ class FileRoot:
         self._dirty = False
         self._fresh = False  # data just checked by the caller (the index): skip one stat
 
+    def _known_sig(self):
+        """The signature last seen. One given as the index's ``mtime:size:inode`` text (status
+        primes a million views, most read once and never compared) is parsed when needed."""
+        sig = self._sig
+        if type(sig) is str:
+            sig = self._sig = None if sig == "none" else tuple(map(int, sig.split(":")))
+        return sig
+
     def _stat_sig(self):
         try:
             return _sig(os.stat(self.path))
@@ -143,7 +151,7 @@ class FileRoot:
             self._fresh = False
             return self._data
         sig = self._stat_sig()
-        if self._data is None or sig != self._sig:
+        if self._data is None or sig != self._known_sig():
             if sig is None:
                 self._data = {}
             else:
@@ -167,7 +175,7 @@ class FileRoot:
             if buf is not None and _buffer() is buf and buf.get(self.path) is self:
                 self._dirty = True
                 return
-            if self._write(data, self._sig):
+            if self._write(data, self._known_sig()):
                 return
             # another process (a sync, another job) replaced the file after it was read:
             # apply the change again to that version instead of overwriting it
@@ -179,7 +187,8 @@ class FileRoot:
         if self._dirty:
             self._dirty = False
             # checked again by the write itself: a change landing after this stat is kept too
-            if self._stat_sig() != self._sig or not self._write(self._data, self._sig):
+            expect = self._known_sig()
+            if self._stat_sig() != expect or not self._write(self._data, expect):
                 from .errors import BufferedError
 
                 data, self._data = self._data, None

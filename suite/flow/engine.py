@@ -12,11 +12,12 @@ import traceback
 from dataclasses import dataclass, field
 
 from suite.index import gc_paused
+from suite.job import Job
 from suite.provenance.capture import Capture
 
-from . import provenance
+from . import provenance, scan
 from .aggregates import get_aggregate_id
-from .conditions import doc_value
+from .scan import Column, JobTable, count_columns, label_texts, loads
 
 
 @dataclass
@@ -25,13 +26,14 @@ class Status:
 
     operations: dict = field(default_factory=dict)  # name -> {"eligible": n, "complete": n}
     labels: dict = field(default_factory=dict)  # label -> count
-    # id -> {"eligible": [...], "labels": [...]} (+ "submitted", "running": see add_active)
+    # id -> {"eligible": [...], "labels": [...]} (+ "submitted", "running": see add_active);
+    # status fills it with a scan.JobTable, a mapping that makes these entries when asked
     jobs: dict = field(default_factory=dict)
     # operation -> its latest provenance record {"id", "status", "start", "end", "jobs"}
     last: dict = field(default_factory=dict)
 
     def to_json(self):
-        return dict(self.__dict__)
+        return {**self.__dict__, "jobs": dict(self.jobs.items())}
 
     def format(self, detailed=False, markdown=False):
         width = max([len(n) for n in self.operations] + [9])
@@ -108,7 +110,6 @@ class Runner:
         self.flow = workflow_cls
         self.project = project
         self._memo = {}
-        self._columns = {}
         #: provenance records; `run` writes them in the background (see provenance.Log)
         self.log = provenance.Log()
         #: what every record of this runner shares, captured once (git, environment); set
@@ -125,7 +126,6 @@ class Runner:
     def _state(self, jobs):
         self.log.flush()  # "after" conditions read the logs
         self._memo = {}  # condition results, valid for this evaluation only
-        self._columns = {}  # the same for status's columns (_fast_columns)
         index = self.project.index
         docs = index.documents([j.id for j in jobs] if len(jobs) < 2000 else None)
         sigs = index.document_signatures()
@@ -210,113 +210,146 @@ class Runner:
 
     def status(self, ops=None, filter=None, ids=None, progress=None, last=False):
         """Counts per operation and label; ``progress(step, steps, jobs)`` is called before
-        each operation's conditions are evaluated (and once for the labels). With ``last``,
-        also each operation's latest provenance record (:attr:`Status.last`; one read of
-        each job's log tail, ~25 µs a job); ``last=None``: only for at most
-        :data:`LAST_AUTO` jobs."""
-        # loading runs no user code: no collections while it builds a million objects; then
-        # what was loaded is frozen (it lives through the call), so the collections the
-        # conditions and labels cause do not walk it again and again
-        with gc_paused():
-            jobs = self._jobs(filter, ids)
-            docs, completed = self._state(jobs)
-        gc.freeze()
-        try:
-            return self._status(jobs, docs, completed, ops, progress, last)
-        finally:
-            gc.unfreeze()
+        each operation's conditions are evaluated (and once for the labels; over more than
+        :data:`~suite.flow.scan.CHUNK` jobs the steps follow the share of jobs judged).
+        With ``last``, also each operation's latest provenance record (:attr:`Status.last`;
+        one read of each job's log tail, ~25 µs a job); ``last=None``: only for at most
+        :data:`LAST_AUTO` jobs.
 
-    def _status(self, jobs, docs, completed, ops, progress, last):
-        out = Status()
+        Jobs are made and judged a chunk at a time, so memory stays bounded; a workflow with
+        aggregate operations sees all jobs at once (its aggregates need them)."""
         names = ops or list(self.flow._operations)
-        for name in names:
-            out.operations[name] = {"eligible": 0, "complete": 0}
-        info = {j.id: {"eligible": [], "labels": []} for j in jobs}
-        by_id = {j.id: j for j in jobs}
+        operations = [self._op(n) for n in names]
+        out = Status(operations={n: {"eligible": 0, "complete": 0} for n in names})
+        table = JobTable()
+        whole = any(getattr(op, "aggregator", None) is not None for op in operations)
+        selection = None
+        if not self.project.find_jobs().workspace_ok():
+            selection = []  # no workspace: no jobs
+        elif filter is not None or ids:
+            selection = self.project.find_jobs(filter).ids()
+            if ids:
+                wanted = {self.project.open_job(id=i).id for i in ids}
+                selection = [i for i in selection if i in wanted]
+        self.log.flush()  # "after" conditions read the logs
+        index = self.project.index
+        chunks = index.job_rows(selection, None if whole else scan.CHUNK)
         steps = len(names) + 1
-        for step, name in enumerate(names, 1):
-            if progress is not None:
-                progress(step, steps, len(jobs))
-            op = self._op(name)
-            fast = self._fast_columns(op, by_id, docs)
-            if fast is not None:
-                self._count_fast(name, fast, jobs, out.operations[name], info)
-                continue
-            for unit in self.units(op, jobs, docs):
-                done = self.complete(op, unit, docs, completed)
-                if self.eligible(op, unit, docs, completed, done):
-                    out.operations[name]["eligible"] += 1
-                    for j in unit:
-                        info[j.id]["eligible"].append(name)
-                elif done:
-                    out.operations[name]["complete"] += 1
-        if progress is not None:
-            progress(steps, steps, len(jobs))
-        for job in jobs:
-            for label, fn in self.flow._labels.items():
-                value = fn(job)
-                if value:
-                    text = label if value is True else f"{label}={value}"
-                    out.labels[text] = out.labels.get(text, 0) + 1
-                    info[job.id]["labels"].append(text)
-        out.jobs = info
-        if last or (last is None and len(jobs) <= LAST_AUTO):
+        shown = {"step": 0, "total": None}
+
+        def report(step):
+            if progress is not None and step > shown["step"]:
+                shown["step"] = step
+                progress(step, steps, shown["total"])
+
+        while True:
+            with gc_paused():  # no user code runs while rows become objects
+                rows = next(chunks, None)
+                if rows is None:
+                    break
+                if whole and selection is None:
+                    rows.sort()  # aggregates see jobs in id order
+                jobs, docs = self._load_chunk(rows)
+                # what was loaded lives through the chunk: frozen, the collections that the
+                # conditions and labels cause do not walk it again and again. Frozen before
+                # collections resume: the first one would walk it all (0.4 s per chunk)
+                gc.freeze()
+            try:
+                if shown["total"] is None:
+                    shown["total"] = (len(rows) if whole else len(selection)
+                                      if selection is not None else index.indexed_count())
+                total = shown["total"]
+                self._judge_chunk(jobs, docs, names, operations, out, table, report,
+                                  len(table) * (steps - 1) // (total or 1), len(rows) >= total)
+            finally:
+                gc.unfreeze()
+            for job in jobs:  # freed now, by reference counts (a collection took 7x longer)
+                job._release_document()
+            del jobs, docs, rows
+        if shown["total"] is None:
+            shown["total"] = 0
+        report(steps)
+        out.jobs = table
+        if last or (last is None and len(table) <= LAST_AUTO):
             from suite.provenance.logs import last_records
 
-            found = last_records(self.project, [j.id for j in jobs])
+            found = last_records(self.project, table.ids)
             out.last = {name: {"id": r.id, "status": r.status, "start": r.start, "end": r.end,
                                "jobs": r.jobs} for name in names
                         if (r := found.get(name)) is not None}
         return out
 
+    def _load_chunk(self, rows):
+        """``(jobs, {id: document})`` from the index's rows; each job's document view gets
+        its document (labels and callables read job.doc: one stat each, not a file read)."""
+        project = self.project
+        jobs, docs = [], {}
+        for job_id, sp, doc, sig in rows:
+            job = Job(project, id=job_id, _trusted_sp=loads(sp))
+            if doc is not None:
+                if type(doc) is str:
+                    doc = loads(doc)
+                docs[job_id] = doc
+                job._prime_document(doc, sig)  # the text: parsed if ever compared
+            jobs.append(job)
+        return jobs, docs
+
+    def _judge_chunk(self, jobs, docs, names, operations, out, table, report, before, alone):
+        """Count one chunk of jobs into ``out`` and ``table``. ``before``: the progress step
+        done before this chunk; ``alone``: the chunk holds every job (a step per operation)."""
+        self._memo = {}  # condition results, valid for this chunk only
+        completed = _Completed({j.id: j for j in jobs})
+        doclist = [docs.get(j.id) for j in jobs]
+        columns = {}
+
+        def column(c):
+            key = (c.kind, c.arg)
+            if key not in columns:
+                columns[key] = Column(c, jobs, docs, doclist)
+            return columns[key]
+
+        eligible, positions = {}, None
+        for step, (name, op) in enumerate(zip(names, operations, strict=True), 1):
+            report(step if alone else before + 1)
+            counts = out.operations[name]
+            conds = self._column_conditions(op)
+            if conds is not None:
+                done, ready = count_columns([column(c) for c in conds[0]],
+                                            [column(c) for c in conds[1]], len(jobs))
+                counts["complete"] += len(done)
+                counts["eligible"] += len(ready)
+                eligible[name] = ready
+                continue
+            if getattr(op, "aggregator", None) is not None and positions is None:
+                positions = {j.id: k for k, j in enumerate(jobs)}
+            ready = eligible[name] = []
+            units = (self.units(op, jobs, docs) if positions is not None
+                     else ((j,) for j in jobs))
+            for k, unit in enumerate(units):
+                done = self.complete(op, unit, docs, completed)
+                if self.eligible(op, unit, docs, completed, done):
+                    counts["eligible"] += 1
+                    ready += [positions[j.id] for j in unit] if positions is not None else [k]
+                elif done:
+                    counts["complete"] += 1
+        report(len(names) + 1 if alone else before + 1)
+        texts = label_texts(self.flow._labels, jobs, out.labels)
+        table.extend([j.id for j in jobs], eligible, texts)
+
     #: condition kinds that only read the job's document or stat one file: no side effects,
     #: never raise for a readable job, so they may be evaluated in any order
     _PURE = ("true", "false", "isfile")
 
-    def _fast_columns(self, op, by_id, docs):
-        """``(pre, post)`` lists of :class:`_Column` for an operation on single jobs whose
-        conditions are all built-in and pure, with postconditions (what decides "complete");
-        None when the general path must judge (aggregates, callables, logs)."""
+    def _column_conditions(self, op):
+        """``(pre, post)`` conditions of an operation on single jobs whose conditions are all
+        built-in and pure, with postconditions (what decides "complete"): judged by
+        columns (:class:`~suite.flow.scan.Column`); None when the general path must judge
+        (aggregates, callables, logs)."""
         if getattr(op, "aggregator", None) is not None or not op.post:
             return None
-        conds = list(op.pre) + list(op.post)
-        if any(c.kind not in self._PURE or c.raw is not None for c in conds):
+        if any(c.kind not in self._PURE or c.raw is not None for c in op.pre + op.post):
             return None
-        cols = self._columns
-
-        def column(c):
-            key = (c.kind, c.arg)
-            if key not in cols:
-                cols[key] = _Column(c, by_id, docs)
-            return cols[key]
-
-        return [column(c) for c in op.pre], [column(c) for c in op.post]
-
-    @staticmethod
-    def _count_fast(name, columns, jobs, counts, info):
-        """What the general loop of :meth:`status` counts, from columns: per job, complete
-        when every postcondition holds, eligible when every precondition holds and it is not
-        complete."""
-        pre, post = columns
-        eligible = complete = 0
-        for j in jobs:
-            i = j.id
-            done = True
-            for c in post:
-                if not c[i]:
-                    done = False
-                    break
-            if done:
-                complete += 1
-                continue
-            for c in pre:
-                if not c[i]:
-                    break
-            else:
-                eligible += 1
-                info[i]["eligible"].append(name)
-        counts["eligible"] += eligible
-        counts["complete"] += complete
+        return list(op.pre), list(op.post)
 
     def _op(self, name):
         try:
@@ -549,27 +582,6 @@ class Runner:
         self._call_hooks("on_success" if status == "success" else "on_exception", op, jobs, exc)
         self._call_hooks("on_exit", op, jobs)
         return status
-
-
-class _Column(dict):
-    """``{job id: bool}`` of one pure built-in condition over the jobs of one evaluation.
-    Document conditions are filled for every indexed document at once (one comprehension
-    instead of a call chain per job); a job without an indexed document, and file
-    conditions, are judged by the condition itself when first asked."""
-
-    def __init__(self, cond, by_id, docs):
-        super().__init__()
-        self._cond, self._by_id, self._docs = cond, by_id, docs
-        if cond.kind in ("true", "false") and docs is not None:
-            get, key = doc_value, cond.arg
-            if cond.kind == "true":
-                self.update({i: bool(get(d, key)) for i, d in docs.items()})
-            else:
-                self.update({i: not get(d, key) for i, d in docs.items()})
-
-    def __missing__(self, job_id):
-        value = self[job_id] = bool(self._cond(self._by_id[job_id], self._docs))
-        return value
 
 
 class _Completed(dict):

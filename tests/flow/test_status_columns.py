@@ -1,4 +1,5 @@
-"""status's column path (pure built-in conditions judged per column) against the general one."""
+"""status's column path (pure built-in conditions judged per column) against the general one,
+and its chunks (jobs made and judged a chunk at a time) against one chunk of all jobs."""
 
 import shutil
 import tempfile
@@ -7,12 +8,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suite
-from suite.flow import Runner, Workflow
+from suite.flow import Runner, Workflow, scan
 
 KEYS = ("a", "b", "n.c")
 VALUES = st.one_of(st.none(), st.booleans(), st.integers(-1, 1), st.text(max_size=1),
                    st.lists(st.integers(0, 1), max_size=1))
-CONDITION = st.tuples(st.sampled_from(["true", "false", "isfile"]), st.sampled_from(KEYS))
+# "callable": a user's condition (doc key truthy through job.doc), judged by the general path
+CONDITION = st.tuples(st.sampled_from(["true", "false", "isfile", "callable"]),
+                      st.sampled_from(KEYS))
 OPERATION = st.tuples(st.lists(CONDITION, max_size=3), st.lists(CONDITION, max_size=3))
 JOB = st.tuples(st.dictionaries(st.sampled_from(["a", "b", "n"]),
                                 st.one_of(VALUES, st.fixed_dictionaries({"c": VALUES})),
@@ -24,8 +27,20 @@ JOB = st.tuples(st.dictionaries(st.sampled_from(["a", "b", "n"]),
 class GeneralRunner(Runner):
     """The reference: every operation judged by the general per-unit path."""
 
-    def _fast_columns(self, op, by_id, docs):
+    def _column_conditions(self, op):
         return None
+
+
+def _reads(key):
+    def cond(job):
+        node = job.doc
+        for part in key.split("."):
+            if not hasattr(node, "get") or part not in node:
+                return False
+            node = node[part]
+        return bool(node)
+
+    return cond
 
 
 def workflow(operations):
@@ -40,18 +55,26 @@ def workflow(operations):
         W.operation(func)
         for where, conds in (("pre", pre), ("post", post)):
             for kind, key in conds:
-                getattr(getattr(W, where), kind)(key)(func)
+                if kind == "callable":
+                    getattr(W, where)(_reads(key))(func)
+                else:
+                    getattr(getattr(W, where), kind)(key)(func)
 
     @W.label
     def has_a(job):
         return "a" in job.doc
 
+    @W.label
+    def parity(job):  # a label with a value: "parity=even"
+        return "even" if job.sp.i % 2 == 0 else False
+
     return W
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(OPERATION, min_size=1, max_size=3), st.lists(JOB, min_size=1, max_size=6))
-def test_columns_agree_with_the_general_path(operations, jobs):
+@given(st.lists(OPERATION, min_size=1, max_size=3), st.lists(JOB, min_size=1, max_size=6),
+       st.integers(1, 4))
+def test_columns_agree_with_the_general_path(operations, jobs, chunk):
     root = tempfile.mkdtemp()
     try:
         project = suite.init_project(root)
@@ -63,17 +86,24 @@ def test_columns_agree_with_the_general_path(operations, jobs):
                 with open(job.fn(name), "w") as f:
                     f.write("x")
         W = workflow(operations)
-        fast, general = Runner(W, project).status(), GeneralRunner(W, project).status()
-        assert fast.operations == general.operations
-        assert fast.jobs == general.jobs
-        assert fast.labels == general.labels
+        general = GeneralRunner(W, project).status()
+        scan.CHUNK, whole = chunk, scan.CHUNK  # several chunks against one
+        try:
+            fast = Runner(W, project).status()
+            chunked_general = GeneralRunner(W, project).status()
+        finally:
+            scan.CHUNK = whole
+        for other in (fast, chunked_general):
+            assert other.operations == general.operations
+            assert other.jobs == general.jobs
+            assert dict(other.jobs.items()) == dict(general.jobs.items())
+            assert other.labels == general.labels
+        assert fast.to_json() == general.to_json()
+        assert fast.format(detailed=True) == general.format(detailed=True)
         # the column path was taken where it applies (otherwise this test compares nothing)
-        if any(post for _, post in operations):
+        if any(post and all(k != "callable" for k, _ in pre + post) for pre, post in operations):
             r = Runner(W, project)
-            docs, _ = r._state(list(project))
-            by_id = {j.id: j for j in project}
-            assert any(r._fast_columns(op, by_id, docs) is not None
-                       for op in W._operations.values())
+            assert any(r._column_conditions(op) is not None for op in W._operations.values())
     finally:
         shutil.rmtree(root)
 

@@ -1,0 +1,177 @@
+"""The pieces of ``status`` over many jobs: jobs made from the index's rows a chunk at a time,
+pure built-in conditions judged a column at a time, and the per-job result kept compact.
+
+A million jobs' objects (state point, document, ``Job``, document view) held at once took over
+2 GB; a chunk's objects are freed before the next chunk is made.
+"""
+
+import json
+import json.decoder
+import json.scanner
+import os
+from collections.abc import Mapping
+from itertools import compress
+from stat import S_ISREG
+
+from .conditions import doc_value
+
+#: jobs made and judged at a time (workflows with aggregates see all jobs at once)
+CHUNK = 50000
+
+_scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())
+
+
+def loads(text):
+    """A JSON object from text the index has already checked. The scanner is called directly:
+    for small objects ``json.loads`` spends as long again on its own checks; what the scanner
+    does not start on (leading blanks, a byte-order mark) goes through ``json.loads``."""
+    try:
+        return _scan_once(text, 0)[0]
+    except StopIteration:
+        return json.loads(text.encode())  # bytes: json also accepts a BOM then
+
+
+class Column:
+    """One pure built-in condition (``true``, ``false``, ``isfile``) over the jobs of a chunk:
+    ``values[k]`` is its value for job ``k``, None until asked. Document conditions are filled
+    at once (a comprehension over the documents); file conditions only where asked, so a
+    condition that an earlier one already decided costs no ``stat``."""
+
+    def __init__(self, cond, jobs, docs, doclist):
+        self.cond, self.jobs, self.docs = cond, jobs, docs
+        kind, key = cond.kind, cond.arg
+        self.values = [None] * len(jobs)
+        if kind in ("true", "false"):
+            if "." in key:
+                got = [None if d is None else doc_value(d, key) for d in doclist]
+            else:
+                got = [None if d is None else d.get(key) for d in doclist]
+            truth = kind == "true"
+            self.values = [(not v) != truth for v in got]
+            if any(d is None for d in doclist):
+                for k, d in enumerate(doclist):
+                    if d is None:  # no indexed document: the condition reads it (or raises)
+                        self.values[k] = None
+
+    def at(self, positions):
+        """The values at ``positions`` (a list of job positions), judging the missing ones."""
+        values, fn, jobs, docs = self.values, self.cond.fn, self.jobs, self.docs
+        name = self.cond.arg
+        if self.cond.kind == "isfile" and not os.path.isabs(name):
+            # isfile(job.path/name) without the condition's two calls a job (a third here)
+            tail, stat, isreg = os.sep + name, os.stat, S_ISREG
+            for k in positions:
+                if values[k] is None:
+                    try:
+                        values[k] = isreg(stat(jobs[k].path + tail).st_mode)
+                    except (OSError, ValueError):
+                        values[k] = False
+        if None in values:  # only None compares equal to None here: these are bools
+            for k in positions:
+                if values[k] is None:
+                    values[k] = bool(fn(jobs[k], docs))
+        return [values[k] for k in positions]
+
+
+def count_columns(pre, post, n):
+    """``(complete, eligible)`` position lists from columns: complete where every
+    postcondition holds, eligible where every precondition holds and it is not complete
+    (the general path's order: postconditions first, each condition only where still
+    undecided)."""
+    left = list(range(n))
+    for c in post:
+        left = list(compress(left, c.at(left)))
+    complete = left
+    done = bytearray(n)
+    for k in complete:
+        done[k] = 1
+    left = [k for k in range(n) if not done[k]]
+    for c in pre:
+        left = list(compress(left, c.at(left)))
+    return complete, left
+
+
+class JobTable(Mapping):
+    """:attr:`Status.jobs` without a dict per job: ``{id: {"eligible": [...], "labels":
+    [...]}}`` made when asked (and then kept, so :meth:`Status.add_active` may add to it).
+    Iterates in id order."""
+
+    def __init__(self):
+        self.ids = []
+        self.eligible = {}  # operation -> bytearray, 1 where eligible
+        self.labels = []  # per label: a list of its text per job, None where it is false
+        self._entries = {}
+        self._positions = None
+
+    def extend(self, ids, eligible, labels):
+        """Add a chunk: its ids, ``{operation: eligible positions}`` and the label texts."""
+        base, n = len(self.ids), len(ids)
+        self.ids += ids
+        for name, positions in eligible.items():
+            flags = self.eligible.setdefault(name, bytearray())
+            flags += bytes(n)
+            for k in positions:
+                flags[base + k] = 1
+        if not self.labels:
+            self.labels = [[] for _ in labels]
+        for mine, texts in zip(self.labels, labels, strict=True):
+            mine += texts
+        self._positions = None
+
+    def _entry(self, k):
+        job_id = self.ids[k]
+        entry = self._entries.get(job_id)
+        if entry is None:
+            entry = {"eligible": [name for name, flags in self.eligible.items() if flags[k]],
+                     "labels": [t[k] for t in self.labels if t[k] is not None]}
+        return entry
+
+    def __getitem__(self, job_id):
+        entry = self._entries.get(job_id)
+        if entry is None:
+            if self._positions is None:
+                self._positions = {i: k for k, i in enumerate(self.ids)}
+            entry = self._entries[job_id] = self._entry(self._positions[job_id])
+        return entry
+
+    def get(self, job_id, default=None):
+        try:
+            return self[job_id]
+        except KeyError:
+            return default
+
+    def __len__(self):
+        return len(self.ids)
+
+    def _order(self):
+        return sorted(range(len(self.ids)), key=self.ids.__getitem__)
+
+    def __iter__(self):
+        return (self.ids[k] for k in self._order())
+
+    def items(self):
+        return [(self.ids[k], self._entry(k)) for k in self._order()]
+
+    def values(self):
+        return [entry for _, entry in self.items()]
+
+    def __contains__(self, job_id):
+        return self.get(job_id) is not None
+
+
+def label_texts(labels, jobs, counts):
+    """Per label, its text per job (None where it is false); ``counts`` is updated with the
+    number of jobs per text."""
+    out = []
+    for label, fn in labels.items():
+        texts = []
+        for value in map(fn, jobs):
+            if not value:
+                texts.append(None)
+                continue
+            text = label if value is True else f"{label}={value}"
+            counts[text] = counts.get(text, 0) + 1
+            texts.append(text)
+        out.append(texts)
+    return out
+

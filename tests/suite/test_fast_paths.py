@@ -1,0 +1,253 @@
+"""The fast paths of queries and iteration (issue 18) give the answers of the slow ones: the
+state point cache, the id-only query path and the quick deep copy of ``job.sp()``."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import suite
+from suite import index, layout
+from suite.query import compile_filter, evaluate
+from suite.synced import copy_json
+from tests.suite.test_query import filters
+
+
+def truth(project):
+    """``{id: state point}`` read from the files: the jobs an iteration must give."""
+    out = {}
+    for name in os.listdir(project.workspace):
+        try:
+            with open(os.path.join(project.workspace, name, layout.STATEPOINT)) as f:
+                sp = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if layout.is_job_id(name) and isinstance(sp, dict):
+            out[name] = sp
+    return out
+
+
+def iterated(project):
+    return {j.id: j.sp() for j in suite.get_project(project.path)}
+
+
+def cache_rows(project):
+    with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        return db.execute("SELECT count(*) FROM spcache").fetchone()[0]
+
+
+def add_behind(project, i):
+    """Add a job as another tool (rsync, signac) would: plain files."""
+    sp = {"a": i, "b": {"c": i % 3}}
+    d = os.path.join(project.workspace, suite.calc_id(sp))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+        json.dump(sp, f)
+
+
+@pytest.fixture
+def cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "SP_CACHE_MIN", 0)
+    p = suite.init_project(tmp_path / "p")
+    for i in range(6):
+        p.open_job({"a": i, "b": {"c": i % 3}}).init()
+    return p
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["add", "add_behind", "remove", "rmtree",
+                                                 "half", "iterate", "age"]),
+                                st.integers(0, 12)), max_size=12))
+def test_iteration_through_the_cache_matches_the_files(steps):
+    """Whatever adds or removes jobs (suite, another tool, in another order; a job caught
+    half-written, then complete), an iteration never serves a state point cache older than the
+    jobs."""
+    root = tempfile.mkdtemp(prefix="suite-cache-")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(index, "SP_CACHE_MIN", 0)
+            p = suite.init_project(os.path.join(root, "p"))
+            for op, i in steps:
+                _step(p, op, i)
+                assert iterated(p) == truth(p)
+                assert suite.get_project(p.path).index.statepoints() == truth(p)
+    finally:
+        shutil.rmtree(root)
+
+
+def _step(p, op, i):
+    sp = {"a": i, "b": {"c": i % 3}}
+    if op == "add":
+        try:
+            p.open_job(sp).init()
+        except suite.JobsCorruptedError:  # caught half-written ("half"): completed here
+            p.open_job(sp).init(force=True)
+    elif op == "add_behind":
+        add_behind(p, i)
+    elif op == "half":  # another tool is writing a new job's state point (not done yet)
+        d = os.path.join(p.workspace, suite.calc_id(sp))
+        if not os.path.exists(d):
+            os.mkdir(d)
+            with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+                f.write('{"a": ')
+    elif op in ("remove", "rmtree"):
+        ids = sorted(truth(p))
+        if not ids:
+            return
+        if op == "remove":
+            p.open_job(id=ids[i % len(ids)]).remove()
+        else:
+            shutil.rmtree(os.path.join(p.workspace, ids[i % len(ids)]))
+    elif op == "age":
+        past = time.time() - 10
+        os.utime(p.workspace, (past, past))
+    else:
+        assert iterated(p) == truth(p)
+
+
+def test_the_cache_is_stored_and_used(cached):
+    assert iterated(cached) == truth(cached)
+    assert cache_rows(cached) == 1
+    # a cache that says something else than the rows would show: prove it is what is read
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        tag, blob = db.execute("SELECT tag, blob FROM spcache").fetchone()
+        import marshal
+
+        ids, sps = marshal.loads(blob)
+        sps[0] = {"planted": 1}
+        db.execute("UPDATE spcache SET blob=?", (marshal.dumps((ids, sps)),))
+    assert iterated(cached)[ids[0]] == {"planted": 1}
+
+
+@pytest.mark.parametrize("blob", [b"garbage", b"", None])
+def test_a_damaged_cache_or_another_pythons_is_made_again(cached, blob):
+    assert iterated(cached) == truth(cached)
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        if blob is None:
+            db.execute("UPDATE spcache SET tag='2.7:4'")
+        else:
+            db.execute("UPDATE spcache SET blob=?", (blob,))
+    assert iterated(cached) == truth(cached)
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == index._SP_CACHE_TAG
+
+
+def test_small_projects_store_no_cache(tmp_path):
+    p = suite.init_project(tmp_path / "p")
+    p.open_job({"a": 1}).init()
+    assert iterated(p) == truth(p)
+    assert cache_rows(p) == 0
+
+
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+
+
+def test_a_lock_held_by_another_process_does_not_make_iteration_wait(cached):
+    past = time.time() - 10
+    os.utime(cached.workspace, (past, past))
+    assert iterated(cached) == truth(cached)  # the index is fresh: no write needed
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        db.execute("DELETE FROM spcache")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, cached.fn(".suite/index.sqlite"),
+                               "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t = time.monotonic()
+        assert iterated(cached) == truth(cached)
+        assert time.monotonic() - t < 10  # not the 60 s busy timeout
+        assert cache_rows(cached) == 0  # not stored while the other held the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert iterated(cached) == truth(cached)
+    assert cache_rows(cached) == 1
+
+
+@pytest.fixture
+def with_unreadable(sweep):
+    """The sweep plus one job with an unreadable state point and one with an unreadable
+    document."""
+    bad_sp = sweep.open_job({"a": 1, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    bad_sp.doc.score = 5
+    with open(bad_sp.fn(layout.STATEPOINT), "w") as f:
+        f.write("{not json")
+    bad_doc = sweep.open_job({"a": 2, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    with open(bad_doc.fn(layout.DOCUMENT), "w") as f:
+        f.write("[1, ")
+    return sweep, bad_sp.id, bad_doc.id
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flt=filters)
+def test_id_queries_leave_out_what_the_evaluator_leaves_out(with_unreadable, flt):
+    """``find`` takes matching ids from the key index alone and removes the unreadable jobs
+    from their own small index: the same answer as evaluating every readable job in Python."""
+    p, bad_sp, bad_doc = with_unreadable
+    tree = compile_filter(flt)
+    docs = {j.id: j.doc() for j in p if j.id != bad_doc}
+    expected = sorted(i for i, sp in truth(p).items()
+                      if (i in docs or not flt_uses_doc(tree)) and
+                      evaluate(tree, sp, docs.get(i, {})))
+    assert p.find_jobs(flt).ids() == expected
+    assert bad_sp not in p.find_jobs(flt).ids()
+
+
+def flt_uses_doc(tree):
+    from suite.query import uses_document
+
+    return uses_document(tree)
+
+
+def test_find_cli_leaves_out_unreadable_jobs(with_unreadable, monkeypatch):
+    p, bad_sp, bad_doc = with_unreadable
+    monkeypatch.chdir(p.path)
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "b.c", "9"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.split() == [bad_doc]
+    assert out.returncode == 3 and bad_sp in out.stderr
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.score", "5"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.split() == []
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+def _containers(value, out):
+    if isinstance(value, (dict, list)):
+        out.append(value)
+        for v in (value.values() if isinstance(value, dict) else value):
+            _containers(v, out)
+    return out
+
+
+@given(value=json_values)
+def test_copy_json_is_a_deep_copy(value):
+    copy = copy_json(value)
+    assert copy == value
+    assert json.dumps(copy) == json.dumps(value)  # same key order too
+    mine, theirs = _containers(copy, []), _containers(value, [])
+    assert not {id(c) for c in mine} & {id(c) for c in theirs}

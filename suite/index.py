@@ -44,11 +44,12 @@ DOC_MAX_KEYS = 10_000
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
 ADD_CHUNK = 50000
-#: from this many jobs on, all state points are also kept as one marshal blob (table spcache):
-#: a fresh process loads 100,000 in 0.1 s, where decoding their rows' JSON took 0.6 s
+#: from this many jobs on, all state points (table spcache) and all document signatures
+#: (sigcache) are also kept as one marshal blob each: a fresh process loads 100,000 state
+#: points in 0.1 s, where decoding their rows' JSON took 0.6 s
 SP_CACHE_MIN = 2000
 # marshal's format belongs to the Python version: another version rebuilds the blob
-_SP_CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}"
+_CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}"
 T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT = range(7)
 _TYPE_CODES = {"null": (T_NULL,), "bool": (T_BOOL,), "int": (T_INT,), "float": (T_FLOAT,),
                "number": (T_INT, T_FLOAT), "str": (T_STR,), "list": (T_LIST,), "dict": (T_DICT,)}
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS bigdoc (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (
     id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT);
 CREATE TABLE IF NOT EXISTS spcache (tag TEXT, blob BLOB);
+CREATE TABLE IF NOT EXISTS sigcache (tag TEXT, blob BLOB);
 CREATE INDEX IF NOT EXISTS jobs_odd ON jobs (id) WHERE (sp IS NULL OR bad IS NOT NULL);
 """
 # covering (t and id included): a query reads the index alone, where looking up each match's
@@ -203,7 +205,7 @@ class Index:
     def _reset(self, db):
         db.executescript(
             "DELETE FROM meta; DELETE FROM jobs; DELETE FROM kv; DELETE FROM docsig; "
-            "DELETE FROM bigdoc; DELETE FROM spcache;")
+            "DELETE FROM bigdoc; DELETE FROM spcache; DELETE FROM sigcache;")
         db.execute("INSERT INTO meta VALUES ('version', ?)", (str(VERSION),))
         _drop_indexes(db)  # an older version's indexes may have other columns
         _create(db)
@@ -303,6 +305,7 @@ class Index:
                 db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
                 if removed:
                     db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
+                db.execute("DELETE FROM sigcache")  # ... or document signatures
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
                 db.executemany("DELETE FROM bigdoc WHERE id=?",
                                [(i,) for i in removed] + [(r[0],) for r in doc_rows])
@@ -326,11 +329,9 @@ class Index:
         self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
-        # one string instead of 100,000 row objects: the narrow table makes this cheap
-        text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
-        parts = text.split(" ") if text else []
+        ids, sigs = self._cached("sigcache", _read_signatures)
         with gc_paused():
-            rows = list(zip(parts[0::2], parts[1::2], strict=False))
+            rows = list(zip(ids, sigs, strict=True))
         if removed:
             rows = [r for r in rows if r[0] not in removed]
         return _split_work(_stat_changed, rows, ws)
@@ -447,60 +448,57 @@ class Index:
 
     def _all_statepoints(self):
         """``(ids, state points)`` of every job with a readable state point, sorted by id, as
-        the index holds them (no refresh), from the state point cache where it is valid.
+        the index holds them (no refresh), from the state point cache where it is valid."""
+        return self._cached("spcache", _read_statepoints)
 
-        The cache is one marshal blob of both lists. It is deleted in the same transaction that
-        adds or removes a job (``_add_jobs``, ``refresh``), so it never outlives the rows it
-        was made from; a blob of another Python version, or one that does not load, is made
-        again from the rows.
+    def _cached(self, table, read):
+        """``read(db)``, two lists of equal length, from its cache ``table`` (one marshal
+        blob), or read from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
+
+        A cache is deleted in the same transaction that changes the rows it was made from
+        (``_add_jobs``, ``refresh``), and it is made and stored in one write transaction, so
+        no change can fall between its reading and its storing: it never outlives its rows.
+        A blob of another Python version, or one that does not load, is made again. A lock
+        held by another process or a read-only index is no reason to wait or fail: the rows
+        read are returned uncached.
         """
         db = self._db
-        row = db.execute("SELECT tag, blob FROM spcache LIMIT 1").fetchone()
-        if row is not None and row[0] == _SP_CACHE_TAG:
+        row = db.execute(f"SELECT tag, blob FROM {table} LIMIT 1").fetchone()
+        if row is not None and row[0] == _CACHE_TAG:
             try:
                 with gc_paused():
-                    ids, sps = marshal.loads(row[1])
-                if type(ids) is list and type(sps) is list and len(ids) == len(sps):
-                    return ids, sps
+                    value = marshal.loads(row[1])
+                if (type(value) is tuple and len(value) == 2 and type(value[0]) is list and
+                        type(value[1]) is list and len(value[0]) == len(value[1])):
+                    return value
             except (ValueError, EOFError, TypeError):
                 pass
-        return self._make_sp_cache(db)
-
-    def _make_sp_cache(self, db):
-        """Read all state points from their rows and, from :data:`SP_CACHE_MIN` jobs on,
-        store them as the cache: in one write transaction, so no job can be added or removed
-        between the reading and the storing. A lock held by another process or a read-only
-        index is no reason to wait or fail: the rows read are returned uncached."""
-        stored = False
+        locked = False
         try:
             db.execute("PRAGMA busy_timeout=0")  # never wait for a lock to store a cache
             try:
                 db.execute("BEGIN IMMEDIATE")
-                stored = True
+                locked = True
             except sqlite3.OperationalError:
                 pass
         finally:
             db.execute("PRAGMA busy_timeout=60000")
         try:
-            # unordered: in id order SQLite visits the rows through the key index (3x slower)
-            rows = sorted(db.execute("SELECT id, sp FROM jobs WHERE sp IS NOT NULL"))
-            loads = json.loads
-            with gc_paused():
-                ids, sps = [r[0] for r in rows], [loads(r[1]) for r in rows]
-            if stored and len(ids) >= SP_CACHE_MIN and not self.in_memory:
+            value = read(db)
+            if locked and len(value[0]) >= SP_CACHE_MIN and not self.in_memory:
                 try:
-                    db.execute("DELETE FROM spcache")
-                    db.execute("INSERT INTO spcache VALUES (?, ?)",
-                               (_SP_CACHE_TAG, marshal.dumps((ids, sps))))
+                    db.execute(f"DELETE FROM {table}")
+                    db.execute(f"INSERT INTO {table} VALUES (?, ?)",
+                               (_CACHE_TAG, marshal.dumps(value)))
                 except sqlite3.OperationalError:  # a read-only index: no cache
                     pass
         finally:
-            if stored:
+            if locked:
                 try:
                     db.execute("COMMIT")
                 except sqlite3.OperationalError:  # e.g. the disk is full: no cache
                     db.execute("ROLLBACK")
-        return ids, sps
+        return value
 
     def _big_ids(self):
         return [i for (i,) in self._db.execute(
@@ -648,6 +646,23 @@ def gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def _read_statepoints(db):
+    """``(ids, state points)`` of the jobs with a readable state point, sorted by id."""
+    # unordered: in id order SQLite visits the rows through the key index (3x slower)
+    rows = sorted(db.execute("SELECT id, sp FROM jobs WHERE sp IS NOT NULL"))
+    loads = json.loads
+    with gc_paused():
+        return [r[0] for r in rows], [loads(r[1]) for r in rows]
+
+
+def _read_signatures(db):
+    """``(ids, signatures)`` of all jobs' documents as last indexed."""
+    # one string instead of 100,000 row objects: the narrow table makes this cheap
+    text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
+    parts = text.split(" ") if text else []
+    return parts[0::2], parts[1::2]
 
 
 def _execute(db, sql, params):
@@ -812,6 +827,7 @@ def _add_jobs(db, rows, kv, check=True):
             kv = [k for k in kv if k[0] not in present]
     if rows:
         db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
+        db.execute("DELETE FROM sigcache")
     db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", rows)
     db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)", [(r[0], r[3]) for r in rows])
     db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", kv)

@@ -44,6 +44,24 @@ def cache_rows(project):
         return db.execute("SELECT count(*) FROM spcache").fetchone()[0]
 
 
+def assert_caches_coherent(project):
+    """A stored cache holds what the rows it was made from hold (a stale signature cache
+    gives right answers, re-reading documents needlessly: only this shows it)."""
+    import marshal
+
+    with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        for table, rows in (
+                ("spcache", "SELECT id, sp FROM jobs WHERE sp IS NOT NULL ORDER BY id"),
+                ("sigcache", "SELECT id, sig FROM docsig ORDER BY id")):
+            blob = db.execute(f"SELECT blob FROM {table}").fetchone()
+            if blob is not None:
+                ids, values = marshal.loads(blob[0])
+                expect = db.execute(rows).fetchall()
+                if table == "spcache":
+                    expect = [(i, json.loads(v)) for i, v in expect]
+                assert len(ids) == len(values) and sorted(zip(ids, values, strict=True)) == expect
+
+
 def add_behind(project, i):
     """Add a job as another tool (rsync, signac) would: plain files."""
     sp = {"a": i, "b": {"c": i % 3}}
@@ -79,6 +97,7 @@ def test_iteration_through_the_cache_matches_the_files(steps):
                 _step(p, op, i)
                 assert iterated(p) == truth(p)
                 assert suite.get_project(p.path).index.statepoints() == truth(p)
+                assert_caches_coherent(p)
     finally:
         shutil.rmtree(root)
 
@@ -137,7 +156,7 @@ def test_a_damaged_cache_or_another_pythons_is_made_again(cached, blob):
             db.execute("UPDATE spcache SET blob=?", (blob,))
     assert iterated(cached) == truth(cached)
     with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
-        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == index._SP_CACHE_TAG
+        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == index._CACHE_TAG
 
 
 def test_small_projects_store_no_cache(tmp_path):
@@ -251,3 +270,71 @@ def test_copy_json_is_a_deep_copy(value):
     assert json.dumps(copy) == json.dumps(value)  # same key order too
     mine, theirs = _containers(copy, []), _containers(value, [])
     assert not {id(c) for c in mine} & {id(c) for c in theirs}
+
+
+def doc_truth(project, key, value):
+    """Ids whose document file (read now) has ``key`` equal to ``value``."""
+    out = []
+    for name in truth(project):
+        try:
+            with open(os.path.join(project.workspace, name, layout.DOCUMENT)) as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            doc = {}
+        if doc.get(key) == value:
+            out.append(name)
+    return sorted(out)
+
+
+def _check_doc_queries(p):
+    fresh = suite.get_project(p.path)
+    for value in range(3):
+        assert fresh.find_jobs({"doc.x": value}).ids() == doc_truth(p, "x", value)
+    assert_caches_coherent(p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["set", "in_place", "rename", "delete", "add",
+                                                 "remove", "query"]),
+                                st.integers(0, 9), st.integers(0, 2)), max_size=14))
+def test_document_queries_through_the_signature_cache_match_the_files(steps):
+    """Documents written by suite, rewritten in place or replaced by rename by other tools
+    (signac, editors), deleted; jobs added and removed: a document query answers from the
+    files as they are now, with the signatures read from their cache."""
+    root = tempfile.mkdtemp(prefix="suite-sigs-")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(index, "SP_CACHE_MIN", 0)
+            p = suite.init_project(os.path.join(root, "p"))
+            for i in range(6):
+                p.open_job({"a": i}).init().doc.x = i % 3
+            for op, i, x in steps:
+                ids = sorted(truth(p))
+                target = os.path.join(p.workspace, ids[i % len(ids)]) if ids else None
+                fn = target and os.path.join(target, layout.DOCUMENT)
+                if op == "set" and target:
+                    p.open_job(id=ids[i % len(ids)]).doc.x = x
+                elif op == "in_place" and target:
+                    # another length than before, so the size tells even within a clock tick
+                    old = os.path.getsize(fn) if os.path.exists(fn) else 0
+                    text = json.dumps({"x": x, "pad": "p" * (old % 7 + 1)})
+                    with open(fn, "a+") as f:
+                        f.seek(0)
+                        f.truncate()
+                        f.write(text)
+                elif op == "rename" and target:
+                    with open(fn + ".tmp", "w") as f:
+                        json.dump({"x": x}, f)
+                    os.replace(fn + ".tmp", fn)
+                elif op == "delete" and target and os.path.exists(fn):
+                    os.unlink(fn)
+                elif op == "add":
+                    p.open_job({"a": 10 + i}).init().doc.x = x
+                elif op == "remove" and target:
+                    shutil.rmtree(target)
+                _check_doc_queries(p)
+            _check_doc_queries(p)
+            with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
+                assert db.execute("SELECT count(*) FROM sigcache").fetchone()[0] == 1
+    finally:
+        shutil.rmtree(root)

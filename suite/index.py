@@ -536,8 +536,6 @@ class Index:
         """``[(key, suggestion or None)]`` for the keys of a compiled tree that no job has
         (``doc.`` prefixed for document keys), as of the last query; the suggestion is the
         closest key that exists."""
-        import difflib
-
         db = self._connect()
         out = []
         for src, path in keys_of(node):
@@ -548,6 +546,8 @@ class Index:
             if src == "doc" and any(resolve(d, path) is not MISSING
                                     for d in self._big_documents().values()):
                 continue
+            import difflib  # only for a missing key: a find's start-up does not pay for it
+
             known = [k for (k,) in db.execute("SELECT DISTINCT key FROM kv WHERE src=?",
                                               (code,))]
             close = difflib.get_close_matches(key, known, n=1)

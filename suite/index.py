@@ -44,6 +44,8 @@ DOC_MAX_KEYS = 10_000
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
 ADD_CHUNK = 50000
+#: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
+BULK_CACHE_KIB = 256 * 1024
 #: from this many jobs on, all state points (table spcache) and all document signatures
 #: (sigcache) are also kept as one marshal blob each: a fresh process loads 100,000 state
 #: points in 0.1 s, where decoding their rows' JSON took 0.6 s
@@ -275,6 +277,9 @@ class Index:
             "SELECT count(*) FROM docsig").fetchone()[0]
         if bulk:
             self._write(_drop_indexes)
+            # SQLite's default page cache (2 MiB) made the inserts into the id-ordered tables
+            # (random ids) and the sorting of the key indexes go to the OS page by page
+            db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
         # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
         # once took 2 GB), an interrupted build keeps what it did, and other processes wait
         # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
@@ -325,7 +330,11 @@ class Index:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('ws_sig', ?)",
                        (ws_sig if trusted else "racy",))
 
-        self._write(apply)
+        try:
+            self._write(apply)
+        finally:
+            if bulk:
+                self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):

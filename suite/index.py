@@ -44,6 +44,8 @@ DOC_MAX_KEYS = 10_000
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
 ADD_CHUNK = 50000
+#: from this many ids on (and a quarter of all jobs), a column is read whole and picked from
+COLUMN_SCAN_MIN = 2000
 #: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
 BULK_CACHE_KIB = 256 * 1024
 #: from this many jobs on, all state points (table spcache) and all document signatures
@@ -436,6 +438,13 @@ class Index:
             return {**self._column("doc_indexed", ids), **self._big_documents(ids)}
         if column == "doc_indexed":
             column = "doc"
+        ids = None if ids is None else list(ids)
+        if ids is not None and len(ids) >= COLUMN_SCAN_MIN and len(ids) * 4 >= db.execute(
+                "SELECT count(*) FROM jobs").fetchone()[0]:
+            # a large share of the jobs: one pass over the table and a pick beats looking up
+            # each id (documents of all 100,000 jobs in 500-id chunks: 1.1 s, all: 0.7 s)
+            every = self._column(column, None)
+            return {i: every[i] for i in ids if i in every}
         if ids is None and column == "sp":
             ids, sps = self._all_statepoints()
             with gc_paused():
@@ -445,7 +454,6 @@ class Index:
             with gc_paused():
                 return {i: json.loads(v) for i, v in rows}
         out = {}
-        ids = list(ids)
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for i, v in db.execute(

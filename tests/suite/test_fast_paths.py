@@ -345,6 +345,12 @@ def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
     """Many ids read a column whole and pick; few look each up: the same maps (ids that
     are not jobs, unreadable documents and state points included)."""
     p, bad_sp, bad_doc = with_unreadable
+    big = p.open_job({"a": 3, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    big.doc.update({f"k{i}": i for i in range(20)})  # over the key cap set below
+    monkeypatch.setattr(index, "DOC_MAX_KEYS", 10)
+    if os.path.exists(p.index.path):
+        os.unlink(p.index.path)
+    p = suite.get_project(p.path)
     ids = sorted(truth(p)) + [bad_sp, "0" * 32]
     ids = ids[:max(1, int(len(ids) * share))] + [bad_sp, bad_doc, "0" * 32]
     monkeypatch.setattr(index, "COLUMN_SCAN_MIN", 10 ** 9)
@@ -354,6 +360,8 @@ def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
     assert whole == by_id
     assert bad_sp not in whole[0] and "0" * 32 not in whole[0]
     assert set(whole[0]) == set(ids) & set(truth(p))
+    if big.id in ids:
+        assert whole[1][big.id]["k19"] == 19
 
 
 def _flatten_reference(job_id, src, data, prefix, out):

@@ -53,7 +53,8 @@ BULK_CACHE_KIB = 256 * 1024
 #: points in 0.1 s, where decoding their rows' JSON took 0.6 s
 SP_CACHE_MIN = 2000
 # marshal's format belongs to the Python version: another version rebuilds the blob
-_CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}"
+# (and ":2": signatures are tuples of integers since the second format)
+_CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
 T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT = range(7)
 _TYPE_CODES = {"null": (T_NULL,), "bool": (T_BOOL,), "int": (T_INT,), "float": (T_FLOAT,),
                "number": (T_INT, T_FLOAT), "str": (T_STR,), "list": (T_LIST,), "dict": (T_DICT,)}
@@ -701,11 +702,15 @@ def _read_statepoints(db):
 
 
 def _read_signatures(db):
-    """``(ids, signatures)`` of all jobs' documents as last indexed."""
+    """``(ids, signatures)`` of all jobs' documents as last indexed: ``(mtime_ns, size,
+    inode)``, or None for no document (compared as tuples, the freshness check formats no
+    text per file)."""
     # one string instead of 100,000 row objects: the narrow table makes this cheap
     text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
     parts = text.split(" ") if text else []
-    return parts[0::2], parts[1::2]
+    with gc_paused():
+        return parts[0::2], [None if sig == "none" else tuple(map(int, sig.split(":")))
+                             for sig in parts[1::2]]
 
 
 def _execute(db, sql, params):
@@ -779,16 +784,17 @@ def _parse(raw, path, job_id, missing_ok=True):
 
 
 def _stat_changed(rows, ws):
-    """Ids among ``rows`` (id, recorded signature) whose document signature changed."""
+    """Ids among ``rows`` (id, recorded signature: see :func:`_read_signatures`) whose
+    document signature changed."""
     changed = []
     stat = os.stat
-    suffix = "/" + layout.DOCUMENT
+    prefix, suffix = ws + "/", "/" + layout.DOCUMENT
     for job_id, sig in rows:
         try:
-            s = stat(ws + "/" + job_id + suffix)
-            now = f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
+            s = stat(prefix + job_id + suffix)
+            now = (s.st_mtime_ns, s.st_size, s.st_ino)
         except (FileNotFoundError, NotADirectoryError):
-            now = "none"
+            now = None
         if now != sig:
             changed.append(job_id)
     return changed

@@ -59,6 +59,9 @@ def assert_caches_coherent(project):
                 expect = db.execute(rows).fetchall()
                 if table == "spcache":
                     expect = [(i, json.loads(v)) for i, v in expect]
+                else:
+                    expect = [(i, None if v == "none" else tuple(int(x) for x in v.split(":")))
+                              for i, v in expect]
                 assert len(ids) == len(values) and sorted(zip(ids, values, strict=True)) == expect
 
 

@@ -343,7 +343,10 @@ class Index:
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
                 db.executemany("DELETE FROM bigdoc WHERE id=?",
                                [(i,) for i in removed] + [(r[0],) for r in doc_rows])
-            db.executemany("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
+            # a job whose state point is unreadable keeps that problem (a readable document
+            # must not clear it from `problems`)
+            db.executemany("UPDATE jobs SET doc=?, doc_sig=?, "
+                           "bad=CASE WHEN sp IS NULL THEN bad ELSE ? END WHERE id=?",
                            [(text, sig, bad, i) for i, text, sig, bad in doc_rows])
             db.executemany("UPDATE docsig SET sig=? WHERE id=?",
                            [(sig, i) for i, _, sig, _ in doc_rows])

@@ -406,3 +406,23 @@ def test_key_rows_are_those_of_the_reference(value):
     index._flatten("i", 1, value, "", fast)
     _flatten_reference("i", 1, value, "", slow)
     assert repr(fast) == repr(slow)  # repr: NaN rows compare equal too
+
+
+def test_a_document_written_into_a_half_written_job_keeps_its_problem(tmp_path):
+    """A job whose state point cannot be read stays listed (and out of every answer) when a
+    document appears in it: the document's reading must not clear the state point's problem."""
+    p = suite.init_project(tmp_path / "p")
+    p.open_job({"a": 1}).init()
+    d = os.path.join(p.workspace, suite.calc_id({"a": 2}))
+    os.mkdir(d)
+    with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+        f.write('{"a": ')
+    assert p.find_jobs({"a": 1}).ids() and list(p.index.problems) == [os.path.basename(d)]
+    with open(os.path.join(d, layout.DOCUMENT), "w") as f:
+        f.write('{"x": 1}')
+    fresh = suite.get_project(p.path)
+    assert fresh.find_jobs({"doc.x": 1}).ids() == []
+    assert list(fresh.index.problems) == [os.path.basename(d)]
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.x", "1"], cwd=p.path,
+                         capture_output=True, text=True)
+    assert out.returncode == 3 and os.path.basename(d) in out.stderr

@@ -1,7 +1,7 @@
 """Scale benchmark: the core rows and status at 10k, 100k and a million jobs, quiet and under load.
 
 Usage: python bench/bench_scale.py [-n 10000 100000] [--project DIR ...] [--load] [--repeat 3]
-                                   [--json F]
+                                   [--rows find iterate status] [--json F]
 
 -n builds projects of that many jobs (by plain system calls, bench/build_scale.py) in a tmp dir;
 --project uses prebuilt ones (build a million once: `python bench/build_scale.py /tmp/suite-1m
@@ -85,7 +85,7 @@ def rows_for(path, n):
     }
 
 
-def bench_project(path, n, repeat, load):
+def bench_project(path, n, repeat, load, only=None):
     with open(os.path.join(path, "workflow.py"), "w") as f:
         f.write(SUITE_WORKFLOW)
     res = {}
@@ -94,6 +94,8 @@ def bench_project(path, n, repeat, load):
         wall, cpu, rss, out = run([SUITE, "find", "b.c", "3"], path)
         res["first command (builds the index)"] = {"quiet": [wall, cpu, rss]}
     for row, (args, check) in rows_for(path, n).items():
+        if only and not any(word in row for word in only):
+            continue
         best = {}
         for k in range(repeat):
             for mode in (("quiet", "load") if k % 2 == 0 else ("load", "quiet")):
@@ -123,6 +125,9 @@ def main():
     ap.add_argument("--load", action="store_true")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", default="bench/results-scale.json")
+    ap.add_argument("--rows", nargs="*", default=None,
+                    help="only the rows whose names contain one of these words (find, iterate, "
+                    "status)")
     args = ap.parse_args()
     # an installed suite has compiled modules; without them (PYTHONDONTWRITEBYTECODE, as in
     # the test environment) every command compiled its modules again: 0.1-0.15 s each
@@ -142,7 +147,7 @@ def main():
             n = count_jobs(path)
         try:
             load_before = os.getloadavg()
-            res = bench_project(path, n, args.repeat, args.load)
+            res = bench_project(path, n, args.repeat, args.load, args.rows)
             res["load average (1 min) before / after"] = [load_before[0], os.getloadavg()[0]]
         finally:
             if root:

@@ -2,15 +2,12 @@
 
 import errno
 import itertools
-import logging
 import os
 import stat
 
 from .errors import WorkspaceError
 from .job import Job
 from .query import MISSING, compile_filter, resolve
-
-log = logging.getLogger(__name__)
 
 
 class JobsCursor:
@@ -53,7 +50,9 @@ class JobsCursor:
                 raise WorkspaceError(OSError(
                     errno.ENOENT, f"the workspace {ws} is a link to a missing directory "
                     f"({os.readlink(ws)}); restore it or remove the link", ws)) from exc
-            log.info("the workspace %s does not exist: no jobs", ws)
+            import logging  # only here: `suite find` starts without it
+
+            logging.getLogger(__name__).info("the workspace %s does not exist: no jobs", ws)
             return False
         except OSError as exc:
             raise WorkspaceError(exc) from exc

@@ -21,8 +21,10 @@ import contextlib
 import functools
 import gc
 import json
+import marshal
 import os
 import sqlite3
+import sys
 import threading
 import time
 
@@ -31,7 +33,7 @@ from .errors import CorruptFileError, FilterError
 from .jsonio import loads_checked, write_all
 from .query import MISSING, Pattern, _is_number, evaluate, keys_of, resolve, uses_document
 
-VERSION = 4
+VERSION = 5
 RACY_SECONDS = 2.0
 #: a document larger than this (bytes of its file) or with more flattened keys than
 #: DOC_MAX_KEYS is not stored in the index: queries on document keys evaluate it in Python,
@@ -42,6 +44,17 @@ DOC_MAX_KEYS = 10_000
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
 ADD_CHUNK = 50000
+#: from this many ids on (and a quarter of all jobs), a column is read whole and picked from
+COLUMN_SCAN_MIN = 2000
+#: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
+BULK_CACHE_KIB = 256 * 1024
+#: from this many jobs on, all state points (table spcache) and all document signatures
+#: (sigcache) are also kept as one marshal blob each: a fresh process loads 100,000 state
+#: points in 0.1 s, where decoding their rows' JSON took 0.6 s
+SP_CACHE_MIN = 2000
+# marshal's format belongs to the Python version: another version rebuilds the blob
+# (and ":2": signatures are tuples of integers since the second format)
+_CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
 T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT = range(7)
 _TYPE_CODES = {"null": (T_NULL,), "bool": (T_BOOL,), "int": (T_INT,), "float": (T_FLOAT,),
                "number": (T_INT, T_FLOAT), "str": (T_STR,), "list": (T_LIST,), "dict": (T_DICT,)}
@@ -53,8 +66,16 @@ CREATE TABLE IF NOT EXISTS docsig (id TEXT PRIMARY KEY, sig TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bigdoc (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (
     id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT);
+CREATE TABLE IF NOT EXISTS spcache (tag TEXT, blob BLOB);
+CREATE TABLE IF NOT EXISTS sigcache (tag TEXT, blob BLOB);
+CREATE INDEX IF NOT EXISTS jobs_odd ON jobs (id) WHERE (sp IS NULL OR bad IS NOT NULL);
 """
-_INDEXES = {"kv_num": "(src, key, num)", "kv_txt": "(src, key, txt)"}
+# covering (t and id included): a query reads the index alone, where looking up each match's
+# row took three quarters of `find b.c 3` at 100,000 jobs (0.08 of 0.1 s)
+_INDEXES = {"kv_num": "(src, key, num, t, id)", "kv_txt": "(src, key, txt, t, id)"}
+# the few jobs with a file that could not be read; a query's WHERE must repeat the condition
+# word for word for SQLite to use this partial index (else: a scan of every job's row)
+_ODD = "(sp IS NULL OR bad IS NOT NULL)"
 
 
 def canonical(value):
@@ -73,25 +94,51 @@ def _canon(v):
     return v
 
 
+_BIG = 2 ** 1023  # a module constant: written inline, the power was computed for every int
+
+
 def _flatten(job_id, src, data, prefix, out):
+    # exact types first (parsed JSON has no others): a third faster than isinstance chains
+    append = out.append
     for key, value in data.items():
         name = prefix + key
-        if value is None:
-            out.append((job_id, src, name, T_NULL, None, None))
-        elif isinstance(value, bool):
-            out.append((job_id, src, name, T_BOOL, int(value), None))
-        elif isinstance(value, int):
-            out.append((job_id, src, name, T_INT, float(value) if abs(value) < 2**1023 else None,
-                        None))
-        elif isinstance(value, float):
-            out.append((job_id, src, name, T_FLOAT, value, None))
-        elif isinstance(value, str):
-            out.append((job_id, src, name, T_STR, None, value))
-        elif isinstance(value, list):
-            out.append((job_id, src, name, T_LIST, None, canonical(value)))
-        elif isinstance(value, dict):
-            out.append((job_id, src, name, T_DICT, None, canonical(value)))
+        kind = type(value)
+        if kind is str:
+            append((job_id, src, name, T_STR, None, value))
+        elif kind is int:
+            append((job_id, src, name, T_INT, float(value) if -_BIG < value < _BIG else None,
+                    None))
+        elif kind is float:
+            append((job_id, src, name, T_FLOAT, value, None))
+        elif kind is bool:
+            append((job_id, src, name, T_BOOL, int(value), None))
+        elif value is None:
+            append((job_id, src, name, T_NULL, None, None))
+        elif kind is dict:
+            append((job_id, src, name, T_DICT, None, canonical(value)))
             _flatten(job_id, src, value, name + ".", out)
+        elif kind is list:
+            append((job_id, src, name, T_LIST, None, canonical(value)))
+        else:
+            _flatten_subclass(job_id, src, name, value, out)
+
+
+def _flatten_subclass(job_id, src, name, value, out):
+    """One key row of a value whose type is a subclass of a JSON type."""
+    if isinstance(value, bool):
+        out.append((job_id, src, name, T_BOOL, int(value), None))
+    elif isinstance(value, int):
+        out.append((job_id, src, name, T_INT, float(value) if abs(value) < _BIG else None,
+                    None))
+    elif isinstance(value, float):
+        out.append((job_id, src, name, T_FLOAT, value, None))
+    elif isinstance(value, str):
+        out.append((job_id, src, name, T_STR, None, value))
+    elif isinstance(value, list):
+        out.append((job_id, src, name, T_LIST, None, canonical(value)))
+    elif isinstance(value, dict):
+        out.append((job_id, src, name, T_DICT, None, canonical(value)))
+        _flatten(job_id, src, value, name + ".", out)
 
 
 def _flatten_capped(job_id, doc, text, kv):
@@ -189,8 +236,10 @@ class Index:
     def _reset(self, db):
         db.executescript(
             "DELETE FROM meta; DELETE FROM jobs; DELETE FROM kv; DELETE FROM docsig; "
-            "DELETE FROM bigdoc;")
+            "DELETE FROM bigdoc; DELETE FROM spcache; DELETE FROM sigcache;")
         db.execute("INSERT INTO meta VALUES ('version', ?)", (str(VERSION),))
+        _drop_indexes(db)  # an older version's indexes may have other columns
+        _create(db)
 
     def _write(self, fn):
         """Run ``fn(db)`` in a write transaction; fall back to memory if the disk refuses."""
@@ -240,7 +289,8 @@ class Index:
         # jobs whose state point was unreadable (e.g. caught half-created by another tool) are
         # read again every time until they can be indexed; they are few
         gone = set(removed)
-        retry = [i for (i,) in db.execute("SELECT id FROM jobs WHERE sp IS NULL") if i not in gone]
+        retry = [i for (i,) in db.execute(f"SELECT id FROM jobs WHERE {_ODD} AND sp IS NULL")
+                 if i not in gone]
         retry_rows, retry_kv = self._prepare(ws, retry)
         fixed = {r[0] for r in retry_rows if r[1] is not None}  # readable now: re-added
         if fixed:
@@ -256,6 +306,9 @@ class Index:
             "SELECT count(*) FROM docsig").fetchone()[0]
         if bulk:
             self._write(_drop_indexes)
+            # SQLite's default page cache (2 MiB) made the inserts into the id-ordered tables
+            # (random ids) and the sorting of the key indexes go to the OS page by page
+            db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
         # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
         # once took 2 GB), an interrupted build keeps what it did, and other processes wait
         # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
@@ -284,10 +337,16 @@ class Index:
                 db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale) AND "
                            "src >= (SELECT src FROM temp.stale WHERE stale.id = kv.id)")
                 db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
+                if removed:
+                    db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
+                db.execute("DELETE FROM sigcache")  # ... or document signatures
                 db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
                 db.executemany("DELETE FROM bigdoc WHERE id=?",
                                [(i,) for i in removed] + [(r[0],) for r in doc_rows])
-            db.executemany("UPDATE jobs SET doc=?, doc_sig=?, bad=? WHERE id=?",
+            # a job whose state point is unreadable keeps that problem (a readable document
+            # must not clear it from `problems`)
+            db.executemany("UPDATE jobs SET doc=?, doc_sig=?, "
+                           "bad=CASE WHEN sp IS NULL THEN bad ELSE ? END WHERE id=?",
                            [(text, sig, bad, i) for i, text, sig, bad in doc_rows])
             db.executemany("UPDATE docsig SET sig=? WHERE id=?",
                            [(sig, i) for i, _, sig, _ in doc_rows])
@@ -303,15 +362,17 @@ class Index:
             db.execute("INSERT OR REPLACE INTO meta VALUES ('ws_sig', ?)",
                        (ws_sig if trusted else "racy",))
 
-        self._write(apply)
+        try:
+            self._write(apply)
+        finally:
+            if bulk:
+                self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
-        # one string instead of 100,000 row objects: the narrow table makes this cheap
-        text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
-        parts = text.split(" ") if text else []
+        ids, sigs = self._cached("sigcache", _read_signatures)
         with gc_paused():
-            rows = list(zip(parts[0::2], parts[1::2], strict=False))
+            rows = list(zip(ids, sigs, strict=True))
         if removed:
             rows = [r for r in rows if r[0] not in removed]
         return _split_work(_stat_changed, rows, ws)
@@ -367,7 +428,7 @@ class Index:
         the index only when asked."""
         if self._problems_stale:
             self._problems = dict(self._connect().execute(
-                "SELECT id, bad FROM jobs WHERE bad IS NOT NULL"))
+                f"SELECT id, bad FROM jobs WHERE {_ODD} AND bad IS NOT NULL"))
             self._problems_stale = False
         return {**self._problems, **self._big_problems}
 
@@ -445,12 +506,22 @@ class Index:
             return {**self._column("doc_indexed", ids), **self._big_documents(ids)}
         if column == "doc_indexed":
             column = "doc"
+        ids = None if ids is None else list(ids)
+        if ids is not None and len(ids) >= COLUMN_SCAN_MIN and len(ids) * 4 >= db.execute(
+                "SELECT count(*) FROM jobs").fetchone()[0]:
+            # a large share of the jobs: one pass over the table and a pick beats looking up
+            # each id (documents of all 100,000 jobs in 500-id chunks: 1.1 s, all: 0.7 s)
+            every = self._column("doc_indexed" if column == "doc" else column, None)
+            return {i: every[i] for i in ids if i in every}
+        if ids is None and column == "sp":
+            ids, sps = self._all_statepoints()
+            with gc_paused():
+                return dict(zip(ids, sps, strict=True))
         if ids is None:
             rows = db.execute(f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL")
             with gc_paused():
                 return {i: json.loads(v) for i, v in rows}
         out = {}
-        ids = list(ids)
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for i, v in db.execute(
@@ -459,6 +530,60 @@ class Index:
             ):
                 out[i] = json.loads(v)
         return out
+
+    def _all_statepoints(self):
+        """``(ids, state points)`` of every job with a readable state point, sorted by id, as
+        the index holds them (no refresh), from the state point cache where it is valid."""
+        return self._cached("spcache", _read_statepoints)
+
+    def _cached(self, table, read):
+        """``read(db)``, two lists of equal length, from its cache ``table`` (one marshal
+        blob), or read from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
+
+        A cache is deleted in the same transaction that changes the rows it was made from
+        (``_add_jobs``, ``refresh``), and it is made and stored in one write transaction, so
+        no change can fall between its reading and its storing: it never outlives its rows.
+        A blob of another Python version, or one that does not load, is made again. A lock
+        held by another process or a read-only index is no reason to wait or fail: the rows
+        read are returned uncached.
+        """
+        db = self._db
+        row = db.execute(f"SELECT tag, blob FROM {table} LIMIT 1").fetchone()
+        if row is not None and row[0] == _CACHE_TAG:
+            try:
+                with gc_paused():
+                    value = marshal.loads(row[1])
+                if (type(value) is tuple and len(value) == 2 and type(value[0]) is list and
+                        type(value[1]) is list and len(value[0]) == len(value[1])):
+                    return value
+            except (ValueError, EOFError, TypeError):
+                pass
+        locked = False
+        try:
+            db.execute("PRAGMA busy_timeout=0")  # never wait for a lock to store a cache
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                locked = True
+            except sqlite3.OperationalError:
+                pass
+        finally:
+            db.execute("PRAGMA busy_timeout=60000")
+        try:
+            value = read(db)
+            if locked and len(value[0]) >= SP_CACHE_MIN and not self.in_memory:
+                try:
+                    db.execute(f"DELETE FROM {table}")
+                    db.execute(f"INSERT INTO {table} VALUES (?, ?)",
+                               (_CACHE_TAG, marshal.dumps(value)))
+                except sqlite3.OperationalError:  # a read-only index: no cache
+                    pass
+        finally:
+            if locked:
+                try:
+                    db.execute("COMMIT")
+                except sqlite3.OperationalError:  # e.g. the disk is full: no cache
+                    db.execute("ROLLBACK")
+        return value
 
     def _big_ids(self):
         return [i for (i,) in self._db.execute(
@@ -496,8 +621,6 @@ class Index:
         """``[(key, suggestion or None)]`` for the keys of a compiled tree that no job has
         (``doc.`` prefixed for document keys), as of the last query; the suggestion is the
         closest key that exists."""
-        import difflib
-
         db = self._connect()
         out = []
         for src, path in keys_of(node):
@@ -508,6 +631,8 @@ class Index:
             if src == "doc" and any(resolve(d, path) is not MISSING
                                     for d in self._big_documents().values()):
                 continue
+            import difflib  # only for a missing key: a find's start-up does not pay for it
+
             known = [k for (k,) in db.execute("SELECT DISTINCT key FROM kv WHERE src=?",
                                               (code,))]
             close = difflib.get_close_matches(key, known, n=1)
@@ -521,6 +646,11 @@ class Index:
 
     def find_statepoints(self, node):
         """``[(id, state point)]`` (sorted by id) of the jobs matching a compiled tree."""
+        if node == ("and", []):
+            self.refresh()
+            ids, sps = self._all_statepoints()
+            with gc_paused():  # collections here walked every state point just loaded
+                return list(zip(ids, sps, strict=True))
         loads = json.loads
         rows = self._select(node, "id, sp")
         with gc_paused():
@@ -534,7 +664,8 @@ class Index:
         # in self.problems): matching it against an empty document would answer wrongly
         readable = " AND bad IS NULL" if docs else ""
         if node == ("and", []):
-            sql, params = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL", []
+            rows = db.execute(
+                f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL ORDER BY id").fetchall()
         else:
             translated = _to_sql(node)
             if translated is None:
@@ -544,12 +675,27 @@ class Index:
                 sps = self._column("sp", ids)
                 return [(i, json.dumps(sps[i])) for i in ids]
             sql, params = translated
-            sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL{readable} AND id IN ({sql})"
-        rows = _execute(db, sql + " ORDER BY id", params)
+            if columns == "id":
+                rows = self._matching_ids(db, sql, params, docs)
+            else:
+                sql = f"SELECT {columns} FROM jobs WHERE sp IS NOT NULL{readable} AND id IN ({sql})"
+                rows = _execute(db, sql + " ORDER BY id", params)
         big = self._big_ids() if docs else []
         if big:
             rows = self._with_big(node, rows, big, columns)
         return rows
+
+    def _matching_ids(self, db, sql, params, docs):
+        """``[(id,)]`` (sorted) selected by a translated filter, less the jobs left out of
+        answers: those whose state point (or, for document queries, document) cannot be read.
+
+        Equal to joining with the jobs table in SQL, without looking up each match's row:
+        the few jobs to leave out come from their partial index.
+        """
+        odd = db.execute(f"SELECT id, sp IS NULL FROM jobs WHERE {_ODD}").fetchall()
+        skip = {i for i, no_sp in odd if no_sp or docs}
+        found = {r[0] for r in _execute(db, sql, params)}
+        return [(i,) for i in sorted(found - skip if skip else found)]
 
     def _with_big(self, node, rows, big, columns):
         """``rows`` with the jobs whose documents are over the caps (no key rows: SQL saw
@@ -585,6 +731,27 @@ def gc_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def _read_statepoints(db):
+    """``(ids, state points)`` of the jobs with a readable state point, sorted by id."""
+    # unordered: in id order SQLite visits the rows through the key index (3x slower)
+    rows = sorted(db.execute("SELECT id, sp FROM jobs WHERE sp IS NOT NULL"))
+    loads = json.loads
+    with gc_paused():
+        return [r[0] for r in rows], [loads(r[1]) for r in rows]
+
+
+def _read_signatures(db):
+    """``(ids, signatures)`` of all jobs' documents as last indexed: ``(mtime_ns, size,
+    inode)``, or None for no document (compared as tuples, the freshness check formats no
+    text per file)."""
+    # one string instead of 100,000 row objects: the narrow table makes this cheap
+    text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
+    parts = text.split(" ") if text else []
+    with gc_paused():
+        return parts[0::2], [None if sig == "none" else tuple(map(int, sig.split(":")))
+                             for sig in parts[1::2]]
 
 
 def _execute(db, sql, params):
@@ -658,16 +825,17 @@ def _parse(raw, path, job_id, missing_ok=True):
 
 
 def _stat_changed(rows, ws):
-    """Ids among ``rows`` (id, recorded signature) whose document signature changed."""
+    """Ids among ``rows`` (id, recorded signature: see :func:`_read_signatures`) whose
+    document signature changed."""
     changed = []
     stat = os.stat
-    suffix = "/" + layout.DOCUMENT
+    prefix, suffix = ws + "/", "/" + layout.DOCUMENT
     for job_id, sig in rows:
         try:
-            s = stat(ws + "/" + job_id + suffix)
-            now = f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
+            s = stat(prefix + job_id + suffix)
+            now = (s.st_mtime_ns, s.st_size, s.st_ino)
         except (FileNotFoundError, NotADirectoryError):
-            now = "none"
+            now = None
         if now != sig:
             changed.append(job_id)
     return changed
@@ -747,6 +915,9 @@ def _add_jobs(db, rows, kv, check=True):
         if present:
             rows = [r for r in rows if r[0] not in present]
             kv = [k for k in kv if k[0] not in present]
+    if rows:
+        db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
+        db.execute("DELETE FROM sigcache")
     db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", rows)
     db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)", [(r[0], r[3]) for r in rows])
     db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", kv)

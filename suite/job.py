@@ -22,6 +22,7 @@ from .synced import FileRoot, SyncedDict, copy_json
 class _StatepointRoot:
     """Root of ``job.sp``: a change computes the new state point and moves the job."""
 
+    __slots__ = ("job",)  # one per `job.sp` access: iterating 100,000 jobs makes as many
     what = "state point"
 
     def __init__(self, job):
@@ -73,7 +74,7 @@ class Job:
         self._path = f"{project.workspace}{os.sep}{self._id}"
         self._doc_root = None
         self._initialized = False
-        self._cwd = []
+        self._cwd = None  # the directory stack of open(), made on first use
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -127,7 +128,7 @@ class Job:
         for name, value in state.items():
             object.__setattr__(self, name, value)
         self._initialized = False
-        self._cwd = []
+        self._cwd = None
 
     # -- state point ------------------------------------------------------------------------
     def _statepoint_data(self):
@@ -446,6 +447,8 @@ class Job:
         """Create the job if needed and change the working directory to it (undone by
         :meth:`close`; nested calls stack)."""
         self.init()
+        if self._cwd is None:
+            self._cwd = []
         self._cwd.append(os.getcwd())
         os.chdir(self._path)
         return self

@@ -220,12 +220,21 @@ def _sig(st):
     return st.st_mtime_ns, st.st_size, st.st_ino
 
 
+_CONTAINERS = (dict, list)
+
+
 def copy_json(value):
     """Deep copy of a JSON value (dicts, lists, scalars): much faster than ``copy.deepcopy``."""
     if type(value) is dict:
-        return {k: copy_json(v) if type(v) in (dict, list) else v for k, v in value.items()}
+        # a C copy, then only the nested containers again: half the time of a comprehension
+        # (every `job.sp()` of an iteration copies its state point)
+        out = value.copy()
+        for k, v in out.items():
+            if type(v) in _CONTAINERS:
+                out[k] = copy_json(v)
+        return out
     if type(value) is list:
-        return [copy_json(v) if type(v) in (dict, list) else v for v in value]
+        return [copy_json(v) if type(v) in _CONTAINERS else v for v in value]
     return value
 
 

@@ -1,0 +1,428 @@
+"""The fast paths of queries and iteration (issue 18) give the answers of the slow ones: the
+state point cache, the id-only query path and the quick deep copy of ``job.sp()``."""
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import suite
+from suite import index, layout
+from suite.query import compile_filter, evaluate
+from suite.synced import copy_json
+from tests.suite.test_query import filters
+
+
+def truth(project):
+    """``{id: state point}`` read from the files: the jobs an iteration must give."""
+    out = {}
+    for name in os.listdir(project.workspace):
+        try:
+            with open(os.path.join(project.workspace, name, layout.STATEPOINT)) as f:
+                sp = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if layout.is_job_id(name) and isinstance(sp, dict):
+            out[name] = sp
+    return out
+
+
+def iterated(project):
+    return {j.id: j.sp() for j in suite.get_project(project.path)}
+
+
+def cache_rows(project):
+    with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        return db.execute("SELECT count(*) FROM spcache").fetchone()[0]
+
+
+def assert_caches_coherent(project):
+    """A stored cache holds what the rows it was made from hold (a stale signature cache
+    gives right answers, re-reading documents needlessly: only this shows it)."""
+    import marshal
+
+    with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        for table, rows in (
+                ("spcache", "SELECT id, sp FROM jobs WHERE sp IS NOT NULL ORDER BY id"),
+                ("sigcache", "SELECT id, sig FROM docsig ORDER BY id")):
+            blob = db.execute(f"SELECT blob FROM {table}").fetchone()
+            if blob is not None:
+                ids, values = marshal.loads(blob[0])
+                expect = db.execute(rows).fetchall()
+                if table == "spcache":
+                    expect = [(i, json.loads(v)) for i, v in expect]
+                else:
+                    expect = [(i, None if v == "none" else tuple(int(x) for x in v.split(":")))
+                              for i, v in expect]
+                assert len(ids) == len(values) and sorted(zip(ids, values, strict=True)) == expect
+
+
+def add_behind(project, i):
+    """Add a job as another tool (rsync, signac) would: plain files."""
+    sp = {"a": i, "b": {"c": i % 3}}
+    d = os.path.join(project.workspace, suite.calc_id(sp))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+        json.dump(sp, f)
+
+
+@pytest.fixture
+def cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(index, "SP_CACHE_MIN", 0)
+    p = suite.init_project(tmp_path / "p")
+    for i in range(6):
+        p.open_job({"a": i, "b": {"c": i % 3}}).init()
+    return p
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["add", "add_behind", "remove", "rmtree",
+                                                 "half", "iterate", "age"]),
+                                st.integers(0, 12)), max_size=12))
+def test_iteration_through_the_cache_matches_the_files(steps):
+    """Whatever adds or removes jobs (suite, another tool, in another order; a job caught
+    half-written, then complete), an iteration never serves a state point cache older than the
+    jobs."""
+    root = tempfile.mkdtemp(prefix="suite-cache-")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(index, "SP_CACHE_MIN", 0)
+            p = suite.init_project(os.path.join(root, "p"))
+            for op, i in steps:
+                _step(p, op, i)
+                assert iterated(p) == truth(p)
+                assert suite.get_project(p.path).index.statepoints() == truth(p)
+                assert_caches_coherent(p)
+    finally:
+        shutil.rmtree(root)
+
+
+def _step(p, op, i):
+    sp = {"a": i, "b": {"c": i % 3}}
+    if op == "add":
+        try:
+            p.open_job(sp).init()
+        except suite.JobsCorruptedError:  # caught half-written ("half"): completed here
+            p.open_job(sp).init(force=True)
+    elif op == "add_behind":
+        add_behind(p, i)
+    elif op == "half":  # another tool is writing a new job's state point (not done yet)
+        d = os.path.join(p.workspace, suite.calc_id(sp))
+        if not os.path.exists(d):
+            os.mkdir(d)
+            with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+                f.write('{"a": ')
+    elif op in ("remove", "rmtree"):
+        ids = sorted(truth(p))
+        if not ids:
+            return
+        if op == "remove":
+            p.open_job(id=ids[i % len(ids)]).remove()
+        else:
+            shutil.rmtree(os.path.join(p.workspace, ids[i % len(ids)]))
+    elif op == "age":
+        past = time.time() - 10
+        os.utime(p.workspace, (past, past))
+    else:
+        assert iterated(p) == truth(p)
+
+
+def test_the_cache_is_stored_and_used(cached):
+    assert iterated(cached) == truth(cached)
+    assert cache_rows(cached) == 1
+    # a cache that says something else than the rows would show: prove it is what is read
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        tag, blob = db.execute("SELECT tag, blob FROM spcache").fetchone()
+        import marshal
+
+        ids, sps = marshal.loads(blob)
+        sps[0] = {"planted": 1}
+        db.execute("UPDATE spcache SET blob=?", (marshal.dumps((ids, sps)),))
+    assert iterated(cached)[ids[0]] == {"planted": 1}
+
+
+@pytest.mark.parametrize("blob", [b"garbage", b"", None])
+def test_a_damaged_cache_or_another_pythons_is_made_again(cached, blob):
+    assert iterated(cached) == truth(cached)
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        if blob is None:
+            db.execute("UPDATE spcache SET tag='2.7:4'")
+        else:
+            db.execute("UPDATE spcache SET blob=?", (blob,))
+    assert iterated(cached) == truth(cached)
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == index._CACHE_TAG
+
+
+def test_small_projects_store_no_cache(tmp_path):
+    p = suite.init_project(tmp_path / "p")
+    p.open_job({"a": 1}).init()
+    assert iterated(p) == truth(p)
+    assert cache_rows(p) == 0
+
+
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+
+
+def test_a_lock_held_by_another_process_does_not_make_iteration_wait(cached):
+    past = time.time() - 10
+    os.utime(cached.workspace, (past, past))
+    assert iterated(cached) == truth(cached)  # the index is fresh: no write needed
+    with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
+        db.execute("DELETE FROM spcache")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, cached.fn(".suite/index.sqlite"),
+                               "30"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t = time.monotonic()
+        assert iterated(cached) == truth(cached)
+        assert time.monotonic() - t < 10  # not the 60 s busy timeout
+        assert cache_rows(cached) == 0  # not stored while the other held the lock
+    finally:
+        holder.kill()
+        holder.wait()
+    assert iterated(cached) == truth(cached)
+    assert cache_rows(cached) == 1
+
+
+@pytest.fixture
+def with_unreadable(sweep):
+    """The sweep plus one job with an unreadable state point and one with an unreadable
+    document."""
+    bad_sp = sweep.open_job({"a": 1, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    bad_sp.doc.score = 5
+    with open(bad_sp.fn(layout.STATEPOINT), "w") as f:
+        f.write("{not json")
+    bad_doc = sweep.open_job({"a": 2, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    with open(bad_doc.fn(layout.DOCUMENT), "w") as f:
+        f.write("[1, ")
+    return sweep, bad_sp.id, bad_doc.id
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flt=filters)
+def test_id_queries_leave_out_what_the_evaluator_leaves_out(with_unreadable, flt):
+    """``find`` takes matching ids from the key index alone and removes the unreadable jobs
+    from their own small index: the same answer as evaluating every readable job in Python."""
+    p, bad_sp, bad_doc = with_unreadable
+    tree = compile_filter(flt)
+    docs = {j.id: j.doc() for j in p if j.id != bad_doc}
+    expected = sorted(i for i, sp in truth(p).items()
+                      if (i in docs or not flt_uses_doc(tree)) and
+                      evaluate(tree, sp, docs.get(i, {})))
+    assert p.find_jobs(flt).ids() == expected
+    assert bad_sp not in p.find_jobs(flt).ids()
+
+
+def flt_uses_doc(tree):
+    from suite.query import uses_document
+
+    return uses_document(tree)
+
+
+def test_find_cli_leaves_out_unreadable_jobs(with_unreadable, monkeypatch):
+    p, bad_sp, bad_doc = with_unreadable
+    monkeypatch.chdir(p.path)
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "b.c", "9"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.split() == [bad_doc]
+    assert out.returncode == 3 and bad_sp in out.stderr
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.score", "5"], env=env,
+                         capture_output=True, text=True)
+    assert out.stdout.split() == []
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+def _containers(value, out):
+    if isinstance(value, (dict, list)):
+        out.append(value)
+        for v in (value.values() if isinstance(value, dict) else value):
+            _containers(v, out)
+    return out
+
+
+@given(value=json_values)
+def test_copy_json_is_a_deep_copy(value):
+    copy = copy_json(value)
+    assert copy == value
+    assert json.dumps(copy) == json.dumps(value)  # same key order too
+    mine, theirs = _containers(copy, []), _containers(value, [])
+    assert not {id(c) for c in mine} & {id(c) for c in theirs}
+
+
+def doc_truth(project, key, value):
+    """Ids whose document file (read now) has ``key`` equal to ``value``."""
+    out = []
+    for name in truth(project):
+        try:
+            with open(os.path.join(project.workspace, name, layout.DOCUMENT)) as f:
+                doc = json.load(f)
+        except FileNotFoundError:
+            doc = {}
+        if doc.get(key) == value:
+            out.append(name)
+    return sorted(out)
+
+
+def _check_doc_queries(p):
+    fresh = suite.get_project(p.path)
+    for value in range(3):
+        assert fresh.find_jobs({"doc.x": value}).ids() == doc_truth(p, "x", value)
+    assert_caches_coherent(p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["set", "in_place", "rename", "delete", "add",
+                                                 "remove", "query"]),
+                                st.integers(0, 9), st.integers(0, 2)), max_size=14))
+def test_document_queries_through_the_signature_cache_match_the_files(steps):
+    """Documents written by suite, rewritten in place or replaced by rename by other tools
+    (signac, editors), deleted; jobs added and removed: a document query answers from the
+    files as they are now, with the signatures read from their cache."""
+    root = tempfile.mkdtemp(prefix="suite-sigs-")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(index, "SP_CACHE_MIN", 0)
+            p = suite.init_project(os.path.join(root, "p"))
+            for i in range(6):
+                p.open_job({"a": i}).init().doc.x = i % 3
+            for op, i, x in steps:
+                ids = sorted(truth(p))
+                target = os.path.join(p.workspace, ids[i % len(ids)]) if ids else None
+                fn = target and os.path.join(target, layout.DOCUMENT)
+                if op == "set" and target:
+                    p.open_job(id=ids[i % len(ids)]).doc.x = x
+                elif op == "in_place" and target:
+                    # another length than before, so the size tells even within a clock tick
+                    old = os.path.getsize(fn) if os.path.exists(fn) else 0
+                    text = json.dumps({"x": x, "pad": "p" * (old % 7 + 1)})
+                    with open(fn, "a+") as f:
+                        f.seek(0)
+                        f.truncate()
+                        f.write(text)
+                elif op == "rename" and target:
+                    with open(fn + ".tmp", "w") as f:
+                        json.dump({"x": x}, f)
+                    os.replace(fn + ".tmp", fn)
+                elif op == "delete" and target and os.path.exists(fn):
+                    os.unlink(fn)
+                elif op == "add":
+                    p.open_job({"a": 10 + i}).init().doc.x = x
+                elif op == "remove" and target:
+                    shutil.rmtree(target)
+                _check_doc_queries(p)
+            _check_doc_queries(p)
+            with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
+                assert db.execute("SELECT count(*) FROM sigcache").fetchone()[0] == 1
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("share", [1.0, 0.5, 0.1])
+def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
+    """Many ids read a column whole and pick; few look each up: the same maps (ids that
+    are not jobs, unreadable documents and state points included)."""
+    p, bad_sp, bad_doc = with_unreadable
+    big = p.open_job({"a": 3, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    big.doc.update({f"k{i}": i for i in range(20)})  # over the key cap set below
+    monkeypatch.setattr(index, "DOC_MAX_KEYS", 10)
+    if os.path.exists(p.index.path):
+        os.unlink(p.index.path)
+    p = suite.get_project(p.path)
+    ids = sorted(truth(p)) + [bad_sp, "0" * 32]
+    ids = ids[:max(1, int(len(ids) * share))] + [bad_sp, bad_doc, "0" * 32]
+    monkeypatch.setattr(index, "COLUMN_SCAN_MIN", 10 ** 9)
+    by_id = (p.index.statepoints(ids), p.index.documents(ids))
+    monkeypatch.setattr(index, "COLUMN_SCAN_MIN", 0)
+    whole = (p.index.statepoints(ids), p.index.documents(ids))
+    assert whole == by_id
+    assert bad_sp not in whole[0] and "0" * 32 not in whole[0]
+    assert set(whole[0]) == set(ids) & set(truth(p))
+    if big.id in ids:
+        assert whole[1][big.id]["k19"] == 19
+
+
+def _flatten_reference(job_id, src, data, prefix, out):
+    """The index's key rows as first written (isinstance chains): the oracle."""
+    for key, value in data.items():
+        name = prefix + key
+        if value is None:
+            out.append((job_id, src, name, index.T_NULL, None, None))
+        elif isinstance(value, bool):
+            out.append((job_id, src, name, index.T_BOOL, int(value), None))
+        elif isinstance(value, int):
+            out.append((job_id, src, name, index.T_INT,
+                        float(value) if abs(value) < 2**1023 else None, None))
+        elif isinstance(value, float):
+            out.append((job_id, src, name, index.T_FLOAT, value, None))
+        elif isinstance(value, str):
+            out.append((job_id, src, name, index.T_STR, None, value))
+        elif isinstance(value, list):
+            out.append((job_id, src, name, index.T_LIST, None, index.canonical(value)))
+        elif isinstance(value, dict):
+            out.append((job_id, src, name, index.T_DICT, None, index.canonical(value)))
+            _flatten_reference(job_id, src, value, name + ".", out)
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+@given(value=st.dictionaries(st.text(max_size=3), st.one_of(
+    json_values, st.integers(min_value=-2**1100, max_value=2**1100),
+    st.builds(_Str, st.text(max_size=2)), st.builds(_Int, st.integers()),
+    st.floats(allow_nan=True)), max_size=5))
+def test_key_rows_are_those_of_the_reference(value):
+    fast, slow = [], []
+    index._flatten("i", 1, value, "", fast)
+    _flatten_reference("i", 1, value, "", slow)
+    assert repr(fast) == repr(slow)  # repr: NaN rows compare equal too
+
+
+def test_a_document_written_into_a_half_written_job_keeps_its_problem(tmp_path):
+    """A job whose state point cannot be read stays listed (and out of every answer) when a
+    document appears in it: the document's reading must not clear the state point's problem."""
+    p = suite.init_project(tmp_path / "p")
+    p.open_job({"a": 1}).init()
+    d = os.path.join(p.workspace, suite.calc_id({"a": 2}))
+    os.mkdir(d)
+    with open(os.path.join(d, layout.STATEPOINT), "w") as f:
+        f.write('{"a": ')
+    assert p.find_jobs({"a": 1}).ids() and list(p.index.problems) == [os.path.basename(d)]
+    with open(os.path.join(d, layout.DOCUMENT), "w") as f:
+        f.write('{"x": 1}')
+    fresh = suite.get_project(p.path)
+    assert fresh.find_jobs({"doc.x": 1}).ids() == []
+    assert list(fresh.index.problems) == [os.path.basename(d)]
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.x", "1"], cwd=p.path,
+                         capture_output=True, text=True)
+    assert out.returncode == 3 and os.path.basename(d) in out.stderr

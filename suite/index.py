@@ -818,7 +818,9 @@ def _parse(raw, path, job_id, missing_ok=True):
     if not isinstance(obj, dict):
         return None, "{}" if missing_ok else None, f"job {job_id}: {path} is not a JSON object"
     try:
-        text = data.decode()
+        # utf-8-sig: a byte-order mark (which other tools write) is read as JSON's reader
+        # does, else every reader of the stored text would fail on it
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = json.dumps(obj)
     return obj, text, None

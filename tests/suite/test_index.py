@@ -4,6 +4,8 @@ import json
 import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -203,3 +205,29 @@ def test_two_process_helper_redoes_a_failed_half():
         return [r * 2 for r in rows]
 
     assert index._in_two_processes(fn, list(range(10)), "") == [r * 2 for r in range(10)]
+
+
+def test_documents_and_state_points_with_a_byte_order_mark_read_everywhere(project):
+    """Other tools (Windows editors, PowerShell) write a UTF-8 byte-order mark: JSON's reader
+    takes it, so must every reader of the index (find, documents, a workflow's conditions)."""
+    job = project.open_job({"a": 1}).init()
+    other = project.open_job({"a": 2}).init()
+    other.doc.x = 3
+    with open(job.fn("signac_job_document.json"), "wb") as f:
+        f.write(b'\xef\xbb\xbf{"x": 2}')
+    with open(job.fn("signac_statepoint.json"), "rb") as f:
+        sp = f.read()
+    with open(job.fn("signac_statepoint.json"), "wb") as f:
+        f.write(b"\xef\xbb\xbf" + sp)
+    again = suite.get_project(project.path)
+    assert [j.id for j in again.find_jobs({"doc.x": 2})] == [job.id]
+    assert again.index.documents() == {job.id: {"x": 2}, other.id: {"x": 3}}
+    assert again.index.statepoints()[job.id] == {"a": 1}
+    with open(os.path.join(project.path, "workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\n\nclass W(Workflow):\n    pass\n\n\n"
+                "@W.operation\n@W.pre(lambda job: job.doc.get('x') == 2)\n"
+                "def mark(job):\n    job.doc.y = 1\n")
+    r = subprocess.run([sys.executable, "-m", "suite", "run"], cwd=project.path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert suite.get_project(project.path).open_job(id=job.id).doc() == {"x": 2, "y": 1}

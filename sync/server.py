@@ -119,6 +119,7 @@ def _serve_session(path, stdin, stdout, init):
         out.flush()
         return 1
     out.send({"ok": True, "version": protocol.VERSION, "label": replica.label})
+    out.flush()  # the hello at once: the client waits for it before it sends anything
     streams = {}  # token -> FileWriter
     try:
         return _serve(replica, _Requests(stdin, out), out, streams)

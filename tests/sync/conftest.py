@@ -4,7 +4,8 @@ the ``transport`` fixture through which sync tests reach their far side.
 Every test in tests/sync/ that syncs with a far side takes ``transport`` and so runs three
 times: over paramiko and openssh (to the real sshd; the openssh cases share one ControlMaster
 per session, as a user with ``ControlMaster auto`` would) and over the local transport (a pipe
-to a ``suite _sync-server`` subprocess). The model-based test runs directly (in-process) and
+to a ``suite _sync-server`` subprocess); test_active.py's ``far`` is ``transport`` whose far
+side sees the test SLURM. The model-based test runs directly (in-process) and
 over local and openssh (``test_model_over_transport``). What stays on one transport, and why:
 
 * paramiko only: host keys and known_hosts (``test_unknown_host_key_refused_with_fingerprint``,

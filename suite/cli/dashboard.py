@@ -16,9 +16,14 @@ import click
 @click.option("--on", "remote", default=None, metavar="REMOTE",
               help="Run the dashboard on the far side of this SSH remote (a name from 'suite "
                    "remote list' or a URL) and forward a local port to it.")
+@click.option("--ssh", "ssh", type=click.Choice(["paramiko", "openssh", "auto"]), default=None,
+              metavar="KIND", help="With --on: the transport (as for 'suite sync'; default: "
+                                   "the remote's setting, else the user config, else paramiko).")
+@click.option("--ssh-command", default=None, metavar="COMMAND",
+              help="With --on: what the openssh transport runs (default: ssh).")
 @click.option("--stop-on-eof", is_flag=True, hidden=True,
               help="Stop when standard input ends (the far side of --on).")
-def dashboard(port, host, read_only, no_browser, remote, stop_on_eof):
+def dashboard(port, host, read_only, no_browser, remote, ssh, ssh_command, stop_on_eof):
     """Serve the project in the current directory as a web page: overview, a searchable jobs
     table, job pages (documents editable, files, images, videos, HDF5 plots), compare and sync.
 
@@ -42,7 +47,8 @@ def dashboard(port, host, read_only, no_browser, remote, stop_on_eof):
 
         serve_on(project(quiet=True), remote, port=port, read_only=read_only,
                  open_browser=not no_browser, echo=echo,
-                 note=lambda text: click.echo(f"suite: {text}", err=True))
+                 note=lambda text: click.echo(f"suite: {text}", err=True), ssh=ssh,
+                 ssh_command=ssh_command)
         return
     serve(".", host=host, port=port, read_only=read_only, open_browser=not no_browser,
           echo=echo, stop_on_eof=stop_on_eof)

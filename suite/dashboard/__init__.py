@@ -23,12 +23,13 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
 
 
 def serve_on(project, remote, port=0, read_only=False, open_browser=True, echo=print,
-             note=None):
+             note=None, ssh=None, ssh_command=None):
     """See :func:`suite.dashboard.remote.serve_on`."""
     from .remote import serve_on as _serve_on
 
     return _serve_on(project, remote, port=port, read_only=read_only,
-                     open_browser=open_browser, echo=echo, note=note)
+                     open_browser=open_browser, echo=echo, note=note, ssh=ssh,
+                     ssh_command=ssh_command)
 
 
 __all__ = ["create_app", "serve", "serve_on"]

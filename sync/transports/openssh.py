@@ -43,7 +43,7 @@ def master_state(target, ssh_command=None):
     return "no master connection"
 
 
-#: seconds the first frame may take: ssh may be asking a person for a one-time code
+#: seconds the first byte may take: ssh may be asking a person for a one-time code
 LOGIN_TIMEOUT = 300.0
 
 
@@ -58,10 +58,7 @@ class OpenSSHTransport(Transport):
             timeout, f"openssh transport: cannot run {argv[0]!r}; install the OpenSSH client, "
                      "give --ssh-command COMMAND, or use --ssh paramiko")
         self.reader, self.writer = self.process.reader, self.process.writer
-        self.reader.timeout = max(timeout, LOGIN_TIMEOUT)
-
-    def started(self):
-        self.reader.timeout = self.timeout
+        self.reader.first = max(timeout, LOGIN_TIMEOUT)  # then ``timeout`` (a login is over)
 
     def why_stopped(self):
         status, err = self.process.ended()

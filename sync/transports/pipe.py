@@ -7,19 +7,23 @@ import select
 
 class Reader:
     """``read(n)``: up to ``n`` bytes (b"" at the end); TimeoutError after ``timeout`` s of
-    silence. Reads ahead in large blocks: frames are small and many."""
+    silence, or ``first`` s (when set) before the first byte has come: a login may take long,
+    but once the far side has said anything it answers within ``timeout``. Reads ahead in
+    large blocks: frames are small and many."""
 
     BLOCK = 256 << 10
 
     def __init__(self, fd, timeout):
         self.fd, self.timeout, self.buf, self.pos = fd, timeout, b"", 0
+        self.first = None
 
     def read(self, n):
         if self.pos >= len(self.buf):
-            ready, _, _ = select.select([self.fd], [], [], self.timeout)
+            wait = self.timeout if self.first is None else self.first
+            ready, _, _ = select.select([self.fd], [], [], wait)
             if not ready:
                 raise TimeoutError
-            self.buf, self.pos = os.read(self.fd, max(n, self.BLOCK)), 0
+            self.buf, self.pos, self.first = os.read(self.fd, max(n, self.BLOCK)), 0, None
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out

@@ -1,17 +1,21 @@
 """`suite dashboard --on REMOTE`: the dashboard started on the far side over a real sshd on
-127.0.0.1, reached through a forwarded local port, stopped by Ctrl-C here."""
+127.0.0.1 (through paramiko, and through the system ssh with a master connection of its own or
+the user's ControlMaster), reached through a forwarded local port, stopped by Ctrl-C here."""
 
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 
 import pytest
 
 import suite
-from tests.sync.conftest import ssh_home, sshd  # noqa: F401  (fixtures)
+from tests.sync.conftest import openssh, ssh_home, sshd  # noqa: F401  (fixtures)
 
 from .test_security import _request
 
@@ -26,18 +30,47 @@ def _listening(port):
         return False
 
 
-def test_dashboard_on_a_remote(sshd, ssh_home, dash, special, tmp_path):  # noqa: F811
+def _logins(sshd):  # noqa: F811
+    return (sshd["root"] / "log").read_text().count("Accepted publickey")
+
+
+@pytest.fixture
+def master(openssh):  # noqa: F811
+    """An ``--ssh-command`` whose config has a ControlMaster to 'cluster', started here as a
+    user with ``ControlMaster auto`` starts it in the morning; it ends with the test."""
+    root = tempfile.mkdtemp(dir="/tmp", prefix="cm")  # a socket path is limited to ~100 bytes
+    command = openssh(f"Host cluster\n  ControlMaster auto\n  ControlPath {root}/%C\n"
+                      "  ControlPersist 600\n")
+    subprocess.run([*command.split(), "cluster", "true"], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield command
+    subprocess.run([*command.split(), "-O", "exit", "cluster"], capture_output=True, timeout=30)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("kind", ["paramiko", "openssh", "openssh-master"])
+def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp_path,  # noqa: F811
+                               request):
     from sync.remotes import add_remote
 
     here = suite.init_project(tmp_path / "here")
-    add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"])
+    options = []
+    if kind == "openssh":  # the remote's own setting
+        add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"],
+                   ssh="openssh", ssh_command=openssh())
+    else:
+        add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"])
+    if kind == "openssh-master":  # the command's options; auto finds the master open
+        options = ["--ssh", "auto", "--ssh-command", request.getfixturevalue("master")]
+    logins = _logins(sshd)
     proc = subprocess.Popen([sys.executable, "-m", "suite", "dashboard", "--on", "hpc",
-                             "--no-browser"], cwd=here.path, stdout=subprocess.PIPE,
+                             "--no-browser", *options], cwd=here.path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
         note = proc.stderr.readline()
+        assert f"through SSH ({kind.split('-')[0]})" in note, note
         far_port = int(note.split("127.0.0.1:")[1].split(" ")[0].rstrip(";"))
         assert _listening(far_port)
         parts = urllib.parse.urlsplit(url)
@@ -58,11 +91,19 @@ def test_dashboard_on_a_remote(sshd, ssh_home, dash, special, tmp_path):  # noqa
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
-    # Ctrl-C here stopped the far side
+    assert proc.returncode in (0, 130), proc.stderr.read()
+    # Ctrl-C here stopped the far side and the forwarding
     deadline = time.monotonic() + 15
-    while _listening(far_port) and time.monotonic() < deadline:
+    while (_listening(far_port) or _listening(parts.port)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _listening(far_port)
+    assert not _listening(far_port) and not _listening(parts.port)
+    if kind == "openssh-master":  # it rode on the master: no new login, and the master lives
+        assert _logins(sshd) == logins
+        command = request.getfixturevalue("master")
+        assert subprocess.run([*command.split(), "-O", "check", "cluster"], capture_output=True,
+                              timeout=30).returncode == 0
+    else:
+        assert _logins(sshd) == logins + 1
 
 
 def test_on_a_local_directory_is_refused(dash, tmp_path):
@@ -84,3 +125,35 @@ def test_far_command_quotes_the_path():
         "cd '/a b/p;rm -rf x' && suite dashboard --no-browser --port 0 --stop-on-eof")
     assert far_command("~/my proj").startswith("""cd "$HOME"/'my proj' && suite""")
     assert far_command("~", read_only=True).endswith("--stop-on-eof --read-only")
+
+
+@pytest.mark.parametrize("kind", ["paramiko", "openssh"])
+def test_a_far_side_that_does_not_start_is_one_line(kind, sshd, ssh_home, openssh, dash,  # noqa: F811
+                                                    tmp_path):
+    from sync.remotes import add_remote
+
+    here = suite.init_project(tmp_path / "here")
+    add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite="/no/such/suite")
+    proc = subprocess.run([sys.executable, "-m", "suite", "dashboard", "--on", "hpc",
+                           "--no-browser", "--ssh", kind, "--ssh-command", openssh()],
+                          cwd=here.path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("suite: error: the dashboard on cluster did not start: ") \
+        and "/no/such/suite" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_no_ssh_binary_names_the_transport_and_the_remedy(sshd, ssh_home, dash,  # noqa: F811
+                                                          tmp_path):
+    from sync.remotes import add_remote
+
+    here = suite.init_project(tmp_path / "here")
+    add_remote(here, "hpc", f"cluster:{dash.path}", ssh="openssh",
+               ssh_command="/no/such/ssh -q")
+    proc = subprocess.run([sys.executable, "-m", "suite", "dashboard", "--on", "hpc",
+                           "--no-browser"], cwd=here.path, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "openssh transport: cannot run '/no/such/ssh'" in proc.stderr \
+        and "--ssh paramiko" in proc.stderr, proc.stderr
+    assert not [d for d in os.listdir("/tmp") if d.startswith("suite-dash-")
+                and os.stat(os.path.join("/tmp", d)).st_mtime > time.time() - 60]

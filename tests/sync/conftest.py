@@ -4,7 +4,8 @@ the ``transport`` fixture through which sync tests reach their far side.
 Every test in tests/sync/ that syncs with a far side takes ``transport`` and so runs three
 times: over paramiko and openssh (to the real sshd; the openssh cases share one ControlMaster
 per session, as a user with ``ControlMaster auto`` would) and over the local transport (a pipe
-to a ``suite _sync-server`` subprocess). The model-based test runs directly (in-process) and
+to a ``suite _sync-server`` subprocess); test_active.py's ``far`` is ``transport`` whose far
+side sees the test SLURM. The model-based test runs directly (in-process) and
 over local and openssh (``test_model_over_transport``). What stays on one transport, and why:
 
 * paramiko only: host keys and known_hosts (``test_unknown_host_key_refused_with_fingerprint``,
@@ -17,9 +18,15 @@ over local and openssh (``test_model_over_transport``). What stays on one transp
   expanded here.
 * in-process only: replicas with a fault built in (test_failures.py: ``Flaky``,
   ``Malicious``), the replica's own checks (``Replica`` called directly), the server driven
-  with frames (test_peer.py), the resolution of a local DEST (``test_dest_inside_a_project_is_
-  refused_not_walked_up``, ``test_cli_init_and_its_suggestion``), two local CLI syncs taking
-  turns (``test_two_syncs_of_one_pair_take_turns``), and the model with a concurrent writer or
+  with frames (test_peer.py; among them ``test_answers_go_out_in_batches`` and
+  ``test_answers_are_out_before_a_request_that_may_take_long``, which count the server's
+  writes or replace a ``Replica`` method in this process, and ``test_snapshots_and_records_
+  larger_than_a_header_travel``, which lowers this process's header limit where a far side
+  would need a snapshot past the real 64 MiB), arguments refused before any far side is
+  reached (``test_wait_and_include_active_exclude_each_other``), the resolution of a local
+  DEST (``test_dest_inside_a_project_is_refused_not_walked_up``,
+  ``test_cli_init_and_its_suggestion``), two local CLI syncs taking turns
+  (``test_two_syncs_of_one_pair_take_turns``), and the model with a concurrent writer or
   with every file streamed (this process's stream limits).
 """
 

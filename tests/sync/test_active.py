@@ -16,8 +16,6 @@ import sync
 from sync.active import active_work
 from tests.schedulers.live import make_live_project
 
-from .conftest import Transport
-
 
 def run(project, *args, **kwargs):
     return subprocess.run(["suite", *args], cwd=project.path, capture_output=True, text=True,
@@ -47,16 +45,10 @@ def pair(tmp_path):
     return lap, clu
 
 
-@pytest.fixture(params=["local", "paramiko"])
-def far(request, slurm):
-    """The far side through the local transport (no sshd) or a real sshd; its suite sees
-    the test SLURM (sshd does not pass the environment on)."""
-    if request.param == "local":
-        transport = Transport("local", {"remote_suite": f"{sys.executable} -m suite",
-                                        "port": None})
-    else:
-        transport = Transport("paramiko", request.getfixturevalue("sshd"))
-        request.getfixturevalue("ssh_home")
+@pytest.fixture
+def far(transport, slurm):
+    """The far side over each transport (paramiko, openssh, local); its suite sees the test
+    SLURM (sshd does not pass the environment on)."""
     transport.remote_suite = f"env SLURM_CONF={slurm} {transport.remote_suite}"
     return transport
 
@@ -65,7 +57,7 @@ def jobs(project):
     return [project.open_job({"a": a}) for a in range(3)]
 
 
-def test_no_submissions_answers_at_once_without_a_scheduler(pair, monkeypatch):
+def test_no_submissions_answers_at_once_without_a_scheduler(transport, pair, monkeypatch):
     lap, clu = pair
     # a scheduler that does not exist: never looked up, since nothing was ever submitted
     monkeypatch.setenv("SUITE_SCHEDULER", "no-such-scheduler")
@@ -76,8 +68,9 @@ def test_no_submissions_answers_at_once_without_a_scheduler(pair, monkeypatch):
             "assert 'suite.flow' not in sys.modules and 'schedulers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     write(jobs(clu)[0], "new.txt", "x")
-    result = sync.sync(lap, clu.path, ssh="local",
-                       remote_suite=f"{sys.executable} -m suite")  # the far side asked too
+    # the far side is asked too (its environment names the same missing scheduler)
+    result = transport.sync(lap, clu.path, remote_suite="env SUITE_SCHEDULER=no-such-scheduler "
+                            f"{transport.remote_suite}")
     assert result.exit_status == 0 and result.active == []
     assert os.path.exists(jobs(lap)[0].fn("new.txt"))
 
@@ -242,23 +235,23 @@ def test_wait_and_include_active_exclude_each_other(pair):
 
 
 @pytest.mark.parametrize("text", ["{not json", '{"12": {"pairs": []}}'])
-def test_a_damaged_submission_record_stops_the_sync_naming_it(pair, text):
+def test_a_damaged_submission_record_stops_the_sync_naming_it(transport, pair, text):
     lap, clu = pair
     os.makedirs(os.path.dirname(clu.fn(".suite/flow/submissions.json")))
     with open(clu.fn(".suite/flow/submissions.json"), "w") as f:
         f.write(text)
     write(jobs(clu)[0], "from-cluster.txt", "c")
-    r = run(lap, "sync", clu.path, "--ssh", "local")  # the far side's record, over the pipe
+    r = run(lap, "sync", transport.url(clu.path), *transport.cli)  # the far side's record
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1 and "submissions.json" in r.stderr, r.stderr
     assert not os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))
     # --include-active does not ask about work; the books are still exchanged, so a book
     # that cannot be read at all still stops it, one of the wrong shape does not
-    r = run(lap, "sync", clu.path, "--ssh", "local", "--include-active")
+    r = run(lap, "sync", transport.url(clu.path), "--include-active", *transport.cli)
     if text == "{not json":
         assert r.returncode == 1 and "submissions.json" in r.stderr, r.stderr
         assert not os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))
         os.remove(clu.fn(".suite/flow/submissions.json"))
-        r = run(lap, "sync", clu.path, "--ssh", "local", "--include-active")
+        r = run(lap, "sync", transport.url(clu.path), "--include-active", *transport.cli)
     assert r.returncode == 0, r.stderr
     assert os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))

@@ -217,7 +217,7 @@ def test_jobs_larger_than_a_frame_still_sync_both_ways(transport, tmp_path, monk
 
 def test_far_side_that_never_answers_times_out_naming_the_host(transport, pair,
                                                                tmp_path, monkeypatch):
-    """Over openssh the first frame may take LOGIN_TIMEOUT (300 s: someone typing a one-time
+    """Over openssh the first byte may take LOGIN_TIMEOUT (300 s: someone typing a one-time
     code) before --timeout applies, so there the test shortens it, and skips the CLI."""
     from sync.transports import openssh
 
@@ -248,8 +248,11 @@ def short(replica, stdin, stdout, streams):
     sys.stdin.buffer.read()
 server._serve = short
 """)
+    start = time.monotonic()
     with pytest.raises(sync.SyncError, match=f"{transport.host} sent nothing for 2 s"):
         transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
+    # over openssh too: once a byte has come the login is over, LOGIN_TIMEOUT no longer applies
+    assert time.monotonic() - start < 60
 
 
 def test_stopped_far_side_times_out_and_the_next_sync_resumes(transport, pair, tmp_path):

@@ -20,6 +20,9 @@ DATA = "signac_data.h5"
 #: suite's own directory: caches (index) and records (sync state). Never the source of truth.
 SUITE_DIR = ".suite"
 #: the record of batch submissions by scheduler id (suite.flow.submit), in the project
+#: in the name of the copy `suite sync --keep-both` makes of a file changed on both sides:
+#: NAME + CONFLICT_COPY + the other side's label
+CONFLICT_COPY = ".conflict-"
 SUBMISSIONS = os.path.join(SUITE_DIR, "flow", "submissions.json")
 #: when each other copy's own word on its submissions was last taken (suite.flow.book)
 SUBMISSIONS_SEEN = os.path.join(SUITE_DIR, "flow", "seen.json")

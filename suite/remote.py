@@ -10,10 +10,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 
+from . import layout
 from .flow import book as books
-
-#: in the name of the copy ``suite sync --keep-both`` makes of a file changed on both sides
-CONFLICT_MARK = ".conflict-"
 
 
 @dataclass
@@ -184,7 +182,7 @@ class Remote:
 
         workspace = self.project.workspace
         return [job for job in jobs
-                if any(CONFLICT_MARK in rel.rpartition("/")[2]
+                if any(layout.CONFLICT_COPY in rel.rpartition("/")[2]
                        for rel, _, _ in walk(os.path.join(workspace, job), {}))]
 
     def _workflow_source(self, module):

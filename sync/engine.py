@@ -646,7 +646,7 @@ class Sync:
         winner = self._winner(job_id, None, (lf, rf))
         if self.keep_both and lf and rf and not (is_link(lf) or is_link(rf)):
             # local wins; the remote version is kept beside it on both sides
-            copy = f"{rel}.conflict-{self.R.label}"
+            copy = f"{rel}{layout.CONFLICT_COPY}{self.R.label}"
             do, _ = self._act("keep both", job_id, "both", rel)
             if do:
                 data, mtime = self.R.read(job_id, rel)

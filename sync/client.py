@@ -10,7 +10,7 @@ import inspect
 
 from . import answers, ops, protocol
 from .interface import FlowAPI, ReplicaAPI
-from .replica import SyncError, read_jobs_by_files
+from .replica import SyncError, read_jobs_by_files, read_jobs_later_by_files
 
 
 class Client:
@@ -177,6 +177,9 @@ class Client:
     # -- the composite methods of the interface ---------------------------------------------
     def read_jobs(self, requests):
         return read_jobs_by_files(self.read_files, requests)
+
+    def read_jobs_later(self, requests):
+        return read_jobs_later_by_files(self.read_files_later, requests)
 
     def read_chunks(self, job_id, rel):
         """``(mtime_ns, iterator of chunks)``; the iterator must be consumed before any other

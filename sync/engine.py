@@ -204,7 +204,7 @@ class Sync:
                             and j not in base_jobs]
         self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
         self._remote_sizes = rs["jobs"]
-        self._fetched = {}
+        self._fetched, self._ahead = {}, None
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
@@ -431,6 +431,25 @@ class Sync:
     FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
 
     def _fetch_from(self, pos):
+        """Fetch the batch of new far jobs starting at ``pos`` and ask for the next one at
+        once: the far side reads it while this side writes this one (the two took turns,
+        each idle half of a first pull)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and self._remote_new[pos] in ahead[0]:
+            requests, answer = ahead[1], ahead[2]
+        else:  # the batch asked for ahead is not needed (its answer is read and dropped)
+            requests = self._batch(pos)
+            answer = self.R.read_jobs_later(requests)
+        self._fetched = {job_id: (sp, files) for job_id, sp, files in answer()}
+        nxt = self._remote_pos[requests[-1][0]] + 1
+        if nxt < len(self._remote_new):
+            more = self._batch(nxt)
+            self._ahead = ({job_id for job_id, _ in more}, more,
+                           self.R.read_jobs_later(more))
+
+    def _batch(self, pos):
+        """The requests for the new far jobs from ``pos`` on: up to FETCH_JOBS jobs and
+        FETCH_BYTES bytes (one job always)."""
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
             files = self._remote_sizes[job_id]["files"]
@@ -440,8 +459,7 @@ class Sync:
                 break
             requests.append((job_id, rels))
             size += job_size
-        self._fetched = {job_id: (sp, files)
-                         for job_id, sp, files in self.R.read_jobs(requests)}
+        return requests
 
     def _entry_after_copy(self, job_id, present, direction):
         side = {"push": (0, 1), "pull": (1, 0)}[direction]

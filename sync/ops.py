@@ -277,7 +277,7 @@ OPS = {op.name: op for op in [
     Op("digests", "later", "one digest per (job, path)", pack=_requests,
        take=_listed("digests", lambda i: isinstance(i, str))),
     Op("read", "call", "mtime_ns; payload: the file", reply=_reply_read, take=_take_read),
-    Op("read_files", "call", "[size, mtime_ns] per file; payload: the files",
+    Op("read_files", "later", "[size, mtime_ns] per file; payload: the files",
        pack=_requests, reply=_reply_pieces, take=_take_files),
     Op("signatures", "later", "sizes; payload: one block signature per file",
        pack=_requests, reply=_reply_signatures, take=_take_signatures),

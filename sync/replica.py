@@ -206,14 +206,25 @@ class _Discard:
 def read_jobs_by_files(read_files, requests):
     """:meth:`Replica.read_jobs` on top of a ``read_files`` (the state point is one more
     file): ``[(job_id, [rel, ...])]`` -> ``[(job_id, sp bytes, [(rel, data, mtime)])]``."""
+    return read_jobs_later_by_files(lambda flat: lambda: read_files(flat), requests)()
+
+
+def read_jobs_later_by_files(read_files_later, requests):
+    """:meth:`Replica.read_jobs_later` on top of a ``read_files_later``: the files are asked
+    for now, the function returned waits for them (see :func:`read_jobs_by_files`)."""
     flat = [(job_id, rel) for job_id, rels in requests
             for rel in (layout.STATEPOINT, *rels)]
-    got = iter(read_files(flat))
-    out = []
-    for job_id, rels in requests:
-        sp, _ = next(got)
-        out.append((job_id, sp, [(rel, *next(got)) for rel in rels]))
-    return out
+    answer = read_files_later(flat)
+
+    def jobs():
+        got = iter(answer())
+        out = []
+        for job_id, rels in requests:
+            sp, _ = next(got)
+            out.append((job_id, sp, [(rel, *next(got)) for rel in rels]))
+        return out
+
+    return jobs
 
 
 class Replica:
@@ -447,6 +458,11 @@ class Replica:
     def read_jobs(self, requests):
         """Whole jobs at once, for copying (see :func:`read_jobs_by_files`)."""
         return read_jobs_by_files(self.read_files, requests)
+
+    def read_jobs_later(self, requests):
+        """A function returning :meth:`read_jobs` (over SSH the far side reads meanwhile)."""
+        out = self.read_jobs(requests)
+        return lambda: out
 
     def read_files(self, requests):
         """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order."""

@@ -201,7 +201,7 @@ def test_first_pull_fetches_whole_jobs_in_batches(transport, tmp_path, monkeypat
         with open(job.fn("sub/more.txt"), "w") as f:
             f.write(f"more {i}")
     laptop = suite.init_project(tmp_path / "laptop")
-    batches = batched_only(monkeypatch, "read_jobs", "read")
+    batches = batched_only(monkeypatch, "read_jobs_later", "read")
     monkeypatch.setattr(Sync, "FETCH_JOBS", 3)
     monkeypatch.setattr(Sync, "FETCH_BYTES", 12000)  # cuts before the larger jobs
     result = transport.sync(laptop, cluster.path)
@@ -213,6 +213,33 @@ def test_first_pull_fetches_whole_jobs_in_batches(transport, tmp_path, monkeypat
         for name in ("data.bin", "sub/more.txt"):
             with open(job.fn(name), "rb") as a, open(here.fn(name), "rb") as b:
                 assert a.read() == b.read()
+
+
+def test_first_pull_asks_for_the_next_batch_before_writing_one(transport, tmp_path,
+                                                              monkeypatch):
+    """The far side reads the next batch of new jobs while this side writes the current one
+    (issue #18: the two sides took turns, each idle half of a first pull)."""
+    from sync.client import Client
+    from sync.engine import Sync
+    from sync.replica import Replica
+
+    cluster = suite.init_project(tmp_path / "cluster")
+    for i in range(6):
+        cluster.open_job({"i": i}).init()
+    laptop = suite.init_project(tmp_path / "laptop")
+    events = []
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
+        def spy(self, *args, real=getattr(cls, name), name=name):
+            events.append(name)
+            return real(self, *args)
+        monkeypatch.setattr(cls, name, spy)
+    monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
+    result = transport.sync(laptop, cluster.path)
+    assert result.exit_status == 0, result.format()
+    assert sorted(j.id for j in laptop) == sorted(j.id for j in cluster)
+    # batch 2 asked for before batch 1's first job is written; 3 batches, asked for once each
+    assert events[:3] == ["read_jobs_later", "read_jobs_later", "create_job"], events
+    assert events.count("read_jobs_later") == 3 and events.count("create_job") == 6, events
 
 
 def test_changed_files_are_pulled_in_batches(transport, pair, monkeypatch):
@@ -286,7 +313,8 @@ def test_large_files_travel_in_chunks_both_ways(transport, tmp_path, monkeypatch
     from sync.replica import Replica
 
     whole_reads = []
-    for cls, name in ((Replica, "read"), (Client, "read_jobs"), (Client, "read_files")):
+    for cls, name in ((Replica, "read"), (Client, "read_jobs"), (Client, "read_jobs_later"),
+                      (Client, "read_files"), (Client, "read_files_later")):
         real = getattr(cls, name)
 
         def spy(self, *args, real=real):

@@ -157,8 +157,8 @@ class Remote:
                 if not ids:  # every job concerned is in conflict: nothing to submit
                     return result
         if not pretend:  # what this copy knows of other locations, for the far side's check
-            far.merge_book(books.identity(self.project.path), books.load(self.project),
-                           socket.gethostname(), books.load_seen(self.project))
+            location, book, seen = books.word(self.project)
+            far.merge_book(location, book, socket.gethostname(), seen)
         answer = far.flow_submit({
             "ops": list(ops or []), "filter": filter, "ids": list(ids or []), "num": num,
             "bundle": bundle, "parallel": parallel, "pretend": pretend, "hold": hold,
@@ -171,8 +171,7 @@ class Remote:
         result.skipped, result.output = answer["skipped"], answer["output"]
         result.scheduler = answer.get("scheduler", "")
         if result.records:
-            location, entries, seen = far.load_book()
-            books.merge(self.project, location, entries, self.name, seen)
+            self._learn(answer)
         return result
 
     def _kept_both(self, jobs):

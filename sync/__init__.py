@@ -99,15 +99,14 @@ def exchange_books(project, remote, label):
             return
         from suite.flow import book
 
-        there = [book.identity(remote.path), book.load(remote.project),
-                 book.load_seen(remote.project)]
+        there = book.word(remote.project)
     else:
         there = remote.load_book()  # [None, {}, {}]: the far side has no book
         if not here and there[0] is None:
             return
     from suite.flow import book
 
-    me, mine, seen = book.identity(project.path), book.load(project), book.load_seen(project)
+    me, mine, seen = book.word(project)
     if isinstance(remote, Replica):
         book.merge(remote.project, me, mine, socket.gethostname(), seen)
     else:

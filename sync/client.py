@@ -46,7 +46,6 @@ class Client:
         header, _ = self._frame()
         if header is None:
             raise SyncError(self.transport.why_stopped())
-        self.transport.started()
         if not header.get("ok"):
             raise SyncError(f"{self.host}:{self.transport.path}: {header.get('error')}")
         if header.get("version") != protocol.VERSION:

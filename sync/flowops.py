@@ -78,9 +78,7 @@ def flow_status(session, options):
     project = session.replica.project
     if not options.get("detailed"):  # a line per job is asked for only with --detailed
         result.jobs = {}
-    return {"status": result.to_json(), "warning": warning,
-            "location": books.identity(project.path), "where": socket.gethostname(),
-            "book": books.load(project), "seen": books.load_seen(project)}
+    return {"status": result.to_json(), "warning": warning, **_book_answer(project)}
 
 
 def flow_submit(session, options):
@@ -105,8 +103,13 @@ def flow_submit(session, options):
                  skipped=skipped, recorded=recorded)
     project = session.replica.project
     return {"ids": ids, "records": recorded, "skipped": skipped, "output": output,
-            "location": books.identity(project.path), "where": socket.gethostname(),
-            "scheduler": scheduler.name}
+            "scheduler": scheduler.name, **_book_answer(project)}
+
+
+def _book_answer(project):
+    """This side's book in an answer, so the client learns it without another round trip."""
+    location, book, seen = books.word(project)
+    return {"location": location, "where": socket.gethostname(), "book": book, "seen": seen}
 
 
 def load_book(session):
@@ -114,7 +117,7 @@ def load_book(session):
     project = session.replica.project
     if not layout.has_submissions(project.path):  # most never submit: answered, no write
         return [None, {}, {}]
-    return [books.identity(project.path), books.load(project), books.load_seen(project)]
+    return list(books.word(project))
 
 
 def merge_book(session, location, entries, where=None, seen=None):

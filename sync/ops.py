@@ -291,9 +291,9 @@ OPS = {op.name: op for op in [
     Op("write_project_doc", "call", _NOTE, take=_take_note),
     Op("create_job", "post", _NOTE, writes=True, pack=_pack_job, unpack=_unpack_job),
     Op("delete_job", "post", _NOTE, writes=True),
-    Op("flow_status", "call", "{status, warning, location, where, book} of the far side",
+    Op("flow_status", "call", "{status, warning, location, where, book, seen} of the far side",
        serve=_flow("flow_status"), take=_take_object("flow_status")),
-    Op("flow_submit", "call", "{ids, records, skipped, output, location, where, scheduler}",
+    Op("flow_submit", "call", "{ids, records, skipped, output, scheduler, location, where, book, seen}",
        writes=True, serve=_flow("flow_submit"), take=_take_object("flow_submit")),
     Op("load_book", "call", "[location, book, seen]: the far side's submissions",
        serve=_flow("load_book"), take=lambda c, r, p, a: shaped(

@@ -53,13 +53,13 @@ def identity(path):
 
 def load(project):
     try:
-        return read_json(_path(project, "submissions.json"))
+        return read_json(os.path.join(project.path, layout.SUBMISSIONS))
     except FileNotFoundError:
         return {}
 
 
 def save(project, book):
-    path = _path(project, "submissions.json")
+    path = os.path.join(project.path, layout.SUBMISSIONS)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_atomic(path, json.dumps(book, indent=1, sort_keys=True).encode())
 
@@ -104,11 +104,17 @@ def elsewhere(project, book=None):
     return out
 
 
+def word(project):
+    """``(location, book, seen)``: what this copy tells another of submissions (the
+    arguments :func:`merge` takes there, with a name for ``location``)."""
+    return identity(project.path), load(project), load_seen(project)
+
+
 def load_seen(project):
     """``{location: time}``: when each other location's own word on its entries was last
     taken (directly, or through a peer that had a newer one)."""
     try:
-        return read_json(_path(project, "seen.json"))
+        return read_json(os.path.join(project.path, layout.SUBMISSIONS_SEEN))
     except FileNotFoundError:
         return {}
 
@@ -152,5 +158,6 @@ def merge(project, location, entries, where=None, seen=None):
                 "where": where if owner == location and where else entry.get("where", "?")}
         save(project, book)
         known.update((owner, words[owner]) for owner in newer)
-        write_atomic(_path(project, "seen.json"), json.dumps(known, sort_keys=True).encode())
+        write_atomic(os.path.join(project.path, layout.SUBMISSIONS_SEEN),
+                     json.dumps(known, sort_keys=True).encode())
         return book

@@ -31,11 +31,6 @@ class Transport(ABC):
     reader: object
     writer: object
 
-    def started(self):
-        """Called once the server's first frame has arrived (a login may take longer than
-        ``timeout``: see the openssh transport)."""
-        return None
-
     @abstractmethod
     def why_stopped(self):
         """One line saying why the server ended before its first frame, and the remedy."""

@@ -2,6 +2,7 @@
 --init. A lying far side is a small script given as ``remote_suite``: the real server with a
 patch, or raw bytes."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -275,7 +276,9 @@ replica.Replica.create_job = create_job
             transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
     finally:
         if pid_file.exists():  # the far side this test stopped
-            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            # the local transport's close may have killed and reaped it already
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert time.monotonic() - start < 60
     assert 3 <= len(clu) < 6
     result = transport.sync(lap, clu.path, timeout=2)

@@ -5,8 +5,10 @@ Every submission is recorded at submit time by the scheduler's job id in
 An (operation, job) pair that is queued, held or running is never submitted again.
 """
 
+import hashlib
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -151,7 +153,7 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
                     + (" &" if parallel and len(part) > 1 else "") for op, unit in part]
         if parallel and len(part) > 1:
             commands.append("wait")
-        name = f"suite-{part[0][0].name}-{part[0][1][0].id[:8]}" + (
+        name = f"suite-{_file_word(part[0][0].name)}-{part[0][1][0].id[:8]}" + (
             f"-bundle{len(part)}" if len(part) > 1 else "")
         listed[name] = [{"name": op.name, "id": get_aggregate_id(unit),
                          "cmd": cmd.removesuffix(" &"), "directives": _directives(op, unit, runner)}
@@ -190,6 +192,16 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
         save(project, book)
         submitted.append(sched_id)
     return submitted
+
+
+def _file_word(name):
+    """``name`` as a word safe in a file name and a scheduler's job name: signac-flow lets an
+    operation's name be any text, ``/`` and shell words included. A changed name gets a
+    short hash of the original, so two names that map to the same word stay apart."""
+    word = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
+    if word == name:
+        return word
+    return f"{word}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
 
 
 def _record_args(capture):

@@ -25,21 +25,27 @@ def active_pairs(project, scheduler):
     queued or running; finished ones are dropped from the book (entries of other copies are
     left to their own location, see :mod:`suite.flow.book`). Raises SchedulerError if the
     query fails."""
-    book = load(project)
     me = books.identity(project.path)
-    mine = {i: e for i, e in book.items()
+    mine = {i: e for i, e in load(project).items()
             if e["scheduler"] == scheduler.name and books.is_mine(e, me)}
     states = scheduler.query(list(mine)) if mine else {}
-    active = {}
+    active, finished = {}, []
     for sched_id, entry in mine.items():
         state = states.get(sched_id, "unknown")
         if state in ACTIVE:
             for op, job_id in entry["pairs"]:
                 active[(op, job_id)] = (sched_id, state)
         else:
-            book.pop(sched_id)
-    if len(book) != len(load(project)):
-        save(project, book)
+            finished.append(sched_id)
+    if finished:
+        # the book is read again under its lock: another process may have recorded a
+        # submission while the scheduler was asked, and writing back the old book would
+        # lose it (and let that operation be submitted twice)
+        with books.locked(project):
+            book = load(project)
+            gone = [i for i in finished if book.pop(i, None) is not None]
+            if gone:
+                save(project, book)
     return active
 
 

@@ -327,24 +327,45 @@ def _status_here(project, options):
     return {"status": result.to_json(), "warning": warning, "where": socket.gethostname()}
 
 
-def format_everywhere(table):
-    """One table: a row per (operation, location); unreachable locations as such."""
+def format_everywhere(table, fmt="text"):
+    """One table: a row per (operation, location); unreachable locations as such. ``fmt``:
+    ``"text"`` (aligned columns), ``"markdown"`` or ``"html"`` (values escaped: operation
+    and remote names come from users). Raises ValueError for another ``fmt``."""
     cols = ["eligible", "submitted", "running", "complete"]
     ops = list(dict.fromkeys(op for v in table.values() if "status" in v
                              for op in v["status"]["operations"]))
-    width = max([len(n) for n in ops] + [9])
-    lwidth = max([len(n) for n in table] + [8])
-    lines = ["  ".join(["operation".ljust(width), "location".ljust(lwidth)] + cols)]
-    for op in ops:
-        for name, v in table.items():
-            if "status" in v:
-                c = v["status"]["operations"].get(op, {})
-                lines.append("  ".join([op.ljust(width), name.ljust(lwidth)]
-                                       + [f"{c.get(k, 0):{len(k)}d}" for k in cols]))
+    rows = [[op, name, *(v["status"]["operations"].get(op, {}).get(k, 0) for k in cols)]
+            for op in ops for name, v in table.items() if "status" in v]
+    notes = []
     for name, v in table.items():
         if "error" in v:
             what = "unreachable" if v.get("unreachable") else "error"
-            lines.append(f"{name}: {what}: {v['error']}")
+            notes.append(f"{name}: {what}: {v['error']}")
         elif v.get("warning"):
-            lines.append(f"{name}: warning: {v['warning']}")
-    return "\n".join(lines)
+            notes.append(f"{name}: warning: {v['warning']}")
+    head = ["operation", "location", *cols]
+    if fmt == "markdown":
+        def cell(value):
+            return str(value).replace("|", "\\|")
+
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+        return "\n".join(lines + ([""] + [f"- {cell(n)}" for n in notes] if notes else []))
+    if fmt == "html":
+        import html
+
+        cells = "".join(f"<th>{k}</th>" for k in head)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+                       + "</tr>" for row in rows)
+        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+        return (f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+                + (f"<ul>{items}</ul>" if items else ""))
+    if fmt != "text":
+        raise ValueError(f"unknown table format {fmt!r}: text, markdown or html")
+    width = max([len(n) for n in ops] + [9])
+    lwidth = max([len(n) for n in table] + [8])
+    lines = ["  ".join(["operation".ljust(width), "location".ljust(lwidth)] + cols)]
+    lines += ["  ".join([op.ljust(width), name.ljust(lwidth)]
+                        + [f"{c:{len(k)}d}" for c, k in zip(counts, cols, strict=True)])
+              for op, name, *counts in rows]
+    return "\n".join(lines + notes)

@@ -67,6 +67,10 @@ def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, r
     import sys
 
     if on or everywhere:
+        if detailed:
+            raise click.UsageError("--detailed lists this copy's jobs; it does not go with "
+                                   "--on or --everywhere (run it there: suite status "
+                                   "--detailed)")
         return onremote.status(on, everywhere, {
             "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
             else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,

@@ -38,7 +38,7 @@ def status(on, everywhere, options, fmt, remote_suite, ssh):
     if fmt == "json":
         echo_json(table)
     else:
-        click.echo(format_everywhere(table))
+        click.echo(format_everywhere(table, fmt or "text"))
     if any(v.get("unreachable") for v in table.values()):
         sys.exit(EXIT_UNREACHABLE)
     if any("error" in v for v in table.values()):

@@ -64,19 +64,32 @@ def save(project, book):
     write_atomic(path, json.dumps(book, indent=1, sort_keys=True).encode())
 
 
+#: lock files this process holds, per thread: ``locked`` inside ``locked`` in one thread
+#: goes on (a second flock on a new descriptor would wait for the first forever)
+_held = set()
+
+
 @contextlib.contextmanager
 def locked(project, name="submissions"):
     """Hold this copy's book lock (``flock`` on ``.suite/flow/NAME.lock``; waits for whoever
-    holds it). Other names are other locks (``submit-on``: see :mod:`suite.remote`)."""
+    holds it, other threads of this process included; reentrant in one thread). Other names
+    are other locks (``submit-on``: see :mod:`suite.remote`)."""
     import fcntl
+    import threading
 
     path = _path(project, f"{name}.lock")
+    key = (os.path.realpath(path), threading.get_ident())
+    if key in _held:
+        yield
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        _held.add(key)
         yield
     finally:
+        _held.discard(key)
         os.close(fd)
 
 

@@ -5,8 +5,10 @@ Every submission is recorded at submit time by the scheduler's job id in
 An (operation, job) pair that is queued, held or running is never submitted again.
 """
 
+import hashlib
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -23,21 +25,27 @@ def active_pairs(project, scheduler):
     queued or running; finished ones are dropped from the book (entries of other copies are
     left to their own location, see :mod:`suite.flow.book`). Raises SchedulerError if the
     query fails."""
-    book = load(project)
     me = books.identity(project.path)
-    mine = {i: e for i, e in book.items()
+    mine = {i: e for i, e in load(project).items()
             if e["scheduler"] == scheduler.name and books.is_mine(e, me)}
     states = scheduler.query(list(mine)) if mine else {}
-    active = {}
+    active, finished = {}, []
     for sched_id, entry in mine.items():
         state = states.get(sched_id, "unknown")
         if state in ACTIVE:
             for op, job_id in entry["pairs"]:
                 active[(op, job_id)] = (sched_id, state)
         else:
-            book.pop(sched_id)
-    if len(book) != len(load(project)):
-        save(project, book)
+            finished.append(sched_id)
+    if finished:
+        # the book is read again under its lock: another process may have recorded a
+        # submission while the scheduler was asked, and writing back the old book would
+        # lose it (and let that operation be submitted twice)
+        with books.locked(project):
+            book = load(project)
+            gone = [i for i in finished if book.pop(i, None) is not None]
+            if gone:
+                save(project, book)
     return active
 
 
@@ -151,7 +159,7 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
                     + (" &" if parallel and len(part) > 1 else "") for op, unit in part]
         if parallel and len(part) > 1:
             commands.append("wait")
-        name = f"suite-{part[0][0].name}-{part[0][1][0].id[:8]}" + (
+        name = f"suite-{_file_word(part[0][0].name)}-{part[0][1][0].id[:8]}" + (
             f"-bundle{len(part)}" if len(part) > 1 else "")
         listed[name] = [{"name": op.name, "id": get_aggregate_id(unit),
                          "cmd": cmd.removesuffix(" &"), "directives": _directives(op, unit, runner)}
@@ -190,6 +198,16 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
         save(project, book)
         submitted.append(sched_id)
     return submitted
+
+
+def _file_word(name):
+    """``name`` as a word safe in a file name and a scheduler's job name: signac-flow lets an
+    operation's name be any text, ``/`` and shell words included. A changed name gets a
+    short hash of the original, so two names that map to the same word stay apart."""
+    word = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
+    if word == name:
+        return word
+    return f"{word}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
 
 
 def _record_args(capture):

@@ -117,3 +117,35 @@ def test_live_sge_submission_from_a_hostile_path(sge, hostile_project, tmp_path)
     assert r.stdout.startswith("submitted 2 script")
     assert wait_for(lambda: all(j.isfile("done.txt") for j in hostile_project), timeout=90)
     assert pwned(tmp_path) == []
+
+
+HOSTILE_OP = "fit/a b;$(touch pwned)"
+
+
+def test_an_operation_name_with_slashes_and_shell_words_submits(tmp_path, monkeypatch):
+    """signac-flow lets ``@operation(name=...)`` be any text: the script's file name and the
+    scheduler's job name are made from it, so a ``/`` once sent the script into a missing
+    directory and shell words would have reached the submit command."""
+    project = suite.init_project(tmp_path / "project")
+    for a in range(2):
+        project.open_job({"a": a}).init()
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(WORKFLOW.replace("@Q.operation(cmd=True,",
+                                 f"@Q.operation(name={HOSTILE_OP!r}, cmd=True,"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "suite", "submit", "--scheduler", "direct"],
+                       cwd=project.path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("submitted 2 script")
+    assert wait_for(lambda: all(j.isfile("done.txt") for j in project), timeout=30)
+    scripts = os.path.join(project.path, ".suite", "flow", "scripts")
+    names = [n for n in os.listdir(scripts) if n.endswith(".sh")]
+    assert len(names) == 2, names  # both in the scripts directory, none in a subdirectory
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+\.sh", n) for n in names), names
+    assert all(n.startswith("suite-fit_a_b_") for n in names), names
+    assert pwned(tmp_path) == []
+    # and what ran is the operation of that name
+    r = suite_cmd(project, "status", "--json")
+    assert r.returncode == 0, r.stderr
+    assert HOSTILE_OP in r.stdout

@@ -1,0 +1,67 @@
+"""``status --everywhere`` honours --markdown and --html as the local status does (it once
+printed the plain table for both), and refuses --detailed instead of ignoring it. Remotes
+are local paths here: the formats do not depend on the transport."""
+
+import html.parser
+import subprocess
+import sys
+
+import suite
+import sync
+from tests.remote.conftest import WORKFLOW
+
+
+def cli(project, *args):
+    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path,
+                          capture_output=True, text=True, timeout=120)
+
+
+def make(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUITE_SCHEDULER", "direct")
+    laptop = suite.init_project(tmp_path / "laptop")
+    (tmp_path / "laptop" / "workflow.py").write_text(WORKFLOW)
+    for a in range(3):
+        laptop.open_job({"a": a}).init()
+    sync.sync(laptop, str(tmp_path / "b"), init=True)
+    (tmp_path / "b" / "workflow.py").write_text(WORKFLOW)
+    sync.add_remote(laptop, "b", str(tmp_path / "b"))
+    sync.add_remote(laptop, "gone", str(tmp_path / "missing"))
+    return laptop
+
+
+def test_everywhere_as_markdown(tmp_path, monkeypatch):
+    laptop = make(tmp_path, monkeypatch)
+    r = cli(laptop, "status", "--everywhere", "--markdown")
+    assert r.returncode != 0  # "gone" could not answer
+    lines = r.stdout.splitlines()
+    assert lines[0] == "| operation | location | eligible | submitted | running | complete |"
+    assert lines[1] == "|---|---|---|---|---|---|"
+    assert "| simulate | here | 3 | 0 | 0 | 0 |" in lines
+    assert "| simulate | b | 3 | 0 | 0 | 0 |" in lines
+    assert any(line.startswith("- gone: ") for line in lines)
+
+
+def test_everywhere_as_html(tmp_path, monkeypatch):
+    laptop = make(tmp_path, monkeypatch)
+    r = cli(laptop, "status", "--everywhere", "--html")
+    cells = []
+
+    class Cells(html.parser.HTMLParser):
+        def handle_data(self, data):
+            cells.append(data)
+
+    Cells().feed(r.stdout)
+    assert r.stdout.startswith("<table>")
+    assert cells[:6] == ["operation", "location", "eligible", "submitted", "running",
+                         "complete"]
+    rows = [cells[i:i + 6] for i in range(6, len(cells) - 5, 6)]
+    assert ["simulate", "b", "3", "0", "0", "0"] in rows
+    assert ["simulate", "here", "3", "0", "0", "0"] in rows
+    assert any(c.startswith("gone: ") for c in cells)
+
+
+def test_everywhere_refuses_detailed(tmp_path, monkeypatch):
+    laptop = make(tmp_path, monkeypatch)
+    r = cli(laptop, "status", "--everywhere", "--detailed")
+    assert r.returncode == 2
+    assert "--detailed" in r.stderr and "--everywhere" in r.stderr

@@ -55,6 +55,22 @@ def blob_line(name, data):
         data, sort_keys=True).encode() + b"}\n"
 
 
+#: the JSON of a string, as ``json.dumps`` writes it (the same C function)
+_text = json.encoder.encode_basestring_ascii
+
+
+def _file_text(entry):
+    """One entry of a record's ``files`` (:meth:`Capture.changes`) as JSON."""
+    head = f'{{"job": {_text(entry["job"])}, "path": {_text(entry["path"])}, '
+    if len(entry) == 3 and entry.get("removed") is True:
+        return head + '"removed": true}'
+    if len(entry) == 4 and "size" in entry and "sha256" in entry:
+        size, digest = entry["size"], entry["sha256"]
+        return (head + f'"size": {"null" if size is None else int(size)}, "sha256": '
+                f'{"null" if digest is None else _text(digest)}}}')
+    return json.dumps(entry)
+
+
 def _name_version(dist):
     # the header lines only: dist.metadata runs the email parser over the whole file, 8x
     # slower for a few hundred distributions
@@ -210,11 +226,16 @@ class Capture:
         return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
                 "tags": list(self.tags), **fields}
 
-    def line(self, fields):
-        """The record of one execution as a log line (bytes): what :meth:`entry` holds, plus
-        the host and suite version. The fields every record of the run shares are encoded
-        once (again when the reason or tags change), so each execution encodes only its
-        own; the keys are then not sorted across the two parts, which readers ignore."""
+    def line(self, operation, jobs, start, end, status, error=None, traceback=None,
+             files=None):
+        """The record of one execution as a log line (bytes): what :meth:`entry` holds (with
+        ``duration``), plus the host and suite version. ``jobs`` are job ids, ``start`` and
+        ``end`` seconds since the epoch, ``files`` what :meth:`changes` found.
+
+        The fields every record of the run shares are encoded once (again when the reason or
+        tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
+        cost twice as much (its per-call setup), ~5 µs per execution. The keys are not sorted
+        across the two parts, which readers ignore."""
         import suite
 
         key = (self.enabled, self.reason, tuple(self.tags))
@@ -223,9 +244,17 @@ class Capture:
             fields_of_all = self.entry({"host": socket.gethostname(),
                                         "suite_version": suite.__version__})
             fields_of_all.pop("id", None)
-            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1].encode()
-        own = {"id": os.urandom(16).hex(), **fields} if self.enabled else fields
-        return json.dumps(own)[:-1].encode() + (b", " if own else b"") + shared + b"}\n"
+            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1]
+        start, end = float(start), float(end)
+        text = (f'{{"id": "{os.urandom(16).hex()}", ' if self.enabled else "{") + (
+            f'"operation": {_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
+            f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
+            f'"status": {_text(status)}, "error": {"null" if error is None else _text(error)}')
+        if traceback is not None:
+            text += f', "traceback": {_text(traceback)}'
+        if files is not None:
+            text += f', "files": [{", ".join([_file_text(f) for f in files])}]'
+        return (text + ", " + shared + "}\n").encode()
 
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log

@@ -291,14 +291,16 @@ class Capture:
                 new.pop(_NO_LOG, None)
                 found = [(rel, sig[0]) for rel, sig in new.items() if old.get(rel) != sig], new
             changed, present = found
-            for rel, size in sorted(changed):
-                digest = _digest(os.path.join(job.path, rel))
+            root = job.path + os.sep  # os.path.join costs as much as the stat per file
+            for rel, size in sorted(changed) if len(changed) > 1 else changed:
+                digest = _digest(root + rel)
                 if digest is not None and size is None:
                     size = digest[0]
                 out.append({"job": job.id, "path": rel, "size": size,
                             "sha256": None if digest is None else digest[1]})
-            out.extend({"job": job.id, "path": rel, "removed": True}
-                       for rel in sorted(set(old) - set(present)))
+            gone = [rel for rel in old if rel not in present]
+            if gone:
+                out.extend({"job": job.id, "path": rel, "removed": True} for rel in sorted(gone))
         return out
 
 
@@ -339,6 +341,9 @@ def file_sha256(path):
     return None if digest is None else digest[1]
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+
+
 def _digest(path):
     """``(size, SHA-256)`` of a file's content (of a link's target text for a link), or None
     if it vanished."""
@@ -346,7 +351,7 @@ def _digest(path):
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, _READ_FLAGS)
         except OSError:
             if not os.path.islink(path):
                 raise

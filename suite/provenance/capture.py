@@ -236,11 +236,11 @@ class Capture:
         tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
         cost twice as much (its per-call setup), ~5 µs per execution. The keys are not sorted
         across the two parts, which readers ignore."""
-        import suite
-
         key = (self.enabled, self.reason, tuple(self.tags))
         shared = self._shared.get(key)
         if shared is None:
+            import suite
+
             fields_of_all = self.entry({"host": socket.gethostname(),
                                         "suite_version": suite.__version__})
             fields_of_all.pop("id", None)

@@ -37,6 +37,7 @@ SWITCH = "SUITE_RECORDS"
 CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
+_TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
 
 
 def short_hash(data: bytes) -> str:
@@ -285,53 +286,70 @@ class Capture:
         out = []
         for job in jobs:
             old = before.get(job.id, {})
-            found = _changed_flat(job.path, old)
+            found = _flat_changes(job.id, job.path, old)
             if found is None:  # subdirectories or links: compare whole stat trees
-                new = _stat_tree(job.path)
-                new.pop(_NO_LOG, None)
-                found = [(rel, sig[0]) for rel, sig in new.items() if old.get(rel) != sig], new
-            changed, present = found
-            root = job.path + os.sep  # os.path.join costs as much as the stat per file
-            for rel, size in sorted(changed) if len(changed) > 1 else changed:
-                digest = _digest(root + rel)
-                if digest is not None and size is None:
-                    size = digest[0]
-                out.append({"job": job.id, "path": rel, "size": size,
-                            "sha256": None if digest is None else digest[1]})
-            gone = [rel for rel in old if rel not in present]
-            if gone:
-                out.extend({"job": job.id, "path": rel, "removed": True} for rel in sorted(gone))
+                found = _tree_changes(job.id, job.path, old)
+            out.extend(found)
         return out
 
 
-def _changed_flat(root, old):
-    """``([(name, size or None)], names)`` of a flat job directory: the files not in ``old``
-    (their size comes with the hash: no ``stat``) and those whose stat differs from it; None
-    when the directory holds a subdirectory or a link."""
-    changed, present = [], set()
+def _entry(job_id, path, rel, size):
+    """A created or modified file of a record: size (from the hash's read when None) and
+    SHA-256 (None if it vanished)."""
+    digest = _digest(path)
+    if digest is not None and size is None:
+        size = digest[0]
+    return {"job": job_id, "path": rel, "size": size,
+            "sha256": None if digest is None else digest[1]}
+
+
+def _removed(job_id, old, present):
+    gone = [rel for rel in old if rel not in present]
+    return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
+
+
+def _flat_changes(job_id, root, old):
+    """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
+    new files are hashed without a ``stat`` (their size comes with the read), files that were
+    there before are ``stat``ed and hashed if their signature moved. None when the directory
+    holds a subdirectory or a link."""
+    out, still = [], set()  # still: files of ``old`` that are still there
+    prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
         with os.scandir(root) as it:
             for entry in it:
                 name = entry.name
-                if name in NOT_OUTPUTS or layout.is_temp(name):
+                if name in NOT_OUTPUTS or _TEMP in name:
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     return None
-                present.add(name)
                 sig = old.get(name)
                 if sig is None:
-                    changed.append((name, None))
+                    out.append(_entry(job_id, prefix + name, name, None))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:  # removed while we looked
-                    present.discard(name)
                     continue
+                still.add(name)
                 if _sig(st) != sig:
-                    changed.append((name, st.st_size))
+                    out.append(_entry(job_id, prefix + name, name, st.st_size))
     except FileNotFoundError:  # the operation removed the job directory
         pass
-    return changed, present
+    if len(out) > 1:
+        out.sort(key=lambda e: e["path"])
+    if len(still) < len(old):
+        out.extend(_removed(job_id, old, still))
+    return out
+
+
+def _tree_changes(job_id, root, old):
+    new = _stat_tree(root)
+    new.pop(_NO_LOG, None)
+    prefix = root + os.sep
+    out = [_entry(job_id, prefix + rel, rel, sig[0])
+           for rel, sig in sorted(new.items()) if old.get(rel) != sig]
+    return out + _removed(job_id, old, new)
 
 
 def file_sha256(path):

@@ -18,7 +18,8 @@ the same workflow (best of 2 each, after one call that builds suite's index).
 environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
 wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
 Before that, in one process, the same executions with records on and off taking turns job by
-job (µs per execution; immune to the drift that moves whole runs).
+job (µs per execution; immune to the drift that moves whole runs), and taking turns chunk by
+chunk between records off, each scan alone, both scans and full records (where the cost goes).
 """
 
 import argparse
@@ -273,6 +274,54 @@ def records_interleaved(root, n, results):
         "load average (1 min)": os.getloadavg()[0]}
 
 
+
+def records_parts(root, n, results):
+    """Where the records' cost goes: the same executions in chunks of 50 that take turns
+    between records off, only the scan before, only the scan after (with the hashes), both
+    scans, and full records (scans, record fields, blob lines): CPU µs per execution, the
+    first quartile of the chunks (a busy machine lifts the upper ones)."""
+    from suite.flow import Runner, load_workflow
+
+    p = build(os.path.join(root, "records-parts"), n)
+    with open(p.fn("workflow.py"), "w") as f:
+        f.write(SUITE_WORKFLOW)
+    runner = Runner(load_workflow(p), p)
+    op, cap = runner._op("first"), runner.capture
+    cap.base()
+    variants = {"off": (), "scan before only": ("before",), "scan after only": ("after",),
+                "both scans": ("before", "after"), "full records": ("before", "after", "line")}
+    now = [()]
+    scan, changes, line, blobs = cap.scan, cap.changes, cap.line, cap.blobs
+
+    def gated(on, call):
+        def run(*args, **kw):
+            cap.enabled = on()
+            return call(*args, **kw)
+        return run
+
+    cap.scan = gated(lambda: "before" in now[0], scan)
+    # the scan after alone compares with an empty scan before (every file is new); without
+    # it there is nothing to compare
+    cap.changes = gated(lambda: "after" in now[0], lambda jobs, before: changes(
+        jobs, {} if before is None else before) if "after" in now[0] else None)
+    cap.line = gated(lambda: "line" in now[0], line)
+    cap.blobs = gated(lambda: "line" in now[0], blobs)
+    jobs, chunk, cpu = list(p), 50, {v: [] for v in variants}
+    with runner.log.background():
+        for k in range(0, n, chunk):
+            name = list(variants)[(k // chunk) % len(variants)]
+            now[0] = variants[name]
+            c = time.process_time()
+            for job in jobs[k:k + chunk]:
+                runner.execute(op, (job,))
+            cpu[name].append((time.process_time() - c) / chunk)
+    q1 = {v: sorted(c)[len(c) // 4] * 1e6 for v, c in cpu.items()}
+    results[f"records by part, cpu us per execution (first quartile), {n:,} jobs"] = {
+        **{f"{v}": q1[v] for v in variants},
+        **{f"{v}: extra": q1[v] - q1["off"] for v in list(variants)[1:]},
+        "load average (1 min)": os.getloadavg()[0]}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -298,6 +347,7 @@ def main():
                 project_status_rows(root, args.project_status_n, extra)
             if args.records_n:
                 records_interleaved(root, args.records_n, extra)
+                records_parts(root, args.records_n, extra)
                 records_rows(root, args.records_n, args.repeat, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)

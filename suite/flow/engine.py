@@ -559,14 +559,10 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        fields = {"operation": op.name, "jobs": [j.id for j in jobs], "start": start,
-                  "end": end, "duration": end - start, "status": status, "error": error}
-        if trace:
-            fields["traceback"] = trace
         files = self.capture.changes(jobs, before)
-        if files is not None:
-            fields["files"] = files
-        line, blobs = self.capture.line(fields), self.capture.blobs()
+        line = self.capture.line(op.name, [j.id for j in jobs], start, end, status, error,
+                                 trace or None, files)
+        blobs = self.capture.blobs()
         for job in jobs:
             self.log.record(job, line, blobs, job.id in self.capture.fresh)
         if status != "success":

@@ -37,6 +37,7 @@ SWITCH = "SUITE_RECORDS"
 CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
+_TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
 
 
 def short_hash(data: bytes) -> str:
@@ -53,6 +54,22 @@ def blob_line(name, data):
     """The log line keeping ``data`` (JSON-able) under ``name``."""
     return BLOB_PREFIX + name.encode() + b'", "data": ' + json.dumps(
         data, sort_keys=True).encode() + b"}\n"
+
+
+#: the JSON of a string, as ``json.dumps`` writes it (the same C function)
+_text = json.encoder.encode_basestring_ascii
+
+
+def _file_text(entry):
+    """One entry of a record's ``files`` (:meth:`Capture.changes`) as JSON."""
+    head = f'{{"job": {_text(entry["job"])}, "path": {_text(entry["path"])}, '
+    if len(entry) == 3 and entry.get("removed") is True:
+        return head + '"removed": true}'
+    if len(entry) == 4 and "size" in entry and "sha256" in entry:
+        size, digest = entry["size"], entry["sha256"]
+        return (head + f'"size": {"null" if size is None else int(size)}, "sha256": '
+                f'{"null" if digest is None else _text(digest)}}}')
+    return json.dumps(entry)
 
 
 def _name_version(dist):
@@ -210,22 +227,35 @@ class Capture:
         return {"id": os.urandom(16).hex(), **base, "reason": self.reason,
                 "tags": list(self.tags), **fields}
 
-    def line(self, fields):
-        """The record of one execution as a log line (bytes): what :meth:`entry` holds, plus
-        the host and suite version. The fields every record of the run shares are encoded
-        once (again when the reason or tags change), so each execution encodes only its
-        own; the keys are then not sorted across the two parts, which readers ignore."""
-        import suite
+    def line(self, operation, jobs, start, end, status, error=None, traceback=None,
+             files=None):
+        """The record of one execution as a log line (bytes): what :meth:`entry` holds (with
+        ``duration``), plus the host and suite version. ``jobs`` are job ids, ``start`` and
+        ``end`` seconds since the epoch, ``files`` what :meth:`changes` found.
 
+        The fields every record of the run shares are encoded once (again when the reason or
+        tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
+        cost twice as much (its per-call setup), ~5 µs per execution. The keys are not sorted
+        across the two parts, which readers ignore."""
         key = (self.enabled, self.reason, tuple(self.tags))
         shared = self._shared.get(key)
         if shared is None:
+            import suite
+
             fields_of_all = self.entry({"host": socket.gethostname(),
                                         "suite_version": suite.__version__})
             fields_of_all.pop("id", None)
-            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1].encode()
-        own = {"id": os.urandom(16).hex(), **fields} if self.enabled else fields
-        return json.dumps(own)[:-1].encode() + (b", " if own else b"") + shared + b"}\n"
+            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1]
+        start, end = float(start), float(end)
+        text = (f'{{"id": "{os.urandom(16).hex()}", ' if self.enabled else "{") + (
+            f'"operation": {_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
+            f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
+            f'"status": {_text(status)}, "error": {"null" if error is None else _text(error)}')
+        if traceback is not None:
+            text += f', "traceback": {_text(traceback)}'
+        if files is not None:
+            text += f', "files": [{", ".join([_file_text(f) for f in files])}]'
+        return (text + ", " + shared + "}\n").encode()
 
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
@@ -256,51 +286,70 @@ class Capture:
         out = []
         for job in jobs:
             old = before.get(job.id, {})
-            found = _changed_flat(job.path, old)
+            found = _flat_changes(job.id, job.path, old)
             if found is None:  # subdirectories or links: compare whole stat trees
-                new = _stat_tree(job.path)
-                new.pop(_NO_LOG, None)
-                found = [(rel, sig[0]) for rel, sig in new.items() if old.get(rel) != sig], new
-            changed, present = found
-            for rel, size in sorted(changed):
-                digest = _digest(os.path.join(job.path, rel))
-                if digest is not None and size is None:
-                    size = digest[0]
-                out.append({"job": job.id, "path": rel, "size": size,
-                            "sha256": None if digest is None else digest[1]})
-            out.extend({"job": job.id, "path": rel, "removed": True}
-                       for rel in sorted(set(old) - set(present)))
+                found = _tree_changes(job.id, job.path, old)
+            out.extend(found)
         return out
 
 
-def _changed_flat(root, old):
-    """``([(name, size or None)], names)`` of a flat job directory: the files not in ``old``
-    (their size comes with the hash: no ``stat``) and those whose stat differs from it; None
-    when the directory holds a subdirectory or a link."""
-    changed, present = [], set()
+def _entry(job_id, path, rel, size):
+    """A created or modified file of a record: size (from the hash's read when None) and
+    SHA-256 (None if it vanished)."""
+    digest = _digest(path)
+    if digest is not None and size is None:
+        size = digest[0]
+    return {"job": job_id, "path": rel, "size": size,
+            "sha256": None if digest is None else digest[1]}
+
+
+def _removed(job_id, old, present):
+    gone = [rel for rel in old if rel not in present]
+    return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
+
+
+def _flat_changes(job_id, root, old):
+    """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
+    new files are hashed without a ``stat`` (their size comes with the read), files that were
+    there before are ``stat``ed and hashed if their signature moved. None when the directory
+    holds a subdirectory or a link."""
+    out, still = [], set()  # still: files of ``old`` that are still there
+    prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
         with os.scandir(root) as it:
             for entry in it:
                 name = entry.name
-                if name in NOT_OUTPUTS or layout.is_temp(name):
+                if name in NOT_OUTPUTS or _TEMP in name:
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     return None
-                present.add(name)
                 sig = old.get(name)
                 if sig is None:
-                    changed.append((name, None))
+                    out.append(_entry(job_id, prefix + name, name, None))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:  # removed while we looked
-                    present.discard(name)
                     continue
+                still.add(name)
                 if _sig(st) != sig:
-                    changed.append((name, st.st_size))
+                    out.append(_entry(job_id, prefix + name, name, st.st_size))
     except FileNotFoundError:  # the operation removed the job directory
         pass
-    return changed, present
+    if len(out) > 1:
+        out.sort(key=lambda e: e["path"])
+    if len(still) < len(old):
+        out.extend(_removed(job_id, old, still))
+    return out
+
+
+def _tree_changes(job_id, root, old):
+    new = _stat_tree(root)
+    new.pop(_NO_LOG, None)
+    prefix = root + os.sep
+    out = [_entry(job_id, prefix + rel, rel, sig[0])
+           for rel, sig in sorted(new.items()) if old.get(rel) != sig]
+    return out + _removed(job_id, old, new)
 
 
 def file_sha256(path):
@@ -310,6 +359,9 @@ def file_sha256(path):
     return None if digest is None else digest[1]
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+
+
 def _digest(path):
     """``(size, SHA-256)`` of a file's content (of a link's target text for a link), or None
     if it vanished."""
@@ -317,7 +369,7 @@ def _digest(path):
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, _READ_FLAGS)
         except OSError:
             if not os.path.islink(path):
                 raise

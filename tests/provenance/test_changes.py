@@ -51,6 +51,14 @@ WORKFLOW = textwrap.dedent('''
         os.chmod(job.fn("data.txt"), 0o600)
 
     @Changes.operation
+    def odd_text(job):
+        with open(job.fn('na\\u00efve "q"\\n.txt'), "w") as f:
+            f.write("odd")
+        with open(os.path.join(os.fsencode(job.path), b"\\xff.bin"), "wb") as f:
+            f.write(b"raw")
+        raise ValueError('said "no"\\n\\tthen \\u00fcn\\u00efcode \\\\ \\u2603')
+
+    @Changes.operation
     def half_done(job):
         with open(job.fn("partial.txt"), "w") as f:
             f.write("part")
@@ -155,3 +163,23 @@ def test_a_permission_change_alone_lists_the_file_with_its_unchanged_hash(proj):
     _, files = listed(proj, "chmod_only")
     assert files == {"data.txt": {"job": job.id, "path": "data.txt", "size": 4,
                                   "sha256": sha(b"AAAA")}}
+
+
+def test_text_fields_keep_quotes_newlines_and_any_character(proj):
+    # the record line is put together by hand (not json.dumps of a dict): what JSON must
+    # escape comes back as it was, in the error, the traceback and the file names
+    job = next(iter(proj))
+    Runner(load_workflow(proj), proj).run(["odd_text"])
+    rec, files = listed(proj, "odd_text")
+    message = 'said "no"\n\tthen \u00fcn\u00efcode \\ \u2603'
+    assert rec.status == "failure" and rec.error == f"ValueError: {message}"
+    assert rec.traceback.rstrip().endswith(f"ValueError: {message}")
+    assert rec.jobs == [job.id] and rec.operation == "odd_text"
+    assert abs(rec.duration - (rec.end - rec.start)) < 1e-9
+    undecodable = os.fsdecode(b"\xff.bin")  # a lone surrogate: JSON keeps it escaped
+    assert files == {
+        'na\u00efve "q"\n.txt': {"job": job.id, "path": 'na\u00efve "q"\n.txt', "size": 3,
+                                "sha256": sha(b"odd")},
+        undecodable: {"job": job.id, "path": undecodable, "size": 3, "sha256": sha(b"raw")}}
+    with open(job.fn("suite_flow_log.jsonl"), "rb") as f:
+        assert all(line.isascii() for line in f)  # as json.dumps wrote it

@@ -1,5 +1,6 @@
-"""The openssh transport: the system ``ssh [-l USER] [-p PORT] OPTIONS -T HOST COMMAND`` as a
-subprocess, frames over its stdin/stdout (:data:`SESSION_OPTIONS`: what it sets itself). All of ``~/.ssh/config`` applies as for any ``ssh``:
+"""The openssh transport: the system ``ssh [-l USER] [-p PORT] OPTIONS -T HOST COMMAND`` as
+a subprocess, frames over its stdin/stdout (OPTIONS: :data:`SESSION_OPTIONS`, all it sets
+itself). All of ``~/.ssh/config`` applies as for any ``ssh``:
 ControlMaster/ControlPath (a live master is reused: no new login), ProxyCommand, ProxyJump,
 Match, certificates, GSSAPI, agents; host keys are OpenSSH's business. ``ssh_command``
 (``--ssh-command``, as rsync's ``-e``) replaces ``ssh``, split as a shell would."""
@@ -68,7 +69,8 @@ class OpenSSHTransport(Transport):
         self.host, self.path, self.timeout = target.host, target.path, timeout
         argv = ssh_argv(target, ssh_command)
         self.process = Process(
-            [*argv, *SESSION_OPTIONS, "-T", "--", target.host, server_command(remote_suite, target.path, init)],
+            [*argv, *SESSION_OPTIONS, "-T", "--", target.host,
+             server_command(remote_suite, target.path, init)],
             timeout, f"openssh transport: cannot run {argv[0]!r}; install the OpenSSH client, "
                      "give --ssh-command COMMAND, or use --ssh paramiko")
         self.reader, self.writer = self.process.reader, self.process.writer

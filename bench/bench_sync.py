@@ -1,7 +1,8 @@
 """Sync benchmark: suite sync vs rsync, both over SSH to a real sshd on 127.0.0.1.
 
 Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json F]
-                                  [--ssh paramiko|openssh] [--local] [--no-ssh-rows]
+                                  [--ssh paramiko|openssh] [--control-master] [--local]
+                                  [--no-ssh-rows]
                                   [--progress-n 20000] [--profile DIR]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
@@ -9,7 +10,9 @@ with nothing to do, a first pull of all jobs into an empty project, and a sync a
 1% of documents and adding 1 MiB to 1% of jobs, then changing 1 KiB in each of those files
 (both tools send deltas). --latency adds a round-trip time (a relaying proxy, bench/latency.py),
 to see what a wide-area link does to each tool. --ssh picks suite's transport (paramiko, the
-default, or openssh: the system ssh, as rsync uses).
+default, or openssh: the system ssh, as rsync uses); --control-master opens one master
+connection first and both tools' ssh ride on it (no login per sync, as for a user with
+ControlMaster auto).
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
 Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise. Beside each wall time
@@ -122,6 +125,13 @@ def ssh_rows(args, root, src, port, home, rows):
     transport = {"ssh": args.ssh, "ssh_command": (
         f"ssh -F {home}/.ssh/config -o UserKnownHostsFile={home}/.ssh/known_hosts "
         "-o StrictHostKeyChecking=yes -o BatchMode=yes")}
+    if args.control_master:  # one login now; every ssh (suite's and rsync's) rides on it
+        master = f"-o ControlPath={root}/cm -o ControlMaster=no"
+        subprocess.run([*transport["ssh_command"].split(), "-o", f"ControlPath={root}/cm",
+                        "-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-N", "-f",
+                        "bench"], check=True, stdin=subprocess.DEVNULL)
+        ssh += f" {master}"
+        transport["ssh_command"] += f" {master}"
     profiled = {"key": None}
 
     def run_sync(project, dst):
@@ -307,6 +317,9 @@ def main():
                     help="round-trip time to add (a relay delaying each way by half)")
     ap.add_argument("--ssh", choices=["paramiko", "openssh"], default="paramiko",
                     help="suite's transport (rsync always runs the system ssh)")
+    ap.add_argument("--control-master", action="store_true",
+                    help="with --ssh openssh: suite and rsync ride on one master connection "
+                         "opened first (no login per sync, as with ControlMaster auto)")
     ap.add_argument("--local", action="store_true", help="also the local sync rows")
     ap.add_argument("--no-ssh-rows", action="store_true", help="leave out the SSH rows")
     ap.add_argument("--progress-n", type=int, default=0, metavar="N",
@@ -347,7 +360,8 @@ def main():
         n = len(os.listdir(os.path.join(args.noop_project, "workspace"))) \
             if args.noop_project else args.n
         print(f"\nN = {n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
-              f"over SSH through {args.ssh}; best of {args.repeat} alternating rounds; "
+              f"over SSH through {args.ssh}"
+              f"{' on a ControlMaster' if args.control_master else ''}; best of {args.repeat} alternating rounds; "
               f"load average {min(load):.1f}-{max(load):.1f}")
         rows.print()
         results = {args.n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
@@ -358,6 +372,9 @@ def main():
             json.dump(results, f, indent=2)
         print(f"\nwrote {args.json}")
     finally:
+        if args.control_master:
+            subprocess.run(["ssh", "-o", f"ControlPath={root}/cm", "-O", "exit", "bench"],
+                           capture_output=True)
         proc.terminate()
         shutil.rmtree(root, ignore_errors=True)
 

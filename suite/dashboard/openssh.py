@@ -41,10 +41,14 @@ class OpenSSHTunnel:
     def start(self, command):
         """Run ``command`` (a shell command line, already quoted) on the far side; its first
         line of output ("" when it printed none within :data:`LOGIN_TIMEOUT`)."""
+        from sync.transports.openssh import SESSION_OPTIONS
         from sync.transports.pipe import Process
 
+        # the sync transport's session options (a LocalCommand would print into the first
+        # line); the forwarding is asked of the master afterwards, which they leave alone
         self.session = Process(
-            [*self.argv, *self.master, "-T", "--", self.target.host, command], LOGIN_TIMEOUT,
+            [*self.argv, *self.master, *SESSION_OPTIONS, "-T", "--", self.target.host, command],
+            LOGIN_TIMEOUT,
             f"openssh transport: cannot run {self.argv[0]!r}; install the OpenSSH client, "
             "give --ssh-command COMMAND, or use --ssh paramiko")
         line = b""

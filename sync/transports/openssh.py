@@ -1,5 +1,6 @@
-"""The openssh transport: the system ``ssh -T [-l USER] [-p PORT] HOST COMMAND`` as a
-subprocess, frames over its stdin/stdout. All of ``~/.ssh/config`` applies as for any ``ssh``:
+"""The openssh transport: the system ``ssh [-l USER] [-p PORT] OPTIONS -T HOST COMMAND`` as
+a subprocess, frames over its stdin/stdout (OPTIONS: :data:`SESSION_OPTIONS`, all it sets
+itself). All of ``~/.ssh/config`` applies as for any ``ssh``:
 ControlMaster/ControlPath (a live master is reused: no new login), ProxyCommand, ProxyJump,
 Match, certificates, GSSAPI, agents; host keys are OpenSSH's business. ``ssh_command``
 (``--ssh-command``, as rsync's ``-e``) replaces ``ssh``, split as a shell would."""
@@ -43,6 +44,20 @@ def master_state(target, ssh_command=None):
     return "no master connection"
 
 
+#: what the transport sets for its session, whatever ~/.ssh/config says (ssh takes the first
+#: value it reads, and the command line comes first): settings meant for interactive logins
+#: that would break a session carrying frames or only slow its start, cleared as scp clears
+#: them. ``-x``/``-a``: no X11 (sshd would run xauth) or agent forwarding to the far side;
+#: ClearAllForwardings: the host's LocalForward/RemoteForward/DynamicForward are not set up
+#: again (a port another ssh holds fails the login under ExitOnForwardFailure);
+#: PermitLocalCommand=no: a LocalCommand's output would land in the frames;
+#: RemoteCommand=none: ssh refuses a command line beside a RemoteCommand. ``-T`` (no
+#: terminal) is given with the host. Nothing else is set: cipher, compression (payloads
+#: above 4 KiB are compressed already; ssh's default is off), ControlMaster, IPQoS, proxies
+#: and keys are the user's.
+SESSION_OPTIONS = ("-x", "-a", "-o", "ClearAllForwardings=yes", "-o", "PermitLocalCommand=no",
+                   "-o", "RemoteCommand=none")
+
 #: seconds the first byte may take: ssh may be asking a person for a one-time code
 LOGIN_TIMEOUT = 300.0
 
@@ -54,7 +69,8 @@ class OpenSSHTransport(Transport):
         self.host, self.path, self.timeout = target.host, target.path, timeout
         argv = ssh_argv(target, ssh_command)
         self.process = Process(
-            [*argv, "-T", "--", target.host, server_command(remote_suite, target.path, init)],
+            [*argv, *SESSION_OPTIONS, "-T", "--", target.host,
+             server_command(remote_suite, target.path, init)],
             timeout, f"openssh transport: cannot run {argv[0]!r}; install the OpenSSH client, "
                      "give --ssh-command COMMAND, or use --ssh paramiko")
         self.reader, self.writer = self.process.reader, self.process.writer

@@ -4,6 +4,20 @@ local transports; paramiko's channel times out by itself)."""
 import os
 import select
 
+#: bytes each pipe to the far side holds, where the system lets us set it (Linux; 64 KiB by
+#: default): a batch of frames (``Client.SEND_BATCH``) goes in one write while ``ssh`` or the
+#: far side is busy, and each side reads and writes in larger pieces, woken less often
+PIPE_SIZE = 1 << 20
+
+
+def _enlarge(fd):
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (AttributeError, OSError):  # not Linux, or past the user's allowance: as it is
+        pass
+
 
 class Reader:
     """``read(n)``: up to ``n`` bytes (b"" at the end); TimeoutError after ``timeout`` s of
@@ -69,6 +83,8 @@ class Process:
             from ..replica import SyncError
 
             raise SyncError(f"{missing} ({exc.strerror})") from None
+        for stream in (self.proc.stdin, self.proc.stdout):
+            _enlarge(stream.fileno())
         self.reader = Reader(self.proc.stdout.fileno(), timeout)
         self.writer = Writer(self.proc.stdin.fileno(), timeout)
 

@@ -48,16 +48,26 @@ def master(openssh):  # noqa: F811
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.parametrize("kind", ["paramiko", "openssh", "openssh-master"])
+#: a config for interactive logins (see tests/sync/test_transports.py): a LocalCommand that
+#: prints (into the far side's first line) and a RemoteCommand. (A LocalForward in it would
+#: also be asked of the master with the dashboard's own forwarding: ``ssh -O forward`` sends
+#: all the config's, and ClearAllForwardings would clear the dashboard's too.)
+INTERACTIVE = ("Host cluster\n  PermitLocalCommand yes\n  LocalCommand echo hello\n"
+               "  RemoteCommand echo not-the-dashboard\n")
+
+
+@pytest.mark.parametrize("kind", ["paramiko", "openssh", "openssh-master",
+                                  "openssh-interactive-config"])
 def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp_path,  # noqa: F811
                                request):
     from sync.remotes import add_remote
 
     here = suite.init_project(tmp_path / "here")
     options = []
-    if kind == "openssh":  # the remote's own setting
+    if kind in ("openssh", "openssh-interactive-config"):  # the remote's own setting
+        extra = INTERACTIVE if kind != "openssh" else ""
         add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"],
-                   ssh="openssh", ssh_command=openssh())
+                   ssh="openssh", ssh_command=openssh(extra))
     else:
         add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"])
     if kind == "openssh-master":  # the command's options; auto finds the master open

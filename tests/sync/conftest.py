@@ -13,7 +13,9 @@ over local and openssh (``test_model_over_transport``). What stays on one transp
   reading of ProxyJump and of ports in ~/.ssh/config (``test_proxyjump_chain``,
   ``test_ports_in_ssh_config_and_proxyjump_are_checked``); OpenSSH does these itself.
 * openssh only: ControlMaster, ProxyCommand, Match, Include, a stale master socket, no ``ssh``
-  binary, a slow login (test_transports.py).
+  binary, a slow login, a config's settings for interactive logins (test_transports.py).
+* the pipe under openssh and local, with real pipes and processes but no far side
+  (test_pipe.py): frames cut at every byte, a batch handed over without waiting.
 * paramiko and openssh: ``~`` as the far side's home (``ssh_transport``); a local DEST is
   expanded here.
 * in-process only: replicas with a fault built in (test_failures.py: ``Flaky``,

@@ -223,3 +223,44 @@ def test_the_openssh_tests_share_one_master_connection(sshd, ssh_home, openssh, 
     assert transport.sync(lap, clu.path).exit_status == 0
     assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 10
     assert _logins(sshd) == before
+
+
+# -- what a user's config sets for interactive logins ----------------------------------------
+
+def _busy_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    return s
+
+
+@pytest.mark.parametrize("setting", ["local command", "remote command", "forwardings"])
+def test_settings_for_interactive_logins_do_not_reach_the_sync(sshd, ssh_home, openssh, pair,
+                                                                tmp_path, setting):
+    """A LocalCommand (its output would land in the frames), a RemoteCommand (ssh refuses a
+    command line beside one), port forwardings that cannot be set up (here one whose port is
+    taken, with ExitOnForwardFailure), X11 and agent forwarding: the transport clears them
+    for its session, as scp does; everything else in the config still applies."""
+    lap, clu = pair
+    busy = _busy_port()
+    marker = tmp_path / "local-command-ran"
+    lines = {
+        "local command": f"  PermitLocalCommand yes\n  LocalCommand echo hello; touch {marker}\n",
+        "remote command": "  RemoteCommand echo not-the-sync-server\n",
+        "forwardings": f"  LocalForward 127.0.0.1:{busy.getsockname()[1]} 127.0.0.1:22\n"
+                       "  ExitOnForwardFailure yes\n  ForwardX11 yes\n  ForwardAgent yes\n",
+    }[setting]
+    command = openssh(f"Host cluster\n{lines}")
+    try:
+        result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
+                           ssh="openssh", ssh_command=command)
+    finally:
+        busy.close()
+    assert result.exit_status == 0 and len(clu) == 3
+    assert not marker.exists()
+    # the same config as the user's interactive ssh: the setting is there and takes effect
+    argv = shlex.split(command)
+    shown = subprocess.run([*argv, "-G", "cluster"], capture_output=True, text=True,
+                           check=True).stdout
+    assert {"local command": "permitlocalcommand yes", "remote command": "remotecommand echo",
+            "forwardings": "exitonforwardfailure yes"}[setting] in shown

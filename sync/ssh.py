@@ -73,13 +73,17 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     """An authenticated paramiko SSHClient for ``target``, through its ProxyJump chain
     (``via`` overrides the configured one: ``"a,b"`` reaches ``b`` through ``a``), sending
     keepalives. Raises :class:`SyncError` naming the host when it cannot."""
-    import paramiko
+    import io
 
-    config = paramiko.SSHConfig()
     cfg_file = os.path.expanduser("~/.ssh/config")
-    if os.path.exists(cfg_file):
+    try:
         with open(cfg_file) as f:
-            config.parse(f)
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    paramiko = import_paramiko(match_exec=_MATCH_EXEC.search(text) is not None)
+    config = paramiko.SSHConfig()
+    config.parse(io.StringIO(text))
     opts = config.lookup(target.host)
     hostname = opts.get("hostname", target.host)
     port = target.port or _port(str(opts.get("port", 22)), f"~/.ssh/config, Host {target.host}")
@@ -128,6 +132,27 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     # keeps NAT and firewall state alive through quiet stretches; a dead link then fails
     client.get_transport().set_keepalive(max(1, min(15, int(timeout // 4))))
     return client
+
+
+#: a ``Match exec`` line in ~/.ssh/config: paramiko runs it with ``invoke``
+_MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
+
+
+def import_paramiko(match_exec=False):
+    """paramiko, imported without ``invoke`` unless ``match_exec``: paramiko's config module
+    imports it at once (about half of paramiko's import time: asyncio, unittest.mock, yaml)
+    only to run ``Match exec`` lines. ``invoke`` stays importable later."""
+    import sys
+
+    if not match_exec and "paramiko" not in sys.modules and "invoke" not in sys.modules:
+        sys.modules["invoke"] = None  # an ImportError for paramiko, which it expects
+        try:
+            import paramiko
+        finally:
+            del sys.modules["invoke"]
+    import paramiko
+
+    return paramiko
 
 
 def _load_known_hosts(host_keys, path):

@@ -219,3 +219,31 @@ def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
     pairs = [tuple(p) for e in far_book(clusters["a"]).values() for p in e["pairs"]]
     assert len(pairs) == len(set(pairs)) == 6
     cancel_held(clusters["a"])
+
+
+def test_status_on_leaves_out_invoke_unless_the_ssh_config_runs_match_exec(laptop, clusters):
+    # paramiko imports invoke (asyncio, unittest.mock, yaml: half its import time) only to
+    # run "Match exec" lines; status --on imports it only for a config that has one
+    with suite.Remote(laptop, "b") as far:
+        far.push([])  # the workflow file
+    code = ("import sys\nfrom suite.cli import main\n"
+            "try:\n    main(['status', '--on', 'b'])\nexcept SystemExit as exc:\n"
+            "    assert not exc.code, (exc.code, sys.stdout.flush())\n"
+            "print('invoke' in sys.modules, 'paramiko' in sys.modules)\n"
+            "import invoke\nprint(invoke.run('true', hide=True).ok)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=laptop.path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "simulate" in done.stdout  # the far side answered
+    assert done.stdout.splitlines()[-2:] == ["False True", "True"]  # invoke still importable
+    config = os.path.join(os.environ["HOME"], ".ssh", "config")
+    with open(config) as f:
+        hosts = f.read()
+    marker = os.path.join(os.path.dirname(config), "matched")
+    with open(config, "w") as f:  # a Match exec line (here true for b) is still run
+        f.write(f'Match host b exec "touch {marker}"\n  User root\n\n{hosts}')
+    done = subprocess.run([sys.executable, "-c", code], cwd=laptop.path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["True True", "True"]
+    assert os.path.exists(marker)

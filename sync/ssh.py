@@ -221,7 +221,8 @@ class SSHReplica(Client):
     :class:`SyncError` naming the transport and the remedy when it cannot start."""
 
     def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None,
-                 timeout=None, init=False, ssh="paramiko", ssh_command=None, verbose=None):
+                 timeout=None, init=False, ssh="paramiko", ssh_command=None, verbose=None,
+                 ahead=()):
         self.target = parse_url(url)
         self.path = self.target.path
         timeout = TIMEOUT if timeout is None else timeout
@@ -237,7 +238,7 @@ class SSHReplica(Client):
 
             transport = ParamikoTransport(self.target, remote_suite, timeout, init,
                                           accept_new_host_key)
-        super().__init__(transport, label)
+        super().__init__(transport, label, ahead)
 
 
 def pick_transport(ssh, target, ssh_command=None, verbose=None):

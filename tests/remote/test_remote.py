@@ -247,3 +247,47 @@ def test_status_on_leaves_out_invoke_unless_the_ssh_config_runs_match_exec(lapto
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == ["True True", "True"]
     assert os.path.exists(marker)
+
+
+def test_status_is_asked_before_the_far_side_says_hello(laptop, clusters, tmp_path):
+    with suite.Remote(laptop, "b") as far:
+        far.push([])  # the workflow file
+        expected = far.status()["status"]["operations"]
+    # a far side that says hello only once the status request has come: the client must
+    # send it with the connection, not wait for the hello first (which would time out)
+    held = tmp_path / "held_suite"
+    held.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+        "from sync import protocol, server\n"
+        "got, ops = bytearray(), []\n"
+        "while 'flow_status' not in ops:\n"
+        "    header, payload = protocol.read_frame(sys.stdin.buffer)\n"
+        "    ops.append(header['op'])\n"
+        "    got += protocol.encode_frame(header, payload)\n"
+        "class Replay:\n"
+        "    def read(self, n):\n"
+        "        global got\n"
+        "        if got:\n"
+        "            out, got = bytes(got[:n]), got[n:]\n"
+        "            return out\n"
+        "        return sys.stdin.buffer.read1(n)\n"
+        "sys.stderr.write(' '.join(ops))\n"
+        "sys.exit(server.serve(sys.argv[2], Replay()))\n")
+    held.chmod(0o755)
+    far = suite.Remote(laptop, "b", remote_suite=str(held), timeout=10)
+    try:
+        far.connect(status={})
+        assert far.status()["status"]["operations"] == expected
+        assert far.status(ops=["simulate"])["status"]["operations"]["simulate"] \
+            == expected["simulate"]  # other arguments: asked again
+    finally:
+        far.__exit__(None, None, None)
+    # a far side of another version still says so in one line
+    old = tmp_path / "old_suite"
+    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+                   "from sync import protocol\n"
+                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
+    old.chmod(0o755)
+    done = cli(laptop, "status", "--on", "b", "--remote-suite", str(old))
+    assert done.returncode == 6 and "b: unreachable:" in done.stdout
+    assert "speaks sync protocol 4" in done.stdout

@@ -315,6 +315,17 @@ def status_everywhere(project, names, here=True, options=None, connect=None):
     from .errors import SuiteError
 
     options, connect = dict(options or {}), dict(connect or {})
+    if names:
+        # the threads' CPU-bound start (paramiko's import) first, at full speed: the far
+        # sides then start as soon as can be, while this copy's status is computed
+        import sync
+
+        for name in names:
+            try:
+                sync.preload(project, name, ssh=connect.get("ssh"),
+                             ssh_command=connect.get("ssh_command"))
+            except SuiteError:  # the thread meets it again, and reports it
+                pass
 
     def remote(name):
         far = Remote(project, name, **connect)

@@ -133,6 +133,19 @@ def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, time
     return client, label
 
 
+def preload(project, dest, *, ssh=None, ssh_command=None):
+    """Import what :func:`connect` to ``dest`` will need (paramiko, for that transport), so
+    that a caller connecting in threads can pay for it first, without contention: an import
+    is CPU work, the connection after it mostly waiting. Raises as :func:`connect`."""
+    url, _, settings = resolve_remote(project, dest)
+    from .settings import transport_settings
+
+    if _is_ssh(url) and transport_settings(ssh, ssh_command, settings)[0] == "paramiko":
+        from .ssh import import_paramiko
+
+        import_paramiko()
+
+
 def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, dry_run=False,
                  ignore_unmatched=False):
     """``suite import ARCHIVE --sync``: merge an archive into existing jobs with the sync
@@ -181,4 +194,4 @@ def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, in
 
 
 __all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "connect",
-           "exchange_books", "import_merge", "list_remotes", "remove_remote", "sync"]
+           "exchange_books", "import_merge", "list_remotes", "preload", "remove_remote", "sync"]

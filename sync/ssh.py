@@ -75,13 +75,8 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     keepalives. Raises :class:`SyncError` naming the host when it cannot."""
     import io
 
-    cfg_file = os.path.expanduser("~/.ssh/config")
-    try:
-        with open(cfg_file) as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    paramiko = import_paramiko(match_exec=_MATCH_EXEC.search(text) is not None)
+    text = _config_text()
+    paramiko = import_paramiko(text)
     config = paramiko.SSHConfig()
     config.parse(io.StringIO(text))
     opts = config.lookup(target.host)
@@ -138,12 +133,24 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
 _MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
 
 
-def import_paramiko(match_exec=False):
-    """paramiko, imported without ``invoke`` unless ``match_exec``: paramiko's config module
-    imports it at once (about half of paramiko's import time: asyncio, unittest.mock, yaml)
-    only to run ``Match exec`` lines. ``invoke`` stays importable later."""
+def _config_text():
+    try:
+        with open(os.path.expanduser("~/.ssh/config")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def import_paramiko(config_text=None):
+    """paramiko, imported without ``invoke`` unless the ssh config (``config_text``, default
+    ~/.ssh/config) has a ``Match exec`` line: paramiko's config module imports invoke at once
+    (about half of paramiko's import time: asyncio, unittest.mock, yaml) only to run those.
+    ``invoke`` stays importable later."""
     import sys
 
+    if config_text is None:
+        config_text = _config_text()
+    match_exec = _MATCH_EXEC.search(config_text) is not None
     if not match_exec and "paramiko" not in sys.modules and "invoke" not in sys.modules:
         sys.modules["invoke"] = None  # an ImportError for paramiko, which it expects
         try:

@@ -11,6 +11,7 @@ seconds is given up on with an error naming the host.
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 
 from suite.jsonio import write_all
@@ -151,15 +152,19 @@ def import_paramiko(config_text=None):
     if config_text is None:
         config_text = _config_text()
     match_exec = _MATCH_EXEC.search(config_text) is not None
-    if not match_exec and "paramiko" not in sys.modules and "invoke" not in sys.modules:
-        sys.modules["invoke"] = None  # an ImportError for paramiko, which it expects
-        try:
-            import paramiko
-        finally:
-            del sys.modules["invoke"]
-    import paramiko
+    with _IMPORTING:  # connections may start in threads: one sets and clears the block
+        if not match_exec and "paramiko" not in sys.modules and "invoke" not in sys.modules:
+            sys.modules["invoke"] = None  # an ImportError for paramiko, which it expects
+            try:
+                import paramiko
+            finally:
+                del sys.modules["invoke"]
+        import paramiko
 
     return paramiko
+
+
+_IMPORTING = threading.Lock()
 
 
 def _load_known_hosts(host_keys, path):

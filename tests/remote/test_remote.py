@@ -222,13 +222,16 @@ def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
 
 
 def test_status_on_leaves_out_invoke_unless_the_ssh_config_runs_match_exec(laptop, clusters):
-    # paramiko imports invoke (asyncio, unittest.mock, yaml: half its import time) only to
+    # status --on imports nothing it does not use (h5py, numpy, jinja2, ...); paramiko
+    # imports invoke (asyncio, unittest.mock, yaml: half its import time) only to
     # run "Match exec" lines; status --on imports it only for a config that has one
     with suite.Remote(laptop, "b") as far:
         far.push([])  # the workflow file
     code = ("import sys\nfrom suite.cli import main\n"
             "try:\n    main(['status', '--on', 'b'])\nexcept SystemExit as exc:\n"
             "    assert not exc.code, (exc.code, sys.stdout.flush())\n"
+            "unused = ('h5py', 'numpy', 'jinja2', 'deepdiff', 'zstandard', 'schedulers')\n"
+            "assert not [m for m in unused if m in sys.modules], sys.modules.keys()\n"
             "print('invoke' in sys.modules, 'paramiko' in sys.modules)\n"
             "import invoke\nprint(invoke.run('true', hide=True).ok)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=laptop.path, capture_output=True,

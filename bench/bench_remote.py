@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -105,6 +106,88 @@ def _laptop(root, clusters, n):
     return project
 
 
+def _cpu_of(args, cwd, env):
+    """CPU seconds (user + system) of a command and the children it waited for."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall(args, cwd, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _status_cpu(project, clusters, suite_cmd, env, far_env, repeat):
+    """Where the CPU of ``status --everywhere`` goes (best of ``repeat``): each location's
+    own ``suite status``, and one --everywhere split into this side's process and each far
+    side's server (a wrapper around the far suite adds up its CPU with the shell's
+    ``times``; sshd's own share is not counted). All locations share this machine's cores,
+    so the table cannot come faster than the sum over the cores."""
+    out = {"status here": min(_cpu_of([*suite_cmd, "status"], project.path, env)
+                              for _ in range(repeat))}
+    for name, info in clusters.items():
+        out[f"status on {name}, locally"] = min(
+            _cpu_of([*suite_cmd, "status"], info["proj"], far_env[name]) for _ in range(repeat))
+    log = os.path.join(os.path.dirname(project.path), "far-cpu.log")
+    wrapper = os.path.join(os.path.dirname(project.path), "far-cpu.sh")
+    with open(wrapper, "w") as f:  # times' second line: the children's user and system time
+        f.write(f'#!/bin/bash\n{sys.executable} -m suite "$@"\nrc=$?\n'
+                f'times > {log}.$$\ntail -1 {log}.$$ >> {log}\nrm -f {log}.$$\nexit $rc\n')
+    os.chmod(wrapper, 0o755)
+    best = None
+    for _ in range(repeat):
+        if os.path.exists(log):
+            os.remove(log)
+        here = _cpu_of([*suite_cmd, "status", "--everywhere", "--remote-suite", wrapper],
+                       project.path, env)
+        time.sleep(0.5)  # the far sides end after the client has gone
+        with open(log) as f:
+            far = [sum(_seconds(t) for t in line.split()) for line in f if line.strip()]
+        if best is None or here + sum(far) < best[0] + sum(best[1]):
+            best = (here, far)
+    out["status --everywhere: this side's process"] = best[0]
+    out["status --everywhere: far sides' servers (sum)"] = sum(best[1])
+    out["status --everywhere: all processes"] = best[0] + sum(best[1])
+    out["  over this machine's cores"] = (best[0] + sum(best[1])) / (os.cpu_count() or 1)
+    return out
+
+
+def _seconds(text):
+    """``0m0.250s`` as 0.25."""
+    minutes, _, rest = text.rstrip("s").partition("m")
+    return int(minutes) * 60 + float(rest)
+
+
+def _openssh_row(project, suite_cmd, env, repeat):
+    """``status --everywhere --ssh openssh`` riding on live ControlMasters (one login each,
+    as a user with ``ControlMaster auto`` has): no key exchange per command. The system ssh
+    reads the login user's home, not $HOME, hence ``-F``; the masters end afterwards."""
+    import sync
+
+    home = env.get("HOME") or os.environ["HOME"]
+    config = os.path.join(home, ".ssh", "openssh_config")
+    control = tempfile.mkdtemp(dir="/tmp", prefix="cm")  # socket paths are short
+    with open(os.path.join(home, ".ssh", "config")) as f:
+        hosts = f.read()
+    with open(config, "w") as f:
+        f.write(hosts + f"Host *\n  UserKnownHostsFile {home}/.ssh/known_hosts\n"
+                "  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n"
+                "  BatchMode yes\n  IdentitiesOnly yes\n  ControlMaster auto\n"
+                f"  ControlPath {control}/%C\n  ControlPersist 600\n")
+    remotes = sync.list_remotes(project)
+    try:
+        for name, settings in remotes.items():
+            sync.add_remote(project, name, **{**settings, "ssh_command": f"ssh -F {config}"})
+        argv = [*suite_cmd, "status", "--everywhere", "--ssh", "openssh"]
+        wall(argv, project.path, env=env)  # starts the masters
+        return min(wall(argv, project.path, env=env) for _ in range(repeat))
+    finally:
+        for name, settings in remotes.items():
+            sync.add_remote(project, name, **settings)
+            subprocess.run(["ssh", "-F", config, "-O", "exit", name], capture_output=True,
+                           env=env, timeout=30)
+        shutil.rmtree(control, ignore_errors=True)
+
+
 def _cancel_all(env):
     subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
 
@@ -145,6 +228,9 @@ def main():
             for _ in range(args.repeat))
         slowest = max(v for k, v in rows.items() if k.startswith("status") and "-" not in k)
         ratio = rows["status --everywhere"] / slowest
+        cpu = _status_cpu(project, clusters, suite_cmd, env, far_env, args.repeat)
+        rows["status --everywhere --ssh openssh (live ControlMaster)"] = _openssh_row(
+            project, suite_cmd, env, args.repeat)
         book = os.path.join(clusters["a"]["proj"], ".suite", "flow", "submissions.json")
         far_rows, on_rows = [], []
         for _ in range(args.repeat if args.submit else 0):
@@ -163,15 +249,18 @@ def main():
             rows[f"submit -n {args.submit}, far side's own"] = min(far_rows)
             rows[f"submit --on a -n {args.submit}"] = min(on_rows)
         added = min(on_rows) - min(far_rows) if args.submit else None
-        print(f"{'row':<40} {'seconds':>8}")
+        print(f"{'row':<56} {'seconds':>8}")
         for k, v in rows.items():
-            print(f"{k:<40} {v:8.2f}")
+            print(f"{k:<56} {v:8.2f}")
         print(f"status --everywhere / slowest local status: {ratio:.2f}x (bar 1.5x)")
+        for k, v in cpu.items():
+            print(f"cpu: {k:<48} {v:6.2f} s")
+        print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f}")
         if added is not None:
             print(f"submit --on adds {added:.2f} s over the far side's own (bar 1 s)")
         with open(args.json, "w") as f:
             json.dump({"n": args.n, "submit": args.submit, "rows": rows, "ratio": ratio,
-                       "added": added}, f, indent=2)
+                       "added": added, "cpu": cpu, "load": os.getloadavg()}, f, indent=2)
         print(f"wrote {args.json}")
     finally:
         for info in clusters.values():

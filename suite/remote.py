@@ -58,11 +58,23 @@ class Remote:
                          "accept_new_host_key": accept_new_host_key,
                          "ssh_command": ssh_command}
         self.client, self.name = None, name_or_url
+        self._asked = None  # (status request, its answer) sent with the connection
 
     def __enter__(self):
+        return self.connect()
+
+    def connect(self, status=None):
+        """Open the connection (as ``with`` does) and return this Remote. ``status``: the
+        keyword arguments of :meth:`status`, asked at once, before the far side has said
+        hello, so that its answer costs no round trip of its own; :meth:`status` with the
+        same arguments then takes it. Raises as the class says."""
         import sync
 
-        self.client, self.name = sync.connect(self.project, self.dest, **self._options)
+        request = None if status is None else _status_request(**status)
+        ahead = [("flow_status", (request,))] if request is not None else []
+        self.client, self.name = sync.connect(self.project, self.dest, **self._options,
+                                              ahead=ahead)
+        self._asked = (request, self.client.ahead[0]) if ahead else None
         return self
 
     def __exit__(self, *exc):
@@ -87,10 +99,13 @@ class Remote:
         """The far side's ``suite status`` as a dict ``{status, warning, where}`` (status is
         :meth:`suite.flow.Status.to_json` with its scheduler's states; its ``jobs`` only with
         ``detailed``); what its book says is merged into this copy's book."""
-        answer = self._far().flow_status({"ops": list(ops or []), "filter": filter,
-                                          "ids": list(ids or []), "scheduler": scheduler,
-                                          "module": module, "last": last,
-                                          "detailed": detailed})
+        request = _status_request(ops, filter, ids, scheduler, module, last, detailed)
+        far = self._far()
+        if self._asked is not None and self._asked[0] == request:
+            answer = self._asked[1]()  # asked with the connection (see connect)
+        else:
+            answer = far.flow_status(request)
+        self._asked = None
         self._learn(answer)
         return {"status": answer["status"], "warning": answer.get("warning"),
                 "where": answer.get("where")}
@@ -209,6 +224,13 @@ class Remote:
         return self._far().flow_run(list(argv), output or default, stop)["exit"]
 
 
+def _status_request(ops=None, filter=None, ids=None, scheduler=None, module=None, last=False,
+                    detailed=False):
+    """What ``flow_status`` sends for :meth:`Remote.status`'s arguments."""
+    return {"ops": list(ops or []), "filter": filter, "ids": list(ids or []),
+            "scheduler": scheduler, "module": module, "last": last, "detailed": detailed}
+
+
 def _far_module(project, module):
     """``--workflow`` as the far side reads it: a file in the project by its name there."""
     if module is None or not module.endswith(".py"):
@@ -293,11 +315,22 @@ def status_everywhere(project, names, here=True, options=None, connect=None):
     from .errors import SuiteError
 
     options, connect = dict(options or {}), dict(connect or {})
+    if names:
+        # the threads' CPU-bound start (paramiko's import) first, at full speed: the far
+        # sides then start as soon as can be, while this copy's status is computed
+        import sync
+
+        for name in names:
+            try:
+                sync.preload(project, name, ssh=connect.get("ssh"),
+                             ssh_command=connect.get("ssh_command"))
+            except SuiteError:  # the thread meets it again, and reports it
+                pass
 
     def remote(name):
         far = Remote(project, name, **connect)
         try:
-            far.__enter__()
+            far.connect(status=options)
         except SuiteError as exc:
             return {"error": str(exc), "unreachable": True}
         try:

@@ -117,18 +117,33 @@ def exchange_books(project, remote, label):
 
 
 def connect(project, dest, *, remote_suite=None, accept_new_host_key=False, timeout=None,
-            ssh=None, ssh_command=None, verbose=None):
+            ssh=None, ssh_command=None, verbose=None, ahead=()):
     """``(client, label)``: a :class:`sync.client.Client` to the suite process of ``dest`` (a
     remote name or URL; a local path is served through a pipe), the transport chosen as for
-    :func:`sync`. Raises :class:`SyncError` when it cannot be reached (naming the host)."""
+    :func:`sync`; ``ahead``: requests sent before the far side's hello is read, their answers
+    in ``client.ahead`` (see :class:`sync.client.Client`). Raises :class:`SyncError` when it
+    cannot be reached (naming the host)."""
     url, label, settings = resolve_remote(project, dest)
     from .settings import transport_settings
 
     ssh, ssh_command = transport_settings(ssh, ssh_command, settings)
     client = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
                           accept_new_host_key, timeout, False,
-                          ssh if _is_ssh(url) else "local", ssh_command, verbose)
+                          ssh if _is_ssh(url) else "local", ssh_command, verbose, ahead)
     return client, label
+
+
+def preload(project, dest, *, ssh=None, ssh_command=None):
+    """Import what :func:`connect` to ``dest`` will need (paramiko, for that transport), so
+    that a caller connecting in threads can pay for it first, without contention: an import
+    is CPU work, the connection after it mostly waiting. Raises as :func:`connect`."""
+    url, _, settings = resolve_remote(project, dest)
+    from .settings import transport_settings
+
+    if _is_ssh(url) and transport_settings(ssh, ssh_command, settings)[0] == "paramiko":
+        from .ssh import import_paramiko
+
+        import_paramiko()
 
 
 def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, dry_run=False,
@@ -160,22 +175,23 @@ def _is_ssh(url):
 
 
 def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, init=False,
-                 ssh="paramiko", ssh_command=None, verbose=None):
+                 ssh="paramiko", ssh_command=None, verbose=None, ahead=()):
     if _is_ssh(url):
         from .ssh import SSHReplica
 
         return SSHReplica(url, remote_suite=remote_suite, accept_new_host_key=accept_new_host_key,
                           label=label, timeout=timeout, init=init, ssh=ssh,
-                          ssh_command=ssh_command, verbose=verbose)
+                          ssh_command=ssh_command, verbose=verbose, ahead=ahead)
     if ssh == "local":  # the whole protocol, through a pipe to a server process
         from .client import Client
         from .ssh import TIMEOUT
         from .transports.local import LocalTransport
 
         path = os.path.abspath(os.path.expanduser(url))
-        return Client(LocalTransport(path, remote_suite, timeout or TIMEOUT, init), label)
+        return Client(LocalTransport(path, remote_suite, timeout or TIMEOUT, init), label,
+                      ahead)
     return Replica(os.path.expanduser(url), label=label, init=init)
 
 
 __all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "connect",
-           "exchange_books", "import_merge", "list_remotes", "remove_remote", "sync"]
+           "exchange_books", "import_merge", "list_remotes", "preload", "remove_remote", "sync"]

@@ -25,7 +25,7 @@ class Client:
     #: per-packet cost (paramiko encrypts in Python) dominate syncs of many small files
     SEND_BATCH = 256 << 10
 
-    def __init__(self, transport, label=None):
+    def __init__(self, transport, label=None, ahead=()):
         self.transport, self.host = transport, transport.host
         self.timeout = transport.timeout
         # one entry per answer not read yet, oldest first: None for a posted write, a list
@@ -35,12 +35,43 @@ class Client:
         self.changed = []  # refused writes' notes, from their answers (see Replica.changed)
         self._broken = False
         self._token = 0
+        self.ahead = []
         try:
+            unsent = self._ask_ahead(ahead)
             self._handshake(label)
+            if unsent is not None:  # said hello, yet took nothing
+                raise SyncError(f"connection to {self.host} lost: {unsent}")
         except BaseException:
             self._broken = True
             self.close()
             raise
+
+    def _ask_ahead(self, requests):
+        """Send the heartbeat request and ``requests`` (``(op name, args)`` of read-only
+        operations) before the hello is read: the far side reads them once it has said hello,
+        so the first answer costs no round trip of its own (over a slow link, or while the
+        far side's Python starts). ``self.ahead`` holds a function per request that returns
+        its answer. Returns the error of a send that failed (None if all went): a far side
+        that is not there or speaks another version is told by the hello, which
+        :meth:`_handshake` explains."""
+        # heartbeats while the far side works (answered in order, never waited for; a suite
+        # too old to send them answers with an error, which is ignored)
+        self._request("heartbeat", [max(0.5, self.timeout / 4)], b"", {}, flush=False)
+        for name, args in requests:
+            op = ops.lookup(name)
+            values = tuple(args)
+            wire, payload, extra = op.pack(values)
+            answer = self._request(name, wire, payload, extra, flush=False)
+            self.ahead.append(lambda op=op, answer=answer, values=values:
+                              op.take(self, *answer(), values))
+        try:
+            self.transport.writer.write(bytes(self._outbuf))
+            self.transport.writer.flush()
+        except OSError as exc:  # TimeoutError included
+            return exc
+        finally:
+            self._outbuf.clear()
+        return None
 
     def _handshake(self, label):
         header, _ = self._frame()
@@ -53,9 +84,6 @@ class Client:
                 f"the suite on {self.host} speaks sync protocol {header.get('version')}, "
                 f"this one {protocol.VERSION}: install the same suite version on both machines")
         self.label = label or header.get("label") or self.host
-        # ask for heartbeats while the far side works (answered in order, never waited for;
-        # a suite too old to send them answers with an error, which is ignored)
-        self._later("heartbeat", max(0.5, self.timeout / 4))
 
     # -- frames -----------------------------------------------------------------------------
     def _frame(self):
@@ -131,7 +159,10 @@ class Client:
         """Send a request now and return a function that returns its ``(result, payload)``
         later: the far side works on it while this side does other work (writes may be
         posted meanwhile; their answers are read in order)."""
-        self._send(op, args, payload, extra)
+        return self._request(op, args, payload, extra)
+
+    def _request(self, op, args, payload, extra, flush=True):
+        self._send(op, args, payload, extra, flush)
         holder = []
         self._expect.append(holder)
 

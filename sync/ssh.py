@@ -11,6 +11,7 @@ seconds is given up on with an error naming the host.
 import os
 import re
 import socket
+import threading
 from dataclasses import dataclass
 
 from suite.jsonio import write_all
@@ -73,13 +74,12 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     """An authenticated paramiko SSHClient for ``target``, through its ProxyJump chain
     (``via`` overrides the configured one: ``"a,b"`` reaches ``b`` through ``a``), sending
     keepalives. Raises :class:`SyncError` naming the host when it cannot."""
-    import paramiko
+    import io
 
+    text = _config_text()
+    paramiko = import_paramiko(text)
     config = paramiko.SSHConfig()
-    cfg_file = os.path.expanduser("~/.ssh/config")
-    if os.path.exists(cfg_file):
-        with open(cfg_file) as f:
-            config.parse(f)
+    config.parse(io.StringIO(text))
     opts = config.lookup(target.host)
     hostname = opts.get("hostname", target.host)
     port = target.port or _port(str(opts.get("port", 22)), f"~/.ssh/config, Host {target.host}")
@@ -128,6 +128,43 @@ def connect(target, accept_new_host_key=False, via=None, timeout=TIMEOUT):
     # keeps NAT and firewall state alive through quiet stretches; a dead link then fails
     client.get_transport().set_keepalive(max(1, min(15, int(timeout // 4))))
     return client
+
+
+#: a ``Match exec`` line in ~/.ssh/config: paramiko runs it with ``invoke``
+_MATCH_EXEC = re.compile(r"^\s*match\b.*\bexec\b", re.IGNORECASE | re.MULTILINE)
+
+
+def _config_text():
+    try:
+        with open(os.path.expanduser("~/.ssh/config")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def import_paramiko(config_text=None):
+    """paramiko, imported without ``invoke`` unless the ssh config (``config_text``, default
+    ~/.ssh/config) has a ``Match exec`` line: paramiko's config module imports invoke at once
+    (about half of paramiko's import time: asyncio, unittest.mock, yaml) only to run those.
+    ``invoke`` stays importable later."""
+    import sys
+
+    if config_text is None:
+        config_text = _config_text()
+    match_exec = _MATCH_EXEC.search(config_text) is not None
+    with _IMPORTING:  # connections may start in threads: one sets and clears the block
+        if not match_exec and "paramiko" not in sys.modules and "invoke" not in sys.modules:
+            sys.modules["invoke"] = None  # an ImportError for paramiko, which it expects
+            try:
+                import paramiko
+            finally:
+                del sys.modules["invoke"]
+        import paramiko
+
+    return paramiko
+
+
+_IMPORTING = threading.Lock()
 
 
 def _load_known_hosts(host_keys, path):
@@ -196,7 +233,8 @@ class SSHReplica(Client):
     :class:`SyncError` naming the transport and the remedy when it cannot start."""
 
     def __init__(self, url, remote_suite=None, accept_new_host_key=False, label=None,
-                 timeout=None, init=False, ssh="paramiko", ssh_command=None, verbose=None):
+                 timeout=None, init=False, ssh="paramiko", ssh_command=None, verbose=None,
+                 ahead=()):
         self.target = parse_url(url)
         self.path = self.target.path
         timeout = TIMEOUT if timeout is None else timeout
@@ -212,7 +250,7 @@ class SSHReplica(Client):
 
             transport = ParamikoTransport(self.target, remote_suite, timeout, init,
                                           accept_new_host_key)
-        super().__init__(transport, label)
+        super().__init__(transport, label, ahead)
 
 
 def pick_transport(ssh, target, ssh_command=None, verbose=None):

@@ -219,3 +219,78 @@ def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
     pairs = [tuple(p) for e in far_book(clusters["a"]).values() for p in e["pairs"]]
     assert len(pairs) == len(set(pairs)) == 6
     cancel_held(clusters["a"])
+
+
+def test_status_on_leaves_out_invoke_unless_the_ssh_config_runs_match_exec(laptop, clusters):
+    # status --on imports nothing it does not use (h5py, numpy, jinja2, ...); paramiko
+    # imports invoke (asyncio, unittest.mock, yaml: half its import time) only to
+    # run "Match exec" lines; status --on imports it only for a config that has one
+    with suite.Remote(laptop, "b") as far:
+        far.push([])  # the workflow file
+    code = ("import sys\nfrom suite.cli import main\n"
+            "try:\n    main(['status', '--on', 'b'])\nexcept SystemExit as exc:\n"
+            "    assert not exc.code, (exc.code, sys.stdout.flush())\n"
+            "unused = ('h5py', 'numpy', 'jinja2', 'deepdiff', 'zstandard', 'schedulers')\n"
+            "assert not [m for m in unused if m in sys.modules], sys.modules.keys()\n"
+            "print('invoke' in sys.modules, 'paramiko' in sys.modules)\n"
+            "import invoke\nprint(invoke.run('true', hide=True).ok)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=laptop.path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "simulate" in done.stdout  # the far side answered
+    assert done.stdout.splitlines()[-2:] == ["False True", "True"]  # invoke still importable
+    config = os.path.join(os.environ["HOME"], ".ssh", "config")
+    with open(config) as f:
+        hosts = f.read()
+    marker = os.path.join(os.path.dirname(config), "matched")
+    with open(config, "w") as f:  # a Match exec line (here true for b) is still run
+        f.write(f'Match host b exec "touch {marker}"\n  User root\n\n{hosts}')
+    done = subprocess.run([sys.executable, "-c", code], cwd=laptop.path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == ["True True", "True"]
+    assert os.path.exists(marker)
+
+
+def test_status_is_asked_before_the_far_side_says_hello(laptop, clusters, tmp_path):
+    with suite.Remote(laptop, "b") as far:
+        far.push([])  # the workflow file
+        expected = far.status()["status"]["operations"]
+    # a far side that says hello only once the status request has come: the client must
+    # send it with the connection, not wait for the hello first (which would time out)
+    held = tmp_path / "held_suite"
+    held.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+        "from sync import protocol, server\n"
+        "got, ops = bytearray(), []\n"
+        "while 'flow_status' not in ops:\n"
+        "    header, payload = protocol.read_frame(sys.stdin.buffer)\n"
+        "    ops.append(header['op'])\n"
+        "    got += protocol.encode_frame(header, payload)\n"
+        "class Replay:\n"
+        "    def read(self, n):\n"
+        "        global got\n"
+        "        if got:\n"
+        "            out, got = bytes(got[:n]), got[n:]\n"
+        "            return out\n"
+        "        return sys.stdin.buffer.read1(n)\n"
+        "sys.stderr.write(' '.join(ops))\n"
+        "sys.exit(server.serve(sys.argv[2], Replay()))\n")
+    held.chmod(0o755)
+    far = suite.Remote(laptop, "b", remote_suite=str(held), timeout=10)
+    try:
+        far.connect(status={})
+        assert far.status()["status"]["operations"] == expected
+        assert far.status(ops=["simulate"])["status"]["operations"]["simulate"] \
+            == expected["simulate"]  # other arguments: asked again
+    finally:
+        far.__exit__(None, None, None)
+    # a far side of another version still says so in one line
+    old = tmp_path / "old_suite"
+    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+                   "from sync import protocol\n"
+                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
+    old.chmod(0o755)
+    done = cli(laptop, "status", "--on", "b", "--remote-suite", str(old))
+    assert done.returncode == 6 and "b: unreachable:" in done.stdout
+    assert "speaks sync protocol 4" in done.stdout

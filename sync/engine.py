@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from suite import layout
 
+from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
 from .replica import BadStatepoint, Replica, check_statepoint, doc_digest
@@ -767,9 +768,7 @@ def _with_job(files):
 
 def _large(state):
     """Whether a file of this [size, ...] travels in chunks (see replica.STREAM_MIN)."""
-    from . import replica
-
-    return state[0] >= replica.STREAM_MIN
+    return state[0] >= _replica.STREAM_MIN  # read each time: tests lower it
 
 
 def _entry_changed(entry, old):

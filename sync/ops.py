@@ -185,6 +185,40 @@ def _unpack_job(header, payload):
             [(rel, data, mtime) for (rel, _, mtime), data in zip(meta, pieces, strict=True)]]
 
 
+def pack_jobs(jobs):
+    """The wire form of ``create_jobs``: one frame for many new jobs, ``[(job_id, state point
+    bytes, doc, [(rel, data, mtime_ns)])]``; each job's state point, then its files, in the
+    payload."""
+    wire, pieces = [], []
+    for job_id, statepoint, doc, files in jobs:
+        wire.append([job_id, doc, len(statepoint), [[rel, len(data), mtime]
+                                                    for rel, data, mtime in files]])
+        pieces.append(statepoint)
+        pieces.extend(data for _, data, _ in files)
+    return [wire], b"".join(pieces), {}
+
+
+def _unpack_jobs(header, payload):
+    """:func:`pack_jobs` undone; :class:`protocol.ProtocolError` for another shape (nothing
+    is written then)."""
+    jobs = header.get("args", [None])[0]
+    if not isinstance(jobs, list) or not all(
+            isinstance(j, list) and len(j) == 4 and isinstance(j[3], list)
+            and all(isinstance(f, list) and len(f) == 3 for f in j[3]) for j in jobs):
+        raise protocol.ProtocolError("create_jobs: the jobs are not [id, doc, size, files]")
+    sizes = [n for _, _, sp_size, files in jobs for n in (sp_size, *(f[1] for f in files))]
+    pieces = iter(protocol.split_payload(payload, sizes))
+    return [[(job_id, next(pieces), doc, [(rel, next(pieces), mtime) for rel, _, mtime in files])
+             for job_id, doc, _, files in jobs]]
+
+
+def _create_jobs(session, jobs):
+    # the notes of jobs made there meanwhile (None: all landed), as create_job's answer
+    notes = [note for job_id, sp, doc, files in jobs
+             if (note := session.replica.create_job(job_id, sp, doc, files)) is not None]
+    return notes or None
+
+
 def _take_note(client, result, payload, args):
     if result is not None:
         client.changed.append(answers.check_note(result, client.host))
@@ -290,6 +324,8 @@ OPS = {op.name: op for op in [
     Op("write_doc", "post", _NOTE, writes=True),
     Op("write_project_doc", "call", _NOTE, take=_take_note),
     Op("create_job", "post", _NOTE, writes=True, pack=_pack_job, unpack=_unpack_job),
+    Op("create_jobs", "post", "None, or the notes of the jobs refused (made there meanwhile)",
+       writes=True, internal=True, unpack=_unpack_jobs, serve=_create_jobs),
     Op("delete_job", "post", _NOTE, writes=True),
     Op("flow_status", "call", "{status, warning, location, where, book, seen} of the far side",
        serve=_flow("flow_status"), take=_take_object("flow_status")),

@@ -17,8 +17,9 @@ COMPRESS_ABOVE = 4096
 #: replace, and locks); 4: both, file states [size, mtime_ns, inode(, link target)]; 5: the
 #: operation active_work (work queued or running there); snapshots and records travel as JSON
 #: payloads (a million jobs' snapshot is past MAX_HEADER); the far side's workflow
-#: (flow_status, flow_submit, flow_run, books, project files)
-VERSION = 5
+#: (flow_status, flow_submit, flow_run, books, project files); 6: new jobs many to a frame
+#: (create_jobs)
+VERSION = 6
 #: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of

@@ -36,6 +36,10 @@ class SyncError(SuiteError):
     """A sync that cannot proceed (bad peer data, unreachable remote, bad arguments)."""
 
 
+class BadStatepoint(SyncError):
+    """A job's state point that is not a JSON object or does not hash to the job's id."""
+
+
 def check_rel(rel):
     """Refuse paths from the other side that could leave a job directory."""
     if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(
@@ -77,6 +81,39 @@ def check_document(doc, where):
         return to_plain(doc, where)
     except RecursionError:
         raise InvalidStatepointError(f"{where} is nested too deeply") from None
+
+
+def check_statepoint(job_id, raw):
+    """Raise :class:`BadStatepoint` unless ``raw`` (bytes) is the state point of ``job_id``:
+    read as every job file is (encodings, depth), a JSON object hashing to the id."""
+    try:
+        sp = loads_checked(raw, f"{job_id}/{layout.STATEPOINT}", job_id)
+    except SuiteError as exc:
+        raise BadStatepoint(f"{exc}; run 'suite check'") from None
+    if not isinstance(sp, dict):
+        raise BadStatepoint(f"job {job_id}: its state point is not a JSON object; run "
+                            "'suite check'")
+    job_hash = suite.calc_id(sp)
+    if job_hash != job_id:
+        raise BadStatepoint(f"job {job_id}: its state point hashes to {job_hash}; run "
+                            "'suite check'")
+
+
+#: a file of a job being staged: new (never through a link), written with plain descriptor
+#: calls (a buffered file object per file was a tenth of landing a small job)
+_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _write_new(path, data, mtime_ns=None):
+    fd = os.open(path, _NEW_FLAGS, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if mtime_ns is not None:
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+    finally:
+        os.close(fd)
 
 
 def _list_files(root, out, skipped, skip, exclude):
@@ -449,11 +486,25 @@ class Replica:
         return lambda: out
 
     def read(self, job_id, rel):
-        with self._open(job_id, rel) as f:
+        """``(data, mtime_ns)`` of a job's regular file (never a link or a fifo)."""
+        # plain descriptor calls: one fstat, no buffered file object (20,000 reads in a first
+        # sync of 10,000 jobs)
+        fd = os.open(self._file(job_id, rel), _READ_FLAGS)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise SyncError(f"job {job_id}: {rel} is not a regular file; not read")
             # the time before the content: a write in between makes the record look older
             # than the copy (synced again), never newer (a change missed)
-            mtime = os.fstat(f.fileno()).st_mtime_ns
-            return f.read(), mtime
+            chunks, want = [], st.st_size + 1  # one more: a file grown meanwhile is read on
+            while True:
+                chunks.append(os.read(fd, want))
+                if len(chunks[-1]) < want:  # a short read of a regular file: its end
+                    break
+                want = 1 << 20
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks), st.st_mtime_ns
+        finally:
+            os.close(fd)
 
     def read_jobs(self, requests):
         """Whole jobs at once, for copying (see :func:`read_jobs_by_files`)."""
@@ -762,36 +813,37 @@ class Replica:
         return self._refused(job_id, rel)
 
     def create_job(self, job_id, statepoint, doc, files):
-        """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns)."""
+        """Land a whole job at once: ``files`` is a list of (rel, data, mtime_ns). The job is
+        staged in a temporary directory of the workspace and renamed into place whole (a
+        killed sync leaves no part of it under its name). Raises :class:`BadStatepoint` for a
+        state point that is not the job's, :class:`SyncError` for a path that leaves the job
+        or names the state point or document,
+        :class:`suite.errors.InvalidStatepointError` for a document JSON cannot hold; returns
+        a note (kept in :attr:`changed`) if the job was made here meanwhile."""
         ws = self.project.workspace
         dst = os.path.join(ws, check_id(job_id))
         if isinstance(statepoint, str):
             statepoint = statepoint.encode()
-        where = f"job {job_id}: state point from the other side"
-        sp = loads_checked(statepoint, where, job_id)  # refuses NaN and Infinity
-        if not isinstance(sp, dict):
-            raise SyncError(f"{where} is not a JSON object")
-        if suite.calc_id(sp) != job_id:
-            raise SyncError(f"job {job_id}: the other side sent a state point that hashes to "
-                            f"{suite.calc_id(sp)}")
+        check_statepoint(job_id, statepoint)
+        doc_bytes = dumps(check_document(doc, f"job {job_id}: document")).encode() \
+            if doc else None
         tmp = os.path.join(ws, f"{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
         try:
-            with open(os.path.join(tmp, layout.STATEPOINT), "xb") as f:
-                f.write(statepoint)
-            if doc:
-                with open(os.path.join(tmp, layout.DOCUMENT), "xb") as f:
-                    f.write(dumps(check_document(doc, f"job {job_id}: document")).encode())
+            os.mkdir(tmp)
+        except FileExistsError:  # left by a sync of this process id that was killed
+            shutil.rmtree(tmp)
+            os.mkdir(tmp)
+        try:
+            _write_new(os.path.join(tmp, layout.STATEPOINT), statepoint)
+            if doc_bytes is not None:
+                _write_new(os.path.join(tmp, layout.DOCUMENT), doc_bytes)
             for rel, data, mtime in files:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
                 if rel in RESERVED:
                     raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "xb") as f:
-                    f.write(data)
-                os.utime(path, ns=(mtime, mtime))
+                _write_new(path, data, mtime)
             try:
                 os.rename(tmp, dst)
             except OSError as exc:

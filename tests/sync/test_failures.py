@@ -80,6 +80,64 @@ def test_killed_process_then_resume(pair):
     assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.changed == "after the kill"
 
 
+#: killed inside create_job, after the 7th job's files are written into its staging directory
+#: and before that directory is renamed to the job's name
+KILL_STAGED = r"""
+import os, signal, sys
+import suite, sync
+from sync import replica
+real, count = os.rename, {"n": 0}
+def rename(src, dst, *a, **k):
+    if os.path.basename(src).startswith(".suite-tmp-sync-"):
+        count["n"] += 1
+        if count["n"] == 7:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst, *a, **k)
+replica.os.rename = rename
+sync.sync(suite.get_project(sys.argv[1]), sys.argv[2])
+"""
+
+
+def test_killed_while_a_job_is_staged_then_resume(pair):
+    """A job's files are written into one staging directory, renamed once: killed before
+    that rename, no part of the job is under its name, and the next sync lands it whole."""
+    lap, clu = pair
+    proc = subprocess.run([sys.executable, "-c", KILL_STAGED, lap.path, clu.path])
+    assert proc.returncode == -signal.SIGKILL
+    assert len(clu) == 6
+    staged = [n for n in os.listdir(clu.workspace) if n.startswith(".suite-tmp-sync-")]
+    assert len(staged) == 1  # the 7th job, whole, under a temporary name only
+    assert sorted(os.listdir(os.path.join(clu.workspace, staged[0]))) == [
+        "out.txt", "signac_job_document.json", "signac_statepoint.json"]
+    assert staged[0][len(".suite-tmp-sync-"):][:32] not in os.listdir(clu.workspace)
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(clu) == 30
+    for job in clu:
+        assert job.doc.step == job.sp.i
+        with open(job.fn("out.txt")) as f:
+            assert f.read() == str(job.sp.i) * 100
+        assert os.stat(job.fn("out.txt")).st_mtime_ns == \
+            os.stat(lap.open_job(id=job.id).fn("out.txt")).st_mtime_ns
+
+
+def test_a_staging_directory_left_by_the_same_process_id_is_replaced(pair):
+    """Process ids come round again: a staging directory a killed sync left under this
+    process's name is emptied, not merged into the new job."""
+    lap, clu = pair
+    job = lap.open_job({"i": 4})
+    stale = os.path.join(clu.workspace, f".suite-tmp-sync-{job.id}-{os.getpid()}")
+    os.makedirs(os.path.join(stale, "old"))
+    with open(os.path.join(stale, "left.txt"), "w") as f:
+        f.write("from the killed sync")
+    with open(job.fn("signac_statepoint.json"), "rb") as f:
+        sp = f.read()
+    assert Replica(clu.path).create_job(job.id, sp, {"step": 4}, [("out.txt", b"x", 5)]) is None
+    assert sorted(os.listdir(os.path.join(clu.workspace, job.id))) == [
+        "out.txt", "signac_job_document.json", "signac_statepoint.json"]
+    assert not os.path.exists(stale)
+    assert clu.open_job(id=job.id).doc() == {"step": 4}
+
+
 #: a sync over a transport (argv: project, url, options as JSON) whose process is killed once
 #: 8 jobs are done: the far side's suite process sees its input end mid-stream
 KILL_CLIENT = r"""

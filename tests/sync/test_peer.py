@@ -248,6 +248,48 @@ def test_server_answers_a_malformed_frame_and_stops(pair):
     assert status == 2 and "header of" in answers[-1]["error"]
 
 
+def _job_frame(project, i, doc, files):
+    job = project.open_job({"i": i})
+    with open(job.fn(layout.STATEPOINT), "rb") as f:
+        return job.id, (job.id, f.read(), doc, files)
+
+
+def test_many_new_jobs_in_one_frame(pair):
+    """create_jobs: jobs land whole; one made there meanwhile is left and named in the
+    answer; a frame whose pieces do not add up, or a bad job in it, writes nothing more."""
+    from sync import ops
+
+    lap, clu = pair
+    a, job_a = _job_frame(lap, 0, {"step": 0}, [("out.txt", b"aa", 11), ("d/x", b"", 12)])
+    b, job_b = _job_frame(lap, 1, {}, [])
+    clu.open_job({"i": 1}).init().doc.here = True  # made there meanwhile
+    wire, payload, _ = ops.pack_jobs([job_a, job_b])
+    c, job_c = _job_frame(lap, 2, {}, [("out.txt", b"c", 13)])
+    bad_wire, bad_payload, _ = ops.pack_jobs([job_c])
+    d, job_d = _job_frame(lap, 3, {}, [])
+    wrong_sp = (d, b'{"i": 99}', {}, [])
+    mixed_wire, mixed_payload, _ = ops.pack_jobs([job_d, wrong_sp])
+    status, answers = serve(
+        clu.path,
+        ({"op": "create_jobs", "args": wire}, payload),
+        ({"op": "create_jobs", "args": bad_wire}, bad_payload + b"extra"),
+        ({"op": "create_jobs", "args": [[[c, {}, 3]]]}, b"abc"),
+        ({"op": "create_jobs", "args": mixed_wire}, mixed_payload),
+        ({"op": "close"}, b""))
+    assert status == 0
+    assert answers[1] == {"ok": True, "result": [{"job": b, "path": None}]}
+    assert [x["ok"] for x in answers[2:]] == [False, False, False]
+    assert "do not add up" in answers[2]["error"] and "hashes to" in answers[4]["error"]
+    got = clu.open_job(id=a)
+    assert got.doc() == {"step": 0} and got.sp() == {"i": 0}
+    assert open(got.fn("out.txt"), "rb").read() == b"aa" and os.path.getsize(got.fn("d/x")) == 0
+    assert [os.stat(got.fn(r)).st_mtime_ns for r in ("out.txt", "d/x")] == [11, 12]
+    assert clu.open_job(id=b).doc() == {"here": True}
+    assert c not in os.listdir(clu.workspace)
+    assert d in os.listdir(clu.workspace)  # the job before the bad one in its frame landed
+    assert not [n for n in os.listdir(clu.workspace) if n.startswith(layout.TMP_PREFIX)]
+
+
 def test_server_answers_requests_of_the_wrong_shape(pair):
     lap, clu = pair
     status, answers = serve(

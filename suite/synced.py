@@ -14,7 +14,14 @@ import threading
 from .jsonio import ANY, dumps, read_json, write_atomic
 from .statepoint import to_plain
 
-_local = threading.local()
+
+class _Local(threading.local):
+    # a class default: getattr(local, name, None) of an unset name raised and caught an
+    # AttributeError, a tenth of `status` (every document read asks for the buffer)
+    buffer = None
+
+
+_local = _Local()
 
 
 #: files a buffered block holds before it writes them out early (signac's name: capacity)
@@ -23,7 +30,7 @@ _capacity = [DEFAULT_BUFFER_CAPACITY]
 
 
 def _buffer():
-    return getattr(_local, "buffer", None)
+    return _local.buffer
 
 
 @contextlib.contextmanager

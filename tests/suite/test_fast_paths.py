@@ -296,18 +296,26 @@ def _check_doc_queries(p):
     assert_caches_coherent(p)
 
 
-@settings(max_examples=30, deadline=None)
+@pytest.mark.parametrize("check", ["relative to the workspace", "by full path",
+                                   "in two processes"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["set", "in_place", "rename", "delete", "add",
                                                  "remove", "query"]),
                                 st.integers(0, 9), st.integers(0, 2)), max_size=14))
-def test_document_queries_through_the_signature_cache_match_the_files(steps):
+def test_document_queries_through_the_signature_cache_match_the_files(check, steps):
     """Documents written by suite, rewritten in place or replaced by rename by other tools
     (signac, editors), deleted; jobs added and removed: a document query answers from the
-    files as they are now, with the signatures read from their cache."""
+    files as they are now, with the signatures read from their cache; whichever way the
+    freshness check stats the documents (the full path is the fallback where ``stat`` takes
+    no directory descriptor)."""
     root = tempfile.mkdtemp(prefix="suite-sigs-")
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(index, "SP_CACHE_MIN", 0)
+            if check == "by full path":
+                mp.setattr(index, "_stat_changed", index._stat_changed_by_path)
+            elif check == "in two processes":
+                mp.setattr(index, "PARALLEL_STAT_MIN", 2)
             p = suite.init_project(os.path.join(root, "p"))
             for i in range(6):
                 p.open_job({"a": i}).init().doc.x = i % 3

@@ -645,12 +645,14 @@ class Index:
         return [r[0] for r in self._select(node, "id")]
 
     def find_statepoints(self, node):
-        """``[(id, state point)]`` (sorted by id) of the jobs matching a compiled tree."""
+        """``(id, state point)`` pairs (sorted by id) of the jobs matching a compiled tree:
+        a list, or for all jobs an iterator over the state point cache (read once)."""
         if node == ("and", []):
             self.refresh()
             ids, sps = self._all_statepoints()
-            with gc_paused():  # collections here walked every state point just loaded
-                return list(zip(ids, sps, strict=True))
+            # an iterator, not a list: 100,000 pairs kept at once were as many objects more
+            # for the collector to walk when it resumed (0.02-0.04 s of a fresh iteration)
+            return zip(ids, sps, strict=True)
         loads = json.loads
         rows = self._select(node, "id, sp")
         with gc_paused():

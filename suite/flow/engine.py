@@ -17,7 +17,7 @@ from suite.provenance.capture import Capture
 
 from . import provenance, scan
 from .aggregates import get_aggregate_id
-from .scan import Column, JobTable, count_columns, label_texts, loads
+from .scan import Column, JobTable, count_columns, label_texts, loads_many
 
 
 @dataclass
@@ -282,12 +282,15 @@ class Runner:
     def _load_chunk(self, rows):
         """``(jobs, {id: document})`` from the index's rows; each job's document view gets
         its document (labels and callables read job.doc: one stat each, not a file read)."""
-        jobs = list(jobs_from_index(self.project, [(r[0], loads(r[1])) for r in rows]))
+        sps = loads_many([r[1] for r in rows])
+        jobs = list(jobs_from_index(self.project, zip([r[0] for r in rows], sps, strict=True)))
+        texts = [r[2] for r in rows if type(r[2]) is str]
+        parsed = iter(loads_many(texts))
         docs = {}
         for job, (job_id, _, doc, sig) in zip(jobs, rows, strict=True):
             if doc is not None:
                 if type(doc) is str:
-                    doc = loads(doc)
+                    doc = next(parsed)
                 docs[job_id] = doc
                 job._prime_document(doc, sig)  # the text: parsed if ever compared
         return jobs, docs

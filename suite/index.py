@@ -370,12 +370,17 @@ class Index:
         self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
-        ids, sigs = self._cached("sigcache", _read_signatures)
+        # all that is made here is freed here, inside the pause: the collector's count of new
+        # objects falls back, so resuming starts no collection that walks them (0.02-0.04 s)
         with gc_paused():
+            ids, sigs = self._cached("sigcache", _read_signatures)
             rows = list(zip(ids, sigs, strict=True))
-        if removed:
-            rows = [r for r in rows if r[0] not in removed]
-        return _split_work(_stat_changed, rows, ws)
+            del ids, sigs
+            if removed:
+                rows = [r for r in rows if r[0] not in removed]
+            changed = _split_work(_stat_changed, rows, ws)
+            del rows
+        return changed
 
     def _read_jobs(self, ws, ids):
         """Rows (id, sp, sp_text, doc, doc_text, doc_sig, problem) for new jobs."""

@@ -6,7 +6,7 @@ import os
 import stat
 
 from .errors import WorkspaceError
-from .job import Job
+from .job import Job, jobs_from_index
 from .query import MISSING, compile_filter, resolve
 
 
@@ -77,8 +77,7 @@ class JobsCursor:
         project = self._project
         if not self._workspace_ok():
             return
-        for job_id, sp in project.index.find_statepoints(self._tree):
-            yield Job(project, id=job_id, _trusted_sp=sp)
+        yield from jobs_from_index(project, project.index.find_statepoints(self._tree))
 
     def __len__(self):
         return len(self.ids())

@@ -370,12 +370,17 @@ class Index:
         self._problems_stale = True
 
     def _changed_documents(self, db, ws, added, removed):
-        ids, sigs = self._cached("sigcache", _read_signatures)
+        # all that is made here is freed here, inside the pause: the collector's count of new
+        # objects falls back, so resuming starts no collection that walks them (0.02-0.04 s)
         with gc_paused():
+            ids, sigs = self._cached("sigcache", _read_signatures)
             rows = list(zip(ids, sigs, strict=True))
-        if removed:
-            rows = [r for r in rows if r[0] not in removed]
-        return _split_work(_stat_changed, rows, ws)
+            del ids, sigs
+            if removed:
+                rows = [r for r in rows if r[0] not in removed]
+            changed = _split_work(_stat_changed, rows, ws)
+            del rows
+        return changed
 
     def _read_jobs(self, ws, ids):
         """Rows (id, sp, sp_text, doc, doc_text, doc_sig, problem) for new jobs."""
@@ -645,12 +650,14 @@ class Index:
         return [r[0] for r in self._select(node, "id")]
 
     def find_statepoints(self, node):
-        """``[(id, state point)]`` (sorted by id) of the jobs matching a compiled tree."""
+        """``(id, state point)`` pairs (sorted by id) of the jobs matching a compiled tree:
+        a list, or for all jobs an iterator over the state point cache (read once)."""
         if node == ("and", []):
             self.refresh()
             ids, sps = self._all_statepoints()
-            with gc_paused():  # collections here walked every state point just loaded
-                return list(zip(ids, sps, strict=True))
+            # an iterator, not a list: 100,000 pairs kept at once were as many objects more
+            # for the collector to walk when it resumed (0.02-0.04 s of a fresh iteration)
+            return zip(ids, sps, strict=True)
         loads = json.loads
         rows = self._select(node, "id, sp")
         with gc_paused():
@@ -829,6 +836,36 @@ def _parse(raw, path, job_id, missing_ok=True):
 def _stat_changed(rows, ws):
     """Ids among ``rows`` (id, recorded signature: see :func:`_read_signatures`) whose
     document signature changed."""
+    changed = []
+    stat, suffix = os.stat, "/" + layout.DOCUMENT
+    # paths relative to the open workspace: the kernel walks two names instead of the whole
+    # path, and no signature tuple is made per file (together 6-8 % of this loop)
+    try:
+        fd = os.open(ws, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        fd = None
+    if fd is None or stat not in os.supports_dir_fd:
+        if fd is not None:
+            os.close(fd)
+        return _stat_changed_by_path(rows, ws)
+    try:
+        for job_id, sig in rows:
+            try:
+                s = stat(job_id + suffix, dir_fd=fd)
+            except (FileNotFoundError, NotADirectoryError):
+                if sig is not None:
+                    changed.append(job_id)
+                continue
+            if (sig is None or s.st_mtime_ns != sig[0] or s.st_size != sig[1]
+                    or s.st_ino != sig[2]):
+                changed.append(job_id)
+    finally:
+        os.close(fd)
+    return changed
+
+
+def _stat_changed_by_path(rows, ws):
+    """:func:`_stat_changed` where the workspace cannot be opened as a directory."""
     changed = []
     stat = os.stat
     prefix, suffix = ws + "/", "/" + layout.DOCUMENT

@@ -466,6 +466,20 @@ class Job:
         return False
 
 
+def jobs_from_index(project, pairs):
+    """Yield a :class:`Job` of ``project`` per ``(id, state point)`` pair, the state points as
+    the index read them from the jobs' own files (so not validated or hashed again; the dicts
+    become the jobs' own). What ``Job(project, id=i, _trusted_sp=sp)`` makes, without the
+    call: iterating or judging 100,000 jobs spent 0.1-0.2 s in ``__init__`` alone."""
+    new, prefix = object.__new__, f"{project.workspace}{os.sep}"
+    for job_id, sp in pairs:
+        job = new(Job)
+        job._project, job._id, job._sp, job._sp_text = project, job_id, sp, None
+        job._from_disk, job._path, job._doc_root = True, prefix + job_id, None
+        job._initialized, job._cwd = False, None
+        yield job
+
+
 _counter = itertools.count()
 
 

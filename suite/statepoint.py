@@ -5,7 +5,6 @@ signac 2 uses, so the same parameters give the same directory in both tools. ``{
 ``{"a": 1.0}`` are different jobs because their JSON differs.
 """
 
-import hashlib
 import json
 import math
 
@@ -25,7 +24,17 @@ def canonical(sp):
     """``(text, job id)``: the sorted-key JSON the id is the MD5 of (also what a new job's
     state point file holds), and the id."""
     text = json.dumps(sp, sort_keys=True).encode()
-    return text, hashlib.md5(text).hexdigest()
+    return text, _md5(text).hexdigest()
+
+
+def _md5(data):
+    # hashlib is imported on first use: it loads OpenSSL, which `suite find` and iterating
+    # jobs never need (3-7 ms of every start-up); then this name is hashlib's md5 itself
+    global _md5
+    from hashlib import md5
+
+    _md5 = md5
+    return md5(data)
 
 
 def to_plain(value, where="state point", depth=0):

@@ -14,7 +14,14 @@ import threading
 from .jsonio import ANY, dumps, read_json, write_atomic
 from .statepoint import to_plain
 
-_local = threading.local()
+
+class _Local(threading.local):
+    # a class default: getattr(local, name, None) of an unset name raised and caught an
+    # AttributeError, a tenth of `status` (every document read asks for the buffer)
+    buffer = None
+
+
+_local = _Local()
 
 
 #: files a buffered block holds before it writes them out early (signac's name: capacity)
@@ -23,7 +30,7 @@ _capacity = [DEFAULT_BUFFER_CAPACITY]
 
 
 def _buffer():
-    return getattr(_local, "buffer", None)
+    return _local.buffer
 
 
 @contextlib.contextmanager
@@ -243,13 +250,16 @@ class _Node:
     _suite_synced = True
 
     def __init__(self, root, path=()):
-        object.__setattr__(self, "_root", root)
-        object.__setattr__(self, "_path", path)
+        # the slots' own setters: object.__setattr__ (this class overrides __setattr__) took
+        # a third of making a view, and `job.sp` / `job.doc` make one per access
+        _set_root(self, root)
+        _set_path(self, path)
 
     def _get(self, data=None):
         node = self._root.data() if data is None else data
-        for part in self._path:
-            node = node[part]
+        if self._path:
+            for part in self._path:
+                node = node[part]
         return node
 
     def _modify(self, fn):
@@ -284,6 +294,10 @@ class _Node:
     __hash__ = None
 
 
+_set_root = _Node._root.__set__
+_set_path = _Node._path.__set__
+
+
 class SyncedDict(_Node):
     """A dict view with attribute access: ``d.key`` is ``d["key"]``."""
 
@@ -305,9 +319,11 @@ class SyncedDict(_Node):
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return self[name]
+            value = self._get()[name]
         except KeyError:
             raise AttributeError(name) from None
+        # as __getitem__, one call less: labels read `job.sp.a` once per job
+        return self._wrap(name, value) if isinstance(value, _CONTAINERS) else value
 
     def __setattr__(self, name, value):
         if name.startswith("_"):

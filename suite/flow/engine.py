@@ -12,12 +12,12 @@ import traceback
 from dataclasses import dataclass, field
 
 from suite.index import gc_paused
-from suite.job import Job
+from suite.job import jobs_from_index
 from suite.provenance.capture import Capture
 
 from . import provenance, scan
 from .aggregates import get_aggregate_id
-from .scan import Column, JobTable, count_columns, label_texts, loads
+from .scan import Column, JobTable, count_columns, label_texts, loads_many
 
 
 @dataclass
@@ -282,16 +282,17 @@ class Runner:
     def _load_chunk(self, rows):
         """``(jobs, {id: document})`` from the index's rows; each job's document view gets
         its document (labels and callables read job.doc: one stat each, not a file read)."""
-        project = self.project
-        jobs, docs = [], {}
-        for job_id, sp, doc, sig in rows:
-            job = Job(project, id=job_id, _trusted_sp=loads(sp))
+        sps = loads_many([r[1] for r in rows])
+        jobs = list(jobs_from_index(self.project, zip([r[0] for r in rows], sps, strict=True)))
+        texts = [r[2] for r in rows if type(r[2]) is str]
+        parsed = iter(loads_many(texts))
+        docs = {}
+        for job, (job_id, _, doc, sig) in zip(jobs, rows, strict=True):
             if doc is not None:
                 if type(doc) is str:
-                    doc = loads(doc)
+                    doc = next(parsed)
                 docs[job_id] = doc
                 job._prime_document(doc, sig)  # the text: parsed if ever compared
-            jobs.append(job)
         return jobs, docs
 
     def _judge_chunk(self, jobs, docs, names, operations, out, table, report, before, alone):

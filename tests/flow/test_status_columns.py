@@ -129,3 +129,26 @@ def test_columns_count_one_workflow(project):
     assert status.operations["second"] == {"eligible": 1, "complete": 1}
     assert [j for j, info in status.jobs.items() if info["eligible"]] == [
         project.open_job({"i": 1}).id]
+
+
+JSON_OBJECTS = st.dictionaries(st.text(max_size=3), st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+              st.text(max_size=3)),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=2), inner,
+                                                                max_size=2), max_leaves=4),
+    max_size=3)
+
+
+@given(objects=st.lists(JSON_OBJECTS, max_size=6),
+       spaces=st.lists(st.sampled_from(["", " ", "\n", "\t "]), min_size=12, max_size=12),
+       extra=st.sampled_from([None, "{}, {}", "{} trailing", "[1]"]))
+def test_loads_many_reads_what_loads_reads(objects, spaces, extra):
+    """The texts parsed as one array give what parsing each gives, also when a text would
+    not fit in an array as one element (then each is parsed alone)."""
+    import json
+
+    texts = [spaces[2 * k % 12] + json.dumps(o) + spaces[(2 * k + 1) % 12]
+             for k, o in enumerate(objects)]
+    if extra is not None:
+        texts.insert(len(texts) // 2, extra)
+    assert scan.loads_many(texts) == [scan.loads(t) for t in texts]

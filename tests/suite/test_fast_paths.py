@@ -296,18 +296,26 @@ def _check_doc_queries(p):
     assert_caches_coherent(p)
 
 
-@settings(max_examples=30, deadline=None)
+@pytest.mark.parametrize("check", ["relative to the workspace", "by full path",
+                                   "in two processes"])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["set", "in_place", "rename", "delete", "add",
                                                  "remove", "query"]),
                                 st.integers(0, 9), st.integers(0, 2)), max_size=14))
-def test_document_queries_through_the_signature_cache_match_the_files(steps):
+def test_document_queries_through_the_signature_cache_match_the_files(check, steps):
     """Documents written by suite, rewritten in place or replaced by rename by other tools
     (signac, editors), deleted; jobs added and removed: a document query answers from the
-    files as they are now, with the signatures read from their cache."""
+    files as they are now, with the signatures read from their cache; whichever way the
+    freshness check stats the documents (the full path is the fallback where ``stat`` takes
+    no directory descriptor)."""
     root = tempfile.mkdtemp(prefix="suite-sigs-")
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(index, "SP_CACHE_MIN", 0)
+            if check == "by full path":
+                mp.setattr(index, "_stat_changed", index._stat_changed_by_path)
+            elif check == "in two processes":
+                mp.setattr(index, "PARALLEL_STAT_MIN", 2)
             p = suite.init_project(os.path.join(root, "p"))
             for i in range(6):
                 p.open_job({"a": i}).init().doc.x = i % 3
@@ -426,3 +434,29 @@ def test_a_document_written_into_a_half_written_job_keeps_its_problem(tmp_path):
     out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.x", "1"], cwd=p.path,
                          capture_output=True, text=True)
     assert out.returncode == 3 and os.path.basename(d) in out.stderr
+
+
+def test_iterated_jobs_are_the_jobs_open_job_makes(tmp_path):
+    """Jobs made from the index's rows (no ``__init__``) have every slot of a job made the
+    ordinary way, and behave the same: state point views, moves, documents."""
+    from suite.job import Job, jobs_from_index
+
+    project = suite.init_project(tmp_path)
+    for i in range(3):
+        project.open_job({"a": i, "b": {"c": [i]}}).doc.x = i
+    made = {j.id: j for j in project}
+    assert len(made) == 3
+    for job_id, job in made.items():
+        ordinary = Job(project, id=job_id, _trusted_sp=json.loads(json.dumps(job.sp())))
+        for name in Job.__slots__:
+            assert getattr(job, name) == getattr(ordinary, name), name
+        assert job == project.open_job(id=job_id)
+    assert next(iter(jobs_from_index(project, [("0" * 32, {"z": 1})]))).path == os.path.join(
+        project.workspace, "0" * 32)
+    job = made[project.open_job({"a": 1, "b": {"c": [1]}}).id]
+    assert job.sp.b.c == [1] and job.sp.b.c[0] == 1 and job.doc.x == 1
+    with pytest.raises(AttributeError):
+        getattr(job.sp, "missing")  # noqa: B009 (an attribute read is what is tested)
+    job.sp.a = 7  # moves the job: the view of an iterated job writes through
+    assert job.id == project.open_job({"a": 7, "b": {"c": [1]}}).id
+    assert os.path.isdir(job.path) and project.open_job(id=job.id).doc.x == 1

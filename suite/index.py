@@ -194,6 +194,14 @@ class Index:
         self._big_problems = {}  # documents over the caps, found unreadable when last read
         #: called with a one-line message before long work (the CLI sets it on a terminal)
         self.on_progress = None
+        #: set by a long-running caller (the dashboard: suite.dashboard.watch.Watcher) that
+        #: is told of document changes: ``take()`` answers the ids whose documents may have
+        #: changed since its last answer, or None (then every document is stat'ed);
+        #: ``give_back(answer)`` when the check that used it failed
+        self.watch = None
+        #: changes whenever a document check may have found changes: an equal value means
+        #: the documents are those of the previous check (always changes without ``watch``)
+        self.document_epoch = 0
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self):
@@ -268,6 +276,20 @@ class Index:
 
     def refresh(self, documents=False):
         """Bring the index up to date with the workspace (and the documents if asked)."""
+        watch = self.watch if documents else None
+        hint = watch.take() if watch is not None else None
+        try:
+            changed = self._refresh(documents, hint)
+        except BaseException:
+            if watch is not None:
+                watch.give_back(hint)
+            raise
+        if changed or (documents and hint is None):
+            self.document_epoch += 1
+
+    def _refresh(self, documents, hint):
+        """:meth:`refresh`, documents checked by ``stat`` or, with a ``hint`` (ids), only
+        those re-read; True if anything changed."""
         db = self._connect()
         ws = self.project.workspace
         try:
@@ -285,7 +307,7 @@ class Index:
             removed = sorted(known - on_disk.keys())
         changed_docs = []
         if documents:
-            changed_docs = self._changed_documents(db, ws, set(added), set(removed))
+            changed_docs = self._changed_documents(db, ws, set(added), set(removed), hint)
         # jobs whose state point was unreadable (e.g. caught half-created by another tool) are
         # read again every time until they can be indexed; they are few
         gone = set(removed)
@@ -296,7 +318,7 @@ class Index:
         if fixed:
             removed = removed + sorted(fixed)
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
-            return
+            return False
         if self.on_progress is not None and len(added) + len(changed_docs) >= 5000:
             self.on_progress(f"indexing {len(added)} new jobs and {len(changed_docs)} changed "
                              "documents (later queries only check what changed)")
@@ -368,8 +390,17 @@ class Index:
             if bulk:
                 self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
+        return True
 
-    def _changed_documents(self, db, ws, added, removed):
+    def _changed_documents(self, db, ws, added, removed, hint=None):
+        if hint is not None:
+            # told which changed: re-read those the index holds (no stat; a new job's
+            # document is read with it)
+            known = []
+            for part in _chunks(sorted(hint - added - removed), 500):
+                known += [i for (i,) in db.execute(
+                    f"SELECT id FROM docsig WHERE id IN ({','.join('?' * len(part))})", part)]
+            return known
         ids, sigs = self._cached("sigcache", _read_signatures)
         with gc_paused():
             rows = list(zip(ids, sigs, strict=True))
@@ -452,6 +483,43 @@ class Index:
         """``{id: document}`` for all (or the given) jobs, documents checked for freshness."""
         self.refresh(documents=True)
         return self._column("doc", ids)
+
+    def document_values(self, key):
+        """``{id: value}`` of the (dotted) document key ``key`` for every job whose document
+        has it, documents checked for freshness first; jobs whose document cannot be read
+        are left out (see :attr:`problems`). From the key rows: no document is decoded but
+        those whose value the rows do not hold exactly (NaN, integers beyond 2**53, documents
+        over the caps)."""
+        self.refresh(documents=True)
+        db = self._db
+        out, exact = {}, []
+        rows = db.execute("SELECT id, t, num, txt FROM kv WHERE src=1 AND key=?", (key,))
+        with gc_paused():
+            for job_id, t, num, txt in rows:
+                if t == T_STR:
+                    out[job_id] = txt
+                elif t == T_FLOAT and num is not None:
+                    out[job_id] = num
+                elif t == T_INT and num is not None and -2 ** 53 < num < 2 ** 53:
+                    out[job_id] = int(num)
+                elif t == T_BOOL:
+                    out[job_id] = bool(num)
+                elif t == T_NULL:
+                    out[job_id] = None
+                elif t in (T_LIST, T_DICT):
+                    out[job_id] = json.loads(txt)
+                else:
+                    exact.append(job_id)
+        path = tuple(key.split("."))
+        docs = self._column("doc", exact) if exact else {}
+        docs.update(self._big_documents())
+        for job_id, doc in docs.items():
+            value = resolve(doc, path)
+            if value is not MISSING:
+                out[job_id] = value
+        for (job_id,) in db.execute(f"SELECT id FROM jobs WHERE {_ODD}"):
+            out.pop(job_id, None)
+        return out
 
     def document_signatures(self, ids=None):
         """``{id: (mtime_ns, size, inode) or None}`` of the documents as last indexed (call

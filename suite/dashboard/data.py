@@ -3,7 +3,11 @@ and pages of the jobs table (search, sort, group).
 
 State points are fixed by their job id, so the state points read once are kept for the life of
 the server and only those of new jobs are read; a page of the table reads the documents of its
-own rows only, unless a document key is sorted or grouped by.
+own rows only. A sort or grouping by a document key reads that key's values from the index's
+key rows. Documents are checked for freshness by the index before each use that needs them:
+told by a :class:`suite.dashboard.watch.Watcher` which changed, or by ``stat`` of each where it
+cannot tell; while it can, orders that involve documents are kept like the others, until a
+document changes.
 """
 
 import json
@@ -29,10 +33,18 @@ class ProjectData:
     :attr:`project` is a per-thread project for what does not query the index (a job's files
     and document)."""
 
-    def __init__(self, path):
+    def __init__(self, path, watch=True):
+        import weakref
         from concurrent.futures import ThreadPoolExecutor
 
+        from suite.project import get_project
+
+        from .watch import Watcher
+
         self.path = path
+        #: told of document changes once :meth:`start_watching` ran (``watch=False``: never)
+        self.watcher = Watcher(get_project(path).workspace, enabled=watch)
+        weakref.finalize(self, self.watcher.close)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suite-index")
@@ -51,7 +63,17 @@ class ProjectData:
             from suite.project import get_project
 
             proj = self._local.project = get_project(self.path)
+            if getattr(self._local, "worker", False):  # the one whose index is queried
+                proj.index.watch = self.watcher
         return proj
+
+    def start_watching(self):
+        """Set the watches of the job directories up (in a background thread)."""
+        self.watcher.start()
+
+    def close(self):
+        """Stop watching (the server's end)."""
+        self.watcher.close()
 
     def call(self, fn, *args):
         """``fn(project, *args)`` run in the index thread; its result (or exception)."""
@@ -146,16 +168,23 @@ class ProjectData:
         order = [k for k in (group, sort) if k]
         tree = compile_filter(filter)
         documents = uses_document(tree) or any(k.startswith("doc.") for k in order)
-        memo = (version, json.dumps(filter, sort_keys=True), group, sort, descending)
-        ids = None if documents else self._orders.get(memo)
-        docs = {}
+        epoch = None
+        index = self.project.index
+        if documents and self.watcher.active:
+            # told which documents changed: cheap, and an unchanged epoch means no document
+            # changed since an order was kept (without the watcher every check is new)
+            index.refresh(documents=True)
+            epoch = index.document_epoch
+        memo = (version, epoch, json.dumps(filter, sort_keys=True), group, sort, descending)
+        ids = None if documents and epoch is None else self._orders.get(memo)
         if ids is None:
             ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
-            if any(k.startswith("doc.") for k in order):
-                docs = self.project.index.documents(ids)
+            if epoch is not None and epoch != index.document_epoch:
+                memo = None  # a document changed meanwhile: use this order once
             for key in reversed(order):  # stable sorts: the group key ends up first
-                ids = _sorted_by(ids, key, sps, docs, descending and key == sort)
-            if not documents:
+                values = index.document_values(key[4:]) if key.startswith("doc.") else None
+                ids = _sorted_by(ids, key, sps, values, descending and key == sort)
+            if memo is not None and not (documents and epoch is None):
                 with self._lock:
                     if len(self._orders) >= ORDERS_KEPT:
                         self._orders.pop(next(iter(self._orders)))
@@ -168,9 +197,7 @@ class ProjectData:
         need_doc = any(c.startswith("doc.") for c in columns) or (group or "").startswith("doc.")
         rows = []
         for job_id in shown:
-            doc = docs.get(job_id)
-            if doc is None and need_doc:
-                doc = self._document(job_id)
+            doc = self._document(job_id) if need_doc else None
             sp = sps.get(job_id, {})
             cells = [_cell(_value(c, sp, doc or {})) for c in columns]
             rows.append({"id": job_id, "cells": cells,
@@ -228,21 +255,29 @@ def _rank(value):
     return (rank, value) if rank < 4 else (4, json.dumps(value, sort_keys=True))
 
 
-def _sorted_by(ids, key, sps, docs, descending):
-    """``ids`` sorted by the values of ``key``; jobs without it come last either way."""
+def _sorted_by(ids, key, sps, doc_values, descending):
+    """``ids`` sorted by the values of ``key`` (a document key's from ``doc_values``, ``{id:
+    value}``); jobs without it come last either way."""
     if key.startswith("doc."):
-        source, path = docs, tuple(key[4:].split("."))
+        get = doc_values.get
+        values = [get(i, MISSING) for i in ids]
     else:
-        source, path = sps, tuple(key.split("."))
-    empty = {}
-    get = source.get
-    if len(path) == 1:  # the common case, without resolve's walk
-        name = path[0]
-        values = [get(i, empty).get(name, MISSING) for i in ids]
-    else:
-        values = [resolve(get(i, empty), path) for i in ids]
-    rank = _rank
-    present = [(rank(v), i) for v, i in zip(values, ids, strict=True) if v is not MISSING]
+        path = tuple(key.split("."))
+        empty = {}
+        get = sps.get
+        if len(path) == 1:  # the common case, without resolve's walk
+            name = path[0]
+            values = [get(i, empty).get(name, MISSING) for i in ids]
+        else:
+            values = [resolve(get(i, empty), path) for i in ids]
+    present = [(v, i) for v, i in zip(values, ids, strict=True) if v is not MISSING]
+    kinds = set(map(type, values))
+    kinds.discard(type(MISSING))
+    if not (kinds <= {int, float} or kinds == {str}):
+        # mixed types: ranked (a column of one kind compares its values directly, which
+        # halved the first sort of 100,000 jobs)
+        rank = _rank
+        present = [(rank(v), i) for v, i in present]
     # by the value alone: a stable sort keeps the order of an earlier pass among equal values
     present.sort(key=_first, reverse=descending)
     missing = [i for v, i in zip(values, ids, strict=True) if v is MISSING]

@@ -390,7 +390,7 @@ class Index:
             if bulk:
                 self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
-        return True
+        return bool(added or removed or changed_docs)  # not a re-listing that found nothing
 
     def _changed_documents(self, db, ws, added, removed, hint=None):
         if hint is not None:
@@ -493,22 +493,27 @@ class Index:
         self.refresh(documents=True)
         db = self._db
         out, exact = {}, []
-        rows = db.execute("SELECT id, t, num, txt FROM kv WHERE src=1 AND key=?", (key,))
+        # each from its covering index: a row's other column would cost a lookup per job
+        # (values are the text of strings, lists and dicts, else the number)
+        rows = db.execute("SELECT id, t, txt FROM kv WHERE src=1 AND key=? AND txt IS NOT NULL",
+                          (key,)).fetchall()
+        rows += db.execute("SELECT id, t, num FROM kv WHERE src=1 AND key=? AND t<?",
+                           (key, T_STR)).fetchall()
         with gc_paused():
-            for job_id, t, num, txt in rows:
+            for job_id, t, v in rows:
                 if t == T_STR:
-                    out[job_id] = txt
-                elif t == T_FLOAT and num is not None:
-                    out[job_id] = num
-                elif t == T_INT and num is not None and -2 ** 53 < num < 2 ** 53:
-                    out[job_id] = int(num)
+                    out[job_id] = v
+                elif t == T_FLOAT and v is not None:
+                    out[job_id] = v
+                elif t == T_INT and v is not None and -2 ** 53 < v < 2 ** 53:
+                    out[job_id] = int(v)
                 elif t == T_BOOL:
-                    out[job_id] = bool(num)
+                    out[job_id] = bool(v)
                 elif t == T_NULL:
                     out[job_id] = None
                 elif t in (T_LIST, T_DICT):
-                    out[job_id] = json.loads(txt)
-                else:
+                    out[job_id] = json.loads(v)
+                else:  # NaN (stored as NULL) or an integer a float does not hold exactly
                     exact.append(job_id)
         path = tuple(key.split("."))
         docs = self._column("doc", exact) if exact else {}

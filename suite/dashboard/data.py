@@ -21,6 +21,8 @@ VALUES_SHOWN = 30
 DEFAULT_COLUMNS = 8
 #: sorted id lists kept (per filter, grouping and sort), so paging costs no new sort
 ORDERS_KEPT = 8
+#: document keys whose values (of every job) are kept while no document changes
+VALUES_KEPT = 4
 
 
 class ProjectData:
@@ -42,8 +44,10 @@ class ProjectData:
         from .watch import Watcher
 
         self.path = path
-        #: told of document changes once :meth:`start_watching` ran (``watch=False``: never)
-        self.watcher = Watcher(get_project(path).workspace, enabled=watch)
+        #: told of document changes once :meth:`start_watching` ran (``watch=False``: never;
+        #: a Watcher: that one)
+        self.watcher = watch if isinstance(watch, Watcher) else \
+            Watcher(get_project(path).workspace, enabled=watch)
         weakref.finalize(self, self.watcher.close)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -53,7 +57,8 @@ class ProjectData:
         self._sps = {}
         self._counts = {}  # key -> {(type, value): jobs}, kept as jobs come and go
         self._overview = None
-        self._orders = {}  # (version, filter, group, sort, descending) -> sorted ids
+        self._orders = {}  # (version, epoch, filter, group, sort, descending) -> sorted ids
+        self._values = {}  # document key -> (document epoch, {id: value})
 
     @property
     def project(self):
@@ -182,7 +187,7 @@ class ProjectData:
             if epoch is not None and epoch != index.document_epoch:
                 memo = None  # a document changed meanwhile: use this order once
             for key in reversed(order):  # stable sorts: the group key ends up first
-                values = index.document_values(key[4:]) if key.startswith("doc.") else None
+                values = self._doc_values(key[4:], epoch) if key.startswith("doc.") else None
                 ids = _sorted_by(ids, key, sps, values, descending and key == sort)
             if memo is not None and not (documents and epoch is None):
                 with self._lock:
@@ -205,6 +210,19 @@ class ProjectData:
         keys = [entry[0] for entry in self._overview_of(version, all_ids)["schema"]]
         return {"total": total, "pages": pages, "page": page, "columns": columns, "rows": rows,
                 "keys": keys}
+
+    def _doc_values(self, key, epoch):
+        """``{id: value}`` of a document key from the index, kept (a few keys) while the
+        documents are unchanged (``epoch``; None: not known to be, so not kept)."""
+        kept = self._values.get(key)
+        if epoch is not None and kept is not None and kept[0] == epoch:
+            return kept[1]
+        values = self.project.index.document_values(key)
+        if epoch is not None and epoch == self.project.index.document_epoch:
+            if len(self._values) >= VALUES_KEPT and key not in self._values:
+                self._values.pop(next(iter(self._values)))
+            self._values[key] = (epoch, values)
+        return values
 
     def _document(self, job_id):
         from suite.errors import SuiteError

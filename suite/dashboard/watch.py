@@ -70,10 +70,12 @@ class Watcher:
 
     ``enabled=False`` (or the environment variable ``SUITE_DASHBOARD_INOTIFY=0``) never
     watches: :meth:`take` always answers None. :meth:`start` sets the watches up in a
-    background thread; :meth:`close` removes them."""
+    background thread; :meth:`close` removes them. ``drain=False`` leaves the events queued
+    until :meth:`take` (the kernel's queue may then overflow: for tests of that)."""
 
-    def __init__(self, ws, enabled=True):
+    def __init__(self, ws, enabled=True, drain=True):
         self.ws = ws
+        self.drain = drain
         self.enabled = enabled and os.environ.get(ENV, "1") != "0"
         #: why not watching, once it gave up (for docs and tests), else None
         self.reason = None if self.enabled else "turned off"
@@ -89,6 +91,8 @@ class Watcher:
         self._wake_r = self._wake_w = -1
         self._thread = None
         self._closed = False
+        #: times the kernel's event queue overflowed (each: watched anew, all checked once)
+        self.overflows = 0
 
     @property
     def active(self):
@@ -153,7 +157,8 @@ class Watcher:
             if not self._open():
                 return
             poller = select.poll()
-            poller.register(self._fd, select.POLLIN)
+            if self.drain:
+                poller.register(self._fd, select.POLLIN)
             poller.register(self._wake_r, select.POLLIN)
             while not self._closed:
                 if self._scan_wanted.is_set():
@@ -161,11 +166,14 @@ class Watcher:
                     self._scan()
                     self._ready.set()
                     continue
-                poller.poll(POLL_SECONDS * 1000)
+                woken = poller.poll(POLL_SECONDS * 1000)
                 with self._lock:
                     if self._closed or self._fd < 0:
                         return
-                    self._drain()
+                    if any(fd == self._wake_r for fd, _ in woken):
+                        os.read(self._wake_r, 64)
+                    if self.drain:
+                        self._drain()
         except Exception as exc:  # never wrong, only slower: the stat check takes over
             self._give_up(f"watching failed: {exc}")
         finally:
@@ -253,6 +261,7 @@ class Watcher:
             if mask & IN_Q_OVERFLOW:
                 # events were lost: watch anew (new directories' events may be among them),
                 # then check every document once
+                self.overflows += 1
                 self._watching = False
                 self._scan_wanted.set()
                 if self._wake_w >= 0:

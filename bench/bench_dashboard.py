@@ -1,14 +1,18 @@
 """Dashboard benchmark: server time of the pages on a project of N jobs (default 100,000).
 
 Usage: python bench/bench_dashboard.py [-n 100000] [--root /tmp/suite-bench-dashboard]
-                                       [--json results-dashboard.json]
+                                       [--json results-dashboard.json] [--no-watch]
 
 The project is built once under --root (outside the repository) and reused by later runs. Pages
 are requested through Flask's test client, so the times are the server's (routing, index,
 rendering), without a network or a browser. The state points are read first, as the server does
 when it starts; then each row: the first request ("cold": no sorted order kept yet) and the
 median of 5 more ("warm"). Bars (issue 16): overview
-<= 1 s, a page of the jobs table <= 0.3 s, a search <= 0.5 s.
+<= 1 s, a page of the jobs table <= 0.3 s, a search <= 0.5 s. The start (state points, then
+the watches of the job directories and one full document check) is timed as its own row;
+--no-watch measures the dashboard that checks documents by stat (SUITE_DASHBOARD_INOTIFY=0).
+The last row edits one document in place before each request: what a page sorted by a document
+key costs right after a job wrote its document.
 """
 
 import argparse
@@ -55,10 +59,13 @@ def build(root, n):
     return proj, time.perf_counter() - t
 
 
-def measure(client, url, repeat=5):
-    """``(cold seconds, median of ``repeat`` warm seconds)`` of GET ``url`` (must answer 200)."""
+def measure(client, url, repeat=5, before=None):
+    """``(cold seconds, median of ``repeat`` warm seconds)`` of GET ``url`` (must answer 200);
+    ``before()`` runs untimed before each request."""
     times = []
     for _ in range(repeat + 1):
+        if before is not None:
+            before()
         t = time.perf_counter()
         resp = client.get(url)
         times.append(time.perf_counter() - t)
@@ -69,6 +76,7 @@ def measure(client, url, repeat=5):
     return times[0], statistics.median(times[1:])
 
 
+EDITED = "the same, each after a document was edited"
 ROWS = [
     ("overview", "overview", "/"),
     ("jobs page", "jobs table, page 1", "/jobs"),
@@ -79,9 +87,21 @@ ROWS = [
     ("search", "search: state point keys", "/jobs?q=b.c+3+seed.%24gt+5"),
     ("search", "search: a range", "/jobs?q=a.%24lt+500"),
     ("search", "search: a document key", "/jobs?q=doc.tag+odd+doc.score.%24lt+1000"),
-    (None, "sorted by a document key", "/jobs?sort=doc.score&order=desc"),
+    ("jobs page", "sorted by a document key", "/jobs?sort=doc.score&order=desc"),
+    ("jobs page", "sorted by a document key, page 3", "/jobs?sort=doc.score&page=3"),
+    ("jobs page", EDITED, "/jobs?sort=doc.score&order=desc&page=2"),
     (None, "job page", None),
 ]
+
+
+def _edit(job):
+    """Rewrite one document in place, as signac does (a new score each time)."""
+    path = job.fn("signac_job_document.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["score"] = doc.get("score", 0) + 1
+    with open(path, "w") as f:
+        json.dump(doc, f)
 
 
 def main():
@@ -89,7 +109,11 @@ def main():
     ap.add_argument("-n", type=int, default=100_000)
     ap.add_argument("--root", default="/tmp/suite-bench-dashboard")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-watch", action="store_true",
+                    help="check documents by stat, as without inotify")
     args = ap.parse_args()
+    if args.no_watch:
+        os.environ["SUITE_DASHBOARD_INOTIFY"] = "0"
     os.makedirs(args.root, exist_ok=True)
     proj, built = build(args.root, args.n)
     if built:
@@ -100,17 +124,26 @@ def main():
     client.get(f"/?token={TOKEN}")
     t = time.perf_counter()
     read_at_start(app)  # as `suite dashboard` does at start, while the user opens the URL
-    print(f"reading the state points at start (serve() does it before the first page): "
-          f"{time.perf_counter() - t:.3f} s")
+    start = time.perf_counter() - t
+    watcher = app.extensions["suite_dashboard"].watcher
+    print(f"start (serve() does it in a background thread): {start:.3f} s; watching: "
+          f"{watcher.active} ({watcher.reason or 'all job directories'})")
     job_id = next(iter(proj.find_jobs({"a": args.n // 2}).ids()))
+    edited = proj.open_job(id=job_id)
+    with open(edited.fn("signac_job_document.json"), "rb") as f:
+        original = f.read()  # put back at the end: the project is shared by later runs
     results = []
     print(f"{'row':48s} {'cold s':>8s} {'warm s':>8s}  bar")
     for bar, label, url in ROWS:
-        cold, warm = measure(client, url or f"/job/{job_id}")
+        cold, warm = measure(client, url or f"/job/{job_id}",
+                             before=lambda: _edit(edited) if label == EDITED else None)
         limit = BARS.get(bar)
         verdict = "" if limit is None else ("ok" if warm <= limit else f"OVER {limit}")
         print(f"{label:48s} {cold:8.3f} {warm:8.3f}  {verdict}")
         results.append({"row": label, "url": url, "cold": cold, "warm": warm, "bar": limit})
+    results.append({"row": "start", "seconds": start, "watching": watcher.active})
+    with open(edited.fn("signac_job_document.json"), "wb") as f:
+        f.write(original)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"peak RSS {peak / 1024:.0f} MiB (before the app: {rss0 / 1024:.0f} MiB); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -40,6 +40,8 @@ RACY_SECONDS = 2.0
 #: reading its file (a 200 MB document made a 630 MB index; a 1,000,000-key one, 8 s queries)
 DOC_MAX_BYTES = 1 << 20
 DOC_MAX_KEYS = 10_000
+#: document changes remembered (Index.document_changes_since)
+EPOCHS_KEPT = 32
 #: from this many jobs on, document freshness checks use two processes
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
@@ -202,6 +204,7 @@ class Index:
         #: changes whenever a document check may have found changes: an equal value means
         #: the documents are those of the previous check (always changes without ``watch``)
         self.document_epoch = 0
+        self._epochs = []  # (epoch, ids whose documents changed to reach it, or None)
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self):
@@ -286,10 +289,23 @@ class Index:
             raise
         if changed or (documents and hint is None):
             self.document_epoch += 1
+            # a check by stat knows what it re-read, not what another process re-read first
+            known = changed if hint is not None or not documents else None
+            self._epochs = self._epochs[-(EPOCHS_KEPT - 1):] + [(self.document_epoch, known)]
+
+    def document_changes_since(self, epoch):
+        """The ids of the jobs whose documents changed (or that came or went) since
+        :attr:`document_epoch` was ``epoch``, or None if that is not known."""
+        if epoch == self.document_epoch:
+            return set()
+        later = [ids for e, ids in self._epochs if e > epoch]
+        if len(later) != self.document_epoch - epoch or any(i is None for i in later):
+            return None
+        return set().union(*later)
 
     def _refresh(self, documents, hint):
         """:meth:`refresh`, documents checked by ``stat`` or, with a ``hint`` (ids), only
-        those re-read; True if anything changed."""
+        those re-read; the ids of jobs that came, went or whose document was re-read."""
         db = self._connect()
         ws = self.project.workspace
         try:
@@ -318,7 +334,7 @@ class Index:
         if fixed:
             removed = removed + sorted(fixed)
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
-            return False
+            return set()
         if self.on_progress is not None and len(added) + len(changed_docs) >= 5000:
             self.on_progress(f"indexing {len(added)} new jobs and {len(changed_docs)} changed "
                              "documents (later queries only check what changed)")
@@ -390,7 +406,9 @@ class Index:
             if bulk:
                 self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
-        return bool(added or removed or changed_docs)  # not a re-listing that found nothing
+        # not a re-listing that found nothing
+        return set(added).union(removed, changed_docs) if added or removed or changed_docs \
+            else set()
 
     def _changed_documents(self, db, ws, added, removed, hint=None):
         if hint is not None:

@@ -23,6 +23,8 @@ DEFAULT_COLUMNS = 8
 ORDERS_KEPT = 8
 #: document keys whose values (of every job) are kept while no document changes
 VALUES_KEPT = 4
+#: up to this many changed documents, kept values are patched instead of read anew
+PATCH_MAX = 2000
 
 
 class ProjectData:
@@ -214,11 +216,28 @@ class ProjectData:
     def _doc_values(self, key, epoch):
         """``{id: value}`` of a document key from the index, kept (a few keys) while the
         documents are unchanged (``epoch``; None: not known to be, so not kept)."""
+        index = self.project.index
         kept = self._values.get(key)
-        if epoch is not None and kept is not None and kept[0] == epoch:
-            return kept[1]
-        values = self.project.index.document_values(key)
-        if epoch is not None and epoch == self.project.index.document_epoch:
+        changed = None
+        if epoch is not None and kept is not None:
+            changed = index.document_changes_since(kept[0])
+        if changed is not None and len(changed) <= PATCH_MAX:
+            # a few documents changed: those are read, the rest kept
+            values = kept[1]
+            if changed:
+                docs = index.documents(changed)
+                bad = index.problems
+                path = tuple(key.split("."))
+                for job_id in changed:
+                    value = resolve(docs[job_id], path) if job_id in docs else MISSING
+                    if value is MISSING or job_id in bad:
+                        values.pop(job_id, None)
+                    else:
+                        values[job_id] = value
+        else:
+            values = index.document_values(key)
+        if epoch is not None:
+            # changes found meanwhile (documents() checked again) come with the next page
             if len(self._values) >= VALUES_KEPT and key not in self._values:
                 self._values.pop(next(iter(self._values)))
             self._values[key] = (epoch, values)

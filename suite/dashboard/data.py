@@ -294,31 +294,48 @@ def _rank(value):
 
 def _sorted_by(ids, key, sps, doc_values, descending):
     """``ids`` sorted by the values of ``key`` (a document key's from ``doc_values``, ``{id:
-    value}``); jobs without it come last either way."""
+    value}``); jobs without it come last either way. Stable: equal values keep their order in
+    ``ids`` (an earlier pass's)."""
     if key.startswith("doc."):
         get = doc_values.get
         values = [get(i, MISSING) for i in ids]
     else:
-        path = tuple(key.split("."))
-        empty = {}
-        get = sps.get
-        if len(path) == 1:  # the common case, without resolve's walk
-            name = path[0]
-            values = [get(i, empty).get(name, MISSING) for i in ids]
-        else:
-            values = [resolve(get(i, empty), path) for i in ids]
-    present = [(v, i) for v, i in zip(values, ids, strict=True) if v is not MISSING]
+        values = _column(ids, sps, tuple(key.split(".")))
     kinds = set(map(type, values))
     kinds.discard(type(MISSING))
-    if not (kinds <= {int, float} or kinds == {str}):
-        # mixed types: ranked (a column of one kind compares its values directly, which
-        # halved the first sort of 100,000 jobs)
+    if kinds <= {int, float} or kinds == {str}:
+        # one kind: the values compare directly, and (value, position) pairs compare in C
+        # without a key function (a third of the first sort of 100,000 jobs); the position
+        # keeps equal values in their order, negated when the order is reversed
+        sign = -1 if descending else 1
+        keyed = [(v, sign * k) for k, v in enumerate(values) if v is not MISSING]
+    else:
         rank = _rank
-        present = [(rank(v), i) for v, i in present]
-    # by the value alone: a stable sort keeps the order of an earlier pass among equal values
-    present.sort(key=_first, reverse=descending)
-    missing = [i for v, i in zip(values, ids, strict=True) if v is MISSING]
-    return [i for _, i in present] + missing
+        keyed = [(rank(v), k) for k, v in enumerate(values) if v is not MISSING]
+        keyed.sort(key=_first, reverse=descending)  # by the rank alone: stable
+        return [ids[k] for _, k in keyed] + _missing(ids, values)
+    keyed.sort(reverse=descending)
+    return [ids[abs(k)] for _, k in keyed] + _missing(ids, values)
+
+
+def _missing(ids, values):
+    return [i for v, i in zip(values, ids, strict=True) if v is MISSING]
+
+
+def _column(ids, sps, path):
+    """The values at ``path`` of the state points of ``ids`` (MISSING where there is none)."""
+    empty = {}
+    get = sps.get
+    if len(path) == 1:  # the common cases, without resolve's walk per job
+        name = path[0]
+        return [get(i, empty).get(name, MISSING) for i in ids]
+    if len(path) == 2:
+        outer, name = path
+        try:
+            return [get(i, empty).get(outer, empty).get(name, MISSING) for i in ids]
+        except AttributeError:  # somewhere not a dict: the general walk
+            pass
+    return [resolve(get(i, empty), path) for i in ids]
 
 
 def _first(pair):

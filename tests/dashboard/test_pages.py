@@ -277,6 +277,20 @@ def test_value_ranking_mixed_types():
     assert data_mod._sorted_by(ids, "k", sps, {}, True) == ["s", "f", "b", "n", "m"]
 
 
+def test_sorting_keeps_equal_values_in_order_both_ways():
+    ids = ["a", "b", "c", "d", "e", "f"]
+    sps = {"a": {"k": 2, "b": {"c": "y"}}, "b": {"k": 1.0, "b": {"c": "x"}},
+           "c": {"k": 2.0, "b": 5}, "d": {"k": 1, "b": {"c": "x"}}, "e": {},
+           "f": {"k": 2, "b": {"c": "y"}}}
+    assert data_mod._sorted_by(ids, "k", sps, {}, False) == ["b", "d", "a", "c", "f", "e"]
+    assert data_mod._sorted_by(ids, "k", sps, {}, True) == ["a", "c", "f", "b", "d", "e"]
+    # a nested key where one job's "b" is not an object: that job has no b.c
+    assert data_mod._sorted_by(ids, "b.c", sps, {}, True) == ["a", "f", "b", "d", "c", "e"]
+    values = {"a": 3, "c": 1, "d": 3}
+    assert data_mod._sorted_by(ids, "doc.x", sps, values, True) == ["a", "d", "c", "b", "e",
+                                                                    "f"]
+
+
 def test_cli_without_flask_names_the_extra(dash):
     code = ("import sys; sys.modules['flask'] = None\n"
             "from suite.cli import main; main(['dashboard', '--no-browser'])")

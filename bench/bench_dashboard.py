@@ -60,20 +60,28 @@ def build(root, n):
 
 
 def measure(client, url, repeat=5, before=None):
-    """``(cold seconds, median of ``repeat`` warm seconds)`` of GET ``url`` (must answer 200);
-    ``before()`` runs untimed before each request."""
-    times = []
+    """``(cold seconds, median of ``repeat`` warm seconds, cold CPU seconds, median warm CPU
+    seconds)`` of GET ``url`` (must answer 200); ``before()`` runs untimed before each
+    request. CPU: this process's and its waited-for children's (user + system), which a loaded
+    machine stretches less than the wall time."""
+    times, cpus = [], []
     for _ in range(repeat + 1):
         if before is not None:
             before()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _cpu()
         resp = client.get(url)
         times.append(time.perf_counter() - t)
+        cpus.append(_cpu() - c)
         if resp.status_code != 200:
             raise RuntimeError(f"{url}: {resp.status_code}")
         if b'class="error"' in resp.data:
             raise RuntimeError(f"{url}: the page shows an error")
-    return times[0], statistics.median(times[1:])
+    return times[0], statistics.median(times[1:]), cpus[0], statistics.median(cpus[1:])
+
+
+def _cpu():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 EDITED = "the same, each after a document was edited"
@@ -122,25 +130,29 @@ def main():
     app = create_app(proj.path, token=TOKEN)
     client = app.test_client()
     client.get(f"/?token={TOKEN}")
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     read_at_start(app)  # as `suite dashboard` does at start, while the user opens the URL
-    start = time.perf_counter() - t
+    start, start_cpu = time.perf_counter() - t, _cpu() - c
     watcher = app.extensions["suite_dashboard"].watcher
-    print(f"start (serve() does it in a background thread): {start:.3f} s; watching: "
+    print(f"start (serve() does it in a background thread): {start:.3f} s ({start_cpu:.3f} s "
+          f"CPU); watching: "
           f"{watcher.active} ({watcher.reason or 'all job directories'})")
     job_id = next(iter(proj.find_jobs({"a": args.n // 2}).ids()))
     edited = proj.open_job(id=job_id)
     with open(edited.fn("signac_job_document.json"), "rb") as f:
         original = f.read()  # put back at the end: the project is shared by later runs
     results = []
-    print(f"{'row':48s} {'cold s':>8s} {'warm s':>8s}  bar")
+    print(f"{'row':48s} {'cold s':>8s} {'warm s':>8s} {'cpu cold':>8s} {'cpu warm':>8s}  bar")
     for bar, label, url in ROWS:
-        cold, warm = measure(client, url or f"/job/{job_id}",
-                             before=lambda: _edit(edited) if label == EDITED else None)
+        cold, warm, cpu_cold, cpu_warm = measure(
+            client, url or f"/job/{job_id}",
+            before=lambda label=label: _edit(edited) if label == EDITED else None)
         limit = BARS.get(bar)
-        verdict = "" if limit is None else ("ok" if warm <= limit else f"OVER {limit}")
-        print(f"{label:48s} {cold:8.3f} {warm:8.3f}  {verdict}")
-        results.append({"row": label, "url": url, "cold": cold, "warm": warm, "bar": limit})
+        worst = max(cold, warm)
+        verdict = "" if limit is None else ("ok" if worst <= limit else f"OVER {limit}")
+        print(f"{label:48s} {cold:8.3f} {warm:8.3f} {cpu_cold:8.3f} {cpu_warm:8.3f}  {verdict}")
+        results.append({"row": label, "url": url, "cold": cold, "warm": warm, "bar": limit,
+                        "cpu_cold": cpu_cold, "cpu_warm": cpu_warm})
     results.append({"row": "start", "seconds": start, "watching": watcher.active})
     with open(edited.fn("signac_job_document.json"), "wb") as f:
         f.write(original)

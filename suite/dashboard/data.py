@@ -23,8 +23,9 @@ DEFAULT_COLUMNS = 8
 ORDERS_KEPT = 8
 #: document keys whose values (of every job) are kept while no document changes
 VALUES_KEPT = 4
-#: up to this many changed documents, kept values are patched instead of read anew
-PATCH_MAX = 2000
+#: up to this many changed documents, kept values and orders are patched instead of read
+#: and sorted anew
+PATCH_MAX = 500
 
 
 class ProjectData:
@@ -59,7 +60,8 @@ class ProjectData:
         self._sps = {}
         self._counts = {}  # key -> {(type, value): jobs}, kept as jobs come and go
         self._overview = None
-        self._orders = {}  # (version, epoch, filter, group, sort, descending) -> sorted ids
+        # (version, filter, group, sort, descending) -> (document epoch or None, sorted ids)
+        self._orders = {}
         self._values = {}  # document key -> (document epoch, {id: value})
 
     @property
@@ -175,27 +177,7 @@ class ProjectData:
         order = [k for k in (group, sort) if k]
         tree = compile_filter(filter)
         documents = uses_document(tree) or any(k.startswith("doc.") for k in order)
-        epoch = None
-        index = self.project.index
-        if documents and self.watcher.active:
-            # told which documents changed: cheap, and an unchanged epoch means no document
-            # changed since an order was kept (without the watcher every check is new)
-            index.refresh(documents=True)
-            epoch = index.document_epoch
-        memo = (version, epoch, json.dumps(filter, sort_keys=True), group, sort, descending)
-        ids = None if documents and epoch is None else self._orders.get(memo)
-        if ids is None:
-            ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
-            if epoch is not None and epoch != index.document_epoch:
-                memo = None  # a document changed meanwhile: use this order once
-            for key in reversed(order):  # stable sorts: the group key ends up first
-                values = self._doc_values(key[4:], epoch) if key.startswith("doc.") else None
-                ids = _sorted_by(ids, key, sps, values, descending and key == sort)
-            if memo is not None and not (documents and epoch is None):
-                with self._lock:
-                    if len(self._orders) >= ORDERS_KEPT:
-                        self._orders.pop(next(iter(self._orders)))
-                    self._orders[memo] = ids
+        ids = self._order(filter, group, sort, descending, documents, version, all_ids, sps)
         columns = list(columns) if columns else self.default_columns((version, all_ids))
         total = len(ids)
         pages = max(1, -(-total // per_page))
@@ -212,6 +194,57 @@ class ProjectData:
         keys = [entry[0] for entry in self._overview_of(version, all_ids)["schema"]]
         return {"total": total, "pages": pages, "page": page, "columns": columns, "rows": rows,
                 "keys": keys}
+
+    def _order(self, filter, group, sort, descending, documents, version, all_ids, sps):
+        """The ids matching ``filter``, grouped and sorted, kept per filter and order while the set of jobs is the same and, where
+        documents take part, patched with the few documents that changed (told by the
+        watcher) instead of sorted anew."""
+        index = self.project.index
+        epoch = None
+        if documents and self.watcher.active:
+            # told which documents changed: cheap, and an unchanged epoch means no document
+            # changed since an order was kept (without the watcher every check is new)
+            index.refresh(documents=True)
+            epoch = index.document_epoch
+        keep = not documents or epoch is not None
+        order = [k for k in (group, sort) if k]
+        memo = (version, json.dumps(filter, sort_keys=True), group, sort, descending)
+        kept = self._orders.get(memo) if keep else None
+        if kept is not None and (not documents or kept[0] == epoch):
+            return kept[1]
+        ids = None
+        if kept is not None:
+            changed = index.document_changes_since(kept[0])
+            if changed is not None and len(changed) <= PATCH_MAX:
+                ids = self._patched(kept[1], changed, filter, order, sort, descending, sps,
+                                    epoch)
+        if ids is None:
+            ids = self.project.find_jobs(filter).ids() if filter else list(all_ids)
+            for key in reversed(order):  # stable sorts: the group key ends up first
+                values = self._doc_values(key[4:], epoch) if key.startswith("doc.") else None
+                ids = _sorted_by(ids, key, sps, values, descending and key == sort)
+        if keep:
+            # with the epoch at the start: changes found meanwhile are patched in next time
+            with self._lock:
+                if len(self._orders) >= ORDERS_KEPT and memo not in self._orders:
+                    self._orders.pop(next(iter(self._orders)))
+                self._orders[memo] = (epoch, ids)
+        return ids
+
+    def _patched(self, ids, changed, filter, order, sort, descending, sps, epoch):
+        """``ids`` (an order :meth:`_order` kept) with the ``changed`` jobs taken out and
+        those that match ``filter`` now put back where their values place them."""
+        import bisect
+
+        matching = set(self.project.find_jobs(filter).ids()) if filter else None
+        values = {key: self._doc_values(key[4:], epoch) for key in order
+                  if key.startswith("doc.")}
+        place = _place(order, sort, descending, sps, values)
+        ids = [i for i in ids if i not in changed]
+        for job_id in changed:
+            if job_id in sps and (matching is None or job_id in matching):
+                bisect.insort(ids, job_id, key=place)
+        return ids
 
     def _doc_values(self, key, epoch):
         """``{id: value}`` of a document key from the index, kept (a few keys) while the
@@ -315,7 +348,47 @@ def _sorted_by(ids, key, sps, doc_values, descending):
         keyed.sort(key=_first, reverse=descending)  # by the rank alone: stable
         return [ids[k] for _, k in keyed] + _missing(ids, values)
     keyed.sort(reverse=descending)
-    return [ids[abs(k)] for _, k in keyed] + _missing(ids, values)
+    return [ids[sign * k] for _, k in keyed] + _missing(ids, values)
+
+
+def _place(order, sort, descending, sps, doc_values):
+    """A job's key in the order :func:`_sorted_by` passes over ``order`` make: per key
+    (group first) present before missing, then the value's rank (reversed for a descending
+    ``sort``), then the id (the order of equal values)."""
+    paths = [(key, tuple(key[4:].split(".")) if key.startswith("doc.")
+              else tuple(key.split("."))) for key in order]
+
+    def place(job_id):
+        out = []
+        for key, path in paths:
+            if key in doc_values:
+                value = doc_values[key].get(job_id, MISSING)
+            else:
+                value = resolve(sps.get(job_id, {}), path)
+            if value is MISSING:
+                out.append((1,))
+            else:
+                rank = _rank(value)
+                out.append((0, _Reversed(rank) if descending and key == sort else rank))
+        out.append(job_id)
+        return out
+
+    return place
+
+
+class _Reversed:
+    """A value that sorts the other way round."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, other):
+        return self.value == other.value
+
+    def __lt__(self, other):
+        return other.value < self.value
 
 
 def _missing(ids, values):

@@ -224,3 +224,61 @@ def test_real_server_shows_documents_changed_behind_it(dash):
             assert ids_on(page)[0] == job.id and str(score) in page
     finally:
         stop_server(proc)
+
+
+@linux
+def test_kept_orders_patched_with_changes_equal_orders_made_anew(tmp_path):
+    """Orders kept and patched with the documents the watches report equal those a dashboard
+    without watches sorts anew, over many edits of every kind (values of mixed types, keys
+    removed, documents replaced, deleted, unreadable)."""
+    import random
+
+    import suite
+
+    rng = random.Random(16)
+    proj = suite.init_project(tmp_path / "p")
+    choices = [0, 1, 2, 2.0, 3.5, -1, "a", "b", "", None, True, False, [1], {"k": 1}]
+    jobs = []
+    for i in range(40):
+        job = proj.open_job({"i": i % 7, "g": {"h": rng.choice([0, 1, "x"])}, "n": i})
+        job.init()
+        job.doc = {"s": rng.choice(choices), "t": rng.choice(["p", "q", "r"])}
+        jobs.append(job)
+    watched = ProjectData(proj.path)
+    watched.overview()
+    watched.start_watching()
+    assert watched.watcher.wait_ready(30), watched.watcher.reason
+    watched.call(lambda p: p.index.refresh(documents=True))
+    views = [dict(sort="doc.s"), dict(sort="doc.s", descending=True),
+             dict(group="doc.t", sort="doc.s", descending=True), dict(group="g.h", sort="doc.s"),
+             dict(group="doc.s", sort="n", descending=True),
+             dict(filter={"doc.t": "p"}, sort="doc.s"), dict(filter={"i": {"$lt": 4}},
+                                                              sort="doc.s", descending=True),
+             dict(filter={"doc.s": {"$type": "number"}}, group="doc.t", sort="i")]
+    try:
+        for step in range(25):
+            for _ in range(rng.randint(1, 3)):
+                job = rng.choice(jobs)
+                how = rng.random()
+                if how < 0.4:
+                    write_in_place(job, {"s": rng.choice(choices), "t": rng.choice("pqr")})
+                elif how < 0.7:
+                    job.doc.s = rng.choice(choices)
+                elif how < 0.8:
+                    job.doc = {"t": "q"}  # no s
+                elif how < 0.9:
+                    with open(job.fn("signac_job_document.json"), "w") as f:
+                        f.write("{broken")
+                else:
+                    try:
+                        os.unlink(job.fn("signac_job_document.json"))
+                    except FileNotFoundError:
+                        pass
+            fresh = ProjectData(proj.path, watch=False)
+            for view in views:
+                got = [r["id"] for r in watched.jobs_page(per_page=100, **view)["rows"]]
+                want = [r["id"] for r in fresh.jobs_page(per_page=100, **view)["rows"]]
+                assert got == want, (step, view)
+        assert watched.watcher.active
+    finally:
+        watched.close()

@@ -205,6 +205,8 @@ class Index:
         #: the documents are those of the previous check (always changes without ``watch``)
         self.document_epoch = 0
         self._epochs = []  # (epoch, ids whose documents changed to reach it, or None)
+        self._jobs_changes = 0  # refreshes here that added or removed jobs
+        self._ids_listed = None  # ((connection, data_version, _jobs_changes), sorted ids)
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self):
@@ -287,6 +289,8 @@ class Index:
             if watch is not None:
                 watch.give_back(hint)
             raise
+        if changed:
+            self._jobs_changes += 1
         if changed or (documents and hint is None):
             self.document_epoch += 1
             # a check by stat knows what it re-read, not what another process re-read first
@@ -490,7 +494,14 @@ class Index:
     def ids(self):
         """All job ids, sorted."""
         self.refresh()
-        return [r[0] for r in self._db.execute("SELECT id FROM jobs ORDER BY id")]
+        # listed again only after a commit of another connection (data_version) or a refresh
+        # here that changed the jobs: 100,000 ids took 0.04 s of every dashboard page
+        db = self._db
+        mark = (id(db), db.execute("PRAGMA data_version").fetchone()[0], self._jobs_changes)
+        if self._ids_listed is None or self._ids_listed[0] != mark:
+            self._ids_listed = (mark, [r[0] for r in db.execute(
+                "SELECT id FROM jobs ORDER BY id")])
+        return list(self._ids_listed[1])
 
     def statepoints(self, ids=None):
         """``{id: state point}`` for all (or the given) jobs with a readable state point."""

@@ -89,3 +89,34 @@ def test_changes_since_with_a_watcher(project):
         assert index.document_changes_since(epoch - 1) is None  # before the full check
     finally:
         watcher.close()
+
+
+def test_ids_follow_jobs_another_connection_indexed(project):
+    """ids() lists the jobs again after another process's index changed them, even when that
+    process's refresh recorded the workspace as seen (this one's refresh then finds nothing)."""
+    here = project.index
+    before = here.ids()
+    assert here.ids() == before
+    other = suite.get_project(project.path)
+    import threading
+
+    def elsewhere():  # another Index, another SQLite connection (one per thread)
+        new = other.open_job({"i": 500})
+        new.init()
+        other.index.refresh()
+        gone = other.open_job({"i": 3})
+        gone.remove()
+        other.index.refresh()
+        result.extend([new.id, gone.id])
+
+    result = []
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    new_id, gone_id = result
+    after = here.ids()
+    assert new_id in after and gone_id not in after
+    assert after == sorted(set(before) - {gone_id} | {new_id})
+    mine = project.open_job({"i": 501})
+    mine.init()
+    assert mine.id in here.ids()

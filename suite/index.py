@@ -555,6 +555,12 @@ class Index:
             out.pop(job_id, None)
         return out
 
+    def document_keys(self):
+        """``{dotted key: number of jobs}`` of the document keys the key rows hold, as of the
+        last document check (documents over the caps are not counted)."""
+        return dict(self._connect().execute(
+            "SELECT key, count(*) FROM kv WHERE src=1 GROUP BY key"))
+
     def document_signatures(self, ids=None):
         """``{id: (mtime_ns, size, inode) or None}`` of the documents as last indexed (call
         :meth:`documents` first for fresh values)."""

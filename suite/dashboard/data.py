@@ -278,6 +278,21 @@ class ProjectData:
             # one key per call: pages asked for meanwhile wait for one key, not all
             self.call(lambda _, key=key: self._ranks_of(key, *self._snapshot(), None))
 
+    def warm_document_orders(self):
+        """Rank the jobs by the document keys most jobs have (VALUES_KEPT of them), once the
+        watcher can tell when documents change (else they would not be kept)."""
+        keys = self.call(lambda proj: proj.index.document_keys())
+        for key in sorted(keys, key=lambda k: (-keys[k], k))[:VALUES_KEPT]:
+            self.call(lambda _, key=key: self._warm_document_key(key))
+
+    def _warm_document_key(self, key):
+        if not self.watcher.active:
+            return
+        version, all_ids, sps = self._snapshot()
+        index = self.project.index
+        index.refresh(documents=True)
+        self._ranks_of("doc." + key, version, all_ids, sps, index.document_epoch)
+
     def _patched(self, ids, changed, filter, order, sort, descending, sps, epoch):
         """``ids`` (an order :meth:`_order` kept) with the ``changed`` jobs taken out and
         those that match ``filter`` now put back where their values place them."""

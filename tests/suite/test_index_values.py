@@ -41,6 +41,16 @@ def test_values_are_the_documents(project, key):
         assert _same(by_i[i], value), (i, by_i[i], value)
 
 
+def test_document_keys_counted(project):
+    project.index.refresh(documents=True)
+    keys = project.index.document_keys()
+    assert keys["x"] == keys["n"] == len(VALUES)
+    assert keys["n.m.b"] == keys["n.m.a"] == 1  # inside the one dict value
+    project.open_job({"i": 0}).doc = {"y": 1}
+    project.index.refresh(documents=True)
+    assert project.index.document_keys()["x"] == len(VALUES) - 1
+
+
 def test_unreadable_left_out_and_capped_read(project, monkeypatch):
     bad = project.open_job({"i": 0})
     with open(bad.fn("signac_job_document.json"), "w") as f:

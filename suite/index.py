@@ -284,12 +284,12 @@ class Index:
         watch = self.watch if documents else None
         hint = watch.take() if watch is not None else None
         try:
-            changed = self._refresh(documents, hint)
+            jobs_changed, changed = self._refresh(documents, hint)
         except BaseException:
             if watch is not None:
                 watch.give_back(hint)
             raise
-        if changed:
+        if jobs_changed:
             self._jobs_changes += 1
         if changed or (documents and hint is None):
             self.document_epoch += 1
@@ -309,7 +309,8 @@ class Index:
 
     def _refresh(self, documents, hint):
         """:meth:`refresh`, documents checked by ``stat`` or, with a ``hint`` (ids), only
-        those re-read; the ids of jobs that came, went or whose document was re-read."""
+        those re-read. ``(whether jobs came or went, the ids of those and of the jobs whose
+        document was re-read)``."""
         db = self._connect()
         ws = self.project.workspace
         try:
@@ -338,7 +339,7 @@ class Index:
         if fixed:
             removed = removed + sorted(fixed)
         if not (added or removed or changed_docs) and self._meta(db, "ws_sig") == ws_sig:
-            return set()
+            return False, set()
         if self.on_progress is not None and len(added) + len(changed_docs) >= 5000:
             self.on_progress(f"indexing {len(added)} new jobs and {len(changed_docs)} changed "
                              "documents (later queries only check what changed)")
@@ -410,9 +411,7 @@ class Index:
             if bulk:
                 self._db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
         self._problems_stale = True
-        # not a re-listing that found nothing
-        return set(added).union(removed, changed_docs) if added or removed or changed_docs \
-            else set()
+        return bool(added or removed), set(added).union(removed, changed_docs)
 
     def _changed_documents(self, db, ws, added, removed, hint=None):
         if hint is not None:

@@ -201,9 +201,9 @@ class ProjectData:
                 "keys": keys}
 
     def _order(self, filter, group, sort, descending, documents, version, all_ids, sps):
-        """The ids matching ``filter``, grouped and sorted, kept per filter and order while the set of jobs is the same and, where
-        documents take part, patched with the few documents that changed (told by the
-        watcher) instead of sorted anew."""
+        """The ids matching ``filter``, grouped and sorted; kept per filter and order while
+        the set of jobs is the same and, where documents take part, patched with the few
+        documents that changed (told by the watcher) instead of sorted anew."""
         index = self.project.index
         epoch = None
         if documents and self.watcher.active:
@@ -222,7 +222,7 @@ class ProjectData:
             changed = index.document_changes_since(kept[0])
             if changed is not None and len(changed) <= PATCH_MAX:
                 ids = self._patched(kept[1], changed, filter, order, sort, descending, sps,
-                                    epoch)
+                                    epoch, self._positions_of(version, all_ids))
         if ids is None:
             ids = self.project.find_jobs(filter).ids() if filter else all_ids
             if order:
@@ -245,7 +245,6 @@ class ProjectData:
         keys, when the watcher can tell)."""
         tag = version
         if key.startswith("doc."):
-            values = None
             tag = (version, epoch) if epoch is not None else None
         kept = self._ranks.get(key)
         if kept is not None and tag is not None and kept[0] == tag:
@@ -293,9 +292,10 @@ class ProjectData:
         index.refresh(documents=True)
         self._ranks_of("doc." + key, version, all_ids, sps, index.document_epoch)
 
-    def _patched(self, ids, changed, filter, order, sort, descending, sps, epoch):
+    def _patched(self, ids, changed, filter, order, sort, descending, sps, epoch, positions):
         """``ids`` (an order :meth:`_order` kept) with the ``changed`` jobs taken out and
-        those that match ``filter`` now put back where their values place them."""
+        those of the set of jobs (``positions``) that match ``filter`` now put back where
+        their values place them."""
         import bisect
 
         matching = set(self.project.find_jobs(filter).ids()) if filter else None
@@ -304,7 +304,7 @@ class ProjectData:
         place = _place(order, sort, descending, sps, values)
         ids = [i for i in ids if i not in changed]
         for job_id in changed:
-            if job_id in sps and (matching is None or job_id in matching):
+            if job_id in positions and (matching is None or job_id in matching):
                 bisect.insort(ids, job_id, key=place)
         return ids
 

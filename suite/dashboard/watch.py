@@ -8,7 +8,9 @@ have changed since its last answer, or None, "I cannot tell": then the index sta
 document as it always does. It says None until its watches are set up, then once more (the
 check that covers what changed before the watches existed), after the kernel's event queue
 overflowed (until it has watched again), and always when inotify is not there (not Linux,
-``max_user_watches`` or ``max_user_instances`` used up, ``SUITE_DASHBOARD_INOTIFY=0``).
+``max_user_watches`` or ``max_user_instances`` used up, ``SUITE_DASHBOARD_INOTIFY=0``) or
+cannot see every change: a workspace on a network or cluster file system (NFS, Lustre,
+GPFS, ...), where jobs on other nodes write without this kernel knowing.
 
 Correctness does not rest on a thread's timing: :meth:`take` reads every queued event itself
 before it answers, and the kernel queues an event before the writer's ``write`` or
@@ -19,6 +21,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 import select
 import struct
 import sys
@@ -51,6 +54,34 @@ WS_MASK = IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF |
 _HEADER = struct.Struct("iIII")
 #: the background thread's longest sleep between reads (seconds; close wakes it at once)
 POLL_SECONDS = 0.5
+
+
+#: file systems whose every change passes through this machine's kernel, so inotify sees it;
+#: on the others (NFS, Lustre, GPFS, CIFS, FUSE, ...) a job on another node writes unseen
+LOCAL_FILESYSTEMS = {"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "zfs", "jfs",
+                     "reiserfs", "bcachefs", "overlay", "ramfs"}
+
+
+def filesystem_of(path):
+    """The type of the file system (as /proc/self/mountinfo names it) holding ``path``, or
+    None if that cannot be told."""
+    real = os.path.realpath(path)
+    best, kind = "", None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if "-" not in fields:
+                    continue
+                # spaces and other bytes in the mount point are octal escapes (\040)
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                kind_here = fields[fields.index("-") + 1]
+                inside = real == point or real.startswith(point.rstrip("/") + "/")
+                if inside and len(point) >= len(best):  # the last of equal ones is on top
+                    best, kind = point, kind_here
+    except OSError:
+        return None
+    return kind
 
 
 def _libc():
@@ -183,6 +214,11 @@ class Watcher:
         libc = _libc()
         if libc is None:
             self._give_up("inotify is not available on this system")
+            return False
+        kind = filesystem_of(self.ws)
+        if kind not in LOCAL_FILESYSTEMS:
+            self._give_up(f"the workspace is on a file system of type {kind or 'unknown'}, "
+                          "where inotify would not see writes made on other machines")
             return False
         fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:

@@ -168,6 +168,23 @@ def test_turned_off_by_the_environment(dash, monkeypatch):
 
 
 @linux
+def test_not_watched_where_other_machines_write_unseen(tmp_path):
+    """Only file systems whose every write passes through this kernel are watched; elsewhere
+    (here /proc, standing for NFS or Lustre, which a test cannot mount) the stat check."""
+    from suite.dashboard.watch import LOCAL_FILESYSTEMS, filesystem_of
+
+    assert filesystem_of(tmp_path) in LOCAL_FILESYSTEMS
+    spaced = tmp_path / "a b"
+    spaced.mkdir()
+    assert filesystem_of(spaced) == filesystem_of(tmp_path)
+    assert filesystem_of("/proc/self") == "proc"
+    watcher = Watcher("/proc/sys")
+    watcher.start()
+    assert not watcher.wait_ready(30)
+    assert "proc" in watcher.reason and watcher.take() is None
+
+
+@linux
 def test_queue_overflow_falls_back_then_watches_again(dash):
     """More events than the kernel queues (fs.inotify.max_queued_events) while none are
     read: the changes lost with them still show, and watching resumes."""

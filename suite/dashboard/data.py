@@ -228,7 +228,8 @@ class ProjectData:
             if order:
                 ranked = [(self._ranks_of(key, version, all_ids, sps, epoch),
                            descending and key == sort) for key in order]
-                ids = _sorted(ids, all_ids, self._positions_of(version, all_ids), ranked)
+                positions = None if ids is all_ids else self._positions_of(version, all_ids)
+                ids = _sorted(ids, all_ids, positions, ranked)
             else:
                 ids = list(ids)
         if keep:
@@ -276,6 +277,7 @@ class ProjectData:
         for key in keys[:RANKS_KEPT - VALUES_KEPT]:
             # one key per call: pages asked for meanwhile wait for one key, not all
             self.call(lambda _, key=key: self._ranks_of(key, *self._snapshot(), None))
+        self.call(lambda _: self._positions_of(*self._snapshot()[:2]))  # for filtered pages
 
     def warm_document_orders(self):
         """Rank the jobs by the document keys most jobs have (VALUES_KEPT of them), once the
@@ -418,7 +420,8 @@ def _dense_ranks(values):
 
 
 def _sorted(ids, all_ids, positions, ranked):
-    """``ids`` (sorted, from ``all_ids``: ``positions`` maps each id to its place there) in
+    """``ids`` (sorted, from ``all_ids``: ``positions`` maps each id to its place there;
+    None when ``ids`` is ``all_ids``) in
     the order of ``ranked``, ``[((ranks, distinct), descending)]`` of the group key then the
     sort key, as :func:`_dense_ranks` gives them: jobs without a key last either way, equal
     ones in id order. One sort by integers: no value is compared."""

@@ -39,7 +39,16 @@ class ProjectData:
     opened it, and a threaded server starts a thread per request, so a project per request
     would open the index anew each time (on a read-only file system, rebuild it in memory).
     :attr:`project` is a per-thread project for what does not query the index (a job's files
-    and document)."""
+    and document).
+
+    ``watch``: whether the index is told of document changes by a
+    :class:`suite.dashboard.watch.Watcher` once :meth:`start_watching` ran (or that Watcher);
+    False: every check that needs documents ``stat``s all of them.
+
+    Raises
+    ------
+    ProjectNotFoundError
+        No project at or above ``path``."""
 
     def __init__(self, path, watch=True):
         import weakref

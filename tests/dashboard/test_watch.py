@@ -143,10 +143,11 @@ def test_a_change_stat_cannot_see_is_seen(dash, monkeypatch):
 
 
 @linux
-def test_unchanged_documents_cost_no_check_of_every_document(live, dash, mode):
-    if mode != "inotify":
-        pytest.skip("without watches every check is a full one")
+def test_unchanged_documents_cost_no_check_of_every_document(dash):
+    live = make_client(dash)
+    warm(live.application)
     data = live.application.extensions["suite_dashboard"]
+    assert data.watcher.active, data.watcher.reason
     first_by_score(live)
     epoch = data.call(lambda proj: proj.index.document_epoch)
     for _ in range(3):
@@ -156,6 +157,7 @@ def test_unchanged_documents_cost_no_check_of_every_document(live, dash, mode):
     dash.open_job({"a": 1, "b": {"c": 1}}).doc.score = 3
     first_by_score(live)
     assert data.call(lambda proj: proj.index.document_epoch) > epoch
+    data.close()
 
 
 def test_turned_off_by_the_environment(dash, monkeypatch):

@@ -56,6 +56,7 @@ def serve(path=".", host="127.0.0.1", port=0, read_only=False, open_browser=True
         pass
     finally:
         server.server_close()
+        app.extensions["suite_dashboard"].close()
 
 
 def open_in_browser(url):

@@ -11,6 +11,7 @@ import pytest
 
 import suite
 from suite.dashboard import data as data_mod
+from suite.query import MISSING
 
 from .test_security import _field
 
@@ -270,11 +271,62 @@ def test_statepoints_cached_and_new_jobs_seen(client, dash):
     assert "<strong>13</strong> jobs" in text(client.get("/"))
 
 
+def sort_by(ids, keys, sps, doc_values=None, descending=False):
+    """``ids`` in the order of ``keys`` (group key first, the last one sorted descending if
+    asked) as the jobs table sorts them."""
+    all_ids = sorted(ids)
+    ranked = []
+    for key in keys:
+        if key.startswith("doc."):
+            values = [doc_values.get(i, MISSING) for i in all_ids]
+        else:
+            values = data_mod._column(all_ids, sps, tuple(key.split(".")))
+        ranked.append((data_mod._dense_ranks(values), descending and key == keys[-1]))
+    return data_mod._sorted(all_ids, all_ids, {i: k for k, i in enumerate(all_ids)}, ranked)
+
+
 def test_value_ranking_mixed_types():
     ids = ["n", "s", "b", "m", "f"]
     sps = {"n": {"k": None}, "s": {"k": "x"}, "b": {"k": True}, "f": {"k": 0.5}, "m": {}}
-    assert data_mod._sorted_by(ids, "k", sps, {}, False) == ["n", "b", "f", "s", "m"]
-    assert data_mod._sorted_by(ids, "k", sps, {}, True) == ["s", "f", "b", "n", "m"]
+    assert sort_by(ids, ["k"], sps) == ["n", "b", "f", "s", "m"]
+    assert sort_by(ids, ["k"], sps, descending=True) == ["s", "f", "b", "n", "m"]
+
+
+def test_sorting_keeps_equal_values_in_order_both_ways():
+    ids = ["a", "b", "c", "d", "e", "f"]
+    sps = {"a": {"k": 2, "b": {"c": "y"}}, "b": {"k": 1.0, "b": {"c": "x"}},
+           "c": {"k": 2.0, "b": 5}, "d": {"k": 1, "b": {"c": "x"}}, "e": {},
+           "f": {"k": 2, "b": {"c": "y"}}}
+    assert sort_by(ids, ["k"], sps) == ["b", "d", "a", "c", "f", "e"]
+    assert sort_by(ids, ["k"], sps, descending=True) == ["a", "c", "f", "b", "d", "e"]
+    # a nested key where one job's "b" is not an object: that job has no b.c
+    assert sort_by(ids, ["b.c"], sps, descending=True) == ["a", "f", "b", "d", "c", "e"]
+    values = {"a": 3, "c": 1, "d": 3}
+    assert sort_by(ids, ["doc.x"], sps, values, True) == ["a", "d", "c", "b", "e", "f"]
+    # grouped by b.c, sorted by k descending within each group
+    assert sort_by(ids, ["b.c", "k"], sps, descending=True) == ["b", "d", "a", "f", "c", "e"]
+
+
+def test_grouped_sorted_orders_equal_stable_sorts_by_rank():
+    """The one sort by combined integer ranks equals two stable sorts by value rank."""
+    import random
+
+    rng = random.Random(6)
+    pool = [None, True, False, 0, 1, 1.0, 2.5, -3, "", "a", "b", [1], [0, 1], {"x": 1}]
+    for _ in range(200):
+        ids = [f"{k:03d}" for k in range(rng.randint(0, 30))]
+        kinds = rng.choice([pool, [0, 1, 2, 2.0, -1], ["a", "b", "c"]])
+        sps = {i: {k: rng.choice(kinds) for k in ("g", "s") if rng.random() < 0.85}
+               for i in ids}
+        for keys in (["s"], ["g", "s"]):
+            for descending in (False, True):
+                want = list(ids)
+                for key in reversed(keys):
+                    present = [i for i in want if key in sps[i]]
+                    present.sort(key=lambda i, key=key: data_mod._rank(sps[i][key]),
+                                 reverse=descending and key == keys[-1])
+                    want = present + [i for i in want if key not in sps[i]]
+                assert sort_by(ids, keys, sps, descending=descending) == want
 
 
 def test_cli_without_flask_names_the_extra(dash):

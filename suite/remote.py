@@ -135,27 +135,47 @@ class Remote:
                pretend=False, hold=False, after=(), flags=(), scheduler=None, template=None,
                array=False, module=None, reason=None, tags=(), force=False, only=None,
                push=True):
-        """Push the jobs concerned (``ids``, else those matching ``filter``, else all) and the
-        workflow, then submit on the far side with its scheduler (``scheduler`` passes
-        through); jobs the push left in conflict, or holding the copies of ``sync
-        --keep-both``, are not submitted (:attr:`SubmitResult.held`).
-        Operations this copy's book knows queued or running elsewhere are skipped there
-        unless ``force``. With ``pretend``, nothing changes on either side: the push plan
-        and the scripts are returned. The far side's new records are kept here. Returns a
-        :class:`SubmitResult`."""
+        """Submit on the far side with its scheduler (``scheduler`` passes through) what is
+        eligible here among ``ids`` (else the jobs matching ``filter``, else all), the first
+        ``num`` of it: only the jobs those operations run on are pushed (with the workflow),
+        and the far side checks each again after the push. ``only`` (``[(operation, job
+        ids)]``) names the operations instead. When the workflow does not load here, all the
+        jobs concerned are pushed and the far side chooses. Jobs the push left in conflict,
+        or holding the copies of ``sync --keep-both``, are not submitted
+        (:attr:`SubmitResult.held`). Operations this copy's book knows queued or running
+        elsewhere are skipped (:attr:`SubmitResult.skipped`) unless ``force``. With
+        ``pretend``, nothing changes on either side: the push plan and the scripts are
+        returned. The far side's new records are kept here. Returns a
+        :class:`SubmitResult`; raises SuiteError for a workflow that fails here (a
+        condition raising), and as the class says."""
         far = self._far()
         ids = [self.project.open_job(id=i).id for i in ids] if ids else None
-        jobs = list(ids) if ids else (self.project.find_jobs(filter).ids() if filter is not None
-                                      else [job.id for job in self.project])
         result = SubmitResult(self.name)
+        if only is None:
+            only = self._plan(ops, filter, ids, num, force, module, result.skipped)
+        if only is not None:
+            only = [(op, tuple(unit)) for op, unit in only]
+            jobs = sorted({job for _, unit in only for job in unit})
+            if not jobs:  # nothing eligible here: neither a push nor a far submission
+                return result
+        else:
+            jobs = list(ids) if ids else (
+                self.project.find_jobs(filter).ids() if filter is not None
+                else [job.id for job in self.project])
         if push:
             result.push = self.push(jobs, module, dry_run=pretend)
-            result.held = sorted({c["job"] for c in result.push.conflicts if c.get("job")}
-                                 | set(self._kept_both(jobs)))
-            if result.held:
-                ids = [j for j in jobs if j not in set(result.held)]
-                if not ids:  # every job concerned is in conflict: nothing to submit
+            held = {c["job"] for c in result.push.conflicts if c.get("job")} \
+                | set(self._kept_both(jobs))
+            result.held = sorted(held)
+            if held:
+                jobs = [j for j in jobs if j not in held]
+                if only is not None:
+                    only = [(op, unit) for op, unit in only if not held.intersection(unit)]
+                if not jobs or only == []:  # every job concerned is in conflict
                     return result
+                ids = jobs
+        if only is not None:  # the far side looks at these jobs only (the filter was applied)
+            ids, filter = jobs, None
         if not pretend:  # what this copy knows of other locations, for the far side's check
             location, book, seen = books.word(self.project)
             far.merge_book(location, book, socket.gethostname(), seen)
@@ -168,11 +188,33 @@ class Remote:
             "only": None if only is None else [[op, list(unit)] for op, unit in only],
             "workflow_source": self._workflow_source(module) if pretend else None})
         result.ids, result.records = answer["ids"], answer["records"]
-        result.skipped, result.output = answer["skipped"], answer["output"]
+        result.skipped += answer["skipped"]
+        result.output = answer["output"]
         result.scheduler = answer.get("scheduler", "")
         if result.records:
             self._learn(answer)
         return result
+
+    def _plan(self, ops, filter, ids, num, force, module, skipped):
+        """``[(operation, job ids)]``: the first ``num`` operations eligible on this copy's
+        data (which the push makes the far side's), not queued or running on the far side
+        (asked there), nor known so at another location unless ``force`` (those go to
+        ``skipped``); None when the workflow does not load here (it may live on the
+        cluster only)."""
+        from .errors import SuiteError
+        from .flow.submit import pending, runner_for
+
+        try:
+            runner = runner_for(self.project, module)
+        except SuiteError:
+            return None
+        far = self._far()
+        # the far side's own word on its work (one scheduler query there) rather than what
+        # this book last heard of it: finished work there may be submitted again
+        busy = {(op, job) for op, job, _, _ in far.active_work()["active"]}
+        other = {} if force else books.elsewhere(self.project, but=far.identity())
+        units = pending(runner, ops, filter, ids, force, skipped, other, busy)
+        return units[:num] if num is not None else units
 
     def _kept_both(self, jobs):
         """Jobs holding a file ``NAME.conflict-REMOTE`` (``suite sync --keep-both``): a

@@ -219,3 +219,48 @@ def test_two_submits_at_once_never_submit_one_operation_twice(laptop, clusters):
     pairs = [tuple(p) for e in far_book(clusters["a"]).values() for p in e["pairs"]]
     assert len(pairs) == len(set(pairs)) == 6
     cancel_held(clusters["a"])
+
+
+def far_doc(info, job):
+    return suite.get_project(info["proj"]).open_job(id=job.id).document()
+
+
+def test_submit_on_pushes_only_the_jobs_it_submits_for(laptop, clusters):
+    info = clusters["b"]
+    jobs = sorted(laptop, key=lambda j: j.sp.a)
+    for job in jobs:  # every job changed here since the first sync
+        job.doc.note = "changed"
+    with open(jobs[4].fn("out.txt"), "w") as f:  # complete here: not eligible, not pushed
+        f.write("done")
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", jobs[0].id,
+               "-j", jobs[4].id)
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 1 script(s) to direct" in done.stdout
+    assert far_doc(info, jobs[0]) == {"note": "changed"}
+    assert all(far_doc(info, job) == {} for job in jobs[1:])  # the others stay unpushed
+    # -n: the first N operations eligible here are what is pushed and submitted
+    plan = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2", "--pretend")
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    push = lines[lines.index("# push to b:") + 1:]
+    push = push[:next(k for k, ln in enumerate(push) if ln.startswith("would change"))]
+    pushed = {ln.split()[-1].split("/")[0] for ln in push if "(project)" not in ln}
+    assert len(pushed) == 2 and jobs[4].id not in pushed
+    assert all(far_doc(info, job) == {} for job in jobs[1:])  # pretend changed nothing
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 2 script(s) to direct" in done.stdout
+    changed = {job.id for job in jobs if far_doc(info, job)}
+    assert changed == {jobs[0].id} | pushed
+
+
+def test_submit_on_with_the_workflow_only_on_the_far_side_pushes_all(laptop, clusters):
+    info = clusters["b"]
+    os.replace(os.path.join(laptop.path, "workflow.py"), os.path.join(info["proj"],
+                                                                     "workflow.py"))
+    for job in laptop:
+        job.doc.note = "changed"
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 6 script(s) to direct" in done.stdout  # the far side chose
+    assert all(far_doc(info, job) == {"note": "changed"} for job in laptop)

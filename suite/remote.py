@@ -134,13 +134,14 @@ class Remote:
     def submit(self, ops=None, filter=None, ids=None, num=None, bundle=1, parallel=False,
                pretend=False, hold=False, after=(), flags=(), scheduler=None, template=None,
                array=False, module=None, reason=None, tags=(), force=False, only=None,
-               push=True):
+               push=True, eligible=False):
         """Submit on the far side with its scheduler (``scheduler`` passes through) what is
         eligible here among ``ids`` (else the jobs matching ``filter``, else all), the first
         ``num`` of it: only the jobs those operations run on are pushed (with the workflow),
         and the far side checks each again after the push. ``only`` (``[(operation, job
-        ids)]``) names the operations instead. When the workflow does not load here, all the
-        jobs concerned are pushed and the far side chooses. Jobs the push left in conflict,
+        ids)]``) names the operations instead; ``eligible``, what :func:`eligible_here`
+        returned for these arguments, saves working it out again. When the workflow does not
+        load here, all the jobs concerned are pushed and the far side chooses. Jobs the push left in conflict,
         or holding the copies of ``sync --keep-both``, are not submitted
         (:attr:`SubmitResult.held`). Operations this copy's book knows queued or running
         elsewhere are skipped (:attr:`SubmitResult.skipped`) unless ``force``. With
@@ -152,7 +153,9 @@ class Remote:
         ids = [self.project.open_job(id=i).id for i in ids] if ids else None
         result = SubmitResult(self.name)
         if only is None:
-            only = self._plan(ops, filter, ids, num, force, module, result.skipped)
+            if eligible is False:
+                eligible = eligible_here(self.project, ops, filter, ids, module)
+            only = self._plan(eligible, num, force, result.skipped)
         if only is not None:
             only = [(op, tuple(unit)) for op, unit in only]
             jobs = sorted({job for _, unit in only for job in unit})
@@ -195,25 +198,25 @@ class Remote:
             self._learn(answer)
         return result
 
-    def _plan(self, ops, filter, ids, num, force, module, skipped):
-        """``[(operation, job ids)]``: the first ``num`` operations eligible on this copy's
-        data (which the push makes the far side's), not queued or running on the far side
-        (asked there), nor known so at another location unless ``force`` (those go to
-        ``skipped``); None when the workflow does not load here (it may live on the
-        cluster only)."""
-        from .errors import SuiteError
-        from .flow.submit import pending, runner_for
-
-        try:
-            runner = runner_for(self.project, module)
-        except SuiteError:
+    def _plan(self, eligible, num, force, skipped):
+        """Of ``eligible`` (see :func:`eligible_here`; None: the far side chooses), the
+        first ``num`` not queued or running on the far side (asked there: this book may not
+        know yet that work there has finished) nor known so at another location unless
+        ``force`` (those go to ``skipped``)."""
+        if eligible is None:
             return None
         far = self._far()
-        # the far side's own word on its work (one scheduler query there) rather than what
-        # this book last heard of it: finished work there may be submitted again
         busy = {(op, job) for op, job, _, _ in far.active_work()["active"]}
         other = {} if force else books.elsewhere(self.project, but=far.identity())
-        units = pending(runner, ops, filter, ids, force, skipped, other, busy)
+        units = []
+        for op, unit in eligible:
+            if any((op, job) in busy for job in unit):
+                continue
+            where = next((other[(op, job)] for job in unit if (op, job) in other), None)
+            if where is None:
+                units.append((op, tuple(unit)))
+            else:
+                skipped.append((op, list(unit), *where))
         return units[:num] if num is not None else units
 
     def _kept_both(self, jobs):
@@ -249,6 +252,20 @@ class Remote:
         if push:
             self.push(jobs if jobs is not None else [job.id for job in self.project], module)
         return self._far().flow_run(list(argv), output or default, stop)["exit"]
+
+
+def eligible_here(project, ops=None, filter=None, ids=None, module=None):
+    """``[(operation, job ids)]`` eligible on this copy's data (the books not consulted);
+    None when the workflow does not load here (it may live on the cluster only). Raises
+    SuiteError for a workflow that fails on the data (a condition raising)."""
+    from .errors import SuiteError
+    from .flow.submit import pending, runner_for
+
+    try:
+        runner = runner_for(project, module)
+    except SuiteError:
+        return None
+    return pending(runner, ops, filter, ids, force=True)
 
 
 def _far_module(project, module):
@@ -301,8 +318,7 @@ def submit_on(project, names, share=None, options=None, connect=None):
     # what came back
     with books.locked(project, "submit-on"):
         if len(names) == 1:
-            with Remote(project, names[0], **connect) as far:
-                return [far.submit(**options)]
+            return [_submit_one(project, names[0], options, connect)]
         weights = parse_share(share, names)
         runner = runner_for(project, options.get("module"))
         units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
@@ -319,6 +335,26 @@ def submit_on(project, names, share=None, options=None, connect=None):
             except SuiteError as exc:
                 results.append(SubmitResult(name, error=str(exc)))
         return results
+
+
+def _submit_one(project, name, options, connect):
+    """:meth:`Remote.submit` over ``name``, what is eligible here worked out while the
+    connection is made (the handshake and the far side's start are mostly waiting)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    far = Remote(project, name, **connect)
+    with ThreadPoolExecutor(1) as pool:
+        connecting = pool.submit(far.__enter__)
+        try:
+            try:
+                eligible = False if options.get("only") is not None else eligible_here(
+                    project, options.get("ops"), options.get("filter"), options.get("ids"),
+                    options.get("module"))
+            finally:
+                connecting.result()  # the connection's error, if any, comes first
+            return far.submit(**options, eligible=eligible)
+        finally:
+            far.__exit__(None, None, None)
 
 
 #: exit status of ``suite status --everywhere/--on`` when a remote could not be reached

@@ -67,29 +67,16 @@ def scheduler_states(runner, result, scheduler_name=None):
     return None
 
 
-def pending(runner, ops=None, filter=None, ids=None, force=False, skipped=None, other=None,
-            busy=()):
+def pending(runner, ops=None, filter=None, ids=None, force=False):
     """``[(operation, job ids tuple)]`` eligible here and not known queued or running at
-    another location (unless ``force``; ``other``: that knowledge, default this copy's
-    book, see :func:`suite.flow.book.elsewhere`): what ``submit --on`` sends. Those left out
-    as known elsewhere are appended to ``skipped`` (a list, if given) as ``(operation, job
-    ids, where, scheduler id)``; units with a pair in ``busy`` are left out silently."""
+    another location (unless ``force``): what ``submit --on a,b`` shares out."""
     names = ops or list(runner.flow._operations)
     jobs = runner._jobs(filter, ids)
     docs, completed = runner._state(jobs)
-    if other is None:
-        other = {} if force else books.elsewhere(runner.project)
-    busy = set(busy)
-    out = []
-    for op, unit in runner._todo(names, jobs, docs, completed):
-        if busy and any((op.name, j.id) in busy for j in unit):
-            continue
-        where = next((other[(op.name, j.id)] for j in unit if (op.name, j.id) in other), None)
-        if where is None:
-            out.append((op.name, tuple(j.id for j in unit)))
-        elif skipped is not None:
-            skipped.append((op.name, [j.id for j in unit], *where))
-    return out
+    other = {} if force else books.elsewhere(runner.project)
+    return [(op.name, tuple(j.id for j in unit))
+            for op, unit in runner._todo(names, jobs, docs, completed)
+            if not any((op.name, j.id) in other for j in unit)]
 
 
 def submit(runner, scheduler, ops=None, filter=None, ids=None, num=None, bundle=1,

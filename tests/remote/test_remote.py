@@ -264,3 +264,20 @@ def test_submit_on_with_the_workflow_only_on_the_far_side_pushes_all(laptop, clu
     assert done.returncode == 0, done.stderr
     assert "b: submitted 6 script(s) to direct" in done.stdout  # the far side chose
     assert all(far_doc(info, job) == {"note": "changed"} for job in laptop)
+
+
+def test_submit_on_asks_the_far_side_what_still_runs_there(laptop, clusters):
+    info = clusters["b"]
+    job = next(iter(laptop))
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", job.id)
+    assert "b: submitted 1 script(s)" in done.stdout, done.stderr
+    assert any(e["where"] == "b" for e in book.load(laptop).values())  # known here
+    out = os.path.join(info["proj"], "workspace", job.id, "out.txt")
+    deadline = time.time() + 30
+    while not os.path.exists(out) and time.time() < deadline:
+        time.sleep(0.1)
+    os.remove(out)  # it ran there and left no result (as if it failed)
+    # this copy's book still lists it at b; b's scheduler no longer does: submitted again
+    again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", job.id)
+    assert again.returncode == 0, again.stderr
+    assert "b: submitted 1 script(s)" in again.stdout and "skipped" not in again.stderr

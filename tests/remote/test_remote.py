@@ -281,3 +281,27 @@ def test_submit_on_asks_the_far_side_what_still_runs_there(laptop, clusters):
     again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", job.id)
     assert again.returncode == 0, again.stderr
     assert "b: submitted 1 script(s)" in again.stdout and "skipped" not in again.stderr
+
+
+def test_submit_on_n_makes_up_what_the_far_side_finds_done(laptop, clusters):
+    info = clusters["b"]
+    first = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert "b: submitted 2 script(s)" in first.stdout, first.stderr
+
+    def done_there():
+        return {job.id for job in laptop
+                if os.path.exists(os.path.join(info["proj"], "workspace", job.id, "out.txt"))}
+
+    deadline = time.time() + 30
+    while len(done_there()) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    ran = done_there()
+    assert len(ran) == 2
+    # not synced back: here the same two are still eligible; b finds them complete
+    again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert again.returncode == 0, again.stderr
+    assert "b: submitted 2 script(s)" in again.stdout
+    deadline = time.time() + 30
+    while len(done_there()) < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(done_there()) == 4 and ran < done_there()

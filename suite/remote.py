@@ -151,6 +151,7 @@ class Remote:
         either side: the push plan and the scripts are returned. The far side's new records
         are kept here. Returns a :class:`SubmitResult`; raises SuiteError for a workflow
         that fails here (a condition raising), and as the class says."""
+        self._far()
         ids = [self.project.open_job(id=i).id for i in ids] if ids else None
         result = SubmitResult(self.name)
         spare = []  # eligible here beyond num: offered when the far side drops some
@@ -230,9 +231,9 @@ class Remote:
 
     def _plan(self, eligible, force, skipped):
         """Of ``eligible`` (see :func:`eligible_here`; None: the far side chooses), those not
-        queued or running on the far side (asked there: this book may not
-        know yet that work there has finished) nor known so at another location unless
-        ``force`` (those go to ``skipped``)."""
+        queued or running on the far side (asked there: this book may not know yet that work
+        there has finished) nor known so at another location unless ``force`` (those go to
+        ``skipped``)."""
         if eligible is None:
             return None
         far = self._far()

@@ -1,6 +1,7 @@
 """Working across clusters: ``suite status --everywhere`` and ``suite submit --on``.
 
-Usage: python bench/bench_remote.py [-n 10000] [--submit 1000] [--repeat 2] [--json F]
+Usage: python bench/bench_remote.py [-n 10000] [--submit 1000] [--repeat 2] [--pretend]
+[--json F]
 
 Two "clusters" on loopback, as in tests/remote: sshd instances with their own HOME and
 project root; a's far side submits to the real single-node SLURM the tests start (root,
@@ -13,7 +14,10 @@ munge, slurmctld, slurmd). Each far side is a copy of the laptop's project of N 
   already there, then the far side's submit) against the far side's own
   ``suite submit -n K --hold`` (bar: adds at most 1 s). SLURM's sbatch is real; --hold keeps
   the jobs from running (they are cancelled after each row), so both rows submit the same K
-  scripts the same way and the difference is what ``--on`` adds.
+  scripts the same way and the difference is what ``--on`` adds. With ``--pretend``, both
+  are timed again with ``--pretend`` (scripts rendered and printed, nothing submitted, no
+  book written): without 1,000 sbatch calls the difference is less noisy, though it leaves
+  out the book exchange.
 """
 
 import argparse
@@ -197,6 +201,8 @@ def main():
     ap.add_argument("-n", type=int, default=10000)
     ap.add_argument("--submit", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--pretend", action="store_true",
+                    help="also time both submit rows with --pretend (no sbatch)")
     ap.add_argument("--json", default="bench/results-remote.json")
     args = ap.parse_args()
     root = tempfile.mkdtemp(prefix="bench-remote-")
@@ -249,6 +255,14 @@ def main():
             rows[f"submit -n {args.submit}, far side's own"] = min(far_rows)
             rows[f"submit --on a -n {args.submit}"] = min(on_rows)
         added = min(on_rows) - min(far_rows) if args.submit else None
+        if args.submit and args.pretend:  # the same without sbatch: what --on adds, less noisy
+            pretend = ["-o", "simulate", "-n", str(args.submit), "--pretend"]
+            rows[f"submit -n {args.submit} --pretend, far side's own"] = min(
+                wall([*suite_cmd, "submit", *pretend], clusters["a"]["proj"], env=far_env["a"])
+                for _ in range(args.repeat))
+            rows[f"submit --on a -n {args.submit} --pretend"] = min(
+                wall([*suite_cmd, "submit", "--on", "a", *pretend], project.path, env=env)
+                for _ in range(args.repeat))
         print(f"{'row':<56} {'seconds':>8}")
         for k, v in rows.items():
             print(f"{k:<56} {v:8.2f}")

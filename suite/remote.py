@@ -149,45 +149,121 @@ class Remote:
     def submit(self, ops=None, filter=None, ids=None, num=None, bundle=1, parallel=False,
                pretend=False, hold=False, after=(), flags=(), scheduler=None, template=None,
                array=False, module=None, reason=None, tags=(), force=False, only=None,
-               push=True):
-        """Push the jobs concerned (``ids``, else those matching ``filter``, else all) and the
-        workflow, then submit on the far side with its scheduler (``scheduler`` passes
-        through); jobs the push left in conflict, or holding the copies of ``sync
-        --keep-both``, are not submitted (:attr:`SubmitResult.held`).
-        Operations this copy's book knows queued or running elsewhere are skipped there
-        unless ``force``. With ``pretend``, nothing changes on either side: the push plan
-        and the scripts are returned. The far side's new records are kept here. Returns a
-        :class:`SubmitResult`."""
-        far = self._far()
+               push=True, eligible=False):
+        """Submit on the far side with its scheduler (``scheduler`` passes through) what is
+        eligible here among ``ids`` (else the jobs matching ``filter``, else all), the first
+        ``num`` of it: only the jobs those operations run on are pushed (with the workflow),
+        and the far side checks each again after the push; when it drops some (complete or
+        queued there: work done there and not synced back yet), the next ones eligible here
+        make up ``num``. ``only`` (``[(operation, job ids)]``) names the operations instead;
+        ``eligible``, what :func:`eligible_here` returned for these arguments, saves
+        working it out again. When the workflow does not load here, all the jobs concerned
+        are pushed and the far side chooses. Jobs the push left in conflict, or holding the
+        copies of ``sync --keep-both``, are not submitted (:attr:`SubmitResult.held`).
+        Operations queued or running on the far side (asked there) are not submitted, and
+        those this copy's book knows queued or running at another location are skipped
+        (:attr:`SubmitResult.skipped`) unless ``force``. With ``pretend``, nothing changes on
+        either side: the push plan and the scripts are returned. The far side's new records
+        are kept here. Returns a :class:`SubmitResult`; raises SuiteError for a workflow
+        that fails here (a condition raising), and as the class says."""
+        self._far()
         ids = [self.project.open_job(id=i).id for i in ids] if ids else None
-        jobs = list(ids) if ids else (self.project.find_jobs(filter).ids() if filter is not None
-                                      else [job.id for job in self.project])
         result = SubmitResult(self.name)
+        spare = []  # eligible here beyond num: offered when the far side drops some
+        if only is None:
+            if eligible is False:
+                eligible = eligible_here(self.project, ops, filter, ids, module)
+            only = self._plan(eligible, force, result.skipped)
+            if only is not None and num is not None:
+                only, spare = only[:num], only[num:]
+        sub = {"ops": list(ops or []), "num": num, "bundle": bundle, "parallel": parallel,
+               "pretend": pretend, "hold": hold, "after": list(after), "flags": list(flags),
+               "scheduler": scheduler, "template": template, "array": array,
+               "module": _far_module(self.project, module), "reason": reason,
+               "tags": list(tags), "force": force,
+               "workflow_source": self._workflow_source(module) if pretend else None}
+        if only is None:  # the far side chooses among all the jobs concerned
+            jobs = list(ids) if ids else (
+                self.project.find_jobs(filter).ids() if filter is not None
+                else [job.id for job in self.project])
+            self._round(result, jobs, None, ids, filter, push, module, sub)
+            return result
+        wanted, done, first = len(only), 0, True
+        while only:
+            answer, sent = self._round(result, None, [(op, tuple(u)) for op, u in only],
+                                       None, None, push, module, sub, first)
+            first = False
+            if answer is None or pretend:
+                break
+            # the far side drops what it finds complete or queued there (work that ran there
+            # and is not synced back yet): the next eligible ones here make up -n
+            taken = {(op, job) for e in answer["records"].values() for op, job in e["pairs"]}
+            done += sum(1 for op, unit in sent if (op, unit[0]) in taken)
+            only, spare = spare[:wanted - done], spare[wanted - done:]
+        return result
+
+    def _round(self, result, jobs, units, ids, filter, push, module, sub, merge=True):
+        """Push ``jobs`` (or those of ``units``) and the workflow, then submit there (with
+        ``sub``, the options of ``flow_submit``); what happened goes into ``result``.
+        Returns (the far side's answer, the units sent); no answer when every job was held
+        back by sync conflicts."""
+        far = self._far()
+        if units is not None:
+            jobs = sorted({job for _, unit in units for job in unit})
         if push:
-            result.push = self.push(jobs, module, dry_run=pretend)
-            result.held = sorted({c["job"] for c in result.push.conflicts if c.get("job")}
-                                 | set(self._kept_both(jobs)))
-            if result.held:
-                ids = [j for j in jobs if j not in set(result.held)]
-                if not ids:  # every job concerned is in conflict: nothing to submit
-                    return result
-        if not pretend:  # what this copy knows of other locations, for the far side's check
+            pushed = self.push(jobs, module, dry_run=sub["pretend"])
+            if result.push is None:
+                result.push = pushed
+            else:
+                result.push.actions += pushed.actions
+                result.push.conflicts += pushed.conflicts
+            held = {c["job"] for c in pushed.conflicts if c.get("job")} \
+                | set(self._kept_both(jobs))
+            if held:
+                result.held = sorted(set(result.held) | held)
+                jobs = [j for j in jobs if j not in held]
+                if units is not None:
+                    units = [(op, unit) for op, unit in units if not held.intersection(unit)]
+                if not jobs or units == []:
+                    return None, []
+                ids = jobs
+        if units is not None:  # the far side looks at these jobs only (the filter was applied)
+            ids, filter = jobs, None
+        if merge and not sub["pretend"]:  # this copy's word on other locations, for its check
             location, book, seen = books.word(self.project)
             far.merge_book(location, book, socket.gethostname(), seen)
         answer = far.flow_submit({
-            "ops": list(ops or []), "filter": filter, "ids": list(ids or []), "num": num,
-            "bundle": bundle, "parallel": parallel, "pretend": pretend, "hold": hold,
-            "after": list(after), "flags": list(flags), "scheduler": scheduler,
-            "template": template, "array": array, "module": _far_module(self.project, module),
-            "reason": reason, "tags": list(tags), "force": force,
-            "only": None if only is None else [[op, list(unit)] for op, unit in only],
-            "workflow_source": self._workflow_source(module) if pretend else None})
-        result.ids, result.records = answer["ids"], answer["records"]
-        result.skipped, result.output = answer["skipped"], answer["output"]
+            **sub, "filter": filter, "ids": list(ids or []),
+            "only": None if units is None else [[op, list(unit)] for op, unit in units]})
+        result.ids += answer["ids"]
+        result.records.update(answer["records"])
+        result.skipped += answer["skipped"]
+        result.output += answer["output"]
         result.scheduler = answer.get("scheduler", "")
-        if result.records:
+        if answer["records"]:
             self._learn(answer)
-        return result
+        return answer, units or []
+
+    def _plan(self, eligible, force, skipped):
+        """Of ``eligible`` (see :func:`eligible_here`; None: the far side chooses), those not
+        queued or running on the far side (asked there: this book may not know yet that work
+        there has finished) nor known so at another location unless ``force`` (those go to
+        ``skipped``)."""
+        if eligible is None:
+            return None
+        far = self._far()
+        busy = {(op, job) for op, job, _, _ in far.active_work()["active"]}
+        other = {} if force else books.elsewhere(self.project, but=far.identity())
+        units = []
+        for op, unit in eligible:
+            if any((op, job) in busy for job in unit):
+                continue
+            where = next((other[(op, job)] for job in unit if (op, job) in other), None)
+            if where is None:
+                units.append((op, tuple(unit)))
+            else:
+                skipped.append((op, list(unit), *where))
+        return units
 
     def _kept_both(self, jobs):
         """Jobs holding a file ``NAME.conflict-REMOTE`` (``suite sync --keep-both``): a
@@ -229,6 +305,20 @@ def _status_request(ops=None, filter=None, ids=None, scheduler=None, module=None
     """What ``flow_status`` sends for :meth:`Remote.status`'s arguments."""
     return {"ops": list(ops or []), "filter": filter, "ids": list(ids or []),
             "scheduler": scheduler, "module": module, "last": last, "detailed": detailed}
+
+
+def eligible_here(project, ops=None, filter=None, ids=None, module=None):
+    """``[(operation, job ids)]`` eligible on this copy's data (the books not consulted);
+    None when the workflow does not load here (it may live on the cluster only). Raises
+    SuiteError for a workflow that fails on the data (a condition raising)."""
+    from .errors import SuiteError
+    from .flow.submit import pending, runner_for
+
+    try:
+        runner = runner_for(project, module)
+    except SuiteError:
+        return None
+    return pending(runner, ops, filter, ids, force=True)
 
 
 def _far_module(project, module):
@@ -281,8 +371,7 @@ def submit_on(project, names, share=None, options=None, connect=None):
     # what came back
     with books.locked(project, "submit-on"):
         if len(names) == 1:
-            with Remote(project, names[0], **connect) as far:
-                return [far.submit(**options)]
+            return [_submit_one(project, names[0], options, connect)]
         weights = parse_share(share, names)
         runner = runner_for(project, options.get("module"))
         units = pending(runner, options.get("ops"), options.get("filter"), options.get("ids"),
@@ -299,6 +388,26 @@ def submit_on(project, names, share=None, options=None, connect=None):
             except SuiteError as exc:
                 results.append(SubmitResult(name, error=str(exc)))
         return results
+
+
+def _submit_one(project, name, options, connect):
+    """:meth:`Remote.submit` over ``name``, what is eligible here worked out while the
+    connection is made (the handshake and the far side's start are mostly waiting)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    far = Remote(project, name, **connect)
+    with ThreadPoolExecutor(1) as pool:
+        connecting = pool.submit(far.__enter__)
+        try:
+            try:
+                eligible = False if options.get("only") is not None else eligible_here(
+                    project, options.get("ops"), options.get("filter"), options.get("ids"),
+                    options.get("module"))
+            finally:
+                connecting.result()  # the connection's error, if any, comes first
+            return far.submit(**options, eligible=eligible)
+        finally:
+            far.__exit__(None, None, None)
 
 
 #: exit status of ``suite status --everywhere/--on`` when a remote could not be reached

@@ -106,12 +106,13 @@ def record(project, book, sched_id, scheduler, pairs, now):
     return entry
 
 
-def elsewhere(project, book=None):
-    """``{(operation, job id): (where, scheduler id)}`` of the entries of other copies."""
+def elsewhere(project, book=None, but=None):
+    """``{(operation, job id): (where, scheduler id)}`` of the entries of other copies (but
+    not of the copy ``but``, a location whose own word is asked instead)."""
     me = identity(project.path)
     out = {}
     for entry in (load(project) if book is None else book).values():
-        if not is_mine(entry, me):
+        if not is_mine(entry, me) and (but is None or entry.get("location") != but):
             for op, job_id in entry["pairs"]:
                 out[(op, job_id)] = (entry.get("where", "?"), entry.get("id", "?"))
     return out

@@ -294,3 +294,89 @@ def test_status_is_asked_before_the_far_side_says_hello(laptop, clusters, tmp_pa
     done = cli(laptop, "status", "--on", "b", "--remote-suite", str(old))
     assert done.returncode == 6 and "b: unreachable:" in done.stdout
     assert "speaks sync protocol 4" in done.stdout
+
+
+def far_doc(info, job):
+    return suite.get_project(info["proj"]).open_job(id=job.id).document()
+
+
+def test_submit_on_pushes_only_the_jobs_it_submits_for(laptop, clusters):
+    info = clusters["b"]
+    jobs = sorted(laptop, key=lambda j: j.sp.a)
+    for job in jobs:  # every job changed here since the first sync
+        job.doc.note = "changed"
+    with open(jobs[4].fn("out.txt"), "w") as f:  # complete here: not eligible, not pushed
+        f.write("done")
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", jobs[0].id,
+               "-j", jobs[4].id)
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 1 script(s) to direct" in done.stdout
+    assert far_doc(info, jobs[0]) == {"note": "changed"}
+    assert all(far_doc(info, job) == {} for job in jobs[1:])  # the others stay unpushed
+    # -n: the first N operations eligible here are what is pushed and submitted
+    plan = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2", "--pretend")
+    assert plan.returncode == 0, plan.stderr
+    lines = plan.stdout.splitlines()
+    push = lines[lines.index("# push to b:") + 1:]
+    push = push[:next(k for k, ln in enumerate(push) if ln.startswith("would change"))]
+    pushed = {ln.split()[-1].split("/")[0] for ln in push if "(project)" not in ln}
+    assert len(pushed) == 2 and jobs[4].id not in pushed
+    assert all(far_doc(info, job) == {} for job in jobs[1:])  # pretend changed nothing
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 2 script(s) to direct" in done.stdout
+    changed = {job.id for job in jobs if far_doc(info, job)}
+    assert changed == {jobs[0].id} | pushed
+
+
+def test_submit_on_with_the_workflow_only_on_the_far_side_pushes_all(laptop, clusters):
+    info = clusters["b"]
+    os.replace(os.path.join(laptop.path, "workflow.py"), os.path.join(info["proj"],
+                                                                     "workflow.py"))
+    for job in laptop:
+        job.doc.note = "changed"
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "b: submitted 6 script(s) to direct" in done.stdout  # the far side chose
+    assert all(far_doc(info, job) == {"note": "changed"} for job in laptop)
+
+
+def test_submit_on_asks_the_far_side_what_still_runs_there(laptop, clusters):
+    info = clusters["b"]
+    job = next(iter(laptop))
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", job.id)
+    assert "b: submitted 1 script(s)" in done.stdout, done.stderr
+    assert any(e["where"] == "b" for e in book.load(laptop).values())  # known here
+    out = os.path.join(info["proj"], "workspace", job.id, "out.txt")
+    deadline = time.time() + 30
+    while not os.path.exists(out) and time.time() < deadline:
+        time.sleep(0.1)
+    os.remove(out)  # it ran there and left no result (as if it failed)
+    # this copy's book still lists it at b; b's scheduler no longer does: submitted again
+    again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-j", job.id)
+    assert again.returncode == 0, again.stderr
+    assert "b: submitted 1 script(s)" in again.stdout and "skipped" not in again.stderr
+
+
+def test_submit_on_n_makes_up_what_the_far_side_finds_done(laptop, clusters):
+    info = clusters["b"]
+    first = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert "b: submitted 2 script(s)" in first.stdout, first.stderr
+
+    def done_there():
+        return {job.id for job in laptop
+                if os.path.exists(os.path.join(info["proj"], "workspace", job.id, "out.txt"))}
+
+    deadline = time.time() + 30
+    while len(done_there()) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    ran = done_there()
+    assert len(ran) == 2
+    # not synced back: here the same two are still eligible; b finds them complete
+    again = cli(laptop, "submit", "--on", "b", "-o", "simulate", "-n", "2")
+    assert again.returncode == 0, again.stderr
+    assert "b: submitted 2 script(s)" in again.stdout
+    deadline = time.time() + 30
+    while len(done_there()) < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(done_there()) == 4 and ran < done_there()

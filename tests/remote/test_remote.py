@@ -193,17 +193,23 @@ def test_cut_after_the_far_side_submitted_before_the_ids_came_back(laptop, clust
     cancel_held(info)
 
 
+def old_suite(tmp_path):
+    """A far "suite" that says hello in protocol version 4."""
+    old = tmp_path / "old_suite"
+    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+                   "from sync import protocol\n"
+                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
+    old.chmod(0o755)
+    return old
+
+
 def test_far_side_faults_are_one_line(laptop, clusters, tmp_path):
     done = cli(laptop, "submit", "--on", "b", "--scheduler", "pbs", "-o", "simulate")
     assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1
     assert "qsub" in done.stderr
     done = cli(laptop, "status", "--on", "b", "--remote-suite", "/nonexistent")
     assert done.returncode == 6 and "suite is not installed" in done.stdout
-    old = tmp_path / "old_suite"
-    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
-                   "from sync import protocol\n"
-                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
-    old.chmod(0o755)
+    old = old_suite(tmp_path)
     done = cli(laptop, "submit", "--on", "b", "--remote-suite", str(old))
     assert done.returncode == 1 and "speaks sync protocol 4" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -286,11 +292,7 @@ def test_status_is_asked_before_the_far_side_says_hello(laptop, clusters, tmp_pa
     finally:
         far.__exit__(None, None, None)
     # a far side of another version still says so in one line
-    old = tmp_path / "old_suite"
-    old.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {os.getcwd()!r})\n"
-                   "from sync import protocol\n"
-                   "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': 4})\n")
-    old.chmod(0o755)
+    old = old_suite(tmp_path)
     done = cli(laptop, "status", "--on", "b", "--remote-suite", str(old))
     assert done.returncode == 6 and "b: unreachable:" in done.stdout
     assert "speaks sync protocol 4" in done.stdout

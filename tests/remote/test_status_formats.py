@@ -3,17 +3,11 @@ printed the plain table for both), and refuses --detailed instead of ignoring it
 are local paths here: the formats do not depend on the transport."""
 
 import html.parser
-import subprocess
-import sys
 
 import suite
 import sync
 from tests.remote.conftest import WORKFLOW
-
-
-def cli(project, *args):
-    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path,
-                          capture_output=True, text=True, timeout=120)
+from tests.remote.test_books import cli
 
 
 def make(tmp_path, monkeypatch):

@@ -94,14 +94,19 @@ def test_live_slurm_submission_from_a_hostile_path(slurm, hostile_project, tmp_p
     assert pwned(tmp_path) == []
 
 
-def test_direct_submission_from_a_hostile_path(hostile_project, tmp_path, monkeypatch):
+def submit_direct(project, tmp_path, monkeypatch):
+    """``suite submit --scheduler direct`` of the two jobs; returns once both are done."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     r = subprocess.run([sys.executable, "-m", "suite", "submit", "--scheduler", "direct"],
-                       cwd=hostile_project.path, capture_output=True, text=True)
+                       cwd=project.path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("submitted 2 script")
-    assert wait_for(lambda: all(j.isfile("done.txt") for j in hostile_project), timeout=30)
+    assert wait_for(lambda: all(j.isfile("done.txt") for j in project), timeout=30)
     assert pwned(tmp_path) == []
+
+
+def test_direct_submission_from_a_hostile_path(hostile_project, tmp_path, monkeypatch):
+    submit_direct(hostile_project, tmp_path, monkeypatch)
 
 
 def test_numeric_directives_must_be_numbers():
@@ -133,18 +138,12 @@ def test_an_operation_name_with_slashes_and_shell_words_submits(tmp_path, monkey
         f.write(WORKFLOW.replace("@Q.operation(cmd=True,",
                                  f"@Q.operation(name={HOSTILE_OP!r}, cmd=True,"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
-    r = subprocess.run([sys.executable, "-m", "suite", "submit", "--scheduler", "direct"],
-                       cwd=project.path, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("submitted 2 script")
-    assert wait_for(lambda: all(j.isfile("done.txt") for j in project), timeout=30)
+    submit_direct(project, tmp_path, monkeypatch)
     scripts = os.path.join(project.path, ".suite", "flow", "scripts")
     names = [n for n in os.listdir(scripts) if n.endswith(".sh")]
     assert len(names) == 2, names  # both in the scripts directory, none in a subdirectory
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+\.sh", n) for n in names), names
     assert all(n.startswith("suite-fit_a_b_") for n in names), names
-    assert pwned(tmp_path) == []
     # and what ran is the operation of that name
     r = suite_cmd(project, "status", "--json")
     assert r.returncode == 0, r.stderr

@@ -171,6 +171,7 @@ def _serve(replica, stdin, stdout, streams):
 
 def _refresh_index(replica):
     """The client has gone: bring the index up to date now, not in the next query."""
+    replica.index_new_jobs()  # those it landed: from what it wrote, nothing read again
     try:
         replica.project.index.refresh(documents=True)
     except Exception:  # a cache: the next query refreshes it anyway

@@ -5,9 +5,12 @@ side's reads are seen too), and a document changed right after the sync is still
 import os
 import time
 
+import pytest
+
 import suite
 import sync
 from suite import layout
+from sync.replica import Replica
 
 N = 12
 
@@ -83,7 +86,10 @@ def test_pulled_jobs_are_indexed_here_without_reading_them(transport, tmp_path):
     assert here.index.files_read() == 1
 
 
-def test_local_sync_indexes_the_destination(tmp_path):
+@pytest.mark.parametrize("batch", [Replica.INDEX_BATCH, 5])
+def test_local_sync_indexes_the_destination(tmp_path, monkeypatch, batch):
+    # batch 5: the jobs go to the index in batches, by the helper thread, as the sync goes on
+    monkeypatch.setattr(Replica, "INDEX_BATCH", batch)
     lap = source(tmp_path / "laptop")
     ids = {job.sp.i: job.id for job in lap}
     dest = tmp_path / "copy"

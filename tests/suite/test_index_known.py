@@ -37,7 +37,10 @@ def write_job(project, sp, doc):
     return (job_id, sp_text, sp, doc, doc_text, sig)
 
 
-def test_known_jobs_answer_queries_without_being_read(tmp_path):
+@pytest.mark.parametrize("bulk_min", [index_mod.BULK_KNOWN_MIN, 5])
+def test_known_jobs_answer_queries_without_being_read(tmp_path, monkeypatch, bulk_min):
+    # bulk_min 5: the key indexes are dropped and made again around the inserts
+    monkeypatch.setattr(index_mod, "BULK_KNOWN_MIN", bulk_min)
     project = suite.init_project(tmp_path / "p")
     known = [write_job(project, {"i": i, "g": i % 3}, {"x": i * 2} if i % 2 else None)
              for i in range(12)]

@@ -45,6 +45,9 @@ def test_known_jobs_answer_queries_without_being_read(tmp_path, monkeypatch, bul
     known = [write_job(project, {"i": i, "g": i % 3}, {"x": i * 2} if i % 2 else None)
              for i in range(12)]
     project.index.add_known(known)
+    with sqlite3.connect(project.index.path) as db:  # the key indexes are there either way
+        assert {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")
+                } >= set(index_mod._INDEXES)
     again = fresh(project)
     assert again.find_jobs({"g": 1}).ids() == sorted(k[0] for k in known if k[2]["g"] == 1)
     assert again.find_jobs({"doc.x": 6}).ids() == [known[3][0]]

@@ -46,6 +46,9 @@ EPOCHS_KEPT = 32
 PARALLEL_STAT_MIN = 20000
 #: new jobs read and inserted per transaction when the index is built
 ADD_CHUNK = 50000
+#: from this many jobs on (and five times those indexed), Index.add_known rebuilds the key
+#: indexes after its inserts
+BULK_KNOWN_MIN = 5000
 #: from this many ids on (and a quarter of all jobs), a column is read whole and picked from
 COLUMN_SCAN_MIN = 2000
 #: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
@@ -366,19 +369,13 @@ class Index:
         doc_rows, doc_kv = _split_work(lambda part, w: self._prepare_docs(w, part),
                                        changed_docs, ws, _join_prepared)
         trusted = st is not None and time.time() - st.st_mtime_ns / 1e9 > RACY_SECONDS
+        read = 2 * (len(added) + len(retry)) + len(changed_docs)  # see files_read
 
         def apply(db):
             kv = []
             if removed or doc_rows:
-                # one scan of kv for all changed jobs (no index on kv.id: it would slow inserts)
-                db.execute("CREATE TEMP TABLE IF NOT EXISTS stale (id TEXT PRIMARY KEY, src INT)")
-                db.execute("DELETE FROM temp.stale")
-                db.executemany("INSERT OR REPLACE INTO temp.stale VALUES (?, 0)",
-                               [(i,) for i in removed])
-                db.executemany("INSERT OR IGNORE INTO temp.stale VALUES (?, 1)",
-                               [(r[0],) for r in doc_rows])
-                db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale) AND "
-                           "src >= (SELECT src FROM temp.stale WHERE stale.id = kv.id)")
+                # without its indexes (a bulk change), kv can only be scanned
+                _delete_key_rows(db, removed, [r[0] for r in doc_rows], exact=not bulk)
                 db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
                 if removed:
                     db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
@@ -404,6 +401,8 @@ class Index:
                     db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON kv {columns}")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('ws_sig', ?)",
                        (ws_sig if trusted else "racy",))
+            db.execute("INSERT INTO meta VALUES ('files_read', ?) ON CONFLICT (key) DO UPDATE "
+                       "SET value = CAST(value AS INTEGER) + excluded.value", (read,))
 
         try:
             self._write(apply)
@@ -488,6 +487,47 @@ class Index:
                 f"SELECT id, bad FROM jobs WHERE {_ODD} AND bad IS NOT NULL"))
             self._problems_stale = False
         return {**self._problems, **self._big_problems}
+
+    def add_known(self, jobs):
+        """Index new jobs whose files the caller has just written, without reading them:
+        ``jobs`` is a list of ``(id, state point text, state point, document or None,
+        document text, document signature)``, the signature ``(mtime_ns, size, inode)`` from
+        an ``fstat`` of the written document (None: no document file). A file changed after
+        that no longer matches its signature, so the next freshness check re-reads it. Jobs
+        the index already holds are left as they are. A cache: an error here is the caller's
+        to ignore (the next refresh indexes the jobs by reading them)."""
+        rows, kv = [], []
+        for job_id, sp_text, sp, doc, doc_text, sig in jobs:
+            _flatten(job_id, 0, sp, "", kv)
+            if doc is None:
+                doc_text = "{}"
+            elif sig[1] > DOC_MAX_BYTES or not _flatten_capped(job_id, doc, doc_text, kv):
+                doc_text = None  # over the caps, as a refresh would find it
+            rows.append((job_id, sp_text, doc_text,
+                         "none" if sig is None else f"{sig[0]}:{sig[1]}:{sig[2]}", None))
+        if not rows:
+            return
+        # many into a small index: rebuilding the key indexes after the inserts beats
+        # updating them (a tenth less at 10,000 jobs), in the same transaction: no reader
+        # ever sees them missing
+        bulk = len(rows) > BULK_KNOWN_MIN and len(rows) * 5 > self.indexed_count()
+
+        def fill(db):
+            if bulk:
+                _drop_indexes(db)
+            _add_jobs(db, rows, kv)
+            if bulk:
+                for name, columns in _INDEXES.items():
+                    db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON kv {columns}")
+
+        self._write(fill)
+        self._jobs_changes += 1
+
+    def files_read(self):
+        """How many job files (state points and documents) the refreshes of this index have
+        read since it was made, in any process: what indexing cost in reads."""
+        value = self._meta(self._connect(), "files_read")
+        return int(value) if value else 0
 
     # -- queries ----------------------------------------------------------------------------
     def indexed_count(self):
@@ -1070,6 +1110,63 @@ def _add_jobs(db, rows, kv, check=True):
     # a document text of None marks one over the caps (not stored, no key rows)
     db.executemany("INSERT OR REPLACE INTO bigdoc VALUES (?)",
                    [(r[0],) for r in rows if r[2] is None and r[1] is not None])
+
+
+#: up to this many old key rows are deleted one by one through the covering indexes; more
+#: take one scan of kv (0.1 s at 100,000 jobs, whatever the number deleted)
+EXACT_DELETE_MAX = 20000
+
+
+def _delete_key_rows(db, removed, changed, exact=True):
+    """Delete the key rows of the ``removed`` jobs and of the old documents of the
+    ``changed`` ones (kv has no index on id: it would slow inserts). The rows to delete are
+    made again from the texts the jobs table holds (they were made from them), so each is
+    found by its exact key in a covering index; many (or ``exact`` false: the indexes are
+    dropped) take one scan of kv instead."""
+    old = [] if exact else None
+    for src, ids in ((0, removed), (1, changed)) if exact else ():
+        for part in _chunks(ids, 500):
+            for job_id, sp_text, doc_text in db.execute(
+                    f"SELECT id, sp, doc FROM jobs WHERE id IN ({','.join('?' * len(part))})",
+                    part):
+                try:
+                    if src == 0 and sp_text is not None:
+                        _flatten(job_id, 0, json.loads(sp_text), "", old)
+                    if doc_text is not None:
+                        _flatten(job_id, 1, json.loads(doc_text), "", old)
+                except (ValueError, RecursionError, AttributeError):  # not as it was stored
+                    old = None
+                    break
+                if len(old) > EXACT_DELETE_MAX:
+                    old = None
+                    break
+            if old is None:
+                break
+        if old is None:
+            break
+    if old is not None:
+        by_txt, by_num, by_null = [], [], []
+        for job_id, src, key, t, num, txt in old:
+            if txt is not None:
+                by_txt.append((src, key, txt, t, job_id))
+            elif num is not None and num == num:  # NaN is stored as NULL
+                by_num.append((src, key, num, t, job_id))
+            else:
+                by_null.append((src, key, t, job_id))
+        # every column of the covering index given: one lookup per row
+        db.executemany("DELETE FROM kv WHERE src=? AND key=? AND txt=? AND t=? AND id=?",
+                       by_txt)
+        db.executemany("DELETE FROM kv WHERE src=? AND key=? AND num=? AND t=? AND id=?",
+                       by_num)
+        db.executemany("DELETE FROM kv WHERE src=? AND key=? AND num IS NULL AND t=? AND id=? "
+                       "AND txt IS NULL", by_null)
+        return
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS stale (id TEXT PRIMARY KEY, src INT)")
+    db.execute("DELETE FROM temp.stale")
+    db.executemany("INSERT OR REPLACE INTO temp.stale VALUES (?, 0)", [(i,) for i in removed])
+    db.executemany("INSERT OR IGNORE INTO temp.stale VALUES (?, 1)", [(i,) for i in changed])
+    db.execute("DELETE FROM kv WHERE id IN (SELECT id FROM temp.stale) AND "
+               "src >= (SELECT src FROM temp.stale WHERE stale.id = kv.id)")
 
 
 def _chunks(seq, n):

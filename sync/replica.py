@@ -84,8 +84,9 @@ def check_document(doc, where):
 
 
 def check_statepoint(job_id, raw):
-    """Raise :class:`BadStatepoint` unless ``raw`` (bytes) is the state point of ``job_id``:
-    read as every job file is (encodings, depth), a JSON object hashing to the id."""
+    """The state point ``raw`` (bytes) as an object; raises :class:`BadStatepoint` unless it
+    is the state point of ``job_id``: read as every job file is (encodings, depth), a JSON
+    object hashing to the id."""
     try:
         sp = loads_checked(raw, f"{job_id}/{layout.STATEPOINT}", job_id)
     except SuiteError as exc:
@@ -97,6 +98,7 @@ def check_statepoint(job_id, raw):
     if job_hash != job_id:
         raise BadStatepoint(f"job {job_id}: its state point hashes to {job_hash}; run "
                             "'suite check'")
+    return sp
 
 
 #: a file of a job being staged: new (never through a link), written with plain descriptor
@@ -104,7 +106,9 @@ def check_statepoint(job_id, raw):
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def _write_new(path, data, mtime_ns=None):
+def _write_new(path, data, mtime_ns=None, signed=False):
+    """Write a new file; with ``signed``, answer its ``(mtime_ns, size, inode)`` as written
+    (an fstat of the open file: a later change cannot slip into it)."""
     fd = os.open(path, _NEW_FLAGS, 0o666)
     try:
         view = memoryview(data)
@@ -112,6 +116,10 @@ def _write_new(path, data, mtime_ns=None):
             view = view[os.write(fd, view):]
         if mtime_ns is not None:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
+        if signed:
+            st = os.fstat(fd)
+            return st.st_mtime_ns, st.st_size, st.st_ino
+        return None
     finally:
         os.close(fd)
 
@@ -264,6 +272,35 @@ def read_jobs_later_by_files(read_files_later, requests):
     return jobs
 
 
+class _Indexer:
+    """A thread putting batches of landed jobs into a project's index (its own connection:
+    the project keeps one index per thread) until :meth:`finish`."""
+
+    def __init__(self, project):
+        import queue
+        import threading
+
+        self.project, self.queue = project, queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="sync-indexer")
+        self.thread.start()
+
+    def put(self, landed):
+        self.queue.put(landed)
+
+    def finish(self):
+        """Return when every batch put is in the index; the thread ends."""
+        self.queue.put(None)
+        self.thread.join()
+
+    def _run(self):
+        while (landed := self.queue.get()) is not None:
+            try:
+                self.project.index.add_known(landed)
+            except Exception:  # e.g. locked past its timeout: the next refresh reads them
+                pass
+        # this thread's index (and its connection) goes with the thread's local data
+
+
 class Replica:
     """Sync operations on the project at ``path``."""
 
@@ -291,6 +328,9 @@ class Replica:
         #: ``{"job": id or None (the project document), "path": rel or None (the whole job)}``
         self.changed = []
         self._locks = {}
+        #: jobs landed here and not indexed yet (Index.add_known's rows; see index_new_jobs)
+        self._landed = []
+        self._indexer = None
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -418,7 +458,32 @@ class Replica:
         return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
 
     def flush(self):
-        """Wait until every write sent so far is done (local writes are done at once)."""
+        """Wait until every write sent so far is done (local writes are done at once) and
+        the jobs landed so far are indexed (:meth:`index_new_jobs`)."""
+        self.index_new_jobs()
+
+    #: landed jobs are indexed this many at a time, by a helper thread while the sync goes on
+    #: (its SQLite work overlaps waiting for the network and writing files) ...
+    INDEX_BATCH = 2000
+    #: ... unless ``index_during`` is false (the far side: its sync is on the client's
+    #: clock, its indexing after the client has gone is not); then they are held until
+    #: :meth:`index_new_jobs`, at most this many (their memory)
+    INDEX_HOLD = 20000
+    index_during = True
+
+    def index_new_jobs(self, wait=True):
+        """Put the jobs :meth:`create_job` landed into the index from what it wrote (no file
+        read again), so the first command after a sync does not pay for reading them; with
+        ``wait``, return when all landed so far are in. A cache: if that fails, the next
+        refresh reads them."""
+        landed, self._landed = self._landed, []
+        if landed:
+            if self._indexer is None:
+                self._indexer = _Indexer(self.project)
+            self._indexer.put(landed)
+        if wait and self._indexer is not None:
+            self._indexer.finish()
+            self._indexer = None
 
     def snapshot_later(self, ids=None, exclude=()):
         """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
@@ -824,9 +889,10 @@ class Replica:
         dst = os.path.join(ws, check_id(job_id))
         if isinstance(statepoint, str):
             statepoint = statepoint.encode()
-        check_statepoint(job_id, statepoint)
-        doc_bytes = dumps(check_document(doc, f"job {job_id}: document")).encode() \
-            if doc else None
+        sp = check_statepoint(job_id, statepoint)
+        doc = check_document(doc, f"job {job_id}: document") if doc else None
+        doc_bytes = dumps(doc).encode() if doc else None
+        sig = None
         tmp = os.path.join(ws, f"{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}")
         try:
             os.mkdir(tmp)
@@ -836,7 +902,7 @@ class Replica:
         try:
             _write_new(os.path.join(tmp, layout.STATEPOINT), statepoint)
             if doc_bytes is not None:
-                _write_new(os.path.join(tmp, layout.DOCUMENT), doc_bytes)
+                sig = _write_new(os.path.join(tmp, layout.DOCUMENT), doc_bytes, signed=True)
             for rel, data, mtime in files:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
                 if rel in RESERVED:
@@ -855,6 +921,15 @@ class Replica:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        # renamed whole: the document keeps the inode and times it was written with
+        try:
+            sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
+        except UnicodeDecodeError:  # another encoding JSON allows
+            sp_text = json.dumps(sp)
+        self._landed.append((job_id, sp_text, sp, doc,
+                             doc_bytes.decode() if doc_bytes else None, sig))
+        if len(self._landed) >= (self.INDEX_BATCH if self.index_during else self.INDEX_HOLD):
+            self.index_new_jobs(wait=not self.index_during)
         return None
 
     def delete_job(self, job_id, expect=ANY):

@@ -150,6 +150,7 @@ class _Session:
 
 def _serve(replica, stdin, stdout, streams):
     session, wrote = _Session(replica, stdout, streams, stdin), False
+    replica.index_during = False  # the jobs it lands are indexed after the client has gone
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":
@@ -171,6 +172,7 @@ def _serve(replica, stdin, stdout, streams):
 
 def _refresh_index(replica):
     """The client has gone: bring the index up to date now, not in the next query."""
+    replica.index_new_jobs()  # those it landed: from what it wrote, nothing read again
     try:
         replica.project.index.refresh(documents=True)
     except Exception:  # a cache: the next query refreshes it anyway

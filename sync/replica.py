@@ -300,7 +300,7 @@ class Replica:
     # -- identity and records ---------------------------------------------------------------
     def identity(self):
         """A random id of this project copy (made once), naming sync records on the peer."""
-        from suite.flow.book import identity
+        from suite.copyid import identity
 
         try:
             return identity(self.path)

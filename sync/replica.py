@@ -521,7 +521,7 @@ class Replica:
 
     def _file(self, job_id, rel):
         # joined as text: a checked id and a checked relative path have no empty, "." or ".."
-        # parts (os.path.join was a quarter of reading a small file)
+        # parts (two os.path.join calls less for each of a first sync's 20,000 reads)
         job_dir = self.project.workspace + "/" + check_id(job_id)
         _no_link_above(job_dir, check_rel(rel))
         return job_dir + "/" + rel

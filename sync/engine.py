@@ -311,8 +311,9 @@ class Sync:
                 self.result.unreadable.append({"job": job_id, "path": None, "side": side,
                                                "reason": reason})
                 bad.add(job_id)
-            for job_id, job in sorted(snap["jobs"].items()):
-                for rel, reason in sorted(job.get("skipped", {}).items()):
+            # only the few jobs with skipped items are sorted, not all of them
+            for job_id in sorted(j for j, job in snap["jobs"].items() if "skipped" in job):
+                for rel, reason in sorted(snap["jobs"][job_id]["skipped"].items()):
                     to = self.result.unreadable if reason == UNREADABLE else self.result.skipped
                     to.append({"job": job_id, "path": rel, "side": side, "reason": reason})
         for job_id in bad:

@@ -340,7 +340,7 @@ class Replica:
     # -- identity and records ---------------------------------------------------------------
     def identity(self):
         """A random id of this project copy (made once), naming sync records on the peer."""
-        from suite.flow.book import identity
+        from suite.copyid import identity
 
         try:
             return identity(self.path)
@@ -585,9 +585,11 @@ class Replica:
         return [self.read(job_id, rel) for job_id, rel in requests]
 
     def _file(self, job_id, rel):
-        job_dir = os.path.join(self.project.workspace, check_id(job_id))
+        # joined as text: a checked id and a checked relative path have no empty, "." or ".."
+        # parts (two os.path.join calls less for each of a first sync's 20,000 reads)
+        job_dir = self.project.workspace + "/" + check_id(job_id)
         _no_link_above(job_dir, check_rel(rel))
-        return os.path.join(job_dir, *rel.split("/"))
+        return job_dir + "/" + rel
 
     def _open(self, job_id, rel):
         """Open a job's regular file for reading: never a link (O_NOFOLLOW) or a fifo."""

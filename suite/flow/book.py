@@ -15,40 +15,17 @@ of those) never both submit the same operation.
 import contextlib
 import json
 import os
-import re
 import socket
-import uuid
 
 from suite import layout
+from suite.copyid import identity, is_identity
 from suite.errors import SuiteError
 from suite.jsonio import read_json, write_atomic
 
 ACTIVE = ("queued", "held", "running")
 
-_IDENTITY = re.compile(r"[0-9a-f]{32}\Z")
-
-
 def _path(project, name):
     return os.path.join(project.path, layout.SUITE_DIR, "flow", name)
-
-
-def identity(path):
-    """The random id of the project copy at ``path`` (``.suite/id``, made once).
-
-    Raises SuiteError if the file holds something else (naming the file and the fix)."""
-    fn = os.path.join(path, layout.SUITE_DIR, "id")
-    try:
-        with open(fn) as f:
-            value = f.read().strip()
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(fn), exist_ok=True)
-        write_atomic(fn, uuid.uuid4().hex.encode())
-        with open(fn) as f:
-            value = f.read().strip()
-    if not _IDENTITY.match(value):
-        raise SuiteError(f"{fn} does not hold a sync identity (32 hex digits): "
-                         f"{value!r:.80}; remove the file and a new one is made")
-    return value
 
 
 def load(project):
@@ -147,7 +124,7 @@ def merge(project, location, entries, where=None, seen=None):
     ``.suite/id``)."""
     import time
 
-    if not isinstance(entries, dict) or not _IDENTITY.match(str(location)) \
+    if not isinstance(entries, dict) or not is_identity(str(location)) \
             or not isinstance(seen or {}, dict):
         raise SuiteError(f"a submission book from {where or location} is malformed")
     words = {k: v for k, v in (seen or {}).items() if isinstance(v, (int, float))}

@@ -10,6 +10,11 @@ count as queued or running until their own location no longer lists them.
 Whoever checks the book and then submits holds :func:`locked` for the whole of it, so two
 submissions on one copy (a local ``suite submit`` and one sent by ``submit --on``, or two
 of those) never both submit the same operation.
+
+A submit appends each submission it makes to ``.suite/flow/submissions.journal`` (one JSON
+line, :func:`append`) and writes the whole book once at its end (:func:`save`, which empties
+the journal); :func:`load` reads both, so a submit killed midway keeps every submission it
+recorded, and N submissions cost O(N), not a rewrite of the book each.
 """
 
 import contextlib

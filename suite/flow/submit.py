@@ -1,8 +1,8 @@
 """Submitting eligible operations to a batch scheduler, and tracking the submissions.
 
-Every submission is recorded at submit time by the scheduler's job id in
-``.suite/flow/submissions.json``; status asks the scheduler about all of them in one call.
-An (operation, job) pair that is queued, held or running is never submitted again.
+Every submission is recorded at submit time by the scheduler's job id in the book
+(``.suite/flow/submissions.json`` and its journal, :mod:`suite.flow.book`); status asks the
+scheduler about all of them in one call. An (operation, job) pair that is queued, held or running is never submitted again.
 """
 
 import hashlib

@@ -4,6 +4,7 @@ renders every script. What must still hold: a submission whose sbatch returned i
 even if the submitting process is killed right after; a template edited between two runs is
 the one the second run uses."""
 
+import json
 import os
 import signal
 import subprocess
@@ -80,6 +81,26 @@ def test_a_killed_submit_keeps_every_recorded_submission(tmp_path):
     assert len(entries) == 12  # the 7 still queued were not submitted again: 5 new ones
     assert len({tuple(p) for e in entries.values() for p in e["pairs"]}) == 12
     assert not os.path.exists(os.path.join(project.path, layout.SUBMISSIONS_JOURNAL))
+
+
+def test_a_submit_failing_midway_writes_the_book_with_what_it_submitted(tmp_path):
+    project = _project(tmp_path, 6)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    sbatch = bin_dir / "sbatch"
+    sbatch.write_text(SBATCH.format(kill_at=1000).replace(
+        'if [ "$n" -ge 1000 ]; then kill -9 $PPID; sleep 10; fi',
+        'if [ "$n" -ge 4 ]; then echo "sbatch: error: QOSMaxSubmitJobPerUserLimit" >&2; '
+        'exit 1; fi'))
+    sbatch.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SUITE_SCHEDULER": "slurm"}
+    r = subprocess.run([sys.executable, "-m", "suite", "submit", "--hold"], cwd=project.path,
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "QOSMaxSubmitJobPerUserLimit" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not os.path.exists(os.path.join(project.path, layout.SUBMISSIONS_JOURNAL))
+    with open(os.path.join(project.path, layout.SUBMISSIONS)) as f:
+        assert sorted(json.load(f), key=int) == ["1", "2", "3"]
 
 
 def test_the_journal_is_folded_into_the_book_and_old_books_are_read(tmp_path):

@@ -67,19 +67,7 @@ class Scheduler:
         SchedulerError (one line) for a template that is missing or does not render."""
         import jinja2
 
-        # a project's templates/slurm.sh.j2 replaces the shipped one and can extend it as
-        # "suite/slurm.sh.j2"
-        shipped = jinja2.FileSystemLoader(TEMPLATES)
-        loaders = [jinja2.FileSystemLoader(os.path.join(project_path, "templates"))] \
-            if project_path else []
-        loader = jinja2.ChoiceLoader(loaders + [jinja2.PrefixLoader({"suite": shipped}), shipped])
-        env = jinja2.Environment(loader=loader,
-                                 undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                                 trim_blocks=True, lstrip_blocks=True)
-        env.filters["hms"] = _hms
-        env.filters["hm"] = _hm
-        env.filters["shq"] = shq
-        env.filters.update(filters or {})
+        env = _environment(project_path, filters)
         d = {"np": 1, "ngpu": 0, "memory": None, "walltime": None, "omp_num_threads": None,
              **submission.directives}
         # templates write these unquoted (directive lines): they must be numbers
@@ -132,6 +120,53 @@ class Scheduler:
 
     def cancel(self, ids):
         raise NotImplementedError
+
+
+#: Jinja environments by the templates and filters they see: building one, and so compiling
+#: its templates, for every script was a third of submitting 1,000 operations
+_ENVIRONMENTS = {}
+
+
+def _environment(project_path, filters):
+    """The environment rendering with ``project_path``'s templates (which take precedence
+    over the shipped ones) and ``filters``; made once while those templates stay as they are."""
+    import jinja2
+
+    user = os.path.join(project_path, "templates") if project_path else None
+    key = (user, _listing(user), tuple(sorted((k, id(f)) for k, f in (filters or {}).items())))
+    env = _ENVIRONMENTS.get(key)
+    if env is not None:
+        return env
+    # a project's templates/slurm.sh.j2 replaces the shipped one and can extend it as
+    # "suite/slurm.sh.j2"
+    shipped = jinja2.FileSystemLoader(TEMPLATES)
+    loaders = [jinja2.FileSystemLoader(user)] if user else []
+    loader = jinja2.ChoiceLoader(loaders + [jinja2.PrefixLoader({"suite": shipped}), shipped])
+    env = jinja2.Environment(loader=loader,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["hms"] = _hms
+    env.filters["hm"] = _hm
+    env.filters["shq"] = shq
+    env.filters.update(filters or {})
+    if len(_ENVIRONMENTS) >= 16:  # a long-lived process (the dashboard) sees many projects
+        _ENVIRONMENTS.clear()
+    _ENVIRONMENTS[key] = env
+    return env
+
+
+def _listing(directory):
+    """Name, size and mtime of each entry of a project's ``templates/``: a template added,
+    removed or edited there gives a new environment (Jinja itself notices edits of templates
+    it loaded, but not a new file that now takes precedence over a shipped one)."""
+    if directory is None:
+        return ()
+    try:
+        with os.scandir(directory) as entries:
+            return tuple(sorted((e.name, st.st_size, st.st_mtime_ns)
+                                for e in entries for st in (e.stat(),)))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
 
 
 def shq(value):

@@ -24,6 +24,8 @@ SUITE_DIR = ".suite"
 #: NAME + CONFLICT_COPY + the other side's label
 CONFLICT_COPY = ".conflict-"
 SUBMISSIONS = os.path.join(SUITE_DIR, "flow", "submissions.json")
+#: submissions recorded since the book was last written, one JSON line each (suite.flow.book)
+SUBMISSIONS_JOURNAL = os.path.join(SUITE_DIR, "flow", "submissions.journal")
 #: when each other copy's own word on its submissions was last taken (suite.flow.book)
 SUBMISSIONS_SEEN = os.path.join(SUITE_DIR, "flow", "seen.json")
 
@@ -57,4 +59,4 @@ def has_submissions(path):
     """Whether the project copy at ``path`` has a submission book or has heard of other
     copies' books: a stat or two, without importing suite.flow (most never submit)."""
     return any(os.path.exists(os.path.join(path, rel))
-               for rel in (SUBMISSIONS, SUBMISSIONS_SEEN))
+               for rel in (SUBMISSIONS, SUBMISSIONS_JOURNAL, SUBMISSIONS_SEEN))

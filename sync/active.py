@@ -24,7 +24,7 @@ def active_work(project):
     book raises :class:`suite.errors.CorruptFileError`, one of another shape
     :class:`SyncError` (both name the file)."""
     # one stat when nothing was ever submitted: importing suite.flow alone takes 60-75 ms
-    if not os.path.exists(os.path.join(project.path, layout.SUBMISSIONS)):
+    if not layout.has_submissions(project.path):
         return {"active": [], "error": None}
     from suite.flow import submit
 

@@ -10,6 +10,11 @@ count as queued or running until their own location no longer lists them.
 Whoever checks the book and then submits holds :func:`locked` for the whole of it, so two
 submissions on one copy (a local ``suite submit`` and one sent by ``submit --on``, or two
 of those) never both submit the same operation.
+
+A submit appends each submission it makes to ``.suite/flow/submissions.journal`` (one JSON
+line, :func:`append`) and writes the whole book once at its end (:func:`save`, which empties
+the journal); :func:`load` reads both, so a submit killed midway keeps every submission it
+recorded, and N submissions cost O(N), not a rewrite of the book each.
 """
 
 import contextlib
@@ -19,8 +24,8 @@ import socket
 
 from suite import layout
 from suite.copyid import identity, is_identity
-from suite.errors import SuiteError
-from suite.jsonio import read_json, write_atomic
+from suite.errors import CorruptFileError, SuiteError
+from suite.jsonio import loads_checked, read_json, write_all, write_atomic
 
 ACTIVE = ("queued", "held", "running")
 
@@ -29,16 +34,70 @@ def _path(project, name):
 
 
 def load(project):
+    """This copy's book: ``submissions.json`` with the submissions recorded in its journal
+    since (by a submit still running, or one killed before it folded them in). Raises
+    CorruptFileError (naming the file) for a book or journal that cannot be read."""
+    # the journal first: a save between the two reads folds it into the book we then read,
+    # where reading the book first would miss what that save took from the journal
+    journal = _read_journal(project)
     try:
-        return read_json(os.path.join(project.path, layout.SUBMISSIONS))
+        book = read_json(os.path.join(project.path, layout.SUBMISSIONS))
     except FileNotFoundError:
-        return {}
+        book = {}
+    if journal and isinstance(book, dict):
+        book.update(journal)
+    return book
 
 
 def save(project, book):
+    """Write ``book`` as this copy's whole book and empty the journal (it is in ``book``):
+    call it holding :func:`locked`, with a book loaded under that lock."""
     path = os.path.join(project.path, layout.SUBMISSIONS)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_atomic(path, json.dumps(book, indent=1, sort_keys=True).encode())
+    # one entry a line, each by json's C encoder: readable, and fast where indent= (the
+    # pure-Python encoder) took seconds for a large book
+    lines = [f"{json.dumps(str(key))}: {json.dumps(entry, sort_keys=True)}"
+             for key, entry in sorted(book.items())]
+    write_atomic(path, ("{\n" + ",\n".join(lines) + "\n}\n").encode())
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(project.path, layout.SUBMISSIONS_JOURNAL))
+
+
+def append(project, entries):
+    """Add ``entries`` (``{scheduler id: entry}``, as :func:`record` made them) to this
+    copy's book by appending them to its journal in one write: a submission is kept as soon as
+    it is recorded, in time independent of the book's size (:func:`save` folds the journal
+    in). Call it holding :func:`locked`."""
+    path = os.path.join(project.path, layout.SUBMISSIONS_JOURNAL)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    data = "".join(json.dumps({"id": key, "entry": entry}, sort_keys=True) + "\n"
+                   for key, entry in entries.items()).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _read_journal(project):
+    """``{scheduler id: entry}`` from the journal, later lines winning. A last line without
+    its newline is a write cut short (the process killed in it) and not taken."""
+    path = os.path.join(project.path, layout.SUBMISSIONS_JOURNAL)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for line in raw.split(b"\n")[:-1]:
+        if not line.strip():
+            continue
+        rec = loads_checked(line, path)
+        if not (isinstance(rec, dict) and isinstance(rec.get("entry"), dict)
+                and isinstance(rec.get("id"), str)):
+            raise CorruptFileError(path, f"a line is not a submission record: {line[:80]!r}")
+        out[rec["id"]] = rec["entry"]
+    return out
 
 
 #: lock files this process holds, per thread: ``locked`` inside ``locked`` in one thread

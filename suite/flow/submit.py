@@ -1,8 +1,8 @@
 """Submitting eligible operations to a batch scheduler, and tracking the submissions.
 
-Every submission is recorded at submit time by the scheduler's job id in
-``.suite/flow/submissions.json``; status asks the scheduler about all of them in one call.
-An (operation, job) pair that is queued, held or running is never submitted again.
+Every submission is recorded at submit time by the scheduler's job id in the book
+(``.suite/flow/submissions.json`` and its journal, :mod:`suite.flow.book`); status asks the
+scheduler about all of them in one call. An (operation, job) pair that is queued, held or running is never submitted again.
 """
 
 import hashlib
@@ -171,6 +171,23 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
         subs = _arrays(subs)
     scripts_dir = os.path.join(project.path, layout.SUITE_DIR, "flow", "scripts")
     submitted = []
+    # the book is read once (we hold its lock: no one else writes it), each submission
+    # appended to its journal as soon as it is made, and the whole written once at the end:
+    # rewriting it after every submission made N submissions cost N squared
+    book = None if pretend else load(project)
+    try:
+        _submit_each(runner, scheduler, subs, listed, flow_template, parallel, pretend,
+                     scripts_dir, book, echo, recorded, submitted)
+    finally:
+        if book is not None and submitted:
+            save(project, book)
+    return submitted
+
+
+def _submit_each(runner, scheduler, subs, listed, flow_template, parallel, pretend,
+                 scripts_dir, book, echo, recorded, submitted):
+    """Render and submit each of ``subs``, recording each in ``book`` and its journal."""
+    project = runner.project
     for sub in subs:
         if flow_template:
             from .templates import render_flow_template
@@ -186,18 +203,16 @@ def _submit_locked(runner, scheduler, ops, filter, ids, num, bundle, parallel, p
             submitted.append(sub.name)
             continue
         sched_id = scheduler.submit(script, sub, scripts_dir)
-        book = load(project)
         now = time.time()
         parts = ([(scheduler.task_id(sched_id, k), pairs)
                   for k, pairs in enumerate(sub.task_pairs)] if sub.tasks
                  else [(sched_id, sub.pairs)])
-        for key, pairs in parts:
-            entry = books.record(project, book, key, scheduler.name, pairs, now)
-            if recorded is not None:
-                recorded[key] = entry
-        save(project, book)
+        entries = {key: books.record(project, book, key, scheduler.name, pairs, now)
+                   for key, pairs in parts}
+        books.append(project, entries)
+        if recorded is not None:
+            recorded.update(entries)
         submitted.append(sched_id)
-    return submitted
 
 
 def _file_word(name):

@@ -23,11 +23,9 @@ def cli(project, *args, **kw):
 
 
 def far_book(info):
-    try:
-        with open(os.path.join(info["proj"], ".suite", "flow", "submissions.json")) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        return {}
+    """The far copy's book as its own suite reads it (a submit still running keeps its
+    records in the book's journal until it ends)."""
+    return book.load(suite.get_project(info["proj"]))
 
 
 def cancel_held(info):

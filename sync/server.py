@@ -150,7 +150,6 @@ class _Session:
 
 def _serve(replica, stdin, stdout, streams):
     session, wrote = _Session(replica, stdout, streams, stdin), False
-    replica.index_during = False  # the jobs it lands are indexed after the client has gone
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":

@@ -86,10 +86,10 @@ def test_pulled_jobs_are_indexed_here_without_reading_them(transport, tmp_path):
     assert here.index.files_read() == 1
 
 
-@pytest.mark.parametrize("batch", [Replica.INDEX_BATCH, 5])
+@pytest.mark.parametrize("batch", [Replica.INDEX_HOLD, 5])
 def test_local_sync_indexes_the_destination(tmp_path, monkeypatch, batch):
-    # batch 5: the jobs go to the index in batches, by the helper thread, as the sync goes on
-    monkeypatch.setattr(Replica, "INDEX_BATCH", batch)
+    # batch 5: the jobs go to the index several times during the sync (the memory cap)
+    monkeypatch.setattr(Replica, "INDEX_HOLD", batch)
     lap = source(tmp_path / "laptop")
     ids = {job.sp.i: job.id for job in lap}
     dest = tmp_path / "copy"

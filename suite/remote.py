@@ -469,45 +469,60 @@ def _status_here(project, options):
     return {"status": result.to_json(), "warning": warning, "where": socket.gethostname()}
 
 
+_EVERYWHERE_COLS = ["eligible", "submitted", "running", "complete"]
+
+
 def format_everywhere(table, fmt="text"):
     """One table: a row per (operation, location); unreachable locations as such. ``fmt``:
     ``"text"`` (aligned columns), ``"markdown"`` or ``"html"`` (values escaped: operation
     and remote names come from users). Raises ValueError for another ``fmt``."""
-    cols = ["eligible", "submitted", "running", "complete"]
+    render = {"text": _as_text, "markdown": _as_markdown, "html": _as_html}.get(fmt)
+    if render is None:
+        raise ValueError(f"unknown table format {fmt!r}: text, markdown or html")
     ops = list(dict.fromkeys(op for v in table.values() if "status" in v
                              for op in v["status"]["operations"]))
-    rows = [[op, name, *(v["status"]["operations"].get(op, {}).get(k, 0) for k in cols)]
+    rows = [[op, name, *(v["status"]["operations"].get(op, {}).get(k, 0)
+                         for k in _EVERYWHERE_COLS)]
             for op in ops for name, v in table.items() if "status" in v]
+    return render(["operation", "location", *_EVERYWHERE_COLS], rows, _notes(table))
+
+
+def _notes(table):
+    """A line per location that could not answer or warned."""
     notes = []
     for name, v in table.items():
         if "error" in v:
-            what = "unreachable" if v.get("unreachable") else "error"
-            notes.append(f"{name}: {what}: {v['error']}")
+            notes.append(f"{name}: {'unreachable' if v.get('unreachable') else 'error'}: "
+                         f"{v['error']}")
         elif v.get("warning"):
             notes.append(f"{name}: warning: {v['warning']}")
-    head = ["operation", "location", *cols]
-    if fmt == "markdown":
-        def cell(value):
-            return str(value).replace("|", "\\|")
+    return notes
 
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
-        return "\n".join(lines + ([""] + [f"- {cell(n)}" for n in notes] if notes else []))
-    if fmt == "html":
-        import html
 
-        cells = "".join(f"<th>{k}</th>" for k in head)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
-                       + "</tr>" for row in rows)
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-        return (f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-                + (f"<ul>{items}</ul>" if items else ""))
-    if fmt != "text":
-        raise ValueError(f"unknown table format {fmt!r}: text, markdown or html")
-    width = max([len(n) for n in ops] + [9])
-    lwidth = max([len(n) for n in table] + [8])
-    lines = ["  ".join(["operation".ljust(width), "location".ljust(lwidth)] + cols)]
-    lines += ["  ".join([op.ljust(width), name.ljust(lwidth)]
-                        + [f"{c:{len(k)}d}" for c, k in zip(counts, cols, strict=True)])
-              for op, name, *counts in rows]
+def _as_text(head, rows, notes):
+    widths = [max([len(str(row[i])) for row in rows] + [len(k)]) for i, k in enumerate(head)]
+    lines = ["  ".join(k.ljust(w) for k, w in zip(head, widths, strict=True))]
+    lines += ["  ".join([str(row[0]).ljust(widths[0]), str(row[1]).ljust(widths[1])]
+                        + [f"{c:{w}d}" for c, w in zip(row[2:], widths[2:], strict=True)])
+              for row in rows]
     return "\n".join(lines + notes)
+
+
+def _as_markdown(head, rows, notes):
+    def cell(value):
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
+    return "\n".join(lines + ([""] + [f"- {cell(n)}" for n in notes] if notes else []))
+
+
+def _as_html(head, rows, notes):
+    import html
+
+    cells = "".join(f"<th>{k}</th>" for k in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return (f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+            + (f"<ul>{items}</ul>" if items else ""))

@@ -72,8 +72,13 @@ def append(project, entries):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     data = "".join(json.dumps({"id": key, "entry": entry}, sort_keys=True) + "\n"
                    for key, entry in entries.items()).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            # a line cut short (a kill, a full disk): :func:`load` does not take it, and a
+            # record appended after it would make it a corrupt line in the middle
+            os.ftruncate(fd, os.pread(fd, size, 0).rfind(b"\n") + 1)
         write_all(fd, data)
     finally:
         os.close(fd)

@@ -117,10 +117,14 @@ def test_the_journal_is_folded_into_the_book_and_old_books_are_read(tmp_path):
     with open(journal, "a") as f:
         f.write('{"id": "43", "entr')  # a write cut short: no newline, not taken
     assert sorted(book.load(project)) == ["41", "42"]
+    with book.locked(project):  # the next record is not glued to the cut line
+        b = book.load(project)
+        book.append(project, {"44": book.record(project, b, "44", "slurm", [["work", "j2"]], 3.0)})
+    assert sorted(book.load(project)) == ["41", "42", "44"]
     with book.locked(project):
         book.save(project, book.load(project))
     assert not os.path.exists(journal)
-    assert sorted(book.load(project)) == ["41", "42"]
+    assert sorted(book.load(project)) == ["41", "42", "44"]
     assert book.load(project)["42"]["pairs"] == [["work", "j1"]]
 
 

@@ -24,6 +24,7 @@ from suite.jsonio import (
     read_json,
     replace_if_unchanged,
     same_file,
+    write_all,
     write_atomic,
     write_json,
 )
@@ -111,9 +112,7 @@ def _write_new(path, data, mtime_ns=None, signed=False):
     (an fstat of the open file: a later change cannot slip into it)."""
     fd = os.open(path, _NEW_FLAGS, 0o666)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         if mtime_ns is not None:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         if signed:

@@ -19,10 +19,10 @@ DATA = "signac_data.h5"
 
 #: suite's own directory: caches (index) and records (sync state). Never the source of truth.
 SUITE_DIR = ".suite"
-#: the record of batch submissions by scheduler id (suite.flow.submit), in the project
 #: in the name of the copy `suite sync --keep-both` makes of a file changed on both sides:
 #: NAME + CONFLICT_COPY + the other side's label
 CONFLICT_COPY = ".conflict-"
+#: the book of submissions by scheduler id (suite.flow.book), in the project
 SUBMISSIONS = os.path.join(SUITE_DIR, "flow", "submissions.json")
 #: submissions recorded since the book was last written, one JSON line each (suite.flow.book)
 SUBMISSIONS_JOURNAL = os.path.join(SUITE_DIR, "flow", "submissions.journal")

@@ -172,19 +172,6 @@ def _take_deltas(client, result, payload, args):
     return [None if i is None else (next(pieces), i[1]) for i in result]
 
 
-def _pack_job(args):
-    job_id, statepoint, doc, files = args
-    return ([job_id, statepoint.decode(), doc], b"".join(data for _, data, _ in files),
-            {"files": [(rel, len(data), mtime) for rel, data, mtime in files]})
-
-
-def _unpack_job(header, payload):
-    meta = header["files"]
-    pieces = protocol.split_payload(payload, [size for _, size, _ in meta])
-    return [*header.get("args", []),
-            [(rel, data, mtime) for (rel, _, mtime), data in zip(meta, pieces, strict=True)]]
-
-
 def pack_jobs(jobs):
     """The wire form of ``create_jobs``: one frame for many new jobs, ``[(job_id, state point
     bytes, doc, [(rel, data, mtime_ns)])]``; each job's state point, then its files, in the
@@ -323,7 +310,6 @@ OPS = {op.name: op for op in [
     Op("delete_file", "post", _NOTE, writes=True),
     Op("write_doc", "post", _NOTE, writes=True),
     Op("write_project_doc", "call", _NOTE, take=_take_note),
-    Op("create_job", "post", _NOTE, writes=True, pack=_pack_job, unpack=_unpack_job),
     Op("create_jobs", "post", "None, or the notes of the jobs refused (made there meanwhile)",
        writes=True, internal=True, unpack=_unpack_jobs, serve=_create_jobs),
     Op("delete_job", "post", _NOTE, writes=True),

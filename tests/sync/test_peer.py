@@ -125,9 +125,9 @@ def test_server_refuses_nan_in_documents_and_state_points(pair):
         ({"op": "write_doc", "args": [job.id, {"step": float("nan")}]}, b""),
         ({"op": "write_doc", "args": [job.id, {"a.b": 1}]}, b""),
         ({"op": "write_project_doc", "args": [{"x": float("inf")}]}, b""),
-        ({"op": "create_job", "args": [new.id, '{"x": NaN}', {}], "files": []}, b""),
-        ({"op": "create_job", "args": [new.id, '{"x": 1.5}', {"d": float("-inf")}],
-          "files": []}, b""),
+        ({"op": "create_jobs", "args": [[[new.id, {}, 10, []]]]}, b'{"x": NaN}'),
+        ({"op": "create_jobs", "args": [[[new.id, {"d": float("-inf")}, 10, []]]]},
+         b'{"x": 1.5}'),
         ({"op": "close"}, b""))
     assert [a["ok"] for a in answers] == [True] + [False] * 5
     assert job.doc() == {"step": 2}
@@ -295,7 +295,7 @@ def test_server_answers_requests_of_the_wrong_shape(pair):
     status, answers = serve(
         clu.path,
         ({"op": "read_files", "args": [[["x"]]]}, b""),
-        ({"op": "create_job", "args": ["0" * 32, "{}", {}], "files": [["a", 5, 1]]}, b"abc"),
+        ({"op": "create_jobs", "args": [[["0" * 32, {}, 2, [["a", 5, 1]]]]]}, b"{}abc"),
         ({"op": "snapshot", "args": "no list"}, b""),
         ({"op": "identity"}, b""),
         ({"op": "close"}, b""))

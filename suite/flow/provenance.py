@@ -158,33 +158,33 @@ class Log:
             if tail.find(b"\n", 0, len(tail) - 1) >= 0:
                 break
         lines = tail.split(b"\n")[1 if start else 0:-1]  # the first may begin mid-line
-        held, named = set(), {}
-        for name in names:
-            field = naming_field(name)
-            if field is not None:
-                named[name] = field
-        for raw in reversed(lines):
+        held = set()
+        for raw in lines:  # the blob lines themselves first: a check of their first bytes
             if raw.startswith(BLOB_PREFIX):
                 name = raw[len(BLOB_PREFIX):raw.find(b'"', len(BLOB_PREFIX))].decode(
                     "utf-8", "replace")
                 if name in names:
                     held.add(name)
-            else:
-                record = None
-                for name, (key, value, text) in named.items():
-                    if name in held or text not in raw:  # most lines: no parse
-                        continue
-                    if record is None:
-                        try:
-                            record = json.loads(raw)
-                        except ValueError:
-                            break
-                        if not isinstance(record, dict):
-                            break
+        named = {}
+        for name in names - held:
+            field = naming_field(name)
+            if field is not None:
+                named[name] = field
+        for raw in reversed(lines):  # then the records naming them, latest first (a parse)
+            if not named:
+                break
+            if raw.startswith(BLOB_PREFIX) or not any(text in raw for _, _, text in
+                                                      named.values()):
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                for name, (key, value, _) in list(named.items()):
                     if record.get(key) == value:
                         held.add(name)
-            if len(held) == len(names):
-                break
+                        del named[name]
         return held, not tail.endswith(b"\n")
 
     def _start_writer(self):

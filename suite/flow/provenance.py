@@ -84,6 +84,7 @@ class Log:
         self._thread = None
         self._failed = []
         self._have = set()  # (job id, blob name) known to be on disk
+        self._naming = {}  # blob name -> naming_field(name), or () for none
         #: bytes of existing logs read to learn which blobs they hold (a measure for tests
         #: and benchmarks)
         self.bytes_read = 0
@@ -157,35 +158,47 @@ class Log:
             start = begin
             if tail.find(b"\n", 0, len(tail) - 1) >= 0:
                 break
-        lines = tail.split(b"\n")[1 if start else 0:-1]  # the first may begin mid-line
+        # whole lines only: the first may begin mid-line, the last may be cut short
+        first, end = (tail.find(b"\n") + 1 if start else 0), tail.rfind(b"\n") + 1
         held = set()
-        for raw in lines:  # the blob lines themselves first: a check of their first bytes
-            if raw.startswith(BLOB_PREFIX):
-                name = raw[len(BLOB_PREFIX):raw.find(b'"', len(BLOB_PREFIX))].decode(
-                    "utf-8", "replace")
-                if name in names:
-                    held.add(name)
-        named = {}
-        for name in names - held:
-            field = naming_field(name)
-            if field is not None:
-                named[name] = field
-        for raw in reversed(lines):  # then the records naming them, latest first (a parse)
-            if not named:
-                break
-            if raw.startswith(BLOB_PREFIX) or not any(text in raw for _, _, text in
-                                                      named.values()):
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                for name, (key, value, _) in list(named.items()):
-                    if record.get(key) == value:
-                        held.add(name)
-                        del named[name]
-        return held, not tail.endswith(b"\n")
+        for name in names:
+            if self._blob_at(tail, first, end, name) or self._named_at(tail, first, end, name):
+                held.add(name)
+        return held, end != len(tail)
+
+    @staticmethod
+    def _blob_at(tail, first, end, name):
+        """Whether ``tail[first:end]`` (whole lines) holds the blob line of ``name``."""
+        key = BLOB_PREFIX + name.encode() + b'"'
+        at = tail.find(key, first, end)
+        while at >= 0:
+            if at == first or tail[at - 1] == 10:  # at a line's start: the blob line
+                return True
+            at = tail.find(key, at + 1, end)
+        return False
+
+    def _named_at(self, tail, first, end, name):
+        """Whether a record among ``tail[first:end]`` (whole lines) names the blob ``name``:
+        the latest lines that hold the field's text are parsed (only those)."""
+        naming = self._naming.get(name)
+        if naming is None:
+            naming = self._naming[name] = naming_field(name) or ()
+        if not naming:
+            return False
+        key, value, text = naming
+        at = tail.rfind(text, first, end)
+        while at >= 0:
+            start = tail.rfind(b"\n", 0, at) + 1
+            line = tail[start:tail.find(b"\n", at)]
+            if not line.startswith(BLOB_PREFIX):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if isinstance(record, dict) and record.get(key) == value:
+                    return True
+            at = tail.rfind(text, first, start)
+        return False
 
     def _start_writer(self):
         with self._lock:  # `run --parallel` records from several threads

@@ -9,6 +9,8 @@ from suite.provenance import records
 from suite.provenance.capture import blob_line
 from suite.provenance.logs import code_diff, environment
 
+from .conftest import run_suite
+
 LOG = "suite_flow_log.jsonl"
 OTHER_ENV = "f" * 16
 
@@ -115,3 +117,13 @@ def test_a_missing_blob_is_written_even_if_a_record_names_it_in_text(prov_projec
     execute(prov_project, "noisy", job)
     assert len(blob_names(job)) == 2
     assert_latest_resolves(prov_project, job, "noisy")
+
+
+def test_runs_of_the_cli_keep_each_blob_once(prov_project):
+    for op in ("compute", "noisy", "jitter"):  # three runs (processes)
+        out = run_suite(prov_project, "run", "-o", op)
+        assert out.returncode == 0, out.stderr
+    for job in prov_project:
+        assert sorted(blob_names(job)) == sorted(set(blob_names(job))) and len(
+            blob_names(job)) == 2
+        assert [r.operation for r in records(prov_project, [job.id])] == ["compute", "noisy", "jitter"]

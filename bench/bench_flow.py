@@ -14,6 +14,9 @@ operations run one by one with suite. --project-status-n: `python project.py sta
 3-operation workflow as a suite.flow FlowProject, beside signac-flow's and `suite status` of
 the same workflow (best of 2 each, after one call that builds suite's index).
 
+--history-n D: per execution with records on, for jobs whose logs hold 1 and D records (a new
+runner per round: each first record of a job learns which blobs its log holds).
+
 --records-n: `suite run -o first` over that many jobs with provenance records on (code,
 environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
 wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
@@ -322,6 +325,44 @@ def records_parts(root, n, results):
         "load average (1 min)": os.getloadavg()[0]}
 
 
+def records_history(root, depth, results, jobs=100, rounds=5):
+    """CPU µs per execution with records on for jobs whose logs already hold 1 and ``depth``
+    records: each round is a new runner (a new ``suite run``), whose first record of a job
+    learns which blobs that job's log holds; the median over ``rounds`` x ``jobs``. With
+    :attr:`Log.bytes_read` (where the tree has it), the log bytes read per execution."""
+    from suite.flow import Runner, load_workflow
+
+    rows = {}
+    for d in sorted({1, depth}):
+        p = build(os.path.join(root, f"records-history-{d}"), jobs)
+        with open(p.fn("workflow.py"), "w") as f:
+            f.write(SUITE_WORKFLOW)
+        first = Runner(load_workflow(p), p)
+        for job in p:
+            first.execute(first._op("first"), (job,))
+        for job in p:  # a history: the job's record again, d - 1 times
+            with open(job.fn("suite_flow_log.jsonl"), "rb") as f:
+                last = f.read().splitlines(keepends=True)[-1]
+            with open(job.fn("suite_flow_log.jsonl"), "ab") as f:
+                f.write(last * (d - 1))
+        cpu, read = [], 0
+        for _ in range(rounds):
+            runner = Runner(load_workflow(p), p)
+            runner.capture.base()
+            op = runner._op("first")
+            for job in p:
+                c = time.process_time()
+                runner.execute(op, (job,))
+                cpu.append(time.process_time() - c)
+            read += getattr(runner.log, "bytes_read", 0)
+        rows[f"{d:,} records in the log: cpu us per execution (median)"] = \
+            sorted(cpu)[len(cpu) // 2] * 1e6
+        rows[f"{d:,} records in the log: log bytes read per execution"] = read / len(cpu)
+        shutil.rmtree(p.path, ignore_errors=True)
+    rows["load average (1 min)"] = os.getloadavg()[0]
+    results[f"records on, first record of a job in a run, by log history ({jobs} jobs)"] = rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -331,11 +372,14 @@ def main():
     ap.add_argument("--group-n", type=int, default=0)
     ap.add_argument("--project-status-n", type=int, default=0)
     ap.add_argument("--records-n", type=int, default=0)
+    ap.add_argument("--history-n", type=int, default=0,
+                    help="records already in each job's log for the history rows")
     ap.add_argument("--only-extra", action="store_true",
-                    help="only the --group-n, --project-status-n and --records-n rows")
+                    help="only the --group-n, --project-status-n, --records-n and "
+                    "--history-n rows")
     args = ap.parse_args()
     global ENV
-    if args.group_n or args.project_status_n or args.records_n:
+    if args.group_n or args.project_status_n or args.records_n or args.history_n:
         extra = {}
         root = tempfile.mkdtemp(prefix="bench-flow-")
         global ENV
@@ -349,6 +393,8 @@ def main():
                 records_interleaved(root, args.records_n, extra)
                 records_parts(root, args.records_n, extra)
                 records_rows(root, args.records_n, args.repeat, extra)
+            if args.history_n:
+                records_history(root, args.history_n, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         for title, rows in extra.items():

@@ -14,9 +14,14 @@ import threading
 import time
 
 from suite import layout
-from suite.provenance.capture import BLOB_PREFIX
+from suite.provenance.capture import BLOB_PREFIX, naming_field
 
 LOG = layout.FLOW_LOG
+#: bytes read back from the end of a job's log (once per job and run) to learn which blobs it
+#: holds: a record with a few files takes ~1 KB, an environment blob ~4 KB
+TAIL = 8192
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+_READ_APPEND = os.O_RDWR | os.O_CREAT | os.O_APPEND
 _BLOB_TEXT = BLOB_PREFIX.decode()
 
 
@@ -27,9 +32,13 @@ def _line(entry):
                         **entry}, sort_keys=True) + "\n").encode()
 
 
-def _append(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+def _append(path, data, before=None):
+    """Append ``data`` to ``path`` in one ``write``, led by what ``before(fd)`` returns (if
+    given: judged through the same descriptor, opened for reading too)."""
+    fd = os.open(path, _READ_APPEND if before else _APPEND, 0o644)
     try:
+        if before is not None:
+            data = before(fd) + data
         os.write(fd, data)
     finally:
         os.close(fd)
@@ -75,6 +84,10 @@ class Log:
         self._thread = None
         self._failed = []
         self._have = set()  # (job id, blob name) known to be on disk
+        self._naming = {}  # blob name -> naming_field(name), or () for none
+        #: bytes of existing logs read to learn which blobs they hold (a measure for tests
+        #: and benchmarks)
+        self.bytes_read = 0
         self._lock = threading.Lock()
 
     def record(self, job, entry, blobs=(), fresh=False):
@@ -101,33 +114,91 @@ class Log:
     def _write(self, item):
         job_id, path, data, blobs, fresh = item
         try:
-            log = os.path.join(path, LOG)
-            if blobs:
-                data = self._missing_blobs(job_id, log, blobs, fresh) + data
-            _append(log, data)
+            # the blobs a log lacks are judged from its end, through the descriptor the
+            # append opens anyway
+            _append(os.path.join(path, LOG), data, (
+                lambda fd: self._missing_blobs(job_id, fd, blobs, fresh)) if blobs else None)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
 
-    def _missing_blobs(self, job_id, log, blobs, fresh):
-        """The blob lines ``log`` lacks, joined (each is kept once per job)."""
+    def _missing_blobs(self, job_id, fd, blobs, fresh):
+        """The blob lines the log open at ``fd`` lacks, joined (each is kept once per job);
+        led by a newline if the log ends in a line cut short (a killed write), so that line
+        stays apart from the record."""
         if fresh:  # no log before this execution: it needs them all, and nothing to read
             self._have.update((job_id, name) for name, _ in blobs)
             return b"".join(line for _, line in blobs)
         missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
-        if missing:
-            held = b""
-            try:
-                with open(log, "rb") as f:
-                    held = f.read()
-            except FileNotFoundError:
-                pass
-            for name, _ in missing:
-                self._have.add((job_id, name))
-            missing = [line for name, line in missing
-                       if BLOB_PREFIX + name.encode() + b'"' not in held]
-        return b"".join(missing)
+        if not missing:
+            return b""
+        self._have.update((job_id, name) for name, _ in missing)
+        held, cut = self._held(fd, {name for name, _ in missing})
+        return (b"\n" if cut else b"") + b"".join(
+            line for name, line in missing if name not in held)
+
+    def _held(self, fd, names):
+        """``(held, cut)``: which of the blob ``names`` the log open at ``fd`` is proved to
+        hold by its last lines, and whether its last line is cut short.
+
+        A blob line is written in the same ``write`` as the first record that names it, and
+        the log only grows (sync's merge is a union of lines), so a record naming a blob
+        proves the blob is in the log. Only the last :data:`TAIL` bytes are read (more if they
+        hold no whole line): a blob they cannot prove is written again, which readers take as
+        one (a log whose records alternate between environments grows by a blob per switch)."""
+        size = os.fstat(fd).st_size
+        if not size:
+            return set(), False
+        start, tail = size, b""
+        while start:  # back until the tail holds a whole line or the log's start
+            begin = max(0, start - TAIL)
+            tail = os.pread(fd, start - begin, begin) + tail
+            self.bytes_read += start - begin
+            start = begin
+            if tail.find(b"\n", 0, len(tail) - 1) >= 0:
+                break
+        # whole lines only: the first may begin mid-line, the last may be cut short
+        first, end = (tail.find(b"\n") + 1 if start else 0), tail.rfind(b"\n") + 1
+        held = set()
+        for name in names:
+            if self._blob_at(tail, first, end, name) or self._named_at(tail, first, end, name):
+                held.add(name)
+        return held, end != len(tail)
+
+    @staticmethod
+    def _blob_at(tail, first, end, name):
+        """Whether ``tail[first:end]`` (whole lines) holds the blob line of ``name``."""
+        key = BLOB_PREFIX + name.encode() + b'"'
+        at = tail.find(key, first, end)
+        while at >= 0:
+            if at == first or tail[at - 1] == 10:  # at a line's start: the blob line
+                return True
+            at = tail.find(key, at + 1, end)
+        return False
+
+    def _named_at(self, tail, first, end, name):
+        """Whether a record among ``tail[first:end]`` (whole lines) names the blob ``name``:
+        the latest lines that hold the field's text are parsed (only those)."""
+        naming = self._naming.get(name)
+        if naming is None:
+            naming = self._naming[name] = naming_field(name) or ()
+        if not naming:
+            return False
+        key, value, text = naming
+        at = tail.rfind(text, first, end)
+        while at >= 0:
+            start = tail.rfind(b"\n", 0, at) + 1
+            line = tail[start:tail.find(b"\n", at)]
+            if not line.startswith(BLOB_PREFIX):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    record = None
+                if isinstance(record, dict) and record.get(key) == value:
+                    return True
+            at = tail.rfind(text, first, start)
+        return False
 
     def _start_writer(self):
         with self._lock:  # `run --parallel` records from several threads

@@ -28,6 +28,8 @@ from suite import jobfiles, layout
 
 #: how a blob line starts (readers that want only records skip these without parsing them)
 BLOB_PREFIX = b'{"blob": "'
+#: the record field that names a blob of each kind (``env-<hash>`` by ``"environment": "<hash>"``)
+BLOB_FIELDS = {"env": "environment", "diff": "diff"}
 #: scheduler job id variables: SLURM, PBS/Torque, LSF, Grid Engine
 SCHEDULER_VARS = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 #: the environment variable that turns the extended records off (``off``, ``0``, ``no``)
@@ -48,6 +50,16 @@ def short_hash(data: bytes) -> str:
 def records_enabled():
     """Whether extended records are on (they are unless ``$SUITE_RECORDS`` is off/0/no)."""
     return os.environ.get(SWITCH, "").lower() not in ("off", "0", "no", "false")
+
+
+def naming_field(name):
+    """``(field, hash, text)`` for the blob ``name``: the record field that names it, its value
+    there, and how ``json.dumps`` writes the pair (bytes); None for a kind records do not name."""
+    kind, _, digest = name.partition("-")
+    field = BLOB_FIELDS.get(kind)
+    if field is None or not digest:
+        return None
+    return field, digest, json.dumps({field: digest})[1:-1].encode()
 
 
 def blob_line(name, data):

@@ -141,10 +141,10 @@ def test_provenance_is_written_in_the_background_in_order(flow_project, monkeypa
 
     writers, real = set(), provenance._append
 
-    def slow_append(path, data):
+    def slow_append(path, data, *before):
         time.sleep(0.005)
         writers.add(threading.current_thread().name)
-        real(path, data)
+        real(path, data, *before)
 
     monkeypatch.setattr(provenance, "_append", slow_append)
     seen = []

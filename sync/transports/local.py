@@ -16,14 +16,14 @@ class LocalTransport(Transport):
         self.host, self.path, self.timeout = f"{path} (local transport)", path, timeout
         argv = shlex.split(remote_suite) if remote_suite else [sys.executable, "-m", "suite"]
         argv += ["_sync-server", path] + (["--init"] if init else [])
-        self.process = Process(argv, timeout, f"{not_installed(self.name, path)}: cannot "
+        self.process = Process(argv, timeout, f"{not_installed(self.name, self.host)}: cannot "
                                               f"run {argv[0]}")
         self.reader, self.writer = self.process.reader, self.process.writer
 
     def why_stopped(self):
         status, err = self.process.ended()
         if status == 127:
-            return not_installed(self.name, self.path)
+            return not_installed(self.name, self.host)
         return (f"local transport: the suite process for {self.path} stopped (status "
                 f"{status}): {err or 'no message'}")
 

@@ -222,7 +222,9 @@ def _file_word(name):
     word = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
     if word == name:
         return word
-    return f"{word}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+    # surrogatepass: a name may hold undecodable bytes (surrogates), e.g. from a file name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{word}-{digest[:6]}"
 
 
 def _record_args(capture):

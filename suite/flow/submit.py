@@ -43,7 +43,9 @@ def active_pairs(project, scheduler):
         # lose it (and let that operation be submitted twice)
         with books.locked(project):
             book = load(project)
-            gone = [i for i in finished if book.pop(i, None) is not None]
+            # only the entry asked about: a new one may have taken its id (the direct
+            # scheduler's ids are process ids, which come round again)
+            gone = [i for i in finished if book.get(i) == mine[i] and book.pop(i)]
             if gone:
                 save(project, book)
     return active

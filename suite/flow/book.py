@@ -198,7 +198,7 @@ def merge(project, location, entries, where=None, seen=None):
     know them better). ``where`` names ``location`` for people. Returns the book.
 
     Times of third locations come from the peer's clock: a skew between machines only
-    delays when a stale entry is replaced.
+    delays when a stale entry is replaced (a time ahead of this clock counts as now).
 
     Raises SuiteError for a malformed book (and, through :func:`identity`, a broken
     ``.suite/id``)."""
@@ -207,8 +207,12 @@ def merge(project, location, entries, where=None, seen=None):
     if not isinstance(entries, dict) or not is_identity(str(location)) \
             or not isinstance(seen or {}, dict):
         raise SuiteError(f"a submission book from {where or location} is malformed")
-    words = {k: v for k, v in (seen or {}).items() if isinstance(v, (int, float))}
-    words[location] = time.time()
+    now = time.time()
+    # no word is from the future: a time ahead of ours (a peer's clock, or a lie) would
+    # outrank every word that location itself gives us later
+    words = {k: min(v, now) for k, v in (seen or {}).items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    words[location] = now
     with locked(project):
         me = identity(project.path)
         if location == me:

@@ -88,3 +88,17 @@ def test_a_peers_malformed_entries_are_left_out(project, tmp_path):
     assert list(merged) == [f"{location}/ok"]
     assert list(book.load(project)) == [f"{location}/ok"]
     assert _cli(project, "status").returncode == 0
+
+
+def test_a_word_from_the_future_does_not_outrank_later_ones(project, tmp_path):
+    """A peer whose clock runs ahead (or that lies) says it heard a third copy's word far in
+    the future: that copy's own word, taken afterwards, still replaces what it said."""
+    import time
+
+    peer = book.identity(suite.init_project(tmp_path / "peer").path)
+    third = book.identity(suite.init_project(tmp_path / "third").path)
+    stale = {**GOOD, "location": third}
+    book.merge(project, peer, {"1": stale}, "peer", {third: time.time() + 10 ** 9})
+    assert [e["location"] for e in book.load(project).values()] == [third]
+    book.merge(project, third, {}, "third", {})  # the third copy: nothing runs there now
+    assert book.load(project) == {}

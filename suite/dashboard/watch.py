@@ -137,8 +137,8 @@ class Watcher:
     ``enabled=False`` (or the environment variable ``SUITE_DASHBOARD_INOTIFY=0``) never
     watches: :meth:`take` always answers None. More job directories than ``budget`` (default
     :func:`watch_budget`, which raises :class:`ConfigError` for a bad value) less one (the
-    workspace's watch) end watching, at start or when a new job comes. :meth:`start` sets the watches up in a
-    background thread; :meth:`close` removes them. ``drain=False`` leaves the events queued
+    workspace's watch) end watching, at start or when a new job comes. :meth:`start` sets
+    the watches up in a background thread; :meth:`close` removes them. ``drain=False`` leaves the events queued
     until :meth:`take` (the kernel's queue may then overflow: for tests of that)."""
 
     def __init__(self, ws, enabled=True, drain=True, budget=None):

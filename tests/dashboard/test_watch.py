@@ -409,3 +409,32 @@ def test_the_kernel_refusing_a_watch_falls_back_to_stat(dash):
     assert not out["watching"] and "max_user_watches" in out["reason"], out
     assert out["top"] == ["4242"]
     assert r.stderr.count("not watching") == 1, r.stderr
+
+
+@linux
+def test_workspace_removed_and_made_again_while_watched(dash, caplog):
+    """The workspace directory removed under a watching dashboard: it stops watching (says
+    so once), pages show no jobs, then the jobs of a new workspace and their edits."""
+    import logging
+    import shutil
+
+    caplog.set_level(logging.INFO, logger="suite.dashboard")
+    data = ProjectData(dash.path)
+    data.overview()
+    data.start_watching()
+    assert data.watcher.wait_ready(30), data.watcher.reason
+    data.call(lambda proj: proj.index.refresh(documents=True))
+    assert len(data.jobs_page(sort="doc.score")["rows"]) > 0
+    shutil.rmtree(dash.workspace)
+    assert data.jobs_page(sort="doc.score")["rows"] == []
+    assert not data.watcher.active and "removed" in data.watcher.reason
+    os.makedirs(dash.workspace)
+    job = dash.open_job({"a": 1, "b": {"c": 9}}).init()
+    job.doc.score = 3
+    rows = data.jobs_page(sort="doc.score", columns=["doc.score"])["rows"]
+    assert [(r["id"], r["cells"]) for r in rows] == [(job.id, ["3"])]
+    write_in_place(job, {"score": 4})
+    rows = data.jobs_page(sort="doc.score", columns=["doc.score"])["rows"]
+    assert rows[0]["cells"] == ["4"]
+    assert len(_warned(caplog)) == 1
+    data.close()

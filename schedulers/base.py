@@ -109,7 +109,8 @@ class Scheduler:
         """Write ``script`` into ``directory`` and submit it; return the scheduler's id."""
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
-        write_atomic(path, script.encode())
+        # surrogateescape: an operation name's undecodable bytes go back to those bytes
+        write_atomic(path, script.encode("utf-8", "surrogateescape"))
         out = _run(self.submit_command(path, submission))
         return self.parse_submit(out)
 

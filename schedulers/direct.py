@@ -88,7 +88,8 @@ class Direct(Scheduler):
         statuses = status_dir()
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
-        write_atomic(path, script.encode())
+        # surrogateescape: an operation name's undecodable bytes go back to those bytes
+        write_atomic(path, script.encode("utf-8", "surrogateescape"))
         wrapper = WRAPPER.format(waits="".join(WAIT.format(pid=int(p))
                                                for p in submission.after))
         proc = subprocess.Popen(["bash", "-c", wrapper, path, statuses], start_new_session=True,

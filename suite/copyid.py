@@ -25,7 +25,9 @@ def identity(path):
             value = f.read().strip()
     except FileNotFoundError:
         os.makedirs(os.path.dirname(fn), exist_ok=True)
-        write_atomic(fn, uuid.uuid4().hex.encode())
+        # only if still absent: of processes asking at once, the first one's id stands
+        # (replacing it would leave the others with an id the copy no longer has)
+        write_atomic(fn, uuid.uuid4().hex.encode(), expect=None)
         with open(fn) as f:
             value = f.read().strip()
     if not _IDENTITY.match(value):

@@ -509,8 +509,7 @@ def _as_text(head, rows, notes):
 
 
 def _as_markdown(head, rows, notes):
-    def cell(value):
-        return str(value).replace("|", "\\|")
+    from .flow.engine import markdown_text as cell
 
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]

@@ -83,7 +83,7 @@ class Client:
         if header is None:
             raise SyncError(self.transport.why_stopped())
         if not header.get("ok"):
-            raise SyncError(f"{self.host}:{self.transport.path}: {header.get('error')}")
+            raise SyncError(f"{self.transport.where()}: {header.get('error')}")
         if header.get("version") != protocol.VERSION:
             raise SyncError(
                 f"the suite on {self.host} speaks sync protocol {header.get('version')}, "

@@ -43,8 +43,8 @@ class BadStatepoint(SyncError):
 
 def check_rel(rel):
     """Refuse paths from the other side that could leave a job directory."""
-    if not rel or rel.startswith("/") or "\\" in rel or "\x00" in rel or any(
-            p in ("", ".", "..") for p in rel.split("/")):
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or "\\" in rel \
+            or "\x00" in rel or any(p in ("", ".", "..") for p in rel.split("/")):
         raise SyncError(f"refused path from the other side: {rel!r}")
     return rel
 
@@ -101,6 +101,9 @@ def check_statepoint(job_id, raw):
                             "'suite check'")
     return sp
 
+
+#: the file times (ns) a peer may give: what a signed 64-bit count holds
+_NS = (-(1 << 63), 1 << 63)
 
 #: a file of a job being staged: new (never through a link), written with plain descriptor
 #: calls (a buffered file object per file was a tenth of landing a small job)
@@ -872,6 +875,9 @@ class Replica:
                 path = os.path.join(tmp, *check_rel(rel).split("/"))
                 if rel in RESERVED:
                     raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
+                if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
+                    raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
+                                    "the other side (not nanoseconds since 1970)")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(path, data, mtime)

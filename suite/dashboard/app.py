@@ -293,9 +293,9 @@ def _add_scheduler_states(project, status):
     (only when something was submitted); returns a warning when the scheduler cannot say."""
     from suite.flow.submit import active_pairs, load
 
-    if not load(project):
-        return None
     try:
+        if not load(project):  # a damaged book too is a warning, not a failed page
+            return None
         from schedulers import get_scheduler
 
         status.add_active(active_pairs(project, get_scheduler()))

@@ -3,7 +3,8 @@ system ``ssh -T HOST COMMAND`` (all of ``~/.ssh/config`` applies, as for ``suite
 openssh``), and the local port is forwarded with ``ssh -O forward -L
 127.0.0.1:LOCAL:127.0.0.1:FAR`` on a ControlMaster: the user's, when one is open to the host,
 else the ``ssh`` process that started the far side, made a master of its own for this purpose
-(so a login that asks for a one-time code asks once).
+(so a login that asks for a one-time code asks once). The ``-O`` commands read no config file
+and name the master's socket, so the host's own ``LocalForward`` lines are not asked for again.
 """
 
 import os
@@ -34,9 +35,12 @@ class OpenSSHTunnel:
         if master_state(target, ssh_command) != "open":
             # short, private (0700) and ours: a socket path is limited to ~100 bytes
             self.own = tempfile.mkdtemp(prefix="suite-dash-", dir="/tmp")
-            self.argv += ["-o", f"ControlPath={os.path.join(self.own, 'master')}"]
+            self.socket = os.path.join(self.own, "master")
+            self.argv += ["-o", f"ControlPath={self.socket}"]
             # ControlPersist=no: a master in the background would outlive us
             self.master = ["-o", "ControlMaster=yes", "-o", "ControlPersist=no"]
+        else:
+            self.socket = self._control_path()
 
     def start(self, command):
         """Run ``command`` (a shell command line, already quoted) on the far side; its first
@@ -101,9 +105,30 @@ class OpenSSHTunnel:
         if self.own is not None:
             shutil.rmtree(self.own, ignore_errors=True)
 
+    def _control_path(self):
+        """The user's master socket as their config resolves it (``ssh -G``), or None."""
+        argv = [*self.argv, "-G", "--", self.target.host]
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        for line in done.stdout.decode(errors="replace").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "controlpath" and value not in ("", "none"):
+                return value
+        return None
+
     def _control(self, command, spec):
+        # ``-O forward`` sends the config's LocalForward lines with ours, and one whose port
+        # is busy fails the request (ClearAllForwardings would clear ours too): so the config
+        # is not read (the last -F wins) and the master's socket is named instead
+        alone = []
+        if self.socket and '"' not in self.socket:
+            named = self.socket.replace("%", "%%")  # ssh expands % tokens again
+            alone = ["-F", "/dev/null", "-o", f'ControlPath="{named}"']
         # ControlMaster=no: a client that may be a master does not ask the one there is
-        argv = [*self.argv, "-o", "ControlMaster=no", "-O", command, "-L", spec, "--",
+        argv = [*self.argv, *alone, "-o", "ControlMaster=no", "-O", command, "-L", spec, "--",
                 self.target.host]
         try:
             return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,

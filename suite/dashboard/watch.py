@@ -8,7 +8,8 @@ have changed since its last answer, or None, "I cannot tell": then the index sta
 document as it always does. It says None until its watches are set up, then once more (the
 check that covers what changed before the watches existed), after the kernel's event queue
 overflowed (until it has watched again), and always when inotify is not there (not Linux,
-``max_user_watches`` or ``max_user_instances`` used up, ``SUITE_DASHBOARD_INOTIFY=0``) or
+``max_user_watches`` or ``max_user_instances`` used up, ``SUITE_DASHBOARD_INOTIFY=0``), when
+the jobs need more watches than its budget (:func:`watch_budget`), or when inotify
 cannot see every change: a workspace on a network or cluster file system (NFS, Lustre,
 GPFS, ...), where jobs on other nodes write without this kernel knowing.
 
@@ -20,6 +21,7 @@ before it answers, and the kernel queues an event before the writer's ``write`` 
 import ctypes
 import ctypes.util
 import errno
+import logging
 import os
 import re
 import select
@@ -28,9 +30,17 @@ import sys
 import threading
 
 from suite import layout
+from suite.errors import ConfigError
 
 #: set to 0 to make the dashboard check documents by stat (the fallback) instead
 ENV = "SUITE_DASHBOARD_INOTIFY"
+#: the most watches the dashboard sets up (see :func:`watch_budget`)
+MAX_ENV = "SUITE_DASHBOARD_MAX_WATCHES"
+#: the kernel's allowance of watches per user (the second: per user namespace, Linux 5.11+)
+LIMIT_FILES = ("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches")
+
+#: the dashboard's log: why it does not watch, said once
+log = logging.getLogger("suite.dashboard")
 
 IN_MODIFY = 0x2
 IN_CLOSE_WRITE = 0x8
@@ -96,18 +106,46 @@ def _libc():
     return libc
 
 
+def watch_budget(environ=os.environ):
+    """The most watches a :class:`Watcher` sets up: ``$SUITE_DASHBOARD_MAX_WATCHES``, else
+    half the user's allowance (the smaller of :data:`LIMIT_FILES`), which all of the user's
+    programs share (editors, IDEs, file managers) and a watch costs up to 1 KiB of kernel
+    memory. Raises :class:`ConfigError` when the variable is not a whole number above 0."""
+    value = environ.get(MAX_ENV, "").strip()
+    if value:
+        try:
+            budget = int(value)
+        except ValueError:
+            budget = 0
+        if budget < 1:
+            raise ConfigError(f"{MAX_ENV}={value!r}: give a whole number of inotify watches "
+                              "above 0, or unset it (half of fs.inotify.max_user_watches)")
+        return budget
+    limits = []
+    for name in LIMIT_FILES:
+        try:
+            with open(name) as f:
+                limits.append(int(f.read()))
+        except (OSError, ValueError):
+            pass
+    return max(1, min(limits) // 2) if limits else 4096
+
+
 class Watcher:
     """Watches the job directories of the workspace ``ws``; see the module's text.
 
     ``enabled=False`` (or the environment variable ``SUITE_DASHBOARD_INOTIFY=0``) never
-    watches: :meth:`take` always answers None. :meth:`start` sets the watches up in a
-    background thread; :meth:`close` removes them. ``drain=False`` leaves the events queued
+    watches: :meth:`take` always answers None. More job directories than ``budget`` (default
+    :func:`watch_budget`, which raises :class:`ConfigError` for a bad value) less one (the
+    workspace's watch) end watching, at start or when a new job comes. :meth:`start` sets
+    the watches up in a background thread; :meth:`close` removes them. ``drain=False`` leaves the events queued
     until :meth:`take` (the kernel's queue may then overflow: for tests of that)."""
 
-    def __init__(self, ws, enabled=True, drain=True):
+    def __init__(self, ws, enabled=True, drain=True, budget=None):
         self.ws = ws
         self.drain = drain
         self.enabled = enabled and os.environ.get(ENV, "1") != "0"
+        self.budget = budget or (watch_budget() if self.enabled else 0)
         #: why not watching, once it gave up (for docs and tests), else None
         self.reason = None if self.enabled else "turned off"
         self._lock = threading.Lock()
@@ -122,6 +160,7 @@ class Watcher:
         self._wake_r = self._wake_w = -1
         self._thread = None
         self._closed = False
+        self._given_up = False
         #: times the kernel's event queue overflowed (each: watched anew, all checked once)
         self.overflows = 0
 
@@ -245,6 +284,9 @@ class Watcher:
         except OSError as exc:
             self._give_up(f"cannot list {self.ws}: {exc}")
             return
+        if len(names) + 1 > self.budget:
+            self._give_up(self._over_budget(len(names)))
+            return
         # in slices: a page asking meanwhile waits for one slice, not for all
         for start in range(0, len(names), 2000):
             with self._lock:
@@ -289,7 +331,7 @@ class Watcher:
 
     def _events(self, data):
         pos, size = 0, _HEADER.size
-        while pos + size <= len(data):
+        while pos + size <= len(data) and self._fd >= 0:  # not after giving up
             wd, mask, _, length = _HEADER.unpack_from(data, pos)
             name = data[pos + size: pos + size + length].rstrip(b"\0").decode(
                 "utf-8", "surrogateescape")
@@ -316,15 +358,28 @@ class Watcher:
                     self._give_up("the workspace directory was moved or removed", locked=True)
                 elif mask & (IN_CREATE | IN_MOVED_TO) and layout.is_job_id(name):
                     # a new job: watched from now on; what it wrote before is read with it
-                    self._add(os.path.join(self.ws, name), JOB_MASK, name)
                     self._dirty.add(name)
+                    if len(self._wds) >= self.budget:
+                        self._give_up(self._over_budget(len(self._wds)), locked=True)
+                        return
+                    self._add(os.path.join(self.ws, name), JOB_MASK, name)
             elif name == layout.DOCUMENT:
                 self._dirty.add(job_id)
+
+    def _over_budget(self, jobs):
+        return (f"{jobs} jobs need more than the dashboard's budget of {self.budget} watches "
+                "(by default half of fs.inotify.max_user_watches, which all the user's "
+                f"programs share; {MAX_ENV} sets it)")
 
     def _give_up(self, reason, locked=False):
         if not locked:
             with self._lock:
                 return self._give_up(reason, locked=True)
+        if self._given_up:  # the first reason stands, said once
+            return None
+        self._given_up = True
+        log.warning("suite dashboard: not watching %s for document changes (%s); pages check "
+                    "every document by stat", self.ws, reason)
         self.reason = reason
         self._watching = False
         self._closed = True

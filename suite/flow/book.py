@@ -33,19 +33,35 @@ def _path(project, name):
     return os.path.join(project.path, layout.SUITE_DIR, "flow", name)
 
 
+def is_entry(entry):
+    """Whether ``entry`` has the shape every reader of a book relies on: a scheduler's name,
+    (operation, job id) pairs, and (if given) a location and id that are strings."""
+    return (isinstance(entry, dict) and isinstance(entry.get("scheduler"), str)
+            and isinstance(entry.get("pairs"), list)
+            and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+                    for p in entry["pairs"])
+            and all(isinstance(entry.get(k, ""), str) for k in ("location", "id", "where")))
+
+
 def load(project):
     """This copy's book: ``submissions.json`` with the submissions recorded in its journal
     since (by a submit still running, or one killed before it folded them in). Raises
-    CorruptFileError (naming the file) for a book or journal that cannot be read."""
+    CorruptFileError (naming the file) for a book or journal that cannot be read or is not
+    a book (:func:`is_entry`)."""
     # the journal first: a save between the two reads folds it into the book we then read,
     # where reading the book first would miss what that save took from the journal
     journal = _read_journal(project)
+    path = os.path.join(project.path, layout.SUBMISSIONS)
     try:
-        book = read_json(os.path.join(project.path, layout.SUBMISSIONS))
+        book = read_json(path)
     except FileNotFoundError:
         book = {}
-    if journal and isinstance(book, dict):
-        book.update(journal)
+    if not isinstance(book, dict):
+        raise CorruptFileError(path, "not a JSON object of submissions")
+    for key, entry in book.items():
+        if not is_entry(entry):
+            raise CorruptFileError(path, f"entry {key!r:.40} is not a submission record")
+    book.update(journal)
     return book
 
 
@@ -98,7 +114,7 @@ def _read_journal(project):
         if not line.strip():
             continue
         rec = loads_checked(line, path)
-        if not (isinstance(rec, dict) and isinstance(rec.get("entry"), dict)
+        if not (isinstance(rec, dict) and is_entry(rec.get("entry"))
                 and isinstance(rec.get("id"), str)):
             raise CorruptFileError(path, f"a line is not a submission record: {line[:80]!r}")
         out[rec["id"]] = rec["entry"]
@@ -182,7 +198,7 @@ def merge(project, location, entries, where=None, seen=None):
     know them better). ``where`` names ``location`` for people. Returns the book.
 
     Times of third locations come from the peer's clock: a skew between machines only
-    delays when a stale entry is replaced.
+    delays when a stale entry is replaced (a time ahead of this clock counts as now).
 
     Raises SuiteError for a malformed book (and, through :func:`identity`, a broken
     ``.suite/id``)."""
@@ -191,8 +207,12 @@ def merge(project, location, entries, where=None, seen=None):
     if not isinstance(entries, dict) or not is_identity(str(location)) \
             or not isinstance(seen or {}, dict):
         raise SuiteError(f"a submission book from {where or location} is malformed")
-    words = {k: v for k, v in (seen or {}).items() if isinstance(v, (int, float))}
-    words[location] = time.time()
+    now = time.time()
+    # no word is from the future: a time ahead of ours (a peer's clock, or a lie) would
+    # outrank every word that location itself gives us later
+    words = {k: min(v, now) for k, v in (seen or {}).items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    words[location] = now
     with locked(project):
         me = identity(project.path)
         if location == me:
@@ -202,7 +222,7 @@ def merge(project, location, entries, where=None, seen=None):
                  if owner != me and when > known.get(owner, 0)}
         book = {k: e for k, e in load(project).items() if e.get("location") not in newer}
         for key, entry in entries.items():
-            if not (isinstance(entry, dict) and isinstance(entry.get("pairs"), list)):
+            if not is_entry(entry):  # a peer's malformed entry would corrupt this book
                 continue
             owner = entry.get("location") or location
             if owner == me or (owner in words and owner not in newer):

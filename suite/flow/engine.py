@@ -36,18 +36,20 @@ class Status:
         return {**self.__dict__, "jobs": dict(self.jobs.items())}
 
     def format(self, detailed=False, markdown=False):
-        width = max([len(n) for n in self.operations] + [9])
+        show = markdown_text if markdown else str
+        width = max([len(show(n)) for n in self.operations] + [9])
         sep = " | " if markdown else "  "
         cols = ["eligible", "submitted", "running", "complete"]
         lines = [sep.join(["operation".ljust(width)] + cols)]
         if markdown:
             lines = ["| " + lines[0] + " |", "|" + "---|" * 5]
         for name, c in self.operations.items():
-            row = sep.join([name.ljust(width)] + [f"{c.get(k, 0):{len(k)}d}" for k in cols])
+            row = sep.join([show(name).ljust(width)]
+                           + [f"{c.get(k, 0):{len(k)}d}" for k in cols])
             lines.append(f"| {row} |" if markdown else row)
         if self.labels:
             lines.append("")
-            lines.extend(f"label {k}: {v}" for k, v in sorted(self.labels.items()))
+            lines.extend(f"label {show(k)}: {v}" for k, v in sorted(self.labels.items()))
         if self.last:
             lines += ["", "last execution per operation:"]
             for name, r in self.last.items():
@@ -89,6 +91,14 @@ class Status:
         labels = "".join(f"<li>{html.escape(k)}: {v}</li>" for k, v in sorted(self.labels.items()))
         return (f"<table><tr>{head}</tr>{rows}</table>"
                 + (f"<ul>{labels}</ul>" if labels else ""))
+
+
+def markdown_text(value):
+    """``value`` as Markdown that stays in its table cell or line: ``|`` escaped, line breaks
+    as spaces, ``&`` and ``<`` as entities (renderers pass raw HTML through; names and
+    labels come from users)."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
+    return " ".join(text.splitlines()) if "\n" in text or "\r" in text else text
 
 
 #: set in the environment of a process a forked operation runs in (it must not fork again)

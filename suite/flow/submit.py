@@ -43,7 +43,9 @@ def active_pairs(project, scheduler):
         # lose it (and let that operation be submitted twice)
         with books.locked(project):
             book = load(project)
-            gone = [i for i in finished if book.pop(i, None) is not None]
+            # only the entry asked about: a new one may have taken its id (the direct
+            # scheduler's ids are process ids, which come round again)
+            gone = [i for i in finished if book.get(i) == mine[i] and book.pop(i)]
             if gone:
                 save(project, book)
     return active
@@ -222,7 +224,9 @@ def _file_word(name):
     word = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
     if word == name:
         return word
-    return f"{word}-{hashlib.sha256(name.encode()).hexdigest()[:6]}"
+    # surrogatepass: a name may hold undecodable bytes (surrogates), e.g. from a file name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{word}-{digest[:6]}"
 
 
 def _record_args(capture):

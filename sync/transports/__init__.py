@@ -25,11 +25,16 @@ class Transport(ABC):
 
     #: the transport's name, as ``--ssh`` takes it
     name = ""
+    #: what messages call the far side (a host name; the local transport: its path)
     host: str
     path: str
     timeout: float
     reader: object
     writer: object
+
+    def where(self):
+        """The far project as messages name it: ``host:path``."""
+        return f"{self.host}:{self.path}"
 
     @abstractmethod
     def why_stopped(self):

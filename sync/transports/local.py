@@ -12,7 +12,8 @@ class LocalTransport(Transport):
     name = "local"
 
     def __init__(self, path, remote_suite=None, timeout=60.0, init=False):
-        self.host, self.path, self.timeout = "local", path, timeout
+        # messages name the far project by its path and the transport (no host "local")
+        self.host, self.path, self.timeout = f"{path} (local transport)", path, timeout
         argv = shlex.split(remote_suite) if remote_suite else [sys.executable, "-m", "suite"]
         argv += ["_sync-server", path] + (["--init"] if init else [])
         self.process = Process(argv, timeout, f"{not_installed(self.name, self.host)}: cannot "
@@ -23,7 +24,11 @@ class LocalTransport(Transport):
         status, err = self.process.ended()
         if status == 127:
             return not_installed(self.name, self.host)
-        return f"local transport: the suite process stopped (status {status}): {err}"
+        return (f"local transport: the suite process for {self.path} stopped (status "
+                f"{status}): {err or 'no message'}")
+
+    def where(self):
+        return self.host
 
     def close(self, wait=True):
         self.process.close(wait)

@@ -71,6 +71,25 @@ def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatc
     assert "<td>go</td><td>12</td>" in page  # the conditions still answer
 
 
+@pytest.mark.parametrize("book_text", ["{not json", '{"1": {"pairs": "x"}}'])
+def test_overview_says_when_the_submission_book_is_damaged(client, dash, book_text):
+    """A book that cannot be read is a warning beside the conditions, not a failed page."""
+    import os
+
+    with open(dash.fn("workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
+                "@W.operation\ndef go(job):\n    pass\n")
+    book = os.path.join(dash.path, ".suite", "flow", "submissions.json")
+    os.makedirs(os.path.dirname(book), exist_ok=True)
+    with open(book, "w") as f:
+        f.write(book_text)
+    resp = client.get("/")
+    assert resp.status_code == 200
+    page = html.unescape(text(resp))
+    assert "cannot ask the scheduler" in page and book in page, page
+    assert "<td>go</td><td>12</td>" in page
+
+
 def test_overview_defers_workflow_status_of_large_projects(client, dash, monkeypatch):
     from suite.dashboard import app as app_mod
 

@@ -35,43 +35,80 @@ def _logins(sshd):  # noqa: F811
 
 
 @pytest.fixture
-def master(openssh):  # noqa: F811
-    """An ``--ssh-command`` whose config has a ControlMaster to 'cluster', started here as a
-    user with ``ControlMaster auto`` starts it in the morning; it ends with the test."""
-    root = tempfile.mkdtemp(dir="/tmp", prefix="cm")  # a socket path is limited to ~100 bytes
-    command = openssh(f"Host cluster\n  ControlMaster auto\n  ControlPath {root}/%C\n"
-                      "  ControlPersist 600\n")
-    subprocess.run([*command.split(), "cluster", "true"], check=True, timeout=60,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield command
-    subprocess.run([*command.split(), "-O", "exit", "cluster"], capture_output=True, timeout=30)
-    shutil.rmtree(root, ignore_errors=True)
+def masters(openssh):  # noqa: F811
+    """``start(extra="")``: an ``--ssh-command`` whose config (``extra`` first) has a
+    ControlMaster to 'cluster', started here as a user with ``ControlMaster auto`` starts it
+    in the morning; they end with the test."""
+    started = []
+
+    def start(extra=""):
+        root = tempfile.mkdtemp(dir="/tmp", prefix="cm")  # a socket path: at most ~100 bytes
+        command = openssh(f"{extra}Host cluster\n  ControlMaster auto\n"
+                          f"  ControlPath {root}/%C\n  ControlPersist 600\n")
+        started.append((command, root))
+        subprocess.run([*command.split(), "cluster", "true"], check=True, timeout=60,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return command
+
+    yield start
+    for command, root in started:
+        subprocess.run([*command.split(), "-O", "exit", "cluster"], capture_output=True,
+                       timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def master(masters):
+    """The ``--ssh-command`` of a ControlMaster to 'cluster' (see :func:`masters`)."""
+    return masters()
 
 
 #: a config for interactive logins (see tests/sync/test_transports.py): a LocalCommand that
-#: prints (into the far side's first line) and a RemoteCommand. (A LocalForward in it would
-#: also be asked of the master with the dashboard's own forwarding: ``ssh -O forward`` sends
-#: all the config's, and ClearAllForwardings would clear the dashboard's too.)
+#: prints (into the far side's first line) and a RemoteCommand (a LocalForward: see
+#: :func:`forwarding`)
 INTERACTIVE = ("Host cluster\n  PermitLocalCommand yes\n  LocalCommand echo hello\n"
                "  RemoteCommand echo not-the-dashboard\n")
 
 
+@pytest.fixture
+def busy_port():
+    """A port on 127.0.0.1 that another program listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def forwarding(port, fatal=True):
+    """A config whose Host block forwards a port for interactive use (``port``: busy), and
+    (``fatal``) makes a failed forwarding fatal, as users do to notice one."""
+    return (f"Host cluster\n  LocalForward 127.0.0.1:{port} 127.0.0.1:22\n"
+            + ("  ExitOnForwardFailure yes\n" if fatal else ""))
+
+
 @pytest.mark.parametrize("kind", ["paramiko", "openssh", "openssh-master",
-                                  "openssh-interactive-config"])
+                                  "openssh-interactive-config", "openssh-localforward",
+                                  "openssh-master-localforward"])
 def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp_path,  # noqa: F811
                                request):
     from sync.remotes import add_remote
 
     here = suite.init_project(tmp_path / "here")
     options = []
-    if kind in ("openssh", "openssh-interactive-config"):  # the remote's own setting
-        extra = INTERACTIVE if kind != "openssh" else ""
+    if kind in ("openssh", "openssh-interactive-config", "openssh-localforward"):  # the remote's
+        extra = {"openssh": "", "openssh-interactive-config": INTERACTIVE,
+                 "openssh-localforward": ""}[kind]
+        if kind == "openssh-localforward":
+            extra = forwarding(request.getfixturevalue("busy_port"))
         add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"],
                    ssh="openssh", ssh_command=openssh(extra))
     else:
         add_remote(here, "hpc", f"cluster:{dash.path}", remote_suite=sshd["remote_suite"])
-    if kind == "openssh-master":  # the command's options; auto finds the master open
-        options = ["--ssh", "auto", "--ssh-command", request.getfixturevalue("master")]
+    if kind.startswith("openssh-master"):  # the command's options; auto finds the master open
+        master = request.getfixturevalue("masters")(  # a master that went without the busy port
+            forwarding(request.getfixturevalue("busy_port"), fatal=False)
+            if kind == "openssh-master-localforward" else "")
+        options = ["--ssh", "auto", "--ssh-command", master]
     logins = _logins(sshd)
     proc = subprocess.Popen([sys.executable, "-m", "suite", "dashboard", "--on", "hpc",
                              "--no-browser", *options], cwd=here.path, stdout=subprocess.PIPE,
@@ -107,10 +144,9 @@ def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp
     while (_listening(far_port) or _listening(parts.port)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _listening(far_port) and not _listening(parts.port)
-    if kind == "openssh-master":  # it rode on the master: no new login, and the master lives
+    if kind.startswith("openssh-master"):  # it rode on the master: no new login; it lives
         assert _logins(sshd) == logins
-        command = request.getfixturevalue("master")
-        assert subprocess.run([*command.split(), "-O", "check", "cluster"], capture_output=True,
+        assert subprocess.run([*master.split(), "-O", "check", "cluster"], capture_output=True,
                               timeout=30).returncode == 0
     else:
         assert _logins(sshd) == logins + 1

@@ -5,6 +5,7 @@ changed on disk shows on the next page; real files, real inotify, real overflow.
 import json
 import os
 import re
+import subprocess
 import sys
 import urllib.request
 from http.cookiejar import CookieJar
@@ -13,7 +14,7 @@ import pytest
 
 from suite.dashboard.app import warm
 from suite.dashboard.data import ProjectData
-from suite.dashboard.watch import ENV, Watcher
+from suite.dashboard.watch import ENV, MAX_ENV, Watcher
 
 from .conftest import TOKEN, make_client, start_server, stop_server
 
@@ -301,3 +302,139 @@ def test_kept_orders_patched_with_changes_equal_orders_made_anew(tmp_path):
         assert watched.watcher.active
     finally:
         watched.close()
+
+
+def _warned(caplog):
+    return [r.getMessage() for r in caplog.records
+            if r.name == "suite.dashboard" and "not watching" in r.getMessage()]
+
+
+@linux
+@pytest.mark.parametrize("budget", [5, 13])
+def test_past_the_watch_budget_documents_are_checked_by_stat(dash, monkeypatch, caplog, budget):
+    """More jobs than SUITE_DASHBOARD_MAX_WATCHES allows watches for (one per job and one for
+    the workspace): at start (5) or when a new job comes (13: the 12 jobs and the workspace
+    fit, a 13th job does not), the watcher lets its watches go and answers "cannot tell"; pages
+    stay right after an edit in place and a new job, and the dashboard's log says why once."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="suite.dashboard")
+    monkeypatch.setenv(MAX_ENV, str(budget))
+    data = ProjectData(dash.path)
+    data.overview()
+    data.start_watching()
+    assert data.watcher.wait_ready(30) == (budget == 13), data.watcher.reason
+    data.call(lambda proj: proj.index.refresh(documents=True))
+    job = dash.open_job({"a": 0, "b": {"c": 0}})
+    write_in_place(job, {"score": 900})
+    assert data.jobs_page(sort="doc.score", descending=True)["rows"][0]["id"] == job.id
+    new = dash.open_job({"a": 9, "b": {"c": 9}}).init()
+    new.doc.score = 1000
+    rows = data.jobs_page(sort="doc.score", descending=True, columns=["doc.score"])["rows"]
+    assert rows[0]["id"] == new.id and rows[0]["cells"] == ["1000"]
+    write_in_place(new, {"score": -5})
+    rows = data.jobs_page(sort="doc.score", descending=True, columns=["doc.score"])["rows"]
+    assert rows[-1]["id"] == new.id and rows[-1]["cells"] == ["-5"]
+    assert not data.watcher.active and data.watcher.take() is None
+    assert f"budget of {budget} watches" in data.watcher.reason and MAX_ENV in data.watcher.reason
+    assert len(_warned(caplog)) == 1, caplog.records
+    assert MAX_ENV in _warned(caplog)[0]
+    data.close()
+
+
+def test_a_watch_budget_that_is_not_a_number_is_refused(dash, monkeypatch):
+    from suite.errors import ConfigError
+
+    for value in ("lots", "-3", "0"):
+        monkeypatch.setenv(MAX_ENV, value)
+        with pytest.raises(ConfigError, match=f"{MAX_ENV}.*{value}"):
+            ProjectData(dash.path)
+    r = subprocess.run([sys.executable, "-m", "suite", "dashboard", "--no-browser"],
+                       cwd=dash.path, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, MAX_ENV: "lots"})
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and MAX_ENV in r.stderr, r.stderr
+
+
+def test_the_default_watch_budget_is_half_the_users_allowance():
+    from suite.dashboard.watch import watch_budget
+
+    limits = []
+    for name in ("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches"):
+        try:
+            with open(name) as f:
+                limits.append(int(f.read()))
+        except OSError:
+            pass
+    if not limits:
+        pytest.skip("no inotify limits to read")
+    assert watch_budget({}) == max(1, min(limits) // 2)
+    assert watch_budget({MAX_ENV: "77"}) == 77
+
+
+ENOSPC_SCRIPT = """
+import json, sys
+from suite.dashboard.data import ProjectData
+with open("/proc/sys/user/max_inotify_watches", "w") as f:
+    f.write("6")  # this user namespace's allowance only
+data = ProjectData(sys.argv[1])
+data.overview()
+data.start_watching()
+watching = data.watcher.wait_ready(30)
+data.call(lambda proj: proj.index.refresh(documents=True))
+import suite
+proj = suite.get_project(sys.argv[1])
+with open(proj.open_job({"a": 1, "b": {"c": 0}}).fn("signac_job_document.json"), "w") as f:
+    json.dump({"score": 4242}, f)
+top = data.jobs_page(sort="doc.score", descending=True, columns=["doc.score"])["rows"][0]
+print(json.dumps({"watching": watching, "reason": data.watcher.reason, "top": top["cells"]}))
+data.close()
+"""
+
+
+@linux
+def test_the_kernel_refusing_a_watch_falls_back_to_stat(dash):
+    """ENOSPC from inotify_add_watch, provoked for real: in a user namespace of its own, whose
+    watch allowance (/proc/sys/user/max_inotify_watches, per namespace) is set below the
+    project's jobs, with the dashboard's own budget above them."""
+    import shutil
+
+    if shutil.which("unshare") is None or subprocess.run(
+            ["unshare", "-U", "-r", "true"], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a user namespace here")
+    r = subprocess.run(["unshare", "-U", "-r", sys.executable, "-c", ENOSPC_SCRIPT,
+                        str(dash.path)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, MAX_ENV: "1000"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert not out["watching"] and "max_user_watches" in out["reason"], out
+    assert out["top"] == ["4242"]
+    assert r.stderr.count("not watching") == 1, r.stderr
+
+
+@linux
+def test_workspace_removed_and_made_again_while_watched(dash, caplog):
+    """The workspace directory removed under a watching dashboard: it stops watching (says
+    so once), pages show no jobs, then the jobs of a new workspace and their edits."""
+    import logging
+    import shutil
+
+    caplog.set_level(logging.INFO, logger="suite.dashboard")
+    data = ProjectData(dash.path)
+    data.overview()
+    data.start_watching()
+    assert data.watcher.wait_ready(30), data.watcher.reason
+    data.call(lambda proj: proj.index.refresh(documents=True))
+    assert len(data.jobs_page(sort="doc.score")["rows"]) > 0
+    shutil.rmtree(dash.workspace)
+    assert data.jobs_page(sort="doc.score")["rows"] == []
+    assert not data.watcher.active and "removed" in data.watcher.reason
+    os.makedirs(dash.workspace)
+    job = dash.open_job({"a": 1, "b": {"c": 9}}).init()
+    job.doc.score = 3
+    rows = data.jobs_page(sort="doc.score", columns=["doc.score"])["rows"]
+    assert [(r["id"], r["cells"]) for r in rows] == [(job.id, ["3"])]
+    write_in_place(job, {"score": 4})
+    rows = data.jobs_page(sort="doc.score", columns=["doc.score"])["rows"]
+    assert rows[0]["cells"] == ["4"]
+    assert len(_warned(caplog)) == 1
+    data.close()

@@ -29,12 +29,12 @@ class SlowDirect(Direct):
     """The direct scheduler, but while it is asked another process records a submission
     (as a ``suite submit`` running at the same moment would)."""
 
-    def __init__(self, project):
+    def __init__(self, project, script=RECORD):
         super().__init__()
-        self.project = project
+        self.project, self.script = project, script
 
     def query(self, ids):
-        other = subprocess.Popen([sys.executable, "-c", RECORD, self.project.path])
+        other = subprocess.Popen([sys.executable, "-c", self.script, self.project.path])
         try:
             other.wait(timeout=20)  # finishes unless something holds the lock meanwhile
         except subprocess.TimeoutExpired:
@@ -80,3 +80,21 @@ def test_the_book_lock_is_reentrant_in_one_thread_only(tmp_path):
         order.append("released")
     t.join(10)
     assert order == ["inner", "released", "other"]
+
+
+REUSE = RECORD.replace('"new-1", "direct", [["work", "j2"]]', '"old-1", "direct", [["work", "j4"]]')
+
+
+def test_pruning_keeps_a_submission_that_reused_a_finished_id(tmp_path):
+    """The direct scheduler's ids are process ids, which the system hands out again: a
+    submission recorded while the scheduler is asked may take the id of one that finished.
+    Pruning drops the entry it asked about, not the new one under the same id."""
+    project = suite.init_project(tmp_path / "p")
+    b = {}
+    book.record(project, b, "old-1", "direct", [["work", "j1"]], time.time() - 60)
+    book.save(project, b)
+    scheduler = SlowDirect(project, REUSE)
+    assert active_pairs(project, scheduler) == {}
+    scheduler.other.wait(timeout=30)
+    assert scheduler.other.returncode == 0
+    assert book.load(project)["old-1"]["pairs"] == [["work", "j4"]]

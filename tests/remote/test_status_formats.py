@@ -59,3 +59,39 @@ def test_everywhere_refuses_detailed(tmp_path, monkeypatch):
     r = cli(laptop, "status", "--everywhere", "--detailed")
     assert r.returncode == 2
     assert "--detailed" in r.stderr and "--everywhere" in r.stderr
+
+
+HOSTILE = WORKFLOW + '''
+
+@Sweep.label
+def tag(job):
+    return "<script>alert(2)</script>"
+
+
+@Sweep.post.isfile("h.txt")
+@Sweep.operation(name="a|b\\n| forged | row |<script>alert(1)</script>", cmd=True)
+def hostile(job):
+    return "true"
+'''
+
+
+def test_names_cannot_forge_rows_or_markup(tmp_path, monkeypatch):
+    """An operation name with ``|``, a newline and ``<script>``, a label with ``<script>``:
+    each Markdown row stays one row and no tag comes through, in the local status and in
+    ``--everywhere``; the HTML tables escape them."""
+    laptop = make(tmp_path, monkeypatch)
+    for root in (tmp_path / "laptop", tmp_path / "b"):
+        (root / "workflow.py").write_text(HOSTILE)
+    sync.remove_remote(laptop, "gone")
+    for args in (["status", "--markdown"], ["status", "--everywhere", "--markdown"]):
+        r = cli(laptop, *args)
+        assert r.returncode == 0, r.stderr
+        table = [line for line in r.stdout.splitlines() if line.startswith("|")]
+        rows = 3 if "--everywhere" not in args else 6  # a row per operation (and location)
+        assert len(table) == 2 + rows, r.stdout
+        assert "<script>" not in r.stdout and "forged" in r.stdout, r.stdout
+        assert all(line.count(" | ") == table[0].count(" | ") for line in table[2:]), r.stdout
+    for args in (["status", "--html"], ["status", "--everywhere", "--html"]):
+        r = cli(laptop, *args)
+        assert r.returncode == 0, r.stderr
+        assert "<script>" not in r.stdout and "&lt;script&gt;" in r.stdout, r.stdout

@@ -148,3 +148,39 @@ def test_an_operation_name_with_slashes_and_shell_words_submits(tmp_path, monkey
     r = suite_cmd(project, "status", "--json")
     assert r.returncode == 0, r.stderr
     assert HOSTILE_OP in r.stdout
+
+
+@pytest.mark.parametrize("name", ["two\nlines;$(touch pwned)", "bad\udcffbyte\n"],
+                         ids=["newline", "undecodable"])
+def test_an_operation_name_with_a_newline_or_undecodable_bytes_submits(tmp_path, monkeypatch,
+                                                                       name):
+    """A name may hold a newline, or bytes that are not UTF-8 (a surrogate, as Python decodes
+    a file name): the script carries them as they are (an undecodable byte as that byte, so
+    the ``suite exec`` it runs gets back the same name); it once failed with a
+    UnicodeEncodeError before anything was submitted."""
+    project = suite.init_project(tmp_path / "project")
+    for a in range(2):
+        project.open_job({"a": a}).init()
+    with open(project.fn("workflow.py"), "w", errors="surrogateescape") as f:
+        f.write(WORKFLOW.replace("@Q.operation(cmd=True,",
+                                 f"@Q.operation(name={name!r}, cmd=True,"))
+    monkeypatch.chdir(tmp_path)
+    submit_direct(project, tmp_path, monkeypatch)
+    # through a scheduler's template too (a fake sbatch: the script is what is checked)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 77\n")
+    (bin_dir / "sbatch").chmod(0o755)
+    for job in project:
+        os.remove(job.fn("done.txt"))
+    r = subprocess.run([sys.executable, "-m", "suite", "submit", "--scheduler", "slurm", "-n",
+                        "1"], cwd=project.path, capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert r.returncode == 0 and "submitted 1 script" in r.stdout, r.stderr
+    scripts = os.path.join(project.path, ".suite", "flow", "scripts")
+    texts = []
+    for n in os.listdir(scripts):
+        with open(os.path.join(scripts, n), "rb") as f:
+            texts.append(f.read())
+    (raw,) = [t for t in texts if b"#SBATCH" in t]  # the direct scheduler's have none
+    assert name.encode("utf-8", "surrogateescape") in raw

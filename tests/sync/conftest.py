@@ -141,7 +141,8 @@ class Transport:
     def __init__(self, kind, sshd, ssh_command=None):
         self.kind, self.remote_suite, self.ssh_command = kind, sshd["remote_suite"], ssh_command
         self.port = sshd["port"]
-        self.host = "local" if kind == "local" else "cluster"
+        # the local transport names the far project "PATH (local transport)"
+        self.host = "(local transport)" if kind == "local" else "cluster"
 
     def __repr__(self):
         return f"<transport {self.kind}>"

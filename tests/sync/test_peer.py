@@ -449,3 +449,26 @@ def test_answers_are_out_before_a_request_that_may_take_long(pair, monkeypatch):
     frames = [protocol.read_frame(written)[0] for _ in range(4)]
     assert frames[0]["version"] == protocol.VERSION
     assert [f["ok"] for f in frames[1:]] == [True] * 3  # the three posts' answers
+
+
+def test_new_jobs_with_paths_or_times_of_another_type_are_refused_by_name(pair):
+    """A file's path that is not text, or a time that is not a whole number of nanoseconds
+    (or out of range), is refused with a message naming it, and nothing is left behind."""
+    from sync import ops
+
+    lap, clu = pair
+    frames = []
+    for files in ([(5, b"x", 1)], [("a", b"x", "soon")], [("a", b"x", 10 ** 30)],
+                  [("a", b"x", True)]):
+        _, job = _job_frame(lap, 0, {}, files)
+        wire, payload, _ = ops.pack_jobs([job])
+        frames.append(({"op": "create_jobs", "args": wire}, payload))
+    status, answers = serve(clu.path, *frames, ({"op": "close"}, b""))
+    assert status == 0
+    errors = [a["error"] for a in answers[1:]]
+    assert errors[0] == "refused path from the other side: 5", errors
+    for error, value in zip(errors[1:], ("'soon'", "1000000000000000000000000000000", "True"),
+                            strict=True):
+        assert error.startswith("job ") and f"refused time {value} of a from the other" \
+            in error, error
+    assert os.listdir(clu.workspace) == []

@@ -264,3 +264,28 @@ def test_settings_for_interactive_logins_do_not_reach_the_sync(sshd, ssh_home, o
                            check=True).stdout
     assert {"local command": "permitlocalcommand yes", "remote command": "remotecommand echo",
             "forwardings": "exitonforwardfailure yes"}[setting] in shown
+
+
+def test_local_transport_errors_name_the_far_path(pair, tmp_path):
+    """A failure on the far side of the local transport names that project's path and the
+    transport (as the SSH transports name host:path), not a host called "local": in the
+    handshake, in an operation (the far workspace is a file), and when its process stops."""
+    lap, clu = pair
+    far = str(clu.path)
+    # the far side refuses in an operation: its workspace is not a directory
+    os.rmdir(os.path.join(far, "workspace"))
+    with open(os.path.join(far, "workspace"), "w") as f:
+        f.write("not a directory\n")
+    for args in (["sync", far, "--ssh", "local"], ["run", "--on", far]):
+        r = cli(*args, cwd=lap.path)
+        _one_line_error(r, f"{far} (local transport): ", "Not a directory")
+        assert "error: local:" not in r.stderr, r.stderr
+    # the handshake: no project there
+    missing = str(tmp_path / "nowhere")
+    r = cli("sync", missing, "--ssh", "local", cwd=lap.path)
+    _one_line_error(r, f"{missing} (local transport): ", "not a project's root directory")
+    assert f"local transport):{missing}" not in r.stderr, r.stderr
+    # the far process stops before it says hello
+    with pytest.raises(sync.SyncError, match=f"local transport: the suite process for {far} "
+                                             r"stopped \(status 1\)"):
+        sync.sync(lap, far, ssh="local", remote_suite="/bin/false")

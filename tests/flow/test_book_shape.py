@@ -1,0 +1,104 @@
+"""A submission book or journal that is valid JSON of another shape (edited by hand, written
+by a broken tool, or sent by a peer) is refused in one line naming the file, never a
+traceback or a bare KeyError; a peer's malformed entries are left out of this copy's book."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import suite
+from suite import layout
+from suite.errors import CorruptFileError
+from suite.flow import book
+
+WORKFLOW = textwrap.dedent('''
+    from suite.flow import Workflow
+
+    class Sweep(Workflow):
+        pass
+
+    @Sweep.post.isfile("out.txt")
+    @Sweep.operation(cmd=True)
+    def simulate(job):
+        return "echo done > out.txt"
+''')
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = suite.init_project(tmp_path / "p")
+    for i in range(2):
+        project.open_job({"i": i}).init()
+    (tmp_path / "p" / "workflow.py").write_text(WORKFLOW)
+    os.makedirs(os.path.join(project.path, ".suite", "flow"))
+    return project
+
+
+def _cli(project, *args):
+    return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SUITE_SCHEDULER": "direct"})
+
+
+GOOD = {"scheduler": "direct", "pairs": [["simulate", "0" * 32]], "time": 1.0}
+BAD_ENTRIES = [{}, {"scheduler": "direct", "pairs": "oops"},
+               {"scheduler": "direct", "pairs": [["simulate"]]},
+               {"scheduler": 3, "pairs": []}, {**GOOD, "location": ["a"]}]
+
+
+@pytest.mark.parametrize("where", ["book", "journal"])
+@pytest.mark.parametrize("entry", BAD_ENTRIES)
+def test_an_entry_of_the_wrong_shape_is_refused_naming_the_file(project, where, entry):
+    name = layout.SUBMISSIONS if where == "book" else layout.SUBMISSIONS_JOURNAL
+    path = os.path.join(project.path, name)
+    with open(path, "w") as f:
+        if where == "book":
+            json.dump({"7": GOOD, "9": entry}, f)
+        else:
+            f.write(json.dumps({"id": "9", "entry": entry}) + "\n")
+    with pytest.raises(CorruptFileError, match="not a submission record"):
+        book.load(project)
+    for args in (["submit"], ["status"]):
+        r = _cli(project, *args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and path in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("text", ["[]", '"book"', "null"])
+def test_a_book_that_is_not_an_object_is_refused_naming_the_file(project, text):
+    path = os.path.join(project.path, layout.SUBMISSIONS)
+    with open(path, "w") as f:
+        f.write(text)
+    with pytest.raises(CorruptFileError, match="not a JSON object"):
+        book.load(project)
+    r = _cli(project, "submit")
+    assert r.returncode == 1 and "Traceback" not in r.stderr and path in r.stderr, r.stderr
+
+
+def test_a_peers_malformed_entries_are_left_out(project, tmp_path):
+    peer = suite.init_project(tmp_path / "peer")
+    location = book.identity(peer.path)
+    entries = {str(i): e for i, e in enumerate(BAD_ENTRIES)}
+    entries["ok"] = {**GOOD, "location": location}
+    merged = book.merge(project, location, entries, "peer", {})
+    assert list(merged) == [f"{location}/ok"]
+    assert list(book.load(project)) == [f"{location}/ok"]
+    assert _cli(project, "status").returncode == 0
+
+
+def test_a_word_from_the_future_does_not_outrank_later_ones(project, tmp_path):
+    """A peer whose clock runs ahead (or that lies) says it heard a third copy's word far in
+    the future: that copy's own word, taken afterwards, still replaces what it said."""
+    import time
+
+    peer = book.identity(suite.init_project(tmp_path / "peer").path)
+    third = book.identity(suite.init_project(tmp_path / "third").path)
+    stale = {**GOOD, "location": third}
+    book.merge(project, peer, {"1": stale}, "peer", {third: time.time() + 10 ** 9})
+    assert [e["location"] for e in book.load(project).values()] == [third]
+    book.merge(project, third, {}, "third", {})  # the third copy: nothing runs there now
+    assert book.load(project) == {}

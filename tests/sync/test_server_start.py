@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -52,6 +53,46 @@ def test_sync_whose_far_side_cannot_import_click(tmp_path, no_click):
         assert sorted(j.id for j in copy) == sorted(j.id for j in here)
         assert copy.open_job({"i": 2}).doc.step == 2
         assert sync.sync(here, str(there), ssh="local", remote_suite=command).exit_status == 0
+
+
+FAR_SIDE = """import atexit, json, os, sys
+def report():
+    with open(sys.argv[1] + ".tmp", "w") as f:
+        json.dump(sorted(sys.modules), f)
+    os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+atexit.register(report)
+from suite.cli import main
+main(sys.argv[2:])
+"""
+
+
+def test_far_side_of_a_sync_imports_neither_click_nor_the_workflow_package(tmp_path):
+    # the far side as started by a sync, reporting its modules as it ends: a first sync and
+    # one with nothing to do (where the far side tells it has no submission book)
+    here = suite.init_project(tmp_path / "here")
+    here.open_job({"i": 1}).init().doc.step = 1
+    wrapper = tmp_path / "far_side.py"
+    wrapper.write_text(FAR_SIDE)
+    for n in range(2):
+        report = tmp_path / f"modules{n}.json"
+        command = f"{sys.executable} {wrapper} {report}"
+        result = sync.sync(here, str(tmp_path / "there"), ssh="local", remote_suite=command,
+                           init=True)
+        assert result.exit_status == 0
+        modules = set(json.loads(_written(report)))
+        assert "sync.server" in modules
+        leaked = {m for m in modules if m.split(".")[0] == "click"
+                  or m.startswith(("suite.flow", "schedulers"))}
+        assert not leaked, leaked
+
+
+def _written(path, within=60.0):
+    """The far side ends by itself after the client has gone (it updates its index first)."""
+    end = time.monotonic() + within
+    while not path.exists():
+        assert time.monotonic() < end, f"the far side did not end within {within} s"
+        time.sleep(0.05)
+    return path.read_text()
 
 
 def _server(args, env, stdin=b""):

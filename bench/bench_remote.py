@@ -1,7 +1,7 @@
 """Working across clusters: ``suite status --everywhere`` and ``suite submit --on``.
 
 Usage: python bench/bench_remote.py [-n 10000] [--submit 1000] [--repeat 2] [--pretend]
-[--json F]
+[--json F] [--python PATH]
 
 Two "clusters" on loopback, as in tests/remote: sshd instances with their own HOME and
 project root; a's far side submits to the real single-node SLURM the tests start (root,
@@ -32,7 +32,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.common import wall  # noqa: E402
+from bench.common import add_python_option, suite_python, wall  # noqa: E402
+
+#: the interpreter of suite's processes here and on the far sides (--python)
+PYTHON = sys.executable
 
 WORKFLOW = '''from suite.flow import Workflow
 
@@ -63,7 +66,7 @@ def _slurm(root):
 def _clusters(root, slurm_conf):
     from tests.remote.conftest import _start_sshd
 
-    path = f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"
+    path = f"{os.path.dirname(PYTHON)}:/usr/bin:/bin"
     out = {}
     for name, extra in (("a", {"SUITE_SCHEDULER": "slurm", "SLURM_CONF": slurm_conf}),
                         ("b", {"SUITE_SCHEDULER": "direct"})):
@@ -104,7 +107,7 @@ def _laptop(root, clusters, n):
             project.open_job({"i": i, "group": i % 10}).init()
     for name, info in clusters.items():  # each far side as a user makes it: a first sync
         sync.add_remote(project, name, f"{name}:{info['proj']}",
-                        remote_suite=f"{sys.executable} -m suite")
+                        remote_suite=f"{PYTHON} -m suite")
         sync.sync(project, name, init=True)
         shutil.copy(os.path.join(path, "workflow.py"), info["proj"])
     return project
@@ -134,7 +137,7 @@ def _status_cpu(project, clusters, suite_cmd, env, far_env, repeat):
     log = os.path.join(os.path.dirname(project.path), "far-cpu.log")
     wrapper = os.path.join(os.path.dirname(project.path), "far-cpu.sh")
     with open(wrapper, "w") as f:  # times' second line: the children's user and system time
-        f.write(f'#!/bin/bash\n{sys.executable} -m suite "$@"\nrc=$?\n'
+        f.write(f'#!/bin/bash\n{PYTHON} -m suite "$@"\nrc=$?\n'
                 f'times > {log}.$$\ntail -1 {log}.$$ >> {log}\nrm -f {log}.$$\nexit $rc\n')
     os.chmod(wrapper, 0o755)
     best = None
@@ -204,13 +207,16 @@ def main():
     ap.add_argument("--pretend", action="store_true",
                     help="also time both submit rows with --pretend (no sbatch)")
     ap.add_argument("--json", default="bench/results-remote.json")
+    add_python_option(ap)
     args = ap.parse_args()
+    global PYTHON
+    PYTHON = suite_python(args.python)
     root = tempfile.mkdtemp(prefix="bench-remote-")
     gen, conf = _slurm(root)
     clusters = _clusters(root, conf)
     try:
         project = _laptop(root, clusters, args.n)
-        suite_cmd = [sys.executable, "-m", "suite"]
+        suite_cmd = [PYTHON, "-m", "suite"]
         env = {**os.environ, "PYTHONPATH": REPO, "SLURM_CONF": conf}
         far_env = {name: {**env, "SUITE_SCHEDULER": "slurm" if name == "a" else "direct",
                           "HOME": os.path.join(os.path.dirname(info["proj"]))}

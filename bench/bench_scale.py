@@ -26,6 +26,7 @@ import time
 
 from bench_flow import SUITE_WORKFLOW
 from build_scale import build
+from common import add_python_option, suite_python
 
 ITERATE = ("import suite; p = suite.get_project(); "
            "print(sum(1 for j in p if j.sp()['seed'] >= 0))")
@@ -35,6 +36,8 @@ ITERATE = ("import suite; p = suite.get_project(); "
 SUITE = os.path.join(os.path.dirname(sys.executable), "suite")
 if not os.path.exists(SUITE):
     SUITE = "suite"
+#: the interpreter of suite's processes and the command line of its CLI (--python)
+PYTHON, SUITE_ARGV = sys.executable, [SUITE]
 
 BUSY = "import time\nend = time.time() + 900\nwhile time.time() < end:\n    pass\n"
 
@@ -75,13 +78,13 @@ class Load:
 def rows_for(path, n):
     expect_sp = sum(1 for i in range(n) if i % 7 == 3)
     return {
-        "find b.c 3 (state point key)": ([SUITE, "find", "b.c", "3"],
+        "find b.c 3 (state point key)": ([*SUITE_ARGV, "find", "b.c", "3"],
                                          lambda out: len(out.split()) == expect_sp),
-        "find doc.x 3 (document key)": ([SUITE, "find", "doc.x", "3"],
+        "find doc.x 3 (document key)": ([*SUITE_ARGV, "find", "doc.x", "3"],
                                         lambda out: len(out.split()) == len(range(3, n, 100))),
-        "iterate all state points, fresh process": ([sys.executable, "-c", ITERATE],
+        "iterate all state points, fresh process": ([PYTHON, "-c", ITERATE],
                                                     lambda out: int(out) == n),
-        "status (3 operations, 2 labels)": ([SUITE, "status"], lambda out: "first" in out),
+        "status (3 operations, 2 labels)": ([*SUITE_ARGV, "status"], lambda out: "first" in out),
     }
 
 
@@ -91,7 +94,7 @@ def bench_project(path, n, repeat, load, only=None):
     res = {}
     if not os.path.exists(os.path.join(path, ".suite", "index.sqlite")):
         os.sync()
-        wall, cpu, rss, out = run([SUITE, "find", "b.c", "3"], path)
+        wall, cpu, rss, out = run([*SUITE_ARGV, "find", "b.c", "3"], path)
         res["first command (builds the index)"] = {"quiet": [wall, cpu, rss]}
     for row, (args, check) in rows_for(path, n).items():
         if only and not any(word in row for word in only):
@@ -128,12 +131,17 @@ def main():
     ap.add_argument("--rows", nargs="*", default=None,
                     help="only the rows whose names contain one of these words (find, iterate, "
                     "status)")
+    add_python_option(ap)
     args = ap.parse_args()
+    if args.python:
+        global PYTHON, SUITE_ARGV
+        PYTHON = suite_python(args.python)
+        SUITE_ARGV = [PYTHON, "-m", "suite"]
     # an installed suite has compiled modules; without them (PYTHONDONTWRITEBYTECODE, as in
     # the test environment) every command compiled its modules again: 0.1-0.15 s each
     import suite
 
-    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(suite.__file__)],
+    subprocess.run([PYTHON, "-m", "compileall", "-q", os.path.dirname(suite.__file__)],
                    check=True, stdout=subprocess.DEVNULL)
     results = {}
     projects = [(None, n) for n in args.n] + [(p, None) for p in args.project]

@@ -40,7 +40,10 @@ import tempfile
 import time
 
 from bench_archive import SUITE, build, on_terminal, to_file  # 3 small files per job
-from common import cpu_seconds
+from common import add_python_option, cpu_seconds, suite_python
+
+#: the interpreter of suite's far sides and the command line of its CLI (--python)
+PYTHON, SUITE_ARGV = sys.executable, [SUITE]
 
 
 def start_sshd(root, profile=None):
@@ -120,7 +123,7 @@ def ssh_rows(args, root, src, port, home, rows):
 
     ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
            "-o StrictHostKeyChecking=yes")
-    remote_suite = f"{sys.executable} -m suite"
+    remote_suite = f"{PYTHON} -m suite"
     # the system ssh reads the login user's ~/.ssh, not $HOME's: name the config
     transport = {"ssh": args.ssh, "ssh_command": (
         f"ssh -F {home}/.ssh/config -o UserKnownHostsFile={home}/.ssh/known_hosts "
@@ -210,11 +213,11 @@ def local_rows(args, root, src, rows):
     env["PYTHONPYCACHEPREFIX"] = f"{root}/pycache"
     warm = suite.init_project(f"{root}/local-warm")
     warm.open_job({"warm": 1}).init()
-    subprocess.run([SUITE, "sync", f"{root}/local-warm-dst", "--init", "-q"], cwd=warm.path,
+    subprocess.run([*SUITE_ARGV, "sync", f"{root}/local-warm-dst", "--init", "-q"], cwd=warm.path,
                    check=True, env=env)
 
     def cli(dst):
-        subprocess.run([SUITE, "sync", dst, "-q"], cwd=src.path, check=True, env=env)
+        subprocess.run([*SUITE_ARGV, "sync", dst, "-q"], cwd=src.path, check=True, env=env)
 
     def rsync(dst):
         subprocess.run(["rsync", "-a", "--delete", f"{src.workspace}/", f"{dst}/"], check=True)
@@ -253,7 +256,7 @@ def progress_rows(root, n, rounds=4):
     for k in range(rounds):
         for mode in ("terminal", "file") if k % 2 == 0 else ("file", "terminal"):
             dst = suite.init_project(f"{root}/progress-{k}-{mode}").path
-            cmd = [SUITE, "sync", dst]
+            cmd = [*SUITE_ARGV, "sync", dst]
             if mode == "terminal":
                 t, c, nbytes = on_terminal(cmd, p.path)
                 drawn = max(drawn, nbytes)
@@ -278,7 +281,7 @@ def noop_rows(args, root, port, home, rows):
     os.makedirs(args.noop_dest, exist_ok=True)
     ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
            "-o StrictHostKeyChecking=yes")
-    remote_suite = f"{sys.executable} -m suite"
+    remote_suite = f"{PYTHON} -m suite"
     t = time.perf_counter()
     subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
     for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
@@ -295,7 +298,7 @@ def noop_rows(args, root, port, home, rows):
 
     def cli():
         c, t = cpu_seconds(), time.perf_counter()
-        proc = subprocess.Popen([SUITE, "sync", f"bench:{dest}", "-q", "--remote-suite",
+        proc = subprocess.Popen([*SUITE_ARGV, "sync", f"bench:{dest}", "-q", "--remote-suite",
                                  remote_suite], cwd=project)
         _, status, ru = os.wait4(proc.pid, 0)
         assert status == 0, status
@@ -343,7 +346,12 @@ def main():
     ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
                     help="where the far copy of --noop-project is made (deleted after)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")
+    add_python_option(ap)
     args = ap.parse_args()
+    if args.python:
+        global PYTHON, SUITE_ARGV
+        PYTHON = suite_python(args.python)
+        SUITE_ARGV = [PYTHON, "-m", "suite"]
     if args.profile:
         args.profile = os.path.abspath(args.profile)
         os.makedirs(args.profile, exist_ok=True)

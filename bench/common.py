@@ -10,7 +10,10 @@ a RAM disk, where the tools' own costs show.
 import os
 import resource
 import subprocess
+import sys
 import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def timed(fn):
@@ -88,3 +91,28 @@ def path_without(root, names):
             if name not in names and not os.path.lexists(link):
                 os.symlink(os.path.join(d, name), link)
     return hidden
+
+
+def add_python_option(parser):
+    """``--python PATH`` for a benchmark's argument parser (see :func:`suite_python`)."""
+    parser.add_argument("--python", metavar="PATH",
+                        help="run suite's processes (the CLI, far sides of syncs) with this "
+                             "interpreter on this checkout's code, e.g. a venv without this "
+                             "machine's site hooks (docs/benchmarks.md); default: this one")
+
+
+def suite_python(path=None):
+    """The interpreter that runs suite's processes: ``path`` (``--python``) or this one.
+
+    Another interpreter runs this checkout's code: the checkout goes first on PYTHONPATH in
+    this process's environment, which every process the benchmark starts inherits. The path
+    is made absolute, not resolved: a venv's ``python`` is a link, and only through the
+    link is it the venv's."""
+    if path is None:
+        return sys.executable
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != REPO]
+    os.environ["PYTHONPATH"] = os.pathsep.join([REPO, *rest])
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise SystemExit(f"--python {path}: not an executable file")
+    return path

@@ -6,7 +6,6 @@ A core module of its own: a sync asks for it on every run, and it must not impor
 
 import os
 import re
-import uuid
 
 from . import layout
 from .errors import SuiteError
@@ -24,6 +23,8 @@ def identity(path):
         with open(fn) as f:
             value = f.read().strip()
     except FileNotFoundError:
+        import uuid  # once per copy: not on the path of every sync
+
         os.makedirs(os.path.dirname(fn), exist_ok=True)
         # only if still absent: of processes asking at once, the first one's id stands
         # (replacing it would leave the others with an id the copy no longer has)

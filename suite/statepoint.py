@@ -181,3 +181,14 @@ def validate_statepoint(sp):
     plain = to_plain(sp)
     text, job_id = canonical(plain)
     return plain, job_id, text
+
+
+def same(a, b):
+    """Strict JSON equality: types must match (``1`` is not ``1.0``, ``True`` is not ``1``)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

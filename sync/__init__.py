@@ -7,7 +7,6 @@ import os
 
 from suite import layout
 
-from .engine import Sync, SyncResult
 from .remotes import add_remote, list_remotes, remove_remote, resolve_remote
 from .replica import Replica, SyncError
 
@@ -72,6 +71,8 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
 
             active = wait_until_done(local, remote, wanted, poll or POLL, notify) if wait \
                 else gather(local, remote, wanted)
+        from .engine import Sync
+
         run = Sync(local, remote,
                    mode="push" if push else "pull" if pull else "both", prefer=prefer,
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
@@ -158,6 +159,8 @@ def import_merge(project, origin, *, schema=None, prefer=None, keep_both=False, 
     from archive import import_jobs
     from suite import layout
 
+    from .engine import Sync
+
     tmp = os.path.join(project.path, layout.SUITE_DIR, f"import-sync-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -191,6 +194,15 @@ def _replica_for(url, label, remote_suite, accept_new_host_key, timeout=None, in
         return Client(LocalTransport(path, remote_suite, timeout or TIMEOUT, init), label,
                       ahead)
     return Replica(os.path.expanduser(url), label=label, init=init)
+
+
+def __getattr__(name):
+    # the engine is imported when used: the far side of a sync (sync.server) never uses it
+    if name in ("Sync", "SyncResult"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["Replica", "Sync", "SyncError", "SyncResult", "add_remote", "connect",

@@ -7,14 +7,11 @@ wire (:func:`sync.server.serve`)."""
 import os
 import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 
 from suite import layout
-from suite.flow import book as books
 from suite.jsonio import write_atomic
 
 from . import protocol
@@ -108,7 +105,9 @@ def flow_submit(session, options):
 
 def _book_answer(project):
     """This side's book in an answer, so the client learns it without another round trip."""
-    location, book, seen = books.word(project)
+    import socket
+
+    location, book, seen = _books().word(project)
     return {"location": location, "where": socket.gethostname(), "book": book, "seen": seen}
 
 
@@ -117,12 +116,20 @@ def load_book(session):
     project = session.replica.project
     if not layout.has_submissions(project.path):  # most never submit: answered, no write
         return [None, {}, {}]
-    return list(books.word(project))
+    return list(_books().word(project))
 
 
 def merge_book(session, location, entries, where=None, seen=None):
     """Merge another copy's book into this side's (:func:`suite.flow.book.merge`)."""
-    books.merge(session.replica.project, location, entries, where, seen)
+    _books().merge(session.replica.project, location, entries, where, seen)
+
+
+def _books():
+    # imported when a book is there: suite.flow takes longer to import (60-75 ms) than a
+    # sync with nothing to do takes on the far side, and most copies never submit
+    from suite.flow import book
+
+    return book
 
 
 def put_project_file(session, rel, data, mtime_ns):
@@ -147,6 +154,8 @@ def flow_run(session, argv):
     run (SIGTERM to its group, SIGKILL after :data:`STOP_GRACE` s)."""
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         raise SyncError("run arguments must be a list of strings")
+    import subprocess
+
     proc = subprocess.Popen([sys.executable, "-m", "suite", "run", *argv],
                             cwd=session.replica.project.path, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,

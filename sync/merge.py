@@ -6,7 +6,7 @@ A conflicting key is left as it is on each side, and the sync record keeps its o
 value, so the conflict is reported again until someone resolves it.
 """
 
-from suite.diff import same  # strict JSON equality: 1 is not 1.0
+from suite.statepoint import same  # strict JSON equality: 1 is not 1.0
 
 MISSING = object()
 LOCAL, REMOTE, BASE = 0, 1, 2

@@ -8,8 +8,7 @@ on; the client also has ``NAME_later``), ``post`` (a write sent without waiting;
 read in order, a note when it was refused), ``stream`` (the answer comes in several frames).
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import namedtuple
 
 from suite.jsonio import ANY
 
@@ -40,25 +39,20 @@ def _serve_replica(name):
     return lambda session, *args: getattr(session.replica, name)(*args)
 
 
-@dataclass(frozen=True)
-class Op:
+# a named tuple, not a dataclass: the far side imports this module on every start, and
+# dataclasses (with inspect) would be a third of its imports
+class Op(namedtuple("Op", "name mode answer writes internal pack unpack reply take serve",
+                    defaults=(False, False, _pack, _unpack, _reply, _take_as_is, None))):
     """One operation: how a request travels and what its answer must look like.
 
     ``pack(args) -> (wire args, payload, extra header keys)`` on the client and
     ``unpack(header, payload) -> args`` on the server; ``reply(result) -> (JSON, payload)``
     on the server and ``take(client, JSON, payload, args) -> value`` on the client, which
-    checks the answer's shape (:mod:`sync.answers`) before anything uses it."""
+    checks the answer's shape (:mod:`sync.answers`) before anything uses it. ``internal``:
+    a step of a composite method, not a ReplicaAPI method; ``serve(session, *args)``: the
+    far side's handler when it is not the replica's method of that name."""
 
-    name: str
-    mode: str
-    answer: str
-    writes: bool = False
-    internal: bool = False  # a step of a composite method, not a ReplicaAPI method
-    pack: Callable = _pack
-    unpack: Callable = _unpack
-    reply: Callable = _reply
-    take: Callable = _take_as_is
-    serve: Callable | None = None
+    __slots__ = ()
 
     def run(self, session, header, payload):
         """Server side: the answer ``(JSON, payload)`` to one request."""

@@ -5,7 +5,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 
 from . import ops, protocol
 from .replica import Replica
@@ -165,6 +164,8 @@ def _serve(replica, stdin, stdout, streams):
             replica.changed.clear()  # each refused write's note went back in its answer
             stdout.send({"ok": True, "result": result}, out)
         except Exception as exc:
+            import traceback  # only for a failed request: not part of every start
+
             stdout.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
                          "trace": traceback.format_exc(limit=3)})
 

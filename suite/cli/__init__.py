@@ -1,11 +1,13 @@
 """The ``suite`` command line. One module per command group; commands load on first use so
 that ``suite find`` starts fast. Errors print one line on stderr and exit non-zero
-(``--debug`` shows the traceback)."""
+(``--debug`` shows the traceback).
 
-import importlib
+The far side of a sync (``suite _sync-server PATH [--init]``, started once per sync, per
+``status --on`` and per ``submit --on``) has a fixed form: :func:`main` serves it without
+importing click (the group lives in :mod:`suite.cli.group`); any other form of it, ``--help``
+included, goes through click."""
+
 import sys
-
-import click
 
 #: command name -> "module:attribute". A capability adds its commands here.
 COMMANDS = {
@@ -42,61 +44,48 @@ COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose commands are imported only when used."""
-
-    def list_commands(self, ctx):
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx, name):
-        target = COMMANDS.get(name)
-        if target is None:
-            return None
-        module, attr = target.split(":")
-        try:
-            return getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:  # a capability not installed in this build
-                return None
-            raise
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-@click.version_option(package_name="suite", prog_name="suite")
-@click.pass_context
-def cli(ctx, debug):
-    """suite: jobs, workspaces, sync, archives, views, diffs and workflows for parameter sweeps.
-
-    Run a command with --help for its options. The project is found from the current
-    directory upward.
-    """
-    ctx.obj = {"debug": debug}
-
-
 def main(argv=None):
     """Console entry point: run the CLI and turn errors into one-line messages."""
     from suite.errors import SuiteError
 
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
     try:
-        return cli.main(args=argv, prog_name="suite", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("suite: aborted", err=True)
-        sys.exit(130)
+        far = _server_args(args)
+        if far is None:
+            from .group import run
+
+            return run(args)
+        from sync.server import serve
+
+        sys.exit(serve(far[0], init=far[1]))
     except (SuiteError, OSError, ValueError, KeyError, LookupError) as exc:
         if debug:
             raise
-        click.echo(f"suite: error: {_message(exc)}", err=True)
+        _error(f"suite: error: {_message(exc)}")
         sys.exit(1)
     except KeyboardInterrupt:
-        click.echo("suite: interrupted", err=True)
+        _error("suite: interrupted")
         sys.exit(130)
+
+
+def _server_args(args):
+    """``(path, init)`` if ``args`` are the far server's fixed form, else None (click parses
+    them, with its usage errors and help)."""
+    if not args or args[0] != "_sync-server":
+        return None
+    rest = args[1:]
+    init = "--init" in rest
+    if init:
+        rest.remove("--init")
+    if len(rest) != 1 or rest[0].startswith("-"):
+        return None
+    return rest[0], init
+
+
+def _error(line):
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _message(exc):
@@ -105,3 +94,12 @@ def _message(exc):
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.strerror or exc}: {exc.filename}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def __getattr__(name):
+    # the click group is imported only when asked for (``from suite.cli import cli``)
+    if name in ("cli", "LazyGroup"):
+        from . import group
+
+        return getattr(group, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

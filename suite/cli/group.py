@@ -1,0 +1,56 @@
+"""The click group behind ``suite``: commands resolved from :data:`suite.cli.COMMANDS` and
+imported only when used, and :func:`run`, which turns click's own outcomes (usage errors,
+``--help``, aborts) into exit statuses."""
+
+import importlib
+import sys
+
+import click
+
+from . import COMMANDS
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when used."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # a capability not installed in this build
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.version_option(package_name="suite", prog_name="suite")
+@click.pass_context
+def cli(ctx, debug):
+    """suite: jobs, workspaces, sync, archives, views, diffs and workflows for parameter sweeps.
+
+    Run a command with --help for its options. The project is found from the current
+    directory upward.
+    """
+    ctx.obj = {"debug": debug}
+
+
+def run(args):
+    """Run the group on ``args``; click's usage errors print as click prints them (exit 2)."""
+    try:
+        return cli.main(args=args, prog_name="suite", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("suite: aborted", err=True)
+        sys.exit(130)

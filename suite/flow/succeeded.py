@@ -113,7 +113,15 @@ class Succeeded:
                     part = wanted[k:k + 250]
                     rows += db.execute("SELECT * FROM logs WHERE id IN "
                                        f"({','.join('?' * len(part))})", part).fetchall()
-        except sqlite3.DatabaseError:
+        except sqlite3.OperationalError:  # locked for long: the logs are read whole
+            return
+        except sqlite3.DatabaseError:  # damaged pages: not used, rebuilt by the next process
+            self.close()
+            self._db = False
+            try:
+                os.unlink(self._file)
+            except OSError:
+                pass
             return
         self._asked.update(wanted)
         for row in rows:

@@ -199,6 +199,14 @@ def test_a_corrupt_cache_file_is_ignored_and_rebuilt(proj):
     db = sqlite3.connect(proj.fn(CACHE))
     assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 1  # rebuilt
     db.close()
+    size = os.path.getsize(proj.fn(CACHE))
+    assert size > 4096
+    with open(proj.fn(CACHE), "r+b") as f:  # a database whose pages after the first are junk
+        f.seek(4096)
+        f.write(b"\xa5" * (size - 4096))
+    append(job, line(job, "third"))
+    agrees(proj)
+    agrees(proj)
 
 
 def test_cache_rows_that_do_not_check_are_not_trusted(proj):

@@ -380,6 +380,7 @@ class Runner:
             op = self._op(name)
             todo += [(op, unit) for unit in self.units(op, jobs, docs)
                      if self.eligible(op, unit, docs, completed, ignore=ignore)]
+        self.succeeded.save()  # what the logs said, for the next pass and the next process
         return todo
 
     def _group_eligible(self, group, unit, docs, completed, ignore=0):
@@ -403,7 +404,6 @@ class Runner:
                 jobs = self._jobs(filter, ids)
                 docs, completed = self._state(jobs)
                 todo = self._todo(names, jobs, docs, completed)
-                self.succeeded.save()
                 if order == "random":
                     random.shuffle(todo)
                 elif order == "cyclic":

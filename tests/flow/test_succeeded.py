@@ -280,3 +280,46 @@ def test_two_processes_updating_at_once(proj):
     r = agrees(proj)
     assert all(len(r.succeeded.of(j)) == 14 for j in proj)
     assert r.succeeded.bytes_read < sum(os.path.getsize(j.fn(LOG)) for j in proj)
+
+
+FLOW_PROJECT = textwrap.dedent('''
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.post.true("a")
+    @P.operation
+    def a(job):
+        job.doc.a = True
+
+    @P.pre.succeeded(a)
+    @P.post.true("b")
+    @P.operation
+    def b(job):
+        job.doc.b = True
+''')
+
+
+def test_flow_project_status_and_run(proj, tmp_path):
+    import importlib.util
+    import io
+
+    path = tmp_path / "flowproject.py"
+    path.write_text(FLOW_PROJECT)
+    spec = importlib.util.spec_from_file_location("flowproject_succeeded", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    fp = mod.P.get_project(proj.path)
+    job = fp.open_job({"a": 0})
+    append(job, b"".join(line(job, "third") for _ in range(1000)) + line(job, "a"))
+    out = io.StringIO()
+    fp.print_status(file=out, all_ops=True)
+    assert _row(out.getvalue(), "b") == ["1", "0", "0", "0"]
+    assert os.path.exists(proj.fn(CACHE))
+    other = fp.open_job({"a": 1})
+    append(other, line(other, "a"))
+    fp.run(names=["b"])
+    assert sorted(j.sp.a for j in fp if j.doc.get("b")) == [0, 1]
+    r = agrees(proj)
+    assert r.succeeded.bytes_read == 0  # run's pass left the cache up to date

@@ -21,6 +21,7 @@ re-reads the new lines). A row that another process wrote from an older read is 
 import json
 import os
 import sqlite3
+import threading
 import zlib
 
 from suite import layout
@@ -30,6 +31,7 @@ from .provenance import LOG, succeeded_in
 #: the cache file, in the project directory
 CACHE = os.path.join(layout.SUITE_DIR, "flow", "succeeded.sqlite")
 VERSION = 1
+COLUMNS = ("id", "ino", "dev", "size", "ctime", "offset", "last", "crc", "ops")
 #: jobs asked for at most, above which the whole table is loaded in one query
 BY_ID = 500
 
@@ -53,6 +55,9 @@ class Succeeded:
         self._ops = {}  # ops text -> frozenset (rows share a few)
         #: log bytes read
         self.bytes_read = 0
+        # `run --parallel` evaluates a group's steps in several threads: one connection,
+        # used by one thread at a time
+        self._lock = threading.Lock()
 
     # -- the cache file ---------------------------------------------------------------------
     def _connect(self):
@@ -67,11 +72,14 @@ class Succeeded:
             return None
         for attempt in range(2):
             try:
-                db = sqlite3.connect(self._file, timeout=5, isolation_level=None)
+                db = sqlite3.connect(self._file, timeout=5, isolation_level=None,
+                                     check_same_thread=False)
                 try:
                     db.execute("PRAGMA journal_mode=DELETE")  # WAL needs shared memory (NFS)
                     db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is a re-read
-                    if db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+                    columns = [r[1] for r in db.execute("PRAGMA table_info(logs)")]
+                    if (db.execute("PRAGMA user_version").fetchone()[0] != VERSION
+                            or columns != list(COLUMNS)):
                         db.executescript(
                             "BEGIN IMMEDIATE; DROP TABLE IF EXISTS logs; CREATE TABLE logs ("
                             "id TEXT PRIMARY KEY, ino INTEGER, dev INTEGER, size INTEGER, "
@@ -95,6 +103,10 @@ class Succeeded:
 
     def _load(self, ids):
         """Load the rows of ``ids`` (all rows when there are many) once."""
+        with self._lock:
+            self._load_locked(ids)
+
+    def _load_locked(self, ids):
         if self._all:
             return
         wanted = [i for i in ids if i not in self._asked]
@@ -131,6 +143,10 @@ class Succeeded:
     def save(self):
         """Store what was learned since the last save; skipped (kept in memory) when another
         process holds the write lock or the file cannot be written."""
+        with self._lock:
+            self._save_locked()
+
+    def _save_locked(self):
         if not self._dirty:
             return
         db = self._connect()
@@ -177,7 +193,13 @@ class Succeeded:
             if self._rows.pop(job.id, None) is not None:
                 self._dirty[job.id] = None
             return frozenset()
-        row = self._valid(self._rows.get(job.id))
+        row = self._rows.get(job.id)
+        if row is not None and (len(row) != 8 or type(row[7]) is not frozenset):
+            row = self._valid(row)  # a row from the file: checked once
+            if row is None:
+                del self._rows[job.id]
+            else:
+                self._rows[job.id] = row
         if row is not None and row[0] == st.st_ino and row[1] == st.st_dev:
             if row[2] == st.st_size and row[3] == st.st_ctime_ns and row[4] == row[2]:
                 return row[7]  # unchanged since read, no cut line
@@ -189,10 +211,6 @@ class Succeeded:
 
     def _valid(self, row):
         """``row`` with its operations as a frozenset, or None if it does not check."""
-        if row is None:
-            return None
-        if len(row) == 8 and type(row[7]) is frozenset:
-            return row
         try:
             ino, dev, size, ctime, offset, last, crc, text = row
             if not (all(type(v) is int for v in row[:7]) and 0 <= last <= offset <= size):

@@ -226,8 +226,13 @@ def test_cache_rows_that_do_not_check_are_not_trusted(proj):
     agrees(proj)
     db.execute("DROP TABLE logs")
     db.commit()
-    db.close()
     agrees(proj)
+    assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 1  # made again (one job has a log)
+    db.execute("ALTER TABLE logs RENAME COLUMN crc TO other")
+    db.commit()
+    agrees(proj)
+    assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 1
+    db.close()
 
 
 def test_cli_status(proj):
@@ -323,3 +328,15 @@ def test_flow_project_status_and_run(proj, tmp_path):
     assert sorted(j.sp.a for j in fp if j.doc.get("b")) == [0, 1]
     r = agrees(proj)
     assert r.succeeded.bytes_read == 0  # run's pass left the cache up to date
+
+
+def test_a_group_run_in_parallel_threads(proj):
+    with open(proj.fn("workflow.py"), "a") as f:
+        f.write("\nboth = W.make_group('both')\nboth(first)\nboth(second)\n")
+    for job in proj:
+        append(job, line(job, "third") * 200)
+    r = runner(proj)
+    done = r.run(ops=["both"], parallel=3)  # each group's steps judged in a thread of its own
+    assert sorted(status for _, _, status in done) == ["success"] * 3
+    assert all(completed_operations(j) == {"first", "second", "third"} for j in proj)
+    agrees(proj)

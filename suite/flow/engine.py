@@ -276,6 +276,8 @@ class Runner:
         if shown["total"] is None:
             shown["total"] = 0
         report(steps)
+        if selection is None:  # every job judged: rows of removed jobs can go
+            self.succeeded.forget_others(table.ids)
         out.jobs = table
         if last or (last is None and len(table) <= LAST_AUTO):
             from suite.provenance.logs import last_records

@@ -172,6 +172,17 @@ class Succeeded:
             except sqlite3.DatabaseError:
                 pass
 
+    def forget_others(self, ids):
+        """Drop the rows of jobs not among ``ids`` (every job of the project: removed jobs'
+        rows would stay forever), if the whole file was loaded; stored by :meth:`save`."""
+        if not self._all:
+            return
+        keep = set(ids)
+        for job_id in [i for i in self._rows if i not in keep]:
+            del self._rows[job_id]
+            self._dirty[job_id] = None
+        self.save()
+
     def close(self):
         if self._db:
             self._db.close()

@@ -340,3 +340,24 @@ def test_a_group_run_in_parallel_threads(proj):
     assert sorted(status for _, _, status in done) == ["success"] * 3
     assert all(completed_operations(j) == {"first", "second", "third"} for j in proj)
     agrees(proj)
+
+
+def test_rows_of_removed_jobs_are_dropped(project, monkeypatch):
+    import sqlite3
+
+    import suite.flow.succeeded as succeeded
+
+    monkeypatch.setattr(succeeded, "BY_ID", 2)  # the whole file is loaded from 3 jobs on
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(WORKFLOW)
+    for a in range(4):
+        job = project.open_job({"a": a}).init()
+        append(job, line(job, "first"))
+    agrees(project)
+    project.open_job({"a": 0}).remove()
+    runner(project).status(ids=[project.open_job({"a": 1}).id])  # a selection: kept
+    db = sqlite3.connect(project.fn(CACHE))
+    assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 4
+    agrees(project)
+    assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 3
+    db.close()

@@ -43,6 +43,8 @@ class Succeeded:
 
     :attr:`bytes_read` counts the log bytes read (a measure for tests and benchmarks).
     Nothing here raises for a missing, unreadable or corrupt cache: it reads the logs whole.
+    A log that exists but cannot be read raises OSError (as a whole read does), rather than
+    count as "nothing succeeded" (which would run its operations again).
     """
 
     def __init__(self, project_path):
@@ -200,7 +202,7 @@ class Succeeded:
         path = os.path.join(job.path, LOG)
         try:
             st = os.stat(path)
-        except OSError:  # no log (or no job): nothing succeeded
+        except FileNotFoundError:  # no log (or no job): nothing succeeded
             if self._rows.pop(job.id, None) is not None:
                 self._dirty[job.id] = None
             return frozenset()
@@ -246,9 +248,10 @@ class Succeeded:
                 if start:
                     f.seek(start)
                 data = f.read()
-        except OSError:
+        except FileNotFoundError:  # removed since the stat
             return frozenset()
         self.bytes_read += len(data)
+        seen = start + len(data)  # the log's size as read (it may have grown since the stat)
         ops = set()
         if row is not None:
             checked = row[4] - start
@@ -260,11 +263,11 @@ class Succeeded:
         ops.update(succeeded_in(data[:end]))
         last = data.rfind(b"\n", 0, end - 1) + 1 if end else 0
         if end:
-            new = (st.st_ino, st.st_dev, st.st_size, st.st_ctime_ns, start + end,
-                   start + last, zlib.crc32(data[last:end]))
+            new = (st.st_ino, st.st_dev, seen, st.st_ctime_ns, start + end, start + last,
+                   zlib.crc32(data[last:end]))
         else:  # nothing new consumed: the last line is the row's
-            new = (st.st_ino, st.st_dev, st.st_size, st.st_ctime_ns, *row[4:7]) if row \
-                else (st.st_ino, st.st_dev, st.st_size, st.st_ctime_ns, 0, 0, 0)
+            new = (st.st_ino, st.st_dev, seen, st.st_ctime_ns, *row[4:7]) if row \
+                else (st.st_ino, st.st_dev, seen, st.st_ctime_ns, 0, 0, 0)
         consumed = frozenset(ops)
         text = json.dumps(sorted(consumed, key=lambda n: (n is None, n or "")))
         self._ops.setdefault(text, consumed)

@@ -17,6 +17,11 @@ the same workflow (best of 2 each, after one call that builds suite's index).
 --history-n D: per execution with records on, for jobs whose logs hold 1 and D records (a new
 runner per round: each first record of a job learns which blobs its log holds).
 
+--succeeded-n N (with --history-n D): `suite status` over N jobs whose logs hold 1 and D records,
+with an operation without postconditions (complete once it succeeded, by the log): the first
+status after the logs were written (cold) and the next ones (warm, best of --repeat), wall and
+CPU, for each tree given by --tree NAME=PATH (default: this checkout), taking turns.
+
 --records-n: `suite run -o first` over that many jobs with provenance records on (code,
 environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
 wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
@@ -29,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -363,6 +369,60 @@ def records_history(root, depth, results, jobs=100, rounds=5):
     results[f"records on, first record of a job in a run, by log history ({jobs} jobs)"] = rows
 
 
+def succeeded_rows(root, n, depth, trees, repeat, results):
+    """`suite status` over ``n`` jobs whose logs hold 1 and ``depth`` records of an operation
+    without postconditions, by each tree in ``trees`` ({name: checkout}), taking turns: the
+    first call after the logs were written (cold: every log read) and the best of ``repeat``
+    later calls (warm), wall and CPU seconds of the process."""
+    from suite.flow import Runner, load_workflow
+
+    workflow = SUITE_WORKFLOW + "\n\n@Bench.operation\ndef tally(job):\n    pass\n"
+    rows = {}
+    for d in sorted({1, depth}):
+        p = build(os.path.join(root, f"succeeded-{d}"), n)
+        with open(p.fn("workflow.py"), "w") as f:
+            f.write(workflow)
+        jobs = list(p)
+        r = Runner(load_workflow(p), p)
+        r.execute(r._op("tally"), (jobs[0],))
+        with open(jobs[0].fn("suite_flow_log.jsonl"), "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        blobs, record = b"".join(lines[:-1]), lines[-1]  # the environment's blob, the record
+        data = blobs + record * d
+        for job in jobs:
+            with open(job.fn("suite_flow_log.jsonl"), "wb") as f:
+                f.write(data)
+        cache = p.fn(os.path.join(".suite", "flow", "succeeded.sqlite"))
+        times = {}
+        first = True
+        for round_ in range(repeat + 1):  # round 0 cold (no cache), then warm; trees alternate
+            for name, tree in trees.items():
+                args = [sys.executable, "-m", "suite", "status"]
+                env = {**(ENV or os.environ), "PYTHONPATH": tree}
+                if first:  # the index, and logs in the page cache
+                    subprocess.run(args, cwd=p.path, env=env, capture_output=True)
+                    first = False
+                if round_ == 0 and os.path.exists(cache):
+                    os.remove(cache)
+                os.sync()
+                c, t = common.cpu_seconds(), time.perf_counter()
+                out = subprocess.run(args, cwd=p.path, env=env, capture_output=True, text=True)
+                t, c = time.perf_counter() - t, common.cpu_seconds() - c
+                if out.returncode or "tally" not in out.stdout:
+                    raise RuntimeError(f"suite status: {out.stderr[-2000:]}")
+                key = "cold" if round_ == 0 else "warm"
+                old = times.get((name, key))
+                if old is None or t < old[0]:
+                    times[(name, key)] = (t, c)
+        mb = len(data) * n / 1e6
+        for (name, key), (t, c) in times.items():
+            rows[f"{d} records ({mb:.0f} MB of logs), {name}, {key}: wall s"] = t
+            rows[f"{d} records ({mb:.0f} MB of logs), {name}, {key}: cpu s"] = c
+        shutil.rmtree(p.path, ignore_errors=True)
+    rows["load average (1 min)"] = os.getloadavg()[0]
+    results[f"status, an operation without postconditions, by log history ({n:,} jobs)"] = rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -374,12 +434,17 @@ def main():
     ap.add_argument("--records-n", type=int, default=0)
     ap.add_argument("--history-n", type=int, default=0,
                     help="records already in each job's log for the history rows")
+    ap.add_argument("--succeeded-n", type=int, default=0,
+                    help="jobs of the status rows by log history (with --history-n)")
+    ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
+                    help="a checkout to time (--succeeded-n rows; repeatable)")
     ap.add_argument("--only-extra", action="store_true",
                     help="only the --group-n, --project-status-n, --records-n and "
                     "--history-n rows")
     args = ap.parse_args()
     global ENV
-    if args.group_n or args.project_status_n or args.records_n or args.history_n:
+    if (args.group_n or args.project_status_n or args.records_n or args.history_n
+            or args.succeeded_n):
         extra = {}
         root = tempfile.mkdtemp(prefix="bench-flow-")
         global ENV
@@ -393,8 +458,13 @@ def main():
                 records_interleaved(root, args.records_n, extra)
                 records_parts(root, args.records_n, extra)
                 records_rows(root, args.records_n, args.repeat, extra)
-            if args.history_n:
+            if args.history_n and not args.succeeded_n:
                 records_history(root, args.history_n, extra)
+            if args.succeeded_n:
+                here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+                trees = dict(t.split("=", 1) for t in args.tree) or {"this": here}
+                succeeded_rows(root, args.succeeded_n, args.history_n or 200, trees,
+                               args.repeat, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         for title, rows in extra.items():

@@ -18,6 +18,7 @@ from suite.provenance.capture import Capture
 from . import provenance, scan
 from .aggregates import get_aggregate_id
 from .scan import Column, JobTable, count_columns, label_texts, loads_many
+from .succeeded import Succeeded
 
 
 @dataclass
@@ -125,6 +126,9 @@ class Runner:
         #: what every record of this runner shares, captured once (git, environment); set
         #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
         self.capture = Capture(project.path)
+        #: which operations succeeded per job, read from the logs incrementally
+        #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation)
+        self.succeeded = Succeeded(project.path)
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))
@@ -142,7 +146,10 @@ class Runner:
         for job in jobs:  # labels and callables read job.doc: one stat each, not a file read
             if job.id in docs and job.id in sigs:
                 job._prime_document(docs[job.id], sigs[job.id])
-        return docs, _Completed({j.id: j for j in jobs})
+        return docs, self._completed(jobs)
+
+    def _completed(self, jobs):
+        return _Completed({j.id: j for j in jobs}, self.succeeded)
 
     def _holds(self, cond, jobs, docs, completed, memo=None):
         memo = self._memo if memo is None else memo
@@ -173,7 +180,7 @@ class Runner:
         """``{job id: operations that succeeded}`` for ``jobs``, read from their provenance
         logs when a condition asks (the ``completed`` argument of :meth:`eligible`)."""
         self.log.flush()
-        return _Completed({j.id: j for j in jobs})
+        return self._completed(jobs)
 
     def _after(self, op, jobs, docs, completed, memo):
         """``pre.after(op)``: op's postconditions hold; without any, op has succeeded (by the
@@ -279,6 +286,8 @@ class Runner:
         if shown["total"] is None:
             shown["total"] = 0
         report(steps)
+        if selection is None:  # every job judged: rows of removed jobs can go
+            self.succeeded.forget_others(table.ids)
         out.jobs = table
         if last or (last is None and len(table) <= LAST_AUTO):
             from suite.provenance.logs import last_records
@@ -309,7 +318,7 @@ class Runner:
         """Count one chunk of jobs into ``out`` and ``table``. ``before``: the progress step
         done before this chunk; ``alone``: the chunk holds every job (a step per operation)."""
         self._memo = {}  # condition results, valid for this chunk only
-        completed = _Completed({j.id: j for j in jobs})
+        completed = self._completed(jobs)
         doclist = [docs.get(j.id) for j in jobs]
         columns = {}
 
@@ -343,6 +352,7 @@ class Runner:
                     ready += [positions[j.id] for j in unit] if positions is not None else [k]
                 elif done:
                     counts["complete"] += 1
+        self.succeeded.save()
         report(len(names) + 1 if alone else before + 1)
         texts = label_texts(self.flow._labels, jobs, out.labels)
         table.extend([j.id for j in jobs], eligible, texts)
@@ -382,6 +392,7 @@ class Runner:
             op = self._op(name)
             todo += [(op, unit) for unit in self.units(op, jobs, docs)
                      if self.eligible(op, unit, docs, completed, ignore=ignore)]
+        self.succeeded.save()  # what the logs said, for the next pass and the next process
         return todo
 
     def _group_eligible(self, group, unit, docs, completed, ignore=0):
@@ -484,7 +495,7 @@ class Runner:
             op = self._op(name)
             if self._reads_log(op):
                 self.log.flush()  # the records of the step before must be on disk
-            completed = _Completed({j.id: j for j in jobs})
+            completed = self._completed(jobs)
             if not self.eligible(op, jobs, None, completed, memo={}):
                 continue
             if self.execute(op, jobs, timeout) != "success":
@@ -592,15 +603,21 @@ class Runner:
 
 
 class _Completed(dict):
-    """``{job id: completed operation names}``, read from a job's provenance log only when a
+    """``{job id: completed operation names}``, read from a job's provenance log (only what
+    is new since the cache last read it: :class:`~.succeeded.Succeeded`) only when a
     condition needs it (operations with postconditions and no ``after`` never do)."""
 
-    def __init__(self, jobs):
+    def __init__(self, jobs, succeeded):
         super().__init__()
         self._jobs = jobs
+        self._succeeded = succeeded
+        self._prefetched = False
 
     def __missing__(self, job_id):
-        value = provenance.completed_operations(self._jobs[job_id])
+        if not self._prefetched:  # the cached rows of all these jobs, in one query
+            self._prefetched = True
+            self._succeeded.prefetch(self._jobs)
+        value = self._succeeded.of(self._jobs[job_id])
         self[job_id] = value
         return value
 

@@ -22,7 +22,6 @@ LOG = layout.FLOW_LOG
 TAIL = 8192
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 _READ_APPEND = os.O_RDWR | os.O_CREAT | os.O_APPEND
-_BLOB_TEXT = BLOB_PREFIX.decode()
 
 
 def _line(entry):
@@ -260,23 +259,33 @@ class Log:
 def read(job):
     """The job's provenance records (unreadable lines are skipped)."""
     try:
-        with open(os.path.join(job.path, LOG), encoding="utf-8") as f:
-            lines = f.readlines()
+        with open(os.path.join(job.path, LOG), "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return []
-    out = []
-    for line in lines:
-        if line.startswith(_BLOB_TEXT):  # an environment or a diff, not a record
+    return list(_records_in(data))
+
+
+def _records_in(data):
+    """The records among the lines of ``data`` (bytes): blob lines are skipped unparsed, and
+    lines that are not JSON objects (corrupt, cut short, not UTF-8) are skipped."""
+    for line in data.splitlines():
+        if line.startswith(BLOB_PREFIX):  # an environment or a diff, not a record
             continue
         try:
             record = json.loads(line)
         except ValueError:
             continue
         if isinstance(record, dict):
-            out.append(record)
-    return out
+            yield record
+
+
+def succeeded_in(data):
+    """Names of the operations that succeeded in the records among the lines of ``data``."""
+    return {r.get("operation") for r in _records_in(data) if r.get("status") == "success"}
 
 
 def completed_operations(job):
-    """Names of operations that completed successfully at least once for ``job``."""
+    """Names of operations that completed successfully at least once for ``job``, from its
+    whole log (:class:`~suite.flow.succeeded.Succeeded` reads only what is new)."""
     return {r.get("operation") for r in read(job) if r.get("status") == "success"}

@@ -22,6 +22,7 @@ import functools
 import gc
 import json
 import marshal
+import math
 import os
 import sqlite3
 import sys
@@ -33,7 +34,7 @@ from .errors import CorruptFileError, FilterError
 from .jsonio import loads_checked, write_all
 from .query import MISSING, Pattern, _is_number, evaluate, keys_of, resolve, uses_document
 
-VERSION = 5
+VERSION = 6
 RACY_SECONDS = 2.0
 #: a document larger than this (bytes of its file) or with more flattened keys than
 #: DOC_MAX_KEYS is not stored in the index: queries on document keys evaluate it in Python,
@@ -60,9 +61,14 @@ SP_CACHE_MIN = 2000
 # marshal's format belongs to the Python version: another version rebuilds the blob
 # (and ":2": signatures are tuples of integers since the second format)
 _CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
-T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT = range(7)
-_TYPE_CODES = {"null": (T_NULL,), "bool": (T_BOOL,), "int": (T_INT,), "float": (T_FLOAT,),
-               "number": (T_INT, T_FLOAT), "str": (T_STR,), "list": (T_LIST,), "dict": (T_DICT,)}
+# T_INT: an integer a float holds exactly (|i| <= 2**53; num is exact); T_BIGINT: any other
+# integer, its txt the sortable text of sortable_int (num a float near it, for $near)
+T_NULL, T_BOOL, T_INT, T_FLOAT, T_STR, T_LIST, T_DICT, T_BIGINT = range(8)
+_TYPE_CODES = {"null": (T_NULL,), "bool": (T_BOOL,), "int": (T_INT, T_BIGINT),
+               "float": (T_FLOAT,), "number": (T_INT, T_FLOAT, T_BIGINT), "str": (T_STR,),
+               "list": (T_LIST,), "dict": (T_DICT,)}
+#: integers up to this size are held exactly by a float
+EXACT_INT = 2 ** 53
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -99,7 +105,34 @@ def _canon(v):
     return v
 
 
-_BIG = 2 ** 1023  # a module constant: written inline, the power was computed for every int
+def sortable_int(value):
+    """Text of an integer that sorts (as bytes) in the order of the numbers: sign, number of
+    digits, digits (a negative one's complemented), so ``$eq`` and ranges on integers beyond
+    SQLite's 64 bits run on the text index, exactly."""
+    digits = str(abs(value))
+    if value < 0:
+        return f"0{99999 - len(digits):05d}{digits.translate(_COMPLEMENT)}"
+    return f"1{len(digits):05d}{digits}"
+
+
+def int_of_sortable(text):
+    """The integer of :func:`sortable_int`'s text."""
+    if text[0] == "0":
+        return -int(text[6:].translate(_COMPLEMENT))
+    return int(text[6:])
+
+
+_COMPLEMENT = str.maketrans("0123456789", "9876543210")
+# every sortable_int text lies in [_SORTABLE_LOW, _SORTABLE_HIGH): the bounds of a range scan
+_SORTABLE_LOW, _SORTABLE_HIGH = "0", "2"
+
+
+def _bigint_row(job_id, src, name, value):
+    try:
+        num = float(value)
+    except OverflowError:  # beyond the largest float: close ($near) to nothing
+        num = None
+    return (job_id, src, name, T_BIGINT, num, sortable_int(value))
 
 
 def _flatten(job_id, src, data, prefix, out):
@@ -111,8 +144,10 @@ def _flatten(job_id, src, data, prefix, out):
         if kind is str:
             append((job_id, src, name, T_STR, None, value))
         elif kind is int:
-            append((job_id, src, name, T_INT, float(value) if -_BIG < value < _BIG else None,
-                    None))
+            if -EXACT_INT <= value <= EXACT_INT:
+                append((job_id, src, name, T_INT, float(value), None))
+            else:
+                append(_bigint_row(job_id, src, name, value))
         elif kind is float:
             append((job_id, src, name, T_FLOAT, value, None))
         elif kind is bool:
@@ -133,8 +168,10 @@ def _flatten_subclass(job_id, src, name, value, out):
     if isinstance(value, bool):
         out.append((job_id, src, name, T_BOOL, int(value), None))
     elif isinstance(value, int):
-        out.append((job_id, src, name, T_INT, float(value) if abs(value) < _BIG else None,
-                    None))
+        if -EXACT_INT <= value <= EXACT_INT:
+            out.append((job_id, src, name, T_INT, float(value), None))
+        else:
+            out.append(_bigint_row(job_id, src, name, int(value)))
     elif isinstance(value, float):
         out.append((job_id, src, name, T_FLOAT, value, None))
     elif isinstance(value, str):
@@ -561,8 +598,7 @@ class Index:
         """``{id: value}`` of the (dotted) document key ``key`` for every job whose document
         has it, documents checked for freshness first; jobs whose document cannot be read
         are left out (see :attr:`problems`). From the key rows: no document is decoded but
-        those whose value the rows do not hold exactly (NaN, integers beyond 2**53, documents
-        over the caps)."""
+        those whose value the rows do not hold exactly (NaN, documents over the caps)."""
         self.refresh(documents=True)
         db = self._db
         out, exact = {}, []
@@ -578,15 +614,17 @@ class Index:
                     out[job_id] = v
                 elif t == T_FLOAT and v is not None:
                     out[job_id] = v
-                elif t == T_INT and v is not None and -2 ** 53 < v < 2 ** 53:
+                elif t == T_INT:
                     out[job_id] = int(v)
+                elif t == T_BIGINT:
+                    out[job_id] = int_of_sortable(v)
                 elif t == T_BOOL:
                     out[job_id] = bool(v)
                 elif t == T_NULL:
                     out[job_id] = None
                 elif t in (T_LIST, T_DICT):
                     out[job_id] = json.loads(v)
-                else:  # NaN (stored as NULL) or an integer a float does not hold exactly
+                else:  # NaN (stored as NULL)
                     exact.append(job_id)
         path = tuple(key.split("."))
         docs = self._column("doc", exact) if exact else {}
@@ -1216,7 +1254,7 @@ def _to_sql(node):
     if op in ("$gt", "$gte", "$lt", "$lte"):
         sym = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}[op]
         if _is_number(operand):
-            return f"{base} AND t IN ({T_INT},{T_FLOAT}) AND num {sym} ?", head + [operand]
+            return _number_range(base, head, sym, operand)
         return f"{base} AND t={T_STR} AND txt {sym} ?", head + [operand]
     if op == "$regex":
         return (f"{base} AND t={T_STR} AND regexp(?, ?, txt)",
@@ -1227,7 +1265,7 @@ def _to_sql(node):
     if op == "$near":
         ref, rel, absolute = operand
         # infinite values are close to no finite reference (math.isclose); NaN is stored NULL
-        return (f"{base} AND t IN ({T_INT},{T_FLOAT}) AND abs(num) <= ? AND "
+        return (f"{base} AND t IN ({T_INT},{T_FLOAT},{T_BIGINT}) AND abs(num) <= ? AND "
                 "abs(num - ?) <= max(? * max(abs(num), abs(?)), ?)",
                 head + [_MAX_FLOAT, ref, rel, ref, absolute])
     return None
@@ -1239,13 +1277,52 @@ def _eq_condition(v):
     if isinstance(v, bool):
         return f"t={T_BOOL} AND num=?", [int(v)]
     if _is_number(v):
-        return f"t IN ({T_INT},{T_FLOAT}) AND num=?", [float(v)]
+        if -EXACT_INT <= v <= EXACT_INT or (type(v) is float and not math.isfinite(v)):  # NaN: num=NULL, no match
+            return f"t IN ({T_INT},{T_FLOAT}) AND num=?", [float(v)]
+        # an integer (floats this large are integral) equals a float only if one holds it
+        cond, params = f"t={T_BIGINT} AND txt=?", [sortable_int(int(v))]
+        near = _float_near(v)
+        if near == v:
+            cond, params = f"({cond}) OR (t={T_FLOAT} AND num=?)", params + [near]
+        return cond, params
     if isinstance(v, str):
         return f"t={T_STR} AND txt=?", [v]
     code = T_LIST if isinstance(v, list) else T_DICT
     if _has_nan(v):
         return "0", []  # NaN equals nothing, so neither does a list holding one
     return f"t={code} AND txt=?", [canonical(v)]
+
+
+def _float_near(value):
+    """The float nearest a number (infinite past the largest float)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _number_range(base, head, sym, operand):
+    """``(sql, params)`` of the rows whose number compares as ``sym`` with ``operand``, exactly:
+    floats and small integers by ``num``, against the float next to an operand no float holds;
+    the other integers by their sortable text."""
+    upward = sym[0] == ">"
+    bound, float_sym = _float_near(operand), sym
+    if bound != operand and bound == bound:  # not held by a float: the next one beyond it
+        if (bound < operand) == upward:
+            bound = math.nextafter(bound, math.inf if upward else -math.inf)
+        float_sym = sym[0] + "="
+    sql = f"{base} AND t IN ({T_INT},{T_FLOAT}) AND num {float_sym} ?"
+    params = head + [bound]
+    if operand != operand:  # NaN: compares with nothing
+        return sql, params
+    if isinstance(operand, float) and math.isinf(operand):
+        text = _SORTABLE_HIGH if operand > 0 else _SORTABLE_LOW
+    else:
+        # integers beyond EXACT_INT compare with a smaller operand as with 0
+        text = sortable_int(int(operand) if abs(operand) > EXACT_INT else 0)
+    limit = f"txt < '{_SORTABLE_HIGH}'" if upward else f"txt >= '{_SORTABLE_LOW}'"
+    sql += f" UNION ALL {base} AND t={T_BIGINT} AND txt {sym} ? AND {limit}"
+    return sql, params + head + [text]
 
 
 def _has_nan(v):

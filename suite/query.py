@@ -205,11 +205,15 @@ class Pattern:
 def _near_operand(operand, where):
     """``$near``: ``x`` or ``[x]``, ``[x, rel_tol]``, ``[x, rel_tol, abs_tol]`` (math.isclose)."""
     items = operand if isinstance(operand, list) else [operand]
-    if not 1 <= len(items) <= 3 or not all(_is_number(v) and math.isfinite(v) for v in items):
-        raise FilterError(f"$near on {where!r} needs a finite number or "
-                          "[number, rel_tol, abs_tol]")
-    ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
-    return (float(ref), float(rel), float(absolute))
+    try:
+        if not 1 <= len(items) <= 3 or not all(_is_number(v) and math.isfinite(v)
+                                               for v in items):
+            raise OverflowError
+        ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
+        return (float(ref), float(rel), float(absolute))
+    except OverflowError:  # also an integer no float holds (math.isclose takes floats)
+        raise FilterError(f"$near on {where!r} needs a finite number a float holds, or "
+                          "[number, rel_tol, abs_tol]") from None
 
 
 def _check_literal(value, path):
@@ -299,7 +303,10 @@ def _compare(op, value, operand):
         return name == operand or (operand == "number" and name in ("int", "float"))
     if op == "$near":
         ref, rel, absolute = operand
-        return _is_number(value) and math.isclose(value, ref, rel_tol=rel, abs_tol=absolute)
+        try:
+            return _is_number(value) and math.isclose(value, ref, rel_tol=rel, abs_tol=absolute)
+        except OverflowError:  # an integer beyond the largest float: close to no float
+            return False
     raise FilterError(f"unknown operator {op!r}")
 
 

@@ -383,9 +383,11 @@ def _flatten_reference(job_id, src, data, prefix, out):
             out.append((job_id, src, name, index.T_NULL, None, None))
         elif isinstance(value, bool):
             out.append((job_id, src, name, index.T_BOOL, int(value), None))
+        elif isinstance(value, int) and abs(value) <= 2**53:
+            out.append((job_id, src, name, index.T_INT, float(value), None))
         elif isinstance(value, int):
-            out.append((job_id, src, name, index.T_INT,
-                        float(value) if abs(value) < 2**1023 else None, None))
+            near = float(value) if abs(value) < 2**1024 - 2**970 else None  # else overflows
+            out.append((job_id, src, name, index.T_BIGINT, near, index.sortable_int(value)))
         elif isinstance(value, float):
             out.append((job_id, src, name, index.T_FLOAT, value, None))
         elif isinstance(value, str):

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suite
-from suite.index import _to_sql
+from suite.index import to_sql
 from suite.query import compile_filter, evaluate, parse_cli_filter
 
 
@@ -156,5 +156,5 @@ def sweep_nonfinite(sweep):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flt=filters)
 def test_index_agrees_with_python_evaluation(sweep_nonfinite, flt):
-    assert _to_sql(compile_filter(flt)) is not None
+    assert to_sql(compile_filter(flt)) is not None
     assert ids(sweep_nonfinite, flt) == python_ids(sweep_nonfinite, flt)

@@ -139,7 +139,7 @@ def _compile_op(src, path, op, operand):
     if op not in COMPARISONS:
         raise FilterError(f"unknown operator {op!r} on key {where!r}")
     if op in ("$gt", "$gte", "$lt", "$lte"):
-        if not (_is_number(operand) or isinstance(operand, str)):
+        if not (is_number(operand) or isinstance(operand, str)):
             raise FilterError(f"{op} on {where!r} needs a number or a string, got {operand!r}")
     elif op in ("$in", "$nin"):
         if not isinstance(operand, list):
@@ -205,11 +205,15 @@ class Pattern:
 def _near_operand(operand, where):
     """``$near``: ``x`` or ``[x]``, ``[x, rel_tol]``, ``[x, rel_tol, abs_tol]`` (math.isclose)."""
     items = operand if isinstance(operand, list) else [operand]
-    if not 1 <= len(items) <= 3 or not all(_is_number(v) and math.isfinite(v) for v in items):
-        raise FilterError(f"$near on {where!r} needs a finite number or "
-                          "[number, rel_tol, abs_tol]")
-    ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
-    return (float(ref), float(rel), float(absolute))
+    try:
+        if not 1 <= len(items) <= 3 or not all(is_number(v) and math.isfinite(v)
+                                               for v in items):
+            raise OverflowError
+        ref, rel, absolute = (list(items) + [1e-9, 0.0][len(items) - 1:])[:3]
+        return (float(ref), float(rel), float(absolute))
+    except OverflowError:  # also an integer no float holds (math.isclose takes floats)
+        raise FilterError(f"$near on {where!r} needs a finite number a float holds, or "
+                          "[number, rel_tol, abs_tol]") from None
 
 
 def _check_literal(value, path):
@@ -221,7 +225,7 @@ def _check_literal(value, path):
         ) from None
 
 
-def _is_number(v):
+def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -244,8 +248,8 @@ def equal(a, b):
         return isinstance(b, dict) and a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
     if isinstance(a, list):
         return isinstance(b, list) and len(a) == len(b) and all(map(equal, a, b))
-    if _is_number(a):
-        return _is_number(b) and a == b
+    if is_number(a):
+        return is_number(b) and a == b
     return type(a) is type(b) and a == b
 
 
@@ -280,8 +284,8 @@ def _compare(op, value, operand):
     if op == "$nin":
         return not any(equal(value, o) for o in operand)
     if op in ("$gt", "$gte", "$lt", "$lte"):
-        if _is_number(operand):
-            if not _is_number(value):
+        if is_number(operand):
+            if not is_number(value):
                 return False
         elif not isinstance(value, str):
             return False
@@ -299,7 +303,10 @@ def _compare(op, value, operand):
         return name == operand or (operand == "number" and name in ("int", "float"))
     if op == "$near":
         ref, rel, absolute = operand
-        return _is_number(value) and math.isclose(value, ref, rel_tol=rel, abs_tol=absolute)
+        try:
+            return is_number(value) and math.isclose(value, ref, rel_tol=rel, abs_tol=absolute)
+        except OverflowError:  # an integer beyond the largest float: close to no float
+            return False
     raise FilterError(f"unknown operator {op!r}")
 
 

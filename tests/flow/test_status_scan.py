@@ -6,8 +6,8 @@ import tracemalloc
 
 import pytest
 
-from suite import index as index_mod
 from suite.flow import Runner, Workflow, scan
+from suite.index import keyrows
 
 
 class W(Workflow):
@@ -84,7 +84,7 @@ def test_selection_by_filter_and_ids(project, chunks_of_two):
 
 def test_document_over_the_index_caps(project, monkeypatch, chunks_of_two):
     """A document too big for the index is read from its file for the conditions and labels."""
-    monkeypatch.setattr(index_mod, "DOC_MAX_BYTES", 200)
+    monkeypatch.setattr(keyrows, "DOC_MAX_BYTES", 200)
     _jobs(project, 3)
     big = project.open_job({"i": 0})
     big.doc.update({"step": 1, "pad": "x" * 400})

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import suite
 from suite import index, layout
+from suite.index import columns, freshness, keyrows
 from suite.query import compile_filter, evaluate
 from suite.synced import copy_json
 from tests.suite.test_query import filters
@@ -76,7 +77,7 @@ def add_behind(project, i):
 
 @pytest.fixture
 def cached(tmp_path, monkeypatch):
-    monkeypatch.setattr(index, "SP_CACHE_MIN", 0)
+    monkeypatch.setattr(columns, "SP_CACHE_MIN", 0)
     p = suite.init_project(tmp_path / "p")
     for i in range(6):
         p.open_job({"a": i, "b": {"c": i % 3}}).init()
@@ -94,7 +95,7 @@ def test_iteration_through_the_cache_matches_the_files(steps):
     root = tempfile.mkdtemp(prefix="suite-cache-")
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(index, "SP_CACHE_MIN", 0)
+            mp.setattr(columns, "SP_CACHE_MIN", 0)
             p = suite.init_project(os.path.join(root, "p"))
             for op, i in steps:
                 _step(p, op, i)
@@ -159,7 +160,7 @@ def test_a_damaged_cache_or_another_pythons_is_made_again(cached, blob):
             db.execute("UPDATE spcache SET blob=?", (blob,))
     assert iterated(cached) == truth(cached)
     with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
-        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == index._CACHE_TAG
+        assert db.execute("SELECT tag FROM spcache").fetchone()[0] == columns.CACHE_TAG
 
 
 def test_small_projects_store_no_cache(tmp_path):
@@ -311,11 +312,11 @@ def test_document_queries_through_the_signature_cache_match_the_files(check, ste
     root = tempfile.mkdtemp(prefix="suite-sigs-")
     try:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(index, "SP_CACHE_MIN", 0)
+            mp.setattr(columns, "SP_CACHE_MIN", 0)
             if check == "by full path":
-                mp.setattr(index, "_stat_changed", index._stat_changed_by_path)
+                mp.setattr(freshness, "stat_changed", freshness.stat_changed_by_path)
             elif check == "in two processes":
-                mp.setattr(index, "PARALLEL_STAT_MIN", 2)
+                mp.setattr(freshness, "PARALLEL_STAT_MIN", 2)
             p = suite.init_project(os.path.join(root, "p"))
             for i in range(6):
                 p.open_job({"a": i}).init().doc.x = i % 3
@@ -358,7 +359,7 @@ def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
     p, bad_sp, bad_doc = with_unreadable
     big = p.open_job({"a": 3, "b": {"c": 9, "d": ""}, "flag": True}).init()
     big.doc.update({f"k{i}": i for i in range(20)})  # over the key cap set below
-    monkeypatch.setattr(index, "DOC_MAX_KEYS", 10)
+    monkeypatch.setattr(keyrows, "DOC_MAX_KEYS", 10)
     if os.path.exists(p.index.path):
         os.unlink(p.index.path)
     p = suite.get_project(p.path)
@@ -383,9 +384,11 @@ def _flatten_reference(job_id, src, data, prefix, out):
             out.append((job_id, src, name, index.T_NULL, None, None))
         elif isinstance(value, bool):
             out.append((job_id, src, name, index.T_BOOL, int(value), None))
+        elif isinstance(value, int) and abs(value) <= 2**53:
+            out.append((job_id, src, name, index.T_INT, float(value), None))
         elif isinstance(value, int):
-            out.append((job_id, src, name, index.T_INT,
-                        float(value) if abs(value) < 2**1023 else None, None))
+            near = float(value) if abs(value) < 2**1024 - 2**970 else None  # else overflows
+            out.append((job_id, src, name, index.T_BIGINT, near, keyrows.sortable_int(value)))
         elif isinstance(value, float):
             out.append((job_id, src, name, index.T_FLOAT, value, None))
         elif isinstance(value, str):
@@ -411,7 +414,7 @@ class _Int(int):
     st.floats(allow_nan=True)), max_size=5))
 def test_key_rows_are_those_of_the_reference(value):
     fast, slow = [], []
-    index._flatten("i", 1, value, "", fast)
+    keyrows.flatten("i", 1, value, "", fast)
     _flatten_reference("i", 1, value, "", slow)
     assert repr(fast) == repr(slow)  # repr: NaN rows compare equal too
 

@@ -171,7 +171,7 @@ def _index_view(project):
 def test_two_process_build_and_check_match_one_process(tmp_path, monkeypatch):
     """Large projects are indexed (and their documents checked) in two processes; the result
     must be what one process finds, corrupt files included."""
-    from suite import index
+    from suite.index import freshness
 
     p = suite.init_project(tmp_path / "p")
     for i in range(40):
@@ -183,7 +183,7 @@ def test_two_process_build_and_check_match_one_process(tmp_path, monkeypatch):
         f.write("{not json")
     serial = _index_view(suite.get_project(p.path))
     os.unlink(p.fn(".suite/index.sqlite"))
-    monkeypatch.setattr(index, "PARALLEL_STAT_MIN", 2)
+    monkeypatch.setattr(freshness, "PARALLEL_STAT_MIN", 2)
     fresh = suite.get_project(p.path)
     assert _index_view(fresh) == serial
     assert bad.id in serial[2]
@@ -195,7 +195,7 @@ def test_two_process_build_and_check_match_one_process(tmp_path, monkeypatch):
 
 
 def test_two_process_helper_redoes_a_failed_half():
-    from suite import index
+    from suite.index import freshness
 
     parent = os.getpid()
 
@@ -204,7 +204,7 @@ def test_two_process_helper_redoes_a_failed_half():
             raise RuntimeError("the child fails")
         return [r * 2 for r in rows]
 
-    assert index._in_two_processes(fn, list(range(10)), "") == [r * 2 for r in range(10)]
+    assert freshness.in_two_processes(fn, list(range(10)), "") == [r * 2 for r in range(10)]
 
 
 def test_documents_and_state_points_with_a_byte_order_mark_read_everywhere(project):

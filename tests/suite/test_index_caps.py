@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from suite import index as index_mod
 from suite import layout
+from suite.index import keyrows
 from suite.query import compile_filter, evaluate
 
 FILTERS = [
@@ -34,8 +34,8 @@ def _kv_rows(project, job_id):
 
 @pytest.fixture
 def capped(project, monkeypatch):
-    monkeypatch.setattr(index_mod, "DOC_MAX_BYTES", 3000)
-    monkeypatch.setattr(index_mod, "DOC_MAX_KEYS", 40)
+    monkeypatch.setattr(keyrows, "DOC_MAX_BYTES", 3000)
+    monkeypatch.setattr(keyrows, "DOC_MAX_KEYS", 40)
     jobs = {}
     for a in range(6):
         job = project.open_job({"a": a}).init()
@@ -77,7 +77,7 @@ def test_a_large_document_keeps_the_index_small(project):
                "keys": {f"k{i}": i for i in range(30000)}}
     with open(big.fn(layout.DOCUMENT), "w") as f:
         json.dump(payload, f)
-    assert os.path.getsize(big.fn(layout.DOCUMENT)) > 2 * index_mod.DOC_MAX_BYTES
+    assert os.path.getsize(big.fn(layout.DOCUMENT)) > 2 * keyrows.DOC_MAX_BYTES
     assert project.find_jobs({"doc.x": 2}).ids() == [big.id]
     assert project.find_jobs({"doc.keys.k29999": 29999}).ids() == [big.id]
     assert project.find_jobs({"doc.x": {"$exists": True}}).ids() == sorted([small.id, big.id])

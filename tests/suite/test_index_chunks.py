@@ -21,7 +21,7 @@ def _kv_rows(project):
 
 
 def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
-    from suite import index
+    from suite.index import refresh
 
     p = suite.init_project(tmp_path / "p")
     for i in range(45):
@@ -33,11 +33,11 @@ def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
     bad = p.open_job({"a": 4, "b": {"c": 1}})
     with open(bad.fn(layout.DOCUMENT), "w") as f:
         f.write("{not json")
-    monkeypatch.setattr(index, "ADD_CHUNK", 10 ** 6)
+    monkeypatch.setattr(refresh, "ADD_CHUNK", 10 ** 6)
     one_pass, one_pass_kv = _view(suite.get_project(p.path)), _kv_rows(p)
     for chunk in (1, 4, 44):
         os.unlink(p.fn(".suite/index.sqlite"))
-        monkeypatch.setattr(index, "ADD_CHUNK", chunk)
+        monkeypatch.setattr(refresh, "ADD_CHUNK", chunk)
         fresh = suite.get_project(p.path)
         assert _view(fresh) == one_pass
         assert _kv_rows(p) == one_pass_kv  # no key row twice, none missing
@@ -45,9 +45,9 @@ def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
 
 
 def test_jobs_added_later_in_chunks_join_the_index(tmp_path, monkeypatch):
-    from suite import index
+    from suite.index import refresh
 
-    monkeypatch.setattr(index, "ADD_CHUNK", 3)
+    monkeypatch.setattr(refresh, "ADD_CHUNK", 3)
     p = suite.init_project(tmp_path / "p")
     for i in range(5):
         p.open_job({"a": i, "b": {"c": 0}}).init()

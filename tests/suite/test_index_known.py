@@ -11,6 +11,7 @@ import pytest
 import suite
 from suite import index as index_mod
 from suite import layout
+from suite.index import keyrows, store
 
 
 def fresh(project):
@@ -47,7 +48,7 @@ def test_known_jobs_answer_queries_without_being_read(tmp_path, monkeypatch, bul
     project.index.add_known(known)
     with sqlite3.connect(project.index.path) as db:  # the key indexes are there either way
         assert {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")
-                } >= set(index_mod._INDEXES)
+                } >= set(store.INDEXES)
     again = fresh(project)
     assert again.find_jobs({"g": 1}).ids() == sorted(k[0] for k in known if k[2]["g"] == 1)
     assert again.find_jobs({"doc.x": 6}).ids() == [known[3][0]]
@@ -93,7 +94,7 @@ def test_known_job_already_indexed_is_left_alone(tmp_path):
 
 
 def test_known_document_over_the_caps_is_left_to_queries(tmp_path, monkeypatch):
-    monkeypatch.setattr(index_mod, "DOC_MAX_KEYS", 3)
+    monkeypatch.setattr(keyrows, "DOC_MAX_KEYS", 3)
     project = suite.init_project(tmp_path / "p")
     row = write_job(project, {"i": 1}, {f"k{n}": n for n in range(5)})
     project.index.add_known([row])
@@ -111,10 +112,10 @@ OLD = {"s": "text", "i": 7, "f": 2.5, "b": True, "n": None, "l": [1, "a"],
 NEW = {"s": "other", "i": 8}
 
 
-@pytest.mark.parametrize("exact_max", [index_mod.EXACT_DELETE_MAX, 0])
+@pytest.mark.parametrize("exact_max", [keyrows.EXACT_DELETE_MAX, 0])
 def test_edit_and_removal_delete_exactly_the_old_key_rows(tmp_path, monkeypatch, exact_max):
     # exact_max 0: every change takes the scan instead; both must leave the same rows
-    monkeypatch.setattr(index_mod, "EXACT_DELETE_MAX", exact_max)
+    monkeypatch.setattr(keyrows, "EXACT_DELETE_MAX", exact_max)
     project = suite.init_project(tmp_path / "p")
     keep, job, gone = (project.open_job(sp).init()
                        for sp in ({"i": 0}, {"i": 1, "nest": {"a": [1]}}, {"i": 2}))

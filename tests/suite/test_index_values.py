@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import suite
-from suite import index as index_mod
+from suite.index import keyrows
 
 VALUES = [1, -3, 2 ** 60 + 1, -(2 ** 53) - 1, 0.5, float("nan"), float("inf"), True, False, None,
           "text", "", [1, 2.0, "x"], {"b": 1, "a": [None]}, {}, []]
@@ -55,7 +55,7 @@ def test_unreadable_left_out_and_capped_read(project, monkeypatch):
     bad = project.open_job({"i": 0})
     with open(bad.fn("signac_job_document.json"), "w") as f:
         f.write("{broken")
-    monkeypatch.setattr(index_mod, "DOC_MAX_BYTES", 200)
+    monkeypatch.setattr(keyrows, "DOC_MAX_BYTES", 200)
     big = project.open_job({"i": 1})
     big.doc = {"x": 7, "pad": "y" * 1000}
     values = project.index.document_values("x")

@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suite
-from suite.index import _to_sql
+from suite.index import to_sql
 from suite.query import compile_filter, evaluate, parse_cli_filter
 
 
@@ -103,8 +103,11 @@ def test_cli_grammar():
         parse_cli_filter(["a", "1", "a", "2"])
 
 
+# beyond SQLite's 64-bit integers and a float's exact 2**53, neighbours a float cannot tell apart
+huge = st.sampled_from([2 ** 63, 2 ** 63 + 1, -(2 ** 64), 10 ** 20, 10 ** 20 + 1, 1e20,
+                        2 ** 53 + 1, 10 ** 400])
 values = st.one_of(
-    st.integers(-3, 3), st.sampled_from([0.5, 1.0, -2.0]), st.booleans(), st.none(),
+    st.integers(-3, 3), huge, st.sampled_from([0.5, 1.0, -2.0]), st.booleans(), st.none(),
     st.sampled_from([float("nan"), float("inf"), -float("inf")]),
     st.sampled_from(["", "x", "xx", "y"]), st.lists(st.integers(0, 2), max_size=2),
 )
@@ -113,7 +116,7 @@ leaf = st.one_of(
     st.builds(lambda k, v: {k: v}, keys, values),
     st.builds(lambda k, op, v: {k: {op: v}}, keys,
               st.sampled_from(["$gt", "$gte", "$lt", "$lte"]),
-              st.one_of(st.integers(-3, 40), st.sampled_from(["", "x", "odd"]))),
+              st.one_of(st.integers(-3, 40), huge, st.sampled_from(["", "x", "odd"]))),
     st.builds(lambda k, v: {k: {"$in": v}}, keys, st.lists(values, max_size=3)),
     st.builds(lambda k, v: {k: {"$nin": v}}, keys, st.lists(values, max_size=3)),
     st.builds(lambda k, v: {k: {"$exists": v}}, keys, st.booleans()),
@@ -137,17 +140,21 @@ filters = st.recursive(
 
 @pytest.fixture
 def sweep_nonfinite(sweep):
-    """The sweep plus jobs whose documents hold NaN and Infinity, written as signac does."""
+    """The sweep plus jobs whose documents hold NaN and Infinity, written as signac does, and
+    jobs holding integers beyond 2**63."""
     for k, (score, tag) in enumerate([("NaN", "Infinity"), ("-Infinity", "[NaN, 1]"),
                                       ("[Infinity, 2]", "{\"c\": NaN}")]):
         job = sweep.open_job({"a": 10 + k, "b": {"c": k, "d": "x"}}).init()
         with open(job.fn("signac_job_document.json"), "w") as f:
             f.write(f'{{"score": {score}, "tag": {tag}, "b": NaN}}')
+    for k, value in enumerate([10 ** 20, 10 ** 20 + 1, -(2 ** 64), 2 ** 63 + 1, 10 ** 400]):
+        job = sweep.open_job({"a": value, "b": {"c": k, "d": "y"}}).init()
+        job.doc.update({"score": value, "b": [value]})
     return sweep
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flt=filters)
 def test_index_agrees_with_python_evaluation(sweep_nonfinite, flt):
-    assert _to_sql(compile_filter(flt)) is not None
+    assert to_sql(compile_filter(flt)) is not None
     assert ids(sweep_nonfinite, flt) == python_ids(sweep_nonfinite, flt)

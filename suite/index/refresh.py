@@ -1,0 +1,177 @@
+"""One refresh of the index, in steps: list the jobs that came or went (only if the workspace
+changed), find the documents that changed, read the new jobs in chunks, and apply the rest in
+one write transaction."""
+
+import functools
+import time
+
+from . import columns, freshness, keyrows, reading
+from .store import ODD, add_jobs, chunks, create_indexes, drop_indexes
+
+#: new jobs read and inserted per transaction when the index is built
+ADD_CHUNK = 50000
+#: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
+BULK_CACHE_KIB = 256 * 1024
+
+
+class _Changes:
+    """What a refresh found: the workspace's signature, the jobs that came or went (the
+    retried ones that became readable among both), the documents to re-read."""
+
+    def __init__(self, store, ws, documents, hint):
+        self.stat, self.ws_sig = freshness.workspace_signature(ws)
+        self.added, self.removed = _jobs_came_and_went(store, ws, self.stat, self.ws_sig)
+        self.docs = []
+        if documents:
+            self.docs = _changed_documents(store, ws, set(self.added), set(self.removed), hint)
+        rows, kv, self.retried = _retry_unreadable(store.db, ws, self.removed)
+        self.fixed = {r[0] for r in rows if r[1] is not None}  # readable now: re-added
+        self.fixed_rows = [r for r in rows if r[0] in self.fixed]
+        self.fixed_kv = [k for k in kv if k[0] in self.fixed]
+        if self.fixed:
+            self.removed = self.removed + sorted(self.fixed)
+        self.none = not (self.added or self.removed or self.docs) and store.meta(
+            "ws_sig") == self.ws_sig
+
+    def trusted_signature(self):
+        """The workspace signature to record: "racy" while a change in the same clock tick
+        could hide behind it."""
+        age = time.time() - self.stat.st_mtime_ns / 1e9 if self.stat is not None else 0
+        return self.ws_sig if age > freshness.RACY_SECONDS else "racy"
+
+
+def refresh(store, ws, documents, hint, on_progress=None):
+    """Bring the index in ``store`` up to date with the workspace ``ws`` (and the documents
+    if asked: checked by ``stat`` or, with a ``hint`` (ids), only those re-read).
+    ``(whether jobs came or went, the ids of those and of the jobs whose document was
+    re-read)``; ``on_progress(message)`` is called before long work."""
+    db = store.connect()
+    found = _Changes(store, ws, documents, hint)
+    if found.none:
+        return False, set()
+    added, removed, docs = found.added, found.removed, found.docs
+    if on_progress is not None and len(added) + len(docs) >= 5000:
+        on_progress(f"indexing {len(added)} new jobs and {len(docs)} changed "
+                    "documents (later queries only check what changed)")
+    bulk = _is_bulk(db, len(added), len(added) + len(found.fixed) + len(docs))
+    if bulk:
+        store.write(drop_indexes)
+        # SQLite's default page cache (2 MiB) made the inserts into the id-ordered tables
+        # (random ids) and the sorting of the key indexes go to the OS page by page
+        db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
+    try:
+        _add_new_jobs(store, ws, added)
+        doc_rows, doc_kv = freshness.split_work(reading.prepare_docs, docs, ws,
+                                                reading.join_prepared)
+        store.write(functools.partial(
+            _apply, removed=removed, doc_rows=doc_rows, doc_kv=doc_kv,
+            new_rows=found.fixed_rows, new_kv=found.fixed_kv, bulk=bulk,
+            ws_sig=found.trusted_signature(),
+            read=2 * (len(added) + len(found.retried)) + len(docs)))  # see files_read
+    finally:
+        if bulk:
+            store.db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
+    return bool(added or removed), set(added).union(removed, docs)
+
+
+def _jobs_came_and_went(store, ws, st, ws_sig):
+    """``(added, removed)`` ids, listed only if the workspace signature changed."""
+    if store.meta("ws_sig") == ws_sig:
+        return [], []
+    on_disk = freshness.list_job_inodes(ws) if st else {}
+    known = {r[0] for r in store.db.execute("SELECT id FROM jobs")}
+    # new jobs are read in the order of their directories' inodes: on a cold cache that is
+    # close to the order on the disk (ids are hashes: random places)
+    added = sorted(on_disk.keys() - known, key=on_disk.__getitem__)
+    return added, sorted(known - on_disk.keys())
+
+
+def _changed_documents(store, ws, added, removed, hint=None):
+    db = store.db
+    if hint is not None:
+        # told which changed: re-read those the index holds (no stat; a new job's
+        # document is read with it)
+        known = []
+        for part in chunks(sorted(hint - added - removed), 500):
+            known += [i for (i,) in db.execute(
+                f"SELECT id FROM docsig WHERE id IN ({','.join('?' * len(part))})", part)]
+        return known
+    # all that is made here is freed here, inside the pause: the collector's count of new
+    # objects falls back, so resuming starts no collection that walks them (0.02-0.04 s)
+    with columns.gc_paused():
+        ids, sigs = columns.cached(store, "sigcache", columns.read_signatures)
+        rows = list(zip(ids, sigs, strict=True))
+        del ids, sigs
+        if removed:
+            rows = [r for r in rows if r[0] not in removed]
+        changed = freshness.split_work(freshness.stat_changed, rows, ws)
+        del rows
+    return changed
+
+
+def _retry_unreadable(db, ws, removed):
+    """Jobs whose state point was unreadable (e.g. caught half-created by another tool) are
+    read again every time until they can be indexed; they are few. ``(rows, key rows, ids)``
+    as :func:`reading.prepare_jobs` gives them."""
+    gone = set(removed)
+    retry = [i for (i,) in db.execute(
+        f"SELECT id FROM jobs WHERE {ODD} AND sp IS NULL")
+        if i not in gone]
+    rows, kv = reading.prepare_jobs(retry, ws)
+    return rows, kv, retry
+
+
+def _is_bulk(db, added, work):
+    """Many changes at once: rebuilding the key indexes afterwards beats updating them."""
+    return work > 5000 and work * 5 > added + db.execute(
+        "SELECT count(*) FROM docsig").fetchone()[0]
+
+
+def _add_new_jobs(store, ws, added):
+    # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
+    # once took 2 GB), an interrupted build keeps what it did, and other processes wait
+    # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
+    # work: two cores.
+    for part in chunks(added, ADD_CHUNK):
+        rows, kv = freshness.split_work(reading.prepare_jobs, part, ws, reading.join_prepared)
+        store.write(functools.partial(add_jobs, rows=rows, kv=kv))
+        del rows, kv
+
+
+def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):
+    """The write transaction of a refresh: removed jobs out, changed documents replaced,
+    retried jobs in, key indexes made again after a bulk change, the workspace signature
+    and the count of files read recorded."""
+    if removed or doc_rows:
+        _remove_old(db, removed, doc_rows, bulk)
+    # a job whose state point is unreadable keeps that problem (a readable document
+    # must not clear it from `problems`)
+    db.executemany("UPDATE jobs SET doc=?, doc_sig=?, "
+                   "bad=CASE WHEN sp IS NULL THEN bad ELSE ? END WHERE id=?",
+                   [(text, sig, bad, i) for i, text, sig, bad in doc_rows])
+    db.executemany("UPDATE docsig SET sig=? WHERE id=?",
+                   [(sig, i) for i, _, sig, _ in doc_rows])
+    db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", doc_kv)
+    # a document text of None marks one over the caps (not stored, no key rows)
+    db.executemany("INSERT OR REPLACE INTO bigdoc VALUES (?)",
+                   [(r[0],) for r in doc_rows if r[1] is None])
+    add_jobs(db, new_rows, new_kv, check=False)  # the retried: removed above
+    if bulk:
+        create_indexes(db)
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('ws_sig', ?)", (ws_sig,))
+    db.execute("INSERT INTO meta VALUES ('files_read', ?) ON CONFLICT (key) DO UPDATE "
+               "SET value = CAST(value AS INTEGER) + excluded.value", (read,))
+
+
+def _remove_old(db, removed, doc_rows, bulk):
+    """The removed jobs' rows and the changed documents' old key rows out; the caches
+    that held them dropped in the same transaction."""
+    # without its indexes (a bulk change), kv can only be scanned
+    keyrows.delete_key_rows(db, removed, [r[0] for r in doc_rows], exact=not bulk)
+    db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
+    if removed:
+        db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
+    db.execute("DELETE FROM sigcache")  # ... or document signatures
+    db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
+    db.executemany("DELETE FROM bigdoc WHERE id=?",
+                   [(i,) for i in removed] + [(r[0],) for r in doc_rows])

@@ -18,6 +18,7 @@ import suite
 from suite import index, layout
 from suite.index import columns, freshness, keyrows
 from suite.query import compile_filter, evaluate
+from suite.statepoint import same
 from suite.synced import copy_json
 from tests.suite.test_query import filters
 
@@ -463,3 +464,40 @@ def test_iterated_jobs_are_the_jobs_open_job_makes(tmp_path):
     job.sp.a = 7  # moves the job: the view of an iterated job writes through
     assert job.id == project.open_job({"a": 7, "b": {"c": [1]}}).id
     assert os.path.isdir(job.path) and project.open_job(id=job.id).doc.x == 1
+
+
+statepoint_values = st.dictionaries(
+    st.text(max_size=4), st.one_of(
+        json_values, st.integers(min_value=-2**200, max_value=2**200),
+        st.sampled_from([-0.0, 0.0, 1e308, -1e308, 5e-324, 2**63, -2**63 - 1, 1.0, 1, True])),
+    min_size=1, max_size=5)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sps=st.lists(statepoint_values, min_size=1, max_size=6))
+def test_cached_state_points_are_those_json_decodes_from_the_files(sps):
+    """The state points served from the marshal cache are the files' JSON exactly: same types
+    (``1`` is not ``1.0``, ``-0.0`` keeps its sign), huge integers, unicode keys, and the key
+    order of the file's text (visible in ``job.sp()``'s printing)."""
+    root = tempfile.mkdtemp(prefix="suite-spjson-")
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(columns, "SP_CACHE_MIN", 0)
+            p = suite.init_project(os.path.join(root, "p"))
+            texts = {}
+            for sp in sps:  # written as another tool would: the key order is the file's
+                d = os.path.join(p.workspace, suite.calc_id(sp))
+                os.makedirs(d, exist_ok=True)
+                texts[os.path.basename(d)] = json.dumps(sp, ensure_ascii=False)
+                with open(os.path.join(d, layout.STATEPOINT), "w", encoding="utf-8") as f:
+                    f.write(texts[os.path.basename(d)])
+            for _ in range(2):  # the first iteration stores the cache, the second reads it
+                got = {j.id: j.sp() for j in suite.get_project(p.path)}
+                assert got.keys() == texts.keys()
+                for job_id, text in texts.items():
+                    assert same(got[job_id], json.loads(text))
+                    assert json.dumps(got[job_id], ensure_ascii=False) == text
+            assert cache_rows(p) == 1
+    finally:
+        shutil.rmtree(root)

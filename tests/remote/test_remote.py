@@ -380,3 +380,21 @@ def test_submit_on_n_makes_up_what_the_far_side_finds_done(laptop, clusters):
     while len(done_there()) < 4 and time.time() < deadline:
         time.sleep(0.1)
     assert len(done_there()) == 4 and ran < done_there()
+
+
+def test_run_through_the_python_api_streams_output_and_returns_the_exit(laptop, clusters):
+    """Remote.run: pushes, runs the far side's `suite run`, hands its output over as it
+    comes and returns its exit status; the far copy holds what ran (the laptop does not,
+    until a sync)."""
+    heard = []
+    with suite.Remote(laptop, "b") as far:
+        status = far.run(["-o", "simulate", "--progress"],
+                         output=lambda stream, data: heard.append((stream, data)))
+    assert status == 0, heard
+    assert {stream for stream, _ in heard} <= {"out", "err"} and heard
+    far_project = suite.get_project(clusters["b"]["proj"])
+    assert sorted(os.path.exists(job.fn("out.txt")) for job in far_project) == [True] * 6
+    assert not any(os.path.exists(job.fn("out.txt")) for job in laptop)
+    with suite.Remote(laptop, "b") as far:
+        failed = far.run(["-o", "no_such_operation"], output=lambda *a: None)
+    assert failed != 0

@@ -398,3 +398,27 @@ def test_run_through_the_python_api_streams_output_and_returns_the_exit(laptop, 
     with suite.Remote(laptop, "b") as far:
         failed = far.run(["-o", "no_such_operation"], output=lambda *a: None)
     assert failed != 0
+
+
+def test_submit_on_pushes_the_templates_and_pretend_only_lists_them(laptop, clusters):
+    """templates/ travels with the workflow file (hidden files and folders stay here);
+    --pretend lists it in the push plan and sends nothing."""
+    tdir = os.path.join(laptop.path, "templates")
+    os.makedirs(os.path.join(tdir, "site"))
+    os.makedirs(os.path.join(tdir, ".git"))
+    for rel, text in (("mine.sh", "# my template\n"), ("site/extra.sh", "# extra\n"),
+                      (".hidden", "no\n"), (".git/HEAD", "no\n")):
+        with open(os.path.join(tdir, rel), "w") as f:
+            f.write(text)
+    far_templates = os.path.join(clusters["b"]["proj"], "templates")
+    done = cli(laptop, "submit", "--on", "b", "--pretend", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "templates/mine.sh" in done.stdout and "templates/site/extra.sh" in done.stdout
+    assert not os.path.exists(far_templates)
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    with open(os.path.join(far_templates, "mine.sh")) as f:
+        assert f.read() == "# my template\n"
+    with open(os.path.join(far_templates, "site", "extra.sh")) as f:
+        assert f.read() == "# extra\n"
+    assert sorted(os.listdir(far_templates)) == ["mine.sh", "site"]

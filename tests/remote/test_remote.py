@@ -422,3 +422,34 @@ def test_submit_on_pushes_the_templates_and_pretend_only_lists_them(laptop, clus
     with open(os.path.join(far_templates, "site", "extra.sh")) as f:
         assert f.read() == "# extra\n"
     assert sorted(os.listdir(far_templates)) == ["mine.sh", "site"]
+
+
+def test_connection_lost_during_status_is_named_and_the_others_still_shown(laptop, clusters,
+                                                                           tmp_path):
+    """A far side whose connection drops once the status request has come (it exits without
+    answering): --everywhere names that location's lost connection in one line, still shows
+    the others, and exits non-zero. (Reached, then lost: reported as an error, exit 1, not as
+    unreachable, exit 6.)"""
+    for name in ("a", "b"):
+        with suite.Remote(laptop, name) as far:
+            far.push([])  # the workflow file
+    dropped = tmp_path / "dropping_suite"
+    dropped.write_text(
+        f"#!{sys.executable}\nimport os, sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+        "from sync import protocol\n"
+        "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': protocol.VERSION})\n"
+        "sys.stdout.buffer.flush()\n"
+        "while True:\n"
+        "    header, _ = protocol.read_frame(sys.stdin.buffer)\n"
+        "    if header is None or header.get('op') == 'flow_status':\n"
+        "        os._exit(0)  # gone without a word, as when the network drops\n")
+    dropped.chmod(0o755)
+    sync.add_remote(laptop, "flaky", f"b:{clusters['b']['proj']}", remote_suite=str(dropped))
+    done = cli(laptop, "status", "--everywhere")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert [ln for ln in lines if ln.startswith("flaky:")] == [
+        "flaky: error: connection to b closed"]
+    locations = {ln.split()[1] for ln in lines if ln.split() and ln.split()[0] == "simulate"}
+    assert locations == {"here", "a", "b"}

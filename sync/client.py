@@ -274,31 +274,38 @@ class Client:
         ``{exit, stopped}``."""
         self._drain()
         self._send("flow_run", [list(argv)], b"", {})
-        sent_stop = interrupted = False
+        stopped = []  # the stop goes once: at the exit frame, on stop() or on Ctrl-C
+
+        def stop_once():
+            if not stopped:
+                self._send("stop", [], b"", {})
+                stopped.append(True)
+
+        interrupted = False
         while True:
             try:
                 header, data = self._checked(*self._frame())
                 if not header.get("more"):
                     break
-                if "exit" in header:
-                    if not sent_stop:
-                        self._send("stop", [], b"", {})
-                        sent_stop = True
-                elif header.get("stream") in ("out", "err"):
-                    output(header["stream"], data)
-                if stop is not None and not sent_stop and stop():
-                    self._send("stop", [], b"", {})
-                    sent_stop = True
+                _heard(header, data, output, stop_once)
+                if stop is not None and not stopped and stop():
+                    stop_once()
             except KeyboardInterrupt:
                 interrupted = True
-                if not sent_stop:
-                    self._send("stop", [], b"", {})
-                    sent_stop = True
+                stop_once()
         if interrupted:
             raise KeyboardInterrupt
         return answers.shaped("flow_run", header.get("result"),
                               lambda v: isinstance(v, dict) and type(v.get("exit")) is int,
                               self.host)
+
+
+def _heard(header, data, output, stop_once):
+    # a frame of the far run: its exit asks for the stop that ends the stream; else output
+    if "exit" in header:
+        stop_once()
+    elif header.get("stream") in ("out", "err"):
+        output(header["stream"], data)
 
 
 def _method(op):

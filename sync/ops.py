@@ -179,13 +179,17 @@ def pack_jobs(jobs):
     return [wire], b"".join(pieces), {}
 
 
+def _is_wire_job(job):
+    # [id, doc, statepoint size, [[rel, size, mtime], ...]] as pack_jobs sends it
+    return (isinstance(job, list) and len(job) == 4 and isinstance(job[3], list)
+            and all(isinstance(f, list) and len(f) == 3 for f in job[3]))
+
+
 def _unpack_jobs(header, payload):
     """:func:`pack_jobs` undone; :class:`protocol.ProtocolError` for another shape (nothing
     is written then)."""
     jobs = header.get("args", [None])[0]
-    if not isinstance(jobs, list) or not all(
-            isinstance(j, list) and len(j) == 4 and isinstance(j[3], list)
-            and all(isinstance(f, list) and len(f) == 3 for f in j[3]) for j in jobs):
+    if not isinstance(jobs, list) or not all(map(_is_wire_job, jobs)):
         raise protocol.ProtocolError("create_jobs: the jobs are not [id, doc, size, files]")
     sizes = [n for _, _, sp_size, files in jobs for n in (sp_size, *(f[1] for f in files))]
     pieces = iter(protocol.split_payload(payload, sizes))

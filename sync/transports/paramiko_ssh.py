@@ -65,7 +65,10 @@ class _ChannelReader:
         return out
 
     def close(self):
-        self.file.close()
+        try:
+            self.file.close()
+        finally:  # the channel file's own __del__ flushes again: nothing left to write
+            self.file.flush = _nothing
 
     def flush(self):
         pass

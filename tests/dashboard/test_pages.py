@@ -426,3 +426,26 @@ def test_fifo_in_a_job_is_listed_not_read(client, special):
     assert "<code>pipe.txt</code>" in page and "not a regular file" in page
     assert client.get(f"/job/{special.id}/file/pipe.txt").status_code == 404
     assert client.get(f"/job/{special.id}/file/dangling.txt").status_code == 404
+
+
+def test_job_page_shows_the_jobs_executions(client, dash, special):
+    """The job page's Provenance table: one row per recorded execution of the job, blob lines
+    and a corrupt line left out; a job never run says so."""
+    from suite.flow import Runner, load_workflow
+
+    with open(dash.fn("workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
+                "@W.operation\ndef go(job):\n    job.doc.went = True\n\n"
+                "@W.operation\ndef fail(job):\n    raise RuntimeError('no luck')\n")
+    runner = Runner(load_workflow(dash), dash)
+    runner.run(["go"], ids=[special.id])
+    runner.run(["fail"], ids=[special.id])
+    with open(special.fn("suite_flow_log.jsonl"), "a") as f:
+        f.write("{not json\n")
+    page = text(client.get(f"/job/{special.id}"))
+    rows = re.findall(r"<tr><td>[^<]*</td><td>(\w+)</td><td>(\w+)</td>", page)
+    assert [op for op, _ in rows] == ["go", "fail"], rows
+    assert [status for _, status in rows] == ["success", "failure"]
+    assert "No executions recorded." not in page
+    other = dash.open_job({"a": 0, "b": {"c": 0}})
+    assert "No executions recorded." in text(client.get(f"/job/{other.id}"))

@@ -188,3 +188,26 @@ def test_a_log_removed_between_executions_gets_its_blobs_again(prov_project):
     assert rec.operation == "noisy"
     assert environment(prov_project, rec)["packages"]["click"]
     assert "+# tuned after the commit" in code_diff(prov_project, rec)
+
+
+def test_environment_and_code_are_captured_once_per_run(prov_project, monkeypatch):
+    """One run of two operations over three jobs asks git and the installed distributions
+    once, not once per execution."""
+    from suite.provenance import capture
+
+    calls = {"environment": 0, "git_state": 0}
+
+    def counted(name):
+        original = getattr(capture, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return original(*args, **kwargs)
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(capture, name, counted(name))
+    runner(prov_project).run(["compute", "noisy"])
+    found = records(prov_project)
+    assert sorted(r.operation for r in found) == ["compute"] * 3 + ["noisy"] * 3
+    assert calls == {"environment": 1, "git_state": 1}

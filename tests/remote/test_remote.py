@@ -380,3 +380,76 @@ def test_submit_on_n_makes_up_what_the_far_side_finds_done(laptop, clusters):
     while len(done_there()) < 4 and time.time() < deadline:
         time.sleep(0.1)
     assert len(done_there()) == 4 and ran < done_there()
+
+
+def test_run_through_the_python_api_streams_output_and_returns_the_exit(laptop, clusters):
+    """Remote.run: pushes, runs the far side's `suite run`, hands its output over as it
+    comes and returns its exit status; the far copy holds what ran (the laptop does not,
+    until a sync)."""
+    heard = []
+    with suite.Remote(laptop, "b") as far:
+        status = far.run(["-o", "simulate", "--progress"],
+                         output=lambda stream, data: heard.append((stream, data)))
+    assert status == 0, heard
+    assert {stream for stream, _ in heard} <= {"out", "err"} and heard
+    far_project = suite.get_project(clusters["b"]["proj"])
+    assert sorted(os.path.exists(job.fn("out.txt")) for job in far_project) == [True] * 6
+    assert not any(os.path.exists(job.fn("out.txt")) for job in laptop)
+    with suite.Remote(laptop, "b") as far:
+        failed = far.run(["-o", "no_such_operation"], output=lambda *a: None)
+    assert failed != 0
+
+
+def test_submit_on_pushes_the_templates_and_pretend_only_lists_them(laptop, clusters):
+    """templates/ travels with the workflow file (hidden files and folders stay here);
+    --pretend lists it in the push plan and sends nothing."""
+    tdir = os.path.join(laptop.path, "templates")
+    os.makedirs(os.path.join(tdir, "site"))
+    os.makedirs(os.path.join(tdir, ".git"))
+    for rel, text in (("mine.sh", "# my template\n"), ("site/extra.sh", "# extra\n"),
+                      (".hidden", "no\n"), (".git/HEAD", "no\n")):
+        with open(os.path.join(tdir, rel), "w") as f:
+            f.write(text)
+    far_templates = os.path.join(clusters["b"]["proj"], "templates")
+    done = cli(laptop, "submit", "--on", "b", "--pretend", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    assert "templates/mine.sh" in done.stdout and "templates/site/extra.sh" in done.stdout
+    assert not os.path.exists(far_templates)
+    done = cli(laptop, "submit", "--on", "b", "-o", "simulate")
+    assert done.returncode == 0, done.stderr
+    with open(os.path.join(far_templates, "mine.sh")) as f:
+        assert f.read() == "# my template\n"
+    with open(os.path.join(far_templates, "site", "extra.sh")) as f:
+        assert f.read() == "# extra\n"
+    assert sorted(os.listdir(far_templates)) == ["mine.sh", "site"]
+
+
+def test_connection_lost_during_status_is_named_and_the_others_still_shown(laptop, clusters,
+                                                                           tmp_path):
+    """A far side whose connection drops once the status request has come (it exits without
+    answering): --everywhere names that location's lost connection in one line, still shows
+    the others, and exits non-zero. (Reached, then lost: reported as an error, exit 1, not as
+    unreachable, exit 6.)"""
+    for name in ("a", "b"):
+        with suite.Remote(laptop, name) as far:
+            far.push([])  # the workflow file
+    dropped = tmp_path / "dropping_suite"
+    dropped.write_text(
+        f"#!{sys.executable}\nimport os, sys\nsys.path.insert(0, {os.getcwd()!r})\n"
+        "from sync import protocol\n"
+        "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': protocol.VERSION})\n"
+        "sys.stdout.buffer.flush()\n"
+        "while True:\n"
+        "    header, _ = protocol.read_frame(sys.stdin.buffer)\n"
+        "    if header is None or header.get('op') == 'flow_status':\n"
+        "        os._exit(0)  # gone without a word, as when the network drops\n")
+    dropped.chmod(0o755)
+    sync.add_remote(laptop, "flaky", f"b:{clusters['b']['proj']}", remote_suite=str(dropped))
+    done = cli(laptop, "status", "--everywhere")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    lines = done.stdout.splitlines()
+    assert [ln for ln in lines if ln.startswith("flaky:")] == [
+        "flaky: error: connection to b closed"]
+    locations = {ln.split()[1] for ln in lines if ln.split() and ln.split()[0] == "simulate"}
+    assert locations == {"here", "a", "b"}

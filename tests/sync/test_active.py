@@ -255,3 +255,27 @@ def test_a_damaged_submission_record_stops_the_sync_naming_it(transport, pair, t
     r = run(lap, "sync", transport.url(clu.path), "--include-active", *transport.cli)
     assert r.returncode == 0, r.stderr
     assert os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))
+
+
+def test_each_sides_scheduler_is_asked_once_per_sync(pair, slurm, tmp_path, monkeypatch):
+    """Many jobs with work on both sides: each side's scheduler is asked once in a sync, not
+    once per job (a squeue on PATH that counts its calls, then runs the real one)."""
+    import shutil
+
+    lap, clu = pair
+    here, there, idle = jobs(lap)
+    ids = [submit_held(lap, here), submit_held(clu, clu.open_job(id=there.id)),
+           submit_held(clu, clu.open_job(id=idle.id))]
+    real = shutil.which("squeue")
+    calls = tmp_path / "calls"
+    wrap = tmp_path / "bin"
+    wrap.mkdir()
+    (wrap / "squeue").write_text(f'#!/bin/sh\necho x >> "{calls}"\nexec "{real}" "$@"\n')
+    (wrap / "squeue").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrap}{os.pathsep}{os.environ['PATH']}")
+    try:
+        r = run(lap, "sync", clu.path)
+        assert r.returncode == 5 and r.stdout.count("ACTIVE") == 3, r.stdout + r.stderr
+        assert calls.read_text().count("x") == 2  # the local side once, the remote side once
+    finally:
+        subprocess.run(["scancel", *ids], check=True)

@@ -6,6 +6,7 @@ import io
 import os
 import struct
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -472,3 +473,29 @@ def test_new_jobs_with_paths_or_times_of_another_type_are_refused_by_name(pair):
         assert error.startswith("job ") and f"refused time {value} of a from the other" \
             in error, error
     assert os.listdir(clu.workspace) == []
+
+
+def test_server_refuses_unknown_operations_and_private_names(pair):
+    """Only the table's operations run: a name that is not one (a replica's private method or
+    attribute included) is answered with a refusal and the session goes on."""
+    lap, clu = pair
+    def tree():  # .suite/ aside: identity writes the copy's id there
+        return sorted(p.relative_to(clu.path) for p in Path(clu.path).rglob("*")
+                      if p.relative_to(clu.path).parts[0] != ".suite")
+
+    before = tree()
+    status, answers = serve(
+        clu.path,
+        ({"op": "format_disk", "args": []}, b""),
+        ({"op": "_target", "args": ["0" * 32, "x"]}, b""),
+        ({"op": "__class__"}, b""),
+        ({"op": ["identity"]}, b""),
+        ({"op": "identity"}, b""),
+        ({"op": "close"}, b""))
+    assert status == 0
+    hello, *answers = answers
+    assert "version" in hello
+    assert [a["ok"] for a in answers] == [False, False, False, False, True]
+    assert "unknown operation 'format_disk'" in answers[0]["error"]
+    assert all("unknown operation" in a["error"] for a in answers[:4])
+    assert tree() == before

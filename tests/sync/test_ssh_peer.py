@@ -281,22 +281,24 @@ replica.Replica.create_job = create_job
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert time.monotonic() - start < 60
     assert 3 <= len(clu) < 6
-    result = transport.sync(lap, clu.path, timeout=2)
+    result = transport.sync(lap, clu.path)  # the default timeout: a loaded machine's start
     assert result.exit_status == 0 and len(clu) == 6
     assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
     assert transport.sync(lap, clu.path).actions == []
 
 
 def test_busy_far_side_sends_heartbeats_instead_of_timing_out(transport, pair, tmp_path):
+    """Busy for 2.5 read timeouts; a heartbeat every 0.5 s (a quarter of it), so that a loaded
+    machine may delay one by 1.5 s."""
     lap, clu = pair
     remote = far_side(tmp_path, """
 real = replica.Replica.snapshot
 def slow(self, ids=None, exclude=()):
-    time.sleep(3)
+    time.sleep(5)
     return real(self, ids, exclude)
 replica.Replica.snapshot = slow
 """)
-    result = transport.sync(lap, clu.path, remote_suite=remote, timeout=1)
+    result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
     assert result.exit_status == 0 and len(clu) == 6
 
 

@@ -302,6 +302,21 @@ replica.Replica.snapshot = slow
     assert result.exit_status == 0 and len(clu) == 6
 
 
+def test_a_connection_lost_while_sending_is_one_sync_error(sshd, ssh_home, pair):
+    """paramiko says EOFError (not an OSError) when the socket refuses a write: seen when
+    `suite submit --on` lost its connection between two requests on a loaded machine."""
+    import socket
+
+    lap, clu = pair
+    client, _ = sync.connect(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    try:
+        client.transport.client.get_transport().sock.shutdown(socket.SHUT_WR)
+        with pytest.raises(sync.SyncError, match="connection to cluster lost"):
+            client.active_work()
+    finally:
+        client.close()
+
+
 def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):
     import paramiko
 

@@ -35,11 +35,13 @@ def _ram_temp_root(path="/dev/shm", room=4 << 30):
 
 # The tests' projects live in RAM where there is room for them: every commit of a project's
 # index (SQLite, journal_mode=DELETE) syncs the disk, and on a busy disk those syncs were most
-# of the run (the fast-path property tests: 33 s on disk, 6 s in RAM). Only the temporary
-# directories of this process move (pytest's tmp_path and tempfile's default); the programs
-# the tests start keep their own $TMPDIR. PYTEST_DEBUG_TEMPROOT set by hand is kept.
+# of the run (the fast-path property tests: 33 s on disk, 6 s in RAM). pytest's tmp_path,
+# tempfile's default and $TMPDIR move together, so that this process and the programs it
+# starts agree (the direct scheduler keeps its statuses in $TMPDIR); a far side reached
+# over sshd keeps its own. PYTEST_DEBUG_TEMPROOT set by hand is kept.
 if "PYTEST_DEBUG_TEMPROOT" not in os.environ and _ram_temp_root():
-    os.environ["PYTEST_DEBUG_TEMPROOT"] = tempfile.tempdir = _ram_temp_root()
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = os.environ["TMPDIR"] = tempfile.tempdir = \
+        _ram_temp_root()
 
 
 def skip_or_fail(reason):

@@ -128,9 +128,10 @@ class Client:
             raise SyncError(f"{self.host} took nothing for {self.timeout:g} s (the far "
                             "side is stopped or unreachable); run the sync again to resume, "
                             "or give a longer --timeout") from None
-        except OSError as exc:
+        except (OSError, EOFError) as exc:  # paramiko's word for a socket that took nothing
             self._broken = True
-            raise SyncError(f"connection to {self.host} lost: {exc}") from None
+            raise SyncError(f"connection to {self.host} lost: "
+                            f"{exc or 'the far side closed it'}") from None
         self._outbuf.clear()
 
     def _post(self, op, *args, payload=b"", **extra):

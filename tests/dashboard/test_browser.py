@@ -176,7 +176,7 @@ def test_browser_read_only(browser, dash, special):
         browser.get(f"{base}/job/{special.id}")
         browser.shot("10-read-only")
         assert "read-only" in browser.find_element(By.CSS_SELECTOR, "nav").text
-        assert not browser.find_elements(By.CSS_SELECTOR, 'input[name="value"]')
+        assert not _now(browser, By.CSS_SELECTOR, 'input[name="value"]')
         # a hand-made form with the right CSRF token is still refused
         token = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["token"][0]
         browser.execute_script(
@@ -195,6 +195,16 @@ def test_browser_read_only(browser, dash, special):
         assert _disk(special)["score"] == 51
     finally:
         stop_server(proc)
+
+
+def _now(browser, by, selector):
+    """The elements on the page as it is, not waiting the implicit 10 s for one to appear
+    (for a check that there is none, once the page is there)."""
+    browser.implicitly_wait(0)
+    try:
+        return browser.find_elements(by, selector)
+    finally:
+        browser.implicitly_wait(10)
 
 
 def _wait(condition, timeout=15):

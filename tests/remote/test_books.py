@@ -41,11 +41,19 @@ def test_books_travel_with_sync_and_block_duplicates(tmp_path, monkeypatch):
     here = cli(c, "submit", "-o", "simulate")
     assert "submitted 0 script(s)" in here.stdout
     assert here.stderr.count("queued or running at b") == 2
-    # once b's work is done, b's own word drops it from the laptop's book
-    time.sleep(4)
-    status = cli(laptop, "status", "--on", "b")
-    assert status.returncode == 0, status.stderr
-    assert [e for e in book.load(laptop).values() if e["where"] == "b"] == []
+    # once b's work is done, b's own word drops it from the laptop's book (asked until it
+    # has: under load b's scripts may take longer than their 3 s)
+    b, deadline = suite.get_project(tmp_path / "b"), time.monotonic() + 120
+    while not all(job.isfile("out.txt") for job in b):
+        assert time.monotonic() < deadline, "b's work did not finish in 120 s"
+        time.sleep(0.1)
+    while True:
+        status = cli(laptop, "status", "--on", "b")
+        assert status.returncode == 0, status.stderr
+        if not [e for e in book.load(laptop).values() if e["where"] == "b"]:
+            break
+        assert time.monotonic() < deadline, f"b's work still in the book: {book.load(laptop)}"
+        time.sleep(0.5)
     # c has not heard that yet: --force overrides what it knows
     forced = cli(c, "submit", "-o", "simulate", "--force", "-n", "1")
     assert "submitted 1 script(s)" in forced.stdout

@@ -124,17 +124,25 @@ def test_run_on_streams_output_and_a_stop_ends_the_far_run(laptop, clusters, how
     proc = subprocess.Popen([sys.executable, "-m", "suite", "run", "--on", "b", "-o", "crawl"],
                             cwd=laptop.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
+    # the stop comes once the far side's operation runs and its first line has come back
+    # here (waited for, up to 60 s: a fixed pause was outrun on a loaded machine)
+    streamed = []
+    reader = threading.Thread(target=lambda: streamed.extend(iter(proc.stdout.readline, "")))
+    reader.start()
     pidfile = os.path.join(clusters["b"]["proj"], "crawl.pid")
-    deadline = time.time() + 30
-    while not os.path.exists(pidfile) and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.3)
+    deadline = time.time() + 60
+    while not (os.path.exists(pidfile) and open(pidfile).read().strip()
+               and any("started" in line for line in streamed)):
+        assert time.time() < deadline and proc.poll() is None, streamed
+        time.sleep(0.05)
     far_pid = int(open(pidfile).read())
     os.kill(far_pid, 0)  # the far side's operation runs
     proc.send_signal(how)
-    out, err = proc.communicate(timeout=30)
-    assert "started" in out  # streamed back before the stop
-    deadline = time.time() + 10
+    proc.wait(timeout=30)
+    reader.join(timeout=30)
+    proc.stderr.close()
+    assert any("started" in line for line in streamed)  # streamed back before the stop
+    deadline = time.time() + 30  # TERM, then KILL after 5 s; a loaded machine is slower
     while time.time() < deadline:
         try:
             os.kill(far_pid, 0)

@@ -7,6 +7,7 @@ the same pair run at once (the far side's lock over each transport)."""
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -225,14 +226,17 @@ def test_a_sync_over_a_transport_waits_for_the_far_sides_lock(tmp_path, busy_pai
     _all_synced(lap, clu)
 
 
-#: holds one side's lock of a pair (argv: project, peer identity, flag file, seconds)
+#: holds one side's lock of a pair (argv: project, peer identity, flag file, release file)
+#: until the release file exists (at most 120 s)
 LOCKER = """
-import sys, time
+import os, sys, time
 from sync.replica import Replica
 replica = Replica(sys.argv[1])
 assert replica.try_lock(sys.argv[2]) is None
 open(sys.argv[3], "w").close()
-time.sleep(float(sys.argv[4]))
+deadline = time.monotonic() + 120
+while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
+    time.sleep(0.01)
 """
 
 
@@ -241,18 +245,29 @@ def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path,
     """The far side waits for its lock inside one request, longer than the read timeout:
     its heartbeats keep the connection alive, and the sync then runs."""
     lap, clu = busy_pair
-    flag = tmp_path / "locked"
+    flag, release = tmp_path / "locked", tmp_path / "release"
     holder = subprocess.Popen([sys.executable, "-c", LOCKER, clu.path,
-                               sync.Replica(lap.path).identity(), str(flag), "4"])
+                               sync.Replica(lap.path).identity(), str(flag), str(release)])
+    waited, timers = [], []
+
+    def notify(message):
+        # the far side waits now: the lock goes 2.5 read timeouts later, whatever the load
+        waited.append(message)
+        if not timers:
+            timers.append(threading.Timer(5, release.touch))
+            timers[0].start()
+
     try:
         deadline = time.monotonic() + 60
         while not flag.exists():
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
-        waited, started = [], time.monotonic()
-        result = transport.sync(lap, clu.path, timeout=1, notify=waited.append)
-        assert time.monotonic() - started > 2  # it did wait, for longer than the timeout
+        result = transport.sync(lap, clu.path, timeout=2, notify=notify)
+        assert release.exists()  # it did wait, for longer than the timeout
     finally:
+        for timer in timers:
+            timer.join()
+        release.touch()
         holder.wait(timeout=60)
     assert waited and result.exit_status == 0, result.format()
     _all_synced(lap, clu)

@@ -282,23 +282,40 @@ replica.Replica.create_job = create_job
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert time.monotonic() - start < 60
     assert 3 <= len(clu) < 6
-    result = transport.sync(lap, clu.path, timeout=2)
+    result = transport.sync(lap, clu.path)  # the default timeout: a loaded machine's start
     assert result.exit_status == 0 and len(clu) == 6
     assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
     assert transport.sync(lap, clu.path).actions == []
 
 
 def test_busy_far_side_sends_heartbeats_instead_of_timing_out(transport, pair, tmp_path):
+    """Busy for 2.5 read timeouts; a heartbeat every 0.5 s (a quarter of it), so that a loaded
+    machine may delay one by 1.5 s."""
     lap, clu = pair
     remote = far_side(tmp_path, """
 real = replica.Replica.snapshot
 def slow(self, ids=None, exclude=()):
-    time.sleep(3)
+    time.sleep(5)
     return real(self, ids, exclude)
 replica.Replica.snapshot = slow
 """)
-    result = transport.sync(lap, clu.path, remote_suite=remote, timeout=1)
+    result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
     assert result.exit_status == 0 and len(clu) == 6
+
+
+def test_a_connection_lost_while_sending_is_one_sync_error(sshd, ssh_home, pair):
+    """paramiko says EOFError (not an OSError) when the socket refuses a write: seen when
+    `suite submit --on` lost its connection between two requests on a loaded machine."""
+    import socket
+
+    lap, clu = pair
+    client, _ = sync.connect(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"])
+    try:
+        client.transport.client.get_transport().sock.shutdown(socket.SHUT_WR)
+        with pytest.raises(sync.SyncError, match="connection to cluster lost"):
+            client.active_work()
+    finally:
+        client.close()
 
 
 def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):

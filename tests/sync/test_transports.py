@@ -202,10 +202,12 @@ def test_a_slow_login_is_waited_for(sshd, ssh_home, openssh, pair, tmp_path):
     the timeout holds again once the far side has answered."""
     lap, clu = pair
     slow = tmp_path / "slow-ssh"
-    slow.write_text(f"#!/bin/sh\nsleep 2.5\nexec {openssh()} \"$@\"\n")
+    # the login takes 2.5 timeouts; 2 s, not less, so that a loaded machine's late heartbeat
+    # after the login is not taken for silence
+    slow.write_text(f"#!/bin/sh\nsleep 5\nexec {openssh()} \"$@\"\n")
     slow.chmod(0o755)
     result = sync.sync(lap, f"cluster:{clu.path}", remote_suite=sshd["remote_suite"],
-                       ssh="openssh", ssh_command=str(slow), timeout=1)
+                       ssh="openssh", ssh_command=str(slow), timeout=2)
     assert result.exit_status == 0 and len(clu) == 3
 
 

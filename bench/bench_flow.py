@@ -31,6 +31,7 @@ chunk between records off, each scan alone, both scans and full records (where t
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -373,7 +374,8 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
     """`suite status` over ``n`` jobs whose logs hold 1 and ``depth`` records of an operation
     without postconditions, by each tree in ``trees`` ({name: checkout}), taking turns: the
     first call after the logs were written (cold: every log read) and the best of ``repeat``
-    later calls (warm), wall and CPU seconds of the process."""
+    later calls (warm), wall and CPU seconds of the process; with the last-execution column
+    (the default up to 20,000 jobs) and without it (``--no-last``)."""
     from suite.flow import Runner, load_workflow
 
     workflow = SUITE_WORKFLOW + "\n\n@Bench.operation\ndef tally(job):\n    pass\n"
@@ -396,8 +398,8 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
         times = {}
         first = True
         for round_ in range(repeat + 1):  # round 0 cold (no cache), then warm; trees alternate
-            for name, tree in trees.items():
-                args = [sys.executable, "-m", "suite", "status"]
+            for (name, tree), extra in itertools.product(trees.items(), ([], ["--no-last"])):
+                args = [sys.executable, "-m", "suite", "status", *extra]
                 env = {**(ENV or os.environ), "PYTHONPATH": tree}
                 if first:  # the index, and logs in the page cache
                     subprocess.run(args, cwd=p.path, env=env, capture_output=True)
@@ -410,7 +412,7 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
                 t, c = time.perf_counter() - t, common.cpu_seconds() - c
                 if out.returncode or "tally" not in out.stdout:
                     raise RuntimeError(f"suite status: {out.stderr[-2000:]}")
-                key = "cold" if round_ == 0 else "warm"
+                key = ("cold" if round_ == 0 else "warm") + (", --no-last" if extra else "")
                 old = times.get((name, key))
                 if old is None or t < old[0]:
                     times[(name, key)] = (t, c)

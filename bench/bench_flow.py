@@ -31,6 +31,7 @@ chunk between records off, each scan alone, both scans and full records (where t
 """
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -404,12 +405,21 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
                 if first:  # the index, and logs in the page cache
                     subprocess.run(args, cwd=p.path, env=env, capture_output=True)
                     first = False
-                if round_ == 0 and os.path.exists(cache):
-                    os.remove(cache)
+                # each tree keeps its own cache: trees of other cache versions rebuild it
+                mine = f"{cache}.{name}"
+                if round_ == 0 or not os.path.exists(mine):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(mine)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(cache)
+                else:
+                    os.replace(mine, cache)
                 os.sync()
                 c, t = common.cpu_seconds(), time.perf_counter()
                 out = subprocess.run(args, cwd=p.path, env=env, capture_output=True, text=True)
                 t, c = time.perf_counter() - t, common.cpu_seconds() - c
+                if os.path.exists(cache):
+                    os.replace(cache, mine)
                 if out.returncode or "tally" not in out.stdout:
                     raise RuntimeError(f"suite status: {out.stderr[-2000:]}")
                 key = ("cold" if round_ == 0 else "warm") + (", --no-last" if extra else "")

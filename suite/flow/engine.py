@@ -230,8 +230,8 @@ class Runner:
         each operation's conditions are evaluated (and once for the labels; over more than
         :data:`~suite.flow.scan.CHUNK` jobs the steps follow the share of jobs judged).
         With ``last``, also each operation's latest provenance record (:attr:`Status.last`;
-        one read of each job's log tail, ~25 µs a job); ``last=None``: only for at most
-        :data:`LAST_AUTO` jobs.
+        from the logs' incremental read, a stat a job when they are unchanged); ``last=None``:
+        only for at most :data:`LAST_AUTO` jobs.
 
         Jobs are made and judged a chunk at a time, so memory stays bounded; a workflow with
         aggregate operations sees all jobs at once (its aggregates need them)."""
@@ -290,12 +290,11 @@ class Runner:
             self.succeeded.forget_others(table.ids)
         out.jobs = table
         if last or (last is None and len(table) <= LAST_AUTO):
-            from suite.provenance.logs import last_records
-
-            found = last_records(self.project, table.ids)
-            out.last = {name: {"id": r.id, "status": r.status, "start": r.start, "end": r.end,
-                               "jobs": r.jobs} for name in names
-                        if (r := found.get(name)) is not None}
+            # from the logs' incremental read (.suite/flow/succeeded.sqlite): an unchanged log
+            # costs a stat, a grown one its new bytes
+            found = self.succeeded.latest(self.project.workspace, table.ids)
+            self.succeeded.save()
+            out.last = {name: found[name] for name in names if name in found}
         return out
 
     def _load_chunk(self, rows):

@@ -269,6 +269,12 @@ def read(job):
 def _records_in(data):
     """The records among the lines of ``data`` (bytes): blob lines are skipped unparsed, and
     lines that are not JSON objects (corrupt, cut short, not UTF-8) are skipped."""
+    return (record for _, record in lines_and_records(data))
+
+
+def lines_and_records(data):
+    """``(line, record)`` for the records among the lines of ``data``, as :func:`_records_in`
+    finds them (the line names a record written before records had ids)."""
     for line in data.splitlines():
         if line.startswith(BLOB_PREFIX):  # an environment or a diff, not a record
             continue
@@ -277,7 +283,7 @@ def _records_in(data):
         except ValueError:
             continue
         if isinstance(record, dict):
-            yield record
+            yield line, record
 
 
 def succeeded_in(data):

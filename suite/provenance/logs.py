@@ -85,6 +85,11 @@ class RecordList(list):
         return frame
 
 
+def derived_id(line):
+    """The id of a record written before records had ids, derived from its ``line`` (bytes)."""
+    return "v0" + hashlib.sha256(line.strip()).hexdigest()[:30]
+
+
 def read_log(path, job_id=None, blobs=None):
     """``(records, problems)`` of one log file; a missing file has neither. Blob lines go to
     ``blobs[name] = data`` (if given) instead of the records."""
@@ -112,7 +117,7 @@ def read_log(path, job_id=None, blobs=None):
             blobs.setdefault(data.get("blob"), data.get("data"))
             continue
         if not data.get("id"):  # written before records had ids: one derived from the line
-            data["id"] = "v0" + hashlib.sha256(raw.strip()).hexdigest()[:30]
+            data["id"] = derived_id(raw)
         if not data.get("jobs") and job_id:
             data["jobs"] = [job_id]
         records.append(Record(data, path, number))
@@ -156,45 +161,6 @@ def records(project, ids=None, operation=None, tag=None, since=None, failed=Fals
             out.append(r)
     out.sort(key=lambda r: (r.start or 0, r.id))
     return RecordList(out, problems, blobs)
-
-
-#: bytes read from the end of each log by :func:`last_records` (a record with a few files
-#: takes ~500; the latest records are at the end)
-TAIL = 8192
-
-
-def last_records(project, job_ids):
-    """``{operation: Record}``: the latest record (by start) of each operation among the jobs
-    ``job_ids``, from the last :data:`TAIL` bytes of each log (one read per job: ``suite
-    status`` calls this for every job). Unreadable lines are left out."""
-    last = {}
-    for job_id in job_ids:
-        path = os.path.join(project.workspace, job_id, layout.FLOW_LOG)
-        try:
-            with open(path, "rb") as f:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(0, size - TAIL))
-                tail = f.read()
-        except FileNotFoundError:
-            continue
-        lines = tail.splitlines()
-        if size > TAIL:
-            lines = lines[1:]  # the first is cut
-        for raw in lines:
-            if raw.startswith(BLOB_PREFIX):
-                continue
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(data, dict) or not data.get("operation"):
-                continue
-            op = data["operation"]
-            if op not in last or (data.get("start") or 0) > (last[op].start or 0):
-                if not data.get("id"):
-                    data["id"] = "v0" + hashlib.sha256(raw.strip()).hexdigest()[:30]
-                last[op] = Record(data, path)
-    return last
 
 
 def find(project, rec_id, ids=None):

@@ -3,6 +3,7 @@ and run learn that from what the log gained since they last read it (the cache
 ``.suite/flow/succeeded.sqlite``), not from the job's whole history (issue #17/#18). The cache
 must agree with a whole read whatever happened to the log in between."""
 
+import itertools
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from suite.flow import Runner, load_workflow
 from suite.flow.provenance import completed_operations
 from suite.flow.succeeded import CACHE
+from suite.provenance.logs import read_log
 
 LOG = "suite_flow_log.jsonl"
 WORKFLOW = textwrap.dedent('''
@@ -36,6 +38,8 @@ WORKFLOW = textwrap.dedent('''
         pass
 ''')
 OPS = ("first", "second", "third")
+# starts that go up, down and repeat: which record is the latest must be chosen, ties included
+STARTS = itertools.cycle([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0])
 
 
 @pytest.fixture
@@ -53,7 +57,8 @@ def runner(proj):
 
 def line(job, op, status="success", old=False):
     """A record line as suite writes it (``old``: as versions before record ids wrote it)."""
-    rec = {"operation": op, "jobs": [job.id], "start": 1.0, "end": 2.0, "status": status,
+    start = next(STARTS)
+    rec = {"operation": op, "jobs": [job.id], "start": start, "end": start + 1, "status": status,
            "host": "h", "suite_version": "0.1"}
     if not old:
         rec.update(id=os.urandom(16).hex(), user="u", environment="0" * 16, files=[])
@@ -74,13 +79,34 @@ def expected_counts(proj):
     return {n: sum(n in d for d in done) for n in OPS}
 
 
+def time(start):
+    return start if isinstance(start, int | float) else 0  # "noon" orders as no start
+
+
+def expected_last(proj, ids):
+    """Each operation's latest record by a whole read of every log (in the order ``ids``; of
+    equal starts the first), as status shows it."""
+    found = {}
+    for job_id in ids:
+        for rec in read_log(os.path.join(proj.workspace, job_id, LOG))[0]:
+            op = rec.operation
+            if op and (op not in found or time(rec.start) > time(found[op].start)):
+                found[op] = rec
+    return {op: {"id": r.id, "status": r.status, "start": r.start, "end": r.end,
+                 "jobs": r.jobs} for op, r in found.items() if op in OPS}
+
+
 def agrees(proj):
     """A new runner's status (as a new `suite status` sees it) equals a whole read of every
-    log; returns that runner."""
+    log, the last-execution column included; returns that runner."""
     r = runner(proj)
     assert complete_counts(r) == expected_counts(proj)
     for job in proj:
         assert r.succeeded.of(job) == completed_operations(job)
+    out = r.status(last=True)  # rows checked for `of` alone, now read for their records
+    assert out.last == expected_last(proj, out.jobs.ids)
+    out = runner(proj).status(last=True)  # rows as the file keeps them
+    assert out.last == expected_last(proj, out.jobs.ids)
     return r
 
 
@@ -360,4 +386,60 @@ def test_rows_of_removed_jobs_are_dropped(project, monkeypatch):
     assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 4
     agrees(project)
     assert db.execute("SELECT count(*) FROM logs").fetchone()[0] == 3
+    db.close()
+
+
+def test_the_last_execution_column_reads_only_new_bytes(proj):
+    job = proj.open_job({"a": 0})
+    append(job, b"".join(line(job, "third") for _ in range(3000)))
+    size = os.path.getsize(job.fn(LOG))
+    r = runner(proj)
+    assert r.status(last=True).last["third"]["status"] == "success"
+    assert r.succeeded.bytes_read == size  # once, whole
+    r = runner(proj)
+    last = r.status(last=True).last
+    assert r.succeeded.bytes_read == 0  # unchanged: a stat
+    assert last == expected_last(proj, [j.id for j in proj])
+    new = line(job, "first", status="failure")
+    append(job, new)
+    r = runner(proj)
+    last = r.status(last=True).last
+    assert r.succeeded.bytes_read < 2000  # the last line read before, and the new one
+    assert last["first"]["status"] == "failure"
+    assert last["first"]["id"] == json.loads(new)["id"]
+
+
+def test_aggregate_records_and_records_without_a_start(proj):
+    jobs = list(proj)
+    both = [j.id for j in jobs[:2]]
+    aggregate = json.dumps({"id": "a" * 32, "operation": "second", "jobs": both, "start": 7.0,
+                            "status": "success"}).encode() + b"\n"
+    for job in jobs[:2]:  # each job of the aggregate keeps its record
+        append(job, aggregate)
+    append(jobs[2], b'{"operation": "second", "status": "failure"}\n')  # no start, no id
+    append(jobs[2], b'{"operation": "first", "start": "noon", "status": "success"}\n')
+    agrees(proj)
+    last = runner(proj).status(last=True).last
+    assert last["second"]["jobs"] == both and last["second"]["start"] == 7.0
+
+
+def test_a_cache_of_the_previous_version_is_rebuilt_not_misread(proj):
+    import sqlite3
+
+    job = proj.open_job({"a": 0})
+    append(job, line(job, "first"))
+    st = os.stat(job.fn(LOG))
+    os.makedirs(os.path.dirname(proj.fn(CACHE)), exist_ok=True)
+    db = sqlite3.connect(proj.fn(CACHE))  # version 1: no records kept, and a row that lies
+    db.executescript(
+        "CREATE TABLE logs (id TEXT PRIMARY KEY, ino INTEGER, dev INTEGER, size INTEGER, "
+        "ctime INTEGER, offset INTEGER, last INTEGER, crc INTEGER, ops TEXT) WITHOUT ROWID; "
+        "PRAGMA user_version=1")
+    db.execute("INSERT INTO logs VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?)",
+               (job.id, st.st_ino, st.st_dev, st.st_size, st.st_ctime_ns, st.st_size,
+                json.dumps(["third"])))
+    db.commit()
+    r = agrees(proj)
+    assert r.succeeded.of(job) == {"first"}
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()

@@ -279,3 +279,38 @@ def test_each_sides_scheduler_is_asked_once_per_sync(pair, slurm, tmp_path, monk
         assert calls.read_text().count("x") == 2  # the local side once, the remote side once
     finally:
         subprocess.run(["scancel", *ids], check=True)
+
+
+def test_a_connection_lost_while_waiting_is_one_error_and_a_rerun_syncs(far, pair):
+    lap, clu = pair
+    there = clu.open_job(id=jobs(lap)[0].id)
+    remote_id = submit_held(clu, there)
+    write(there, "from-cluster.txt", "c")
+    proc = subprocess.Popen(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
+                             *far.cli], cwd=lap.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert line.startswith("suite: waiting for 1 operation(s)"), line
+    # the network drops: the far server dies, and the sshd session that carried it (over the
+    # local transport its parent is the client itself, which stays)
+    for pid in _servers(clu.path):
+        with open(f"/proc/{pid}/stat") as f:
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        for victim in ([int(pid)] if parent == proc.pid else [parent, int(pid)]):
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("suite: error: ") and far.host in last, err  # names the far side
+    assert not os.path.exists(jobs(lap)[0].fn("from-cluster.txt"))  # nothing was synced
+    subprocess.run(["scancel", remote_id], check=True)
+    rerun = subprocess.run(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
+                            *far.cli], cwd=lap.path, capture_output=True, text=True,
+                           timeout=180)
+    assert rerun.returncode == 0, rerun.stderr
+    with open(jobs(lap)[0].fn("from-cluster.txt")) as f:
+        assert f.read() == "c"

@@ -5,6 +5,7 @@ CSRF token and is refused in read-only mode; files are served only from inside t
 
 import json
 import os
+import time
 from urllib.parse import urlencode
 
 from flask import Flask, abort, redirect, render_template, request, send_file
@@ -104,7 +105,8 @@ def create_app(path=".", token=None, read_only=False):
         inline = info["count"] <= STATUS_INLINE_MAX or request.args.get("status") == "1"
         status, status_error = data.call(_workflow_status) if inline else (None, None)
         return render_template("overview.html", info=info, status=status,
-                               status_error=status_error, status_deferred=not inline)
+                               status_error=status_error, status_deferred=not inline,
+                               last=_last_executions(status))
 
     @app.get("/jobs")
     def jobs():
@@ -282,10 +284,25 @@ def _workflow_status(project):
     try:
         from suite.flow import Runner, load_workflow
 
-        status = Runner(load_workflow(project), project).status()
+        # last=None: each operation's latest record too, as `suite status` shows it
+        status = Runner(load_workflow(project), project).status(last=None)
     except SuiteError as exc:
         return None, str(exc)
     return status, _add_scheduler_states(project, status)
+
+
+def _last_executions(status):
+    """``{operation: {"status", "when", "job", "more", "id"}}`` of the status's latest
+    records (:attr:`suite.flow.engine.Status.last`), ready for the overview's table."""
+    out = {}
+    for name, r in (getattr(status, "last", None) or {}).items():
+        jobs = r.get("jobs") or []
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start"])) \
+            if r.get("start") else ""
+        out[name] = {"status": r.get("status") or "", "when": when,
+                     "job": jobs[0] if jobs else None, "more": max(len(jobs) - 1, 0),
+                     "id": (r.get("id") or "")[:12]}
+    return out
 
 
 def _add_scheduler_states(project, status):

@@ -54,6 +54,32 @@ def test_overview_workflow_status(client, dash):
     assert "odd: 6" in page
 
 
+def test_overview_shows_the_last_execution_per_operation(client, dash):
+    """Issue 17: the dashboard, as `suite status`, shows each operation's latest record."""
+    with open(dash.fn("workflow.py"), "w") as f:
+        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
+                "@W.post.true('done')\n@W.operation\ndef go(job):\n    job.doc.done = True\n\n"
+                "@W.post.true('never')\n@W.operation\ndef idle(job):\n    pass\n\n"
+                "@W.post.true('ok')\n@W.operation\ndef fails(job):\n"
+                "    raise RuntimeError('no')\n")
+    job = next(iter(dash))
+    ran = subprocess.run([sys.executable, "-m", "suite", "run", "-o", "go", "-j", job.id],
+                         cwd=dash.path, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    subprocess.run([sys.executable, "-m", "suite", "run", "-o", "fails", "-j", job.id],
+                   cwd=dash.path, capture_output=True, text=True)
+    from suite.provenance import records
+
+    by_op = {r.operation: r for r in records(dash)}
+    page = text(client.get("/"))
+    rows = {name: cells for name, cells in re.findall(
+        r'<tr><td>([a-z]+)</td>(.*?)</tr>', page)}
+    assert "success" in rows["go"] and f'href="/job/{job.id}"' in rows["go"], page
+    assert by_op["go"].id[:12] in rows["go"]
+    assert "failure" in rows["fails"] and by_op["fails"].id[:12] in rows["fails"]
+    assert "success" not in rows["idle"] and "failure" not in rows["idle"]
+
+
 def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatch):
     import os
 

@@ -117,7 +117,7 @@ class Runner:
     """Evaluates conditions (documents read once per call, through the index) and runs
     operations in the job directories."""
 
-    def __init__(self, workflow_cls, project):
+    def __init__(self, workflow_cls, project, succeeded=None):
         self.flow = workflow_cls
         self.project = project
         self._memo = {}
@@ -127,8 +127,9 @@ class Runner:
         #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
         self.capture = Capture(project.path)
         #: which operations succeeded per job, read from the logs incrementally
-        #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation)
-        self.succeeded = Succeeded(project.path)
+        #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation); a FlowProject
+        #: passes its own, shared by its runners
+        self.succeeded = succeeded or Succeeded(project.path)
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))

@@ -19,6 +19,7 @@ import weakref
 from suite.errors import OperationFailedError, SuiteError
 from suite.project import Project
 from suite.project import get_project as _find_project
+from suite.terminal import visible
 
 from . import directives as D
 from .aggregates import get_aggregate_id
@@ -159,7 +160,7 @@ class FlowProject(Project, Workflow):
         if func is None:
             return lambda f: cls.operation(f, name, cmd=cmd, with_job=with_job,
                                            directives=directives, aggregator=aggregator)
-        where = f"operation {name or func.__name__}"
+        where = f"operation {visible(name or func.__name__)}"
         for key, value in (directives or {}).items():
             if not callable(value):
                 D.normalise(key, value, where)
@@ -350,7 +351,7 @@ class FlowProject(Project, Workflow):
         for name, ids, status in done:
             if status != "success":
                 raise OperationFailedError(
-                    f"operation {name} failed on {ids} (see the traceback above and its "
+                    f"operation {visible(name)} failed on {ids} (see the traceback above and its "
                     "suite_flow_log.jsonl)")
         return done
 
@@ -467,7 +468,8 @@ def _detailed(project, result, parameters, only_incomplete):
     for job_id, info in sorted(result.jobs.items()):
         if only_incomplete and not info["eligible"]:
             continue
-        row = [job_id, ", ".join(info["labels"]) or "-", ", ".join(info["eligible"]) or "-"]
+        row = [job_id, visible(", ".join(info["labels"])) or "-",
+               visible(", ".join(info["eligible"])) or "-"]
         if keys:
             job = project.open_job(id=job_id)
             sp, doc = job.sp(), job.doc()
@@ -475,7 +477,7 @@ def _detailed(project, result, parameters, only_incomplete):
                 source, path = (doc, key[4:]) if key.startswith("doc.") else \
                     (sp, key.removeprefix("sp."))
                 value = resolve(source, tuple(path.split(".")))
-                row.append("-" if value is MISSING else str(value))
+                row.append("-" if value is MISSING else visible(value))
         rows.append(row)
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
     yield "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))

@@ -112,3 +112,28 @@ def test_flow_project_print_status_escapes_names(proj, tmp_path):
     mod.P.get_project(proj.path).print_status(file=out, detailed=True, parameters=["a"])
     text = clean(out.getvalue())
     assert "op\\nfake" in text and "tagged=x\\x1b]0;title\\x07" in text
+
+
+def test_project_py_run_prints_a_failing_name_escaped(proj):
+    with open(proj.fn("project.py"), "w") as f:
+        f.write(textwrap.dedent('''
+            from suite.flow import FlowProject
+
+            class P(FlowProject):
+                pass
+
+            @P.operation(name="bad\\x1b[2Jop")
+            def bad(job):
+                raise RuntimeError("fails")
+
+            if __name__ == "__main__":
+                P().main()
+        '''))
+    import sys
+
+    out = subprocess.run([sys.executable, "project.py", "run"], cwd=proj.path,
+                         capture_output=True)
+    err = out.stderr.decode()
+    assert out.returncode == 1
+    assert "error: operation bad\\x1b[2Jop failed on " in clean(err)
+    assert "operation bad\\x1b[2Jop failed on job " in err

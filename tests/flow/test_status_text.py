@@ -137,3 +137,14 @@ def test_project_py_run_prints_a_failing_name_escaped(proj):
     assert out.returncode == 1
     assert "error: operation bad\\x1b[2Jop failed on " in clean(err)
     assert "operation bad\\x1b[2Jop failed on job " in err
+
+
+def test_status_everywhere_text_escapes_far_names():
+    # the far side's operation names and errors are printed here: a far project's names (or a
+    # far side that lies) must not forge this table's lines either
+    from suite.remote import format_everywhere
+
+    table = {"here": {"status": {"operations": {"op\nfake  1": {"eligible": 1}}}},
+             "far\x1b[2J": {"error": "lost\x1b]0;t\x07", "unreachable": True}}
+    text = clean(format_everywhere(table, "text"))
+    assert "op\\nfake  1" in text and "far\\x1b[2J: unreachable: lost\\x1b]0;t\\x07" in text

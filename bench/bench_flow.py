@@ -22,6 +22,13 @@ with an operation without postconditions (complete once it succeeded, by the log
 status after the logs were written (cold) and the next ones (warm, best of --repeat), wall and
 CPU, for each tree given by --tree NAME=PATH (default: this checkout), taking turns.
 
+--job-status-n N (with --history-n D): signac-flow's per-job loop `for job in project:
+project.get_job_status(job)` over N jobs whose logs hold D records, an operation gated by
+pre.succeeded (read from the log): in one process the first loop and the same loop again, then
+the first loop of a second process (the cache stored at the first one's exit); wall and CPU
+seconds per loop, for each --tree; with suite.flow.project.SAVE_EVERY=1 too where the tree has
+it (a cache write per job, the cost batching avoids).
+
 --records-n: `suite run -o first` over that many jobs with provenance records on (code,
 environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
 wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
@@ -435,6 +442,104 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
     results[f"status, an operation without postconditions, by log history ({n:,} jobs)"] = rows
 
 
+JOB_STATUS_PROJECT = """
+from suite.flow import FlowProject
+
+
+class P(FlowProject):
+    pass
+
+
+@P.operation
+def tally(job):
+    pass
+
+
+@P.pre.succeeded(tally)
+@P.operation
+def after(job):
+    pass
+"""
+
+JOB_STATUS_LOOP = """
+import sys, time
+sys.path.insert(0, ".")
+import project
+if len(sys.argv) > 1:
+    import suite.flow.project as fp
+    fp.SAVE_EVERY = int(sys.argv[1])
+p = project.P.get_project(".")
+jobs = list(p)
+for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 2):
+    t, c = time.perf_counter(), time.process_time()
+    n = sum(p.get_job_status(j)["operations"]["after"]["eligible"] for j in jobs)
+    print(time.perf_counter() - t, time.process_time() - c, n)
+"""
+
+
+def job_status_rows(root, n, depth, trees, repeat, results):
+    """``FlowProject.get_job_status`` per job over ``n`` jobs whose logs hold ``depth``
+    records, by each tree in ``trees``, taking turns: the first loop of a process without a
+    cache, the same loop again in it, and the first loop of the next process; best of
+    ``repeat`` rounds, wall and CPU seconds."""
+    from suite.flow import Runner, load_workflow
+
+    p = build(os.path.join(root, "job-status"), n)
+    with open(p.fn("workflow.py"), "w") as f:
+        f.write(SUITE_WORKFLOW + "\n\n@Bench.operation\ndef tally(job):\n    pass\n")
+    jobs = list(p)
+    r = Runner(load_workflow(p), p)
+    r.execute(r._op("tally"), (jobs[0],))
+    with open(jobs[0].fn("suite_flow_log.jsonl"), "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    data = b"".join(lines[:-1]) + lines[-1] * depth
+    for job in jobs:
+        with open(job.fn("suite_flow_log.jsonl"), "wb") as f:
+            f.write(data)
+    os.remove(p.fn("workflow.py"))
+    with open(p.fn("project.py"), "w") as f:
+        f.write(JOB_STATUS_PROJECT)
+    with open(p.fn("loop.py"), "w") as f:
+        f.write(JOB_STATUS_LOOP)
+    cache = p.fn(os.path.join(".suite", "flow", "succeeded.sqlite"))
+    variants = [(name, tree, []) for name, tree in trees.items()]
+    variants += [(f"{name}, SAVE_EVERY=1", tree, ["1"]) for name, tree in trees.items()
+                 if os.path.exists(os.path.join(tree, "suite", "flow", "succeeded.py"))
+                 and "SAVE_EVERY" in open(os.path.join(tree, "suite", "flow",
+                                                       "project.py")).read()]
+    times = {}
+    for _ in range(repeat):
+        for name, tree, extra in variants:
+            env = {**(ENV or os.environ), "PYTHONPATH": tree}
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(cache)
+            os.sync()
+            out = []
+            for k in range(2):  # a process without a cache, then the next one
+                done = subprocess.run([sys.executable, "loop.py", *extra], cwd=p.path, env=env, capture_output=True,
+                                      text=True)
+                if done.returncode:
+                    raise RuntimeError(f"get_job_status loop: {done.stderr[-2000:]}")
+                rows = [ln.split() for ln in done.stdout.splitlines()]
+                if any(int(r[2]) != n for r in rows):
+                    raise RuntimeError(f"get_job_status loop: {done.stdout}")
+                out += rows[:2] if k == 0 else rows[:1]
+            for key, (t, c, _) in zip(("first loop", "same loop again",
+                                       "next process's first loop"), out, strict=True):
+                old = times.get((name, key))
+                if old is None or float(t) < old[0]:
+                    times[(name, key)] = (float(t), float(c))
+    rows = {}
+    for (name, key), (t, c) in times.items():
+        rows[f"{name}, {key}: wall s"] = t
+        rows[f"{name}, {key}: cpu s"] = c
+    rows["load average (1 min)"] = os.getloadavg()[0]
+    mb = len(data) * n / 1e6
+    results[f"FlowProject.get_job_status per job, {n:,} jobs, {depth} records each "
+            f"({mb:.0f} MB of logs)"] = rows
+    shutil.rmtree(p.path, ignore_errors=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10000)
@@ -448,6 +553,8 @@ def main():
                     help="records already in each job's log for the history rows")
     ap.add_argument("--succeeded-n", type=int, default=0,
                     help="jobs of the status rows by log history (with --history-n)")
+    ap.add_argument("--job-status-n", type=int, default=0,
+                    help="jobs of the FlowProject.get_job_status rows (with --history-n)")
     ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
                     help="a checkout to time (--succeeded-n rows; repeatable)")
     ap.add_argument("--only-extra", action="store_true",
@@ -456,7 +563,7 @@ def main():
     args = ap.parse_args()
     global ENV
     if (args.group_n or args.project_status_n or args.records_n or args.history_n
-            or args.succeeded_n):
+            or args.succeeded_n or args.job_status_n):
         extra = {}
         root = tempfile.mkdtemp(prefix="bench-flow-")
         global ENV
@@ -470,13 +577,18 @@ def main():
                 records_interleaved(root, args.records_n, extra)
                 records_parts(root, args.records_n, extra)
                 records_rows(root, args.records_n, args.repeat, extra)
-            if args.history_n and not args.succeeded_n:
+            if args.history_n and not (args.succeeded_n or args.job_status_n):
                 records_history(root, args.history_n, extra)
             if args.succeeded_n:
                 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                 trees = dict(t.split("=", 1) for t in args.tree) or {"this": here}
                 succeeded_rows(root, args.succeeded_n, args.history_n or 200, trees,
                                args.repeat, extra)
+            if args.job_status_n:
+                here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+                trees = dict(t.split("=", 1) for t in args.tree) or {"this": here}
+                job_status_rows(root, args.job_status_n, args.history_n or 200, trees,
+                                args.repeat, extra)
         finally:
             shutil.rmtree(root, ignore_errors=True)
         for title, rows in extra.items():

@@ -500,6 +500,10 @@ def _notes(table):
 
 
 def _as_text(head, rows, notes):
+    from .terminal import visible  # names and errors come from users and far sides
+
+    rows = [[visible(row[0]), visible(row[1]), *row[2:]] for row in rows]
+    notes = [visible(note) for note in notes]
     widths = [max([len(str(row[i])) for row in rows] + [len(k)]) for i, k in enumerate(head)]
     lines = ["  ".join(k.ljust(w) for k, w in zip(head, widths, strict=True))]
     lines += ["  ".join([str(row[0]).ljust(widths[0]), str(row[1]).ljust(widths[1])]

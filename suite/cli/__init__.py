@@ -62,7 +62,9 @@ def main(argv=None):
     except (SuiteError, OSError, ValueError, KeyError, LookupError) as exc:
         if debug:
             raise
-        _error(f"suite: error: {_message(exc)}")
+        from suite.terminal import visible
+
+        _error(f"suite: error: {visible(_message(exc))}")  # names in it come from users
         sys.exit(1)
     except KeyboardInterrupt:
         _error("suite: interrupted")

@@ -2,6 +2,8 @@
 
 import click
 
+from suite.terminal import visible
+
 from . import onremote
 from .common import echo_json, filter_from_options, filter_option, job_option, project
 from .onremote import on_options
@@ -128,7 +130,8 @@ def run(ctx, ops, filter_args, ids, num, order, timeout, num_passes, pretend, pa
     elif not done:
         click.echo("nothing to run: no operation is eligible", err=True)
     for name, job_id, _ in failed:
-        click.echo(f"failed: {name} on {job_id} (see its suite_flow_log.jsonl)", err=True)
+        click.echo(f"failed: {visible(name)} on {job_id} (see its suite_flow_log.jsonl)",
+                   err=True)
     if failed:
         sys.exit(1)
 
@@ -200,7 +203,8 @@ def exec_(operation, ids, reason, tags, module):
         op = runner._op(operation)
         units = [tuple(jobs)] if op.aggregator is not None else [(j,) for j in jobs]
         statuses = [runner.execute(op, unit) for unit in units]
-    click.echo(f"ran {operation} on {len(jobs)} job(s); {statuses.count('failure')} failed")
+    click.echo(f"ran {visible(operation)} on {len(jobs)} job(s); "
+               f"{statuses.count('failure')} failed")
     if "failure" in statuses:
         sys.exit(1)
 

@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from suite.terminal import visible
+
 from .common import echo_json, project
 
 
@@ -64,7 +66,7 @@ def submit(on, share, options, remote_suite, ssh):
                        "conflicts (resolve them with 'suite sync')", err=True)
         echo_skipped(result.remote, result.skipped)
         if not options.get("pretend"):
-            by_id = ", ".join(f"{sid} ({' '.join(sorted({p[0] for p in e['pairs']}))})"
+            by_id = ", ".join(f"{sid} ({visible(' '.join(sorted({p[0] for p in e['pairs']})))})"
                               for sid, e in result.records.items())
             to = f" to {result.scheduler}" if result.scheduler else ""
             click.echo(f"{result.remote}: submitted {len(result.ids)} script(s){to}"
@@ -76,7 +78,7 @@ def submit(on, share, options, remote_suite, ssh):
 def echo_skipped(name, skipped):
     """One line on stderr per operation left alone as queued or running elsewhere."""
     for op, jobs, where, sched_id in skipped:
-        click.echo(f"{name}: skipped {op} on {' '.join(j[:8] for j in jobs)}: queued or "
+        click.echo(f"{name}: skipped {visible(op)} on {' '.join(j[:8] for j in jobs)}: queued or "
                    f"running at {where} ({sched_id}); --force submits anyway", err=True)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from suite.index import gc_paused
 from suite.job import jobs_from_index
 from suite.provenance.capture import Capture
+from suite.terminal import visible
 
 from . import provenance, scan
 from .aggregates import get_aggregate_id
@@ -37,7 +38,7 @@ class Status:
         return {**self.__dict__, "jobs": dict(self.jobs.items())}
 
     def format(self, detailed=False, markdown=False):
-        show = markdown_text if markdown else str
+        show = markdown_text if markdown else visible  # names come from users
         width = max([len(show(n)) for n in self.operations] + [9])
         sep = " | " if markdown else "  "
         cols = ["eligible", "submitted", "running", "complete"]
@@ -57,15 +58,15 @@ class Status:
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start"] or 0))
                 jobs = r["jobs"][0][:8] + (f"+{len(r['jobs']) - 1}" if len(r["jobs"]) > 1
                                            else "") if r["jobs"] else "-"
-                lines.append(f"  {name.ljust(width)}  {r['status']:<8} {when}  job {jobs}  "
-                             f"record {r['id'][:12]}")
+                lines.append(f"  {show(name).ljust(width)}  {show(r['status']):<8} {when}  "
+                             f"job {show(jobs)}  record {show(r['id'][:12])}")
         if detailed:
             lines.append("")
             for job_id, info in sorted(self.jobs.items()):
-                lines.append(f"{job_id[:8]}  eligible: {', '.join(info['eligible']) or '-'}"
-                             + "".join(f"  {k}: {', '.join(info[k])}"
+                lines.append(f"{job_id[:8]}  eligible: {show(', '.join(info['eligible'])) or '-'}"
+                             + "".join(f"  {k}: {show(', '.join(info[k]))}"
                                        for k in ("submitted", "running") if info.get(k))
-                             + f"  labels: {', '.join(info['labels']) or '-'}")
+                             + f"  labels: {show(', '.join(info['labels'])) or '-'}")
         return "\n".join(lines)
 
     def add_active(self, active):
@@ -117,7 +118,7 @@ class Runner:
     """Evaluates conditions (documents read once per call, through the index) and runs
     operations in the job directories."""
 
-    def __init__(self, workflow_cls, project):
+    def __init__(self, workflow_cls, project, succeeded=None):
         self.flow = workflow_cls
         self.project = project
         self._memo = {}
@@ -127,8 +128,9 @@ class Runner:
         #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
         self.capture = Capture(project.path)
         #: which operations succeeded per job, read from the logs incrementally
-        #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation)
-        self.succeeded = Succeeded(project.path)
+        #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation); a FlowProject
+        #: passes its own, shared by its runners
+        self.succeeded = succeeded or Succeeded(project.path)
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))
@@ -474,7 +476,7 @@ class Runner:
         if getattr(op, "cmd", False):
             cwd = self._cmd_cwd(op, unit)
             return f"cd {cwd} && {op.func(*unit)}" if cwd else op.func(*unit)
-        return f"{op.name}({', '.join(j.id for j in unit)})"
+        return f"{visible(op.name)}({', '.join(j.id for j in unit)})"
 
     def _cmd_cwd(self, op, jobs):
         """Where a command runs: the job directory (suite's workflows; a FlowProject's
@@ -524,7 +526,7 @@ class Runner:
         if module is None:
             from suite.errors import SuiteError
 
-            raise SuiteError(f"operation {op.name}: the fork/executable directive needs the "
+            raise SuiteError(f"operation {visible(op.name)}: the fork/executable directive needs the "
                              "workflow's file (run it through its project.py or suite run)")
         return " ".join(shlex.quote(a) for a in [executable or sys.executable, "-m", "suite",
                                                  "exec", op.name, *[j.id for j in jobs],
@@ -588,7 +590,7 @@ class Runner:
             self.log.record(job, line, blobs, job.id in self.capture.fresh)
         if status != "success":
             where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
-            sys.stderr.write(f"operation {op.name} failed on {where}: {error}\n"
+            sys.stderr.write(f"operation {visible(op.name)} failed on {where}: {error}\n"
                              + (trace or ""))
             sys.stderr.flush()
         hooks = getattr(self.flow, "on_success" if status == "success" else "on_failure", [])

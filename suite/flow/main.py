@@ -7,6 +7,7 @@ import os
 import sys
 
 from suite.errors import SuiteError
+from suite.terminal import visible
 
 IGNORE = ("none", "pre", "post", "all")
 
@@ -123,7 +124,7 @@ def main(project, parser=None, argv=None):
     try:
         COMMANDS[args.command](project, args)
     except SuiteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible(exc)}", file=sys.stderr)  # names in it come from users
         sys.exit(1)
 
 

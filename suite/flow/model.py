@@ -252,9 +252,3 @@ class Workflow:
             return functools.partial(cls.label, name=name)
         cls._labels[name or func.__name__] = func
         return func
-
-    @classmethod
-    def _completed(cls, job):
-        from .provenance import completed_operations
-
-        return completed_operations(job)

@@ -14,15 +14,18 @@ import enum
 import os
 import re
 import sys
+import weakref
 
 from suite.errors import OperationFailedError, SuiteError
 from suite.project import Project
 from suite.project import get_project as _find_project
+from suite.terminal import visible
 
 from . import directives as D
 from .aggregates import get_aggregate_id
 from .engine import Runner
 from .model import Workflow, registered
+from .succeeded import Succeeded
 
 
 class IgnoreConditions(enum.IntFlag):
@@ -37,6 +40,9 @@ class IgnoreConditions(enum.IntFlag):
         return {0: "none", 1: "pre", 2: "post", 3: "all"}[int(self)]
 
 
+#: jobs a FlowProject's per-job calls learn about before their cache is stored (see
+#: ``succeeded_cache``)
+SAVE_EVERY = 1000
 HOOK_TRIGGERS = ("on_start", "on_success", "on_exception", "on_exit")
 
 
@@ -124,6 +130,7 @@ class FlowProject(Project, Workflow):
         super().__init__(path or ".")
         self.project_hooks = Hooks()
         self._entrypoint = dict(entrypoint or {})
+        self._succeeded = None
 
     def detect_operation_graph(self):
         """Not supported (raises SuiteError): the pre.after conditions are the graph."""
@@ -153,7 +160,7 @@ class FlowProject(Project, Workflow):
         if func is None:
             return lambda f: cls.operation(f, name, cmd=cmd, with_job=with_job,
                                            directives=directives, aggregator=aggregator)
-        where = f"operation {name or func.__name__}"
+        where = f"operation {visible(name or func.__name__)}"
         for key, value in (directives or {}).items():
             if not callable(value):
                 D.normalise(key, value, where)
@@ -185,8 +192,27 @@ class FlowProject(Project, Workflow):
         return dict(self._groups)
 
     # -- status ----------------------------------------------------------------------------
+    @property
+    def succeeded_cache(self):
+        """This project object's :class:`~suite.flow.succeeded.Succeeded`: which operations
+        succeeded per job, read from the logs incrementally and shared by every call, so a
+        loop of :meth:`get_job_status` reads each log's new lines only; stored every
+        ``SAVE_EVERY`` jobs learnt and when the object is collected or the process exits."""
+        if self._succeeded is None:
+            self._succeeded = Succeeded(self.path)
+            # a SQLite write per call would cost more than the reads it saves (a 10,000-job
+            # loop): save in batches, and what is left at the end
+            weakref.finalize(self, self._succeeded.save)
+        return self._succeeded
+
     def _runner(self):
-        return Runner(type(self), self)
+        return Runner(type(self), self, self.succeeded_cache)
+
+    def _logged(self, runner, job):
+        completed = runner.logged([job])
+        if runner.succeeded.pending >= SAVE_EVERY:
+            runner.succeeded.save()
+        return completed
 
     def labels(self, job):
         """The job's labels, as signac-flow yields them: a label's name when its function
@@ -201,7 +227,7 @@ class FlowProject(Project, Workflow):
     def completed_operations(self, job):
         """Names of the operations whose postconditions all hold for ``job``."""
         runner = self._runner()
-        completed = runner.logged([job])
+        completed = self._logged(runner, job)
         for name, op in self._operations.items():  # aggregate ones too, on the job alone
             if runner.complete(op, (job,), None, completed, {}):
                 yield name
@@ -210,7 +236,7 @@ class FlowProject(Project, Workflow):
         """``{"job_id", "operations": {name: {"eligible", "completed", "scheduler_status"}},
         "labels", "_labels_error", "_operations_error"}`` for one job."""
         runner = self._runner()
-        completed = runner.logged([job])
+        completed = self._logged(runner, job)
         ops = {}
         for name, op in self._operations.items():
             if op.aggregator is not None:
@@ -325,7 +351,7 @@ class FlowProject(Project, Workflow):
         for name, ids, status in done:
             if status != "success":
                 raise OperationFailedError(
-                    f"operation {name} failed on {ids} (see the traceback above and its "
+                    f"operation {visible(name)} failed on {ids} (see the traceback above and its "
                     "suite_flow_log.jsonl)")
         return done
 
@@ -442,7 +468,8 @@ def _detailed(project, result, parameters, only_incomplete):
     for job_id, info in sorted(result.jobs.items()):
         if only_incomplete and not info["eligible"]:
             continue
-        row = [job_id, ", ".join(info["labels"]) or "-", ", ".join(info["eligible"]) or "-"]
+        row = [job_id, visible(", ".join(info["labels"])) or "-",
+               visible(", ".join(info["eligible"])) or "-"]
         if keys:
             job = project.open_job(id=job_id)
             sp, doc = job.sp(), job.doc()
@@ -450,7 +477,7 @@ def _detailed(project, result, parameters, only_incomplete):
                 source, path = (doc, key[4:]) if key.startswith("doc.") else \
                     (sp, key.removeprefix("sp."))
                 value = resolve(source, tuple(path.split(".")))
-                row.append("-" if value is MISSING else str(value))
+                row.append("-" if value is MISSING else visible(value))
         rows.append(row)
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(len(header))]
     yield "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))

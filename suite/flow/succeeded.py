@@ -181,6 +181,11 @@ class Succeeded:
             except sqlite3.DatabaseError:
                 pass
 
+    @property
+    def pending(self):
+        """How many jobs' rows :meth:`save` would store (to save at most every so often)."""
+        return len(self._dirty)
+
     def forget_others(self, ids):
         """Drop the rows of jobs not among ``ids`` (every job of the project: removed jobs'
         rows would stay forever), if the whole file was loaded; stored by :meth:`save`."""

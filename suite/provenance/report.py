@@ -3,6 +3,8 @@
 import csv
 import io
 
+from suite.terminal import visible
+
 from .logs import FIELDS
 
 #: CSV columns: every field but the long ones (traceback; files as job/path list)
@@ -26,8 +28,9 @@ def format_short(records):
         duration = f"{r.duration:.2f}s" if r.duration is not None else "-"
         extra = (" [" + ",".join(r.tags) + "]" if r.tags else "") + (
             f" {r.reason}" if r.reason else "")
-        lines.append(f"{r.id[:12]}  {_when(r)}  {r.operation or '-'}  {r.status or '-'}  "
-                     f"{_jobs(r)}  {duration}{extra}")
+        # fields come from logs (synced, hand-edited): shown escaped, one line each
+        lines.append(visible(f"{r.id[:12]}  {_when(r)}  {r.operation or '-'}  "
+                             f"{r.status or '-'}  {_jobs(r)}  {duration}{extra}"))
     return "\n".join(lines)
 
 
@@ -51,16 +54,16 @@ def format_long(records, environments=None):
                 ("Host", r.host), ("User", r.user), ("Scheduler job", r.scheduler_job_id),
                 ("suite", r.suite_version), ("Code", code), ("Environment", env),
                 ("Reason", r.reason), ("Tags", ", ".join(r.tags) or None), ("Error", r.error)]
-        lines = [f"{k:<14}: {v}" for k, v in rows if v not in (None, "")]
+        lines = [f"{k:<14}: {visible(v)}" for k, v in rows if v not in (None, "")]
         if r.files:
             lines.append(f"{'Outputs':<14}:")
             for f in r.files:
-                where = f"{f['job'][:8]}/{f['path']}"
+                where = visible(f"{f['job'][:8]}/{f['path']}")
                 lines.append(f"    {where}  removed" if f.get("removed") else
                              f"    {where}  {f.get('size')} B  sha256 {(f.get('sha256') or '-')[:16]}")
         if r.traceback:
             lines.append(f"{'Traceback':<14}:")
-            lines.extend("    " + t for t in r.traceback.rstrip().splitlines())
+            lines.extend("    " + visible(t) for t in r.traceback.rstrip().splitlines())
         blocks.append("\n".join(lines))
     return ("\n" + "-" * 60 + "\n").join(blocks)
 

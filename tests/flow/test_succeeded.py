@@ -443,3 +443,60 @@ def test_a_cache_of_the_previous_version_is_rebuilt_not_misread(proj):
     assert r.succeeded.of(job) == {"first"}
     assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
+
+
+def _flow_project(proj, tmp_path, name):
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(FLOW_PROJECT)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.P, path
+
+
+def test_flow_project_per_job_calls_read_each_log_once(proj, tmp_path):
+    # signac-flow users loop `for job in project: project.get_job_status(job)`: the second
+    # call (and the second loop) must not read a job's history again
+    P, _ = _flow_project(proj, tmp_path, "flowproject_per_job")
+    for job in proj:
+        append(job, b"".join(line(job, "third") for _ in range(2000)) + line(job, "a"))
+    sizes = sum(os.path.getsize(j.fn(LOG)) for j in proj)
+    fp = P.get_project(proj.path)
+    cache = fp.succeeded_cache
+    first = [fp.get_job_status(j) for j in fp]
+    done = [sorted(fp.completed_operations(j)) for j in fp]
+    assert cache.bytes_read == sizes  # each log once, whole
+    assert [fp.get_job_status(j) for j in fp] == first
+    assert [sorted(fp.completed_operations(j)) for j in fp] == done
+    assert cache.bytes_read == sizes  # unchanged logs: a stat each
+    assert all(s["operations"]["b"]["eligible"] for s in first)  # pre.succeeded(a), by the log
+    job = proj.open_job({"a": 0})
+    append(job, line(job, "b", status="failure"))
+    assert fp.get_job_status(job)["operations"]["b"]["eligible"]
+    assert cache.bytes_read - sizes < 2000  # the last line read before, and the new one
+    for j in proj:
+        assert cache.of(j) == completed_operations(j)
+    fresh = P.get_project(proj.path)  # another project object: the same answers
+    assert [fresh.get_job_status(j) for j in fresh] == [fp.get_job_status(j) for j in fp]
+    agrees(proj)
+
+
+def test_flow_project_saves_what_it_learnt_at_exit(proj, tmp_path):
+    _, path = _flow_project(proj, tmp_path, "flowproject_exit")
+    for job in proj:
+        append(job, b"".join(line(job, "third") for _ in range(500)) + line(job, "a"))
+    script = textwrap.dedent(f'''
+        import importlib.util, sys
+        spec = importlib.util.spec_from_file_location("fp", {str(path)!r})
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        fp = mod.P.get_project({proj.path!r})
+        print(sum(fp.get_job_status(j)["operations"]["b"]["eligible"] for j in fp))
+    ''')
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "3"
+    r = agrees(proj)  # the next process finds every log read
+    assert r.succeeded.bytes_read == 0

@@ -127,3 +127,21 @@ def test_diff_shows_package_versions_parameters_and_outputs(prov_project, monkey
     assert "x: 1 -> 2" in out.stdout and "out.txt" in out.stdout
     same = run_suite(prov_project, "log", "--diff", first.id, first.id)
     assert "no differences" in same.stdout
+
+
+def test_log_text_shows_control_characters_in_records_escaped(ran):
+    # a record's fields come from a log that may have been synced or edited: printed to a
+    # terminal they must not forge lines or send escape codes
+    job = ran.open_job({"x": 2})
+    rec = {"id": "f" * 32, "operation": "op\x1b[2J\nforged", "jobs": [job.id], "start": 1.0,
+           "end": 2.0, "status": "fail\x9bed", "reason": "why\r", "error": "E\x07",
+           "traceback": "line\x1b[31m\n"}
+    with open(job.fn("suite_flow_log.jsonl"), "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    for args in (("log",), ("log", "--long")):
+        out = run_suite(ran, *args, "-o", rec["operation"])
+        assert out.returncode == 0, out.stderr
+        assert not any(c in out.stdout for c in "\x1b\x9b\x07\r"), repr(out.stdout)
+        assert "op\\x1b[2J\\nforged" in out.stdout
+        assert not any(ln.startswith("forged") for ln in out.stdout.splitlines())
+    assert "fail\\x9bed" in out.stdout and "line\\x1b[31m" in out.stdout

@@ -150,8 +150,9 @@ class Succeeded:
                 self._rows[row[0]] = row[1:]
 
     def save(self):
-        """Store what was learned since the last save; skipped (kept in memory) when another
-        process holds the write lock or the file cannot be written."""
+        """Store what was learned since the last save. When another process holds the write
+        lock it is kept in memory for the next save; when the file cannot be written it is
+        dropped (a later read learns it again). Never waits, never raises for the cache."""
         with self._lock:
             self._save_locked()
 
@@ -166,6 +167,7 @@ class Succeeded:
             db.execute("PRAGMA busy_timeout=0")  # never wait for a lock to store a cache
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError:
+            self._dirty = {**dirty, **self._dirty}  # kept for the next save
             return
         finally:
             db.execute("PRAGMA busy_timeout=5000")

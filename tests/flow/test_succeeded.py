@@ -500,3 +500,28 @@ def test_flow_project_saves_what_it_learnt_at_exit(proj, tmp_path):
     assert out.stdout.strip() == "3"
     r = agrees(proj)  # the next process finds every log read
     assert r.succeeded.bytes_read == 0
+
+
+def test_a_save_skipped_for_a_busy_lock_keeps_what_it_learnt_for_the_next(proj):
+    """``save`` never waits for another writer: what it could not store stays in memory and the
+    next save stores it (a long-lived FlowProject would otherwise lose it for good)."""
+    import sqlite3
+
+    for j in proj:
+        append(j, line(j, "first"))
+    r = runner(proj)
+    r.status()  # learns every log and saves
+    for j in proj:
+        append(j, line(j, "third"))
+    r.succeeded.of(next(iter(proj)))  # nothing yet: status reads them
+    holder = sqlite3.connect(proj.fn(CACHE), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing the cache
+    try:
+        r.status()  # learns the new lines; its save is skipped
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    r.succeeded.save()  # the lock is free now: what was learnt is stored
+    fresh = runner(proj)
+    assert complete_counts(fresh) == expected_counts(proj)
+    assert fresh.succeeded.bytes_read == 0  # every log's rows were stored: nothing re-read

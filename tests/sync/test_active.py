@@ -160,14 +160,7 @@ def test_wait_through_the_python_api(far, pair):
 
 def test_ctrl_c_while_waiting_stops_cleanly(far, pair):
     lap, clu = pair
-    there = clu.open_job(id=jobs(lap)[0].id)
-    remote_id = submit_held(clu, there)
-    write(there, "from-cluster.txt", "c")
-    proc = subprocess.Popen(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
-                             *far.cli], cwd=lap.path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    assert line.startswith("suite: waiting for 1 operation(s)"), line
+    proc, remote_id = _waiting_sync(far, lap, clu)
     assert _servers(clu.path)  # the connection is open while it waits
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -180,6 +173,20 @@ def test_ctrl_c_while_waiting_stops_cleanly(far, pair):
         time.sleep(0.2)
     assert not _servers(clu.path)
     subprocess.run(["scancel", remote_id], check=True)
+
+
+def _waiting_sync(far, lap, clu):
+    """A `suite sync --wait` from ``lap`` that waits for held work on ``clu`` (which wrote
+    from-cluster.txt): the process, once it said it waits, and the work's SLURM id."""
+    there = clu.open_job(id=jobs(lap)[0].id)
+    remote_id = submit_held(clu, there)
+    write(there, "from-cluster.txt", "c")
+    proc = subprocess.Popen(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
+                             *far.cli], cwd=lap.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    assert line.startswith("suite: waiting for 1 operation(s)"), line
+    return proc, remote_id
 
 
 def _servers(path):
@@ -283,14 +290,7 @@ def test_each_sides_scheduler_is_asked_once_per_sync(pair, slurm, tmp_path, monk
 
 def test_a_connection_lost_while_waiting_is_one_error_and_a_rerun_syncs(far, pair):
     lap, clu = pair
-    there = clu.open_job(id=jobs(lap)[0].id)
-    remote_id = submit_held(clu, there)
-    write(there, "from-cluster.txt", "c")
-    proc = subprocess.Popen(["suite", "sync", far.url(clu.path), "--wait", "--poll", "1",
-                             *far.cli], cwd=lap.path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    line = proc.stderr.readline()
-    assert line.startswith("suite: waiting for 1 operation(s)"), line
+    proc, remote_id = _waiting_sync(far, lap, clu)
     # the network drops: the far server dies, and the sshd session that carried it (over the
     # local transport its parent is the client itself, which stays)
     for pid in _servers(clu.path):

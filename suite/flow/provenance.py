@@ -286,11 +286,6 @@ def lines_and_records(data):
             yield line, record
 
 
-def succeeded_in(data):
-    """Names of the operations that succeeded in the records among the lines of ``data``."""
-    return {r.get("operation") for r in _records_in(data) if r.get("status") == "success"}
-
-
 def completed_operations(job):
     """Names of operations that completed successfully at least once for ``job``, from its
     whole log (:class:`~suite.flow.succeeded.Succeeded` reads only what is new)."""

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -14,18 +13,7 @@ import suite
 from suite import layout
 from suite.errors import CorruptFileError
 from suite.flow import book
-
-WORKFLOW = textwrap.dedent('''
-    from suite.flow import Workflow
-
-    class Sweep(Workflow):
-        pass
-
-    @Sweep.post.isfile("out.txt")
-    @Sweep.operation(cmd=True)
-    def simulate(job):
-        return "echo done > out.txt"
-''')
+from tests.flow.sweep import WORKFLOW
 
 
 @pytest.fixture

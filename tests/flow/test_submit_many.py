@@ -17,18 +17,7 @@ import suite
 from schedulers import Slurm, Submission
 from suite import layout
 from suite.flow import book
-
-WORKFLOW = textwrap.dedent('''
-    from suite.flow import Workflow
-
-    class Sweep(Workflow):
-        pass
-
-    @Sweep.post.isfile("out.txt")
-    @Sweep.operation(cmd=True)
-    def simulate(job):
-        return "echo done > out.txt"
-''')
+from tests.flow.sweep import WORKFLOW
 
 #: an sbatch that hands out ids 1, 2, ... and, at call KILL_AT, kills the suite process that
 #: called it (SIGKILL: no cleanup runs) before answering

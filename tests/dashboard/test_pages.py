@@ -80,7 +80,8 @@ def test_overview_shows_the_last_execution_per_operation(client, dash):
     assert "success" not in rows["idle"] and "failure" not in rows["idle"]
 
 
-def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatch):
+def _workflow_and_book_path(dash):
+    """Give ``dash`` a one-operation workflow (``go``); the path of its submission book."""
     import os
 
     with open(dash.fn("workflow.py"), "w") as f:
@@ -88,6 +89,11 @@ def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatc
                 "@W.operation\ndef go(job):\n    pass\n")
     book = os.path.join(dash.path, ".suite", "flow", "submissions.json")
     os.makedirs(os.path.dirname(book), exist_ok=True)
+    return book
+
+
+def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatch):
+    book = _workflow_and_book_path(dash)
     job_id = next(iter(dash)).id
     with open(book, "w") as f:
         json.dump({"4242": {"scheduler": "slurm", "pairs": [["go", job_id]]}}, f)
@@ -100,13 +106,7 @@ def test_overview_says_when_the_scheduler_cannot_answer(client, dash, monkeypatc
 @pytest.mark.parametrize("book_text", ["{not json", '{"1": {"pairs": "x"}}'])
 def test_overview_says_when_the_submission_book_is_damaged(client, dash, book_text):
     """A book that cannot be read is a warning beside the conditions, not a failed page."""
-    import os
-
-    with open(dash.fn("workflow.py"), "w") as f:
-        f.write("from suite.flow import Workflow\n\nclass W(Workflow):\n    pass\n\n"
-                "@W.operation\ndef go(job):\n    pass\n")
-    book = os.path.join(dash.path, ".suite", "flow", "submissions.json")
-    os.makedirs(os.path.dirname(book), exist_ok=True)
+    book = _workflow_and_book_path(dash)
     with open(book, "w") as f:
         f.write(book_text)
     resp = client.get("/")

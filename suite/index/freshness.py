@@ -5,8 +5,10 @@ processes for large projects."""
 import marshal
 import os
 
-from .. import layout
+from .. import layout, native
 from ..jsonio import write_all
+
+_fsstat = native.load("suite._fsstat")
 
 #: a recorded workspace mtime younger than this is not trusted: a change within the same clock
 #: tick would not move it (git's "racy timestamp" rule)
@@ -33,7 +35,22 @@ def list_job_inodes(ws):
 
 def stat_changed(rows, ws):
     """Ids among ``rows`` (id, recorded signature: see :func:`suite.index.columns.read_signatures`) whose
-    document signature changed."""
+    document signature changed. Raises OSError for a document that cannot be examined (not
+    for a missing one)."""
+    if _fsstat is not None:
+        try:
+            fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return stat_changed_by_path(rows, ws)
+        try:
+            return _fsstat.stat_changed(fd, rows, "/" + layout.DOCUMENT)
+        finally:
+            os.close(fd)
+    return stat_changed_python(rows, ws)
+
+
+def stat_changed_python(rows, ws):
+    """:func:`stat_changed` in Python: the reference of the native ``suite._fsstat``."""
     changed = []
     stat, suffix = os.stat, "/" + layout.DOCUMENT
     # paths relative to the open workspace: the kernel walks two names instead of the whole

@@ -8,10 +8,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define PATH_MAX_LEN 4096
 
@@ -45,6 +48,7 @@ PyDoc_STRVAR(stat_changed_doc,
 static PyObject *
 stat_changed(PyObject *self, PyObject *args)
 {
+    (void)self;
     int dir_fd;
     PyObject *rows;
     const char *suffix;
@@ -102,14 +106,171 @@ fail:
     return NULL;
 }
 
+/* One directory entry as scan_dir found it (the name is owned by the entry). */
+struct found {
+    char *name;
+    struct stat st;
+};
+
+static void
+free_found(struct found *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i].name);
+    free(items);
+}
+
+/* Read the directory and lstat its entries without the GIL (other threads, e.g. paramiko's,
+ * run meanwhile). Returns 0, or an errno value with *failed naming what failed: NULL for the
+ * directory itself, else the entry (owned by the caller). */
+static int
+read_entries(const char *path, struct found **out, size_t *count, char **failed)
+{
+    *out = NULL;
+    *count = 0;
+    *failed = NULL;
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return errno;
+    int fd = dirfd(dir), err = 0;
+    size_t cap = 0;
+    struct found *items = NULL;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(dir);
+        if (e == NULL) {
+            err = errno;
+            break;
+        }
+        const char *name = e->d_name;
+        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+            continue;
+        struct stat st;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT)  /* removed while we looked: not there */
+                continue;
+            err = errno;
+            *failed = strdup(name);
+            break;
+        }
+        if (*count == cap) {
+            size_t more = cap ? cap * 2 : 16;
+            struct found *grown = realloc(items, more * sizeof *items);
+            if (grown == NULL) {
+                err = ENOMEM;
+                break;
+            }
+            items = grown;
+            cap = more;
+        }
+        items[*count].name = strdup(name);
+        if (items[*count].name == NULL) {
+            err = ENOMEM;
+            break;
+        }
+        items[*count].st = st;
+        (*count)++;
+    }
+    closedir(dir);
+    *out = items;
+    return err;
+}
+
+static PyObject *
+ns(const struct timespec *t)
+{
+    return PyLong_FromLongLong((long long)t->tv_sec * 1000000000LL + t->tv_nsec);
+}
+
+/* The OSError for errno err at path/name (name NULL: at path), filename as os.scandir and
+ * DirEntry.stat give it: the text the caller passed, joined with "/" to the entry's name. */
+static void
+set_error(int err, PyObject *path, const char *name)
+{
+    errno = err;
+    if (err == ENOMEM) {
+        PyErr_NoMemory();
+        return;
+    }
+    if (name == NULL) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return;
+    }
+    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
+    if (decoded == NULL)
+        return;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
+    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
+    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
+    Py_DECREF(decoded);
+    if (where != NULL) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+        Py_DECREF(where);
+    }
+}
+
+PyDoc_STRVAR(scan_dir_doc,
+"scan_dir(path) -> list\n\n"
+"The entries of the directory path (a str; not . and ..), in the order the file system\n"
+"lists them, as tuples (name, st_mode, st_size, st_mtime_ns, st_ctime_ns, st_ino) of an\n"
+"lstat (links are not followed); an entry removed while listed is left out. Reference:\n"
+"suite.dirscan.scan_dir_python. Raises FileNotFoundError, NotADirectoryError,\n"
+"PermissionError or another OSError naming the directory or the entry.");
+
+static PyObject *
+scan_dir(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *path, *encoded;
+    if (!PyArg_ParseTuple(args, "U:scan_dir", &path))
+        return NULL;
+    if (!PyUnicode_FSConverter(path, &encoded))
+        return NULL;
+    struct found *items;
+    size_t count;
+    char *failed;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = read_entries(PyBytes_AS_STRING(encoded), &items, &count, &failed);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(encoded);
+    PyObject *result = NULL;
+    if (err != 0) {
+        set_error(err, path, failed);
+        goto done;
+    }
+    result = PyList_New((Py_ssize_t)count);
+    if (result == NULL)
+        goto done;
+    for (size_t i = 0; i < count; i++) {
+        const struct stat *st = &items[i].st;
+        PyObject *t = Py_BuildValue("(NIKNNK)",
+            PyUnicode_DecodeFSDefault(items[i].name), (unsigned int)st->st_mode,
+            (unsigned long long)st->st_size, ns(&st->st_mtim), ns(&st->st_ctim),
+            (unsigned long long)st->st_ino);
+        if (t == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, (Py_ssize_t)i, t);
+    }
+done:
+    free_found(items, count);
+    free(failed);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"stat_changed", stat_changed, METH_VARARGS, stat_changed_doc},
+    {"scan_dir", scan_dir, METH_VARARGS, scan_dir_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "suite._fsstat",
     "File-system loops of suite in C (optional; see suite/native.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suite import layout, native
+from suite import dirscan, layout, native
 from suite.index import freshness
 from tests.conftest import skip_or_fail
 
@@ -105,3 +105,57 @@ def test_stat_changed_rejects_rows_of_another_shape(tmp_path):
             mod.stat_changed(fd, [(5, None)], "/" + DOC)
     finally:
         os.close(fd)
+
+
+ENTRY = st.tuples(st.sampled_from(["file", "dir", "link", "dangling", "fifo"]),
+                  st.binary(min_size=1, max_size=12).filter(
+                      lambda b: b"/" not in b and b"\0" not in b and b not in (b".", b"..")))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(ENTRY, max_size=20, unique_by=lambda e: e[1]))
+def test_scan_dir_agrees_with_the_python_reference(tmp_path_factory, entries):
+    mod = need(fsstat)
+    root = tmp_path_factory.mktemp("scan")
+    for kind, raw in entries:
+        path = os.path.join(os.fsencode(root), raw)
+        if kind == "file":
+            with open(path, "wb") as f:
+                f.write(raw * 3)
+        elif kind == "dir":
+            os.mkdir(path)
+        elif kind == "link":
+            os.symlink(b".", path)
+        elif kind == "dangling":
+            os.symlink(b"nowhere/" + raw, path)
+        else:
+            os.mkfifo(path)
+    got = mod.scan_dir(str(root))
+    assert sorted(got) == sorted(dirscan.scan_dir_python(str(root)))
+    assert len(got) == len(entries)
+
+
+@pytest.mark.parametrize("what", ["missing", "file", "trailing slash"])
+def test_scan_dir_raises_what_python_raises(tmp_path, what):
+    mod = need(fsstat)
+    (tmp_path / "f").write_text("x")
+    path = {"missing": str(tmp_path / "gone"), "file": str(tmp_path / "f"),
+            "trailing slash": str(tmp_path) + "/"}[what]
+    if what == "trailing slash":
+        assert sorted(mod.scan_dir(path)) == sorted(dirscan.scan_dir_python(path))
+        return
+    with pytest.raises(OSError) as reference:
+        dirscan.scan_dir_python(path)
+    with pytest.raises(type(reference.value)) as native_error:
+        mod.scan_dir(path)
+    assert native_error.value.errno == reference.value.errno
+    assert native_error.value.filename == reference.value.filename == path
+
+
+def test_scan_dir_is_the_native_one_unless_switched_off():
+    code = "from suite import dirscan; print(dirscan.scan_dir is dirscan.scan_dir_python)"
+    for env, expect in (({"SUITE_PURE_PYTHON": "1"}, "True"),
+                        ({"SUITE_PURE_PYTHON": "0"}, str(fsstat is None))):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True).stdout
+        assert out.strip() == expect

@@ -6,10 +6,14 @@ import hashlib
 import lzma
 import os
 
+from suite import layout, native
+
 from . import tarreader, tarwriter
 from .base import ArchiveError
 
 CHUNK = 1 << 20
+#: the per-file loop of export in C (None: not built, or SUITE_PURE_PYTHON)
+_tarpack = native.load("archive._tarpack")
 
 
 class TarWriter:
@@ -73,6 +77,20 @@ class TarWriter:
         if self._buffered >= CHUNK:
             self._flush()
         return hashlib.sha256(data).hexdigest()
+
+    def add_job_tree(self, root, name):
+        """Write the job directory ``root`` as ``name`` with everything in it by the native
+        loop; return ``(files, dirs, bytes)`` for the manifest, or None where that loop does
+        not apply (not built, or a job with links, special or big files, odd names: nothing
+        was written; the caller exports the job by the Python walk, the reference)."""
+        if _tarpack is None:
+            return None
+        packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX)
+        if packed is None:
+            return None
+        data, files, dirs, total = packed
+        self._write(data)
+        return files, dirs, total
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""

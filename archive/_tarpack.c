@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -655,6 +656,293 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     return out;
 }
 
+/* ---- import: the plain members of a tar buffer, archive.importer.scan ---- */
+
+/* value of a field of octal digits only (no NUL inside); -1 for anything else */
+static long long
+strict_octal(const unsigned char *p, int n)
+{
+    long long v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '7')
+            return -1;
+        v = v * 8 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* 1 if safety.clean_name would return name unchanged: not empty, no backslash, not absolute,
+ * no drive letter, no empty, "." or ".." part */
+static int
+clean_as_is(const char *name, size_t n)
+{
+    if (n == 0 || name[0] == '/' || (n > 1 && name[1] == ':') || memchr(name, '\\', n))
+        return 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || name[i] == '/') {
+            size_t len = i - start;
+            if (len == 0 || (len == 1 && name[start] == '.')
+                || (len == 2 && name[start] == '.' && name[start + 1] == '.'))
+                return 0;
+            start = i + 1;
+        }
+    }
+    return 1;
+}
+
+static int
+ends_with_name(const char *name, size_t n, const char *base, size_t base_len)
+{
+    /* name == base or name ends with "/" + base */
+    if (n == base_len)
+        return memcmp(name, base, n) == 0;
+    return n > base_len && name[n - base_len - 1] == '/'
+        && memcmp(name + n - base_len, base, base_len) == 0;
+}
+
+/* Stage.attrs: (mode or None, mtime or None) */
+static PyObject *
+stage_attrs(long long mode, long long mtime, int umask, int deflt)
+{
+    long long m = mode & 0777 & ~umask;
+    int keep = m && m != (deflt & ~umask);
+    if (keep && mtime)
+        return Py_BuildValue("(LL)", m, mtime);
+    if (keep)
+        return Py_BuildValue("(LO)", m, Py_None);
+    if (mtime)
+        return Py_BuildValue("(OL)", Py_None, mtime);
+    return Py_BuildValue("(OO)", Py_None, Py_None);
+}
+
+typedef struct {
+    PyObject *dirs, *dir_for; /* Stage.dirs and Stage.dir_for (None: nothing is written) */
+    int umask;
+    PyObject *parent;         /* the archive directory of the last file, and */
+    PyObject *target;         /* its staging directory, file-system encoded bytes */
+} stage_ref;
+
+/* the staging directory (bytes) for the archive directory parent (a str, stolen); NULL with
+ * no exception: hand the member back (the reference makes the directory and reports) */
+static PyObject *
+staging_dir(stage_ref *st, PyObject *parent)
+{
+    if (st->parent != NULL) {
+        int same = PyUnicode_Compare(st->parent, parent);
+        if (same == 0) {
+            Py_DECREF(parent);
+            return st->target;
+        }
+        if (same == -1 && PyErr_Occurred()) {
+            Py_DECREF(parent);
+            return NULL;
+        }
+    }
+    PyObject *dir = PyDict_GetItemWithError(st->dirs, parent);
+    if (dir != NULL) {
+        Py_INCREF(dir);
+    } else if (!PyErr_Occurred()) {
+        dir = PyObject_CallOneArg(st->dir_for, parent);
+        if (dir == NULL && PyErr_ExceptionMatches(PyExc_OSError))
+            PyErr_Clear(); /* the reference meets it again and raises it from scan */
+    }
+    PyObject *target = NULL;
+    if (dir != NULL) {
+        target = PyUnicode_EncodeFSDefault(dir);
+        Py_DECREF(dir);
+    }
+    if (target == NULL) {
+        Py_DECREF(parent);
+        return NULL;
+    }
+    Py_XSETREF(st->parent, parent);
+    Py_XSETREF(st->target, target);
+    return target;
+}
+
+/* Stage.write: 1 written; 0 not (nothing left behind: hand the member back); -1 exception */
+static int
+stage_write(stage_ref *st, const char *name, size_t n, const unsigned char *data,
+            long long size, long long mode, long long mtime)
+{
+    const char *slash = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (name[i - 1] == '/') {
+            slash = name + i - 1;
+            break;
+        }
+    PyObject *parent = PyUnicode_DecodeUTF8(name, slash ? slash - name : 0, "strict");
+    if (parent == NULL)
+        return -1;
+    PyObject *dir = staging_dir(st, parent);
+    if (dir == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    const char *base = slash ? slash + 1 : name;
+    size_t base_len = n - (size_t)(base - name), dir_len = (size_t)PyBytes_GET_SIZE(dir);
+    char path[PATH_MAX];
+    if (dir_len + 1 + base_len + 1 > sizeof path)
+        return 0;
+    memcpy(path, PyBytes_AS_STRING(dir), dir_len);
+    path[dir_len] = '/';
+    memcpy(path + dir_len + 1, base, base_len);
+    path[dir_len + 1 + base_len] = '\0';
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return 0;
+    int ok = 1;
+    for (long long done = 0; ok && done < size;) {
+        ssize_t w = write(fd, data + done, (size_t)(size - done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        done += w;
+    }
+    long long m = mode & 0777 & ~st->umask;
+    if (ok && m && m != (0666 & ~st->umask))
+        ok = fchmod(fd, (mode_t)m) == 0;
+    if (ok && mtime) {
+        struct timespec times[2] = {{(time_t)mtime, 0}, {(time_t)mtime, 0}};
+        ok = futimens(fd, times) == 0;
+    }
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok)
+        unlink(path);
+    return ok;
+}
+
+PyDoc_STRVAR(scan_members_doc,
+"scan_members(buf, pos, written, limit, staged, small, dir_attrs, dirs, dir_for, umask,\n"
+"             small_max, names, kinds) -> (pos, written)\n\n"
+"Take the plain members of the tar data buf from pos, as archive.importer.scan does with\n"
+"the members archive.tarreader.TarStream yields (the reference): files of at most small_max\n"
+"bytes and directories, in plain ustar headers (octal digits, a right checksum, no prefix,\n"
+"no link name), whose names safety.clean_name keeps as they are, that are not in staged yet,\n"
+"and lie whole in buf. Each file is hashed into staged[name] = (kinds[0], size, sha256),\n"
+"written (unless dirs is None) to the staging directory dirs[parent] or dir_for(parent) with\n"
+"the mode and mtime of Stage.attrs, and kept in small if it is a state point file; each\n"
+"directory goes to staged (kinds[1], 0, None) and dir_attrs. names: (manifest, state point\n"
+"file); limit: the most bytes to write (-1: none). Stops at the first other member, or one\n"
+"that a check would refuse or the file system fails to take (nothing of it is left): the\n"
+"reference reads it, and raises what it raises. Returns the position after the members\n"
+"taken and the new written. Raises MemoryError, TypeError for arguments of other types.");
+
+static PyObject *
+scan_members(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, small_max;
+    long long written, limit;
+    PyObject *staged, *small, *dir_attrs, *dirs, *dir_for, *file_kind, *dir_kind;
+    const char *manifest_name, *sp_name;
+    int umask;
+    if (!PyArg_ParseTuple(args, "y*nLLO!O!OOOin(ss)(OO):scan_members", &view, &pos, &written,
+                          &limit, &PyDict_Type, &staged, &PyDict_Type, &small, &dir_attrs,
+                          &dirs, &dir_for, &umask, &small_max, &manifest_name, &sp_name,
+                          &file_kind, &dir_kind))
+        return NULL;
+    stage_ref st = {dirs == Py_None ? NULL : dirs, dir_for, umask, NULL, NULL};
+    if (st.dirs != NULL && (!PyDict_Check(dirs) || !PyDict_Check(dir_attrs))) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "dirs and dir_attrs must be dicts (or dirs None)");
+        return NULL;
+    }
+    const unsigned char *buf = view.buf;
+    Py_ssize_t len = view.len;
+    size_t manifest_len = strlen(manifest_name), sp_len = strlen(sp_name);
+    int failed = 0;
+    if (pos < 0 || pos > len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "pos lies outside buf");
+        return NULL;
+    }
+    while (!failed && pos + BLOCK <= len) {
+        const unsigned char *h = buf + pos;
+        char flag = (char)h[156];
+        if ((flag != '0' && flag != '5') || h[345] || h[107] || h[135] || h[147] || h[154]
+            || h[157])
+            break;
+        long long mode = strict_octal(h + 100, 7), size = strict_octal(h + 124, 11);
+        long long mtime = strict_octal(h + 136, 11), check = strict_octal(h + 148, 6);
+        if (mode < 0 || size < 0 || mtime < 0 || check < 0)
+            break;
+        long long sum = 256;
+        for (int i = 0; i < BLOCK; i++)
+            sum += (i >= 148 && i < 156) ? 0 : h[i];
+        if (sum != check)
+            break;
+        size_t n = strnlen((const char *)h, 100);
+        const char *name = (const char *)h;
+        if (flag == '5')
+            while (n > 0 && name[n - 1] == '/')
+                n--;
+        if (!clean_as_is(name, n) || (n == manifest_len && memcmp(name, manifest_name, n) == 0))
+            break;
+        long long take = BLOCK;
+        if (flag == '0') {
+            if (size > small_max)
+                break;
+            take += size + (BLOCK - size % BLOCK) % BLOCK;
+            if (pos + take > len || (limit >= 0 && written + size > limit))
+                break;
+        } else {
+            size = 0; /* a directory's data is never read (as the reference's) */
+        }
+        PyObject *key = PyUnicode_DecodeUTF8(name, (Py_ssize_t)n, "strict");
+        if (key == NULL) {
+            PyErr_Clear(); /* not UTF-8: the reference's name, its surrogates */
+            break;
+        }
+        int seen = PyDict_Contains(staged, key);
+        if (seen != 0) {
+            Py_DECREF(key);
+            failed = seen < 0;
+            break;
+        }
+        PyObject *value = NULL;
+        if (flag == '0') {
+            const unsigned char *data = h + BLOCK;
+            if (st.dirs != NULL) {
+                int rc = stage_write(&st, name, n, data, size, mode, mtime);
+                if (rc <= 0) {
+                    Py_DECREF(key);
+                    failed = rc < 0;
+                    break;
+                }
+            }
+            PyObject *hex = digest_of((const char *)data, (Py_ssize_t)size);
+            value = hex == NULL ? NULL : Py_BuildValue("(OLN)", file_kind, size, hex);
+            if (value != NULL && ends_with_name(name, n, sp_name, sp_len)) {
+                PyObject *raw = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+                if (raw == NULL || PyDict_SetItem(small, key, raw) < 0)
+                    Py_CLEAR(value);
+                Py_XDECREF(raw);
+            }
+            written += size;
+        } else {
+            value = Py_BuildValue("(OiO)", dir_kind, 0, Py_None);
+            if (value != NULL && st.dirs != NULL) {
+                PyObject *attrs = stage_attrs(mode, mtime, umask, 0777);
+                if (attrs == NULL || PyDict_SetItem(dir_attrs, key, attrs) < 0)
+                    Py_CLEAR(value);
+                Py_XDECREF(attrs);
+            }
+        }
+        if (value == NULL || PyDict_SetItem(staged, key, value) < 0)
+            failed = 1;
+        Py_DECREF(key);
+        Py_XDECREF(value);
+        pos += take;
+    }
+    PyBuffer_Release(&view);
+    Py_XDECREF(st.parent);
+    Py_XDECREF(st.target);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("(nL)", pos, written);
+}
+
 PyDoc_STRVAR(sha256_doc,
 "sha256(data) -> str\n\n"
 "The hex SHA-256 of a bytes-like object, by the FIPS 180-4 code here below 2048 bytes and\n"
@@ -674,6 +962,7 @@ sha256(PyObject *Py_UNUSED(self), PyObject *arg)
 static PyMethodDef methods[] = {
     {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
     {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
+    {"scan_members", scan_members, METH_VARARGS, scan_members_doc},
     {"sha256", sha256, METH_O, sha256_doc},
     {NULL, NULL, 0, NULL},
 };

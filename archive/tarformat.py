@@ -129,6 +129,8 @@ class TarReader:
     """Reads members in archive order (streaming: compressed data is read once)."""
 
     random_access = False
+    #: ``members(fast)`` lets a caller take plain members from the buffer (TarStream.members)
+    takes_fast_scan = True
 
     def __init__(self, path, fmt):
         self.path = path
@@ -148,11 +150,11 @@ class TarReader:
             return lzma.LZMAFile(raw, "rb")
         return raw
 
-    def members(self):
+    def members(self, fast=None):
         with open(self.path, "rb") as raw:
             stream = self._decompressed(raw)
             try:
-                yield from tarreader.TarStream(stream).members()
+                yield from tarreader.TarStream(stream).members(fast)
             except tarreader.DamagedArchive as exc:
                 raise ArchiveError(f"{self.path}: {exc}") from None
             except (EOFError, OSError, lzma.LZMAError) as exc:

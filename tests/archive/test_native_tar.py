@@ -236,3 +236,133 @@ def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
                      "sub/ünï.txt": {"size": 700,
                                      "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
     assert list(dirs) == ["sub"] and total == 700
+
+
+# ---- import: the native scan of plain members and the Python reader take the same ----
+
+MEMBER_NAMES = st.sampled_from([
+    "job", "job/a.txt", "job/sub", "job/sub/b.bin", "job/" + layout.STATEPOINT,
+    layout.STATEPOINT, "other/x", "j2/ünï.txt", "j2/" + "n" * 97, "j2/" + "l" * 130,
+    "../escape", "/abs", "job//double", "./job/dot", "job/./c", "job/..", "a\\b", "C:x",
+    "job/sub/", "suite-manifest.json", "", "job/d\udcff",
+])
+HEADER_ODDITY = st.sampled_from(["", "", "", "spaces", "badsum", "prefix", "oldflag",
+                                 "linkname", "plus"])
+MEMBER = st.tuples(MEMBER_NAMES, st.sampled_from(["file", "file", "dir", "symlink",
+                                                  "hardlink", "fifo"]),
+                   st.one_of(st.integers(0, 700), st.sampled_from([(1 << 18) + 1, 5000])),
+                   st.integers(0, 0o7777), st.sampled_from([0, 1, 1_700_000_000, 8**11 - 1]),
+                   HEADER_ODDITY)
+
+
+def with_checksum(block):
+    b = bytearray(block)
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\x00 " % sum(b)
+    return bytes(b)
+
+
+def tar_bytes(members, end):
+    """A tar stream of the generated members, written as tarwriter does, then made odd."""
+    out = b""
+    for name, kind, size, mode, mtime, oddity in members:
+        link = "job/a.txt" if kind in ("symlink", "hardlink") else ""
+        size = size if kind == "file" else 0
+        raw = name.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 is
+        shown = name.replace("\udcff", "X")  # written with X, then its byte put back
+        head = tarwriter.member_header(shown + "/" if kind == "dir" else shown, size, mode,
+                                       mtime, "file" if kind == "fifo" else kind, link)
+        pre, block = bytearray(head[:-512]), bytearray(head[-512:])
+        if shown != name:
+            block[:len(raw)] = raw
+        if kind == "fifo":
+            block[156:157] = b"6"
+        if oddity == "spaces":
+            block[100:107] = b"%7o" % (mode & 0o7777)
+        elif oddity == "prefix":
+            block[345:348] = b"pre"
+        elif oddity == "oldflag" and kind == "file":
+            block[156:157] = b"\x00"
+        elif oddity == "linkname" and kind == "file":
+            block[157:160] = b"odd"
+        elif oddity == "plus":
+            block[124:135] = b"+%010o" % size
+        block = with_checksum(block)
+        if oddity == "badsum":
+            block = block[:150] + b"7" + block[151:]
+        data = os.urandom(size) if kind == "file" else b""
+        out += bytes(pre) + block + data + tarwriter.padding(len(data))
+    return out + (tarwriter.END if end else b"")
+
+
+def staged_tree(root):
+    """Every file under ``root``: relative path -> (bytes, mode, mtime); "now" for a time
+    given at creation (members without one)."""
+    import time
+
+    now, tree = time.time_ns(), {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            st_ = os.lstat(path)
+            with open(path, "rb") as f:
+                mtime = st_.st_mtime_ns
+                tree[os.path.relpath(path, root)] = (
+                    f.read(), stat.S_IMODE(st_.st_mode),
+                    "now" if abs(now - mtime) < 3600 * 10**9 else mtime)
+    return tree
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.lists(MEMBER, max_size=14), end=st.booleans(),
+       chunk=st.sampled_from([512, 1000, 1536, 4096, 1 << 20]),
+       limit=st.sampled_from([None, None, 2000]), stage=st.booleans())
+def test_scan_native_takes_what_the_python_reader_takes(tmp_path_factory, monkeypatch, members,
+                                                        end, chunk, limit, stage):
+    from archive import importer, tarreader
+
+    mod = need()
+    tmp = tmp_path_factory.mktemp("scan")
+    path = tmp / "a.tar"
+    path.write_bytes(tar_bytes(members, end))
+    monkeypatch.setattr(tarreader, "CHUNK", chunk)  # members across buffer ends, often
+    outcomes = []
+    for way, module in (("native", mod), ("pure", None)):
+        monkeypatch.setattr(importer, "_tarpack", module)
+        staging = tmp / way
+        staging.mkdir()
+        try:
+            found = importer.scan(tarformat.TarReader(str(path), "tar"),
+                                  str(staging) if stage else None, str(path), limit)
+        except archive.ArchiveError as exc:
+            outcomes.append(("raises", type(exc), str(exc), staged_tree(staging)))
+        else:
+            outcomes.append(("ok", found.staged, found.small, found.dir_attrs,
+                             found.manifest,
+                             found.stage and {k: os.path.relpath(v, staging)
+                                              for k, v in found.stage.dirs.items()},
+                             staged_tree(staging)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
+    """The native scan is used: a stream of plain members is staged without the Python
+    reader parsing any of them (its header parser is never called)."""
+    from archive import importer, tarreader
+
+    need()
+    data = b"".join(tarwriter.member_header(f"job{i}/f.txt", 3, 0o640, 1_700_000_000, "file")
+                    + b"abc" + tarwriter.padding(3) for i in range(50))
+    path = tmp_path / "a.tar"
+    path.write_bytes(data + tarwriter.END)
+    parsed = []
+    real = tarreader._ordinary
+    monkeypatch.setattr(tarreader, "_ordinary", lambda b: parsed.append(b) or real(b))
+    (tmp_path / "s").mkdir()
+    found = importer.scan(tarformat.TarReader(str(path), "tar"), str(tmp_path / "s"),
+                          str(path))
+    assert len(found.staged) == 50 and len(parsed) == 1  # only the end-of-archive block
+    tree = staged_tree(tmp_path / "s")
+    assert sorted(v[:2] for v in tree.values()) == [(b"abc", 0o640 & ~found.stage.umask)] * 50
+    assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}

@@ -317,15 +317,19 @@ def staged_tree(root):
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(members=st.lists(MEMBER, max_size=14), end=st.booleans(),
        chunk=st.sampled_from([512, 1000, 1536, 4096, 1 << 20]),
-       limit=st.sampled_from([None, None, 2000]), stage=st.booleans())
+       limit=st.sampled_from([None, None, 2000]), stage=st.booleans(),
+       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3))
 def test_scan_native_takes_what_the_python_reader_takes(tmp_path_factory, monkeypatch, members,
-                                                        end, chunk, limit, stage):
+                                                        end, chunk, limit, stage, flips):
     from archive import importer, tarreader
 
     mod = need()
     tmp = tmp_path_factory.mktemp("scan")
     path = tmp / "a.tar"
-    path.write_bytes(tar_bytes(members, end))
+    data = bytearray(tar_bytes(members, end))
+    for at, value in flips if data else ():  # damaged bytes anywhere, headers included
+        data[at % len(data)] = value
+    path.write_bytes(data)
     monkeypatch.setattr(tarreader, "CHUNK", chunk)  # members across buffer ends, often
     outcomes = []
     for way, module in (("native", mod), ("pure", None)):

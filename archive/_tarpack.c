@@ -812,19 +812,69 @@ stage_write(stage_ref *st, const char *name, size_t n, const unsigned char *data
     return ok;
 }
 
+/* a header scan_members takes: plain ustar, type file, directory or pax ('x') */
+typedef struct {
+    char flag;
+    long long mode, size, mtime;
+} plain;
+
+#define MAX_PAX_PATH 4096
+
+static int
+plain_header(const unsigned char *h, plain *p)
+{
+    /* as tarreader._ordinary takes them: NUL-ended octal digits, no prefix or link name,
+     * the unsigned checksum right (anything else: the reference's general parser) */
+    char flag = (char)h[156];
+    if ((flag != '0' && flag != '5' && flag != 'x') || h[345] || h[107] || h[135] || h[147]
+        || h[154] || h[157])
+        return 0;
+    long long mode = strict_octal(h + 100, 7), size = strict_octal(h + 124, 11);
+    long long mtime = strict_octal(h + 136, 11), check = strict_octal(h + 148, 6);
+    if (mode < 0 || size < 0 || mtime < 0 || check < 0)
+        return 0;
+    long long sum = 256; /* the checksum field counts as 8 spaces */
+    for (int i = 0; i < BLOCK; i++)
+        sum += (i >= 148 && i < 156) ? 0 : h[i];
+    if (sum != check)
+        return 0;
+    p->flag = flag;
+    p->mode = mode;
+    p->size = size;
+    p->mtime = mtime;
+    return 1;
+}
+
+/* the value of pax data that is exactly one record "<length> path=<value>\n" (as
+ * tarreader._pax_records reads it) without NUL; 0 for anything else */
+static int
+pax_path(const unsigned char *data, long long size, const char **value, size_t *n)
+{
+    long long length = 0, i = 0;
+    while (i < size && i < 20 && data[i] >= '0' && data[i] <= '9')
+        length = length * 10 + (data[i++] - '0');
+    if (i == 0 || length != size || i + 6 > size || memcmp(data + i, " path=", 6) != 0
+        || data[size - 1] != '\n')
+        return 0;
+    *value = (const char *)data + i + 6;
+    *n = (size_t)(size - 1 - (i + 6));
+    return memchr(*value, '\0', *n) == NULL;
+}
+
 PyDoc_STRVAR(scan_members_doc,
 "scan_members(buf, pos, written, limit, staged, small, dir_attrs, dirs, dir_for, umask,\n"
 "             small_max, names, kinds) -> (pos, written)\n\n"
 "Take the plain members of the tar data buf from pos, as archive.importer.scan does with\n"
 "the members archive.tarreader.TarStream yields (the reference): files of at most small_max\n"
 "bytes and directories, in plain ustar headers (octal digits, a right checksum, no prefix,\n"
-"no link name), whose names safety.clean_name keeps as they are, that are not in staged yet,\n"
-"and lie whole in buf. Each file is hashed into staged[name] = (kinds[0], size, sha256),\n"
-"written (unless dirs is None) to the staging directory dirs[parent] or dir_for(parent) with\n"
-"the mode and mtime of Stage.attrs, and kept in small if it is a state point file; each\n"
-"directory goes to staged (kinds[1], 0, None) and dir_attrs. names: (manifest, state point\n"
-"file); limit: the most bytes to write (-1: none). Stops at the first other member, or one\n"
-"that a check would refuse or the file system fails to take (nothing of it is left): the\n"
+"no link name; a pax header before it holding only its path), whose names\n"
+"safety.clean_name keeps as they are, that are not in staged yet, and lie whole in buf.\n"
+"Each file is hashed into staged[name] = (kinds[0], size, sha256), written (unless dirs\n"
+"is None) to the staging directory dirs[parent] or dir_for(parent) with the mode and mtime\n"
+"of Stage.attrs, and kept in small if it is a state point file; each directory goes to\n"
+"staged as (kinds[1], 0, None) and to dir_attrs. names: (manifest, state point file);\n"
+"limit: the most bytes to write (-1: none). Stops at the first other member, or one that a\n"
+"check would refuse or the file system fails to take (nothing of it is left): the\n"
 "reference reads it, and raises what it raises. Returns the position after the members\n"
 "taken and the new written. Raises MemoryError, TypeError for arguments of other types.");
 
@@ -859,27 +909,29 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
     }
     while (!failed && pos + BLOCK <= len) {
         const unsigned char *h = buf + pos;
-        char flag = (char)h[156];
-        if ((flag != '0' && flag != '5') || h[345] || h[107] || h[135] || h[147] || h[154]
-            || h[157])
+        plain p;
+        if (!plain_header(h, &p))
             break;
-        long long mode = strict_octal(h + 100, 7), size = strict_octal(h + 124, 11);
-        long long mtime = strict_octal(h + 136, 11), check = strict_octal(h + 148, 6);
-        if (mode < 0 || size < 0 || mtime < 0 || check < 0)
-            break;
-        long long sum = 256;
-        for (int i = 0; i < BLOCK; i++)
-            sum += (i >= 148 && i < 156) ? 0 : h[i];
-        if (sum != check)
-            break;
-        size_t n = strnlen((const char *)h, 100);
         const char *name = (const char *)h;
+        size_t n = strnlen(name, 100);
+        long long take = BLOCK; /* the header(s) */
+        if (p.flag == 'x') { /* a pax header holding only the next member's path */
+            if (p.size > MAX_PAX_PATH)
+                break;
+            take += p.size + (BLOCK - p.size % BLOCK) % BLOCK;
+            if (pos + take + BLOCK > len || !pax_path(h + BLOCK, p.size, &name, &n)
+                || !plain_header(buf + pos + take, &p) || p.flag == 'x')
+                break;
+            take += BLOCK;
+        }
+        char flag = p.flag;
+        long long mode = p.mode, size = p.size, mtime = p.mtime;
         if (flag == '5')
             while (n > 0 && name[n - 1] == '/')
                 n--;
         if (!clean_as_is(name, n) || (n == manifest_len && memcmp(name, manifest_name, n) == 0))
             break;
-        long long take = BLOCK;
+        const unsigned char *data = buf + pos + take;
         if (flag == '0') {
             if (size > small_max)
                 break;
@@ -902,7 +954,6 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
         }
         PyObject *value = NULL;
         if (flag == '0') {
-            const unsigned char *data = h + BLOCK;
             if (st.dirs != NULL) {
                 int rc = stage_write(&st, name, n, data, size, mode, mtime);
                 if (rc <= 0) {

@@ -244,14 +244,15 @@ MEMBER_NAMES = st.sampled_from([
     "job", "job/a.txt", "job/sub", "job/sub/b.bin", "job/" + layout.STATEPOINT,
     layout.STATEPOINT, "other/x", "j2/ünï.txt", "j2/" + "n" * 97, "j2/" + "l" * 130,
     "../escape", "/abs", "job//double", "./job/dot", "job/./c", "job/..", "a\\b", "C:x",
-    "job/sub/", "suite-manifest.json", "", "job/d\udcff",
+    "job/sub/", "suite-manifest.json", "", "job/d\udcff", "j2/" + "../" * 40 + "x",
+    "job/" + "é" * 60, "j2/" + "l" * 120 + "/" + "m" * 20,
 ])
 HEADER_ODDITY = st.sampled_from(["", "", "", "spaces", "badsum", "prefix", "oldflag",
                                  "linkname", "plus"])
 MEMBER = st.tuples(MEMBER_NAMES, st.sampled_from(["file", "file", "dir", "symlink",
                                                   "hardlink", "fifo"]),
                    st.one_of(st.integers(0, 700), st.sampled_from([(1 << 18) + 1, 5000])),
-                   st.integers(0, 0o7777), st.sampled_from([0, 1, 1_700_000_000, 8**11 - 1]),
+                   st.integers(0, 0o7777), st.sampled_from([0, 1, 1_700_000_000, 8**11 - 1, -5]),
                    HEADER_ODDITY)
 
 
@@ -351,22 +352,25 @@ def test_scan_native_takes_what_the_python_reader_takes(tmp_path_factory, monkey
 
 
 def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
-    """The native scan is used: a stream of plain members is staged without the Python
-    reader parsing any of them (its header parser is never called)."""
+    """The native scan is used: a stream of plain members (some with a pax path) is staged
+    without the Python reader parsing any of them (its header parsers are never called)."""
     from archive import importer, tarreader
 
     need()
-    data = b"".join(tarwriter.member_header(f"job{i}/f.txt", 3, 0o640, 1_700_000_000, "file")
-                    + b"abc" + tarwriter.padding(3) for i in range(50))
+    # half of them with names past 100 bytes: a pax header holding the path before each
+    names = [f"job{i}/f.txt" if i % 2 else f"job{i}/{'long-' * 25}ü.txt" for i in range(50)]
+    data = b"".join(tarwriter.member_header(name, 3, 0o640, 1_700_000_000, "file")
+                    + b"abc" + tarwriter.padding(3) for name in names)
     path = tmp_path / "a.tar"
     path.write_bytes(data + tarwriter.END)
     parsed = []
-    real = tarreader._ordinary
+    real, real_pax = tarreader._ordinary, tarreader._pax_records
     monkeypatch.setattr(tarreader, "_ordinary", lambda b: parsed.append(b) or real(b))
+    monkeypatch.setattr(tarreader, "_pax_records", lambda b: parsed.append(b) or real_pax(b))
     (tmp_path / "s").mkdir()
     found = importer.scan(tarformat.TarReader(str(path), "tar"), str(tmp_path / "s"),
                           str(path))
-    assert len(found.staged) == 50 and len(parsed) == 1  # only the end-of-archive block
+    assert list(found.staged) == names and len(parsed) == 1  # only the end-of-archive block
     tree = staged_tree(tmp_path / "s")
     assert sorted(v[:2] for v in tree.values()) == [(b"abc", 0o640 & ~found.stage.umask)] * 50
     assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}

@@ -1,14 +1,17 @@
-/* archive._tarpack: the per-file loop of a tar export in C.
+/* archive._tarpack: the per-file loops of tar export and import in C.
  *
- * Optional: archive/tarformat.py loads it through suite.native.load, and every function here
- * has a pure-Python reference (named in its docstring) that tests/archive/test_native_tar.py
- * compares it with. Python spends ~25 us a file on the walk, the header, the read and the
- * hash; the system calls and SHA-256 of a small file take ~4 us.
+ * Optional: archive/tarformat.py and archive/importer.py load it through suite.native.load,
+ * and every function here has a pure-Python reference (named in its docstring) that
+ * tests/archive/test_native_tar.py compares it with. Python spends ~25 us a file on the walk,
+ * the header, the read and the hash of an export (~30 us on an import's header, checks, hash
+ * and write); the system calls and SHA-256 of a small file take ~4 us.
  *
- * pack_tree handles the common case only (directories, regular files up to SMALL bytes,
- * UTF-8 names) and returns None for anything else -- a link, a fifo, an unreadable or
- * changing file, an error of any kind -- before anything is written: the caller then exports
- * that job by the Python reference, which decides (skips, raises) as it always did.
+ * Both handle the common case only and hand everything else to the Python reference before
+ * any of it is written: pack_tree (export) returns None for a job with a link, a fifo, an
+ * unreadable, big or changing file, or any error, and the caller exports that job by the
+ * Python walk, which decides (skips, raises) as it always did; scan_members (import) stops at
+ * the first member that is not plain or that a check would refuse, and the Python reader
+ * reads it (and raises what it raises).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -9,4 +9,5 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[
     Extension("suite._fsstat", ["suite/_fsstat.c"], optional=True),
+    Extension("archive._tarpack", ["archive/_tarpack.c"], optional=True),
 ])

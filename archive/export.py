@@ -164,6 +164,13 @@ def _add_job(writer, job, path, skipped):
     """Write one job directory; return (files manifest, links, directories, bytes); what is
     left out goes to ``skipped``."""
     root = job.path
+    add_job_tree = getattr(writer, "add_job_tree", None)
+    packed = add_job_tree(root, path) if add_job_tree is not None else None
+    if packed is not None:  # the common case, by a native loop (tarformat)
+        files, dirs, total = packed
+        if layout.STATEPOINT not in files:
+            raise _no_statepoint(job)
+        return files, {}, dirs, total
     try:
         st = os.lstat(root)
     except FileNotFoundError:
@@ -179,8 +186,12 @@ def _add_job(writer, job, path, skipped):
     skipped.extend({"job": job.id, "path": rel, "reason": reason}
                    for rel, reason in sorted(left_out.items()))
     if layout.STATEPOINT not in files:
-        raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
+        raise _no_statepoint(job)
     return files, links, dirs, total
+
+
+def _no_statepoint(job):
+    return ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
 
 
 class _DirsNoted:

@@ -10,7 +10,7 @@ import posixpath
 import shutil
 from dataclasses import dataclass, field
 
-from suite import layout
+from suite import layout, native
 from suite.errors import CorruptFileError, InvalidStatepointError
 from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
@@ -20,6 +20,9 @@ from suite.statepoint import calc_id, validate_statepoint
 from . import manifest as mf
 from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
 from .safety import check_job_links, clean_name
+
+#: the loops of tar import and export in C (None: not built, or SUITE_PURE_PYTHON)
+_tarpack = native.load("archive._tarpack")
 
 CHUNK = 1 << 20
 #: members read into memory whole are refused past these sizes (declared or actual), so a
@@ -64,7 +67,7 @@ class Stage:
     traffic, GIL switches) than the overlap of their kernel time saved.
     """
 
-    SMALL = 1 << 18
+    SMALL = 1 << 18  # below MAX_STATEPOINT: the native scan takes no bound for state points
 
     def __init__(self, root):
         self.root = root
@@ -74,7 +77,7 @@ class Stage:
         os.umask(umask)
         self.umask = umask
 
-    def _dir(self, parent):
+    def dir_for(self, parent):
         """The staging directory for the archive directory ``parent`` (made if new)."""
         d = self.dirs.get(parent)
         if d is None:
@@ -88,7 +91,7 @@ class Stage:
         """The staging path for the member ``name``, its directory made (for the caller to
         write it)."""
         parent, _, base = name.rpartition("/")
-        return f"{self._dir(parent)}/{base}"
+        return f"{self.dir_for(parent)}/{base}"
 
     def attrs(self, member, default=0o666):
         """(mode, mtime) to give the file (or, ``default=0o777``, directory) of ``member``:
@@ -102,7 +105,7 @@ class Stage:
         """Write a small member's bytes; ``attrs`` from :meth:`attrs`."""
         parent, _, base = name.rpartition("/")
         d = self.dirs.get(parent)
-        fd = os.open(f"{d if d is not None else self._dir(parent)}/{base}", _CREATE, 0o666)
+        fd = os.open(f"{d if d is not None else self.dir_for(parent)}/{base}", _CREATE, 0o666)
         try:
             write_all(fd, data)
             _set_attrs(fd, attrs)
@@ -164,7 +167,21 @@ def scan(reader, staging, origin, limit=None, holder=None):
     if holder is not None:
         holder[0] = stage
     sp_suffix = "/" + layout.STATEPOINT
-    for member, stream in reader.members():
+    members = reader.members()
+    if _tarpack is not None and getattr(reader, "takes_fast_scan", False):
+        # plain members are taken by the native loop, the rest (and anything it would refuse
+        # or fail on) by the loop below, the reference
+        def fast(buf, pos):
+            nonlocal written
+            pos, written = _tarpack.scan_members(
+                buf, pos, written, -1 if limit is None else limit, staged, small, dir_attrs,
+                stage.dirs if stage else None, stage.dir_for if stage else None,
+                stage.umask if stage else 0, Stage.SMALL, (mf.NAME, layout.STATEPOINT),
+                (FILE, DIR))
+            return pos
+
+        members = reader.members(fast)
+    for member, stream in members:
         name = clean_name(member.name)
         if not name:
             continue

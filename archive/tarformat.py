@@ -6,10 +6,14 @@ import hashlib
 import lzma
 import os
 
+from suite import layout, native
+
 from . import tarreader, tarwriter
 from .base import ArchiveError
 
 CHUNK = 1 << 20
+#: the per-file loop of export in C (None: not built, or SUITE_PURE_PYTHON)
+_tarpack = native.load("archive._tarpack")
 
 
 class TarWriter:
@@ -74,6 +78,20 @@ class TarWriter:
             self._flush()
         return hashlib.sha256(data).hexdigest()
 
+    def add_job_tree(self, root, name):
+        """Write the job directory ``root`` as ``name`` with everything in it by the native
+        loop; return ``(files, dirs, bytes)`` for the manifest, or None where that loop does
+        not apply (not built, or a job with links, special or big files, odd names: nothing
+        was written; the caller exports the job by the Python walk, the reference)."""
+        if _tarpack is None:
+            return None
+        packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX)
+        if packed is None:
+            return None
+        data, files, dirs, total = packed
+        self._write(data)
+        return files, dirs, total
+
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""
         digest = hashlib.sha256()
@@ -111,6 +129,8 @@ class TarReader:
     """Reads members in archive order (streaming: compressed data is read once)."""
 
     random_access = False
+    #: ``members(fast)`` lets a caller take plain members from the buffer (TarStream.members)
+    takes_fast_scan = True
 
     def __init__(self, path, fmt):
         self.path = path
@@ -130,11 +150,11 @@ class TarReader:
             return lzma.LZMAFile(raw, "rb")
         return raw
 
-    def members(self):
+    def members(self, fast=None):
         with open(self.path, "rb") as raw:
             stream = self._decompressed(raw)
             try:
-                yield from tarreader.TarStream(stream).members()
+                yield from tarreader.TarStream(stream).members(fast)
             except tarreader.DamagedArchive as exc:
                 raise ArchiveError(f"{self.path}: {exc}") from None
             except (EOFError, OSError, lzma.LZMAError) as exc:

@@ -157,6 +157,12 @@ class TarStream:
                 have += len(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
+    def _refill(self):
+        """Read a chunk more into the buffer, after what is left of it."""
+        chunk = self._src.read(CHUNK)
+        if chunk:
+            self._buf, self._pos = self._buf[self._pos:] + chunk, 0
+
     def _skip(self, n):
         while n > 0:
             avail = len(self._buf) - self._pos
@@ -192,13 +198,21 @@ class TarStream:
         """The current member's whole data (a tar member never holds more than it declares)."""
         return self.read(self._left)
 
-    def members(self):
-        """Yield ``(Member, self)``: read the member's data from ``self`` before the next."""
+    def members(self, fast=None):
+        """Yield ``(Member, self)``: read the member's data from ``self`` before the next.
+
+        ``fast(buffer, pos)``, if given, is called before each header: it may take plain
+        members from the buffered data itself (see archive.importer.scan) and returns the
+        position after them; this reader goes on from there."""
         glob = {}
         while True:
             if self._left or self._pad:
                 self._skip(self._left + self._pad)
                 self._left = self._pad = 0
+            if fast is not None and not glob:
+                if len(self._buf) - self._pos < CHUNK // 2:
+                    self._refill()  # so that few members straddle the buffer's end
+                self._pos = fast(self._buf, self._pos)
             block = self._take(BLOCK)
             if not glob:
                 member = _ordinary(block)

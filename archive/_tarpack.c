@@ -1,0 +1,1043 @@
+/* archive._tarpack: the per-file loops of tar export and import in C.
+ *
+ * Optional: archive/tarformat.py and archive/importer.py load it through suite.native.load,
+ * and every function here has a pure-Python reference (named in its docstring) that
+ * tests/archive/test_native_tar.py compares it with. Python spends ~25 us a file on the walk,
+ * the header, the read and the hash of an export (~30 us on an import's header, checks, hash
+ * and write); the system calls and SHA-256 of a small file take ~4 us.
+ *
+ * Both handle the common case only and hand everything else to the Python reference before
+ * any of it is written: pack_tree (export) returns None for a job with a link, a fifo, an
+ * unreadable, big or changing file, or any error, and the caller exports that job by the
+ * Python walk, which decides (skips, raises) as it always did; scan_members (import) stops at
+ * the first member that is not plain or that a check would refuse, and the Python reader
+ * reads it (and raises what it raises).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BLOCK 512
+#define MAX_NUMBER (1LL << 33) /* 8**11: what 11 octal digits hold */
+#define SMALL (1 << 20)        /* archive.export.SMALL: bigger files are streamed by Python */
+#define MAX_DEPTH 64           /* deeper trees go to Python */
+#define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
+
+/* ---- SHA-256, from FIPS 180-4 ---- */
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t length;
+    unsigned char block[64];
+    size_t used;
+} sha256_ctx;
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha256_compress(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64];
+    for (int t = 0; t < 16; t++)
+        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
+            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
+    for (int t = 16; t < 64; t++) {
+        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
+        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
+        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int t = 0; t < 64; t++) {
+        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
+            + K256[t] + w[t];
+        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
+}
+
+static void
+sha256_hex(const unsigned char *data, size_t n, char hex[64])
+{
+    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    uint32_t h[8];
+    memcpy(h, H0, sizeof h);
+    size_t whole = n & ~(size_t)63;
+    for (size_t i = 0; i < whole; i += 64)
+        sha256_compress(h, data + i);
+    unsigned char last[128] = {0};
+    size_t rest = n - whole;
+    memcpy(last, data + whole, rest);
+    last[rest] = 0x80;
+    size_t total = rest + 9 <= 64 ? 64 : 128;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        last[total - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sha256_compress(h, last);
+    if (total == 128)
+        sha256_compress(h, last + 64);
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++)
+            hex[8 * i + j] = digits[(h[i] >> (28 - 4 * j)) & 0xf];
+}
+
+static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
+
+/* the hex SHA-256 of data as a str (NULL with an exception set) */
+static PyObject *
+digest_of(const char *data, Py_ssize_t n)
+{
+    if (n < HASHLIB_FROM) {
+        char hex[64];
+        sha256_hex((const unsigned char *)data, (size_t)n, hex);
+        return PyUnicode_FromStringAndSize(hex, 64);
+    }
+    PyObject *view = PyMemoryView_FromMemory((char *)data, n, PyBUF_READ);
+    if (view == NULL)
+        return NULL;
+    PyObject *h = PyObject_CallOneArg(hashlib_sha256, view);
+    Py_DECREF(view);
+    if (h == NULL)
+        return NULL;
+    PyObject *hex = PyObject_CallMethod(h, "hexdigest", NULL);
+    Py_DECREF(h);
+    return hex;
+}
+
+/* ---- a growing byte buffer ---- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buffer;
+
+static int
+reserve(buffer *b, size_t more)
+{
+    if (b->len + more <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 8192;
+    while (cap < b->len + more)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+append(buffer *b, const void *data, size_t n)
+{
+    if (reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+static int
+append_zeros(buffer *b, size_t n)
+{
+    if (reserve(b, n) < 0)
+        return -1;
+    memset(b->data + b->len, 0, n);
+    b->len += n;
+    return 0;
+}
+
+/* ---- ustar and pax headers: archive/tarwriter.py member_header, byte for byte ---- */
+
+static void
+octal(char *field, int width, unsigned long long value)
+{
+    /* width - 1 octal digits, zero-padded, then NUL (as Python's "%0{w-1}o\0") */
+    field[width - 1] = '\0';
+    for (int i = width - 2; i >= 0; i--) {
+        field[i] = (char)('0' + (value & 7));
+        value >>= 3;
+    }
+}
+
+/* one 512-byte ustar header (tarwriter._header): names cut at 100 bytes */
+static int
+ustar_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+             long long mtime, char flag, const char *link, size_t link_len)
+{
+    if (reserve(b, BLOCK) < 0)
+        return -1;
+    char *h = b->data + b->len;
+    memset(h, 0, BLOCK);
+    memcpy(h, name, name_len < 100 ? name_len : 100);
+    octal(h + 100, 8, (unsigned long long)(mode & 07777));
+    octal(h + 108, 8, 0);
+    octal(h + 116, 8, 0);
+    octal(h + 124, 12, (unsigned long long)size);
+    octal(h + 136, 12, (unsigned long long)mtime);
+    memset(h + 148, ' ', 8);
+    h[156] = flag;
+    if (link_len)
+        memcpy(h + 157, link, link_len < 100 ? link_len : 100);
+    memcpy(h + 257, "ustar\0" "00", 8);
+    octal(h + 329, 8, 0);
+    octal(h + 337, 8, 0);
+    unsigned int sum = 0;
+    for (int i = 0; i < BLOCK; i++)
+        sum += (unsigned char)h[i];
+    octal(h + 148, 7, sum);
+    h[155] = ' ';
+    b->len += BLOCK;
+    return 0;
+}
+
+static int
+is_ascii(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* "<length> key=value\n" where length counts itself (tarwriter._pax_record) */
+static int
+pax_record(buffer *b, const char *key, const char *value, size_t value_len)
+{
+    size_t body = 1 + strlen(key) + 1 + value_len + 1;
+    size_t length = body + 1;
+    char digits[32];
+    for (;;) {
+        int d = snprintf(digits, sizeof digits, "%zu", length);
+        if ((size_t)d + body == length)
+            break;
+        length = (size_t)d + body;
+    }
+    if (append(b, digits, strlen(digits)) < 0 || append(b, " ", 1) < 0
+        || append(b, key, strlen(key)) < 0 || append(b, "=", 1) < 0
+        || append(b, value, value_len) < 0 || append(b, "\n", 1) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+member_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+              long long mtime, char flag, const char *link, size_t link_len)
+{
+    int long_name = name_len > 100 || !is_ascii(name, name_len);
+    int long_link = link_len && (link_len > 100 || !is_ascii(link, link_len));
+    int big = size >= MAX_NUMBER;
+    int odd_time = !(mtime >= 0 && mtime < MAX_NUMBER);
+    if (!(long_name || long_link || big || odd_time))
+        return ustar_header(b, name, name_len, size, mode, mtime, flag, link, link_len);
+    buffer pax = {NULL, 0, 0};
+    char number[32];
+    int failed = (long_name && pax_record(&pax, "path", name, name_len) < 0)
+        || (long_link && pax_record(&pax, "linkpath", link, link_len) < 0);
+    if (!failed && big) {
+        snprintf(number, sizeof number, "%lld", size);
+        failed = pax_record(&pax, "size", number, strlen(number)) < 0;
+    }
+    if (!failed && odd_time) {
+        snprintf(number, sizeof number, "%lld", mtime);
+        failed = pax_record(&pax, "mtime", number, strlen(number)) < 0;
+    }
+    if (odd_time) /* readers take it from the pax record */
+        mtime = 0;
+    failed = failed
+        || ustar_header(b, "././@PaxHeader", 14, (long long)pax.len, 0644, mtime, 'x', "", 0) < 0
+        || append(b, pax.data, pax.len) < 0
+        || append_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
+        || ustar_header(b, name, name_len, big ? 0 : size, mode, mtime, flag, link, link_len) < 0;
+    free(pax.data);
+    return failed ? -1 : 0;
+}
+
+static long long
+whole_seconds(const struct timespec *t)
+{
+    /* floor(st_mtime) with st_mtime computed as CPython does (sec + nsec * 1e-9, a double):
+     * a time 0.9999999999 s past a second is a float that rounds up to the next one */
+    return (long long)floor((double)t->tv_sec + (double)t->tv_nsec * 1e-9);
+}
+
+PyDoc_STRVAR(header_doc,
+"header(name, size, mode, mtime, kind, linkname='') -> bytes\n\n"
+"The tar header block(s) of one member, pax records included. Reference:\n"
+"archive.tarwriter.member_header. kind is file, dir, symlink or hardlink (KeyError\n"
+"otherwise); size and mtime (seconds, floored) must fit in 64 bits (OverflowError), size\n"
+"must not be negative (ValueError); names that are not UTF-8 raise UnicodeEncodeError.");
+
+static PyObject *
+header(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"name", "size", "mode", "mtime", "kind", "linkname", NULL};
+    PyObject *name, *mode_obj, *mtime_obj, *kind, *link = NULL;
+    long long size;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ULOOU|U:header", keywords, &name, &size,
+                                     &mode_obj, &mtime_obj, &kind, &link))
+        return NULL;
+    char flag;
+    if (PyUnicode_CompareWithASCIIString(kind, "file") == 0)
+        flag = '0';
+    else if (PyUnicode_CompareWithASCIIString(kind, "dir") == 0)
+        flag = '5';
+    else if (PyUnicode_CompareWithASCIIString(kind, "symlink") == 0)
+        flag = '2';
+    else if (PyUnicode_CompareWithASCIIString(kind, "hardlink") == 0)
+        flag = '1';
+    else {
+        PyErr_SetObject(PyExc_KeyError, kind);
+        return NULL;
+    }
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "a member's size cannot be negative");
+        return NULL;
+    }
+    PyObject *mask = PyLong_FromLong(07777);
+    PyObject *masked = mask ? PyNumber_And(mode_obj, mask) : NULL;
+    Py_XDECREF(mask);
+    if (masked == NULL)
+        return NULL;
+    long long mode = PyLong_AsLongLong(masked);
+    Py_DECREF(masked);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *floored = one ? PyNumber_FloorDivide(mtime_obj, one) : NULL;
+    Py_XDECREF(one);
+    if (floored == NULL)
+        return NULL;
+    double seconds = 0;
+    long long mtime;
+    if (PyFloat_Check(floored)) {
+        seconds = PyFloat_AS_DOUBLE(floored);
+        Py_DECREF(floored);
+        if (!(seconds >= -9.2e18 && seconds <= 9.2e18)) {
+            PyErr_SetString(PyExc_OverflowError, "mtime out of range");
+            return NULL;
+        }
+        mtime = (long long)seconds;
+    } else {
+        mtime = PyLong_AsLongLong(floored);
+        Py_DECREF(floored);
+        if (mtime == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    Py_ssize_t name_len, link_len = 0;
+    const char *name_text = PyUnicode_AsUTF8AndSize(name, &name_len);
+    if (name_text == NULL)
+        return NULL;
+    const char *link_text = "";
+    if (link != NULL && (link_text = PyUnicode_AsUTF8AndSize(link, &link_len)) == NULL)
+        return NULL;
+    buffer b = {NULL, 0, 0};
+    if (member_header(&b, name_text, (size_t)name_len, size, mode, mtime, flag, link_text,
+                      (size_t)link_len) < 0) {
+        free(b.data);
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    free(b.data);
+    return out;
+}
+
+/* ---- the walk of one job directory: archive.export._add_tree ---- */
+
+typedef struct {
+    buffer out;          /* the tar members */
+    buffer member;       /* the member name being built: prefix + rel */
+    size_t prefix_len;   /* bytes of the member name before rel */
+    const char *skip;    /* names of non-directories containing this are left out */
+    PyObject *files, *dirs;
+    long long total;
+} walk;
+
+/* 1: done; 0: not the common case (the caller falls back to Python); -1: exception set */
+#define FALLBACK 0
+
+typedef struct {
+    char *name;
+    unsigned char type; /* d_type: DT_UNKNOWN where the file system does not say */
+} entry;
+
+static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(((const entry *)a)->name, ((const entry *)b)->name);
+}
+
+static void
+free_entries(entry *entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(entries[i].name);
+    free(entries);
+}
+
+/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0) or an
+ * exception (*err -1) */
+static entry *
+sorted_entries(int dir_fd, size_t *count, int *err)
+{
+    *err = 0;
+    int fd = dup(dir_fd);
+    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+    if (dir == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    size_t n = 0, cap = 16;
+    entry *entries = malloc(cap * sizeof *entries);
+    int nomem = entries == NULL;
+    struct dirent *e;
+    errno = 0;
+    while (!nomem && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        if (n == cap) {
+            entry *more = realloc(entries, 2 * cap * sizeof *entries);
+            if (more == NULL) {
+                nomem = 1;
+                break;
+            }
+            entries = more;
+            cap *= 2;
+        }
+        if ((entries[n].name = strdup(e->d_name)) == NULL) {
+            nomem = 1;
+            break;
+        }
+        entries[n++].type = e->d_type;
+    }
+    int failed = nomem || errno != 0;
+    closedir(dir);
+    if (failed) {
+        if (entries != NULL)
+            free_entries(entries, n);
+        if (nomem) {
+            PyErr_NoMemory();
+            *err = -1;
+        }
+        return NULL;
+    }
+    qsort(entries, n, sizeof *entries, by_name);
+    *count = n;
+    return entries;
+}
+
+/* the member name's text after the prefix (rel inside the job) as a str; NULL: not UTF-8
+ * (the exception is cleared: Python's reference raises its own for that) */
+static PyObject *
+rel_name(walk *w, size_t end)
+{
+    PyObject *s = PyUnicode_DecodeUTF8(w->member.data + w->prefix_len,
+                                       (Py_ssize_t)(end - w->prefix_len), "strict");
+    if (s == NULL)
+        PyErr_Clear();
+    return s;
+}
+
+static int
+set_dir(walk *w, size_t end, long long mode, long long mtime)
+{
+    PyObject *rel = rel_name(w, end);
+    if (rel == NULL)
+        return FALLBACK;
+    PyObject *row = Py_BuildValue("[LL]", mode & 07777, mtime);
+    int rc = row == NULL ? -1 : PyDict_SetItem(w->dirs, rel, row);
+    Py_DECREF(rel);
+    Py_XDECREF(row);
+    return rc < 0 ? -1 : 1;
+}
+
+/* read the regular file name (in dir_fd) into the member: header, data, padding */
+static int
+add_file(walk *w, int dir_fd, const char *name, size_t end)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return FALLBACK;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > SMALL) {
+        close(fd);
+        return FALLBACK;
+    }
+    long long size = (long long)st.st_size;
+    if (member_header(&w->out, w->member.data, end, size, st.st_mode, whole_seconds(&st.st_mtim),
+                      '0', "", 0) < 0
+        || reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
+        close(fd);
+        return -1;
+    }
+    char *data = w->out.data + w->out.len;
+    ssize_t got = read(fd, data, (size_t)size + 1);
+    close(fd);
+    if (got != (ssize_t)size) /* short, grown, or an error: the reference says which */
+        return FALLBACK;
+    PyObject *rel = rel_name(w, end);
+    if (rel == NULL)
+        return FALLBACK;
+    PyObject *hex = digest_of(data, (Py_ssize_t)size);
+    PyObject *info = hex == NULL ? NULL
+        : Py_BuildValue("{sLsO}", "size", size, "sha256", hex);
+    int rc = info == NULL ? -1 : PyDict_SetItem(w->files, rel, info);
+    Py_DECREF(rel);
+    Py_XDECREF(hex);
+    Py_XDECREF(info);
+    if (rc < 0)
+        return -1;
+    size_t pad = (BLOCK - (size_t)size % BLOCK) % BLOCK;
+    memset(data + size, 0, pad);
+    w->out.len += (size_t)size + pad;
+    w->total += size;
+    return 1;
+}
+
+/* append name (and a slash for a directory) to the member name after its first base bytes */
+static int
+member_at(walk *w, size_t base, const char *name, size_t len, int slash)
+{
+    w->member.len = base;
+    if (append(&w->member, name, len) < 0 || (slash && append(&w->member, "/", 1) < 0))
+        return -1;
+    return 0;
+}
+
+/* the entries of the directory dir_fd, whose member name (ending in a slash) is
+ * w->member[:w->member.len]: as the reference, the subdirectories' members first, then the
+ * files', then each subdirectory's entries */
+static int
+add_tree(walk *w, int dir_fd, int depth)
+{
+    if (depth > MAX_DEPTH)
+        return FALLBACK;
+    size_t n = 0;
+    int err;
+    entry *entries = sorted_entries(dir_fd, &n, &err);
+    if (entries == NULL)
+        return err < 0 ? -1 : FALLBACK;
+    size_t base = w->member.len;
+    int rc = 1;
+    for (size_t i = 0; rc > 0 && i < n; i++) {
+        entry *e = &entries[i];
+        struct stat st;
+        if (e->type == DT_UNKNOWN || e->type == DT_DIR) {
+            if (fstatat(dir_fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                rc = FALLBACK;
+                break;
+            }
+            e->type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (e->type == DT_DIR) {
+            size_t len = strlen(e->name);
+            long long mtime = whole_seconds(&st.st_mtim);
+            if (member_at(w, base, e->name, len, 1) < 0)
+                rc = -1;
+            else if ((rc = set_dir(w, base + len, st.st_mode, mtime)) > 0
+                     && member_header(&w->out, w->member.data, w->member.len, 0, st.st_mode,
+                                      mtime, '5', "", 0) < 0)
+                rc = -1;
+        } else if (strstr(e->name, w->skip) != NULL) {
+            e->type = DT_WHT; /* a write in progress: not the job's (marked as done) */
+        } else if (e->type != DT_REG) {
+            rc = FALLBACK; /* links and special files: the reference decides */
+        }
+    }
+    for (size_t i = 0; rc > 0 && i < n; i++) {
+        if (entries[i].type != DT_REG)
+            continue;
+        size_t len = strlen(entries[i].name);
+        rc = member_at(w, base, entries[i].name, len, 0) < 0 ? -1
+            : add_file(w, dir_fd, entries[i].name, base + len);
+    }
+    for (size_t i = 0; rc > 0 && i < n; i++) {
+        if (entries[i].type != DT_DIR)
+            continue;
+        int fd = openat(dir_fd, entries[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = FALLBACK;
+            break;
+        }
+        if (member_at(w, base, entries[i].name, strlen(entries[i].name), 1) < 0)
+            rc = -1;
+        else
+            rc = add_tree(w, fd, depth + 1);
+        close(fd);
+    }
+    w->member.len = base;
+    free_entries(entries, n);
+    return rc;
+}
+
+PyDoc_STRVAR(pack_tree_doc,
+"pack_tree(root, prefix, skip) -> (bytes, files, dirs, total) or None\n\n"
+"The tar members of the job directory root exported under prefix (no trailing slash): its\n"
+"own directory member, then those of archive.export._add_tree (the reference, with\n"
+"TarWriter.add_dir before it), byte for byte; files maps each file's name inside the job to\n"
+"{'size', 'sha256'}, dirs each subdirectory's to [mode, mtime], total is the bytes of data.\n"
+"Names of non-directories containing skip are left out. None where the job is not the\n"
+"common case (links, special files, files over 1 MiB, names not UTF-8, any error of the\n"
+"file system): nothing was written, export it by the reference. Raises MemoryError, and\n"
+"TypeError for arguments of other types.");
+
+static PyObject *
+pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *root_obj, *prefix;
+    const char *skip;
+    if (!PyArg_ParseTuple(args, "O&Us:pack_tree", PyUnicode_FSConverter, &root_obj, &prefix,
+                          &skip))
+        return NULL;
+    Py_ssize_t prefix_len;
+    const char *prefix_text = PyUnicode_AsUTF8AndSize(prefix, &prefix_len);
+    if (prefix_text == NULL) { /* not UTF-8: the reference says so in its own words */
+        PyErr_Clear();
+        Py_DECREF(root_obj);
+        Py_RETURN_NONE;
+    }
+    int fd = open(PyBytes_AS_STRING(root_obj), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    Py_DECREF(root_obj);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        Py_RETURN_NONE;
+    }
+    walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, PyDict_New(), PyDict_New(), 0};
+    int rc = w.files == NULL || w.dirs == NULL ? -1 : 1;
+    if (rc > 0 && (append(&w.member, prefix_text, (size_t)prefix_len) < 0
+                   || append(&w.member, "/", 1) < 0))
+        rc = -1;
+    if (rc > 0 && member_header(&w.out, w.member.data, w.member.len, 0, st.st_mode,
+                                whole_seconds(&st.st_mtim), '5', "", 0) < 0)
+        rc = -1;
+    w.prefix_len = w.member.len;
+    if (rc > 0)
+        rc = add_tree(&w, fd, 0);
+    close(fd);
+    PyObject *out = NULL;
+    if (rc > 0) {
+        PyObject *data = PyBytes_FromStringAndSize(w.out.data, (Py_ssize_t)w.out.len);
+        if (data != NULL)
+            out = Py_BuildValue("(NOOL)", data, w.files, w.dirs, w.total);
+    } else if (rc == FALLBACK) {
+        out = Py_NewRef(Py_None);
+    }
+    free(w.out.data);
+    free(w.member.data);
+    Py_XDECREF(w.files);
+    Py_XDECREF(w.dirs);
+    return out;
+}
+
+/* ---- import: the plain members of a tar buffer, archive.importer.scan ---- */
+
+/* value of a field of octal digits only (no NUL inside); -1 for anything else */
+static long long
+strict_octal(const unsigned char *p, int n)
+{
+    long long v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '7')
+            return -1;
+        v = v * 8 + (p[i] - '0');
+    }
+    return v;
+}
+
+/* 1 if safety.clean_name would return name unchanged: not empty, no backslash, not absolute,
+ * no drive letter, no empty, "." or ".." part */
+static int
+clean_as_is(const char *name, size_t n)
+{
+    if (n == 0 || name[0] == '/' || (n > 1 && name[1] == ':') || memchr(name, '\\', n))
+        return 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || name[i] == '/') {
+            size_t len = i - start;
+            if (len == 0 || (len == 1 && name[start] == '.')
+                || (len == 2 && name[start] == '.' && name[start + 1] == '.'))
+                return 0;
+            start = i + 1;
+        }
+    }
+    return 1;
+}
+
+static int
+ends_with_name(const char *name, size_t n, const char *base, size_t base_len)
+{
+    /* name == base or name ends with "/" + base */
+    if (n == base_len)
+        return memcmp(name, base, n) == 0;
+    return n > base_len && name[n - base_len - 1] == '/'
+        && memcmp(name + n - base_len, base, base_len) == 0;
+}
+
+/* Stage.attrs: (mode or None, mtime or None) */
+static PyObject *
+stage_attrs(long long mode, long long mtime, int umask, int deflt)
+{
+    long long m = mode & 0777 & ~umask;
+    int keep = m && m != (deflt & ~umask);
+    if (keep && mtime)
+        return Py_BuildValue("(LL)", m, mtime);
+    if (keep)
+        return Py_BuildValue("(LO)", m, Py_None);
+    if (mtime)
+        return Py_BuildValue("(OL)", Py_None, mtime);
+    return Py_BuildValue("(OO)", Py_None, Py_None);
+}
+
+typedef struct {
+    PyObject *dirs, *dir_for; /* Stage.dirs and Stage.dir_for (None: nothing is written) */
+    int umask;
+    PyObject *parent;         /* the archive directory of the last file, and */
+    PyObject *target;         /* its staging directory, file-system encoded bytes */
+} stage_ref;
+
+/* the staging directory (bytes) for the archive directory parent (a str, stolen); NULL with
+ * no exception: hand the member back (the reference makes the directory and reports) */
+static PyObject *
+staging_dir(stage_ref *st, PyObject *parent)
+{
+    if (st->parent != NULL) {
+        int same = PyUnicode_Compare(st->parent, parent);
+        if (same == 0) {
+            Py_DECREF(parent);
+            return st->target;
+        }
+        if (same == -1 && PyErr_Occurred()) {
+            Py_DECREF(parent);
+            return NULL;
+        }
+    }
+    PyObject *dir = PyDict_GetItemWithError(st->dirs, parent);
+    if (dir != NULL) {
+        Py_INCREF(dir);
+    } else if (!PyErr_Occurred()) {
+        dir = PyObject_CallOneArg(st->dir_for, parent);
+        if (dir == NULL && PyErr_ExceptionMatches(PyExc_OSError))
+            PyErr_Clear(); /* the reference meets it again and raises it from scan */
+    }
+    PyObject *target = NULL;
+    if (dir != NULL) {
+        target = PyUnicode_EncodeFSDefault(dir);
+        Py_DECREF(dir);
+    }
+    if (target == NULL) {
+        Py_DECREF(parent);
+        return NULL;
+    }
+    Py_XSETREF(st->parent, parent);
+    Py_XSETREF(st->target, target);
+    return target;
+}
+
+/* Stage.write: 1 written; 0 not (nothing left behind: hand the member back); -1 exception */
+static int
+stage_write(stage_ref *st, const char *name, size_t n, const unsigned char *data,
+            long long size, long long mode, long long mtime)
+{
+    const char *slash = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (name[i - 1] == '/') {
+            slash = name + i - 1;
+            break;
+        }
+    PyObject *parent = PyUnicode_DecodeUTF8(name, slash ? slash - name : 0, "strict");
+    if (parent == NULL)
+        return -1;
+    PyObject *dir = staging_dir(st, parent);
+    if (dir == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    const char *base = slash ? slash + 1 : name;
+    size_t base_len = n - (size_t)(base - name), dir_len = (size_t)PyBytes_GET_SIZE(dir);
+    char path[PATH_MAX];
+    if (dir_len + 1 + base_len + 1 > sizeof path)
+        return 0;
+    memcpy(path, PyBytes_AS_STRING(dir), dir_len);
+    path[dir_len] = '/';
+    memcpy(path + dir_len + 1, base, base_len);
+    path[dir_len + 1 + base_len] = '\0';
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return 0;
+    int ok = 1;
+    for (long long done = 0; ok && done < size;) {
+        ssize_t w = write(fd, data + done, (size_t)(size - done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        ok = w > 0;
+        done += w;
+    }
+    long long m = mode & 0777 & ~st->umask;
+    if (ok && m && m != (0666 & ~st->umask))
+        ok = fchmod(fd, (mode_t)m) == 0;
+    if (ok && mtime) {
+        struct timespec times[2] = {{(time_t)mtime, 0}, {(time_t)mtime, 0}};
+        ok = futimens(fd, times) == 0;
+    }
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok)
+        unlink(path);
+    return ok;
+}
+
+/* a header scan_members takes: plain ustar, type file, directory or pax ('x') */
+typedef struct {
+    char flag;
+    long long mode, size, mtime;
+} plain;
+
+#define MAX_PAX_PATH 4096
+
+static int
+plain_header(const unsigned char *h, plain *p)
+{
+    /* as tarreader._ordinary takes them: NUL-ended octal digits, no prefix or link name,
+     * the unsigned checksum right (anything else: the reference's general parser) */
+    char flag = (char)h[156];
+    if ((flag != '0' && flag != '5' && flag != 'x') || h[345] || h[107] || h[135] || h[147]
+        || h[154] || h[157])
+        return 0;
+    long long mode = strict_octal(h + 100, 7), size = strict_octal(h + 124, 11);
+    long long mtime = strict_octal(h + 136, 11), check = strict_octal(h + 148, 6);
+    if (mode < 0 || size < 0 || mtime < 0 || check < 0)
+        return 0;
+    long long sum = 256; /* the checksum field counts as 8 spaces */
+    for (int i = 0; i < BLOCK; i++)
+        sum += (i >= 148 && i < 156) ? 0 : h[i];
+    if (sum != check)
+        return 0;
+    p->flag = flag;
+    p->mode = mode;
+    p->size = size;
+    p->mtime = mtime;
+    return 1;
+}
+
+/* the value of pax data that is exactly one record "<length> path=<value>\n" (as
+ * tarreader._pax_records reads it) without NUL; 0 for anything else */
+static int
+pax_path(const unsigned char *data, long long size, const char **value, size_t *n)
+{
+    long long length = 0, i = 0;
+    while (i < size && i < 20 && data[i] >= '0' && data[i] <= '9')
+        length = length * 10 + (data[i++] - '0');
+    if (i == 0 || length != size || i + 6 > size || memcmp(data + i, " path=", 6) != 0
+        || data[size - 1] != '\n')
+        return 0;
+    *value = (const char *)data + i + 6;
+    *n = (size_t)(size - 1 - (i + 6));
+    return memchr(*value, '\0', *n) == NULL;
+}
+
+PyDoc_STRVAR(scan_members_doc,
+"scan_members(buf, pos, written, limit, staged, small, dir_attrs, dirs, dir_for, umask,\n"
+"             small_max, names, kinds) -> (pos, written)\n\n"
+"Take the plain members of the tar data buf from pos, as archive.importer.scan does with\n"
+"the members archive.tarreader.TarStream yields (the reference): files of at most small_max\n"
+"bytes and directories, in plain ustar headers (octal digits, a right checksum, no prefix,\n"
+"no link name; a pax header before it holding only its path), whose names\n"
+"safety.clean_name keeps as they are, that are not in staged yet, and lie whole in buf.\n"
+"Each file is hashed into staged[name] = (kinds[0], size, sha256), written (unless dirs\n"
+"is None) to the staging directory dirs[parent] or dir_for(parent) with the mode and mtime\n"
+"of Stage.attrs, and kept in small if it is a state point file; each directory goes to\n"
+"staged as (kinds[1], 0, None) and to dir_attrs. names: (manifest, state point file);\n"
+"limit: the most bytes to write (-1: none). Stops at the first other member, or one that a\n"
+"check would refuse or the file system fails to take (nothing of it is left): the\n"
+"reference reads it, and raises what it raises. Returns the position after the members\n"
+"taken and the new written. Raises MemoryError, TypeError for arguments of other types.");
+
+static PyObject *
+scan_members(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t pos, small_max;
+    long long written, limit;
+    PyObject *staged, *small, *dir_attrs, *dirs, *dir_for, *file_kind, *dir_kind;
+    const char *manifest_name, *sp_name;
+    int umask;
+    if (!PyArg_ParseTuple(args, "y*nLLO!O!OOOin(ss)(OO):scan_members", &view, &pos, &written,
+                          &limit, &PyDict_Type, &staged, &PyDict_Type, &small, &dir_attrs,
+                          &dirs, &dir_for, &umask, &small_max, &manifest_name, &sp_name,
+                          &file_kind, &dir_kind))
+        return NULL;
+    stage_ref st = {dirs == Py_None ? NULL : dirs, dir_for, umask, NULL, NULL};
+    if (st.dirs != NULL && (!PyDict_Check(dirs) || !PyDict_Check(dir_attrs))) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "dirs and dir_attrs must be dicts (or dirs None)");
+        return NULL;
+    }
+    const unsigned char *buf = view.buf;
+    Py_ssize_t len = view.len;
+    size_t manifest_len = strlen(manifest_name), sp_len = strlen(sp_name);
+    int failed = 0;
+    if (pos < 0 || pos > len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "pos lies outside buf");
+        return NULL;
+    }
+    while (!failed && pos + BLOCK <= len) {
+        const unsigned char *h = buf + pos;
+        plain p;
+        if (!plain_header(h, &p))
+            break;
+        const char *name = (const char *)h;
+        size_t n = strnlen(name, 100);
+        long long take = BLOCK; /* the header(s) */
+        if (p.flag == 'x') { /* a pax header holding only the next member's path */
+            if (p.size > MAX_PAX_PATH)
+                break;
+            take += p.size + (BLOCK - p.size % BLOCK) % BLOCK;
+            if (pos + take + BLOCK > len || !pax_path(h + BLOCK, p.size, &name, &n)
+                || !plain_header(buf + pos + take, &p) || p.flag == 'x')
+                break;
+            take += BLOCK;
+        }
+        char flag = p.flag;
+        long long mode = p.mode, size = p.size, mtime = p.mtime;
+        if (flag == '5')
+            while (n > 0 && name[n - 1] == '/')
+                n--;
+        if (!clean_as_is(name, n) || (n == manifest_len && memcmp(name, manifest_name, n) == 0))
+            break;
+        const unsigned char *data = buf + pos + take;
+        if (flag == '0') {
+            if (size > small_max)
+                break;
+            take += size + (BLOCK - size % BLOCK) % BLOCK;
+            if (pos + take > len || (limit >= 0 && written + size > limit))
+                break;
+        } else {
+            size = 0; /* a directory's data is never read (as the reference's) */
+        }
+        PyObject *key = PyUnicode_DecodeUTF8(name, (Py_ssize_t)n, "strict");
+        if (key == NULL) {
+            PyErr_Clear(); /* not UTF-8: the reference's name, its surrogates */
+            break;
+        }
+        int seen = PyDict_Contains(staged, key);
+        if (seen != 0) {
+            Py_DECREF(key);
+            failed = seen < 0;
+            break;
+        }
+        PyObject *value = NULL;
+        if (flag == '0') {
+            if (st.dirs != NULL) {
+                int rc = stage_write(&st, name, n, data, size, mode, mtime);
+                if (rc <= 0) {
+                    Py_DECREF(key);
+                    failed = rc < 0;
+                    break;
+                }
+            }
+            PyObject *hex = digest_of((const char *)data, (Py_ssize_t)size);
+            value = hex == NULL ? NULL : Py_BuildValue("(OLN)", file_kind, size, hex);
+            if (value != NULL && ends_with_name(name, n, sp_name, sp_len)) {
+                PyObject *raw = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+                if (raw == NULL || PyDict_SetItem(small, key, raw) < 0)
+                    Py_CLEAR(value);
+                Py_XDECREF(raw);
+            }
+            written += size;
+        } else {
+            value = Py_BuildValue("(OiO)", dir_kind, 0, Py_None);
+            if (value != NULL && st.dirs != NULL) {
+                PyObject *attrs = stage_attrs(mode, mtime, umask, 0777);
+                if (attrs == NULL || PyDict_SetItem(dir_attrs, key, attrs) < 0)
+                    Py_CLEAR(value);
+                Py_XDECREF(attrs);
+            }
+        }
+        if (value == NULL || PyDict_SetItem(staged, key, value) < 0)
+            failed = 1;
+        Py_DECREF(key);
+        Py_XDECREF(value);
+        pos += take;
+    }
+    PyBuffer_Release(&view);
+    Py_XDECREF(st.parent);
+    Py_XDECREF(st.target);
+    if (failed)
+        return NULL;
+    return Py_BuildValue("(nL)", pos, written);
+}
+
+PyDoc_STRVAR(sha256_doc,
+"sha256(data) -> str\n\n"
+"The hex SHA-256 of a bytes-like object, by the FIPS 180-4 code here below 2048 bytes and\n"
+"hashlib above. Reference: hashlib.sha256(data).hexdigest().");
+
+static PyObject *
+sha256(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = digest_of(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
+    {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
+    {"scan_members", scan_members, METH_VARARGS, scan_members_doc},
+    {"sha256", sha256, METH_O, sha256_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "archive._tarpack",
+    "The per-file loop of tar export in C (optional; see suite/native.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__tarpack(void)
+{
+    if (hashlib_sha256 == NULL) {
+        PyObject *hashlib = PyImport_ImportModule("hashlib");
+        if (hashlib == NULL)
+            return NULL;
+        hashlib_sha256 = PyObject_GetAttrString(hashlib, "sha256");
+        Py_DECREF(hashlib);
+        if (hashlib_sha256 == NULL)
+            return NULL;
+    }
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,376 @@
+"""The native tar export loop (archive._tarpack) against its pure-Python references: the same
+header bytes as tarwriter.member_header, the same SHA-256 as hashlib, and the same archive,
+byte for byte, as the Python walk of a job (archive.export), which stays the reference and
+takes over for every job the native loop declines."""
+
+import hashlib
+import os
+import stat
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archive
+import suite
+from archive import tarformat, tarwriter
+from suite import layout, native
+from tests.conftest import skip_or_fail
+
+tarpack = native.load("archive._tarpack")
+
+
+def need():
+    if tarpack is None:
+        skip_or_fail("archive._tarpack is not built here or SUITE_PURE_PYTHON is set "
+                     "(python setup.py build_ext --inplace)")
+    return tarpack
+
+
+def outcome(fn, *args):
+    """``("ok", value)`` or ``("raises", exception type)``."""
+    try:
+        return "ok", fn(*args)
+    except Exception as exc:  # the comparison is the point: any type must agree
+        return "raises", type(exc)
+
+
+TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=160)
+SIZES = st.one_of(st.integers(0, 2**40), st.integers(8**11 - 3, 8**11 + 3),
+                  st.integers(0, 2**62))
+MTIMES = st.one_of(st.integers(-2**40, 2**40), st.integers(8**11 - 3, 8**11 + 3),
+                   st.floats(-2.0**40, 2.0**40, allow_nan=False), st.just(-0.5))
+MODES = st.one_of(st.integers(0, 0o177777), st.integers(-2**70, 2**70))
+KINDS = st.sampled_from(["file", "dir", "symlink", "hardlink", "fifo", ""])
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=TEXT, size=SIZES, mode=MODES, mtime=MTIMES, kind=KINDS, link=TEXT)
+def test_header_agrees_with_member_header(name, size, mode, mtime, kind, link):
+    mod = need()
+    assert outcome(mod.header, name, size, mode, mtime, kind, link) == \
+        outcome(tarwriter.member_header, name, size, mode, mtime, kind, link)
+    assert outcome(mod.header, name, size, mode, mtime, kind) == \
+        outcome(tarwriter.member_header, name, size, mode, mtime, kind)
+
+
+@pytest.mark.parametrize("name, link", [("bad-\udcff", ""), ("x" * 120 + "\ud800", ""),
+                                        ("ok", "bad-\udcff")])
+def test_header_refuses_names_that_are_not_utf8_as_the_reference(name, link):
+    mod = need()
+    with pytest.raises(UnicodeEncodeError):
+        tarwriter.member_header(name, 1, 0o644, 0, "symlink", link)
+    with pytest.raises(UnicodeEncodeError):
+        mod.header(name, 1, 0o644, 0, "symlink", link)
+
+
+def test_header_refuses_what_64_bits_cannot_hold():
+    mod = need()
+    with pytest.raises(OverflowError):
+        mod.header("x", 2**64, 0o644, 0, "file")
+    with pytest.raises(OverflowError):
+        mod.header("x", 1, 0o644, 2**64, "file")
+    with pytest.raises(ValueError):
+        mod.header("x", -1, 0o644, 0, "file")
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=300), st.binary(min_size=1900, max_size=2200),
+                      st.integers(0, 70).map(lambda n: b"a" * n)))
+def test_sha256_agrees_with_hashlib(data):
+    mod = need()
+    assert mod.sha256(data) == hashlib.sha256(data).hexdigest()
+    assert mod.sha256(bytearray(data)) == hashlib.sha256(data).hexdigest()
+
+
+def test_sha256_refuses_what_hashlib_refuses():
+    mod = need()
+    for bad in ("text", 5, None):
+        with pytest.raises(TypeError):
+            hashlib.sha256(bad)
+        with pytest.raises(TypeError):
+            mod.sha256(bad)
+
+
+# ---- whole jobs: the native loop and the Python walk write the same archive ----
+
+NAME = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+               min_size=1, max_size=60).filter(
+    lambda n: n not in (".", "..") and len(n.encode()) <= 255)
+NAMES = st.one_of(NAME, NAME.map(lambda n: n[:20] + layout.TMP_PREFIX + "1"))
+NSEC = st.one_of(st.sampled_from([0, 1, 999_999_999]), st.integers(0, 999_999_999))
+ENTRY = st.tuples(st.lists(NAMES, min_size=1, max_size=3), st.sampled_from(["file", "dir"]),
+                  st.one_of(st.integers(0, 1100), st.integers(2000, 5000)),
+                  st.integers(0, 0o7777), st.integers(-2**31, 2**34), NSEC)
+
+
+def make_tree(root, entries):
+    """Create the generated entries under the job directory ``root`` (skipping those that
+    clash with an earlier one), then set modes and times, deepest first."""
+    made = []
+    for parts, kind, size, mode, sec, nsec in entries:
+        path = os.path.join(root, *parts)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if kind == "dir":
+                os.mkdir(path)
+                mode |= 0o700  # the walk must be able to enter it, as any user
+            else:
+                with open(path, "xb") as f:
+                    f.write(os.urandom(size))
+                mode |= 0o400
+        except OSError:
+            continue
+        made.append((path, mode, sec * 10**9 + nsec))
+    for path, mode, ns in sorted(made, key=lambda m: -m[0].count(os.sep)):
+        os.chmod(path, mode)
+        try:
+            os.utime(path, ns=(ns, ns))
+        except OSError:  # a time this file system cannot hold: whatever it stored counts
+            pass
+
+
+def both_ways(project, job, tmp, monkeypatch):
+    """The bytes and ExportResult of an uncompressed export of ``job``, native and pure."""
+    out = {}
+    for way, module in (("native", tarpack), ("pure", None)):
+        monkeypatch.setattr(tarformat, "_tarpack", module)
+        target = os.path.join(tmp, f"{way}.tar")
+        res = archive.export_jobs(project, target, [job], force=True)
+        with open(target, "rb") as f:
+            out[way] = (f.read(), {k: v for k, v in res.to_json().items() if k != "target"})
+    return out["native"], out["pure"]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.lists(ENTRY, max_size=12), deep=st.booleans())
+def test_export_native_writes_the_archive_of_the_python_walk(tmp_path_factory, monkeypatch,
+                                                             entries, deep):
+    mod = need()
+    tmp = str(tmp_path_factory.mktemp("native"))
+    project = suite.init_project(os.path.join(tmp, "p"))
+    sp = {"a": 1, "long": "s" * 90} if deep else {"a": 1}  # member names past 100 bytes
+    job = project.open_job(sp).init()
+    make_tree(job.path, entries)
+    assert mod.pack_tree(job.path, "job", layout.TMP_PREFIX) is not None  # native took it
+    native_run, pure_run = both_ways(project, job, tmp, monkeypatch)
+    assert native_run == pure_run
+
+
+ODD = ["link inside", "link outside", "fifo", "big file", "deep", "name not UTF-8",
+       "no state point", "job is a link"]
+
+
+@pytest.mark.parametrize("odd", ODD)
+def test_jobs_the_native_loop_declines_export_as_by_the_python_walk(tmp_path, monkeypatch, odd):
+    mod = need()
+    project = suite.init_project(tmp_path / "p")
+    job = project.open_job({"a": 1}).init()
+    with open(job.fn("data.txt"), "w") as f:
+        f.write("data")
+    os.mkdir(job.fn("sub"))
+    root = job.path
+    if odd == "link inside":
+        os.symlink("../data.txt", job.fn("sub/link"))
+    elif odd == "link outside":
+        os.symlink("/etc/hostname", job.fn("sub/out"))
+    elif odd == "fifo":
+        os.mkfifo(job.fn("sub/pipe"))
+    elif odd == "big file":
+        with open(job.fn("sub/big.bin"), "wb") as f:
+            f.write(os.urandom((1 << 20) + 1))
+    elif odd == "deep":
+        os.makedirs(os.path.join(job.path, *["d"] * 70))
+    elif odd == "name not UTF-8":
+        open(os.path.join(os.fsencode(job.fn("sub")), b"bad-\xff"), "w").close()
+    elif odd == "no state point":
+        os.unlink(job.fn(layout.STATEPOINT))
+    elif odd == "job is a link":
+        real = str(tmp_path / "elsewhere")
+        os.rename(job.path, real)
+        os.symlink(real, job.path)
+    # a job without its state point file is the native loop's; export refuses it after
+    declined = mod.pack_tree(root, "job", layout.TMP_PREFIX) is None
+    assert declined == (odd != "no state point")
+    outcomes = []
+    for module in (tarpack, None):
+        monkeypatch.setattr(tarformat, "_tarpack", module)
+        target = tmp_path / f"{module is None}.tar"
+        try:
+            res = archive.export_jobs(project, target, [job])
+        except archive.ArchiveError as exc:
+            outcomes.append(("raises", str(exc)))
+        else:
+            res = {k: v for k, v in res.to_json().items() if k != "target"}
+            outcomes.append(("ok", target.read_bytes(), res))
+    assert outcomes[0] == outcomes[1]
+    if odd in ("link inside", "link outside", "fifo", "big file", "deep"):
+        assert outcomes[0][0] == "ok"
+    else:
+        assert outcomes[0][0] == "raises"
+
+
+def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
+    """A member list read back by tarfile: the native bytes are a valid archive."""
+    import io
+    import tarfile
+
+    mod = need()
+    root = tmp_path / "job"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "ünï.txt").write_bytes(b"x" * 700)
+    (root / "a.txt").write_bytes(b"")
+    os.chmod(root / "a.txt", 0o4751)
+    os.utime(root / "a.txt", ns=(1_700_000_000_999_999_999,) * 2)
+    data, files, dirs, total = mod.pack_tree(str(root), "p/" + "q" * 120, layout.TMP_PREFIX)
+    with tarfile.open(fileobj=io.BytesIO(data + tarwriter.END)) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        prefix = "p/" + "q" * 120
+        assert list(members) == [prefix, f"{prefix}/sub", f"{prefix}/a.txt",
+                                 f"{prefix}/sub/ünï.txt"]
+        assert stat.S_IMODE(members[f"{prefix}/a.txt"].mode) == 0o4751
+        assert members[f"{prefix}/a.txt"].mtime == int(os.stat(root / "a.txt").st_mtime // 1)
+        assert tar.extractfile(f"{prefix}/sub/ünï.txt").read() == b"x" * 700
+    assert files == {"a.txt": {"size": 0, "sha256": hashlib.sha256(b"").hexdigest()},
+                     "sub/ünï.txt": {"size": 700,
+                                     "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
+    assert list(dirs) == ["sub"] and total == 700
+
+
+# ---- import: the native scan of plain members and the Python reader take the same ----
+
+MEMBER_NAMES = st.sampled_from([
+    "job", "job/a.txt", "job/sub", "job/sub/b.bin", "job/" + layout.STATEPOINT,
+    layout.STATEPOINT, "other/x", "j2/ünï.txt", "j2/" + "n" * 97, "j2/" + "l" * 130,
+    "../escape", "/abs", "job//double", "./job/dot", "job/./c", "job/..", "a\\b", "C:x",
+    "job/sub/", "suite-manifest.json", "", "job/d\udcff", "j2/" + "../" * 40 + "x",
+    "job/" + "é" * 60, "j2/" + "l" * 120 + "/" + "m" * 20,
+])
+HEADER_ODDITY = st.sampled_from(["", "", "", "spaces", "badsum", "prefix", "oldflag",
+                                 "linkname", "plus"])
+MEMBER = st.tuples(MEMBER_NAMES, st.sampled_from(["file", "file", "dir", "symlink",
+                                                  "hardlink", "fifo"]),
+                   st.one_of(st.integers(0, 700), st.sampled_from([(1 << 18) + 1, 5000])),
+                   st.integers(0, 0o7777), st.sampled_from([0, 1, 1_700_000_000, 8**11 - 1, -5]),
+                   HEADER_ODDITY)
+
+
+def with_checksum(block):
+    b = bytearray(block)
+    b[148:156] = b" " * 8
+    b[148:156] = b"%06o\x00 " % sum(b)
+    return bytes(b)
+
+
+def tar_bytes(members, end):
+    """A tar stream of the generated members, written as tarwriter does, then made odd."""
+    out = b""
+    for name, kind, size, mode, mtime, oddity in members:
+        link = "job/a.txt" if kind in ("symlink", "hardlink") else ""
+        size = size if kind == "file" else 0
+        raw = name.encode("utf-8", "surrogateescape")  # a name that is not UTF-8 is
+        shown = name.replace("\udcff", "X")  # written with X, then its byte put back
+        head = tarwriter.member_header(shown + "/" if kind == "dir" else shown, size, mode,
+                                       mtime, "file" if kind == "fifo" else kind, link)
+        pre, block = bytearray(head[:-512]), bytearray(head[-512:])
+        if shown != name:
+            block[:len(raw)] = raw
+        if kind == "fifo":
+            block[156:157] = b"6"
+        if oddity == "spaces":
+            block[100:107] = b"%7o" % (mode & 0o7777)
+        elif oddity == "prefix":
+            block[345:348] = b"pre"
+        elif oddity == "oldflag" and kind == "file":
+            block[156:157] = b"\x00"
+        elif oddity == "linkname" and kind == "file":
+            block[157:160] = b"odd"
+        elif oddity == "plus":
+            block[124:135] = b"+%010o" % size
+        block = with_checksum(block)
+        if oddity == "badsum":
+            block = block[:150] + b"7" + block[151:]
+        data = os.urandom(size) if kind == "file" else b""
+        out += bytes(pre) + block + data + tarwriter.padding(len(data))
+    return out + (tarwriter.END if end else b"")
+
+
+def staged_tree(root):
+    """Every file under ``root``: relative path -> (bytes, mode, mtime); "now" for a time
+    given at creation (members without one)."""
+    import time
+
+    now, tree = time.time_ns(), {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            st_ = os.lstat(path)
+            with open(path, "rb") as f:
+                mtime = st_.st_mtime_ns
+                tree[os.path.relpath(path, root)] = (
+                    f.read(), stat.S_IMODE(st_.st_mode),
+                    "now" if abs(now - mtime) < 3600 * 10**9 else mtime)
+    return tree
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(members=st.lists(MEMBER, max_size=14), end=st.booleans(),
+       chunk=st.sampled_from([512, 1000, 1536, 4096, 1 << 20]),
+       limit=st.sampled_from([None, None, 2000]), stage=st.booleans(),
+       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3))
+def test_scan_native_takes_what_the_python_reader_takes(tmp_path_factory, monkeypatch, members,
+                                                        end, chunk, limit, stage, flips):
+    from archive import importer, tarreader
+
+    mod = need()
+    tmp = tmp_path_factory.mktemp("scan")
+    path = tmp / "a.tar"
+    data = bytearray(tar_bytes(members, end))
+    for at, value in flips if data else ():  # damaged bytes anywhere, headers included
+        data[at % len(data)] = value
+    path.write_bytes(data)
+    monkeypatch.setattr(tarreader, "CHUNK", chunk)  # members across buffer ends, often
+    outcomes = []
+    for way, module in (("native", mod), ("pure", None)):
+        monkeypatch.setattr(importer, "_tarpack", module)
+        staging = tmp / way
+        staging.mkdir()
+        try:
+            found = importer.scan(tarformat.TarReader(str(path), "tar"),
+                                  str(staging) if stage else None, str(path), limit)
+        except archive.ArchiveError as exc:
+            outcomes.append(("raises", type(exc), str(exc), staged_tree(staging)))
+        else:
+            outcomes.append(("ok", found.staged, found.small, found.dir_attrs,
+                             found.manifest,
+                             found.stage and {k: os.path.relpath(v, staging)
+                                              for k, v in found.stage.dirs.items()},
+                             staged_tree(staging)))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
+    """The native scan is used: a stream of plain members (some with a pax path) is staged
+    without the Python reader parsing any of them (its header parsers are never called)."""
+    from archive import importer, tarreader
+
+    need()
+    # half of them with names past 100 bytes: a pax header holding the path before each
+    names = [f"job{i}/f.txt" if i % 2 else f"job{i}/{'long-' * 25}ü.txt" for i in range(50)]
+    data = b"".join(tarwriter.member_header(name, 3, 0o640, 1_700_000_000, "file")
+                    + b"abc" + tarwriter.padding(3) for name in names)
+    path = tmp_path / "a.tar"
+    path.write_bytes(data + tarwriter.END)
+    parsed = []
+    real, real_pax = tarreader._ordinary, tarreader._pax_records
+    monkeypatch.setattr(tarreader, "_ordinary", lambda b: parsed.append(b) or real(b))
+    monkeypatch.setattr(tarreader, "_pax_records", lambda b: parsed.append(b) or real_pax(b))
+    (tmp_path / "s").mkdir()
+    found = importer.scan(tarformat.TarReader(str(path), "tar"), str(tmp_path / "s"),
+                          str(path))
+    assert list(found.staged) == names and len(parsed) == 1  # only the end-of-archive block
+    tree = staged_tree(tmp_path / "s")
+    assert sorted(v[:2] for v in tree.values()) == [(b"abc", 0o640 & ~found.stage.umask)] * 50
+    assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}

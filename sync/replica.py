@@ -30,6 +30,7 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
+from .listing import list_files, list_jobs
 from .merge import merge, same
 
 
@@ -124,43 +125,6 @@ def _write_new(path, data, mtime_ns=None, signed=False):
         return None
     finally:
         os.close(fd)
-
-
-def _list_files(root, out, skipped, skip, exclude):
-    """``out[rel] = [size, mtime_ns, inode]`` for the files below the job directory ``root``,
-    and ``[size, mtime_ns, inode, target]`` for links kept inside it (:mod:`suite.jobfiles`;
-    the inode tells a write whether its target is still the listed one); what is
-    skipped (links that leave, fifos, unreadable files) goes to ``skipped[rel] = reason``.
-    Returns the number of links."""
-    excluded = _excluder(exclude) if exclude else None
-    links = 0
-    readable = jobfiles.readable
-    for rel, entry, target in jobfiles.walk(root, skipped, skip):
-        if excluded is not None and excluded(rel):
-            continue
-        st = entry.stat(follow_symlinks=False)
-        if target is not None:
-            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, target]
-            links += 1
-        elif st.st_mode & 0o444 == 0o444 or readable(entry.path, st):  # the first: no call
-            out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
-        else:
-            skipped[rel] = jobfiles.UNREADABLE
-    if excluded is not None and skipped:
-        for rel in [r for r in skipped if excluded(r)]:
-            del skipped[rel]
-    return links
-
-
-def _excluder(globs):
-    """Whether a path (or its last name) matches one of ``globs`` (--exclude)."""
-    import fnmatch
-
-    def excluded(rel):
-        return any(fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(rel.rpartition("/")[2], g)
-                   for g in globs)
-
-    return excluded
 
 
 def _no_link_above(job_dir, rel):
@@ -401,6 +365,10 @@ class Replica:
             bad = index.problems
         jobs, unreadable = {}, {}
         skip = {layout.STATEPOINT, layout.DOCUMENT}
+        # the common job (a few plain files) listed for all jobs in one call, in C where
+        # built; the others, and every job when files are excluded, one by one below
+        listed = list_jobs(ws, names, tuple(skip), layout.TMP_PREFIX)[0] \
+            if names and not exclude else {}
         for job_id in names:
             if job_id in bad:
                 # never merge a document that cannot be read (it would look emptied), never
@@ -416,8 +384,10 @@ class Replica:
                     continue
             else:
                 doc = docs.get(job_id, {})
-            files, skipped = {}, {}
-            links = _list_files(os.path.join(ws, job_id), files, skipped, skip, exclude)
+            files, skipped, links = listed.get(job_id), {}, 0
+            if files is None:
+                files = {}
+                links = list_files(f"{ws}/{job_id}", files, skipped, skip, exclude)
             if "" in skipped:  # the job directory cannot be listed: its files would look gone
                 unreadable[job_id] = f"job {job_id}: its directory cannot be listed " \
                     "(permission denied); fix its permissions"
@@ -918,7 +888,7 @@ class Replica:
                               f"{layout.TMP_PREFIX}rm-{job_id}-{os.urandom(4).hex()}")
         os.rename(path, staged)
         files = {}
-        _list_files(staged, files, {}, {layout.STATEPOINT, layout.DOCUMENT}, ())
+        list_files(staged, files, {}, {layout.STATEPOINT, layout.DOCUMENT}, ())
         try:
             doc = read_json(os.path.join(staged, layout.DOCUMENT), job_id)
         except FileNotFoundError:

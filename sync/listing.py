@@ -20,14 +20,18 @@ _listing = native.load("sync._listing")
 MAX_FILES = 64
 
 
-def list_jobs_python(workspace, names, skip, marker):
+def list_jobs_python(workspace, names, skip, marker, docs=None):
     """``(listed, rest)``: ``listed[name] = {file: [size, mtime_ns, inode]}`` for each job
     directory ``workspace/name`` whose entries (leaving out the names in ``skip`` and names
     containing ``marker``; no directory at all) are all regular files everyone may read, at
     most :data:`MAX_FILES` of them (lstat; an entry removed while listed is left out); ``rest``
     lists the other names in order (a subdirectory, a link, a special or unreadable file,
-    more files, any error), for :func:`list_files`. Raises OSError when ``workspace``
-    cannot be opened. The reference of ``sync._listing.list_jobs``."""
+    more files, any error), for :func:`list_files`. With ``docs`` (a dict), ``listed[name]``
+    is a snapshot's job: ``{"files": files, "doc": docs.get(name, {})}``. Raises OSError
+    when ``workspace`` cannot be opened, TypeError for ``docs`` neither a dict nor None. The
+    reference of ``sync._listing.list_jobs``."""
+    if docs is not None and not isinstance(docs, dict):
+        raise TypeError("list_jobs: docs must be a dict or None")
     os.close(os.open(workspace, os.O_RDONLY | os.O_DIRECTORY))
     listed, rest = {}, []
     for name in names:
@@ -36,7 +40,8 @@ def list_jobs_python(workspace, names, skip, marker):
         if files is None:
             rest.append(name)
         else:
-            listed[name] = files
+            listed[name] = files if docs is None else {"files": files,
+                                                       "doc": docs.get(name, {})}
     return listed, rest
 
 

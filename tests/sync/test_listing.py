@@ -140,6 +140,15 @@ def test_list_jobs_agrees_with_the_python_reference(tmp_path_factory, jobs, many
     assert got == listing.list_jobs_python(*args)
     listed, rest = got
     assert sorted([*listed, *rest]) == sorted(names)
+    docs = {name: {"n": k} for k, name in enumerate(names[::2])}
+    with_docs = LISTING.list_jobs(*args, docs)
+    assert with_docs == listing.list_jobs_python(*args, docs)
+    assert with_docs == ({name: {"files": files, "doc": docs.get(name, {})}
+                          for name, files in listed.items()}, rest)
+    for name, job in with_docs[0].items():  # a job's own document, or its own empty one
+        assert job["doc"] is docs[name] if name in docs else job["doc"] == {}
+    empties = [id(job["doc"]) for name, job in with_docs[0].items() if name not in docs]
+    assert len(set(empties)) == len(empties)  # never one {} shared: a merge may fill it
     for name, files in listed.items():  # what the walk finds, where it finds nothing odd
         walked, skipped = {}, {}
         assert listing.list_files_walk(os.path.join(ws, name), walked, skipped, SKIP, ()) == 0
@@ -165,6 +174,9 @@ def test_list_jobs_errors_and_arguments(tmp_path):
             LISTING.list_jobs(str(tmp_path), ["a"], (), "")
         with pytest.raises(TypeError):
             LISTING.list_jobs(str(tmp_path), ("a",), (), layout.TMP_PREFIX)
+    for impl in filter(None, [LISTING and LISTING.list_jobs, listing.list_jobs_python]):
+        with pytest.raises(TypeError):
+            impl(str(tmp_path), ["a"], (), layout.TMP_PREFIX, [])
 
 
 NO_DAC = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",

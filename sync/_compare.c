@@ -8,6 +8,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* the keys of a snapshot's job and a record entry, made once */
+static PyObject *key_files, *key_doc;
+
 /* Strict JSON equality (sync.merge.same, suite.statepoint.same): the types must be the same
  * (1 is not 1.0, True is not 1), dicts by keys and values, lists item by item, anything else
  * by ==. Returns 1, 0, or -1 with an exception set. */
@@ -117,10 +120,11 @@ job_steady(PyObject *lj, PyObject *rj, PyObject *bj)
         return -2;
     if (PyDict_GET_SIZE(lj) != 2 || PyDict_GET_SIZE(rj) != 2)  /* skipped items, links */
         return 0;
-    PyObject *lf = PyDict_GetItemString(lj, "files"), *rf = PyDict_GetItemString(rj, "files");
-    PyObject *bf = PyDict_GetItemString(bj, "files");
-    PyObject *ldoc = PyDict_GetItemString(lj, "doc"), *rdoc = PyDict_GetItemString(rj, "doc");
-    PyObject *bdoc = PyDict_GetItemString(bj, "doc");
+    /* str keys (a str's hash is cached): no lookup can fail or run Python code */
+    PyObject *lf = PyDict_GetItem(lj, key_files), *rf = PyDict_GetItem(rj, key_files);
+    PyObject *bf = PyDict_GetItem(bj, key_files);
+    PyObject *ldoc = PyDict_GetItem(lj, key_doc), *rdoc = PyDict_GetItem(rj, key_doc);
+    PyObject *bdoc = PyDict_GetItem(bj, key_doc);
     if (lf == NULL || rf == NULL || ldoc == NULL || rdoc == NULL || !PyDict_CheckExact(lf)
             || !PyDict_CheckExact(rf) || (bf != NULL && !PyDict_CheckExact(bf))
             || (bdoc != NULL && !PyDict_CheckExact(bdoc)))
@@ -239,5 +243,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__compare(void)
 {
+    if (key_files == NULL)
+        key_files = PyUnicode_InternFromString("files");
+    if (key_doc == NULL)
+        key_doc = PyUnicode_InternFromString("doc");
+    if (key_files == NULL || key_doc == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -45,12 +45,18 @@ def list_jobs_python(workspace, names, skip, marker, docs=None):
     return listed, rest
 
 
+#: a job directory is opened as the C opens it: never through a link
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _simple_job(path, skip, marker):
     files = {}
     try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):  # the C opens with O_NOFOLLOW
-            return None
-        with os.scandir(path) as it:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError:
+        return None
+    try:
+        with os.scandir(fd) as it:
             for entry in it:
                 name = entry.name
                 if entry.is_dir(follow_symlinks=False):  # walked, whatever its name
@@ -69,6 +75,8 @@ def _simple_job(path, skip, marker):
                 files[name] = [st.st_size, st.st_mtime_ns, st.st_ino]
     except OSError:
         return None
+    finally:
+        os.close(fd)
     return files
 
 

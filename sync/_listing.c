@@ -158,6 +158,9 @@ files_dict(const struct entry *found, int count)
     return files;
 }
 
+/* the keys of a snapshot's job, made once */
+static PyObject *key_files, *key_doc;
+
 /* {"files": files, "doc": docs[name] or a new {}}: a job as a sync snapshot lists it */
 static PyObject *
 job_entry(PyObject *files, PyObject *docs, PyObject *name)
@@ -170,8 +173,8 @@ job_entry(PyObject *files, PyObject *docs, PyObject *name)
     else
         Py_INCREF(doc);
     PyObject *entry = doc == NULL ? NULL : PyDict_New();
-    if (entry == NULL || PyDict_SetItemString(entry, "files", files) != 0
-            || PyDict_SetItemString(entry, "doc", doc) != 0) {
+    if (entry == NULL || PyDict_SetItem(entry, key_files, files) != 0
+            || PyDict_SetItem(entry, key_doc, doc) != 0) {
         Py_XDECREF(entry);
         Py_XDECREF(doc);
         return NULL;
@@ -186,10 +189,11 @@ PyDoc_STRVAR(list_jobs_doc,
 "{name: {file name: [size, mtime_ns, inode]}} for each job whose entries (leaving out the\n"
 "names in skip (a tuple of at most 8 strs) and names containing marker; no directory at\n"
 "all) are all regular files that everyone may read (lstat; an entry removed while listed\n"
-"is left out), at most 64 of them; rest lists, in order, the names of the other jobs (a subdirectory, a link, a\n"
-"special or unreadable file, more files, or any error listing it), which the caller lists\n"
-"itself. With docs (a dict), listed[name] is {\"files\": those files, \"doc\": docs[name]\n"
-"or a new {} where docs has no name}. Reference: sync.listing.list_jobs_python. Raises OSError naming workspace when it\n"
+"is left out), at most 64 of them; rest lists, in order, the names of the other jobs (a\n"
+"subdirectory, a link, a special or unreadable file, more files, a name with a slash or a\n"
+"NUL, or any error listing it), which the caller lists itself. With docs (a dict),\n"
+"listed[name] is {\"files\": those files, \"doc\": docs[name] or a new {} where docs has no\n"
+"name}. Reference: sync.listing.list_jobs_python. Raises OSError naming workspace when it\n"
 "cannot be opened, TypeError or ValueError for arguments of another shape.");
 
 static PyObject *
@@ -224,7 +228,8 @@ list_jobs(PyObject *self, PyObject *args)
             goto done;
         skip_text[nskip] = PyBytes_AS_STRING(skip_bytes[nskip]);
     }
-    if (!PyUnicode_FSConverter(workspace, &ws_bytes) || !PyUnicode_FSConverter(marker, &marker_bytes))
+    if (!PyUnicode_FSConverter(workspace, &ws_bytes)
+            || !PyUnicode_FSConverter(marker, &marker_bytes))
         goto done;
     const char *marker_text = PyBytes_AS_STRING(marker_bytes);
     if (marker_text[0] == '\0') {
@@ -249,7 +254,8 @@ list_jobs(PyObject *self, PyObject *args)
             goto done;
         }
         Py_INCREF(name);  /* the list may change while the GIL is released */
-        if (!PyUnicode_FSConverter(name, &encoded)) {
+        encoded = PyUnicode_EncodeFSDefault(name);  /* a NUL is kept, and refused below */
+        if (encoded == NULL) {
             Py_DECREF(name);
             goto done;
         }
@@ -310,5 +316,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__listing(void)
 {
+    if (key_files == NULL)
+        key_files = PyUnicode_InternFromString("files");
+    if (key_doc == NULL)
+        key_doc = PyUnicode_InternFromString("doc");
+    if (key_files == NULL || key_doc == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

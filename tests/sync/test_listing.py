@@ -134,7 +134,7 @@ def test_list_jobs_agrees_with_the_python_reference(tmp_path_factory, jobs, many
         make_job(os.path.join(ws, "f" * 32), [(f"f{i}", "file") for i in
                                                 range(listing.MAX_FILES + 1)])
         names.append("f" * 32)
-    names += ["../x", ""]  # never joined into a path that leaves the workspace
+    names += ["../x", "", "a\x00b"]  # never joined into a path that leaves the workspace
     args = (ws, names, tuple(SKIP), layout.TMP_PREFIX)
     got = LISTING.list_jobs(*args)
     assert got == listing.list_jobs_python(*args)

@@ -10,4 +10,6 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension("suite._fsstat", ["suite/_fsstat.c"], optional=True),
     Extension("archive._tarpack", ["archive/_tarpack.c"], optional=True),
+    Extension("sync._listing", ["sync/_listing.c"], optional=True),
+    Extension("sync._compare", ["sync/_compare.c"], optional=True),
 ])

@@ -10,7 +10,12 @@ import importlib
 import os
 
 #: the extension modules setup.py builds (each optional)
-MODULES = ("suite._fsstat", "archive._tarpack")
+MODULES = (
+    "suite._fsstat",
+    "archive._tarpack",
+    "sync._listing",
+    "sync._compare",
+)
 
 
 def disabled():

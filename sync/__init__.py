@@ -92,8 +92,6 @@ def exchange_books(project, remote, label):
     """Merge the submission books of ``project`` and ``remote`` (a replica) both ways, as a
     union; each side's own entries replace what the other knew of that side, so finished
     ones are dropped (:func:`suite.flow.book.merge`)."""
-    import socket
-
     here = layout.has_submissions(project.path)
     if isinstance(remote, Replica):
         if not (here or layout.has_submissions(remote.path)):
@@ -105,6 +103,8 @@ def exchange_books(project, remote, label):
         there = remote.load_book()  # [None, {}, {}]: the far side has no book
         if not here and there[0] is None:
             return
+    import socket  # here, not above: most syncs have no book (a local no-op's start-up)
+
     from suite.flow import book
 
     me, mine, seen = book.word(project)

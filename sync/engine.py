@@ -16,7 +16,7 @@ during the sync and keeps its old record state, so the next sync takes it up.
 
 from dataclasses import dataclass, field
 
-from suite import layout
+from suite import layout, native
 
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
@@ -266,6 +266,8 @@ class Sync:
             return
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
+        if final and isinstance(self.R, Replica) and isinstance(self.L, Replica):
+            record = _replica.encode_record(record)  # once for both sides
         self.L.save_record(rid, record)
         if final:
             self.R.save_record(lid, record)
@@ -793,12 +795,26 @@ def _unchanged(state, base, side):
     return base is not None and state[0] == base[0] and state[1] == base[side]
 
 
+#: the C of :func:`_steady_jobs` (None where not built, or SUITE_PURE_PYTHON)
+_compare = native.load("sync._compare")
+
+
 def _steady_jobs(ljobs, rjobs, base_jobs):
     """The jobs that nothing moved in since the record: the same files on both sides, each
     of the recorded size and mtime on both sides (and one mtime), both documents the
     record's, nothing skipped and no links. :meth:`Sync._job` would decide nothing for them
     and rebuild their entry as it is; deciding that here costs a tenth of it (most jobs of
-    most syncs are steady)."""
+    most syncs are steady). In C where built (10,000 jobs: 0.022 s against 0.06 s); the C hands
+    jobs of a shape it does not follow to :func:`_steady_jobs_python`."""
+    if _compare is not None and type(ljobs) is type(rjobs) is type(base_jobs) is dict:
+        steady = _compare.steady_jobs(ljobs, rjobs, base_jobs)
+        if steady is not None:
+            return steady
+    return _steady_jobs_python(ljobs, rjobs, base_jobs)
+
+
+def _steady_jobs_python(ljobs, rjobs, base_jobs):
+    """:func:`_steady_jobs` in Python: the reference of ``sync._compare.steady_jobs``."""
     steady = set()
     for job_id, lj in ljobs.items():
         rj, bj = rjobs.get(job_id), base_jobs.get(job_id)

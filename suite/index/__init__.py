@@ -27,7 +27,7 @@ import os
 
 from .. import layout
 from ..errors import CorruptFileError
-from ..jsonio import loads_checked
+from ..jsonio import loads_checked, loads_text
 from ..query import MISSING, evaluate, keys_of, resolve, uses_document
 from . import columns, keyrows, querysql
 from .columns import gc_paused
@@ -324,7 +324,7 @@ class Index:
                 f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL AND id IN ({marks})",
                 chunk,
             ):
-                out[i] = json.loads(v)
+                out[i] = loads_text(v)
         return out
 
     def _whole_column(self, column):
@@ -334,7 +334,7 @@ class Index:
                 return dict(zip(ids, sps, strict=True))
         rows = self._db.execute(f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL")
         with gc_paused():
-            return {i: json.loads(v) for i, v in rows}
+            return {i: loads_text(v) for i, v in rows}
 
     def _all_statepoints(self):
         """``(ids, state points)`` of every job with a readable state point, sorted by id, as

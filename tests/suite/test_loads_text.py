@@ -1,0 +1,45 @@
+"""suite.jsonio.loads_text (the index's fast decode of stored texts) answers as json.loads does:
+the same value, types and key order, or the same exception type."""
+
+import json
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from suite.jsonio import loads_text
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+    | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                 max_size=3),
+    max_leaves=10)
+SPACE = st.sampled_from(["", " ", "\n", "\t \r\n"])
+
+
+def outcome(fn, text):
+    try:
+        return "ok", json.dumps(fn(text)), type(fn(text))
+    except Exception as exc:
+        return "raised", type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=VALUES, before=SPACE, after=SPACE, tail=st.sampled_from(["", "x", "]", "{}", " 1"]))
+def test_loads_text_agrees_with_json_loads(value, before, after, tail):
+    text = before + json.dumps(value) + after + tail
+    assert outcome(loads_text, text) == outcome(json.loads, text)
+
+
+@given(text=st.text(max_size=12))
+def test_loads_text_on_any_text(text):
+    assert outcome(loads_text, text) == outcome(json.loads, text)
+
+
+def test_loads_text_keeps_types_order_and_nonfinite():
+    got = loads_text('{"b": 1, "a": 1.0, "c": [true, null, NaN, -Infinity]}')
+    assert list(got) == ["b", "a", "c"]
+    assert type(got["b"]) is int and type(got["a"]) is float and got["c"][0] is True
+    assert math.isnan(got["c"][2]) and got["c"][3] == -math.inf
+    assert loads_text(" {} ") == {} and loads_text("[1] ") == [1]

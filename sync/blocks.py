@@ -15,6 +15,8 @@ import hashlib
 from suite import native
 
 _native = native.load("sync._delta")
+#: whether the C module is in use (else the numpy references below)
+NATIVE = _native is not None
 
 _P1 = 0x9E3779B185EBCA87
 _P2 = 0xC2B2AE3D27D4EB4F
@@ -49,11 +51,20 @@ def _xxh64_rows(rows):
     stripes = length // 32
     if stripes:
         words = np.ascontiguousarray(rows[:, : stripes * 32]).view("<u8")
-        words = words.reshape(n, stripes, 4).astype(np.uint64)
+        # stripe-major, so each step below reads one contiguous (n, 4) slab
+        words = np.ascontiguousarray(words.reshape(n, stripes, 4).transpose(1, 0, 2),
+                                     dtype=np.uint64)
         acc = np.empty((n, 4), dtype=np.uint64)
         acc[:] = np.array([(_P1 + _P2) % 2**64, _P2, 0, (-_P1) % 2**64], dtype=np.uint64)
-        for s in range(stripes):
-            acc = _round(acc, words[:, s, :])
+        tmp = np.empty_like(acc)
+        p1, p2, r1, r2 = np.uint64(_P1), np.uint64(_P2), np.uint64(31), np.uint64(33)
+        for s in range(stripes):  # _round, in place
+            np.multiply(words[s], p2, out=tmp)
+            acc += tmp
+            np.left_shift(acc, r1, out=tmp)
+            acc >>= r2
+            acc |= tmp
+            acc *= p1
         h = _rotl(acc[:, 0].copy(), 1) + _rotl(acc[:, 1].copy(), 7) + \
             _rotl(acc[:, 2].copy(), 12) + _rotl(acc[:, 3].copy(), 18)
         for lane in range(4):

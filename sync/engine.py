@@ -593,11 +593,12 @@ class Sync:
 
     def _flush_deltas(self):
         """Send the queued deltas, per direction, in chunks: the receiving side's signatures,
-        then the sending side's deltas, then the receiving side applies them. The far side's
-        part of one chunk overlaps this side's part of another (pushes: it computes the next
-        chunk's signatures while deltas are made here; pulls: it makes a chunk's deltas while
-        the next chunk's signatures are computed here); its answers come in order. A delta
-        past its limit is replaced by the file streamed whole."""
+        then the sending side's deltas, then the receiving side applies them. Every chunk's
+        request to the far side goes out before the first answer is read (pushes: all the
+        signatures asked for at once, deltas made here as they come; pulls: each chunk's
+        deltas asked for as soon as its signatures are computed here), so a batch costs one
+        round trip, not one a chunk; its answers come in order. A delta past its limit is
+        replaced by the file streamed whole."""
         queued, self._deltas, self._delta_bytes = self._deltas, [], 0
         for src in (self.L, self.R):
             part = [q for q in queued if q[2] is src]
@@ -610,17 +611,18 @@ class Sync:
             def sigs_of(chunk, dst=dst):
                 return dst.signatures_later([(job_id, rel) for job_id, rel, *_ in chunk])
 
-            next_sigs = sigs_of(chunks[0])
-            for k, chunk in enumerate(chunks):
-                sigs = next_sigs()
-                after = chunks[k + 1] if k + 1 < len(chunks) else None
-                if after and dst is self.R:
-                    next_sigs = sigs_of(after)  # the far side starts on them now
-                made = src.make_deltas_later([(job_id, rel, limit)
+            def deltas_of(chunk, sigs, src=src):
+                return src.make_deltas_later([(job_id, rel, limit)
                                               for job_id, rel, _, limit, *_ in chunk], sigs)
-                if after and dst is not self.R:
-                    next_sigs = sigs_of(after)  # here, while the far side makes the deltas
-                self._apply_deltas(chunk, made(), src, dst)
+
+            if dst is self.R:  # push: each chunk's deltas made and posted as its sums come
+                sigs = [sigs_of(chunk) for chunk in chunks]
+                for chunk, sigs_of_chunk in zip(chunks, sigs, strict=True):
+                    self._apply_deltas(chunk, deltas_of(chunk, sigs_of_chunk())(), src, dst)
+            else:
+                made = [deltas_of(chunk, sigs_of(chunk)()) for chunk in chunks]
+                for chunk, made_of_chunk in zip(chunks, made, strict=True):
+                    self._apply_deltas(chunk, made_of_chunk(), src, dst)
 
     def _apply_deltas(self, chunk, made, src, dst):
         for (job_id, rel, _, _, entry, basis), got in zip(chunk, made, strict=True):

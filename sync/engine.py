@@ -533,10 +533,15 @@ class Sync:
             base = base_jobs.get(job_id, {}).get("files", {})
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and not (is_link(lf) or is_link(rf)) and (
-                        self.checksum or lf[1] != rf[1] or not (
-                            _unchanged(lf, base.get(rel), 1) and
-                            _unchanged(rf, base.get(rel), 2))):
+                if not rf or lf[0] != rf[0] or is_link(lf) or is_link(rf):
+                    continue
+                lu, ru = _unchanged(lf, base.get(rel), 1), _unchanged(rf, base.get(rel), 2)
+                if not self.checksum and lf[0] >= DELTA_MIN and lu != ru:
+                    # changed on one side only: sent as a delta, which costs about what
+                    # hashing both would and is all copies if only the time moved (as
+                    # rsync's quick check does); hashing first read both files twice
+                    self._digests[(job_id, rel)] = False
+                elif self.checksum or lf[1] != rf[1] or not (lu and ru):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]

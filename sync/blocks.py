@@ -11,6 +11,8 @@ at once, one step per 32-byte stripe (32 steps for a 1 KiB block).
 from __future__ import annotations
 
 import hashlib
+import operator
+import sys
 
 from suite import native
 
@@ -102,12 +104,21 @@ def _pieces(data, size: int):
     """``(whole pieces as an (n, size) uint8 array, the shorter last piece or None)``."""
     import numpy as np
 
+    # the C module's argument errors, alike: TypeError, OverflowError, ValueError, BufferError
+    size = operator.index(size)
+    if size > sys.maxsize:
+        raise OverflowError("Python int too large to convert to C ssize_t")
     if size < 1:
         raise ValueError("block size must be at least 1")
-    x = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise BufferError("memoryview: underlying buffer is not C-contiguous")
+    x = np.frombuffer(view.cast("B") if view.format != "B" or view.ndim != 1 else view,
+                      dtype=np.uint8)
     full = len(x) // size
     rest = x[full * size :]
-    return x[: full * size].reshape(full, size), (rest.reshape(1, -1) if len(rest) else None)
+    whole = x[: full * size].reshape(full, size) if full else x[:0].reshape(0, 0)
+    return whole, (rest.reshape(1, -1) if len(rest) else None)
 
 
 def block_hashes_python(data, size: int) -> bytes:

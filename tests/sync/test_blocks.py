@@ -84,10 +84,24 @@ def test_bad_block_size_raises_value_error_either_way(size):
             fn(b"abc", size)
 
 
-def test_text_instead_of_bytes_raises_type_error_either_way():
+def test_odd_arguments_raise_alike_either_way():
+    """Text, a size that is not an int or past the C range, a buffer with gaps: the same
+    exception type from the module and from the references; a size past the data is one
+    short piece."""
     for fn in (*IMPLS, need_native().block_hashes, _delta.block_weak_sums):
         with pytest.raises(TypeError):
             fn("abc", 4)
+        with pytest.raises(TypeError):
+            fn(b"abc", 2.0)
+        with pytest.raises(OverflowError):
+            fn(b"abc", 2**70)
+        with pytest.raises(BufferError):
+            fn(memoryview(b"abcdefgh")[::2], 2)
+    for name in ("block_hashes", "block_weak_sums"):
+        ref, mod = getattr(blocks, f"{name}_python"), getattr(_delta, name)
+        assert ref(b"abc", 2**62) == mod(b"abc", 2**62) == ref(b"abc", 3)
+        words = memoryview(bytes(range(40))).cast("I")  # not a byte view: its bytes count
+        assert ref(words, 7) == mod(words, 7) == ref(bytes(range(40)), 7)
 
 
 @given(data=st.binary(max_size=3 * blocks.CHECK_PIECE),

@@ -12,4 +12,5 @@ setup(ext_modules=[
     Extension("archive._tarpack", ["archive/_tarpack.c"], optional=True),
     Extension("sync._listing", ["sync/_listing.c"], optional=True),
     Extension("sync._compare", ["sync/_compare.c"], optional=True),
+    Extension("sync._delta", ["sync/_delta.c"], optional=True),
 ])

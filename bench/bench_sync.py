@@ -26,7 +26,8 @@ only, against rsync: the far copy is made once with rsync under --noop-dest (its
 and records removed), a first suite sync writes the records, then both tools run with nothing
 to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
 --profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
-the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof.
+the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof. SUITE_PURE_PYTHON=1 in the
+environment turns the native modules off on both sides (A/B against them).
 """
 
 import argparse
@@ -63,7 +64,10 @@ def start_sshd(root, profile=None):
                 "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\nStrictModes no\n"
                 # the far side runs this checkout, as the near side does
                 f"SetEnv PYTHONPATH={os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}"
-                + (f" SUITE_PROFILE={profile}" if profile else "") + "\n")
+                + (f" SUITE_PROFILE={profile}" if profile else "")
+                # SUITE_PURE_PYTHON=1 here: the far side runs the pure-Python references too
+                + (" SUITE_PURE_PYTHON=1" if os.environ.get("SUITE_PURE_PYTHON", "") not in
+                   ("", "0") else "") + "\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", f"{root}/sshd_config", "-E",
                              f"{root}/log"])

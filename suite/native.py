@@ -15,6 +15,7 @@ MODULES = (
     "archive._tarpack",
     "sync._listing",
     "sync._compare",
+    "sync._delta",
 )
 
 

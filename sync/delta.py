@@ -10,22 +10,27 @@ Weak sums are rsync's a/b pair (mod 2**16 each) over a block of ``L`` bytes::
 
 For every offset at once they come from two prefix sums (in wrapping uint32, which is exact
 modulo 2**16): ``a = S1[o+L] - S1[o]`` and ``b = (o+L)*a - (S2[o+L] - S2[o])`` where
-``S2`` sums ``j * x[j]``. Strong hashes are blake2b truncated to 8 bytes; the delta carries a
-16-byte blake2b of the whole result, which :func:`apply_delta` checks.
+``S2`` sums ``j * x[j]``. Strong hashes are XXH64 (8 bytes, as rsync's xxh64); the delta
+carries a 16-byte :class:`sync.blocks.FileCheck` of the whole result, which :func:`apply_delta`
+checks. The per-block loops (weak sums and hashes of whole blocks) run in C where
+``sync._delta`` was built (sync/blocks.py holds their numpy references).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import struct
 
 from suite.errors import SuiteError
 
+from . import blocks
+from .blocks import FileCheck
+
 SIG_MAGIC = b"SSIG"
 DELTA_MAGIC = b"SDLT"
-VERSION = 1
+#: 2: XXH64 block hashes and the FileCheck of the result (1: blake2b)
+VERSION = 2
 STRONG_LEN = 8
 MIN_BLOCK = 512
 MAX_BLOCK = 128 * 1024
@@ -37,7 +42,7 @@ _OP_END, _OP_COPY, _OP_LITERAL = 0, 1, 2
 _SIG_HEADER = struct.Struct("<4sBBIQ")  # magic, version, strong_len, block_size, file_size
 _DELTA_HEADER = struct.Struct("<4sBIQ")  # magic, version, block_size, basis_size
 _TABLE_BITS = 20  # a 1 MiB lookup table stays in cache
-_FIRST_SPAN = 64  # blocks of offsets searched when a copy run breaks (doubling while unmatched)
+_FIRST_SPAN = 4  # blocks of offsets searched when a copy run breaks (doubling while unmatched)
 
 
 class DeltaError(SuiteError, ValueError):
@@ -97,8 +102,9 @@ class Signature:
         if magic != SIG_MAGIC:
             raise DeltaError("malformed signature: bad magic (not a suite signature)")
         if version != VERSION:
-            raise DeltaError(f"signature version {version} not supported (this suite reads 1)")
-        if not 4 <= strong_len <= 32:
+            raise DeltaError(f"signature version {version} not supported (this suite reads "
+                             f"{VERSION}): install the same suite version on both machines")
+        if strong_len != STRONG_LEN:
             raise DeltaError(f"malformed signature: strong hash length {strong_len}")
         if not MIN_BLOCK <= block_size <= MAX_BLOCK:
             raise DeltaError(f"malformed signature: block size {block_size} out of range")
@@ -116,7 +122,7 @@ class Signature:
 
 
 def _strong(view) -> bytes:
-    return hashlib.blake2b(view, digest_size=STRONG_LEN).digest()
+    return blocks.block_hash(view)
 
 
 _ARANGE = None
@@ -144,19 +150,6 @@ def _prefix_sums(x, which: int):
         body *= _arange(len(x))
     np.add.accumulate(body, out=body)
     return s
-
-
-def _block_weak_sums(buf, length: int, count: int):
-    """Weak sums of the first ``count`` whole blocks of ``buf``: row sums of the blocks as a
-    matrix (5x faster than prefix sums, which every offset needs but block starts do not)."""
-    import numpy as np
-
-    blocks = np.frombuffer(buf, dtype=np.uint8, count=count * length).reshape(count, length)
-    a = blocks.sum(axis=1, dtype=np.uint32)
-    # b = sum((L - i) * x[i]); the products fit in uint32, the sums wrap (exact mod 2**16)
-    weights = np.uint32(length) - _arange(length)
-    b = (blocks * weights).sum(axis=1, dtype=np.uint32)
-    return (a & np.uint32(0xFFFF)) | ((b & np.uint32(0xFFFF)) << np.uint32(16))
 
 
 def weak_sums_all(buf, length: int):
@@ -225,15 +218,12 @@ def signature(fileobj, block_size=None) -> Signature:
         if not buf:
             break
         total += len(buf)
-        full = len(buf) // block_size
-        if full:
-            weaks.append(_block_weak_sums(buf, block_size, full))
-        view = memoryview(buf)
-        strongs.extend(_strong(view[i : i + block_size]) for i in range(0, len(buf), block_size))
-        if len(buf) % block_size:  # short last block: only at end of file
-            weaks.append(np.array([weak_sum_reference(buf[full * block_size :])], np.uint32))
+        # whole blocks, and a short last one only at the end of the file
+        weaks.append(np.frombuffer(blocks.block_weak_sums(buf, block_size), dtype="<u4"))
+        strongs.append(blocks.block_hashes(buf, block_size))
+        if len(buf) % block_size:
             break
-    weak = np.concatenate(weaks) if weaks else np.zeros(0, np.uint32)
+    weak = np.concatenate(weaks).astype(np.uint32) if weaks else np.zeros(0, np.uint32)
     return Signature(block_size, total, weak, b"".join(strongs))
 
 
@@ -262,7 +252,7 @@ class _Encoder:
         self.z = zstandard.ZstdCompressor(level=level).compressobj()
         self.copy = None  # pending (start, count)
         self.literal = bytearray()
-        self.digest = hashlib.blake2b(digest_size=16)
+        self.digest = FileCheck()
         self.total = 0
         self.sig = sig
 
@@ -339,15 +329,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
     bs = sig.block_size
     enc = _Encoder(sig, level, limit)
     n_full = sig.file_size // bs
-    full_weak = sig.weak[:n_full]
-    # weak -> strong -> first block with them: O(1) lookup even when many blocks share a weak sum
-    by_weak: dict[int, dict[bytes, int]] = {}
-    strongs = [sig.strong_of(i) for i in range(n_full)]
-    for i, w in enumerate(full_weak.tolist()):
-        by_weak.setdefault(w, {}).setdefault(strongs[i], i)
-    table = np.zeros(1 << _TABLE_BITS, dtype=bool)
-    table[_table_slot(full_weak)] = True
-    sorted_weak = np.unique(full_weak)
+    index = None  # built when a copy run first breaks (an unchanged file never needs it)
     expected = 0  # block that would extend the current copy run (files often start alike)
     carry = b""
     eof = False
@@ -368,27 +350,22 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
             # the whole run is one call to the encoder
             if 0 <= expected < n_full:
                 start, first = pos, expected
-                while expected < n_full and pos < n_off and \
-                        _strong(view[pos : pos + bs]) == strongs[expected]:
-                    expected += 1
-                    pos += bs
+                pos, expected = _extend_run(view, pos, expected, sig, n_full)
                 if pos > start:
                     enc.add_copy(first, view[start:pos], expected - first)
                     continue
             if cand is None or pos >= cand_end:
+                index = index or _BlockIndex(sig, n_full)
                 cand_end = min(n_off, pos + span)
-                weak = weak_sums_all(view[pos : cand_end + bs - 1], bs)
-                cand = np.flatnonzero(np.take(table, _table_slot(weak)))
-                cand = cand[np.isin(weak[cand], sorted_weak)]
-                cand_weak = weak[cand].tolist()
+                cand, cand_weak = index.candidates(
+                    weak_sums_all(view[pos : cand_end + bs - 1], bs))
                 cand += pos
-                del weak
             i = int(np.searchsorted(cand, pos))
             match = None
             while i < len(cand):
                 o = int(cand[i])
                 block = view[o : o + bs]
-                match = by_weak[cand_weak[i]].get(_strong(block))
+                match = index.first(cand_weak[i], _strong(block))
                 if match is not None:
                     break
                 i += 1
@@ -416,11 +393,77 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
     return enc.finish()
 
 
-def _table_slot(weak):
+# blocks hashed per call while a copy run goes on: a call of the numpy reference costs about
+# as much for 256 blocks as for 8 (one step per 32-byte stripe), one of the C module does not
+_RUN_FIRST, _RUN_MOST = (8, 1024) if blocks.NATIVE else (256, 1024)
+
+
+def _extend_run(view, pos: int, expected: int, sig: Signature, n_full: int):
+    """``(pos, expected)`` past the blocks of ``view`` from ``pos`` on that equal the basis's
+    blocks from ``expected`` on: hashed many per call (a few first, doubling while they
+    match), so an unchanged region costs a few calls, and a change right after it a few
+    blocks' hashes."""
     import numpy as np
 
-    mixed = weak * np.uint32(2654435761)  # Knuth's multiplicative hash, wrapping
-    return mixed >> np.uint32(32 - _TABLE_BITS)
+    bs, n = sig.block_size, _RUN_FIRST
+    while expected < n_full:
+        k = min(n, n_full - expected, (len(view) - pos) // bs)
+        if k <= 0:
+            break
+        got = blocks.block_hashes(view[pos : pos + k * bs], bs)
+        want = sig.strong[expected * STRONG_LEN : (expected + k) * STRONG_LEN]
+        if got == want:
+            pos, expected, n = pos + k * bs, expected + k, min(2 * n, _RUN_MOST)
+            continue
+        same = np.frombuffer(got, "<u8") == np.frombuffer(want, "<u8")
+        m = int(np.argmin(same))  # the first block that differs
+        return pos + m * bs, expected + m
+    return pos, expected
+
+
+class _BlockIndex:
+    """The basis's whole blocks by weak sum: which offsets' sums are some block's, and the
+    first block (lowest index) with a given weak sum and strong hash."""
+
+    def __init__(self, sig: Signature, n_full: int):
+        import numpy as np
+
+        weak = sig.weak[:n_full]
+        self.sig = sig
+        self.order = np.argsort(weak, kind="stable")  # equal sums stay in block order
+        self.sorted = weak[self.order]
+        # a table ~8x the blocks (at most 1 MiB): cheap to build per file, few false hits
+        self.bits = min(_TABLE_BITS, max(10, n_full.bit_length() + 3))
+        self.table = np.zeros(1 << self.bits, dtype=bool)
+        self.table[self._slot(weak)] = True
+
+    def _slot(self, weak):
+        import numpy as np
+
+        mixed = weak * np.uint32(2654435761)  # Knuth's multiplicative hash, wrapping
+        return mixed >> np.uint32(32 - self.bits)
+
+    def candidates(self, weak):
+        """``(offsets, their weak sums as a list)`` of the entries of ``weak`` that are some
+        block's weak sum."""
+        import numpy as np
+
+        cand = np.flatnonzero(self.table[self._slot(weak)])
+        w = weak[cand]
+        at = np.minimum(np.searchsorted(self.sorted, w), len(self.sorted) - 1)
+        keep = self.sorted[at] == w
+        return cand[keep], w[keep].tolist()
+
+    def first(self, weak: int, strong: bytes):
+        """The lowest block index with this weak sum and strong hash, or None."""
+        import numpy as np
+
+        lo = int(np.searchsorted(self.sorted, weak, "left"))
+        hi = int(np.searchsorted(self.sorted, weak, "right"))
+        for index in sorted(self.order[lo:hi].tolist()):
+            if self.sig.strong_of(index) == strong:
+                return index
+        return None
 
 
 def _read_varint(reader, what: str) -> int:
@@ -453,7 +496,8 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
     if magic != DELTA_MAGIC:
         raise DeltaError("malformed delta: bad magic (not a suite delta)")
     if version != VERSION:
-        raise DeltaError(f"delta version {version} not supported (this suite reads 1)")
+        raise DeltaError(f"delta version {version} not supported (this suite reads {VERSION}): "
+                         "install the same suite version on both machines")
     if not MIN_BLOCK <= bs <= MAX_BLOCK:
         raise DeltaError(f"malformed delta: block size {bs} out of range")
     n_blocks = -(-basis_size // bs)
@@ -468,7 +512,7 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
             f"{actual} bytes; compute a new signature and delta"
         )
     raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(delta_bytes[_DELTA_HEADER.size :]))
-    digest = hashlib.blake2b(digest_size=16)
+    digest = FileCheck()
     written = 0
     try:
         while True:
@@ -526,8 +570,8 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
 
 
 def file_digest(path) -> str:
-    """Hex blake2b (128-bit) of a file's content, read in 1 MiB chunks."""
-    h = hashlib.blake2b(digest_size=16)
+    """Hex :class:`sync.blocks.FileCheck` (128-bit) of a file's content, read in 1 MiB chunks."""
+    h = FileCheck()
     with open(path, "rb") as f:
         while chunk := f.read(_READ):
             h.update(chunk)

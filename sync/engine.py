@@ -535,10 +535,15 @@ class Sync:
             base = base_jobs.get(job_id, {}).get("files", {})
             for rel, lf in lj["files"].items():
                 rf = rj["files"].get(rel)
-                if rf and lf[0] == rf[0] and not (is_link(lf) or is_link(rf)) and (
-                        self.checksum or lf[1] != rf[1] or not (
-                            _unchanged(lf, base.get(rel), 1) and
-                            _unchanged(rf, base.get(rel), 2))):
+                if not rf or lf[0] != rf[0] or is_link(lf) or is_link(rf):
+                    continue
+                lu, ru = _unchanged(lf, base.get(rel), 1), _unchanged(rf, base.get(rel), 2)
+                if not self.checksum and lf[0] >= DELTA_MIN and lu != ru:
+                    # changed on one side only: sent as a delta, which costs about what
+                    # hashing both would and is all copies if only the time moved (as
+                    # rsync's quick check does); hashing first read both files twice
+                    self._digests[(job_id, rel)] = False
+                elif self.checksum or lf[1] != rf[1] or not (lu and ru):
                     wanted.append((job_id, rel))
         for start in range(0, len(wanted), 1000):
             part = wanted[start:start + 1000]
@@ -595,11 +600,12 @@ class Sync:
 
     def _flush_deltas(self):
         """Send the queued deltas, per direction, in chunks: the receiving side's signatures,
-        then the sending side's deltas, then the receiving side applies them. The far side's
-        part of one chunk overlaps this side's part of another (pushes: it computes the next
-        chunk's signatures while deltas are made here; pulls: it makes a chunk's deltas while
-        the next chunk's signatures are computed here); its answers come in order. A delta
-        past its limit is replaced by the file streamed whole."""
+        then the sending side's deltas, then the receiving side applies them. Every chunk's
+        request to the far side goes out before the first answer is read (pushes: all the
+        signatures asked for at once, deltas made here as they come; pulls: each chunk's
+        deltas asked for as soon as its signatures are computed here), so a batch costs one
+        round trip, not one a chunk; its answers come in order. A delta past its limit is
+        replaced by the file streamed whole."""
         queued, self._deltas, self._delta_bytes = self._deltas, [], 0
         for src in (self.L, self.R):
             part = [q for q in queued if q[2] is src]
@@ -612,17 +618,18 @@ class Sync:
             def sigs_of(chunk, dst=dst):
                 return dst.signatures_later([(job_id, rel) for job_id, rel, *_ in chunk])
 
-            next_sigs = sigs_of(chunks[0])
-            for k, chunk in enumerate(chunks):
-                sigs = next_sigs()
-                after = chunks[k + 1] if k + 1 < len(chunks) else None
-                if after and dst is self.R:
-                    next_sigs = sigs_of(after)  # the far side starts on them now
-                made = src.make_deltas_later([(job_id, rel, limit)
+            def deltas_of(chunk, sigs, src=src):
+                return src.make_deltas_later([(job_id, rel, limit)
                                               for job_id, rel, _, limit, *_ in chunk], sigs)
-                if after and dst is not self.R:
-                    next_sigs = sigs_of(after)  # here, while the far side makes the deltas
-                self._apply_deltas(chunk, made(), src, dst)
+
+            if dst is self.R:  # push: each chunk's deltas made and posted as its sums come
+                sigs = [sigs_of(chunk) for chunk in chunks]
+                for chunk, sigs_of_chunk in zip(chunks, sigs, strict=True):
+                    self._apply_deltas(chunk, deltas_of(chunk, sigs_of_chunk())(), src, dst)
+            else:
+                made = [deltas_of(chunk, sigs_of(chunk)()) for chunk in chunks]
+                for chunk, made_of_chunk in zip(chunks, made, strict=True):
+                    self._apply_deltas(chunk, made_of_chunk(), src, dst)
 
     def _apply_deltas(self, chunk, made, src, dst):
         for (job_id, rel, _, _, entry, basis), got in zip(chunk, made, strict=True):

@@ -2,8 +2,9 @@
 
 A frame is a 4-byte big-endian length, a JSON header (an object), an 8-byte length and a
 payload of raw bytes (file contents); payloads above 4 KiB are zstandard-compressed
-(``"z": true``). Both sides refuse frames past :data:`MAX_HEADER` / :data:`MAX_PAYLOAD` (also
-once decompressed), so a peer cannot make the other side allocate without bound.
+(``"z": true``), unless samples of a large one show it does not shrink. Both sides refuse
+frames past :data:`MAX_HEADER` / :data:`MAX_PAYLOAD` (also once decompressed), so a peer
+cannot make the other side allocate without bound.
 """
 
 import json
@@ -18,8 +19,8 @@ COMPRESS_ABOVE = 4096
 #: operation active_work (work queued or running there); snapshots and records travel as JSON
 #: payloads (a million jobs' snapshot is past MAX_HEADER); the far side's workflow
 #: (flow_status, flow_submit, flow_run, books, project files); 6: new jobs many to a frame
-#: (create_jobs)
-VERSION = 6
+#: (create_jobs); 7: XXH64 block hashes in deltas, file digests by FileCheck (sync/blocks.py)
+VERSION = 7
 #: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of
@@ -36,7 +37,7 @@ def encode_frame(header, payload=b""):
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(f"a frame of {len(payload)} bytes is larger than the protocol "
                             f"allows ({MAX_PAYLOAD} bytes)")
-    if len(payload) > COMPRESS_ABOVE:
+    if len(payload) > COMPRESS_ABOVE and _compressible(payload):
         import zstandard
 
         payload = zstandard.ZstdCompressor(level=3).compress(payload)
@@ -44,6 +45,25 @@ def encode_frame(header, payload=b""):
     head = json.dumps(header).encode()
     return b"".join((struct.pack(">I", len(head)), head, struct.pack(">Q", len(payload)),
                      payload))
+
+
+#: payloads past this are sampled before they are compressed
+SAMPLE_ABOVE = 1 << 20
+_SAMPLE = 64 << 10
+
+
+def _compressible(payload):
+    """Whether zstd is worth its time on ``payload``: a large one is compressed only if three
+    64 KiB samples of it (start, middle, end) shrink by a twentieth (random or already
+    compressed data, e.g. 100 MiB of new binary files, went through zstd for nothing)."""
+    if len(payload) <= SAMPLE_ABOVE:
+        return True
+    import zstandard
+
+    z = zstandard.ZstdCompressor(level=3)
+    n, view = len(payload), memoryview(payload)
+    sample = [view[k:k + _SAMPLE] for k in (0, (n - _SAMPLE) // 2, n - _SAMPLE)]
+    return sum(len(z.compress(part)) for part in sample) * 20 < 19 * 3 * _SAMPLE
 
 
 def dump_json(value):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from suite.errors import SuiteError
 from sync import delta
+from sync.blocks import FileCheck
 from sync.delta import DeltaError, Signature
 
 
@@ -221,7 +222,7 @@ def make_case():
 def encode(basis_size, body: bytes, block_size=1024):
     import zstandard
 
-    header = delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, 1, block_size, basis_size)
+    header = delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, delta.VERSION, block_size, basis_size)
     return header + zstandard.ZstdCompressor().compress(body)
 
 
@@ -275,9 +276,7 @@ def test_delta_unknown_op_and_huge_literal_rejected():
 
 
 def test_delta_wrong_total_and_trailing_data_rejected():
-    import hashlib
-
-    digest = hashlib.blake2b(b"", digest_size=16).digest()
+    digest = FileCheck().digest()  # of no bytes
     with pytest.raises(DeltaError, match="rebuilt 0 bytes"):
         apply(b"", encode(0, b"\x00" + delta._varint(5) + digest))
     with pytest.raises(DeltaError, match="after the end"):
@@ -289,9 +288,9 @@ def test_delta_bad_header_rejected():
     with pytest.raises(DeltaError, match="magic"):
         apply(b"", b"NOPE" + bytes(20))
     with pytest.raises(DeltaError, match="version"):
-        apply(b"", delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, 2, 1024, 0))
+        apply(b"", delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, 1, 1024, 0))  # blake2b's
     with pytest.raises(DeltaError, match="block size"):
-        apply(b"", delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, 1, 3, 0))
+        apply(b"", delta._DELTA_HEADER.pack(delta.DELTA_MAGIC, delta.VERSION, 3, 0))
 
 
 # --- whole-file helpers -------------------------------------------------------------------------

@@ -192,6 +192,27 @@ def test_malicious_peer_paths_refused(pair, tmp_path):
     assert not any(p.name == "escaped.txt" for p in tmp_path.rglob("escaped.txt"))
 
 
+def test_create_job_checks_every_file_name_after_good_ones(pair):
+    """Names are checked once each (a cache): a bad or reserved name after many good ones
+    is still refused, and no part of that job lands."""
+    import json
+
+    lap, clu = pair
+    replica = Replica(clu.path)
+    for i in range(3):
+        sp = json.dumps({"i": i}).encode()
+        assert replica.create_job(suite.calc_id({"i": i}), sp, {}, [("a/out.txt", b"x", 1)]) \
+            is None
+    for bad, match in (("../out.txt", "refused path"), ("a//b", "refused path"), (7, "refused path"),
+                       ("signac_statepoint.json", "ordinary file"), ("/etc/x", "refused path")):
+        sp = json.dumps({"i": 9}).encode()
+        with pytest.raises(sync.SyncError, match=match):
+            replica.create_job(suite.calc_id({"i": 9}), sp, {},
+                               [("a/out.txt", b"x", 1), (bad, b"y", 1)])
+        assert len(clu) == 3
+    assert sorted(os.listdir(clu.workspace)) == sorted(j.id for j in clu)
+
+
 def test_peer_sending_a_wrong_statepoint_refused(pair):
     lap, clu = pair
     replica = Replica(clu.path)

@@ -3,6 +3,7 @@ and frames are checked on both sides (the far side's server is driven here with 
 lying far sides over each transport are in test_ssh_peer.py)."""
 
 import io
+import json
 import os
 import struct
 import subprocess
@@ -231,6 +232,23 @@ def test_decompressed_size_is_bounded(monkeypatch):
         protocol.encode_frame({}, b"x" * ((1 << 20) + 1))
     ok = zstandard.ZstdCompressor().compress(b"\0" * 1000)
     assert protocol.read_frame(io.BytesIO(_raw(b'{"z": true}', ok)))[1] == b"\0" * 1000
+
+
+def test_large_payloads_that_do_not_shrink_go_uncompressed():
+    """Random bytes past 1 MiB are sent as they are (zstd gained nothing and cost time on both
+    sides); text, and random bytes with text around them, are compressed; all read back."""
+    def head(frame):
+        size = struct.unpack(">I", frame[:4])[0]
+        return json.loads(frame[4:4 + size])
+
+    rnd = os.urandom(3 << 20)
+    text = b'{"x": [1, 2, 3], "name": "a job"}\n' * 100_000
+    cases = [(rnd, False), (text, True), (text[:1 << 20] + rnd[:1 << 20] + text[:1 << 20], True),
+             (rnd[:1 << 20], True)]  # up to 1 MiB: compressed as before, not sampled
+    for payload, compressed in cases:
+        frame = protocol.encode_frame({"op": "x"}, payload)
+        assert head(frame).get("z", False) is compressed
+        assert protocol.read_frame(io.BytesIO(frame)) == ({"op": "x"}, payload)
 
 
 def test_split_payload_refuses_sizes_that_do_not_add_up():

@@ -427,6 +427,78 @@ def test_deltas_travel_in_batches_both_ways(transport, tmp_path, monkeypatch, fi
     assert not transport.sync(lap, clu.path).actions
 
 
+def test_a_batch_of_deltas_asks_the_far_side_everything_before_waiting(transport, tmp_path,
+                                                                       monkeypatch):
+    """One round trip a batch, not one a chunk: every chunk's request (signatures for pushes,
+    deltas for pulls) is sent before the first delta of the batch is applied (over a WAN a
+    round trip per chunk of 8 was 13 of them for 100 files)."""
+    from sync.client import Client
+    from sync.engine import Sync
+    from sync.replica import Replica
+
+    events = []
+    for cls, name in ((Client, "signatures_later"), (Client, "make_deltas_later"),
+                      (Client, "apply_delta"), (Replica, "apply_delta")):
+        real = getattr(cls, name)
+
+        def spy(self, *args, real=real, tag=f"{cls.__name__}.{name}"):
+            events.append(tag)
+            return real(self, *args)
+        monkeypatch.setattr(cls, name, spy)
+    monkeypatch.setattr(Sync, "DELTA_CHUNK", 2)
+    lap, clu = synced_big_files(transport, tmp_path, 12)
+    for i in range(12):  # 7 change here, 5 there
+        side = lap if i < 7 else clu
+        with open(side.open_job({"i": i}).fn("big.bin"), "r+b") as f:
+            f.seek(50_000)
+            f.write(b"changed %d" % i)
+    events.clear()
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    pushes = [e for e in events if e in ("Client.signatures_later", "Client.apply_delta")]
+    assert pushes == ["Client.signatures_later"] * 4 + ["Client.apply_delta"] * 7, events
+    pulls = [e for e in events if e in ("Client.make_deltas_later", "Replica.apply_delta")]
+    assert pulls == ["Client.make_deltas_later"] * 3 + ["Replica.apply_delta"] * 5, events
+    assert_same_big_files(lap, clu, 12)
+
+
+def test_a_large_file_changed_on_one_side_is_not_hashed_first(transport, tmp_path,
+                                                              monkeypatch):
+    """Same size, changed on one side since the record: a delta straight away, neither copy
+    hashed as a whole first (that read both twice); changed on both sides it is compared
+    (the same content is no conflict), and a file only touched still ends up equal."""
+    from sync.client import Client
+    from sync.replica import Replica
+
+    hashed = []
+    for cls in (Client, Replica):
+        real = cls.digests_later
+
+        def spy(self, requests, real=real):
+            hashed.extend(requests)
+            return real(self, requests)
+        monkeypatch.setattr(cls, "digests_later", spy)
+    lap, clu = synced_big_files(transport, tmp_path, 3)
+    paths = [(lap.open_job({"i": i}).fn("big.bin"), clu.open_job({"i": i}).fn("big.bin"))
+             for i in range(3)]
+    with open(paths[0][0], "r+b") as f:  # job 0 changed here
+        f.write(b"changed")
+    os.utime(paths[1][1], ns=(1, 10**18))  # job 1 only touched there
+    content = os.urandom(100_000)
+    for p in paths[2]:  # job 2 changed alike on both sides
+        with open(p, "wb") as f:
+            f.write(content)
+    hashed.clear()
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    ids = [lap.open_job({"i": i}).id for i in range(3)]
+    assert sorted((a["action"], a["job"]) for a in result.actions) == sorted(
+        [("delta file", ids[0]), ("delta file", ids[1])]), result.actions
+    assert {job for job, _ in hashed} == {ids[2]}
+    assert_same_big_files(lap, clu, 3)
+    assert not transport.sync(lap, clu.path).actions
+
+
 def test_failed_remote_delta_is_never_recorded(transport, tmp_path, monkeypatch):
     """A delta the far side cannot apply (its file is immutable) stops the sync with an
     error; the record does not claim it, and the next sync sends it."""

@@ -20,6 +20,8 @@ class _Changes:
 
     def __init__(self, store, ws, documents, hint):
         self.stat, self.ws_sig = freshness.workspace_signature(ws)
+        # before the listing: a commit by another process after it moves the version
+        self.listed_at = listing_version(store.db)
         self.added, self.removed = _jobs_came_and_went(store, ws, self.stat, self.ws_sig)
         self.docs = []
         if documents:
@@ -45,7 +47,19 @@ def refresh(store, ws, documents, hint, on_progress=None):
     if asked: checked by ``stat`` or, with a ``hint`` (ids), only those re-read).
     ``(whether jobs came or went, the ids of those and of the jobs whose document was
     re-read)``; ``on_progress(message)`` is called before long work."""
-    db = store.connect()
+    store.connect()
+    on_disk = not store.in_memory
+    out = _refresh(store, ws, documents, hint, on_progress)
+    if on_disk and store.in_memory:
+        # the disk refused a write part-way: the memory index holds only what came after
+        # (the jobs written to the disk before are not in it), so it is built whole
+        store.fresh_memory()
+        out = _refresh(store, ws, documents, None, on_progress)
+    return out
+
+
+def _refresh(store, ws, documents, hint, on_progress):
+    db = store.db
     found = _Changes(store, ws, documents, hint)
     if found.none:
         return False, set()
@@ -60,7 +74,7 @@ def refresh(store, ws, documents, hint, on_progress=None):
         # (random ids) and the sorting of the key indexes go to the OS page by page
         db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
     try:
-        _add_new_jobs(store, ws, added)
+        _add_new_jobs(store, ws, added, found.listed_at)
         doc_rows, doc_kv = freshness.split_work(reading.prepare_docs, docs, ws,
                                                 reading.join_prepared)
         store.write(functools.partial(
@@ -127,14 +141,32 @@ def _is_bulk(db, added, work):
         "SELECT count(*) FROM docsig").fetchone()[0]
 
 
-def _add_new_jobs(store, ws, added):
+def listing_version(db):
+    """``(connection, PRAGMA data_version)``: tells whether another connection committed
+    since (:func:`others_committed`)."""
+    return db, db.execute("PRAGMA data_version").fetchone()[0]
+
+
+def others_committed(db, since):
+    """Whether a connection other than ``db`` may have committed since ``since`` (from
+    :func:`listing_version`; a commit of ``db`` itself does not move its version)."""
+    return since[0] is not db or listing_version(db)[1] != since[1]
+
+
+def _insert_new(db, rows, kv, listed_at):
+    # the jobs another process indexed meanwhile are left out; looking for them cost a
+    # quarter of the inserts, so only when another connection committed since the listing
+    add_jobs(db, rows, kv, check=others_committed(db, listed_at))
+
+
+def _add_new_jobs(store, ws, added, listed_at):
     # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
     # once took 2 GB), an interrupted build keeps what it did, and other processes wait
     # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
     # work: two cores.
     for part in chunks(added, ADD_CHUNK):
         rows, kv = freshness.split_work(reading.prepare_jobs, part, ws, reading.join_prepared)
-        store.write(functools.partial(add_jobs, rows=rows, kv=kv))
+        store.write(functools.partial(_insert_new, rows=rows, kv=kv, listed_at=listed_at))
         del rows, kv
 
 

@@ -97,8 +97,18 @@ class Store:
         _reset(db)
         return db
 
+    def fresh_memory(self):
+        """Start again with an empty index in memory (after :meth:`write` moved there
+        part-way through work that spans transactions)."""
+        self.db = None
+        mem = self._memory()
+        self._on_connect(mem)
+        self.db = mem
+
     def write(self, fn):
-        """Run ``fn(db)`` in a write transaction; fall back to memory if the disk refuses."""
+        """Run ``fn(db)`` in a write transaction; fall back to memory if the disk refuses
+        (``fn`` then runs again on an empty index in memory: a caller whose earlier
+        transactions went to the disk sees :attr:`in_memory` turn true)."""
         db = self.connect()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -111,10 +121,7 @@ class Store:
         except sqlite3.OperationalError as exc:
             if self.in_memory or "readonly" not in str(exc).replace(" ", "").lower():
                 raise
-            self.db = None
-            mem = self._memory()
-            self._on_connect(mem)
-            self.db = mem
+            self.fresh_memory()
             self.write(fn)
 
     def meta(self, key):

@@ -231,3 +231,25 @@ def test_documents_and_state_points_with_a_byte_order_mark_read_everywhere(proje
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert suite.get_project(project.path).open_job(id=job.id).doc() == {"x": 2, "y": 1}
+
+
+def test_index_moved_to_memory_part_way_holds_every_job(sweep, monkeypatch):
+    """The disk refusing a write part-way through a refresh (here: the first write of new
+    jobs into an index that holds the others) must not leave a memory index that holds only
+    what came after: every query answers as from the files."""
+    import sqlite3
+
+    everyone = sweep.find_jobs().ids()
+    real_connect = sqlite3.connect
+
+    def ro_connect(path, *a, **kw):
+        if path == ":memory:":
+            return real_connect(path, *a, **kw)
+        return real_connect(f"file:{path}?mode=ro", *a, uri=True, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", ro_connect)
+    p = fresh(sweep)
+    new = p.open_job({"new": 1}).init()
+    assert p.find_jobs().ids() == sorted(everyone + [new.id])
+    assert p.index.in_memory
+    assert sorted(p.index.statepoints()) == sorted(everyone + [new.id])

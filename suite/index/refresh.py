@@ -2,14 +2,17 @@
 changed), find the documents that changed, read the new jobs in chunks, and apply the rest in
 one write transaction."""
 
+import contextlib
 import functools
 import time
 
-from . import columns, freshness, keyrows, reading
+from . import ahead, columns, freshness, keyrows, reading
 from .store import ODD, add_jobs, chunks, create_indexes, drop_indexes
 
-#: new jobs read and inserted per transaction when the index is built
+#: new jobs read and inserted per transaction when the index is built (at least; see
+#: _add_new_jobs)
 ADD_CHUNK = 50000
+ADD_CHUNK_MAX = 200000
 #: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
 BULK_CACHE_KIB = 256 * 1024
 
@@ -73,6 +76,7 @@ def _refresh(store, ws, documents, hint, on_progress):
         # SQLite's default page cache (2 MiB) made the inserts into the id-ordered tables
         # (random ids) and the sorting of the key indexes go to the OS page by page
         db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
+        db.execute("PRAGMA threads=2")  # the key indexes' sort on two cores
     try:
         _add_new_jobs(store, ws, added, found.listed_at)
         doc_rows, doc_kv = freshness.split_work(reading.prepare_docs, docs, ws,
@@ -84,7 +88,8 @@ def _refresh(store, ws, documents, hint, on_progress):
             read=2 * (len(added) + len(found.retried)) + len(docs)))  # see files_read
     finally:
         if bulk:
-            store.db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
+            store.db.execute("PRAGMA cache_size=-2000")  # SQLite's defaults again
+            store.db.execute("PRAGMA threads=0")
     return bool(added or removed), set(added).union(removed, docs)
 
 
@@ -160,14 +165,33 @@ def _insert_new(db, rows, kv, listed_at):
 
 
 def _add_new_jobs(store, ws, added, listed_at):
-    # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
-    # once took 2 GB), an interrupted build keeps what it did, and other processes wait
-    # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
-    # work: two cores.
-    for part in chunks(added, ADD_CHUNK):
-        rows, kv = freshness.split_work(reading.prepare_jobs, part, ws, reading.join_prepared)
-        store.write(functools.partial(_insert_new, rows=rows, kv=kv, listed_at=listed_at))
-        del rows, kv
+    # new jobs are read in parts, a forked child ahead of the inserts (suite.index.ahead):
+    # memory stays bounded (a million jobs held at once took 2 GB) and both cores work.
+    # Each transaction takes ADD_CHUNK jobs or, up to ADD_CHUNK_MAX, as many as the index
+    # holds: its rollback journal keeps the pages it changes of the id-ordered tables (random
+    # ids: nearly all of them), so fixed chunks wrote the tables again and again (3.6 GB
+    # written for a 1.5 GB index at a million). An interrupted build keeps the transactions
+    # it finished; other processes wait for the lock one transaction at a time.
+    held = store.db.execute("SELECT count(*) FROM docsig").fetchone()[0]
+    parts = ahead.prepared(reading.prepare_jobs, added, ws)
+    with contextlib.closing(parts):
+        left = len(added)
+        while left:
+            size = max(ADD_CHUNK, min(held, ADD_CHUNK_MAX))
+            done = []
+
+            def fill(db, size=size, done=done):
+                for rows, kv in parts:
+                    _insert_new(db, rows, kv, listed_at)
+                    done.append(len(rows))
+                    if sum(done) >= size:
+                        return
+
+            store.write(fill)
+            if not done:
+                break
+            left -= sum(done)
+            held += sum(done)
 
 
 def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):

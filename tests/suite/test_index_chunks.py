@@ -21,7 +21,7 @@ def _kv_rows(project):
 
 
 def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
-    from suite.index import refresh
+    from suite.index import ahead, refresh
 
     p = suite.init_project(tmp_path / "p")
     for i in range(45):
@@ -38,6 +38,7 @@ def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
     for chunk in (1, 4, 44):
         os.unlink(p.fn(".suite/index.sqlite"))
         monkeypatch.setattr(refresh, "ADD_CHUNK", chunk)
+        monkeypatch.setattr(ahead, "PART", max(1, chunk // 2))
         fresh = suite.get_project(p.path)
         assert _view(fresh) == one_pass
         assert _kv_rows(p) == one_pass_kv  # no key row twice, none missing

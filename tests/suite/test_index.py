@@ -253,3 +253,26 @@ def test_index_moved_to_memory_part_way_holds_every_job(sweep, monkeypatch):
     assert p.find_jobs().ids() == sorted(everyone + [new.id])
     assert p.index.in_memory
     assert sorted(p.index.statepoints()) == sorted(everyone + [new.id])
+
+
+def test_an_index_of_another_version_is_rebuilt_not_misread(sweep):
+    """Version 6 had a whole kv_txt index; an index file of that version (here with a
+    wrong key row, as another layout would be read) is emptied and built again."""
+    import sqlite3
+
+    from suite.index import VERSION
+
+    want = (sweep.find_jobs({"b.d": {"$regex": "x"}}).ids(), sweep.find_jobs({"a": 1}).ids())
+    path = sweep.fn(".suite/index.sqlite")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX kv_txt")
+        db.execute("CREATE INDEX kv_txt ON kv (src, key, txt, t, id)")
+        db.execute("UPDATE meta SET value='6' WHERE key='version'")
+        db.execute("UPDATE kv SET num=-1 WHERE key='a' AND src=0")  # misread if kept
+    p = fresh(sweep)
+    assert (p.find_jobs({"b.d": {"$regex": "x"}}).ids(), p.find_jobs({"a": 1}).ids()) == want
+    assert want[1]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == str(VERSION)
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name='kv_txt'").fetchone()
+    assert "WHERE txt IS NOT NULL" in sql

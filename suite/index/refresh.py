@@ -23,9 +23,8 @@ class _Changes:
 
     def __init__(self, store, ws, documents, hint):
         self.stat, self.ws_sig = freshness.workspace_signature(ws)
-        # before the listing: a commit by another process after it moves the version
-        self.listed_at = listing_version(store.db)
-        self.added, self.removed = _jobs_came_and_went(store, ws, self.stat, self.ws_sig)
+        self.added, self.removed, self.listed_at = _jobs_came_and_went(store, ws, self.stat,
+                                                                       self.ws_sig)
         self.docs = []
         if documents:
             self.docs = _changed_documents(store, ws, set(self.added), set(self.removed), hint)
@@ -94,15 +93,18 @@ def _refresh(store, ws, documents, hint, on_progress):
 
 
 def _jobs_came_and_went(store, ws, st, ws_sig):
-    """``(added, removed)`` ids, listed only if the workspace signature changed."""
+    """``(added, removed)`` ids, listed only if the workspace signature changed, and the
+    :func:`listing_version` of the index's listing (None if not listed)."""
     if store.meta("ws_sig") == ws_sig:
-        return [], []
+        return [], [], None
     on_disk = freshness.list_job_inodes(ws) if st else {}
+    # before the known ids are read: a commit by another process after it moves the version
+    listed_at = listing_version(store.db)
     known = {r[0] for r in store.db.execute("SELECT id FROM jobs")}
     # new jobs are read in the order of their directories' inodes: on a cold cache that is
     # close to the order on the disk (ids are hashes: random places)
     added = sorted(on_disk.keys() - known, key=on_disk.__getitem__)
-    return added, sorted(known - on_disk.keys())
+    return added, sorted(known - on_disk.keys()), listed_at
 
 
 def _changed_documents(store, ws, added, removed, hint=None):
@@ -155,7 +157,7 @@ def listing_version(db):
 def others_committed(db, since):
     """Whether a connection other than ``db`` may have committed since ``since`` (from
     :func:`listing_version`; a commit of ``db`` itself does not move its version)."""
-    return since[0] is not db or listing_version(db)[1] != since[1]
+    return since is None or since[0] is not db or listing_version(db)[1] != since[1]
 
 
 def _insert_new(db, rows, kv, listed_at):

@@ -13,4 +13,5 @@ setup(ext_modules=[
     Extension("sync._listing", ["sync/_listing.c"], optional=True),
     Extension("sync._compare", ["sync/_compare.c"], optional=True),
     Extension("sync._delta", ["sync/_delta.c"], optional=True),
+    Extension("suite.index._readmany", ["suite/index/_readmany.c"], optional=True),
 ])

@@ -16,6 +16,7 @@ MODULES = (
     "sync._listing",
     "sync._compare",
     "sync._delta",
+    "suite.index._readmany",
 )
 
 

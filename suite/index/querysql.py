@@ -70,7 +70,8 @@ def _range_sql(base, head, op, operand):
 
 
 def _regex_sql(base, head, op, operand):
-    return (f"{base} AND t={kr.T_STR} AND regexp(?, ?, txt)",
+    # "txt IS NOT NULL" (true of every string's row) lets SQLite use the partial kv_txt
+    return (f"{base} AND t={kr.T_STR} AND txt IS NOT NULL AND regexp(?, ?, txt)",
             head + [operand.pattern, operand.where])
 
 

@@ -2,14 +2,17 @@
 changed), find the documents that changed, read the new jobs in chunks, and apply the rest in
 one write transaction."""
 
+import contextlib
 import functools
 import time
 
-from . import columns, freshness, keyrows, reading
+from . import ahead, columns, freshness, keyrows, reading
 from .store import ODD, add_jobs, chunks, create_indexes, drop_indexes
 
-#: new jobs read and inserted per transaction when the index is built
+#: new jobs read and inserted per transaction when the index is built (at least; see
+#: _add_new_jobs)
 ADD_CHUNK = 50000
+ADD_CHUNK_MAX = 200000
 #: SQLite's page cache during a bulk build (KiB; used only as pages are touched)
 BULK_CACHE_KIB = 256 * 1024
 
@@ -20,7 +23,8 @@ class _Changes:
 
     def __init__(self, store, ws, documents, hint):
         self.stat, self.ws_sig = freshness.workspace_signature(ws)
-        self.added, self.removed = _jobs_came_and_went(store, ws, self.stat, self.ws_sig)
+        self.added, self.removed, self.listed_at = _jobs_came_and_went(store, ws, self.stat,
+                                                                       self.ws_sig)
         self.docs = []
         if documents:
             self.docs = _changed_documents(store, ws, set(self.added), set(self.removed), hint)
@@ -45,7 +49,19 @@ def refresh(store, ws, documents, hint, on_progress=None):
     if asked: checked by ``stat`` or, with a ``hint`` (ids), only those re-read).
     ``(whether jobs came or went, the ids of those and of the jobs whose document was
     re-read)``; ``on_progress(message)`` is called before long work."""
-    db = store.connect()
+    store.connect()
+    on_disk = not store.in_memory
+    out = _refresh(store, ws, documents, hint, on_progress)
+    if on_disk and store.in_memory:
+        # the disk refused a write part-way: the memory index holds only what came after
+        # (the jobs written to the disk before are not in it), so it is built whole
+        store.fresh_memory()
+        out = _refresh(store, ws, documents, None, on_progress)
+    return out
+
+
+def _refresh(store, ws, documents, hint, on_progress):
+    db = store.db
     found = _Changes(store, ws, documents, hint)
     if found.none:
         return False, set()
@@ -59,8 +75,9 @@ def refresh(store, ws, documents, hint, on_progress=None):
         # SQLite's default page cache (2 MiB) made the inserts into the id-ordered tables
         # (random ids) and the sorting of the key indexes go to the OS page by page
         db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
+        db.execute("PRAGMA threads=2")  # the key indexes' sort on two cores
     try:
-        _add_new_jobs(store, ws, added)
+        _add_new_jobs(store, ws, added, found.listed_at)
         doc_rows, doc_kv = freshness.split_work(reading.prepare_docs, docs, ws,
                                                 reading.join_prepared)
         store.write(functools.partial(
@@ -70,20 +87,24 @@ def refresh(store, ws, documents, hint, on_progress=None):
             read=2 * (len(added) + len(found.retried)) + len(docs)))  # see files_read
     finally:
         if bulk:
-            store.db.execute("PRAGMA cache_size=-2000")  # SQLite's default again
+            store.db.execute("PRAGMA cache_size=-2000")  # SQLite's defaults again
+            store.db.execute("PRAGMA threads=0")
     return bool(added or removed), set(added).union(removed, docs)
 
 
 def _jobs_came_and_went(store, ws, st, ws_sig):
-    """``(added, removed)`` ids, listed only if the workspace signature changed."""
+    """``(added, removed)`` ids, listed only if the workspace signature changed, and the
+    :func:`listing_version` of the index's listing (None if not listed)."""
     if store.meta("ws_sig") == ws_sig:
-        return [], []
+        return [], [], None
     on_disk = freshness.list_job_inodes(ws) if st else {}
+    # before the known ids are read: a commit by another process after it moves the version
+    listed_at = listing_version(store.db)
     known = {r[0] for r in store.db.execute("SELECT id FROM jobs")}
     # new jobs are read in the order of their directories' inodes: on a cold cache that is
     # close to the order on the disk (ids are hashes: random places)
     added = sorted(on_disk.keys() - known, key=on_disk.__getitem__)
-    return added, sorted(known - on_disk.keys())
+    return added, sorted(known - on_disk.keys()), listed_at
 
 
 def _changed_documents(store, ws, added, removed, hint=None):
@@ -127,15 +148,52 @@ def _is_bulk(db, added, work):
         "SELECT count(*) FROM docsig").fetchone()[0]
 
 
-def _add_new_jobs(store, ws, added):
-    # new jobs in chunks, a transaction each: memory stays bounded (a million jobs held at
-    # once took 2 GB), an interrupted build keeps what it did, and other processes wait
-    # for the lock one chunk at a time. Reading, parsing and flattening is CPU and syscall
-    # work: two cores.
-    for part in chunks(added, ADD_CHUNK):
-        rows, kv = freshness.split_work(reading.prepare_jobs, part, ws, reading.join_prepared)
-        store.write(functools.partial(add_jobs, rows=rows, kv=kv))
-        del rows, kv
+def listing_version(db):
+    """``(connection, PRAGMA data_version)``: tells whether another connection committed
+    since (:func:`others_committed`)."""
+    return db, db.execute("PRAGMA data_version").fetchone()[0]
+
+
+def others_committed(db, since):
+    """Whether a connection other than ``db`` may have committed since ``since`` (from
+    :func:`listing_version`; a commit of ``db`` itself does not move its version)."""
+    return since is None or since[0] is not db or listing_version(db)[1] != since[1]
+
+
+def _insert_new(db, rows, kv, listed_at):
+    # the jobs another process indexed meanwhile are left out; looking for them cost a
+    # quarter of the inserts, so only when another connection committed since the listing
+    add_jobs(db, rows, kv, check=others_committed(db, listed_at))
+
+
+def _add_new_jobs(store, ws, added, listed_at):
+    # new jobs are read in parts, a forked child ahead of the inserts (suite.index.ahead):
+    # memory stays bounded (a million jobs held at once took 2 GB) and both cores work.
+    # Each transaction takes ADD_CHUNK jobs or, up to ADD_CHUNK_MAX, as many as the index
+    # holds: its rollback journal keeps the pages it changes of the id-ordered tables (random
+    # ids: nearly all of them), so fixed chunks wrote the tables again and again (3.6 GB
+    # written for a 1.5 GB index at a million). An interrupted build keeps the transactions
+    # it finished; other processes wait for the lock one transaction at a time.
+    held = store.db.execute("SELECT count(*) FROM docsig").fetchone()[0]
+    parts = ahead.prepared(reading.prepare_jobs, added, ws)
+    with contextlib.closing(parts):
+        left = len(added)
+        while left:
+            size = max(ADD_CHUNK, min(held, ADD_CHUNK_MAX))
+            done = []
+
+            def fill(db, size=size, done=done):
+                for rows, kv in parts:
+                    _insert_new(db, rows, kv, listed_at)
+                    done.append(len(rows))
+                    if sum(done) >= size:
+                        return
+
+            store.write(fill)
+            if not done:
+                break
+            left -= sum(done)
+            held += sum(done)
 
 
 def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):

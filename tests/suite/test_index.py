@@ -231,3 +231,48 @@ def test_documents_and_state_points_with_a_byte_order_mark_read_everywhere(proje
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert suite.get_project(project.path).open_job(id=job.id).doc() == {"x": 2, "y": 1}
+
+
+def test_index_moved_to_memory_part_way_holds_every_job(sweep, monkeypatch):
+    """The disk refusing a write part-way through a refresh (here: the first write of new
+    jobs into an index that holds the others) must not leave a memory index that holds only
+    what came after: every query answers as from the files."""
+    import sqlite3
+
+    everyone = sweep.find_jobs().ids()
+    real_connect = sqlite3.connect
+
+    def ro_connect(path, *a, **kw):
+        if path == ":memory:":
+            return real_connect(path, *a, **kw)
+        return real_connect(f"file:{path}?mode=ro", *a, uri=True, **kw)
+
+    monkeypatch.setattr(sqlite3, "connect", ro_connect)
+    p = fresh(sweep)
+    new = p.open_job({"new": 1}).init()
+    assert p.find_jobs().ids() == sorted(everyone + [new.id])
+    assert p.index.in_memory
+    assert sorted(p.index.statepoints()) == sorted(everyone + [new.id])
+
+
+def test_an_index_of_another_version_is_rebuilt_not_misread(sweep):
+    """Version 6 had a whole kv_txt index; an index file of that version (here with a
+    wrong key row, as another layout would be read) is emptied and built again."""
+    import sqlite3
+
+    from suite.index import VERSION
+
+    want = (sweep.find_jobs({"b.d": {"$regex": "x"}}).ids(), sweep.find_jobs({"a": 1}).ids())
+    path = sweep.fn(".suite/index.sqlite")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX kv_txt")
+        db.execute("CREATE INDEX kv_txt ON kv (src, key, txt, t, id)")
+        db.execute("UPDATE meta SET value='6' WHERE key='version'")
+        db.execute("UPDATE kv SET num=-1 WHERE key='a' AND src=0")  # misread if kept
+    p = fresh(sweep)
+    assert (p.find_jobs({"b.d": {"$regex": "x"}}).ids(), p.find_jobs({"a": 1}).ids()) == want
+    assert want[1]
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == str(VERSION)
+        (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name='kv_txt'").fetchone()
+    assert "WHERE txt IS NOT NULL" in sql

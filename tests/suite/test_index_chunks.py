@@ -21,7 +21,7 @@ def _kv_rows(project):
 
 
 def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
-    from suite.index import refresh
+    from suite.index import ahead, refresh
 
     p = suite.init_project(tmp_path / "p")
     for i in range(45):
@@ -38,6 +38,7 @@ def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):
     for chunk in (1, 4, 44):
         os.unlink(p.fn(".suite/index.sqlite"))
         monkeypatch.setattr(refresh, "ADD_CHUNK", chunk)
+        monkeypatch.setattr(ahead, "PART", max(1, chunk // 2))
         fresh = suite.get_project(p.path)
         assert _view(fresh) == one_pass
         assert _kv_rows(p) == one_pass_kv  # no key row twice, none missing
@@ -60,3 +61,39 @@ def test_jobs_added_later_in_chunks_join_the_index(tmp_path, monkeypatch):
     fresh = suite.get_project(p.path)
     assert len(fresh.find_jobs({"b.c": 0})) == 15
     assert len(fresh.find_jobs({"doc.x": {"$gte": 5}})) == 11
+
+
+def test_jobs_another_process_indexed_after_the_listing_are_not_doubled(tmp_path, monkeypatch):
+    """The presence check is skipped only while no other connection committed: here another
+    index builds everything between this one's listing and its inserts."""
+    from suite.index import refresh
+
+    p = suite.init_project(tmp_path / "p")
+    for i in range(30):
+        p.open_job({"a": i, "b": {"c": i % 3}}).init().doc.x = i
+    expected = _kv_rows_of_a_fresh_build(p)
+    os.unlink(p.fn(".suite/index.sqlite"))
+    real = refresh._jobs_came_and_went
+    other = suite.Project(p.path)
+
+    def listed_then_other_builds(*args):
+        out = real(*args)
+        if not calls:
+            calls.append(1)
+            other.index.refresh(documents=True)  # another connection commits every job
+        return out
+
+    calls = []
+
+    monkeypatch.setattr(refresh, "_jobs_came_and_went", listed_then_other_builds)
+    mine = suite.Project(p.path)
+    assert len(mine.find_jobs({"b.c": 1})) == 10
+    assert _kv_rows(p) == expected  # no key row twice
+    assert len(mine.find_jobs()) == 30
+
+
+def _kv_rows_of_a_fresh_build(project):
+    if os.path.exists(project.fn(".suite/index.sqlite")):
+        os.unlink(project.fn(".suite/index.sqlite"))
+    suite.Project(project.path).index.refresh(documents=True)
+    return _kv_rows(project)

@@ -1,0 +1,130 @@
+"""suite.index._readmany (reading job files in C) against its Python reference
+(suite.index.reading.read_at_python), on generated directories, error cases included."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from suite import native
+from suite.index import reading
+from tests.conftest import skip_or_fail
+
+readmany = native.load("suite.index._readmany")
+NAME = "signac_statepoint.json"
+# one job: what stands under its file's name, and the file's bytes where it is a file
+KINDS = st.sampled_from(["file", "missing", "nodir", "notdir", "dir", "fifo", "unreadable",
+                         "link", "dangling"])
+JOBS = st.lists(st.tuples(KINDS, st.binary(max_size=9000)), max_size=25)
+LIMITS = st.sampled_from([None, 0, 1, 100, 4096, 8192, -1, 2**70, -(2**70)])
+
+
+def need():
+    if readmany is None:
+        skip_or_fail("the native modules are not built here (python setup.py build_ext --inplace)")
+    return readmany
+
+
+def _make(ws, jobs):
+    names = []
+    for i, (kind, data) in enumerate(jobs):
+        job = f"{i:032x}"
+        names.append(job)
+        if kind == "nodir":
+            continue
+        if kind == "notdir":  # the job "directory" is a file
+            open(os.path.join(ws, job), "wb").close()
+            continue
+        os.mkdir(os.path.join(ws, job))
+        path = os.path.join(ws, job, NAME)
+        if kind == "dir":
+            os.mkdir(path)
+        elif kind == "fifo":
+            os.mkfifo(path)
+        elif kind in ("link", "dangling"):
+            target = os.path.join(ws, job, "target")
+            if kind == "link":
+                with open(target, "wb") as f:
+                    f.write(data)
+            os.symlink(target, path)
+        elif kind != "missing":
+            with open(path, "wb") as f:
+                f.write(data)
+            if kind == "unreadable":  # as root, mode 0 still reads: ELOOP instead
+                os.unlink(path)
+                os.symlink(path, path)
+    return names
+
+
+def _comparable(results):
+    out = []
+    for data, sig in results:
+        if isinstance(data, OSError):
+            data = (type(data), data.errno, data.strerror, data.filename)
+        out.append((data, sig))
+    return out
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(jobs=JOBS, limit=LIMITS)
+def test_read_at_agrees_with_the_python_reference(tmp_path_factory, jobs, limit):
+    mod = need()
+    ws = str(tmp_path_factory.mktemp("ws"))
+    names = _make(ws, jobs)
+    fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        got = mod.read_at(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG)
+        want = reading.read_at_python(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG)
+    finally:
+        os.close(fd)
+    assert _comparable(got) == _comparable(want)
+    for (data, _), (kind, raw) in zip(got, jobs, strict=True):  # and both are right
+        if kind in ("file", "link") and data is not reading.TOO_BIG:
+            assert data == raw
+        if data is reading.TOO_BIG and kind in ("file", "link"):
+            assert limit is not None and len(raw) > limit
+
+
+def test_read_at_refuses_what_is_not_a_name():
+    mod = need()
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for names, exc in (([1], TypeError), (["a\0b"], ValueError), (5, TypeError)):
+            with pytest.raises(exc):
+                mod.read_at(fd, names, "/x", None, "/", b"")
+            if not isinstance(names, int):
+                with pytest.raises(exc):
+                    reading.read_at_python(fd, names, "/x", None, "/", b"")
+        with pytest.raises(ValueError):
+            mod.read_at(fd, ["a"], "/x\0", None, "/", b"")
+        # a closed or wrong descriptor: every file is an error naming its path
+        [(err, sig)] = mod.read_at(-1, ["a"], "/x", None, "/w", b"")
+        assert isinstance(err, OSError) and err.filename == "/w/a/x" and sig == "none"
+    finally:
+        os.close(fd)
+
+
+def test_the_index_reads_the_same_without_the_native_module(tmp_path):
+    """A project indexed with SUITE_PURE_PYTHON=1 answers as with the C reader."""
+    code = ("import json, suite; p = suite.get_project(); "
+            "print(json.dumps([p.find_jobs({'a': {'$gte': 0}}).ids(), "
+            "p.find_jobs({'doc.x': 1}).ids(), sorted(p.index.problems)]))")
+    import suite
+
+    p = suite.init_project(tmp_path / "p")
+    for i in range(30):
+        p.open_job({"a": i}).init().doc.x = i % 3
+    with open(p.open_job({"a": 0}).fn("signac_job_document.json"), "w") as f:
+        f.write("{broken")
+    outs = []
+    for pure in ("0", "1"):
+        if os.path.exists(p.fn(".suite/index.sqlite")):
+            os.unlink(p.fn(".suite/index.sqlite"))
+        outs.append(subprocess.run([sys.executable, "-c", code], cwd=p.path, check=True,
+                                   capture_output=True, text=True,
+                                   env={**os.environ, "SUITE_PURE_PYTHON": pure}).stdout)
+    assert outs[0] == outs[1] and len(outs[0]) > 100

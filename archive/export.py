@@ -61,7 +61,7 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _refuse_project_target(project, target)
     every = jobs is None
     if every:
-        jobs = list(project)
+        jobs = list(iter(project))  # list(project) would count the workspace first (len)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
     # read only (never changed here): the jobs' own state points, not deep copies

@@ -402,6 +402,8 @@ class PathSchema:
             judged = items if not by_level else [it for n, it in enumerate(items) if n in unread]
             if judged:
                 self.verify({job_id: paths[job_id] for job_id, _ in judged}, dict(judged))
+        if len({path.count("/") for path in owner}) <= 1:
+            return paths  # paths of one depth: none can be another's parent directory
         dirs = {}
         for path, job_id in owner.items():
             parts = path.split("/")
@@ -426,7 +428,7 @@ def _level_texts(parts, items, level, unread):
         _, keys, extra = parts[0]
         if len(keys) == 1:
             key = keys[0]
-            values = [sp.get(key, MISSING) for _, sp in items]
+            values = [sp.get(key, MISSING) if type(sp) is dict else MISSING for _, sp in items]
         else:
             values = [_lookup(sp, keys) for _, sp in items]
         # an integer's decimal text reads back as that integer in an untyped lone field

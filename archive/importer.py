@@ -589,6 +589,8 @@ def _check_job_paths(paths, origin):
         if path in seen:
             raise ArchiveError(f"{origin}: two jobs at {path!r}; import refused")
         seen.add(path)
+    if len({path.count("/") for path in paths}) <= 1:
+        return  # paths of one depth (any schema's): none lies inside another
     for path in paths:
         parts = path.split("/")
         for i in range(1, len(parts)):
@@ -662,7 +664,7 @@ def _sha256(path):
 
 
 def _land(staging, ws, job, found):
-    if not job.links and not job.dirs and not any("/" in rel for rel in job.files):
+    if not job.links and not job.dirs and "/" not in "".join(job.files):
         src = found.stage.assemble(job.path, ())  # all files at the top of the job
     else:
         names = list(job.files) + list(job.links) + [d + "/x" for d in job.dirs]

@@ -367,6 +367,15 @@ class PathSchema:
                                   for p in comp if p[0] == "field"])
                 for rx, comp in zip(self._level_patterns(), self._components, strict=True)]
 
+    def _add_path(self, owner, path, job_id):
+        """Note ``owner[path] = job_id``; raise :class:`SchemaCollisionError` if taken."""
+        if path in owner:
+            raise SchemaCollisionError(
+                f"schema {self.text!r} maps jobs {owner[path]} and {job_id} onto the same "
+                f"path {path!r}; add fields (or <id>) to tell them apart"
+            )
+        owner[path] = job_id
+
     def check(self, items, verify=True):
         """Format every ``(job_id, sp)``; return ``{job_id: path}``. Raises
         :class:`SchemaCollisionError` naming the jobs when two share a path or one path is a
@@ -383,20 +392,21 @@ class PathSchema:
         ids = [job_id for job_id, _ in items]
         unread = set()  # jobs a level of which did not read back: judged whole by verify
         columns = []  # one list of texts per level (one comprehension each: cheap per job)
-        for i, (literal, parts) in enumerate(self._level_plans()):
-            if literal is not None:
-                columns.append(itertools.repeat(literal))
-            else:
-                columns.append(_level_texts(parts, items, levels and levels[i], unread))
+        try:
+            for i, (literal, parts) in enumerate(self._level_plans()):
+                if literal is not None:
+                    columns.append(itertools.repeat(literal))
+                else:
+                    columns.append(_level_texts(parts, items, levels and levels[i], unread))
+        except SchemaError:  # a value no path holds: refused as job by job (its job, or an
+            owner = {}       # earlier collision, first)
+            for job_id, sp in items:
+                self._add_path(owner, self.format(job_id, sp), job_id)
+            raise
         paths, owner = {}, {}
         for job_id, path in zip(ids, map("/".join, zip(*columns, strict=False)),
                                 strict=True):
-            if path in owner:
-                raise SchemaCollisionError(
-                    f"schema {self.text!r} maps jobs {owner[path]} and {job_id} onto the same "
-                    f"path {path!r}; add fields (or <id>) to tell them apart"
-                )
-            owner[path] = job_id
+            self._add_path(owner, path, job_id)
             paths[job_id] = path
         if verify:
             judged = items if not by_level else [it for n, it in enumerate(items) if n in unread]

@@ -136,12 +136,15 @@ def test_verify_by_levels_agrees_with_reading_whole_paths(sps, text):
 
 @given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]),
                                 st.one_of(json_scalars, st.sampled_from([0.0, -0.0, 1, 1.0, True,
-                                                                         "1", "x_y", "x/y"])),
+                                                                         "1", "x_y", "x/y",
+                                                                         float("inf")])),
                                 min_size=1, max_size=3), min_size=1, max_size=8),
        st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "x/<a>/<b>_<c>/end", "<a>.<b>.<c>",
                         "<a>/<b>/<b.x>", "<a>/x_<a>", "<a:str>/<b:int>/<c>", "<a:float>/<b>",
                         "a/<a>/<id>", "j<id>_<a>/<b>"]))
 @example([{"a": 0.0}, {"a": -0.0}], "<a>/<b>/<c>")  # equal keys, different texts
+@example([{"b": float("inf")}, {"a": float("inf")}], "<a>/<b>/<c>")  # the first job's error
+@example([{"a": 1}, {"a": 1}, {"b": float("inf")}], "<a>/<b>")  # the collision comes first
 @example([{"a": 1, "b": 2}, {"a": "1", "b": 3}], "<a:str>/<b:int>/<c>")
 def test_check_by_distinct_values_agrees_with_format_and_verify(sps, text):
     """check formats and reads back each level once per distinct value; its paths and its
@@ -149,9 +152,14 @@ def test_check_by_distinct_values_agrees_with_format_and_verify(sps, text):
     schema = PathSchema.parse(text)
     statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
     try:
-        expected = {i: schema.format(i, sp) for i, sp in statepoints.items()}
-        if len(set(expected.values())) < len(expected):
-            return  # two jobs on one path: refused first, tested apart
+        expected, owner = {}, {}
+        for i, sp in statepoints.items():
+            expected[i] = path = schema.format(i, sp)
+            if path in owner:
+                raise SchemaCollisionError(
+                    f"schema {text!r} maps jobs {owner[path]} and {i} onto the same path "
+                    f"{path!r}; add fields (or <id>) to tell them apart")
+            owner[path] = i
         schema.verify(expected, statepoints)
     except SchemaError as exc:
         expected = (type(exc), str(exc))

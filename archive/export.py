@@ -61,10 +61,11 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _refuse_project_target(project, target)
     every = jobs is None
     if every:
-        jobs = list(project)
+        jobs = list(iter(project))  # list(project) would count the workspace first (len)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
-    sps = {j.id: j.sp() for j in jobs}
+    # read only (never changed here): the jobs' own state points, not deep copies
+    sps = {j.id: dict(j.cached_statepoint) for j in jobs}
     # jobs the index could not read (damaged state points) are in no query's result: an export
     # of every job refuses them, an export of a selection says they were not considered
     damaged = sorted(i for i in project.index.problems if i not in sps)
@@ -75,12 +76,13 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
             "the other jobs with -f/-j")
     warnings = [f"{len(damaged)} job(s) with a damaged state point were not considered: "
                 f"{', '.join(damaged[:5])} (run 'suite check')"] if damaged else []
-    schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
-    if schema_obj.paths is not None:  # auto formatted them once and refused collisions
-        paths = schema_obj.paths
-        schema_obj.verify(paths, sps)
+    # both refuse collisions and paths that do not read back before anything is written
+    if schema:
+        schema_obj = PathSchema.parse(schema)
+        paths = schema_obj.check(sps.items())
     else:
-        paths = schema_obj.check(sps.items())  # refuses collisions before anything is written
+        schema_obj = PathSchema.auto(sps, verify=True)
+        paths = schema_obj.paths
     if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
         raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
     if os.path.lexists(target) and not force:

@@ -17,6 +17,7 @@ Values become file-name components reversibly, so the JSON type survives a round
 * a key missing from a job's state point as ``~``.
 """
 
+import itertools
 import json
 import math
 import re
@@ -202,29 +203,27 @@ class PathSchema:
         return schema
 
     @classmethod
-    def auto(cls, statepoints):
+    def auto(cls, statepoints, verify=False):
         """The default schema ``key/<key>/...`` over the dotted keys whose values vary among
         ``statepoints`` (``{id: sp}``); ``<id>`` alone when nothing varies, and ``<id>``
-        appended when the varying keys do not make paths unique.
+        appended when the varying keys do not make paths unique. Its :attr:`paths` are the
+        jobs' paths, checked as :meth:`check` does (``verify``: read back too).
 
         Keys are ordered by their number of distinct values, fewest first, then by name: the
-        tree branches late, so it has few directories and related jobs sit side by side."""
+        tree branches late, so it has few directories and related jobs sit side by side.
+        Raises :class:`SchemaError` (``verify``) when a path would not read back."""
         values, present = {}, {}
-        for sp in statepoints.values():
-            for key, value in _leaves(sp):
-                values.setdefault(key, set()).add(_hashable(value))
-                present[key] = present.get(key, 0) + 1
+        _leaf_values(list(statepoints.values()), "", values, present)
         n = len(statepoints)
         varying = sorted((k for k, v in values.items() if len(v) > 1 or present[k] != n),
                          key=lambda k: (len(values[k]) + (present[k] != n), k))
-        if not varying:
-            return cls.parse("<id>")
-        text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying)
+        text = "/".join(f"{_pct(k, set('<>{}'))}/<{k}>" for k in varying) or "<id>"
         schema = cls.parse(text)
         try:
-            schema.paths = schema.check(statepoints.items(), verify=False)
+            schema.paths = schema.check(statepoints.items(), verify=verify)
         except SchemaCollisionError:
             schema = cls.parse(text + "/<id>")
+            schema.paths = schema.check(statepoints.items(), verify=verify)
         return schema
 
     def _extra(self, comp):
@@ -252,6 +251,20 @@ class PathSchema:
             self._plan_cache = plan
         return plan
 
+    def _level_plans(self):
+        """Per directory level: ``(text, None)`` for a literal level, else ``(None, parts)``
+        with parts as in :meth:`_plan`."""
+        out = []
+        for comp in self._components:
+            if all(p[0] == "lit" for p in comp):
+                out.append(("".join(p[1] for p in comp), None))
+                continue
+            extra = self._extra(comp)
+            out.append((None, [(0, p[1], None) if p[0] == "lit" else (1, None, None)
+                               if p[1] == "id" else (2, tuple(p[1].split(".")), extra)
+                               for p in comp]))
+        return out
+
     def format(self, job_id, sp):
         """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""
         out = []
@@ -264,13 +277,7 @@ class PathSchema:
                 value = sp
                 for part in arg:
                     value = value.get(part, MISSING) if type(value) is dict else MISSING
-                if type(value) is int:
-                    out.append(str(value))
-                elif (type(value) is str and not extra and _PLAIN.match(value)
-                      and value not in _WORDS and value.lower() not in _NONFINITE):
-                    out.append(value)
-                else:
-                    out.append(escape_component(value, extra))
+                out.append(_text(value, extra))
         return "".join(out)
 
     def _level_patterns(self):
@@ -360,25 +367,53 @@ class PathSchema:
                                   for p in comp if p[0] == "field"])
                 for rx, comp in zip(self._level_patterns(), self._components, strict=True)]
 
+    def _add_path(self, owner, path, job_id):
+        """Note ``owner[path] = job_id``; raise :class:`SchemaCollisionError` if taken."""
+        if path in owner:
+            raise SchemaCollisionError(
+                f"schema {self.text!r} maps jobs {owner[path]} and {job_id} onto the same "
+                f"path {path!r}; add fields (or <id>) to tell them apart"
+            )
+        owner[path] = job_id
+
     def check(self, items, verify=True):
         """Format every ``(job_id, sp)``; return ``{job_id: path}``. Raises
         :class:`SchemaCollisionError` naming the jobs when two share a path or one path is a
         parent directory of another, and (``verify``) :class:`SchemaError` when a path would
-        not read back to the same values."""
-        paths, owner, sps = {}, {}, {}
-        for job_id, sp in items:
-            path = self.format(job_id, sp)
-            if path in owner:
-                raise SchemaCollisionError(
-                    f"schema {self.text!r} maps jobs {owner[path]} and {job_id} onto the same "
-                    f"path {path!r}; add fields (or <id>) to tell them apart"
-                )
-            owner[path] = job_id
+        not read back to the same values.
+
+        A directory level's text depends only on its fields' values, so each level is
+        formatted, and (``verify``, schemas whose keys do not overlap) read back, once per
+        distinct value: at 10,000 jobs ``a/<a>`` has far fewer values than jobs. A level that
+        does not read back has its path judged whole by :meth:`verify`, the reference."""
+        by_level = verify and self._independent()
+        levels = self._levels() if by_level else None
+        items = items if isinstance(items, (list, tuple)) else list(items)
+        ids = [job_id for job_id, _ in items]
+        unread = set()  # jobs a level of which did not read back: judged whole by verify
+        columns = []  # one list of texts per level (one comprehension each: cheap per job)
+        try:
+            for i, (literal, parts) in enumerate(self._level_plans()):
+                if literal is not None:
+                    columns.append(itertools.repeat(literal))
+                else:
+                    columns.append(_level_texts(parts, items, levels and levels[i], unread))
+        except SchemaError:  # a value no path holds: refused as job by job (its job, or an
+            owner = {}       # earlier collision, first)
+            for job_id, sp in items:
+                self._add_path(owner, self.format(job_id, sp), job_id)
+            raise
+        paths, owner = {}, {}
+        for job_id, path in zip(ids, map("/".join, zip(*columns, strict=False)),
+                                strict=True):
+            self._add_path(owner, path, job_id)
             paths[job_id] = path
-            if verify:
-                sps[job_id] = sp
         if verify:
-            self.verify(paths, sps)
+            judged = items if not by_level else [it for n, it in enumerate(items) if n in unread]
+            if judged:
+                self.verify({job_id: paths[job_id] for job_id, _ in judged}, dict(judged))
+        if len({path.count("/") for path in owner}) <= 1:
+            return paths  # paths of one depth: none can be another's parent directory
         dirs = {}
         for path, job_id in owner.items():
             parts = path.split("/")
@@ -393,11 +428,140 @@ class PathSchema:
         return paths
 
 
+def _level_texts(parts, items, level, unread):
+    """The texts of one directory level (``parts`` as in ``PathSchema._plan``) for each
+    ``(job_id, sp)`` of ``items``, each distinct value formatted once; with ``level`` (its
+    regex and fields), each distinct text is read back once and the positions of jobs whose
+    text does not read back are added to ``unread``."""
+    fields = [p for p in parts if p[0] == 2]
+    if len(parts) == 1 and fields:  # a lone field, the common case (every automatic schema)
+        _, keys, extra = parts[0]
+        if len(keys) == 1:
+            key = keys[0]
+            values = [sp.get(key, MISSING) if type(sp) is dict else MISSING for _, sp in items]
+        else:
+            values = [_lookup(sp, keys) for _, sp in items]
+        # an integer's decimal text reads back as that integer in an untyped lone field
+        # (_INT matches it, nothing is escaped): proven once, here, not read back per job
+        proven = level is None or level[1][0][1] is None
+        memo, texts = {}, []
+        for n, value in enumerate(values):
+            if type(value) is int and proven:
+                texts.append(str(value))
+                continue
+            k = _memo_key(value)
+            text = memo.get(k) if k is not None else None
+            if text is None:
+                text = _text(value, extra)
+                if level is not None and not _level_reads_back(level, text, [value]):
+                    unread.add(n)
+                elif k is not None:
+                    memo[k] = text
+            texts.append(text)
+        return texts
+    memo, texts = {}, []
+    for n, (job_id, sp) in enumerate(items):
+        values = [_lookup(sp, p[1]) for p in fields]
+        key = None
+        if len(fields) == sum(1 for p in parts if p[0] != 0):  # no <id> in this level
+            key = tuple(_memo_key(v) for v in values)
+            if None in key:
+                key = None
+        text = memo.get(key) if key is not None else None
+        if text is None:
+            text = "".join(arg if kind == 0 else job_id if kind == 1 else
+                           _text(values[i], extra)
+                           for i, (kind, arg, extra) in _numbered(parts))
+            if level is not None and not _level_reads_back(level, text, values):
+                unread.add(n)
+            elif key is not None:
+                memo[key] = text
+        texts.append(text)
+    return texts
+
+
+def _lookup(sp, keys):
+    value = sp
+    for part in keys:
+        value = value.get(part, MISSING) if type(value) is dict else MISSING
+    return value
+
+
+def _text(value, extra):
+    """A field's text in a path (:func:`escape_component`, with the common cases first)."""
+    if type(value) is int:
+        return str(value)
+    if (type(value) is str and not extra and _PLAIN.match(value)
+            and value not in _WORDS and value.lower() not in _NONFINITE):
+        return value
+    return escape_component(value, extra)
+
+
+def _memo_key(value):
+    """A key under which ``value``'s text can be remembered (types kept apart: ``1``,
+    ``1.0``, ``True`` and ``"1"`` differ), or None: lists, dicts and zero floats (``0.0``
+    and ``-0.0`` are equal keys with different texts) are formatted every time."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None or value is MISSING:
+        return (t, value)
+    if t is float and value == value and value != 0.0:
+        return (t, value)
+    return None
+
+
+def _numbered(parts):
+    """``(index among the fields with a value, part)`` for each part."""
+    n = 0
+    for part in parts:
+        yield n, part
+        if part[0] == 2:
+            n += 1
+
+
+def _level_reads_back(level, text, values):
+    """True if the level text ``text`` reads back (as :meth:`PathSchema.match` reads it) to
+    ``values``, the values of its fields other than ``<id>`` (False: the caller asks the
+    reference)."""
+    rx, fields = level
+    m = rx.fullmatch(text)
+    if m is None:
+        return False
+    got = (t for (key, _), t in zip(fields, m.groups(), strict=True) if key is not None)
+    for (_, typ), t, value in zip((f for f in fields if f[0] is not None), got, values,
+                                    strict=True):
+        try:
+            if unescape_component(t, typ) != value:
+                return False
+        except SchemaError:
+            return False
+    return True
+
+
+def _leaf_values(sps, prefix, values, present):
+    """For the dotted keys of the leaves of ``sps`` (as :func:`_leaves` gives them): the set
+    of their distinct values (:func:`_hashable`) into ``values``, how many of ``sps`` hold
+    them into ``present``. One key at a time (a column), not one state point at a time."""
+    keys = {}
+    for sp in sps:
+        keys.update(dict.fromkeys(sp))
+    for key in keys:
+        column = [sp[key] for sp in sps if key in sp]
+        inner = [v for v in column if type(v) is dict and v]
+        if inner:
+            _leaf_values(inner, prefix + key + ".", values, present)
+            column = [v for v in column if not (type(v) is dict and v)]
+        if column:
+            values[prefix + key] = {(t, v) if (t := type(v)) is not dict and t is not list
+                                    else _hashable(v) for v in column}
+            present[prefix + key] = len(column)
+
+
 def _hashable(value):
     """A set key that keeps JSON types apart (1, 1.0, True and "1" are four values)."""
-    if isinstance(value, (dict, list)):
+    t = type(value)
+    if t is dict or t is list:
         return ("json", json.dumps(value, sort_keys=True))
-    return (type(value).__name__, value)
+    return (t, value)
 
 
 def _levels_agree(levels, path, sp, read):

@@ -22,9 +22,30 @@ def calc_id(sp) -> str:
 
 def canonical(sp):
     """``(text, job id)``: the sorted-key JSON the id is the MD5 of (also what a new job's
-    state point file holds), and the id."""
-    text = json.dumps(sp, sort_keys=True).encode()
+    state point file holds), and the id. ``sp`` is validated (:func:`to_plain`): nested
+    less than :data:`MAX_DEPTH` levels, so free of cycles."""
+    text = _sorted_json(sp).encode()
     return text, _md5(text).hexdigest()
+
+
+def _sorted_json(sp):
+    """``json.dumps(sp, sort_keys=True)`` by json's own C encoder, made once: ``dumps`` makes
+    an encoder per call, which was two thirds of the time for a small state point (an
+    import of 10,000 jobs checks 10,000 ids). No cycle check (``sp`` is validated)."""
+    global _sorted_json
+    from json.encoder import JSONEncoder, c_make_encoder, encode_basestring_ascii
+
+    if c_make_encoder is None:  # a Python without json's C module
+        def _sorted_json(value):
+            return json.dumps(value, sort_keys=True)
+    else:
+        # the arguments json.JSONEncoder.iterencode passes for dumps(sort_keys=True)
+        encode = c_make_encoder(None, JSONEncoder().default, encode_basestring_ascii, None,
+                                ": ", ", ", True, False, True)
+
+        def _sorted_json(value):
+            return "".join(encode(value, 0))
+    return _sorted_json(sp)
 
 
 def _md5(data):

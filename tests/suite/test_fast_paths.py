@@ -277,6 +277,20 @@ def test_copy_json_is_a_deep_copy(value):
     assert not {id(c) for c in mine} & {id(c) for c in theirs}
 
 
+
+@given(sp=st.dictionaries(st.text(max_size=6), json_values, max_size=5))
+def test_canonical_text_is_json_dumps_sorted(sp):
+    """statepoint.canonical encodes with one reused C encoder; its bytes and id must be
+    json.dumps(sp, sort_keys=True)'s, the rule signac's ids follow (non-ASCII, floats,
+    nesting included)."""
+    import hashlib
+
+    from suite.statepoint import canonical
+
+    text = json.dumps(sp, sort_keys=True).encode()
+    assert canonical(sp) == (text, hashlib.md5(text).hexdigest())
+
+
 def doc_truth(project, key, value):
     """Ids whose document file (read now) has ``key`` equal to ``value``."""
     out = []

@@ -132,3 +132,67 @@ def test_verify_by_levels_agrees_with_reading_whole_paths(sps, text):
     except SchemaError:
         ok = False
     assert ok == expected_ok
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                st.one_of(json_scalars, st.sampled_from([0.0, -0.0, 1, 1.0, True,
+                                                                         "1", "x_y", "x/y",
+                                                                         float("inf")])),
+                                min_size=1, max_size=3), min_size=1, max_size=8),
+       st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "x/<a>/<b>_<c>/end", "<a>.<b>.<c>",
+                        "<a>/<b>/<b.x>", "<a>/x_<a>", "<a:str>/<b:int>/<c>", "<a:float>/<b>",
+                        "a/<a>/<id>", "j<id>_<a>/<b>"]))
+@example([{"a": 0.0}, {"a": -0.0}], "<a>/<b>/<c>")  # equal keys, different texts
+@example([{"b": float("inf")}, {"a": float("inf")}], "<a>/<b>/<c>")  # the first job's error
+@example([{"a": 1}, {"a": 1}, {"b": float("inf")}], "<a>/<b>")  # the collision comes first
+@example([{"a": 1, "b": 2}, {"a": "1", "b": 3}], "<a:str>/<b:int>/<c>")
+def test_check_by_distinct_values_agrees_with_format_and_verify(sps, text):
+    """check formats and reads back each level once per distinct value; its paths and its
+    answer (accept, or the same error) must be those of format per job and verify."""
+    schema = PathSchema.parse(text)
+    statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
+    try:
+        expected, owner = {}, {}
+        for i, sp in statepoints.items():
+            expected[i] = path = schema.format(i, sp)
+            if path in owner:
+                raise SchemaCollisionError(
+                    f"schema {text!r} maps jobs {owner[path]} and {i} onto the same path "
+                    f"{path!r}; add fields (or <id>) to tell them apart")
+            owner[path] = i
+        schema.verify(expected, statepoints)
+    except SchemaError as exc:
+        expected = (type(exc), str(exc))
+    try:
+        got = schema.check(statepoints.items())
+    except SchemaError as exc:
+        got = (type(exc), str(exc))
+    assert got == expected
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), json_scalars, min_size=1,
+                                max_size=3), min_size=1, max_size=8))
+def test_auto_paths_are_those_of_its_schema(sps):
+    """auto's remembered paths are what formatting each job with its schema gives."""
+    statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
+    schema = PathSchema.auto(statepoints, verify=True)
+    assert schema.paths == {i: schema.format(i, sp) for i, sp in statepoints.items()}
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+                                st.one_of(json_values, st.dictionaries(
+                                    st.sampled_from(["a", "x"]), json_values, max_size=2)),
+                                max_size=3), max_size=8))
+def test_leaf_values_by_column_agree_with_leaves_of_each_statepoint(sps):
+    """auto's column-wise count of distinct leaf values equals the one state point at a time
+    (suite.pathschema._leaves, the reference)."""
+    from suite.pathschema import _hashable, _leaf_values, _leaves
+
+    values, present = {}, {}
+    _leaf_values(sps, "", values, present)
+    ref_values, ref_present = {}, {}
+    for sp in sps:
+        for key, value in _leaves(sp):
+            ref_values.setdefault(key, set()).add(_hashable(value))
+            ref_present[key] = ref_present.get(key, 0) + 1
+    assert values == ref_values and present == ref_present

@@ -9,4 +9,5 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[
     Extension("suite._fsstat", ["suite/_fsstat.c"], optional=True),
+    Extension("suite.provenance._capture", ["suite/provenance/_capture.c"], optional=True),
 ])

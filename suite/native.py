@@ -10,7 +10,7 @@ import importlib
 import os
 
 #: the extension modules setup.py builds (each optional)
-MODULES = ("suite._fsstat",)
+MODULES = ("suite._fsstat", "suite.provenance._capture")
 
 
 def disabled():

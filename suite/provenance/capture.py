@@ -24,7 +24,7 @@ import socket
 import subprocess
 import sys
 
-from suite import jobfiles, layout
+from suite import jobfiles, layout, native
 
 #: how a blob line starts (readers that want only records skip these without parsing them)
 BLOB_PREFIX = b'{"blob": "'
@@ -40,6 +40,11 @@ CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 _TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
+#: the scans in C (:func:`flat_sigs`, :func:`flat_changes`), or None
+_native = native.load("suite.provenance._capture")
+# what the C scans compare names with: bytes, as the directory lists them
+_SKIP_B = tuple(os.fsencode(name) for name in NOT_OUTPUTS)
+_TEMP_B, _LOG_B = os.fsencode(_TEMP), os.fsencode(layout.FLOW_LOG)
 
 
 def short_hash(data: bytes) -> str:
@@ -282,11 +287,17 @@ class Capture:
             return None
         out = {}
         for job in jobs:
-            out[job.id] = tree = _stat_tree(job.path)
-            if tree.pop(_NO_LOG, False):
-                self.fresh.add(job.id)
+            found = flat_sigs(job.path)
+            if found is None:  # subdirectories or links: the whole tree, as jobfiles walks it
+                tree = _walk_tree(job.path)
+                has_log = not tree.pop(_NO_LOG, False)
             else:
+                tree, has_log = found
+            out[job.id] = tree
+            if has_log:
                 self.fresh.discard(job.id)
+            else:
+                self.fresh.add(job.id)
         return out
 
     def changes(self, jobs, before):
@@ -298,7 +309,7 @@ class Capture:
         out = []
         for job in jobs:
             old = before.get(job.id, {})
-            found = _flat_changes(job.id, job.path, old)
+            found = flat_changes(job.id, job.path, old)
             if found is None:  # subdirectories or links: compare whole stat trees
                 found = _tree_changes(job.id, job.path, old)
             out.extend(found)
@@ -320,11 +331,20 @@ def _removed(job_id, old, present):
     return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
 
 
-def _flat_changes(job_id, root, old):
+def flat_changes(job_id, root, old):
     """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
     new files are hashed without a ``stat`` (their size comes with the read), files that were
-    there before are ``stat``ed and hashed if their signature moved. None when the directory
-    holds a subdirectory or a link."""
+    there before are ``stat``ed and hashed if their signature moved; sorted by path, then the
+    files of ``old`` (:func:`flat_sigs`) no longer there. None when the directory holds a
+    subdirectory or a link. In C where built (:func:`flat_changes_python` is its reference).
+    Raises OSError (NotADirectoryError, PermissionError) naming the directory or the entry."""
+    if _native is None:
+        return flat_changes_python(job_id, root, old)
+    return _native.flat_changes(job_id, root, old, _SKIP_B, _TEMP_B)
+
+
+def flat_changes_python(job_id, root, old):
+    """:func:`flat_changes` in Python (the C function's reference)."""
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
@@ -408,24 +428,47 @@ _NO_LOG = "\0no log"
 def _stat_tree(root):
     """``{rel: (size, mtime_ns, ctime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
     but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
-    out = {_NO_LOG: True}
+    found = flat_sigs(root)
+    if found is None:  # a subdirectory or a link: the link policy decides
+        return _walk_tree(root)
+    tree, has_log = found
+    if not has_log:
+        tree[_NO_LOG] = True
+    return tree
+
+
+def flat_sigs(root):
+    """``({name: (size, mtime_ns, ctime_ns, inode)}, has_log)`` of a flat job directory: its
+    files but the log, the state point and temporary files, and whether it holds a log; None
+    when it holds a subdirectory or a link (the common flat job takes this alone, twice as
+    fast as a walk). A missing directory (the operation removed it) is empty. In C where built
+    (:func:`flat_sigs_python` is its reference). Raises OSError (NotADirectoryError,
+    PermissionError) naming the directory or the entry."""
+    if _native is None:
+        return flat_sigs_python(root)
+    return _native.flat_sigs(root, _SKIP_B, _TEMP_B, _LOG_B)
+
+
+def flat_sigs_python(root):
+    """:func:`flat_sigs` in Python (the C function's reference)."""
+    sigs, has_log = {}, False
     try:
         with os.scandir(root) as it:
             for entry in it:
                 name = entry.name
-                if name in NOT_OUTPUTS or layout.is_temp(name):
-                    if name == layout.FLOW_LOG:
-                        del out[_NO_LOG]
+                if name in NOT_OUTPUTS or _TEMP in name:
+                    has_log = has_log or name == layout.FLOW_LOG
                     continue
                 if not entry.is_file(follow_symlinks=False):
-                    # a subdirectory or a link: the link policy decides (the common flat job
-                    # takes the loop above alone, twice as fast)
-                    return _walk_tree(root)
-                st = entry.stat(follow_symlinks=False)
-                out[name] = _sig(st)
-    except FileNotFoundError:  # the job directory itself is gone (the operation removed it),
-        pass                   # or a file went while we looked
-    return out
+                    return None
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # removed while we looked: not there
+                    continue
+                sigs[name] = _sig(st)
+    except FileNotFoundError:  # the job directory itself is gone
+        pass
+    return sigs, has_log
 
 
 def _walk_tree(root):

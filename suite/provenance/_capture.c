@@ -1,0 +1,656 @@
+/* suite.provenance._capture: the before/after scans of a flat job directory in C.
+ *
+ * Optional (suite/native.py loads it where it was built). Each function names its pure-Python
+ * reference in suite/provenance/capture.py; tests/provenance/test_capture_native.py compares
+ * the two on generated directories. Why C: an execution of a trivial operation costs 70-90 us
+ * of CPU and the records may add 10 % of it; the two Python scans and the hash of what changed
+ * cost ~25 us, most of it the interpreter around a dozen system calls.
+ *
+ * The directory is listed with getdents64 on Linux (opendir would add an fstat per listing)
+ * and every entry is stat'ed or opened relative to the directory's descriptor.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+/* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
+#define CHUNK (1 << 16)
+
+static PyObject *sha256_new;  /* hashlib.sha256 */
+static PyObject *k_job, *k_path, *k_size, *k_sha256, *k_removed, *s_hexdigest, *s_update;
+
+/* ---- listing ---------------------------------------------------------------------------- */
+
+/* One entry of a listing: its name (owned) and d_type (DT_UNKNOWN where the file system does
+ * not say). */
+struct entry {
+    char *name;
+    unsigned char type;
+};
+
+struct listing {
+    struct entry *items;
+    size_t count, cap;
+    int has_log;
+};
+
+static void
+listing_free(struct listing *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i].name);
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
+}
+
+/* The exclusions: names equal to one of skip (bytes), or holding temp (bytes). */
+struct rules {
+    const char **skip;
+    size_t *skip_len;
+    Py_ssize_t n_skip;
+    const char *temp;  /* "" matches nothing */
+    const char *log;   /* NULL: not asked */
+};
+
+static int
+excluded(const struct rules *r, const char *name, size_t len)
+{
+    for (Py_ssize_t i = 0; i < r->n_skip; i++)
+        if (r->skip_len[i] == len && memcmp(r->skip[i], name, len) == 0)
+            return 1;
+    return r->temp[0] != '\0' && strstr(name, r->temp) != NULL;
+}
+
+static int
+keep(struct listing *l, const struct rules *r, const char *name, unsigned char type)
+{
+    size_t len = strlen(name);
+    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+        return 0;
+    if (r->log != NULL && strcmp(name, r->log) == 0)
+        l->has_log = 1;
+    if (excluded(r, name, len))
+        return 0;
+    if (l->count == l->cap) {
+        size_t more = l->cap ? l->cap * 2 : 8;
+        struct entry *grown = realloc(l->items, more * sizeof *grown);
+        if (grown == NULL)
+            return ENOMEM;
+        l->items = grown;
+        l->cap = more;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return ENOMEM;
+    memcpy(copy, name, len + 1);
+    l->items[l->count].name = copy;
+    l->items[l->count].type = type;
+    l->count++;
+    return 0;
+}
+
+#ifdef __linux__
+struct dirent64_raw {  /* the kernel's linux_dirent64 */
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+#endif
+
+/* List the directory open at fd (which stays open) into l, without the GIL. Returns 0 or an
+ * errno value. */
+static int
+list_fd(int fd, struct listing *l, const struct rules *r)
+{
+#ifdef __linux__
+    union { char bytes[8192]; unsigned long long align; } buf;
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf.bytes, sizeof buf.bytes);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (n == 0)
+            return 0;
+        for (long at = 0; at < n;) {
+            struct dirent64_raw *e = (struct dirent64_raw *)(buf.bytes + at);
+            int err = keep(l, r, e->d_name, e->d_type);
+            if (err)
+                return err;
+            at += e->d_reclen;
+        }
+    }
+#else
+    int copy = dup(fd);
+    if (copy < 0)
+        return errno;
+    DIR *dir = fdopendir(copy);
+    if (dir == NULL) {
+        int err = errno;
+        close(copy);
+        return err;
+    }
+    int err = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(dir);
+        if (e == NULL) {
+            err = errno;
+            break;
+        }
+        if ((err = keep(l, r, e->d_name, e->d_type)) != 0)
+            break;
+    }
+    closedir(dir);
+    return err;
+#endif
+}
+
+/* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno. */
+static int
+open_and_list(const char *path, int *fd, struct listing *l, const struct rules *r)
+{
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    *fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        err = errno;
+    else if ((err = list_fd(*fd, l, r)) != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    Py_END_ALLOW_THREADS
+    return err;
+}
+
+/* ---- arguments and errors ----------------------------------------------------------------- */
+
+/* Fill r from skip (a tuple of bytes), temp (bytes) and log (bytes or NULL). */
+static int
+parse_rules(struct rules *r, PyObject *skip, PyObject *temp, PyObject *log)
+{
+    memset(r, 0, sizeof *r);
+    if (!PyTuple_Check(skip) || !PyBytes_Check(temp) || (log && !PyBytes_Check(log))) {
+        PyErr_SetString(PyExc_TypeError, "skip must be a tuple of bytes, temp and log bytes");
+        return -1;
+    }
+    r->n_skip = PyTuple_GET_SIZE(skip);
+    r->skip = PyMem_Malloc((r->n_skip + 1) * sizeof *r->skip);
+    r->skip_len = PyMem_Malloc((r->n_skip + 1) * sizeof *r->skip_len);
+    if (r->skip == NULL || r->skip_len == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < r->n_skip; i++) {
+        PyObject *b = PyTuple_GET_ITEM(skip, i);
+        if (!PyBytes_Check(b)) {
+            PyErr_SetString(PyExc_TypeError, "skip must be a tuple of bytes");
+            return -1;
+        }
+        r->skip[i] = PyBytes_AS_STRING(b);
+        r->skip_len[i] = (size_t)PyBytes_GET_SIZE(b);
+    }
+    r->temp = PyBytes_AS_STRING(temp);
+    r->log = log ? PyBytes_AS_STRING(log) : NULL;
+    return 0;
+}
+
+static void
+free_rules(struct rules *r)
+{
+    PyMem_Free(r->skip);
+    PyMem_Free(r->skip_len);
+}
+
+/* The OSError for err at path (name NULL) or at path/name, as os.scandir and DirEntry.stat
+ * name it. */
+static void
+set_error(int err, PyObject *path, const char *name)
+{
+    if (err == ENOMEM) {
+        PyErr_NoMemory();
+        return;
+    }
+    if (name == NULL) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return;
+    }
+    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
+    if (decoded == NULL)
+        return;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
+    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
+    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
+    Py_DECREF(decoded);
+    if (where != NULL) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+        Py_DECREF(where);
+    }
+}
+
+static PyObject *
+signature(const struct stat *st)
+{
+    return Py_BuildValue("(LLLK)", (long long)st->st_size,
+                         (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
+                         (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec,
+                         (unsigned long long)st->st_ino);
+}
+
+/* lstat dir_fd/name without the GIL; 0 or errno. */
+static int
+lstat_at(int dir_fd, const char *name, struct stat *st)
+{
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+        err = errno;
+    Py_END_ALLOW_THREADS
+    return err;
+}
+
+/* Whether an entry is a regular file, as DirEntry.is_file(follow_symlinks=False) tells:
+ * 1, 0, or -1 with an OSError set (a missing entry is not a file). */
+static int
+is_file(int dir_fd, PyObject *path, const struct entry *e)
+{
+    if (e->type != DT_UNKNOWN)
+        return e->type == DT_REG;
+    struct stat st;
+    int err = lstat_at(dir_fd, e->name, &st);
+    if (err == ENOENT)
+        return 0;
+    if (err) {
+        set_error(err, path, e->name);
+        return -1;
+    }
+    return S_ISREG(st.st_mode);
+}
+
+/* ---- flat_sigs ---------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(flat_sigs_doc,
+"flat_sigs(path, skip, temp, log) -> (dict, bool) or None\n\n"
+"({name: (size, mtime_ns, ctime_ns, inode)}, has_log) of the regular files of the directory\n"
+"path (a str) from an lstat each, leaving out the names in skip (a tuple of bytes) and those\n"
+"holding temp (bytes); has_log: an entry named log (bytes) is there. None when an entry\n"
+"that is not left out is not a regular file (a subdirectory, a link). A missing directory\n"
+"is empty; an entry removed while listed is left out. Reference:\n"
+"suite.provenance.capture.flat_sigs_python. Raises NotADirectoryError, PermissionError or\n"
+"another OSError naming the directory or the entry.");
+
+static PyObject *
+flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 4 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "flat_sigs(path: str, skip, temp, log)");
+        return NULL;
+    }
+    PyObject *path = args[0], *encoded = NULL, *sigs = NULL, *result = NULL;
+    struct rules r;
+    struct listing l = {0};
+    int fd = -1;
+    if (parse_rules(&r, args[1], args[2], args[3]) != 0)
+        goto done;
+    if (!PyUnicode_FSConverter(path, &encoded))
+        goto done;
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r);
+    if (err && err != ENOENT) {
+        set_error(err, path, NULL);
+        goto done;
+    }
+    if ((sigs = PyDict_New()) == NULL)
+        goto done;
+    for (size_t i = 0; i < l.count; i++) {
+        const struct entry *e = &l.items[i];
+        int regular = is_file(fd, path, e);
+        if (regular < 0)
+            goto done;
+        if (!regular) {  /* not flat: the caller walks the tree */
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        struct stat st;
+        err = lstat_at(fd, e->name, &st);
+        if (err == ENOENT)
+            continue;
+        if (err) {
+            set_error(err, path, e->name);
+            goto done;
+        }
+        PyObject *name = PyUnicode_DecodeFSDefault(e->name);
+        PyObject *sig = name ? signature(&st) : NULL;
+        int bad = sig == NULL || PyDict_SetItem(sigs, name, sig) != 0;
+        Py_XDECREF(name);
+        Py_XDECREF(sig);
+        if (bad)
+            goto done;
+    }
+    result = Py_BuildValue("(OO)", sigs, l.has_log ? Py_True : Py_False);
+done:
+    if (fd >= 0)
+        close(fd);
+    listing_free(&l);
+    free_rules(&r);
+    Py_XDECREF(encoded);
+    Py_XDECREF(sigs);
+    return result;
+}
+
+/* ---- flat_changes ------------------------------------------------------------------------- */
+
+/* sha256 of buf[:n] added to *h (created on the first call). 0 or -1 with an error set. */
+static int
+hash_update(PyObject **h, char *buf, Py_ssize_t n)
+{
+    PyObject *view = PyMemoryView_FromMemory(buf, n, PyBUF_READ);
+    if (view == NULL)
+        return -1;
+    PyObject *out = *h == NULL ? PyObject_CallOneArg(sha256_new, view)
+                               : PyObject_CallMethodOneArg(*h, s_update, view);
+    Py_DECREF(view);
+    if (out == NULL)
+        return -1;
+    if (*h == NULL)
+        *h = out;
+    else
+        Py_DECREF(out);
+    return 0;
+}
+
+/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
+ * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
+ * a Python failure (memory). *buf is the read buffer, allocated on first use. */
+static int
+digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+{
+    *hex = NULL;
+    *size = -1;
+    if (*buf == NULL && (*buf = PyMem_Malloc(CHUNK)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *h = NULL;
+    int fd;
+    Py_BEGIN_ALLOW_THREADS
+    do
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    Py_END_ALLOW_THREADS
+    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
+        ssize_t n;
+        Py_BEGIN_ALLOW_THREADS
+        n = readlinkat(dir_fd, name, *buf, CHUNK);
+        Py_END_ALLOW_THREADS
+        if (n < 0)
+            goto none;
+        if (hash_update(&h, *buf, n) != 0)
+            return -1;
+        *size = n;
+    }
+    else {
+        long long total = 0;
+        for (;;) {
+            ssize_t n;
+            Py_BEGIN_ALLOW_THREADS
+            do
+                n = read(fd, *buf, CHUNK);
+            while (n < 0 && errno == EINTR);
+            Py_END_ALLOW_THREADS
+            if (n < 0) {
+                close(fd);
+                Py_XDECREF(h);
+                goto none;
+            }
+            if (hash_update(&h, *buf, n) != 0) {
+                close(fd);
+                Py_XDECREF(h);
+                return -1;
+            }
+            total += n;
+            if (n != CHUNK)  /* a short read is the end of a regular file */
+                break;
+        }
+        close(fd);
+        *size = total;
+    }
+    *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
+    Py_DECREF(h);
+    return *hex == NULL ? -1 : 0;
+none:
+    *hex = Py_NewRef(Py_None);
+    *size = -1;
+    return 0;
+}
+
+static PyObject *
+file_entry(PyObject *job, PyObject *name, PyObject *size, PyObject *sha)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    if (PyDict_SetItem(d, k_job, job) || PyDict_SetItem(d, k_path, name)
+            || PyDict_SetItem(d, k_size, size) || PyDict_SetItem(d, k_sha256, sha)) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+PyDoc_STRVAR(flat_changes_doc,
+"flat_changes(job, path, old, skip, temp) -> list or None\n\n"
+"The files of the flat job directory path created or modified since old ({name: signature}\n"
+"from flat_sigs), sorted by name, each {'job', 'path', 'size', 'sha256'} (a new file is\n"
+"hashed without a stat: its size comes from the read; a file that could not be read has\n"
+"sha256 None), then those of old no longer there, sorted, each {'job', 'path', 'removed':\n"
+"True}. Names in skip or holding temp are left out as in flat_sigs. None when an entry that\n"
+"is not left out is not a regular file. Reference:\n"
+"suite.provenance.capture.flat_changes_python. Raises NotADirectoryError, PermissionError\n"
+"or another OSError naming the directory or the entry; TypeError if old is not a dict.");
+
+static PyObject *
+flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "flat_changes(job, path: str, old: dict, skip, temp)");
+        return NULL;
+    }
+    PyObject *job = args[0], *path = args[1], *old = args[2];
+    PyObject *encoded = NULL, *found = NULL, *still = NULL, *out = NULL, *result = NULL;
+    struct rules r;
+    struct listing l = {0};
+    int fd = -1;
+    char *buf = NULL;
+    if (parse_rules(&r, args[3], args[4], NULL) != 0)
+        goto done;
+    if (!PyUnicode_FSConverter(path, &encoded))
+        goto done;
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r);
+    if (err && err != ENOENT) {
+        set_error(err, path, NULL);
+        goto done;
+    }
+    /* found: (name, size, sha256) of what changed; still: names of old still there */
+    if ((found = PyList_New(0)) == NULL || (still = PySet_New(NULL)) == NULL)
+        goto done;
+    for (size_t i = 0; i < l.count; i++) {
+        const struct entry *e = &l.items[i];
+        int regular = is_file(fd, path, e);
+        if (regular < 0)
+            goto done;
+        if (!regular) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        PyObject *name = PyUnicode_DecodeFSDefault(e->name);
+        if (name == NULL)
+            goto done;
+        PyObject *sig = PyDict_GetItemWithError(old, name);  /* borrowed */
+        if (sig == NULL && PyErr_Occurred()) {
+            Py_DECREF(name);
+            goto done;
+        }
+        PyObject *size = NULL;
+        if (sig != NULL) {
+            struct stat st;
+            err = lstat_at(fd, e->name, &st);
+            if (err == ENOENT) {  /* removed while we looked */
+                Py_DECREF(name);
+                continue;
+            }
+            if (err) {
+                Py_DECREF(name);
+                set_error(err, path, e->name);
+                goto done;
+            }
+            if (PySet_Add(still, name) != 0) {
+                Py_DECREF(name);
+                goto done;
+            }
+            PyObject *now = signature(&st);
+            int same = now == NULL ? -1 : PyObject_RichCompareBool(now, sig, Py_EQ);
+            Py_XDECREF(now);
+            if (same != 0) {
+                Py_DECREF(name);
+                if (same < 0)
+                    goto done;
+                continue;
+            }
+            if ((size = PyLong_FromLongLong((long long)st.st_size)) == NULL) {
+                Py_DECREF(name);
+                goto done;
+            }
+        }
+        long long read_size;
+        PyObject *hex;
+        if (digest(fd, e->name, &buf, &read_size, &hex) != 0) {
+            Py_DECREF(name);
+            Py_XDECREF(size);
+            goto done;
+        }
+        if (size == NULL)
+            size = hex == Py_None ? Py_NewRef(Py_None) : PyLong_FromLongLong(read_size);
+        PyObject *row = size == NULL ? NULL : PyTuple_Pack(3, name, size, hex);
+        Py_DECREF(name);
+        Py_XDECREF(size);
+        Py_DECREF(hex);
+        if (row == NULL)
+            goto done;
+        int bad = PyList_Append(found, row);
+        Py_DECREF(row);
+        if (bad)
+            goto done;
+    }
+    if (PyList_Sort(found) != 0)  /* by name: names are unique, nothing else is compared */
+        goto done;
+    Py_ssize_t n = PyList_GET_SIZE(found);
+    if ((out = PyList_New(n)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(found, i);
+        PyObject *d = file_entry(job, PyTuple_GET_ITEM(row, 0), PyTuple_GET_ITEM(row, 1),
+                                 PyTuple_GET_ITEM(row, 2));
+        if (d == NULL)
+            goto done;
+        PyList_SET_ITEM(out, i, d);
+    }
+    if (PySet_GET_SIZE(still) < PyDict_GET_SIZE(old)) {
+        PyObject *gone = PyList_New(0), *key, *value;
+        Py_ssize_t pos = 0;
+        if (gone == NULL)
+            goto done;
+        while (PyDict_Next(old, &pos, &key, &value)) {
+            int there = PySet_Contains(still, key);
+            if (there < 0 || (!there && PyList_Append(gone, key) != 0)) {
+                Py_DECREF(gone);
+                goto done;
+            }
+        }
+        if (PyList_Sort(gone) != 0) {
+            Py_DECREF(gone);
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(gone); i++) {
+            PyObject *d = PyDict_New();
+            if (d == NULL || PyDict_SetItem(d, k_job, job)
+                    || PyDict_SetItem(d, k_path, PyList_GET_ITEM(gone, i))
+                    || PyDict_SetItem(d, k_removed, Py_True) || PyList_Append(out, d)) {
+                Py_XDECREF(d);
+                Py_DECREF(gone);
+                goto done;
+            }
+            Py_DECREF(d);
+        }
+        Py_DECREF(gone);
+    }
+    result = Py_NewRef(out);
+done:
+    if (fd >= 0)
+        close(fd);
+    listing_free(&l);
+    free_rules(&r);
+    PyMem_Free(buf);
+    Py_XDECREF(encoded);
+    Py_XDECREF(found);
+    Py_XDECREF(still);
+    Py_XDECREF(out);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
+    {"flat_changes", (PyCFunction)(void (*)(void))flat_changes, METH_FASTCALL,
+     flat_changes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "suite.provenance._capture",
+    "The scans of provenance records in C (optional; see suite/native.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__capture(void)
+{
+    PyObject *hashlib = PyImport_ImportModule("hashlib");
+    if (hashlib == NULL)
+        return NULL;
+    sha256_new = PyObject_GetAttrString(hashlib, "sha256");
+    Py_DECREF(hashlib);
+    if (sha256_new == NULL)
+        return NULL;
+    if (!(k_job = PyUnicode_InternFromString("job")) || !(k_path = PyUnicode_InternFromString("path"))
+            || !(k_size = PyUnicode_InternFromString("size"))
+            || !(k_sha256 = PyUnicode_InternFromString("sha256"))
+            || !(k_removed = PyUnicode_InternFromString("removed"))
+            || !(s_hexdigest = PyUnicode_InternFromString("hexdigest"))
+            || !(s_update = PyUnicode_InternFromString("update")))
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -617,10 +617,200 @@ done:
     return result;
 }
 
+/* ---- files_text ------------------------------------------------------------------------- */
+
+struct text {  /* ASCII (or UTF-8 from a fallback) being built */
+    char *p;
+    size_t len, cap;
+};
+
+static int
+text_reserve(struct text *t, size_t more)
+{
+    if (t->len + more <= t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + more)
+        cap *= 2;
+    char *grown = PyMem_Realloc(t->p, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->p = grown;
+    t->cap = cap;
+    return 0;
+}
+
+static int
+text_put(struct text *t, const char *s, size_t n)
+{
+    if (text_reserve(t, n) != 0)
+        return -1;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    return 0;
+}
+
+/* s (a str) as json.encoder.encode_basestring_ascii writes it */
+static int
+text_put_str(struct text *t, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    if (text_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
+        return -1;
+    char *o = t->p + t->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '\\': *o++ = '\\'; continue;
+        case '"': *o++ = '"'; continue;
+        case '\b': *o++ = 'b'; continue;
+        case '\f': *o++ = 'f'; continue;
+        case '\n': *o++ = 'n'; continue;
+        case '\r': *o++ = 'r'; continue;
+        case '\t': *o++ = 't'; continue;
+        }
+        if (c >= 0x10000) {  /* a surrogate pair, each half escaped */
+            Py_UCS4 v = c - 0x10000;
+            Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
+            *o++ = 'u';
+            *o++ = hex[(hi >> 12) & 0xf];
+            *o++ = hex[(hi >> 8) & 0xf];
+            *o++ = hex[(hi >> 4) & 0xf];
+            *o++ = hex[hi & 0xf];
+            *o++ = '\\';
+            c = 0xdc00 | (v & 0x3ff);
+        }
+        *o++ = 'u';
+        *o++ = hex[(c >> 12) & 0xf];
+        *o++ = hex[(c >> 8) & 0xf];
+        *o++ = hex[(c >> 4) & 0xf];
+        *o++ = hex[c & 0xf];
+    }
+    *o++ = '"';
+    t->len = (size_t)(o - t->p);
+    return 0;
+}
+
+static int
+text_put_obj(struct text *t, PyObject *s)  /* a str's UTF-8, as it is */
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    return u == NULL ? -1 : text_put(t, u, (size_t)n);
+}
+
+/* One entry in the forms flat_changes makes, written; 1 if it is not one of them (the
+ * caller's fallback writes it), -1 on error. */
+static int
+text_put_entry(struct text *t, PyObject *e)
+{
+    if (!PyDict_CheckExact(e))
+        return 1;
+    Py_ssize_t n = PyDict_GET_SIZE(e);
+    if (n != 3 && n != 4)
+        return 1;
+    PyObject *job = PyDict_GetItemWithError(e, k_job);
+    PyObject *path = job ? PyDict_GetItemWithError(e, k_path) : NULL;
+    if (path == NULL || !PyUnicode_CheckExact(job) || !PyUnicode_CheckExact(path))
+        return PyErr_Occurred() ? -1 : 1;
+    PyObject *removed = NULL, *size = NULL, *sha = NULL;
+    if (n == 3) {
+        removed = PyDict_GetItemWithError(e, k_removed);
+        if (removed != Py_True)
+            return PyErr_Occurred() ? -1 : 1;
+    }
+    else {
+        size = PyDict_GetItemWithError(e, k_size);
+        sha = size ? PyDict_GetItemWithError(e, k_sha256) : NULL;
+        if (sha == NULL || !(size == Py_None || PyLong_CheckExact(size))
+                || !(sha == Py_None || PyUnicode_CheckExact(sha)))
+            return PyErr_Occurred() ? -1 : 1;
+    }
+    if (text_put(t, "{\"job\": ", 8) || text_put_str(t, job) || text_put(t, ", \"path\": ", 10)
+            || text_put_str(t, path))
+        return -1;
+    if (removed != NULL)
+        return text_put(t, ", \"removed\": true}", 18);
+    if (text_put(t, ", \"size\": ", 10))
+        return -1;
+    if (size == Py_None) {
+        if (text_put(t, "null", 4))
+            return -1;
+    }
+    else {
+        PyObject *digits = PyObject_Str(size);
+        int bad = digits == NULL || text_put_obj(t, digits);
+        Py_XDECREF(digits);
+        if (bad)
+            return -1;
+    }
+    if (text_put(t, ", \"sha256\": ", 12))
+        return -1;
+    if (sha == Py_None ? text_put(t, "null", 4) : text_put_str(t, sha))
+        return -1;
+    return text_put(t, "}", 1);
+}
+
+PyDoc_STRVAR(files_text_doc,
+"files_text(files, fallback) -> str\n\n"
+"The entries of a record's files (flat_changes) as JSON, joined by ', ': an entry in one of\n"
+"flat_changes' two forms (a dict of exactly job, path (str), size (int or None), sha256 (str\n"
+"or None), or of job, path, removed=True) is written here, strings escaped as\n"
+"json.encoder.encode_basestring_ascii does; any other is what fallback(entry) returns (a\n"
+"str). Reference: suite.provenance.capture.files_text_python. Raises TypeError if files is\n"
+"not a list, and what fallback raises.");
+
+static PyObject *
+files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "files_text(files: list, fallback)");
+        return NULL;
+    }
+    PyObject *files = args[0], *fallback = args[1], *result = NULL;
+    struct text t = {NULL, 0, 0};
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
+        if (i && text_put(&t, ", ", 2))
+            goto done;
+        PyObject *e = PyList_GET_ITEM(files, i);
+        Py_INCREF(e);  /* a fallback may change the list */
+        int done_here = text_put_entry(&t, e);
+        if (done_here == 1) {
+            PyObject *s = PyObject_CallOneArg(fallback, e);
+            if (s != NULL && !PyUnicode_Check(s)) {
+                PyErr_SetString(PyExc_TypeError, "fallback must return a str");
+                Py_CLEAR(s);
+            }
+            done_here = s == NULL ? -1 : text_put_obj(&t, s);
+            Py_XDECREF(s);
+        }
+        Py_DECREF(e);
+        if (done_here != 0)
+            goto done;
+    }
+    result = PyUnicode_FromStringAndSize(t.p ? t.p : "", (Py_ssize_t)t.len);
+done:
+    PyMem_Free(t.p);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
     {"flat_changes", (PyCFunction)(void (*)(void))flat_changes, METH_FASTCALL,
      flat_changes_doc},
+    {"files_text", (PyCFunction)(void (*)(void))files_text, METH_FASTCALL, files_text_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -89,6 +89,20 @@ def _file_text(entry):
     return json.dumps(entry)
 
 
+def files_text(files):
+    """A record's ``files`` (:meth:`Capture.changes`) as the JSON of their list's items, joined
+    by ``, ``. In C where built (:func:`files_text_python` is its reference); entries of
+    another form than :meth:`Capture.changes` makes are written by :func:`_file_text`."""
+    if _native is None:
+        return files_text_python(files)
+    return _native.files_text(files, _file_text)
+
+
+def files_text_python(files):
+    """:func:`files_text` in Python (the C function's reference)."""
+    return ", ".join([_file_text(f) for f in files])
+
+
 def _name_version(dist):
     # the header lines only: dist.metadata runs the email parser over the whole file, 8x
     # slower for a few hundred distributions
@@ -271,7 +285,7 @@ class Capture:
         if traceback is not None:
             text += f', "traceback": {_text(traceback)}'
         if files is not None:
-            text += f', "files": [{", ".join([_file_text(f) for f in files])}]'
+            text += f', "files": [{files_text(files)}]'
         return (text + ", " + shared + "}\n").encode()
 
     def blobs(self):

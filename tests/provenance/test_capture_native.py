@@ -1,6 +1,7 @@
 """The provenance scans in C (suite/provenance/_capture.c) give what their Python references in
 suite/provenance/capture.py give, on generated job directories, errors included."""
 
+import json
 import os
 
 import pytest
@@ -140,3 +141,50 @@ def test_wrong_arguments_raise_type_errors_not_crashes(tmp_path):
 
 def test_the_c_scans_read_as_much_at_a_time_as_the_reference():
     assert need().CHUNK == capture.CHUNK
+
+
+# any text, lone surrogates (undecodable names) and characters past the BMP included
+TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
+FILE_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT,
+                                    "size": st.none() | st.integers(-1, 2**70),
+                                    "sha256": st.none() | TEXT})
+REMOVED_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT, "removed": st.just(True)})
+# forms flat_changes never makes: the Python writer answers (or raises) for them
+ODD_ENTRY = st.one_of(
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "removed": st.sampled_from([False, 1])}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT,
+                           "size": st.sampled_from([True, 1.5, "7"]), "sha256": TEXT}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "size": st.none(),
+                           "sha256": st.integers()}),
+    st.fixed_dictionaries({"job": st.integers(), "path": TEXT, "removed": st.just(True)}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "size": st.none(), "extra": TEXT}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT}),
+    st.fixed_dictionaries({"path": TEXT, "size": st.none(), "sha256": st.none(),
+                           "other": st.none()}))
+
+
+def outcome_any(fn, *args):
+    try:
+        return "value", fn(*args)
+    except Exception as exc:  # the same exception type from both
+        return "error", type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regular=st.lists(st.one_of(FILE_ENTRY, REMOVED_ENTRY), max_size=4),
+       odd=st.lists(ODD_ENTRY, max_size=2), at=st.integers(0, 4))
+def test_files_text_agrees_with_the_python_reference(regular, odd, at):
+    need()
+    files = regular[:at] + odd + regular[at:]
+    assert outcome_any(capture.files_text, files) == \
+        outcome_any(capture.files_text_python, files)
+    # what flat_changes makes comes out as the JSON of it
+    assert json.loads(f"[{capture.files_text(regular)}]") == regular
+
+
+def test_files_text_refuses_what_is_not_a_list():
+    mod = need()
+    with pytest.raises(TypeError):
+        mod.files_text(({"job": "j", "path": "p", "removed": True},), capture._file_text)
+    with pytest.raises(TypeError):  # a fallback must give text
+        mod.files_text([{"odd": 1}], lambda entry: 5)

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,8 @@ static PyObject *k_job, *k_path, *k_size, *k_sha256, *k_removed, *s_hexdigest, *
 struct entry {
     char *name;
     unsigned char type;
+    int err;          /* of the lstat below (flat_sigs), 0 if it worked */
+    struct stat st;
 };
 
 struct listing {
@@ -97,6 +100,7 @@ keep(struct listing *l, const struct rules *r, const char *name, unsigned char t
     memcpy(copy, name, len + 1);
     l->items[l->count].name = copy;
     l->items[l->count].type = type;
+    l->items[l->count].err = 0;
     l->count++;
     return 0;
 }
@@ -161,9 +165,10 @@ list_fd(int fd, struct listing *l, const struct rules *r)
 #endif
 }
 
-/* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno. */
+/* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno.
+ * With stat, each entry kept is lstat'ed too, in the same stretch without the GIL. */
 static int
-open_and_list(const char *path, int *fd, struct listing *l, const struct rules *r)
+open_and_list(const char *path, int *fd, struct listing *l, const struct rules *r, int stat)
 {
     int err = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -173,6 +178,10 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
     else if ((err = list_fd(*fd, l, r)) != 0) {
         close(*fd);
         *fd = -1;
+    }
+    for (size_t i = 0; stat && !err && i < l->count; i++) {
+        struct entry *e = &l->items[i];
+        e->err = fstatat(*fd, e->name, &e->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
     }
     Py_END_ALLOW_THREADS
     return err;
@@ -248,10 +257,25 @@ set_error(int err, PyObject *path, const char *name)
 static PyObject *
 signature(const struct stat *st)
 {
-    return Py_BuildValue("(LLLK)", (long long)st->st_size,
-                         (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
-                         (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec,
-                         (unsigned long long)st->st_ino);
+    /* a tuple filled by hand: Py_BuildValue parses its format on every call */
+    PyObject *t = PyTuple_New(4);
+    if (t == NULL)
+        return NULL;
+    PyObject *v[4] = {
+        PyLong_FromLongLong((long long)st->st_size),
+        PyLong_FromLongLong((long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec),
+        PyLong_FromLongLong((long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec),
+        PyLong_FromUnsignedLongLong((unsigned long long)st->st_ino)};
+    for (int i = 0; i < 4; i++) {
+        if (v[i] == NULL) {
+            for (int j = i; j < 4; j++)
+                Py_XDECREF(v[j]);
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v[i]);
+    }
+    return t;
 }
 
 /* lstat dir_fd/name without the GIL; 0 or errno. */
@@ -312,7 +336,7 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
-    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r);
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r, 1);
     if (err && err != ENOENT) {
         set_error(err, path, NULL);
         goto done;
@@ -321,30 +345,29 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     for (size_t i = 0; i < l.count; i++) {
         const struct entry *e = &l.items[i];
-        int regular = is_file(fd, path, e);
-        if (regular < 0)
-            goto done;
-        if (!regular) {  /* not flat: the caller walks the tree */
-            result = Py_NewRef(Py_None);
+        /* as DirEntry.is_file(follow_symlinks=False) tells (from the lstat where the listing
+         * gives no type; a missing entry is no file), then DirEntry.stat */
+        int known = e->type != DT_UNKNOWN;
+        if (known ? e->type != DT_REG
+                  : e->err == ENOENT || (!e->err && !S_ISREG(e->st.st_mode))) {
+            result = Py_NewRef(Py_None);  /* not flat: the caller walks the tree */
             goto done;
         }
-        struct stat st;
-        err = lstat_at(fd, e->name, &st);
-        if (err == ENOENT)
+        if (e->err == ENOENT)  /* removed while we looked */
             continue;
-        if (err) {
-            set_error(err, path, e->name);
+        if (e->err) {
+            set_error(e->err, path, e->name);
             goto done;
         }
         PyObject *name = PyUnicode_DecodeFSDefault(e->name);
-        PyObject *sig = name ? signature(&st) : NULL;
+        PyObject *sig = name ? signature(&e->st) : NULL;
         int bad = sig == NULL || PyDict_SetItem(sigs, name, sig) != 0;
         Py_XDECREF(name);
         Py_XDECREF(sig);
         if (bad)
             goto done;
     }
-    result = Py_BuildValue("(OO)", sigs, l.has_log ? Py_True : Py_False);
+    result = PyTuple_Pack(2, sigs, l.has_log ? Py_True : Py_False);
 done:
     if (fd >= 0)
         close(fd);
@@ -353,6 +376,87 @@ done:
     Py_XDECREF(encoded);
     Py_XDECREF(sigs);
     return result;
+}
+
+/* ---- SHA-256 (FIPS 180-4) of a small file's bytes, without the GIL ----------------------- */
+
+/* hashlib costs ~5,000 instructions a call (OpenSSL's context set-up and tear-down) for an 11
+ * byte document; files larger than one read (CHUNK) still go through hashlib, which uses the
+ * CPU's SHA instructions where there are some. */
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64];
+    for (int t = 0; t < 16; t++)
+        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
+            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
+    for (int t = 16; t < 64; t++) {
+        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
+        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
+        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int t = 0; t < 64; t++) {
+        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
+            + sha_k[t] + w[t];
+        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += k;
+}
+
+/* The SHA-256 of data[:n] as 64 lowercase hex digits (and a NUL) into out. */
+static void
+sha256_hex(const unsigned char *data, size_t n, char out[65])
+{
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    size_t full = n - n % 64;
+    for (size_t at = 0; at < full; at += 64)
+        sha256_block(h, data + at);
+    unsigned char last[128] = {0};  /* the rest, 0x80, zeros, the length in bits */
+    size_t rest = n - full, blocks = rest < 56 ? 1 : 2;
+    memcpy(last, data + full, rest);
+    last[rest] = 0x80;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        last[blocks * 64 - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t i = 0; i < blocks; i++)
+        sha256_block(h, last + 64 * i);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        unsigned char byte = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+        out[2 * i] = hex[byte >> 4];
+        out[2 * i + 1] = hex[byte & 0xf];
+    }
+    out[64] = '\0';
 }
 
 /* ---- flat_changes ------------------------------------------------------------------------- */
@@ -378,7 +482,8 @@ hash_update(PyObject **h, char *buf, Py_ssize_t n)
 
 /* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
  * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
- * a Python failure (memory). *buf is the read buffer, allocated on first use. */
+ * a Python failure (memory). *buf is the read buffer, allocated on first use. A file that
+ * ends within the first read is opened, read and hashed in one stretch without the GIL. */
 static int
 digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
 {
@@ -388,50 +493,61 @@ digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex
         PyErr_NoMemory();
         return -1;
     }
-    PyObject *h = NULL;
-    int fd;
+    char *b = *buf, small[65];
+    int fd, done = 0;
+    ssize_t n;
     Py_BEGIN_ALLOW_THREADS
     do
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
-    Py_END_ALLOW_THREADS
     if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        ssize_t n;
-        Py_BEGIN_ALLOW_THREADS
-        n = readlinkat(dir_fd, name, *buf, CHUNK);
-        Py_END_ALLOW_THREADS
-        if (n < 0)
-            goto none;
-        if (hash_update(&h, *buf, n) != 0)
-            return -1;
-        *size = n;
+        n = readlinkat(dir_fd, name, b, CHUNK);
+        done = 1;
     }
     else {
-        long long total = 0;
-        for (;;) {
-            ssize_t n;
-            Py_BEGIN_ALLOW_THREADS
-            do
-                n = read(fd, *buf, CHUNK);
-            while (n < 0 && errno == EINTR);
-            Py_END_ALLOW_THREADS
-            if (n < 0) {
-                close(fd);
-                Py_XDECREF(h);
-                goto none;
-            }
-            if (hash_update(&h, *buf, n) != 0) {
-                close(fd);
-                Py_XDECREF(h);
-                return -1;
-            }
-            total += n;
-            if (n != CHUNK)  /* a short read is the end of a regular file */
-                break;
+        do
+            n = read(fd, b, CHUNK);
+        while (n < 0 && errno == EINTR);
+        if (n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
+            close(fd);
+            done = 1;
         }
-        close(fd);
-        *size = total;
     }
+    if (done && n >= 0)
+        sha256_hex((const unsigned char *)b, (size_t)n, small);
+    Py_END_ALLOW_THREADS
+    if (done) {
+        if (n < 0)
+            goto none;
+        *size = n;
+        *hex = PyUnicode_FromStringAndSize(small, 64);
+        return *hex == NULL ? -1 : 0;
+    }
+    /* more than one read: hashlib, the GIL released around each read */
+    PyObject *h = NULL;
+    long long total = 0;
+    for (;;) {
+        if (hash_update(&h, b, n) != 0) {
+            close(fd);
+            Py_XDECREF(h);
+            return -1;
+        }
+        total += n;
+        if (n != CHUNK)
+            break;
+        Py_BEGIN_ALLOW_THREADS
+        do
+            n = read(fd, b, CHUNK);
+        while (n < 0 && errno == EINTR);
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            close(fd);
+            Py_XDECREF(h);
+            goto none;
+        }
+    }
+    close(fd);
+    *size = total;
     *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
     Py_DECREF(h);
     return *hex == NULL ? -1 : 0;
@@ -485,7 +601,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
-    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r);
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r, 0);
     if (err && err != ENOENT) {
         set_error(err, path, NULL);
         goto done;

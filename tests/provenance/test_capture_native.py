@@ -1,6 +1,7 @@
 """The provenance scans in C (suite/provenance/_capture.c) give what their Python references in
 suite/provenance/capture.py give, on generated job directories, errors included."""
 
+import hashlib
 import json
 import os
 
@@ -188,3 +189,15 @@ def test_files_text_refuses_what_is_not_a_list():
         mod.files_text(({"job": "j", "path": "p", "removed": True},), capture._file_text)
     with pytest.raises(TypeError):  # a fallback must give text
         mod.files_text([{"odd": 1}], lambda entry: 5)
+
+
+def test_small_files_are_hashed_as_hashlib_hashes_them(tmp_path):
+    # one read holds these: the C SHA-256, at each edge of its padding (55/56 bytes a block)
+    mod = need()
+    sizes = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, CHUNK - 1, CHUNK]
+    for size in sizes:
+        (tmp_path / f"f{size}").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    got = {e["path"]: (e["size"], e["sha256"])
+           for e in mod.flat_changes("j", str(tmp_path), {}, SKIP, TEMP)}
+    assert got == {f"f{size}": (size, hashlib.sha256((tmp_path / f"f{size}").read_bytes())
+                                .hexdigest()) for size in sizes}

@@ -189,41 +189,65 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
 
 /* ---- arguments and errors ----------------------------------------------------------------- */
 
-/* Fill r from skip (a tuple of bytes), temp (bytes) and log (bytes or NULL). */
-static int
-parse_rules(struct rules *r, PyObject *skip, PyObject *temp, PyObject *log)
+/* What the scans leave out, set once by configure(): capture.py's rules, as bytes. */
+static struct rules rules;
+static PyObject *rules_held;  /* (skip, temp, log): keeps the bytes the rules point into */
+
+PyDoc_STRVAR(configure_doc,
+"configure(skip, temp, log)\n\n"
+"What flat_sigs and flat_changes leave out: names equal to one of skip (a tuple of bytes) or\n"
+"holding temp (bytes); log (bytes) is the name flat_sigs reports. Set once, by\n"
+"suite.provenance.capture at import. Raises TypeError for other types.");
+
+static PyObject *
+configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    memset(r, 0, sizeof *r);
-    if (!PyTuple_Check(skip) || !PyBytes_Check(temp) || (log && !PyBytes_Check(log))) {
-        PyErr_SetString(PyExc_TypeError, "skip must be a tuple of bytes, temp and log bytes");
-        return -1;
+    (void)self;
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyBytes_Check(args[1])
+            || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "configure(skip: tuple of bytes, temp: bytes, "
+                        "log: bytes)");
+        return NULL;
     }
-    r->n_skip = PyTuple_GET_SIZE(skip);
-    r->skip = PyMem_Malloc((r->n_skip + 1) * sizeof *r->skip);
-    r->skip_len = PyMem_Malloc((r->n_skip + 1) * sizeof *r->skip_len);
-    if (r->skip == NULL || r->skip_len == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < r->n_skip; i++) {
-        PyObject *b = PyTuple_GET_ITEM(skip, i);
-        if (!PyBytes_Check(b)) {
+    PyObject *skip = args[0];
+    Py_ssize_t n = PyTuple_GET_SIZE(skip);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(skip, i))) {
             PyErr_SetString(PyExc_TypeError, "skip must be a tuple of bytes");
-            return -1;
+            return NULL;
         }
-        r->skip[i] = PyBytes_AS_STRING(b);
-        r->skip_len[i] = (size_t)PyBytes_GET_SIZE(b);
+    const char **names = PyMem_Malloc((n + 1) * sizeof *names);
+    size_t *lens = PyMem_Malloc((n + 1) * sizeof *lens);
+    PyObject *held = PyTuple_Pack(3, skip, args[1], args[2]);
+    if (names == NULL || lens == NULL || held == NULL) {
+        PyMem_Free(names);
+        PyMem_Free(lens);
+        Py_XDECREF(held);
+        return PyErr_NoMemory();
     }
-    r->temp = PyBytes_AS_STRING(temp);
-    r->log = log ? PyBytes_AS_STRING(log) : NULL;
-    return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        names[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(skip, i));
+        lens[i] = (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(skip, i));
+    }
+    PyMem_Free(rules.skip);
+    PyMem_Free(rules.skip_len);
+    rules.skip = names;
+    rules.skip_len = lens;
+    rules.n_skip = n;
+    rules.temp = PyBytes_AS_STRING(args[1]);
+    rules.log = PyBytes_AS_STRING(args[2]);
+    Py_XSETREF(rules_held, held);
+    Py_RETURN_NONE;
 }
 
-static void
-free_rules(struct rules *r)
+static int
+configured(void)
 {
-    PyMem_Free(r->skip);
-    PyMem_Free(r->skip_len);
+    if (rules_held == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call configure() first");
+        return 0;
+    }
+    return 1;
 }
 
 /* The OSError for err at path (name NULL) or at path/name, as os.scandir and DirEntry.stat
@@ -311,32 +335,31 @@ is_file(int dir_fd, PyObject *path, const struct entry *e)
 /* ---- flat_sigs ---------------------------------------------------------------------------- */
 
 PyDoc_STRVAR(flat_sigs_doc,
-"flat_sigs(path, skip, temp, log) -> (dict, bool) or None\n\n"
+"flat_sigs(path) -> (dict, bool) or None\n\n"
 "({name: (size, mtime_ns, ctime_ns, inode)}, has_log) of the regular files of the directory\n"
-"path (a str) from an lstat each, leaving out the names in skip (a tuple of bytes) and those\n"
-"holding temp (bytes); has_log: an entry named log (bytes) is there. None when an entry\n"
+"path (a str) from an lstat each, leaving out what configure() says; has_log: an entry\n"
+"named as configure's log is there. None when an entry\n"
 "that is not left out is not a regular file (a subdirectory, a link). A missing directory\n"
 "is empty; an entry removed while listed is left out. Reference:\n"
 "suite.provenance.capture.flat_sigs_python. Raises NotADirectoryError, PermissionError or\n"
-"another OSError naming the directory or the entry.");
+"another OSError naming the directory or the entry; RuntimeError before configure().");
 
 static PyObject *
 flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 4 || !PyUnicode_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "flat_sigs(path: str, skip, temp, log)");
+    if (nargs != 1 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "flat_sigs(path: str)");
         return NULL;
     }
+    if (!configured())
+        return NULL;
     PyObject *path = args[0], *encoded = NULL, *sigs = NULL, *result = NULL;
-    struct rules r;
     struct listing l = {0};
     int fd = -1;
-    if (parse_rules(&r, args[1], args[2], args[3]) != 0)
-        goto done;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
-    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r, 1);
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 1);
     if (err && err != ENOENT) {
         set_error(err, path, NULL);
         goto done;
@@ -372,7 +395,6 @@ done:
     if (fd >= 0)
         close(fd);
     listing_free(&l);
-    free_rules(&r);
     Py_XDECREF(encoded);
     Py_XDECREF(sigs);
     return result;
@@ -572,36 +594,35 @@ file_entry(PyObject *job, PyObject *name, PyObject *size, PyObject *sha)
 }
 
 PyDoc_STRVAR(flat_changes_doc,
-"flat_changes(job, path, old, skip, temp) -> list or None\n\n"
+"flat_changes(job, path, old) -> list or None\n\n"
 "The files of the flat job directory path created or modified since old ({name: signature}\n"
 "from flat_sigs), sorted by name, each {'job', 'path', 'size', 'sha256'} (a new file is\n"
 "hashed without a stat: its size comes from the read; a file that could not be read has\n"
 "sha256 None), then those of old no longer there, sorted, each {'job', 'path', 'removed':\n"
-"True}. Names in skip or holding temp are left out as in flat_sigs. None when an entry that\n"
+"True}. What configure() says is left out, as in flat_sigs. None when an entry that\n"
 "is not left out is not a regular file. Reference:\n"
 "suite.provenance.capture.flat_changes_python. Raises NotADirectoryError, PermissionError\n"
-"or another OSError naming the directory or the entry; TypeError if old is not a dict.");
+"or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
+"RuntimeError before configure().");
 
 static PyObject *
 flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 5 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError,
-                        "flat_changes(job, path: str, old: dict, skip, temp)");
+    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes(job, path: str, old: dict)");
         return NULL;
     }
+    if (!configured())
+        return NULL;
     PyObject *job = args[0], *path = args[1], *old = args[2];
     PyObject *encoded = NULL, *found = NULL, *still = NULL, *out = NULL, *result = NULL;
-    struct rules r;
     struct listing l = {0};
     int fd = -1;
     char *buf = NULL;
-    if (parse_rules(&r, args[3], args[4], NULL) != 0)
-        goto done;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
-    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &r, 0);
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 0);
     if (err && err != ENOENT) {
         set_error(err, path, NULL);
         goto done;
@@ -724,7 +745,6 @@ done:
     if (fd >= 0)
         close(fd);
     listing_free(&l);
-    free_rules(&r);
     PyMem_Free(buf);
     Py_XDECREF(encoded);
     Py_XDECREF(found);
@@ -879,7 +899,7 @@ text_put_entry(struct text *t, PyObject *e)
 }
 
 PyDoc_STRVAR(files_text_doc,
-"files_text(files, fallback) -> str\n\n"
+"files_text(fallback, files) -> str\n\n"
 "The entries of a record's files (flat_changes) as JSON, joined by ', ': an entry in one of\n"
 "flat_changes' two forms (a dict of exactly job, path (str), size (int or None), sha256 (str\n"
 "or None), or of job, path, removed=True) is written here, strings escaped as\n"
@@ -891,11 +911,11 @@ static PyObject *
 files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 2 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "files_text(files: list, fallback)");
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "files_text(fallback, files: list)");
         return NULL;
     }
-    PyObject *files = args[0], *fallback = args[1], *result = NULL;
+    PyObject *fallback = args[0], *files = args[1], *result = NULL;
     struct text t = {NULL, 0, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
         if (i && text_put(&t, ", ", 2))
@@ -923,6 +943,7 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
     {"flat_changes", (PyCFunction)(void (*)(void))flat_changes, METH_FASTCALL,
      flat_changes_doc},

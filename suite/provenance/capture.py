@@ -15,6 +15,7 @@ the records that name them, and writing one costs no file of its own (a file per
 made a run of a trivial operation twice as slow; see docs/provenance.md).
 """
 
+import functools
 import getpass
 import hashlib
 import json
@@ -40,11 +41,11 @@ CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 _TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
-#: the scans in C (:func:`flat_sigs`, :func:`flat_changes`), or None
+#: the scans in C (:func:`flat_sigs`, :func:`flat_changes`, :func:`files_text`), or None
 _native = native.load("suite.provenance._capture")
-# what the C scans compare names with: bytes, as the directory lists them
-_SKIP_B = tuple(os.fsencode(name) for name in NOT_OUTPUTS)
-_TEMP_B, _LOG_B = os.fsencode(_TEMP), os.fsencode(layout.FLOW_LOG)
+if _native is not None:  # what its scans leave out, as bytes (as the directory lists names)
+    _native.configure(tuple(os.fsencode(name) for name in NOT_OUTPUTS), os.fsencode(_TEMP),
+                      os.fsencode(layout.FLOW_LOG))
 
 
 def short_hash(data: bytes) -> str:
@@ -89,17 +90,9 @@ def _file_text(entry):
     return json.dumps(entry)
 
 
-def files_text(files):
-    """A record's ``files`` (:meth:`Capture.changes`) as the JSON of their list's items, joined
-    by ``, ``. In C where built (:func:`files_text_python` is its reference); entries of
-    another form than :meth:`Capture.changes` makes are written by :func:`_file_text`."""
-    if _native is None:
-        return files_text_python(files)
-    return _native.files_text(files, _file_text)
-
-
 def files_text_python(files):
-    """:func:`files_text` in Python (the C function's reference)."""
+    """A record's ``files`` (:meth:`Capture.changes`) as the JSON of their list's items, joined
+    by ``, ``. :func:`files_text` is this, in C where built."""
     return ", ".join([_file_text(f) for f in files])
 
 
@@ -345,20 +338,13 @@ def _removed(job_id, old, present):
     return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
 
 
-def flat_changes(job_id, root, old):
+def flat_changes_python(job_id, root, old):
     """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
     new files are hashed without a ``stat`` (their size comes with the read), files that were
     there before are ``stat``ed and hashed if their signature moved; sorted by path, then the
     files of ``old`` (:func:`flat_sigs`) no longer there. None when the directory holds a
-    subdirectory or a link. In C where built (:func:`flat_changes_python` is its reference).
-    Raises OSError (NotADirectoryError, PermissionError) naming the directory or the entry."""
-    if _native is None:
-        return flat_changes_python(job_id, root, old)
-    return _native.flat_changes(job_id, root, old, _SKIP_B, _TEMP_B)
-
-
-def flat_changes_python(job_id, root, old):
-    """:func:`flat_changes` in Python (the C function's reference)."""
+    subdirectory or a link. :func:`flat_changes` is this, in C where built. Raises OSError
+    (NotADirectoryError, PermissionError) naming the directory or the entry."""
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
@@ -451,20 +437,13 @@ def _stat_tree(root):
     return tree
 
 
-def flat_sigs(root):
+def flat_sigs_python(root):
     """``({name: (size, mtime_ns, ctime_ns, inode)}, has_log)`` of a flat job directory: its
     files but the log, the state point and temporary files, and whether it holds a log; None
     when it holds a subdirectory or a link (the common flat job takes this alone, twice as
-    fast as a walk). A missing directory (the operation removed it) is empty. In C where built
-    (:func:`flat_sigs_python` is its reference). Raises OSError (NotADirectoryError,
+    fast as a walk). A missing directory (the operation removed it) is empty.
+    :func:`flat_sigs` is this, in C where built. Raises OSError (NotADirectoryError,
     PermissionError) naming the directory or the entry."""
-    if _native is None:
-        return flat_sigs_python(root)
-    return _native.flat_sigs(root, _SKIP_B, _TEMP_B, _LOG_B)
-
-
-def flat_sigs_python(root):
-    """:func:`flat_sigs` in Python (the C function's reference)."""
     sigs, has_log = {}, False
     try:
         with os.scandir(root) as it:
@@ -503,3 +482,12 @@ def _sig(st):
     # the change time too: a rewrite that keeps size and modification time (`cp -p`, `tar`,
     # os.utime) still moves it, and nothing can set it back
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+# the C functions where built, each the same as its Python reference (the tests compare them)
+if _native is None:
+    flat_sigs, flat_changes = flat_sigs_python, flat_changes_python
+    files_text = files_text_python
+else:
+    flat_sigs, flat_changes = _native.flat_sigs, _native.flat_changes
+    files_text = functools.partial(_native.files_text, _file_text)

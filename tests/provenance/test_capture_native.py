@@ -78,7 +78,7 @@ def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, 
     make(root, entries)
     py = capture.flat_sigs_python(root)
     assert outcome(capture.flat_sigs, root) == outcome(capture.flat_sigs_python, root)
-    assert mod.flat_sigs(root, SKIP, TEMP, LOG) == py
+    assert mod.flat_sigs(root) == py
     # the scan before: what was found, each file's signature moved by its fate
     old = {}
     # (at most 6 entries, 8 fates)
@@ -129,15 +129,15 @@ def test_wrong_arguments_raise_type_errors_not_crashes(tmp_path):
     mod = need()
     root = str(tmp_path)
     with pytest.raises(TypeError):
-        mod.flat_changes("j", root, [("a", 1)], SKIP, TEMP)
+        mod.flat_changes("j", root, [("a", 1)])
     with pytest.raises(TypeError):
-        mod.flat_sigs(root, ("not bytes",), TEMP, LOG)
+        mod.configure(("not bytes",), TEMP, LOG)
     with pytest.raises(TypeError):
-        mod.flat_sigs(root.encode(), SKIP, TEMP, LOG)
+        mod.flat_sigs(root.encode())
     with pytest.raises(TypeError):
-        mod.flat_sigs(root)
+        mod.flat_sigs(root, SKIP)
     with pytest.raises(ValueError):  # an embedded NUL, as os.scandir says
-        mod.flat_sigs(root + "\0x", SKIP, TEMP, LOG)
+        mod.flat_sigs(root + "\0x")
 
 
 def test_the_c_scans_read_as_much_at_a_time_as_the_reference():
@@ -186,9 +186,9 @@ def test_files_text_agrees_with_the_python_reference(regular, odd, at):
 def test_files_text_refuses_what_is_not_a_list():
     mod = need()
     with pytest.raises(TypeError):
-        mod.files_text(({"job": "j", "path": "p", "removed": True},), capture._file_text)
+        mod.files_text(capture._file_text, ({"job": "j", "path": "p", "removed": True},))
     with pytest.raises(TypeError):  # a fallback must give text
-        mod.files_text([{"odd": 1}], lambda entry: 5)
+        mod.files_text(lambda entry: 5, [{"odd": 1}])
 
 
 def test_small_files_are_hashed_as_hashlib_hashes_them(tmp_path):
@@ -198,6 +198,6 @@ def test_small_files_are_hashed_as_hashlib_hashes_them(tmp_path):
     for size in sizes:
         (tmp_path / f"f{size}").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
     got = {e["path"]: (e["size"], e["sha256"])
-           for e in mod.flat_changes("j", str(tmp_path), {}, SKIP, TEMP)}
+           for e in mod.flat_changes("j", str(tmp_path), {})}
     assert got == {f"f{size}": (size, hashlib.sha256((tmp_path / f"f{size}").read_bytes())
                                 .hexdigest()) for size in sizes}

@@ -104,7 +104,9 @@ def _name_version(dist):
     except (OSError, UnicodeDecodeError):  # a broken installation must not stop a run
         return None, None
     name = version = None
-    for line in text.splitlines():
+    # the header ends at the first empty line; splitting the description after it into lines
+    # cost half of the environment's capture (1.3 MB of METADATA here)
+    for line in text.partition("\n\n")[0].splitlines():
         if not line:
             break
         if line.startswith("Name:"):

@@ -4,6 +4,8 @@ suite/provenance/capture.py give, on generated job directories, errors included.
 import hashlib
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -201,3 +203,14 @@ def test_small_files_are_hashed_as_hashlib_hashes_them(tmp_path):
            for e in mod.flat_changes("j", str(tmp_path), {})}
     assert got == {f"f{size}": (size, hashlib.sha256((tmp_path / f"f{size}").read_bytes())
                                 .hexdigest()) for size in sizes}
+
+
+def test_the_scans_are_the_c_ones_unless_switched_off():
+    code = ("from suite.provenance import capture as c; print(c.flat_sigs is c.flat_sigs_python,"
+            " c.flat_changes is c.flat_changes_python)")
+    built = "suite.provenance._capture" not in native.missing()
+    for env, expect in (({"SUITE_PURE_PYTHON": "1"}, "True True"),
+                        ({"SUITE_PURE_PYTHON": "0"}, f"{not built} {not built}")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True).stdout
+        assert out.strip() == expect

@@ -14,4 +14,5 @@ setup(ext_modules=[
     Extension("sync._compare", ["sync/_compare.c"], optional=True),
     Extension("sync._delta", ["sync/_delta.c"], optional=True),
     Extension("suite.index._readmany", ["suite/index/_readmany.c"], optional=True),
+    Extension("suite.provenance._capture", ["suite/provenance/_capture.c"], optional=True),
 ])

@@ -17,6 +17,7 @@ MODULES = (
     "sync._compare",
     "sync._delta",
     "suite.index._readmany",
+    "suite.provenance._capture",
 )
 
 

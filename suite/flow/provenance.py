@@ -83,6 +83,8 @@ class Log:
         self._thread = None
         self._failed = []
         self._have = set()  # (job id, blob name) known to be on disk
+        self._wrote_all = {}  # job id -> the blobs (a list) its new log got all of at once
+        self._joined = (None, b"")  # (blobs, their lines joined): one list all the run
         self._naming = {}  # blob name -> naming_field(name), or () for none
         #: bytes of existing logs read to learn which blobs they hold (a measure for tests
         #: and benchmarks)
@@ -113,22 +115,31 @@ class Log:
     def _write(self, item):
         job_id, path, data, blobs, fresh = item
         try:
-            # the blobs a log lacks are judged from its end, through the descriptor the
-            # append opens anyway
-            _append(os.path.join(path, LOG), data, (
-                lambda fd: self._missing_blobs(job_id, fd, blobs, fresh)) if blobs else None)
+            if blobs and fresh:  # no log before this execution: every blob, nothing to read
+                self._wrote_all[job_id] = blobs
+                _append(os.path.join(path, LOG), self._lines(blobs) + data)
+            else:  # the blobs a log lacks are judged from its end, through the descriptor
+                _append(os.path.join(path, LOG), data, (  # the append opens anyway
+                    lambda fd: self._missing_blobs(job_id, fd, blobs)) if blobs else None)
         except Exception as exc:  # the writer thread must outlive any failure, or runs hang
             if threading.current_thread() is not self._thread:
                 raise self._error([(job_id, exc)]) from exc
             self._failed.append((job_id, exc))
 
-    def _missing_blobs(self, job_id, fd, blobs, fresh):
+    def _lines(self, blobs):
+        """The lines of ``blobs`` joined (once per list: a run's records share one)."""
+        held, joined = self._joined
+        if held is not blobs:
+            joined = b"".join(line for _, line in blobs)
+            self._joined = (blobs, joined)
+        return joined
+
+    def _missing_blobs(self, job_id, fd, blobs):
         """The blob lines the log open at ``fd`` lacks, joined (each is kept once per job);
         led by a newline if the log ends in a line cut short (a killed write), so that line
         stays apart from the record."""
-        if fresh:  # no log before this execution: it needs them all, and nothing to read
-            self._have.update((job_id, name) for name, _ in blobs)
-            return b"".join(line for _, line in blobs)
+        if self._wrote_all.get(job_id) is blobs:  # its log began with all of them
+            return b""
         missing = [(name, line) for name, line in blobs if (job_id, name) not in self._have]
         if not missing:
             return b""

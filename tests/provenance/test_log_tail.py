@@ -127,3 +127,15 @@ def test_runs_of_the_cli_keep_each_blob_once(prov_project):
         assert sorted(blob_names(job)) == sorted(set(blob_names(job))) and len(
             blob_names(job)) == 2
         assert [r.operation for r in records(prov_project, [job.id])] == ["compute", "noisy", "jitter"]
+
+
+def test_a_new_log_gets_every_blob_once_and_is_not_read_back_in_the_same_run(prov_project):
+    job = prov_project.open_job({"x": 3})
+    r = Runner(load_workflow(prov_project), prov_project)
+    r.execute(r._op("compute"), (job,))  # the job had no log: its blobs go with this record
+    r.execute(r._op("noisy"), (job,))    # this runner wrote them: nothing to read back
+    assert r.log.bytes_read == 0
+    names = blob_names(job)
+    assert sorted(names) == sorted(set(names)) and len(names) == 2  # environment, diff
+    assert lines(job)[0].startswith(b'{"blob": ')  # before the first record naming them
+    assert_latest_resolves(prov_project, job, "noisy")

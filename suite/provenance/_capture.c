@@ -1,0 +1,983 @@
+/* suite.provenance._capture: the before/after scans of a flat job directory in C.
+ *
+ * Optional (suite/native.py loads it where it was built). Each function names its pure-Python
+ * reference in suite/provenance/capture.py; tests/provenance/test_capture_native.py compares
+ * the two on generated directories. Why C: an execution of a trivial operation costs 70-90 us
+ * of CPU and the records may add 10 % of it; the two Python scans and the hash of what changed
+ * cost ~25 us, most of it the interpreter around a dozen system calls.
+ *
+ * The directory is listed with getdents64 on Linux (opendir would add an fstat per listing)
+ * and every entry is stat'ed or opened relative to the directory's descriptor.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+/* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
+#define CHUNK (1 << 16)
+
+static PyObject *sha256_new;  /* hashlib.sha256 */
+static PyObject *k_job, *k_path, *k_size, *k_sha256, *k_removed, *s_hexdigest, *s_update;
+
+/* ---- listing ---------------------------------------------------------------------------- */
+
+/* One entry of a listing: its name (owned) and d_type (DT_UNKNOWN where the file system does
+ * not say). */
+struct entry {
+    char *name;
+    unsigned char type;
+    int err;          /* of the lstat below (flat_sigs), 0 if it worked */
+    struct stat st;
+};
+
+struct listing {
+    struct entry *items;
+    size_t count, cap;
+    int has_log;
+};
+
+static void
+listing_free(struct listing *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i].name);
+    free(l->items);
+    l->items = NULL;
+    l->count = l->cap = 0;
+}
+
+/* The exclusions: names equal to one of skip (bytes), or holding temp (bytes). */
+struct rules {
+    const char **skip;
+    size_t *skip_len;
+    Py_ssize_t n_skip;
+    const char *temp;  /* "" matches nothing */
+    const char *log;   /* NULL: not asked */
+};
+
+static int
+excluded(const struct rules *r, const char *name, size_t len)
+{
+    for (Py_ssize_t i = 0; i < r->n_skip; i++)
+        if (r->skip_len[i] == len && memcmp(r->skip[i], name, len) == 0)
+            return 1;
+    return r->temp[0] != '\0' && strstr(name, r->temp) != NULL;
+}
+
+static int
+keep(struct listing *l, const struct rules *r, const char *name, unsigned char type)
+{
+    size_t len = strlen(name);
+    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
+        return 0;
+    if (r->log != NULL && strcmp(name, r->log) == 0)
+        l->has_log = 1;
+    if (excluded(r, name, len))
+        return 0;
+    if (l->count == l->cap) {
+        size_t more = l->cap ? l->cap * 2 : 8;
+        struct entry *grown = realloc(l->items, more * sizeof *grown);
+        if (grown == NULL)
+            return ENOMEM;
+        l->items = grown;
+        l->cap = more;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return ENOMEM;
+    memcpy(copy, name, len + 1);
+    l->items[l->count].name = copy;
+    l->items[l->count].type = type;
+    l->items[l->count].err = 0;
+    l->count++;
+    return 0;
+}
+
+#ifdef __linux__
+struct dirent64_raw {  /* the kernel's linux_dirent64 */
+    unsigned long long d_ino;
+    long long d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+#endif
+
+/* List the directory open at fd (which stays open) into l, without the GIL. Returns 0 or an
+ * errno value. */
+static int
+list_fd(int fd, struct listing *l, const struct rules *r)
+{
+#ifdef __linux__
+    union { char bytes[8192]; unsigned long long align; } buf;
+    for (;;) {
+        long n = syscall(SYS_getdents64, fd, buf.bytes, sizeof buf.bytes);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        if (n == 0)
+            return 0;
+        for (long at = 0; at < n;) {
+            struct dirent64_raw *e = (struct dirent64_raw *)(buf.bytes + at);
+            int err = keep(l, r, e->d_name, e->d_type);
+            if (err)
+                return err;
+            at += e->d_reclen;
+        }
+    }
+#else
+    int copy = dup(fd);
+    if (copy < 0)
+        return errno;
+    DIR *dir = fdopendir(copy);
+    if (dir == NULL) {
+        int err = errno;
+        close(copy);
+        return err;
+    }
+    int err = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(dir);
+        if (e == NULL) {
+            err = errno;
+            break;
+        }
+        if ((err = keep(l, r, e->d_name, e->d_type)) != 0)
+            break;
+    }
+    closedir(dir);
+    return err;
+#endif
+}
+
+/* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno.
+ * With stat, each entry kept is lstat'ed too, in the same stretch without the GIL. */
+static int
+open_and_list(const char *path, int *fd, struct listing *l, const struct rules *r, int stat)
+{
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    *fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*fd < 0)
+        err = errno;
+    else if ((err = list_fd(*fd, l, r)) != 0) {
+        close(*fd);
+        *fd = -1;
+    }
+    for (size_t i = 0; stat && !err && i < l->count; i++) {
+        struct entry *e = &l->items[i];
+        e->err = fstatat(*fd, e->name, &e->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    }
+    Py_END_ALLOW_THREADS
+    return err;
+}
+
+/* ---- arguments and errors ----------------------------------------------------------------- */
+
+/* What the scans leave out, set once by configure(): capture.py's rules, as bytes. */
+static struct rules rules;
+static PyObject *rules_held;  /* (skip, temp, log): keeps the bytes the rules point into */
+
+PyDoc_STRVAR(configure_doc,
+"configure(skip, temp, log)\n\n"
+"What flat_sigs and flat_changes leave out: names equal to one of skip (a tuple of bytes) or\n"
+"holding temp (bytes); log (bytes) is the name flat_sigs reports. Set once, by\n"
+"suite.provenance.capture at import. Raises TypeError for other types.");
+
+static PyObject *
+configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyTuple_Check(args[0]) || !PyBytes_Check(args[1])
+            || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "configure(skip: tuple of bytes, temp: bytes, "
+                        "log: bytes)");
+        return NULL;
+    }
+    PyObject *skip = args[0];
+    Py_ssize_t n = PyTuple_GET_SIZE(skip);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(skip, i))) {
+            PyErr_SetString(PyExc_TypeError, "skip must be a tuple of bytes");
+            return NULL;
+        }
+    const char **names = PyMem_Malloc((n + 1) * sizeof *names);
+    size_t *lens = PyMem_Malloc((n + 1) * sizeof *lens);
+    PyObject *held = PyTuple_Pack(3, skip, args[1], args[2]);
+    if (names == NULL || lens == NULL || held == NULL) {
+        PyMem_Free(names);
+        PyMem_Free(lens);
+        Py_XDECREF(held);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        names[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(skip, i));
+        lens[i] = (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(skip, i));
+    }
+    PyMem_Free(rules.skip);
+    PyMem_Free(rules.skip_len);
+    rules.skip = names;
+    rules.skip_len = lens;
+    rules.n_skip = n;
+    rules.temp = PyBytes_AS_STRING(args[1]);
+    rules.log = PyBytes_AS_STRING(args[2]);
+    Py_XSETREF(rules_held, held);
+    Py_RETURN_NONE;
+}
+
+static int
+configured(void)
+{
+    if (rules_held == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "call configure() first");
+        return 0;
+    }
+    return 1;
+}
+
+/* The OSError for err at path (name NULL) or at path/name, as os.scandir and DirEntry.stat
+ * name it. */
+static void
+set_error(int err, PyObject *path, const char *name)
+{
+    if (err == ENOMEM) {
+        PyErr_NoMemory();
+        return;
+    }
+    if (name == NULL) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        return;
+    }
+    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
+    if (decoded == NULL)
+        return;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
+    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
+    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
+    Py_DECREF(decoded);
+    if (where != NULL) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+        Py_DECREF(where);
+    }
+}
+
+static PyObject *
+signature(const struct stat *st)
+{
+    /* a tuple filled by hand: Py_BuildValue parses its format on every call */
+    PyObject *t = PyTuple_New(4);
+    if (t == NULL)
+        return NULL;
+    PyObject *v[4] = {
+        PyLong_FromLongLong((long long)st->st_size),
+        PyLong_FromLongLong((long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec),
+        PyLong_FromLongLong((long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec),
+        PyLong_FromUnsignedLongLong((unsigned long long)st->st_ino)};
+    for (int i = 0; i < 4; i++) {
+        if (v[i] == NULL) {
+            for (int j = i; j < 4; j++)
+                Py_XDECREF(v[j]);
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, v[i]);
+    }
+    return t;
+}
+
+/* lstat dir_fd/name without the GIL; 0 or errno. */
+static int
+lstat_at(int dir_fd, const char *name, struct stat *st)
+{
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
+        err = errno;
+    Py_END_ALLOW_THREADS
+    return err;
+}
+
+/* Whether an entry is a regular file, as DirEntry.is_file(follow_symlinks=False) tells:
+ * 1, 0, or -1 with an OSError set (a missing entry is not a file). */
+static int
+is_file(int dir_fd, PyObject *path, const struct entry *e)
+{
+    if (e->type != DT_UNKNOWN)
+        return e->type == DT_REG;
+    struct stat st;
+    int err = lstat_at(dir_fd, e->name, &st);
+    if (err == ENOENT)
+        return 0;
+    if (err) {
+        set_error(err, path, e->name);
+        return -1;
+    }
+    return S_ISREG(st.st_mode);
+}
+
+/* ---- flat_sigs ---------------------------------------------------------------------------- */
+
+PyDoc_STRVAR(flat_sigs_doc,
+"flat_sigs(path) -> (dict, bool) or None\n\n"
+"({name: (size, mtime_ns, ctime_ns, inode)}, has_log) of the regular files of the directory\n"
+"path (a str) from an lstat each, leaving out what configure() says; has_log: an entry\n"
+"named as configure's log is there. None when an entry\n"
+"that is not left out is not a regular file (a subdirectory, a link). A missing directory\n"
+"is empty; an entry removed while listed is left out. Reference:\n"
+"suite.provenance.capture.flat_sigs_python. Raises NotADirectoryError, PermissionError or\n"
+"another OSError naming the directory or the entry; RuntimeError before configure().");
+
+static PyObject *
+flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 1 || !PyUnicode_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "flat_sigs(path: str)");
+        return NULL;
+    }
+    if (!configured())
+        return NULL;
+    PyObject *path = args[0], *encoded = NULL, *sigs = NULL, *result = NULL;
+    struct listing l = {0};
+    int fd = -1;
+    if (!PyUnicode_FSConverter(path, &encoded))
+        goto done;
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 1);
+    if (err && err != ENOENT) {
+        set_error(err, path, NULL);
+        goto done;
+    }
+    if ((sigs = PyDict_New()) == NULL)
+        goto done;
+    for (size_t i = 0; i < l.count; i++) {
+        const struct entry *e = &l.items[i];
+        /* as DirEntry.is_file(follow_symlinks=False) tells (from the lstat where the listing
+         * gives no type; a missing entry is no file), then DirEntry.stat */
+        int known = e->type != DT_UNKNOWN;
+        if (known ? e->type != DT_REG
+                  : e->err == ENOENT || (!e->err && !S_ISREG(e->st.st_mode))) {
+            result = Py_NewRef(Py_None);  /* not flat: the caller walks the tree */
+            goto done;
+        }
+        if (e->err == ENOENT)  /* removed while we looked */
+            continue;
+        if (e->err) {
+            set_error(e->err, path, e->name);
+            goto done;
+        }
+        PyObject *name = PyUnicode_DecodeFSDefault(e->name);
+        PyObject *sig = name ? signature(&e->st) : NULL;
+        int bad = sig == NULL || PyDict_SetItem(sigs, name, sig) != 0;
+        Py_XDECREF(name);
+        Py_XDECREF(sig);
+        if (bad)
+            goto done;
+    }
+    result = PyTuple_Pack(2, sigs, l.has_log ? Py_True : Py_False);
+done:
+    if (fd >= 0)
+        close(fd);
+    listing_free(&l);
+    Py_XDECREF(encoded);
+    Py_XDECREF(sigs);
+    return result;
+}
+
+/* ---- SHA-256 (FIPS 180-4) of a small file's bytes, without the GIL ----------------------- */
+
+/* hashlib costs ~5,000 instructions a call (OpenSSL's context set-up and tear-down) for an 11
+ * byte document; files larger than one read (CHUNK) still go through hashlib, which uses the
+ * CPU's SHA instructions where there are some. */
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64];
+    for (int t = 0; t < 16; t++)
+        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
+            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
+    for (int t = 16; t < 64; t++) {
+        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
+        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
+        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (int t = 0; t < 64; t++) {
+        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
+            + sha_k[t] + w[t];
+        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = b;
+        b = a;
+        a = t1 + t2;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += k;
+}
+
+/* The SHA-256 of data[:n] as 64 lowercase hex digits (and a NUL) into out. */
+static void
+sha256_hex(const unsigned char *data, size_t n, char out[65])
+{
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    size_t full = n - n % 64;
+    for (size_t at = 0; at < full; at += 64)
+        sha256_block(h, data + at);
+    unsigned char last[128] = {0};  /* the rest, 0x80, zeros, the length in bits */
+    size_t rest = n - full, blocks = rest < 56 ? 1 : 2;
+    memcpy(last, data + full, rest);
+    last[rest] = 0x80;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        last[blocks * 64 - 1 - i] = (unsigned char)(bits >> (8 * i));
+    for (size_t i = 0; i < blocks; i++)
+        sha256_block(h, last + 64 * i);
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        unsigned char byte = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
+        out[2 * i] = hex[byte >> 4];
+        out[2 * i + 1] = hex[byte & 0xf];
+    }
+    out[64] = '\0';
+}
+
+/* ---- flat_changes ------------------------------------------------------------------------- */
+
+/* sha256 of buf[:n] added to *h (created on the first call). 0 or -1 with an error set. */
+static int
+hash_update(PyObject **h, char *buf, Py_ssize_t n)
+{
+    PyObject *view = PyMemoryView_FromMemory(buf, n, PyBUF_READ);
+    if (view == NULL)
+        return -1;
+    PyObject *out = *h == NULL ? PyObject_CallOneArg(sha256_new, view)
+                               : PyObject_CallMethodOneArg(*h, s_update, view);
+    Py_DECREF(view);
+    if (out == NULL)
+        return -1;
+    if (*h == NULL)
+        *h = out;
+    else
+        Py_DECREF(out);
+    return 0;
+}
+
+/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
+ * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
+ * a Python failure (memory). *buf is the read buffer, allocated on first use. A file that
+ * ends within the first read is opened, read and hashed in one stretch without the GIL. */
+static int
+digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+{
+    *hex = NULL;
+    *size = -1;
+    if (*buf == NULL && (*buf = PyMem_Malloc(CHUNK)) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    char *b = *buf, small[65];
+    int fd, done = 0;
+    ssize_t n;
+    Py_BEGIN_ALLOW_THREADS
+    do
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
+        n = readlinkat(dir_fd, name, b, CHUNK);
+        done = 1;
+    }
+    else {
+        do
+            n = read(fd, b, CHUNK);
+        while (n < 0 && errno == EINTR);
+        if (n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
+            close(fd);
+            done = 1;
+        }
+    }
+    if (done && n >= 0)
+        sha256_hex((const unsigned char *)b, (size_t)n, small);
+    Py_END_ALLOW_THREADS
+    if (done) {
+        if (n < 0)
+            goto none;
+        *size = n;
+        *hex = PyUnicode_FromStringAndSize(small, 64);
+        return *hex == NULL ? -1 : 0;
+    }
+    /* more than one read: hashlib, the GIL released around each read */
+    PyObject *h = NULL;
+    long long total = 0;
+    for (;;) {
+        if (hash_update(&h, b, n) != 0) {
+            close(fd);
+            Py_XDECREF(h);
+            return -1;
+        }
+        total += n;
+        if (n != CHUNK)
+            break;
+        Py_BEGIN_ALLOW_THREADS
+        do
+            n = read(fd, b, CHUNK);
+        while (n < 0 && errno == EINTR);
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            close(fd);
+            Py_XDECREF(h);
+            goto none;
+        }
+    }
+    close(fd);
+    *size = total;
+    *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
+    Py_DECREF(h);
+    return *hex == NULL ? -1 : 0;
+none:
+    *hex = Py_NewRef(Py_None);
+    *size = -1;
+    return 0;
+}
+
+static PyObject *
+file_entry(PyObject *job, PyObject *name, PyObject *size, PyObject *sha)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    if (PyDict_SetItem(d, k_job, job) || PyDict_SetItem(d, k_path, name)
+            || PyDict_SetItem(d, k_size, size) || PyDict_SetItem(d, k_sha256, sha)) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+PyDoc_STRVAR(flat_changes_doc,
+"flat_changes(job, path, old) -> list or None\n\n"
+"The files of the flat job directory path created or modified since old ({name: signature}\n"
+"from flat_sigs), sorted by name, each {'job', 'path', 'size', 'sha256'} (a new file is\n"
+"hashed without a stat: its size comes from the read; a file that could not be read has\n"
+"sha256 None), then those of old no longer there, sorted, each {'job', 'path', 'removed':\n"
+"True}. What configure() says is left out, as in flat_sigs. None when an entry that\n"
+"is not left out is not a regular file. Reference:\n"
+"suite.provenance.capture.flat_changes_python. Raises NotADirectoryError, PermissionError\n"
+"or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
+"RuntimeError before configure().");
+
+static PyObject *
+flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes(job, path: str, old: dict)");
+        return NULL;
+    }
+    if (!configured())
+        return NULL;
+    PyObject *job = args[0], *path = args[1], *old = args[2];
+    PyObject *encoded = NULL, *found = NULL, *still = NULL, *out = NULL, *result = NULL;
+    struct listing l = {0};
+    int fd = -1;
+    char *buf = NULL;
+    if (!PyUnicode_FSConverter(path, &encoded))
+        goto done;
+    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 0);
+    if (err && err != ENOENT) {
+        set_error(err, path, NULL);
+        goto done;
+    }
+    /* found: (name, size, sha256) of what changed; still: names of old still there */
+    if ((found = PyList_New(0)) == NULL || (still = PySet_New(NULL)) == NULL)
+        goto done;
+    for (size_t i = 0; i < l.count; i++) {
+        const struct entry *e = &l.items[i];
+        int regular = is_file(fd, path, e);
+        if (regular < 0)
+            goto done;
+        if (!regular) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        PyObject *name = PyUnicode_DecodeFSDefault(e->name);
+        if (name == NULL)
+            goto done;
+        PyObject *sig = PyDict_GetItemWithError(old, name);  /* borrowed */
+        if (sig == NULL && PyErr_Occurred()) {
+            Py_DECREF(name);
+            goto done;
+        }
+        PyObject *size = NULL;
+        if (sig != NULL) {
+            struct stat st;
+            err = lstat_at(fd, e->name, &st);
+            if (err == ENOENT) {  /* removed while we looked */
+                Py_DECREF(name);
+                continue;
+            }
+            if (err) {
+                Py_DECREF(name);
+                set_error(err, path, e->name);
+                goto done;
+            }
+            if (PySet_Add(still, name) != 0) {
+                Py_DECREF(name);
+                goto done;
+            }
+            PyObject *now = signature(&st);
+            int same = now == NULL ? -1 : PyObject_RichCompareBool(now, sig, Py_EQ);
+            Py_XDECREF(now);
+            if (same != 0) {
+                Py_DECREF(name);
+                if (same < 0)
+                    goto done;
+                continue;
+            }
+            if ((size = PyLong_FromLongLong((long long)st.st_size)) == NULL) {
+                Py_DECREF(name);
+                goto done;
+            }
+        }
+        long long read_size;
+        PyObject *hex;
+        if (digest(fd, e->name, &buf, &read_size, &hex) != 0) {
+            Py_DECREF(name);
+            Py_XDECREF(size);
+            goto done;
+        }
+        if (size == NULL)
+            size = hex == Py_None ? Py_NewRef(Py_None) : PyLong_FromLongLong(read_size);
+        PyObject *row = size == NULL ? NULL : PyTuple_Pack(3, name, size, hex);
+        Py_DECREF(name);
+        Py_XDECREF(size);
+        Py_DECREF(hex);
+        if (row == NULL)
+            goto done;
+        int bad = PyList_Append(found, row);
+        Py_DECREF(row);
+        if (bad)
+            goto done;
+    }
+    if (PyList_Sort(found) != 0)  /* by name: names are unique, nothing else is compared */
+        goto done;
+    Py_ssize_t n = PyList_GET_SIZE(found);
+    if ((out = PyList_New(n)) == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(found, i);
+        PyObject *d = file_entry(job, PyTuple_GET_ITEM(row, 0), PyTuple_GET_ITEM(row, 1),
+                                 PyTuple_GET_ITEM(row, 2));
+        if (d == NULL)
+            goto done;
+        PyList_SET_ITEM(out, i, d);
+    }
+    if (PySet_GET_SIZE(still) < PyDict_GET_SIZE(old)) {
+        PyObject *gone = PyList_New(0), *key, *value;
+        Py_ssize_t pos = 0;
+        if (gone == NULL)
+            goto done;
+        while (PyDict_Next(old, &pos, &key, &value)) {
+            int there = PySet_Contains(still, key);
+            if (there < 0 || (!there && PyList_Append(gone, key) != 0)) {
+                Py_DECREF(gone);
+                goto done;
+            }
+        }
+        if (PyList_Sort(gone) != 0) {
+            Py_DECREF(gone);
+            goto done;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(gone); i++) {
+            PyObject *d = PyDict_New();
+            if (d == NULL || PyDict_SetItem(d, k_job, job)
+                    || PyDict_SetItem(d, k_path, PyList_GET_ITEM(gone, i))
+                    || PyDict_SetItem(d, k_removed, Py_True) || PyList_Append(out, d)) {
+                Py_XDECREF(d);
+                Py_DECREF(gone);
+                goto done;
+            }
+            Py_DECREF(d);
+        }
+        Py_DECREF(gone);
+    }
+    result = Py_NewRef(out);
+done:
+    if (fd >= 0)
+        close(fd);
+    listing_free(&l);
+    PyMem_Free(buf);
+    Py_XDECREF(encoded);
+    Py_XDECREF(found);
+    Py_XDECREF(still);
+    Py_XDECREF(out);
+    return result;
+}
+
+/* ---- files_text ------------------------------------------------------------------------- */
+
+struct text {  /* ASCII (or UTF-8 from a fallback) being built */
+    char *p;
+    size_t len, cap;
+};
+
+static int
+text_reserve(struct text *t, size_t more)
+{
+    if (t->len + more <= t->cap)
+        return 0;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + more)
+        cap *= 2;
+    char *grown = PyMem_Realloc(t->p, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->p = grown;
+    t->cap = cap;
+    return 0;
+}
+
+static int
+text_put(struct text *t, const char *s, size_t n)
+{
+    if (text_reserve(t, n) != 0)
+        return -1;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    return 0;
+}
+
+/* s (a str) as json.encoder.encode_basestring_ascii writes it */
+static int
+text_put_str(struct text *t, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    if (text_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
+        return -1;
+    char *o = t->p + t->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '\\': *o++ = '\\'; continue;
+        case '"': *o++ = '"'; continue;
+        case '\b': *o++ = 'b'; continue;
+        case '\f': *o++ = 'f'; continue;
+        case '\n': *o++ = 'n'; continue;
+        case '\r': *o++ = 'r'; continue;
+        case '\t': *o++ = 't'; continue;
+        }
+        if (c >= 0x10000) {  /* a surrogate pair, each half escaped */
+            Py_UCS4 v = c - 0x10000;
+            Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
+            *o++ = 'u';
+            *o++ = hex[(hi >> 12) & 0xf];
+            *o++ = hex[(hi >> 8) & 0xf];
+            *o++ = hex[(hi >> 4) & 0xf];
+            *o++ = hex[hi & 0xf];
+            *o++ = '\\';
+            c = 0xdc00 | (v & 0x3ff);
+        }
+        *o++ = 'u';
+        *o++ = hex[(c >> 12) & 0xf];
+        *o++ = hex[(c >> 8) & 0xf];
+        *o++ = hex[(c >> 4) & 0xf];
+        *o++ = hex[c & 0xf];
+    }
+    *o++ = '"';
+    t->len = (size_t)(o - t->p);
+    return 0;
+}
+
+static int
+text_put_obj(struct text *t, PyObject *s)  /* a str's UTF-8, as it is */
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    return u == NULL ? -1 : text_put(t, u, (size_t)n);
+}
+
+/* One entry in the forms flat_changes makes, written; 1 if it is not one of them (the
+ * caller's fallback writes it), -1 on error. */
+static int
+text_put_entry(struct text *t, PyObject *e)
+{
+    if (!PyDict_CheckExact(e))
+        return 1;
+    Py_ssize_t n = PyDict_GET_SIZE(e);
+    if (n != 3 && n != 4)
+        return 1;
+    PyObject *job = PyDict_GetItemWithError(e, k_job);
+    PyObject *path = job ? PyDict_GetItemWithError(e, k_path) : NULL;
+    if (path == NULL || !PyUnicode_CheckExact(job) || !PyUnicode_CheckExact(path))
+        return PyErr_Occurred() ? -1 : 1;
+    PyObject *removed = NULL, *size = NULL, *sha = NULL;
+    if (n == 3) {
+        removed = PyDict_GetItemWithError(e, k_removed);
+        if (removed != Py_True)
+            return PyErr_Occurred() ? -1 : 1;
+    }
+    else {
+        size = PyDict_GetItemWithError(e, k_size);
+        sha = size ? PyDict_GetItemWithError(e, k_sha256) : NULL;
+        if (sha == NULL || !(size == Py_None || PyLong_CheckExact(size))
+                || !(sha == Py_None || PyUnicode_CheckExact(sha)))
+            return PyErr_Occurred() ? -1 : 1;
+    }
+    if (text_put(t, "{\"job\": ", 8) || text_put_str(t, job) || text_put(t, ", \"path\": ", 10)
+            || text_put_str(t, path))
+        return -1;
+    if (removed != NULL)
+        return text_put(t, ", \"removed\": true}", 18);
+    if (text_put(t, ", \"size\": ", 10))
+        return -1;
+    if (size == Py_None) {
+        if (text_put(t, "null", 4))
+            return -1;
+    }
+    else {
+        PyObject *digits = PyObject_Str(size);
+        int bad = digits == NULL || text_put_obj(t, digits);
+        Py_XDECREF(digits);
+        if (bad)
+            return -1;
+    }
+    if (text_put(t, ", \"sha256\": ", 12))
+        return -1;
+    if (sha == Py_None ? text_put(t, "null", 4) : text_put_str(t, sha))
+        return -1;
+    return text_put(t, "}", 1);
+}
+
+PyDoc_STRVAR(files_text_doc,
+"files_text(fallback, files) -> str\n\n"
+"The entries of a record's files (flat_changes) as JSON, joined by ', ': an entry in one of\n"
+"flat_changes' two forms (a dict of exactly job, path (str), size (int or None), sha256 (str\n"
+"or None), or of job, path, removed=True) is written here, strings escaped as\n"
+"json.encoder.encode_basestring_ascii does; any other is what fallback(entry) returns (a\n"
+"str). Reference: suite.provenance.capture.files_text_python. Raises TypeError if files is\n"
+"not a list, and what fallback raises.");
+
+static PyObject *
+files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2 || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "files_text(fallback, files: list)");
+        return NULL;
+    }
+    PyObject *fallback = args[0], *files = args[1], *result = NULL;
+    struct text t = {NULL, 0, 0};
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
+        if (i && text_put(&t, ", ", 2))
+            goto done;
+        PyObject *e = PyList_GET_ITEM(files, i);
+        Py_INCREF(e);  /* a fallback may change the list */
+        int done_here = text_put_entry(&t, e);
+        if (done_here == 1) {
+            PyObject *s = PyObject_CallOneArg(fallback, e);
+            if (s != NULL && !PyUnicode_Check(s)) {
+                PyErr_SetString(PyExc_TypeError, "fallback must return a str");
+                Py_CLEAR(s);
+            }
+            done_here = s == NULL ? -1 : text_put_obj(&t, s);
+            Py_XDECREF(s);
+        }
+        Py_DECREF(e);
+        if (done_here != 0)
+            goto done;
+    }
+    result = PyUnicode_FromStringAndSize(t.p ? t.p : "", (Py_ssize_t)t.len);
+done:
+    PyMem_Free(t.p);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
+    {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
+    {"flat_changes", (PyCFunction)(void (*)(void))flat_changes, METH_FASTCALL,
+     flat_changes_doc},
+    {"files_text", (PyCFunction)(void (*)(void))files_text, METH_FASTCALL, files_text_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "suite.provenance._capture",
+    "The scans of provenance records in C (optional; see suite/native.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__capture(void)
+{
+    PyObject *hashlib = PyImport_ImportModule("hashlib");
+    if (hashlib == NULL)
+        return NULL;
+    sha256_new = PyObject_GetAttrString(hashlib, "sha256");
+    Py_DECREF(hashlib);
+    if (sha256_new == NULL)
+        return NULL;
+    if (!(k_job = PyUnicode_InternFromString("job")) || !(k_path = PyUnicode_InternFromString("path"))
+            || !(k_size = PyUnicode_InternFromString("size"))
+            || !(k_sha256 = PyUnicode_InternFromString("sha256"))
+            || !(k_removed = PyUnicode_InternFromString("removed"))
+            || !(s_hexdigest = PyUnicode_InternFromString("hexdigest"))
+            || !(s_update = PyUnicode_InternFromString("update")))
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

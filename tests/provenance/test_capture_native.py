@@ -1,0 +1,216 @@
+"""The provenance scans in C (suite/provenance/_capture.c) give what their Python references in
+suite/provenance/capture.py give, on generated job directories, errors included."""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from suite import layout, native
+from suite.provenance import capture
+from tests.conftest import skip_or_fail
+
+_capture = native.load("suite.provenance._capture")
+CHUNK = capture.CHUNK
+# the rules of capture's scans, as the C functions take them
+SKIP, TEMP, LOG = (tuple(os.fsencode(n) for n in capture.NOT_OUTPUTS),
+                   os.fsencode(layout.TMP_PREFIX), os.fsencode(layout.FLOW_LOG))
+
+# names a job directory may hold: its own files, suite's temporary files, and the user's
+# (non-ASCII, and bytes that are not UTF-8, which Python lists with surrogateescape)
+NAMES = st.sampled_from([layout.FLOW_LOG, layout.STATEPOINT, layout.DOCUMENT,
+                         layout.TMP_PREFIX + "x.1", "a" + layout.TMP_PREFIX, "out.txt",
+                         "résumé.json", "b", "c.h5", os.fsdecode(b"\xff\xfe.bin"), "..x"])
+# an entry: a file of some size (around the hash's read size too), or something else
+KINDS = st.one_of(
+    st.tuples(st.just("file"), st.sampled_from([0, 1, 11, CHUNK - 1, CHUNK, CHUNK + 1,
+                                                 2 * CHUNK])),
+    st.tuples(st.sampled_from(["dir", "link", "dangling", "fifo"]), st.just(0)))
+ENTRIES = st.dictionaries(NAMES, KINDS, max_size=6)
+# what became of a file between the scan before and the one after
+FATES = st.lists(st.sampled_from(["same", "size", "mtime", "ctime", "inode", "gone", "new"]),
+                 min_size=8, max_size=8)
+EXTRA_OLD = st.lists(st.sampled_from(["old.txt", "z", "é", "sub/x"]), max_size=3,
+                     unique=True)
+
+
+def need():
+    if _capture is None:
+        skip_or_fail("the native modules are not built here (python setup.py build_ext "
+                     "--inplace)")
+    return _capture
+
+
+def make(root, entries):
+    os.mkdir(root)
+    for i, (name, (kind, size)) in enumerate(sorted(entries.items())):
+        path = os.path.join(os.fsencode(root), os.fsencode(name))
+        if kind == "file":
+            with open(path, "wb") as f:
+                f.write(bytes([i % 251]) * size)
+        elif kind == "dir":
+            os.mkdir(path)
+        elif kind == "link":
+            os.symlink(layout.STATEPOINT, path)
+        elif kind == "dangling":
+            os.symlink("no such file", path)
+        else:
+            os.mkfifo(path)
+
+
+def outcome(fn, *args):
+    """What a call gives: its value, or the exception's type, errno and file name."""
+    try:
+        return "value", fn(*args)
+    except OSError as exc:
+        return "error", type(exc), exc.errno, exc.filename
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=ENTRIES, fates=FATES, extra=EXTRA_OLD)
+def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, fates, extra):
+    mod = need()
+    root = str(tmp_path_factory.mktemp("jobs") / "job")
+    make(root, entries)
+    py = capture.flat_sigs_python(root)
+    assert outcome(capture.flat_sigs, root) == outcome(capture.flat_sigs_python, root)
+    assert mod.flat_sigs(root) == py
+    # the scan before: what was found, each file's signature moved by its fate
+    old = {}
+    # (at most 6 entries, 8 fates)
+    for (name, sig), fate in zip(sorted((py or ({}, False))[0].items()), fates, strict=False):
+        size, mtime, ctime, ino = sig
+        if fate == "new":
+            continue
+        old[name] = {"same": sig, "size": (size + 1, mtime, ctime, ino),
+                     "mtime": (size, mtime - 1, ctime, ino),
+                     "ctime": (size, mtime, ctime - 1, ino),
+                     "inode": (size, mtime, ctime, ino + 1), "gone": (1, 2, 3, 4)}[fate]
+        if fate == "gone":
+            os.remove(os.path.join(root, name))
+    for name in extra:
+        old[name] = (0, 0, 0, 0)
+    want = outcome(capture.flat_changes_python, "job", root, old)
+    assert outcome(capture.flat_changes, "job", root, old) == want
+    if want[0] == "value" and want[1] is not None:
+        for entry in want[1]:  # the hashes are the files' (not only the same in both)
+            if "sha256" in entry:
+                assert entry["sha256"] == capture.file_sha256(os.path.join(root, entry["path"]))
+
+
+@pytest.mark.parametrize("where", ["missing", "file", "slash", "missing parent"])
+def test_flat_scans_fail_or_not_as_the_references_do(tmp_path, where):
+    need()
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "job").mkdir()
+    (tmp_path / "job" / "out.txt").write_text("1")
+    root = {"missing": str(tmp_path / "gone"), "file": str(tmp_path / "afile"),
+            "slash": str(tmp_path / "job") + "/",
+            "missing parent": str(tmp_path / "afile" / "job")}[where]
+    old = {"out.txt": (1, 0, 0, 0), "x": (0, 0, 0, 0)}
+    want = outcome(capture.flat_sigs_python, root)
+    assert outcome(capture.flat_sigs, root) == want
+    assert outcome(capture.flat_changes, "j", root, old) == \
+        outcome(capture.flat_changes_python, "j", root, old)
+    if where == "file":  # the directory is named, as os.scandir names it
+        assert want[:2] == ("error", NotADirectoryError) and want[3] == root
+    if where == "missing":  # the operation removed the job: empty, everything removed
+        assert want == ("value", ({}, False))
+        assert capture.flat_changes("j", root, old) == [
+            {"job": "j", "path": "out.txt", "removed": True},
+            {"job": "j", "path": "x", "removed": True}]
+
+
+def test_wrong_arguments_raise_type_errors_not_crashes(tmp_path):
+    mod = need()
+    root = str(tmp_path)
+    with pytest.raises(TypeError):
+        mod.flat_changes("j", root, [("a", 1)])
+    with pytest.raises(TypeError):
+        mod.configure(("not bytes",), TEMP, LOG)
+    with pytest.raises(TypeError):
+        mod.flat_sigs(root.encode())
+    with pytest.raises(TypeError):
+        mod.flat_sigs(root, SKIP)
+    with pytest.raises(ValueError):  # an embedded NUL, as os.scandir says
+        mod.flat_sigs(root + "\0x")
+
+
+def test_the_c_scans_read_as_much_at_a_time_as_the_reference():
+    assert need().CHUNK == capture.CHUNK
+
+
+# any text, lone surrogates (undecodable names) and characters past the BMP included
+TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
+FILE_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT,
+                                    "size": st.none() | st.integers(-1, 2**70),
+                                    "sha256": st.none() | TEXT})
+REMOVED_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT, "removed": st.just(True)})
+# forms flat_changes never makes: the Python writer answers (or raises) for them
+ODD_ENTRY = st.one_of(
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "removed": st.sampled_from([False, 1])}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT,
+                           "size": st.sampled_from([True, 1.5, "7"]), "sha256": TEXT}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "size": st.none(),
+                           "sha256": st.integers()}),
+    st.fixed_dictionaries({"job": st.integers(), "path": TEXT, "removed": st.just(True)}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT, "size": st.none(), "extra": TEXT}),
+    st.fixed_dictionaries({"job": TEXT, "path": TEXT}),
+    st.fixed_dictionaries({"path": TEXT, "size": st.none(), "sha256": st.none(),
+                           "other": st.none()}))
+
+
+def outcome_any(fn, *args):
+    try:
+        return "value", fn(*args)
+    except Exception as exc:  # the same exception type from both
+        return "error", type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(regular=st.lists(st.one_of(FILE_ENTRY, REMOVED_ENTRY), max_size=4),
+       odd=st.lists(ODD_ENTRY, max_size=2), at=st.integers(0, 4))
+def test_files_text_agrees_with_the_python_reference(regular, odd, at):
+    need()
+    files = regular[:at] + odd + regular[at:]
+    assert outcome_any(capture.files_text, files) == \
+        outcome_any(capture.files_text_python, files)
+    # what flat_changes makes comes out as the JSON of it
+    assert json.loads(f"[{capture.files_text(regular)}]") == regular
+
+
+def test_files_text_refuses_what_is_not_a_list():
+    mod = need()
+    with pytest.raises(TypeError):
+        mod.files_text(capture._file_text, ({"job": "j", "path": "p", "removed": True},))
+    with pytest.raises(TypeError):  # a fallback must give text
+        mod.files_text(lambda entry: 5, [{"odd": 1}])
+
+
+def test_small_files_are_hashed_as_hashlib_hashes_them(tmp_path):
+    # one read holds these: the C SHA-256, at each edge of its padding (55/56 bytes a block)
+    mod = need()
+    sizes = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 1000, CHUNK - 1, CHUNK]
+    for size in sizes:
+        (tmp_path / f"f{size}").write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    got = {e["path"]: (e["size"], e["sha256"])
+           for e in mod.flat_changes("j", str(tmp_path), {})}
+    assert got == {f"f{size}": (size, hashlib.sha256((tmp_path / f"f{size}").read_bytes())
+                                .hexdigest()) for size in sizes}
+
+
+def test_the_scans_are_the_c_ones_unless_switched_off():
+    code = ("from suite.provenance import capture as c; print(c.flat_sigs is c.flat_sigs_python,"
+            " c.flat_changes is c.flat_changes_python)")
+    built = "suite.provenance._capture" not in native.missing()
+    for env, expect in (({"SUITE_PURE_PYTHON": "1"}, "True True"),
+                        ({"SUITE_PURE_PYTHON": "0"}, f"{not built} {not built}")):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, **env}, check=True).stdout
+        assert out.strip() == expect

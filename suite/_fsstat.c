@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -43,7 +44,7 @@ PyDoc_STRVAR(stat_changed_doc,
 "but a missing file or directory, TypeError for rows of another shape.");
 
 static PyObject *
-stat_changed(PyObject *self, PyObject *args)
+stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
 {
     int dir_fd;
     PyObject *rows;
@@ -102,14 +103,103 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(regular_files_doc,
+"regular_files(dir_fd, names, suffix) -> list\n\n"
+"Per name (a str), whether name + suffix is a regular file (symbolic links followed),\n"
+"relative to the directory open as dir_fd (None: the working directory; absolute paths\n"
+"ignore it), as os.path.isfile says: False for any error, a NUL in the path included.\n"
+"Reference: suite.flow.scan.regular_files_python. Raises TypeError for a name that is not\n"
+"a str.");
+
+static PyObject *
+regular_files(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *dir_obj, *names, *suffix_obj;
+    if (!PyArg_ParseTuple(args, "OOU:regular_files", &dir_obj, &names, &suffix_obj))
+        return NULL;
+    int dir_fd = AT_FDCWD;
+    if (dir_obj != Py_None) {
+        long fd = PyLong_AsLong(dir_obj);
+        if (fd == -1 && PyErr_Occurred())
+            return NULL;
+        if (fd < INT_MIN || fd > INT_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "dir_fd out of range");
+            return NULL;
+        }
+        dir_fd = (int)fd;
+    }
+    /* the file-system encoding (surrogateescape), as os.stat encodes a path */
+    PyObject *suffix_bytes = PyUnicode_EncodeFSDefault(suffix_obj);
+    if (suffix_bytes == NULL)
+        return NULL;
+    const char *suffix = PyBytes_AS_STRING(suffix_bytes);
+    Py_ssize_t suffix_len = PyBytes_GET_SIZE(suffix_bytes);
+    int suffix_nul = memchr(suffix, '\0', suffix_len) != NULL;
+    PyObject *seq = PySequence_Fast(names, "names must be a sequence");
+    if (seq == NULL) {
+        Py_DECREF(suffix_bytes);
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        goto fail;
+    char path[PATH_MAX_LEN];
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = items[i];
+        if (!PyUnicode_Check(name)) {
+            PyErr_Format(PyExc_TypeError, "names must be str, not %.100s",
+                         Py_TYPE(name)->tp_name);
+            goto fail;
+        }
+        PyObject *encoded = NULL;
+        Py_ssize_t len;
+        const char *text = PyUnicode_AsUTF8AndSize(name, &len);
+        if (text == NULL) {  /* lone surrogates: encoded as os.fsencode does */
+            PyErr_Clear();
+            encoded = PyUnicode_EncodeFSDefault(name);
+            if (encoded == NULL)
+                goto fail;
+            text = PyBytes_AS_STRING(encoded);
+            len = PyBytes_GET_SIZE(encoded);
+        }
+        int is_file = 0;
+        /* a path too long for the buffer is one the kernel refuses (ENAMETOOLONG) */
+        if (!suffix_nul && len + suffix_len < PATH_MAX_LEN && memchr(text, '\0', len) == NULL) {
+            memcpy(path, text, len);
+            memcpy(path + len, suffix, suffix_len);
+            path[len + suffix_len] = '\0';
+            struct stat st;
+            is_file = fstatat(dir_fd, path, &st, 0) == 0 && S_ISREG(st.st_mode);
+        }
+        Py_XDECREF(encoded);
+        PyObject *value = is_file ? Py_True : Py_False;
+        Py_INCREF(value);
+        PyList_SET_ITEM(out, i, value);
+    }
+    Py_DECREF(seq);
+    Py_DECREF(suffix_bytes);
+    return out;
+fail:
+    Py_XDECREF(out);  /* unfilled items are NULL: freed safely */
+    Py_DECREF(seq);
+    Py_DECREF(suffix_bytes);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"stat_changed", stat_changed, METH_VARARGS, stat_changed_doc},
+    {"regular_files", regular_files, METH_VARARGS, regular_files_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "suite._fsstat",
-    "File-system loops of suite in C (optional; see suite/native.py).", -1, methods,
+    PyModuleDef_HEAD_INIT,
+    .m_name = "suite._fsstat",
+    .m_doc = "File-system loops of suite in C (optional; see suite/native.py).",
+    .m_size = -1,
+    .m_methods = methods,
 };
 
 PyMODINIT_FUNC

@@ -105,3 +105,75 @@ def test_stat_changed_rejects_rows_of_another_shape(tmp_path):
             mod.stat_changed(fd, [(5, None)], "/" + DOC)
     finally:
         os.close(fd)
+
+
+# one name of regular_files: what is at that path ("file", "dir", a symbolic link to a file, to
+# a directory or to nothing, a FIFO, nothing) and how the name is spelled
+ENTRIES = st.lists(st.tuples(st.sampled_from(["file", "dir", "link-file", "link-dir", "dangling",
+                                              "fifo", "missing"]),
+                             st.sampled_from(["plain", "surrogate", "nul", "long component",
+                                              "long path", "absolute", "dots"])),
+                   max_size=25)
+
+
+def _make(root, i, kind, spelling):
+    """Create entry ``i`` of ``kind`` under ``root`` and return its name as spelled."""
+    base = f"e{i}" + ("-\udcff" if spelling == "surrogate" else "")
+    path = os.path.join(root, base)
+    if kind == "file":
+        open(path, "w").close()
+    elif kind == "dir":
+        os.mkdir(path)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind != "missing":
+        target = {"link-file": "e-target-file", "link-dir": "e-target-dir",
+                  "dangling": "e-no-such"}[kind]
+        os.symlink(target, path)
+    name = {"nul": base + "\0x", "long component": base + "x" * 300,
+            "long path": "/".join([base] * 900), "absolute": path,
+            "dots": f"./{base}/../{base}"}.get(spelling, base)
+    return name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=ENTRIES, suffix=st.sampled_from(["", "/", "/x", "\0"]),
+       where=st.sampled_from(["fd", "cwd", "file fd"]))
+def test_regular_files_agrees_with_the_python_reference(tmp_path_factory, entries, suffix, where):
+    from suite.flow import scan
+
+    mod = need(fsstat)
+    root = str(tmp_path_factory.mktemp("files"))
+    open(os.path.join(root, "e-target-file"), "w").close()
+    os.mkdir(os.path.join(root, "e-target-dir"))
+    names = [_make(root, i, kind, spelling) for i, (kind, spelling) in enumerate(entries)]
+    if where == "cwd":  # relative names then resolve against the working directory
+        names = [n if n.startswith("/") else os.path.join(root, n) for n in names]
+    opened = None
+    if where != "cwd":
+        flags = os.O_RDONLY | (os.O_DIRECTORY if where == "fd" else 0)
+        opened = os.open(root if where == "fd" else os.path.join(root, "e-target-file"), flags)
+    try:
+        got = mod.regular_files(opened, names, suffix)
+        want = scan.regular_files_python(opened, names, suffix)
+    finally:
+        if opened is not None:
+            os.close(opened)
+    assert got == want
+    assert all(type(v) is bool for v in got)
+    if suffix == "" and where != "file fd":  # and both are what os.path.isfile says
+        base = root if where == "fd" else ""
+        assert got == [os.path.isfile(os.path.join(base, n)) for n in names]
+
+
+@pytest.mark.parametrize("bad", [b"e0", 5, None])
+def test_regular_files_rejects_a_name_that_is_not_a_str(tmp_path, bad):
+    from suite.flow import scan
+
+    mod = need(fsstat)
+    with pytest.raises(TypeError):
+        scan.regular_files_python(None, [str(tmp_path), bad], "")
+    with pytest.raises(TypeError):
+        mod.regular_files(None, [str(tmp_path), bad], "")
+    with pytest.raises(TypeError):
+        mod.regular_files(None, 5, "")

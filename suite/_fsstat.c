@@ -253,8 +253,8 @@ fail:
 PyDoc_STRVAR(stat_changed_packed_doc,
 "stat_changed_packed(dir_fd, ids, width, sigs, suffix, start, stop) -> list\n\n"
 "stat_changed over packed rows start..stop: ids one ASCII str of ids width characters each,\n"
-"sigs bytes of three native 64-bit integers per id (mtime_ns, size, inode; size -1: no\n"
-"document recorded). No Python object is made per file, and the interpreter lock is\n"
+"each followed by a separator (a space), sigs bytes of three native 64-bit integers per id\n"
+"(mtime_ns, size, inode; size -1: no document recorded). No Python object is made per file, and the interpreter lock is\n"
 "released for the whole loop. Reference: suite.index.freshness.stat_changed_packed_python.\n"
 "Raises ValueError for packed rows that do not fit together or a NUL in a path (before\n"
 "any file is examined), OSError (with the path) as stat_changed does.");
@@ -276,8 +276,9 @@ stat_changed_packed(PyObject *Py_UNUSED(self), PyObject *args)
     const char *suffix = PyUnicode_AsUTF8AndSize(suffix_obj, &suffix_len);
     if (ids == NULL || suffix == NULL)
         goto done;
-    Py_ssize_t n = width > 0 ? ids_len / width : 0;
-    if (!PyUnicode_IS_ASCII(ids_obj) || width <= 0 || ids_len != n * width
+    Py_ssize_t stride = width + 1;  /* an id and its separator */
+    Py_ssize_t n = width > 0 ? ids_len / stride : 0;
+    if (!PyUnicode_IS_ASCII(ids_obj) || width <= 0 || ids_len != n * stride
             || sigs.len != n * 24 || start < 0 || stop < start || stop > n) {
         PyErr_SetString(PyExc_ValueError, "packed ids and signatures do not fit together");
         goto done;
@@ -302,7 +303,7 @@ stat_changed_packed(PyObject *Py_UNUSED(self), PyObject *args)
             failed_errno = ENAMETOOLONG;
             break;
         }
-        memcpy(path, ids + i * width, width);
+        memcpy(path, ids + i * stride, width);
         memcpy(path + width, suffix, suffix_len);
         path[width + suffix_len] = '\0';
         long long v[3];
@@ -326,7 +327,7 @@ stat_changed_packed(PyObject *Py_UNUSED(self), PyObject *args)
     Py_END_ALLOW_THREADS
     if (failed_at >= 0) {
         size_t len = (size_t)width < PATH_MAX_LEN - 1 ? (size_t)width : PATH_MAX_LEN - 1;
-        memcpy(path, ids + failed_at * width, len);
+        memcpy(path, ids + failed_at * stride, len);
         path[len] = '\0';
         PyObject *name = PyUnicode_FromFormat("%s%U", path, suffix_obj);
         if (name != NULL) {
@@ -340,7 +341,7 @@ stat_changed_packed(PyObject *Py_UNUSED(self), PyObject *args)
     if (changed == NULL)
         goto done;
     for (Py_ssize_t k = 0; k < nfound; k++) {
-        PyObject *id = PyUnicode_FromStringAndSize(ids + found[k] * width, width);
+        PyObject *id = PyUnicode_FromStringAndSize(ids + found[k] * stride, width);
         if (id == NULL) {
             Py_CLEAR(changed);
             goto done;

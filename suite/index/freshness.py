@@ -68,7 +68,7 @@ def _packed_changed(value, ws):
     suffix, width = "/" + layout.DOCUMENT, columns.ID_WIDTH
     try:
         return native.two_threads(lambda lo, hi: _fsstat.stat_changed_packed(
-            fd, ids, width, sigs, suffix, lo, hi), len(ids) // width)
+            fd, ids, width, sigs, suffix, lo, hi), len(ids) // (width + 1))
     finally:
         os.close(fd)
 
@@ -79,15 +79,16 @@ def stat_changed_packed_python(dir_fd, ids, width, sigs, suffix, start, stop):
     whose document ``dir_fd/id/suffix`` changed, as :func:`stat_changed_python` finds them.
     Raises ValueError for packed rows that do not fit together or a NUL in a path (before any
     file is examined), OSError for a file that cannot be examined (not a missing one)."""
-    n = len(ids) // width if width > 0 else 0
-    if (not ids.isascii() or width <= 0 or len(ids) != n * width
+    stride = width + 1  # each id and its separator
+    n = len(ids) // stride if width > 0 else 0
+    if (not ids.isascii() or width <= 0 or len(ids) != n * stride
             or len(sigs) != n * columns.PACKED_SIG.size or not 0 <= start <= stop <= n):
         raise ValueError("packed ids and signatures do not fit together")
     if "\0" in ids or "\0" in suffix:
         raise ValueError("embedded null byte")
     changed = []
     for k in range(start, stop):
-        job_id = ids[k * width:(k + 1) * width]
+        job_id = ids[k * stride:k * stride + width]
         mtime, size, inode = columns.PACKED_SIG.unpack_from(sigs, k * columns.PACKED_SIG.size)
         try:
             s = os.stat(job_id + suffix, dir_fd=dir_fd)
@@ -95,8 +96,7 @@ def stat_changed_packed_python(dir_fd, ids, width, sigs, suffix, start, stop):
             if size != -1:
                 changed.append(job_id)
             continue
-        if (size == -1 or s.st_mtime_ns != mtime or s.st_size != size
-                or s.st_ino != inode % (1 << 64)):
+        if size == -1 or s.st_mtime_ns != mtime or s.st_size != size or s.st_ino != inode:
             changed.append(job_id)
     return changed
 

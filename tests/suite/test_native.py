@@ -294,7 +294,7 @@ def _packed(rows):
 
     sigs = b"".join(columns.PACKED_SIG.pack(*(s if s is not None else (0, -1, 0)))
                     for _, s in rows)
-    return "".join(i for i, _ in rows), sigs
+    return "".join(i + " " for i, _ in rows), sigs
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -334,8 +334,8 @@ def test_stat_changed_packed_agrees_with_its_reference_and_the_rows_check(
     assert got == want == freshness.stat_changed_python(rows[start:stop], ws)
 
 
-@pytest.mark.parametrize("case", ["width", "sigs", "range", "non-ascii", "nul id", "nul suffix",
-                                  "loop", "long suffix", "empty"])
+@pytest.mark.parametrize("case", ["width", "sigs", "range", "non-ascii", "nul id", "separator",
+                                  "nul suffix", "loop", "long suffix", "empty"])
 def test_stat_changed_packed_raises_what_its_reference_raises(tmp_path, case):
     mod = need(fsstat)
     ws = str(tmp_path)
@@ -353,10 +353,12 @@ def test_stat_changed_packed_raises_what_its_reference_raises(tmp_path, case):
         args[0] = "é" + ids[1:]
     elif case == "nul id":
         args[0] = ids[:40] + "\0" + ids[41:]
+    elif case == "separator":  # only the positions count: a missing space is a short text
+        args[0] = ids[:-1]
     elif case == "nul suffix":
         args[3] = "/\0"
     elif case == "loop":  # ELOOP: an error that is not "missing", after 20 good rows
-        args[0] = ids[:20 * 32] + "l" * 32 + ids[21 * 32:]
+        args[0] = ids[:20 * 33] + "l" * 32 + ids[20 * 33 + 32:]
     elif case == "long suffix":
         args[3] = "/" + "x" * 5000
     elif case == "empty":  # nothing to examine: nothing raised, not even for the long suffix

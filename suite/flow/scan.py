@@ -17,6 +17,7 @@ from .. import native
 from .conditions import doc_value
 
 _fsstat = native.load("suite._fsstat")
+
 #: jobs made and judged at a time (workflows with aggregates see all jobs at once)
 CHUNK = 50000
 

@@ -42,11 +42,12 @@ def changed_documents(store, ws, removed=()):
     with columns.gc_paused():
         value = columns.cached(store, "sigcache", columns.read_packed_signatures,
                                columns.is_packed)
-        if _fsstat is not None and not removed and columns.is_packed(value):
+        packed = columns.is_packed(value)
+        if _fsstat is not None and not removed and packed:
             changed = _packed_changed(value, ws)
             if changed is not None:
                 return changed
-        ids, sigs = columns.unpack_signatures(*value) if columns.is_packed(value) else value
+        ids, sigs = columns.unpack_signatures(*value) if packed else value
         rows = list(zip(ids, sigs, strict=True))
         del ids, sigs, value
         if removed:

@@ -393,5 +393,10 @@ def test_packed_signatures_read_back_as_the_lists(tmp_path):
     db.execute("INSERT INTO docsig VALUES ('short', 'none')")
     assert columns.read_packed_signatures(db) == columns.read_signatures(db)
     assert not columns.is_packed(columns.read_signatures(db))
+    # a blob of another shape is made again, never handed to the C loop to refuse
+    ids, sigs = packed
+    for odd in [(ids[:11], sigs[:8]), (ids + " ", sigs), ("é" + ids[1:], sigs),
+                ("\0" + ids[1:], sigs), (ids, sigs + b"x"), (ids, bytearray(sigs)), [ids, sigs]]:
+        assert not columns.is_packed(odd)
     db.execute("DELETE FROM docsig")
     assert columns.unpack_signatures(*columns.read_packed_signatures(db)) == ([], [])

@@ -2,11 +2,13 @@
 (``sigcache``) kept as one ``marshal`` blob each, and the loading of many JSON values with the
 cyclic garbage collector paused."""
 
+import array
 import contextlib
 import gc
 import json
 import marshal
 import sqlite3
+import struct
 import sys
 
 #: from this many jobs on, all state points (table spcache) and all document signatures
@@ -16,6 +18,14 @@ SP_CACHE_MIN = 2000
 # marshal's format belongs to the Python version: another version rebuilds the blob
 # (and ":2": signatures are tuples of integers since the second format)
 CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
+
+
+#: the width of a job id: the packed signatures (:func:`read_packed_signatures`) hold them as
+#: one text, each id this wide and followed by a space
+ID_WIDTH = 32
+#: a packed signature: mtime_ns, size, inode as native 64-bit integers (the inode unsigned);
+#: a size of -1 for no document
+PACKED_SIG = struct.Struct("=qqQ")
 
 
 @contextlib.contextmanager
@@ -54,9 +64,54 @@ def read_signatures(db):
                              for sig in parts[1::2]]
 
 
-def cached(store, table, read):
-    """``read(db)``, two lists of equal length, from its cache ``table`` (one marshal
-    blob), or read from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
+def read_packed_signatures(db):
+    """:func:`read_signatures` packed: ``(ids, signatures)``, the ids as one ASCII text
+    (:data:`ID_WIDTH` characters and a space each), the signatures as bytes of
+    :data:`PACKED_SIG` each. Loaded from its cache it makes no object per job (100,000 jobs'
+    lists took 0.05 s to load and 0.03 s to pair and free). Ids of another width (suite makes
+    none) give :func:`read_signatures`'s lists instead."""
+    text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
+    parts = text.split(" ") if text else []
+    n = len(parts) // 2
+    ids = " ".join(parts[0::2]) + " " if parts else ""
+    numbers = ":".join(parts[1::2]).replace("none", "0:-1:0").split(":") if parts else []
+    if len(ids) != n * (ID_WIDTH + 1) or not ids.isascii() or len(numbers) != 3 * n:
+        return read_signatures(db)
+    values = list(map(int, numbers))
+    try:
+        packed = array.array("q", values)
+    except OverflowError:  # inode numbers past 2**63: their bits as a signed integer
+        packed = array.array("q", [v - (1 << 64) if v >= 1 << 63 else v for v in values])
+    return ids, packed.tobytes()
+
+
+def unpack_signatures(ids, packed):
+    """``(ids, signatures)`` as :func:`read_signatures` gives them, from packed ones."""
+    # the ids split and the signatures unpacked by C: the comprehensions by position took
+    # twice as long (the Python path's whole cost of the packed form, 0.02 s at 100,000)
+    return ids.split(), [None if sig[1] == -1 else sig for sig in PACKED_SIG.iter_unpack(packed)]
+
+
+def is_packed(value):
+    """Whether ``value`` is of :func:`read_packed_signatures`'s packed shape (whole ids and
+    signatures, as many of each; ASCII without NUL, so the C loop takes it as it is)."""
+    if not (type(value) is tuple and len(value) == 2 and type(value[0]) is str
+            and type(value[1]) is bytes):
+        return False
+    ids, sigs = value
+    n, rest = divmod(len(ids), ID_WIDTH + 1)
+    return rest == 0 and len(sigs) == n * PACKED_SIG.size and ids.isascii() and "\0" not in ids
+
+
+def _two_lists(value):
+    return (type(value) is tuple and len(value) == 2 and type(value[0]) is list and
+            type(value[1]) is list and len(value[0]) == len(value[1]))
+
+
+def cached(store, table, read, fits=_two_lists):
+    """``read(db)``, two lists of equal length (or what else ``fits(value)`` accepts: two
+    texts of the same number of items), from its cache ``table`` (one marshal blob), or read
+    from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
 
     A cache is deleted in the same transaction that changes the rows it was made from
     (``store.add_jobs``, a refresh), and it is made and stored in one write transaction, so
@@ -66,13 +121,14 @@ def cached(store, table, read):
     read are returned uncached.
     """
     db = store.db
-    value = _load(db, table)
+    value = _load(db, table, fits)
     if value is not None:
         return value
     locked = _try_lock(db)
     try:
         value = read(db)
-        if locked and len(value[0]) >= SP_CACHE_MIN and not store.in_memory:
+        count = len(value[1]) // PACKED_SIG.size if is_packed(value) else len(value[0])
+        if locked and count >= SP_CACHE_MIN and fits(value) and not store.in_memory:
             try:
                 db.execute(f"DELETE FROM {table}")
                 db.execute(f"INSERT INTO {table} VALUES (?, ?)",
@@ -88,8 +144,8 @@ def cached(store, table, read):
     return value
 
 
-def _load(db, table):
-    """The blob of ``table`` if it is of this Python and loads as two equal lists, else None."""
+def _load(db, table, fits):
+    """The blob of ``table`` if it is of this Python and loads as what ``fits``, else None."""
     row = db.execute(f"SELECT tag, blob FROM {table} LIMIT 1").fetchone()
     if row is None or row[0] != CACHE_TAG:
         return None
@@ -98,10 +154,7 @@ def _load(db, table):
             value = marshal.loads(row[1])
     except (ValueError, EOFError, TypeError):
         return None
-    if (type(value) is tuple and len(value) == 2 and type(value[0]) is list and
-            type(value[1]) is list and len(value[0]) == len(value[1])):
-        return value
-    return None
+    return value if fits(value) else None
 
 
 def _try_lock(db):

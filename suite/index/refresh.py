@@ -6,7 +6,7 @@ import contextlib
 import functools
 import time
 
-from . import ahead, columns, freshness, keyrows, reading
+from . import ahead, freshness, keyrows, reading
 from .store import ODD, add_jobs, chunks, create_indexes, drop_indexes
 
 #: new jobs read and inserted per transaction when the index is built (at least; see
@@ -117,17 +117,7 @@ def _changed_documents(store, ws, added, removed, hint=None):
             known += [i for (i,) in db.execute(
                 f"SELECT id FROM docsig WHERE id IN ({','.join('?' * len(part))})", part)]
         return known
-    # all that is made here is freed here, inside the pause: the collector's count of new
-    # objects falls back, so resuming starts no collection that walks them (0.02-0.04 s)
-    with columns.gc_paused():
-        ids, sigs = columns.cached(store, "sigcache", columns.read_signatures)
-        rows = list(zip(ids, sigs, strict=True))
-        del ids, sigs
-        if removed:
-            rows = [r for r in rows if r[0] not in removed]
-        changed = freshness.split_work(freshness.stat_changed, rows, ws)
-        del rows
-    return changed
+    return freshness.changed_documents(store, ws, removed)
 
 
 def _retry_unreadable(db, ws, removed):

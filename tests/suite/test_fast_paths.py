@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suite
-from suite import index, layout
+from suite import index, layout, native
 from suite.index import columns, freshness, keyrows
 from suite.query import compile_filter, evaluate
 from suite.statepoint import same
@@ -57,7 +57,10 @@ def assert_caches_coherent(project):
                 ("sigcache", "SELECT id, sig FROM docsig ORDER BY id")):
             blob = db.execute(f"SELECT blob FROM {table}").fetchone()
             if blob is not None:
-                ids, values = marshal.loads(blob[0])
+                value = marshal.loads(blob[0])
+                if columns.is_packed(value):  # the signatures' packed form
+                    value = columns.unpack_signatures(*value)
+                ids, values = value
                 expect = db.execute(rows).fetchall()
                 if table == "spcache":
                     expect = [(i, json.loads(v)) for i, v in expect]
@@ -313,7 +316,7 @@ def _check_doc_queries(p):
 
 
 @pytest.mark.parametrize("check", ["relative to the workspace", "by full path",
-                                   "in two processes"])
+                                   "in two processes", "in two threads"])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.tuples(st.sampled_from(["set", "in_place", "rename", "delete", "add",
                                                  "remove", "query"]),
@@ -323,15 +326,19 @@ def test_document_queries_through_the_signature_cache_match_the_files(check, ste
     (signac, editors), deleted; jobs added and removed: a document query answers from the
     files as they are now, with the signatures read from their cache; whichever way the
     freshness check stats the documents (the full path is the fallback where ``stat`` takes
-    no directory descriptor)."""
+    no directory descriptor; the packed signatures in C, in one thread or two)."""
     root = tempfile.mkdtemp(prefix="suite-sigs-")
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(columns, "SP_CACHE_MIN", 0)
+            if check in ("by full path", "in two processes"):  # the rows, not the packed C
+                mp.setattr(freshness, "_packed_changed", lambda value, ws: None)
             if check == "by full path":
                 mp.setattr(freshness, "stat_changed", freshness.stat_changed_by_path)
             elif check == "in two processes":
                 mp.setattr(freshness, "PARALLEL_STAT_MIN", 2)
+            elif check == "in two threads":  # the packed signatures' check, where built
+                mp.setattr(native, "THREADS_MIN", 2)
             p = suite.init_project(os.path.join(root, "p"))
             for i in range(6):
                 p.open_job({"a": i}).init().doc.x = i % 3

@@ -33,78 +33,7 @@
 #define MAX_DEPTH 64           /* deeper trees go to Python */
 #define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
 
-/* ---- SHA-256, from FIPS 180-4 ---- */
-
-typedef struct {
-    uint32_t h[8];
-    uint64_t length;
-    unsigned char block[64];
-    size_t used;
-} sha256_ctx;
-
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
-};
-
-#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void
-sha256_compress(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int t = 0; t < 16; t++)
-        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
-            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
-            + K256[t] + w[t];
-        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
-}
-
-static void
-sha256_hex(const unsigned char *data, size_t n, char hex[64])
-{
-    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    uint32_t h[8];
-    memcpy(h, H0, sizeof h);
-    size_t whole = n & ~(size_t)63;
-    for (size_t i = 0; i < whole; i += 64)
-        sha256_compress(h, data + i);
-    unsigned char last[128] = {0};
-    size_t rest = n - whole;
-    memcpy(last, data + whole, rest);
-    last[rest] = 0x80;
-    size_t total = rest + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
-        last[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_compress(h, last);
-    if (total == 128)
-        sha256_compress(h, last + 64);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++)
-            hex[8 * i + j] = digits[(h[i] >> (28 - 4 * j)) & 0xf];
-}
+#include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
 
@@ -113,7 +42,7 @@ static PyObject *
 digest_of(const char *data, Py_ssize_t n)
 {
     if (n < HASHLIB_FROM) {
-        char hex[64];
+        char hex[65];
         sha256_hex((const unsigned char *)data, (size_t)n, hex);
         return PyUnicode_FromStringAndSize(hex, 64);
     }

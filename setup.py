@@ -10,13 +10,13 @@ from setuptools import Extension, setup
 # The static functions several modules share (suite/_c/*.h): listed as depends so that
 # editing a header rebuilds the modules that include it.
 HEADERS = {
-    "suite._fsstat": [],
+    "suite._fsstat": ["pyfs.h"],
     "archive._tarpack": ["sha256.h"],
     "sync._listing": [],
     "sync._compare": [],
     "sync._delta": [],
     "suite.index._readmany": [],
-    "suite.provenance._capture": ["sha256.h"],
+    "suite.provenance._capture": ["sha256.h", "pyfs.h"],
 }
 
 

@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pyfs.h"
+
 #define PATH_MAX_LEN 4096
 /* files examined per release of the interpreter lock: the paths of a block are made while
  * holding it, then the system calls run without it (another thread, e.g. the other half of
@@ -64,28 +66,6 @@ paths_add(Paths *p, const char *a, size_t alen, const char *b, size_t blen)
     p->start[p->count++] = p->used;
     p->used = need;
     return 0;
-}
-
-/* The bytes of a str as os.stat passes it to the kernel (UTF-8; lone surrogates as the
- * file-system encoding's surrogateescape gives them). *owner: a bytes object to release
- * after use, or NULL. NULL with an exception set for what os.stat would refuse by type. */
-static const char *
-fs_text(PyObject *name, Py_ssize_t *len, PyObject **owner)
-{
-    *owner = NULL;
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "expected str, not %.100s", Py_TYPE(name)->tp_name);
-        return NULL;
-    }
-    const char *text = PyUnicode_AsUTF8AndSize(name, len);
-    if (text != NULL)
-        return text;
-    PyErr_Clear();
-    *owner = PyUnicode_EncodeFSDefault(name);
-    if (*owner == NULL)
-        return NULL;
-    *len = PyBytes_GET_SIZE(*owner);
-    return PyBytes_AS_STRING(*owner);
 }
 
 /* What a recorded document signature says to compare with. */
@@ -519,34 +499,6 @@ ns(const struct timespec *t)
     return PyLong_FromLongLong((long long)t->tv_sec * 1000000000LL + t->tv_nsec);
 }
 
-/* The OSError for errno err at path/name (name NULL: at path), filename as os.scandir and
- * DirEntry.stat give it: the text the caller passed, joined with "/" to the entry's name. */
-static void
-set_error(int err, PyObject *path, const char *name)
-{
-    errno = err;
-    if (err == ENOMEM) {
-        PyErr_NoMemory();
-        return;
-    }
-    if (name == NULL) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return;
-    }
-    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
-    if (decoded == NULL)
-        return;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
-    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
-    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
-    Py_DECREF(decoded);
-    if (where != NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
-        Py_DECREF(where);
-    }
-}
-
 PyDoc_STRVAR(scan_dir_doc,
 "scan_dir(path) -> list\n\n"
 "The entries of the directory path (a str; not . and ..), in the order the file system\n"
@@ -573,7 +525,7 @@ scan_dir(PyObject *Py_UNUSED(self), PyObject *args)
     Py_DECREF(encoded);
     PyObject *result = NULL;
     if (err != 0) {
-        set_error(err, path, failed);
+        set_os_error(err, path, failed);
         goto done;
     }
     result = PyList_New((Py_ssize_t)count);

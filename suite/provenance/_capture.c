@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "pyfs.h"
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -250,34 +252,6 @@ configured(void)
     return 1;
 }
 
-/* The OSError for err at path (name NULL) or at path/name, as os.scandir and DirEntry.stat
- * name it. */
-static void
-set_error(int err, PyObject *path, const char *name)
-{
-    if (err == ENOMEM) {
-        PyErr_NoMemory();
-        return;
-    }
-    if (name == NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return;
-    }
-    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
-    if (decoded == NULL)
-        return;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
-    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
-    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
-    Py_DECREF(decoded);
-    if (where != NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
-        Py_DECREF(where);
-    }
-}
-
 static PyObject *
 signature(const struct stat *st)
 {
@@ -326,7 +300,7 @@ is_file(int dir_fd, PyObject *path, const struct entry *e)
     if (err == ENOENT)
         return 0;
     if (err) {
-        set_error(err, path, e->name);
+        set_os_error(err, path, e->name);
         return -1;
     }
     return S_ISREG(st.st_mode);
@@ -361,7 +335,7 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 1);
     if (err && err != ENOENT) {
-        set_error(err, path, NULL);
+        set_os_error(err, path, NULL);
         goto done;
     }
     if ((sigs = PyDict_New()) == NULL)
@@ -379,7 +353,7 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (e->err == ENOENT)  /* removed while we looked */
             continue;
         if (e->err) {
-            set_error(e->err, path, e->name);
+            set_os_error(e->err, path, e->name);
             goto done;
         }
         PyObject *name = PyUnicode_DecodeFSDefault(e->name);
@@ -549,7 +523,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 0);
     if (err && err != ENOENT) {
-        set_error(err, path, NULL);
+        set_os_error(err, path, NULL);
         goto done;
     }
     /* found: (name, size, sha256) of what changed; still: names of old still there */
@@ -582,7 +556,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             if (err) {
                 Py_DECREF(name);
-                set_error(err, path, e->name);
+                set_os_error(err, path, e->name);
                 goto done;
             }
             if (PySet_Add(still, name) != 0) {

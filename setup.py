@@ -12,11 +12,11 @@ from setuptools import Extension, setup
 HEADERS = {
     "suite._fsstat": ["pyfs.h"],
     "archive._tarpack": ["sha256.h"],
-    "sync._listing": [],
+    "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],
     "suite.index._readmany": [],
-    "suite.provenance._capture": ["sha256.h", "pyfs.h"],
+    "suite.provenance._capture": ["sha256.h", "pyfs.h", "dirread.h"],
 }
 
 

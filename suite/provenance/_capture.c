@@ -22,10 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirread.h"
 #include "pyfs.h"
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
 #define CHUNK (1 << 16)
@@ -78,12 +76,18 @@ excluded(const struct rules *r, const char *name, size_t len)
     return r->temp[0] != '\0' && strstr(name, r->temp) != NULL;
 }
 
+/* what keep (a dir_each callback) adds to and by which rules */
+struct keeping {
+    struct listing *l;
+    const struct rules *r;
+};
+
 static int
-keep(struct listing *l, const struct rules *r, const char *name, unsigned char type)
+keep(void *ctx, const char *name, unsigned char type)
 {
+    struct listing *l = ((struct keeping *)ctx)->l;
+    const struct rules *r = ((struct keeping *)ctx)->r;
     size_t len = strlen(name);
-    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
-        return 0;
     if (r->log != NULL && strcmp(name, r->log) == 0)
         l->has_log = 1;
     if (excluded(r, name, len))
@@ -107,64 +111,13 @@ keep(struct listing *l, const struct rules *r, const char *name, unsigned char t
     return 0;
 }
 
-#ifdef __linux__
-struct dirent64_raw {  /* the kernel's linux_dirent64 */
-    unsigned long long d_ino;
-    long long d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-#endif
-
 /* List the directory open at fd (which stays open) into l, without the GIL. Returns 0 or an
  * errno value. */
 static int
 list_fd(int fd, struct listing *l, const struct rules *r)
 {
-#ifdef __linux__
-    union { char bytes[8192]; unsigned long long align; } buf;
-    for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf.bytes, sizeof buf.bytes);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (n == 0)
-            return 0;
-        for (long at = 0; at < n;) {
-            struct dirent64_raw *e = (struct dirent64_raw *)(buf.bytes + at);
-            int err = keep(l, r, e->d_name, e->d_type);
-            if (err)
-                return err;
-            at += e->d_reclen;
-        }
-    }
-#else
-    int copy = dup(fd);
-    if (copy < 0)
-        return errno;
-    DIR *dir = fdopendir(copy);
-    if (dir == NULL) {
-        int err = errno;
-        close(copy);
-        return err;
-    }
-    int err = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (e == NULL) {
-            err = errno;
-            break;
-        }
-        if ((err = keep(l, r, e->d_name, e->d_type)) != 0)
-            break;
-    }
-    closedir(dir);
-    return err;
-#endif
+    struct keeping k = {l, r};
+    return dir_each(fd, keep, &k);
 }
 
 /* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno.

@@ -10,7 +10,7 @@ from setuptools import Extension, setup
 # The static functions several modules share (suite/_c/*.h): listed as depends so that
 # editing a header rebuilds the modules that include it.
 HEADERS = {
-    "suite._fsstat": ["pyfs.h"],
+    "suite._fsstat": ["dirread.h", "pyfs.h"],
     "archive._tarpack": ["sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],

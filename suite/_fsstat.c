@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirread.h"
 #include "pyfs.h"
 
 #define PATH_MAX_LEN 4096
@@ -437,59 +438,59 @@ free_found(struct found *items, size_t n)
     free(items);
 }
 
+/* what add_found (a dir_each callback) fills in */
+struct reading {
+    int fd;                /* the directory */
+    struct found *items;
+    size_t count, cap;
+    char *failed;          /* the entry whose lstat failed (owned), or NULL */
+};
+
+/* lstat name and keep it; 0, or an errno value */
+static int
+add_found(void *ctx, const char *name, unsigned char d_type)
+{
+    (void)d_type;
+    struct reading *r = ctx;
+    struct stat st;
+    if (fstatat(r->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)  /* removed while we looked: not there */
+            return 0;
+        int err = errno;
+        r->failed = strdup(name);
+        return err;
+    }
+    if (r->count == r->cap) {
+        size_t more = r->cap ? r->cap * 2 : 16;
+        struct found *grown = realloc(r->items, more * sizeof *grown);
+        if (grown == NULL)
+            return ENOMEM;
+        r->items = grown;
+        r->cap = more;
+    }
+    if ((r->items[r->count].name = strdup(name)) == NULL)
+        return ENOMEM;
+    r->items[r->count++].st = st;
+    return 0;
+}
+
 /* Read the directory and lstat its entries without the GIL (other threads, e.g. paramiko's,
  * run meanwhile). Returns 0, or an errno value with *failed naming what failed: NULL for the
  * directory itself, else the entry (owned by the caller). */
 static int
 read_entries(const char *path, struct found **out, size_t *count, char **failed)
 {
+    struct reading r = {open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), NULL, 0, 0, NULL};
     *out = NULL;
     *count = 0;
     *failed = NULL;
-    DIR *dir = opendir(path);
-    if (dir == NULL)
+    if (r.fd < 0)
         return errno;
-    int fd = dirfd(dir), err = 0;
-    size_t cap = 0;
-    struct found *items = NULL;
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (e == NULL) {
-            err = errno;
-            break;
-        }
-        const char *name = e->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
-        struct stat st;
-        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT)  /* removed while we looked: not there */
-                continue;
-            err = errno;
-            *failed = strdup(name);
-            break;
-        }
-        if (*count == cap) {
-            size_t more = cap ? cap * 2 : 16;
-            struct found *grown = realloc(items, more * sizeof *items);
-            if (grown == NULL) {
-                err = ENOMEM;
-                break;
-            }
-            items = grown;
-            cap = more;
-        }
-        items[*count].name = strdup(name);
-        if (items[*count].name == NULL) {
-            err = ENOMEM;
-            break;
-        }
-        items[*count].st = st;
-        (*count)++;
-    }
-    closedir(dir);
-    *out = items;
+    int err = dir_each(r.fd, add_found, &r);
+    close(r.fd);
+    *out = r.items;
+    *count = r.count;
+    *failed = r.failed;
     return err;
 }
 

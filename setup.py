@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 # editing a header rebuilds the modules that include it.
 HEADERS = {
     "suite._fsstat": ["dirread.h", "pyfs.h"],
-    "archive._tarpack": ["sha256.h"],
+    "archive._tarpack": ["dirread.h", "sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],

@@ -33,6 +33,7 @@
 #define MAX_DEPTH 64           /* deeper trees go to Python */
 #define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
 
+#include "dirread.h"
 #include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
@@ -331,56 +332,51 @@ free_entries(entry *entries, size_t n)
     free(entries);
 }
 
-/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0) or an
- * exception (*err -1) */
+/* what add_entry (a dir_each callback) fills in */
+typedef struct {
+    entry *entries;
+    size_t n, cap;
+} entries_read;
+
+/* keep name; 0, or -1 out of memory (apart from dir_each's errno values) */
+static int
+add_entry(void *ctx, const char *name, unsigned char d_type)
+{
+    entries_read *r = ctx;
+    if (r->n == r->cap) {
+        size_t cap = 2 * r->cap;
+        entry *more = realloc(r->entries, cap * sizeof *more);
+        if (more == NULL)
+            return -1;
+        r->entries = more;
+        r->cap = cap;
+    }
+    if ((r->entries[r->n].name = strdup(name)) == NULL)
+        return -1;
+    r->entries[r->n++].type = d_type;
+    return 0;
+}
+
+/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0: the
+ * directory could not be read) or an exception (*err -1) */
 static entry *
 sorted_entries(int dir_fd, size_t *count, int *err)
 {
     *err = 0;
-    int fd = dup(dir_fd);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    size_t n = 0, cap = 16;
-    entry *entries = malloc(cap * sizeof *entries);
-    int nomem = entries == NULL;
-    struct dirent *e;
-    errno = 0;
-    while (!nomem && (e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-            continue;
-        if (n == cap) {
-            entry *more = realloc(entries, 2 * cap * sizeof *entries);
-            if (more == NULL) {
-                nomem = 1;
-                break;
-            }
-            entries = more;
-            cap *= 2;
-        }
-        if ((entries[n].name = strdup(e->d_name)) == NULL) {
-            nomem = 1;
-            break;
-        }
-        entries[n++].type = e->d_type;
-    }
-    int failed = nomem || errno != 0;
-    closedir(dir);
+    /* allocated up front: an empty directory gives a non-NULL empty array */
+    entries_read r = {malloc(16 * sizeof(entry)), 0, 16};
+    int failed = r.entries == NULL ? -1 : dir_each(dir_fd, add_entry, &r);
     if (failed) {
-        if (entries != NULL)
-            free_entries(entries, n);
-        if (nomem) {
+        free_entries(r.entries, r.n);
+        if (failed == -1) {
             PyErr_NoMemory();
             *err = -1;
         }
         return NULL;
     }
-    qsort(entries, n, sizeof *entries, by_name);
-    *count = n;
-    return entries;
+    qsort(r.entries, r.n, sizeof *r.entries, by_name);
+    *count = r.n;
+    return r.entries;
 }
 
 /* the member name's text after the prefix (rel inside the job) as a str; NULL: not UTF-8

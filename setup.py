@@ -10,13 +10,13 @@ from setuptools import Extension, setup
 # The static functions several modules share (suite/_c/*.h): listed as depends so that
 # editing a header rebuilds the modules that include it.
 HEADERS = {
-    "suite._fsstat": ["dirread.h", "pyfs.h"],
-    "archive._tarpack": ["dirread.h", "sha256.h"],
+    "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
+    "archive._tarpack": ["dirread.h", "growbuf.h", "sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],
     "suite.index._readmany": [],
-    "suite.provenance._capture": ["sha256.h", "pyfs.h", "dirread.h"],
+    "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
 }
 
 

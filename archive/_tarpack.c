@@ -34,6 +34,7 @@
 #define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
 
 #include "dirread.h"
+#include "growbuf.h"
 #include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
@@ -59,45 +60,12 @@ digest_of(const char *data, Py_ssize_t n)
     return hex;
 }
 
-/* ---- a growing byte buffer ---- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer;
+/* ---- the growing byte buffer (suite/_c/growbuf.h) ---- */
 
 static int
-reserve(buffer *b, size_t more)
+append_zeros(growbuf *b, size_t n)
 {
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 8192;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-static int
-append(buffer *b, const void *data, size_t n)
-{
-    if (reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-static int
-append_zeros(buffer *b, size_t n)
-{
-    if (reserve(b, n) < 0)
+    if (growbuf_reserve(b, n) < 0)
         return -1;
     memset(b->data + b->len, 0, n);
     b->len += n;
@@ -119,10 +87,10 @@ octal(char *field, int width, unsigned long long value)
 
 /* one 512-byte ustar header (tarwriter._header): names cut at 100 bytes */
 static int
-ustar_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
              long long mtime, char flag, const char *link, size_t link_len)
 {
-    if (reserve(b, BLOCK) < 0)
+    if (growbuf_reserve(b, BLOCK) < 0)
         return -1;
     char *h = b->data + b->len;
     memset(h, 0, BLOCK);
@@ -159,7 +127,7 @@ is_ascii(const char *s, size_t n)
 
 /* "<length> key=value\n" where length counts itself (tarwriter._pax_record) */
 static int
-pax_record(buffer *b, const char *key, const char *value, size_t value_len)
+pax_record(growbuf *b, const char *key, const char *value, size_t value_len)
 {
     size_t body = 1 + strlen(key) + 1 + value_len + 1;
     size_t length = body + 1;
@@ -170,15 +138,15 @@ pax_record(buffer *b, const char *key, const char *value, size_t value_len)
             break;
         length = (size_t)d + body;
     }
-    if (append(b, digits, strlen(digits)) < 0 || append(b, " ", 1) < 0
-        || append(b, key, strlen(key)) < 0 || append(b, "=", 1) < 0
-        || append(b, value, value_len) < 0 || append(b, "\n", 1) < 0)
+    if (growbuf_append(b, digits, strlen(digits)) < 0 || growbuf_append(b, " ", 1) < 0
+        || growbuf_append(b, key, strlen(key)) < 0 || growbuf_append(b, "=", 1) < 0
+        || growbuf_append(b, value, value_len) < 0 || growbuf_append(b, "\n", 1) < 0)
         return -1;
     return 0;
 }
 
 static int
-member_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+member_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
               long long mtime, char flag, const char *link, size_t link_len)
 {
     int long_name = name_len > 100 || !is_ascii(name, name_len);
@@ -187,7 +155,7 @@ member_header(buffer *b, const char *name, size_t name_len, long long size, long
     int odd_time = !(mtime >= 0 && mtime < MAX_NUMBER);
     if (!(long_name || long_link || big || odd_time))
         return ustar_header(b, name, name_len, size, mode, mtime, flag, link, link_len);
-    buffer pax = {NULL, 0, 0};
+    growbuf pax = {NULL, 0, 0};
     char number[32];
     int failed = (long_name && pax_record(&pax, "path", name, name_len) < 0)
         || (long_link && pax_record(&pax, "linkpath", link, link_len) < 0);
@@ -203,10 +171,10 @@ member_header(buffer *b, const char *name, size_t name_len, long long size, long
         mtime = 0;
     failed = failed
         || ustar_header(b, "././@PaxHeader", 14, (long long)pax.len, 0644, mtime, 'x', "", 0) < 0
-        || append(b, pax.data, pax.len) < 0
+        || growbuf_append(b, pax.data, pax.len) < 0
         || append_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
         || ustar_header(b, name, name_len, big ? 0 : size, mode, mtime, flag, link, link_len) < 0;
-    free(pax.data);
+    growbuf_free(&pax);
     return failed ? -1 : 0;
 }
 
@@ -288,22 +256,22 @@ header(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
     const char *link_text = "";
     if (link != NULL && (link_text = PyUnicode_AsUTF8AndSize(link, &link_len)) == NULL)
         return NULL;
-    buffer b = {NULL, 0, 0};
+    growbuf b = {NULL, 0, 0};
     if (member_header(&b, name_text, (size_t)name_len, size, mode, mtime, flag, link_text,
                       (size_t)link_len) < 0) {
-        free(b.data);
+        growbuf_free(&b);
         return NULL;
     }
     PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
-    free(b.data);
+    growbuf_free(&b);
     return out;
 }
 
 /* ---- the walk of one job directory: archive.export._add_tree ---- */
 
 typedef struct {
-    buffer out;          /* the tar members */
-    buffer member;       /* the member name being built: prefix + rel */
+    growbuf out;          /* the tar members */
+    growbuf member;       /* the member name being built: prefix + rel */
     size_t prefix_len;   /* bytes of the member name before rel */
     const char *skip;    /* names of non-directories containing this are left out */
     PyObject *files, *dirs;
@@ -419,7 +387,7 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     long long size = (long long)st.st_size;
     if (member_header(&w->out, w->member.data, end, size, st.st_mode, whole_seconds(&st.st_mtim),
                       '0', "", 0) < 0
-        || reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
+        || growbuf_reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
         close(fd);
         return -1;
     }
@@ -452,7 +420,7 @@ static int
 member_at(walk *w, size_t base, const char *name, size_t len, int slash)
 {
     w->member.len = base;
-    if (append(&w->member, name, len) < 0 || (slash && append(&w->member, "/", 1) < 0))
+    if (growbuf_append(&w->member, name, len) < 0 || (slash && growbuf_append(&w->member, "/", 1) < 0))
         return -1;
     return 0;
 }
@@ -559,8 +527,8 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     }
     walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, PyDict_New(), PyDict_New(), 0};
     int rc = w.files == NULL || w.dirs == NULL ? -1 : 1;
-    if (rc > 0 && (append(&w.member, prefix_text, (size_t)prefix_len) < 0
-                   || append(&w.member, "/", 1) < 0))
+    if (rc > 0 && (growbuf_append(&w.member, prefix_text, (size_t)prefix_len) < 0
+                   || growbuf_append(&w.member, "/", 1) < 0))
         rc = -1;
     if (rc > 0 && member_header(&w.out, w.member.data, w.member.len, 0, st.st_mode,
                                 whole_seconds(&st.st_mtim), '5', "", 0) < 0)
@@ -577,8 +545,8 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     } else if (rc == FALLBACK) {
         out = Py_NewRef(Py_None);
     }
-    free(w.out.data);
-    free(w.member.data);
+    growbuf_free(&w.out);
+    growbuf_free(&w.member);
     Py_XDECREF(w.files);
     Py_XDECREF(w.dirs);
     return out;

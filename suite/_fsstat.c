@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "dirread.h"
+#include "growbuf.h"
 #include "pyfs.h"
 
 #define PATH_MAX_LEN 4096
@@ -30,42 +31,23 @@
 
 /* A block's paths, each NUL-terminated, one after the other in a growing buffer. */
 typedef struct {
-    char *buf;
-    size_t used, cap;
+    growbuf text;
     size_t start[BLOCK];
     int count;
 } Paths;
-
-static void
-paths_free(Paths *p)
-{
-    PyMem_RawFree(p->buf);
-    p->buf = NULL;
-}
 
 /* Append a + b as the next path; -1 with MemoryError set if it does not fit in memory. */
 static int
 paths_add(Paths *p, const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t need = p->used + alen + blen + 1;
-    if (need > p->cap) {
-        size_t cap = p->cap ? p->cap : 65536;
-        while (cap < need)
-            cap *= 2;
-        char *buf = PyMem_RawRealloc(p->buf, cap);
-        if (buf == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        p->buf = buf;
-        p->cap = cap;
-    }
-    char *at = p->buf + p->used;
+    if (growbuf_reserve(&p->text, alen + blen + 1) < 0)
+        return -1;
+    char *at = p->text.data + p->text.len;
     memcpy(at, a, alen);
     memcpy(at + alen, b, blen);
     at[alen + blen] = '\0';
-    p->start[p->count++] = p->used;
-    p->used = need;
+    p->start[p->count++] = p->text.len;
+    p->text.len += alen + blen + 1;
     return 0;
 }
 
@@ -150,7 +132,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
         /* 1: the block's paths and signatures, holding the lock. A row that cannot be read
          * ends the block: the rows before it are examined first (an OSError among them comes
          * first, as in the reference) */
-        paths.used = 0;
+        paths.text.len = 0;
         paths.count = 0;
         PyObject *pending_type = NULL, *pending_value = NULL, *pending_tb = NULL;
         while (paths.count < BLOCK && base + paths.count < n) {
@@ -187,7 +169,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
         for (int k = 0; k < count; k++) {
             struct stat st;
             int e = preset[k];
-            if (e == 0 && fstatat(dir_fd, paths.buf + paths.start[k], &st, 0) != 0)
+            if (e == 0 && fstatat(dir_fd, paths.text.data + paths.start[k], &st, 0) != 0)
                 e = errno;
             if (e != 0 && e != ENOENT && e != ENOTDIR) {
                 failed_at = k;
@@ -214,7 +196,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
             Py_XDECREF(pending_value);
             Py_XDECREF(pending_tb);
             errno = failed_errno;
-            PyErr_SetFromErrnoWithFilename(PyExc_OSError, paths.buf + paths.start[failed_at]);
+            PyErr_SetFromErrnoWithFilename(PyExc_OSError, paths.text.data + paths.start[failed_at]);
             goto fail;
         }
         if (pending_type != NULL) {
@@ -222,12 +204,12 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
             goto fail;
         }
     }
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_XDECREF(suffix_owner);
     return changed;
 fail:
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_DECREF(changed);
     Py_XDECREF(suffix_owner);
@@ -380,7 +362,7 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
     Paths paths = {0};
     unsigned char usable[BLOCK], is_file[BLOCK];
     for (Py_ssize_t base = 0; base < n; base += paths.count) {
-        paths.used = 0;
+        paths.text.len = 0;
         paths.count = 0;
         while (paths.count < BLOCK && base + paths.count < n) {
             PyObject *owner;
@@ -402,7 +384,7 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
         Py_BEGIN_ALLOW_THREADS
         for (int k = 0; k < count; k++) {
             struct stat st;
-            is_file[k] = usable[k] && fstatat(dir_fd, paths.buf + paths.start[k], &st, 0) == 0
+            is_file[k] = usable[k] && fstatat(dir_fd, paths.text.data + paths.start[k], &st, 0) == 0
                 && S_ISREG(st.st_mode);
         }
         Py_END_ALLOW_THREADS
@@ -412,12 +394,12 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
             PyList_SET_ITEM(out, base + k, value);
         }
     }
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_XDECREF(suffix_owner);
     return out;
 fail:
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_DECREF(out);  /* items not yet set are NULL: freed safely */
     Py_XDECREF(suffix_owner);

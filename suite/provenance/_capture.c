@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "dirread.h"
+#include "growbuf.h"
 #include "pyfs.h"
 
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
@@ -607,50 +608,19 @@ done:
 
 /* ---- files_text ------------------------------------------------------------------------- */
 
-struct text {  /* ASCII (or UTF-8 from a fallback) being built */
-    char *p;
-    size_t len, cap;
-};
-
-static int
-text_reserve(struct text *t, size_t more)
-{
-    if (t->len + more <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 256;
-    while (cap < t->len + more)
-        cap *= 2;
-    char *grown = PyMem_Realloc(t->p, cap);
-    if (grown == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    t->p = grown;
-    t->cap = cap;
-    return 0;
-}
-
-static int
-text_put(struct text *t, const char *s, size_t n)
-{
-    if (text_reserve(t, n) != 0)
-        return -1;
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    return 0;
-}
+/* The text being built (ASCII, or UTF-8 from a fallback) is a growbuf. */
 
 /* s (a str) as json.encoder.encode_basestring_ascii writes it */
 static int
-text_put_str(struct text *t, PyObject *s)
+text_put_str(growbuf *t, PyObject *s)
 {
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
-    if (text_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
+    if (growbuf_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
         return -1;
-    char *o = t->p + t->len;
+    char *o = t->data + t->len;
     *o++ = '"';
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -686,22 +656,22 @@ text_put_str(struct text *t, PyObject *s)
         *o++ = hex[c & 0xf];
     }
     *o++ = '"';
-    t->len = (size_t)(o - t->p);
+    t->len = (size_t)(o - t->data);
     return 0;
 }
 
 static int
-text_put_obj(struct text *t, PyObject *s)  /* a str's UTF-8, as it is */
+text_put_obj(growbuf *t, PyObject *s)  /* a str's UTF-8, as it is */
 {
     Py_ssize_t n;
     const char *u = PyUnicode_AsUTF8AndSize(s, &n);
-    return u == NULL ? -1 : text_put(t, u, (size_t)n);
+    return u == NULL ? -1 : growbuf_append(t, u, (size_t)n);
 }
 
 /* One entry in the forms flat_changes makes, written; 1 if it is not one of them (the
  * caller's fallback writes it), -1 on error. */
 static int
-text_put_entry(struct text *t, PyObject *e)
+text_put_entry(growbuf *t, PyObject *e)
 {
     if (!PyDict_CheckExact(e))
         return 1;
@@ -725,15 +695,15 @@ text_put_entry(struct text *t, PyObject *e)
                 || !(sha == Py_None || PyUnicode_CheckExact(sha)))
             return PyErr_Occurred() ? -1 : 1;
     }
-    if (text_put(t, "{\"job\": ", 8) || text_put_str(t, job) || text_put(t, ", \"path\": ", 10)
+    if (growbuf_append(t, "{\"job\": ", 8) || text_put_str(t, job) || growbuf_append(t, ", \"path\": ", 10)
             || text_put_str(t, path))
         return -1;
     if (removed != NULL)
-        return text_put(t, ", \"removed\": true}", 18);
-    if (text_put(t, ", \"size\": ", 10))
+        return growbuf_append(t, ", \"removed\": true}", 18);
+    if (growbuf_append(t, ", \"size\": ", 10))
         return -1;
     if (size == Py_None) {
-        if (text_put(t, "null", 4))
+        if (growbuf_append(t, "null", 4))
             return -1;
     }
     else {
@@ -743,11 +713,11 @@ text_put_entry(struct text *t, PyObject *e)
         if (bad)
             return -1;
     }
-    if (text_put(t, ", \"sha256\": ", 12))
+    if (growbuf_append(t, ", \"sha256\": ", 12))
         return -1;
-    if (sha == Py_None ? text_put(t, "null", 4) : text_put_str(t, sha))
+    if (sha == Py_None ? growbuf_append(t, "null", 4) : text_put_str(t, sha))
         return -1;
-    return text_put(t, "}", 1);
+    return growbuf_append(t, "}", 1);
 }
 
 PyDoc_STRVAR(files_text_doc,
@@ -768,9 +738,9 @@ files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *fallback = args[0], *files = args[1], *result = NULL;
-    struct text t = {NULL, 0, 0};
+    growbuf t = {NULL, 0, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
-        if (i && text_put(&t, ", ", 2))
+        if (i && growbuf_append(&t, ", ", 2))
             goto done;
         PyObject *e = PyList_GET_ITEM(files, i);
         Py_INCREF(e);  /* a fallback may change the list */
@@ -788,9 +758,9 @@ files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (done_here != 0)
             goto done;
     }
-    result = PyUnicode_FromStringAndSize(t.p ? t.p : "", (Py_ssize_t)t.len);
+    result = PyUnicode_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
 done:
-    PyMem_Free(t.p);
+    growbuf_free(&t);
     return result;
 }
 

@@ -311,14 +311,10 @@ static int
 add_entry(void *ctx, const char *name, unsigned char d_type)
 {
     entries_read *r = ctx;
-    if (r->n == r->cap) {
-        size_t cap = 2 * r->cap;
-        entry *more = realloc(r->entries, cap * sizeof *more);
-        if (more == NULL)
-            return -1;
-        r->entries = more;
-        r->cap = cap;
-    }
+    entry *more = array_room(r->entries, r->n, &r->cap, sizeof *more);
+    if (more == NULL)
+        return -1;
+    r->entries = more;
     if ((r->entries[r->n].name = strdup(name)) == NULL)
         return -1;
     r->entries[r->n++].type = d_type;

@@ -442,14 +442,10 @@ add_found(void *ctx, const char *name, unsigned char d_type)
         r->failed = strdup(name);
         return err;
     }
-    if (r->count == r->cap) {
-        size_t more = r->cap ? r->cap * 2 : 16;
-        struct found *grown = realloc(r->items, more * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        r->items = grown;
-        r->cap = more;
-    }
+    struct found *grown = array_room(r->items, r->count, &r->cap, sizeof *grown);
+    if (grown == NULL)
+        return ENOMEM;
+    r->items = grown;
     if ((r->items[r->count].name = strdup(name)) == NULL)
         return ENOMEM;
     r->items[r->count++].st = st;

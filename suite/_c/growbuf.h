@@ -1,5 +1,6 @@
 /* A growing byte buffer (doubling), for the tar members, file lists and path blocks the C
- * modules build before handing them to Python as one object.
+ * modules build before handing them to Python as one object; and the growth of an array of
+ * directory entries (array_room).
  *
  * Shared by archive/_tarpack.c, suite/_fsstat.c and suite/provenance/_capture.c. Memory comes
  * from PyMem_RawRealloc, so the buffer may grow with or without the GIL; only the MemoryError
@@ -7,6 +8,8 @@
 #ifndef SUITE_C_GROWBUF_H
 #define SUITE_C_GROWBUF_H
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -57,6 +60,23 @@ growbuf_free(growbuf *b)
     PyMem_RawFree(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+/* items (an array of *cap elements of size bytes, count of them used) with room for one more:
+ * items itself or a bigger copy (*cap updated), or NULL when out of memory (items unchanged,
+ * still the caller's). malloc'ed (free() it); no Python API: usable without the GIL. */
+static inline void *
+array_room(void *items, size_t count, size_t *cap, size_t size)
+{
+    if (count < *cap)
+        return items;
+    size_t more = *cap ? *cap * 2 : 16;
+    if (more > SIZE_MAX / size)
+        return NULL;
+    void *grown = realloc(items, more * size);
+    if (grown != NULL)
+        *cap = more;
+    return grown;
 }
 
 #endif

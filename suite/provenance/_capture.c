@@ -93,14 +93,10 @@ keep(void *ctx, const char *name, unsigned char type)
         l->has_log = 1;
     if (excluded(r, name, len))
         return 0;
-    if (l->count == l->cap) {
-        size_t more = l->cap ? l->cap * 2 : 8;
-        struct entry *grown = realloc(l->items, more * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        l->items = grown;
-        l->cap = more;
-    }
+    struct entry *grown = array_room(l->items, l->count, &l->cap, sizeof *grown);
+    if (grown == NULL)
+        return ENOMEM;
+    l->items = grown;
     char *copy = malloc(len + 1);
     if (copy == NULL)
         return ENOMEM;

@@ -7,12 +7,24 @@ After editing a C file in a checkout: ``python setup.py build_ext --inplace``.
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[
-    Extension("suite._fsstat", ["suite/_fsstat.c"], optional=True),
-    Extension("archive._tarpack", ["archive/_tarpack.c"], optional=True),
-    Extension("sync._listing", ["sync/_listing.c"], optional=True),
-    Extension("sync._compare", ["sync/_compare.c"], optional=True),
-    Extension("sync._delta", ["sync/_delta.c"], optional=True),
-    Extension("suite.index._readmany", ["suite/index/_readmany.c"], optional=True),
-    Extension("suite.provenance._capture", ["suite/provenance/_capture.c"], optional=True),
-])
+# The static functions several modules share (suite/_c/*.h): listed as depends so that
+# editing a header rebuilds the modules that include it.
+HEADERS = {
+    "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
+    "archive._tarpack": ["dirread.h", "growbuf.h", "sha256.h"],
+    "sync._listing": ["dirread.h"],
+    "sync._compare": [],
+    "sync._delta": [],
+    "suite.index._readmany": [],
+    "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
+}
+
+
+def native(name):
+    """The optional Extension for module name (its C file sits next to its Python module)."""
+    return Extension(name, [name.replace(".", "/") + ".c"], optional=True,
+                     include_dirs=["suite/_c"],
+                     depends=["suite/_c/" + h for h in HEADERS[name]])
+
+
+setup(ext_modules=[native(name) for name in HEADERS])

@@ -33,78 +33,9 @@
 #define MAX_DEPTH 64           /* deeper trees go to Python */
 #define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
 
-/* ---- SHA-256, from FIPS 180-4 ---- */
-
-typedef struct {
-    uint32_t h[8];
-    uint64_t length;
-    unsigned char block[64];
-    size_t used;
-} sha256_ctx;
-
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2,
-};
-
-#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void
-sha256_compress(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int t = 0; t < 16; t++)
-        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
-            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
-            + K256[t] + w[t];
-        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += k;
-}
-
-static void
-sha256_hex(const unsigned char *data, size_t n, char hex[64])
-{
-    static const uint32_t H0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    uint32_t h[8];
-    memcpy(h, H0, sizeof h);
-    size_t whole = n & ~(size_t)63;
-    for (size_t i = 0; i < whole; i += 64)
-        sha256_compress(h, data + i);
-    unsigned char last[128] = {0};
-    size_t rest = n - whole;
-    memcpy(last, data + whole, rest);
-    last[rest] = 0x80;
-    size_t total = rest + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
-        last[total - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha256_compress(h, last);
-    if (total == 128)
-        sha256_compress(h, last + 64);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 8; j++)
-            hex[8 * i + j] = digits[(h[i] >> (28 - 4 * j)) & 0xf];
-}
+#include "dirread.h"
+#include "growbuf.h"
+#include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
 
@@ -113,7 +44,7 @@ static PyObject *
 digest_of(const char *data, Py_ssize_t n)
 {
     if (n < HASHLIB_FROM) {
-        char hex[64];
+        char hex[65];
         sha256_hex((const unsigned char *)data, (size_t)n, hex);
         return PyUnicode_FromStringAndSize(hex, 64);
     }
@@ -129,45 +60,12 @@ digest_of(const char *data, Py_ssize_t n)
     return hex;
 }
 
-/* ---- a growing byte buffer ---- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buffer;
+/* ---- the growing byte buffer (suite/_c/growbuf.h) ---- */
 
 static int
-reserve(buffer *b, size_t more)
+append_zeros(growbuf *b, size_t n)
 {
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 8192;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-static int
-append(buffer *b, const void *data, size_t n)
-{
-    if (reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-static int
-append_zeros(buffer *b, size_t n)
-{
-    if (reserve(b, n) < 0)
+    if (growbuf_reserve(b, n) < 0)
         return -1;
     memset(b->data + b->len, 0, n);
     b->len += n;
@@ -189,10 +87,10 @@ octal(char *field, int width, unsigned long long value)
 
 /* one 512-byte ustar header (tarwriter._header): names cut at 100 bytes */
 static int
-ustar_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
              long long mtime, char flag, const char *link, size_t link_len)
 {
-    if (reserve(b, BLOCK) < 0)
+    if (growbuf_reserve(b, BLOCK) < 0)
         return -1;
     char *h = b->data + b->len;
     memset(h, 0, BLOCK);
@@ -229,7 +127,7 @@ is_ascii(const char *s, size_t n)
 
 /* "<length> key=value\n" where length counts itself (tarwriter._pax_record) */
 static int
-pax_record(buffer *b, const char *key, const char *value, size_t value_len)
+pax_record(growbuf *b, const char *key, const char *value, size_t value_len)
 {
     size_t body = 1 + strlen(key) + 1 + value_len + 1;
     size_t length = body + 1;
@@ -240,15 +138,15 @@ pax_record(buffer *b, const char *key, const char *value, size_t value_len)
             break;
         length = (size_t)d + body;
     }
-    if (append(b, digits, strlen(digits)) < 0 || append(b, " ", 1) < 0
-        || append(b, key, strlen(key)) < 0 || append(b, "=", 1) < 0
-        || append(b, value, value_len) < 0 || append(b, "\n", 1) < 0)
+    if (growbuf_append(b, digits, strlen(digits)) < 0 || growbuf_append(b, " ", 1) < 0
+        || growbuf_append(b, key, strlen(key)) < 0 || growbuf_append(b, "=", 1) < 0
+        || growbuf_append(b, value, value_len) < 0 || growbuf_append(b, "\n", 1) < 0)
         return -1;
     return 0;
 }
 
 static int
-member_header(buffer *b, const char *name, size_t name_len, long long size, long long mode,
+member_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
               long long mtime, char flag, const char *link, size_t link_len)
 {
     int long_name = name_len > 100 || !is_ascii(name, name_len);
@@ -257,7 +155,7 @@ member_header(buffer *b, const char *name, size_t name_len, long long size, long
     int odd_time = !(mtime >= 0 && mtime < MAX_NUMBER);
     if (!(long_name || long_link || big || odd_time))
         return ustar_header(b, name, name_len, size, mode, mtime, flag, link, link_len);
-    buffer pax = {NULL, 0, 0};
+    growbuf pax = {NULL, 0, 0};
     char number[32];
     int failed = (long_name && pax_record(&pax, "path", name, name_len) < 0)
         || (long_link && pax_record(&pax, "linkpath", link, link_len) < 0);
@@ -273,10 +171,10 @@ member_header(buffer *b, const char *name, size_t name_len, long long size, long
         mtime = 0;
     failed = failed
         || ustar_header(b, "././@PaxHeader", 14, (long long)pax.len, 0644, mtime, 'x', "", 0) < 0
-        || append(b, pax.data, pax.len) < 0
+        || growbuf_append(b, pax.data, pax.len) < 0
         || append_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
         || ustar_header(b, name, name_len, big ? 0 : size, mode, mtime, flag, link, link_len) < 0;
-    free(pax.data);
+    growbuf_free(&pax);
     return failed ? -1 : 0;
 }
 
@@ -358,22 +256,22 @@ header(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
     const char *link_text = "";
     if (link != NULL && (link_text = PyUnicode_AsUTF8AndSize(link, &link_len)) == NULL)
         return NULL;
-    buffer b = {NULL, 0, 0};
+    growbuf b = {NULL, 0, 0};
     if (member_header(&b, name_text, (size_t)name_len, size, mode, mtime, flag, link_text,
                       (size_t)link_len) < 0) {
-        free(b.data);
+        growbuf_free(&b);
         return NULL;
     }
     PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
-    free(b.data);
+    growbuf_free(&b);
     return out;
 }
 
 /* ---- the walk of one job directory: archive.export._add_tree ---- */
 
 typedef struct {
-    buffer out;          /* the tar members */
-    buffer member;       /* the member name being built: prefix + rel */
+    growbuf out;          /* the tar members */
+    growbuf member;       /* the member name being built: prefix + rel */
     size_t prefix_len;   /* bytes of the member name before rel */
     const char *skip;    /* names of non-directories containing this are left out */
     PyObject *files, *dirs;
@@ -402,56 +300,47 @@ free_entries(entry *entries, size_t n)
     free(entries);
 }
 
-/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0) or an
- * exception (*err -1) */
+/* what add_entry (a dir_each callback) fills in */
+typedef struct {
+    entry *entries;
+    size_t n, cap;
+} entries_read;
+
+/* keep name; 0, or -1 out of memory (apart from dir_each's errno values) */
+static int
+add_entry(void *ctx, const char *name, unsigned char d_type)
+{
+    entries_read *r = ctx;
+    entry *more = array_room(r->entries, r->n, &r->cap, sizeof *more);
+    if (more == NULL)
+        return -1;
+    r->entries = more;
+    if ((r->entries[r->n].name = strdup(name)) == NULL)
+        return -1;
+    r->entries[r->n++].type = d_type;
+    return 0;
+}
+
+/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0: the
+ * directory could not be read) or an exception (*err -1) */
 static entry *
 sorted_entries(int dir_fd, size_t *count, int *err)
 {
     *err = 0;
-    int fd = dup(dir_fd);
-    DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-    if (dir == NULL) {
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    size_t n = 0, cap = 16;
-    entry *entries = malloc(cap * sizeof *entries);
-    int nomem = entries == NULL;
-    struct dirent *e;
-    errno = 0;
-    while (!nomem && (e = readdir(dir)) != NULL) {
-        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-            continue;
-        if (n == cap) {
-            entry *more = realloc(entries, 2 * cap * sizeof *entries);
-            if (more == NULL) {
-                nomem = 1;
-                break;
-            }
-            entries = more;
-            cap *= 2;
-        }
-        if ((entries[n].name = strdup(e->d_name)) == NULL) {
-            nomem = 1;
-            break;
-        }
-        entries[n++].type = e->d_type;
-    }
-    int failed = nomem || errno != 0;
-    closedir(dir);
+    /* allocated up front: an empty directory gives a non-NULL empty array */
+    entries_read r = {malloc(16 * sizeof(entry)), 0, 16};
+    int failed = r.entries == NULL ? -1 : dir_each(dir_fd, add_entry, &r);
     if (failed) {
-        if (entries != NULL)
-            free_entries(entries, n);
-        if (nomem) {
+        free_entries(r.entries, r.n);
+        if (failed == -1) {
             PyErr_NoMemory();
             *err = -1;
         }
         return NULL;
     }
-    qsort(entries, n, sizeof *entries, by_name);
-    *count = n;
-    return entries;
+    qsort(r.entries, r.n, sizeof *r.entries, by_name);
+    *count = r.n;
+    return r.entries;
 }
 
 /* the member name's text after the prefix (rel inside the job) as a str; NULL: not UTF-8
@@ -494,7 +383,7 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     long long size = (long long)st.st_size;
     if (member_header(&w->out, w->member.data, end, size, st.st_mode, whole_seconds(&st.st_mtim),
                       '0', "", 0) < 0
-        || reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
+        || growbuf_reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
         close(fd);
         return -1;
     }
@@ -527,7 +416,7 @@ static int
 member_at(walk *w, size_t base, const char *name, size_t len, int slash)
 {
     w->member.len = base;
-    if (append(&w->member, name, len) < 0 || (slash && append(&w->member, "/", 1) < 0))
+    if (growbuf_append(&w->member, name, len) < 0 || (slash && growbuf_append(&w->member, "/", 1) < 0))
         return -1;
     return 0;
 }
@@ -634,8 +523,8 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     }
     walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, PyDict_New(), PyDict_New(), 0};
     int rc = w.files == NULL || w.dirs == NULL ? -1 : 1;
-    if (rc > 0 && (append(&w.member, prefix_text, (size_t)prefix_len) < 0
-                   || append(&w.member, "/", 1) < 0))
+    if (rc > 0 && (growbuf_append(&w.member, prefix_text, (size_t)prefix_len) < 0
+                   || growbuf_append(&w.member, "/", 1) < 0))
         rc = -1;
     if (rc > 0 && member_header(&w.out, w.member.data, w.member.len, 0, st.st_mode,
                                 whole_seconds(&st.st_mtim), '5', "", 0) < 0)
@@ -652,8 +541,8 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     } else if (rc == FALLBACK) {
         out = Py_NewRef(Py_None);
     }
-    free(w.out.data);
-    free(w.member.data);
+    growbuf_free(&w.out);
+    growbuf_free(&w.member);
     Py_XDECREF(w.files);
     Py_XDECREF(w.dirs);
     return out;

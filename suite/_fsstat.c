@@ -19,6 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirread.h"
+#include "growbuf.h"
+#include "pyfs.h"
+
 #define PATH_MAX_LEN 4096
 /* files examined per release of the interpreter lock: the paths of a block are made while
  * holding it, then the system calls run without it (another thread, e.g. the other half of
@@ -27,65 +31,24 @@
 
 /* A block's paths, each NUL-terminated, one after the other in a growing buffer. */
 typedef struct {
-    char *buf;
-    size_t used, cap;
+    growbuf text;
     size_t start[BLOCK];
     int count;
 } Paths;
-
-static void
-paths_free(Paths *p)
-{
-    PyMem_RawFree(p->buf);
-    p->buf = NULL;
-}
 
 /* Append a + b as the next path; -1 with MemoryError set if it does not fit in memory. */
 static int
 paths_add(Paths *p, const char *a, size_t alen, const char *b, size_t blen)
 {
-    size_t need = p->used + alen + blen + 1;
-    if (need > p->cap) {
-        size_t cap = p->cap ? p->cap : 65536;
-        while (cap < need)
-            cap *= 2;
-        char *buf = PyMem_RawRealloc(p->buf, cap);
-        if (buf == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        p->buf = buf;
-        p->cap = cap;
-    }
-    char *at = p->buf + p->used;
+    if (growbuf_reserve(&p->text, alen + blen + 1) < 0)
+        return -1;
+    char *at = p->text.data + p->text.len;
     memcpy(at, a, alen);
     memcpy(at + alen, b, blen);
     at[alen + blen] = '\0';
-    p->start[p->count++] = p->used;
-    p->used = need;
+    p->start[p->count++] = p->text.len;
+    p->text.len += alen + blen + 1;
     return 0;
-}
-
-/* The bytes of a str as os.stat passes it to the kernel (UTF-8; lone surrogates as the
- * file-system encoding's surrogateescape gives them). *owner: a bytes object to release
- * after use, or NULL. NULL with an exception set for what os.stat would refuse by type. */
-static const char *
-fs_text(PyObject *name, Py_ssize_t *len, PyObject **owner)
-{
-    *owner = NULL;
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "expected str, not %.100s", Py_TYPE(name)->tp_name);
-        return NULL;
-    }
-    const char *text = PyUnicode_AsUTF8AndSize(name, len);
-    if (text != NULL)
-        return text;
-    PyErr_Clear();
-    *owner = PyUnicode_EncodeFSDefault(name);
-    if (*owner == NULL)
-        return NULL;
-    *len = PyBytes_GET_SIZE(*owner);
-    return PyBytes_AS_STRING(*owner);
 }
 
 /* What a recorded document signature says to compare with. */
@@ -169,7 +132,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
         /* 1: the block's paths and signatures, holding the lock. A row that cannot be read
          * ends the block: the rows before it are examined first (an OSError among them comes
          * first, as in the reference) */
-        paths.used = 0;
+        paths.text.len = 0;
         paths.count = 0;
         PyObject *pending_type = NULL, *pending_value = NULL, *pending_tb = NULL;
         while (paths.count < BLOCK && base + paths.count < n) {
@@ -206,7 +169,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
         for (int k = 0; k < count; k++) {
             struct stat st;
             int e = preset[k];
-            if (e == 0 && fstatat(dir_fd, paths.buf + paths.start[k], &st, 0) != 0)
+            if (e == 0 && fstatat(dir_fd, paths.text.data + paths.start[k], &st, 0) != 0)
                 e = errno;
             if (e != 0 && e != ENOENT && e != ENOTDIR) {
                 failed_at = k;
@@ -233,7 +196,7 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
             Py_XDECREF(pending_value);
             Py_XDECREF(pending_tb);
             errno = failed_errno;
-            PyErr_SetFromErrnoWithFilename(PyExc_OSError, paths.buf + paths.start[failed_at]);
+            PyErr_SetFromErrnoWithFilename(PyExc_OSError, paths.text.data + paths.start[failed_at]);
             goto fail;
         }
         if (pending_type != NULL) {
@@ -241,12 +204,12 @@ stat_changed(PyObject *Py_UNUSED(self), PyObject *args)
             goto fail;
         }
     }
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_XDECREF(suffix_owner);
     return changed;
 fail:
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_DECREF(changed);
     Py_XDECREF(suffix_owner);
@@ -399,7 +362,7 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
     Paths paths = {0};
     unsigned char usable[BLOCK], is_file[BLOCK];
     for (Py_ssize_t base = 0; base < n; base += paths.count) {
-        paths.used = 0;
+        paths.text.len = 0;
         paths.count = 0;
         while (paths.count < BLOCK && base + paths.count < n) {
             PyObject *owner;
@@ -421,7 +384,7 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
         Py_BEGIN_ALLOW_THREADS
         for (int k = 0; k < count; k++) {
             struct stat st;
-            is_file[k] = usable[k] && fstatat(dir_fd, paths.buf + paths.start[k], &st, 0) == 0
+            is_file[k] = usable[k] && fstatat(dir_fd, paths.text.data + paths.start[k], &st, 0) == 0
                 && S_ISREG(st.st_mode);
         }
         Py_END_ALLOW_THREADS
@@ -431,12 +394,12 @@ regular_files(PyObject *Py_UNUSED(self), PyObject *args)
             PyList_SET_ITEM(out, base + k, value);
         }
     }
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_XDECREF(suffix_owner);
     return out;
 fail:
-    paths_free(&paths);
+    growbuf_free(&paths.text);
     Py_DECREF(seq);
     Py_DECREF(out);  /* items not yet set are NULL: freed safely */
     Py_XDECREF(suffix_owner);
@@ -457,59 +420,55 @@ free_found(struct found *items, size_t n)
     free(items);
 }
 
+/* what add_found (a dir_each callback) fills in */
+struct reading {
+    int fd;                /* the directory */
+    struct found *items;
+    size_t count, cap;
+    char *failed;          /* the entry whose lstat failed (owned), or NULL */
+};
+
+/* lstat name and keep it; 0, or an errno value */
+static int
+add_found(void *ctx, const char *name, unsigned char d_type)
+{
+    (void)d_type;
+    struct reading *r = ctx;
+    struct stat st;
+    if (fstatat(r->fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)  /* removed while we looked: not there */
+            return 0;
+        int err = errno;
+        r->failed = strdup(name);
+        return err;
+    }
+    struct found *grown = array_room(r->items, r->count, &r->cap, sizeof *grown);
+    if (grown == NULL)
+        return ENOMEM;
+    r->items = grown;
+    if ((r->items[r->count].name = strdup(name)) == NULL)
+        return ENOMEM;
+    r->items[r->count++].st = st;
+    return 0;
+}
+
 /* Read the directory and lstat its entries without the GIL (other threads, e.g. paramiko's,
  * run meanwhile). Returns 0, or an errno value with *failed naming what failed: NULL for the
  * directory itself, else the entry (owned by the caller). */
 static int
 read_entries(const char *path, struct found **out, size_t *count, char **failed)
 {
+    struct reading r = {open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), NULL, 0, 0, NULL};
     *out = NULL;
     *count = 0;
     *failed = NULL;
-    DIR *dir = opendir(path);
-    if (dir == NULL)
+    if (r.fd < 0)
         return errno;
-    int fd = dirfd(dir), err = 0;
-    size_t cap = 0;
-    struct found *items = NULL;
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (e == NULL) {
-            err = errno;
-            break;
-        }
-        const char *name = e->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
-        struct stat st;
-        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT)  /* removed while we looked: not there */
-                continue;
-            err = errno;
-            *failed = strdup(name);
-            break;
-        }
-        if (*count == cap) {
-            size_t more = cap ? cap * 2 : 16;
-            struct found *grown = realloc(items, more * sizeof *items);
-            if (grown == NULL) {
-                err = ENOMEM;
-                break;
-            }
-            items = grown;
-            cap = more;
-        }
-        items[*count].name = strdup(name);
-        if (items[*count].name == NULL) {
-            err = ENOMEM;
-            break;
-        }
-        items[*count].st = st;
-        (*count)++;
-    }
-    closedir(dir);
-    *out = items;
+    int err = dir_each(r.fd, add_found, &r);
+    close(r.fd);
+    *out = r.items;
+    *count = r.count;
+    *failed = r.failed;
     return err;
 }
 
@@ -517,34 +476,6 @@ static PyObject *
 ns(const struct timespec *t)
 {
     return PyLong_FromLongLong((long long)t->tv_sec * 1000000000LL + t->tv_nsec);
-}
-
-/* The OSError for errno err at path/name (name NULL: at path), filename as os.scandir and
- * DirEntry.stat give it: the text the caller passed, joined with "/" to the entry's name. */
-static void
-set_error(int err, PyObject *path, const char *name)
-{
-    errno = err;
-    if (err == ENOMEM) {
-        PyErr_NoMemory();
-        return;
-    }
-    if (name == NULL) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return;
-    }
-    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
-    if (decoded == NULL)
-        return;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
-    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
-    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
-    Py_DECREF(decoded);
-    if (where != NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
-        Py_DECREF(where);
-    }
 }
 
 PyDoc_STRVAR(scan_dir_doc,
@@ -573,7 +504,7 @@ scan_dir(PyObject *Py_UNUSED(self), PyObject *args)
     Py_DECREF(encoded);
     PyObject *result = NULL;
     if (err != 0) {
-        set_error(err, path, failed);
+        set_os_error(err, path, failed);
         goto done;
     }
     result = PyList_New((Py_ssize_t)count);

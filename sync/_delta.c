@@ -104,20 +104,76 @@ xxh64(const unsigned char *p, size_t len)
     return h;
 }
 
-/* Parses (buffer, size) with size >= 1; fills view (released by the caller on success). */
-static int
-parse_blocks(PyObject *args, const char *fmt, Py_buffer *view, Py_ssize_t *size,
-             Py_ssize_t *count)
+/* One block's digest of n bytes at x, written little-endian to dst. */
+typedef void (*block_fn)(const unsigned char *x, Py_ssize_t n, unsigned char *dst);
+
+/* XXH64 (seed 0), 8 bytes */
+static void
+xxh_block(const unsigned char *x, Py_ssize_t n, unsigned char *dst)
 {
-    if (!PyArg_ParseTuple(args, fmt, view, size))
-        return -1;
-    if (*size < 1) {
-        PyBuffer_Release(view);
-        PyErr_SetString(PyExc_ValueError, "block size must be at least 1");
-        return -1;
+    uint64_t h = xxh64(x, (size_t)n);
+    for (int k = 0; k < 8; k++)
+        dst[k] = (unsigned char)(h >> (8 * k));
+}
+
+/* rsync's weak sum, 4 bytes */
+static void
+weak_block(const unsigned char *x, Py_ssize_t n, unsigned char *dst)
+{
+    /* b = sum((n - j) * x[j]) is the sum of the running sums of a; eight bytes a step
+     * (b gains 8 * a before them plus their own weighted sum) keep the chain short */
+    uint32_t a = 0, b = 0;
+    Py_ssize_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        uint32_t s = (uint32_t)x[j] + x[j + 1] + x[j + 2] + x[j + 3] + x[j + 4]
+            + x[j + 5] + x[j + 6] + x[j + 7];
+        uint32_t w = 8u * x[j] + 7u * x[j + 1] + 6u * x[j + 2] + 5u * x[j + 3]
+            + 4u * x[j + 4] + 3u * x[j + 5] + 2u * x[j + 6] + x[j + 7];
+        b += 8u * a + w;
+        a += s;
     }
-    *count = view->len / *size + (view->len % *size != 0);
-    return 0;
+    for (; j < n; j++) {
+        a += x[j];
+        b += a;
+    }
+    uint32_t weak = (a & 0xFFFF) | (b & 0xFFFF) << 16;
+    for (int k = 0; k < 4; k++)
+        dst[k] = (unsigned char)(weak >> (8 * k));
+}
+
+/* The module functions' shared body: parses (buffer, size) by fmt (ValueError for
+ * size < 1), then digest(block) of each consecutive piece of size bytes (the last may be
+ * shorter), width bytes each, without the GIL, as one bytes object. Inlined so that each
+ * caller's digest is a direct call. */
+static inline PyObject *
+per_block(PyObject *args, const char *fmt, int width, block_fn digest)
+{
+    Py_buffer view;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, fmt, &view, &size))
+        return NULL;
+    if (size < 1) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "block size must be at least 1");
+        return NULL;
+    }
+    Py_ssize_t count = view.len / size + (view.len % size != 0);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, count * width);
+    if (out == NULL) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
+    const unsigned char *src = view.buf;
+    Py_ssize_t len = view.len;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        Py_ssize_t start = i * size;
+        digest(src + start, len - start < size ? len - start : size, dst + i * width);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return out;
 }
 
 PyDoc_STRVAR(block_hashes_doc,
@@ -130,29 +186,7 @@ static PyObject *
 block_hashes(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer view;
-    Py_ssize_t size, count;
-    if (parse_blocks(args, "y*n:block_hashes", &view, &size, &count) < 0)
-        return NULL;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, count * 8);
-    if (out == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
-    const unsigned char *src = view.buf;
-    Py_ssize_t len = view.len;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t start = i * size;
-        Py_ssize_t n = len - start < size ? len - start : size;
-        uint64_t h = xxh64(src + start, (size_t)n);
-        for (int k = 0; k < 8; k++)
-            dst[i * 8 + k] = (unsigned char)(h >> (8 * k));
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return out;
+    return per_block(args, "y*n:block_hashes", 8, xxh_block);
 }
 
 PyDoc_STRVAR(block_weak_sums_doc,
@@ -167,46 +201,7 @@ static PyObject *
 block_weak_sums(PyObject *self, PyObject *args)
 {
     (void)self;
-    Py_buffer view;
-    Py_ssize_t size, count;
-    if (parse_blocks(args, "y*n:block_weak_sums", &view, &size, &count) < 0)
-        return NULL;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, count * 4);
-    if (out == NULL) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(out);
-    const unsigned char *src = view.buf;
-    Py_ssize_t len = view.len;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < count; i++) {
-        Py_ssize_t start = i * size;
-        Py_ssize_t n = len - start < size ? len - start : size;
-        /* b = sum((n - j) * x[j]) is the sum of the running sums of a; eight bytes a step
-         * (b gains 8 * a before them plus their own weighted sum) keep the chain short */
-        uint32_t a = 0, b = 0;
-        const unsigned char *x = src + start;
-        Py_ssize_t j = 0;
-        for (; j + 8 <= n; j += 8) {
-            uint32_t s = (uint32_t)x[j] + x[j + 1] + x[j + 2] + x[j + 3] + x[j + 4]
-                + x[j + 5] + x[j + 6] + x[j + 7];
-            uint32_t w = 8u * x[j] + 7u * x[j + 1] + 6u * x[j + 2] + 5u * x[j + 3]
-                + 4u * x[j + 4] + 3u * x[j + 5] + 2u * x[j + 6] + x[j + 7];
-            b += 8u * a + w;
-            a += s;
-        }
-        for (; j < n; j++) {
-            a += x[j];
-            b += a;
-        }
-        uint32_t weak = (a & 0xFFFF) | (b & 0xFFFF) << 16;
-        for (int k = 0; k < 4; k++)
-            dst[i * 4 + k] = (unsigned char)(weak >> (8 * k));
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
-    return out;
+    return per_block(args, "y*n:block_weak_sums", 4, weak_block);
 }
 
 static PyMethodDef methods[] = {

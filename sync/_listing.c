@@ -15,9 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
+
+#include "dirread.h"
 
 /* a job with more files than this is left to Python (listed whole there) */
 #define MAX_FILES 64
@@ -29,15 +28,27 @@ struct entry {
     unsigned long long ino;
 };
 
-/* One entry of a job directory: 0 to go on (kept in out[*count] or left out), -1 when the
+/* what take (a dir_each callback) reads from and fills in */
+struct job_scan {
+    int fd;              /* the job directory */
+    char **skip;
+    int nskip;
+    const char *marker;
+    struct entry *out;
+    int count;           /* entries kept in out */
+};
+
+/* One entry of a job directory: 0 to go on (kept in out[count] or left out), -1 when the
  * job needs Python's listing: anything but readable regular files (a directory, a link, a
  * fifo, a file whose mode bits deny reading to someone), an error, more than MAX_FILES. */
 static int
-take(int fd, const char *name, unsigned char d_type, char **skip, int nskip,
-     const char *marker, struct entry *out, int *count)
+take(void *ctx, const char *name, unsigned char d_type)
 {
-    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-        return 0;
+    struct job_scan *js = ctx;
+    int fd = js->fd, nskip = js->nskip, *count = &js->count;
+    char **skip = js->skip;
+    const char *marker = js->marker;
+    struct entry *out = js->out;
     /* a directory (whatever its name) is walked by Python's listing */
     if (d_type == DT_DIR)
         return -1;
@@ -67,18 +78,6 @@ take(int fd, const char *name, unsigned char d_type, char **skip, int nskip,
     return 0;
 }
 
-#ifdef __linux__
-/* the kernel's record, read with getdents64 straight into a buffer on the stack: two system
- * calls fewer per directory than fdopendir (its fstat and fcntl) and no allocation */
-struct dirent64_record {
-    unsigned long long d_ino;
-    long long d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-#endif
-
 /* Read one job directory (ws_fd/job) without the GIL. Returns the number of files kept in
  * out, or -1 when the job needs Python's listing (see take). */
 static int
@@ -88,52 +87,10 @@ scan_job(int ws_fd, const char *job, char **skip, int nskip, const char *marker,
     int fd = openat(ws_fd, job, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
-    int count = 0;
-#ifdef __linux__
-    char buf[8192] __attribute__((aligned(8)));
-    for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (n <= 0) {
-            if (n < 0)
-                count = -1;
-            break;
-        }
-        for (long pos = 0; pos < n && count >= 0;) {
-            struct dirent64_record *e = (struct dirent64_record *)(buf + pos);
-            if (e->d_reclen == 0 || pos + e->d_reclen > n) {  /* never from a sane kernel */
-                count = -1;
-                break;
-            }
-            pos += e->d_reclen;
-            if (take(fd, e->d_name, e->d_type, skip, nskip, marker, out, &count) != 0)
-                count = -1;
-        }
-        if (count < 0)
-            break;
-    }
+    struct job_scan js = {fd, skip, nskip, marker, out, 0};
+    int failed = dir_each(fd, take, &js);  /* take's -1 or an errno value */
     close(fd);
-#else
-    DIR *dir = fdopendir(fd);
-    if (dir == NULL) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (e == NULL) {
-            if (errno != 0)
-                count = -1;
-            break;
-        }
-        if (take(fd, e->d_name, e->d_type, skip, nskip, marker, out, &count) != 0) {
-            count = -1;
-            break;
-        }
-    }
-    closedir(dir);
-#endif
-    return count;
+    return failed ? -1 : js.count;
 }
 
 /* {name: [size, mtime_ns, inode]} of the entries found, or NULL with an exception set */

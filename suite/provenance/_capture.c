@@ -21,9 +21,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
+
+#include "dirread.h"
+#include "growbuf.h"
+#include "pyfs.h"
 
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
 #define CHUNK (1 << 16)
@@ -76,24 +77,26 @@ excluded(const struct rules *r, const char *name, size_t len)
     return r->temp[0] != '\0' && strstr(name, r->temp) != NULL;
 }
 
+/* what keep (a dir_each callback) adds to and by which rules */
+struct keeping {
+    struct listing *l;
+    const struct rules *r;
+};
+
 static int
-keep(struct listing *l, const struct rules *r, const char *name, unsigned char type)
+keep(void *ctx, const char *name, unsigned char type)
 {
+    struct listing *l = ((struct keeping *)ctx)->l;
+    const struct rules *r = ((struct keeping *)ctx)->r;
     size_t len = strlen(name);
-    if (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))
-        return 0;
     if (r->log != NULL && strcmp(name, r->log) == 0)
         l->has_log = 1;
     if (excluded(r, name, len))
         return 0;
-    if (l->count == l->cap) {
-        size_t more = l->cap ? l->cap * 2 : 8;
-        struct entry *grown = realloc(l->items, more * sizeof *grown);
-        if (grown == NULL)
-            return ENOMEM;
-        l->items = grown;
-        l->cap = more;
-    }
+    struct entry *grown = array_room(l->items, l->count, &l->cap, sizeof *grown);
+    if (grown == NULL)
+        return ENOMEM;
+    l->items = grown;
     char *copy = malloc(len + 1);
     if (copy == NULL)
         return ENOMEM;
@@ -105,64 +108,13 @@ keep(struct listing *l, const struct rules *r, const char *name, unsigned char t
     return 0;
 }
 
-#ifdef __linux__
-struct dirent64_raw {  /* the kernel's linux_dirent64 */
-    unsigned long long d_ino;
-    long long d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-#endif
-
 /* List the directory open at fd (which stays open) into l, without the GIL. Returns 0 or an
  * errno value. */
 static int
 list_fd(int fd, struct listing *l, const struct rules *r)
 {
-#ifdef __linux__
-    union { char bytes[8192]; unsigned long long align; } buf;
-    for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf.bytes, sizeof buf.bytes);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno;
-        }
-        if (n == 0)
-            return 0;
-        for (long at = 0; at < n;) {
-            struct dirent64_raw *e = (struct dirent64_raw *)(buf.bytes + at);
-            int err = keep(l, r, e->d_name, e->d_type);
-            if (err)
-                return err;
-            at += e->d_reclen;
-        }
-    }
-#else
-    int copy = dup(fd);
-    if (copy < 0)
-        return errno;
-    DIR *dir = fdopendir(copy);
-    if (dir == NULL) {
-        int err = errno;
-        close(copy);
-        return err;
-    }
-    int err = 0;
-    for (;;) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (e == NULL) {
-            err = errno;
-            break;
-        }
-        if ((err = keep(l, r, e->d_name, e->d_type)) != 0)
-            break;
-    }
-    closedir(dir);
-    return err;
-#endif
+    struct keeping k = {l, r};
+    return dir_each(fd, keep, &k);
 }
 
 /* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno.
@@ -250,34 +202,6 @@ configured(void)
     return 1;
 }
 
-/* The OSError for err at path (name NULL) or at path/name, as os.scandir and DirEntry.stat
- * name it. */
-static void
-set_error(int err, PyObject *path, const char *name)
-{
-    if (err == ENOMEM) {
-        PyErr_NoMemory();
-        return;
-    }
-    if (name == NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
-        return;
-    }
-    PyObject *decoded = PyUnicode_DecodeFSDefault(name);
-    if (decoded == NULL)
-        return;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(path);
-    int slash = n > 0 && PyUnicode_READ_CHAR(path, n - 1) == '/';
-    PyObject *where = PyUnicode_FromFormat(slash ? "%U%U" : "%U/%U", path, decoded);
-    Py_DECREF(decoded);
-    if (where != NULL) {
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
-        Py_DECREF(where);
-    }
-}
-
 static PyObject *
 signature(const struct stat *st)
 {
@@ -326,7 +250,7 @@ is_file(int dir_fd, PyObject *path, const struct entry *e)
     if (err == ENOENT)
         return 0;
     if (err) {
-        set_error(err, path, e->name);
+        set_os_error(err, path, e->name);
         return -1;
     }
     return S_ISREG(st.st_mode);
@@ -361,7 +285,7 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 1);
     if (err && err != ENOENT) {
-        set_error(err, path, NULL);
+        set_os_error(err, path, NULL);
         goto done;
     }
     if ((sigs = PyDict_New()) == NULL)
@@ -379,7 +303,7 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (e->err == ENOENT)  /* removed while we looked */
             continue;
         if (e->err) {
-            set_error(e->err, path, e->name);
+            set_os_error(e->err, path, e->name);
             goto done;
         }
         PyObject *name = PyUnicode_DecodeFSDefault(e->name);
@@ -406,82 +330,7 @@ done:
  * byte document; files larger than one read (CHUNK) still go through hashlib, which uses the
  * CPU's SHA instructions where there are some. */
 
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
-};
-
-#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void
-sha256_block(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64];
-    for (int t = 0; t < 16; t++)
-        w[t] = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16
-            | (uint32_t)p[4 * t + 2] << 8 | (uint32_t)p[4 * t + 3];
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = ROTR(w[t - 15], 7) ^ ROTR(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = ROTR(w[t - 2], 17) ^ ROTR(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t t1 = k + (ROTR(e, 6) ^ ROTR(e, 11) ^ ROTR(e, 25)) + ((e & f) ^ (~e & g))
-            + sha_k[t] + w[t];
-        uint32_t t2 = (ROTR(a, 2) ^ ROTR(a, 13) ^ ROTR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        k = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += k;
-}
-
-/* The SHA-256 of data[:n] as 64 lowercase hex digits (and a NUL) into out. */
-static void
-sha256_hex(const unsigned char *data, size_t n, char out[65])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    size_t full = n - n % 64;
-    for (size_t at = 0; at < full; at += 64)
-        sha256_block(h, data + at);
-    unsigned char last[128] = {0};  /* the rest, 0x80, zeros, the length in bits */
-    size_t rest = n - full, blocks = rest < 56 ? 1 : 2;
-    memcpy(last, data + full, rest);
-    last[rest] = 0x80;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
-        last[blocks * 64 - 1 - i] = (unsigned char)(bits >> (8 * i));
-    for (size_t i = 0; i < blocks; i++)
-        sha256_block(h, last + 64 * i);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        unsigned char byte = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
-        out[2 * i] = hex[byte >> 4];
-        out[2 * i + 1] = hex[byte & 0xf];
-    }
-    out[64] = '\0';
-}
-
-/* ---- flat_changes ------------------------------------------------------------------------- */
+#include "sha256.h"
 
 /* sha256 of buf[:n] added to *h (created on the first call). 0 or -1 with an error set. */
 static int
@@ -624,7 +473,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 0);
     if (err && err != ENOENT) {
-        set_error(err, path, NULL);
+        set_os_error(err, path, NULL);
         goto done;
     }
     /* found: (name, size, sha256) of what changed; still: names of old still there */
@@ -657,7 +506,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             if (err) {
                 Py_DECREF(name);
-                set_error(err, path, e->name);
+                set_os_error(err, path, e->name);
                 goto done;
             }
             if (PySet_Add(still, name) != 0) {
@@ -755,50 +604,19 @@ done:
 
 /* ---- files_text ------------------------------------------------------------------------- */
 
-struct text {  /* ASCII (or UTF-8 from a fallback) being built */
-    char *p;
-    size_t len, cap;
-};
-
-static int
-text_reserve(struct text *t, size_t more)
-{
-    if (t->len + more <= t->cap)
-        return 0;
-    size_t cap = t->cap ? t->cap : 256;
-    while (cap < t->len + more)
-        cap *= 2;
-    char *grown = PyMem_Realloc(t->p, cap);
-    if (grown == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    t->p = grown;
-    t->cap = cap;
-    return 0;
-}
-
-static int
-text_put(struct text *t, const char *s, size_t n)
-{
-    if (text_reserve(t, n) != 0)
-        return -1;
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    return 0;
-}
+/* The text being built (ASCII, or UTF-8 from a fallback) is a growbuf. */
 
 /* s (a str) as json.encoder.encode_basestring_ascii writes it */
 static int
-text_put_str(struct text *t, PyObject *s)
+text_put_str(growbuf *t, PyObject *s)
 {
     static const char hex[] = "0123456789abcdef";
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
-    if (text_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
+    if (growbuf_reserve(t, 2 + 12 * (size_t)n) != 0)  /* 12: a surrogate pair, escaped */
         return -1;
-    char *o = t->p + t->len;
+    char *o = t->data + t->len;
     *o++ = '"';
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -834,22 +652,22 @@ text_put_str(struct text *t, PyObject *s)
         *o++ = hex[c & 0xf];
     }
     *o++ = '"';
-    t->len = (size_t)(o - t->p);
+    t->len = (size_t)(o - t->data);
     return 0;
 }
 
 static int
-text_put_obj(struct text *t, PyObject *s)  /* a str's UTF-8, as it is */
+text_put_obj(growbuf *t, PyObject *s)  /* a str's UTF-8, as it is */
 {
     Py_ssize_t n;
     const char *u = PyUnicode_AsUTF8AndSize(s, &n);
-    return u == NULL ? -1 : text_put(t, u, (size_t)n);
+    return u == NULL ? -1 : growbuf_append(t, u, (size_t)n);
 }
 
 /* One entry in the forms flat_changes makes, written; 1 if it is not one of them (the
  * caller's fallback writes it), -1 on error. */
 static int
-text_put_entry(struct text *t, PyObject *e)
+text_put_entry(growbuf *t, PyObject *e)
 {
     if (!PyDict_CheckExact(e))
         return 1;
@@ -873,15 +691,15 @@ text_put_entry(struct text *t, PyObject *e)
                 || !(sha == Py_None || PyUnicode_CheckExact(sha)))
             return PyErr_Occurred() ? -1 : 1;
     }
-    if (text_put(t, "{\"job\": ", 8) || text_put_str(t, job) || text_put(t, ", \"path\": ", 10)
+    if (growbuf_append(t, "{\"job\": ", 8) || text_put_str(t, job) || growbuf_append(t, ", \"path\": ", 10)
             || text_put_str(t, path))
         return -1;
     if (removed != NULL)
-        return text_put(t, ", \"removed\": true}", 18);
-    if (text_put(t, ", \"size\": ", 10))
+        return growbuf_append(t, ", \"removed\": true}", 18);
+    if (growbuf_append(t, ", \"size\": ", 10))
         return -1;
     if (size == Py_None) {
-        if (text_put(t, "null", 4))
+        if (growbuf_append(t, "null", 4))
             return -1;
     }
     else {
@@ -891,11 +709,11 @@ text_put_entry(struct text *t, PyObject *e)
         if (bad)
             return -1;
     }
-    if (text_put(t, ", \"sha256\": ", 12))
+    if (growbuf_append(t, ", \"sha256\": ", 12))
         return -1;
-    if (sha == Py_None ? text_put(t, "null", 4) : text_put_str(t, sha))
+    if (sha == Py_None ? growbuf_append(t, "null", 4) : text_put_str(t, sha))
         return -1;
-    return text_put(t, "}", 1);
+    return growbuf_append(t, "}", 1);
 }
 
 PyDoc_STRVAR(files_text_doc,
@@ -916,9 +734,9 @@ files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *fallback = args[0], *files = args[1], *result = NULL;
-    struct text t = {NULL, 0, 0};
+    growbuf t = {NULL, 0, 0};
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(files); i++) {
-        if (i && text_put(&t, ", ", 2))
+        if (i && growbuf_append(&t, ", ", 2))
             goto done;
         PyObject *e = PyList_GET_ITEM(files, i);
         Py_INCREF(e);  /* a fallback may change the list */
@@ -936,9 +754,9 @@ files_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (done_here != 0)
             goto done;
     }
-    result = PyUnicode_FromStringAndSize(t.p ? t.p : "", (Py_ssize_t)t.len);
+    result = PyUnicode_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
 done:
-    PyMem_Free(t.p);
+    growbuf_free(&t);
     return result;
 }
 

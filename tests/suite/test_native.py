@@ -454,3 +454,13 @@ def test_packed_signatures_read_back_as_the_lists(tmp_path):
         assert not columns.is_packed(odd)
     db.execute("DELETE FROM docsig")
     assert columns.unpack_signatures(*columns.read_packed_signatures(db)) == ([], [])
+
+
+def test_setup_builds_exactly_the_modules_native_lists():
+    import ast
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "setup.py")) as f:
+        tree = ast.parse(f.read())
+    headers = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                   and getattr(node.targets[0], "id", None) == "HEADERS")
+    assert sorted(ast.literal_eval(headers)) == sorted(native.MODULES)

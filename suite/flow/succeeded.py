@@ -296,8 +296,8 @@ class Succeeded:
                 if start:
                     f.seek(start)
                 data = f.read()
-        except FileNotFoundError:  # removed since the stat
-            return frozenset()
+        except FileNotFoundError:  # removed since the stat: as with no log
+            return frozenset(), {}
         self.bytes_read += len(data)
         seen = start + len(data)  # the log's size as read (it may have grown since the stat)
         ops, lasts = set(), {}

@@ -56,9 +56,17 @@ def read_signatures(db):
     """``(ids, signatures)`` of all jobs' documents as last indexed: ``(mtime_ns, size,
     inode)``, or None for no document (compared as tuples, the freshness check formats no
     text per file)."""
+    return _signature_lists(_signature_parts(db))
+
+
+def _signature_parts(db):
+    """Ids and signature texts, alternately, of the table ``docsig``."""
     # one string instead of 100,000 row objects: the narrow table makes this cheap
     text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
-    parts = text.split(" ") if text else []
+    return text.split(" ") if text else []
+
+
+def _signature_lists(parts):
     with gc_paused():
         return parts[0::2], [None if sig == "none" else tuple(map(int, sig.split(":")))
                              for sig in parts[1::2]]
@@ -70,13 +78,12 @@ def read_packed_signatures(db):
     :data:`PACKED_SIG` each. Loaded from its cache it makes no object per job (100,000 jobs'
     lists took 0.05 s to load and 0.03 s to pair and free). Ids of another width (suite makes
     none) give :func:`read_signatures`'s lists instead."""
-    text = db.execute("SELECT group_concat(id || ' ' || sig, ' ') FROM docsig").fetchone()[0]
-    parts = text.split(" ") if text else []
+    parts = _signature_parts(db)
     n = len(parts) // 2
     ids = " ".join(parts[0::2]) + " " if parts else ""
     numbers = ":".join(parts[1::2]).replace("none", "0:-1:0").split(":") if parts else []
     if len(ids) != n * (ID_WIDTH + 1) or not ids.isascii() or len(numbers) != 3 * n:
-        return read_signatures(db)
+        return _signature_lists(parts)  # the rows read once, not twice
     values = list(map(int, numbers))
     try:
         packed = array.array("q", values)

@@ -525,3 +525,22 @@ def test_a_save_skipped_for_a_busy_lock_keeps_what_it_learnt_for_the_next(proj):
     fresh = runner(proj)
     assert complete_counts(fresh) == expected_counts(proj)
     assert fresh.succeeded.bytes_read == 0  # every log's rows were stored: nothing re-read
+
+
+def test_a_log_removed_between_its_stat_and_its_read_means_nothing_succeeded(proj, monkeypatch):
+    """Another process removes the log (the job) after the stat, before the open: as with no
+    log, nothing succeeded and no records show, rather than an error."""
+    from suite.flow import succeeded
+
+    job = proj.open_job({"a": 0})
+    append(job, line(job, "first"))
+    r = runner(proj)
+
+    def open_after_removal(path, *a, **kw):
+        os.unlink(path)  # what the other process did in between
+        return open(path, *a, **kw)
+
+    monkeypatch.setattr(succeeded, "open", open_after_removal, raising=False)
+    assert r.succeeded.of(job) == frozenset()
+    append(job, line(job, "first"))
+    assert r.succeeded.latest(proj.workspace, [job.id]) == {}

@@ -92,12 +92,10 @@ def test_corrupt_job_files_are_reported_not_fatal(sweep):
     assert any(pr.job_id == target and pr.kind == "misnamed" for pr in report.problems)
 
 
-def test_read_only_index_file_falls_back_to_memory(sweep, monkeypatch):
-    """A read-only file system (as root we cannot chmod our way there): sqlite opens the
-    index read-only and every write fails with 'readonly database'."""
+def index_files_read_only(monkeypatch):
+    """sqlite opens every index file read-only from now on (in-memory indexes stay writable)."""
     import sqlite3
 
-    sweep.find_jobs().ids()
     real_connect = sqlite3.connect
 
     def ro_connect(path, *a, **kw):
@@ -106,6 +104,13 @@ def test_read_only_index_file_falls_back_to_memory(sweep, monkeypatch):
         return real_connect(f"file:{path}?mode=ro", *a, uri=True, **kw)
 
     monkeypatch.setattr(sqlite3, "connect", ro_connect)
+
+
+def test_read_only_index_file_falls_back_to_memory(sweep, monkeypatch):
+    """A read-only file system (as root we cannot chmod our way there): sqlite opens the
+    index read-only and every write fails with 'readonly database'."""
+    sweep.find_jobs().ids()
+    index_files_read_only(monkeypatch)
     p = fresh(sweep)
     p.open_job({"new": 1}).init()
     assert len(p.find_jobs({"new": 1})) == 1
@@ -237,17 +242,8 @@ def test_index_moved_to_memory_part_way_holds_every_job(sweep, monkeypatch):
     """The disk refusing a write part-way through a refresh (here: the first write of new
     jobs into an index that holds the others) must not leave a memory index that holds only
     what came after: every query answers as from the files."""
-    import sqlite3
-
     everyone = sweep.find_jobs().ids()
-    real_connect = sqlite3.connect
-
-    def ro_connect(path, *a, **kw):
-        if path == ":memory:":
-            return real_connect(path, *a, **kw)
-        return real_connect(f"file:{path}?mode=ro", *a, uri=True, **kw)
-
-    monkeypatch.setattr(sqlite3, "connect", ro_connect)
+    index_files_read_only(monkeypatch)
     p = fresh(sweep)
     new = p.open_job({"new": 1}).init()
     assert p.find_jobs().ids() == sorted(everyone + [new.id])

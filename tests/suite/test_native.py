@@ -45,6 +45,26 @@ JOBS = st.lists(st.tuples(st.sampled_from(["file", "missing", "nodir", "notdir"]
                 max_size=30)
 
 
+def _make_job(ws, i, kind, sig_kind):
+    """Job ``i`` of ``kind`` made in ``ws``: its id and its document's signature (the real one
+    for "file", a made-up one otherwise unless ``sig_kind`` is "none")."""
+    job = f"{i:032x}"
+    if kind == "notdir":  # the job "directory" is a file: the document cannot be there
+        open(os.path.join(ws, job), "w").close()
+    elif kind != "nodir":
+        os.mkdir(os.path.join(ws, job))
+    sig = None
+    if kind == "file":
+        path = os.path.join(ws, job, DOC)
+        with open(path, "w") as f:
+            f.write("{}" * i)
+        s = os.stat(path)
+        sig = (s.st_mtime_ns, s.st_size, s.st_ino)
+    elif sig_kind != "none":
+        sig = (1, 2, 3)
+    return job, sig
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(jobs=JOBS)
 def test_stat_changed_agrees_with_the_python_reference(tmp_path_factory, jobs):
@@ -52,20 +72,7 @@ def test_stat_changed_agrees_with_the_python_reference(tmp_path_factory, jobs):
     ws = str(tmp_path_factory.mktemp("ws"))
     rows = []
     for i, (kind, sig_kind) in enumerate(jobs):
-        job = f"{i:032x}"
-        if kind == "notdir":  # the job "directory" is a file: the document cannot be there
-            open(os.path.join(ws, job), "w").close()
-        elif kind != "nodir":
-            os.mkdir(os.path.join(ws, job))
-        path = os.path.join(ws, job, DOC)
-        sig = None
-        if kind == "file":
-            with open(path, "w") as f:
-                f.write("{}" * i)
-            s = os.stat(path)
-            sig = (s.st_mtime_ns, s.st_size, s.st_ino)
-        elif sig_kind != "none":
-            sig = (1, 2, 3)
+        job, sig = _make_job(ws, i, kind, sig_kind)
         if sig is not None:
             sig = {"same": sig, "none": None, "mtime": (sig[0] + 1, *sig[1:]),
                    "size": (sig[0], sig[1] + 1, sig[2]), "inode": (*sig[:2], sig[2] + 1),
@@ -359,20 +366,7 @@ def test_stat_changed_packed_agrees_with_its_reference_and_the_rows_check(
     ws = str(tmp_path_factory.mktemp("ws"))
     rows = []
     for i, (kind, sig_kind) in enumerate(jobs):
-        job = f"{i:032x}"
-        if kind == "notdir":
-            open(os.path.join(ws, job), "w").close()
-        elif kind != "nodir":
-            os.mkdir(os.path.join(ws, job))
-        sig = None
-        if kind == "file":
-            path = os.path.join(ws, job, DOC)
-            with open(path, "w") as f:
-                f.write("{}" * i)
-            s = os.stat(path)
-            sig = (s.st_mtime_ns, s.st_size, s.st_ino)
-        elif sig_kind != "none":
-            sig = (1, 2, 3)
+        job, sig = _make_job(ws, i, kind, sig_kind)
         if sig is not None and sig_kind in ("mtime", "size", "inode"):
             k = ("mtime", "size", "inode").index(sig_kind)
             sig = tuple(v + (k == j) for j, v in enumerate(sig))

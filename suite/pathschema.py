@@ -237,15 +237,19 @@ class PathSchema:
                 cache[key] = frozenset(c for p in comp if p[0] == "lit" for c in p[1])
         return cache[key]
 
+    def _parts(self, comp):
+        """The component ``comp`` as parts to format: ``(0, text, None)`` for a literal,
+        ``(1, None, None)`` for ``<id>``, ``(2, key tuple, extra)`` for a field."""
+        extra = self._extra(comp)
+        return [(0, p[1], None) if p[0] == "lit" else (1, None, None) if p[1] == "id"
+                else (2, tuple(p[1].split(".")), extra) for p in comp]
+
     def _plan(self):
         plan = self.__dict__.get("_plan_cache")
         if plan is None:
             plan = []
             for comp in self._components:
-                extra = self._extra(comp)
-                plan.extend(
-                    (0, p[1], None) if p[0] == "lit" else (1, None, None) if p[1] == "id"
-                    else (2, tuple(p[1].split(".")), extra) for p in comp)
+                plan.extend(self._parts(comp))
                 plan.append((0, "/", None))
             plan.pop()
             self._plan_cache = plan
@@ -253,17 +257,9 @@ class PathSchema:
 
     def _level_plans(self):
         """Per directory level: ``(text, None)`` for a literal level, else ``(None, parts)``
-        with parts as in :meth:`_plan`."""
-        out = []
-        for comp in self._components:
-            if all(p[0] == "lit" for p in comp):
-                out.append(("".join(p[1] for p in comp), None))
-                continue
-            extra = self._extra(comp)
-            out.append((None, [(0, p[1], None) if p[0] == "lit" else (1, None, None)
-                               if p[1] == "id" else (2, tuple(p[1].split(".")), extra)
-                               for p in comp]))
-        return out
+        (:meth:`_parts`)."""
+        return [("".join(p[1] for p in comp), None) if all(p[0] == "lit" for p in comp)
+                else (None, self._parts(comp)) for comp in self._components]
 
     def format(self, job_id, sp):
         """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""

@@ -518,19 +518,24 @@ def _level_reads_back(level, text, values):
     """True if the level text ``text`` reads back (as :meth:`PathSchema.match` reads it) to
     ``values``, the values of its fields other than ``<id>`` (False: the caller asks the
     reference)."""
+    got = _read_level(level, text)
+    return got is not None and all(
+        g == value for (_, g), value in zip(got, values, strict=True))
+
+
+def _read_level(level, text):
+    """``[(key tuple, value)]`` of the fields other than ``<id>`` that the level text ``text``
+    holds (``level``: its regex and fields, :meth:`PathSchema._levels`), or None if it does
+    not match or a value does not unescape."""
     rx, fields = level
     m = rx.fullmatch(text)
     if m is None:
-        return False
-    got = (t for (key, _), t in zip(fields, m.groups(), strict=True) if key is not None)
-    for (_, typ), t, value in zip((f for f in fields if f[0] is not None), got, values,
-                                    strict=True):
-        try:
-            if unescape_component(t, typ) != value:
-                return False
-        except SchemaError:
-            return False
-    return True
+        return None
+    try:
+        return [(key, unescape_component(t, typ))
+                for (key, typ), t in zip(fields, m.groups(), strict=True) if key is not None]
+    except SchemaError:
+        return None
 
 
 def _leaf_values(sps, prefix, values, present):
@@ -569,15 +574,8 @@ def _levels_agree(levels, path, sp, read):
     for i, text in enumerate(texts):
         got = read.get((i, text))
         if got is None:
-            rx, fields = levels[i]
-            m = rx.fullmatch(text)
-            if m is None:
-                return False
-            try:
-                got = [(key, unescape_component(t, typ))
-                       for (key, typ), t in zip(fields, m.groups(), strict=True)
-                       if key is not None]
-            except SchemaError:
+            got = _read_level(levels[i], text)
+            if got is None:
                 return False
             read[(i, text)] = got
         for key, value in got:

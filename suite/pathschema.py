@@ -237,15 +237,19 @@ class PathSchema:
                 cache[key] = frozenset(c for p in comp if p[0] == "lit" for c in p[1])
         return cache[key]
 
+    def _parts(self, comp):
+        """The component ``comp`` as parts to format: ``(0, text, None)`` for a literal,
+        ``(1, None, None)`` for ``<id>``, ``(2, key tuple, extra)`` for a field."""
+        extra = self._extra(comp)
+        return [(0, p[1], None) if p[0] == "lit" else (1, None, None) if p[1] == "id"
+                else (2, tuple(p[1].split(".")), extra) for p in comp]
+
     def _plan(self):
         plan = self.__dict__.get("_plan_cache")
         if plan is None:
             plan = []
             for comp in self._components:
-                extra = self._extra(comp)
-                plan.extend(
-                    (0, p[1], None) if p[0] == "lit" else (1, None, None) if p[1] == "id"
-                    else (2, tuple(p[1].split(".")), extra) for p in comp)
+                plan.extend(self._parts(comp))
                 plan.append((0, "/", None))
             plan.pop()
             self._plan_cache = plan
@@ -253,17 +257,9 @@ class PathSchema:
 
     def _level_plans(self):
         """Per directory level: ``(text, None)`` for a literal level, else ``(None, parts)``
-        with parts as in :meth:`_plan`."""
-        out = []
-        for comp in self._components:
-            if all(p[0] == "lit" for p in comp):
-                out.append(("".join(p[1] for p in comp), None))
-                continue
-            extra = self._extra(comp)
-            out.append((None, [(0, p[1], None) if p[0] == "lit" else (1, None, None)
-                               if p[1] == "id" else (2, tuple(p[1].split(".")), extra)
-                               for p in comp]))
-        return out
+        (:meth:`_parts`)."""
+        return [("".join(p[1] for p in comp), None) if all(p[0] == "lit" for p in comp)
+                else (None, self._parts(comp)) for comp in self._components]
 
     def format(self, job_id, sp):
         """The relative POSIX path of the job with ``job_id`` and state point ``sp``."""
@@ -522,19 +518,24 @@ def _level_reads_back(level, text, values):
     """True if the level text ``text`` reads back (as :meth:`PathSchema.match` reads it) to
     ``values``, the values of its fields other than ``<id>`` (False: the caller asks the
     reference)."""
+    got = _read_level(level, text)
+    return got is not None and all(
+        g == value for (_, g), value in zip(got, values, strict=True))
+
+
+def _read_level(level, text):
+    """``[(key tuple, value)]`` of the fields other than ``<id>`` that the level text ``text``
+    holds (``level``: its regex and fields, :meth:`PathSchema._levels`), or None if it does
+    not match or a value does not unescape."""
     rx, fields = level
     m = rx.fullmatch(text)
     if m is None:
-        return False
-    got = (t for (key, _), t in zip(fields, m.groups(), strict=True) if key is not None)
-    for (_, typ), t, value in zip((f for f in fields if f[0] is not None), got, values,
-                                    strict=True):
-        try:
-            if unescape_component(t, typ) != value:
-                return False
-        except SchemaError:
-            return False
-    return True
+        return None
+    try:
+        return [(key, unescape_component(t, typ))
+                for (key, typ), t in zip(fields, m.groups(), strict=True) if key is not None]
+    except SchemaError:
+        return None
 
 
 def _leaf_values(sps, prefix, values, present):
@@ -573,15 +574,8 @@ def _levels_agree(levels, path, sp, read):
     for i, text in enumerate(texts):
         got = read.get((i, text))
         if got is None:
-            rx, fields = levels[i]
-            m = rx.fullmatch(text)
-            if m is None:
-                return False
-            try:
-                got = [(key, unescape_component(t, typ))
-                       for (key, typ), t in zip(fields, m.groups(), strict=True)
-                       if key is not None]
-            except SchemaError:
+            got = _read_level(levels[i], text)
+            if got is None:
                 return False
             read[(i, text)] = got
         for key, value in got:

@@ -274,18 +274,13 @@ def read(job):
             data = f.read()
     except FileNotFoundError:
         return []
-    return list(_records_in(data))
-
-
-def _records_in(data):
-    """The records among the lines of ``data`` (bytes): blob lines are skipped unparsed, and
-    lines that are not JSON objects (corrupt, cut short, not UTF-8) are skipped."""
-    return (record for _, record in lines_and_records(data))
+    return [record for _, record in lines_and_records(data)]
 
 
 def lines_and_records(data):
-    """``(line, record)`` for the records among the lines of ``data``, as :func:`_records_in`
-    finds them (the line names a record written before records had ids)."""
+    """``(line, record)`` for the records among the lines of ``data`` (bytes; the line names a
+    record written before records had ids): blob lines are skipped unparsed, and lines that
+    are not JSON objects (corrupt, cut short, not UTF-8) are skipped."""
     for line in data.splitlines():
         if line.startswith(BLOB_PREFIX):  # an environment or a diff, not a record
             continue

@@ -299,7 +299,7 @@ class Capture:
             found = flat_sigs(job.path)
             if found is None:  # subdirectories or links: the whole tree, as jobfiles walks it
                 tree = _walk_tree(job.path)
-                has_log = not tree.pop(_NO_LOG, False)
+                has_log = os.path.lexists(os.path.join(job.path, layout.FLOW_LOG))
             else:
                 tree, has_log = found
             out[job.id] = tree
@@ -378,8 +378,8 @@ def flat_changes_python(job_id, root, old):
 
 
 def _tree_changes(job_id, root, old):
-    new = _stat_tree(root)
-    new.pop(_NO_LOG, None)
+    # called when flat_changes found a subdirectory or a link: straight to the walk
+    new = _walk_tree(root)
     prefix = root + os.sep
     out = [_entry(job_id, prefix + rel, rel, sig[0])
            for rel, sig in sorted(new.items()) if old.get(rel) != sig]
@@ -423,22 +423,6 @@ def _digest(path):
         return None
 
 
-#: key of :func:`_stat_tree`'s result when the job has no log yet
-_NO_LOG = "\0no log"
-
-
-def _stat_tree(root):
-    """``{rel: (size, mtime_ns, ctime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
-    but the log and the state point; ``_NO_LOG: True`` if the job has no log."""
-    found = flat_sigs(root)
-    if found is None:  # a subdirectory or a link: the link policy decides
-        return _walk_tree(root)
-    tree, has_log = found
-    if not has_log:
-        tree[_NO_LOG] = True
-    return tree
-
-
 def flat_sigs_python(root):
     """``({name: (size, mtime_ns, ctime_ns, inode)}, has_log)`` of a flat job directory: its
     files but the log, the state point and temporary files, and whether it holds a log; None
@@ -467,7 +451,9 @@ def flat_sigs_python(root):
 
 
 def _walk_tree(root):
-    out = {} if os.path.lexists(os.path.join(root, layout.FLOW_LOG)) else {_NO_LOG: True}
+    """``{rel: (size, mtime_ns, ctime_ns, inode)}`` of the job's own files (:mod:`suite.jobfiles`)
+    but the log and the state point."""
+    out = {}
     try:
         for rel, entry, _ in jobfiles.walk(root, {}, NOT_OUTPUTS):
             try:

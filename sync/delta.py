@@ -570,12 +570,9 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
 
 
 def file_digest(path) -> str:
-    """Hex :class:`sync.blocks.FileCheck` (128-bit) of a file's content, read in 1 MiB chunks."""
-    h = FileCheck()
+    """Hex :class:`sync.blocks.FileCheck` (128-bit) of a file's content."""
     with open(path, "rb") as f:
-        while chunk := f.read(_READ):
-            h.update(chunk)
-    return h.hexdigest()
+        return blocks.stream_check(f)
 
 
 def compress_file(src_fileobj, out_fileobj, level: int = 3) -> None:

@@ -494,13 +494,10 @@ class Replica:
     def digest(self, job_id, rel):
         """The hex :class:`sync.blocks.FileCheck` of a job's file (128 bits, XXH64 pieces:
         a fraction of SHA-256's cost where sync._delta is built)."""
-        from .blocks import FileCheck
+        from .blocks import stream_check
 
-        h = FileCheck()
         with self._open(job_id, rel) as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+            return stream_check(f)
 
     def digests(self, requests):
         """``[(job_id, rel)]`` -> their :meth:`digest`, in order."""

@@ -25,7 +25,6 @@ from suite.jsonio import (
     same_file,
     write_all,
     write_atomic,
-    write_json,
 )
 from suite.statepoint import to_plain
 
@@ -349,10 +348,7 @@ class Replica:
         sync, 20-40 ms a 10,000 jobs)."""
         path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
-        if isinstance(record, bytes):
-            write_atomic(path, record)
-        else:
-            write_json(path, record)
+        write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=()):

@@ -1,5 +1,5 @@
 """A directory's entries with each one's lstat, in one call: the listing behind sync's
-snapshots and provenance's before/after scans. Native (``suite._fsstat.scan_dir``) where
+snapshots (sync/listing.py). Native (``suite._fsstat.scan_dir``) where
 built; :func:`scan_dir_python` is its reference."""
 
 import os

@@ -203,3 +203,12 @@ class FileCheck:
 
     def hexdigest(self) -> str:
         return self.digest().hex()
+
+
+def stream_check(fileobj) -> str:
+    """The hex :class:`FileCheck` of what is left to read in ``fileobj``, read in 1 MiB
+    chunks (a job file's digest when comparing by content)."""
+    h = FileCheck()
+    while chunk := fileobj.read(1 << 20):
+        h.update(chunk)
+    return h.hexdigest()

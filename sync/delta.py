@@ -121,10 +121,6 @@ class Signature:
         return cls(block_size, file_size, weak, strong, strong_len)
 
 
-def _strong(view) -> bytes:
-    return blocks.block_hash(view)
-
-
 _ARANGE = None
 
 
@@ -303,7 +299,7 @@ class _Encoder:
         tail_len = sig.file_size % sig.block_size
         if tail_len and not self.copy and len(self.literal) >= tail_len:
             tail = bytes(self.literal[-tail_len:])
-            if _strong(tail) == sig.strong_of(sig.n_blocks - 1):
+            if blocks.block_hash(tail) == sig.strong_of(sig.n_blocks - 1):
                 del self.literal[-tail_len:]
                 self._flush_literal()
                 self.copy = (sig.n_blocks - 1, 1)
@@ -365,7 +361,7 @@ def make_delta(sig: Signature, fileobj, level: int = 3, limit=None) -> bytes:
             while i < len(cand):
                 o = int(cand[i])
                 block = view[o : o + bs]
-                match = index.first(cand_weak[i], _strong(block))
+                match = index.first(cand_weak[i], blocks.block_hash(block))
                 if match is not None:
                     break
                 i += 1
@@ -570,12 +566,9 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
 
 
 def file_digest(path) -> str:
-    """Hex :class:`sync.blocks.FileCheck` (128-bit) of a file's content, read in 1 MiB chunks."""
-    h = FileCheck()
+    """Hex :class:`sync.blocks.FileCheck` (128-bit) of a file's content."""
     with open(path, "rb") as f:
-        while chunk := f.read(_READ):
-            h.update(chunk)
-    return h.hexdigest()
+        return blocks.stream_check(f)
 
 
 def compress_file(src_fileobj, out_fileobj, level: int = 3) -> None:

@@ -25,7 +25,6 @@ from suite.jsonio import (
     same_file,
     write_all,
     write_atomic,
-    write_json,
 )
 from suite.statepoint import to_plain
 
@@ -349,10 +348,7 @@ class Replica:
         sync, 20-40 ms a 10,000 jobs)."""
         path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
-        if isinstance(record, bytes):
-            write_atomic(path, record)
-        else:
-            write_json(path, record)
+        write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=()):
@@ -494,13 +490,10 @@ class Replica:
     def digest(self, job_id, rel):
         """The hex :class:`sync.blocks.FileCheck` of a job's file (128 bits, XXH64 pieces:
         a fraction of SHA-256's cost where sync._delta is built)."""
-        from .blocks import FileCheck
+        from .blocks import stream_check
 
-        h = FileCheck()
         with self._open(job_id, rel) as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+            return stream_check(f)
 
     def digests(self, requests):
         """``[(job_id, rel)]`` -> their :meth:`digest`, in order."""

@@ -31,7 +31,8 @@
 #define MAX_NUMBER (1LL << 33) /* 8**11: what 11 octal digits hold */
 #define SMALL (1 << 20)        /* archive.export.SMALL: bigger files are streamed by Python */
 #define MAX_DEPTH 64           /* deeper trees go to Python */
-#define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster */
+#define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster than
+                                  * the plain C one; with SHA-NI the C one is never slower */
 
 #include "dirread.h"
 #include "growbuf.h"
@@ -43,7 +44,7 @@ static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
 static PyObject *
 digest_of(const char *data, Py_ssize_t n)
 {
-    if (n < HASHLIB_FROM) {
+    if (n < HASHLIB_FROM || sha256_accelerated()) {
         char hex[65];
         sha256_hex((const unsigned char *)data, (size_t)n, hex);
         return PyUnicode_FromStringAndSize(hex, 64);
@@ -887,26 +888,69 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
 }
 
 PyDoc_STRVAR(sha256_doc,
-"sha256(data) -> str\n\n"
-"The hex SHA-256 of a bytes-like object, by the FIPS 180-4 code here below 2048 bytes and\n"
-"hashlib above. Reference: hashlib.sha256(data).hexdigest().");
+"sha256(data, engine=None) -> str\n\n"
+"The hex SHA-256 of a bytes-like object as export and import take it: by suite/_c/sha256.h\n"
+"(with the CPU's SHA instructions where it has them) and, without them, by hashlib from\n"
+"2048 bytes. engine 'plain' or 'sha-ni' forces that C compress function for any length\n"
+"(RuntimeError: 'sha-ni' where the CPU lacks it; ValueError: another name); accelerated()\n"
+"says which one None uses. Reference: hashlib.sha256(data).hexdigest().");
 
 static PyObject *
-sha256(PyObject *Py_UNUSED(self), PyObject *arg)
+sha256(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 {
+    static char *kwlist[] = {"data", "engine", NULL};
+    PyObject *arg;
+    const char *engine_name = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|z:sha256", kwlist, &arg, &engine_name))
+        return NULL;
+    int engine = SUITE_SHA256_AUTO;
+    if (engine_name != NULL) {
+        if (strcmp(engine_name, "plain") == 0)
+            engine = SUITE_SHA256_PLAIN;
+        else if (strcmp(engine_name, "sha-ni") == 0)
+            engine = SUITE_SHA256_SHANI;
+        else {
+            PyErr_Format(PyExc_ValueError, "sha256: unknown engine '%s' (plain or sha-ni)",
+                         engine_name);
+            return NULL;
+        }
+    }
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    PyObject *out = digest_of(view.buf, view.len);
+    PyObject *out;
+    if (engine == SUITE_SHA256_AUTO)
+        out = digest_of(view.buf, view.len);
+    else {
+        char hex[65];
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = sha256_hex_using((const unsigned char *)view.buf, (size_t)view.len, hex, engine);
+        Py_END_ALLOW_THREADS
+        out = rc < 0 ? PyErr_Format(PyExc_RuntimeError,
+                                    "sha256: this CPU has no SHA instructions")
+                     : PyUnicode_FromStringAndSize(hex, 64);
+    }
     PyBuffer_Release(&view);
     return out;
+}
+
+PyDoc_STRVAR(accelerated_doc,
+"accelerated() -> bool\n\n"
+"True if SHA-256 here uses the CPU's SHA instructions (SHA-NI).");
+
+static PyObject *
+accelerated(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(sha256_accelerated());
 }
 
 static PyMethodDef methods[] = {
     {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
     {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
     {"scan_members", scan_members, METH_VARARGS, scan_members_doc},
-    {"sha256", sha256, METH_O, sha256_doc},
+    {"sha256", (PyCFunction)(void (*)(void))sha256, METH_VARARGS | METH_KEYWORDS, sha256_doc},
+    {"accelerated", accelerated, METH_NOARGS, accelerated_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -83,6 +83,62 @@ def test_sha256_agrees_with_hashlib(data):
     assert mod.sha256(bytearray(data)) == hashlib.sha256(data).hexdigest()
 
 
+# FIPS 180-4 examples (NIST's SHA256.pdf, SHA256ShortMsg): one block, two blocks, a padding
+# block of its own (56 bytes), and a million bytes
+FIPS = [
+    (b"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    (b"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+    (b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    (b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+     b"klmnopqrlmnopqrsmnopqrstnopqrstu",
+     "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
+    (b"a" * 1_000_000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+]
+
+
+def engines():
+    """The compress functions of suite/_c/sha256.h this CPU can run, each forced."""
+    mod = need()
+    return ["plain", "sha-ni"] if mod.accelerated() else ["plain"]
+
+
+@pytest.mark.parametrize("data, hexdigest", FIPS)
+def test_sha256_fips_vectors_by_each_engine(data, hexdigest):
+    mod = need()
+    for engine in engines():
+        assert mod.sha256(data, engine) == hexdigest, engine
+    assert mod.sha256(data) == hexdigest
+
+
+def test_sha256_engine_sha_ni_where_the_cpu_has_it():
+    mod = need()
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
+    assert mod.accelerated() == (" sha_ni" in flags and " sse4_1" in flags)
+    if not mod.accelerated():
+        with pytest.raises(RuntimeError):
+            mod.sha256(b"abc", "sha-ni")
+    with pytest.raises(ValueError):
+        mod.sha256(b"abc", "md5")
+    with pytest.raises(TypeError):
+        mod.sha256("abc", "plain")
+
+
+# lengths around the block and padding edges (55/56/63/64 mod 64), and a few blocks beyond
+EDGE = st.integers(0, 6).flatmap(
+    lambda k: st.integers(max(0, 64 * k - 10), 64 * k + 10))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=700), EDGE.flatmap(
+    lambda n: st.binary(min_size=n, max_size=n))))
+def test_sha256_each_engine_agrees_with_hashlib(data):
+    mod = need()
+    for engine in engines():
+        assert mod.sha256(data, engine=engine) == hashlib.sha256(data).hexdigest(), engine
+
+
 def test_sha256_refuses_what_hashlib_refuses():
     mod = need()
     for bad in ("text", 5, None):

@@ -275,7 +275,11 @@ typedef struct {
     growbuf member;       /* the member name being built: prefix + rel */
     size_t prefix_len;   /* bytes of the member name before rel */
     const char *skip;    /* names of non-directories containing this are left out */
-    PyObject *files, *dirs;
+    const char *need;    /* the file the job must hold at its top level */
+    int has_need;
+    growbuf files;       /* the manifest's "files" as JSON text, without its closing brace */
+    Py_ssize_t nfiles;
+    PyObject *dirs;
     long long total;
 } walk;
 
@@ -369,6 +373,66 @@ set_dir(walk *w, size_t end, long long mode, long long mtime)
     return rc < 0 ? -1 : 1;
 }
 
+/* the str s as json.dumps writes it (ensure_ascii, the json module's escapes): printable
+ * ASCII as it is but for quote and backslash, \b \f \n \r \t, anything else as \uxxxx
+ * (a UTF-16 pair above U+FFFF) */
+static int
+json_string(growbuf *b, PyObject *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (growbuf_reserve(b, (size_t)n * 12 + 2) < 0)  /* the most a character can take */
+        return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= ' ' && c <= '~' && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; continue;
+        case '\\': *o++ = '\\'; continue;
+        case '\b': *o++ = 'b'; continue;
+        case '\f': *o++ = 'f'; continue;
+        case '\n': *o++ = 'n'; continue;
+        case '\r': *o++ = 'r'; continue;
+        case '\t': *o++ = 't'; continue;
+        }
+        if (c >= 0x10000) {
+            Py_UCS4 v = c - 0x10000, high = 0xd800 | (v >> 10);
+            c = 0xdc00 | (v & 0x3ff);
+            *o++ = 'u';
+            for (int k = 12; k >= 0; k -= 4)
+                *o++ = hex[(high >> k) & 0xf];
+            *o++ = '\\';
+        }
+        *o++ = 'u';
+        for (int k = 12; k >= 0; k -= 4)
+            *o++ = hex[(c >> k) & 0xf];
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}
+
+/* one file of the manifest's "files": "name": {"size": n, "sha256": "hex"} */
+static int
+json_file(walk *w, PyObject *rel, long long size, const char *hex)
+{
+    char tail[128];
+    int len = snprintf(tail, sizeof tail, ": {\"size\": %lld, \"sha256\": \"%s\"}", size, hex);
+    if (growbuf_append(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0
+        || json_string(&w->files, rel) < 0 || growbuf_append(&w->files, tail, (size_t)len) < 0)
+        return -1;
+    w->nfiles++;
+    return 0;
+}
+
 /* read the regular file name (in dir_fd) into the member: header, data, padding */
 static int
 add_file(walk *w, int dir_fd, const char *name, size_t end)
@@ -397,12 +461,13 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     if (rel == NULL)
         return FALLBACK;
     PyObject *hex = digest_of(data, (Py_ssize_t)size);
-    PyObject *info = hex == NULL ? NULL
-        : Py_BuildValue("{sLsO}", "size", size, "sha256", hex);
-    int rc = info == NULL ? -1 : PyDict_SetItem(w->files, rel, info);
+    const char *hex_text = hex == NULL ? NULL : PyUnicode_AsUTF8(hex);
+    int rc = hex_text == NULL ? -1 : json_file(w, rel, size, hex_text);
+    if (end - w->prefix_len == strlen(w->need)
+        && memcmp(w->member.data + w->prefix_len, w->need, end - w->prefix_len) == 0)
+        w->has_need = 1;
     Py_DECREF(rel);
     Py_XDECREF(hex);
-    Py_XDECREF(info);
     if (rc < 0)
         return -1;
     size_t pad = (BLOCK - (size_t)size % BLOCK) % BLOCK;
@@ -489,23 +554,25 @@ add_tree(walk *w, int dir_fd, int depth)
 }
 
 PyDoc_STRVAR(pack_tree_doc,
-"pack_tree(root, prefix, skip) -> (bytes, files, dirs, total) or None\n\n"
+"pack_tree(root, prefix, skip, need) -> (bytes, files_json, nfiles, dirs, total) or None\n\n"
 "The tar members of the job directory root exported under prefix (no trailing slash): its\n"
 "own directory member, then those of archive.export._add_tree (the reference, with\n"
-"TarWriter.add_dir before it), byte for byte; files maps each file's name inside the job to\n"
-"{'size', 'sha256'}, dirs each subdirectory's to [mode, mtime], total is the bytes of data.\n"
-"Names of non-directories containing skip are left out. None where the job is not the\n"
-"common case (links, special files, files over 1 MiB, names not UTF-8, any error of the\n"
-"file system): nothing was written, export it by the reference. Raises MemoryError, and\n"
-"TypeError for arguments of other types.");
+"TarWriter.add_dir before it), byte for byte; files_json is the manifest's 'files' of the\n"
+"job as archive.manifest.encode writes the reference's dict (each file's name inside the\n"
+"job to {'size', 'sha256'}), nfiles their number, dirs maps each subdirectory's name to\n"
+"[mode, mtime], total is the bytes of data. Names of non-directories containing skip are\n"
+"left out. None where the job is not the common case (no file need at its top level, links,\n"
+"special files, files over 1 MiB, names not UTF-8, any error of the file system): nothing\n"
+"was written, export it by the reference. Raises MemoryError, and TypeError for arguments\n"
+"of other types.");
 
 static PyObject *
 pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
 {
     PyObject *root_obj, *prefix;
-    const char *skip;
-    if (!PyArg_ParseTuple(args, "O&Us:pack_tree", PyUnicode_FSConverter, &root_obj, &prefix,
-                          &skip))
+    const char *skip, *need;
+    if (!PyArg_ParseTuple(args, "O&Uss:pack_tree", PyUnicode_FSConverter, &root_obj, &prefix,
+                          &skip, &need))
         return NULL;
     Py_ssize_t prefix_len;
     const char *prefix_text = PyUnicode_AsUTF8AndSize(prefix, &prefix_len);
@@ -522,8 +589,8 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
             close(fd);
         Py_RETURN_NONE;
     }
-    walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, PyDict_New(), PyDict_New(), 0};
-    int rc = w.files == NULL || w.dirs == NULL ? -1 : 1;
+    walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, need, 0, {NULL, 0, 0}, 0, PyDict_New(), 0};
+    int rc = w.dirs == NULL ? -1 : 1;
     if (rc > 0 && (growbuf_append(&w.member, prefix_text, (size_t)prefix_len) < 0
                    || growbuf_append(&w.member, "/", 1) < 0))
         rc = -1;
@@ -534,17 +601,25 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
     if (rc > 0)
         rc = add_tree(&w, fd, 0);
     close(fd);
+    if (rc > 0 && !w.has_need)
+        rc = FALLBACK;  /* the reference says what is missing */
+    if (rc > 0 && growbuf_append(&w.files, w.nfiles ? "}" : "{}", w.nfiles ? 1 : 2) < 0)
+        rc = -1;
     PyObject *out = NULL;
     if (rc > 0) {
         PyObject *data = PyBytes_FromStringAndSize(w.out.data, (Py_ssize_t)w.out.len);
-        if (data != NULL)
-            out = Py_BuildValue("(NOOL)", data, w.files, w.dirs, w.total);
+        PyObject *files = data == NULL ? NULL
+            : PyUnicode_FromStringAndSize(w.files.data, (Py_ssize_t)w.files.len);
+        if (files != NULL)
+            out = Py_BuildValue("(NNnOL)", data, files, w.nfiles, w.dirs, w.total);
+        else
+            Py_XDECREF(data);
     } else if (rc == FALLBACK) {
         out = Py_NewRef(Py_None);
     }
     growbuf_free(&w.out);
     growbuf_free(&w.member);
-    Py_XDECREF(w.files);
+    growbuf_free(&w.files);
     Py_XDECREF(w.dirs);
     return out;
 }

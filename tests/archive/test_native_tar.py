@@ -4,6 +4,7 @@ byte for byte, as the Python walk of a job (archive.export), which stays the ref
 takes over for every job the native loop declines."""
 
 import hashlib
+import json
 import os
 import stat
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 import archive
 import suite
-from archive import tarformat, tarwriter
+from archive import manifest, tarformat, tarwriter
 from suite import layout, native
 from tests.conftest import skip_or_fail
 
@@ -209,7 +210,8 @@ def test_export_native_writes_the_archive_of_the_python_walk(tmp_path_factory, m
     sp = {"a": 1, "long": "s" * 90} if deep else {"a": 1}  # member names past 100 bytes
     job = project.open_job(sp).init()
     make_tree(job.path, entries)
-    assert mod.pack_tree(job.path, "job", layout.TMP_PREFIX) is not None  # native took it
+    # native took it
+    assert mod.pack_tree(job.path, "job", layout.TMP_PREFIX, layout.STATEPOINT) is not None
     native_run, pure_run = both_ways(project, job, tmp, monkeypatch)
     assert native_run == pure_run
 
@@ -246,9 +248,8 @@ def test_jobs_the_native_loop_declines_export_as_by_the_python_walk(tmp_path, mo
         real = str(tmp_path / "elsewhere")
         os.rename(job.path, real)
         os.symlink(real, job.path)
-    # a job without its state point file is the native loop's; export refuses it after
-    declined = mod.pack_tree(root, "job", layout.TMP_PREFIX) is None
-    assert declined == (odd != "no state point")
+    # a job without its state point file too: the Python walk refuses it
+    assert mod.pack_tree(root, "job", layout.TMP_PREFIX, layout.STATEPOINT) is None
     outcomes = []
     for module in (tarpack, None):
         monkeypatch.setattr(tarformat, "_tarpack", module)
@@ -279,7 +280,8 @@ def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
     (root / "a.txt").write_bytes(b"")
     os.chmod(root / "a.txt", 0o4751)
     os.utime(root / "a.txt", ns=(1_700_000_000_999_999_999,) * 2)
-    data, files, dirs, total = mod.pack_tree(str(root), "p/" + "q" * 120, layout.TMP_PREFIX)
+    data, files_text, count, dirs, total = mod.pack_tree(str(root), "p/" + "q" * 120,
+                                                         layout.TMP_PREFIX, "a.txt")
     with tarfile.open(fileobj=io.BytesIO(data + tarwriter.END)) as tar:
         members = {m.name: m for m in tar.getmembers()}
         prefix = "p/" + "q" * 120
@@ -288,10 +290,33 @@ def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
         assert stat.S_IMODE(members[f"{prefix}/a.txt"].mode) == 0o4751
         assert members[f"{prefix}/a.txt"].mtime == int(os.stat(root / "a.txt").st_mtime // 1)
         assert tar.extractfile(f"{prefix}/sub/ünï.txt").read() == b"x" * 700
-    assert files == {"a.txt": {"size": 0, "sha256": hashlib.sha256(b"").hexdigest()},
-                     "sub/ünï.txt": {"size": 700,
-                                     "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
+    files = {"a.txt": {"size": 0, "sha256": hashlib.sha256(b"").hexdigest()},
+             "sub/ünï.txt": {"size": 700, "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
+    assert files_text == manifest.encode(files) == json.dumps(files) and count == 2
     assert list(dirs) == ["sub"] and total == 700
+    # without the file a job must hold at its top level (there, not deeper): declined
+    assert mod.pack_tree(str(root), "p", layout.TMP_PREFIX, "ünï.txt") is None
+    assert mod.pack_tree(str(root), "p", layout.TMP_PREFIX, "b.txt") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=NAME)
+def test_pack_tree_files_text_is_json_dumps(tmp_path_factory, name):
+    """The manifest's "files" of a job as the native loop writes it: json.dumps of the dict
+    (escapes of quotes, backslashes, control characters, non-ASCII and astral names)."""
+    mod = need()
+    root = tmp_path_factory.mktemp("names")
+    (root / layout.STATEPOINT).write_bytes(b"{}")
+    try:
+        (root / name).write_bytes(name.encode())
+    except OSError:  # a name this file system refuses
+        return
+    packed = mod.pack_tree(str(root), "job", layout.TMP_PREFIX, layout.STATEPOINT)
+    if layout.TMP_PREFIX in name or name == layout.STATEPOINT:
+        return
+    files = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+             for n, d in sorted([(layout.STATEPOINT, b"{}"), (name, name.encode())])}
+    assert packed[1] == json.dumps(files) and packed[2] == 2
 
 
 # ---- import: the native scan of plain members and the Python reader take the same ----

@@ -32,6 +32,9 @@ class ExportResult:
         return dict(self.__dict__)
 
 
+# no cyclic collection while the job list, the schema and the loop make their many small
+# objects (none in cycles): each collection walked every object made so far
+@gc_paused()
 def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=None, move=False,
                 force=False, progress=None):
     """Export ``jobs`` (default: all) of ``project`` to ``target``.
@@ -99,26 +102,23 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     lines, n_files, n_bytes, skipped = [], 0, 0, []
     job_line = mf.job_line
     try:
-        # no cyclic collection while the loop makes its many small objects (none in cycles)
-        with gc_paused():
-            # parent directories of job paths are implied by their members (every reader
-            # creates them); only directories inside jobs are written, so empty ones survive
-            for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
-                path = paths[job.id]
-                try:
-                    files, count, links, dirs, size = _add_job(writer, job, path, skipped)
-                except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
-                    raise ArchiveError(
-                        f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which "
-                        f"{fmt} archives need; rename the file (or export to a directory)"
-                    ) from None
-                n_files += count
-                n_bytes += size
-                lines.append(job_line(job.id, path, sps[job.id], files, links, dirs))
-                if progress is not None:
-                    progress(done, len(jobs), n_bytes)
-            constant = mf.constant_keys(sps.values(), schema_obj.fields)
-            writer.add_bytes(mf.NAME, mf.dumps_lines(str(schema_obj), constant, lines))
+        # parent directories of job paths are implied by their members (every reader creates
+        # them); only directories inside jobs are written, so empty ones survive
+        for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
+            path = paths[job.id]
+            try:
+                files, count, links, dirs, size = _add_job(writer, job, path, skipped)
+            except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
+                raise ArchiveError(
+                    f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
+                    "archives need; rename the file (or export to a directory)") from None
+            n_files += count
+            n_bytes += size
+            lines.append(job_line(job.id, path, sps[job.id], files, links, dirs))
+            if progress is not None:
+                progress(done, len(jobs), n_bytes)
+        constant = mf.constant_keys(sps.values(), schema_obj.fields)
+        writer.add_bytes(mf.NAME, mf.dumps_lines(str(schema_obj), constant, lines))
         writer.close()
     except BaseException:
         writer.abort()

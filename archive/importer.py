@@ -308,6 +308,9 @@ def _copy(stream, dst, name, declared, attrs=None):
     return size, digest.hexdigest(), b"".join(kept) if keep else None
 
 
+# no cyclic collection while the scan and the checks make their many small objects (none in
+# cycles): each collection walked every object made so far
+@gc_paused()
 def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=False,
                 ignore_unmatched=False, progress=None):
     """Import the jobs of the archive ``origin`` (directory, tar of any compression, zip).
@@ -330,43 +333,40 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
     result = ImportResult(origin, dry_run=dry_run)
     found_stage = [None]  # so the writer threads stop even when scanning fails
     try:
-        # no cyclic collection while the scan and the checks make their many small objects
-        # (none in cycles): each collection walked every object made so far
-        with gc_paused():
-            limit = None
-            if staging:
-                st = os.statvfs(staging)
-                limit = int(st.f_bavail * st.f_frsize * 0.95)
-            found = scan(reader, staging, origin, limit, found_stage)
-            if found.manifest is not None:
-                jobs, ignored = jobs_from_manifest(found, origin)
-            else:
-                jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
-            result.ignored = ignored
-            _check_shapes(jobs)
-            to_land = []
-            conflicts = []
-            with os.scandir(ws) as it:  # one listing instead of one stat per job
-                present = {e.name for e in it}
-            for job in jobs:
-                if job.id in present and os.path.isdir(existing := os.path.join(ws, job.id)):
-                    if skip_existing or _same_content(existing, job):
-                        result.skipped.append(job.id)
-                    else:
-                        conflicts.append(job)
+        limit = None
+        if staging:
+            st = os.statvfs(staging)
+            limit = int(st.f_bavail * st.f_frsize * 0.95)
+        found = scan(reader, staging, origin, limit, found_stage)
+        if found.manifest is not None:
+            jobs, ignored = jobs_from_manifest(found, origin)
+        else:
+            jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
+        result.ignored = ignored
+        _check_shapes(jobs)
+        to_land = []
+        conflicts = []
+        with os.scandir(ws) as it:  # one listing instead of one stat per job
+            present = {e.name for e in it}
+        for job in jobs:
+            if job.id in present and os.path.isdir(existing := os.path.join(ws, job.id)):
+                if skip_existing or _same_content(existing, job):
+                    result.skipped.append(job.id)
                 else:
-                    to_land.append(job)
-            if conflicts:
-                names = ", ".join(j.id for j in conflicts[:5])
-                raise ArchiveError(
-                    f"{len(conflicts)} job(s) already exist with different content: {names}; "
-                    "nothing was imported (use --skip-existing to keep the existing jobs)")
-            for done, job in enumerate(to_land, 1):
-                if staging:
-                    _land(staging, ws, job, found)
-                result.imported.append(job.id)
-                if progress is not None:
-                    progress(done, len(to_land))
+                    conflicts.append(job)
+            else:
+                to_land.append(job)
+        if conflicts:
+            names = ", ".join(j.id for j in conflicts[:5])
+            raise ArchiveError(
+                f"{len(conflicts)} job(s) already exist with different content: {names}; "
+                "nothing was imported (use --skip-existing to keep the existing jobs)")
+        for done, job in enumerate(to_land, 1):
+            if staging:
+                _land(staging, ws, job, found)
+            result.imported.append(job.id)
+            if progress is not None:
+                progress(done, len(to_land))
     finally:
         if found_stage[0] is not None:
             found_stage[0].close()

@@ -1020,12 +1020,93 @@ accelerated(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
     return PyBool_FromLong(sha256_accelerated());
 }
 
+/* ---- import: the manifest's files of a job against the members read ---- */
+
+static PyObject *s_size, *s_sha256; /* "size", "sha256" */
+
+PyDoc_STRVAR(match_files_doc,
+"match_files(files, path, staged, file_kind) -> dict or None\n\n"
+"One job's manifest files (name -> {'size', 'sha256'}) checked against the members read\n"
+"(staged: member name -> (kind, size, sha256)): the member path/name must be of file_kind\n"
+"with the manifest's size and hash. Returns {name: (size, sha256)} in the order of files, or\n"
+"None at the first name that is missing, of another kind, size or hash, or of an odd type:\n"
+"the reference (archive.importer._manifest_files) then says which or takes the name in\n"
+"another spelling. Raises TypeError for arguments of other types, MemoryError.");
+
+static PyObject *
+match_files(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *files, *path, *staged, *kind;
+    if (!PyArg_ParseTuple(args, "O!UO!O:match_files", &PyDict_Type, &files, &path, &PyDict_Type,
+                          &staged, &kind))
+        return NULL;
+    PyObject *out = PyDict_New(), *prefix = PyUnicode_FromFormat("%U/", path);
+    if (out == NULL || prefix == NULL)
+        goto error;
+    Py_ssize_t pos = 0;
+    PyObject *rel, *info;
+    while (PyDict_Next(files, &pos, &rel, &info)) {
+        if (!PyUnicode_CheckExact(rel) || !PyDict_CheckExact(info))
+            goto fallback;
+        PyObject *key = PyUnicode_Concat(prefix, rel);
+        if (key == NULL)
+            goto error;
+        PyObject *have = PyDict_GetItemWithError(staged, key); /* borrowed */
+        Py_DECREF(key);
+        if (have == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            goto fallback;
+        }
+        if (!PyTuple_CheckExact(have) || PyTuple_GET_SIZE(have) != 3)
+            goto fallback;
+        PyObject *size = PyDict_GetItemWithError(info, s_size);
+        PyObject *sha = size == NULL ? NULL : PyDict_GetItemWithError(info, s_sha256);
+        if (sha == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            goto fallback;
+        }
+        /* exact types: the comparisons run no code of the values' own */
+        PyObject *have_kind = PyTuple_GET_ITEM(have, 0), *have_size = PyTuple_GET_ITEM(have, 1);
+        PyObject *have_sha = PyTuple_GET_ITEM(have, 2);
+        if (!PyUnicode_CheckExact(have_kind) || !PyUnicode_CheckExact(kind)
+            || !PyLong_CheckExact(have_size) || !PyLong_CheckExact(size)
+            || !PyUnicode_CheckExact(have_sha) || !PyUnicode_CheckExact(sha))
+            goto fallback;
+        int same = PyUnicode_Compare(have_kind, kind) == 0
+            && PyObject_RichCompareBool(have_size, size, Py_EQ) == 1
+            && PyUnicode_Compare(have_sha, sha) == 0;
+        if (PyErr_Occurred())
+            goto error;
+        if (!same)
+            goto fallback;
+        PyObject *pair = PyTuple_Pack(2, have_size, have_sha);
+        if (pair == NULL || PyDict_SetItem(out, rel, pair) < 0) {
+            Py_XDECREF(pair);
+            goto error;
+        }
+        Py_DECREF(pair);
+    }
+    Py_DECREF(prefix);
+    return out;
+fallback:
+    Py_DECREF(prefix);
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+error:
+    Py_XDECREF(prefix);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
     {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
     {"scan_members", scan_members, METH_VARARGS, scan_members_doc},
     {"sha256", (PyCFunction)(void (*)(void))sha256, METH_VARARGS | METH_KEYWORDS, sha256_doc},
     {"accelerated", accelerated, METH_NOARGS, accelerated_doc},
+    {"match_files", match_files, METH_VARARGS, match_files_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1047,5 +1128,8 @@ PyInit__tarpack(void)
         if (hashlib_sha256 == NULL)
             return NULL;
     }
+    if (s_size == NULL && ((s_size = PyUnicode_InternFromString("size")) == NULL
+                           || (s_sha256 = PyUnicode_InternFromString("sha256")) == NULL))
+        return NULL;
     return PyModule_Create(&module);
 }

@@ -417,6 +417,7 @@ def jobs_from_manifest(found, origin):
     _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
     grouped, outside = _by_job(found, paths)
     staged, small = found.staged, found.small
+    match = _tarpack.match_files if _tarpack is not None else None
     for entry, path in zip(entries, paths, strict=True):
         try:
             sp, job_id, text = validate_statepoint(entry["statepoint"])
@@ -431,19 +432,9 @@ def jobs_from_manifest(found, origin):
             problem = _statepoint_file_disagrees(found, path, job_id, text)
             if problem:
                 raise ArchiveError(f"{origin}: {problem}; job refused")
-        files = {}
-        for rel, info in entry["files"].items():
-            # staged names are clean: a name found as written needs no cleaning
-            have = staged.get(f"{path}/{rel}") or staged.get(f"{path}/{clean_name(rel)}")
-            if have is None or have[0] != FILE:
-                raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
-                                   "the archive")
-            if have[1] != info.get("size"):
-                raise ArchiveError(f"job {job_id}: file {rel!r} has {have[1]} bytes, the manifest "
-                                   f"says {info.get('size')}; import stopped")
-            if have[2] != info.get("sha256"):
-                raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
-            files[rel] = (have[1], have[2])
+        files = match(entry["files"], path, staged, FILE) if match is not None else None
+        if files is None:  # not built, or a name the native check leaves to the reference
+            files = _manifest_files(entry["files"], path, staged, job_id)
         links, dirs = {}, _manifest_dirs(found, entry, path, job_id) if "dirs" in entry else {}
         for rel, v in grouped[path].items():
             kind = v[0]
@@ -461,6 +452,26 @@ def jobs_from_manifest(found, origin):
                                    "a file or link in the archive; import refused")
         jobs.append(Incoming(job_id, sp, path, files, links, list(dirs)))
     return jobs, outside
+
+
+def _manifest_files(entries, path, staged, job_id):
+    """``{name: (size, sha256)}`` of a job's manifest ``files`` (``entries``), each checked
+    against the member read (``staged``); raises :class:`ArchiveError` for one missing or of
+    another size or hash. The reference of the native ``_tarpack.match_files``."""
+    files = {}
+    for rel, info in entries.items():
+        # staged names are clean: a name found as written needs no cleaning
+        have = staged.get(f"{path}/{rel}") or staged.get(f"{path}/{clean_name(rel)}")
+        if have is None or have[0] != FILE:
+            raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
+                               "the archive")
+        if have[1] != info.get("size"):
+            raise ArchiveError(f"job {job_id}: file {rel!r} has {have[1]} bytes, the manifest "
+                               f"says {info.get('size')}; import stopped")
+        if have[2] != info.get("sha256"):
+            raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
+        files[rel] = (have[1], have[2])
+    return files
 
 
 def _manifest_dirs(found, entry, path, job_id):

@@ -455,3 +455,56 @@ def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
     tree = staged_tree(tmp_path / "s")
     assert sorted(v[:2] for v in tree.values()) == [(b"abc", 0o640 & ~found.stage.umask)] * 50
     assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}
+
+
+# ---- import: a job's manifest files against the members read ----
+
+SHA = st.sampled_from(["a" * 64, "b" * 64, hashlib.sha256(b"").hexdigest()])
+REL = st.sampled_from(["a.txt", "sub/b.bin", "./a.txt", "sub//b.bin", "c", "ü.txt"])
+INFO = st.one_of(
+    st.fixed_dictionaries({"size": st.integers(0, 3), "sha256": SHA}),
+    st.fixed_dictionaries({"size": st.sampled_from([True, 1.0, "1", None]), "sha256": SHA}),
+    st.fixed_dictionaries({"sha256": SHA}), st.fixed_dictionaries({"size": st.integers(0, 3)}))
+HAVE = st.one_of(st.tuples(st.just("file"), st.integers(0, 3), SHA),
+                 st.tuples(st.sampled_from(["dir", "symlink"]), st.just(0),
+                           st.sampled_from([None, "a.txt"])))
+
+
+@settings(max_examples=400, deadline=None)
+@given(files=st.dictionaries(REL, INFO, max_size=4),
+       staged=st.dictionaries(REL.map(lambda r: "job/" + r), HAVE, max_size=5),
+       copy=st.booleans())
+def test_match_files_agrees_with_the_reference(files, staged, copy):
+    """The native check takes a job's files only where the reference takes them, with the
+    same result; everything else (a refusal, a name in another spelling) it leaves to the
+    reference."""
+    from archive import importer
+
+    mod = need()
+    if copy:  # the common case: every file present as the manifest says
+        staged = {**staged, **{f"job/{rel}": ("file", info["size"], info["sha256"])
+                               for rel, info in files.items()
+                               if type(info.get("size")) is int and "sha256" in info}}
+    got = mod.match_files(files, "job", staged, "file")
+    try:
+        want = ("ok", importer._manifest_files(files, "job", staged, "x"))
+    except archive.ArchiveError:
+        want = ("raises", None)
+    if got is not None:
+        assert want == ("ok", got) and list(got) == list(files)
+    else:
+        assert want[0] == "raises" or any(f"job/{rel}" not in staged for rel in files) \
+            or any(type(i.get("size")) is not int for i in files.values())
+
+
+def test_match_files_takes_the_plain_case_and_refuses_bad_arguments():
+    mod = need()
+    files = {"a.txt": {"size": 3, "sha256": "a" * 64}, "sub/b": {"size": 0, "sha256": "b" * 64}}
+    staged = {"p/q/a.txt": ("file", 3, "a" * 64), "p/q/sub/b": ("file", 0, "b" * 64)}
+    assert mod.match_files(files, "p/q", staged, "file") == {"a.txt": (3, "a" * 64),
+                                                             "sub/b": (0, "b" * 64)}
+    assert mod.match_files({}, "p", {}, "file") == {}
+    for args in ((list(files), "p/q", staged, "file"), (files, b"p/q", staged, "file"),
+                 (files, "p/q", list(staged), "file")):
+        with pytest.raises(TypeError):
+            mod.match_files(*args)

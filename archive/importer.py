@@ -628,6 +628,8 @@ def _check_shapes(jobs):
     and ``a/sub/x``), before any job lands; links get the full check of
     :func:`check_job_links`. Only jobs with subdirectories cost more than a glance."""
     for job in jobs:
+        if not job.links and not job.dirs and "/" not in "".join(job.files):
+            continue  # all files at the top of the job: none can lie under another
         names = [*job.files, *job.links, *job.dirs]
         if job.links:
             check_job_links(job.path, job.links, names)

@@ -1104,6 +1104,90 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(group_by_job_doc,
+"group_by_job(staged, job_paths, dir_kind) -> (grouped, outside) or None\n\n"
+"The members read (staged: name -> (kind, ...)) by job: grouped maps each of job_paths to\n"
+"{name inside the job: staged value}, a member going to the job path that is its nearest\n"
+"parent directory; outside is the sorted list of the other members not of dir_kind.\n"
+"None for a member name that is not a str (the reference raises). Reference:\n"
+"archive.importer._by_job. Raises TypeError for arguments of other types, what iterating\n"
+"job_paths or comparing kinds raises, MemoryError.");
+
+static PyObject *
+group_by_job(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *staged, *paths, *dir_kind;
+    if (!PyArg_ParseTuple(args, "O!OO:group_by_job", &PyDict_Type, &staged, &paths, &dir_kind))
+        return NULL;
+    PyObject *grouped = PyDict_New(), *outside = PyList_New(0), *it = NULL, *path;
+    if (grouped == NULL || outside == NULL || (it = PyObject_GetIter(paths)) == NULL)
+        goto error;
+    while ((path = PyIter_Next(it)) != NULL) {
+        PyObject *members = PyDict_New();
+        int rc = members == NULL ? -1 : PyDict_SetItem(grouped, path, members);
+        Py_DECREF(path);
+        Py_XDECREF(members);
+        if (rc < 0)
+            goto error;
+    }
+    if (PyErr_Occurred())
+        goto error;
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (PyDict_Next(staged, &pos, &name, &value)) {
+        if (!PyUnicode_Check(name)) { /* never from a scan: the reference says what */
+            Py_DECREF(it);
+            Py_DECREF(grouped);
+            Py_DECREF(outside);
+            Py_RETURN_NONE;
+        }
+        Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+        /* from the member's own directory up: most members lie directly in their job */
+        Py_ssize_t i = n ? PyUnicode_FindChar(name, '/', 0, n, -1) : -1;
+        int placed = 0;
+        while (i > 0) {
+            PyObject *parent = PyUnicode_Substring(name, 0, i);
+            if (parent == NULL)
+                goto error;
+            PyObject *members = PyDict_GetItemWithError(grouped, parent); /* borrowed */
+            Py_DECREF(parent);
+            if (members != NULL) {
+                PyObject *rel = PyUnicode_Substring(name, i + 1, n);
+                int rc = rel == NULL ? -1 : PyDict_SetItem(members, rel, value);
+                Py_XDECREF(rel);
+                if (rc < 0)
+                    goto error;
+                placed = 1;
+                break;
+            }
+            if (PyErr_Occurred())
+                goto error;
+            i = PyUnicode_FindChar(name, '/', 0, i, -1);
+        }
+        if (i == -2)
+            goto error;
+        if (!placed) {
+            PyObject *kind = PySequence_GetItem(value, 0);
+            int other = kind == NULL ? -1 : PyObject_RichCompareBool(kind, dir_kind, Py_NE);
+            Py_XDECREF(kind);
+            if (other < 0 || (other && PyList_Append(outside, name) < 0))
+                goto error;
+        }
+    }
+    Py_DECREF(it);
+    if (PyList_Sort(outside) < 0) {
+        Py_DECREF(grouped);
+        Py_DECREF(outside);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", grouped, outside);
+error:
+    Py_XDECREF(it);
+    Py_XDECREF(grouped);
+    Py_XDECREF(outside);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
     {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
@@ -1111,6 +1195,7 @@ static PyMethodDef methods[] = {
     {"sha256", (PyCFunction)(void (*)(void))sha256, METH_VARARGS | METH_KEYWORDS, sha256_doc},
     {"accelerated", accelerated, METH_NOARGS, accelerated_doc},
     {"match_files", match_files, METH_VARARGS, match_files_doc},
+    {"group_by_job", group_by_job, METH_VARARGS, group_by_job_doc},
     {NULL, NULL, 0, NULL},
 };
 

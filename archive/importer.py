@@ -377,7 +377,12 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
 
 def _by_job(found, job_paths):
     """``{job path: {relative name: staged entry}}`` for members inside a job, and the list
-    of other non-directory members; one pass over the members (not one per job)."""
+    of other non-directory members; one pass over the members (not one per job). The
+    reference of the native ``_tarpack.group_by_job``."""
+    if _tarpack is not None:
+        done = _tarpack.group_by_job(found.staged, job_paths, DIR)
+        if done is not None:
+            return done
     grouped = {p: {} for p in job_paths}
     outside = []
     for name, v in found.staged.items():

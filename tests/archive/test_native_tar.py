@@ -514,3 +514,40 @@ def test_match_files_takes_the_plain_case_and_refuses_bad_arguments():
                  (files, "p/q", list(staged), "file")):
         with pytest.raises(TypeError):
             mod.match_files(*args)
+
+
+SEGMENT = st.sampled_from(["a", "b", "ü", "c d", ""])
+MEMBER_PATH = st.lists(SEGMENT, min_size=1, max_size=4).map("/".join)
+
+
+KINDS_READ = st.tuples(st.sampled_from(["file", "dir", "symlink"]), st.integers(0, 3))
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(staged=st.dictionaries(MEMBER_PATH, KINDS_READ, max_size=12),
+       paths=st.lists(MEMBER_PATH, max_size=5))
+def test_group_by_job_agrees_with_the_reference(monkeypatch, staged, paths):
+    """Members by job, natively and by importer._by_job's Python loop (the reference)."""
+    from archive import importer
+    from archive.importer import Scan
+
+    mod = need()
+    found = Scan(staged, None, {}, None)
+    native_result = importer._by_job(found, paths)
+    assert native_result == mod.group_by_job(staged, paths, "dir")
+    monkeypatch.setattr(importer, "_tarpack", None)
+    reference = importer._by_job(found, paths)
+    assert native_result == reference
+    assert [list(m) for m in native_result[0].values()] == [list(m) for m in reference[0].values()]
+
+
+def test_group_by_job_declines_odd_names_and_raises_as_the_reference():
+    mod = need()
+    assert mod.group_by_job({5: ("file", 0)}, ["a"], "dir") is None
+    with pytest.raises(TypeError):
+        mod.group_by_job(["a/b"], ["a"], "dir")
+    with pytest.raises(TypeError):
+        mod.group_by_job({"x": None}, ["a"], "dir")  # None[0], as the reference's v[0]
+    with pytest.raises(TypeError):
+        mod.group_by_job({}, 5, "dir")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
 from suite.pathschema import PathSchema
-from suite.process import pid_alive
+from suite.process import gc_paused, pid_alive
 
 from . import manifest as mf
 from .base import ArchiveError, detect_format, format_from_target, open_writer
@@ -32,6 +32,9 @@ class ExportResult:
         return dict(self.__dict__)
 
 
+# no cyclic collection while the job list, the schema and the loop make their many small
+# objects (none in cycles): each collection walked every object made so far
+@gc_paused()
 def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=None, move=False,
                 force=False, progress=None):
     """Export ``jobs`` (default: all) of ``project`` to ``target``.
@@ -96,27 +99,26 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     tmp = os.path.join(parent, f".{os.path.basename(target)}.suite-tmp-{os.getpid()}")
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
-    entries, n_files, n_bytes, skipped = [], 0, 0, []
+    lines, n_files, n_bytes, skipped = [], 0, 0, []
+    job_line = mf.job_line
     try:
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
         for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
             path = paths[job.id]
             try:
-                files, links, dirs, size = _add_job(writer, job, path, skipped)
+                files, count, links, dirs, size = _add_job(writer, job, path, skipped)
             except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
                 raise ArchiveError(
                     f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
                     "archives need; rename the file (or export to a directory)") from None
-            n_files += len(files)
+            n_files += count
             n_bytes += size
-            entries.append({"id": job.id, "path": path, "statepoint": sps[job.id],
-                            "files": files, **({"links": links} if links else {}),
-                            **({"dirs": dirs} if dirs else {})})
+            lines.append(job_line(job.id, path, sps[job.id], files, links, dirs))
             if progress is not None:
                 progress(done, len(jobs), n_bytes)
         constant = mf.constant_keys(sps.values(), schema_obj.fields)
-        writer.add_bytes(mf.NAME, mf.dumps(mf.build(str(schema_obj), constant, entries)))
+        writer.add_bytes(mf.NAME, mf.dumps_lines(str(schema_obj), constant, lines))
         writer.close()
     except BaseException:
         writer.abort()
@@ -163,16 +165,14 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 
 
 def _add_job(writer, job, path, skipped):
-    """Write one job directory; return (files manifest, links, directories, bytes); what is
-    left out goes to ``skipped``."""
+    """Write one job directory; return (the manifest's files as JSON text, their number,
+    links, directories, bytes); what is left out goes to ``skipped``."""
     root = job.path
     add_job_tree = getattr(writer, "add_job_tree", None)
     packed = add_job_tree(root, path) if add_job_tree is not None else None
     if packed is not None:  # the common case, by a native loop (tarformat)
-        files, dirs, total = packed
-        if layout.STATEPOINT not in files:
-            raise _no_statepoint(job)
-        return files, {}, dirs, total
+        files_text, count, dirs, total = packed
+        return files_text, count, {}, dirs, total
     try:
         st = os.lstat(root)
     except FileNotFoundError:
@@ -188,12 +188,8 @@ def _add_job(writer, job, path, skipped):
     skipped.extend({"job": job.id, "path": rel, "reason": reason}
                    for rel, reason in sorted(left_out.items()))
     if layout.STATEPOINT not in files:
-        raise _no_statepoint(job)
-    return files, links, dirs, total
-
-
-def _no_statepoint(job):
-    return ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
+        raise ArchiveError(f"job {job.id}: {layout.STATEPOINT} is missing; run 'suite check'")
+    return mf.encode(files), len(files), links, dirs, total
 
 
 class _DirsNoted:

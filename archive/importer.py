@@ -14,7 +14,7 @@ from suite import layout, native
 from suite.errors import CorruptFileError, InvalidStatepointError
 from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
-from suite.process import pid_alive
+from suite.process import gc_paused, pid_alive
 from suite.statepoint import calc_id, validate_statepoint
 
 from . import manifest as mf
@@ -308,6 +308,9 @@ def _copy(stream, dst, name, declared, attrs=None):
     return size, digest.hexdigest(), b"".join(kept) if keep else None
 
 
+# no cyclic collection while the scan and the checks make their many small objects (none in
+# cycles): each collection walked every object made so far
+@gc_paused()
 def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=False,
                 ignore_unmatched=False, progress=None):
     """Import the jobs of the archive ``origin`` (directory, tar of any compression, zip).
@@ -374,7 +377,12 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
 
 def _by_job(found, job_paths):
     """``{job path: {relative name: staged entry}}`` for members inside a job, and the list
-    of other non-directory members; one pass over the members (not one per job)."""
+    of other non-directory members; one pass over the members (not one per job). The
+    reference of the native ``_tarpack.group_by_job``."""
+    if _tarpack is not None:
+        done = _tarpack.group_by_job(found.staged, job_paths, DIR)
+        if done is not None:
+            return done
     grouped = {p: {} for p in job_paths}
     outside = []
     for name, v in found.staged.items():
@@ -414,6 +422,7 @@ def jobs_from_manifest(found, origin):
     _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
     grouped, outside = _by_job(found, paths)
     staged, small = found.staged, found.small
+    match = _tarpack.match_files if _tarpack is not None else None
     for entry, path in zip(entries, paths, strict=True):
         try:
             sp, job_id, text = validate_statepoint(entry["statepoint"])
@@ -428,19 +437,9 @@ def jobs_from_manifest(found, origin):
             problem = _statepoint_file_disagrees(found, path, job_id, text)
             if problem:
                 raise ArchiveError(f"{origin}: {problem}; job refused")
-        files = {}
-        for rel, info in entry["files"].items():
-            # staged names are clean: a name found as written needs no cleaning
-            have = staged.get(f"{path}/{rel}") or staged.get(f"{path}/{clean_name(rel)}")
-            if have is None or have[0] != FILE:
-                raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
-                                   "the archive")
-            if have[1] != info.get("size"):
-                raise ArchiveError(f"job {job_id}: file {rel!r} has {have[1]} bytes, the manifest "
-                                   f"says {info.get('size')}; import stopped")
-            if have[2] != info.get("sha256"):
-                raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
-            files[rel] = (have[1], have[2])
+        files = match(entry["files"], path, staged, FILE) if match is not None else None
+        if files is None:  # not built, or a name the native check leaves to the reference
+            files = _manifest_files(entry["files"], path, staged, job_id)
         links, dirs = {}, _manifest_dirs(found, entry, path, job_id) if "dirs" in entry else {}
         for rel, v in grouped[path].items():
             kind = v[0]
@@ -458,6 +457,26 @@ def jobs_from_manifest(found, origin):
                                    "a file or link in the archive; import refused")
         jobs.append(Incoming(job_id, sp, path, files, links, list(dirs)))
     return jobs, outside
+
+
+def _manifest_files(entries, path, staged, job_id):
+    """``{name: (size, sha256)}`` of a job's manifest ``files`` (``entries``), each checked
+    against the member read (``staged``); raises :class:`ArchiveError` for one missing or of
+    another size or hash. The reference of the native ``_tarpack.match_files``."""
+    files = {}
+    for rel, info in entries.items():
+        # staged names are clean: a name found as written needs no cleaning
+        have = staged.get(f"{path}/{rel}") or staged.get(f"{path}/{clean_name(rel)}")
+        if have is None or have[0] != FILE:
+            raise ArchiveError(f"job {job_id}: file {rel!r} is in the manifest but not in "
+                               "the archive")
+        if have[1] != info.get("size"):
+            raise ArchiveError(f"job {job_id}: file {rel!r} has {have[1]} bytes, the manifest "
+                               f"says {info.get('size')}; import stopped")
+        if have[2] != info.get("sha256"):
+            raise ArchiveError(f"job {job_id}: file {rel!r} does not match its manifest hash")
+        files[rel] = (have[1], have[2])
+    return files
 
 
 def _manifest_dirs(found, entry, path, job_id):
@@ -614,6 +633,8 @@ def _check_shapes(jobs):
     and ``a/sub/x``), before any job lands; links get the full check of
     :func:`check_job_links`. Only jobs with subdirectories cost more than a glance."""
     for job in jobs:
+        if not job.links and not job.dirs and "/" not in "".join(job.files):
+            continue  # all files at the top of the job: none can lie under another
         names = [*job.files, *job.links, *job.dirs]
         if job.links:
             check_job_links(job.path, job.links, names)

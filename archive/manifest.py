@@ -11,6 +11,7 @@ access (directory, zip); from a tar stream it is read when reached. Layout::
 """
 
 import json
+from json.encoder import encode_basestring_ascii as _string  # a str as JSON (ensure_ascii)
 
 from .base import ArchiveError
 
@@ -26,14 +27,57 @@ def build(schema, constant, jobs):
 
 
 def dumps(manifest):
-    """Readable and fast: one line per job (json's C encoder does not indent). The job list
-    is encoded in one call (one call per job cost ten times more), then a line break goes
-    before each ``{"id": "`` that follows ``}, ``: inside a string those quotes would be
-    escaped, so the break only ever falls between two values, where JSON allows it (an object
-    with an "id" key in a list inside a state point gets one too, harmlessly)."""
-    head = {k: v for k, v in manifest.items() if k != "jobs"}
-    jobs = json.dumps(manifest["jobs"])[1:-1].replace('}, {"id": "', '},\n{"id": "')
-    return f'{json.dumps(head)[:-1]}, "jobs": [\n{jobs}\n]}}\n'.encode()
+    """The manifest as bytes: readable, one line per job (json's C encoder does not indent);
+    the same bytes as :func:`dumps_lines` of each job's :func:`job_line`."""
+    lines = [job_line(e["id"], e["path"], e["statepoint"], encode(e["files"]), e.get("links"),
+                      e.get("dirs")) for e in manifest["jobs"]]
+    return _joined(manifest, lines)
+
+
+def dumps_lines(schema, constant, lines):
+    """The manifest of :func:`build` with the job entries ``lines`` (JSON texts,
+    :func:`job_line`), as bytes."""
+    return _joined(build(schema, constant, None), lines)
+
+
+def _joined(manifest, lines):
+    head = encode({k: v for k, v in manifest.items() if k != "jobs"})
+    jobs = ",\n".join(lines)
+    return f'{head[:-1]}, "jobs": [\n{jobs}\n]}}\n'.encode()
+
+
+def job_line(job_id, path, statepoint, files_text, links=None, dirs=None):
+    """One job's manifest entry as JSON text: ``encode`` of ``{"id", "path", "statepoint",
+    "files", "links", "dirs"}`` (the last two only when not empty) with the files already
+    encoded (``files_text``: the native export loop writes it, :func:`encode` for a dict)."""
+    text = (f'{{"id": {_string(job_id)}, "path": {_string(path)}, '
+            f'"statepoint": {encode(statepoint)}, "files": {files_text}')
+    if links:
+        text += f', "links": {encode(links)}'
+    if dirs:
+        text += f', "dirs": {encode(dirs)}'
+    return text + "}"
+
+
+def encode(value):
+    """``json.dumps(value)`` (default options) by json's C encoder, made once: ``dumps`` makes
+    an encoder per call, which cost more than encoding a job's small entry. No cycle check:
+    manifest values come from JSON files and plain state points."""
+    global _encoder
+    if _encoder is None:
+        from json.encoder import JSONEncoder, c_make_encoder
+
+        if c_make_encoder is None:  # a Python without json's C module
+            _encoder = json.dumps
+        else:
+            # the arguments json.JSONEncoder.iterencode passes for dumps() with its defaults
+            made = c_make_encoder(None, JSONEncoder().default, _string, None, ": ", ", ",
+                                  False, False, True)
+            _encoder = lambda v: "".join(made(v, 0))  # noqa: E731
+    return _encoder(value)
+
+
+_encoder = None
 
 
 def loads(data, origin):

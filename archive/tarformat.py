@@ -80,17 +80,17 @@ class TarWriter:
 
     def add_job_tree(self, root, name):
         """Write the job directory ``root`` as ``name`` with everything in it by the native
-        loop; return ``(files, dirs, bytes)`` for the manifest, or None where that loop does
-        not apply (not built, or a job with links, special or big files, odd names: nothing
-        was written; the caller exports the job by the Python walk, the reference)."""
+        loop; return ``(files as manifest JSON text, number of files, dirs, bytes)`` for the
+        manifest, or None where that loop does not apply (not built, or a job without its
+        state point file, with links, special or big files, odd names: nothing was written;
+        the caller exports the job by the Python walk, the reference)."""
         if _tarpack is None:
             return None
-        packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX)
+        packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX, layout.STATEPOINT)
         if packed is None:
             return None
-        data, files, dirs, total = packed
-        self._write(data)
-        return files, dirs, total
+        self._write(packed[0])
+        return packed[1:]
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""

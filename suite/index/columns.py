@@ -3,13 +3,13 @@
 cyclic garbage collector paused."""
 
 import array
-import contextlib
-import gc
 import json
 import marshal
 import sqlite3
 import struct
 import sys
+
+from suite.process import gc_paused
 
 #: from this many jobs on, all state points (table spcache) and all document signatures
 #: (sigcache) are also kept as one marshal blob each: a fresh process loads 100,000 state
@@ -26,21 +26,6 @@ ID_WIDTH = 32
 #: a packed signature: mtime_ns, size, inode as native 64-bit integers (the inode unsigned);
 #: a size of -1 for no document
 PACKED_SIG = struct.Struct("=qqQ")
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """No cyclic garbage collection in the block, for code that builds many objects without
-    cycles (JSON values, jobs) and runs no user code: each collection walks every object made
-    so far, which grew faster than the number of jobs (a million jobs' document check: 13 s of
-    CPU with collections, 8.7 s without)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def read_statepoints(db):

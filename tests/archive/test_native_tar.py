@@ -4,6 +4,7 @@ byte for byte, as the Python walk of a job (archive.export), which stays the ref
 takes over for every job the native loop declines."""
 
 import hashlib
+import json
 import os
 import stat
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 import archive
 import suite
-from archive import tarformat, tarwriter
+from archive import manifest, tarformat, tarwriter
 from suite import layout, native
 from tests.conftest import skip_or_fail
 
@@ -81,6 +82,68 @@ def test_sha256_agrees_with_hashlib(data):
     mod = need()
     assert mod.sha256(data) == hashlib.sha256(data).hexdigest()
     assert mod.sha256(bytearray(data)) == hashlib.sha256(data).hexdigest()
+
+
+# FIPS 180-4 examples (NIST's SHA256.pdf, SHA256ShortMsg): one block, two blocks, a padding
+# block of its own (56 bytes), and a million bytes
+FIPS = [
+    (b"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    (b"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+    (b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    (b"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+     b"klmnopqrlmnopqrsmnopqrstnopqrstu",
+     "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"),
+    (b"a" * 1_000_000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+]
+
+
+def engines():
+    """The compress functions of suite/_c/sha256.h this CPU can run, each forced."""
+    mod = need()
+    return ["plain", "sha-ni"] if mod.accelerated() else ["plain"]
+
+
+@pytest.mark.parametrize("data, hexdigest", FIPS)
+def test_sha256_fips_vectors_by_each_engine(data, hexdigest):
+    mod = need()
+    for engine in engines():
+        assert mod.sha256(data, engine) == hexdigest, engine
+    assert mod.sha256(data) == hexdigest
+
+
+def test_sha256_engine_sha_ni_where_the_cpu_has_it():
+    mod = need()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+        has = " sha_ni" in flags and " sse4_1" in flags
+    except OSError:  # not Linux: the CPU's flags are not read here
+        has = mod.accelerated()
+    # used exactly where the CPU has the instructions (a compiler without the SHA-NI path,
+    # gcc before 11, builds the plain one only and fails this: build with a newer one)
+    assert mod.accelerated() == has
+    if not mod.accelerated():
+        with pytest.raises(RuntimeError):
+            mod.sha256(b"abc", "sha-ni")
+    with pytest.raises(ValueError):
+        mod.sha256(b"abc", "md5")
+    with pytest.raises(TypeError):
+        mod.sha256("abc", "plain")
+
+
+# lengths around the block and padding edges (55/56/63/64 mod 64), and a few blocks beyond
+EDGE = st.integers(0, 6).flatmap(
+    lambda k: st.integers(max(0, 64 * k - 10), 64 * k + 10))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(st.binary(max_size=700), EDGE.flatmap(
+    lambda n: st.binary(min_size=n, max_size=n))))
+def test_sha256_each_engine_agrees_with_hashlib(data):
+    mod = need()
+    for engine in engines():
+        assert mod.sha256(data, engine=engine) == hashlib.sha256(data).hexdigest(), engine
 
 
 def test_sha256_refuses_what_hashlib_refuses():
@@ -153,7 +216,8 @@ def test_export_native_writes_the_archive_of_the_python_walk(tmp_path_factory, m
     sp = {"a": 1, "long": "s" * 90} if deep else {"a": 1}  # member names past 100 bytes
     job = project.open_job(sp).init()
     make_tree(job.path, entries)
-    assert mod.pack_tree(job.path, "job", layout.TMP_PREFIX) is not None  # native took it
+    # native took it
+    assert mod.pack_tree(job.path, "job", layout.TMP_PREFIX, layout.STATEPOINT) is not None
     native_run, pure_run = both_ways(project, job, tmp, monkeypatch)
     assert native_run == pure_run
 
@@ -190,9 +254,8 @@ def test_jobs_the_native_loop_declines_export_as_by_the_python_walk(tmp_path, mo
         real = str(tmp_path / "elsewhere")
         os.rename(job.path, real)
         os.symlink(real, job.path)
-    # a job without its state point file is the native loop's; export refuses it after
-    declined = mod.pack_tree(root, "job", layout.TMP_PREFIX) is None
-    assert declined == (odd != "no state point")
+    # a job without its state point file too: the Python walk refuses it
+    assert mod.pack_tree(root, "job", layout.TMP_PREFIX, layout.STATEPOINT) is None
     outcomes = []
     for module in (tarpack, None):
         monkeypatch.setattr(tarformat, "_tarpack", module)
@@ -223,7 +286,8 @@ def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
     (root / "a.txt").write_bytes(b"")
     os.chmod(root / "a.txt", 0o4751)
     os.utime(root / "a.txt", ns=(1_700_000_000_999_999_999,) * 2)
-    data, files, dirs, total = mod.pack_tree(str(root), "p/" + "q" * 120, layout.TMP_PREFIX)
+    data, files_text, count, dirs, total = mod.pack_tree(str(root), "p/" + "q" * 120,
+                                                         layout.TMP_PREFIX, "a.txt")
     with tarfile.open(fileobj=io.BytesIO(data + tarwriter.END)) as tar:
         members = {m.name: m for m in tar.getmembers()}
         prefix = "p/" + "q" * 120
@@ -232,10 +296,33 @@ def test_pack_tree_writes_modes_times_and_names_tar_reads(tmp_path):
         assert stat.S_IMODE(members[f"{prefix}/a.txt"].mode) == 0o4751
         assert members[f"{prefix}/a.txt"].mtime == int(os.stat(root / "a.txt").st_mtime // 1)
         assert tar.extractfile(f"{prefix}/sub/ünï.txt").read() == b"x" * 700
-    assert files == {"a.txt": {"size": 0, "sha256": hashlib.sha256(b"").hexdigest()},
-                     "sub/ünï.txt": {"size": 700,
-                                     "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
+    files = {"a.txt": {"size": 0, "sha256": hashlib.sha256(b"").hexdigest()},
+             "sub/ünï.txt": {"size": 700, "sha256": hashlib.sha256(b"x" * 700).hexdigest()}}
+    assert files_text == manifest.encode(files) == json.dumps(files) and count == 2
     assert list(dirs) == ["sub"] and total == 700
+    # without the file a job must hold at its top level (there, not deeper): declined
+    assert mod.pack_tree(str(root), "p", layout.TMP_PREFIX, "ünï.txt") is None
+    assert mod.pack_tree(str(root), "p", layout.TMP_PREFIX, "b.txt") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=NAME)
+def test_pack_tree_files_text_is_json_dumps(tmp_path_factory, name):
+    """The manifest's "files" of a job as the native loop writes it: json.dumps of the dict
+    (escapes of quotes, backslashes, control characters, non-ASCII and astral names)."""
+    mod = need()
+    root = tmp_path_factory.mktemp("names")
+    (root / layout.STATEPOINT).write_bytes(b"{}")
+    try:
+        (root / name).write_bytes(name.encode())
+    except OSError:  # a name this file system refuses
+        return
+    packed = mod.pack_tree(str(root), "job", layout.TMP_PREFIX, layout.STATEPOINT)
+    if layout.TMP_PREFIX in name or name == layout.STATEPOINT:
+        return
+    files = {n: {"size": len(d), "sha256": hashlib.sha256(d).hexdigest()}
+             for n, d in sorted([(layout.STATEPOINT, b"{}"), (name, name.encode())])}
+    assert packed[1] == json.dumps(files) and packed[2] == 2
 
 
 # ---- import: the native scan of plain members and the Python reader take the same ----
@@ -374,3 +461,93 @@ def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
     tree = staged_tree(tmp_path / "s")
     assert sorted(v[:2] for v in tree.values()) == [(b"abc", 0o640 & ~found.stage.umask)] * 50
     assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}
+
+
+# ---- import: a job's manifest files against the members read ----
+
+SHA = st.sampled_from(["a" * 64, "b" * 64, hashlib.sha256(b"").hexdigest()])
+REL = st.sampled_from(["a.txt", "sub/b.bin", "./a.txt", "sub//b.bin", "c", "ü.txt"])
+INFO = st.one_of(
+    st.fixed_dictionaries({"size": st.integers(0, 3), "sha256": SHA}),
+    st.fixed_dictionaries({"size": st.sampled_from([True, 1.0, "1", None]), "sha256": SHA}),
+    st.fixed_dictionaries({"sha256": SHA}), st.fixed_dictionaries({"size": st.integers(0, 3)}))
+HAVE = st.one_of(st.tuples(st.just("file"), st.integers(0, 3), SHA),
+                 st.tuples(st.sampled_from(["dir", "symlink"]), st.just(0),
+                           st.sampled_from([None, "a.txt"])))
+
+
+@settings(max_examples=400, deadline=None)
+@given(files=st.dictionaries(REL, INFO, max_size=4),
+       staged=st.dictionaries(REL.map(lambda r: "job/" + r), HAVE, max_size=5),
+       copy=st.booleans())
+def test_match_files_agrees_with_the_reference(files, staged, copy):
+    """The native check takes a job's files only where the reference takes them, with the
+    same result; everything else (a refusal, a name in another spelling) it leaves to the
+    reference."""
+    from archive import importer
+
+    mod = need()
+    if copy:  # the common case: every file present as the manifest says
+        staged = {**staged, **{f"job/{rel}": ("file", info["size"], info["sha256"])
+                               for rel, info in files.items()
+                               if type(info.get("size")) is int and "sha256" in info}}
+    got = mod.match_files(files, "job", staged, "file")
+    try:
+        want = ("ok", importer._manifest_files(files, "job", staged, "x"))
+    except archive.ArchiveError:
+        want = ("raises", None)
+    if got is not None:
+        assert want == ("ok", got) and list(got) == list(files)
+    else:
+        assert want[0] == "raises" or any(f"job/{rel}" not in staged for rel in files) \
+            or any(type(i.get("size")) is not int for i in files.values())
+
+
+def test_match_files_takes_the_plain_case_and_refuses_bad_arguments():
+    mod = need()
+    files = {"a.txt": {"size": 3, "sha256": "a" * 64}, "sub/b": {"size": 0, "sha256": "b" * 64}}
+    staged = {"p/q/a.txt": ("file", 3, "a" * 64), "p/q/sub/b": ("file", 0, "b" * 64)}
+    assert mod.match_files(files, "p/q", staged, "file") == {"a.txt": (3, "a" * 64),
+                                                             "sub/b": (0, "b" * 64)}
+    assert mod.match_files({}, "p", {}, "file") == {}
+    for args in ((list(files), "p/q", staged, "file"), (files, b"p/q", staged, "file"),
+                 (files, "p/q", list(staged), "file")):
+        with pytest.raises(TypeError):
+            mod.match_files(*args)
+
+
+SEGMENT = st.sampled_from(["a", "b", "ü", "c d", ""])
+MEMBER_PATH = st.lists(SEGMENT, min_size=1, max_size=4).map("/".join)
+
+
+KINDS_READ = st.tuples(st.sampled_from(["file", "dir", "symlink"]), st.integers(0, 3))
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(staged=st.dictionaries(MEMBER_PATH, KINDS_READ, max_size=12),
+       paths=st.lists(MEMBER_PATH, max_size=5))
+def test_group_by_job_agrees_with_the_reference(monkeypatch, staged, paths):
+    """Members by job, natively and by importer._by_job's Python loop (the reference)."""
+    from archive import importer
+    from archive.importer import Scan
+
+    mod = need()
+    found = Scan(staged, None, {}, None)
+    native_result = importer._by_job(found, paths)
+    assert native_result == mod.group_by_job(staged, paths, "dir")
+    monkeypatch.setattr(importer, "_tarpack", None)
+    reference = importer._by_job(found, paths)
+    assert native_result == reference
+    assert [list(m) for m in native_result[0].values()] == [list(m) for m in reference[0].values()]
+
+
+def test_group_by_job_declines_odd_names_and_raises_as_the_reference():
+    mod = need()
+    assert mod.group_by_job({5: ("file", 0)}, ["a"], "dir") is None
+    with pytest.raises(TypeError):
+        mod.group_by_job(["a/b"], ["a"], "dir")
+    with pytest.raises(TypeError):
+        mod.group_by_job({"x": None}, ["a"], "dir")  # None[0], as the reference's v[0]
+    with pytest.raises(TypeError):
+        mod.group_by_job({}, 5, "dir")

@@ -204,3 +204,30 @@ def test_manifest_text_is_the_manifest_one_job_per_line(sps):
     starts = [next(i for i, line in enumerate(lines)
                    if line.startswith(f'{{"id": "{j["id"]}", "path": "{j["path"]}"')) for j in jobs]
     assert starts == sorted(set(starts))
+
+
+def test_export_and_import_leave_the_garbage_collector_as_they_found_it(tmp_path):
+    """Both run with cyclic collection paused; it is back on afterwards, after a refusal too,
+    and stays off where the caller had turned it off."""
+    import gc
+
+    p = suite.init_project(tmp_path / "p")
+    p.open_job({"a": 1}).init()
+    target = tmp_path / "out.tar.zst"
+    archive.export_jobs(p, target)
+    assert gc.isenabled()
+    with pytest.raises(suite.errors.DestinationExistsError):
+        archive.export_jobs(p, target)
+    assert gc.isenabled()
+    q = suite.init_project(tmp_path / "q")
+    assert len(archive.import_jobs(q, target).imported) == 1
+    assert gc.isenabled()
+    with pytest.raises(archive.ArchiveError):
+        archive.import_jobs(q, tmp_path / "missing.tar.zst")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        archive.export_jobs(p, tmp_path / "again.tar.zst")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

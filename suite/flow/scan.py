@@ -43,7 +43,7 @@ def regular_files(dir_fd, names, suffix):
     """Per name, whether ``name + suffix`` is a regular file (relative to ``dir_fd``, None
     for the working directory), as ``os.path.isfile`` says; in C where it was built."""
     if _fsstat is not None:
-        return native.two_threads(
+        return native.in_threads(
             lambda lo, hi: _fsstat.regular_files(dir_fd, names[lo:hi], suffix), len(names))
     return regular_files_python(dir_fd, names, suffix)
 

@@ -391,7 +391,7 @@ def main():
               f"{' on a ControlMaster' if args.control_master else ''}; best of {args.repeat} alternating rounds; "
               f"load average {min(load):.1f}-{max(load):.1f}")
         rows.print()
-        results = {args.n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
+        results = {n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
                    "load": load}
         if args.progress_n:
             results["progress"] = progress_rows(root, args.progress_n)

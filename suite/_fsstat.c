@@ -4,8 +4,8 @@
  * pure-Python reference (named in its docstring) that the tests compare it with. A Python
  * loop of stat calls costs ~2.6 us a file on this project's machines, the system call itself
  * ~1 us: the difference is the interpreter (the call, the stat_result object, the compare).
- * The loops release the interpreter lock around their system calls, so two threads can
- * share one check (suite.native.in_two_threads).
+ * The loops release the interpreter lock around their system calls, so threads can
+ * share one check (suite.native.in_threads).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -58,8 +58,8 @@ def changed_documents(store, ws, removed=()):
 
 
 def _packed_changed(value, ws):
-    """:func:`changed_documents` in C over the packed signatures, two threads sharing the
-    ``stat`` calls (:func:`suite.native.two_threads`); None where the workspace cannot be
+    """:func:`changed_documents` in C over the packed signatures, threads sharing the
+    ``stat`` calls (:func:`suite.native.in_threads`); None where the workspace cannot be
     opened as a directory."""
     ids, sigs = value
     try:
@@ -68,7 +68,7 @@ def _packed_changed(value, ws):
         return None
     suffix, width = "/" + layout.DOCUMENT, columns.ID_WIDTH
     try:
-        return native.two_threads(lambda lo, hi: _fsstat.stat_changed_packed(
+        return native.in_threads(lambda lo, hi: _fsstat.stat_changed_packed(
             fd, ids, width, sigs, suffix, lo, hi), len(ids) // (width + 1))
     finally:
         os.close(fd)

@@ -154,6 +154,24 @@ def test_the_cache_is_stored_and_used(cached):
     assert iterated(cached)[ids[0]] == {"planted": 1}
 
 
+def test_the_cache_holds_a_repeated_key_once(tmp_path, monkeypatch):
+    """The state points of the cache are parsed together: a key that every job has is one
+    string, which the blob holds once (a million jobs' cache loads with fewer objects)."""
+    import marshal
+
+    monkeypatch.setattr(columns, "SP_CACHE_MIN", 0)
+    p = suite.init_project(tmp_path / "p")
+    for i in range(40):
+        p.open_job({"temperature_kelvin": i, "pressure": {"bar": i % 3}}).init()
+    assert iterated(p) == truth(p)
+    with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
+        blob = db.execute("SELECT blob FROM spcache").fetchone()[0]
+    assert blob.count(b"temperature_kelvin") == 1
+    ids, sps = marshal.loads(blob)
+    assert len({id(next(iter(sp))) for sp in sps}) == 1
+    assert dict(zip(ids, sps, strict=True)) == truth(p)
+
+
 @pytest.mark.parametrize("blob", [b"garbage", b"", None])
 def test_a_damaged_cache_or_another_pythons_is_made_again(cached, blob):
     assert iterated(cached) == truth(cached)

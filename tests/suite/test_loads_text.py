@@ -43,3 +43,24 @@ def test_loads_text_keeps_types_order_and_nonfinite():
     assert type(got["b"]) is int and type(got["a"]) is float and got["c"][0] is True
     assert math.isnan(got["c"][2]) and got["c"][3] == -math.inf
     assert loads_text(" {} ") == {} and loads_text("[1] ") == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(VALUES, max_size=5), space=SPACE,
+       odd=st.sampled_from([None, "{}, {}", "[1", "", "1 2"]))
+def test_loads_many_is_loads_text_of_each(values, space, odd):
+    """Parsed as one array, texts give what :func:`loads_text` gives for each (types and key
+    order included); where one text is not one value, the answer (or the exception) is that of
+    parsing each alone."""
+    from suite.jsonio import loads_many
+
+    texts = [space + json.dumps(v) + space for v in values]
+    if odd is not None:
+        texts.insert(len(texts) // 2, odd)
+    want = [outcome(loads_text, t) for t in texts]
+    if all(w[0] == "ok" for w in want):
+        got = loads_many(texts)
+        assert [(json.dumps(g), type(g)) for g in got] == [w[1:] for w in want]
+    else:
+        first_bad = next(w for w in want if w[0] == "raised")
+        assert outcome(loads_many, texts) == first_bad

@@ -319,20 +319,21 @@ def test_regular_files_over_many_blocks_agrees_with_the_reference(tmp_path):
     assert 0 < sum(got) < len(got)
 
 
-def test_two_threads_gives_one_call_s_answer_and_raises_in_its_order(monkeypatch):
+@pytest.mark.parametrize("ways", [2, 3, 4, 8])
+def test_in_threads_gives_one_call_s_answer_and_raises_in_its_order(monkeypatch, ways):
     import threading
 
     monkeypatch.setattr(native, "THREADS_MIN", 4)
     seen = set()
 
     def double(lo, hi):
-        seen.add(threading.get_ident())
+        seen.add(threading.current_thread().name)  # idents are reused by later threads
         return [x * 2 for x in range(lo, hi)]
 
-    assert native.two_threads(double, 11) == [x * 2 for x in range(11)]
-    assert len(seen) == 2 or len(os.sched_getaffinity(0)) < 2
+    assert native.in_threads(double, 11, ways) == [x * 2 for x in range(11)]
+    assert len(seen) == ways or len(os.sched_getaffinity(0)) < 2
     seen.clear()
-    assert native.two_threads(double, 3) == [0, 2, 4]  # below THREADS_MIN: one call
+    assert native.in_threads(double, 3, ways) == [0, 2, 4]  # below THREADS_MIN: one call
     assert len(seen) == 1
 
     def fails_on(*bad):
@@ -343,9 +344,9 @@ def test_two_threads_gives_one_call_s_answer_and_raises_in_its_order(monkeypatch
             return list(range(lo, hi))
         return fn
 
-    for bad, first in [((2, 9), 2), ((9,), 9), ((1, 3), 1)]:
+    for bad, first in [((2, 9), 2), ((9,), 9), ((1, 3), 1), ((9, 6), 6)]:
         with pytest.raises(ValueError) as err:
-            native.two_threads(fails_on(*bad), 10)
+            native.in_threads(fails_on(*bad), 10, ways)
         assert err.value.args == (first,)
 
 

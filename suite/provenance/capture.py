@@ -42,7 +42,8 @@ CHUNK = 1 << 16
 #: entries of a job directory that are never outputs of an operation
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 _TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
-#: the scans in C (:func:`flat_sigs`, :func:`flat_changes`, :func:`files_text`), or None
+#: the scans in C (:func:`flat_sigs`, :func:`flat_changes`, :func:`files_text`,
+#: :func:`flat_changes_text`), or None
 _native = native.load("suite.provenance._capture")
 if _native is not None:  # what its scans leave out, as bytes (as the directory lists names)
     _native.configure(tuple(os.fsencode(name) for name in NOT_OUTPUTS), os.fsencode(_TEMP),
@@ -399,7 +400,8 @@ class Capture:
              files=None):
         """The record of one execution as a log line (bytes): what :meth:`entry` holds (with
         ``duration``), plus the host and suite version. ``jobs`` are job ids, ``start`` and
-        ``end`` seconds since the epoch, ``files`` what :meth:`changes` found.
+        ``end`` seconds since the epoch, ``files`` what :meth:`changes` found (or its text,
+        from :meth:`changes_text`).
 
         The fields every record of the run shares are encoded once (again when the reason or
         tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
@@ -422,7 +424,7 @@ class Capture:
         if traceback is not None:
             text += f', "traceback": {_text(traceback)}'
         if files is not None:
-            text += f', "files": [{files_text(files)}]'
+            text += f', "files": [{files if isinstance(files, str) else files_text(files)}]'
         return (text + ", " + shared + "}\n").encode()
 
     def blobs(self):
@@ -465,6 +467,22 @@ class Capture:
                 found = _tree_changes(job.id, job.path, old)
             out.extend(found)
         return out
+
+    def changes_text(self, jobs, before):
+        """:meth:`changes` as the record's ``files`` text (:func:`files_text` of it), for
+        :meth:`line`: a flat job directory's entries go from the scan to the text in one call,
+        without a dict per file. None when ``before`` is None."""
+        if before is None:
+            return None
+        parts = []
+        for job in jobs:
+            old = before.get(job.id, {})
+            found = flat_changes_text(job.id, job.path, old)
+            if found is None:  # subdirectories or links: compare whole stat trees
+                found = files_text(_tree_changes(job.id, job.path, old))
+            if found:
+                parts.append(found)
+        return ", ".join(parts)
 
 
 def _entry(job_id, path, rel, size):
@@ -517,6 +535,13 @@ def flat_changes_python(job_id, root, old):
     if len(still) < len(old):
         out.extend(_removed(job_id, old, still))
     return out
+
+
+def flat_changes_text_python(job_id, root, old):
+    """:func:`files_text` of :func:`flat_changes` in one step (None where that is None).
+    :func:`flat_changes_text` is this, in C where built."""
+    found = flat_changes_python(job_id, root, old)
+    return None if found is None else files_text_python(found)
 
 
 def _tree_changes(job_id, root, old):
@@ -617,7 +642,8 @@ def _sig(st):
 # the C functions where built, each the same as its Python reference (the tests compare them)
 if _native is None:
     flat_sigs, flat_changes = flat_sigs_python, flat_changes_python
-    files_text = files_text_python
+    files_text, flat_changes_text = files_text_python, flat_changes_text_python
 else:
     flat_sigs, flat_changes = _native.flat_sigs, _native.flat_changes
     files_text = functools.partial(_native.files_text, _file_text)
+    flat_changes_text = _native.flat_changes_text

@@ -662,10 +662,12 @@ text_put_str(growbuf *t, PyObject *s)
     char *o = t->data + t->len;
     *o++ = '"';
     Py_ssize_t i = 0;
-    if (kind == PyUnicode_1BYTE_KIND) {  /* ids and names: copied up to the first escape */
+    if (kind == PyUnicode_1BYTE_KIND) {  /* ids, names, hashes: the run up to the first escape */
         const unsigned char *u = data;
         while (i < n && u[i] >= ' ' && u[i] <= '~' && u[i] != '\\' && u[i] != '"')
-            *o++ = (char)u[i++];
+            i++;
+        memcpy(o, u, (size_t)i);
+        o += i;
     }
     for (; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
@@ -736,10 +738,15 @@ text_put_fields(growbuf *t, PyObject *job, PyObject *path, int removed, PyObject
         long long v = PyLong_AsLongLongAndOverflow(size, &overflow);
         if (v == -1 && PyErr_Occurred())
             return -1;
-        if (!overflow) {  /* what str(size) gives, without a str object */
-            char digits[24];
-            int len = snprintf(digits, sizeof digits, "%lld", v);
-            if (growbuf_append(t, digits, (size_t)len))
+        if (!overflow) {  /* what str(size) gives, without a str object or printf */
+            char digits[24], *d = digits + sizeof digits;
+            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+            do
+                *--d = (char)('0' + u % 10);
+            while ((u /= 10) != 0);
+            if (v < 0)
+                *--d = '-';
+            if (growbuf_append(t, d, (size_t)(digits + sizeof digits - d)))
                 return -1;
         }
         else {

@@ -649,6 +649,18 @@ done:
 
 /* The text being built (ASCII, or UTF-8 from a fallback) is a growbuf. */
 
+/* the bytes encode_basestring_ascii writes as they are: ' ' to '~' but '"' and '\\' */
+#define PLAIN8(c) ((c) >= ' ' && (c) <= '~' && (c) != '"' && (c) != '\\')
+#define PLAIN_ROW(r) PLAIN8(16 * (r) + 0), PLAIN8(16 * (r) + 1), PLAIN8(16 * (r) + 2), \
+    PLAIN8(16 * (r) + 3), PLAIN8(16 * (r) + 4), PLAIN8(16 * (r) + 5), PLAIN8(16 * (r) + 6), \
+    PLAIN8(16 * (r) + 7), PLAIN8(16 * (r) + 8), PLAIN8(16 * (r) + 9), PLAIN8(16 * (r) + 10), \
+    PLAIN8(16 * (r) + 11), PLAIN8(16 * (r) + 12), PLAIN8(16 * (r) + 13), \
+    PLAIN8(16 * (r) + 14), PLAIN8(16 * (r) + 15)
+static const unsigned char plain[256] = {
+    PLAIN_ROW(0), PLAIN_ROW(1), PLAIN_ROW(2), PLAIN_ROW(3), PLAIN_ROW(4), PLAIN_ROW(5),
+    PLAIN_ROW(6), PLAIN_ROW(7), PLAIN_ROW(8), PLAIN_ROW(9), PLAIN_ROW(10), PLAIN_ROW(11),
+    PLAIN_ROW(12), PLAIN_ROW(13), PLAIN_ROW(14), PLAIN_ROW(15)};
+
 /* s (a str) as json.encoder.encode_basestring_ascii writes it */
 static int
 text_put_str(growbuf *t, PyObject *s)
@@ -664,7 +676,7 @@ text_put_str(growbuf *t, PyObject *s)
     Py_ssize_t i = 0;
     if (kind == PyUnicode_1BYTE_KIND) {  /* ids, names, hashes: the run up to the first escape */
         const unsigned char *u = data;
-        while (i < n && u[i] >= ' ' && u[i] <= '~' && u[i] != '\\' && u[i] != '"')
+        while (i < n && plain[u[i]])
             i++;
         memcpy(o, u, (size_t)i);
         o += i;
@@ -838,6 +850,11 @@ done:
     return result;
 }
 
+/* flat_changes_text's buffer, kept between calls (only with the GIL held: the text is built
+ * without releasing it) up to TEXT_BUF_KEEP bytes */
+static growbuf text_buf = {NULL, 0, 0};
+#define TEXT_BUF_KEEP (64 * 1024)
+
 PyDoc_STRVAR(flat_changes_text_doc,
 "flat_changes_text(job, path, old) -> str or None\n\n"
 "files_text of flat_changes(job, path, old) in one call, without the entries' dicts: the JSON\n"
@@ -860,7 +877,8 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     int flat = changes_core(args[1], args[2], &found, &gone);
     if (flat <= 0)
         return flat < 0 ? NULL : Py_NewRef(Py_None);
-    growbuf t = {NULL, 0, 0};
+    growbuf t = text_buf;  /* reused: a malloc and free per record cost ~1,500 instructions */
+    t.len = 0;
     Py_ssize_t n = PyList_GET_SIZE(found), k = 0;
     for (Py_ssize_t i = 0; i < n; i++, k++) {
         PyObject *row = PyList_GET_ITEM(found, i);
@@ -878,9 +896,13 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if ((k && growbuf_append(&t, ", ", 2)) || text_put_fields(&t, job, name, 1, NULL, NULL))
             goto done;
     }
-    result = PyUnicode_FromStringAndSize(t.data ? t.data : "", (Py_ssize_t)t.len);
+    /* ASCII (every str was escaped): copied into the str as it is, not decoded */
+    if ((result = PyUnicode_New((Py_ssize_t)t.len, 127)) != NULL && t.len)
+        memcpy(PyUnicode_DATA(result), t.data, t.len);
 done:
-    growbuf_free(&t);
+    if (t.cap > TEXT_BUF_KEEP)  /* a large file list's buffer is not kept */
+        growbuf_free(&t);
+    text_buf = t;
     Py_DECREF(found);
     Py_XDECREF(gone);
     return result;

@@ -228,3 +228,17 @@ def test_the_scans_are_the_c_ones_unless_switched_off():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**os.environ, **env}, check=True).stdout
         assert out.strip() == expect
+
+
+def test_flat_changes_text_of_a_long_list_then_a_short_one(tmp_path):
+    need()
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.mkdir()
+    small.mkdir()
+    for i in range(1200):  # ~130 KB of text: past the buffer kept between calls
+        (big / f"output-{i:05d}-{'x' * 20}.dat").write_bytes(b"%d" % i)
+    (small / "a\"b\\é.txt").write_text("1")
+    for root in (big, small, big):
+        text = capture.flat_changes_text("j", str(root), {"gone": (0, 0, 0, 0)})
+        assert text == capture.flat_changes_text_python("j", str(root), {"gone": (0, 0, 0, 0)})
+        assert len(json.loads(f"[{text}]")) == len(os.listdir(root)) + 1

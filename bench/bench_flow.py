@@ -35,6 +35,9 @@ wrote before), on fresh projects, taking turns over --repeat rounds; the best of
 Before that, in one process, the same executions with records on and off taking turns job by
 job (µs per execution; immune to the drift that moves whole runs), and taking turns chunk by
 chunk between records off, each scan alone, both scans and full records (where the cost goes).
+--records-whole-run: only the whole runs (their best, and the median and worst round of each).
+--records-paired: also rounds in which records off and on start at the same moment (CPU; for a
+busy machine, where rounds taken in turns see different loads).
 """
 
 import argparse
@@ -228,6 +231,7 @@ def records_rows(root, n, repeat, results):
 
     rows = {"records off (SUITE_RECORDS=off)": float("inf"), "records on": float("inf")}
     cpu = {row: float("inf") for row in rows}
+    rounds = {row: [] for row in rows}  # (wall, cpu) of each round: the spread
     load = os.getloadavg()[0]
     for round_ in range(repeat):
         order = list(rows) if round_ % 2 == 0 else list(reversed(rows))
@@ -245,6 +249,7 @@ def records_rows(root, n, repeat, results):
             c = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
             rows[row] = min(rows[row], t)
             cpu[row] = min(cpu[row], c)
+            rounds[row].append((t, c))
             print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
             shutil.rmtree(p.path, ignore_errors=True)
     rows["load average (1 min) at the start"] = load
@@ -253,7 +258,52 @@ def records_rows(root, n, repeat, results):
     for row, c in cpu.items():
         rows[f"cpu: {row}"] = c
     rows["cpu slowdown"] = cpu["records on"] / cpu["records off (SUITE_RECORDS=off)"] - 1
+    for row, got in rounds.items():  # how stable the best is
+        for k, what in enumerate(("wall", "cpu")):
+            values = sorted(g[k] for g in got)
+            rows[f"{what} median / max: {row}"] = \
+                f"{values[len(values) // 2]:.3f} / {values[-1]:.3f}"
     results[f"run trivial op over {n:,} jobs, provenance records"] = rows
+
+
+def records_paired(root, n, repeat, results):
+    """``suite run`` with records off and on started at the same moment, each round: both see
+    the same load (on a busy machine whole rounds of one side spread by ±25 %). CPU of each
+    (user + system, with what it waited for: the shim, git) from ``wait4``; the ratio per
+    round, its median and range, and the ratio of the best."""
+    import statistics
+
+    got = {"off": [], "on": []}
+    for round_ in range(repeat):
+        modes = ["off", "on"] if round_ % 2 == 0 else ["on", "off"]
+        paths = {}
+        for mode in modes:
+            p = build(os.path.join(root, f"records-paired-{mode}"), n)
+            with open(p.fn("workflow.py"), "w") as f:
+                f.write(SUITE_WORKFLOW)
+            paths[mode] = p.path
+        os.sync()
+        procs = {mode: subprocess.Popen(["suite", "run", "-o", "first"], cwd=paths[mode],
+                                        env={**ENV, "SUITE_RECORDS": mode},
+                                        stdout=subprocess.DEVNULL)
+                 for mode in modes}
+        for mode, proc in procs.items():
+            _, status, use = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            if proc.returncode:
+                raise RuntimeError(f"suite run (records {mode}): exit {proc.returncode}")
+            got[mode].append(use.ru_utime + use.ru_stime)
+        print(f"paired round {round_ + 1}: cpu off {got['off'][-1]:.2f} s, on "
+              f"{got['on'][-1]:.2f} s ({got['on'][-1] / got['off'][-1] - 1:+.1%})", flush=True)
+        for path in paths.values():
+            shutil.rmtree(path, ignore_errors=True)
+    ratios = sorted(on / off - 1 for off, on in zip(got["off"], got["on"], strict=True))
+    results[f"run trivial op over {n:,} jobs, records off and on started together"] = {
+        "cpu off, best": min(got["off"]), "cpu on, best": min(got["on"]),
+        "cpu slowdown of the best": min(got["on"]) / min(got["off"]) - 1,
+        "cpu slowdown per round, median": statistics.median(ratios),
+        "cpu slowdown per round, min": ratios[0], "cpu slowdown per round, max": ratios[-1],
+        "load average (1 min) at the end": os.getloadavg()[0]}
 
 
 def records_interleaved(root, n, results):
@@ -557,6 +607,12 @@ def main():
                     help="jobs of the FlowProject.get_job_status rows (with --history-n)")
     ap.add_argument("--tree", action="append", default=[], metavar="NAME=PATH",
                     help="a checkout to time (--succeeded-n rows; repeatable)")
+    ap.add_argument("--records-whole-run", action="store_true",
+                    help="with --records-n: only the whole `suite run` rows (not the "
+                         "per-execution ones before them)")
+    ap.add_argument("--records-paired", action="store_true",
+                    help="with --records-n: also rounds that start records off and on "
+                         "together (the same load for both)")
     ap.add_argument("--only-extra", action="store_true",
                     help="only the --group-n, --project-status-n, --records-n and "
                     "--history-n rows")
@@ -574,9 +630,12 @@ def main():
             if args.project_status_n:
                 project_status_rows(root, args.project_status_n, extra)
             if args.records_n:
-                records_interleaved(root, args.records_n, extra)
-                records_parts(root, args.records_n, extra)
+                if not args.records_whole_run:
+                    records_interleaved(root, args.records_n, extra)
+                    records_parts(root, args.records_n, extra)
                 records_rows(root, args.records_n, args.repeat, extra)
+                if args.records_paired:
+                    records_paired(root, args.records_n, args.repeat, extra)
             if args.history_n and not (args.succeeded_n or args.job_status_n):
                 records_history(root, args.history_n, extra)
             if args.succeeded_n:
@@ -594,7 +653,7 @@ def main():
         for title, rows in extra.items():
             print(title)
             for row, t in rows.items():
-                print(f"  {row:40s} {t:8.2f}")
+                print(f"  {row:40s} {t if isinstance(t, str) else f'{t:8.2f}'}")
         if args.only_extra:
             with open(args.json, "w") as f:
                 json.dump(extra, f, indent=2)

@@ -582,7 +582,7 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        files = self.capture.changes(jobs, before)
+        files = self.capture.changes_text(jobs, before)
         line = self.capture.line(op.name, [j.id for j in jobs], start, end, status, error,
                                  trace or None, files)
         blobs = self.capture.blobs()

@@ -351,42 +351,69 @@ hash_update(PyObject **h, char *buf, Py_ssize_t n)
     return 0;
 }
 
+/* bytes of the first read, on the stack: a small file (most documents) needs no heap buffer
+ * (a 64 KiB malloc and free per scan were ~2,500 instructions of an execution's ~32,000) */
+#define FIRST 4096
+
 /* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
  * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
- * a Python failure (memory). *buf is the read buffer, allocated on first use. A file that
- * ends within the first read is opened, read and hashed in one stretch without the GIL. */
+ * a Python failure (memory). *buf is the read buffer (CHUNK bytes), allocated where a file
+ * does not end within its first FIRST bytes. A file that ends within CHUNK is opened, read and
+ * hashed in one stretch without the GIL. */
 static int
 digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
 {
     *hex = NULL;
     *size = -1;
-    if (*buf == NULL && (*buf = PyMem_Malloc(CHUNK)) == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    char *b = *buf, small[65];
-    int fd, done = 0;
+    char first[FIRST], small[65], *b = first;
+    int fd, done = 0, nomem = 0;
     ssize_t n;
     Py_BEGIN_ALLOW_THREADS
     do
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        n = readlinkat(dir_fd, name, b, CHUNK);
-        done = 1;
+        if (*buf == NULL)
+            *buf = PyMem_RawMalloc(CHUNK);
+        if (*buf == NULL)
+            nomem = done = 1;
+        else {
+            b = *buf;
+            n = readlinkat(dir_fd, name, b, CHUNK);
+            done = 1;
+        }
     }
     else {
         do
-            n = read(fd, b, CHUNK);
+            n = read(fd, first, FIRST);
         while (n < 0 && errno == EINTR);
-        if (n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
+        if (n == FIRST) {  /* more may follow: on into the CHUNK-byte buffer */
+            if (*buf == NULL)
+                *buf = PyMem_RawMalloc(CHUNK);
+            if (*buf == NULL)
+                nomem = 1;
+            else {
+                b = *buf;
+                memcpy(b, first, FIRST);
+                ssize_t m;
+                do
+                    m = read(fd, b + FIRST, CHUNK - FIRST);
+                while (m < 0 && errno == EINTR);
+                n = m < 0 ? m : FIRST + m;
+            }
+        }
+        if (nomem || n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
             close(fd);
             done = 1;
         }
     }
-    if (done && n >= 0)
+    if (done && !nomem && n >= 0)
         sha256_hex((const unsigned char *)b, (size_t)n, small);
     Py_END_ALLOW_THREADS
+    if (nomem) {
+        PyErr_NoMemory();
+        return -1;
+    }
     if (done) {
         if (n < 0)
             goto none;
@@ -454,21 +481,18 @@ PyDoc_STRVAR(flat_changes_doc,
 "or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
 "RuntimeError before configure().");
 
-static PyObject *
-flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* What changed in the flat job directory path since old ({name: signature}): 1 with *found a
+ * list of (name, size, sha256) sorted by name and *gone a sorted list of the names of old no
+ * longer there (NULL where none is gone); 0 when an entry that is not left out is not a
+ * regular file (not flat); -1 with an error set. */
+static int
+changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gone_out)
 {
-    (void)self;
-    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "flat_changes(job, path: str, old: dict)");
-        return NULL;
-    }
-    if (!configured())
-        return NULL;
-    PyObject *job = args[0], *path = args[1], *old = args[2];
-    PyObject *encoded = NULL, *found = NULL, *still = NULL, *out = NULL, *result = NULL;
+    PyObject *encoded = NULL, *found = NULL, *still = NULL, *gone = NULL;
     struct listing l = {0};
-    int fd = -1;
+    int fd = -1, result = -1;
     char *buf = NULL;
+    *found_out = *gone_out = NULL;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
     int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 0);
@@ -485,7 +509,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (regular < 0)
             goto done;
         if (!regular) {
-            result = Py_NewRef(Py_None);
+            result = 0;
             goto done;
         }
         PyObject *name = PyUnicode_DecodeFSDefault(e->name);
@@ -549,6 +573,48 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (PyList_Sort(found) != 0)  /* by name: names are unique, nothing else is compared */
         goto done;
+    if (PySet_GET_SIZE(still) < PyDict_GET_SIZE(old)) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        if ((gone = PyList_New(0)) == NULL)
+            goto done;
+        while (PyDict_Next(old, &pos, &key, &value)) {
+            int there = PySet_Contains(still, key);
+            if (there < 0 || (!there && PyList_Append(gone, key) != 0))
+                goto done;
+        }
+        if (PyList_Sort(gone) != 0)
+            goto done;
+    }
+    *found_out = Py_NewRef(found);
+    *gone_out = Py_XNewRef(gone);
+    result = 1;
+done:
+    if (fd >= 0)
+        close(fd);
+    listing_free(&l);
+    PyMem_RawFree(buf);
+    Py_XDECREF(encoded);
+    Py_XDECREF(found);
+    Py_XDECREF(still);
+    Py_XDECREF(gone);
+    return result;
+}
+
+static PyObject *
+flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_Check(args[1]) || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes(job, path: str, old: dict)");
+        return NULL;
+    }
+    if (!configured())
+        return NULL;
+    PyObject *job = args[0], *found, *gone, *out = NULL;
+    int flat = changes_core(args[1], args[2], &found, &gone);
+    if (flat <= 0)
+        return flat < 0 ? NULL : Py_NewRef(Py_None);
     Py_ssize_t n = PyList_GET_SIZE(found);
     if ((out = PyList_New(n)) == NULL)
         goto done;
@@ -557,54 +623,43 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyObject *d = file_entry(job, PyTuple_GET_ITEM(row, 0), PyTuple_GET_ITEM(row, 1),
                                  PyTuple_GET_ITEM(row, 2));
         if (d == NULL)
-            goto done;
+            goto fail;
         PyList_SET_ITEM(out, i, d);
     }
-    if (PySet_GET_SIZE(still) < PyDict_GET_SIZE(old)) {
-        PyObject *gone = PyList_New(0), *key, *value;
-        Py_ssize_t pos = 0;
-        if (gone == NULL)
-            goto done;
-        while (PyDict_Next(old, &pos, &key, &value)) {
-            int there = PySet_Contains(still, key);
-            if (there < 0 || (!there && PyList_Append(gone, key) != 0)) {
-                Py_DECREF(gone);
-                goto done;
-            }
+    for (Py_ssize_t i = 0; gone != NULL && i < PyList_GET_SIZE(gone); i++) {
+        PyObject *d = PyDict_New();
+        if (d == NULL || PyDict_SetItem(d, k_job, job)
+                || PyDict_SetItem(d, k_path, PyList_GET_ITEM(gone, i))
+                || PyDict_SetItem(d, k_removed, Py_True) || PyList_Append(out, d)) {
+            Py_XDECREF(d);
+            goto fail;
         }
-        if (PyList_Sort(gone) != 0) {
-            Py_DECREF(gone);
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(gone); i++) {
-            PyObject *d = PyDict_New();
-            if (d == NULL || PyDict_SetItem(d, k_job, job)
-                    || PyDict_SetItem(d, k_path, PyList_GET_ITEM(gone, i))
-                    || PyDict_SetItem(d, k_removed, Py_True) || PyList_Append(out, d)) {
-                Py_XDECREF(d);
-                Py_DECREF(gone);
-                goto done;
-            }
-            Py_DECREF(d);
-        }
-        Py_DECREF(gone);
+        Py_DECREF(d);
     }
-    result = Py_NewRef(out);
+    goto done;
+fail:
+    Py_CLEAR(out);
 done:
-    if (fd >= 0)
-        close(fd);
-    listing_free(&l);
-    PyMem_Free(buf);
-    Py_XDECREF(encoded);
-    Py_XDECREF(found);
-    Py_XDECREF(still);
-    Py_XDECREF(out);
-    return result;
+    Py_DECREF(found);
+    Py_XDECREF(gone);
+    return out;
 }
 
 /* ---- files_text ------------------------------------------------------------------------- */
 
 /* The text being built (ASCII, or UTF-8 from a fallback) is a growbuf. */
+
+/* the bytes encode_basestring_ascii writes as they are: ' ' to '~' but '"' and '\\' */
+#define PLAIN8(c) ((c) >= ' ' && (c) <= '~' && (c) != '"' && (c) != '\\')
+#define PLAIN_ROW(r) PLAIN8(16 * (r) + 0), PLAIN8(16 * (r) + 1), PLAIN8(16 * (r) + 2), \
+    PLAIN8(16 * (r) + 3), PLAIN8(16 * (r) + 4), PLAIN8(16 * (r) + 5), PLAIN8(16 * (r) + 6), \
+    PLAIN8(16 * (r) + 7), PLAIN8(16 * (r) + 8), PLAIN8(16 * (r) + 9), PLAIN8(16 * (r) + 10), \
+    PLAIN8(16 * (r) + 11), PLAIN8(16 * (r) + 12), PLAIN8(16 * (r) + 13), \
+    PLAIN8(16 * (r) + 14), PLAIN8(16 * (r) + 15)
+static const unsigned char plain[256] = {
+    PLAIN_ROW(0), PLAIN_ROW(1), PLAIN_ROW(2), PLAIN_ROW(3), PLAIN_ROW(4), PLAIN_ROW(5),
+    PLAIN_ROW(6), PLAIN_ROW(7), PLAIN_ROW(8), PLAIN_ROW(9), PLAIN_ROW(10), PLAIN_ROW(11),
+    PLAIN_ROW(12), PLAIN_ROW(13), PLAIN_ROW(14), PLAIN_ROW(15)};
 
 /* s (a str) as json.encoder.encode_basestring_ascii writes it */
 static int
@@ -618,7 +673,15 @@ text_put_str(growbuf *t, PyObject *s)
         return -1;
     char *o = t->data + t->len;
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t i = 0;
+    if (kind == PyUnicode_1BYTE_KIND) {  /* ids, names, hashes: the run up to the first escape */
+        const unsigned char *u = data;
+        while (i < n && plain[u[i]])
+            i++;
+        memcpy(o, u, (size_t)i);
+        o += i;
+    }
+    for (; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
             *o++ = (char)c;
@@ -664,6 +727,55 @@ text_put_obj(growbuf *t, PyObject *s)  /* a str's UTF-8, as it is */
     return u == NULL ? -1 : growbuf_append(t, u, (size_t)n);
 }
 
+/* One entry of a record's files: {"job": job, "path": path, "removed": true} if removed, else
+ * {"job": job, "path": path, "size": size, "sha256": sha} (size an int or None, sha a str or
+ * None), as capture._file_text writes it. 0 or -1 with an error set. */
+static int
+text_put_fields(growbuf *t, PyObject *job, PyObject *path, int removed, PyObject *size,
+                PyObject *sha)
+{
+    if (growbuf_append(t, "{\"job\": ", 8) || text_put_str(t, job)
+            || growbuf_append(t, ", \"path\": ", 10) || text_put_str(t, path))
+        return -1;
+    if (removed)
+        return growbuf_append(t, ", \"removed\": true}", 18);
+    if (growbuf_append(t, ", \"size\": ", 10))
+        return -1;
+    if (size == Py_None) {
+        if (growbuf_append(t, "null", 4))
+            return -1;
+    }
+    else {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(size, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (!overflow) {  /* what str(size) gives, without a str object or printf */
+            char digits[24], *d = digits + sizeof digits;
+            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+            do
+                *--d = (char)('0' + u % 10);
+            while ((u /= 10) != 0);
+            if (v < 0)
+                *--d = '-';
+            if (growbuf_append(t, d, (size_t)(digits + sizeof digits - d)))
+                return -1;
+        }
+        else {
+            PyObject *text = PyObject_Str(size);
+            int bad = text == NULL || text_put_obj(t, text);
+            Py_XDECREF(text);
+            if (bad)
+                return -1;
+        }
+    }
+    if (growbuf_append(t, ", \"sha256\": ", 12))
+        return -1;
+    if (sha == Py_None ? growbuf_append(t, "null", 4) : text_put_str(t, sha))
+        return -1;
+    return growbuf_append(t, "}", 1);
+}
+
 /* One entry in the forms flat_changes makes, written; 1 if it is not one of them (the
  * caller's fallback writes it), -1 on error. */
 static int
@@ -691,29 +803,7 @@ text_put_entry(growbuf *t, PyObject *e)
                 || !(sha == Py_None || PyUnicode_CheckExact(sha)))
             return PyErr_Occurred() ? -1 : 1;
     }
-    if (growbuf_append(t, "{\"job\": ", 8) || text_put_str(t, job) || growbuf_append(t, ", \"path\": ", 10)
-            || text_put_str(t, path))
-        return -1;
-    if (removed != NULL)
-        return growbuf_append(t, ", \"removed\": true}", 18);
-    if (growbuf_append(t, ", \"size\": ", 10))
-        return -1;
-    if (size == Py_None) {
-        if (growbuf_append(t, "null", 4))
-            return -1;
-    }
-    else {
-        PyObject *digits = PyObject_Str(size);
-        int bad = digits == NULL || text_put_obj(t, digits);
-        Py_XDECREF(digits);
-        if (bad)
-            return -1;
-    }
-    if (growbuf_append(t, ", \"sha256\": ", 12))
-        return -1;
-    if (sha == Py_None ? growbuf_append(t, "null", 4) : text_put_str(t, sha))
-        return -1;
-    return growbuf_append(t, "}", 1);
+    return text_put_fields(t, job, path, removed != NULL, size, sha);
 }
 
 PyDoc_STRVAR(files_text_doc,
@@ -760,12 +850,72 @@ done:
     return result;
 }
 
+/* flat_changes_text's buffer, kept between calls (only with the GIL held: the text is built
+ * without releasing it) up to TEXT_BUF_KEEP bytes */
+static growbuf text_buf = {NULL, 0, 0};
+#define TEXT_BUF_KEEP (64 * 1024)
+
+PyDoc_STRVAR(flat_changes_text_doc,
+"flat_changes_text(job, path, old) -> str or None\n\n"
+"files_text of flat_changes(job, path, old) in one call, without the entries' dicts: the JSON\n"
+"of each entry, joined by ', ' ('' when nothing changed); None where flat_changes gives None.\n"
+"job is a str. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
+"flat_changes raises; TypeError if job is not a str.");
+
+static PyObject *
+flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
+            || !PyDict_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict)");
+        return NULL;
+    }
+    if (!configured())
+        return NULL;
+    PyObject *job = args[0], *found, *gone, *result = NULL;
+    int flat = changes_core(args[1], args[2], &found, &gone);
+    if (flat <= 0)
+        return flat < 0 ? NULL : Py_NewRef(Py_None);
+    growbuf t = text_buf;  /* reused: a malloc and free per record cost ~1,500 instructions */
+    t.len = 0;
+    Py_ssize_t n = PyList_GET_SIZE(found), k = 0;
+    for (Py_ssize_t i = 0; i < n; i++, k++) {
+        PyObject *row = PyList_GET_ITEM(found, i);
+        if ((k && growbuf_append(&t, ", ", 2))
+                || text_put_fields(&t, job, PyTuple_GET_ITEM(row, 0), 0,
+                                   PyTuple_GET_ITEM(row, 1), PyTuple_GET_ITEM(row, 2)))
+            goto done;
+    }
+    for (Py_ssize_t i = 0; gone != NULL && i < PyList_GET_SIZE(gone); i++, k++) {
+        PyObject *name = PyList_GET_ITEM(gone, i);
+        if (!PyUnicode_Check(name)) {  /* the keys of old were not names: as _file_text */
+            PyErr_SetString(PyExc_TypeError, "the names in old must be str");
+            goto done;
+        }
+        if ((k && growbuf_append(&t, ", ", 2)) || text_put_fields(&t, job, name, 1, NULL, NULL))
+            goto done;
+    }
+    /* ASCII (every str was escaped): copied into the str as it is, not decoded */
+    if ((result = PyUnicode_New((Py_ssize_t)t.len, 127)) != NULL && t.len)
+        memcpy(PyUnicode_DATA(result), t.data, t.len);
+done:
+    if (t.cap > TEXT_BUF_KEEP)  /* a large file list's buffer is not kept */
+        growbuf_free(&t);
+    text_buf = t;
+    Py_DECREF(found);
+    Py_XDECREF(gone);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
     {"flat_changes", (PyCFunction)(void (*)(void))flat_changes, METH_FASTCALL,
      flat_changes_doc},
     {"files_text", (PyCFunction)(void (*)(void))files_text, METH_FASTCALL, files_text_doc},
+    {"flat_changes_text", (PyCFunction)(void (*)(void))flat_changes_text, METH_FASTCALL,
+     flat_changes_text_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,8 +28,8 @@ NAMES = st.sampled_from([layout.FLOW_LOG, layout.STATEPOINT, layout.DOCUMENT,
                          "résumé.json", "b", "c.h5", os.fsdecode(b"\xff\xfe.bin"), "..x"])
 # an entry: a file of some size (around the hash's read size too), or something else
 KINDS = st.one_of(
-    st.tuples(st.just("file"), st.sampled_from([0, 1, 11, CHUNK - 1, CHUNK, CHUNK + 1,
-                                                 2 * CHUNK])),
+    st.tuples(st.just("file"), st.sampled_from([0, 1, 11, 4095, 4096, 4097, CHUNK - 1, CHUNK,
+                                                 CHUNK + 1, 2 * CHUNK])),
     st.tuples(st.sampled_from(["dir", "link", "dangling", "fifo"]), st.just(0)))
 ENTRIES = st.dictionaries(NAMES, KINDS, max_size=6)
 # what became of a file between the scan before and the one after
@@ -98,6 +98,12 @@ def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, 
         old[name] = (0, 0, 0, 0)
     want = outcome(capture.flat_changes_python, "job", root, old)
     assert outcome(capture.flat_changes, "job", root, old) == want
+    # the same entries as the record's text, in one call
+    text = outcome(capture.flat_changes_text_python, "job", root, old)
+    assert outcome(capture.flat_changes_text, "job", root, old) == text
+    assert outcome(mod.flat_changes_text, "job", root, old) == text
+    if want[0] == "value":
+        assert text[1] == (None if want[1] is None else capture.files_text_python(want[1]))
     if want[0] == "value" and want[1] is not None:
         for entry in want[1]:  # the hashes are the files' (not only the same in both)
             if "sha256" in entry:
@@ -118,6 +124,8 @@ def test_flat_scans_fail_or_not_as_the_references_do(tmp_path, where):
     assert outcome(capture.flat_sigs, root) == want
     assert outcome(capture.flat_changes, "j", root, old) == \
         outcome(capture.flat_changes_python, "j", root, old)
+    assert outcome(capture.flat_changes_text, "j", root, old) == \
+        outcome(capture.flat_changes_text_python, "j", root, old)
     if where == "file":  # the directory is named, as os.scandir names it
         assert want[:2] == ("error", NotADirectoryError) and want[3] == root
     if where == "missing":  # the operation removed the job: empty, everything removed
@@ -132,6 +140,12 @@ def test_wrong_arguments_raise_type_errors_not_crashes(tmp_path):
     root = str(tmp_path)
     with pytest.raises(TypeError):
         mod.flat_changes("j", root, [("a", 1)])
+    with pytest.raises(TypeError):
+        mod.flat_changes_text(("j",), root, {})
+    with pytest.raises(TypeError):  # a removed entry's name must be text, as in the reference
+        mod.flat_changes_text("j", root, {5: (0, 0, 0, 0)})
+    with pytest.raises(TypeError):
+        capture.flat_changes_text_python("j", root, {5: (0, 0, 0, 0)})
     with pytest.raises(TypeError):
         mod.configure(("not bytes",), TEMP, LOG)
     with pytest.raises(TypeError):
@@ -149,7 +163,7 @@ def test_the_c_scans_read_as_much_at_a_time_as_the_reference():
 # any text, lone surrogates (undecodable names) and characters past the BMP included
 TEXT = st.text(st.characters(blacklist_categories=()), max_size=12)
 FILE_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT,
-                                    "size": st.none() | st.integers(-1, 2**70),
+                                    "size": st.none() | st.integers(-2**70, 2**70),
                                     "sha256": st.none() | TEXT})
 REMOVED_ENTRY = st.fixed_dictionaries({"job": TEXT, "path": TEXT, "removed": st.just(True)})
 # forms flat_changes never makes: the Python writer answers (or raises) for them
@@ -214,3 +228,17 @@ def test_the_scans_are_the_c_ones_unless_switched_off():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env={**os.environ, **env}, check=True).stdout
         assert out.strip() == expect
+
+
+def test_flat_changes_text_of_a_long_list_then_a_short_one(tmp_path):
+    need()
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.mkdir()
+    small.mkdir()
+    for i in range(1200):  # ~130 KB of text: past the buffer kept between calls
+        (big / f"output-{i:05d}-{'x' * 20}.dat").write_bytes(b"%d" % i)
+    (small / "a\"b\\é.txt").write_text("1")
+    for root in (big, small, big):
+        text = capture.flat_changes_text("j", str(root), {"gone": (0, 0, 0, 0)})
+        assert text == capture.flat_changes_text_python("j", str(root), {"gone": (0, 0, 0, 0)})
+        assert len(json.loads(f"[{text}]")) == len(os.listdir(root)) + 1

@@ -16,6 +16,7 @@ MODULES = (
     "sync._listing",
     "sync._compare",
     "sync._delta",
+    "sync._landing",
     "suite.index._readmany",
     "suite.provenance._capture",
 )

@@ -28,6 +28,7 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
+from .landing import stage_copy
 from .listing import list_files, list_jobs
 from .merge import merge, same
 
@@ -245,6 +246,10 @@ def read_jobs_later_by_files(read_files_later, requests):
         return out
 
     return jobs
+
+
+#: :meth:`Replica.copy_local_job`'s answer for a job it leaves to :meth:`Replica.create_job`
+NOT_PLAIN = "not plain"
 
 
 class Replica:
@@ -875,17 +880,22 @@ class Replica:
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(path, data, mtime)
-            try:
-                os.rename(tmp, dst)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                # made here during the sync: the next sync compares the two
-                shutil.rmtree(tmp, ignore_errors=True)
-                return self._refused(job_id, None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+
+    def _land(self, job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig):
+        """Rename the staged job ``tmp`` to ``dst`` and hold it for the index; a note if the
+        job was made here meanwhile."""
+        try:
+            os.rename(tmp, dst)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not isinstance(exc, OSError) or exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # made here during the sync: the next sync compares the two
+            return self._refused(job_id, None)
         # renamed whole: the document keeps the inode and times it was written with
         try:
             sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
@@ -896,6 +906,42 @@ class Replica:
         if len(self._landed) >= self.INDEX_HOLD:
             self.index_new_jobs()
         return None
+
+    def copy_local_job(self, src, job_id, doc, rels):
+        """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)
+        with its document ``doc`` (as listed) and the flat files ``rels``, copied file to
+        file in one call (:func:`sync.landing.stage_copy`) instead of read into memory and
+        written again. Returns None, a note as :meth:`create_job` does, or
+        :data:`NOT_PLAIN` when a file is not a regular one (nothing is left here: copy the
+        job through :meth:`create_job`). Raises what :meth:`create_job` raises and the
+        OSError of a file that cannot be read or written."""
+        for rel in rels:  # checked once per name, as create_job checks them
+            if type(rel) is not str or rel not in self._good_rels:
+                if "/" in check_rel(rel) or rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel!r} as a file of a plain job")
+                self._good_rels.add(rel)
+        ws = self.project.workspace
+        dst = f"{ws}/{check_id(job_id)}"
+        doc = check_document(doc, f"job {job_id}: document") if doc else None
+        doc_bytes = dumps(doc).encode() if doc else None
+        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        args = (f"{src.project.workspace}/{job_id}", tmp, layout.STATEPOINT, rels,
+                layout.DOCUMENT, doc_bytes)
+        try:
+            try:
+                staged = stage_copy(*args)
+            except FileExistsError:  # left by a sync of this process id that was killed
+                shutil.rmtree(tmp)
+                staged = stage_copy(*args)
+            if staged is None:
+                shutil.rmtree(tmp)
+                return NOT_PLAIN
+            statepoint, sig = staged
+            sp = check_statepoint(job_id, statepoint)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
 
     def delete_job(self, job_id, expect=ANY):
         """Delete a job; with ``expect`` (``{"files": {rel: [size, mtime_ns, inode]},

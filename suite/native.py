@@ -53,6 +53,28 @@ def missing():
 THREADS_MIN = 4096
 
 
+def _cores():
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count()) or 1
+
+
+def two_cores():
+    """Whether this process may run on two cores or more (a second thread can help)."""
+    return _cores() >= 2
+
+
+def idle_core():
+    """Whether a second core looks idle: two cores or more and a load average (last
+    minute) below their number less one. For work that a second thread only speeds up when
+    a core would otherwise wait (on a busy machine the thread costs CPU and gains nothing)."""
+    cores = _cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not known here: assume busy
+        return False
+    return cores >= 2 and load < cores - 1
+
+
 def two_threads(fn, n):
     """``fn(0, n)``, a list, as ``fn(0, n // 2) + fn(n // 2, n)`` with the second half done in
     a second thread meanwhile, from :data:`THREADS_MIN` items on where two cores are
@@ -60,8 +82,7 @@ def two_threads(fn, n):
     calls: the two halves' waits overlap, without the copy-on-write cost of a second process
     (and under load without more CPU time than one thread). Raises what ``fn`` raises for
     the first half, else for the second (the order one call would meet them in)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if n < THREADS_MIN or (cores or 1) < 2:
+    if n < THREADS_MIN or not two_cores():
         return fn(0, n)
     import threading
 

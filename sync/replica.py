@@ -14,7 +14,7 @@ import shutil
 import stat
 
 import suite
-from suite import jobfiles, layout
+from suite import jobfiles, layout, native
 from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
@@ -29,7 +29,7 @@ from suite.jsonio import (
 from suite.statepoint import to_plain
 
 from .landing import stage_copy
-from .listing import list_files, list_jobs
+from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
 
@@ -363,6 +363,11 @@ class Replica:
         job has ``"links": count``), and a job with skipped items has ``"skipped": {rel:
         reason}``. Jobs whose state point or document cannot be read are left out of
         ``jobs`` and listed in ``unreadable``."""
+        return self._snapshot_finish(*self._snapshot_list(*self._snapshot_start(ids, exclude)))
+
+    def _snapshot_start(self, ids, exclude):
+        """The jobs to list and their documents from the index (this thread: the index's
+        connection belongs to it)."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -386,16 +391,25 @@ class Replica:
             # copy a state point that cannot be read: the job waits until it is fixed
             unreadable = {job_id: bad[job_id] for job_id in names if job_id in bad}
             names = [job_id for job_id in names if job_id not in bad]
-        skip = {layout.STATEPOINT, layout.DOCUMENT}
-        # the common job (a few plain files) listed for all jobs in one call, in C where
-        # built, with its document; the others, and every job when files are excluded, one
-        # by one below
+        return names, docs, unreadable, exclude
+
+    def _snapshot_list(self, names, docs, unreadable, exclude):
+        """The common job (a few plain files) listed for all jobs in one call, in C where
+        built, with its document (no Python object but those it makes: may run in another
+        thread); the others, and every job when files are excluded, are left to
+        :meth:`_snapshot_finish`."""
         jobs, listed, rest = {}, {}, names
         if names and not exclude:
+            ws, skip = self.project.workspace, (layout.STATEPOINT, layout.DOCUMENT)
             if docs is None:  # every job's documents are read below
-                listed = list_jobs(ws, names, tuple(skip), layout.TMP_PREFIX)[0]
+                listed = list_jobs(ws, names, skip, layout.TMP_PREFIX)[0]
             else:
-                jobs, rest = list_jobs(ws, names, tuple(skip), layout.TMP_PREFIX, docs)
+                jobs, rest = list_jobs(ws, names, skip, layout.TMP_PREFIX, docs)
+        return jobs, listed, rest, docs, unreadable, exclude
+
+    def _snapshot_finish(self, jobs, listed, rest, docs, unreadable, exclude):
+        ws = self.project.workspace
+        skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in rest:
             if docs is None:
                 try:
@@ -444,8 +458,36 @@ class Replica:
                 pass
 
     def snapshot_later(self, ids=None, exclude=()):
-        """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
-        return lambda: self.snapshot(ids, exclude)
+        """A function returning :meth:`snapshot`. The index is asked now; the job
+        directories are listed in a second thread where the listing is native and large
+        (:data:`suite.native.THREADS_MIN` jobs) and a core looks idle
+        (:func:`suite.native.idle_core`), so that a local sync lists both sides at once, as
+        a far side lists while this side does (the C releases the GIL around each job's
+        system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU)."""
+        started = self._snapshot_start(ids, exclude)
+        if list_jobs is list_jobs_python or exclude or not native.idle_core() or \
+                len(started[0]) < native.THREADS_MIN:
+            return lambda: self._snapshot_finish(*self._snapshot_list(*started))
+        import threading
+
+        out = {}
+
+        def run():
+            try:
+                out["value"] = self._snapshot_list(*started)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller's call
+                out["error"] = exc
+
+        thread = threading.Thread(target=run, name="suite-snapshot", daemon=True)
+        thread.start()
+
+        def finish():
+            thread.join()
+            if "error" in out:
+                raise out["error"]
+            return self._snapshot_finish(*out["value"])
+
+        return finish
 
     def _statepoint_ok(self, job_id):
         fn = os.path.join(self.project.workspace, job_id, layout.STATEPOINT)

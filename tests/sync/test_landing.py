@@ -200,3 +200,40 @@ def test_copy_local_job_refuses_a_state_point_that_is_not_its_own(two):
     result = sync.sync(here, there.path)  # reported, not copied, the sync goes on
     assert result.exit_status == 5 and [u["job"] for u in result.unreadable] == [job.id]
     assert os.listdir(there.workspace) == []
+
+
+def test_a_snapshot_listed_in_a_second_thread_is_the_snapshot(two, monkeypatch):
+    """snapshot_later lists the job directories in a second thread (from THREADS_MIN jobs
+    on, lowered here): the same snapshot; an error there is raised by the caller's call."""
+    import threading
+
+    import suite
+    from sync import listing, replica
+    from sync.replica import Replica
+
+    here, _there, job = two
+    for i in range(2, 6):
+        here.open_job({"i": i}).init()
+    expected = Replica(here.path).snapshot()
+    monkeypatch.setattr(suite.native, "THREADS_MIN", 1)
+    monkeypatch.setattr(suite.native, "idle_core", lambda: True)
+    if replica.list_jobs is listing.list_jobs_python:  # the pure path: never a thread
+        assert Replica(here.path).snapshot_later()() == expected
+        return
+    seen = []
+
+    def watched(*args):
+        seen.append(threading.current_thread().name)
+        return listing.list_jobs(*args)
+
+    monkeypatch.setattr(replica, "list_jobs", watched)
+    assert Replica(here.path).snapshot_later()() == expected
+    assert seen == ["suite-snapshot"]
+
+    def broken(*args):
+        raise OSError(5, "listing failed", here.workspace)
+
+    monkeypatch.setattr(replica, "list_jobs", broken)
+    later = Replica(here.path).snapshot_later()
+    with pytest.raises(OSError, match="listing failed"):
+        later()

@@ -43,3 +43,28 @@ def test_loads_text_keeps_types_order_and_nonfinite():
     assert type(got["b"]) is int and type(got["a"]) is float and got["c"][0] is True
     assert math.isnan(got["c"][2]) and got["c"][3] == -math.inf
     assert loads_text(" {} ") == {} and loads_text("[1] ") == [1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_dumps_writes_what_json_dumps_writes(value):
+    """suite.jsonio.dumps (its encoder made without a JSONEncoder per call) gives
+    json.dumps(allow_nan=False)'s text, and refuses what it refuses."""
+    import pytest
+
+    from suite.errors import InvalidStatepointError
+    from suite.jsonio import dumps
+
+    try:
+        expected = json.dumps(value, allow_nan=False)
+    except ValueError:
+        with pytest.raises(InvalidStatepointError):
+            dumps(value)
+        return
+    assert dumps(value) == expected
+    cycle = [value]
+    cycle.append(cycle)
+    with pytest.raises(InvalidStatepointError, match="Circular"):
+        dumps({"a": cycle})
+    with pytest.raises(InvalidStatepointError, match="not JSON serializable"):
+        dumps({"a": [value, {1, 2}]})

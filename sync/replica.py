@@ -464,9 +464,11 @@ class Replica:
         (:func:`suite.native.idle_core`), so that a local sync lists both sides at once, as
         a far side lists while this side does (the C releases the GIL around each job's
         system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU)."""
-        started = self._snapshot_start(ids, exclude)
         if list_jobs is list_jobs_python or exclude or not native.idle_core() or \
-                len(started[0]) < native.THREADS_MIN:
+                type(self).snapshot is not Replica.snapshot:  # a subclass's own snapshot
+            return lambda: self.snapshot(ids, exclude)
+        started = self._snapshot_start(ids, exclude)
+        if len(started[0]) < native.THREADS_MIN:
             return lambda: self._snapshot_finish(*self._snapshot_list(*started))
         import threading
 

@@ -458,10 +458,10 @@ class Replica:
                 pass
 
     def snapshot_later(self, ids=None, exclude=()):
-        """A function returning :meth:`snapshot`. The index is asked now; the job
-        directories are listed in a second thread where the listing is native and large
+        """A function returning :meth:`snapshot`. Where the listing is native and large
         (:data:`suite.native.THREADS_MIN` jobs) and a core looks idle
-        (:func:`suite.native.idle_core`), so that a local sync lists both sides at once, as
+        (:func:`suite.native.idle_core`), the index is asked now and the job directories are
+        listed in a second thread meanwhile, so that a local sync lists both sides at once, as
         a far side lists while this side does (the C releases the GIL around each job's
         system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU)."""
         if list_jobs is list_jobs_python or exclude or not native.idle_core() or \

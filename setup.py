@@ -15,6 +15,7 @@ HEADERS = {
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],
+    "sync._landing": ["growbuf.h"],
     "suite.index._readmany": [],
     "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
 }

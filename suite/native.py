@@ -16,6 +16,7 @@ MODULES = (
     "sync._listing",
     "sync._compare",
     "sync._delta",
+    "sync._landing",
     "suite.index._readmany",
     "suite.provenance._capture",
 )
@@ -56,6 +57,28 @@ THREADS_MIN = 4096
 IO_THREADS = 4
 
 
+def _cores():
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count()) or 1
+
+
+def two_cores():
+    """Whether this process may run on two cores or more (a second thread can help)."""
+    return _cores() >= 2
+
+
+def idle_core():
+    """Whether a second core looks idle: two cores or more and a load average (last
+    minute) below their number less one. For work that a second thread only speeds up when
+    a core would otherwise wait (on a busy machine the thread costs CPU and gains nothing)."""
+    cores = _cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not known here: assume busy
+        return False
+    return cores >= 2 and load < cores - 1
+
+
 def in_threads(fn, n, ways=IO_THREADS):
     """``fn(0, n)``, a list, as the concatenation of ``fn`` over ``ways`` consecutive parts of
     ``range(n)``, the first part done in the calling thread and each other in a thread of its
@@ -64,8 +87,7 @@ def in_threads(fn, n, ways=IO_THREADS):
     waits overlap, without the copy-on-write cost of a second process (and under load
     without more CPU time than one thread). Raises what ``fn`` raises for the earliest part
     that failed (the order one call would meet them in)."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if n < THREADS_MIN or (cores or 1) < 2 or ways < 2:
+    if n < THREADS_MIN or ways < 2 or not two_cores():
         return fn(0, n)
     import threading
 

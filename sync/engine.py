@@ -21,7 +21,7 @@ from suite import layout, native
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
-from .replica import BadStatepoint, Replica, check_statepoint, doc_digest
+from .replica import NOT_PLAIN, BadStatepoint, Replica, check_statepoint, doc_digest
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -402,18 +402,25 @@ class Sync:
         with_job = set(small)
         large = sorted(rel for rel, f in present["files"].items()
                        if not is_link(f) and rel not in with_job)
-        if src is self.R and job_id in self._remote_pos:
-            if job_id not in self._fetched:
-                self._fetch_from(self._remote_pos[job_id])
-            sp, files = self._fetched.pop(job_id)
-        else:
-            [(_, sp, files)] = src.read_jobs([(job_id, small)])
+        # both projects on this machine: a plain job is copied file to file in one call
+        copied = NOT_PLAIN
         try:
-            if not isinstance(dst, Replica):
-                # checked here too: the far side would refuse it and stop the sync; a
-                # local replica checks it as it creates the job (once: ~0.2 s a 10,000)
-                check_statepoint(job_id, sp)
-            dst.create_job(job_id, sp, present["doc"], files)
+            if isinstance(src, Replica) and isinstance(dst, Replica) and \
+                    all("/" not in rel for rel in small):
+                copied = dst.copy_local_job(src, job_id, present["doc"], small)
+            if copied is NOT_PLAIN:
+                if src is self.R and job_id in self._remote_pos and \
+                        not isinstance(src, Replica):  # a local one reads as fast alone
+                    if job_id not in self._fetched:
+                        self._fetch_from(self._remote_pos[job_id])
+                    sp, files = self._fetched.pop(job_id)
+                else:
+                    [(_, sp, files)] = src.read_jobs([(job_id, small)])
+                if not isinstance(dst, Replica):
+                    # checked here too: the far side would refuse it and stop the sync; a
+                    # local replica checks it as it creates the job (once: ~0.2 s a 10,000)
+                    check_statepoint(job_id, sp)
+                dst.create_job(job_id, sp, present["doc"], files)
         except BadStatepoint as exc:  # the index never re-reads one: it may have changed
             self.result.actions.pop()  # the copy _act announced does not happen
             self.result.unreadable.append({"job": job_id, "path": None, "side": "local" if

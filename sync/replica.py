@@ -14,7 +14,7 @@ import shutil
 import stat
 
 import suite
-from suite import jobfiles, layout
+from suite import jobfiles, layout, native
 from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
@@ -28,7 +28,8 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
-from .listing import list_files, list_jobs
+from .landing import stage_copy
+from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
 
@@ -247,6 +248,10 @@ def read_jobs_later_by_files(read_files_later, requests):
     return jobs
 
 
+#: :meth:`Replica.copy_local_job`'s answer for a job it leaves to :meth:`Replica.create_job`
+NOT_PLAIN = "not plain"
+
+
 class Replica:
     """Sync operations on the project at ``path``."""
 
@@ -358,6 +363,11 @@ class Replica:
         job has ``"links": count``), and a job with skipped items has ``"skipped": {rel:
         reason}``. Jobs whose state point or document cannot be read are left out of
         ``jobs`` and listed in ``unreadable``."""
+        return self._snapshot_finish(*self._snapshot_list(*self._snapshot_start(ids, exclude)))
+
+    def _snapshot_start(self, ids, exclude):
+        """The jobs to list and their documents from the index (this thread: the index's
+        connection belongs to it)."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -381,16 +391,25 @@ class Replica:
             # copy a state point that cannot be read: the job waits until it is fixed
             unreadable = {job_id: bad[job_id] for job_id in names if job_id in bad}
             names = [job_id for job_id in names if job_id not in bad]
-        skip = {layout.STATEPOINT, layout.DOCUMENT}
-        # the common job (a few plain files) listed for all jobs in one call, in C where
-        # built, with its document; the others, and every job when files are excluded, one
-        # by one below
+        return names, docs, unreadable, exclude
+
+    def _snapshot_list(self, names, docs, unreadable, exclude):
+        """The common job (a few plain files) listed for all jobs in one call, in C where
+        built, with its document (no Python object but those it makes: may run in another
+        thread); the others, and every job when files are excluded, are left to
+        :meth:`_snapshot_finish`."""
         jobs, listed, rest = {}, {}, names
         if names and not exclude:
+            ws, skip = self.project.workspace, (layout.STATEPOINT, layout.DOCUMENT)
             if docs is None:  # every job's documents are read below
-                listed = list_jobs(ws, names, tuple(skip), layout.TMP_PREFIX)[0]
+                listed = list_jobs(ws, names, skip, layout.TMP_PREFIX)[0]
             else:
-                jobs, rest = list_jobs(ws, names, tuple(skip), layout.TMP_PREFIX, docs)
+                jobs, rest = list_jobs(ws, names, skip, layout.TMP_PREFIX, docs)
+        return jobs, listed, rest, docs, unreadable, exclude
+
+    def _snapshot_finish(self, jobs, listed, rest, docs, unreadable, exclude):
+        ws = self.project.workspace
+        skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in rest:
             if docs is None:
                 try:
@@ -439,8 +458,38 @@ class Replica:
                 pass
 
     def snapshot_later(self, ids=None, exclude=()):
-        """A function returning :meth:`snapshot` (a remote replica starts it at once)."""
-        return lambda: self.snapshot(ids, exclude)
+        """A function returning :meth:`snapshot`. Where the listing is native and large
+        (:data:`suite.native.THREADS_MIN` jobs) and a core looks idle
+        (:func:`suite.native.idle_core`), the index is asked now and the job directories are
+        listed in a second thread meanwhile, so that a local sync lists both sides at once, as
+        a far side lists while this side does (the C releases the GIL around each job's
+        system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU)."""
+        if list_jobs is list_jobs_python or exclude or not native.idle_core() or \
+                type(self).snapshot is not Replica.snapshot:  # a subclass's own snapshot
+            return lambda: self.snapshot(ids, exclude)
+        started = self._snapshot_start(ids, exclude)
+        if len(started[0]) < native.THREADS_MIN:
+            return lambda: self._snapshot_finish(*self._snapshot_list(*started))
+        import threading
+
+        out = {}
+
+        def run():
+            try:
+                out["value"] = self._snapshot_list(*started)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller's call
+                out["error"] = exc
+
+        thread = threading.Thread(target=run, name="suite-snapshot", daemon=True)
+        thread.start()
+
+        def finish():
+            thread.join()
+            if "error" in out:
+                raise out["error"]
+            return self._snapshot_finish(*out["value"])
+
+        return finish
 
     def _statepoint_ok(self, job_id):
         fn = os.path.join(self.project.workspace, job_id, layout.STATEPOINT)
@@ -875,17 +924,22 @@ class Replica:
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(path, data, mtime)
-            try:
-                os.rename(tmp, dst)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                # made here during the sync: the next sync compares the two
-                shutil.rmtree(tmp, ignore_errors=True)
-                return self._refused(job_id, None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+
+    def _land(self, job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig):
+        """Rename the staged job ``tmp`` to ``dst`` and hold it for the index; a note if the
+        job was made here meanwhile."""
+        try:
+            os.rename(tmp, dst)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not isinstance(exc, OSError) or exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # made here during the sync: the next sync compares the two
+            return self._refused(job_id, None)
         # renamed whole: the document keeps the inode and times it was written with
         try:
             sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
@@ -896,6 +950,42 @@ class Replica:
         if len(self._landed) >= self.INDEX_HOLD:
             self.index_new_jobs()
         return None
+
+    def copy_local_job(self, src, job_id, doc, rels):
+        """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)
+        with its document ``doc`` (as listed) and the flat files ``rels``, copied file to
+        file in one call (:func:`sync.landing.stage_copy`) instead of read into memory and
+        written again. Returns None, a note as :meth:`create_job` does, or
+        :data:`NOT_PLAIN` when a file is not a regular one (nothing is left here: copy the
+        job through :meth:`create_job`). Raises what :meth:`create_job` raises and the
+        OSError of a file that cannot be read or written."""
+        for rel in rels:  # checked once per name, as create_job checks them
+            if type(rel) is not str or rel not in self._good_rels:
+                if "/" in check_rel(rel) or rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel!r} as a file of a plain job")
+                self._good_rels.add(rel)
+        ws = self.project.workspace
+        dst = f"{ws}/{check_id(job_id)}"
+        doc = check_document(doc, f"job {job_id}: document") if doc else None
+        doc_bytes = dumps(doc).encode() if doc else None
+        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        args = (f"{src.project.workspace}/{job_id}", tmp, layout.STATEPOINT, rels,
+                layout.DOCUMENT, doc_bytes)
+        try:
+            try:
+                staged = stage_copy(*args)
+            except FileExistsError:  # left by a sync of this process id that was killed
+                shutil.rmtree(tmp)
+                staged = stage_copy(*args)
+            if staged is None:
+                shutil.rmtree(tmp)
+                return NOT_PLAIN
+            statepoint, sig = staged
+            sp = check_statepoint(job_id, statepoint)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
 
     def delete_job(self, job_id, expect=ANY):
         """Delete a job; with ``expect`` (``{"files": {rel: [size, mtime_ns, inode]},

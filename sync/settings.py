@@ -23,14 +23,16 @@ def config_path():
 def user_settings():
     """The ``[sync]`` table of the user config ({} without one); :class:`SyncError` naming the
     file when it is not TOML."""
-    import tomllib
-
     path = config_path()
     try:
-        with open(path, "rb") as f:
-            table = tomllib.load(f).get("sync", {})
+        f = open(path, "rb")
     except FileNotFoundError:
         return {}
+    import tomllib  # only for a config there is (3 ms of every sync's start otherwise)
+
+    try:
+        with f:
+            table = tomllib.load(f).get("sync", {})
     except tomllib.TOMLDecodeError as exc:
         raise SyncError(f"{path}: not valid TOML ({exc}); fix or remove it") from None
     if not isinstance(table, dict):

@@ -6,6 +6,7 @@ made in :mod:`suite.index.store`.
 """
 
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii
 
 from .store import chunks
 
@@ -27,7 +28,12 @@ EXACT_INT = 2 ** 53
 def canonical(value):
     """Canonical JSON of a list or dict (sorted keys, integral floats as integers), so that
     equal values by :func:`suite.query.equal` have equal text."""
-    return _CANONICAL.encode(_canon(value))
+    if c_make_encoder is None:  # a Python without json's C module
+        return _CANONICAL.encode(_canon(value))
+    # what _CANONICAL.encode runs, without its Python layers (half the cost for a small
+    # value: one or more per job of an index build or a first sync)
+    return "".join(c_make_encoder({}, _CANONICAL.default, encode_basestring_ascii, None, ":",
+                                  ",", True, False, True)(_canon(value), 0))
 
 
 # json.dumps with options makes a new encoder per call (a third of canonical's cost)

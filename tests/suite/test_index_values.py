@@ -130,3 +130,26 @@ def test_ids_follow_jobs_another_connection_indexed(project):
     mine = project.open_job({"i": 501})
     mine.init()
     assert mine.id in here.ids()
+
+
+def test_canonical_text_is_json_dumps_sorted_and_compact():
+    """keyrows.canonical (json's C encoder made directly) writes what json.dumps(sort_keys,
+    compact separators) writes of the value with integral floats as integers."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3),
+                                                                    inner, max_size=3),
+        max_leaves=12)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(values, max_size=3) | st.dictionaries(st.text(max_size=3), values,
+                                                          max_size=3))
+    def check(value):
+        assert keyrows.canonical(value) == json.dumps(keyrows._canon(value), sort_keys=True,
+                                                      separators=(",", ":"))
+
+    check()
+    assert keyrows.canonical({"b": 1.0, "a": [2.0, "x"]}) == '{"a":[2,"x"],"b":1}'

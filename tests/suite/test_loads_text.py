@@ -64,3 +64,28 @@ def test_loads_many_is_loads_text_of_each(values, space, odd):
     else:
         first_bad = next(w for w in want if w[0] == "raised")
         assert outcome(loads_many, texts) == first_bad
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_dumps_writes_what_json_dumps_writes(value):
+    """suite.jsonio.dumps (its encoder made without a JSONEncoder per call) gives
+    json.dumps(allow_nan=False)'s text, and refuses what it refuses."""
+    import pytest
+
+    from suite.errors import InvalidStatepointError
+    from suite.jsonio import dumps
+
+    try:
+        expected = json.dumps(value, allow_nan=False)
+    except ValueError:
+        with pytest.raises(InvalidStatepointError):
+            dumps(value)
+        return
+    assert dumps(value) == expected
+    cycle = [value]
+    cycle.append(cycle)
+    with pytest.raises(InvalidStatepointError, match="Circular"):
+        dumps({"a": cycle})
+    with pytest.raises(InvalidStatepointError, match="not JSON serializable"):
+        dumps({"a": [value, {1, 2}]})

@@ -34,11 +34,18 @@ class Flaky(Replica):
         super().__init__(path, label="flaky")
         self.left = fail_after
 
-    def create_job(self, *args, **kwargs):
+    def _arrive(self):
         if self.left == 0:
             raise ConnectionError("connection dropped")
         self.left -= 1
+
+    def create_job(self, *args, **kwargs):
+        self._arrive()
         return super().create_job(*args, **kwargs)
+
+    def copy_local_job(self, *args, **kwargs):  # how a local sync lands a plain job
+        self._arrive()
+        return super().copy_local_job(*args, **kwargs)
 
 
 def test_dropped_connection_then_resume(pair):
@@ -57,14 +64,17 @@ KILL = r"""
 import os, signal, sys
 import suite, sync
 from sync import replica
-real = replica.Replica.create_job
 count = {"n": 0}
-def create_job(self, *a, **k):
-    real(self, *a, **k)
-    count["n"] += 1
-    if count["n"] == 7:
-        os.kill(os.getpid(), signal.SIGKILL)
-replica.Replica.create_job = create_job
+def killing(real):
+    def land(self, *a, **k):
+        real(self, *a, **k)
+        count["n"] += 1
+        if count["n"] == 7:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return land
+# a local sync lands plain jobs by copy_local_job, others by create_job
+replica.Replica.create_job = killing(replica.Replica.create_job)
+replica.Replica.copy_local_job = killing(replica.Replica.copy_local_job)
 sync.sync(suite.get_project(sys.argv[1]), sys.argv[2])
 """
 

@@ -1,0 +1,352 @@
+/* sync._landing: a plain job's copy staged in one call, for a local sync's first copy.
+ *
+ * Optional: sync/landing.py loads it through suite.native.load; stage_copy's pure-Python
+ * reference is sync.landing.stage_copy_python, which tests/sync/test_landing.py compares it
+ * with on generated jobs, error cases included. Per file it makes the system calls Python
+ * made (open, fstat, read, open, write, futimens, close) without the Python around each: a
+ * first local sync of 10,000 jobs spent most of its time there.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "growbuf.h"
+
+#define READ_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+#define NEW_FLAGS (O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
+/* files below this size go through one read and one write of a stack buffer; larger ones
+ * by copy_file_range where the kernel and file systems allow it */
+#define SMALL (64 * 1024)
+
+/* what failed: errno and the path it names (NOT_REGULAR: a file that is not regular) */
+#define NOT_REGULAR (-1)
+struct failure {
+    int err;
+    char path[PATH_MAX];
+};
+
+static int
+fail(struct failure *f, int err, const char *path)
+{
+    f->err = err;
+    strncpy(f->path, path, sizeof f->path - 1);
+    f->path[sizeof f->path - 1] = '\0';
+    return -1;
+}
+
+/* dir "/" name into out (PATH_MAX bytes): 0, or -1 with ENAMETOOLONG in f */
+static int
+join(char *out, const char *dir, const char *name, struct failure *f)
+{
+    int n = snprintf(out, PATH_MAX, "%s/%s", dir, name);
+    if (n < 0 || n >= PATH_MAX)
+        return fail(f, ENAMETOOLONG, dir);
+    return 0;
+}
+
+static int
+write_all(int fd, const char *data, size_t n)
+{
+    while (n > 0) {
+        ssize_t done = write(fd, data, n);
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        data += done;
+        n -= (size_t)done;
+    }
+    return 0;
+}
+
+/* Room for more bytes after b->len, without the GIL (growbuf_reserve sets MemoryError,
+ * which needs it): 0, or -1 (b unchanged). */
+static int
+reserve(growbuf *b, size_t more)
+{
+    if (more <= b->cap - b->len)
+        return 0;
+    if (more > PY_SSIZE_T_MAX - b->len)
+        return -1;
+    size_t need = b->len + more, cap = b->cap ? b->cap : GROWBUF_FIRST;
+    while (cap < need)
+        cap *= 2;
+    char *data = PyMem_RawRealloc(b->data, cap);
+    if (data == NULL)
+        return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+/* Copy in (a regular file of size bytes) to out, reading to its end as Python's read does
+ * (a short read of a regular file is its end); keep (or NULL) gets the bytes. 0, or -1 with
+ * errno set and *reading saying on which side; ENOMEM for a keep that cannot grow. */
+static int
+copy_data(int in, int out, off_t size, growbuf *keep, int *reading)
+{
+    if (keep == NULL && size >= SMALL) {
+        /* in the kernel: no copy through user space (and on some file systems, none) */
+        int first = 1;
+        for (;;) {
+            ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+            if (n > 0) {
+                first = 0;
+                continue;
+            }
+            if (n == 0)
+                return 0;
+            if (errno == EINTR)
+                continue;
+            if (first && (errno == EXDEV || errno == EINVAL || errno == ENOSYS
+                          || errno == EOPNOTSUPP || errno == EBADF))
+                break;  /* not between these files: read and write below */
+            *reading = 0;  /* which side failed is not said: name the new file */
+            return -1;
+        }
+    }
+    char stack[SMALL];
+    size_t want = size < SMALL ? (size_t)size + 1 : SMALL;
+    for (;;) {
+        char *buf = stack;
+        if (keep != NULL) {
+            if (reserve(keep, want) < 0) {
+                errno = ENOMEM;
+                *reading = 1;
+                return -1;
+            }
+            buf = keep->data + keep->len;
+        }
+        ssize_t n = read(in, buf, want);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            *reading = 1;
+            return -1;
+        }
+        if (keep != NULL)
+            keep->len += (size_t)n;
+        if (n > 0 && write_all(out, buf, (size_t)n) < 0) {
+            *reading = 0;
+            return -1;
+        }
+        if ((size_t)n < want)
+            return 0;
+        want = SMALL;
+    }
+}
+
+/* Copy src/name to tmp/name (the time kept with keep_time). 0, or -1 with f set. */
+static int
+copy_file(const char *src, const char *tmp, const char *name, int keep_time, growbuf *keep,
+          struct failure *f)
+{
+    char from[PATH_MAX], to[PATH_MAX];
+    if (join(from, src, name, f) < 0 || join(to, tmp, name, f) < 0)
+        return -1;
+    int in = open(from, READ_FLAGS);
+    if (in < 0)
+        return fail(f, errno, from);
+    struct stat st;
+    if (fstat(in, &st) != 0) {
+        fail(f, errno, from);
+        close(in);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(in);
+        return fail(f, NOT_REGULAR, from);
+    }
+    int out = open(to, NEW_FLAGS, 0666);
+    if (out < 0) {
+        fail(f, errno, to);
+        close(in);
+        return -1;
+    }
+    int reading = 0, r = copy_data(in, out, st.st_size, keep, &reading);
+    if (r < 0)
+        fail(f, errno, reading ? from : to);
+    if (r == 0 && keep_time) {
+        struct timespec times[2] = {st.st_mtim, st.st_mtim};
+        if (futimens(out, times) != 0)
+            r = fail(f, errno, to);
+    }
+    if (close(out) != 0 && r == 0)
+        r = fail(f, errno, to);
+    close(in);
+    return r;
+}
+
+/* the document's bytes as tmp/name, its (mtime, size, inode) in *st: 0, or -1 with f set */
+static int
+write_doc(const char *tmp, const char *name, const char *doc, size_t n, struct stat *st,
+          struct failure *f)
+{
+    char to[PATH_MAX];
+    if (join(to, tmp, name, f) < 0)
+        return -1;
+    int out = open(to, NEW_FLAGS, 0666);
+    if (out < 0)
+        return fail(f, errno, to);
+    int r = 0;
+    if (write_all(out, doc, n) < 0 || fstat(out, st) != 0)
+        r = fail(f, errno, to);
+    if (close(out) != 0 && r == 0)
+        r = fail(f, errno, to);
+    return r;
+}
+
+/* A file name as stage_copy takes it: its bytes (a new reference in *owner), or NULL with
+ * TypeError or ValueError set. */
+static const char *
+file_name(PyObject *name, PyObject **owner)
+{
+    *owner = NULL;
+    if (!PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "stage_copy: file names must be strs, not %.100s",
+                     Py_TYPE(name)->tp_name);
+        return NULL;
+    }
+    if (!PyUnicode_FSConverter(name, owner))
+        return NULL;
+    const char *text = PyBytes_AS_STRING(*owner);
+    if (text[0] == '\0' || strchr(text, '/') != NULL || strcmp(text, ".") == 0
+            || strcmp(text, "..") == 0) {
+        PyErr_Format(PyExc_ValueError, "stage_copy: not a file name: %R", name);
+        Py_CLEAR(*owner);
+        return NULL;
+    }
+    return text;
+}
+
+PyDoc_STRVAR(stage_copy_doc,
+"stage_copy(src, tmp, statepoint, names, document, doc) -> (sp, sig) or None\n\n"
+"Make the directory tmp (it must not exist) and copy into it, from the job directory src:\n"
+"the file statepoint (its time not kept), then doc (bytes, or None for none) written as the\n"
+"file document, then each of names (a list of flat file names) with its modification time\n"
+"(taken by fstat before its content is read). Files are read to their end, never through a\n"
+"link, and created new (O_EXCL). Returns (the state point's bytes, (mtime_ns, size, inode)\n"
+"of the written document or None), or None when a file of src is not a regular file (the\n"
+"copy stops there; the caller removes tmp). Raises TypeError or ValueError for arguments of\n"
+"another shape (before anything is made), the OSError of the failing call naming its file\n"
+"otherwise, tmp then left as far as it got. Reference: sync.landing.stage_copy_python.");
+
+static PyObject *
+stage_copy(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *src_obj, *tmp_obj, *sp_obj, *names, *doc_name_obj, *doc;
+    if (!PyArg_ParseTuple(args, "UUUOUO:stage_copy", &src_obj, &tmp_obj, &sp_obj, &names,
+                          &doc_name_obj, &doc))
+        return NULL;
+    if (!PyList_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "stage_copy: names must be a list");
+        return NULL;
+    }
+    PyObject *src_bytes = NULL, *tmp_bytes = NULL, *sp_bytes = NULL, *doc_name_bytes = NULL;
+    PyObject *result = NULL, *doc_copy = NULL;
+    Py_ssize_t count = PyList_GET_SIZE(names), made = 0;
+    PyObject **owners = PyMem_Calloc(count ? count : 1, sizeof(PyObject *));
+    const char **texts = PyMem_Calloc(count ? count : 1, sizeof(char *));
+    growbuf keep = {NULL, 0, 0};
+    if (owners == NULL || texts == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!PyUnicode_FSConverter(src_obj, &src_bytes)
+            || !PyUnicode_FSConverter(tmp_obj, &tmp_bytes))
+        goto done;
+    const char *sp_name = file_name(sp_obj, &sp_bytes);
+    const char *doc_name = sp_name == NULL ? NULL : file_name(doc_name_obj, &doc_name_bytes);
+    if (doc_name == NULL)
+        goto done;
+    for (; made < count; made++) {
+        texts[made] = file_name(PyList_GET_ITEM(names, made), &owners[made]);
+        if (texts[made] == NULL)
+            goto done;
+    }
+    if (doc != Py_None && !PyBytes_Check(doc)) {
+        PyErr_SetString(PyExc_TypeError, "stage_copy: doc must be bytes or None");
+        goto done;
+    }
+    doc_copy = doc == Py_None ? NULL : doc;  /* bytes are immutable: safe without the GIL */
+    Py_XINCREF(doc_copy);
+    const char *src = PyBytes_AS_STRING(src_bytes), *tmp = PyBytes_AS_STRING(tmp_bytes);
+    struct failure f = {0, ""};
+    struct stat doc_st;
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = mkdir(tmp, 0777) == 0 ? 0 : fail(&f, errno, tmp);
+    if (r == 0)
+        r = copy_file(src, tmp, sp_name, 0, &keep, &f);
+    if (r == 0 && doc_copy != NULL)
+        r = write_doc(tmp, doc_name, PyBytes_AS_STRING(doc_copy),
+                      (size_t)PyBytes_GET_SIZE(doc_copy), &doc_st, &f);
+    for (Py_ssize_t i = 0; r == 0 && i < count; i++)
+        r = copy_file(src, tmp, texts[i], 1, NULL, &f);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        if (f.err == NOT_REGULAR) {
+            Py_INCREF(Py_None);
+            result = Py_None;
+        } else if (f.err == ENOMEM) {
+            PyErr_NoMemory();
+        } else {
+            PyObject *where = PyUnicode_DecodeFSDefault(f.path);
+            if (where != NULL) {
+                errno = f.err;
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+                Py_DECREF(where);
+            }
+        }
+        goto done;
+    }
+    PyObject *sp = PyBytes_FromStringAndSize(keep.data ? keep.data : "", (Py_ssize_t)keep.len);
+    if (sp == NULL)
+        goto done;
+    if (doc_copy == NULL) {
+        result = Py_BuildValue("(NO)", sp, Py_None);
+    } else {
+        result = Py_BuildValue("(N(LLK))", sp,
+                               (long long)doc_st.st_mtim.tv_sec * 1000000000LL
+                               + doc_st.st_mtim.tv_nsec,
+                               (long long)doc_st.st_size, (unsigned long long)doc_st.st_ino);
+    }
+done:
+    growbuf_free(&keep);
+    Py_XDECREF(doc_copy);
+    for (Py_ssize_t i = 0; owners != NULL && i < made; i++)
+        Py_XDECREF(owners[i]);
+    PyMem_Free(owners);
+    PyMem_Free(texts);
+    Py_XDECREF(src_bytes);
+    Py_XDECREF(tmp_bytes);
+    Py_XDECREF(sp_bytes);
+    Py_XDECREF(doc_name_bytes);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"stage_copy", stage_copy, METH_VARARGS, stage_copy_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "sync._landing",
+    "A plain job's copy staged in one call (optional; see suite/native.py).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__landing(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,107 @@
+"""A plain job copied between two projects on this machine, staged in one call.
+
+A local sync's first copy of a job read each file in Python and wrote it again (an ``open``,
+``fstat``, ``read``, ``close`` and an ``open``, ``write``, ``utime``, ``close`` per file, each
+with its Python around it: most of a first local sync). :func:`stage_copy` makes the staging
+directory and copies the state point, the document's new bytes and the job's flat files into
+it in one call (``sync._landing`` in C where built, the GIL released); the caller checks the
+state point it returns and renames the directory into place (:meth:`sync.replica.Replica.copy_local_job`).
+"""
+
+import os
+import stat
+
+from suite import native
+from suite.jsonio import write_all
+
+_landing = native.load("sync._landing")
+
+#: never through a link; a fifo is opened without waiting for a writer
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+#: a new file of the staging directory
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _NotRegular(Exception):
+    """A file of the job is not a regular file: the caller copies the job another way."""
+
+
+def _check_name(name):
+    if not isinstance(name, str):
+        raise TypeError(f"stage_copy: file names must be strs, not {type(name).__name__}")
+    if not name or "/" in name or "\x00" in name or name in (".", ".."):
+        raise ValueError(f"stage_copy: not a file name: {name!r}")
+
+
+def stage_copy_python(src, tmp, statepoint, names, document, doc):
+    """Make the directory ``tmp`` (it must not exist) and copy into it, from the job
+    directory ``src``: the file ``statepoint`` (its time not kept), then ``doc`` (bytes, or
+    None for none) written as the file ``document``, then each of ``names`` (flat file names)
+    with its modification time (taken by ``fstat`` before its content is read). Files are
+    read to their end, never through a link, and created new (``O_EXCL``).
+
+    Returns ``(state point bytes, (mtime_ns, size, inode) of the written document or None)``,
+    or None when a file of ``src`` is not a regular file (the copy stops there; the caller
+    removes ``tmp`` and copies the job another way). Raises TypeError or ValueError for
+    arguments of another shape (before anything is made), the OSError of the failing call
+    (naming its file) otherwise, ``tmp`` then left as far as it got. The reference of
+    ``sync._landing.stage_copy``."""
+    # checked in the order the C checks them (the same exception when several are wrong)
+    for text in (src, tmp, statepoint, document):
+        if not isinstance(text, str):
+            raise TypeError(f"stage_copy: paths must be strs, not {type(text).__name__}")
+    if not isinstance(names, list):
+        raise TypeError("stage_copy: names must be a list")
+    for text in (src, tmp):
+        if "\x00" in text:
+            raise ValueError("embedded null byte")
+    for name in (statepoint, document, *names):
+        _check_name(name)
+    if doc is not None and not isinstance(doc, bytes):
+        raise TypeError("stage_copy: doc must be bytes or None")
+    os.mkdir(tmp)
+    try:
+        sp = _copy(f"{src}/{statepoint}", f"{tmp}/{statepoint}", False)
+        sig = None
+        if doc is not None:
+            fd = os.open(f"{tmp}/{document}", _NEW, 0o666)
+            try:
+                write_all(fd, doc)
+                st = os.fstat(fd)
+                sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+            finally:
+                os.close(fd)
+        for name in names:
+            _copy(f"{src}/{name}", f"{tmp}/{name}", True)
+    except _NotRegular:
+        return None
+    return sp, sig
+
+
+def _copy(src, dst, keep_time):
+    fd = os.open(src, _READ)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _NotRegular
+        chunks, want = [], st.st_size + 1  # a short read of a regular file is its end
+        while True:
+            chunks.append(os.read(fd, want))
+            if len(chunks[-1]) < want:
+                break
+            want = 1 << 20
+        data = b"".join(chunks)
+        out = os.open(dst, _NEW, 0o666)
+        try:
+            write_all(out, data)
+            if keep_time:
+                os.utime(out, ns=(st.st_mtime_ns, st.st_mtime_ns))
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return data
+
+
+#: :func:`stage_copy_python`'s answers, from C where the native module was built
+stage_copy = stage_copy_python if _landing is None else _landing.stage_copy

@@ -266,8 +266,8 @@ class Sync:
             return
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
-        if final and isinstance(self.R, Replica) and isinstance(self.L, Replica):
-            record = _replica.encode_record(record)  # once for both sides
+        if final:  # encoded once for both sides (the far side checks it is JSON)
+            record = _replica.encode_record(record)
         self.L.save_record(rid, record)
         if final:
             self.R.save_record(lid, record)

@@ -90,11 +90,15 @@ def _take_json(check=None):
 
 
 def _pack_record(args):
-    return [args[0]], protocol.dump_json(args[1]), {}
+    # an encoded record (replica.encode_record, bytes) goes as it is
+    record = args[1]
+    return [args[0]], record if isinstance(record, bytes) else protocol.dump_json(record), {}
 
 
 def _unpack_record(header, payload):
-    return [*header.get("args", []), protocol.load_json(payload)]
+    # written as it came once it is known to be JSON (not encoded a second time)
+    protocol.load_json(payload)
+    return [*header.get("args", []), bytes(payload)]
 
 
 # -- file contents ride in the payload ------------------------------------------------------

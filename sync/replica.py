@@ -585,7 +585,7 @@ class Replica:
         from . import delta
 
         with self._open(job_id, rel) as f:
-            return delta.signature(f).to_bytes()
+            return delta.signature_bytes(f)
 
     def make_delta(self, job_id, rel, signature, limit=None):
         """``(delta bytes, mtime_ns)`` turning the other side's basis into this file;

@@ -14,6 +14,7 @@ from suite.jsonio import ANY
 
 from . import answers, protocol
 from .answers import ints, shaped
+from .replica import BadStatepoint
 
 
 def _pack(args):
@@ -202,9 +203,17 @@ def _unpack_jobs(header, payload):
 
 
 def _create_jobs(session, jobs):
-    # the notes of jobs made there meanwhile (None: all landed), as create_job's answer
-    notes = [note for job_id, sp, doc, files in jobs
-             if (note := session.replica.create_job(job_id, sp, doc, files)) is not None]
+    # the notes of jobs made there meanwhile (None: all landed), as create_job's answer; a
+    # state point that is not its job's is checked here only (the sender does not): that
+    # job alone is refused, its note saying why, and the rest land
+    notes = []
+    for job_id, sp, doc, files in jobs:
+        try:
+            note = session.replica.create_job(job_id, sp, doc, files)
+        except BadStatepoint as exc:
+            note = {"job": job_id, "path": None, "unreadable": str(exc)}
+        if note is not None:
+            notes.append(note)
     return notes or None
 
 

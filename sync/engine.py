@@ -280,7 +280,7 @@ class Sync:
         self._bad_sent.add(job_id)
         self.result.unreadable.append({"job": job_id, "path": None, "side": side,
                                        "reason": reason})
-        self.result.actions = [a for a in self.result.actions if a["job"] != job_id]
+        self.result.actions[:] = [a for a in self.result.actions if a["job"] != job_id]
 
     def _settle(self, record):
         """Writes refused because their target changed during the sync: report them, and

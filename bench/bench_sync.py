@@ -16,7 +16,9 @@ ControlMaster auto).
 rsync runs as `rsync -a --delete` of the workspace over the same sshd. The tools alternate
 and each row is the best of --repeat rounds (the file system's speed drifts on this VM).
 Set TMPDIR=/dev/shm to measure on a RAM disk, without the disk's noise. Beside each wall time
-the CPU time of this side (the process and the children it waited for: ssh, rsync) is given.
+the CPU time of this side (the process and the children it waited for: ssh, rsync) is given,
+and for the SSH rows that of the far side (sshd's session and what it ran: suite's server, its
+index refresh after the client has gone included, or rsync's; read once it has ended).
 --local adds rows for a local sync (the CLI, `suite sync /other/project`, both projects on this
 machine) against `rsync -a --delete` of the workspace; --no-ssh-rows leaves out the SSH rows.
 --progress-n times the CLI's first local sync of that many jobs on a terminal (a pty: the
@@ -100,6 +102,42 @@ def measured(fn, *args):
     return time.perf_counter() - t, cpu_seconds() - c
 
 
+#: the sshd of the SSH rows (its pid: the far sides' CPU is read from it)
+SSHD = {}
+
+
+def far_cpu():
+    """CPU seconds of the far sides that have ended: the sshd listener's waited-for children
+    (its sessions, and through them rsync's server), /proc's cutime + cstime."""
+    with open(f"/proc/{SSHD['pid']}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return f.read().split()
+
+
+def far_measured(fn, *args):
+    """``(wall s, CPU s, far CPU s)``: :func:`measured`, then the far side's CPU once it has
+    ended. suite's server indexes after the client has gone, its session ended: this process
+    is a subreaper (main), so the server comes here as an orphan and is reaped here with its
+    CPU (wait4), counted as the far side's, untimed."""
+    far, orphans = far_cpu(), 0.0
+    wall, cpu = measured(fn, *args)
+    for _ in range(1200):
+        while True:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+            if not pid:
+                break
+            orphans += usage.ru_utime + usage.ru_stime
+        if not _children(SSHD["pid"]) and _children(os.getpid()) == [str(SSHD["pid"])]:
+            break
+        time.sleep(0.05)
+    return wall, cpu, far_cpu() - far + orphans
+
+
 class Rows:
     """The best wall and CPU time of each tool per row, the tools taking turns by round."""
 
@@ -109,16 +147,19 @@ class Rows:
     def pair(self, key, round_, suite_fn, rsync_fn):
         order = [("suite", suite_fn), ("rsync", rsync_fn)]
         for tool, fn in order if round_ % 2 == 0 else order[::-1]:
-            wall, cpu = fn()
-            best = self.rows.setdefault(key, {}).setdefault(tool, [float("inf")] * 2)
-            best[0], best[1] = min(best[0], wall), min(best[1], cpu)
+            got = fn()  # wall, CPU here(, CPU of the far side)
+            best = self.rows.setdefault(key, {}).setdefault(tool, [float("inf")] * len(got))
+            best[:] = [min(b, g) for b, g in zip(best, got, strict=True)]
 
     def print(self):
+        far = any(len(t["suite"]) > 2 for t in self.rows.values())
         print(f"{'operation':42s} {'suite s':>9s} {'rsync s':>9s} {'suite/rsync':>12s} "
-              f"{'CPU suite':>10s} {'CPU rsync':>10s}")
+              f"{'CPU suite':>10s} {'CPU rsync':>10s}"
+              + (f" {'far suite':>10s} {'far rsync':>10s}" if far else ""))
         for key, t in self.rows.items():
-            (s, sc), (r, rc) = t["suite"], t["rsync"]
-            print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f} {sc:10.2f} {rc:10.2f}")
+            (s, sc, *sf), (r, rc, *rf) = t["suite"], t["rsync"]
+            print(f"{key:42s} {s:9.3f} {r:9.3f} {s / r:12.2f} {sc:10.2f} {rc:10.2f}"
+                  + (f" {sf[0]:10.2f} {rf[0]:10.2f}" if sf and rf else ""))
 
 
 def ssh_rows(args, root, src, port, home, rows):
@@ -177,15 +218,15 @@ def ssh_rows(args, root, src, port, home, rows):
         rs_dst = f"{root}/rsync-dst{round_}"
         os.makedirs(rs_dst)
         ws, far = f"{src.workspace}/", f"root@127.0.0.1:{rs_dst}/"
-        push = (lambda: measured(run_sync, src, dst), lambda: measured(rsync, ws, far))
+        push = (lambda: far_measured(run_sync, src, dst), lambda: far_measured(rsync, ws, far))
         pair("first sync", round_, *push)
         time.sleep(2)  # let the far side finish indexing, as between two real syncs
         pair("nothing to do", round_, *push)
         # the other way: every job new on the far side, pulled into an empty project
         here = f"{root}/pulled{round_}"
         pair("first pull", round_,
-             lambda: measured(lambda: run_sync(suite.init_project(f"{here}-suite"), dst)),
-             lambda: measured(rsync, far, f"{here}-rsync/"))
+             lambda: far_measured(lambda: run_sync(suite.init_project(f"{here}-suite"), dst)),
+             lambda: far_measured(rsync, far, f"{here}-rsync/"))
         shutil.rmtree(f"{here}-suite", ignore_errors=True)
         shutil.rmtree(f"{here}-rsync", ignore_errors=True)
         for k, job_id in enumerate(ids[round_:: 100]):
@@ -360,7 +401,12 @@ def main():
         args.profile = os.path.abspath(args.profile)
         os.makedirs(args.profile, exist_ok=True)
     root = tempfile.mkdtemp(prefix="bench-sync-")
+    import ctypes
+
+    # PR_SET_CHILD_SUBREAPER: far sides that outlive their session come here (far_measured)
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
     proc, port = start_sshd(root, args.profile)
+    SSHD["pid"] = proc.pid
     if args.latency:
         from latency import DelayProxy
 

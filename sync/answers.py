@@ -40,9 +40,13 @@ def ints(value, n):
 def check_note(note, host):
     """A refused write's note from ``host`` (see :attr:`sync.replica.Replica.changed`), checked:
     it names an item of the local record. Raises :class:`protocol.ProtocolError` for a wrong
-    shape, :class:`SyncError` for a bad job id or path."""
-    if not isinstance(note, dict) or set(note) != {"job", "path"} or not all(
-            v is None or isinstance(v, str) for v in note.values()):
+    shape, :class:`SyncError` for a bad job id or path. A new job refused for its state point
+    has a third key: ``{"job": id, "path": None, "unreadable": why}``."""
+    unreadable = isinstance(note, dict) and "unreadable" in note
+    keys = {"job", "path", "unreadable"} if unreadable else {"job", "path"}
+    if not isinstance(note, dict) or set(note) != keys or not all(
+            v is None or isinstance(v, str) for v in note.values()) or (unreadable and (
+                note["path"] is not None or note["job"] is None or note["unreadable"] is None)):
         raise protocol.ProtocolError(f"{host} answered a write with something of the wrong "
                                      "shape")
     if note["job"] is not None:

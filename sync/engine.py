@@ -21,7 +21,7 @@ from suite import layout, native
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
-from .replica import NOT_PLAIN, BadStatepoint, Replica, check_statepoint, doc_digest
+from .replica import NOT_PLAIN, BadStatepoint, Replica, doc_digest
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -149,6 +149,7 @@ class Sync:
         self.result = SyncResult(dry_run=dry_run, active=list(active))
         self._old = {}  # job id -> its record entry before this run, until the next save
         self._doc_merges = {}  # job id -> (base, local, remote) of a document sent there
+        self._bad_sent = set()  # new jobs the far side refused for their state points
 
     # -- the run ----------------------------------------------------------------------------
     def run(self):
@@ -266,11 +267,20 @@ class Sync:
             return
         # progress is saved here often; the peer's copy (possibly over the network) at the
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
-        if final and isinstance(self.R, Replica) and isinstance(self.L, Replica):
-            record = _replica.encode_record(record)  # once for both sides
+        if final:  # encoded once for both sides (the far side checks it is JSON)
+            record = _replica.encode_record(record)
         self.L.save_record(rid, record)
         if final:
             self.R.save_record(lid, record)
+
+    def _refused_statepoint(self, job_id, reason, side):
+        """A job copied to the far side was refused there: its state point on ``side`` is
+        not its own (the index never re-reads one, so it may have changed since). Reported
+        as unreadable, its copy no action."""
+        self._bad_sent.add(job_id)
+        self.result.unreadable.append({"job": job_id, "path": None, "side": side,
+                                       "reason": reason})
+        self.result.actions[:] = [a for a in self.result.actions if a["job"] != job_id]
 
     def _settle(self, record):
         """Writes refused because their target changed during the sync: report them, and
@@ -281,7 +291,11 @@ class Sync:
             notes, replica.changed = replica.changed, []
             for note in notes:
                 job_id, rel = note.get("job"), note.get("path")
-                self.result.changed.append({"job": job_id, "path": rel, "side": side})
+                if "unreadable" in note:  # a new job whose state point is not its own
+                    self._refused_statepoint(job_id, note["unreadable"],
+                                             "remote" if side == "local" else "local")
+                elif job_id not in self._bad_sent:  # (its links and large files follow it)
+                    self.result.changed.append({"job": job_id, "path": rel, "side": side})
                 if job_id is None:
                     continue  # the project document: settled where it was written
                 old = self._old.get(job_id, jobs.get(job_id))
@@ -416,10 +430,8 @@ class Sync:
                     sp, files = self._fetched.pop(job_id)
                 else:
                     [(_, sp, files)] = src.read_jobs([(job_id, small)])
-                if not isinstance(dst, Replica):
-                    # checked here too: the far side would refuse it and stop the sync; a
-                    # local replica checks it as it creates the job (once: ~0.2 s a 10,000)
-                    check_statepoint(job_id, sp)
+                # checked once, where the job lands: a local replica raises BadStatepoint,
+                # a far side refuses that job alone (a note, see _refused_statepoint)
                 dst.create_job(job_id, sp, present["doc"], files)
         except BadStatepoint as exc:  # the index never re-reads one: it may have changed
             self.result.actions.pop()  # the copy _act announced does not happen

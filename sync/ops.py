@@ -14,6 +14,7 @@ from suite.jsonio import ANY
 
 from . import answers, protocol
 from .answers import ints, shaped
+from .replica import BadStatepoint
 
 
 def _pack(args):
@@ -90,11 +91,15 @@ def _take_json(check=None):
 
 
 def _pack_record(args):
-    return [args[0]], protocol.dump_json(args[1]), {}
+    # an encoded record (replica.encode_record, bytes) goes as it is
+    record = args[1]
+    return [args[0]], record if isinstance(record, bytes) else protocol.dump_json(record), {}
 
 
 def _unpack_record(header, payload):
-    return [*header.get("args", []), protocol.load_json(payload)]
+    # written as it came once it is known to be JSON (not encoded a second time)
+    protocol.load_json(payload)
+    return [*header.get("args", []), bytes(payload)]
 
 
 # -- file contents ride in the payload ------------------------------------------------------
@@ -198,9 +203,17 @@ def _unpack_jobs(header, payload):
 
 
 def _create_jobs(session, jobs):
-    # the notes of jobs made there meanwhile (None: all landed), as create_job's answer
-    notes = [note for job_id, sp, doc, files in jobs
-             if (note := session.replica.create_job(job_id, sp, doc, files)) is not None]
+    # the notes of jobs made there meanwhile (None: all landed), as create_job's answer; a
+    # state point that is not its job's is checked here only (the sender does not): that
+    # job alone is refused, its note saying why, and the rest land
+    notes = []
+    for job_id, sp, doc, files in jobs:
+        try:
+            note = session.replica.create_job(job_id, sp, doc, files)
+        except BadStatepoint as exc:
+            note = {"job": job_id, "path": None, "unreadable": str(exc)}
+        if note is not None:
+            notes.append(note)
     return notes or None
 
 

@@ -19,8 +19,10 @@ COMPRESS_ABOVE = 4096
 #: operation active_work (work queued or running there); snapshots and records travel as JSON
 #: payloads (a million jobs' snapshot is past MAX_HEADER); the far side's workflow
 #: (flow_status, flow_submit, flow_run, books, project files); 6: new jobs many to a frame
-#: (create_jobs); 7: XXH64 block hashes in deltas, file digests by FileCheck (sync/blocks.py)
-VERSION = 7
+#: (create_jobs); 7: XXH64 block hashes in deltas, file digests by FileCheck (sync/blocks.py);
+#: 8: a pushed job whose state point is not its own is refused alone (create_jobs answers a
+#: note with "unreadable"), checked only there
+VERSION = 8
 #: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of

@@ -349,8 +349,8 @@ class Replica:
 
     def save_record(self, peer, record):
         """Write the record of the sync with ``peer`` (a sync identity, checked); ``record``
-        may come encoded (:func:`encode_record`: one encoding for both sides of a local
-        sync, 20-40 ms a 10,000 jobs)."""
+        may come encoded (:func:`encode_record`: one encoding for both sides of a sync,
+        local or over SSH, 20-40 ms a 10,000 jobs)."""
         path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
         write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
@@ -634,7 +634,7 @@ class Replica:
         from . import delta
 
         with self._open(job_id, rel) as f:
-            return delta.signature(f).to_bytes()
+            return delta.signature_bytes(f)
 
     def make_delta(self, job_id, rel, signature, limit=None):
         """``(delta bytes, mtime_ns)`` turning the other side's basis into this file;

@@ -364,6 +364,42 @@ def test_statepoint_corrupted_after_indexing_is_reported_not_copied(transport, p
     assert os.path.isdir(os.path.join(lap.workspace, bad.id))
 
 
+def test_a_pushed_statepoint_is_checked_once_on_the_far_side(transport, pair, monkeypatch):
+    """Pushed, a job's state point is checked where it lands (once: this side sent it
+    unchecked, 16 % of a first push's CPU here); one that is not the job's is refused there
+    alone, reported as unreadable on this side, and the rest of the sync goes on."""
+    from sync import replica
+
+    checked = []  # in this process: the far side is another
+    real = replica.check_statepoint
+    monkeypatch.setattr(replica, "check_statepoint",
+                        lambda job_id, raw: checked.append(job_id) or real(job_id, raw))
+    lap, clu = pair
+    bad, good = lap.open_job({"i": 8}).init(), lap.open_job({"i": 9}).init()
+    with open(bad.fn("big.bin"), "wb") as f:  # a file that follows its job in chunks
+        f.write(b"x" * 300)
+    os.symlink("big.bin", bad.fn("alias"))
+    assert len(lap.find_jobs({})) == 5  # indexed here with a good state point
+    with open(bad.fn("signac_statepoint.json"), "w") as f:
+        f.write('{"i": 99}')  # valid JSON, wrong job
+    monkeypatch.setattr("sync.replica.STREAM_MIN", 200)
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 5, result.format()
+    assert [(u["job"], u["side"]) for u in result.unreadable] == [(bad.id, "local")]
+    assert "hashes to" in result.unreadable[0]["reason"]
+    assert not result.changed, result.format()
+    assert bad.id not in {a["job"] for a in result.actions}
+    assert not os.path.exists(os.path.join(clu.workspace, bad.id))
+    assert os.path.isdir(os.path.join(clu.workspace, good.id)) and len(clu) == 4
+    assert checked == []  # only the far side checked
+    with open(bad.fn("signac_statepoint.json"), "w") as f:
+        json.dump({"i": 8}, f)
+    again = transport.sync(lap, clu.path)
+    assert again.exit_status == 0, again.format()
+    assert open(clu.open_job(id=bad.id).fn("big.bin"), "rb").read() == b"x" * 300
+    assert os.readlink(clu.open_job(id=bad.id).fn("alias")) == "big.bin"
+
+
 def test_diff_against_a_remote_names_skipped_items(transport, pair):
     lap, clu = pair
     a = lap.open_job({"i": 0})

@@ -45,3 +45,22 @@ def test_unknown_operation_is_refused():
 def test_syncing_a_project_with_itself_over_the_local_transport(project):
     with pytest.raises(sync.SyncError, match="is this project itself"):
         sync.sync(project, project.path, ssh="local")
+
+
+@pytest.mark.parametrize("note", [
+    {"job": "0" * 32, "path": None, "unreadable": None},
+    {"job": "0" * 32, "path": "out.txt", "unreadable": "why"},
+    {"job": None, "path": None, "unreadable": "why"},
+    {"job": "0" * 32, "path": None, "unreadable": 5},
+    {"job": "0" * 32, "path": None, "extra": "why"},
+    ["0" * 32, None],
+])
+def test_a_note_of_the_wrong_shape_is_a_protocol_error(note):
+    from sync import answers, protocol
+
+    with pytest.raises(protocol.ProtocolError, match="wrong shape"):
+        answers.check_note(note, "far")
+    good = {"job": "0" * 32, "path": None, "unreadable": "its state point hashes to ..."}
+    assert answers.check_note(good, "far") == good
+    with pytest.raises(sync.SyncError, match="refused job id"):
+        answers.check_note({**good, "job": "../x"}, "far")

@@ -131,7 +131,10 @@ def test_server_refuses_nan_in_documents_and_state_points(pair):
         ({"op": "create_jobs", "args": [[[new.id, {"d": float("-inf")}, 10, []]]]},
          b'{"x": 1.5}'),
         ({"op": "close"}, b""))
-    assert [a["ok"] for a in answers] == [True] + [False] * 5
+    assert [a["ok"] for a in answers] == [True, False, False, False, True, False]
+    # a state point JSON cannot hold: that job alone is refused, its note says why
+    [note] = answers[4]["result"]
+    assert note["job"] == new.id and note["path"] is None and new.id in note["unreadable"]
     assert job.doc() == {"step": 2}
     assert not os.path.exists(clu.fn(layout.PROJECT_DOCUMENT)) or \
         read_json(clu.fn(layout.PROJECT_DOCUMENT)) == {}
@@ -275,7 +278,8 @@ def _job_frame(project, i, doc, files):
 
 def test_many_new_jobs_in_one_frame(pair):
     """create_jobs: jobs land whole; one made there meanwhile is left and named in the
-    answer; a frame whose pieces do not add up, or a bad job in it, writes nothing more."""
+    answer; a frame whose pieces do not add up writes nothing more; a job whose state point is
+    not its own is refused alone, named in the answer with the reason."""
     from sync import ops
 
     lap, clu = pair
@@ -297,8 +301,10 @@ def test_many_new_jobs_in_one_frame(pair):
         ({"op": "close"}, b""))
     assert status == 0
     assert answers[1] == {"ok": True, "result": [{"job": b, "path": None}]}
-    assert [x["ok"] for x in answers[2:]] == [False, False, False]
-    assert "do not add up" in answers[2]["error"] and "hashes to" in answers[4]["error"]
+    assert [x["ok"] for x in answers[2:]] == [False, False, True]
+    assert "do not add up" in answers[2]["error"]
+    [note] = answers[4]["result"]
+    assert note["job"] == d and note["path"] is None and "hashes to" in note["unreadable"]
     got = clu.open_job(id=a)
     assert got.doc() == {"step": 0} and got.sp() == {"i": 0}
     assert open(got.fn("out.txt"), "rb").read() == b"aa" and os.path.getsize(got.fn("d/x")) == 0

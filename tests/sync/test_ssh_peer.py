@@ -340,6 +340,19 @@ def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):
         client.close()
 
 
+
+def test_paramiko_prefers_aes_gcm_where_the_server_offers_it(sshd, ssh_home):
+    # an AEAD cipher: no separate HMAC-SHA2 pass over every packet (paramiko's default,
+    # aes128-ctr with hmac-sha2-256, cost twice the CPU per byte sent or received)
+    from sync.ssh import connect
+
+    client = connect(parse_url("cluster:/"), timeout=10)
+    try:
+        t = client.get_transport()
+        assert t.local_cipher == t.remote_cipher == "aes128-gcm@openssh.com"
+    finally:
+        client.close()
+
 # -- 6. accepting a new host key appends one line ----------------------------------------------
 
 def test_new_host_key_is_appended_never_rewriting_known_hosts(sshd, ssh_home, pair):

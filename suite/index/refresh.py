@@ -82,6 +82,8 @@ def _refresh(store, ws, documents, hint, on_progress):
 
 
 def _fill(store, ws, found, bulk):
+    """Write what a refresh found: the new jobs in parts, then the rest in one transaction
+    (in a bulk change, with the key indexes dropped and made again at its end)."""
     db = store.db
     added, removed, docs = found.added, found.removed, found.docs
     if bulk:

@@ -1,10 +1,15 @@
 """The index's SQLite file: its schema, opening it (rebuilt when corrupt, in memory where the
 disk refuses), write transactions, and inserting jobs."""
 
+import contextlib
 import os
+import socket
 import sqlite3
+import time
 
-VERSION = 7  # 7: kv_txt partial (another version's file is rebuilt, never misread)
+# another version's file is rebuilt, never misread. 7: kv_txt partial; 8: a build without a
+# journal leaves a marker (BUILDING) that older code would not heed
+VERSION = 8
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -27,7 +32,12 @@ INDEXES = {"kv_num": "(src, key, num, t, id)",
 # the few jobs with a file that could not be read; a query's WHERE must repeat the condition
 # word for word for SQLite to use this partial index (else: a scan of every job's row)
 ODD = "(sp IS NULL OR bad IS NOT NULL)"
-
+#: a meta key ``building:<host>:<pid>`` marks a build without a rollback journal
+#: (:meth:`Store.unjournaled`) by that process; the file of one whose process is gone was cut
+#: off part-way, may be torn, and is made again when opened
+BUILDING = "building:"
+#: seconds without a change after which another host's build is taken as cut off
+OTHER_HOST_STILL = 300
 
 
 def create(db):
@@ -75,6 +85,9 @@ class Store:
             row = db.execute("SELECT value FROM meta WHERE key='version'").fetchone()
             if row is None or row[0] != str(VERSION):
                 _reset(db)
+            elif _cut_off(db, self.path):
+                db.close()
+                raise sqlite3.DatabaseError("a build without a journal was cut off")
         except sqlite3.DatabaseError:
             # a corrupt cache is rebuilt; a read-only file system falls back to memory
             db = self._recover()
@@ -128,10 +141,72 @@ class Store:
             self.fresh_memory()
             self.write(fn)
 
+    @contextlib.contextmanager
+    def unjournaled(self):
+        """Write without a rollback journal (or a sync at each commit) inside the block: for
+        filling an empty index, which has nothing to roll back to. A meta row names this
+        process meanwhile; a file whose marker's process is gone (killed part-way) is made
+        again when next opened (:meth:`connect`), and a failure inside the block deletes the
+        file (a rollback without a journal is undefined) before it propagates."""
+        key = f"{BUILDING}{socket.gethostname()}:{os.getpid()}"
+        self.write(lambda db: db.execute("INSERT OR REPLACE INTO meta VALUES (?, '')", (key,)))
+        if self.in_memory:
+            yield
+            return
+        db = self.db
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        try:
+            yield
+        except BaseException:
+            if self.db is db:
+                self.db = None
+                db.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+            raise
+        if self.db is not db:  # moved to memory part-way (the refresh built it whole)
+            return
+        # journalled again before the marker goes: that commit syncs the file (what the
+        # build wrote included), and a crash before its end keeps the marker
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute("PRAGMA synchronous=FULL")
+        self.write(lambda db: db.execute("DELETE FROM meta WHERE key=?", (key,)))
+
     def meta(self, key):
         """A value of the meta table, or None."""
         row = self.connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
+
+
+def _cut_off(db, path):
+    """Whether a build without a journal (:meth:`Store.unjournaled`) stopped part-way in
+    this file: its marker names a process of this host that is gone, or one of another host
+    (a shared file system: its process cannot be asked) and the file has not changed for
+    :data:`OTHER_HOST_STILL` seconds (a running build writes continually; a build made again
+    costs time, a torn file wrong answers, and wiping a build still running on another login
+    node would cost both)."""
+    host = socket.gethostname()
+    for (key,) in db.execute("SELECT key FROM meta WHERE key LIKE 'building:%'"):
+        owner, _, pid = key[len(BUILDING):].rpartition(":")
+        if not pid.isdigit():
+            return True
+        if owner == host:
+            if not _alive(int(pid)):
+                return True
+        elif time.time() - os.stat(path).st_mtime > OTHER_HOST_STILL:
+            return True
+    return False
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _reset(db):

@@ -1,7 +1,6 @@
 """Reading and parsing job files for the index: state points and documents read in one
 ``open``/``fstat``/``read`` each, parsed, and flattened into key rows."""
 
-import concurrent.futures
 import json
 import os
 
@@ -52,6 +51,10 @@ def read_files(ws, ids, name, limit=None):
             return _readmany.read_at(fd, ids, suffix, limit, ws, TOO_BIG)
         step = -(-len(ids) // min(READ_THREADS, len(ids) // READ_THREADS_MIN))
         parts = [ids[k:k + step] for k in range(0, len(ids), step)]
+        # imported here: it brings logging and traceback (~9 ms), which every command that
+        # opens the index paid at start while only a large read uses the threads
+        import concurrent.futures
+
         with concurrent.futures.ThreadPoolExecutor(len(parts)) as pool:
             done = pool.map(lambda part: _readmany.read_at(fd, part, suffix, limit, ws,
                                                            TOO_BIG), parts)

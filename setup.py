@@ -17,6 +17,7 @@ HEADERS = {
     "sync._delta": [],
     "suite.index._readmany": [],
     "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
+    "suite._copyjson": [],
 }
 
 

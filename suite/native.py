@@ -18,6 +18,7 @@ MODULES = (
     "sync._delta",
     "suite.index._readmany",
     "suite.provenance._capture",
+    "suite._copyjson",
 )
 
 

@@ -139,7 +139,7 @@ class FileRoot:
             return None
 
     def data(self):
-        buf = _buffer()
+        buf = _local.buffer  # _buffer() written out: status asks once per job
         if buf is not None:
             holder = buf.get(self.path)
             if holder is self:

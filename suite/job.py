@@ -29,7 +29,8 @@ class _StatepointRoot:
         self.job = job
 
     def data(self):
-        return self.job._statepoint_data()
+        sp = self.job._sp  # read already (iterating, status): no second call level
+        return sp if sp is not None else self.job._statepoint_data()
 
     def modify(self, fn):
         new = copy_json(self.job._statepoint_data())

@@ -19,6 +19,7 @@ MODULES = (
     "sync._landing",
     "suite.index._readmany",
     "suite.provenance._capture",
+    "suite._copyjson",
 )
 
 

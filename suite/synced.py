@@ -11,6 +11,7 @@ import contextlib
 import os
 import threading
 
+from . import native
 from .jsonio import ANY, dumps, read_json, write_atomic
 from .statepoint import to_plain
 
@@ -138,7 +139,7 @@ class FileRoot:
             return None
 
     def data(self):
-        buf = _buffer()
+        buf = _local.buffer  # _buffer() written out: status asks once per job
         if buf is not None:
             holder = buf.get(self.path)
             if holder is self:
@@ -230,19 +231,26 @@ def _sig(st):
 _CONTAINERS = (dict, list)
 
 
-def copy_json(value):
-    """Deep copy of a JSON value (dicts, lists, scalars): much faster than ``copy.deepcopy``."""
+def copy_json_python(value):
+    """Deep copy of a JSON value (dicts, lists, scalars): much faster than ``copy.deepcopy``.
+    Only dicts and lists of exactly those types are copied, everything else is shared; too
+    deep a nesting raises RecursionError. The reference of the native ``suite._copyjson``."""
     if type(value) is dict:
         # a C copy, then only the nested containers again: half the time of a comprehension
         # (every `job.sp()` of an iteration copies its state point)
         out = value.copy()
         for k, v in out.items():
             if type(v) in _CONTAINERS:
-                out[k] = copy_json(v)
+                out[k] = copy_json_python(v)
         return out
     if type(value) is list:
-        return [copy_json(v) if type(v) in _CONTAINERS else v for v in value]
+        return [copy_json_python(v) if type(v) in _CONTAINERS else v for v in value]
     return value
+
+
+_copyjson = native.load("suite._copyjson")
+#: :func:`copy_json_python`, in C where built (a fifth of iterating 100,000 jobs' CPU time)
+copy_json = _copyjson.copy_json if _copyjson is not None else copy_json_python
 
 
 class _Node:
@@ -275,7 +283,12 @@ class _Node:
 
     def __call__(self):
         """Return a plain deep copy of the data."""
-        return copy_json(self._get())
+        # _get written out: `job.sp()` runs once per job of an iteration, and a call level is
+        # a tenth of it
+        node = self._root.data()
+        for part in self._path:
+            node = node[part]
+        return copy_json(node)
 
     def __len__(self):
         return len(self._get())
@@ -318,8 +331,11 @@ class SyncedDict(_Node):
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+        node = self._root.data()  # _get written out: labels read `job.sp.a` once per job
         try:
-            value = self._get()[name]
+            for part in self._path:
+                node = node[part]
+            value = node[name]
         except KeyError:
             raise AttributeError(name) from None
         # as __getitem__, one call less: labels read `job.sp.a` once per job
@@ -341,7 +357,10 @@ class SyncedDict(_Node):
         return iter(list(self._get()))
 
     def __contains__(self, key):
-        return key in self._get()
+        node = self._root.data()  # _get written out: labels ask `"key" in job.doc` per job
+        for part in self._path:
+            node = node[part]
+        return key in node
 
     def keys(self):
         return self._get().keys()

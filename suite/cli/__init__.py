@@ -5,7 +5,8 @@ that ``suite find`` starts fast. Errors print one line on stderr and exit non-ze
 The far side of a sync (``suite _sync-server PATH [--init]``, started once per sync, per
 ``status --on`` and per ``submit --on``) has a fixed form: :func:`main` serves it without
 importing click (the group lives in :mod:`suite.cli.group`); any other form of it, ``--help``
-included, goes through click."""
+included, goes through click. ``suite find`` with FILTER words and no option, the command
+users time most, is served without click too (:func:`suite.cli.findjobs.plain_args`)."""
 
 import sys
 
@@ -53,6 +54,11 @@ def main(argv=None):
     try:
         far = _server_args(args)
         if far is None:
+            from .findjobs import find_jobs, plain_args
+
+            words = plain_args(args)
+            if words is not None:  # `suite find FILTER...`: no click to import
+                return find_jobs(words)
             from .group import run
 
             return run(args)

@@ -6,16 +6,7 @@ import sys
 
 import click
 
-
-def project(quiet=False):
-    """The project containing the current directory (index progress shown on a terminal,
-    unless ``quiet``)."""
-    from suite.project import get_project
-
-    proj = get_project(".")
-    if sys.stderr.isatty() and not quiet:
-        proj.index.on_progress = lambda msg: click.echo(f"suite: {msg}", err=True)
-    return proj
+from .plain import project  # noqa: F401  (the command modules take it from here)
 
 
 def filter_from(args):

@@ -109,75 +109,9 @@ def find(filter, sp_keys, doc_keys, as_json):
     state point leaves the job out of every answer and the exit status is then 3; an
     unreadable document leaves it out of document queries only (exit status unchanged).
     """
-    from suite.query import MISSING, parse_cli_filter, resolve
+    from .findjobs import find_jobs
 
-    p = project()
-    flt = parse_cli_filter(filter)
-    cursor = p.find_jobs(flt)
-    ids = cursor.ids()
-    _find_notes(p, flt)
-    if sp_keys is None and doc_keys is None:
-        if as_json:
-            click.echo(json.dumps(ids))
-        else:
-            if ids:
-                click.echo("\n".join(ids))
-        return _report_unreadable(p)
-    sps = p.index.statepoints(ids) if sp_keys is not None else {}
-    docs = p.index.documents(ids) if doc_keys is not None else {}
-
-    def pick(data, keys):
-        if keys == "":
-            return data
-        out = {}
-        for k in (k.strip() for k in keys.split(",")):
-            v = resolve(data, tuple(k.split(".")))
-            if v is not MISSING:
-                out[k] = v
-        return out
-
-    result = {}
-    for i in ids:
-        entry = {}
-        if sp_keys is not None:
-            entry["sp"] = pick(sps.get(i, {}), sp_keys)
-        if doc_keys is not None:
-            entry["doc"] = pick(docs.get(i, {}), doc_keys)
-        result[i] = entry
-    if as_json:
-        echo_json(result)
-    else:
-        for i, entry in result.items():
-            parts = [json.dumps(entry[k], sort_keys=True) for k in ("sp", "doc") if k in entry]
-            click.echo(f"{i} {' '.join(parts)}")
-    _report_unreadable(p)
-
-
-def _report_unreadable(p):
-    """Jobs a query could not read (the others were answered), on stderr; exit status 3 when
-    a state point could not be read: that job is left out of every answer. A job whose
-    document alone cannot be read is only left out of document queries: named, status kept."""
-    from suite.jobfiles import summary
-
-    problems = p.index.problems
-    if problems:
-        items = [{"job": i, "reason": m.removeprefix(f"job {i}: ")}
-                 for i, m in sorted(problems.items())]
-        click.echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
-                   err=True)
-        if len(p.index.statepoints(sorted(problems))) < len(problems):
-            sys.exit(3)
-
-
-def _find_notes(p, flt):
-    """On stderr: keys no job has (a typo finds nothing); the exit status stays as it is.
-    Jobs left out as unreadable are named by :func:`_report_unreadable`."""
-    from suite.query import compile_filter
-
-    tree = compile_filter(flt)
-    for key, close in p.index.missing_keys(tree):
-        hint = f"; did you mean {close!r}?" if close else ""
-        click.echo(f"suite: note: no job has key {key!r}{hint}", err=True)
+    return find_jobs(filter, sp_keys, doc_keys, as_json)
 
 
 @click.command()

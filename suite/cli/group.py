@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from suite import __version__
+
 from . import COMMANDS
 
 
@@ -31,7 +33,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-@click.version_option(package_name="suite", prog_name="suite")
+# the version written in the package, not looked up in the installed metadata: that lookup
+# (importlib.metadata over sys.path) was half the CPU time of `suite --version`
+@click.version_option(version=__version__, prog_name="suite")
 @click.pass_context
 def cli(ctx, debug):
     """suite: jobs, workspaces, sync, archives, views, diffs and workflows for parameter sweeps.

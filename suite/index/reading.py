@@ -51,7 +51,9 @@ def read_files(ws, ids, name, limit=None):
             return _readmany.read_at(fd, ids, suffix, limit, ws, TOO_BIG)
         step = -(-len(ids) // min(READ_THREADS, len(ids) // READ_THREADS_MIN))
         parts = [ids[k:k + step] for k in range(0, len(ids), step)]
-        import concurrent.futures  # here: it imports logging (~6 ms), which most commands skip
+        # imported here: it brings logging and traceback (~9 ms), which every command that
+        # opens the index paid at start while only a large read uses the threads
+        import concurrent.futures
 
         with concurrent.futures.ThreadPoolExecutor(len(parts)) as pool:
             done = pool.map(lambda part: _readmany.read_at(fd, part, suffix, limit, ws,

@@ -148,7 +148,7 @@ class Store:
         process meanwhile; a file whose marker's process is gone (killed part-way) is made
         again when next opened (:meth:`connect`), and a failure inside the block deletes the
         file (a rollback without a journal is undefined) before it propagates."""
-        key = f"{BUILDING}{socket.gethostname()}:{os.getpid()}"
+        key = f"{BUILDING}{this_machine()}:{os.getpid()}"
         self.write(lambda db: db.execute("INSERT OR REPLACE INTO meta VALUES (?, '')", (key,)))
         if self.in_memory:
             yield
@@ -179,21 +179,34 @@ class Store:
         return row[0] if row else None
 
 
+def this_machine():
+    """This host's name and, where the kernel tells it, its boot's id (``host/boot``): a
+    process id names a process only within one boot."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f"{socket.gethostname()}/{f.read().strip()}"
+    except OSError:
+        return socket.gethostname()
+
+
 def _cut_off(db, path):
     """Whether a build without a journal (:meth:`Store.unjournaled`) stopped part-way in
-    this file: its marker names a process of this host that is gone, or one of another host
-    (a shared file system: its process cannot be asked) and the file has not changed for
-    :data:`OTHER_HOST_STILL` seconds (a running build writes continually; a build made again
-    costs time, a torn file wrong answers, and wiping a build still running on another login
-    node would cost both)."""
-    host = socket.gethostname()
+    this file: its marker names a process of this host that is gone (or of an earlier boot
+    of it: a crash of the machine), or one of another host (a shared file system: its
+    process cannot be asked) and the file has not changed for :data:`OTHER_HOST_STILL`
+    seconds (a running build writes continually; a build made again costs time, a torn file
+    wrong answers, and wiping a build still running on another login node would cost both)."""
+    here = this_machine()
+    host = here.partition("/")[0]
     for (key,) in db.execute("SELECT key FROM meta WHERE key LIKE 'building:%'"):
         owner, _, pid = key[len(BUILDING):].rpartition(":")
         if not pid.isdigit():
             return True
-        if owner == host:
+        if owner == here:
             if not _alive(int(pid)):
                 return True
+        elif owner.partition("/")[0] == host:  # this host, another boot
+            return True
         elif time.time() - os.stat(path).st_mtime > OTHER_HOST_STILL:
             return True
     return False

@@ -120,7 +120,7 @@ def test_a_build_killed_part_way_is_made_again_not_read(tmp_path, small_bulk, mo
 def test_the_marker_of_a_build_still_running_is_left_alone(tmp_path, small_bulk):
     p = _project(tmp_path)
     want = _answers(p)
-    alive = f"{store.BUILDING}{socket.gethostname()}:{os.getpid()}"
+    alive = f"{store.BUILDING}{store.this_machine()}:{os.getpid()}"
     with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
         db.execute("INSERT INTO meta VALUES (?, '')", (alive,))
     assert _answers(p) == want
@@ -128,19 +128,22 @@ def test_the_marker_of_a_build_still_running_is_left_alone(tmp_path, small_bulk)
     assert alive in meta and int(meta["files_read"]) == 2 * N  # not built again
 
 
-@pytest.mark.parametrize("owner", ["another-host.example:1", "{host}:{dead}"])
+@pytest.mark.parametrize("owner", ["another-host.example:1", "{here}:{dead}",
+                                   "{host}/an-earlier-boot:{alive}"])
 def test_the_marker_of_a_gone_or_unknown_builder_makes_it_again(tmp_path, small_bulk, owner):
     p = _project(tmp_path)
     want = _answers(p)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    key = store.BUILDING + owner.format(host=socket.gethostname(), dead=dead)
+    key = store.BUILDING + owner.format(here=store.this_machine(), dead=dead,
+                                        host=socket.gethostname(), alive=os.getpid())
     path = p.fn(".suite/index.sqlite")
     with sqlite3.connect(path) as db:
         db.execute("INSERT INTO meta VALUES (?, '')", (key,))
         db.execute("UPDATE kv SET num = -1 WHERE key = 'b.c'")  # misread if kept
-    still = time.time() - store.OTHER_HOST_STILL - 60  # another host's: still for long
-    os.utime(path, (still, still))
+    if owner.startswith("another-host"):  # another host's: taken as gone once still for long
+        still = time.time() - store.OTHER_HOST_STILL - 60
+        os.utime(path, (still, still))
     assert _answers(p) == want
     meta = _meta(p)
     assert key not in meta and int(meta["files_read"]) == 2 * N

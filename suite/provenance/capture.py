@@ -453,23 +453,10 @@ class Capture:
                 self.fresh.add(job.id)
         return out
 
-    def changes(self, jobs, before):
-        """After an execution: the files of ``jobs`` created or modified since ``before``
-        (:meth:`scan`), each ``{"job", "path", "size", "sha256"}``; removed files as
-        ``{"job", "path", "removed": True}``."""
-        if before is None:
-            return None
-        out = []
-        for job in jobs:
-            old = before.get(job.id, {})
-            found = flat_changes(job.id, job.path, old)
-            if found is None:  # subdirectories or links: compare whole stat trees
-                found = _tree_changes(job.id, job.path, old)
-            out.extend(found)
-        return out
-
     def changes_text(self, jobs, before):
-        """:meth:`changes` as the record's ``files`` text (:func:`files_text` of it), for
+        """After an execution: the files of ``jobs`` created or modified since ``before``
+        (:meth:`scan`), each ``{"job", "path", "size", "sha256"}``, removed files as ``{"job",
+        "path", "removed": true}``, as the record's ``files`` text (:func:`files_text`), for
         :meth:`line`: a flat job directory's entries go from the scan to the text in one call,
         without a dict per file. None when ``before`` is None."""
         if before is None:

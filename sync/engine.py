@@ -459,8 +459,8 @@ class Sync:
     FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
     #: batches asked for beyond the one being written: the far side keeps reading ahead
     #: when it lost its core for a while (one ahead stalled this side 20-40 ms a few times
-    #: a pull on a busy machine); held at most FETCH_AHEAD + 1 batches (answers not yet
-    #: read wait in the channel's window and the far side's memory)
+    #: a pull on a busy machine). Memory: at most FETCH_AHEAD + 1 batches' answers held
+    #: (FETCH_BYTES each; a drain before another call may read those asked ahead early)
     FETCH_AHEAD = 3
 
     def _fetch_from(self, pos):

@@ -14,6 +14,7 @@ running job wrote to it) is refused by the side that writes; the item is reporte
 during the sync and keeps its old record state, so the next sync takes it up.
 """
 
+import collections
 from dataclasses import dataclass, field
 
 from suite import layout, native
@@ -206,7 +207,7 @@ class Sync:
                             and j not in base_jobs]
         self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
         self._remote_sizes = rs["jobs"]
-        self._fetched, self._ahead = {}, None
+        self._fetched, self._ahead, self._next_fetch = {}, collections.deque(), 0
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
@@ -456,23 +457,30 @@ class Sync:
 
     #: jobs and bytes fetched from the far side per round trip, at most (one job always)
     FETCH_JOBS, FETCH_BYTES = 256, 32 << 20
+    #: batches asked for beyond the one being written: the far side keeps reading ahead
+    #: when it lost its core for a while (one ahead stalled this side 20-40 ms a few times
+    #: a pull on a busy machine). Memory: at most FETCH_AHEAD + 1 batches' answers held
+    #: (FETCH_BYTES each; a drain before another call may read those asked ahead early)
+    FETCH_AHEAD = 3
 
     def _fetch_from(self, pos):
-        """Fetch the batch of new far jobs starting at ``pos`` and ask for the next one at
-        once: the far side reads it while this side writes this one (the two took turns,
-        each idle half of a first pull)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and self._remote_new[pos] in ahead[0]:
-            requests, answer = ahead[1], ahead[2]
-        else:  # the batch asked for ahead is not needed (its answer is read and dropped)
+        """Fetch the batch of new far jobs starting at ``pos``; before waiting for it, ask for
+        the next ones up to FETCH_AHEAD: the far side reads them while this side writes this
+        one (the two took turns, each idle half of a first pull)."""
+        ahead = self._ahead
+        while ahead and self._remote_new[pos] not in ahead[0][0]:
+            ahead.popleft()  # not needed (its answer is read in order and dropped)
+        if ahead:
+            _, requests, answer = ahead.popleft()
+        else:
             requests = self._batch(pos)
             answer = self.R.read_jobs_later(requests)
+            self._next_fetch = self._remote_pos[requests[-1][0]] + 1
+        while len(ahead) < self.FETCH_AHEAD and self._next_fetch < len(self._remote_new):
+            more = self._batch(self._next_fetch)
+            ahead.append(({job_id for job_id, _ in more}, more, self.R.read_jobs_later(more)))
+            self._next_fetch = self._remote_pos[more[-1][0]] + 1
         self._fetched = {job_id: (sp, files) for job_id, sp, files in answer()}
-        nxt = self._remote_pos[requests[-1][0]] + 1
-        if nxt < len(self._remote_new):
-            more = self._batch(nxt)
-            self._ahead = ({job_id for job_id, _ in more}, more,
-                           self.R.read_jobs_later(more))
 
     def _batch(self, pos):
         """The requests for the new far jobs from ``pos`` on: up to FETCH_JOBS jobs and

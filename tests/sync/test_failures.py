@@ -181,6 +181,43 @@ def test_killed_process_over_a_transport_then_resume(transport, pair):
     assert not [p for j in clu for p in os.listdir(j.path) if "suite-tmp" in p]
 
 
+#: a first pull over a transport (argv: project, url, options as JSON) in batches of two
+#: jobs, three asked for ahead, killed once 9 jobs are done: answers left unread in flight
+KILL_PULL = r"""
+import json, os, signal, sys
+import suite, sync
+from sync.engine import Sync
+Sync.FETCH_JOBS, Sync.FETCH_AHEAD = 2, 3
+def progress(done, total):
+    if done == 9:
+        os.kill(os.getpid(), signal.SIGKILL)
+sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], progress=progress,
+          **json.loads(sys.argv[3]))
+"""
+
+
+def test_first_pull_killed_with_batches_in_flight_then_resume(transport, pair, tmp_path):
+    """A first pull killed while batches asked for ahead are unread lands complete jobs only,
+    and the next pull brings the rest, each file as the far side has it."""
+    import json
+
+    lap, _ = pair
+    here = suite.init_project(tmp_path / "here")
+    proc = subprocess.run([sys.executable, "-c", KILL_PULL, here.path,
+                           transport.url(lap.path), json.dumps(transport.options)])
+    assert proc.returncode == -signal.SIGKILL
+    assert 0 < len(here) < 30
+    assert all(j.doc.step == j.sp.i and j.isfile("out.txt") for j in here)
+    assert not [n for n in os.listdir(here.workspace) if n.startswith(".suite-tmp")]
+    result = transport.sync(here, lap.path)
+    assert result.exit_status == 0 and len(here) == 30
+    for job in here:
+        assert job.doc.step == job.sp.i
+        with open(job.fn("out.txt")) as f:
+            assert f.read() == str(job.sp.i) * 100
+    assert not transport.sync(here, lap.path).actions
+
+
 class Malicious(Replica):
     """A peer that lists files with paths leaving the job."""
 

@@ -235,12 +235,44 @@ def test_first_pull_asks_for_the_next_batch_before_writing_one(transport, tmp_pa
             return real(self, *args)
         monkeypatch.setattr(cls, name, spy)
     monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
+    monkeypatch.setattr(Sync, "FETCH_AHEAD", 1)
     result = transport.sync(laptop, cluster.path)
     assert result.exit_status == 0, result.format()
     assert sorted(j.id for j in laptop) == sorted(j.id for j in cluster)
     # batch 2 asked for before batch 1's first job is written; 3 batches, asked for once each
     assert events[:3] == ["read_jobs_later", "read_jobs_later", "create_job"], events
     assert events.count("read_jobs_later") == 3 and events.count("create_job") == 6, events
+
+
+def test_first_pull_keeps_batches_in_flight_ahead_and_no_more(transport, tmp_path,
+                                                               monkeypatch):
+    """FETCH_AHEAD batches are asked for beyond the one being written, before its answer is
+    waited for, so a far side that lost its core for a moment is still ahead (issue #18);
+    never more than that (memory: FETCH_AHEAD + 1 batches of FETCH_BYTES at most)."""
+    from sync.client import Client
+    from sync.engine import Sync
+    from sync.replica import Replica
+
+    cluster = suite.init_project(tmp_path / "cluster")
+    for i in range(8):
+        job = cluster.open_job({"i": i}).init()
+        job.doc.i = i
+    laptop = suite.init_project(tmp_path / "laptop")
+    events = []
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
+        def spy(self, *args, real=getattr(cls, name), name=name):
+            events.append(name[0])
+            return real(self, *args)
+        monkeypatch.setattr(cls, name, spy)
+    monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
+    monkeypatch.setattr(Sync, "FETCH_AHEAD", 2)
+    result = transport.sync(laptop, cluster.path)
+    assert result.exit_status == 0, result.format()
+    # four batches of two: three asked for before the first job is written, the fourth once
+    # the first batch is written, each asked for once
+    assert "".join(events) == "rrrccrcccccc", events
+    assert {j.id: (j.sp(), j.doc()) for j in laptop} == \
+        {j.id: (j.sp(), j.doc()) for j in cluster}
 
 
 def test_changed_files_are_pulled_in_batches(transport, pair, monkeypatch):

@@ -80,8 +80,8 @@ class TarWriter:
 
     def add_job_tree(self, root, name):
         """Write the job directory ``root`` as ``name`` with everything in it by the native
-        loop; return ``(files as manifest JSON text, number of files, dirs, bytes)`` for the
-        manifest, or None where that loop does not apply (not built, or a job without its
+        loop; return ``(files as manifest JSON text, number of files, links (None), dirs,
+        bytes)`` for the manifest, or None where that loop does not apply (not built, or a job without its
         state point file, with links, special or big files, odd names: nothing was written;
         the caller exports the job by the Python walk, the reference)."""
         if _tarpack is None:
@@ -89,8 +89,12 @@ class TarWriter:
         packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX, layout.STATEPOINT)
         if packed is None:
             return None
-        self._write(packed[0])
-        return packed[1:]
+        data, files_text, count, dirs, total = packed
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= CHUNK:
+            self._flush()
+        return files_text, count, None, dirs, total
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""

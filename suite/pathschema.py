@@ -20,6 +20,7 @@ Values become file-name components reversibly, so the JSON type survives a round
 import itertools
 import json
 import math
+import operator
 import re
 
 from .errors import SuiteError
@@ -436,7 +437,7 @@ def _level_texts(parts, items, level, unread):
         _, keys, extra = parts[0]
         values = [sp for _, sp in items]
         for key in keys:  # a column at a time: _lookup for every job at once
-            values = [v.get(key, MISSING) if type(v) is dict else MISSING for v in values]
+            values = _column(values, key)
         # an integer's decimal text reads back as that integer in an untyped lone field
         # (_INT matches it, nothing is escaped): proven once, here, not read back per job
         proven = level is None or level[1][0][1] is None
@@ -481,6 +482,16 @@ def _level_texts(parts, items, level, unread):
                 memo[key] = text
         texts.append(text)
     return texts
+
+
+def _column(values, key):
+    """``value[key]`` of each of ``values`` (MISSING where it is not a dict holding key)."""
+    if set(map(type, values)) == {dict}:
+        try:  # every dict holds the key, the common case: no call per value
+            return list(map(operator.itemgetter(key), values))
+        except KeyError:
+            pass
+    return [v.get(key, MISSING) if type(v) is dict else MISSING for v in values]
 
 
 def _distinct_texts(values, extra, level):

@@ -1,5 +1,6 @@
 """Export jobs to an archive laid out by a path schema."""
 
+import bisect
 import os
 import shutil
 import stat
@@ -87,7 +88,8 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     else:
         schema_obj = PathSchema.auto(sps, verify=True)
         paths = schema_obj.paths
-    if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
+    order = sorted(zip([paths[i] for i in ids], ids, jobs, strict=True), key=_first)
+    if _at_manifest([path for path, _, _ in order]):
         raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
     if os.path.lexists(target) and not force:
         raise DestinationExistsError(f"{target} exists; pass --force to replace it")
@@ -102,7 +104,6 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     writer = open_writer(fmt, tmp, level)
     lines, n_files, n_bytes, skipped = [], 0, 0, []
     job_line, add_job_tree = mf.job_line, getattr(writer, "add_job_tree", None)
-    order = sorted(zip([paths[i] for i in ids], ids, jobs, strict=True), key=_first)
     try:
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
@@ -168,6 +169,16 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 
 def _first(item):
     return item[0]
+
+
+def _at_manifest(ordered):
+    """True if a path of ``ordered`` (sorted) is the manifest's or lies under it: found by
+    bisection, not a test per path."""
+    at = bisect.bisect_left(ordered, mf.NAME)
+    if at < len(ordered) and ordered[at] == mf.NAME:
+        return True
+    at = bisect.bisect_left(ordered, mf.NAME + "/")
+    return at < len(ordered) and ordered[at].startswith(mf.NAME + "/")
 
 
 def _add_job(writer, job, path, skipped, add_job_tree=None):

@@ -61,10 +61,15 @@ class TarWriter:
         self._write(tarwriter.member_header(name, 0, 0o777, mtime, "symlink", target))
 
     def add_bytes(self, name, data, mtime=0):
-        return self.add_data(name, data, 0o644, mtime)
+        """Add a file member of ``data`` (the manifest: no hash taken, none is asked for)."""
+        self._add_member(name, data, 0o644, mtime)
 
     def add_data(self, name, data, mode=0o644, mtime=0):
         """Add a file member whose content the caller has read; return its SHA-256 (hex)."""
+        self._add_member(name, data, mode, mtime)
+        return hashlib.sha256(data).hexdigest()
+
+    def _add_member(self, name, data, mode, mtime):
         size = len(data)
         header = tarwriter.member_header(name, size, mode, mtime, "file")
         buf = self._buf
@@ -76,7 +81,6 @@ class TarWriter:
         self._buffered += len(header) + size + pad
         if self._buffered >= CHUNK:
             self._flush()
-        return hashlib.sha256(data).hexdigest()
 
     def add_job_tree(self, root, name):
         """Write the job directory ``root`` as ``name`` with everything in it by the native

@@ -1,8 +1,10 @@
 """The archive interface: one writer and one reader per format, recognised by content.
 
 A writer takes members in order (``add_dir``, ``add_file``, ``add_bytes``, ``add_symlink``) and
-writes to a temporary path that the caller renames when complete. A reader yields members in
-archive order as ``(Member, stream)``; the stream is valid until the next member.
+writes to a temporary path that the caller renames when complete (``add_file`` and
+``add_data`` return the member's SHA-256; ``add_bytes``, for the manifest, hashes nothing). A
+reader yields members in archive order as ``(Member, stream)``; the stream is valid until the
+next member.
 """
 
 import os

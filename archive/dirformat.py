@@ -31,7 +31,6 @@ class DirWriter:
         os.makedirs(os.path.dirname(self._p(name)), exist_ok=True)
         with open(self._p(name), "xb") as f:
             f.write(data)
-        return hashlib.sha256(data).hexdigest()
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         dst = self._p(name)

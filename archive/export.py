@@ -1,5 +1,6 @@
 """Export jobs to an archive laid out by a path schema."""
 
+import bisect
 import os
 import shutil
 import stat
@@ -67,8 +68,9 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
         jobs = list(iter(project))  # list(project) would count the workspace first (len)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
+    ids = [j.id for j in jobs]
     # read only (never changed here): the jobs' own state points, not deep copies
-    sps = {j.id: dict(j.cached_statepoint) for j in jobs}
+    sps = dict(zip(ids, [dict(j.cached_statepoint) for j in jobs], strict=True))
     # jobs the index could not read (damaged state points) are in no query's result: an export
     # of every job refuses them, an export of a selection says they were not considered
     damaged = sorted(i for i in project.index.problems if i not in sps)
@@ -86,7 +88,8 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     else:
         schema_obj = PathSchema.auto(sps, verify=True)
         paths = schema_obj.paths
-    if any(p == mf.NAME or p.startswith(mf.NAME + "/") for p in paths.values()):
+    order = sorted(zip([paths[i] for i in ids], ids, jobs, strict=True), key=_first)
+    if _at_manifest([path for path, _, _ in order]):
         raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
     if os.path.lexists(target) and not force:
         raise DestinationExistsError(f"{target} exists; pass --force to replace it")
@@ -100,21 +103,21 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
     lines, n_files, n_bytes, skipped = [], 0, 0, []
-    job_line = mf.job_line
+    job_line, add_job_tree = mf.job_line, getattr(writer, "add_job_tree", None)
     try:
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
-        for done, job in enumerate(sorted(jobs, key=lambda j: paths[j.id]), 1):
-            path = paths[job.id]
+        for done, (path, job_id, job) in enumerate(order, 1):
             try:
-                files, count, links, dirs, size = _add_job(writer, job, path, skipped)
+                files, count, links, dirs, size = _add_job(writer, job, path, skipped,
+                                                           add_job_tree)
             except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
                 raise ArchiveError(
                     f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
                     "archives need; rename the file (or export to a directory)") from None
             n_files += count
             n_bytes += size
-            lines.append(job_line(job.id, path, sps[job.id], files, links, dirs))
+            lines.append(job_line(job_id, path, sps[job_id], files, links, dirs))
             if progress is not None:
                 progress(done, len(jobs), n_bytes)
         constant = mf.constant_keys(sps.values(), schema_obj.fields)
@@ -164,15 +167,29 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
     getattr(os, "O_NONBLOCK", 0)  # a fifo that appears in a race is refused, never waited on
 
 
-def _add_job(writer, job, path, skipped):
+def _first(item):
+    return item[0]
+
+
+def _at_manifest(ordered):
+    """True if a path of ``ordered`` (sorted) is the manifest's or lies under it: found by
+    bisection, not a test per path."""
+    at = bisect.bisect_left(ordered, mf.NAME)
+    if at < len(ordered) and ordered[at] == mf.NAME:
+        return True
+    at = bisect.bisect_left(ordered, mf.NAME + "/")
+    return at < len(ordered) and ordered[at].startswith(mf.NAME + "/")
+
+
+def _add_job(writer, job, path, skipped, add_job_tree=None):
     """Write one job directory; return (the manifest's files as JSON text, their number,
-    links, directories, bytes); what is left out goes to ``skipped``."""
+    links, directories, bytes); what is left out goes to ``skipped``. ``add_job_tree``: the
+    writer's native loop (tarformat), tried first."""
     root = job.path
-    add_job_tree = getattr(writer, "add_job_tree", None)
-    packed = add_job_tree(root, path) if add_job_tree is not None else None
-    if packed is not None:  # the common case, by a native loop (tarformat)
-        files_text, count, dirs, total = packed
-        return files_text, count, {}, dirs, total
+    if add_job_tree is not None:
+        packed = add_job_tree(root, path)
+        if packed is not None:  # the common case
+            return packed
     try:
         st = os.lstat(root)
     except FileNotFoundError:

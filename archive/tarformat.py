@@ -61,10 +61,15 @@ class TarWriter:
         self._write(tarwriter.member_header(name, 0, 0o777, mtime, "symlink", target))
 
     def add_bytes(self, name, data, mtime=0):
-        return self.add_data(name, data, 0o644, mtime)
+        """Add a file member of ``data`` (the manifest: no hash taken, none is asked for)."""
+        self._add_member(name, data, 0o644, mtime)
 
     def add_data(self, name, data, mode=0o644, mtime=0):
         """Add a file member whose content the caller has read; return its SHA-256 (hex)."""
+        self._add_member(name, data, mode, mtime)
+        return hashlib.sha256(data).hexdigest()
+
+    def _add_member(self, name, data, mode, mtime):
         size = len(data)
         header = tarwriter.member_header(name, size, mode, mtime, "file")
         buf = self._buf
@@ -76,12 +81,11 @@ class TarWriter:
         self._buffered += len(header) + size + pad
         if self._buffered >= CHUNK:
             self._flush()
-        return hashlib.sha256(data).hexdigest()
 
     def add_job_tree(self, root, name):
         """Write the job directory ``root`` as ``name`` with everything in it by the native
-        loop; return ``(files as manifest JSON text, number of files, dirs, bytes)`` for the
-        manifest, or None where that loop does not apply (not built, or a job without its
+        loop; return ``(files as manifest JSON text, number of files, links (None), dirs,
+        bytes)`` for the manifest, or None where that loop does not apply (not built, or a job without its
         state point file, with links, special or big files, odd names: nothing was written;
         the caller exports the job by the Python walk, the reference)."""
         if _tarpack is None:
@@ -89,8 +93,12 @@ class TarWriter:
         packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX, layout.STATEPOINT)
         if packed is None:
             return None
-        self._write(packed[0])
-        return packed[1:]
+        data, files_text, count, dirs, total = packed
+        self._buf.append(data)
+        self._buffered += len(data)
+        if self._buffered >= CHUNK:
+            self._flush()
+        return files_text, count, None, dirs, total
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""

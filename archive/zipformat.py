@@ -52,7 +52,6 @@ class ZipWriter:
         info.external_attr = (stat.S_IFREG | 0o644) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         self._zip.writestr(info, data)
-        return hashlib.sha256(data).hexdigest()
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         info = zipfile.ZipInfo(name, self._date(name, mtime))

@@ -20,6 +20,7 @@ Values become file-name components reversibly, so the JSON type survives a round
 import itertools
 import json
 import math
+import operator
 import re
 
 from .errors import SuiteError
@@ -399,13 +400,15 @@ class PathSchema:
             for job_id, sp in items:
                 self._add_path(owner, self.format(job_id, sp), job_id)
             raise
-        paths, owner = {}, {}
-        for job_id, path in zip(ids, map("/".join, zip(*columns, strict=False)),
-                                strict=True):
-            self._add_path(owner, path, job_id)
-            paths[job_id] = path
+        texts = list(map("/".join, zip(*columns, strict=False)))
+        owner = dict(zip(texts, ids, strict=True))
+        if len(owner) != len(ids):  # a collision: found again job by job, to name the jobs
+            owner = {}
+            for job_id, path in zip(ids, texts, strict=True):
+                self._add_path(owner, path, job_id)
+        paths = dict(zip(ids, texts, strict=True))
         if verify:
-            judged = items if not by_level else [it for n, it in enumerate(items) if n in unread]
+            judged = items if not by_level else [items[n] for n in sorted(unread)]
             if judged:
                 self.verify({job_id: paths[job_id] for job_id, _ in judged}, dict(judged))
         if len({path.count("/") for path in owner}) <= 1:
@@ -432,14 +435,19 @@ def _level_texts(parts, items, level, unread):
     fields = [p for p in parts if p[0] == 2]
     if len(parts) == 1 and fields:  # a lone field, the common case (every automatic schema)
         _, keys, extra = parts[0]
-        if len(keys) == 1:
-            key = keys[0]
-            values = [sp.get(key, MISSING) if type(sp) is dict else MISSING for _, sp in items]
-        else:
-            values = [_lookup(sp, keys) for _, sp in items]
+        values = [sp for _, sp in items]
+        for key in keys:  # a column at a time: _lookup for every job at once
+            values = _column(values, key)
         # an integer's decimal text reads back as that integer in an untyped lone field
         # (_INT matches it, nothing is escaped): proven once, here, not read back per job
         proven = level is None or level[1][0][1] is None
+        kinds = set(map(type, values))
+        if kinds == {int} and proven:
+            return list(map(str, values))
+        if kinds == {str}:  # one text (and read back) per distinct value; else job by job
+            texts = _distinct_texts(values, extra, level)
+            if texts is not None:
+                return texts
         memo, texts = {}, []
         for n, value in enumerate(values):
             if type(value) is int and proven:
@@ -474,6 +482,28 @@ def _level_texts(parts, items, level, unread):
                 memo[key] = text
         texts.append(text)
     return texts
+
+
+def _column(values, key):
+    """``value[key]`` of each of ``values`` (MISSING where it is not a dict holding key)."""
+    if set(map(type, values)) == {dict}:
+        try:  # every dict holds the key, the common case: no call per value
+            return list(map(operator.itemgetter(key), values))
+        except KeyError:
+            pass
+    return [v.get(key, MISSING) if type(v) is dict else MISSING for v in values]
+
+
+def _distinct_texts(values, extra, level):
+    """The texts of ``values`` (all str) formatted, and with ``level`` read back, once per
+    distinct value; None if one does not read back (the caller then goes job by job)."""
+    memo = {}
+    for value in set(values):
+        text = _text(value, extra)
+        if level is not None and not _level_reads_back(level, text, [value]):
+            return None
+        memo[value] = text
+    return list(map(memo.__getitem__, values))
 
 
 def _lookup(sp, keys):
@@ -542,18 +572,20 @@ def _leaf_values(sps, prefix, values, present):
     """For the dotted keys of the leaves of ``sps`` (as :func:`_leaves` gives them): the set
     of their distinct values (:func:`_hashable`) into ``values``, how many of ``sps`` hold
     them into ``present``. One key at a time (a column), not one state point at a time."""
-    keys = {}
-    for sp in sps:
-        keys.update(dict.fromkeys(sp))
-    for key in keys:
+    for key in dict.fromkeys(itertools.chain.from_iterable(sps)):
         column = [sp[key] for sp in sps if key in sp]
         inner = [v for v in column if type(v) is dict and v]
         if inner:
             _leaf_values(inner, prefix + key + ".", values, present)
             column = [v for v in column if not (type(v) is dict and v)]
         if column:
-            values[prefix + key] = {(t, v) if (t := type(v)) is not dict and t is not list
-                                    else _hashable(v) for v in column}
+            kinds = set(map(type, column))
+            t = kinds.pop() if len(kinds) == 1 else dict
+            if t is not dict and t is not list:  # one type: its distinct values, then tagged
+                values[prefix + key] = {(t, v) for v in set(column)}
+            else:
+                values[prefix + key] = {(t, v) if (t := type(v)) is not dict and t is not list
+                                        else _hashable(v) for v in column}
             present[prefix + key] = len(column)
 
 

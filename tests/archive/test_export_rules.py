@@ -241,3 +241,22 @@ def test_names_that_are_not_utf8_are_named_in_the_error(small, tmp_path, ending)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert job.id in r.stderr and "bad\\udcffname.txt" in r.stderr and "rename" in r.stderr
     assert os.listdir(tmp_path) == ["project"]
+
+
+@pytest.mark.parametrize("schema, refused", [
+    ("<name>", True),                    # a job at the manifest itself
+    ("<name>/<id>", True),               # jobs under a directory of the manifest's name
+    ("<name>-x/<id>", False),            # names that only begin like it sort beside it
+    ("<name>.d/<id>", False),
+])
+def test_a_schema_that_puts_a_job_at_the_manifest_is_refused(project, tmp_path, schema,
+                                                            refused):
+    for name in ("suite-manifest.json", "a", "zzz"):
+        project.open_job({"name": name}).init()
+    target = tmp_path / "m.tar"
+    if refused:
+        with pytest.raises(archive.ArchiveError, match="would put a job at suite-manifest"):
+            archive.export_jobs(project, target, schema=schema)
+        assert not target.exists()
+    else:
+        assert archive.export_jobs(project, target, schema=schema).jobs == 3

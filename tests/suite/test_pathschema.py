@@ -149,6 +149,32 @@ def test_verify_by_levels_agrees_with_reading_whole_paths(sps, text):
 def test_check_by_distinct_values_agrees_with_format_and_verify(sps, text):
     """check formats and reads back each level once per distinct value; its paths and its
     answer (accept, or the same error) must be those of format per job and verify."""
+    _assert_check_agrees(sps, text)
+
+
+one_type = st.one_of(st.integers(-3, 3), st.sampled_from(["1", "x_y", "x/y", "inf", "", "null",
+                                                          "a,b", "é", "x.y", "-0"]))
+
+
+@given(st.data(), st.integers(1, 12),
+       st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "<a>.<b>.<c>", "<a>/<b>/<b.x>",
+                        "<a:str>/<b:int>/<c>", "<a>/<b.x>/<id>", "<b.x>/<a>", "<a>/x_<a>"]))
+def test_check_of_one_type_columns_agrees_with_format_and_verify(data, n, text):
+    """Columns of ints only or of strings only (check's shortcuts: one text per distinct
+    value, a column taken without a call per job), with keys missing and ``b`` sometimes a
+    dict: the same paths and errors as format per job and verify."""
+    kinds = {k: data.draw(st.sampled_from([st.integers(-3, 3), one_type.filter(
+        lambda v: isinstance(v, str))])) for k in "abcx"}
+    sps = []
+    for _ in range(n):
+        sp = {k: data.draw(kinds[k]) for k in "abc" if data.draw(st.integers(0, 5))}
+        if data.draw(st.booleans()):
+            sp["b"] = {"x": data.draw(kinds["x"])} if data.draw(st.integers(0, 5)) else {}
+        sps.append(sp)
+    _assert_check_agrees(sps, text)
+
+
+def _assert_check_agrees(sps, text):
     schema = PathSchema.parse(text)
     statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
     try:

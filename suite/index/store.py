@@ -7,6 +7,8 @@ import socket
 import sqlite3
 import time
 
+from ..process import pid_alive
+
 # another version's file is rebuilt, never misread. 7: kv_txt partial; 8: a build without a
 # journal leaves a marker (BUILDING) that older code would not heed
 VERSION = 8
@@ -203,23 +205,13 @@ def _cut_off(db, path):
         if not pid.isdigit():
             return True
         if owner == here:
-            if not _alive(int(pid)):
+            if not pid_alive(int(pid)):
                 return True
         elif owner.partition("/")[0] == host:  # this host, another boot
             return True
         elif time.time() - os.stat(path).st_mtime > OTHER_HOST_STILL:
             return True
     return False
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _reset(db):

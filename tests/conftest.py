@@ -3,6 +3,7 @@ unless SUITE_REQUIRE_SERVICES=1 (set by .ci/run), which turns those skips into f
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -18,6 +19,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [REPO, *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])
 
+
+# A shell without job control starts a background command (`.ci/run &`, nohup) with SIGINT
+# ignored, and an ignored signal stays ignored across exec: the programs the tests stop with
+# Ctrl-C (dashboard, `run --on`, `sync --wait`) would never see it. A handled one is reset to
+# the default at exec, so Python in each child raises KeyboardInterrupt again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def _ram_temp_root(path="/dev/shm", room=4 << 30):
     """``path`` when it is a writable RAM file system with ``room`` bytes free, else None."""

@@ -13,6 +13,8 @@ access (directory, zip); from a tar stream it is read when reached. Layout::
 import json
 from json.encoder import encode_basestring_ascii as _string  # a str as JSON (ensure_ascii)
 
+from suite.jsonio import encoder
+
 from .base import ArchiveError
 
 NAME = "suite-manifest.json"
@@ -59,25 +61,9 @@ def job_line(job_id, path, statepoint, files_text, links=None, dirs=None):
     return text + "}"
 
 
-def encode(value):
-    """``json.dumps(value)`` (default options) by json's C encoder, made once: ``dumps`` makes
-    an encoder per call, which cost more than encoding a job's small entry. No cycle check:
-    manifest values come from JSON files and plain state points."""
-    global _encoder
-    if _encoder is None:
-        from json.encoder import JSONEncoder, c_make_encoder
-
-        if c_make_encoder is None:  # a Python without json's C module
-            _encoder = json.dumps
-        else:
-            # the arguments json.JSONEncoder.iterencode passes for dumps() with its defaults
-            made = c_make_encoder(None, JSONEncoder().default, _string, None, ": ", ", ",
-                                  False, False, True)
-            _encoder = lambda v: "".join(made(v, 0))  # noqa: E731
-    return _encoder(value)
-
-
-_encoder = None
+#: ``json.dumps(value)`` (default options), made once; no cycle check: manifest values come
+#: from JSON files and plain state points
+encode = encoder(check_circular=False)
 
 
 def loads(data, origin):

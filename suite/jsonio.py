@@ -86,9 +86,32 @@ def loads_many(texts, each=loads_text):
     return out
 
 
-#: json's C encoder maker (None in a Python without it) and the default of its JSONEncoder
-_encoder_of = c_make_encoder
-_refuse = json.JSONEncoder().default
+def encoder(*, sort_keys=False, separators=(", ", ": "), allow_nan=True, check_circular=True):
+    """A function value -> text giving what ``json.dumps(value, sort_keys=..., separators=...,
+    allow_nan=..., check_circular=...)`` gives, by json's C encoder without the JSONEncoder
+    ``dumps`` makes per call (half the cost of a small value). With ``check_circular`` each
+    call gets its own marker dict (one left by a call that raised would report later values
+    as circular). It raises what ``json.dumps`` raises (ValueError, TypeError)."""
+    item, key = separators
+    if c_make_encoder is None:  # a Python without json's C module
+        return json.JSONEncoder(sort_keys=sort_keys, separators=separators, allow_nan=allow_nan,
+                                check_circular=check_circular).encode
+    default = json.JSONEncoder().default
+    if check_circular:
+        def encode(value):
+            return "".join(c_make_encoder({}, default, encode_basestring_ascii, None, key, item,
+                                          sort_keys, False, allow_nan)(value, 0))
+    else:
+        made = c_make_encoder(None, default, encode_basestring_ascii, None, key, item,
+                              sort_keys, False, allow_nan)
+
+        def encode(value):
+            return "".join(made(value, 0))
+    return encode
+
+
+# json.dumps(allow_nan=False): each job a sync lands writes one document
+_strict = encoder(allow_nan=False)
 
 
 def dumps(obj, *, keep_nonfinite=False, **kwargs):
@@ -96,12 +119,9 @@ def dumps(obj, *, keep_nonfinite=False, **kwargs):
     ``keep_nonfinite``: a whole document rewritten with values another tool stored.
     Raises :class:`InvalidStatepointError`."""
     try:
-        if keep_nonfinite or kwargs or _encoder_of is None:
+        if keep_nonfinite or kwargs:
             return json.dumps(obj, allow_nan=keep_nonfinite, **kwargs)
-        # what json.dumps(obj, allow_nan=False) runs, without the JSONEncoder it makes per
-        # call (half its cost for a small document: each job a sync lands writes one)
-        return "".join(_encoder_of({}, _refuse, encode_basestring_ascii, None, ": ", ", ",
-                                   False, False, False)(obj, 0))
+        return _strict(obj)
     except ValueError as exc:
         raise InvalidStatepointError(f"value cannot be stored as JSON: {exc}") from None
     except TypeError as exc:

@@ -5,7 +5,6 @@ signac 2 uses, so the same parameters give the same directory in both tools. ``{
 ``{"a": 1.0}`` are different jobs because their JSON differs.
 """
 
-import json
 import math
 
 from .errors import InvalidKeyError, InvalidStatepointError, KeyTypeError, ValueTypeError
@@ -29,22 +28,13 @@ def canonical(sp):
 
 
 def _sorted_json(sp):
-    """``json.dumps(sp, sort_keys=True)`` by json's own C encoder, made once: ``dumps`` makes
-    an encoder per call, which was two thirds of the time for a small state point (an
-    import of 10,000 jobs checks 10,000 ids). No cycle check (``sp`` is validated)."""
+    """``json.dumps(sp, sort_keys=True)`` by :func:`suite.jsonio.encoder`, made once (``dumps``
+    makes an encoder per call: two thirds of the time for a small state point; an import of
+    10,000 jobs checks 10,000 ids). No cycle check (``sp`` is validated)."""
     global _sorted_json
-    from json.encoder import JSONEncoder, c_make_encoder, encode_basestring_ascii
+    from .jsonio import encoder  # jsonio imports this module
 
-    if c_make_encoder is None:  # a Python without json's C module
-        def _sorted_json(value):
-            return json.dumps(value, sort_keys=True)
-    else:
-        # the arguments json.JSONEncoder.iterencode passes for dumps(sort_keys=True)
-        encode = c_make_encoder(None, JSONEncoder().default, encode_basestring_ascii, None,
-                                ": ", ", ", True, False, True)
-
-        def _sorted_json(value):
-            return "".join(encode(value, 0))
+    _sorted_json = encoder(sort_keys=True, check_circular=False)
     return _sorted_json(sp)
 
 

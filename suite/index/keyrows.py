@@ -6,8 +6,8 @@ made in :mod:`suite.index.store`.
 """
 
 import json
-from json.encoder import c_make_encoder, encode_basestring_ascii
 
+from ..jsonio import encoder
 from .store import chunks
 
 #: a document larger than this (bytes of its file) or with more flattened keys than
@@ -28,16 +28,12 @@ EXACT_INT = 2 ** 53
 def canonical(value):
     """Canonical JSON of a list or dict (sorted keys, integral floats as integers), so that
     equal values by :func:`suite.query.equal` have equal text."""
-    if c_make_encoder is None:  # a Python without json's C module
-        return _CANONICAL.encode(_canon(value))
-    # what _CANONICAL.encode runs, without its Python layers (half the cost for a small
-    # value: one or more per job of an index build or a first sync)
-    return "".join(c_make_encoder({}, _CANONICAL.default, encode_basestring_ascii, None, ":",
-                                  ",", True, False, True)(_canon(value), 0))
+    return _canonical_text(_canon(value))
 
 
-# json.dumps with options makes a new encoder per call (a third of canonical's cost)
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+# made once: json.dumps with options makes a new encoder per call (one or more values per
+# job of an index build or a first sync)
+_canonical_text = encoder(sort_keys=True, separators=(",", ":"))
 # values _canon leaves as they are (exact types: a subclass takes the general path)
 _KEPT = frozenset((str, int, bool, type(None)))
 

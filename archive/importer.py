@@ -15,7 +15,7 @@ from suite.errors import CorruptFileError, InvalidStatepointError
 from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
 from suite.process import gc_paused, pid_alive
-from suite.statepoint import calc_id, validate_statepoint
+from suite.statepoint import calc_id, validate_owned, validate_statepoint
 
 from . import manifest as mf
 from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
@@ -425,7 +425,7 @@ def jobs_from_manifest(found, origin):
     match = _tarpack.match_files if _tarpack is not None else None
     for entry, path in zip(entries, paths, strict=True):
         try:
-            sp, job_id, text = validate_statepoint(entry["statepoint"])
+            sp, job_id, text = validate_owned(entry["statepoint"])  # fresh from json.loads
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: manifest entry {entry.get('path')!r}: {exc}") from None
         if entry.get("id") != job_id:
@@ -768,7 +768,7 @@ def verify(origin):
             elif have[1] != info.get("size") or have[2] != info.get("sha256"):
                 result.problems.append(f"job {entry.get('id')}: {rel} differs from the manifest")
         try:
-            _, job_id, text = validate_statepoint(entry["statepoint"])
+            _, job_id, text = validate_owned(entry["statepoint"])
             if job_id != entry.get("id"):
                 result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
             problem = _statepoint_file_disagrees(found, path, job_id, text)

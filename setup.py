@@ -20,6 +20,7 @@ HEADERS = {
     "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
     "suite._copyjson": [],
     "suite._spcanon": ["growbuf.h"],
+    "archive._importjobs": [],
 }
 
 

@@ -21,6 +21,7 @@ MODULES = (
     "suite.provenance._capture",
     "suite._copyjson",
     "suite._spcanon",
+    "archive._importjobs",
 )
 
 

@@ -8,6 +8,7 @@ included; and the CLI imports the common jobs through them."""
 import hashlib
 import json
 import os
+import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -240,4 +241,27 @@ def test_import_lands_common_jobs_by_batches_and_others_one_by_one(tmp_path, mon
         assert other.sp() == job.sp() and other.doc() == job.doc()
         assert sorted(os.listdir(other.path)) == sorted(os.listdir(job.path))
     assert os.readlink(q.open_job(id=p.open_job({"i": 5}).id).fn("link")) == SP
+    assert not [n for n in os.listdir(q.workspace) if n.startswith(layout.TMP_PREFIX)]
+
+
+def test_cli_refuses_an_archive_with_one_bad_file_late_and_lands_no_job(tmp_path):
+    """The C takes the jobs before the damaged one; the reference refuses that one; nothing
+    lands (the checks of every job come before the first landing), one line, no traceback."""
+    p = suite.init_project(tmp_path / "p")
+    for i in range(8):
+        job = p.open_job({"i": i}).init()
+        with open(job.fn("data.txt"), "w") as f:
+            f.write(f"payload-{i:03d}")
+    target = tmp_path / "a.tar"
+    archive.export_jobs(p, target)
+    data = target.read_bytes()
+    assert data.count(b"payload-006") == 1
+    target.write_bytes(data.replace(b"payload-006", b"payload-XXX"))  # same size
+    q = suite.init_project(tmp_path / "q")
+    r = subprocess.run(["suite", "import", str(target)], cwd=q.path, capture_output=True,
+                       text=True)
+    assert r.returncode == 1
+    assert "does not match its manifest hash" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert len(q) == 0
     assert not [n for n in os.listdir(q.workspace) if n.startswith(layout.TMP_PREFIX)]

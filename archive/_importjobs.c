@@ -66,14 +66,19 @@ one_job(PyObject *entry, PyObject *path, PyObject *grouped, PyObject *small, PyO
         PyDict_GET_SIZE(files) != PyDict_GET_SIZE(members))
         Py_RETURN_NONE;
 
+    /* held across the calls of Python code below (validate, make_job) */
+    Py_INCREF(files);
+    Py_INCREF(want_id);
+    Py_INCREF(members);
+    PyObject *out = NULL, *job_files = NULL, *links = NULL, *dirs = NULL, *sp_key = NULL;
     PyObject *checked = PyObject_CallOneArg(validate, sp);
     if (checked == NULL) { /* the reference raises it again, with its own message */
-        if (!PyErr_ExceptionMatches(PyExc_Exception))
-            return NULL;
-        PyErr_Clear();
-        Py_RETURN_NONE;
+        if (PyErr_ExceptionMatches(PyExc_Exception)) {
+            PyErr_Clear();
+            out = Py_NewRef(Py_None);
+        }
+        goto done;
     }
-    PyObject *out = NULL, *job_files = NULL, *links = NULL, *dirs = NULL, *sp_key = NULL;
     if (!PyTuple_CheckExact(checked) || PyTuple_GET_SIZE(checked) != 3)
         goto not_common;
     PyObject *plain = PyTuple_GET_ITEM(checked, 0), *job_id = PyTuple_GET_ITEM(checked, 1);
@@ -130,7 +135,10 @@ one_job(PyObject *entry, PyObject *path, PyObject *grouped, PyObject *small, PyO
 not_common:
     out = Py_NewRef(Py_None);
 done:
-    Py_DECREF(checked);
+    Py_XDECREF(checked);
+    Py_DECREF(files);
+    Py_DECREF(want_id);
+    Py_DECREF(members);
     Py_XDECREF(sp_key);
     Py_XDECREF(job_files);
     Py_XDECREF(links);

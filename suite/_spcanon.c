@@ -166,6 +166,8 @@ put(growbuf *b, const char *s, size_t n)
     return growbuf_append(b, s, n);
 }
 
+#define STRING_PIECE 4096 /* code points escaped per reservation of room */
+
 /* A str as encode_basestring_ascii writes it. */
 static int
 put_string(growbuf *b, PyObject *s)
@@ -173,51 +175,50 @@ put_string(growbuf *b, PyObject *s)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
-    /* at most 12 bytes a code point (a surrogate pair), and the quotes */
-    if ((size_t)n > (PY_SSIZE_T_MAX - 2) / 12) {
-        PyErr_NoMemory();
+    if (growbuf_append(b, "\"", 1) < 0)
         return -1;
-    }
-    if (growbuf_reserve(b, (size_t)n * 12 + 2) < 0)
-        return -1;
-    char *out = b->data + b->len;
-    *out++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
-            *out++ = (char)c;
-            continue;
-        }
-        *out++ = '\\';
-        switch (c) {
-        case '\\': *out++ = '\\'; continue;
-        case '"': *out++ = '"'; continue;
-        case '\b': *out++ = 'b'; continue;
-        case '\f': *out++ = 'f'; continue;
-        case '\n': *out++ = 'n'; continue;
-        case '\r': *out++ = 'r'; continue;
-        case '\t': *out++ = 't'; continue;
-        }
-        if (c >= 0x10000) { /* a surrogate pair */
-            Py_UCS4 v = c - 0x10000;
-            Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
-            *out++ = 'u';
-            *out++ = Py_hexdigits[(hi >> 12) & 0xf];
-            *out++ = Py_hexdigits[(hi >> 8) & 0xf];
-            *out++ = Py_hexdigits[(hi >> 4) & 0xf];
-            *out++ = Py_hexdigits[hi & 0xf];
+    for (Py_ssize_t from = 0; from < n; from += STRING_PIECE) {
+        Py_ssize_t to = n - from > STRING_PIECE ? from + STRING_PIECE : n;
+        /* at most 12 bytes a code point (a surrogate pair's two escapes) */
+        if (growbuf_reserve(b, (size_t)(to - from) * 12) < 0)
+            return -1;
+        char *out = b->data + b->len;
+        for (Py_ssize_t i = from; i < to; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+                *out++ = (char)c;
+                continue;
+            }
             *out++ = '\\';
-            c = 0xdc00 | (v & 0x3ff);
+            switch (c) {
+            case '\\': *out++ = '\\'; continue;
+            case '"': *out++ = '"'; continue;
+            case '\b': *out++ = 'b'; continue;
+            case '\f': *out++ = 'f'; continue;
+            case '\n': *out++ = 'n'; continue;
+            case '\r': *out++ = 'r'; continue;
+            case '\t': *out++ = 't'; continue;
+            }
+            if (c >= 0x10000) { /* a surrogate pair */
+                Py_UCS4 v = c - 0x10000;
+                Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
+                *out++ = 'u';
+                *out++ = Py_hexdigits[(hi >> 12) & 0xf];
+                *out++ = Py_hexdigits[(hi >> 8) & 0xf];
+                *out++ = Py_hexdigits[(hi >> 4) & 0xf];
+                *out++ = Py_hexdigits[hi & 0xf];
+                *out++ = '\\';
+                c = 0xdc00 | (v & 0x3ff);
+            }
+            *out++ = 'u';
+            *out++ = Py_hexdigits[(c >> 12) & 0xf];
+            *out++ = Py_hexdigits[(c >> 8) & 0xf];
+            *out++ = Py_hexdigits[(c >> 4) & 0xf];
+            *out++ = Py_hexdigits[c & 0xf];
         }
-        *out++ = 'u';
-        *out++ = Py_hexdigits[(c >> 12) & 0xf];
-        *out++ = Py_hexdigits[(c >> 8) & 0xf];
-        *out++ = Py_hexdigits[(c >> 4) & 0xf];
-        *out++ = Py_hexdigits[c & 0xf];
+        b->len = (size_t)(out - b->data);
     }
-    *out++ = '"';
-    b->len = (size_t)(out - b->data);
-    return 0;
+    return growbuf_append(b, "\"", 1);
 }
 
 /* The text of a str object made by a repr (ASCII) appended; the object released. */

@@ -120,3 +120,11 @@ def test_validate_owned_gives_what_validate_statepoint_gives(value):
 def test_validate_owned_error_names_the_problem():
     with pytest.raises(InvalidStatepointError, match="NaN"):
         validate_owned({"a": {"b": float("nan")}})
+
+
+@pytest.mark.parametrize("text", ["x" * 4095 + "é" + "\U0001f600" * 3, "\n\"\\" * 5000,
+                                  "\U0001f600" * 9000, "a" * 20000])
+def test_long_strings_across_the_native_escape_pieces(text):
+    sp = {text[:50]: text, "k": [text, {"n": 1}]}
+    want = json.dumps(sp, sort_keys=True).encode()
+    assert need(spcanon).canonical(sp) == (want, hashlib.md5(want).hexdigest())

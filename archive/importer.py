@@ -15,7 +15,7 @@ from suite.errors import CorruptFileError, InvalidStatepointError
 from suite.jsonio import dumps, loads_checked, write_all
 from suite.pathschema import PathSchema, SchemaError
 from suite.process import gc_paused, pid_alive
-from suite.statepoint import calc_id, validate_statepoint
+from suite.statepoint import calc_id, validate_owned, validate_statepoint
 
 from . import manifest as mf
 from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
@@ -23,6 +23,8 @@ from .safety import check_job_links, clean_name
 
 #: the loops of tar import and export in C (None: not built, or SUITE_PURE_PYTHON)
 _tarpack = native.load("archive._tarpack")
+#: the per-job checks and landing renames in C (None: not built, or SUITE_PURE_PYTHON)
+_importjobs = native.load("archive._importjobs")
 
 CHUNK = 1 << 20
 #: members read into memory whole are refused past these sizes (declared or actual), so a
@@ -361,12 +363,13 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
             raise ArchiveError(
                 f"{len(conflicts)} job(s) already exist with different content: {names}; "
                 "nothing was imported (use --skip-existing to keep the existing jobs)")
-        for done, job in enumerate(to_land, 1):
-            if staging:
-                _land(staging, ws, job, found)
-            result.imported.append(job.id)
-            if progress is not None:
-                progress(done, len(to_land))
+        if staging:
+            _land_all(staging, ws, to_land, found, result.imported, progress)
+        else:
+            for done, job in enumerate(to_land, 1):
+                result.imported.append(job.id)
+                if progress is not None:
+                    progress(done, len(to_land))
     finally:
         if found_stage[0] is not None:
             found_stage[0].close()
@@ -421,42 +424,58 @@ def jobs_from_manifest(found, origin):
     _check_job_paths(paths, origin)
     _check_unique_ids([(e["id"], p) for e, p in zip(entries, paths, strict=True)], origin)
     grouped, outside = _by_job(found, paths)
+    i = 0
+    while i < len(entries):
+        if _importjobs is not None:  # the common jobs in C, up to the first other one
+            i = _importjobs.check_manifest_jobs(entries, paths, grouped, found.small,
+                                                validate_owned, i, jobs, Incoming, FILE,
+                                                layout.STATEPOINT)
+            if i >= len(entries):
+                break
+        jobs.append(_manifest_job(found, grouped, entries[i], paths[i], origin))
+        i += 1
+    return jobs, outside
+
+
+def _manifest_job(found, grouped, entry, path, origin):
+    """The :class:`Incoming` job of the manifest's ``entry`` at ``path`` (clean), checked
+    against the members read (``grouped``: :func:`_by_job`); raises :class:`ArchiveError` for
+    anything amiss. The reference of the native ``_importjobs.check_manifest_jobs``, which
+    takes the common jobs and leaves each other one to this."""
     staged, small = found.staged, found.small
     match = _tarpack.match_files if _tarpack is not None else None
-    for entry, path in zip(entries, paths, strict=True):
-        try:
-            sp, job_id, text = validate_statepoint(entry["statepoint"])
-        except InvalidStatepointError as exc:
-            raise ArchiveError(f"{origin}: manifest entry {entry.get('path')!r}: {exc}") from None
-        if entry.get("id") != job_id:
-            raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
-                               f" but its state point hashes to {job_id}")
-        # the file holding exactly the canonical bytes (as every file suite writes does) is
-        # the common case, told without a call
-        if small.get(f"{path}/{layout.STATEPOINT}", text) != text:
-            problem = _statepoint_file_disagrees(found, path, job_id, text)
-            if problem:
-                raise ArchiveError(f"{origin}: {problem}; job refused")
-        files = match(entry["files"], path, staged, FILE) if match is not None else None
-        if files is None:  # not built, or a name the native check leaves to the reference
-            files = _manifest_files(entry["files"], path, staged, job_id)
-        links, dirs = {}, _manifest_dirs(found, entry, path, job_id) if "dirs" in entry else {}
-        for rel, v in grouped[path].items():
-            kind = v[0]
-            if kind == FILE:
-                if rel not in files:
-                    raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not "
-                                       "in the manifest")
-            elif kind == DIR:
-                dirs.setdefault(rel, None)
-            else:
-                links[rel] = (kind, v[2])
-        for rel in dirs:
-            if rel in files or rel in links:
-                raise ArchiveError(f"job {job_id}: {rel!r} is a directory in the manifest and "
-                                   "a file or link in the archive; import refused")
-        jobs.append(Incoming(job_id, sp, path, files, links, list(dirs)))
-    return jobs, outside
+    try:
+        sp, job_id, text = validate_owned(entry["statepoint"])  # fresh from json.loads
+    except InvalidStatepointError as exc:
+        raise ArchiveError(f"{origin}: manifest entry {entry.get('path')!r}: {exc}") from None
+    if entry.get("id") != job_id:
+        raise ArchiveError(f"{origin}: manifest says job {entry.get('id')} at {entry['path']!r}"
+                           f" but its state point hashes to {job_id}")
+    # the file holding exactly the canonical bytes (as every file suite writes does) is
+    # the common case, told without a call
+    if small.get(f"{path}/{layout.STATEPOINT}", text) != text:
+        problem = _statepoint_file_disagrees(found, path, job_id, text)
+        if problem:
+            raise ArchiveError(f"{origin}: {problem}; job refused")
+    files = match(entry["files"], path, staged, FILE) if match is not None else None
+    if files is None:  # not built, or a name the native check leaves to the reference
+        files = _manifest_files(entry["files"], path, staged, job_id)
+    links, dirs = {}, _manifest_dirs(found, entry, path, job_id) if "dirs" in entry else {}
+    for rel, v in grouped[path].items():
+        kind = v[0]
+        if kind == FILE:
+            if rel not in files:
+                raise ArchiveError(f"job {job_id}: file {rel!r} is in the archive but not "
+                                   "in the manifest")
+        elif kind == DIR:
+            dirs.setdefault(rel, None)
+        else:
+            links[rel] = (kind, v[2])
+    for rel in dirs:
+        if rel in files or rel in links:
+            raise ArchiveError(f"job {job_id}: {rel!r} is a directory in the manifest and "
+                               "a file or link in the archive; import refused")
+    return Incoming(job_id, sp, path, files, links, list(dirs))
 
 
 def _manifest_files(entries, path, staged, job_id):
@@ -684,6 +703,61 @@ def _sha256(path):
     return digest.hexdigest()
 
 
+#: jobs landed by one call of ``rename_all`` (and between two progress reports) at most
+LAND_BATCH = 256
+
+
+def _land_all(staging, ws, jobs, found, imported, progress=None):
+    """Land ``jobs`` in order, each by one rename, appending each id to ``imported`` once it
+    is in place and calling ``progress(done, total)`` after each batch. A job whose files all
+    lie at its top, its state point file among them, with no links or directories (the
+    common job) needs nothing but its rename: these go by batches to one ``rename_all`` call
+    (in C without the interpreter lock where built); any other job by :func:`_land`."""
+    rename = _importjobs.rename_all if _importjobs is not None else rename_all_python
+    dirs, total = found.stage.dirs, len(jobs)
+    sources, targets, ids = [], [], []
+
+    def flush():
+        rename(sources, targets)
+        imported.extend(ids)
+        sources.clear()
+        targets.clear()
+        ids.clear()
+        if progress is not None:
+            progress(len(imported), total)
+
+    for job in jobs:
+        src = None
+        if (not job.links and not job.dirs and layout.STATEPOINT in job.files
+                and "/" not in "".join(job.files)):
+            src = dirs.pop(job.path, None)  # its staging directory holds all its files
+        if src is None:
+            if ids:
+                flush()  # the earlier jobs first: landing keeps the order
+            _land(staging, ws, job, found)
+            imported.append(job.id)
+            if progress is not None:
+                progress(len(imported), total)
+            continue
+        sources.append(src)
+        targets.append(f"{ws}/{job.id}")  # names are clean (checked): no join needed
+        ids.append(job.id)
+        if len(ids) >= LAND_BATCH:
+            flush()
+    if ids:
+        flush()
+
+
+def rename_all_python(sources, targets):
+    """``os.rename(sources[i], targets[i])`` for each i in order: the reference of the native
+    ``_importjobs.rename_all``. Raises OSError naming both paths at the first that fails
+    (those before it are renamed), ValueError for lists of two lengths."""
+    if len(sources) != len(targets):
+        raise ValueError("rename_all: sources and targets differ in length")
+    for source, target in zip(sources, targets, strict=True):
+        os.rename(source, target)
+
+
 def _land(staging, ws, job, found):
     if not job.links and not job.dirs and "/" not in "".join(job.files):
         src = found.stage.assemble(job.path, ())  # all files at the top of the job
@@ -768,7 +842,7 @@ def verify(origin):
             elif have[1] != info.get("size") or have[2] != info.get("sha256"):
                 result.problems.append(f"job {entry.get('id')}: {rel} differs from the manifest")
         try:
-            _, job_id, text = validate_statepoint(entry["statepoint"])
+            _, job_id, text = validate_owned(entry["statepoint"])
             if job_id != entry.get("id"):
                 result.problems.append(f"job {entry.get('id')}: state point hashes to {job_id}")
             problem = _statepoint_file_disagrees(found, path, job_id, text)

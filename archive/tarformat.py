@@ -161,6 +161,12 @@ class TarReader:
     def members(self, fast=None):
         with open(self.path, "rb") as raw:
             stream = self._decompressed(raw)
+            ahead = None
+            if self.fmt == "tar.zst" and native.two_cores():
+                # decompressed in a second thread a few chunks ahead, as tar's zstd child does
+                from .readahead import ReadAhead
+
+                stream = ahead = ReadAhead(stream)
             try:
                 yield from tarreader.TarStream(stream).members(fast)
             except tarreader.DamagedArchive as exc:
@@ -171,3 +177,6 @@ class TarReader:
                 if type(exc).__module__.startswith("zstandard"):
                     raise ArchiveError(f"{self.path}: damaged zstandard stream: {exc}") from None
                 raise
+            finally:
+                if ahead is not None:
+                    ahead.close()  # before the file closes under its thread

@@ -20,6 +20,8 @@ MODULES = (
     "suite.index._readmany",
     "suite.provenance._capture",
     "suite._copyjson",
+    "suite._spcanon",
+    "archive._importjobs",
 )
 
 

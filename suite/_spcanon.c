@@ -1,0 +1,401 @@
+/* suite._spcanon: a state point's canonical JSON text and its job id (the MD5 of that text)
+ * in one call, for the 10,000 state points an import of 10,000 jobs checks.
+ *
+ * Optional: suite/statepoint.py loads it through suite/native.py; its pure-Python reference
+ * is suite.statepoint.canonical_python, and tests/suite/test_spcanon.py compares the two on
+ * generated values (hypothesis). canonical(sp) gives:
+ *
+ *   None             when sp is not plain as suite.statepoint._fast takes it (exact dict,
+ *                    list, str, int, finite float, bool, None; string keys without '.' and
+ *                    not starting with '$'; at most MAX_DEPTH levels): the Python path then
+ *                    decides, and raises its precise error;
+ *   (text, job id)   otherwise: text = json.dumps(sp, sort_keys=True).encode() (default
+ *                    separators, ensure_ascii), job id = md5(text).hexdigest();
+ *   an exception     where json.dumps raises one for a plain value (an int of more digits
+ *                    than sys.get_int_max_str_digits(): ValueError), or MemoryError.
+ *
+ * The text is written as json's C encoder writes it: keys sorted by code point, floats by
+ * float.__repr__, ints by int.__repr__, strings escaped as encode_basestring_ascii escapes
+ * them. MD5 after RFC 1321.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "growbuf.h"
+
+#define MAX_DEPTH 100 /* suite.statepoint.MAX_DEPTH */
+
+/* ---- MD5 (RFC 1321) ---- */
+
+typedef struct {
+    uint32_t a, b, c, d;
+} md5_state;
+
+static const uint32_t md5_k[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+    0xeb86d391};
+
+static const unsigned char md5_r[64] = {
+    7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9,  14, 20, 5, 9,
+    14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+    4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+
+static void
+md5_block(md5_state *s, const unsigned char *p)
+{
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++)
+        m[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
+               (uint32_t)p[4 * i + 3] << 24;
+    uint32_t a = s->a, b = s->b, c = s->c, d = s->d;
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        }
+        else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) & 15;
+        }
+        else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) & 15;
+        }
+        else {
+            f = c ^ (b | ~d);
+            g = (7 * i) & 15;
+        }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        uint32_t x = a + f + md5_k[i] + m[g];
+        b = b + ((x << md5_r[i]) | (x >> (32 - md5_r[i])));
+        a = t;
+    }
+    s->a += a;
+    s->b += b;
+    s->c += c;
+    s->d += d;
+}
+
+/* The MD5 of data[:n] as 32 lowercase hex digits in hex (no terminating zero). */
+static void
+md5_hex(const unsigned char *data, size_t n, char *hex)
+{
+    md5_state s = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+    size_t whole = n & ~(size_t)63;
+    for (size_t i = 0; i < whole; i += 64)
+        md5_block(&s, data + i);
+    unsigned char tail[128] = {0};
+    size_t rest = n - whole;
+    memcpy(tail, data + whole, rest);
+    tail[rest] = 0x80;
+    size_t tail_len = rest < 56 ? 64 : 128;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        tail[tail_len - 8 + i] = (unsigned char)(bits >> (8 * i));
+    md5_block(&s, tail);
+    if (tail_len == 128)
+        md5_block(&s, tail + 64);
+    uint32_t words[4] = {s.a, s.b, s.c, s.d};
+    for (int w = 0; w < 4; w++)
+        for (int i = 0; i < 4; i++) {
+            unsigned v = (words[w] >> (8 * i)) & 0xff;
+            *hex++ = Py_hexdigits[v >> 4];
+            *hex++ = Py_hexdigits[v & 15];
+        }
+}
+
+/* ---- the check: is value plain as suite.statepoint._fast takes it? ---- */
+
+/* 1 plain, 0 not. room: levels of dicts and lists still allowed (as _fast's). */
+static int
+plain(PyObject *value, int room)
+{
+    if (PyUnicode_CheckExact(value) || PyLong_CheckExact(value) || PyBool_Check(value) ||
+        value == Py_None)
+        return 1;
+    if (PyFloat_CheckExact(value))
+        return isfinite(PyFloat_AS_DOUBLE(value)) ? 1 : 0;
+    if (PyDict_CheckExact(value)) {
+        if (room <= 0)
+            return 0;
+        Py_ssize_t pos = 0;
+        PyObject *key, *item;
+        while (PyDict_Next(value, &pos, &key, &item)) {
+            if (!PyUnicode_CheckExact(key) || PyUnicode_READY(key) < 0)
+                return 0;
+            Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+            if (n > 0 && PyUnicode_READ_CHAR(key, 0) == '$')
+                return 0;
+            if (PyUnicode_FindChar(key, '.', 0, n, 1) != -1) /* -2 (error) cannot happen */
+                return 0;
+            if (!plain(item, room - 1))
+                return 0;
+        }
+        return 1;
+    }
+    if (PyList_CheckExact(value)) {
+        if (room <= 0)
+            return 0;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); i++)
+            if (!plain(PyList_GET_ITEM(value, i), room - 1))
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the text: as json.dumps(value, sort_keys=True) writes it ---- */
+
+static int
+put(growbuf *b, const char *s, size_t n)
+{
+    return growbuf_append(b, s, n);
+}
+
+#define STRING_PIECE 4096 /* code points escaped per reservation of room */
+
+/* A str as encode_basestring_ascii writes it. */
+static int
+put_string(growbuf *b, PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    if (growbuf_append(b, "\"", 1) < 0)
+        return -1;
+    for (Py_ssize_t from = 0; from < n; from += STRING_PIECE) {
+        Py_ssize_t to = n - from > STRING_PIECE ? from + STRING_PIECE : n;
+        /* at most 12 bytes a code point (a surrogate pair's two escapes) */
+        if (growbuf_reserve(b, (size_t)(to - from) * 12) < 0)
+            return -1;
+        char *out = b->data + b->len;
+        for (Py_ssize_t i = from; i < to; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c >= ' ' && c <= '~' && c != '\\' && c != '"') {
+                *out++ = (char)c;
+                continue;
+            }
+            *out++ = '\\';
+            switch (c) {
+            case '\\': *out++ = '\\'; continue;
+            case '"': *out++ = '"'; continue;
+            case '\b': *out++ = 'b'; continue;
+            case '\f': *out++ = 'f'; continue;
+            case '\n': *out++ = 'n'; continue;
+            case '\r': *out++ = 'r'; continue;
+            case '\t': *out++ = 't'; continue;
+            }
+            if (c >= 0x10000) { /* a surrogate pair */
+                Py_UCS4 v = c - 0x10000;
+                Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
+                *out++ = 'u';
+                *out++ = Py_hexdigits[(hi >> 12) & 0xf];
+                *out++ = Py_hexdigits[(hi >> 8) & 0xf];
+                *out++ = Py_hexdigits[(hi >> 4) & 0xf];
+                *out++ = Py_hexdigits[hi & 0xf];
+                *out++ = '\\';
+                c = 0xdc00 | (v & 0x3ff);
+            }
+            *out++ = 'u';
+            *out++ = Py_hexdigits[(c >> 12) & 0xf];
+            *out++ = Py_hexdigits[(c >> 8) & 0xf];
+            *out++ = Py_hexdigits[(c >> 4) & 0xf];
+            *out++ = Py_hexdigits[c & 0xf];
+        }
+        b->len = (size_t)(out - b->data);
+    }
+    return growbuf_append(b, "\"", 1);
+}
+
+/* The text of a str object made by a repr (ASCII) appended; the object released. */
+static int
+put_text(growbuf *b, PyObject *text)
+{
+    if (text == NULL)
+        return -1;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    int r = s == NULL ? -1 : put(b, s, (size_t)n);
+    Py_DECREF(text);
+    return r;
+}
+
+typedef struct {
+    PyObject *key, *value; /* borrowed from the dict */
+} pair;
+
+static int
+key_order(const void *x, const void *y)
+{
+    /* exact str keys (checked): PyUnicode_Compare cannot fail; code point order, as sorted() */
+    return PyUnicode_Compare(((const pair *)x)->key, ((const pair *)y)->key);
+}
+
+static int put_value(growbuf *b, PyObject *value);
+
+static int
+put_dict(growbuf *b, PyObject *dict)
+{
+    Py_ssize_t n = PyDict_GET_SIZE(dict);
+    if (n == 0)
+        return put(b, "{}", 2);
+    pair small[16], *items = small;
+    if (n > 16) {
+        items = PyMem_Malloc((size_t)n * sizeof(pair));
+        if (items == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *key, *value;
+    /* borrowed: nothing below runs Python code that could change the dict */
+    while (i < n && PyDict_Next(dict, &pos, &key, &value)) {
+        items[i].key = key;
+        items[i++].value = value;
+    }
+    qsort(items, (size_t)n, sizeof(pair), key_order);
+    int r = put(b, "{", 1);
+    for (i = 0; i < n && r == 0; i++) {
+        if (i)
+            r = put(b, ", ", 2);
+        if (r == 0)
+            r = put_string(b, items[i].key);
+        if (r == 0)
+            r = put(b, ": ", 2);
+        if (r == 0)
+            r = put_value(b, items[i].value);
+    }
+    if (r == 0)
+        r = put(b, "}", 1);
+    if (items != small)
+        PyMem_Free(items);
+    return r;
+}
+
+static int
+put_value(growbuf *b, PyObject *value)
+{
+    if (PyUnicode_CheckExact(value))
+        return put_string(b, value);
+    if (value == Py_None)
+        return put(b, "null", 4);
+    if (value == Py_True)
+        return put(b, "true", 4);
+    if (value == Py_False)
+        return put(b, "false", 5);
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (!overflow) {
+            char digits[24];
+            int len = snprintf(digits, sizeof digits, "%lld", v);
+            return put(b, digits, (size_t)len);
+        }
+        /* int.__repr__, as json's encoder calls it (ValueError past the digit limit) */
+        return put_text(b, PyLong_Type.tp_repr(value));
+    }
+    if (PyFloat_CheckExact(value)) {
+        char *s = PyOS_double_to_string(PyFloat_AS_DOUBLE(value), 'r', 0, Py_DTSF_ADD_DOT_0,
+                                        NULL); /* float.__repr__ */
+        if (s == NULL)
+            return -1;
+        int r = put(b, s, strlen(s));
+        PyMem_Free(s);
+        return r;
+    }
+    if (PyDict_CheckExact(value))
+        return put_dict(b, value);
+    /* a list (checked plain before) */
+    Py_ssize_t n = PyList_GET_SIZE(value);
+    if (n == 0)
+        return put(b, "[]", 2);
+    int r = put(b, "[", 1);
+    for (Py_ssize_t i = 0; i < n && r == 0; i++) {
+        if (i)
+            r = put(b, ", ", 2);
+        if (r == 0)
+            r = put_value(b, PyList_GET_ITEM(value, i));
+    }
+    return r == 0 ? put(b, "]", 1) : r;
+}
+
+static PyObject *
+canonical(PyObject *module, PyObject *sp)
+{
+    (void)module;
+    if (!PyDict_CheckExact(sp) || !plain(sp, MAX_DEPTH))
+        Py_RETURN_NONE;
+    growbuf b = {NULL, 0, 0};
+    if (put_value(&b, sp) < 0) {
+        growbuf_free(&b);
+        return NULL;
+    }
+    char hex[32];
+    md5_hex((const unsigned char *)b.data, b.len, hex);
+    PyObject *text = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    growbuf_free(&b);
+    if (text == NULL)
+        return NULL;
+    PyObject *id = PyUnicode_FromStringAndSize(hex, 32);
+    if (id == NULL) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(2, text, id);
+    Py_DECREF(text);
+    Py_DECREF(id);
+    return out;
+}
+
+static PyObject *
+md5_hexdigest(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    char hex[32];
+    md5_hex(view.buf, (size_t)view.len, hex);
+    PyBuffer_Release(&view);
+    return PyUnicode_FromStringAndSize(hex, 32);
+}
+
+static PyMethodDef methods[] = {
+    {"canonical", canonical, METH_O,
+     "canonical(sp) -> (text, job id) or None; reference: "
+     "suite.statepoint.canonical_python."},
+    {"md5_hexdigest", md5_hexdigest, METH_O,
+     "md5_hexdigest(data) -> str: hashlib.md5(data).hexdigest() (the reference), for "
+     "the tests of the MD5 canonical uses."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "suite._spcanon",
+    .m_doc = "A state point's canonical JSON text and job id in one call (optional; see "
+             "suite/native.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC
+PyInit__spcanon(void)
+{
+    return PyModule_Create(&module_def);
+}

@@ -10,6 +10,7 @@ state point it returns and renames the directory into place (:meth:`sync.replica
 
 import os
 import stat
+import threading
 
 from suite import native
 from suite.jsonio import write_all
@@ -105,3 +106,71 @@ def _copy(src, dst, keep_time):
 
 #: :func:`stage_copy_python`'s answers, from C where the native module was built
 stage_copy = stage_copy_python if _landing is None else _landing.stage_copy
+
+
+class StagedAhead:
+    """Jobs staged by a second thread ahead of the caller (a local sync's first copy: the
+    staging is system calls, in C without the interpreter lock, while this thread checks
+    state points and renames). ``prepare(key)`` runs for each of ``keys`` in their order, at
+    most :attr:`LEAD` keys beyond the last one taken; :meth:`take` hands out its answer (or
+    raises its exception) in the calling thread; :meth:`close` stops the thread and gives
+    every answer not taken to ``discard`` (which removes what ``prepare`` made)."""
+
+    #: keys prepared beyond the last one taken, at most: bounds what a killed sync leaves
+    #: (staging directories) and what an early error wastes
+    LEAD = 256
+
+    def __init__(self, prepare, keys, discard):
+        self._prepare, self._keys, self._discard = prepare, list(keys), discard
+        self._pos = {key: k for k, key in enumerate(self._keys)}
+        self._done = {}  # key -> (True, answer) or (False, exception)
+        self._taken = 0  # the position after the last key taken
+        self._stop = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="suite-stage-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        cond = self._cond
+        for k, key in enumerate(self._keys):
+            with cond:
+                while not self._stop and k >= self._taken + self.LEAD:
+                    cond.wait()
+                if self._stop:
+                    return
+            try:
+                out = (True, self._prepare(key))
+            except BaseException as exc:  # noqa: BLE001 - raised by take, in the caller
+                out = (False, exc)
+            with cond:
+                self._done[key] = out
+                cond.notify_all()
+
+    def take(self, key):
+        """``prepare(key)``'s answer (its exception raised here), or None when ``key`` was
+        not planned or was taken already."""
+        k = self._pos.pop(key, None)
+        if k is None:
+            return None
+        with self._cond:
+            if k >= self._taken:
+                self._taken = k + 1
+                self._cond.notify_all()
+            while key not in self._done:
+                self._cond.wait()
+            ok, answer = self._done.pop(key)
+        if not ok:
+            raise answer
+        return answer
+
+    def close(self):
+        """Stop preparing (the key under way is finished) and discard every answer not
+        taken. Idempotent."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join()
+        done, self._done, self._pos = self._done, {}, {}
+        for ok, answer in done.values():
+            if ok:
+                self._discard(answer)

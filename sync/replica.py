@@ -28,7 +28,7 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
-from .landing import StagedAhead, stage_copy, stage_copy_python
+from .landing import StagedAhead, stage_copies, stage_copy, stage_copy_python
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -984,34 +984,70 @@ class Replica:
 
     def _stage_local(self, src, job_id, doc, rels):
         """:meth:`copy_local_job`'s staging: ``(tmp, doc, doc_bytes, state point bytes,
-        document signature)``, or :data:`NOT_PLAIN` (nothing left). May run in the thread of
-        :meth:`stage_ahead` (it touches no index and no state of this object but the checked
-        names)."""
+        document signature)``, or :data:`NOT_PLAIN` (nothing left)."""
+        tmp, doc, doc_bytes, args = self._stage_args(src, job_id, doc, rels)
+        try:
+            return self._staged(tmp, doc, doc_bytes, args, stage_copy(*args))
+        except FileExistsError:  # left by a sync of this process id that was killed
+            shutil.rmtree(tmp)
+            return self._staged(tmp, doc, doc_bytes, args, stage_copy(*args))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _stage_many(self, src, jobs):
+        """:meth:`_stage_local` of each of ``jobs`` (``(job_id, doc, rels)``), their copies
+        made by one call (:func:`sync.landing.stage_copies`, the GIL released once): one
+        ``(True, answer)`` or ``(False, exception)`` a job. Runs in the thread of
+        :meth:`stage_ahead` (it touches no index and nothing of this object but the set of
+        checked names)."""
+        out, made = [], []
+        for job_id, doc, rels in jobs:
+            try:
+                made.append((len(out), self._stage_args(src, job_id, doc, rels)))
+                out.append(None)
+            except Exception as exc:  # raised by that job's copy_local_job
+                out.append((False, exc))
+        try:
+            answers = stage_copies([prepared[3] for _, prepared in made])
+        except BaseException:
+            for _, prepared in made:
+                shutil.rmtree(prepared[0], ignore_errors=True)
+            raise
+        for (k, (tmp, doc, doc_bytes, args)), answer in zip(made, answers, strict=True):
+            try:
+                if isinstance(answer, FileExistsError):  # left by a killed sync of this pid
+                    shutil.rmtree(tmp)
+                    answer = stage_copy(*args)
+                elif isinstance(answer, BaseException):
+                    raise answer
+                out[k] = (True, self._staged(tmp, doc, doc_bytes, args, answer))
+            except Exception as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                out[k] = (False, exc)
+        return out
+
+    def _stage_args(self, src, job_id, doc, rels):
+        """The checks before a job is staged, and what it is staged from: ``(tmp, doc,
+        doc_bytes, stage_copy's arguments)``."""
         for rel in rels:  # checked once per name, as create_job checks them
             if type(rel) is not str or rel not in self._good_rels:
                 if "/" in check_rel(rel) or rel in RESERVED:
                     raise SyncError(f"job {job_id}: refused {rel!r} as a file of a plain job")
                 self._good_rels.add(rel)
-        ws = self.project.workspace
         check_id(job_id)
         doc = check_document(doc, f"job {job_id}: document") if doc else None
         doc_bytes = dumps(doc).encode() if doc else None
-        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
-        args = (f"{src.project.workspace}/{job_id}", tmp, layout.STATEPOINT, rels,
-                layout.DOCUMENT, doc_bytes)
-        try:
-            try:
-                staged = stage_copy(*args)
-            except FileExistsError:  # left by a sync of this process id that was killed
-                shutil.rmtree(tmp)
-                staged = stage_copy(*args)
-            if staged is None:
-                shutil.rmtree(tmp)
-                return NOT_PLAIN
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return (tmp, doc, doc_bytes, *staged)
+        tmp = f"{self.project.workspace}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        return tmp, doc, doc_bytes, (f"{src.project.workspace}/{job_id}", tmp,
+                                     layout.STATEPOINT, rels, layout.DOCUMENT, doc_bytes)
+
+    @staticmethod
+    def _staged(tmp, doc, doc_bytes, args, answer):
+        if answer is None:  # a file that is not regular: nothing left
+            shutil.rmtree(tmp)
+            return NOT_PLAIN
+        return (tmp, doc, doc_bytes, *answer)
 
     @staticmethod
     def _discard_staged(staged):
@@ -1037,11 +1073,9 @@ class Replica:
         plan = {job_id: (src, doc, rels) for job_id, doc, rels in jobs}
         self._ahead_plan = plan
 
-        def prepare(job_id):
-            src, doc, rels = plan[job_id]
-            return self._stage_local(src, job_id, doc, rels)
-
-        self._ahead = StagedAhead(prepare, plan, self._discard_staged)
+        self._ahead = StagedAhead(
+            lambda ids: self._stage_many(src, [(job_id, *plan[job_id][1:]) for job_id in ids]),
+            plan, self._discard_staged)
 
     def end_ahead(self):
         """Stop :meth:`stage_ahead`'s thread and remove the jobs it staged that were not

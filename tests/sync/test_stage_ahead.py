@@ -158,16 +158,33 @@ def test_an_interrupted_sync_removes_what_was_staged_and_resumes(tmp_path, ahead
     assert contents(suite.get_project(dst.path)) == contents(src)
 
 
-def test_staged_ahead_takes_in_any_order_and_discards_the_rest():
-    made, discarded = [], []
+def per_key(fn, seen):
+    """A StagedAhead's prepare from a function of one key (its exception kept)."""
 
-    def prepare(key):
-        if key == 3:
-            raise ValueError(f"key {key}")
-        made.append(key)
-        return key * 10
+    def prepare(keys):
+        seen.append(list(keys))
+        out = []
+        for key in keys:
+            try:
+                out.append((True, fn(key)))
+            except Exception as exc:
+                out.append((False, exc))
+        return out
 
-    ahead = landing.StagedAhead(prepare, range(8), discarded.append)
+    return prepare
+
+
+def value(key):
+    if key == 3:
+        raise ValueError(f"key {key}")
+    return key * 10
+
+
+@pytest.mark.parametrize("batch", [1, 2, 64])
+def test_staged_ahead_takes_in_any_order_and_discards_the_rest(monkeypatch, batch):
+    monkeypatch.setattr(landing.StagedAhead, "BATCH", batch)
+    discarded, seen = [], []
+    ahead = landing.StagedAhead(per_key(value, seen), range(8), discarded.append)
     assert ahead.take(5) == 50  # beyond keys not taken: they are prepared all the same
     with pytest.raises(ValueError, match="key 3"):
         ahead.take(3)
@@ -177,21 +194,40 @@ def test_staged_ahead_takes_in_any_order_and_discards_the_rest():
     ahead.close()
     # those not taken; 6 and 7 only if the thread got to them before close
     assert sorted(discarded)[:3] == [0, 20, 40] and set(discarded) <= {0, 20, 40, 60, 70}
+    assert all(len(keys) <= batch for keys in seen)
     ahead.close()  # idempotent
+
+
+def test_a_failing_batch_fails_each_of_its_keys(monkeypatch):
+    monkeypatch.setattr(landing.StagedAhead, "BATCH", 4)
+
+    def prepare(keys):
+        if 5 in keys:
+            raise OSError(28, "No space left on device")
+        return [(True, key) for key in keys]
+
+    ahead = landing.StagedAhead(prepare, range(12), lambda _: None)
+    assert ahead.take(3) == 3
+    for key in (4, 5, 6, 7):
+        with pytest.raises(OSError, match="No space"):
+            ahead.take(key)
+    assert ahead.take(8) == 8
+    ahead.close()
 
 
 def test_staged_ahead_stays_within_its_lead(monkeypatch):
     monkeypatch.setattr(landing.StagedAhead, "LEAD", 3)
+    monkeypatch.setattr(landing.StagedAhead, "BATCH", 1)
     seen = []
-    ahead = landing.StagedAhead(lambda key: seen.append(key) or key, range(100), lambda _: None)
+    ahead = landing.StagedAhead(per_key(lambda key: key, seen), range(100), lambda _: None)
     assert ahead.take(0) == 0
     deadline = time.monotonic() + 10
     while len(seen) < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.2)  # time enough to go further, were it allowed to
-    assert seen == [0, 1, 2, 3]  # the key taken and LEAD beyond it, no more
+    assert seen == [[0], [1], [2], [3]]  # the key taken and LEAD beyond it, no more
     assert ahead.take(2) == 2
     while len(seen) < 6 and time.monotonic() < deadline:
         time.sleep(0.01)
     ahead.close()
-    assert seen == [0, 1, 2, 3, 4, 5]  # the lead moved with the last key taken
+    assert seen == [[0], [1], [2], [3], [4], [5]]  # the lead moved with the last key taken

@@ -161,6 +161,10 @@ class StagedAhead:
         self._done = {}  # key -> (True, answer) or (False, exception)
         self._taken = 0  # the position after the last key taken
         self._stop = False
+        # who waits on the condition: notified only then (a notify per job cost more than
+        # the copying it overlapped)
+        self._worker_waits = None  # until _taken passes this position
+        self._caller_waits = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="suite-stage-ahead", daemon=True)
         self._thread.start()
@@ -170,7 +174,9 @@ class StagedAhead:
         for start in range(0, len(keys), self.BATCH):
             with cond:
                 while not self._stop and start >= self._taken + self.LEAD:
+                    self._worker_waits = start - self.LEAD
                     cond.wait()
+                    self._worker_waits = None
                 if self._stop:
                     return
             batch = keys[start:start + self.BATCH]
@@ -180,7 +186,8 @@ class StagedAhead:
                 answers = [(key, (False, exc)) for key in batch]
             with cond:
                 self._done.update(answers)
-                cond.notify_all()
+                if self._caller_waits:
+                    cond.notify_all()
 
     def take(self, key):
         """``prepare``'s answer for ``key`` (its exception raised here), or None when
@@ -191,9 +198,12 @@ class StagedAhead:
         with self._cond:
             if k >= self._taken:
                 self._taken = k + 1
-                self._cond.notify_all()
+                if self._worker_waits is not None and self._taken > self._worker_waits:
+                    self._cond.notify_all()
             while key not in self._done:
+                self._caller_waits = True
                 self._cond.wait()
+                self._caller_waits = False
             ok, answer = self._done.pop(key)
         if not ok:
             raise answer

@@ -77,6 +77,21 @@ def test_first_sync_staged_ahead_lands_the_same_jobs(tmp_path, ahead):
     assert len(suite.get_project(dst.path).find_jobs({"i": {"$lt": 10}})) == 10
 
 
+def test_without_the_native_staging_one_thread_copies(tmp_path, monkeypatch):
+    """The pure-Python staging holds the GIL: a second thread would only cost. It stays
+    off, and the same jobs land."""
+    made = []
+    monkeypatch.setattr(Replica, "AHEAD_MIN", 1)
+    monkeypatch.setattr(native, "idle_core", lambda: True)
+    monkeypatch.setattr("sync.replica.stage_copy", landing.stage_copy_python)
+    monkeypatch.setattr("sync.replica.StagedAhead", lambda *args: made.append(args))
+    src = make_source(tmp_path)
+    dst = suite.init_project(tmp_path / "dst")
+    sync.sync(src, dst.path)
+    assert made == []
+    assert contents(suite.get_project(dst.path)) == contents(src)
+
+
 def test_both_directions_staged_ahead(tmp_path, ahead):
     src = make_source(tmp_path)
     other = suite.init_project(tmp_path / "dst")

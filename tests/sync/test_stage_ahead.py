@@ -246,3 +246,40 @@ def test_staged_ahead_stays_within_its_lead(monkeypatch):
         time.sleep(0.01)
     ahead.close()
     assert seen == [[0], [1], [2], [3], [4], [5]]  # the lead moved with the last key taken
+
+
+#: the CLI with staging ahead on whatever the load, from one job on (a real process)
+CLI_AHEAD = """
+import sys
+import suite.native as n
+import sync.replica as r
+n.idle_core = lambda: True
+r.Replica.AHEAD_MIN = 1
+class Marked(r.StagedAhead):
+    def __init__(self, *args):
+        print("(staged ahead)", file=sys.stderr)
+        super().__init__(*args)
+r.StagedAhead = Marked
+from suite.cli import main
+sys.argv[0] = "suite"
+main()
+"""
+
+
+def test_the_cli_reports_a_job_staged_ahead_that_is_not_its_own_and_lands_the_rest(tmp_path,
+                                                                                  ahead):
+    import subprocess
+    import sys
+
+    src = make_source(tmp_path)
+    dst = suite.init_project(tmp_path / "dst")
+    bad = sorted(job.id for job in src)[7]
+    with open(os.path.join(src.workspace, bad, layout.STATEPOINT), "w") as f:
+        f.write('{"i": "edited by hand"}')
+    run = subprocess.run([sys.executable, "-c", CLI_AHEAD, "sync", dst.path, "-q"],
+                         cwd=src.path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 5, run.stderr  # a job left alone
+    assert run.stderr.count("(staged ahead)") == 1  # the thread staged the copies
+    assert bad in run.stdout + run.stderr and "Traceback" not in run.stderr
+    assert sorted(os.listdir(dst.workspace)) == sorted(j.id for j in src if j.id != bad)
+    assert leftovers(dst) == []

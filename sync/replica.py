@@ -1072,7 +1072,6 @@ class Replica:
             return
         plan = {job_id: (src, doc, rels) for job_id, doc, rels in jobs}
         self._ahead_plan = plan
-
         self._ahead = StagedAhead(
             lambda ids: self._stage_many(src, [(job_id, *plan[job_id][1:]) for job_id in ids]),
             plan, self._discard_staged)

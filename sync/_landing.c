@@ -239,102 +239,224 @@ PyDoc_STRVAR(stage_copy_doc,
 "another shape (before anything is made), the OSError of the failing call naming its file\n"
 "otherwise, tmp then left as far as it got. Reference: sync.landing.stage_copy_python.");
 
+/* One job of stage_copy or stage_copies: its arguments as bytes (owned), then what staging
+ * it did (r, f, keep, doc_st), without the GIL in between. */
+struct job {
+    PyObject *src_bytes, *tmp_bytes, *sp_bytes, *doc_name_bytes, *doc;
+    PyObject **owners;
+    const char **texts;
+    Py_ssize_t count, made;
+    const char *sp_name, *doc_name;
+    growbuf keep;
+    struct stat doc_st;
+    struct failure f;
+    int r;
+};
+
+static void
+job_free(struct job *j)
+{
+    growbuf_free(&j->keep);
+    Py_CLEAR(j->doc);
+    for (Py_ssize_t i = 0; j->owners != NULL && i < j->made; i++)
+        Py_CLEAR(j->owners[i]);
+    PyMem_Free(j->owners);
+    PyMem_Free(j->texts);
+    j->owners = NULL;
+    j->texts = NULL;
+    Py_CLEAR(j->src_bytes);
+    Py_CLEAR(j->tmp_bytes);
+    Py_CLEAR(j->sp_bytes);
+    Py_CLEAR(j->doc_name_bytes);
+}
+
+/* stage_copy's arguments (a tuple) into *j (zeroed by the caller): 0, or -1 with TypeError
+ * or ValueError set (job_free then releases what was taken). */
+static int
+job_parse(struct job *j, PyObject *args)
+{
+    PyObject *src_obj, *tmp_obj, *sp_obj, *names, *doc_name_obj, *doc;
+    if (!PyArg_ParseTuple(args, "UUUOUO:stage_copy", &src_obj, &tmp_obj, &sp_obj, &names,
+                          &doc_name_obj, &doc))
+        return -1;
+    if (!PyList_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "stage_copy: names must be a list");
+        return -1;
+    }
+    j->count = PyList_GET_SIZE(names);
+    j->owners = PyMem_Calloc(j->count ? j->count : 1, sizeof(PyObject *));
+    j->texts = PyMem_Calloc(j->count ? j->count : 1, sizeof(char *));
+    if (j->owners == NULL || j->texts == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!PyUnicode_FSConverter(src_obj, &j->src_bytes)
+            || !PyUnicode_FSConverter(tmp_obj, &j->tmp_bytes))
+        return -1;
+    j->sp_name = file_name(sp_obj, &j->sp_bytes);
+    j->doc_name = j->sp_name == NULL ? NULL : file_name(doc_name_obj, &j->doc_name_bytes);
+    if (j->doc_name == NULL)
+        return -1;
+    /* the list may change while others run Python: each name is held in owners */
+    for (; j->made < j->count && j->made < PyList_GET_SIZE(names); j->made++) {
+        j->texts[j->made] = file_name(PyList_GET_ITEM(names, j->made), &j->owners[j->made]);
+        if (j->texts[j->made] == NULL)
+            return -1;
+    }
+    j->count = j->made;
+    if (doc != Py_None && !PyBytes_Check(doc)) {
+        PyErr_SetString(PyExc_TypeError, "stage_copy: doc must be bytes or None");
+        return -1;
+    }
+    j->doc = doc == Py_None ? NULL : doc;  /* bytes are immutable: safe without the GIL */
+    Py_XINCREF(j->doc);
+    return 0;
+}
+
+/* The staging itself, without the GIL: j->r is 0, or -1 with j->f set. */
+static void
+job_run(struct job *j)
+{
+    const char *src = PyBytes_AS_STRING(j->src_bytes), *tmp = PyBytes_AS_STRING(j->tmp_bytes);
+    int r = mkdir(tmp, 0777) == 0 ? 0 : fail(&j->f, errno, tmp);
+    if (r == 0)
+        r = copy_file(src, tmp, j->sp_name, 0, &j->keep, &j->f);
+    if (r == 0 && j->doc != NULL)
+        r = write_doc(tmp, j->doc_name, PyBytes_AS_STRING(j->doc),
+                      (size_t)PyBytes_GET_SIZE(j->doc), &j->doc_st, &j->f);
+    for (Py_ssize_t i = 0; r == 0 && i < j->count; i++)
+        r = copy_file(src, tmp, j->texts[i], 1, NULL, &j->f);
+    j->r = r;
+}
+
+/* stage_copy's answer for a job that ran: (sp, sig), None, or NULL with the OSError (or
+ * MemoryError) set. */
+static PyObject *
+job_answer(struct job *j)
+{
+    if (j->r < 0) {
+        if (j->f.err == NOT_REGULAR)
+            Py_RETURN_NONE;
+        if (j->f.err == ENOMEM)
+            return PyErr_NoMemory();
+        PyObject *where = PyUnicode_DecodeFSDefault(j->f.path);
+        if (where != NULL) {
+            errno = j->f.err;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+            Py_DECREF(where);
+        }
+        return NULL;
+    }
+    PyObject *sp = PyBytes_FromStringAndSize(j->keep.data ? j->keep.data : "",
+                                             (Py_ssize_t)j->keep.len);
+    if (sp == NULL)
+        return NULL;
+    if (j->doc == NULL)
+        return Py_BuildValue("(NO)", sp, Py_None);
+    return Py_BuildValue("(N(LLK))", sp,
+                         (long long)j->doc_st.st_mtim.tv_sec * 1000000000LL
+                         + j->doc_st.st_mtim.tv_nsec,
+                         (long long)j->doc_st.st_size, (unsigned long long)j->doc_st.st_ino);
+}
+
 static PyObject *
 stage_copy(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *src_obj, *tmp_obj, *sp_obj, *names, *doc_name_obj, *doc;
-    if (!PyArg_ParseTuple(args, "UUUOUO:stage_copy", &src_obj, &tmp_obj, &sp_obj, &names,
-                          &doc_name_obj, &doc))
-        return NULL;
-    if (!PyList_Check(names)) {
-        PyErr_SetString(PyExc_TypeError, "stage_copy: names must be a list");
+    struct job j;
+    memset(&j, 0, sizeof j);
+    PyObject *result = NULL;
+    if (job_parse(&j, args) == 0) {
+        Py_BEGIN_ALLOW_THREADS
+        job_run(&j);
+        Py_END_ALLOW_THREADS
+        result = job_answer(&j);
+    }
+    job_free(&j);
+    return result;
+}
+
+PyDoc_STRVAR(stage_copies_doc,
+"stage_copies(jobs) -> list\n\n"
+"stage_copy(*job) for each of jobs (a list of 6-tuples), in order, with the GIL released\n"
+"once for all of them. Returns one item per job: stage_copy's answer, or the OSError it\n"
+"would raise (the instance, not raised; the jobs after it are staged all the same).\n"
+"Raises TypeError or ValueError for a job of another shape (before anything is made),\n"
+"MemoryError when memory runs out. Reference: sync.landing.stage_copies_python.");
+
+static PyObject *
+stage_copies(PyObject *self, PyObject *jobs_obj)
+{
+    (void)self;
+    if (!PyList_Check(jobs_obj)) {
+        PyErr_SetString(PyExc_TypeError, "stage_copies: jobs must be a list");
         return NULL;
     }
-    PyObject *src_bytes = NULL, *tmp_bytes = NULL, *sp_bytes = NULL, *doc_name_bytes = NULL;
-    PyObject *result = NULL, *doc_copy = NULL;
-    Py_ssize_t count = PyList_GET_SIZE(names), made = 0;
-    PyObject **owners = PyMem_Calloc(count ? count : 1, sizeof(PyObject *));
-    const char **texts = PyMem_Calloc(count ? count : 1, sizeof(char *));
-    growbuf keep = {NULL, 0, 0};
-    if (owners == NULL || texts == NULL) {
+    /* a copy of the list: its items stay alive (and in place) while the GIL is released */
+    PyObject *items = PySequence_List(jobs_obj), *result = NULL;
+    if (items == NULL)
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(items), parsed = 0;
+    struct job *jobs = PyMem_Calloc(n ? (size_t)n : 1, sizeof(struct job));
+    if (jobs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    if (!PyUnicode_FSConverter(src_obj, &src_bytes)
-            || !PyUnicode_FSConverter(tmp_obj, &tmp_bytes))
-        goto done;
-    const char *sp_name = file_name(sp_obj, &sp_bytes);
-    const char *doc_name = sp_name == NULL ? NULL : file_name(doc_name_obj, &doc_name_bytes);
-    if (doc_name == NULL)
-        goto done;
-    for (; made < count; made++) {
-        texts[made] = file_name(PyList_GET_ITEM(names, made), &owners[made]);
-        if (texts[made] == NULL)
+    for (; parsed < n; parsed++) {
+        PyObject *item = PyList_GET_ITEM(items, parsed);
+        if (!PyTuple_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "stage_copies: each job must be a tuple");
+            parsed++;  /* its (empty) job is freed below */
             goto done;
-    }
-    if (doc != Py_None && !PyBytes_Check(doc)) {
-        PyErr_SetString(PyExc_TypeError, "stage_copy: doc must be bytes or None");
-        goto done;
-    }
-    doc_copy = doc == Py_None ? NULL : doc;  /* bytes are immutable: safe without the GIL */
-    Py_XINCREF(doc_copy);
-    const char *src = PyBytes_AS_STRING(src_bytes), *tmp = PyBytes_AS_STRING(tmp_bytes);
-    struct failure f = {0, ""};
-    struct stat doc_st;
-    int r;
-    Py_BEGIN_ALLOW_THREADS
-    r = mkdir(tmp, 0777) == 0 ? 0 : fail(&f, errno, tmp);
-    if (r == 0)
-        r = copy_file(src, tmp, sp_name, 0, &keep, &f);
-    if (r == 0 && doc_copy != NULL)
-        r = write_doc(tmp, doc_name, PyBytes_AS_STRING(doc_copy),
-                      (size_t)PyBytes_GET_SIZE(doc_copy), &doc_st, &f);
-    for (Py_ssize_t i = 0; r == 0 && i < count; i++)
-        r = copy_file(src, tmp, texts[i], 1, NULL, &f);
-    Py_END_ALLOW_THREADS
-    if (r < 0) {
-        if (f.err == NOT_REGULAR) {
-            Py_INCREF(Py_None);
-            result = Py_None;
-        } else if (f.err == ENOMEM) {
-            PyErr_NoMemory();
-        } else {
-            PyObject *where = PyUnicode_DecodeFSDefault(f.path);
-            if (where != NULL) {
-                errno = f.err;
-                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
-                Py_DECREF(where);
-            }
         }
-        goto done;
+        if (job_parse(&jobs[parsed], item) < 0) {
+            parsed++;
+            goto done;
+        }
     }
-    PyObject *sp = PyBytes_FromStringAndSize(keep.data ? keep.data : "", (Py_ssize_t)keep.len);
-    if (sp == NULL)
-        goto done;
-    if (doc_copy == NULL) {
-        result = Py_BuildValue("(NO)", sp, Py_None);
-    } else {
-        result = Py_BuildValue("(N(LLK))", sp,
-                               (long long)doc_st.st_mtim.tv_sec * 1000000000LL
-                               + doc_st.st_mtim.tv_nsec,
-                               (long long)doc_st.st_size, (unsigned long long)doc_st.st_ino);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        job_run(&jobs[i]);
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (jobs[i].r < 0 && jobs[i].f.err == ENOMEM) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    result = PyList_New(n);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        PyObject *answer = job_answer(&jobs[i]);
+        if (answer == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (value != NULL && tb != NULL)
+                PyException_SetTraceback(value, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            if (value == NULL || !PyErr_GivenExceptionMatches(value, PyExc_OSError)) {
+                /* not a staging failure (e.g. memory for the answer): raised */
+                if (value != NULL)
+                    PyErr_SetObject((PyObject *)Py_TYPE(value), value);
+                Py_XDECREF(value);
+                Py_CLEAR(result);
+                break;
+            }
+            answer = value;
+        }
+        PyList_SET_ITEM(result, i, answer);
     }
 done:
-    growbuf_free(&keep);
-    Py_XDECREF(doc_copy);
-    for (Py_ssize_t i = 0; owners != NULL && i < made; i++)
-        Py_XDECREF(owners[i]);
-    PyMem_Free(owners);
-    PyMem_Free(texts);
-    Py_XDECREF(src_bytes);
-    Py_XDECREF(tmp_bytes);
-    Py_XDECREF(sp_bytes);
-    Py_XDECREF(doc_name_bytes);
+    for (Py_ssize_t i = 0; jobs != NULL && i < parsed; i++)
+        job_free(&jobs[i]);
+    PyMem_Free(jobs);
+    Py_DECREF(items);
     return result;
 }
 
 static PyMethodDef methods[] = {
+    {"stage_copies", stage_copies, METH_O, stage_copies_doc},
     {"stage_copy", stage_copy, METH_VARARGS, stage_copy_doc},
     {NULL, NULL, 0, NULL},
 };

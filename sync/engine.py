@@ -151,6 +151,7 @@ class Sync:
         self._old = {}  # job id -> its record entry before this run, until the next save
         self._doc_merges = {}  # job id -> (base, local, remote) of a document sent there
         self._bad_sent = set()  # new jobs the far side refused for their state points
+        self._small = {}  # job id -> the files planned to travel with it (_stage_ahead)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self):
@@ -184,6 +185,14 @@ class Sync:
         replica.lock(peer, self.lock_wait)
 
     def _run(self, lid, rid):
+        try:
+            return self._sync(lid, rid)
+        finally:  # what was staged ahead and not landed is removed (a sync ended early)
+            for replica in (self.L, self.R):
+                if isinstance(replica, Replica):
+                    replica.end_ahead()
+
+    def _sync(self, lid, rid):
         # the far side lists its jobs while this side lists its own
         remote_snapshot = self.R.snapshot_later(self.ids, self.exclude)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
@@ -218,6 +227,7 @@ class Sync:
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
         ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         ids -= set(refused)
+        self._stage_ahead(ids, base_jobs)
         import time
 
         last_save, saved_actions, save_cost = time.monotonic(), 0, 0.0
@@ -255,6 +265,28 @@ class Sync:
         if not self.dry_run and (self.result.actions or changed):
             self._save(record, lid, rid, final=True)
         return self.result
+
+    def _stage_ahead(self, ids, base_jobs):
+        """Both projects on this machine: the jobs a first copy lands whole, file to file,
+        are handed to the receiving side in the order the loop reaches them, which may stage
+        them in a second thread meanwhile (:meth:`Replica.stage_ahead`)."""
+        self._small = {}
+        if self.dry_run or not (isinstance(self.L, Replica) and isinstance(self.R, Replica)):
+            return
+        for src, dst, here, there, direction in ((self.L, self.R, self._ls, self._rs, "push"),
+                                                 (self.R, self.L, self._rs, self._ls, "pull")):
+            if self.mode not in ("both", direction):
+                continue
+            jobs = []
+            # as _one_side decides a copy: on one side only, not in the record; in loop order
+            for job_id in sorted(j for j in here.keys() - there.keys()
+                                 if j in ids and j not in base_jobs):
+                present = here[job_id]
+                small = self._small[job_id] = _with_job(present["files"])
+                if all("/" not in rel for rel in small):
+                    jobs.append((job_id, present["doc"], small))
+            if jobs:
+                dst.stage_ahead(src, jobs)
 
     def _save(self, record, lid, rid, final=False):
         self._flush_deltas()
@@ -413,7 +445,8 @@ class Sync:
     def _copy_job(self, job_id, present, src, dst):
         """Copy a whole job; False (and listed as unreadable) if its state point is not
         its own: the index never re-reads one, so it may have changed since."""
-        small = _with_job(present["files"])  # links are made after the job, large files follow
+        # links are made after the job, large files follow
+        small = self._small.pop(job_id, None) or _with_job(present["files"])
         with_job = set(small)
         large = sorted(rel for rel, f in present["files"].items()
                        if not is_link(f) and rel not in with_job)

@@ -10,6 +10,7 @@ state point it returns and renames the directory into place (:meth:`sync.replica
 
 import os
 import stat
+import threading
 
 from suite import native
 from suite.jsonio import write_all
@@ -33,6 +34,23 @@ def _check_name(name):
         raise ValueError(f"stage_copy: not a file name: {name!r}")
 
 
+def _check_args(src, tmp, statepoint, names, document, doc):
+    """stage_copy's shape checks, in the order the C makes them (the same exception when
+    several are wrong)."""
+    for text in (src, tmp, statepoint, document):
+        if not isinstance(text, str):
+            raise TypeError(f"stage_copy: paths must be strs, not {type(text).__name__}")
+    if not isinstance(names, list):
+        raise TypeError("stage_copy: names must be a list")
+    for text in (src, tmp):
+        if "\x00" in text:
+            raise ValueError("embedded null byte")
+    for name in (statepoint, document, *names):
+        _check_name(name)
+    if doc is not None and not isinstance(doc, bytes):
+        raise TypeError("stage_copy: doc must be bytes or None")
+
+
 def stage_copy_python(src, tmp, statepoint, names, document, doc):
     """Make the directory ``tmp`` (it must not exist) and copy into it, from the job
     directory ``src``: the file ``statepoint`` (its time not kept), then ``doc`` (bytes, or
@@ -46,19 +64,7 @@ def stage_copy_python(src, tmp, statepoint, names, document, doc):
     arguments of another shape (before anything is made), the OSError of the failing call
     (naming its file) otherwise, ``tmp`` then left as far as it got. The reference of
     ``sync._landing.stage_copy``."""
-    # checked in the order the C checks them (the same exception when several are wrong)
-    for text in (src, tmp, statepoint, document):
-        if not isinstance(text, str):
-            raise TypeError(f"stage_copy: paths must be strs, not {type(text).__name__}")
-    if not isinstance(names, list):
-        raise TypeError("stage_copy: names must be a list")
-    for text in (src, tmp):
-        if "\x00" in text:
-            raise ValueError("embedded null byte")
-    for name in (statepoint, document, *names):
-        _check_name(name)
-    if doc is not None and not isinstance(doc, bytes):
-        raise TypeError("stage_copy: doc must be bytes or None")
+    _check_args(src, tmp, statepoint, names, document, doc)
     os.mkdir(tmp)
     try:
         sp = _copy(f"{src}/{statepoint}", f"{tmp}/{statepoint}", False)
@@ -76,6 +82,29 @@ def stage_copy_python(src, tmp, statepoint, names, document, doc):
     except _NotRegular:
         return None
     return sp, sig
+
+
+def stage_copies_python(jobs):
+    """:func:`stage_copy_python` of each of ``jobs`` (a list of tuples of its six
+    arguments), in order: a list of its answers, the OSError of a job that failed in its
+    place (not raised; the jobs after it are staged all the same). Raises TypeError or
+    ValueError for a job of another shape before anything is made. The reference of
+    ``sync._landing.stage_copies`` (one call for many jobs: the GIL released once)."""
+    if not isinstance(jobs, list):
+        raise TypeError("stage_copies: jobs must be a list")
+    for job in jobs:
+        if not isinstance(job, tuple):
+            raise TypeError("stage_copies: each job must be a tuple")
+        if len(job) != 6:
+            raise TypeError(f"stage_copy() takes exactly 6 arguments ({len(job)} given)")
+        _check_args(*job)
+    out = []
+    for job in jobs:
+        try:
+            out.append(stage_copy_python(*job))
+        except OSError as exc:
+            out.append(exc)
+    return out
 
 
 def _copy(src, dst, keep_time):
@@ -105,3 +134,89 @@ def _copy(src, dst, keep_time):
 
 #: :func:`stage_copy_python`'s answers, from C where the native module was built
 stage_copy = stage_copy_python if _landing is None else _landing.stage_copy
+#: :func:`stage_copies_python`'s answers, from C where the native module was built
+stage_copies = stage_copies_python if _landing is None else _landing.stage_copies
+
+
+class StagedAhead:
+    """Jobs staged by a second thread ahead of the caller (a local sync's first copy: the
+    staging is system calls, made by one C call per batch without the interpreter lock,
+    while the caller checks state points and renames). ``prepare(keys)`` runs for
+    consecutive batches of :attr:`BATCH` of ``keys``, in their order, at most :attr:`LEAD`
+    keys beyond the last one taken, and returns one ``(True, answer)`` or ``(False,
+    exception)`` per key; :meth:`take` hands out a key's answer (or raises its exception) in
+    the calling thread; :meth:`close` stops the thread and gives every answer not taken to
+    ``discard`` (which removes what ``prepare`` made)."""
+
+    #: keys prepared per call: the interpreter lock changes hands once a batch, not per job
+    #: (per job, the two threads' hand-overs cost more CPU than the overlap saved)
+    BATCH = 64
+    #: keys prepared beyond the last one taken, at most: bounds what a killed sync leaves
+    #: (staging directories) and what an early error wastes
+    LEAD = 256
+
+    def __init__(self, prepare, keys, discard):
+        self._prepare, self._keys, self._discard = prepare, list(keys), discard
+        self._pos = {key: k for k, key in enumerate(self._keys)}
+        self._done = {}  # key -> (True, answer) or (False, exception)
+        self._taken = 0  # the position after the last key taken
+        self._stop = False
+        # who waits on the condition: notified only then (a notify per job cost more than
+        # the copying it overlapped)
+        self._worker_waits = None  # until _taken passes this position
+        self._caller_waits = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="suite-stage-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        cond, keys = self._cond, self._keys
+        for start in range(0, len(keys), self.BATCH):
+            with cond:
+                while not self._stop and start >= self._taken + self.LEAD:
+                    self._worker_waits = start - self.LEAD
+                    cond.wait()
+                    self._worker_waits = None
+                if self._stop:
+                    return
+            batch = keys[start:start + self.BATCH]
+            try:
+                answers = list(zip(batch, self._prepare(batch), strict=True))
+            except BaseException as exc:  # noqa: BLE001 - raised by take, in the caller
+                answers = [(key, (False, exc)) for key in batch]
+            with cond:
+                self._done.update(answers)
+                if self._caller_waits:
+                    cond.notify_all()
+
+    def take(self, key):
+        """``prepare``'s answer for ``key`` (its exception raised here), or None when
+        ``key`` was not planned or was taken already."""
+        k = self._pos.pop(key, None)
+        if k is None:
+            return None
+        with self._cond:
+            if k >= self._taken:
+                self._taken = k + 1
+                if self._worker_waits is not None and self._taken > self._worker_waits:
+                    self._cond.notify_all()
+            while key not in self._done:
+                self._caller_waits = True
+                self._cond.wait()
+                self._caller_waits = False
+            ok, answer = self._done.pop(key)
+        if not ok:
+            raise answer
+        return answer
+
+    def close(self):
+        """Stop preparing (the batch under way is finished) and discard every answer not
+        taken. Idempotent."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._thread.join()
+        done, self._done, self._pos = self._done, {}, {}
+        for ok, answer in done.values():
+            if ok:
+                self._discard(answer)

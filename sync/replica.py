@@ -28,7 +28,7 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
-from .landing import stage_copy
+from .landing import StagedAhead, stage_copies, stage_copy, stage_copy_python
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -282,6 +282,8 @@ class Replica:
         #: jobs landed here and not indexed yet (Index.add_known's rows; see index_new_jobs)
         self._landed = []
         self._good_rels = set()  # file names create_job has checked
+        #: jobs of a local first copy staged by a second thread (see stage_ahead)
+        self._ahead, self._ahead_plan = None, None
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -955,37 +957,131 @@ class Replica:
         """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)
         with its document ``doc`` (as listed) and the flat files ``rels``, copied file to
         file in one call (:func:`sync.landing.stage_copy`) instead of read into memory and
-        written again. Returns None, a note as :meth:`create_job` does, or
-        :data:`NOT_PLAIN` when a file is not a regular one (nothing is left here: copy the
-        job through :meth:`create_job`). Raises what :meth:`create_job` raises and the
-        OSError of a file that cannot be read or written."""
+        written again (by the thread of :meth:`stage_ahead` if it planned this job). Returns
+        None, a note as :meth:`create_job` does, or :data:`NOT_PLAIN` when a file is not a
+        regular one (nothing is left here: copy the job through :meth:`create_job`). Raises
+        what :meth:`create_job` raises and the OSError of a file that cannot be read or
+        written."""
+        staged = None
+        if self._ahead is not None:
+            planned = self._ahead_plan.get(job_id)
+            staged = self._ahead.take(job_id)  # raises what staging raised
+            if staged is not None and planned != (src, doc, rels):  # not what was planned
+                self._discard_staged(staged)
+                staged = None
+        if staged is None:
+            staged = self._stage_local(src, job_id, doc, rels)
+        if staged is NOT_PLAIN:
+            return NOT_PLAIN
+        tmp, doc, doc_bytes, statepoint, sig = staged
+        try:
+            sp = check_statepoint(job_id, statepoint)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        dst = f"{self.project.workspace}/{job_id}"
+        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+
+    def _stage_local(self, src, job_id, doc, rels):
+        """:meth:`copy_local_job`'s staging: ``(tmp, doc, doc_bytes, state point bytes,
+        document signature)``, or :data:`NOT_PLAIN` (nothing left)."""
+        tmp, doc, doc_bytes, args = self._stage_args(src, job_id, doc, rels)
+        try:
+            return self._staged(tmp, doc, doc_bytes, args, stage_copy(*args))
+        except FileExistsError:  # left by a sync of this process id that was killed
+            shutil.rmtree(tmp)
+            return self._staged(tmp, doc, doc_bytes, args, stage_copy(*args))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _stage_many(self, src, jobs):
+        """:meth:`_stage_local` of each of ``jobs`` (``(job_id, doc, rels)``), their copies
+        made by one call (:func:`sync.landing.stage_copies`, the GIL released once): one
+        ``(True, answer)`` or ``(False, exception)`` a job. Runs in the thread of
+        :meth:`stage_ahead` (it touches no index and nothing of this object but the set of
+        checked names)."""
+        out, made = [], []
+        for job_id, doc, rels in jobs:
+            try:
+                made.append((len(out), self._stage_args(src, job_id, doc, rels)))
+                out.append(None)
+            except Exception as exc:  # raised by that job's copy_local_job
+                out.append((False, exc))
+        try:
+            answers = stage_copies([prepared[3] for _, prepared in made])
+        except BaseException:
+            for _, prepared in made:
+                shutil.rmtree(prepared[0], ignore_errors=True)
+            raise
+        for (k, (tmp, doc, doc_bytes, args)), answer in zip(made, answers, strict=True):
+            try:
+                if isinstance(answer, FileExistsError):  # left by a killed sync of this pid
+                    shutil.rmtree(tmp)
+                    answer = stage_copy(*args)
+                elif isinstance(answer, BaseException):
+                    raise answer
+                out[k] = (True, self._staged(tmp, doc, doc_bytes, args, answer))
+            except Exception as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                out[k] = (False, exc)
+        return out
+
+    def _stage_args(self, src, job_id, doc, rels):
+        """The checks before a job is staged, and what it is staged from: ``(tmp, doc,
+        doc_bytes, stage_copy's arguments)``."""
         for rel in rels:  # checked once per name, as create_job checks them
             if type(rel) is not str or rel not in self._good_rels:
                 if "/" in check_rel(rel) or rel in RESERVED:
                     raise SyncError(f"job {job_id}: refused {rel!r} as a file of a plain job")
                 self._good_rels.add(rel)
-        ws = self.project.workspace
-        dst = f"{ws}/{check_id(job_id)}"
+        check_id(job_id)
         doc = check_document(doc, f"job {job_id}: document") if doc else None
         doc_bytes = dumps(doc).encode() if doc else None
-        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
-        args = (f"{src.project.workspace}/{job_id}", tmp, layout.STATEPOINT, rels,
-                layout.DOCUMENT, doc_bytes)
-        try:
-            try:
-                staged = stage_copy(*args)
-            except FileExistsError:  # left by a sync of this process id that was killed
-                shutil.rmtree(tmp)
-                staged = stage_copy(*args)
-            if staged is None:
-                shutil.rmtree(tmp)
-                return NOT_PLAIN
-            statepoint, sig = staged
-            sp = check_statepoint(job_id, statepoint)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+        tmp = f"{self.project.workspace}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        return tmp, doc, doc_bytes, (f"{src.project.workspace}/{job_id}", tmp,
+                                     layout.STATEPOINT, rels, layout.DOCUMENT, doc_bytes)
+
+    @staticmethod
+    def _staged(tmp, doc, doc_bytes, args, answer):
+        if answer is None:  # a file that is not regular: nothing left
+            shutil.rmtree(tmp)
+            return NOT_PLAIN
+        return (tmp, doc, doc_bytes, *answer)
+
+    @staticmethod
+    def _discard_staged(staged):
+        if staged is not NOT_PLAIN:
+            shutil.rmtree(staged[0], ignore_errors=True)
+
+    #: a local first copy of this many jobs or more is staged ahead by a second thread
+    AHEAD_MIN = native.THREADS_MIN
+
+    def stage_ahead(self, src, jobs):
+        """Stage the jobs ``jobs`` (``(job_id, doc, rels)`` as :meth:`copy_local_job` will be
+        given them, in that order) of ``src`` (a Replica on this machine) in a second thread,
+        ahead of the calls that land them, where the staging is native (the thread copies
+        without the interpreter lock while this one checks state points and renames), there
+        are :attr:`AHEAD_MIN` jobs or more and a core looks idle
+        (:func:`suite.native.idle_core`). Every check, error and note stays where and what
+        it was: a job's failure is raised by its own :meth:`copy_local_job`. Call
+        :meth:`end_ahead` when done (it removes what was staged and not landed)."""
+        self.end_ahead()
+        if stage_copy is stage_copy_python or len(jobs) < self.AHEAD_MIN or \
+                not native.idle_core():
+            return
+        plan = {job_id: (src, doc, rels) for job_id, doc, rels in jobs}
+        self._ahead_plan = plan
+        self._ahead = StagedAhead(
+            lambda ids: self._stage_many(src, [(job_id, *plan[job_id][1:]) for job_id in ids]),
+            plan, self._discard_staged)
+
+    def end_ahead(self):
+        """Stop :meth:`stage_ahead`'s thread and remove the jobs it staged that were not
+        landed (a sync that ends early). Idempotent."""
+        ahead, self._ahead, self._ahead_plan = self._ahead, None, None
+        if ahead is not None:
+            ahead.close()
 
     def delete_job(self, job_id, expect=ANY):
         """Delete a job; with ``expect`` (``{"files": {rel: [size, mtime_ns, inode]},

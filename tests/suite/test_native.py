@@ -319,6 +319,29 @@ def test_regular_files_over_many_blocks_agrees_with_the_reference(tmp_path):
     assert 0 < sum(got) < len(got)
 
 
+@pytest.mark.parametrize("cores, load, running, idle", [
+    (2, 0.1, 1, True),  # a quiet machine
+    (2, 1.05, 1, True),  # this command run again and again: its own load, alone now
+    (2, 1.05, 2, False),  # another task running now
+    (2, 1.6, 1, False),  # others kept more than half a core busy this last minute
+    (2, 7.5, 9, False),  # a busy machine
+    (1, 0.0, 1, False),  # one core: no second one
+    (4, 3.4, 3, True),  # two others running, a fourth core idle
+    (4, 3.4, 4, False),
+    (2, 0.5, None, True),  # no count of tasks (not Linux): the load average alone
+    (2, 1.05, None, False),
+])
+def test_core_idle_counts_this_command_s_own_load(cores, load, running, idle):
+    assert native.core_idle(cores, load, running) is idle
+
+
+def test_idle_core_reads_this_machine():
+    with open("/proc/loadavg") as f:
+        fields = f.read().split()
+    assert int(fields[3].split("/")[0]) >= 1  # the reading task itself is counted
+    assert native.idle_core() in (True, False)
+
+
 @pytest.mark.parametrize("ways", [2, 3, 4, 8])
 def test_in_threads_gives_one_call_s_answer_and_raises_in_its_order(monkeypatch, ways):
     import threading

@@ -105,6 +105,64 @@ def test_stage_copy_agrees_with_the_python_reference(tmp_path_factory, sp_kind, 
         assert (DOC in files_made) == (doc is not None)
 
 
+def batch_impls():
+    if LANDING is None:
+        skip_or_fail("sync._landing is not built here (python setup.py build_ext --inplace)")
+    return [("native", LANDING.stage_copies), ("python", landing.stage_copies_python)]
+
+
+def batch_outcome(answer, tmp):
+    if isinstance(answer, OSError):
+        return ("failed", type(answer), answer.errno,
+                answer.filename and answer.filename.replace(tmp, "TMP"))
+    if answer is not None and answer[1] is not None:
+        return (answer[0], answer[1][1])  # the signature's size (checked by outcome's rule)
+    return answer
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(jobs=st.lists(st.tuples(KINDS, st.lists(st.tuples(NAMES, KINDS), max_size=3),
+                               st.one_of(st.none(), st.binary(max_size=100)), st.booleans()),
+                     max_size=5))
+def test_stage_copies_agrees_with_the_python_reference(tmp_path_factory, jobs):
+    """Several jobs in one call, failures among them: each answer (or OSError in its
+    place) and each staged directory as the Python reference makes them."""
+    root = str(tmp_path_factory.mktemp("lands"))
+    results = []
+    for label, fn in batch_impls():
+        calls = []
+        for k, (sp_kind, files, doc, tmp_exists) in enumerate(jobs):
+            src = os.path.join(root, f"src{k}")
+            if not os.path.isdir(src):
+                make_source(src, sp_kind, files)
+            tmp = os.path.join(root, f"tmp-{label}-{k}")
+            if tmp_exists:
+                os.mkdir(tmp)
+            names = list(dict.fromkeys(name for name, _ in files))
+            calls.append((src, tmp, SP, names, DOC, doc))
+        answers = fn(calls)
+        assert isinstance(answers, list) and len(answers) == len(jobs)
+        results.append([(batch_outcome(answer, call[1]), staged(call[1]))
+                        for answer, call in zip(answers, calls, strict=True)])
+    assert results[0] == results[1]
+
+
+def test_stage_copies_refuses_jobs_of_another_shape_before_making_any(tmp_path):
+    src = str(tmp_path / "src")
+    make_source(src, 10, [("a", 5)])
+    for label, fn in batch_impls():
+        good = (src, str(tmp_path / f"{label}-good"), SP, ["a"], DOC, None)
+        for jobs, exc in [(("not", "a list"), TypeError), ([good, [src]], TypeError),
+                          ([good, good[:5]], TypeError),
+                          ([good, (src, "t", SP, ["../a"], DOC, None)], ValueError),
+                          ([good, (src, "t", SP, [], DOC, 1)], TypeError)]:
+            with pytest.raises(exc):
+                fn(jobs)
+            assert not os.path.exists(good[1])
+        assert fn([]) == []
+
+
 def test_stage_copy_refuses_arguments_of_another_shape(tmp_path):
     src = str(tmp_path / "src")
     make_source(src, 10, [("a", 5)])

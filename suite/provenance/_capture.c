@@ -34,29 +34,86 @@ static PyObject *k_job, *k_path, *k_size, *k_sha256, *k_removed, *s_hexdigest, *
 
 /* ---- listing ---------------------------------------------------------------------------- */
 
-/* One entry of a listing: its name (owned) and d_type (DT_UNKNOWN where the file system does
- * not say). */
+/* One entry of a listing: its name (in the listing's block of names) and d_type (DT_UNKNOWN
+ * where the file system does not say). */
 struct entry {
-    char *name;
+    char *name;       /* set once the listing is complete (the block may move while it grows) */
+    size_t off;       /* of the name in the block */
     unsigned char type;
     int err;          /* of the lstat below (flat_sigs), 0 if it worked */
     struct stat st;
 };
 
+/* entries and bytes of names a listing holds without the heap: a job directory holds a few
+ * files (a malloc per name and a growing array were ~1,000 instructions an execution) */
+#define FIRST_ITEMS 16
+#define FIRST_NAMES 1024
+
 struct listing {
     struct entry *items;
     size_t count, cap;
+    char *names;      /* the kept names, each NUL-terminated, one after another */
+    size_t names_len, names_cap;
     int has_log;
+    struct entry first_items[FIRST_ITEMS];
+    char first_names[FIRST_NAMES];
 };
+
+static void
+listing_init(struct listing *l)
+{
+    l->items = l->first_items;
+    l->count = 0;
+    l->cap = FIRST_ITEMS;
+    l->names = l->first_names;
+    l->names_len = 0;
+    l->names_cap = FIRST_NAMES;
+    l->has_log = 0;
+}
 
 static void
 listing_free(struct listing *l)
 {
-    for (size_t i = 0; i < l->count; i++)
-        free(l->items[i].name);
-    free(l->items);
-    l->items = NULL;
-    l->count = l->cap = 0;
+    if (l->items != l->first_items)
+        free(l->items);
+    if (l->names != l->first_names)
+        free(l->names);
+    listing_init(l);
+}
+
+/* Room for one more entry and len + 1 more bytes of names: 0 or ENOMEM. No Python API. */
+static int
+listing_room(struct listing *l, size_t len)
+{
+    if (l->count == l->cap) {
+        if (l->cap > SIZE_MAX / 2 / sizeof *l->items)
+            return ENOMEM;
+        struct entry *grown = malloc(2 * l->cap * sizeof *grown);
+        if (grown == NULL)
+            return ENOMEM;
+        memcpy(grown, l->items, l->count * sizeof *grown);
+        if (l->items != l->first_items)
+            free(l->items);
+        l->items = grown;
+        l->cap *= 2;
+    }
+    if (len + 1 > l->names_cap - l->names_len) {
+        size_t cap = l->names_cap;
+        while (len + 1 > cap - l->names_len) {
+            if (cap > SIZE_MAX / 2)
+                return ENOMEM;
+            cap *= 2;
+        }
+        char *grown = malloc(cap);
+        if (grown == NULL)
+            return ENOMEM;
+        memcpy(grown, l->names, l->names_len);
+        if (l->names != l->first_names)
+            free(l->names);
+        l->names = grown;
+        l->names_cap = cap;
+    }
+    return 0;
 }
 
 /* The exclusions: names equal to one of skip (bytes), or holding temp (bytes). */
@@ -93,18 +150,14 @@ keep(void *ctx, const char *name, unsigned char type)
         l->has_log = 1;
     if (excluded(r, name, len))
         return 0;
-    struct entry *grown = array_room(l->items, l->count, &l->cap, sizeof *grown);
-    if (grown == NULL)
+    if (listing_room(l, len) != 0)
         return ENOMEM;
-    l->items = grown;
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return ENOMEM;
-    memcpy(copy, name, len + 1);
-    l->items[l->count].name = copy;
-    l->items[l->count].type = type;
-    l->items[l->count].err = 0;
-    l->count++;
+    struct entry *e = &l->items[l->count++];
+    memcpy(l->names + l->names_len, name, len + 1);
+    e->off = l->names_len;
+    l->names_len += len + 1;
+    e->type = type;
+    e->err = 0;
     return 0;
 }
 
@@ -114,7 +167,10 @@ static int
 list_fd(int fd, struct listing *l, const struct rules *r)
 {
     struct keeping k = {l, r};
-    return dir_each(fd, keep, &k);
+    int err = dir_each(fd, keep, &k);
+    for (size_t i = 0; i < l->count; i++)  /* the block of names no longer moves */
+        l->items[i].name = l->names + l->items[i].off;
+    return err;
 }
 
 /* Open and list path: 0 with *fd open, ENOENT (nothing to list, *fd -1), or another errno.
@@ -279,7 +335,8 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!configured())
         return NULL;
     PyObject *path = args[0], *encoded = NULL, *sigs = NULL, *result = NULL;
-    struct listing l = {0};
+    struct listing l;
+    listing_init(&l);
     int fd = -1;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
@@ -489,7 +546,8 @@ static int
 changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gone_out)
 {
     PyObject *encoded = NULL, *found = NULL, *still = NULL, *gone = NULL;
-    struct listing l = {0};
+    struct listing l;
+    listing_init(&l);
     int fd = -1, result = -1;
     char *buf = NULL;
     *found_out = *gone_out = NULL;

@@ -428,9 +428,16 @@ class Capture:
             fields_of_all.pop("id", None)
             shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1]
         start, end = float(start), float(end)
-        # record_id inlined: its call was ~200 instructions an execution
-        text = (f'{{"id": "{next(_ids, None) or _draw_ids()}", ' if self.enabled
-                else "{") + (
+        if self.enabled and traceback is None and isinstance(files, str):
+            # a run's usual record as one f-string: one join, no intermediate texts (the
+            # general case below made five); record_id inlined (~200 instructions a call)
+            return (f'{{"id": "{next(_ids, None) or _draw_ids()}", "operation": '
+                    f'{_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
+                    f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
+                    f'"status": {_text(status)}, "error": '
+                    f'{"null" if error is None else _text(error)}, "files": [{files}], '
+                    f'{shared}}}\n').encode()
+        text = (f'{{"id": "{record_id()}", ' if self.enabled else "{") + (
             f'"operation": {_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
             f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
             f'"status": {_text(status)}, "error": {"null" if error is None else _text(error)}')

@@ -578,6 +578,8 @@ changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gon
             Py_DECREF(name);
             goto done;
         }
+        if (sig == Py_None)  /* as the reference's old.get(name): a new file (and a gone one) */
+            sig = NULL;
         PyObject *size = NULL;
         if (sig != NULL) {
             struct stat st;

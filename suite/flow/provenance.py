@@ -123,7 +123,7 @@ class Log:
         try:
             if blobs and fresh:  # no log before this execution: every blob, nothing to read
                 self._wrote_all[job_id] = blobs
-                _append(os.path.join(path, LOG), data, lead=self._lines(blobs))
+                _append(os.path.join(path, LOG), data, None, self._lines(blobs))
             else:  # the blobs a log lacks are judged from its end, through the descriptor
                 _append(os.path.join(path, LOG), data, (  # the append opens anyway
                     lambda fd: self._missing_blobs(job_id, fd, blobs)) if blobs else None)

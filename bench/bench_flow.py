@@ -31,13 +31,15 @@ it (a cache write per job, the cost batching avoids).
 
 --records-n: `suite run -o first` over that many jobs with provenance records on (code,
 environment, file scans: the default) and off (SUITE_RECORDS=off: the one-line record suite
-wrote before), on fresh projects, taking turns over --repeat rounds; the best of each counts.
+wrote before), on fresh projects, back to back in each of --records-rounds rounds (default 8);
+the best of each, and the median of the rounds' on/off ratios with a bootstrap 95 % interval
+(each round's numbers are in the JSON).
 Before that, in one process, the same executions with records on and off taking turns job by
 job (µs per execution; immune to the drift that moves whole runs), and taking turns chunk by
 chunk between records off, each scan alone, both scans and full records (where the cost goes).
 --records-whole-run: only the whole runs (their best, and the median and worst round of each).
---records-paired: also rounds in which records off and on start at the same moment (CPU; for a
-busy machine, where rounds taken in turns see different loads).
+--records-paired: also --repeat rounds in which records off and on start at the same moment
+(CPU; for a busy machine, where rounds taken in turns see different loads).
 """
 
 import argparse
@@ -225,11 +227,30 @@ def project_status_rows(root, n, results):
     results[f"status at {n:,} jobs"] = rows
 
 
+def median_interval(values, level=0.95, draws=10000, seed=17):
+    """``(median, low, high)``: the median of ``values`` and a bootstrap interval for it (the
+    medians of ``draws`` resamples with replacement, their ``level`` central range; a fixed
+    seed, so a rerun on the same numbers prints the same interval)."""
+    import random
+    import statistics
+
+    rng = random.Random(seed)
+    k = len(values)
+    meds = sorted(statistics.median(rng.choices(values, k=k)) for _ in range(draws))
+    cut = int(draws * (1 - level) / 2)
+    return statistics.median(values), meds[cut], meds[draws - 1 - cut]
+
+
 def records_rows(root, n, repeat, results):
-    """``suite run`` of the trivial operation with records on and off, in the same run."""
+    """``suite run`` of the trivial operation with records on and off, in the same run: each
+    round runs both back to back (which goes first alternates), on fresh projects. Beside the
+    best of each, the median of the per-round ratios (each round's on / off, taken minutes
+    apart at most, so a drift of the machine between rounds hits both sides alike) with a
+    bootstrap 95 % interval; every round's numbers go to the JSON."""
     import resource
 
-    rows = {"records off (SUITE_RECORDS=off)": float("inf"), "records on": float("inf")}
+    off, on = "records off (SUITE_RECORDS=off)", "records on"
+    rows = {off: float("inf"), on: float("inf")}
     cpu = {row: float("inf") for row in rows}
     rounds = {row: [] for row in rows}  # (wall, cpu) of each round: the spread
     load = os.getloadavg()[0]
@@ -253,16 +274,26 @@ def records_rows(root, n, repeat, results):
             print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
             shutil.rmtree(p.path, ignore_errors=True)
     rows["load average (1 min) at the start"] = load
-    rows["slowdown"] = rows["records on"] / rows["records off (SUITE_RECORDS=off)"] - 1
+    rows["slowdown"] = rows[on] / rows[off] - 1
     rows["load average (1 min) at the end"] = os.getloadavg()[0]
     for row, c in cpu.items():
         rows[f"cpu: {row}"] = c
-    rows["cpu slowdown"] = cpu["records on"] / cpu["records off (SUITE_RECORDS=off)"] - 1
+    rows["cpu slowdown"] = cpu[on] / cpu[off] - 1
     for row, got in rounds.items():  # how stable the best is
         for k, what in enumerate(("wall", "cpu")):
             values = sorted(g[k] for g in got)
             rows[f"{what} median / max: {row}"] = \
                 f"{values[len(values) // 2]:.3f} / {values[-1]:.3f}"
+    for k, what in enumerate(("wall", "cpu")):  # the rounds as pairs
+        ratios = [b[k] / a[k] - 1 for a, b in zip(rounds[off], rounds[on], strict=True)]
+        mid, low, high = median_interval(ratios)
+        rows[f"{what} slowdown per round (on / off), median"] = mid
+        rows[f"{what} slowdown per round, 95 % interval (bootstrap)"] = \
+            f"{low:+.1%} .. {high:+.1%}"
+    rows["rounds"] = [{"round": i + 1, "first": "off" if i % 2 == 0 else "on",
+                       "off wall s": a[0], "off cpu s": a[1], "on wall s": b[0],
+                       "on cpu s": b[1]}
+                      for i, (a, b) in enumerate(zip(rounds[off], rounds[on], strict=True))]
     results[f"run trivial op over {n:,} jobs, provenance records"] = rows
 
 
@@ -359,7 +390,7 @@ def records_parts(root, n, results):
     variants = {"off": (), "scan before only": ("before",), "scan after only": ("after",),
                 "both scans": ("before", "after"), "full records": ("before", "after", "line")}
     now = [()]
-    scan, changes, line, blobs = cap.scan, cap.changes, cap.line, cap.blobs
+    scan, changes, line, blobs = cap.scan, cap.changes_text, cap.line, cap.blobs
 
     def gated(on, call):
         def run(*args, **kw):
@@ -370,7 +401,7 @@ def records_parts(root, n, results):
     cap.scan = gated(lambda: "before" in now[0], scan)
     # the scan after alone compares with an empty scan before (every file is new); without
     # it there is nothing to compare
-    cap.changes = gated(lambda: "after" in now[0], lambda jobs, before: changes(
+    cap.changes_text = gated(lambda: "after" in now[0], lambda jobs, before: changes(
         jobs, {} if before is None else before) if "after" in now[0] else None)
     cap.line = gated(lambda: "line" in now[0], line)
     cap.blobs = gated(lambda: "line" in now[0], blobs)
@@ -599,6 +630,9 @@ def main():
     ap.add_argument("--group-n", type=int, default=0)
     ap.add_argument("--project-status-n", type=int, default=0)
     ap.add_argument("--records-n", type=int, default=0)
+    ap.add_argument("--records-rounds", type=int, default=8,
+                    help="rounds of the --records-n whole runs (records off and on back to "
+                         "back in each)")
     ap.add_argument("--history-n", type=int, default=0,
                     help="records already in each job's log for the history rows")
     ap.add_argument("--succeeded-n", type=int, default=0,
@@ -633,7 +667,7 @@ def main():
                 if not args.records_whole_run:
                     records_interleaved(root, args.records_n, extra)
                     records_parts(root, args.records_n, extra)
-                records_rows(root, args.records_n, args.repeat, extra)
+                records_rows(root, args.records_n, args.records_rounds, extra)
                 if args.records_paired:
                     records_paired(root, args.records_n, args.repeat, extra)
             if args.history_n and not (args.succeeded_n or args.job_status_n):
@@ -653,6 +687,8 @@ def main():
         for title, rows in extra.items():
             print(title)
             for row, t in rows.items():
+                if isinstance(t, list):  # each round's numbers: the JSON holds them
+                    continue
                 print(f"  {row:40s} {t if isinstance(t, str) else f'{t:8.2f}'}")
         if args.only_extra:
             with open(args.json, "w") as f:

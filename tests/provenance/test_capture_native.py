@@ -242,3 +242,46 @@ def test_flat_changes_text_of_a_long_list_then_a_short_one(tmp_path):
         text = capture.flat_changes_text("j", str(root), {"gone": (0, 0, 0, 0)})
         assert text == capture.flat_changes_text_python("j", str(root), {"gone": (0, 0, 0, 0)})
         assert len(json.loads(f"[{text}]")) == len(os.listdir(root)) + 1
+
+
+# what a scan before may hold besides flat_sigs' own (name: four ints): the C fast path takes
+# only that, anything else goes the slow way; both must give the reference's text
+ODD_SIGS = st.one_of(
+    st.tuples(st.integers(-2, 2**64 + 1), st.integers(-2**63 - 1, 2**63),
+              st.integers(-1, 2**63), st.integers(-1, 2**64)),
+    st.tuples(st.floats(allow_nan=False, width=32), st.just(0), st.just(0), st.just(0)),
+    st.tuples(st.booleans(), st.just(0), st.just(0), st.just(0)),
+    st.lists(st.integers(0, 3), max_size=5).map(tuple),
+    st.none())
+ODD_NAMES = st.sampled_from(["out.txt", "b", "résumé.json", os.fsdecode(b"\xff\xfe.bin"),
+                             "\udcc3\udca9", "\ud800x", "a\0b", "é"])
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.dictionaries(NAMES, st.tuples(st.just("file"), st.sampled_from([0, 3, 4097])),
+                               max_size=5),
+       old=st.dictionaries(ODD_NAMES, ODD_SIGS, max_size=4), exact=st.booleans())
+def test_flat_changes_text_agrees_for_any_scan_before(tmp_path_factory, entries, old, exact):
+    mod = need()
+    root = str(tmp_path_factory.mktemp("jobs") / "job")
+    make(root, entries)
+    if exact:  # the files' own signatures for some names (unchanged, so left out)
+        old.update(capture.flat_sigs_python(root)[0])
+    want = outcome(capture.flat_changes_text_python, "job", root, old)
+    got = outcome(mod.flat_changes_text, "job", root, old)
+    if want[0] == "error" or isinstance(want[1], BaseException):
+        assert got[:2] == want[:2]
+    else:
+        assert got == want
+
+
+def test_flat_changes_text_of_a_name_that_encodes_to_another_name(tmp_path):
+    # "\udcc3\udca9" encodes (surrogateescape) to the bytes of "é", yet is another name: the
+    # file é.txt is new and the old name is gone, as the reference says
+    need()
+    (tmp_path / "é").write_text("x")
+    old = {"\udcc3\udca9": (1, 0, 0, 0)}
+    text = capture.flat_changes_text("j", str(tmp_path), old)
+    assert text == capture.flat_changes_text_python("j", str(tmp_path), old)
+    assert [f.get("removed", False) for f in json.loads(f"[{text}]")] == [False, True]

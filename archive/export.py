@@ -5,6 +5,7 @@ import os
 import shutil
 import stat
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
@@ -103,14 +104,18 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
     lines, n_files, n_bytes, skipped = [], 0, 0, []
-    job_line, add_job_tree = mf.job_line, getattr(writer, "add_job_tree", None)
+    job_line, job_trees = mf.job_line, getattr(writer, "job_trees", None)
     try:
+        # the writer's native loop (tar) walks the jobs in this order, maybe ahead in a
+        # thread; a job it declines (None) is written here by the Python walk, in its place
+        natively = job_trees([job.path for _, _, job in order], [path for path, _, _ in order]) \
+            if job_trees is not None else None
+        natively = repeat(None, len(order)) if natively is None else natively
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
-        for done, (path, job_id, job) in enumerate(order, 1):
+        for done, ((path, job_id, job), packed) in enumerate(zip(order, natively, strict=True), 1):
             try:
-                files, count, links, dirs, size = _add_job(writer, job, path, skipped,
-                                                           add_job_tree)
+                files, count, links, dirs, size = packed or _add_job(writer, job, path, skipped)
             except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
                 raise ArchiveError(
                     f"job {job.id}: the name {exc.object!r} is not valid UTF-8, which {fmt} "
@@ -181,15 +186,11 @@ def _at_manifest(ordered):
     return at < len(ordered) and ordered[at].startswith(mf.NAME + "/")
 
 
-def _add_job(writer, job, path, skipped, add_job_tree=None):
-    """Write one job directory; return (the manifest's files as JSON text, their number,
-    links, directories, bytes); what is left out goes to ``skipped``. ``add_job_tree``: the
-    writer's native loop (tarformat), tried first."""
+def _add_job(writer, job, path, skipped):
+    """Write one job directory by the Python walk (the reference of the writers' native
+    loops); return (the manifest's files as JSON text, their number, links, directories,
+    bytes); what is left out goes to ``skipped``."""
     root = job.path
-    if add_job_tree is not None:
-        packed = add_job_tree(root, path)
-        if packed is not None:  # the common case
-            return packed
     try:
         st = os.lstat(root)
     except FileNotFoundError:

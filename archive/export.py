@@ -9,8 +9,10 @@ from itertools import repeat
 
 from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
+from suite.job import jobs_from_index
 from suite.pathschema import PathSchema
 from suite.process import gc_paused, pid_alive
+from suite.query import compile_filter
 
 from . import manifest as mf
 from .base import ArchiveError, detect_format, format_from_target, open_writer
@@ -66,12 +68,18 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _refuse_project_target(project, target)
     every = jobs is None
     if every:
-        jobs = list(iter(project))  # list(project) would count the workspace first (len)
+        # the index's (id, state point) pairs, as iterating the project takes them; the jobs
+        # made from them share those dicts, read only here (a copy each cost 1.5 us a job)
+        pairs = list(project.index.find_statepoints(compile_filter(None))) \
+            if project.find_jobs().workspace_ok() else []
+        jobs = list(jobs_from_index(project, pairs))
+        sps = dict(pairs)
+        ids = list(sps)
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
-    ids = [j.id for j in jobs]
-    # read only (never changed here): the jobs' own state points, not deep copies
-    sps = dict(zip(ids, [dict(j.cached_statepoint) for j in jobs], strict=True))
+        ids = [j.id for j in jobs]
+        # read only (never changed here): the jobs' own state points, not deep copies
+        sps = dict(zip(ids, [dict(j.cached_statepoint) for j in jobs], strict=True))
     # jobs the index could not read (damaged state points) are in no query's result: an export
     # of every job refuses them, an export of a selection says they were not considered
     damaged = sorted(i for i in project.index.problems if i not in sps)

@@ -126,7 +126,7 @@ ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long
     octal(h + 329, 8, 0);
     octal(h + 337, 8, 0);
     unsigned int sum = 0;
-    for (int i = 0; i < BLOCK; i++)
+    for (int i = 0; i < 345; i++)  /* the rest (prefix, padding) is zeros: nothing to add */
         sum += (unsigned char)h[i];
     octal(h + 148, 7, sum);
     h[155] = ' ';
@@ -491,14 +491,21 @@ set_dir(walk *w, size_t end, long long mode, long long mtime)
 static int
 json_file(walk *w, size_t end, long long size, const char *hex, size_t *hex_at)
 {
-    char head[64];
-    int len = snprintf(head, sizeof head, ": {\"size\": %lld, \"sha256\": \"", size);
+    static const char before[] = ": {\"size\": ", after[] = ", \"sha256\": \"";
+    char digits[24];  /* size in decimal (not negative), by hand: snprintf cost 0.4 us */
+    size_t n = sizeof digits;
+    unsigned long long v = (unsigned long long)size;
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
     if (put(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0)
         return -1;
     int rc = json_string(&w->files, w->member.data + w->prefix_len, end - w->prefix_len);
     if (rc <= 0)
         return rc;
-    if (put(&w->files, head, (size_t)len) < 0)
+    if (put(&w->files, before, sizeof before - 1) < 0
+        || put(&w->files, digits + n, sizeof digits - n) < 0
+        || put(&w->files, after, sizeof after - 1) < 0)
         return -1;
     *hex_at = w->files.len;
     if (put(&w->files, hex, 64) < 0 || put(&w->files, "\"}", 2) < 0)

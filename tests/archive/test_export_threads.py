@@ -232,8 +232,13 @@ def test_threaded_export_writes_the_bytes_of_the_serial_one(many, tmp_path, monk
         out[way] = (target.read_bytes(), {k: v for k, v in result.to_json().items()
                                           if k != "target"})
         assert back_to(before)  # every thread ended with the export
-    if before is not None:  # the worker (and the compression thread) ran
-        assert most["threads"] > most["serial"]
+    if before is not None:
+        # the worker ran (it cannot have finished by the first job: it is at most 64 ahead);
+        # zstandard's own workers come and go with their compressor, so only a plain tar's
+        # counts are compared
+        assert most["threads"] > before
+        if ending == ".tar":
+            assert most["threads"] > most["serial"]
     assert out["threads"] == out["serial"] == out["pure"]
     assert out["threads"][1]["jobs"] == N and len(out["threads"][1]["skipped"]) == 0
     assert archive.verify(tmp_path / "threads" / f"x{ending}").jobs == N

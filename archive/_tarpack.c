@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +62,28 @@ digest_of(const char *data, Py_ssize_t n)
     return hex;
 }
 
-/* ---- the growing byte buffer (suite/_c/growbuf.h) ---- */
+/* ---- the growing byte buffer (suite/_c/growbuf.h), without the GIL ---- */
+
+/* The export's walk runs without the GIL (in the caller's thread or a worker of pack_trees):
+ * its buffers grow by growbuf_room and say "out of memory" by returning -1, and the caller,
+ * holding the GIL again, raises MemoryError. */
+
+/* data[:n] added at the end: 0, or -1 out of memory */
+static int
+put(growbuf *b, const void *data, size_t n)
+{
+    if (growbuf_room(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
 
 static int
-append_zeros(growbuf *b, size_t n)
+put_zeros(growbuf *b, size_t n)
 {
-    if (growbuf_reserve(b, n) < 0)
+    if (growbuf_room(b, n) < 0)
         return -1;
     memset(b->data + b->len, 0, n);
     b->len += n;
@@ -86,12 +103,12 @@ octal(char *field, int width, unsigned long long value)
     }
 }
 
-/* one 512-byte ustar header (tarwriter._header): names cut at 100 bytes */
+/* one 512-byte ustar header (tarwriter._header): names cut at 100 bytes; -1 out of memory */
 static int
 ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
              long long mtime, char flag, const char *link, size_t link_len)
 {
-    if (growbuf_reserve(b, BLOCK) < 0)
+    if (growbuf_room(b, BLOCK) < 0)
         return -1;
     char *h = b->data + b->len;
     memset(h, 0, BLOCK);
@@ -109,7 +126,7 @@ ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long
     octal(h + 329, 8, 0);
     octal(h + 337, 8, 0);
     unsigned int sum = 0;
-    for (int i = 0; i < BLOCK; i++)
+    for (int i = 0; i < 345; i++)  /* the rest (prefix, padding) is zeros: nothing to add */
         sum += (unsigned char)h[i];
     octal(h + 148, 7, sum);
     h[155] = ' ';
@@ -139,13 +156,15 @@ pax_record(growbuf *b, const char *key, const char *value, size_t value_len)
             break;
         length = (size_t)d + body;
     }
-    if (growbuf_append(b, digits, strlen(digits)) < 0 || growbuf_append(b, " ", 1) < 0
-        || growbuf_append(b, key, strlen(key)) < 0 || growbuf_append(b, "=", 1) < 0
-        || growbuf_append(b, value, value_len) < 0 || growbuf_append(b, "\n", 1) < 0)
+    if (put(b, digits, strlen(digits)) < 0 || put(b, " ", 1) < 0
+        || put(b, key, strlen(key)) < 0 || put(b, "=", 1) < 0
+        || put(b, value, value_len) < 0 || put(b, "\n", 1) < 0)
         return -1;
     return 0;
 }
 
+/* the header block(s) of one member (pax records first where ustar cannot hold a value);
+ * -1 out of memory */
 static int
 member_header(growbuf *b, const char *name, size_t name_len, long long size, long long mode,
               long long mtime, char flag, const char *link, size_t link_len)
@@ -172,8 +191,8 @@ member_header(growbuf *b, const char *name, size_t name_len, long long size, lon
         mtime = 0;
     failed = failed
         || ustar_header(b, "././@PaxHeader", 14, (long long)pax.len, 0644, mtime, 'x', "", 0) < 0
-        || growbuf_append(b, pax.data, pax.len) < 0
-        || append_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
+        || put(b, pax.data, pax.len) < 0
+        || put_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
         || ustar_header(b, name, name_len, big ? 0 : size, mode, mtime, flag, link, link_len) < 0;
     growbuf_free(&pax);
     return failed ? -1 : 0;
@@ -261,7 +280,7 @@ header(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
     if (member_header(&b, name_text, (size_t)name_len, size, mode, mtime, flag, link_text,
                       (size_t)link_len) < 0) {
         growbuf_free(&b);
-        return NULL;
+        return PyErr_NoMemory();
     }
     PyObject *out = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
     growbuf_free(&b);
@@ -270,20 +289,34 @@ header(PyObject *Py_UNUSED(self), PyObject *args, PyObject *kwargs)
 
 /* ---- the walk of one job directory: archive.export._add_tree ---- */
 
+/* No Python API from here to walk_job: the walk runs without the GIL. */
+
 typedef struct {
     growbuf out;          /* the tar members */
     growbuf member;       /* the member name being built: prefix + rel */
-    size_t prefix_len;   /* bytes of the member name before rel */
-    const char *skip;    /* names of non-directories containing this are left out */
-    const char *need;    /* the file the job must hold at its top level */
+    size_t prefix_len;    /* bytes of the member name before rel */
+    const char *skip;     /* names of non-directories containing this are left out */
+    const char *need;     /* the file the job must hold at its top level */
     int has_need;
-    growbuf files;       /* the manifest's "files" as JSON text, without its closing brace */
+    int accelerated;      /* sha256_accelerated(): every file is hashed here */
+    growbuf files;        /* the manifest's "files" as JSON text */
     Py_ssize_t nfiles;
-    PyObject *dirs;
+    growbuf dirs;         /* each subdirectory inside the job: a dir_row, then its name */
+    growbuf later;        /* later_hash rows: files left to hashlib (no SHA-NI, 2 KiB up) */
     long long total;
 } walk;
 
-/* 1: done; 0: not the common case (the caller falls back to Python); -1: exception set */
+typedef struct {
+    size_t len;           /* bytes of the name (rel inside the job) after the row */
+    long long mode, mtime;
+} dir_row;
+
+typedef struct {
+    size_t data_at, size; /* the file's data in out */
+    size_t hex_at;        /* its 64 hex digits in files (written as zeros meanwhile) */
+} later_hash;
+
+/* 1: done; 0: not the common case (the caller falls back to Python); -1: out of memory */
 #define FALLBACK 0
 
 typedef struct {
@@ -326,21 +359,19 @@ add_entry(void *ctx, const char *name, unsigned char d_type)
     return 0;
 }
 
-/* the entries of dir (sorted by name, without . and ..), or NULL for FALLBACK (*err 0: the
- * directory could not be read) or an exception (*err -1) */
+/* the entries of dir (sorted by name, without . and ..), or NULL with *err FALLBACK (the
+ * directory could not be read) or -1 (out of memory) */
 static entry *
 sorted_entries(int dir_fd, size_t *count, int *err)
 {
-    *err = 0;
+    *err = FALLBACK;
     /* allocated up front: an empty directory gives a non-NULL empty array */
     entries_read r = {malloc(16 * sizeof(entry)), 0, 16};
     int failed = r.entries == NULL ? -1 : dir_each(dir_fd, add_entry, &r);
     if (failed) {
         free_entries(r.entries, r.n);
-        if (failed == -1) {
-            PyErr_NoMemory();
+        if (failed == -1)
             *err = -1;
-        }
         return NULL;
     }
     qsort(r.entries, r.n, sizeof *r.entries, by_name);
@@ -348,47 +379,70 @@ sorted_entries(int dir_fd, size_t *count, int *err)
     return r.entries;
 }
 
-/* the member name's text after the prefix (rel inside the job) as a str; NULL: not UTF-8
- * (the exception is cleared: Python's reference raises its own for that) */
-static PyObject *
-rel_name(walk *w, size_t end)
+/* the length of the UTF-8 sequence at s (n > 0 bytes left) as Python's strict decoder takes
+ * it (no overlong forms, surrogates or code points past U+10FFFF), its code point in *c; 0
+ * where it is not UTF-8 */
+static int
+utf8_char(const unsigned char *s, size_t n, uint32_t *c)
 {
-    PyObject *s = PyUnicode_DecodeUTF8(w->member.data + w->prefix_len,
-                                       (Py_ssize_t)(end - w->prefix_len), "strict");
-    if (s == NULL)
-        PyErr_Clear();
-    return s;
+    unsigned char first = s[0];
+    int len;
+    if (first < 0x80) {
+        *c = first;
+        return 1;
+    }
+    if (first >= 0xC2 && first <= 0xDF)
+        len = 2, *c = first & 0x1F;
+    else if (first >= 0xE0 && first <= 0xEF)
+        len = 3, *c = first & 0x0F;
+    else if (first >= 0xF0 && first <= 0xF4)
+        len = 4, *c = first & 0x07;
+    else
+        return 0;
+    if ((size_t)len > n)
+        return 0;
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *c = (*c << 6) | (s[i] & 0x3F);
+    }
+    if (len == 3 && (*c < 0x800 || (*c >= 0xD800 && *c <= 0xDFFF)))
+        return 0;
+    if (len == 4 && (*c < 0x10000 || *c > 0x10FFFF))
+        return 0;
+    return len;
 }
 
 static int
-set_dir(walk *w, size_t end, long long mode, long long mtime)
+is_utf8(const char *s, size_t n)
 {
-    PyObject *rel = rel_name(w, end);
-    if (rel == NULL)
-        return FALLBACK;
-    PyObject *row = Py_BuildValue("[LL]", mode & 07777, mtime);
-    int rc = row == NULL ? -1 : PyDict_SetItem(w->dirs, rel, row);
-    Py_DECREF(rel);
-    Py_XDECREF(row);
-    return rc < 0 ? -1 : 1;
+    uint32_t c;
+    for (size_t i = 0; i < n;) {
+        int len = utf8_char((const unsigned char *)s + i, n - i, &c);
+        if (len == 0)
+            return 0;
+        i += (size_t)len;
+    }
+    return 1;
 }
 
-/* the str s as json.dumps writes it (ensure_ascii, the json module's escapes): printable
- * ASCII as it is but for quote and backslash, \b \f \n \r \t, anything else as \uxxxx
- * (a UTF-16 pair above U+FFFF) */
+/* the UTF-8 text s[:n] as json.dumps writes the str it decodes to (ensure_ascii, the json
+ * module's escapes): printable ASCII as it is but for quote and backslash, \b \f \n \r \t,
+ * anything else as \uxxxx (a UTF-16 pair above U+FFFF). 1, FALLBACK (not UTF-8) or -1. */
 static int
-json_string(growbuf *b, PyObject *s)
+json_string(growbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (growbuf_reserve(b, (size_t)n * 12 + 2) < 0)  /* the most a character can take */
-        return -1;
+    if (n > (PY_SSIZE_T_MAX - 2) / 6 || growbuf_room(b, n * 6 + 2) < 0)
+        return -1; /* 6 bytes out at most per byte in: \u001f, or a pair for four */
     char *o = b->data + b->len;
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        int len = utf8_char((const unsigned char *)s + i, n - i, &c);
+        if (len == 0)
+            return FALLBACK;
+        i += (size_t)len;
         if (c >= ' ' && c <= '~' && c != '"' && c != '\\') {
             *o++ = (char)c;
             continue;
@@ -404,7 +458,7 @@ json_string(growbuf *b, PyObject *s)
         case '\t': *o++ = 't'; continue;
         }
         if (c >= 0x10000) {
-            Py_UCS4 v = c - 0x10000, high = 0xd800 | (v >> 10);
+            uint32_t v = c - 0x10000, high = 0xd800 | (v >> 10);
             c = 0xdc00 | (v & 0x3ff);
             *o++ = 'u';
             for (int k = 12; k >= 0; k -= 4)
@@ -417,20 +471,47 @@ json_string(growbuf *b, PyObject *s)
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);
-    return 0;
+    return 1;
 }
 
-/* one file of the manifest's "files": "name": {"size": n, "sha256": "hex"} */
+/* the subdirectory whose name inside the job ends at end of the member name, with its mode
+ * and mtime, for the manifest's dirs */
 static int
-json_file(walk *w, PyObject *rel, long long size, const char *hex)
+set_dir(walk *w, size_t end, long long mode, long long mtime)
 {
-    char tail[128];
-    int len = snprintf(tail, sizeof tail, ": {\"size\": %lld, \"sha256\": \"%s\"}", size, hex);
-    if (growbuf_append(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0
-        || json_string(&w->files, rel) < 0 || growbuf_append(&w->files, tail, (size_t)len) < 0)
+    const char *rel = w->member.data + w->prefix_len;
+    dir_row row = {end - w->prefix_len, mode & 07777, mtime};
+    if (!is_utf8(rel, row.len))
+        return FALLBACK; /* the reference says so in its own words */
+    return put(&w->dirs, &row, sizeof row) < 0 || put(&w->dirs, rel, row.len) < 0 ? -1 : 1;
+}
+
+/* one file of the manifest's "files": "name": {"size": n, "sha256": "hex"}; the hex digits
+ * start at *hex_at of files */
+static int
+json_file(walk *w, size_t end, long long size, const char *hex, size_t *hex_at)
+{
+    static const char before[] = ": {\"size\": ", after[] = ", \"sha256\": \"";
+    char digits[24];  /* size in decimal (not negative), by hand: snprintf cost 0.4 us */
+    size_t n = sizeof digits;
+    unsigned long long v = (unsigned long long)size;
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    if (put(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0)
+        return -1;
+    int rc = json_string(&w->files, w->member.data + w->prefix_len, end - w->prefix_len);
+    if (rc <= 0)
+        return rc;
+    if (put(&w->files, before, sizeof before - 1) < 0
+        || put(&w->files, digits + n, sizeof digits - n) < 0
+        || put(&w->files, after, sizeof after - 1) < 0)
+        return -1;
+    *hex_at = w->files.len;
+    if (put(&w->files, hex, 64) < 0 || put(&w->files, "\"}", 2) < 0)
         return -1;
     w->nfiles++;
-    return 0;
+    return 1;
 }
 
 /* read the regular file name (in dir_fd) into the member: header, data, padding */
@@ -448,28 +529,31 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     long long size = (long long)st.st_size;
     if (member_header(&w->out, w->member.data, end, size, st.st_mode, whole_seconds(&st.st_mtim),
                       '0', "", 0) < 0
-        || growbuf_reserve(&w->out, (size_t)size + 1 + BLOCK) < 0) {
+        || growbuf_room(&w->out, (size_t)size + 1 + BLOCK) < 0) {
         close(fd);
         return -1;
     }
-    char *data = w->out.data + w->out.len;
+    size_t data_at = w->out.len;
+    char *data = w->out.data + data_at;
     ssize_t got = read(fd, data, (size_t)size + 1);
     close(fd);
     if (got != (ssize_t)size) /* short, grown, or an error: the reference says which */
         return FALLBACK;
-    PyObject *rel = rel_name(w, end);
-    if (rel == NULL)
-        return FALLBACK;
-    PyObject *hex = digest_of(data, (Py_ssize_t)size);
-    const char *hex_text = hex == NULL ? NULL : PyUnicode_AsUTF8(hex);
-    int rc = hex_text == NULL ? -1 : json_file(w, rel, size, hex_text);
+    char hex[65];
+    int later = !w->accelerated && size >= HASHLIB_FROM;
+    if (later)
+        memset(hex, '0', 64);
+    else
+        sha256_hex((const unsigned char *)data, (size_t)size, hex);
+    later_hash row = {data_at, (size_t)size, 0};
+    int rc = json_file(w, end, size, hex, &row.hex_at);
+    if (rc <= 0)
+        return rc;
+    if (later && put(&w->later, &row, sizeof row) < 0)
+        return -1;
     if (end - w->prefix_len == strlen(w->need)
         && memcmp(w->member.data + w->prefix_len, w->need, end - w->prefix_len) == 0)
         w->has_need = 1;
-    Py_DECREF(rel);
-    Py_XDECREF(hex);
-    if (rc < 0)
-        return -1;
     size_t pad = (BLOCK - (size_t)size % BLOCK) % BLOCK;
     memset(data + size, 0, pad);
     w->out.len += (size_t)size + pad;
@@ -477,12 +561,12 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     return 1;
 }
 
-/* append name (and a slash for a directory) to the member name after its first base bytes */
+/* set the member name to its first base bytes, then name (and a slash for a directory) */
 static int
 member_at(walk *w, size_t base, const char *name, size_t len, int slash)
 {
     w->member.len = base;
-    if (growbuf_append(&w->member, name, len) < 0 || (slash && growbuf_append(&w->member, "/", 1) < 0))
+    if (put(&w->member, name, len) < 0 || (slash && put(&w->member, "/", 1) < 0))
         return -1;
     return 0;
 }
@@ -499,7 +583,7 @@ add_tree(walk *w, int dir_fd, int depth)
     int err;
     entry *entries = sorted_entries(dir_fd, &n, &err);
     if (entries == NULL)
-        return err < 0 ? -1 : FALLBACK;
+        return err;
     size_t base = w->member.len;
     int rc = 1;
     for (size_t i = 0; rc > 0 && i < n; i++) {
@@ -553,6 +637,109 @@ add_tree(walk *w, int dir_fd, int depth)
     return rc;
 }
 
+/* tests: 1 makes every walk leave its hashes from HASHLIB_FROM bytes to hashlib, as on a CPU
+ * without SHA-NI (set by _defer_hashes while no walk runs) */
+static int defer_hashes;
+
+static void
+walk_free(walk *w)
+{
+    growbuf_free(&w->out);
+    growbuf_free(&w->member);
+    growbuf_free(&w->files);
+    growbuf_free(&w->dirs);
+    growbuf_free(&w->later);
+}
+
+/* walk the job directory root (a path) exported as prefix[:prefix_len] into w (zeroed here):
+ * 1, FALLBACK or -1 (out of memory); w's buffers are the caller's to free in every case.
+ * Without the GIL. */
+static int
+walk_job(walk *w, const char *root, const char *prefix, size_t prefix_len, const char *skip,
+         const char *need)
+{
+    memset(w, 0, sizeof *w);
+    w->skip = skip;
+    w->need = need;
+    w->accelerated = sha256_accelerated() && !defer_hashes;
+    int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return FALLBACK;
+    }
+    int rc = 1;
+    if (put(&w->member, prefix, prefix_len) < 0 || put(&w->member, "/", 1) < 0
+        || member_header(&w->out, w->member.data, w->member.len, 0, st.st_mode,
+                         whole_seconds(&st.st_mtim), '5', "", 0) < 0)
+        rc = -1;
+    w->prefix_len = w->member.len;
+    if (rc > 0)
+        rc = add_tree(w, fd, 0);
+    close(fd);
+    if (rc > 0 && !w->has_need)
+        rc = FALLBACK;  /* the reference says what is missing */
+    if (rc > 0 && put(&w->files, w->nfiles ? "}" : "{}", w->nfiles ? 1 : 2) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* ---- with the GIL: a walk's result as Python objects ---- */
+
+/* pack_tree's tuple (or None for FALLBACK, NULL with MemoryError for -1) of a walk that
+ * returned rc; frees w's buffers */
+static PyObject *
+walk_result(walk *w, int rc)
+{
+    PyObject *out = NULL, *data = NULL, *files = NULL, *dirs = NULL;
+    if (rc == FALLBACK) {
+        out = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (rc < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t at = 0; at < w->later.len; at += sizeof(later_hash)) {
+        later_hash row;
+        memcpy(&row, w->later.data + at, sizeof row);
+        PyObject *hex = digest_of(w->out.data + row.data_at, (Py_ssize_t)row.size);
+        const char *text = hex == NULL ? NULL : PyUnicode_AsUTF8(hex);
+        if (text != NULL)
+            memcpy(w->files.data + row.hex_at, text, 64);
+        Py_XDECREF(hex);
+        if (text == NULL)
+            goto done;
+    }
+    if ((dirs = PyDict_New()) == NULL)
+        goto done;
+    for (size_t at = 0; at < w->dirs.len;) {
+        dir_row row;
+        memcpy(&row, w->dirs.data + at, sizeof row);
+        at += sizeof row;
+        PyObject *name = PyUnicode_DecodeUTF8(w->dirs.data + at, (Py_ssize_t)row.len, "strict");
+        at += row.len;
+        PyObject *value = name == NULL ? NULL : Py_BuildValue("[LL]", row.mode, row.mtime);
+        int failed = value == NULL || PyDict_SetItem(dirs, name, value) < 0;
+        Py_XDECREF(name);
+        Py_XDECREF(value);
+        if (failed)
+            goto done;
+    }
+    data = PyBytes_FromStringAndSize(w->out.data, (Py_ssize_t)w->out.len);
+    files = data == NULL ? NULL
+        : PyUnicode_FromStringAndSize(w->files.data, (Py_ssize_t)w->files.len);
+    if (files != NULL)
+        out = Py_BuildValue("(OOnOL)", data, files, w->nfiles, dirs, w->total);
+done:
+    Py_XDECREF(data);
+    Py_XDECREF(files);
+    Py_XDECREF(dirs);
+    walk_free(w);
+    return out;
+}
+
 PyDoc_STRVAR(pack_tree_doc,
 "pack_tree(root, prefix, skip, need) -> (bytes, files_json, nfiles, dirs, total) or None\n\n"
 "The tar members of the job directory root exported under prefix (no trailing slash): its\n"
@@ -563,8 +750,8 @@ PyDoc_STRVAR(pack_tree_doc,
 "[mode, mtime], total is the bytes of data. Names of non-directories containing skip are\n"
 "left out. None where the job is not the common case (no file need at its top level, links,\n"
 "special files, files over 1 MiB, names not UTF-8, any error of the file system): nothing\n"
-"was written, export it by the reference. Raises MemoryError, and TypeError for arguments\n"
-"of other types.");
+"was written, export it by the reference. The walk runs without the GIL. Raises\n"
+"MemoryError, and TypeError for arguments of other types.");
 
 static PyObject *
 pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
@@ -581,47 +768,339 @@ pack_tree(PyObject *Py_UNUSED(self), PyObject *args)
         Py_DECREF(root_obj);
         Py_RETURN_NONE;
     }
-    int fd = open(PyBytes_AS_STRING(root_obj), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    walk w;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = walk_job(&w, PyBytes_AS_STRING(root_obj), prefix_text, (size_t)prefix_len, skip, need);
+    Py_END_ALLOW_THREADS
     Py_DECREF(root_obj);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0)
-            close(fd);
-        Py_RETURN_NONE;
+    return walk_result(&w, rc);
+}
+
+PyDoc_STRVAR(defer_hashes_doc,
+"_defer_hashes(on)\n\nFor tests: with on true, pack_tree and pack_trees hash files from 2 KiB\n"
+"by hashlib, after the walk, as they do on a CPU without SHA-NI. Not while a walk runs.");
+
+static PyObject *
+set_defer_hashes(PyObject *Py_UNUSED(self), PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    defer_hashes = on;
+    Py_RETURN_NONE;
+}
+
+/* ---- pack_trees: the jobs of an export walked in order, by a worker thread ahead ---- */
+
+#define AHEAD_BYTES (16 << 20) /* the worker waits with this much walked and not taken */
+#define WAKE_BATCH 16          /* a waiting consumer is woken when this many jobs are ready */
+
+typedef struct {
+    walk w;
+    int rc;
+} walked;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *roots;          /* tuple of bytes: the job directories, file-system encoded */
+    PyObject *prefixes;       /* tuple of str, kept for prefix_text */
+    const char **prefix_text; /* each prefix's UTF-8 (NULL: none, the job falls back) */
+    size_t *prefix_len;
+    char *skip, *need;
+    Py_ssize_t n, next;       /* the jobs; the next one to hand out */
+    Py_ssize_t ahead;         /* slots of ring; 0: no worker, next walks (in ring[0]) */
+    walked *ring;
+    int busy;                 /* in next (which waits without the GIL) */
+    /* shared with the worker, under lock */
+    pthread_mutex_t lock;
+    pthread_cond_t ready, room;
+    Py_ssize_t done, taken;   /* jobs walked; jobs handed out (their slot free again) */
+    size_t bytes_ahead;       /* tar bytes walked and not yet taken */
+    int stop, consumer_waits, worker_waits, started;
+    pthread_t thread;
+} packer;
+
+static PyTypeObject packer_type;
+
+static int
+walk_nth(packer *p, Py_ssize_t i, walk *w)
+{
+    /* the tuples and their items are immutable and held by p: read without the GIL */
+    if (p->prefix_text[i] == NULL) {
+        memset(w, 0, sizeof *w);
+        return FALLBACK;
     }
-    walk w = {{NULL, 0, 0}, {NULL, 0, 0}, 0, skip, need, 0, {NULL, 0, 0}, 0, PyDict_New(), 0};
-    int rc = w.dirs == NULL ? -1 : 1;
-    if (rc > 0 && (growbuf_append(&w.member, prefix_text, (size_t)prefix_len) < 0
-                   || growbuf_append(&w.member, "/", 1) < 0))
-        rc = -1;
-    if (rc > 0 && member_header(&w.out, w.member.data, w.member.len, 0, st.st_mode,
-                                whole_seconds(&st.st_mtim), '5', "", 0) < 0)
-        rc = -1;
-    w.prefix_len = w.member.len;
-    if (rc > 0)
-        rc = add_tree(&w, fd, 0);
-    close(fd);
-    if (rc > 0 && !w.has_need)
-        rc = FALLBACK;  /* the reference says what is missing */
-    if (rc > 0 && growbuf_append(&w.files, w.nfiles ? "}" : "{}", w.nfiles ? 1 : 2) < 0)
-        rc = -1;
-    PyObject *out = NULL;
-    if (rc > 0) {
-        PyObject *data = PyBytes_FromStringAndSize(w.out.data, (Py_ssize_t)w.out.len);
-        PyObject *files = data == NULL ? NULL
-            : PyUnicode_FromStringAndSize(w.files.data, (Py_ssize_t)w.files.len);
-        if (files != NULL)
-            out = Py_BuildValue("(NNnOL)", data, files, w.nfiles, w.dirs, w.total);
-        else
-            Py_XDECREF(data);
-    } else if (rc == FALLBACK) {
-        out = Py_NewRef(Py_None);
+    return walk_job(w, PyBytes_AS_STRING(PyTuple_GET_ITEM(p->roots, i)), p->prefix_text[i],
+                    p->prefix_len[i], p->skip, p->need);
+}
+
+static void *
+packer_work(void *arg)
+{
+    packer *p = arg;
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        pthread_mutex_lock(&p->lock);
+        /* a free slot, and not too many bytes waiting (unless none is waiting) */
+        while (!p->stop && (i - p->taken >= p->ahead
+                            || (p->bytes_ahead >= AHEAD_BYTES && i > p->taken))) {
+            p->worker_waits = 1;
+            pthread_cond_wait(&p->room, &p->lock);
+        }
+        p->worker_waits = 0;
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            break;
+        walked *slot = &p->ring[i % p->ahead];
+        slot->rc = walk_nth(p, i, &slot->w);
+        pthread_mutex_lock(&p->lock);
+        p->done = i + 1;
+        p->bytes_ahead += slot->w.out.len;
+        /* a waiting consumer is woken for a batch, not for each job: a wake-up per job cost
+         * two context switches a job */
+        if (p->consumer_waits && (p->done - p->taken >= WAKE_BATCH || p->done == p->n
+                                  || p->done - p->taken >= p->ahead
+                                  || p->bytes_ahead >= AHEAD_BYTES))
+            pthread_cond_signal(&p->ready);
+        pthread_mutex_unlock(&p->lock);
     }
-    growbuf_free(&w.out);
-    growbuf_free(&w.member);
-    growbuf_free(&w.files);
-    Py_XDECREF(w.dirs);
+    return NULL;
+}
+
+/* stop the worker (if any) and free what it walked */
+static void
+packer_stop(packer *p)
+{
+    if (p->started) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_cond_signal(&p->room);
+        pthread_mutex_unlock(&p->lock);
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(p->thread, NULL);
+        Py_END_ALLOW_THREADS
+        p->started = 0;
+    }
+    for (Py_ssize_t k = 0; p->ring != NULL && k < (p->ahead ? p->ahead : 1); k++)
+        walk_free(&p->ring[k].w); /* free again is harmless: freed buffers are empty */
+    p->next = p->n;
+}
+
+static PyObject *
+packer_next(packer *p)
+{
+    if (p->next >= p->n)
+        return NULL;
+    if (p->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "pack_trees: next() of one iterator in two threads");
+        return NULL;
+    }
+    p->busy = 1;
+    walked *slot;
+    if (p->ahead == 0) {
+        slot = &p->ring[0];
+        Py_BEGIN_ALLOW_THREADS
+        slot->rc = walk_nth(p, p->next, &slot->w);
+        Py_END_ALLOW_THREADS
+    } else {
+        slot = &p->ring[p->next % p->ahead];
+        pthread_mutex_lock(&p->lock);
+        int ready = p->done > p->next;
+        pthread_mutex_unlock(&p->lock);
+        if (!ready) {
+            /* the mutex is never held while taking the GIL back: no lock-order trouble */
+            Py_BEGIN_ALLOW_THREADS
+            pthread_mutex_lock(&p->lock);
+            while (p->done <= p->next) {
+                p->consumer_waits = 1;
+                pthread_cond_wait(&p->ready, &p->lock);
+            }
+            p->consumer_waits = 0;
+            pthread_mutex_unlock(&p->lock);
+            Py_END_ALLOW_THREADS
+        }
+    }
+    size_t len = slot->w.out.len;
+    PyObject *out = walk_result(&slot->w, slot->rc);
+    p->next++;
+    if (p->ahead) {
+        pthread_mutex_lock(&p->lock);
+        p->taken = p->next;
+        p->bytes_ahead -= len;
+        /* likewise the worker, once half of its slots (or of its bytes) are free again */
+        if (p->worker_waits && p->done - p->taken <= p->ahead / 2
+            && p->bytes_ahead <= AHEAD_BYTES / 2)
+            pthread_cond_signal(&p->room);
+        pthread_mutex_unlock(&p->lock);
+    }
+    p->busy = 0;
     return out;
+}
+
+PyDoc_STRVAR(packer_close_doc,
+"close()\n\nStop walking: the worker thread ends and what it walked is freed; the iterator\n"
+"is exhausted.");
+
+static PyObject *
+packer_close(packer *p, PyObject *Py_UNUSED(ignored))
+{
+    if (p->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "pack_trees: close() while next() waits");
+        return NULL;
+    }
+    packer_stop(p);
+    Py_RETURN_NONE;
+}
+
+static void
+packer_dealloc(packer *p)
+{
+    packer_stop(p);
+    if (p->ahead) {
+        pthread_cond_destroy(&p->ready);
+        pthread_cond_destroy(&p->room);
+        pthread_mutex_destroy(&p->lock);
+    }
+    PyMem_Free(p->ring);
+    PyMem_Free(p->prefix_text);
+    PyMem_Free(p->prefix_len);
+    PyMem_Free(p->skip);
+    PyMem_Free(p->need);
+    Py_XDECREF(p->roots);
+    Py_XDECREF(p->prefixes);
+    Py_TYPE(p)->tp_free((PyObject *)p);
+}
+
+static PyMethodDef packer_methods[] = {
+    {"close", (PyCFunction)packer_close, METH_NOARGS, packer_close_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject packer_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "archive._tarpack.Packer",
+    .tp_basicsize = sizeof(packer),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The jobs of pack_trees, in order (an iterator).",
+    .tp_dealloc = (destructor)packer_dealloc,
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)packer_next,
+    .tp_methods = packer_methods,
+};
+
+static char *
+copy_text(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = PyMem_Malloc(n);
+    if (copy == NULL)
+        PyErr_NoMemory();
+    else
+        memcpy(copy, s, n);
+    return copy;
+}
+
+PyDoc_STRVAR(pack_trees_doc,
+"pack_trees(roots, prefixes, skip, need, ahead=0) -> iterator\n\n"
+"pack_tree(root, prefix, skip, need) of each root and prefix (two sequences of the same\n"
+"length) in order, as an iterator of its results (tuples, or None where the reference must\n"
+"export the job). With ahead > 0 a worker thread walks up to ahead jobs (and up to 16 MiB)\n"
+"ahead of the iterator, without the GIL; with 0, each step walks its job. The results are\n"
+"the same either way. close() stops the worker. Raises TypeError and ValueError for\n"
+"arguments of other types or lengths, MemoryError (at the job that needed the memory).");
+
+static PyObject *
+pack_trees(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *roots_in, *prefixes_in;
+    const char *skip, *need;
+    Py_ssize_t ahead = 0;
+    if (!PyArg_ParseTuple(args, "OOss|n:pack_trees", &roots_in, &prefixes_in, &skip, &need,
+                          &ahead))
+        return NULL;
+    if (ahead < 0) {
+        PyErr_SetString(PyExc_ValueError, "pack_trees: ahead must not be negative");
+        return NULL;
+    }
+    packer *p = PyObject_New(packer, &packer_type);
+    if (p == NULL)
+        return NULL;
+    /* everything the dealloc frees, empty first */
+    p->roots = p->prefixes = NULL;
+    p->prefix_text = NULL;
+    p->prefix_len = NULL;
+    p->skip = p->need = NULL;
+    p->n = p->next = p->done = p->taken = 0;
+    p->ahead = 0;
+    p->ring = NULL;
+    p->busy = p->stop = p->consumer_waits = p->worker_waits = p->started = 0;
+    p->bytes_ahead = 0;
+    PyObject *roots = PySequence_Tuple(roots_in);
+    p->prefixes = roots == NULL ? NULL : PySequence_Tuple(prefixes_in);
+    if (p->prefixes == NULL)
+        goto error;
+    p->n = PyTuple_GET_SIZE(roots);
+    if (PyTuple_GET_SIZE(p->prefixes) != p->n) {
+        PyErr_SetString(PyExc_ValueError, "pack_trees: as many prefixes as roots are needed");
+        goto error;
+    }
+    if ((p->roots = PyTuple_New(p->n)) == NULL)
+        goto error;
+    p->prefix_text = PyMem_Calloc((size_t)p->n + 1, sizeof *p->prefix_text);
+    p->prefix_len = PyMem_Calloc((size_t)p->n + 1, sizeof *p->prefix_len);
+    p->ring = PyMem_Calloc((size_t)(ahead ? ahead : 1), sizeof *p->ring);
+    if (p->prefix_text == NULL || p->prefix_len == NULL || p->ring == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        PyObject *encoded, *prefix = PyTuple_GET_ITEM(p->prefixes, i);
+        if (!PyUnicode_FSConverter(PyTuple_GET_ITEM(roots, i), &encoded))
+            goto error;
+        PyTuple_SET_ITEM(p->roots, i, encoded);
+        if (!PyUnicode_Check(prefix)) {
+            PyErr_Format(PyExc_TypeError, "pack_trees: a prefix must be str, not %.100s",
+                         Py_TYPE(prefix)->tp_name);
+            goto error;
+        }
+        Py_ssize_t len = 0;
+        /* not UTF-8: that job falls back, the reference says so in its own words */
+        if ((p->prefix_text[i] = PyUnicode_AsUTF8AndSize(prefix, &len)) == NULL)
+            PyErr_Clear();
+        p->prefix_len[i] = (size_t)len;
+    }
+    Py_CLEAR(roots);
+    if ((p->skip = copy_text(skip)) == NULL || (p->need = copy_text(need)) == NULL)
+        goto error;
+    if (ahead > 0 && p->n > 0) {
+        if (pthread_mutex_init(&p->lock, NULL) != 0)
+            goto walk_here;
+        if (pthread_cond_init(&p->ready, NULL) != 0) {
+            pthread_mutex_destroy(&p->lock);
+            goto walk_here;
+        }
+        if (pthread_cond_init(&p->room, NULL) != 0) {
+            pthread_cond_destroy(&p->ready);
+            pthread_mutex_destroy(&p->lock);
+            goto walk_here;
+        }
+        p->ahead = ahead;
+        if (pthread_create(&p->thread, NULL, packer_work, p) == 0)
+            p->started = 1;
+        else { /* no thread to be had: each step walks its job */
+            pthread_cond_destroy(&p->room);
+            pthread_cond_destroy(&p->ready);
+            pthread_mutex_destroy(&p->lock);
+            p->ahead = 0;
+        }
+    }
+walk_here:
+    return (PyObject *)p;
+error:
+    Py_XDECREF(roots);
+    Py_DECREF(p);
+    return NULL;
 }
 
 /* ---- import: the plain members of a tar buffer, archive.importer.scan ---- */
@@ -1191,6 +1670,8 @@ error:
 static PyMethodDef methods[] = {
     {"header", (PyCFunction)(void (*)(void))header, METH_VARARGS | METH_KEYWORDS, header_doc},
     {"pack_tree", pack_tree, METH_VARARGS, pack_tree_doc},
+    {"pack_trees", pack_trees, METH_VARARGS, pack_trees_doc},
+    {"_defer_hashes", set_defer_hashes, METH_O, defer_hashes_doc},
     {"scan_members", scan_members, METH_VARARGS, scan_members_doc},
     {"sha256", (PyCFunction)(void (*)(void))sha256, METH_VARARGS | METH_KEYWORDS, sha256_doc},
     {"accelerated", accelerated, METH_NOARGS, accelerated_doc},
@@ -1219,6 +1700,8 @@ PyInit__tarpack(void)
     }
     if (s_size == NULL && ((s_size = PyUnicode_InternFromString("size")) == NULL
                            || (s_sha256 = PyUnicode_InternFromString("sha256")) == NULL))
+        return NULL;
+    if (PyType_Ready(&packer_type) < 0)
         return NULL;
     return PyModule_Create(&module);
 }

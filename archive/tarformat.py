@@ -10,10 +10,23 @@ from suite import layout, native
 
 from . import tarreader, tarwriter
 from .base import ArchiveError
+from .sink import ThreadedSink
 
 CHUNK = 1 << 20
 #: the per-file loop of export in C (None: not built, or SUITE_PURE_PYTHON)
 _tarpack = native.load("archive._tarpack")
+
+
+#: jobs the native walk may run ahead of the export's loop (its worker thread's queue)
+AHEAD = 64
+#: from this many jobs on the walk runs in a worker thread (where :func:`walk_ahead`)
+AHEAD_MIN = 64
+
+
+def walk_ahead(jobs):
+    """Whether the native walk of ``jobs`` job directories runs in a worker thread beside
+    the export's Python: where the process has two cores and the jobs are many."""
+    return jobs >= AHEAD_MIN and native.two_cores()
 
 
 class TarWriter:
@@ -39,8 +52,11 @@ class TarWriter:
             self._out = cctx.stream_writer(self._raw, closefd=False)
         else:
             raise ArchiveError(f"not a tar format: {fmt}")
+        if self._out is not self._raw and native.two_cores():
+            self._out = ThreadedSink(self._out)  # compression beside the walk and the Python
         self._buf = []
         self._buffered = 0
+        self._packer = None
 
     def _write(self, data):
         # many small writes into the compressor cost more than one larger one
@@ -82,23 +98,31 @@ class TarWriter:
         if self._buffered >= CHUNK:
             self._flush()
 
-    def add_job_tree(self, root, name):
-        """Write the job directory ``root`` as ``name`` with everything in it by the native
-        loop; return ``(files as manifest JSON text, number of files, links (None), dirs,
-        bytes)`` for the manifest, or None where that loop does not apply (not built, or a job without its
-        state point file, with links, special or big files, odd names: nothing was written;
-        the caller exports the job by the Python walk, the reference)."""
+    def job_trees(self, roots, names):
+        """The native loop over the job directories ``roots`` written as ``names``, in that
+        order: an iterator giving for each job ``(files as manifest JSON text, number of
+        files, links (None), dirs, bytes)`` once its members are written, or None where that
+        loop does not apply (a job without its state point file, with links, special or big
+        files, odd names: nothing was written; the caller exports that job by the Python walk,
+        the reference, before taking the next). None where the loop is not built. A worker
+        thread walks ahead where it pays (:func:`walk_ahead`)."""
         if _tarpack is None:
             return None
-        packed = _tarpack.pack_tree(root, name, layout.TMP_PREFIX, layout.STATEPOINT)
-        if packed is None:
-            return None
-        data, files_text, count, dirs, total = packed
-        self._buf.append(data)
-        self._buffered += len(data)
-        if self._buffered >= CHUNK:
-            self._flush()
-        return files_text, count, None, dirs, total
+        self._packer = _tarpack.pack_trees(roots, names, layout.TMP_PREFIX, layout.STATEPOINT,
+                                           AHEAD if walk_ahead(len(roots)) else 0)
+        return self._written(self._packer)
+
+    def _written(self, packer):
+        for packed in packer:
+            if packed is None:
+                yield None
+                continue
+            data, files_text, count, dirs, total = packed
+            self._buf.append(data)  # not kept in a local: _flush starts a new list
+            self._buffered += len(data)
+            if self._buffered >= CHUNK:
+                self._flush()
+            yield files_text, count, None, dirs, total
 
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""
@@ -119,14 +143,26 @@ class TarWriter:
         return digest.hexdigest()
 
     def close(self):
+        self._stop_packer()
         self._write(tarwriter.END)
         self._flush()
         self._out.close()
         if self._out is not self._raw:
             self._raw.close()
 
+    def _stop_packer(self):
+        if self._packer is not None:
+            self._packer.close()  # the worker thread ends now, not when garbage is collected
+            self._packer = None
+
     def abort(self):
         try:
+            self._stop_packer()
+            if isinstance(self._out, ThreadedSink):
+                self._out.abort()
+            # dropped now, not with the traceback that may keep this writer: zstandard's
+            # worker threads end with its compressor
+            self._out = self._buf = None
             self._raw.close()
         finally:
             if os.path.exists(self.path):

@@ -19,26 +19,34 @@ typedef struct {
 
 #define GROWBUF_FIRST 4096  /* bytes allocated at the first growth */
 
-/* Room for more bytes after len: 0, or -1 with MemoryError set (the buffer is unchanged). */
+/* Room for more bytes after len: 0, or -1 out of memory (the buffer is unchanged), without
+ * setting an exception: for code that runs without the GIL. */
 static inline int
-growbuf_reserve(growbuf *b, size_t more)
+growbuf_room(growbuf *b, size_t more)
 {
     if (more <= b->cap - b->len)
         return 0;
-    if (more > PY_SSIZE_T_MAX - b->len) {
-        PyErr_NoMemory();
+    if (more > PY_SSIZE_T_MAX - b->len)
         return -1;
-    }
     size_t need = b->len + more, cap = b->cap ? b->cap : GROWBUF_FIRST;
     while (cap < need)
         cap *= 2;
     char *data = PyMem_RawRealloc(b->data, cap);
-    if (data == NULL) {
+    if (data == NULL)
+        return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+/* Room for more bytes after len: 0, or -1 with MemoryError set (the buffer is unchanged). */
+static inline int
+growbuf_reserve(growbuf *b, size_t more)
+{
+    if (growbuf_room(b, more) < 0) {
         PyErr_NoMemory();
         return -1;
     }
-    b->data = data;
-    b->cap = cap;
     return 0;
 }
 

@@ -17,12 +17,13 @@ during the sync and keeps its old record state, so the next sync takes it up.
 import collections
 from dataclasses import dataclass, field
 
-from suite import layout, native
+from suite import layout
 
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
 from .replica import NOT_PLAIN, BadStatepoint, Replica, doc_digest
+from .steady import steady_jobs as _steady_jobs
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -827,46 +828,6 @@ def _describe(state):
 def _unchanged(state, base, side):
     """True if ``state`` [size, mtime] matches the record [size, mtime_local, mtime_remote]."""
     return base is not None and state[0] == base[0] and state[1] == base[side]
-
-
-#: the C of :func:`_steady_jobs` (None where not built, or SUITE_PURE_PYTHON)
-_compare = native.load("sync._compare")
-
-
-def _steady_jobs(ljobs, rjobs, base_jobs):
-    """The jobs that nothing moved in since the record: the same files on both sides, each
-    of the recorded size and mtime on both sides (and one mtime), both documents the
-    record's, nothing skipped and no links. :meth:`Sync._job` would decide nothing for them
-    and rebuild their entry as it is; deciding that here costs a tenth of it (most jobs of
-    most syncs are steady). In C where built (10,000 jobs: 0.022 s against 0.06 s); the C hands
-    jobs of a shape it does not follow to :func:`_steady_jobs_python`."""
-    if _compare is not None and type(ljobs) is type(rjobs) is type(base_jobs) is dict:
-        steady = _compare.steady_jobs(ljobs, rjobs, base_jobs)
-        if steady is not None:
-            return steady
-    return _steady_jobs_python(ljobs, rjobs, base_jobs)
-
-
-def _steady_jobs_python(ljobs, rjobs, base_jobs):
-    """:func:`_steady_jobs` in Python: the reference of ``sync._compare.steady_jobs``."""
-    steady = set()
-    for job_id, lj in ljobs.items():
-        rj, bj = rjobs.get(job_id), base_jobs.get(job_id)
-        if rj is None or bj is None or len(lj) != 2 or len(rj) != 2:  # skipped, links
-            continue
-        lf, rf, bf = lj["files"], rj["files"], bj.get("files", {})
-        if lf.keys() != bf.keys() or rf.keys() != bf.keys():
-            continue
-        for rel, b in bf.items():
-            lf_, r = lf[rel], rf[rel]
-            if len(lf_) != 3 or len(r) != 3 or not (
-                    lf_[0] == r[0] == b[0] and lf_[1] == r[1] == b[1] == b[2]):
-                break
-        else:
-            bdoc = bj.get("doc", {})
-            if same(lj["doc"], bdoc) and same(rj["doc"], bdoc):
-                steady.add(job_id)
-    return steady
 
 
 def _job_unchanged(present, b, side):

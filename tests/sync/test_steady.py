@@ -1,5 +1,5 @@
 """Jobs in which nothing moved since the record are passed over without being looked at
-(sync.engine._steady_jobs): every kind of change, on either side, must still be seen, and
+(sync.steady.steady_jobs): every kind of change, on either side, must still be seen, and
 what the quick check (size and mtime, as rsync's) cannot see is decided here. Every case runs
 over each transport (paramiko, openssh, local: tests/sync/conftest.py)."""
 

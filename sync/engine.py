@@ -185,11 +185,21 @@ class Sync:
         replica.lock(peer, self.lock_wait)
 
     def _run(self, lid, rid):
-        # the far side lists its jobs while this side lists its own
-        remote_snapshot = self.R.snapshot_later(self.ids, self.exclude)
+        # the far side lists its jobs while this side lists its own; each leaves out the jobs
+        # steady against its record of the other (a sync with nothing to do holds no listing)
+        since = lid if self.keep_record and not self.checksum and not self.exclude else None
+        remote_snapshot = self.R.snapshot_later(self.ids, self.exclude, since)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
-        ls = self.L.snapshot(self.ids, self.exclude)
-        rs = remote_snapshot()
+        base, digest = record.get("jobs") or {}, None
+        if since is not None and isinstance(self.L, Replica):
+            ls, lsteady, _ = self.L.snapshot_steady(self.ids, self.exclude, base)
+            digest = self.L.record_digest(rid)
+        else:
+            ls = self.L.snapshot(self.ids, self.exclude)
+            lsteady = set() if self.checksum else _steady_jobs(ls["jobs"], ls["jobs"], base)
+            for job_id in lsteady:
+                del ls["jobs"][job_id]
+        rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
             ls["jobs"].pop(job_id, None)
@@ -212,8 +222,6 @@ class Sync:
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
-        # jobs where nothing moved since the record keep their entry without being looked at
-        steady = set() if self.checksum else _steady_jobs(ls["jobs"], rs["jobs"], base_jobs)
         self._compare_contents(ls, rs, base_jobs, steady)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
@@ -256,6 +264,40 @@ class Sync:
         if not self.dry_run and (self.result.actions or changed):
             self._save(record, lid, rid, final=True)
         return self.result
+
+    def _steady(self, ls, lsteady, rs, base_jobs, digest):
+        """``(rs, steady)``: the far side's snapshot completed and the jobs steady on both
+        sides (they keep their record entry without being looked at), out of both snapshots.
+        ``lsteady``: the jobs this side left out as steady; the far side's left out (its
+        ``"since"``) count only if its record is this side's (``digest``), else it is asked
+        again for all. A job steady on one side only is listed there after all."""
+        r_jobs, since = rs["jobs"], rs.pop("since", None)
+        if since is not None and (digest is None or since["record"] != digest):
+            # its record is another (a sync stopped before saving there): a whole snapshot
+            rs = self.R.snapshot(self.ids, self.exclude)
+            r_jobs, since = rs["jobs"], None
+        if since is None:
+            far = set() if self.checksum else _steady_jobs(r_jobs, r_jobs, base_jobs)
+            steady = far & lsteady
+            for job_id in steady:
+                del r_jobs[job_id]
+        else:
+            keys = base_jobs.keys() if self.ids is None else set(self.ids) & base_jobs.keys()
+            far = set(keys).difference(r_jobs, since["gone"], rs["unreadable"],
+                                       rs.get("refused", ()))
+            steady = far & lsteady
+            wanted = sorted(far - steady)
+            if wanted:  # steady there, not here: its listing is needed after all
+                more = self.R.snapshot(wanted, self.exclude)
+                r_jobs.update(more["jobs"])
+                rs["unreadable"].update(more["unreadable"])
+                rs.setdefault("refused", {}).update(more.get("refused", {}))
+        wanted = sorted(lsteady - steady)
+        if wanted:  # steady here, not there: listed here after all
+            more = self.L.snapshot(wanted, self.exclude)
+            ls["jobs"].update(more["jobs"])
+            ls["unreadable"].update(more["unreadable"])
+        return rs, steady
 
     def _save(self, record, lid, rid, final=False):
         self._flush_deltas()

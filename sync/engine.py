@@ -192,7 +192,7 @@ class Sync:
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         base, digest = record.get("jobs") or {}, None
         if since is not None and isinstance(self.L, Replica):
-            ls, lsteady, _ = self.L.snapshot_steady(self.ids, self.exclude, base)
+            ls, lsteady = self.L.snapshot_steady(self.ids, self.exclude, base)
             digest = self.L.record_digest(rid)
         else:
             ls = self.L.snapshot(self.ids, self.exclude)

@@ -397,28 +397,27 @@ class Replica:
         record = self.load_record(since).get("jobs")
         if not record or not isinstance(record, dict):
             return self.snapshot_steady(ids, exclude)[0]
-        snap, steady, present = self.snapshot_steady(ids, exclude, record)
+        snap, steady = self.snapshot_steady(ids, exclude, record)
         wanted = record if ids is None else [j for j in ids if j in record]
+        here = (steady, snap["jobs"], snap["unreadable"])  # every job found here is in one
         snap["since"] = {"record": self.record_digest(since),
-                         "gone": [j for j in wanted if j not in present]}
+                         "gone": [j for j in wanted if not any(j in h for h in here)]}
         return snap
 
     def snapshot_steady(self, ids=None, exclude=(), base_jobs=None):
-        """``(snapshot, steady, listed)``: :meth:`snapshot`, leaving out of it the jobs
-        steady against the record's jobs ``base_jobs`` (given), whose ids are ``steady``;
-        ``listed`` holds every job id found here (steady, listed or unreadable). The
+        """``(snapshot, steady)``: :meth:`snapshot`, leaving out of it the jobs steady
+        against the record's jobs ``base_jobs`` (given), whose ids are ``steady``. The
         listing goes in chunks of :data:`STEADY_CHUNK` jobs, each dropping its steady jobs
         (and their documents) at once, so the whole listing is never held."""
         from .steady import steady_jobs
 
         names, docs, unreadable, exclude = self._snapshot_start(ids, exclude)
-        listed = set(names) | set(unreadable)
         if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
             for job_id in steady:
                 del snap["jobs"][job_id]
-            return snap, steady, listed
+            return snap, steady
         jobs, rest, steady = {}, [], set()
         for k in range(0, len(names), self.STEADY_CHUNK):
             part, _, more, *_ = self._snapshot_list(
@@ -429,7 +428,7 @@ class Replica:
                 steady.add(job_id)
             jobs.update(part)
             rest += more
-        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady, listed
+        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000

@@ -380,6 +380,7 @@ def noop_rows(args, root, port, home, rows):
         rows.pair("nothing to do, existing project", round_, cli, rsync)
     print(f"peak memory of suite sync: this side {cli.peak / 1024:.0f} MiB, far side "
           f"{cli.far_peak / 1024:.0f} MiB")
+    rows.peaks = {"this side MiB": cli.peak / 1024, "far side MiB": cli.far_peak / 1024}
     shutil.rmtree(dest, ignore_errors=True)
     shutil.rmtree(src_rs, ignore_errors=True)
 
@@ -455,6 +456,8 @@ def main():
         rows.print()
         results = {n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
                    "load": load}
+        if getattr(rows, "peaks", None):
+            results["peak memory of suite sync"] = rows.peaks
         if args.progress_n:
             results["progress"] = progress_rows(root, args.progress_n)
         with open(args.json, "w") as f:

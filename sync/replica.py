@@ -390,11 +390,14 @@ class Replica:
         are left out too, and the snapshot says so: ``"since": {"record": its digest,
         "gone": [ids of the record's jobs (of ``ids``) not here at all]}``; the peer, holding
         a record of that digest, takes the others as they are recorded. Without a record
-        (or with ``exclude``) the snapshot is whole and has no ``"since"``. Raises
-        CorruptFileError when the record is not JSON."""
+        (or with ``exclude``, or a record that is not JSON: the sync rewrites it) the
+        snapshot is whole and has no ``"since"``."""
         if since is None or exclude:
             return self.snapshot_steady(ids, exclude)[0]
-        record = self.load_record(since).get("jobs")
+        try:
+            record = self.load_record(since).get("jobs")
+        except (SuiteError, AttributeError):  # not JSON, or not an object: rewritten at the end
+            record = self._record_digests[since] = None
         if not record or not isinstance(record, dict):
             return self.snapshot_steady(ids, exclude)[0]
         snap, steady = self.snapshot_steady(ids, exclude, record)

@@ -3,6 +3,7 @@
 what the quick check (size and mtime, as rsync's) cannot see is decided here. Every case runs
 over each transport (paramiko, openssh, local: tests/sync/conftest.py)."""
 
+import json
 import os
 import shutil
 
@@ -134,4 +135,21 @@ def test_a_far_record_that_is_not_this_sides_is_not_trusted(transport, pair):
     result = transport.sync(lap, clu.path)
     assert [a["action"] for a in result.actions] == ["merge doc"], result.format()
     assert _job(lap).doc.step == 1
+    assert transport.sync(lap, clu.path).actions == []
+
+
+def test_a_far_record_that_is_not_json_is_rewritten(transport, pair):
+    """The far side's copy of the record is only read to leave out its steady jobs: one that
+    cannot be read gets a whole listing and is rewritten at the end, as before."""
+    lap, clu = pair
+    far_record = os.path.join(clu.path, layout.SUITE_DIR, "sync",
+                              f"{Replica(lap.path).identity()}.json")
+    with open(far_record, "w") as f:
+        f.write("{not json")
+    _job(clu).doc.step = 3
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(result.actions) == 1, result.format()
+    assert _job(lap).doc.step == 3
+    with open(far_record) as f:
+        assert json.load(f)["jobs"][_job(lap).id]["doc"] == {"step": 3}
     assert transport.sync(lap, clu.path).actions == []

@@ -186,8 +186,11 @@ class Sync:
 
     def _run(self, lid, rid):
         # the far side lists its jobs while this side lists its own; each leaves out the jobs
-        # steady against its record of the other (a sync with nothing to do holds no listing)
-        since = lid if self.keep_record and not self.checksum and not self.exclude else None
+        # steady against its record of the other (a sync with nothing to do holds no listing).
+        # A project on this machine lists whole: parsing its record too would cost CPU to
+        # save only memory, and nothing travels
+        since = lid if self.keep_record and not self.checksum and not self.exclude \
+            and not isinstance(self.R, Replica) else None
         remote_snapshot = self.R.snapshot_later(self.ids, self.exclude, since)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         base, digest = record.get("jobs") or {}, None
@@ -195,10 +198,7 @@ class Sync:
             ls, lsteady = self.L.snapshot_steady(self.ids, self.exclude, base)
             digest = self.L.record_digest(rid)
         else:
-            ls = self.L.snapshot(self.ids, self.exclude)
-            lsteady = set() if self.checksum else _steady_jobs(ls["jobs"], ls["jobs"], base)
-            for job_id in lsteady:
-                del ls["jobs"][job_id]
+            ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
@@ -267,15 +267,18 @@ class Sync:
 
     def _steady(self, ls, lsteady, rs, base_jobs, digest):
         """``(rs, steady)``: the far side's snapshot completed and the jobs steady on both
-        sides (they keep their record entry without being looked at), out of both snapshots.
-        ``lsteady``: the jobs this side left out as steady; the far side's left out (its
-        ``"since"``) count only if its record is this side's (``digest``), else it is asked
-        again for all. A job steady on one side only is listed there after all."""
+        sides (they keep their record entry without being looked at). ``lsteady``: the jobs
+        this side left out as steady (None: it listed all, and so did the far side: steady
+        jobs stay in both listings, as before). The far side's left out (its ``"since"``)
+        count only if its record is this side's (``digest``), else it is asked again for
+        all. A job steady on one side only is listed there after all."""
         r_jobs, since = rs["jobs"], rs.pop("since", None)
         if since is not None and (digest is None or since["record"] != digest):
             # its record is another (a sync stopped before saving there): a whole snapshot
             rs = self.R.snapshot(self.ids, self.exclude)
             r_jobs, since = rs["jobs"], None
+        if since is None and lsteady is None:  # both listed whole, as before
+            return rs, set() if self.checksum else _steady_jobs(ls["jobs"], r_jobs, base_jobs)
         if since is None:
             far = set() if self.checksum else _steady_jobs(r_jobs, r_jobs, base_jobs)
             steady = far & lsteady

@@ -26,6 +26,7 @@ from suite.jsonio import (
     write_all,
     write_atomic,
 )
+from suite.process import gc_paused
 from suite.statepoint import to_plain
 
 from .landing import stage_copy
@@ -360,7 +361,8 @@ class Replica:
             self._record_digests[peer] = None
             return {"jobs": {}, "project_doc": None}
         self._record_digests[peer] = record_digest(raw)
-        return loads_checked(raw, path)
+        with gc_paused():  # a million jobs' entries, no cycles: 0.27 against 0.38 s a 100,000
+            return loads_checked(raw, path)
 
     def record_digest(self, peer):
         """The digest of the record of ``peer`` as :meth:`load_record` last read it (None:
@@ -422,16 +424,22 @@ class Replica:
                 del snap["jobs"][job_id]
             return snap, steady
         jobs, rest, steady = {}, [], set()
+        with gc_paused():  # many entries made and dropped, no cycles, no user code
+            self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
+
+    def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
+        from .steady import steady_jobs
+
         for k in range(0, len(names), self.STEADY_CHUNK):
             part, _, more, *_ = self._snapshot_list(
-                names[k:k + self.STEADY_CHUNK], docs, unreadable, exclude)
+                names[k:k + self.STEADY_CHUNK], docs, unreadable, ())
             for job_id in steady_jobs(part, part, base_jobs):
                 del part[job_id]
                 docs.pop(job_id, None)
                 steady.add(job_id)
             jobs.update(part)
             rest += more
-        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000

@@ -326,7 +326,9 @@ def noop_rows(args, root, port, home, rows):
     os.makedirs(args.noop_dest, exist_ok=True)
     ssh = (f"ssh -p {port} -i {root}/client -o UserKnownHostsFile={home}/.ssh/known_hosts "
            "-o StrictHostKeyChecking=yes")
-    remote_suite = f"{PYTHON} -m suite"
+    # the far side's CPU and peak memory: GNU time around its server, one line a sync
+    far_log = os.path.join(root, "far-time")
+    remote_suite = f"/usr/bin/time -a -o {far_log} -f '%U %S %M' {PYTHON} -m suite"
     t = time.perf_counter()
     subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
     for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
@@ -348,22 +350,37 @@ def noop_rows(args, root, port, home, rows):
         _, status, ru = os.wait4(proc.pid, 0)
         assert status == 0, status
         cli.peak = max(getattr(cli, "peak", 0), ru.ru_maxrss)
-        return time.perf_counter() - t, cpu_seconds() - c
+        wall, cpu = time.perf_counter() - t, cpu_seconds() - c
+        for _ in range(12000):  # the far side ends after the client (its index refresh)
+            try:  # time's own lines ("Command exited ...") left out
+                with open(far_log) as f:
+                    lines = [ln for ln in f if ln.split()[:1] and ln.split()[0][0].isdigit()]
+            except FileNotFoundError:
+                lines = []
+            if len(lines) >= cli.runs:
+                break
+            time.sleep(0.05)
+        user, system, peak = lines[cli.runs - 1].split()
+        cli.runs += 1
+        cli.far_peak = max(getattr(cli, "far_peak", 0), int(peak))
+        return wall, cpu, float(user) + float(system)
 
     def rsync():
-        c, t = cpu_seconds(), time.perf_counter()
-        subprocess.run(["rsync", "-a", "--delete", "-e", ssh, f"{project}/workspace/",
-                        f"root@127.0.0.1:{src_rs}/"], check=True)
-        return time.perf_counter() - t, cpu_seconds() - c
+        return far_measured(lambda: subprocess.run(
+            ["rsync", "-a", "--delete", "-e", ssh, f"{project}/workspace/",
+             f"root@127.0.0.1:{src_rs}/"], check=True))
 
     t = time.perf_counter()
+    cli.runs = 1
     cli()
     print(f"first suite sync (records written) in {time.perf_counter() - t:.1f} s", flush=True)
-    cli.peak = 0
+    cli.peak = cli.far_peak = 0
     time.sleep(2)
     for round_ in range(args.repeat):
         rows.pair("nothing to do, existing project", round_, cli, rsync)
-    print(f"peak memory of suite sync (this side): {cli.peak / 1024:.0f} MiB")
+    print(f"peak memory of suite sync: this side {cli.peak / 1024:.0f} MiB, far side "
+          f"{cli.far_peak / 1024:.0f} MiB")
+    rows.peaks = {"this side MiB": cli.peak / 1024, "far side MiB": cli.far_peak / 1024}
     shutil.rmtree(dest, ignore_errors=True)
     shutil.rmtree(src_rs, ignore_errors=True)
 
@@ -439,6 +456,8 @@ def main():
         rows.print()
         results = {n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
                    "load": load}
+        if getattr(rows, "peaks", None):
+            results["peak memory of suite sync"] = rows.peaks
         if args.progress_n:
             results["progress"] = progress_rows(root, args.progress_n)
         with open(args.json, "w") as f:

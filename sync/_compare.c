@@ -1,7 +1,7 @@
 /* sync._compare: comparing both sides' listings with the record of the last sync, in C.
  *
- * Optional: sync/engine.py loads it through suite.native.load; steady_jobs has the
- * pure-Python reference sync.engine._steady_jobs, which tests/sync/test_compare.py compares
+ * Optional: sync/steady.py loads it through suite.native.load; steady_jobs has the
+ * pure-Python reference sync.steady.steady_jobs_python, which tests/sync/test_compare.py compares
  * it with on generated listings and records. Most jobs of most syncs are steady, and deciding
  * that in Python costs more per job than listing it in C.
  */
@@ -181,7 +181,7 @@ PyDoc_STRVAR(steady_jobs_doc,
 "The ids of the jobs nothing moved in since the record: the same files on both sides, each\n"
 "of the recorded size and mtime on both sides, both documents the record's, no links or\n"
 "skipped items (jobs as sync snapshots list them, entries as the record keeps them).\n"
-"Reference: sync.engine._steady_jobs_python. Returns None when some job has a shape it does\n"
+"Reference: sync.steady.steady_jobs_python. Returns None when some job has a shape it does\n"
 "not follow (e.g. a record entry that is not a JSON object): the caller then asks the\n"
 "reference, which raises what it raises. Raises TypeError unless given three dicts, and\n"
 "whatever comparing two values raises.");

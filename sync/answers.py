@@ -78,6 +78,13 @@ def check_snapshot(snapshot, host):
         raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
     for job_id in unreadable:
         check_id(job_id)
+    if "since" in snapshot:  # the jobs left out as steady (Replica.snapshot's since)
+        since = snapshot["since"]
+        if not isinstance(since, dict) or not isinstance(since.get("record"), str) or \
+                not isinstance(since.get("gone"), list):
+            raise protocol.ProtocolError(f"{host} sent a snapshot that is not one")
+        for job_id in since["gone"]:
+            check_id(job_id)
     try:
         check_document(snapshot["project_doc"], f"project document on {host}")
     except InvalidStatepointError as exc:

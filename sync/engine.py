@@ -17,12 +17,13 @@ during the sync and keeps its old record state, so the next sync takes it up.
 import collections
 from dataclasses import dataclass, field
 
-from suite import layout, native
+from suite import layout
 
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
 from .replica import NOT_PLAIN, BadStatepoint, Replica, doc_digest
+from .steady import steady_jobs as _steady_jobs
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
 DELTA_MIN = 64 * 1024
@@ -193,11 +194,21 @@ class Sync:
                     replica.end_ahead()
 
     def _sync(self, lid, rid):
-        # the far side lists its jobs while this side lists its own
-        remote_snapshot = self.R.snapshot_later(self.ids, self.exclude)
+        # the far side lists its jobs while this side lists its own; each leaves out the jobs
+        # steady against its record of the other (a sync with nothing to do holds no listing).
+        # A project on this machine lists whole: parsing its record too would cost CPU to
+        # save only memory, and nothing travels
+        since = lid if self.keep_record and not self.checksum and not self.exclude \
+            and not isinstance(self.R, Replica) else None
+        remote_snapshot = self.R.snapshot_later(self.ids, self.exclude, since)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
-        ls = self.L.snapshot(self.ids, self.exclude)
-        rs = remote_snapshot()
+        base, digest = record.get("jobs") or {}, None
+        if since is not None and isinstance(self.L, Replica):
+            ls, lsteady = self.L.snapshot_steady(self.ids, self.exclude, base)
+            digest = self.L.record_digest(rid)
+        else:
+            ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
+        rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
             ls["jobs"].pop(job_id, None)
@@ -220,8 +231,6 @@ class Sync:
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
-        # jobs where nothing moved since the record keep their entry without being looked at
-        steady = set() if self.checksum else _steady_jobs(ls["jobs"], rs["jobs"], base_jobs)
         self._compare_contents(ls, rs, base_jobs, steady)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
             set(base_jobs) if self.ids is None else set(base_jobs) & set(self.ids))
@@ -287,6 +296,43 @@ class Sync:
                     jobs.append((job_id, present["doc"], small))
             if jobs:
                 dst.stage_ahead(src, jobs)
+
+    def _steady(self, ls, lsteady, rs, base_jobs, digest):
+        """``(rs, steady)``: the far side's snapshot completed and the jobs steady on both
+        sides (they keep their record entry without being looked at). ``lsteady``: the jobs
+        this side left out as steady (None: it listed all, and so did the far side: steady
+        jobs stay in both listings, as before). The far side's left out (its ``"since"``)
+        count only if its record is this side's (``digest``), else it is asked again for
+        all. A job steady on one side only is listed there after all."""
+        r_jobs, since = rs["jobs"], rs.pop("since", None)
+        if since is not None and (digest is None or since["record"] != digest):
+            # its record is another (a sync stopped before saving there): a whole snapshot
+            rs = self.R.snapshot(self.ids, self.exclude)
+            r_jobs, since = rs["jobs"], None
+        if since is None and lsteady is None:  # both listed whole, as before
+            return rs, set() if self.checksum else _steady_jobs(ls["jobs"], r_jobs, base_jobs)
+        if since is None:
+            far = set() if self.checksum else _steady_jobs(r_jobs, r_jobs, base_jobs)
+            steady = far & lsteady
+            for job_id in steady:
+                del r_jobs[job_id]
+        else:
+            keys = base_jobs.keys() if self.ids is None else set(self.ids) & base_jobs.keys()
+            far = set(keys).difference(r_jobs, since["gone"], rs["unreadable"],
+                                       rs.get("refused", ()))
+            steady = far & lsteady
+            wanted = sorted(far - steady)
+            if wanted:  # steady there, not here: its listing is needed after all
+                more = self.R.snapshot(wanted, self.exclude)
+                r_jobs.update(more["jobs"])
+                rs["unreadable"].update(more["unreadable"])
+                rs.setdefault("refused", {}).update(more.get("refused", {}))
+        wanted = sorted(lsteady - steady)
+        if wanted:  # steady here, not there: listed here after all
+            more = self.L.snapshot(wanted, self.exclude)
+            ls["jobs"].update(more["jobs"])
+            ls["unreadable"].update(more["unreadable"])
+        return rs, steady
 
     def _save(self, record, lid, rid, final=False):
         self._flush_deltas()
@@ -860,46 +906,6 @@ def _describe(state):
 def _unchanged(state, base, side):
     """True if ``state`` [size, mtime] matches the record [size, mtime_local, mtime_remote]."""
     return base is not None and state[0] == base[0] and state[1] == base[side]
-
-
-#: the C of :func:`_steady_jobs` (None where not built, or SUITE_PURE_PYTHON)
-_compare = native.load("sync._compare")
-
-
-def _steady_jobs(ljobs, rjobs, base_jobs):
-    """The jobs that nothing moved in since the record: the same files on both sides, each
-    of the recorded size and mtime on both sides (and one mtime), both documents the
-    record's, nothing skipped and no links. :meth:`Sync._job` would decide nothing for them
-    and rebuild their entry as it is; deciding that here costs a tenth of it (most jobs of
-    most syncs are steady). In C where built (10,000 jobs: 0.022 s against 0.06 s); the C hands
-    jobs of a shape it does not follow to :func:`_steady_jobs_python`."""
-    if _compare is not None and type(ljobs) is type(rjobs) is type(base_jobs) is dict:
-        steady = _compare.steady_jobs(ljobs, rjobs, base_jobs)
-        if steady is not None:
-            return steady
-    return _steady_jobs_python(ljobs, rjobs, base_jobs)
-
-
-def _steady_jobs_python(ljobs, rjobs, base_jobs):
-    """:func:`_steady_jobs` in Python: the reference of ``sync._compare.steady_jobs``."""
-    steady = set()
-    for job_id, lj in ljobs.items():
-        rj, bj = rjobs.get(job_id), base_jobs.get(job_id)
-        if rj is None or bj is None or len(lj) != 2 or len(rj) != 2:  # skipped, links
-            continue
-        lf, rf, bf = lj["files"], rj["files"], bj.get("files", {})
-        if lf.keys() != bf.keys() or rf.keys() != bf.keys():
-            continue
-        for rel, b in bf.items():
-            lf_, r = lf[rel], rf[rel]
-            if len(lf_) != 3 or len(r) != 3 or not (
-                    lf_[0] == r[0] == b[0] and lf_[1] == r[1] == b[1] == b[2]):
-                break
-        else:
-            bdoc = bj.get("doc", {})
-            if same(lj["doc"], bdoc) and same(rj["doc"], bdoc):
-                steady.add(job_id)
-    return steady
 
 
 def _job_unchanged(present, b, side):

@@ -294,9 +294,10 @@ OPS = {op.name: op for op in [
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),
     Op("unlock", "call", "None"),
-    Op("snapshot", "later", "payload: {jobs, project_doc, unreadable} (JSON), checked "
-       "(answers.check_snapshot)",
-       pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1])], b"", {}),
+    Op("snapshot", "later", "payload: {jobs, project_doc, unreadable(, since)} (JSON), "
+       "checked (answers.check_snapshot)",
+       pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1]),
+                        *([] if a[2] is None else [a[2]])], b"", {}),
        reply=_reply_json, take=_take_json(answers.check_snapshot)),
     Op("find_ids", "call", "a list of job ids", take=_checked(answers.ids)),
     Op("active_work", "call", "{active: [[operation, job id, scheduler id, state]], error}",

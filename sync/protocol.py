@@ -21,8 +21,9 @@ COMPRESS_ABOVE = 4096
 #: (flow_status, flow_submit, flow_run, books, project files); 6: new jobs many to a frame
 #: (create_jobs); 7: XXH64 block hashes in deltas, file digests by FileCheck (sync/blocks.py);
 #: 8: a pushed job whose state point is not its own is refused alone (create_jobs answers a
-#: note with "unreadable"), checked only there
-VERSION = 8
+#: note with "unreadable"), checked only there; 9: a snapshot ``since`` a record leaves out
+#: the jobs steady against it (a sync with nothing to do sends no listing)
+VERSION = 9
 #: the largest JSON header (snapshots and records travel as payloads)
 MAX_HEADER = 64 << 20
 #: the largest payload, compressed or not: the engine's batches (32 MiB of files, 64 MiB of

@@ -26,6 +26,7 @@ from suite.jsonio import (
     write_all,
     write_atomic,
 )
+from suite.process import gc_paused
 from suite.statepoint import to_plain
 
 from .landing import StagedAhead, stage_copies, stage_copy, stage_copy_python
@@ -161,6 +162,14 @@ def encode_record(record):
     return dumps(record, keep_nonfinite=True).encode()
 
 
+def record_digest(raw):
+    """The digest that names a record's bytes (both sides of a pair hold the same bytes after
+    a sync: :func:`encode_record`)."""
+    import hashlib
+
+    return hashlib.sha256(raw).hexdigest()
+
+
 def doc_digest(doc):
     """A digest of a document's content (key order aside; ``1`` and ``1.0`` differ): what a
     job deletion expects the job's document to be."""
@@ -284,6 +293,7 @@ class Replica:
         self._good_rels = set()  # file names create_job has checked
         #: jobs of a local first copy staged by a second thread (see stage_ahead)
         self._ahead, self._ahead_plan = None, None
+        self._record_digests = {}  # peer -> digest of its record as last loaded
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -343,11 +353,24 @@ class Replica:
             os.close(fd)
 
     def load_record(self, peer):
-        """The record of the last sync with ``peer`` (a sync identity, checked)."""
+        """The record of the last sync with ``peer`` (a sync identity, checked); its digest
+        is then :meth:`record_digest`. Raises CorruptFileError when it is not JSON."""
+        path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         try:
-            return read_json(os.path.join(self._sync_dir, f"{check_identity(peer)}.json"))
+            with open(path, "rb") as f:
+                raw = f.read()
         except FileNotFoundError:
+            self._record_digests[peer] = None
             return {"jobs": {}, "project_doc": None}
+        self._record_digests[peer] = record_digest(raw)
+        with gc_paused():  # a million jobs' entries, no cycles: 0.27 against 0.38 s a 100,000
+            return loads_checked(raw, path)
+
+    def record_digest(self, peer):
+        """The digest of the record of ``peer`` as :meth:`load_record` last read it (None:
+        there was none): a far side's snapshot ``since`` a record is used only if it names
+        the same one."""
+        return self._record_digests.get(peer)
 
     def save_record(self, peer, record):
         """Write the record of the sync with ``peer`` (a sync identity, checked); ``record``
@@ -358,14 +381,70 @@ class Replica:
         write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
 
     # -- reading ----------------------------------------------------------------------------
-    def snapshot(self, ids=None, exclude=()):
+    def snapshot(self, ids=None, exclude=(), since=None):
         """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}}, "project_doc",
         "unreadable": {id: message}}`` for all jobs (or ``ids``); files exclude the state
         point and document, links kept inside a job are ``[size, mtime_ns, inode, target]`` (and the
         job has ``"links": count``), and a job with skipped items has ``"skipped": {rel:
         reason}``. Jobs whose state point or document cannot be read are left out of
-        ``jobs`` and listed in ``unreadable``."""
-        return self._snapshot_finish(*self._snapshot_list(*self._snapshot_start(ids, exclude)))
+        ``jobs`` and listed in ``unreadable``.
+
+        ``since`` (a peer's sync identity; not with ``exclude``): the jobs nothing moved in
+        since this side's record of that peer (:func:`sync.steady.steady_jobs` against it)
+        are left out too, and the snapshot says so: ``"since": {"record": its digest,
+        "gone": [ids of the record's jobs (of ``ids``) not here at all]}``; the peer, holding
+        a record of that digest, takes the others as they are recorded. Without a record
+        (or with ``exclude``, or a record that is not JSON: the sync rewrites it) the
+        snapshot is whole and has no ``"since"``."""
+        if since is None or exclude:
+            return self.snapshot_steady(ids, exclude)[0]
+        try:
+            record = self.load_record(since).get("jobs")
+        except (SuiteError, AttributeError):  # not JSON, or not an object: rewritten at the end
+            record = self._record_digests[since] = None
+        if not record or not isinstance(record, dict):
+            return self.snapshot_steady(ids, exclude)[0]
+        snap, steady = self.snapshot_steady(ids, exclude, record)
+        wanted = record if ids is None else [j for j in ids if j in record]
+        here = (steady, snap["jobs"], snap["unreadable"])  # every job found here is in one
+        snap["since"] = {"record": self.record_digest(since),
+                         "gone": [j for j in wanted if not any(j in h for h in here)]}
+        return snap
+
+    def snapshot_steady(self, ids=None, exclude=(), base_jobs=None):
+        """``(snapshot, steady)``: :meth:`snapshot`, leaving out of it the jobs steady
+        against the record's jobs ``base_jobs`` (given), whose ids are ``steady``. The
+        listing goes in chunks of :data:`STEADY_CHUNK` jobs, each dropping its steady jobs
+        (and their documents) at once, so the whole listing is never held."""
+        from .steady import steady_jobs
+
+        names, docs, unreadable, exclude = self._snapshot_start(ids, exclude)
+        if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
+            snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
+            steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
+            for job_id in steady:
+                del snap["jobs"][job_id]
+            return snap, steady
+        jobs, rest, steady = {}, [], set()
+        with gc_paused():  # many entries made and dropped, no cycles, no user code
+            self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
+
+    def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
+        from .steady import steady_jobs
+
+        for k in range(0, len(names), self.STEADY_CHUNK):
+            part, _, more, *_ = self._snapshot_list(
+                names[k:k + self.STEADY_CHUNK], docs, unreadable, ())
+            for job_id in steady_jobs(part, part, base_jobs):
+                del part[job_id]
+                docs.pop(job_id, None)
+                steady.add(job_id)
+            jobs.update(part)
+            rest += more
+
+    #: jobs listed at a time by :meth:`snapshot_steady`
+    STEADY_CHUNK = 10000
 
     def _snapshot_start(self, ids, exclude):
         """The jobs to list and their documents from the index (this thread: the index's
@@ -459,16 +538,18 @@ class Replica:
             except Exception:  # e.g. locked past its timeout: the next refresh reads them
                 pass
 
-    def snapshot_later(self, ids=None, exclude=()):
+    def snapshot_later(self, ids=None, exclude=(), since=None):
         """A function returning :meth:`snapshot`. Where the listing is native and large
         (:data:`suite.native.THREADS_MIN` jobs) and a core looks idle
         (:func:`suite.native.idle_core`), the index is asked now and the job directories are
         listed in a second thread meanwhile, so that a local sync lists both sides at once, as
         a far side lists while this side does (the C releases the GIL around each job's
-        system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU)."""
-        if list_jobs is list_jobs_python or exclude or not native.idle_core() or \
-                type(self).snapshot is not Replica.snapshot:  # a subclass's own snapshot
+        system calls; with both cores busy the thread gained nothing and cost 3-10 % CPU);
+        then ``since`` is not used (a whole snapshot is always a right answer)."""
+        if type(self).snapshot is not Replica.snapshot:  # a subclass's own snapshot
             return lambda: self.snapshot(ids, exclude)
+        if list_jobs is list_jobs_python or exclude or not native.idle_core():
+            return lambda: self.snapshot(ids, exclude, since)
         started = self._snapshot_start(ids, exclude)
         if len(started[0]) < native.THREADS_MIN:
             return lambda: self._snapshot_finish(*self._snapshot_list(*started))

@@ -1,5 +1,5 @@
 """Which jobs are steady (nothing moved since the record): the C of sync/_compare.c against its
-Python reference, sync.engine._steady_jobs_python, on generated listings and records."""
+Python reference, sync.steady.steady_jobs_python, on generated listings and records."""
 
 import copy
 import math
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import suite
 import sync
 from suite import native
-from sync import engine
+from sync import steady as steady_mod
 from tests.conftest import skip_or_fail
 
 COMPARE = native.load("sync._compare")
@@ -105,11 +105,11 @@ def test_steady_jobs_agrees_with_the_python_reference(data):
         skip_or_fail("sync._compare is not built here (python setup.py build_ext --inplace)")
     ljobs, rjobs, base = data
     got = outcome(COMPARE.steady_jobs, ljobs, rjobs, base)
-    want = outcome(engine._steady_jobs_python, ljobs, rjobs, base)
+    want = outcome(steady_mod.steady_jobs_python, ljobs, rjobs, base)
     if got == ("ok", None):  # a shape the C leaves to the reference
         got = want
     assert got == want
-    assert outcome(engine._steady_jobs, ljobs, rjobs, base) == want
+    assert outcome(steady_mod.steady_jobs, ljobs, rjobs, base) == want
 
 
 def test_steady_jobs_strict_documents_and_bad_arguments():
@@ -128,7 +128,7 @@ def test_steady_jobs_strict_documents_and_bad_arguments():
         rjobs = {"j": job(ldoc)}
         base = {"j": {"files": rec, "doc": bdoc}}
         assert COMPARE.steady_jobs(ljobs, rjobs, base) == ({"j"} if steady else set())
-        assert engine._steady_jobs_python(ljobs, rjobs, base) == ({"j"} if steady else set())
+        assert steady_mod.steady_jobs_python(ljobs, rjobs, base) == ({"j"} if steady else set())
     nan = math.nan  # one object: still not equal to itself, as in the reference
     base = {"j": {"files": rec, "doc": {"x": nan}}}
     assert COMPARE.steady_jobs({"j": job({"x": nan})}, {"j": job({"x": nan})}, base) == set()

@@ -71,8 +71,8 @@ def test_far_side_listing_reserved_files_is_refused(transport, pair, tmp_path):
     sync.sync(lap, clu.path)
     remote = far_side(tmp_path, """
 real = replica.Replica.snapshot
-def snapshot(self, ids=None, exclude=()):
-    snap = real(self, ids, exclude)
+def snapshot(self, ids=None, exclude=(), since=None):
+    snap = real(self, ids, exclude)  # whole, so that the lie reaches every job
     for entry in snap["jobs"].values():
         entry["files"]["signac_statepoint.json"] = [9, 1]
     return snap
@@ -95,8 +95,8 @@ def test_far_side_nan_document_skips_that_job_only(transport, pair, tmp_path):
     lap.open_job({"i": 3}).doc.step = 8
     remote = far_side(tmp_path, """
 real = replica.Replica.snapshot
-def snapshot(self, ids=None, exclude=()):
-    snap = real(self, ids, exclude)
+def snapshot(self, ids=None, exclude=(), since=None):
+    snap = real(self, ids, exclude)  # whole, so that the lie reaches every job
     for entry in snap["jobs"].values():
         if "poison" in entry["doc"]:
             entry["doc"]["poison"] = float("nan")
@@ -135,7 +135,7 @@ server._serve = raw
 
 
 def _snapshot(value):
-    return f"replica.Replica.snapshot = lambda self, ids=None, exclude=(): {value}"
+    return f"replica.Replica.snapshot = lambda self, ids=None, exclude=(), since=None: {value}"
 
 
 @pytest.mark.parametrize("patch, message, error", [
@@ -156,13 +156,17 @@ def _snapshot(value):
                "'project_doc': {}}"), "refused path", sync.SyncError),
     (_snapshot("{'jobs': {}, 'project_doc': {}, 'unreadable': {'../x': 'r'}}"),
      "refused job id", sync.SyncError),
+    (_snapshot("{'jobs': {}, 'project_doc': {}, 'since': {'record': 1, 'gone': []}}"),
+     "not one", protocol.ProtocolError),
+    (_snapshot("{'jobs': {}, 'project_doc': {}, 'since': {'record': 'x', 'gone': ['../x']}}"),
+     "refused job id", sync.SyncError),
     (_raw_answers(b"\x00\x00\x00\x03abc" + bytes(8)), "not valid JSON", protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02{}" + b"\x7f" * 8), "larger than the protocol allows",
      protocol.ProtocolError),
     (_raw_answers(b"\x00\x00\x00\x02[]" + bytes(8)), "not a JSON object",
      protocol.ProtocolError),
 ], ids=["entry shape", "file state", "job id", "snapshot shape", "note shape", "note job id",
-        "link target", "skipped path", "unreadable id", "header not json", "huge payload",
+        "link target", "skipped path", "unreadable id", "since shape", "gone id", "header not json", "huge payload",
         "header not an object"])
 def test_malformed_answers_are_one_line_errors(transport, pair, tmp_path, patch, message,
                                                error):
@@ -294,9 +298,9 @@ def test_busy_far_side_sends_heartbeats_instead_of_timing_out(transport, pair, t
     lap, clu = pair
     remote = far_side(tmp_path, """
 real = replica.Replica.snapshot
-def slow(self, ids=None, exclude=()):
+def slow(self, ids=None, exclude=(), since=None):
     time.sleep(5)
-    return real(self, ids, exclude)
+    return real(self, ids, exclude, since)
 replica.Replica.snapshot = slow
 """)
     result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2)

@@ -1,13 +1,17 @@
 """Jobs in which nothing moved since the record are passed over without being looked at
-(sync.engine._steady_jobs): every kind of change, on either side, must still be seen, and
+(sync.steady.steady_jobs): every kind of change, on either side, must still be seen, and
 what the quick check (size and mtime, as rsync's) cannot see is decided here. Every case runs
 over each transport (paramiko, openssh, local: tests/sync/conftest.py)."""
 
+import json
 import os
+import shutil
 
 import pytest
 
 import suite
+from suite import layout
+from sync.replica import Replica
 
 
 @pytest.fixture
@@ -78,3 +82,74 @@ def test_a_rewrite_in_the_same_tick_and_size_needs_checksum(transport, pair):
     assert [c["path"] for c in result.conflicts] == ["out.txt"]
     with open(_job(lap).fn("out.txt")) as f, open(_job(clu).fn("out.txt")) as g:
         assert (f.read(), g.read()) == ("RESULT 1", "result 1")
+
+
+@pytest.mark.parametrize("side", ["local", "remote"])
+def test_a_job_deleted_on_one_side_is_deleted_on_the_other(transport, pair, side):
+    """A far side's snapshot since the record leaves out its steady jobs and names the
+    record's jobs it no longer has (``gone``): a job it deleted is not taken as steady."""
+    lap, clu = pair
+    here, there = (lap, clu) if side == "local" else (clu, lap)
+    shutil.rmtree(_job(here).path)
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0 and [a["action"] for a in result.actions] == \
+        ["delete job"], result.format()
+    assert not os.path.exists(os.path.join(there.workspace, _job(lap).id))
+    assert len(lap) == len(clu) == 2
+    assert transport.sync(lap, clu.path).actions == []
+
+
+def test_a_no_op_snapshot_holds_no_job(pair):
+    """Since the record, a side with nothing changed lists no job, names its record by the
+    digest the other side's copy has, and the engine finds nothing to do."""
+    lap, clu = pair
+    far, near = Replica(clu.path), Replica(lap.path)
+    near.load_record(far.identity())
+    snap = far.snapshot(since=near.identity())
+    assert snap["jobs"] == {} and snap["since"]["gone"] == []
+    assert snap["since"]["record"] == near.record_digest(far.identity()) is not None
+    whole = far.snapshot()
+    assert len(whole["jobs"]) == 3 and "since" not in whole
+    _job(clu).doc.step = 5  # one job moved: only it is listed
+    snap = far.snapshot(since=near.identity())
+    assert list(snap["jobs"]) == [_job(clu).id] and snap["jobs"][_job(clu).id]["doc"] == \
+        {"step": 5}
+    assert far.snapshot(since="0" * 32) == far.snapshot()  # no record of that peer: whole
+
+
+def test_a_far_record_that_is_not_this_sides_is_not_trusted(transport, pair):
+    """The far side judges its jobs against its own copy of the record; when that copy is
+    not this side's (a sync stopped before saving it there, or restored from a backup), a
+    job it calls steady may not be: the whole listing is asked for instead. Here the far
+    side's old record agrees with a change made there since, which must still come here."""
+    lap, clu = pair
+    far_record = os.path.join(clu.path, layout.SUITE_DIR, "sync",
+                              f"{Replica(lap.path).identity()}.json")
+    with open(far_record, "rb") as f:
+        old = f.read()
+    _job(clu).doc.step = 2
+    assert len(transport.sync(lap, clu.path).actions) == 1 and _job(lap).doc.step == 2
+    _job(clu).doc.step = 1  # as the old record says
+    with open(far_record, "wb") as f:
+        f.write(old)
+    result = transport.sync(lap, clu.path)
+    assert [a["action"] for a in result.actions] == ["merge doc"], result.format()
+    assert _job(lap).doc.step == 1
+    assert transport.sync(lap, clu.path).actions == []
+
+
+def test_a_far_record_that_is_not_json_is_rewritten(transport, pair):
+    """The far side's copy of the record is only read to leave out its steady jobs: one that
+    cannot be read gets a whole listing and is rewritten at the end, as before."""
+    lap, clu = pair
+    far_record = os.path.join(clu.path, layout.SUITE_DIR, "sync",
+                              f"{Replica(lap.path).identity()}.json")
+    with open(far_record, "w") as f:
+        f.write("{not json")
+    _job(clu).doc.step = 3
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(result.actions) == 1, result.format()
+    assert _job(lap).doc.step == 3
+    with open(far_record) as f:
+        assert json.load(f)["jobs"][_job(lap).id]["doc"] == {"step": 3}
+    assert transport.sync(lap, clu.path).actions == []

@@ -28,7 +28,7 @@ from suite.jsonio import (
 )
 from suite.statepoint import to_plain
 
-from .landing import stage_copy
+from .landing import land_jobs, stage_copy
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -890,17 +890,8 @@ class Replica:
         or names the state point or document,
         :class:`suite.errors.InvalidStatepointError` for a document JSON cannot hold; returns
         a note (kept in :attr:`changed`) if the job was made here meanwhile."""
-        ws = self.project.workspace
-        dst = os.path.join(ws, check_id(job_id))
-        if isinstance(statepoint, str):
-            statepoint = statepoint.encode()
-        sp = check_statepoint(job_id, statepoint)
-        doc = check_document(doc, f"job {job_id}: document") if doc else None
-        doc_bytes = dumps(doc).encode() if doc else None
+        dst, tmp, statepoint, sp, doc, doc_bytes = self._new_job(job_id, statepoint, doc, files)
         sig = None
-        # paths joined as text: ws is the workspace's path, each rel is checked below (an
-        # os.path.join per file was a tenth of landing a small job)
-        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
         try:
             os.mkdir(tmp)
         except FileExistsError:  # left by a sync of this process id that was killed
@@ -911,16 +902,7 @@ class Replica:
             if doc_bytes is not None:
                 sig = _write_new(f"{tmp}/{layout.DOCUMENT}", doc_bytes, signed=True)
             for rel, data, mtime in files:
-                # checked once per name: most jobs hold files of the same names
-                if type(rel) is not str or rel not in self._good_rels:
-                    check_rel(rel)
-                    if rel in RESERVED:
-                        raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
-                    self._good_rels.add(rel)
                 path = f"{tmp}/{rel}"
-                if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
-                    raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
-                                    "the other side (not nanoseconds since 1970)")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(path, data, mtime)
@@ -928,6 +910,80 @@ class Replica:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+
+    def _new_job(self, job_id, statepoint, doc, files):
+        """:meth:`create_job`'s checks: ``(dst, tmp, state point bytes, state point, doc,
+        doc bytes)``; raises as create_job does."""
+        ws = self.project.workspace
+        dst = f"{ws}/{check_id(job_id)}"
+        if isinstance(statepoint, str):
+            statepoint = statepoint.encode()
+        sp = check_statepoint(job_id, statepoint)
+        doc = check_document(doc, f"job {job_id}: document") if doc else None
+        doc_bytes = dumps(doc).encode() if doc else None
+        for rel, _, mtime in files:
+            # checked once per name: most jobs hold files of the same names
+            if type(rel) is not str or rel not in self._good_rels:
+                check_rel(rel)
+                if rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
+                self._good_rels.add(rel)
+            if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
+                raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
+                                "the other side (not nanoseconds since 1970)")
+        # paths joined as text: ws is the workspace's path, each rel is checked above (an
+        # os.path.join per file was a tenth of landing a small job)
+        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        return dst, tmp, statepoint, sp, doc, doc_bytes
+
+    def create_jobs(self, jobs):
+        """Land many new jobs: ``jobs`` is a list of ``(job_id, statepoint, doc, files)`` as
+        :meth:`create_job` takes them. All are checked first; a job whose state point is not
+        its own is left out, its note ``{"job": id, "path": None, "unreadable": why}`` kept
+        in :attr:`changed`. The rest are staged and renamed into place by one call
+        (:func:`sync.landing.land_jobs`; a job with files in subdirectories by create_job).
+        Returns the notes of the jobs left out or made here meanwhile (empty: all landed).
+        Raises what create_job raises for other bad input, before any job lands, and the
+        OSError of a write that failed (the jobs before it have landed)."""
+        notes, flat, nested = [], [], []
+        for job_id, statepoint, doc, files in jobs:
+            try:
+                checked = self._new_job(job_id, statepoint, doc, files)
+            except BadStatepoint as exc:
+                notes.append({"job": job_id, "path": None, "unreadable": str(exc)})
+                continue
+            if any("/" in rel for rel, _, _ in files):
+                nested.append((job_id, statepoint, doc, files))
+                continue
+            if not all(type(data) is bytes for _, data, _ in files):  # e.g. a memoryview
+                files = [(rel, bytes(data), mtime) for rel, data, mtime in files]
+            flat.append((job_id, checked, files))
+        self.changed.extend(notes)
+        staged = [(tmp, dst, statepoint, doc_bytes, files)
+                  for _, (dst, tmp, statepoint, _, _, doc_bytes), files in flat]
+        done = 0
+        try:
+            while done < len(staged):
+                sigs = land_jobs(staged[done:], layout.STATEPOINT, layout.DOCUMENT)
+                for (job_id, (_, tmp, statepoint, sp, doc, doc_bytes), _), sig in \
+                        zip(flat[done:], sigs, strict=False):
+                    if sig is False:  # made here during the sync: the next sync compares them
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        notes.append(self._refused(job_id, None))
+                    else:
+                        self._landed_job(job_id, statepoint, sp, doc, doc_bytes, sig)
+                done += len(sigs)
+                if done < len(staged):  # left by a sync of this process id that was killed
+                    shutil.rmtree(staged[done][0])
+        except BaseException:
+            for tmp, *_ in staged[done:]:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for job in nested:
+            note = self.create_job(*job)
+            if note is not None:
+                notes.append(note)
+        return notes
 
     def _land(self, job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig):
         """Rename the staged job ``tmp`` to ``dst`` and hold it for the index; a note if the
@@ -940,6 +996,11 @@ class Replica:
                 raise
             # made here during the sync: the next sync compares the two
             return self._refused(job_id, None)
+        self._landed_job(job_id, statepoint, sp, doc, doc_bytes, sig)
+        return None
+
+    def _landed_job(self, job_id, statepoint, sp, doc, doc_bytes, sig):
+        """Hold a job just renamed into place for the index (:meth:`index_new_jobs`)."""
         # renamed whole: the document keeps the inode and times it was written with
         try:
             sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
@@ -949,7 +1010,6 @@ class Replica:
                              doc_bytes.decode() if doc_bytes else None, sig))
         if len(self._landed) >= self.INDEX_HOLD:
             self.index_new_jobs()
-        return None
 
     def copy_local_job(self, src, job_id, doc, rels):
         """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)

@@ -229,9 +229,10 @@ def test_first_pull_asks_for_the_next_batch_before_writing_one(transport, tmp_pa
         cluster.open_job({"i": i}).init()
     laptop = suite.init_project(tmp_path / "laptop")
     events = []
-    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_jobs")):
         def spy(self, *args, real=getattr(cls, name), name=name):
-            events.append(name)
+            # one event per job landed (many land in one call)
+            events.extend(["create_job"] * len(args[0]) if name == "create_jobs" else [name])
             return real(self, *args)
         monkeypatch.setattr(cls, name, spy)
     monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
@@ -259,9 +260,10 @@ def test_first_pull_keeps_batches_in_flight_ahead_and_no_more(transport, tmp_pat
         job.doc.i = i
     laptop = suite.init_project(tmp_path / "laptop")
     events = []
-    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_jobs")):
         def spy(self, *args, real=getattr(cls, name), name=name):
-            events.append(name[0])
+            # one event per job landed (many land in one call)
+            events.extend(["c"] * len(args[0]) if name == "create_jobs" else ["r"])
             return real(self, *args)
         monkeypatch.setattr(cls, name, spy)
     monkeypatch.setattr(Sync, "FETCH_JOBS", 2)

@@ -169,6 +169,10 @@ class Sync:
                 locked.append((replica, peer))
             return self._run(lid, rid)
         finally:
+            try:  # nothing lands here after the lock is given back
+                self.L.land_wait()
+            except Exception:  # raised already, or by the run's own error
+                pass
             for replica, peer in reversed(locked):
                 try:
                     replica.unlock(peer)
@@ -498,7 +502,9 @@ class Sync:
         a job whose state point is not its own is left out, noted as unreadable)."""
         if self._landing:
             jobs, self._landing = self._landing, []
-            self.L.create_jobs(jobs)
+            # in a second thread: its system calls run while this one decodes the next
+            # batch; waited for before the next batch lands and before any record is saved
+            self.L.create_jobs(jobs, wait=False)
 
     def _batch(self, pos):
         """The requests for the new far jobs from ``pos`` on: up to FETCH_JOBS jobs and

@@ -282,6 +282,8 @@ class Replica:
         #: jobs landed here and not indexed yet (Index.add_known's rows; see index_new_jobs)
         self._landed = []
         self._good_rels = set()  # file names create_job has checked
+        #: create_jobs' landing thread and its error (see land_wait)
+        self._landing, self._landing_error = None, None
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -437,7 +439,9 @@ class Replica:
 
     def flush(self):
         """Wait until every write sent so far is done (local writes are done at once) and
-        the jobs landed so far are indexed (:meth:`index_new_jobs`)."""
+        the jobs landed so far are indexed (:meth:`index_new_jobs`); raises the error of a
+        landing in a second thread (:meth:`create_jobs`)."""
+        self.land_wait()
         self.index_new_jobs()
 
     #: landed jobs are held (their memory) until :meth:`index_new_jobs`, at most this many:
@@ -936,7 +940,7 @@ class Replica:
         tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
         return dst, tmp, statepoint, sp, doc, doc_bytes
 
-    def create_jobs(self, jobs):
+    def create_jobs(self, jobs, wait=True):
         """Land many new jobs: ``jobs`` is a list of ``(job_id, statepoint, doc, files)`` as
         :meth:`create_job` takes them. All are checked first; a job whose state point is not
         its own is left out, its note ``{"job": id, "path": None, "unreadable": why}`` kept
@@ -944,7 +948,12 @@ class Replica:
         (:func:`sync.landing.land_jobs`; a job with files in subdirectories by create_job).
         Returns the notes of the jobs left out or made here meanwhile (empty: all landed).
         Raises what create_job raises for other bad input, before any job lands, and the
-        OSError of a write that failed (the jobs before it have landed)."""
+        OSError of a write that failed (the jobs before it have landed).
+
+        With ``wait`` False the plain jobs land in a second thread while the caller goes on
+        (their system calls run without the GIL): one batch at a time, the next call (or
+        :meth:`land_wait`, :meth:`flush`) waits for the one before and raises its error; the
+        notes of those jobs are then found in :attr:`changed` only."""
         notes, flat, nested = [], [], []
         for job_id, statepoint, doc, files in jobs:
             try:
@@ -959,9 +968,45 @@ class Replica:
                 files = [(rel, bytes(data), mtime) for rel, data, mtime in files]
             flat.append((job_id, checked, files))
         self.changed.extend(notes)
+        self.land_wait()  # the batch before
+        if wait:
+            notes.extend(self._land_flat(flat))
+        elif flat:
+            import threading
+
+            self._landing = threading.Thread(target=self._land_in_thread, args=(flat,),
+                                             name="suite-landing", daemon=True)
+            self._landing.start()
+        for job in nested:
+            note = self.create_job(*job)
+            if note is not None:
+                notes.append(note)
+        return notes
+
+    def land_wait(self):
+        """Wait for the jobs :meth:`create_jobs` lands in a second thread; raise the error
+        that stopped it."""
+        thread, self._landing = self._landing, None
+        if thread is not None:
+            thread.join()
+            error, self._landing_error = self._landing_error, None
+            if error is not None:
+                raise error
+        if len(self._landed) >= self.INDEX_HOLD:
+            self.index_new_jobs()
+
+    def _land_in_thread(self, flat):
+        try:
+            self._land_flat(flat)
+        except BaseException as exc:  # raised by land_wait, in the caller's thread
+            self._landing_error = exc
+
+    def _land_flat(self, flat):
+        """Land the checked plain jobs ``flat`` (see create_jobs); the notes of those made
+        here meanwhile (kept in :attr:`changed` too)."""
         staged = [(tmp, dst, statepoint, doc_bytes, files)
                   for _, (dst, tmp, statepoint, _, _, doc_bytes), files in flat]
-        done = 0
+        notes, done = [], 0
         try:
             while done < len(staged):
                 sigs = land_jobs(staged[done:], layout.STATEPOINT, layout.DOCUMENT)
@@ -979,10 +1024,6 @@ class Replica:
             for tmp, *_ in staged[done:]:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
-        for job in nested:
-            note = self.create_job(*job)
-            if note is not None:
-                notes.append(note)
         return notes
 
     def _land(self, job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig):
@@ -997,6 +1038,8 @@ class Replica:
             # made here during the sync: the next sync compares the two
             return self._refused(job_id, None)
         self._landed_job(job_id, statepoint, sp, doc, doc_bytes, sig)
+        if len(self._landed) >= self.INDEX_HOLD and self._landing is None:
+            self.index_new_jobs()
         return None
 
     def _landed_job(self, job_id, statepoint, sp, doc, doc_bytes, sig):
@@ -1006,10 +1049,9 @@ class Replica:
             sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
         except UnicodeDecodeError:  # another encoding JSON allows
             sp_text = json.dumps(sp)
+        # (a list's append: safe from create_jobs' second thread; indexed in the caller's)
         self._landed.append((job_id, sp_text, sp, doc,
                              doc_bytes.decode() if doc_bytes else None, sig))
-        if len(self._landed) >= self.INDEX_HOLD:
-            self.index_new_jobs()
 
     def copy_local_job(self, src, job_id, doc, rels):
         """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)

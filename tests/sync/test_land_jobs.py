@@ -159,3 +159,43 @@ def test_land_jobs_names_the_file_that_failed(tmp_path):
             fn([(f"{root}/{label}t2", f"{root}/nowhere/j", b"{}", None, [])], SP, DOC)
         assert (err.value.filename, err.value.filename2) == (f"{root}/{label}t2",
                                                               f"{root}/nowhere/j")
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_create_jobs_lands_the_good_and_notes_the_rest(tmp_path, wait):
+    """Replica.create_jobs: a job made here meanwhile keeps its files (a note), a state point
+    not its job's is left out (a note saying why), a staging directory left by a killed run
+    of this process is replaced, a job with a subdirectory lands too; the landed jobs are
+    indexed from what was written; nothing staged is left. With wait=False the landing runs
+    in a second thread and its notes are in ``changed`` once land_wait returns."""
+    import suite
+    from suite import layout
+    from sync.replica import Replica
+
+    project = suite.init_project(tmp_path / "p")
+    replica = Replica(project.path)
+    sps = [{"i": i} for i in range(5)]
+    ids = [suite.calc_id(sp) for sp in sps]
+    os.makedirs(f"{project.workspace}/{ids[1]}")
+    with open(f"{project.workspace}/{ids[1]}/mine", "w") as f:
+        f.write("here first")
+    os.makedirs(f"{project.workspace}/{layout.TMP_PREFIX}sync-{ids[2]}-{os.getpid()}/old")
+    jobs = [(ids[0], b'{"i": 0}', {"d": 0}, [("a", b"0", 5)]),
+            (ids[1], b'{"i": 1}', None, [("a", b"1", 5)]),
+            (ids[2], b'{"i": 2}', {"d": 2}, []),
+            (ids[3], b'{"i": 99}', None, [("a", b"3", 5)]),  # not its job's state point
+            (ids[4], b'{"i": 4}', None, [("sub/a", b"4", 7)])]
+    notes = replica.create_jobs(jobs, wait=wait)
+    replica.land_wait()
+    expected = [{"job": ids[3], "path": None}, {"job": ids[1], "path": None}]
+    got = replica.changed if not wait else notes
+    assert [{k: n[k] for k in ("job", "path")} for n in got] == expected
+    assert "hashes to" in got[0]["unreadable"] and replica.changed == got
+    assert sorted(os.listdir(project.workspace)) == sorted([ids[0], ids[1], ids[2], ids[4]])
+    assert os.listdir(f"{project.workspace}/{ids[1]}") == ["mine"]
+    assert open(f"{project.workspace}/{ids[4]}/sub/a", "rb").read() == b"4"
+    assert os.stat(f"{project.workspace}/{ids[0]}/a").st_mtime_ns == 5
+    replica.flush()
+    assert project.index.indexed_count() == 3  # the three it landed, from what it wrote
+    # (the job made here meanwhile has no state point yet: not a job)
+    assert {j.id: j.doc() for j in project} == {ids[0]: {"d": 0}, ids[2]: {"d": 2}, ids[4]: {}}

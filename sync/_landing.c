@@ -455,9 +455,350 @@ done:
     return result;
 }
 
+/* ---- land_jobs: new jobs from bytes already in memory (a first pull, a pushed batch) ---- */
+
+/* a file of a job to land: its path's bytes owner is the job's; data borrowed from owner */
+struct land_file {
+    const char *name;
+    const char *data;
+    size_t size;
+    int timed;
+    long long mtime;
+};
+
+struct land_job {
+    PyObject *tmp_bytes, *dst_bytes;   /* owned */
+    PyObject *sp, *doc;                /* owned (doc may be NULL) */
+    Py_ssize_t first, count;           /* its files in the shared array */
+    struct stat doc_st;
+    int state;                         /* 0 not reached, 1 landed, 2 dst existed */
+};
+
+/* write data as the new file dir/name (its time set if timed, its stat in st if st): 0, or
+ * -1 with f set */
+static int
+land_write(const char *dir, const char *name, const char *data, size_t n, int timed,
+           long long mtime, struct stat *st, struct failure *f)
+{
+    char to[PATH_MAX];
+    if (join(to, dir, name, f) < 0)
+        return -1;
+    int out = open(to, NEW_FLAGS, 0666);
+    if (out < 0)
+        return fail(f, errno, to);
+    int r = 0;
+    if (write_all(out, data, n) < 0)
+        r = fail(f, errno, to);
+    if (r == 0 && timed) {
+        struct timespec times[2];
+        /* floor division: a time before 1970 keeps its nanoseconds in [0, 1e9) */
+        long long sec = mtime / 1000000000LL, ns = mtime % 1000000000LL;
+        if (ns < 0) {
+            ns += 1000000000LL;
+            sec -= 1;
+        }
+        times[0].tv_sec = times[1].tv_sec = (time_t)sec;
+        times[0].tv_nsec = times[1].tv_nsec = (long)ns;
+        if (futimens(out, times) != 0)
+            r = fail(f, errno, to);
+    }
+    if (r == 0 && st != NULL && fstat(out, st) != 0)
+        r = fail(f, errno, to);
+    if (close(out) != 0 && r == 0)
+        r = fail(f, errno, to);
+    return r;
+}
+
+/* a path argument (a str without NUL) as bytes in *out (new reference): 0, or -1 with
+ * TypeError or ValueError set */
+static int
+land_path(PyObject *path, PyObject **out)
+{
+    if (!PyUnicode_Check(path)) {
+        PyErr_Format(PyExc_TypeError, "land_jobs: paths must be strs, not %.100s",
+                     Py_TYPE(path)->tp_name);
+        return -1;
+    }
+    return PyUnicode_FSConverter(path, out) ? 0 : -1;
+}
+
+static const char *
+land_name(PyObject *name, PyObject **owner)
+{
+    *owner = NULL;
+    if (!PyUnicode_Check(name)) {
+        PyErr_Format(PyExc_TypeError, "land_jobs: file names must be strs, not %.100s",
+                     Py_TYPE(name)->tp_name);
+        return NULL;
+    }
+    if (!PyUnicode_FSConverter(name, owner))
+        return NULL;
+    const char *text = PyBytes_AS_STRING(*owner);
+    if (text[0] == '\0' || strchr(text, '/') != NULL || strcmp(text, ".") == 0
+            || strcmp(text, "..") == 0) {
+        PyErr_Format(PyExc_ValueError, "land_jobs: not a file name: %R", name);
+        Py_CLEAR(*owner);
+        return NULL;
+    }
+    return text;
+}
+
+/* one file tuple (name, data, mtime_ns or None) into *out, its name's bytes in *owner:
+ * 0, or -1 with TypeError or ValueError set */
+static int
+land_file_of(PyObject *item, struct land_file *out, PyObject **owner)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 3) {
+        PyErr_SetString(PyExc_TypeError, "land_jobs: a file must be (name, data, mtime_ns)");
+        return -1;
+    }
+    out->name = land_name(PyTuple_GET_ITEM(item, 0), owner);
+    if (out->name == NULL)
+        return -1;
+    PyObject *data = PyTuple_GET_ITEM(item, 1), *mtime = PyTuple_GET_ITEM(item, 2);
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_SetString(PyExc_TypeError, "land_jobs: file data must be bytes");
+        return -1;
+    }
+    out->data = PyBytes_AS_STRING(data);  /* kept alive by the jobs list's tuple, held */
+    out->size = (size_t)PyBytes_GET_SIZE(data);
+    out->timed = mtime != Py_None;
+    if (out->timed) {
+        if (!PyLong_CheckExact(mtime)) {
+            PyErr_SetString(PyExc_TypeError, "land_jobs: a file time must be an int or None");
+            return -1;
+        }
+        int overflow = 0;
+        out->mtime = PyLong_AsLongLongAndOverflow(mtime, &overflow);
+        if (overflow) {
+            PyErr_Format(PyExc_ValueError, "land_jobs: file time out of range: %S", mtime);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(land_jobs_doc,
+"land_jobs(jobs, statepoint, document) -> list\n\n"
+"Stage new jobs and rename each into place, in order. jobs is a list of (tmp, dst, state\n"
+"point bytes, document bytes or None, files), files a list of (flat name, bytes, mtime_ns\n"
+"or None). Per job: make the directory tmp (it must not exist); write the state point as\n"
+"the file statepoint, the document as document (its (mtime_ns, size, inode) by an fstat of\n"
+"the written file), each file (all created new, never through a link; the time set where\n"
+"given); rename tmp to dst. Returns one item per job handled: the document's signature\n"
+"(None: no document), or False when dst exists (tmp left for the caller to remove); the\n"
+"list is shorter than jobs when the next job's tmp exists (nothing of it made). Raises\n"
+"TypeError or ValueError for arguments of another shape (before anything is made), the\n"
+"OSError of the failing call otherwise (naming its file). The GIL is released while the\n"
+"files are written. Reference: sync.landing.land_jobs_python.");
+
+static PyObject *
+land_jobs(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *jobs_arg, *sp_name_obj, *doc_name_obj;
+    if (!PyArg_ParseTuple(args, "OOO:land_jobs", &jobs_arg, &sp_name_obj, &doc_name_obj))
+        return NULL;
+    PyObject *sp_owner = NULL, *doc_owner = NULL, *jobs = NULL, *result = NULL;
+    PyObject **owners = NULL;
+    struct land_job *js = NULL;
+    struct land_file *fs = NULL;
+    Py_ssize_t njobs = 0, nfiles = 0, made_jobs = 0, made_files = 0;
+    const char *sp_name = land_name(sp_name_obj, &sp_owner);
+    const char *doc_name = sp_name == NULL ? NULL : land_name(doc_name_obj, &doc_owner);
+    if (doc_name == NULL)
+        goto done;
+    if (!PyList_Check(jobs_arg)) {
+        PyErr_SetString(PyExc_TypeError, "land_jobs: jobs must be a list");
+        goto done;
+    }
+    /* a copy of the list: another thread cannot change what is written without the GIL */
+    jobs = PyList_GetSlice(jobs_arg, 0, PyList_GET_SIZE(jobs_arg));
+    if (jobs == NULL)
+        goto done;
+    njobs = PyList_GET_SIZE(jobs);
+    for (Py_ssize_t i = 0; i < njobs; i++) {
+        PyObject *job = PyList_GET_ITEM(jobs, i);
+        if (!PyTuple_CheckExact(job) || PyTuple_GET_SIZE(job) != 5) {
+            PyErr_SetString(PyExc_TypeError,
+                            "land_jobs: a job must be (tmp, dst, statepoint, doc, files)");
+            goto done;
+        }
+        PyObject *files = PyTuple_GET_ITEM(job, 4);
+        if (PyList_Check(files))
+            nfiles += PyList_GET_SIZE(files);
+    }
+    js = PyMem_Calloc(njobs ? njobs : 1, sizeof *js);
+    fs = PyMem_Calloc(nfiles ? nfiles : 1, sizeof *fs);
+    owners = PyMem_Calloc(nfiles ? nfiles : 1, sizeof *owners);
+    if (js == NULL || fs == NULL || owners == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t at = 0;
+    for (; made_jobs < njobs; made_jobs++) {
+        PyObject *job = PyList_GET_ITEM(jobs, made_jobs);
+        struct land_job *j = &js[made_jobs];
+        if (land_path(PyTuple_GET_ITEM(job, 0), &j->tmp_bytes) < 0
+                || land_path(PyTuple_GET_ITEM(job, 1), &j->dst_bytes) < 0) {
+            made_jobs++;  /* its owned paths are released below */
+            goto done;
+        }
+        PyObject *sp = PyTuple_GET_ITEM(job, 2), *doc = PyTuple_GET_ITEM(job, 3);
+        PyObject *files = PyTuple_GET_ITEM(job, 4);
+        if (!PyBytes_CheckExact(sp) || (doc != Py_None && !PyBytes_CheckExact(doc))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "land_jobs: the state point and document must be bytes");
+            made_jobs++;
+            goto done;
+        }
+        Py_INCREF(sp);
+        j->sp = sp;
+        j->doc = doc == Py_None ? NULL : doc;
+        Py_XINCREF(j->doc);
+        if (!PyList_Check(files)) {
+            PyErr_SetString(PyExc_TypeError, "land_jobs: files must be a list");
+            made_jobs++;
+            goto done;
+        }
+        /* the job tuple (held by the copied list) holds the files list; the list may not
+         * change size under us: we hold the GIL until every pointer is taken */
+        j->first = at;
+        j->count = PyList_GET_SIZE(files);
+        if (at + j->count > nfiles) {  /* grown since it was counted: refuse */
+            PyErr_SetString(PyExc_RuntimeError, "land_jobs: files changed while read");
+            made_jobs++;
+            goto done;
+        }
+        for (Py_ssize_t k = 0; k < j->count; k++, at++) {
+            PyObject *item = PyList_GET_ITEM(files, k);
+            Py_INCREF(item);  /* holds the data's bytes while the GIL is released */
+            owners[at] = item;
+            made_files = at + 1;
+            PyObject *name_owner = NULL;
+            int r = land_file_of(item, &fs[at], &name_owner);
+            if (r < 0) {
+                Py_XDECREF(name_owner);
+                made_jobs++;
+                goto done;
+            }
+            /* the name's bytes: kept by a tuple (item, name bytes) in owners */
+            PyObject *pair = PyTuple_Pack(2, item, name_owner);
+            Py_DECREF(name_owner);
+            if (pair == NULL) {
+                made_jobs++;
+                goto done;
+            }
+            Py_SETREF(owners[at], pair);
+            fs[at].name = PyBytes_AS_STRING(PyTuple_GET_ITEM(pair, 1));
+        }
+    }
+    struct failure f = {0, ""};
+    int r = 0, renaming = 0;
+    Py_ssize_t done_jobs = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (; r == 0 && done_jobs < njobs; done_jobs++) {
+        struct land_job *j = &js[done_jobs];
+        const char *tmp = PyBytes_AS_STRING(j->tmp_bytes);
+        if (mkdir(tmp, 0777) != 0) {
+            if (errno == EEXIST)
+                break;  /* left by a killed run: the caller removes it, calls again */
+            r = fail(&f, errno, tmp);
+            break;
+        }
+        r = land_write(tmp, sp_name, PyBytes_AS_STRING(j->sp),
+                       (size_t)PyBytes_GET_SIZE(j->sp), 0, 0, NULL, &f);
+        if (r == 0 && j->doc != NULL)
+            r = land_write(tmp, doc_name, PyBytes_AS_STRING(j->doc),
+                           (size_t)PyBytes_GET_SIZE(j->doc), 0, 0, &j->doc_st, &f);
+        for (Py_ssize_t k = j->first; r == 0 && k < j->first + j->count; k++)
+            r = land_write(tmp, fs[k].name, fs[k].data, fs[k].size, fs[k].timed, fs[k].mtime,
+                           NULL, &f);
+        if (r != 0)
+            break;
+        if (rename(tmp, PyBytes_AS_STRING(j->dst_bytes)) == 0) {
+            j->state = 1;
+        } else if (errno == EEXIST || errno == ENOTEMPTY) {
+            j->state = 2;
+        } else {
+            r = fail(&f, errno, tmp);
+            renaming = 1;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        if (renaming) {  /* named by both paths, as os.rename names them */
+            struct land_job *j = &js[done_jobs];
+            PyObject *a = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(j->tmp_bytes),
+                                                          PyBytes_GET_SIZE(j->tmp_bytes));
+            PyObject *b = a == NULL ? NULL : PyUnicode_DecodeFSDefaultAndSize(
+                PyBytes_AS_STRING(j->dst_bytes), PyBytes_GET_SIZE(j->dst_bytes));
+            if (b != NULL) {
+                errno = f.err;
+                PyErr_SetFromErrnoWithFilenameObjects(PyExc_OSError, a, b);
+            }
+            Py_XDECREF(a);
+            Py_XDECREF(b);
+        } else {
+            PyObject *where = PyUnicode_DecodeFSDefault(f.path);
+            if (where != NULL) {
+                errno = f.err;
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, where);
+                Py_DECREF(where);
+            }
+        }
+        goto done;
+    }
+    /* done_jobs counts the job whose tmp existed: only the handled ones are answered */
+    Py_ssize_t handled = 0;
+    while (handled < njobs && js[handled].state != 0)
+        handled++;
+    result = PyList_New(handled);
+    if (result == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < handled; i++) {
+        struct land_job *j = &js[i];
+        PyObject *item;
+        if (j->state == 2) {
+            item = Py_NewRef(Py_False);
+        } else if (j->doc == NULL) {
+            item = Py_NewRef(Py_None);
+        } else {
+            item = Py_BuildValue("(LLK)",
+                                 (long long)j->doc_st.st_mtim.tv_sec * 1000000000LL
+                                 + j->doc_st.st_mtim.tv_nsec,
+                                 (long long)j->doc_st.st_size,
+                                 (unsigned long long)j->doc_st.st_ino);
+            if (item == NULL) {
+                Py_CLEAR(result);
+                goto done;
+            }
+        }
+        PyList_SET_ITEM(result, i, item);
+    }
+done:
+    for (Py_ssize_t i = 0; js != NULL && i < made_jobs; i++) {
+        Py_XDECREF(js[i].tmp_bytes);
+        Py_XDECREF(js[i].dst_bytes);
+        Py_XDECREF(js[i].sp);
+        Py_XDECREF(js[i].doc);
+    }
+    for (Py_ssize_t i = 0; owners != NULL && i < made_files; i++)
+        Py_XDECREF(owners[i]);
+    PyMem_Free(js);
+    PyMem_Free(fs);
+    PyMem_Free(owners);
+    Py_XDECREF(jobs);
+    Py_XDECREF(sp_owner);
+    Py_XDECREF(doc_owner);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"stage_copies", stage_copies, METH_O, stage_copies_doc},
     {"stage_copy", stage_copy, METH_VARARGS, stage_copy_doc},
+    {"land_jobs", land_jobs, METH_VARARGS, land_jobs_doc},
     {NULL, NULL, 0, NULL},
 };
 

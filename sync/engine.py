@@ -171,6 +171,10 @@ class Sync:
                 locked.append((replica, peer))
             return self._run(lid, rid)
         finally:
+            try:  # nothing lands here after the lock is given back
+                self.L.land_wait()
+            except Exception:  # raised already, or by the run's own error
+                pass
             for replica, peer in reversed(locked):
                 try:
                     replica.unlock(peer)
@@ -228,6 +232,7 @@ class Sync:
         self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
         self._remote_sizes = rs["jobs"]
         self._fetched, self._ahead, self._next_fetch = {}, collections.deque(), 0
+        self._landing = []  # fetched far jobs not landed yet (see _land_fetched)
         self._pulls, self._pull_bytes = [], 0
         self._deltas, self._delta_bytes = [], 0
         self._digests = {}
@@ -335,6 +340,7 @@ class Sync:
         return rs, steady
 
     def _save(self, record, lid, rid, final=False):
+        self._land_fetched()
         self._flush_deltas()
         self._flush_pulls()
         # a write still in flight may yet fail: the record must never claim it happened
@@ -508,6 +514,12 @@ class Sync:
                     if job_id not in self._fetched:
                         self._fetch_from(self._remote_pos[job_id])
                     sp, files = self._fetched.pop(job_id)
+                    if not large and isinstance(dst, Replica) and \
+                            not any(is_link(f) for f in present["files"].values()):
+                        # landed with the rest of its batch in one call (_land_fetched);
+                        # its state point checked there (a note if it is not its own)
+                        self._landing.append((job_id, sp, present["doc"], files))
+                        return True
                 else:
                     [(_, sp, files)] = src.read_jobs([(job_id, small)])
                 # checked once, where the job lands: a local replica raises BadStatepoint,
@@ -546,6 +558,9 @@ class Sync:
         """Fetch the batch of new far jobs starting at ``pos``; before waiting for it, ask for
         the next ones up to FETCH_AHEAD: the far side reads them while this side writes this
         one (the two took turns, each idle half of a first pull)."""
+        # the batch before lands first (the far side reads the ones asked ahead meanwhile):
+        # no more batches held here than before it was landed in one call
+        self._land_fetched()
         ahead = self._ahead
         while ahead and self._remote_new[pos] not in ahead[0][0]:
             ahead.popleft()  # not needed (its answer is read in order and dropped)
@@ -560,6 +575,15 @@ class Sync:
             ahead.append(({job_id for job_id, _ in more}, more, self.R.read_jobs_later(more)))
             self._next_fetch = self._remote_pos[more[-1][0]] + 1
         self._fetched = {job_id: (sp, files) for job_id, sp, files in answer()}
+
+    def _land_fetched(self):
+        """Land the fetched far jobs _copy_job queued, in one call (:meth:`Replica.create_jobs`;
+        a job whose state point is not its own is left out, noted as unreadable)."""
+        if self._landing:
+            jobs, self._landing = self._landing, []
+            # in a second thread: its system calls run while this one decodes the next
+            # batch; waited for before the next batch lands and before any record is saved
+            self.L.create_jobs(jobs, wait=False)
 
     def _batch(self, pos):
         """The requests for the new far jobs from ``pos`` on: up to FETCH_JOBS jobs and

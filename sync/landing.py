@@ -8,6 +8,7 @@ it in one call (``sync._landing`` in C where built, the GIL released); the calle
 state point it returns and renames the directory into place (:meth:`sync.replica.Replica.copy_local_job`).
 """
 
+import errno
 import os
 import stat
 import threading
@@ -27,11 +28,11 @@ class _NotRegular(Exception):
     """A file of the job is not a regular file: the caller copies the job another way."""
 
 
-def _check_name(name):
+def _check_name(name, fn="stage_copy"):
     if not isinstance(name, str):
-        raise TypeError(f"stage_copy: file names must be strs, not {type(name).__name__}")
+        raise TypeError(f"{fn}: file names must be strs, not {type(name).__name__}")
     if not name or "/" in name or "\x00" in name or name in (".", ".."):
-        raise ValueError(f"stage_copy: not a file name: {name!r}")
+        raise ValueError(f"{fn}: not a file name: {name!r}")
 
 
 def _check_args(src, tmp, statepoint, names, document, doc):
@@ -220,3 +221,95 @@ class StagedAhead:
         for ok, answer in done.values():
             if ok:
                 self._discard(answer)
+
+#: the file times (ns) :func:`land_jobs` sets: what a signed 64-bit count holds
+_NS = (-(1 << 63), 1 << 63)
+
+
+def _check_jobs(jobs, statepoint, document):
+    # checked in the order the C checks them (the same exception when several are wrong)
+    _check_name(statepoint, "land_jobs")
+    _check_name(document, "land_jobs")
+    if not isinstance(jobs, list):
+        raise TypeError("land_jobs: jobs must be a list")
+    for job in jobs:
+        if type(job) is not tuple or len(job) != 5:
+            raise TypeError("land_jobs: a job must be (tmp, dst, statepoint, doc, files)")
+    for tmp, dst, sp, doc, files in jobs:
+        for path in (tmp, dst):
+            if not isinstance(path, str):
+                raise TypeError(f"land_jobs: paths must be strs, not {type(path).__name__}")
+            if "\x00" in path:
+                raise ValueError("embedded null byte")
+        if type(sp) is not bytes or (doc is not None and type(doc) is not bytes):
+            raise TypeError("land_jobs: the state point and document must be bytes")
+        if not isinstance(files, list):
+            raise TypeError("land_jobs: files must be a list")
+        for file in files:
+            if type(file) is not tuple or len(file) != 3:
+                raise TypeError("land_jobs: a file must be (name, data, mtime_ns)")
+            name, data, mtime = file
+            _check_name(name, "land_jobs")
+            if type(data) is not bytes:
+                raise TypeError("land_jobs: file data must be bytes")
+            if mtime is not None:
+                if type(mtime) is not int:
+                    raise TypeError("land_jobs: a file time must be an int or None")
+                if not _NS[0] <= mtime < _NS[1]:
+                    raise ValueError(f"land_jobs: file time out of range: {mtime}")
+
+
+def land_jobs_python(jobs, statepoint, document):
+    """Stage new jobs and rename each into place, in order. ``jobs`` is a list of ``(tmp,
+    dst, state point bytes, document bytes or None, files)``, ``files`` a list of ``(flat
+    name, bytes, mtime_ns or None)``. Per job: make the directory ``tmp`` (it must not
+    exist); write the state point as the file ``statepoint``, the document as ``document``
+    (its ``(mtime_ns, size, inode)`` by an ``fstat`` of the written file), each file (all
+    created new, never through a link; the time set where given); rename ``tmp`` to ``dst``.
+
+    Returns one item per job handled: the document's signature (None: no document), or False
+    when ``dst`` exists (made there meanwhile; ``tmp`` is left for the caller to remove).
+    The list is shorter than ``jobs`` when the next job's ``tmp`` exists (left by a killed
+    run): nothing of that job was made. Raises TypeError or ValueError for arguments of
+    another shape (before anything is made), the OSError of the failing call otherwise (it
+    names its file; that job's ``tmp`` is left as far as it got, the jobs before it have
+    landed). The reference of ``sync._landing.land_jobs``."""
+    _check_jobs(jobs, statepoint, document)
+    out = []
+    for tmp, dst, sp, doc, files in jobs:
+        try:
+            os.mkdir(tmp)
+        except FileExistsError:
+            return out
+        _write(f"{tmp}/{statepoint}", sp, None)
+        sig = None
+        if doc is not None:
+            sig = _write(f"{tmp}/{document}", doc, None, True)
+        for name, data, mtime in files:
+            _write(f"{tmp}/{name}", data, mtime)
+        try:
+            os.rename(tmp, dst)
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            sig = False
+        out.append(sig)
+    return out
+
+
+def _write(path, data, mtime, signed=False):
+    fd = os.open(path, _NEW, 0o666)
+    try:
+        write_all(fd, data)
+        if mtime is not None:
+            os.utime(fd, ns=(mtime, mtime))
+        if signed:
+            st = os.fstat(fd)
+            return st.st_mtime_ns, st.st_size, st.st_ino
+        return None
+    finally:
+        os.close(fd)
+
+
+#: :func:`land_jobs_python`'s answers, from C where the native module has it
+land_jobs = getattr(_landing, "land_jobs", land_jobs_python)

@@ -14,7 +14,6 @@ from suite.jsonio import ANY
 
 from . import answers, protocol
 from .answers import ints, shaped
-from .replica import BadStatepoint
 
 
 def _pack(args):
@@ -205,16 +204,8 @@ def _unpack_jobs(header, payload):
 def _create_jobs(session, jobs):
     # the notes of jobs made there meanwhile (None: all landed), as create_job's answer; a
     # state point that is not its job's is checked here only (the sender does not): that
-    # job alone is refused, its note saying why, and the rest land
-    notes = []
-    for job_id, sp, doc, files in jobs:
-        try:
-            note = session.replica.create_job(job_id, sp, doc, files)
-        except BadStatepoint as exc:
-            note = {"job": job_id, "path": None, "unreadable": str(exc)}
-        if note is not None:
-            notes.append(note)
-    return notes or None
+    # job alone is refused, its note saying why, and the rest land (in one call)
+    return session.replica.create_jobs(jobs) or None
 
 
 def _take_note(client, result, payload, args):

@@ -29,7 +29,7 @@ from suite.jsonio import (
 from suite.process import gc_paused
 from suite.statepoint import to_plain
 
-from .landing import StagedAhead, stage_copies, stage_copy, stage_copy_python
+from .landing import StagedAhead, land_jobs, stage_copies, stage_copy, stage_copy_python
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -294,6 +294,8 @@ class Replica:
         #: jobs of a local first copy staged by a second thread (see stage_ahead)
         self._ahead, self._ahead_plan = None, None
         self._record_digests = {}  # peer -> digest of its record as last loaded
+        #: create_jobs' landing thread and its error (see land_wait)
+        self._landing, self._landing_error = None, None
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -518,7 +520,9 @@ class Replica:
 
     def flush(self):
         """Wait until every write sent so far is done (local writes are done at once) and
-        the jobs landed so far are indexed (:meth:`index_new_jobs`)."""
+        the jobs landed so far are indexed (:meth:`index_new_jobs`); raises the error of a
+        landing in a second thread (:meth:`create_jobs`)."""
+        self.land_wait()
         self.index_new_jobs()
 
     #: landed jobs are held (their memory) until :meth:`index_new_jobs`, at most this many:
@@ -973,17 +977,8 @@ class Replica:
         or names the state point or document,
         :class:`suite.errors.InvalidStatepointError` for a document JSON cannot hold; returns
         a note (kept in :attr:`changed`) if the job was made here meanwhile."""
-        ws = self.project.workspace
-        dst = os.path.join(ws, check_id(job_id))
-        if isinstance(statepoint, str):
-            statepoint = statepoint.encode()
-        sp = check_statepoint(job_id, statepoint)
-        doc = check_document(doc, f"job {job_id}: document") if doc else None
-        doc_bytes = dumps(doc).encode() if doc else None
+        dst, tmp, statepoint, sp, doc, doc_bytes = self._new_job(job_id, statepoint, doc, files)
         sig = None
-        # paths joined as text: ws is the workspace's path, each rel is checked below (an
-        # os.path.join per file was a tenth of landing a small job)
-        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
         try:
             os.mkdir(tmp)
         except FileExistsError:  # left by a sync of this process id that was killed
@@ -994,16 +989,7 @@ class Replica:
             if doc_bytes is not None:
                 sig = _write_new(f"{tmp}/{layout.DOCUMENT}", doc_bytes, signed=True)
             for rel, data, mtime in files:
-                # checked once per name: most jobs hold files of the same names
-                if type(rel) is not str or rel not in self._good_rels:
-                    check_rel(rel)
-                    if rel in RESERVED:
-                        raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
-                    self._good_rels.add(rel)
                 path = f"{tmp}/{rel}"
-                if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
-                    raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
-                                    "the other side (not nanoseconds since 1970)")
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
                 _write_new(path, data, mtime)
@@ -1011,6 +997,117 @@ class Replica:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return self._land(job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig)
+
+    def _new_job(self, job_id, statepoint, doc, files):
+        """:meth:`create_job`'s checks: ``(dst, tmp, state point bytes, state point, doc,
+        doc bytes)``; raises as create_job does."""
+        ws = self.project.workspace
+        dst = f"{ws}/{check_id(job_id)}"
+        if isinstance(statepoint, str):
+            statepoint = statepoint.encode()
+        sp = check_statepoint(job_id, statepoint)
+        doc = check_document(doc, f"job {job_id}: document") if doc else None
+        doc_bytes = dumps(doc).encode() if doc else None
+        for rel, _, mtime in files:
+            # checked once per name: most jobs hold files of the same names
+            if type(rel) is not str or rel not in self._good_rels:
+                check_rel(rel)
+                if rel in RESERVED:
+                    raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
+                self._good_rels.add(rel)
+            if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
+                raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
+                                "the other side (not nanoseconds since 1970)")
+        # paths joined as text: ws is the workspace's path, each rel is checked above (an
+        # os.path.join per file was a tenth of landing a small job)
+        tmp = f"{ws}/{layout.TMP_PREFIX}sync-{job_id}-{os.getpid()}"
+        return dst, tmp, statepoint, sp, doc, doc_bytes
+
+    def create_jobs(self, jobs, wait=True):
+        """Land many new jobs: ``jobs`` is a list of ``(job_id, statepoint, doc, files)`` as
+        :meth:`create_job` takes them. All are checked first; a job whose state point is not
+        its own is left out, its note ``{"job": id, "path": None, "unreadable": why}`` kept
+        in :attr:`changed`. The rest are staged and renamed into place by one call
+        (:func:`sync.landing.land_jobs`; a job with files in subdirectories by create_job).
+        Returns the notes of the jobs left out or made here meanwhile (empty: all landed).
+        Raises what create_job raises for other bad input, before any job lands, and the
+        OSError of a write that failed (the jobs before it have landed).
+
+        With ``wait`` False the plain jobs land in a second thread while the caller goes on
+        (their system calls run without the GIL): one batch at a time, the next call (or
+        :meth:`land_wait`, :meth:`flush`) waits for the one before and raises its error; the
+        notes of those jobs are then found in :attr:`changed` only."""
+        notes, flat, nested = [], [], []
+        for job_id, statepoint, doc, files in jobs:
+            try:
+                checked = self._new_job(job_id, statepoint, doc, files)
+            except BadStatepoint as exc:
+                notes.append({"job": job_id, "path": None, "unreadable": str(exc)})
+                continue
+            if any("/" in rel for rel, _, _ in files):
+                nested.append((job_id, statepoint, doc, files))
+                continue
+            if not all(type(data) is bytes for _, data, _ in files):  # e.g. a memoryview
+                files = [(rel, bytes(data), mtime) for rel, data, mtime in files]
+            flat.append((job_id, checked, files))
+        self.changed.extend(notes)
+        self.land_wait()  # the batch before
+        if wait:
+            notes.extend(self._land_flat(flat))
+        elif flat:
+            import threading
+
+            self._landing = threading.Thread(target=self._land_in_thread, args=(flat,),
+                                             name="suite-landing", daemon=True)
+            self._landing.start()
+        for job in nested:
+            note = self.create_job(*job)
+            if note is not None:
+                notes.append(note)
+        return notes
+
+    def land_wait(self):
+        """Wait for the jobs :meth:`create_jobs` lands in a second thread; raise the error
+        that stopped it."""
+        thread, self._landing = self._landing, None
+        if thread is not None:
+            thread.join()
+            error, self._landing_error = self._landing_error, None
+            if error is not None:
+                raise error
+        if len(self._landed) >= self.INDEX_HOLD:
+            self.index_new_jobs()
+
+    def _land_in_thread(self, flat):
+        try:
+            self._land_flat(flat)
+        except BaseException as exc:  # raised by land_wait, in the caller's thread
+            self._landing_error = exc
+
+    def _land_flat(self, flat):
+        """Land the checked plain jobs ``flat`` (see create_jobs); the notes of those made
+        here meanwhile (kept in :attr:`changed` too)."""
+        staged = [(tmp, dst, statepoint, doc_bytes, files)
+                  for _, (dst, tmp, statepoint, _, _, doc_bytes), files in flat]
+        notes, done = [], 0
+        try:
+            while done < len(staged):
+                sigs = land_jobs(staged[done:], layout.STATEPOINT, layout.DOCUMENT)
+                for (job_id, (_, tmp, statepoint, sp, doc, doc_bytes), _), sig in \
+                        zip(flat[done:], sigs, strict=False):
+                    if sig is False:  # made here during the sync: the next sync compares them
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        notes.append(self._refused(job_id, None))
+                    else:
+                        self._landed_job(job_id, statepoint, sp, doc, doc_bytes, sig)
+                done += len(sigs)
+                if done < len(staged):  # left by a sync of this process id that was killed
+                    shutil.rmtree(staged[done][0])
+        except BaseException:
+            for tmp, *_ in staged[done:]:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return notes
 
     def _land(self, job_id, tmp, dst, statepoint, sp, doc, doc_bytes, sig):
         """Rename the staged job ``tmp`` to ``dst`` and hold it for the index; a note if the
@@ -1023,16 +1120,21 @@ class Replica:
                 raise
             # made here during the sync: the next sync compares the two
             return self._refused(job_id, None)
+        self._landed_job(job_id, statepoint, sp, doc, doc_bytes, sig)
+        if len(self._landed) >= self.INDEX_HOLD and self._landing is None:
+            self.index_new_jobs()
+        return None
+
+    def _landed_job(self, job_id, statepoint, sp, doc, doc_bytes, sig):
+        """Hold a job just renamed into place for the index (:meth:`index_new_jobs`)."""
         # renamed whole: the document keeps the inode and times it was written with
         try:
             sp_text = statepoint.decode("utf-8-sig")  # as the index reads a state point
         except UnicodeDecodeError:  # another encoding JSON allows
             sp_text = json.dumps(sp)
+        # (a list's append: safe from create_jobs' second thread; indexed in the caller's)
         self._landed.append((job_id, sp_text, sp, doc,
                              doc_bytes.decode() if doc_bytes else None, sig))
-        if len(self._landed) >= self.INDEX_HOLD:
-            self.index_new_jobs()
-        return None
 
     def copy_local_job(self, src, job_id, doc, rels):
         """:meth:`create_job` of the job ``job_id`` of ``src`` (a Replica on this machine)

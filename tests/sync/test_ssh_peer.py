@@ -146,9 +146,9 @@ def _snapshot(value):
     (_snapshot("{'jobs': {'+' + '0' * 31: {'files': {}, 'doc': {}}}, 'project_doc': {}}"),
      "refused job id", sync.SyncError),
     (_snapshot("[1]"), "not one", protocol.ProtocolError),
-    ("replica.Replica.create_job = lambda self, *a: [1]", "answered a write with something "
+    ("replica.Replica.create_jobs = lambda self, *a: [[1]]", "answered a write with something "
      "of the wrong shape", protocol.ProtocolError),
-    ("replica.Replica.create_job = lambda self, *a: {'job': '../..', 'path': None}",
+    ("replica.Replica.create_jobs = lambda self, *a: [{'job': '../..', 'path': None}]",
      "refused job id", sync.SyncError),
     (_snapshot("{'jobs': {'0' * 32: {'files': {'a': [1, 2, 3, 4]}, 'doc': {}}}, 'project_doc': {}}"),
      "wrong shape", protocol.ProtocolError),
@@ -265,15 +265,18 @@ def test_stopped_far_side_times_out_and_the_next_sync_resumes(transport, pair, t
     lap, clu = pair
     pid_file = tmp_path / "far.pid"
     remote = far_side(tmp_path, f"""
-real = replica.Replica.create_job
+real = replica.land_jobs  # new jobs land through it, many a call (Replica.create_jobs)
 count = [0]
-def create_job(self, *args, **kwargs):
-    real(self, *args, **kwargs)
-    count[0] += 1
-    if count[0] == 3:
-        open({str(pid_file)!r}, "w").write(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGSTOP)
-replica.Replica.create_job = create_job
+def land_jobs(jobs, *names):
+    out = []
+    for job in jobs:
+        out += real([job], *names)
+        count[0] += 1
+        if count[0] == 3:
+            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGSTOP)
+    return out
+replica.land_jobs = land_jobs
 """)
     start = time.monotonic()
     try:

@@ -229,10 +229,11 @@ def test_first_pull_asks_for_the_next_batch_before_writing_one(transport, tmp_pa
         cluster.open_job({"i": i}).init()
     laptop = suite.init_project(tmp_path / "laptop")
     events = []
-    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
-        def spy(self, *args, real=getattr(cls, name), name=name):
-            events.append(name)
-            return real(self, *args)
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_jobs")):
+        def spy(self, *args, real=getattr(cls, name), name=name, **kwargs):
+            # one event per job landed (many land in one call)
+            events.extend(["create_job"] * len(args[0]) if name == "create_jobs" else [name])
+            return real(self, *args, **kwargs)
         monkeypatch.setattr(cls, name, spy)
     monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
     monkeypatch.setattr(Sync, "FETCH_AHEAD", 1)
@@ -259,10 +260,11 @@ def test_first_pull_keeps_batches_in_flight_ahead_and_no_more(transport, tmp_pat
         job.doc.i = i
     laptop = suite.init_project(tmp_path / "laptop")
     events = []
-    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_job")):
-        def spy(self, *args, real=getattr(cls, name), name=name):
-            events.append(name[0])
-            return real(self, *args)
+    for cls, name in ((Client, "read_jobs_later"), (Replica, "create_jobs")):
+        def spy(self, *args, real=getattr(cls, name), name=name, **kwargs):
+            # one event per job landed (many land in one call)
+            events.extend(["c"] * len(args[0]) if name == "create_jobs" else ["r"])
+            return real(self, *args, **kwargs)
         monkeypatch.setattr(cls, name, spy)
     monkeypatch.setattr(Sync, "FETCH_JOBS", 2)
     monkeypatch.setattr(Sync, "FETCH_AHEAD", 2)
@@ -273,6 +275,49 @@ def test_first_pull_keeps_batches_in_flight_ahead_and_no_more(transport, tmp_pat
     assert "".join(events) == "rrrccrcccccc", events
     assert {j.id: (j.sp(), j.doc()) for j in laptop} == \
         {j.id: (j.sp(), j.doc()) for j in cluster}
+
+
+def test_a_pull_whose_landing_fails_records_no_job_it_did_not_land(transport, tmp_path,
+                                                                  monkeypatch):
+    """Fetched jobs land a batch at a time in a second thread (Replica.create_jobs): a
+    write that fails there stops the sync with its error before any record, even one saved
+    along the way, names a job that did not land (the next sync would delete it on the far
+    side); nothing staged is left, and the next sync lands the rest."""
+    import errno
+    import threading
+
+    from sync import engine, replica
+
+    cluster = suite.init_project(tmp_path / "cluster")
+    for i in range(6):
+        cluster.open_job({"i": i}).init().doc.i = i
+    laptop = suite.init_project(tmp_path / "laptop")
+    real, threads, sizes = replica.land_jobs, [], []
+
+    def failing(jobs, *names):
+        threads.append(threading.current_thread().name)
+        sizes.append(len(jobs))
+        if len(threads) == 2:  # the second batch: all but its last job land, then ENOSPC
+            real(jobs[:-1], *names)
+            raise OSError(errno.ENOSPC, "No space left on device", jobs[-1][0])
+        return real(jobs, *names)
+
+    monkeypatch.setattr(replica, "land_jobs", failing)
+    monkeypatch.setattr(engine.Sync, "FETCH_JOBS", 2)
+    monkeypatch.setattr(engine, "SAVE_SECONDS", 0)  # a record saved after every job
+    with pytest.raises(OSError, match="No space left"):
+        transport.sync(laptop, cluster.path)
+    assert threads == ["suite-landing"] * 2
+    landed = sizes[0] + sizes[1] - 1
+    assert sorted(os.listdir(laptop.workspace)) == sorted(os.listdir(cluster.workspace))[:landed]
+    monkeypatch.setattr(replica, "land_jobs", real)
+    result = transport.sync(laptop, cluster.path)  # both ways: nothing deleted anywhere
+    assert result.exit_status == 0, result.format()
+    assert {a["action"] for a in result.actions} == {"copy job"}
+    assert len(result.actions) == 6 - landed
+    assert {j.id: j.doc() for j in laptop} == {j.id: j.doc() for j in cluster}
+    assert len(cluster) == 6 and sorted(os.listdir(laptop.workspace)) == sorted(
+        os.listdir(cluster.workspace))
 
 
 def test_changed_files_are_pulled_in_batches(transport, pair, monkeypatch):

@@ -19,6 +19,7 @@ HEADERS = {
     "suite.index._readmany": [],
     "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
     "suite._copyjson": [],
+    "suite._slots": [],
 }
 
 

@@ -20,6 +20,7 @@ MODULES = (
     "suite.index._readmany",
     "suite.provenance._capture",
     "suite._copyjson",
+    "suite._slots",
 )
 
 

@@ -39,8 +39,9 @@ class _StatepointRoot:
         self.job.reset_statepoint(new)
 
 
-#: ``_StatepointRoot(job)`` without its ``__init__`` (one per `job.sp` access)
-_new_sp_root = maker(_StatepointRoot, ("job",))
+#: ``_StatepointRoot(job)``, without its ``__init__`` where suite._slots is built (one per
+#: `job.sp` access)
+_new_sp_root = maker(_StatepointRoot, ("job",)) if maker is not None else _StatepointRoot
 
 
 class Job:
@@ -476,14 +477,24 @@ def jobs_from_index(project, pairs):
     the index read them from the jobs' own files (so not validated or hashed again; the dicts
     become the jobs' own). What ``Job(project, id=i, _trusted_sp=sp)`` makes, without the
     call: iterating or judging 100,000 jobs spent 0.1-0.2 s in ``__init__`` alone."""
-    new, prefix = _new_indexed_job, f"{project.workspace}{os.sep}"
-    for job_id, sp in pairs:
-        yield new(project, job_id, sp, prefix + job_id, None, True, None, False, None)
+    prefix = f"{project.workspace}{os.sep}"
+    if _new_indexed_job is not None:
+        new = _new_indexed_job
+        for job_id, sp in pairs:
+            yield new(project, job_id, sp, prefix + job_id, None, True, None, False, None)
+        return
+    for job_id, sp in pairs:  # without suite._slots: the slots set one by one
+        job = object.__new__(Job)
+        job._project, job._id, job._sp, job._sp_text = project, job_id, sp, None
+        job._from_disk, job._path, job._doc_root = True, prefix + job_id, None
+        job._initialized, job._cwd = False, None
+        yield job
 
 
-#: a Job of a state point read by the index, made without __init__ (jobs_from_index)
-_new_indexed_job = maker(Job, ("_project", "_id", "_sp", "_path", "_sp_text", "_from_disk",
-                               "_doc_root", "_initialized", "_cwd"))
+#: a Job of a state point read by the index, made without __init__ (jobs_from_index), where
+#: suite._slots is built
+_new_indexed_job = maker and maker(Job, ("_project", "_id", "_sp", "_path", "_sp_text",
+                                         "_from_disk", "_doc_root", "_initialized", "_cwd"))
 
 
 _counter = itertools.count()

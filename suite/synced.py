@@ -228,12 +228,16 @@ class FileRoot:
 #: ``data`` read by the caller with its signature ``sig`` (see :meth:`FileRoot._known_sig`),
 #: trusted for the next read without a ``stat``. Status primes one per job: made without
 #: ``__init__`` (suite.slotnew), it costs a fifth.
-_new_primed = maker(FileRoot, ("path", "job_id", "_before_write", "_data", "_sig", "what",
-                               "_dirty", "_fresh"))
+_new_primed = maker and maker(FileRoot, ("path", "job_id", "_before_write", "_data", "_sig",
+                                          "what", "_dirty", "_fresh"))
 
 
 def primed_file_root(path, job_id, before_write, data, sig):
-    return _new_primed(path, job_id, before_write, data, sig, "document", False, True)
+    if _new_primed is not None:
+        return _new_primed(path, job_id, before_write, data, sig, "document", False, True)
+    root = FileRoot(path, job_id, before_write)
+    root._data, root._sig, root._fresh = data, sig, True
+    return root
 
 
 def _sig(st):
@@ -422,9 +426,10 @@ class SyncedDict(_Node):
         self._modify(apply)
 
 
-#: ``new_dict_view(root, path)`` is ``SyncedDict(root, path)`` without its ``__init__``: a
-#: view is made per access (``job.sp``, ``job.doc``), once per job of an iteration or status
-new_dict_view = maker(SyncedDict, ("_root", "_path"))
+#: ``new_dict_view(root, path)`` is ``SyncedDict(root, path)``, without its ``__init__`` where
+#: suite._slots is built: a view is made per access (``job.sp``, ``job.doc``), once per job of
+#: an iteration or status
+new_dict_view = maker(SyncedDict, ("_root", "_path")) if maker is not None else SyncedDict
 
 
 class SyncedList(_Node):

@@ -36,6 +36,10 @@ maker_call(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnam
         PyErr_SetString(PyExc_TypeError, "a maker takes no keyword arguments");
         return NULL;
     }
+    if (m->cls == NULL) { /* cleared by the collector while in a cycle being freed */
+        PyErr_SetString(PyExc_TypeError, "this maker was cleared");
+        return NULL;
+    }
     if (nargs != m->n) {
         PyErr_Format(PyExc_TypeError, "a maker of %s takes %zd values, %zd given",
                      m->cls->tp_name, m->n, nargs);

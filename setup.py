@@ -21,6 +21,7 @@ HEADERS = {
     "suite._copyjson": [],
     "suite._spcanon": ["growbuf.h"],
     "archive._importjobs": [],
+    "suite._slots": [],
 }
 
 

@@ -15,8 +15,9 @@ from .errors import (
     JobsCorruptedError,
 )
 from .jsonio import dumps, read_json, write_all, write_atomic
+from .slotnew import maker
 from .statepoint import validate_statepoint
-from .synced import FileRoot, SyncedDict, copy_json
+from .synced import FileRoot, SyncedDict, copy_json, new_dict_view, primed_file_root
 
 
 class _StatepointRoot:
@@ -36,6 +37,11 @@ class _StatepointRoot:
         new = copy_json(self.job._statepoint_data())
         fn(new)
         self.job.reset_statepoint(new)
+
+
+#: ``_StatepointRoot(job)``, without its ``__init__`` where suite._slots is built (one per
+#: `job.sp` access)
+_new_sp_root = maker(_StatepointRoot, ("job",)) if maker is not None else _StatepointRoot
 
 
 class Job:
@@ -155,7 +161,7 @@ class Job:
     def sp(self) -> SyncedDict:
         """The state point; changing it (or assigning a whole mapping) moves the job to its
         new id. Raises :class:`DestinationExistsError` when a job with that id exists."""
-        return SyncedDict(_StatepointRoot(self))
+        return new_dict_view(_new_sp_root(self), ())
 
     @sp.setter
     def sp(self, new):
@@ -217,9 +223,8 @@ class Job:
         (a tuple, or the index's ``mtime:size:inode`` text); the next access checks it with
         one ``stat`` instead of reading the file."""
         # no os.path.join: status primes every job, and join costs more than the rest here
-        root = FileRoot(f"{self._path}{os.sep}{layout.DOCUMENT}", self._id, self.init)
-        root._data, root._sig, root._fresh = doc, sig, True
-        self._doc_root = root
+        self._doc_root = primed_file_root(f"{self._path}{os.sep}{layout.DOCUMENT}", self._id,
+                                          self.init, doc, sig)
 
     def _release_document(self):
         """Drop the document view: it refers back to the job (its write hook), so a job
@@ -234,7 +239,7 @@ class Job:
             self._doc_root = FileRoot(
                 os.path.join(self._path, layout.DOCUMENT), self._id, self.init
             )
-        return SyncedDict(self._doc_root)
+        return new_dict_view(self._doc_root, ())
 
     @doc.setter
     def doc(self, new):
@@ -472,13 +477,24 @@ def jobs_from_index(project, pairs):
     the index read them from the jobs' own files (so not validated or hashed again; the dicts
     become the jobs' own). What ``Job(project, id=i, _trusted_sp=sp)`` makes, without the
     call: iterating or judging 100,000 jobs spent 0.1-0.2 s in ``__init__`` alone."""
-    new, prefix = object.__new__, f"{project.workspace}{os.sep}"
-    for job_id, sp in pairs:
-        job = new(Job)
+    prefix = f"{project.workspace}{os.sep}"
+    if _new_indexed_job is not None:
+        new = _new_indexed_job
+        for job_id, sp in pairs:
+            yield new(project, job_id, sp, prefix + job_id, None, True, None, False, None)
+        return
+    for job_id, sp in pairs:  # without suite._slots: the slots set one by one
+        job = object.__new__(Job)
         job._project, job._id, job._sp, job._sp_text = project, job_id, sp, None
         job._from_disk, job._path, job._doc_root = True, prefix + job_id, None
         job._initialized, job._cwd = False, None
         yield job
+
+
+#: a Job of a state point read by the index, made without __init__ (jobs_from_index), where
+#: suite._slots is built
+_new_indexed_job = maker and maker(Job, ("_project", "_id", "_sp", "_path", "_sp_text",
+                                         "_from_disk", "_doc_root", "_initialized", "_cwd"))
 
 
 _counter = itertools.count()

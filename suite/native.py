@@ -22,6 +22,7 @@ MODULES = (
     "suite._copyjson",
     "suite._spcanon",
     "archive._importjobs",
+    "suite._slots",
 )
 
 

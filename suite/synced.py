@@ -13,6 +13,7 @@ import threading
 
 from . import native
 from .jsonio import ANY, dumps, read_json, write_atomic
+from .slotnew import maker
 from .statepoint import to_plain
 
 
@@ -223,6 +224,22 @@ class FileRoot:
 
 
 
+#: ``primed_file_root(path, job_id, before_write, data, sig)``: a document's root holding
+#: ``data`` read by the caller with its signature ``sig`` (see :meth:`FileRoot._known_sig`),
+#: trusted for the next read without a ``stat``. Status primes one per job: made without
+#: ``__init__`` (suite.slotnew), it costs a fifth.
+_new_primed = maker and maker(FileRoot, ("path", "job_id", "_before_write", "_data", "_sig",
+                                          "what", "_dirty", "_fresh"))
+
+
+def primed_file_root(path, job_id, before_write, data, sig):
+    if _new_primed is not None:
+        return _new_primed(path, job_id, before_write, data, sig, "document", False, True)
+    root = FileRoot(path, job_id, before_write)
+    root._data, root._sig, root._fresh = data, sig, True
+    return root
+
+
 def _sig(st):
     """What tells a changed file: its mtime, size and inode."""
     return st.st_mtime_ns, st.st_size, st.st_ino
@@ -276,7 +293,7 @@ class _Node:
 
     def _wrap(self, key, value):
         if isinstance(value, dict):
-            return SyncedDict(self._root, self._path + (key,))
+            return new_dict_view(self._root, self._path + (key,))
         if isinstance(value, list):
             return SyncedList(self._root, self._path + (key,))
         return value
@@ -407,6 +424,12 @@ class SyncedDict(_Node):
             d.update(plain)
 
         self._modify(apply)
+
+
+#: ``new_dict_view(root, path)`` is ``SyncedDict(root, path)``, without its ``__init__`` where
+#: suite._slots is built: a view is made per access (``job.sp``, ``job.doc``), once per job of
+#: an iteration or status
+new_dict_view = maker(SyncedDict, ("_root", "_path")) if maker is not None else SyncedDict
 
 
 class SyncedList(_Node):

@@ -50,6 +50,19 @@ def regular_files(dir_fd, names, suffix):
     return regular_files_python(dir_fd, names, suffix)
 
 
+def _in_workspace(workspace, ids, suffix):
+    """:func:`regular_files` of ``workspace/id + suffix``: relative to the workspace opened
+    once, each lookup walks two names, not the whole path (a tenth of the ``stat`` time)."""
+    try:
+        fd = os.open(workspace, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # as isfile says of each file then
+        return regular_files(None, [f"{workspace}{os.sep}{i}" for i in ids], suffix)
+    try:
+        return regular_files(fd, ids, suffix)
+    finally:
+        os.close(fd)
+
+
 def regular_files_python(dir_fd, names, suffix):
     """:func:`regular_files` in Python: the reference of the native ``suite._fsstat``.
     Raises TypeError for a name that is not a str."""
@@ -90,10 +103,11 @@ class Column:
         """The values at ``positions`` (a list of job positions), judging the missing ones."""
         values, fn, jobs, docs = self.values, self.cond.fn, self.jobs, self.docs
         name = self.cond.arg
-        if self.cond.kind == "isfile" and not os.path.isabs(name):
+        if self.cond.kind == "isfile" and not os.path.isabs(name) and jobs:
             # isfile(job.path/name) without the condition's two calls a job (a third here)
             todo = [k for k in positions if values[k] is None]
-            found = regular_files(None, [jobs[k].path for k in todo], os.sep + name)
+            found = _in_workspace(jobs[0].project.workspace, [jobs[k].id for k in todo],
+                                  os.sep + name)
             for k, value in zip(todo, found, strict=True):
                 values[k] = value
         if None in values:  # only None compares equal to None here: these are bools

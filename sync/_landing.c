@@ -204,14 +204,14 @@ write_doc(const char *tmp, const char *name, const char *doc, size_t n, struct s
     return r;
 }
 
-/* A file name as stage_copy takes it: its bytes (a new reference in *owner), or NULL with
- * TypeError or ValueError set. */
+/* A file name as the function `fn` (for messages) takes it: its bytes (a new reference in
+ * *owner), or NULL with TypeError or ValueError set. */
 static const char *
-file_name(PyObject *name, PyObject **owner)
+checked_name(PyObject *name, PyObject **owner, const char *fn)
 {
     *owner = NULL;
     if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "stage_copy: file names must be strs, not %.100s",
+        PyErr_Format(PyExc_TypeError, "%s: file names must be strs, not %.100s", fn,
                      Py_TYPE(name)->tp_name);
         return NULL;
     }
@@ -220,11 +220,17 @@ file_name(PyObject *name, PyObject **owner)
     const char *text = PyBytes_AS_STRING(*owner);
     if (text[0] == '\0' || strchr(text, '/') != NULL || strcmp(text, ".") == 0
             || strcmp(text, "..") == 0) {
-        PyErr_Format(PyExc_ValueError, "stage_copy: not a file name: %R", name);
+        PyErr_Format(PyExc_ValueError, "%s: not a file name: %R", fn, name);
         Py_CLEAR(*owner);
         return NULL;
     }
     return text;
+}
+
+static const char *
+file_name(PyObject *name, PyObject **owner)
+{
+    return checked_name(name, owner, "stage_copy");
 }
 
 PyDoc_STRVAR(stage_copy_doc,
@@ -525,22 +531,7 @@ land_path(PyObject *path, PyObject **out)
 static const char *
 land_name(PyObject *name, PyObject **owner)
 {
-    *owner = NULL;
-    if (!PyUnicode_Check(name)) {
-        PyErr_Format(PyExc_TypeError, "land_jobs: file names must be strs, not %.100s",
-                     Py_TYPE(name)->tp_name);
-        return NULL;
-    }
-    if (!PyUnicode_FSConverter(name, owner))
-        return NULL;
-    const char *text = PyBytes_AS_STRING(*owner);
-    if (text[0] == '\0' || strchr(text, '/') != NULL || strcmp(text, ".") == 0
-            || strcmp(text, "..") == 0) {
-        PyErr_Format(PyExc_ValueError, "land_jobs: not a file name: %R", name);
-        Py_CLEAR(*owner);
-        return NULL;
-    }
-    return text;
+    return checked_name(name, owner, "land_jobs");
 }
 
 /* one file tuple (name, data, mtime_ns or None) into *out, its name's bytes in *owner:

@@ -23,13 +23,19 @@ from suite.jsonio import (
     read_json,
     replace_if_unchanged,
     same_file,
-    write_all,
     write_atomic,
 )
 from suite.process import gc_paused
 from suite.statepoint import to_plain
 
-from .landing import StagedAhead, land_jobs, stage_copies, stage_copy, stage_copy_python
+from .landing import (
+    StagedAhead,
+    land_jobs,
+    stage_copies,
+    stage_copy,
+    stage_copy_python,
+    write_new,
+)
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -109,26 +115,6 @@ def check_statepoint(job_id, raw):
 
 #: the file times (ns) a peer may give: what a signed 64-bit count holds
 _NS = (-(1 << 63), 1 << 63)
-
-#: a file of a job being staged: new (never through a link), written with plain descriptor
-#: calls (a buffered file object per file was a tenth of landing a small job)
-_NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-def _write_new(path, data, mtime_ns=None, signed=False):
-    """Write a new file; with ``signed``, answer its ``(mtime_ns, size, inode)`` as written
-    (an fstat of the open file: a later change cannot slip into it)."""
-    fd = os.open(path, _NEW_FLAGS, 0o666)
-    try:
-        write_all(fd, data)
-        if mtime_ns is not None:
-            os.utime(fd, ns=(mtime_ns, mtime_ns))
-        if signed:
-            st = os.fstat(fd)
-            return st.st_mtime_ns, st.st_size, st.st_ino
-        return None
-    finally:
-        os.close(fd)
 
 
 def _no_link_above(job_dir, rel):
@@ -985,14 +971,14 @@ class Replica:
             shutil.rmtree(tmp)
             os.mkdir(tmp)
         try:
-            _write_new(f"{tmp}/{layout.STATEPOINT}", statepoint)
+            write_new(f"{tmp}/{layout.STATEPOINT}", statepoint)
             if doc_bytes is not None:
-                sig = _write_new(f"{tmp}/{layout.DOCUMENT}", doc_bytes, signed=True)
+                sig = write_new(f"{tmp}/{layout.DOCUMENT}", doc_bytes, signed=True)
             for rel, data, mtime in files:
                 path = f"{tmp}/{rel}"
                 if "/" in rel:
                     os.makedirs(os.path.dirname(path), exist_ok=True)
-                _write_new(path, data, mtime)
+                write_new(path, data, mtime)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -39,7 +39,9 @@ class TarWriter:
         if fmt == "tar":
             self._out = self._raw
         elif fmt == "tar.gz":
-            self._out = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0,
+            # no name in the header (as `tar -czf` writes): the file open is a temporary
+            # one, and its name (with the process id) made two exports differ
+            self._out = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", mtime=0,
                                       compresslevel=6 if level is None else level)
         elif fmt == "tar.bz2":
             self._out = bz2.BZ2File(self._raw, "wb", compresslevel=9 if level is None else level)

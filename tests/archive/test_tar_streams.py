@@ -193,6 +193,25 @@ def test_gzip_members_damaged_midway(project, tmp_path):
         gzip.decompress(bytes(raw))
 
 
+def test_gzip_export_names_no_temporary_file_and_repeats_byte_for_byte(project, tmp_path):
+    # the export writes a temporary file and renames it: its name (with the process id)
+    # must not reach the gzip header, where `gzip -l -N` and `gunzip -N` would show and
+    # use it, and which made two exports of the same jobs differ
+    for i in range(3):
+        project.open_job({"i": i}).init()
+    runs = []
+    for k in range(2):  # two processes: two process ids
+        target = tmp_path / f"t{k}.tar.gz"
+        subprocess.run(["suite", "export", str(target)], cwd=project.path, check=True,
+                       capture_output=True)
+        runs.append(target.read_bytes())
+    raw = runs[0]
+    assert raw[:3] == b"\x1f\x8b\x08"
+    assert raw[3] & 0x08 == 0, "FNAME set in the gzip header"
+    assert b"suite-tmp" not in raw[:64]
+    assert runs[0] == runs[1]
+
+
 @pytest.fixture
 def tricky(project):
     """Jobs with nested and empty directories, links inside the job, big and odd-sized

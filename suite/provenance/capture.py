@@ -325,12 +325,6 @@ def scheduler_job_id():
     return None
 
 
-def threading_current():
-    import threading
-
-    return threading.current_thread()
-
-
 def _user():
     try:
         return getpass.getuser()
@@ -354,34 +348,38 @@ class Capture:
         self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
         self._thread = None
+        self._git_state = None  # (commit, dirty, diff) from the thread start() began
         #: ids of jobs whose log did not exist at their last :meth:`scan` (their first
         #: record needs every blob: nothing to read to find out)
         self.fresh = set()
 
     def start(self):
-        """Begin capturing the shared fields in a thread: ``git`` runs as a process and the
-        distributions are files, so this overlaps with the run's condition evaluation."""
+        """Begin running ``git`` in a thread: a process, which the thread waits for without
+        the interpreter lock, so it overlaps with the run's condition evaluation. The
+        environment's scan is Python and stays for :meth:`base` in the caller: in the thread
+        it passed the lock back and forth with the first executions (thousands of futex
+        calls in a run)."""
         import threading
 
         if self._base is None and self._thread is None:
-            self._thread = threading.Thread(target=self._capture, name="suite-capture",
+            self._thread = threading.Thread(target=self._git, name="suite-capture",
                                             daemon=True)
             self._thread.start()
 
-    def _capture(self):
+    def _git(self):
         try:
-            self.base()
-        except Exception:  # base() runs again in the caller, which then raises
-            self._base = None
+            self._git_state = git_state(self.path)
+        except Exception:  # git_state runs again in base(), which then raises
+            self._git_state = None
 
     def base(self):
         """The fields shared by every record of this run (computed on first use)."""
-        thread = self._thread
-        if thread is not None and thread is not threading_current():
-            thread.join()
+        if self._thread is not None:  # git, begun by start()
+            self._thread.join()
             self._thread = None
         if self._base is None:
-            commit, dirty, diff = git_state(self.path)
+            got, self._git_state = self._git_state, None
+            commit, dirty, diff = got if got is not None else git_state(self.path)
             base = {"git_commit": commit}
             if self.enabled:
                 env = environment()

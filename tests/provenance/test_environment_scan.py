@@ -6,6 +6,7 @@ import os
 import re
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,3 +129,47 @@ def test_record_ids_are_unique_hex_and_a_forked_child_draws_its_own():
     child_ids = [child[k:k + 32] for k in range(0, len(child), 32)]
     assert len(child_ids) == 10
     assert not set(child_ids) & set(parent)
+
+
+def test_the_capture_thread_runs_git_only_and_the_environment_is_read_by_the_caller(
+        tmp_path, monkeypatch):
+    # the scan of the distributions is Python: in the thread it passed the interpreter lock
+    # back and forth with the run's first executions (thousands of futex calls); git is a
+    # process, which the thread waits for without the lock
+    import threading
+
+    where = {}
+    real_env, real_git = capture.environment, capture.git_state
+
+    def environment():
+        where["environment"] = threading.current_thread()
+        return real_env()
+
+    def git_state(path):
+        where["git"] = threading.current_thread()
+        return real_git(path)
+
+    monkeypatch.setattr(capture, "environment", environment)
+    monkeypatch.setattr(capture, "git_state", git_state)
+    cap = capture.Capture(str(tmp_path), enabled=True)
+    cap.start()
+    base = cap.base()
+    assert where["git"] is not threading.main_thread()
+    assert where["environment"] is threading.main_thread()
+    assert base["environment"] and base["git_commit"] is None
+    assert cap.blobs()[0][0] == f"env-{base['environment']}"
+
+
+def test_a_failing_git_in_the_thread_fails_again_in_the_caller(tmp_path, monkeypatch):
+    calls = []
+
+    def git_state(path):
+        calls.append(path)
+        raise OSError("git went away")
+
+    monkeypatch.setattr(capture, "git_state", git_state)
+    cap = capture.Capture(str(tmp_path), enabled=True)
+    cap.start()
+    with pytest.raises(OSError, match="git went away"):
+        cap.base()
+    assert len(calls) == 2

@@ -411,7 +411,7 @@ class Runner:
                 self._op(name)
         executed = []
         if not pretend:
-            self.capture.start()  # git and the environment, while conditions are evaluated
+            self.capture.start()  # git runs while conditions are evaluated
         with self.log.background():
             for _ in range(num_passes):
                 jobs = self._jobs(filter, ids)

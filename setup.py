@@ -11,15 +11,15 @@ from setuptools import Extension, setup
 # editing a header rebuilds the modules that include it.
 HEADERS = {
     "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
-    "archive._tarpack": ["dirread.h", "growbuf.h", "sha256.h"],
+    "archive._tarpack": ["dirread.h", "growbuf.h", "jsonesc.h", "sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],
     "sync._landing": ["growbuf.h"],
     "suite.index._readmany": [],
-    "suite.provenance._capture": ["dirread.h", "growbuf.h", "pyfs.h", "sha256.h"],
+    "suite.provenance._capture": ["dirread.h", "growbuf.h", "jsonesc.h", "pyfs.h", "sha256.h"],
     "suite._copyjson": [],
-    "suite._spcanon": ["growbuf.h"],
+    "suite._spcanon": ["growbuf.h", "jsonesc.h"],
     "archive._importjobs": [],
     "suite._slots": [],
 }

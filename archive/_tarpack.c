@@ -37,6 +37,7 @@
 
 #include "dirread.h"
 #include "growbuf.h"
+#include "jsonesc.h"
 #include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
@@ -432,7 +433,6 @@ is_utf8(const char *s, size_t n)
 static int
 json_string(growbuf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     if (n > (PY_SSIZE_T_MAX - 2) / 6 || growbuf_room(b, n * 6 + 2) < 0)
         return -1; /* 6 bytes out at most per byte in: \u001f, or a pair for four */
     char *o = b->data + b->len;
@@ -447,27 +447,7 @@ json_string(growbuf *b, const char *s, size_t n)
             *o++ = (char)c;
             continue;
         }
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; continue;
-        case '\\': *o++ = '\\'; continue;
-        case '\b': *o++ = 'b'; continue;
-        case '\f': *o++ = 'f'; continue;
-        case '\n': *o++ = 'n'; continue;
-        case '\r': *o++ = 'r'; continue;
-        case '\t': *o++ = 't'; continue;
-        }
-        if (c >= 0x10000) {
-            uint32_t v = c - 0x10000, high = 0xd800 | (v >> 10);
-            c = 0xdc00 | (v & 0x3ff);
-            *o++ = 'u';
-            for (int k = 12; k >= 0; k -= 4)
-                *o++ = hex[(high >> k) & 0xf];
-            *o++ = '\\';
-        }
-        *o++ = 'u';
-        for (int k = 12; k >= 0; k -= 4)
-            *o++ = hex[(c >> k) & 0xf];
+        o = json_escape(o, c);
     }
     *o++ = '"';
     b->len = (size_t)(o - b->data);

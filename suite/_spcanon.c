@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "growbuf.h"
+#include "jsonesc.h"
 
 #define MAX_DEPTH 100 /* suite.statepoint.MAX_DEPTH */
 
@@ -189,32 +190,7 @@ put_string(growbuf *b, PyObject *s)
                 *out++ = (char)c;
                 continue;
             }
-            *out++ = '\\';
-            switch (c) {
-            case '\\': *out++ = '\\'; continue;
-            case '"': *out++ = '"'; continue;
-            case '\b': *out++ = 'b'; continue;
-            case '\f': *out++ = 'f'; continue;
-            case '\n': *out++ = 'n'; continue;
-            case '\r': *out++ = 'r'; continue;
-            case '\t': *out++ = 't'; continue;
-            }
-            if (c >= 0x10000) { /* a surrogate pair */
-                Py_UCS4 v = c - 0x10000;
-                Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
-                *out++ = 'u';
-                *out++ = Py_hexdigits[(hi >> 12) & 0xf];
-                *out++ = Py_hexdigits[(hi >> 8) & 0xf];
-                *out++ = Py_hexdigits[(hi >> 4) & 0xf];
-                *out++ = Py_hexdigits[hi & 0xf];
-                *out++ = '\\';
-                c = 0xdc00 | (v & 0x3ff);
-            }
-            *out++ = 'u';
-            *out++ = Py_hexdigits[(c >> 12) & 0xf];
-            *out++ = Py_hexdigits[(c >> 8) & 0xf];
-            *out++ = Py_hexdigits[(c >> 4) & 0xf];
-            *out++ = Py_hexdigits[c & 0xf];
+            out = json_escape(out, c);
         }
         b->len = (size_t)(out - b->data);
     }

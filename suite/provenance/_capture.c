@@ -24,6 +24,7 @@
 
 #include "dirread.h"
 #include "growbuf.h"
+#include "jsonesc.h"
 #include "pyfs.h"
 
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
@@ -725,7 +726,6 @@ static const unsigned char plain[256] = {
 static int
 text_put_str(growbuf *t, PyObject *s)
 {
-    static const char hex[] = "0123456789abcdef";
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
@@ -747,32 +747,7 @@ text_put_str(growbuf *t, PyObject *s)
             *o++ = (char)c;
             continue;
         }
-        *o++ = '\\';
-        switch (c) {
-        case '\\': *o++ = '\\'; continue;
-        case '"': *o++ = '"'; continue;
-        case '\b': *o++ = 'b'; continue;
-        case '\f': *o++ = 'f'; continue;
-        case '\n': *o++ = 'n'; continue;
-        case '\r': *o++ = 'r'; continue;
-        case '\t': *o++ = 't'; continue;
-        }
-        if (c >= 0x10000) {  /* a surrogate pair, each half escaped */
-            Py_UCS4 v = c - 0x10000;
-            Py_UCS4 hi = 0xd800 | ((v >> 10) & 0x3ff);
-            *o++ = 'u';
-            *o++ = hex[(hi >> 12) & 0xf];
-            *o++ = hex[(hi >> 8) & 0xf];
-            *o++ = hex[(hi >> 4) & 0xf];
-            *o++ = hex[hi & 0xf];
-            *o++ = '\\';
-            c = 0xdc00 | (v & 0x3ff);
-        }
-        *o++ = 'u';
-        *o++ = hex[(c >> 12) & 0xf];
-        *o++ = hex[(c >> 8) & 0xf];
-        *o++ = hex[(c >> 4) & 0xf];
-        *o++ = hex[c & 0xf];
+        o = json_escape(o, c);
     }
     *o++ = '"';
     t->len = (size_t)(o - t->data);
@@ -1077,7 +1052,6 @@ digest_nogil(int dir_fd, const char *name, char **buf, long long *size, char hex
 static int
 text_put_ascii(growbuf *t, const char *name, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     if (growbuf_reserve(t, 2 + 6 * len) != 0)
         return -1;
     char *o = t->data + t->len;
@@ -1088,21 +1062,7 @@ text_put_ascii(growbuf *t, const char *name, size_t len)
             *o++ = (char)c;
             continue;
         }
-        *o++ = '\\';
-        switch (c) {
-        case '\\': *o++ = '\\'; continue;
-        case '"': *o++ = '"'; continue;
-        case '\b': *o++ = 'b'; continue;
-        case '\f': *o++ = 'f'; continue;
-        case '\n': *o++ = 'n'; continue;
-        case '\r': *o++ = 'r'; continue;
-        case '\t': *o++ = 't'; continue;
-        }
-        *o++ = 'u';
-        *o++ = '0';
-        *o++ = '0';
-        *o++ = hex[c >> 4];
-        *o++ = hex[c & 0xf];
+        o = json_escape(o, c);
     }
     *o++ = '"';
     t->len = (size_t)(o - t->data);

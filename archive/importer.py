@@ -186,11 +186,13 @@ def scan(reader, staging, origin, limit=None, holder=None):
         # or fail on) by the loop below, the reference
         def fast(buf, pos):
             nonlocal written
-            pos, written = _tarpack.scan_members(
+            pos, written, count = _tarpack.scan_members(
                 buf, pos, written, -1 if limit is None else limit, staged, small, dir_attrs,
-                stage.dirs if stage else None, stage.dir_for if stage else None,
-                stage.umask if stage else 0, Stage.SMALL, (mf.NAME, layout.STATEPOINT),
-                (FILE, DIR))
+                stage.dirs if stage else None, stage.root if stage else None,
+                stage._count if stage else 0, stage.umask if stage else 0, Stage.SMALL,
+                (mf.NAME, layout.STATEPOINT), (FILE, DIR))
+            if stage:
+                stage._count = count  # the staging directories it made (Stage.dir_for's)
             return pos
 
         members = reader.members(fast)

@@ -297,20 +297,28 @@ lit(cursor *c, const char *text, size_t n)
 }
 #define LIT(c, text) lit(c, text, sizeof(text) - 1)
 
+/* 1 for the characters a raw string holds: printable ASCII but '"' and '\\' */
+static unsigned char plain_char[256];
+
+static void
+init_plain_char(void)
+{
+    for (int ch = 0x20; ch <= 0x7e; ch++)
+        plain_char[ch] = ch != '"' && ch != '\\';
+}
+
 /* a string of printable ASCII but '"' and '\\' (no escapes): its characters in out */
 static int
 raw_string(cursor *c, span *out)
 {
     if (c->p >= c->end || *c->p != '"')
         return 0;
-    const char *s = ++c->p;
-    while (c->p < c->end && *c->p != '"') {
-        unsigned char ch = (unsigned char)*c->p;
-        if (ch < 0x20 || ch > 0x7e || ch == '\\')
-            return 0;
-        c->p++;
-    }
-    if (c->p >= c->end)
+    const char *s = ++c->p, *end = c->end;
+    const char *p = s;
+    while (p < end && plain_char[(unsigned char)*p]) /* one load a character */
+        p++;
+    c->p = p;
+    if (p >= end || *p != '"')
         return 0;
     out->s = s;
     out->n = (size_t)(c->p - s);
@@ -1092,6 +1100,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__importjobs(void)
 {
+    init_plain_char();
     if (s_statepoint == NULL &&
         ((s_statepoint = PyUnicode_InternFromString("statepoint")) == NULL ||
          (s_id = PyUnicode_InternFromString("id")) == NULL ||

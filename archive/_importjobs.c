@@ -751,14 +751,86 @@ walk_jobs(const char *data, size_t n, size_t *head_end, Py_ssize_t *count,
     return rc;
 }
 
+/* the job entries as parse_manifest read them, for check_manifest_text not to read the
+ * text again: spans into the bytes (held), the canonical state points one after another */
+typedef struct {
+    span id, path;
+    size_t sp_at, sp_len, file_at, nfiles;
+} kept_job;
+
+typedef struct {
+    PyObject *data;
+    growbuf texts;
+    kept_job *jobs;
+    size_t njobs, cap;
+    file_entry *files;
+    size_t nfiles, fcap;
+} kept;
+
+#define KEPT_NAME "archive._importjobs.jobs"
+
+static void
+kept_free(kept *k)
+{
+    Py_XDECREF(k->data);
+    PyMem_RawFree(k->texts.data);
+    PyMem_Free(k->jobs);
+    PyMem_Free(k->files);
+    PyMem_Free(k);
+}
+
+static void
+kept_capsule_free(PyObject *capsule)
+{
+    kept_free(PyCapsule_GetPointer(capsule, KEPT_NAME));
+}
+
+static int
+keep_job(job_entry *j, void *ctx)
+{
+    kept *k = ctx;
+    if (k->njobs == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 1024;
+        kept_job *more = PyMem_Realloc(k->jobs, cap * sizeof *more);
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        k->jobs = more;
+        k->cap = cap;
+    }
+    if (k->fcap - k->nfiles < j->nfiles) {
+        size_t cap = k->fcap ? k->fcap : 4096;
+        while (cap - k->nfiles < j->nfiles)
+            cap *= 2;
+        file_entry *more = PyMem_Realloc(k->files, cap * sizeof *more);
+        if (more == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        k->files = more;
+        k->fcap = cap;
+    }
+    if (growbuf_reserve(&k->texts, j->sp.len) < 0)
+        return -1;
+    kept_job *to = &k->jobs[k->njobs++];
+    *to = (kept_job){j->id, j->path, k->texts.len, j->sp.len, k->nfiles, j->nfiles};
+    memcpy(k->texts.data + k->texts.len, j->sp.data, j->sp.len);
+    k->texts.len += j->sp.len;
+    memcpy(k->files + k->nfiles, j->files, j->nfiles * sizeof *j->files);
+    k->nfiles += j->nfiles;
+    return 1;
+}
+
 PyDoc_STRVAR(parse_manifest_doc,
-"parse_manifest(data) -> (head_end, jobs) or None\n\n"
+"parse_manifest(data) -> (head_end, count, jobs) or None\n\n"
 "Whether the manifest text data (bytes) is laid out as archive.manifest.dumps writes it,\n"
 "every job entry with only id, path, statepoint and files, its strings printable ASCII\n"
 "without escapes but in the state point, whose canonical text (json.dumps(sp,\n"
 "sort_keys=True)) can be told from its own text. Then json.loads(data) gives the head\n"
-"json.loads(data[:head_end] + b'}') with the list of jobs entries, each one that\n"
-"archive.manifest._well_formed takes. None for anything else: the caller reads it by\n"
+"json.loads(data[:head_end] + b'}') with the list of count job entries, each one that\n"
+"archive.manifest._well_formed takes; jobs holds them as read (for check_manifest_text;\n"
+"None where data is not exactly bytes). None for anything else: the caller reads it by\n"
 "json.loads (the reference, archive.manifest.loads). Raises TypeError, MemoryError.");
 
 static PyObject *
@@ -767,15 +839,33 @@ parse_manifest(PyObject *Py_UNUSED(self), PyObject *arg)
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
+    kept *k = NULL;
+    if (PyBytes_CheckExact(arg)) { /* immutable: the spans stay valid while it is held */
+        k = PyMem_Calloc(1, sizeof *k);
+        if (k == NULL) {
+            PyBuffer_Release(&view);
+            return PyErr_NoMemory();
+        }
+        k->data = Py_NewRef(arg);
+    }
     size_t head_end = 0;
     Py_ssize_t count = 0;
-    int rc = walk_jobs(view.buf, (size_t)view.len, &head_end, &count, NULL, NULL);
+    int rc = walk_jobs(view.buf, (size_t)view.len, &head_end, &count,
+                       k != NULL ? keep_job : NULL, k);
     PyBuffer_Release(&view);
-    if (rc < 0)
-        return NULL;
-    if (rc == 0)
+    if (rc <= 0) {
+        if (k != NULL)
+            kept_free(k);
+        if (rc < 0)
+            return NULL;
         Py_RETURN_NONE;
-    return Py_BuildValue("(nn)", (Py_ssize_t)head_end, count);
+    }
+    PyObject *jobs = Py_None;
+    if (k != NULL && (jobs = PyCapsule_New(k, KEPT_NAME, kept_capsule_free)) == NULL) {
+        kept_free(k);
+        return NULL;
+    }
+    return Py_BuildValue(k != NULL ? "(nnN)" : "(nnO)", (Py_ssize_t)head_end, count, jobs);
 }
 
 /* ---- the job checks on the text: check_manifest_text ---- */
@@ -1015,7 +1105,8 @@ check_job(job_entry *j, void *ctx)
 PyDoc_STRVAR(check_manifest_text_doc,
 "check_manifest_text(data, staged, small, dirs, file_kind, dir_kind, sp_name)\n"
 "    -> (ids, paths, sources) or None\n\n"
-"The jobs of the manifest text data (one parse_manifest takes) checked against the members\n"
+"The jobs of the manifest text data (one parse_manifest takes; or the jobs it gave for it)\n"
+"checked against the members\n"
 "read (staged, small: as archive.importer.scan leaves them; dirs: Stage.dirs, or None when\n"
 "nothing is written) where each job is the common one: its path clean, no two jobs at\n"
 "one path or with one id, none inside another; the state point hashing to the id, the\n"
@@ -1030,11 +1121,12 @@ PyDoc_STRVAR(check_manifest_text_doc,
 static PyObject *
 check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
 {
-    Py_buffer view;
+    Py_buffer view = {0};
     checks k;
     memset(&k, 0, sizeof k);
     Py_ssize_t sp_len;
-    if (!PyArg_ParseTuple(args, "y*O!O!OOOs#:check_manifest_text", &view, &PyDict_Type,
+    PyObject *text;
+    if (!PyArg_ParseTuple(args, "OO!O!OOOs#:check_manifest_text", &text, &PyDict_Type,
                           &k.staged, &PyDict_Type, &k.small, &k.dirs, &k.file_kind,
                           &k.dir_kind, &k.sp_name, &sp_len))
         return NULL;
@@ -1042,10 +1134,14 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
     if (k.dirs == Py_None)
         k.dirs = NULL;
     else if (!PyDict_Check(k.dirs)) {
-        PyBuffer_Release(&view);
         PyErr_SetString(PyExc_TypeError, "dirs must be a dict or None");
         return NULL;
     }
+    kept *read = NULL;
+    if (PyCapsule_IsValid(text, KEPT_NAME))
+        read = PyCapsule_GetPointer(text, KEPT_NAME);
+    else if (PyObject_GetBuffer(text, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
     PyObject *out = NULL;
     k.ids = PyList_New(0);
     k.paths = PyList_New(0);
@@ -1054,7 +1150,16 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
         goto done;
     size_t head_end;
     Py_ssize_t count;
-    int rc = walk_jobs(view.buf, (size_t)view.len, &head_end, &count, check_job, &k);
+    int rc = 1;
+    if (read != NULL) /* as parse_manifest read them */
+        for (size_t i = 0; rc > 0 && i < read->njobs; i++) {
+            kept_job *at = &read->jobs[i];
+            job_entry j = {at->id, at->path, {read->texts.data + at->sp_at, at->sp_len, at->sp_len},
+                           read->files + at->file_at, at->nfiles, at->nfiles};
+            rc = check_job(&j, &k);
+        }
+    else
+        rc = walk_jobs(view.buf, (size_t)view.len, &head_end, &count, check_job, &k);
     if (rc > 0 && k.depths_differ) { /* no job inside another */
         for (size_t i = 0; rc > 0 && i < k.path_set.cap; i++) {
             span p = k.path_set.slots[i];
@@ -1070,7 +1175,8 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
     else if (rc == 0)
         out = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&view);
+    if (read == NULL)
+        PyBuffer_Release(&view);
     Py_XDECREF(k.ids);
     Py_XDECREF(k.paths);
     Py_XDECREF(k.sources);

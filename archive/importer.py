@@ -401,8 +401,9 @@ def _import_common(found, ws, result, progress=None):
     False (nothing done) for anything else: the general path takes the archive."""
     if found.text is None or _importjobs is None:
         return False
+    text = found.text
     common = _importjobs.check_manifest_text(
-        found.text.data, found.staged, found.small,
+        text.jobs if text.jobs is not None else text.data, found.staged, found.small,
         found.stage.dirs if found.stage is not None else None, FILE, DIR, layout.STATEPOINT)
     if common is None:
         return False

@@ -104,8 +104,9 @@ class Text:
     checked. The import checks its jobs on the text
     (``archive._importjobs.check_manifest_text``); :meth:`load` gives :func:`loads`'s dict."""
 
-    def __init__(self, data, origin, count):
+    def __init__(self, data, origin, count, jobs=None):
         self.data, self.origin, self.count = data, origin, count
+        self.jobs = jobs  # the entries as the native parser read them (None: read again)
 
     def load(self):
         return loads(self.data, self.origin)
@@ -117,7 +118,7 @@ def read(data, origin):
     (the reference) does, for the same manifests."""
     parsed = _importjobs.parse_manifest(data) if _importjobs is not None else None
     if parsed is not None:
-        head_end, count = parsed
+        head_end, count, jobs = parsed
         head = data[:head_end]
         if not head.rstrip().endswith(b"{"):  # '{, "jobs": ...' is no JSON
             try:
@@ -126,7 +127,7 @@ def read(data, origin):
                 head = None
             if isinstance(head, dict):
                 _check_head(head, origin)
-                return Text(data, origin, count)
+                return Text(data, origin, count, jobs)
     return loads(data, origin)
 
 

@@ -108,7 +108,8 @@ def test_parse_manifest_takes_only_what_json_reads_the_same(entries, edit, at):
     parsed = mod.parse_manifest(data)
     if parsed is None:
         return
-    head_end, count = parsed
+    head_end, count, jobs = parsed
+    assert jobs is not None  # data is bytes: kept for check_manifest_text
     try:  # the head is read by json (archive.manifest.read): the jobs by the native parser
         head = json.loads(data[:head_end] + b"}")
     except ValueError:
@@ -128,9 +129,10 @@ def test_parse_manifest_takes_what_suite_writes_and_refuses_the_rest():
     job = {"id": "0" * 32, "path": "p/0", "files": {"a": {"size": 1, "sha256": "ab"}},
            "statepoint": {"b": [1.5, -0.0, 1e-07, "x\n\u00e9\x7f"], "a": {"z": None}}}
     data = mf.dumps({"format": "suite-archive", "version": 1, "jobs": [job, job]})
-    assert mod.parse_manifest(data) == (data.index(b', "jobs"'), 2)
+    assert mod.parse_manifest(data)[:2] == (data.index(b', "jobs"'), 2)
+    assert mod.parse_manifest(bytearray(data)) == (data.index(b', "jobs"'), 2, None)
     empty = mf.dumps({"format": "suite-archive", "version": 1, "jobs": []})
-    assert mod.parse_manifest(empty) == (empty.index(b', "jobs"'), 0)
+    assert mod.parse_manifest(empty)[:2] == (empty.index(b', "jobs"'), 0)
     for other in (data[:-1], data.replace(b"1.5", b"1.50"), data.replace(b'"a": {', b'"a":{'),
                   json.dumps(json.loads(data), indent=2).encode(), b"", b"{}",
                   data.replace(b'"p/0"', b'"p\\/0"'),
@@ -141,7 +143,7 @@ def test_parse_manifest_takes_what_suite_writes_and_refuses_the_rest():
     with pytest.raises(TypeError):
         mod.parse_manifest("text")
     odd = b'{, "jobs": [\n\n]}\n'  # the jobs laid out as suite writes them, the head not
-    assert mod.parse_manifest(odd) == (1, 0)
+    assert mod.parse_manifest(odd)[:2] == (1, 0)
     with pytest.raises(archive.ArchiveError, match="not valid JSON"):
         mf.read(odd, "origin")
 
@@ -175,8 +177,11 @@ def test_check_manifest_text_agrees_with_the_reference(specs, with_dirs, job_dir
             dirs.setdefault(name.rpartition("/")[0], f"/stage/d{len(dirs)}")
         found.stage = FakeStage(dirs)
     data = mf.dumps(found.manifest)
-    got = mod.check_manifest_text(data, found.staged, found.small, dirs, "file", "dir",
-                                  "signac_statepoint.json")
+    tail = (found.staged, found.small, dirs, "file", "dir", "signac_statepoint.json")
+    got = mod.check_manifest_text(data, *tail)
+    parsed = mod.parse_manifest(data)
+    # the entries as parse_manifest kept them give what the text gives
+    assert (mod.check_manifest_text(parsed[2], *tail) if parsed else None) == got
     want = importer.common_jobs_python(found)
     assert got is None or got == want
     if want is not None and all(damage == "none" and json.loads(json.dumps(sp, sort_keys=True)) == sp

@@ -540,6 +540,12 @@ canonical_object(cursor *c, growbuf *out, int depth)
         }
         memcpy(copy, out->data + first, n);
         qsort(m, count, sizeof *m, by_key);
+        for (size_t i = 1; i < count; i++)
+            if (by_key(&m[i - 1], &m[i]) == 0) { /* a key twice, apart: json.loads keeps */
+                PyMem_Free(copy);                 /* the last, so the text is not the value */
+                out->len = first;
+                goto done;
+            }
         out->len = first;
         for (size_t i = 0; i < count; i++) {
             if (i > 0) {

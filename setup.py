@@ -19,8 +19,8 @@ HEADERS = {
     "suite.index._readmany": [],
     "suite.provenance._capture": ["dirread.h", "growbuf.h", "jsonesc.h", "pyfs.h", "sha256.h"],
     "suite._copyjson": [],
-    "suite._spcanon": ["growbuf.h", "jsonesc.h"],
-    "archive._importjobs": [],
+    "suite._spcanon": ["growbuf.h", "jsonesc.h", "md5.h"],
+    "archive._importjobs": ["growbuf.h", "md5.h"],
     "suite._slots": [],
 }
 

@@ -1144,46 +1144,47 @@ stage_attrs(long long mode, long long mtime, int umask, int deflt)
 }
 
 typedef struct {
-    PyObject *dirs, *dir_for; /* Stage.dirs and Stage.dir_for (None: nothing is written) */
+    PyObject *dirs;           /* Stage.dirs (NULL: nothing is written) */
+    const char *root;         /* Stage.root, file-system encoded */
+    Py_ssize_t count;         /* Stage._count: the staging directories made */
     int umask;
-    PyObject *parent;         /* the archive directory of the last file, and */
-    PyObject *target;         /* its staging directory, file-system encoded bytes */
+    char parent[PATH_MAX];    /* the archive directory of the last file (UTF-8), and */
+    size_t parent_len;
+    PyObject *target;         /* its staging directory, file-system encoded bytes (or NULL) */
 } stage_ref;
 
-/* the staging directory (bytes) for the archive directory parent (a str, stolen); NULL with
- * no exception: hand the member back (the reference makes the directory and reports) */
+/* the staging directory (bytes, borrowed) for the archive directory name[:n]: Stage.dirs's,
+ * or made as Stage.dir_for (the reference) makes it; NULL with no exception: hand the
+ * member back (the reference makes the directory and reports) */
 static PyObject *
-staging_dir(stage_ref *st, PyObject *parent)
+staging_dir(stage_ref *st, const char *name, size_t n)
 {
-    if (st->parent != NULL) {
-        int same = PyUnicode_Compare(st->parent, parent);
-        if (same == 0) {
-            Py_DECREF(parent);
-            return st->target;
-        }
-        if (same == -1 && PyErr_Occurred()) {
-            Py_DECREF(parent);
-            return NULL;
-        }
-    }
-    PyObject *dir = PyDict_GetItemWithError(st->dirs, parent);
-    if (dir != NULL) {
-        Py_INCREF(dir);
-    } else if (!PyErr_Occurred()) {
-        dir = PyObject_CallOneArg(st->dir_for, parent);
-        if (dir == NULL && PyErr_ExceptionMatches(PyExc_OSError))
-            PyErr_Clear(); /* the reference meets it again and raises it from scan */
-    }
-    PyObject *target = NULL;
+    if (st->target != NULL && n == st->parent_len && memcmp(st->parent, name, n) == 0)
+        return st->target; /* the same directory as the last file's: most files */
+    if (n >= sizeof st->parent)
+        return NULL;
+    PyObject *parent = PyUnicode_DecodeUTF8(name, (Py_ssize_t)n, "strict");
+    if (parent == NULL)
+        return NULL;
+    PyObject *target = NULL, *dir = PyDict_GetItemWithError(st->dirs, parent);
     if (dir != NULL) {
         target = PyUnicode_EncodeFSDefault(dir);
-        Py_DECREF(dir);
+    } else if (!PyErr_Occurred()) {
+        char path[PATH_MAX];
+        int len = snprintf(path, sizeof path, "%s/d%zd", st->root, st->count);
+        if (len > 0 && (size_t)len < sizeof path && mkdir(path, 0777) == 0) {
+            st->count++;
+            dir = PyUnicode_DecodeFSDefaultAndSize(path, len);
+            if (dir != NULL && PyDict_SetItem(st->dirs, parent, dir) == 0)
+                target = PyBytes_FromStringAndSize(path, len);
+            Py_XDECREF(dir);
+        }
     }
-    if (target == NULL) {
-        Py_DECREF(parent);
+    Py_DECREF(parent);
+    if (target == NULL)
         return NULL;
-    }
-    Py_XSETREF(st->parent, parent);
+    memcpy(st->parent, name, n);
+    st->parent_len = n;
     Py_XSETREF(st->target, target);
     return target;
 }
@@ -1199,10 +1200,7 @@ stage_write(stage_ref *st, const char *name, size_t n, const unsigned char *data
             slash = name + i - 1;
             break;
         }
-    PyObject *parent = PyUnicode_DecodeUTF8(name, slash ? slash - name : 0, "strict");
-    if (parent == NULL)
-        return -1;
-    PyObject *dir = staging_dir(st, parent);
+    PyObject *dir = staging_dir(st, name, slash ? (size_t)(slash - name) : 0);
     if (dir == NULL)
         return PyErr_Occurred() ? -1 : 0;
     const char *base = slash ? slash + 1 : name;
@@ -1293,21 +1291,23 @@ pax_path(const unsigned char *data, long long size, const char **value, size_t *
 }
 
 PyDoc_STRVAR(scan_members_doc,
-"scan_members(buf, pos, written, limit, staged, small, dir_attrs, dirs, dir_for, umask,\n"
-"             small_max, names, kinds) -> (pos, written)\n\n"
+"scan_members(buf, pos, written, limit, staged, small, dir_attrs, dirs, root, count, umask,\n"
+"             small_max, names, kinds) -> (pos, written, count)\n\n"
 "Take the plain members of the tar data buf from pos, as archive.importer.scan does with\n"
 "the members archive.tarreader.TarStream yields (the reference): files of at most small_max\n"
 "bytes and directories, in plain ustar headers (octal digits, a right checksum, no prefix,\n"
 "no link name; a pax header before it holding only its path), whose names\n"
 "safety.clean_name keeps as they are, that are not in staged yet, and lie whole in buf.\n"
 "Each file is hashed into staged[name] = (kinds[0], size, sha256), written (unless dirs\n"
-"is None) to the staging directory dirs[parent] or dir_for(parent) with the mode and mtime\n"
+"is None) to the staging directory dirs[parent], or one made as Stage.dir_for(parent) makes\n"
+"it (root/d<count>, count then one more; into dirs), with the mode and mtime\n"
 "of Stage.attrs, and kept in small if it is a state point file; each directory goes to\n"
 "staged as (kinds[1], 0, None) and to dir_attrs. names: (manifest, state point file);\n"
 "limit: the most bytes to write (-1: none). Stops at the first other member, or one that a\n"
 "check would refuse or the file system fails to take (nothing of it is left): the\n"
 "reference reads it, and raises what it raises. Returns the position after the members\n"
-"taken and the new written. Raises MemoryError, TypeError for arguments of other types.");
+"taken, the new written and the new count. Raises MemoryError, TypeError for arguments of\n"
+"other types.");
 
 static PyObject *
 scan_members(PyObject *Py_UNUSED(self), PyObject *args)
@@ -1315,20 +1315,32 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
     Py_buffer view;
     Py_ssize_t pos, small_max;
     long long written, limit;
-    PyObject *staged, *small, *dir_attrs, *dirs, *dir_for, *file_kind, *dir_kind;
+    PyObject *staged, *small, *dir_attrs, *dirs, *root, *file_kind, *dir_kind;
+    PyObject *root_bytes = NULL, *dir_value = NULL;
     const char *manifest_name, *sp_name;
     int umask;
-    if (!PyArg_ParseTuple(args, "y*nLLO!O!OOOin(ss)(OO):scan_members", &view, &pos, &written,
+    stage_ref st;
+    if (!PyArg_ParseTuple(args, "y*nLLO!O!OOOnin(ss)(OO):scan_members", &view, &pos, &written,
                           &limit, &PyDict_Type, &staged, &PyDict_Type, &small, &dir_attrs,
-                          &dirs, &dir_for, &umask, &small_max, &manifest_name, &sp_name,
-                          &file_kind, &dir_kind))
+                          &dirs, &root, &st.count, &umask, &small_max, &manifest_name,
+                          &sp_name, &file_kind, &dir_kind))
         return NULL;
-    stage_ref st = {dirs == Py_None ? NULL : dirs, dir_for, umask, NULL, NULL};
-    if (st.dirs != NULL && (!PyDict_Check(dirs) || !PyDict_Check(dir_attrs))) {
+    st.dirs = dirs == Py_None ? NULL : dirs;
+    st.umask = umask;
+    st.parent_len = 0;
+    st.target = NULL;
+    if (st.dirs != NULL && (!PyDict_Check(dirs) || !PyDict_Check(dir_attrs)
+                            || !PyUnicode_Check(root))) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_TypeError, "dirs and dir_attrs must be dicts (or dirs None)");
+        PyErr_SetString(PyExc_TypeError,
+                        "dirs and dir_attrs must be dicts and root a str (or dirs None)");
         return NULL;
     }
+    if (st.dirs != NULL && !PyUnicode_FSConverter(root, &root_bytes)) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    st.root = root_bytes != NULL ? PyBytes_AS_STRING(root_bytes) : NULL;
     const unsigned char *buf = view.buf;
     Py_ssize_t len = view.len;
     size_t manifest_len = strlen(manifest_name), sp_len = strlen(sp_name);
@@ -1394,7 +1406,16 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
                 }
             }
             PyObject *hex = digest_of((const char *)data, (Py_ssize_t)size);
-            value = hex == NULL ? NULL : Py_BuildValue("(OLN)", file_kind, size, hex);
+            PyObject *length = hex == NULL ? NULL : PyLong_FromLongLong(size);
+            value = length == NULL ? NULL : PyTuple_New(3);
+            if (value != NULL) {
+                PyTuple_SET_ITEM(value, 0, Py_NewRef(file_kind));
+                PyTuple_SET_ITEM(value, 1, length);
+                PyTuple_SET_ITEM(value, 2, hex);
+            } else {
+                Py_XDECREF(hex);
+                Py_XDECREF(length);
+            }
             if (value != NULL && ends_with_name(name, n, sp_name, sp_len)) {
                 PyObject *raw = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
                 if (raw == NULL || PyDict_SetItem(small, key, raw) < 0)
@@ -1403,7 +1424,10 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
             }
             written += size;
         } else {
-            value = Py_BuildValue("(OiO)", dir_kind, 0, Py_None);
+            /* one (dir_kind, 0, None) for all directories (a tuple: never changed) */
+            if (dir_value == NULL)
+                dir_value = Py_BuildValue("(OiO)", dir_kind, 0, Py_None);
+            value = Py_XNewRef(dir_value);
             if (value != NULL && st.dirs != NULL) {
                 PyObject *attrs = stage_attrs(mode, mtime, umask, 0777);
                 if (attrs == NULL || PyDict_SetItem(dir_attrs, key, attrs) < 0)
@@ -1418,11 +1442,12 @@ scan_members(PyObject *Py_UNUSED(self), PyObject *args)
         pos += take;
     }
     PyBuffer_Release(&view);
-    Py_XDECREF(st.parent);
     Py_XDECREF(st.target);
+    Py_XDECREF(root_bytes);
+    Py_XDECREF(dir_value);
     if (failed)
         return NULL;
-    return Py_BuildValue("(nL)", pos, written);
+    return Py_BuildValue("(nLn)", pos, written, st.count);
 }
 
 PyDoc_STRVAR(sha256_doc,

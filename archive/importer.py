@@ -152,13 +152,24 @@ def _set_attrs(fd, attrs):
         os.utime(fd, (mtime, mtime))
 
 
-@dataclass
 class Scan:
-    staged: dict  # member name -> (kind, size, sha256 or link target)
-    manifest: dict | None
-    small: dict  # state point file contents by member name
-    stage: Stage | None
-    dir_attrs: dict = field(default_factory=dict)  # directory member -> (mode, mtime)
+    """What :func:`scan` found: ``staged`` (member name -> (kind, size, sha256 or link
+    target)), ``small`` (state point file contents by member name), the :class:`Stage` (or
+    None), ``dir_attrs`` (directory member -> (mode, mtime)) and the manifest: ``manifest``
+    its dict (or None), ``text`` the :class:`archive.manifest.Text` it was read as (or None),
+    the dict then made on first use."""
+
+    def __init__(self, staged, manifest, small, stage, dir_attrs=None):
+        self.staged, self.small, self.stage = staged, small, stage
+        self.dir_attrs = {} if dir_attrs is None else dir_attrs
+        self.text = manifest if isinstance(manifest, mf.Text) else None
+        self._manifest = None if self.text is not None else manifest
+
+    @property
+    def manifest(self):
+        if self._manifest is None and self.text is not None:
+            self._manifest = self.text.load()
+        return self._manifest
 
 
 def scan(reader, staging, origin, limit=None, holder=None):
@@ -175,11 +186,13 @@ def scan(reader, staging, origin, limit=None, holder=None):
         # or fail on) by the loop below, the reference
         def fast(buf, pos):
             nonlocal written
-            pos, written = _tarpack.scan_members(
+            pos, written, count = _tarpack.scan_members(
                 buf, pos, written, -1 if limit is None else limit, staged, small, dir_attrs,
-                stage.dirs if stage else None, stage.dir_for if stage else None,
-                stage.umask if stage else 0, Stage.SMALL, (mf.NAME, layout.STATEPOINT),
-                (FILE, DIR))
+                stage.dirs if stage else None, stage.root if stage else None,
+                stage._count if stage else 0, stage.umask if stage else 0, Stage.SMALL,
+                (mf.NAME, layout.STATEPOINT), (FILE, DIR))
+            if stage:
+                stage._count = count  # the staging directories it made (Stage.dir_for's)
             return pos
 
         members = reader.members(fast)
@@ -192,7 +205,7 @@ def scan(reader, staging, origin, limit=None, holder=None):
         kind = member.kind
         if kind == FILE and name == mf.NAME:
             _check_bound(member, MAX_MANIFEST)
-            manifest = mf.loads(_read_limited(stream, member.size, name), origin)
+            manifest = mf.read(_read_limited(stream, member.size, name), origin)
             continue
         if kind == FILE:
             is_sp = name.endswith(sp_suffix) or name == layout.STATEPOINT
@@ -340,6 +353,8 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
             st = os.statvfs(staging)
             limit = int(st.f_bavail * st.f_frsize * 0.95)
         found = scan(reader, staging, origin, limit, found_stage)
+        if _import_common(found, ws, result, progress):
+            return result
         if found.manifest is not None:
             jobs, ignored = jobs_from_manifest(found, origin)
         else:
@@ -376,6 +391,54 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
         if staging:
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _import_common(found, ws, result, progress=None):
+    """Import the jobs of a manifest read as text (:class:`archive.manifest.Text`) when all
+    are the common job (see ``_importjobs.check_manifest_text``: the checks of
+    :func:`jobs_from_manifest` and :func:`_manifest_job` on the text) and none is in the
+    workspace yet: land them by batches of renames, as :func:`_land_all` lands such jobs.
+    False (nothing done) for anything else: the general path takes the archive."""
+    if found.text is None or _importjobs is None:
+        return False
+    text = found.text
+    common = _importjobs.check_manifest_text(
+        text.jobs if text.jobs is not None else text.data, found.staged, found.small,
+        found.stage.dirs if found.stage is not None else None, FILE, DIR, layout.STATEPOINT)
+    if common is None:
+        return False
+    ids, _, sources = common
+    with os.scandir(ws) as it:  # one listing instead of one stat per job
+        if not {e.name for e in it}.isdisjoint(ids):
+            return False  # skipped or conflicting jobs: the general path says which
+    total, imported = len(ids), result.imported
+    rename = _importjobs.rename_all
+    for i in range(0, total, LAND_BATCH):
+        batch = ids[i:i + LAND_BATCH]
+        if found.stage is not None:
+            rename(sources[i:i + LAND_BATCH], [f"{ws}/{job_id}" for job_id in batch])
+        imported.extend(batch)
+        if progress is not None:
+            progress(len(imported), total)
+    return True
+
+
+def common_jobs_python(found):
+    """The reference of ``_importjobs.check_manifest_text``: (ids, paths, staging
+    directories) of the jobs :func:`jobs_from_manifest` makes of ``found``, when each is the
+    common job (files at its top only, its state point file among them, no links or
+    directories) and no member lies outside them; None otherwise, or where it raises."""
+    try:
+        jobs, outside = jobs_from_manifest(found, "origin")
+    except ArchiveError:
+        return None
+    dirs = found.stage.dirs if found.stage is not None else None
+    if outside or any(j.links or j.dirs or layout.STATEPOINT not in j.files
+                      or "/" in "".join(j.files)
+                      or (dirs is not None and j.path not in dirs) for j in jobs):
+        return None
+    return ([j.id for j in jobs], [j.path for j in jobs],
+            [dirs[j.path] for j in jobs] if dirs is not None else [])
 
 
 def _by_job(found, job_paths):

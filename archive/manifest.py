@@ -13,9 +13,14 @@ access (directory, zip); from a tar stream it is read when reached. Layout::
 import json
 from json.encoder import encode_basestring_ascii as _string  # a str as JSON (ensure_ascii)
 
+from suite import native
 from suite.jsonio import encoder
 
 from .base import ArchiveError
+
+#: the manifest read in suite's own layout without a Python object per entry (None: not
+#: built, or SUITE_PURE_PYTHON)
+_importjobs = native.load("archive._importjobs")
 
 NAME = "suite-manifest.json"
 VERSION = 1
@@ -72,11 +77,7 @@ def loads(data, origin):
     except ValueError as exc:
         raise ArchiveError(f"{origin}: {NAME} is not valid JSON ({exc}); the archive is damaged "
                            "(without that file it imports by its state point files)") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != "suite-archive":
-        raise ArchiveError(f"{origin}: {NAME} is not a suite archive manifest")
-    if manifest.get("version", 0) > VERSION:
-        raise ArchiveError(f"{origin}: manifest version {manifest['version']} is newer than "
-                           "this suite understands; upgrade suite")
+    _check_head(manifest, origin)
     jobs = manifest.get("jobs")
     if not isinstance(jobs, list):
         raise ArchiveError(f"{origin}: {NAME} has no job list; the archive is damaged")
@@ -87,6 +88,47 @@ def loads(data, origin):
                                "(id, path, statepoint, files with size and sha256); the "
                                "archive is damaged")
     return manifest
+
+
+def _check_head(manifest, origin):
+    if not isinstance(manifest, dict) or manifest.get("format") != "suite-archive":
+        raise ArchiveError(f"{origin}: {NAME} is not a suite archive manifest")
+    if manifest.get("version", 0) > VERSION:
+        raise ArchiveError(f"{origin}: manifest version {manifest['version']} is newer than "
+                           "this suite understands; upgrade suite")
+
+
+class Text:
+    """A manifest kept as its bytes: one in the layout :func:`dumps` writes, recognised
+    whole by the native parser (so valid JSON, every job entry well formed) and its head
+    checked. The import checks its jobs on the text
+    (``archive._importjobs.check_manifest_text``); :meth:`load` gives :func:`loads`'s dict."""
+
+    def __init__(self, data, origin, count, jobs=None):
+        self.data, self.origin, self.count = data, origin, count
+        self.jobs = jobs  # the entries as the native parser read them (None: read again)
+
+    def load(self):
+        return loads(self.data, self.origin)
+
+
+def read(data, origin):
+    """The manifest ``data``: a :class:`Text` where the native parser recognises suite's
+    own layout, else :func:`loads`'s dict. Raises :class:`ArchiveError` as :func:`loads`
+    (the reference) does, for the same manifests."""
+    parsed = _importjobs.parse_manifest(data) if _importjobs is not None else None
+    if parsed is not None:
+        head_end, count, jobs = parsed
+        head = data[:head_end]
+        if not head.rstrip().endswith(b"{"):  # '{, "jobs": ...' is no JSON
+            try:
+                head = json.loads(head + b"}")
+            except ValueError:
+                head = None
+            if isinstance(head, dict):
+                _check_head(head, origin)
+                return Text(data, origin, count, jobs)
+    return loads(data, origin)
 
 
 def _well_formed(job):

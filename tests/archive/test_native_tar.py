@@ -465,6 +465,30 @@ def test_scan_native_takes_plain_members(tmp_path, monkeypatch):
     assert {v[2] for v in tree.values()} == {1_700_000_000 * 10**9}
 
 
+def test_scan_native_hands_back_a_staging_directory_it_cannot_make(tmp_path, monkeypatch):
+    """Stage.dir_for in C: where the staging directory cannot be made (here: it exists
+    already), the member goes back to the Python reader, whose dir_for raises the OSError;
+    the directories made before it are counted as Stage.dir_for counts them."""
+    from archive import importer
+
+    need()
+    path = tmp_path / "a.tar"
+    path.write_bytes(b"".join(tarwriter.member_header(f"job{i}/f.txt", 3, 0o644, 0, "file")
+                              + b"abc" + tarwriter.padding(3) for i in range(3))
+                     + tarwriter.END)
+    for way, module in (("native", tarpack), ("pure", None)):
+        monkeypatch.setattr(importer, "_tarpack", module)
+        staging = tmp_path / way
+        staging.mkdir()
+        (staging / "d1").mkdir()
+        holder = [None]
+        with pytest.raises(FileExistsError, match="d1"):
+            importer.scan(tarformat.TarReader(str(path), "tar"), str(staging), str(path),
+                          holder=holder)
+        assert holder[0].dirs == {"job0": f"{staging}/d0"} and holder[0]._count == 2
+        assert sorted(os.listdir(staging)) == ["d0", "d1"]
+
+
 # ---- import: a job's manifest files against the members read ----
 
 SHA = st.sampled_from(["a" * 64, "b" * 64, hashlib.sha256(b"").hexdigest()])

@@ -2,7 +2,7 @@
  * modules build before handing them to Python as one object; and the growth of an array of
  * directory entries (array_room).
  *
- * Shared by archive/_tarpack.c, suite/_fsstat.c and suite/provenance/_capture.c. Memory comes
+ * Shared by the C modules that build such objects (grep for its name). Memory comes
  * from PyMem_RawRealloc, so the buffer may grow with or without the GIL; only the MemoryError
  * of a failed growth needs the GIL. Include after <Python.h>. */
 #ifndef SUITE_C_GROWBUF_H

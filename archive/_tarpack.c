@@ -67,19 +67,7 @@ digest_of(const char *data, Py_ssize_t n)
 
 /* The export's walk runs without the GIL (in the caller's thread or a worker of pack_trees):
  * its buffers grow by growbuf_room and say "out of memory" by returning -1, and the caller,
- * holding the GIL again, raises MemoryError. */
-
-/* data[:n] added at the end: 0, or -1 out of memory */
-static int
-put(growbuf *b, const void *data, size_t n)
-{
-    if (growbuf_room(b, n) < 0)
-        return -1;
-    if (n)
-        memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
+ * holding the GIL again, raises MemoryError (growbuf_put, growbuf_room). */
 
 static int
 put_zeros(growbuf *b, size_t n)
@@ -157,9 +145,9 @@ pax_record(growbuf *b, const char *key, const char *value, size_t value_len)
             break;
         length = (size_t)d + body;
     }
-    if (put(b, digits, strlen(digits)) < 0 || put(b, " ", 1) < 0
-        || put(b, key, strlen(key)) < 0 || put(b, "=", 1) < 0
-        || put(b, value, value_len) < 0 || put(b, "\n", 1) < 0)
+    if (growbuf_put(b, digits, strlen(digits)) < 0 || growbuf_put(b, " ", 1) < 0
+        || growbuf_put(b, key, strlen(key)) < 0 || growbuf_put(b, "=", 1) < 0
+        || growbuf_put(b, value, value_len) < 0 || growbuf_put(b, "\n", 1) < 0)
         return -1;
     return 0;
 }
@@ -192,7 +180,7 @@ member_header(growbuf *b, const char *name, size_t name_len, long long size, lon
         mtime = 0;
     failed = failed
         || ustar_header(b, "././@PaxHeader", 14, (long long)pax.len, 0644, mtime, 'x', "", 0) < 0
-        || put(b, pax.data, pax.len) < 0
+        || growbuf_put(b, pax.data, pax.len) < 0
         || put_zeros(b, (BLOCK - pax.len % BLOCK) % BLOCK) < 0
         || ustar_header(b, name, name_len, big ? 0 : size, mode, mtime, flag, link, link_len) < 0;
     growbuf_free(&pax);
@@ -463,7 +451,8 @@ set_dir(walk *w, size_t end, long long mode, long long mtime)
     dir_row row = {end - w->prefix_len, mode & 07777, mtime};
     if (!is_utf8(rel, row.len))
         return FALLBACK; /* the reference says so in its own words */
-    return put(&w->dirs, &row, sizeof row) < 0 || put(&w->dirs, rel, row.len) < 0 ? -1 : 1;
+    return growbuf_put(&w->dirs, &row, sizeof row) < 0
+           || growbuf_put(&w->dirs, rel, row.len) < 0 ? -1 : 1;
 }
 
 /* one file of the manifest's "files": "name": {"size": n, "sha256": "hex"}; the hex digits
@@ -478,17 +467,17 @@ json_file(walk *w, size_t end, long long size, const char *hex, size_t *hex_at)
     do
         digits[--n] = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    if (put(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0)
+    if (growbuf_put(&w->files, w->nfiles ? ", " : "{", w->nfiles ? 2 : 1) < 0)
         return -1;
     int rc = json_string(&w->files, w->member.data + w->prefix_len, end - w->prefix_len);
     if (rc <= 0)
         return rc;
-    if (put(&w->files, before, sizeof before - 1) < 0
-        || put(&w->files, digits + n, sizeof digits - n) < 0
-        || put(&w->files, after, sizeof after - 1) < 0)
+    if (growbuf_put(&w->files, before, sizeof before - 1) < 0
+        || growbuf_put(&w->files, digits + n, sizeof digits - n) < 0
+        || growbuf_put(&w->files, after, sizeof after - 1) < 0)
         return -1;
     *hex_at = w->files.len;
-    if (put(&w->files, hex, 64) < 0 || put(&w->files, "\"}", 2) < 0)
+    if (growbuf_put(&w->files, hex, 64) < 0 || growbuf_put(&w->files, "\"}", 2) < 0)
         return -1;
     w->nfiles++;
     return 1;
@@ -529,7 +518,7 @@ add_file(walk *w, int dir_fd, const char *name, size_t end)
     int rc = json_file(w, end, size, hex, &row.hex_at);
     if (rc <= 0)
         return rc;
-    if (later && put(&w->later, &row, sizeof row) < 0)
+    if (later && growbuf_put(&w->later, &row, sizeof row) < 0)
         return -1;
     if (end - w->prefix_len == strlen(w->need)
         && memcmp(w->member.data + w->prefix_len, w->need, end - w->prefix_len) == 0)
@@ -546,7 +535,7 @@ static int
 member_at(walk *w, size_t base, const char *name, size_t len, int slash)
 {
     w->member.len = base;
-    if (put(&w->member, name, len) < 0 || (slash && put(&w->member, "/", 1) < 0))
+    if (growbuf_put(&w->member, name, len) < 0 || (slash && growbuf_put(&w->member, "/", 1) < 0))
         return -1;
     return 0;
 }
@@ -650,7 +639,7 @@ walk_job(walk *w, const char *root, const char *prefix, size_t prefix_len, const
         return FALLBACK;
     }
     int rc = 1;
-    if (put(&w->member, prefix, prefix_len) < 0 || put(&w->member, "/", 1) < 0
+    if (growbuf_put(&w->member, prefix, prefix_len) < 0 || growbuf_put(&w->member, "/", 1) < 0
         || member_header(&w->out, w->member.data, w->member.len, 0, st.st_mode,
                          whole_seconds(&st.st_mtim), '5', "", 0) < 0)
         rc = -1;
@@ -660,7 +649,7 @@ walk_job(walk *w, const char *root, const char *prefix, size_t prefix_len, const
     close(fd);
     if (rc > 0 && !w->has_need)
         rc = FALLBACK;  /* the reference says what is missing */
-    if (rc > 0 && put(&w->files, w->nfiles ? "}" : "{}", w->nfiles ? 1 : 2) < 0)
+    if (rc > 0 && growbuf_put(&w->files, w->nfiles ? "}" : "{}", w->nfiles ? 1 : 2) < 0)
         rc = -1;
     return rc;
 }

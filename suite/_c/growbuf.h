@@ -2,7 +2,7 @@
  * modules build before handing them to Python as one object; and the growth of an array of
  * directory entries (array_room).
  *
- * Shared by archive/_tarpack.c, suite/_fsstat.c and suite/provenance/_capture.c. Memory comes
+ * Shared by the C modules that build such objects (grep for its name). Memory comes
  * from PyMem_RawRealloc, so the buffer may grow with or without the GIL; only the MemoryError
  * of a failed growth needs the GIL. Include after <Python.h>. */
 #ifndef SUITE_C_GROWBUF_H
@@ -50,15 +50,27 @@ growbuf_reserve(growbuf *b, size_t more)
     return 0;
 }
 
-/* data[:n] added at the end: 0, or -1 with MemoryError set. */
+/* data[:n] added at the end: 0, or -1 out of memory (the buffer is unchanged), without
+ * setting an exception: for code that runs without the GIL. */
 static inline int
-growbuf_append(growbuf *b, const void *data, size_t n)
+growbuf_put(growbuf *b, const void *data, size_t n)
 {
-    if (growbuf_reserve(b, n) < 0)
+    if (growbuf_room(b, n) < 0)
         return -1;
     if (n)
         memcpy(b->data + b->len, data, n);
     b->len += n;
+    return 0;
+}
+
+/* data[:n] added at the end: 0, or -1 with MemoryError set. */
+static inline int
+growbuf_append(growbuf *b, const void *data, size_t n)
+{
+    if (growbuf_put(b, data, n) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
     return 0;
 }
 

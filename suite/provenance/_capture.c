@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "dirread.h"
 #include "growbuf.h"
 #include "jsonesc.h"
@@ -413,76 +414,74 @@ hash_update(PyObject **h, char *buf, Py_ssize_t n)
  * (a 64 KiB malloc and free per scan were ~2,500 instructions of an execution's ~32,000) */
 #define FIRST 4096
 
-/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
- * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
- * a Python failure (memory). *buf is the read buffer (CHUNK bytes), allocated where a file
- * does not end within its first FIRST bytes. A file that ends within CHUNK is opened, read and
- * hashed in one stretch without the GIL. */
+/* what became of a file read for its hash (read_start, digest_nogil) */
+enum { SAME = 0, HASHED, VANISHED, LARGE };
+
+/* The first read of dir_fd/name for its hash, without Python (the caller has released the
+ * GIL): the content in one read when it ends within CHUNK bytes, a link's target text for a
+ * link (O_NOFOLLOW). Returns HASHED with *data and *n the whole content (in first, or in
+ * *buf), the file closed; LARGE with the first CHUNK bytes in *buf and the file left open at
+ * *fd (the caller reads on from there, and closes it); VANISHED where it could not be opened
+ * or read; -1 out of memory. *buf (CHUNK bytes) is allocated where a file does not end
+ * within its first FIRST bytes, which first (on the caller's stack) holds. */
 static int
-digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+read_start(int dir_fd, const char *name, char first[FIRST], char **buf, const char **data,
+           ssize_t *n, int *fd)
 {
-    *hex = NULL;
-    *size = -1;
-    char first[FIRST], small[65], *b = first;
-    int fd, done = 0, nomem = 0;
-    ssize_t n;
-    Py_BEGIN_ALLOW_THREADS
+    int opened;
+    ssize_t got;
+    *fd = -1;
     do
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        if (*buf == NULL)
-            *buf = PyMem_RawMalloc(CHUNK);
-        if (*buf == NULL)
-            nomem = done = 1;
-        else {
-            b = *buf;
-            n = readlinkat(dir_fd, name, b, CHUNK);
-            done = 1;
-        }
+        opened = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (opened < 0 && errno == EINTR);
+    if (opened < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
+        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
+            return -1;
+        *data = *buf;
+        *n = readlinkat(dir_fd, name, *buf, CHUNK);
+        return *n < 0 ? VANISHED : HASHED;
     }
-    else {
+    do
+        got = read(opened, first, FIRST);
+    while (got < 0 && errno == EINTR);
+    *data = first;
+    if (got == FIRST) {  /* more may follow: on into the CHUNK-byte buffer */
+        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL) {
+            close(opened);
+            return -1;
+        }
+        memcpy(*buf, first, FIRST);
+        ssize_t more;
         do
-            n = read(fd, first, FIRST);
-        while (n < 0 && errno == EINTR);
-        if (n == FIRST) {  /* more may follow: on into the CHUNK-byte buffer */
-            if (*buf == NULL)
-                *buf = PyMem_RawMalloc(CHUNK);
-            if (*buf == NULL)
-                nomem = 1;
-            else {
-                b = *buf;
-                memcpy(b, first, FIRST);
-                ssize_t m;
-                do
-                    m = read(fd, b + FIRST, CHUNK - FIRST);
-                while (m < 0 && errno == EINTR);
-                n = m < 0 ? m : FIRST + m;
-            }
-        }
-        if (nomem || n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
-            close(fd);
-            done = 1;
-        }
+            more = read(opened, *buf + FIRST, CHUNK - FIRST);
+        while (more < 0 && errno == EINTR);
+        got = more < 0 ? more : FIRST + more;
+        *data = *buf;
     }
-    if (done && !nomem && n >= 0)
-        sha256_hex((const unsigned char *)b, (size_t)n, small);
-    Py_END_ALLOW_THREADS
-    if (nomem) {
-        PyErr_NoMemory();
-        return -1;
+    *n = got;
+    if (got == CHUNK) {  /* a short read is the end of a regular file; a full one is not */
+        *fd = opened;
+        return LARGE;
     }
-    if (done) {
-        if (n < 0)
-            goto none;
-        *size = n;
-        *hex = PyUnicode_FromStringAndSize(small, 64);
-        return *hex == NULL ? -1 : 0;
-    }
-    /* more than one read: hashlib, the GIL released around each read */
+    close(opened);
+    return got < 0 ? VANISHED : HASHED;
+}
+
+/* digest() of a file of more than one read, open at fd (closed here), whose first n bytes
+ * are in b (CHUNK bytes): through hashlib, the GIL released around each further read. */
+static int
+hash_large(int fd, char *b, ssize_t n, long long *size, PyObject **hex)
+{
     PyObject *h = NULL;
     long long total = 0;
     for (;;) {
+        if (n < 0) {  /* a read failed: as a file that vanished */
+            close(fd);
+            Py_XDECREF(h);
+            *hex = Py_NewRef(Py_None);
+            *size = -1;
+            return 0;
+        }
         if (hash_update(&h, b, n) != 0) {
             close(fd);
             Py_XDECREF(h);
@@ -496,17 +495,45 @@ digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex
             n = read(fd, b, CHUNK);
         while (n < 0 && errno == EINTR);
         Py_END_ALLOW_THREADS
-        if (n < 0) {
-            close(fd);
-            Py_XDECREF(h);
-            goto none;
-        }
     }
     close(fd);
     *size = total;
     *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
     Py_DECREF(h);
     return *hex == NULL ? -1 : 0;
+}
+
+/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
+ * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
+ * a Python failure (memory). *buf: read_start's. A file that ends within CHUNK is opened,
+ * read and hashed in one stretch without the GIL; a larger one goes on through hashlib from
+ * the descriptor read_start left open. */
+static int
+digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+{
+    char first[FIRST], small[65];
+    const char *data = NULL;
+    ssize_t n = -1;
+    int fd, state;
+    *hex = NULL;
+    *size = -1;
+    Py_BEGIN_ALLOW_THREADS
+    state = read_start(dir_fd, name, first, buf, &data, &n, &fd);
+    if (state == HASHED)
+        sha256_hex((const unsigned char *)data, (size_t)n, small);
+    Py_END_ALLOW_THREADS
+    if (state < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (state == VANISHED)
+        goto none;
+    if (state == HASHED) {
+        *size = n;
+        *hex = PyUnicode_FromStringAndSize(small, 64);
+        return *hex == NULL ? -1 : 0;
+    }
+    return hash_large(fd, *buf, n, size, hex);
 none:
     *hex = Py_NewRef(Py_None);
     *size = -1;
@@ -911,12 +938,12 @@ struct oldfile {
     int still;            /* listed after, and a regular file */
 };
 
-/* per entry of the listing after: what became of it */
-enum { SAME = 0, HASHED, VANISHED, LARGE };
+/* per entry of the listing after: what became of it (state: SAME, HASHED, VANISHED, LARGE) */
 struct changed {
     size_t entry;         /* index in the listing */
     long long size;       /* -1: the read's */
     int state;
+    int fd;               /* LARGE: the file, still open (digest_nogil), or -1 */
     char hex[65];
 };
 
@@ -1002,50 +1029,36 @@ c_name(PyObject *key, struct oldfile *o)
     return 0;
 }
 
+/* files of more than one read a listing keeps open from digest_nogil to their hashing (a
+ * directory of many large new files must not run out of descriptors: beyond these, they are
+ * opened again) */
+#define KEEP_OPEN 16
+
 /* (size, hex) of dir_fd/name as digest() gives them, without the GIL and without Python:
  * HASHED (hex and *size set), VANISHED (not readable), LARGE (more than one read: the caller
- * hashes it with digest() holding the GIL) or -1 (out of memory). */
+ * hashes it holding the GIL, from *fd when that is open: read_start leaves it open while
+ * *kept < KEEP_OPEN, else it is closed and -1) or -1 (out of memory). */
 static int
-digest_nogil(int dir_fd, const char *name, char **buf, long long *size, char hex[65])
+digest_nogil(int dir_fd, const char *name, char **buf, long long *size, char hex[65],
+             int *fd, int *kept)
 {
-    char first[FIRST], *b = first;
-    int fd;
+    char first[FIRST];
+    const char *data;
     ssize_t n;
-    do
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
-            return -1;
-        b = *buf;
-        n = readlinkat(dir_fd, name, b, CHUNK);
-    }
-    else {
-        do
-            n = read(fd, first, FIRST);
-        while (n < 0 && errno == EINTR);
-        if (n == FIRST) {
-            if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL) {
-                close(fd);
-                return -1;
-            }
-            b = *buf;
-            memcpy(b, first, FIRST);
-            ssize_t m;
-            do
-                m = read(fd, b + FIRST, CHUNK - FIRST);
-            while (m < 0 && errno == EINTR);
-            n = m < 0 ? m : FIRST + m;
+    int state = read_start(dir_fd, name, first, buf, &data, &n, fd);
+    if (state == LARGE) {
+        if (*kept < KEEP_OPEN)
+            ++*kept;
+        else {
+            close(*fd);
+            *fd = -1;
         }
-        close(fd);
-        if (n == CHUNK)
-            return LARGE;
     }
-    if (n < 0)
-        return VANISHED;
-    sha256_hex((const unsigned char *)b, (size_t)n, hex);
-    *size = n;
-    return HASHED;
+    else if (state == HASHED) {
+        sha256_hex((const unsigned char *)data, (size_t)n, hex);
+        *size = n;
+    }
+    return state;
 }
 
 /* The bytes of name[:len] as text_put_str writes the str they decode to, for ASCII. */
@@ -1069,15 +1082,6 @@ text_put_ascii(growbuf *t, const char *name, size_t len)
     return 0;
 }
 
-static int
-is_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
-}
-
 /* the listing whose names changed_cmp compares (set just before qsort; the GIL is held) */
 static const struct listing *sorting;
 
@@ -1099,7 +1103,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
     PyObject *encoded = NULL, *gone = NULL, *order = NULL;
     struct listing l;
     char *buf = NULL;
-    int fd = -1, err = 0, not_flat = 0, handled = 0;
+    int fd = -1, err = 0, not_flat = 0, handled = 0, kept = 0;
     size_t n_changed = 0, err_entry = 0;
     Py_ssize_t filled = 0;
     listing_init(&l);
@@ -1171,6 +1175,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
         struct changed *c = &changed[n_changed];
         c->entry = i;
         c->size = -1;
+        c->fd = -1;
         if (o != NULL) {
             if (fstatat(fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT)  /* removed while we looked */
@@ -1190,7 +1195,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
             c->size = (long long)st.st_size;
         }
         long long read_size = -1;
-        c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex);
+        c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex, &c->fd, &kept);
         if (c->state < 0) {
             err = ENOMEM;
             break;
@@ -1215,7 +1220,21 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
             continue;
         long long read_size;
         PyObject *hex;
-        if (digest(fd, l.items[c->entry].name, &buf, &read_size, &hex) != 0)
+        int bad;
+        if (c->fd >= 0) {  /* still open: from its start again, into the one buffer */
+            int large = c->fd;
+            ssize_t n;
+            c->fd = -1;
+            Py_BEGIN_ALLOW_THREADS
+            do
+                n = pread(large, buf, CHUNK, 0);
+            while (n < 0 && errno == EINTR);
+            Py_END_ALLOW_THREADS
+            bad = hash_large(large, buf, n, &read_size, &hex);
+        }
+        else
+            bad = digest(fd, l.items[c->entry].name, &buf, &read_size, &hex);
+        if (bad)
             goto done;
         if (hex == Py_None)
             c->state = VANISHED;
@@ -1324,6 +1343,9 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
 done:
     if (fd >= 0)
         close(fd);
+    for (size_t k = 0; kept && k < n_changed; k++)  /* large files not hashed (an error) */
+        if (changed[k].state == LARGE && changed[k].fd >= 0)
+            close(changed[k].fd);
     for (Py_ssize_t k = 0; k < filled; k++)
         Py_XDECREF(olds[k].owner);
     if (olds != first_old)

@@ -566,12 +566,16 @@ PyDoc_STRVAR(flat_changes_doc,
 "or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
 "RuntimeError before configure().");
 
+static int written_digest(PyObject *written, PyObject *name, int dir_fd, const char *entry,
+                          const struct stat *known, long long *size, PyObject **hex);
+
 /* What changed in the flat job directory path since old ({name: signature}): 1 with *found a
  * list of (name, size, sha256) sorted by name and *gone a sorted list of the names of old no
  * longer there (NULL where none is gone); 0 when an entry that is not left out is not a
- * regular file (not flat); -1 with an error set. */
+ * regular file (not flat); -1 with an error set. written: a dict (written_digest) or NULL. */
 static int
-changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gone_out)
+changes_core(PyObject *path, PyObject *old, PyObject *written, PyObject **found_out,
+             PyObject **gone_out)
 {
     PyObject *encoded = NULL, *found = NULL, *still = NULL, *gone = NULL;
     struct listing l;
@@ -609,8 +613,8 @@ changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gon
         if (sig == Py_None)  /* as the reference's old.get(name): a new file (and a gone one) */
             sig = NULL;
         PyObject *size = NULL;
+        struct stat st;
         if (sig != NULL) {
-            struct stat st;
             err = lstat_at(fd, e->name, &st);
             if (err == ENOENT) {  /* removed while we looked */
                 Py_DECREF(name);
@@ -641,7 +645,9 @@ changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gon
         }
         long long read_size;
         PyObject *hex;
-        if (digest(fd, e->name, &buf, &read_size, &hex) != 0) {
+        int used = written_digest(written, name, fd, e->name, sig != NULL ? &st : NULL,
+                                  &read_size, &hex);
+        if (used < 0 || (!used && digest(fd, e->name, &buf, &read_size, &hex) != 0)) {
             Py_DECREF(name);
             Py_XDECREF(size);
             goto done;
@@ -700,7 +706,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!configured())
         return NULL;
     PyObject *job = args[0], *found, *gone, *out = NULL;
-    int flat = changes_core(args[1], args[2], &found, &gone);
+    int flat = changes_core(args[1], args[2], NULL, &found, &gone);
     if (flat <= 0)
         return flat < 0 ? NULL : Py_NewRef(Py_None);
     Py_ssize_t n = PyList_GET_SIZE(found);
@@ -948,6 +954,7 @@ struct changed {
 };
 
 #define FIRST_OLD 16
+#define FIRST_KNOWN 4
 
 static int
 oldfile_cmp(const void *a, const void *b)
@@ -1029,6 +1036,67 @@ c_name(PyObject *key, struct oldfile *o)
     return 0;
 }
 
+/* Whether st has the signature o holds. */
+static int
+same_sig(const struct stat *st, const struct oldfile *o)
+{
+    return (long long)st->st_size == o->size
+        && (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec == o->mtime
+        && (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec == o->ctime
+        && (unsigned long long)st->st_ino == o->ino;
+}
+
+/* A file suite's writer wrote (capture._written): its bytes and signature as C, its name as
+ * the listing gives it (c_name). */
+struct known {
+    struct oldfile f;
+    PyObject *data;       /* a bytes object of at most CHUNK bytes (a reference held) */
+};
+
+/* The item of a written dict as (bytes, signature) the shortcut takes: 1 with *data (borrowed)
+ * and o's signature set, 0 for any other item (ignored, as capture._written_bytes ignores it). */
+static int
+known_item(PyObject *item, PyObject **data, struct oldfile *o)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
+        return 0;
+    *data = PyTuple_GET_ITEM(item, 0);
+    return PyBytes_CheckExact(*data) && PyBytes_GET_SIZE(*data) <= CHUNK
+        && c_sig(PyTuple_GET_ITEM(item, 1), o);
+}
+
+/* What capture._written_bytes tells, with the GIL: where written (a dict, or NULL) holds
+ * name's bytes and the file dir_fd/entry is a regular file with their signature (by its
+ * lstat: known, or taken here), *size (the lstat's) and *hex (their SHA-256) and 1; 0 where
+ * not (the caller reads the file); -1 with an error set. */
+static int
+written_digest(PyObject *written, PyObject *name, int dir_fd, const char *entry,
+               const struct stat *known, long long *size, PyObject **hex)
+{
+    if (written == NULL)
+        return 0;
+    PyObject *item = PyDict_GetItemWithError(written, name), *data;
+    struct oldfile o;
+    if (item == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    if (!known_item(item, &data, &o))
+        return 0;
+    struct stat st;
+    if (known == NULL) {
+        if (lstat_at(dir_fd, entry, &st) != 0)
+            return 0;
+        known = &st;
+    }
+    if (!S_ISREG(known->st_mode) || !same_sig(known, &o))
+        return 0;
+    char text[65];
+    sha256_hex((const unsigned char *)PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data),
+               text);
+    *size = (long long)known->st_size;
+    *hex = PyUnicode_FromStringAndSize(text, 64);
+    return *hex == NULL ? -1 : 1;
+}
+
 /* files of more than one read a listing keeps open from digest_nogil to their hashing (a
  * directory of many large new files must not run out of descriptors: beyond these, they are
  * opened again) */
@@ -1095,9 +1163,12 @@ changed_cmp(const void *a, const void *b)
 /* flat_changes_text's result by the fast path into *out (a str, None, or NULL with an error
  * set): 1; or 0 where old is not for it (nothing done). t: the text buffer. */
 static int
-changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject **out)
+changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t,
+             PyObject **out)
 {
     Py_ssize_t n_old = PyDict_GET_SIZE(old);
+    struct known first_known[FIRST_KNOWN], *knowns = first_known;
+    Py_ssize_t n_known = 0;
     struct oldfile first_old[FIRST_OLD], *olds = first_old;
     struct changed first_changed[FIRST_ITEMS], *changed = first_changed;
     PyObject *encoded = NULL, *gone = NULL, *order = NULL;
@@ -1130,6 +1201,28 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
     handled = 1;
     if (filled > 1)
         qsort(olds, (size_t)filled, sizeof *olds, oldfile_cmp);
+    /* the bytes written here that the scan may hash instead of reading (a reference held
+     * to each: the dict may change while the GIL is released) */
+    if (written != NULL && PyDict_GET_SIZE(written) > FIRST_KNOWN
+            && (knowns = PyMem_Malloc(PyDict_GET_SIZE(written) * sizeof *knowns)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    pos = 0;
+    while (written != NULL && PyDict_Next(written, &pos, &key, &value)) {
+        struct known *w = &knowns[n_known];
+        PyObject *data;
+        if (!PyUnicode_CheckExact(key) || !known_item(value, &data, &w->f))
+            continue;
+        if (c_name(key, &w->f) != 0)
+            goto done;
+        if (w->f.len == SIZE_MAX) {  /* no listed name is this one */
+            Py_XDECREF(w->f.owner);
+            continue;
+        }
+        w->data = Py_NewRef(data);
+        n_known++;
+    }
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
     Py_BEGIN_ALLOW_THREADS
@@ -1193,6 +1286,24 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
                     && (unsigned long long)st.st_ino == o->ino)
                 continue;
             c->size = (long long)st.st_size;
+        }
+        struct known *w = NULL;
+        for (Py_ssize_t k = 0; k < n_known && w == NULL; k++)
+            if (knowns[k].f.len == probe.len && memcmp(knowns[k].f.name, e->name, probe.len) == 0)
+                w = &knowns[k];
+        if (w != NULL) {  /* written by suite here: its bytes, if the file is still them */
+            struct stat now;
+            const struct stat *sp = o != NULL ? &st : NULL;
+            if (sp == NULL && fstatat(fd, e->name, &now, AT_SYMLINK_NOFOLLOW) == 0)
+                sp = &now;
+            if (sp != NULL && S_ISREG(sp->st_mode) && same_sig(sp, &w->f)) {
+                sha256_hex((const unsigned char *)PyBytes_AS_STRING(w->data),
+                           (size_t)PyBytes_GET_SIZE(w->data), c->hex);
+                c->state = HASHED;
+                c->size = (long long)sp->st_size;
+                n_changed++;
+                continue;
+            }
         }
         long long read_size = -1;
         c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex, &c->fd, &kept);
@@ -1348,6 +1459,12 @@ done:
             close(changed[k].fd);
     for (Py_ssize_t k = 0; k < filled; k++)
         Py_XDECREF(olds[k].owner);
+    for (Py_ssize_t k = 0; k < n_known; k++) {
+        Py_XDECREF(knowns[k].f.owner);
+        Py_DECREF(knowns[k].data);
+    }
+    if (knowns != first_known)
+        PyMem_Free(knowns);
     if (olds != first_old)
         PyMem_Free(olds);
     if (changed != first_changed)
@@ -1361,19 +1478,23 @@ done:
 }
 
 PyDoc_STRVAR(flat_changes_text_doc,
-"flat_changes_text(job, path, old) -> str or None\n\n"
+"flat_changes_text(job, path, old, written=None) -> str or None\n\n"
 "files_text of flat_changes(job, path, old) in one call, without the entries' dicts: the JSON\n"
 "of each entry, joined by ', ' ('' when nothing changed); None where flat_changes gives None.\n"
-"job is a str. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
-"flat_changes raises; TypeError if job is not a str.");
+"job is a str. written ({name: (bytes, signature)} or None): a file to hash that is a regular\n"
+"file with that signature (its lstat) is hashed from those bytes, not read. Reference:\n"
+"suite.provenance.capture.flat_changes_text_python. Raises what flat_changes raises;\n"
+"TypeError if job is not a str or written not a dict.");
 
 static PyObject *
 flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
-            || !PyDict_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict)");
+    PyObject *written = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
+    if (nargs < 3 || nargs > 4 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
+            || !PyDict_Check(args[2]) || (written != NULL && !PyDict_Check(written))) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict, "
+                        "written: dict or None = None)");
         return NULL;
     }
     if (!configured())
@@ -1381,11 +1502,11 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *job = args[0], *found, *gone, *result = NULL;
     growbuf t = text_buf;  /* reused: a malloc and free per record cost ~1,500 instructions */
     t.len = 0;
-    if (changes_fast(job, args[1], args[2], &t, &result)) {
+    if (changes_fast(job, args[1], args[2], written, &t, &result)) {
         found = gone = NULL;
         goto done;
     }
-    int flat = changes_core(args[1], args[2], &found, &gone);
+    int flat = changes_core(args[1], args[2], written, &found, &gone);
     if (flat <= 0) {
         result = flat < 0 ? NULL : Py_NewRef(Py_None);
         goto done;

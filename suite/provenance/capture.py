@@ -23,10 +23,11 @@ import os
 import platform
 import re
 import socket
+import stat
 import subprocess
 import sys
 
-from suite import jobfiles, layout, native
+from suite import jobfiles, jsonio, layout, native
 
 #: how a blob line starts (readers that want only records skip these without parsing them)
 BLOB_PREFIX = b'{"blob": "'
@@ -54,6 +55,30 @@ if _native is not None:  # what its scans leave out, as bytes (as the directory 
 #: of one per record: the call and its bytes object were ~1 µs of a record's ~12)
 IDS_AT_ONCE = 256
 _ids = iter(())  # ids drawn and not handed out yet (a list iterator: next() is atomic)
+
+
+#: files suite's own writer (:func:`suite.jsonio.write_atomic`) wrote in this process since
+#: records were first on: ``{directory: {name: (bytes, signature)}}``, the signature
+#: (:func:`_sig`) taken after its rename. The scan after hashes these bytes where the file's
+#: signature is still that one (the rule by which the scans tell a file unchanged), instead of
+#: reading the file back (open, read, close: ~2-3 µs of system time an execution).
+_written = {}
+#: directories :data:`_written` holds at most (then it starts again: entries are only a
+#: shortcut)
+WRITTEN_DIRS = 256
+
+
+def _remember(path, data, st):
+    """jsonio's ``on_written``: keep ``data`` (bytes of at most :data:`CHUNK`) as ``path``'s."""
+    if type(data) is not bytes or len(data) > CHUNK:  # a bytearray may change later
+        return
+    head, name = os.path.split(path)
+    got = _written.get(head)
+    if got is None:
+        if len(_written) >= WRITTEN_DIRS:
+            _written.clear()
+        got = _written[head] = {}
+    got[name] = (data, _sig(st))
 
 
 def _forget_ids():
@@ -344,6 +369,8 @@ class Capture:
         self.reason = reason
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
+        if self.enabled:
+            jsonio.on_written = _remember
         self._base = None
         self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
@@ -484,7 +511,7 @@ class Capture:
             job = jobs[0]
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old)
+            found = flat_changes_text(job_id, path, old, _written.pop(path, None))
             if found is None:  # subdirectories or links: compare whole stat trees
                 found = files_text(_tree_changes(job_id, path, old))
             return found
@@ -492,7 +519,7 @@ class Capture:
         for job in jobs:
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old)
+            found = flat_changes_text(job_id, path, old, _written.pop(path, None))
             if found is None:
                 found = files_text(_tree_changes(job_id, path, old))
             if found:
@@ -500,9 +527,15 @@ class Capture:
         return ", ".join(parts)
 
 
-def _entry(job_id, path, rel, size):
+def _entry(job_id, path, rel, size, written=None, st=None):
     """A created or modified file of a record: size (from the hash's read when None) and
-    SHA-256 (None if it vanished)."""
+    SHA-256 (None if it vanished). ``written``: :func:`_written_bytes`' map, ``st`` the
+    file's ``lstat`` if taken."""
+    if written:
+        known = _written_bytes(written, rel, path, st)
+        if known is not None:
+            return {"job": job_id, "path": rel, "size": known[0],
+                    "sha256": hashlib.sha256(known[1]).hexdigest()}
     digest = _digest(path)
     if digest is not None and size is None:
         size = digest[0]
@@ -510,18 +543,42 @@ def _entry(job_id, path, rel, size):
             "sha256": None if digest is None else digest[1]}
 
 
+def _written_bytes(written, rel, path, st=None):
+    """``(size, bytes)`` of the file ``rel`` (at ``path``) from ``written`` (``{name: (bytes,
+    signature)}``, :data:`_written`' entry of its directory) where that holds it, its bytes are
+    ``bytes`` of at most :data:`CHUNK`, and the file is a regular file whose signature (its
+    ``lstat``: ``st``, or taken here) is that one; else None (the caller reads the file). The
+    size is the ``lstat``'s."""
+    known = written.get(rel)
+    if (type(known) is not tuple or len(known) != 2 or type(known[0]) is not bytes
+            or len(known[0]) > CHUNK or type(known[1]) is not tuple or len(known[1]) != 4
+            or any(type(v) is not int for v in known[1])):
+        return None
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+    if not stat.S_ISREG(st.st_mode) or _sig(st) != known[1]:
+        return None
+    return st.st_size, known[0]
+
+
 def _removed(job_id, old, present):
     gone = [rel for rel in old if rel not in present]
     return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
 
 
-def flat_changes_python(job_id, root, old):
+def flat_changes_python(job_id, root, old, written=None):
     """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
     new files are hashed without a ``stat`` (their size comes with the read), files that were
     there before are ``stat``ed and hashed if their signature moved; sorted by path, then the
     files of ``old`` (:func:`flat_sigs`) no longer there. None when the directory holds a
-    subdirectory or a link. :func:`flat_changes` is this, in C where built. Raises OSError
-    (NotADirectoryError, PermissionError) naming the directory or the entry."""
+    subdirectory or a link. ``written`` (``{name: (bytes, signature)}``, or None): a file to
+    hash whose signature is still the one given there is hashed from those bytes, not read
+    (:func:`_written_bytes`; a new one is then ``lstat``ed). :func:`flat_changes` is this, in
+    C where built (without ``written``). Raises OSError (NotADirectoryError, PermissionError)
+    naming the directory or the entry."""
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
@@ -534,7 +591,7 @@ def flat_changes_python(job_id, root, old):
                     return None
                 sig = old.get(name)
                 if sig is None:
-                    out.append(_entry(job_id, prefix + name, name, None))
+                    out.append(_entry(job_id, prefix + name, name, None, written))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -542,7 +599,7 @@ def flat_changes_python(job_id, root, old):
                     continue
                 still.add(name)
                 if _sig(st) != sig:
-                    out.append(_entry(job_id, prefix + name, name, st.st_size))
+                    out.append(_entry(job_id, prefix + name, name, st.st_size, written, st))
     except FileNotFoundError:  # the operation removed the job directory
         pass
     if len(out) > 1:
@@ -552,10 +609,10 @@ def flat_changes_python(job_id, root, old):
     return out
 
 
-def flat_changes_text_python(job_id, root, old):
-    """:func:`files_text` of :func:`flat_changes` in one step (None where that is None).
-    :func:`flat_changes_text` is this, in C where built."""
-    found = flat_changes_python(job_id, root, old)
+def flat_changes_text_python(job_id, root, old, written=None):
+    """:func:`files_text` of :func:`flat_changes_python` in one step (None where that is
+    None). :func:`flat_changes_text` is this, in C where built."""
+    found = flat_changes_python(job_id, root, old, written)
     return None if found is None else files_text_python(found)
 
 

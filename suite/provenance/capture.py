@@ -72,7 +72,7 @@ def _remember(path, data, st):
     """jsonio's ``on_written``: keep ``data`` (bytes of at most :data:`CHUNK`) as ``path``'s."""
     if type(data) is not bytes or len(data) > CHUNK:  # a bytearray may change later
         return
-    head, name = os.path.split(path)
+    head, _, name = path.rpartition(os.sep)  # a path the scan does not name is only unused
     got = _written.get(head)
     if got is None:
         if len(_written) >= WRITTEN_DIRS:

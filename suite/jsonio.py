@@ -139,10 +139,12 @@ def write_all(fd, data: bytes):
 
 #: ``expect`` of :func:`write_atomic`: replace whatever is there
 ANY = object()
-#: ``on_written(path, data, st)``, called after each :func:`write_atomic` that wrote ``path``
-#: (``st`` its ``os.stat_result`` after the rename), or None: provenance records hash the
-#: bytes in hand instead of reading the file back (suite.provenance.capture)
-on_written = None
+#: a list that each :func:`write_atomic` which wrote ``path`` appends ``(path, data, st)`` to
+#: (``st`` its ``os.stat_result`` after the rename) while it holds fewer than
+#: :data:`WRITTEN_MAX`, or None: provenance records hash the bytes in hand instead of reading
+#: the file back (suite.provenance.capture takes and empties it after each execution)
+written = None
+WRITTEN_MAX = 64
 #: where a file can be renamed while open (the new file's stat is then taken after the rename,
 #: its change time included, through the descriptor)
 _RENAME_OPEN = os.name == "posix"
@@ -183,8 +185,8 @@ def write_atomic(path, data: bytes, mode=0o644, *, mtime_ns=None, expect=ANY):
         raise
     if not moved:
         return None
-    if on_written is not None:
-        on_written(path, data, st)
+    if written is not None and len(written) < WRITTEN_MAX:
+        written.append((path, data, st))
     return st
 
 

@@ -566,13 +566,13 @@ PyDoc_STRVAR(flat_changes_doc,
 "or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
 "RuntimeError before configure().");
 
-static int written_digest(PyObject *written, PyObject *name, int dir_fd, const char *entry,
+static int written_digest(PyObject *written, PyObject *root, int dir_fd, const char *entry,
                           const struct stat *known, long long *size, PyObject **hex);
 
 /* What changed in the flat job directory path since old ({name: signature}): 1 with *found a
  * list of (name, size, sha256) sorted by name and *gone a sorted list of the names of old no
  * longer there (NULL where none is gone); 0 when an entry that is not left out is not a
- * regular file (not flat); -1 with an error set. written: a dict (written_digest) or NULL. */
+ * regular file (not flat); -1 with an error set. written: a list (written_digest) or NULL. */
 static int
 changes_core(PyObject *path, PyObject *old, PyObject *written, PyObject **found_out,
              PyObject **gone_out)
@@ -645,7 +645,7 @@ changes_core(PyObject *path, PyObject *old, PyObject *written, PyObject **found_
         }
         long long read_size;
         PyObject *hex;
-        int used = written_digest(written, name, fd, e->name, sig != NULL ? &st : NULL,
+        int used = written_digest(written, path, fd, e->name, sig != NULL ? &st : NULL,
                                   &read_size, &hex);
         if (used < 0 || (!used && digest(fd, e->name, &buf, &read_size, &hex) != 0)) {
             Py_DECREF(name);
@@ -1046,55 +1046,159 @@ same_sig(const struct stat *st, const struct oldfile *o)
         && (unsigned long long)st->st_ino == o->ino;
 }
 
-/* A file suite's writer wrote (capture._written): its bytes and signature as C, its name as
- * the listing gives it (c_name). */
+/* A file suite's writer wrote (capture._written): its bytes and signature as C, its name
+ * as the listing gives it (the UTF-8 of its path after the job directory's and a '/'). */
 struct known {
-    struct oldfile f;
+    struct oldfile f;     /* f.owner: the path (a reference held), whose UTF-8 f.name is in */
     PyObject *data;       /* a bytes object of at most CHUNK bytes (a reference held) */
 };
 
-/* The item of a written dict as (bytes, signature) the shortcut takes: 1 with *data (borrowed)
- * and o's signature set, 0 for any other item (ignored, as capture._written_bytes ignores it). */
+static PyObject *s_st_size, *s_st_mtime_ns, *s_st_ctime_ns, *s_st_ino;
+
+/* One item of a written list, as capture._written_names takes it: 1 with *w filled (both
+ * references held) where it is (path, bytes of at most CHUNK, st) with path root's UTF-8, '/'
+ * and a name, and st's four signature attributes ints in range; 0 for any other item; -1
+ * with an error set (one other than AttributeError from st). */
 static int
-known_item(PyObject *item, PyObject **data, struct oldfile *o)
+known_item(PyObject *item, const char *root, Py_ssize_t root_len, struct known *w)
 {
-    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 3)
         return 0;
-    *data = PyTuple_GET_ITEM(item, 0);
-    return PyBytes_CheckExact(*data) && PyBytes_GET_SIZE(*data) <= CHUNK
-        && c_sig(PyTuple_GET_ITEM(item, 1), o);
+    PyObject *path = PyTuple_GET_ITEM(item, 0), *data = PyTuple_GET_ITEM(item, 1);
+    PyObject *st = PyTuple_GET_ITEM(item, 2);
+    if (!PyUnicode_CheckExact(path) || !PyBytes_CheckExact(data)
+            || PyBytes_GET_SIZE(data) > CHUNK)
+        return 0;
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(path, &n);
+    if (u == NULL) {  /* lone surrogates: not a name the listing gives as UTF-8 */
+        PyErr_Clear();
+        return 0;
+    }
+    if (n <= root_len + 1 || memcmp(u, root, (size_t)root_len) != 0 || u[root_len] != '/'
+            || memchr(u + root_len + 1, '/', (size_t)(n - root_len - 1)) != NULL)
+        return 0;
+    PyObject *names[4] = {s_st_size, s_st_mtime_ns, s_st_ctime_ns, s_st_ino}, *sig;
+    if ((sig = PyTuple_New(4)) == NULL)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        PyObject *v = PyObject_GetAttr(st, names[i]);
+        if (v == NULL) {
+            Py_DECREF(sig);
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear();
+            return 0;
+        }
+        PyTuple_SET_ITEM(sig, i, v);
+    }
+    int fits = c_sig(sig, &w->f);
+    Py_DECREF(sig);
+    if (!fits)
+        return 0;
+    w->f.name = u + root_len + 1;
+    w->f.len = (size_t)(n - root_len - 1);
+    w->f.owner = Py_NewRef(path);
+    w->data = Py_NewRef(data);
+    return 1;
 }
 
-/* What capture._written_bytes tells, with the GIL: where written (a dict, or NULL) holds
- * name's bytes and the file dir_fd/entry is a regular file with their signature (by its
- * lstat: known, or taken here), *size (the lstat's) and *hex (their SHA-256) and 1; 0 where
- * not (the caller reads the file); -1 with an error set. */
+/* The files of written (a list, or NULL) directly in the directory root (a str), the last
+ * item of a name counting, into *out (*out_n of them; first: FIRST_KNOWN on the caller's
+ * stack, else a PyMem block to free). 0, or -1 with an error set. */
 static int
-written_digest(PyObject *written, PyObject *name, int dir_fd, const char *entry,
+knowns_of(PyObject *written, PyObject *root, struct known *first, struct known **out,
+          Py_ssize_t *out_n)
+{
+    *out = first;
+    *out_n = 0;
+    if (written == NULL || PyList_GET_SIZE(written) == 0)
+        return 0;
+    Py_ssize_t root_len;
+    const char *r = PyUnicode_AsUTF8AndSize(root, &root_len);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(written);
+    if (n > FIRST_KNOWN && (*out = PyMem_Malloc(n * sizeof **out)) == NULL) {
+        *out = first;
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = n - 1; i >= 0 && i < PyList_GET_SIZE(written); i--) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(written, i));  /* getattr may run code */
+        struct known *w = &(*out)[*out_n];
+        int got = known_item(item, r, root_len, w);
+        Py_DECREF(item);
+        if (got < 0)
+            return -1;
+        if (!got)
+            continue;
+        int seen = 0;  /* a later write of the name was taken already */
+        for (Py_ssize_t k = 0; k < *out_n && !seen; k++)
+            seen = (*out)[k].f.len == w->f.len && memcmp((*out)[k].f.name, w->f.name, w->f.len) == 0;
+        if (seen) {
+            Py_DECREF(w->f.owner);
+            Py_DECREF(w->data);
+            continue;
+        }
+        ++*out_n;
+    }
+    return 0;
+}
+
+static void
+knowns_free(struct known *first, struct known *arr, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_DECREF(arr[k].f.owner);
+        Py_DECREF(arr[k].data);
+    }
+    if (arr != first)
+        PyMem_Free(arr);
+}
+
+static struct known *
+known_named(struct known *arr, Py_ssize_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (arr[k].f.len == len && memcmp(arr[k].f.name, name, len) == 0)
+            return &arr[k];
+    return NULL;
+}
+
+/* What capture._written_bytes tells, with the GIL: where written (a list, or NULL) holds
+ * bytes of dir_fd/entry (in the directory root) and that file is a regular file with their
+ * signature (by its lstat: known, or taken here), *size (the lstat's) and *hex (their
+ * SHA-256) and 1; 0 where not (the caller reads the file); -1 with an error set. */
+static int
+written_digest(PyObject *written, PyObject *root, int dir_fd, const char *entry,
                const struct stat *known, long long *size, PyObject **hex)
 {
+    struct known first[FIRST_KNOWN], *arr, *w;
+    Py_ssize_t n;
+    int result = 0;
     if (written == NULL)
         return 0;
-    PyObject *item = PyDict_GetItemWithError(written, name), *data;
-    struct oldfile o;
-    if (item == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    if (!known_item(item, &data, &o))
-        return 0;
-    struct stat st;
-    if (known == NULL) {
-        if (lstat_at(dir_fd, entry, &st) != 0)
-            return 0;
-        known = &st;
+    if (knowns_of(written, root, first, &arr, &n) != 0)
+        return -1;
+    if ((w = known_named(arr, n, entry)) != NULL) {
+        struct stat st;
+        if (known == NULL && lstat_at(dir_fd, entry, &st) == 0)
+            known = &st;
+        if (known != NULL && S_ISREG(known->st_mode) && same_sig(known, &w->f)) {
+            char text[65];
+            sha256_hex((const unsigned char *)PyBytes_AS_STRING(w->data),
+                       (size_t)PyBytes_GET_SIZE(w->data), text);
+            *size = (long long)known->st_size;
+            *hex = PyUnicode_FromStringAndSize(text, 64);
+            result = *hex == NULL ? -1 : 1;
+        }
     }
-    if (!S_ISREG(known->st_mode) || !same_sig(known, &o))
-        return 0;
-    char text[65];
-    sha256_hex((const unsigned char *)PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data),
-               text);
-    *size = (long long)known->st_size;
-    *hex = PyUnicode_FromStringAndSize(text, 64);
-    return *hex == NULL ? -1 : 1;
+    knowns_free(first, arr, n);
+    return result;
 }
 
 /* files of more than one read a listing keeps open from digest_nogil to their hashing (a
@@ -1201,28 +1305,10 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
     handled = 1;
     if (filled > 1)
         qsort(olds, (size_t)filled, sizeof *olds, oldfile_cmp);
-    /* the bytes written here that the scan may hash instead of reading (a reference held
-     * to each: the dict may change while the GIL is released) */
-    if (written != NULL && PyDict_GET_SIZE(written) > FIRST_KNOWN
-            && (knowns = PyMem_Malloc(PyDict_GET_SIZE(written) * sizeof *knowns)) == NULL) {
-        PyErr_NoMemory();
+    /* the bytes written here that the scan may hash instead of reading (references held:
+     * the list may change while the GIL is released) */
+    if (knowns_of(written, path, first_known, &knowns, &n_known) != 0)
         goto done;
-    }
-    pos = 0;
-    while (written != NULL && PyDict_Next(written, &pos, &key, &value)) {
-        struct known *w = &knowns[n_known];
-        PyObject *data;
-        if (!PyUnicode_CheckExact(key) || !known_item(value, &data, &w->f))
-            continue;
-        if (c_name(key, &w->f) != 0)
-            goto done;
-        if (w->f.len == SIZE_MAX) {  /* no listed name is this one */
-            Py_XDECREF(w->f.owner);
-            continue;
-        }
-        w->data = Py_NewRef(data);
-        n_known++;
-    }
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
     Py_BEGIN_ALLOW_THREADS
@@ -1287,10 +1373,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
                 continue;
             c->size = (long long)st.st_size;
         }
-        struct known *w = NULL;
-        for (Py_ssize_t k = 0; k < n_known && w == NULL; k++)
-            if (knowns[k].f.len == probe.len && memcmp(knowns[k].f.name, e->name, probe.len) == 0)
-                w = &knowns[k];
+        struct known *w = n_known ? known_named(knowns, n_known, e->name) : NULL;
         if (w != NULL) {  /* written by suite here: its bytes, if the file is still them */
             struct stat now;
             const struct stat *sp = o != NULL ? &st : NULL;
@@ -1459,12 +1542,7 @@ done:
             close(changed[k].fd);
     for (Py_ssize_t k = 0; k < filled; k++)
         Py_XDECREF(olds[k].owner);
-    for (Py_ssize_t k = 0; k < n_known; k++) {
-        Py_XDECREF(knowns[k].f.owner);
-        Py_DECREF(knowns[k].data);
-    }
-    if (knowns != first_known)
-        PyMem_Free(knowns);
+    knowns_free(first_known, knowns, n_known);
     if (olds != first_old)
         PyMem_Free(olds);
     if (changed != first_changed)
@@ -1481,10 +1559,10 @@ PyDoc_STRVAR(flat_changes_text_doc,
 "flat_changes_text(job, path, old, written=None) -> str or None\n\n"
 "files_text of flat_changes(job, path, old) in one call, without the entries' dicts: the JSON\n"
 "of each entry, joined by ', ' ('' when nothing changed); None where flat_changes gives None.\n"
-"job is a str. written ({name: (bytes, signature)} or None): a file to hash that is a regular\n"
-"file with that signature (its lstat) is hashed from those bytes, not read. Reference:\n"
-"suite.provenance.capture.flat_changes_text_python. Raises what flat_changes raises;\n"
-"TypeError if job is not a str or written not a dict.");
+"job is a str. written ([(path, bytes, stat_result)] or None): a file of path's directory that\n"
+"is a regular file with the signature of its last item (its lstat) is hashed from those\n"
+"bytes, not read. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
+"flat_changes raises; TypeError if job is not a str or written not a list.");
 
 static PyObject *
 flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -1492,9 +1570,9 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     (void)self;
     PyObject *written = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
     if (nargs < 3 || nargs > 4 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
-            || !PyDict_Check(args[2]) || (written != NULL && !PyDict_Check(written))) {
+            || !PyDict_Check(args[2]) || (written != NULL && !PyList_Check(written))) {
         PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict, "
-                        "written: dict or None = None)");
+                        "written: list or None = None)");
         return NULL;
     }
     if (!configured())
@@ -1572,7 +1650,11 @@ PyInit__capture(void)
             || !(k_sha256 = PyUnicode_InternFromString("sha256"))
             || !(k_removed = PyUnicode_InternFromString("removed"))
             || !(s_hexdigest = PyUnicode_InternFromString("hexdigest"))
-            || !(s_update = PyUnicode_InternFromString("update")))
+            || !(s_update = PyUnicode_InternFromString("update"))
+            || !(s_st_size = PyUnicode_InternFromString("st_size"))
+            || !(s_st_mtime_ns = PyUnicode_InternFromString("st_mtime_ns"))
+            || !(s_st_ctime_ns = PyUnicode_InternFromString("st_ctime_ns"))
+            || !(s_st_ino = PyUnicode_InternFromString("st_ino")))
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {

@@ -57,28 +57,14 @@ IDS_AT_ONCE = 256
 _ids = iter(())  # ids drawn and not handed out yet (a list iterator: next() is atomic)
 
 
-#: files suite's own writer (:func:`suite.jsonio.write_atomic`) wrote in this process since
-#: records were first on: ``{directory: {name: (bytes, signature)}}``, the signature
-#: (:func:`_sig`) taken after its rename. The scan after hashes these bytes where the file's
-#: signature is still that one (the rule by which the scans tell a file unchanged), instead of
-#: reading the file back (open, read, close: ~2-3 µs of system time an execution).
-_written = {}
-#: directories :data:`_written` holds at most (then it starts again: entries are only a
-#: shortcut)
-WRITTEN_DIRS = 256
-
-
-def _remember(path, data, st):
-    """jsonio's ``on_written``: keep ``data`` (bytes of at most :data:`CHUNK`) as ``path``'s."""
-    if type(data) is not bytes or len(data) > CHUNK:  # a bytearray may change later
-        return
-    head, _, name = path.rpartition(os.sep)  # a path the scan does not name is only unused
-    got = _written.get(head)
-    if got is None:
-        if len(_written) >= WRITTEN_DIRS:
-            _written.clear()
-        got = _written[head] = {}
-    got[name] = (data, _sig(st))
+#: files suite's own writer (:func:`suite.jsonio.write_atomic`) wrote in this process while
+#: records are on, ``[(path, bytes, os.stat_result after the rename)]``, emptied after each
+#: execution's scan (jsonio appends to it, up to ``jsonio.WRITTEN_MAX``). The scan after
+#: hashes those bytes where the file's signature is still that one (the rule by which the
+#: scans tell a file unchanged), instead of reading the file back (open, read, close: ~2-3 µs
+#: of system time an execution). A list appended to in C: a Python function per write cost
+#: ~3,500 instructions.
+_written = []
 
 
 def _forget_ids():
@@ -370,7 +356,7 @@ class Capture:
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
         if self.enabled:
-            jsonio.on_written = _remember
+            jsonio.written = _written
         self._base = None
         self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
@@ -511,7 +497,8 @@ class Capture:
             job = jobs[0]
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old, _written.pop(path, None))
+            found = flat_changes_text(job_id, path, old, _written)
+            _written.clear()
             if found is None:  # subdirectories or links: compare whole stat trees
                 found = files_text(_tree_changes(job_id, path, old))
             return found
@@ -519,17 +506,18 @@ class Capture:
         for job in jobs:
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old, _written.pop(path, None))
+            found = flat_changes_text(job_id, path, old, _written)
             if found is None:
                 found = files_text(_tree_changes(job_id, path, old))
             if found:
                 parts.append(found)
+        _written.clear()
         return ", ".join(parts)
 
 
 def _entry(job_id, path, rel, size, written=None, st=None):
     """A created or modified file of a record: size (from the hash's read when None) and
-    SHA-256 (None if it vanished). ``written``: :func:`_written_bytes`' map, ``st`` the
+    SHA-256 (None if it vanished). ``written``: :func:`_written_names`' map, ``st`` the
     file's ``lstat`` if taken."""
     if written:
         known = _written_bytes(written, rel, path, st)
@@ -543,16 +531,39 @@ def _entry(job_id, path, rel, size, written=None, st=None):
             "sha256": None if digest is None else digest[1]}
 
 
+def _written_names(written, root):
+    """``{name: (bytes, signature)}`` of the files directly in ``root`` among ``written``
+    (:data:`_written`' items; the last write of a name counts). An item is taken where it is
+    a tuple ``(str path, bytes of at most CHUNK, st)``, the path is ``root``, the separator
+    and a name (both encodable as UTF-8), and ``st``'s ``st_size``, ``st_mtime_ns``,
+    ``st_ctime_ns`` and ``st_ino`` are ints; any other item is left out."""
+    out, prefix = {}, root + os.sep
+    for item in written:
+        if type(item) is not tuple or len(item) != 3:
+            continue
+        path, data, st = item
+        if (type(path) is not str or not path.startswith(prefix) or type(data) is not bytes
+                or len(data) > CHUNK):
+            continue
+        name = path[len(prefix):]
+        try:
+            path.encode()
+            sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        except (UnicodeEncodeError, AttributeError):
+            continue
+        if (name and os.sep not in name and all(type(v) is int for v in sig)
+                and all(-2**63 <= v < 2**63 for v in sig[:3]) and 0 <= sig[3] < 2**64):
+            out[name] = (data, sig)  # (ints in the C scan's range)
+    return out
+
+
 def _written_bytes(written, rel, path, st=None):
     """``(size, bytes)`` of the file ``rel`` (at ``path``) from ``written`` (``{name: (bytes,
-    signature)}``, :data:`_written`' entry of its directory) where that holds it, its bytes are
-    ``bytes`` of at most :data:`CHUNK`, and the file is a regular file whose signature (its
-    ``lstat``: ``st``, or taken here) is that one; else None (the caller reads the file). The
-    size is the ``lstat``'s."""
+    signature)}``, :func:`_written_names`) where that holds it and the file is a regular file
+    whose signature (its ``lstat``: ``st``, or taken here) is that one; else None (the caller
+    reads the file). The size is the ``lstat``'s."""
     known = written.get(rel)
-    if (type(known) is not tuple or len(known) != 2 or type(known[0]) is not bytes
-            or len(known[0]) > CHUNK or type(known[1]) is not tuple or len(known[1]) != 4
-            or any(type(v) is not int for v in known[1])):
+    if known is None:
         return None
     if st is None:
         try:
@@ -574,11 +585,12 @@ def flat_changes_python(job_id, root, old, written=None):
     new files are hashed without a ``stat`` (their size comes with the read), files that were
     there before are ``stat``ed and hashed if their signature moved; sorted by path, then the
     files of ``old`` (:func:`flat_sigs`) no longer there. None when the directory holds a
-    subdirectory or a link. ``written`` (``{name: (bytes, signature)}``, or None): a file to
-    hash whose signature is still the one given there is hashed from those bytes, not read
-    (:func:`_written_bytes`; a new one is then ``lstat``ed). :func:`flat_changes` is this, in
-    C where built (without ``written``). Raises OSError (NotADirectoryError, PermissionError)
-    naming the directory or the entry."""
+    subdirectory or a link. ``written`` (:data:`_written`' list, or None): a file to hash
+    that suite's writer wrote, whose signature is still the one it saw, is hashed from those
+    bytes, not read (:func:`_written_names`, :func:`_written_bytes`; a new one is then
+    ``lstat``ed). :func:`flat_changes` is this, in C where built (without ``written``).
+    Raises OSError (NotADirectoryError, PermissionError) naming the directory or the entry."""
+    written = _written_names(written, root) if written else None
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:

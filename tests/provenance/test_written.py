@@ -113,7 +113,7 @@ def on_disk(job):
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 def test_the_record_holds_what_is_on_disk(proj, operation, monkeypatch):
-    monkeypatch.setattr(jsonio, "on_written", None)
+    monkeypatch.setattr(jsonio, "written", None)
     monkeypatch.setenv(capture.SWITCH, "on")
     Runner(load_workflow(proj), proj).run([operation])
     for job in proj:
@@ -127,24 +127,37 @@ def test_the_record_holds_what_is_on_disk(proj, operation, monkeypatch):
 def test_the_writer_leaves_its_bytes_and_the_signature_after_its_rename(proj, monkeypatch):
     # the signature must be the file's as the scan after sees it (the change time after the
     # rename): else the shortcut would never apply
-    monkeypatch.setattr(jsonio, "on_written", None)
-    monkeypatch.setattr(capture, "_written", {})
+    monkeypatch.setattr(jsonio, "written", None)
+    monkeypatch.setattr(capture, "_written", [])
     capture.Capture(proj.path, enabled=True)
     job = next(iter(proj))
     job.doc.v = 1
     path = job.fn(layout.DOCUMENT)
-    data, sig = capture._written[job.path][layout.DOCUMENT]
+    ((where, data, st),) = capture._written
+    assert where == path
     with open(path, "rb") as f:
         assert data == f.read()
-    assert sig == capture._sig(os.lstat(path))
+    assert capture._sig(st) == capture._sig(os.lstat(path))
 
 
-def test_records_off_leave_no_bytes(proj, monkeypatch):
-    monkeypatch.setattr(jsonio, "on_written", None)
-    monkeypatch.setattr(capture, "_written", {})
+def test_records_off_leave_no_bytes_and_the_list_is_bounded(proj, monkeypatch):
+    monkeypatch.setattr(jsonio, "written", None)
+    monkeypatch.setattr(capture, "_written", [])
     capture.Capture(proj.path, enabled=False)
-    next(iter(proj)).doc.v = 1
-    assert capture._written == {}
+    job = next(iter(proj))
+    job.doc.v = 1
+    assert capture._written == []
+    capture.Capture(proj.path, enabled=True)
+    for i in range(jsonio.WRITTEN_MAX + 10):  # writes outside any execution: kept up to a bound
+        job.doc.v = i
+    assert len(capture._written) == jsonio.WRITTEN_MAX
+
+
+class Stat:
+    """What the scan takes of an ``os.stat_result``."""
+
+    def __init__(self, sig):
+        self.st_size, self.st_mtime_ns, self.st_ctime_ns, self.st_ino = sig
 
 
 def scans():
@@ -163,34 +176,38 @@ def test_bytes_in_hand_are_hashed_only_while_the_signature_holds(tmp_path):
     sig = capture._sig(os.lstat(path))
     for scan in scans():
         for old in ({}, {"doc.json": (0, 0, 0, 0)}, {"doc.json": [0]}):  # new, changed, odd
-            got = scan("j", str(tmp_path), dict(old), {"doc.json": (b"XYZ", sig)})
+            got = scan("j", str(tmp_path), dict(old), [(str(path), b"XYZ", os.lstat(path))])
             assert sha(b"XYZ") in got and '"size": 8' in got, (scan, old)
+        # the last write of a name counts; another directory's file is not this one's
+        got = scan("j", str(tmp_path), {}, [(str(path), b"XYZ", Stat(sig)),
+                                            (str(path), b"ABC", Stat(sig)),
+                                            (str(tmp_path / "x" / "doc.json"), b"Q", Stat(sig))])
+        assert sha(b"ABC") in got
         moved = (sig[0], sig[1], sig[2] + 1, sig[3])
-        got = scan("j", str(tmp_path), {}, {"doc.json": (b"XYZ", moved)})
+        got = scan("j", str(tmp_path), {}, [(str(path), b"XYZ", Stat(moved))])
         assert sha(b'{"v": 1}') in got
         os.utime(path, ns=(sig[1], sig[1]))  # the same mtime set again: the ctime moves
-        got = scan("j", str(tmp_path), {}, {"doc.json": (b"XYZ", sig)})
+        got = scan("j", str(tmp_path), {}, [(str(path), b"XYZ", Stat(sig))])
         assert sha(b'{"v": 1}') in got
         sig = capture._sig(os.lstat(path))
 
 
-# what a map of written files may hold: the file's bytes or others, its signature or another,
-# and items of the wrong shape (ignored: the file is read)
-SIG = st.sampled_from(["real", "other", "odd"])
-ITEM = st.one_of(st.tuples(st.sampled_from([b"", b"XYZ", b"real"]), SIG),
-                 st.sampled_from([None, 5, "text", (b"x",), [b"x", (0, 0, 0, 0)],
-                                  (bytearray(b"x"), "real"), (b"x" * (capture.CHUNK + 1), "real")]))
-NAMES = st.sampled_from(["a.json", "b", "é.txt", os.fsdecode(b"\xff.bin"), "\ud800", "gone"])
+# what the list of written files may hold: the file's bytes or others, its signature or
+# another, items of the wrong shape, paths elsewhere (all but the right ones are left out)
+SIG = st.sampled_from(["real", "other", "float", "huge", "missing"])
+DATA = st.sampled_from([b"", b"XYZ", b"real", bytearray(b"x"), b"x" * (capture.CHUNK + 1)])
+NAMES = st.sampled_from(["a.json", "b", "é.txt", os.fsdecode(b"\xff.bin"), "gone"])
+WHERE = st.sampled_from(["here", "sub", "other", "odd"])
+ITEM = st.one_of(st.tuples(WHERE, NAMES, DATA, SIG),
+                 st.sampled_from([None, 5, "text", (b"x",), ["p", b"x", None]]))
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(files=st.dictionaries(NAMES.filter(lambda n: n not in ("gone", "\ud800")),
-                             st.binary(max_size=40), max_size=4),
-       written=st.dictionaries(NAMES, ITEM, max_size=5), olds=st.booleans(),
-       odd_old=st.booleans())
-def test_c_and_python_agree_on_any_written_map(tmp_path_factory, files, written, olds,
-                                               odd_old):
+@given(files=st.dictionaries(NAMES.filter(lambda n: n != "gone"), st.binary(max_size=40),
+                             max_size=4),
+       items=st.lists(ITEM, max_size=6), olds=st.booleans(), odd_old=st.booleans())
+def test_c_and_python_agree_on_any_written_list(tmp_path_factory, files, items, olds, odd_old):
     if len(scans()) < 2:
         pytest.skip("the C module is not built")
     root = tmp_path_factory.mktemp("w")
@@ -200,17 +217,23 @@ def test_c_and_python_agree_on_any_written_map(tmp_path_factory, files, written,
             f.write(data)
         if olds:  # a scan before that knew it (with another signature: changed)
             old[name] = (0, 0, 0, 0) if not odd_old else [0]
-    real = {name: capture._sig(os.lstat(os.path.join(os.fsencode(root), os.fsencode(name))))
-            for name in files}
-    given_map = {}
-    for name, item in written.items():
-        if type(item) is tuple and len(item) == 2 and item[1] in ("real", "other", "odd"):
-            sig = real.get(name, (1, 2, 3, 4))
-            sig = {"real": sig, "other": (sig[0], sig[1], sig[2], sig[3] + 1),
-                   "odd": (sig[0], float(sig[1]), sig[2], sig[3])}[item[1]]
-            item = (item[0], sig)
-        given_map[name] = item
+    written = []
+    for item in items:
+        if not (type(item) is tuple and len(item) == 4):
+            written.append(item)
+            continue
+        where, name, data, kind = item
+        try:
+            sig = capture._sig(os.lstat(os.path.join(os.fsencode(root), os.fsencode(name))))
+        except FileNotFoundError:
+            sig = (1, 2, 3, 4)
+        sig = {"real": sig, "other": (sig[0], sig[1], sig[2], sig[3] + 1),
+               "float": (sig[0], float(sig[1]), sig[2], sig[3]),
+               "huge": (sig[0], sig[1], sig[2], 2**64 + sig[3]), "missing": None}[kind]
+        path = {"here": os.path.join(str(root), name), "sub": os.path.join(str(root), "s", name),
+                "other": os.path.join(str(root) + "x", name), "odd": str(root) + os.sep}[where]
+        written.append((path, data, object() if sig is None else Stat(sig)))
     python, native_scan = scans()
-    assert native_scan("j", str(root), dict(old), dict(given_map)) == \
-        python("j", str(root), dict(old), dict(given_map))
+    assert native_scan("j", str(root), dict(old), list(written)) == \
+        python("j", str(root), dict(old), list(written))
     shutil.rmtree(root)

@@ -141,10 +141,12 @@ def write_all(fd, data: bytes):
 ANY = object()
 #: a list that each :func:`write_atomic` which wrote ``path`` appends ``(path, data, st)`` to
 #: (``st`` its ``os.stat_result`` after the rename) while it holds fewer than
-#: :data:`WRITTEN_MAX`, or None: provenance records hash the bytes in hand instead of reading
-#: the file back (suite.provenance.capture takes and empties it after each execution)
+#: :data:`WRITTEN_MAX`, for data of at most :data:`WRITTEN_BYTES`, or None: provenance records
+#: hash the bytes in hand instead of reading the file back (suite.provenance.capture takes
+#: and empties it after each execution)
 written = None
 WRITTEN_MAX = 64
+WRITTEN_BYTES = 1 << 16
 #: where a file can be renamed while open (the new file's stat is then taken after the rename,
 #: its change time included, through the descriptor)
 _RENAME_OPEN = os.name == "posix"
@@ -185,7 +187,7 @@ def write_atomic(path, data: bytes, mode=0o644, *, mtime_ns=None, expect=ANY):
         raise
     if not moved:
         return None
-    if written is not None and len(written) < WRITTEN_MAX:
+    if written is not None and len(written) < WRITTEN_MAX and len(data) <= WRITTEN_BYTES:
         written.append((path, data, st))
     return st
 

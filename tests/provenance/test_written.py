@@ -148,9 +148,14 @@ def test_records_off_leave_no_bytes_and_the_list_is_bounded(proj, monkeypatch):
     job.doc.v = 1
     assert capture._written == []
     capture.Capture(proj.path, enabled=True)
+    job.doc.big = "x" * jsonio.WRITTEN_BYTES  # a large write's bytes are not held
+    assert capture._written == []
+    del job.doc.big
+    capture._written.clear()
     for i in range(jsonio.WRITTEN_MAX + 10):  # writes outside any execution: kept up to a bound
         job.doc.v = i
     assert len(capture._written) == jsonio.WRITTEN_MAX
+    assert jsonio.WRITTEN_BYTES == capture.CHUNK  # what the scan would take
 
 
 class Stat:

@@ -248,6 +248,7 @@ def records_rows(root, n, repeat, results):
     apart at most, so a drift of the machine between rounds hits both sides alike) with a
     bootstrap 95 % interval; every round's numbers go to the JSON."""
     import resource
+    import statistics
 
     off, on = "records off (SUITE_RECORDS=off)", "records on"
     rows = {off: float("inf"), on: float("inf")}
@@ -267,11 +268,13 @@ def records_rows(root, n, repeat, results):
             common.wall(["suite", "run", "-o", "first"], p.path, env=env)
             t = time.perf_counter() - t
             now = resource.getrusage(resource.RUSAGE_CHILDREN)
-            c = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
+            user, system = now.ru_utime - used.ru_utime, now.ru_stime - used.ru_stime
+            c = user + system
             rows[row] = min(rows[row], t)
             cpu[row] = min(cpu[row], c)
-            rounds[row].append((t, c))
-            print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s)", flush=True)
+            rounds[row].append((t, c, user, system))
+            print(f"round {round_ + 1}: {row} {t:.2f} s (cpu {c:.2f} s: user {user:.2f}, "
+                  f"sys {system:.2f})", flush=True)
             shutil.rmtree(p.path, ignore_errors=True)
     rows["load average (1 min) at the start"] = load
     rows["slowdown"] = rows[on] / rows[off] - 1
@@ -279,20 +282,26 @@ def records_rows(root, n, repeat, results):
     for row, c in cpu.items():
         rows[f"cpu: {row}"] = c
     rows["cpu slowdown"] = cpu[on] / cpu[off] - 1
+    kinds = ("wall", "cpu", "user cpu", "sys cpu")
     for row, got in rounds.items():  # how stable the best is
-        for k, what in enumerate(("wall", "cpu")):
+        for k, what in enumerate(kinds):
             values = sorted(g[k] for g in got)
             rows[f"{what} median / max: {row}"] = \
                 f"{values[len(values) // 2]:.3f} / {values[-1]:.3f}"
-    for k, what in enumerate(("wall", "cpu")):  # the rounds as pairs
+    for k, what in enumerate(kinds[2:], 2):  # the kernel's part apart from user space
+        extra = [b[k] - a[k] for a, b in zip(rounds[off], rounds[on], strict=True)]
+        rows[f"{what} on - off per round, median (us a job)"] = \
+            statistics.median(extra) / n * 1e6
+    for k, what in enumerate(kinds):  # the rounds as pairs
         ratios = [b[k] / a[k] - 1 for a, b in zip(rounds[off], rounds[on], strict=True)]
         mid, low, high = median_interval(ratios)
         rows[f"{what} slowdown per round (on / off), median"] = mid
         rows[f"{what} slowdown per round, 95 % interval (bootstrap)"] = \
             f"{low:+.1%} .. {high:+.1%}"
     rows["rounds"] = [{"round": i + 1, "first": "off" if i % 2 == 0 else "on",
-                       "off wall s": a[0], "off cpu s": a[1], "on wall s": b[0],
-                       "on cpu s": b[1]}
+                       "off wall s": a[0], "off cpu s": a[1], "off user s": a[2],
+                       "off sys s": a[3], "on wall s": b[0], "on cpu s": b[1],
+                       "on user s": b[2], "on sys s": b[3]}
                       for i, (a, b) in enumerate(zip(rounds[off], rounds[on], strict=True))]
     results[f"run trivial op over {n:,} jobs, provenance records"] = rows
 

@@ -139,11 +139,23 @@ def write_all(fd, data: bytes):
 
 #: ``expect`` of :func:`write_atomic`: replace whatever is there
 ANY = object()
+#: a list that each :func:`write_atomic` which wrote ``path`` appends ``(path, data, st)`` to
+#: (``st`` its ``os.stat_result`` after the rename) while it holds fewer than
+#: :data:`WRITTEN_MAX`, for data of at most :data:`WRITTEN_BYTES`, or None: provenance records
+#: hash the bytes in hand instead of reading the file back (suite.provenance.capture takes
+#: and empties it after each execution)
+written = None
+WRITTEN_MAX = 64
+WRITTEN_BYTES = 1 << 16
+#: where a file can be renamed while open (the new file's stat is then taken after the rename,
+#: its change time included, through the descriptor)
+_RENAME_OPEN = os.name == "posix"
 
 
 def write_atomic(path, data: bytes, mode=0o644, *, mtime_ns=None, expect=ANY):
     """Write ``data`` to ``path`` via a temporary file in the same directory and ``os.replace``;
-    return the file's ``os.stat_result`` (the rename keeps it: same inode, size and mtime).
+    return the file's ``os.stat_result`` (taken after the rename where the system allows, so
+    its change time is the file's; inode, size and mtime are the same either way).
 
     ``mtime_ns`` stamps the new file before it appears. With ``expect`` (``None``: no file;
     ``(size, mtime_ns[, inode])``) the file is replaced only if ``path`` is still that file
@@ -156,18 +168,27 @@ def write_atomic(path, data: bytes, mode=0o644, *, mtime_ns=None, expect=ANY):
             write_all(fd, data)
             if mtime_ns is not None:
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
-            st = os.fstat(fd)
+            if not _RENAME_OPEN:
+                st = os.fstat(fd)
+                os.close(fd)
+                fd = None
+            moved = (replace_if_unchanged(tmp, path, expect) if expect is not ANY
+                     else os.replace(tmp, path) is None)
+            if fd is not None:  # the rename moved the change time: the stat after it
+                st = os.fstat(fd)
         finally:
-            os.close(fd)
-        if expect is not ANY:
-            return st if replace_if_unchanged(tmp, path, expect) else None
-        os.replace(tmp, path)
+            if fd is not None:
+                os.close(fd)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    if not moved:
+        return None
+    if written is not None and len(written) < WRITTEN_MAX and len(data) <= WRITTEN_BYTES:
+        written.append((path, data, st))
     return st
 
 

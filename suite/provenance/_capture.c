@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "dirread.h"
 #include "growbuf.h"
 #include "jsonesc.h"
@@ -413,76 +414,74 @@ hash_update(PyObject **h, char *buf, Py_ssize_t n)
  * (a 64 KiB malloc and free per scan were ~2,500 instructions of an execution's ~32,000) */
 #define FIRST 4096
 
-/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
- * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
- * a Python failure (memory). *buf is the read buffer (CHUNK bytes), allocated where a file
- * does not end within its first FIRST bytes. A file that ends within CHUNK is opened, read and
- * hashed in one stretch without the GIL. */
+/* what became of a file read for its hash (read_start, digest_nogil) */
+enum { SAME = 0, HASHED, VANISHED, LARGE };
+
+/* The first read of dir_fd/name for its hash, without Python (the caller has released the
+ * GIL): the content in one read when it ends within CHUNK bytes, a link's target text for a
+ * link (O_NOFOLLOW). Returns HASHED with *data and *n the whole content (in first, or in
+ * *buf), the file closed; LARGE with the first CHUNK bytes in *buf and the file left open at
+ * *fd (the caller reads on from there, and closes it); VANISHED where it could not be opened
+ * or read; -1 out of memory. *buf (CHUNK bytes) is allocated where a file does not end
+ * within its first FIRST bytes, which first (on the caller's stack) holds. */
 static int
-digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+read_start(int dir_fd, const char *name, char first[FIRST], char **buf, const char **data,
+           ssize_t *n, int *fd)
 {
-    *hex = NULL;
-    *size = -1;
-    char first[FIRST], small[65], *b = first;
-    int fd, done = 0, nomem = 0;
-    ssize_t n;
-    Py_BEGIN_ALLOW_THREADS
+    int opened;
+    ssize_t got;
+    *fd = -1;
     do
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        if (*buf == NULL)
-            *buf = PyMem_RawMalloc(CHUNK);
-        if (*buf == NULL)
-            nomem = done = 1;
-        else {
-            b = *buf;
-            n = readlinkat(dir_fd, name, b, CHUNK);
-            done = 1;
-        }
+        opened = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    while (opened < 0 && errno == EINTR);
+    if (opened < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
+        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
+            return -1;
+        *data = *buf;
+        *n = readlinkat(dir_fd, name, *buf, CHUNK);
+        return *n < 0 ? VANISHED : HASHED;
     }
-    else {
+    do
+        got = read(opened, first, FIRST);
+    while (got < 0 && errno == EINTR);
+    *data = first;
+    if (got == FIRST) {  /* more may follow: on into the CHUNK-byte buffer */
+        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL) {
+            close(opened);
+            return -1;
+        }
+        memcpy(*buf, first, FIRST);
+        ssize_t more;
         do
-            n = read(fd, first, FIRST);
-        while (n < 0 && errno == EINTR);
-        if (n == FIRST) {  /* more may follow: on into the CHUNK-byte buffer */
-            if (*buf == NULL)
-                *buf = PyMem_RawMalloc(CHUNK);
-            if (*buf == NULL)
-                nomem = 1;
-            else {
-                b = *buf;
-                memcpy(b, first, FIRST);
-                ssize_t m;
-                do
-                    m = read(fd, b + FIRST, CHUNK - FIRST);
-                while (m < 0 && errno == EINTR);
-                n = m < 0 ? m : FIRST + m;
-            }
-        }
-        if (nomem || n < CHUNK) {  /* a short read is the end of a regular file (or an error) */
-            close(fd);
-            done = 1;
-        }
+            more = read(opened, *buf + FIRST, CHUNK - FIRST);
+        while (more < 0 && errno == EINTR);
+        got = more < 0 ? more : FIRST + more;
+        *data = *buf;
     }
-    if (done && !nomem && n >= 0)
-        sha256_hex((const unsigned char *)b, (size_t)n, small);
-    Py_END_ALLOW_THREADS
-    if (nomem) {
-        PyErr_NoMemory();
-        return -1;
+    *n = got;
+    if (got == CHUNK) {  /* a short read is the end of a regular file; a full one is not */
+        *fd = opened;
+        return LARGE;
     }
-    if (done) {
-        if (n < 0)
-            goto none;
-        *size = n;
-        *hex = PyUnicode_FromStringAndSize(small, 64);
-        return *hex == NULL ? -1 : 0;
-    }
-    /* more than one read: hashlib, the GIL released around each read */
+    close(opened);
+    return got < 0 ? VANISHED : HASHED;
+}
+
+/* digest() of a file of more than one read, open at fd (closed here), whose first n bytes
+ * are in b (CHUNK bytes): through hashlib, the GIL released around each further read. */
+static int
+hash_large(int fd, char *b, ssize_t n, long long *size, PyObject **hex)
+{
     PyObject *h = NULL;
     long long total = 0;
     for (;;) {
+        if (n < 0) {  /* a read failed: as a file that vanished */
+            close(fd);
+            Py_XDECREF(h);
+            *hex = Py_NewRef(Py_None);
+            *size = -1;
+            return 0;
+        }
         if (hash_update(&h, b, n) != 0) {
             close(fd);
             Py_XDECREF(h);
@@ -496,17 +495,45 @@ digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex
             n = read(fd, b, CHUNK);
         while (n < 0 && errno == EINTR);
         Py_END_ALLOW_THREADS
-        if (n < 0) {
-            close(fd);
-            Py_XDECREF(h);
-            goto none;
-        }
     }
     close(fd);
     *size = total;
     *hex = PyObject_CallMethodNoArgs(h, s_hexdigest);
     Py_DECREF(h);
     return *hex == NULL ? -1 : 0;
+}
+
+/* (size, hex SHA-256) of dir_fd/name's content (of a link's target text for a link) into
+ * *size and *hex; *hex None if it could not be read (vanished). -1 with an error set only for
+ * a Python failure (memory). *buf: read_start's. A file that ends within CHUNK is opened,
+ * read and hashed in one stretch without the GIL; a larger one goes on through hashlib from
+ * the descriptor read_start left open. */
+static int
+digest(int dir_fd, const char *name, char **buf, long long *size, PyObject **hex)
+{
+    char first[FIRST], small[65];
+    const char *data = NULL;
+    ssize_t n = -1;
+    int fd, state;
+    *hex = NULL;
+    *size = -1;
+    Py_BEGIN_ALLOW_THREADS
+    state = read_start(dir_fd, name, first, buf, &data, &n, &fd);
+    if (state == HASHED)
+        sha256_hex((const unsigned char *)data, (size_t)n, small);
+    Py_END_ALLOW_THREADS
+    if (state < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (state == VANISHED)
+        goto none;
+    if (state == HASHED) {
+        *size = n;
+        *hex = PyUnicode_FromStringAndSize(small, 64);
+        return *hex == NULL ? -1 : 0;
+    }
+    return hash_large(fd, *buf, n, size, hex);
 none:
     *hex = Py_NewRef(Py_None);
     *size = -1;
@@ -539,12 +566,16 @@ PyDoc_STRVAR(flat_changes_doc,
 "or another OSError naming the directory or the entry; TypeError if old is not a dict;\n"
 "RuntimeError before configure().");
 
+static int written_digest(PyObject *written, PyObject *root, int dir_fd, const char *entry,
+                          const struct stat *known, long long *size, PyObject **hex);
+
 /* What changed in the flat job directory path since old ({name: signature}): 1 with *found a
  * list of (name, size, sha256) sorted by name and *gone a sorted list of the names of old no
  * longer there (NULL where none is gone); 0 when an entry that is not left out is not a
- * regular file (not flat); -1 with an error set. */
+ * regular file (not flat); -1 with an error set. written: a list (written_digest) or NULL. */
 static int
-changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gone_out)
+changes_core(PyObject *path, PyObject *old, PyObject *written, PyObject **found_out,
+             PyObject **gone_out)
 {
     PyObject *encoded = NULL, *found = NULL, *still = NULL, *gone = NULL;
     struct listing l;
@@ -582,8 +613,8 @@ changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gon
         if (sig == Py_None)  /* as the reference's old.get(name): a new file (and a gone one) */
             sig = NULL;
         PyObject *size = NULL;
+        struct stat st;
         if (sig != NULL) {
-            struct stat st;
             err = lstat_at(fd, e->name, &st);
             if (err == ENOENT) {  /* removed while we looked */
                 Py_DECREF(name);
@@ -614,7 +645,9 @@ changes_core(PyObject *path, PyObject *old, PyObject **found_out, PyObject **gon
         }
         long long read_size;
         PyObject *hex;
-        if (digest(fd, e->name, &buf, &read_size, &hex) != 0) {
+        int used = written_digest(written, path, fd, e->name, sig != NULL ? &st : NULL,
+                                  &read_size, &hex);
+        if (used < 0 || (!used && digest(fd, e->name, &buf, &read_size, &hex) != 0)) {
             Py_DECREF(name);
             Py_XDECREF(size);
             goto done;
@@ -673,7 +706,7 @@ flat_changes(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (!configured())
         return NULL;
     PyObject *job = args[0], *found, *gone, *out = NULL;
-    int flat = changes_core(args[1], args[2], &found, &gone);
+    int flat = changes_core(args[1], args[2], NULL, &found, &gone);
     if (flat <= 0)
         return flat < 0 ? NULL : Py_NewRef(Py_None);
     Py_ssize_t n = PyList_GET_SIZE(found);
@@ -911,16 +944,17 @@ struct oldfile {
     int still;            /* listed after, and a regular file */
 };
 
-/* per entry of the listing after: what became of it */
-enum { SAME = 0, HASHED, VANISHED, LARGE };
+/* per entry of the listing after: what became of it (state: SAME, HASHED, VANISHED, LARGE) */
 struct changed {
     size_t entry;         /* index in the listing */
     long long size;       /* -1: the read's */
     int state;
+    int fd;               /* LARGE: the file, still open (digest_nogil), or -1 */
     char hex[65];
 };
 
 #define FIRST_OLD 16
+#define FIRST_KNOWN 4
 
 static int
 oldfile_cmp(const void *a, const void *b)
@@ -1002,50 +1036,201 @@ c_name(PyObject *key, struct oldfile *o)
     return 0;
 }
 
+/* Whether st has the signature o holds. */
+static int
+same_sig(const struct stat *st, const struct oldfile *o)
+{
+    return (long long)st->st_size == o->size
+        && (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec == o->mtime
+        && (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec == o->ctime
+        && (unsigned long long)st->st_ino == o->ino;
+}
+
+/* A file suite's writer wrote (capture._written): its bytes and signature as C, its name
+ * as the listing gives it (the UTF-8 of its path after the job directory's and a '/'). */
+struct known {
+    struct oldfile f;     /* f.owner: the path (a reference held), whose UTF-8 f.name is in */
+    PyObject *data;       /* a bytes object of at most CHUNK bytes (a reference held) */
+};
+
+static PyObject *s_st_size, *s_st_mtime_ns, *s_st_ctime_ns, *s_st_ino;
+
+/* One item of a written list, as capture._written_names takes it: 1 with *w filled (both
+ * references held) where it is (path, bytes of at most CHUNK, st) with path root's UTF-8, '/'
+ * and a name, and st's four signature attributes ints in range; 0 for any other item; -1
+ * with an error set (one other than AttributeError from st). */
+static int
+known_item(PyObject *item, const char *root, Py_ssize_t root_len, struct known *w)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 3)
+        return 0;
+    PyObject *path = PyTuple_GET_ITEM(item, 0), *data = PyTuple_GET_ITEM(item, 1);
+    PyObject *st = PyTuple_GET_ITEM(item, 2);
+    if (!PyUnicode_CheckExact(path) || !PyBytes_CheckExact(data)
+            || PyBytes_GET_SIZE(data) > CHUNK)
+        return 0;
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(path, &n);
+    if (u == NULL) {  /* lone surrogates: not a name the listing gives as UTF-8 */
+        PyErr_Clear();
+        return 0;
+    }
+    if (n <= root_len + 1 || memcmp(u, root, (size_t)root_len) != 0 || u[root_len] != '/'
+            || memchr(u + root_len + 1, '/', (size_t)(n - root_len - 1)) != NULL)
+        return 0;
+    PyObject *names[4] = {s_st_size, s_st_mtime_ns, s_st_ctime_ns, s_st_ino}, *sig;
+    if ((sig = PyTuple_New(4)) == NULL)
+        return -1;
+    for (int i = 0; i < 4; i++) {
+        PyObject *v = PyObject_GetAttr(st, names[i]);
+        if (v == NULL) {
+            Py_DECREF(sig);
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear();
+            return 0;
+        }
+        PyTuple_SET_ITEM(sig, i, v);
+    }
+    int fits = c_sig(sig, &w->f);
+    Py_DECREF(sig);
+    if (!fits)
+        return 0;
+    w->f.name = u + root_len + 1;
+    w->f.len = (size_t)(n - root_len - 1);
+    w->f.owner = Py_NewRef(path);
+    w->data = Py_NewRef(data);
+    return 1;
+}
+
+/* The files of written (a list, or NULL) directly in the directory root (a str), the last
+ * item of a name counting, into *out (*out_n of them; first: FIRST_KNOWN on the caller's
+ * stack, else a PyMem block to free). 0, or -1 with an error set. */
+static int
+knowns_of(PyObject *written, PyObject *root, struct known *first, struct known **out,
+          Py_ssize_t *out_n)
+{
+    *out = first;
+    *out_n = 0;
+    if (written == NULL || PyList_GET_SIZE(written) == 0)
+        return 0;
+    Py_ssize_t root_len;
+    const char *r = PyUnicode_AsUTF8AndSize(root, &root_len);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(written);
+    if (n > FIRST_KNOWN && (*out = PyMem_Malloc(n * sizeof **out)) == NULL) {
+        *out = first;
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = n - 1; i >= 0 && i < PyList_GET_SIZE(written); i--) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(written, i));  /* getattr may run code */
+        struct known *w = &(*out)[*out_n];
+        int got = known_item(item, r, root_len, w);
+        Py_DECREF(item);
+        if (got < 0)
+            return -1;
+        if (!got)
+            continue;
+        int seen = 0;  /* a later write of the name was taken already */
+        for (Py_ssize_t k = 0; k < *out_n && !seen; k++)
+            seen = (*out)[k].f.len == w->f.len && memcmp((*out)[k].f.name, w->f.name, w->f.len) == 0;
+        if (seen) {
+            Py_DECREF(w->f.owner);
+            Py_DECREF(w->data);
+            continue;
+        }
+        ++*out_n;
+    }
+    return 0;
+}
+
+static void
+knowns_free(struct known *first, struct known *arr, Py_ssize_t n)
+{
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_DECREF(arr[k].f.owner);
+        Py_DECREF(arr[k].data);
+    }
+    if (arr != first)
+        PyMem_Free(arr);
+}
+
+static struct known *
+known_named(struct known *arr, Py_ssize_t n, const char *name)
+{
+    size_t len = strlen(name);
+    for (Py_ssize_t k = 0; k < n; k++)
+        if (arr[k].f.len == len && memcmp(arr[k].f.name, name, len) == 0)
+            return &arr[k];
+    return NULL;
+}
+
+/* What capture._written_bytes tells, with the GIL: where written (a list, or NULL) holds
+ * bytes of dir_fd/entry (in the directory root) and that file is a regular file with their
+ * signature (by its lstat: known, or taken here), *size (the lstat's) and *hex (their
+ * SHA-256) and 1; 0 where not (the caller reads the file); -1 with an error set. */
+static int
+written_digest(PyObject *written, PyObject *root, int dir_fd, const char *entry,
+               const struct stat *known, long long *size, PyObject **hex)
+{
+    struct known first[FIRST_KNOWN], *arr, *w;
+    Py_ssize_t n;
+    int result = 0;
+    if (written == NULL)
+        return 0;
+    if (knowns_of(written, root, first, &arr, &n) != 0)
+        return -1;
+    if ((w = known_named(arr, n, entry)) != NULL) {
+        struct stat st;
+        if (known == NULL && lstat_at(dir_fd, entry, &st) == 0)
+            known = &st;
+        if (known != NULL && S_ISREG(known->st_mode) && same_sig(known, &w->f)) {
+            char text[65];
+            sha256_hex((const unsigned char *)PyBytes_AS_STRING(w->data),
+                       (size_t)PyBytes_GET_SIZE(w->data), text);
+            *size = (long long)known->st_size;
+            *hex = PyUnicode_FromStringAndSize(text, 64);
+            result = *hex == NULL ? -1 : 1;
+        }
+    }
+    knowns_free(first, arr, n);
+    return result;
+}
+
+/* files of more than one read a listing keeps open from digest_nogil to their hashing (a
+ * directory of many large new files must not run out of descriptors: beyond these, they are
+ * opened again) */
+#define KEEP_OPEN 16
+
 /* (size, hex) of dir_fd/name as digest() gives them, without the GIL and without Python:
  * HASHED (hex and *size set), VANISHED (not readable), LARGE (more than one read: the caller
- * hashes it with digest() holding the GIL) or -1 (out of memory). */
+ * hashes it holding the GIL, from *fd when that is open: read_start leaves it open while
+ * *kept < KEEP_OPEN, else it is closed and -1) or -1 (out of memory). */
 static int
-digest_nogil(int dir_fd, const char *name, char **buf, long long *size, char hex[65])
+digest_nogil(int dir_fd, const char *name, char **buf, long long *size, char hex[65],
+             int *fd, int *kept)
 {
-    char first[FIRST], *b = first;
-    int fd;
+    char first[FIRST];
+    const char *data;
     ssize_t n;
-    do
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
-        if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
-            return -1;
-        b = *buf;
-        n = readlinkat(dir_fd, name, b, CHUNK);
-    }
-    else {
-        do
-            n = read(fd, first, FIRST);
-        while (n < 0 && errno == EINTR);
-        if (n == FIRST) {
-            if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL) {
-                close(fd);
-                return -1;
-            }
-            b = *buf;
-            memcpy(b, first, FIRST);
-            ssize_t m;
-            do
-                m = read(fd, b + FIRST, CHUNK - FIRST);
-            while (m < 0 && errno == EINTR);
-            n = m < 0 ? m : FIRST + m;
+    int state = read_start(dir_fd, name, first, buf, &data, &n, fd);
+    if (state == LARGE) {
+        if (*kept < KEEP_OPEN)
+            ++*kept;
+        else {
+            close(*fd);
+            *fd = -1;
         }
-        close(fd);
-        if (n == CHUNK)
-            return LARGE;
     }
-    if (n < 0)
-        return VANISHED;
-    sha256_hex((const unsigned char *)b, (size_t)n, hex);
-    *size = n;
-    return HASHED;
+    else if (state == HASHED) {
+        sha256_hex((const unsigned char *)data, (size_t)n, hex);
+        *size = n;
+    }
+    return state;
 }
 
 /* The bytes of name[:len] as text_put_str writes the str they decode to, for ASCII. */
@@ -1069,15 +1254,6 @@ text_put_ascii(growbuf *t, const char *name, size_t len)
     return 0;
 }
 
-static int
-is_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
-}
-
 /* the listing whose names changed_cmp compares (set just before qsort; the GIL is held) */
 static const struct listing *sorting;
 
@@ -1091,15 +1267,18 @@ changed_cmp(const void *a, const void *b)
 /* flat_changes_text's result by the fast path into *out (a str, None, or NULL with an error
  * set): 1; or 0 where old is not for it (nothing done). t: the text buffer. */
 static int
-changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject **out)
+changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t,
+             PyObject **out)
 {
     Py_ssize_t n_old = PyDict_GET_SIZE(old);
+    struct known first_known[FIRST_KNOWN], *knowns = first_known;
+    Py_ssize_t n_known = 0;
     struct oldfile first_old[FIRST_OLD], *olds = first_old;
     struct changed first_changed[FIRST_ITEMS], *changed = first_changed;
     PyObject *encoded = NULL, *gone = NULL, *order = NULL;
     struct listing l;
     char *buf = NULL;
-    int fd = -1, err = 0, not_flat = 0, handled = 0;
+    int fd = -1, err = 0, not_flat = 0, handled = 0, kept = 0;
     size_t n_changed = 0, err_entry = 0;
     Py_ssize_t filled = 0;
     listing_init(&l);
@@ -1126,6 +1305,10 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
     handled = 1;
     if (filled > 1)
         qsort(olds, (size_t)filled, sizeof *olds, oldfile_cmp);
+    /* the bytes written here that the scan may hash instead of reading (references held:
+     * the list may change while the GIL is released) */
+    if (knowns_of(written, path, first_known, &knowns, &n_known) != 0)
+        goto done;
     if (!PyUnicode_FSConverter(path, &encoded))
         goto done;
     Py_BEGIN_ALLOW_THREADS
@@ -1171,6 +1354,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
         struct changed *c = &changed[n_changed];
         c->entry = i;
         c->size = -1;
+        c->fd = -1;
         if (o != NULL) {
             if (fstatat(fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT)  /* removed while we looked */
@@ -1189,8 +1373,23 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
                 continue;
             c->size = (long long)st.st_size;
         }
+        struct known *w = n_known ? known_named(knowns, n_known, e->name) : NULL;
+        if (w != NULL) {  /* written by suite here: its bytes, if the file is still them */
+            struct stat now;
+            const struct stat *sp = o != NULL ? &st : NULL;
+            if (sp == NULL && fstatat(fd, e->name, &now, AT_SYMLINK_NOFOLLOW) == 0)
+                sp = &now;
+            if (sp != NULL && S_ISREG(sp->st_mode) && same_sig(sp, &w->f)) {
+                sha256_hex((const unsigned char *)PyBytes_AS_STRING(w->data),
+                           (size_t)PyBytes_GET_SIZE(w->data), c->hex);
+                c->state = HASHED;
+                c->size = (long long)sp->st_size;
+                n_changed++;
+                continue;
+            }
+        }
         long long read_size = -1;
-        c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex);
+        c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex, &c->fd, &kept);
         if (c->state < 0) {
             err = ENOMEM;
             break;
@@ -1215,7 +1414,21 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
             continue;
         long long read_size;
         PyObject *hex;
-        if (digest(fd, l.items[c->entry].name, &buf, &read_size, &hex) != 0)
+        int bad;
+        if (c->fd >= 0) {  /* still open: from its start again, into the one buffer */
+            int large = c->fd;
+            ssize_t n;
+            c->fd = -1;
+            Py_BEGIN_ALLOW_THREADS
+            do
+                n = pread(large, buf, CHUNK, 0);
+            while (n < 0 && errno == EINTR);
+            Py_END_ALLOW_THREADS
+            bad = hash_large(large, buf, n, &read_size, &hex);
+        }
+        else
+            bad = digest(fd, l.items[c->entry].name, &buf, &read_size, &hex);
+        if (bad)
             goto done;
         if (hex == Py_None)
             c->state = VANISHED;
@@ -1324,8 +1537,12 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, growbuf *t, PyObject 
 done:
     if (fd >= 0)
         close(fd);
+    for (size_t k = 0; kept && k < n_changed; k++)  /* large files not hashed (an error) */
+        if (changed[k].state == LARGE && changed[k].fd >= 0)
+            close(changed[k].fd);
     for (Py_ssize_t k = 0; k < filled; k++)
         Py_XDECREF(olds[k].owner);
+    knowns_free(first_known, knowns, n_known);
     if (olds != first_old)
         PyMem_Free(olds);
     if (changed != first_changed)
@@ -1339,19 +1556,23 @@ done:
 }
 
 PyDoc_STRVAR(flat_changes_text_doc,
-"flat_changes_text(job, path, old) -> str or None\n\n"
+"flat_changes_text(job, path, old, written=None) -> str or None\n\n"
 "files_text of flat_changes(job, path, old) in one call, without the entries' dicts: the JSON\n"
 "of each entry, joined by ', ' ('' when nothing changed); None where flat_changes gives None.\n"
-"job is a str. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
-"flat_changes raises; TypeError if job is not a str.");
+"job is a str. written ([(path, bytes, stat_result)] or None): a file of path's directory that\n"
+"is a regular file with the signature of its last item (its lstat) is hashed from those\n"
+"bytes, not read. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
+"flat_changes raises; TypeError if job is not a str or written not a list.");
 
 static PyObject *
 flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)self;
-    if (nargs != 3 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
-            || !PyDict_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict)");
+    PyObject *written = nargs == 4 && args[3] != Py_None ? args[3] : NULL;
+    if (nargs < 3 || nargs > 4 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
+            || !PyDict_Check(args[2]) || (written != NULL && !PyList_Check(written))) {
+        PyErr_SetString(PyExc_TypeError, "flat_changes_text(job: str, path: str, old: dict, "
+                        "written: list or None = None)");
         return NULL;
     }
     if (!configured())
@@ -1359,11 +1580,11 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *job = args[0], *found, *gone, *result = NULL;
     growbuf t = text_buf;  /* reused: a malloc and free per record cost ~1,500 instructions */
     t.len = 0;
-    if (changes_fast(job, args[1], args[2], &t, &result)) {
+    if (changes_fast(job, args[1], args[2], written, &t, &result)) {
         found = gone = NULL;
         goto done;
     }
-    int flat = changes_core(args[1], args[2], &found, &gone);
+    int flat = changes_core(args[1], args[2], written, &found, &gone);
     if (flat <= 0) {
         result = flat < 0 ? NULL : Py_NewRef(Py_None);
         goto done;
@@ -1429,7 +1650,11 @@ PyInit__capture(void)
             || !(k_sha256 = PyUnicode_InternFromString("sha256"))
             || !(k_removed = PyUnicode_InternFromString("removed"))
             || !(s_hexdigest = PyUnicode_InternFromString("hexdigest"))
-            || !(s_update = PyUnicode_InternFromString("update")))
+            || !(s_update = PyUnicode_InternFromString("update"))
+            || !(s_st_size = PyUnicode_InternFromString("st_size"))
+            || !(s_st_mtime_ns = PyUnicode_InternFromString("st_mtime_ns"))
+            || !(s_st_ctime_ns = PyUnicode_InternFromString("st_ctime_ns"))
+            || !(s_st_ino = PyUnicode_InternFromString("st_ino")))
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {

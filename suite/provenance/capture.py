@@ -23,10 +23,11 @@ import os
 import platform
 import re
 import socket
+import stat
 import subprocess
 import sys
 
-from suite import jobfiles, layout, native
+from suite import jobfiles, jsonio, layout, native
 
 #: how a blob line starts (readers that want only records skip these without parsing them)
 BLOB_PREFIX = b'{"blob": "'
@@ -54,6 +55,16 @@ if _native is not None:  # what its scans leave out, as bytes (as the directory 
 #: of one per record: the call and its bytes object were ~1 µs of a record's ~12)
 IDS_AT_ONCE = 256
 _ids = iter(())  # ids drawn and not handed out yet (a list iterator: next() is atomic)
+
+
+#: files suite's own writer (:func:`suite.jsonio.write_atomic`) wrote in this process while
+#: records are on, ``[(path, bytes, os.stat_result after the rename)]``, emptied after each
+#: execution's scan (jsonio appends to it, up to ``jsonio.WRITTEN_MAX``). The scan after
+#: hashes those bytes where the file's signature is still that one (the rule by which the
+#: scans tell a file unchanged), instead of reading the file back (open, read, close: ~2-3 µs
+#: of system time an execution). A list appended to in C: a Python function per write cost
+#: ~3,500 instructions.
+_written = []
 
 
 def _forget_ids():
@@ -344,6 +355,8 @@ class Capture:
         self.reason = reason
         self.tags = list(tags or ())
         self.enabled = records_enabled() if enabled is None else enabled
+        if self.enabled:
+            jsonio.written = _written
         self._base = None
         self._shared = {}  # (enabled, reason, tags) -> the fields every record shares, encoded
         self._blobs = []
@@ -484,7 +497,8 @@ class Capture:
             job = jobs[0]
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old)
+            found = flat_changes_text(job_id, path, old, _written)
+            _written.clear()
             if found is None:  # subdirectories or links: compare whole stat trees
                 found = files_text(_tree_changes(job_id, path, old))
             return found
@@ -492,17 +506,24 @@ class Capture:
         for job in jobs:
             job_id, path = job.id, job.path
             old = before.get(job_id, {})
-            found = flat_changes_text(job_id, path, old)
+            found = flat_changes_text(job_id, path, old, _written)
             if found is None:
                 found = files_text(_tree_changes(job_id, path, old))
             if found:
                 parts.append(found)
+        _written.clear()
         return ", ".join(parts)
 
 
-def _entry(job_id, path, rel, size):
+def _entry(job_id, path, rel, size, written=None, st=None):
     """A created or modified file of a record: size (from the hash's read when None) and
-    SHA-256 (None if it vanished)."""
+    SHA-256 (None if it vanished). ``written``: :func:`_written_names`' map, ``st`` the
+    file's ``lstat`` if taken."""
+    if written:
+        known = _written_bytes(written, rel, path, st)
+        if known is not None:
+            return {"job": job_id, "path": rel, "size": known[0],
+                    "sha256": hashlib.sha256(known[1]).hexdigest()}
     digest = _digest(path)
     if digest is not None and size is None:
         size = digest[0]
@@ -510,18 +531,66 @@ def _entry(job_id, path, rel, size):
             "sha256": None if digest is None else digest[1]}
 
 
+def _written_names(written, root):
+    """``{name: (bytes, signature)}`` of the files directly in ``root`` among ``written``
+    (:data:`_written`' items; the last write of a name counts). An item is taken where it is
+    a tuple ``(str path, bytes of at most CHUNK, st)``, the path is ``root``, the separator
+    and a name (both encodable as UTF-8), and ``st``'s ``st_size``, ``st_mtime_ns``,
+    ``st_ctime_ns`` and ``st_ino`` are ints; any other item is left out."""
+    out, prefix = {}, root + os.sep
+    for item in written:
+        if type(item) is not tuple or len(item) != 3:
+            continue
+        path, data, st = item
+        if (type(path) is not str or not path.startswith(prefix) or type(data) is not bytes
+                or len(data) > CHUNK):
+            continue
+        name = path[len(prefix):]
+        try:
+            path.encode()
+            sig = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        except (UnicodeEncodeError, AttributeError):
+            continue
+        if (name and os.sep not in name and all(type(v) is int for v in sig)
+                and all(-2**63 <= v < 2**63 for v in sig[:3]) and 0 <= sig[3] < 2**64):
+            out[name] = (data, sig)  # (ints in the C scan's range)
+    return out
+
+
+def _written_bytes(written, rel, path, st=None):
+    """``(size, bytes)`` of the file ``rel`` (at ``path``) from ``written`` (``{name: (bytes,
+    signature)}``, :func:`_written_names`) where that holds it and the file is a regular file
+    whose signature (its ``lstat``: ``st``, or taken here) is that one; else None (the caller
+    reads the file). The size is the ``lstat``'s."""
+    known = written.get(rel)
+    if known is None:
+        return None
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+    if not stat.S_ISREG(st.st_mode) or _sig(st) != known[1]:
+        return None
+    return st.st_size, known[0]
+
+
 def _removed(job_id, old, present):
     gone = [rel for rel in old if rel not in present]
     return [{"job": job_id, "path": rel, "removed": True} for rel in sorted(gone)]
 
 
-def flat_changes_python(job_id, root, old):
+def flat_changes_python(job_id, root, old, written=None):
     """The file entries of :meth:`Capture.changes` for a flat job directory, in one pass:
     new files are hashed without a ``stat`` (their size comes with the read), files that were
     there before are ``stat``ed and hashed if their signature moved; sorted by path, then the
     files of ``old`` (:func:`flat_sigs`) no longer there. None when the directory holds a
-    subdirectory or a link. :func:`flat_changes` is this, in C where built. Raises OSError
-    (NotADirectoryError, PermissionError) naming the directory or the entry."""
+    subdirectory or a link. ``written`` (:data:`_written`' list, or None): a file to hash
+    that suite's writer wrote, whose signature is still the one it saw, is hashed from those
+    bytes, not read (:func:`_written_names`, :func:`_written_bytes`; a new one is then
+    ``lstat``ed). :func:`flat_changes` is this, in C where built (without ``written``).
+    Raises OSError (NotADirectoryError, PermissionError) naming the directory or the entry."""
+    written = _written_names(written, root) if written else None
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
@@ -534,7 +603,7 @@ def flat_changes_python(job_id, root, old):
                     return None
                 sig = old.get(name)
                 if sig is None:
-                    out.append(_entry(job_id, prefix + name, name, None))
+                    out.append(_entry(job_id, prefix + name, name, None, written))
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -542,7 +611,7 @@ def flat_changes_python(job_id, root, old):
                     continue
                 still.add(name)
                 if _sig(st) != sig:
-                    out.append(_entry(job_id, prefix + name, name, st.st_size))
+                    out.append(_entry(job_id, prefix + name, name, st.st_size, written, st))
     except FileNotFoundError:  # the operation removed the job directory
         pass
     if len(out) > 1:
@@ -552,10 +621,10 @@ def flat_changes_python(job_id, root, old):
     return out
 
 
-def flat_changes_text_python(job_id, root, old):
-    """:func:`files_text` of :func:`flat_changes` in one step (None where that is None).
-    :func:`flat_changes_text` is this, in C where built."""
-    found = flat_changes_python(job_id, root, old)
+def flat_changes_text_python(job_id, root, old, written=None):
+    """:func:`files_text` of :func:`flat_changes_python` in one step (None where that is
+    None). :func:`flat_changes_text` is this, in C where built."""
+    found = flat_changes_python(job_id, root, old, written)
     return None if found is None else files_text_python(found)
 
 

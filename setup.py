@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 # editing a header rebuilds the modules that include it.
 HEADERS = {
     "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
-    "archive._tarpack": ["dirread.h", "growbuf.h", "jsonesc.h", "sha256.h"],
+    "archive._tarpack": ["ascii.h", "dirread.h", "growbuf.h", "jsonesc.h", "sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],

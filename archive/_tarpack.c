@@ -35,6 +35,7 @@
 #define HASHLIB_FROM 2048      /* from this size hashlib's SHA-256 (OpenSSL) is faster than
                                   * the plain C one; with SHA-NI the C one is never slower */
 
+#include "ascii.h"
 #include "dirread.h"
 #include "growbuf.h"
 #include "jsonesc.h"
@@ -121,15 +122,6 @@ ustar_header(growbuf *b, const char *name, size_t name_len, long long size, long
     h[155] = ' ';
     b->len += BLOCK;
     return 0;
-}
-
-static int
-is_ascii(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 0;
-    return 1;
 }
 
 /* "<length> key=value\n" where length counts itself (tarwriter._pax_record) */

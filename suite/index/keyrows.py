@@ -14,6 +14,7 @@ changes jobs or documents keeps the rows of every made key right, in its own tra
 import json
 from collections import Counter
 
+from .. import native
 from ..jsonio import encoder
 from . import store
 
@@ -220,7 +221,27 @@ def _rows_of_keys_python(texts, made):
     return out
 
 
-rows_of_keys = _rows_of_keys_python
+def _row_of_value(job_id, src, key, value_text):
+    """The row of ``key`` holding the JSON ``value_text`` (for the C flattener: lists, dicts,
+    escaped strings, long integers)."""
+    rows = []
+    flatten(job_id, src, {key: json.loads(value_text)}, "", rows)
+    return rows[0]
+
+
+def _rows_of_text(job_id, src, text, keys):
+    """The reference's rows of one text (for the C flattener: what it leaves to Python)."""
+    return _rows_of_keys_python([(job_id, src, text)], {(src, k) for k in keys or ()})
+
+
+def _rows_of_keys_native(texts, made):
+    keys = ([k for s, k in made if s == 0], [k for s, k in made if s == 1])
+    return _native.rows_of_keys(texts, keys, _row_of_value, _rows_of_text)
+
+
+_native = native.load("suite.index._keyrows")
+#: the key rows of the keys ``made`` that the texts ``(id, src, text)`` make: in C where built
+rows_of_keys = _rows_of_keys_python if _native is None else _rows_of_keys_native
 
 
 def made_keys(db):

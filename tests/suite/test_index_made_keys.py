@@ -245,3 +245,20 @@ def test_an_index_of_version_8_is_rebuilt(tmp_path):
     with sqlite3.connect(project.index.path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='version'").fetchone() == ("9",)
     _check(fresh)
+
+
+def test_a_key_first_queried_on_a_read_only_index_is_made_in_memory(tmp_path, monkeypatch):
+    """Making a key's rows is a write: where the index file is read-only (a read-only file
+    system) the index moves to memory, is built there whole, and the answer is right."""
+    from tests.suite.test_index import index_files_read_only
+
+    project = suite.init_project(tmp_path / "p")
+    for i in range(6):
+        project.open_job({"i": i, "b": {"c": i % 2}}).init().doc.x = i % 3
+    project.index.refresh(documents=True)  # built on the disk, no key made
+    index_files_read_only(monkeypatch)
+    fresh = suite.get_project(project.path)
+    assert fresh.find_jobs({"b.c": 1}).ids() == _expected(project, "b.c", 1)
+    assert fresh.index.in_memory
+    assert fresh.find_jobs({"doc.x": 2}).ids() == _expected(project, "doc.x", 2)
+    assert fresh.index.document_values("x") == {j.id: j.doc.x for j in project.find_jobs()}

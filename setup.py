@@ -23,6 +23,7 @@ HEADERS = {
     "suite._spcanon": ["growbuf.h", "jsonesc.h", "md5.h"],
     "archive._importjobs": ["growbuf.h", "md5.h"],
     "suite._slots": [],
+    "suite.index._keyrows": [],
 }
 
 

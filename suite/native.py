@@ -23,6 +23,7 @@ MODULES = (
     "suite._spcanon",
     "archive._importjobs",
     "suite._slots",
+    "suite.index._keyrows",
 )
 
 

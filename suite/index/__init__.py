@@ -12,7 +12,8 @@ It is a cache: deleting it loses nothing. Freshness is checked cheaply before ea
   and only changed documents are re-read.
 
 State points and documents are also stored flattened, one row per (dotted) key, so most filters
-become SQL over indexed columns; what SQL cannot express is evaluated in Python. Writers of
+become SQL over indexed columns; a key's rows are made on its first query and kept right from
+then on (``keyrows``); what SQL cannot express is evaluated in Python. Writers of
 documents never touch the index, so any number of cluster jobs may write while another process
 queries. On a read-only file system the index lives in memory for the life of the process.
 
@@ -43,8 +44,6 @@ from .keyrows import (
     T_NULL,
     T_STR,
     canonical,
-    flatten,
-    flatten_capped,
     int_of_sortable,
 )
 from .querysql import execute, to_sql
@@ -156,12 +155,13 @@ class Index:
         that no longer matches its signature, so the next freshness check re-reads it. Jobs
         the index already holds are left as they are. A cache: an error here is the caller's
         to ignore (the next refresh indexes the jobs by reading them)."""
-        rows, kv = [], []
+        rows, sp_names, doc_names = [], [], []
         for job_id, sp_text, sp, doc, doc_text, sig in jobs:
-            flatten(job_id, 0, sp, "", kv)
+            keyrows.key_names(sp, "", sp_names)
             if doc is None:
                 doc_text = "{}"
-            elif sig[1] > keyrows.DOC_MAX_BYTES or not flatten_capped(job_id, doc, doc_text, kv):
+            elif sig[1] > keyrows.DOC_MAX_BYTES or not keyrows.names_capped(doc, doc_text,
+                                                                             doc_names):
                 doc_text = None  # over the caps, as a refresh would find it
             rows.append((job_id, sp_text, doc_text,
                          "none" if sig is None else f"{sig[0]}:{sig[1]}:{sig[2]}", None))
@@ -171,11 +171,12 @@ class Index:
         # updating them (a tenth less at 10,000 jobs), in the same transaction: no reader
         # ever sees them missing
         bulk = len(rows) > BULK_KNOWN_MIN and len(rows) * 5 > self.indexed_count()
+        counts = keyrows.counted(sp_names, doc_names)
 
         def fill(db):
             if bulk:
                 drop_indexes(db)
-            add_jobs(db, rows, kv)
+            add_jobs(db, rows, counts)
             if bulk:
                 create_indexes(db)
 
@@ -222,6 +223,7 @@ class Index:
         are left out (see :attr:`problems`). From the key rows: no document is decoded but
         those whose value the rows do not hold exactly (NaN, documents over the caps)."""
         self.refresh(documents=True)
+        self._make_keys({(1, key)})
         db = self._db
         # each from its covering index: a row's other column would cost a lookup per job
         # (values are the text of strings, lists and dicts, else the number)
@@ -243,10 +245,10 @@ class Index:
         return out
 
     def document_keys(self):
-        """``{dotted key: number of jobs}`` of the document keys the key rows hold, as of the
-        last document check (documents over the caps are not counted)."""
-        return dict(self._connect().execute(
-            "SELECT key, count(*) FROM kv WHERE src=1 GROUP BY key"))
+        """``{dotted key: number of key rows}`` of the document keys (a job has one row per key
+        but where a key holding a dot repeats a nested one's name), as of the last document
+        check (documents over the caps are not counted). From the key counts: no rows made."""
+        return dict(self._connect().execute("SELECT key, n FROM keys WHERE src=1 AND n > 0"))
 
     def document_signatures(self, ids=None):
         """``{id: (mtime_ns, size, inode) or None}`` of the documents as last indexed (call
@@ -381,7 +383,7 @@ class Index:
         out = []
         for src, path in keys_of(node):
             code, key = (0 if src == "sp" else 1), ".".join(path)
-            if db.execute("SELECT 1 FROM kv WHERE src=? AND key=? LIMIT 1",
+            if db.execute("SELECT 1 FROM keys WHERE src=? AND key=? AND n > 0",
                           (code, key)).fetchone():
                 continue
             if src == "doc" and any(resolve(d, path) is not MISSING
@@ -389,7 +391,7 @@ class Index:
                 continue
             import difflib  # only for a missing key: a find's start-up does not pay for it
 
-            known = [k for (k,) in db.execute("SELECT DISTINCT key FROM kv WHERE src=?",
+            known = [k for (k,) in db.execute("SELECT key FROM keys WHERE src=? AND n > 0",
                                               (code,))]
             close = difflib.get_close_matches(key, known, n=1)
             prefix = "doc." if src == "doc" else ""
@@ -432,6 +434,9 @@ class Index:
                     return [(i,) for i in ids]
                 sps = self._column("sp", ids)
                 return [(i, json.dumps(sps[i])) for i in ids]
+            self._make_keys({(0 if src == "sp" else 1, ".".join(path))
+                             for src, path in keys_of(node)})
+            db = self._db  # in memory now if the disk refused to make them
             sql, params = translated
             if columns == "id":
                 rows = self._matching_ids(db, sql, params, docs)
@@ -442,6 +447,19 @@ class Index:
         if big:
             rows = self._with_big(node, rows, big, columns)
         return rows
+
+    def _make_keys(self, wanted):
+        """Make the key rows of the keys ``wanted`` (``(src, dotted key)``) not made yet
+        (:func:`keyrows.make_keys`: the first query of a key pays for its rows)."""
+        db = self._db
+        if not wanted - keyrows.made_keys(db):
+            return
+        on_disk = not self._store.in_memory
+        self._write(lambda db: keyrows.make_keys(db, wanted))
+        if on_disk and self._store.in_memory:
+            # the disk refused the write: the index moved to memory empty; built whole there
+            self.refresh(documents=True)
+            self._write(lambda db: keyrows.make_keys(db, wanted))
 
     def _matching_ids(self, db, sql, params, docs):
         """``[(id,)]`` (sorted) selected by a translated filter, less the jobs left out of

@@ -1,14 +1,22 @@
 """Key rows: a state point or document flattened to one row per dotted key
-``(id, src, key, t, num, txt)`` (src 0: state point, 1: document), and their exact deletion.
+``(id, src, key, t, num, txt)`` (src 0: state point, 1: document), made per key, and their
+exact deletion.
 
-Queries run on these rows (:mod:`suite.index.querysql`); the covering indexes over them are
-made in :mod:`suite.index.store`.
+A build stores no key rows: it counts the rows each key would have (the ``keys`` table:
+``missing_keys``, ``document_keys``). A key's rows are made on its first query, from the texts
+the jobs table holds (:func:`make_keys`), and marked made; from then on every write that
+changes jobs or documents keeps the rows of every made key right, in its own transaction
+(:func:`add_key_rows`, :func:`delete_key_rows`). Queries run on these rows
+(:mod:`suite.index.querysql`); the covering indexes over them are made in
+:mod:`suite.index.store`.
 """
 
 import json
+from collections import Counter
 
+from .. import native
 from ..jsonio import encoder
-from .store import chunks
+from . import store
 
 #: a document larger than this (bytes of its file) or with more flattened keys than
 #: DOC_MAX_KEYS is not stored in the index: queries on document keys evaluate it in Python,
@@ -131,18 +139,178 @@ def _flatten_subclass(job_id, src, name, value, out):
         flatten(job_id, src, value, name + ".", out)
 
 
-def flatten_capped(job_id, doc, text, kv):
-    """Append a document's key rows to ``kv`` unless it passes the caps (then False, and
-    nothing is appended)."""
-    start = len(kv)
-    flatten(job_id, 1, doc, "", kv)
+def key_names(data, prefix, out):
+    """Append to ``out`` the key of each row :func:`flatten` makes of ``data``, in its order
+    (a build counts them and makes no rows)."""
+    for key, value in data.items():
+        name = prefix + key
+        out.append(name)
+        if isinstance(value, dict):
+            key_names(value, name + ".", out)
+
+
+def names_capped(doc, text, out):
+    """Append a document's row keys (:func:`key_names`) to ``out`` unless it passes the caps
+    (then False, and nothing is appended)."""
+    start = len(out)
+    key_names(doc, "", out)
     # a nested value is stored once per level above it: bound the text as well (small files
     # cannot add up to much, so only larger ones are measured)
-    if len(kv) - start > DOC_MAX_KEYS or (len(text) > DOC_MAX_BYTES >> 6 and sum(
-            len(r[5]) for r in kv[start:] if r[5] is not None) > 4 * DOC_MAX_BYTES):
-        del kv[start:]
+    if len(out) - start > DOC_MAX_KEYS or (len(text) > DOC_MAX_BYTES >> 6 and _text_size(doc)
+                                           > 4 * DOC_MAX_BYTES):
+        del out[start:]
         return False
     return True
+
+
+def _text_size(doc):
+    rows = []
+    flatten("", 1, doc, "", rows)
+    return sum(len(r[5]) for r in rows if r[5] is not None)
+
+
+def counted(sp_names, doc_names):
+    """``{(src, key): rows}`` of lists of state point and document row keys (marshal's)."""
+    out = {(0, k): n for k, n in Counter(sp_names).items()}
+    out.update(((1, k), n) for k, n in Counter(doc_names).items())
+    return out
+
+
+def join_counts(a, b):
+    """Two results of :func:`counted` as one."""
+    out = dict(a)
+    for k, n in b.items():
+        out[k] = out.get(k, 0) + n
+    return out
+
+
+def job_texts(rows):
+    """``(id, src, text)`` of the state points and documents of job rows ``(id, sp_text,
+    doc_text, ...)`` (a text None: unreadable or over the caps, no key rows)."""
+    return [(r[0], 0, r[1]) for r in rows] + [(r[0], 1, r[2]) for r in rows]
+
+
+def counts_of_texts(texts):
+    """:func:`counted` of stored texts ``(id, src, text)``: None if one is not JSON as stored
+    (the counts must then be made again: :func:`recount`)."""
+    names = ([], [])
+    for _, src, text in texts:
+        if text is not None:
+            try:
+                key_names(json.loads(text), "", names[src])
+            except (ValueError, RecursionError, AttributeError):
+                return None
+    return counted(*names)
+
+
+def _rows_of_keys_python(texts, made):
+    """The key rows of the keys ``made`` (a set of ``(src, key)``) that the stored texts
+    ``(id, src, text)`` make: :func:`flatten`'s rows of the text, those of the keys asked.
+    The reference of the C flattener (``suite.index._keyrows.rows_of_keys``)."""
+    wanted = {0: set(), 1: set()}
+    for src, key in made:
+        wanted[src].add(key)
+    out = []
+    for job_id, src, text in texts:
+        names = wanted[src]
+        if text is None or not names:
+            continue
+        rows = []
+        flatten(job_id, src, json.loads(text), "", rows)
+        out += [r for r in rows if r[2] in names]
+    return out
+
+
+def _row_of_value(job_id, src, key, value_text):
+    """The row of ``key`` holding the JSON ``value_text`` (for the C flattener: lists, dicts,
+    escaped strings, long integers)."""
+    rows = []
+    flatten(job_id, src, {key: json.loads(value_text)}, "", rows)
+    return rows[0]
+
+
+def _rows_of_text(job_id, src, text, keys):
+    """The reference's rows of one text (for the C flattener: what it leaves to Python)."""
+    return _rows_of_keys_python([(job_id, src, text)], {(src, k) for k in keys or ()})
+
+
+def _rows_of_keys_native(texts, made):
+    keys = ([k for s, k in made if s == 0], [k for s, k in made if s == 1])
+    return _native.rows_of_keys(texts, keys, _row_of_value, _rows_of_text)
+
+
+_native = native.load("suite.index._keyrows")
+#: the key rows of the keys ``made`` that the texts ``(id, src, text)`` make: in C where built
+rows_of_keys = _rows_of_keys_python if _native is None else _rows_of_keys_native
+
+
+def made_keys(db):
+    """The ``(src, key)`` whose key rows the index holds."""
+    return set(db.execute("SELECT src, key FROM made"))
+
+
+def count_keys(db, counts, sign=1):
+    """Add (``sign`` -1: take) ``counts`` ({(src, key): rows}) to the keys table; a key no
+    row is left of is dropped from it."""
+    db.executemany("INSERT INTO keys VALUES (?,?,?) ON CONFLICT (src, key) DO UPDATE "
+                   "SET n = n + excluded.n", [(s, k, sign * n) for (s, k), n in counts.items()])
+    if sign < 0:
+        db.executemany("DELETE FROM keys WHERE src=? AND key=? AND n <= 0", list(counts))
+
+
+def add_key_rows(db, counts, texts):
+    """In a write transaction that adds jobs or replaces documents: count their key rows
+    (``counts``, :func:`counted`) and insert the rows of the made keys, made from their stored
+    ``texts`` ``(id, src, text)``."""
+    count_keys(db, counts)
+    made = made_keys(db)  # in the transaction: another process may have made one since
+    if made:
+        db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", rows_of_keys(texts, made))
+
+
+def make_keys(db, wanted):
+    """In a write transaction: make the key rows of the keys ``wanted`` (``(src, key)``) that
+    are not made yet, from every stored text, and mark them made (a key no job has as well:
+    a job that comes with it later gets its rows)."""
+    todo = set(wanted) - made_keys(db)
+    for src, column in ((0, "sp"), (1, "doc")):
+        mine = {k for k in todo if k[0] == src}
+        if mine:
+            texts = [(i, src, t) for i, t in db.execute(
+                f"SELECT id, {column} FROM jobs WHERE {column} IS NOT NULL")]
+            _insert_in_index_order(db, rows_of_keys(texts, mine))
+    db.executemany("INSERT OR IGNORE INTO made VALUES (?,?)", sorted(todo))
+
+
+def _insert_in_index_order(db, rows):
+    # in the key indexes' order (SQLite sorts, in a temporary table): appended to their
+    # B-trees instead of inserted at random places (ids are hashes): a third to a half less
+    # CPU for 100,000 rows of one key
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS made_rows "
+               "(id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT)")
+    db.executemany("INSERT INTO temp.made_rows VALUES (?,?,?,?,?,?)", rows)
+    db.execute("INSERT INTO kv SELECT * FROM temp.made_rows ORDER BY src, key, txt, num, t, id")
+    db.execute("DELETE FROM temp.made_rows")
+
+
+def make_every_key(db):
+    """Make the key rows of every key the index counts (what a build made before index
+    version 9; tests and benchmarks compare with it)."""
+    make_keys(db, set(db.execute("SELECT src, key FROM keys")))
+
+
+def recount(db):
+    """Count every key's rows again from the stored texts (one was not JSON as stored)."""
+    db.execute("DELETE FROM keys")
+    names = ([], [])
+    for sp, doc in db.execute("SELECT sp, doc FROM jobs"):
+        for src, text in ((0, sp), (1, doc)):
+            try:
+                if text is not None:
+                    key_names(json.loads(text), "", names[src])
+            except (ValueError, RecursionError, AttributeError):
+                continue
+    count_keys(db, counted(*names))
 
 
 #: up to this many old key rows are deleted one by one through the covering indexes; more
@@ -151,38 +319,40 @@ EXACT_DELETE_MAX = 20000
 
 
 def delete_key_rows(db, removed, changed, exact=True):
-    """Delete the key rows of the ``removed`` jobs and of the old documents of the
-    ``changed`` ones (kv has no index on id: it would slow inserts). The rows to delete are
-    made again from the texts the jobs table holds (they were made from them), so each is
-    found by its exact key in a covering index; many (or ``exact`` false: the indexes are
-    dropped) take one scan of kv instead."""
-    old = _old_rows(db, removed, changed) if exact else None
-    if old is not None:
-        _delete_exact(db, old)
-    else:
-        _delete_by_scan(db, removed, changed)
+    """In a write transaction: take the key rows of the ``removed`` jobs and of the old
+    documents of the ``changed`` ones out of the key counts, and delete those of the made keys
+    (kv has no index on id: it would slow inserts). The rows to delete are made again from the
+    texts the jobs table holds (they were made from them), so each is found by its exact key
+    in a covering index; many (or ``exact`` false: the indexes are dropped) take one scan of kv
+    instead. True if a text was not JSON as stored: the caller must :func:`recount` once its
+    jobs table is as it will be committed."""
+    texts = _old_texts(db, removed, changed)
+    counts = counts_of_texts(texts)
+    if counts is not None:
+        count_keys(db, counts, -1)
+    made = made_keys(db)
+    if made:
+        old = rows_of_keys(texts, made) if exact and counts is not None else None
+        if old is not None and len(old) <= EXACT_DELETE_MAX:
+            _delete_exact(db, old)
+        else:
+            _delete_by_scan(db, removed, changed)
+    return counts is None
 
 
-def _old_rows(db, removed, changed):
-    """The key rows the jobs table's texts make for the removed jobs (state point and
-    document) and the changed documents, or None past :data:`EXACT_DELETE_MAX` rows or if a
-    text is not as it was stored."""
-    old = []
+def _old_texts(db, removed, changed):
+    """``(id, src, text)`` the jobs table holds of the removed jobs (state point and
+    document) and of the changed documents."""
+    texts = []
     for src, ids in ((0, removed), (1, changed)):
-        for part in chunks(ids, 500):
+        for part in store.chunks(ids, 500):
             for job_id, sp_text, doc_text in db.execute(
                     f"SELECT id, sp, doc FROM jobs WHERE id IN ({','.join('?' * len(part))})",
                     part):
-                try:
-                    if src == 0 and sp_text is not None:
-                        flatten(job_id, 0, json.loads(sp_text), "", old)
-                    if doc_text is not None:
-                        flatten(job_id, 1, json.loads(doc_text), "", old)
-                except (ValueError, RecursionError, AttributeError):  # not as it was stored
-                    return None
-                if len(old) > EXACT_DELETE_MAX:
-                    return None
-    return old
+                if src == 0:
+                    texts.append((job_id, 0, sp_text))
+                texts.append((job_id, 1, doc_text))
+    return texts
 
 
 def _delete_exact(db, old):

@@ -1,5 +1,5 @@
 """Reading and parsing job files for the index: state points and documents read in one
-``open``/``fstat``/``read`` each, parsed, and flattened into key rows."""
+``open``/``fstat``/``read`` each, parsed, and their key rows counted."""
 
 import json
 import os
@@ -175,29 +175,30 @@ def read_docs(ws, ids):
 
 
 def prepare_jobs(ids, ws):
-    """``(rows, kv)`` for new jobs: rows (id, sp_text, doc_text, doc_sig, problem) for
-    the jobs table and their flattened key rows."""
-    rows, kv = [], []
+    """``(rows, counts)`` for new jobs: rows (id, sp_text, doc_text, doc_sig, problem) for
+    the jobs table and their key rows counted by key (:func:`keyrows.counted`; the rows
+    themselves are made only for the keys queried, from the texts)."""
+    rows, sp_names, doc_names = [], [], []
     for job_id, sp, sp_text, doc, doc_text, sig, bad in read_jobs(ws, ids):
         if sp is not None:
-            keyrows.flatten(job_id, 0, sp, "", kv)
-        if doc_text is not None and not keyrows.flatten_capped(job_id, doc, doc_text, kv):
+            keyrows.key_names(sp, "", sp_names)
+        if doc_text is not None and not keyrows.names_capped(doc, doc_text, doc_names):
             doc_text = None
         rows.append((job_id, sp_text, doc_text, sig, bad))
-    return rows, kv
+    return rows, keyrows.counted(sp_names, doc_names)
 
 
 def prepare_docs(ids, ws):
-    """``(rows, kv)`` for changed documents: rows (id, doc_text, doc_sig, problem) and
-    their flattened key rows."""
-    rows, kv = [], []
+    """``(rows, counts)`` for changed documents: rows (id, doc_text, doc_sig, problem) and
+    their key rows counted by key."""
+    rows, names = [], []
     for job_id, doc, text, sig, bad in read_docs(ws, ids):
-        if text is not None and not keyrows.flatten_capped(job_id, doc, text, kv):
+        if text is not None and not keyrows.names_capped(doc, text, names):
             text = None
         rows.append((job_id, text, sig, bad))
-    return rows, kv
+    return rows, keyrows.counted([], names)
 
 
 def join_prepared(a, b):
     """Two results of :func:`prepare_jobs` (or :func:`prepare_docs`) as one."""
-    return a[0] + b[0], a[1] + b[1]
+    return a[0] + b[0], keyrows.join_counts(a[1], b[1])

@@ -32,10 +32,11 @@ class _Changes:
         self.docs = []
         if documents:
             self.docs = _changed_documents(store, ws, set(self.added), set(self.removed), hint)
-        rows, kv, self.retried = _retry_unreadable(store.db, ws, self.removed)
+        rows, self.retried = _retry_unreadable(store.db, ws, self.removed)
         self.fixed = {r[0] for r in rows if r[1] is not None}  # readable now: re-added
         self.fixed_rows = [r for r in rows if r[0] in self.fixed]
-        self.fixed_kv = [k for k in kv if k[0] in self.fixed]
+        # counted again from their texts: few
+        self.fixed_counts = keyrows.counts_of_texts(keyrows.job_texts(self.fixed_rows)) or {}
         if self.fixed:
             self.removed = self.removed + sorted(self.fixed)
         self.none = not (self.added or self.removed or self.docs) and store.meta(
@@ -96,11 +97,11 @@ def _fill(store, ws, found, bulk):
         db.execute("PRAGMA threads=2")  # the key indexes' sort on two cores
     try:
         _add_new_jobs(store, ws, added, found.listed_at)
-        doc_rows, doc_kv = freshness.split_work(reading.prepare_docs, docs, ws,
-                                                reading.join_prepared)
+        doc_rows, doc_counts = freshness.split_work(reading.prepare_docs, docs, ws,
+                                                    reading.join_prepared)
         store.write(functools.partial(
-            _apply, removed=removed, doc_rows=doc_rows, doc_kv=doc_kv,
-            new_rows=found.fixed_rows, new_kv=found.fixed_kv, bulk=bulk,
+            _apply, removed=removed, doc_rows=doc_rows, doc_counts=doc_counts,
+            new_rows=found.fixed_rows, new_counts=found.fixed_counts, bulk=bulk,
             ws_sig=found.trusted_signature(),
             read=2 * (len(added) + len(found.retried)) + len(docs)))  # see files_read
     finally:
@@ -139,14 +140,14 @@ def _changed_documents(store, ws, added, removed, hint=None):
 
 def _retry_unreadable(db, ws, removed):
     """Jobs whose state point was unreadable (e.g. caught half-created by another tool) are
-    read again every time until they can be indexed; they are few. ``(rows, key rows, ids)``
+    read again every time until they can be indexed; they are few. ``(rows, ids)``, the rows
     as :func:`reading.prepare_jobs` gives them."""
     gone = set(removed)
     retry = [i for (i,) in db.execute(
         f"SELECT id FROM jobs WHERE {ODD} AND sp IS NULL")
         if i not in gone]
-    rows, kv = reading.prepare_jobs(retry, ws)
-    return rows, kv, retry
+    rows, _ = reading.prepare_jobs(retry, ws)
+    return rows, retry
 
 
 def _is_bulk(db, added, work):
@@ -167,10 +168,10 @@ def others_committed(db, since):
     return since is None or since[0] is not db or listing_version(db)[1] != since[1]
 
 
-def _insert_new(db, rows, kv, listed_at):
+def _insert_new(db, rows, counts, listed_at):
     # the jobs another process indexed meanwhile are left out; looking for them cost a
     # quarter of the inserts, so only when another connection committed since the listing
-    add_jobs(db, rows, kv, check=others_committed(db, listed_at))
+    add_jobs(db, rows, counts, check=others_committed(db, listed_at))
 
 
 def _add_new_jobs(store, ws, added, listed_at):
@@ -190,8 +191,8 @@ def _add_new_jobs(store, ws, added, listed_at):
             done = []
 
             def fill(db, size=size, done=done):
-                for rows, kv in parts:
-                    _insert_new(db, rows, kv, listed_at)
+                for rows, counts in parts:
+                    _insert_new(db, rows, counts, listed_at)
                     done.append(len(rows))
                     if sum(done) >= size:
                         return
@@ -203,12 +204,13 @@ def _add_new_jobs(store, ws, added, listed_at):
             held += sum(done)
 
 
-def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):
+def _apply(db, removed, doc_rows, doc_counts, new_rows, new_counts, bulk, ws_sig, read):
     """The write transaction of a refresh: removed jobs out, changed documents replaced,
     retried jobs in, key indexes made again after a bulk change, the workspace signature
     and the count of files read recorded."""
+    miscounted = False
     if removed or doc_rows:
-        _remove_old(db, removed, doc_rows, bulk)
+        miscounted = _remove_old(db, removed, doc_rows, bulk)
     # a job whose state point is unreadable keeps that problem (a readable document
     # must not clear it from `problems`)
     db.executemany("UPDATE jobs SET doc=?, doc_sig=?, "
@@ -216,11 +218,13 @@ def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):
                    [(text, sig, bad, i) for i, text, sig, bad in doc_rows])
     db.executemany("UPDATE docsig SET sig=? WHERE id=?",
                    [(sig, i) for i, _, sig, _ in doc_rows])
-    db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", doc_kv)
+    keyrows.add_key_rows(db, doc_counts, [(r[0], 1, r[1]) for r in doc_rows])
     # a document text of None marks one over the caps (not stored, no key rows)
     db.executemany("INSERT OR REPLACE INTO bigdoc VALUES (?)",
                    [(r[0],) for r in doc_rows if r[1] is None])
-    add_jobs(db, new_rows, new_kv, check=False)  # the retried: removed above
+    add_jobs(db, new_rows, new_counts, check=False)  # the retried: removed above
+    if miscounted:
+        keyrows.recount(db)
     if bulk:
         create_indexes(db)
     db.execute("INSERT OR REPLACE INTO meta VALUES ('ws_sig', ?)", (ws_sig,))
@@ -230,9 +234,10 @@ def _apply(db, removed, doc_rows, doc_kv, new_rows, new_kv, bulk, ws_sig, read):
 
 def _remove_old(db, removed, doc_rows, bulk):
     """The removed jobs' rows and the changed documents' old key rows out; the caches
-    that held them dropped in the same transaction."""
+    that held them dropped in the same transaction. True if the key counts must be made
+    again (:func:`keyrows.delete_key_rows`)."""
     # without its indexes (a bulk change), kv can only be scanned
-    keyrows.delete_key_rows(db, removed, [r[0] for r in doc_rows], exact=not bulk)
+    miscounted = keyrows.delete_key_rows(db, removed, [r[0] for r in doc_rows], exact=not bulk)
     db.executemany("DELETE FROM jobs WHERE id=?", [(i,) for i in removed])
     if removed:
         db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
@@ -240,3 +245,4 @@ def _remove_old(db, removed, doc_rows, bulk):
     db.executemany("DELETE FROM docsig WHERE id=?", [(i,) for i in removed])
     db.executemany("DELETE FROM bigdoc WHERE id=?",
                    [(i,) for i in removed] + [(r[0],) for r in doc_rows])
+    return miscounted

@@ -8,10 +8,12 @@ import sqlite3
 import time
 
 from ..process import pid_alive
+from . import keyrows
 
 # another version's file is rebuilt, never misread. 7: kv_txt partial; 8: a build without a
-# journal leaves a marker (BUILDING) that older code would not heed
-VERSION = 8
+# journal leaves a marker (BUILDING) that older code would not heed; 9: key rows made per key
+# on its first query (tables keys and made)
+VERSION = 9
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS jobs (
@@ -20,6 +22,9 @@ CREATE TABLE IF NOT EXISTS docsig (id TEXT PRIMARY KEY, sig TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bigdoc (id TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS kv (
     id TEXT, src INTEGER, key TEXT, t INTEGER, num REAL, txt TEXT);
+CREATE TABLE IF NOT EXISTS keys (src INTEGER, key TEXT, n INTEGER,
+    PRIMARY KEY (src, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS made (src INTEGER, key TEXT, PRIMARY KEY (src, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS spcache (tag TEXT, blob BLOB);
 CREATE TABLE IF NOT EXISTS sigcache (tag TEXT, blob BLOB);
 CREATE INDEX IF NOT EXISTS jobs_odd ON jobs (id) WHERE (sp IS NULL OR bad IS NOT NULL);
@@ -217,37 +222,38 @@ def _cut_off(db, path):
 def _reset(db):
     db.executescript(
         "DELETE FROM meta; DELETE FROM jobs; DELETE FROM kv; DELETE FROM docsig; "
-        "DELETE FROM bigdoc; DELETE FROM spcache; DELETE FROM sigcache;")
+        "DELETE FROM bigdoc; DELETE FROM keys; DELETE FROM made; DELETE FROM spcache; DELETE FROM sigcache;")
     db.execute("INSERT INTO meta VALUES ('version', ?)", (str(VERSION),))
     drop_indexes(db)  # an older version's indexes may have other columns
     create(db)
 
 
-def add_jobs(db, rows, kv, check=True):
-    """Insert new jobs: ``rows`` (id, sp_text, doc_text, doc_sig, problem) and their key
-    rows. With ``check``, jobs another process indexed meanwhile are left out (their key rows
-    would be doubled)."""
+def add_jobs(db, rows, counts, check=True):
+    """Insert new jobs: ``rows`` (id, sp_text, doc_text, doc_sig, problem) and ``counts``,
+    their key rows counted by key (:func:`keyrows.counted`); the made keys' rows are made from
+    the texts. With ``check``, jobs another process indexed meanwhile are left out (their key
+    rows would be doubled)."""
     if check and rows:
-        rows, kv = _not_present(db, rows, kv)
+        fewer = _not_present(db, rows)
+        if len(fewer) < len(rows):
+            rows = fewer
+            counts = keyrows.counts_of_texts(keyrows.job_texts(rows)) or {}
     if rows:
         db.execute("DELETE FROM spcache")  # in the transaction that changes jobs
         db.execute("DELETE FROM sigcache")
     db.executemany("INSERT OR REPLACE INTO jobs VALUES (?,?,?,?,?)", rows)
     db.executemany("INSERT OR REPLACE INTO docsig VALUES (?,?)", [(r[0], r[3]) for r in rows])
-    db.executemany("INSERT INTO kv VALUES (?,?,?,?,?,?)", kv)
+    keyrows.add_key_rows(db, counts, keyrows.job_texts(rows))
     # a document text of None marks one over the caps (not stored, no key rows)
     db.executemany("INSERT OR REPLACE INTO bigdoc VALUES (?)",
                    [(r[0],) for r in rows if r[2] is None and r[1] is not None])
 
 
-def _not_present(db, rows, kv):
-    """``rows`` and ``kv`` less the jobs the index already holds."""
+def _not_present(db, rows):
+    """``rows`` less the jobs the index already holds."""
     db.execute("CREATE TEMP TABLE IF NOT EXISTS fresh (id TEXT PRIMARY KEY)")
     db.execute("DELETE FROM temp.fresh")
     db.executemany("INSERT OR IGNORE INTO temp.fresh VALUES (?)", [(r[0],) for r in rows])
     present = {i for (i,) in db.execute(
         "SELECT id FROM jobs WHERE id IN (SELECT id FROM temp.fresh)")}
-    if present:
-        rows = [r for r in rows if r[0] not in present]
-        kv = [k for k in kv if k[0] not in present]
-    return rows, kv
+    return [r for r in rows if r[0] not in present] if present else rows

@@ -29,6 +29,7 @@ def _python_ids(project, flt):
 
 def _kv_rows(project, job_id):
     db = project.index._connect()
+    project.index._write(keyrows.make_every_key)
     return db.execute("SELECT count(*) FROM kv WHERE id=? AND src=1", (job_id,)).fetchone()[0]
 
 

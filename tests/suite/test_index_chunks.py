@@ -16,8 +16,13 @@ def _view(project):
 
 
 def _kv_rows(project):
+    """The key rows of every key (made now if not yet) and the key counts."""
+    from suite.index import keyrows
+
     with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
-        return sorted(db.execute("SELECT id, src, key, t, num, txt FROM kv"))
+        keyrows.make_every_key(db)
+        return (sorted(db.execute("SELECT id, src, key, t, num, txt FROM kv")),
+                sorted(db.execute("SELECT src, key, n FROM keys")))
 
 
 def test_chunked_build_matches_one_pass(tmp_path, monkeypatch):

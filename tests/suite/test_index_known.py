@@ -103,7 +103,9 @@ def test_known_document_over_the_caps_is_left_to_queries(tmp_path, monkeypatch):
 
 
 def _key_rows(project, job_id):
+    """The job's key rows, every key made first."""
     with sqlite3.connect(project.index.path) as db:
+        keyrows.make_every_key(db)
         return db.execute("SELECT count(*) FROM kv WHERE id=?", (job_id,)).fetchone()[0]
 
 

@@ -36,6 +36,7 @@ from .landing import (
     stage_copy_python,
     write_new,
 )
+from .leftovers import remove_dead_staging
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -440,10 +441,13 @@ class Replica:
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
-            names = [n for n in os.listdir(ws) if layout.is_job_id(n)
-                     and (wanted is None or n in wanted)]
+            entries = os.listdir(ws)
         except FileNotFoundError:
-            names = []
+            entries = []
+        names = [n for n in entries if layout.is_job_id(n) and (wanted is None or n in wanted)]
+        if self._locks and len(names) < len(entries):  # in a sync: a killed one's leftovers
+            remove_dead_staging(ws, [n for n in entries if n.startswith(layout.TMP_PREFIX)],
+                                self._sync_dir, self._locks)
         index = self.project.index
         # documents come from the index, which re-reads only those whose stat changed; an
         # index missing most jobs (just synced or unpacked here) costs more to build than

@@ -15,6 +15,7 @@ import re
 import shutil
 
 from suite import layout
+from suite.process import pid_alive
 
 #: a staging directory's name; group 1 is the process id of the sync that made it
 STAGING = re.compile(re.escape(layout.TMP_PREFIX) + r"sync-[0-9a-f]{32}-([0-9]+)")
@@ -26,15 +27,11 @@ def staging_name(job_id):
 
 
 def _alive(pid):
-    if pid == os.getpid():
+    """Whether the sync of process ``pid`` may still run (this process's own, a live one, or
+    a number that names no process: left alone)."""
+    if pid == os.getpid() or not 0 < pid < 1 << 22:  # (Linux's largest pid is 2**22)
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process; not a pid at all
-        return pid > 0
-    return True
+    return pid_alive(pid)
 
 
 def _other_sync_running(sync_dir, held):

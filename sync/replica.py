@@ -19,6 +19,7 @@ from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
     dumps,
+    encoder,
     loads_checked,
     read_json,
     replace_if_unchanged,
@@ -145,8 +146,20 @@ CHUNK = 4 << 20
 
 
 def encode_record(record):
-    """The record as :meth:`Replica.save_record` writes it (documents' NaN kept)."""
-    return dumps(record, keep_nonfinite=True).encode()
+    """The record as :meth:`Replica.save_record` writes it (documents' NaN kept): what
+    ``json.dumps(record, allow_nan=True)`` gives, without its check for cycles (a record is
+    made of parsed JSON and lists; the check's bookkeeping of every dict and list was a
+    quarter of the encoding: 10,000 jobs 25 against 18 ms). Raises InvalidStatepointError
+    for a value JSON cannot hold."""
+    with gc_paused():  # many string pieces made and joined, no cycles
+        try:
+            return _encode_record(record).encode()
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise InvalidStatepointError(f"sync record: value cannot be stored as JSON: "
+                                         f"{exc}") from None
+
+
+_encode_record = encoder(allow_nan=True, check_circular=False)
 
 
 def record_digest(raw):

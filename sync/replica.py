@@ -19,6 +19,7 @@ from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
     dumps,
+    encoder,
     loads_checked,
     read_json,
     replace_if_unchanged,
@@ -36,6 +37,7 @@ from .landing import (
     stage_copy_python,
     write_new,
 )
+from .leftovers import remove_dead_staging
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
 
@@ -144,8 +146,20 @@ CHUNK = 4 << 20
 
 
 def encode_record(record):
-    """The record as :meth:`Replica.save_record` writes it (documents' NaN kept)."""
-    return dumps(record, keep_nonfinite=True).encode()
+    """The record as :meth:`Replica.save_record` writes it (documents' NaN kept): what
+    ``json.dumps(record, allow_nan=True)`` gives, without its check for cycles (a record is
+    made of parsed JSON and lists; the check's bookkeeping of every dict and list was a
+    quarter of the encoding: 10,000 jobs 25 against 18 ms). Raises InvalidStatepointError
+    for a value JSON cannot hold."""
+    with gc_paused():  # many string pieces made and joined, no cycles
+        try:
+            return _encode_record(record).encode()
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise InvalidStatepointError(f"sync record: value cannot be stored as JSON: "
+                                         f"{exc}") from None
+
+
+_encode_record = encoder(allow_nan=True, check_circular=False)
 
 
 def record_digest(raw):
@@ -440,10 +454,13 @@ class Replica:
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
-            names = [n for n in os.listdir(ws) if layout.is_job_id(n)
-                     and (wanted is None or n in wanted)]
+            entries = os.listdir(ws)
         except FileNotFoundError:
-            names = []
+            entries = []
+        names = [n for n in entries if layout.is_job_id(n) and (wanted is None or n in wanted)]
+        if self._locks and len(names) < len(entries):  # in a sync: a killed one's leftovers
+            remove_dead_staging(ws, [n for n in entries if n.startswith(layout.TMP_PREFIX)],
+                                self._sync_dir, self._locks)
         index = self.project.index
         # documents come from the index, which re-reads only those whose stat changed; an
         # index missing most jobs (just synced or unpacked here) costs more to build than

@@ -176,7 +176,9 @@ class Index:
         def fill(db):
             if bulk:
                 drop_indexes(db)
-            add_jobs(db, rows, counts)
+            # an empty index (a first sync's) holds none of them: no check
+            add_jobs(db, rows, counts,
+                     check=db.execute("SELECT 1 FROM jobs LIMIT 1").fetchone() is not None)
             if bulk:
                 create_indexes(db)
 

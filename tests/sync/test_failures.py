@@ -122,6 +122,7 @@ def test_killed_while_a_job_is_staged_then_resume(pair):
     assert staged[0][len(".suite-tmp-sync-"):][:32] not in os.listdir(clu.workspace)
     result = sync.sync(lap, clu.path)
     assert result.exit_status == 0 and len(clu) == 30
+    assert not [n for n in os.listdir(clu.workspace) if n.startswith(".suite-tmp")]  # removed
     for job in clu:
         assert job.doc.step == job.sp.i
         with open(job.fn("out.txt")) as f:

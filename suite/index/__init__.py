@@ -27,7 +27,7 @@ import os
 
 from .. import layout
 from ..errors import CorruptFileError
-from ..jsonio import loads_checked, loads_text
+from ..jsonio import loads_checked, loads_many, loads_text
 from ..query import MISSING, evaluate, keys_of, resolve, uses_document
 from . import columns, keyrows, querysql
 from .columns import gc_paused
@@ -282,6 +282,30 @@ class Index:
                 return
             after = rows[-1][0]
             yield self._with_big_rows([r[1:] for r in rows])
+
+    def job_columns(self):
+        """``(ids, state points, documents, signature texts)``: :meth:`job_rows` of every
+        job at once, parsed, as four lists sorted by id, from the whole-column caches (a
+        marshal blob each, made again after any change: see :mod:`suite.index.columns`),
+        documents checked for freshness first. A document over the caps is read from its
+        file; None where a document cannot be read (see :attr:`problems`). For callers that
+        hold every job anyway: at 100,000 jobs this is a fifth of reading and parsing the
+        rows."""
+        self.refresh(documents=True)
+        ids, sps = self._all_statepoints()
+        doc_ids, docs, sigs = columns.cached(self._store, "sigcache", columns.read_documents,
+                                             columns.three_lists, columns.DOC_TAG)
+        if doc_ids != ids:  # another process added or removed jobs between the two reads
+            rows = sorted(next(self.job_rows(), []))
+            parsed = iter(loads_many([r[2] for r in rows if type(r[2]) is str]))
+            return ([r[0] for r in rows], loads_many([r[1] for r in rows]),
+                    [next(parsed) if type(r[2]) is str else r[2] for r in rows],
+                    [r[3] for r in rows])
+        if None in docs:
+            missing = [i for i, d in zip(ids, docs, strict=True) if d is None]
+            big = self._big_documents(missing)
+            docs = [big.get(i) if d is None else d for i, d in zip(ids, docs, strict=True)]
+        return ids, sps, docs, sigs
 
     def _job_rows_of(self, ids, chunk):
         """:meth:`job_rows` of the jobs of ``ids``, in that order."""

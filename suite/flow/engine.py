@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from suite.index import gc_paused
 from suite.job import jobs_from_index
-from suite.provenance.capture import Capture
 from suite.terminal import visible
 
 from . import provenance, scan
@@ -124,13 +123,23 @@ class Runner:
         self._memo = {}
         #: provenance records; `run` writes them in the background (see provenance.Log)
         self.log = provenance.Log()
-        #: what every record of this runner shares, captured once (git, environment); set
-        #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
-        self.capture = Capture(project.path)
+        self._capture = None
         #: which operations succeeded per job, read from the logs incrementally
         #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation); a FlowProject
         #: passes its own, shared by its runners
         self.succeeded = succeeded or Succeeded(project.path)
+
+    @property
+    def capture(self):
+        """What every record of this runner shares, captured once (git, environment); set
+        ``reason``/``tags`` on it before running (``suite run --reason/--tag``). Made when
+        first asked: status records nothing, and the capture's imports (getpass, platform)
+        were a tenth of its start."""
+        if self._capture is None:
+            from suite.provenance.capture import Capture
+
+            self._capture = Capture(self.project.path)
+        return self._capture
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))

@@ -481,7 +481,11 @@ class Index:
         """
         odd = db.execute(f"SELECT id, sp IS NULL FROM jobs WHERE {ODD}").fetchall()
         skip = {i for i, no_sp in odd if no_sp or docs}
-        found = {r[0] for r in execute(db, sql, params)}
+        # one text of all matches, split here: a row object per match (the sqlite3 module
+        # hands the interpreter lock back and forth twice for each) was a sixth of the
+        # instructions of `find b.c 3` at 100,000 jobs. Job ids hold no space.
+        text = execute(db, f"SELECT group_concat(id, ' ') FROM ({sql})", params)[0][0]
+        found = set(text.split(" ")) if text else set()
         return [(i,) for i in sorted(found - skip if skip else found)]
 
     def _with_big(self, node, rows, big, columns):

@@ -6,8 +6,11 @@ import os
 import stat
 
 from .errors import WorkspaceError
-from .job import Job, jobs_from_index
+from .job import Job, jobs_from_index, jobs_of
 from .query import MISSING, compile_filter, resolve
+
+#: the compiled filter of every job
+ALL = ("and", [])
 
 
 class JobsCursor:
@@ -74,10 +77,14 @@ class JobsCursor:
         return self._project.index.find(self._tree)
 
     def __iter__(self):
+        # not a generator: every job's is an iterator of C parts over the index's two lists
+        # (no Python frame per job); a query's over its list of pairs
         project = self._project
         if not self._workspace_ok():
-            return
-        yield from jobs_from_index(project, project.index.find_statepoints(self._tree))
+            return iter(())
+        if self._tree == ALL:
+            return jobs_of(project, *project.index.all_statepoints())
+        return jobs_from_index(project, project.index.find_statepoints(self._tree))
 
     def __len__(self):
         return len(self.ids())

@@ -2,6 +2,7 @@
 
 import errno
 import itertools
+import operator
 import os
 import shutil
 import types
@@ -489,6 +490,20 @@ def jobs_from_index(project, pairs):
         job._from_disk, job._path, job._doc_root = True, prefix + job_id, None
         job._initialized, job._cwd = False, None
         yield job
+
+
+def jobs_of(project, ids, sps):
+    """:func:`jobs_from_index` of two lists of equal length, the ids and their state points:
+    where suite._slots is built, an iterator of C parts (a ``map`` of the maker over the
+    lists), with no Python frame per job: the generator's frame was a tenth of iterating
+    100,000 jobs."""
+    if _new_indexed_job is None:
+        return jobs_from_index(project, zip(ids, sps, strict=True))
+    const = itertools.repeat
+    # operator.concat takes a vectorcall; str.__add__'s wrapper made a tuple per call
+    paths = map(operator.concat, const(f"{project.workspace}{os.sep}"), ids)
+    return map(_new_indexed_job, const(project), ids, sps, paths, const(None), const(True),
+               const(None), const(False), const(None))
 
 
 #: a Job of a state point read by the index, made without __init__ (jobs_from_index), where

@@ -6,7 +6,8 @@ The far side of a sync (``suite _sync-server PATH [--init]``, started once per s
 ``status --on`` and per ``submit --on``) has a fixed form: :func:`main` serves it without
 importing click (the group lives in :mod:`suite.cli.group`); any other form of it, ``--help``
 included, goes through click. ``suite find`` with FILTER words and no option, the command
-users time most, is served without click too (:func:`suite.cli.findjobs.plain_args`)."""
+users time most, is served without click too (:func:`suite.cli.findjobs.plain_args`), and so
+is ``suite status`` alone (:mod:`suite.cli.statusplain`)."""
 
 import sys
 
@@ -59,6 +60,10 @@ def main(argv=None):
             words = plain_args(args)
             if words is not None:  # `suite find FILTER...`: no click to import
                 return find_jobs(words)
+            from . import statusplain
+
+            if statusplain.plain_args(args):  # `suite status`: neither
+                return statusplain.show()
             from .group import run
 
             return run(args)

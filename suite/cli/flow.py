@@ -7,6 +7,7 @@ from suite.terminal import visible
 from . import onremote
 from .common import echo_json, filter_from_options, filter_option, job_option, project
 from .onremote import on_options
+from .statusplain import status_here
 
 workflow_option = click.option(
     "--workflow", "module", default=None, metavar="MODULE",
@@ -28,15 +29,6 @@ def _runner(module, reason=None, tags=()):
     runner = runner_for(project(), module)
     runner.capture.reason, runner.capture.tags = reason, list(tags)
     return runner
-
-
-def _add_scheduler_states(runner, result):
-    """Count submitted/running operations from one scheduler query (warn if it fails)."""
-    from suite.flow.submit import scheduler_states
-
-    warning = scheduler_states(runner, result)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command()
@@ -66,8 +58,6 @@ def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, r
     With --on REMOTE or --everywhere (this project and every named remote): one table, a
     row per operation and location. Exit status 6 when a remote could not be reached (the
     others are still shown), 1 when one could not answer."""
-    import sys
-
     if on or everywhere:
         if detailed:
             raise click.UsageError("--detailed lists this copy's jobs; it does not go with "
@@ -77,11 +67,8 @@ def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, r
             "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
             else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,
             remote_suite, ssh)
-    runner = _runner(module)
-    result = runner.status(list(ops) or None, filter_from_options(filter_args) if filter_args
-                           else None, ids, _status_progress if sys.stderr.isatty() else None,
-                           last=last)
-    _add_scheduler_states(runner, result)
+    result = status_here(ops, filter_from_options(filter_args) if filter_args else None, ids,
+                         last, module)
     if fmt == "json":
         echo_json(result.to_json())
     elif fmt == "html":
@@ -147,18 +134,6 @@ def _far_argv(ctx, leave):
         for item in (value if param.multiple else [value]):
             argv += [flag] if param.is_flag else [flag, str(item)]
     return argv
-
-
-def _status_progress(step, steps, jobs):
-    """On a terminal, for large projects: which step of the evaluation is running."""
-    if jobs >= STATUS_PROGRESS_MIN:
-        what = "labels" if step == steps else f"operation {step}/{steps - 1}"
-        click.echo(f"\rsuite status: {jobs:,} jobs, {what}" + ("\n" if step == steps else ""),
-                   err=True, nl=False)
-
-
-#: jobs from which `suite status` shows its progress on a terminal
-STATUS_PROGRESS_MIN = 20000
 
 
 def _progress_printer():

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from suite.index import gc_paused
 from suite.job import jobs_from_index
-from suite.provenance.capture import Capture
 from suite.terminal import visible
 
 from . import provenance, scan
@@ -124,13 +123,23 @@ class Runner:
         self._memo = {}
         #: provenance records; `run` writes them in the background (see provenance.Log)
         self.log = provenance.Log()
-        #: what every record of this runner shares, captured once (git, environment); set
-        #: ``reason``/``tags`` on it before running (``suite run --reason/--tag``)
-        self.capture = Capture(project.path)
+        self._capture = None
         #: which operations succeeded per job, read from the logs incrementally
         #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation); a FlowProject
         #: passes its own, shared by its runners
         self.succeeded = succeeded or Succeeded(project.path)
+
+    @property
+    def capture(self):
+        """What every record of this runner shares, captured once (git, environment); set
+        ``reason``/``tags`` on it before running (``suite run --reason/--tag``). Made when
+        first asked: status records nothing, and the capture's imports (getpass, platform)
+        were a tenth of its start."""
+        if self._capture is None:
+            from suite.provenance.capture import Capture
+
+            self._capture = Capture(self.project.path)
+        return self._capture
 
     def _jobs(self, filter=None, ids=None):
         jobs = list(self.project.find_jobs(filter))
@@ -252,7 +261,7 @@ class Runner:
                 selection = [i for i in selection if i in wanted]
         self.log.flush()  # "after" conditions read the logs
         index = self.project.index
-        chunks = index.job_rows(selection, None if whole else scan.CHUNK)
+        chunks = scan.job_chunks(index, selection, None if whole else scan.CHUNK)
         steps = len(names) + 1
         shown = {"step": 0, "total": None}
 
@@ -263,28 +272,26 @@ class Runner:
 
         while True:
             with gc_paused():  # no user code runs while rows become objects
-                rows = next(chunks, None)
-                if rows is None:
+                part = next(chunks, None)
+                if part is None:
                     break
-                if whole and selection is None:
-                    rows.sort()  # aggregates see jobs in id order
-                jobs, docs = self._load_chunk(rows)
+                jobs, docs = self._load_chunk(*part)
                 # what was loaded lives through the chunk: frozen, the collections that the
                 # conditions and labels cause do not walk it again and again. Frozen before
                 # collections resume: the first one would walk it all (0.4 s per chunk)
                 gc.freeze()
             try:
                 if shown["total"] is None:
-                    shown["total"] = (len(rows) if whole else len(selection)
+                    shown["total"] = (len(jobs) if whole else len(selection)
                                       if selection is not None else index.indexed_count())
                 total = shown["total"]
                 self._judge_chunk(jobs, docs, names, operations, out, table, report,
-                                  len(table) * (steps - 1) // (total or 1), len(rows) >= total)
+                                  len(table) * (steps - 1) // (total or 1), len(jobs) >= total)
             finally:
                 gc.unfreeze()
             for job in jobs:  # freed now, by reference counts (a collection took 7x longer)
                 job._release_document()
-            del jobs, docs, rows
+            del jobs, docs, part
         if shown["total"] is None:
             shown["total"] = 0
         report(steps)
@@ -299,15 +306,15 @@ class Runner:
             out.last = {name: found[name] for name in names if name in found}
         return out
 
-    def _load_chunk(self, rows):
-        """``(jobs, {id: document})`` from the index's rows; each job's document view gets
-        its document (labels and callables read job.doc: one stat each, not a file read)."""
-        sps = loads_many([r[1] for r in rows])
-        jobs = list(jobs_from_index(self.project, zip([r[0] for r in rows], sps, strict=True)))
-        texts = [r[2] for r in rows if type(r[2]) is str]
-        parsed = iter(loads_many(texts))
+    def _load_chunk(self, ids, sps, documents, sigs):
+        """``(jobs, {id: document})`` from a chunk of :func:`~suite.flow.scan.job_chunks`;
+        each job's document view gets its document (labels and callables read job.doc: one
+        stat each, not a file read)."""
+        jobs = list(jobs_from_index(self.project, zip(ids, sps, strict=True)))
+        texts = [d for d in documents if type(d) is str]
+        parsed = iter(loads_many(texts)) if texts else None
         docs = {}
-        for job, (job_id, _, doc, sig) in zip(jobs, rows, strict=True):
+        for job, job_id, doc, sig in zip(jobs, ids, documents, sigs, strict=True):
             if doc is not None:
                 if type(doc) is str:
                     doc = next(parsed)

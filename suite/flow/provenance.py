@@ -14,7 +14,6 @@ import threading
 import time
 
 from suite import layout
-from suite.provenance.capture import BLOB_PREFIX, naming_field
 
 LOG = layout.FLOW_LOG
 #: bytes read back from the end of a job's log (once per job and run) to learn which blobs it
@@ -185,6 +184,8 @@ class Log:
     @staticmethod
     def _blob_at(tail, first, end, name):
         """Whether ``tail[first:end]`` (whole lines) holds the blob line of ``name``."""
+        from suite.provenance.capture import BLOB_PREFIX  # not at start-up: status needs none
+
         key = BLOB_PREFIX + name.encode() + b'"'
         at = tail.find(key, first, end)
         while at >= 0:
@@ -196,6 +197,8 @@ class Log:
     def _named_at(self, tail, first, end, name):
         """Whether a record among ``tail[first:end]`` (whole lines) names the blob ``name``:
         the latest lines that hold the field's text are parsed (only those)."""
+        from suite.provenance.capture import BLOB_PREFIX, naming_field
+
         naming = self._naming.get(name)
         if naming is None:
             naming = self._naming[name] = naming_field(name) or ()
@@ -287,6 +290,8 @@ def lines_and_records(data):
     """``(line, record)`` for the records among the lines of ``data`` (bytes; the line names a
     record written before records had ids): blob lines are skipped unparsed, and lines that
     are not JSON objects (corrupt, cut short, not UTF-8) are skipped."""
+    from suite.provenance.capture import BLOB_PREFIX  # not at start-up: getpass, platform
+
     for line in data.splitlines():
         if line.startswith(BLOB_PREFIX):  # an environment or a diff, not a record
             continue

@@ -20,6 +20,10 @@ _fsstat = native.load("suite._fsstat")
 
 #: jobs made and judged at a time (workflows with aggregates see all jobs at once)
 CHUNK = 50000
+#: up to this many jobs, status takes all state points and documents at once from the
+#: index's whole-column caches (:meth:`~suite.index.Index.job_columns`) and makes the jobs a
+#: chunk at a time from them; above it, from the rows a chunk at a time (memory stays bounded)
+COLUMNS_MAX = 200000
 
 _scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())
 
@@ -37,6 +41,25 @@ def loads(text):
 def loads_many(texts):
     """:func:`suite.jsonio.loads_many` with :func:`loads` for a text alone."""
     return jsonio.loads_many(texts, loads)
+
+
+def job_chunks(index, selection, chunk):
+    """Yield ``(ids, state points, documents, signatures)`` of the jobs of ``selection`` (a
+    list of ids, None: all; documents checked for freshness first) ``chunk`` jobs at a time
+    (None: all at once), in id order when the whole project is asked for: the state points
+    parsed, a document parsed or its JSON text (None where it cannot be read), a signature
+    as :meth:`suite.index.Index.job_rows` gives it."""
+    if selection is None and index.indexed_count() <= COLUMNS_MAX:
+        columns = index.job_columns()
+        step = chunk or max(len(columns[0]), 1)
+        for lo in range(0, len(columns[0]), step):
+            yield tuple(c[lo:lo + step] for c in columns)
+        return
+    for rows in index.job_rows(selection, chunk):
+        if selection is None and chunk is None:
+            rows.sort()  # aggregates see jobs in id order
+        yield ([r[0] for r in rows], loads_many([r[1] for r in rows]),
+               [r[2] for r in rows], [r[3] for r in rows])
 
 
 def regular_files(dir_fd, names, suffix):

@@ -11,8 +11,6 @@ never misses a part.
 import contextlib
 import marshal
 import os
-import select
-import signal
 import struct
 
 from ..jsonio import write_all
@@ -36,6 +34,8 @@ def prepared(fn, items, ws, part=None):
         for p in parts:
             yield fn(p, ws)
         return
+    import signal  # here, and select in _meet: every query imports this module, few fork
+
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: only reads files and writes to the pipe; no cleanup handlers
@@ -59,6 +59,8 @@ def prepared(fn, items, ws, part=None):
 
 
 def _meet(fn, parts, ws, r):
+    import select
+
     front, back = 0, len(parts)  # the child's next part; this process has done [back:]
     child = True
     while front < back:

@@ -1,6 +1,6 @@
-"""Whole columns: every state point (table ``spcache``) and every document signature
-(``sigcache``) kept as one ``marshal`` blob each, and the loading of many JSON values with the
-cyclic garbage collector paused."""
+"""Whole columns: every state point (table ``spcache``), every document signature and every
+indexed document (both in ``sigcache``) kept as one ``marshal`` blob each, and the loading of
+many JSON values with the cyclic garbage collector paused."""
 
 import array
 import marshal
@@ -18,6 +18,11 @@ SP_CACHE_MIN = 2000
 # marshal's format belongs to the Python version: another version rebuilds the blob
 # (and ":2": signatures are tuples of integers since the second format)
 CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
+#: the documents' blob (:func:`read_documents`) is a second row of table sigcache, under this
+#: tag: every statement that drops the signatures (``DELETE FROM sigcache``, in each
+#: transaction that changes a document or the set of jobs, in this and in older versions of
+#: suite) drops it too, so it never outlives the rows it was made from
+DOC_TAG = "doc:" + CACHE_TAG
 
 
 #: the width of a job id: the packed signatures (:func:`read_packed_signatures`) hold them as
@@ -37,6 +42,23 @@ def read_statepoints(db):
         # parsing each), and keys repeated from job to job become one string each, which the
         # cache's marshal then writes once and loads as one object
         return [r[0] for r in rows], loads_many([r[1] for r in rows])
+
+
+def read_documents(db):
+    """``(ids, documents, signature texts)`` of the jobs with a readable state point (those of
+    :func:`read_statepoints`, in its order) as last indexed: each document parsed, None where
+    the index holds no text (over the caps, or unreadable)."""
+    rows = sorted(db.execute("SELECT id, doc, doc_sig FROM jobs WHERE sp IS NOT NULL"))
+    with gc_paused():
+        parsed = iter(loads_many([r[1] for r in rows if r[1] is not None]))
+        return ([r[0] for r in rows], [None if r[1] is None else next(parsed) for r in rows],
+                [r[2] for r in rows])
+
+
+def three_lists(value):
+    """Whether ``value`` is of :func:`read_documents`'s shape."""
+    return (type(value) is tuple and len(value) == 3 and all(type(v) is list for v in value)
+            and len(value[0]) == len(value[1]) == len(value[2]))
 
 
 def read_signatures(db):
@@ -106,10 +128,10 @@ def _two_lists(value):
             type(value[1]) is list and len(value[0]) == len(value[1]))
 
 
-def cached(store, table, read, fits=_two_lists):
+def cached(store, table, read, fits=_two_lists, tag=CACHE_TAG):
     """``read(db)``, two lists of equal length (or what else ``fits(value)`` accepts: two
-    texts of the same number of items), from its cache ``table`` (one marshal blob), or read
-    from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
+    texts of the same number of items), from its cache ``table`` (one marshal blob, the row
+    of ``tag``), or read from the rows and, from :data:`SP_CACHE_MIN` items on, stored there.
 
     A cache is deleted in the same transaction that changes the rows it was made from
     (``store.add_jobs``, a refresh), and it is made and stored in one write transaction, so
@@ -119,7 +141,7 @@ def cached(store, table, read, fits=_two_lists):
     read are returned uncached.
     """
     db = store.db
-    value = _load(db, table, fits)
+    value = _load(db, table, fits, tag)
     if value is not None:
         return value
     locked = _try_lock(db)
@@ -128,9 +150,11 @@ def cached(store, table, read, fits=_two_lists):
         count = len(value[1]) // PACKED_SIG.size if is_packed(value) else len(value[0])
         if locked and count >= SP_CACHE_MIN and fits(value) and not store.in_memory:
             try:
-                db.execute(f"DELETE FROM {table}")
-                db.execute(f"INSERT INTO {table} VALUES (?, ?)",
-                           (CACHE_TAG, marshal.dumps(value)))
+                # this blob's row and those of other Python versions; the other kind of
+                # this version's (sigcache: signatures, documents) stays
+                db.execute(f"DELETE FROM {table} WHERE tag = ? OR tag NOT IN (?, ?)",
+                           (tag, CACHE_TAG, DOC_TAG))
+                db.execute(f"INSERT INTO {table} VALUES (?, ?)", (tag, marshal.dumps(value)))
             except sqlite3.OperationalError:  # a read-only index: no cache
                 pass
     finally:
@@ -142,14 +166,15 @@ def cached(store, table, read, fits=_two_lists):
     return value
 
 
-def _load(db, table, fits):
-    """The blob of ``table`` if it is of this Python and loads as what ``fits``, else None."""
-    row = db.execute(f"SELECT tag, blob FROM {table} LIMIT 1").fetchone()
-    if row is None or row[0] != CACHE_TAG:
+def _load(db, table, fits, tag):
+    """The blob of ``table`` tagged ``tag`` (this Python's) if it loads as what ``fits``, else
+    None."""
+    row = db.execute(f"SELECT blob FROM {table} WHERE tag = ? LIMIT 1", (tag,)).fetchone()
+    if row is None:
         return None
     try:
         with gc_paused():
-            value = marshal.loads(row[1])
+            value = marshal.loads(row[0])
     except (ValueError, EOFError, TypeError):
         return None
     return value if fits(value) else None

@@ -15,8 +15,6 @@ import os
 from suite import layout
 from suite.errors import AmbiguousIdError, SuiteError
 
-from .capture import BLOB_PREFIX
-
 #: the fields every record may have, in the order tables show them
 FIELDS = ("id", "operation", "jobs", "start", "end", "duration", "status", "error", "traceback",
           "host", "user", "scheduler_job_id", "suite_version", "git_commit", "git_dirty", "diff",
@@ -98,6 +96,8 @@ def read_log(path, job_id=None, blobs=None):
             lines = f.read().splitlines()
     except FileNotFoundError:
         return [], []
+    from .capture import BLOB_PREFIX  # here: status imports this module, not the capture
+
     records, problems = [], []
     for number, raw in enumerate(lines, 1):
         if not raw.strip():

@@ -52,10 +52,19 @@ def assert_caches_coherent(project):
     import marshal
 
     with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        docs = db.execute("SELECT blob FROM sigcache WHERE tag = ?",
+                          (columns.DOC_TAG,)).fetchone()
+        if docs is not None:  # the documents' blob (status): the rows' parsed documents
+            ids, values, sigs = marshal.loads(docs[0])
+            expect = db.execute("SELECT id, doc, doc_sig FROM jobs WHERE sp IS NOT NULL "
+                                "ORDER BY id").fetchall()
+            assert list(zip(ids, values, sigs, strict=True)) == [
+                (i, None if d is None else json.loads(d), s) for i, d, s in expect]
         for table, rows in (
                 ("spcache", "SELECT id, sp FROM jobs WHERE sp IS NOT NULL ORDER BY id"),
                 ("sigcache", "SELECT id, sig FROM docsig ORDER BY id")):
-            blob = db.execute(f"SELECT blob FROM {table}").fetchone()
+            blob = db.execute(f"SELECT blob FROM {table} WHERE tag = ?",
+                              (columns.CACHE_TAG,)).fetchone()
             if blob is not None:
                 value = marshal.loads(blob[0])
                 if columns.is_packed(value):  # the signatures' packed form
@@ -331,6 +340,19 @@ def _check_doc_queries(p):
     for value in range(3):
         assert fresh.find_jobs({"doc.x": value}).ids() == doc_truth(p, "x", value)
     assert_caches_coherent(p)
+    # every state point and document at once (status), through the whole-column caches
+    ids, sps, docs, _ = suite.get_project(p.path).index.job_columns()
+    assert dict(zip(ids, sps, strict=True)) == truth(p) and ids == sorted(truth(p))
+    assert docs == [doc_file(p, i) for i in ids]
+    assert_caches_coherent(p)
+
+
+def doc_file(project, job_id):
+    try:
+        with open(os.path.join(project.workspace, job_id, layout.DOCUMENT)) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 
 @pytest.mark.parametrize("check", ["relative to the workspace", "by full path",
@@ -387,7 +409,8 @@ def test_document_queries_through_the_signature_cache_match_the_files(check, ste
                 _check_doc_queries(p)
             _check_doc_queries(p)
             with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
-                assert db.execute("SELECT count(*) FROM sigcache").fetchone()[0] == 1
+                assert sorted(db.execute("SELECT tag FROM sigcache")) == [
+                    (columns.CACHE_TAG,), (columns.DOC_TAG,)]
     finally:
         shutil.rmtree(root)
 

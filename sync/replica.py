@@ -20,6 +20,7 @@ from suite.jsonio import (
     ANY,
     dumps,
     loads_checked,
+    loads_text,
     read_json,
     replace_if_unchanged,
     same_file,
@@ -407,7 +408,9 @@ class Replica:
         (and their documents) at once, so the whole listing is never held."""
         from .steady import steady_jobs
 
-        names, docs, unreadable, exclude = self._snapshot_start(ids, exclude)
+        # steady jobs' documents are never decoded whole: as text, a chunk decoded at a time
+        text = bool(base_jobs) and not exclude
+        names, docs, unreadable, exclude = self._snapshot_start(ids, exclude, text)
         if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
@@ -416,10 +419,14 @@ class Replica:
             return snap, steady
         jobs, rest, steady = {}, [], set()
         with gc_paused():  # many entries made and dropped, no cycles, no user code
-            self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
-        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
+            rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+        return self._snapshot_finish(jobs, {}, rest, rest_docs, unreadable, exclude), steady
 
     def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
+        """List ``names`` a chunk at a time into ``jobs`` (those not steady), ``rest`` (those
+        of a shape the listing leaves to :meth:`_snapshot_finish`) and ``steady``; ``docs``
+        (text, see :meth:`suite.index.Index.documents`) are decoded a chunk at a time and
+        dropped; return the documents of ``rest``, decoded."""
         from .steady import steady_jobs
 
         size = self.STEADY_CHUNK
@@ -427,21 +434,30 @@ class Replica:
             chunks = base_jobs.ranges(names, size)
         else:
             chunks = ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
+        rest_docs = {}
         for part_names, base in chunks:
-            part, _, more, *_ = self._snapshot_list(part_names, docs, unreadable, ())
+            part_docs = {}
+            for job_id in part_names:
+                doc = docs.pop(job_id, None)
+                if doc is not None:
+                    part_docs[job_id] = loads_text(doc) if type(doc) is str else doc
+            part, _, more, *_ = self._snapshot_list(part_names, part_docs, unreadable, ())
             for job_id in steady_jobs(part, part, base):
                 del part[job_id]
-                docs.pop(job_id, None)
                 steady.add(job_id)
             jobs.update(part)
             rest += more
+            rest_docs.update((job_id, part_docs[job_id]) for job_id in more
+                             if job_id in part_docs)
+        return rest_docs
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000
 
-    def _snapshot_start(self, ids, exclude):
+    def _snapshot_start(self, ids, exclude, text=False):
         """The jobs to list and their documents from the index (this thread: the index's
-        connection belongs to it)."""
+        connection belongs to it; ``text``: as their JSON text, see
+        :meth:`suite.index.Index.documents`)."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -457,7 +473,7 @@ class Replica:
         if self.index_cold:
             docs, bad = None, {}
         else:
-            docs = index.documents(sorted(wanted) if wanted is not None else None)
+            docs = index.documents(sorted(wanted) if wanted is not None else None, text)
             bad = index.problems
         unreadable = {}
         if bad:

@@ -346,7 +346,7 @@ def noop_rows(args, root, port, home, rows):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.unlink(path)
-    print(f"copy made by rsync in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"copy made by {'cp -al' if args.noop_link else 'rsync'} in {time.perf_counter() - t:.1f} s", flush=True)
     # the first sync hashes every file (no record yet) and leaves the records on both sides;
     # the source must not change: suite syncs into it only if the copy differs, and it does not
     src_rs = f"{dest}-rsync"

@@ -426,7 +426,7 @@ class Replica:
         """List ``names`` a chunk at a time into ``jobs`` (those not steady), ``rest`` (those
         of a shape the listing leaves to :meth:`_snapshot_finish`) and ``steady``; ``docs``
         (text, see :meth:`suite.index.Index.documents`) are decoded a chunk at a time and
-        dropped; return the documents of ``rest``, decoded."""
+        dropped with it; return the documents of ``rest``, decoded."""
         from .steady import steady_jobs
 
         size = self.STEADY_CHUNK
@@ -436,15 +436,15 @@ class Replica:
             chunks = ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
         rest_docs = {}
         for part_names, base in chunks:
-            part_docs = {}
-            for job_id in part_names:
-                doc = docs.pop(job_id, None)
-                if doc is not None:
-                    part_docs[job_id] = loads_text(doc) if type(doc) is str else doc
+            # decoded here, dropped with the chunk (the texts stay: all are held from the
+            # start, so taking them out would not lower the peak)
+            part_docs = {job_id: loads_text(t) if type(t) is str else t
+                         for job_id in part_names if (t := docs.get(job_id)) is not None}
             part, _, more, *_ = self._snapshot_list(part_names, part_docs, unreadable, ())
-            for job_id in steady_jobs(part, part, base):
+            found = steady_jobs(part, part, base)
+            for job_id in found:
                 del part[job_id]
-                steady.add(job_id)
+            steady.update(found)
             jobs.update(part)
             rest += more
             rest_docs.update((job_id, part_docs[job_id]) for job_id in more

@@ -27,6 +27,7 @@ progress bar and the per-job lines drawn) against output to a file.
 only, against rsync: the far copy is made once with rsync under --noop-dest (its sync identity
 and records removed), a first suite sync writes the records, then both tools run with nothing
 to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
+--noop-link makes those copies by hard links (`cp -al`) of the workspace's files instead.
 --profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
 the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof. SUITE_PURE_PYTHON=1 in the
 environment turns the native modules off on both sides (A/B against them).
@@ -330,18 +331,27 @@ def noop_rows(args, root, port, home, rows):
     far_log = os.path.join(root, "far-time")
     remote_suite = f"/usr/bin/time -a -o {far_log} -f '%U %S %M' {PYTHON} -m suite"
     t = time.perf_counter()
-    subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
+    if args.noop_link:  # the workspace's files hard-linked (a no-op writes none of them);
+        # its index and everything else under .signac and .suite are the copy's own files
+        os.makedirs(dest)
+        subprocess.run(["cp", "-al", f"{project}/workspace", f"{dest}/workspace"], check=True)
+        for name in (".signac", ".suite"):
+            if os.path.isdir(os.path.join(project, name)):
+                shutil.copytree(os.path.join(project, name), os.path.join(dest, name))
+    else:
+        subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
     for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
         path = os.path.join(dest, ".suite", name)
         if os.path.isdir(path):
             shutil.rmtree(path)
         elif os.path.exists(path):
             os.unlink(path)
-    print(f"copy made by rsync in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"copy made by {'cp -al' if args.noop_link else 'rsync'} in {time.perf_counter() - t:.1f} s", flush=True)
     # the first sync hashes every file (no record yet) and leaves the records on both sides;
     # the source must not change: suite syncs into it only if the copy differs, and it does not
     src_rs = f"{dest}-rsync"
-    subprocess.run(["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
+    subprocess.run(["cp", "-al", f"{dest}/workspace", src_rs] if args.noop_link else
+                   ["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
 
     def cli():
         c, t = cpu_seconds(), time.perf_counter()
@@ -405,6 +415,10 @@ def main():
     ap.add_argument("--progress-n", type=int, default=0, metavar="N",
                     help="also the CLI's sync of N jobs on a terminal against a file")
     ap.add_argument("--noop-project", metavar="DIR", help="no-op sync of this project")
+    ap.add_argument("--noop-link", action="store_true",
+                    help="make the far copies of --noop-project by hard links (cp -al) of its "
+                         "workspace's files, its index and records copied (the same file "
+                         "system; for a million jobs: no 12 GB copy)")
     ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
                     help="where the far copy of --noop-project is made (deleted after)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")

@@ -229,7 +229,8 @@ class Sync:
         for job_id, why in sorted(refused.items()):
             self.result.refused.append({"job": job_id, "path": None, "side": "remote",
                                         "reason": why})
-        changed = "jobs" not in record
+        # a record written in one line (before session 11) is rewritten one job a line
+        changed = "jobs" not in record or getattr(record["jobs"], "upgrade", False)
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
         self._remote_new = [j for j in sorted(rs["jobs"]) if j not in ls["jobs"]

@@ -82,6 +82,12 @@ def _reply_json(result):
     return None, protocol.dump_json(result)
 
 
+def _reply_record(result):
+    from . import record  # its jobs are read from the file as needed: encoded as saved
+
+    return None, record.encode(result)
+
+
 def _take_json(check=None):
     def take(client, result, payload, args):
         value = protocol.load_json(payload)
@@ -280,7 +286,7 @@ OPS = {op.name: op for op in [
     Op("identity", "call", "the replica's identity (32 hex digits)",
        take=_checked(answers.identity)),
     Op("load_record", "call", "payload: the record of the last sync with peer (JSON)",
-       reply=_reply_json, take=_take_json()),
+       reply=_reply_record, take=_take_json()),
     Op("save_record", "call", "None", pack=_pack_record, unpack=_unpack_record),
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),

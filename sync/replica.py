@@ -19,8 +19,8 @@ from suite.errors import InvalidStatepointError, SuiteError
 from suite.jsonio import (
     ANY,
     dumps,
-    encoder,
     loads_checked,
+    loads_text,
     read_json,
     replace_if_unchanged,
     same_file,
@@ -29,6 +29,7 @@ from suite.jsonio import (
 from suite.process import gc_paused
 from suite.statepoint import to_plain
 
+from . import record as _record
 from .landing import (
     StagedAhead,
     land_jobs,
@@ -146,20 +147,8 @@ CHUNK = 4 << 20
 
 
 def encode_record(record):
-    """The record as :meth:`Replica.save_record` writes it (documents' NaN kept): what
-    ``json.dumps(record, allow_nan=True)`` gives, without its check for cycles (a record is
-    made of parsed JSON and lists; the check's bookkeeping of every dict and list was a
-    quarter of the encoding: 10,000 jobs 25 against 18 ms). Raises InvalidStatepointError
-    for a value JSON cannot hold."""
-    with gc_paused():  # many string pieces made and joined, no cycles
-        try:
-            return _encode_record(record).encode()
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise InvalidStatepointError(f"sync record: value cannot be stored as JSON: "
-                                         f"{exc}") from None
-
-
-_encode_record = encoder(allow_nan=True, check_circular=False)
+    """The record as :meth:`Replica.save_record` writes it (:func:`sync.record.encode`)."""
+    return _record.encode(record)
 
 
 def record_digest(raw):
@@ -355,7 +344,8 @@ class Replica:
             os.close(fd)
 
     def load_record(self, peer):
-        """The record of the last sync with ``peer`` (a sync identity, checked); its digest
+        """The record of the last sync with ``peer`` (a sync identity, checked): a dict whose
+        ``"jobs"`` is a :class:`sync.record.RecordJobs` (entries parsed as needed); its digest
         is then :meth:`record_digest`. Raises CorruptFileError when it is not JSON."""
         path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         try:
@@ -365,8 +355,7 @@ class Replica:
             self._record_digests[peer] = None
             return {"jobs": {}, "project_doc": None}
         self._record_digests[peer] = record_digest(raw)
-        with gc_paused():  # a million jobs' entries, no cycles: 0.27 against 0.38 s a 100,000
-            return loads_checked(raw, path)
+        return _record.load(raw, path)
 
     def record_digest(self, peer):
         """The digest of the record of ``peer`` as :meth:`load_record` last read it (None:
@@ -404,7 +393,7 @@ class Replica:
             record = self.load_record(since).get("jobs")
         except (SuiteError, AttributeError):  # not JSON, or not an object: rewritten at the end
             record = self._record_digests[since] = None
-        if not record or not isinstance(record, dict):
+        if not record or not isinstance(record, (dict, _record.RecordJobs)):
             return self.snapshot_steady(ids, exclude)[0]
         snap, steady = self.snapshot_steady(ids, exclude, record)
         wanted = record if ids is None else [j for j in ids if j in record]
@@ -420,7 +409,9 @@ class Replica:
         (and their documents) at once, so the whole listing is never held."""
         from .steady import steady_jobs
 
-        names, docs, unreadable, exclude = self._snapshot_start(ids, exclude)
+        # steady jobs' documents are never decoded whole: as text, a chunk decoded at a time
+        text = bool(base_jobs) and not exclude
+        names, docs, unreadable, exclude = self._snapshot_start(ids, exclude, text)
         if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
@@ -429,28 +420,45 @@ class Replica:
             return snap, steady
         jobs, rest, steady = {}, [], set()
         with gc_paused():  # many entries made and dropped, no cycles, no user code
-            self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
-        return self._snapshot_finish(jobs, {}, rest, docs, unreadable, exclude), steady
+            rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+        return self._snapshot_finish(jobs, {}, rest, rest_docs, unreadable, exclude), steady
 
     def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
+        """List ``names`` a chunk at a time into ``jobs`` (those not steady), ``rest`` (those
+        of a shape the listing leaves to :meth:`_snapshot_finish`) and ``steady``; ``docs``
+        (text, see :meth:`suite.index.Index.documents`) are decoded a chunk at a time and
+        dropped with it; return the documents of ``rest``, decoded."""
         from .steady import steady_jobs
 
-        for k in range(0, len(names), self.STEADY_CHUNK):
-            part, _, more, *_ = self._snapshot_list(
-                names[k:k + self.STEADY_CHUNK], docs, unreadable, ())
-            for job_id in steady_jobs(part, part, base_jobs):
+        size = self.STEADY_CHUNK
+        if isinstance(base_jobs, _record.RecordJobs):  # in id order, its entries a range a time
+            chunks = base_jobs.ranges(names, size)
+        else:
+            chunks = ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
+        rest_docs = {}
+        for part_names, base in chunks:
+            # decoded here, dropped with the chunk (the texts stay: all are held from the
+            # start, so taking them out would not lower the peak)
+            part_docs = {job_id: loads_text(t) if type(t) is str else t
+                         for job_id in part_names if (t := docs.get(job_id)) is not None}
+            part, _, more, *_ = self._snapshot_list(part_names, part_docs, unreadable, ())
+            found = steady_jobs(part, part, base)
+            for job_id in found:
                 del part[job_id]
-                docs.pop(job_id, None)
-                steady.add(job_id)
+            steady.update(found)
             jobs.update(part)
             rest += more
+            rest_docs.update((job_id, part_docs[job_id]) for job_id in more
+                             if job_id in part_docs)
+        return rest_docs
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000
 
-    def _snapshot_start(self, ids, exclude):
+    def _snapshot_start(self, ids, exclude, text=False):
         """The jobs to list and their documents from the index (this thread: the index's
-        connection belongs to it)."""
+        connection belongs to it; ``text``: as their JSON text, see
+        :meth:`suite.index.Index.documents`)."""
         ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
         try:
@@ -469,7 +477,7 @@ class Replica:
         if self.index_cold:
             docs, bad = None, {}
         else:
-            docs = index.documents(sorted(wanted) if wanted is not None else None)
+            docs = index.documents(sorted(wanted) if wanted is not None else None, text)
             bad = index.problems
         unreadable = {}
         if bad:

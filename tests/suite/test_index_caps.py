@@ -95,3 +95,19 @@ def test_an_unreadable_large_document_is_reported_until_fixed(capped):
         json.dump({"x": 2}, f)
     assert jobs[2].id in project.find_jobs({"doc.x": 2}).ids()
     assert jobs[2].id not in project.index.problems
+
+
+def test_documents_as_text_decode_to_the_documents(capped):
+    """Sync's steady listing takes the documents as their stored text and decodes a chunk at
+    a time: decoded, they are the documents, those over the caps included (read from their
+    files, decoded), for all jobs and for some."""
+    from suite.jsonio import loads_text
+
+    project, _ = capped
+    index = project.index
+    for ids in (None, sorted(index.ids())[::2]):
+        texts = index.documents(ids, text=True)
+        assert any(type(t) is str for t in texts.values())
+        assert any(type(t) is dict for t in texts.values())  # over the caps: decoded
+        decoded = {i: loads_text(t) if type(t) is str else t for i, t in texts.items()}
+        assert decoded == index.documents(ids) and len(decoded) == len(ids or index.ids())

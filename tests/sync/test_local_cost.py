@@ -5,8 +5,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import suite
 import sync
+from suite.errors import InvalidStatepointError
 
 
 def make(project, n):
@@ -64,8 +67,18 @@ def test_the_record_encodes_as_json_dumps_does():
                            max_size=5), values)
     def check(jobs, project_doc):
         record = {"jobs": jobs, "project_doc": project_doc}
-        assert encode_record(record) == json.dumps(record, allow_nan=True).encode()
+        raw = encode_record(record)
+        # what json reads back is the record (compared as sorted text: NaN != NaN), one job a
+        # line in id order, each line what json.dumps writes for the entry
+        assert (json.dumps(json.loads(raw), sort_keys=True, allow_nan=True)
+                == json.dumps(record, sort_keys=True, allow_nan=True))
+        lines = raw.split(b"\n")
+        assert lines[1:1 + len(jobs)] == [f'"{i}": {json.dumps(jobs[i], allow_nan=True)}'.encode()
+                               + (b"," if k < len(jobs) - 1 else b"")
+                               for k, i in enumerate(sorted(jobs))]
 
     check()
-    assert encode_record({"jobs": {}, "project_doc": {"x": math.inf}}) == \
-        b'{"jobs": {}, "project_doc": {"x": Infinity}}'
+    assert json.loads(encode_record({"jobs": {}, "project_doc": {"x": math.inf}})) == \
+        {"jobs": {}, "project_doc": {"x": math.inf}}
+    with pytest.raises(InvalidStatepointError, match="sync record"):
+        encode_record({"jobs": {"ab": {"files": {}, "doc": {"s": {1, 2}}}}})

@@ -1,0 +1,266 @@
+"""The record of the last sync with a peer, held as its file's bytes (:class:`RecordJobs`).
+
+The file (``.suite/sync/<peer id>.json``) is one JSON object, written one job a line in id
+order::
+
+    {"project_doc": {...}, "jobs": {
+    "<job id>": {"files": {rel: [size, mtime_local, mtime_remote]}, "doc": {...}},
+    ...
+    "<job id>": {...}
+    }}
+
+Any JSON reader takes it whole (the previous version did). Parsed whole, a job's entry cost
+~860 bytes a job; here the jobs' lines stay as the file's bytes (~140 bytes a job), with
+their ids and where each line starts, and are parsed a range at a time where they are
+needed: the steady check (:meth:`RecordJobs.ranges`) goes through the record in id order,
+ten thousand jobs at a time. A record written otherwise (one line, as before) is parsed
+whole and marked ``upgrade``: the next save writes it in lines."""
+
+import bisect
+import itertools
+import operator
+from array import array
+from collections.abc import MutableMapping
+
+from suite.errors import CorruptFileError, InvalidStatepointError
+from suite.jsonio import encoder, loads_checked
+from suite.process import gc_paused
+
+#: the end of a record's first line (its other keys before it)
+_JOBS_OPEN = b'"jobs": {'
+#: the record's last line
+_CLOSE = b"}}\n"
+#: a removed entry in :attr:`RecordJobs._changed`
+_GONE = object()
+#: bytes scanned at a time for the lines' starts
+_BLOCK = 1 << 20
+
+
+def _encode_entry(job_id, entry):
+    return b'"%s": %s,\n' % (job_id.encode(), _dumps(entry).encode())
+
+
+#: json.dumps(value, allow_nan=True) without its check for cycles (a record is parsed JSON and
+#: lists: none), whose bookkeeping of every dict and list was a quarter of the encoding
+_encode_value = encoder(allow_nan=True, check_circular=False)
+
+
+def _dumps(value):
+    """``value`` as JSON text, NaN kept; raises InvalidStatepointError for a value JSON
+    cannot hold."""
+    try:
+        return _encode_value(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InvalidStatepointError(f"sync record: value cannot be stored as JSON: {exc}") \
+            from None
+
+
+class RecordJobs(MutableMapping):
+    """The record's jobs (job id -> entry), read from the file's bytes as needed; entries
+    set or read are held as objects (the engine may change an entry it read) and encoded
+    again when saved, the others are written back as the bytes they were."""
+
+    def __init__(self, raw=b"", start=0, end=0, path="the sync record"):
+        self._raw, self._path = raw, path
+        self._ids, self._starts = [], array("Q")
+        self._changed = {}  # id -> entry, or _GONE
+        self._len = 0
+        self.upgrade = False  # written otherwise than in lines: rewrite it
+        pos = start
+        while pos < end:  # the lines' starts and ids, a block at a time (no copy of all)
+            stop = raw.rfind(b"\n", pos, min(pos + _BLOCK, end)) + 1
+            if stop <= pos:  # a line longer than a block
+                stop = raw.find(b"\n", pos, end) + 1 or end
+            lines = raw[pos:stop].split(b"\n")[:-1]
+            self._starts.extend(itertools.accumulate(map(len, lines[:-1]), lambda a, n: a + n + 1,
+                                                     initial=pos))
+            self._ids.extend(map(bytes.decode, map(operator.itemgetter(slice(1, 33)), lines)))
+            pos = stop
+        self._starts.append(end)
+        self._len = len(self._ids)
+        # in id order, each once: what finding a job by bisection needs (checked: cheap)
+        self.ordered = all(map(operator.lt, self._ids, itertools.islice(self._ids, 1, None)))
+
+    @classmethod
+    def from_dict(cls, jobs, path="the sync record", upgrade=False):
+        """Jobs given as a dict (a record parsed whole, a first sync's empty one)."""
+        self = cls(path=path)
+        self._changed = dict(jobs)
+        self._len = len(jobs)
+        self.upgrade = upgrade
+        return self
+
+    # -- reading ----------------------------------------------------------------------------
+    def _pos(self, job_id):
+        """The line of ``job_id`` in the file's bytes, or -1."""
+        k = bisect.bisect_left(self._ids, job_id)
+        return k if k < len(self._ids) and self._ids[k] == job_id else -1
+
+    def _parse(self, a, b):
+        """The entries of lines ``a`` to ``b`` (a dict); raises CorruptFileError."""
+        if a >= b:
+            return {}
+        body = self._raw[self._starts[a]:self._starts[b]].rstrip(b",\n")
+        with gc_paused():  # many small dicts, no cycles
+            part = loads_checked(b"{" + body + b"}", self._path)
+        if not isinstance(part, dict) or len(part) != b - a or \
+                any(map(operator.ne, part, self._ids[a:b])):
+            raise CorruptFileError(self._path, f"the lines of jobs {self._ids[a]} to "
+                                   f"{self._ids[b - 1]} are not one job's entry each")
+        return part
+
+    def __getitem__(self, job_id):
+        entry = self._changed.get(job_id)
+        if entry is _GONE:
+            raise KeyError(job_id)
+        if entry is not None:
+            return entry
+        k = self._pos(job_id) if isinstance(job_id, str) else -1
+        if k < 0:
+            raise KeyError(job_id)
+        entry = self._changed[job_id] = self._parse(k, k + 1)[job_id]  # may be changed
+        return entry
+
+    def __contains__(self, job_id):
+        entry = self._changed.get(job_id)
+        if entry is not None:
+            return entry is not _GONE
+        return isinstance(job_id, str) and self._pos(job_id) >= 0
+
+    def __len__(self):
+        return self._len
+
+    def __iter__(self):
+        if not self._changed:
+            return iter(self._ids)
+        return self._iter_changed()
+
+    def _iter_changed(self):
+        changed = self._changed
+        for job_id in self._ids:
+            if changed.get(job_id) is not _GONE:
+                yield job_id
+        for job_id, entry in list(changed.items()):
+            if entry is not _GONE and self._pos(job_id) < 0:
+                yield job_id
+
+    def ranges(self, names, size):
+        """``(ids, entries)`` for the jobs ``names`` (listed on a side), about ``size`` record
+        lines at a time in id order, each with the entries of its range parsed (a dict,
+        dropped by the caller before the next); then the names the record does not hold,
+        with no entries. Every name comes once."""
+        here = set(names)
+        changed = self._changed
+        for a in range(0, len(self._ids), size):
+            b = min(a + size, len(self._ids))
+            ids = [j for j in self._ids[a:b] if j in here]
+            if not ids:
+                continue
+            here.difference_update(ids)
+            entries = self._parse(a, b)
+            if len(ids) < b - a:  # the range's jobs not listed on this side: gone there
+                entries = {j: entries[j] for j in ids}
+            for job_id in ids:  # the engine's changes since (none in a snapshot)
+                entry = changed.get(job_id)
+                if entry is _GONE:
+                    del entries[job_id]
+                elif entry is not None:
+                    entries[job_id] = entry
+            yield ids, entries
+        rest = [j for j in names if j in here]
+        for a in range(0, len(rest), size):
+            part = rest[a:a + size]
+            yield part, {j: changed[j] for j in part
+                         if changed.get(j) is not None and changed[j] is not _GONE}
+
+    def subset(self, keys):
+        """The entries of ``keys`` the record holds, as a dict (for the steady check of
+        whole listings)."""
+        out = {}
+        for _, entries in self.ranges([j for j in keys if j in self], 10000):
+            out.update(entries)
+        return out
+
+    # -- changing ---------------------------------------------------------------------------
+    def __setitem__(self, job_id, entry):
+        if job_id not in self:
+            self._len += 1
+        self._changed[job_id] = entry
+
+    def __delitem__(self, job_id):
+        if job_id not in self:
+            raise KeyError(job_id)
+        self._len -= 1
+        if self._pos(job_id) >= 0:
+            self._changed[job_id] = _GONE
+        else:
+            del self._changed[job_id]
+
+    def encode_lines(self, out):
+        """Append the jobs' lines to the bytearray ``out``, each ending in ``,\\n`` (the
+        unchanged ones as they were read)."""
+        ids = self._ids
+        last = len(ids)
+        done = 0  # lines of raw written (or passed) so far
+        for job_id in sorted(self._changed):
+            k = bisect.bisect_left(ids, job_id, done)
+            self._copy_lines(out, done, k)
+            done = k
+            if k < last and ids[k] == job_id:
+                done = k + 1
+            entry = self._changed[job_id]
+            if entry is not _GONE:
+                out += _encode_entry(job_id, entry)
+        self._copy_lines(out, done, last)
+
+    def _copy_lines(self, out, a, b):
+        if a >= b:
+            return
+        out += self._raw[self._starts[a]:self._starts[b]]
+        if b == len(self._ids) and not out.endswith(b",\n"):  # the file's last job line
+            out[-1:] = b",\n"
+
+
+def load(raw, path):
+    """The record in ``raw`` (a file's bytes): a dict whose ``"jobs"`` is a
+    :class:`RecordJobs`. Raises CorruptFileError when it is not a JSON object."""
+    first = raw.find(b"\n")
+    head = raw[:first]
+    if first > 0 and head.endswith(_JOBS_OPEN) and raw.endswith(_CLOSE) and \
+            len(raw) >= first + 1 + len(_CLOSE):
+        try:
+            record = loads_checked(head + b"}}", path)
+        except CorruptFileError:
+            record = None
+        if isinstance(record, dict) and record.get("jobs") == {}:
+            jobs = RecordJobs(raw, first + 1, len(raw) - len(_CLOSE), path)
+            if jobs.ordered:  # (else written by hand: parsed whole below)
+                record["jobs"] = jobs
+                return record
+    with gc_paused():  # written in one line (before session 11) or by hand: parsed whole
+        record = loads_checked(raw, path)
+    if not isinstance(record, dict):
+        raise CorruptFileError(path, "the sync record is not a JSON object")
+    jobs = record.get("jobs")
+    if isinstance(jobs, dict):
+        record["jobs"] = RecordJobs.from_dict(jobs, path, upgrade=True)
+    return record
+
+
+def encode(record):
+    """The record's bytes as saved on both sides (documents' NaN kept): its other keys on the
+    first line, then one job a line in id order (:func:`load`)."""
+    jobs = record.get("jobs") or {}
+    rest = {k: v for k, v in record.items() if k != "jobs"}
+    head = _dumps(rest).encode()
+    out = bytearray(head[:-1] + (b", " if rest else b"") + _JOBS_OPEN + b"\n")
+    with gc_paused():  # many pieces made and joined, no cycles
+        if isinstance(jobs, RecordJobs):
+            jobs.encode_lines(out)
+        else:
+            for job_id in sorted(jobs):
+                out += _encode_entry(job_id, jobs[job_id])
+    if out.endswith(b",\n"):
+        del out[-2]
+    out += _CLOSE
+    return bytes(out)

@@ -1,0 +1,136 @@
+"""The sync record held as its file's bytes (sync.record): whatever is read, set, deleted and
+saved agrees with the record as a plain dict; the file stays JSON that the previous version
+reads whole; a record written in one line (before) is read and rewritten in lines; a damaged
+line is refused naming the file."""
+
+import json
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import suite
+from suite import layout
+from suite.errors import CorruptFileError
+from sync import record as rec
+from sync.replica import Replica, encode_record
+
+ids = st.text("0123456789abcdef", min_size=32, max_size=32)
+values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+                      | st.floats(allow_nan=False),
+                      lambda v: st.lists(v, max_size=3) | st.dictionaries(st.text(max_size=4),
+                                                                          v, max_size=3),
+                      max_leaves=6)
+entries = st.fixed_dictionaries({
+    "files": st.dictionaries(st.text(min_size=1, max_size=6),
+                             st.lists(st.integers(0, 2**62), min_size=3, max_size=3),
+                             max_size=3),
+    "doc": st.dictionaries(st.text(max_size=4), values, max_size=3)})
+jobs_st = st.dictionaries(ids, entries, max_size=12)
+project_docs = st.none() | st.dictionaries(st.text(max_size=4), values, max_size=3)
+edits = st.lists(st.tuples(st.sampled_from(["set", "del", "get"]), ids, entries), max_size=10)
+
+
+def _load(raw):
+    return rec.load(raw, "rec.json")
+
+
+def _plain(jobs):
+    return {j: jobs[j] for j in jobs}
+
+
+@settings(max_examples=150, deadline=None)
+@given(jobs_st, project_docs, edits, st.integers(1, 5))
+def test_a_record_read_from_bytes_agrees_with_the_dict(jobs, project_doc, changes, size):
+    raw = encode_record({"jobs": jobs, "project_doc": project_doc})
+    assert json.loads(raw) == {"jobs": jobs, "project_doc": project_doc}  # any JSON reader
+    record = _load(raw)
+    held = record["jobs"]
+    assert isinstance(held, rec.RecordJobs) and not held.upgrade
+    assert record["project_doc"] == project_doc and len(held) == len(jobs)
+    assert list(held) == sorted(jobs) and _plain(held) == jobs
+    model = dict(jobs)
+    for what, job_id, entry in changes:
+        if what == "set":
+            held[job_id] = model[job_id] = entry
+        elif what == "del":
+            assert held.pop(job_id, None) == model.pop(job_id, None)
+        else:
+            assert held.get(job_id) == model.get(job_id)
+        assert (job_id in held) == (job_id in model) and len(held) == len(model)
+    assert _plain(held) == model and sorted(held) == sorted(model)
+    # the steady check's ranges: every listed name once, with its entry if the record has one
+    names = sorted(model)[::2] + ["f" * 32]
+    seen = {}
+    for part, got in held.ranges(names, size):
+        assert set(got) <= set(part) and not set(part) & set(seen)
+        seen.update({j: got.get(j) for j in part})
+    assert seen == {j: model.get(j) for j in names}
+    assert held.subset(names) == {j: model[j] for j in names if j in model}
+    # saved: unchanged lines as they were, the rest encoded; read back the same
+    again = encode_record(record)
+    assert json.loads(again) == {"jobs": model, "project_doc": project_doc}
+    assert again == encode_record({"jobs": model, "project_doc": project_doc})
+    assert _plain(_load(again)["jobs"]) == model
+
+
+@given(jobs_st, project_docs)
+@settings(max_examples=50, deadline=None)
+def test_a_record_written_in_one_line_is_read_whole_and_marked(jobs, project_doc):
+    raw = json.dumps({"jobs": jobs, "project_doc": project_doc}).encode()
+    record = _load(raw)
+    assert record["project_doc"] == project_doc and _plain(record["jobs"]) == jobs
+    assert record["jobs"].upgrade
+    assert _load(encode_record(record))["jobs"].upgrade is False
+
+
+def test_damaged_records_are_refused_naming_the_file():
+    raw = encode_record({"jobs": {"a" * 32: {"files": {}, "doc": {}},
+                                  "b" * 32: {"files": {}, "doc": {"x": 1}}},
+                         "project_doc": None})
+    for bad in (raw.replace(b'{"x": 1}', b'{"x": }'),  # not JSON in a line
+                raw.replace(b'{"x": 1}}', b'{"x": 1}, "' + b"c" * 32 + b'": {}')):  # two
+        held = _load(bad)["jobs"]
+        with pytest.raises(CorruptFileError, match="rec.json"):
+            held["b" * 32]
+        with pytest.raises(CorruptFileError, match="rec.json"):
+            list(held.ranges(["a" * 32], 10))
+    with pytest.raises(CorruptFileError, match="rec.json"):
+        _load(b"[1, 2]")
+    with pytest.raises(CorruptFileError, match="rec.json"):
+        _load(raw[:-5])
+    # lines out of id order (written by hand): read whole, as any JSON
+    swapped = raw.split(b"\n")
+    swapped[1], swapped[2] = swapped[2].rstrip(b",") + b",", swapped[1].rstrip(b",")
+    record = _load(b"\n".join(swapped))
+    assert record["jobs"].upgrade and len(record["jobs"]) == 2
+
+
+def test_a_sync_rewrites_a_one_line_record_in_lines_and_stays_steady(tmp_path):
+    """A record left by the previous version (one line) is read, the sync has nothing to do,
+    and both sides' copies are rewritten one job a line (the same bytes: the far side's
+    digest then names this side's record)."""
+    from sync import sync
+
+    lap = suite.init_project(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    for i in range(5):
+        lap.open_job({"i": i}).init().doc.step = i
+    assert sync(lap, clu.path).exit_status == 0
+    paths = [os.path.join(p.path, layout.SUITE_DIR, "sync", f"{Replica(q.path).identity()}.json")
+             for p, q in ((lap, clu), (clu, lap))]
+    for path in paths:
+        with open(path, "rb") as f:
+            record = json.load(f)
+        with open(path, "w") as f:
+            json.dump(record, f)  # as the previous version wrote it
+    result = sync(lap, clu.path)
+    assert result.exit_status == 0 and result.actions == []
+    saved = []
+    for path in paths:
+        with open(path, "rb") as f:
+            saved.append(f.read())
+        assert not rec.load(saved[-1], path)["jobs"].upgrade
+    assert saved[0] == saved[1] and saved[0].count(b"\n") == 5 + 2
+    assert sync(lap, clu.path).actions == []

@@ -368,6 +368,12 @@ class Replica:
         os.makedirs(self._sync_dir, exist_ok=True)
         write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
 
+    def save_record_later(self, peer, record):
+        """:meth:`save_record` now (a local write); returns a function to call for its
+        answer, as the far side's ``save_record_later`` does."""
+        self.save_record(peer, record)
+        return lambda: None
+
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=(), since=None):
         """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}}, "project_doc",

@@ -38,6 +38,7 @@ from .landing import (
 )
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
+from .readfiles import read_files as read_many
 
 
 class SyncError(SuiteError):
@@ -663,8 +664,13 @@ class Replica:
         return lambda: out
 
     def read_files(self, requests):
-        """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order."""
-        return [self.read(job_id, rel) for job_id, rel in requests]
+        """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order: as :meth:`read` reads
+        each, all in one call (:func:`sync.readfiles.read_files`)."""
+        got = read_many([self._file(job_id, rel) for job_id, rel in requests])
+        if got and got[-1] is None:  # the first that is not a regular file ends the list
+            job_id, rel = requests[len(got) - 1]
+            raise SyncError(f"job {job_id}: {rel} is not a regular file; not read")
+        return got
 
     def _file(self, job_id, rel):
         # joined as text: a checked id and a checked relative path have no empty, "." or ".."

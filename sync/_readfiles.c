@@ -142,6 +142,7 @@ read_files(PyObject *self, PyObject *arg)
     if (paths == NULL)
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(paths), done = 0, i;
+    int status = F_OK_, err = 0;
     PyObject **owners = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(PyObject *));
     item *items = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(item));
     PyObject *out = NULL;
@@ -165,7 +166,6 @@ read_files(PyObject *self, PyObject *arg)
             goto end;
         }
     }
-    int status = F_OK_, err = 0;
     Py_BEGIN_ALLOW_THREADS
     for (done = 0; done < n; done++) {
         status = read_one(&items[done], &err);

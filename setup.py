@@ -16,6 +16,7 @@ HEADERS = {
     "sync._compare": [],
     "sync._delta": [],
     "sync._landing": ["growbuf.h"],
+    "sync._readfiles": ["pyfs.h"],
     "suite.index._readmany": [],
     "suite.provenance._capture": ["ascii.h", "dirread.h", "growbuf.h", "jsonesc.h", "pyfs.h",
                                   "sha256.h"],

@@ -17,6 +17,7 @@ MODULES = (
     "sync._compare",
     "sync._delta",
     "sync._landing",
+    "sync._readfiles",
     "suite.index._readmany",
     "suite.provenance._capture",
     "suite._copyjson",

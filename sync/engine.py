@@ -352,7 +352,13 @@ class Sync:
         # a write still in flight may yet fail: the record must never claim it happened
         # (a job recorded as synced but missing there would be deleted here next time)
         self.R.flush()
-        self.L.flush()
+        # the final save indexes the jobs landed here while the far side writes its record
+        # (the index is a cache; the record needs them landed, not indexed)
+        index_later = final and self.keep_record and isinstance(self.L, Replica)
+        if index_later:
+            self.L.land_wait()
+        else:
+            self.L.flush()
         self._settle(record)
         if not self.keep_record:
             return
@@ -362,7 +368,10 @@ class Sync:
             record = _replica.encode_record(record)
         self.L.save_record(rid, record)
         if final:
-            self.R.save_record(lid, record)
+            saved = self.R.save_record_later(lid, record)
+            if index_later:
+                self.L.index_new_jobs()
+            saved()
 
     def _refused_statepoint(self, job_id, reason, side):
         """A job copied to the far side was refused there: its state point on ``side`` is

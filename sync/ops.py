@@ -287,7 +287,7 @@ OPS = {op.name: op for op in [
        take=_checked(answers.identity)),
     Op("load_record", "call", "payload: the record of the last sync with peer (JSON)",
        reply=_reply_record, take=_take_json()),
-    Op("save_record", "call", "None", pack=_pack_record, unpack=_unpack_record),
+    Op("save_record", "later", "None", pack=_pack_record, unpack=_unpack_record),
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),
     Op("unlock", "call", "None"),

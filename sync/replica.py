@@ -41,6 +41,7 @@ from .landing import (
 from .leftovers import remove_dead_staging
 from .listing import list_files, list_jobs, list_jobs_python
 from .merge import merge, same
+from .readfiles import read_files as read_many
 
 
 class SyncError(SuiteError):
@@ -371,6 +372,12 @@ class Replica:
         os.makedirs(self._sync_dir, exist_ok=True)
         write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
 
+    def save_record_later(self, peer, record):
+        """:meth:`save_record` now (a local write); returns a function to call for its
+        answer, as the far side's ``save_record_later`` does."""
+        self.save_record(peer, record)
+        return lambda: None
+
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=(), since=None):
         """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}}, "project_doc",
@@ -682,8 +689,13 @@ class Replica:
         return lambda: out
 
     def read_files(self, requests):
-        """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order."""
-        return [self.read(job_id, rel) for job_id, rel in requests]
+        """``[(job_id, rel)]`` -> ``[(data, mtime_ns)]``, in order: as :meth:`read` reads
+        each, all in one call (:func:`sync.readfiles.read_files`)."""
+        got = read_many([self._file(job_id, rel) for job_id, rel in requests])
+        if got and got[-1] is None:  # the first that is not a regular file ends the list
+            job_id, rel = requests[len(got) - 1]
+            raise SyncError(f"job {job_id}: {rel} is not a regular file; not read")
+        return got
 
     def _file(self, job_id, rel):
         # joined as text: a checked id and a checked relative path have no empty, "." or ".."

@@ -277,6 +277,39 @@ def test_first_pull_keeps_batches_in_flight_ahead_and_no_more(transport, tmp_pat
         {j.id: (j.sp(), j.doc()) for j in cluster}
 
 
+def test_a_pull_indexes_its_jobs_while_the_far_side_saves_its_record(transport, tmp_path,
+                                                                     monkeypatch):
+    """The final save sends the far side its record before this side indexes the jobs it
+    landed, so the two overlap (issue #18: the index insert was the last serial step of a
+    first pull); the jobs are still all indexed before the sync returns."""
+    import time
+
+    from sync.replica import Replica
+
+    cluster = suite.init_project(tmp_path / "cluster")
+    for i in range(5):
+        cluster.open_job({"i": i}).init().doc.i = i
+    laptop = suite.init_project(tmp_path / "laptop")
+    far_record = tmp_path / "cluster" / ".suite" / "sync" / f"{Replica(laptop.path).identity()}.json"
+    seen = []
+
+    def index_new_jobs(self, real=Replica.index_new_jobs):
+        if self._landed:  # the final save's insert: the far side writes its record meanwhile
+            deadline = time.monotonic() + 20
+            while not far_record.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            seen.append(far_record.exists())
+        return real(self)
+
+    monkeypatch.setattr(Replica, "index_new_jobs", index_new_jobs)
+    result = transport.sync(laptop, cluster.path)
+    assert result.exit_status == 0, result.format()
+    assert seen == [True]
+    assert laptop.index.indexed_count() == 5  # indexed by the sync, before any query
+    assert {j.id: j.doc() for j in laptop} == {j.id: j.doc() for j in cluster}
+    assert laptop.index.files_read() == 0
+
+
 def test_a_pull_whose_landing_fails_records_no_job_it_did_not_land(transport, tmp_path,
                                                                   monkeypatch):
     """Fetched jobs land a batch at a time in a second thread (Replica.create_jobs): a

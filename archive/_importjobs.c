@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cleanname.h"
 #include "growbuf.h"
 #include "md5.h"
 
@@ -981,25 +982,6 @@ staged_is(checks *k, PyObject *key, PyObject *kind, long long size, span sha)
     if (n == -1 && PyErr_Occurred())
         return -1;
     return !overflow && n == size && str_is(PyTuple_GET_ITEM(have, 2), sha);
-}
-
-static int
-clean_as_is(const char *name, size_t n)
-{
-    /* as safety.clean_name leaves it: not empty, not absolute, no drive, no empty, "." or
-     * ".." part (backslashes and NUL never pass raw_string's printable ASCII but '\\') */
-    if (n == 0 || name[0] == '/' || (n > 1 && name[1] == ':'))
-        return 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++)
-        if (i == n || name[i] == '/') {
-            size_t len = i - start;
-            if (len == 0 || (len == 1 && name[start] == '.')
-                || (len == 2 && name[start] == '.' && name[start + 1] == '.'))
-                return 0;
-            start = i + 1;
-        }
-    return 1;
 }
 
 /* the checks of importer.jobs_from_manifest and _manifest_job on one job entry */

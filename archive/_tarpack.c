@@ -36,6 +36,7 @@
                                   * the plain C one; with SHA-NI the C one is never slower */
 
 #include "ascii.h"
+#include "cleanname.h"
 #include "dirread.h"
 #include "growbuf.h"
 #include "jsonesc.h"
@@ -1077,26 +1078,6 @@ strict_octal(const unsigned char *p, int n)
         v = v * 8 + (p[i] - '0');
     }
     return v;
-}
-
-/* 1 if safety.clean_name would return name unchanged: not empty, no backslash, not absolute,
- * no drive letter, no empty, "." or ".." part */
-static int
-clean_as_is(const char *name, size_t n)
-{
-    if (n == 0 || name[0] == '/' || (n > 1 && name[1] == ':') || memchr(name, '\\', n))
-        return 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || name[i] == '/') {
-            size_t len = i - start;
-            if (len == 0 || (len == 1 && name[start] == '.')
-                || (len == 2 && name[start] == '.' && name[start + 1] == '.'))
-                return 0;
-            start = i + 1;
-        }
-    }
-    return 1;
 }
 
 static int

@@ -222,8 +222,9 @@ class StagedAhead:
             if ok:
                 self._discard(answer)
 
-#: the file times (ns) :func:`land_jobs` sets: what a signed 64-bit count holds
-_NS = (-(1 << 63), 1 << 63)
+#: the file times (ns) a peer may give and :func:`land_jobs` sets: what a signed 64-bit count
+#: holds (utimensat's range)
+NS_RANGE = (-(1 << 63), 1 << 63)
 
 
 def _check_jobs(jobs, statepoint, document):
@@ -255,7 +256,7 @@ def _check_jobs(jobs, statepoint, document):
             if mtime is not None:
                 if type(mtime) is not int:
                     raise TypeError("land_jobs: a file time must be an int or None")
-                if not _NS[0] <= mtime < _NS[1]:
+                if not NS_RANGE[0] <= mtime < NS_RANGE[1]:
                     raise ValueError(f"land_jobs: file time out of range: {mtime}")
 
 

@@ -31,6 +31,7 @@ from suite.statepoint import to_plain
 
 from . import record as _record
 from .landing import (
+    NS_RANGE,
     StagedAhead,
     land_jobs,
     stage_copies,
@@ -115,10 +116,6 @@ def check_statepoint(job_id, raw):
         raise BadStatepoint(f"job {job_id}: its state point hashes to {job_hash}; run "
                             "'suite check'")
     return sp
-
-
-#: the file times (ns) a peer may give: what a signed 64-bit count holds
-_NS = (-(1 << 63), 1 << 63)
 
 
 def _no_link_above(job_dir, rel):
@@ -1038,7 +1035,8 @@ class Replica:
                 if rel in RESERVED:
                     raise SyncError(f"job {job_id}: refused {rel} as an ordinary file")
                 self._good_rels.add(rel)
-            if mtime is not None and (type(mtime) is not int or not _NS[0] <= mtime < _NS[1]):
+            low, high = NS_RANGE
+            if mtime is not None and (type(mtime) is not int or not low <= mtime < high):
                 raise SyncError(f"job {job_id}: refused time {mtime!r:.40} of {rel} from "
                                 "the other side (not nanoseconds since 1970)")
         # paths joined as text: ws is the workspace's path, each rel is checked above (an

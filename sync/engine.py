@@ -153,7 +153,8 @@ class Sync:
         self._old = {}  # job id -> its record entry before this run, until the next save
         self._doc_merges = {}  # job id -> (base, local, remote) of a document sent there
         self._bad_sent = set()  # new jobs the far side refused for their state points
-        self._small = {}  # job id -> the files planned to travel with it (_stage_ahead)
+        # job id -> the files planned to travel with it (_stage_ahead, _batch)
+        self._small = {}
 
     # -- the run ----------------------------------------------------------------------------
     def run(self):
@@ -607,7 +608,10 @@ class Sync:
         requests, size = [], 0
         for job_id in self._remote_new[pos:pos + self.FETCH_JOBS]:
             files = self._remote_sizes[job_id]["files"]
-            rels = _with_job(files)  # the others (and links) come after the job
+            # the others (and links) come after the job; kept for _copy_job, which copies
+            # this job with what was fetched for it
+            rels = self._small.get(job_id) or _with_job(files)
+            self._small[job_id] = rels
             job_size = sum(files[rel][0] for rel in rels)
             if requests and size + job_size > self.FETCH_BYTES:
                 break

@@ -23,10 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "cleanname.h"
 #include "growbuf.h"
 #include "md5.h"
+#include "membertable.h"
 
 static PyObject *s_statepoint, *s_id, *s_files, *s_dirs, *s_size, *s_sha256;
 
@@ -877,7 +881,7 @@ parse_manifest(PyObject *Py_UNUSED(self), PyObject *arg)
 
 /* ---- the job checks on the text: check_manifest_text ---- */
 
-/* a set of spans (open addressing; FNV-1a) */
+/* a set of spans (open addressing; the member table's hash) */
 typedef struct {
     span *slots;
     size_t cap, used;
@@ -886,21 +890,7 @@ typedef struct {
 static size_t
 span_hash(span s)
 {
-    /* FNV-1a over 8-byte words (a byte at a time cost ~300 instructions an id), the last
-     * word's missing bytes as zeros, the length mixed in; the high bits folded down */
-    uint64_t h = 1469598103934665603ULL ^ s.n;
-    size_t i = 0;
-    for (; i + 8 <= s.n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s.s + i, 8);
-        h = (h ^ w) * 1099511628211ULL;
-    }
-    if (i < s.n) {
-        uint64_t w = 0;
-        memcpy(&w, s.s + i, s.n - i);
-        h = (h ^ w) * 1099511628211ULL;
-    }
-    return (size_t)(h ^ (h >> 29));
+    return mt_hash(s.s, s.n); /* suite/_c/membertable.h */
 }
 
 /* room for n spans without growing; 0, or -1 MemoryError */
@@ -964,6 +954,7 @@ span_has(const span_set *set, span s)
 
 typedef struct {
     PyObject *staged, *small, *dirs, *file_kind, *dir_kind;
+    member_table *table;     /* staged when it is a _tarpack.MemberTable (else NULL) */
     const char *sp_name;
     size_t sp_len;
     PyObject *ids, *paths, *sources;
@@ -992,13 +983,79 @@ str_is(PyObject *s, span t)
         && (size_t)PyUnicode_GET_LENGTH(s) == t.n && memcmp(PyUnicode_DATA(s), t.s, t.n) == 0;
 }
 
-/* whether staged[key] is a member of kind, with (for a file) size and hash sha */
+/* whether the 64 characters of hex are the lowercase hex of the 32 bytes raw (as
+ * hashlib's hexdigest writes them) */
 static int
-staged_is(checks *k, PyObject *key, PyObject *kind, long long size, span sha)
+hex_is(span hex, const unsigned char raw[32])
 {
+    if (hex.n != 64)
+        return 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time: their nibbles interleaved high first, each made its digit ('0'
+     * plus the nibble, plus 39 more past 9: 'a' - '0' - 10), compared with 32 characters
+     * (a byte at a time cost ~330 instructions a hash) */
+    const __m128i low4 = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), past9 = _mm_set1_epi8(39);
+    int same = 0xffff;
+    for (int i = 0; i < 2; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(raw + 16 * i));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), low4), lo = _mm_and_si128(x, low4);
+        __m128i a = _mm_unpacklo_epi8(hi, lo), b = _mm_unpackhi_epi8(hi, lo);
+        a = _mm_add_epi8(_mm_add_epi8(a, zero), _mm_and_si128(_mm_cmpgt_epi8(a, nine), past9));
+        b = _mm_add_epi8(_mm_add_epi8(b, zero), _mm_and_si128(_mm_cmpgt_epi8(b, nine), past9));
+        same &= _mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)(hex.s + 32 * i))));
+        same &= _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(hex.s + 32 * i + 16))));
+    }
+    return same == 0xffff;
+#else
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++)
+        if (hex.s[2 * i] != digits[raw[i] >> 4] || hex.s[2 * i + 1] != digits[raw[i] & 15])
+            return 0;
+    return 1;
+#endif
+}
+
+/* 1 if kind is the object want or a str equal to it; 0 not; -1 exception */
+static int
+same_kind(PyObject *kind, PyObject *want)
+{
+    if (kind == want)
+        return 1;
+    if (!PyUnicode_CheckExact(kind) || !PyUnicode_CheckExact(want))
+        return 0;
+    int rc = PyUnicode_Compare(kind, want);
+    return rc == -1 && PyErr_Occurred() ? -1 : rc == 0;
+}
+
+static int staged_value_is(checks *k, PyObject *have, PyObject *kind, long long size, span sha);
+
+/* whether the member named name (its str key, or NULL where staged is a table: made only if
+ * needed) is of kind, with (for a file) size and hash sha */
+static int
+staged_is(checks *k, span name, PyObject *key, PyObject *kind, long long size, span sha)
+{
+    if (k->table != NULL) {
+        mt_entry *e = mt_find(k->table, name.s, name.n, mt_hash(name.s, name.n));
+        if (e == NULL)
+            return 0;
+        if (e->kind == MT_OBJECT)
+            return staged_value_is(k, e->u.obj.value, kind, size, sha);
+        int rc = same_kind(e->kind == MT_FILE ? k->table->file_kind : k->table->dir_kind, kind);
+        if (rc <= 0 || kind == k->dir_kind)
+            return rc;
+        return e->kind == MT_FILE && e->size == size && hex_is(sha, e->u.sha);
+    }
     PyObject *have = PyDict_GetItemWithError(k->staged, key);
     if (have == NULL)
         return PyErr_Occurred() ? -1 : 0;
+    return staged_value_is(k, have, kind, size, sha);
+}
+
+/* whether the staged value have is (kind, size, sha) ((kind, ...) for a directory) */
+static int
+staged_value_is(checks *k, PyObject *have, PyObject *kind, long long size, span sha)
+{
     if (!PyTuple_CheckExact(have) || PyTuple_GET_SIZE(have) != 3)
         return 0;
     PyObject *have_kind = PyTuple_GET_ITEM(have, 0), *have_size = PyTuple_GET_ITEM(have, 1);
@@ -1075,11 +1132,14 @@ check_job(job_entry *j, void *ctx)
             return -1;
         memcpy(k->name.data + k->name.len, f->name.s, f->name.n);
         k->name.len += f->name.n;
-        PyObject *key = ascii_str(k->name.data, k->name.len);
-        if (key == NULL)
+        int is_sp = f->name.n == k->sp_len && memcmp(f->name.s, k->sp_name, k->sp_len) == 0;
+        PyObject *key = NULL;
+        if ((is_sp || k->table == NULL)
+            && (key = ascii_str(k->name.data, k->name.len)) == NULL)
             return -1;
-        int rc = staged_is(k, key, k->file_kind, f->size, f->sha);
-        if (rc > 0 && f->name.n == k->sp_len && memcmp(f->name.s, k->sp_name, k->sp_len) == 0) {
+        span name = {k->name.data, k->name.len};
+        int rc = staged_is(k, name, key, k->file_kind, f->size, f->sha);
+        if (rc > 0 && is_sp) {
             /* the archived state point file: the canonical bytes */
             has_sp = 1;
             PyObject *data = PyDict_GetItemWithError(k->small, key);
@@ -1089,7 +1149,7 @@ check_job(job_entry *j, void *ctx)
                 rc = PyBytes_CheckExact(data) && (size_t)PyBytes_GET_SIZE(data) == j->sp.len
                      && memcmp(PyBytes_AS_STRING(data), j->sp.data, j->sp.len) == 0;
         }
-        Py_DECREF(key);
+        Py_XDECREF(key);
         if (rc <= 0)
             return rc;
     }
@@ -1099,7 +1159,7 @@ check_job(job_entry *j, void *ctx)
     PyObject *path = ascii_str(j->path.s, j->path.n);
     if (path == NULL)
         return -1;
-    int rc = staged_is(k, path, k->dir_kind, 0, j->id); /* the job's directory member */
+    int rc = staged_is(k, j->path, path, k->dir_kind, 0, j->id); /* the job's directory */
     k->members += rc > 0;
     if (rc >= 0 && k->dirs != NULL) { /* its staging directory holds all its files */
         PyObject *source = PyDict_GetItemWithError(k->dirs, path);
@@ -1122,12 +1182,32 @@ check_job(job_entry *j, void *ctx)
     return rc;
 }
 
+/* archive._tarpack.MemberTable (a borrowed reference, kept), whose instances hold the
+ * layout of suite/_c/membertable.h; NULL with an exception set */
+static PyObject *
+member_table_type(void)
+{
+    static PyObject *type;
+    if (type == NULL) {
+        PyObject *module = PyImport_ImportModule("archive._tarpack");
+        PyObject *found = module == NULL ? NULL : PyObject_GetAttrString(module, "MemberTable");
+        Py_XDECREF(module);
+        if (found != NULL && !PyType_Check(found)) {
+            Py_CLEAR(found);
+            PyErr_SetString(PyExc_TypeError, "archive._tarpack.MemberTable is not a type");
+        }
+        type = found;
+    }
+    return type;
+}
+
 PyDoc_STRVAR(check_manifest_text_doc,
 "check_manifest_text(data, staged, small, dirs, file_kind, dir_kind, sp_name)\n"
 "    -> (ids, paths, sources) or None\n\n"
 "The jobs of the manifest text data (one parse_manifest takes; or the jobs it gave for it)\n"
 "checked against the members\n"
-"read (staged, small: as archive.importer.scan leaves them; dirs: Stage.dirs, or None when\n"
+"read (staged, small: as archive.importer.scan leaves them, staged a dict or a\n"
+"archive._tarpack.MemberTable; dirs: Stage.dirs, or None when\n"
 "nothing is written) where each job is the common one: its path clean, no two jobs at\n"
 "one path or with one id, none inside another; the state point hashing to the id, the\n"
 "archived state point file among the files and holding the canonical bytes; every file at\n"
@@ -1146,10 +1226,20 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
     memset(&k, 0, sizeof k);
     Py_ssize_t sp_len;
     PyObject *text;
-    if (!PyArg_ParseTuple(args, "OO!O!OOOs#:check_manifest_text", &text, &PyDict_Type,
-                          &k.staged, &PyDict_Type, &k.small, &k.dirs, &k.file_kind,
-                          &k.dir_kind, &k.sp_name, &sp_len))
+    if (!PyArg_ParseTuple(args, "OOO!OOOs#:check_manifest_text", &text, &k.staged,
+                          &PyDict_Type, &k.small, &k.dirs, &k.file_kind, &k.dir_kind,
+                          &k.sp_name, &sp_len))
         return NULL;
+    if (!PyDict_Check(k.staged)) {
+        PyObject *table_type = member_table_type();
+        if (table_type == NULL)
+            return NULL;
+        if (Py_TYPE(k.staged) != (PyTypeObject *)table_type) {
+            PyErr_SetString(PyExc_TypeError, "staged must be a dict or a MemberTable");
+            return NULL;
+        }
+        k.table = (member_table *)k.staged;
+    }
     k.sp_len = (size_t)sp_len;
     if (k.dirs == Py_None)
         k.dirs = NULL;
@@ -1191,7 +1281,8 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
                     rc = 0;
         }
     }
-    if (rc > 0 && k.members != PyDict_GET_SIZE(k.staged))
+    if (rc > 0 && k.members != (k.table != NULL ? (Py_ssize_t)k.table->count
+                                               : PyDict_GET_SIZE(k.staged)))
         rc = 0; /* other members: the reference says which are refused or ignored */
     if (rc > 0)
         out = PyTuple_Pack(3, k.ids, k.paths, k.sources);

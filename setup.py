@@ -11,7 +11,8 @@ from setuptools import Extension, setup
 # editing a header rebuilds the modules that include it.
 HEADERS = {
     "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
-    "archive._tarpack": ["ascii.h", "cleanname.h", "dirread.h", "growbuf.h", "jsonesc.h", "sha256.h"],
+    "archive._tarpack": ["ascii.h", "cleanname.h", "dirread.h", "growbuf.h", "jsonesc.h",
+                         "membertable.h", "sha256.h"],
     "sync._listing": ["dirread.h"],
     "sync._compare": [],
     "sync._delta": [],
@@ -22,7 +23,7 @@ HEADERS = {
                                   "sha256.h"],
     "suite._copyjson": [],
     "suite._spcanon": ["growbuf.h", "jsonesc.h", "md5.h"],
-    "archive._importjobs": ["cleanname.h", "growbuf.h", "md5.h"],
+    "archive._importjobs": ["cleanname.h", "growbuf.h", "md5.h", "membertable.h"],
     "suite._slots": [],
     "suite.index._keyrows": [],
 }

@@ -23,10 +23,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "cleanname.h"
 #include "growbuf.h"
 #include "md5.h"
+#include "membertable.h"
 
 static PyObject *s_statepoint, *s_id, *s_files, *s_dirs, *s_size, *s_sha256;
 
@@ -877,7 +881,7 @@ parse_manifest(PyObject *Py_UNUSED(self), PyObject *arg)
 
 /* ---- the job checks on the text: check_manifest_text ---- */
 
-/* a set of spans (open addressing; FNV-1a) */
+/* a set of spans (open addressing; the member table's hash) */
 typedef struct {
     span *slots;
     size_t cap, used;
@@ -886,34 +890,42 @@ typedef struct {
 static size_t
 span_hash(span s)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < s.n; i++)
-        h = (h ^ (unsigned char)s.s[i]) * 1099511628211ULL;
-    return (size_t)h;
+    return mt_hash(s.s, s.n); /* suite/_c/membertable.h */
+}
+
+/* room for n spans without growing; 0, or -1 MemoryError */
+static int
+span_reserve(span_set *set, size_t n)
+{
+    size_t cap = 1024;
+    while (cap < 2 * n + 2)
+        cap *= 2;
+    if (set->cap >= cap)
+        return 0;
+    span *slots = PyMem_Calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < set->cap; i++)
+        if (set->slots[i].s != NULL)
+            for (size_t k = span_hash(set->slots[i]) & (cap - 1);; k = (k + 1) & (cap - 1))
+                if (slots[k].s == NULL) {
+                    slots[k] = set->slots[i];
+                    break;
+                }
+    PyMem_Free(set->slots);
+    set->slots = slots;
+    set->cap = cap;
+    return 0;
 }
 
 /* 1 added, 0 there already, -1 MemoryError */
 static int
 span_add(span_set *set, span s)
 {
-    if (2 * (set->used + 1) > set->cap) {
-        size_t cap = set->cap ? 2 * set->cap : 1024;
-        span *slots = PyMem_Calloc(cap, sizeof *slots);
-        if (slots == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        for (size_t i = 0; i < set->cap; i++)
-            if (set->slots[i].s != NULL)
-                for (size_t k = span_hash(set->slots[i]) & (cap - 1);; k = (k + 1) & (cap - 1))
-                    if (slots[k].s == NULL) {
-                        slots[k] = set->slots[i];
-                        break;
-                    }
-        PyMem_Free(set->slots);
-        set->slots = slots;
-        set->cap = cap;
-    }
+    if (2 * (set->used + 1) > set->cap && span_reserve(set, 2 * (set->used + 1)) < 0)
+        return -1;
     for (size_t k = span_hash(s) & (set->cap - 1);; k = (k + 1) & (set->cap - 1)) {
         span *slot = &set->slots[k];
         if (slot->s == NULL) {
@@ -942,6 +954,7 @@ span_has(const span_set *set, span s)
 
 typedef struct {
     PyObject *staged, *small, *dirs, *file_kind, *dir_kind;
+    member_table *table;     /* staged when it is a _tarpack.MemberTable (else NULL) */
     const char *sp_name;
     size_t sp_len;
     PyObject *ids, *paths, *sources;
@@ -952,6 +965,16 @@ typedef struct {
     growbuf name;            /* path/name of a member */
 } checks;
 
+/* the str of s[:n], which is ASCII (the manifest's raw strings are): copied, not decoded */
+static PyObject *
+ascii_str(const char *s, size_t n)
+{
+    PyObject *out = PyUnicode_New((Py_ssize_t)n, 127);
+    if (out != NULL)
+        memcpy(PyUnicode_1BYTE_DATA(out), s, n);
+    return out;
+}
+
 /* 1 if the str s holds exactly the ASCII characters of t */
 static int
 str_is(PyObject *s, span t)
@@ -960,13 +983,79 @@ str_is(PyObject *s, span t)
         && (size_t)PyUnicode_GET_LENGTH(s) == t.n && memcmp(PyUnicode_DATA(s), t.s, t.n) == 0;
 }
 
-/* whether staged[key] is a member of kind, with (for a file) size and hash sha */
+/* whether the 64 characters of hex are the lowercase hex of the 32 bytes raw (as
+ * hashlib's hexdigest writes them) */
 static int
-staged_is(checks *k, PyObject *key, PyObject *kind, long long size, span sha)
+hex_is(span hex, const unsigned char raw[32])
 {
+    if (hex.n != 64)
+        return 0;
+#ifdef __SSE2__
+    /* 16 bytes at a time: their nibbles interleaved high first, each made its digit ('0'
+     * plus the nibble, plus 39 more past 9: 'a' - '0' - 10), compared with 32 characters
+     * (a byte at a time cost ~330 instructions a hash) */
+    const __m128i low4 = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+    const __m128i zero = _mm_set1_epi8('0'), past9 = _mm_set1_epi8(39);
+    int same = 0xffff;
+    for (int i = 0; i < 2; i++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(raw + 16 * i));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), low4), lo = _mm_and_si128(x, low4);
+        __m128i a = _mm_unpacklo_epi8(hi, lo), b = _mm_unpackhi_epi8(hi, lo);
+        a = _mm_add_epi8(_mm_add_epi8(a, zero), _mm_and_si128(_mm_cmpgt_epi8(a, nine), past9));
+        b = _mm_add_epi8(_mm_add_epi8(b, zero), _mm_and_si128(_mm_cmpgt_epi8(b, nine), past9));
+        same &= _mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)(hex.s + 32 * i))));
+        same &= _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(hex.s + 32 * i + 16))));
+    }
+    return same == 0xffff;
+#else
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++)
+        if (hex.s[2 * i] != digits[raw[i] >> 4] || hex.s[2 * i + 1] != digits[raw[i] & 15])
+            return 0;
+    return 1;
+#endif
+}
+
+/* 1 if kind is the object want or a str equal to it; 0 not; -1 exception */
+static int
+same_kind(PyObject *kind, PyObject *want)
+{
+    if (kind == want)
+        return 1;
+    if (!PyUnicode_CheckExact(kind) || !PyUnicode_CheckExact(want))
+        return 0;
+    int rc = PyUnicode_Compare(kind, want);
+    return rc == -1 && PyErr_Occurred() ? -1 : rc == 0;
+}
+
+static int staged_value_is(checks *k, PyObject *have, PyObject *kind, long long size, span sha);
+
+/* whether the member named name (its str key, or NULL where staged is a table: made only if
+ * needed) is of kind, with (for a file) size and hash sha */
+static int
+staged_is(checks *k, span name, PyObject *key, PyObject *kind, long long size, span sha)
+{
+    if (k->table != NULL) {
+        mt_entry *e = mt_find(k->table, name.s, name.n, mt_hash(name.s, name.n));
+        if (e == NULL)
+            return 0;
+        if (e->kind == MT_OBJECT)
+            return staged_value_is(k, e->u.obj.value, kind, size, sha);
+        int rc = same_kind(e->kind == MT_FILE ? k->table->file_kind : k->table->dir_kind, kind);
+        if (rc <= 0 || kind == k->dir_kind)
+            return rc;
+        return e->kind == MT_FILE && e->size == size && hex_is(sha, e->u.sha);
+    }
     PyObject *have = PyDict_GetItemWithError(k->staged, key);
     if (have == NULL)
         return PyErr_Occurred() ? -1 : 0;
+    return staged_value_is(k, have, kind, size, sha);
+}
+
+/* whether the staged value have is (kind, size, sha) ((kind, ...) for a directory) */
+static int
+staged_value_is(checks *k, PyObject *have, PyObject *kind, long long size, span sha)
+{
     if (!PyTuple_CheckExact(have) || PyTuple_GET_SIZE(have) != 3)
         return 0;
     PyObject *have_kind = PyTuple_GET_ITEM(have, 0), *have_size = PyTuple_GET_ITEM(have, 1);
@@ -1043,11 +1132,14 @@ check_job(job_entry *j, void *ctx)
             return -1;
         memcpy(k->name.data + k->name.len, f->name.s, f->name.n);
         k->name.len += f->name.n;
-        PyObject *key = PyUnicode_FromStringAndSize(k->name.data, (Py_ssize_t)k->name.len);
-        if (key == NULL)
+        int is_sp = f->name.n == k->sp_len && memcmp(f->name.s, k->sp_name, k->sp_len) == 0;
+        PyObject *key = NULL;
+        if ((is_sp || k->table == NULL)
+            && (key = ascii_str(k->name.data, k->name.len)) == NULL)
             return -1;
-        int rc = staged_is(k, key, k->file_kind, f->size, f->sha);
-        if (rc > 0 && f->name.n == k->sp_len && memcmp(f->name.s, k->sp_name, k->sp_len) == 0) {
+        span name = {k->name.data, k->name.len};
+        int rc = staged_is(k, name, key, k->file_kind, f->size, f->sha);
+        if (rc > 0 && is_sp) {
             /* the archived state point file: the canonical bytes */
             has_sp = 1;
             PyObject *data = PyDict_GetItemWithError(k->small, key);
@@ -1057,17 +1149,17 @@ check_job(job_entry *j, void *ctx)
                 rc = PyBytes_CheckExact(data) && (size_t)PyBytes_GET_SIZE(data) == j->sp.len
                      && memcmp(PyBytes_AS_STRING(data), j->sp.data, j->sp.len) == 0;
         }
-        Py_DECREF(key);
+        Py_XDECREF(key);
         if (rc <= 0)
             return rc;
     }
     if (!has_sp)
         return 0; /* landing writes the file: the Python path */
     k->members += (Py_ssize_t)j->nfiles;
-    PyObject *path = PyUnicode_FromStringAndSize(j->path.s, (Py_ssize_t)j->path.n);
+    PyObject *path = ascii_str(j->path.s, j->path.n);
     if (path == NULL)
         return -1;
-    int rc = staged_is(k, path, k->dir_kind, 0, j->id); /* the job's directory member */
+    int rc = staged_is(k, j->path, path, k->dir_kind, 0, j->id); /* the job's directory */
     k->members += rc > 0;
     if (rc >= 0 && k->dirs != NULL) { /* its staging directory holds all its files */
         PyObject *source = PyDict_GetItemWithError(k->dirs, path);
@@ -1082,7 +1174,7 @@ check_job(job_entry *j, void *ctx)
     Py_DECREF(path);
     if (rc <= 0)
         return rc;
-    PyObject *id = PyUnicode_FromStringAndSize(j->id.s, 32);
+    PyObject *id = ascii_str(j->id.s, 32);
     if (id == NULL)
         return -1;
     rc = PyList_Append(k->ids, id) == 0 ? 1 : -1;
@@ -1090,12 +1182,32 @@ check_job(job_entry *j, void *ctx)
     return rc;
 }
 
+/* archive._tarpack.MemberTable (a borrowed reference, kept), whose instances hold the
+ * layout of suite/_c/membertable.h; NULL with an exception set */
+static PyObject *
+member_table_type(void)
+{
+    static PyObject *type;
+    if (type == NULL) {
+        PyObject *module = PyImport_ImportModule("archive._tarpack");
+        PyObject *found = module == NULL ? NULL : PyObject_GetAttrString(module, "MemberTable");
+        Py_XDECREF(module);
+        if (found != NULL && !PyType_Check(found)) {
+            Py_CLEAR(found);
+            PyErr_SetString(PyExc_TypeError, "archive._tarpack.MemberTable is not a type");
+        }
+        type = found;
+    }
+    return type;
+}
+
 PyDoc_STRVAR(check_manifest_text_doc,
 "check_manifest_text(data, staged, small, dirs, file_kind, dir_kind, sp_name)\n"
 "    -> (ids, paths, sources) or None\n\n"
 "The jobs of the manifest text data (one parse_manifest takes; or the jobs it gave for it)\n"
 "checked against the members\n"
-"read (staged, small: as archive.importer.scan leaves them; dirs: Stage.dirs, or None when\n"
+"read (staged, small: as archive.importer.scan leaves them, staged a dict or a\n"
+"archive._tarpack.MemberTable; dirs: Stage.dirs, or None when\n"
 "nothing is written) where each job is the common one: its path clean, no two jobs at\n"
 "one path or with one id, none inside another; the state point hashing to the id, the\n"
 "archived state point file among the files and holding the canonical bytes; every file at\n"
@@ -1114,10 +1226,20 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
     memset(&k, 0, sizeof k);
     Py_ssize_t sp_len;
     PyObject *text;
-    if (!PyArg_ParseTuple(args, "OO!O!OOOs#:check_manifest_text", &text, &PyDict_Type,
-                          &k.staged, &PyDict_Type, &k.small, &k.dirs, &k.file_kind,
-                          &k.dir_kind, &k.sp_name, &sp_len))
+    if (!PyArg_ParseTuple(args, "OOO!OOOs#:check_manifest_text", &text, &k.staged,
+                          &PyDict_Type, &k.small, &k.dirs, &k.file_kind, &k.dir_kind,
+                          &k.sp_name, &sp_len))
         return NULL;
+    if (!PyDict_Check(k.staged)) {
+        PyObject *table_type = member_table_type();
+        if (table_type == NULL)
+            return NULL;
+        if (Py_TYPE(k.staged) != (PyTypeObject *)table_type) {
+            PyErr_SetString(PyExc_TypeError, "staged must be a dict or a MemberTable");
+            return NULL;
+        }
+        k.table = (member_table *)k.staged;
+    }
     k.sp_len = (size_t)sp_len;
     if (k.dirs == Py_None)
         k.dirs = NULL;
@@ -1139,6 +1261,9 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
     size_t head_end;
     Py_ssize_t count;
     int rc = 1;
+    if (read != NULL && (span_reserve(&k.path_set, read->njobs) < 0
+                         || span_reserve(&k.id_set, read->njobs) < 0))
+        goto done;
     if (read != NULL) /* as parse_manifest read them */
         for (size_t i = 0; rc > 0 && i < read->njobs; i++) {
             kept_job *at = &read->jobs[i];
@@ -1156,7 +1281,8 @@ check_manifest_text(PyObject *Py_UNUSED(self), PyObject *args)
                     rc = 0;
         }
     }
-    if (rc > 0 && k.members != PyDict_GET_SIZE(k.staged))
+    if (rc > 0 && k.members != (k.table != NULL ? (Py_ssize_t)k.table->count
+                                               : PyDict_GET_SIZE(k.staged)))
         rc = 0; /* other members: the reference says which are refused or ignored */
     if (rc > 0)
         out = PyTuple_Pack(3, k.ids, k.paths, k.sources);

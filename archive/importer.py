@@ -157,13 +157,21 @@ class Scan:
     target)), ``small`` (state point file contents by member name), the :class:`Stage` (or
     None), ``dir_attrs`` (directory member -> (mode, mtime)) and the manifest: ``manifest``
     its dict (or None), ``text`` the :class:`archive.manifest.Text` it was read as (or None),
-    the dict then made on first use."""
+    the dict then made on first use. ``members``: the members as read, the dict or (after
+    the native scan) a ``_tarpack.MemberTable``, whose dict ``staged`` makes on first use
+    (the common job's checks look names up in the table, without it)."""
 
     def __init__(self, staged, manifest, small, stage, dir_attrs=None):
-        self.staged, self.small, self.stage = staged, small, stage
+        self.members, self.small, self.stage = staged, small, stage
         self.dir_attrs = {} if dir_attrs is None else dir_attrs
         self.text = manifest if isinstance(manifest, mf.Text) else None
         self._manifest = None if self.text is not None else manifest
+
+    @property
+    def staged(self):
+        if not isinstance(self.members, dict):
+            self.members = self.members.to_dict()
+        return self.members
 
     @property
     def manifest(self):
@@ -183,14 +191,17 @@ def scan(reader, staging, origin, limit=None, holder=None):
     members = reader.members()
     if _tarpack is not None and getattr(reader, "takes_fast_scan", False):
         # plain members are taken by the native loop, the rest (and anything it would refuse
-        # or fail on) by the loop below, the reference
+        # or fail on) by the loop below, the reference; both keep them in one table (in, get,
+        # [] as the dict's), made a dict only where the general path asks for it
+        staged = _tarpack.MemberTable(FILE, DIR)
+
         def fast(buf, pos):
             nonlocal written
             pos, written, count = _tarpack.scan_members(
                 buf, pos, written, -1 if limit is None else limit, staged, small, dir_attrs,
                 stage.dirs if stage else None, stage.root if stage else None,
                 stage._count if stage else 0, stage.umask if stage else 0, Stage.SMALL,
-                (mf.NAME, layout.STATEPOINT), (FILE, DIR))
+                (mf.NAME, layout.STATEPOINT))
             if stage:
                 stage._count = count  # the staging directories it made (Stage.dir_for's)
             return pos
@@ -403,7 +414,7 @@ def _import_common(found, ws, result, progress=None):
         return False
     text = found.text
     common = _importjobs.check_manifest_text(
-        text.jobs if text.jobs is not None else text.data, found.staged, found.small,
+        text.jobs if text.jobs is not None else text.data, found.members, found.small,
         found.stage.dirs if found.stage is not None else None, FILE, DIR, layout.STATEPOINT)
     if common is None:
         return False

@@ -129,10 +129,10 @@ sha256_accelerated(void)
 #endif
 }
 
-/* The SHA-256 of data[:n] as 64 lowercase hex digits and a NUL into out, by the given engine
- * (SUITE_SHA256_*). Returns 0, or -1 (out untouched) for SHA-NI where the CPU lacks it. */
+/* The SHA-256 of data[:n] as its eight state words into h, by the given engine
+ * (SUITE_SHA256_*). Returns 0, or -1 (h untouched) for SHA-NI where the CPU lacks it. */
 static inline int
-sha256_hex_using(const unsigned char *data, size_t n, char out[65], int engine)
+sha256_words_using(const unsigned char *data, size_t n, uint32_t h_out[8], int engine)
 {
     if (engine == SUITE_SHA256_AUTO)
         engine = sha256_accelerated() ? SUITE_SHA256_SHANI : SUITE_SHA256_PLAIN;
@@ -157,12 +157,35 @@ sha256_hex_using(const unsigned char *data, size_t n, char out[65], int engine)
     for (int i = 0; i < 8; i++)
         last[tail * 64 - 1 - i] = (unsigned char)(bits >> (8 * i));
     blocks(h, last, tail);
+    memcpy(h_out, h, sizeof h);
+    return 0;
+}
+
+/* The SHA-256 of data[:n] as 64 lowercase hex digits and a NUL into out, by the given engine
+ * (SUITE_SHA256_*). Returns 0, or -1 (out untouched) for SHA-NI where the CPU lacks it. */
+static inline int
+sha256_hex_using(const unsigned char *data, size_t n, char out[65], int engine)
+{
+    uint32_t h[8];
+    if (sha256_words_using(data, n, h, engine) < 0)
+        return -1;
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 8; j++)
             out[8 * i + j] = digits[(h[i] >> (28 - 4 * j)) & 0xf];
     out[64] = '\0';
     return 0;
+}
+
+/* The SHA-256 of data[:n] as its 32 bytes into out (the fastest engine this CPU has). */
+static inline void
+sha256_raw(const unsigned char *data, size_t n, unsigned char out[32])
+{
+    uint32_t h[8];
+    (void)sha256_words_using(data, n, h, SUITE_SHA256_AUTO);
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
 }
 
 /* The SHA-256 of data[:n] as 64 lowercase hex digits and a NUL into out (the fastest engine

@@ -167,8 +167,8 @@ class FakeStage:
                                           st.integers(-5, 5) | st.floats(-2, 2)
                                           | st.text(max_size=3), min_size=1, max_size=3),
                           DAMAGE), min_size=1, max_size=6),
-       st.booleans(), st.booleans())
-def test_check_manifest_text_agrees_with_the_reference(specs, with_dirs, job_dirs):
+       st.booleans(), st.booleans(), st.lists(st.booleans(), min_size=1))
+def test_check_manifest_text_agrees_with_the_reference(specs, with_dirs, job_dirs, natives):
     mod = need()
     found = make_found(specs)
     if job_dirs:  # a directory member per job, as suite's tar export writes them
@@ -186,12 +186,60 @@ def test_check_manifest_text_agrees_with_the_reference(specs, with_dirs, job_dir
     parsed = mod.parse_manifest(data)
     # the entries as parse_manifest kept them give what the text gives
     assert (mod.check_manifest_text(parsed[2], *tail) if parsed else None) == got
+    # the members in a MemberTable (as the native scan leaves them: C entries, and objects
+    # for what the Python reader took) give what the dict gives
+    table = as_table(found.staged, natives)
+    assert mod.check_manifest_text(data, table, *tail[1:]) == got
+    if parsed:
+        assert mod.check_manifest_text(parsed[2], table, *tail[1:]) == got
     want = importer.common_jobs_python(found)
     assert got is None or got == want
     if want is not None and all(damage == "none" and json.loads(json.dumps(sp, sort_keys=True)) == sp
                                 and all(isinstance(v, int) for v in sp.values())
                                 and all(k.isascii() for k in sp) for sp, damage in specs):
         assert got == want  # the common case (ASCII keys, ints) is taken
+
+
+def as_table(staged, natives):
+    """``staged`` in a ``_tarpack.MemberTable``: files and directories as C entries where
+    ``natives`` (cycled) says so, the rest as objects."""
+    tarpack = native.load("archive._tarpack")
+    table = tarpack.MemberTable("file", "dir")
+    for i, (name, value) in enumerate(staged.items()):
+        native_ = natives[i % len(natives)]
+        kind, size, digest = value
+        if native_ and kind == "file" and isinstance(digest, str) and len(digest) == 64:
+            table.add_file(name, size, bytes.fromhex(digest))
+        elif native_ and value == ("dir", 0, None):
+            table.add_dir(name)
+        else:
+            table[name] = value
+    assert table.to_dict() == staged and list(table.to_dict()) == list(staged)
+    return table
+
+
+@pytest.mark.parametrize("damage", ["upper", "short", "not hex", "wrong size"])
+def test_check_manifest_text_on_a_table_refuses_what_the_dict_refuses(damage):
+    """A manifest hash that only the table's compare could take otherwise (upper case, short,
+    not hex) or a size that differs: the job is not the common one, with a dict or a table."""
+    mod = need()
+    found = make_found([({"a": 1}, "none")])
+    entry = found.manifest["jobs"][0]["files"]["data.txt"]
+    if damage == "upper":
+        entry["sha256"] = entry["sha256"].upper()
+    elif damage == "short":
+        entry["sha256"] = entry["sha256"][:-1]
+    elif damage == "not hex":
+        entry["sha256"] = "g" + entry["sha256"][1:]
+    else:
+        entry["size"] += 1
+    data = mf.dumps(found.manifest)
+    tail = (found.small, None, "file", "dir", "signac_statepoint.json")
+    assert mod.check_manifest_text(data, found.staged, *tail) is None
+    assert mod.check_manifest_text(data, as_table(found.staged, [True]), *tail) is None
+    undamaged = make_found([({"a": 1}, "none")])
+    assert mod.check_manifest_text(mf.dumps(undamaged.manifest),
+                                   as_table(undamaged.staged, [True]), *tail) is not None
 
 
 def test_check_manifest_text_refuses_bad_arguments():
@@ -201,6 +249,18 @@ def test_check_manifest_text_refuses_bad_arguments():
     with pytest.raises(TypeError):
         mod.check_manifest_text(b"", {}, {}, [], "file", "dir", "sp")
     assert mod.check_manifest_text(b"{}", {}, {}, None, "file", "dir", "sp") is None
+    with pytest.raises(TypeError):  # staged: a dict or a MemberTable, nothing else
+        mod.check_manifest_text(b"{}", FakeTable(), {}, None, "file", "dir", "sp")
+
+
+class FakeTable:
+    """Named as the table is, but not it: never read as its C layout."""
+
+    __module__ = "archive._tarpack"
+    __qualname__ = "MemberTable"
+
+
+FakeTable.__name__ = "MemberTable"
 
 
 # ---- the import, through the fallbacks ----

@@ -577,3 +577,72 @@ def test_group_by_job_declines_odd_names_and_raises_as_the_reference():
         mod.group_by_job({"x": None}, ["a"], "dir")  # None[0], as the reference's v[0]
     with pytest.raises(TypeError):
         mod.group_by_job({}, 5, "dir")
+
+
+# ---- the members read, by name: MemberTable against the dict it stands for ----
+
+TABLE_NAMES = st.sampled_from(["a", "a/b", "é/x", "a/\udcff", "\udcc3\udca9", "é", "",
+                               "j/" + "n" * 70, "j/" + "n" * 71, "x" * 8, "x" * 16])
+TABLE_OPS = st.lists(st.tuples(st.sampled_from(["file", "dir", "set", "get", "in", "item"]),
+                               TABLE_NAMES, st.integers(0, 1 << 40), st.binary(min_size=32,
+                                                                               max_size=32)),
+                     max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=TABLE_OPS)
+def test_member_table_is_the_dict_it_stands_for(ops):
+    """The table answers in, [], get and len as the dict of the same members, and to_dict()
+    is that dict in order; names with surrogates (the Python reader's) never meet the UTF-8
+    names of the native entries ("\\udcc3\\udca9" is not "é")."""
+    mod = need()
+    table, ref = mod.MemberTable("file", "dir"), {}
+    for op, name, size, digest in ops:
+        if op in ("file", "dir"):
+            strict = True
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                strict = False
+            if name in ref or not strict:
+                with pytest.raises(KeyError if strict else UnicodeEncodeError):
+                    table.add_file(name, size, digest) if op == "file" else table.add_dir(name)
+                continue
+            if op == "file":
+                table.add_file(name, size, digest)
+                ref[name] = ("file", size, digest.hex())
+            else:
+                table.add_dir(name)
+                ref[name] = ("dir", 0, None)
+        elif op == "set":
+            table[name] = ref[name] = ("symlink", size, name)
+        elif op == "get":
+            assert table.get(name) == ref.get(name)
+            assert table.get(name, 5) == ref.get(name, 5)
+        elif op == "in":
+            assert (name in table) == (name in ref)
+        else:
+            if name in ref:
+                assert table[name] == ref[name]
+            else:
+                with pytest.raises(KeyError):
+                    table[name]
+        assert len(table) == len(ref)
+    got = table.to_dict()
+    assert got == ref and list(got) == list(ref)
+
+
+def test_member_table_refuses_what_a_dict_of_names_would_not_hold():
+    mod = need()
+    table = mod.MemberTable("file", "dir")
+    with pytest.raises(TypeError):
+        table[b"a"] = 1
+    with pytest.raises(TypeError):
+        b"a" in table  # noqa: B015
+    with pytest.raises(TypeError):
+        del table["a"]
+    with pytest.raises(ValueError):
+        table.add_file("a", 1, b"short")
+    with pytest.raises(ValueError):
+        table.add_file("a", -1, bytes(32))
+    assert len(table) == 0

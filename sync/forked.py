@@ -80,9 +80,11 @@ class Child:
             try:
                 while chunk := os.read(self._fd, 1 << 20):
                     chunks.append(chunk)
-            finally:
-                self._close()
-                self._reap()
+            except BaseException:  # Ctrl-C here: the child is not waited for
+                self.cancel()
+                raise
+            self._close()
+            self._reap()
             self._data = b"".join(chunks)
         return self._data
 

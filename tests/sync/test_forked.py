@@ -190,3 +190,49 @@ def test_the_cli_shows_a_failure_in_the_child_and_syncs_next_time(tmp_path):
                           cwd=lap.path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert clu.open_job({"i": 0}).doc.step == "changed"
+
+
+def test_ctrl_c_stops_both_processes_and_the_next_sync_completes(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while the child lists: the command
+    ends as an interrupted one does (status 130), no process of it is left, the locks are
+    free."""
+    lap, clu = pair(tmp_path, n=3)
+    sync.sync(lap, clu.path)
+    lap.open_job({"i": 0}).doc.step = "changed"
+    marker = tmp_path / "listing"
+    code = ("import os, sys, time\n"
+            "from sync.replica import Replica\n"
+            "parent, real = os.getpid(), Replica.snapshot_steady\n"
+            "def snapshot_steady(self, *a, **k):\n"
+            "    if os.getpid() != parent:\n"
+            f"        open({str(marker)!r}, 'w').close()\n"
+            "        time.sleep(60)\n"
+            "    return real(self, *a, **k)\n"
+            "Replica.snapshot_steady = snapshot_steady\n"
+            "from suite.cli import main\n"
+            f"sys.argv = ['suite', 'sync', {str(clu.path)!r}, '-q']\n"
+            "main()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=lap.path, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err  # as any interrupted command ("suite: aborted")
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while True:  # the child was reaped by the command or ended with it: none is left
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the interrupted sync is left"
+        time.sleep(0.05)
+    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
+    assert clu.open_job({"i": 0}).doc.step == "changed"

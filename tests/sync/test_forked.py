@@ -236,3 +236,27 @@ def test_ctrl_c_stops_both_processes_and_the_next_sync_completes(tmp_path):
         time.sleep(0.05)
     assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
     assert clu.open_job({"i": 0}).doc.step == "changed"
+
+
+def test_the_child_removes_a_dead_syncs_staging_on_the_far_side(tmp_path, forks):
+    """Leftovers cleanup (sync/leftovers.py) runs in the child, which lists the far side
+    under the locks this process holds: a dead sync's staging directory goes, a live one's
+    stays."""
+    lap, clu = pair(tmp_path)
+    sync.sync(lap, clu.path)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    job_id = "0123456789abcdef0123456789abcdef"
+    names = {"dead": f".suite-tmp-sync-{job_id}-{int(dead.stdout)}",
+             "live": f".suite-tmp-sync-{job_id}-{sleeper.pid}"}
+    try:
+        for name in names.values():
+            os.makedirs(os.path.join(clu.workspace, name, "sub"))
+        assert sync.sync(lap, clu.path).exit_status == 0
+        assert forks[0] == 1
+        left = sorted(n for n in os.listdir(clu.workspace) if n.startswith(".suite-tmp"))
+        assert left == [names["live"]]
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -5,7 +5,9 @@ Usage: python bench/ab_local_sync.py BASE_TREE AFTER_TREE [-n 10000] [--rounds 5
 
 One source project of N jobs (3 small files each) is built and indexed once; each round, every variant
 makes a first sync into a fresh destination (`suite sync DST --init -q`), then a sync with
-nothing to do, against `rsync -a --delete` of the workspace twice. Each CLI runs with its
+nothing to do, against `rsync -a --delete` of the workspace twice; then 1 % of the source's
+jobs get a document key and a new 1 MiB file (as bench_sync.py's row) and every variant syncs
+again, in the same order ("1%"). Each CLI runs with its
 tree on PYTHONPATH (compile both trees first: `python -m compileall -q suite sync archive
 schedulers`). --force-idle makes `suite.native.idle_core` answer True in the CLIs (the
 second-thread paths on whatever the load: to measure them on a busy machine). Prints min and
@@ -62,7 +64,8 @@ def main():
         src = project.path
         variants = {"base": cli(args.base, args.force_idle),
                     "after": cli(args.after, args.force_idle), "rsync": None}
-        times = {(v, row): [] for v in variants for row in ("first", "noop")}
+        times = {(v, row): [] for v in variants for row in ("first", "noop", "1%")}
+        ids = sorted(job.id for job in project)
         loads = []
         for round_ in range(args.rounds):
             order = list(variants) if round_ % 2 == 0 else list(variants)[::-1]
@@ -79,7 +82,23 @@ def main():
                     for row in ("first", "noop"):
                         times[name, row].append(timed([*argv, "sync", dst, "--init", "-q"],
                                                       env, cwd=src))
+            chosen = ids[round_::100]
+            for k, job_id in enumerate(chosen):
+                job = project.open_job(id=job_id)
+                job.doc["changed_here"] = [round_, k]
+                with open(job.fn(f"ab{round_}.bin"), "wb") as f:
+                    f.write(os.urandom(1 << 20))
+            for name in order:
+                dst = f"{root}/dst-{name}-{round_}"
+                if name == "rsync":
+                    times[name, "1%"].append(timed(["rsync", "-a", "--delete",
+                                                    f"{src}/workspace/", f"{dst}/workspace/"]))
+                else:
+                    argv, env = variants[name]
+                    times[name, "1%"].append(timed([*argv, "sync", dst, "-q"], env, cwd=src))
                 shutil.rmtree(dst)
+            for job_id in chosen:
+                os.unlink(project.open_job(id=job_id).fn(f"ab{round_}.bin"))
         print(f"N = {args.n:,}, {args.rounds} rounds taking turns, load average "
               f"{min(loads):.1f}-{max(loads):.1f}{', idle_core forced' if args.force_idle else ''}")
         print(f"{'variant':8} {'row':6} {'wall min':>9} {'wall med':>9} {'CPU min':>8} {'CPU med':>8}")

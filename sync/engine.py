@@ -206,10 +206,13 @@ class Sync:
     def _sync(self, lid, rid):
         # the far side lists its jobs while this side lists its own; each leaves out the jobs
         # steady against its record of the other (a sync with nothing to do holds no listing).
-        # A project on this machine lists whole: parsing its record too would cost CPU to
-        # save only memory, and nothing travels
-        since = lid if self.keep_record and not self.checksum and not self.exclude \
-            and not isinstance(self.R, Replica) else None
+        # A project on this machine does so in a child process when both sides keep a record
+        # (Replica.lists_apart: the listings on two cores, little handed back); else it
+        # lists whole here: parsing its record too would cost CPU to save only memory
+        since = lid if self.keep_record and not self.checksum and not self.exclude and (
+            not isinstance(self.R, Replica)
+            or (isinstance(self.L, Replica) and self.L.has_record(rid)
+                and self.R.lists_apart(lid))) else None
         remote_snapshot = self.R.snapshot_later(self.ids, self.exclude, since)
         record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         base, digest = record.get("jobs") or {}, None

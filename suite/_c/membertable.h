@@ -41,28 +41,11 @@ typedef struct {
 static inline size_t
 mt_hash(const char *s, size_t n)
 {
-    /* FNV-1a over 8-byte words (the last one's missing bytes as zeros, the length mixed in),
-     * then MurmurHash3's finalizer: a product's low bits depend on its factors' low bits
-     * only, so without it the table's slots (the low bits) saw a few bytes of each name */
-    uint64_t h = 1469598103934665603ULL ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        h = (h ^ w) * 1099511628211ULL;
-    }
-    if (i < n) {
-        uint64_t w = 0;
-        for (size_t j = 0; i + j < n; j++)
-            w |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
-        h = (h ^ w) * 1099511628211ULL;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (size_t)h;
+    /* Python's own keyed hash of bytes (SipHash, its secret random per process unless
+     * PYTHONHASHSEED says otherwise): names come from archives that may be made to collide
+     * under a fixed hash, which would make each lookup walk the whole table; the two modules
+     * that share a table run in one process and so agree */
+    return (size_t)_Py_HashBytes(s, (Py_ssize_t)n);
 }
 
 /* the entry named s[:n] (hash h), or NULL */

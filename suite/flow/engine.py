@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from suite.index import gc_paused
-from suite.job import jobs_from_index
+from suite.job import jobs_of
 from suite.terminal import visible
 
 from . import provenance, scan
@@ -160,7 +160,7 @@ class Runner:
         return docs, self._completed(jobs)
 
     def _completed(self, jobs):
-        return _Completed({j.id: j for j in jobs}, self.succeeded)
+        return _Completed(jobs, self.succeeded)
 
     def _holds(self, cond, jobs, docs, completed, memo=None):
         memo = self._memo if memo is None else memo
@@ -275,7 +275,8 @@ class Runner:
                 part = next(chunks, None)
                 if part is None:
                     break
-                jobs, docs = self._load_chunk(*part)
+                ids = part[0]
+                jobs, docs, doclist = self._load_chunk(*part)
                 # what was loaded lives through the chunk: frozen, the collections that the
                 # conditions and labels cause do not walk it again and again. Frozen before
                 # collections resume: the first one would walk it all (0.4 s per chunk)
@@ -285,13 +286,14 @@ class Runner:
                     shown["total"] = (len(jobs) if whole else len(selection)
                                       if selection is not None else index.indexed_count())
                 total = shown["total"]
-                self._judge_chunk(jobs, docs, names, operations, out, table, report,
-                                  len(table) * (steps - 1) // (total or 1), len(jobs) >= total)
+                self._judge_chunk(jobs, ids, docs, doclist, names, operations, out, table,
+                                  report, len(table) * (steps - 1) // (total or 1),
+                                  len(jobs) >= total)
             finally:
                 gc.unfreeze()
             for job in jobs:  # freed now, by reference counts (a collection took 7x longer)
                 job._release_document()
-            del jobs, docs, part
+            del jobs, docs, doclist, part, ids
         if shown["total"] is None:
             shown["total"] = 0
         report(steps)
@@ -307,27 +309,32 @@ class Runner:
         return out
 
     def _load_chunk(self, ids, sps, documents, sigs):
-        """``(jobs, {id: document})`` from a chunk of :func:`~suite.flow.scan.job_chunks`;
+        """``(jobs, {id: document}, the documents by position: None where there is none)``
+        from a chunk of :func:`~suite.flow.scan.job_chunks`;
         each job's document view gets its document (labels and callables read job.doc: one
         stat each, not a file read)."""
-        jobs = list(jobs_from_index(self.project, zip(ids, sps, strict=True)))
+        # a C map of the maker (no generator frame a job); lengths checked by the zip below
+        jobs = list(jobs_of(self.project, ids, sps))
         texts = [d for d in documents if type(d) is str]
         parsed = iter(loads_many(texts)) if texts else None
-        docs = {}
+        docs, doclist = {}, []
         for job, job_id, doc, sig in zip(jobs, ids, documents, sigs, strict=True):
             if doc is not None:
                 if type(doc) is str:
                     doc = next(parsed)
                 docs[job_id] = doc
                 job._prime_document(doc, sig)  # the text: parsed if ever compared
-        return jobs, docs
+            doclist.append(doc)
+        return jobs, docs, doclist
 
-    def _judge_chunk(self, jobs, docs, names, operations, out, table, report, before, alone):
-        """Count one chunk of jobs into ``out`` and ``table``. ``before``: the progress step
-        done before this chunk; ``alone``: the chunk holds every job (a step per operation)."""
+    def _judge_chunk(self, jobs, ids, docs, doclist, names, operations, out, table, report,
+                     before, alone):
+        """Count one chunk of jobs into ``out`` and ``table``; ``ids`` and ``doclist`` are the
+        jobs' ids and documents by position (a ``job.id`` each is a property call: three
+        a job at a million were a second). ``before``: the progress step done before this
+        chunk; ``alone``: the chunk holds every job (a step per operation)."""
         self._memo = {}  # condition results, valid for this chunk only
         completed = self._completed(jobs)
-        doclist = [docs.get(j.id) for j in jobs]
         columns = {}
 
         def column(c):
@@ -349,7 +356,7 @@ class Runner:
                 eligible[name] = ready
                 continue
             if getattr(op, "aggregator", None) is not None and positions is None:
-                positions = {j.id: k for k, j in enumerate(jobs)}
+                positions = {i: k for k, i in enumerate(ids)}
             ready = eligible[name] = []
             units = (self.units(op, jobs, docs) if positions is not None
                      else ((j,) for j in jobs))
@@ -363,7 +370,7 @@ class Runner:
         self.succeeded.save()
         report(len(names) + 1 if alone else before + 1)
         texts = label_texts(self.flow._labels, jobs, out.labels)
-        table.extend([j.id for j in jobs], eligible, texts)
+        table.extend(ids, eligible, texts)
 
     #: condition kinds that only read the job's document or stat one file: no side effects,
     #: never raise for a readable job, so they may be evaluated in any order
@@ -617,15 +624,15 @@ class _Completed(dict):
 
     def __init__(self, jobs, succeeded):
         super().__init__()
-        self._jobs = jobs
+        self._jobs = list(jobs)  # by id when first asked (status judges a million jobs
+        self._by_id = None  # whose conditions mostly never ask)
         self._succeeded = succeeded
-        self._prefetched = False
 
     def __missing__(self, job_id):
-        if not self._prefetched:  # the cached rows of all these jobs, in one query
-            self._prefetched = True
-            self._succeeded.prefetch(self._jobs)
-        value = self._succeeded.of(self._jobs[job_id])
+        if self._by_id is None:  # the cached rows of all these jobs, in one query
+            self._by_id = {j.id: j for j in self._jobs}
+            self._succeeded.prefetch(self._by_id)
+        value = self._succeeded.of(self._by_id[job_id])
         self[job_id] = value
         return value
 

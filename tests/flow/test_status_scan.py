@@ -179,3 +179,37 @@ def test_a_workspace_that_is_a_dangling_link(project, tmp_path):
         Runner(W, project).status()
     os.unlink(project.workspace)  # no workspace at all: no jobs
     assert Runner(W, project).status().operations["second"] == {"eligible": 0, "complete": 0}
+
+
+class Logged(Workflow):
+    pass
+
+
+@Logged.operation
+def tally(job):
+    pass
+
+
+@Logged.pre.succeeded(tally)
+@Logged.post.true("done")
+@Logged.operation
+def after(job):
+    pass
+
+
+@pytest.mark.parametrize("columns_max", [-1, scan.COLUMNS_MAX])  # rows; whole columns
+def test_conditions_read_the_logs_in_every_chunk(project, chunks_of_two, monkeypatch,
+                                                 columns_max):
+    """Which operations succeeded (read from the logs only when a condition asks) is asked
+    of every chunk's own jobs: status counts and lists them as each job's log says."""
+    ids = _jobs(project, 7)
+    ran = [project.open_job({"i": i}).id for i in range(0, 7, 2)]
+    Runner(Logged, project).run(["tally"], ids=ran)
+    monkeypatch.setattr(scan, "COLUMNS_MAX", columns_max)
+    status = Runner(Logged, project).status()
+    assert status.operations == {"tally": {"eligible": 3, "complete": 4},
+                                 "after": {"eligible": 4, "complete": 0}}
+    assert list(status.jobs) == ids
+    for job_id in ids:
+        want = ["after"] if job_id in ran else ["tally"]
+        assert status.jobs[job_id]["eligible"] == want, job_id

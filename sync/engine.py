@@ -227,7 +227,7 @@ class Sync:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         if self._far_holds_ours:  # the bytes it holds: the final save sends what changed
-            self._far_record = self.L.loaded_record(rid)
+            self._far_record = _record.loaded_bytes(record)
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
             ls["jobs"].pop(job_id, None)

@@ -291,6 +291,15 @@ def diff(old, new):
     return (removed, at, lines) if same else None
 
 
+def loaded_bytes(record):
+    """The file's bytes a record (:func:`load`) was read from, held by its jobs anyway; None
+    when it was parsed whole (written otherwise, or made here)."""
+    jobs = record.get("jobs")
+    if isinstance(jobs, RecordJobs) and jobs._raw and not jobs.upgrade:
+        return jobs._raw
+    return None
+
+
 def patched(old, removed, at, lines):
     """The bytes :func:`diff` was given as ``new``: ``old`` without the lines ``removed``
     (numbers, ascending), with ``lines`` placed at the numbers ``at`` (ascending). Raises

@@ -281,7 +281,6 @@ class Replica:
         #: jobs of a local first copy staged by a second thread (see stage_ahead)
         self._ahead, self._ahead_plan = None, None
         self._record_digests = {}  # peer -> digest of its record as last loaded
-        self._record_bytes = {}  # peer -> its record's bytes as last loaded (held anyway)
         #: create_jobs' landing thread and its error (see land_wait)
         self._landing, self._landing_error = None, None
 
@@ -354,7 +353,6 @@ class Replica:
             self._record_digests[peer] = None
             return {"jobs": {}, "project_doc": None}
         self._record_digests[peer] = record_digest(raw)
-        self._record_bytes[peer] = raw
         return _record.load(raw, path)
 
     def record_digest(self, peer):
@@ -401,11 +399,6 @@ class Replica:
         _record.check_lines(lines, path)
         write_atomic(path, new)
         return True
-
-    def loaded_record(self, peer):
-        """The bytes of the record of ``peer`` as :meth:`load_record` last read them (None:
-        there was none, or it was not read)."""
-        return self._record_bytes.get(peer)
 
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=(), since=None):

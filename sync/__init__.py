@@ -53,8 +53,17 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     from .settings import transport_settings
 
     ssh, ssh_command = transport_settings(ssh, ssh_command, settings)
+    # the first questions to a far side go with the connection, before its hello is read:
+    # each would otherwise cost a round trip of its own (issue #18: three of a sync's round
+    # trips at 20 ms each). Read-only; an answer that is an error raises where it is used
+    asked = [name for name, wanted in (("active_work", not include_active and not wait),
+                                       ("load_book", not dry_run), ("identity", True))
+             if wanted]
     remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
-                          accept_new_host_key, timeout, init, ssh, ssh_command, verbose)
+                          accept_new_host_key, timeout, init, ssh, ssh_command, verbose,
+                          ahead=[(name, ()) for name in asked])
+    # a project on this machine was asked nothing ahead (no connection)
+    first = dict(zip(asked, getattr(remote, "ahead", ()), strict=False))
     try:
         if not _is_ssh(url) and \
                 os.path.realpath(os.path.expanduser(url)) == os.path.realpath(project.path):
@@ -70,17 +79,17 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
             from .active import POLL, gather, wait_until_done
 
             active = wait_until_done(local, remote, wanted, poll or POLL, notify) if wait \
-                else gather(local, remote, wanted)
+                else gather(local, remote, wanted, first.get("active_work"))
         from .engine import Sync
 
         run = Sync(local, remote,
                    mode="push" if push else "pull" if pull else "both", prefer=prefer,
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
-                   active=active,
+                   active=active, remote_identity=first.get("identity"),
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
         if not dry_run:  # first: a book that cannot be read stops the sync before any write
-            exchange_books(project, remote, label)
+            exchange_books(project, remote, label, first.get("load_book"))
         return run.run()
     finally:
         close = getattr(remote, "close", None)
@@ -88,10 +97,12 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
             close()
 
 
-def exchange_books(project, remote, label):
+def exchange_books(project, remote, label, there=None):
     """Merge the submission books of ``project`` and ``remote`` (a replica) both ways, as a
     union; each side's own entries replace what the other knew of that side, so finished
-    ones are dropped (:func:`suite.flow.book.merge`)."""
+    ones are dropped (:func:`suite.flow.book.merge`). ``there``: a function that returns the
+    far side's ``load_book`` answer, asked for already (None: it is asked here). Raises
+    what reading either book raises (:class:`SyncError`, CorruptFileError)."""
     here = layout.has_submissions(project.path)
     if isinstance(remote, Replica):
         if not (here or layout.has_submissions(remote.path)):
@@ -100,7 +111,8 @@ def exchange_books(project, remote, label):
 
         there = book.word(remote.project)
     else:
-        there = remote.load_book()  # [None, {}, {}]: the far side has no book
+        # [None, {}, {}]: the far side has no book
+        there = remote.load_book() if there is None else there()
         if not here and there[0] is None:
             return
     import socket  # here, not above: most syncs have no book (a local no-op's start-up)

@@ -59,13 +59,16 @@ def active_work(project):
     return {"active": active, "error": "; ".join(errors) or None}
 
 
-def gather(local, remote, wanted=None):
+def gather(local, remote, wanted=None, remote_answer=None):
     """The work on both replicas' sides, one question each, for the jobs in ``wanted``
     (None: all): items ``{"job", "operation", "side", "scheduler_id", "state"}`` (and
-    ``"error"`` when the state is unknown because the scheduler could not be asked)."""
+    ``"error"`` when the state is unknown because the scheduler could not be asked).
+    ``remote_answer``: a function that returns the far side's answer, asked for already
+    (None: it is asked here). Raises what :func:`active_work` raises on either side."""
     items = []
     for side, replica in (("local", local), ("remote", remote)):
-        answer = replica.active_work()
+        answer = remote_answer() if side == "remote" and remote_answer is not None \
+            else replica.active_work()
         for op, job_id, sched_id, state in answer["active"]:
             if wanted is None or job_id in wanted:
                 item = {"job": job_id, "operation": op, "side": side,

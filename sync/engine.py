@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from suite import layout
 from suite.process import gc_paused
 
+from . import record as _record
 from . import replica as _replica
 from .held import held_paths, is_link, link_target
 from .merge import MISSING, merge, resolve, same, unsent
-from .replica import NOT_PLAIN, BadStatepoint, Replica, doc_digest
+from .replica import NOT_PLAIN, BadStatepoint, Replica, SyncError, doc_digest
 from .steady import steady_jobs as _steady_jobs
 
 #: files at least this large on both sides travel as deltas (smaller ones whole)
@@ -141,8 +142,13 @@ class Sync:
 
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
-                 keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT, active=()):
+                 keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT, active=(),
+                 remote_identity=None):
         self.L, self.R = local, remote
+        # a function returning the far side's identity, asked for with the connection
+        self._remote_identity = remote_identity
+        # the far side holds the record this side loaded (its listing named it): its bytes
+        self._far_holds_ours, self._far_record = False, None
         self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
         self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
@@ -160,7 +166,8 @@ class Sync:
     def run(self):
         """Carry out the sync; return the :class:`SyncResult`. Raises SyncError when another
         sync of the same pair holds the lock for longer than ``lock_wait`` seconds."""
-        lid, rid = self.L.identity(), self.R.identity()
+        lid = self.L.identity()
+        rid = self.R.identity() if self._remote_identity is None else self._remote_identity()
         if not self.keep_record or self.dry_run:
             return self._run(lid, rid)
         # both sides' records of this pair: locked in one order (the smaller id's side first)
@@ -222,6 +229,8 @@ class Sync:
         else:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
+        if self._far_holds_ours:  # the bytes it holds: the final save sends what changed
+            self._far_record = _record.loaded_bytes(record)
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
             ls["jobs"].pop(job_id, None)
@@ -324,6 +333,8 @@ class Sync:
             # its record is another (a sync stopped before saving there): a whole snapshot
             rs = self.R.snapshot(self.ids, self.exclude)
             r_jobs, since = rs["jobs"], None
+        elif since is not None:  # it holds this side's record: the final save patches it
+            self._far_holds_ours = True
         if since is None and lsteady is None:  # both listed whole, as before
             return rs, set() if self.checksum else _steady_jobs(ls["jobs"], r_jobs, base_jobs)
         if since is None:
@@ -372,10 +383,38 @@ class Sync:
             record = _replica.encode_record(record)
         self.L.save_record(rid, record)
         if final:
-            saved = self.R.save_record_later(lid, record)
+            saved = self._save_far(lid, record)
             if index_later:
                 self.L.index_new_jobs()
             saved()
+
+    #: the far record goes as its changed lines when they are at most this part of it
+    PATCH_PART = 0.5
+
+    def _save_far(self, lid, raw):
+        """Send the far side its record (``raw``, encoded); return a function that waits for
+        its answer. When the far side holds the record this sync started from (its listing
+        named it, :meth:`_steady`), only the lines that changed go (``patch_record``); if it
+        holds another after all, or the patch is refused or not understood, the whole
+        record follows."""
+        base = self._far_record
+        patch = None
+        if base is not None and hasattr(self.R, "patch_record_later"):
+            patch = _record.diff(base, raw)
+        if patch is None or sum(map(len, patch[2])) > self.PATCH_PART * len(raw):
+            return self.R.save_record_later(lid, raw)
+        answer = self.R.patch_record_later(lid, _replica.record_digest(base),
+                                           _replica.record_digest(raw), *patch)
+
+        def saved():
+            try:
+                written = answer()
+            except SyncError:  # a far side without the operation: the whole record
+                written = False
+            if not written:
+                self.R.save_record_later(lid, raw)()
+
+        return saved
 
     def _refused_statepoint(self, job_id, reason, side):
         """A job copied to the far side was refused there: its state point on ``side`` is

@@ -107,6 +107,18 @@ def _unpack_record(header, payload):
     return [*header.get("args", []), bytes(payload)]
 
 
+def _pack_patch(args):
+    # the lines (no newline in any: one job a line) ride in the payload
+    peer, base, digest, removed, at, lines = args
+    return [peer, base, digest, list(removed), list(at)], b"\n".join(lines), {}
+
+
+def _unpack_patch(header, payload):
+    args = header.get("args", [])
+    at = args[4] if len(args) == 5 and isinstance(args[4], list) else []
+    return [*args, bytes(payload).split(b"\n") if at else []]
+
+
 # -- file contents ride in the payload ------------------------------------------------------
 
 def _pack_data(args):
@@ -288,6 +300,9 @@ OPS = {op.name: op for op in [
     Op("load_record", "call", "payload: the record of the last sync with peer (JSON)",
        reply=_reply_record, take=_take_json()),
     Op("save_record", "later", "None", pack=_pack_record, unpack=_unpack_record),
+    Op("patch_record", "later", "whether the record was written (False: send it whole)",
+       pack=_pack_patch, unpack=_unpack_patch,
+       take=_checked(lambda v, h: shaped("patch_record", v, lambda w: type(w) is bool, h))),
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),
     Op("unlock", "call", "None"),

@@ -264,3 +264,82 @@ def encode(record):
         del out[-2]
     out += _CLOSE
     return bytes(out)
+
+
+# -- a record sent as the lines that changed --------------------------------------------------
+# Both sides of a pair hold the same record bytes after a sync (one job a line), and a sync
+# changes the lines of the jobs it touched only: the far side is sent those lines, not the
+# whole record (issue #18: 1.3 MB at 10,000 jobs, its sending and checking the last serial
+# step of a sync that changed a few jobs).
+
+def diff(old, new):
+    """``(removed, at, lines)``: the numbers of the lines of ``old`` (record bytes) that
+    ``new`` does not hold, and the lines of ``new`` that ``old`` does not hold with their
+    numbers in ``new``; None when :func:`patched` would not give ``new`` back from them
+    (lines repeated or reordered: not two records of one pair)."""
+    a, b = old.split(b"\n"), new.split(b"\n")
+    in_a, in_b = set(a), set(b)
+    if len(in_a) != len(a) or len(in_b) != len(b):
+        return None
+    removed = [k for k, line in enumerate(a) if line not in in_b]
+    at = [k for k, line in enumerate(b) if line not in in_a]
+    lines = [b[k] for k in at]
+    try:
+        same = patched(old, removed, at, lines) == new
+    except ValueError:
+        same = False
+    return (removed, at, lines) if same else None
+
+
+def loaded_bytes(record):
+    """The file's bytes a record (:func:`load`) was read from, held by its jobs anyway; None
+    when it was parsed whole (written otherwise, or made here)."""
+    jobs = record.get("jobs")
+    if isinstance(jobs, RecordJobs) and jobs._raw and not jobs.upgrade:
+        return jobs._raw
+    return None
+
+
+def patched(old, removed, at, lines):
+    """The bytes :func:`diff` was given as ``new``: ``old`` without the lines ``removed``
+    (numbers, ascending), with ``lines`` placed at the numbers ``at`` (ascending). Raises
+    ValueError for numbers out of order or out of range."""
+    a = old.split(b"\n")
+    if len(at) != len(lines) or not _ascending(removed, len(a)):
+        raise ValueError("a record patch names lines out of order or out of range")
+    gone = set(removed)
+    kept = [line for k, line in enumerate(a) if k not in gone]
+    if not _ascending(at, len(kept) + len(lines)):
+        raise ValueError("a record patch names lines out of order or out of range")
+    out, taken, spot = [], 0, dict(zip(at, lines, strict=True))
+    for k in range(len(kept) + len(lines)):
+        line = spot.get(k)
+        if line is None:
+            line, taken = kept[taken], taken + 1
+        out.append(line)
+    return b"\n".join(out)
+
+
+def _ascending(numbers, end):
+    return isinstance(numbers, list) and all(type(k) is int for k in numbers) and \
+        all(map(operator.lt, numbers, itertools.islice(numbers, 1, None))) and \
+        (not numbers or (numbers[0] >= 0 and numbers[-1] < end))
+
+
+def check_lines(lines, path):
+    """Raise CorruptFileError unless each of ``lines`` (of a record patch) is a record's
+    first line, its last, or one job's entry: what the far side checks of the lines it is
+    sent (the others are its own, checked when they came)."""
+    jobs = [line for line in lines if not (line.endswith(_JOBS_OPEN) or line in (b"}}", b""))]
+    for line in lines:
+        if line.endswith(_JOBS_OPEN):  # the first line: the other keys
+            head = loads_checked(line + b"}}", path)
+            if not isinstance(head, dict) or head.get("jobs") != {}:
+                raise CorruptFileError(path, "a record patch's first line is not a record's")
+    if jobs:
+        body = b",".join(line.rstrip(b",") for line in jobs)
+        with gc_paused():
+            entries = loads_checked(b"{" + body + b"}", path)
+        if not isinstance(entries, dict) or len(entries) != len(jobs) or \
+                any(not isinstance(e, dict) for e in entries.values()):
+            raise CorruptFileError(path, "a record patch's lines are not one job's entry each")

@@ -380,6 +380,31 @@ class Replica:
         self.save_record(peer, record)
         return lambda: None
 
+    def patch_record(self, peer, base, digest, removed, at, lines):
+        """Write the record of the sync with ``peer`` as the one held now (whose digest must
+        be ``base``) with the lines ``removed`` taken out and ``lines`` put in at ``at``
+        (:func:`sync.record.diff`), if the result's digest is ``digest``; return whether it
+        was written (False: the record held is another, or the result would not be
+        ``digest``: the whole record must be sent). Raises CorruptFileError when a line sent
+        is not a record's line."""
+        path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return False
+        if record_digest(raw) != base:
+            return False
+        try:
+            new = _record.patched(raw, removed, at, lines)
+        except ValueError:
+            return False
+        if record_digest(new) != digest:
+            return False
+        _record.check_lines(lines, path)
+        write_atomic(path, new)
+        return True
+
     # -- reading ----------------------------------------------------------------------------
     def snapshot(self, ids=None, exclude=(), since=None):
         """``{"jobs": {id: {"files": {rel: [size, mtime_ns, inode]}, "doc": dict}}, "project_doc",
@@ -464,6 +489,11 @@ class Replica:
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000
 
+    #: a snapshot of fewer ids than 1/FEW_PART of the workspace's entries reads their
+    #: documents and state points from the files: at 10,000 jobs, 100 asked for cost ~60 ms
+    #: of CPU through the index, which checks all 10,000 documents' stat first
+    FEW_PART = 20
+
     def _snapshot_start(self, ids, exclude, text=False):
         """The jobs to list and their documents from the index (this thread: the index's
         connection belongs to it; ``text``: as their JSON text, see
@@ -483,7 +513,10 @@ class Replica:
         # index missing most jobs (just synced or unpacked here) costs more to build than
         # reading the documents, so then they are read and the index is left for later
         self.index_cold = index.indexed_count() * 2 < len(names)
-        if self.index_cold:
+        # a few jobs asked for by id (those steady on one side only, issue #18) are read from
+        # their files: the index checks every document's stat before it answers for any
+        few = wanted is not None and len(names) * self.FEW_PART < len(entries)
+        if self.index_cold or few:  # (read as a cold index's are: _snapshot_finish)
             docs, bad = None, {}
         else:
             docs = index.documents(sorted(wanted) if wanted is not None else None, text)

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import suite
@@ -134,3 +134,61 @@ def test_a_sync_rewrites_a_one_line_record_in_lines_and_stays_steady(tmp_path):
         assert not rec.load(saved[-1], path)["jobs"].upgrade
     assert saved[0] == saved[1] and saved[0].count(b"\n") == 5 + 2
     assert sync(lap, clu.path).actions == []
+
+
+@given(jobs_st, project_docs, jobs_st, project_docs, st.booleans())
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_a_record_patch_gives_the_new_record_back(old_jobs, old_doc, new_jobs, new_doc, mix):
+    """diff then patched rebuild the new record's bytes from the old ones exactly, whatever
+    was added, changed and removed (issue #18: the far side is sent only what changed)."""
+    if mix:  # the common case: most jobs the same on both
+        new_jobs = {**old_jobs, **new_jobs}
+    old = rec.encode({"project_doc": old_doc, "jobs": old_jobs})
+    new = rec.encode({"project_doc": new_doc, "jobs": new_jobs})
+    removed, at, lines = rec.diff(old, new)
+    assert rec.patched(old, removed, at, lines) == new
+    rec.check_lines(lines, "rec.json")
+    # lines the two hold in common are not sent
+    assert not set(lines) & set(old.split(b"\n"))
+
+
+def test_a_record_patch_out_of_order_or_range_is_refused():
+    old = rec.encode({"project_doc": None, "jobs": {"a" * 32: {"files": {}, "doc": {}}}})
+    n = len(old.split(b"\n"))
+    for removed, at, lines in (([1, 0], [], []), ([n], [], []), ([-1], [], []),
+                               ([], [0, 0], [b"x", b"y"]), ([], [n + 1], [b"x"]),
+                               ([], [0], []), ({0: 1}, [], []), ([True], [], [])):
+        with pytest.raises(ValueError):
+            rec.patched(old, removed, at, lines)
+
+
+def test_a_record_patch_with_a_line_that_is_not_an_entry_is_refused(tmp_path):
+    """The far side checks the lines it is sent as it checks a whole record (JSON, one job's
+    entry each) and writes nothing when one is not; a patch onto another record, or whose
+    result is not the digest named, is answered False: the whole record must follow."""
+    from sync.replica import record_digest
+
+    project = suite.init_project(tmp_path / "p")
+    replica = Replica(project.path)
+    peer = "b" * 32
+    record = {"project_doc": None, "jobs": {"a" * 32: {"files": {}, "doc": {"x": 1}}}}
+    replica.save_record(peer, record)
+    path = tmp_path / "p" / layout.SUITE_DIR / "sync" / f"{peer}.json"
+    old = path.read_bytes()
+    good = rec.encode({"project_doc": None, "jobs": {**record["jobs"],
+                                                     "c" * 32: {"files": {}, "doc": {}}}})
+    removed, at, lines = rec.diff(old, good)
+    base, digest = record_digest(old), record_digest(good)
+    assert replica.patch_record(peer, "0" * 64, digest, removed, at, lines) is False
+    assert replica.patch_record(peer, base, "0" * 64, removed, at, lines) is False
+    assert replica.patch_record(peer, base, digest, [len(old)], at, lines) is False
+    assert path.read_bytes() == old
+    bad = old.replace(b'{"x": 1}', b'{"x": 1')
+    removed, at, lines = rec.diff(old, bad)
+    with pytest.raises(CorruptFileError, match=str(path)):
+        replica.patch_record(peer, base, record_digest(bad), removed, at, lines)
+    assert path.read_bytes() == old
+    assert replica.patch_record(peer, base, digest, *rec.diff(old, good)) is True
+    assert path.read_bytes() == good
+    os.unlink(path)  # no record there: the whole one must go
+    assert replica.patch_record(peer, base, digest, *rec.diff(old, good)) is False

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -707,3 +708,83 @@ def test_the_record_is_encoded_once_for_both_sides(transport, pair, monkeypatch)
     assert mine == theirs and json.loads(mine)["jobs"][lap.open_job({"i": 0}).id]["doc"] == \
         {"step": 1}
     assert not transport.sync(lap, clu.path).actions
+
+
+def test_the_first_questions_go_with_the_connection(transport, pair, monkeypatch):
+    """The far side's identity, its active work and its submission book are asked for with
+    the connection, before its hello is read, not one round trip each after it (issue #18:
+    three of the serial round trips of every sync over a slow link); the sync is the same."""
+    from sync.client import Client
+
+    waited = []
+
+    def call(self, op, *args, real=Client._call, **kwargs):
+        waited.append(op)
+        return real(self, op, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "_call", call)
+    lap, clu = pair
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
+    assert not {"identity", "active_work", "load_book"} & set(waited), waited
+    assert "try_lock" in waited  # (the spy sees the calls)
+    # a second sync: the far identity asked ahead names the same record
+    lap.open_job({"i": 0}).doc.step = 7
+    again = transport.sync(lap, clu.path)
+    assert again.exit_status == 0 and [a["action"] for a in again.actions] == ["merge doc"]
+    assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 7
+
+
+def _far_record(project, peer_project):
+    from sync.replica import Replica
+
+    return (Path(project.path) / ".suite" / "sync" /
+            f"{Replica(peer_project.path).identity()}.json").read_bytes()
+
+
+@pytest.mark.parametrize("far", ["patched", "refused", "unknown"])
+def test_a_sync_sends_the_far_record_as_the_lines_that_changed(ssh_transport, pair,
+                                                               monkeypatch, far):
+    """A sync whose far side holds the record it started from sends only the lines of the
+    jobs it changed (issue #18: the whole record was the last serial step of a sync of a
+    few jobs); both sides then hold the same bytes, and the next sync is steady. A patch the
+    far side refuses (another base) or does not know is followed by the whole record."""
+    from sync.client import Client
+
+    sent = []
+
+    def patch_later(self, peer, base, digest, removed, at, lines,
+                    real=Client.patch_record_later):
+        sent.append(("patch", len(lines)))
+        if far == "refused":
+            base = "0" * 64
+        if far == "unknown":
+            answer = self._later("patch_record_of_a_later_version", peer)
+            return lambda: answer()[0]
+        return real(self, peer, base, digest, removed, at, lines)
+
+    def save_later(self, peer, record, real=Client.save_record_later):
+        sent.append(("whole", len(record)))
+        return real(self, peer, record)
+
+    monkeypatch.setattr(Client, "patch_record_later", patch_later)
+    monkeypatch.setattr(Client, "save_record_later", save_later)
+    lap, clu = pair
+    for i in range(20, 40):
+        lap.open_job({"i": i}).init().doc.step = 0
+    assert ssh_transport.sync(lap, clu.path).exit_status == 0
+    assert [s[0] for s in sent] == ["whole"]  # a first sync: no record there yet
+    sent.clear()
+    lap.open_job({"i": 21}).doc.step = 1
+    clu.open_job(id=lap.open_job({"i": 22}).id).doc.far = True
+    result = ssh_transport.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert [s[0] for s in sent] == (["patch"] if far == "patched" else ["patch", "whole"])
+    assert sent[0][1] <= 3  # two jobs' lines (and the last line's, if it moved)
+    assert _far_record(clu, lap) == _far_record(lap, clu)
+    sent.clear()
+    again = ssh_transport.sync(lap, clu.path)
+    assert again.exit_status == 0 and again.actions == [] and sent == []
+    assert clu.open_job(id=lap.open_job({"i": 21}).id).doc.step == 1
+    assert lap.open_job({"i": 22}).doc.far is True

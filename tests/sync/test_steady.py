@@ -153,3 +153,64 @@ def test_a_far_record_that_is_not_json_is_rewritten(transport, pair):
     with open(far_record) as f:
         assert json.load(f)["jobs"][_job(lap).id]["doc"] == {"step": 3}
     assert transport.sync(lap, clu.path).actions == []
+
+
+def _many(tmp_path, n=60):
+    project = suite.init_project(tmp_path / "many")
+    for i in range(n):
+        job = project.open_job({"i": i}).init()
+        job.doc.step = i
+        with open(job.fn("out.txt"), "w") as f:
+            f.write(f"result {i}")
+    len(list(project))  # indexed, as a project in use
+    return project
+
+
+def test_a_snapshot_of_a_few_ids_reads_their_files_and_agrees(tmp_path, monkeypatch):
+    """A snapshot of a few jobs by id (those steady on one side only) reads their documents
+    and state points from the files, not through the index's check of every document
+    (issue #18); it answers what the whole snapshot answers for them, an unreadable
+    document, a document changed since it was indexed and a state point that is not its
+    job's (left to the copy that would land it, as a whole listing does) included."""
+    from suite.index import Index
+
+    project = _many(tmp_path, 120)
+    ids = sorted(j.id for j in project)
+    broken, moved = ids[3], ids[5]
+    with open(os.path.join(project.workspace, broken, layout.DOCUMENT), "w") as f:
+        f.write("{not json")
+    with open(os.path.join(project.workspace, moved, layout.STATEPOINT), "w") as f:
+        json.dump({"i": 1000}, f)
+    project.open_job(id=ids[1]).doc.step = "new"  # changed since the index read it
+    whole = Replica(project.path).snapshot()
+    asked = [ids[1], broken, moved, ids[7], "f" * 32]
+    seen = []
+    monkeypatch.setattr(Index, "documents", lambda *a, **k: seen.append(a) or {})
+    few = Replica(project.path).snapshot(asked)
+    assert seen == []
+    assert few["jobs"] == {j: whole["jobs"][j] for j in asked if j in whole["jobs"]}
+    assert few["jobs"][ids[1]]["doc"]["step"] == "new"
+    assert set(few["unreadable"]) == {broken} and few["unreadable"][broken]
+    assert broken in whole["unreadable"] and moved in few["jobs"]
+
+
+def test_jobs_steady_on_one_side_only_sync_among_many(transport, tmp_path):
+    """Among 60 jobs, one changed here and one changed there (each steady on the other
+    side, listed there by id: a few jobs) sync both ways, and an unreadable document among
+    them is reported and left alone."""
+    lap = _many(tmp_path)
+    clu = suite.init_project(tmp_path / "cluster")
+    assert transport.sync(lap, clu.path).exit_status == 0
+    ids = sorted(j.id for j in lap)
+    lap.open_job(id=ids[0]).doc.here = 1
+    clu.open_job(id=ids[1]).doc.there = 2
+    with open(os.path.join(clu.workspace, ids[2], layout.DOCUMENT), "w") as f:
+        f.write("{not json")
+    result = transport.sync(lap, clu.path)
+    assert [u["job"] for u in result.unreadable] == [ids[2]], result.format()
+    for side in (lap, clu):
+        assert side.open_job(id=ids[0]).doc.here == 1
+        assert side.open_job(id=ids[1]).doc.there == 2
+    assert lap.open_job(id=ids[2]).doc() == {"step": lap.open_job(id=ids[2]).sp.i}
+    with open(os.path.join(clu.workspace, ids[2], layout.DOCUMENT)) as f:
+        assert f.read() == "{not json"

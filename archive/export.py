@@ -10,10 +10,9 @@ from itertools import repeat
 
 from suite import jobfiles, layout
 from suite.errors import DestinationExistsError
-from suite.job import jobs_from_index
+from suite.job import jobs_of
 from suite.pathschema import PathSchema
 from suite.process import gc_paused, pid_alive
-from suite.query import compile_filter
 
 from . import manifest as mf
 from .base import ArchiveError, detect_format, format_from_target, open_writer
@@ -69,13 +68,12 @@ def export_jobs(project, target, jobs=None, *, schema=None, format=None, level=N
     _refuse_project_target(project, target)
     every = jobs is None
     if every:
-        # the index's (id, state point) pairs, as iterating the project takes them; the jobs
+        # the index's ids and state points, as iterating the project takes them; the jobs
         # made from them share those dicts, read only here (a copy each cost 1.5 us a job)
-        pairs = list(project.index.find_statepoints(compile_filter(None))) \
-            if project.find_jobs().workspace_ok() else []
-        jobs = list(jobs_from_index(project, pairs))
-        sps = dict(pairs)
-        ids = list(sps)
+        ids, sp_list = project.index.all_statepoints() \
+            if project.find_jobs().workspace_ok() else ([], [])
+        jobs = list(jobs_of(project, ids, sp_list))
+        sps = dict(zip(ids, sp_list, strict=True))
     else:
         jobs = [j if hasattr(j, "id") else project.open_job(id=j) for j in jobs]
         ids = [j.id for j in jobs]

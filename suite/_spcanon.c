@@ -190,10 +190,16 @@ put_value(growbuf *b, PyObject *value, int sort)
     if (PyLong_CheckExact(value)) {
         int overflow;
         long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
-        if (!overflow) {
-            char digits[24];
-            int len = snprintf(digits, sizeof digits, "%lld", v);
-            return put(b, digits, (size_t)len);
+        if (!overflow) { /* as "%lld" writes it; snprintf cost 9 in 10 of a small state point */
+            char digits[24], *end = digits + sizeof digits, *at = end;
+            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+            do {
+                *--at = (char)('0' + u % 10);
+                u /= 10;
+            } while (u);
+            if (v < 0)
+                *--at = '-';
+            return put(b, at, (size_t)(end - at));
         }
         /* int.__repr__, as json's encoder calls it (ValueError past the digit limit) */
         return put_text(b, PyLong_Type.tp_repr(value));

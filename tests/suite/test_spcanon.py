@@ -116,6 +116,17 @@ def test_native_texts_raise_for_an_int_json_cannot_write():
         need(spcanon).texts(sps)
 
 
+EDGE_INTS = [0, -1, 1, 9, 10, -10, 2**31, -2**31 - 1, 2**63 - 1, -2**63, 2**63, -2**63 - 1,
+             10**18, -10**19, 2**64]
+
+
+@pytest.mark.parametrize("n", EDGE_INTS)
+def test_native_ints_at_the_edges_of_64_bits_are_written_as_json_does(n):
+    sp = {"n": n, "l": [n, -n]}
+    assert need(spcanon).texts([sp]) == [json.dumps(sp)]
+    assert need(spcanon).canonical(sp) == canonical_python(sp)
+
+
 def nested(levels):
     sp = {}
     for _ in range(levels - 1):

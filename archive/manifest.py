@@ -15,6 +15,7 @@ from json.encoder import encode_basestring_ascii as _string  # a str as JSON (en
 
 from suite import native
 from suite.jsonio import encoder
+from suite.statepoint import texts
 
 from .base import ArchiveError
 
@@ -57,13 +58,30 @@ def job_line(job_id, path, statepoint, files_text, links=None, dirs=None):
     """One job's manifest entry as JSON text: ``encode`` of ``{"id", "path", "statepoint",
     "files", "links", "dirs"}`` (the last two only when not empty) with the files already
     encoded (``files_text``: the native export loop writes it, :func:`encode` for a dict)."""
+    return job_line_text(job_id, path, encode(statepoint), files_text, links, dirs)
+
+
+def job_line_text(job_id, path, statepoint_text, files_text, links=None, dirs=None):
+    """:func:`job_line` with the state point already encoded (``statepoint_text``:
+    ``encode(statepoint)``, as :func:`statepoint_texts` gives it)."""
     text = (f'{{"id": {_string(job_id)}, "path": {_string(path)}, '
-            f'"statepoint": {encode(statepoint)}, "files": {files_text}')
+            f'"statepoint": {statepoint_text}, "files": {files_text}')
     if links:
         text += f', "links": {encode(links)}'
     if dirs:
         text += f', "dirs": {encode(dirs)}'
     return text + "}"
+
+
+def statepoint_texts(statepoints):
+    """``encode(sp)`` for each of the list ``statepoints``: in one native call for the plain
+    ones (:func:`suite.statepoint.texts`, the same text), json's encoder for the others.
+    Raises what ``encode`` raises."""
+    out = texts(statepoints)
+    for i, text in enumerate(out):
+        if text is None:
+            out[i] = encode(statepoints[i])
+    return out
 
 
 #: ``json.dumps(value)`` (default options), made once; no cycle check: manifest values come

@@ -569,20 +569,26 @@ def _read_level(level, text):
 
 
 def _leaf_values(sps, prefix, values, present):
-    """For the dotted keys of the leaves of ``sps`` (as :func:`_leaves` gives them): the set
-    of their distinct values (:func:`_hashable`) into ``values``, how many of ``sps`` hold
-    them into ``present``. One key at a time (a column), not one state point at a time."""
+    """For the dotted keys of the leaves of ``sps`` (as :func:`_leaves` gives them): a set
+    of as many items as they have distinct values (:func:`_hashable`) into ``values``, how
+    many of ``sps`` hold them into ``present``. One key at a time (a column), not one state
+    point at a time."""
     for key in dict.fromkeys(itertools.chain.from_iterable(sps)):
-        column = [sp[key] for sp in sps if key in sp]
-        inner = [v for v in column if type(v) is dict and v]
-        if inner:
-            _leaf_values(inner, prefix + key + ".", values, present)
-            column = [v for v in column if not (type(v) is dict and v)]
+        try:  # every state point holds the key, the common case: no call per value
+            column = list(map(operator.itemgetter(key), sps))
+        except KeyError:
+            column = [sp[key] for sp in sps if key in sp]
+        kinds = set(map(type, column))
+        if dict in kinds:
+            inner = [v for v in column if type(v) is dict and v]
+            if inner:
+                _leaf_values(inner, prefix + key + ".", values, present)
+                column = [v for v in column if not (type(v) is dict and v)]
+                kinds = set(map(type, column))
         if column:
-            kinds = set(map(type, column))
             t = kinds.pop() if len(kinds) == 1 else dict
-            if t is not dict and t is not list:  # one type: its distinct values, then tagged
-                values[prefix + key] = {(t, v) for v in set(column)}
+            if t is not dict and t is not list:  # one type: as many distinct values as
+                values[prefix + key] = set(column)  # tagged ones (auto counts them only)
             else:
                 values[prefix + key] = {(t, v) if (t := type(v)) is not dict and t is not list
                                         else _hashable(v) for v in column}

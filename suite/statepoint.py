@@ -233,6 +233,40 @@ def _native_canonical(sp):
     return _native_canonical(sp)
 
 
+def texts(sps):
+    """For each state point of the list ``sps``: ``json.dumps(sp)`` (its keys in their order,
+    default separators) where it is plain as :func:`canonical_python` takes it, else None (the
+    caller encodes that one itself). In one C call (``suite._spcanon.texts``) where built;
+    :func:`texts_python` is its reference. Raises what ``json.dumps`` raises for a plain value
+    (ValueError for an int of too many digits)."""
+    return _native_texts(sps)
+
+
+def texts_python(sps):
+    """The reference of the native ``_spcanon.texts``: see :func:`texts`."""
+    from .jsonio import encoder  # jsonio imports this module
+
+    encode = encoder(check_circular=False)
+    out = []
+    for sp in sps:
+        try:
+            plain = type(sp) is dict and _fast(sp, MAX_DEPTH) is not None
+        except _Slow:
+            plain = False
+        out.append(encode(sp) if plain else None)
+    return out
+
+
+def _native_texts(sps):
+    # looked up on first use, as _native_canonical
+    global _native_texts
+    from . import native
+
+    module = native.load("suite._spcanon")
+    _native_texts = module.texts if module is not None else texts_python
+    return _native_texts(sps)
+
+
 def same(a, b):
     """Strict JSON equality: types must match (``1`` is not ``1.0``, ``True`` is not ``1``)."""
     if type(a) is not type(b):

@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from suite import native
 from suite.errors import InvalidStatepointError
-from suite.statepoint import MAX_DEPTH, canonical_python, validate_owned, validate_statepoint
+from suite.statepoint import (
+    MAX_DEPTH,
+    canonical_python,
+    texts,
+    texts_python,
+    validate_owned,
+    validate_statepoint,
+)
 from tests.suite.test_native import need
 
 spcanon = native.load("suite._spcanon")
@@ -69,6 +76,55 @@ def test_native_canonical_of_plain_state_points_is_json_dumps_and_its_md5(sp):
 @given(st.binary(max_size=300))
 def test_native_md5_is_hashlib_md5(data):
     assert need(spcanon).md5_hexdigest(data) == hashlib.md5(data).hexdigest()
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.dictionaries(KEYS, VALUES, max_size=6) | VALUES, max_size=4))
+def test_native_texts_equal_the_reference(values):
+    """Each item as the reference gives it (None: not plain), or the same exception."""
+    native_texts = need(spcanon).texts
+    assert outcome(native_texts, values) == outcome(texts_python, values)
+    assert outcome(texts, values) == outcome(texts_python, values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=6).filter(
+    lambda k: "." not in k and not k.startswith("$")), PLAIN, max_size=6), max_size=4))
+def test_native_texts_of_plain_state_points_are_json_dumps_in_key_order(sps):
+    """The manifest's state point field: json.dumps of the dict as it is (keys unsorted)."""
+    assert need(spcanon).texts(sps) == [json.dumps(sp) for sp in sps]
+
+
+def test_native_texts_refuse_what_is_not_a_list():
+    with pytest.raises(TypeError):
+        need(spcanon).texts(({"a": 1},))
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])
+def test_native_texts_depth_limit_is_the_references(levels):
+    sps = [nested(levels), {"b": 1}]
+    assert need(spcanon).texts(sps) == texts_python(sps)
+
+
+def test_native_texts_raise_for_an_int_json_cannot_write():
+    if not sys.get_int_max_str_digits():
+        pytest.skip("no limit on int digits in this Python")
+    sps = [{"a": 1}, {"b": 10 ** (sys.get_int_max_str_digits() + 1)}]
+    with pytest.raises(ValueError):
+        texts_python(sps)
+    with pytest.raises(ValueError):
+        need(spcanon).texts(sps)
+
+
+EDGE_INTS = [0, -1, 1, 9, 10, -10, 2**31, -2**31 - 1, 2**63 - 1, -2**63, 2**63, -2**63 - 1,
+             10**18, -10**19, 2**64]
+
+
+@pytest.mark.parametrize("n", EDGE_INTS)
+def test_native_ints_at_the_edges_of_64_bits_are_written_as_json_does(n):
+    sp = {"n": n, "l": [n, -n]}
+    assert need(spcanon).texts([sp]) == [json.dumps(sp)]
+    assert need(spcanon).canonical(sp) == canonical_python(sp)
 
 
 def nested(levels):

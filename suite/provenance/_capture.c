@@ -28,6 +28,43 @@
 #include "jsonesc.h"
 #include "pyfs.h"
 
+/* ---- the interpreter lock around system calls ------------------------------------------- */
+
+/* Whether this thread is the only one of the only interpreter: then no thread can be waiting
+ * for the GIL, and releasing it around a scan's system calls (a save and a restore, with
+ * their mutex and condition variable) only costs time: ~800 instructions a release, two
+ * releases a record. A thread made while the GIL is held waits for it, as it would wait for
+ * any C code; with other threads (a writer thread, `run --parallel`) the GIL is released as
+ * before. */
+static int
+alone(void)
+{
+    PyThreadState *me = PyThreadState_Get();
+    PyInterpreterState *interp = PyThreadState_GetInterpreter(me);
+    return PyInterpreterState_Head() == interp && PyInterpreterState_Next(interp) == NULL
+        && PyInterpreterState_ThreadHead(interp) == me && PyThreadState_Next(me) == NULL;
+}
+
+/* Py_BEGIN/END_ALLOW_THREADS where another thread may want the GIL (alone() above) */
+#define UNLOCK_IF_SHARED { PyThreadState *_save = alone() ? NULL : PyEval_SaveThread();
+#define RELOCK_IF_SHARED if (_save != NULL) PyEval_RestoreThread(_save); }
+
+/* A directory's path as the kernel gets it (fs_text: no bytes object where the str's UTF-8
+ * is at hand, as it is for an ASCII str), refusing a NUL as PyUnicode_FSConverter does:
+ * NULL with ValueError or fs_text's error set. *owner as fs_text's. */
+static const char *
+dir_text(PyObject *path, PyObject **owner)
+{
+    Py_ssize_t len;
+    const char *text = fs_text(path, &len, owner);
+    if (text != NULL && strlen(text) != (size_t)len) {
+        Py_CLEAR(*owner);
+        PyErr_SetString(PyExc_ValueError, "embedded null byte");
+        return NULL;
+    }
+    return text;
+}
+
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
 #define CHUNK (1 << 16)
 
@@ -181,7 +218,7 @@ static int
 open_and_list(const char *path, int *fd, struct listing *l, const struct rules *r, int stat)
 {
     int err = 0;
-    Py_BEGIN_ALLOW_THREADS
+    UNLOCK_IF_SHARED
     *fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*fd < 0)
         err = errno;
@@ -193,7 +230,7 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
         struct entry *e = &l->items[i];
         e->err = fstatat(*fd, e->name, &e->st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
     }
-    Py_END_ALLOW_THREADS
+    RELOCK_IF_SHARED
     return err;
 }
 
@@ -340,9 +377,10 @@ flat_sigs(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     struct listing l;
     listing_init(&l);
     int fd = -1;
-    if (!PyUnicode_FSConverter(path, &encoded))
+    const char *dir_path = dir_text(path, &encoded);
+    if (dir_path == NULL)
         goto done;
-    int err = open_and_list(PyBytes_AS_STRING(encoded), &fd, &l, &rules, 1);
+    int err = open_and_list(dir_path, &fd, &l, &rules, 1);
     if (err && err != ENOENT) {
         set_os_error(err, path, NULL);
         goto done;
@@ -1054,6 +1092,67 @@ struct known {
 };
 
 static PyObject *s_st_size, *s_st_mtime_ns, *s_st_ctime_ns, *s_st_ino;
+/* os.stat_result, and the items holding st_size, st_mtime_ns, st_ctime_ns and st_ino (found
+ * at init by building one from distinct values; NULL where that did not work: attributes) */
+static PyTypeObject *stat_type;
+static Py_ssize_t stat_items[4];
+
+/* Set stat_type and stat_items; where os.stat_result is not as expected, leave stat_type NULL
+ * (no error set). -1 only for an error that is not about that (memory). */
+static int
+find_stat_items(void)
+{
+    PyObject *os = PyImport_ImportModule("os"), *type = NULL, *n = NULL, *values = NULL,
+             *made = NULL;
+    PyObject *names[4] = {s_st_size, s_st_mtime_ns, s_st_ctime_ns, s_st_ino};
+    Py_ssize_t fields = -1, found[4];
+    int ok = 0;
+    if (os == NULL)
+        return -1;
+    type = PyObject_GetAttrString(os, "stat_result");
+    if (type != NULL && PyType_Check(type))
+        n = PyObject_GetAttrString(type, "n_fields");
+    if (n != NULL)
+        fields = PyLong_AsSsize_t(n);
+    if (fields > 0 && fields < 1000 && (values = PyTuple_New(fields)) != NULL) {
+        Py_ssize_t i = 0;
+        for (; i < fields; i++) {  /* item i holds 1,000,000 + i */
+            PyObject *v = PyLong_FromSsize_t(1000000 + i);
+            if (v == NULL)
+                break;
+            PyTuple_SET_ITEM(values, i, v);
+        }
+        if (i == fields)
+            made = PyObject_CallOneArg(type, values);
+    }
+    /* a struct sequence holds its hidden fields (the *_ns ones) as items beyond its size */
+    if (made != NULL && Py_IS_TYPE(made, (PyTypeObject *)type) && PyTuple_Check(made)) {
+        ok = 1;
+        for (int k = 0; ok && k < 4; k++) {
+            PyObject *v = PyObject_GetAttr(made, names[k]);
+            found[k] = v != NULL && PyLong_CheckExact(v) ? PyLong_AsSsize_t(v) - 1000000 : -1;
+            ok = found[k] >= 0 && found[k] < fields
+                && ((PyTupleObject *)made)->ob_item[found[k]] == v;
+            Py_XDECREF(v);
+        }
+    }
+    int memory = PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError);
+    PyErr_Clear();
+    if (ok) {
+        stat_type = (PyTypeObject *)Py_NewRef(type);
+        memcpy(stat_items, found, sizeof found);
+    }
+    Py_DECREF(os);
+    Py_XDECREF(type);
+    Py_XDECREF(n);
+    Py_XDECREF(values);
+    Py_XDECREF(made);
+    if (memory) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
 
 /* One item of a written list, as capture._written_names takes it: 1 with *w filled (both
  * references held) where it is (path, bytes of at most CHUNK, st) with path root's UTF-8, '/'
@@ -1082,7 +1181,12 @@ known_item(PyObject *item, const char *root, Py_ssize_t root_len, struct known *
     if ((sig = PyTuple_New(4)) == NULL)
         return -1;
     for (int i = 0; i < 4; i++) {
-        PyObject *v = PyObject_GetAttr(st, names[i]);
+        /* an os.stat_result's fields are items: read where init found them (four attribute
+         * lookups were ~650 instructions a record) */
+        PyObject *v = stat_type != NULL && Py_IS_TYPE(st, stat_type)
+            ? Py_XNewRef(((PyTupleObject *)st)->ob_item[stat_items[i]]) : NULL;
+        if (v == NULL)
+            v = PyObject_GetAttr(st, names[i]);
         if (v == NULL) {
             Py_DECREF(sig);
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
@@ -1309,10 +1413,11 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
      * the list may change while the GIL is released) */
     if (knowns_of(written, path, first_known, &knowns, &n_known) != 0)
         goto done;
-    if (!PyUnicode_FSConverter(path, &encoded))
+    const char *dir_path = dir_text(path, &encoded);
+    if (dir_path == NULL)
         goto done;
-    Py_BEGIN_ALLOW_THREADS
-    fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    UNLOCK_IF_SHARED
+    fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         err = errno == ENOENT ? 0 : errno;  /* a missing directory is empty */
     else if ((err = list_fd(fd, &l, &rules)) != 0) {
@@ -1398,7 +1503,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
             c->size = read_size;
         n_changed++;
     }
-    Py_END_ALLOW_THREADS
+    RELOCK_IF_SHARED
     if (err) {
         set_os_error(err, path, err_entry ? l.items[err_entry - 1].name : NULL);
         goto done;
@@ -1656,8 +1761,20 @@ PyInit__capture(void)
             || !(s_st_ctime_ns = PyUnicode_InternFromString("st_ctime_ns"))
             || !(s_st_ino = PyUnicode_InternFromString("st_ino")))
         return NULL;
+    if (find_stat_items() != 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {
+    if (m == NULL)
+        return NULL;
+    PyObject *items = stat_type == NULL ? Py_NewRef(Py_None)
+        : Py_BuildValue("(nnnn)", stat_items[0], stat_items[1], stat_items[2], stat_items[3]);
+    /* STAT_ITEMS: where the fields of an os.stat_result are read (None: by attribute) */
+    if (items == NULL || PyModule_AddObject(m, "STAT_ITEMS", items) != 0) {
+        Py_XDECREF(items);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(m, "CHUNK", CHUNK) != 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,9 +1,11 @@
 """A project that is a git repository with a dirty tree, and a workflow whose operations write
 files: deterministic, non-deterministic, failing, and an aggregate."""
 
+import contextlib
 import os
 import subprocess
 import textwrap
+import threading
 
 import pytest
 
@@ -107,3 +109,19 @@ def run_suite(proj, *args, env=None):
     """``suite ARGS`` as a real process in the project directory."""
     return subprocess.run(["suite", *args], cwd=proj.path, capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
+
+
+@contextlib.contextmanager
+def other_thread(alive=True):
+    """A second thread, waiting, while the block runs (if ``alive``)."""
+    if not alive:
+        yield
+        return
+    done = threading.Event()
+    thread = threading.Thread(target=done.wait)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

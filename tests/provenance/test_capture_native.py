@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from suite import layout, native
 from suite.provenance import capture
 from tests.conftest import skip_or_fail
+from tests.provenance.conftest import other_thread
 
 _capture = native.load("suite.provenance._capture")
 CHUNK = capture.CHUNK
@@ -73,14 +74,18 @@ def outcome(fn, *args):
 
 @settings(max_examples=120, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(entries=ENTRIES, fates=FATES, extra=EXTRA_OLD)
-def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, fates, extra):
+@given(entries=ENTRIES, fates=FATES, extra=EXTRA_OLD, threads=st.booleans())
+def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, fates, extra,
+                                                     threads):
+    # threads: another thread alive (the C scans then release the interpreter lock around
+    # their system calls; alone, they keep it)
     mod = need()
     root = str(tmp_path_factory.mktemp("jobs") / "job")
     make(root, entries)
     py = capture.flat_sigs_python(root)
-    assert outcome(capture.flat_sigs, root) == outcome(capture.flat_sigs_python, root)
-    assert mod.flat_sigs(root) == py
+    with other_thread(threads):
+        assert outcome(capture.flat_sigs, root) == outcome(capture.flat_sigs_python, root)
+        assert mod.flat_sigs(root) == py
     # the scan before: what was found, each file's signature moved by its fate
     old = {}
     # (at most 6 entries, 8 fates)
@@ -100,8 +105,9 @@ def test_flat_scans_agree_with_the_python_references(tmp_path_factory, entries, 
     assert outcome(capture.flat_changes, "job", root, old) == want
     # the same entries as the record's text, in one call
     text = outcome(capture.flat_changes_text_python, "job", root, old)
-    assert outcome(capture.flat_changes_text, "job", root, old) == text
-    assert outcome(mod.flat_changes_text, "job", root, old) == text
+    with other_thread(threads):
+        assert outcome(capture.flat_changes_text, "job", root, old) == text
+        assert outcome(mod.flat_changes_text, "job", root, old) == text
     if want[0] == "value":
         assert text[1] == (None if want[1] is None else capture.files_text_python(want[1]))
     if want[0] == "value" and want[1] is not None:

@@ -7,6 +7,7 @@ the C scan and its Python reference agree on any map of written bytes, odd ones 
 import hashlib
 import os
 import shutil
+import sys
 import textwrap
 
 import pytest
@@ -17,6 +18,7 @@ import suite
 from suite import jsonio, layout, native
 from suite.flow import Runner, load_workflow
 from suite.provenance import capture, records
+from tests.provenance.conftest import other_thread
 
 WORKFLOW = textwrap.dedent('''
     import os
@@ -165,6 +167,18 @@ class Stat:
         self.st_size, self.st_mtime_ns, self.st_ctime_ns, self.st_ino = sig
 
 
+def stat_result(sig):
+    """An ``os.stat_result`` (the type the writer hands over) holding ``sig``'s four fields
+    (any values: the C scan reads them from the items where it can)."""
+    n = os.stat_result.n_fields
+    probe = os.stat_result(range(10**6, 10**6 + n))  # item i holds 10**6 + i
+    values = [0] * n
+    for field, value in zip(("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino"), sig,
+                            strict=True):
+        values[getattr(probe, field) - 10**6] = value
+    return os.stat_result(values)
+
+
 def scans():
     """The scan after in C (where built) and its Python reference."""
     out = [capture.flat_changes_text_python]
@@ -211,8 +225,13 @@ ITEM = st.one_of(st.tuples(WHERE, NAMES, DATA, SIG),
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=st.dictionaries(NAMES.filter(lambda n: n != "gone"), st.binary(max_size=40),
                              max_size=4),
-       items=st.lists(ITEM, max_size=6), olds=st.booleans(), odd_old=st.booleans())
-def test_c_and_python_agree_on_any_written_list(tmp_path_factory, files, items, olds, odd_old):
+       items=st.lists(ITEM, max_size=6), olds=st.booleans(), odd_old=st.booleans(),
+       kind_of_st=st.sampled_from(["attributes", "stat_result"]),
+       threads=st.booleans())
+def test_c_and_python_agree_on_any_written_list(tmp_path_factory, files, items, olds, odd_old,
+                                                kind_of_st, threads):
+    # kind_of_st: the signature from an os.stat_result's items, or by attribute; threads:
+    # another thread alive (the scan then releases the interpreter lock around its calls)
     if len(scans()) < 2:
         pytest.skip("the C module is not built")
     root = tmp_path_factory.mktemp("w")
@@ -237,8 +256,29 @@ def test_c_and_python_agree_on_any_written_list(tmp_path_factory, files, items, 
                "huge": (sig[0], sig[1], sig[2], 2**64 + sig[3]), "missing": None}[kind]
         path = {"here": os.path.join(str(root), name), "sub": os.path.join(str(root), "s", name),
                 "other": os.path.join(str(root) + "x", name), "odd": str(root) + os.sep}[where]
-        written.append((path, data, object() if sig is None else Stat(sig)))
+        make = {"attributes": Stat, "stat_result": stat_result}[kind_of_st]
+        written.append((path, data, object() if sig is None else make(sig)))
     python, native_scan = scans()
-    assert native_scan("j", str(root), dict(old), list(written)) == \
-        python("j", str(root), dict(old), list(written))
+    want = python("j", str(root), dict(old), list(written))
+    with other_thread(threads):
+        assert native_scan("j", str(root), dict(old), list(written)) == want
     shutil.rmtree(root)
+
+
+def test_stat_results_are_read_by_item_as_by_attribute(tmp_path):
+    # the writer's os.stat_result is read from its items (where the module found them at
+    # import); what the file's lstat gives by attribute must be what they hold
+    mod = native.load("suite.provenance._capture")
+    if mod is None:
+        pytest.skip("the C module is not built")
+    if sys.implementation.name == "cpython":
+        assert mod.STAT_ITEMS is not None
+    path = tmp_path / "doc.json"
+    path.write_bytes(b'{"v": 1}')
+    real = os.lstat(path)
+    for given_st in (real, stat_result(capture._sig(real)), Stat(capture._sig(real))):
+        assert sha(b"XYZ") in capture.flat_changes_text("j", str(tmp_path), {},
+                                                        [(str(path), b"XYZ", given_st)])
+    moved = stat_result((real.st_size, real.st_mtime_ns, real.st_ctime_ns, real.st_ino + 1))
+    assert sha(b'{"v": 1}') in capture.flat_changes_text("j", str(tmp_path), {},
+                                                         [(str(path), b"XYZ", moved)])

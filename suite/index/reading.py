@@ -164,7 +164,8 @@ def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names
     (``suite.index._keyrows.names_of_file``), tried first on small files; where it does not
     decide, or with None (the reference), the file is parsed (:func:`parse`)."""
     data = raw[0]
-    if fast is not None and type(data) is bytes and len(data) <= NAMES_C_MAX_BYTES:
+    if (fast is not None and type(data) is bytes and data is not TOO_BIG
+            and len(data) <= NAMES_C_MAX_BYTES):
         got = fast(data)
         if got is not None:
             if capped and len(got[1]) > keyrows.DOC_MAX_KEYS:

@@ -24,6 +24,9 @@
 enum { T_NULL = 0, T_BOOL, T_INT, T_FLOAT, T_STR };
 #define MAX_DEPTH 400
 #define SEEN_MAX 32 /* compared keys remembered per object (for keys written twice) */
+/* an integer of more digits is left to the reference: Python's reader refuses more than
+ * sys.get_int_max_str_digits() (4300 by default, never below 640) */
+#define INT_DIGITS_MAX 640
 
 typedef struct {
     PyObject *obj; /* the key (str) */
@@ -38,6 +41,7 @@ typedef struct {
     char *name; /* the dotted key being read */
     Py_ssize_t name_len, name_cap;
     PyObject *job_id, *src, *out, *row_of_value;
+    int max_depth; /* deeper nesting is left to the reference */
     int fail;  /* the text is not for this scanner: the reference decides */
     int error; /* a Python exception is set */
 } scan;
@@ -112,6 +116,7 @@ scan_number(scan *s, int *is_int)
         return -1;
     }
     *is_int = 1;
+    Py_ssize_t digits = p - s->p;
     if (p + 1 < s->end && *p == '.' && p[1] >= '0' && p[1] <= '9') {
         *is_int = 0;
         p += 2;
@@ -128,6 +133,10 @@ scan_number(scan *s, int *is_int)
             *is_int = 0;
             p = q;
         }
+    }
+    if (*is_int && digits > INT_DIGITS_MAX) {
+        s->fail = 1;
+        return -1;
     }
     s->p = p;
     return 0;
@@ -389,7 +398,7 @@ read_object(scan *s, int depth)
     Py_ssize_t seen_len[SEEN_MAX];
     int nseen = 0;
     Py_ssize_t base = s->name_len;
-    if (depth > MAX_DEPTH) {
+    if (depth > s->max_depth) {
         s->fail = 1;
         return -1;
     }
@@ -462,7 +471,7 @@ read_object(scan *s, int depth)
 static int
 skip_value(scan *s, int depth)
 {
-    if (depth > MAX_DEPTH || s->p >= s->end) {
+    if (depth > s->max_depth || s->p >= s->end) {
         s->fail = 1;
         return -1;
     }
@@ -605,6 +614,7 @@ rows_of_keys(PyObject *Py_UNUSED(module), PyObject *args)
     PyObject *result = NULL, *seq = NULL;
     scan s = {0};
     s.row_of_value = row_of_value;
+    s.max_depth = MAX_DEPTH;
     for (int i = 0; i < 2; i++)
         if (load_keys(PyTuple_GET_ITEM(keylists, i), &keys[i], &nkeys[i], &utf8[i]) < 0)
             goto done;
@@ -674,15 +684,159 @@ done:
     return result;
 }
 
+/* ---- the key names of a job file, for an index build ---------------------------------- */
+
+/* members remembered per object (keys written twice); an object with more goes to the
+ * reference */
+#define NAMES_SEEN_MAX 256
+/* half of suite.statepoint.MAX_DEPTH: a deeper file goes to the reference, which applies the
+ * limit itself */
+#define NAMES_MAX_DEPTH 50
+
+/* at '{' of an object whose dotted prefix is in s->name: append the dotted name of each
+ * member to out, a member holding an object followed by its own members' names (the order
+ * of suite.index.keyrows.key_names) */
+static int
+names_object(scan *s, int depth, PyObject *out)
+{
+    const char *seen[NAMES_SEEN_MAX];
+    Py_ssize_t seen_len[NAMES_SEEN_MAX];
+    int nseen = 0;
+    Py_ssize_t base = s->name_len;
+    if (depth > s->max_depth) {
+        s->fail = 1;
+        return -1;
+    }
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 0;
+    }
+    for (;;) {
+        const char *str;
+        Py_ssize_t len;
+        int escaped;
+        if (s->p >= s->end || *s->p != '"' || scan_string(s, &str, &len, &escaped) < 0 ||
+            escaped || nseen == NAMES_SEEN_MAX) {
+            s->fail = 1; /* escaped keys are decoded by the reference */
+            return -1;
+        }
+        /* a key written twice: Python keeps one name, at the first place, with the last
+         * value's members */
+        for (int i = 0; i < nseen; i++)
+            if (seen_len[i] == len && memcmp(seen[i], str, len) == 0) {
+                s->fail = 1;
+                return -1;
+            }
+        seen[nseen] = str;
+        seen_len[nseen++] = len;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') {
+            s->fail = 1;
+            return -1;
+        }
+        s->p++;
+        skip_ws(s);
+        if (set_name(s, base, str, len) < 0)
+            return -1;
+        /* the text was checked as UTF-8 whole, and a key lies between two '"' */
+        PyObject *name = PyUnicode_DecodeUTF8(s->name, s->name_len, "strict");
+        if (name == NULL || PyList_Append(out, name) < 0) {
+            Py_XDECREF(name);
+            s->error = 1;
+            return -1;
+        }
+        Py_DECREF(name);
+        int r;
+        if (s->p < s->end && *s->p == '{')
+            r = set_name(s, base + len, ".", 1) < 0 ? -1 : names_object(s, depth + 1, out);
+        else
+            r = skip_value(s, depth + 1);
+        s->name_len = base;
+        if (r < 0)
+            return -1;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            skip_ws(s);
+            continue;
+        }
+        if (s->p < s->end && *s->p == '}') {
+            s->p++;
+            return 0;
+        }
+        s->fail = 1;
+        return -1;
+    }
+}
+
+PyDoc_STRVAR(names_of_file_doc,
+"names_of_file(data) -> (text, names) or None\n\n"
+"For the bytes of a job file that are one JSON object in UTF-8, starting at its '{': the text\n"
+"decoded and the dotted names keyrows.key_names gives of the parsed object. None where this\n"
+"scanner does not decide (not JSON, or a key with an escape, a key written twice in one\n"
+"object, nesting past half of MAX_DEPTH, an integer of many digits, not UTF-8): the caller then\n"
+"parses with the reference (suite.index.reading.parse, then keyrows.key_names).");
+
+static PyObject *
+names_of_file(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        return NULL;
+    }
+    const char *data = PyBytes_AS_STRING(arg);
+    Py_ssize_t size = PyBytes_GET_SIZE(arg);
+    if (size < 2 || data[0] != '{')
+        Py_RETURN_NONE;
+    PyObject *text = PyUnicode_DecodeUTF8(data, size, "strict");
+    if (text == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *names = PyList_New(0);
+    if (names == NULL) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    scan s = {0};
+    s.max_depth = NAMES_MAX_DEPTH;
+    s.p = data;
+    s.end = data + size;
+    int r = names_object(&s, 1, names);
+    if (r == 0) {
+        skip_ws(&s);
+        if (s.p != s.end)
+            s.fail = 1;
+    }
+    PyMem_Free(s.name);
+    if (s.error || s.fail) {
+        Py_DECREF(text);
+        Py_DECREF(names);
+        if (s.error)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    PyObject *out = PyTuple_Pack(2, text, names);
+    Py_DECREF(text);
+    Py_DECREF(names);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"rows_of_keys", rows_of_keys, METH_VARARGS, rows_of_keys_doc},
+    {"names_of_file", names_of_file, METH_O, names_of_file_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "suite.index._keyrows",
-    .m_doc = "The key rows of a few keys made from many JSON texts (see suite.index.keyrows).",
+    .m_doc = "The key rows of a few keys made from many JSON texts, and the key names of job files "
+              "(see suite.index.keyrows, suite.index.reading).",
     .m_size = -1,
     .m_methods = methods,
 };

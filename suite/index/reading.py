@@ -148,43 +148,65 @@ def _plain_text(data):
         return None
 
 
-def read_jobs(ws, ids):
-    """Rows (id, sp, sp_text, doc, doc_text, doc_sig, problem) for new jobs."""
-    sp_files = [f"{ws}/{i}/{layout.STATEPOINT}" for i in ids]
-    doc_files = [f"{ws}/{i}/{layout.DOCUMENT}" for i in ids]
-    raws = (read_files(ws, ids, layout.STATEPOINT)
-            + read_files(ws, ids, layout.DOCUMENT, keyrows.DOC_MAX_BYTES))
-    rows = []
-    for k, job_id in enumerate(ids):
-        sp, sp_text, bad = parse(raws[k], sp_files[k], job_id, missing_ok=False)
-        doc, doc_text, doc_bad = parse(raws[len(ids) + k], doc_files[k], job_id)
-        rows.append((job_id, sp, sp_text, doc if doc is not None else {}, doc_text,
-                     raws[len(ids) + k][1], bad or doc_bad))
-    return rows
+#: job files up to this size have their key names from the C scanner where built (larger
+#: documents: names_capped measures their flattened size, which needs the parsed object)
+NAMES_C_MAX_BYTES = keyrows.DOC_MAX_BYTES >> 6
+_names_of_file = None if native.load("suite.index._keyrows") is None else native.load(
+    "suite.index._keyrows").names_of_file
 
 
-def read_docs(ws, ids):
-    """Rows (id, doc, doc_text, doc_sig, problem) for jobs whose document changed."""
-    files = [f"{ws}/{i}/{layout.DOCUMENT}" for i in ids]
-    rows = []
-    for job_id, fn, raw in zip(ids, files, read_files(ws, ids, layout.DOCUMENT,
-                                                      keyrows.DOC_MAX_BYTES), strict=True):
-        doc, text, bad = parse(raw, fn, job_id)
-        rows.append((job_id, doc if doc is not None else {}, text, raw[1], bad))
-    return rows
+def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names_of_file):
+    """``(text, names, problem)`` of a :func:`read_raw` result: the text to store (None: not
+    readable, or a document over the caps), the dotted key names its rows would have
+    (:func:`keyrows.key_names` of the parsed object, None with no text) and the problem to
+    record (None if none). ``capped``: a document, held to the caps
+    (:func:`keyrows.names_capped`). ``fast``: the C scanner
+    (``suite.index._keyrows.names_of_file``), tried first on small files; where it does not
+    decide, or with None (the reference), the file is parsed (:func:`parse`)."""
+    data = raw[0]
+    if (fast is not None and type(data) is bytes and data is not TOO_BIG
+            and len(data) <= NAMES_C_MAX_BYTES):
+        got = fast(data)
+        if got is not None:
+            if capped and len(got[1]) > keyrows.DOC_MAX_KEYS:
+                return None, None, None
+            return got[0], got[1], None
+    obj, text, bad = parse(raw, path, job_id, missing_ok)
+    if text is None:
+        return None, None, bad
+    names = []
+    if capped:
+        if not keyrows.names_capped(obj if obj is not None else {}, text, names):
+            return None, None, bad
+    elif obj is not None:
+        keyrows.key_names(obj, "", names)
+    return text, names, bad
+
+
+def _read_texts(ws, ids, name, missing_ok, capped):
+    """``[(text, names, problem, signature)]`` of the file ``name`` of each job of ``ids``."""
+    limit = keyrows.DOC_MAX_BYTES if capped else None
+    out = []
+    for job_id, raw in zip(ids, read_files(ws, ids, name, limit), strict=True):
+        out.append((*text_and_names(raw, f"{ws}/{job_id}/{name}", job_id, missing_ok, capped),
+                    raw[1]))
+    return out
 
 
 def prepare_jobs(ids, ws):
     """``(rows, counts)`` for new jobs: rows (id, sp_text, doc_text, doc_sig, problem) for
     the jobs table and their key rows counted by key (:func:`keyrows.counted`; the rows
     themselves are made only for the keys queried, from the texts)."""
+    sps = _read_texts(ws, ids, layout.STATEPOINT, False, False)
+    docs = _read_texts(ws, ids, layout.DOCUMENT, True, True)
     rows, sp_names, doc_names = [], [], []
-    for job_id, sp, sp_text, doc, doc_text, sig, bad in read_jobs(ws, ids):
-        if sp is not None:
-            keyrows.key_names(sp, "", sp_names)
-        if doc_text is not None and not keyrows.names_capped(doc, doc_text, doc_names):
-            doc_text = None
-        rows.append((job_id, sp_text, doc_text, sig, bad))
+    for job_id, (sp_text, sp_nm, bad, _), (doc_text, doc_nm, doc_bad, sig) in zip(
+            ids, sps, docs, strict=True):
+        if sp_nm:
+            sp_names += sp_nm
+        if doc_nm:
+            doc_names += doc_nm
+        rows.append((job_id, sp_text, doc_text, sig, bad or doc_bad))
     return rows, keyrows.counted(sp_names, doc_names)
 
 
@@ -192,9 +214,10 @@ def prepare_docs(ids, ws):
     """``(rows, counts)`` for changed documents: rows (id, doc_text, doc_sig, problem) and
     their key rows counted by key."""
     rows, names = [], []
-    for job_id, doc, text, sig, bad in read_docs(ws, ids):
-        if text is not None and not keyrows.names_capped(doc, text, names):
-            text = None
+    for job_id, (text, nm, bad, sig) in zip(
+            ids, _read_texts(ws, ids, layout.DOCUMENT, True, True), strict=True):
+        if nm:
+            names += nm
         rows.append((job_id, text, sig, bad))
     return rows, keyrows.counted([], names)
 

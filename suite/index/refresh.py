@@ -4,8 +4,10 @@ one write transaction."""
 
 import contextlib
 import functools
+import operator
 import time
 
+from ..process import gc_paused
 from . import ahead, freshness, keyrows, reading
 from .store import ODD, add_jobs, chunks, create_indexes, drop_indexes
 
@@ -96,7 +98,10 @@ def _fill(store, ws, found, bulk):
         db.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
         db.execute("PRAGMA threads=2")  # the key indexes' sort on two cores
     try:
-        _add_new_jobs(store, ws, added, found.listed_at)
+        # no cyclic collection while the new jobs' rows are made and inserted (no cycles, no
+        # user code): each collection walked every row held, more often the more jobs
+        with gc_paused():
+            _add_new_jobs(store, ws, added, found.listed_at)
         doc_rows, doc_counts = freshness.split_work(reading.prepare_docs, docs, ws,
                                                     reading.join_prepared)
         store.write(functools.partial(
@@ -191,11 +196,19 @@ def _add_new_jobs(store, ws, added, listed_at):
             done = []
 
             def fill(db, size=size, done=done):
-                for rows, counts in parts:
+                rows, counts = [], {}
+                for part_rows, part_counts in parts:
+                    rows += part_rows
+                    counts = keyrows.join_counts(counts, part_counts)
+                    if len(rows) >= size:
+                        break
+                # one insert in id order: the id-keyed B-trees (jobs' key, docsig) are filled
+                # leaf after leaf instead of at random places (ids are hashes); the rows of
+                # one transaction (up to ADD_CHUNK_MAX jobs' texts) are held meanwhile
+                if rows:
+                    rows.sort(key=operator.itemgetter(0))
                     _insert_new(db, rows, counts, listed_at)
                     done.append(len(rows))
-                    if sum(done) >= size:
-                        return
 
             store.write(fill)
             if not done:

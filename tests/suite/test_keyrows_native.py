@@ -103,6 +103,9 @@ def test_c_rows_of_chosen_texts():
         ("t", 0, '{"a": 1} x'),
         ("c", 0, '{"a": "\x01"}'),
         ("k", 0, "{" + "\"a\": {" * 600 + "}" * 601),
+        # an integer past Python's digit limit in a value not asked for: the reference's error
+        ("h", 0, '{"q": ' + "9" * 5000 + ', "a": 1}'),
+        ("i", 0, '{"q": [' + "9" * 700 + '], "a": 1}'),
     ]
     wanted = {(0, "a.b"), (0, "a"), (1, "b.c"), (1, "x"), (1, "y"), (1, "z"), (1, "w"),
               (1, "b"), (1, "é")}

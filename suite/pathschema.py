@@ -30,6 +30,9 @@ _FIELD = re.compile(r"<([^<>{}]+)>|\{([^<>{}]+)\}")
 _TYPES = ("int", "float", "str")
 _ALWAYS = set("%/\\'=~:*?\"<>|") | {chr(c) for c in range(32)} | {"\x7f"}
 _INT = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+# what a key of a state point may not hold to be named by a field: the schema's own syntax
+# (a "." would read as nesting, ":" as a type, "/" as a directory, the field delimiters)
+_NOT_IN_FIELD = re.compile(r"[.:/<>{}]")
 _FLOAT = re.compile(r"-?([0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?\Z")
 # strings that need neither escaping nor a type marker: start with a letter or "_", no specials
 _PLAIN = re.compile(r"[A-Za-z_][^%/\\'=~:*?\"<>|\x00-\x1f\x7f]*\Z")
@@ -209,6 +212,9 @@ class PathSchema:
         ``statepoints`` (``{id: sp}``); ``<id>`` alone when nothing varies, and ``<id>``
         appended when the varying keys do not make paths unique. Its :attr:`paths` are the
         jobs' paths, checked as :meth:`check` does (``verify``: read back too).
+
+        Keys no field can name (empty, with ``.:/<>{}`` or white space at an end: see
+        :func:`_nameable`) are left out, with what lies under them.
 
         Keys are ordered by their number of distinct values, fewest first, then by name: the
         tree branches late, so it has few directories and related jobs sit side by side.
@@ -574,6 +580,8 @@ def _leaf_values(sps, prefix, values, present):
     many of ``sps`` hold them into ``present``. One key at a time (a column), not one state
     point at a time."""
     for key in dict.fromkeys(itertools.chain.from_iterable(sps)):
+        if not _nameable(key):
+            continue
         try:  # every state point holds the key, the common case: no call per value
             column = list(map(operator.itemgetter(key), sps))
         except KeyError:
@@ -632,8 +640,17 @@ def _agrees(schema, parsed, sp):
     return True
 
 
+def _nameable(key):
+    """Whether a field can name the state point key ``key`` (one level of it): not empty,
+    no white space at its ends (a field's key is stripped), none of ``.:/<>{}``. auto leaves
+    the others out: no schema text names them, and the jobs' paths then end in ``<id>``."""
+    return bool(key) and key == key.strip() and not _NOT_IN_FIELD.search(key)
+
+
 def _leaves(sp, prefix=""):
     for key, value in sp.items():
+        if not _nameable(key):
+            continue
         if isinstance(value, dict) and value:
             yield from _leaves(value, prefix + key + ".")
         else:

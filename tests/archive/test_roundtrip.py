@@ -231,3 +231,16 @@ def test_export_and_import_leave_the_garbage_collector_as_they_found_it(tmp_path
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("key", ["", "a:b", "a/b", " a", "<a>", "{a}"])
+def test_export_of_keys_no_field_can_name(project, tmp_path, key):
+    """The default layout leaves such keys out (a project keyed only by them is laid out by
+    id), and the archive still imports every state point as it was."""
+    for i in range(3):
+        project.open_job({key: i, "other": {"x": i % 2}}).init()
+    target = tmp_path / "odd.tar.zst"
+    assert archive.export_jobs(project, target).jobs == 3
+    other = suite.init_project(tmp_path / "other")
+    assert len(archive.import_jobs(other, target).imported) == 3
+    assert snapshot(other) == snapshot(project)

@@ -205,9 +205,9 @@ def test_auto_paths_are_those_of_its_schema(sps):
     assert schema.paths == {i: schema.format(i, sp) for i, sp in statepoints.items()}
 
 
-@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]),
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c", "", "a.b", "c:int"]),
                                 st.one_of(json_values, st.dictionaries(
-                                    st.sampled_from(["a", "x"]), json_values, max_size=2)),
+                                    st.sampled_from(["a", "x", " x"]), json_values, max_size=2)),
                                 max_size=3), max_size=8))
 def test_leaf_values_by_column_agree_with_leaves_of_each_statepoint(sps):
     """auto's column-wise count of distinct leaf values equals the one state point at a time
@@ -224,3 +224,27 @@ def test_leaf_values_by_column_agree_with_leaves_of_each_statepoint(sps):
             ref_present[key] = ref_present.get(key, 0) + 1
     assert {k: len(v) for k, v in values.items()} == {k: len(v) for k, v in ref_values.items()}
     assert present == ref_present
+
+
+ODD_KEYS = ["", "a:b", "a/b", "a.", ".a", "a..b", " a", "a ", "a.b", "<a>", "{a}", "a%b", "ü"]
+
+
+@given(st.lists(st.dictionaries(st.one_of(st.sampled_from(ODD_KEYS), st.text(max_size=4)),
+                                json_scalars, min_size=1, max_size=3), min_size=1, max_size=6))
+def test_auto_takes_any_keys_and_reads_back(sps):
+    """Keys no field can name (empty, with ':', '/', '<', an empty dotted part, spaces at
+    the ends, a dot in a key of its own) are left out of auto's schema, never a SchemaError:
+    an export's default layout must exist for every project. What it names reads back."""
+    statepoints = {f"{i:032x}": sp for i, sp in enumerate(sps)}
+    schema = PathSchema.auto(statepoints, verify=True)
+    assert len(set(schema.paths.values())) == len(statepoints)
+    for key in schema.fields:
+        assert key == "id" or all(part and part == part.strip() for part in key.split("."))
+
+
+def test_auto_leaves_out_keys_it_cannot_name():
+    sps = {"1" * 32: {"": 1, "a:b": 1, "a.b": 1, "k": 1}, "2" * 32: {"": 2, "a:b": 2, "a.b": 2,
+                                                                      "k": 1}}
+    assert str(PathSchema.auto(sps, verify=True)) == "<id>"
+    sps["2" * 32]["k"] = 2
+    assert str(PathSchema.auto(sps, verify=True)) == "k/<k>"

@@ -78,7 +78,7 @@ def test_native_md5_is_hashlib_md5(data):
     assert need(spcanon).md5_hexdigest(data) == hashlib.md5(data).hexdigest()
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=200, deadline=None)  # up to four state points an example
 @given(st.lists(st.dictionaries(KEYS, VALUES, max_size=6) | VALUES, max_size=4))
 def test_native_texts_equal_the_reference(values):
     """Each item as the reference gives it (None: not plain), or the same exception."""
@@ -87,7 +87,7 @@ def test_native_texts_equal_the_reference(values):
     assert outcome(texts, values) == outcome(texts_python, values)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.dictionaries(st.text(max_size=6).filter(
     lambda k: "." not in k and not k.startswith("$")), PLAIN, max_size=6), max_size=4))
 def test_native_texts_of_plain_state_points_are_json_dumps_in_key_order(sps):

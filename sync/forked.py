@@ -59,7 +59,9 @@ class Child:
         ok, value, trace = pickle.loads(data)
         if ok:
             return value
-        value.add_note(f"(raised in the process {self.what}, pid {self.pid}:)\n{trace}")
+        note = f"(raised in the process {self.what}, pid {self.pid}:)\n{trace}"
+        if hasattr(value, "add_note"):  # Python 3.11+; 3.10 (supported) raises it without
+            value.add_note(note)
         raise value
 
     def cancel(self):

@@ -14,7 +14,7 @@ from tests.conftest import skip_or_fail
 def sge(tmp_path_factory):
     """A real single-node Grid Engine (Debian's gridengine packages) in a cell of its own
     (``tests/schedulers/sge_cell.py``): qmaster and execd on free ports, one queue all.q with
-    2 slots and a parallel environment smp; stopped and removed at the end of the session."""
+    2 slots and a parallel environment smp; its clients first on PATH; stopped and removed at the end of the session."""
     from .sge_cell import Cell, CellError
 
     if not os.path.exists("/usr/sbin/sge_qmaster") or shutil.which("qsub") is None:
@@ -33,7 +33,7 @@ def sge(tmp_path_factory):
     except (CellError, OSError, KeyError, subprocess.TimeoutExpired) as exc:
         cell.stop()
         skip_or_fail(f"cannot start a Grid Engine cell: {exc}")
-    keys = ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT")
+    keys = ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT", "PATH")
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: cell.env[k] for k in keys})
     try:

@@ -182,8 +182,9 @@ def _plain_text(data):
 #: job files up to this size have their key names from the C scanner where built (larger
 #: documents: names_capped measures their flattened size, which needs the parsed object)
 NAMES_C_MAX_BYTES = keyrows.DOC_MAX_BYTES >> 6
-_names_of_file = None if native.load("suite.index._keyrows") is None else native.load(
-    "suite.index._keyrows").names_of_file
+_keyrows = native.load("suite.index._keyrows")
+_names_of_file = None if _keyrows is None else _keyrows.names_of_file
+_names_of_files = None if _keyrows is None else _keyrows.names_of_files
 
 
 def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names_of_file):
@@ -214,15 +215,18 @@ def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names
     return text, names, bad
 
 
-def _read_texts(ws, ids, name, missing_ok, capped, signed=True):
+def _read_texts(ws, ids, name, missing_ok, capped, signed=True, fast=_names_of_files):
     """``[(text, names, problem, signature)]`` of the file ``name`` of each job of ``ids``
-    (the signatures None if not ``signed``)."""
+    (the signatures None if not ``signed``). ``fast``: the C loop
+    (``suite.index._keyrows.names_of_files``) over the batch first; the files it leaves
+    (None), or all with None, through :func:`text_and_names`."""
     limit = keyrows.DOC_MAX_BYTES if capped else None
-    out = []
-    for job_id, raw in zip(ids, read_files(ws, ids, name, limit, signed), strict=True):
-        out.append((*text_and_names(raw, f"{ws}/{job_id}/{name}", job_id, missing_ok, capped),
-                    raw[1]))
-    return out
+    raws = read_files(ws, ids, name, limit, signed)
+    got = (fast(raws, TOO_BIG, NAMES_C_MAX_BYTES, keyrows.DOC_MAX_KEYS if capped else -1)
+           if fast is not None else [None] * len(raws))
+    return [g if g is not None else
+            (*text_and_names(raw, f"{ws}/{job_id}/{name}", job_id, missing_ok, capped), raw[1])
+            for job_id, raw, g in zip(ids, raws, got, strict=True)]
 
 
 def prepare_jobs(ids, ws):

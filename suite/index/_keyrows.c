@@ -779,15 +779,11 @@ PyDoc_STRVAR(names_of_file_doc,
 "object, nesting past half of MAX_DEPTH, an integer of many digits, not UTF-8): the caller then\n"
 "parses with the reference (suite.index.reading.parse, then keyrows.key_names).");
 
+/* (text, names) of the bytes [data, data + size), or None where the reference decides; NULL
+ * with an exception */
 static PyObject *
-names_of_file(PyObject *Py_UNUSED(module), PyObject *arg)
+names_of_bytes(const char *data, Py_ssize_t size)
 {
-    if (!PyBytes_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "data must be bytes");
-        return NULL;
-    }
-    const char *data = PyBytes_AS_STRING(arg);
-    Py_ssize_t size = PyBytes_GET_SIZE(arg);
     if (size < 2 || data[0] != '{')
         Py_RETURN_NONE;
     PyObject *text = PyUnicode_DecodeUTF8(data, size, "strict");
@@ -826,9 +822,80 @@ names_of_file(PyObject *Py_UNUSED(module), PyObject *arg)
     return out;
 }
 
+static PyObject *
+names_of_file(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    if (!PyBytes_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        return NULL;
+    }
+    return names_of_bytes(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg));
+}
+
+PyDoc_STRVAR(names_of_files_doc,
+"names_of_files(raws, too_big, max_bytes, max_keys) -> list\n\n"
+"For each (data, signature) of raws (suite.index.reading.read_files's results): where data is\n"
+"bytes other than too_big, of at most max_bytes, and names_of_file(data) decides,\n"
+"(text, names, None, signature); with more than max_keys names (max_keys >= 0: a document\n"
+"held to the caps), (None, None, None, signature); else None (the caller reads that file with\n"
+"the reference: suite.index.reading.text_and_names). One call for a batch of files instead\n"
+"of the interpreter's loop around names_of_file. Raises TypeError where raws is not a\n"
+"sequence of 2-tuples.");
+
+static PyObject *
+names_of_files(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *raws, *too_big;
+    Py_ssize_t max_bytes, max_keys;
+    if (!PyArg_ParseTuple(args, "OOnn:names_of_files", &raws, &too_big, &max_bytes, &max_keys))
+        return NULL;
+    PyObject *seq = PySequence_Fast(raws, "raws must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *raw = items[i];
+        if (!PyTuple_Check(raw) || PyTuple_GET_SIZE(raw) != 2) {
+            PyErr_SetString(PyExc_TypeError, "raws must hold (data, signature) pairs");
+            goto fail;
+        }
+        PyObject *data = PyTuple_GET_ITEM(raw, 0), *sig = PyTuple_GET_ITEM(raw, 1);
+        PyObject *got = NULL, *row;
+        if (PyBytes_CheckExact(data) && data != too_big && PyBytes_GET_SIZE(data) <= max_bytes) {
+            got = names_of_bytes(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+            if (got == NULL)
+                goto fail;
+        }
+        if (got == NULL || got == Py_None)
+            row = Py_NewRef(Py_None);
+        else if (max_keys >= 0 && PyList_GET_SIZE(PyTuple_GET_ITEM(got, 1)) > max_keys)
+            row = PyTuple_Pack(4, Py_None, Py_None, Py_None, sig);
+        else
+            row = PyTuple_Pack(4, PyTuple_GET_ITEM(got, 0), PyTuple_GET_ITEM(got, 1), Py_None,
+                               sig);
+        Py_XDECREF(got);
+        if (row == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, i, row);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"rows_of_keys", rows_of_keys, METH_VARARGS, rows_of_keys_doc},
     {"names_of_file", names_of_file, METH_O, names_of_file_doc},
+    {"names_of_files", names_of_files, METH_VARARGS, names_of_files_doc},
     {NULL, NULL, 0, NULL},
 };
 

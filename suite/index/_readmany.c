@@ -21,6 +21,9 @@
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
 #endif
+#ifndef O_NOATIME
+#define O_NOATIME 0
+#endif
 
 enum { R_OK_ = 0, R_MISSING, R_OPEN_ERROR, R_TOO_BIG, R_READ_ERROR };
 
@@ -30,37 +33,57 @@ typedef struct {
     int error;         /* errno of R_OPEN_ERROR and R_READ_ERROR */
     char *data;        /* R_OK_: the bytes read (malloc'ed) */
     Py_ssize_t size;
-    struct stat st;    /* R_OK_ and R_TOO_BIG */
+    struct stat st;    /* R_OK_ and R_TOO_BIG, where stat'ed */
 } item;
 
-static void
-read_one(int dir_fd, item *it, int has_limit, long long limit)
+/* O_NOATIME: the first read of a file written since its last read would update its access
+ * time (relatime), which dirties the inode in the journal: on a first index build, two
+ * million inode writes. The kernel refuses the flag (EPERM) for a file of another owner:
+ * *noatime is then cleared and the open tried again, for this file and the rest. */
+static int
+open_file(int dir_fd, const char *path, int *noatime)
 {
-    int fd;
-    do {
+    for (;;) {
         /* O_NONBLOCK: a fifo under a job file's name must not hang the reader */
-        fd = openat(dir_fd, it->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    } while (fd < 0 && errno == EINTR);
+        int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | *noatime);
+        if (fd >= 0)
+            return fd;
+        if (errno == EPERM && *noatime)
+            *noatime = 0;
+        else if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* do_stat: whether the file is stat'ed (for a signature or a limit); without, the read starts
+ * with a buffer of 4 KiB that doubles while reads fill it */
+static void
+read_one(int dir_fd, item *it, int do_stat, int has_limit, long long limit, int *noatime)
+{
+    int fd = open_file(dir_fd, it->path, noatime);
     if (fd < 0) {
         it->error = errno;
         it->status = (errno == ENOENT || errno == ENOTDIR) ? R_MISSING : R_OPEN_ERROR;
         return;
     }
-    if (fstat(fd, &it->st) != 0) {
-        it->error = errno;
-        it->status = R_READ_ERROR;
-        close(fd);
-        return;
+    size_t cap = 4096, used = 0;
+    if (do_stat) {
+        if (fstat(fd, &it->st) != 0) {
+            it->error = errno;
+            it->status = R_READ_ERROR;
+            close(fd);
+            return;
+        }
+        if (has_limit && (long long)it->st.st_size > limit) {
+            it->status = R_TOO_BIG;
+            close(fd);
+            return;
+        }
+        /* one byte more than the size: a read that returns less has met the end of the
+         * file */
+        if ((size_t)it->st.st_size + 1 > cap)
+            cap = (size_t)it->st.st_size + 1;
     }
-    if (has_limit && (long long)it->st.st_size > limit) {
-        it->status = R_TOO_BIG;
-        close(fd);
-        return;
-    }
-    /* one byte more than the size: a read that returns less has met the end of the file */
-    size_t cap = (size_t)it->st.st_size + 1, used = 0;
-    if (cap < 4096)
-        cap = 4096;
     char *buf = malloc(cap);
     if (buf == NULL) {
         it->error = ENOMEM;
@@ -91,7 +114,7 @@ read_one(int dir_fd, item *it, int has_limit, long long limit)
             close(fd);
             return;
         }
-        char *bigger = realloc(buf, cap * 2);  /* the file grew since the fstat */
+        char *bigger = realloc(buf, cap * 2);  /* the file grew since the fstat, or none */
         if (bigger == NULL) {
             it->error = ENOMEM;
             it->status = R_READ_ERROR;
@@ -149,25 +172,26 @@ os_error(int error, PyObject *prefix, PyObject *name, PyObject *suffix)
 }
 
 static PyObject *
-result_of(item *it, PyObject *prefix, PyObject *name, PyObject *suffix, PyObject *too_big)
+result_of(item *it, PyObject *prefix, PyObject *name, PyObject *suffix, PyObject *too_big,
+          int signed_)
 {
     PyObject *data = NULL, *sig = NULL;
     switch (it->status) {
     case R_OK_:
         data = PyBytes_FromStringAndSize(it->data, it->size);
-        sig = signature(&it->st);
+        sig = signed_ ? signature(&it->st) : Py_NewRef(Py_None);
         break;
     case R_MISSING:
         data = Py_NewRef(Py_None);
-        sig = PyUnicode_FromString("none");
+        sig = signed_ ? PyUnicode_FromString("none") : Py_NewRef(Py_None);
         break;
     case R_TOO_BIG:
         data = Py_NewRef(too_big);
-        sig = signature(&it->st);
+        sig = signed_ ? signature(&it->st) : Py_NewRef(Py_None);
         break;
     default:
         data = os_error(it->error, prefix, name, suffix);
-        sig = PyUnicode_FromString("none");
+        sig = signed_ ? PyUnicode_FromString("none") : Py_NewRef(Py_None);
     }
     if (data == NULL || sig == NULL) {
         Py_XDECREF(data);
@@ -181,11 +205,12 @@ result_of(item *it, PyObject *prefix, PyObject *name, PyObject *suffix, PyObject
 }
 
 PyDoc_STRVAR(read_at_doc,
-"read_at(dir_fd, names, suffix, limit, prefix, too_big) -> list\n\n"
+"read_at(dir_fd, names, suffix, limit, prefix, too_big, signed=True) -> list\n\n"
 "(bytes, signature) of the file dir_fd/name+suffix for each name: the signature is\n"
 "'mtime_ns:size:inode'; (None, 'none') where the file or its directory is missing;\n"
 "(too_big, signature) for a file larger than limit bytes (None: no limit); (OSError, 'none')\n"
-"where it cannot be opened or read, the error naming prefix/name+suffix. Reference:\n"
+"where it cannot be opened or read, the error naming prefix/name+suffix. signed false: every\n"
+"signature is None, and with no limit the files are not stat'ed. Reference:\n"
 "suite.index.reading.read_at_python. Raises TypeError for names that are not strings and\n"
 "ValueError for a name or suffix with a NUL.");
 
@@ -195,8 +220,9 @@ read_at(PyObject *self, PyObject *args)
     (void)self;
     int dir_fd;
     PyObject *names, *suffix, *limit_obj, *prefix, *too_big;
-    if (!PyArg_ParseTuple(args, "iOUOUO:read_at", &dir_fd, &names, &suffix, &limit_obj,
-                          &prefix, &too_big))
+    int signed_ = 1;
+    if (!PyArg_ParseTuple(args, "iOUOUO|p:read_at", &dir_fd, &names, &suffix, &limit_obj,
+                          &prefix, &too_big, &signed_))
         return NULL;
     int has_limit = 0;
     long long limit = 0;
@@ -255,14 +281,15 @@ read_at(PyObject *self, PyObject *args)
     }
     /* the names are held by seq; the system calls need no Python object */
     Py_BEGIN_ALLOW_THREADS
+    int noatime = O_NOATIME, do_stat = signed_ || has_limit;
     for (Py_ssize_t i = 0; i < n; i++)
-        read_one(dir_fd, &items[i], has_limit, limit);
+        read_one(dir_fd, &items[i], do_stat, has_limit, limit, &noatime);
     Py_END_ALLOW_THREADS
     out = PyList_New(n);
     if (out == NULL)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = result_of(&items[i], prefix, objs[i], suffix, too_big);
+        PyObject *pair = result_of(&items[i], prefix, objs[i], suffix, too_big, signed_);
         if (pair == NULL) {
             Py_CLEAR(out);
             goto done;

@@ -33,22 +33,23 @@ def read_many(paths, limit=None):
     return [read_raw(p, limit) for p in paths]
 
 
-def read_files(ws, ids, name, limit=None):
+def read_files(ws, ids, name, limit=None, signed=True):
     """:func:`read_raw` of the file ``name`` of each job of ``ids`` in the workspace ``ws``:
     under the open workspace (two names for the kernel to walk instead of the whole path),
-    in C where built (several threads at once), else :func:`read_at_python`."""
+    in C where built (several threads at once), else :func:`read_at_python`. ``signed``
+    false: the signatures are None (no ``fstat`` without a ``limit``)."""
     try:
         fd = os.open(ws, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        return read_many([f"{ws}/{i}/{name}" for i in ids], limit)
+        return _by_paths(ws, ids, name, limit, signed)
     try:
         if os.open not in os.supports_dir_fd:
-            return read_many([f"{ws}/{i}/{name}" for i in ids], limit)
+            return _by_paths(ws, ids, name, limit, signed)
         suffix = "/" + name
         if _readmany is None:
-            return read_at_python(fd, ids, suffix, limit, ws, TOO_BIG)
+            return read_at_python(fd, ids, suffix, limit, ws, TOO_BIG, signed=signed)
         if len(ids) < 2 * READ_THREADS_MIN:
-            return _readmany.read_at(fd, ids, suffix, limit, ws, TOO_BIG)
+            return _readmany.read_at(fd, ids, suffix, limit, ws, TOO_BIG, signed)
         step = -(-len(ids) // min(READ_THREADS, len(ids) // READ_THREADS_MIN))
         parts = [ids[k:k + step] for k in range(0, len(ids), step)]
         # imported here: it brings logging and traceback (~9 ms), which every command that
@@ -57,49 +58,79 @@ def read_files(ws, ids, name, limit=None):
 
         with concurrent.futures.ThreadPoolExecutor(len(parts)) as pool:
             done = pool.map(lambda part: _readmany.read_at(fd, part, suffix, limit, ws,
-                                                           TOO_BIG), parts)
+                                                           TOO_BIG, signed), parts)
             return [pair for result in list(done) for pair in result]
     finally:
         os.close(fd)
 
 
-def read_at_python(dir_fd, names, suffix, limit, prefix, too_big, path=None):
+def _by_paths(ws, ids, name, limit, signed):
+    got = read_many([f"{ws}/{i}/{name}" for i in ids], limit)
+    return got if signed else [(data, None) for data, _ in got]
+
+
+def read_at_python(dir_fd, names, suffix, limit, prefix, too_big, path=None, signed=True):
     """The reference of the native ``read_at``: ``(bytes, signature)`` of the file
     ``dir_fd``/name+suffix for each name (:func:`read_raw`'s results: an error in opening or
     reading the file is returned, naming prefix/name+suffix, never raised); ``dir_fd`` None
-    and ``path``: that one file."""
+    and ``path``: that one file. ``signed`` false: every signature is None, and without a
+    ``limit`` the files are not stat'ed (one system call a file fewer)."""
     out = []
+    noatime = _NOATIME
     for name in names:
         if not isinstance(name, str):
             raise TypeError("names must be strings")
         try:
-            # O_NONBLOCK: a fifo under a job file's name must not hang the reader
-            fd = os.open(path or name + suffix, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0),
-                         dir_fd=dir_fd)
+            fd, noatime = _open(path or name + suffix, dir_fd, noatime)
         except (FileNotFoundError, NotADirectoryError):
-            out.append((None, "none"))
+            out.append((None, "none" if signed else None))
             continue
         except OSError as exc:
-            out.append((_named(exc, path or f"{prefix}/{name}{suffix}"), "none"))
+            out.append((_named(exc, path or f"{prefix}/{name}{suffix}"),
+                        "none" if signed else None))
             continue
         try:
-            s = os.fstat(fd)
-            sig = f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
-            if limit is not None and s.st_size > limit:
-                out.append((too_big, sig))
-                continue
+            size, sig = 4095, None
+            if signed or limit is not None:
+                s = os.fstat(fd)
+                size = s.st_size
+                if signed:
+                    sig = f"{s.st_mtime_ns}:{s.st_size}:{s.st_ino}"
+                if limit is not None and s.st_size > limit:
+                    out.append((too_big, sig))
+                    continue
             chunks = []
             while True:
-                chunk = os.read(fd, max(s.st_size + 1, 4096))
+                chunk = os.read(fd, max(size + 1, 4096))
                 if not chunk:
                     break
                 chunks.append(chunk)
             out.append((b"".join(chunks), sig))
         except OSError as exc:
-            out.append((_named(exc, path or f"{prefix}/{name}{suffix}"), "none"))
+            out.append((_named(exc, path or f"{prefix}/{name}{suffix}"),
+                        "none" if signed else None))
         finally:
             os.close(fd)
     return out
+
+
+# O_NONBLOCK: a fifo under a job file's name must not hang the reader. O_NOATIME: a first
+# read of files written since their last read would otherwise update each one's access time
+# (relatime), an inode written to the journal per file; refused (EPERM) for files of another
+# owner, then not asked for again
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+_NOATIME = getattr(os, "O_NOATIME", 0)
+
+
+def _open(path, dir_fd, noatime):
+    """``(descriptor, noatime)`` of ``path`` opened for reading under ``dir_fd``: the
+    ``O_NOATIME`` flag to use for the next file (0 once refused). Raises OSError."""
+    try:
+        return os.open(path, _FLAGS | noatime, dir_fd=dir_fd), noatime
+    except PermissionError:
+        if not noatime:
+            raise
+    return os.open(path, _FLAGS, dir_fd=dir_fd), 0
 
 
 def _named(exc, path):
@@ -151,8 +182,9 @@ def _plain_text(data):
 #: job files up to this size have their key names from the C scanner where built (larger
 #: documents: names_capped measures their flattened size, which needs the parsed object)
 NAMES_C_MAX_BYTES = keyrows.DOC_MAX_BYTES >> 6
-_names_of_file = None if native.load("suite.index._keyrows") is None else native.load(
-    "suite.index._keyrows").names_of_file
+_keyrows = native.load("suite.index._keyrows")
+_names_of_file = None if _keyrows is None else _keyrows.names_of_file
+_names_of_files = None if _keyrows is None else _keyrows.names_of_files
 
 
 def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names_of_file):
@@ -183,21 +215,26 @@ def text_and_names(raw, path, job_id, missing_ok=True, capped=False, fast=_names
     return text, names, bad
 
 
-def _read_texts(ws, ids, name, missing_ok, capped):
-    """``[(text, names, problem, signature)]`` of the file ``name`` of each job of ``ids``."""
+def _read_texts(ws, ids, name, missing_ok, capped, signed=True, fast=_names_of_files):
+    """``[(text, names, problem, signature)]`` of the file ``name`` of each job of ``ids``
+    (the signatures None if not ``signed``). ``fast``: the C loop
+    (``suite.index._keyrows.names_of_files``) over the batch first; the files it leaves
+    (None), or all with None, through :func:`text_and_names`."""
     limit = keyrows.DOC_MAX_BYTES if capped else None
-    out = []
-    for job_id, raw in zip(ids, read_files(ws, ids, name, limit), strict=True):
-        out.append((*text_and_names(raw, f"{ws}/{job_id}/{name}", job_id, missing_ok, capped),
-                    raw[1]))
-    return out
+    raws = read_files(ws, ids, name, limit, signed)
+    got = (fast(raws, TOO_BIG, NAMES_C_MAX_BYTES, keyrows.DOC_MAX_KEYS if capped else -1)
+           if fast is not None else [None] * len(raws))
+    return [g if g is not None else
+            (*text_and_names(raw, f"{ws}/{job_id}/{name}", job_id, missing_ok, capped), raw[1])
+            for job_id, raw, g in zip(ids, raws, got, strict=True)]
 
 
 def prepare_jobs(ids, ws):
     """``(rows, counts)`` for new jobs: rows (id, sp_text, doc_text, doc_sig, problem) for
     the jobs table and their key rows counted by key (:func:`keyrows.counted`; the rows
     themselves are made only for the keys queried, from the texts)."""
-    sps = _read_texts(ws, ids, layout.STATEPOINT, False, False)
+    # a state point's signature is not kept (it never changes under its id): no fstat
+    sps = _read_texts(ws, ids, layout.STATEPOINT, False, False, signed=False)
     docs = _read_texts(ws, ids, layout.DOCUMENT, True, True)
     rows, sp_names, doc_names = [], [], []
     for job_id, (sp_text, sp_nm, bad, _), (doc_text, doc_nm, doc_bad, sig) in zip(

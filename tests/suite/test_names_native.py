@@ -125,3 +125,70 @@ def test_c_names_caps_and_arguments():
         except TypeError:
             continue
         raise AssertionError(bad)
+
+
+RAW_DATA = st.one_of(
+    st.builds(lambda d, style, edit: _text(d, style, edit).encode("utf-8", "surrogatepass"),
+              DOCS, st.integers(0, 3), EDITS),
+    st.binary(max_size=40),
+    st.sampled_from([None, reading.TOO_BIG, OSError(2, "No such file", "/w/j/f"),
+                     b'{"a": {"b": 1}}', b'{"a": 1, "a": 2}', b"{" * 3000]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(raws=st.lists(st.tuples(RAW_DATA, st.sampled_from(["1:2:3", "none", None])),
+                     max_size=12),
+       missing_ok_capped=st.sampled_from([(False, False), (True, True), (True, False)]),
+       max_bytes=st.sampled_from([reading.NAMES_C_MAX_BYTES, 10, 0]))
+def test_c_loop_over_files_equals_the_reference(raws, missing_ok_capped, max_bytes):
+    """names_of_files over a batch: where it answers, the reference's (text, names, problem)
+    and the signature; where it leaves a file (None), the reference reads it."""
+    mod = need()
+    missing_ok, capped = missing_ok_capped
+    got = mod.names_of_files(raws, reading.TOO_BIG, max_bytes,
+                             keyrows.DOC_MAX_KEYS if capped else -1)
+    assert len(got) == len(raws)
+    for raw, g in zip(raws, got, strict=True):
+        data = raw[0]
+        ref = reading.text_and_names(raw, "/w/j/f.json", "j", missing_ok, capped, fast=None)
+        if g is None:
+            continue
+        assert type(data) is bytes and data is not reading.TOO_BIG and len(data) <= max_bytes
+        assert g[3] is raw[1]
+        assert g[:3] == ref or (capped and g[:3] == (None, None, None)), (data, ref, g)
+
+
+def test_c_loop_takes_plain_files_and_refuses_other_arguments():
+    mod = need()
+    raws = [(b'{"a": 1, "b": {"c": 2}}', "s"), (None, "none"), (reading.TOO_BIG, "t"),
+            (b'{"a": 1, "a": 2}', "u")]
+    assert mod.names_of_files(raws, reading.TOO_BIG, 100, -1) == [
+        ('{"a": 1, "b": {"c": 2}}', ["a", "b", "b.c"], None, "s"), None, None, None]
+    over = json.dumps({f"k{i}": 0 for i in range(4)}).encode()
+    assert mod.names_of_files([(over, "s")], reading.TOO_BIG, 1000, 3) == [
+        (None, None, None, "s")]
+    for bad in ([(b"{}",)], [b"{}"], 5, [[b"{}", "s"]]):
+        try:
+            mod.names_of_files(bad, reading.TOO_BIG, 100, -1)
+        except TypeError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_read_texts_with_and_without_the_c_loop(tmp_path):
+    """The build's reading of a workspace: the same rows through the C loop and without it."""
+    need()
+    ws = tmp_path / "ws"
+    files = [b'{"a": 1}', b'{"a": {"b": [1]}}', b"{broken", b'{"a": 1, "a": 2}', None,
+             '{"a": 1}'.encode("utf-16"), b'{"x": ' + b"9" * 700 + b"}"]
+    ids = []
+    for i, data in enumerate(files):
+        job = f"{i:032x}"
+        ids.append(job)
+        (ws / job).mkdir(parents=True)
+        if data is not None:
+            (ws / job / "f.json").write_bytes(data)
+    for missing_ok, capped, signed in ((False, False, False), (True, True, True)):
+        args = (str(ws), ids, "f.json", missing_ok, capped, signed)
+        assert reading._read_texts(*args) == reading._read_texts(*args, fast=None)

@@ -1,6 +1,7 @@
 """suite.index._readmany (reading job files in C) against its Python reference
 (suite.index.reading.read_at_python), on generated directories, error cases included."""
 
+import json
 import os
 import subprocess
 import sys
@@ -70,23 +71,87 @@ def _comparable(results):
 
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(jobs=JOBS, limit=LIMITS)
-def test_read_at_agrees_with_the_python_reference(tmp_path_factory, jobs, limit):
+@given(jobs=JOBS, limit=LIMITS, signed=st.booleans())
+def test_read_at_agrees_with_the_python_reference(tmp_path_factory, jobs, limit, signed):
     mod = need()
     ws = str(tmp_path_factory.mktemp("ws"))
     names = _make(ws, jobs)
     fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        got = mod.read_at(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG)
-        want = reading.read_at_python(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG)
+        got = mod.read_at(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG, signed)
+        want = reading.read_at_python(fd, names, "/" + NAME, limit, ws, reading.TOO_BIG,
+                                      signed=signed)
+        if signed:  # the default
+            assert _comparable(mod.read_at(fd, names, "/" + NAME, limit, ws,
+                                           reading.TOO_BIG)) == _comparable(got)
     finally:
         os.close(fd)
     assert _comparable(got) == _comparable(want)
+    if not signed:
+        assert all(sig is None for _, sig in got)
     for (data, _), (kind, raw) in zip(got, jobs, strict=True):  # and both are right
         if kind in ("file", "link") and data is not reading.TOO_BIG:
             assert data == raw
         if data is reading.TOO_BIG and kind in ("file", "link"):
             assert limit is not None and len(raw) > limit
+
+
+def _readers():
+    def native_read(fd, names):
+        return need().read_at(fd, names, "/" + NAME, None, "/w", reading.TOO_BIG, False)
+
+    def python_read(fd, names):
+        return reading.read_at_python(fd, names, "/" + NAME, None, "/w", reading.TOO_BIG,
+                                      signed=False)
+
+    return [native_read, python_read]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_reading_leaves_the_access_times(tmp_path, which):
+    """A first index build reads each file once: the reads must not write each file's access
+    time (relatime would, for files written since their last read)."""
+    read = _readers()[which]
+    names = _make(str(tmp_path), [("file", b'{"a": 1}')] * 3)
+    old = 1_000_000_000
+    for n in names:
+        path = tmp_path / n / NAME
+        os.utime(path, ns=(old * 10**9, os.stat(path).st_mtime_ns))
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        got = read(fd, names)
+    finally:
+        os.close(fd)
+    assert [d for d, _ in got] == [b'{"a": 1}'] * 3
+    if not hasattr(os, "O_NOATIME"):
+        pytest.skip("no O_NOATIME here")
+    assert [os.stat(tmp_path / n / NAME).st_atime_ns for n in names] == [old * 10**9] * 3
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to read as another user")
+def test_reading_files_of_another_owner(tmp_path):
+    """O_NOATIME is refused (EPERM) for a file its reader does not own: the files are read
+    without it, by both readers, and a file the reader may not read is still an error."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    names = _make(str(ws), [("file", b'{"a": 1}'), ("file", b'{"b": 2}'), ("file", b"x")])
+    os.chmod(ws / names[2] / NAME, 0o600)  # not readable by others
+    for p in (ws, *(ws / n for n in names)):
+        os.chmod(p, 0o755)
+    # imported and the workspace opened before the user changes: the interpreter's files and
+    # the test's directories may not be readable by it
+    code = ("import json, os, sys; from tests.suite.test_readmany import _readers; "
+            "fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY); "
+            "os.setgid(65534); os.setuid(65534); "
+            "print(json.dumps([[d.decode() if isinstance(d, bytes) else "
+            "[type(d).__name__, d.errno, d.filename] for d, _ in r(fd, sys.argv[2:])] "
+            "for r in _readers()]))")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code, str(ws), *names], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    want = ['{"a": 1}', '{"b": 2}', ["PermissionError", 13, f"/w/{names[2]}/{NAME}"]]
+    assert json.loads(out) == [want, want]
 
 
 def test_read_at_refuses_what_is_not_a_name():

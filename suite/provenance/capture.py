@@ -15,6 +15,7 @@ the records that name them, and writing one costs no file of its own (a file per
 made a run of a trivial operation twice as slow; see docs/provenance.md).
 """
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -594,7 +595,7 @@ def flat_changes_python(job_id, root, old, written=None):
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
-        with os.scandir(root) as it:
+        with _scandir(root) as it:
             for entry in it:
                 name = entry.name
                 if name in NOT_OUTPUTS or _TEMP in name:
@@ -645,6 +646,46 @@ def file_sha256(path):
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+#: the scans list and read with O_NOATIME where the system has it: a listing or a read for the
+#: hash is no use of the file, and under relatime each would write the inode again where it
+#: changed since its last access (every operation that writes a file changes its directory)
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_noatime = _NOATIME  # 0 once refused here (EPERM: another user's file); the result is the same
+
+
+def _open_quietly(path, flags):
+    """``os.open(path, flags)`` with O_NOATIME where the system allows it; raises what
+    ``os.open`` raises."""
+    global _noatime
+    if _noatime:
+        try:
+            return os.open(path, flags | _noatime)
+        except PermissionError:
+            _noatime = 0
+    return os.open(path, flags)
+
+
+@contextlib.contextmanager
+def _scandir(root):
+    """``os.scandir(root)`` that leaves the directory's access time (the entries of a
+    descriptor opened with O_NOATIME, where the system has it); raises what ``os.scandir``
+    raises, naming the directory or the entry's path as its errors do."""
+    if not _NOATIME:
+        with os.scandir(root) as it:
+            yield it
+        return
+    fd = _open_quietly(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(fd) as it:
+            yield it
+    except OSError as exc:  # a descriptor's listing names the descriptor, or a bare name
+        if type(exc.filename) is int and exc.filename == fd:
+            exc.filename = root
+        elif type(exc.filename) is str and exc.filename and os.sep not in exc.filename:
+            exc.filename = os.path.join(root, exc.filename)
+        raise
+    finally:
+        os.close(fd)
 
 
 def _digest(path):
@@ -654,7 +695,7 @@ def _digest(path):
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
         try:
-            fd = os.open(path, _READ_FLAGS)
+            fd = _open_quietly(path, _READ_FLAGS)
         except OSError:
             if not os.path.islink(path):
                 raise
@@ -683,7 +724,7 @@ def flat_sigs_python(root):
     PermissionError) naming the directory or the entry."""
     sigs, has_log = {}, False
     try:
-        with os.scandir(root) as it:
+        with _scandir(root) as it:
             for entry in it:
                 name = entry.name
                 if name in NOT_OUTPUTS or _TEMP in name:

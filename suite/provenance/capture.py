@@ -430,7 +430,9 @@ class Capture:
         tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
         cost twice as much (its per-call setup), ~5 µs per execution. The keys are not sorted
         across the two parts, which readers ignore."""
-        shared = self._shared_text()
+        shared = self._shared.get((self.enabled, self.reason, tuple(self.tags)))
+        if shared is None:
+            shared = self._shared_text()
         start, end = float(start), float(end)
         if self.enabled and traceback is None and isinstance(files, str):
             # a run's usual record as one f-string: one join, no intermediate texts (the
@@ -474,8 +476,10 @@ class Capture:
         job_id, path = job.id, job.path  # after the operation: it may have moved its job
         start, end = float(start), float(end)
         old = before.get(job_id, {})
+        shared = self._shared.get((True, self.reason, tuple(self.tags)))
         found = record_line(next(_ids, None) or _draw_ids(), operation, [job_id], start, end,
-                            status, error, job_id, path, old, _written, self._shared_text())
+                            status, error, job_id, path, old, _written,
+                            shared if shared is not None else self._shared_text())
         _written.clear()
         if found is None:  # subdirectories or links: compare whole stat trees
             files = files_text(_tree_changes(job_id, path, old))

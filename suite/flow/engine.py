@@ -596,9 +596,12 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        files = self.capture.changes_text(jobs, before)
-        line = self.capture.line(op.name, [j.id for j in jobs], start, end, status, error,
-                                 trace or None, files)
+        if before is not None and not trace:  # records on: the scan after and the line
+            line = self.capture.record_line(op.name, jobs, start, end, status, error, before)
+        else:
+            files = self.capture.changes_text(jobs, before)
+            line = self.capture.line(op.name, [j.id for j in jobs], start, end, status, error,
+                                     trace or None, files)
         blobs = self.capture.blobs()
         for job in jobs:
             self.log.record(job, line, blobs, job.id in self.capture.fresh)

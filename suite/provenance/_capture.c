@@ -65,6 +65,40 @@ dir_text(PyObject *path, PyObject **owner)
     return text;
 }
 
+/* ---- opening without moving access times ----------------------------------------------- */
+
+/* The scans open with O_NOATIME: listing a job directory or reading an output for its hash is
+ * no use of it, and under relatime (the usual mount) each would write the inode again where it
+ * changed since its last access, which every operation that writes a file does to its job
+ * directory: a journal entry on a disk, ~0.5 us a listing on this VM's RAM disk (of ~5). The
+ * kernel refuses the flag (EPERM) for a file another user owns: that one is opened without it,
+ * and this process stops asking (a project is mostly one user's; the result is the same). */
+#ifdef O_NOATIME
+static int noatime = O_NOATIME;  /* 0 once refused; read and set atomically (without the GIL) */
+#endif
+
+/* openat(dir_fd, name, flags) with O_NOATIME where the system allows it, again on EINTR. */
+static int
+open_quietly(int dir_fd, const char *name, int flags)
+{
+    int fd;
+#ifdef O_NOATIME
+    int extra = __atomic_load_n(&noatime, __ATOMIC_RELAXED);
+    if (extra) {
+        do
+            fd = openat(dir_fd, name, flags | extra);
+        while (fd < 0 && errno == EINTR);
+        if (fd >= 0 || errno != EPERM)
+            return fd;
+        __atomic_store_n(&noatime, 0, __ATOMIC_RELAXED);
+    }
+#endif
+    do
+        fd = openat(dir_fd, name, flags);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
 #define CHUNK (1 << 16)
 
@@ -219,7 +253,7 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
 {
     int err = 0;
     UNLOCK_IF_SHARED
-    *fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *fd = open_quietly(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*fd < 0)
         err = errno;
     else if ((err = list_fd(*fd, l, r)) != 0) {
@@ -469,9 +503,7 @@ read_start(int dir_fd, const char *name, char first[FIRST], char **buf, const ch
     int opened;
     ssize_t got;
     *fd = -1;
-    do
-        opened = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    while (opened < 0 && errno == EINTR);
+    opened = open_quietly(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (opened < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
         if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
             return -1;
@@ -1368,8 +1400,9 @@ changed_cmp(const void *a, const void *b)
                   sorting->items[((const struct changed *)b)->entry].name);
 }
 
-/* flat_changes_text's result by the fast path into *out (a str, None, or NULL with an error
- * set): 1; or 0 where old is not for it (nothing done). t: the text buffer. */
+/* flat_changes_text's text by the fast path, added to t (from its length on): 1 with *out
+ * Py_True (the text is in t), Py_None (not flat) or NULL (an error set); or 0 where old is not
+ * for it (nothing done). */
 static int
 changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t,
              PyObject **out)
@@ -1417,7 +1450,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
     if (dir_path == NULL)
         goto done;
     UNLOCK_IF_SHARED
-    fd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = open_quietly(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         err = errno == ENOENT ? 0 : errno;  /* a missing directory is empty */
     else if ((err = list_fd(fd, &l, &rules)) != 0) {
@@ -1583,7 +1616,6 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
             goto done;
     }
     /* the text */
-    t->len = 0;
     size_t k = 0;
     for (; k < n_changed; k++) {
         struct changed *c = order == NULL ? &changed[k]
@@ -1636,9 +1668,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
         if ((k && growbuf_append(t, ", ", 2))
                 || text_put_fields(t, job, PyList_GET_ITEM(gone, g), 1, NULL, NULL))
             goto done;
-    /* ASCII (every str was escaped): copied into the str as it is, not decoded */
-    if ((*out = PyUnicode_New((Py_ssize_t)t->len, 127)) != NULL && t->len)
-        memcpy(PyUnicode_DATA(*out), t->data, t->len);
+    *out = Py_NewRef(Py_True);
 done:
     if (fd >= 0)
         close(fd);
@@ -1669,6 +1699,65 @@ PyDoc_STRVAR(flat_changes_text_doc,
 "bytes, not read. Reference: suite.provenance.capture.flat_changes_text_python. Raises what\n"
 "flat_changes raises; TypeError if job is not a str or written not a list.");
 
+/* What changed in the flat job directory path since old, as the JSON of the entries of a
+ * record's files joined by ", ", added to t: 1; 0 where the directory is not flat (t as it
+ * was, or with a partial text); -1 with an error set. */
+static int
+changes_into(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t)
+{
+    PyObject *out, *found, *gone;
+    if (changes_fast(job, path, old, written, t, &out)) {
+        if (out == NULL)
+            return -1;
+        int flat = out == Py_True;
+        Py_DECREF(out);
+        return flat;
+    }
+    int flat = changes_core(path, old, written, &found, &gone);
+    if (flat <= 0)
+        return flat;
+    int result = -1;
+    Py_ssize_t n = PyList_GET_SIZE(found), k = 0;
+    for (Py_ssize_t i = 0; i < n; i++, k++) {
+        PyObject *row = PyList_GET_ITEM(found, i);
+        if ((k && growbuf_append(t, ", ", 2))
+                || text_put_fields(t, job, PyTuple_GET_ITEM(row, 0), 0,
+                                   PyTuple_GET_ITEM(row, 1), PyTuple_GET_ITEM(row, 2)))
+            goto done;
+    }
+    for (Py_ssize_t i = 0; gone != NULL && i < PyList_GET_SIZE(gone); i++, k++) {
+        PyObject *name = PyList_GET_ITEM(gone, i);
+        if (!PyUnicode_Check(name)) {  /* the keys of old were not names: as _file_text */
+            PyErr_SetString(PyExc_TypeError, "the names in old must be str");
+            goto done;
+        }
+        if ((k && growbuf_append(t, ", ", 2)) || text_put_fields(t, job, name, 1, NULL, NULL))
+            goto done;
+    }
+    result = 1;
+done:
+    Py_DECREF(found);
+    Py_XDECREF(gone);
+    return result;
+}
+
+/* the kept text buffer, emptied (a malloc and free per record cost ~1,500 instructions) */
+static growbuf
+text_take(void)
+{
+    growbuf t = text_buf;
+    t.len = 0;
+    return t;
+}
+
+static void
+text_keep(growbuf t)
+{
+    if (t.cap > TEXT_BUF_KEEP)  /* a large file list's buffer is not kept */
+        growbuf_free(&t);
+    text_buf = t;
+}
+
 static PyObject *
 flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1682,44 +1771,108 @@ flat_changes_text(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!configured())
         return NULL;
-    PyObject *job = args[0], *found, *gone, *result = NULL;
-    growbuf t = text_buf;  /* reused: a malloc and free per record cost ~1,500 instructions */
-    t.len = 0;
-    if (changes_fast(job, args[1], args[2], written, &t, &result)) {
-        found = gone = NULL;
-        goto done;
-    }
-    int flat = changes_core(args[1], args[2], written, &found, &gone);
-    if (flat <= 0) {
-        result = flat < 0 ? NULL : Py_NewRef(Py_None);
-        goto done;
-    }
-    Py_ssize_t n = PyList_GET_SIZE(found), k = 0;
-    for (Py_ssize_t i = 0; i < n; i++, k++) {
-        PyObject *row = PyList_GET_ITEM(found, i);
-        if ((k && growbuf_append(&t, ", ", 2))
-                || text_put_fields(&t, job, PyTuple_GET_ITEM(row, 0), 0,
-                                   PyTuple_GET_ITEM(row, 1), PyTuple_GET_ITEM(row, 2)))
-            goto done;
-    }
-    for (Py_ssize_t i = 0; gone != NULL && i < PyList_GET_SIZE(gone); i++, k++) {
-        PyObject *name = PyList_GET_ITEM(gone, i);
-        if (!PyUnicode_Check(name)) {  /* the keys of old were not names: as _file_text */
-            PyErr_SetString(PyExc_TypeError, "the names in old must be str");
-            goto done;
-        }
-        if ((k && growbuf_append(&t, ", ", 2)) || text_put_fields(&t, job, name, 1, NULL, NULL))
-            goto done;
-    }
+    PyObject *result = NULL;
+    growbuf t = text_take();
+    int flat = changes_into(args[0], args[1], args[2], written, &t);
+    if (flat == 0)
+        result = Py_NewRef(Py_None);
     /* ASCII (every str was escaped): copied into the str as it is, not decoded */
-    if ((result = PyUnicode_New((Py_ssize_t)t.len, 127)) != NULL && t.len)
+    else if (flat > 0 && (result = PyUnicode_New((Py_ssize_t)t.len, 127)) != NULL && t.len)
         memcpy(PyUnicode_DATA(result), t.data, t.len);
+    text_keep(t);
+    return result;
+}
+
+/* ---- record_line: the scan after and the record's line in one call ---------------------- */
+
+/* a float as repr() writes it (float_repr's own call); 0 or -1 with an error set */
+static int
+text_put_float(growbuf *t, double v)
+{
+    char *text = PyOS_double_to_string(v, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (text == NULL)
+        return -1;
+    int bad = growbuf_append(t, text, strlen(text));
+    PyMem_Free(text);
+    return bad;
+}
+
+/* a str's UTF-8 as it is (what an f-string puts in, then encode()); 0 or -1 with an error */
+static int
+text_put_raw(growbuf *t, PyObject *s)
+{
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    return u == NULL ? -1 : growbuf_append(t, u, (size_t)n);
+}
+
+PyDoc_STRVAR(record_line_doc,
+"record_line(id, operation, jobs, start, end, status, error, job, path, old, written, shared)\n"
+"-> bytes or None\n\n"
+"The record line of one execution of a single job with records on and no traceback, the scan\n"
+"after included: flat_changes_text(job, path, old, written) as its files, the other fields as\n"
+"capture.line_text writes them (id and shared put in as they are, operation, jobs, status and\n"
+"error as JSON strings, start, end and end - start as repr of floats); None where the\n"
+"directory is not flat (the caller walks the tree). Reference:\n"
+"suite.provenance.capture.record_line_python. Raises TypeError for other types (id, operation,\n"
+"status, job, path and shared str; jobs a list of str; start and end floats; error a str or\n"
+"None; old a dict; written a list or None), and what flat_changes_text raises.");
+
+static PyObject *
+record_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 12 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
+            || !PyList_CheckExact(args[2]) || !PyFloat_CheckExact(args[3])
+            || !PyFloat_CheckExact(args[4]) || !PyUnicode_Check(args[5])
+            || !(args[6] == Py_None || PyUnicode_Check(args[6])) || !PyUnicode_Check(args[7])
+            || !PyUnicode_Check(args[8]) || !PyDict_Check(args[9])
+            || !(args[10] == Py_None || PyList_Check(args[10])) || !PyUnicode_Check(args[11])) {
+        PyErr_SetString(PyExc_TypeError, "record_line(id: str, operation: str, jobs: list, "
+                        "start: float, end: float, status: str, error: str or None, job: str, "
+                        "path: str, old: dict, written: list or None, shared: str)");
+        return NULL;
+    }
+    PyObject *jobs = args[2];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(jobs); i++)
+        if (!PyUnicode_Check(PyList_GET_ITEM(jobs, i))) {
+            PyErr_SetString(PyExc_TypeError, "record_line: jobs must be a list of str");
+            return NULL;
+        }
+    if (!configured())
+        return NULL;
+    double start = PyFloat_AS_DOUBLE(args[3]), end = PyFloat_AS_DOUBLE(args[4]);
+    PyObject *result = NULL;
+    growbuf t = text_take();
+    if (growbuf_append(&t, "{\"id\": \"", 8) || text_put_raw(&t, args[0])
+            || growbuf_append(&t, "\", \"operation\": ", 16) || text_put_str(&t, args[1])
+            || growbuf_append(&t, ", \"jobs\": [", 11))
+        goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(jobs); i++)
+        if ((i && growbuf_append(&t, ", ", 2)) || text_put_str(&t, PyList_GET_ITEM(jobs, i)))
+            goto done;
+    if (growbuf_append(&t, "], \"start\": ", 12) || text_put_float(&t, start)
+            || growbuf_append(&t, ", \"end\": ", 9) || text_put_float(&t, end)
+            || growbuf_append(&t, ", \"duration\": ", 14) || text_put_float(&t, end - start)
+            || growbuf_append(&t, ", \"status\": ", 12) || text_put_str(&t, args[5])
+            || growbuf_append(&t, ", \"error\": ", 11)
+            || (args[6] == Py_None ? growbuf_append(&t, "null", 4) : text_put_str(&t, args[6]))
+            || growbuf_append(&t, ", \"files\": [", 12))
+        goto done;
+    int flat = changes_into(args[7], args[8], args[9], args[10] == Py_None ? NULL : args[10],
+                            &t);
+    if (flat < 0)
+        goto done;
+    if (flat == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (growbuf_append(&t, "], ", 3) || text_put_raw(&t, args[11])
+            || growbuf_append(&t, "}\n", 2))
+        goto done;
+    result = PyBytes_FromStringAndSize(t.data, (Py_ssize_t)t.len);
 done:
-    if (t.cap > TEXT_BUF_KEEP)  /* a large file list's buffer is not kept */
-        growbuf_free(&t);
-    text_buf = t;
-    Py_XDECREF(found);
-    Py_XDECREF(gone);
+    text_keep(t);
     return result;
 }
 
@@ -1731,6 +1884,7 @@ static PyMethodDef methods[] = {
     {"files_text", (PyCFunction)(void (*)(void))files_text, METH_FASTCALL, files_text_doc},
     {"flat_changes_text", (PyCFunction)(void (*)(void))flat_changes_text, METH_FASTCALL,
      flat_changes_text_doc},
+    {"record_line", (PyCFunction)(void (*)(void))record_line, METH_FASTCALL, record_line_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,6 +15,7 @@ the records that name them, and writing one costs no file of its own (a file per
 made a run of a trivial operation twice as slow; see docs/provenance.md).
 """
 
+import contextlib
 import functools
 import getpass
 import hashlib
@@ -44,7 +45,7 @@ CHUNK = 1 << 16
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 _TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
 #: the scans in C (:func:`flat_sigs`, :func:`flat_changes`, :func:`files_text`,
-#: :func:`flat_changes_text`), or None
+#: :func:`flat_changes_text`, :func:`record_line`), or None
 _native = native.load("suite.provenance._capture")
 if _native is not None:  # what its scans leave out, as bytes (as the directory lists names)
     _native.configure(tuple(os.fsencode(name) for name in NOT_OUTPUTS), os.fsencode(_TEMP),
@@ -429,25 +430,15 @@ class Capture:
         tags change); each execution's own fill one f-string: ``json.dumps`` of a dict of them
         cost twice as much (its per-call setup), ~5 µs per execution. The keys are not sorted
         across the two parts, which readers ignore."""
-        key = (self.enabled, self.reason, tuple(self.tags))
-        shared = self._shared.get(key)
+        shared = self._shared.get((self.enabled, self.reason, tuple(self.tags)))
         if shared is None:
-            import suite
-
-            fields_of_all = self.entry({"host": socket.gethostname(),
-                                        "suite_version": suite.__version__})
-            fields_of_all.pop("id", None)
-            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1]
+            shared = self._shared_text()
         start, end = float(start), float(end)
         if self.enabled and traceback is None and isinstance(files, str):
             # a run's usual record as one f-string: one join, no intermediate texts (the
             # general case below made five); record_id inlined (~200 instructions a call)
-            return (f'{{"id": "{next(_ids, None) or _draw_ids()}", "operation": '
-                    f'{_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
-                    f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
-                    f'"status": {_text(status)}, "error": '
-                    f'{"null" if error is None else _text(error)}, "files": [{files}], '
-                    f'{shared}}}\n').encode()
+            return line_text(next(_ids, None) or _draw_ids(), operation, jobs, start, end,
+                             status, error, files, shared)
         text = (f'{{"id": "{record_id()}", ' if self.enabled else "{") + (
             f'"operation": {_text(operation)}, "jobs": [{", ".join(map(_text, jobs))}], '
             f'"start": {start!r}, "end": {end!r}, "duration": {end - start!r}, '
@@ -457,6 +448,43 @@ class Capture:
         if files is not None:
             text += f', "files": [{files if isinstance(files, str) else files_text(files)}]'
         return (text + ", " + shared + "}\n").encode()
+
+    def _shared_text(self):
+        """The fields every record of the run shares, as JSON without its braces (made once
+        per reason and tags)."""
+        key = (self.enabled, self.reason, tuple(self.tags))
+        shared = self._shared.get(key)
+        if shared is None:
+            import suite
+
+            fields_of_all = self.entry({"host": socket.gethostname(),
+                                        "suite_version": suite.__version__})
+            fields_of_all.pop("id", None)
+            shared = self._shared[key] = json.dumps(fields_of_all, sort_keys=True)[1:-1]
+        return shared
+
+    def record_line(self, operation, jobs, start, end, status, error, before):
+        """:meth:`changes_text` then :meth:`line` (without a traceback) in one step: for one
+        job with records on, the scan after and the line are one C call (:func:`record_line`;
+        two Python calls, the files' text as a str and the line's f-string cost ~2,000
+        instructions an execution). ``before`` is :meth:`scan`'s."""
+        if before is None or len(jobs) != 1 or not self.enabled:
+            files = self.changes_text(jobs, before)
+            return self.line(operation, [j.id for j in jobs], start, end, status, error,
+                             None, files)
+        job = jobs[0]
+        job_id, path = job.id, job.path  # after the operation: it may have moved its job
+        start, end = float(start), float(end)
+        old = before.get(job_id, {})
+        shared = self._shared.get((True, self.reason, tuple(self.tags)))
+        found = record_line(next(_ids, None) or _draw_ids(), operation, [job_id], start, end,
+                            status, error, job_id, path, old, _written,
+                            shared if shared is not None else self._shared_text())
+        _written.clear()
+        if found is None:  # subdirectories or links: compare whole stat trees
+            files = files_text(_tree_changes(job_id, path, old))
+            return self.line(operation, [job_id], start, end, status, error, None, files)
+        return found
 
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
@@ -513,6 +541,29 @@ class Capture:
                 parts.append(found)
         _written.clear()
         return ", ".join(parts)
+
+
+def line_text(record_id, operation, jobs, start, end, status, error, files, shared):
+    """A record's line (bytes) with records on and no traceback: the id and ``shared`` (the
+    run's fields, :meth:`Capture.line`) put in as they are, ``files`` the text of its files
+    (:func:`files_text`), the strings as JSON, ``start``, ``end`` and their difference by
+    ``repr``."""
+    return (f'{{"id": "{record_id}", "operation": {_text(operation)}, "jobs": '
+            f'[{", ".join(map(_text, jobs))}], "start": {start!r}, "end": {end!r}, '
+            f'"duration": {end - start!r}, "status": {_text(status)}, "error": '
+            f'{"null" if error is None else _text(error)}, "files": [{files}], '
+            f'{shared}}}\n').encode()
+
+
+def record_line_python(record_id, operation, jobs, start, end, status, error, job_id, root,
+                       old, written, shared):
+    """:func:`line_text` with the files :func:`flat_changes_text_python` finds in the flat
+    job directory ``root`` (None where that gives None). :func:`record_line` is this, in C
+    where built."""
+    files = flat_changes_text_python(job_id, root, old, written)
+    if files is None:
+        return None
+    return line_text(record_id, operation, jobs, start, end, status, error, files, shared)
 
 
 def _entry(job_id, path, rel, size, written=None, st=None):
@@ -594,7 +645,7 @@ def flat_changes_python(job_id, root, old, written=None):
     out, still = [], set()  # still: files of ``old`` that are still there
     prefix = root + os.sep  # os.path.join costs as much as the stat per file
     try:
-        with os.scandir(root) as it:
+        with _scandir(root) as it:
             for entry in it:
                 name = entry.name
                 if name in NOT_OUTPUTS or _TEMP in name:
@@ -645,6 +696,46 @@ def file_sha256(path):
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+#: the scans list and read with O_NOATIME where the system has it: a listing or a read for the
+#: hash is no use of the file, and under relatime each would write the inode again where it
+#: changed since its last access (every operation that writes a file changes its directory)
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_noatime = _NOATIME  # 0 once refused here (EPERM: another user's file); the result is the same
+
+
+def _open_quietly(path, flags):
+    """``os.open(path, flags)`` with O_NOATIME where the system allows it; raises what
+    ``os.open`` raises."""
+    global _noatime
+    if _noatime:
+        try:
+            return os.open(path, flags | _noatime)
+        except PermissionError:
+            _noatime = 0
+    return os.open(path, flags)
+
+
+@contextlib.contextmanager
+def _scandir(root):
+    """``os.scandir(root)`` that leaves the directory's access time (the entries of a
+    descriptor opened with O_NOATIME, where the system has it); raises what ``os.scandir``
+    raises, naming the directory or the entry's path as its errors do."""
+    if not _NOATIME:
+        with os.scandir(root) as it:
+            yield it
+        return
+    fd = _open_quietly(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with os.scandir(fd) as it:
+            yield it
+    except OSError as exc:  # a descriptor's listing names the descriptor, or a bare name
+        if type(exc.filename) is int and exc.filename == fd:
+            exc.filename = root
+        elif type(exc.filename) is str and exc.filename and os.sep not in exc.filename:
+            exc.filename = os.path.join(root, exc.filename)
+        raise
+    finally:
+        os.close(fd)
 
 
 def _digest(path):
@@ -654,7 +745,7 @@ def _digest(path):
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
         try:
-            fd = os.open(path, _READ_FLAGS)
+            fd = _open_quietly(path, _READ_FLAGS)
         except OSError:
             if not os.path.islink(path):
                 raise
@@ -683,7 +774,7 @@ def flat_sigs_python(root):
     PermissionError) naming the directory or the entry."""
     sigs, has_log = {}, False
     try:
-        with os.scandir(root) as it:
+        with _scandir(root) as it:
             for entry in it:
                 name = entry.name
                 if name in NOT_OUTPUTS or _TEMP in name:
@@ -727,7 +818,9 @@ def _sig(st):
 if _native is None:
     flat_sigs, flat_changes = flat_sigs_python, flat_changes_python
     files_text, flat_changes_text = files_text_python, flat_changes_text_python
+    record_line = record_line_python
 else:
     flat_sigs, flat_changes = _native.flat_sigs, _native.flat_changes
     files_text = functools.partial(_native.files_text, _file_text)
     flat_changes_text = _native.flat_changes_text
+    record_line = _native.record_line

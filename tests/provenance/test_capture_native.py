@@ -318,3 +318,83 @@ def test_more_large_files_than_the_scan_keeps_open(tmp_path):
         assert len(got) == (41 if not old else 14)
     if open_fds is not None:  # none left open
         assert len(os.listdir("/proc/self/fd")) == open_fds
+
+
+def outcome_or_type(fn, *args):
+    """outcome(), and the type of any other exception (a lone surrogate in what is put in as
+    it is cannot be encoded)."""
+    try:
+        return outcome(fn, *args)
+    except Exception as exc:
+        return "error", type(exc)
+
+
+# the fields of a record line around its files: text that JSON escapes, floats of any kind
+TEXTS = st.text(max_size=12) | st.sampled_from(["first", "success", "failure", 'a "q"\n\\',
+                                                "\u2603", "\ud800", "é"])
+FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1e16, 1.7e9 + 0.123456, 1e-7, 5e-324])
+
+
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=ENTRIES, fates=FATES, operation=TEXTS, jobs=st.lists(TEXTS, max_size=3),
+       start=FLOATS, end=FLOATS, status=TEXTS, error=st.none() | TEXTS, job=TEXTS,
+       shared=st.sampled_from(['"host": "h", "tags": []', "", "\u00e9", "\ud800"]),
+       write=st.booleans(), threads=st.booleans())
+def test_record_line_agrees_with_the_python_reference(tmp_path_factory, entries, fates,
+                                                      operation, jobs, start, end, status,
+                                                      error, job, shared, write, threads):
+    # the scan after and the whole line in one C call: the bytes the reference writes (the
+    # line capture.Capture.line writes), or the same error, for any directory and fields
+    mod = need()
+    root = str(tmp_path_factory.mktemp("jobs") / "job")
+    make(root, entries)
+    found = capture.flat_sigs_python(root)
+    old = {}
+    for (name, sig), fate in zip(sorted((found or ({}, False))[0].items()), fates,
+                                 strict=False):
+        if fate in ("same", "gone"):
+            old[name] = sig if fate == "same" else (1, 2, 3, 4)
+        if fate == "gone":
+            os.remove(os.path.join(root, name))
+    written = []
+    if write and found is not None:  # suite's writer wrote the document here
+        from suite import jsonio
+
+        st_ = jsonio.write_atomic(os.path.join(root, layout.DOCUMENT), b'{"step": 1}')
+        written.append((os.path.join(root, layout.DOCUMENT), b'{"step": 1}', st_))
+    args = ("0123456789abcdef0123456789abcdef", operation, jobs, start, end, status, error,
+            job, root, old, written, shared)
+    want = outcome_or_type(capture.record_line_python, *args)
+    with other_thread(threads):
+        got = outcome_or_type(mod.record_line, *args)
+    if want[0] == "value" and isinstance(want[1], bytes):
+        assert got == want
+        files = capture.flat_changes_text_python(job, root, old, written)
+        assert want[1].endswith(f'"files": [{files}], {shared}}}\n'.encode())
+    else:
+        assert got[:2] == want[:2]
+
+
+def test_record_line_refuses_other_types_and_names_a_removed_directory(tmp_path):
+    mod = need()
+    good = ["id", "op", ["j"], 1.0, 2.0, "success", None, "j", str(tmp_path), {}, [], ""]
+    assert mod.record_line(*good).startswith(b'{"id": "id", "operation": "op"')
+    for at, bad in [(2, ("j",)), (2, [1]), (3, 1), (4, "2"), (6, b"e"), (9, []), (10, ()),
+                    (11, b""), (0, None)]:
+        args = list(good)
+        args[at] = bad
+        with pytest.raises(TypeError):
+            mod.record_line(*args)
+    with pytest.raises(TypeError):
+        mod.record_line(*good[:11])
+    # a job directory the operation removed: its files are listed as removed, as the
+    # reference lists them
+    args = list(good)
+    args[8], args[9] = str(tmp_path / "gone"), {"out.txt": (1, 2, 3, 4)}
+    assert mod.record_line(*args) == capture.record_line_python(*args)
+    assert b'"removed": true' in mod.record_line(*args)
+    os.mkdir(tmp_path / "sub")  # not flat: the caller walks the tree
+    args = list(good)
+    assert mod.record_line(*args) is None and capture.record_line_python(*args) is None

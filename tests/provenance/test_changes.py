@@ -59,6 +59,24 @@ WORKFLOW = textwrap.dedent('''
         raise ValueError('said "no"\\n\\tthen \\u00fcn\\u00efcode \\\\ \\u2603')
 
     @Changes.operation
+    def old_stamps(job):
+        # a new file stamped long before the run (`cp -p`, `tar -x`), an existing one replaced
+        # by rename with a file of the same size and stamp, one deleted and made again with
+        # the same bytes and stamp (a file system may give it the same inode number)
+        path = job.fn("copied.txt")
+        with open(path, "w") as f:
+            f.write("copy")
+        os.utime(path, ns=(10**18, 10**18))
+        with open(job.fn("swap.tmp.new"), "w") as f:
+            f.write("ZZZZ")
+        os.utime(job.fn("swap.tmp.new"), ns=(10**18, 10**18))
+        os.replace(job.fn("swap.tmp.new"), job.fn("swap.txt"))
+        os.remove(job.fn("again.txt"))
+        with open(job.fn("again.txt"), "w") as f:
+            f.write("AAAA")
+        os.utime(job.fn("again.txt"), ns=(10**18, 10**18))
+
+    @Changes.operation
     def half_done(job):
         with open(job.fn("partial.txt"), "w") as f:
             f.write("part")
@@ -183,3 +201,19 @@ def test_text_fields_keep_quotes_newlines_and_any_character(proj):
         undecodable: {"job": job.id, "path": undecodable, "size": 3, "sha256": sha(b"raw")}}
     with open(job.fn("suite_flow_log.jsonl"), "rb") as f:
         assert all(line.isascii() for line in f)  # as json.dumps wrote it
+
+
+def test_new_replaced_and_recreated_files_with_old_stamps_are_listed(proj):
+    # what a rule by times alone would miss: each file's modification time is from 2001
+    job = next(iter(proj))
+    write(job.fn("swap.txt"), b"AAAA")
+    write(job.fn("again.txt"), b"AAAA")
+    write(job.fn("still.txt"), b"SSSS")
+    for name in ("swap.txt", "again.txt", "still.txt"):
+        os.utime(job.fn(name), ns=(10**18, 10**18))
+    Runner(load_workflow(proj), proj).run(["old_stamps"])
+    _, files = listed(proj, "old_stamps")
+    assert files == {
+        "copied.txt": {"job": job.id, "path": "copied.txt", "size": 4, "sha256": sha(b"copy")},
+        "swap.txt": {"job": job.id, "path": "swap.txt", "size": 4, "sha256": sha(b"ZZZZ")},
+        "again.txt": {"job": job.id, "path": "again.txt", "size": 4, "sha256": sha(b"AAAA")}}

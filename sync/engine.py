@@ -143,10 +143,11 @@ class Sync:
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
                  keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT, active=(),
-                 remote_identity=None):
+                 remote_identity=None, remote_lock=None):
         self.L, self.R = local, remote
-        # a function returning the far side's identity, asked for with the connection
-        self._remote_identity = remote_identity
+        # functions returning the far side's identity and its try_lock of this side's
+        # identity, asked for with the connection
+        self._remote_identity, self._remote_lock = remote_identity, remote_lock
         # the far side holds the record this side loaded (its listing named it): its bytes
         self._far_holds_ours, self._far_record = False, None
         self.keep_record = keep_record
@@ -173,11 +174,15 @@ class Sync:
         # both sides' records of this pair: locked in one order (the smaller id's side first)
         # so that syncs started from either side cannot wait for each other
         sides = [(self.L, rid), (self.R, lid)]
+        order = sides if lid < rid else sides[::-1]
         locked = []
         try:
-            for replica, peer in sides if lid < rid else sides[::-1]:
-                self._lock(replica, peer)
-                locked.append((replica, peer))
+            if self._remote_lock is not None:
+                self._lock_ahead(order, locked)
+            for replica, peer in order:
+                if (replica, peer) not in locked:
+                    self._lock(replica, peer)
+                    locked.append((replica, peer))
             return self._run(lid, rid)
         finally:
             try:  # nothing lands here after the lock is given back
@@ -189,6 +194,24 @@ class Sync:
                     replica.unlock(peer)
                 except Exception:  # the connection is gone: the far side released it
                     pass
+
+    def _lock_ahead(self, order, locked):
+        """The far lock asked for with the connection: kept if it was taken and comes first
+        in the pair's ``order``, or if it comes second and this side's is free now; else
+        given back, so that no sync waits for a lock while it holds one out of order (two
+        syncs started from both ends would wait for each other)."""
+        far = order[1] if order[0][0] is self.L else order[0]
+        if self._remote_lock() is not None:  # another sync holds it: taken in order below
+            return
+        locked.append(far)
+        if far is order[0]:
+            return
+        here = order[0]
+        if here[0].try_lock(here[1]) is None:
+            locked.insert(0, here)
+            return
+        locked.remove(far)
+        far[0].unlock(far[1])
 
     def _lock(self, replica, peer):
         holder = replica.try_lock(peer)

@@ -711,24 +711,32 @@ def test_the_record_is_encoded_once_for_both_sides(transport, pair, monkeypatch)
 
 
 def test_the_first_questions_go_with_the_connection(transport, pair, monkeypatch):
-    """The far side's identity, its active work and its submission book are asked for with
-    the connection, before its hello is read, not one round trip each after it (issue #18:
-    three of the serial round trips of every sync over a slow link); the sync is the same."""
+    """The far side's identity, its active work, its submission book and its lock of the
+    pair are asked for with the connection, before its hello is read, not one round trip
+    each after it (issue #18: four of the serial round trips of every sync over a slow
+    link); the sync is the same. A dry run takes no lock: none is asked for."""
     from sync.client import Client
 
-    waited = []
+    waited, ahead = [], []
 
     def call(self, op, *args, real=Client._call, **kwargs):
         waited.append(op)
         return real(self, op, *args, **kwargs)
 
+    def ask_ahead(self, requests, real=Client._ask_ahead):
+        ahead.append([name for name, _ in requests])
+        return real(self, requests)
+
     monkeypatch.setattr(Client, "_call", call)
+    monkeypatch.setattr(Client, "_ask_ahead", ask_ahead)
     lap, clu = pair
     result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
-    assert not {"identity", "active_work", "load_book"} & set(waited), waited
-    assert "try_lock" in waited  # (the spy sees the calls)
+    first = {"identity", "active_work", "load_book", "try_lock"}
+    assert first <= set(ahead[-1]) and not first & set(waited), (ahead, waited)
+    assert transport.sync(lap, clu.path, dry_run=True).exit_status == 0
+    assert "try_lock" not in ahead[-1] and "try_lock" not in waited
     # a second sync: the far identity asked ahead names the same record
     lap.open_job({"i": 0}).doc.step = 7
     again = transport.sync(lap, clu.path)

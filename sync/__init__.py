@@ -59,9 +59,17 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
     asked = [name for name, wanted in (("active_work", not include_active and not wait),
                                        ("load_book", not dry_run), ("identity", True))
              if wanted]
+    local = Replica(project.path)
+    # the far side's lock of the pair too (not while waiting for work: it would be held
+    # through the wait); the pair's order is known only from the answers: the engine gives
+    # it back if it came out of order and this side's lock is taken (Sync.run)
+    ahead = [(name, ()) for name in asked] + \
+        ([] if dry_run or wait else [("try_lock", (local.identity(),))])
     remote = _replica_for(url, label, remote_suite or settings.get("remote_suite"),
                           accept_new_host_key, timeout, init, ssh, ssh_command, verbose,
-                          ahead=[(name, ()) for name in asked])
+                          ahead=ahead)
+    if len(ahead) > len(asked):
+        asked.append("try_lock")
     # a project on this machine was asked nothing ahead (no connection)
     first = dict(zip(asked, getattr(remote, "ahead", ()), strict=False))
     try:
@@ -74,7 +82,7 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
             if filter is not None:
                 wanted |= set(project.find_jobs(filter).ids())
                 wanted |= set(remote.find_ids(filter))
-        local, active = Replica(project.path), []
+        active = []
         if not include_active:
             from .active import POLL, gather, wait_until_done
 
@@ -87,6 +95,7 @@ def sync(project, dest, *, push=False, pull=False, dry_run=False, prefer=None, k
                    keep_both=keep_both, no_delete=no_delete, ids=wanted, exclude=exclude,
                    checksum=checksum, dry_run=dry_run, progress=progress, notify=notify,
                    active=active, remote_identity=first.get("identity"),
+                   remote_lock=first.get("try_lock"),
                    **({} if lock_wait is None else {"lock_wait": lock_wait}))
         if not dry_run:  # first: a book that cannot be read stops the sync before any write
             exchange_books(project, remote, label, first.get("load_book"))

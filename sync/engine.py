@@ -143,12 +143,15 @@ class Sync:
     def __init__(self, local, remote, *, mode="both", prefer=None, keep_both=False,
                  no_delete=False, ids=None, exclude=(), checksum=False, dry_run=False,
                  keep_record=True, progress=None, notify=None, lock_wait=LOCK_WAIT, active=(),
-                 remote_identity=None):
+                 remote_identity=None, remote_lock=None):
         self.L, self.R = local, remote
-        # a function returning the far side's identity, asked for with the connection
-        self._remote_identity = remote_identity
+        # functions returning the far side's identity and its try_lock of this side's
+        # identity, asked for with the connection
+        self._remote_identity, self._remote_lock = remote_identity, remote_lock
         # the far side holds the record this side loaded (its listing named it): its bytes
         self._far_holds_ours, self._far_record = False, None
+        self._locked = []  # (replica, peer) of the locks this run holds, in the order taken
+        self._far_stale = False  # the far side holds another record than this side's
         self.keep_record = keep_record
         self.mode, self.prefer, self.keep_both = mode, prefer, keep_both
         self.no_delete, self.ids, self.exclude = no_delete, ids, tuple(exclude)
@@ -173,11 +176,15 @@ class Sync:
         # both sides' records of this pair: locked in one order (the smaller id's side first)
         # so that syncs started from either side cannot wait for each other
         sides = [(self.L, rid), (self.R, lid)]
-        locked = []
+        order = sides if lid < rid else sides[::-1]
+        locked = self._locked = []
         try:
-            for replica, peer in sides if lid < rid else sides[::-1]:
-                self._lock(replica, peer)
-                locked.append((replica, peer))
+            if self._remote_lock is not None:
+                self._lock_ahead(order, locked)
+            for replica, peer in order:
+                if (replica, peer) not in locked:
+                    self._lock(replica, peer)
+                    locked.append((replica, peer))
             return self._run(lid, rid)
         finally:
             try:  # nothing lands here after the lock is given back
@@ -189,6 +196,24 @@ class Sync:
                     replica.unlock(peer)
                 except Exception:  # the connection is gone: the far side released it
                     pass
+
+    def _lock_ahead(self, order, locked):
+        """The far lock asked for with the connection: kept if it was taken and comes first
+        in the pair's ``order``, or if it comes second and this side's is free now; else
+        given back, so that no sync waits for a lock while it holds one out of order (two
+        syncs started from both ends would wait for each other)."""
+        far = order[1] if order[0][0] is self.L else order[0]
+        if self._remote_lock() is not None:  # another sync holds it: taken in order below
+            return
+        locked.append(far)
+        if far is order[0]:
+            return
+        here = order[0]
+        if here[0].try_lock(here[1]) is None:
+            locked.insert(0, here)
+            return
+        locked.remove(far)
+        far[0].unlock(far[1])
 
     def _lock(self, replica, peer):
         holder = replica.try_lock(peer)
@@ -243,7 +268,8 @@ class Sync:
             self.result.refused.append({"job": job_id, "path": None, "side": "remote",
                                         "reason": why})
         # a record written in one line (before session 11) is rewritten one job a line
-        changed = "jobs" not in record or getattr(record["jobs"], "upgrade", False)
+        changed = "jobs" not in record or getattr(record["jobs"], "upgrade", False) or \
+            self._far_stale
         base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
         self._remote_new = [j for j in sorted(rs["jobs"]) if j not in ls["jobs"]
@@ -330,7 +356,10 @@ class Sync:
         all. A job steady on one side only is listed there after all."""
         r_jobs, since = rs["jobs"], rs.pop("since", None)
         if since is not None and (digest is None or since["record"] != digest):
-            # its record is another (a sync stopped before saving there): a whole snapshot
+            # its record is another (a sync stopped before saving there): a whole snapshot,
+            # and the record saved there at the end even if nothing moved (else every next
+            # sync would list whole again)
+            self._far_stale = True
             rs = self.R.snapshot(self.ids, self.exclude)
             r_jobs, since = rs["jobs"], None
         elif since is not None:  # it holds this side's record: the final save patches it
@@ -402,19 +431,55 @@ class Sync:
         if base is not None and hasattr(self.R, "patch_record_later"):
             patch = _record.diff(base, raw)
         if patch is None or sum(map(len, patch[2])) > self.PATCH_PART * len(raw):
-            return self.R.save_record_later(lid, raw)
+            whole = self.R.save_record_later(lid, raw)
+            released = self._unlock_far_later(lid)
+
+            def saved_whole():
+                whole()
+                released()
+
+            return saved_whole
         answer = self.R.patch_record_later(lid, _replica.record_digest(base),
                                            _replica.record_digest(raw), *patch)
+        released = self._unlock_far_later(lid)
 
         def saved():
             try:
                 written = answer()
             except SyncError:  # a far side without the operation: the whole record
                 written = False
-            if not written:
-                self.R.save_record_later(lid, raw)()
+            relock = released()
+            if written:
+                return
+            if relock and self.R.try_lock(lid) is not None:
+                # another sync took the far lock meanwhile: the far record stays as a sync
+                # stopped before saving there leaves it (the next sync lists it whole)
+                return
+            self.R.save_record_later(lid, raw)()
+            if relock:
+                self.R.unlock(lid)
 
         return saved
+
+    def _unlock_far_later(self, lid):
+        """Give the far lock back right behind the record just sent (read there after it,
+        so the record is written under the lock; issue #18: a round trip less). Returns a
+        function that reads the answer and returns whether the lock was given back (then a
+        record sent again must take it again first)."""
+        far = (self.R, lid)
+        if not hasattr(self.R, "unlock_later") or far not in self._locked:
+            return lambda: False
+        self._locked.remove(far)
+        answer = self.R.unlock_later(lid)
+
+        def released():
+            try:
+                answer()
+            except SyncError:  # the far side let it go with the connection, if not now
+                pass
+            return True
+
+        return released
 
     def _refused_statepoint(self, job_id, reason, side):
         """A job copied to the far side was refused there: its state point on ``side`` is

@@ -305,7 +305,7 @@ OPS = {op.name: op for op in [
        take=_checked(lambda v, h: shaped("patch_record", v, lambda w: type(w) is bool, h))),
     Op("try_lock", "call", "whether the pair's lock was taken"),
     Op("lock", "call", "None, once the pair's lock is taken"),
-    Op("unlock", "call", "None"),
+    Op("unlock", "later", "None"),
     Op("snapshot", "later", "payload: {jobs, project_doc, unreadable(, since)} (JSON), "
        "checked (answers.check_snapshot)",
        pack=lambda a: ([None if a[0] is None else sorted(a[0]), list(a[1]),

@@ -273,6 +273,48 @@ def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path,
     _all_synced(lap, clu)
 
 
+@pytest.mark.parametrize("here_id", ["smaller", "larger"])
+def test_no_lock_is_held_while_a_sync_waits_for_the_other(tmp_path, busy_pair, transport,
+                                                         here_id):
+    """The far side's lock is asked for with the connection (issue #18: a round trip less),
+    before this side knows the pair's order (the smaller id's side first). Whichever side's
+    lock another process holds, the sync waits holding neither: a far lock taken out of
+    order is given back before this side's is waited for, so syncs started from both ends
+    cannot deadlock. The sync then runs."""
+    from sync.replica import Replica
+
+    lap, clu = busy_pair
+    ids = {p: Replica(p.path).identity() for p in (lap, clu)}
+    here, there = sorted((lap, clu), key=ids.get, reverse=here_id == "larger")
+    # the lock the pair's order takes first is held: here's when its id is the smaller
+    busy, peer, other = (here, ids[there], there) if here_id == "smaller" else \
+        (there, ids[here], here)
+    flag, release = tmp_path / "locked", tmp_path / "release"
+    holder = subprocess.Popen([sys.executable, "-c", LOCKER, busy.path, peer, str(flag),
+                               str(release)])
+    free = []
+
+    def notify(message):  # waiting: the other side's lock of the pair must be free
+        if not free:
+            replica = Replica(other.path)
+            free.append(replica.try_lock(ids[busy]))
+            replica.unlock(ids[busy])
+            release.touch()
+
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert holder.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        result = transport.sync(here, there.path, notify=notify)
+    finally:
+        release.touch()
+        holder.wait(timeout=60)
+    assert free == [None], free
+    assert result.exit_status == 0, result.format()
+    _all_synced(lap, clu)
+
+
 def test_each_write_checks_its_target(tmp_path):
     """The replica's writes, one by one, against a target changed after it was listed."""
     from sync.replica import Replica

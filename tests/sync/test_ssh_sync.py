@@ -711,29 +711,94 @@ def test_the_record_is_encoded_once_for_both_sides(transport, pair, monkeypatch)
 
 
 def test_the_first_questions_go_with_the_connection(transport, pair, monkeypatch):
-    """The far side's identity, its active work and its submission book are asked for with
-    the connection, before its hello is read, not one round trip each after it (issue #18:
-    three of the serial round trips of every sync over a slow link); the sync is the same."""
+    """The far side's identity, its active work, its submission book and its lock of the
+    pair are asked for with the connection, before its hello is read, not one round trip
+    each after it (issue #18: four of the serial round trips of every sync over a slow
+    link); the sync is the same. A dry run takes no lock: none is asked for."""
     from sync.client import Client
 
-    waited = []
+    waited, ahead = [], []
 
     def call(self, op, *args, real=Client._call, **kwargs):
         waited.append(op)
         return real(self, op, *args, **kwargs)
 
+    def ask_ahead(self, requests, real=Client._ask_ahead):
+        ahead.append([name for name, _ in requests])
+        return real(self, requests)
+
     monkeypatch.setattr(Client, "_call", call)
+    monkeypatch.setattr(Client, "_ask_ahead", ask_ahead)
     lap, clu = pair
     result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
     assert sorted(j.id for j in clu) == sorted(j.id for j in lap)
-    assert not {"identity", "active_work", "load_book"} & set(waited), waited
-    assert "try_lock" in waited  # (the spy sees the calls)
+    first = {"identity", "active_work", "load_book", "try_lock"}
+    assert first <= set(ahead[-1]) and not first & set(waited), (ahead, waited)
+    assert transport.sync(lap, clu.path, dry_run=True).exit_status == 0
+    assert "try_lock" not in ahead[-1] and "try_lock" not in waited
     # a second sync: the far identity asked ahead names the same record
     lap.open_job({"i": 0}).doc.step = 7
     again = transport.sync(lap, clu.path)
     assert again.exit_status == 0 and [a["action"] for a in again.actions] == ["merge doc"]
     assert clu.open_job(id=lap.open_job({"i": 0}).id).doc.step == 7
+
+
+@pytest.mark.parametrize("far", ["patched", "refused", "refused, lock taken meanwhile"])
+def test_the_far_lock_is_given_back_with_the_record(transport, pair, monkeypatch, far):
+    """The far side's unlock goes right behind its record (issue #18: the last serial round
+    trip of a sync), read there after it, so the record is still written under the lock.
+    A patch refused is followed by the whole record under the far lock taken again; if
+    another holds it by then, the far record stays as a sync stopped before saving there
+    leaves it (this side's lock, held throughout, kept the pair's other syncs out), and the
+    next sync completes: both sides then hold the same record."""
+    from sync.client import Client
+
+    waited, patched, spying = [], [], [True]
+
+    def call(self, op, *args, real=Client._call, **kwargs):
+        if spying:
+            waited.append(op)
+        return real(self, op, *args, **kwargs)
+
+    def patch_later(self, peer, base, digest, removed, at, lines,
+                    real=Client.patch_record_later):
+        patched.append(peer)
+        refused = far != "patched" and spying
+        return real(self, peer, "0" * 64 if refused else base, digest, removed, at, lines)
+
+    def try_lock(self, peer, real=Client.try_lock):
+        if far == "refused, lock taken meanwhile" and patched and spying:
+            return "sync pid 1 on elsewhere"  # the lock asked again after the record
+        return real(self, peer)
+
+    lap, clu = pair
+    lap.open_job({"i": 0}).doc.step = 1
+    assert transport.sync(lap, clu.path).exit_status == 0
+    before = _far_record(clu, lap)
+    monkeypatch.setattr(Client, "_call", call)
+    monkeypatch.setattr(Client, "patch_record_later", patch_later)
+    monkeypatch.setattr(Client, "try_lock", try_lock)
+    lap.open_job({"i": 1}).doc.step = 2
+    result = transport.sync(lap, clu.path)
+    assert result.exit_status == 0, result.format()
+    assert clu.open_job(id=lap.open_job({"i": 1}).id).doc.step == 2
+    if far == "patched":
+        assert "unlock" not in waited and "try_lock" not in waited, waited
+    if far == "refused, lock taken meanwhile":
+        assert _far_record(clu, lap) == before != _far_record(lap, clu)
+    else:
+        assert _far_record(clu, lap) == _far_record(lap, clu)
+    # the far lock was given back: another process takes it at once
+    from sync.replica import Replica
+
+    replica = Replica(clu.path)
+    assert replica.try_lock(Replica(lap.path).identity()) is None
+    replica.unlock(Replica(lap.path).identity())
+    spying.clear()
+    again = transport.sync(lap, clu.path)
+    assert again.exit_status == 0 and again.actions == [], again.format()
+    assert _far_record(clu, lap) == _far_record(lap, clu)
 
 
 def _far_record(project, peer_project):

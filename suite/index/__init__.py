@@ -513,8 +513,17 @@ class Index:
         # hands the interpreter lock back and forth twice for each) was a sixth of the
         # instructions of `find b.c 3` at 100,000 jobs. Job ids hold no space.
         text = execute(db, f"SELECT group_concat(id, ' ') FROM ({sql})", params)[0][0]
-        found = set(text.split(" ")) if text else set()
-        return [(i,) for i in sorted(found - skip if skip else found)]
+        if not text:
+            return []
+        # the key rows come in their index's order, each run of one value and type sorted
+        # by id: sort() merges such runs in linear time, where a set of the ids and a sort
+        # from scratch cost ~20 M instructions at 14,286 matches (100,000 jobs). An id given
+        # twice (a UNION ALL of a key's number and text rows, say) is kept once, as the set did.
+        ids = text.split(" ")
+        ids.sort()
+        unique = [ids[0]]
+        unique += [b for a, b in zip(ids, ids[1:], strict=False) if a != b] if len(ids) > 1 else []
+        return [(i,) for i in unique if i not in skip] if skip else [(i,) for i in unique]
 
     def _with_big(self, node, rows, big, columns):
         """``rows`` with the jobs whose documents are over the caps (no key rows: SQL saw

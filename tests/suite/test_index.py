@@ -71,6 +71,39 @@ def test_document_edited_behind_its_back(sweep, in_place):
     assert len(fresh(sweep).find_jobs({"doc.tag": "even"})) == 11
 
 
+@pytest.mark.parametrize("parts", [1, 4])
+def test_an_in_place_rewrite_moves_no_directory_time_and_is_found(sweep, monkeypatch, parts):
+    """Why the freshness check stats every document (issue 18, session 13): a document
+    rewritten in place (an editor, ``json.dump`` into ``open(fn, "w")``) changes no
+    directory's time, so no directory time can vouch for the documents under it; and the
+    rewritten documents matched nothing before, so checking only the documents whose indexed
+    rows match would miss them. Both in one thread and split over four parts (threads where
+    two cores are)."""
+    from suite import native
+
+    monkeypatch.setattr(native, "THREADS_MIN", 1 if parts > 1 else 10**9)  # IO_THREADS: 4
+    ids = fresh(sweep).find_jobs().ids()
+    old = time.time() - 60
+    for job_id in ids:  # every directory old enough for any racy-time rule to trust it
+        os.utime(os.path.join(sweep.workspace, job_id), (old, old))
+    age_workspace(sweep, 60)
+    assert fresh(sweep).find_jobs({"doc.tag": "new"}).ids() == []
+    targets = sorted({ids[0], ids[5], ids[11], ids[12], ids[17], ids[-1]})  # in every part
+    before = {d: os.stat(d).st_mtime_ns
+              for d in [sweep.workspace] + [os.path.join(sweep.workspace, t) for t in targets]}
+    for job_id in targets:
+        with open(os.path.join(sweep.workspace, job_id, layout.DOCUMENT), "r+") as f:
+            f.seek(0)
+            f.write(json.dumps({"tag": "new", "score": -1}))
+            f.truncate()
+    assert {d: os.stat(d).st_mtime_ns for d in before} == before
+    assert fresh(sweep).find_jobs({"doc.tag": "new"}).ids() == targets
+    assert not set(targets) & set(fresh(sweep).find_jobs({"doc.tag": "even"}).ids())
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "doc.tag", "new"],
+                         cwd=sweep.path, capture_output=True, text=True, check=True).stdout
+    assert out.split() == targets
+
+
 def test_corrupt_index_is_rebuilt(sweep):
     sweep.find_jobs().ids()
     with open(sweep.index.path, "wb") as f:

@@ -22,10 +22,7 @@ _fsstat = native.load("suite._fsstat")
 CHUNK = 50000
 #: up to this many jobs, status takes all state points and documents at once from the
 #: index's whole-column caches (:meth:`~suite.index.Index.job_columns`) and makes the jobs a
-#: chunk at a time from them; above it, the state points still from their cache (it outlives
-#: document changes) and the documents from the rows a chunk at a time
-#: (:meth:`~suite.index.Index.job_chunks`: the documents' blob is made again after any
-#: document change, at a million jobs +16 s and 1.4 GB for the first status after one)
+#: chunk at a time from them; above it, from the rows a chunk at a time (memory stays bounded)
 COLUMNS_MAX = 200000
 
 _scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())
@@ -57,12 +54,6 @@ def job_chunks(index, selection, chunk):
         step = chunk or max(len(columns[0]), 1)
         for lo in range(0, len(columns[0]), step):
             yield tuple(c[lo:lo + step] for c in columns)
-        return
-    if selection is None and chunk is not None:
-        # the state points from their cache (a blob that outlives document changes), the
-        # documents from the rows a chunk at a time: at a million jobs, parsing the state
-        # points chunk by chunk was a third of status's user time
-        yield from index.job_chunks(chunk)
         return
     for rows in index.job_rows(selection, chunk):
         if selection is None and chunk is None:

@@ -293,61 +293,6 @@ class Index:
             after = rows[-1][0]
             yield self._with_big_rows([r[1:] for r in rows])
 
-    def job_chunks(self, chunk):
-        """Yield ``(ids, state points, documents, signature texts)``, four lists, of every job
-        with a readable state point, up to ``chunk`` jobs at a time in storage order: the rows
-        of :meth:`job_rows` with each state point parsed. Documents are checked for freshness
-        first and come as in :meth:`job_rows` (a JSON text, an object read from its file, or
-        None). The state points are taken from the state point cache (:meth:`all_statepoints`),
-        which outlives document changes, so a million of them load as one blob instead of as
-        many JSON texts parsed chunk by chunk; the documents still come a chunk at a time.
-        A state point the cache does not hold (its row became readable after the cache was
-        made, by another process) is parsed from its row."""
-        self.refresh(documents=True)
-        db = self._db
-        # the last row first: jobs added after it are left out, as job_rows does, and a job
-        # added between this and the cache's reading is in both
-        top = db.execute("SELECT max(rowid) FROM jobs").fetchone()[0] or 0
-        with gc_paused():
-            known = dict(zip(*self._all_statepoints(), strict=True))
-        after = 0
-        while after < top:
-            # four columns, not job_rows's five: Python's sqlite3 releases and takes the
-            # interpreter lock around each column of each row (a sixth of reading them)
-            rows = db.execute("SELECT rowid, id, doc, doc_sig FROM jobs WHERE rowid > ? AND "
-                              "rowid <= ? AND sp IS NOT NULL ORDER BY rowid LIMIT ?",
-                              (after, top, chunk or -1)).fetchall()
-            if not rows:
-                return
-            after = rows[-1][0]
-            ids, docs, sigs = [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
-            del rows
-            if None in docs:  # over the caps, or unreadable: from their files (or None)
-                big = self._big_documents([i for i, d in zip(ids, docs, strict=True)
-                                           if d is None])
-                docs = [big.get(i) if d is None else d for i, d in zip(ids, docs, strict=True)]
-            sps = list(map(known.get, ids))
-            if None in sps:  # not in the cache: parsed from the rows, which hold them
-                ids, sps, docs, sigs = self._statepoints_of_rows(ids, sps, docs, sigs)
-            yield ids, sps, docs, sigs
-
-    def _statepoints_of_rows(self, ids, sps, docs, sigs):
-        """``(ids, state points, documents, signatures)`` with the state points that are None
-        in ``sps`` read from the index's rows and parsed; a job whose state point is no longer
-        there (another process found it unreadable meanwhile) is left out."""
-        missing = [i for i, sp in zip(ids, sps, strict=True) if sp is None]
-        texts = {}
-        for sub in chunks(missing, 500):
-            texts.update(self._db.execute(
-                "SELECT id, sp FROM jobs WHERE sp IS NOT NULL AND id IN "
-                f"({','.join('?' * len(sub))})", sub))
-        found = [i for i in missing if i in texts]
-        parsed = dict(zip(found, loads_many([texts[i] for i in found]), strict=True))
-        kept = [(i, parsed[i] if sp is None else sp, doc, sig)
-                for i, sp, doc, sig in zip(ids, sps, docs, sigs, strict=True)
-                if sp is not None or i in parsed]
-        return tuple([k[n] for k in kept] for n in range(4))
-
     def job_columns(self):
         """``(ids, state points, documents, signature texts)``: :meth:`job_rows` of every
         job at once, parsed, as four lists sorted by id, from the whole-column caches (a

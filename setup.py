@@ -25,6 +25,7 @@ HEADERS = {
     "suite._spcanon": ["growbuf.h", "jsonesc.h", "md5.h"],
     "archive._importjobs": ["cleanname.h", "growbuf.h", "md5.h", "membertable.h"],
     "suite._slots": [],
+    "suite._attrhook": [],
     "suite.index._keyrows": [],
 }
 

@@ -25,6 +25,7 @@ MODULES = (
     "archive._importjobs",
     "suite._slots",
     "suite.index._keyrows",
+    "suite._attrhook",
 )
 
 

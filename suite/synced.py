@@ -12,6 +12,7 @@ import os
 import threading
 
 from . import native
+from .attrhook import install as install_getattr
 from .jsonio import ANY, dumps, read_json, write_atomic
 from .slotnew import maker
 from .statepoint import to_plain
@@ -430,6 +431,8 @@ class SyncedDict(_Node):
 #: suite._slots is built: a view is made per access (``job.sp``, ``job.doc``), once per job of
 #: an iteration or status
 new_dict_view = maker(SyncedDict, ("_root", "_path")) if maker is not None else SyncedDict
+# `job.sp.key`, `job.doc.key`: no AttributeError made and dropped before each __getattr__
+install_getattr(SyncedDict)
 
 
 class SyncedList(_Node):

@@ -507,7 +507,8 @@ class Replica:
             entries = os.listdir(ws)
         except FileNotFoundError:
             entries = []
-        names = [n for n in entries if layout.is_job_id(n) and (wanted is None or n in wanted)]
+        # a few ids asked for: the set's lookup first (a tenth of is_job_id's cost)
+        names = [n for n in entries if (wanted is None or n in wanted) and layout.is_job_id(n)]
         if self._locks and len(names) < len(entries):  # in a sync: a killed one's leftovers
             remove_dead_staging(ws, [n for n in entries if n.startswith(layout.TMP_PREFIX)],
                                 self._sync_dir, self._locks)

@@ -420,7 +420,11 @@ class Replica:
         "gone": [ids of the record's jobs (of ``ids``) not here at all]}``; the peer, holding
         a record of that digest, takes the others as they are recorded. Without a record
         (or with ``exclude``, or a record that is not JSON: the sync rewrites it) the
-        snapshot is whole and has no ``"since"``."""
+        snapshot is whole and has no ``"since"``.
+
+        A snapshot of ``ids`` (no ``since``, no ``exclude``) is taken by the child that
+        listed this side, while it serves (:meth:`snapshot_later`): then this raises what the
+        child raised, or :class:`SyncError` if it ended without an answer."""
         if since is None or exclude:
             if ids is not None and not exclude and self._child is not None and \
                     self._child.serving:  # the child that listed this side lists these

@@ -254,6 +254,8 @@ class Sync:
         else:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
+        if isinstance(self.R, Replica):  # a child listing it has answered all it is asked:
+            self.R.end_child(wait=False)  # it leaves meanwhile, reaped at the end (_run)
         if self._far_holds_ours:  # the bytes it holds: the final save sends what changed
             self._far_record = _record.loaded_bytes(record)
         bad = self._note_skipped(ls, rs)

@@ -262,3 +262,143 @@ def test_the_child_removes_a_dead_syncs_staging_on_the_far_side(tmp_path, forks)
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def _second_listing_in_child(parent, action):
+    """A replacement of Replica.snapshot_steady that does ``action`` in a forked child when
+    it lists given jobs whole (the second request: no record to leave steady jobs out by)."""
+    real = Replica.snapshot_steady
+
+    def snapshot_steady(self, ids=None, exclude=(), base_jobs=None):
+        if os.getpid() != parent and ids is not None and base_jobs is None:
+            action()
+        return real(self, ids, exclude, base_jobs)
+
+    return snapshot_steady
+
+
+def _changed_here_only(lap, clu):
+    """A pair synced before, then two jobs changed on this side only: steady on the far side
+    and not here, so the far side is asked for their listing a second time."""
+    sync.sync(lap, clu.path)
+    jobs = sorted(lap, key=lambda j: j.sp.i)
+    jobs[0].doc.step = "changed"
+    with open(jobs[1].fn("new.bin"), "wb") as f:
+        f.write(os.urandom(5000))
+    return jobs
+
+
+def test_the_child_lists_the_jobs_changed_here_only_and_then_leaves(tmp_path, forks,
+                                                                    monkeypatch):
+    """The far side's listing of the jobs steady there but changed here is the child's too
+    (this process never lists the far project), and the child is gone when the sync ends."""
+    lap, clu = pair(tmp_path)
+    jobs = _changed_here_only(lap, clu)
+    parent, real = os.getpid(), Replica.snapshot_steady
+    listed_here = []
+
+    def snapshot_steady(self, *args, **kwargs):
+        if os.getpid() == parent:
+            listed_here.append(str(self.path))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Replica, "snapshot_steady", snapshot_steady)
+    pids = []
+    real_fork = os.fork
+
+    def fork():
+        pid = real_fork()
+        if pid:
+            pids.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    result = sync.sync(lap, clu.path)
+    assert result.exit_status == 0 and len(pids) == 1
+    assert listed_here == [str(lap.path)]  # the far side: in the child only, twice
+    assert state(lap) == state(clu)
+    assert clu.open_job(id=jobs[0].id).doc.step == "changed"
+    with pytest.raises(ProcessLookupError):  # it left and was reaped
+        os.kill(pids[0], 0)
+    monkeypatch.undo()
+    assert sync.sync(lap, clu.path).actions == []
+
+
+def test_a_child_killed_in_its_second_listing_ends_the_sync_and_the_next_completes(
+        tmp_path, forks, monkeypatch):
+    lap, clu = pair(tmp_path)
+    jobs = _changed_here_only(lap, clu)
+    monkeypatch.setattr(Replica, "snapshot_steady", _second_listing_in_child(
+        os.getpid(), lambda: os.kill(os.getpid(), signal.SIGKILL)))
+    with pytest.raises(SyncError) as err:
+        sync.sync(lap, clu.path)
+    message = str(err.value)
+    assert f"listing {clu.path} failed" in message
+    assert "killed by signal 9 (SIGKILL)" in message and "run the sync again" in message
+    assert clu.open_job(id=jobs[0].id).doc.step == 0  # nothing written
+    assert not os.path.exists(clu.open_job(id=jobs[1].id).fn("new.bin"))
+    monkeypatch.undo()
+    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0  # the locks are free
+    assert state(lap) == state(clu)
+
+
+def test_an_error_in_the_childs_second_listing_is_raised_here(tmp_path, forks, monkeypatch):
+    lap, clu = pair(tmp_path)
+    jobs = _changed_here_only(lap, clu)
+
+    def fail():
+        raise PermissionError(13, "the second listing was refused")
+
+    monkeypatch.setattr(Replica, "snapshot_steady", _second_listing_in_child(os.getpid(), fail))
+    with pytest.raises(PermissionError, match="the second listing was refused") as err:
+        sync.sync(lap, clu.path)
+    notes = "\n".join(getattr(err.value, "__notes__", []))
+    assert f"raised in the process listing {clu.path}" in notes and "in fail" in notes
+    assert clu.open_job(id=jobs[0].id).doc.step == 0
+    monkeypatch.undo()
+    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
+    assert state(lap) == state(clu)
+
+
+def test_ctrl_c_while_the_child_lists_a_second_time_stops_both(tmp_path):
+    """Ctrl-C to the CLI's process group while the child answers the second request: status
+    130, no process left, the next sync completes."""
+    lap, clu = pair(tmp_path, n=3)
+    _changed_here_only(lap, clu)
+    marker = tmp_path / "listing"
+    code = ("import os, sys, time\n"
+            "from sync.replica import Replica\n"
+            "parent, real = os.getpid(), Replica.snapshot_steady\n"
+            "def snapshot_steady(self, ids=None, exclude=(), base_jobs=None):\n"
+            "    if os.getpid() != parent and ids is not None and base_jobs is None:\n"
+            f"        open({str(marker)!r}, 'w').close()\n"
+            "        time.sleep(60)\n"
+            "    return real(self, ids, exclude, base_jobs)\n"
+            "Replica.snapshot_steady = snapshot_steady\n"
+            "from suite.cli import main\n"
+            f"sys.argv = ['suite', 'sync', {str(clu.path)!r}, '-q']\n"
+            "main()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=lap.path, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a process of the interrupted sync is left"
+        time.sleep(0.05)
+    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
+    assert state(lap) == state(clu)

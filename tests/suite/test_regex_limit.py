@@ -2,7 +2,6 @@
 naming it, through the index (SQL) and in the Python evaluator alike."""
 
 import subprocess
-import time
 
 import pytest
 
@@ -23,20 +22,17 @@ def project_slow(project):
 
 @pytest.mark.parametrize("key", ["s", "doc.s"])
 def test_slow_pattern_is_stopped_through_the_index(project_slow, key):
-    start = time.monotonic()
+    # the error is the limit's own (a pattern run to its end would take hours, not fail)
     with pytest.raises(suite.FilterError, match=r"\$regex .*\(a\|aa\)\+\$.*took more than"):
         project_slow.find_jobs({key: {"$regex": SLOW}}).ids()
-    assert time.monotonic() - start < 10
     # the index still answers afterwards
     assert len(project_slow.find_jobs({key: {"$regex": "^a+!$"}})) == 1
 
 
 def test_slow_pattern_is_stopped_in_python():
     tree = compile_filter({"s": {"$regex": SLOW}})
-    start = time.monotonic()
     with pytest.raises(suite.FilterError, match="took more than"):
         evaluate(tree, {"s": VALUE}, {})
-    assert time.monotonic() - start < 10
     assert evaluate(compile_filter({"s": {"$regex": "^a"}}), {"s": VALUE}, {})
 
 

@@ -8,8 +8,8 @@ Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
 1% of documents and adding 1 MiB to 1% of jobs, then changing 1 KiB in each of those files
-(both tools send deltas). --latency adds a round-trip time (a relaying proxy, bench/latency.py),
-to see what a wide-area link does to each tool. --ssh picks suite's transport (paramiko, the
+(both tools send deltas). --latency adds a round-trip time (a relaying proxy, bench/latency.py,
+in a process of its own, as a network is), to see what a wide-area link does to each tool. --ssh picks suite's transport (paramiko, the
 default, or openssh: the system ssh, as rsync uses); --control-master opens one master
 connection first and both tools' ssh ride on it (no login per sync, as for a user with
 ControlMaster auto).
@@ -133,7 +133,8 @@ def far_measured(fn, *args):
             if not pid:
                 break
             orphans += usage.ru_utime + usage.ru_stime
-        if not _children(SSHD["pid"]) and _children(os.getpid()) == [str(SSHD["pid"])]:
+        mine = [c for c in _children(os.getpid()) if c != str(SSHD.get("relay"))]
+        if not _children(SSHD["pid"]) and mine == [str(SSHD["pid"])]:
             break
         time.sleep(0.05)
     return wall, cpu, far_cpu() - far + orphans
@@ -438,10 +439,12 @@ def main():
     ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
     proc, port = start_sshd(root, args.profile)
     SSHD["pid"] = proc.pid
+    relay = None
     if args.latency:
-        from latency import DelayProxy
+        import latency
 
-        port = DelayProxy(port, args.latency / 1000).port
+        relay, port = latency.start(port, args.latency / 1000)
+        SSHD["relay"] = relay.pid  # a child that stays (far_measured waits for the others)
     home = client_home(root, port)
     os.environ["HOME"] = home
     os.environ.pop("SSH_AUTH_SOCK", None)
@@ -482,6 +485,9 @@ def main():
             subprocess.run(["ssh", "-o", f"ControlPath={root}/cm", "-O", "exit", "bench"],
                            capture_output=True)
         proc.terminate()
+        if relay is not None:
+            relay.kill()
+            relay.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -60,3 +60,28 @@ class DelayProxy:
 
     def close(self):
         self._server.close()
+
+
+def start(target_port, rtt):
+    """A :class:`DelayProxy` in a process of its own (as a network is: its work is not the
+    measured tool's; in the bench's process its relay threads took the interpreter lock
+    from an in-process sync and their CPU counted as the sync's). Returns ``(process,
+    port)``; the relay ends when the process is killed or the bench's stdin to it closes."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, __file__, str(target_port), repr(rtt)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.strip().isdigit():
+        proc.kill()
+        raise RuntimeError(f"the latency relay did not start: {line!r}")
+    return proc, int(line)
+
+
+if __name__ == "__main__":
+    import sys
+
+    relay = DelayProxy(int(sys.argv[1]), float(sys.argv[2]))
+    print(relay.port, flush=True)
+    sys.stdin.read()  # until the bench closes it (or exits)

@@ -1,7 +1,9 @@
 """A record's line is put together by hand (f-strings, the files' text from C) for speed: its
 bytes are json.dumps's of the same fields in the same order, whatever the text holds."""
 
+import atexit
 import json
+import os
 import socket
 import tempfile
 
@@ -13,6 +15,7 @@ from suite.provenance import capture
 
 # a directory outside any git repository: the shared fields' capture runs git once per Capture
 _ROOT = tempfile.mkdtemp(prefix="suite-line-")
+atexit.register(os.rmdir, _ROOT)  # it stays empty
 CAPTURES = {on: capture.Capture(_ROOT, enabled=on) for on in (True, False)}
 
 # any code point, lone surrogates too (undecodable file names arrive as surrogateescape)

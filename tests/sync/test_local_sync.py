@@ -229,11 +229,16 @@ class TwoReplicas(RuleBasedStateMachine):
         super().__init__()
         import tempfile
 
-        root = tempfile.mkdtemp()
+        root = self.root = tempfile.mkdtemp()
         self.sides = [suite.init_project(os.path.join(root, n)) for n in ("l", "r")]
         self.jobs = [self.sides[0].open_job({"j": k}).init() for k in range(2)]
         self.sync()
         self.base = [{}, {}]  # per job: the document both sides agreed on at the last sync
+
+    def teardown(self):
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)  # one per example: hundreds a run
 
     #: how the other side is reached: None directly, else a tests.sync.conftest.Transport
     TRANSPORT = None
@@ -380,6 +385,7 @@ class TwoReplicasWithWriter(TwoReplicas):
                     assert j.doc[key] == n
                     with open(j.fn(f"{key}.txt")) as f:
                         assert f.read() == content(key, n)
+        super().teardown()
 
 
 @pytest.mark.parametrize("kind", ["local", "openssh"])

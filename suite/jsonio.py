@@ -137,6 +137,19 @@ def write_all(fd, data: bytes):
             done += os.write(fd, view[done:])
 
 
+def read_exactly(fd, size):
+    """``size`` bytes read from the file descriptor ``fd`` (``os.read`` may read less), or
+    None if it ends first. Raises OSError as ``os.read`` does."""
+    pieces, left = [], size
+    while left:
+        piece = os.read(fd, min(left, 1 << 20))
+        if not piece:
+            return None
+        pieces.append(piece)
+        left -= len(piece)
+    return b"".join(pieces)
+
+
 #: ``expect`` of :func:`write_atomic`: replace whatever is there
 ANY = object()
 #: a list that each :func:`write_atomic` which wrote ``path`` appends ``(path, data, st)`` to

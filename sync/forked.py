@@ -24,6 +24,8 @@ import pickle
 import struct
 import threading
 
+from suite.jsonio import read_exactly, write_all
+
 #: the length before each message
 _LENGTH = struct.Struct("<Q")
 
@@ -85,7 +87,7 @@ class Child:
         what it raised, as :meth:`result` does."""
         data = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
         try:
-            _write_all(self._requests, _LENGTH.pack(len(data)) + data)
+            write_all(self._requests, _LENGTH.pack(len(data)) + data)
         except BrokenPipeError:  # it has ended: its status says how
             self._fail()
         except BaseException:
@@ -134,8 +136,8 @@ class Child:
     def _read(self):
         """The next message from the child; :meth:`_fail` if it ended without one."""
         try:
-            head = _read_exactly(self._fd, _LENGTH.size) if self._fd is not None else None
-            data = head and _read_exactly(self._fd, _LENGTH.unpack(head)[0])
+            head = read_exactly(self._fd, _LENGTH.size) if self._fd is not None else None
+            data = head and read_exactly(self._fd, _LENGTH.unpack(head)[0])
         except BaseException:  # Ctrl-C here: the child is not waited for
             self.cancel()
             raise
@@ -185,24 +187,6 @@ class Child:
         return f"ended with status {os.waitstatus_to_exitcode(status)} and no answer"
 
 
-def _read_exactly(fd, size):
-    """``size`` bytes from ``fd``, or None if it ends first."""
-    chunks, left = [], size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _message(fn):
     """``fn()``'s outcome, pickled: ``(True, value, None)`` or ``(False, exception,
     traceback text)``."""
@@ -229,15 +213,15 @@ def _run_child(fn, fd, serve, requests):
     request read from ``requests`` until its end; leave."""
     status = 1
     try:
-        _write_all(fd, _message(fn))
+        write_all(fd, _message(fn))
         while serve is not None:
-            head = _read_exactly(requests, _LENGTH.size)
+            head = read_exactly(requests, _LENGTH.size)
             if head is None:  # closed: nothing more is asked
                 break
-            data = _read_exactly(requests, _LENGTH.unpack(head)[0])
+            data = read_exactly(requests, _LENGTH.unpack(head)[0])
             if data is None:
                 break
-            _write_all(fd, _message(lambda data=data: serve(pickle.loads(data))))
+            write_all(fd, _message(lambda data=data: serve(pickle.loads(data))))
         status = 0
     except KeyboardInterrupt:  # Ctrl-C: the parent has it too, and says so
         status = 130

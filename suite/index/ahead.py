@@ -13,7 +13,7 @@ import marshal
 import os
 import struct
 
-from ..jsonio import write_all
+from ..jsonio import read_exactly, write_all
 from .freshness import PARALLEL_STAT_MIN
 from .store import chunks
 
@@ -82,20 +82,10 @@ def _meet(fn, parts, ws, r):
 
 def _read_message(r):
     """``(part number, marshal text)`` from the pipe, or None at its end (or a short one)."""
-    header = _read_exactly(r, _HEADER.size)
+    header = read_exactly(r, _HEADER.size)
     if header is None:
         return None
     k, size = _HEADER.unpack(header)
-    data = _read_exactly(r, size)
+    data = read_exactly(r, size)
     return None if data is None else (k, data)
 
-
-def _read_exactly(r, size):
-    pieces, left = [], size
-    while left:
-        piece = os.read(r, min(left, 1 << 20))
-        if not piece:
-            return None
-        pieces.append(piece)
-        left -= len(piece)
-    return b"".join(pieces)

@@ -201,41 +201,8 @@ def test_ctrl_c_stops_both_processes_and_the_next_sync_completes(tmp_path):
     lap, clu = pair(tmp_path, n=3)
     sync.sync(lap, clu.path)
     lap.open_job({"i": 0}).doc.step = "changed"
-    marker = tmp_path / "listing"
-    code = ("import os, sys, time\n"
-            "from sync.replica import Replica\n"
-            "parent, real = os.getpid(), Replica.snapshot_steady\n"
-            "def snapshot_steady(self, *a, **k):\n"
-            "    if os.getpid() != parent:\n"
-            f"        open({str(marker)!r}, 'w').close()\n"
-            "        time.sleep(60)\n"
-            "    return real(self, *a, **k)\n"
-            "Replica.snapshot_steady = snapshot_steady\n"
-            "from suite.cli import main\n"
-            f"sys.argv = ['suite', 'sync', {str(clu.path)!r}, '-q']\n"
-            "main()\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=lap.path, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err  # as any interrupted command ("suite: aborted")
-    assert "Traceback" not in err
-    deadline = time.monotonic() + 10
-    while True:  # the child was reaped by the command or ended with it: none is left
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            break
-        assert time.monotonic() < deadline, "a process of the interrupted sync is left"
-        time.sleep(0.05)
+    _interrupt_sync_while_the_child_lists(
+        tmp_path, lap, clu, "(self, *a, **k)", "os.getpid() != parent", "(self, *a, **k)")
     assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
     assert clu.open_job({"i": 0}).doc.step == "changed"
 
@@ -365,15 +332,28 @@ def test_ctrl_c_while_the_child_lists_a_second_time_stops_both(tmp_path):
     130, no process left, the next sync completes."""
     lap, clu = pair(tmp_path, n=3)
     _changed_here_only(lap, clu)
+    _interrupt_sync_while_the_child_lists(
+        tmp_path, lap, clu, "(self, ids=None, exclude=(), base_jobs=None)",
+        "os.getpid() != parent and ids is not None and base_jobs is None",
+        "(self, ids, exclude, base_jobs)")
+    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
+    assert state(lap) == state(clu)
+
+
+def _interrupt_sync_while_the_child_lists(tmp_path, lap, clu, params, when, args):
+    """Run ``suite sync`` of ``lap`` to ``clu`` in a process group of its own, its forked
+    child stopping in ``Replica.snapshot_steady`` (declared with ``params``, called on with
+    ``args``) where ``when`` holds; send Ctrl-C (SIGINT to the group) there. The command ends
+    as an interrupted one does (status 130, no traceback) and no process of it is left."""
     marker = tmp_path / "listing"
     code = ("import os, sys, time\n"
             "from sync.replica import Replica\n"
             "parent, real = os.getpid(), Replica.snapshot_steady\n"
-            "def snapshot_steady(self, ids=None, exclude=(), base_jobs=None):\n"
-            "    if os.getpid() != parent and ids is not None and base_jobs is None:\n"
+            f"def snapshot_steady{params}:\n"
+            f"    if {when}:\n"
             f"        open({str(marker)!r}, 'w').close()\n"
             "        time.sleep(60)\n"
-            "    return real(self, ids, exclude, base_jobs)\n"
+            f"    return real{args}\n"
             "Replica.snapshot_steady = snapshot_steady\n"
             "from suite.cli import main\n"
             f"sys.argv = ['suite', 'sync', {str(clu.path)!r}, '-q']\n"
@@ -390,15 +370,13 @@ def test_ctrl_c_while_the_child_lists_a_second_time_stops_both(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, err  # as any interrupted command ("suite: aborted")
     assert "Traceback" not in err
     deadline = time.monotonic() + 10
-    while True:
+    while True:  # the child was reaped by the command or ended with it: none is left
         try:
             os.killpg(proc.pid, 0)
         except ProcessLookupError:
             break
         assert time.monotonic() < deadline, "a process of the interrupted sync is left"
         time.sleep(0.05)
-    assert sync.sync(lap, clu.path, lock_wait=5).exit_status == 0
-    assert state(lap) == state(clu)

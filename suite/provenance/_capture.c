@@ -1741,21 +1741,27 @@ done:
     return result;
 }
 
-/* the kept text buffer, emptied (a malloc and free per record cost ~1,500 instructions) */
+/* the kept text buffer, emptied (a malloc and free per record cost ~1,500 instructions),
+ * and taken out of its slot: the scan may release the GIL, and another thread's record then
+ * takes an empty slot, not the same memory (sharing it corrupted lines and freed it twice) */
 static growbuf
 text_take(void)
 {
     growbuf t = text_buf;
+    text_buf.data = NULL;
+    text_buf.len = text_buf.cap = 0;
     t.len = 0;
     return t;
 }
 
+/* back into the slot (the GIL held), unless large or the slot was refilled meanwhile */
 static void
 text_keep(growbuf t)
 {
-    if (t.cap > TEXT_BUF_KEEP)  /* a large file list's buffer is not kept */
+    if (t.cap > TEXT_BUF_KEEP || text_buf.data != NULL)
         growbuf_free(&t);
-    text_buf = t;
+    else
+        text_buf = t;
 }
 
 static PyObject *

@@ -398,3 +398,37 @@ def test_record_line_refuses_other_types_and_names_a_removed_directory(tmp_path)
     os.mkdir(tmp_path / "sub")  # not flat: the caller walks the tree
     args = list(good)
     assert mod.record_line(*args) is None and capture.record_line_python(*args) is None
+
+
+def test_records_made_in_threads_at_once_are_each_their_own(tmp_path):
+    """``record_line`` and ``flat_changes_text`` in four threads at once (a parallel run's
+    workers): the scans release the GIL, and each call's text must stay its own (a text
+    buffer shared between calls mixed the lines of two jobs and freed memory twice)."""
+    import threading
+
+    mod = need()
+    calls = []
+    for k in range(4):
+        root = tmp_path / f"job{k}"
+        root.mkdir()
+        for i in range(150):  # new files: each is hashed, the GIL released meanwhile
+            (root / f"out{i:03d}-{k}.txt").write_bytes(f"{k} {i}\n".encode() * (k + 1))
+        args = [f"id{k}", f"op{k}", [f"j{k}"], 1.0 + k, 2.5 + k, "success", None, f"j{k}",
+                str(root), {}, None, f'"host": "h{k}"']
+        calls.append((args, capture.record_line_python(*args),
+                      capture.flat_changes_text_python(*args[7:11])))
+    bad, start = [], threading.Barrier(len(calls))
+
+    def work(args, line, text):
+        start.wait()
+        for _ in range(25):
+            if mod.record_line(*args) != line or mod.flat_changes_text(*args[7:11]) != text:
+                bad.append(args[0])
+
+    threads = [threading.Thread(target=work, args=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(json.loads(line)["id"] == args[0] for args, line, _ in calls)
+    assert not bad, f"lines not their own in {sorted(set(bad))}"

@@ -137,6 +137,26 @@ def write_all(fd, data: bytes):
             done += os.write(fd, view[done:])
 
 
+#: O_NOATIME where the system has it, 0 once the kernel refused it here (see open_quietly)
+_noatime = getattr(os, "O_NOATIME", 0)
+
+
+def open_quietly(path, flags, dir_fd=None):
+    """``os.open(path, flags, dir_fd=dir_fd)`` without moving the file's access time where
+    the system allows it: what suite reads to index or record is no use of the file, and
+    under relatime a first read or listing after a write would write its inode again. The
+    kernel refuses O_NOATIME (EPERM) for another owner's file: that one is opened without it,
+    and the flag is not asked for again (the result is the same). Raises what ``os.open``
+    raises. The C modules do the same (suite/_c/quietopen.h)."""
+    global _noatime
+    if _noatime:
+        try:
+            return os.open(path, flags | _noatime, dir_fd=dir_fd)
+        except PermissionError:
+            _noatime = 0
+    return os.open(path, flags, dir_fd=dir_fd)
+
+
 def read_exactly(fd, size):
     """``size`` bytes read from the file descriptor ``fd`` (``os.read`` may read less), or
     None if it ends first. Raises OSError as ``os.read`` does."""

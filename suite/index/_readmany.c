@@ -18,11 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "quietopen.h"
+
 #ifndef O_CLOEXEC
 #define O_CLOEXEC 0
-#endif
-#ifndef O_NOATIME
-#define O_NOATIME 0
 #endif
 
 enum { R_OK_ = 0, R_MISSING, R_OPEN_ERROR, R_TOO_BIG, R_READ_ERROR };
@@ -36,31 +35,13 @@ typedef struct {
     struct stat st;    /* R_OK_ and R_TOO_BIG, where stat'ed */
 } item;
 
-/* O_NOATIME: the first read of a file written since its last read would update its access
- * time (relatime), which dirties the inode in the journal: on a first index build, two
- * million inode writes. The kernel refuses the flag (EPERM) for a file of another owner:
- * *noatime is then cleared and the open tried again, for this file and the rest. */
-static int
-open_file(int dir_fd, const char *path, int *noatime)
-{
-    for (;;) {
-        /* O_NONBLOCK: a fifo under a job file's name must not hang the reader */
-        int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | *noatime);
-        if (fd >= 0)
-            return fd;
-        if (errno == EPERM && *noatime)
-            *noatime = 0;
-        else if (errno != EINTR)
-            return -1;
-    }
-}
-
 /* do_stat: whether the file is stat'ed (for a signature or a limit); without, the read starts
  * with a buffer of 4 KiB that doubles while reads fill it */
 static void
 read_one(int dir_fd, item *it, int do_stat, int has_limit, long long limit, int *noatime)
 {
-    int fd = open_file(dir_fd, it->path, noatime);
+    /* O_NONBLOCK: a fifo under a job file's name must not hang the reader */
+    int fd = open_quietly(dir_fd, it->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, noatime);
     if (fd < 0) {
         it->error = errno;
         it->status = (errno == ENOENT || errno == ENOTDIR) ? R_MISSING : R_OPEN_ERROR;

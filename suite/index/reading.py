@@ -6,7 +6,7 @@ import os
 
 from .. import layout, native
 from ..errors import CorruptFileError
-from ..jsonio import loads_checked
+from ..jsonio import loads_checked, open_quietly
 from . import keyrows
 
 
@@ -76,12 +76,11 @@ def read_at_python(dir_fd, names, suffix, limit, prefix, too_big, path=None, sig
     and ``path``: that one file. ``signed`` false: every signature is None, and without a
     ``limit`` the files are not stat'ed (one system call a file fewer)."""
     out = []
-    noatime = _NOATIME
     for name in names:
         if not isinstance(name, str):
             raise TypeError("names must be strings")
         try:
-            fd, noatime = _open(path or name + suffix, dir_fd, noatime)
+            fd = open_quietly(path or name + suffix, _FLAGS, dir_fd)
         except (FileNotFoundError, NotADirectoryError):
             out.append((None, "none" if signed else None))
             continue
@@ -114,23 +113,8 @@ def read_at_python(dir_fd, names, suffix, limit, prefix, too_big, path=None, sig
     return out
 
 
-# O_NONBLOCK: a fifo under a job file's name must not hang the reader. O_NOATIME: a first
-# read of files written since their last read would otherwise update each one's access time
-# (relatime), an inode written to the journal per file; refused (EPERM) for files of another
-# owner, then not asked for again
+# O_NONBLOCK: a fifo under a job file's name must not hang the reader
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-_NOATIME = getattr(os, "O_NOATIME", 0)
-
-
-def _open(path, dir_fd, noatime):
-    """``(descriptor, noatime)`` of ``path`` opened for reading under ``dir_fd``: the
-    ``O_NOATIME`` flag to use for the next file (0 once refused). Raises OSError."""
-    try:
-        return os.open(path, _FLAGS | noatime, dir_fd=dir_fd), noatime
-    except PermissionError:
-        if not noatime:
-            raise
-    return os.open(path, _FLAGS, dir_fd=dir_fd), 0
 
 
 def _named(exc, path):

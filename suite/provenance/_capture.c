@@ -27,6 +27,7 @@
 #include "growbuf.h"
 #include "jsonesc.h"
 #include "pyfs.h"
+#include "quietopen.h"
 
 /* ---- the interpreter lock around system calls ------------------------------------------- */
 
@@ -65,39 +66,10 @@ dir_text(PyObject *path, PyObject **owner)
     return text;
 }
 
-/* ---- opening without moving access times ----------------------------------------------- */
+/* ---- opening without moving access times (quietopen.h) ------------------------------- */
 
-/* The scans open with O_NOATIME: listing a job directory or reading an output for its hash is
- * no use of it, and under relatime (the usual mount) each would write the inode again where it
- * changed since its last access, which every operation that writes a file does to its job
- * directory: a journal entry on a disk, ~0.5 us a listing on this VM's RAM disk (of ~5). The
- * kernel refuses the flag (EPERM) for a file another user owns: that one is opened without it,
- * and this process stops asking (a project is mostly one user's; the result is the same). */
-#ifdef O_NOATIME
-static int noatime = O_NOATIME;  /* 0 once refused; read and set atomically (without the GIL) */
-#endif
-
-/* openat(dir_fd, name, flags) with O_NOATIME where the system allows it, again on EINTR. */
-static int
-open_quietly(int dir_fd, const char *name, int flags)
-{
-    int fd;
-#ifdef O_NOATIME
-    int extra = __atomic_load_n(&noatime, __ATOMIC_RELAXED);
-    if (extra) {
-        do
-            fd = openat(dir_fd, name, flags | extra);
-        while (fd < 0 && errno == EINTR);
-        if (fd >= 0 || errno != EPERM)
-            return fd;
-        __atomic_store_n(&noatime, 0, __ATOMIC_RELAXED);
-    }
-#endif
-    do
-        fd = openat(dir_fd, name, flags);
-    while (fd < 0 && errno == EINTR);
-    return fd;
-}
+/* 0 once the kernel refused O_NOATIME here (another user's file): not asked for again */
+static int noatime = O_NOATIME;
 
 /* bytes read at a time when hashing; capture.CHUNK (a test checks the two agree) */
 #define CHUNK (1 << 16)
@@ -253,7 +225,7 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
 {
     int err = 0;
     UNLOCK_IF_SHARED
-    *fd = open_quietly(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    *fd = open_quietly(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &noatime);
     if (*fd < 0)
         err = errno;
     else if ((err = list_fd(*fd, l, r)) != 0) {
@@ -503,7 +475,7 @@ read_start(int dir_fd, const char *name, char first[FIRST], char **buf, const ch
     int opened;
     ssize_t got;
     *fd = -1;
-    opened = open_quietly(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    opened = open_quietly(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, &noatime);
     if (opened < 0) {  /* a link (O_NOFOLLOW) hashes its target's text; else it is gone */
         if (*buf == NULL && (*buf = PyMem_RawMalloc(CHUNK)) == NULL)
             return -1;
@@ -1450,7 +1422,7 @@ changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, gr
     if (dir_path == NULL)
         goto done;
     UNLOCK_IF_SHARED
-    fd = open_quietly(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fd = open_quietly(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &noatime);
     if (fd < 0)
         err = errno == ENOENT ? 0 : errno;  /* a missing directory is empty */
     else if ((err = list_fd(fd, &l, &rules)) != 0) {

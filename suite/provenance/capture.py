@@ -696,23 +696,9 @@ def file_sha256(path):
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-#: the scans list and read with O_NOATIME where the system has it: a listing or a read for the
-#: hash is no use of the file, and under relatime each would write the inode again where it
-#: changed since its last access (every operation that writes a file changes its directory)
+#: O_NOATIME where the system has it (jsonio.open_quietly: listings and reads for hashes
+#: leave access times)
 _NOATIME = getattr(os, "O_NOATIME", 0)
-_noatime = _NOATIME  # 0 once refused here (EPERM: another user's file); the result is the same
-
-
-def _open_quietly(path, flags):
-    """``os.open(path, flags)`` with O_NOATIME where the system allows it; raises what
-    ``os.open`` raises."""
-    global _noatime
-    if _noatime:
-        try:
-            return os.open(path, flags | _noatime)
-        except PermissionError:
-            _noatime = 0
-    return os.open(path, flags)
 
 
 @contextlib.contextmanager
@@ -724,7 +710,7 @@ def _scandir(root):
         with os.scandir(root) as it:
             yield it
         return
-    fd = _open_quietly(root, os.O_RDONLY | os.O_DIRECTORY)
+    fd = jsonio.open_quietly(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with os.scandir(fd) as it:
             yield it
@@ -745,7 +731,7 @@ def _digest(path):
         # os.open/os.read: for the small files most operations write, the io stack of open()
         # costs more than the hashing; O_NOFOLLOW spares an lstat to tell links apart
         try:
-            fd = _open_quietly(path, _READ_FLAGS)
+            fd = jsonio.open_quietly(path, _READ_FLAGS)
         except OSError:
             if not os.path.islink(path):
                 raise

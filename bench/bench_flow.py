@@ -414,6 +414,17 @@ def records_parts(root, n, results):
         jobs, {} if before is None else before) if "after" in now[0] else None)
     cap.line = gated(lambda: "line" in now[0], line)
     cap.blobs = gated(lambda: "line" in now[0], blobs)
+    record_line = cap.record_line
+
+    def parted_record_line(name, jobs, start, end, status, error, before):
+        # the runner's one call for the scan after and the line (session 13) runs whole only
+        # for full records; the other variants take the two parts it joins, each gated
+        if "after" in now[0] and "line" in now[0]:
+            return record_line(name, jobs, start, end, status, error, before)
+        return cap.line(name, [j.id for j in jobs], start, end, status, error, None,
+                        cap.changes_text(jobs, before))
+
+    cap.record_line = parted_record_line
     jobs, chunk, cpu = list(p), 50, {v: [] for v in variants}
     with runner.log.background():
         for k in range(0, n, chunk):

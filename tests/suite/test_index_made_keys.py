@@ -262,3 +262,36 @@ def test_a_key_first_queried_on_a_read_only_index_is_made_in_memory(tmp_path, mo
     assert fresh.index.in_memory
     assert fresh.find_jobs({"doc.x": 2}).ids() == _expected(project, "doc.x", 2)
     assert fresh.index.document_values("x") == {j.id: j.doc.x for j in project.find_jobs()}
+
+
+def test_making_a_key_leaves_the_caches_and_the_collector_as_they_were(tmp_path):
+    """A key's first query sorts its rows with larger page caches (no spill to /var/tmp) and
+    without cyclic collection; both are as before once it answers, and after a failure."""
+    import gc
+
+    project = suite.init_project(tmp_path / "p")
+    for i in range(30):
+        project.open_job({"i": i, "b": {"c": i % 3}}).init().doc["x"] = i
+    fresh = suite.get_project(project.path)
+    fresh.index.refresh(documents=True)
+    db = fresh.index._db
+    sizes = [db.execute(f"PRAGMA {s}.cache_size").fetchone()[0] for s in ("main", "temp")]
+    assert fresh.find_jobs({"b.c": 1}).ids() == sorted(
+        project.open_job({"i": i, "b": {"c": 1}}).id for i in range(1, 30, 3))
+    assert [db.execute(f"PRAGMA {s}.cache_size").fetchone()[0] for s in ("main", "temp")] == sizes
+    assert gc.isenabled()
+
+    def fail(texts, keys):
+        raise RuntimeError("cut off")
+
+    original = keyrows.rows_of_keys
+    keyrows.rows_of_keys = fail
+    try:
+        with pytest.raises(RuntimeError):
+            fresh.find_jobs({"doc.x": 1}).ids()
+    finally:
+        keyrows.rows_of_keys = original
+    assert [db.execute(f"PRAGMA {s}.cache_size").fetchone()[0] for s in ("main", "temp")] == sizes
+    assert gc.isenabled()
+    assert _check(fresh) == {(0, "b.c")}  # the failed key was rolled back, not marked made
+    assert fresh.find_jobs({"doc.x": 1}).ids() == [project.open_job({"i": 1, "b": {"c": 1}}).id]

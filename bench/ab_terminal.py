@@ -10,8 +10,8 @@ process) on a pty read by another process as a terminal emulator reads
 terminal or file) runs once a round, the order reversed every other round; the table gives,
 for each, the best and the median of the rounds of the command's own CPU (user + system, from
 wait4: the reader's is not in it) and of its wall time, and the terminal/file ratios of those.
-Then one more terminal run of each under ``strace -f -e trace=write``: how many writes the
-command made to the terminal, and the bytes and redraws the terminal saw.
+Then one more terminal run of each under ``strace -f -y -e trace=write,writev``: how many
+writes the command made to the terminal; and the bytes and redraws a second the terminal saw.
 """
 
 import argparse
@@ -77,19 +77,14 @@ def command_cases(root, trees, only):
 
 
 def traced(case, tree, what, root):
-    """``(terminal run, writes)``: the writes to fds 1 and 2 of the command's process that
-    wrote most of them, from one run on a terminal under strace."""
+    """``(terminal run, writes)``: the writes to the terminal by the command and its
+    children, from one run on a terminal under strace (``-y`` names each fd's file)."""
     log = os.path.join(root, "strace.log")
-    out = case(tree, what, "terminal", ["strace", "-f", "-qq", "-e", "trace=write", "-o", log])()
-    pids = {}
+    out = case(tree, what, "terminal",
+               ["strace", "-f", "-qq", "-y", "-e", "trace=write,writev", "-o", log])()
     with open(log) as f:
-        for line in f:
-            m = re.match(r"(\d+) +write\(([12]),", line)
-            if m:
-                pids.setdefault(m.group(1), 0)
-                pids[m.group(1)] += 1
+        writes = sum(1 for line in f if re.search(r"writev?\(\d+</dev/pts/\d+>", line))
     os.unlink(log)
-    writes = max(pids.values(), default=0)
     return out, writes
 
 

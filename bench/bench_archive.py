@@ -10,8 +10,9 @@ export to .tar.zst; `tar --zstd -xf` and suite import of that archive into an em
 signac export to .tar.gz and signac import of a .tar (signac only up to --signac-max jobs).
 Columns: wall and CPU time (this process's threads and the children it waited for), and both as
 a multiple of tar's (export of `tar --zstd -cf`, import of `tar --zstd -xf`).
---progress-n: the CLI's export and import on a terminal (a pty: the progress bar is drawn)
-against the same commands with output to a file.
+--progress-n: the CLI's export and import on a terminal (a pty read by another process, as a
+terminal emulator reads: the progress bar is drawn) against the same commands with output to a
+file, in turns (bench/ab_terminal.py does the same for several checkouts and sync).
 """
 
 import argparse
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import timed_cpu
+from common import best_median, in_turns, on_terminal, timed_cpu, to_file
 
 
 def build(path, n):
@@ -41,87 +42,54 @@ def build(path, n):
 SUITE = os.path.join(os.path.dirname(sys.executable), "suite")
 
 
-def on_terminal(args, cwd):
-    """``(wall s, user CPU s, bytes drawn)`` of a command whose stdout and stderr are a
-    terminal (a pty, read as fast as it writes, as a terminal emulator does). User time only:
-    the system time of creating 20,000 jobs' files swung 3x between identical runs here."""
-    import pty
-    import time
-
-    t = time.perf_counter()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(cwd)
-        os.execv(args[0], args)
-    out = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        out.append(chunk)
-    _, status, ru = os.wait4(pid, 0)
-    os.close(fd)
-    if status:
-        raise RuntimeError(f"{' '.join(args)}: status {status}\n{b''.join(out)[-2000:]!r}")
-    return time.perf_counter() - t, ru.ru_utime, sum(map(len, out))
-
-
-def to_file(args, cwd, path):
-    """``(wall s, user CPU s)`` of a command whose stdout and stderr go to a file."""
-    import time
-
-    t = time.perf_counter()
-    with open(path, "wb") as f:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=f, stderr=f)
-        _, status, ru = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(args)}: exit {proc.returncode}")
-    return time.perf_counter() - t, ru.ru_utime
-
-
-def progress_rows(n, rounds=4):
-    """Export and import of ``n`` jobs by the CLI, on a terminal (progress bar drawn) and
-    with output to a file (no bar), taking turns; the best of ``rounds`` each."""
+def progress_rows(n, rounds=5):
+    """Export and import of ``n`` jobs by the CLI, on a terminal (a pty read by another
+    process: the progress bar is drawn) and with output to a file (no bar), in turns; the
+    best and the median of ``rounds`` each, of the command's own CPU and of its wall time."""
     import suite
 
     root = tempfile.mkdtemp(prefix=f"bench-progress-{n}-")
-    best = {}
     try:
         p = build(os.path.join(root, "p"), n)
         len(list(p))  # the index, built once
         arc = os.path.join(root, "a.tar.zst")
         subprocess.run([SUITE, "export", arc, "-q"], cwd=p.path, check=True)
-        drawn = 0
-        for k in range(rounds):
-            for mode in (("terminal", "file") if k % 2 == 0 else ("file", "terminal")):
-                out = os.path.join(root, f"exp-{k}-{mode}.tar.zst")
-                q = suite.init_project(os.path.join(root, f"q-{k}-{mode}"))
-                log = os.path.join(root, "log")
-                for what, args, cwd in (("export", [SUITE, "export", out], p.path),
-                                        ("import", [SUITE, "import", arc], q.path)):
+        made = [0]
+
+        def case(what, mode):
+            def run():
+                made[0] += 1
+                out = os.path.join(root, f"exp-{made[0]}.tar.zst")
+                q = suite.init_project(os.path.join(root, f"q-{made[0]}"))
+                args, cwd = (([SUITE, "export", out], p.path) if what == "export"
+                             else ([SUITE, "import", arc], q.path))
+                try:
                     if mode == "terminal":
-                        t, c, nbytes = on_terminal(args, cwd)
-                        drawn = max(drawn, nbytes)
-                    else:
-                        t, c = to_file(args, cwd, log)
-                    key = f"{what} ({mode})"
-                    best[key] = min(best.get(key, float("inf")), t)
-                    best[key + " cpu"] = min(best.get(key + " cpu", float("inf")), c)
-                shutil.rmtree(q.path)
-                os.unlink(out)
+                        return on_terminal(args, cwd)
+                    return to_file(args, cwd, os.path.join(root, "log"))
+                finally:
+                    shutil.rmtree(q.path)
+                    if os.path.exists(out):
+                        os.unlink(out)
+            return run
+
+        runs = in_turns({(what, mode): case(what, mode) for what in ("export", "import")
+                         for mode in ("terminal", "file")}, rounds)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"\nN = {n:,} jobs, CLI, best of {rounds} alternating rounds; "
-          f"load average {os.getloadavg()[0]:.1f}; at most {drawn:,} bytes drawn on the terminal")
+    drawn = max(r["bytes"] for what in ("export", "import") for r in runs[(what, "terminal")])
+    print(f"\nN = {n:,} jobs, CLI, {rounds} rounds in turns; load average "
+          f"{os.getloadavg()[0]:.1f}; at most {drawn:,} bytes drawn on the terminal")
+    best = {}
     for what in ("export", "import"):
-        term, file = best[f"{what} (terminal)"], best[f"{what} (file)"]
-        cterm, cfile = best[f"{what} (terminal) cpu"], best[f"{what} (file) cpu"]
-        print(f"  {what}: terminal {term:.3f} s, file {file:.3f} s, terminal/file {term / file:.3f}"
-              f"; user CPU {cterm:.2f} / {cfile:.2f} s, terminal/file {cterm / cfile:.3f}")
+        t, f = best_median(runs[(what, "terminal")]), best_median(runs[(what, "file")])
+        for mode, s in (("terminal", t), ("file", f)):
+            best[f"{what} ({mode})"], best[f"{what} ({mode}) cpu"] = s["wall"][0], s["cpu"][0]
+        print(f"  {what}: CPU (user+sys) best {t['cpu'][0]:.3f} / {f['cpu'][0]:.3f} s, "
+              f"terminal/file {t['cpu'][0] / f['cpu'][0]:.3f}, median "
+              f"{t['cpu'][1] / f['cpu'][1]:.3f}; wall best {t['wall'][0]:.3f} / "
+              f"{f['wall'][0]:.3f} s, {t['wall'][0] / f['wall'][0]:.3f}, median "
+              f"{t['wall'][1] / f['wall'][1]:.3f}")
     return best
 
 

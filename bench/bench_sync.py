@@ -21,8 +21,9 @@ and for the SSH rows that of the far side (sshd's session and what it ran: suite
 index refresh after the client has gone included, or rsync's; read once it has ended).
 --local adds rows for a local sync (the CLI, `suite sync /other/project`, both projects on this
 machine) against `rsync -a --delete` of the workspace; --no-ssh-rows leaves out the SSH rows.
---progress-n times the CLI's first local sync of that many jobs on a terminal (a pty: the
-progress bar and the per-job lines drawn) against output to a file.
+--progress-n times the CLI's first local sync of that many jobs on a terminal (a pty read by
+another process, as a terminal emulator reads: the progress bar and the per-job lines drawn)
+against output to a file, in turns.
 --noop-project DIR: a sync with nothing to do over SSH of an existing (large) project, read
 only, against rsync: the far copy is made once with rsync under --noop-dest (its sync identity
 and records removed), a first suite sync writes the records, then both tools run with nothing
@@ -43,8 +44,16 @@ import sys
 import tempfile
 import time
 
-from bench_archive import SUITE, build, on_terminal, to_file  # 3 small files per job
-from common import add_python_option, cpu_seconds, suite_python
+from bench_archive import SUITE, build  # 3 small files per job
+from common import (
+    add_python_option,
+    best_median,
+    cpu_seconds,
+    in_turns,
+    on_terminal,
+    suite_python,
+    to_file,
+)
 
 #: the interpreter of suite's far sides and the command line of its CLI (--python)
 PYTHON, SUITE_ARGV = sys.executable, [SUITE]
@@ -292,33 +301,40 @@ def local_rows(args, root, src, rows):
             os.unlink(src.open_job(id=job_id).fn(f"local{round_}.bin"))
 
 
-def progress_rows(root, n, rounds=4):
-    """The CLI's first local sync of ``n`` jobs on a terminal (a pty: progress bar and
-    per-job lines drawn) and with output to a file, taking turns; the best of ``rounds``."""
+def progress_rows(root, n, rounds=5):
+    """The CLI's first local sync of ``n`` jobs on a terminal (a pty read by another
+    process: progress bar and per-job lines drawn) and with output to a file, in turns; the
+    best and the median of ``rounds``, of the command's own CPU and of its wall time."""
     import suite
 
     p = build(f"{root}/progress-src", n)
     len(list(p))  # the index, built once
-    best, drawn = {}, 0
-    for k in range(rounds):
-        for mode in ("terminal", "file") if k % 2 == 0 else ("file", "terminal"):
-            dst = suite.init_project(f"{root}/progress-{k}-{mode}").path
+    made = [0]
+
+    def case(mode):
+        def run():
+            made[0] += 1
+            dst = suite.init_project(f"{root}/progress-{made[0]}").path
             cmd = [*SUITE_ARGV, "sync", dst]
-            if mode == "terminal":
-                t, c, nbytes = on_terminal(cmd, p.path)
-                drawn = max(drawn, nbytes)
-            else:
-                t, c = to_file(cmd, p.path, f"{root}/progress.log")
-            best[mode] = min(best.get(mode, float("inf")), t)
-            best[mode + " cpu"] = min(best.get(mode + " cpu", float("inf")), c)
-            shutil.rmtree(dst)
+            try:
+                if mode == "terminal":
+                    return on_terminal(cmd, p.path)
+                return to_file(cmd, p.path, f"{root}/progress.log")
+            finally:
+                shutil.rmtree(dst)
+        return run
+
+    runs = in_turns({mode: case(mode) for mode in ("terminal", "file")}, rounds)
     shutil.rmtree(p.path)
-    print(f"\nN = {n:,} jobs, CLI first local sync, best of {rounds} alternating rounds; "
+    t, f = best_median(runs["terminal"]), best_median(runs["file"])
+    drawn = max(r["bytes"] for r in runs["terminal"])
+    print(f"\nN = {n:,} jobs, CLI first local sync, {rounds} rounds in turns; "
           f"{drawn:,} bytes drawn on the terminal")
-    print(f"  terminal {best['terminal']:.3f} s, file {best['file']:.3f} s, terminal/file "
-          f"{best['terminal'] / best['file']:.3f}; user CPU {best['terminal cpu']:.2f} / "
-          f"{best['file cpu']:.2f} s, {best['terminal cpu'] / best['file cpu']:.3f}")
-    return best
+    print(f"  CPU (user+sys) best {t['cpu'][0]:.3f} / {f['cpu'][0]:.3f} s, terminal/file "
+          f"{t['cpu'][0] / f['cpu'][0]:.3f}, median {t['cpu'][1] / f['cpu'][1]:.3f}; wall best "
+          f"{t['wall'][0]:.3f} / {f['wall'][0]:.3f} s, {t['wall'][0] / f['wall'][0]:.3f}, "
+          f"median {t['wall'][1] / f['wall'][1]:.3f}")
+    return {"terminal": t, "file": f}
 
 
 def noop_rows(args, root, port, home, rows):

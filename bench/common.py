@@ -116,3 +116,108 @@ def suite_python(path=None):
     if not os.access(path, os.X_OK):
         raise SystemExit(f"--python {path}: not an executable file")
     return path
+
+
+def on_terminal(args, cwd, env=None, rows=24, columns=80):
+    """Run a command as on a terminal and return what :func:`to_file` returns, plus
+    ``bytes`` drawn, the terminal's ``reads``, ``redraws`` (carriage returns) and the
+    terminal's own CPU seconds (``reader cpu``).
+
+    The command's stdin, stdout and stderr are a pty of ``rows`` x ``columns``; its other end
+    is read by another process, in chunks of up to 64 KiB, as a terminal emulator reads: the
+    reader's CPU is neither this process's nor the command's (in session 13 the reader ran in
+    the benchmark's own process and its time was shared with what was measured)."""
+    import fcntl
+    import pty  # noqa: F401  (the platform has ptys; openpty is os's)
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    report_r, report_w = os.pipe()
+    reader = os.fork()
+    if reader == 0:  # the terminal: read until the last writer has closed its end
+        code = 0
+        try:
+            os.close(slave)
+            os.close(report_r)
+            nbytes = reads = redraws = 0
+            tail = b""
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: no writer is left
+                    break
+                if not chunk:
+                    break
+                nbytes, reads = nbytes + len(chunk), reads + 1
+                redraws += chunk.count(b"\r") - chunk.count(b"\r\n")  # not a newline's
+                tail = (tail + chunk)[-2000:]
+            os.write(report_w, f"{nbytes} {reads} {redraws}\n".encode() + tail)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(report_w)
+    os.close(master)
+    t = time.perf_counter()
+    try:
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=slave, stdout=slave,
+                                stderr=slave, start_new_session=True)
+        _, status, ru = os.wait4(proc.pid, 0)
+        took = time.perf_counter() - t
+    finally:
+        os.close(slave)
+    with os.fdopen(report_r, "rb") as f:
+        report = f.read()
+    _, _, reader_ru = os.wait4(reader, 0)
+    head, _, tail = report.partition(b"\n")
+    nbytes, reads, redraws = map(int, head.split())
+    if status:
+        raise RuntimeError(f"{' '.join(args)}: status {status}\n{tail!r}")
+    return {"wall": took, "user": ru.ru_utime, "sys": ru.ru_stime, "bytes": nbytes,
+            "reads": reads, "redraws": redraws,
+            "reader cpu": reader_ru.ru_utime + reader_ru.ru_stime}
+
+
+def to_file(args, cwd, path, env=None):
+    """Run a command with stdout and stderr to the file ``path``; return ``wall`` seconds and
+    its (and its waited-for children's) ``user`` and ``sys`` CPU seconds, from ``wait4``."""
+    t = time.perf_counter()
+    with open(path, "wb") as f:
+        # a session of its own, as on_terminal's: with sched_autogroup each session is
+        # scheduled as one group, and under load a command alone in its group got twice the
+        # share of one in the benchmark's (file runs read 2x the wall of terminal runs)
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=f, stderr=f,
+                                start_new_session=True)
+        _, status, ru = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - t
+    if status:
+        with open(path, "rb") as f:
+            raise RuntimeError(f"{' '.join(args)}: status {status}\n{f.read()[-2000:]!r}")
+    return {"wall": took, "user": ru.ru_utime, "sys": ru.ru_stime}
+
+
+def in_turns(cases, rounds):
+    """Call each of ``cases`` (name -> function returning a dict as :func:`to_file` does)
+    once a round, in the opposite order every other round (the load drifts); return name ->
+    the list of its dicts."""
+    out = {name: [] for name in cases}
+    names = list(cases)
+    for k in range(rounds):
+        for name in names if k % 2 == 0 else names[::-1]:
+            out[name].append(cases[name]())
+    return out
+
+
+def best_median(runs):
+    """``{"wall": (best, median), "cpu": (best, median), "user": ...}`` of runs as
+    :func:`in_turns` answers them (cpu: user + system)."""
+    import statistics
+
+    summary = {}
+    for key in ("wall", "cpu", "user", "sys"):
+        values = [r["wall"] if key == "wall" else r["user"] + r["sys"] if key == "cpu"
+                  else r[key] for r in runs]
+        summary[key] = (min(values), statistics.median(values))
+    return summary

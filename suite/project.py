@@ -48,6 +48,9 @@ class Project:
     FN_DOCUMENT = layout.PROJECT_DOCUMENT
     KEY_DATA = os.path.splitext(layout.PROJECT_DATA)[0]
     FN_CACHE = os.path.join(layout.SUITE_DIR, "index.sqlite")
+    #: None, or called with a one-line message before long work of the project's index (on
+    #: any thread); the CLI sets it on a terminal. Setting it does not open the index.
+    on_progress = None
 
     def __init__(self, path=None):
         path = os.path.abspath("." if path is None else path)

@@ -103,8 +103,7 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
         click.echo(f"ignored {len(result.ignored)} file(s) outside any job: "
                    + ", ".join(result.ignored[:5]), err=True)
     if dry_run and not quiet:
-        for job_id in result.imported:
-            click.echo(f"  + {job_id}")
+        common.echo_lines([f"  + {job_id}" for job_id in result.imported])
 
 
 @click.command()

@@ -1,12 +1,11 @@
 """Helpers shared by the command modules: finding the project, reading filters, output."""
 
-import contextlib
 import json
-import sys
 
 import click
 
 from .plain import project  # noqa: F401  (the command modules take it from here)
+from .progress import progress_bar  # noqa: F401  (likewise)
 
 
 def filter_from(args):
@@ -48,9 +47,18 @@ def echo_sync_result(result, as_json=False, quiet=False):
     if as_json:
         echo_json(result.to_json())
         return
-    for line in result.format().splitlines():
-        if not quiet or line.startswith(("CONFLICT ", "REFUSED ", "ACTIVE ")):
-            click.echo(line)
+    lines = result.format().splitlines()
+    if quiet:
+        lines = [line for line in lines if line.startswith(("CONFLICT ", "REFUSED ", "ACTIVE "))]
+    echo_lines(lines)
+
+
+def echo_lines(lines):
+    """Print ``lines`` (a line a job, say) as ``click.echo`` would, in one write: on a
+    terminal, where standard output is line-buffered, echoing each was a write (and a
+    terminal's redraw) per line: 20,000 for a first sync of 20,000 jobs."""
+    if lines:
+        click.echo("\n".join(lines))
 
 
 def parse_value(text):
@@ -71,48 +79,6 @@ job_option = click.option(
 )
 
 
-#: seconds between two redraws of a progress bar: redrawing once per job made a terminal
-#: export of 20,000 jobs 30-50 % slower
-REDRAW_INTERVAL = 0.1
-
 quiet_option = click.option(
     "-q", "--quiet", is_flag=True,
     help="No progress bar and no report; errors (and conflicts) are still shown.")
-
-
-@contextlib.contextmanager
-def progress_bar(label, quiet=False):
-    """``with progress_bar(label) as update:`` -- ``update(done, total, nbytes=None)`` draws a
-    bar on a terminal, at most every REDRAW_INTERVAL seconds (the last state is drawn at the
-    end); off a terminal or with ``quiet``, ``update`` is None."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    import time
-
-    state = {"bar": None, "drawn": 0.0, "pending": None}
-
-    def draw(done, total, nbytes):
-        if state["bar"] is None:
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr,
-                                             show_pos=True)
-            state["bar"].__enter__()
-        bar = state["bar"]
-        if nbytes is not None:
-            bar.label = f"{label} ({nbytes / 1e6:.1f} MB)"
-        bar.update(done - bar.pos)
-        state["drawn"], state["pending"] = time.monotonic(), None
-
-    def update(done, total, nbytes=None):
-        if time.monotonic() - state["drawn"] >= REDRAW_INTERVAL:
-            draw(done, total, nbytes)
-        else:
-            state["pending"] = (done, total, nbytes)
-
-    try:
-        yield update
-    finally:
-        if state["pending"] is not None:
-            draw(*state["pending"])
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)

@@ -5,7 +5,7 @@ import click
 from suite.terminal import visible
 
 from . import onremote
-from .common import echo_json, filter_from_options, filter_option, job_option, project
+from .common import echo_json, echo_lines, filter_from_options, filter_option, job_option, project
 from .onremote import on_options
 from .statusplain import status_here
 
@@ -108,9 +108,12 @@ def run(ctx, ops, filter_args, ids, num, order, timeout, num_passes, pretend, pa
                             ssh, filter_from_options(filter_args) if filter_args else None,
                             ids, module)
     runner = _runner(module, reason, tags)
+    shown = []  # --pretend's line per operation, printed in one write (see echo_lines)
     done = runner.run(list(ops) or None, filter_from_options(filter_args) if filter_args
-                      else None, ids, num, order, timeout, num_passes, pretend, click.echo,
+                      else None, ids, num, order, timeout, num_passes, pretend,
+                      shown.append if pretend else click.echo,
                       parallel, _progress_printer() if progress else None)
+    echo_lines(shown)
     failed = [d for d in done if d[2] == "failure"]
     if not pretend:
         click.echo(f"ran {len(done)} operation(s); {len(failed)} failed")

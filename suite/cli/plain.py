@@ -13,7 +13,9 @@ def project(quiet=False):
 
     proj = get_project(".")
     if sys.stderr.isatty() and not quiet:
-        proj.index.on_progress = lambda msg: echo(f"suite: {msg}", err=True)
+        # the project's, not its index's: a command that never queries (import) then never
+        # imports the index
+        proj.on_progress = lambda msg: echo(f"suite: {msg}", err=True)
     return proj
 
 

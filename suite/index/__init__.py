@@ -69,8 +69,6 @@ class Index:
         self._problems = {}  # read from the database when first asked for (problems)
         self._problems_stale = True
         self._big_problems = {}  # documents over the caps, found unreadable when last read
-        #: called with a one-line message before long work (the CLI sets it on a terminal)
-        self.on_progress = None
         #: set by a long-running caller (the dashboard: suite.dashboard.watch.Watcher) that
         #: is told of document changes: ``take()`` answers the ids whose documents may have
         #: changed since its last answer, or None (then every document is stat'ed);
@@ -111,7 +109,7 @@ class Index:
         hint = watch.take() if watch is not None else None
         try:
             jobs_changed, changed = refresh_index(self._store, self.project.workspace,
-                                                  documents, hint, self.on_progress)
+                                                  documents, hint, self.project.on_progress)
         except BaseException:
             if watch is not None:
                 watch.give_back(hint)

@@ -35,6 +35,7 @@ class Second:
 
     def __init__(self, transport, label):
         self.client, self.error = None, None
+        self._lock, self._closed = threading.Lock(), False
         self._thread = threading.Thread(target=self._open, args=(transport, label),
                                         name="sync-data-stream", daemon=True)
         self._thread.start()
@@ -42,20 +43,33 @@ class Second:
     def _open(self, transport, label):
         try:
             far = transport.second()
-            if far is not None:
-                self.client = DataStream(far, label)
+            if far is None:
+                return
+            client = DataStream(far, label)
         except Exception as exc:  # an older suite there, a refused session: one stream
             self.error = exc
+            return
+        with self._lock:
+            if not self._closed:
+                self.client = client
+                return
+        client.close()  # the sync ended while this opened: nothing went over it
 
     def ready(self):
         """The open stream's client if it is ready and sound now (never waits), else None."""
-        if self._thread.is_alive():
-            return None
         client = self.client
         return None if client is None or client.broken else client
 
-    def close(self):
-        """Wait for the opening to end, then close the stream (its writes answered first)."""
+    def wait(self):
+        """Wait for the opening to end; the client (None: one stream carries all)."""
         self._thread.join()
-        if self.client is not None:
-            self.client.close()
+        return self.client
+
+    def close(self):
+        """Close the stream (its writes answered first). One still opening is not waited
+        for: the sync is over, and it closes itself once open (a sync that ended before the
+        far process started pays nothing for it)."""
+        with self._lock:
+            self._closed, client = True, self.client
+        if client is not None:
+            client.close()

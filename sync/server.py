@@ -128,8 +128,9 @@ def _serve_session(path, stdin, stdout, init, data=False):
     out.flush()  # the hello at once: the client waits for it before it sends anything
     streams = {}  # token -> FileWriter
     try:
-        return _serve(replica, _Requests(stdin, out), out, streams,
-                      DATA_OPS if data else None)
+        if data:
+            return _serve(replica, _Requests(stdin, out), out, streams, only=DATA_OPS)
+        return _serve(replica, _Requests(stdin, out), out, streams)
     except protocol.ProtocolError as exc:  # the client spoke badly: say so, and stop
         try:
             out.send({"ok": False, "error": f"the far side refused a request: {exc}",

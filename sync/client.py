@@ -29,6 +29,9 @@ class Client:
     #: one answer per job were a third of the far side's work in a first sync of small jobs
     JOBS_PER_FRAME, JOB_FRAME_BYTES = 128, 4 << 20
 
+    #: whether a failed write's error names its file (the second data stream's do)
+    names_writes = False
+
     def __init__(self, transport, label=None, ahead=()):
         self.transport, self.host = transport, transport.host
         self.timeout = transport.timeout
@@ -40,6 +43,10 @@ class Client:
         self.changed = []  # refused writes' notes, from their answers (see Replica.changed)
         self._broken = False
         self._token = 0
+        self._stream_files = {}  # token -> "job/rel" of a streamed write (names_writes)
+        self._second = None  # the second data stream (sync.datastream.Second), once asked
+        self._used = None  # its client, once a write went there (flush waits for it)
+        self._split = [0, 0]  # bytes of large writes given to this stream and to the second
         self.ahead = []
         try:
             unsent = self._ask_ahead(ahead)
@@ -134,10 +141,20 @@ class Client:
                             f"{exc or 'the far side closed it'}") from None
         self._outbuf.clear()
 
+    @property
+    def broken(self):
+        """Whether the far side stopped answering or spoke badly (nothing more is sent)."""
+        return self._broken
+
     def _post(self, op, *args, payload=b"", **extra):
         """Send a write without waiting: the work streams instead of one round trip each."""
         self._send(op, args, payload, extra, flush=False)
-        self._expect.append(None)
+        if self.names_writes:
+            if op == "write_open":
+                self._stream_files[args[0]] = f"{args[1]}/{args[2]}"
+            self._expect.append((op, args))
+        else:
+            self._expect.append(None)
         if len(self._expect) >= self.WINDOW:
             # read answers down to half the window, so the next writes go out as one batch
             while len(self._expect) > self.WINDOW // 2:
@@ -148,18 +165,32 @@ class Client:
         request sent ahead (kept for its caller)."""
         self._flush()
         holder = self._expect.popleft()
-        if holder is not None:
+        if isinstance(holder, list):
             holder.append(self._frame())
             return
         try:
             header, _ = self._checked(*self._frame())
-        except SyncError:
+        except SyncError as exc:
             self._expect.clear()
-            raise
+            if holder is None:
+                raise
+            raise self.failed(str(exc), self._written(*holder)) from None
         result = header.get("result")
         if result is not None:  # writes refused: their targets changed (create_jobs: a list)
             for note in result if isinstance(result, list) else [result]:
                 self.changed.append(answers.check_note(note, self.host))
+
+    def failed(self, message, what):
+        """The error of a failed write (``what``: its file, when ``names_writes``)."""
+        return SyncError(message)
+
+    def _written(self, op, args):
+        """``job/rel`` of the file a posted write was writing (None if none)."""
+        if op in ("write_open", "write_chunk", "write_close"):
+            return self._stream_files.get(args[0])
+        if len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+            return f"{args[0]}/{args[1]}"
+        return None
 
     def _drain(self):
         if self._jobs:
@@ -201,10 +232,46 @@ class Client:
         return header, data
 
     def flush(self):
-        """Wait for the answers to every write sent so far; raise if one failed."""
+        """Wait for the answers to every write sent so far, on both streams (this one's
+        first: its work is answered even when the second's fails); raise if one failed."""
         self._drain()
+        second = self._used
+        if second is not None:
+            try:
+                second.flush()
+            finally:
+                self.changed += second.changed
+                second.changed = []
+
+    # -- the second data stream (sync.datastream) -------------------------------------------
+    def start_second(self):
+        """Open a second stream for file writes in the background (once; see
+        :mod:`sync.datastream`); until it is ready, and if it cannot be opened, this one
+        carries them (:meth:`pick`)."""
+        if self._second is None and not self._broken:
+            from .datastream import Second
+
+            self._second = Second(self.transport, self.label)
+
+    def pick(self, size):
+        """The stream to carry a file write of ``size`` bytes into a job the far side has:
+        the second when it is open and has carried no more of the large writes than this
+        one, else this one."""
+        second = self._second.ready() if self._second is not None else None
+        if second is None:
+            return self
+        k = 1 if self._split[1] <= self._split[0] else 0
+        self._split[k] += size
+        if k:
+            self._used = second
+        return second if k else self
 
     def close(self):
+        if self._second is not None:  # its writes answered (or given up) before this end
+            try:
+                self._second.close()
+            except SyncError:
+                pass
         if not self._broken:  # a far side that stopped answering is not waited for again
             try:
                 self._drain()

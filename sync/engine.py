@@ -253,6 +253,9 @@ class Sync:
             digest = self.L.record_digest(rid)
         else:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
+        if not self.dry_run and self.mode != "pull" and hasattr(self.R, "start_second") and \
+                _new_bytes(ls["jobs"], base, self.SECOND_FILE_MIN) >= self.SECOND_STREAM_MIN:
+            self.R.start_second()  # opened while the far listing is waited for
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         if isinstance(self.R, Replica):  # a child listing it has answered all it is asked:
             self.R.end_child(wait=False)  # it leaves meanwhile, reaped at the end (_run)
@@ -326,6 +329,13 @@ class Sync:
         if not self.dry_run and (self.result.actions or changed):
             self._save(record, lid, rid, final=True)
         return self.result
+
+    #: a push of at least this many bytes of files into jobs the far side has also goes
+    #: over a second data stream (sync.datastream); below it, no second far process starts
+    SECOND_STREAM_MIN = 16 << 20
+    #: files smaller than this always go over the first stream (their bytes pace nothing;
+    #: _new_bytes counts only larger ones)
+    SECOND_FILE_MIN = 64 << 10
 
     def _stage_ahead(self, ids, base_jobs):
         """Both projects on this machine: the jobs a first copy lands whole, file to file,
@@ -833,6 +843,11 @@ class Sync:
             if len(self._deltas) >= self.DELTA_FILES or self._delta_bytes >= self.DELTA_BYTES:
                 self._flush_deltas()
             return entry
+        if do and dst is self.R and state[0] >= self.SECOND_FILE_MIN and \
+                hasattr(dst, "pick"):
+            # into a job the far side has (new jobs' files go with them on the first stream,
+            # in order): over the second data stream when it is open, in turn with the first
+            dst = dst.pick(state[0])
         if do and _large(state):
             state = self._stream(job_id, rel, src, dst, basis)
         elif do and src is self.R:
@@ -1033,6 +1048,25 @@ def _with_job(files):
             out.append(rel)
             total += size
     return out
+
+
+def _new_bytes(jobs, base, smallest):
+    """The bytes of the files of at least ``smallest`` bytes that are new here (not in the
+    record) in jobs the record has (so the far side has them): what the loop will push whole
+    into existing jobs, counted up to :attr:`Sync.SECOND_STREAM_MIN`. Changed files go as
+    deltas; new jobs go with their files."""
+    total = 0
+    for job_id, lj in jobs.items():
+        b = base.get(job_id)
+        if b is None:
+            continue
+        known = b.get("files", {})
+        for rel, lf in lj["files"].items():
+            if lf[0] >= smallest and rel not in known and not is_link(lf):
+                total += lf[0]
+                if total >= Sync.SECOND_STREAM_MIN:
+                    return total
+    return total
 
 
 def _large(state):

@@ -84,9 +84,16 @@ class _Requests:
         return out
 
 
-def serve(path, stdin=None, stdout=None, init=False):
+#: what a second stream's server (``--data``) serves: file writes and heartbeats, nothing
+#: that reads, locks or saves a record (those stay on the first stream, in its order)
+DATA_OPS = frozenset({"heartbeat", "write", "write_open", "write_chunk", "write_close"})
+
+
+def serve(path, stdin=None, stdout=None, init=False, data=False):
     """Serve the project at ``path`` (``~`` is this side's home; ``init``: create a project
-    there if there is none) until the client closes; return the exit status.
+    there if there is none) until the client closes; return the exit status. ``data``: a
+    sync's second stream, which serves :data:`DATA_OPS` only (another request is answered
+    with an error) and leaves the index to the first.
 
     With ``SUITE_PROFILE=DIR`` in the environment the session runs under cProfile and its
     statistics are written to ``DIR/sync-server-PID.prof`` (for the benchmarks)."""
@@ -96,13 +103,13 @@ def serve(path, stdin=None, stdout=None, init=False):
 
         profiler = cProfile.Profile()
         try:
-            return profiler.runcall(_serve_session, path, stdin, stdout, init)
+            return profiler.runcall(_serve_session, path, stdin, stdout, init, data)
         finally:
             profiler.dump_stats(os.path.join(profile_dir, f"sync-server-{os.getpid()}.prof"))
-    return _serve_session(path, stdin, stdout, init)
+    return _serve_session(path, stdin, stdout, init, data)
 
 
-def _serve_session(path, stdin, stdout, init):
+def _serve_session(path, stdin, stdout, init, data=False):
     stdin = stdin or sys.stdin.buffer
     if stdout is None:
         # frames get a descriptor of their own; fd 1 becomes stderr, so whatever a workflow,
@@ -112,7 +119,7 @@ def _serve_session(path, stdin, stdout, init):
         sys.stdout = sys.stderr
     out = _Output(stdout)
     try:
-        replica = Replica(os.path.expanduser(path), init=init)
+        replica = Replica(os.path.expanduser(path), init=init and not data)
     except Exception as exc:  # report, then stop: the client shows it
         out.send({"ok": False, "error": str(exc), "type": type(exc).__name__})
         out.flush()
@@ -121,6 +128,8 @@ def _serve_session(path, stdin, stdout, init):
     out.flush()  # the hello at once: the client waits for it before it sends anything
     streams = {}  # token -> FileWriter
     try:
+        if data:
+            return _serve(replica, _Requests(stdin, out), out, streams, only=DATA_OPS)
         return _serve(replica, _Requests(stdin, out), out, streams)
     except protocol.ProtocolError as exc:  # the client spoke badly: say so, and stop
         try:
@@ -147,15 +156,18 @@ class _Session:
         self.stdin = stdin  # read by a streamed operation that listens for a stop
 
 
-def _serve(replica, stdin, stdout, streams):
+def _serve(replica, stdin, stdout, streams, only=None):
     session, wrote = _Session(replica, stdout, streams, stdin), False
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":
-            if wrote or replica.index_cold:
+            if only is None and (wrote or replica.index_cold):
                 _refresh_index(replica)
             return 0
         try:
+            if only is not None and header.get("op") not in only:
+                raise ValueError(f"the data stream takes file writes only, not "
+                                 f"{header.get('op')!r}")
             op = ops.lookup(header.get("op"))
             wrote = wrote or op.writes
             if op.mode != "post":  # may take long: the client may be waiting for answers

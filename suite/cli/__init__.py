@@ -69,7 +69,7 @@ def main(argv=None):
             return run(args)
         from sync.server import serve
 
-        sys.exit(serve(far[0], init=far[1]))
+        sys.exit(serve(far[0], init=far[1], data=far[2]))
     except (SuiteError, OSError, ValueError, KeyError, LookupError) as exc:
         if debug:
             raise
@@ -83,17 +83,19 @@ def main(argv=None):
 
 
 def _server_args(args):
-    """``(path, init)`` if ``args`` are the far server's fixed form, else None (click parses
-    them, with its usage errors and help)."""
+    """``(path, init, data)`` if ``args`` are the far server's fixed form, else None (click
+    parses them, with its usage errors and help)."""
     if not args or args[0] != "_sync-server":
         return None
     rest = args[1:]
-    init = "--init" in rest
-    if init:
-        rest.remove("--init")
+    flags = []
+    for flag in ("--init", "--data"):
+        flags.append(flag in rest)
+        if flags[-1]:
+            rest.remove(flag)
     if len(rest) != 1 or rest[0].startswith("-"):
         return None
-    return rest[0], init
+    return rest[0], *flags
 
 
 def _error(line):

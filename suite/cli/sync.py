@@ -165,9 +165,10 @@ def _warn_skipped(items):
 @click.command("_sync-server", hidden=True)
 @click.argument("path")
 @click.option("--init", is_flag=True)
-def server(path, init):
+@click.option("--data", is_flag=True, help="A sync's second stream: file writes only.")
+def server(path, init, data):
     """Serve sync requests for the project at PATH on stdin/stdout (started by 'suite sync'
     over SSH; not for people)."""
     from sync.server import serve
 
-    sys.exit(serve(path, init=init))
+    sys.exit(serve(path, init=init, data=data))

@@ -9,6 +9,11 @@ compression, heartbeats and timeouts are the client's (:mod:`sync.client`), the 
   the whole protocol runs without SSH (tests, and ``--ssh local`` for a local path).
 
 ``auto`` picks openssh when a master connection to the host is open, else paramiko.
+
+A transport may open a second stream to a second far process, ``suite _sync-server PATH
+--data``, which takes file writes only (:meth:`Transport.second`; see
+:mod:`sync.datastream`): large pushes are paced by each stream's SSH window, and two streams
+have two windows.
 """
 
 import shlex
@@ -36,6 +41,11 @@ class Transport(ABC):
         """The far project as messages name it: ``host:path``."""
         return f"{self.host}:{self.path}"
 
+    def second(self):
+        """A second transport to a far ``_sync-server PATH --data`` (writes only), or None
+        when this transport has none to give cheaply (then one stream carries all)."""
+        return None
+
     @abstractmethod
     def why_stopped(self):
         """One line saying why the server ended before its first frame, and the remedy."""
@@ -46,11 +56,12 @@ class Transport(ABC):
         end by itself; else it stopped answering and is not waited for)."""
 
 
-def server_command(remote_suite, path, init):
+def server_command(remote_suite, path, init, data=False):
     """The command line that starts the far side: the path quoted (the far side expands a
-    leading ``~``), ``remote_suite`` given as the user wrote it (it is a command)."""
+    leading ``~``), ``remote_suite`` given as the user wrote it (it is a command); ``data``:
+    the second stream's server (writes only)."""
     command = f"{remote_suite or 'suite'} _sync-server {shlex.quote(path)}"
-    return command + " --init" if init else command
+    return command + (" --init" if init else "") + (" --data" if data else "")
 
 
 def not_installed(transport, host):

@@ -65,16 +65,27 @@ LOGIN_TIMEOUT = 300.0
 class OpenSSHTransport(Transport):
     name = "openssh"
 
-    def __init__(self, target, remote_suite=None, timeout=60.0, init=False, ssh_command=None):
+    def __init__(self, target, remote_suite=None, timeout=60.0, init=False, ssh_command=None,
+                 data=False):
         self.host, self.path, self.timeout = target.host, target.path, timeout
+        self.target, self.remote_suite, self.ssh_command = target, remote_suite, ssh_command
         argv = ssh_argv(target, ssh_command)
         self.process = Process(
             [*argv, *SESSION_OPTIONS, "-T", "--", target.host,
-             server_command(remote_suite, target.path, init)],
+             server_command(remote_suite, target.path, init, data)],
             timeout, f"openssh transport: cannot run {argv[0]!r}; install the OpenSSH client, "
                      "give --ssh-command COMMAND, or use --ssh paramiko")
         self.reader, self.writer = self.process.reader, self.process.writer
         self.reader.first = max(timeout, LOGIN_TIMEOUT)  # then ``timeout`` (a login is over)
+
+    def second(self):
+        """A second ``ssh`` running ``_sync-server PATH --data``, only over an open master
+        connection (a session of it: no login). Without one it would be a second login,
+        which may ask a person for a password or a one-time code again: None."""
+        if master_state(self.target, self.ssh_command) != "open":
+            return None
+        return OpenSSHTransport(self.target, self.remote_suite, self.timeout,
+                                ssh_command=self.ssh_command, data=True)
 
     def why_stopped(self):
         status, err = self.process.ended()

@@ -1,5 +1,7 @@
 """The paramiko transport: one paramiko connection (see :func:`sync.ssh.connect`: part of
-``~/.ssh/config``, known_hosts, the agent, keepalives), one channel running the server."""
+``~/.ssh/config``, known_hosts, the agent, keepalives), one channel running the server, and
+for a large push a second channel on the same connection (:meth:`ParamikoTransport.second`:
+no second login)."""
 
 from . import Transport, not_installed, server_command
 
@@ -12,14 +14,27 @@ class ParamikoTransport(Transport):
         from ..ssh import connect
 
         self.host, self.path, self.timeout = target.host, target.path, timeout
+        self.remote_suite = remote_suite
         self.client = connect(target, accept_new_host_key, timeout=timeout)
+        self.owner = True  # closes the connection (a second channel's transport does not)
+        self._exec(server_command(remote_suite, target.path, init))
+
+    def _exec(self, command):
         try:
-            self.writer, stdout, self.stderr = self.client.exec_command(
-                server_command(remote_suite, target.path, init), timeout=timeout)
+            self.writer, stdout, self.stderr = self.client.exec_command(command,
+                                                                        timeout=self.timeout)
             self.reader = _ChannelReader(stdout)
         except BaseException:
             self.close()
             raise
+
+    def second(self):
+        """A second channel on this connection running ``_sync-server PATH --data``."""
+        other = object.__new__(type(self))
+        other.host, other.path, other.timeout = self.host, self.path, self.timeout
+        other.remote_suite, other.client, other.owner = self.remote_suite, self.client, False
+        other._exec(server_command(self.remote_suite, self.path, False, data=True))
+        return other
 
     def why_stopped(self):
         status = self.reader.channel.recv_exit_status()
@@ -41,7 +56,11 @@ class ParamikoTransport(Transport):
                 except (OSError, EOFError, ValueError):
                     pass
                 stream.flush = _nothing
-        client = self.client
+        if not self.owner:  # the connection stays for the first channel: end this one
+            reader = getattr(self, "reader", None)
+            if reader is not None:
+                reader.channel.close()
+        client = self.client if self.owner else None
         while client is not None:  # this connection, then the jump hosts it went through
             client.close()
             client = getattr(client, "jump_client", None)

@@ -45,7 +45,7 @@ def _runner(module, reason=None, tags=()):
 @click.option("--parallel", "workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Judge the jobs in N forked processes (1: in this one). Default: the "
                    "project's status_parallelization setting (none, process, or N); else "
-                   "one process per core, at most two, from 20,000 jobs on.")
+                   "one process per core, at most two, from 10,000 jobs on.")
 @workflow_option
 @click.option("--everywhere", is_flag=True,
               help="This project and every named remote, in one table (exit 6 if one was "

@@ -330,7 +330,7 @@ class Runner:
 
     #: jobs from which status forks workers (fewer: their start and answers cost more
     #: than they save; docs/benchmarks.md, session 14)
-    FORK_MIN = 20000
+    FORK_MIN = 10000
 
     def status_workers(self):
         """``(workers, asked)``: how many forked workers status uses when not told, from the

@@ -39,13 +39,13 @@ def map_forked(fn, parts):
             pass
     children = []  # (pid, read end)
     unread = set()  # read ends not closed yet
+    reaped = set()
     try:
         for k, part in enumerate(parts):
             try:
-                children.append(_start(fn, k, part, [r for _, r in children]))
+                _start(fn, k, part, children, unread)
             except OSError:  # no process or pipe to be had now: the caller does the work
                 return None
-            unread.add(children[-1][1])
         answers = []
         for _, r in children:
             answers.append(_read(r))
@@ -55,19 +55,20 @@ def map_forked(fn, parts):
         last_cpu.clear()
         for pid, _ in children:
             _, status, usage = os.wait4(pid, 0)
+            reaped.add(pid)
             ok = ok and os.waitstatus_to_exitcode(status) == 0
             last_cpu.append(usage.ru_utime + usage.ru_stime)
-        children = []  # all reaped
         if not ok or any(a is None for a in answers):
             return None
         return [marshal.loads(a) for a in answers]
     finally:
-        for pid, _ in children:  # interrupted, or a failure while starting or reading
+        left = [pid for pid, _ in children if pid not in reaped]
+        for pid in left:  # interrupted, or a failure while starting or reading
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for pid, _ in children:
+        for pid in left:
             try:
                 os.waitpid(pid, 0)
             except ChildProcessError:
@@ -76,24 +77,28 @@ def map_forked(fn, parts):
             os.close(r)
 
 
-def _start(fn, k, part, others):
-    """Fork the worker for part ``k``; ``(pid, read end of its answer)``. SIGINT is held back
-    across the fork: a KeyboardInterrupt raised in the child before it is inside its own
-    handler would run this process's code on in the child."""
-    r, w = os.pipe()
+def _start(fn, k, part, children, unread):
+    """Fork the worker for part ``k``, adding ``(pid, read end of its answer)`` to
+    ``children`` and the read end to ``unread``. SIGINT is held back until both are noted: a
+    KeyboardInterrupt raised in the child before it is inside its own handler would run this
+    process's code on in the child, and one raised here before the child is noted would
+    leave it running."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        pid = os.fork()
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
         if pid == 0:
-            _child(fn, k, part, w, [r, *others], held)  # never returns
-    except OSError:
-        os.close(r)
+            _child(fn, k, part, w, [r, *(fd for _, fd in children)], held)  # never returns
         os.close(w)
-        raise
+        children.append((pid, r))
+        unread.add(r)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    os.close(w)
-    return pid, r
 
 
 def _child(fn, k, part, w, inherited, held):

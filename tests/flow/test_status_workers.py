@@ -280,3 +280,18 @@ def test_ctrl_c_stops_the_workers(project, tmp_path, whom, plain):
     assert proc.returncode == 130 and err.strip().endswith(
         "suite: interrupted" if plain else "suite: aborted"), err
     assert not any(_alive(p) for p in workers)  # killed and reaped, not left running
+
+
+def test_the_default_forks_from_fork_min_jobs(project, monkeypatch, noted):
+    """Without a setting: one process below Runner.FORK_MIN jobs, one worker per core (two
+    at most) from it on."""
+    _jobs(project, 12)
+    one = _seen(Runner(W, project).status())
+    assert noted() == {os.getpid()}  # 12 jobs: below the default FORK_MIN
+    monkeypatch.setattr(Runner, "FORK_MIN", 12)
+    _clear()
+    assert _seen(Runner(W, project).status()) == one
+    cores = min(len(os.sched_getaffinity(0)), 2)
+    judged = noted()
+    assert (judged == {os.getpid()}) if cores == 1 else (
+        os.getpid() not in judged and len(judged) == cores)

@@ -295,3 +295,59 @@ def test_the_default_forks_from_fork_min_jobs(project, monkeypatch, noted):
     judged = noted()
     assert (judged == {os.getpid()}) if cores == 1 else (
         os.getpid() not in judged and len(judged) == cores)
+
+
+class Killed(W):
+    pass
+
+
+PARENT = {"pid": None}
+
+
+@Killed.label
+def killer(job):
+    if os.getpid() != PARENT["pid"] and job.sp.i == 13:
+        os.kill(os.getpid(), signal.SIGKILL)  # a worker dies (the OOM killer, say)
+    return job.sp.i > 10
+
+
+def test_a_killed_worker_leaves_the_work_to_this_process(project):
+    _jobs(project, 20)
+    PARENT["pid"] = os.getpid()
+    try:
+        one = _seen(Runner(Killed, project).status(workers=1))
+        assert _seen(Runner(Killed, project).status(workers=2)) == one
+    finally:
+        PARENT["pid"] = None
+
+
+PRINTING = '''
+from suite.flow import Workflow
+
+class W(Workflow):
+    pass
+
+@W.label
+def loud(job):
+    if job.sp.i in (3, 17):
+        print("judged", job.sp.i, flush=job.sp.i == 3)
+    return True
+
+@W.post.true("step")
+@W.operation
+def first(job):
+    pass
+'''
+
+
+def test_what_conditions_print_comes_once(project):
+    """Buffered output is flushed before the fork (else every worker would write it again)
+    and by each worker before it leaves (else it would be lost)."""
+    with open(project.fn("workflow.py"), "w") as f:
+        f.write(PRINTING)
+    _jobs(project, 20)
+    one, two = _cli(project, "--parallel", "1"), _cli(project, "--parallel", "2")
+    assert one.returncode == two.returncode == 0, two.stderr
+    lines = sorted(two.stdout.splitlines())
+    assert lines == sorted(one.stdout.splitlines())
+    assert lines.count("judged 3") == lines.count("judged 17") == 1

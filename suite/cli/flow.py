@@ -42,13 +42,17 @@ def _runner(module, reason=None, tags=()):
 @click.option("--last/--no-last", default=None,
               help="Show the last execution per operation (default: for up to 20,000 jobs; "
                    "it reads every job's log).")
+@click.option("--parallel", "workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Judge the jobs in N forked processes (1: in this one). Default: the "
+                   "project's status_parallelization setting (none, process, or N); else "
+                   "one process per core, at most two, from 10,000 jobs on.")
 @workflow_option
 @click.option("--everywhere", is_flag=True,
               help="This project and every named remote, in one table (exit 6 if one was "
                    "unreachable, 1 if one could not answer).")
 @on_options
-def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, remote_suite,
-           ssh):
+def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhere, on,
+           remote_suite, ssh):
     """Show, per operation, how many jobs are eligible, submitted (queued or held), running and
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
@@ -68,7 +72,7 @@ def status(ops, filter_args, ids, detailed, fmt, last, module, everywhere, on, r
             else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,
             remote_suite, ssh)
     result = status_here(ops, filter_from_options(filter_args) if filter_args else None, ids,
-                         last, module)
+                         last, module, workers)
     if fmt == "json":
         echo_json(result.to_json())
     elif fmt == "html":

@@ -19,17 +19,20 @@ def plain_args(args):
     return list(args) == ["status"]
 
 
-def status_here(ops=(), flt=None, ids=(), last=None, module=None):
+def status_here(ops=(), flt=None, ids=(), last=None, module=None, workers=None):
     """The :class:`~suite.flow.Status` of this copy of the project (a progress line on a
     terminal for large projects), with the scheduler's submitted and running operations;
     a scheduler that cannot be asked is a warning on stderr (the conditions answer).
+    ``workers``: forked processes judging the jobs (None: the project's setting; see
+    :meth:`suite.flow.Runner.status`).
     Raises :class:`~suite.errors.ProjectNotFoundError` outside a project and
     :class:`~suite.errors.SuiteError` when no workflow loads or an operation is unknown."""
     from suite.flow.submit import runner_for, scheduler_states
 
     runner = runner_for(project(), module)
     result = runner.status(list(ops) or None, flt, ids,
-                           _progress if sys.stderr.isatty() else None, last=last)
+                           _progress if sys.stderr.isatty() else None, last=last,
+                           workers=workers)
     warning = scheduler_states(runner, result)
     if warning:
         echo(f"warning: {warning}", err=True)

@@ -19,6 +19,8 @@ from . import provenance, scan
 from .aggregates import get_aggregate_id
 from .scan import Column, JobTable, count_columns, label_texts, loads_many
 from .succeeded import Succeeded
+from .workers import WORKERS_MAX, map_forked
+from .workers import available as workers_available
 
 
 @dataclass
@@ -236,7 +238,7 @@ class Runner:
             return [(j,) for j in jobs]
         return op.aggregator(list(jobs), docs)
 
-    def status(self, ops=None, filter=None, ids=None, progress=None, last=False):
+    def status(self, ops=None, filter=None, ids=None, progress=None, last=False, workers=None):
         """Counts per operation and label; ``progress(step, steps, jobs)`` is called before
         each operation's conditions are evaluated (and once for the labels; over more than
         :data:`~suite.flow.scan.CHUNK` jobs the steps follow the share of jobs judged).
@@ -245,7 +247,13 @@ class Runner:
         only for at most :data:`LAST_AUTO` jobs.
 
         Jobs are made and judged a chunk at a time, so memory stays bounded; a workflow with
-        aggregate operations sees all jobs at once (its aggregates need them)."""
+        aggregate operations sees all jobs at once (its aggregates need them).
+
+        ``workers``: forked processes that judge parts of the jobs at once (None: as
+        :meth:`status_workers` says), for a workflow without aggregates that reads no
+        provenance log, where :func:`~suite.flow.workers.available`; the same result.
+        Where a worker fails (a condition or label raising, for one) the jobs are judged
+        again here, so the error raised is the one this process meets judging them alone."""
         names = ops or list(self.flow._operations)
         operations = [self._op(n) for n in names]
         out = Status(operations={n: {"eligible": 0, "complete": 0} for n in names})
@@ -261,7 +269,6 @@ class Runner:
                 selection = [i for i in selection if i in wanted]
         self.log.flush()  # "after" conditions read the logs
         index = self.project.index
-        chunks = scan.job_chunks(index, selection, None if whole else scan.CHUNK)
         steps = len(names) + 1
         shown = {"step": 0, "total": None}
 
@@ -270,6 +277,19 @@ class Runner:
                 shown["step"] = step
                 progress(step, steps, shown["total"])
 
+        ways = 0 if whole else self._fork_workers(workers, operations, selection, index)
+        forked = self._status_forked(ways, index, selection, names, operations, report,
+                                     shown) if ways else None
+        if forked is not None:
+            for operations_part, labels_part, table_part in forked:
+                for name, counts in operations_part.items():
+                    for key, value in counts.items():
+                        out.operations[name][key] += value
+                for text, count in labels_part.items():
+                    out.labels[text] = out.labels.get(text, 0) + count
+                table.extend_flags(*table_part)
+        chunks = scan.job_chunks(index, selection, None if whole else scan.CHUNK) \
+            if forked is None else iter(())
         while True:
             with gc_paused():  # no user code runs while rows become objects
                 part = next(chunks, None)
@@ -307,6 +327,93 @@ class Runner:
             self.succeeded.save()
             out.last = {name: found[name] for name in names if name in found}
         return out
+
+    #: jobs from which status forks workers (fewer: their start and answers cost more
+    #: than they save; docs/benchmarks.md, session 14)
+    FORK_MIN = 10000
+
+    def status_workers(self):
+        """``(workers, asked)``: how many forked workers status uses when not told, from the
+        project's ``status_parallelization`` setting in ``.signac/config`` (signac-flow's
+        name): ``none`` (or ``thread``: threads cannot run Python conditions at once) is one
+        process; ``process``, or no setting, one worker per core (two at most:
+        docs/benchmarks.md, session 14) from :data:`FORK_MIN` jobs on; a number is that many
+        workers at any job count (``asked``). Raises SuiteError for another value."""
+        value = str(self.project.config.get("status_parallelization", "process")).strip()
+        if value.lower() in ("none", "thread"):
+            return 1, True
+        if value.lower() == "process":
+            cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else os.cpu_count() or 1)
+            return min(cores, 2), False
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if number < 1:
+            from suite.errors import SuiteError
+
+            raise SuiteError("status_parallelization in .signac/config must be none, process "
+                             f"or a number of processes, not {value!r}")
+        return number, True
+
+    def _fork_workers(self, workers, operations, selection, index):
+        """How many workers status forks (0: none): ``workers`` if given (else
+        :meth:`status_workers`), if more than one, ``fork`` usable, an index file the
+        workers can open, no operation whose conditions read provenance logs (their cache is
+        this process's to update), and, unless asked for, at least :data:`FORK_MIN` jobs."""
+        asked = workers is not None
+        if not asked:
+            workers, asked = self.status_workers()
+        if workers < 2 or not workers_available() or index.in_memory:
+            return 0
+        if any(self._reads_log(op) for op in operations):
+            return 0
+        if not asked and (len(selection) if selection is not None
+                          else index.indexed_count()) < self.FORK_MIN:
+            return 0
+        return min(workers, WORKERS_MAX)
+
+    def _status_forked(self, ways, index, selection, names, operations, report, shown):
+        """Judge the jobs in ``ways`` forked workers: per part, ``(operation counts, label
+        counts, (ids, eligible flags, label texts))``, or None when a worker did not answer
+        (the caller judges them all itself then). The first worker reports progress for
+        its share."""
+        parts = scan.job_parts(index, selection, ways, scan.CHUNK)
+        total = len(selection) if selection is not None else index.indexed_count()
+        shown["total"] = total
+        report(1)
+
+        def work(k, part):
+            index.own_connection()
+            self.succeeded = _NoLogs()
+            out = Status(operations={n: {"eligible": 0, "complete": 0} for n in names})
+            table = JobTable()
+            steps = len(names)
+            share = max(total // len(parts), 1)
+            own = report if k == 0 else (lambda step: None)
+            self._judge_chunks(scan.part_chunks(index, part, scan.CHUNK), names, operations,
+                               out, table, lambda: len(table) * steps // share, own)
+            return out.operations, out.labels, table.compact()
+
+        return map_forked(work, parts)
+
+    def _judge_chunks(self, chunks, names, operations, out, table, before, report):
+        """Judge the ``chunks`` (of :func:`~suite.flow.scan.part_chunks`) into ``out`` and
+        ``table``; ``before()``: the progress step done before the next chunk."""
+        for part in chunks:
+            with gc_paused():  # no user code runs while rows become objects
+                ids = part[0]
+                jobs, docs, doclist = self._load_chunk(*part)
+                gc.freeze()  # as in status: what the chunk holds is not walked again
+            try:
+                self._judge_chunk(jobs, ids, docs, doclist, names, operations, out, table,
+                                  report, before(), False)
+            finally:
+                gc.unfreeze()
+            for job in jobs:
+                job._release_document()
+            del jobs, docs, doclist, part, ids
 
     def _load_chunk(self, ids, sps, documents, sigs):
         """``(jobs, {id: document}, the documents by position: None where there is none)``
@@ -618,6 +725,18 @@ class Runner:
         self._call_hooks("on_success" if status == "success" else "on_exception", op, jobs, exc)
         self._call_hooks("on_exit", op, jobs)
         return status
+
+
+class _NoLogs:
+    """What a forked worker has instead of the provenance logs' cache: status forks only for
+    workflows that read no log (:meth:`Runner._fork_workers`); were one read all the same, the
+    worker fails and the parent judges the jobs itself."""
+
+    def save(self):
+        pass
+
+    def __getattr__(self, name):
+        raise RuntimeError("a forked status worker does not read provenance logs")
 
 
 class _Completed(dict):

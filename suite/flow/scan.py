@@ -62,6 +62,55 @@ def job_chunks(index, selection, chunk):
                [r[2] for r in rows], [r[3] for r in rows])
 
 
+def job_parts(index, selection, ways, chunk):
+    """``ways`` parts of what :func:`job_chunks` yields (``chunk`` jobs at a time), for forked
+    workers: :func:`part_chunks` of each, the parts in order, yields the same jobs in the same
+    order. The documents are checked here, once (the parts do not check them again); the
+    whole-column caches (up to :data:`COLUMNS_MAX` jobs) are loaded here, so the workers find
+    them parsed in their copy of this process's memory. Parts start at a multiple of
+    ``chunk`` jobs where the jobs are counted here (whole columns, a selection); the rows of
+    a million are split by storage position."""
+    if selection is None and index.indexed_count() <= COLUMNS_MAX:
+        columns = index.job_columns()
+        return [("columns", columns, lo, hi) for lo, hi in _bounds(len(columns[0]), ways, chunk)]
+    index.refresh(documents=True)
+    if selection is None:
+        top = index.last_rowid()
+        return [("rows", None, top * k // ways, top * (k + 1) // ways) for k in range(ways)]
+    return [("ids", selection, lo, hi) for lo, hi in _bounds(len(selection), ways, chunk)]
+
+
+def _bounds(n, ways, chunk):
+    """``ways`` consecutive ranges of ``range(n)``, inner bounds on multiples of ``chunk``
+    where there are enough chunks (the chunks then fall as one process would make them)."""
+    cuts = [0]
+    for k in range(1, ways):
+        cut = n * k // ways
+        cut = max(cuts[-1], cut - cut % chunk) if n >= ways * chunk else cut
+        cuts.append(cut)
+    cuts.append(n)
+    return list(zip(cuts, cuts[1:], strict=False))
+
+
+def part_chunks(index, part, chunk):
+    """:func:`job_chunks` of one part of :func:`job_parts` (in a forked worker, with its own
+    index connection: :meth:`suite.index.Index.own_connection`)."""
+    kind, data, lo, hi = part
+    if kind == "columns":
+        for at in range(lo, hi, chunk):
+            yield tuple(c[at:min(at + chunk, hi)] for c in data)
+        return
+    if kind == "rows":
+        rows_lists = index.job_rows(None, chunk, checked=True, rowids=(lo, hi))
+    elif lo < hi:
+        rows_lists = index.job_rows(data[lo:hi], chunk, checked=True)
+    else:
+        return
+    for rows in rows_lists:
+        yield ([r[0] for r in rows], loads_many([r[1] for r in rows]),
+               [r[2] for r in rows], [r[3] for r in rows])
+
+
 def regular_files(dir_fd, names, suffix):
     """Per name, whether ``name + suffix`` is a regular file (relative to ``dir_fd``, None
     for the working directory), as ``os.path.isfile`` says; in C where it was built."""
@@ -183,6 +232,33 @@ class JobTable(Mapping):
             self.labels = [[] for _ in labels]
         for mine, texts in zip(self.labels, labels, strict=True):
             mine += texts
+        self._positions = None
+
+    def compact(self):
+        """``(ids, {operation: flags}, label texts)`` for :meth:`extend_flags` in another
+        process (``marshal``-able; each distinct label text one object, written once)."""
+        same = {}
+        labels = [[t if t is None else same.setdefault(t, t) for t in texts]
+                  for texts in self.labels]
+        return self.ids, {name: bytes(flags) for name, flags in self.eligible.items()}, labels
+
+    def extend_flags(self, ids, eligible, labels):
+        """:meth:`extend` with eligibility as flags (1 where eligible, a byte a job), as
+        :meth:`compact` gives it."""
+        base, n = len(self.ids), len(ids)
+        if not n:  # a part without jobs
+            return
+        self.ids += ids
+        for name, flags in eligible.items():
+            mine = self.eligible.setdefault(name, bytearray(base))
+            mine += flags
+        if not self.labels:
+            self.labels = [[] for _ in labels]
+        for mine, texts in zip(self.labels, labels, strict=True):
+            mine += texts
+        for flags in self.eligible.values():  # an operation this part did not name
+            if len(flags) < base + n:
+                flags += bytes(base + n - len(flags))
         self._positions = None
 
     def _entry(self, k):

@@ -265,23 +265,26 @@ class Index:
                 out[i] = None if sig == "none" else tuple(int(x) for x in sig.split(":"))
         return out
 
-    def job_rows(self, ids=None, chunk=None):
+    def job_rows(self, ids=None, chunk=None, checked=False, rowids=None):
         """Yield lists of up to ``chunk`` (default: all) rows ``(id, state point text,
         document, document signature text)`` of the jobs with a readable state point: all of
         them in storage order, or those of ``ids`` in that order. Documents are checked for
-        freshness first; each is its JSON text, or, over the caps, the object read from its
-        file, or None where that cannot be read (see :attr:`problems`).
+        freshness first (not with ``checked``: the caller has just called
+        ``refresh(documents=True)``); each is its JSON text, or, over the caps, the object
+        read from its file, or None where that cannot be read (see :attr:`problems`).
+        ``rowids=(lo, hi)``: only the rows of storage positions ``lo < rowid <= hi`` (a part
+        of :meth:`last_rowid`'s range; ``ids`` None).
 
         No statement stays open between the lists (the caller may run queries meanwhile);
         jobs the index gains while the rows are read are left out, so none comes twice."""
-        self.refresh(documents=True)
+        if not checked:
+            self.refresh(documents=True)
         if ids is not None:
             yield from self._job_rows_of(ids, chunk)
             return
-        db = self._db
+        db = self._connect()
         cols = "id, sp, doc, doc_sig"
-        top = db.execute("SELECT max(rowid) FROM jobs").fetchone()[0] or 0
-        after = 0
+        after, top = rowids if rowids is not None else (0, self.last_rowid())
         while after < top:
             rows = db.execute(f"SELECT rowid, {cols} FROM jobs WHERE rowid > ? AND rowid <= ? "
                               "AND sp IS NOT NULL ORDER BY rowid LIMIT ?",
@@ -290,6 +293,21 @@ class Index:
                 return
             after = rows[-1][0]
             yield self._with_big_rows([r[1:] for r in rows])
+
+    def last_rowid(self):
+        """The highest storage position (rowid) of the jobs' rows (0: none): the range
+        :meth:`job_rows` reads, which forked workers split (``rowids``)."""
+        return self._connect().execute("SELECT max(rowid) FROM jobs").fetchone()[0] or 0
+
+    def own_connection(self):
+        """In a forked child: use a connection of its own from now on. SQLite connections
+        must not be used across ``fork``; the parent's is kept referenced (never closed or
+        freed here: the child leaves by ``os._exit``), so nothing of it runs in the child."""
+        if self.in_memory:
+            raise RuntimeError("an index in memory has no file another connection could read")
+        self._inherited = getattr(self, "_inherited", []) + [self._store]
+        self._store = Store(self._store.path, querysql.register)
+        self._ids_listed = None
 
     def job_columns(self):
         """``(ids, state points, documents, signature texts)``: :meth:`job_rows` of every
@@ -320,7 +338,7 @@ class Index:
         for part in chunks(ids, chunk or max(len(ids), 1)):
             found = {}
             for sub in chunks(part, 500):
-                found.update((r[0], r) for r in self._db.execute(
+                found.update((r[0], r) for r in self._connect().execute(
                     "SELECT id, sp, doc, doc_sig FROM jobs WHERE sp IS NOT NULL AND id IN "
                     f"({','.join('?' * len(sub))})", sub))
             yield self._with_big_rows([found[i] for i in part if i in found])

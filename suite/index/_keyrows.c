@@ -212,7 +212,7 @@ append_python_row(scan *s, PyObject *key, const char *start)
 }
 
 static int skip_value(scan *s, int depth);
-static int walk_object(scan *s, int depth, PyObject *names);
+static int walk_object_for_rows(scan *s, int depth);
 
 /* the index of the wanted key equal to the name being read, or -1 */
 static Py_ssize_t
@@ -273,7 +273,7 @@ read_member_value(scan *s, Py_ssize_t k, int depth)
         Py_ssize_t base = s->name_len;
         if (set_name(s, base, ".", 1) < 0)
             return -1;
-        int r = live(s) ? walk_object(s, depth + 1, NULL) : skip_value(s, depth + 1);
+        int r = live(s) ? walk_object_for_rows(s, depth + 1) : skip_value(s, depth + 1);
         s->name_len = base;
         if (r < 0)
             return -1;
@@ -395,21 +395,25 @@ read_member_value(scan *s, Py_ssize_t k, int depth)
 /* the same in a walk for names, where every member counts */
 #define NAMES_SEEN_MAX 256
 
-/* at '{' of an object whose dotted prefix is in s->name, the one walker of both uses: with
- * names NULL, the rows of its members under a wanted key (each value read by
- * read_member_value, which comes back here for an object under a live name); else the dotted
- * name of each member appended to names, a member holding an object followed by its own
+/* at '{' of an object whose dotted prefix is in s->name, the one walker of both uses (a copy
+ * of it for each: walk_object_for_rows, walk_object_for_names): for rows (for_names 0, names
+ * NULL), the rows of its members under a wanted key (each value read by read_member_value,
+ * which comes back here for an object under a live name); for names, the dotted name of each
+ * member appended to names, a member holding an object followed by its own
  * members' names (the order of suite.index.keyrows.key_names). Either way a key with an escape
  * (it may equal a wanted one; the reference decodes it), a compared key written twice (Python
  * keeps the last value, names at the first place), more compared keys than remembered, and
  * nesting past s->max_depth leave the text to the reference (s->fail). */
-static int
-walk_object(scan *s, int depth, PyObject *names)
+static int walk_object_for_names(scan *s, int depth, PyObject *names);
+
+static inline __attribute__((always_inline)) int
+walk_object_as(scan *s, int depth, PyObject *names, const int for_names)
 {
-    /* sized by the use: a walk for rows recurses up to MAX_DEPTH deep */
-    const int seen_max = names == NULL ? SEEN_MAX : NAMES_SEEN_MAX;
-    const char *seen[seen_max];
-    Py_ssize_t seen_len[seen_max];
+    /* sized by the use (a walk for rows recurses up to MAX_DEPTH deep); for_names is a
+     * constant in each copy, so these are fixed arrays and the branches on it go */
+    const int seen_max = for_names ? NAMES_SEEN_MAX : SEEN_MAX;
+    const char *seen[for_names ? NAMES_SEEN_MAX : SEEN_MAX];
+    Py_ssize_t seen_len[for_names ? NAMES_SEEN_MAX : SEEN_MAX];
     int nseen = 0;
     Py_ssize_t base = s->name_len;
     if (depth > s->max_depth) {
@@ -442,7 +446,7 @@ walk_object(scan *s, int depth, PyObject *names)
             return -1;
         Py_ssize_t k = -1; /* a walk for rows: the wanted key's index */
         int compared = 1;
-        if (names == NULL) {
+        if (!for_names) {
             k = wanted_index(s);
             compared = k >= 0;
             if (k < 0 && set_name(s, base + len, ".", 1) == 0) {
@@ -466,7 +470,7 @@ walk_object(scan *s, int depth, PyObject *names)
             seen_len[nseen++] = len;
         }
         int r;
-        if (names == NULL)
+        if (!for_names)
             r = compared ? read_member_value(s, k, depth) : skip_value(s, depth + 1);
         else {
             /* the text was checked as UTF-8 whole, and a key lies between two '"' */
@@ -478,7 +482,8 @@ walk_object(scan *s, int depth, PyObject *names)
             }
             Py_DECREF(name);
             if (s->p < s->end && *s->p == '{')
-                r = set_name(s, base + len, ".", 1) < 0 ? -1 : walk_object(s, depth + 1, names);
+                r = set_name(s, base + len, ".", 1) < 0 ? -1 : walk_object_for_names(s, depth + 1,
+                                                                                      names);
             else
                 r = skip_value(s, depth + 1);
         }
@@ -498,6 +503,18 @@ walk_object(scan *s, int depth, PyObject *names)
         s->fail = 1;
         return -1;
     }
+}
+
+static int
+walk_object_for_names(scan *s, int depth, PyObject *names)
+{
+    return walk_object_as(s, depth, names, 1);
+}
+
+static int
+walk_object_for_rows(scan *s, int depth)
+{
+    return walk_object_as(s, depth, NULL, 0);
 }
 
 /* any JSON value, checked and passed over */
@@ -579,7 +596,7 @@ rows_of_one(scan *s, const char *text, Py_ssize_t size)
     s->fail = s->error = 0;
     s->name_len = 0;
     skip_ws(s);
-    if (s->p < s->end && *s->p == '{' && walk_object(s, 1, NULL) == 0) {
+    if (s->p < s->end && *s->p == '{' && walk_object_for_rows(s, 1) == 0) {
         skip_ws(s);
         if (s->p == s->end)
             return 0;
@@ -754,7 +771,7 @@ names_of_bytes(const char *data, Py_ssize_t size)
     s.max_depth = NAMES_MAX_DEPTH;
     s.p = data;
     s.end = data + size;
-    int r = walk_object(&s, 1, names);
+    int r = walk_object_for_names(&s, 1, names);
     if (r == 0) {
         skip_ws(&s);
         if (s.p != s.end)

@@ -8,6 +8,7 @@ When two differing values are lists or dicts, deepdiff describes what changed in
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 
 from . import layout
@@ -207,12 +208,14 @@ def _files(job, skipped):
     from . import jobfiles
 
     out, left_out = {}, {}
-    for rel, entry, target in jobfiles.walk(job.path, left_out):
+    root = job.path
+    for rel, entry, target in jobfiles.walk(root, left_out):
         st = entry.stat(follow_symlinks=False)
-        if target is None and not jobfiles.readable(entry.path, st):
+        path = os.path.join(root, rel)
+        if target is None and not jobfiles.readable(path, st):
             left_out[rel] = jobfiles.UNREADABLE
         else:
-            out[rel] = (entry.path, st, target)
+            out[rel] = (path, st, target)
     skipped.extend({"job": job.id, "path": rel, "reason": reason}
                    for rel, reason in sorted(left_out.items()))
     return out

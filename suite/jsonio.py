@@ -152,7 +152,11 @@ def open_quietly(path, flags, dir_fd=None):
     if _noatime:
         try:
             return os.open(path, flags | _noatime, dir_fd=dir_fd)
-        except PermissionError:
+        except PermissionError as exc:
+            # EPERM is the refusal of the flag; EACCES (no read permission) is the file's
+            # own error, and the files after it may still take the flag
+            if exc.errno != errno.EPERM:
+                raise
             _noatime = 0
     return os.open(path, flags, dir_fd=dir_fd)
 

@@ -171,7 +171,7 @@ def list_files_walk(root, out, skipped, skip, exclude):
         if target is not None:
             out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino, target]
             links += 1
-        elif st.st_mode & 0o444 == 0o444 or readable(entry.path, st):  # the first: no call
+        elif st.st_mode & 0o444 == 0o444 or readable(f"{root}/{rel}", st):  # first: no call
             out[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
         else:
             skipped[rel] = jobfiles.UNREADABLE

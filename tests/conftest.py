@@ -109,52 +109,62 @@ def run_slurm(root):
     key.write_bytes(os.urandom(1024))
     os.chmod(key, 0o400)
     sock = root / "munge" / "sock"
-    subprocess.run(["munged", f"--socket={sock}", f"--key-file={key}",
-                    f"--pid-file={root}/munge/pid", f"--log-file={root}/munge/log",
-                    f"--seed-file={root}/munge/seed", "--force"], check=False)
-    node = subprocess.run(["slurmd", "-C"], capture_output=True, text=True).stdout.splitlines()
-    node = " ".join(p for p in (node[0] if node else "").split() if not p.startswith("RealMemory"))
-    host = socket.gethostname()
-    conf = root / "slurm.conf"
-    conf.write_text("\n".join([
-        "ClusterName=suitetest", f"SlurmctldHost={host}", "AuthType=auth/munge",
-        "CredType=cred/munge", f"AuthInfo=socket={sock}", "SlurmUser=root", "SlurmdUser=root",
-        f"StateSaveLocation={root}/state", f"SlurmdSpoolDir={root}/spool",
-        f"SlurmctldPidFile={root}/slurmctld.pid", f"SlurmdPidFile={root}/slurmd.pid",
-        f"SlurmctldLogFile={root}/log/slurmctld.log", f"SlurmdLogFile={root}/log/slurmd.log",
-        f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
-        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
-        "SelectType=select/cons_tres", "SchedulerType=sched/backfill", "ReturnToService=2",
-        # a batch job starts ~0.5 s after sbatch, not ~1.5 s (the default lets SLURM hold
-        # new batch jobs up to 3 s to schedule them together)
-        "SchedulerParameters=batch_sched_delay=0",
-        "MpiDefault=none", "JobAcctGatherType=jobacct_gather/none",
-        "AccountingStorageType=accounting_storage/none", "MinJobAge=300",
-        f"{node} State=UNKNOWN",
-        "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""]))
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    subprocess.run(["slurmctld", "-f", str(conf)], env=env, check=False)
-    subprocess.run(["slurmd", "-f", str(conf)], env=env, check=False)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True,
-                             text=True).stdout.strip()
-        if out in ("idle", "mix", "alloc"):
-            break
-        time.sleep(0.5)
-    else:
-        logs = (root / "log" / "slurmctld.log").read_text()[-400:] if (
-            root / "log" / "slurmctld.log").exists() else ""
+    # from the first daemon on, whatever ends this generator (a skip, an error, an interrupt,
+    # close() at the yield) stops them
+    try:
+        subprocess.run(["munged", f"--socket={sock}", f"--key-file={key}",
+                        f"--pid-file={root}/munge/pid", f"--log-file={root}/munge/log",
+                        f"--seed-file={root}/munge/seed", "--force"], check=False)
+        node = subprocess.run(["slurmd", "-C"], capture_output=True,
+                              text=True).stdout.splitlines()
+        node = " ".join(p for p in (node[0] if node else "").split()
+                        if not p.startswith("RealMemory"))
+        host = socket.gethostname()
+        conf = root / "slurm.conf"
+        conf.write_text("\n".join([
+            "ClusterName=suitetest", f"SlurmctldHost={host}", "AuthType=auth/munge",
+            "CredType=cred/munge", f"AuthInfo=socket={sock}", "SlurmUser=root",
+            "SlurmdUser=root",
+            f"StateSaveLocation={root}/state", f"SlurmdSpoolDir={root}/spool",
+            f"SlurmctldPidFile={root}/slurmctld.pid", f"SlurmdPidFile={root}/slurmd.pid",
+            f"SlurmctldLogFile={root}/log/slurmctld.log",
+            f"SlurmdLogFile={root}/log/slurmd.log",
+            f"SlurmctldPort={_free_port()}", f"SlurmdPort={_free_port()}",
+            "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
+            "SelectType=select/cons_tres", "SchedulerType=sched/backfill",
+            "ReturnToService=2",
+            # a batch job starts ~0.5 s after sbatch, not ~1.5 s (the default lets SLURM hold
+            # new batch jobs up to 3 s to schedule them together)
+            "SchedulerParameters=batch_sched_delay=0",
+            "MpiDefault=none", "JobAcctGatherType=jobacct_gather/none",
+            "AccountingStorageType=accounting_storage/none", "MinJobAge=300",
+            f"{node} State=UNKNOWN",
+            "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP", ""]))
+        env = {**os.environ, "SLURM_CONF": str(conf)}
+        subprocess.run(["slurmctld", "-f", str(conf)], env=env, check=False)
+        subprocess.run(["slurmd", "-f", str(conf)], env=env, check=False)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True,
+                                 text=True).stdout.strip()
+            if out in ("idle", "mix", "alloc"):
+                break
+            time.sleep(0.5)
+        else:
+            logs = (root / "log" / "slurmctld.log").read_text()[-400:] if (
+                root / "log" / "slurmctld.log").exists() else ""
+            skip_or_fail(f"SLURM did not become idle: {logs}")
+        old = os.environ.get("SLURM_CONF")
+        os.environ["SLURM_CONF"] = str(conf)
+        try:
+            yield str(conf)
+        finally:
+            if old is None:
+                os.environ.pop("SLURM_CONF", None)
+            else:
+                os.environ["SLURM_CONF"] = old
+    finally:
         _stop(root)
-        skip_or_fail(f"SLURM did not become idle: {logs}")
-    old = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(conf)
-    yield str(conf)
-    if old is None:
-        os.environ.pop("SLURM_CONF", None)
-    else:
-        os.environ["SLURM_CONF"] = old
-    _stop(root)
 
 
 def _stop(root):

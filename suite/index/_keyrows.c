@@ -23,7 +23,6 @@
 /* type codes of suite.index.keyrows */
 enum { T_NULL = 0, T_BOOL, T_INT, T_FLOAT, T_STR };
 #define MAX_DEPTH 400
-#define SEEN_MAX 32 /* compared keys remembered per object (for keys written twice) */
 /* an integer of more digits is left to the reference: Python's reader refuses more than
  * sys.get_int_max_str_digits() (4300 by default, never below 640) */
 #define INT_DIGITS_MAX 640
@@ -213,7 +212,7 @@ append_python_row(scan *s, PyObject *key, const char *start)
 }
 
 static int skip_value(scan *s, int depth);
-static int read_object(scan *s, int depth);
+static int walk_object_for_rows(scan *s, int depth);
 
 /* the index of the wanted key equal to the name being read, or -1 */
 static Py_ssize_t
@@ -274,7 +273,7 @@ read_member_value(scan *s, Py_ssize_t k, int depth)
         Py_ssize_t base = s->name_len;
         if (set_name(s, base, ".", 1) < 0)
             return -1;
-        int r = live(s) ? read_object(s, depth + 1) : skip_value(s, depth + 1);
+        int r = live(s) ? walk_object_for_rows(s, depth + 1) : skip_value(s, depth + 1);
         s->name_len = base;
         if (r < 0)
             return -1;
@@ -390,12 +389,31 @@ read_member_value(scan *s, Py_ssize_t k, int depth)
     return append_row(s, key, T_FLOAT, num, NULL);
 }
 
-/* at '{' of an object under a live name (its dotted prefix in s->name): its members' rows */
-static int
-read_object(scan *s, int depth)
+/* members remembered per object for keys written twice, in a walk for rows: only the compared
+ * ones (a wanted key or a prefix of one) count; an object with more goes to the reference */
+#define SEEN_MAX 32
+/* the same in a walk for names, where every member counts */
+#define NAMES_SEEN_MAX 256
+
+/* at '{' of an object whose dotted prefix is in s->name, the one walker of both uses (a copy
+ * of it for each: walk_object_for_rows, walk_object_for_names): for rows (for_names 0, names
+ * NULL), the rows of its members under a wanted key (each value read by read_member_value,
+ * which comes back here for an object under a live name); for names, the dotted name of each
+ * member appended to names, a member holding an object followed by its own
+ * members' names (the order of suite.index.keyrows.key_names). Either way a key with an escape
+ * (it may equal a wanted one; the reference decodes it), a compared key written twice (Python
+ * keeps the last value, names at the first place), more compared keys than remembered, and
+ * nesting past s->max_depth leave the text to the reference (s->fail). */
+static int walk_object_for_names(scan *s, int depth, PyObject *names);
+
+static inline __attribute__((always_inline)) int
+walk_object_as(scan *s, int depth, PyObject *names, const int for_names)
 {
-    const char *seen[SEEN_MAX];
-    Py_ssize_t seen_len[SEEN_MAX];
+    /* sized by the use (a walk for rows recurses up to MAX_DEPTH deep); for_names is a
+     * constant in each copy, so these are fixed arrays and the branches on it go */
+    const int seen_max = for_names ? NAMES_SEEN_MAX : SEEN_MAX;
+    const char *seen[for_names ? NAMES_SEEN_MAX : SEEN_MAX];
+    Py_ssize_t seen_len[for_names ? NAMES_SEEN_MAX : SEEN_MAX];
     int nseen = 0;
     Py_ssize_t base = s->name_len;
     if (depth > s->max_depth) {
@@ -414,7 +432,7 @@ read_object(scan *s, int depth)
         int escaped;
         if (s->p >= s->end || *s->p != '"' || scan_string(s, &str, &len, &escaped) < 0 ||
             escaped) {
-            s->fail = 1; /* an escaped key may equal a wanted one: the reference decides */
+            s->fail = 1;
             return -1;
         }
         skip_ws(s);
@@ -426,29 +444,49 @@ read_object(scan *s, int depth)
         skip_ws(s);
         if (set_name(s, base, str, len) < 0)
             return -1;
-        Py_ssize_t k = wanted_index(s);
-        int deeper = 0;
-        if (k < 0 && set_name(s, base + len, ".", 1) == 0) {
-            deeper = live(s);
-            s->name_len = base + len;
+        Py_ssize_t k = -1; /* a walk for rows: the wanted key's index */
+        int compared = 1;
+        if (!for_names) {
+            k = wanted_index(s);
+            compared = k >= 0;
+            if (k < 0 && set_name(s, base + len, ".", 1) == 0) {
+                compared = live(s);
+                s->name_len = base + len;
+            }
+            if (s->error)
+                return -1;
         }
-        if (s->error)
-            return -1;
-        if (k >= 0 || deeper) {
-            /* a compared key written twice: Python keeps the last value */
+        if (compared) {
             for (int i = 0; i < nseen; i++)
                 if (seen_len[i] == len && memcmp(seen[i], str, len) == 0) {
                     s->fail = 1;
                     return -1;
                 }
-            if (nseen == SEEN_MAX) {
+            if (nseen == seen_max) {
                 s->fail = 1;
                 return -1;
             }
             seen[nseen] = str;
             seen_len[nseen++] = len;
         }
-        int r = (k >= 0 || deeper) ? read_member_value(s, k, depth) : skip_value(s, depth + 1);
+        int r;
+        if (!for_names)
+            r = compared ? read_member_value(s, k, depth) : skip_value(s, depth + 1);
+        else {
+            /* the text was checked as UTF-8 whole, and a key lies between two '"' */
+            PyObject *name = PyUnicode_DecodeUTF8(s->name, s->name_len, "strict");
+            if (name == NULL || PyList_Append(names, name) < 0) {
+                Py_XDECREF(name);
+                s->error = 1;
+                return -1;
+            }
+            Py_DECREF(name);
+            if (s->p < s->end && *s->p == '{')
+                r = set_name(s, base + len, ".", 1) < 0 ? -1 : walk_object_for_names(s, depth + 1,
+                                                                                      names);
+            else
+                r = skip_value(s, depth + 1);
+        }
         s->name_len = base;
         if (r < 0)
             return -1;
@@ -465,6 +503,18 @@ read_object(scan *s, int depth)
         s->fail = 1;
         return -1;
     }
+}
+
+static int
+walk_object_for_names(scan *s, int depth, PyObject *names)
+{
+    return walk_object_as(s, depth, names, 1);
+}
+
+static int
+walk_object_for_rows(scan *s, int depth)
+{
+    return walk_object_as(s, depth, NULL, 0);
 }
 
 /* any JSON value, checked and passed over */
@@ -546,7 +596,7 @@ rows_of_one(scan *s, const char *text, Py_ssize_t size)
     s->fail = s->error = 0;
     s->name_len = 0;
     skip_ws(s);
-    if (s->p < s->end && *s->p == '{' && read_object(s, 1) == 0) {
+    if (s->p < s->end && *s->p == '{' && walk_object_for_rows(s, 1) == 0) {
         skip_ws(s);
         if (s->p == s->end)
             return 0;
@@ -686,90 +736,9 @@ done:
 
 /* ---- the key names of a job file, for an index build ---------------------------------- */
 
-/* members remembered per object (keys written twice); an object with more goes to the
- * reference */
-#define NAMES_SEEN_MAX 256
 /* half of suite.statepoint.MAX_DEPTH: a deeper file goes to the reference, which applies the
  * limit itself */
 #define NAMES_MAX_DEPTH 50
-
-/* at '{' of an object whose dotted prefix is in s->name: append the dotted name of each
- * member to out, a member holding an object followed by its own members' names (the order
- * of suite.index.keyrows.key_names) */
-static int
-names_object(scan *s, int depth, PyObject *out)
-{
-    const char *seen[NAMES_SEEN_MAX];
-    Py_ssize_t seen_len[NAMES_SEEN_MAX];
-    int nseen = 0;
-    Py_ssize_t base = s->name_len;
-    if (depth > s->max_depth) {
-        s->fail = 1;
-        return -1;
-    }
-    s->p++;
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return 0;
-    }
-    for (;;) {
-        const char *str;
-        Py_ssize_t len;
-        int escaped;
-        if (s->p >= s->end || *s->p != '"' || scan_string(s, &str, &len, &escaped) < 0 ||
-            escaped || nseen == NAMES_SEEN_MAX) {
-            s->fail = 1; /* escaped keys are decoded by the reference */
-            return -1;
-        }
-        /* a key written twice: Python keeps one name, at the first place, with the last
-         * value's members */
-        for (int i = 0; i < nseen; i++)
-            if (seen_len[i] == len && memcmp(seen[i], str, len) == 0) {
-                s->fail = 1;
-                return -1;
-            }
-        seen[nseen] = str;
-        seen_len[nseen++] = len;
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != ':') {
-            s->fail = 1;
-            return -1;
-        }
-        s->p++;
-        skip_ws(s);
-        if (set_name(s, base, str, len) < 0)
-            return -1;
-        /* the text was checked as UTF-8 whole, and a key lies between two '"' */
-        PyObject *name = PyUnicode_DecodeUTF8(s->name, s->name_len, "strict");
-        if (name == NULL || PyList_Append(out, name) < 0) {
-            Py_XDECREF(name);
-            s->error = 1;
-            return -1;
-        }
-        Py_DECREF(name);
-        int r;
-        if (s->p < s->end && *s->p == '{')
-            r = set_name(s, base + len, ".", 1) < 0 ? -1 : names_object(s, depth + 1, out);
-        else
-            r = skip_value(s, depth + 1);
-        s->name_len = base;
-        if (r < 0)
-            return -1;
-        skip_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            return 0;
-        }
-        s->fail = 1;
-        return -1;
-    }
-}
 
 PyDoc_STRVAR(names_of_file_doc,
 "names_of_file(data) -> (text, names) or None\n\n"
@@ -802,7 +771,7 @@ names_of_bytes(const char *data, Py_ssize_t size)
     s.max_depth = NAMES_MAX_DEPTH;
     s.p = data;
     s.end = data + size;
-    int r = names_object(&s, 1, names);
+    int r = walk_object_for_names(&s, 1, names);
     if (r == 0) {
         skip_ws(&s);
         if (s.p != s.end)

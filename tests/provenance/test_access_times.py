@@ -119,3 +119,20 @@ def test_another_users_files_are_listed_and_hashed_without_the_flag(tmp_path):
     assert names == ["a.txt", "b.bin"] and has_log is False
     assert '"path": "a.txt", "size": 4' in new and '"path": "b.bin", "size": 5000' in new
     assert '"path": "b.bin"' in changed and '"path": "a.txt", "size": 4' in changed
+
+
+def test_a_run_leaves_the_access_times_of_subdirectories(proj, monkeypatch):
+    # a job with a subdirectory is scanned by the walk of suite.jobfiles, not the flat listing
+    monkeypatch.setenv("SUITE_RECORDS", "on")
+    job = next(iter(proj))
+    os.makedirs(job.fn("sub/deeper"))
+    with open(job.fn("sub/deeper/kept.txt"), "w") as f:
+        f.write("kept")
+    inner = [job.fn("sub"), job.fn("sub/deeper"), job.fn("sub/deeper/kept.txt")]
+    for path in (job.path, *inner):
+        os.utime(path, ns=(OLD, os.stat(path).st_mtime_ns))
+    Runner(load_workflow(proj), proj).run(["stamp"])
+    assert times(job) == {"dir": OLD, "out": OLD, "seen": OLD}
+    assert {p: os.stat(p).st_atime_ns for p in inner} == dict.fromkeys(inner, OLD)
+    (rec,) = records(proj, operation="stamp")
+    assert {f["path"] for f in rec.files} == {"out.txt", "signac_job_document.json"}

@@ -1,9 +1,7 @@
 """A record's line is put together by hand (f-strings, the files' text from C) for speed: its
 bytes are json.dumps's of the same fields in the same order, whatever the text holds."""
 
-import atexit
 import json
-import os
 import socket
 import tempfile
 
@@ -14,8 +12,9 @@ import suite
 from suite.provenance import capture
 
 # a directory outside any git repository: the shared fields' capture runs git once per Capture
-_ROOT = tempfile.mkdtemp(prefix="suite-line-")
-atexit.register(os.rmdir, _ROOT)  # it stays empty
+# the temporary directory itself: nothing is written there, and a mkdtemp of its own removed
+# at exit was left behind by each killed run (suite-line-XXXX in /dev/shm)
+_ROOT = tempfile.gettempdir()
 CAPTURES = {on: capture.Capture(_ROOT, enabled=on) for on in (True, False)}
 
 # any code point, lone surrogates too (undecodable file names arrive as surrogateescape)

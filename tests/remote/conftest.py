@@ -83,31 +83,38 @@ def clusters(tmp_path_factory, slurm):
         skip_or_fail("openssh-server is not installed (apt-get install openssh-server)")
     out, procs = {}, []
     path = f"{os.path.dirname(sys.executable)}:/usr/bin:/bin"
-    for name, extra in (("a", {"SUITE_SCHEDULER": "slurm", "SLURM_CONF": slurm}),
-                        ("b", {"SUITE_SCHEDULER": "direct"})):
-        root = tmp_path_factory.mktemp(f"cluster-{name}")
-        home = root / "home"
-        home.mkdir()
-        wrappers = root / "bin"  # sbatch that can be slowed down (a fault test waits in it)
-        wrappers.mkdir()
-        real = shutil.which("sbatch") or "/usr/bin/sbatch"
-        # with the file "slow" present, the second call waits 4 s and submits nothing if
-        # the suite process that called it has gone meanwhile
-        (wrappers / "sbatch").write_text(
-            f'#!/bin/sh\nif [ -e {root}/slow ]; then n=$(cat {root}/slow); '
-            f'echo x >> {root}/slow\n  if [ -n "$n" ]; then sleep 4; '
-            'kill -0 $PPID 2>/dev/null || exit 1; fi\nfi\n'
-            f'exec {real} "$@"\n')
-        os.chmod(wrappers / "sbatch", 0o755)
-        env = {"PATH": f"{wrappers}:{path}", "PYTHONPATH": REPO, "HOME": str(home), **extra}
-        proc, info = _start_sshd(root, env)
-        procs.append(proc)
-        out[name] = {**info, "home": home, "base": str(home / "proj"), "scheduler":
-                     extra["SUITE_SCHEDULER"]}
-    yield out
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=10)
+    # a's sshd is stopped also when b's does not start (a skip) or the session is interrupted
+    try:
+        for name, extra in (("a", {"SUITE_SCHEDULER": "slurm", "SLURM_CONF": slurm}),
+                            ("b", {"SUITE_SCHEDULER": "direct"})):
+            root = tmp_path_factory.mktemp(f"cluster-{name}")
+            home = root / "home"
+            home.mkdir()
+            wrappers = root / "bin"  # sbatch that can be slowed down (a fault test waits in it)
+            wrappers.mkdir()
+            real = shutil.which("sbatch") or "/usr/bin/sbatch"
+            # with the file "slow" present, the second call waits 4 s and submits nothing if
+            # the suite process that called it has gone meanwhile
+            (wrappers / "sbatch").write_text(
+                f'#!/bin/sh\nif [ -e {root}/slow ]; then n=$(cat {root}/slow); '
+                f'echo x >> {root}/slow\n  if [ -n "$n" ]; then sleep 4; '
+                'kill -0 $PPID 2>/dev/null || exit 1; fi\nfi\n'
+                f'exec {real} "$@"\n')
+            os.chmod(wrappers / "sbatch", 0o755)
+            env = {"PATH": f"{wrappers}:{path}", "PYTHONPATH": REPO, "HOME": str(home), **extra}
+            proc, info = _start_sshd(root, env)
+            procs.append(proc)
+            out[name] = {**info, "home": home, "base": str(home / "proj"), "scheduler":
+                         extra["SUITE_SCHEDULER"]}
+        yield out
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @pytest.fixture

@@ -33,6 +33,9 @@ def sge(tmp_path_factory):
     except (CellError, OSError, KeyError, subprocess.TimeoutExpired) as exc:
         cell.stop()
         skip_or_fail(f"cannot start a Grid Engine cell: {exc}")
+    except BaseException:  # any other error or an interrupt: no daemon outlives the session
+        cell.stop()
+        raise
     keys = ("SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT", "PATH")
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: cell.env[k] for k in keys})

@@ -118,6 +118,41 @@ def test_c_rows_of_chosen_texts():
     assert [r[2:5] for r in rows] == [("a", 6, None), ("a.b", 2, 3.0), ("a.b", 2, 2.0)]
 
 
+def test_c_rows_remember_only_the_compared_keys():
+    """A key written twice matters only where it is compared (a wanted key or a prefix of one):
+    C decides the others itself, however many; past 32 compared keys an object, or a compared
+    key written twice, the text goes to the reference. The rows are the reference's either way."""
+    mod = need()
+    many = ", ".join(f'"z{i}": {i}' for i in range(40))
+    cases = [  # (text, wanted keys of src 0, whether C leaves it to the reference)
+        ('{' + many + ', "z0": 2, "a": 3}', ["a"], False),
+        ('{"z": 1, "z": {"q": 1}, "a": {"b": 3, "c": 4, "c": 5}}', ["a.b"], False),
+        ('{' + ", ".join(f'"k{i}": {i}' for i in range(32)) + '}', [f"k{i}" for i in range(32)],
+         False),
+        ('{' + ", ".join(f'"k{i}": {i}' for i in range(33)) + '}', [f"k{i}" for i in range(33)],
+         True),
+        ('{"a": {"b": 1}, "a": 2}', ["a.b"], True),
+        ('{"a": {"b": {"c": 1, "c": 2}}}', ["a.b.c"], True),
+        ('{"a": {"b": {"c": 1, "d": 2, "d": 3}}}', ["a.b.c"], False),
+        ('{"a": {"b": {"c": 1, "d": {"e": 1}', ["a.b.c"], True),  # cut
+    ]
+    for text, keys, left in cases:
+        calls = []
+
+        def rows_of_text(*args, calls=calls):
+            calls.append(args[0])
+            return keyrows._rows_of_text(*args)
+
+        def c_rows(texts, keys, rows_of_text=rows_of_text):
+            return mod.rows_of_keys(texts, (keys, []), keyrows._row_of_value, rows_of_text)
+
+        got = _outcome(c_rows, [("j", 0, text)], keys)
+        ref = _outcome(keyrows._rows_of_keys_python, [("j", 0, text)], {(0, k) for k in keys})
+        assert calls == (["j"] if left else []), text
+        assert ref[0] == got[0] and (_same(ref[1], got[1]) if ref[0] == "rows"
+                                     else ref[1] is got[1]), (text, ref, got)
+
+
 def test_c_flattener_refuses_wrong_arguments():
     mod = need()
     for bad in ([("i", 0)], [1], None):

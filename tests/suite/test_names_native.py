@@ -96,6 +96,10 @@ def test_c_names_of_chosen_files():
         b' {"a": 1}', b"{", b"", b"[1]", b'{"a": 1} x', b'{"a": 1}}', b'{"a": "\x01"}',
         b'{"a": "\xff"}', b'{"a": 01}', b'{"a": 1,}', b'{"a" 1}', b'{"a": tru}',
         many.encode(),  # more members than C remembers
+        # one past what C remembers (256 members an object), the last new or a repeat
+        ("{" + ", ".join(f'"k{i}": {i}' for i in range(257)) + "}").encode(),
+        ("{" + ", ".join(f'"k{i}": {i}' for i in range(256)) + ', "k0": {"a": 1}}').encode(),
+        b'{"a": {"b": 1, "c": {"d": 2, "d": 3}}}',  # twice, two levels down
     ]
     for data in undecided:
         assert _compare(mod, data) is None, data
@@ -104,6 +108,7 @@ def test_c_names_of_chosen_files():
         b'{"x": NaN, "y": -Infinity, "z": Infinity, "w": -0.0, "v": 1e400}',
         b'{"s": "\\ud800\\"q\\"", "l": [{"a": 1, "a": 2}], "\xc3\xa9": {"\xe2\x98\x83": null}}',
         b'{"x": ' + b"9" * 600 + b"}", deep(50), b'{"a": 1} \r\n\t',
+        ("{" + ", ".join(f'"k{i}": {{"k{i}": {i}}}' for i in range(256)) + "}").encode(),
     ]
     for data in decided:
         assert _compare(mod, data) is not None, data

@@ -1,7 +1,7 @@
 """Path schemas: parsing, formatting, reading back, collisions (shared by archive and views)."""
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from suite.pathschema import (
@@ -152,10 +152,12 @@ def test_check_by_distinct_values_agrees_with_format_and_verify(sps, text):
     _assert_check_agrees(sps, text)
 
 
-one_type = st.one_of(st.integers(-3, 3), st.sampled_from(["1", "x_y", "x/y", "inf", "", "null",
-                                                          "a,b", "é", "x.y", "-0"]))
+one_str = st.sampled_from(["1", "x_y", "x/y", "inf", "", "null", "a,b", "é", "x.y", "-0"])
 
 
+# no deadline: each example makes a project of up to 12 jobs, which took 289 ms at a load of
+# 20 under SUITE_PURE_PYTHON=1 (hypothesis' default deadline is 200 ms)
+@settings(deadline=None)
 @given(st.data(), st.integers(1, 12),
        st.sampled_from(["<a>/<b>/<c>", "a_<a>/b-<b>,c=<c>", "<a>.<b>.<c>", "<a>/<b>/<b.x>",
                         "<a:str>/<b:int>/<c>", "<a>/<b.x>/<id>", "<b.x>/<a>", "<a>/x_<a>"]))
@@ -163,8 +165,9 @@ def test_check_of_one_type_columns_agrees_with_format_and_verify(data, n, text):
     """Columns of ints only or of strings only (check's shortcuts: one text per distinct
     value, a column taken without a call per job), with keys missing and ``b`` sometimes a
     dict: the same paths and errors as format per job and verify."""
-    kinds = {k: data.draw(st.sampled_from([st.integers(-3, 3), one_type.filter(
-        lambda v: isinstance(v, str))])) for k in "abcx"}
+    # the strings drawn directly: a mix of both filtered to them was refused by the health check
+    # (filter_too_much) in a run of SUITE_PURE_PYTHON=1
+    kinds = {k: data.draw(st.sampled_from([st.integers(-3, 3), one_str])) for k in "abcx"}
     sps = []
     for _ in range(n):
         sp = {k: data.draw(kinds[k]) for k in "abc" if data.draw(st.integers(0, 5))}

@@ -282,13 +282,15 @@ def test_job_and_project_sync(project, tmp_path):
         project.sync(project)
 
 
-def test_core_does_not_load_sync_or_h5py():
-    code = ("import sys, tempfile, suite\n"
-            "p = suite.init_project(tempfile.mkdtemp())\n"
+def test_core_does_not_load_sync_or_h5py(tmp_path):
+    # the project in tmp_path: a tempfile.mkdtemp() of the child was never removed (a
+    # tmpXXXX/workspace left in $TMPDIR by every run)
+    code = ("import sys, suite\n"
+            "p = suite.init_project(sys.argv[1])\n"
             "a = p.open_job({'a': 1}).init(); b = p.open_job({'a': 2})\n"
             "b.sync(a); list(p.find_jobs()); suite.diff_jobs(a, b)\n"
             "assert 'sync' not in sys.modules and 'h5py' not in sys.modules, sys.modules\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "p")], check=True)
 
 
 # -- buffered mode ---------------------------------------------------------------------------

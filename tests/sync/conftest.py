@@ -59,7 +59,12 @@ def sshd(tmp_path_factory):
     """Start sshd; yield a dict with port, host key path, client key path, remote_suite."""
     if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
         skip_or_fail("openssh-server is not installed (apt-get install openssh-server)")
-    root = tmp_path_factory.mktemp("sshd")
+    yield from run_sshd(tmp_path_factory.mktemp("sshd"))
+
+
+def run_sshd(root):
+    """A generator: start sshd under ``root`` (a pathlib.Path), yield the :func:`sshd`
+    dict, stop it when resumed or closed (whatever ends the generator after the start)."""
     host_key = root / "host_ed25519"
     client_key = root / "client_ed25519"
     for key in (host_key, client_key):
@@ -80,24 +85,29 @@ def sshd(tmp_path_factory):
         "SHLVL=1\n")
     os.makedirs("/run/sshd", exist_ok=True)
     proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(root / "log")])
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        skip_or_fail("sshd did not start listening")
-    if proc.poll() is not None:
-        skip_or_fail(f"sshd exited: {(root / 'log').read_text()[-500:]}")
-    yield {"port": port, "host_key": str(host_key) + ".pub", "client_key": str(client_key),
-           "remote_suite": f"{sys.executable} -m suite", "root": root}
-    proc.terminate()
-    proc.wait(timeout=10)
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        else:
+            skip_or_fail("sshd did not start listening")
+        if proc.poll() is not None:
+            skip_or_fail(f"sshd exited: {(root / 'log').read_text()[-500:]}")
+        yield {"port": port, "host_key": str(host_key) + ".pub", "client_key": str(client_key),
+               "remote_suite": f"{sys.executable} -m suite", "root": root}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -183,11 +193,13 @@ def control_dir(sshd):
     with ``ControlMaster auto`` has (no key exchange each time). The master ends with the
     session; the tests of ControlMaster itself use their own."""
     root = tempfile.mkdtemp(dir="/tmp", prefix="cm")
-    yield root
-    for name in os.listdir(root):
-        subprocess.run(["ssh", "-F", "/dev/null", "-S", os.path.join(root, name), "-O", "exit",
-                        "cluster"], capture_output=True, timeout=30)
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        yield root
+    finally:
+        for name in os.listdir(root):
+            subprocess.run(["ssh", "-F", "/dev/null", "-S", os.path.join(root, name), "-O",
+                            "exit", "cluster"], capture_output=True, timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def make_transport(kind, sshd, openssh, control_dir):

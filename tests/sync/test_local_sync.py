@@ -230,9 +230,13 @@ class TwoReplicas(RuleBasedStateMachine):
         import tempfile
 
         root = self.root = tempfile.mkdtemp()
-        self.sides = [suite.init_project(os.path.join(root, n)) for n in ("l", "r")]
-        self.jobs = [self.sides[0].open_job({"j": k}).init() for k in range(2)]
-        self.sync()
+        try:  # hypothesis calls teardown only for a machine it got: a failed start cleans here
+            self.sides = [suite.init_project(os.path.join(root, n)) for n in ("l", "r")]
+            self.jobs = [self.sides[0].open_job({"j": k}).init() for k in range(2)]
+            self.sync()
+        except BaseException:
+            TwoReplicas.teardown(self)
+            raise
         self.base = [{}, {}]  # per job: the document both sides agreed on at the last sync
 
     def teardown(self):
@@ -367,25 +371,34 @@ class TwoReplicasWithWriter(TwoReplicas):
         super().__init__()
         from tests.sync.writer import Writer
 
-        self.writer = Writer(os.path.dirname(self.sides[0].path), [
-            {"path": self.sides[0].path, "key": "wl", "files": ["wl.txt"]},
-            {"path": self.sides[1].path, "key": "wr", "files": ["wr.txt"]}])
+        try:
+            self.writer = Writer(os.path.dirname(self.sides[0].path), [
+                {"path": self.sides[0].path, "key": "wl", "files": ["wl.txt"]},
+                {"path": self.sides[1].path, "key": "wr", "files": ["wr.txt"]}])
+        except BaseException:
+            super().teardown()
+            raise
 
     def teardown(self):
         from tests.sync.writer import content
 
-        done = self.writer.stop()
-        sync.sync(self.sides[0], self.sides[1].path)
-        last = sync.sync(self.sides[0], self.sides[1].path)
-        assert not last.changed
-        for path, key in ((self.sides[0].path, "wl"), (self.sides[1].path, "wr")):
-            for job_id, n in done["last"][path].items():
-                for side in self.sides:
-                    j = side.open_job(id=job_id)
-                    assert j.doc[key] == n
-                    with open(j.fn(f"{key}.txt")) as f:
-                        assert f.read() == content(key, n)
-        super().teardown()
+        try:  # the directories go even when a check fails (hypothesis runs many that do)
+            done = self.writer.stop()
+            sync.sync(self.sides[0], self.sides[1].path)
+            last = sync.sync(self.sides[0], self.sides[1].path)
+            assert not last.changed
+            for path, key in ((self.sides[0].path, "wl"), (self.sides[1].path, "wr")):
+                for job_id, n in done["last"][path].items():
+                    for side in self.sides:
+                        j = side.open_job(id=job_id)
+                        assert j.doc[key] == n
+                        with open(j.fn(f"{key}.txt")) as f:
+                            assert f.read() == content(key, n)
+        finally:
+            if self.writer.proc.poll() is None:  # stop() failed: it must not outlive the test
+                self.writer.proc.kill()
+                self.writer.proc.wait()
+            super().teardown()
 
 
 @pytest.mark.parametrize("kind", ["local", "openssh"])

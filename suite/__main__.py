@@ -1,5 +1,5 @@
 """``python -m suite`` runs the command line (useful as --remote-suite on clusters)."""
 
-from suite.cli import main
+from suite.cli import console
 
-main()
+console()

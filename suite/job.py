@@ -4,7 +4,6 @@ import errno
 import itertools
 import operator
 import os
-import shutil
 import types
 
 from . import layout
@@ -351,9 +350,9 @@ class Job:
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                     raise
-                shutil.rmtree(tmp, ignore_errors=True)  # another process created it first
+                _rmtree(tmp, ignore_errors=True)  # another process created it first
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _rmtree(tmp, ignore_errors=True)
             raise
 
     def remove(self):
@@ -363,7 +362,7 @@ class Job:
                 self._project.workspace, f"{layout.TMP_PREFIX}rm-{self._id}-{os.urandom(4).hex()}"
             )
             os.rename(self._path, tmp)  # the id disappears at once, even if rmtree is slow
-            shutil.rmtree(tmp)
+            _rmtree(tmp)
         self._initialized = False
         self._doc_root = None
 
@@ -388,6 +387,8 @@ class Job:
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 raise
+            import shutil
+
             shutil.copytree(self._path, dst + ".suite-move", symlinks=True)
             os.rename(dst + ".suite-move", dst)
             shutil.rmtree(self._path)
@@ -409,13 +410,15 @@ class Job:
         os.makedirs(project.workspace, exist_ok=True)
         tmp = os.path.join(project.workspace, f"{layout.TMP_PREFIX}{self._id}-{os.urandom(4).hex()}")
         if copytree is None:
+            import shutil
+
             shutil.copytree(self._path, tmp, symlinks=True)
         else:
             copytree(self._path, tmp)
         try:
             _rename_noreplace(tmp, dst)
         except FileExistsError:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _rmtree(tmp, ignore_errors=True)
             raise DestinationExistsError(f"job {self._id} already exists in {project.path}",
                                          destination=project.open_job(id=self._id)) from None
         return project.open_job(id=self._id)
@@ -431,7 +434,7 @@ class Job:
                 continue
             full = os.path.join(self._path, name)
             if os.path.isdir(full) and not os.path.islink(full):
-                shutil.rmtree(full)
+                _rmtree(full)
             else:
                 os.unlink(full)
         self._doc_root = None
@@ -530,3 +533,11 @@ def _rename_noreplace(src, dst):
         if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
             raise FileExistsError(errno.EEXIST, "exists", dst) from None
         raise
+
+
+def _rmtree(path, ignore_errors=False):
+    # shutil is imported on first use, not with suite: it brings fnmatch, bz2, lzma and zlib,
+    # ~8 M instructions of every start (`import suite`, `suite find`) that removes nothing
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=ignore_errors)

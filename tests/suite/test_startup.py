@@ -123,3 +123,27 @@ def test_version_is_the_packages_without_metadata(tmp_path):
     r, modules = loaded_modules(["--version"], tmp_path, tmp_path)
     assert r.returncode == 0 and r.stdout == f"suite, version {declared}\n"
     assert "importlib.metadata" not in modules
+
+
+# without site (-S): this machine's .pth hooks import shutil themselves
+NEW_MODULES = """import sys
+before = set(sys.modules)
+from suite.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    sys.stderr.write(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("args", [["find", "a", "1"], ["find", "doc.tag", "odd"]])
+def test_plain_find_loads_no_archive_or_copying_modules(sweep, args):
+    """shutil (with fnmatch, bz2, lzma) is loaded where a job is removed or copied, not by
+    every start: ~8 M instructions."""
+    r = subprocess.run([sys.executable, "-S", "-c", NEW_MODULES, *args], cwd=sweep.path,
+                       env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    loaded = set(r.stderr.split())
+    assert "suite.index" in loaded
+    assert not loaded & {"shutil", "fnmatch", "bz2", "lzma"}, loaded

@@ -118,15 +118,28 @@ SSHD = {}
 
 def far_cpu():
     """CPU seconds of the far sides that have ended: the sshd listener's waited-for children
-    (its sessions, and through them rsync's server), /proc's cutime + cstime."""
-    with open(f"/proc/{SSHD['pid']}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    (its sessions, and through them rsync's server), /proc's cutime + cstime; with a
+    ControlMaster also those of the master's session, which stays and reaps what rides on it."""
+    total = 0
+    for pid in [SSHD["pid"], *SSHD.get("staying", ())]:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[13]) + int(fields[14])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid):
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return f.read().split()
+
+
+def _descendants(pid):
+    out, todo = [], [str(pid)]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
 
 
 def far_measured(fn, *args):
@@ -142,8 +155,10 @@ def far_measured(fn, *args):
             if not pid:
                 break
             orphans += usage.ru_utime + usage.ru_stime
-        mine = [c for c in _children(os.getpid()) if c != str(SSHD.get("relay"))]
-        if not _children(SSHD["pid"]) and mine == [str(SSHD["pid"])]:
+        # what stays (the relay, a ControlMaster and its far session) is not waited for
+        stay = {str(SSHD.get("relay")), *SSHD.get("staying", ())}
+        mine = [c for c in _children(os.getpid()) if c not in stay]
+        if set(_descendants(SSHD["pid"])) <= stay and mine == [str(SSHD["pid"])]:
             break
         time.sleep(0.05)
     return wall, cpu, far_cpu() - far + orphans
@@ -189,6 +204,9 @@ def ssh_rows(args, root, src, port, home, rows):
         subprocess.run([*transport["ssh_command"].split(), "-o", f"ControlPath={root}/cm",
                         "-o", "ControlMaster=yes", "-o", "ControlPersist=yes", "-N", "-f",
                         "bench"], check=True, stdin=subprocess.DEVNULL)
+        # the master (come here as an orphan: a subreaper) and its far session stay
+        SSHD["staying"] = set(_descendants(SSHD["pid"])) | set(_children(os.getpid())) - {
+            str(SSHD["pid"]), str(SSHD.get("relay"))}
         ssh += f" {master}"
         transport["ssh_command"] += f" {master}"
     profiled = {"key": None}

@@ -161,6 +161,17 @@ def open_quietly(path, flags, dir_fd=None):
     return os.open(path, flags, dir_fd=dir_fd)
 
 
+def read_to_end(fd):
+    """All bytes read from the file descriptor ``fd`` until its end (a pipe's writer gone).
+    Raises OSError as ``os.read`` does."""
+    pieces = []
+    while True:
+        piece = os.read(fd, 1 << 20)
+        if not piece:
+            return b"".join(pieces)
+        pieces.append(piece)
+
+
 def read_exactly(fd, size):
     """``size`` bytes read from the file descriptor ``fd`` (``os.read`` may read less), or
     None if it ends first. Raises OSError as ``os.read`` does."""

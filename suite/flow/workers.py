@@ -14,6 +14,8 @@ import signal
 import sys
 import threading
 
+from ..jsonio import read_to_end, write_all
+
 #: the most workers, whatever is asked (a worker each is copied memory)
 WORKERS_MAX = 8
 #: CPU seconds (user + system) of each worker of the last map that finished, in part order:
@@ -48,7 +50,7 @@ def map_forked(fn, parts):
                 return None
         answers = []
         for _, r in children:
-            answers.append(_read(r))
+            answers.append(read_to_end(r) or None)  # none: no answer came
             unread.discard(r)
             os.close(r)
         ok = True
@@ -112,9 +114,7 @@ def _child(fn, k, part, w, inherited, held):
         except BaseException:  # noqa: BLE001 - the parent judges again and reports it
             data = None
         if data is not None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
+            write_all(w, data)
             code = 0
         for stream in (sys.stdout, sys.stderr):  # what the user's functions printed
             try:
@@ -123,14 +123,3 @@ def _child(fn, k, part, w, inherited, held):
                 pass
     finally:
         os._exit(code)
-
-
-def _read(fd):
-    """All bytes from ``fd`` until end of file, or None if none came."""
-    parts = []
-    while True:
-        data = os.read(fd, 1 << 20)
-        if not data:
-            break
-        parts.append(data)
-    return b"".join(parts) or None

@@ -6,7 +6,7 @@ import marshal
 import os
 
 from .. import layout, native
-from ..jsonio import write_all
+from ..jsonio import read_to_end, write_all
 from . import columns
 
 _fsstat = native.load("suite._fsstat")
@@ -195,16 +195,11 @@ def in_two_processes(fn, rows, ws, join=lambda a, b: a + b):
     try:
         mine = fn(rows[:half], ws)
     finally:
-        chunks = []
-        while True:
-            chunk = os.read(r, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        answer = read_to_end(r)
         os.close(r)
         _, status = os.waitpid(pid, 0)
     if status != 0:
         return join(mine, fn(rows[half:], ws))
-    return join(mine, marshal.loads(b"".join(chunks)))
+    return join(mine, marshal.loads(answer))
 
 

@@ -59,6 +59,16 @@ def skip_or_fail(reason):
     pytest.skip(reason)
 
 
+def stop_process(proc, timeout=10):
+    """End a server the tests started: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def project(tmp_path):
     """An empty project in a temporary directory."""

@@ -12,7 +12,7 @@ import time
 import pytest
 
 import suite
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO, skip_or_fail, stop_process
 from tests.sync.conftest import SSHD
 
 WORKFLOW = '''import time
@@ -109,12 +109,7 @@ def clusters(tmp_path_factory, slurm):
         yield out
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO, skip_or_fail, stop_process
 
 SSHD = "/usr/sbin/sshd"
 
@@ -102,12 +102,7 @@ def run_sshd(root):
         yield {"port": port, "host_key": str(host_key) + ".pub", "client_key": str(client_key),
                "remote_suite": f"{sys.executable} -m suite", "root": root}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture

@@ -277,8 +277,9 @@ class Runner:
                 shown["step"] = step
                 progress(step, steps, shown["total"])
 
-        ways = 0 if whole else self._fork_workers(workers, operations, selection, index)
-        forked = self._status_forked(ways, index, selection, names, operations, report,
+        ways, count = (0, None) if whole else \
+            self._fork_workers(workers, operations, selection, index)
+        forked = self._status_forked(ways, count, index, selection, names, operations, report,
                                      shown) if ways else None
         if forked is not None:
             for operations_part, labels_part, table_part in forked:
@@ -358,7 +359,8 @@ class Runner:
         return number, True
 
     def _fork_workers(self, workers, operations, selection, index):
-        """How many workers status forks (0: none): ``workers`` if given (else
+        """``(workers, jobs)``: how many workers status forks (0: none) and the number of jobs
+        judged if it was counted here (else None): ``workers`` if given (else
         :meth:`status_workers`), if more than one, ``fork`` usable, an index file the
         workers can open, no operation whose conditions read provenance logs (their cache is
         this process's to update), and, unless asked for, at least :data:`FORK_MIN` jobs."""
@@ -366,21 +368,24 @@ class Runner:
         if not asked:
             workers, asked = self.status_workers()
         if workers < 2 or not workers_available() or index.in_memory:
-            return 0
+            return 0, None
         if any(self._reads_log(op) for op in operations):
-            return 0
-        if not asked and (len(selection) if selection is not None
-                          else index.indexed_count()) < self.FORK_MIN:
-            return 0
-        return min(workers, WORKERS_MAX)
+            return 0, None
+        count = None
+        if not asked:
+            count = len(selection) if selection is not None else index.indexed_count()
+            if count < self.FORK_MIN:
+                return 0, count
+        return min(workers, WORKERS_MAX), count
 
-    def _status_forked(self, ways, index, selection, names, operations, report, shown):
+    def _status_forked(self, ways, count, index, selection, names, operations, report, shown):
         """Judge the jobs in ``ways`` forked workers: per part, ``(operation counts, label
         counts, (ids, eligible flags, label texts))``, or None when a worker did not answer
         (the caller judges them all itself then). The first worker reports progress for
-        its share."""
-        parts = scan.job_parts(index, selection, ways, scan.CHUNK)
-        total = len(selection) if selection is not None else index.indexed_count()
+        its share. ``count``: the jobs judged, if already counted (None: counted here)."""
+        total = count if count is not None else \
+            len(selection) if selection is not None else index.indexed_count()
+        parts = scan.job_parts(index, selection, ways, scan.CHUNK, total)
         shown["total"] = total
         report(1)
 

@@ -62,15 +62,18 @@ def job_chunks(index, selection, chunk):
                [r[2] for r in rows], [r[3] for r in rows])
 
 
-def job_parts(index, selection, ways, chunk):
+def job_parts(index, selection, ways, chunk, count=None):
     """``ways`` parts of what :func:`job_chunks` yields (``chunk`` jobs at a time), for forked
     workers: :func:`part_chunks` of each, the parts in order, yields the same jobs in the same
     order. The documents are checked here, once (the parts do not check them again); the
     whole-column caches (up to :data:`COLUMNS_MAX` jobs) are loaded here, so the workers find
     them parsed in their copy of this process's memory. Parts start at a multiple of
     ``chunk`` jobs where the jobs are counted here (whole columns, a selection); the rows of
-    a million are split by storage position."""
-    if selection is None and index.indexed_count() <= COLUMNS_MAX:
+    a million are split by storage position. ``count``: the jobs of ``selection`` or of the
+    index, if the caller has counted them."""
+    if count is None:
+        count = len(selection) if selection is not None else index.indexed_count()
+    if selection is None and count <= COLUMNS_MAX:
         columns = index.job_columns()
         return [("columns", columns, lo, hi) for lo, hi in _bounds(len(columns[0]), ways, chunk)]
     index.refresh(documents=True)

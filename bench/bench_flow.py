@@ -425,32 +425,19 @@ def records_parts(root, n, results):
                         cap.changes_text(jobs, before))
 
     cap.record_line = parted_record_line
-    # where the tree defers the scan after to the capture's helper thread (`run`, one
-    # execution at a time), full records that way too: the runner's thread CPU apart from
-    # the process's (the helper's share)
-    deferring = getattr(cap, "defers", False) and hasattr(runner, "_later")
-    if deferring:
-        variants["full records, scan after on the helper thread"] = ("before", "after", "line")
-    jobs, chunk = list(p), 50
-    cpu, thread = {v: [] for v in variants}, {v: [] for v in variants}
+    jobs, chunk, cpu = list(p), 50, {v: [] for v in variants}
     with runner.log.background():
         for k in range(0, n, chunk):
             name = list(variants)[(k // chunk) % len(variants)]
             now[0] = variants[name]
-            if deferring:
-                runner._later = "helper" in name
-            c, t = time.process_time(), time.thread_time()
+            c = time.process_time()
             for job in jobs[k:k + chunk]:
                 runner.execute(op, (job,))
-            runner.log.flush()  # the chunk's last record, deferred or queued, in its chunk
             cpu[name].append((time.process_time() - c) / chunk)
-            thread[name].append((time.thread_time() - t) / chunk)
     q1 = {v: sorted(c)[len(c) // 4] * 1e6 for v, c in cpu.items()}
-    t1 = {v: sorted(c)[len(c) // 4] * 1e6 for v, c in thread.items()}
     results[f"records by part, cpu us per execution (first quartile), {n:,} jobs"] = {
         **{f"{v}": q1[v] for v in variants},
         **{f"{v}: extra": q1[v] - q1["off"] for v in list(variants)[1:]},
-        **{f"{v}: extra, the runner's thread": t1[v] - t1["off"] for v in list(variants)[1:]},
         "load average (1 min)": os.getloadavg()[0]}
 
 

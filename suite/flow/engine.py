@@ -130,9 +130,6 @@ class Runner:
         #: (``.suite/flow/succeeded.sqlite``; saved after each evaluation); a FlowProject
         #: passes its own, shared by its runners
         self.succeeded = succeeded or Succeeded(project.path)
-        #: whether execute may defer its record (run, one execution at a time), and which
-        #: operations call hooks (then it does not), by name
-        self._later, self._hooked = False, {}
 
     @property
     def capture(self):
@@ -597,18 +594,9 @@ class Runner:
             # threads: commands run as processes; Python operations overlap their I/O
             from concurrent.futures import ThreadPoolExecutor
 
-            self.log.settle()
             with ThreadPoolExecutor(parallel) as pool:
                 return list(pool.map(one, todo))
-        # one after another: each record's scan after may run on the capture's helper
-        # thread while the next execution begins (execute), taken before anything that
-        # could touch its job, and at the end here (also after Ctrl-C)
-        self._later, self._hooked = self.capture.defers, {}
-        try:
-            return [one(item) for item in todo]
-        finally:
-            self._later = False
-            self.log.settle()
+        return [one(item) for item in todo]
 
     def _describe(self, op, unit):
         if getattr(op, "cmd", False):
@@ -632,7 +620,6 @@ class Runner:
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         for name in group.operations:
             op = self._op(name)
-            self.log.settle()  # the step before's record: conditions may read its files
             if self._reads_log(op):
                 self.log.flush()  # the records of the step before must be on disk
             completed = self._completed(jobs)
@@ -671,11 +658,6 @@ class Runner:
                                                  "exec", op.name, *[j.id for j in jobs],
                                                  "--workflow", module])
 
-    def _any_hooks(self, op):
-        """Whether an execution of ``op`` calls any hook (the workflow's or signac-flow's)."""
-        return any(getattr(self.flow, t, None) for t in ("on_start", "on_success",
-                                                        "on_failure")) or self._has_hooks(op)
-
     def _has_hooks(self, op):
         project_hooks = getattr(self.project, "project_hooks", None)
         return any(op.hooks.values()) or any(
@@ -698,16 +680,6 @@ class Runner:
         the provenance record."""
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         first = jobs[0]
-        later = self._later
-        if later:  # a record deferred by the execution before: taken if this one could touch it
-            hooked = self._hooked.get(op.name)
-            if hooked is None:
-                hooked = self._hooked[op.name] = self._any_hooks(op)
-            if hooked:
-                self.log.settle()  # a hook may read it
-                later = False
-            else:
-                self.log.settle_for(jobs)
         before = self.capture.scan(jobs)
         start = time.time()
         status, error, exc, trace = "success", None, None, None
@@ -736,22 +708,15 @@ class Runner:
             tb = caught.__traceback__
             trace = "".join(traceback.format_exception(type(caught), caught, tb.tb_next or tb))
         end = time.time()
-        if later and before is not None and not trace and len(jobs) == 1:
-            # the scan after on the helper thread; the record written when taken
-            made = self.capture.record_line_later(op.name, jobs, start, end, status, error,
-                                                  before)
-            self.log.defer(first, made, self.capture.blobs(), first.id in self.capture.fresh)
-            line = None
-        elif before is not None and not trace:  # records on: the scan after and the line
+        if before is not None and not trace:  # records on: the scan after and the line
             line = self.capture.record_line(op.name, jobs, start, end, status, error, before)
         else:
             files = self.capture.changes_text(jobs, before)
             line = self.capture.line(op.name, [j.id for j in jobs], start, end, status, error,
                                      trace or None, files)
-        if line is not None:
-            blobs = self.capture.blobs()
-            for job in jobs:
-                self.log.record(job, line, blobs, job.id in self.capture.fresh)
+        blobs = self.capture.blobs()
+        for job in jobs:
+            self.log.record(job, line, blobs, job.id in self.capture.fresh)
         if status != "success":
             where = f"job {first.id}" if len(jobs) == 1 else f"aggregate {get_aggregate_id(jobs)}"
             sys.stderr.write(f"operation {visible(op.name)} failed on {where}: {error}\n"

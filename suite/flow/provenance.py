@@ -12,7 +12,6 @@ import queue
 import socket
 import threading
 import time
-import weakref
 
 from suite import layout
 
@@ -22,20 +21,6 @@ LOG = layout.FLOW_LOG
 TAIL = 8192
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 _READ_APPEND = os.O_RDWR | os.O_CREAT | os.O_APPEND
-
-
-#: the logs that may hold a deferred record (:meth:`Log.defer`): a forked child forgets those
-#: records (its parent writes them; the child writing them too would double them)
-_logs = weakref.WeakSet()
-
-
-def _forget_deferred():
-    for log in list(_logs):
-        log._pending = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_deferred)
 
 
 def _line(entry):
@@ -110,18 +95,13 @@ class Log:
         #: and benchmarks)
         self.bytes_read = 0
         self._lock = threading.Lock()
-        #: a record whose line is still being made: (job, its maker, blobs, fresh)
-        self._pending = None
-        _logs.add(self)
 
     def record(self, job, entry, blobs=(), fresh=False):
         """Append ``entry`` (a dict, or a line already encoded by
         :meth:`~suite.provenance.capture.Capture.line`) to ``job``'s log (now, or queued for
         the writer thread), preceded in the same write by the blob lines (``[(name, line)]``)
         it names that the log does not hold yet (all of them if ``fresh``: the log did not
-        exist before). A deferred record (:meth:`defer`) is written first."""
-        if self._pending is not None:
-            self.settle()
+        exist before)."""
         data = entry if isinstance(entry, bytes) else _line(entry)
         item = (job.id, job.path, data, blobs, fresh)
         if self._queue is not None:
@@ -136,36 +116,6 @@ class Log:
                 del costs[:-self.WINDOW]
                 if sorted(costs)[len(costs) // 2] > self.SLOW:
                     self._start_writer()
-
-    def defer(self, job, later, blobs=(), fresh=False):
-        """Keep the record of ``job`` whose line ``later.take()`` gives (its scan after still
-        running: :meth:`~suite.provenance.capture.Capture.record_line_later`) until the next
-        :meth:`settle`, :meth:`record` or :meth:`flush`, or the end of :meth:`background`;
-        one at most (a record deferred before is written first). The caller settles it before
-        starting anything that could touch ``job`` (:meth:`settle_for`)."""
-        if self._pending is not None:
-            self.settle()
-        self._pending = (job, later, blobs, fresh)
-
-    def settle(self):
-        """Write the deferred record, if any (:meth:`record`). Raises what its ``take()``
-        raises (the scan's OSError) and what :meth:`record` raises."""
-        pending = self._pending
-        if pending is None:
-            return
-        self._pending = None  # taken once, whatever take() raises
-        job, later, blobs, fresh = pending
-        self.record(job, later.take(), blobs, fresh)
-
-    def settle_for(self, jobs):
-        """:meth:`settle` where the deferred record is of one of ``jobs``."""
-        pending = self._pending
-        if pending is not None:
-            job_id = pending[0].id
-            for job in jobs:
-                if job.id == job_id:
-                    self.settle()
-                    return
 
     def _write(self, item):
         job_id, path, data, blobs, fresh = item
@@ -295,10 +245,7 @@ class Log:
             self._queue = self._thread = None
 
     def flush(self):
-        """Write the deferred record (:meth:`defer`) and wait until every queued record is
-        written; raise if any could not be."""
-        if self._pending is not None:
-            self.settle()
+        """Wait until every queued record is written; raise if any could not be."""
         if self._queue is not None:
             self._queue.join()
         if self._failed:
@@ -324,11 +271,8 @@ class Log:
         try:
             yield self
         finally:
-            try:
-                self.settle()  # the last record, also after Ctrl-C
-            finally:
-                self._background = False
-                self._stop_writer()
+            self._background = False
+            self._stop_writer()
         self.flush()  # raises for failed records only when the block itself succeeded
 
 

@@ -16,9 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,13 +240,6 @@ open_and_list(const char *path, int *fd, struct listing *l, const struct rules *
     return err;
 }
 
-/* the helper thread of record_line_later (below): its lock, what it waits for, what take()
- * and a fork wait for, and whether a scan is in flight (0 or 1) */
-static pthread_mutex_t later_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t later_work = PTHREAD_COND_INITIALIZER;   /* the helper waits for one */
-static pthread_cond_t later_done = PTHREAD_COND_INITIALIZER;   /* take() and fork wait */
-static int later_inflight;        /* posted and not done (0 or 1) */
-
 /* ---- arguments and errors ----------------------------------------------------------------- */
 
 /* What the scans leave out, set once by configure(): capture.py's rules, as bytes. */
@@ -292,10 +282,6 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         names[i] = PyBytes_AS_STRING(PyTuple_GET_ITEM(skip, i));
         lens[i] = (size_t)PyBytes_GET_SIZE(PyTuple_GET_ITEM(skip, i));
     }
-    /* the helper thread reads the rules: none of its scans in flight while they change */
-    pthread_mutex_lock(&later_mu);
-    while (later_inflight)
-        pthread_cond_wait(&later_done, &later_mu);
     PyMem_Free(rules.skip);
     PyMem_Free(rules.skip_len);
     rules.skip = names;
@@ -303,10 +289,7 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     rules.n_skip = n;
     rules.temp = PyBytes_AS_STRING(args[1]);
     rules.log = PyBytes_AS_STRING(args[2]);
-    PyObject *was = rules_held;
-    rules_held = held;
-    pthread_mutex_unlock(&later_mu);
-    Py_XDECREF(was);
+    Py_XSETREF(rules_held, held);
     Py_RETURN_NONE;
 }
 
@@ -1389,160 +1372,96 @@ changed_cmp(const void *a, const void *b)
                   sorting->items[((const struct changed *)b)->entry].name);
 }
 
-/* The scan after as a state of its own (struct after), in three parts: after_begin takes what
- * it needs from Python (the scan before's names and signatures as C, the bytes suite's writer
- * wrote, the directory's path: references held); after_middle lists, stats, reads and hashes
- * without Python (no GIL needed: the runner's thread without the GIL, or the helper thread
- * below); after_end writes the text with the GIL (the errors, the files of more than one
- * read by hashlib, the sorting, the removed names). after_free releases what any of them
- * holds, whichever part failed. */
-struct after {
-    PyObject *path;           /* held */
-    PyObject *encoded;        /* dir_text's owner, or NULL */
-    const char *dir_path;
-    struct oldfile *olds;
-    Py_ssize_t filled;
-    struct known *knowns;
-    Py_ssize_t n_known;
-    struct listing l;
-    struct changed *changed;
-    size_t n_changed, err_entry;
-    char *buf;
-    int fd, err, not_flat, kept;
-    struct oldfile first_old[FIRST_OLD];
-    struct known first_known[FIRST_KNOWN];
-    struct changed first_changed[FIRST_ITEMS];
-};
-
-/* an empty state (after_free may follow at once); a must not move after this */
-static void
-after_init(struct after *a)
-{
-    a->path = a->encoded = NULL;
-    a->dir_path = NULL;
-    a->olds = a->first_old;
-    a->filled = 0;
-    a->knowns = a->first_known;
-    a->n_known = 0;
-    listing_init(&a->l);
-    a->changed = a->first_changed;
-    a->n_changed = a->err_entry = 0;
-    a->buf = NULL;
-    a->fd = -1;
-    a->err = a->not_flat = a->kept = 0;
-}
-
-/* With the GIL: everything after_init'ed a holds, released. */
-static void
-after_free(struct after *a)
-{
-    if (a->fd >= 0)
-        close(a->fd);
-    for (size_t k = 0; a->kept && k < a->n_changed; k++)  /* large files not hashed */
-        if (a->changed[k].state == LARGE && a->changed[k].fd >= 0)
-            close(a->changed[k].fd);
-    for (Py_ssize_t k = 0; k < a->filled; k++) {
-        Py_XDECREF(a->olds[k].owner);
-        Py_DECREF(a->olds[k].key);
-    }
-    knowns_free(a->first_known, a->knowns, a->n_known);
-    if (a->olds != a->first_old)
-        PyMem_Free(a->olds);
-    if (a->changed != a->first_changed)
-        free(a->changed);
-    listing_free(&a->l);
-    PyMem_RawFree(a->buf);
-    Py_XDECREF(a->encoded);
-    Py_XDECREF(a->path);
-    after_init(a);
-}
-
-/* With the GIL: a (after_init'ed) filled from the arguments: 1 (ready for after_middle), 0
- * where old is not for the fast path (nothing to do: changes_core's way), -1 with an error
- * set. The keys of old are held (a deferred scan outlives the call; old may change). */
+/* flat_changes_text's text by the fast path, added to t (from its length on): 1 with *out
+ * Py_True (the text is in t), Py_None (not flat) or NULL (an error set); or 0 where old is not
+ * for it (nothing done). */
 static int
-after_begin(struct after *a, PyObject *path, PyObject *old, PyObject *written)
+changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t,
+             PyObject **out)
 {
     Py_ssize_t n_old = PyDict_GET_SIZE(old);
-    if (n_old > FIRST_OLD && (a->olds = PyMem_Malloc(n_old * sizeof *a->olds)) == NULL) {
-        a->olds = a->first_old;
+    struct known first_known[FIRST_KNOWN], *knowns = first_known;
+    Py_ssize_t n_known = 0;
+    struct oldfile first_old[FIRST_OLD], *olds = first_old;
+    struct changed first_changed[FIRST_ITEMS], *changed = first_changed;
+    PyObject *encoded = NULL, *gone = NULL, *order = NULL;
+    struct listing l;
+    char *buf = NULL;
+    int fd = -1, err = 0, not_flat = 0, handled = 0, kept = 0;
+    size_t n_changed = 0, err_entry = 0;
+    Py_ssize_t filled = 0;
+    listing_init(&l);
+    *out = NULL;
+    if (n_old > FIRST_OLD && (olds = PyMem_Malloc(n_old * sizeof *olds)) == NULL) {
         PyErr_NoMemory();
-        return -1;
+        handled = 1;
+        goto done;
     }
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (PyDict_Next(old, &pos, &key, &value)) {
-        struct oldfile *o = &a->olds[a->filled];
-        if (a->filled == n_old || !PyUnicode_CheckExact(key) || !c_sig(value, o))
-            return 0;  /* not for the fast path */
+        struct oldfile *o = &olds[filled];
+        if (!PyUnicode_CheckExact(key) || !c_sig(value, o))
+            goto done;  /* not for the fast path */
+        o->key = key;
         o->still = 0;
-        if (c_name(key, o) != 0)
-            return -1;
-        o->key = Py_NewRef(key);
-        a->filled++;
+        if (c_name(key, o) != 0) {
+            handled = 1;
+            goto done;
+        }
+        filled++;
     }
-    if (a->filled > 1)
-        qsort(a->olds, (size_t)a->filled, sizeof *a->olds, oldfile_cmp);
+    handled = 1;
+    if (filled > 1)
+        qsort(olds, (size_t)filled, sizeof *olds, oldfile_cmp);
     /* the bytes written here that the scan may hash instead of reading (references held:
      * the list may change while the GIL is released) */
-    if (knowns_of(written, path, a->first_known, &a->knowns, &a->n_known) != 0)
-        return -1;
-    a->path = Py_NewRef(path);
-    a->dir_path = dir_text(path, &a->encoded);
-    return a->dir_path == NULL ? -1 : 1;
-}
-
-/* Without Python (any thread, the GIL held or not): the listing, the lstat of each file old
- * knows, the comparison and the hashes of the files that fit one read, into a. */
-static void
-after_middle(struct after *a, int release)
-{
-    struct listing *l = &a->l;
-    int fd = open_quietly(AT_FDCWD, a->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                          &noatime);
-    int err = 0;
+    if (knowns_of(written, path, first_known, &knowns, &n_known) != 0)
+        goto done;
+    const char *dir_path = dir_text(path, &encoded);
+    if (dir_path == NULL)
+        goto done;
+    UNLOCK_IF_SHARED
+    fd = open_quietly(AT_FDCWD, dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, &noatime);
     if (fd < 0)
         err = errno == ENOENT ? 0 : errno;  /* a missing directory is empty */
-    else if ((err = list_fd(fd, l, &rules)) != 0) {
+    else if ((err = list_fd(fd, &l, &rules)) != 0) {
         close(fd);
         fd = -1;
         if (err == ENOENT) {  /* removed while listed: empty, as os.scandir then ends */
             err = 0;
-            l->count = 0;
+            l.count = 0;
         }
     }
-    a->fd = fd;
-    if (!err && l->count > FIRST_ITEMS
-            && (a->changed = malloc(l->count * sizeof *a->changed)) == NULL) {
-        a->changed = a->first_changed;
+    if (!err && l.count > FIRST_ITEMS
+            && (changed = malloc(l.count * sizeof *changed)) == NULL)
         err = ENOMEM;
-    }
-    for (size_t i = 0; !err && i < l->count; i++) {
-        const struct entry *e = &l->items[i];
+    for (size_t i = 0; !err && i < l.count; i++) {
+        const struct entry *e = &l.items[i];
         struct stat st;
         if (e->type == DT_UNKNOWN) {  /* as DirEntry.is_file(follow_symlinks=False) */
             if (fstatat(fd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 if (errno == ENOENT)
-                    a->not_flat = 1;
+                    not_flat = 1;
                 else {
                     err = errno;
-                    a->err_entry = i + 1;
+                    err_entry = i + 1;
                 }
                 break;
             }
             if (!S_ISREG(st.st_mode)) {
-                a->not_flat = 1;
+                not_flat = 1;
                 break;
             }
         }
         else if (e->type != DT_REG) {
-            a->not_flat = 1;
+            not_flat = 1;
             break;
         }
         struct oldfile probe = {.name = e->name, .len = strlen(e->name)}, *o = NULL;
-        if (a->filled)
-            o = bsearch(&probe, a->olds, (size_t)a->filled, sizeof *a->olds, oldfile_cmp);
-        struct changed *c = &a->changed[a->n_changed];
+        if (filled)
+            o = bsearch(&probe, olds, (size_t)filled, sizeof *olds, oldfile_cmp);
+        struct changed *c = &changed[n_changed];
         c->entry = i;
         c->size = -1;
         c->fd = -1;
@@ -1551,15 +1470,20 @@ after_middle(struct after *a, int release)
                 if (errno == ENOENT)  /* removed while we looked */
                     continue;
                 err = errno;
-                a->err_entry = i + 1;
+                err_entry = i + 1;
                 break;
             }
             o->still = 1;
-            if (same_sig(&st, o))
+            if ((long long)st.st_size == o->size
+                    && (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec
+                       == o->mtime
+                    && (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec
+                       == o->ctime
+                    && (unsigned long long)st.st_ino == o->ino)
                 continue;
             c->size = (long long)st.st_size;
         }
-        struct known *w = a->n_known ? known_named(a->knowns, a->n_known, e->name) : NULL;
+        struct known *w = n_known ? known_named(knowns, n_known, e->name) : NULL;
         if (w != NULL) {  /* written by suite here: its bytes, if the file is still them */
             struct stat now;
             const struct stat *sp = o != NULL ? &st : NULL;
@@ -1570,94 +1494,34 @@ after_middle(struct after *a, int release)
                            (size_t)PyBytes_GET_SIZE(w->data), c->hex);
                 c->state = HASHED;
                 c->size = (long long)sp->st_size;
-                a->n_changed++;
+                n_changed++;
                 continue;
             }
         }
         long long read_size = -1;
-        c->state = digest_nogil(fd, e->name, &a->buf, &read_size, c->hex, &c->fd, &a->kept);
+        c->state = digest_nogil(fd, e->name, &buf, &read_size, c->hex, &c->fd, &kept);
         if (c->state < 0) {
             err = ENOMEM;
             break;
         }
         if (c->state == HASHED && c->size < 0)
             c->size = read_size;
-        a->n_changed++;
+        n_changed++;
     }
-    a->err = err;
-    if (release) {
-        /* deferred: no descriptor stays open while the caller's next operation runs (user
-         * code may close it and open another file under its number); after_end opens the
-         * directory again for the files of more than one read, by path */
-        for (size_t k = 0; a->kept && k < a->n_changed; k++)
-            if (a->changed[k].state == LARGE && a->changed[k].fd >= 0) {
-                close(a->changed[k].fd);
-                a->changed[k].fd = -1;
-            }
-        a->kept = 0;
-        if (a->fd >= 0)
-            close(a->fd);
-        a->fd = -1;
+    RELOCK_IF_SHARED
+    if (err) {
+        set_os_error(err, path, err_entry ? l.items[err_entry - 1].name : NULL);
+        goto done;
     }
-}
-
-/* With the GIL: a's middle forgotten (descriptors closed, the listing and the results freed),
- * for after_middle to run again on the same arguments */
-static void
-after_forget_middle(struct after *a)
-{
-    if (a->fd >= 0)
-        close(a->fd);
-    for (size_t k = 0; a->kept && k < a->n_changed; k++)
-        if (a->changed[k].state == LARGE && a->changed[k].fd >= 0)
-            close(a->changed[k].fd);
-    for (Py_ssize_t k = 0; k < a->filled; k++)
-        a->olds[k].still = 0;
-    if (a->changed != a->first_changed)
-        free(a->changed);
-    a->changed = a->first_changed;
-    listing_free(&a->l);
-    a->n_changed = a->err_entry = 0;
-    a->fd = -1;
-    a->err = a->not_flat = a->kept = 0;
-}
-
-/* With the GIL, after after_middle: the text of a's changes added to t (from its length on),
- * *out Py_True (the text is in t), Py_None (not flat) or NULL (an error set: the scan's
- * OSError naming the directory or the entry, as flat_changes raises it). */
-static void
-after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
-{
-    struct listing *l = &a->l;
-    struct changed *changed = a->changed;
-    size_t n_changed = a->n_changed;
-    PyObject *gone = NULL, *order = NULL;
-    *out = NULL;
-    if (a->err) {
-        set_os_error(a->err, a->path, a->err_entry ? l->items[a->err_entry - 1].name : NULL);
-        return;
-    }
-    if (a->not_flat) {
+    if (not_flat) {
         *out = Py_NewRef(Py_None);
-        return;
+        goto done;
     }
     /* files of more than one read: hashlib, with the GIL */
     for (size_t k = 0; k < n_changed; k++) {
         struct changed *c = &changed[k];
         if (c->state != LARGE)
             continue;
-        if (c->fd < 0 && a->fd < 0) {  /* deferred: the directory again, by path */
-            int fd;
-            Py_BEGIN_ALLOW_THREADS
-            fd = open_quietly(AT_FDCWD, a->dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
-                              &noatime);
-            Py_END_ALLOW_THREADS
-            if (fd < 0) {  /* gone since: as a file that vanished (digest's None) */
-                c->state = VANISHED;
-                continue;
-            }
-            a->fd = fd;
-        }
         long long read_size;
         PyObject *hex;
         int bad;
@@ -1667,13 +1531,13 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
             c->fd = -1;
             Py_BEGIN_ALLOW_THREADS
             do
-                n = pread(large, a->buf, CHUNK, 0);
+                n = pread(large, buf, CHUNK, 0);
             while (n < 0 && errno == EINTR);
             Py_END_ALLOW_THREADS
-            bad = hash_large(large, a->buf, n, &read_size, &hex);
+            bad = hash_large(large, buf, n, &read_size, &hex);
         }
         else
-            bad = digest(a->fd, l->items[c->entry].name, &a->buf, &read_size, &hex);
+            bad = digest(fd, l.items[c->entry].name, &buf, &read_size, &hex);
         if (bad)
             goto done;
         if (hex == Py_None)
@@ -1689,11 +1553,11 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
     /* sorted by name as str: for ASCII names by their bytes, else by the decoded names */
     int all_ascii = 1;
     for (size_t k = 0; all_ascii && k < n_changed; k++) {
-        const char *name = l->items[changed[k].entry].name;
+        const char *name = l.items[changed[k].entry].name;
         all_ascii = is_ascii(name, strlen(name));
     }
     if (n_changed > 1 && all_ascii) {
-        sorting = l;
+        sorting = &l;
         qsort(changed, n_changed, sizeof *changed, changed_cmp);
         sorting = NULL;
     }
@@ -1701,7 +1565,7 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
         if ((order = PyList_New((Py_ssize_t)n_changed)) == NULL)
             goto done;
         for (size_t k = 0; k < n_changed; k++) {
-            PyObject *name = PyUnicode_DecodeFSDefault(l->items[changed[k].entry].name);
+            PyObject *name = PyUnicode_DecodeFSDefault(l.items[changed[k].entry].name);
             PyObject *pair = name == NULL ? NULL : Py_BuildValue("(Nn)", name, (Py_ssize_t)k);
             if (pair == NULL)
                 goto done;
@@ -1712,13 +1576,13 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
     }
     /* old's names no longer there, sorted */
     Py_ssize_t n_gone = 0;
-    for (Py_ssize_t k = 0; k < a->filled; k++)
-        n_gone += !a->olds[k].still;
+    for (Py_ssize_t k = 0; k < filled; k++)
+        n_gone += !olds[k].still;
     if (n_gone) {
         if ((gone = PyList_New(0)) == NULL)
             goto done;
-        for (Py_ssize_t k = 0; k < a->filled; k++)
-            if (!a->olds[k].still && PyList_Append(gone, a->olds[k].key) != 0)
+        for (Py_ssize_t k = 0; k < filled; k++)
+            if (!olds[k].still && PyList_Append(gone, olds[k].key) != 0)
                 goto done;
         if (n_gone > 1 && PyList_Sort(gone) != 0)
             goto done;
@@ -1728,7 +1592,7 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
     for (; k < n_changed; k++) {
         struct changed *c = order == NULL ? &changed[k]
             : &changed[PyLong_AsSsize_t(PyTuple_GET_ITEM(PyList_GET_ITEM(order, k), 1))];
-        const char *name = l->items[c->entry].name;
+        const char *name = l.items[c->entry].name;
         size_t len = strlen(name);
         if ((k && growbuf_append(t, ", ", 2)) || growbuf_append(t, "{\"job\": ", 8)
                 || text_put_str(t, job) || growbuf_append(t, ", \"path\": ", 10))
@@ -1778,29 +1642,24 @@ after_end(struct after *a, PyObject *job, growbuf *t, PyObject **out)
             goto done;
     *out = Py_NewRef(Py_True);
 done:
+    if (fd >= 0)
+        close(fd);
+    for (size_t k = 0; kept && k < n_changed; k++)  /* large files not hashed (an error) */
+        if (changed[k].state == LARGE && changed[k].fd >= 0)
+            close(changed[k].fd);
+    for (Py_ssize_t k = 0; k < filled; k++)
+        Py_XDECREF(olds[k].owner);
+    knowns_free(first_known, knowns, n_known);
+    if (olds != first_old)
+        PyMem_Free(olds);
+    if (changed != first_changed)
+        free(changed);
+    listing_free(&l);
+    PyMem_RawFree(buf);
+    Py_XDECREF(encoded);
     Py_XDECREF(gone);
     Py_XDECREF(order);
-}
-
-/* flat_changes_text's text by the fast path, added to t (from its length on): 1 with *out
- * Py_True (the text is in t), Py_None (not flat) or NULL (an error set); or 0 where old is not
- * for it (nothing done). The middle without the GIL where another thread may want it. */
-static int
-changes_fast(PyObject *job, PyObject *path, PyObject *old, PyObject *written, growbuf *t,
-             PyObject **out)
-{
-    struct after a;
-    after_init(&a);
-    *out = NULL;
-    int ready = after_begin(&a, path, old, written);
-    if (ready > 0) {
-        UNLOCK_IF_SHARED
-        after_middle(&a, 0);
-        RELOCK_IF_SHARED
-        after_end(&a, job, t, out);
-    }
-    after_free(&a);
-    return ready != 0;
+    return handled;
 }
 
 PyDoc_STRVAR(flat_changes_text_doc,
@@ -1937,11 +1796,10 @@ PyDoc_STRVAR(record_line_doc,
 "status, job, path and shared str; jobs a list of str; start and end floats; error a str or\n"
 "None; old a dict; written a list or None), and what flat_changes_text raises.");
 
-/* record_line's arguments as it takes them: 1, or 0 with TypeError (or RuntimeError before
- * configure()) set */
-static int
-record_line_args(PyObject *const *args, Py_ssize_t nargs)
+static PyObject *
+record_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
     if (nargs != 12 || !PyUnicode_Check(args[0]) || !PyUnicode_Check(args[1])
             || !PyList_CheckExact(args[2]) || !PyFloat_CheckExact(args[3])
             || !PyFloat_CheckExact(args[4]) || !PyUnicode_Check(args[5])
@@ -1951,51 +1809,33 @@ record_line_args(PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "record_line(id: str, operation: str, jobs: list, "
                         "start: float, end: float, status: str, error: str or None, job: str, "
                         "path: str, old: dict, written: list or None, shared: str)");
-        return 0;
+        return NULL;
     }
     PyObject *jobs = args[2];
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(jobs); i++)
         if (!PyUnicode_Check(PyList_GET_ITEM(jobs, i))) {
             PyErr_SetString(PyExc_TypeError, "record_line: jobs must be a list of str");
-            return 0;
+            return NULL;
         }
-    return configured();
-}
-
-/* The record's line up to its files' text (record_line's arguments, checked): 0, or -1 with
- * an error set */
-static int
-record_head(growbuf *t, PyObject *const *args)
-{
-    PyObject *jobs = args[2];
-    double start = PyFloat_AS_DOUBLE(args[3]), end = PyFloat_AS_DOUBLE(args[4]);
-    if (growbuf_append(t, "{\"id\": \"", 8) || text_put_raw(t, args[0])
-            || growbuf_append(t, "\", \"operation\": ", 16) || text_put_str(t, args[1])
-            || growbuf_append(t, ", \"jobs\": [", 11))
-        return -1;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(jobs); i++)
-        if ((i && growbuf_append(t, ", ", 2)) || text_put_str(t, PyList_GET_ITEM(jobs, i)))
-            return -1;
-    if (growbuf_append(t, "], \"start\": ", 12) || text_put_float(t, start)
-            || growbuf_append(t, ", \"end\": ", 9) || text_put_float(t, end)
-            || growbuf_append(t, ", \"duration\": ", 14) || text_put_float(t, end - start)
-            || growbuf_append(t, ", \"status\": ", 12) || text_put_str(t, args[5])
-            || growbuf_append(t, ", \"error\": ", 11)
-            || (args[6] == Py_None ? growbuf_append(t, "null", 4) : text_put_str(t, args[6]))
-            || growbuf_append(t, ", \"files\": [", 12))
-        return -1;
-    return 0;
-}
-
-static PyObject *
-record_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)self;
-    if (!record_line_args(args, nargs))
+    if (!configured())
         return NULL;
+    double start = PyFloat_AS_DOUBLE(args[3]), end = PyFloat_AS_DOUBLE(args[4]);
     PyObject *result = NULL;
     growbuf t = text_take();
-    if (record_head(&t, args) != 0)
+    if (growbuf_append(&t, "{\"id\": \"", 8) || text_put_raw(&t, args[0])
+            || growbuf_append(&t, "\", \"operation\": ", 16) || text_put_str(&t, args[1])
+            || growbuf_append(&t, ", \"jobs\": [", 11))
+        goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(jobs); i++)
+        if ((i && growbuf_append(&t, ", ", 2)) || text_put_str(&t, PyList_GET_ITEM(jobs, i)))
+            goto done;
+    if (growbuf_append(&t, "], \"start\": ", 12) || text_put_float(&t, start)
+            || growbuf_append(&t, ", \"end\": ", 9) || text_put_float(&t, end)
+            || growbuf_append(&t, ", \"duration\": ", 14) || text_put_float(&t, end - start)
+            || growbuf_append(&t, ", \"status\": ", 12) || text_put_str(&t, args[5])
+            || growbuf_append(&t, ", \"error\": ", 11)
+            || (args[6] == Py_None ? growbuf_append(&t, "null", 4) : text_put_str(&t, args[6]))
+            || growbuf_append(&t, ", \"files\": [", 12))
         goto done;
     int flat = changes_into(args[7], args[8], args[9], args[10] == Py_None ? NULL : args[10],
                             &t);
@@ -2014,283 +1854,6 @@ done:
     return result;
 }
 
-/* ---- record_line_later: the scan after on a thread of this module's own ------------------ */
-
-/* A run's records cost the runner's thread the scan after's system calls (open, two
- * getdents64, fstatat, close) and their footprint on the interpreter's caches, 12-20 us a
- * record (docs/benchmarks.md, issue 17, session 14). record_line_later does record_line's
- * Python parts on the caller's thread (the line's fields now, the text when taken) and hands
- * the middle (after_middle: no Python, no GIL) to one helper thread, which the caller's next
- * execution overlaps; Later.take() waits for it (rarely: the middle takes a few us) and gives
- * the bytes record_line would have given. One record in flight at most: a second
- * record_line_later while one is in flight runs its middle at once, on the caller's thread.
- * Where the thread cannot be made, every middle runs at once.
- *
- * Fork: the prepare handler waits until no middle is in flight (the child's copy of every
- * Later is then whole), the child's handler makes the lock and conditions new and forgets
- * the thread (a child that defers again starts its own). */
-
-enum { LATER_DONE = 1, LATER_POSTED, LATER_TAKEN };
-
-typedef struct {
-    PyObject_HEAD
-    int state;                /* LATER_*, changed only under later_mu once posted */
-    int line_ready;           /* the line was made at once (no fast path): line holds it */
-    int posted;               /* handed to the helper (set and read by the GIL's holder) */
-    PyObject *line;           /* that line (bytes or None) */
-    PyObject *job, *shared;   /* held for the text */
-    growbuf t;                /* the line up to its files */
-    struct after a;
-} LaterObject;
-
-static LaterObject *later_slot;   /* posted, the helper has not begun it */
-static int later_thread;          /* 0: none yet, 1: running, -1: could not be made */
-static int later_atfork;          /* the fork handlers are registered */
-
-static void *
-later_main(void *unused)
-{
-    (void)unused;
-#ifdef SCHED_BATCH
-    /* woken, the helper does not preempt the thread that woke it (the runner, which goes on
-     * with the next execution): SCHED_OTHER's wake-up preemption switched the runner out once
-     * a record when both shared a core */
-    struct sched_param param = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
-#endif
-    pthread_mutex_lock(&later_mu);
-    for (;;) {
-        while (later_slot == NULL)
-            pthread_cond_wait(&later_work, &later_mu);
-        LaterObject *h = later_slot;
-        later_slot = NULL;
-        pthread_mutex_unlock(&later_mu);
-        after_middle(&h->a, 1);
-        pthread_mutex_lock(&later_mu);
-        h->state = LATER_DONE;
-        later_inflight = 0;
-        pthread_cond_broadcast(&later_done);
-    }
-    return NULL;
-}
-
-static void
-later_prepare(void)
-{
-    pthread_mutex_lock(&later_mu);
-    while (later_inflight)
-        pthread_cond_wait(&later_done, &later_mu);
-}
-
-static void
-later_parent(void)
-{
-    pthread_mutex_unlock(&later_mu);
-}
-
-static void
-later_child(void)
-{
-    /* the lock was held by this thread at the fork (later_prepare): made new, as the
-     * conditions, whose waiters (the helper) are not in the child */
-    pthread_mutex_init(&later_mu, NULL);
-    pthread_cond_init(&later_work, NULL);
-    pthread_cond_init(&later_done, NULL);
-    later_slot = NULL;
-    later_inflight = 0;
-    later_thread = 0;
-}
-
-/* With the GIL and later_mu held: the helper running (1), or 0 where it cannot be */
-static int
-later_start(void)
-{
-    if (later_thread != 0)
-        return later_thread > 0;
-    if (!later_atfork) {
-        if (pthread_atfork(later_prepare, later_parent, later_child) != 0) {
-            later_thread = -1;
-            return 0;
-        }
-        later_atfork = 1;
-    }
-    pthread_attr_t attr;
-    pthread_t id;
-    int ok = pthread_attr_init(&attr) == 0;
-    if (ok) {
-        /* no Python runs here: a small stack; signals stay with the interpreter's thread */
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, &old);
-        ok = pthread_create(&id, &attr, later_main, NULL) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
-    }
-    later_thread = ok ? 1 : -1;
-    return ok;
-}
-
-/* Until h's middle is done (h posted); the GIL released while waiting if it must wait */
-static void
-later_wait(LaterObject *h, int release)
-{
-    pthread_mutex_lock(&later_mu);
-    if (h->state == LATER_POSTED) {
-        if (release) {
-            Py_BEGIN_ALLOW_THREADS
-            while (h->state == LATER_POSTED)
-                pthread_cond_wait(&later_done, &later_mu);
-            Py_END_ALLOW_THREADS
-        }
-        else
-            while (h->state == LATER_POSTED)
-                pthread_cond_wait(&later_done, &later_mu);
-    }
-    pthread_mutex_unlock(&later_mu);
-}
-
-static void
-later_dealloc(LaterObject *h)
-{
-    if (h->posted)  /* the helper may work on h: not freed under it */
-        later_wait(h, 0);
-    after_free(&h->a);
-    growbuf_free(&h->t);
-    Py_XDECREF(h->line);
-    Py_XDECREF(h->job);
-    Py_XDECREF(h->shared);
-    PyObject_Free(h);
-}
-
-PyDoc_STRVAR(later_take_doc,
-"take() -> bytes or None\n\n"
-"What record_line would have given for the record_line_later call that made this: the\n"
-"record's line, or None where the directory is not flat (the caller walks the tree). Waits\n"
-"for the scan after if it is still running. Raises what record_line raises (OSError naming\n"
-"the directory or the entry, MemoryError), and RuntimeError when taken a second time.");
-
-static PyObject *
-later_take(LaterObject *h, PyObject *unused)
-{
-    (void)unused;
-    if (h->state == LATER_TAKEN) {
-        PyErr_SetString(PyExc_RuntimeError, "this record was taken already");
-        return NULL;
-    }
-    if (h->line_ready) {
-        h->state = LATER_TAKEN;
-        PyObject *line = h->line;
-        h->line = NULL;
-        return line;
-    }
-    if (h->posted) {  /* under the lock: what the helper wrote is seen whole */
-        later_wait(h, 1);
-        if (h->a.err) {
-            /* a listing or stat that failed while the next operation ran (which may have
-             * closed the descriptor under it): the scan again, now, whose error is
-             * record_line's */
-            after_forget_middle(&h->a);
-            UNLOCK_IF_SHARED
-            after_middle(&h->a, 0);
-            RELOCK_IF_SHARED
-        }
-    }
-    h->posted = 0;
-    h->state = LATER_TAKEN;
-    PyObject *flat, *result = NULL;
-    after_end(&h->a, h->job, &h->t, &flat);
-    if (flat == Py_None)
-        result = Py_NewRef(Py_None);
-    else if (flat != NULL && !(growbuf_append(&h->t, "], ", 3) || text_put_raw(&h->t, h->shared)
-                               || growbuf_append(&h->t, "}\n", 2)))
-        result = PyBytes_FromStringAndSize(h->t.data, (Py_ssize_t)h->t.len);
-    Py_XDECREF(flat);
-    after_free(&h->a);
-    text_keep(h->t);  /* the kept buffer again, for the next record */
-    h->t.data = NULL;
-    h->t.len = h->t.cap = 0;
-    return result;
-}
-
-static PyMethodDef later_methods[] = {
-    {"take", (PyCFunction)later_take, METH_NOARGS, later_take_doc},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject LaterType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "suite.provenance._capture.Later",
-    .tp_basicsize = sizeof(LaterObject),
-    .tp_dealloc = (destructor)later_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "A record whose scan after runs on the helper thread (record_line_later).",
-    .tp_methods = later_methods,
-};
-
-PyDoc_STRVAR(record_line_later_doc,
-"record_line_later(id, operation, jobs, start, end, status, error, job, path, old, written,\n"
-"shared) -> Later\n\n"
-"record_line with its scan after on this module's helper thread: what it needs from the\n"
-"arguments is taken now (written's items too: the caller may empty it), the listing, stats\n"
-"and reads run meanwhile, and Later.take() gives record_line's bytes (or None). The\n"
-"directory must not change until then: the runner takes a record before it starts anything\n"
-"that could touch its job. Raises TypeError for the arguments record_line refuses, and\n"
-"MemoryError; the scan's errors come from take().");
-
-static PyObject *
-record_line_later(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    (void)self;
-    if (!record_line_args(args, nargs))
-        return NULL;
-    LaterObject *h = PyObject_New(LaterObject, &LaterType);
-    if (h == NULL)
-        return NULL;
-    h->state = LATER_DONE;
-    h->line_ready = h->posted = 0;
-    h->line = NULL;
-    h->job = Py_NewRef(args[7]);
-    h->shared = Py_NewRef(args[11]);
-    h->t.data = NULL;
-    h->t.len = h->t.cap = 0;
-    after_init(&h->a);
-    PyObject *written = args[10] == Py_None ? NULL : args[10];
-    int ready = after_begin(&h->a, args[8], args[9], written);
-    if (ready <= 0) {  /* no fast path (or an error): record_line's way, now */
-        after_free(&h->a);
-        if (ready < 0 || (h->line = record_line(NULL, args, nargs)) == NULL) {
-            Py_DECREF(h);
-            return NULL;
-        }
-        h->line_ready = 1;
-        return (PyObject *)h;
-    }
-    h->t = text_take();
-    if (record_head(&h->t, args) != 0) {
-        Py_DECREF(h);
-        return NULL;
-    }
-    pthread_mutex_lock(&later_mu);
-    int post = later_inflight == 0 && later_start();
-    if (post) {
-        h->state = LATER_POSTED;
-        h->posted = 1;
-        later_slot = h;
-        later_inflight = 1;
-    }
-    pthread_mutex_unlock(&later_mu);
-    if (post)  /* after the unlock: the helper wakes to a free lock */
-        pthread_cond_signal(&later_work);
-    else {  /* one in flight already, or no thread: the middle now, as record_line runs it */
-        UNLOCK_IF_SHARED
-        after_middle(&h->a, 0);
-        RELOCK_IF_SHARED
-    }
-    return (PyObject *)h;
-}
-
 static PyMethodDef methods[] = {
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"flat_sigs", (PyCFunction)(void (*)(void))flat_sigs, METH_FASTCALL, flat_sigs_doc},
@@ -2300,8 +1863,6 @@ static PyMethodDef methods[] = {
     {"flat_changes_text", (PyCFunction)(void (*)(void))flat_changes_text, METH_FASTCALL,
      flat_changes_text_doc},
     {"record_line", (PyCFunction)(void (*)(void))record_line, METH_FASTCALL, record_line_doc},
-    {"record_line_later", (PyCFunction)(void (*)(void))record_line_later, METH_FASTCALL,
-     record_line_later_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2333,8 +1894,6 @@ PyInit__capture(void)
             || !(s_st_ino = PyUnicode_InternFromString("st_ino")))
         return NULL;
     if (find_stat_items() != 0)
-        return NULL;
-    if (PyType_Ready(&LaterType) != 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

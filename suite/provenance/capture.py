@@ -45,7 +45,7 @@ CHUNK = 1 << 16
 NOT_OUTPUTS = (layout.FLOW_LOG, layout.STATEPOINT)
 _TEMP = layout.TMP_PREFIX  # layout.is_temp, without a call per entry
 #: the scans in C (:func:`flat_sigs`, :func:`flat_changes`, :func:`files_text`,
-#: :func:`flat_changes_text`, :func:`record_line`, ``record_line_later``), or None
+#: :func:`flat_changes_text`, :func:`record_line`), or None
 _native = native.load("suite.provenance._capture")
 if _native is not None:  # what its scans leave out, as bytes (as the directory lists names)
     _native.configure(tuple(os.fsencode(name) for name in NOT_OUTPUTS), os.fsencode(_TEMP),
@@ -486,33 +486,6 @@ class Capture:
             return self.line(operation, [job_id], start, end, status, error, None, files)
         return found
 
-    @property
-    def defers(self):
-        """Whether :meth:`record_line_later` runs the scan after on a helper thread (records
-        on and the C module built); without, it is :meth:`record_line` at once."""
-        return self.enabled and record_line_later is not None
-
-    def record_line_later(self, operation, jobs, start, end, status, error, before):
-        """:meth:`record_line` whose scan after runs on the C module's helper thread while
-        the caller goes on: returns an object whose ``take()`` gives the bytes
-        :meth:`record_line` would have given now, so long as nothing touches the job's
-        directory until then (the runner takes it before anything that could). For one job
-        with records on where the C module is built; otherwise the line is made at once.
-        Raises TypeError and ValueError (a NUL in the path) at once; ``take()`` raises what
-        :meth:`record_line` raises for the scan (OSError naming the directory or entry)."""
-        if before is None or len(jobs) != 1 or not self.defers:
-            return _Taken(self.record_line(operation, jobs, start, end, status, error, before))
-        job = jobs[0]
-        job_id, path = job.id, job.path  # after the operation: it may have moved its job
-        start, end = float(start), float(end)
-        old = before.get(job_id, {})
-        shared = self._shared.get((True, self.reason, tuple(self.tags)))
-        handle = record_line_later(next(_ids, None) or _draw_ids(), operation, [job_id], start,
-                                   end, status, error, job_id, path, old, _written,
-                                   shared if shared is not None else self._shared_text())
-        _written.clear()  # the handle holds what it needs of them
-        return _Later(self, handle, (operation, job_id, path, old, start, end, status, error))
-
     def blobs(self):
         """``[(name, blob line)]`` every job of this run's records must hold in its log
         (empty when records are off)."""
@@ -568,38 +541,6 @@ class Capture:
                 parts.append(found)
         _written.clear()
         return ", ".join(parts)
-
-
-class _Taken:
-    """A record made at once (:meth:`Capture.record_line_later` without the helper thread)."""
-
-    __slots__ = ("line",)
-
-    def __init__(self, line):
-        self.line = line
-
-    def take(self):
-        return self.line
-
-
-class _Later:
-    """A record whose scan after runs on the helper thread (:meth:`Capture.record_line_later`):
-    ``take()`` gives its line, walking the tree where the directory was not flat, as
-    :meth:`Capture.record_line` does."""
-
-    __slots__ = ("capture", "handle", "fields")
-
-    def __init__(self, capture, handle, fields):
-        self.capture, self.handle, self.fields = capture, handle, fields
-
-    def take(self):
-        found = self.handle.take()
-        if found is None:  # subdirectories or links: compare whole stat trees
-            operation, job_id, path, old, start, end, status, error = self.fields
-            files = files_text(_tree_changes(job_id, path, old))
-            return self.capture.line(operation, [job_id], start, end, status, error, None,
-                                     files)
-        return found
 
 
 def line_text(record_id, operation, jobs, start, end, status, error, files, shared):
@@ -864,10 +805,8 @@ if _native is None:
     flat_sigs, flat_changes = flat_sigs_python, flat_changes_python
     files_text, flat_changes_text = files_text_python, flat_changes_text_python
     record_line = record_line_python
-    record_line_later = None  # no helper thread: Capture.record_line_later makes it at once
 else:
     flat_sigs, flat_changes = _native.flat_sigs, _native.flat_changes
     files_text = functools.partial(_native.files_text, _file_text)
     flat_changes_text = _native.flat_changes_text
     record_line = _native.record_line
-    record_line_later = _native.record_line_later

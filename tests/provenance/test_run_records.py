@@ -5,11 +5,11 @@ with the C modules as with SUITE_PURE_PYTHON=1 (what any change to when records 
 as session 15's helper thread, must keep)."""
 
 import json
-import os
-import subprocess
 import textwrap
 
 import suite
+
+from .conftest import run_suite
 
 WORKFLOW = textwrap.dedent('''
     import json
@@ -112,9 +112,9 @@ def make(path, workflow=WORKFLOW):
 
 
 def run(proj, *args, pure=False, env=None):
-    extra = {"SUITE_PURE_PYTHON": "1"} if pure else {}
-    return subprocess.run(["suite", "run", *args], cwd=proj.path, capture_output=True,
-                          text=True, env={**os.environ, **extra, **(env or {})})
+    """``suite run ARGS`` (with ``SUITE_PURE_PYTHON=1`` if ``pure``)."""
+    return run_suite(proj, "run", *args, env={**({"SUITE_PURE_PYTHON": "1"} if pure else {}),
+                                              **(env or {})})
 
 
 def records(proj):

@@ -194,18 +194,31 @@ ROW_NAMES = {"first sync": "first", "nothing to do": "noop", "first pull": "pull
              "1 KiB changed in each of those files": "deltas"}
 
 
+#: the second stream's decisions with --second-stream auto: [bytes, round trip s, opened]
+DECIDED = []
+
+
 def second_stream(choice):
     """--second-stream: ``on`` opens the second data stream for every push it may carry
     (the size floor kept, the link not asked), ``off`` never, ``auto`` as suite decides."""
     import sync.engine
 
+    try:
+        import sync.datastream as datastream
+    except ImportError:
+        datastream = None
+    if choice == "auto" and hasattr(datastream, "pays"):  # which way each push went
+        real = datastream.pays
+
+        def heard(nbytes, measured):
+            opened = real(nbytes, measured)
+            DECIDED.append([nbytes, measured and measured[0], opened])
+            return opened
+
+        datastream.pays = heard
     if choice == "off":
         sync.engine.Sync.SECOND_STREAM_MIN = 1 << 62
     elif choice == "on":
-        try:
-            import sync.datastream as datastream
-        except ImportError:
-            return
         if hasattr(datastream, "pays"):  # (a checkout from before the rule: always on)
             datastream.pays = lambda nbytes, measured: True
 
@@ -545,8 +558,13 @@ def main():
               f"; best of {args.repeat} alternating rounds; "
               f"load average {min(load):.1f}-{max(load):.1f}")
         rows.print()
+        if DECIDED:
+            print("second stream: " + "; ".join(
+                f"{b / (1 << 20):.0f} MiB at {'?' if t is None else f'{t * 1000:.1f} ms'}: "
+                f"{'opened' if o else 'not opened'}" for b, t, o in DECIDED))
         results = {n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
-                   "load": load, "second_stream": args.second_stream}
+                   "load": load, "second_stream": args.second_stream,
+                   "second_stream_decisions": DECIDED}
         if getattr(rows, "peaks", None):
             results["peak memory of suite sync"] = rows.peaks
         if args.progress_n:

@@ -111,12 +111,20 @@ class Client:
             delay = time.monotonic() - heard
             self._clock = (self._request("since_hello", [], b"", {}), delay)
 
+    #: a request read by a far side that waited less than this for it was there before
+    #: the far side was ready for it (it worked on the requests sent ahead meanwhile): a
+    #: read of what is there took up to 60 us on this machine under load; a round trip
+    #: that could make a second stream pay is over 10 ms
+    IDLE = 1e-3
+
     def round_trip(self):
         """``(seconds, start)``: a round trip to the far side (the link and both ends'
         wake-ups), measured at the hello, and the CPU seconds its server took to start; None
-        when the far side cannot tell (a suite without the operation). Its answer came long
-        before a sync asks, mostly: this reads the answers up to it. Raises
-        :class:`protocol.ProtocolError` when the far side answered with a wrong shape."""
+        when it is not known: a far side without the operation (an older suite), or one
+        still at work on the requests sent ahead when the question came (the time then is
+        that work's, not the link's). Its answer came long before a sync asks, mostly: this
+        reads the answers up to it. Raises :class:`protocol.ProtocolError` when the far side
+        answered with a wrong shape."""
         if self._clock is not None:
             (answer, delay), self._clock = self._clock, None
             try:
@@ -128,10 +136,11 @@ class Client:
                     raise
                 return None
             value = answers.shaped("since_hello", value, lambda v: isinstance(v, list) and
-                                   len(v) == 2 and all(type(x) in (int, float) and
+                                   len(v) == 3 and all(type(x) in (int, float) and
                                                        math.isfinite(x) and x >= 0 for x in v),
                                    self.host)
-            self._measured = (max(0.0, value[0] - delay), float(value[1]))
+            if value[2] >= self.IDLE:
+                self._measured = (max(0.0, value[0] - delay), float(value[1]))
         return self._measured
 
     # -- frames -----------------------------------------------------------------------------

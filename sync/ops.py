@@ -240,11 +240,12 @@ def _heartbeat(session, every):
 
 
 def _since_hello(session):
-    # read as soon as it came (asked right after the hello was read; the requests sent
-    # ahead of it are cheap): the seconds since the hello went are one round trip and the
-    # client's moment between reading the hello and asking (see Client.round_trip)
+    # asked right after the hello was read: the seconds since the hello went are one round
+    # trip and the client's moment between reading the hello and asking, if this side was
+    # waiting for it (the block it came in was waited for); if it came while this side
+    # still worked on the requests sent ahead, they are more (see Client.round_trip)
     went, start_cpu = session.out.hello
-    return [time.monotonic() - went, start_cpu]
+    return [time.monotonic() - went, start_cpu, getattr(session.stdin, "waited", 0.0)]
 
 
 def _read_stream(session, job_id, rel):
@@ -362,7 +363,8 @@ OPS = {op.name: op for op in [
     Op("heartbeat", "later", "None; then a heartbeat frame whenever the far side is quiet",
        internal=True, serve=_heartbeat),
     Op("since_hello", "later", "[seconds since the hello went, CPU seconds of the far "
-       "process until its hello]", internal=True, serve=_since_hello),
+       "process until its hello, seconds the request was waited for]", internal=True,
+       serve=_since_hello),
     Op("read_stream", "stream", "frames: mtime, one per chunk (more), then the end",
        internal=True, serve=_read_stream),
     Op("write_open", "post", "None", internal=True, serve=_write_open),

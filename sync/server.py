@@ -77,11 +77,15 @@ class _Requests:
         self.stream, self.out = stream, out
         self.buf, self.pos = b"", 0
         self._more = getattr(stream, "read1", stream.read)
+        #: seconds the last block was waited for (~0: it was there; see since_hello)
+        self.waited = 0.0
 
     def read(self, n):
         if self.pos >= len(self.buf):
             self.out.flush()
+            started = time.monotonic()
             self.buf, self.pos = self._more(max(n, self.BLOCK)), 0
+            self.waited = time.monotonic() - started
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out

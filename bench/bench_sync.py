@@ -4,6 +4,8 @@ Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json
                                   [--ssh paramiko|openssh] [--control-master] [--local]
                                   [--no-ssh-rows] [--warm-dst-index]
                                   [--progress-n 20000] [--profile DIR]
+                                  [--rows first,noop,pull,change,deltas]
+                                  [--second-stream auto|on|off]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
@@ -30,7 +32,10 @@ and records removed), a first suite sync writes the records, then both tools run
 to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
 --noop-link makes those copies by hard links (`cp -al`) of the workspace's files instead.
 --profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
-the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof. SUITE_PURE_PYTHON=1 in the
+the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof.
+--rows times only the SSH rows named (the first sync runs anyway, untimed, and the 1 % change
+before deltas); --second-stream on/off forces suite's second data stream for a large push
+(sync.datastream.pays) or turns it off, auto prints which way each push went. SUITE_PURE_PYTHON=1 in the
 environment turns the native modules off on both sides (A/B against them).
 """
 

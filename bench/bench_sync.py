@@ -4,6 +4,8 @@ Usage: python bench/bench_sync.py [-n 10000] [--repeat 3] [--latency MS] [--json
                                   [--ssh paramiko|openssh] [--control-master] [--local]
                                   [--no-ssh-rows] [--warm-dst-index]
                                   [--progress-n 20000] [--profile DIR]
+                                  [--rows first,noop,pull,change,deltas]
+                                  [--second-stream auto|on|off]
 
 Each job has 3 small files (~30,000 files at 10,000 jobs). Rows: first sync (push), a sync
 with nothing to do, a first pull of all jobs into an empty project, and a sync after changing
@@ -30,7 +32,10 @@ and records removed), a first suite sync writes the records, then both tools run
 to do, taking turns; suite runs as the CLI, and its peak memory (this side) is reported.
 --noop-link makes those copies by hard links (`cp -al`) of the workspace's files instead.
 --profile DIR writes a cProfile of suite's side of each SSH row to DIR/ROW-ROUND.prof and of
-the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof. SUITE_PURE_PYTHON=1 in the
+the far side (`SUITE_PROFILE`) to DIR/ROW-ROUND-server.prof.
+--rows times only the SSH rows named (the first sync runs anyway, untimed, and the 1 % change
+before deltas); --second-stream on/off forces suite's second data stream for a large push
+(sync.datastream.pays) or turns it off, auto prints which way each push went. SUITE_PURE_PYTHON=1 in the
 environment turns the native modules off on both sides (A/B against them).
 """
 
@@ -188,6 +193,41 @@ class Rows:
                   + (f" {sf[0]:10.2f} {rf[0]:10.2f}" if sf and rf else ""))
 
 
+#: the SSH rows by the names --rows takes
+ROW_NAMES = {"first sync": "first", "nothing to do": "noop", "first pull": "pull",
+             "1% docs changed + 1 MiB to 1% of jobs": "change",
+             "1 KiB changed in each of those files": "deltas"}
+
+
+#: the second stream's decisions with --second-stream auto: [bytes, round trip s, opened]
+DECIDED = []
+
+
+def second_stream(choice):
+    """--second-stream: ``on`` opens the second data stream for every push it may carry
+    (the size floor kept, the link not asked), ``off`` never, ``auto`` as suite decides."""
+    import sync.engine
+
+    try:
+        import sync.datastream as datastream
+    except ImportError:
+        datastream = None
+    if choice == "auto" and hasattr(datastream, "pays"):  # which way each push went
+        real = datastream.pays
+
+        def heard(nbytes, measured):
+            opened = real(nbytes, measured)
+            DECIDED.append([nbytes, measured and measured[0], opened])
+            return opened
+
+        datastream.pays = heard
+    if choice == "off":
+        sync.engine.Sync.SECOND_STREAM_MIN = 1 << 62
+    elif choice == "on":
+        if hasattr(datastream, "pays"):  # (a checkout from before the rule: always on)
+            datastream.pays = lambda nbytes, measured: True
+
+
 def ssh_rows(args, root, src, port, home, rows):
     import suite
     import sync
@@ -238,6 +278,12 @@ def ssh_rows(args, root, src, port, home, rows):
         subprocess.run(["rsync", "-a", "--delete", "-e", ssh, frm, to], check=True)
 
     def pair(key, round_, suite_fn, rsync_fn):
+        if ROW_NAMES[key] not in args.rows:  # not timed (the first sync still runs: the
+            if ROW_NAMES[key] == "first" or (ROW_NAMES[key] == "change" and  # rows after
+                                             "deltas" in args.rows):  # it need its copies)
+                suite_fn()
+                rsync_fn()
+            return
         profiled["key"] = f"{key.split()[0]}-{key.split()[1]}-{round_}"
         rows.pair(key, round_, suite_fn, rsync_fn)
 
@@ -457,8 +503,18 @@ def main():
     ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
                     help="where the far copy of --noop-project is made (deleted after)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")
+    ap.add_argument("--rows", default=",".join(ROW_NAMES.values()),
+                    help="the SSH rows to time, of " + ",".join(ROW_NAMES.values())
+                    + " (the first sync runs anyway, untimed; the 1 %% change if deltas)")
+    ap.add_argument("--second-stream", choices=["auto", "on", "off"], default="auto",
+                    help="suite's second data stream: as suite decides, for every large "
+                    "push, or never (A/B of sync.datastream.pays)")
     add_python_option(ap)
     args = ap.parse_args()
+    args.rows = set(args.rows.split(","))
+    if not args.rows <= set(ROW_NAMES.values()):
+        ap.error(f"--rows takes {','.join(ROW_NAMES.values())}")
+    second_stream(args.second_stream)
     if args.python:
         global PYTHON, SUITE_ARGV
         PYTHON = suite_python(args.python)
@@ -502,11 +558,18 @@ def main():
             if args.noop_project else args.n
         print(f"\nN = {n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
               f"over SSH through {args.ssh}"
-              f"{' on a ControlMaster' if args.control_master else ''}; best of {args.repeat} alternating rounds; "
+              f"{' on a ControlMaster' if args.control_master else ''}"
+              f"{'' if args.second_stream == 'auto' else f', second stream {args.second_stream}'}"
+              f"; best of {args.repeat} alternating rounds; "
               f"load average {min(load):.1f}-{max(load):.1f}")
         rows.print()
+        if DECIDED:
+            print("second stream: " + "; ".join(
+                f"{b / (1 << 20):.0f} MiB at {'?' if t is None else f'{t * 1000:.1f} ms'}: "
+                f"{'opened' if o else 'not opened'}" for b, t, o in DECIDED))
         results = {n: rows.rows, "latency_ms": args.latency, "ssh": args.ssh,
-                   "load": load}
+                   "load": load, "second_stream": args.second_stream,
+                   "second_stream_decisions": DECIDED}
         if getattr(rows, "peaks", None):
             results["peak memory of suite sync"] = rows.peaks
         if args.progress_n:

@@ -7,6 +7,8 @@ at most :attr:`Client.WINDOW` in flight), queued frames go out in batches, reque
 
 import collections
 import inspect
+import math
+import time
 
 from . import answers, ops, protocol
 from .interface import FlowAPI, ReplicaAPI
@@ -31,6 +33,9 @@ class Client:
 
     #: whether a failed write's error names its file (the second data stream's do)
     names_writes = False
+    #: whether the round trip is measured with the hello (see round_trip; not by the second
+    #: data stream, whose server serves writes only)
+    measures = True
 
     def __init__(self, transport, label=None, ahead=()):
         self.transport, self.host = transport, transport.host
@@ -87,6 +92,7 @@ class Client:
 
     def _handshake(self, label):
         header, _ = self._frame()
+        heard = time.monotonic()
         if header is None:
             raise SyncError(self.transport.why_stopped())
         if not header.get("ok"):
@@ -96,6 +102,46 @@ class Client:
                 f"the suite on {self.host} speaks sync protocol {header.get('version')}, "
                 f"this one {protocol.VERSION}: install the same suite version on both machines")
         self.label = label or header.get("label") or self.host
+        self._clock, self._measured = None, None
+        if self.measures:
+            # asked at once, answered at once: the far side's seconds from its hello to
+            # this request are a round trip and this side's moment in between, which ends
+            # as the request goes (a time taken after the write may wait for paramiko's
+            # thread to give the interpreter back, and would shorten the round trip)
+            delay = time.monotonic() - heard
+            self._clock = (self._request("since_hello", [], b"", {}), delay)
+
+    #: a request read by a far side that waited less than this for it was there before
+    #: the far side was ready for it (it worked on the requests sent ahead meanwhile): a
+    #: read of what is there took up to 60 us on this machine under load; a round trip
+    #: that could make a second stream pay is over 10 ms
+    IDLE = 1e-3
+
+    def round_trip(self):
+        """``(seconds, start)``: a round trip to the far side (the link and both ends'
+        wake-ups), measured at the hello, and the CPU seconds its server took to start; None
+        when it is not known: a far side without the operation (an older suite), or one
+        still at work on the requests sent ahead when the question came (the time then is
+        that work's, not the link's). Its answer came long before a sync asks, mostly: this
+        reads the answers up to it. Raises :class:`protocol.ProtocolError` when the far side
+        answered with a wrong shape."""
+        if self._clock is not None:
+            (answer, delay), self._clock = self._clock, None
+            try:
+                value, _ = answer()
+            except protocol.ProtocolError:
+                raise
+            except SyncError:  # an older far side (else the next read says what broke)
+                if self._broken:
+                    raise
+                return None
+            value = answers.shaped("since_hello", value, lambda v: isinstance(v, list) and
+                                   len(v) == 3 and all(type(x) in (int, float) and
+                                                       math.isfinite(x) and x >= 0 for x in v),
+                                   self.host)
+            if value[2] >= self.IDLE:
+                self._measured = (max(0.0, value[0] - delay), float(value[1]))
+        return self._measured
 
     # -- frames -----------------------------------------------------------------------------
     def _frame(self):

@@ -9,8 +9,9 @@ Each far process writes its files as the first does (a temporary file beside the
 renamed into place), so what a stream killed mid-way leaves is what one stream leaves today.
 The record is saved only after both streams' writes are answered (:meth:`Client.flush`).
 
-The stream is opened in a thread while the first carries on (a far Python's start, ~0.2 s,
-is paid only by syncs that move many bytes); if it cannot be opened (an older suite there,
+The stream is opened in a thread while the first carries on, and only where it pays
+(:func:`pays`): a far process's start is paid only by syncs whose bytes, over one window a
+round trip, would take longer than that start; if it cannot be opened (an older suite there,
 no master connection, a version apart) the first stream carries everything.
 """
 
@@ -19,12 +20,33 @@ import threading
 from .client import Client
 from .replica import SyncError
 
+#: the bytes a channel carries a round trip, at most: the far sshd's window for a session
+#: channel (OpenSSH: 64 packets of 32 KiB), paramiko's too
+WINDOW = 2 << 20
+
+#: what a second stream costs, in CPU seconds: the far side's second sshd session, shell and
+#: server (its start, and the work of its writes beyond moving them from the first), and this
+#: side's second channel or ssh (docs/benchmarks.md, issue 18, session 15)
+COST = 0.3
+
+
+def pays(nbytes, measured):
+    """Whether a second stream for ``nbytes`` of writes saves more time than it costs.
+    ``measured``: ``(round trip s, far start s)`` from :meth:`Client.round_trip` (None: not
+    known, and then no). Paced by the window, the bytes take ``nbytes / WINDOW`` round trips
+    over one stream and half as many over two: the saving is ``nbytes * rtt / (2 * WINDOW)``
+    seconds, against :data:`COST`."""
+    if measured is None:
+        return False
+    return nbytes * measured[0] / (2 * WINDOW) > COST
+
 
 class DataStream(Client):
     """The client of the second stream: a :class:`Client` whose failed writes name their
     file and the stream (one stream's errors are told apart from the other's)."""
 
     names_writes = True
+    measures = False
 
     def failed(self, message, what):
         return SyncError(f"{message} (writing {what} over the second data stream)")

@@ -253,9 +253,8 @@ class Sync:
             digest = self.L.record_digest(rid)
         else:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
-        if not self.dry_run and self.mode != "pull" and hasattr(self.R, "start_second") and \
-                _new_bytes(ls["jobs"], base, self.SECOND_FILE_MIN) >= self.SECOND_STREAM_MIN:
-            self.R.start_second()  # opened while the far listing is waited for
+        if not self.dry_run and self.mode != "pull" and hasattr(self.R, "start_second"):
+            self._second_stream(_new_bytes(ls["jobs"], base, self.SECOND_FILE_MIN))
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         if isinstance(self.R, Replica):  # a child listing it has answered all it is asked:
             self.R.end_child(wait=False)  # it leaves meanwhile, reaped at the end (_run)
@@ -331,11 +330,21 @@ class Sync:
         return self.result
 
     #: a push of at least this many bytes of files into jobs the far side has also goes
-    #: over a second data stream (sync.datastream); below it, no second far process starts
+    #: over a second data stream (sync.datastream) where the link makes it pay
+    #: (datastream.pays); below it, no second far process starts
     SECOND_STREAM_MIN = 16 << 20
     #: files smaller than this always go over the first stream (their bytes pace nothing;
     #: _new_bytes counts only larger ones)
     SECOND_FILE_MIN = 64 << 10
+
+    def _second_stream(self, nbytes):
+        """Open the second data stream for ``nbytes`` of writes if they are enough and the
+        link is slow enough for it to pay (:func:`sync.datastream.pays`); opened while the
+        far listing is waited for."""
+        from . import datastream
+
+        if nbytes >= self.SECOND_STREAM_MIN and datastream.pays(nbytes, self.R.round_trip()):
+            self.R.start_second()
 
     def _stage_ahead(self, ids, base_jobs):
         """Both projects on this machine: the jobs a first copy lands whole, file to file,
@@ -1053,8 +1062,7 @@ def _with_job(files):
 def _new_bytes(jobs, base, smallest):
     """The bytes of the files of at least ``smallest`` bytes that are new here (not in the
     record) in jobs the record has (so the far side has them): what the loop will push whole
-    into existing jobs, counted up to :attr:`Sync.SECOND_STREAM_MIN`. Changed files go as
-    deltas; new jobs go with their files."""
+    into existing jobs. Changed files go as deltas; new jobs go with their files."""
     total = 0
     for job_id, lj in jobs.items():
         b = base.get(job_id)
@@ -1064,8 +1072,6 @@ def _new_bytes(jobs, base, smallest):
         for rel, lf in lj["files"].items():
             if lf[0] >= smallest and rel not in known and not is_link(lf):
                 total += lf[0]
-                if total >= Sync.SECOND_STREAM_MIN:
-                    return total
     return total
 
 

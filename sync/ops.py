@@ -8,6 +8,7 @@ on; the client also has ``NAME_later``), ``post`` (a write sent without waiting;
 read in order, a note when it was refused), ``stream`` (the answer comes in several frames).
 """
 
+import time
 from collections import namedtuple
 
 from suite.jsonio import ANY
@@ -238,6 +239,15 @@ def _heartbeat(session, every):
     session.out.heartbeats(min(max(float(every), 0.5), 3600.0))
 
 
+def _since_hello(session):
+    # asked right after the hello was read: the seconds since the hello went are one round
+    # trip and the client's moment between reading the hello and asking, if this side was
+    # waiting for it (the block it came in was waited for); if it came while this side
+    # still worked on the requests sent ahead, they are more (see Client.round_trip)
+    went, start_cpu = session.out.hello
+    return [time.monotonic() - went, start_cpu, getattr(session.stdin, "waited", 0.0)]
+
+
 def _read_stream(session, job_id, rel):
     # several frames: the mtime, one per chunk ("more"), then the end (the usual answer)
     mtime, chunks = session.replica.read_chunks(job_id, rel)
@@ -352,6 +362,9 @@ OPS = {op.name: op for op in [
        internal=True, serve=_flow("flow_run")),
     Op("heartbeat", "later", "None; then a heartbeat frame whenever the far side is quiet",
        internal=True, serve=_heartbeat),
+    Op("since_hello", "later", "[seconds since the hello went, CPU seconds of the far "
+       "process until its hello, seconds the request was waited for]", internal=True,
+       serve=_since_hello),
     Op("read_stream", "stream", "frames: mtime, one per chunk (more), then the end",
        internal=True, serve=_read_stream),
     Op("write_open", "post", "None", internal=True, serve=_write_open),

@@ -24,6 +24,9 @@ class _Output:
         self.stream, self.lock, self.last = stream, threading.Lock(), time.monotonic()
         self.beating = False
         self.pending = bytearray()
+        #: when the hello went (monotonic) and this process's CPU seconds by then (see
+        #: sync.ops' since_hello)
+        self.hello = (0.0, 0.0)
 
     def send(self, header, payload=b""):
         with self.lock:
@@ -74,11 +77,15 @@ class _Requests:
         self.stream, self.out = stream, out
         self.buf, self.pos = b"", 0
         self._more = getattr(stream, "read1", stream.read)
+        #: seconds the last block was waited for (~0: it was there; see since_hello)
+        self.waited = 0.0
 
     def read(self, n):
         if self.pos >= len(self.buf):
             self.out.flush()
+            started = time.monotonic()
             self.buf, self.pos = self._more(max(n, self.BLOCK)), 0
+            self.waited = time.monotonic() - started
         out = self.buf[self.pos:self.pos + n]
         self.pos += len(out)
         return out
@@ -125,6 +132,9 @@ def _serve_session(path, stdin, stdout, init, data=False):
         out.flush()
         return 1
     out.send({"ok": True, "version": protocol.VERSION, "label": replica.label})
+    # taken before it goes: a time taken after may come late (this process preempted once
+    # it has written), and would shorten the round trip
+    out.hello = (time.monotonic(), time.process_time())
     out.flush()  # the hello at once: the client waits for it before it sends anything
     streams = {}  # token -> FileWriter
     try:

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import suite
+from sync import datastream
 from sync.client import Client
 from sync.datastream import DataStream
 from sync.engine import Sync
@@ -19,10 +20,12 @@ JOBS, SIZE = 8, 256 << 10
 
 @pytest.fixture
 def two_streams(monkeypatch):
-    """A push of 1 MiB of new files opens the second stream, and the sync waits for it to be
-    open before it writes (else which stream carries what is a race); the files each stream
-    carried, by name (``job/rel``), as ``sent["second"]`` and ``sent["first"]``."""
+    """A push of 1 MiB of new files opens the second stream whatever the link (the rule for
+    when it pays is tested below), and the sync waits for it to be open before it writes
+    (else which stream carries what is a race); the files each stream carried, by name
+    (``job/rel``), as ``sent["second"]`` and ``sent["first"]``."""
     monkeypatch.setattr(Sync, "SECOND_STREAM_MIN", 1 << 20)
+    monkeypatch.setattr(datastream, "pays", lambda nbytes, measured: True)
     start = Client.start_second
 
     def start_and_wait(self):
@@ -201,3 +204,151 @@ def test_a_push_killed_on_either_stream_leaves_valid_state(transport, pushed, tm
     after = _tree(clu)
     assert {k: v for k, v in after.items() if "suite-tmp" not in k} == _tree(lap)
     assert not transport.sync(lap, clu.path).actions
+
+
+# -- when the second stream pays (datastream.pays) --------------------------------------------
+
+def test_the_rule_weighs_the_bytes_over_a_window_a_round_trip_against_the_cost():
+    mib = 1 << 20
+    # saving nbytes * rtt / (2 * WINDOW) against COST (0.3 s): the bench's 1 % push of
+    # 100 MiB pays at 20 ms (0.5 s), not at loopback's ~1 ms (0.025 s)
+    assert datastream.pays(100 * mib, (0.020, 0.07))
+    assert not datastream.pays(100 * mib, (0.001, 0.07))
+    assert not datastream.pays(16 * mib, (0.020, 0.07))  # 0.08 s
+    assert datastream.pays(16 * mib, (0.100, 0.07))  # 0.4 s
+    assert not datastream.pays(1 << 40, None)  # the far side cannot tell: one stream
+    limit = 2 * datastream.WINDOW * datastream.COST / 0.020
+    assert datastream.pays(limit + mib, (0.020, 0)) and not datastream.pays(limit - mib,
+                                                                             (0.020, 0))
+
+
+def _far_suite(tmp_path, name, patch):
+    """A ``--remote-suite`` whose server runs ``patch`` (Python) first."""
+    script = tmp_path / name
+    script.write_text(f"#!{sys.executable}\nimport time\nimport sync.ops, sync.replica\n"
+                      f"{patch}\nfrom suite.cli import console\nconsole()\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def _older_suite(tmp_path):
+    """A far side whose server knows no ``since_hello`` (as before it was added)."""
+    return _far_suite(tmp_path, "no-clock-suite", "del sync.ops.OPS['since_hello']")
+
+
+def test_the_round_trip_is_measured_with_the_hello(transport, tmp_path):
+    """Over loopback a round trip is the ends' wake-ups (the exact measure through a relay:
+    the slow link's test below); not known from a far side without the operation, nor from
+    one that was still at work on the requests sent ahead when the question came."""
+    import sync
+
+    lap = _project_with_jobs(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    identity = Replica(str(clu.path)).identity()
+    slow = _far_suite(tmp_path, "slow-suite", "identity = sync.replica.Replica.identity\n"
+                      "sync.replica.Replica.identity = lambda self: time.sleep(0.3) or "
+                      "identity(self)")
+    for remote_suite, known in ((transport.remote_suite, True), (_older_suite(tmp_path), False),
+                                (slow, False)):
+        client, _ = sync.connect(lap, transport.url(clu.path), ahead=[("identity", ())],
+                                 **{**transport.options, "remote_suite": remote_suite})
+        try:
+            measured = client.round_trip()
+            assert client.round_trip() == measured  # asked once
+            if known and measured is not None:  # (None: the far side lost its core first)
+                rtt, start = measured
+                assert 0 <= rtt < 1.0 and 0 < start < 30
+            if not known:  # (the slow one: 0.3 s there, which is no round trip)
+                assert measured is None
+            assert client.ahead[0]() == identity  # the answers read in order
+            assert client.identity() == identity
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def decisions(monkeypatch):
+    """What each push decided: ``(bytes, measured, opened)`` per call of the rule."""
+    seen, real = [], datastream.pays
+
+    def spy(nbytes, measured):
+        opened = real(nbytes, measured)
+        seen.append((nbytes, measured, opened))
+        return opened
+
+    monkeypatch.setattr(datastream, "pays", spy)
+    return seen
+
+
+def test_an_older_far_side_that_cannot_tell_gets_one_stream(transport, pushed, tmp_path,
+                                                            decisions, monkeypatch):
+    lap, clu = pushed
+    monkeypatch.setattr(Sync, "SECOND_STREAM_MIN", 1 << 20)
+    monkeypatch.setattr(datastream, "COST", 0.0)  # any round trip pays
+    _add_files(lap)
+    result = transport.sync(lap, clu.path, remote_suite=_older_suite(tmp_path))
+    assert result.exit_status == 0, result.format()
+    assert decisions == [(JOBS * SIZE, None, False)]
+    assert _tree(clu) == _tree(lap)
+
+
+@pytest.fixture
+def slow_link(sshd, ssh_home):
+    """A host 'slow': the test sshd behind a relay adding 200 ms a round trip (the bench's
+    bench/latency.py, in a process of its own); its name in ~/.ssh/config and known_hosts."""
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("latency",
+                                                  os.path.join(REPO, "bench", "latency.py"))
+    latency = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(latency)
+    relay, port = latency.start(sshd["port"], 0.200)
+    try:
+        config = ssh_home / ".ssh" / "config"
+        config.write_text(config.read_text() + f"Host slow\n  HostName 127.0.0.1\n  Port {port}\n"
+                          f"  User root\n  IdentityFile {sshd['client_key']}\n")
+        known = ssh_home / ".ssh" / "known_hosts"
+        key = known.read_text().split(" ", 1)[1]
+        known.write_text(known.read_text() + f"[127.0.0.1]:{port} {key}")
+        yield "slow"
+    finally:
+        relay.kill()
+        relay.wait()
+
+
+@pytest.mark.parametrize("kind", ["paramiko", "openssh"])
+def test_a_slow_link_gets_the_second_stream_and_a_fast_one_does_not(
+        kind, sshd, openssh, control_dir, slow_link, tmp_path, decisions, monkeypatch):
+    """The same push over the relay's 200 ms and over loopback: 2 MiB over a 2 MiB window a
+    round trip would save 100 ms at 200 ms, about 1 ms over loopback; the cost is lowered to
+    50 ms for a small test (it pays above 100 ms a round trip)."""
+    import sync
+    from tests.sync.conftest import make_transport
+
+    transport = make_transport(kind, sshd, openssh, control_dir)
+    monkeypatch.setattr(Sync, "SECOND_STREAM_MIN", 1 << 20)
+    monkeypatch.setattr(datastream, "COST", 0.050)
+    lap = _project_with_jobs(tmp_path / "laptop")
+    far = [suite.init_project(tmp_path / f"cluster{k}") for k in (1, 2)]
+    for clu in far:
+        assert transport.sync(lap, clu.path).exit_status == 0
+    added = _add_files(lap)
+    assert sum(map(len, added.values())) == JOBS * SIZE == 2 << 20
+    opened = []
+    start = Client.start_second
+    monkeypatch.setattr(Client, "start_second", lambda self: opened.append(1) or start(self))
+    result = sync.sync(lap, f"{slow_link}:{far[0].path}", **transport.options)
+    assert result.exit_status == 0, result.format()
+    [(nbytes, (rtt, _), paid)] = decisions
+    assert nbytes == 2 << 20 and 0.200 <= rtt < 2.0 and paid and opened
+    decisions.clear()
+    opened.clear()
+    result = transport.sync(lap, far[1].path)
+    assert result.exit_status == 0, result.format()
+    [(nbytes, measured, paid)] = decisions
+    # (None: the question came while the far side still worked on the requests sent ahead)
+    assert nbytes == 2 << 20 and (measured is None or measured[0] < 0.100)
+    assert not paid and not opened
+    assert _tree(far[0]) == _tree(far[1]) == _tree(lap)

@@ -8,7 +8,9 @@ to the open workspace: two names looked up, the job directory in the workspace a
 document in it), so its CPU time can never fall below the number of jobs times one such
 ``stat``. Rows, each timed by the process's own rusage (user + system), best of --repeat:
 ``getppid`` (a system call's entry and exit alone), a ``stat`` of each job directory (one
-lookup), a ``stat`` of each document (two: the freshness check's), the freshness check's C
+lookup), a ``stat`` of each document (two: the freshness check's), a ``stat`` of a name no job
+holds (two lookups, the second failing: what status pays for an ``isfile`` condition whose file
+is absent, as the bench workflow's ``second.txt``), the freshness check's C
 loop (``stat_changed_packed``) in one thread and split as ``suite.native.in_threads`` splits
 it; with --find also fresh ``suite find doc.x 3`` processes (wall, user, system; wait4).
 
@@ -84,6 +86,10 @@ def main():
         "getppid (entry and exit)": getppid,
         "stat job directory (1 lookup)": lambda: fsstat.regular_files(fd, names, ""),
         "stat document (2 lookups)": lambda: fsstat.regular_files(fd, names, suffix),
+        # a name no job holds: on tmpfs a failed lookup keeps no negative dentry, so each
+        # one allocates and frees one (status's isfile("second.txt") of the bench workflow)
+        "stat missing name (2 lookups, failing)": lambda: fsstat.regular_files(
+            fd, names, "/bench-statfloor-absent"),
     }
     packed = packed_signatures(args.project)
     if packed is not None:

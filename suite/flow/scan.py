@@ -14,6 +14,7 @@ from itertools import compress
 from stat import S_ISREG
 
 from .. import jsonio, native
+from ..index import columns as index_columns
 from .conditions import doc_value
 
 _fsstat = native.load("suite._fsstat")
@@ -24,6 +25,9 @@ CHUNK = 50000
 #: index's whole-column caches (:meth:`~suite.index.Index.job_columns`) and makes the jobs a
 #: chunk at a time from them; above it, from the rows a chunk at a time (memory stays bounded)
 COLUMNS_MAX = 200000
+#: jobs of a piece of the whole-column caches that forked workers load (the caches keep
+#: pieces of this size; their parts' bounds fall on multiples of :data:`CHUNK`, a multiple)
+PIECE = index_columns.PIECE
 
 _scan_once = json.scanner.make_scanner(json.decoder.JSONDecoder())
 
@@ -65,17 +69,26 @@ def job_chunks(index, selection, chunk):
 def job_parts(index, selection, ways, chunk, count=None):
     """``ways`` parts of what :func:`job_chunks` yields (``chunk`` jobs at a time), for forked
     workers: :func:`part_chunks` of each, the parts in order, yields the same jobs in the same
-    order. The documents are checked here, once (the parts do not check them again); the
-    whole-column caches (up to :data:`COLUMNS_MAX` jobs) are loaded here, so the workers find
-    them parsed in their copy of this process's memory. Parts start at a multiple of
+    order. The documents are checked here, once (the parts do not check them again); up to
+    :data:`COLUMNS_MAX` jobs the whole-column caches are taken here in pieces of
+    :data:`PIECE` jobs (:meth:`suite.index.Index.job_column_pieces`), unparsed, and each
+    worker loads those of its part. Parts start at a multiple of
     ``chunk`` jobs where the jobs are counted here (whole columns, a selection); the rows of
     a million are split by storage position. ``count``: the jobs of ``selection`` or of the
     index, if the caller has counted them."""
     if count is None:
         count = len(selection) if selection is not None else index.indexed_count()
     if selection is None and count <= COLUMNS_MAX:
-        columns = index.job_columns()
-        return [("columns", columns, lo, hi) for lo, hi in _bounds(len(columns[0]), ways, chunk)]
+        try:
+            n, sps, docs = index.job_column_pieces(PIECE)
+        except ValueError:  # jobs came or went between the two caches' reads
+            columns = index.job_columns()
+            return [("columns", columns, lo, hi)
+                    for lo, hi in _bounds(len(columns[0]), ways, chunk)]
+        # each worker loads the pieces that hold its part (nothing parsed here: the workers
+        # neither wait for the parsing nor copy the pages of what it made)
+        return [("pieces", (sps[lo // PIECE:-(-hi // PIECE)], docs[lo // PIECE:-(-hi // PIECE)],
+                            lo % PIECE), lo, hi) for lo, hi in _bounds(n, ways, chunk)]
     index.refresh(documents=True)
     if selection is None:
         top = index.last_rowid()
@@ -99,6 +112,14 @@ def part_chunks(index, part, chunk):
     """:func:`job_chunks` of one part of :func:`job_parts` (in a forked worker, with its own
     index connection: :meth:`suite.index.Index.own_connection`)."""
     kind, data, lo, hi = part
+    if kind == "pieces":
+        sps, docs, skip = data
+        if lo == hi:
+            return
+        data = index.job_columns_of_pieces(sps, docs)
+        if len(data[0]) < skip + hi - lo:
+            raise ValueError("the cache pieces hold fewer jobs than counted")
+        kind, lo, hi = "columns", skip, skip + hi - lo
     if kind == "columns":
         for at in range(lo, hi, chunk):
             yield tuple(c[at:min(at + chunk, hi)] for c in data)

@@ -333,6 +333,41 @@ class Index:
             docs = [big.get(i) if d is None else d for i, d in zip(ids, docs, strict=True)]
         return ids, sps, docs, sigs
 
+    def job_column_pieces(self, size=columns.PIECE):
+        """:meth:`job_columns` in pieces of ``size`` jobs, for forked workers that each load
+        only their own (:meth:`job_columns_of_pieces`): ``(jobs, state point pieces, document
+        pieces)``, documents checked for freshness first, from the caches' pieces
+        (:func:`~suite.index.columns.cached_pieces`). Raises ValueError where the two caches do
+        not hold the same number of jobs (another process added or removed jobs between their
+        reads: the caller reads :meth:`job_columns` then)."""
+        self.refresh(documents=True)
+        n, _, sps = columns.cached_pieces(self._store, "spcache", columns.read_statepoints,
+                                          size=size)
+        dn, _, docs = columns.cached_pieces(self._store, "sigcache", columns.read_documents,
+                                            columns.three_lists, columns.DOC_TAG, size)
+        if n != dn:
+            raise ValueError("the state point and document caches hold different jobs")
+        return n, sps, docs
+
+    def job_columns_of_pieces(self, sp_pieces, doc_pieces):
+        """:meth:`job_columns`'s four lists for the jobs of some pieces of
+        :meth:`job_column_pieces` (the same pieces of both kinds), documents over the caps read
+        from their files. Raises ValueError where the pieces do not load or the two kinds do
+        not hold the same jobs."""
+        if len(sp_pieces) != len(doc_pieces):
+            raise ValueError("as many pieces of each kind are needed")
+        if not sp_pieces:
+            return [], [], [], []
+        ids, sps = columns.load_pieces(sp_pieces)
+        doc_ids, docs, sigs = columns.load_pieces(doc_pieces)
+        if doc_ids != ids:
+            raise ValueError("the state point and document pieces hold different jobs")
+        if None in docs:
+            missing = [i for i, d in zip(ids, docs, strict=True) if d is None]
+            big = self._big_documents(missing)
+            docs = [big.get(i) if d is None else d for i, d in zip(ids, docs, strict=True)]
+        return ids, sps, docs, sigs
+
     def _job_rows_of(self, ids, chunk):
         """:meth:`job_rows` of the jobs of ``ids``, in that order."""
         for part in chunks(ids, chunk or max(len(ids), 1)):

@@ -3,6 +3,7 @@ indexed document (both in ``sigcache``) kept as one ``marshal`` blob each, and t
 many JSON values with the cyclic garbage collector paused."""
 
 import array
+import contextlib
 import marshal
 import sqlite3
 import struct
@@ -23,6 +24,14 @@ CACHE_TAG = f"{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}:2"
 #: transaction that changes a document or the set of jobs, in this and in older versions of
 #: suite) drops it too, so it never outlives the rows it was made from
 DOC_TAG = "doc:" + CACHE_TAG
+#: the state points' and the documents' blobs are also kept in pieces of :data:`PIECE` jobs
+#: (:func:`cached_pieces`), a row of each table tagged with this prefix and the blob's tag:
+#: forked status workers each load only the pieces of their part, where loading the whole
+#: columns in the parent was a quarter of its serial part and the workers copied every page
+#: of it they touched (docs/benchmarks.md, session 15)
+PIECES = "pieces:"
+#: jobs a piece holds (a divisor of status's chunk, so parts of whole chunks are whole pieces)
+PIECE = 5000
 
 
 #: the width of a job id: the packed signatures (:func:`read_packed_signatures`) hold them as
@@ -144,26 +153,95 @@ def cached(store, table, read, fits=_two_lists, tag=CACHE_TAG):
     value = _load(db, table, fits, tag)
     if value is not None:
         return value
-    locked = _try_lock(db)
-    try:
+    with _write_transaction(db) as locked:
         value = read(db)
         count = len(value[1]) // PACKED_SIG.size if is_packed(value) else len(value[0])
         if locked and count >= SP_CACHE_MIN and fits(value) and not store.in_memory:
-            try:
-                # this blob's row and those of other Python versions; the other kind of
-                # this version's (sigcache: signatures, documents) stays
-                db.execute(f"DELETE FROM {table} WHERE tag = ? OR tag NOT IN (?, ?)",
-                           (tag, CACHE_TAG, DOC_TAG))
-                db.execute(f"INSERT INTO {table} VALUES (?, ?)", (tag, marshal.dumps(value)))
-            except sqlite3.OperationalError:  # a read-only index: no cache
-                pass
+            # this blob's row and those of other Python versions; the other kinds of this
+            # version's (sigcache: signatures, documents; their pieces) stay
+            _put(db, table, tag, value, "tag = ? OR tag NOT IN (?, ?, ?, ?)",
+                 (CACHE_TAG, DOC_TAG, PIECES + CACHE_TAG, PIECES + DOC_TAG))
+    return value
+
+
+def cached_pieces(store, table, read, fits=_two_lists, tag=CACHE_TAG, size=PIECE):
+    """``(jobs, size, pieces)``: what :func:`cached` gives (``read``, ``fits``, ``tag``) cut into
+    pieces of ``size`` items, each the ``marshal`` bytes of a tuple of the value's lists sliced
+    alike (the last piece may be shorter), from the table's row of ``PIECES + tag`` or made from
+    the whole blob (or ``read`` where there is none) and, from :data:`SP_CACHE_MIN` items on,
+    stored there. The row goes with every statement that drops the whole blob (``DELETE FROM``
+    the table) and is made in one write transaction from one snapshot, so it never outlives
+    the rows either; a row of another ``size`` is made again and not stored."""
+    db = store.db
+    value = _load(db, table, lambda v: _are_pieces(v, size), PIECES + tag)
+    if value is not None:
+        return value
+    with _write_transaction(db) as locked:
+        whole = _load(db, table, fits, tag)
+        if whole is None:
+            whole = read(db)
+        n = len(whole[0])
+        value = (n, size, [marshal.dumps(tuple(c[lo:lo + size] for c in whole))
+                           for lo in range(0, n, size)])
+        del whole
+        if locked and n >= SP_CACHE_MIN and size == PIECE and not store.in_memory:
+            _put(db, table, PIECES + tag, value)
+    return value
+
+
+@contextlib.contextmanager
+def _write_transaction(db):
+    """A write transaction if no other process holds the lock (never waited for): yields
+    whether it was begun; committed at the end, rolled back where that fails (a full disk)."""
+    locked = _try_lock(db)
+    try:
+        yield locked
     finally:
         if locked:
             try:
                 db.execute("COMMIT")
             except sqlite3.OperationalError:  # e.g. the disk is full: no cache
                 db.execute("ROLLBACK")
-    return value
+
+
+def _put(db, table, tag, value, where="tag = ?", others=()):
+    """Store ``value``'s blob as the row of ``tag``, deleting the rows ``where`` says first
+    (``tag`` and ``others`` its parameters); a read-only index stores nothing."""
+    try:
+        db.execute(f"DELETE FROM {table} WHERE {where}", (tag, *others))
+        db.execute(f"INSERT INTO {table} VALUES (?, ?)", (tag, marshal.dumps(value)))
+    except sqlite3.OperationalError:  # a read-only index: no cache
+        pass
+
+
+def _are_pieces(value, size):
+    """Whether ``value`` is of :func:`cached_pieces`'s shape, in pieces of ``size`` items."""
+    return (type(value) is tuple and len(value) == 3 and type(value[0]) is int
+            and value[1] == size and type(value[2]) is list
+            and len(value[2]) == -(-value[0] // size)
+            and all(type(p) is bytes for p in value[2]))
+
+
+def load_pieces(pieces):
+    """The lists of :func:`cached_pieces`'s ``pieces`` (some of them, in order) joined: the
+    values of those items, as the whole cache holds them. Raises ValueError for a piece that
+    does not load as lists of equal length, each piece of the same number of lists."""
+    out = None
+    with gc_paused():
+        for piece in pieces:
+            try:
+                lists = marshal.loads(piece)
+            except (ValueError, EOFError, TypeError):
+                raise ValueError("a cache piece does not load") from None
+            if (type(lists) is not tuple or not lists or any(type(c) is not list for c in lists)
+                    or len({len(c) for c in lists}) != 1
+                    or (out is not None and len(lists) != len(out))):
+                raise ValueError("a cache piece is not of the cache's shape")
+            if out is None:
+                out = tuple([] for _ in lists)
+            for mine, c in zip(out, lists, strict=True):
+                mine += c
+    return out
 
 
 def _load(db, table, fits, tag):

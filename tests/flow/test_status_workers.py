@@ -5,6 +5,7 @@ stopping the workers, the setting and the option."""
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -84,9 +85,12 @@ def _clear():
 
 @pytest.mark.parametrize("columns_max", [scan.COLUMNS_MAX, 0])  # whole columns; rows
 @pytest.mark.parametrize("chunk", [scan.CHUNK, 4])
-def test_workers_give_what_one_process_gives(project, monkeypatch, noted, columns_max, chunk):
+@pytest.mark.parametrize("piece", [scan.PIECE, 5])  # the columns' pieces: parts cut them
+def test_workers_give_what_one_process_gives(project, monkeypatch, noted, columns_max, chunk,
+                                             piece):
     monkeypatch.setattr(scan, "COLUMNS_MAX", columns_max)
     monkeypatch.setattr(scan, "CHUNK", chunk)
+    monkeypatch.setattr(scan, "PIECE", piece)
     _jobs(project, 23)
     one = _seen(Runner(W, project).status(workers=1))
     assert noted() == {os.getpid()}
@@ -95,6 +99,36 @@ def test_workers_give_what_one_process_gives(project, monkeypatch, noted, column
         assert _seen(Runner(W, project).status(workers=ways)) == one
         judged = noted()
         assert os.getpid() not in judged and len(judged) == ways  # one process a part
+
+
+def test_workers_see_documents_changed_since_the_pieces_were_stored(project, monkeypatch):
+    """The columns' pieces kept in the index (stored from SP_CACHE_MIN jobs on) never outlive
+    the documents they were made from: a document rewritten in place, one replaced, one
+    removed and a job added between two statuses are seen by the workers as by one process."""
+    from suite.index import columns
+
+    monkeypatch.setattr(columns, "SP_CACHE_MIN", 0)
+    _jobs(project, 23)
+    assert _seen(Runner(W, project).status(workers=2)) == _seen(
+        Runner(W, project).status(workers=1))
+    with sqlite3.connect(project.index.path) as db:
+        assert db.execute("SELECT count(*) FROM sigcache WHERE tag = ?",
+                          (columns.PIECES + columns.DOC_TAG,)).fetchone()[0] == 1
+    before = Runner(W, project).status(workers=2)
+    docs = [os.path.join(project.workspace, i, "signac_job_document.json")
+            for i in sorted(before.jobs)]
+    ids, docs = zip(*[(i, d) for i, d in zip(sorted(before.jobs), docs, strict=True)
+                      if os.path.exists(d)], strict=True)  # the jobs with a document
+    with open(docs[0], "r+") as f:
+        f.seek(0)  # in place: no directory's time moves
+        f.write(json.dumps({"step": 1, "done": True, "pad": "x" * 40}))
+        f.truncate()
+    project.open_job(id=ids[1]).doc.step = 5
+    os.unlink(docs[2])
+    project.open_job({"i": 99}).init().doc.step = 1
+    after = _seen(Runner(W, project).status(workers=2))
+    assert after == _seen(Runner(W, project).status(workers=1)) != _seen(before)
+    assert len(after[-1]) == 24
 
 
 def test_workers_with_a_selection(project, monkeypatch, noted):

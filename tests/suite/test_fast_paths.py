@@ -52,6 +52,20 @@ def assert_caches_coherent(project):
     import marshal
 
     with sqlite3.connect(project.fn(".suite/index.sqlite")) as db:
+        for table, tag, rows in (  # the pieces of the state points and of the documents
+                ("spcache", columns.CACHE_TAG, "SELECT id, sp FROM jobs WHERE sp IS NOT NULL "
+                 "ORDER BY id"),
+                ("sigcache", columns.DOC_TAG, "SELECT id, doc, doc_sig FROM jobs WHERE sp IS "
+                 "NOT NULL ORDER BY id")):
+            blob = db.execute(f"SELECT blob FROM {table} WHERE tag = ?",
+                              (columns.PIECES + tag,)).fetchone()
+            if blob is not None:
+                n, size, pieces = marshal.loads(blob[0])
+                got = list(zip(*columns.load_pieces(pieces), strict=True)) if pieces else []
+                # each row: the id, its JSON parsed (None for no text), the rest as it is
+                expect = [(r[0], *(None if v is None else json.loads(v) for v in r[1:2]),
+                           *r[2:]) for r in db.execute(rows)]
+                assert size == columns.PIECE and n == len(got) and got == expect
         docs = db.execute("SELECT blob FROM sigcache WHERE tag = ?",
                           (columns.DOC_TAG,)).fetchone()
         if docs is not None:  # the documents' blob (status): the rows' parsed documents
@@ -341,9 +355,20 @@ def _check_doc_queries(p):
         assert fresh.find_jobs({"doc.x": value}).ids() == doc_truth(p, "x", value)
     assert_caches_coherent(p)
     # every state point and document at once (status), through the whole-column caches
-    ids, sps, docs, _ = suite.get_project(p.path).index.job_columns()
+    ids, sps, docs, sigs = suite.get_project(p.path).index.job_columns()
     assert dict(zip(ids, sps, strict=True)) == truth(p) and ids == sorted(truth(p))
     assert docs == [doc_file(p, i) for i in ids]
+    assert_caches_coherent(p)
+    # ... and in pieces, as forked status workers load them: every run of pieces, joined, is
+    # that run of the columns (a size that cuts the jobs anywhere; the size kept in the caches)
+    for size in (2, columns.PIECE):
+        found = suite.get_project(p.path).index
+        n, sp_pieces, doc_pieces = found.job_column_pieces(size)
+        assert n == len(ids) and len(sp_pieces) == len(doc_pieces) == -(-n // size)
+        for k in range(len(sp_pieces)):
+            got = found.job_columns_of_pieces(sp_pieces[k:k + 2], doc_pieces[k:k + 2])
+            part = slice(k * size, (k + 2) * size)
+            assert list(got) == [ids[part], sps[part], docs[part], sigs[part]]
     assert_caches_coherent(p)
 
 
@@ -428,7 +453,7 @@ def _doc_queries_after(check, steps):
             _check_doc_queries(p)
             with sqlite3.connect(p.fn(".suite/index.sqlite")) as db:
                 assert sorted(db.execute("SELECT tag FROM sigcache")) == [
-                    (columns.CACHE_TAG,), (columns.DOC_TAG,)]
+                    (columns.CACHE_TAG,), (columns.DOC_TAG,), (columns.PIECES + columns.DOC_TAG,)]
     finally:
         shutil.rmtree(root)
 
@@ -455,6 +480,45 @@ def test_columns_read_whole_or_by_id_agree(with_unreadable, monkeypatch, share):
     assert set(whole[0]) == set(ids) & set(truth(p))
     if big.id in ids:
         assert whole[1][big.id]["k19"] == 19
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, columns.PIECE])
+def test_column_pieces_are_the_columns(with_unreadable, monkeypatch, size):
+    """The whole columns in pieces (forked status workers each load theirs): joined, any run
+    of them is that run of :meth:`job_columns`, an unreadable document and one over the caps
+    (read from its file) included, stored or not; pieces of the two kinds that do not hold
+    the same jobs, or that do not load, are refused (ValueError)."""
+    p, _, _ = with_unreadable
+    big = p.open_job({"a": 3, "b": {"c": 9, "d": ""}, "flag": True}).init()
+    big.doc.update({f"k{i}": i for i in range(20)})  # over the key cap set below
+    monkeypatch.setattr(keyrows, "DOC_MAX_KEYS", 10)
+    monkeypatch.setattr(columns, "SP_CACHE_MIN", 0)
+    if os.path.exists(p.index.path):
+        os.unlink(p.index.path)
+    for _ in range(2):  # made, then (at the cache's size) from the stored rows
+        found = suite.get_project(p.path).index
+        n, sp_pieces, doc_pieces = found.job_column_pieces(size)
+        whole = found.job_columns()
+        assert n == len(whole[0]) > 3 and big.id in whole[0]
+        assert whole[2][whole[0].index(big.id)]["k19"] == 19
+        for k in range(len(sp_pieces)):
+            part = slice(k * size, (k + 3) * size)
+            assert list(found.job_columns_of_pieces(sp_pieces[k:k + 3], doc_pieces[k:k + 3])) \
+                == [c[part] for c in whole]
+    with sqlite3.connect(p.index.path) as db:
+        stored = {t for (t,) in db.execute("SELECT tag FROM spcache UNION SELECT tag FROM "
+                                           "sigcache")}
+    assert (columns.PIECES + columns.CACHE_TAG in stored) == (size == columns.PIECE)
+    assert found.job_columns_of_pieces([], []) == ([], [], [], [])
+    if len(sp_pieces) > 1:
+        with pytest.raises(ValueError):
+            found.job_columns_of_pieces(sp_pieces[:1], doc_pieces[1:2])
+    with pytest.raises(ValueError):
+        found.job_columns_of_pieces(sp_pieces[:1], [b"not marshal"])
+    with pytest.raises(ValueError):
+        found.job_columns_of_pieces(sp_pieces[:1], [])
+    with pytest.raises(ValueError):
+        found.job_columns_of_pieces(sp_pieces[:1], sp_pieces[:1])  # two lists, not three
 
 
 def _flatten_reference(job_id, src, data, prefix, out):

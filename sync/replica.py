@@ -453,7 +453,7 @@ class Replica:
         # steady jobs' documents are never decoded whole: as text, a chunk decoded at a time
         text = bool(base_jobs) and not exclude
         names, docs, unreadable, exclude = self._snapshot_start(ids, exclude, text)
-        if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
+        if not base_jobs or exclude:
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
             for job_id in steady:
@@ -461,8 +461,36 @@ class Replica:
             return snap, steady
         jobs, rest, steady = {}, [], set()
         with gc_paused():  # many entries made and dropped, no cycles, no user code
-            rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+            if docs is None:  # a cold index: each chunk's documents read from its files
+                self._list_steady_cold(names, unreadable, base_jobs, jobs, steady)
+                rest_docs = None
+            else:
+                rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest,
+                                              steady)
         return self._snapshot_finish(jobs, {}, rest, rest_docs, unreadable, exclude), steady
+
+    def _chunks(self, names, base_jobs):
+        """``(names, base)`` about :data:`STEADY_CHUNK` jobs at a time, ``base`` the record's
+        entries of them (a :class:`sync.record.RecordJobs`: in id order, a range parsed at a
+        time)."""
+        size = self.STEADY_CHUNK
+        if isinstance(base_jobs, _record.RecordJobs):
+            return base_jobs.ranges(names, size)
+        return ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
+
+    def _list_steady_cold(self, names, unreadable, base_jobs, jobs, steady):
+        """:meth:`_list_steady` where the index is cold: each chunk listed whole, its state
+        points checked and documents read from the files, its steady jobs dropped at once
+        (a million jobs whole held ~2.5 GB here; a chunk at a time, what moved)."""
+        from .steady import steady_jobs
+
+        for part_names, base in self._chunks(names, base_jobs):
+            part = self._finish_jobs(*self._snapshot_list(part_names, None, unreadable, ()))
+            found = steady_jobs(part, part, base)
+            for job_id in found:
+                del part[job_id]
+            steady.update(found)
+            jobs.update(part)
 
     def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
         """List ``names`` a chunk at a time into ``jobs`` (those not steady), ``rest`` (those
@@ -471,13 +499,8 @@ class Replica:
         dropped with it; return the documents of ``rest``, decoded."""
         from .steady import steady_jobs
 
-        size = self.STEADY_CHUNK
-        if isinstance(base_jobs, _record.RecordJobs):  # in id order, its entries a range a time
-            chunks = base_jobs.ranges(names, size)
-        else:
-            chunks = ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
         rest_docs = {}
-        for part_names, base in chunks:
+        for part_names, base in self._chunks(names, base_jobs):
             # decoded here, dropped with the chunk (the texts stay: all are held from the
             # start, so taking them out would not lower the peak)
             part_docs = {job_id: loads_text(t) if type(t) is str else t
@@ -552,6 +575,13 @@ class Replica:
         return jobs, listed, rest, docs, unreadable, exclude
 
     def _snapshot_finish(self, jobs, listed, rest, docs, unreadable, exclude):
+        jobs = self._finish_jobs(jobs, listed, rest, docs, unreadable, exclude)
+        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
+
+    def _finish_jobs(self, jobs, listed, rest, docs, unreadable, exclude):
+        """``jobs`` with the jobs of ``rest`` added: listed (``listed``, else here), their
+        documents from ``docs`` (None: each read from its file, its state point checked);
+        those that cannot be read go to ``unreadable``."""
         ws = self.project.workspace
         skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in rest:
@@ -577,7 +607,7 @@ class Replica:
                 jobs[job_id]["links"] = links
             if skipped:
                 jobs[job_id]["skipped"] = skipped
-        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
+        return jobs
 
     def flush(self):
         """Wait until every write sent so far is done (local writes are done at once) and

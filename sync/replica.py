@@ -453,6 +453,11 @@ class Replica:
         # steady jobs' documents are never decoded whole: as text, a chunk decoded at a time
         text = bool(base_jobs) and not exclude
         names, docs, unreadable, exclude = self._snapshot_start(ids, exclude, text)
+        if docs is None and not exclude and not base_jobs:  # a cold index, a whole listing
+            jobs, size = {}, self.STEADY_CHUNK
+            for k in range(0, len(names), size):
+                jobs.update(self._list_cold(names[k:k + size], unreadable))
+            return self._snapshot_finish(jobs, {}, [], None, unreadable, ()), set()
         if not base_jobs or exclude:
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
@@ -485,7 +490,7 @@ class Replica:
         from .steady import steady_jobs
 
         for part_names, base in self._chunks(names, base_jobs):
-            part = self._finish_jobs(*self._snapshot_list(part_names, None, unreadable, ()))
+            part = self._list_cold(part_names, unreadable)
             found = steady_jobs(part, part, base)
             for job_id in found:
                 del part[job_id]
@@ -515,6 +520,41 @@ class Replica:
             rest_docs.update((job_id, part_docs[job_id]) for job_id in more
                              if job_id in part_docs)
         return rest_docs
+
+    def _list_cold(self, names, unreadable):
+        """The jobs ``names`` listed where the index is cold: their documents read from the
+        files (:meth:`_read_documents`), those that do not read as objects one by one."""
+        docs, slow = self._read_documents(names)
+        fast = [job_id for job_id in names if job_id in docs]
+        jobs = self._finish_jobs(*self._snapshot_list(fast, docs, unreadable, ()))
+        if slow:
+            jobs.update(self._finish_jobs({}, {}, slow, None, unreadable, ()))
+        return jobs
+
+    def _read_documents(self, names):
+        """``(docs, slow)``: the documents of the jobs ``names`` whose state point and
+        document are JSON objects (no document: ``{}``), the files read in C where built
+        (several threads: :func:`suite.index.reading.read_files`; per job in Python they were
+        half of a cold side's no-op); ``slow``: the others, in order, for the per-job reads
+        (:meth:`_statepoint_ok`, :meth:`_doc`), which name what is wrong."""
+        from suite.index.reading import read_files
+
+        ws = self.project.workspace
+        states = read_files(ws, names, layout.STATEPOINT, signed=False)
+        texts = read_files(ws, names, layout.DOCUMENT, signed=False)
+        docs, slow = {}, []
+        for job_id, (sp, _), (text, _) in zip(names, states, texts, strict=True):
+            try:
+                if type(sp) is bytes and type(loads_checked(sp, "", job_id)) is dict:
+                    doc = {} if text is None else \
+                        loads_checked(text, "", job_id) if type(text) is bytes else None
+                    if type(doc) is dict:
+                        docs[job_id] = doc
+                        continue
+            except SuiteError:  # not JSON: the per-job read says so, naming the file
+                pass
+            slow.append(job_id)
+        return docs, slow
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000

@@ -287,3 +287,41 @@ def test_a_cold_index_snapshot_since_the_record_holds_a_chunk(tmp_path, monkeypa
     assert len(whole["jobs"]) == 600 and list(since["jobs"]) == [moved]
     assert since["jobs"][moved] == whole["jobs"][moved]
     assert since_peak < whole_peak * 0.75, (since_peak, whole_peak)
+
+
+def test_a_cold_index_snapshot_since_the_record_agrees_with_the_files(tmp_path, monkeypatch):
+    """A cold side's snapshots, whole and since the record (its files read many at a time),
+    answer what the per-job reads answer for every job they list: a state point or document
+    that is not an object, not JSON, empty, a directory, or no document at all."""
+    import sync
+
+    lap = _many(tmp_path, 40)
+    clu = suite.init_project(tmp_path / "cluster")
+    assert sync.sync(lap, clu.path).exit_status == 0
+    _cold(lap)
+    ids = sorted(j.id for j in lap)
+
+    def put(job_id, name, text):
+        with open(os.path.join(lap.workspace, job_id, name), "w") as f:
+            f.write(text)
+
+    put(ids[1], layout.STATEPOINT, "[1, 2]")
+    put(ids[2], layout.STATEPOINT, '{"i": ')
+    put(ids[9], layout.DOCUMENT, '["a list"]')
+    put(ids[10], layout.DOCUMENT, "")
+    put(ids[11], layout.DOCUMENT, "{not json")
+    os.unlink(os.path.join(lap.workspace, ids[17], layout.DOCUMENT))
+    os.unlink(os.path.join(lap.workspace, ids[18], layout.DOCUMENT))
+    os.mkdir(os.path.join(lap.workspace, ids[18], layout.DOCUMENT))
+    put(ids[30], layout.DOCUMENT, '{"step": "moved"}')
+    monkeypatch.setattr(Replica, "STEADY_CHUNK", 6)
+    since = Replica(lap.path).snapshot(since=Replica(clu.path).identity())
+    whole = Replica(lap.path).snapshot()  # cold too: the files read many at a time
+    # the reference: each job's files read one by one (as with --exclude)
+    one_by_one = Replica(lap.path).snapshot(exclude=["*.matches-nothing"])
+    assert whole == one_by_one
+    assert since["unreadable"] == whole["unreadable"]
+    assert set(since["unreadable"]) == {ids[1], ids[2], ids[9], ids[10], ids[11], ids[18]}
+    assert since["jobs"] == {j: whole["jobs"][j] for j in (ids[17], ids[30])}
+    assert since["jobs"][ids[17]]["doc"] == {} and since["jobs"][ids[30]]["doc"] == \
+        {"step": "moved"}

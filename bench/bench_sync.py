@@ -412,7 +412,7 @@ def noop_rows(args, root, port, home, rows):
         cli.last = ru.ru_maxrss
         cli.peak = max(getattr(cli, "peak", 0), ru.ru_maxrss)
         wall, cpu = time.perf_counter() - t, cpu_seconds() - c
-        for _ in range(12000):  # the far side ends after the client (its index refresh)
+        for _ in range(72000):  # the far side ends after the client (its index refresh)
             try:  # time's own lines ("Command exited ...") left out
                 with open(far_log) as f:
                     lines = [ln for ln in f if ln.split()[:1] and ln.split()[0][0].isdigit()]

@@ -152,8 +152,15 @@ def far_measured(fn, *args):
     ended. suite's server indexes after the client has gone, its session ended: this process
     is a subreaper (main), so the server comes here as an orphan and is reaped here with its
     CPU (wait4), counted as the far side's, untimed."""
-    far, orphans = far_cpu(), 0.0
+    far = far_cpu()
     wall, cpu = measured(fn, *args)
+    orphans = reap_far()
+    return wall, cpu, far_cpu() - far + orphans
+
+
+def reap_far():
+    """CPU seconds of the far sides that came here as orphans, once all have ended."""
+    orphans = 0.0
     for _ in range(1200):
         while True:
             pid, _, usage = os.wait4(-1, os.WNOHANG)
@@ -166,7 +173,7 @@ def far_measured(fn, *args):
         if set(_descendants(SSHD["pid"])) <= stay and mine == [str(SSHD["pid"])]:
             break
         time.sleep(0.05)
-    return wall, cpu, far_cpu() - far + orphans
+    return orphans
 
 
 class Rows:
@@ -411,8 +418,12 @@ def noop_rows(args, root, port, home, rows):
     # the far side's CPU and peak memory: GNU time around its server, one line a sync
     far_log = os.path.join(root, "far-time")
     remote_suite = f"/usr/bin/time -a -o {far_log} -f '%U %S %M' {PYTHON} -m suite"
+    src_rs = f"{dest}-rsync"
     t = time.perf_counter()
-    if args.noop_link:  # the workspace's files hard-linked (a no-op writes none of them);
+    reused = args.noop_keep and os.path.isdir(f"{dest}/workspace") and os.path.isdir(src_rs)
+    if reused:  # made by an earlier run (or by hand, the same way), with its records if any
+        print(f"copies reused: {dest}, {src_rs}", flush=True)
+    elif args.noop_link:  # the workspace's files hard-linked (a no-op writes none of them);
         # its index and everything else under .signac and .suite are the copy's own files
         os.makedirs(dest)
         subprocess.run(["cp", "-al", f"{project}/workspace", f"{dest}/workspace"], check=True)
@@ -421,28 +432,33 @@ def noop_rows(args, root, port, home, rows):
                 shutil.copytree(os.path.join(project, name), os.path.join(dest, name))
     else:
         subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
-    for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
-        path = os.path.join(dest, ".suite", name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.unlink(path)
-    print(f"copy made by {'cp -al' if args.noop_link else 'rsync'} in {time.perf_counter() - t:.1f} s", flush=True)
-    # the first sync hashes every file (no record yet) and leaves the records on both sides;
-    # the source must not change: suite syncs into it only if the copy differs, and it does not
-    src_rs = f"{dest}-rsync"
-    subprocess.run(["cp", "-al", f"{dest}/workspace", src_rs] if args.noop_link else
-                   ["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
+    if not reused:
+        for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
+            path = os.path.join(dest, ".suite", name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.unlink(path)
+        print(f"copy made by {'cp -al' if args.noop_link else 'rsync'} in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
+        # the first sync hashes every file (no record yet) and leaves the records on both
+        # sides; the source must not change: suite syncs into it only if the copy differs,
+        # and it does not
+        subprocess.run(["cp", "-al", f"{dest}/workspace", src_rs] if args.noop_link else
+                       ["rsync", "-a", f"{dest}/workspace/", f"{src_rs}/"], check=True)
+    # rsync's CPU and peak memory on each side: GNU time around it here and around its server
+    rs_log, rs_far_log = os.path.join(root, "rsync-time"), os.path.join(root, "rsync-far-time")
 
     def cli():
         c, t = cpu_seconds(), time.perf_counter()
-        proc = subprocess.Popen([*SUITE_ARGV, "sync", f"bench:{dest}", "-q", "--remote-suite",
-                                 remote_suite], cwd=project)
+        proc = subprocess.Popen([*SUITE_ARGV, "sync", f"bench:{dest}", "-q", "--ssh", args.ssh,
+                                 "--remote-suite", remote_suite], cwd=project)
         _, status, ru = os.wait4(proc.pid, 0)
         assert status == 0, status
+        cli.last = ru.ru_maxrss
         cli.peak = max(getattr(cli, "peak", 0), ru.ru_maxrss)
         wall, cpu = time.perf_counter() - t, cpu_seconds() - c
-        for _ in range(12000):  # the far side ends after the client (its index refresh)
+        for _ in range(72000):  # the far side ends after the client (its index refresh)
             try:  # time's own lines ("Command exited ...") left out
                 with open(far_log) as f:
                     lines = [ln for ln in f if ln.split()[:1] and ln.split()[0][0].isdigit()]
@@ -452,28 +468,64 @@ def noop_rows(args, root, port, home, rows):
                 break
             time.sleep(0.05)
         user, system, peak = lines[cli.runs - 1].split()
+        reap_far()  # its server (already counted by time) if it came here: not rsync's CPU
         cli.runs += 1
+        cli.far_last = int(peak)
         cli.far_peak = max(getattr(cli, "far_peak", 0), int(peak))
         return wall, cpu, float(user) + float(system)
 
-    def rsync():
-        return far_measured(lambda: subprocess.run(
-            ["rsync", "-a", "--delete", "-e", ssh, f"{project}/workspace/",
-             f"root@127.0.0.1:{src_rs}/"], check=True))
+    def rsync(*options):
+        for log in (rs_log, rs_far_log):
+            if os.path.exists(log):
+                os.unlink(log)
+        got = far_measured(lambda: subprocess.run(
+            ["/usr/bin/time", "-o", rs_log, "-f", "%U %S %M", "rsync", "-a", *options,
+             "--delete", "-e", ssh,
+             f"--rsync-path=/usr/bin/time -o {rs_far_log} -f '%U %S %M' rsync",
+             f"{project}/workspace/", f"root@127.0.0.1:{src_rs}/"], check=True))
+        peaks = []
+        for log in (rs_log, rs_far_log):
+            with open(log) as f:  # time's own lines ("Command exited ...") left out
+                last = [ln for ln in f if ln.split()[:1] and ln.split()[0][0].isdigit()][-1]
+            peaks.append(int(last.split()[2]))
+        rsync.peak, rsync.far_peak = max(rsync.peak, peaks[0]), max(rsync.far_peak, peaks[1])
+        print(f"  rsync -a {' '.join(options)}: wall {got[0]:.1f} s, CPU here {got[1]:.2f} s, far "
+              f"{got[2]:.2f} s; peak here {peaks[0] / 1024:.0f} MiB, far {peaks[1] / 1024:.0f} "
+              f"MiB; load {os.getloadavg()[0]:.1f}", flush=True)
+        return got
 
-    t = time.perf_counter()
+    def suite():
+        got = cli()
+        print(f"  suite sync: wall {got[0]:.1f} s, CPU here {got[1]:.2f} s, far {got[2]:.2f} s; "
+              f"peak here {cli.last / 1024:.0f} MiB, far {cli.far_last / 1024:.0f} MiB; load "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        return got
+
+    rsync.peak = rsync.far_peak = 0
     cli.runs = 1
-    cli()
-    print(f"first suite sync (records written) in {time.perf_counter() - t:.1f} s", flush=True)
+    if not os.path.isdir(os.path.join(dest, ".suite", "sync")):  # no records: a first sync
+        print("first suite sync (no records: every file hashed on both sides) ...", flush=True)
+        t = time.perf_counter()
+        suite()
+        print(f"first suite sync (records written) in {time.perf_counter() - t:.1f} s",
+              flush=True)
+        if args.noop_first:  # rsync's likes: its quick check (size and mtime, its no-op) and
+            rsync()  # --checksum (every file read on both sides, as suite's first sync)
+            rsync("-c")
+            rsync.peak = rsync.far_peak = 0
     cli.peak = cli.far_peak = 0
     time.sleep(2)
     for round_ in range(args.repeat):
-        rows.pair("nothing to do, existing project", round_, cli, rsync)
+        rows.pair("nothing to do, existing project", round_, suite, rsync)
     print(f"peak memory of suite sync: this side {cli.peak / 1024:.0f} MiB, far side "
-          f"{cli.far_peak / 1024:.0f} MiB")
-    rows.peaks = {"this side MiB": cli.peak / 1024, "far side MiB": cli.far_peak / 1024}
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.rmtree(src_rs, ignore_errors=True)
+          f"{cli.far_peak / 1024:.0f} MiB; of rsync: this side {rsync.peak / 1024:.0f} MiB, "
+          f"far side {rsync.far_peak / 1024:.0f} MiB")
+    rows.peaks = {"this side MiB": cli.peak / 1024, "far side MiB": cli.far_peak / 1024,
+                  "rsync this side MiB": rsync.peak / 1024,
+                  "rsync far side MiB": rsync.far_peak / 1024}
+    if not args.noop_keep:
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(src_rs, ignore_errors=True)
 
 
 def main():
@@ -502,6 +554,12 @@ def main():
                          "system; for a million jobs: no 12 GB copy)")
     ap.add_argument("--noop-dest", metavar="DIR", default="/tmp/syncperf-noop",
                     help="where the far copy of --noop-project is made (deleted after)")
+    ap.add_argument("--noop-keep", action="store_true",
+                    help="keep the copies under --noop-dest after the run, and reuse them (and "
+                         "their records: no first sync) when they are there")
+    ap.add_argument("--noop-first", action="store_true",
+                    help="after suite's first sync (copies without records), time rsync's "
+                         "likes once: -a (its quick check) and -ac (every file read)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile both sides of each SSH row")
     ap.add_argument("--rows", default=",".join(ROW_NAMES.values()),
                     help="the SSH rows to time, of " + ",".join(ROW_NAMES.values())

@@ -453,7 +453,12 @@ class Replica:
         # steady jobs' documents are never decoded whole: as text, a chunk decoded at a time
         text = bool(base_jobs) and not exclude
         names, docs, unreadable, exclude = self._snapshot_start(ids, exclude, text)
-        if not base_jobs or docs is None or exclude:  # (a cold index: documents read later)
+        if docs is None and not exclude and not base_jobs:  # a cold index, a whole listing
+            jobs, size = {}, self.STEADY_CHUNK
+            for k in range(0, len(names), size):
+                jobs.update(self._list_cold(names[k:k + size], unreadable))
+            return self._snapshot_finish(jobs, {}, [], None, unreadable, ()), set()
+        if not base_jobs or exclude:
             snap = self._snapshot_finish(*self._snapshot_list(names, docs, unreadable, exclude))
             steady = steady_jobs(snap["jobs"], snap["jobs"], base_jobs) if base_jobs else set()
             for job_id in steady:
@@ -461,8 +466,36 @@ class Replica:
             return snap, steady
         jobs, rest, steady = {}, [], set()
         with gc_paused():  # many entries made and dropped, no cycles, no user code
-            rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest, steady)
+            if docs is None:  # a cold index: each chunk's documents read from its files
+                self._list_steady_cold(names, unreadable, base_jobs, jobs, steady)
+                rest_docs = None
+            else:
+                rest_docs = self._list_steady(names, docs, unreadable, base_jobs, jobs, rest,
+                                              steady)
         return self._snapshot_finish(jobs, {}, rest, rest_docs, unreadable, exclude), steady
+
+    def _chunks(self, names, base_jobs):
+        """``(names, base)`` about :data:`STEADY_CHUNK` jobs at a time, ``base`` the record's
+        entries of them (a :class:`sync.record.RecordJobs`: in id order, a range parsed at a
+        time)."""
+        size = self.STEADY_CHUNK
+        if isinstance(base_jobs, _record.RecordJobs):
+            return base_jobs.ranges(names, size)
+        return ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
+
+    def _list_steady_cold(self, names, unreadable, base_jobs, jobs, steady):
+        """:meth:`_list_steady` where the index is cold: each chunk listed whole, its state
+        points checked and documents read from the files, its steady jobs dropped at once
+        (a million jobs whole held ~2.5 GB here; a chunk at a time, what moved)."""
+        from .steady import steady_jobs
+
+        for part_names, base in self._chunks(names, base_jobs):
+            part = self._list_cold(part_names, unreadable)
+            found = steady_jobs(part, part, base)
+            for job_id in found:
+                del part[job_id]
+            steady.update(found)
+            jobs.update(part)
 
     def _list_steady(self, names, docs, unreadable, base_jobs, jobs, rest, steady):
         """List ``names`` a chunk at a time into ``jobs`` (those not steady), ``rest`` (those
@@ -471,13 +504,8 @@ class Replica:
         dropped with it; return the documents of ``rest``, decoded."""
         from .steady import steady_jobs
 
-        size = self.STEADY_CHUNK
-        if isinstance(base_jobs, _record.RecordJobs):  # in id order, its entries a range a time
-            chunks = base_jobs.ranges(names, size)
-        else:
-            chunks = ((names[k:k + size], base_jobs) for k in range(0, len(names), size))
         rest_docs = {}
-        for part_names, base in chunks:
+        for part_names, base in self._chunks(names, base_jobs):
             # decoded here, dropped with the chunk (the texts stay: all are held from the
             # start, so taking them out would not lower the peak)
             part_docs = {job_id: loads_text(t) if type(t) is str else t
@@ -492,6 +520,41 @@ class Replica:
             rest_docs.update((job_id, part_docs[job_id]) for job_id in more
                              if job_id in part_docs)
         return rest_docs
+
+    def _list_cold(self, names, unreadable):
+        """The jobs ``names`` listed where the index is cold: their documents read from the
+        files (:meth:`_read_documents`), those that do not read as objects one by one."""
+        docs, slow = self._read_documents(names)
+        fast = [job_id for job_id in names if job_id in docs]
+        jobs = self._finish_jobs(*self._snapshot_list(fast, docs, unreadable, ()))
+        if slow:
+            jobs.update(self._finish_jobs({}, {}, slow, None, unreadable, ()))
+        return jobs
+
+    def _read_documents(self, names):
+        """``(docs, slow)``: the documents of the jobs ``names`` whose state point and
+        document are JSON objects (no document: ``{}``), the files read in C where built
+        (several threads: :func:`suite.index.reading.read_files`; per job in Python they were
+        half of a cold side's no-op); ``slow``: the others, in order, for the per-job reads
+        (:meth:`_statepoint_ok`, :meth:`_doc`), which name what is wrong."""
+        from suite.index.reading import read_files
+
+        ws = self.project.workspace
+        states = read_files(ws, names, layout.STATEPOINT, signed=False)
+        texts = read_files(ws, names, layout.DOCUMENT, signed=False)
+        docs, slow = {}, []
+        for job_id, (sp, _), (text, _) in zip(names, states, texts, strict=True):
+            try:
+                if type(sp) is bytes and type(loads_checked(sp, "", job_id)) is dict:
+                    doc = {} if text is None else \
+                        loads_checked(text, "", job_id) if type(text) is bytes else None
+                    if type(doc) is dict:
+                        docs[job_id] = doc
+                        continue
+            except SuiteError:  # not JSON: the per-job read says so, naming the file
+                pass
+            slow.append(job_id)
+        return docs, slow
 
     #: jobs listed at a time by :meth:`snapshot_steady`
     STEADY_CHUNK = 10000
@@ -552,6 +615,13 @@ class Replica:
         return jobs, listed, rest, docs, unreadable, exclude
 
     def _snapshot_finish(self, jobs, listed, rest, docs, unreadable, exclude):
+        jobs = self._finish_jobs(jobs, listed, rest, docs, unreadable, exclude)
+        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
+
+    def _finish_jobs(self, jobs, listed, rest, docs, unreadable, exclude):
+        """``jobs`` with the jobs of ``rest`` added: listed (``listed``, else here), their
+        documents from ``docs`` (None: each read from its file, its state point checked);
+        those that cannot be read go to ``unreadable``."""
         ws = self.project.workspace
         skip = {layout.STATEPOINT, layout.DOCUMENT}
         for job_id in rest:
@@ -577,7 +647,7 @@ class Replica:
                 jobs[job_id]["links"] = links
             if skipped:
                 jobs[job_id]["skipped"] = skipped
-        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable}
+        return jobs
 
     def flush(self):
         """Wait until every write sent so far is done (local writes are done at once) and

@@ -214,3 +214,114 @@ def test_jobs_steady_on_one_side_only_sync_among_many(transport, tmp_path):
     assert lap.open_job(id=ids[2]).doc() == {"step": lap.open_job(id=ids[2]).sp.i}
     with open(os.path.join(clu.workspace, ids[2], layout.DOCUMENT)) as f:
         assert f.read() == "{not json"
+
+
+def _cold(project):
+    os.unlink(project.fn(os.path.join(layout.SUITE_DIR, "index.sqlite")))  # a cache: rebuilt
+
+
+@pytest.mark.parametrize("side", ["local", "remote"])
+def test_a_cold_index_side_lists_since_the_record_a_chunk_at_a_time(transport, tmp_path,
+                                                                    monkeypatch, side):
+    """A side whose index is cold (a project another tool wrote, or its index deleted) reads
+    its documents from the files, a chunk of jobs at a time since the record (this side's
+    chunks made small here): every change in any chunk is still seen, a document that cannot
+    be read is reported and left alone, and nothing else is done."""
+    monkeypatch.setattr(Replica, "STEADY_CHUNK", 7)
+    lap = _many(tmp_path)
+    clu = suite.init_project(tmp_path / "cluster")
+    assert transport.sync(lap, clu.path).exit_status == 0
+    here, there = (lap, clu) if side == "local" else (clu, lap)
+    ids = sorted(j.id for j in lap)
+    _cold(here)
+    ws = here.workspace
+    with open(os.path.join(ws, ids[0], layout.DOCUMENT), "w") as f:
+        json.dump({"step": lap.open_job(id=ids[0]).sp.i, "moved": 1}, f)
+    with open(os.path.join(ws, ids[20], "out.txt"), "w") as f:  # a later chunk
+        f.write("a longer result")
+    with open(os.path.join(ws, ids[41], layout.DOCUMENT), "w") as f:
+        f.write("{not json")
+    result = transport.sync(lap, clu.path)
+    assert [(u["job"], u["side"]) for u in result.unreadable] == [(ids[41], side)], \
+        result.format()
+    assert sorted(a["job"] for a in result.actions) == [ids[0], ids[20]], result.format()
+    assert there.open_job(id=ids[0]).doc.moved == 1
+    with open(os.path.join(there.workspace, ids[20], "out.txt")) as f:
+        assert f.read() == "a longer result"
+    with open(os.path.join(ws, ids[41], layout.DOCUMENT)) as f:
+        assert f.read() == "{not json"
+    assert transport.sync(lap, clu.path).actions == []
+
+
+def test_a_cold_index_snapshot_since_the_record_holds_a_chunk(tmp_path, monkeypatch):
+    """A cold side's snapshot since the record holds one chunk's listing at a time, not the
+    whole listing (a million jobs: ~2.5 GB; issue #18): its peak is a fraction of a whole
+    snapshot's, and it leaves out exactly the jobs that did not move."""
+    import tracemalloc
+
+    import sync
+
+    lap = _many(tmp_path, 600)
+    clu = suite.init_project(tmp_path / "cluster")
+    assert sync.sync(lap, clu.path).exit_status == 0
+    _cold(lap)
+    moved = sorted(j.id for j in lap)[300]
+    with open(os.path.join(lap.workspace, moved, "out.txt"), "a") as f:
+        f.write(" and more")
+    peer = Replica(clu.path).identity()
+    monkeypatch.setattr(Replica, "STEADY_CHUNK", 50)
+
+    def peak(**kwargs):
+        replica = Replica(lap.path)
+        replica.snapshot(**kwargs)  # the imports and caches of a first call left out
+        replica = Replica(lap.path)
+        tracemalloc.start()
+        try:
+            snap = replica.snapshot(**kwargs)
+            return snap, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    whole, whole_peak = peak()
+    since, since_peak = peak(since=peer)
+    assert len(whole["jobs"]) == 600 and list(since["jobs"]) == [moved]
+    assert since["jobs"][moved] == whole["jobs"][moved]
+    assert since_peak < whole_peak * 0.75, (since_peak, whole_peak)
+
+
+def test_a_cold_index_snapshot_since_the_record_agrees_with_the_files(tmp_path, monkeypatch):
+    """A cold side's snapshots, whole and since the record (its files read many at a time),
+    answer what the per-job reads answer for every job they list: a state point or document
+    that is not an object, not JSON, empty, a directory, or no document at all."""
+    import sync
+
+    lap = _many(tmp_path, 40)
+    clu = suite.init_project(tmp_path / "cluster")
+    assert sync.sync(lap, clu.path).exit_status == 0
+    _cold(lap)
+    ids = sorted(j.id for j in lap)
+
+    def put(job_id, name, text):
+        with open(os.path.join(lap.workspace, job_id, name), "w") as f:
+            f.write(text)
+
+    put(ids[1], layout.STATEPOINT, "[1, 2]")
+    put(ids[2], layout.STATEPOINT, '{"i": ')
+    put(ids[9], layout.DOCUMENT, '["a list"]')
+    put(ids[10], layout.DOCUMENT, "")
+    put(ids[11], layout.DOCUMENT, "{not json")
+    os.unlink(os.path.join(lap.workspace, ids[17], layout.DOCUMENT))
+    os.unlink(os.path.join(lap.workspace, ids[18], layout.DOCUMENT))
+    os.mkdir(os.path.join(lap.workspace, ids[18], layout.DOCUMENT))
+    put(ids[30], layout.DOCUMENT, '{"step": "moved"}')
+    monkeypatch.setattr(Replica, "STEADY_CHUNK", 6)
+    since = Replica(lap.path).snapshot(since=Replica(clu.path).identity())
+    whole = Replica(lap.path).snapshot()  # cold too: the files read many at a time
+    # the reference: each job's files read one by one (as with --exclude)
+    one_by_one = Replica(lap.path).snapshot(exclude=["*.matches-nothing"])
+    assert whole == one_by_one
+    assert since["unreadable"] == whole["unreadable"]
+    assert set(since["unreadable"]) == {ids[1], ids[2], ids[9], ids[10], ids[11], ids[18]}
+    assert since["jobs"] == {j: whole["jobs"][j] for j in (ids[17], ids[30])}
+    assert since["jobs"][ids[17]]["doc"] == {} and since["jobs"][ids[30]]["doc"] == \
+        {"step": "moved"}

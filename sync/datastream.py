@@ -25,6 +25,7 @@ class DataStream(Client):
     file and the stream (one stream's errors are told apart from the other's)."""
 
     names_writes = True
+    second_stream = False  # it is the second stream: it opens no other
 
     def failed(self, message, what):
         return SyncError(f"{message} (writing {what} over the second data stream)")

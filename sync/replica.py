@@ -265,6 +265,10 @@ NOT_PLAIN = "not plain"
 class Replica:
     """Sync operations on the project at ``path``."""
 
+    #: capabilities (:class:`sync.interface.ReplicaAPI`): a local replica writes directly,
+    #: its record and lock cost no round trip
+    second_stream = patches_record = unlocks_behind = False
+
     #: whether the last snapshot found the index missing most jobs (and did not build it)
     index_cold = False
 
@@ -356,6 +360,20 @@ class Replica:
         if fd is not None:
             os.close(fd)
 
+    def unlock_later(self, peer):
+        """:meth:`unlock` now; returns a function to call for its answer, as the far side's
+        ``unlock_later`` does."""
+        self.unlock(peer)
+        return lambda: None
+
+    def start_second(self):
+        """Nothing: a local replica has no second data stream (:attr:`second_stream`)."""
+
+    def pick(self, size):
+        """The replica that carries a file write of ``size`` bytes: this one (no second
+        stream)."""
+        return self
+
     def has_record(self, peer):
         """Whether this side keeps a record of a sync with ``peer`` (a sync identity, checked)."""
         return os.path.isfile(os.path.join(self._sync_dir, f"{check_identity(peer)}.json"))
@@ -393,6 +411,12 @@ class Replica:
         answer, as the far side's ``save_record_later`` does."""
         self.save_record(peer, record)
         return lambda: None
+
+    def patch_record_later(self, peer, base, digest, removed, at, lines):
+        """:meth:`patch_record` now (a local write); returns a function returning its
+        answer, as the far side's ``patch_record_later`` does."""
+        written = self.patch_record(peer, base, digest, removed, at, lines)
+        return lambda: written
 
     def patch_record(self, peer, base, digest, removed, at, lines):
         """Write the record of the sync with ``peer`` as the one held now (whose digest must

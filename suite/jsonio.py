@@ -21,9 +21,10 @@ def read_json(path, job_id=None):
 
     A job's file (``job_id`` given) is also bad when nested more than
     :data:`~suite.statepoint.MAX_DEPTH` levels deep. ``FileNotFoundError`` propagates so
-    callers can decide what a missing file means.
+    callers can decide what a missing file means (as do other OSErrors). Read without
+    moving the file's access time (:func:`open_read_quietly`), as the index reads it.
     """
-    with open(path, "rb") as f:
+    with open_read_quietly(path) as f:
         raw = f.read()
     return loads_checked(raw, path, job_id)
 
@@ -159,6 +160,19 @@ def open_quietly(path, flags, dir_fd=None):
                 raise
             _noatime = 0
     return os.open(path, flags, dir_fd=dir_fd)
+
+
+def open_read_quietly(path):
+    """``open(path, "rb")``, a file read without moving its access time where the system
+    allows it (:func:`open_quietly`): for readers that only copy, compare or parse it, which
+    is no use of it. Raises what ``open`` raises, naming ``path`` (IsADirectoryError for a
+    directory, FileNotFoundError, PermissionError, ...)."""
+    fd = open_quietly(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        return open(fd, "rb")
+    except OSError as exc:  # a directory: named by its descriptor, which stays open
+        os.close(fd)
+        raise type(exc)(exc.errno, exc.strerror, path) from None
 
 
 def read_to_end(fd):

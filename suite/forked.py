@@ -37,7 +37,6 @@ The contract, for both:
 """
 
 import os
-import pickle
 import struct
 import sys
 
@@ -72,14 +71,17 @@ def can_fork():
 
 class Child:
     """``fn()`` running in a forked child. ``what`` names the work in messages (e.g.
-    "listing PATH"); ``codec`` turns answers into bytes and back (``pickle``, or ``marshal``
-    for plain data, faster). With ``each``, ``fn()`` is iterable and each item is an answer
+    "listing PATH"); ``codec`` turns answers into bytes and back (``pickle`` by default, or
+    ``marshal`` for plain data, faster). With ``each``, ``fn()`` is iterable and each item is an answer
     of its own (:meth:`receive`). With ``serve``, the child stays after its answers:
     :meth:`ask` has it return (or raise) ``serve(request)``, until :meth:`close`.
     Raises OSError when the pipes or the fork fail (then nothing was started)."""
 
-    def __init__(self, fn, what, serve=None, codec=pickle, each=False):
+    def __init__(self, fn, what, serve=None, codec=None, each=False):
         import signal
+
+        if codec is None:  # imported here: every index query imports this module, few fork
+            import pickle as codec
 
         self.what, self.codec, self.status, self.cpu = what, codec, None, None
         self._answer, self._fd, self._requests = None, None, None
@@ -140,6 +142,8 @@ class Child:
     def ask(self, request):
         """``serve(request)`` in the child (after :meth:`result`): what it returned, or raise
         what it raised, as :meth:`result` does."""
+        import pickle
+
         data = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
         try:
             write_all(self._requests, _LENGTH.pack(len(data)) + data)
@@ -178,6 +182,8 @@ class Child:
     def _outcome(self, data):
         if data[:1] == _VALUE:
             return self.codec.loads(data[1:])
+        import pickle
+
         try:
             value, trace = pickle.loads(data[1:])
         except Exception:  # noqa: BLE001 - an exception that pickles but does not load
@@ -269,6 +275,12 @@ def map_parts(fn, parts, codec=None, what="part", cpu=None):
     return answers
 
 
+def _unpickle(data):
+    import pickle
+
+    return pickle.loads(data)
+
+
 def _flush_output():
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -290,6 +302,7 @@ def _message(fn, codec):
 def _raised(exc):
     """The message of an exception raised in the child: it and the traceback text, pickled
     (its words where it does not pickle)."""
+    import pickle
     import traceback
 
     trace = "".join(traceback.format_exception(exc))
@@ -345,7 +358,7 @@ def _run_child(fn, codec, each, serve, fd, requests, own_spares, held):
             data = read_exactly(requests, _LENGTH.unpack(head)[0])
             if data is None:
                 break
-            write_all(fd, _message(lambda data=data: serve(pickle.loads(data)), codec))
+            write_all(fd, _message(lambda data=data: serve(_unpickle(data)), codec))
         status = 0
     except KeyboardInterrupt:  # Ctrl-C: the parent has it too, and says so
         status = 130

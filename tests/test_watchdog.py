@@ -84,27 +84,17 @@ def _killed_while_running(tmp_path, body, pid_files, timeout=90):
     return pids
 
 
-def test_sshd_dies_with_a_killed_test_process(tmp_path):
-    if not os.path.exists("/usr/sbin/sshd") or shutil.which("ssh-keygen") is None:
-        pytest.skip("openssh-server is not installed")
-    pids = _killed_while_running(tmp_path, """
-        from tests.sync.conftest import run_sshd
-        gen = run_sshd(root)
-        next(gen)
-    """, ["sshd.pid"])
-    assert gone(pids, 15), "sshd outlived the test process"
-
-
-def test_slurm_dies_with_a_killed_test_process(tmp_path):
-    if any(shutil.which(c) is None and not os.path.exists(f"/usr/sbin/{c}")
-           for c in ("munged", "slurmctld", "slurmd", "sbatch", "squeue")):
-        pytest.skip("SLURM is not installed")
-    pids = _killed_while_running(tmp_path, """
-        from tests.conftest import run_slurm
-        gen = run_slurm(root)
-        next(gen)
-    """, ["munge/pid", "slurmctld.pid", "slurmd.pid"])
-    assert gone(pids, 20), "a SLURM daemon outlived the test process"
+@pytest.mark.parametrize("fixture,programs,start,pid_files", [
+    ("sshd", ["sshd"], "from tests.sync.conftest import run_sshd as run", ["sshd.pid"]),
+    ("slurm", ["munged", "slurmctld", "slurmd", "sbatch", "squeue"],
+     "from tests.conftest import run_slurm as run",
+     ["munge/pid", "slurmctld.pid", "slurmd.pid"])])
+def test_daemons_die_with_a_killed_test_process(tmp_path, fixture, programs, start, pid_files):
+    if any(shutil.which(c) is None and not os.path.exists(f"/usr/sbin/{c}") for c in programs):
+        pytest.skip(f"{fixture}'s programs are not installed")
+    pids = _killed_while_running(tmp_path, f"{start}\ngen = run(root)\nnext(gen)\n",
+                                 pid_files)
+    assert gone(pids, 20), f"a daemon of the {fixture} fixture outlived the test process"
 
 
 def test_grid_engine_dies_with_a_killed_test_process(tmp_path):

@@ -7,8 +7,10 @@ Daemons that fork themselves (munged, slurmctld, slurmd, sge_qmaster, sge_execd)
 by their pid files, read when the pipe ends; each pid is ended only if its program is the one
 named (a pid file may outlive its process, and its pid be another's since)."""
 
+import glob
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,12 +35,13 @@ def guard(targets, grace=5):
     """Watch over ``targets``: ``(pid, or a pid file's path or glob, program name)`` pairs
     (the pid files are read when the pipe ends: a daemon not started yet is named). Returns a
     :class:`Guard`. The pipe's write end stays in this process only (not inheritable: no
-    daemon started later holds it)."""
+    daemon started later holds it). The watchdog is this file run as a script (standard
+    library only: it starts fast)."""
     read_end, write_end = os.pipe()  # both close on exec; the watchdog's is handed over
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, json.dumps([[str(t), n] for t, n in targets]),
-             str(grace)],
+            [sys.executable, os.path.abspath(__file__),
+             json.dumps([[str(t), n] for t, n in targets]), str(grace)],
             stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
     except BaseException:
         os.close(write_end)
@@ -48,18 +51,8 @@ def guard(targets, grace=5):
     return Guard(proc, write_end)
 
 
-def gone(pids, seconds=10):
-    """Whether every process of ``pids`` has ended (a zombie counts as ended) within
-    ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while any(_alive(pid) for pid in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _alive(pid):
+def alive(pid):
+    """Whether the process ``pid`` runs (a zombie does not)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -67,15 +60,18 @@ def _alive(pid):
         return False
 
 
-# The watchdog itself: no import of the tests (it must start fast and depend on nothing).
-_WATCHDOG = r"""
-import glob, json, os, signal, sys, time
-targets, grace = json.loads(sys.argv[1]), float(sys.argv[2])
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the tests is theirs to handle
-while os.read(0, 4096):
-    pass
+def gone(pids, seconds=10):
+    """Whether every process of ``pids`` has ended within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
-def pids_of(target):  # a pid, a pid file, or a glob of pid files
+
+def _pids_of(target):
+    """The pids a target names: a pid, a pid file, or a glob of pid files."""
     if target.isdigit():
         return [int(target)]
     out = []
@@ -87,7 +83,9 @@ def pids_of(target):  # a pid, a pid file, or a glob of pid files
             pass
     return out
 
-def names(pid):  # its command name, and its first argument's (sshd rewrites the latter)
+
+def _names(pid):
+    """The process's command name and its first argument's (sshd rewrites the latter)."""
     out = set()
     for part, parse in (("comm", lambda b: b.strip()),
                         ("cmdline", lambda b: os.path.basename(b.split(b"\0")[0]))):
@@ -98,25 +96,25 @@ def names(pid):  # its command name, and its first argument's (sshd rewrites the
             pass
     return out
 
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
-pids = [pid for t, name in targets for pid in pids_of(t)
-        if pid > 1 and pid != os.getpid() and name in names(pid)]
-for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + wait
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    pids = [p for p in pids if alive(p)]
-    if not pids:
-        break
-"""
+def _watch(targets, grace):
+    """The watchdog: wait for the end of stdin, then end the targets still running."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the tests is theirs to handle
+    while os.read(0, 4096):
+        pass
+    pids = [pid for target, name in targets for pid in _pids_of(target)
+            if pid > 1 and pid != os.getpid() and name in _names(pid)]
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        gone(pids, wait)
+        pids = [pid for pid in pids if alive(pid)]
+        if not pids:
+            break
+
+
+if __name__ == "__main__":
+    _watch(json.loads(sys.argv[1]), float(sys.argv[2]))

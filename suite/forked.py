@@ -43,9 +43,12 @@ import sys
 from .errors import SuiteError
 from .jsonio import read_exactly, write_all
 
-#: the length before each message, then its kind: a value, or an exception raised
-_LENGTH = struct.Struct("<Q")
+#: before each answer: its length and its kind, a value or an exception raised (the payload
+#: is written and read apart from it: answers of megabytes are not copied to join them)
+_HEAD = struct.Struct("<Qc")
 _VALUE, _RAISED = b"v", b"e"
+#: before each request: its length
+_LENGTH = struct.Struct("<Q")
 #: pipe ends this process holds for its children (or, in a child, its own): a new child
 #: closes them all but its own
 _held = set()
@@ -179,13 +182,14 @@ class Child:
         self._close_answers()
         self._reap()
 
-    def _outcome(self, data):
-        if data[:1] == _VALUE:
-            return self.codec.loads(data[1:])
+    def _outcome(self, message):
+        kind, data = message
+        if kind == _VALUE:
+            return self.codec.loads(data)
         import pickle
 
         try:
-            value, trace = pickle.loads(data[1:])
+            value, trace = pickle.loads(data)
         except Exception:  # noqa: BLE001 - an exception that pickles but does not load
             value, trace = ChildFailed(f"{self.what} failed: the process doing it raised "
                                        "an exception that could not be read back"), ""
@@ -195,16 +199,19 @@ class Child:
         raise value
 
     def _read(self):
-        """The next message from the child; :meth:`_fail` if it ended without one."""
+        """The next answer from the child, ``(kind, payload)``; :meth:`_fail` if it ended
+        without one."""
         try:
-            head = read_exactly(self._fd, _LENGTH.size) if self._fd is not None else None
-            data = head and read_exactly(self._fd, _LENGTH.unpack(head)[0])
+            head = read_exactly(self._fd, _HEAD.size) if self._fd is not None else None
+            if head is not None:
+                size, kind = _HEAD.unpack(head)
+                data = read_exactly(self._fd, size)
         except BaseException:  # Ctrl-C here: the child is stopped, not waited for
             self.cancel()
             raise
-        if not data:
+        if head is None or data is None or kind not in (_VALUE, _RAISED):
             self._fail()
-        return data
+        return kind, data
 
     def _fail(self):
         self._close_requests()
@@ -290,28 +297,37 @@ def _flush_output():
 
 
 def _message(fn, codec):
-    """``fn()``'s outcome as a message: its value by ``codec``, or the exception it raised
-    (:func:`_raised`)."""
+    """``fn()``'s outcome as an answer, ``(kind, payload)``: its value by ``codec``, or the
+    exception it raised (:func:`_raised`)."""
     try:
-        data = _VALUE + codec.dumps(fn())
+        return _VALUE, codec.dumps(fn())
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
         return _raised(exc)
-    return _LENGTH.pack(len(data)) + data
+
+
+def _send(fd, message):
+    """Write the answer ``(kind, payload)`` to ``fd``: its head and payload in one
+    ``writev`` (the rest, if it wrote less, by :func:`suite.jsonio.write_all`)."""
+    kind, data = message
+    head = _HEAD.pack(len(data), kind)
+    done = os.writev(fd, [head, data])
+    if done < len(head) + len(data):
+        write_all(fd, (head + data)[done:] if done < len(head) else
+                  memoryview(data)[done - len(head):])
 
 
 def _raised(exc):
-    """The message of an exception raised in the child: it and the traceback text, pickled
+    """The answer of an exception raised in the child: it and the traceback text, pickled
     (its words where it does not pickle)."""
     import pickle
     import traceback
 
     trace = "".join(traceback.format_exception(exc))
     try:
-        data = _RAISED + pickle.dumps((exc, trace), pickle.HIGHEST_PROTOCOL)
+        return _RAISED, pickle.dumps((exc, trace), pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 - an exception that does not pickle: its words
-        data = _RAISED + pickle.dumps(
+        return _RAISED, pickle.dumps(
             (ChildFailed(f"{type(exc).__name__}: {exc}"), trace), pickle.HIGHEST_PROTOCOL)
-    return _LENGTH.pack(len(data)) + data
 
 
 def _send_each(fn, codec, fd):
@@ -320,7 +336,7 @@ def _send_each(fn, codec, fd):
     try:
         items = iter(fn())
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        write_all(fd, _raised(exc))
+        _send(fd, _raised(exc))
         return
     while True:
         try:
@@ -328,9 +344,9 @@ def _send_each(fn, codec, fd):
         except StopIteration:
             return
         except Exception as exc:  # noqa: BLE001 - as above
-            write_all(fd, _raised(exc))
+            _send(fd, _raised(exc))
             return
-        write_all(fd, _message(lambda item=item: item, codec))
+        _send(fd, _message(lambda item=item: item, codec))
 
 
 def _run_child(fn, codec, each, serve, fd, requests, own_spares, held):
@@ -350,7 +366,7 @@ def _run_child(fn, codec, each, serve, fd, requests, own_spares, held):
         if each:
             _send_each(fn, codec, fd)
         else:
-            write_all(fd, _message(fn, codec))
+            _send(fd, _message(fn, codec))
         while serve is not None:
             head = read_exactly(requests, _LENGTH.size)
             if head is None:  # closed: nothing more is asked
@@ -358,7 +374,7 @@ def _run_child(fn, codec, each, serve, fd, requests, own_spares, held):
             data = read_exactly(requests, _LENGTH.unpack(head)[0])
             if data is None:
                 break
-            write_all(fd, _message(lambda data=data: serve(_unpickle(data)), codec))
+            _send(fd, _message(lambda data=data: serve(_unpickle(data)), codec))
         status = 0
     except KeyboardInterrupt:  # Ctrl-C: the parent has it too, and says so
         status = 130

@@ -75,8 +75,8 @@ def can_fork():
 class Child:
     """``fn()`` running in a forked child. ``what`` names the work in messages (e.g.
     "listing PATH"); ``codec`` turns answers into bytes and back (``pickle`` by default, or
-    ``marshal`` for plain data, faster). With ``each``, ``fn()`` is iterable and each item is an answer
-    of its own (:meth:`receive`). With ``serve``, the child stays after its answers:
+    ``marshal`` for plain data, faster). With ``each``, ``fn()`` is iterable and each item
+    is an answer of its own (:meth:`receive`). With ``serve``, the child stays after its answers:
     :meth:`ask` has it return (or raise) ``serve(request)``, until :meth:`close`.
     Raises OSError when the pipes or the fork fail (then nothing was started)."""
 

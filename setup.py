@@ -10,10 +10,10 @@ from setuptools import Extension, setup
 # The static functions several modules share (suite/_c/*.h): listed as depends so that
 # editing a header rebuilds the modules that include it.
 HEADERS = {
-    "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h"],
+    "suite._fsstat": ["dirread.h", "growbuf.h", "pyfs.h", "quietopen.h"],
     "archive._tarpack": ["ascii.h", "cleanname.h", "dirread.h", "growbuf.h", "jsonesc.h",
-                         "membertable.h", "sha256.h"],
-    "sync._listing": ["dirread.h"],
+                         "membertable.h", "sha256.h", "quietopen.h"],
+    "sync._listing": ["dirread.h", "quietopen.h"],
     "sync._compare": [],
     "sync._delta": [],
     "sync._landing": ["growbuf.h"],

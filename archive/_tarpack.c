@@ -44,6 +44,7 @@
 #include "growbuf.h"
 #include "jsonesc.h"
 #include "membertable.h"
+#include "quietopen.h"
 #include "sha256.h"
 
 static PyObject *hashlib_sha256; /* hashlib.sha256, for larger files */
@@ -506,11 +507,16 @@ json_file(walk *w, size_t end, long long size, const char *hex, size_t *hex_at)
     return 1;
 }
 
+/* O_NOATIME until the kernel refuses it (another owner's file): an export reads the jobs'
+ * files and directories without moving their access times (quietopen.h) */
+static int pack_noatime = O_NOATIME;
+
 /* read the regular file name (in dir_fd) into the member: header, data, padding */
 static int
 add_file(walk *w, int dir_fd, const char *name, size_t end)
 {
-    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = open_quietly(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                          &pack_noatime);
     if (fd < 0)
         return FALLBACK;
     struct stat st;
@@ -613,7 +619,8 @@ add_tree(walk *w, int dir_fd, int depth)
     for (size_t i = 0; rc > 0 && i < n; i++) {
         if (entries[i].type != DT_DIR)
             continue;
-        int fd = openat(dir_fd, entries[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = open_quietly(dir_fd, entries[i].name,
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, &pack_noatime);
         if (fd < 0) {
             rc = FALLBACK;
             break;
@@ -654,7 +661,8 @@ walk_job(walk *w, const char *root, const char *prefix, size_t prefix_len, const
     w->skip = skip;
     w->need = need;
     w->accelerated = sha256_accelerated() && !defer_hashes;
-    int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_quietly(AT_FDCWD, root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                          &pack_noatime);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         if (fd >= 0)

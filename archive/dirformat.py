@@ -5,6 +5,8 @@ import os
 import shutil
 import stat
 
+from suite.jsonio import open_read_quietly
+
 from .base import DIR, FILE, SYMLINK, Member, set_dir_attrs
 
 CHUNK = 1 << 20
@@ -36,7 +38,7 @@ class DirWriter:
         dst = self._p(name)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         digest = hashlib.sha256()
-        with open(src, "rb") as f, open(dst, "xb") as out:
+        with open_read_quietly(src) as f, open(dst, "xb") as out:
             while True:
                 chunk = f.read(CHUNK)
                 if not chunk:

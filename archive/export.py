@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from itertools import repeat
 
 from suite import jobfiles, layout
+from suite.dirscan import listed, open_listing
 from suite.errors import DestinationExistsError
 from suite.job import jobs_of
+from suite.jsonio import open_quietly
 from suite.pathschema import PathSchema
 from suite.process import gc_paused, pid_alive
 
@@ -241,51 +243,53 @@ def _add_tree(writer, add_data, job, root, dirpath, prefix, rel, files, links, s
     archive) in the order of a sorted top-down walk: its subdirectories' entries, its files and
     links, then each subdirectory; links to directories are links, not directories. What the
     link policy leaves out goes to ``skipped[rel] = reason``."""
-    try:
-        with os.scandir(dirpath) as it:
-            entries = sorted(it, key=_name)
+    try:  # listed without moving the directory's access time: an export only reads
+        fd = open_listing(dirpath)
     except PermissionError:
         skipped[rel.rstrip("/")] = jobfiles.UNREADABLE
         return 0
     subdirs, total = [], 0
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            subdirs.append(entry)
-            st = entry.stat(follow_symlinks=False)
-            writer.add_dir(f"{prefix}{rel}{entry.name}", st.st_mode & 0o7777, st.st_mtime)
-    for entry in entries:
-        name = entry.name
-        member = f"{prefix}{rel}{name}"
-        if layout.is_temp(name):
-            continue  # a write in progress (or the leftover of a killed one): not the job's
-        if entry.is_file(follow_symlinks=False):
-            if add_data is None:
+    with listed(fd, dirpath) as it:
+        entries = sorted(it, key=_name)
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry.name)
                 st = entry.stat(follow_symlinks=False)
-                if not jobfiles.readable(entry.path, st):
-                    skipped[rel + name] = jobfiles.UNREADABLE
+                writer.add_dir(f"{prefix}{rel}{entry.name}", st.st_mode & 0o7777, st.st_mtime)
+        for entry in entries:
+            name = entry.name
+            full = dirpath + os.sep + name
+            member = f"{prefix}{rel}{name}"
+            if layout.is_temp(name):
+                continue  # a write in progress (or the leftover of a killed one): not the job's
+            if entry.is_file(follow_symlinks=False):
+                if add_data is None:
+                    st = entry.stat(follow_symlinks=False)
+                    if not jobfiles.readable(full, st):
+                        skipped[rel + name] = jobfiles.UNREADABLE
+                        continue
+                    digest = writer.add_file(member, full, st.st_size, st.st_mode, st.st_mtime)
+                    size = st.st_size
+                else:
+                    try:
+                        size, digest = _add_regular(writer, add_data, job, full, member)
+                    except PermissionError:
+                        skipped[rel + name] = jobfiles.UNREADABLE
+                        continue
+                files[rel + name] = {"size": size, "sha256": digest}
+                total += size
+            elif entry.is_symlink():
+                target = jobfiles.carried_target(full, root, os.path.realpath(root))
+                if target is None:
+                    skipped[rel + name] = jobfiles.LINK_LEAVES
                     continue
-                digest = writer.add_file(member, entry.path, st.st_size, st.st_mode, st.st_mtime)
-                size = st.st_size
-            else:
-                try:
-                    size, digest = _add_regular(writer, add_data, job, entry.path, member)
-                except PermissionError:
-                    skipped[rel + name] = jobfiles.UNREADABLE
-                    continue
-            files[rel + name] = {"size": size, "sha256": digest}
-            total += size
-        elif entry.is_symlink():
-            target = jobfiles.carried_target(entry.path, root, os.path.realpath(root))
-            if target is None:
-                skipped[rel + name] = jobfiles.LINK_LEAVES
-                continue
-            writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
-            links[rel + name] = target
-        elif not entry.is_dir(follow_symlinks=False):
-            skipped[rel + name] = jobfiles.SPECIAL
-    for entry in subdirs:
-        total += _add_tree(writer, add_data, job, root, entry.path, prefix,
-                           f"{rel}{entry.name}/", files, links, skipped)
+                writer.add_symlink(member, target, entry.stat(follow_symlinks=False).st_mtime)
+                links[rel + name] = target
+            elif not entry.is_dir(follow_symlinks=False):
+                skipped[rel + name] = jobfiles.SPECIAL
+    for name in subdirs:
+        total += _add_tree(writer, add_data, job, root, dirpath + os.sep + name, prefix,
+                           f"{rel}{name}/", files, links, skipped)
     return total
 
 
@@ -300,7 +304,7 @@ def _name(entry):
 
 def _add_regular(writer, add_data, job, full, member):
     """Add the regular file ``full``; return (size, sha256). Small files are read whole."""
-    fd = os.open(full, _OPEN_FLAGS)
+    fd = open_quietly(full, _OPEN_FLAGS)  # read, not used: its access time stays
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

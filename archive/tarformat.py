@@ -7,6 +7,7 @@ import lzma
 import os
 
 from suite import layout, native
+from suite.jsonio import open_read_quietly
 
 from . import tarreader, tarwriter
 from .base import ArchiveError
@@ -130,7 +131,7 @@ class TarWriter:
         """Copy the file ``src`` of ``size`` bytes; return its SHA-256 (hex)."""
         digest = hashlib.sha256()
         self._write(tarwriter.member_header(name, size, mode, mtime, "file"))
-        with open(src, "rb") as f:
+        with open_read_quietly(src) as f:
             left = size
             while left:
                 chunk = f.read(min(left, CHUNK))

@@ -6,6 +6,8 @@ import stat
 import time
 import zipfile
 
+from suite.jsonio import open_read_quietly
+
 from .base import DIR, FILE, SYMLINK, ArchiveError, Member
 
 CHUNK = 1 << 20
@@ -59,7 +61,7 @@ class ZipWriter:
         info.compress_type = zipfile.ZIP_DEFLATED
         info.file_size = size
         digest = hashlib.sha256()
-        with open(src, "rb") as f, self._zip.open(info, "w", force_zip64=size > 2**31) as out:
+        with open_read_quietly(src) as f, self._zip.open(info, "w", force_zip64=size > 2**31) as out:
             while True:
                 chunk = f.read(CHUNK)
                 if not chunk:

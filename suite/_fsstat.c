@@ -22,6 +22,7 @@
 #include "dirread.h"
 #include "growbuf.h"
 #include "pyfs.h"
+#include "quietopen.h"
 
 #define PATH_MAX_LEN 4096
 /* files examined per release of the interpreter lock: the paths of a block are made while
@@ -452,13 +453,18 @@ add_found(void *ctx, const char *name, unsigned char d_type)
     return 0;
 }
 
+/* O_NOATIME until the kernel refuses it (another owner's directory): see quietopen.h */
+static int scan_noatime = O_NOATIME;
+
 /* Read the directory and lstat its entries without the GIL (other threads, e.g. paramiko's,
- * run meanwhile). Returns 0, or an errno value with *failed naming what failed: NULL for the
+ * run meanwhile); the directory is opened without moving its access time (a listing is no
+ * use of it). Returns 0, or an errno value with *failed naming what failed: NULL for the
  * directory itself, else the entry (owned by the caller). */
 static int
 read_entries(const char *path, struct found **out, size_t *count, char **failed)
 {
-    struct reading r = {open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), NULL, 0, 0, NULL};
+    struct reading r = {open_quietly(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                                     &scan_noatime), NULL, 0, 0, NULL};
     *out = NULL;
     *count = 0;
     *failed = NULL;

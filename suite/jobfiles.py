@@ -12,7 +12,7 @@ import os
 import stat
 
 from . import layout
-from .jsonio import open_quietly
+from .dirscan import listed, open_listing
 
 LINK_LEAVES = "link leaves the job"
 SPECIAL = "not a regular file (fifo, socket or device)"
@@ -44,7 +44,7 @@ def walk(root, skipped, leave_out=()):
     ``leave_out`` at the top left out); what is skipped goes to ``skipped[rel] = reason``.
     Costs one ``scandir`` per directory (it is the hot path of a sync with nothing to do);
     only links are resolved. Each directory is listed through a descriptor opened without
-    moving its access time (:func:`suite.jsonio.open_quietly`): the entry's ``path`` is its
+    moving its access time (:func:`suite.dirscan.listed`): the entry's ``path`` is its
     name alone (join ``root`` and ``rel``) and its ``stat()`` holds until the walk moves on.
     Raises the OSError of ``root`` itself (FileNotFoundError, NotADirectoryError); a
     directory below it that cannot be listed is skipped."""
@@ -54,42 +54,30 @@ def walk(root, skipped, leave_out=()):
     while stack:
         dirpath, prefix, leave = stack.pop()
         try:
-            fd = open_quietly(dirpath, _LIST_FLAGS)
+            fd = open_listing(dirpath)
         except PermissionError:
             skipped[prefix.rstrip("/")] = UNREADABLE
             continue
-        try:
-            with os.scandir(fd) as it:
-                for entry in it:
-                    name = entry.name
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((dirpath + os.sep + name, prefix + name + "/", ()))
-                    elif name in leave or is_temp(name):
-                        continue
-                    elif entry.is_file(follow_symlinks=False):
-                        yield prefix + name, entry, None
-                    elif entry.is_symlink():
-                        if root_real is None:
-                            root_real = os.path.realpath(root)
-                        target = carried_target(dirpath + os.sep + name, root, root_real)
-                        if target is None:
-                            skipped[prefix + name] = LINK_LEAVES
-                        else:
-                            yield prefix + name, entry, target
+        with listed(fd, dirpath) as it:
+            for entry in it:
+                name = entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((dirpath + os.sep + name, prefix + name + "/", ()))
+                elif name in leave or is_temp(name):
+                    continue
+                elif entry.is_file(follow_symlinks=False):
+                    yield prefix + name, entry, None
+                elif entry.is_symlink():
+                    if root_real is None:
+                        root_real = os.path.realpath(root)
+                    target = carried_target(dirpath + os.sep + name, root, root_real)
+                    if target is None:
+                        skipped[prefix + name] = LINK_LEAVES
                     else:
-                        skipped[prefix + name] = SPECIAL
-        except OSError as exc:  # a descriptor's listing names the descriptor or a bare name
-            if type(exc.filename) is int and exc.filename == fd:
-                exc.filename = dirpath
-            elif type(exc.filename) is str and exc.filename and os.sep not in exc.filename:
-                exc.filename = dirpath + os.sep + exc.filename
-            raise
-        finally:
-            os.close(fd)
+                        yield prefix + name, entry, target
+                else:
+                    skipped[prefix + name] = SPECIAL
 
-
-#: a listing's descriptor (open_quietly adds O_NOATIME where the system has it)
-_LIST_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 _EUID = os.geteuid() if hasattr(os, "geteuid") else None
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dirread.h"
+#include "quietopen.h"
 
 /* a job with more files than this is left to Python (listed whole there) */
 #define MAX_FILES 64
@@ -78,13 +79,19 @@ take(void *ctx, const char *name, unsigned char d_type)
     return 0;
 }
 
-/* Read one job directory (ws_fd/job) without the GIL. Returns the number of files kept in
- * out, or -1 when the job needs Python's listing (see take). */
+/* O_NOATIME until the kernel refuses it (another owner's directory): a listing is no use of
+ * a job directory, its access time stays (quietopen.h) */
+static int list_noatime = O_NOATIME;
+
+/* Read one job directory (ws_fd/job) without the GIL, opened without moving its access
+ * time. Returns the number of files kept in out, or -1 when the job needs Python's listing
+ * (see take). */
 static int
 scan_job(int ws_fd, const char *job, char **skip, int nskip, const char *marker,
          struct entry *out)
 {
-    int fd = openat(ws_fd, job, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open_quietly(ws_fd, job, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+                          &list_noatime);
     if (fd < 0)
         return -1;
     struct job_scan js = {fd, skip, nskip, marker, out, 0};

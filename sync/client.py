@@ -37,6 +37,11 @@ class Client:
     #: data stream, whose server serves writes only)
     measures = True
 
+    #: capabilities (:class:`sync.interface.ReplicaAPI`): writes may take a second stream
+    #: (:meth:`start_second`, :meth:`pick`); the record and the lock cross the link, so a
+    #: patch saves bytes and an unlock behind the record a round trip
+    second_stream = patches_record = unlocks_behind = True
+
     def __init__(self, transport, label=None, ahead=()):
         self.transport, self.host = transport, transport.host
         self.timeout = transport.timeout

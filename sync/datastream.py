@@ -47,6 +47,7 @@ class DataStream(Client):
 
     names_writes = True
     measures = False
+    second_stream = False  # it is the second stream: it opens no other
 
     def failed(self, message, what):
         return SyncError(f"{message} (writing {what} over the second data stream)")

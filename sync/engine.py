@@ -253,7 +253,7 @@ class Sync:
             digest = self.L.record_digest(rid)
         else:
             ls, lsteady = self.L.snapshot(self.ids, self.exclude), None
-        if not self.dry_run and self.mode != "pull" and hasattr(self.R, "start_second"):
+        if not self.dry_run and self.mode != "pull" and self.R.second_stream:
             self._second_stream(_new_bytes(ls["jobs"], base, self.SECOND_FILE_MIN))
         rs, steady = self._steady(ls, lsteady, remote_snapshot(), base, digest)
         if isinstance(self.R, Replica):  # a child listing it has answered all it is asked:
@@ -449,7 +449,7 @@ class Sync:
         record follows."""
         base = self._far_record
         patch = None
-        if base is not None and hasattr(self.R, "patch_record_later"):
+        if base is not None and self.R.patches_record:
             patch = _record.diff(base, raw)
         if patch is None or sum(map(len, patch[2])) > self.PATCH_PART * len(raw):
             whole = self.R.save_record_later(lid, raw)
@@ -488,7 +488,7 @@ class Sync:
         function that reads the answer and returns whether the lock was given back (then a
         record sent again must take it again first)."""
         far = (self.R, lid)
-        if not hasattr(self.R, "unlock_later") or far not in self._locked:
+        if not self.R.unlocks_behind or far not in self._locked:
             return lambda: False
         self._locked.remove(far)
         answer = self.R.unlock_later(lid)
@@ -852,8 +852,7 @@ class Sync:
             if len(self._deltas) >= self.DELTA_FILES or self._delta_bytes >= self.DELTA_BYTES:
                 self._flush_deltas()
             return entry
-        if do and dst is self.R and state[0] >= self.SECOND_FILE_MIN and \
-                hasattr(dst, "pick"):
+        if do and dst is self.R and state[0] >= self.SECOND_FILE_MIN and dst.second_stream:
             # into a job the far side has (new jobs' files go with them on the first stream,
             # in order): over the second data stream when it is open, in turn with the first
             dst = dst.pick(state[0])

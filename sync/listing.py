@@ -13,6 +13,7 @@ import stat
 
 from suite import jobfiles, layout, native
 from suite.dirscan import scan_dir
+from suite.jsonio import open_quietly
 
 _listing = native.load("sync._listing")
 
@@ -52,7 +53,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 def _simple_job(path, skip, marker):
     files = {}
     try:
-        fd = os.open(path, _DIR_FLAGS)
+        fd = open_quietly(path, _DIR_FLAGS)  # a listing: the access time stays
     except OSError:
         return None
     try:

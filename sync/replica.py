@@ -49,6 +49,20 @@ class SyncError(SuiteError):
     """A sync that cannot proceed (bad peer data, unreachable remote, bad arguments)."""
 
 
+def _from_child(call, *args):
+    """``call(*args)``, a call for an answer of a forked child (:class:`suite.forked.Child`):
+    raises what it raises, but a child that ended without an answer as :class:`SyncError`."""
+    from suite.forked import ChildFailed
+
+    try:
+        return call(*args)
+    except ChildFailed as exc:
+        error = SyncError(f"{exc}; run the sync again")
+        for note in getattr(exc, "__notes__", ()):  # the child's traceback, if it raised
+            error.add_note(note)
+        raise error from None
+
+
 class BadStatepoint(SyncError):
     """A job's state point that is not a JSON object or does not hash to the job's id."""
 
@@ -251,6 +265,10 @@ NOT_PLAIN = "not plain"
 class Replica:
     """Sync operations on the project at ``path``."""
 
+    #: capabilities (:class:`sync.interface.ReplicaAPI`): a local replica writes directly,
+    #: its record and lock cost no round trip
+    second_stream = patches_record = unlocks_behind = False
+
     #: whether the last snapshot found the index missing most jobs (and did not build it)
     index_cold = False
 
@@ -342,6 +360,25 @@ class Replica:
         if fd is not None:
             os.close(fd)
 
+    def unlock_later(self, peer):
+        """:meth:`unlock` now; returns a function to call for its answer, as the far side's
+        ``unlock_later`` does."""
+        self.unlock(peer)
+        return lambda: None
+
+    def start_second(self):
+        """Nothing: a local replica has no second data stream (:attr:`second_stream`)."""
+
+    def pick(self, size):
+        """The replica that carries a file write of ``size`` bytes: this one (no second
+        stream)."""
+        return self
+
+    def round_trip(self):
+        """None: no link to measure (the second data stream's rule, :func:`sync.datastream.pays`,
+        is asked only where :attr:`second_stream` is true)."""
+        return None
+
     def has_record(self, peer):
         """Whether this side keeps a record of a sync with ``peer`` (a sync identity, checked)."""
         return os.path.isfile(os.path.join(self._sync_dir, f"{check_identity(peer)}.json"))
@@ -379,6 +416,12 @@ class Replica:
         answer, as the far side's ``save_record_later`` does."""
         self.save_record(peer, record)
         return lambda: None
+
+    def patch_record_later(self, peer, base, digest, removed, at, lines):
+        """:meth:`patch_record` now (a local write); returns a function returning its
+        answer, as the far side's ``patch_record_later`` does."""
+        written = self.patch_record(peer, base, digest, removed, at, lines)
+        return lambda: written
 
     def patch_record(self, peer, base, digest, removed, at, lines):
         """Write the record of the sync with ``peer`` as the one held now (whose digest must
@@ -428,7 +471,7 @@ class Replica:
         if since is None or exclude:
             if ids is not None and not exclude and self._child is not None and \
                     self._child.serving:  # the child that listed this side lists these
-                return self._child.ask(list(ids))
+                return _from_child(self._child.ask, list(ids))
             return self.snapshot_steady(ids, exclude)[0]
         try:
             record = self.load_record(since).get("jobs")
@@ -683,7 +726,7 @@ class Replica:
         then ``since`` is not used (a whole snapshot is always a right answer).
 
         With ``since`` where :meth:`lists_apart` (the plain case of a local sync run before)
-        the snapshot is taken in a child forked from this process (:mod:`sync.forked`), as a
+        the snapshot is taken in a child forked from this process (:mod:`suite.forked`), as a
         far side's is taken in its own process: this process lists its own side meanwhile.
         The function then raises what the child raised, or :class:`SyncError` if it ended
         without an answer. The child stays to take the snapshots of given ``ids`` asked for
@@ -725,8 +768,8 @@ class Replica:
         """Whether :meth:`snapshot_later` ``since`` ``peer`` lists in a forked child: this
         side keeps a record of ``peer`` (only the jobs that moved since then come back, so
         little is handed over), the native listing is built, and a child can be forked
-        now (:func:`sync.forked.can_fork`)."""
-        from .forked import can_fork
+        now (:func:`suite.forked.can_fork`)."""
+        from suite.forked import can_fork
 
         return list_jobs is not list_jobs_python and self.has_record(peer) and can_fork()
 
@@ -741,7 +784,7 @@ class Replica:
         returning it (None if no child could be started)."""
         import importlib
 
-        from .forked import Child
+        from suite.forked import Child
 
         for name in self.CHILD_PRELOAD:  # imported once, here, not again in the child
             importlib.import_module(name)
@@ -762,7 +805,7 @@ class Replica:
             return None
 
         def finish():
-            snap, digest, self.index_cold = child.result()
+            snap, digest, self.index_cold = _from_child(child.result)
             self._record_digests[since] = digest
             return snap
 

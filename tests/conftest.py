@@ -59,14 +59,36 @@ def skip_or_fail(reason):
     pytest.skip(reason)
 
 
-def stop_process(proc, timeout=10):
-    """End a server the tests started: SIGTERM, then SIGKILL after ``timeout`` seconds."""
-    proc.terminate()
+def start_server(argv, name, **kwargs):
+    """``subprocess.Popen(argv, **kwargs)`` of a server running in the foreground (program
+    ``name``), watched over (tests/watchdog.py): it dies with this process, even a SIGKILLed
+    one. End it with :func:`stop_process`."""
+    from tests.watchdog import guard
+
+    proc = subprocess.Popen(argv, **kwargs)
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+        proc.watchdog = guard([(proc.pid, name)])
+    except BaseException:
         proc.kill()
         proc.wait()
+        raise
+    return proc
+
+
+def stop_process(proc, timeout=10):
+    """End a server the tests started: SIGTERM, then SIGKILL after ``timeout`` seconds; then
+    its watchdog (:func:`start_server`), if it has one."""
+    try:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    finally:
+        watchdog = getattr(proc, "watchdog", None)
+        if watchdog is not None:
+            watchdog.release()
 
 
 @pytest.fixture
@@ -120,7 +142,11 @@ def run_slurm(root):
     os.chmod(key, 0o400)
     sock = root / "munge" / "sock"
     # from the first daemon on, whatever ends this generator (a skip, an error, an interrupt,
-    # close() at the yield) stops them
+    # close() at the yield) stops them; and a watchdog, this process dying (tests/watchdog.py)
+    from tests.watchdog import guard
+
+    watchdog = guard([(root / "munge" / "pid", "munged"), (root / "slurmctld.pid", "slurmctld"),
+                      (root / "slurmd.pid", "slurmd")])
     try:
         subprocess.run(["munged", f"--socket={sock}", f"--key-file={key}",
                         f"--pid-file={root}/munge/pid", f"--log-file={root}/munge/log",
@@ -174,7 +200,10 @@ def run_slurm(root):
             else:
                 os.environ["SLURM_CONF"] = old
     finally:
-        _stop(root)
+        try:
+            _stop(root)
+        finally:
+            watchdog.release()
 
 
 def _stop(root):

@@ -55,6 +55,9 @@ def run(args):
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("suite: aborted", err=True)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort: said as the plain forms say it (suite.cli.main);
+        # "aborted" is a question answered no
+        ctrl_c = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        click.echo("suite: interrupted" if ctrl_c else "suite: aborted", err=True)
         sys.exit(130)

@@ -8,84 +8,57 @@ they meet. A child that fails (or is killed) only leaves its parts to this proce
 never misses a part.
 """
 
-import contextlib
 import marshal
 import os
-import struct
 
-from ..jsonio import read_exactly, write_all
+from .. import forked
 from .freshness import PARALLEL_STAT_MIN
 from .store import chunks
 
 #: jobs per part: small enough that the two processes meet closely at the end
 PART = 5000
-_HEADER = struct.Struct("<QQ")  # part number, length of its marshal text
 
 
 def prepared(fn, items, ws, part=None):
     """Yield ``fn(p, ws)`` for consecutive parts ``p`` of ``items``, each once, in some
     order: in two processes from :data:`~suite.index.freshness.PARALLEL_STAT_MIN` items on
-    (where the machine can fork and has two cores). ``fn``'s result must be marshal's:
-    lists, tuples, strings, numbers, None. Close the generator (``contextlib.closing``) to
-    stop the child early."""
+    (where a child may be forked, :func:`suite.forked.can_fork`, and the machine has two
+    cores). ``fn``'s result must be marshal's: lists, tuples, strings, numbers, None. Raises
+    what ``fn`` raises here. Close the generator (``contextlib.closing``) to stop the child
+    early."""
     parts = list(chunks(items, part or PART))
-    if (len(items) < PARALLEL_STAT_MIN or len(parts) < 2 or not hasattr(os, "fork")
-            or (os.cpu_count() or 1) < 2):
+    if (len(items) < PARALLEL_STAT_MIN or len(parts) < 2 or (os.cpu_count() or 1) < 2
+            or not forked.can_fork()):
         for p in parts:
             yield fn(p, ws)
         return
-    import signal  # here, and select in _meet: every query imports this module, few fork
-
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: only reads files and writes to the pipe; no cleanup handlers
-        status = 1
-        try:
-            os.close(r)
-            for k, p in enumerate(parts):
-                data = marshal.dumps(fn(p, ws))
-                write_all(w, _HEADER.pack(k, len(data)) + data)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(w)
     try:
-        yield from _meet(fn, parts, ws, r)
+        child = forked.Child(lambda: (fn(p, ws) for p in parts), "reading new jobs",
+                             codec=marshal, each=True)
+    except OSError:  # no process or pipe to be had now: every part here
+        for p in parts:
+            yield fn(p, ws)
+        return
+    try:
+        yield from _meet(fn, parts, ws, child)
     finally:
-        os.close(r)  # a child still writing gets EPIPE
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        child.cancel()  # a child still writing is stopped; reaped
 
 
-def _meet(fn, parts, ws, r):
-    import select
-
+def _meet(fn, parts, ws, child):
     front, back = 0, len(parts)  # the child's next part; this process has done [back:]
-    child = True
+    alive = True
     while front < back:
-        ready = child and select.select([r], [], [], 0)[0]
-        if child and not ready and back - front == 1:
-            # only the part the child is on is left: wait for it rather than do it twice
-            ready = select.select([r], [], [])[0]
+        # only the part the child is on left: wait for it rather than do it twice
+        ready = alive and child.ready(None if back - front == 1 else 0)
         if ready:
-            message = _read_message(r)
-            if message is None:  # the child failed or was killed: its parts are ours
-                child = False
+            try:
+                answer = child.receive()
+            except Exception:  # noqa: BLE001 - it failed or was killed: its parts are ours
+                alive = False
                 continue
             front += 1  # the child sends its parts in order
-            yield marshal.loads(message[1])
+            yield answer
         else:
             back -= 1
             yield fn(parts[back], ws)
-
-
-def _read_message(r):
-    """``(part number, marshal text)`` from the pipe, or None at its end (or a short one)."""
-    header = read_exactly(r, _HEADER.size)
-    if header is None:
-        return None
-    k, size = _HEADER.unpack(header)
-    data = read_exactly(r, size)
-    return None if data is None else (k, data)
-

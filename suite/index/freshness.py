@@ -5,8 +5,7 @@ processes for large projects."""
 import marshal
 import os
 
-from .. import layout, native
-from ..jsonio import read_to_end, write_all
+from .. import forked, layout, native
 from . import columns
 
 _fsstat = native.load("suite._fsstat")
@@ -166,40 +165,35 @@ def stat_changed_by_path(rows, ws):
 
 def split_work(fn, rows, ws, join=lambda a, b: a + b):
     """``fn(rows, ws)``, in two processes (:func:`in_two_processes`) from
-    :data:`PARALLEL_STAT_MIN` rows on, where the machine can fork and has two cores."""
-    if len(rows) >= PARALLEL_STAT_MIN and hasattr(os, "fork") and (os.cpu_count() or 1) > 1:
+    :data:`PARALLEL_STAT_MIN` rows on, where a child may be forked
+    (:func:`suite.forked.can_fork`) and the machine has two cores."""
+    if len(rows) >= PARALLEL_STAT_MIN and (os.cpu_count() or 1) > 1 and forked.can_fork():
         return in_two_processes(fn, rows, ws, join)
     return fn(rows, ws)
 
 
 def in_two_processes(fn, rows, ws, join=lambda a, b: a + b):
-    """Run ``fn(rows, ws)`` on two halves at once, the second half in a forked child, and
-    ``join`` the two results (lists, tuples, dicts, strings and numbers: sent by marshal).
+    """Run ``fn(rows, ws)`` on two halves at once, the second half in a forked child
+    (:class:`suite.forked.Child`), and ``join`` the two results (lists, tuples, dicts, strings
+    and numbers: sent by marshal). Raises what ``fn`` raises here.
 
     ``stat`` and reading files cost system time per file; on a 100,000-job workspace two
     cores halve the wait. The child only reads files and writes its result to a pipe; if it
     fails, its half is redone here, so the result never silently misses anything.
     """
     half = len(rows) // 2
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: no cleanup handlers, no shared state touched
-        status = 1
-        try:
-            os.close(r)
-            write_all(w, marshal.dumps(fn(rows[half:], ws)))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(w)
+    try:
+        child = forked.Child(lambda: fn(rows[half:], ws), "reading half of the documents",
+                             codec=marshal)
+    except OSError:  # no process or pipe to be had now: all of it here
+        return fn(rows, ws)
     try:
         mine = fn(rows[:half], ws)
-    finally:
-        answer = read_to_end(r)
-        os.close(r)
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
-        return join(mine, fn(rows[half:], ws))
-    return join(mine, marshal.loads(answer))
-
-
+    except BaseException:
+        child.cancel()
+        raise
+    try:
+        theirs = child.result()
+    except Exception:  # noqa: BLE001 - any failure of the child: its half is redone here
+        theirs = fn(rows[half:], ws)
+    return join(mine, theirs)

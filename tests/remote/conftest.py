@@ -12,7 +12,7 @@ import time
 import pytest
 
 import suite
-from tests.conftest import REPO, skip_or_fail, stop_process
+from tests.conftest import REPO, skip_or_fail, start_server, stop_process
 from tests.sync.conftest import SSHD
 
 WORKFLOW = '''import time
@@ -59,8 +59,8 @@ def _start_sshd(root, env):
         "UsePAM no\nStrictModes no\nPubkeyAuthentication yes\n"
         f"SetEnv {setenv}\n")
     os.makedirs("/run/sshd", exist_ok=True)
-    proc = subprocess.Popen([SSHD, "-D", "-f", str(root / "sshd_config"), "-E",
-                             str(root / "log")])
+    proc = start_server([SSHD, "-D", "-f", str(root / "sshd_config"), "-E",
+                         str(root / "log")], "sshd")
     deadline = time.time() + 10
     while time.time() < deadline and proc.poll() is None:
         try:
@@ -69,7 +69,7 @@ def _start_sshd(root, env):
         except OSError:
             time.sleep(0.1)
     else:
-        proc.kill()
+        stop_process(proc)
         skip_or_fail("sshd did not start listening")
     return proc, {"port": port, "host_key": str(host_key) + ".pub",
                   "client_key": str(client_key), "root": root}

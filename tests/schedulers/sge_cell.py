@@ -49,6 +49,7 @@ class Cell:
         self.spool = os.path.join(self.dir, "spool")
         self.host = socket.gethostname()
         self.bin = os.path.join(self.dir, "bin")
+        self._watchdog = None  # ends the daemons if this process dies (tests/watchdog.py)
         self.env = {**os.environ, "SGE_ROOT": SGE_ROOT, "SGE_CELL": self.name,
                     "PATH": os.pathsep.join([self.bin, os.environ.get("PATH", os.defpath)]),
                     "SGE_QMASTER_PORT": str(_free_port()),
@@ -110,6 +111,11 @@ class Cell:
     def start(self, work):
         """Start qmaster, configure one host, queue all.q (2 slots) and PE smp, start execd and
         wait until the queue takes jobs. ``work`` is a scratch directory."""
+        from tests.watchdog import guard
+
+        self._watchdog = guard([
+            (os.path.join(self.spool, "qmaster", "qmaster.pid"), "sge_qmaster"),
+            (os.path.join(self.spool, "execd", "*", "execd.pid"), "sge_execd")], grace=10)
         subprocess.run(["/usr/sbin/sge_qmaster"], env=self.env, check=False)
         if not _wait(lambda: subprocess.run(["qconf", "-sh"], env=self.env,
                                             capture_output=True).returncode == 0, 30):
@@ -174,6 +180,9 @@ class Cell:
             pid = _pid(path)
             if pid and _is_sge_daemon(pid):  # a pid file may outlive its process
                 _terminate(pid, grace)
+        if self._watchdog is not None:
+            self._watchdog.release()
+            self._watchdog = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def _log(self, rel):

@@ -49,6 +49,28 @@ def test_walk_leaves_the_access_times_of_the_directories(nested):
     assert _atimes(dirs) == dict.fromkeys(dirs, OLD)
 
 
+def test_diff_files_leaves_the_access_times_of_the_files_it_compares(tmp_path):
+    """Files of the same size are read for their digests: without moving their access
+    times either, nor the directories' (the command line, as a user runs it). (The state
+    points and documents are JSON read as a job's own, by read_json: not asked here.)"""
+    import subprocess
+    import sys
+
+    from tests.access_times import aged_project, moved
+
+    p, paths = aged_project(tmp_path / "p")
+    a, b = (p.open_job({"i": i}) for i in range(2))
+    with open(b.fn("out.txt"), "w") as f:
+        f.write("same SIZE")  # as long as a's: compared by content
+    _age([b.fn("out.txt")])
+    paths = [q for q in paths if not q.endswith(".json")]
+    done = subprocess.run([sys.executable, "-m", "suite", "diff", a.id, b.id, "--files"],
+                          cwd=p.path, capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    assert "out.txt" in done.stdout
+    assert moved(paths) == []
+
+
 def test_walk_errors_and_skips_are_as_before(tmp_path, nested):
     root, _ = nested
     with pytest.raises(FileNotFoundError) as exc:

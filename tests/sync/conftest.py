@@ -43,7 +43,7 @@ import time
 
 import pytest
 
-from tests.conftest import REPO, skip_or_fail, stop_process
+from tests.conftest import REPO, skip_or_fail, start_server, stop_process
 
 SSHD = "/usr/sbin/sshd"
 
@@ -84,7 +84,7 @@ def run_sshd(root):
         f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin PYTHONPATH={REPO} "
         "SHLVL=1\n")
     os.makedirs("/run/sshd", exist_ok=True)
-    proc = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(root / "log")])
+    proc = start_server([SSHD, "-D", "-f", str(config), "-E", str(root / "log")], "sshd")
     try:
         deadline = time.time() + 10
         while time.time() < deadline:

@@ -370,7 +370,7 @@ def _interrupt_sync_while_the_child_lists(tmp_path, lap, clu, params, when, args
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err  # as any interrupted command ("suite: aborted")
+    assert proc.returncode == 130, err  # as any interrupted command ("suite: interrupted")
     assert "Traceback" not in err
     deadline = time.monotonic() + 10
     while True:  # the child was reaped by the command or ended with it: none is left

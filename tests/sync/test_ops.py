@@ -7,7 +7,7 @@ import pytest
 import sync
 from sync import ops
 from sync.client import Client
-from sync.interface import FlowAPI, ReplicaAPI
+from sync.interface import CAPABILITIES, FlowAPI, ReplicaAPI
 from sync.replica import Replica
 
 
@@ -33,6 +33,39 @@ def test_every_operation_is_one_interface_method_on_both_sides():
 
 def test_the_local_replica_is_a_replica_api(project):
     assert isinstance(Replica(project.path), ReplicaAPI)
+
+
+def test_every_replica_declares_its_capabilities_and_has_every_method(project):
+    """What a replica can do beyond the common operations is declared (a class attribute
+    each, listed in sync.interface.CAPABILITIES), never found by probing for methods; every
+    replica has every method of the interface, a local one answering as one without the
+    capability does."""
+    from sync.datastream import DataStream
+    from sync.ssh import SSHReplica
+
+    assert set(CAPABILITIES) == {"second_stream", "patches_record",
+                                            "unlocks_behind"}
+    for cls in (Replica, Client, SSHReplica, DataStream):
+        for name in CAPABILITIES:
+            assert type(getattr(cls, name)) is bool, (cls, name)
+        for name in ("start_second", "pick", "patch_record_later", "unlock_later",
+                     "save_record_later"):
+            assert callable(getattr(cls, name)), (cls, name)
+    assert all(getattr(Client, name) for name in CAPABILITIES)
+    assert not any(getattr(Replica, name) for name in CAPABILITIES)
+    assert not DataStream.second_stream  # the second stream opens no third
+    local = Replica(project.path)
+    assert local.start_second() is None and local.pick(1 << 30) is local
+    peer = "ab" * 16
+    assert local.try_lock(peer) is None
+    released = local.unlock_later(peer)
+    assert released() is None and local.try_lock(peer) is None  # free again: taken anew
+    local.unlock(peer)
+    assert local.patch_record_later(peer, "0" * 64, "0" * 64, [], 0, [])() is False
+    import sync.engine
+
+    engine = inspect.getsource(sync.engine)
+    assert "hasattr(self.R" not in engine and "hasattr(dst" not in engine
 
 
 def test_unknown_operation_is_refused():

@@ -7,14 +7,7 @@ import time
 
 from tests.conftest import skip_or_fail
 from tests.sync.conftest import SSHD, run_sshd
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+from tests.watchdog import alive
 
 
 def test_sshd_closed_at_its_yield_stops(tmp_path):
@@ -29,6 +22,6 @@ def test_sshd_closed_at_its_yield_stops(tmp_path):
         time.sleep(0.1)
         if (tmp_path / "sshd.pid").exists():
             pid = int((tmp_path / "sshd.pid").read_text())
-    assert pid and _alive(pid) and info["root"] == tmp_path
+    assert pid and alive(pid) and info["root"] == tmp_path
     gen.close()
-    assert not _alive(pid)
+    assert not alive(pid)

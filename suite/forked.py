@@ -49,6 +49,8 @@ _HEAD = struct.Struct("<Qc")
 _VALUE, _RAISED = b"v", b"e"
 #: before each request: its length
 _LENGTH = struct.Struct("<Q")
+#: threads :func:`can_fork` does not count (:func:`harmless_at_fork`; a WeakSet once one is)
+_harmless = frozenset()
 #: pipe ends this process holds for its children (or, in a child, its own): a new child
 #: closes them all but its own
 _held = set()
@@ -65,11 +67,29 @@ class ChildFailed(SuiteError):
 
 def can_fork():
     """Whether a child may be forked now: the system has ``fork`` and only this process's
-    main thread runs."""
+    main thread runs, besides threads marked :func:`harmless_at_fork`."""
     if not hasattr(os, "fork"):
         return False
     threading = sys.modules.get("threading")  # not imported: no thread was started by it
-    return threading is None or threading.active_count() == 1
+    if threading is None or threading.active_count() == 1:
+        return True
+    main = threading.main_thread()
+    return all(t is main or t in _harmless for t in threading.enumerate())
+
+
+def harmless_at_fork(thread):
+    """Mark ``thread`` (not started yet, or running) as one a fork may leave behind, so that
+    :func:`can_fork` does not count it; returns it. Only for a thread that waits for a
+    subprocess of its own (``Popen.wait``) and nothing else: it holds no lock but that
+    ``Popen``'s, which no child touches (a sync's far process reaped after the sync
+    returned would otherwise keep status serial for as long as the far side works)."""
+    import weakref
+
+    global _harmless
+    if not isinstance(_harmless, weakref.WeakSet):
+        _harmless = weakref.WeakSet()
+    _harmless.add(thread)
+    return thread
 
 
 class Child:

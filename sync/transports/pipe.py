@@ -113,4 +113,7 @@ class Process:
         self.stderr.close()
         if not wait:
             self.proc.kill()
-        threading.Thread(target=self.proc.wait, daemon=True).start()
+        from suite.forked import harmless_at_fork
+
+        harmless_at_fork(threading.Thread(target=self.proc.wait, name="suite-reap",
+                                          daemon=True)).start()

@@ -384,3 +384,15 @@ def test_what_conditions_print_comes_once(project):
     lines = sorted(two.stdout.splitlines())
     assert lines == sorted(one.stdout.splitlines())
     assert lines.count("judged 3") == lines.count("judged 17") == 1
+
+
+def test_workers_fork_right_after_a_sync_through_a_subprocess(project, tmp_path, noted):
+    # a sync's far process is reaped after the sync returns (it brings its index up to date
+    # first); the thread that waits for it must not keep status from forking meanwhile
+    import sync
+
+    _jobs(project, 300)
+    sync.sync(project, str(tmp_path / "far"), init=True, ssh="local")
+    _clear()
+    Runner(W, project).status(workers=2)
+    assert noted() and os.getpid() not in noted()

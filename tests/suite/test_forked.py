@@ -263,3 +263,20 @@ def test_a_child_leaves_when_its_parent_dies(tmp_path):
         for pid in pids:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_only_threads_marked_harmless_leave_forking_allowed():
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    marked = forked.harmless_at_fork(threading.Thread(target=release.wait))
+    try:
+        marked.start()
+        assert forked.can_fork()
+        other.start()
+        assert not forked.can_fork()
+    finally:
+        release.set()
+        for t in (other, marked):
+            if t.ident is not None:  # started
+                t.join()
+    assert forked.can_fork()

@@ -39,6 +39,7 @@ The contract, for both:
 import os
 import struct
 import sys
+import weakref  # imported with the interpreter's start already
 
 from .errors import SuiteError
 from .jsonio import read_exactly, write_all
@@ -49,8 +50,8 @@ _HEAD = struct.Struct("<Qc")
 _VALUE, _RAISED = b"v", b"e"
 #: before each request: its length
 _LENGTH = struct.Struct("<Q")
-#: threads :func:`can_fork` does not count (:func:`harmless_at_fork`; a WeakSet once one is)
-_harmless = frozenset()
+#: threads :func:`can_fork` does not count (:func:`harmless_at_fork`)
+_harmless = weakref.WeakSet()
 #: pipe ends this process holds for its children (or, in a child, its own): a new child
 #: closes them all but its own
 _held = set()
@@ -83,11 +84,6 @@ def harmless_at_fork(thread):
     subprocess of its own (``Popen.wait``) and nothing else: it holds no lock but that
     ``Popen``'s, which no child touches (a sync's far process reaped after the sync
     returned would otherwise keep status serial for as long as the far side works)."""
-    import weakref
-
-    global _harmless
-    if not isinstance(_harmless, weakref.WeakSet):
-        _harmless = weakref.WeakSet()
     _harmless.add(thread)
     return thread
 

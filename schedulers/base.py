@@ -111,7 +111,7 @@ class Scheduler:
         path = os.path.join(directory, f"{submission.name}.sh")
         # surrogateescape: an operation name's undecodable bytes go back to those bytes
         write_atomic(path, script.encode("utf-8", "surrogateescape"))
-        out = _run(self.submit_command(path, submission))
+        out = run_command(self.submit_command(path, submission))
         return self.parse_submit(out)
 
     def query(self, ids):
@@ -185,24 +185,17 @@ def note_array_state(found, array_id, state):
         found[array_id] = state
 
 
-def _run(cmd):
+def run_command(cmd, tolerated=None):
+    """What ``cmd`` (an argument list, no shell) printed on stdout.
+
+    Raises SchedulerError when it cannot start, runs over 60 s or exits non-zero — unless
+    ``tolerated`` is given and its stderr contains it (e.g. a job id the scheduler has
+    purged: what was printed for the others still counts)."""
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SchedulerError(f"{cmd[0]} failed: {exc}") from None
-    if proc.returncode != 0:
-        raise SchedulerError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip()[-300:]}")
-    return proc.stdout
-
-
-def _run_allow(cmd, tolerated):
-    """Like _run, but a failure whose message contains ``tolerated`` (e.g. a purged job id)
-    still returns what was printed."""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise SchedulerError(f"{cmd[0]} failed: {exc}") from None
-    if proc.returncode != 0 and tolerated not in proc.stderr:
+    if proc.returncode != 0 and (tolerated is None or tolerated not in proc.stderr):
         raise SchedulerError(f"{' '.join(cmd[:2])} failed: {proc.stderr.strip()[-300:]}")
     return proc.stdout
 

@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 
-from .base import Scheduler, SchedulerError, _run_allow
+from .base import Scheduler, SchedulerError, run_command
 
 
 class LSF(Scheduler):
@@ -52,13 +52,13 @@ class LSF(Scheduler):
         ids = list(ids)
         if not ids:
             return {}
-        out = _run_allow(["bjobs", "-a", "-noheader", "-o", "jobid stat delimiter='|'", *ids],
+        out = run_command(["bjobs", "-a", "-noheader", "-o", "jobid stat delimiter='|'", *ids],
                          "is not found")
         return parse_bjobs(out, ids, self.states)
 
     def cancel(self, ids):
         if ids:
-            _run_allow(["bkill", *ids], "is not found")
+            run_command(["bkill", *ids], "is not found")
 
 
 def parse_bjobs(text, ids, states):

@@ -6,7 +6,7 @@ Dependencies use ``-W depend=afterok:ID`` (qsub returns at once).
 import re
 import shutil
 
-from .base import Scheduler, SchedulerError, _run_allow
+from .base import Scheduler, SchedulerError, run_command
 
 
 class PBS(Scheduler):
@@ -39,12 +39,12 @@ class PBS(Scheduler):
         if not ids:
             return {}
         # unknown (purged) ids make qstat complain and exit non-zero; the rest is still printed
-        out = _run_allow(["qstat", "-f", *ids], "Unknown Job Id")
+        out = run_command(["qstat", "-f", *ids], "Unknown Job Id")
         return parse_qstat_f(out, ids, self.states)
 
     def cancel(self, ids):
         if ids:
-            _run_allow(["qdel", *ids], "Unknown Job Id")
+            run_command(["qdel", *ids], "Unknown Job Id")
 
 
 def parse_qstat_f(text, ids, states):

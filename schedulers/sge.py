@@ -8,7 +8,7 @@ import re
 import shutil
 import xml.etree.ElementTree as ET
 
-from .base import Scheduler, SchedulerError, _run, note_array_state
+from .base import Scheduler, SchedulerError, note_array_state, run_command
 
 
 class SGE(Scheduler):
@@ -39,11 +39,11 @@ class SGE(Scheduler):
         ids = list(ids)
         if not ids:
             return {}
-        return parse_qstat_xml(_run(["qstat", "-xml", "-u", "*"]), ids)
+        return parse_qstat_xml(run_command(["qstat", "-xml", "-u", "*"]), ids)
 
     def cancel(self, ids):
         if ids:
-            _run(["qdel", *ids])
+            run_command(["qdel", *ids])
 
 
 def normalise(state):

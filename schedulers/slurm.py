@@ -5,7 +5,7 @@ Dependencies use ``--dependency=afterok:ID`` (never ``-W``: the shell must not b
 
 import shutil
 
-from .base import Scheduler, SchedulerError, _run, note_array_state
+from .base import Scheduler, SchedulerError, note_array_state, run_command
 
 
 class Slurm(Scheduler):
@@ -43,13 +43,13 @@ class Slurm(Scheduler):
             return {}
         # --array: one line per array task ("12_3"), pending ones included
         jobs = sorted({i.split("_")[0] for i in ids})
-        out = _run(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%r",
+        out = run_command(["squeue", "--noheader", "--array", "--states=all", "--format=%i|%T|%r",
                     "--jobs=" + ",".join(jobs)])
         return parse_squeue(out, ids, self.states)
 
     def cancel(self, ids):
         if ids:
-            _run(["scancel", *ids])
+            run_command(["scancel", *ids])
 
 
 def parse_squeue(text, ids, states):

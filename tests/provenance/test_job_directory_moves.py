@@ -10,11 +10,11 @@ import textwrap
 
 import pytest
 
-import suite
 from suite.flow import Runner, load_workflow
 from suite.provenance import capture
 
 from .test_run_records import comparable, records, run
+from .test_run_records import make as make_project
 
 WORKFLOW = textwrap.dedent('''
     import os
@@ -134,16 +134,8 @@ WORKFLOW = textwrap.dedent('''
             f.write(f"{len(inherited)} on the job directory")
 ''')
 
-JOBS = 4
-
-
 def make(path):
-    proj = suite.init_project(path)
-    for x in range(JOBS):
-        proj.open_job({"x": x}).init()
-    with open(proj.fn("workflow.py"), "w") as f:
-        f.write(WORKFLOW)
-    return proj
+    return make_project(path, WORKFLOW)
 
 
 def both(tmp_path, *steps):

@@ -23,6 +23,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import fresh_replica  # noqa: E402
 
 
 def _copy(project, to):
@@ -32,12 +35,7 @@ def _copy(project, to):
     for name in (".signac", ".suite"):
         if os.path.isdir(os.path.join(project, name)):
             shutil.copytree(os.path.join(project, name), os.path.join(to, name))
-    for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
-        path = os.path.join(to, ".suite", name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.unlink(path)
+    fresh_replica(to)  # a copy is another replica: its own identity, no records
 
 
 def _far_lines(log):

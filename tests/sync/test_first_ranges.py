@@ -20,6 +20,7 @@ import suite
 import sync
 from suite import layout
 from sync.engine import Sync
+from tests.sync.trees import workspace_tree
 
 JOBS, NEW = 40, 8
 MTIME = 10**18  # far from this clock's tick
@@ -64,19 +65,6 @@ def _input(root):
 def _copy(root, to):
     shutil.copytree(root, to, symlinks=True)
     return suite.get_project(to / "laptop"), suite.get_project(to / "cluster")
-
-
-def _tree(project):
-    """{job/rel: (bytes, mtime_ns of the files the sync copies)} of a workspace."""
-    out = {}
-    for job_id in sorted(os.listdir(project.workspace)):
-        root = os.path.join(project.workspace, job_id)
-        for name in sorted(os.listdir(root)):
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                out[f"{job_id}/{name}"] = (f.read(), None if name.startswith("signac_")
-                                           else os.stat(path).st_mtime_ns)
-    return out
 
 
 def _records(project):
@@ -130,7 +118,7 @@ def _both_ways(tmp_path, monkeypatch, ranged, run, options):
         ranged.clear()
         result = run(lap, clu.path, **options)
         assert ranged == [way == "ranges"], (way, ranged)
-        outcome[way] = (_result(result, tmp_path / way), _tree(lap), _tree(clu),
+        outcome[way] = (_result(result, tmp_path / way), workspace_tree(lap), workspace_tree(clu),
                         _records(lap), _records(clu), result.exit_status)
     ranges, whole = outcome["ranges"], outcome["whole"]
     for a, b in zip(ranges, whole, strict=True):
@@ -240,7 +228,7 @@ def test_a_first_sync_killed_between_ranges_leaves_a_record_and_completes(tmp_pa
     whole_lap, whole_clu = _copy(source, tmp_path / "whole")
     sync.sync(whole_lap, str(whole_clu.path), ssh="local",
               remote_suite=f"{sys.executable} -m suite")
-    assert _tree(lap) == _tree(whole_lap) and _tree(clu) == _tree(whole_clu)
+    assert workspace_tree(lap) == workspace_tree(whole_lap) and workspace_tree(clu) == workspace_tree(whole_clu)
     assert _records(lap) == _records(whole_lap)
     assert sync.sync(lap, str(clu.path)).actions == []
 

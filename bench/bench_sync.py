@@ -54,6 +54,7 @@ from common import (
     add_python_option,
     best_median,
     cpu_seconds,
+    fresh_replica,
     in_turns,
     on_terminal,
     suite_python,
@@ -433,12 +434,7 @@ def noop_rows(args, root, port, home, rows):
     else:
         subprocess.run(["rsync", "-a", "--delete", f"{project}/", f"{dest}/"], check=True)
     if not reused:
-        for name in ("id", "sync"):  # a copy is another replica: its own identity, no records
-            path = os.path.join(dest, ".suite", name)
-            if os.path.isdir(path):
-                shutil.rmtree(path)
-            elif os.path.exists(path):
-                os.unlink(path)
+        fresh_replica(dest)  # a copy is another replica: its own identity, no records
         print(f"copy made by {'cp -al' if args.noop_link else 'rsync'} in "
               f"{time.perf_counter() - t:.1f} s", flush=True)
         # the first sync hashes every file (no record yet) and leaves the records on both

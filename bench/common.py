@@ -221,3 +221,16 @@ def best_median(runs):
                   else r[key] for r in runs]
         summary[key] = (min(values), statistics.median(values))
     return summary
+
+
+def fresh_replica(dest):
+    """Make the project copy at ``dest`` another sync replica: its own identity, no sync
+    records (removes ``.suite/id`` and ``.suite/sync``)."""
+    import shutil
+
+    for name in ("id", "sync"):
+        path = os.path.join(dest, ".suite", name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)

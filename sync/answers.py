@@ -95,6 +95,25 @@ def check_snapshot(snapshot, host):
     return snapshot
 
 
+def check_range(snapshot, ids, exclude, lo, hi, host):
+    """A snapshot of a range of ids (:meth:`sync.replica.Replica.snapshot_range`), already
+    :func:`check_snapshot`-ed: raises :class:`protocol.ProtocolError` for a job outside the
+    range ``lo <= id < hi`` or not of ``ids``, or a count that is not a count."""
+    from .ranges import in_range
+
+    count = snapshot.get("count")
+    if type(count) is not int or count < 0:
+        raise protocol.ProtocolError(f"{host} sent a range's snapshot without its count")
+    wanted = None if ids is None else set(ids)
+    for part in (snapshot["jobs"], snapshot["unreadable"], snapshot["refused"]):
+        for job_id in part:
+            if (hi == "" or not in_range(job_id, lo, hi)) or \
+                    (wanted is not None and job_id not in wanted):
+                raise protocol.ProtocolError(f"{host} listed job {job_id}, which was not "
+                                             "asked for")
+    return snapshot
+
+
 def _check_entry(job_id, entry, host, good_rels):
     """One job of a snapshot, checked (see :func:`check_snapshot`); the reason its document
     is refused, or None."""

@@ -15,6 +15,7 @@ during the sync and keeps its old record state, so the next sync takes it up.
 """
 
 import collections
+import time
 from dataclasses import dataclass, field
 
 from suite import layout
@@ -245,8 +246,16 @@ class Sync:
             not isinstance(self.R, Replica)
             or (isinstance(self.L, Replica) and self.L.has_record(rid)
                 and self.R.lists_apart(lid))) else None
+        record = None
+        if isinstance(self.L, Replica) and (since is None or not self.L.has_record(rid)):
+            # this side lists whole (a first sync, --checksum, --exclude): both sides a
+            # range of ids at a time where there are many jobs
+            record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
+            if self._sync_in_ranges(lid, rid, record):
+                return self.result
         remote_snapshot = self.R.snapshot_later(self.ids, self.exclude, since)
-        record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
+        if record is None:
+            record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
         base, digest = record.get("jobs") or {}, None
         if since is not None and isinstance(self.L, Replica):
             ls, lsteady = self.L.snapshot_steady(self.ids, self.exclude, base)
@@ -260,6 +269,97 @@ class Sync:
             self.R.end_child(wait=False)  # it leaves meanwhile, reaped at the end (_run)
         if self._far_holds_ours:  # the bytes it holds: the final save sends what changed
             self._far_record = _record.loaded_bytes(record)
+        # a record written in one line (before session 11) is rewritten one job a line
+        self._moved = "jobs" not in record or getattr(record["jobs"], "upgrade", False) or \
+            self._far_stale
+        base_jobs = record.setdefault("jobs", {})
+        self._start_decisions()
+        ids = self._prepare(ls, rs, base_jobs, steady)
+        self._decide(sorted(ids), steady, base_jobs, record, lid, rid, 0, len(ids))
+        self._finish(record, lid, rid, ls["project_doc"], rs["project_doc"])
+        return self.result
+
+    #: jobs about which a sync listing both sides whole (a first sync, --checksum,
+    #: --exclude) goes a range of ids at a time (sync.ranges); at most this many on either
+    #: side: one range, the whole listing, as before
+    RANGE_JOBS = 10000
+
+    def _sync_in_ranges(self, lid, rid, record):
+        """Sync a range of ids at a time (:mod:`sync.ranges`, about :data:`RANGE_JOBS` jobs
+        each): both sides list the range, its files are compared and hashed, its jobs decided
+        and their record entries held as bytes (:meth:`sync.record.RecordJobs.hold_as_bytes`),
+        its listings dropped; then the next. A million jobs held both whole listings and the
+        record's entries as objects (2.9 GB). Returns False (nothing done) for few jobs, or
+        a far side of before session 16 (no ``snapshot_range``: it answers an error), which
+        are listed whole as before."""
+        from . import ranges as _ranges
+
+        asked = self.R.snapshot_range_later(self.ids, self.exclude, "", "")
+        here = self.L.snapshot_range(self.ids, self.exclude, "", "")
+        try:
+            there = asked()
+        except SyncError:  # a far side without the operation (a real error is raised again
+            return False  # by the whole listing that follows)
+        counts = [here["count"], there["count"]]
+        parts = _ranges.bounds(max(counts), self.RANGE_JOBS)
+        if len(parts) < 2:
+            return False
+        jobs = record.get("jobs")
+        self._moved = not isinstance(jobs, _record.RecordJobs) or jobs.upgrade
+        if not isinstance(jobs, _record.RecordJobs):
+            jobs = record["jobs"] = _record.RecordJobs.from_dict(jobs or {})
+        self._start_decisions()
+        second = not self.dry_run and self.mode != "pull" and self.R.second_stream
+        wanted = None if self.ids is None else set(self.ids)
+        pushed, seen, done, project = 0, [0, 0], 0, None
+        asked = self.R.snapshot_range_later(self.ids, self.exclude, *parts[0])
+        for k, (lo, hi) in enumerate(parts):
+            rs = asked()
+            if k + 1 < len(parts):  # the far side lists the next range while this one is done
+                asked = self.R.snapshot_range_later(self.ids, self.exclude, *parts[k + 1])
+            ls = self.L.snapshot_range(self.ids, self.exclude, lo, hi)
+            rs.pop("count", None)
+            if project is None:
+                project = (ls["project_doc"], rs["project_doc"])
+            for side, snap in enumerate((ls, rs)):
+                seen[side] += len(snap["jobs"]) + len(snap["unreadable"])
+            base = jobs.between(lo, hi)
+            if wanted is not None:
+                base = {job_id: entry for job_id, entry in base.items() if job_id in wanted}
+            if second and pushed < self.SECOND_STREAM_MIN:
+                # the bytes pushed into jobs the far side has, counted as the ranges come:
+                # the second stream opens once they are enough (their first went on the first)
+                pushed += _new_bytes(ls["jobs"], base, self.SECOND_FILE_MIN)
+                if pushed >= self.SECOND_STREAM_MIN:
+                    self._second_stream(pushed)
+            steady = set() if self.checksum else _steady_jobs(ls["jobs"], rs["jobs"], base)
+            ids = self._prepare(ls, rs, base, steady)
+            # in all: those done, this range's, and the most either side has left to list
+            total = done + len(ids) + max(counts[0] - seen[0], counts[1] - seen[1], 0)
+            done = self._decide(sorted(ids), steady, base, record, lid, rid, done, total)
+            del ls, rs, base, steady, ids
+            # the range's writes answered, its entries complete: held as bytes from here
+            self._flush_deltas()
+            self._flush_pulls()
+            self._land_fetched()
+            if not self.dry_run:
+                jobs.hold_as_bytes(lo, hi)
+        self._finish(record, lid, rid, *project)
+        return True
+
+    def _start_decisions(self):
+        """The state the per-job decisions keep across the jobs (and ranges) of a run."""
+        self._landing = []  # fetched far jobs not landed yet (see _land_fetched)
+        self._pulls, self._pull_bytes = [], 0
+        self._deltas, self._delta_bytes = [], 0
+        self._last_save, self._saved_actions, self._save_cost = time.monotonic(), 0, 0.0
+
+    def _prepare(self, ls, rs, base_jobs, steady):
+        """Report what either listing skipped, refused or found unreadable, and take those
+        jobs (and those with work queued or running) out of both; hash what the listings
+        cannot settle; plan the fetches of the far side's new jobs and the local staging;
+        return the ids of the jobs to decide (``base_jobs``: the record's entries, of the
+        listings' jobs at least)."""
         bad = self._note_skipped(ls, rs)
         for job_id in {a["job"] for a in self.result.active}:  # work runs there: left alone
             ls["jobs"].pop(job_id, None)
@@ -271,19 +371,12 @@ class Sync:
         for job_id, why in sorted(refused.items()):
             self.result.refused.append({"job": job_id, "path": None, "side": "remote",
                                         "reason": why})
-        # a record written in one line (before session 11) is rewritten one job a line
-        changed = "jobs" not in record or getattr(record["jobs"], "upgrade", False) or \
-            self._far_stale
-        base_jobs = record.setdefault("jobs", {})
         # jobs new on the far side are copied here whole: fetched many per round trip
         self._remote_new = [j for j in sorted(rs["jobs"]) if j not in ls["jobs"]
                             and j not in base_jobs]
         self._remote_pos = {j: k for k, j in enumerate(self._remote_new)}
         self._remote_sizes = rs["jobs"]
         self._fetched, self._ahead, self._next_fetch = {}, collections.deque(), 0
-        self._landing = []  # fetched far jobs not landed yet (see _land_fetched)
-        self._pulls, self._pull_bytes = [], 0
-        self._deltas, self._delta_bytes = [], 0
         self._digests = {}
         self._compare_contents(ls, rs, base_jobs, steady)
         ids = set(ls["jobs"]) | set(rs["jobs"]) | (
@@ -291,43 +384,51 @@ class Sync:
         ids -= bad  # an unreadable job keeps its record and is left alone on both sides
         ids -= set(refused)
         self._stage_ahead(ids, base_jobs)
-        import time
+        return ids
 
-        last_save, saved_actions, save_cost = time.monotonic(), 0, 0.0
-        for done, job_id in enumerate(sorted(ids), 1):
+    def _decide(self, ids, steady, base_jobs, record, lid, rid, start, total):
+        """Decide and carry out the jobs ``ids`` (in order; ``steady`` keep their entries),
+        their entries set in the record; saved every few seconds of work. Returns ``done``
+        plus the jobs gone through (progress: ``done`` of ``total``)."""
+        jobs, done = record["jobs"], start
+        for done, job_id in enumerate(ids, start + 1):
             if self.progress is not None:
-                self.progress(done, len(ids))
+                self.progress(done, total)
             if job_id in steady:
                 continue
             old = base_jobs.get(job_id)
-            entry = self._job(job_id, ls["jobs"].get(job_id), rs["jobs"].get(job_id), old)
+            entry = self._job(job_id, self._ls.get(job_id), self._rs.get(job_id), old)
             if self.dry_run:
                 continue
             # entries are rebuilt, never changed in place: comparing tells if the record moved
-            changed = changed or (entry is not old and _entry_changed(entry, old))
+            self._moved = self._moved or (entry is not old and _entry_changed(entry, old))
             if entry is not old:
                 self._old.setdefault(job_id, old)
             if entry is None:
-                base_jobs.pop(job_id, None)
+                jobs.pop(job_id, None)
             else:
-                base_jobs[job_id] = entry
-            if len(self.result.actions) > saved_actions and \
-                    time.monotonic() - last_save > max(SAVE_SECONDS, 20 * save_cost):
+                jobs[job_id] = entry
+            if len(self.result.actions) > self._saved_actions and \
+                    time.monotonic() - self._last_save > max(SAVE_SECONDS, 20 * self._save_cost):
                 # each save writes the whole record: spaced by its cost, saving stays a
                 # twentieth of the work however large the project (it grows as jobs sync)
                 started = time.monotonic()
                 self._save(record, lid, rid)
-                last_save, saved_actions = time.monotonic(), len(self.result.actions)
-                save_cost = last_save - started
+                self._last_save = time.monotonic()
+                self._saved_actions = len(self.result.actions)
+                self._save_cost = self._last_save - started
+        return done
+
+    def _finish(self, record, lid, rid, local_doc, remote_doc):
+        """The writes still queued, the project document, the final save."""
         self._flush_deltas()
         self._flush_pulls()
         old = record.get("project_doc", MISSING)
-        record["project_doc"] = self._project_doc(ls["project_doc"], rs["project_doc"],
+        record["project_doc"] = self._project_doc(local_doc, remote_doc,
                                                   record.get("project_doc"))
-        changed = changed or old is MISSING or not same(record["project_doc"], old)
-        if not self.dry_run and (self.result.actions or changed):
+        moved = self._moved or old is MISSING or not same(record["project_doc"], old)
+        if not self.dry_run and (self.result.actions or moved):
             self._save(record, lid, rid, final=True)
-        return self.result
 
     #: a push of at least this many bytes of files into jobs the far side has also goes
     #: over a second data stream (sync.datastream) where the link makes it pay

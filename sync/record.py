@@ -181,6 +181,47 @@ class RecordJobs(MutableMapping):
             out.update(entries)
         return out
 
+    def between(self, lo, hi):
+        """The entries of the jobs ``lo <= id < hi`` (``hi`` None: to the end) as a dict,
+        parsed from the bytes (not kept: a sync going through the record a range at a time
+        holds one range's) with the entries set since over them."""
+        from .ranges import in_range
+
+        a = bisect.bisect_left(self._ids, lo)
+        b = len(self._ids) if hi is None else bisect.bisect_left(self._ids, hi)
+        entries = self._parse(a, b)
+        for job_id, entry in self._changed.items():
+            if in_range(job_id, lo, hi):
+                if entry is _GONE:
+                    entries.pop(job_id, None)
+                else:
+                    entries[job_id] = entry
+        return entries
+
+    def hold_as_bytes(self, lo, hi):
+        """Encode the entries set for jobs ``lo <= id < hi`` (``hi`` None: no end) into lines
+        held as bytes (~140 bytes a job against ~860 as objects) where the record held no
+        line before (a first sync: it goes through the jobs in id order, a range at a time,
+        and calls this after each range). Entries read or set again later are objects again
+        until saved, as any. Else (lines held: they would fall among them) nothing moves."""
+        from .ranges import in_range
+
+        if self._ids and not isinstance(self._raw, bytearray):
+            return
+        last = self._ids[-1] if self._ids else ""
+        moved = sorted(job_id for job_id, entry in self._changed.items()
+                       if entry is not _GONE and job_id > last and in_range(job_id, lo, hi))
+        if not moved:
+            return
+        if not isinstance(self._raw, bytearray):  # nothing held yet: bytes of its own
+            self._raw, self._starts = bytearray(), array("Q", [0])
+        raw, starts, changed = self._raw, self._starts, self._changed
+        with gc_paused():
+            for job_id in moved:
+                raw += _encode_entry(job_id, changed.pop(job_id))
+                starts.append(len(raw))
+        self._ids.extend(moved)
+
     # -- changing ---------------------------------------------------------------------------
     def __setitem__(self, job_id, entry):
         if job_id not in self:
@@ -245,6 +286,24 @@ def load(raw, path):
     if isinstance(jobs, dict):
         record["jobs"] = RecordJobs.from_dict(jobs, path, upgrade=True)
     return record
+
+
+def check(raw, path):
+    """Raise CorruptFileError unless ``raw`` is a record any JSON reader takes: one written
+    in lines (:func:`encode`) is checked a range of lines at a time (a million jobs' record
+    decoded whole held ~860 MB on the side it was sent to), the others decoded whole."""
+    record = load(raw, path)
+    jobs = record.get("jobs")
+    if not isinstance(jobs, RecordJobs) or not jobs._ids:
+        return
+    n = len(jobs._ids)
+    body = memoryview(raw)[jobs._starts[0]:jobs._starts[n]]
+    # a newline ends each line only (JSON escapes it in strings): every line but the last
+    # ends in a comma, the last does not
+    if bytes(body).count(b",\n") != n - 1 or bytes(body[-2:]) == b",\n":
+        raise CorruptFileError(path, "the record's job lines are not separated by commas")
+    for a in range(0, n, 10000):
+        jobs._parse(a, min(a + 10000, n))
 
 
 def encode(record):

@@ -302,6 +302,8 @@ class Replica:
         self._record_digests = {}  # peer -> digest of its record as last loaded
         #: create_jobs' landing thread and its error (see land_wait)
         self._landing, self._landing_error = None, None
+        self._range_ids = None  # this side's jobs for snapshot_range (sync.ranges.SortedIds)
+        self._range_docs = None  # and (documents' texts, problems) from the index, once
 
     def _refused(self, job_id, rel):
         note = {"job": job_id, "path": rel}
@@ -564,14 +566,15 @@ class Replica:
                              if job_id in part_docs)
         return rest_docs
 
-    def _list_cold(self, names, unreadable):
+    def _list_cold(self, names, unreadable, exclude=()):
         """The jobs ``names`` listed where the index is cold: their documents read from the
-        files (:meth:`_read_documents`), those that do not read as objects one by one."""
+        files (:meth:`_read_documents`), those that do not read as objects one by one;
+        ``exclude``: their files listed without those (see :meth:`snapshot`)."""
         docs, slow = self._read_documents(names)
         fast = [job_id for job_id in names if job_id in docs]
-        jobs = self._finish_jobs(*self._snapshot_list(fast, docs, unreadable, ()))
+        jobs = self._finish_jobs(*self._snapshot_list(fast, docs, unreadable, exclude))
         if slow:
-            jobs.update(self._finish_jobs({}, {}, slow, None, unreadable, ()))
+            jobs.update(self._finish_jobs({}, {}, slow, None, unreadable, exclude))
         return jobs
 
     def _read_documents(self, names):
@@ -611,17 +614,8 @@ class Replica:
         """The jobs to list and their documents from the index (this thread: the index's
         connection belongs to it; ``text``: as their JSON text, see
         :meth:`suite.index.Index.documents`)."""
-        ws = self.project.workspace
         wanted = set(ids) if ids is not None else None
-        try:
-            entries = os.listdir(ws)
-        except FileNotFoundError:
-            entries = []
-        # a few ids asked for: the set's lookup first (a tenth of is_job_id's cost)
-        names = [n for n in entries if (wanted is None or n in wanted) and layout.is_job_id(n)]
-        if self._locks and len(names) < len(entries):  # in a sync: a killed one's leftovers
-            remove_dead_staging(ws, [n for n in entries if n.startswith(layout.TMP_PREFIX)],
-                                self._sync_dir, self._locks)
+        names, entries = self._job_names(wanted)
         index = self.project.index
         # documents come from the index, which re-reads only those whose stat changed; an
         # index missing most jobs (just synced or unpacked here) costs more to build than
@@ -629,7 +623,7 @@ class Replica:
         self.index_cold = index.indexed_count() * 2 < len(names)
         # a few jobs asked for by id (those steady on one side only, issue #18) are read from
         # their files: the index checks every document's stat before it answers for any
-        few = wanted is not None and len(names) * self.FEW_PART < len(entries)
+        few = wanted is not None and len(names) * self.FEW_PART < entries
         if self.index_cold or few:  # (read as a cold index's are: _snapshot_finish)
             docs, bad = None, {}
         else:
@@ -642,6 +636,72 @@ class Replica:
             unreadable = {job_id: bad[job_id] for job_id in names if job_id in bad}
             names = [job_id for job_id in names if job_id not in bad]
         return names, docs, unreadable, exclude
+
+    def _job_names(self, wanted):
+        """``(names, entries)``: the workspace's jobs (of the ids ``wanted``, None: all) and its
+        number of entries; in a sync, the staging a killed one left is removed."""
+        ws = self.project.workspace
+        try:
+            entries = os.listdir(ws)
+        except FileNotFoundError:
+            entries = []
+        # a few ids asked for: the set's lookup first (a tenth of is_job_id's cost)
+        names = [n for n in entries if (wanted is None or n in wanted) and layout.is_job_id(n)]
+        if self._locks and len(names) < len(entries):  # in a sync: a killed one's leftovers
+            remove_dead_staging(ws, [n for n in entries if n.startswith(layout.TMP_PREFIX)],
+                                self._sync_dir, self._locks)
+        return names, len(entries)
+
+    def snapshot_range(self, ids=None, exclude=(), lo="", hi=None):
+        """:meth:`snapshot` of the jobs (of ``ids``) whose ids are ``lo <= id < hi`` (``hi``
+        None: to the end; see :mod:`sync.ranges`), with ``"count"``: how many jobs (of
+        ``ids``) the workspace holds in all. A sync going through both sides a range at a
+        time asks ``hi=""`` first (the count alone): the workspace is listed then and kept
+        (its ids only) for the ranges asked next. Documents come from the index, asked once
+        (as text, decoded a range at a time and dropped with it, as :meth:`snapshot_steady`
+        does); where the index is cold, from the files (in C where built). Jobs whose
+        state point or document cannot be read go to ``"unreadable"``."""
+        from .ranges import SortedIds
+
+        if hi == "" or self._range_ids is None:
+            names, _ = self._job_names(set(ids) if ids is not None else None)
+            self._range_ids = SortedIds(names)
+            # the far server brings its index up to date after the client if most of it
+            # is missing (sync.server), as after a snapshot
+            self.index_cold = self.project.index.indexed_count() * 2 < len(names)
+            self._range_docs = None
+            del names
+        unreadable = {}
+        if hi != "":
+            names = self._range_ids.between(lo, hi)
+            with gc_paused():  # many entries made, no cycles
+                jobs = self._list_range(names, unreadable, exclude, ids) if names else {}
+        else:
+            jobs = {}
+        return {"jobs": jobs, "project_doc": self._project_doc(), "unreadable": unreadable,
+                "count": len(self._range_ids)}
+
+    def _list_range(self, names, unreadable, exclude, ids):
+        """The jobs ``names`` (a range) listed for :meth:`snapshot_range`."""
+        if self.index_cold:
+            return self._list_cold(names, unreadable, exclude)
+        if self._range_docs is None:  # the first range: every document's text, once
+            index = self.project.index
+            wanted = None if ids is None else sorted(set(ids))
+            self._range_docs = (index.documents(wanted, text=True), dict(index.problems))
+        texts, bad = self._range_docs
+        docs = {}
+        for job_id in names:
+            if job_id in bad:  # never merged or copied while it cannot be read
+                unreadable[job_id] = bad[job_id]
+            elif (text := texts.pop(job_id, None)) is not None:  # dropped as ranges go
+                docs[job_id] = loads_text(text) if type(text) is str else text
+        names = [job_id for job_id in names if job_id not in bad]
+        return self._finish_jobs(*self._snapshot_list(names, docs, unreadable, exclude))
+
+    def snapshot_range_later(self, ids=None, exclude=(), lo="", hi=None):
+        """A function returning :meth:`snapshot_range` (taken when it is called)."""
+        return lambda: self.snapshot_range(ids, exclude, lo, hi)
 
     def _snapshot_list(self, names, docs, unreadable, exclude):
         """The common job (a few plain files) listed for all jobs in one call, in C where

@@ -14,6 +14,7 @@ from sync.client import Client
 from sync.datastream import DataStream
 from sync.engine import Sync
 from sync.replica import Replica, SyncError
+from tests.sync.trees import workspace_tree
 
 JOBS, SIZE = 8, 256 << 10
 
@@ -67,20 +68,6 @@ def _add_files(project, streamed=0):
     return added
 
 
-def _tree(project):
-    """{job/rel: (bytes, mtime_ns)} of a project's workspace (temporary files included; the
-    mtime of copied files only: a state point's and a document's are their writing's)."""
-    out = {}
-    for job_id in sorted(os.listdir(project.workspace)):
-        root = os.path.join(project.workspace, job_id)
-        for name in sorted(os.listdir(root)):
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                out[f"{job_id}/{name}"] = (f.read(), None if name.startswith("signac_")
-                                           else os.stat(path).st_mtime_ns)
-    return out
-
-
 def _wrapper(tmp_path, name, body):
     """A ``--remote-suite`` script: ``body`` (Python, with ``args`` and ``data``: whether it
     is the second stream's server) runs first, then the real server."""
@@ -121,7 +108,7 @@ def test_a_large_push_goes_over_two_streams_as_over_one(transport, tmp_path, two
     result = transport.sync(lap, far[1].path)
     assert result.exit_status == 0, result.format()
     assert not two_streams["second"]
-    assert _tree(far[0]) == _tree(far[1]) == _tree(lap)
+    assert workspace_tree(far[0]) == workspace_tree(far[1]) == workspace_tree(lap)
     here = Replica(str(lap.path))
     records = [here.load_record(Replica(str(clu.path)).identity())["jobs"] for clu in far]
     assert records[0] == records[1]
@@ -139,7 +126,7 @@ def test_a_far_side_without_the_helper_gets_one_stream(transport, pushed, tmp_pa
     result = transport.sync(lap, clu.path, remote_suite=older)
     assert result.exit_status == 0, result.format()
     assert not two_streams["second"] and sorted(two_streams["first"]) == sorted(added)
-    assert _tree(clu) == _tree(lap)
+    assert workspace_tree(clu) == workspace_tree(lap)
     assert not transport.sync(lap, clu.path, remote_suite=older).actions
 
 
@@ -157,7 +144,7 @@ def test_a_failed_write_on_the_second_stream_names_its_file_and_keeps_the_first(
     assert any(f"writing {name} " in str(failed.value) for name in two_streams["second"])
     first, second = set(two_streams["first"]), set(two_streams["second"])
     assert first and second
-    there = _tree(clu)
+    there = workspace_tree(clu)
     for name in first:  # the first stream's work is there, whole
         assert there[name][0] == added[name]
     assert not any(name in there for name in second)
@@ -167,7 +154,7 @@ def test_a_failed_write_on_the_second_stream_names_its_file_and_keeps_the_first(
     result = transport.sync(lap, clu.path)  # sends what the second did not write, only
     assert result.exit_status == 0, result.format()
     assert sorted(two_streams["first"] + two_streams["second"]) == sorted(second)
-    assert _tree(clu) == _tree(lap)
+    assert workspace_tree(clu) == workspace_tree(lap)
     assert not transport.sync(lap, clu.path).actions
 
 
@@ -194,15 +181,15 @@ def test_a_push_killed_on_either_stream_leaves_valid_state(transport, pushed, tm
     added = _add_files(lap)
     with pytest.raises(SyncError):
         transport.sync(lap, clu.path, remote_suite=killed)
-    there = _tree(clu)
+    there = workspace_tree(clu)
     for name, (data, _) in there.items():  # no file half written in place
         if name in added:
             assert data == added[name]
     assert len(suite.get_project(str(clu.path))) == JOBS
     result = transport.sync(lap, clu.path)
     assert result.exit_status == 0, result.format()
-    after = _tree(clu)
-    assert {k: v for k, v in after.items() if "suite-tmp" not in k} == _tree(lap)
+    after = workspace_tree(clu)
+    assert {k: v for k, v in after.items() if "suite-tmp" not in k} == workspace_tree(lap)
     assert not transport.sync(lap, clu.path).actions
 
 
@@ -289,7 +276,7 @@ def test_an_older_far_side_that_cannot_tell_gets_one_stream(transport, pushed, t
     result = transport.sync(lap, clu.path, remote_suite=_older_suite(tmp_path))
     assert result.exit_status == 0, result.format()
     assert decisions == [(JOBS * SIZE, None, False)]
-    assert _tree(clu) == _tree(lap)
+    assert workspace_tree(clu) == workspace_tree(lap)
 
 
 @pytest.fixture
@@ -351,4 +338,4 @@ def test_a_slow_link_gets_the_second_stream_and_a_fast_one_does_not(
     # (None: the question came while the far side still worked on the requests sent ahead)
     assert nbytes == 2 << 20 and (measured is None or measured[0] < 0.100)
     assert not paid and not opened
-    assert _tree(far[0]) == _tree(far[1]) == _tree(lap)
+    assert workspace_tree(far[0]) == workspace_tree(far[1]) == workspace_tree(lap)

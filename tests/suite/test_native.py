@@ -439,7 +439,8 @@ def test_stat_changed_packed_agrees_with_its_reference_and_the_rows_check(
 
 
 @pytest.mark.parametrize("case", ["width", "sigs", "range", "non-ascii", "nul id", "separator",
-                                  "nul suffix", "loop", "long suffix", "empty"])
+                                  "nul suffix", "loop", "long suffix", "empty",
+                                  "nul outside the rows", "nul in the last row"])
 def test_stat_changed_packed_raises_what_its_reference_raises(tmp_path, case):
     mod = need(fsstat)
     ws = str(tmp_path)
@@ -467,6 +468,12 @@ def test_stat_changed_packed_raises_what_its_reference_raises(tmp_path, case):
         args[3] = "/" + "x" * 5000
     elif case == "empty":  # nothing to examine: nothing raised, not even for the long suffix
         args = ["", 32, b"", "/" + "x" * 5000, 0, 0]
+    elif case == "nul outside the rows":  # rows 0..9 and 31..39 not examined: not looked at
+        args[0] = ids[:40] + "\0" + ids[41:35 * 33] + "\0" + ids[35 * 33 + 1:]
+        args[4:] = [10, 30]
+    elif case == "nul in the last row":  # row 29's last character, rows 10..29
+        args[0] = ids[:29 * 33 + 31] + "\0" + ids[29 * 33 + 32:]
+        args[4:] = [10, 30]
     fd = os.open(ws, os.O_RDONLY | os.O_DIRECTORY)
     try:
         got = _outcome(mod.stat_changed_packed, fd, *args)
@@ -474,7 +481,7 @@ def test_stat_changed_packed_raises_what_its_reference_raises(tmp_path, case):
     finally:
         os.close(fd)
     assert got == want
-    assert got[0] == ("value" if case == "empty" else
+    assert got[0] == ("value" if case in ("empty", "nul outside the rows") else
                       OSError if case in ("loop", "long suffix") else ValueError)
 
 

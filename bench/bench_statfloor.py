@@ -1,7 +1,8 @@
 """The kernel's floor under a document query: what one lookup costs on this machine, against
 the CPU of a fresh ``suite find doc.x 3``.
 
-Usage: python bench/bench_statfloor.py PROJECT [--repeat 3] [--find] [--json F]
+Usage: python bench/bench_statfloor.py PROJECT [--repeat 3] [--threads 2 4 8] [--load] [--find]
+                                        [--json F]
 
 A document query checks every document's signature first (a ``stat`` per document, relative
 to the open workspace: two names looked up, the job directory in the workspace and the
@@ -12,7 +13,11 @@ lookup), a ``stat`` of each document (two: the freshness check's), a ``stat`` of
 holds (two lookups, the second failing: what status pays for an ``isfile`` condition whose file
 is absent, as the bench workflow's ``second.txt``), the freshness check's C
 loop (``stat_changed_packed``) in one thread and split as ``suite.native.in_threads`` splits
-it; with --find also fresh ``suite find doc.x 3`` processes (wall, user, system; wait4).
+it (with its default number of threads, and with each of --threads); with --find also fresh
+``suite find doc.x 3`` processes (wall, user, system; wait4). --load times the threaded rows
+and the finds again while one busy loop per core runs (bench_scale's), best of --repeat by
+wall: on busy cores the scheduler shares them by thread, so the number of threads decides the
+check's share.
 
 Reads only: the job ids come from listing the workspace, the signatures from the index opened
 read-only (where its signature cache exists: run ``suite find doc.x 3`` once in the project
@@ -29,6 +34,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench_scale import Load  # noqa: E402
 
 from suite import layout, native  # noqa: E402
 from suite.index import columns  # noqa: E402
@@ -65,6 +72,10 @@ def main():
     ap.add_argument("project")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--find", action="store_true", help="also time fresh `suite find doc.x 3`")
+    ap.add_argument("--threads", type=int, nargs="*", default=[],
+                    help="also split the check over these numbers of threads")
+    ap.add_argument("--load", action="store_true",
+                    help="time the threaded rows and the finds also with both cores busy")
     ap.add_argument("--json")
     args = ap.parse_args()
     fsstat = native.load("suite._fsstat")
@@ -97,38 +108,54 @@ def main():
         m = len(ids) // (columns.ID_WIDTH + 1)
         rows["freshness check, 1 thread"] = lambda: fsstat.stat_changed_packed(
             fd, ids, columns.ID_WIDTH, sigs, suffix, 0, m)
-        rows[f"freshness check, in_threads ({native.IO_THREADS})"] = lambda: native.in_threads(
-            lambda lo, hi: fsstat.stat_changed_packed(fd, ids, columns.ID_WIDTH, sigs,
-                                                      suffix, lo, hi), m)
+        for ways in [native.IO_THREADS] + [t for t in args.threads if t != native.IO_THREADS]:
+            rows[f"freshness check, in_threads ({ways})"] = (
+                lambda ways=ways: native.in_threads(
+                    lambda lo, hi: fsstat.stat_changed_packed(fd, ids, columns.ID_WIDTH, sigs,
+                                                              suffix, lo, hi), m, ways))
     results = {"jobs": n, "load average before": os.getloadavg()[0], "rows": {}}
     for name, fn in rows.items():
         best = min((timed(fn) for _ in range(args.repeat)), key=lambda r: r[1] + r[2])
         results["rows"][name] = {"wall s": best[0], "user s": best[1], "system s": best[2],
                                  "cpu us per job": (best[1] + best[2]) / n * 1e6}
+        if args.load and "in_threads" in name:
+            with Load():
+                loaded = min((timed(fn) for _ in range(args.repeat)), key=lambda r: r[0])
+            results["rows"][name]["loaded"] = {"wall s": loaded[0], "user s": loaded[1],
+                                               "system s": loaded[2]}
     os.close(fd)
     if args.find:
         env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
             os.path.abspath(__file__))))
-        runs = []
-        for _ in range(args.repeat):
+        def find():
             t = time.perf_counter()
             proc = subprocess.Popen([SUITE, "find", "doc.x", "3"], cwd=args.project, env=env,
                                     stdout=subprocess.DEVNULL)
             _, status, ru = os.wait4(proc.pid, 0)
             if status:
                 sys.exit(f"suite find failed: {status}")
-            runs.append((time.perf_counter() - t, ru.ru_utime, ru.ru_stime))
-        best = min(runs, key=lambda r: r[1] + r[2])
-        results["rows"]["suite find doc.x 3 (fresh process)"] = {
+            return time.perf_counter() - t, ru.ru_utime, ru.ru_stime
+
+        best = min((find() for _ in range(args.repeat)), key=lambda r: r[1] + r[2])
+        row = results["rows"]["suite find doc.x 3 (fresh process)"] = {
             "wall s": best[0], "user s": best[1], "system s": best[2],
             "cpu us per job": (best[1] + best[2]) / n * 1e6}
+        if args.load:
+            with Load():
+                loaded = min((find() for _ in range(args.repeat)), key=lambda r: r[0])
+            row["loaded"] = {"wall s": loaded[0], "user s": loaded[1], "system s": loaded[2]}
     results["load average after"] = os.getloadavg()[0]
     print(f"{args.project}: {n:,} jobs, load average {results['load average before']:.1f}"
           f" -> {results['load average after']:.1f}, best of {args.repeat} by CPU")
-    print(f"{'row':42s} {'wall s':>8s} {'user s':>7s} {'sys s':>7s} {'CPU µs/job':>11s}")
+    print(f"{'row':42s} {'wall s':>8s} {'user s':>7s} {'sys s':>7s} {'CPU µs/job':>11s}"
+          + ("   loaded wall   cpu s" if args.load else ""))
     for name, r in results["rows"].items():
-        print(f"{name:42s} {r['wall s']:8.3f} {r['user s']:7.3f} {r['system s']:7.3f}"
-              f" {r['cpu us per job']:11.2f}")
+        line = (f"{name:42s} {r['wall s']:8.3f} {r['user s']:7.3f} {r['system s']:7.3f}"
+                f" {r['cpu us per job']:11.2f}")
+        if "loaded" in r:
+            q = r["loaded"]
+            line += f"   {q['wall s']:11.3f} {q['user s'] + q['system s']:7.3f}"
+        print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

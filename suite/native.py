@@ -59,9 +59,16 @@ def missing():
 #: from this many items on, :func:`in_threads` splits the work
 THREADS_MIN = 4096
 #: the threads of the loops of file lookups (``stat`` per job): on a cold cache each lookup
-#: waits for the disk, and four threads overlap those waits (a third of the million's
-#: documents, cold: 103 s by one thread, 13 s by four, 12.5 s by eight, at the same CPU time)
-IO_THREADS = 4
+#: waits for the disk, and the threads overlap those waits (a third of the million's
+#: documents, cold: 103 s by one thread, 13 s by four, 12.5 s by eight, at the same CPU time);
+#: on cores kept busy by other processes the scheduler shares them by thread, so eight
+#: threads against two busy ones get 8/10 of two cores where four got 4/6 (the document
+#: check of 100,000 jobs under bench_scale's --load: docs/benchmarks.md, session 16)
+IO_THREADS = 8
+#: parts of the work per thread of :func:`in_threads`, taken in turn by whichever thread is
+#: free: on a busy machine the scheduler gives the threads unequal time, and with one part
+#: each the slowest decided the end
+PARTS_PER_THREAD = 2
 
 
 def _cores():
@@ -105,38 +112,65 @@ def core_idle(cores, load, running=None):
 
 
 def in_threads(fn, n, ways=IO_THREADS):
-    """``fn(0, n)``, a list, as the concatenation of ``fn`` over ``ways`` consecutive parts of
-    ``range(n)``, the first part done in the calling thread and each other in a thread of its
-    own meanwhile, from :data:`THREADS_MIN` items on where two cores are available. For
-    native functions that release the interpreter lock around their system calls: their
-    waits overlap, without the copy-on-write cost of a second process (and under load
-    without more CPU time than one thread). Raises what ``fn`` raises for the earliest part
-    that failed (the order one call would meet them in)."""
+    """``fn(0, n)``, a list, as the concatenation of ``fn`` over consecutive parts of
+    ``range(n)``, done by the calling thread and ``ways - 1`` threads meanwhile, from
+    :data:`THREADS_MIN` items on where two cores are available. Each thread takes the next
+    part not yet taken until none is left (:data:`PARTS_PER_THREAD` parts a thread), so a
+    thread the scheduler ran less does not leave the others idle at the end. For native
+    functions that release the interpreter lock around their system calls: their waits
+    overlap, without the copy-on-write cost of a second process (and under load without more
+    CPU time than one thread). Raises what ``fn`` raises for the earliest part that failed
+    (the order one call would meet them in); parts after a failed one are not begun."""
     if n < THREADS_MIN or ways < 2 or not two_cores():
         return fn(0, n)
+    import itertools
     import threading
 
-    bounds = [n * k // ways for k in range(ways + 1)]
-    results = [None] * ways
+    count = min(n, ways * PARTS_PER_THREAD)
+    bounds = [n * k // count for k in range(count + 1)]
+    results = [None] * count
+    taken = itertools.count()  # next() on it is atomic under the interpreter lock
+    first_failed = [count]
 
-    def run(k):
-        try:
-            results[k] = ("value", fn(bounds[k], bounds[k + 1]))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
-            results[k] = ("error", exc)
+    def run():
+        for k in taken:
+            if k >= first_failed[0]:  # past the end, or after a part that failed
+                return
+            try:
+                results[k] = fn(bounds[k], bounds[k + 1])
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+                results[k] = exc
+                first_failed[0] = min(first_failed[0], k)
 
-    threads = [threading.Thread(target=run, args=(k,), name=f"suite-native-part-{k}",
-                                daemon=True) for k in range(1, ways)]
-    for thread in threads:
-        thread.start()
+    threads = []
+
+    def start_the_rest():
+        # started here, not by the caller: a start waits until the new thread runs, which
+        # on a busy machine took up to 20-90 ms for 3-15 threads; the caller works meanwhile
+        for k in range(2, ways):
+            thread = threading.Thread(target=run, name=f"suite-native-part-{k}", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # no more threads to be had now: those running take all
+                break
+            threads.append(thread)
+        run()
+
+    starter = threading.Thread(target=start_the_rest, name="suite-native-part-1", daemon=True)
     try:
-        run(0)
+        starter.start()
+    except RuntimeError:  # no thread to be had now: every part here
+        starter = None
+    try:
+        run()
     finally:
+        if starter is not None:
+            starter.join()  # after it, ``threads`` is complete
         for thread in threads:
             thread.join()
+    if first_failed[0] < count:
+        raise results[first_failed[0]]
     out = []
-    for kind, value in results:
-        if kind == "error":
-            raise value
+    for value in results:
         out += value
     return out

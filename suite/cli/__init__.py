@@ -91,8 +91,16 @@ def console():
     (:func:`suite.process.exit_now`). Only here, never in :func:`main`, which callers run
     inside longer processes; and only for find, which runs no user code (a workflow's
     functions in ``status`` may leave a file unclosed, whose buffer only the teardown
-    writes). Exits as :func:`sys.exit` does; what else ``main`` raises propagates."""
+    writes). For find the cyclic garbage collector is off as well (the same reasons).
+    Exits as :func:`sys.exit` does; what else ``main`` raises propagates."""
     find = sys.argv[1:2] == ["find"]
+    if find:
+        # no collections: find runs no user code, its large work already pauses the
+        # collector (suite.process.gc_paused), and the process ends with the command, so
+        # the collections of the objects made on the way cost time and free nothing
+        import gc
+
+        gc.disable()
     try:
         code = main()
     except SystemExit as exc:

@@ -74,10 +74,10 @@ def _report_unreadable(p):
     """Jobs a query could not read (the others were answered), on stderr; exit status 3 when
     a state point could not be read: that job is left out of every answer. A job whose
     document alone cannot be read is only left out of document queries: named, status kept."""
-    from suite.jobfiles import summary
-
     problems = p.index.problems
     if problems:
+        from suite.jobfiles import summary
+
         items = [{"job": i, "reason": m.removeprefix(f"job {i}: ")}
                  for i, m in sorted(problems.items())]
         echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),

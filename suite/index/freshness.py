@@ -77,14 +77,15 @@ def stat_changed_packed_python(dir_fd, ids, width, sigs, suffix, start, stop):
     """The native ``suite._fsstat.stat_changed_packed`` in Python (its reference): the ids
     among packed rows ``start..stop`` (see :func:`suite.index.columns.read_packed_signatures`)
     whose document ``dir_fd/id/suffix`` changed, as :func:`stat_changed_python` finds them.
-    Raises ValueError for packed rows that do not fit together or a NUL in a path (before any
-    file is examined), OSError for a file that cannot be examined (not a missing one)."""
+    Raises ValueError for packed rows that do not fit together or a NUL in a path of rows
+    ``start..stop`` (before any file is examined; the rows outside are not looked at), OSError
+    for a file that cannot be examined (not a missing one)."""
     stride = width + 1  # each id and its separator
     n = len(ids) // stride if width > 0 else 0
     if (not ids.isascii() or width <= 0 or len(ids) != n * stride
             or len(sigs) != n * columns.PACKED_SIG.size or not 0 <= start <= stop <= n):
         raise ValueError("packed ids and signatures do not fit together")
-    if "\0" in ids or "\0" in suffix:
+    if "\0" in ids[start * stride:stop * stride] or "\0" in suffix:
         raise ValueError("embedded null byte")
     changed = []
     for k in range(start, stop):

@@ -175,3 +175,85 @@ def test_a_closed_pipe_ends_as_before(many):
     plain = closed_pipe_run(main_script, many.path)
     assert (fast.returncode, fast.stderr) == (plain.returncode, plain.stderr)
     assert fast.returncode != 0 and "Broken pipe" in fast.stderr
+
+
+MAIN = "import sys; from suite.cli import main; sys.argv[0] = 'suite'; sys.exit(main())"
+
+
+def test_find_into_head_gives_the_first_id_and_ends_as_main_does(many):
+    """``suite find | head -1``: head takes one line and leaves; suite's write then fails
+    (EPIPE: Python ignores SIGPIPE) and it ends with main's status and messages."""
+    runs = []
+    for script in (CONSOLE.format(prelude=""), MAIN):
+        suite_proc = subprocess.Popen([sys.executable, "-c", script, "find"], cwd=many.path,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = subprocess.run(["head", "-1"], stdin=suite_proc.stdout, capture_output=True,
+                              timeout=120)
+        suite_proc.stdout.close()
+        err = suite_proc.stderr.read().decode()
+        suite_proc.stderr.close()
+        runs.append((suite_proc.wait(timeout=120), err, head.stdout.decode()))
+    (fast_code, fast_err, first), (plain_code, plain_err, plain_first) = runs
+    assert first == plain_first and first.strip() in expected(many, None)
+    assert len(first.split()) == 1
+    assert (fast_code, fast_err) == (plain_code, plain_err)
+
+
+def test_a_full_disk_on_stdout_ends_as_main_does(many):
+    """stdout on /dev/full (every write fails with ENOSPC): the console's status and
+    messages are main's, and not a success."""
+    runs = []
+    for script in (CONSOLE.format(prelude=""), MAIN):
+        with open("/dev/full", "w") as full:
+            runs.append(subprocess.run([sys.executable, "-c", script, "find", "odd", "1"],
+                                       cwd=many.path, stdout=full, stderr=subprocess.PIPE,
+                                       text=True, timeout=120))
+    fast, plain = runs
+    assert (fast.returncode, fast.stderr) == (plain.returncode, plain.stderr)
+    assert fast.returncode != 0 and "No space left on device" in fast.stderr
+
+
+# Ctrl-C while the document check's threads run: the first part the calling thread takes
+# sends SIGINT to this process (the KeyboardInterrupt is raised in the calling thread)
+INTERRUPT = """import os, signal, threading
+from suite import native
+native.THREADS_MIN = 1  # threads at 3,000 jobs too
+real = native.in_threads
+def in_threads(fn, n, ways=native.IO_THREADS):
+    def part(lo, hi):
+        if threading.current_thread() is threading.main_thread():
+            os.kill(os.getpid(), signal.SIGINT)
+        return fn(lo, hi)
+    return real(part, n, ways)
+native.in_threads = in_threads
+"""
+
+
+def test_ctrl_c_in_the_document_check_ends_as_an_interrupt(many):
+    outs = []
+    for script in (CONSOLE.format(prelude=INTERRUPT), INTERRUPT + MAIN):
+        # a document changed: the check runs (and is not answered from a fresh index)
+        job = next(iter(many.find_jobs({"odd": 1})))
+        job.doc.touched = len(outs)
+        r = subprocess.run([sys.executable, "-c", script, "find", "doc.third", "true"],
+                           cwd=many.path, capture_output=True, text=True, timeout=120)
+        outs.append((r.returncode, r.stdout, r.stderr))
+    assert outs[0] == outs[1]
+    assert outs[0] == (130, "", "suite: interrupted\n")
+
+
+GC_STATE = ("import atexit, gc, sys\n"
+            "atexit.register(lambda: sys.stderr.write(f'collector {gc.isenabled()}\\n'))\n")
+
+
+def test_the_collector_is_off_for_find_in_the_console_only(many):
+    """Find, which runs no user code and ends with its process, makes no collections; other
+    commands and callers of main keep the collector."""
+    r = console(["find", "odd", "1"], many.path, prelude=GC_STATE)
+    assert r.returncode == 0 and r.stderr.endswith("collector False\n"), r.stderr
+    assert sorted(r.stdout.split()) == expected(many, {"odd": 1})
+    r = console(["schema"], many.path, prelude=GC_STATE)
+    assert r.returncode == 0 and r.stderr.endswith("collector True\n"), r.stderr
+    r = subprocess.run([sys.executable, "-c", GC_STATE + MAIN, "find", "odd", "1"],
+                       cwd=many.path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr.endswith("collector True\n"), r.stderr

@@ -77,11 +77,11 @@ def test_an_in_place_rewrite_moves_no_directory_time_and_is_found(sweep, monkeyp
     rewritten in place (an editor, ``json.dump`` into ``open(fn, "w")``) changes no
     directory's time, so no directory time can vouch for the documents under it; and the
     rewritten documents matched nothing before, so checking only the documents whose indexed
-    rows match would miss them. Both in one thread and split over four parts (threads where
-    two cores are)."""
+    rows match would miss them. Both in one thread and split into parts taken by threads
+    (where two cores are)."""
     from suite import native
 
-    monkeypatch.setattr(native, "THREADS_MIN", 1 if parts > 1 else 10**9)  # IO_THREADS: 4
+    monkeypatch.setattr(native, "THREADS_MIN", 1 if parts > 1 else 10**9)
     ids = fresh(sweep).find_jobs().ids()
     old = time.time() - 60
     for job_id in ids:  # every directory old enough for any racy-time rule to trust it

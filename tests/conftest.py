@@ -43,13 +43,80 @@ def _ram_temp_root(path="/dev/shm", room=4 << 30):
 
 # The tests' projects live in RAM where there is room for them: every commit of a project's
 # index (SQLite, journal_mode=DELETE) syncs the disk, and on a busy disk those syncs were most
-# of the run (the fast-path property tests: 33 s on disk, 6 s in RAM). pytest's tmp_path,
-# tempfile's default and $TMPDIR move together, so that this process and the programs it
-# starts agree (the direct scheduler keeps its statuses in $TMPDIR); a far side reached
-# over sshd keeps its own. PYTEST_DEBUG_TEMPROOT set by hand is kept.
-if "PYTEST_DEBUG_TEMPROOT" not in os.environ and _ram_temp_root():
-    os.environ["PYTEST_DEBUG_TEMPROOT"] = os.environ["TMPDIR"] = tempfile.tempdir = \
-        _ram_temp_root()
+# of the run (the fast-path property tests: 33 s on disk, 6 s in RAM). PYTEST_DEBUG_TEMPROOT
+# set by hand is kept.
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ:
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = _ram_temp_root() or tempfile.gettempdir()
+
+# The shared temporary directories a test must leave as it found them (checked at the end of
+# the run: :func:`pytest_sessionfinish`).
+SHARED_TEMPS = sorted({"/dev/shm", os.environ["PYTEST_DEBUG_TEMPROOT"], tempfile.gettempdir()})
+_SHARED_BEFORE = {d: set(os.listdir(d)) if os.path.isdir(d) else set() for d in SHARED_TEMPS}
+
+# $TMPDIR and tempfile's default are this run's own directory, so that this process and the
+# programs it starts agree (the direct scheduler keeps its statuses in $TMPDIR), and whatever
+# a test leaves there is seen and named (:func:`_leaves_tmpdir_as_found`); a far side reached
+# over sshd keeps its own. Removed at the end of the run.
+RUN_TMPDIR = os.environ["TMPDIR"] = tempfile.tempdir = tempfile.mkdtemp(
+    prefix="suite-tests-", dir=os.environ["PYTEST_DEBUG_TEMPROOT"])
+
+
+def _listing(path):
+    try:
+        return set(os.listdir(path))
+    except FileNotFoundError:
+        return set()
+
+
+@pytest.fixture(autouse=True)
+def _leaves_tmpdir_as_found():
+    """Fails the test (at its teardown) that leaves anything new in this run's $TMPDIR: a
+    test's files belong in its tmp_path (and a test of the direct scheduler gives it a $TMPDIR
+    of its own: :func:`private_tmpdir`)."""
+    before = _listing(RUN_TMPDIR)
+    yield
+    left = sorted(_listing(RUN_TMPDIR) - before)
+    if left:
+        for name in left:
+            _remove(os.path.join(RUN_TMPDIR, name))
+        pytest.fail(f"the test left {left} in $TMPDIR", pytrace=False)
+
+
+@pytest.fixture
+def private_tmpdir(tmp_path, monkeypatch):
+    """A $TMPDIR of the test's own (in tmp_path), for tests that start programs which keep
+    files there (the direct scheduler's statuses)."""
+    base = tmp_path / "tmp"
+    base.mkdir()
+    os.chmod(base, 0o1777)
+    monkeypatch.setenv("TMPDIR", str(base))
+    return base
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if it left anything in $TMPDIR (after the session's fixtures ended) or
+    anything new in the shared temporary directories; remove this run's $TMPDIR. Another run
+    on the same machine at the same time can put names there too: each is listed."""
+    left = sorted(_listing(RUN_TMPDIR))
+    _remove(RUN_TMPDIR)
+    new = [os.path.join(d, name) for d in SHARED_TEMPS
+           for name in sorted(_listing(d) - _SHARED_BEFORE[d])
+           if not name.startswith(("pytest-of-", "suite-tests-"))]
+    if left or new:
+        session.config.get_terminal_writer().line(
+            f"the tests left files behind: {left} in $TMPDIR, {new} new", red=True)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def skip_or_fail(reason):

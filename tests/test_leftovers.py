@@ -1,0 +1,42 @@
+"""A test that leaves a file in $TMPDIR fails (tests/conftest.py), and a run that leaves
+anything new in the shared temporary directories ends with a failure: each a pytest run of
+its own on a small test file, with this repository's conftest as a plugin."""
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+
+def _pytest(tmp_path, body):
+    (tmp_path / "test_case.py").write_text(body)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+         "--rootdir", str(tmp_path), str(tmp_path / "test_case.py")],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_a_file_left_in_tmpdir_fails_its_test_and_is_removed(tmp_path):
+    got = _pytest(tmp_path, "import os, tempfile\n"
+                            "def test_leaves():\n"
+                            "    open(os.path.join(os.environ['TMPDIR'], 'left'), 'w').close()\n"
+                            "    assert tempfile.gettempdir() == os.environ['TMPDIR']\n"
+                            "def test_clean(tmp_path):\n"
+                            "    (tmp_path / 'mine').write_text('x')\n")
+    assert got.returncode == 1, got.stdout + got.stderr
+    assert "2 passed, 1 error" in got.stdout  # the error: test_leaves's teardown
+    assert "the test left ['left'] in $TMPDIR" in got.stdout
+
+
+def test_a_run_leaving_a_shared_temporary_file_fails(tmp_path):
+    left = f"/dev/shm/suite-left-{os.getpid()}" if os.path.isdir("/dev/shm") else None
+    if left is None:
+        left = os.path.join(os.path.dirname(str(tmp_path)), f"suite-left-{os.getpid()}")
+    try:
+        got = _pytest(tmp_path, f"def test_leaves():\n    open({left!r}, 'w').close()\n")
+        assert got.returncode == 1, got.stdout + got.stderr
+        assert "1 passed" in got.stdout and f"{left!r}] new" in got.stdout
+    finally:
+        if os.path.exists(left):
+            os.unlink(left)

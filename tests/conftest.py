@@ -56,9 +56,19 @@ _SHARED_BEFORE = {d: set(os.listdir(d)) if os.path.isdir(d) else set() for d in 
 # $TMPDIR and tempfile's default are this run's own directory, so that this process and the
 # programs it starts agree (the direct scheduler keeps its statuses in $TMPDIR), and whatever
 # a test leaves there is seen and named (:func:`_leaves_tmpdir_as_found`); a far side reached
-# over sshd keeps its own. Removed at the end of the run.
+# over sshd keeps its own. Removed at the end of the run, or by a watchdog when this process
+# dies without one (a SIGKILLed run: tests/watchdog.py).
 RUN_TMPDIR = os.environ["TMPDIR"] = tempfile.tempdir = tempfile.mkdtemp(
     prefix="suite-tests-", dir=os.environ["PYTEST_DEBUG_TEMPROOT"])
+
+
+def _guard_run_tmpdir():
+    from tests.watchdog import guard
+
+    return guard([], remove=[RUN_TMPDIR])
+
+
+_RUN_TMPDIR_GUARD = _guard_run_tmpdir()
 
 
 def _listing(path):
@@ -109,6 +119,7 @@ def pytest_sessionfinish(session, exitstatus):
     on the same machine at the same time can put names there too: each is listed."""
     left = sorted(_listing(RUN_TMPDIR))
     _remove(RUN_TMPDIR)
+    _RUN_TMPDIR_GUARD.release()
     new = [os.path.join(d, name) for d in SHARED_TEMPS
            for name in sorted(_listing(d) - _SHARED_BEFORE[d])
            if not name.startswith(("pytest-of-", "suite-tests-"))]

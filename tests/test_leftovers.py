@@ -5,6 +5,7 @@ its own on a small test file, with this repository's conftest as a plugin."""
 import os
 import subprocess
 import sys
+import time
 
 from tests.conftest import REPO
 
@@ -40,3 +41,30 @@ def test_a_run_leaving_a_shared_temporary_file_fails(tmp_path):
     finally:
         if os.path.exists(left):
             os.unlink(left)
+
+
+def test_a_killed_run_leaves_no_tmpdir(tmp_path):
+    (tmp_path / "test_case.py").write_text(
+        "import os, time\n"
+        "def test_sleeps():\n"
+        "    open(os.path.join(os.environ['TMPDIR'], 'f'), 'w').close()\n"
+        "    print(os.environ['TMPDIR'], flush=True)\n"
+        "    time.sleep(600)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p",
+         "tests.conftest", "--rootdir", str(tmp_path), str(tmp_path / "test_case.py")],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        run_tmpdir = ""
+        for line in proc.stdout:
+            if "suite-tests-" in line:
+                run_tmpdir = line.strip().lstrip(".")
+                break
+        assert os.path.isfile(os.path.join(run_tmpdir, "f"))
+    finally:
+        proc.kill()  # as SIGKILL ends pytest: no sessionfinish
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while os.path.exists(run_tmpdir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not os.path.exists(run_tmpdir)

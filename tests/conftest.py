@@ -114,19 +114,24 @@ def _remove(path):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the run if it left anything in $TMPDIR (after the session's fixtures ended) or
-    anything new in the shared temporary directories; remove this run's $TMPDIR. Another run
-    on the same machine at the same time can put names there too: each is listed."""
+    """Fail the run if it left anything in $TMPDIR (after the session's fixtures ended);
+    remove this run's $TMPDIR. Anything new in the shared temporary directories fails it
+    too where the machine is the tests' alone (CI: SUITE_REQUIRE_SERVICES=1); elsewhere
+    other programs put names there at the same time (a shared machine: every run listed
+    a dozen of others'), so they are listed only."""
     left = sorted(_listing(RUN_TMPDIR))
     _remove(RUN_TMPDIR)
     _RUN_TMPDIR_GUARD.release()
     new = [os.path.join(d, name) for d in SHARED_TEMPS
            for name in sorted(_listing(d) - _SHARED_BEFORE[d])
            if not name.startswith(("pytest-of-", "suite-tests-"))]
+    alone = os.environ.get("SUITE_REQUIRE_SERVICES") == "1"
     if left or new:
         session.config.get_terminal_writer().line(
-            f"the tests left files behind: {left} in $TMPDIR, {new} new", red=True)
-        if session.exitstatus == 0:
+            f"the tests left files behind: {left} in $TMPDIR; new in {', '.join(SHARED_TEMPS)}"
+            f" since the run began{'' if alone else ' (by this run or another program)'}: "
+            f"{new}", red=bool(left or alone))
+        if (left or alone) and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

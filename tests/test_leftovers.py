@@ -10,12 +10,13 @@ import time
 from tests.conftest import REPO
 
 
-def _pytest(tmp_path, body):
+def _pytest(tmp_path, body, alone=False):
     (tmp_path / "test_case.py").write_text(body)
+    env = {**os.environ, "SUITE_REQUIRE_SERVICES": "1" if alone else "0"}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
          "--rootdir", str(tmp_path), str(tmp_path / "test_case.py")],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+        cwd=REPO, capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_a_file_left_in_tmpdir_fails_its_test_and_is_removed(tmp_path):
@@ -30,14 +31,16 @@ def test_a_file_left_in_tmpdir_fails_its_test_and_is_removed(tmp_path):
     assert "the test left ['left'] in $TMPDIR" in got.stdout
 
 
-def test_a_run_leaving_a_shared_temporary_file_fails(tmp_path):
-    left = f"/dev/shm/suite-left-{os.getpid()}" if os.path.isdir("/dev/shm") else None
-    if left is None:
-        left = os.path.join(os.path.dirname(str(tmp_path)), f"suite-left-{os.getpid()}")
+def test_a_run_leaving_a_shared_temporary_file_fails_where_the_machine_is_its_own(tmp_path):
+    left = f"/dev/shm/suite-left-{os.getpid()}" if os.path.isdir("/dev/shm") else \
+        f"/tmp/suite-left-{os.getpid()}"
     try:
-        got = _pytest(tmp_path, f"def test_leaves():\n    open({left!r}, 'w').close()\n")
-        assert got.returncode == 1, got.stdout + got.stderr
-        assert "1 passed" in got.stdout and f"{left!r}] new" in got.stdout
+        for alone, status in ((True, 1), (False, 0)):
+            got = _pytest(tmp_path, f"def test_leaves():\n    open({left!r}, 'w').close()\n",
+                          alone)
+            assert got.returncode == status, got.stdout + got.stderr
+            assert "1 passed" in got.stdout and repr(left) in got.stdout
+            os.unlink(left)
     finally:
         if os.path.exists(left):
             os.unlink(left)

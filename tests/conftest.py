@@ -171,11 +171,11 @@ def start_server(argv, name, **kwargs):
     return proc
 
 
-def stop_process(proc, timeout=10):
-    """End a server the tests started: SIGTERM, then SIGKILL after ``timeout`` seconds; then
+def stop_process(proc, timeout=10, sig=signal.SIGTERM):
+    """End a server the tests started: ``sig``, then SIGKILL after ``timeout`` seconds; then
     its watchdog (:func:`start_server`), if it has one."""
     try:
-        proc.terminate()
+        proc.send_signal(sig)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

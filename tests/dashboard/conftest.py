@@ -123,15 +123,9 @@ def stop_server(proc, timeout=20):
     watchdog."""
     import signal
 
-    try:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    finally:
-        proc.watchdog.release()
+    from tests.conftest import stop_process
+
+    stop_process(proc, timeout, signal.SIGINT)
 
 
 @pytest.fixture

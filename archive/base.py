@@ -7,6 +7,7 @@ reader yields members in archive order as ``(Member, stream)``; the stream is va
 next member.
 """
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -40,6 +41,16 @@ class Member:
     mode: int = 0o644
     mtime: float = 0.0
     linkname: str = ""
+
+
+def copy_hashed(src, out, chunk_size=1 << 20):
+    """Copy the open binary file ``src`` to its end into the binary file ``out``; return the
+    SHA-256 (hex) of what was copied. Raises OSError as reading or writing does."""
+    digest = hashlib.sha256()
+    while chunk := src.read(chunk_size):
+        digest.update(chunk)
+        out.write(chunk)
+    return digest.hexdigest()
 
 
 def set_dir_attrs(dirs):

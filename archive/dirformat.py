@@ -1,15 +1,12 @@
 """Plain directory trees: the most readable archive."""
 
-import hashlib
 import os
 import shutil
 import stat
 
 from suite.jsonio import open_read_quietly
 
-from .base import DIR, FILE, SYMLINK, Member, set_dir_attrs
-
-CHUNK = 1 << 20
+from .base import DIR, FILE, SYMLINK, Member, copy_hashed, set_dir_attrs
 
 
 class DirWriter:
@@ -37,18 +34,12 @@ class DirWriter:
     def add_file(self, name, src, size, mode=0o644, mtime=0):
         dst = self._p(name)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        digest = hashlib.sha256()
         with open_read_quietly(src) as f, open(dst, "xb") as out:
-            while True:
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    break
-                digest.update(chunk)
-                out.write(chunk)
+            digest = copy_hashed(f, out)
         os.chmod(dst, mode & 0o7777)
         if mtime:
             os.utime(dst, (mtime, mtime))
-        return digest.hexdigest()
+        return digest
 
     def close(self):
         set_dir_attrs(self._dirs)

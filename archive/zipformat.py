@@ -1,6 +1,5 @@
 """zip archives (deflate); symbolic links are stored as Unix does (mode bits + target)."""
 
-import hashlib
 import os
 import stat
 import time
@@ -8,9 +7,8 @@ import zipfile
 
 from suite.jsonio import open_read_quietly
 
-from .base import DIR, FILE, SYMLINK, ArchiveError, Member
+from .base import DIR, FILE, SYMLINK, ArchiveError, Member, copy_hashed
 
-CHUNK = 1 << 20
 MAX_LINK = 4096  # PATH_MAX: a link target is never longer
 
 
@@ -60,15 +58,8 @@ class ZipWriter:
         info.external_attr = (stat.S_IFREG | (mode & 0o7777)) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         info.file_size = size
-        digest = hashlib.sha256()
         with open_read_quietly(src) as f, self._zip.open(info, "w", force_zip64=size > 2**31) as out:
-            while True:
-                chunk = f.read(CHUNK)
-                if not chunk:
-                    break
-                digest.update(chunk)
-                out.write(chunk)
-        return digest.hexdigest()
+            return copy_hashed(f, out)
 
     def close(self):
         self._zip.close()

@@ -59,6 +59,7 @@ from common import (
     on_terminal,
     suite_python,
     to_file,
+    where,
 )
 
 #: the interpreter of suite's far sides and the command line of its CLI (--python)
@@ -610,7 +611,11 @@ def main():
         rtt = f", {args.latency:g} ms round trips added" if args.latency else ""
         n = len(os.listdir(os.path.join(args.noop_project, "workspace"))) \
             if args.noop_project else args.n
-        print(f"\nN = {n:,} jobs, on {os.environ.get('TMPDIR', '/tmp')}{rtt}, suite "
+        # where the projects are, not $TMPDIR's name: a no-op's project and far copy are
+        # where --noop-project and --noop-dest say
+        on = (f"{where(args.noop_project)}, far copies in {where(args.noop_dest)}"
+              if args.noop_project else where(root))
+        print(f"\nN = {n:,} jobs, in {on}{rtt}, suite "
               f"over SSH through {args.ssh}"
               f"{' on a ControlMaster' if args.control_master else ''}"
               f"{'' if args.second_stream == 'auto' else f', second stream {args.second_stream}'}"

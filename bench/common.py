@@ -16,6 +16,23 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def where(path):
+    """``path`` and what it is on: ``"/dev/shm/x (a RAM disk)"``, ``"/tmp/x (a disk)"`` (the
+    file system of the longest mount point above it; a path not made yet, its parent's)."""
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    with open("/proc/mounts") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3:
+                continue
+            mount = parts[1].replace("\\040", " ")
+            inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, kind = mount, parts[2]
+    return f"{path} ({'a RAM disk' if kind in ('tmpfs', 'ramfs') else 'a disk'})"
+
+
 def timed(fn):
     """``(seconds, result)`` of calling ``fn``."""
     t = time.perf_counter()

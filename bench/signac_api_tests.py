@@ -156,10 +156,11 @@ SHIM = {
 }
 
 
-def get_sdist(path):
+def get_sdist(path, dest):
+    """``path`` if it exists, else the sdist ``pip download``-ed into ``dest`` (the run's
+    temporary directory: removed with it, not left in /tmp by every run)."""
     if os.path.exists(path):
         return path
-    dest = tempfile.mkdtemp(prefix="signac-sdist-")
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
                     ":all:", "-d", dest, "signac==2.4.1"], check=True)
     return os.path.join(dest, "signac-2.4.1.tar.gz")
@@ -241,7 +242,7 @@ def main():
     ap.add_argument("--load", help="take the signac results from this JSON instead of running")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="signac-api-tests-") as root:
-        tests = unpack(get_sdist(args.sdist), root)
+        tests = unpack(get_sdist(args.sdist, root), root)
         shim = write_shim(root)
         results = {}
         if args.load:

@@ -72,6 +72,15 @@ def loads_text(text):
     return obj if end == len(text) else json.loads(text)
 
 
+def literal_or_text(text):
+    """A JSON literal, or the text itself as a string (``suite document --set`` and the
+    dashboard's edits: ``3`` is a number, ``three`` a string)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def loads_many(texts, each=loads_text):
     """``[each(text) for text in texts]`` for texts that are each one JSON value (the index's
     stored texts), parsed as one JSON array: one call into the parser instead of one per

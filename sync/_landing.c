@@ -67,26 +67,6 @@ write_all(int fd, const char *data, size_t n)
     return 0;
 }
 
-/* Room for more bytes after b->len, without the GIL (growbuf_reserve sets MemoryError,
- * which needs it): 0, or -1 (b unchanged). */
-static int
-reserve(growbuf *b, size_t more)
-{
-    if (more <= b->cap - b->len)
-        return 0;
-    if (more > PY_SSIZE_T_MAX - b->len)
-        return -1;
-    size_t need = b->len + more, cap = b->cap ? b->cap : GROWBUF_FIRST;
-    while (cap < need)
-        cap *= 2;
-    char *data = PyMem_RawRealloc(b->data, cap);
-    if (data == NULL)
-        return -1;
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
 /* Copy in (a regular file of size bytes) to out, reading to its end as Python's read does
  * (a short read of a regular file is its end); keep (or NULL) gets the bytes. 0, or -1 with
  * errno set and *reading saying on which side; ENOMEM for a keep that cannot grow. */
@@ -118,7 +98,7 @@ copy_data(int in, int out, off_t size, growbuf *keep, int *reading)
     for (;;) {
         char *buf = stack;
         if (keep != NULL) {
-            if (reserve(keep, want) < 0) {
+            if (growbuf_room(keep, want) < 0) {  /* without the GIL */
                 errno = ENOMEM;
                 *reading = 1;
                 return -1;

@@ -491,6 +491,20 @@ def _read_varint(reader, what: str) -> int:
             raise DeltaError(f"malformed delta: {what} too large")
 
 
+def _copy_hashed(src, length, out, digest, short):
+    """Copy ``length`` bytes of ``src`` to ``out`` and into ``digest``; return ``length``.
+    Raises DeltaError(``short``) if ``src`` ends before."""
+    left = length
+    while left:
+        data = src.read(min(left, _READ))
+        if not data:
+            raise DeltaError(short)
+        out.write(data)
+        digest.update(data)
+        left -= len(data)
+    return length
+
+
 def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
     """Write the new file rebuilt from the basis (open for binary reading, seekable) and a delta.
 
@@ -540,25 +554,12 @@ def apply_delta(basis_fileobj, delta_bytes, out_fileobj) -> int:
                         f"basis has {n_blocks} blocks"
                     )
                 basis_fileobj.seek(start * bs)
-                remaining = min((start + count) * bs, basis_size) - start * bs
-                while remaining:
-                    data = basis_fileobj.read(min(remaining, _READ))
-                    if not data:
-                        raise DeltaError("basis file ended early while applying a delta")
-                    out_fileobj.write(data)
-                    digest.update(data)
-                    remaining -= len(data)
-                    written += len(data)
+                written += _copy_hashed(
+                    basis_fileobj, min((start + count) * bs, basis_size) - start * bs,
+                    out_fileobj, digest, "basis file ended early while applying a delta")
             elif op == _OP_LITERAL:
-                length = _read_varint(raw, "literal length")
-                while length:
-                    data = raw.read(min(length, _READ))
-                    if not data:
-                        raise DeltaError("malformed delta: literal data truncated")
-                    out_fileobj.write(data)
-                    digest.update(data)
-                    length -= len(data)
-                    written += len(data)
+                written += _copy_hashed(raw, _read_varint(raw, "literal length"), out_fileobj,
+                                        digest, "malformed delta: literal data truncated")
             elif op == _OP_END:
                 total = _read_varint(raw, "total length")
                 expect = raw.read(16)

@@ -97,6 +97,44 @@ def test_daemons_die_with_a_killed_test_process(tmp_path, fixture, programs, sta
     assert gone(pids, 20), f"a daemon of the {fixture} fixture outlived the test process"
 
 
+def test_directories_go_after_the_daemons(tmp_path):
+    keep, gone_dir = tmp_path / "keep", tmp_path / "cell"
+    (gone_dir / "spool").mkdir(parents=True)
+    keep.mkdir()
+    (gone_dir / "spool" / "x").write_text("x")
+    daemon = _sleeper()
+    try:
+        watch = guard([(daemon.pid, "sleep")], grace=1, remove=[gone_dir])
+        assert gone_dir.exists()  # only when the pipe ends
+        watch.release()
+        assert daemon.wait(timeout=10) == -signal.SIGTERM
+        assert not gone_dir.exists() and keep.exists()
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
+def test_the_dashboard_dies_with_a_killed_test_process(tmp_path):
+    pytest.importorskip("flask", reason="the dashboard extra (Flask) is not installed")
+    pids = _killed_while_running(tmp_path, """
+        import suite
+        from tests.dashboard.conftest import start_server
+        project = suite.init_project(root / "project")
+        proc, url = start_server(project)
+        (root / "dashboard.pid").write_text(str(proc.pid))
+    """, ["dashboard.pid"])
+    assert gone(pids, 20), "the dashboard's server outlived the test process"
+
+
+def _removed(path, seconds):
+    deadline = time.monotonic() + seconds
+    while os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_grid_engine_dies_with_a_killed_test_process(tmp_path):
     if not os.path.exists("/usr/sbin/sge_qmaster") or os.geteuid() != 0 or "1" not in (
             os.environ.get("SUITE_REQUIRE_SERVICES"), os.environ.get("SUITE_TEST_SGE")):
@@ -122,5 +160,6 @@ def test_grid_engine_dies_with_a_killed_test_process(tmp_path):
             shutil.copy(cell.spool + "/qmaster/qmaster.pid", root / "qmaster.pid")
         """, ["qmaster.pid", "execd.pid"], timeout=120)
         assert gone(pids, 30), "a Grid Engine daemon outlived the test process"
+        assert _removed(cell.dir, 30), f"the cell's directory {cell.dir} stayed"
     finally:
         cell.stop()  # the cell's directory (and any daemon left) goes

@@ -5,7 +5,9 @@ it, or died), the watchdog ends the daemons it was told of: SIGTERM, SIGKILL aft
 
 Daemons that fork themselves (munged, slurmctld, slurmd, sge_qmaster, sge_execd) are named
 by their pid files, read when the pipe ends; each pid is ended only if its program is the one
-named (a pid file may outlive its process, and its pid be another's since)."""
+named (a pid file may outlive its process, and its pid be another's since). Directories it is
+told of (a Grid Engine cell's, outside any temporary directory) are removed after the daemons
+have ended."""
 
 import glob
 import json
@@ -31,17 +33,18 @@ class Guard:
             self._proc.wait()
 
 
-def guard(targets, grace=5):
+def guard(targets, grace=5, remove=()):
     """Watch over ``targets``: ``(pid, or a pid file's path or glob, program name)`` pairs
-    (the pid files are read when the pipe ends: a daemon not started yet is named). Returns a
-    :class:`Guard`. The pipe's write end stays in this process only (not inheritable: no
+    (the pid files are read when the pipe ends: a daemon not started yet is named), and
+    remove the directories ``remove`` once they have ended. Returns a :class:`Guard`. The pipe's write end stays in this process only (not inheritable: no
     daemon started later holds it). The watchdog is this file run as a script (standard
     library only: it starts fast)."""
     read_end, write_end = os.pipe()  # both close on exec; the watchdog's is handed over
     try:
         proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__),
-             json.dumps([[str(t), n] for t, n in targets]), str(grace)],
+             json.dumps([[str(t), n] for t, n in targets]), str(grace),
+             json.dumps([str(p) for p in remove])],
             stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
     except BaseException:
         os.close(write_end)
@@ -97,8 +100,9 @@ def _names(pid):
     return out
 
 
-def _watch(targets, grace):
-    """The watchdog: wait for the end of stdin, then end the targets still running."""
+def _watch(targets, grace, remove):
+    """The watchdog: wait for the end of stdin, then end the targets still running, then
+    remove the directories ``remove``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the tests is theirs to handle
     while os.read(0, 4096):
         pass
@@ -114,7 +118,12 @@ def _watch(targets, grace):
         pids = [pid for pid in pids if alive(pid)]
         if not pids:
             break
+    if remove:
+        import shutil
+
+        for path in remove:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    _watch(json.loads(sys.argv[1]), float(sys.argv[2]))
+    _watch(json.loads(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]))

@@ -61,14 +61,6 @@ def echo_lines(lines):
         click.echo("\n".join(lines))
 
 
-def parse_value(text):
-    """A JSON literal, or the text itself as a string."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 filter_option = click.option(
     "-f", "--filter", "filter_args", multiple=True,
     help="Filter in the short grammar, repeatable: -f 'a 1' -f 'b.c.$gt 2', or one JSON object "

@@ -7,7 +7,9 @@ import sys
 
 import click
 
-from .common import echo_json, parse_value, progress_bar, project
+from suite.jsonio import literal_or_text
+
+from .common import echo_json, progress_bar, project
 
 
 @click.command()
@@ -61,7 +63,7 @@ def document(ids, assignments, deletions, pretty):
     for i in ids:
         j = p.open_job(id=i)
         for key, value in assignments:
-            _set_dotted(j.doc, key, parse_value(value))
+            _set_dotted(j.doc, key, literal_or_text(value))
         for key in deletions:
             _delete_dotted(j.doc, key)
         click.echo(json.dumps(j.doc(), indent=2 if pretty else None, sort_keys=True))

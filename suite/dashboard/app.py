@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Flask, abort, redirect, render_template, request, send_file
 
 from suite.errors import AmbiguousIdError, FilterError, JobNotFoundError, SuiteError
+from suite.jsonio import literal_or_text
 
 from . import edit, files, h5view, plot, security
 from .data import ProjectData
@@ -143,7 +144,7 @@ def create_app(path=".", token=None, read_only=False):
         if not key:
             abort(400, "give the key to set or delete")
         delete = form.get("action") == "delete"
-        value = edit.parse(form.get("value", ""))
+        value = literal_or_text(form.get("value", ""))
         try:
             current = edit.apply(job, form.get("digest", ""), key, value, delete=delete)
         except (SuiteError, KeyError) as exc:

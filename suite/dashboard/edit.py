@@ -12,14 +12,6 @@ def digest(doc):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse(text):
-    """A JSON literal, or the text itself as a string (as ``suite document --set``)."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def apply(job, loaded_digest, key, value=None, delete=False):
     """Set (or delete) the dotted ``key`` of the job document unless the document changed since
     the page showed it (its digest is not ``loaded_digest``). Returns None when written, else

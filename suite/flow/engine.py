@@ -426,7 +426,7 @@ class Runner:
         each job's document view gets its document (labels and callables read job.doc: one
         stat each, not a file read)."""
         # a C map of the maker (no generator frame a job); lengths checked by the zip below
-        jobs = list(jobs_of(self.project, ids, sps))
+        jobs = list(jobs_of(self.project, ids, sps, with_paths=True))
         texts = [d for d in documents if type(d) is str]
         parsed = iter(loads_many(texts)) if texts else None
         docs, doclist = {}, []

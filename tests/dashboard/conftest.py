@@ -97,27 +97,35 @@ def anonymous(dash):
     return create_app(dash.path, token=TOKEN).test_client()
 
 
+def start_dashboard(argv, **kwargs):
+    """``suite dashboard ARGV`` (``subprocess.Popen``'s ``kwargs``), watched over
+    (tests/watchdog.py): it ends with the tests, even SIGKILLed ones. End it with
+    :func:`stop_server`."""
+    from tests.conftest import start_server as start_guarded
+
+    return start_guarded([sys.executable, "-m", "suite", "dashboard", *argv],
+                         os.path.basename(sys.executable), **kwargs)
+
+
 def start_server(project, *args):
     """`suite dashboard --no-browser ARGS` in the project directory; returns (process, URL)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "suite", "dashboard", "--no-browser", *args],
-        cwd=project.path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_dashboard(["--no-browser", *args], cwd=project.path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     if not line:
-        proc.kill()
+        stop_server(proc)
         raise AssertionError(f"no URL printed: {proc.stderr.read()}")
     return proc, line
 
 
-def stop_server(proc):
+def stop_server(proc, timeout=20):
+    """Ctrl-C (SIGINT), as a user ends it; SIGKILL after ``timeout`` seconds; then its
+    watchdog."""
     import signal
 
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from tests.conftest import stop_process
+
+    stop_process(proc, timeout, signal.SIGINT)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the user's ControlMaster), reached through a forwarded local port, stopped by Ct
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 import suite
 from tests.sync.conftest import openssh, ssh_home, sshd  # noqa: F401  (fixtures)
 
+from .conftest import start_dashboard, stop_server
 from .test_security import _request
 
 pytestmark = pytest.mark.ssh
@@ -110,9 +110,8 @@ def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp
             if kind == "openssh-master-localforward" else "")
         options = ["--ssh", "auto", "--ssh-command", master]
     logins = _logins(sshd)
-    proc = subprocess.Popen([sys.executable, "-m", "suite", "dashboard", "--on", "hpc",
-                             "--no-browser", *options], cwd=here.path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = start_dashboard(["--on", "hpc", "--no-browser", *options], cwd=here.path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read()
@@ -136,8 +135,7 @@ def test_dashboard_on_a_remote(kind, sshd, ssh_home, openssh, dash, special, tmp
                               cookie=cookie)
         assert data == b"42\n"
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        stop_server(proc, timeout=30)
     assert proc.returncode in (0, 130), proc.stderr.read()
     # Ctrl-C here stopped the far side and the forwarding
     deadline = time.monotonic() + 15

@@ -17,7 +17,7 @@ def cli(project, *args):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_books_travel_with_sync_and_block_duplicates(tmp_path, monkeypatch):
+def test_books_travel_with_sync_and_block_duplicates(tmp_path, monkeypatch, private_tmpdir):
     monkeypatch.setenv("SUITE_SCHEDULER", "direct")
     laptop = suite.init_project(tmp_path / "laptop")
     (tmp_path / "laptop" / "workflow.py").write_text(

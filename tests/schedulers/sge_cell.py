@@ -49,7 +49,8 @@ class Cell:
         self.spool = os.path.join(self.dir, "spool")
         self.host = socket.gethostname()
         self.bin = os.path.join(self.dir, "bin")
-        self._watchdog = None  # ends the daemons if this process dies (tests/watchdog.py)
+        self._watchdog = None  # ends the daemons and removes the cell if this process dies
+        # (tests/watchdog.py): from create() on
         self.env = {**os.environ, "SGE_ROOT": SGE_ROOT, "SGE_CELL": self.name,
                     "PATH": os.pathsep.join([self.bin, os.environ.get("PATH", os.defpath)]),
                     "SGE_QMASTER_PORT": str(_free_port()),
@@ -65,6 +66,14 @@ class Cell:
 
     def create(self):
         """The cell's files, as Debian's init_cluster makes them, but with its own spool."""
+        from tests.watchdog import guard
+
+        # from here on the cell's directory goes with this process, even a SIGKILLed one
+        # (its daemons first, once started)
+        self._watchdog = guard([
+            (os.path.join(self.spool, "qmaster", "qmaster.pid"), "sge_qmaster"),
+            (os.path.join(self.spool, "execd", "*", "execd.pid"), "sge_execd")], grace=10,
+            remove=[self.dir])
         entry = pwd.getpwnam(ADMIN)
         common = os.path.join(self.dir, "common")
         os.makedirs(common)
@@ -111,11 +120,6 @@ class Cell:
     def start(self, work):
         """Start qmaster, configure one host, queue all.q (2 slots) and PE smp, start execd and
         wait until the queue takes jobs. ``work`` is a scratch directory."""
-        from tests.watchdog import guard
-
-        self._watchdog = guard([
-            (os.path.join(self.spool, "qmaster", "qmaster.pid"), "sge_qmaster"),
-            (os.path.join(self.spool, "execd", "*", "execd.pid"), "sge_execd")], grace=10)
         subprocess.run(["/usr/sbin/sge_qmaster"], env=self.env, check=False)
         if not _wait(lambda: subprocess.run(["qconf", "-sh"], env=self.env,
                                             capture_output=True).returncode == 0, 30):

@@ -14,16 +14,6 @@ from schedulers.direct import status_dir
 from .live import wait_for
 
 
-@pytest.fixture
-def tmpdir_env(tmp_path, monkeypatch):
-    """$TMPDIR of its own, so the tests plant files where the scheduler looks."""
-    base = tmp_path / "tmp"
-    base.mkdir()
-    os.chmod(base, 0o1777)
-    monkeypatch.setenv("TMPDIR", str(base))
-    return base
-
-
 def planted_path(base):
     return base / f"suite-direct-{os.getuid()}"
 
@@ -33,19 +23,19 @@ def submit(d, tmp_path, commands):
     return d.submit(d.render(sub), sub, str(tmp_path / "scripts"))
 
 
-def test_status_dir_is_private(tmpdir_env):
+def test_status_dir_is_private(private_tmpdir):
     path = status_dir()
-    assert path == str(planted_path(tmpdir_env))
+    assert path == str(planted_path(private_tmpdir))
     st = os.lstat(path)
     assert st.st_uid == os.getuid() and st.st_mode & 0o777 == 0o700
     assert status_dir() == path  # found again as it is
 
 
-def test_planted_link_is_refused_and_not_followed(tmpdir_env, tmp_path):
+def test_planted_link_is_refused_and_not_followed(private_tmpdir, tmp_path):
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious").write_text("keep me")
-    planted_path(tmpdir_env).symlink_to(victim)
+    planted_path(private_tmpdir).symlink_to(victim)
     d = Direct()
     with pytest.raises(SchedulerError, match="suite-direct-.*not a private directory"):
         submit(d, tmp_path, ["true"])
@@ -57,18 +47,18 @@ def test_planted_link_is_refused_and_not_followed(tmpdir_env, tmp_path):
     assert not (tmp_path / "scripts" / "s.sh.out").exists()  # nothing ran
 
 
-def test_directory_others_can_write_is_refused(tmpdir_env, tmp_path):
-    planted_path(tmpdir_env).mkdir()
-    os.chmod(planted_path(tmpdir_env), 0o777)
+def test_directory_others_can_write_is_refused(private_tmpdir, tmp_path):
+    planted_path(private_tmpdir).mkdir()
+    os.chmod(planted_path(private_tmpdir), 0o777)
     with pytest.raises(SchedulerError, match="not a private directory"):
         submit(Direct(), tmp_path, ["true"])
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="planting as another user needs root")
-def test_directory_of_another_user_and_its_statuses_are_not_believed(tmpdir_env, tmp_path):
+def test_directory_of_another_user_and_its_statuses_are_not_believed(private_tmpdir, tmp_path):
     sleeper = subprocess.Popen(["sleep", "30"])
     try:
-        planted = planted_path(tmpdir_env)
+        planted = planted_path(private_tmpdir)
         planted.mkdir(mode=0o700)
         (planted / str(sleeper.pid)).write_text("0\n")  # a fake "completed"
         os.chown(planted / str(sleeper.pid), 65534, 65534)
@@ -82,7 +72,7 @@ def test_directory_of_another_user_and_its_statuses_are_not_believed(tmpdir_env,
         sleeper.wait()
 
 
-def test_links_inside_are_not_followed(tmpdir_env, tmp_path):
+def test_links_inside_are_not_followed(private_tmpdir, tmp_path):
     d = Direct()
     pid = submit(d, tmp_path, ["sleep 2"])
     private = status_dir()
@@ -96,7 +86,7 @@ def test_links_inside_are_not_followed(tmpdir_env, tmp_path):
     assert outside.read_text() == "0\n"
 
 
-def test_failed_dependency_fails_without_running(tmpdir_env, tmp_path):
+def test_failed_dependency_fails_without_running(private_tmpdir, tmp_path):
     d = Direct()
     first = submit(d, tmp_path, ["exit 3"])
     sub = Submission("second", [f"touch {tmp_path}/ran"], after=[first])

@@ -177,7 +177,7 @@ WORKFLOW = textwrap.dedent('''
 ''')
 
 
-def test_direct_end_to_end(project):
+def test_direct_end_to_end(project, private_tmpdir):
     for a in range(2):
         project.open_job({"a": a}).init()
     with open(project.fn("workflow.py"), "w") as f:
@@ -203,7 +203,7 @@ def test_direct_end_to_end(project):
     assert status["complete"] == 2 and status["eligible"] == 0
 
 
-def test_direct_cancel_and_failure(tmp_path):
+def test_direct_cancel_and_failure(tmp_path, private_tmpdir):
     d = Direct()
     long = Submission("long", ["sleep 30"])
     pid = d.submit(d.render(long), long, str(tmp_path))

@@ -79,3 +79,39 @@ def test_suite_export_imports_into_signac(suite_project, tmp_path, ending):
     os.umask(umask)
     for job in other:
         assert os.stat(job.fn("out")).st_mode & 0o777 == 0o750 & ~umask | 0o700
+
+
+# -- import_from(schema=...): the paths must agree with the state points, as in signac ------
+def _exported(tmp_path, manifest):
+    """Ten jobs {a: i} exported (moved) to data/a/<i>, with or without suite's manifest."""
+    project = suite.init_project(tmp_path / "p")
+    for i in range(10):
+        project.open_job({"a": i}).init()
+    data = tmp_path / "data"
+    project.export_to(str(data), copytree=os.replace)
+    if not manifest:
+        os.remove(data / "suite-manifest.json")
+    return project, data
+
+
+@pytest.mark.parametrize("manifest", [True, False], ids=["manifest", "statepoint-files"])
+def test_import_schema_contradicting_the_statepoints_raises_signacs_error(tmp_path, manifest):
+    project, data = _exported(tmp_path, manifest)
+    for schema in ("a/{b:int}", "a/{a:str}"):
+        with pytest.raises(suite.errors.StatepointParsingError, match="the path says"):
+            project.import_from(str(data), schema=schema)
+        with pytest.raises(archive.ArchiveError):  # suite's own class, as before
+            archive.import_jobs(project, str(data), schema=schema.replace("{", "<").replace(
+                "}", ">"))
+        assert len(project) == 0  # nothing landed
+    assert len(project.import_from(str(data), schema="a/{a:int}")) == 10
+    assert sorted(j.sp.a for j in project) == list(range(10))
+
+
+def test_import_schema_must_match_every_manifest_path(tmp_path):
+    project, data = _exported(tmp_path, True)
+    with pytest.raises(archive.ArchiveError, match="do not match the schema"):
+        project.import_from(str(data), schema="b/{a:int}")
+    assert len(project) == 0
+    assert project.import_from(str(data), schema="b/{a:int}", ignore_unmatched=True) == {}
+    assert len(project) == 0

@@ -686,8 +686,9 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
             sp, job_id, _ = validate_statepoint(candidates[path])
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: {path!r}: {exc}") from None
-        if not sp:
-            raise ArchiveError(f"{origin}: {path!r}: empty state point")
+        if not sp and path not in sp_files:  # {} in a state point file is a job (signac's)
+            raise ArchiveError(f"{origin}: {path!r}: empty state point (the schema read no "
+                               "key from the path)")
         files, links = _split(grouped[path])
         jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
     _check_unique_ids([(j.id, j.path) for j in jobs], origin)

@@ -115,3 +115,22 @@ def test_import_schema_must_match_every_manifest_path(tmp_path):
     assert len(project) == 0
     assert project.import_from(str(data), schema="b/{a:int}", ignore_unmatched=True) == {}
     assert len(project) == 0
+
+
+def test_job_with_an_empty_statepoint_from_signac_imports(tmp_path):
+    # signac allows the state point {} (the job 99914b93...); its export holds {} in the file
+    sg = signac.init_project(str(tmp_path / "sg"))
+    sg.open_job({}).init().doc.x = 1
+    sg.open_job({"a": 1}).init()
+    sg.export_to(str(tmp_path / "out"), path=False)
+    project = suite.init_project(tmp_path / "mine")
+    got = project.import_from(str(tmp_path / "out"))
+    assert set(got) == {j.id for j in sg} and "99914b932bd37a50b983c5e7c90ae93b" in got
+    assert project.open_job({}).doc() == {"x": 1}
+    # a path the schema reads no key from, without a state point file, is still refused:
+    # its state point is unknown, not {}
+    empty = "99914b932bd37a50b983c5e7c90ae93b"
+    os.remove(tmp_path / "out" / empty / "signac_statepoint.json")
+    with pytest.raises(archive.ArchiveError, match="empty state point"):
+        archive.import_jobs(suite.init_project(tmp_path / "other"), str(tmp_path / "out"),
+                            schema="<id>")

@@ -238,6 +238,9 @@ def _exec(project, args):
                              "ones)")
         units = chosen
     if args.operation in project._groups:
+        from .project import refuse_unapplied
+
+        refuse_unapplied(project, [args.operation], "run_options")
         statuses = [runner.execute_group(op, unit) for unit in units]
     else:
         statuses = [runner.execute(op, unit) for unit in units]

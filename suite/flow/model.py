@@ -51,6 +51,9 @@ class Group:
     owner: object = None
     #: directives an operation has only when run through this group: name -> dict
     operation_directives: dict = field(default_factory=dict)
+    #: signac-flow's make_group(submit_options=, run_options=) given, which suite cannot
+    #: apply: running (run_options) or submitting (submit_options) the group refuses them
+    unapplied: dict = field(default_factory=dict)
 
     def __call__(self, func=None, /, *, directives=None):
         if func is None:

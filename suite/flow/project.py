@@ -173,13 +173,14 @@ class FlowProject(Project, Workflow):
 
     @classmethod
     def make_group(cls, name, submit_options="", run_options="", group_aggregator=None):
-        """A group (signac-flow's ``make_group``); ``submit_options`` and ``run_options``
-        are not supported (raise SuiteError)."""
-        if submit_options:
-            raise unsupported("submit_options")
-        if run_options:
-            raise unsupported("run_options")
-        return Workflow.make_group.__func__(cls, name, group_aggregator=group_aggregator)
+        """A group (signac-flow's ``make_group``). suite cannot apply ``submit_options`` or
+        ``run_options``: they are kept, and submitting (``submit_options``) or running
+        (``run_options``) this group raises SuiteError naming them; the definition itself,
+        and the rest of the project, work."""
+        group = Workflow.make_group.__func__(cls, name, group_aggregator=group_aggregator)
+        group.unapplied = {k: v for k, v in (("submit_options", submit_options),
+                                             ("run_options", run_options)) if v}
+        return group
 
     @property
     def operations(self):
@@ -307,6 +308,7 @@ class FlowProject(Project, Workflow):
         parallel = (os.cpu_count() or 1) if np is not None and int(np) < 0 else int(np or 1)
         runner = self._runner()
         selected = _match(self, names) if names else list(self._operations)
+        refuse_unapplied(self, selected, "run_options")
         wanted = _selection(self, jobs)
         counts, total, ran = {}, 0, []
         with runner.log.background():
@@ -389,6 +391,7 @@ class FlowProject(Project, Workflow):
                                  "suite.flow")
         runner = self._runner()
         ops = _match(self, names) if names else None
+        refuse_unapplied(self, ops or (), "submit_options")
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
         sched = scheduler if scheduler is not None else get_scheduler(None, None)
@@ -410,6 +413,17 @@ class FlowProject(Project, Workflow):
         from .main import main
 
         main(self, parser)
+
+
+def refuse_unapplied(project, names, option):
+    """Raise SuiteError when one of the groups ``names`` was made with signac-flow's
+    ``option`` (``run_options`` or ``submit_options``), which suite cannot apply."""
+    for name in names:
+        group = project._groups.get(name)
+        if group is not None and option in group.unapplied:
+            raise SuiteError(f"{option} (signac-flow) is not supported by suite.flow: group "
+                             f"{name!r} has {option}={group.unapplied[option]!r}; "
+                             f"{UNSUPPORTED[option]}")
 
 
 def _match(project, names, groups=True):

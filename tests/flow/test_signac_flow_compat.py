@@ -468,8 +468,6 @@ def test_bad_directives_are_refused_at_definition():
     ("from suite.flow import redirect_log", "redirect_log"),
     ("import suite.flow as f; f.get_environment()", "get_environment"),
     ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
-     "P.make_group('g', run_options='--debug')", "run_options"),
-    ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
      "P(PATH).detect_operation_graph()", "detect_operation_graph"),
     ("from suite.flow import FlowProject as F\nF(PATH, environment=object())", "environment"),
     ("from suite.flow import FlowProject as F\nF(PATH).print_status(template='x.jinja')",
@@ -598,3 +596,56 @@ def test_python_api_agrees(tmp_path):
     assert all(d["sum"] == 6 and d["mirrored"] >= 1 and "never" not in d
                for d in docs.values())
     assert all(d["n"] == 2 for d in docs.values())  # once by conditions, once ignoring them
+
+
+GROUP_OPTIONS = '''
+class Project(FlowProject):
+    pass
+
+
+cluster = Project.make_group("cluster", submit_options="--mem=4g", run_options="--debug")
+
+
+@cluster
+@Project.post.true("a_done")
+@Project.operation
+def a(job):
+    ran("a", job)
+    job.doc.a_done = True
+
+
+@Project.post.true("b_done")
+@Project.operation
+def b(job):
+    ran("b", job)
+    job.doc.b_done = True
+'''
+
+
+def test_group_options_are_refused_where_they_would_act_not_at_definition(tmp_path):
+    # signac-flow's make_group(submit_options=, run_options=): suite cannot apply them, so
+    # running or submitting that group is an error naming them; the project.py still loads,
+    # and everything else in it works as under signac-flow
+    dirs = make_twins(tmp_path, GROUP_OPTIONS, [{"T": 1}])
+    d = dirs["suite"]
+    for args, named in ((["run", "-o", "cluster"], "run_options"),
+                        (["exec", "cluster"], "run_options"),
+                        (["submit", "-o", "cluster", "--pretend"], "submit_options")):
+        out = project_py(d, *args, check=False)
+        assert out.returncode == 1 and named in out.stderr and "cluster" in out.stderr, out
+        assert "Traceback" not in out.stderr and "not supported by suite.flow" in out.stderr
+    assert snapshot(d)["ran"] == []  # nothing ran
+    out = both(dirs, "run", "-o", "b")
+    assert snapshot(d)["ran"] == snapshot(dirs["flow"])["ran"] != []
+    assert out["suite"].returncode == 0
+    status = project_py(d, "status")
+    assert status.returncode == 0 and "\na " in status.stdout
+    import importlib.util
+
+    from suite import SuiteError
+    spec = importlib.util.spec_from_file_location("grouped_project", os.path.join(d, "project.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SuiteError, match="run_options.*cluster|cluster.*run_options"):
+        module.Project.get_project(d).run(names=["cl.*"])
+    module.Project.get_project(d).run(names=["a"])  # the operation alone is not the group

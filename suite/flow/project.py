@@ -252,7 +252,7 @@ class FlowProject(Project, Workflow):
     def print_status(self, jobs=None, overview=True, overview_max_lines=None, parameters=None,
                      detailed=False, all_ops=False, only_incomplete=False,
                      output_format="terminal", unroll=True, compact=False, pretty=False,
-                     file=sys.stdout, err=sys.stderr, ignore_errors=False, template=None,
+                     file=None, err=None, ignore_errors=False, template=None,
                      profile=False, eligible_jobs_max_lines=None, hide_progress=False,
                      operation=None, **kwargs):
         """Print the status: per operation, eligible and complete counts, the labels, and
@@ -264,6 +264,7 @@ class FlowProject(Project, Workflow):
                              "suite.flow: use output_format='markdown' or 'html', or --json")
         if profile:
             raise SuiteError("status --profile (signac-flow) is not supported by suite.flow")
+        file = sys.stdout if file is None else file  # the current one, as signac-flow
         runner = self._runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]

@@ -649,3 +649,25 @@ def test_group_options_are_refused_where_they_would_act_not_at_definition(tmp_pa
     with pytest.raises(SuiteError, match="run_options.*cluster|cluster.*run_options"):
         module.Project.get_project(d).run(names=["cl.*"])
     module.Project.get_project(d).run(names=["a"])  # the operation alone is not the group
+
+
+def test_print_status_writes_to_the_current_stdout(project):
+    # signac-flow resolves file/err when called: redirect_stdout, a notebook's or a test's
+    # capture see the status
+    import contextlib
+    import io
+
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.operation
+    def shown_op(job):
+        pass
+
+    project.open_job({"a": 1}).init()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        P.get_project(project.path).print_status()
+    assert "shown_op" in out.getvalue() and "Overview: 1 jobs" in out.getvalue()

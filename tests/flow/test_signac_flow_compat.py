@@ -671,3 +671,48 @@ def test_print_status_writes_to_the_current_stdout(project):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         P.get_project(project.path).print_status()
     assert "shown_op" in out.getvalue() and "Overview: 1 jobs" in out.getvalue()
+
+
+def test_subclass_made_before_the_parent_gets_operations_inherits_them(project):
+    # signac-flow collects operations, labels and groups through the class hierarchy when a
+    # project is made; a subclass defined before the parent's decorators ran has them too
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    class B(A):
+        pass
+
+    @A.label
+    def labelled(job):
+        return True
+
+    @A.post.true("foo_done")
+    @A.operation
+    def foo(job):
+        job.doc.foo_done = True
+
+    grp = A.make_group("grp")
+
+    @B.operation
+    def baz(job):
+        job.doc.baz_done = True
+
+    @grp
+    @A.post.true("in_grp_done")
+    @A.operation
+    def in_grp(job):
+        job.doc.in_grp_done = True
+
+    # a condition added through the subclass stays the subclass's
+    B.post.true("never_set")(in_grp)
+    job = project.open_job({"a": 1}).init()
+    a, b = A.get_project(project.path), B.get_project(project.path)
+    assert set(a.operations) == {"foo", "in_grp"} and set(b.operations) == {"foo", "baz", "in_grp"}
+    assert set(b.groups) == {"grp"} and list(b.labels(job)) == ["labelled"]
+    b.run()
+    assert job.doc() == {"foo_done": True, "baz_done": True, "in_grp_done": True}
+    # A's in_grp lacks B's "never_set" postcondition: complete for A only
+    assert "in_grp" in set(a.completed_operations(job))
+    assert "in_grp" not in set(b.completed_operations(job))

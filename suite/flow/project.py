@@ -123,6 +123,8 @@ class FlowProject(Project, Workflow):
 
     _flow_style = True
     operation_hooks = _HookRegister()
+    #: ``print_status(parameters=...)`` value for "every state point key that varies"
+    PRINT_STATUS_ALL_VARYING_PARAMETERS = True
 
     def __init__(self, path=None, environment=None, entrypoint=None):
         if environment is not None:
@@ -476,8 +478,9 @@ def _detailed(project, result, parameters, only_incomplete):
     from suite.query import MISSING, resolve
 
     # as signac-flow: -p without keys shows every state point key whose value varies
-    keys = list(project.detect_schema(exclude_const=True)) if parameters == [] else \
-        list(parameters or [])
+    # (signac-flow's Python API says so with parameters=True)
+    keys = list(project.detect_schema(exclude_const=True)) if parameters == [] or \
+        parameters is True else list(parameters or [])
     header = ["job id", "labels", "eligible operations"] + keys
     rows = []
     for job_id, info in sorted(result.jobs.items()):

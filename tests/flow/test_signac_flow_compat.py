@@ -716,3 +716,26 @@ def test_subclass_made_before_the_parent_gets_operations_inherits_them(project):
     # A's in_grp lacks B's "never_set" postcondition: complete for A only
     assert "in_grp" in set(a.completed_operations(job))
     assert "in_grp" not in set(b.completed_operations(job))
+
+
+def test_print_status_parameters_true_shows_the_varying_keys(project):
+    import contextlib
+    import io
+
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.operation
+    def op(job):
+        pass
+
+    for a in range(2):
+        project.open_job({"a": a, "const": 1}).init()
+    assert P.PRINT_STATUS_ALL_VARYING_PARAMETERS is True  # signac-flow's name for it
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        P.get_project(project.path).print_status(parameters=True, detailed=True)
+    header = [line for line in out.getvalue().splitlines() if line.startswith("job id")][0]
+    assert header.split()[-1] == "a" and "const" not in header

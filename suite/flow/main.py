@@ -45,6 +45,10 @@ def build_parser(parser=None):
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0)
     common.add_argument("--debug", action="store_true")
+    # before the command too, as signac-flow takes them (accepted and ignored, as after it);
+    # their own names, so the command's defaults do not overwrite them
+    parser.add_argument("-v", "--verbose", dest="main_verbose", action="count", default=0)
+    parser.add_argument("--debug", dest="main_debug", action="store_true")
     sub = parser.add_subparsers(dest="command")
 
     status = sub.add_parser("status", parents=[common], help="Show the status.")

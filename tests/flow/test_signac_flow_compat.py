@@ -739,3 +739,14 @@ def test_print_status_parameters_true_shows_the_varying_keys(project):
         P.get_project(project.path).print_status(parameters=True, detailed=True)
     header = [line for line in out.getvalue().splitlines() if line.startswith("job id")][0]
     assert header.split()[-1] == "a" and "const" not in header
+
+
+def test_verbosity_options_before_the_command_are_accepted(tmp_path):
+    # signac-flow's `python project.py --debug status` / `-v run`: accepted, as after it
+    dirs = make_twins(tmp_path, GROUP_OPTIONS, [{"T": 1}])
+    for args in (["--debug", "status", "--detailed"], ["-vv", "status"],
+                 ["-v", "--debug", "run", "-o", "b"]):
+        outs = both(dirs, *args, check=False)
+        assert outs["flow"].returncode == 0, outs["flow"].stderr
+        assert outs["suite"].returncode == 0, outs["suite"].stderr
+    assert snapshot(dirs["suite"])["ran"] == snapshot(dirs["flow"])["ran"] != []

@@ -159,10 +159,19 @@ def _aggregate(project, text):
 
     runner = project._runner()
     jobs = runner._jobs()
+    found = {}  # an id or, as signac-flow takes them, its unique beginning
     for op in list(project._operations.values()) + list(project._groups.values()):
         for unit in runner.units(op, jobs, {}):
-            if get_aggregate_id(unit) == text:
+            agg_id = get_aggregate_id(unit)
+            if agg_id == text:
                 return unit
+            if agg_id.startswith(text):
+                found[agg_id] = unit
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if found:
+        raise SuiteError(f"the aggregate id {text} is ambiguous: {', '.join(sorted(found)[:5])}"
+                         + (" ..." if len(found) > 5 else ""))
     raise SuiteError(f"no aggregate with id {text} in {project.path}")
 
 

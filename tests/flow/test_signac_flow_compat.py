@@ -750,3 +750,31 @@ def test_verbosity_options_before_the_command_are_accepted(tmp_path):
         assert outs["flow"].returncode == 0, outs["flow"].stderr
         assert outs["suite"].returncode == 0, outs["suite"].stderr
     assert snapshot(dirs["suite"])["ran"] == snapshot(dirs["flow"])["ran"] != []
+
+
+AGGREGATE_ALL = '''
+class Project(FlowProject):
+    pass
+
+
+@Project.post.true("summed")
+@Project.operation(aggregator=aggregator())
+def total(*jobs):
+    ran("total", *jobs)
+    for job in jobs:
+        job.doc.summed = True
+'''
+
+
+def test_abbreviated_aggregate_ids_are_taken_like_job_ids(tmp_path):
+    dirs = make_twins(tmp_path, AGGREGATE_ALL, [{"T": t} for t in range(3)])
+    for tool, d in dirs.items():  # each tool's own id (the jobs' order in it is each's own)
+        agg = project_py(d, "next", "total").stdout.split()
+        assert len(agg) == 1 and agg[0].startswith("agg-")
+        out = project_py(d, "run", "-o", "total", "-j", agg[0][:-5], check=False)
+        assert out.returncode == 0, (tool, out.stderr)
+    assert snapshot(dirs["suite"])["ran"] == snapshot(dirs["flow"])["ran"] != []
+    out = project_py(dirs["suite"], "exec", "total", "agg-", check=False)  # every aggregate
+    assert out.returncode == 0 or "ambiguous" in out.stderr
+    out = project_py(dirs["suite"], "run", "-j", "agg-0000000000", check=False)
+    assert out.returncode == 1 and "no aggregate" in out.stderr

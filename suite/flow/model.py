@@ -112,6 +112,13 @@ class _ConditionDecorator:
         return bound
 
     def _add(self, cond):
+        owner = self.owner
+        if owner is not None and owner._flow_style and not isinstance(cond, C.Condition) \
+                and registered(owner, cond) is not None:
+            # as signac-flow: it would be called (run) at every status
+            name = registered(owner, cond).name
+            raise FlowDefinitionError(f"the operation {name!r} cannot be a {self.kind}condition; "
+                                      f"to wait for it, use pre.after({name})")
         cond = C.wrap(cond)
 
         def decorate(func):
@@ -253,6 +260,12 @@ class Workflow:
         if cls._flow_style and registered(cls, func) is not None:
             raise FlowDefinitionError(f"the function {func.__name__!r} is already registered "
                                       "as an operation")
+        if cls._flow_style:
+            for other in cls._operations.values():
+                if any(c.raw is func for c in other.pre + other.post):
+                    raise FlowDefinitionError(
+                        f"the function {func.__name__!r} is a condition of operation "
+                        f"{other.name!r}; an operation cannot be a condition")
         _register(cls, "_operations", op.name, op)
         return func
 

@@ -778,3 +778,40 @@ def test_abbreviated_aggregate_ids_are_taken_like_job_ids(tmp_path):
     assert out.returncode == 0 or "ambiguous" in out.stderr
     out = project_py(dirs["suite"], "run", "-j", "agg-0000000000", check=False)
     assert out.returncode == 1 and "no aggregate" in out.stderr
+
+
+def test_an_operation_and_a_condition_are_never_the_same_function():
+    # signac-flow refuses both; suite called the operation as a condition at every status
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    @A.operation
+    def writes(job):
+        job.doc.written = True
+
+    with pytest.raises(FlowDefinitionError, match="writes.*pre.after"):
+        @A.pre(writes)
+        @A.operation
+        def op1(job):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="writes"):
+        @A.post(writes)
+        @A.operation
+        def op2(job):
+            pass
+
+    def check(job):
+        return True
+
+    @A.pre(check)
+    @A.operation
+    def op3(job):
+        pass
+
+    with pytest.raises(FlowDefinitionError, match="check.*condition"):
+        A.operation(check)
+    assert set(A._operations) == {"writes", "op3"}

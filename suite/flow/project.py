@@ -433,8 +433,10 @@ def _match(project, names, groups=True):
     """Operation (and group) names matching any of the regular expressions ``names``."""
     known = list(project._operations) + (list(project._groups) if groups else [])
     out = [n for n in known if any(re.fullmatch(p, n) for p in names)]
-    if not out:
-        raise SuiteError(f"no operation or group matches {' '.join(names)} (known: "
+    # each name must match something: a typo beside a good name is not dropped silently
+    unmatched = [p for p in names if not any(re.fullmatch(p, n) for n in known)]
+    if unmatched:
+        raise SuiteError(f"no operation or group matches {' '.join(unmatched)} (known: "
                          f"{', '.join(known) or 'none'})")
     return out
 

@@ -815,3 +815,24 @@ def test_an_operation_and_a_condition_are_never_the_same_function():
     with pytest.raises(FlowDefinitionError, match="check.*condition"):
         A.operation(check)
     assert set(A._operations) == {"writes", "op3"}
+
+
+def test_a_name_matching_nothing_is_never_dropped_silently(project):
+    # signac-flow warns "Unrecognized flow operation(s)"; suite stops before running anything
+    from suite import SuiteError
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.post.true("done")
+    @P.operation
+    def real(job):
+        job.doc.done = True
+
+    job = project.open_job({"a": 1}).init()
+    with pytest.raises(SuiteError, match="no operation or group matches typo"):
+        P.get_project(project.path).run(names=["real", "typo"])
+    assert "done" not in job.doc
+    P.get_project(project.path).run(names=["re.*"])
+    assert job.doc.done

@@ -11,7 +11,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from suite.errors import SuiteError
+from suite.errors import StatepointParsingError, SuiteError
 
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "file", "dir", "symlink", "hardlink", "other"
 
@@ -29,6 +29,11 @@ FORMATS = ("directory",) + tuple(ENDINGS)
 
 class ArchiveError(SuiteError):
     """A problem with an archive: unreadable, unsafe, inconsistent with its manifest."""
+
+
+class PathStatepointMismatch(ArchiveError, StatepointParsingError):
+    """A path read with the import's schema says another value than the job's state point
+    (its file or the manifest); signac's ``StatepointParsingError`` too."""
 
 
 @dataclass

@@ -18,7 +18,17 @@ from suite.process import gc_paused, pid_alive
 from suite.statepoint import calc_id, validate_owned, validate_statepoint
 
 from . import manifest as mf
-from .base import DIR, FILE, HARDLINK, SYMLINK, ArchiveError, Member, open_reader, set_dir_attrs
+from .base import (
+    DIR,
+    FILE,
+    HARDLINK,
+    SYMLINK,
+    ArchiveError,
+    Member,
+    PathStatepointMismatch,
+    open_reader,
+    set_dir_attrs,
+)
 from .safety import check_job_links, clean_name
 
 #: the loops of tar import and export in C (None: not built, or SUITE_PURE_PYTHON)
@@ -364,10 +374,14 @@ def import_jobs(project, origin, *, schema=None, dry_run=False, skip_existing=Fa
             st = os.statvfs(staging)
             limit = int(st.f_bavail * st.f_frsize * 0.95)
         found = scan(reader, staging, origin, limit, found_stage)
-        if _import_common(found, ws, result, progress):
+        # with a schema the manifest's jobs are checked against it first: not the fast path
+        if not schema and _import_common(found, ws, result, progress):
             return result
         if found.manifest is not None:
             jobs, ignored = jobs_from_manifest(found, origin)
+            if schema:
+                jobs, unmatched = _check_manifest_paths(jobs, schema, ignore_unmatched, origin)
+                ignored = ignored + unmatched
         else:
             jobs, ignored = jobs_from_tree(found, schema, ignore_unmatched, origin)
         result.ignored = ignored
@@ -653,25 +667,11 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
             sp_path, _ = matched
             if d in sp_files:
                 sp = sp_files[d]
-                for key in schema_obj.fields:
-                    if key == "id":
-                        continue
-                    from suite.query import equal, resolve
-
-                    a = resolve(sp_path, tuple(key.split(".")))
-                    b = resolve(sp, tuple(key.split(".")))
-                    if not equal(a, b):
-                        raise ArchiveError(
-                            f"{origin}: {d!r}: the path says {key} = {_show(a)} but "
-                            f"{layout.STATEPOINT} says {key} = {_show(b)}; job refused")
+                _check_path_fields(schema_obj, sp_path, sp, d, layout.STATEPOINT, origin)
             else:
                 sp = sp_path
             candidates[d] = sp
-        if unmatched and not ignore_unmatched:
-            shown = ", ".join(repr(u) for u in unmatched[:5])
-            raise ArchiveError(
-                f"{origin}: {len(unmatched)} path(s) do not match the schema {schema!r}: {shown}"
-                " (--ignore-unmatched skips them)")
+        _refuse_unmatched(unmatched, schema, ignore_unmatched, origin)
     else:
         if not sp_files:
             raise ArchiveError(
@@ -686,12 +686,58 @@ def jobs_from_tree(found, schema, ignore_unmatched, origin):
             sp, job_id, _ = validate_statepoint(candidates[path])
         except InvalidStatepointError as exc:
             raise ArchiveError(f"{origin}: {path!r}: {exc}") from None
-        if not sp:
-            raise ArchiveError(f"{origin}: {path!r}: empty state point")
+        if not sp and path not in sp_files:  # {} in a state point file is a job (signac's)
+            raise ArchiveError(f"{origin}: {path!r}: empty state point (the schema read no "
+                               "key from the path)")
         files, links = _split(grouped[path])
         jobs.append(Incoming(job_id, sp, path, files, links, _dirs(grouped[path])))
     _check_unique_ids([(j.id, j.path) for j in jobs], origin)
     return jobs, outside
+
+
+def _check_path_fields(schema_obj, sp_path, sp, path, source, origin):
+    """Raise :class:`PathStatepointMismatch` when a field the schema read from ``path``
+    (``sp_path``) differs from the state point ``sp`` held by ``source``."""
+    from suite.query import equal, resolve
+
+    for key in schema_obj.fields:
+        if key == "id":
+            continue
+        a = resolve(sp_path, tuple(key.split(".")))
+        b = resolve(sp, tuple(key.split(".")))
+        if not equal(a, b):
+            raise PathStatepointMismatch(
+                f"{origin}: {path!r}: the path says {key} = {_show(a)} but {source} says "
+                f"{key} = {_show(b)}; job refused")
+
+
+def _refuse_unmatched(unmatched, schema, ignore_unmatched, origin):
+    if unmatched and not ignore_unmatched:
+        shown = ", ".join(repr(u) for u in unmatched[:5])
+        raise ArchiveError(
+            f"{origin}: {len(unmatched)} path(s) do not match the schema {schema!r}: {shown}"
+            " (--ignore-unmatched skips them)")
+
+
+def _check_manifest_paths(jobs, schema, ignore_unmatched, origin):
+    """The manifest's ``jobs`` whose paths match ``schema`` (the others, refused unless
+    ``ignore_unmatched``, are returned second), each checked as state point files are: the
+    schema given to an import is never ignored because the archive has a manifest."""
+    schema_obj = PathSchema.parse(schema)
+    kept, unmatched = [], []
+    for job in jobs:
+        try:
+            matched = (schema_obj.match(job.path)
+                       if job.path.count("/") + 1 == schema_obj.depth else None)
+        except SchemaError as exc:
+            raise ArchiveError(f"{origin}: {job.path!r}: {exc}") from None
+        if matched is None:
+            unmatched.append(job.path)
+            continue
+        _check_path_fields(schema_obj, matched[0], job.statepoint, job.path, mf.NAME, origin)
+        kept.append(job)
+    _refuse_unmatched(unmatched, schema, ignore_unmatched, origin)
+    return kept, unmatched
 
 
 def _check_job_paths(paths, origin):

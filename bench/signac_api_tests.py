@@ -156,14 +156,14 @@ SHIM = {
 }
 
 
-def get_sdist(path, dest):
-    """``path`` if it exists, else the sdist ``pip download``-ed into ``dest`` (the run's
-    temporary directory: removed with it, not left in /tmp by every run)."""
+def get_sdist(path, dest, requirement="signac==2.4.1", name="signac-2.4.1.tar.gz"):
+    """``path`` if it exists, else the sdist of ``requirement`` pip-downloaded into ``dest``
+    (the run's temporary directory: removed with it, not left in /tmp by every run)."""
     if os.path.exists(path):
         return path
     subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
-                    ":all:", "-d", dest, "signac==2.4.1"], check=True)
-    return os.path.join(dest, "signac-2.4.1.tar.gz")
+                    ":all:", "-d", dest, requirement], check=True)
+    return os.path.join(dest, name)
 
 
 def unpack(sdist, root):
@@ -185,15 +185,19 @@ def write_shim(root):
     return os.path.dirname(pkg)
 
 
-def run(tests, mode, shim, kexpr, out_xml):
+def run(tests, mode, shim, kexpr, out_xml, files=FILES, exclude=EXCLUDE):
+    """Run pytest on ``files`` in ``tests`` (``mode`` "suite": the shim and this checkout
+    first on PYTHONPATH) and return :func:`parse` of its junit file."""
     env = dict(os.environ)
     path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     if mode == "suite":
         path = [shim, REPO] + path
     env["PYTHONPATH"] = os.pathsep.join(path)
-    expr = f"not ({EXCLUDE})" + (f" and ({kexpr})" if kexpr else "")
+    # tests that start `python ...`: this interpreter (and its packages) first on PATH
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    expr = " and ".join(f"({e})" for e in (exclude and f"not ({exclude})", kexpr) if e)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-           "--timeout=300", "-k", expr, f"--junitxml={out_xml}", *FILES]
+           "--timeout=300", *(["-k", expr] if expr else []), f"--junitxml={out_xml}", *files]
     subprocess.run(cmd, cwd=tests, env=env, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return parse(out_xml)
@@ -214,10 +218,12 @@ def parse(xml):
     return out
 
 
-def report(results):
+def report(results, reference=("signac 2.4.1", "signac")):
+    """Print the per-file table; ``reference``: (release, column name) of the tool the tests
+    come from (its results are ``results["signac"]``)."""
     sig, sui = results.get("signac", {}), results.get("suite", {})
     files = sorted(set(sig) | set(sui))
-    print(f"{'file':28} {'tests':>5} {'signac':>6} {'suite':>6} {'both':>6}")
+    print(f"{'file':28} {'tests':>5} {reference[1]:>6} {'suite':>6} {'both':>6}")
     tot = [0, 0, 0, 0]
     for f in files:
         a, b = sig.get(f, {}), sui.get(f, {})
@@ -229,7 +235,7 @@ def report(results):
         print(f"{f:28} {row[0]:5d} {row[1]:6d} {row[2]:6d} {row[3]:6d}")
     print(f"{'total':28} {tot[0]:5d} {tot[1]:6d} {tot[2]:6d} {tot[3]:6d}")
     if tot[1]:
-        print(f"of the tests passing on signac 2.4.1, {tot[3]}/{tot[1]} = "
+        print(f"of the tests passing on {reference[0]}, {tot[3]}/{tot[1]} = "
               f"{100 * tot[3] / tot[1]:.1f} % pass on suite")
 
 

@@ -78,9 +78,9 @@ class Project:
         there, and return it as an instance of ``cls``.
 
         Raises :class:`IncompatibleSchemaVersion` for a project of another schema version, and
-        :class:`SuiteError` if ``path`` lies inside the workspace of a project or inside a job
-        directory (a project there would be taken for job files, copied and synced with the
-        job).
+        :class:`SuiteError` if ``path`` lies inside the workspace of a project outside every
+        job directory (it would be taken for a damaged job). Inside a job directory a project
+        is allowed, as in signac: a nested project, part of the job's data.
         """
         path = os.path.abspath("." if path is None else path)
         if not os.path.isfile(_config_path(path)):
@@ -496,27 +496,24 @@ def export_jobs(project, jobs, target, path=None, copytree=None, **kwargs):
 
 
 def _refuse_inside_workspace(path):
-    """Raise SuiteError if ``path`` lies in a project's workspace or in a job directory
-    (one found without its project too); a ``stat`` or two per directory up to the root."""
+    """Raise SuiteError if ``path`` lies in a project's workspace outside every job directory
+    (it would be taken for a damaged job); a ``stat`` or two per directory up to the first
+    job or workspace. Inside a job it is allowed: signac's nested project, the job's data."""
     current, child = os.path.realpath(path), None
-    job = None
     while True:
-        if job is None and layout.is_job_id(os.path.basename(current)) and os.path.isfile(
+        if layout.is_job_id(os.path.basename(current)) and os.path.isfile(
                 os.path.join(current, layout.STATEPOINT)):
-            job = current
+            return
         parent = os.path.dirname(current)
         if parent == current:
-            break
+            return
         if os.path.basename(current) == layout.WORKSPACE and os.path.isfile(
                 _config_path(parent)):
             if child is not None and os.path.basename(child).startswith(layout.TMP_PREFIX):
-                break  # a temporary project (temporary_project()): sync and export skip it
+                return  # a temporary project (temporary_project()): sync and export skip it
             raise SuiteError(f"{path} is inside the workspace of the project in {parent}; "
                              "create the project somewhere else")
         current, child = parent, current
-    if job:
-        raise SuiteError(f"{path} is inside the job directory {job}; create the project "
-                         "somewhere else")
 
 
 def init_project(path=None):

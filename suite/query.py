@@ -272,7 +272,9 @@ def type_name(v):
 
 def _compare(op, value, operand):
     if value is MISSING:
-        return op in ("$ne", "$nin") or (op == "$exists" and not operand)
+        # as signac: a job without the key matches no comparison, $ne and $nin included
+        # (it has no value to differ); $exists false and $not are how to select it
+        return op == "$exists" and not operand
     if op == "$exists":
         return operand
     if op == "$eq":

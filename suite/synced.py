@@ -374,6 +374,9 @@ class SyncedDict(_Node):
     def __iter__(self):
         return iter(list(self._get()))
 
+    def __reversed__(self):
+        return iter(list(reversed(self._get())))
+
     def __contains__(self, key):
         node = self._root.data()  # _get written out: labels ask `"key" in job.doc` per job
         for part in self._path:
@@ -407,6 +410,16 @@ class SyncedDict(_Node):
         value = copy_json(data[key])
         self._modify(lambda d: d.pop(key))
         return value
+
+    def popitem(self):
+        """Remove and return the last ``(key, value)`` pair; KeyError when empty."""
+        data = self._get()
+        if not data:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(data))
+        value = copy_json(data[key])
+        self._modify(lambda d: d.pop(key))
+        return key, value
 
     def update(self, other=(), **kwargs):
         merged = dict(other() if isinstance(other, _Node) else other, **kwargs)
@@ -481,6 +494,50 @@ class SyncedList(_Node):
     def remove(self, value):
         plain = to_plain([value])[0]
         self._modify(lambda d: d.remove(plain))
+
+    # the rest of a list's methods, as signac's lists (MutableSequence) have them
+    def index(self, value, start=0, stop=None):
+        data = self._get()
+        return data.index(to_plain([value])[0], start, len(data) if stop is None else stop)
+
+    def count(self, value):
+        return self._get().count(to_plain([value])[0])
+
+    def reverse(self):
+        self._modify(lambda d: d.reverse())
+
+    def clear(self):
+        self._modify(lambda d: d.clear())
+
+    def __reversed__(self):
+        data = self._get()
+        return iter([self._wrap(i, data[i]) for i in range(len(data) - 1, -1, -1)])
+
+    def __iadd__(self, values):
+        self.extend(values)
+        return self
+
+    # lists order as lists (sorting jobs by a list-valued key); anything else: TypeError
+    def _plain_other(self, other):
+        if isinstance(other, SyncedList):
+            return other._get()
+        return other if isinstance(other, list) else None
+
+    def __lt__(self, other):
+        other = self._plain_other(other)
+        return NotImplemented if other is None else self._get() < other
+
+    def __le__(self, other):
+        other = self._plain_other(other)
+        return NotImplemented if other is None else self._get() <= other
+
+    def __gt__(self, other):
+        other = self._plain_other(other)
+        return NotImplemented if other is None else self._get() > other
+
+    def __ge__(self, other):
+        other = self._plain_other(other)
+        return NotImplemented if other is None else self._get() >= other
 
     def reset(self, data):
         plain = to_plain(list(data), self._root.what, len(self._path))

@@ -17,7 +17,8 @@ from .common import echo_json, progress_bar, project
 def init(path):
     """Create a project in PATH (default: the current directory).
 
-    Refused inside another project's workspace or a job directory."""
+    Refused inside another project's workspace, except inside a job directory (a nested
+    project, as signac allows)."""
     from suite import init_project
 
     p = init_project(path)

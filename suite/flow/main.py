@@ -45,6 +45,10 @@ def build_parser(parser=None):
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0)
     common.add_argument("--debug", action="store_true")
+    # before the command too, as signac-flow takes them (accepted and ignored, as after it);
+    # their own names, so the command's defaults do not overwrite them
+    parser.add_argument("-v", "--verbose", dest="main_verbose", action="count", default=0)
+    parser.add_argument("--debug", dest="main_debug", action="store_true")
     sub = parser.add_subparsers(dest="command")
 
     status = sub.add_parser("status", parents=[common], help="Show the status.")
@@ -155,10 +159,19 @@ def _aggregate(project, text):
 
     runner = project._runner()
     jobs = runner._jobs()
+    found = {}  # an id or, as signac-flow takes them, its unique beginning
     for op in list(project._operations.values()) + list(project._groups.values()):
         for unit in runner.units(op, jobs, {}):
-            if get_aggregate_id(unit) == text:
+            agg_id = get_aggregate_id(unit)
+            if agg_id == text:
                 return unit
+            if agg_id.startswith(text):
+                found[agg_id] = unit
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if found:
+        raise SuiteError(f"the aggregate id {text} is ambiguous: {', '.join(sorted(found)[:5])}"
+                         + (" ..." if len(found) > 5 else ""))
     raise SuiteError(f"no aggregate with id {text} in {project.path}")
 
 
@@ -238,6 +251,9 @@ def _exec(project, args):
                              "ones)")
         units = chosen
     if args.operation in project._groups:
+        from .project import refuse_unapplied
+
+        refuse_unapplied(project, [args.operation], "run_options")
         statuses = [runner.execute_group(op, unit) for unit in units]
     else:
         statuses = [runner.execute(op, unit) for unit in units]

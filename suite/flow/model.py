@@ -6,6 +6,7 @@ once, as recorded in the job's provenance log; in a :class:`~suite.flow.FlowProj
 signac-flow, it is always eligible).
 """
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -51,6 +52,9 @@ class Group:
     owner: object = None
     #: directives an operation has only when run through this group: name -> dict
     operation_directives: dict = field(default_factory=dict)
+    #: signac-flow's make_group(submit_options=, run_options=) given, which suite cannot
+    #: apply: running (run_options) or submitting (submit_options) the group refuses them
+    unapplied: dict = field(default_factory=dict)
 
     def __call__(self, func=None, /, *, directives=None):
         if func is None:
@@ -108,13 +112,27 @@ class _ConditionDecorator:
         return bound
 
     def _add(self, cond):
+        owner = self.owner
+        if owner is not None and owner._flow_style and not isinstance(cond, C.Condition) \
+                and registered(owner, cond) is not None:
+            # as signac-flow: it would be called (run) at every status
+            name = registered(owner, cond).name
+            raise FlowDefinitionError(f"the operation {name!r} cannot be a {self.kind}condition; "
+                                      f"to wait for it, use pre.after({name})")
         cond = C.wrap(cond)
 
         def decorate(func):
             # written above @operation (applied after it): update the registered operation;
             # written below it: remembered on the function until it is registered
-            for op in (self.owner._operations if self.owner else {}).values():
+            owner = self.owner
+            for name, op in (owner._operations if owner else {}).items():
                 if op.func is func:
+                    if any(op is getattr(base, "_operations", {}).get(name)
+                           for base in owner.__mro__[1:]):
+                        # inherited: the condition is this class's (and its subclasses'),
+                        # not the parent's
+                        op = dataclasses.replace(op, pre=list(op.pre), post=list(op.post))
+                        _register(owner, "_operations", name, op, replace=True)
                     getattr(op, self.kind).insert(0, cond)
                     return func
             pending = func.__dict__.setdefault("_suite_flow_conditions", {"pre": [], "post": []})
@@ -177,6 +195,22 @@ class _ConditionDecorator:
         return operations
 
 
+def _register(cls, table, name, value, replace=False):
+    """``cls.<table>[name] = value``, and in each subclass made before (a subclass copies its
+    parent's tables when it is made) that has no ``name`` of its own or, with ``replace``,
+    has the value ``cls`` had: signac-flow collects a class's operations, labels and groups
+    through its bases when a project is made, so later registrations on a base count."""
+    old = getattr(cls, table).get(name)
+    getattr(cls, table)[name] = value
+    stack = list(cls.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        mine = getattr(sub, table)
+        if name not in mine or (replace and old is not None and mine[name] is old):
+            mine[name] = value
+            stack.extend(sub.__subclasses__())
+
+
 def _evaluated_by_runner(job, docs):
     raise SuiteError("this condition is evaluated by the workflow runner only")
 
@@ -226,7 +260,13 @@ class Workflow:
         if cls._flow_style and registered(cls, func) is not None:
             raise FlowDefinitionError(f"the function {func.__name__!r} is already registered "
                                       "as an operation")
-        cls._operations[op.name] = op
+        if cls._flow_style:
+            for other in cls._operations.values():
+                if any(c.raw is func for c in other.pre + other.post):
+                    raise FlowDefinitionError(
+                        f"the function {func.__name__!r} is a condition of operation "
+                        f"{other.name!r}; an operation cannot be a condition")
+        _register(cls, "_operations", op.name, op)
         return func
 
     @classmethod
@@ -239,7 +279,7 @@ class Workflow:
         if group_aggregator is not None and group_aggregator.is_default:
             group_aggregator = None
         group = Group(name, [], dict(directives or {}), group_aggregator, cls)
-        cls._groups[name] = group
+        _register(cls, "_groups", name, group)
         return group
 
     @classmethod
@@ -250,5 +290,5 @@ class Workflow:
             func, name = None, func
         if func is None:
             return functools.partial(cls.label, name=name)
-        cls._labels[name or func.__name__] = func
+        _register(cls, "_labels", name or func.__name__, func)
         return func

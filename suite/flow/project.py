@@ -123,6 +123,8 @@ class FlowProject(Project, Workflow):
 
     _flow_style = True
     operation_hooks = _HookRegister()
+    #: ``print_status(parameters=...)`` value for "every state point key that varies"
+    PRINT_STATUS_ALL_VARYING_PARAMETERS = True
 
     def __init__(self, path=None, environment=None, entrypoint=None):
         if environment is not None:
@@ -173,13 +175,14 @@ class FlowProject(Project, Workflow):
 
     @classmethod
     def make_group(cls, name, submit_options="", run_options="", group_aggregator=None):
-        """A group (signac-flow's ``make_group``); ``submit_options`` and ``run_options``
-        are not supported (raise SuiteError)."""
-        if submit_options:
-            raise unsupported("submit_options")
-        if run_options:
-            raise unsupported("run_options")
-        return Workflow.make_group.__func__(cls, name, group_aggregator=group_aggregator)
+        """A group (signac-flow's ``make_group``). suite cannot apply ``submit_options`` or
+        ``run_options``: they are kept, and submitting (``submit_options``) or running
+        (``run_options``) this group raises SuiteError naming them; the definition itself,
+        and the rest of the project, work."""
+        group = Workflow.make_group.__func__(cls, name, group_aggregator=group_aggregator)
+        group.unapplied = {k: v for k, v in (("submit_options", submit_options),
+                                             ("run_options", run_options)) if v}
+        return group
 
     @property
     def operations(self):
@@ -251,7 +254,7 @@ class FlowProject(Project, Workflow):
     def print_status(self, jobs=None, overview=True, overview_max_lines=None, parameters=None,
                      detailed=False, all_ops=False, only_incomplete=False,
                      output_format="terminal", unroll=True, compact=False, pretty=False,
-                     file=sys.stdout, err=sys.stderr, ignore_errors=False, template=None,
+                     file=None, err=None, ignore_errors=False, template=None,
                      profile=False, eligible_jobs_max_lines=None, hide_progress=False,
                      operation=None, **kwargs):
         """Print the status: per operation, eligible and complete counts, the labels, and
@@ -263,6 +266,7 @@ class FlowProject(Project, Workflow):
                              "suite.flow: use output_format='markdown' or 'html', or --json")
         if profile:
             raise SuiteError("status --profile (signac-flow) is not supported by suite.flow")
+        file = sys.stdout if file is None else file  # the current one, as signac-flow
         runner = self._runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
@@ -307,6 +311,7 @@ class FlowProject(Project, Workflow):
         parallel = (os.cpu_count() or 1) if np is not None and int(np) < 0 else int(np or 1)
         runner = self._runner()
         selected = _match(self, names) if names else list(self._operations)
+        refuse_unapplied(self, selected, "run_options")
         wanted = _selection(self, jobs)
         counts, total, ran = {}, 0, []
         with runner.log.background():
@@ -389,6 +394,7 @@ class FlowProject(Project, Workflow):
                                  "suite.flow")
         runner = self._runner()
         ops = _match(self, names) if names else None
+        refuse_unapplied(self, ops or (), "submit_options")
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
         sched = scheduler if scheduler is not None else get_scheduler(None, None)
@@ -412,12 +418,25 @@ class FlowProject(Project, Workflow):
         main(self, parser)
 
 
+def refuse_unapplied(project, names, option):
+    """Raise SuiteError when one of the groups ``names`` was made with signac-flow's
+    ``option`` (``run_options`` or ``submit_options``), which suite cannot apply."""
+    for name in names:
+        group = project._groups.get(name)
+        if group is not None and option in group.unapplied:
+            raise SuiteError(f"{option} (signac-flow) is not supported by suite.flow: group "
+                             f"{name!r} has {option}={group.unapplied[option]!r}; "
+                             f"{UNSUPPORTED[option]}")
+
+
 def _match(project, names, groups=True):
     """Operation (and group) names matching any of the regular expressions ``names``."""
     known = list(project._operations) + (list(project._groups) if groups else [])
     out = [n for n in known if any(re.fullmatch(p, n) for p in names)]
-    if not out:
-        raise SuiteError(f"no operation or group matches {' '.join(names)} (known: "
+    # each name must match something: a typo beside a good name is not dropped silently
+    unmatched = [p for p in names if not any(re.fullmatch(p, n) for n in known)]
+    if unmatched:
+        raise SuiteError(f"no operation or group matches {' '.join(unmatched)} (known: "
                          f"{', '.join(known) or 'none'})")
     return out
 
@@ -461,8 +480,9 @@ def _detailed(project, result, parameters, only_incomplete):
     from suite.query import MISSING, resolve
 
     # as signac-flow: -p without keys shows every state point key whose value varies
-    keys = list(project.detect_schema(exclude_const=True)) if parameters == [] else \
-        list(parameters or [])
+    # (signac-flow's Python API says so with parameters=True)
+    keys = list(project.detect_schema(exclude_const=True)) if parameters == [] or \
+        parameters is True else list(parameters or [])
     header = ["job id", "labels", "eligible operations"] + keys
     rows = []
     for job_id, info in sorted(result.jobs.items()):

@@ -57,8 +57,8 @@ def _equality_sql(base, head, op, operand):
         params.extend(more)
     where = " OR ".join(f"({c})" for c in conds) if conds else "0"
     sql = f"{base} AND ({where})"
-    if op in ("$ne", "$nin"):
-        return f"{_ALL} EXCEPT {sql}", head + params
+    if op in ("$ne", "$nin"):  # jobs with the key, less those equal (no key: no match)
+        return f"{base} EXCEPT {sql}", head + head + params
     return sql, head + params
 
 

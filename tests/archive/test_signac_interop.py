@@ -79,3 +79,58 @@ def test_suite_export_imports_into_signac(suite_project, tmp_path, ending):
     os.umask(umask)
     for job in other:
         assert os.stat(job.fn("out")).st_mode & 0o777 == 0o750 & ~umask | 0o700
+
+
+# -- import_from(schema=...): the paths must agree with the state points, as in signac ------
+def _exported(tmp_path, manifest):
+    """Ten jobs {a: i} exported (moved) to data/a/<i>, with or without suite's manifest."""
+    project = suite.init_project(tmp_path / "p")
+    for i in range(10):
+        project.open_job({"a": i}).init()
+    data = tmp_path / "data"
+    project.export_to(str(data), copytree=os.replace)
+    if not manifest:
+        os.remove(data / "suite-manifest.json")
+    return project, data
+
+
+@pytest.mark.parametrize("manifest", [True, False], ids=["manifest", "statepoint-files"])
+def test_import_schema_contradicting_the_statepoints_raises_signacs_error(tmp_path, manifest):
+    project, data = _exported(tmp_path, manifest)
+    for schema in ("a/{b:int}", "a/{a:str}"):
+        with pytest.raises(suite.errors.StatepointParsingError, match="the path says"):
+            project.import_from(str(data), schema=schema)
+        with pytest.raises(archive.ArchiveError):  # suite's own class, as before
+            archive.import_jobs(project, str(data), schema=schema.replace("{", "<").replace(
+                "}", ">"))
+        assert len(project) == 0  # nothing landed
+    assert len(project.import_from(str(data), schema="a/{a:int}")) == 10
+    assert sorted(j.sp.a for j in project) == list(range(10))
+
+
+def test_import_schema_must_match_every_manifest_path(tmp_path):
+    project, data = _exported(tmp_path, True)
+    with pytest.raises(archive.ArchiveError, match="do not match the schema"):
+        project.import_from(str(data), schema="b/{a:int}")
+    assert len(project) == 0
+    assert project.import_from(str(data), schema="b/{a:int}", ignore_unmatched=True) == {}
+    assert len(project) == 0
+
+
+def test_job_with_an_empty_statepoint_from_signac_imports(tmp_path):
+    # signac allows the state point {} (the job 99914b93...); its export holds {} in the file
+    sg = signac.init_project(str(tmp_path / "sg"))
+    sg.open_job({}).init().doc.x = 1
+    sg.open_job({"a": 1}).init()
+    sg.export_to(str(tmp_path / "out"), path=False)
+    project = suite.init_project(tmp_path / "mine")
+    got = project.import_from(str(tmp_path / "out"))
+    assert set(got) == {j.id for j in sg} and "99914b932bd37a50b983c5e7c90ae93b" in got
+    assert project.open_job({}).doc() == {"x": 1}
+    # a path the schema reads no key from, without a state point file, is still refused:
+    # its state point is unknown, not {}
+    empty = "99914b932bd37a50b983c5e7c90ae93b"
+    os.remove(tmp_path / "out" / empty / "signac_statepoint.json")
+    with pytest.raises(archive.ArchiveError, match="empty state point"):
+        archive.import_jobs(suite.init_project(tmp_path / "other"), str(tmp_path / "out"),
+                            schema="<id>")

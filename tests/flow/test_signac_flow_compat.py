@@ -468,8 +468,6 @@ def test_bad_directives_are_refused_at_definition():
     ("from suite.flow import redirect_log", "redirect_log"),
     ("import suite.flow as f; f.get_environment()", "get_environment"),
     ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
-     "P.make_group('g', run_options='--debug')", "run_options"),
-    ("from suite.flow import FlowProject as F\nclass P(F): pass\n"
      "P(PATH).detect_operation_graph()", "detect_operation_graph"),
     ("from suite.flow import FlowProject as F\nF(PATH, environment=object())", "environment"),
     ("from suite.flow import FlowProject as F\nF(PATH).print_status(template='x.jinja')",
@@ -598,3 +596,243 @@ def test_python_api_agrees(tmp_path):
     assert all(d["sum"] == 6 and d["mirrored"] >= 1 and "never" not in d
                for d in docs.values())
     assert all(d["n"] == 2 for d in docs.values())  # once by conditions, once ignoring them
+
+
+GROUP_OPTIONS = '''
+class Project(FlowProject):
+    pass
+
+
+cluster = Project.make_group("cluster", submit_options="--mem=4g", run_options="--debug")
+
+
+@cluster
+@Project.post.true("a_done")
+@Project.operation
+def a(job):
+    ran("a", job)
+    job.doc.a_done = True
+
+
+@Project.post.true("b_done")
+@Project.operation
+def b(job):
+    ran("b", job)
+    job.doc.b_done = True
+'''
+
+
+def test_group_options_are_refused_where_they_would_act_not_at_definition(tmp_path):
+    # signac-flow's make_group(submit_options=, run_options=): suite cannot apply them, so
+    # running or submitting that group is an error naming them; the project.py still loads,
+    # and everything else in it works as under signac-flow
+    dirs = make_twins(tmp_path, GROUP_OPTIONS, [{"T": 1}])
+    d = dirs["suite"]
+    for args, named in ((["run", "-o", "cluster"], "run_options"),
+                        (["exec", "cluster"], "run_options"),
+                        (["submit", "-o", "cluster", "--pretend"], "submit_options")):
+        out = project_py(d, *args, check=False)
+        assert out.returncode == 1 and named in out.stderr and "cluster" in out.stderr, out
+        assert "Traceback" not in out.stderr and "not supported by suite.flow" in out.stderr
+    assert snapshot(d)["ran"] == []  # nothing ran
+    out = both(dirs, "run", "-o", "b")
+    assert snapshot(d)["ran"] == snapshot(dirs["flow"])["ran"] != []
+    assert out["suite"].returncode == 0
+    status = project_py(d, "status")
+    assert status.returncode == 0 and "\na " in status.stdout
+    import importlib.util
+
+    from suite import SuiteError
+    spec = importlib.util.spec_from_file_location("grouped_project", os.path.join(d, "project.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SuiteError, match="run_options.*cluster|cluster.*run_options"):
+        module.Project.get_project(d).run(names=["cl.*"])
+    module.Project.get_project(d).run(names=["a"])  # the operation alone is not the group
+
+
+def test_print_status_writes_to_the_current_stdout(project):
+    # signac-flow resolves file/err when called: redirect_stdout, a notebook's or a test's
+    # capture see the status
+    import contextlib
+    import io
+
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.operation
+    def shown_op(job):
+        pass
+
+    project.open_job({"a": 1}).init()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        P.get_project(project.path).print_status()
+    assert "shown_op" in out.getvalue() and "Overview: 1 jobs" in out.getvalue()
+
+
+def test_subclass_made_before_the_parent_gets_operations_inherits_them(project):
+    # signac-flow collects operations, labels and groups through the class hierarchy when a
+    # project is made; a subclass defined before the parent's decorators ran has them too
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    class B(A):
+        pass
+
+    @A.label
+    def labelled(job):
+        return True
+
+    @A.post.true("foo_done")
+    @A.operation
+    def foo(job):
+        job.doc.foo_done = True
+
+    grp = A.make_group("grp")
+
+    @B.operation
+    def baz(job):
+        job.doc.baz_done = True
+
+    @grp
+    @A.post.true("in_grp_done")
+    @A.operation
+    def in_grp(job):
+        job.doc.in_grp_done = True
+
+    # a condition added through the subclass stays the subclass's
+    B.post.true("never_set")(in_grp)
+    job = project.open_job({"a": 1}).init()
+    a, b = A.get_project(project.path), B.get_project(project.path)
+    assert set(a.operations) == {"foo", "in_grp"} and set(b.operations) == {"foo", "baz", "in_grp"}
+    assert set(b.groups) == {"grp"} and list(b.labels(job)) == ["labelled"]
+    b.run()
+    assert job.doc() == {"foo_done": True, "baz_done": True, "in_grp_done": True}
+    # A's in_grp lacks B's "never_set" postcondition: complete for A only
+    assert "in_grp" in set(a.completed_operations(job))
+    assert "in_grp" not in set(b.completed_operations(job))
+
+
+def test_print_status_parameters_true_shows_the_varying_keys(project):
+    import contextlib
+    import io
+
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.operation
+    def op(job):
+        pass
+
+    for a in range(2):
+        project.open_job({"a": a, "const": 1}).init()
+    assert P.PRINT_STATUS_ALL_VARYING_PARAMETERS is True  # signac-flow's name for it
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        P.get_project(project.path).print_status(parameters=True, detailed=True)
+    header = [line for line in out.getvalue().splitlines() if line.startswith("job id")][0]
+    assert header.split()[-1] == "a" and "const" not in header
+
+
+def test_verbosity_options_before_the_command_are_accepted(tmp_path):
+    # signac-flow's `python project.py --debug status` / `-v run`: accepted, as after it
+    dirs = make_twins(tmp_path, GROUP_OPTIONS, [{"T": 1}])
+    for args in (["--debug", "status", "--detailed"], ["-vv", "status"],
+                 ["-v", "--debug", "run", "-o", "b"]):
+        outs = both(dirs, *args, check=False)
+        assert outs["flow"].returncode == 0, outs["flow"].stderr
+        assert outs["suite"].returncode == 0, outs["suite"].stderr
+    assert snapshot(dirs["suite"])["ran"] == snapshot(dirs["flow"])["ran"] != []
+
+
+AGGREGATE_ALL = '''
+class Project(FlowProject):
+    pass
+
+
+@Project.post.true("summed")
+@Project.operation(aggregator=aggregator())
+def total(*jobs):
+    ran("total", *jobs)
+    for job in jobs:
+        job.doc.summed = True
+'''
+
+
+def test_abbreviated_aggregate_ids_are_taken_like_job_ids(tmp_path):
+    dirs = make_twins(tmp_path, AGGREGATE_ALL, [{"T": t} for t in range(3)])
+    for tool, d in dirs.items():  # each tool's own id (the jobs' order in it is each's own)
+        agg = project_py(d, "next", "total").stdout.split()
+        assert len(agg) == 1 and agg[0].startswith("agg-")
+        out = project_py(d, "run", "-o", "total", "-j", agg[0][:-5], check=False)
+        assert out.returncode == 0, (tool, out.stderr)
+    assert snapshot(dirs["suite"])["ran"] == snapshot(dirs["flow"])["ran"] != []
+    out = project_py(dirs["suite"], "exec", "total", "agg-", check=False)  # every aggregate
+    assert out.returncode == 0 or "ambiguous" in out.stderr
+    out = project_py(dirs["suite"], "run", "-j", "agg-0000000000", check=False)
+    assert out.returncode == 1 and "no aggregate" in out.stderr
+
+
+def test_an_operation_and_a_condition_are_never_the_same_function():
+    # signac-flow refuses both; suite called the operation as a condition at every status
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    @A.operation
+    def writes(job):
+        job.doc.written = True
+
+    with pytest.raises(FlowDefinitionError, match="writes.*pre.after"):
+        @A.pre(writes)
+        @A.operation
+        def op1(job):
+            pass
+
+    with pytest.raises(FlowDefinitionError, match="writes"):
+        @A.post(writes)
+        @A.operation
+        def op2(job):
+            pass
+
+    def check(job):
+        return True
+
+    @A.pre(check)
+    @A.operation
+    def op3(job):
+        pass
+
+    with pytest.raises(FlowDefinitionError, match="check.*condition"):
+        A.operation(check)
+    assert set(A._operations) == {"writes", "op3"}
+
+
+def test_a_name_matching_nothing_is_never_dropped_silently(project):
+    # signac-flow warns "Unrecognized flow operation(s)"; suite stops before running anything
+    from suite import SuiteError
+    from suite.flow import FlowProject
+
+    class P(FlowProject):
+        pass
+
+    @P.post.true("done")
+    @P.operation
+    def real(job):
+        job.doc.done = True
+
+    job = project.open_job({"a": 1}).init()
+    with pytest.raises(SuiteError, match="no operation or group matches typo"):
+        P.get_project(project.path).run(names=["real", "typo"])
+    assert "done" not in job.doc
+    P.get_project(project.path).run(names=["re.*"])
+    assert job.doc.done

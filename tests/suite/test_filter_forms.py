@@ -114,3 +114,57 @@ def test_strings_and_pairs_like_signac(both, flt):
 def test_a_json_string_is_a_whole_filter(both):
     _, project = both
     assert len(project.find_jobs('{"a": {"$in": [1, 2]}}')) == 4
+
+
+@pytest.fixture(scope="module")
+def uneven(tmp_path_factory):
+    """A project made by signac whose jobs lack some keys, opened by both tools."""
+    path = tmp_path_factory.mktemp("uneven")
+    sp_project = signac.init_project(str(path))
+    for sp in [{"a": 1}, {"a": 2}, {"a": None}, {"a": {"b": 1}}, {"b": 1}, {"b": {"c": 2}}]:
+        job = sp_project.open_job(sp).init()
+        if "a" in sp:
+            job.doc.d = sp["a"]
+    return sp_project, suite.get_project(path)
+
+
+# signac's $ne and $nin match only jobs that have the key (a job without it is not "not
+# equal": it has no value); $not and $exists false do match them
+MISSING_KEY_FORMS = [
+    {"a": {"$ne": 1}},
+    {"a": {"$ne": None}},
+    {"a.$ne": 2},
+    {"a": {"$nin": [1, None]}},
+    {"a": {"$nin": []}},
+    {"b.c": {"$ne": 3}},
+    {"doc.d": {"$ne": 1}},
+    {"doc": {"d": {"$nin": [2]}}},
+    {"doc.zz": {"$ne": 1}},
+    {"$not": {"a": 1}},
+    {"$not": {"a": {"$ne": 1}}},
+    {"a": {"$exists": False}},
+    {"$or": [{"a": {"$ne": 1}}, {"b": 1}]},
+]
+
+
+@pytest.mark.parametrize("flt", MISSING_KEY_FORMS, ids=[str(f) for f in MISSING_KEY_FORMS])
+def test_jobs_without_the_key_match_as_in_signac(uneven, flt):
+    sp_project, project = uneven
+    expected = {j.id for j in sp_project.find_jobs(flt)}
+    assert set(project.find_jobs(flt).ids()) == expected
+    # the index (SQL) and the Python evaluator agree on them too
+    from suite.query import compile_filter, evaluate
+
+    tree = compile_filter(flt)
+    assert {j.id for j in project if evaluate(tree, j.sp(), j.doc())} == expected
+
+
+def test_ne_skips_jobs_without_the_key_on_the_command_line(uneven):
+    sp_project, project = uneven
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "suite", "find", "a.$ne", "1"],
+                         cwd=project.path, capture_output=True, text=True, check=True)
+    assert set(out.stdout.split()) == {j.id for j in sp_project.find_jobs({"a": {"$ne": 1}})}
+    assert len(out.stdout.split()) == 3

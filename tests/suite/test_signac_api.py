@@ -502,3 +502,48 @@ def test_repair_restores_statepoint_files_from_the_index(project):
     with pytest.raises(errors.JobsCorruptedError) as info:
         project.repair()
     assert info.value.job_ids == ["f" * 32]
+
+
+# -- lists and dicts of state points and documents: a list's and a dict's methods -------------
+def test_synced_lists_have_the_list_methods(project):
+    job = project.open_job({"a": [2, 1]}).init()
+    job.doc.l = [3, 1, 3]
+    assert job.doc.l.index(1) == 1 and job.doc.l.index(3, 1) == 2
+    with pytest.raises(ValueError):
+        job.doc.l.index(7)
+    assert job.doc.l.count(3) == 2 and job.doc.l.count(9) == 0
+    job.doc.l.reverse()
+    assert job.doc.l == [3, 1, 3][::-1] and list(reversed(job.doc.l)) == [3, 1, 3]
+    lst = job.doc.l
+    lst += [4, np.int64(5)]  # in place, written through, the same object back
+    assert lst is not None and job.doc()["l"] == [3, 1, 3, 4, 5]
+    job.doc.l += (6,)
+    assert json.load(open(job.fn("signac_job_document.json")))["l"] == [3, 1, 3, 4, 5, 6]
+    job.doc.l.clear()
+    assert job.doc.l == [] and job.doc()["l"] == []
+    # the state point's lists are read as lists; changing one moves the job, as in signac
+    assert job.sp.a.index(1) == 1 and job.sp.a.count(2) == 1
+
+
+def test_synced_lists_order_like_lists(project):
+    # sorting jobs by a list-valued key (signac's lists compare as lists)
+    for a in ([2, 0], [1, 5], [1, 2]):
+        project.open_job({"a": a}).init()
+    assert [j.sp.a() for j in sorted(project, key=lambda j: j.sp.a)] == [[1, 2], [1, 5], [2, 0]]
+    job = project.open_job({"a": [1, 5]})
+    assert job.sp.a < [2] and job.sp.a <= [1, 5] and job.sp.a > [1] and job.sp.a >= [1, 5]
+    assert not job.sp.a < [1, 5] and [0] < job.sp.a
+    with pytest.raises(TypeError):
+        assert job.sp.a < 3
+
+
+def test_synced_dicts_popitem(project):
+    job = project.open_job({"a": 1}).init()
+    job.doc.update({"x": 1, "y": {"z": 2}})
+    assert list(reversed(job.doc)) == ["y", "x"]
+    assert job.doc.popitem() == ("y", {"z": 2})
+    assert job.doc() == {"x": 1} and json.load(open(job.fn("signac_job_document.json"))) == {
+        "x": 1}
+    job.doc.popitem()
+    with pytest.raises(KeyError):
+        job.doc.popitem()

@@ -114,7 +114,12 @@ class Client:
             # as the request goes (a time taken after the write may wait for paramiko's
             # thread to give the interpreter back, and would shorten the round trip)
             delay = time.monotonic() - heard
-            self._clock = (self._request("since_hello", [], b"", {}), delay)
+            try:
+                self._clock = (self._request("since_hello", [], b"", {}), delay)
+            except SyncError:
+                # the far side said hello and went (after the requests sent ahead, say): it
+                # was reached; the reads of their answers report the loss as such
+                self._clock = None
 
     #: a request read by a far side that waited less than this for it was there before
     #: the far side was ready for it (it worked on the requests sent ahead meanwhile): a

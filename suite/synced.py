@@ -8,6 +8,7 @@ collected and flushed once on exit, for bulk updates of many documents.
 """
 
 import contextlib
+import operator
 import os
 import threading
 
@@ -518,26 +519,22 @@ class SyncedList(_Node):
         return self
 
     # lists order as lists (sorting jobs by a list-valued key); anything else: TypeError
-    def _plain_other(self, other):
+    def _ordered(self, other, compare):
         if isinstance(other, SyncedList):
-            return other._get()
-        return other if isinstance(other, list) else None
+            other = other._get()
+        return compare(self._get(), other) if isinstance(other, list) else NotImplemented
 
     def __lt__(self, other):
-        other = self._plain_other(other)
-        return NotImplemented if other is None else self._get() < other
+        return self._ordered(other, operator.lt)
 
     def __le__(self, other):
-        other = self._plain_other(other)
-        return NotImplemented if other is None else self._get() <= other
+        return self._ordered(other, operator.le)
 
     def __gt__(self, other):
-        other = self._plain_other(other)
-        return NotImplemented if other is None else self._get() > other
+        return self._ordered(other, operator.gt)
 
     def __ge__(self, other):
-        other = self._plain_other(other)
-        return NotImplemented if other is None else self._get() >= other
+        return self._ordered(other, operator.ge)
 
     def reset(self, data):
         plain = to_plain(list(data), self._root.what, len(self._path))

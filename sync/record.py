@@ -296,11 +296,11 @@ def check(raw, path):
     jobs = record.get("jobs")
     if not isinstance(jobs, RecordJobs) or not jobs._ids:
         return
-    n = len(jobs._ids)
-    body = memoryview(raw)[jobs._starts[0]:jobs._starts[n]]
+    n, held = len(jobs._ids), jobs._raw
+    start, end = jobs._starts[0], jobs._starts[n]
     # a newline ends each line only (JSON escapes it in strings): every line but the last
-    # ends in a comma, the last does not
-    if bytes(body).count(b",\n") != n - 1 or bytes(body[-2:]) == b",\n":
+    # ends in a comma, the last does not (counted in place: no copy of the lines)
+    if held.count(b",\n", start, end) != n - 1 or held[end - 2:end] == b",\n":
         raise CorruptFileError(path, "the record's job lines are not separated by commas")
     for a in range(0, n, 10000):
         jobs._parse(a, min(a + 10000, n))

@@ -113,10 +113,11 @@ class _ConditionDecorator:
 
     def _add(self, cond):
         owner = self.owner
-        if owner is not None and owner._flow_style and not isinstance(cond, C.Condition) \
-                and registered(owner, cond) is not None:
+        op = (registered(owner, cond) if owner is not None and owner._flow_style
+              and not isinstance(cond, C.Condition) else None)
+        if op is not None:
             # as signac-flow: it would be called (run) at every status
-            name = registered(owner, cond).name
+            name = op.name
             raise FlowDefinitionError(f"the operation {name!r} cannot be a {self.kind}condition; "
                                       f"to wait for it, use pre.after({name})")
         cond = C.wrap(cond)

@@ -188,11 +188,16 @@ class Client:
             self.transport.writer.flush()
         except TimeoutError:
             self._broken = True
+            self._outbuf.clear()  # (as below)
             raise SyncError(f"{self.host} took nothing for {self.timeout:g} s (the far "
                             "side is stopped or unreachable); run the sync again to resume, "
                             "or give a longer --timeout") from None
         except (OSError, EOFError) as exc:  # paramiko's word for a socket that took nothing
             self._broken = True
+            # sent never: the reads of the answers still due say how the far side went
+            # (written again at the next read, the same loss read "lost: Broken pipe" or
+            # "closed" by which write saw it first)
+            self._outbuf.clear()
             raise SyncError(f"connection to {self.host} lost: "
                             f"{exc or 'the far side closed it'}") from None
         self._outbuf.clear()

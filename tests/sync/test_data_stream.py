@@ -253,6 +253,37 @@ def test_the_round_trip_is_measured_with_the_hello(transport, tmp_path):
             client.close()
 
 
+def test_a_far_side_gone_after_its_hello_reads_as_closed_whichever_write_saw_it(
+        transport, tmp_path):
+    """A far side that says hello and goes: the answer of a request sent ahead reports the
+    connection closed, whether the round trip's request after the hello was written before
+    it went or failed (the far side closed its input first: a pipe's write then fails at
+    once). The failed write used to be tried again at the next read and reported as
+    "lost: Socket is closed" instead (CI, session 16: status --everywhere's message
+    depended on the race)."""
+    import sync
+
+    lap = _project_with_jobs(tmp_path / "laptop")
+    clu = suite.init_project(tmp_path / "cluster")
+    gone = tmp_path / "gone_suite"
+    gone.write_text(
+        f"#!{sys.executable}\nimport os, sys, time\nsys.path.insert(0, {os.getcwd()!r})\n"
+        "from sync import protocol\n"
+        "os.close(0)  # reads nothing more: the writes after the hello fail (a pipe's at once)\n"
+        "protocol.write_frame(sys.stdout.buffer, {'ok': True, 'version': protocol.VERSION})\n"
+        "sys.stdout.buffer.flush()\ntime.sleep(0.3)\nos._exit(0)\n")
+    gone.chmod(0o755)
+    for _ in range(3):
+        client, _ = sync.connect(lap, transport.url(clu.path), ahead=[("identity", ())],
+                                 **{**transport.options, "remote_suite": str(gone)})
+        try:
+            with pytest.raises(SyncError) as caught:
+                client.ahead[0]()
+            assert str(caught.value) == f"connection to {client.host} closed"
+        finally:
+            client.close()
+
+
 @pytest.fixture
 def decisions(monkeypatch):
     """What each push decided: ``(bytes, measured, opened)`` per call of the rule."""

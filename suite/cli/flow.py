@@ -1,5 +1,7 @@
 """Commands status, run and exec (workflows)."""
 
+import sys
+
 import click
 
 from suite.terminal import visible
@@ -57,7 +59,8 @@ def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhe
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
-    warning says so and the conditions alone answer.
+    warning says so and the conditions alone answer. A submission book that cannot be read
+    is a warning naming the file, the conditions answer, and the exit status is 3.
 
     With --on REMOTE or --everywhere (this project and every named remote): one table, a
     row per operation and location. Exit status 6 when a remote could not be reached (the
@@ -71,14 +74,16 @@ def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhe
             "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
             else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,
             remote_suite, ssh)
-    result = status_here(ops, filter_from_options(filter_args) if filter_args else None, ids,
-                         last, module, workers)
+    result, code = status_here(ops, filter_from_options(filter_args) if filter_args else None,
+                               ids, last, module, workers)
     if fmt == "json":
         echo_json(result.to_json())
     elif fmt == "html":
         click.echo(result.to_html())
     else:
         click.echo(result.format(detailed=detailed, markdown=fmt == "markdown"))
+    if code:
+        sys.exit(code)
 
 
 @click.command()

@@ -23,6 +23,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 
 from suite.jsonio import write_atomic
@@ -94,12 +95,13 @@ def prune_statuses(directory=None, keep_days=KEEP_DAYS):
     Raises SchedulerError as :func:`status_dir` does."""
     directory = status_dir() if directory is None else directory
     limit = time.time() - keep_days * 86400
-    tomb = os.path.join(directory, f".pruning-{os.getpid()}")
+    # a name of this thread's own (the dashboard's threads may prune at once)
+    tomb = os.path.join(directory, f".pruning-{os.getpid()}-{threading.get_ident()}")
     removed = 0
     with os.scandir(directory) as entries:
         entries = list(entries)
     for e in entries:  # the name a pruner that was killed midway left its file under
-        left = re.fullmatch(r"\.pruning-([0-9]+)", e.name)
+        left = re.fullmatch(r"\.pruning-([0-9]+)(-[0-9]+)?", e.name)
         if left and not pid_alive(int(left.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(e.path)

@@ -120,7 +120,7 @@ def test_statuses_of_jobs_ended_a_week_ago_are_pruned_the_rest_kept(private_tmpd
     plant_statuses(private, 8, ["4000001", "4000002", "4000003.tmp"])  # ended 8 days ago
     plant_statuses(private, 6, ["4000004"])  # 6 days: still kept
     plant_statuses(private, 30, ["notes.txt"])  # not a status file: never ours to remove
-    plant_statuses(private, 8, [".pruning-999999999"])  # left by a pruner killed midway
+    plant_statuses(private, 8, [".pruning-999999999-140000"])  # left by a pruner killed midway
     outside = tmp_path / "outside"
     outside.write_text("0\n")
     age(outside, 30)

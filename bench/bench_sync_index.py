@@ -6,8 +6,8 @@ Usage: PYTHONPATH=CHECKOUT python bench/bench_sync_index.py [-n 10000] [--repeat
 Rows (each the best of --repeat rounds, fresh projects each round, under TMPDIR):
 * push: a first push over the local transport (a pipe to `suite _sync-server`: the whole
   protocol without SSH); wall and CPU of this side, CPU of the far side (its rusage once it is
-  reaped: it indexes after this side has gone), then `suite find doc.x 5` there in a fresh
-  process (wall, CPU);
+  reaped: it indexes the jobs it landed before the sync returns), then `suite find doc.x 5`
+  there in a fresh process (wall, CPU);
 * pull: a first pull over the local transport; this side's wall and CPU (indexing here is on
   the clock), then the first find here;
 * local: a first sync to a local path (both replicas in this process), then the first find

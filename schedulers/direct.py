@@ -9,13 +9,22 @@ created it: it is made with ``mkdir`` (which fails if anything is there) mode 07
 only while it is a real directory (not a link), owned by this user, that no one else may
 write (one made 0755 by an older suite is accepted: others could read it, not plant in it). Status files are opened without following links and must be regular files of this
 user; a process removes any status left under its id by an earlier process before it runs.
+
+A status file is kept for :data:`KEEP_DAYS` days after its job ended, then pruned
+(:func:`prune_statuses`, once per process by the first submit or query): long enough for any
+``suite status`` a user runs on finished work, and for ``--after`` on a job that ended; a
+status older than that belongs to a process id the system has likely given out again.
 """
 
+import contextlib
 import os
+import re
 import signal
 import stat
 import subprocess
 import tempfile
+import threading
+import time
 
 from suite.jsonio import write_atomic
 from suite.process import pid_alive
@@ -64,6 +73,71 @@ def status_dir():
     return path
 
 
+#: days a status file is kept after its job ended (its mtime)
+KEEP_DAYS = 7
+
+#: a status file's name, or the temporary one it is written to first
+_STATUS_NAME = re.compile(r"[0-9]+(\.tmp)?")
+
+#: status directories this process pruned already
+_pruned = set()
+
+
+def prune_statuses(directory=None, keep_days=KEEP_DAYS):
+    """Remove the status files (and their temporary files left by a killed wrapper) whose jobs
+    ended more than ``keep_days`` days ago from ``directory`` (default :func:`status_dir`);
+    return how many were removed. Other names are left alone.
+
+    Safe beside other processes: each old file is first renamed to a name of this process's
+    own, so two pruners never both remove it, and removed only if it is still the file judged
+    old; a new status that took its place meanwhile (a process id given out again) is put back.
+
+    Raises SchedulerError as :func:`status_dir` does."""
+    directory = status_dir() if directory is None else directory
+    limit = time.time() - keep_days * 86400
+    # a name of this thread's own (the dashboard's threads may prune at once)
+    tomb = os.path.join(directory, f".pruning-{os.getpid()}-{threading.get_ident()}")
+    removed = 0
+    with os.scandir(directory) as entries:
+        entries = list(entries)
+    for e in entries:  # the name a pruner that was killed midway left its file under
+        left = re.fullmatch(r"\.pruning-([0-9]+)(-[0-9]+)?", e.name)
+        if left and not pid_alive(int(left.group(1))):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(e.path)
+    old = [(e.path, st.st_ino) for e in entries if _STATUS_NAME.fullmatch(e.name)
+           for st in (_lstat(e),)
+           if st and not stat.S_ISDIR(st.st_mode) and st.st_mtime < limit]
+    for path, inode in old:
+        try:
+            os.rename(path, tomb)
+        except FileNotFoundError:  # another process pruned it first
+            continue
+        if os.lstat(tomb).st_ino == inode:
+            removed += 1
+        else:  # a new status replaced the old one after it was judged: it stays
+            try:
+                os.link(tomb, path, follow_symlinks=False)
+            except FileExistsError:  # a newer one still is there: that one counts
+                pass
+        os.unlink(tomb)
+    return removed
+
+
+def _lstat(entry):
+    """``entry``'s lstat, or None if it is gone (another process pruned it)."""
+    try:
+        return entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _prune_once(directory):
+    if directory not in _pruned:
+        _pruned.add(directory)
+        prune_statuses(directory)
+
+
 class Direct(Scheduler):
     name = "direct"
 
@@ -86,6 +160,7 @@ class Direct(Scheduler):
             raise SchedulerError(f"--after {bad[0]!r} is not a process id (the direct "
                                  "scheduler's job ids are process ids)")
         statuses = status_dir()
+        _prune_once(statuses)
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, f"{submission.name}.sh")
         # surrogateescape: an operation name's undecodable bytes go back to those bytes
@@ -102,6 +177,7 @@ class Direct(Scheduler):
         process lives, else unknown. Raises SchedulerError as :func:`status_dir` does."""
         out = {}
         statuses = status_dir()
+        _prune_once(statuses)
         for i in ids:
             code = _read_status(statuses, i)
             if code is not None:

@@ -52,6 +52,7 @@ class Client:
         self._jobs, self._jobs_bytes = [], 0  # new jobs not sent yet (see create_job)
         self.changed = []  # refused writes' notes, from their answers (see Replica.changed)
         self._broken = False
+        self._wrote = False  # a request that writes was sent: the far side works after close
         self._token = 0
         self._stream_files = {}  # token -> "job/rel" of a streamed write (names_writes)
         self._second = None  # the second data stream (sync.datastream.Second), once asked
@@ -176,6 +177,8 @@ class Client:
     def _send(self, op, args, payload, extra, flush=True):
         if self._jobs and op != "create_jobs":  # queued jobs go first: requests keep order
             self._send_jobs()
+        if not self._wrote and op in ops.OPS and ops.OPS[op].writes:
+            self._wrote = True
         self._outbuf += protocol.encode_frame({"op": op, "args": list(args), **extra}, payload)
         if flush or len(self._outbuf) >= self.SEND_BATCH:
             self._flush()
@@ -340,9 +343,26 @@ class Client:
                 pass
             try:
                 protocol.write_frame(self.transport.writer, {"op": "close"})
+                if self._wrote:  # else the far side has nothing left to do there
+                    self.transport.writer.flush()
+                    self._until_far_side_ends()
             except OSError:  # TimeoutError included: the far side took nothing
-                pass
+                self._broken = True
         self.transport.close(wait=not self._broken)
+
+    def _until_far_side_ends(self):
+        """Read to the end of the far side's stream: it ends once the far side has done its
+        work on the project after the close (indexing the jobs it landed, removing the
+        temporary files of streamed writes not finished), so a sync that wrote returns with
+        nothing of it still writing there (a script may delete the far copy next). Its
+        heartbeats keep a long wait alive; silence past the timeout gives up on it."""
+        try:
+            while self._frame()[0] is not None:
+                pass  # nothing more is asked: what comes is not an answer
+        except (SyncError, protocol.ProtocolError):  # stopped answering: not waited for
+            self._broken = True
+            return
+        self.transport.wait_for_exit()
 
     # -- the composite methods of the interface ---------------------------------------------
     def create_job(self, job_id, statepoint, doc, files):

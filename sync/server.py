@@ -171,8 +171,10 @@ def _serve(replica, stdin, stdout, streams, only=None):
     while True:
         header, payload = protocol.read_frame(stdin)
         if header is None or header.get("op") == "close":
-            if only is None and (wrote or replica.index_cold):
-                _refresh_index(replica)
+            if only is None and wrote:
+                # while the client waits for the end of this stream: once its sync returns,
+                # nothing of this side writes into the project (a script may delete it)
+                replica.index_new_jobs()
             return 0
         try:
             if only is not None and header.get("op") not in only:
@@ -190,12 +192,3 @@ def _serve(replica, stdin, stdout, streams, only=None):
 
             stdout.send({"ok": False, "error": str(exc), "type": type(exc).__name__,
                          "trace": traceback.format_exc(limit=3)})
-
-
-def _refresh_index(replica):
-    """The client has gone: bring the index up to date now, not in the next query."""
-    replica.index_new_jobs()  # those it landed: from what it wrote, nothing read again
-    try:
-        replica.project.index.refresh(documents=True)
-    except Exception:  # a cache: the next query refreshes it anyway
-        pass

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import REPO
-from tests.watchdog import gone, guard
+from tests.watchdog import descendants, gone, guard
 
 
 def _sleeper():
@@ -163,3 +163,39 @@ def test_grid_engine_dies_with_a_killed_test_process(tmp_path):
         assert _removed(cell.dir, 30), f"the cell's directory {cell.dir} stayed"
     finally:
         cell.stop()  # the cell's directory (and any daemon left) goes
+
+
+def test_what_guards_a_tree_ends_the_descendants_too(tmp_path):
+    parent = subprocess.Popen(["bash", "-c", "sleep 60 & sleep 60 & wait"])
+    try:
+        children = []
+        while len(children) < 2:  # the two sleeps, once bash has started them
+            children = descendants(parent.pid)
+            time.sleep(0.05)
+        watch = guard([(parent.pid, "bash")], grace=1, descendants=True)
+        watch.release()
+        assert gone(children, 10), "a descendant outlived its guarded ancestor"
+        assert parent.wait(timeout=10) != 0
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_the_browser_dies_with_a_killed_test_process(tmp_path):
+    from tests.dashboard.browser import CHROMEDRIVER, CHROMIUM
+
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    pytest.importorskip("selenium", reason="selenium is not installed")
+    pids = _killed_while_running(tmp_path, """
+        from tests.dashboard.browser import start_browser
+        from tests.watchdog import descendants
+        driver = start_browser(root)
+        tree = descendants(driver.driver_process.pid)
+        (root / "chromedriver.pid").write_text(str(driver.driver_process.pid))
+        (root / "chromium.pid").write_text(str(tree[0]))
+        (root / "tree").write_text(" ".join(map(str, tree)))
+    """, ["chromedriver.pid", "chromium.pid"], timeout=120)
+    tree = [int(p) for p in (tmp_path / "root" / "tree").read_text().split()]
+    assert len(tree) > 1  # chromium and its helpers (zygote, renderers)
+    assert gone(pids + tree, 30), "chromedriver or chromium outlived the test process"

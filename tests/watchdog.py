@@ -33,10 +33,12 @@ class Guard:
             self._proc.wait()
 
 
-def guard(targets, grace=5, remove=()):
+def guard(targets, grace=5, remove=(), descendants=False):
     """Watch over ``targets``: ``(pid, or a pid file's path or glob, program name)`` pairs
-    (the pid files are read when the pipe ends: a daemon not started yet is named), and
-    remove the directories ``remove`` once they have ended. Returns a :class:`Guard`. The pipe's write end stays in this process only (not inheritable: no
+    (the pid files are read when the pipe ends: a daemon not started yet is named), with
+    ``descendants`` their descendants too (as they are when the pipe ends: a browser's driver,
+    the browser it started and the browser's helpers), and remove the directories ``remove``
+    once they have ended. Returns a :class:`Guard`. The pipe's write end stays in this process only (not inheritable: no
     daemon started later holds it). The watchdog is this file run as a script (standard
     library only: it starts fast)."""
     read_end, write_end = os.pipe()  # both close on exec; the watchdog's is handed over
@@ -44,7 +46,7 @@ def guard(targets, grace=5, remove=()):
         proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__),
              json.dumps([[str(t), n] for t, n in targets]), str(grace),
-             json.dumps([str(p) for p in remove])],
+             json.dumps([str(p) for p in remove]), str(int(descendants))],
             stdin=read_end, stdout=subprocess.DEVNULL, start_new_session=True)
     except BaseException:
         os.close(write_end)
@@ -71,6 +73,25 @@ def gone(pids, seconds=10):
             return False
         time.sleep(0.1)
     return True
+
+
+def descendants(pid):
+    """The processes descended from ``pid`` (children first), from each process's parent in
+    /proc."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]),
+                                       []).append(int(name))
+            except (OSError, IndexError, ValueError):  # ended meanwhile
+                pass
+    out, level = [], [pid]
+    while level:
+        level = [child for p in level for child in parents.get(p, ())]
+        out += level
+    return out
 
 
 def _pids_of(target):
@@ -100,14 +121,16 @@ def _names(pid):
     return out
 
 
-def _watch(targets, grace, remove):
-    """The watchdog: wait for the end of stdin, then end the targets still running, then
-    remove the directories ``remove``."""
+def _watch(targets, grace, remove, with_descendants=False):
+    """The watchdog: wait for the end of stdin, then end the targets still running (and,
+    ``with_descendants``, theirs), then remove the directories ``remove``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the tests is theirs to handle
     while os.read(0, 4096):
         pass
     pids = [pid for target, name in targets for pid in _pids_of(target)
             if pid > 1 and pid != os.getpid() and name in _names(pid)]
+    if with_descendants:  # read before any ends: an orphan's parent is no longer its own
+        pids += [child for pid in pids for child in descendants(pid)]
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
         for pid in pids:
             try:
@@ -126,4 +149,5 @@ def _watch(targets, grace, remove):
 
 
 if __name__ == "__main__":
-    _watch(json.loads(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]))
+    _watch(json.loads(sys.argv[1]), float(sys.argv[2]), json.loads(sys.argv[3]),
+           sys.argv[4:] == ["1"])

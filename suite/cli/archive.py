@@ -8,7 +8,7 @@ from . import common
 from .common import echo_json, filter_option, job_option, progress_bar, project, select_jobs
 
 
-@click.command()
+@click.command(short_help='Export jobs to a directory, tar or zip archive.')
 @click.argument("target", type=click.Path())
 @click.option("--schema", default=None,
               help="Path schema, e.g. 'T_<T>/<model>' (<key>, <b.c>, <id>; {key} also works). "
@@ -29,6 +29,11 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json, q
     state point and every file's size and SHA-256.
 
     The archive is written under a temporary name and renamed when complete.
+
+    
+    Examples:
+      suite export results.tar.zst --schema 'T_<T>/L_<L>'
+      suite export out/ -f 'T.$gt 2' --format directory
     """
     from archive import export_jobs
 
@@ -50,7 +55,7 @@ def export(target, schema, filter_args, ids, fmt, level, move, force, as_json, q
         click.echo(summary(result.skipped), err=True)
 
 
-@click.command("import")
+@click.command("import", short_help='Import jobs from a directory, tar or zip archive.')
 @click.argument("origin", type=click.Path(exists=True))
 @click.option("--schema", default=None,
               help="Read state points from paths with this schema (for trees without manifest "
@@ -75,7 +80,14 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
             as_json, quiet):
     """Import jobs from ORIGIN: a directory, tar (any compression) or zip, recognised by its
     content. With a manifest every file is checked against its hash; each job lands
-    atomically, so an interrupted import can simply be run again."""
+    atomically, so an interrupted import can simply be run again.
+
+    
+    Examples:
+      suite import results.tar.zst
+      suite import old-runs/ --schema 'T_<T>/L_<L>' --dry-run
+      suite import results.zip --sync --prefer newer
+    """
     from archive import import_jobs
 
     if merge:
@@ -106,11 +118,16 @@ def import_(origin, schema, dry_run, skip_existing, ignore_unmatched, merge, pre
         common.echo_lines([f"  + {job_id}" for job_id in result.imported])
 
 
-@click.command()
+@click.command(short_help="Check an archive's files against its manifest.")
 @click.argument("origin", type=click.Path(exists=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(origin, as_json):
-    """Check every file in the archive ORIGIN against its manifest; exit 1 on any mismatch."""
+    """Check every file in the archive ORIGIN against its manifest; exit 1 on any mismatch.
+
+    
+    Examples:
+      suite verify results.tar.zst
+    """
     from archive import verify as verify_archive
 
     result = verify_archive(origin)

@@ -18,18 +18,30 @@ def init(path):
     """Create a project in PATH (default: the current directory).
 
     Refused inside another project's workspace, except inside a job directory (a nested
-    project, as signac allows)."""
+    project, as signac allows).
+
+    
+    Examples:
+      suite init
+      suite init ~/sweeps/ising
+    """
     from suite import init_project
 
     p = init_project(path)
     click.echo(f"Initialized project in {p.path}")
 
 
-@click.command()
+@click.command(short_help='Print (or create) the job of a state point.')
 @click.argument("statepoint")
 @click.option("--create", is_flag=True, help="Also create the job directory.")
 def job(statepoint, create):
-    """Print the id of the job with STATEPOINT (a JSON object); '-' reads it from stdin."""
+    """Print the id of the job with STATEPOINT (a JSON object); '-' reads it from stdin.
+
+    
+    Examples:
+      suite job '{"T": 1.5, "L": 32}'
+      suite job '{"T": 1.5, "L": 32}' --create
+    """
     text = sys.stdin.read() if statepoint == "-" else statepoint
     try:
         sp = json.loads(text)
@@ -41,25 +53,38 @@ def job(statepoint, create):
     click.echo(j.id)
 
 
-@click.command()
+@click.command(short_help='Print the state point of each job.')
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--pretty/--compact", default=True, help="Indent the JSON (default) or not.")
 def statepoint(ids, pretty):
-    """Print the state point of each job ID (or unique id prefix) as JSON."""
+    """Print the state point of each job ID (or unique id prefix) as JSON.
+
+    
+    Examples:
+      suite statepoint 3f2a
+      suite statepoint 3f2a 9c01 --compact
+    """
     p = project()
     for i in ids:
         sp = p.open_job(id=i).sp()
         click.echo(json.dumps(sp, indent=2 if pretty else None, sort_keys=True))
 
 
-@click.command()
+@click.command(short_help='Print or change the document of each job.')
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--set", "assignments", nargs=2, multiple=True, metavar="KEY VALUE",
               help="Set KEY (dotted for nested) to VALUE (JSON literal, else a string).")
 @click.option("--delete", "deletions", multiple=True, metavar="KEY", help="Delete KEY.")
 @click.option("--pretty/--compact", default=True, help="Indent the JSON (default) or not.")
 def document(ids, assignments, deletions, pretty):
-    """Print (or change with --set/--delete) the document of each job ID."""
+    """Print (or change with --set/--delete) the document of each job ID.
+
+    
+    Examples:
+      suite document 3f2a
+      suite document 3f2a --set done true --set fit.chi2 0.93
+      suite document 3f2a --delete draft
+    """
     p = project()
     for i in ids:
         j = p.open_job(id=i)
@@ -111,18 +136,29 @@ def find(filter, sp_keys, doc_keys, as_json):
     Jobs whose state point or document cannot be read are named on stderr. An unreadable
     state point leaves the job out of every answer and the exit status is then 3; an
     unreadable document leaves it out of document queries only (exit status unchanged).
+
+    
+    Examples:
+      suite find T 1.5 --sp L
+      suite find doc.done true --json
     """
     from .findjobs import find_jobs
 
     return find_jobs(filter, sp_keys, doc_keys, as_json)
 
 
-@click.command()
+@click.command(short_help='Delete jobs (or only their files, --clear).')
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--clear", is_flag=True, help="Only delete the job's files, keep the job.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 def rm(ids, clear, yes):
-    """Delete the jobs with the given ids (asks first on a terminal unless --yes)."""
+    """Delete the jobs with the given ids (asks first on a terminal unless --yes).
+
+    
+    Examples:
+      suite rm 3f2a
+      suite rm 3f2a 9c01 --clear --yes
+    """
     p = project()
     jobs = [p.open_job(id=i) for i in ids]
     if not yes and sys.stdin.isatty():
@@ -141,7 +177,12 @@ def rm(ids, clear, yes):
 @click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
               help="The project to move the jobs into.")
 def move(ids, dest):
-    """Move the jobs with the given ids into the project at --to."""
+    """Move the jobs with the given ids into the project at --to.
+
+    
+    Examples:
+      suite move 3f2a 9c01 --to ../archive-project
+    """
     from suite import Project
 
     p, other = project(), Project(dest)
@@ -156,7 +197,12 @@ def move(ids, dest):
 @click.option("--to", "dest", required=True, type=click.Path(file_okay=False),
               help="The project to copy the jobs into.")
 def clone(ids, dest):
-    """Copy the jobs with the given ids into the project at --to."""
+    """Copy the jobs with the given ids into the project at --to.
+
+    
+    Examples:
+      suite clone 3f2a --to ../other-project
+    """
     from suite import Project
 
     p, other = project(), Project(dest)
@@ -169,7 +215,13 @@ def clone(ids, dest):
 @click.option("-x", "--exclude-const", is_flag=True, help="Leave out keys with only one value.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {key: {type: [values]}}.")
 def schema(exclude_const, as_json):
-    """Show every state point key and the values it takes."""
+    """Show every state point key and the values it takes.
+
+    
+    Examples:
+      suite schema
+      suite schema --exclude-const --json
+    """
     s = project().detect_schema(exclude_const=exclude_const)
     if as_json:
         echo_json(s.to_json())
@@ -177,9 +229,14 @@ def schema(exclude_const, as_json):
         click.echo("\n".join(f"{key}: {values}" for key, values in s.format_lines()))
 
 
-@click.command()
+@click.command(short_help='Rebuild the index (a cache) from the files.')
 def reindex():
-    """Drop the index (a cache under .suite/) and rebuild it from the files."""
+    """Drop the index (a cache under .suite/) and rebuild it from the files.
+
+    
+    Examples:
+      suite reindex
+    """
     p = project()
     path = p.index.path
     for suffix in ("", "-journal"):
@@ -195,13 +252,19 @@ def reindex():
         click.echo(f"warning: {msg}", err=True)
 
 
-@click.command()
+@click.command(short_help='Report damaged jobs; --repair fixes misnamed ones.')
 @click.option("--repair", is_flag=True, help="Move misnamed jobs to their correct id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as a JSON list.")
 def check(repair, as_json):
     """Report damaged jobs: unreadable state points or documents, misnamed directories,
     temporary files left by interrupted writes, files or directories that cannot be read.
-    One damaged job does not stop the check of the others; the exit status is 1 if any."""
+    One damaged job does not stop the check of the others; the exit status is 1 if any.
+
+    
+    Examples:
+      suite check
+      suite check --repair
+    """
     with progress_bar("checking jobs") as update:
         report = project().check_report(repair=repair, progress=update)
     if as_json:
@@ -216,10 +279,16 @@ def check(repair, as_json):
         sys.exit(1)
 
 
-@click.command()
+@click.command(short_help='A Python prompt with `project` (and `job`).')
 @click.option("-c", "--command", "command", default=None, help="Run this Python code and exit.")
 def shell(command):
-    """A Python prompt with `project` (and `job` inside a job directory) defined."""
+    """A Python prompt with `project` (and `job` inside a job directory) defined.
+
+    
+    Examples:
+      suite shell
+      suite shell -c 'print(len(project))'
+    """
     import code
 
     import suite

@@ -28,7 +28,14 @@ def dashboard(port, host, read_only, no_browser, remote, ssh, ssh_command, stop_
     table, job pages (documents editable, files, images, videos, HDF5 plots), compare and sync.
 
     The first line printed is the URL to open, with the access token every request needs.
-    Ctrl-C stops the server (with --on, the one on the far side too)."""
+    Ctrl-C stops the server (with --on, the one on the far side too).
+
+    
+    Examples:
+      suite dashboard
+      suite dashboard --read-only --port 8800
+      suite dashboard --on cluster
+    """
     from suite.dashboard import serve, serve_on
     from suite.errors import SuiteError
 

@@ -1,5 +1,7 @@
 """Commands status, run and exec (workflows)."""
 
+import sys
+
 import click
 
 from suite.terminal import visible
@@ -31,7 +33,7 @@ def _runner(module, reason=None, tags=()):
     return runner
 
 
-@click.command()
+@click.command(short_help='Per operation: eligible, submitted, running, complete.')
 @click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
 @filter_option
 @job_option
@@ -57,11 +59,19 @@ def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhe
     complete, and the labels, and each operation's last execution (status, start, job,
     provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
-    warning says so and the conditions alone answer.
+    warning says so and the conditions alone answer. A submission book that cannot be read
+    is a warning naming the file, the conditions answer, and the exit status is 3.
 
     With --on REMOTE or --everywhere (this project and every named remote): one table, a
     row per operation and location. Exit status 6 when a remote could not be reached (the
-    others are still shown), 1 when one could not answer."""
+    others are still shown), 1 when one could not answer.
+
+    
+    Examples:
+      suite status
+      suite status -o simulate --detailed
+      suite status --everywhere
+    """
     if on or everywhere:
         if detailed:
             raise click.UsageError("--detailed lists this copy's jobs; it does not go with "
@@ -71,17 +81,19 @@ def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhe
             "ops": list(ops), "filter": filter_from_options(filter_args) if filter_args
             else None, "ids": list(ids), "module": module, "last": bool(last)}, fmt,
             remote_suite, ssh)
-    result = status_here(ops, filter_from_options(filter_args) if filter_args else None, ids,
-                         last, module, workers)
+    result, code = status_here(ops, filter_from_options(filter_args) if filter_args else None,
+                               ids, last, module, workers)
     if fmt == "json":
         echo_json(result.to_json())
     elif fmt == "html":
         click.echo(result.to_html())
     else:
         click.echo(result.format(detailed=detailed, markdown=fmt == "markdown"))
+    if code:
+        sys.exit(code)
 
 
-@click.command()
+@click.command(short_help='Run the eligible operations here and now.')
 @click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
 @filter_option
 @job_option
@@ -104,7 +116,14 @@ def run(ctx, ops, filter_args, ids, num, order, timeout, num_passes, pretend, pa
         progress, reason, tags, module, on, remote_suite, ssh):
     """Run the eligible operations on the selected jobs, here and now. Each execution is
     recorded in the job's suite_flow_log.jsonl; failures are reported and the exit status
-    is 1."""
+    is 1.
+
+    
+    Examples:
+      suite run
+      suite run -o simulate -f 'T 1.5' --parallel 2
+      suite run --pretend
+    """
     import sys
 
     if on:  # the same options, given to the far side's suite run
@@ -165,14 +184,20 @@ def _progress_printer():
     return show
 
 
-@click.command("exec")
+@click.command("exec", short_help='Run an operation on the given jobs, eligible or not.')
 @click.argument("operation")
 @click.argument("ids", nargs=-1)
 @record_options
 @workflow_option
 def exec_(operation, ids, reason, tags, module):
     """Run OPERATION (or a group) on the given jobs (all jobs if none), whatever its
-    conditions say; an aggregate operation runs once on all of them together."""
+    conditions say; an aggregate operation runs once on all of them together.
+
+    
+    Examples:
+      suite exec simulate 3f2a 9c01
+      suite exec analyze --reason 'new fit'
+    """
     import sys
 
     runner = _runner(module, reason, tags)
@@ -191,7 +216,7 @@ def exec_(operation, ids, reason, tags, module):
         sys.exit(1)
 
 
-@click.command()
+@click.command(short_help='Submit eligible operations to the batch scheduler.')
 @click.option("-o", "--operation", "ops", multiple=True, help="Only these operations.")
 @filter_option
 @job_option
@@ -225,7 +250,14 @@ def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, a
            share, force):
     """Submit eligible operations to the batch scheduler; anything after -- is passed to it.
 
-    Operations already queued or running are never submitted again."""
+    Operations already queued or running are never submitted again.
+
+    
+    Examples:
+      suite submit --pretend
+      suite submit -o simulate --bundle 4 --parallel
+      suite submit --on cluster -n 100
+    """
     from schedulers import get_scheduler
     from suite.flow.submit import submit as do_submit
 
@@ -252,18 +284,29 @@ def submit(ops, filter_args, ids, num, bundle, parallel, array, pretend, hold, a
                    "running", err=True)
 
 
-@click.group()
+@click.group(short_help="Scheduler script templates of this project.")
 def template():
-    """Scheduler script templates of this project (templates/ in the project)."""
+    """Scheduler script templates of this project (templates/ in the project).
+
+    
+    Examples:
+      suite template create slurm
+    """
 
 
-@template.command("create")
+@template.command("create", short_help='Write templates/<scheduler>.sh.j2 to edit.')
 @click.option("--scheduler", "scheduler_name", default=None,
               help="slurm, pbs, lsf, sge or direct (default: detected).")
 @click.option("--force", is_flag=True, help="Replace an existing template.")
 def template_create(scheduler_name, force):
     """Write templates/<scheduler>.sh.j2 extending the shipped template, with the blocks to
-    fill in (module load lines, site flags)."""
+    fill in (module load lines, site flags).
+
+    
+    Examples:
+      suite template create slurm
+      suite template create pbs --force
+    """
     import os
 
     from schedulers import get_scheduler

@@ -42,6 +42,15 @@ def cli(ctx, debug):
 
     Run a command with --help for its options. The project is found from the current
     directory upward.
+
+    
+    Examples:
+      suite init && suite job '{"T": 1.5, "L": 32}' --create
+      suite find T 1.5
+      suite status
+      suite sync me@login.hpc.edu:/scratch/me/ising
+      suite export results.tar.zst --schema 'T_<T>/L_<L>'
+      suite demo /tmp/suite-demo     (a guided tour)
     """
     ctx.obj = {"debug": debug}
 

@@ -28,7 +28,14 @@ def _warn(problems):
 def log(ids, operation, tag, since, failed, long_, fmt, diff):
     """List the provenance records of the jobs' executions (all jobs, or -j ID), oldest first;
     with --diff REC1 REC2, what differs between two of them (ids or unique prefixes). Log
-    lines that cannot be read are named on stderr with their file and line."""
+    lines that cannot be read are named on stderr with their file and line.
+
+    
+    Examples:
+      suite log -j 3f2a
+      suite log -o simulate --failed --since 2026-12-01
+      suite log --diff 1a2b 3c4d
+    """
     from suite.provenance import logs as rec
     from suite.provenance import report
 
@@ -65,7 +72,13 @@ def repeat(record, rtol, keep, as_json, module):
     """Run the operation of RECORD again on a copy of its jobs in a temporary directory and
     compare the files it writes with those the record lists: "reproduced", or what differs
     (files; keys of JSON files; HDF5 datasets). The project is left untouched. Exit status 1
-    if the outputs differ."""
+    if the outputs differ.
+
+    
+    Examples:
+      suite repeat 1a2b
+      suite repeat 1a2b --rtol 1e-6 --keep
+    """
     from suite.provenance.rerun import repeat as do_repeat
 
     result = do_repeat(project(), record, module=module, rtol=rtol, keep=keep)
@@ -83,7 +96,13 @@ def repeat(record, rtol, keep, as_json, module):
 def provenance(job_id, fmt, output):
     """The provenance graph of job JOB_ID: its executions, the files each produced, and the
     other jobs of aggregate executions whose files went in. As DOT text, JSON, or a picture
-    drawn by graphviz's dot (which must be installed: Debian's graphviz package)."""
+    drawn by graphviz's dot (which must be installed: Debian's graphviz package).
+
+    
+    Examples:
+      suite provenance 3f2a
+      suite provenance 3f2a --format svg -o graph.svg
+    """
     from suite.provenance.graph import job_graph, render
 
     data = render(job_graph(project(), job_id), fmt)

@@ -9,6 +9,10 @@ import sys
 
 from .plain import echo, project
 
+#: exit status of a status shown without what a damaged submission book would have added (as
+#: `suite find`'s when a job's state point cannot be read)
+EXIT_INCOMPLETE = 3
+
 #: jobs from which `suite status` shows its progress on a terminal
 STATUS_PROGRESS_MIN = 20000
 
@@ -20,28 +24,39 @@ def plain_args(args):
 
 
 def status_here(ops=(), flt=None, ids=(), last=None, module=None, workers=None):
-    """The :class:`~suite.flow.Status` of this copy of the project (a progress line on a
-    terminal for large projects), with the scheduler's submitted and running operations;
-    a scheduler that cannot be asked is a warning on stderr (the conditions answer).
+    """``(status, exit status)``: the :class:`~suite.flow.Status` of this copy of the
+    project (a progress line on a terminal for large projects), with the scheduler's
+    submitted and running operations. A scheduler that cannot be asked is a warning on stderr
+    (the conditions answer; exit status 0); so is a submission book that cannot be read, with
+    exit status :data:`EXIT_INCOMPLETE` (submitted and running are then unknown).
     ``workers``: forked processes judging the jobs (None: the project's setting; see
     :meth:`suite.flow.Runner.status`).
     Raises :class:`~suite.errors.ProjectNotFoundError` outside a project and
     :class:`~suite.errors.SuiteError` when no workflow loads or an operation is unknown."""
+    from suite.errors import CorruptFileError
+    from suite.flow.book import damage_warning
     from suite.flow.submit import runner_for, scheduler_states
 
     runner = runner_for(project(), module)
     result = runner.status(list(ops) or None, flt, ids,
                            _progress if sys.stderr.isatty() else None, last=last,
                            workers=workers)
-    warning = scheduler_states(runner, result)
+    code = 0
+    try:
+        warning = scheduler_states(runner, result)
+    except CorruptFileError as exc:  # the book: the conditions still answer
+        warning, code = damage_warning(exc), EXIT_INCOMPLETE
     if warning:
         echo(f"warning: {warning}", err=True)
-    return result
+    return result, code
 
 
 def show():
-    """``suite status``: the table of this copy's operations and labels."""
-    echo(status_here().format())
+    """``suite status``: the table of this copy's operations and labels; returns the exit
+    status (:func:`status_here`)."""
+    result, code = status_here()
+    echo(result.format())
+    return code
 
 
 def _progress(step, steps, jobs):

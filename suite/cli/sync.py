@@ -10,10 +10,16 @@ from .common import echo_json, filter_from_options, filter_option, job_option, p
 
 @click.group()
 def remote():
-    """Manage named remotes (stored in .suite/remotes.json)."""
+    """Manage named remotes (stored in .suite/remotes.json).
+
+    
+    Examples:
+      suite remote add cluster me@login.hpc.edu:/scratch/me/ising
+      suite remote list
+    """
 
 
-@remote.command("add")
+@remote.command("add", short_help='Add remote NAME at URL.')
 @click.argument("name")
 @click.argument("url")
 @click.option("--remote-suite", default=None, metavar="COMMAND",
@@ -27,7 +33,13 @@ def remote():
               help="What the openssh transport runs for this remote (default: ssh).")
 def remote_add(name, url, remote_suite, ssh, ssh_command):
     """Add remote NAME at URL: a project directory, [user@]host:path (host may be an alias
-    from ~/.ssh/config) or ssh://user@host:port/path."""
+    from ~/.ssh/config) or ssh://user@host:port/path.
+
+    
+    Examples:
+      suite remote add cluster me@login.hpc.edu:/scratch/me/ising
+      suite remote add backup /mnt/backup/ising --ssh local
+    """
     from sync import add_remote
 
     add_remote(project(), name, url, remote_suite=remote_suite, ssh=ssh,
@@ -38,7 +50,12 @@ def remote_add(name, url, remote_suite, ssh, ssh_command):
 @remote.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def remote_list(as_json):
-    """List the remotes."""
+    """List the remotes.
+
+    
+    Examples:
+      suite remote list --json
+    """
     from sync import list_remotes
 
     remotes = list_remotes(project())
@@ -52,14 +69,19 @@ def remote_list(as_json):
 @remote.command("remove")
 @click.argument("name")
 def remote_remove(name):
-    """Remove the remote NAME (nothing on either side is touched)."""
+    """Remove the remote NAME (nothing on either side is touched).
+
+    
+    Examples:
+      suite remote remove backup
+    """
     from sync import remove_remote
 
     remove_remote(project(), name)
     click.echo(f"removed remote {name}")
 
 
-@click.command()
+@click.command(short_help='Two-way sync with a remote or another project.')
 @click.argument("dest")
 @click.option("--push", is_flag=True, help="Only send changes to DEST.")
 @click.option("--pull", is_flag=True, help="Only bring changes from DEST.")
@@ -123,6 +145,12 @@ def sync(dest, push, pull, dry_run, prefer, keep_both, filter_args, ids, exclude
     5 jobs left alone: unreadable, refused, or with work queued or running (listed).
     When several apply: 3, then 5, then 4.
     A second sync of the same pair waits for the first.
+
+    
+    Examples:
+      suite sync cluster
+      suite sync cluster --pull -f 'T 1.5' --dry-run
+      suite sync me@login.hpc.edu:/scratch/me/ising --push --init
     """
     import sync as sync_pkg
 

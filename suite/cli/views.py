@@ -7,7 +7,7 @@ import click
 from .common import echo_json, filter_from_options, filter_option, job_option, project
 
 
-@click.command()
+@click.command(short_help='Create or update a linked view of the jobs.')
 @click.argument("prefix", required=False, type=click.Path(file_okay=False))
 @click.option("--schema", default=None,
               help="Path schema, e.g. '<model>/T_<T>' (default: key/<key>/... over the keys "
@@ -21,7 +21,13 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
     tree of symbolic links into the workspace, laid out by a path schema.
 
     Running it again updates the view in place; files suite did not create are never removed
-    or overwritten (they are reported)."""
+    or overwritten (they are reported).
+
+    
+    Examples:
+      suite view
+      suite view by-model --schema '<model>/T_<T>' -f 'L 32'
+    """
     from suite.views import create_view
 
     proj = project()
@@ -44,7 +50,7 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
         click.echo(f"warning: {path} is in the way (not created by suite); left alone", err=True)
 
 
-@click.command()
+@click.command(short_help='Show what differs between jobs or projects.')
 @click.argument("ids", nargs=-1)
 @filter_option
 @click.option("--doc", "document", is_flag=True, help="Compare documents, not state points.")
@@ -57,7 +63,15 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
 def diff(ids, filter_args, document, files, dest, as_json):
     """Show what differs between jobs: the state point (or --doc document) keys whose values
     are not the same for all of them, one row per job. Types are visible: 1, 1.0 and "1"
-    differ; (missing) marks a key a job lacks."""
+    differ; (missing) marks a key a job lacks.
+
+    
+    Examples:
+      suite diff 3f2a 9c01
+      suite diff -f 'L 32' --doc
+      suite diff 3f2a 9c01 --files
+      suite diff --against cluster
+    """
     import suite
     from suite.diff import compare_jobs, diff_files, diff_projects
 

@@ -309,14 +309,18 @@ def _last_executions(status):
 def _add_scheduler_states(project, status):
     """Submitted and running counts from one scheduler query, as ``suite status`` shows them
     (only when something was submitted); returns a warning when the scheduler cannot say."""
+    from suite.errors import CorruptFileError
+    from suite.flow.book import damage_warning
     from suite.flow.submit import active_pairs, load
 
     try:
-        if not load(project):  # a damaged book too is a warning, not a failed page
+        if not load(project):
             return None
         from schedulers import get_scheduler
 
         status.add_active(active_pairs(project, get_scheduler()))
+    except CorruptFileError as exc:  # a damaged book too is a warning, not a failed page
+        return damage_warning(exc)
     except Exception as exc:  # the conditions still answer
         return f"cannot ask the scheduler ({exc}); showing conditions only"
     return None

@@ -65,6 +65,15 @@ def load(project):
     return book
 
 
+def damage_warning(error):
+    """What ``suite status`` and the dashboard say of a book or journal that :func:`load`
+    refused (``error``, its CorruptFileError): which file, why, what is missing from the
+    answer and what to do."""
+    return (f"the submission book {error.path} cannot be read ({error.reason}): submitted and "
+            "running are not counted, and submit refuses until it is mended; fix or restore "
+            "the file, or remove it to forget the submissions it records")
+
+
 def save(project, book):
     """Write ``book`` as this copy's whole book and empty the journal (it is in ``book``):
     call it holding :func:`locked`, with a book loaded under that lock."""

@@ -64,7 +64,9 @@ def runner_for(project, module=None):
 
 def scheduler_states(runner, result, scheduler_name=None):
     """Count submitted/running operations into ``result`` (a Status) from one query to the
-    scheduler; return None, or a warning when it cannot be asked (the conditions answer)."""
+    scheduler; return None, or a warning when it cannot be asked (the conditions answer).
+    Raises CorruptFileError when this copy's book cannot be read (a warning for people:
+    :func:`suite.flow.book.damage_warning`)."""
     if not load(runner.project):
         return None
     try:

@@ -51,6 +51,11 @@ class Transport(ABC):
         """One line saying why the server ended before its first frame, and the remedy."""
 
     @abstractmethod
+    def wait_for_exit(self):
+        """Once the far side's stream has ended: wait (up to ``timeout``) for its process to
+        exit, so that nothing of it still runs when the client returns."""
+
+    @abstractmethod
     def close(self, wait=True):
         """Close the streams and end what the transport started (``wait``: let the far side
         end by itself; else it stopped answering and is not waited for)."""

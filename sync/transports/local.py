@@ -36,5 +36,8 @@ class LocalTransport(Transport):
     def where(self):
         return self.host
 
+    def wait_for_exit(self):
+        self.process.wait_for_exit(self.timeout)
+
     def close(self, wait=True):
         self.process.close(wait)

@@ -101,5 +101,8 @@ class OpenSSHTransport(Transport):
             return not_installed(self.name, self.host)
         return f"openssh transport: the suite process on {self.host} stopped: {last}"
 
+    def wait_for_exit(self):
+        self.process.wait_for_exit(self.timeout)
+
     def close(self, wait=True):
         self.process.close(wait)

@@ -3,6 +3,8 @@
 for a large push a second channel on the same connection (:meth:`ParamikoTransport.second`:
 no second login)."""
 
+import time
+
 from . import Transport, not_installed, server_command
 
 
@@ -42,6 +44,11 @@ class ParamikoTransport(Transport):
         if status == 127 or "not found" in err:
             return not_installed(self.name, self.host)
         return f"the suite process on {self.host} stopped: {err[-500:]}"
+
+    def wait_for_exit(self):
+        channel, end = self.reader.channel, time.monotonic() + self.timeout
+        while not channel.exit_status_ready() and time.monotonic() < end:
+            time.sleep(0.01)
 
     def close(self, wait=True):
         # the channel's files first. paramiko's file __del__ closes (and flushes) again; when

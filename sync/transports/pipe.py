@@ -88,6 +88,15 @@ class Process:
         self.reader = Reader(self.proc.stdout.fileno(), timeout)
         self.writer = Writer(self.proc.stdin.fileno(), timeout)
 
+    def wait_for_exit(self, timeout):
+        """Wait up to ``timeout`` seconds for the process to exit."""
+        import subprocess
+
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # reaped in the background when closed
+            pass
+
     def ended(self, wait=10):
         """``(exit status or None, the last of stderr)``."""
         import subprocess
@@ -100,8 +109,8 @@ class Process:
         return status, self.stderr.read().decode(errors="replace").strip()[-500:]
 
     def close(self, wait=True):
-        """End of input: the far side ends by itself (after bringing its index up to date,
-        off this side's clock, as over paramiko), reaped in the background; without
+        """End of input: the far side ends by itself (the client waited for it to end where
+        it had work left: :meth:`wait_for_exit`), reaped in the background; without
         ``wait`` (a far side that stopped answering) the process is killed."""
         import threading
 

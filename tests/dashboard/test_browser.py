@@ -1,6 +1,5 @@
 """The dashboard in a real browser: Debian's chromium driven by Selenium through Debian's
-chromedriver (nothing is downloaded: the driver's path is given, Selenium Manager stays off).
-Screenshots of each page are saved under the test's temporary directory (``shots/``)."""
+chromedriver (tests/dashboard/browser.py). Screenshots of each page are saved under the test's temporary directory (``shots/``)."""
 
 import json
 import os
@@ -13,48 +12,19 @@ import pytest
 from suite.dashboard import security
 
 from ..conftest import skip_or_fail
+from .browser import start_browser, stop_browser
 from .conftest import start_server, stop_server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 @pytest.fixture
 def browser(tmp_path):
     """A headless chromium with a fresh profile; downloads go to ``tmp_path/downloads``."""
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        skip_or_fail("Debian's chromium and chromium-driver are not installed "
-                     "(apt-get install chromium chromium-driver; see .ci/install)")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        skip_or_fail("selenium is not installed (pip install -e '.[test]')")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never fetch a driver
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-                f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {
-        "download.default_directory": str(downloads), "download.prompt_for_download": False})
-    try:
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER),
-                                  options=options)
-    except Exception as exc:  # a browser that cannot start here
-        skip_or_fail(f"chromium did not start: {type(exc).__name__}: {exc}".splitlines()[0])
-    driver.set_page_load_timeout(60)
-    driver.implicitly_wait(10)  # a click that navigates returns before the next page is there
-    driver.downloads = downloads
+    driver = start_browser(tmp_path)
     shots = tmp_path / "shots"
     shots.mkdir()
     driver.shot = lambda name: driver.save_screenshot(str(shots / f"{name}.png"))
     yield driver
-    driver.quit()
+    stop_browser(driver)
 
 
 def _by():

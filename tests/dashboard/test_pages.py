@@ -112,7 +112,8 @@ def test_overview_says_when_the_submission_book_is_damaged(client, dash, book_te
     resp = client.get("/")
     assert resp.status_code == 200
     page = html.unescape(text(resp))
-    assert "cannot ask the scheduler" in page and book in page, page
+    assert "submitted and running are not counted" in page and book in page, page
+    assert "fix or restore" in page and "cannot ask the scheduler" not in page
     assert "<td>go</td><td>12</td>" in page
 
 

@@ -50,10 +50,10 @@ def test_an_entry_of_the_wrong_shape_is_refused_naming_the_file(project, where, 
             f.write(json.dumps({"id": "9", "entry": entry}) + "\n")
     with pytest.raises(CorruptFileError, match="not a submission record"):
         book.load(project)
-    for args in (["submit"], ["status"]):
-        r = _cli(project, *args)
-        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
-        assert len(r.stderr.strip().splitlines()) == 1 and path in r.stderr, r.stderr
+    r = _cli(project, "submit")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and path in r.stderr, r.stderr
+    _status_warns_and_shows_the_conditions(project, path)
 
 
 @pytest.mark.parametrize("text", ["[]", '"book"', "null"])
@@ -90,3 +90,36 @@ def test_a_word_from_the_future_does_not_outrank_later_ones(project, tmp_path):
     assert [e["location"] for e in book.load(project).values()] == [third]
     book.merge(project, third, {}, "third", {})  # the third copy: nothing runs there now
     assert book.load(project) == {}
+
+
+def _status_warns_and_shows_the_conditions(project, path):
+    """`suite status` (plain, through click, as JSON) on a damaged book: the conditions' table
+    with one warning line naming the file and what to do, and exit status 3."""
+    for args in (["status"], ["status", "-o", "simulate"], ["status", "--json"]):
+        r = _cli(project, *args)
+        assert r.returncode == 3 and "Traceback" not in r.stderr, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("warning: ") and path in lines[0], lines
+        assert "submitted and running are not counted" in lines[0]
+        assert "fix or restore" in lines[0] and "remove it" in lines[0], lines[0]
+        if "--json" in args:
+            assert json.loads(r.stdout)["operations"]["simulate"]["eligible"] == 2
+        else:
+            assert r.stdout.splitlines()[1].split() == ["simulate", "2", "0", "0", "0"]
+
+
+@pytest.mark.parametrize("where,text", [
+    ("book", '{"7": {"scheduler": "direct", "pai'),  # cut short
+    ("book", ""),
+    ("journal", '{"id": "9", "entry": {"scheduler": "direct", "pairs": [}}\n')])
+def test_status_on_a_damaged_book_warns_and_still_shows_the_conditions(project, where, text):
+    name = layout.SUBMISSIONS if where == "book" else layout.SUBMISSIONS_JOURNAL
+    path = os.path.join(project.path, name)
+    with open(path, "w") as f:
+        f.write(text)
+    _status_warns_and_shows_the_conditions(project, path)
+    r = _cli(project, "submit")  # submitting would forget what the book records: refused
+    assert r.returncode == 1 and path in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not any(j.isfile("out.txt") for j in project)
+    os.unlink(path)  # the way out the warning names: what it recorded is forgotten
+    assert _cli(project, "status").returncode == 0

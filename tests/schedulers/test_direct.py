@@ -4,6 +4,7 @@ not its own are not believed."""
 
 import os
 import subprocess
+import sys
 import time
 
 import pytest
@@ -96,3 +97,54 @@ def test_failed_dependency_fails_without_running(private_tmpdir, tmp_path):
     assert not (tmp_path / "ran").exists()
     with pytest.raises(SchedulerError, match="not a process id"):
         d.submit("", Submission("x", [], after=["1; touch pwned"]), str(tmp_path))
+
+
+DAY = 86400
+
+
+def age(path, days):
+    then = time.time() - days * DAY
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def plant_statuses(private, days, names):
+    for name in names:
+        path = os.path.join(private, name)
+        with open(path, "w") as f:
+            f.write("0\n")
+        age(path, days)
+
+
+def test_statuses_of_jobs_ended_a_week_ago_are_pruned_the_rest_kept(private_tmpdir, tmp_path):
+    private = status_dir()
+    plant_statuses(private, 8, ["4000001", "4000002", "4000003.tmp"])  # ended 8 days ago
+    plant_statuses(private, 6, ["4000004"])  # 6 days: still kept
+    plant_statuses(private, 30, ["notes.txt"])  # not a status file: never ours to remove
+    plant_statuses(private, 8, [".pruning-999999999-140000"])  # left by a pruner killed midway
+    outside = tmp_path / "outside"
+    outside.write_text("0\n")
+    age(outside, 30)
+    os.symlink(outside, os.path.join(private, "4000005"))
+    age(os.path.join(private, "4000005"), 30)  # an old link: removed, its target not touched
+    d = Direct()
+    assert d.query(["4000001", "4000004"]) == {"4000001": "unknown", "4000004": "completed"}
+    assert sorted(os.listdir(private)) == ["4000004", "notes.txt"]
+    assert outside.read_text() == "0\n"
+    pid = submit(d, tmp_path, ["true"])  # a new job's status lands beside the kept one
+    assert wait_for(lambda: d.query([pid])[pid] == "completed", timeout=20)
+    assert sorted(os.listdir(private)) == sorted(["4000004", "notes.txt", pid])
+
+
+def test_two_processes_pruning_at_once_remove_each_old_status_once(private_tmpdir):
+    private = status_dir()
+    old = [str(5000000 + i) for i in range(400)]
+    fresh = [str(6000000 + i) for i in range(50)]
+    plant_statuses(private, 10, old)
+    plant_statuses(private, 0, fresh)
+    code = "from schedulers.direct import prune_statuses; print(prune_statuses())"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    assert sum(int(out) for out, _ in outs) == len(old)  # each removed by exactly one
+    assert sorted(os.listdir(private)) == sorted(fresh)

@@ -26,16 +26,6 @@ def source(path):
     return project
 
 
-def far_index_settled(path, count, timeout=30):
-    """The far side indexes as it ends, after this side has gone: wait for it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if suite.Project(str(path)).index.indexed_count() == count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the far side's index at {path} never held {count} jobs")
-
-
 def check_answers(project, ids):
     """Queries on state point and document keys answer right, reading no job file."""
     assert project.find_jobs({"g": 1}).ids() == sorted(ids[i] for i in range(N) if i % 3 == 1)
@@ -64,7 +54,8 @@ def test_far_side_indexes_pushed_jobs_without_reading_them(transport, tmp_path):
     clu = tmp_path / "cluster"
     result = transport.sync(lap, clu, push=True, init=True)
     assert result.exit_status == 0, result.format()
-    far_index_settled(clu, N)
+    # indexed before the sync returned (the far side has ended), not later
+    assert suite.Project(str(clu)).index.indexed_count() == N
     far = suite.Project(str(clu))
     check_answers(far, ids)
     change_document(far, ids[7])
@@ -114,3 +105,51 @@ def test_cli_find_after_a_local_sync_reads_no_job(tmp_path):
                          capture_output=True, text=True).stdout.split()
     assert out == [lap.open_job({"i": 3, "g": 0}).id]
     assert suite.Project(str(dest)).index.files_read() == 0
+
+
+def test_a_sync_returns_after_the_far_sides_work_on_the_project(transport, tmp_path):
+    """The far side indexes the jobs it landed before the sync returns, so a script may delete
+    the far project right after (it met "Directory not empty" when the far side's index
+    files appeared during the rm). Once every job is synced the test takes a read lock of the
+    far index (the far side's reads go on, its writes wait), so the far side's indexing after
+    the last request waits on it for certain; the lock is let go when the sync returns, or
+    after 5 s."""
+    import shutil
+    import sqlite3
+    import threading
+
+    lap = source(tmp_path / "laptop")
+    clu = tmp_path / "cluster"
+    suite.init_project(clu).find_jobs({}).ids()  # its index exists (empty)
+    db = sqlite3.connect(clu / ".suite" / "index.sqlite", isolation_level=None,
+                         check_same_thread=False)
+    locked, returned, let_go = threading.Event(), threading.Event(), []
+
+    def lock_when_all_synced(done, total):
+        if done == total and not locked.is_set():
+            db.execute("BEGIN")
+            db.execute("SELECT count(*) FROM meta").fetchone()  # held to the rollback
+            locked.set()
+
+    def let_go_later():
+        locked.wait()
+        returned.wait(5)
+        let_go.append(returned.is_set())
+        db.rollback()
+        db.close()
+
+    helper = threading.Thread(target=let_go_later)
+    helper.start()
+    try:
+        result = transport.sync(lap, clu, push=True, progress=lock_when_all_synced)
+    finally:
+        returned.set()
+        locked.set()
+        helper.join()
+    assert result.exit_status == 0, result.format()
+    # returned only once the far side could index: after the lock was let go by time
+    assert let_go == [False], "the sync returned while the far side still had work to do"
+    assert suite.Project(str(clu)).index.indexed_count() == N  # done, not pending
+    shutil.rmtree(clu)  # nothing of the far side writes into it any more
+    time.sleep(0.5)
+    assert not clu.exists()

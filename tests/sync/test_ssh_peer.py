@@ -340,7 +340,10 @@ def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):
     monkeypatch.setattr(paramiko.Transport, "global_request", spy)
     client = connect(parse_url("cluster:/"), timeout=4)  # a keepalive every second
     try:
-        time.sleep(2.5)
+        # waited for (a fixed pause of 2.5 s was a bet that paramiko's thread ran in it)
+        deadline = time.monotonic() + 60
+        while "keepalive@lag.net" not in sent and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sent.count("keepalive@lag.net") >= 1
         assert client.get_transport().is_active()
     finally:

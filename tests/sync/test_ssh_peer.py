@@ -338,7 +338,8 @@ def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):
         return real(self, kind, *args, **kwargs)
 
     monkeypatch.setattr(paramiko.Transport, "global_request", spy)
-    client = connect(parse_url("cluster:/"), timeout=4)  # a keepalive every second
+    # a keepalive every second (timeout // 4); the login has the most that gives: 7 s
+    client = connect(parse_url("cluster:/"), timeout=7)
     try:
         # waited for (a fixed pause of 2.5 s was a bet that paramiko's thread ran in it)
         deadline = time.monotonic() + 60

@@ -8,7 +8,8 @@ between machines). That name is predictable, so the directory is trusted only if
 created it: it is made with ``mkdir`` (which fails if anything is there) mode 0700, and used
 only while it is a real directory (not a link), owned by this user, that no one else may
 write (one made 0755 by an older suite is accepted: others could read it, not plant in it). Status files are opened without following links and must be regular files of this
-user; a process removes any status left under its id by an earlier process before it runs.
+user; a process removes any status left under its id by an earlier process before it runs,
+and submit returns only once it has (process ids come round again).
 """
 
 import os

@@ -32,6 +32,7 @@ over local and openssh (``test_model_over_transport``). What stays on one transp
   with every file streamed (this process's stream limits).
 """
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -84,6 +85,39 @@ def start_listening_sshd(root, config, tries=5):
         if "Address already in use" not in text:
             skip_or_fail(f"sshd did not start listening: {text[-500:]}")
     skip_or_fail(f"sshd found the port it was given taken {tries} times")
+
+
+@contextlib.contextmanager
+def started_far_side(tmp_path, patch, path):
+    """A far side whose Python has started, imported the server and run ``patch`` before the
+    sync begins: yields ``(remote_suite, process)``, ``remote_suite`` a shell script that
+    joins the sync's streams to it through two FIFOs (``cat`` starts in milliseconds). For
+    tests with a short ``timeout``: it covers the handshake, and a far side's Python start
+    alone took up to 1.7 s of a 2 s timeout on this machine under load. ``path`` is the far
+    project; the process is killed when the block ends."""
+    fifos = tmp_path / "far-fifos"
+    fifos.mkdir()
+    requests, answers, ready = fifos / "in", fifos / "out", fifos / "ready"
+    os.mkfifo(requests)
+    os.mkfifo(answers)
+    process = subprocess.Popen([sys.executable, "-c", (
+        "import os, signal, sys, time\nfrom sync import protocol, replica, server\n"
+        f"{patch}\nopen({str(ready)!r}, 'w').close()\n"
+        f"stdin, stdout = open({str(requests)!r}, 'rb'), open({str(answers)!r}, 'wb')\n"
+        f"sys.exit(server.serve({path!r}, stdin=stdin, stdout=stdout))\n")])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        relay = tmp_path / "far-relay"
+        # the sync's arguments (_sync-server PATH) are the started far side's already
+        relay.write_text(f"#!/bin/sh\ncat {answers} &\nexec cat > {requests}\n")
+        relay.chmod(0o755)
+        yield str(relay), process
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ between machines). That name is predictable, so the directory is trusted only if
 created it: it is made with ``mkdir`` (which fails if anything is there) mode 0700, and used
 only while it is a real directory (not a link), owned by this user, that no one else may
 write (one made 0755 by an older suite is accepted: others could read it, not plant in it). Status files are opened without following links and must be regular files of this
-user; a process removes any status left under its id by an earlier process before it runs.
+user; a process removes any status left under its id by an earlier process before it runs,
+and submit returns only once it has (process ids come round again).
 
 A status file is kept for :data:`KEEP_DAYS` days after its job ended, then pruned
 (:func:`prune_statuses`, once per process by the first submit or query): long enough for any
@@ -34,8 +35,9 @@ from .base import Scheduler, SchedulerError
 # $1 is the status directory, $0 the script. A dependency that did not end with status 0
 # fails this job without running it (a dependency's status file appears before it exits, and
 # an unreaped one still answers kill -0). `set -C` (noclobber) creates the status file with
-# O_EXCL, so it is never written through a link.
-WRAPPER = ('rm -f -- "$1/$$" "$1/$$.tmp"; s=0; {waits}'
+# O_EXCL, so it is never written through a link. The pipe on stdout closes once an earlier
+# process's status under this id is gone: submit waits for that (see Direct.submit).
+WRAPPER = ('rm -f -- "$1/$$" "$1/$$.tmp"; exec >/dev/null; s=0; {waits}'
            '[ $s = 0 ] && {{ bash "$0" > "$0.out" 2>&1; s=$?; }}; '
            'set -C; echo $s > "$1/$$.tmp" && mv -f -- "$1/$$.tmp" "$1/$$"')
 WAIT = ('while [ ! -e "$1/{pid}" ] && kill -0 {pid} 2>/dev/null; do sleep 0.2; done; '
@@ -149,7 +151,8 @@ class Direct(Scheduler):
         return ["bash", script_path]
 
     def submit(self, script, submission, directory):
-        """Start ``script`` in the background; return its process id.
+        """Start ``script`` in the background; return its process id, once a status file
+        an earlier process left under that id is gone (a query then reads it as running).
 
         Raises SchedulerError for ``hold``, for an ``after`` id that is not a process id, and
         for a status directory that is not private (:func:`status_dir`)."""
@@ -168,8 +171,13 @@ class Direct(Scheduler):
         wrapper = WRAPPER.format(waits="".join(WAIT.format(pid=int(p))
                                                for p in submission.after))
         proc = subprocess.Popen(["bash", "-c", wrapper, path, statuses], start_new_session=True,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
+        # process ids come round again and status files stay: until the wrapper has removed
+        # the one an earlier process left under this id, a query would read this job as
+        # ended (the wrapper closes the pipe once it has)
+        with proc.stdout:
+            proc.stdout.read()
         return str(proc.pid)
 
     def query(self, ids):

@@ -128,7 +128,14 @@ class Child:
             self._requests = requests[1] if requests else None
             _held.update(fd for fd in (self._fd, self._requests) if fd is not None)
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            try:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            except BaseException:
+                # a Ctrl-C held back while forking is raised as SIGINT is let through,
+                # before the caller has this object to stop the child with: stopped here
+                if self._fd is not None:
+                    self.cancel()
+                raise
 
     def result(self):
         """What ``fn`` returned, or raise what it raised (its traceback in the child added as
@@ -282,13 +289,20 @@ def map_parts(fn, parts, codec=None, what="part", cpu=None):
     first part's exception or :class:`ChildFailed` (in part order). Every child is reaped
     before this returns or raises (a KeyboardInterrupt kills them first). ``cpu``: a list
     that gets each child's CPU seconds (user + system), in part order."""
+    import signal
+
     if codec is None:
         import marshal as codec
     children = []
     try:
-        for k, part in enumerate(parts):
-            children.append(Child(lambda k=k, part=part: fn(k, part), f"{what} {k}",
-                                  codec=codec))
+        # a Ctrl-C while forking comes once every child is in the list the finally stops
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for k, part in enumerate(parts):
+                children.append(Child(lambda k=k, part=part: fn(k, part), f"{what} {k}",
+                                      codec=codec))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         answers = [child.result() for child in children]
     finally:
         for child in children:  # no-ops for the reaped ones

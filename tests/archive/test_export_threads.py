@@ -32,11 +32,12 @@ def threads():
 
 def back_to(before):
     """Whether the threads are no more than ``before`` again (None: not known here). A
-    joined Python thread can still be leaving the kernel's list for a moment, so look a few
-    times."""
+    joined Python thread can still be leaving the kernel's list for a moment (the rest of
+    its exit, which a loaded machine may put off), so look until a generous deadline."""
     if before is None:
         return True
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         if threads() <= before:
             return True
         time.sleep(0.01)

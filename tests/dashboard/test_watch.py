@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from http.cookiejar import CookieJar
 
@@ -212,11 +213,8 @@ def test_queue_overflow_falls_back_then_watches_again(dash):
     page = data.jobs_page(sort="doc.score", descending=True)
     assert page["rows"][0]["id"] == job.id
     assert watcher.overflows == 1
-    for _ in range(100):  # the watches are set up again in the background
-        if watcher.active:
-            break
-        import time
-
+    deadline = time.monotonic() + 60  # the watches are set up again in the background
+    while not watcher.active and time.monotonic() < deadline:
         time.sleep(0.1)
     assert watcher.active
     write_in_place(job, {"score": -1})

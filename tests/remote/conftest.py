@@ -4,16 +4,14 @@ the ``direct`` scheduler; and a laptop HOME whose ~/.ssh/config names them a and
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
 import suite
-from tests.conftest import REPO, skip_or_fail, start_server, stop_process
-from tests.sync.conftest import SSHD
+from tests.conftest import REPO, skip_or_fail, stop_process
+from tests.sync.conftest import SSHD, start_listening_sshd
 
 WORKFLOW = '''import time
 from suite.flow import Workflow
@@ -37,12 +35,6 @@ def crawl(job):
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_sshd(root, env):
     """sshd on a free port under ``root``, its sessions given ``env``; (process, info)."""
     host_key, client_key = root / "host_ed25519", root / "client_ed25519"
@@ -50,27 +42,13 @@ def _start_sshd(root, env):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
                        check=True)
     (root / "authorized_keys").write_text((root / "client_ed25519.pub").read_text())
-    port = _free_port()
     setenv = " ".join(f"{k}={v}" for k, v in env.items())
-    (root / "sshd_config").write_text(
+    proc, port = start_listening_sshd(root, lambda port: (
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
         f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/sshd.pid\n"
         "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nPubkeyAuthentication yes\n"
-        f"SetEnv {setenv}\n")
-    os.makedirs("/run/sshd", exist_ok=True)
-    proc = start_server([SSHD, "-D", "-f", str(root / "sshd_config"), "-E",
-                         str(root / "log")], "sshd")
-    deadline = time.time() + 10
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        stop_process(proc)
-        skip_or_fail("sshd did not start listening")
+        f"SetEnv {setenv}\n"))
     return proc, {"port": port, "host_key": str(host_key) + ".pub",
                   "client_key": str(client_key), "root": root}
 

@@ -3,6 +3,7 @@ by someone else, or a link, is refused; links inside it are not followed; status
 not its own are not believed."""
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -148,3 +149,36 @@ def test_two_processes_pruning_at_once_remove_each_old_status_once(private_tmpdi
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     assert sum(int(out) for out, _ in outs) == len(old)  # each removed by exactly one
     assert sorted(os.listdir(private)) == sorted(fresh)
+
+
+def test_a_stale_status_under_a_new_jobs_id_is_gone_once_submit_returns(
+        private_tmpdir, tmp_path, monkeypatch):
+    """Process ids come round again (32768 of them by default), and a status file outlives
+    its process: the one an earlier process left under the new job's id must be gone when
+    submit returns, or a query at once reads the new job as already ended. The wrapper's
+    ``rm`` of it is made slow here, so that a submit that does not wait for it loses every
+    time."""
+    d = Direct()
+    statuses = status_dir()
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    with open("/proc/sys/kernel/ns_last_pid") as f:
+        last = int(f.read())
+    # every id the next processes may get: "completed" by an earlier process
+    planted = {(last + k) % pid_max for k in range(1, 5000)} - set(range(300))
+    for pid in planted:
+        with open(os.path.join(statuses, str(pid)), "w") as f:
+            f.write("0\n")
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "rm").write_text(f'#!/bin/sh\nsleep 2\nexec {shutil.which("rm")} "$@"\n')
+    (slow / "rm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}:{os.environ['PATH']}")
+    go = tmp_path / "go"
+    pid = submit(d, tmp_path, [f"while [ ! -e {go} ]; do sleep 0.05; done", "exit 7"])
+    try:
+        assert int(pid) in planted  # the test planted under the id the job got
+        assert d.query([pid]) == {pid: "running"}
+    finally:
+        go.touch()  # the job ends, whatever was asserted
+    assert wait_for(lambda: d.query([pid]) == {pid: "failed"}, timeout=120)

@@ -173,7 +173,8 @@ WORKFLOW = textwrap.dedent('''
     @W.post.isfile("done.txt")
     @W.operation(cmd=True)
     def work(job):
-        return "sleep 1 && touch done.txt"
+        # runs until the test lets it end (a fixed pause was a bet on the load)
+        return "while [ ! -e ../../go ]; do sleep 0.05; done; touch done.txt"
 ''')
 
 
@@ -190,10 +191,13 @@ def test_direct_end_to_end(project, private_tmpdir):
     r = run("submit", "--scheduler", "direct")
     assert r.returncode == 0, r.stderr
     pids = r.stdout.split(":")[1].split()
-    assert Direct().query(pids) == {p: "running" for p in pids}
-    again = run("submit", "--scheduler", "direct")
-    assert again.stdout.startswith("submitted 0 script")  # never twice while running
-    deadline = time.time() + 30
+    try:
+        assert Direct().query(pids) == {p: "running" for p in pids}
+        again = run("submit", "--scheduler", "direct")
+        assert again.stdout.startswith("submitted 0 script")  # never twice while running
+    finally:
+        open(project.fn("go"), "w").close()  # the scripts end, whatever was asserted
+    deadline = time.time() + 120
     while time.time() < deadline and not all(j.isfile("done.txt") for j in project):
         time.sleep(0.3)
     while time.time() < deadline and set(Direct().query(pids).values()) != {"completed"}:
@@ -209,12 +213,13 @@ def test_direct_cancel_and_failure(tmp_path, private_tmpdir):
     pid = d.submit(d.render(long), long, str(tmp_path))
     assert d.query([pid]) == {pid: "running"}
     d.cancel([pid])
-    deadline = time.time() + 10
+    deadline = time.time() + 60
     while time.time() < deadline and d.query([pid])[pid] == "running":
         time.sleep(0.2)
     assert d.query([pid])[pid] in ("failed", "unknown")
     bad = Submission("bad", ["exit 4"])
     pid = d.submit(d.render(bad), bad, str(tmp_path))
+    deadline = time.time() + 60  # a wait of its own (it shared the one above, of 10 s)
     while time.time() < deadline and d.query([pid])[pid] == "running":
         time.sleep(0.2)
     assert d.query([pid])[pid] == "failed"

@@ -231,13 +231,16 @@ def test_a_lock_held_by_another_process_does_not_make_iteration_wait(cached):
     assert iterated(cached) == truth(cached)  # the index is fresh: no write needed
     with sqlite3.connect(cached.fn(".suite/index.sqlite")) as db:
         db.execute("DELETE FROM spcache")
+    # held until killed below: an iteration that waited for the lock would take the whole
+    # busy timeout (60 s); one that did not, a moment, however loaded the machine (a bound
+    # of 10 s against a hold of 30 s was a bet on the load)
     holder = subprocess.Popen([sys.executable, "-c", HOLD, cached.fn(".suite/index.sqlite"),
-                               "30"], stdout=subprocess.PIPE, text=True)
+                               "600"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         t = time.monotonic()
         assert iterated(cached) == truth(cached)
-        assert time.monotonic() - t < 10  # not the 60 s busy timeout
+        assert time.monotonic() - t < 45  # not the 60 s busy timeout
         assert cache_rows(cached) == 0  # not stored while the other held the lock
     finally:
         holder.kill()

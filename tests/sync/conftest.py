@@ -32,6 +32,7 @@ over local and openssh (``test_model_over_transport``). What stays on one transp
   with every file streamed (this process's stream limits).
 """
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -48,10 +49,75 @@ from tests.conftest import REPO, skip_or_fail, start_server, stop_process
 SSHD = "/usr/sbin/sshd"
 
 
-def _free_port():
+def free_port():
+    """A port of 127.0.0.1 free now (it may be taken before it is bound: see
+    :func:`start_listening_sshd`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_listening_sshd(root, config, tries=5):
+    """``sshd -D`` under ``root`` (its config ``root/sshd_config``, the text ``config(port)``;
+    its log ``root/log``) on a port picked here: ``(process, port)`` once sshd's log says it
+    listens there (a connection alone may reach another program's server). A port found
+    free may be taken by another program before sshd binds it (other test runs on this
+    machine): then another is picked. skip_or_fail when sshd does not listen."""
+    os.makedirs("/run/sshd", exist_ok=True)
+    log = root / "log"
+    for _ in range(tries):
+        port = free_port()
+        (root / "sshd_config").write_text(config(port))
+        log.unlink(missing_ok=True)
+        proc = start_server([SSHD, "-D", "-f", str(root / "sshd_config"), "-E", str(log)],
+                            "sshd")
+        listening = f"Server listening on 127.0.0.1 port {port}."
+        deadline = time.monotonic() + 60
+        while True:
+            ended = proc.poll() is not None  # before the log is read: its last words are in
+            text = log.read_text() if log.exists() else ""
+            if listening in text:
+                return proc, port
+            if ended or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        stop_process(proc)
+        if "Address already in use" not in text:
+            skip_or_fail(f"sshd did not start listening: {text[-500:]}")
+    skip_or_fail(f"sshd found the port it was given taken {tries} times")
+
+
+@contextlib.contextmanager
+def started_far_side(tmp_path, patch, path):
+    """A far side whose Python has started, imported the server and run ``patch`` before the
+    sync begins: yields ``(remote_suite, process)``, ``remote_suite`` a shell script that
+    joins the sync's streams to it through two FIFOs (``cat`` starts in milliseconds). For
+    tests with a short ``timeout``: it covers the handshake, and a far side's Python start
+    alone took up to 1.7 s of a 2 s timeout on this machine under load. ``path`` is the far
+    project; the process is killed when the block ends."""
+    fifos = tmp_path / "far-fifos"
+    fifos.mkdir()
+    requests, answers, ready = fifos / "in", fifos / "out", fifos / "ready"
+    os.mkfifo(requests)
+    os.mkfifo(answers)
+    process = subprocess.Popen([sys.executable, "-c", (
+        "import os, signal, sys, time\nfrom sync import protocol, replica, server\n"
+        f"{patch}\nopen({str(ready)!r}, 'w').close()\n"
+        f"stdin, stdout = open({str(requests)!r}, 'rb'), open({str(answers)!r}, 'wb')\n"
+        f"sys.exit(server.serve({path!r}, stdin=stdin, stdout=stdout))\n")])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        relay = tmp_path / "far-relay"
+        # the sync's arguments (_sync-server PATH) are the started far side's already
+        relay.write_text(f"#!/bin/sh\ncat {answers} &\nexec cat > {requests}\n")
+        relay.chmod(0o755)
+        yield str(relay), process
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +137,7 @@ def run_sshd(root):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
                        check=True)
     (root / "authorized_keys").write_text((root / "client_ed25519.pub").read_text())
-    port = _free_port()
-    config = root / "sshd_config"
-    config.write_text(
+    proc, port = start_listening_sshd(root, lambda port: (
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
         f"AuthorizedKeysFile {root}/authorized_keys\nPidFile {root}/sshd.pid\n"
         "PermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
@@ -82,23 +146,8 @@ def run_sshd(root):
         # login user's ~/.bashrc (on a machine with pyenv that costs ~0.5 s per sync); PATH
         # and PYTHONPATH here are all the far side needs
         f"SetEnv PATH={os.path.dirname(sys.executable)}:/usr/bin:/bin PYTHONPATH={REPO} "
-        "SHLVL=1\n")
-    os.makedirs("/run/sshd", exist_ok=True)
-    proc = start_server([SSHD, "-D", "-f", str(config), "-E", str(root / "log")], "sshd")
+        "SHLVL=1\n"))
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        else:
-            skip_or_fail("sshd did not start listening")
-        if proc.poll() is not None:
-            skip_or_fail(f"sshd exited: {(root / 'log').read_text()[-500:]}")
         yield {"port": port, "host_key": str(host_key) + ".pub", "client_key": str(client_key),
                "remote_suite": f"{sys.executable} -m suite", "root": root}
     finally:

@@ -14,6 +14,7 @@ import pytest
 
 import suite
 import sync
+from tests.sync.conftest import started_far_side
 from tests.sync.writer import Writer, content
 
 N = 240
@@ -262,7 +263,10 @@ def test_waiting_for_the_far_sides_lock_does_not_trip_the_read_timeout(tmp_path,
         while not flag.exists():
             assert holder.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
-        result = transport.sync(lap, clu.path, timeout=2, notify=notify)
+        # started ahead: the 2 s are for the heartbeats, not for a loaded machine's start
+        with started_far_side(tmp_path, "", clu.path) as (remote, _):
+            result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2,
+                                    notify=notify)
         assert release.exists()  # it did wait, for longer than the timeout
     finally:
         for timer in timers:

@@ -2,10 +2,8 @@
 --init. A lying far side is a small script given as ``remote_suite``: the real server with a
 patch, or raw bytes."""
 
-import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from suite import layout
 from suite.jsonio import read_json
 from sync import protocol
 from sync.ssh import parse_url
+from tests.sync.conftest import started_far_side
 
 
 @pytest.fixture
@@ -263,8 +262,9 @@ server._serve = short
 
 def test_stopped_far_side_times_out_and_the_next_sync_resumes(transport, pair, tmp_path):
     lap, clu = pair
-    pid_file = tmp_path / "far.pid"
-    remote = far_side(tmp_path, f"""
+    start = time.monotonic()
+    # started ahead: the 2 s are for the stop, not for a loaded machine's Python start
+    with started_far_side(tmp_path, """
 real = replica.land_jobs  # new jobs land through it, many a call (Replica.create_jobs)
 count = [0]
 def land_jobs(jobs, *names):
@@ -273,20 +273,13 @@ def land_jobs(jobs, *names):
         out += real([job], *names)
         count[0] += 1
         if count[0] == 3:
-            open({str(pid_file)!r}, "w").write(str(os.getpid()))
             os.kill(os.getpid(), signal.SIGSTOP)
     return out
 replica.land_jobs = land_jobs
-""")
-    start = time.monotonic()
-    try:
+""", clu.path) as (remote, far):
         with pytest.raises(sync.SyncError, match=f"{re.escape(transport.host)} sent nothing for 2 s"):
             transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
-    finally:
-        if pid_file.exists():  # the far side this test stopped
-            # the local transport's close may have killed and reaped it already
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        assert far.poll() is None  # stopped, not ended (killed as the block ends)
     assert time.monotonic() - start < 60
     assert 3 <= len(clu) < 6
     result = transport.sync(lap, clu.path)  # the default timeout: a loaded machine's start
@@ -299,14 +292,16 @@ def test_busy_far_side_sends_heartbeats_instead_of_timing_out(transport, pair, t
     """Busy for 2.5 read timeouts; a heartbeat every 0.5 s (a quarter of it), so that a loaded
     machine may delay one by 1.5 s."""
     lap, clu = pair
-    remote = far_side(tmp_path, """
+    # started ahead: the 2 s are for the heartbeats, not for a loaded machine's Python start
+    with started_far_side(tmp_path, """
 real = replica.Replica.snapshot
 def slow(self, ids=None, exclude=(), since=None):
     time.sleep(5)
     return real(self, ids, exclude, since)
 replica.Replica.snapshot = slow
-""")
-    result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
+""", clu.path) as (remote, far):
+        result = transport.sync(lap, clu.path, remote_suite=remote, timeout=2)
+        assert far.wait(timeout=60) == 0  # it served the sync, and ended with it
     assert result.exit_status == 0 and len(clu) == 6
 
 
@@ -338,9 +333,13 @@ def test_transport_sends_keepalives(sshd, ssh_home, monkeypatch):
         return real(self, kind, *args, **kwargs)
 
     monkeypatch.setattr(paramiko.Transport, "global_request", spy)
-    client = connect(parse_url("cluster:/"), timeout=4)  # a keepalive every second
+    # a keepalive every second (timeout // 4); the login has the most that gives: 7 s
+    client = connect(parse_url("cluster:/"), timeout=7)
     try:
-        time.sleep(2.5)
+        # waited for (a fixed pause of 2.5 s was a bet that paramiko's thread ran in it)
+        deadline = time.monotonic() + 60
+        while "keepalive@lag.net" not in sent and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert sent.count("keepalive@lag.net") >= 1
         assert client.get_transport().is_active()
     finally:

@@ -270,8 +270,18 @@ class FlowProject(Project, Workflow):
         runner = self._runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
-        names = _match(self, operation, groups=False) if operation else None
-        result = runner.status(names, None, ids)
+        names = _match(self, operation) if operation else None
+        groups = [n for n in names or () if n in self._groups]
+        ops = [n for n in names or () if n not in self._groups]
+        # a group is shown as one row, as in signac-flow: its operations are judged, shown
+        # only where asked for themselves
+        judged = list(dict.fromkeys(ops + [o for g in groups for o in self._groups[g].operations]))
+        result = runner.status(judged or None, None, ids)
+        if groups:
+            counts, eligible = runner.group_status(groups, ids)
+            result.operations = {n: counts[n] if n in counts else result.operations[n]
+                                 for n in names}
+            result.jobs.keep(names, eligible)
         if output_format == "html":
             print(result.to_html(), file=file)
             return

@@ -836,3 +836,19 @@ def test_a_name_matching_nothing_is_never_dropped_silently(project):
     assert "done" not in job.doc
     P.get_project(project.path).run(names=["re.*"])
     assert job.doc.done
+
+
+def test_default_aggregators_compare_and_hash_equal():
+    # signac-flow: groupsof(1) made twice is one aggregation (one job at a time); any other
+    # aggregator equals itself only (two functions cannot be compared)
+    from suite.flow import aggregator
+
+    one, again = aggregator.groupsof(1), aggregator.groupsof(1)
+    assert one == again and hash(one) == hash(again) and len({one, again}) == 1
+    others = [aggregator(), aggregator(), aggregator.groupsof(2), aggregator.groupsof(2),
+              aggregator.groupby("a"), aggregator.groupsof(1, sort_by="a"),
+              aggregator.groupsof(1, select=lambda job: True)]
+    assert len(set(others + [one, again])) == len(others) + 1
+    for k, agg in enumerate(others):
+        assert agg == agg and agg != one
+        assert all(agg != other for other in others[k + 1:])

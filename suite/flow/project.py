@@ -16,7 +16,7 @@ import re
 import sys
 import weakref
 
-from suite.errors import OperationFailedError, SuiteError
+from suite.errors import FlowDefinitionError, OperationFailedError, SuiteError
 from suite.project import Project
 from suite.project import get_project as _find_project
 from suite.terminal import visible
@@ -129,6 +129,9 @@ class FlowProject(Project, Workflow):
     def __init__(self, path=None, environment=None, entrypoint=None):
         if environment is not None:
             raise unsupported("environment")
+        error = type(self).definition_error()
+        if error is not None:
+            raise FlowDefinitionError(error)
         super().__init__(path or ".")
         self.project_hooks = Hooks()
         self._entrypoint = dict(entrypoint or {})

@@ -852,3 +852,66 @@ def test_default_aggregators_compare_and_hash_equal():
     for k, agg in enumerate(others):
         assert agg == agg and agg != one
         assert all(agg != other for other in others[k + 1:])
+
+
+def test_a_condition_below_the_operation_decorator_is_refused():
+    # signac-flow: "Conditions must come after (above) @FlowProject.operation"; suite took a
+    # condition on a function that was never registered, and on one registered later
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    def condition_fun():
+        pass
+
+    @A.operation
+    def op1(job):
+        pass
+
+    for kind in ("pre", "post"):
+        with pytest.raises(FlowDefinitionError, match=f"{kind}.*'op3'.*above @A.operation"):
+            @getattr(A, kind)(condition_fun)
+            def op3(job):
+                pass
+
+    with pytest.raises(FlowDefinitionError, match="'op4'.*above"):
+        @A.operation
+        @A.pre.true("x")
+        def op4(job):
+            pass
+    assert set(A._operations) == {"op1"}
+
+    class B(A):
+        pass
+
+    B.pre.true("x")(op1)  # an operation of a base class takes conditions in a subclass
+    assert len(B._operations["op1"].pre) == 1 and not A._operations["op1"].pre
+
+    with pytest.raises(FlowDefinitionError):
+        @B.pre.true("x")
+        def not_an_operation(job):
+            pass
+
+
+def test_one_function_an_operation_of_a_class_and_its_subclass_is_refused(project):
+    # signac-flow refuses the subclass's project (the operation is defined twice in it),
+    # not the base class's
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    class B(A):
+        pass
+
+    @A.operation
+    @B.operation
+    def op1(job):
+        pass
+
+    A.get_project(project.path)
+    with pytest.raises(FlowDefinitionError, match="'op1'.*B.*A"):
+        B.get_project(project.path)

@@ -676,12 +676,14 @@ class Runner:
         fork = fork(*jobs) if callable(fork) else fork
         if (not fork and executable in (None, sys.executable)) or os.environ.get(FORKED):
             return None  # not asked for, or this is the new process
-        module = getattr(self.flow, "_suite_module", None)
+        # a FlowProject's file: where its main() runs, its entrypoint, or its class's file
+        module = getattr(self.flow, "_suite_module", None) or \
+            getattr(self.project, "workflow_file", None)
         if module is None:
             from suite.errors import SuiteError
 
             raise SuiteError(f"operation {visible(op.name)}: the fork/executable directive needs the "
-                             "workflow's file (run it through its project.py or suite run)")
+                             "workflow's file, and its class has none (define it in a file)")
         return " ".join(shlex.quote(a) for a in [executable or sys.executable, "-m", "suite",
                                                  "exec", op.name, *[j.id for j in jobs],
                                                  "--workflow", module])

@@ -137,6 +137,22 @@ class FlowProject(Project, Workflow):
         self._entrypoint = dict(entrypoint or {})
         self._succeeded = None
 
+    @property
+    def workflow_file(self):
+        """The file a forked or submitted operation loads again: the one whose ``main()``
+        runs, else the entrypoint's ``path``, else (as signac-flow) the file defining this
+        class; None for a class with no file (typed into ``python -c``)."""
+        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        if module is None:
+            import inspect
+
+            try:
+                module = inspect.getsourcefile(type(self))
+            except TypeError:  # defined in __main__ without a file
+                return None
+            module = os.path.realpath(module) if module and os.path.isfile(module) else None
+        return module
+
     def detect_operation_graph(self):
         """Not supported (raises SuiteError): the pre.after conditions are the graph."""
         raise unsupported("detect_operation_graph")
@@ -416,7 +432,7 @@ class FlowProject(Project, Workflow):
         if flow_template is None and template != "script.sh":
             raise SuiteError(f"no template {template!r} in {os.path.join(self.path, 'templates')}"
                              " (without --template, templates/script.sh is used if present)")
-        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        module = self.workflow_file
         bundle = bundle_size if bundle_size else sys.maxsize  # 0: everything in one script
         return do_submit(runner, sched, ops, None, ids, num, bundle, parallel, pretend, hold,
                          list(after), list(flags or ()), module, print,

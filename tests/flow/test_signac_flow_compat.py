@@ -6,6 +6,8 @@ HDF5 data, files and which operations ran."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -915,3 +917,50 @@ def test_one_function_an_operation_of_a_class_and_its_subclass_is_refused(projec
     A.get_project(project.path)
     with pytest.raises(FlowDefinitionError, match="'op1'.*B.*A"):
         B.get_project(project.path)
+
+
+FORK_DEFS = '''
+import os
+
+from suite.flow import FlowProject
+
+
+class Project(FlowProject):
+    pass
+
+
+@Project.operation(directives={"fork": lambda job: job.sp.a == 1})
+def where(job):
+    job.doc.pid = os.getpid()
+'''
+
+
+def test_fork_directive_in_run_from_python_without_main(project, monkeypatch):
+    # signac-flow forks to the file defining the project class (its entrypoint's default):
+    # no project.py and no main() needed
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(project.path), "defs_fork.py")
+    with open(path, "w") as f:
+        f.write(FORK_DEFS)
+    spec = importlib.util.spec_from_file_location("defs_fork", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "defs_fork", module)  # imported, as a user's module is
+    spec.loader.exec_module(module)
+    jobs = [project.open_job({"a": a}).init() for a in (0, 1)]
+    monkeypatch.chdir(project.path)
+    module.Project.get_project(project.path).run()
+    assert jobs[0].doc.pid == os.getpid() and jobs[1].doc.pid != os.getpid()
+    assert jobs[1].doc.pid > 0
+
+
+def test_fork_directive_of_a_class_with_no_file_is_a_one_line_error(tmp_path):
+    # a class typed into `python -c` has no file to run again: named, nothing runs
+    import suite
+
+    project = suite.init_project(str(tmp_path))
+    project.open_job({"a": 1}).init()
+    code = FORK_DEFS + "\nProject.get_project('.').run()\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "fork" in out.stderr and "where" in out.stderr

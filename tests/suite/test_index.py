@@ -117,7 +117,10 @@ def test_corrupt_job_files_are_reported_not_fatal(sweep):
     with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
         f.write("")
     p = fresh(sweep)
-    assert target not in p.find_jobs().ids()
+    # iterated and counted, as signac does; a query cannot match it; reading it raises
+    assert target in p.find_jobs().ids() and target not in p.find_jobs({"a": 0}).ids()
+    with pytest.raises(suite.JobsCorruptedError, match=target):
+        p.open_job(id=target).sp()
     assert target in p.index.problems and "empty" in p.index.problems[target]
     with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
         f.write("{}")  # a later fix is seen only after the job changes or reindex

@@ -172,22 +172,8 @@ FLOW_SHIM = {
             """Stand-in: the scheduler of signac-flow's status tests."""
         ''',
     "environments/__init__": "",
-    # stand-ins: signac-flow's hook classes (suite's provenance log replaces them)
     "hooks/__init__": '''
-        class _Installer:
-            """Stand-in: installs nothing (suite keeps its own provenance log)."""
-
-            def __init__(self, *args, **kwargs):
-                pass
-
-            def install_operation_hooks(self, op, project_cls=None):
-                return lambda func: func
-
-            def install_project_hooks(self, project):
-                return project
-
-
-        TrackOperations = LogOperations = _Installer
+        from suite.flow.hooks import TrackOperations  # noqa: F401
         ''',
     "util/__init__": "",
     "util/misc": '''

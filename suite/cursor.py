@@ -5,7 +5,7 @@ import itertools
 import os
 import stat
 
-from .errors import WorkspaceError
+from .errors import JobsCorruptedError, WorkspaceError
 from .job import Job, jobs_from_index, jobs_of
 from .query import MISSING, compile_filter, resolve
 
@@ -71,10 +71,17 @@ class JobsCursor:
         return self._workspace_ok()
 
     def ids(self):
-        """The matching job ids, sorted."""
+        """The matching job ids, sorted (of every job: also those whose state point file
+        cannot be read, as :meth:`__iter__` yields them)."""
         if not self._workspace_ok():
             return []
-        return self._project.index.find(self._tree)
+        index = self._project.index
+        found = index.find(self._tree)
+        if self._tree == ALL:
+            damaged = index.unreadable()
+            if damaged:
+                return sorted(found + damaged)
+        return found
 
     def __iter__(self):
         # not a generator: every job's is an iterator of C parts over the index's two lists
@@ -83,7 +90,11 @@ class JobsCursor:
         if not self._workspace_ok():
             return iter(())
         if self._tree == ALL:
-            return jobs_of(project, *project.index.all_statepoints())
+            ids, sps = project.index.all_statepoints()
+            damaged = project.index.unreadable()
+            if damaged:
+                return _with_damaged(project, ids, sps, damaged)
+            return jobs_of(project, ids, sps)
         return jobs_from_index(project, project.index.find_statepoints(self._tree))
 
     def __len__(self):
@@ -161,7 +172,8 @@ class JobsCursor:
     def to_dataframe(self, sp_prefix="sp.", doc_prefix="doc.", usecols=None, flatten=False):
         """A pandas DataFrame indexed by job id, one column per state point and document key
         (dotted keys with ``flatten``). ``usecols`` is a list of column names or a predicate
-        of the name; selecting no column gives an empty DataFrame."""
+        of the name; selecting no column gives an empty DataFrame. Raises
+        JobsCorruptedError when a job's state point file cannot be read (as signac)."""
         try:
             import pandas
         except ImportError:
@@ -179,6 +191,12 @@ class JobsCursor:
         ids = self.ids()
         index = self._project.index
         sps, docs = index.statepoints(ids), index.documents(ids)
+        unread = [i for i in ids if i not in sps]
+        if unread:  # as signac: its state point is read for the row
+            raise JobsCorruptedError(
+                f"cannot read the state point of {len(unread)} job(s): "
+                f"{'; '.join(index.problems.get(i, i) for i in unread[:3])} (run 'suite "
+                "check')", unread)
         rows = {}
         for job_id in ids:
             row = {}
@@ -227,3 +245,20 @@ def _flat(data, prefix=""):
             yield from _flat(v, prefix + k + ".")
         else:
             yield prefix + k, v
+
+
+def _with_damaged(project, ids, sps, damaged):
+    """Every job in id order, as signac iterates them: those whose state point file cannot
+    be read too (``len(project)`` counts them), opened by id, so that reading their state
+    point raises JobsCorruptedError naming the job and the file (a script that skipped them
+    silently would get fewer jobs than the project has)."""
+    readable = iter(jobs_of(project, ids, sps))
+    nxt = next(readable, None)
+    for job_id in damaged:
+        while nxt is not None and nxt.id < job_id:
+            yield nxt
+            nxt = next(readable, None)
+        yield Job(project, id=job_id)
+    if nxt is not None:
+        yield nxt
+        yield from readable

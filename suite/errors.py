@@ -79,6 +79,16 @@ class JobsCorruptedError(JobCorruptedError, RuntimeError):
         self.job_ids = list(job_ids)
 
 
+class CorruptStatepointError(JobsCorruptedError, CorruptFileError):
+    """A job's state point file that cannot be parsed: signac's :class:`JobsCorruptedError`
+    (``job_ids``, as signac raises reading it) and a :class:`CorruptFileError` (``path``,
+    ``reason``, ``job_id``)."""
+
+    def __init__(self, path, reason, job_id):
+        CorruptFileError.__init__(self, path, reason, job_id)
+        self.job_ids = [job_id]
+
+
 class DestinationExistsError(SuiteError, FileExistsError, RuntimeError):
     """A job (or file) already exists where suite would put another (a RuntimeError too, as
     in signac). ``destination`` is what exists, when known."""

@@ -9,6 +9,7 @@ import types
 from . import layout
 from .errors import (
     CorruptFileError,
+    CorruptStatepointError,
     DestinationExistsError,
     JobNotFoundError,
     JobNotInitializedError,
@@ -149,6 +150,8 @@ class Job:
             fn = os.path.join(self.path, layout.STATEPOINT)
             try:
                 sp = read_json(fn, self._id)
+            except CorruptFileError as exc:  # signac raises JobsCorruptedError here
+                raise CorruptStatepointError(exc.path, exc.reason, self._id) from None
             except FileNotFoundError:
                 if os.path.isdir(self.path):
                     raise JobsCorruptedError(

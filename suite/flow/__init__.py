@@ -44,14 +44,16 @@ UNSUPPORTED = {
     "environment": "suite's schedulers package (SUITE_SCHEDULER, templates/)",
     "environments": "suite's schedulers package (SUITE_SCHEDULER, templates/)",
     "redirect_log": "the provenance log suite_flow_log.jsonl",
-    "hooks": "@Project.operation_hooks and project.project_hooks; the provenance log "
-             "replaces LogOperations and TrackOperations",
     "scheduling": "suite's schedulers package",
     "errors": "suite.errors (SuiteError) and suite.flow.OperationFailedError",
 }
 
 
 def __getattr__(name):
+    if name == "hooks":  # ``import flow`` then ``flow.hooks.TrackOperations``, as signac-flow
+        import importlib
+
+        return importlib.import_module(".hooks", __name__)
     if name in UNSUPPORTED:
         from suite.errors import SuiteError
 

@@ -32,6 +32,16 @@ class Aggregator:
         return (self.kind == "groupsof" and self.arg == 1 and self.sort_by is None
                 and self.select is None)
 
+    # As signac-flow: every default aggregator (one job at a time) is the same aggregation;
+    # any other equals itself only, since the functions it holds cannot be compared
+    def __eq__(self, other):
+        if not isinstance(other, Aggregator):
+            return NotImplemented
+        return self is other or (self.is_default and other.is_default)
+
+    def __hash__(self):
+        return hash("groupsof(1)") if self.is_default else object.__hash__(self)
+
     def __call__(self, jobs, docs=None):
         docs = docs or {}
         jobs = [j for j in jobs if self.select is None or self.select(j)]

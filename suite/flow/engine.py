@@ -522,6 +522,34 @@ class Runner:
         self.succeeded.save()  # what the logs said, for the next pass and the next process
         return todo
 
+    def group_status(self, names, ids=None):
+        """Per group of ``names``: ``{"eligible": n, "complete": n}`` over its units (jobs,
+        or its ``group_aggregator``'s aggregates), and the ids of the jobs of its eligible
+        units. A group is eligible where any of its operations is, complete where all are
+        (signac-flow's status of a group). Raises SuiteError for a name that is no group."""
+        from suite.errors import SuiteError
+
+        unknown = [n for n in names if n not in self.flow._groups]
+        if unknown:
+            raise SuiteError(f"no group {unknown[0]!r} (known: "
+                             f"{', '.join(self.flow._groups) or 'none'})")
+        jobs = self._jobs(None, ids)
+        docs, completed = self._state(jobs)
+        counts, eligible = {}, {}
+        for name in names:
+            group = self.flow._groups[name]
+            ops = [self._op(n) for n in group.operations]
+            count = counts[name] = {"eligible": 0, "complete": 0}
+            ready = eligible[name] = set()
+            for unit in self.units(group, jobs, docs):
+                if self._group_eligible(group, unit, docs, completed):
+                    count["eligible"] += 1
+                    ready.update(j.id for j in unit)
+                elif all(self.complete(op, unit, docs, completed) for op in ops):
+                    count["complete"] += 1
+        self.succeeded.save()
+        return counts, eligible
+
     def _group_eligible(self, group, unit, docs, completed, ignore=0):
         return any(self.eligible(self._op(n), unit, docs, completed, ignore=ignore)
                    for n in group.operations)
@@ -648,12 +676,14 @@ class Runner:
         fork = fork(*jobs) if callable(fork) else fork
         if (not fork and executable in (None, sys.executable)) or os.environ.get(FORKED):
             return None  # not asked for, or this is the new process
-        module = getattr(self.flow, "_suite_module", None)
+        # a FlowProject's file: where its main() runs, its entrypoint, or its class's file
+        module = getattr(self.flow, "_suite_module", None) or \
+            getattr(self.project, "workflow_file", None)
         if module is None:
             from suite.errors import SuiteError
 
             raise SuiteError(f"operation {visible(op.name)}: the fork/executable directive needs the "
-                             "workflow's file (run it through its project.py or suite run)")
+                             "workflow's file, and its class has none (define it in a file)")
         return " ".join(shlex.quote(a) for a in [executable or sys.executable, "-m", "suite",
                                                  "exec", op.name, *[j.id for j in jobs],
                                                  "--workflow", module])

@@ -136,6 +136,12 @@ class _ConditionDecorator:
                         _register(owner, "_operations", name, op, replace=True)
                     getattr(op, self.kind).insert(0, cond)
                     return func
+            if owner is not None and owner._flow_style:
+                # as signac-flow: a condition goes above the operation it belongs to
+                raise FlowDefinitionError(
+                    f"the {self.kind}condition on {getattr(func, '__name__', func)!r}: it is "
+                    f"not an operation of {owner.__name__}; write @{owner.__name__}."
+                    f"{self.kind}(...) above @{owner.__name__}.operation")
             pending = func.__dict__.setdefault("_suite_flow_conditions", {"pre": [], "post": []})
             pending[self.kind].insert(0, cond)
             return func
@@ -212,6 +218,21 @@ def _register(cls, table, name, value, replace=False):
             stack.extend(sub.__subclasses__())
 
 
+def _refuse_in_subclasses(cls, func):
+    """A subclass of ``cls`` that registered ``func`` as its own operation holds it twice
+    once ``cls`` registers it too: signac-flow refuses that subclass's projects (not
+    ``cls``'s), so the error is kept on the subclass for :meth:`Workflow.definition_error`."""
+    stack = list(cls.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        stack.extend(sub.__subclasses__())
+        if registered(sub, func) is not None and "_suite_twice" not in sub.__dict__:
+            sub._suite_twice = (
+                f"the function {func.__name__!r} is an operation of {sub.__name__} and of its "
+                f"base class {cls.__name__}: register it on {cls.__name__} only (a subclass "
+                "inherits its operations)")
+
+
 def _evaluated_by_runner(job, docs):
     raise SuiteError("this condition is evaluated by the workflow runner only")
 
@@ -228,6 +249,15 @@ class Workflow:
     _flow_style = False
     pre = _ConditionDecorator("pre")
     post = _ConditionDecorator("post")
+
+    @classmethod
+    def definition_error(cls):
+        """Why this class's workflow cannot run (a definition signac-flow refuses when its
+        project is made), or None."""
+        for klass in cls.__mro__:
+            if "_suite_twice" in klass.__dict__:
+                return klass.__dict__["_suite_twice"]
+        return None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -267,6 +297,8 @@ class Workflow:
                     raise FlowDefinitionError(
                         f"the function {func.__name__!r} is a condition of operation "
                         f"{other.name!r}; an operation cannot be a condition")
+        if cls._flow_style:
+            _refuse_in_subclasses(cls, func)
         _register(cls, "_operations", op.name, op)
         return func
 

@@ -16,7 +16,7 @@ import re
 import sys
 import weakref
 
-from suite.errors import OperationFailedError, SuiteError
+from suite.errors import FlowDefinitionError, OperationFailedError, SuiteError
 from suite.project import Project
 from suite.project import get_project as _find_project
 from suite.terminal import visible
@@ -129,10 +129,29 @@ class FlowProject(Project, Workflow):
     def __init__(self, path=None, environment=None, entrypoint=None):
         if environment is not None:
             raise unsupported("environment")
+        error = type(self).definition_error()
+        if error is not None:
+            raise FlowDefinitionError(error)
         super().__init__(path or ".")
         self.project_hooks = Hooks()
         self._entrypoint = dict(entrypoint or {})
         self._succeeded = None
+
+    @property
+    def workflow_file(self):
+        """The file a forked or submitted operation loads again: the one whose ``main()``
+        runs, else the entrypoint's ``path``, else (as signac-flow) the file defining this
+        class; None for a class with no file (typed into ``python -c``)."""
+        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        if module is None:
+            import inspect
+
+            try:
+                module = inspect.getsourcefile(type(self))
+            except TypeError:  # defined in __main__ without a file
+                return None
+            module = os.path.realpath(module) if module and os.path.isfile(module) else None
+        return module
 
     def detect_operation_graph(self):
         """Not supported (raises SuiteError): the pre.after conditions are the graph."""
@@ -270,8 +289,18 @@ class FlowProject(Project, Workflow):
         runner = self._runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
-        names = _match(self, operation, groups=False) if operation else None
-        result = runner.status(names, None, ids)
+        names = _match(self, operation) if operation else None
+        groups = [n for n in names or () if n in self._groups]
+        ops = [n for n in names or () if n not in self._groups]
+        # a group is shown as one row, as in signac-flow: its operations are judged, shown
+        # only where asked for themselves
+        judged = list(dict.fromkeys(ops + [o for g in groups for o in self._groups[g].operations]))
+        result = runner.status(judged or None, None, ids)
+        if groups:
+            counts, eligible = runner.group_status(groups, ids)
+            result.operations = {n: counts[n] if n in counts else result.operations[n]
+                                 for n in names}
+            result.jobs.keep(names, eligible)
         if output_format == "html":
             print(result.to_html(), file=file)
             return
@@ -403,7 +432,7 @@ class FlowProject(Project, Workflow):
         if flow_template is None and template != "script.sh":
             raise SuiteError(f"no template {template!r} in {os.path.join(self.path, 'templates')}"
                              " (without --template, templates/script.sh is used if present)")
-        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        module = self.workflow_file
         bundle = bundle_size if bundle_size else sys.maxsize  # 0: everything in one script
         return do_submit(runner, sched, ops, None, ids, num, bundle, parallel, pretend, hold,
                          list(after), list(flags or ()), module, print,

@@ -258,6 +258,19 @@ class JobTable(Mapping):
             mine += texts
         self._positions = None
 
+    def keep(self, names, added=None):
+        """Keep the eligibility of the operations ``names`` only, and add ``added``: name ->
+        the set of ids eligible (a group's, say), in ``names``' order."""
+        added = added or {}
+        flags = {}
+        for name in names:
+            if name in added:
+                flags[name] = bytearray(i in added[name] for i in self.ids)
+            else:
+                flags[name] = self.eligible.get(name, bytearray(len(self.ids)))
+        self.eligible = flags
+        self._entries = {}
+
     def compact(self):
         """``(ids, {operation: flags}, label texts)`` for :meth:`extend_flags` in another
         process (``marshal``-able; each distinct label text one object, written once)."""

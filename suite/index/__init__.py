@@ -489,6 +489,13 @@ class Index:
             out.append((prefix + key, prefix + close[0] if close else None))
         return out
 
+    def unreadable(self):
+        """Ids (sorted) of the job directories whose state point could not be read, as of
+        the last refresh (none is made here): left out of :meth:`find`,
+        :meth:`all_statepoints` and the other answers; :attr:`problems` says why."""
+        return [i for (i,) in self._connect().execute(
+            f"SELECT id FROM jobs WHERE {ODD} AND sp IS NULL ORDER BY id")]
+
     def find(self, node):
         """Ids (sorted) of the jobs matching a compiled filter tree."""
         return [r[0] for r in self._select(node, "id")]

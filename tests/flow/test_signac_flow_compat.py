@@ -6,6 +6,8 @@ HDF5 data, files and which operations ran."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -836,3 +838,129 @@ def test_a_name_matching_nothing_is_never_dropped_silently(project):
     assert "done" not in job.doc
     P.get_project(project.path).run(names=["re.*"])
     assert job.doc.done
+
+
+def test_default_aggregators_compare_and_hash_equal():
+    # signac-flow: groupsof(1) made twice is one aggregation (one job at a time); any other
+    # aggregator equals itself only (two functions cannot be compared)
+    from suite.flow import aggregator
+
+    one, again = aggregator.groupsof(1), aggregator.groupsof(1)
+    assert one == again and hash(one) == hash(again) and len({one, again}) == 1
+    others = [aggregator(), aggregator(), aggregator.groupsof(2), aggregator.groupsof(2),
+              aggregator.groupby("a"), aggregator.groupsof(1, sort_by="a"),
+              aggregator.groupsof(1, select=lambda job: True)]
+    assert len(set(others + [one, again])) == len(others) + 1
+    for k, agg in enumerate(others):
+        assert agg == agg and agg != one
+        assert all(agg != other for other in others[k + 1:])
+
+
+def test_a_condition_below_the_operation_decorator_is_refused():
+    # signac-flow: "Conditions must come after (above) @FlowProject.operation"; suite took a
+    # condition on a function that was never registered, and on one registered later
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    def condition_fun():
+        pass
+
+    @A.operation
+    def op1(job):
+        pass
+
+    for kind in ("pre", "post"):
+        with pytest.raises(FlowDefinitionError, match=f"{kind}.*'op3'.*above @A.operation"):
+            @getattr(A, kind)(condition_fun)
+            def op3(job):
+                pass
+
+    with pytest.raises(FlowDefinitionError, match="'op4'.*above"):
+        @A.operation
+        @A.pre.true("x")
+        def op4(job):
+            pass
+    assert set(A._operations) == {"op1"}
+
+    class B(A):
+        pass
+
+    B.pre.true("x")(op1)  # an operation of a base class takes conditions in a subclass
+    assert len(B._operations["op1"].pre) == 1 and not A._operations["op1"].pre
+
+    with pytest.raises(FlowDefinitionError):
+        @B.pre.true("x")
+        def not_an_operation(job):
+            pass
+
+
+def test_one_function_an_operation_of_a_class_and_its_subclass_is_refused(project):
+    # signac-flow refuses the subclass's project (the operation is defined twice in it),
+    # not the base class's
+    from suite.errors import FlowDefinitionError
+    from suite.flow import FlowProject
+
+    class A(FlowProject):
+        pass
+
+    class B(A):
+        pass
+
+    @A.operation
+    @B.operation
+    def op1(job):
+        pass
+
+    A.get_project(project.path)
+    with pytest.raises(FlowDefinitionError, match="'op1'.*B.*A"):
+        B.get_project(project.path)
+
+
+FORK_DEFS = '''
+import os
+
+from suite.flow import FlowProject
+
+
+class Project(FlowProject):
+    pass
+
+
+@Project.operation(directives={"fork": lambda job: job.sp.a == 1})
+def where(job):
+    job.doc.pid = os.getpid()
+'''
+
+
+def test_fork_directive_in_run_from_python_without_main(project, monkeypatch):
+    # signac-flow forks to the file defining the project class (its entrypoint's default):
+    # no project.py and no main() needed
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(project.path), "defs_fork.py")
+    with open(path, "w") as f:
+        f.write(FORK_DEFS)
+    spec = importlib.util.spec_from_file_location("defs_fork", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "defs_fork", module)  # imported, as a user's module is
+    spec.loader.exec_module(module)
+    jobs = [project.open_job({"a": a}).init() for a in (0, 1)]
+    monkeypatch.chdir(project.path)
+    module.Project.get_project(project.path).run()
+    assert jobs[0].doc.pid == os.getpid() and jobs[1].doc.pid != os.getpid()
+    assert jobs[1].doc.pid > 0
+
+
+def test_fork_directive_of_a_class_with_no_file_is_a_one_line_error(tmp_path):
+    # a class typed into `python -c` has no file to run again: named, nothing runs
+    import suite
+
+    project = suite.init_project(str(tmp_path))
+    project.open_job({"a": 1}).init()
+    code = FORK_DEFS + "\nProject.get_project('.').run()\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True)
+    assert out.returncode != 0 and "fork" in out.stderr and "where" in out.stderr

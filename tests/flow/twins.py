@@ -37,8 +37,9 @@ FOOTER = '\n\nif __name__ == "__main__":\n    Project().main()\n'
 
 
 def to_suite(source):
-    """The two lines a signac-flow user changes."""
+    """The two lines a signac-flow user changes (and ``from flow.hooks`` where used)."""
     out = source.replace("from flow import", "from suite.flow import")
+    out = out.replace("from flow.", "from suite.flow.")  # from flow.hooks import ...
     return out.replace("import signac\n", "import suite as signac\n")
 
 

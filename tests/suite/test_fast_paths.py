@@ -38,7 +38,18 @@ def truth(project):
 
 
 def iterated(project):
-    return {j.id: j.sp() for j in suite.get_project(project.path)}
+    """``{id: state point}`` of the jobs an iteration gives whose state point reads; every
+    job directory is iterated (as signac does), one whose file cannot be read raising
+    JobsCorruptedError when its state point is read."""
+    out, every = {}, []
+    for job in suite.get_project(project.path):
+        every.append(job.id)
+        try:
+            out[job.id] = job.sp()
+        except suite.JobsCorruptedError:
+            continue
+    assert every == sorted(n for n in os.listdir(project.workspace) if layout.is_job_id(n))
+    return out
 
 
 def cache_rows(project):

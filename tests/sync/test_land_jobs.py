@@ -197,5 +197,9 @@ def test_create_jobs_lands_the_good_and_notes_the_rest(tmp_path, wait):
     assert os.stat(f"{project.workspace}/{ids[0]}/a").st_mtime_ns == 5
     replica.flush()
     assert project.index.indexed_count() == 3  # the three it landed, from what it wrote
-    # (the job made here meanwhile has no state point yet: not a job)
-    assert {j.id: j.doc() for j in project} == {ids[0]: {"d": 0}, ids[2]: {"d": 2}, ids[4]: {}}
+    # (the job made here meanwhile has no state point yet: not indexed; iterated, as signac
+    # iterates it, its state point unreadable)
+    assert {j.id: j.doc() for j in project} == {ids[0]: {"d": 0}, ids[1]: {}, ids[2]: {"d": 2},
+                                                ids[4]: {}}
+    with pytest.raises(suite.JobsCorruptedError):
+        project.open_job(id=ids[1]).sp()

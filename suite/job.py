@@ -518,6 +518,24 @@ def jobs_of(project, ids, sps, with_paths=False):
                const(None), const(False), const(None))
 
 
+def prime_document(job, doc, sig):
+    """Give ``job``'s document view data already read (by the index) with its file signature
+    (a tuple, or the index's ``mtime:size:inode`` text): the next access checks it with one
+    ``stat`` instead of reading the file. A function of this module, not a method: status
+    primes every job it judges, and no user of Job needs it."""
+    # no os.path.join: status primes every job, and join costs more than the rest here
+    path = job._path or job.path
+    job._doc_root = primed_file_root(f"{path}{os.sep}{layout.DOCUMENT}", job._id, job.init,
+                                     doc, sig)
+
+
+def release_document(job):
+    """Drop ``job``'s document view: it refers back to the job (its write hook), so a job
+    whose view is dropped is freed without a cyclic collection (status frees jobs a chunk
+    at a time)."""
+    job._doc_root = None
+
+
 #: a Job of a state point read by the index, made without __init__ (jobs_from_index), where
 #: suite._slots is built
 _new_indexed_job = maker and maker(Job, ("_project", "_id", "_sp", "_path", "_sp_text",

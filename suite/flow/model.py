@@ -228,6 +228,10 @@ class Workflow:
     _flow_style = False
     pre = _ConditionDecorator("pre")
     post = _ConditionDecorator("post")
+    #: the file defining this class, when it was loaded from one (``suite run --workflow``,
+    #: or a project.py run through its ``main()``): a forked or submitted operation loads it
+    #: again; None otherwise
+    workflow_file = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

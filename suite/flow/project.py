@@ -121,7 +121,7 @@ class FlowProject(Project, Workflow):
         There is no project at ``path``.
     """
 
-    _flow_style = True
+    signac_flow_rules = True
     operation_hooks = _HookRegister()
     #: ``print_status(parameters=...)`` value for "every state point key that varies"
     PRINT_STATUS_ALL_VARYING_PARAMETERS = True
@@ -187,12 +187,12 @@ class FlowProject(Project, Workflow):
     @property
     def operations(self):
         """Operation name -> operation."""
-        return dict(self._operations)
+        return dict(self.operation_table)
 
     @property
     def groups(self):
         """Group name -> group."""
-        return dict(self._groups)
+        return dict(self.group_table)
 
     # -- status ----------------------------------------------------------------------------
     @property
@@ -208,7 +208,7 @@ class FlowProject(Project, Workflow):
             weakref.finalize(self, self._succeeded.save)
         return self._succeeded
 
-    def _runner(self):
+    def make_runner(self):
         return Runner(type(self), self, self.succeeded_cache)
 
     def _logged(self, runner, job):
@@ -220,7 +220,7 @@ class FlowProject(Project, Workflow):
     def labels(self, job):
         """The job's labels, as signac-flow yields them: a label's name when its function
         returns True, the string when it returns one."""
-        for label, fn in self._labels.items():
+        for label, fn in self.label_table.items():
             value = fn(job)
             if isinstance(value, str):
                 yield value
@@ -229,19 +229,19 @@ class FlowProject(Project, Workflow):
 
     def completed_operations(self, job):
         """Names of the operations whose postconditions all hold for ``job``."""
-        runner = self._runner()
+        runner = self.make_runner()
         completed = self._logged(runner, job)
-        for name, op in self._operations.items():  # aggregate ones too, on the job alone
+        for name, op in self.operation_table.items():  # aggregate ones too, on the job alone
             if runner.complete(op, (job,), None, completed, {}):
                 yield name
 
     def get_job_status(self, job, ignore_errors=False, cached_status=None):
         """``{"job_id", "operations": {name: {"eligible", "completed", "scheduler_status"}},
         "labels", "_labels_error", "_operations_error"}`` for one job."""
-        runner = self._runner()
+        runner = self.make_runner()
         completed = self._logged(runner, job)
         ops = {}
-        for name, op in self._operations.items():
+        for name, op in self.operation_table.items():
             if op.aggregator is not None:
                 continue
             memo = {}
@@ -267,7 +267,7 @@ class FlowProject(Project, Workflow):
         if profile:
             raise SuiteError("status --profile (signac-flow) is not supported by suite.flow")
         file = sys.stdout if file is None else file  # the current one, as signac-flow
-        runner = self._runner()
+        runner = self.make_runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
         names = _match(self, operation, groups=False) if operation else None
@@ -309,17 +309,17 @@ class FlowProject(Project, Workflow):
         num_passes = None if num_passes is None or num_passes < 0 else num_passes
         num = None if num is None or num < 0 else num
         parallel = (os.cpu_count() or 1) if np is not None and int(np) < 0 else int(np or 1)
-        runner = self._runner()
-        selected = _match(self, names) if names else list(self._operations)
+        runner = self.make_runner()
+        selected = _match(self, names) if names else list(self.operation_table)
         refuse_unapplied(self, selected, "run_options")
         wanted = _selection(self, jobs)
         counts, total, ran = {}, 0, []
         with runner.log.background():
             while num is None or total < num:
-                alljobs = runner._jobs()
-                docs, completed = runner._state(alljobs)
+                alljobs = runner.find_jobs()
+                docs, completed = runner.read_state(alljobs)
                 todo = []
-                for op, unit in runner._todo(selected, alljobs, docs, completed,
+                for op, unit in runner.todo(selected, alljobs, docs, completed,
                                              int(ignore_conditions)):
                     key = (op.name, tuple(j.id for j in unit))
                     if wanted is not None and key[1] not in wanted:
@@ -336,7 +336,7 @@ class FlowProject(Project, Workflow):
                 todo = _ordered(todo, order)
                 if pretend:  # one pass: nothing changes, so later passes would repeat it
                     for op, unit in todo:
-                        print(runner._describe(op, unit))
+                        print(runner.describe(op, unit))
                     break
                 ran += self._execute(runner, todo, timeout, parallel, progress)
         return ran
@@ -344,11 +344,11 @@ class FlowProject(Project, Workflow):
     def _execute(self, runner, todo, timeout, parallel, progress):
         show = _progress(len(todo)) if progress else None
         if parallel > 1:
-            done = runner._execute_all(todo, timeout, parallel, show)
+            done = runner.execute_all(todo, timeout, parallel, show)
         else:
             done = []
             for k, (op, unit) in enumerate(todo, 1):
-                done += runner._execute_all([(op, unit)], timeout, 1, None)
+                done += runner.execute_all([(op, unit)], timeout, 1, None)
                 if show:
                     show(k, len(todo), 0)
                 if done[-1][2] != "success":
@@ -360,11 +360,11 @@ class FlowProject(Project, Workflow):
                     "suite_flow_log.jsonl)")
         return done
 
-    def _next_operations(self, name):
-        runner = self._runner()
-        jobs = runner._jobs()
-        docs, completed = runner._state(jobs)
-        for _, unit in runner._todo([name], jobs, docs, completed):
+    def eligible_ids(self, name):
+        runner = self.make_runner()
+        jobs = runner.find_jobs()
+        docs, completed = runner.read_state(jobs)
+        for _, unit in runner.todo([name], jobs, docs, completed):
             yield get_aggregate_id(unit)
 
     def submit(self, jobs=None, bundle_size=1, names=None, num=None, parallel=False,
@@ -392,7 +392,7 @@ class FlowProject(Project, Workflow):
             if value not in (None, False, 0, "", [], ()):
                 raise SuiteError(f"submit option {key!r} (signac-flow) is not supported by "
                                  "suite.flow")
-        runner = self._runner()
+        runner = self.make_runner()
         ops = _match(self, names) if names else None
         refuse_unapplied(self, ops or (), "submit_options")
         ids = None if jobs is None else [j.id for unit in jobs
@@ -403,7 +403,7 @@ class FlowProject(Project, Workflow):
         if flow_template is None and template != "script.sh":
             raise SuiteError(f"no template {template!r} in {os.path.join(self.path, 'templates')}"
                              " (without --template, templates/script.sh is used if present)")
-        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        module = type(self).workflow_file or self._entrypoint.get("path")
         bundle = bundle_size if bundle_size else sys.maxsize  # 0: everything in one script
         return do_submit(runner, sched, ops, None, ids, num, bundle, parallel, pretend, hold,
                          list(after), list(flags or ()), module, print,
@@ -422,7 +422,7 @@ def refuse_unapplied(project, names, option):
     """Raise SuiteError when one of the groups ``names`` was made with signac-flow's
     ``option`` (``run_options`` or ``submit_options``), which suite cannot apply."""
     for name in names:
-        group = project._groups.get(name)
+        group = project.group_table.get(name)
         if group is not None and option in group.unapplied:
             raise SuiteError(f"{option} (signac-flow) is not supported by suite.flow: group "
                              f"{name!r} has {option}={group.unapplied[option]!r}; "
@@ -431,7 +431,7 @@ def refuse_unapplied(project, names, option):
 
 def _match(project, names, groups=True):
     """Operation (and group) names matching any of the regular expressions ``names``."""
-    known = list(project._operations) + (list(project._groups) if groups else [])
+    known = list(project.operation_table) + (list(project.group_table) if groups else [])
     out = [n for n in known if any(re.fullmatch(p, n) for p in names)]
     # each name must match something: a typo beside a good name is not dropped silently
     unmatched = [p for p in names if not any(re.fullmatch(p, n) for n in known)]

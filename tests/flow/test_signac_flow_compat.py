@@ -814,7 +814,7 @@ def test_an_operation_and_a_condition_are_never_the_same_function():
 
     with pytest.raises(FlowDefinitionError, match="check.*condition"):
         A.operation(check)
-    assert set(A._operations) == {"writes", "op3"}
+    assert set(A.operation_table) == {"writes", "op3"}
 
 
 def test_a_name_matching_nothing_is_never_dropped_silently(project):

@@ -144,6 +144,8 @@ class Runner:
         return self._capture
 
     def find_jobs(self, filter=None, ids=None):
+        """The project's jobs matching ``filter`` (a query, None: all), and of those only the
+        ones whose ids (full or abbreviated) are in ``ids`` when given, as a list."""
         jobs = list(self.project.find_jobs(filter))
         if ids:
             wanted = {self.project.open_job(id=i).id for i in ids}
@@ -151,6 +153,10 @@ class Runner:
         return jobs
 
     def read_state(self, jobs):
+        """``(docs, completed)`` for judging ``jobs`` (from :meth:`find_jobs`): their documents
+        by id, read through the index (each job's document view primed with its own), and
+        which operations succeeded per job, read from the logs when a condition asks. Starts
+        a new evaluation: condition results remembered from the last one are dropped."""
         self.log.flush()  # "after" conditions read the logs
         self._memo = {}  # condition results, valid for this evaluation only
         index = self.project.index
@@ -500,15 +506,22 @@ class Runner:
         return list(op.pre), list(op.post)
 
     def operation(self, name):
+        """The workflow's operation called ``name``; raises SuiteError naming the known
+        operations and groups when there is none."""
         try:
             return self.flow.operation_table[name]
         except KeyError:
-            known = ", ".join(list(self.flow.operation_table) + list(self.flow.group_table)) or "none"
+            known = ", ".join(list(self.flow.operation_table)
+                              + list(self.flow.group_table)) or "none"
             from suite.errors import SuiteError
 
             raise SuiteError(f"no operation {name!r} (known: {known})") from None
 
     def todo(self, names, jobs, docs, completed, ignore=0):
+        """``[(operation or group, job tuple)]``: for each of ``names`` (operations and
+        groups, in this order), the jobs or aggregates of ``jobs`` it is eligible for, given
+        ``docs`` and ``completed`` from :meth:`read_state`; ``ignore`` as in
+        :meth:`eligible`. Raises SuiteError for a name that is neither."""
         todo = []
         for name in names:
             if name in self.flow.group_table:
@@ -573,7 +586,9 @@ class Runner:
         return executed
 
     def execute_all(self, todo, timeout, parallel, progress):
-        """Execute (operation or group, job tuple) items; return (name, job ids, status)."""
+        """Execute (operation or group, job tuple) items (:meth:`todo`), ``parallel`` at a
+        time; return ``[(name, job ids joined by commas, "success" or "failure")]``.
+        ``progress(done, total, failed)`` (or None) is called after each."""
         tally = {"done": 0, "failed": 0}
         lock = threading.Lock()
 
@@ -599,6 +614,8 @@ class Runner:
         return [one(item) for item in todo]
 
     def describe(self, op, unit):
+        """What running ``op`` on ``unit`` (a job tuple) does, as ``run --pretend`` prints it:
+        a command operation's shell command (with its ``cd``), else ``name(job ids)``."""
         if getattr(op, "cmd", False):
             cwd = self._cmd_cwd(op, unit)
             return f"cd {cwd} && {op.func(*unit)}" if cwd else op.func(*unit)

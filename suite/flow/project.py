@@ -194,6 +194,11 @@ class FlowProject(Project, Workflow):
         """Group name -> group."""
         return dict(self.group_table)
 
+    # signac-flow's FlowProject has these two private attributes (name -> operation, group)
+    # and users' code reads them: the class's own tables under those names
+    _operations = property(lambda self: self.operation_table)
+    _groups = property(lambda self: self.group_table)
+
     # -- status ----------------------------------------------------------------------------
     @property
     def succeeded_cache(self):
@@ -209,6 +214,8 @@ class FlowProject(Project, Workflow):
         return self._succeeded
 
     def make_runner(self):
+        """A new :class:`~suite.flow.engine.Runner` of this project's workflow, sharing
+        :attr:`succeeded_cache`."""
         return Runner(type(self), self, self.succeeded_cache)
 
     def _logged(self, runner, job):
@@ -361,6 +368,9 @@ class FlowProject(Project, Workflow):
         return done
 
     def eligible_ids(self, name):
+        """Yield the ids (:func:`~suite.flow.aggregates.get_aggregate_id`) of the jobs or
+        aggregates operation or group ``name`` is eligible for now. Raises SuiteError (when
+        iterated) for an unknown name."""
         runner = self.make_runner()
         jobs = runner.find_jobs()
         docs, completed = runner.read_state(jobs)

@@ -327,7 +327,7 @@ class FlowProject(Project, Workflow):
                 docs, completed = runner.read_state(alljobs)
                 todo = []
                 for op, unit in runner.todo(selected, alljobs, docs, completed,
-                                             int(ignore_conditions)):
+                                            int(ignore_conditions)):
                     key = (op.name, tuple(j.id for j in unit))
                     if wanted is not None and key[1] not in wanted:
                         continue

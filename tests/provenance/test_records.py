@@ -128,8 +128,8 @@ def test_reason_and_tags_from_the_cli(prov_project):
 def test_blobs_are_kept_once_per_job_per_hash(prov_project):
     job = prov_project.open_job({"x": 1})
     runner(prov_project).run(["compute"], ids=[job.id])
-    runner(prov_project).execute(Runner(load_workflow(prov_project), prov_project).operation("noisy"),
-                                 (job,))  # a second run (process) in the same environment
+    noisy = Runner(load_workflow(prov_project), prov_project).operation("noisy")
+    runner(prov_project).execute(noisy, (job,))  # a second run (process) in the same environment
     with open(job.fn("suite_flow_log.jsonl")) as f:
         kinds = [json.loads(line).get("blob", "record") for line in f]
     assert kinds[2:] == ["record", "record"] and len(kinds) == 4

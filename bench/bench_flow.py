@@ -356,7 +356,7 @@ def records_interleaved(root, n, results):
     with open(p.fn("workflow.py"), "w") as f:
         f.write(SUITE_WORKFLOW)
     runner = Runner(load_workflow(p), p)
-    op = runner._op("first")
+    op = runner.operation("first")
     t = time.perf_counter()
     runner.capture.base()
     once = time.perf_counter() - t
@@ -394,7 +394,7 @@ def records_parts(root, n, results):
     with open(p.fn("workflow.py"), "w") as f:
         f.write(SUITE_WORKFLOW)
     runner = Runner(load_workflow(p), p)
-    op, cap = runner._op("first"), runner.capture
+    op, cap = runner.operation("first"), runner.capture
     cap.base()
     variants = {"off": (), "scan before only": ("before",), "scan after only": ("after",),
                 "both scans": ("before", "after"), "full records": ("before", "after", "line")}
@@ -461,7 +461,7 @@ def records_history(root, depth, results, jobs=100, rounds=5):
             f.write(SUITE_WORKFLOW)
         first = Runner(load_workflow(p), p)
         for job in p:
-            first.execute(first._op("first"), (job,))
+            first.execute(first.operation("first"), (job,))
         for job in p:  # a history: the job's record again, d - 1 times
             with open(job.fn("suite_flow_log.jsonl"), "rb") as f:
                 last = f.read().splitlines(keepends=True)[-1]
@@ -471,7 +471,7 @@ def records_history(root, depth, results, jobs=100, rounds=5):
         for _ in range(rounds):
             runner = Runner(load_workflow(p), p)
             runner.capture.base()
-            op = runner._op("first")
+            op = runner.operation("first")
             for job in p:
                 c = time.process_time()
                 runner.execute(op, (job,))
@@ -501,7 +501,7 @@ def succeeded_rows(root, n, depth, trees, repeat, results):
             f.write(workflow)
         jobs = list(p)
         r = Runner(load_workflow(p), p)
-        r.execute(r._op("tally"), (jobs[0],))
+        r.execute(r.operation("tally"), (jobs[0],))
         with open(jobs[0].fn("suite_flow_log.jsonl"), "rb") as f:
             lines = f.read().splitlines(keepends=True)
         blobs, record = b"".join(lines[:-1]), lines[-1]  # the environment's blob, the record
@@ -596,7 +596,7 @@ def job_status_rows(root, n, depth, trees, repeat, results):
         f.write(SUITE_WORKFLOW + "\n\n@Bench.operation\ndef tally(job):\n    pass\n")
     jobs = list(p)
     r = Runner(load_workflow(p), p)
-    r.execute(r._op("tally"), (jobs[0],))
+    r.execute(r.operation("tally"), (jobs[0],))
     with open(jobs[0].fn("suite_flow_log.jsonl"), "rb") as f:
         lines = f.read().splitlines(keepends=True)
     data = b"".join(lines[:-1]) + lines[-1] * depth

@@ -227,21 +227,6 @@ class Job:
         self._initialized = False
 
     # -- document and data -----------------------------------------------------------------
-    def _prime_document(self, doc, sig):
-        """Give the document view data already read (by the index) with its file signature
-        (a tuple, or the index's ``mtime:size:inode`` text); the next access checks it with
-        one ``stat`` instead of reading the file."""
-        # no os.path.join: status primes every job, and join costs more than the rest here
-        path = self._path or self.path
-        self._doc_root = primed_file_root(f"{path}{os.sep}{layout.DOCUMENT}", self._id,
-                                          self.init, doc, sig)
-
-    def _release_document(self):
-        """Drop the document view: it refers back to the job (its write hook), so a job
-        whose view is dropped is freed without a cyclic collection (status frees jobs a
-        chunk at a time)."""
-        self._doc_root = None
-
     @property
     def doc(self) -> SyncedDict:
         """The job document (``signac_job_document.json``)."""
@@ -519,6 +504,24 @@ def jobs_of(project, ids, sps, with_paths=False):
              else const(None))
     return map(_new_indexed_job, const(project), ids, sps, paths, const(None), const(True),
                const(None), const(False), const(None))
+
+
+def prime_document(job, doc, sig):
+    """Give ``job``'s document view data already read (by the index) with its file signature
+    (a tuple, or the index's ``mtime:size:inode`` text): the next access checks it with one
+    ``stat`` instead of reading the file. A function of this module, not a method: status
+    primes every job it judges, and no user of Job needs it."""
+    # no os.path.join: status primes every job, and join costs more than the rest here
+    path = job._path or job.path
+    job._doc_root = primed_file_root(f"{path}{os.sep}{layout.DOCUMENT}", job._id, job.init,
+                                     doc, sig)
+
+
+def release_document(job):
+    """Drop ``job``'s document view: it refers back to the job (its write hook), so a job
+    whose view is dropped is freed without a cyclic collection (status frees jobs a chunk
+    at a time)."""
+    job._doc_root = None
 
 
 #: a Job of a state point read by the index, made without __init__ (jobs_from_index), where

@@ -144,7 +144,9 @@ def _plain(value, where, path, depth=0):
     if mod == "numpy":
         if hasattr(value, "tolist"):
             return _plain(value.tolist(), where, path, depth)
-    if getattr(value, "_suite_synced", False) and callable(value):
+    from .synced import is_view  # synced imports this module
+
+    if is_view(value):
         return _plain(value(), where, path, depth)
     raise ValueTypeError(
         f"{where} value {_dotted(path) or ''} of type {type(value).__name__} "

@@ -274,7 +274,6 @@ copy_json = _copyjson.copy_json if _copyjson is not None else copy_json_python
 
 class _Node:
     __slots__ = ("_root", "_path")
-    _suite_synced = True
 
     def __init__(self, root, path=()):
         # the slots' own setters: object.__setattr__ (this class overrides __setattr__) took
@@ -328,6 +327,12 @@ class _Node:
 
 _set_root = _Node._root.__set__
 _set_path = _Node._path.__set__
+
+
+def is_view(value):
+    """Whether ``value`` is a view of a synced document or state point (``job.doc``,
+    ``job.sp``, or a dict or list inside them): calling it gives a plain copy."""
+    return isinstance(value, _Node)
 
 
 class SyncedDict(_Node):

@@ -202,12 +202,12 @@ def exec_(operation, ids, reason, tags, module):
 
     runner = _runner(module, reason, tags)
     jobs = [runner.project.open_job(id=i) for i in ids] or list(runner.project)
-    group = runner.flow._groups.get(operation)
+    group = runner.flow.group_table.get(operation)
     if group is not None:
         units = [tuple(jobs)] if group.aggregator is not None else [(j,) for j in jobs]
         statuses = [runner.execute_group(group, unit) for unit in units]
     else:
-        op = runner._op(operation)
+        op = runner.operation(operation)
         units = [tuple(jobs)] if op.aggregator is not None else [(j,) for j in jobs]
         statuses = [runner.execute(op, unit) for unit in units]
     click.echo(f"ran {visible(operation)} on {len(jobs)} job(s); "

@@ -12,7 +12,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from suite.index import gc_paused
-from suite.job import jobs_of
+from suite.job import jobs_of, prime_document, release_document
 from suite.terminal import visible
 
 from . import provenance, scan
@@ -143,14 +143,20 @@ class Runner:
             self._capture = Capture(self.project.path)
         return self._capture
 
-    def _jobs(self, filter=None, ids=None):
+    def find_jobs(self, filter=None, ids=None):
+        """The project's jobs matching ``filter`` (a query, None: all), and of those only the
+        ones whose ids (full or abbreviated) are in ``ids`` when given, as a list."""
         jobs = list(self.project.find_jobs(filter))
         if ids:
             wanted = {self.project.open_job(id=i).id for i in ids}
             jobs = [j for j in jobs if j.id in wanted]
         return jobs
 
-    def _state(self, jobs):
+    def read_state(self, jobs):
+        """``(docs, completed)`` for judging ``jobs`` (from :meth:`find_jobs`): their documents
+        by id, read through the index (each job's document view primed with its own), and
+        which operations succeeded per job, read from the logs when a condition asks. Starts
+        a new evaluation: condition results remembered from the last one are dropped."""
         self.log.flush()  # "after" conditions read the logs
         self._memo = {}  # condition results, valid for this evaluation only
         index = self.project.index
@@ -158,7 +164,7 @@ class Runner:
         sigs = index.document_signatures()
         for job in jobs:  # labels and callables read job.doc: one stat each, not a file read
             if job.id in docs and job.id in sigs:
-                job._prime_document(docs[job.id], sigs[job.id])
+                prime_document(job, docs[job.id], sigs[job.id])
         return docs, self._completed(jobs)
 
     def _completed(self, jobs):
@@ -200,16 +206,16 @@ class Runner:
         log), or, in a FlowProject (signac-flow's rule), always."""
         if op.post:
             return all(self._holds(c, jobs, docs, completed, memo) for c in op.post)
-        return self.flow._flow_style or all(op.name in completed[j.id] for j in jobs)
+        return self.flow.signac_flow_rules or all(op.name in completed[j.id] for j in jobs)
 
     def _ref(self, ref):
         """The operation a condition names (by function or by name)."""
         if isinstance(ref, str):
-            return self._op(ref)
-        for op in self.flow._operations.values():
+            return self.operation(ref)
+        for op in self.flow.operation_table.values():
             if op.func is ref:
                 return op
-        return self._op(getattr(ref, "__name__", str(ref)))
+        return self.operation(getattr(ref, "__name__", str(ref)))
 
     def eligible(self, op, jobs, docs, completed, done=None, memo=None, ignore=0):
         """Preconditions hold and not all postconditions hold (without postconditions: not
@@ -227,7 +233,7 @@ class Runner:
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         if op.post:
             return all(self._holds(c, jobs, docs, completed, memo) for c in op.post)
-        if self.flow._flow_style:
+        if self.flow.signac_flow_rules:
             return False  # signac-flow: without postconditions, never complete
         return all(op.name in completed[j.id] for j in jobs)
 
@@ -254,8 +260,8 @@ class Runner:
         provenance log, where :func:`~suite.flow.workers.available`; the same result.
         Where a worker fails (a condition or label raising, for one) the jobs are judged
         again here, so the error raised is the one this process meets judging them alone."""
-        names = ops or list(self.flow._operations)
-        operations = [self._op(n) for n in names]
+        names = ops or list(self.flow.operation_table)
+        operations = [self.operation(n) for n in names]
         out = Status(operations={n: {"eligible": 0, "complete": 0} for n in names})
         table = JobTable()
         whole = any(getattr(op, "aggregator", None) is not None for op in operations)
@@ -313,7 +319,7 @@ class Runner:
             finally:
                 gc.unfreeze()
             for job in jobs:  # freed now, by reference counts (a collection took 7x longer)
-                job._release_document()
+                release_document(job)
             del jobs, docs, doclist, part, ids
         if shown["total"] is None:
             shown["total"] = 0
@@ -417,7 +423,7 @@ class Runner:
             finally:
                 gc.unfreeze()
             for job in jobs:
-                job._release_document()
+                release_document(job)
             del jobs, docs, doclist, part, ids
 
     def _load_chunk(self, ids, sps, documents, sigs):
@@ -435,7 +441,7 @@ class Runner:
                 if type(doc) is str:
                     doc = next(parsed)
                 docs[job_id] = doc
-                job._prime_document(doc, sig)  # the text: parsed if ever compared
+                prime_document(job, doc, sig)  # the text: parsed if ever compared
             doclist.append(doc)
         return jobs, docs, doclist
 
@@ -481,7 +487,7 @@ class Runner:
                     counts["complete"] += 1
         self.succeeded.save()
         report(len(names) + 1 if alone else before + 1)
-        texts = label_texts(self.flow._labels, jobs, out.labels)
+        texts = label_texts(self.flow.label_table, jobs, out.labels)
         table.extend(ids, eligible, texts)
 
     #: condition kinds that only read the job's document or stat one file: no side effects,
@@ -499,24 +505,31 @@ class Runner:
             return None
         return list(op.pre), list(op.post)
 
-    def _op(self, name):
+    def operation(self, name):
+        """The workflow's operation called ``name``; raises SuiteError naming the known
+        operations and groups when there is none."""
         try:
-            return self.flow._operations[name]
+            return self.flow.operation_table[name]
         except KeyError:
-            known = ", ".join(list(self.flow._operations) + list(self.flow._groups)) or "none"
+            known = ", ".join(list(self.flow.operation_table)
+                              + list(self.flow.group_table)) or "none"
             from suite.errors import SuiteError
 
             raise SuiteError(f"no operation {name!r} (known: {known})") from None
 
-    def _todo(self, names, jobs, docs, completed, ignore=0):
+    def todo(self, names, jobs, docs, completed, ignore=0):
+        """``[(operation or group, job tuple)]``: for each of ``names`` (operations and
+        groups, in this order), the jobs or aggregates of ``jobs`` it is eligible for, given
+        ``docs`` and ``completed`` from :meth:`read_state`; ``ignore`` as in
+        :meth:`eligible`. Raises SuiteError for a name that is neither."""
         todo = []
         for name in names:
-            if name in self.flow._groups:
-                group = self.flow._groups[name]
+            if name in self.flow.group_table:
+                group = self.flow.group_table[name]
                 todo += [(group, unit) for unit in self.units(group, jobs, docs)
                          if self._group_eligible(group, unit, docs, completed, ignore)]
                 continue
-            op = self._op(name)
+            op = self.operation(name)
             todo += [(op, unit) for unit in self.units(op, jobs, docs)
                      if self.eligible(op, unit, docs, completed, ignore=ignore)]
         self.succeeded.save()  # what the logs said, for the next pass and the next process
@@ -529,16 +542,16 @@ class Runner:
         (signac-flow's status of a group). Raises SuiteError for a name that is no group."""
         from suite.errors import SuiteError
 
-        unknown = [n for n in names if n not in self.flow._groups]
+        unknown = [n for n in names if n not in self.flow.group_table]
         if unknown:
             raise SuiteError(f"no group {unknown[0]!r} (known: "
-                             f"{', '.join(self.flow._groups) or 'none'})")
-        jobs = self._jobs(None, ids)
-        docs, completed = self._state(jobs)
+                             f"{', '.join(self.flow.group_table) or 'none'})")
+        jobs = self.find_jobs(None, ids)
+        docs, completed = self.read_state(jobs)
         counts, eligible = {}, {}
         for name in names:
-            group = self.flow._groups[name]
-            ops = [self._op(n) for n in group.operations]
+            group = self.flow.group_table[name]
+            ops = [self.operation(n) for n in group.operations]
             count = counts[name] = {"eligible": 0, "complete": 0}
             ready = eligible[name] = set()
             for unit in self.units(group, jobs, docs):
@@ -551,7 +564,7 @@ class Runner:
         return counts, eligible
 
     def _group_eligible(self, group, unit, docs, completed, ignore=0):
-        return any(self.eligible(self._op(n), unit, docs, completed, ignore=ignore)
+        return any(self.eligible(self.operation(n), unit, docs, completed, ignore=ignore)
                    for n in group.operations)
 
     def run(self, ops=None, filter=None, ids=None, num=None, order="none", timeout=None,
@@ -559,18 +572,18 @@ class Runner:
         """Run eligible operations (or groups); return a list of (name, job ids, status).
 
         ``progress(done, total, failed)`` is called after each execution of a pass."""
-        names = ops or list(self.flow._operations)
+        names = ops or list(self.flow.operation_table)
         for name in names:
-            if name not in self.flow._groups:
-                self._op(name)
+            if name not in self.flow.group_table:
+                self.operation(name)
         executed = []
         if not pretend:
             self.capture.start()  # git runs while conditions are evaluated
         with self.log.background():
             for _ in range(num_passes):
-                jobs = self._jobs(filter, ids)
-                docs, completed = self._state(jobs)
-                todo = self._todo(names, jobs, docs, completed)
+                jobs = self.find_jobs(filter, ids)
+                docs, completed = self.read_state(jobs)
+                todo = self.todo(names, jobs, docs, completed)
                 if order == "random":
                     random.shuffle(todo)
                 elif order == "cyclic":
@@ -583,11 +596,11 @@ class Runner:
                     break
                 if pretend:
                     for op, unit in todo:
-                        echo(self._describe(op, unit))
+                        echo(self.describe(op, unit))
                         executed.append((op.name, ",".join(j.id for j in unit), "pretend"))
                     break
 
-                executed.extend(self._execute_all(todo, timeout, parallel, progress))
+                executed.extend(self.execute_all(todo, timeout, parallel, progress))
                 if pretend or (num is not None and len(executed) >= num):
                     break
         if len(executed) >= REINDEX_AFTER and not pretend:
@@ -600,14 +613,16 @@ class Runner:
                 pass
         return executed
 
-    def _execute_all(self, todo, timeout, parallel, progress):
-        """Execute (operation or group, job tuple) items; return (name, job ids, status)."""
+    def execute_all(self, todo, timeout, parallel, progress):
+        """Execute (operation or group, job tuple) items (:meth:`todo`), ``parallel`` at a
+        time; return ``[(name, job ids joined by commas, "success" or "failure")]``.
+        ``progress(done, total, failed)`` (or None) is called after each."""
         tally = {"done": 0, "failed": 0}
         lock = threading.Lock()
 
         def one(item):
             op, unit = item
-            if op.name in self.flow._groups:
+            if op.name in self.flow.group_table:
                 status = self.execute_group(op, unit, timeout)
             else:
                 status = self.execute(op, unit, timeout)
@@ -626,7 +641,9 @@ class Runner:
                 return list(pool.map(one, todo))
         return [one(item) for item in todo]
 
-    def _describe(self, op, unit):
+    def describe(self, op, unit):
+        """What running ``op`` on ``unit`` (a job tuple) does, as ``run --pretend`` prints it:
+        a command operation's shell command (with its ``cd``), else ``name(job ids)``."""
         if getattr(op, "cmd", False):
             cwd = self._cmd_cwd(op, unit)
             return f"cd {cwd} && {op.func(*unit)}" if cwd else op.func(*unit)
@@ -637,7 +654,7 @@ class Runner:
         ``with_job``), else the project directory, or, in a FlowProject, here."""
         if len(jobs) == 1 and op.with_job:
             return jobs[0].path
-        return None if self.flow._flow_style else self.project.path
+        return None if self.flow.signac_flow_rules else self.project.path
 
     def execute_group(self, group, jobs, timeout=None):
         """Run a group's operations on ``jobs`` (one job, or the group's aggregate) in order,
@@ -647,7 +664,7 @@ class Runner:
         cannot have changed because of them."""
         jobs = jobs if isinstance(jobs, tuple) else (jobs,)
         for name in group.operations:
-            op = self._op(name)
+            op = self.operation(name)
             if self._reads_log(op):
                 self.log.flush()  # the records of the step before must be on disk
             completed = self._completed(jobs)
@@ -662,7 +679,7 @@ class Runner:
         kinds = {c.kind for c in op.pre + op.post}
         if "succeeded" in kinds:
             return True
-        if self.flow._flow_style:
+        if self.flow.signac_flow_rules:
             return False
         return not op.post or bool(kinds & {"after", "copy_pre", "copy_post"})
 
@@ -677,8 +694,7 @@ class Runner:
         if (not fork and executable in (None, sys.executable)) or os.environ.get(FORKED):
             return None  # not asked for, or this is the new process
         # a FlowProject's file: where its main() runs, its entrypoint, or its class's file
-        module = getattr(self.flow, "_suite_module", None) or \
-            getattr(self.project, "workflow_file", None)
+        module = self.flow.workflow_file or getattr(self.project, "entry_file", None)
         if module is None:
             from suite.errors import SuiteError
 
@@ -831,5 +847,5 @@ def load_workflow(project, module=None):
         raise SuiteError(f"{module} defines no Workflow or FlowProject subclass{hint}")
     cls = classes[-1]
     if module.endswith(".py"):
-        cls._suite_module = os.path.abspath(module)  # a forked operation loads it again
+        cls.workflow_file = os.path.abspath(module)  # a forked operation loads it again
     return cls

@@ -120,11 +120,11 @@ def main(project, parser=None, argv=None):
     if not getattr(args, "command", None):
         build_parser().print_usage()
         sys.exit(2)
-    if getattr(type(project), "_suite_module", None) is None:
+    if type(project).workflow_file is None:
         # the file whose main() this is: a forked or submitted operation loads it again
         main_file = getattr(sys.modules.get("__main__"), "__file__", None)
         if main_file:
-            type(project)._suite_module = os.path.realpath(main_file)
+            type(project).workflow_file = os.path.realpath(main_file)
     try:
         COMMANDS[args.command](project, args)
     except SuiteError as exc:
@@ -157,10 +157,10 @@ def _aggregate(project, text):
         return project.open_job(id=text)
     from .aggregates import get_aggregate_id
 
-    runner = project._runner()
-    jobs = runner._jobs()
+    runner = project.make_runner()
+    jobs = runner.find_jobs()
     found = {}  # an id or, as signac-flow takes them, its unique beginning
-    for op in list(project._operations.values()) + list(project._groups.values()):
+    for op in list(project.operation_table.values()) + list(project.group_table.values()):
         for unit in runner.units(op, jobs, {}):
             agg_id = get_aggregate_id(unit)
             if agg_id == text:
@@ -181,7 +181,7 @@ def _status(project, args):
     if args.dump_json:
         import json
 
-        runner = project._runner()
+        runner = project.make_runner()
         ids = None if jobs is None else [j.id for u in jobs
                                          for j in (u if isinstance(u, tuple) else (u,))]
         print(json.dumps(runner.status(None, None, ids).to_json(), indent=2, sort_keys=True))
@@ -195,10 +195,10 @@ def _status(project, args):
 
 
 def _next(project, args):
-    if args.name not in project._operations:
+    if args.name not in project.operation_table:
         print(f"The requested flow operation '{args.name}' does not exist.", file=sys.stderr)
         return
-    for aggregate_id in project._next_operations(args.name):
+    for aggregate_id in project.eligible_ids(args.name):
         print(aggregate_id)
 
 
@@ -232,12 +232,12 @@ def _exec(project, args):
     """Run the operation on the given jobs or aggregates, whatever its conditions say."""
     from .aggregates import get_aggregate_id
 
-    if args.operation not in project._operations and args.operation not in project._groups:
+    if args.operation not in project.operation_table and args.operation not in project.group_table:
         raise SuiteError(f"no operation {args.operation!r} (known: "
-                         f"{', '.join(sorted(project._operations))})")
-    runner = project._runner()
-    op = project._operations.get(args.operation) or project._groups[args.operation]
-    units = runner.units(op, runner._jobs(), {})
+                         f"{', '.join(sorted(project.operation_table))})")
+    runner = project.make_runner()
+    op = project.operation_table.get(args.operation) or project.group_table[args.operation]
+    units = runner.units(op, runner.find_jobs(), {})
     if args.job_id:
         # as signac-flow: only the operation's own aggregates (an aggregate operation is
         # never called with a job it does not aggregate that way)
@@ -250,7 +250,7 @@ def _exec(project, args):
                              f"('python project.py next {args.operation}' lists the eligible "
                              "ones)")
         units = chosen
-    if args.operation in project._groups:
+    if args.operation in project.group_table:
         from .project import refuse_unapplied
 
         refuse_unapplied(project, [args.operation], "run_options")

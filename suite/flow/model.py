@@ -61,7 +61,7 @@ class Group:
             return functools.partial(self, directives=directives)
         op = registered(self.owner, func) if self.owner is not None else None
         if op is None:
-            if self.owner is not None and self.owner._flow_style:
+            if self.owner is not None and self.owner.signac_flow_rules:
                 raise FlowDefinitionError(
                     f"group {self.name!r}: {getattr(func, '__name__', func)!r} is not an "
                     "operation; put @group above @Project.operation")
@@ -88,7 +88,7 @@ class Group:
 
 def registered(owner, func):
     """The operation of workflow class ``owner`` registered for ``func``, or None."""
-    for op in owner._operations.values():
+    for op in owner.operation_table.values():
         if op.func is func or getattr(op.func, "__wrapped__", None) is func:
             return op
     return None
@@ -113,7 +113,7 @@ class _ConditionDecorator:
 
     def _add(self, cond):
         owner = self.owner
-        op = (registered(owner, cond) if owner is not None and owner._flow_style
+        op = (registered(owner, cond) if owner is not None and owner.signac_flow_rules
               and not isinstance(cond, C.Condition) else None)
         if op is not None:
             # as signac-flow: it would be called (run) at every status
@@ -126,17 +126,17 @@ class _ConditionDecorator:
             # written above @operation (applied after it): update the registered operation;
             # written below it: remembered on the function until it is registered
             owner = self.owner
-            for name, op in (owner._operations if owner else {}).items():
+            for name, op in (owner.operation_table if owner else {}).items():
                 if op.func is func:
-                    if any(op is getattr(base, "_operations", {}).get(name)
+                    if any(op is getattr(base, "operation_table", {}).get(name)
                            for base in owner.__mro__[1:]):
                         # inherited: the condition is this class's (and its subclasses'),
                         # not the parent's
                         op = dataclasses.replace(op, pre=list(op.pre), post=list(op.post))
-                        _register(owner, "_operations", name, op, replace=True)
+                        _register(owner, "operation_table", name, op, replace=True)
                     getattr(op, self.kind).insert(0, cond)
                     return func
-            if owner is not None and owner._flow_style:
+            if owner is not None and owner.signac_flow_rules:
                 # as signac-flow: a condition goes above the operation it belongs to
                 raise FlowDefinitionError(
                     f"the {self.kind}condition on {getattr(func, '__name__', func)!r}: it is "
@@ -171,7 +171,7 @@ class _ConditionDecorator:
         """Holds when each of ``operations`` is complete: all its postconditions hold (one
         without postconditions counts as complete once it has succeeded, by the provenance
         log; in a FlowProject, as in signac-flow, it always counts as complete)."""
-        ops = self._operations(operations, "pre.after")
+        ops = self._check_operations(operations, "pre.after")
         names = ", ".join(getattr(o, "__name__", o) for o in ops)
         return self._add(C.Condition(_evaluated_by_runner, f"after {names}", "after",
                                      tuple(ops)))
@@ -180,22 +180,22 @@ class _ConditionDecorator:
         """Holds when each of ``operations`` has succeeded on the job at least once, as its
         provenance log (``suite_flow_log.jsonl``) records; signac-flow has no such
         condition."""
-        ops = self._operations(operations, "pre.succeeded")
+        ops = self._check_operations(operations, "pre.succeeded")
         names = [getattr(o, "__name__", o) for o in ops]
         return self._add(C.Condition(_evaluated_by_runner, f"succeeded {', '.join(names)}",
                                      "succeeded", tuple(ops)))
 
     def copy_from(self, *operations):
         """Holds when all of this kind of conditions (pre or post) of ``operations`` hold."""
-        ops = self._operations(operations, f"{self.kind}.copy_from")
+        ops = self._check_operations(operations, f"{self.kind}.copy_from")
         names = ", ".join(getattr(o, "__name__", o) for o in ops)
         return self._add(C.Condition(_evaluated_by_runner, f"{self.kind} of {names}",
                                      f"copy_{self.kind}", tuple(ops)))
 
-    def _operations(self, operations, what):
+    def _check_operations(self, operations, what):
         owner = self.owner
-        if owner is not None and owner._flow_style:
-            funcs = [op.func for op in owner._operations.values()]
+        if owner is not None and owner.signac_flow_rules:
+            funcs = [op.func for op in owner.operation_table.values()]
             if not all(o in funcs for o in operations):
                 raise FlowDefinitionError(f"the arguments to {what} must be operations "
                                           "registered before it")
@@ -226,7 +226,7 @@ def _refuse_in_subclasses(cls, func):
     while stack:
         sub = stack.pop()
         stack.extend(sub.__subclasses__())
-        if registered(sub, func) is not None and "_suite_twice" not in sub.__dict__:
+        if registered(sub, func) is not None and sub.__dict__.get("_suite_twice") is None:
             sub._suite_twice = (
                 f"the function {func.__name__!r} is an operation of {sub.__name__} and of its "
                 f"base class {cls.__name__}: register it on {cls.__name__} only (a subclass "
@@ -240,30 +240,37 @@ def _evaluated_by_runner(job, docs):
 class Workflow:
     """Base class of workflows: subclass it and register operations with the decorators."""
 
-    _operations: dict = {}
-    _labels: dict = {}
-    _groups: dict = {}
+    operation_table: dict = {}
+    label_table: dict = {}
+    group_table: dict = {}
     #: signac-flow's rules (FlowProject): an operation without postconditions is never
     #: complete; a command runs in the caller's directory unless ``with_job``; definitions
     #: are checked as signac-flow checks them
-    _flow_style = False
+    signac_flow_rules = False
+    #: why a class's projects are refused (see _refuse_in_subclasses): kept on the class
+    #: that holds the twice-registered function, read by definition_error
+    _suite_twice = None
     pre = _ConditionDecorator("pre")
     post = _ConditionDecorator("post")
+    #: the file defining this class, when it was loaded from one (``suite run --workflow``,
+    #: or a project.py run through its ``main()``): a forked or submitted operation loads it
+    #: again; None otherwise
+    workflow_file = None
 
     @classmethod
     def definition_error(cls):
         """Why this class's workflow cannot run (a definition signac-flow refuses when its
         project is made), or None."""
         for klass in cls.__mro__:
-            if "_suite_twice" in klass.__dict__:
+            if klass.__dict__.get("_suite_twice") is not None:
                 return klass.__dict__["_suite_twice"]
         return None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        cls._operations = dict(cls._operations)
-        cls._labels = dict(cls._labels)
-        cls._groups = dict(cls._groups)
+        cls.operation_table = dict(cls.operation_table)
+        cls.label_table = dict(cls.label_table)
+        cls.group_table = dict(cls.group_table)
 
     @classmethod
     def operation(cls, func=None, *, name=None, cmd=False, with_job=False, directives=None,
@@ -282,24 +289,24 @@ class Workflow:
             raise FlowDefinitionError(f"operation {name or func.__name__!r}: with_job cannot "
                                       "be used with aggregation")
         pending = func.__dict__.get("_suite_flow_conditions", {"pre": [], "post": []})
-        in_job = with_job if cls._flow_style else (with_job or cmd)
+        in_job = with_job if cls.signac_flow_rules else (with_job or cmd)
         op = Operation(name or func.__name__, func, list(pending["pre"]), list(pending["post"]),
                        cmd, in_job and aggregator is None, dict(directives or {}), aggregator)
-        if op.name in cls._operations or op.name in cls._groups:
+        if op.name in cls.operation_table or op.name in cls.group_table:
             raise FlowDefinitionError(f"operation {op.name!r} is registered twice (or is the "
                                       "name of a group)")
-        if cls._flow_style and registered(cls, func) is not None:
+        if cls.signac_flow_rules and registered(cls, func) is not None:
             raise FlowDefinitionError(f"the function {func.__name__!r} is already registered "
                                       "as an operation")
-        if cls._flow_style:
-            for other in cls._operations.values():
+        if cls.signac_flow_rules:
+            for other in cls.operation_table.values():
                 if any(c.raw is func for c in other.pre + other.post):
                     raise FlowDefinitionError(
                         f"the function {func.__name__!r} is a condition of operation "
                         f"{other.name!r}; an operation cannot be a condition")
-        if cls._flow_style:
+        if cls.signac_flow_rules:
             _refuse_in_subclasses(cls, func)
-        _register(cls, "_operations", op.name, op)
+        _register(cls, "operation_table", op.name, op)
         return func
 
     @classmethod
@@ -307,12 +314,12 @@ class Workflow:
         """A group: decorate operations with it (``@group`` above ``@Flow.operation``).
         ``group_aggregator`` makes it run on aggregates (see :class:`Group`); raises
         FlowDefinitionError for a name that is taken."""
-        if name in cls._operations or name in cls._groups:
+        if name in cls.operation_table or name in cls.group_table:
             raise FlowDefinitionError(f"{name!r} is already an operation or a group")
         if group_aggregator is not None and group_aggregator.is_default:
             group_aggregator = None
         group = Group(name, [], dict(directives or {}), group_aggregator, cls)
-        _register(cls, "_groups", name, group)
+        _register(cls, "group_table", name, group)
         return group
 
     @classmethod
@@ -323,5 +330,5 @@ class Workflow:
             func, name = None, func
         if func is None:
             return functools.partial(cls.label, name=name)
-        _register(cls, "_labels", name or func.__name__, func)
+        _register(cls, "label_table", name or func.__name__, func)
         return func

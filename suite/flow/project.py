@@ -4,7 +4,7 @@ A signac-flow ``project.py`` runs unchanged once ``from flow import FlowProject`
 ``from suite.flow import FlowProject`` (and ``import signac`` reads ``import suite as
 signac``): the decorators, ``run``, ``submit``, ``print_status``, ``get_job_status``,
 ``labels`` and ``main()`` follow signac-flow 0.29's meaning. It differs from suite's
-``Workflow`` in three of signac-flow's rules (``_flow_style``): an operation without
+``Workflow`` in three of signac-flow's rules (``signac_flow_rules``): an operation without
 postconditions is never complete (always eligible), a command runs in the caller's
 directory unless ``with_job=True``, and definitions are checked as signac-flow checks them.
 The differences that remain are listed in docs/coming-from-signac-flow.md.
@@ -121,7 +121,7 @@ class FlowProject(Project, Workflow):
         There is no project at ``path``.
     """
 
-    _flow_style = True
+    signac_flow_rules = True
     operation_hooks = _HookRegister()
     #: ``print_status(parameters=...)`` value for "every state point key that varies"
     PRINT_STATUS_ALL_VARYING_PARAMETERS = True
@@ -138,11 +138,12 @@ class FlowProject(Project, Workflow):
         self._succeeded = None
 
     @property
-    def workflow_file(self):
+    def entry_file(self):
         """The file a forked or submitted operation loads again: the one whose ``main()``
-        runs, else the entrypoint's ``path``, else (as signac-flow) the file defining this
-        class; None for a class with no file (typed into ``python -c``)."""
-        module = getattr(type(self), "_suite_module", None) or self._entrypoint.get("path")
+        runs (the class's ``workflow_file``), else the entrypoint's ``path``, else (as
+        signac-flow) the file defining this class; None for a class with no file (typed
+        into ``python -c``)."""
+        module = type(self).workflow_file or self._entrypoint.get("path")
         if module is None:
             import inspect
 
@@ -206,12 +207,17 @@ class FlowProject(Project, Workflow):
     @property
     def operations(self):
         """Operation name -> operation."""
-        return dict(self._operations)
+        return dict(self.operation_table)
 
     @property
     def groups(self):
         """Group name -> group."""
-        return dict(self._groups)
+        return dict(self.group_table)
+
+    # signac-flow's FlowProject has these two private attributes (name -> operation, group)
+    # and users' code reads them: the class's own tables under those names
+    _operations = property(lambda self: self.operation_table)
+    _groups = property(lambda self: self.group_table)
 
     # -- status ----------------------------------------------------------------------------
     @property
@@ -227,7 +233,9 @@ class FlowProject(Project, Workflow):
             weakref.finalize(self, self._succeeded.save)
         return self._succeeded
 
-    def _runner(self):
+    def make_runner(self):
+        """A new :class:`~suite.flow.engine.Runner` of this project's workflow, sharing
+        :attr:`succeeded_cache`."""
         return Runner(type(self), self, self.succeeded_cache)
 
     def _logged(self, runner, job):
@@ -239,7 +247,7 @@ class FlowProject(Project, Workflow):
     def labels(self, job):
         """The job's labels, as signac-flow yields them: a label's name when its function
         returns True, the string when it returns one."""
-        for label, fn in self._labels.items():
+        for label, fn in self.label_table.items():
             value = fn(job)
             if isinstance(value, str):
                 yield value
@@ -248,19 +256,19 @@ class FlowProject(Project, Workflow):
 
     def completed_operations(self, job):
         """Names of the operations whose postconditions all hold for ``job``."""
-        runner = self._runner()
+        runner = self.make_runner()
         completed = self._logged(runner, job)
-        for name, op in self._operations.items():  # aggregate ones too, on the job alone
+        for name, op in self.operation_table.items():  # aggregate ones too, on the job alone
             if runner.complete(op, (job,), None, completed, {}):
                 yield name
 
     def get_job_status(self, job, ignore_errors=False, cached_status=None):
         """``{"job_id", "operations": {name: {"eligible", "completed", "scheduler_status"}},
         "labels", "_labels_error", "_operations_error"}`` for one job."""
-        runner = self._runner()
+        runner = self.make_runner()
         completed = self._logged(runner, job)
         ops = {}
-        for name, op in self._operations.items():
+        for name, op in self.operation_table.items():
             if op.aggregator is not None:
                 continue
             memo = {}
@@ -286,15 +294,15 @@ class FlowProject(Project, Workflow):
         if profile:
             raise SuiteError("status --profile (signac-flow) is not supported by suite.flow")
         file = sys.stdout if file is None else file  # the current one, as signac-flow
-        runner = self._runner()
+        runner = self.make_runner()
         ids = None if jobs is None else [j.id for unit in jobs
                                          for j in (unit if isinstance(unit, tuple) else (unit,))]
         names = _match(self, operation) if operation else None
-        groups = [n for n in names or () if n in self._groups]
-        ops = [n for n in names or () if n not in self._groups]
+        groups = [n for n in names or () if n in self.group_table]
+        ops = [n for n in names or () if n not in self.group_table]
         # a group is shown as one row, as in signac-flow: its operations are judged, shown
         # only where asked for themselves
-        judged = list(dict.fromkeys(ops + [o for g in groups for o in self._groups[g].operations]))
+        judged = list(dict.fromkeys(ops + [o for g in groups for o in self.group_table[g].operations]))
         result = runner.status(judged or None, None, ids)
         if groups:
             counts, eligible = runner.group_status(groups, ids)
@@ -338,18 +346,18 @@ class FlowProject(Project, Workflow):
         num_passes = None if num_passes is None or num_passes < 0 else num_passes
         num = None if num is None or num < 0 else num
         parallel = (os.cpu_count() or 1) if np is not None and int(np) < 0 else int(np or 1)
-        runner = self._runner()
-        selected = _match(self, names) if names else list(self._operations)
+        runner = self.make_runner()
+        selected = _match(self, names) if names else list(self.operation_table)
         refuse_unapplied(self, selected, "run_options")
         wanted = _selection(self, jobs)
         counts, total, ran = {}, 0, []
         with runner.log.background():
             while num is None or total < num:
-                alljobs = runner._jobs()
-                docs, completed = runner._state(alljobs)
+                alljobs = runner.find_jobs()
+                docs, completed = runner.read_state(alljobs)
                 todo = []
-                for op, unit in runner._todo(selected, alljobs, docs, completed,
-                                             int(ignore_conditions)):
+                for op, unit in runner.todo(selected, alljobs, docs, completed,
+                                            int(ignore_conditions)):
                     key = (op.name, tuple(j.id for j in unit))
                     if wanted is not None and key[1] not in wanted:
                         continue
@@ -365,7 +373,7 @@ class FlowProject(Project, Workflow):
                 todo = _ordered(todo, order)
                 if pretend:  # one pass: nothing changes, so later passes would repeat it
                     for op, unit in todo:
-                        print(runner._describe(op, unit))
+                        print(runner.describe(op, unit))
                     break
                 ran += self._execute(runner, todo, timeout, parallel, progress)
         return ran
@@ -373,11 +381,11 @@ class FlowProject(Project, Workflow):
     def _execute(self, runner, todo, timeout, parallel, progress):
         show = _progress(len(todo)) if progress else None
         if parallel > 1:
-            done = runner._execute_all(todo, timeout, parallel, show)
+            done = runner.execute_all(todo, timeout, parallel, show)
         else:
             done = []
             for k, (op, unit) in enumerate(todo, 1):
-                done += runner._execute_all([(op, unit)], timeout, 1, None)
+                done += runner.execute_all([(op, unit)], timeout, 1, None)
                 if show:
                     show(k, len(todo), 0)
                 if done[-1][2] != "success":
@@ -389,11 +397,14 @@ class FlowProject(Project, Workflow):
                     "suite_flow_log.jsonl)")
         return done
 
-    def _next_operations(self, name):
-        runner = self._runner()
-        jobs = runner._jobs()
-        docs, completed = runner._state(jobs)
-        for _, unit in runner._todo([name], jobs, docs, completed):
+    def eligible_ids(self, name):
+        """Yield the ids (:func:`~suite.flow.aggregates.get_aggregate_id`) of the jobs or
+        aggregates operation or group ``name`` is eligible for now. Raises SuiteError (when
+        iterated) for an unknown name."""
+        runner = self.make_runner()
+        jobs = runner.find_jobs()
+        docs, completed = runner.read_state(jobs)
+        for _, unit in runner.todo([name], jobs, docs, completed):
             yield get_aggregate_id(unit)
 
     def submit(self, jobs=None, bundle_size=1, names=None, num=None, parallel=False,
@@ -421,7 +432,7 @@ class FlowProject(Project, Workflow):
             if value not in (None, False, 0, "", [], ()):
                 raise SuiteError(f"submit option {key!r} (signac-flow) is not supported by "
                                  "suite.flow")
-        runner = self._runner()
+        runner = self.make_runner()
         ops = _match(self, names) if names else None
         refuse_unapplied(self, ops or (), "submit_options")
         ids = None if jobs is None else [j.id for unit in jobs
@@ -432,7 +443,7 @@ class FlowProject(Project, Workflow):
         if flow_template is None and template != "script.sh":
             raise SuiteError(f"no template {template!r} in {os.path.join(self.path, 'templates')}"
                              " (without --template, templates/script.sh is used if present)")
-        module = self.workflow_file
+        module = self.entry_file
         bundle = bundle_size if bundle_size else sys.maxsize  # 0: everything in one script
         return do_submit(runner, sched, ops, None, ids, num, bundle, parallel, pretend, hold,
                          list(after), list(flags or ()), module, print,
@@ -451,7 +462,7 @@ def refuse_unapplied(project, names, option):
     """Raise SuiteError when one of the groups ``names`` was made with signac-flow's
     ``option`` (``run_options`` or ``submit_options``), which suite cannot apply."""
     for name in names:
-        group = project._groups.get(name)
+        group = project.group_table.get(name)
         if group is not None and option in group.unapplied:
             raise SuiteError(f"{option} (signac-flow) is not supported by suite.flow: group "
                              f"{name!r} has {option}={group.unapplied[option]!r}; "
@@ -460,7 +471,7 @@ def refuse_unapplied(project, names, option):
 
 def _match(project, names, groups=True):
     """Operation (and group) names matching any of the regular expressions ``names``."""
-    known = list(project._operations) + (list(project._groups) if groups else [])
+    known = list(project.operation_table) + (list(project.group_table) if groups else [])
     out = [n for n in known if any(re.fullmatch(p, n) for p in names)]
     # each name must match something: a typo beside a good name is not dropped silently
     unmatched = [p for p in names if not any(re.fullmatch(p, n) for n in known)]

@@ -82,12 +82,12 @@ def scheduler_states(runner, result, scheduler_name=None):
 def pending(runner, ops=None, filter=None, ids=None, force=False):
     """``[(operation, job ids tuple)]`` eligible here and not known queued or running at
     another location (unless ``force``): what ``submit --on a,b`` shares out."""
-    names = ops or list(runner.flow._operations)
-    jobs = runner._jobs(filter, ids)
-    docs, completed = runner._state(jobs)
+    names = ops or list(runner.flow.operation_table)
+    jobs = runner.find_jobs(filter, ids)
+    docs, completed = runner.read_state(jobs)
     other = {} if force else books.elsewhere(runner.project)
     return [(op.name, tuple(j.id for j in unit))
-            for op, unit in runner._todo(names, jobs, docs, completed)
+            for op, unit in runner.todo(names, jobs, docs, completed)
             if not any((op.name, j.id) in other for j in unit)]
 
 
@@ -120,13 +120,13 @@ def _eligible(runner, scheduler, ops, filter, ids, only, force, skipped):
     """The (operation, jobs) pairs to submit: eligible, not active here, not known active
     elsewhere (unless ``force``), within ``only``."""
     project = runner.project
-    names = ops or list(runner.flow._operations)
-    jobs = runner._jobs(filter, ids)
-    docs, completed = runner._state(jobs)
+    names = ops or list(runner.flow.operation_table)
+    jobs = runner.find_jobs(filter, ids)
+    docs, completed = runner.read_state(jobs)
     active = active_pairs(project, scheduler)
     other = {} if force else books.elsewhere(project)
     todo = []
-    for op, unit in runner._todo(names, jobs, docs, completed):
+    for op, unit in runner.todo(names, jobs, docs, completed):
         if only is not None and (op.name, tuple(j.id for j in unit)) not in only:
             continue
         if any((op.name, j.id) in active for j in unit):
@@ -270,7 +270,7 @@ def _directives(op, jobs, runner):
 
         if op.directives:
             return evaluate(op.directives, jobs, f"group {op.name}")
-        return combine([evaluate({**runner._op(n).directives,
+        return combine([evaluate({**runner.operation(n).directives,
                                   **op.operation_directives.get(n, {})}, jobs,
                                  f"operation {n}") for n in op.operations], False)
     return evaluate(op.directives, jobs, f"operation {op.name}")

@@ -90,7 +90,7 @@ def repeat(project, rec_id, module=None, rtol=0.0, keep=False, workflow=None):
             copy = cls(copy.path)
         runner = Runner(cls, copy)
         runner.capture.reason = f"repeat of {record.id}"
-        op = runner._op(record.operation) if record.operation in cls._operations else None
+        op = runner.operation(record.operation) if record.operation in cls.operation_table else None
         if op is None:
             raise SuiteError(f"record {record.id}: the workflow has no operation "
                              f"{record.operation!r} now")

@@ -181,7 +181,7 @@ def test_provenance_that_cannot_be_written_is_an_error(project):
         r.run()
     job.init()
     with pytest.raises(suite.SuiteError, match=f"provenance record of job {job.id}"):
-        r.execute(Gone._operations["remove"], (job,))  # written at once outside a run
+        r.execute(Gone.operation_table["remove"], (job,))  # written at once outside a run
     job.init()
     with open(project.fn("workflow.py"), "w") as f:
         f.write("import shutil\nfrom suite.flow import Workflow\nclass Gone(Workflow): pass\n"
@@ -334,7 +334,7 @@ def test_run_progress(flow_project):
 def test_status_progress_steps(flow_project):
     seen = []
     runner(flow_project).status(progress=lambda *a: seen.append(a))
-    ops = len(runner(flow_project).flow._operations)
+    ops = len(runner(flow_project).flow.operation_table)
     assert seen == [(k, ops + 1, 5) for k in range(1, ops + 2)]
 
 

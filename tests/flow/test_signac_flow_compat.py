@@ -816,7 +816,7 @@ def test_an_operation_and_a_condition_are_never_the_same_function():
 
     with pytest.raises(FlowDefinitionError, match="check.*condition"):
         A.operation(check)
-    assert set(A._operations) == {"writes", "op3"}
+    assert set(A.operation_table) == {"writes", "op3"}
 
 
 def test_a_name_matching_nothing_is_never_dropped_silently(project):
@@ -883,13 +883,13 @@ def test_a_condition_below_the_operation_decorator_is_refused():
         @A.pre.true("x")
         def op4(job):
             pass
-    assert set(A._operations) == {"op1"}
+    assert set(A.operation_table) == {"op1"}
 
     class B(A):
         pass
 
     B.pre.true("x")(op1)  # an operation of a base class takes conditions in a subclass
-    assert len(B._operations["op1"].pre) == 1 and not A._operations["op1"].pre
+    assert len(B.operation_table["op1"].pre) == 1 and not A.operation_table["op1"].pre
 
     with pytest.raises(FlowDefinitionError):
         @B.pre.true("x")

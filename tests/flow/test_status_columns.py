@@ -103,7 +103,7 @@ def test_columns_agree_with_the_general_path(operations, jobs, chunk):
         # the column path was taken where it applies (otherwise this test compares nothing)
         if any(post and all(k != "callable" for k, _ in pre + post) for pre, post in operations):
             r = Runner(W, project)
-            assert any(r._column_conditions(op) is not None for op in W._operations.values())
+            assert any(r._column_conditions(op) is not None for op in W.operation_table.values())
     finally:
         shutil.rmtree(root)
 

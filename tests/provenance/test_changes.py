@@ -124,7 +124,7 @@ def test_rewrite_in_the_same_clock_tick_as_the_file_before(proj):
     # it, so the stat alone cannot tell; every record must still list the file
     job = next(iter(proj))
     runner = Runner(load_workflow(proj), proj)
-    op = runner._op("same_size")
+    op = runner.operation("same_size")
     for i in range(40):
         job.doc["next"] = f"{i:04d}"
         write(job.fn("data.txt"), b"AAAA")

@@ -27,7 +27,7 @@ def blob_names(job):
 def execute(proj, op, job):
     """One execution by a new runner (a new ``suite run``); returns the runner."""
     r = Runner(load_workflow(proj), proj)
-    r.execute(r._op(op), (job,))
+    r.execute(r.operation(op), (job,))
     return r
 
 
@@ -132,8 +132,8 @@ def test_runs_of_the_cli_keep_each_blob_once(prov_project):
 def test_a_new_log_gets_every_blob_once_and_is_not_read_back_in_the_same_run(prov_project):
     job = prov_project.open_job({"x": 3})
     r = Runner(load_workflow(prov_project), prov_project)
-    r.execute(r._op("compute"), (job,))  # the job had no log: its blobs go with this record
-    r.execute(r._op("noisy"), (job,))    # this runner wrote them: nothing to read back
+    r.execute(r.operation("compute"), (job,))  # the job had no log: its blobs go with this record
+    r.execute(r.operation("noisy"), (job,))    # this runner wrote them: nothing to read back
     assert r.log.bytes_read == 0
     names = blob_names(job)
     assert sorted(names) == sorted(set(names)) and len(names) == 2  # environment, diff

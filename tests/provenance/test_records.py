@@ -66,7 +66,7 @@ def test_unchanged_files_are_not_listed_and_removed_ones_are(prov_project):
     r = runner(prov_project)
     r.run(["compute"])
     job = prov_project.open_job({"x": 1})
-    r.execute(r._op("tidy"), (job,))
+    r.execute(r.operation("tidy"), (job,))
     rec = records(prov_project, [job.id], operation="tidy")[0]
     listed = {f["path"]: f for f in rec.files}
     assert set(listed) == {"tidy.txt", "out.txt"}  # result.json untouched: not listed
@@ -128,8 +128,8 @@ def test_reason_and_tags_from_the_cli(prov_project):
 def test_blobs_are_kept_once_per_job_per_hash(prov_project):
     job = prov_project.open_job({"x": 1})
     runner(prov_project).run(["compute"], ids=[job.id])
-    runner(prov_project).execute(Runner(load_workflow(prov_project), prov_project)._op("noisy"),
-                                 (job,))  # a second run (process) in the same environment
+    noisy = Runner(load_workflow(prov_project), prov_project).operation("noisy")
+    runner(prov_project).execute(noisy, (job,))  # a second run (process) in the same environment
     with open(job.fn("suite_flow_log.jsonl")) as f:
         kinds = [json.loads(line).get("blob", "record") for line in f]
     assert kinds[2:] == ["record", "record"] and len(kinds) == 4
@@ -139,8 +139,8 @@ def test_blobs_are_kept_once_per_job_per_hash(prov_project):
 def test_files_in_subdirectories_and_links(prov_project):
     job = prov_project.open_job({"x": 1})
     r = runner(prov_project)
-    r.execute(r._op("nested"), (job,))
-    r.execute(r._op("nested"), (job,))  # the second time: a.txt rewritten, the link kept
+    r.execute(r.operation("nested"), (job,))
+    r.execute(r.operation("nested"), (job,))  # the second time: a.txt rewritten, the link kept
     first, second = records(prov_project)
     files = {f["path"]: f for f in first.files}
     assert set(files) == {"sub/deeper/a.txt", "link"}
@@ -173,7 +173,7 @@ def test_reason_may_change_between_runs_of_one_runner(prov_project):
     job = prov_project.open_job({"x": 1})
     r.run(["compute"], ids=[job.id])
     r.capture.reason, r.capture.tags = "second", ["t"]
-    r.execute(r._op("noisy"), (job,))
+    r.execute(r.operation("noisy"), (job,))
     assert [(x.reason, x.tags) for x in records(prov_project)] == [("first", []),
                                                                    ("second", ["t"])]
 
@@ -181,9 +181,9 @@ def test_reason_may_change_between_runs_of_one_runner(prov_project):
 def test_a_log_removed_between_executions_gets_its_blobs_again(prov_project):
     job = prov_project.open_job({"x": 1})
     r = runner(prov_project)
-    r.execute(r._op("compute"), (job,))
+    r.execute(r.operation("compute"), (job,))
     os.remove(job.fn("suite_flow_log.jsonl"))  # reset by hand while the runner lives
-    r.execute(r._op("noisy"), (job,))
+    r.execute(r.operation("noisy"), (job,))
     (rec,) = records(prov_project)
     assert rec.operation == "noisy"
     assert environment(prov_project, rec)["packages"]["click"]

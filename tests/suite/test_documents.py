@@ -46,6 +46,24 @@ def test_invalid_document_values_refused_and_file_unchanged(project):
     assert job.doc() == {"x": 1}
 
 
+def test_views_are_stored_as_plain_copies_and_other_callables_refused(project):
+    """A view of a state point or document (suite.synced.is_view) is stored as the plain
+    data it shows; any other callable is refused."""
+    job = project.open_job({"a": {"b": [1, 2]}}).init()
+    job.doc.d = job.sp.a
+    job.doc.l = job.sp.a.b
+    job.doc["nested"] = {"in": job.doc.l}
+    other = project.open_job({"copied": job.sp.a}).init()
+    with open(job.fn(layout.DOCUMENT)) as f:
+        assert json.load(f) == {"d": {"b": [1, 2]}, "l": [1, 2], "nested": {"in": [1, 2]}}
+    assert other.sp() == {"copied": {"b": [1, 2]}}
+    assert other.id == project.open_job({"copied": {"b": [1, 2]}}).id
+    for bad in (len, lambda: {"b": 1}):
+        with pytest.raises(suite.InvalidStatepointError):
+            job.doc.y = bad
+    assert "y" not in job.doc
+
+
 def test_document_sees_changes_from_other_writers(project):
     job = project.open_job({"a": 1})
     job.doc.x = 1

@@ -200,21 +200,26 @@ class RecordJobs(MutableMapping):
 
     def hold_as_bytes(self, lo, hi):
         """Encode the entries set for jobs ``lo <= id < hi`` (``hi`` None: no end) into lines
-        held as bytes (~140 bytes a job against ~860 as objects) where the record held no
-        line before (a first sync: it goes through the jobs in id order, a range at a time,
-        and calls this after each range). Entries read or set again later are objects again
-        until saved, as any. Else (lines held: they would fall among them) nothing moves."""
+        held as bytes (~140 bytes a job against ~860 as objects) where they come after the
+        last line held (a first sync, or one resumed: it goes through the jobs in id order,
+        a range at a time, and calls this after each range). Entries read or set again later
+        are objects again until saved, as any; those among the lines held stay objects."""
         from .ranges import in_range
 
-        if self._ids and not isinstance(self._raw, bytearray):
-            return
         last = self._ids[-1] if self._ids else ""
         moved = sorted(job_id for job_id, entry in self._changed.items()
                        if entry is not _GONE and job_id > last and in_range(job_id, lo, hi))
         if not moved:
             return
-        if not isinstance(self._raw, bytearray):  # nothing held yet: bytes of its own
+        if not self._ids:  # nothing held yet: bytes of its own
             self._raw, self._starts = bytearray(), array("Q", [0])
+        elif not isinstance(self._raw, bytearray):
+            # the file's lines (a resumed first sync): copied once, its last line given the
+            # comma every held line ends in, the file's end left out; the ranges' follow
+            end = self._starts[-1]
+            held = bytearray(memoryview(self._raw)[:end - 1])
+            held += b",\n"
+            self._raw, self._starts[-1] = held, len(held)
         raw, starts, changed = self._raw, self._starts, self._changed
         with gc_paused():
             for job_id in moved:

@@ -51,19 +51,17 @@ def _far_lines(log):
 
 #: a first sync SIGKILLed once it has decided half the jobs, just after saving its record
 KILLED = """
-import os, signal, sys
+import os, sys
 import suite, sync
 from sync.engine import Sync
-real = Sync._decide
-def decide(self, ids, *args):
-    done = real(self, ids, *args)
-    if done >= int(sys.argv[3]):
-        self._save(args[2], args[3], args[4])
-        os.kill(os.getpid(), signal.SIGKILL)
+half, decide = int(sys.argv[3]), Sync._decide
+def killed(self, ids, steady, base, record, lid, rid, *rest):
+    done = decide(self, ids, steady, base, record, lid, rid, *rest)
+    if done >= half:  # the record saved here, then a power cut
+        self._save(record, lid, rid), os.kill(os.getpid(), 9)
     return done
-Sync._decide = decide
-sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], ssh="local",
-          remote_suite=sys.executable + " -m suite")
+Sync._decide = killed
+sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], ssh="local", remote_suite=sys.executable + " -m suite")
 """
 
 

@@ -283,6 +283,27 @@ def test_a_sync_stopped_before_the_far_save_goes_in_ranges_next(tmp_path, monkey
     assert ranged == [] and steady.actions == []  # the far side holds this side's record
 
 
+def _equal_jobs(tmp_path):
+    """1,500 jobs of a few files each, indexed (as a user's project has it), to copy."""
+    lap = suite.init_project(tmp_path / "laptop")
+    for i in range(1500):
+        job = lap.open_job({"i": i, "pad": "x" * 40}).init()
+        job.doc.update({"step": i, "note": "y" * 40})
+        _write(job, "out.txt", f"result {i}")
+    list(lap)
+    return lap
+
+
+def _pair(lap, tmp_path, name):
+    """Two copies of ``lap``, never synced: the project here and the far one's path."""
+    shutil.copytree(lap.workspace, tmp_path / name / "workspace", symlinks=True)
+    shutil.copytree(os.path.join(lap.path, ".signac"), tmp_path / name / ".signac")
+    here = suite.init_project(tmp_path / f"{name}-here")
+    shutil.rmtree(here.workspace)
+    shutil.copytree(lap.workspace, here.workspace, symlinks=True)
+    return here, str(tmp_path / name)
+
+
 def test_a_resumed_first_sync_holds_a_range(tmp_path, monkeypatch):
     """A first sync of equal copies stopped half-way (its record saved here, none there),
     then run again over a far process: the rerun's peak here is a fraction of a first sync
@@ -290,21 +311,8 @@ def test_a_resumed_first_sync_holds_a_range(tmp_path, monkeypatch):
     listed whole and this side held that listing decoded)."""
     import tracemalloc
 
-    lap = suite.init_project(tmp_path / "laptop")
-    for i in range(1500):
-        job = lap.open_job({"i": i, "pad": "x" * 40}).init()
-        job.doc.update({"step": i, "note": "y" * 40})
-        _write(job, "out.txt", f"result {i}")
-    list(lap)  # the index built, as a user's project has it
+    lap = _equal_jobs(tmp_path)
     far = f"{sys.executable} -m suite"
-
-    def pair(name):
-        shutil.copytree(lap.workspace, tmp_path / name / "workspace", symlinks=True)
-        shutil.copytree(os.path.join(lap.path, ".signac"), tmp_path / name / ".signac")
-        here = suite.init_project(tmp_path / f"{name}-here")
-        shutil.rmtree(here.workspace)
-        shutil.copytree(lap.workspace, here.workspace, symlinks=True)
-        return here, str(tmp_path / name)
 
     def traced(run):
         tracemalloc.start()
@@ -313,12 +321,12 @@ def test_a_resumed_first_sync_holds_a_range(tmp_path, monkeypatch):
         finally:
             tracemalloc.stop()
 
-    here, there = pair("whole")
+    here, there = _pair(lap, tmp_path, "whole")
     monkeypatch.setattr(Sync, "RANGE_JOBS", 10**9)
     sync.sync(here, there, ssh="local", remote_suite=far, dry_run=True)  # imports, caches
     whole, whole_peak = traced(lambda: sync.sync(here, there, ssh="local", remote_suite=far))
 
-    here, there = pair("resumed")
+    here, there = _pair(lap, tmp_path, "resumed")
     monkeypatch.setattr(Sync, "RANGE_JOBS", 100)
     real = Sync._decide
 
@@ -347,24 +355,15 @@ def test_a_first_sync_in_ranges_holds_a_range(tmp_path, monkeypatch):
     listings and the record's entries as bytes."""
     import tracemalloc
 
-    lap = suite.init_project(tmp_path / "laptop")
-    for i in range(1500):
-        job = lap.open_job({"i": i, "pad": "x" * 40}).init()
-        job.doc.update({"step": i, "note": "y" * 40})
-        _write(job, "out.txt", f"result {i}")
-    list(lap)  # the index built, as a user's project has it
+    lap = _equal_jobs(tmp_path)
 
     def peak(per_range, name):
-        shutil.copytree(lap.workspace, tmp_path / name / "workspace", symlinks=True)
-        shutil.copytree(os.path.join(lap.path, ".signac"), tmp_path / name / ".signac")
-        here = suite.init_project(tmp_path / f"{name}-here")
-        shutil.rmtree(here.workspace)
-        shutil.copytree(lap.workspace, here.workspace, symlinks=True)
+        here, there = _pair(lap, tmp_path, name)
         monkeypatch.setattr(Sync, "RANGE_JOBS", per_range)
-        sync.sync(here, str(tmp_path / name), dry_run=True)  # imports and caches first
+        sync.sync(here, there, dry_run=True)  # imports and caches first
         tracemalloc.start()
         try:
-            result = sync.sync(here, str(tmp_path / name))
+            result = sync.sync(here, there)
             return result, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -2,7 +2,7 @@
 sides), checkouts in turns: wall, CPU and peak memory of this side and of the far side.
 
 Usage: python bench/bench_first_sync.py PROJECT --work DIR [--side LABEL:CHECKOUT ...]
-       [--rounds N] [--json FILE] [--checksum] [--in-process]
+       [--rounds N] [--json FILE] [--checksum] [--in-process] [--resume]
 
 PROJECT is never written: each run makes two copies under DIR (``cp -al`` of its workspace:
 suite replaces files by rename; its .signac and .suite copied, without identity or records),
@@ -12,6 +12,9 @@ runs on its own code (PYTHONPATH); the sides take turns, round by round. This si
 peak come from ``wait4``, the far side's from GNU time around its server (its index refresh
 after the client included, as a user's far side does it). ``--in-process``: the far copy
 given as a plain path (both projects in the one process: the far columns are 0).
+``--resume``: a first sync is killed half-way first (SIGKILL after a save, not measured), as
+a power cut would; the sync measured is its rerun (this side holds a record, the far side
+none).
 """
 
 import argparse
@@ -46,7 +49,30 @@ def _far_lines(log):
         return []
 
 
-def run_once(project, work, checkout, checksum, in_process=False):
+#: a first sync SIGKILLed once it has decided half the jobs, just after saving its record
+KILLED = """
+import os, sys
+import suite, sync
+from sync.engine import Sync
+half, decide = int(sys.argv[3]), Sync._decide
+def killed(self, ids, steady, base, record, lid, rid, *rest):
+    done = decide(self, ids, steady, base, record, lid, rid, *rest)
+    if done >= half:  # the record saved here, then a power cut
+        self._save(record, lid, rid), os.kill(os.getpid(), 9)
+    return done
+Sync._decide = killed
+sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], ssh="local", remote_suite=sys.executable + " -m suite")
+"""
+
+
+def _killed_half_way(here, far, env, jobs):
+    proc = subprocess.run([sys.executable, "-c", KILLED, here, far, str(jobs // 2)],
+                          cwd=here, env=env, stdout=subprocess.DEVNULL)
+    if proc.returncode != -9:
+        raise SystemExit(f"the first sync to kill half-way ended with {proc.returncode}")
+
+
+def run_once(project, work, checkout, checksum, in_process=False, resume=False):
     here, far = os.path.join(work, "here"), os.path.join(work, "far")
     log = os.path.join(work, "far-time")
     for path in (here, far):
@@ -57,6 +83,8 @@ def run_once(project, work, checkout, checksum, in_process=False):
     _copy(project, far)
     subprocess.run(["sync"], check=True)  # the copies' writeback not counted
     env = {**os.environ, "PYTHONPATH": checkout}
+    if resume:
+        _killed_half_way(here, far, env, sum(1 for _ in os.scandir(f"{here}/workspace")))
     remote = f"/usr/bin/time -a -o {log} -f '%U %S %M' {sys.executable} -m suite"
     argv = [sys.executable, "-m", "suite", "sync", far, "-q",
             *([] if in_process else ["--ssh", "local", "--remote-suite", remote]),
@@ -91,6 +119,8 @@ def main():
     ap.add_argument("--checksum", action="store_true")
     ap.add_argument("--in-process", action="store_true",
                     help="the far copy as a plain path: no far process")
+    ap.add_argument("--resume", action="store_true",
+                    help="measure the rerun of a first sync killed half-way")
     ap.add_argument("--json")
     args = ap.parse_args()
     sides = [s.split(":", 1) for s in args.side] or [["this", HERE]]
@@ -102,7 +132,7 @@ def main():
         for round_ in range(args.rounds):
             for label, checkout in sides:
                 row = run_once(project, os.path.abspath(args.work), checkout, args.checksum,
-                               args.in_process)
+                               args.in_process, args.resume)
                 row.update(side=label, round=round_, jobs=n)
                 rows.append(row)
                 print(f"{label:>8} round {round_}: wall {row['wall']:7.1f} s  CPU here "

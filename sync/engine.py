@@ -247,9 +247,12 @@ class Sync:
             or (isinstance(self.L, Replica) and self.L.has_record(rid)
                 and self.R.lists_apart(lid))) else None
         record = None
-        if isinstance(self.L, Replica) and (since is None or not self.L.has_record(rid)):
-            # this side lists whole (a first sync, --checksum, --exclude): both sides a
-            # range of ids at a time where there are many jobs
+        if isinstance(self.L, Replica) and (since is None or not self.L.has_record(rid)
+                                            or self.L.record_unsent(rid)):
+            # this side lists whole (a first sync, --checksum, --exclude), or its record is
+            # not the far side's (a sync stopped before saving there: asked what moved since,
+            # the far side would list whole): both sides a range of ids at a time where
+            # there are many jobs
             record = self.L.load_record(rid) if self.keep_record else {"jobs": {}}
             if self._sync_in_ranges(lid, rid, record):
                 return self.result
@@ -305,7 +308,10 @@ class Sync:
         if len(parts) < 2:
             return False
         jobs = record.get("jobs")
-        self._moved = not isinstance(jobs, _record.RecordJobs) or jobs.upgrade
+        # a record the far side may not hold is saved there even if nothing moved (else
+        # every next sync would list in ranges again)
+        self._moved = not isinstance(jobs, _record.RecordJobs) or jobs.upgrade or \
+            self.L.record_unsent(rid)
         if not isinstance(jobs, _record.RecordJobs):
             jobs = record["jobs"] = _record.RecordJobs.from_dict(jobs or {})
         self._start_decisions()
@@ -532,12 +538,13 @@ class Sync:
         # end only. A sync always starts from the local copy, so an interrupted run resumes.
         if final:  # encoded once for both sides (the far side checks it is JSON)
             record = _replica.encode_record(record)
-        self.L.save_record(rid, record)
+        self.L.save_record(rid, record, sent=False)
         if final:
             saved = self._save_far(lid, record)
             if index_later:
                 self.L.index_new_jobs()
-            saved()
+            if saved():
+                self.L.record_sent(rid)
 
     #: the far record goes as its changed lines when they are at most this part of it
     PATCH_PART = 0.5
@@ -547,7 +554,7 @@ class Sync:
         its answer. When the far side holds the record this sync started from (its listing
         named it, :meth:`_steady`), only the lines that changed go (``patch_record``); if it
         holds another after all, or the patch is refused or not understood, the whole
-        record follows."""
+        record follows. The function returns whether the far side holds ``raw`` now."""
         base = self._far_record
         patch = None
         if base is not None and self.R.patches_record:
@@ -559,6 +566,7 @@ class Sync:
             def saved_whole():
                 whole()
                 released()
+                return True
 
             return saved_whole
         answer = self.R.patch_record_later(lid, _replica.record_digest(base),
@@ -572,14 +580,15 @@ class Sync:
                 written = False
             relock = released()
             if written:
-                return
+                return True
             if relock and self.R.try_lock(lid) is not None:
                 # another sync took the far lock meanwhile: the far record stays as a sync
-                # stopped before saving there leaves it (the next sync lists it whole)
-                return
+                # stopped before saving there leaves it (the next sync lists it in ranges)
+                return False
             self.R.save_record_later(lid, raw)()
             if relock:
                 self.R.unlock(lid)
+            return True
 
         return saved
 

@@ -405,13 +405,37 @@ class Replica:
         the same one."""
         return self._record_digests.get(peer)
 
-    def save_record(self, peer, record):
+    def save_record(self, peer, record, sent=True):
         """Write the record of the sync with ``peer`` (a sync identity, checked); ``record``
         may come encoded (:func:`encode_record`: one encoding for both sides of a sync,
-        local or over SSH, 20-40 ms a 10,000 jobs)."""
+        local or over SSH, 20-40 ms a 10,000 jobs). ``sent`` False: the side running the
+        sync saves it before the peer holds it (:meth:`record_unsent` is true until
+        :meth:`record_sent`); else it is the one the peer holds (the peer saved it first)."""
         path = os.path.join(self._sync_dir, f"{check_identity(peer)}.json")
         os.makedirs(self._sync_dir, exist_ok=True)
+        if not sent:  # marked before the record is written: a crash between leaves it marked
+            os.close(os.open(path[:-5] + self.UNSENT, os.O_WRONLY | os.O_CREAT, 0o644))
         write_atomic(path, record if isinstance(record, bytes) else encode_record(record))
+        if sent:
+            self.record_sent(peer)
+
+    #: beside a record (``<peer>.unsent``): the peer may not hold this record (a sync stopped
+    #: after saving here, before saving there; a first sync killed half-way)
+    UNSENT = ".unsent"
+
+    def record_unsent(self, peer):
+        """Whether the record of ``peer`` was saved here by a sync that did not see the peer
+        save it too (:meth:`save_record`): the peer holds another record, or none. A sync
+        then lists both sides a range at a time, as a first sync does (the peer, asked for
+        what moved since its record, would list whole: a million jobs' listing decoded)."""
+        return os.path.exists(os.path.join(self._sync_dir, f"{check_identity(peer)}{self.UNSENT}"))
+
+    def record_sent(self, peer):
+        """The peer holds this side's record of it now (:meth:`record_unsent` false)."""
+        try:
+            os.unlink(os.path.join(self._sync_dir, f"{check_identity(peer)}{self.UNSENT}"))
+        except FileNotFoundError:
+            pass
 
     def save_record_later(self, peer, record):
         """:meth:`save_record` now (a local write); returns a function to call for its
@@ -448,6 +472,7 @@ class Replica:
             return False
         _record.check_lines(lines, path)
         write_atomic(path, new)
+        self.record_sent(peer)
         return True
 
     # -- reading ----------------------------------------------------------------------------

@@ -207,9 +207,11 @@ sync.sync(suite.get_project(sys.argv[1]), sys.argv[2], ssh="local",
 
 
 def test_a_first_sync_killed_between_ranges_leaves_a_record_and_completes(tmp_path,
-                                                                          monkeypatch):
+                                                                          monkeypatch, ranged):
     """SIGKILL between two ranges (after the record was saved there): the record is valid
-    and holds the ranges done; a rerun completes what is left, as an uninterrupted sync."""
+    and holds the ranges done, marked as not the far side's; a rerun goes in ranges too (the
+    far side holds no record of this side) and completes what is left, as an uninterrupted
+    sync; the mark goes with the far side's save."""
     source = tmp_path / "input"
     _input(source)
     lap, clu = _copy(source, tmp_path / "killed")
@@ -220,11 +222,14 @@ def test_a_first_sync_killed_between_ranges_leaves_a_record_and_completes(tmp_pa
     [raw] = _records(lap)
     record = json.loads(raw)
     assert 0 < len(record["jobs"]) < JOBS + 2 * NEW
+    assert _unsent(lap) and not _unsent(clu) and not _records(clu)
     time.sleep(0.01)
     monkeypatch.setattr(Sync, "RANGE_JOBS", 7)
     rerun = sync.sync(lap, str(clu.path), ssh="local",
                       remote_suite=f"{sys.executable} -m suite")
     assert rerun.exit_status == 3, rerun.format()
+    assert ranged == [True]
+    assert not _unsent(lap) and not _unsent(clu)
     whole_lap, whole_clu = _copy(source, tmp_path / "whole")
     sync.sync(whole_lap, str(whole_clu.path), ssh="local",
               remote_suite=f"{sys.executable} -m suite")
@@ -233,30 +238,132 @@ def test_a_first_sync_killed_between_ranges_leaves_a_record_and_completes(tmp_pa
     assert sync.sync(lap, str(clu.path)).actions == []
 
 
+def _unsent(project):
+    """The marks of records saved here the far side may not hold (sync.replica)."""
+    where = os.path.join(project.path, layout.SUITE_DIR, "sync")
+    return sorted(n for n in os.listdir(where) if n.endswith(".unsent")) \
+        if os.path.isdir(where) else []
+
+
+class _Stopped(Exception):
+    pass
+
+
+def test_a_sync_stopped_before_the_far_save_goes_in_ranges_next(tmp_path, monkeypatch,
+                                                                 ranged):
+    """A sync stopped after its final save here, before the far side saved (the far side
+    holds another record, here none): the next sync lists both sides in ranges, not the far
+    side whole, and ends as an uninterrupted sync; a far save refused leaves the mark."""
+    source = tmp_path / "input"
+    _input(source)
+    lap, clu = _copy(source, tmp_path / "stopped")
+    monkeypatch.setattr(Sync, "RANGE_JOBS", 7)
+    real = Sync._save_far
+
+    def stop(self, *args):
+        raise _Stopped
+
+    monkeypatch.setattr(Sync, "_save_far", stop)
+    with pytest.raises(_Stopped):
+        sync.sync(lap, str(clu.path), ssh="local", remote_suite=f"{sys.executable} -m suite")
+    assert _records(lap) and not _records(clu) and _unsent(lap)
+    monkeypatch.setattr(Sync, "_save_far", real)
+    ranged.clear()
+    rerun = sync.sync(lap, str(clu.path), ssh="local",
+                      remote_suite=f"{sys.executable} -m suite")
+    assert ranged == [True], rerun.format()
+    assert not _unsent(lap) and _records(lap) == _records(clu)
+    whole_lap, whole_clu = _copy(source, tmp_path / "whole")
+    sync.sync(whole_lap, str(whole_clu.path), ssh="local",
+              remote_suite=f"{sys.executable} -m suite")
+    assert workspace_tree(lap) == workspace_tree(whole_lap) and workspace_tree(clu) == workspace_tree(whole_clu)
+    assert _records(lap) == _records(whole_lap)
+    ranged.clear()
+    steady = sync.sync(lap, str(clu.path), ssh="local", remote_suite=f"{sys.executable} -m suite")
+    assert ranged == [] and steady.actions == []  # the far side holds this side's record
+
+
+def _equal_jobs(tmp_path):
+    """1,500 jobs of a few files each, indexed (as a user's project has it), to copy."""
+    lap = suite.init_project(tmp_path / "laptop")
+    for i in range(1500):
+        job = lap.open_job({"i": i, "pad": "x" * 40}).init()
+        job.doc.update({"step": i, "note": "y" * 40})
+        _write(job, "out.txt", f"result {i}")
+    list(lap)
+    return lap
+
+
+def _pair(lap, tmp_path, name):
+    """Two copies of ``lap``, never synced: the project here and the far one's path."""
+    shutil.copytree(lap.workspace, tmp_path / name / "workspace", symlinks=True)
+    shutil.copytree(os.path.join(lap.path, ".signac"), tmp_path / name / ".signac")
+    here = suite.init_project(tmp_path / f"{name}-here")
+    shutil.rmtree(here.workspace)
+    shutil.copytree(lap.workspace, here.workspace, symlinks=True)
+    return here, str(tmp_path / name)
+
+
+def test_a_resumed_first_sync_holds_a_range(tmp_path, monkeypatch):
+    """A first sync of equal copies stopped half-way (its record saved here, none there),
+    then run again over a far process: the rerun's peak here is a fraction of a first sync
+    listing whole (before, the far side, asked what moved since a record it does not hold,
+    listed whole and this side held that listing decoded)."""
+    import tracemalloc
+
+    lap = _equal_jobs(tmp_path)
+    far = f"{sys.executable} -m suite"
+
+    def traced(run):
+        tracemalloc.start()
+        try:
+            return run(), tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    here, there = _pair(lap, tmp_path, "whole")
+    monkeypatch.setattr(Sync, "RANGE_JOBS", 10**9)
+    sync.sync(here, there, ssh="local", remote_suite=far, dry_run=True)  # imports, caches
+    whole, whole_peak = traced(lambda: sync.sync(here, there, ssh="local", remote_suite=far))
+
+    here, there = _pair(lap, tmp_path, "resumed")
+    monkeypatch.setattr(Sync, "RANGE_JOBS", 100)
+    real = Sync._decide
+
+    def stop_half_way(self, ids, *args):
+        done = real(self, ids, *args)
+        if done >= 700:  # saved here, then stopped as a sync killed would be
+            self._save(args[2], args[3], args[4])
+            raise _Stopped
+        return done
+
+    monkeypatch.setattr(Sync, "_decide", stop_half_way)
+    with pytest.raises(_Stopped):
+        sync.sync(here, there, ssh="local", remote_suite=far)
+    monkeypatch.setattr(Sync, "_decide", real)
+    resumed, resumed_peak = traced(lambda: sync.sync(here, there, ssh="local", remote_suite=far))
+    assert whole.exit_status == resumed.exit_status == 0
+    assert whole.actions == resumed.actions == []
+    assert _records(here) == _records(suite.get_project(tmp_path / "whole-here"))
+    # (1,500 jobs: 0.38 of it here; on base the far listing is whole, decoded here: 0.81)
+    assert resumed_peak < whole_peak * 0.55, (resumed_peak, whole_peak)
+
+
 def test_a_first_sync_in_ranges_holds_a_range(tmp_path, monkeypatch):
     """The peak of a first sync of equal copies (everything hashed, every entry made) in
     ranges is a fraction of the whole listing's (a million jobs: 2.9 GB whole): a range's
     listings and the record's entries as bytes."""
     import tracemalloc
 
-    lap = suite.init_project(tmp_path / "laptop")
-    for i in range(1500):
-        job = lap.open_job({"i": i, "pad": "x" * 40}).init()
-        job.doc.update({"step": i, "note": "y" * 40})
-        _write(job, "out.txt", f"result {i}")
-    list(lap)  # the index built, as a user's project has it
+    lap = _equal_jobs(tmp_path)
 
     def peak(per_range, name):
-        shutil.copytree(lap.workspace, tmp_path / name / "workspace", symlinks=True)
-        shutil.copytree(os.path.join(lap.path, ".signac"), tmp_path / name / ".signac")
-        here = suite.init_project(tmp_path / f"{name}-here")
-        shutil.rmtree(here.workspace)
-        shutil.copytree(lap.workspace, here.workspace, symlinks=True)
+        here, there = _pair(lap, tmp_path, name)
         monkeypatch.setattr(Sync, "RANGE_JOBS", per_range)
-        sync.sync(here, str(tmp_path / name), dry_run=True)  # imports and caches first
+        sync.sync(here, there, dry_run=True)  # imports and caches first
         tracemalloc.start()
         try:
-            result = sync.sync(here, str(tmp_path / name))
+            result = sync.sync(here, there)
             return result, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

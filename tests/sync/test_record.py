@@ -192,3 +192,50 @@ def test_a_record_patch_with_a_line_that_is_not_an_entry_is_refused(tmp_path):
     assert path.read_bytes() == good
     os.unlink(path)  # no record there: the whole one must go
     assert replica.patch_record(peer, base, digest, *rec.diff(old, good)) is False
+
+
+def _reference(jobs, project_doc):
+    """The record's bytes by their definition (sync.record's module docstring): the other
+    keys on the first line, one job a line in id order, by json.dumps."""
+    head = json.dumps({"project_doc": project_doc}, allow_nan=True)[:-1] + ', "jobs": {\n'
+    lines = [f'"{j}": {json.dumps(jobs[j], allow_nan=True)}' for j in sorted(jobs)]
+    return (head + ",\n".join(lines) + ("\n" if lines else "") + "}}\n").encode()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jobs_st, project_docs, st.lists(ids, max_size=4), st.booleans(), edits)
+def test_a_record_encoded_from_held_lines_is_the_definitions_bytes(jobs, project_doc, cuts,
+                                                                   resumed, changes):
+    """A first sync (nothing held) or one resumed (the lines of a saved record held, the
+    ids below the first cut) goes through the ids a range at a time, holding each range's
+    entries as lines (RecordJobs.hold_as_bytes); saved between the ranges and at the end,
+    after entries set and deleted among the lines held, the record is byte for byte what
+    its definition gives (the encoder joins the held lines as views, not copies)."""
+    cuts = sorted(set(cuts))
+    bounds = list(zip(["", *cuts], [*cuts, None], strict=True))
+    first = cuts[0] if cuts else None
+    model = {j: e for j, e in jobs.items() if resumed and first is not None and j < first}
+    if model:
+        held = _load(_reference(model, project_doc))["jobs"]
+    else:
+        held = rec.RecordJobs.from_dict({})
+    record = {"project_doc": project_doc, "jobs": held}
+    for lo, hi in bounds:
+        for job_id in sorted(jobs):
+            if job_id not in model and lo <= job_id and (hi is None or job_id < hi):
+                held[job_id] = model[job_id] = jobs[job_id]
+        held.hold_as_bytes(lo, hi)
+        assert rec.encode(record) == _reference(model, project_doc)
+    for what, job_id, entry in changes:
+        if what == "set":
+            held[job_id] = model[job_id] = entry
+        elif what == "del":
+            held.pop(job_id, None)
+            model.pop(job_id, None)
+        held.hold_as_bytes("", None)
+        assert rec.encode(record) == _reference(model, project_doc)
+    assert _plain(held) == model
+    assert rec.encode({"jobs": dict(model), "project_doc": project_doc}) == \
+        _reference(model, project_doc)
+    assert rec.encode({"jobs": model}) == _reference(model, None).replace(
+        b'{"project_doc": null, ', b"{", 1)

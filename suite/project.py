@@ -435,6 +435,8 @@ class Project:
         ``prefix`` (default ``view`` in the project directory), one directory per job laid
         out by ``path`` (see :meth:`export_to`), holding a link ``job`` to the job directory.
         Re-running updates the view in place. Returns ``{job directory: view directory}``.
+        Raises JobsCorruptedError (CorruptStatepointError) for a job whose state point cannot
+        be read, as signac does, before anything is linked.
         """
         from .pathschema import PathSchema
         from .signac_paths import check, schema_text
@@ -442,6 +444,10 @@ class Project:
 
         ids = sorted(self._ids() if job_ids is None else {str(i) for i in job_ids})
         sps = self.index.statepoints(ids)
+        damaged = set(self.index.unreadable())
+        for job_id in ids:
+            if job_id not in sps and job_id in damaged:
+                self.open_job(id=job_id).statepoint()  # raises, naming the job and the file
         schema = PathSchema.parse(schema_text(path, sps, "path") + "/job")
         paths = check(schema, sps)
         prefix = os.path.abspath(prefix if prefix is not None else self.fn("view"))

@@ -35,6 +35,9 @@ class ViewResult:
     removed: int = 0
     unchanged: int = 0
     conflicts: list = field(default_factory=list)  # paths in the way (not ours)
+    #: jobs left out because their state point cannot be read: id -> why (a view cannot
+    #: place them; a filter cannot tell whether they match)
+    unreadable: dict = field(default_factory=dict)
 
     def to_json(self):
         return dict(self.__dict__)
@@ -42,19 +45,28 @@ class ViewResult:
 
 def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, absolute=False):
     """Create or update the linked view of ``project`` under ``prefix`` (default: ``view`` in
-    the project directory) for ``jobs`` (or the jobs matching ``filter``; default all)."""
+    the project directory) for ``jobs`` (or the jobs matching ``filter``; default all).
+    Jobs whose state point cannot be read are left out and named in the result's
+    ``unreadable``. Raises ViewError for a damaged view manifest, SchemaCollisionError when
+    two jobs would share a path."""
     prefix = os.path.abspath(prefix if prefix is not None else project.fn("view"))
+    index = project.index
     if jobs is None:
-        sps = dict(project.index.find_statepoints(_tree(filter)))
+        sps = dict(index.find_statepoints(_tree(filter)))
+        left_out = index.unreadable()
     else:
         ids = [j.id if hasattr(j, "id") else str(j) for j in jobs]
-        sps = project.index.statepoints(ids)
+        sps = index.statepoints(ids)
+        damaged = set(index.unreadable())
+        left_out = sorted({i for i in ids if i not in sps and i in damaged})
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
     desired = schema_obj.paths or schema_obj.check(sps.items(), verify=False)  # collisions first
     old = _load(prefix)
     old_links, old_dirs = old.get("links", {}), set(old.get("dirs", []))
     os.makedirs(prefix, exist_ok=True)
     result = ViewResult(prefix, str(schema_obj))
+    problems = index.problems
+    result.unreadable = {i: problems.get(i, "its state point cannot be read") for i in left_out}
     new_links, dirs = {}, set(old_dirs)
     ws = project.workspace
     # one relpath; each link adds ../ per level. A link's ../ climbs from where the link

@@ -48,6 +48,14 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
                    f"{result.unchanged} unchanged")
     for path in result.conflicts:
         click.echo(f"warning: {path} is in the way (not created by suite); left alone", err=True)
+    if result.unreadable:
+        from suite.jobfiles import summary
+
+        items = [{"job": i, "reason": why.removeprefix(f"job {i}: ")}
+                 for i, why in result.unreadable.items()]
+        click.echo(summary(items, title="left out of the view, could not read",
+                           noun="job(s) (see 'suite check')"), err=True)
+        sys.exit(3)  # as find's: the view is short of these jobs
 
 
 @click.command(short_help='Show what differs between jobs or projects.')

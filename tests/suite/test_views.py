@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -155,3 +156,43 @@ def test_an_edited_manifest_cannot_make_it_delete_outside_the_view(sweep, tmp_pa
         assert os.path.lexists(outside / name), name
     assert os.readlink(os.path.join(view, "mine")) == "/etc"
     assert len(links(view)) == 12 + 2  # the jobs with a < 2, the user's link and a_3
+
+
+def test_a_job_whose_state_point_cannot_be_read_is_named_not_left_out_silently(sweep, tmp_path):
+    """A view cannot place a job whose state point it cannot read: the job is left out, but
+    named (ViewResult.unreadable, with the reason; the CLI: on stderr, exit status 3, as
+    find's), for all jobs, a filter, or ids given. Before, the view said "23 created" and
+    nothing else: a view one job short without a word."""
+    damaged = sweep.open_job({"a": 99, "b": {"c": 0, "d": "zz"}, "flag": False}).init()
+    with open(damaged.fn("signac_statepoint.json"), "w") as f:  # before any index has read it
+        f.write("{broken")
+    result = sweep.create_view(str(tmp_path / "all"))
+    assert result.created == 24
+    assert list(result.unreadable) == [damaged.id]
+    assert "signac_statepoint.json" in result.unreadable[damaged.id]
+    result = sweep.create_view(str(tmp_path / "some"), filter={"flag": True})
+    assert list(result.unreadable) == [damaged.id]  # it may match: nobody can tell
+    others = [j.id for j in sweep.find_jobs({"a": 2})][:2]
+    result = sweep.create_view(str(tmp_path / "ids"), jobs=others)
+    assert result.created == 2 and result.unreadable == {}
+    result = sweep.create_view(str(tmp_path / "ids2"), jobs=[damaged.id, *others])
+    assert result.created == 2 and list(result.unreadable) == [damaged.id]
+    done = subprocess.run([sys.executable, "-m", "suite", "view", str(tmp_path / "cli")],
+                          cwd=sweep.path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert "24 created" in done.stdout
+    assert damaged.id in done.stderr and "signac_statepoint.json" in done.stderr
+
+
+def test_signacs_linked_view_raises_for_a_job_whose_state_point_cannot_be_read(sweep, tmp_path):
+    """signac's create_linked_view reads every state point and raises on a damaged one:
+    so does suite's, before linking anything (it used to make a view one job short)."""
+    from suite.errors import CorruptStatepointError, JobsCorruptedError
+
+    damaged = sweep.open_job({"a": 99, "b": {"c": 0, "d": "zz"}, "flag": False}).init()
+    with open(damaged.fn("signac_statepoint.json"), "w") as f:
+        f.write("{broken")
+    with pytest.raises(CorruptStatepointError) as caught:
+        sweep.create_linked_view(str(tmp_path / "linked"))
+    assert isinstance(caught.value, JobsCorruptedError) and caught.value.job_ids == [damaged.id]
+    assert not os.path.exists(tmp_path / "linked")

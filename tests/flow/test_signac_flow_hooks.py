@@ -152,10 +152,16 @@ def _has_gitpython():
     return True
 
 
-@pytest.mark.skipif(_has_gitpython(), reason="GitPython is installed")
-def test_strict_git_without_gitpython_is_refused_when_made(tmp_path):
+def test_strict_git_without_gitpython_is_refused_when_made(tmp_path, monkeypatch):
     # signac-flow's rule: strict_git (the default) needs GitPython, checked when the hook
-    # object is made, so the project.py stops before running anything
+    # object is made, so the project.py stops before running anything. GitPython is hidden
+    # from both tools' processes (a package named git that cannot be imported comes first),
+    # so this runs where GitPython is installed too (CI installs it for the test below)
+    hidden = tmp_path / "no-gitpython" / "git"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('GitPython hidden by the test')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(hidden.parent), *filter(None, [os.environ.get("PYTHONPATH")])]))
     strict = TRACKED.replace("TrackOperations(strict_git=False).install",
                              "TrackOperations().install")
     assert strict != TRACKED

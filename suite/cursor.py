@@ -303,6 +303,14 @@ def unreadable_error(project, ids):
     # the index keeps the whole message of the file's error: its reason is the middle
     why = why.removeprefix(f"job {first}: ").removeprefix(f"corrupt file {path}: ")
     why = why.removesuffix(" (fix or restore the file; 'suite check' lists all such jobs)")
-    why += (" (a filter cannot tell whether such a job matches: find_jobs(filter, "
-            "skip_unreadable=True) leaves them out)")
+    why += (" (a filter cannot tell whether such a job matches; in Python, "
+            "find_jobs(filter, skip_unreadable=True) leaves them out)")
     return CorruptStatepointError(path, why, first, list(ids[1:]))
+
+
+def unreadable_reasons(project):
+    """``{job id: why}`` of the jobs whose state point cannot be read, as of the project's
+    last query (what ``find_jobs(filter, skip_unreadable=True)`` left out), sorted by id."""
+    index = project.index
+    problems = index.problems
+    return {i: problems.get(i, "its state point cannot be read") for i in index.unreadable()}

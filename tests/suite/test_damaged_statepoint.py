@@ -204,3 +204,21 @@ def test_the_cli_find_with_a_filter_names_the_damaged_job_and_exits_3(project):
     assert out.returncode == 3, out.stderr
     assert out.stdout.split() == sorted(i for i in ids if i != bad)
     assert bad in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command", [["sync", "../other"], ["export", "../out.tar"]],
+                         ids=["sync", "export"])
+def test_a_command_given_a_filter_refuses_naming_the_damaged_job(project, tmp_path, command):
+    # sync -f and export -f would otherwise move a selection one job short without a word
+    for i in range(3):
+        project.open_job({"i": i}).init()
+    suite.init_project(tmp_path / "other")
+    bad = project.open_job({"i": 2}).id
+    _damage(project, bad)
+    out = subprocess.run([sys.executable, "-m", "suite", *command, "-f", "i 1"],
+                         cwd=project.path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert bad in out.stderr and "Traceback" not in out.stderr
+    assert not os.path.exists(tmp_path / "out.tar")
+    far = tmp_path / "other" / "workspace"
+    assert not far.is_dir() or not os.listdir(far)

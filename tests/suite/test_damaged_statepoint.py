@@ -206,10 +206,10 @@ def test_the_cli_find_with_a_filter_names_the_damaged_job_and_exits_3(project):
     assert bad in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("command", [["sync", "../other"], ["export", "../out.tar"]],
-                         ids=["sync", "export"])
+@pytest.mark.parametrize("command", [["sync", "../other"]], ids=["sync"])
 def test_a_command_given_a_filter_refuses_naming_the_damaged_job(project, tmp_path, command):
-    # sync -f and export -f would otherwise move a selection one job short without a word
+    # sync -f would otherwise move a selection one job short without a word ('export -f'
+    # exports the others and warns naming it: tests/archive/test_export_rules.py)
     for i in range(3):
         project.open_job({"i": i}).init()
     suite.init_project(tmp_path / "other")
@@ -219,6 +219,5 @@ def test_a_command_given_a_filter_refuses_naming_the_damaged_job(project, tmp_pa
                          cwd=project.path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1, out.stderr
     assert bad in out.stderr and "Traceback" not in out.stderr
-    assert not os.path.exists(tmp_path / "out.tar")
     far = tmp_path / "other" / "workspace"
     assert not far.is_dir() or not os.listdir(far)

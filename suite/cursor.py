@@ -5,7 +5,8 @@ import itertools
 import os
 import stat
 
-from .errors import JobsCorruptedError, WorkspaceError
+from . import layout
+from .errors import CorruptStatepointError, WorkspaceError
 from .job import Job, jobs_from_index, jobs_of
 from .query import MISSING, compile_filter, resolve
 
@@ -19,18 +20,27 @@ class JobsCursor:
     Iterating (and ``len``, ``ids``, indexing) raises :class:`WorkspaceError` when the
     workspace is not a readable directory (a dangling link, a file); a missing workspace is an
     empty project (logged).
+
+    With a filter, evaluating it raises :class:`~suite.errors.CorruptStatepointError` (a
+    ``JobsCorruptedError``, as signac raises) when a job's state point file cannot be read:
+    the filter cannot tell whether that job matches. ``job_ids`` names them all. With
+    ``skip_unreadable`` they are left out instead, for a caller that names them itself
+    (``project.index.unreadable()`` lists them, ``project.index.problems`` says why). Without
+    a filter every job is yielded, those too (reading their state point raises).
     """
 
-    def __init__(self, project, filter=None):
+    def __init__(self, project, filter=None, skip_unreadable=False):
         self._project = project
         self._filter = filter
         self._tree = compile_filter(filter)
+        self._skip_unreadable = bool(skip_unreadable)
 
     def __getstate__(self):
-        return {"_project": self._project, "_filter": self._filter}
+        return {"_project": self._project, "_filter": self._filter,
+                "_skip_unreadable": self._skip_unreadable}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.__dict__.update({"_skip_unreadable": False, **state})
         self._tree = compile_filter(self._filter)
 
     @property
@@ -70,9 +80,16 @@ class JobsCursor:
         that cannot be read (a dangling link, a file), saying what to do."""
         return self._workspace_ok()
 
+    @property
+    def skip_unreadable(self):
+        """True when jobs whose state point cannot be read are left out of a filtered
+        answer rather than raised for."""
+        return self._skip_unreadable
+
     def ids(self):
         """The matching job ids, sorted (of every job: also those whose state point file
-        cannot be read, as :meth:`__iter__` yields them)."""
+        cannot be read, as :meth:`__iter__` yields them). With a filter, raises
+        :class:`~suite.errors.CorruptStatepointError` for such jobs (see the class)."""
         if not self._workspace_ok():
             return []
         index = self._project.index
@@ -81,7 +98,17 @@ class JobsCursor:
             damaged = index.unreadable()
             if damaged:
                 return sorted(found + damaged)
+        else:
+            self._check_readable()
         return found
+
+    def _check_readable(self):
+        """Raise for jobs a filter cannot judge (their state point cannot be read), as of
+        the query just made, unless asked to leave them out."""
+        if not self._skip_unreadable:
+            damaged = self._project.index.unreadable()
+            if damaged:
+                raise unreadable_error(self._project, damaged)
 
     def __iter__(self):
         # not a generator: every job's is an iterator of C parts over the index's two lists
@@ -95,7 +122,9 @@ class JobsCursor:
             if damaged:
                 return _with_damaged(project, ids, sps, damaged)
             return jobs_of(project, ids, sps)
-        return jobs_from_index(project, project.index.find_statepoints(self._tree))
+        pairs = project.index.find_statepoints(self._tree)
+        self._check_readable()
+        return jobs_from_index(project, pairs)
 
     def __len__(self):
         return len(self.ids())
@@ -113,12 +142,14 @@ class JobsCursor:
 
     def __eq__(self, other):
         return (isinstance(other, JobsCursor) and other._project == self._project
-                and other._filter == self._filter)
+                and other._filter == self._filter
+                and other._skip_unreadable == self._skip_unreadable)
 
     __hash__ = None
 
     def __repr__(self):
-        return f"{self._project!r}.find_jobs({self._filter!r})"
+        lenient = ", skip_unreadable=True" if self._skip_unreadable else ""
+        return f"{self._project!r}.find_jobs({self._filter!r}{lenient})"
 
     def _repr_html_(self):
         from .html import cursor_html
@@ -173,7 +204,8 @@ class JobsCursor:
         """A pandas DataFrame indexed by job id, one column per state point and document key
         (dotted keys with ``flatten``). ``usecols`` is a list of column names or a predicate
         of the name; selecting no column gives an empty DataFrame. Raises
-        JobsCorruptedError when a job's state point file cannot be read (as signac)."""
+        :class:`~suite.errors.CorruptStatepointError` (a JobsCorruptedError) when a job's
+        state point file cannot be read (as signac), unless ``skip_unreadable`` left it out."""
         try:
             import pandas
         except ImportError:
@@ -193,10 +225,7 @@ class JobsCursor:
         sps, docs = index.statepoints(ids), index.documents(ids)
         unread = [i for i in ids if i not in sps]
         if unread:  # as signac: its state point is read for the row
-            raise JobsCorruptedError(
-                f"cannot read the state point of {len(unread)} job(s): "
-                f"{'; '.join(index.problems.get(i, i) for i in unread[:3])} (run 'suite "
-                "check')", unread)
+            raise unreadable_error(self._project, unread)
         rows = {}
         for job_id in ids:
             row = {}
@@ -262,3 +291,26 @@ def _with_damaged(project, ids, sps, damaged):
     if nxt is not None:
         yield nxt
         yield from readable
+
+
+def unreadable_error(project, ids):
+    """The :class:`~suite.errors.CorruptStatepointError` for the jobs ``ids`` (sorted) whose
+    state point files cannot be read: the first one's file and reason, every id in
+    ``job_ids``."""
+    first = ids[0]
+    path = os.path.join(project.workspace, first, layout.STATEPOINT)
+    why = project.index.problems.get(first, "its state point cannot be read")
+    # the index keeps the whole message of the file's error: its reason is the middle
+    why = why.removeprefix(f"job {first}: ").removeprefix(f"corrupt file {path}: ")
+    why = why.removesuffix(" (fix or restore the file; 'suite check' lists all such jobs)")
+    why += (" (a filter cannot tell whether such a job matches; in Python, "
+            "find_jobs(filter, skip_unreadable=True) leaves them out)")
+    return CorruptStatepointError(path, why, first, list(ids[1:]))
+
+
+def unreadable_reasons(project):
+    """``{job id: why}`` of the jobs whose state point cannot be read, as of the project's
+    last query (what ``find_jobs(filter, skip_unreadable=True)`` left out), sorted by id."""
+    index = project.index
+    problems = index.problems
+    return {i: problems.get(i, "its state point cannot be read") for i in index.unreadable()}

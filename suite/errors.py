@@ -84,9 +84,14 @@ class CorruptStatepointError(JobsCorruptedError, CorruptFileError):
     (``job_ids``, as signac raises reading it) and a :class:`CorruptFileError` (``path``,
     ``reason``, ``job_id``)."""
 
-    def __init__(self, path, reason, job_id):
+    def __init__(self, path, reason, job_id, others=()):
+        # ``others``: more jobs whose state point cannot be read (a query that met several
+        # names them all in ``job_ids``); ``path`` and ``reason`` are the first one's
+        if others:
+            shown = ", ".join(others[:20]) + (", ..." if len(others) > 20 else "")
+            reason = f"{reason}; and {len(others)} more job(s) whose state point cannot be read: {shown}"
         CorruptFileError.__init__(self, path, reason, job_id)
-        self.job_ids = [job_id]
+        self.job_ids = [job_id, *others]
 
 
 class DestinationExistsError(SuiteError, FileExistsError, RuntimeError):

@@ -245,14 +245,19 @@ class Project:
             raise AmbiguousIdError(f"id prefix {prefix!r} matches {len(names)} jobs: {shown}")
         return names[0]
 
-    def find_jobs(self, filter=None):
+    def find_jobs(self, filter=None, *, skip_unreadable=False):
         """Return a :class:`suite.cursor.JobsCursor` over the jobs matching ``filter``.
 
-        Iterating raises :class:`WorkspaceError` when the workspace cannot be read.
+        Evaluating it (iterating, ``len``, ``ids()``, ...) raises :class:`WorkspaceError`
+        when the workspace cannot be read, and with a filter
+        :class:`~suite.errors.CorruptStatepointError` (a ``JobsCorruptedError``, as signac)
+        when a job's state point file cannot be read, naming every such job in ``job_ids``:
+        the filter cannot tell whether it matches. ``skip_unreadable=True`` leaves those
+        jobs out instead, for a caller that names them itself (``self.index.unreadable()``).
         """
         from .cursor import JobsCursor
 
-        return JobsCursor(self, filter)
+        return JobsCursor(self, filter, skip_unreadable)
 
     def __iter__(self):
         return iter(self.find_jobs())

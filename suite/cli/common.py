@@ -28,11 +28,14 @@ def filter_from_options(values):
 
 
 def select_jobs(proj, filter_values=(), ids=()):
-    """Jobs chosen by ``-f FILTER`` values and ``-j ID`` options (all jobs if neither)."""
+    """Jobs chosen by ``-f FILTER`` values and ``-j ID`` options (all jobs if neither).
+    Jobs whose state point cannot be read are left out of a filter's answer: the caller
+    names them (export warns that it did not consider them)."""
     chosen = None
     if ids:
         chosen = {proj.open_job(id=i).id for i in ids}
-    jobs = proj.find_jobs(filter_from_options(filter_values)) if filter_values or not ids else [
+    jobs = proj.find_jobs(filter_from_options(filter_values), skip_unreadable=True) \
+        if filter_values or not ids else [
         proj.open_job(id=i) for i in sorted(chosen)]
     return [j for j in jobs if chosen is None or j.id in chosen]
 

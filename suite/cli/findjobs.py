@@ -30,7 +30,7 @@ def find_jobs(filter, sp_keys=None, doc_keys=None, as_json=False):
 
     p = project()
     flt = parse_cli_filter(filter)
-    cursor = p.find_jobs(flt)
+    cursor = p.find_jobs(flt, skip_unreadable=True)  # named below, exit 3
     ids = cursor.ids()
     _find_notes(p, flt)
     if sp_keys is None and doc_keys is None:

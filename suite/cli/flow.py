@@ -60,7 +60,9 @@ def status(ops, filter_args, ids, detailed, fmt, last, workers, module, everywhe
     provenance record); --detailed adds a line per job. Submitted and running come from
     one query to the scheduler for the submissions recorded at submit time; if it fails, a
     warning says so and the conditions alone answer. A submission book that cannot be read
-    is a warning naming the file, the conditions answer, and the exit status is 3.
+    is a warning naming the file, the conditions answer, and the exit status is 3. With -f,
+    jobs whose state point cannot be read (the filter cannot judge them) are left out, named
+    on stderr, and the exit status is 3, as find's.
 
     With --on REMOTE or --everywhere (this project and every named remote): one table, a
     row per operation and location. Exit status 6 when a remote could not be reached (the

@@ -28,7 +28,8 @@ def status_here(ops=(), flt=None, ids=(), last=None, module=None, workers=None):
     project (a progress line on a terminal for large projects), with the scheduler's
     submitted and running operations. A scheduler that cannot be asked is a warning on stderr
     (the conditions answer; exit status 0); so is a submission book that cannot be read, with
-    exit status :data:`EXIT_INCOMPLETE` (submitted and running are then unknown).
+    exit status :data:`EXIT_INCOMPLETE` (submitted and running are then unknown); so are the
+    jobs a filter left out because their state point cannot be read (named on stderr).
     ``workers``: forked processes judging the jobs (None: the project's setting; see
     :meth:`suite.flow.Runner.status`).
     Raises :class:`~suite.errors.ProjectNotFoundError` outside a project and
@@ -48,6 +49,14 @@ def status_here(ops=(), flt=None, ids=(), last=None, module=None, workers=None):
         warning, code = damage_warning(exc), EXIT_INCOMPLETE
     if warning:
         echo(f"warning: {warning}", err=True)
+    if result.unreadable:  # a filter left them out: named, as `suite find` names them
+        from suite.jobfiles import summary
+
+        items = [{"job": i, "reason": why.removeprefix(f"job {i}: ")}
+                 for i, why in result.unreadable.items()]
+        echo(summary(items, title="left out by the filter, could not read",
+                     noun="job(s) (see 'suite check')"), err=True)
+        code = EXIT_INCOMPLETE
     return result, code
 
 

@@ -35,7 +35,11 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
     if ids:
         jobs = [proj.open_job(id=i) for i in ids]
         if filter_args:
-            keep = set(proj.find_jobs(filter_from_options(filter_args)).ids())
+            # a chosen job whose state point cannot be read stays: the filter cannot judge
+            # it, and create_view names it as unreadable (exit 3)
+            keep = set(proj.find_jobs(filter_from_options(filter_args),
+                                      skip_unreadable=True).ids())
+            keep |= set(proj.index.unreadable())
             jobs = [j for j in jobs if j.id in keep]
     result = create_view(proj, prefix, schema=schema, jobs=jobs,
                          filter=filter_from_options(filter_args) if filter_args and not ids

@@ -122,6 +122,8 @@ def create_app(path=".", token=None, read_only=False):
             table = data.jobs_page(parsed, page=_int(args.get("page"), 1), per_page=PER_PAGE,
                                    sort=sort, descending=descending, columns=columns,
                                    group=group)
+            if parsed:
+                error = data.call(unreadable_note)
         except (FilterError, ValueError) as exc:
             error = str(exc).splitlines()[0]
         state = {"q": query, "cols": args.get("cols", ""), "sort": sort or "",
@@ -334,6 +336,18 @@ def _provenance(job):
     return read(job)
 
 
+def unreadable_note(project):
+    """What a filtered page says of the jobs it left out because their state point cannot
+    be read (a filter cannot judge them), as of the query just made; None when there are
+    none."""
+    bad = project.index.unreadable()
+    if not bad:
+        return None
+    shown = ", ".join(bad[:10]) + (", ..." if len(bad) > 10 else "")
+    return (f"left out: {len(bad)} job(s) whose state point cannot be read ({shown}); "
+            "'suite check' says why")
+
+
 def _render_compare(data, args, open_job):
     ids = args.getlist("id")
     query = args.get("q", "").strip()
@@ -341,7 +355,9 @@ def _render_compare(data, args, open_job):
     if query and not ids:
         try:
             parsed = _parse_filter(query)
-            ids = data.call(lambda proj: proj.find_jobs(parsed).ids())[:MAX_COMPARE]
+            ids = data.call(lambda proj: proj.find_jobs(parsed, skip_unreadable=True).ids())
+            ids = ids[:MAX_COMPARE]
+            error = data.call(unreadable_note)
         except (FilterError, ValueError) as exc:
             error = str(exc).splitlines()[0]
     jobs = [open_job(i) for i in ids[:MAX_COMPARE]]

@@ -233,7 +233,8 @@ class ProjectData:
                 ids = self._patched(kept[1], changed, filter, order, sort, descending, sps,
                                     epoch, self._positions_of(version, all_ids))
         if ids is None:
-            ids = self.project.find_jobs(filter).ids() if filter else all_ids
+            # jobs a filter cannot judge are named by the page (unreadable_note)
+            ids = self.project.find_jobs(filter, skip_unreadable=True).ids() if filter else all_ids
             if order:
                 ranked = [(self._ranks_of(key, version, all_ids, sps, epoch),
                            descending and key == sort) for key in order]
@@ -309,7 +310,8 @@ class ProjectData:
         their values place them."""
         import bisect
 
-        matching = set(self.project.find_jobs(filter).ids()) if filter else None
+        matching = (set(self.project.find_jobs(filter, skip_unreadable=True).ids()) if filter
+                    else None)
         values = {key: self._doc_values(key[4:], epoch) for key in order
                   if key.startswith("doc.")}
         place = _place(order, sort, descending, sps, values)

@@ -11,6 +11,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from suite.cursor import unreadable_reasons
 from suite.index import gc_paused
 from suite.job import jobs_of, prime_document, release_document
 from suite.terminal import visible
@@ -34,9 +35,15 @@ class Status:
     jobs: dict = field(default_factory=dict)
     # operation -> its latest provenance record {"id", "status", "start", "end", "jobs"}
     last: dict = field(default_factory=dict)
+    #: id -> why, for jobs a filter left out because their state point cannot be read (the
+    #: filter cannot tell whether they match); in the JSON only when there are some
+    unreadable: dict = field(default_factory=dict)
 
     def to_json(self):
-        return {**self.__dict__, "jobs": dict(self.jobs.items())}
+        out = {**self.__dict__, "jobs": dict(self.jobs.items())}
+        if not self.unreadable:
+            del out["unreadable"]
+        return out
 
     def format(self, detailed=False, markdown=False):
         show = markdown_text if markdown else visible  # names come from users
@@ -259,7 +266,11 @@ class Runner:
         :meth:`status_workers` says), for a workflow without aggregates that reads no
         provenance log, where :func:`~suite.flow.workers.available`; the same result.
         Where a worker fails (a condition or label raising, for one) the jobs are judged
-        again here, so the error raised is the one this process meets judging them alone."""
+        again here, so the error raised is the one this process meets judging them alone.
+
+        With ``filter``, jobs whose state point cannot be read are left out (the filter cannot
+        judge them) and named in the result's ``unreadable`` (id -> why) for the caller to
+        report."""
         names = ops or list(self.flow.operation_table)
         operations = [self.operation(n) for n in names]
         out = Status(operations={n: {"eligible": 0, "complete": 0} for n in names})
@@ -269,7 +280,10 @@ class Runner:
         if not self.project.find_jobs().workspace_ok():
             selection = []  # no workspace: no jobs
         elif filter is not None or ids:
-            selection = self.project.find_jobs(filter).ids()
+            # the jobs a filter cannot judge are named in the result (the caller reports them)
+            selection = self.project.find_jobs(filter, skip_unreadable=True).ids()
+            if filter is not None:
+                out.unreadable = unreadable_reasons(self.project)
             if ids:
                 wanted = {self.project.open_job(id=i).id for i in ids}
                 selection = [i for i in selection if i in wanted]

@@ -476,3 +476,19 @@ def test_job_page_shows_the_jobs_executions(client, dash, special):
     assert "No executions recorded." not in page
     other = dash.open_job({"a": 0, "b": {"c": 0}})
     assert "No executions recorded." in text(client.get(f"/job/{other.id}"))
+
+
+def test_a_filter_on_a_project_with_a_damaged_statepoint_shows_the_rest_and_names_it(client, dash):
+    # a filtered query raises for such a job (as signac); the page shows the jobs it can
+    # judge and names the one it cannot, rather than failing or leaving it out silently
+    bad = dash.open_job({"a": 1, "b": {"c": 0}}).id
+    sp_file = dash.fn(f"workspace/{bad}/signac_statepoint.json")
+    with open(sp_file + ".new", "w") as f:
+        f.write('{"a": ')
+    shutil.move(sp_file + ".new", sp_file)
+    page = text(client.get("/jobs?q=b.c+0"))
+    want = {dash.open_job({"a": a, "b": {"c": 0}}).id for a in (0, 2, 3, 4, 5)}
+    assert set(ids_on(page)) == want
+    assert bad in page and "cannot be read" in page
+    page = text(client.get("/compare?q=b.c+0"))
+    assert bad in page and "cannot be read" in page

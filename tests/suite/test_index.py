@@ -117,8 +117,12 @@ def test_corrupt_job_files_are_reported_not_fatal(sweep):
     with open(os.path.join(sweep.workspace, target, layout.STATEPOINT), "w") as f:
         f.write("")
     p = fresh(sweep)
-    # iterated and counted, as signac does; a query cannot match it; reading it raises
-    assert target in p.find_jobs().ids() and target not in p.find_jobs({"a": 0}).ids()
+    # iterated and counted, as signac does; a query cannot judge it: it raises, as signac's
+    # (or, asked to, leaves it out); reading it raises
+    assert target in p.find_jobs().ids()
+    assert target not in p.find_jobs({"a": 0}, skip_unreadable=True).ids()
+    with pytest.raises(suite.JobsCorruptedError, match=target):
+        p.find_jobs({"a": 0}).ids()
     with pytest.raises(suite.JobsCorruptedError, match=target):
         p.open_job(id=target).sp()
     assert target in p.index.problems and "empty" in p.index.problems[target]
@@ -194,8 +198,12 @@ def test_job_caught_half_created_is_indexed_once_complete(sweep):
     job_id = suite.calc_id(sp)
     os.mkdir(os.path.join(sweep.workspace, job_id))
     p = fresh(sweep)
-    # counted and iterated as len(project) and signac count it; a query cannot match it yet
-    assert job_id in p.find_jobs().ids() and not p.find_jobs({"late": True}).ids()
+    # counted and iterated as len(project) and signac count it; a query cannot judge it yet:
+    # it raises, as signac's does in that moment (or, asked to, leaves it out)
+    assert job_id in p.find_jobs().ids()
+    assert not p.find_jobs({"late": True}, skip_unreadable=True).ids()
+    with pytest.raises(suite.JobsCorruptedError, match=job_id):
+        p.find_jobs({"late": True}).ids()
     with pytest.raises(suite.JobsCorruptedError, match="missing"):
         p.open_job(id=job_id).sp()
     assert "missing" in p.index.problems[job_id]

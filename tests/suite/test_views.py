@@ -172,7 +172,7 @@ def test_a_job_whose_state_point_cannot_be_read_is_named_not_left_out_silently(s
     assert "signac_statepoint.json" in result.unreadable[damaged.id]
     result = sweep.create_view(str(tmp_path / "some"), filter={"flag": True})
     assert list(result.unreadable) == [damaged.id]  # it may match: nobody can tell
-    others = [j.id for j in sweep.find_jobs({"a": 2})][:2]
+    others = sweep.find_jobs({"a": 2}, skip_unreadable=True).ids()[:2]
     result = sweep.create_view(str(tmp_path / "ids"), jobs=others)
     assert result.created == 2 and result.unreadable == {}
     result = sweep.create_view(str(tmp_path / "ids2"), jobs=[damaged.id, *others])
@@ -182,6 +182,14 @@ def test_a_job_whose_state_point_cannot_be_read_is_named_not_left_out_silently(s
     assert done.returncode == 3, done.stderr
     assert "24 created" in done.stdout
     assert damaged.id in done.stderr and "signac_statepoint.json" in done.stderr
+    # with a filter, and with ids and a filter (a filter cannot judge the damaged id)
+    for extra, dest in ((["-f", "flag true"], "cli-f"),
+                        (["-f", "flag true", "-j", damaged.id, "-j", others[0]], "cli-jf")):
+        done = subprocess.run([sys.executable, "-m", "suite", "view", str(tmp_path / dest),
+                               *extra], cwd=sweep.path, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 3, done.stderr
+        assert damaged.id in done.stderr and "Traceback" not in done.stderr
 
 
 def test_signacs_linked_view_raises_for_a_job_whose_state_point_cannot_be_read(sweep, tmp_path):

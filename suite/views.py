@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from .cursor import unreadable_reasons
 from .errors import SuiteError
 from .jsonio import write_atomic
 from .pathschema import PathSchema
@@ -53,20 +54,18 @@ def create_view(project, prefix=None, *, schema=None, jobs=None, filter=None, ab
     index = project.index
     if jobs is None:
         sps = dict(index.find_statepoints(_tree(filter)))
-        left_out = index.unreadable()
+        unreadable = unreadable_reasons(project)
     else:
         ids = [j.id if hasattr(j, "id") else str(j) for j in jobs]
         sps = index.statepoints(ids)
-        damaged = set(index.unreadable())
-        left_out = sorted({i for i in ids if i not in sps and i in damaged})
+        chosen = set(ids)
+        unreadable = {i: why for i, why in unreadable_reasons(project).items() if i in chosen}
     schema_obj = PathSchema.parse(schema) if schema else PathSchema.auto(sps)
     desired = schema_obj.paths or schema_obj.check(sps.items(), verify=False)  # collisions first
     old = _load(prefix)
     old_links, old_dirs = old.get("links", {}), set(old.get("dirs", []))
     os.makedirs(prefix, exist_ok=True)
-    result = ViewResult(prefix, str(schema_obj))
-    problems = index.problems
-    result.unreadable = {i: problems.get(i, "its state point cannot be read") for i in left_out}
+    result = ViewResult(prefix, str(schema_obj), unreadable=unreadable)
     new_links, dirs = {}, set(old_dirs)
     ws = project.workspace
     # one relpath; each link adds ../ per level. A link's ../ climbs from where the link

@@ -8,7 +8,7 @@ quarter of that command's CPU time at 100,000 jobs (docs/benchmarks.md, session 
 import json
 import sys
 
-from .plain import echo, project
+from .plain import echo, name_unreadable, project
 
 
 def plain_args(args):
@@ -76,12 +76,7 @@ def _report_unreadable(p):
     document alone cannot be read is only left out of document queries: named, status kept."""
     problems = p.index.problems
     if problems:
-        from suite.jobfiles import summary
-
-        items = [{"job": i, "reason": m.removeprefix(f"job {i}: ")}
-                 for i, m in sorted(problems.items())]
-        echo(summary(items, title="could not read", noun="job(s) (see 'suite check')"),
-             err=True)
+        name_unreadable(dict(sorted(problems.items())), "could not read")
         if len(p.index.statepoints(sorted(problems))) < len(problems):
             sys.exit(3)
 

@@ -33,3 +33,12 @@ def echo(text, err=False):
     out = sys.stdout
     out.write(f"{text}\n")
     out.flush()
+
+
+def name_unreadable(reasons, title):
+    """On stderr: the jobs of ``reasons`` (``{job id: why}``) a command left out because it
+    could not read them, under ``title``, with where to look next."""
+    from suite.jobfiles import summary
+
+    items = [{"job": i, "reason": why.removeprefix(f"job {i}: ")} for i, why in reasons.items()]
+    echo(summary(items, title=title, noun="job(s) (see 'suite check')"), err=True)

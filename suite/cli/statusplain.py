@@ -7,7 +7,7 @@ a fifth of status's start-up (docs/benchmarks.md, session 11)."""
 
 import sys
 
-from .plain import echo, project
+from .plain import echo, name_unreadable, project
 
 #: exit status of a status shown without what a damaged submission book would have added (as
 #: `suite find`'s when a job's state point cannot be read)
@@ -50,12 +50,7 @@ def status_here(ops=(), flt=None, ids=(), last=None, module=None, workers=None):
     if warning:
         echo(f"warning: {warning}", err=True)
     if result.unreadable:  # a filter left them out: named, as `suite find` names them
-        from suite.jobfiles import summary
-
-        items = [{"job": i, "reason": why.removeprefix(f"job {i}: ")}
-                 for i, why in result.unreadable.items()]
-        echo(summary(items, title="left out by the filter, could not read",
-                     noun="job(s) (see 'suite check')"), err=True)
+        name_unreadable(result.unreadable, "left out by the filter, could not read")
         code = EXIT_INCOMPLETE
     return result, code
 

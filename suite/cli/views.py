@@ -5,6 +5,7 @@ import sys
 import click
 
 from .common import echo_json, filter_from_options, filter_option, job_option, project
+from .plain import name_unreadable
 
 
 @click.command(short_help='Create or update a linked view of the jobs.')
@@ -53,12 +54,7 @@ def view(prefix, schema, filter_args, ids, absolute, as_json):
     for path in result.conflicts:
         click.echo(f"warning: {path} is in the way (not created by suite); left alone", err=True)
     if result.unreadable:
-        from suite.jobfiles import summary
-
-        items = [{"job": i, "reason": why.removeprefix(f"job {i}: ")}
-                 for i, why in result.unreadable.items()]
-        click.echo(summary(items, title="left out of the view, could not read",
-                           noun="job(s) (see 'suite check')"), err=True)
+        name_unreadable(result.unreadable, "left out of the view, could not read")
         sys.exit(3)  # as find's: the view is short of these jobs
 
 

@@ -3,8 +3,6 @@
 for a large push a second channel on the same connection (:meth:`ParamikoTransport.second`:
 no second login)."""
 
-import time
-
 from . import Transport, not_installed, server_command
 
 
@@ -46,9 +44,8 @@ class ParamikoTransport(Transport):
         return f"the suite process on {self.host} stopped: {err[-500:]}"
 
     def wait_for_exit(self):
-        channel, end = self.reader.channel, time.monotonic() + self.timeout
-        while not channel.exit_status_ready() and time.monotonic() < end:
-            time.sleep(0.01)
+        # the event paramiko sets with the exit status (recv_exit_status waits on it, unbounded)
+        self.reader.channel.status_event.wait(self.timeout)
 
     def close(self, wait=True):
         # the channel's files first. paramiko's file __del__ closes (and flushes) again; when
